@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// Runs the test suite with node's built-in runner on the compiled tree (npm test builds first).
+//   node scripts/run-tests.mjs            every test (unit + integration; builds guests, cached)
+//   node scripts/run-tests.mjs --unit     pure unit tests only (seconds, no QEMU)
+//   node scripts/run-tests.mjs --area qmp only test files whose path contains "qmp"
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const unitOnly = args.includes('--unit');
+const areaIndex = args.indexOf('--area');
+const area = areaIndex >= 0 ? args[areaIndex + 1] : undefined;
+
+function findTests(dir) {
+  if (!existsSync(dir)) return [];
+  const out = [];
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) out.push(...findTests(path));
+    else if (entry.endsWith('.test.js')) out.push(path);
+  }
+  return out;
+}
+
+let files = findTests(join(root, 'dist', 'src'));
+if (!unitOnly) files.push(...findTests(join(root, 'dist', 'test')));
+if (area) files = files.filter((f) => relative(root, f).includes(area));
+if (files.length === 0) {
+  console.error('run-tests: no test files matched');
+  process.exit(1);
+}
+
+const needsGuests = files.some((f) => f.includes(`${join('dist', 'test')}`));
+const guestBuilder = join(root, 'dist', 'scripts', 'guests', 'build.js');
+if (needsGuests && existsSync(guestBuilder)) {
+  const built = spawnSync(process.execPath, [guestBuilder], { cwd: root, stdio: 'inherit' });
+  if (built.status !== 0) process.exit(built.status ?? 1);
+}
+
+const concurrency = process.env.ARDESIA_TEST_CONCURRENCY ?? '2';
+const result = spawnSync(
+  process.execPath,
+  ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  { cwd: root, stdio: 'inherit', env: { ...process.env, ARDESIA_REPO_ROOT: root } },
+);
+process.exit(result.status ?? 1);

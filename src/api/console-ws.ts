@@ -1,0 +1,48 @@
+// The serial console over a WebSocket: binary frames both ways, recent output replayed on attach.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { ArdesiaError } from '../contract/errors.js';
+import type { ApiOptions } from './server.js';
+import { authorize, principalOf } from './server.js';
+import type { ApiRoute } from './route.js';
+
+const ConsoleQuery = z.object({ replay: z.coerce.number().int().min(0).max(65536).default(0) });
+
+export const consoleRoute: ApiRoute = {
+  method: 'GET',
+  url: '/v1/vms/:name/console',
+  summary: 'Attach to the serial console (WebSocket upgrade)',
+  access: 'vm-owner',
+  handler: async () => {
+    throw new ArdesiaError('BAD_REQUEST', 'the console is a WebSocket: connect with an Upgrade request');
+  },
+};
+
+export function registerConsoleRoute(server: FastifyInstance, opts: ApiOptions): void {
+  server.get('/v1/vms/:name/console', { websocket: true }, async (socket, req) => {
+    const name = (req.params as { name: string }).name;
+    const fail = (err: unknown) => {
+      const e = err instanceof ArdesiaError ? err : new ArdesiaError('INTERNAL', String(err));
+      // A close reason holds at most 123 bytes: the code, then the start of the message.
+      socket.close(4000 + (e.status % 1000), `${e.code} ${e.message}`.slice(0, 120));
+    };
+    try {
+      const principal = await principalOf(opts.store, req);
+      await authorize(opts.app, consoleRoute, principal, name);
+      const { replay } = ConsoleQuery.parse(req.query);
+      const runtime = opts.app.vms.runtimeOf(name);
+      if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} is not running`);
+      if (replay > 0) socket.send(runtime.console.log.tail(replay));
+      const detach = runtime.console.attach({ write: (data) => socket.send(data) });
+      const onExit = (reason: string) => socket.close(1000, `vm stopped: ${reason}`.slice(0, 120));
+      runtime.once('exited', onExit);
+      socket.on('message', (data: Buffer) => runtime.console.input(data));
+      socket.on('close', () => {
+        detach();
+        runtime.off('exited', onExit);
+      });
+    } catch (err) {
+      fail(err);
+    }
+  });
+}

@@ -1,0 +1,135 @@
+// The VM routes (vmctl's verbs over HTTP), declared as data: path, access rule, schemas, handler.
+import { z } from 'zod';
+import { ArdesiaError } from '../contract/errors.js';
+import { DiskSpec, NicSpec, BootSpec, VmSpec, Arch } from '../contract/vm.js';
+import type { ApiRoute } from './route.js';
+
+const NameParams = z.object({ name: z.string() });
+
+/** What `vm start` may set for one run, or for a VM it creates ad hoc (vmctl start -m -d -b …). */
+export const StartBody = z
+  .object({
+    adHoc: z
+      .object({
+        memoryMiB: z.number().int().optional(),
+        vcpus: z.number().int().optional(),
+        arch: Arch.optional(),
+        disks: z.array(DiskSpec).optional(),
+        cdrom: z.string().optional(),
+        boot: BootSpec.partial().optional(),
+        nics: z.array(NicSpec).optional(),
+        accel: z.enum(['auto', 'kvm', 'tcg']).optional(),
+      })
+      .strict()
+      .optional(),
+    template: z.string().optional(),
+  })
+  .strict()
+  .default({});
+
+export const StopBody = z.object({ force: z.boolean().default(false), waitMs: z.number().int().min(0).max(3_600_000).optional() }).strict().default({});
+export const WaitBody = z.object({ timeoutMs: z.number().int().min(1).max(86_400_000).default(3_600_000) }).strict().default({});
+export const LogQuery = z.object({ bytes: z.coerce.number().int().min(1).max(1 << 20).default(64 * 1024), kind: z.enum(['console', 'qemu']).default('console') });
+
+export const vmRoutes: ApiRoute[] = [
+  {
+    method: 'GET',
+    url: '/v1/vms',
+    summary: 'List VMs (those the caller may operate)',
+    access: 'authenticated',
+    handler: async ({ app, principal }) => {
+      const all = await app.vms.list();
+      return all.filter((vm) => app.mayOperate(principal, vm.spec));
+    },
+  },
+  {
+    method: 'POST',
+    url: '/v1/vms',
+    summary: 'Define a VM from a spec',
+    access: 'root',
+    body: z.object({ spec: VmSpec }).strict(),
+    status: 201,
+    handler: async ({ app, body }) => {
+      const spec = (body as { spec: VmSpec }).spec;
+      await app.vms.define([spec], () => 'api');
+      return app.vms.get(spec.name);
+    },
+  },
+  {
+    method: 'GET',
+    url: '/v1/vms/:name',
+    summary: 'One VM with its state, accelerator and last stop reason',
+    access: 'vm-owner',
+    params: NameParams,
+    handler: async ({ app, params }) => app.vms.get(params.name!),
+  },
+  {
+    method: 'DELETE',
+    url: '/v1/vms/:name',
+    summary: 'Forget a stopped VM definition',
+    access: 'root',
+    params: NameParams,
+    handler: async ({ app, params }) => {
+      await app.vms.undefine(params.name!);
+      return { deleted: params.name };
+    },
+  },
+  {
+    method: 'POST',
+    url: '/v1/vms/:name/start',
+    summary: 'Start a VM (vmctl start); ad hoc flags define a transient VM',
+    access: 'vm-owner-or-new',
+    params: NameParams,
+    body: StartBody,
+    handler: async ({ app, params, body }) => {
+      const b = body as z.infer<typeof StartBody>;
+      return app.vms.start(params.name!, b.adHoc as Partial<VmSpec> | undefined, b.template);
+    },
+  },
+  {
+    method: 'POST',
+    url: '/v1/vms/:name/stop',
+    summary: 'ACPI power button, or force; optionally wait until stopped',
+    access: 'vm-owner',
+    params: NameParams,
+    body: StopBody,
+    handler: async ({ app, params, body }) => app.vms.stop(params.name!, body as z.infer<typeof StopBody>),
+  },
+  ...(['pause', 'unpause', 'reset'] as const).map(
+    (verb): ApiRoute => ({
+      method: 'POST',
+      url: `/v1/vms/:name/${verb}`,
+      summary: `${verb[0]!.toUpperCase()}${verb.slice(1)} a running VM`,
+      access: 'vm-owner',
+      params: NameParams,
+      handler: async ({ app, params }) => app.vms[verb](params.name!),
+    }),
+  ),
+  {
+    method: 'POST',
+    url: '/v1/vms/:name/wait',
+    summary: 'Wait until the VM stops; returns why it stopped',
+    access: 'vm-owner',
+    params: NameParams,
+    body: WaitBody,
+    handler: async ({ app, params, body }) => ({ reason: await app.vms.wait(params.name!, (body as z.infer<typeof WaitBody>).timeoutMs) }),
+  },
+  {
+    method: 'GET',
+    url: '/v1/vms/:name/log',
+    summary: 'The recent serial console output (or QEMU log), without attaching',
+    access: 'vm-owner',
+    params: NameParams,
+    query: LogQuery,
+    raw: true,
+    handler: async ({ app, params, query }) => {
+      const q = query as z.infer<typeof LogQuery>;
+      return q.kind === 'qemu' ? app.vms.qemuLog(params.name!, q.bytes) : app.vms.consoleLog(params.name!, q.bytes);
+    },
+  },
+];
+
+export function requireName(params: Record<string, string | undefined>): string {
+  if (!params.name) throw new ArdesiaError('BAD_REQUEST', 'a VM name is required');
+  return params.name;
+}

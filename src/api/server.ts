@@ -1,0 +1,90 @@
+// The HTTP API: routes from data, one access check, one error → status mapping, the console WebSocket.
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { ZodTypeAny } from 'zod';
+import { ArdesiaError, type ErrorBody } from '../contract/errors.js';
+import type { Store } from '../store/db.js';
+import { tokenPrincipal } from '../auth/tokens.js';
+import { ROOT_PRINCIPAL } from '../auth/tokens.js';
+import { registerConsoleRoute } from './console-ws.js';
+import { openApiDocument } from './openapi.js';
+import type { ApiRoute, AppContext } from './route.js';
+import { systemRoutes } from './routes-system.js';
+import { vmRoutes } from './routes-vm.js';
+
+export const ALL_ROUTES: ApiRoute[] = [...systemRoutes, ...vmRoutes];
+
+export interface ApiOptions {
+  app: AppContext;
+  store: Store;
+  logger: boolean | object;
+}
+
+export async function principalOf(store: Store, req: FastifyRequest): Promise<string | undefined> {
+  const header = req.headers.authorization;
+  const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+  return token ? tokenPrincipal(store, token) : undefined;
+}
+
+function parseWith(schema: ZodTypeAny | undefined, value: unknown, where: string): unknown {
+  if (!schema) return value;
+  const parsed = schema.safeParse(value ?? undefined);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`);
+  throw new ArdesiaError('BAD_REQUEST', problems.join('; '), parsed.error.issues);
+}
+
+/** Throws unless the principal may use the route (for VM routes, on the VM named in the URL). */
+export async function authorize(app: AppContext, route: ApiRoute, principal: string | undefined, vmName?: string): Promise<void> {
+  if (route.access === 'public') return;
+  if (principal === undefined) throw new ArdesiaError('UNAUTHENTICATED', 'a valid API token is required');
+  if (principal === ROOT_PRINCIPAL || route.access === 'authenticated') return;
+  if (route.access === 'root') throw new ArdesiaError('FORBIDDEN', `only root may ${route.summary.toLowerCase()}`);
+  const vm = await app.vms.get(vmName ?? '').catch(() => undefined);
+  if (!vm) {
+    if (route.access === 'vm-owner-or-new') throw new ArdesiaError('FORBIDDEN', 'only root may create VMs');
+    throw new ArdesiaError('VM_NOT_FOUND', `vm ${vmName} is not defined`);
+  }
+  if (!app.mayOperate(principal, vm.spec)) throw new ArdesiaError('FORBIDDEN', `vm ${vmName} is not yours (owner: ${vm.owner ?? 'root'})`);
+}
+
+export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
+  const server = Fastify({ logger: opts.logger, bodyLimit: 1 << 20 });
+  await server.register(websocket);
+
+  server.setErrorHandler((err: Error, _req, reply) => {
+    const known =
+      err instanceof ArdesiaError
+        ? err
+        : (err as { statusCode?: number }).statusCode === 400 || (err as { code?: string }).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+          ? new ArdesiaError('BAD_REQUEST', err.message)
+          : undefined;
+    if (!known) server.log.error({ err }, 'unhandled error');
+    const out = known ?? new ArdesiaError('INTERNAL', 'internal error');
+    void reply.status(out.status).send(out.toBody() satisfies ErrorBody);
+  });
+  server.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send(new ArdesiaError('BAD_REQUEST', `no route ${req.method} ${req.url}`).toBody());
+  });
+
+  for (const route of ALL_ROUTES) {
+    server.route({
+      method: route.method,
+      url: route.url,
+      handler: async (req, reply) => {
+        const principal = await principalOf(opts.store, req);
+        const params = parseWith(route.params, req.params, 'params') as Record<string, string | undefined>;
+        await authorize(opts.app, route, principal, (req.params as { name?: string }).name);
+        const body = parseWith(route.body, req.body, 'body');
+        const query = parseWith(route.query, req.query, 'query');
+        const result = await route.handler({ app: opts.app, principal, params, body, query });
+        reply.status(route.status ?? 200);
+        if (route.raw) return reply.type('text/plain; charset=utf-8').send(result);
+        return result;
+      },
+    });
+  }
+  server.get('/v1/openapi.json', async () => openApiDocument(ALL_ROUTES));
+  registerConsoleRoute(server, opts);
+  return server;
+}

@@ -1,0 +1,97 @@
+// The CLI's way to the daemon: its HTTP API over the local unix socket, or over HTTP with --url.
+import { existsSync, readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { ArdesiaError, type ErrorBody, isErrorCode } from '../contract/errors.js';
+
+export const DEFAULT_DATA_DIR = '/var/lib/ardesia';
+
+export interface Endpoint {
+  socketPath?: string;
+  url?: string;
+  token?: string;
+}
+
+export interface GlobalOptions {
+  dataDir?: string;
+  socket?: string;
+  url?: string;
+  json?: boolean;
+}
+
+export function resolveDataDir(opts: GlobalOptions): string {
+  return opts.dataDir ?? process.env.ARDESIA_DATA_DIR ?? DEFAULT_DATA_DIR;
+}
+
+/** Where the daemon is and which token to present: root's file, or the owner file of this user. */
+export function resolveEndpoint(opts: GlobalOptions): Endpoint {
+  const dataDir = resolveDataDir(opts);
+  const url = opts.url ?? process.env.ARDESIA_URL;
+  const user = process.getuid?.() === 0 ? 'root' : userInfo().username;
+  const tokenFile = user === 'root' ? join(dataDir, 'root.token') : join(dataDir, 'tokens', `${user}.token`);
+  let token = process.env.ARDESIA_TOKEN;
+  if (!token && existsSync(tokenFile)) {
+    try {
+      token = readFileSync(tokenFile, 'utf8').trim();
+    } catch {
+      // unreadable: the daemon will say the request is unauthenticated
+    }
+  }
+  if (url) return { url: url.replace(/\/$/, ''), token };
+  return { socketPath: opts.socket ?? process.env.ARDESIA_SOCKET ?? join(dataDir, 'ardesia.sock'), token };
+}
+
+function unreachable(ep: Endpoint, err: Error): ArdesiaError {
+  const where = ep.url ?? ep.socketPath;
+  return new ArdesiaError('DAEMON_UNREACHABLE', `no Ardesia daemon answers at ${where} (${(err as NodeJS.ErrnoException).code ?? err.message})`);
+}
+
+export class ApiClient {
+  constructor(readonly endpoint: Endpoint) {}
+
+  request<T>(method: string, path: string, body?: unknown, timeoutMs = 0): Promise<T> {
+    const ep = this.endpoint;
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const target = ep.url ? new URL(path, ep.url) : undefined;
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(
+        {
+          socketPath: ep.socketPath,
+          hostname: target?.hostname,
+          port: target?.port,
+          path: target ? target.pathname + target.search : path,
+          method,
+          timeout: timeoutMs || undefined,
+          headers: {
+            ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+            ...(ep.token ? { authorization: `Bearer ${ep.token}` } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const isJson = (res.headers['content-type'] ?? '').includes('json');
+            const parsed: unknown = isJson && text ? JSON.parse(text) : text;
+            if ((res.statusCode ?? 500) < 400) return resolve(parsed as T);
+            const e = (parsed as ErrorBody).error;
+            reject(e && isErrorCode(e.code) ? new ArdesiaError(e.code, e.message, e.details) : new ArdesiaError('INTERNAL', `HTTP ${res.statusCode}: ${text}`));
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new ArdesiaError('TIMEOUT', `${method} ${path} took longer than ${timeoutMs} ms`)));
+      req.on('error', (err) => reject(err instanceof ArdesiaError ? err : unreachable(ep, err)));
+      if (payload) req.write(payload);
+      req.end();
+    });
+  }
+
+  webSocket(path: string): WebSocket {
+    const ep = this.endpoint;
+    const address = ep.url ? `${ep.url.replace(/^http/, 'ws')}${path}` : `ws+unix://${ep.socketPath}:${path}`;
+    return new WebSocket(address, { headers: ep.token ? { authorization: `Bearer ${ep.token}` } : {} });
+  }
+}

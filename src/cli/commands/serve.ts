@@ -1,0 +1,34 @@
+// `ardesia serve`: the daemon in the foreground (systemd runs it so; npm start too).
+import type { Command } from 'commander';
+import { startDaemon } from '../../daemon/daemon.js';
+import { type GlobalOptions, resolveDataDir } from '../client.js';
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run the daemon: VMs, the API on a root-only unix socket, and HTTP with --listen')
+    .option('--listen <addr:port>', 'also serve the API over HTTP here (e.g. 127.0.0.1:8080)')
+    .option('--config <file>', 'vm.conf (or .yaml/.json) to load at start, as vmd reads /etc/vm.conf')
+    .option('--stop-vms-on-exit', 'stop every VM when the daemon stops (default: they keep running)')
+    .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
+    .action(async (flags: { listen?: string; config?: string; stopVmsOnExit?: boolean; logLevel: string }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>();
+      const daemon = await startDaemon({
+        dataDir: resolveDataDir(g),
+        socket: g.socket,
+        listen: flags.listen,
+        config: flags.config,
+        stopVmsOnExit: flags.stopVmsOnExit,
+        logLevel: flags.logLevel,
+      });
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        daemon.log.info({ signal }, 'stopping the daemon');
+        void daemon.close().then(() => process.exit(0));
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+    });
+}

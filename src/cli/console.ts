@@ -1,0 +1,72 @@
+// Interactive serial consoles from the terminal: one or several VMs, input to the current one.
+import type WebSocket from 'ws';
+import { ArdesiaError, isErrorCode } from '../contract/errors.js';
+import type { ApiClient } from './client.js';
+import { EscapeReader } from './escape.js';
+
+export async function attachConsole(api: ApiClient, names: string[], opts: { replayBytes: number }): Promise<void> {
+  const many = names.length > 1;
+  const sockets = await Promise.all(names.map((name) => openConsole(api, name, opts.replayBytes)));
+  let current = 0;
+  const stdin = process.stdin;
+  const tty = stdin.isTTY === true;
+  process.stderr.write(`[ardesia: attached to ${names.join(', ')}; ~. detaches${many ? ', ~n switches' : ''}]\r\n`);
+  if (many) process.stderr.write(`[ardesia: typing goes to ${names[current]}]\r\n`);
+
+  await new Promise<void>((resolve) => {
+    let open = sockets.length;
+    const finish = () => {
+      if (tty) stdin.setRawMode(false);
+      stdin.off('data', onInput);
+      stdin.pause();
+      for (const ws of sockets) ws.close();
+      resolve();
+    };
+    sockets.forEach((ws, i) => {
+      let lineStart = true;
+      ws.on('message', (data: Buffer) => {
+        if (!many) return void process.stdout.write(data);
+        // Several consoles: label each line with its VM.
+        let text = '';
+        for (const ch of data.toString('utf8')) {
+          if (lineStart) text += `[${names[i]}] `;
+          text += ch;
+          lineStart = ch === '\n';
+        }
+        process.stdout.write(text);
+      });
+      ws.on('close', (_code, reason) => {
+        process.stderr.write(`\r\n[ardesia: console of ${names[i]} closed${reason.length ? `: ${reason.toString()}` : ''}]\r\n`);
+        if (--open === 0) finish();
+      });
+    });
+    const escapes = new EscapeReader();
+    const onInput = (chunk: Buffer) => {
+      const { forward, actions } = escapes.feed(chunk);
+      if (forward.length) sockets[current]?.send(forward);
+      for (const a of actions) {
+        if (a === 'detach') return finish();
+        current = (current + 1) % sockets.length;
+        process.stderr.write(`\r\n[ardesia: typing goes to ${names[current]}]\r\n`);
+      }
+    };
+    if (tty) stdin.setRawMode(true);
+    stdin.on('data', onInput);
+    stdin.on('end', () => setTimeout(finish, 500)); // piped input: let the last answers arrive
+    stdin.resume();
+  });
+}
+
+function openConsole(api: ApiClient, name: string, replay: number): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = api.webSocket(`/v1/vms/${encodeURIComponent(name)}/console?replay=${replay}`);
+    ws.once('open', () => resolve(ws));
+    ws.once('close', (closeCode, reason) => {
+      const text = reason.toString();
+      const [code, ...rest] = text.split(' ');
+      if (isErrorCode(code)) reject(new ArdesiaError(code, rest.join(' ')));
+      else reject(new ArdesiaError('VM_NOT_RUNNING', `console of vm ${name} closed (${closeCode}${text ? `: ${text}` : ''})`));
+    });
+    ws.once('error', (err) => reject(new ArdesiaError('DAEMON_UNREACHABLE', `console of vm ${name}: ${err.message}`)));
+  });
+}

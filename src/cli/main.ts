@@ -1,0 +1,37 @@
+// The `ardesia` command line. Every command but `serve` and `host check` talks to the daemon's API.
+import { Command, CommanderError } from 'commander';
+import { ArdesiaError } from '../contract/errors.js';
+import { registerHostCommands } from './commands/host.js';
+import { registerServeCommand } from './commands/serve.js';
+import { registerVmCommands } from './commands/vm.js';
+
+const program = new Command('ardesia')
+  .description('Ardesia: VMs on QEMU/KVM (vmctl verbs) and virtual desktops')
+  .option('--data-dir <dir>', 'data folder (env ARDESIA_DATA_DIR; default /var/lib/ardesia)')
+  .option('--socket <path>', "the daemon's unix socket (default DATA_DIR/ardesia.sock)")
+  .option('--url <url>', 'a remote daemon, e.g. http://10.0.0.5:8080 (token in ARDESIA_TOKEN)')
+  .option('--json', 'machine-readable output')
+  .exitOverride()
+  .showHelpAfterError();
+
+registerServeCommand(program);
+registerVmCommands(program);
+registerHostCommands(program);
+
+function fail(err: unknown): never {
+  const json = program.opts().json === true;
+  if (err instanceof ArdesiaError) {
+    if (json) process.stdout.write(`${JSON.stringify(err.toBody(), null, 2)}\n`);
+    else process.stderr.write(`ardesia: ${err.message}\n  ${err.hint}\n`);
+  } else {
+    process.stderr.write(`ardesia: ${(err as Error).message ?? String(err)}\n`);
+  }
+  process.exit(1);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  fail(err);
+}

@@ -1,0 +1,96 @@
+// Wire types of the vmd/vmctl layer, shared by daemon, API, CLI and (later) web.
+import { z } from 'zod';
+
+/** Names of VMs, switches, users: safe as a folder name, never a path. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+export const VmName = z
+  .string()
+  .regex(NAME_PATTERN, 'a name is 1-63 letters, digits, "_", "." or "-", starting with a letter or digit');
+
+export const MIN_MEMORY_MIB = 16;
+export const MAX_MEMORY_MIB = 1024 * 1024; // 1 TiB: above that it is a typo, not a plan
+export const MAX_VCPUS = 64;
+
+export const Arch = z.enum(['amd64', 'i386']);
+export type Arch = z.infer<typeof Arch>;
+
+export const DiskSpec = z.object({
+  path: z.string().min(1),
+  format: z.enum(['qcow2', 'raw']).default('qcow2'),
+  /** virtio by default; legacy buses for old guests without virtio drivers. */
+  bus: z.enum(['virtio', 'ide', 'ahci', 'scsi']).default('virtio'),
+  readonly: z.boolean().default(false),
+  /** Serial number the guest sees (/dev/disk/by-id/virtio-<serial>). */
+  serial: z.string().regex(/^[A-Za-z0-9_-]{1,20}$/).optional(),
+});
+export type DiskSpec = z.infer<typeof DiskSpec>;
+
+export const NicSpec = z.object({
+  /** user: QEMU's NAT (default); bridge: a tap added to a Linux bridge; tap: an existing tap device. */
+  mode: z.enum(['user', 'bridge', 'tap']).default('user'),
+  bridge: z.string().optional(),
+  ifname: z.string().max(15).optional(),
+  mac: z
+    .string()
+    .regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i, 'a MAC address is six hex pairs separated by ":"')
+    .optional(),
+  model: z.enum(['virtio', 'e1000', 'rtl8139']).default('virtio'),
+  /** user mode only: TFTP root and boot file for a network boot without external servers. */
+  tftpRoot: z.string().optional(),
+  bootFile: z.string().optional(),
+});
+export type NicSpec = z.infer<typeof NicSpec>;
+
+export const BootSpec = z.object({
+  firmware: z.enum(['bios', 'uefi']).default('bios'),
+  /** Boot order device when no kernel is given (vm.conf `boot device`). */
+  device: z.enum(['disk', 'cdrom', 'net']).optional(),
+  /** Direct kernel boot: bzImage, ELF or multiboot image. */
+  kernel: z.string().optional(),
+  initrd: z.string().optional(),
+  cmdline: z.string().optional(),
+  /** A custom BIOS image instead of SeaBIOS (vmctl `-b` given a BIOS file). */
+  bios: z.string().optional(),
+});
+export type BootSpec = z.infer<typeof BootSpec>;
+
+export const VmSpec = z.object({
+  name: VmName,
+  arch: Arch.default('amd64'),
+  memoryMiB: z.number().int().min(MIN_MEMORY_MIB).max(MAX_MEMORY_MIB).default(512),
+  vcpus: z.number().int().min(1).max(MAX_VCPUS).default(1),
+  disks: z.array(DiskSpec).max(16).default([]),
+  cdrom: z.string().optional(),
+  boot: BootSpec.default({}),
+  nics: z.array(NicSpec).max(8).default([]),
+  /** vm.conf `owner user[:group]`: who besides root may operate this VM. */
+  owner: z.object({ user: z.string().optional(), group: z.string().optional() }).optional(),
+  /** vm.conf enable/disable: start when the daemon starts. */
+  enabled: z.boolean().default(false),
+  accel: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
+});
+export type VmSpec = z.infer<typeof VmSpec>;
+export type VmSpecInput = z.input<typeof VmSpec>;
+
+/** Observed state, as vmctl status shows it. */
+export const VmState = z.enum(['stopped', 'starting', 'running', 'paused', 'stopping']);
+export type VmState = z.infer<typeof VmState>;
+
+export const VmStatus = z.object({
+  name: z.string(),
+  state: VmState,
+  pid: z.number().nullable(),
+  accel: z.enum(['kvm', 'tcg']).nullable(),
+  /** Said loudly whenever the VM runs under TCG. */
+  accelNote: z.string().nullable(),
+  memoryMiB: z.number(),
+  vcpus: z.number(),
+  arch: Arch,
+  owner: z.string().nullable(),
+  source: z.string().nullable(),
+  /** Why the VM last stopped (guest poweroff, killed, QEMU died while the daemon was down …). */
+  lastStopReason: z.string().nullable(),
+  startedAt: z.string().nullable(),
+  spec: VmSpec,
+});
+export type VmStatus = z.infer<typeof VmStatus>;

@@ -1,0 +1,158 @@
+// `ardesia serve`: wires the store, host check, VM manager and API together, then listens on the
+// root-only unix socket (and on HTTP when asked).
+import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { ensureRootToken, ensureUserToken, ROOT_PRINCIPAL } from '../auth/tokens.js';
+import { lookupAccount } from '../auth/unix-accounts.js';
+import { ArdesiaError } from '../contract/errors.js';
+import type { VmSpec } from '../contract/vm.js';
+import { buildApi } from '../api/server.js';
+import type { AppContext, ConfigLoadResult } from '../api/route.js';
+import { hostCheck, TCG_WARNING, type HostReport } from '../hypervisor/host/index.js';
+import { loadVmConfFile } from '../hypervisor/vmconf/index.js';
+import { openStore, type Store } from '../store/db.js';
+import { vmDelete, vmList } from '../store/vms.js';
+import { VmManager } from './vm-manager.js';
+
+export interface ServeOptions {
+  dataDir: string;
+  socket?: string;
+  listen?: string;
+  config?: string;
+  /** Stop every VM when the daemon stops (default: VMs keep running, as vmd's do not). */
+  stopVmsOnExit?: boolean;
+  logLevel?: string;
+}
+
+export interface Daemon {
+  socketPath: string;
+  url?: string;
+  rootToken: string;
+  manager: VmManager;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export function mayOperate(principal: string | undefined, spec: VmSpec): boolean {
+  if (principal === undefined) return false;
+  if (principal === ROOT_PRINCIPAL) return true;
+  if (spec.owner?.user === principal) return true;
+  return spec.owner?.group !== undefined && (lookupAccount(principal)?.groups.includes(spec.owner.group) ?? false);
+}
+
+export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o711 });
+  chmodSync(dataDir, 0o711); // owners reach their token file; everything else inside is root-only
+  const log = pino({ level: opts.logLevel ?? 'info', base: { svc: 'ardesia' } });
+  const store = await openStore(join(dataDir, 'ardesia.db'));
+  const hostReport = runHostCheck(log);
+  const manager = new VmManager({ dataDir, store, log, hostReport });
+  const rootToken = await ensureRootToken(store, dataDir);
+
+  const reconciled = await manager.reconcile();
+  log.info(reconciled, 'reconciled VMs found in the runtime folders');
+
+  let configPath = opts.config ? resolve(opts.config) : undefined;
+  const app: AppContext = {
+    vms: manager,
+    hostReport,
+    mayOperate,
+    configLoad: async (path) => {
+      configPath = resolve(path);
+      return loadConfig(store, manager, dataDir, configPath, { reload: false, startAllEnabled: false }, log);
+    },
+    configReload: async () => {
+      if (!configPath) throw new ArdesiaError('BAD_REQUEST', 'no configuration file was loaded; use `ardesia vm load FILE` first');
+      return loadConfig(store, manager, dataDir, configPath, { reload: true, startAllEnabled: false }, log);
+    },
+  };
+  if (configPath) {
+    // As vmd at boot: enabled VMs start, except those that just died while we were away (reported instead).
+    const died = new Set(reconciled.died);
+    const res = await loadConfig(store, manager, dataDir, configPath, { reload: false, startAllEnabled: true, except: died }, log);
+    log.info(res, `loaded ${configPath}`);
+  }
+
+  const api = await buildApi({ app, store, logger: false });
+  const socketPath = resolve(opts.socket ?? join(dataDir, 'ardesia.sock'));
+  if (existsSync(socketPath)) rmSync(socketPath);
+  await api.listen({ path: socketPath });
+  chmodSync(socketPath, 0o600);
+  let url: string | undefined;
+  if (opts.listen) {
+    const [host, port] = splitHostPort(opts.listen);
+    await api.listen({ host, port });
+    const addr = api.addresses().find((a): a is import('node:net').AddressInfo => typeof a === 'object' && a.port > 0);
+    url = `http://${addr?.family === 'IPv6' ? `[${addr.address}]` : (addr?.address ?? host)}:${addr?.port ?? port}`;
+  }
+  log.info({ socketPath, url, dataDir }, 'ardesia daemon listening');
+
+  return {
+    socketPath,
+    url,
+    rootToken,
+    manager,
+    log,
+    close: async () => {
+      await api.close();
+      await manager.shutdown(opts.stopVmsOnExit ?? false);
+      await store.destroy();
+    },
+  };
+}
+
+async function runHostCheck(log: Logger): Promise<HostReport> {
+  const report = await hostCheck();
+  if (report.accel === 'tcg') log.warn({ probe: report.probe }, `KVM is not usable here; VMs run under TCG. ${TCG_WARNING}`);
+  else log.info({ probe: report.probe }, 'KVM probe passed; VMs run under KVM');
+  return report;
+}
+
+/** Defines the file's VMs; on reload, forgets stopped VMs of that file that are gone from it. */
+interface LoadMode {
+  reload: boolean;
+  /** true at daemon start: every enabled VM not running; false: only newly defined ones. */
+  startAllEnabled: boolean;
+  except?: Set<string>;
+}
+
+async function loadConfig(store: Store, manager: VmManager, dataDir: string, path: string, mode: LoadMode, log: Logger): Promise<ConfigLoadResult> {
+  const conf = loadVmConfFile(path);
+  const sourceOf = (name: string) => conf.sourceOf?.[name] ?? path;
+  const { added, updated } = await manager.define(conf.vms, sourceOf);
+  const removed: string[] = [];
+  if (mode.reload) {
+    const names = new Set(conf.vms.map((v) => v.name));
+    for (const rec of await vmList(store)) {
+      const fromThisFile = conf.sources.some((src) => rec.source === src || rec.source.startsWith(`${src}:`));
+      if (fromThisFile && !names.has(rec.name) && !manager.runtimeOf(rec.name)) {
+        await vmDelete(store, rec.name);
+        removed.push(rec.name);
+      }
+    }
+  }
+  for (const owner of new Set(conf.vms.map((v) => v.owner?.user).filter((u): u is string => !!u))) {
+    if (!(await ensureUserToken(store, dataDir, owner))) log.warn({ owner }, `vm owner ${owner} is not a local user; no token file made`);
+  }
+  const started: string[] = [];
+  const toStart = conf.vms.filter(
+    (v) => v.enabled && !manager.runtimeOf(v.name) && !mode.except?.has(v.name) && (mode.startAllEnabled || added.includes(v.name)),
+  );
+  for (const spec of toStart) {
+    try {
+      await manager.start(spec.name);
+      started.push(spec.name);
+    } catch (err) {
+      log.error({ err, vm: spec.name }, `vm ${spec.name} (enabled) did not start`);
+    }
+  }
+  return { path, added, updated, removed, started };
+}
+
+function splitHostPort(listen: string): [string, number] {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen);
+  if (!m) throw new ArdesiaError('BAD_REQUEST', `--listen wants ADDR:PORT (like 127.0.0.1:8080), not ${listen}`);
+  return [m[1] ?? m[2]!, Number(m[3])];
+}

@@ -1,0 +1,362 @@
+// The daemon's VM service: definitions in the store, one VmRuntime per running QEMU, vmctl's verbs,
+// and the reconciliation that finds VMs again after a restart.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { ArdesiaError } from '../contract/errors.js';
+import { type VmSpec, type VmStatus, VmSpec as VmSpecSchema } from '../contract/vm.js';
+import { decideAccel, type HostReport, TCG_WARNING } from '../hypervisor/host/index.js';
+import { canPause, canReset, canUnpause } from '../hypervisor/lifecycle.js';
+import { buildQemuLaunch, DEBIAN_FIRMWARE } from '../hypervisor/qemu/argv.js';
+import { isOurQemu, killQuietly, readPidfile } from '../hypervisor/qemu/process.js';
+import { consoleLogTail } from '../hypervisor/console-log.js';
+import { VmRuntime } from '../hypervisor/vm-runtime.js';
+import { KeyedLock } from '../lib/keyed-lock.js';
+import type { Store } from '../store/db.js';
+import { type VmRecord, vmDelete, vmGet, vmInsert, vmList, vmSetDesired, vmUpdateSpec } from '../store/vms.js';
+import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, vmFiles } from './vm-files.js';
+
+export const DEFAULT_STOP_TIMEOUT_MS = 60_000;
+
+export interface VmManagerOptions {
+  dataDir: string;
+  store: Store;
+  log: Logger;
+  /** The host check runs once at start-up; VMs started before it ends wait for it. */
+  hostReport: Promise<HostReport>;
+}
+
+export class VmManager {
+  private readonly runtimes = new Map<string, VmRuntime>();
+  private readonly lock = new KeyedLock();
+
+  constructor(private readonly opts: VmManagerOptions) {}
+
+  private get db(): Store {
+    return this.opts.store;
+  }
+
+  // ── definitions ────────────────────────────────────────────────────────────
+
+  /** Defines or redefines VMs (vm.conf load). A running VM keeps its spec until its next start. */
+  async define(specs: VmSpec[], source: (name: string) => string): Promise<{ added: string[]; updated: string[] }> {
+    const added: string[] = [];
+    const updated: string[] = [];
+    for (const spec of specs) {
+      const existing = await vmGet(this.db, spec.name);
+      if (existing) {
+        await vmUpdateSpec(this.db, spec, source(spec.name));
+        updated.push(spec.name);
+      } else {
+        await vmInsert(this.db, { spec, source: source(spec.name), transient: false });
+        added.push(spec.name);
+      }
+    }
+    return { added, updated };
+  }
+
+  async undefine(name: string): Promise<void> {
+    await this.lock.run(name, async () => {
+      await this.record(name);
+      if (this.runtimes.has(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is running`);
+      await vmDelete(this.db, name);
+    });
+  }
+
+  private async record(name: string): Promise<VmRecord> {
+    const rec = await vmGet(this.db, name);
+    if (!rec) throw new ArdesiaError('VM_NOT_FOUND', `vm ${name} is not defined`);
+    return rec;
+  }
+
+  async get(name: string): Promise<VmStatus> {
+    return this.statusOf(await this.record(name));
+  }
+
+  async list(): Promise<VmStatus[]> {
+    return (await vmList(this.db)).map((r) => this.statusOf(r));
+  }
+
+  private statusOf(rec: VmRecord): VmStatus {
+    const rt = this.runtimes.get(rec.name);
+    const spec = rt?.spec ?? rec.spec;
+    return {
+      name: rec.name,
+      state: rt?.state ?? 'stopped',
+      pid: rt?.pid ?? null,
+      accel: rt?.accel ?? null,
+      accelNote: rt?.accel === 'tcg' ? TCG_WARNING : null,
+      memoryMiB: spec.memoryMiB,
+      vcpus: spec.vcpus,
+      arch: spec.arch,
+      owner: ownerText(spec),
+      source: rec.source,
+      lastStopReason: rt ? null : rec.lastStopReason,
+      startedAt: rt?.startedAt ?? null,
+      spec,
+    };
+  }
+
+  // ── vmctl verbs ────────────────────────────────────────────────────────────
+
+  /**
+   * Starts a defined VM, or defines a transient one from `adHoc` (vmctl start with flags only).
+   * Nothing is left behind on failure: no runtime folder, no QEMU, no transient record.
+   */
+  async start(name: string, adHoc?: Partial<VmSpec>, template?: string): Promise<VmStatus> {
+    return this.lock.run(name, async () => {
+      if (this.runtimes.has(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is already running`);
+      const { spec, created } = await this.specForStart(name, adHoc, template);
+      try {
+        // The intent is recorded first: a daemon killed mid-start finishes the start when it returns.
+        await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null });
+        const runtime = await this.launch(spec);
+        await vmSetDesired(this.db, name, { startedAt: runtime.startedAt });
+      } catch (err) {
+        if (created) await vmDelete(this.db, name);
+        else await vmSetDesired(this.db, name, { desired: 'stopped', lastStopReason: `start failed: ${(err as Error).message}` });
+        throw err;
+      }
+      return this.statusOf(await this.record(name));
+    });
+  }
+
+  private async specForStart(name: string, adHoc?: Partial<VmSpec>, template?: string): Promise<{ spec: VmSpec; created: boolean }> {
+    const existing = await vmGet(this.db, name);
+    if (existing && template) throw new ArdesiaError('VM_EXISTS', `vm ${name} already exists; a template (-t) makes a new VM`);
+    if (existing) return { spec: parseSpec({ ...existing.spec, ...adHoc, name }), created: false };
+    let base: Partial<VmSpec> = {};
+    if (template) {
+      const parent = await this.record(template);
+      // vmctl: an instance inherits all but the exclusive options (disks, NIC addresses).
+      base = { ...parent.spec, disks: [], nics: parent.spec.nics.map(({ mac: _mac, ifname: _ifname, ...nic }) => nic) };
+    } else if (!adHoc || Object.keys(adHoc).length === 0) {
+      throw new ArdesiaError('VM_NOT_FOUND', `vm ${name} is not defined; load a vm.conf or give -m/-d/-b to start it ad hoc`);
+    }
+    const spec = parseSpec({ ...base, ...adHoc, name, enabled: false });
+    await vmInsert(this.db, { spec, source: template ? `instance of ${template}` : 'cli', transient: true });
+    return { spec, created: true };
+  }
+
+  private async launch(spec: VmSpec): Promise<VmRuntime> {
+    checkSpecFiles(spec);
+    const bootKind = bootKindOf(spec);
+    const report = await this.opts.hostReport;
+    const accel = decideAccel(spec.accel, report);
+    const files = vmFiles(this.opts.dataDir, spec.name);
+    const disks = new Set(spec.disks.filter((d) => !d.readonly).map((d) => d.path));
+    for (const other of this.runtimes.values()) {
+      const shared = other.spec.disks.find((d) => disks.has(d.path));
+      if (shared) throw new ArdesiaError('VM_DISK_IN_USE', `vm ${spec.name}: disk ${shared.path} is in use by vm ${other.spec.name}`);
+    }
+    prepareVmFolders(files);
+    try {
+      const launch = buildQemuLaunch(spec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind });
+      const runtime = await VmRuntime.launch(spec, launch, files.runtime, files.consoleLog, accel);
+      this.track(runtime);
+      if (accel === 'tcg') this.opts.log.warn({ vm: spec.name }, `vm ${spec.name} runs under TCG: ${TCG_WARNING}`);
+      this.opts.log.info({ vm: spec.name, pid: runtime.pid, accel }, `vm ${spec.name} started`);
+      return runtime;
+    } catch (err) {
+      removeRuntimeFolder(files);
+      throw err;
+    }
+  }
+
+  private track(runtime: VmRuntime): void {
+    const name = runtime.spec.name;
+    this.runtimes.set(name, runtime);
+    runtime.on('exited', (reason) => {
+      this.runtimes.delete(name);
+      removeRuntimeFolder(vmFiles(this.opts.dataDir, name));
+      this.opts.log.info({ vm: name, reason }, `vm ${name} stopped: ${reason}`);
+      void this.afterExit(name, reason).catch((err) => this.opts.log.error({ err, vm: name }, 'recording the stop failed'));
+    });
+  }
+
+  private async afterExit(name: string, reason: string): Promise<void> {
+    const rec = await vmGet(this.db, name);
+    if (!rec) return;
+    if (rec.transient) await vmDelete(this.db, name);
+    else await vmSetDesired(this.db, name, { desired: 'stopped', lastStopReason: reason, startedAt: null });
+  }
+
+  private running(name: string): VmRuntime {
+    const rt = this.runtimes.get(name);
+    if (!rt) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} is not running`);
+    return rt;
+  }
+
+  /** ACPI power button (vmctl stop), or QEMU quit with force; with waitMs, until QEMU is gone. */
+  async stop(name: string, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }> {
+    await this.record(name);
+    const rt = this.running(name);
+    await vmSetDesired(this.db, name, { desired: 'stopped' });
+    if (opts.force) await rt.forceStop();
+    else await rt.powerdown();
+    const waitMs = opts.force ? Math.max(opts.waitMs ?? 0, 10_000) : opts.waitMs;
+    if (!waitMs) return { stopped: rt.exited };
+    const reason = await withTimeout(rt.waitExit(), waitMs);
+    if (reason === undefined) {
+      rt.stopAbandoned();
+      throw new ArdesiaError('VM_STOP_TIMEOUT', `vm ${name} did not power off within ${Math.round(waitMs / 1000)} s after the power button`);
+    }
+    return { stopped: true, reason };
+  }
+
+  async pause(name: string): Promise<VmStatus> {
+    const rt = this.running(name);
+    if (!canPause(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}, not running`);
+    await rt.pause();
+    return this.get(name);
+  }
+
+  async unpause(name: string): Promise<VmStatus> {
+    const rt = this.running(name);
+    if (!canUnpause(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}, not paused`);
+    await rt.unpause();
+    return this.get(name);
+  }
+
+  async reset(name: string): Promise<VmStatus> {
+    const rt = this.running(name);
+    if (!canReset(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}`);
+    await rt.reset();
+    return this.get(name);
+  }
+
+  /** vmctl wait: until the VM stops; the stop reason. */
+  async wait(name: string, timeoutMs: number): Promise<string> {
+    const rec = await this.record(name);
+    const rt = this.runtimes.get(name);
+    if (!rt) return rec.lastStopReason ?? 'not running';
+    const reason = await withTimeout(rt.waitExit(), timeoutMs);
+    if (reason === undefined) throw new ArdesiaError('VM_WAIT_TIMEOUT', `vm ${name} still runs after ${Math.round(timeoutMs / 1000)} s`);
+    return reason;
+  }
+
+  async consoleLog(name: string, maxBytes: number): Promise<Buffer> {
+    await this.record(name);
+    return consoleLogTail(vmFiles(this.opts.dataDir, name).consoleLog, maxBytes);
+  }
+
+  async qemuLog(name: string, maxBytes: number): Promise<Buffer> {
+    await this.record(name);
+    return consoleLogTail(vmFiles(this.opts.dataDir, name).runtime.log, maxBytes);
+  }
+
+  runtimeOf(name: string): VmRuntime | undefined {
+    return this.runtimes.get(name);
+  }
+
+  // ── reconciliation ─────────────────────────────────────────────────────────
+
+  /** After a (re)start: adopt live QEMUs, record the ones that died meanwhile, kill orphans. */
+  async reconcile(): Promise<{ adopted: string[]; died: string[]; orphansKilled: string[] }> {
+    const adopted: string[] = [];
+    const died: string[] = [];
+    const records = await vmList(this.db);
+    const known = new Set(records.map((r) => r.name));
+    const report = await this.opts.hostReport;
+    for (const rec of records) {
+      const files = vmFiles(this.opts.dataDir, rec.name);
+      const runtime = await VmRuntime.adopt(rec.spec, files.runtime, files.consoleLog, decideAccelQuiet(rec.spec, report), rec.startedAt).catch(
+        (err) => {
+          this.opts.log.error({ err, vm: rec.name }, `vm ${rec.name}: could not re-attach to its QEMU; killing it`);
+          const pid = readPidfile(files.runtime.pidfile);
+          if (pid !== undefined && isOurQemu(pid, files.runtime.qmp)) killQuietly(pid);
+          return undefined;
+        },
+      );
+      if (runtime) {
+        this.track(runtime);
+        adopted.push(rec.name);
+        continue;
+      }
+      removeRuntimeFolder(files);
+      if (rec.desired === 'running') {
+        const last = lastLine(consoleLogTail(files.consoleLog, 4096).toString('utf8'));
+        const reason = `QEMU exited while the daemon was not running${last ? ` (last console output: ${last})` : ''}`;
+        died.push(rec.name);
+        if (rec.transient) await vmDelete(this.db, rec.name);
+        else await vmSetDesired(this.db, rec.name, { desired: 'stopped', lastStopReason: reason, startedAt: null });
+      }
+    }
+    const orphansKilled = this.killOrphans(known);
+    return { adopted, died, orphansKilled };
+  }
+
+  private killOrphans(known: Set<string>): string[] {
+    const runtimeRoot = join(this.opts.dataDir, 'runtime');
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(runtimeRoot);
+    } catch {
+      return [];
+    }
+    const killed: string[] = [];
+    for (const name of entries.filter((n) => !known.has(n))) {
+      const files = vmFiles(this.opts.dataDir, name);
+      const pid = readPidfile(files.runtime.pidfile);
+      if (pid !== undefined && isOurQemu(pid, files.runtime.qmp)) {
+        killQuietly(pid);
+        killed.push(name);
+      }
+      removeRuntimeFolder(files);
+    }
+    return killed;
+  }
+
+  /** Daemon shutdown: VMs keep running unless `stopVms`; connections are dropped. */
+  async shutdown(stopVms = false): Promise<void> {
+    for (const rt of this.runtimes.values()) {
+      if (stopVms) {
+        await rt.forceStop().catch(() => undefined);
+        await withTimeout(rt.waitExit(), 10_000);
+      } else rt.detach();
+    }
+    this.runtimes.clear();
+  }
+}
+
+function parseSpec(input: unknown): VmSpec {
+  const parsed = VmSpecSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'spec'}: ${i.message}`).join('; ');
+    throw new ArdesiaError('VM_SPEC_INVALID', problems, parsed.error.issues);
+  }
+  return parsed.data;
+}
+
+function decideAccelQuiet(spec: VmSpec, report: HostReport): 'kvm' | 'tcg' {
+  try {
+    return decideAccel(spec.accel, report);
+  } catch {
+    return 'tcg';
+  }
+}
+
+function ownerText(spec: VmSpec): string | null {
+  if (!spec.owner) return null;
+  return `${spec.owner.user ?? ''}${spec.owner.group ? `:${spec.owner.group}` : ''}`;
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').pop()?.trim() ?? '';
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}

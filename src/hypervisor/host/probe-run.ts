@@ -1,0 +1,87 @@
+// Runs the probe guest under QEMU once and classifies what happened. The one place that
+// spawns QEMU for the probe; everything it decides is in probe-outcome.ts.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildProbeImage, PROBE_DEBUG_EXIT_PORT, PROBE_OK_MARKER } from './probe-image.js';
+import { classifyProbeRun, type ProbeOutcome } from './probe-outcome.js';
+import { findQemuFirmware } from './qemu-info.js';
+
+export const DEFAULT_PROBE_TIMEOUT_MS = 3000;
+const PROBE_MEMORY_MIB = 32;
+/** After a final marker or a KVM error, give QEMU this long to exit or print the rest. */
+const SETTLE_MS = 300;
+/** qboot reaches the kernel in ~50 ms where SeaBIOS's real-mode start can take seconds on a poor KVM. */
+const FAST_FIRMWARE = 'qboot.rom';
+
+export interface ProbeOptions {
+  qemuBinary: string;
+  accel: 'kvm' | 'tcg';
+  timeoutMs?: number;
+}
+
+export interface ProbeResult extends ProbeOutcome {
+  ms: number;
+  serial: string;
+  stderr: string;
+  argv: string[];
+}
+
+export function probeArgv(accel: 'kvm' | 'tcg', imagePath: string, firmware: string | null): string[] {
+  return [
+    '-M', 'pc', ...(firmware ? ['-bios', firmware] : []),
+    '-accel', accel, '-nodefaults', '-display', 'none', '-no-reboot', '-m', String(PROBE_MEMORY_MIB),
+    '-device', `isa-debug-exit,iobase=${PROBE_DEBUG_EXIT_PORT},iosize=0x04`,
+    '-serial', 'stdio', '-kernel', imagePath,
+  ];
+}
+
+/** Starts the probe guest under the given accelerator; never throws for a guest failure. */
+export async function runProbe(opts: ProbeOptions): Promise<ProbeResult> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+  const dir = await mkdtemp(join(tmpdir(), 'ardp-'));
+  try {
+    const imagePath = join(dir, 'probe.bin');
+    await writeFile(imagePath, buildProbeImage());
+    const argv = probeArgv(opts.accel, imagePath, await findQemuFirmware(opts.qemuBinary, FAST_FIRMWARE));
+    return { ...(await spawnProbe(opts.qemuBinary, argv, timeoutMs)), argv };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function spawnProbe(binary: string, argv: string[], timeoutMs: number): Promise<Omit<ProbeResult, 'argv'>> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(binary, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let serial = '';
+    let stderr = '';
+    let timedOut = false;
+    let settleTimer: NodeJS.Timeout | undefined;
+    let finished = false;
+    const kill = () => child.kill('SIGKILL');
+    const settleThenKill = () => { settleTimer ??= setTimeout(kill, SETTLE_MS); };
+    const timeout = setTimeout(() => { timedOut = true; kill(); }, timeoutMs);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      serial += chunk;
+      if (serial.includes(PROBE_OK_MARKER)) settleThenKill();
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+      if (stderr.includes('KVM internal error')) settleThenKill(); // QEMU pauses the VM and stays
+    });
+    const finish = (exit: { code: number | null; signal: string | null } | null, spawnError?: Error) => {
+      if (finished) return; // 'error' and 'close' can both fire
+      finished = true;
+      clearTimeout(timeout);
+      clearTimeout(settleTimer);
+      const ms = Date.now() - started;
+      if (spawnError) stderr += `${spawnError.message}\n`;
+      const outcome = classifyProbeRun({ serial, stderr, exit, timedOut, timeoutMs });
+      resolve({ ...outcome, ms, serial, stderr });
+    };
+    child.on('error', (err) => finish({ code: null, signal: null }, err));
+    child.on('close', (code, signal) => finish({ code, signal }));
+  });
+}

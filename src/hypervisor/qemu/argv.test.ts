@@ -1,0 +1,373 @@
+// Table tests of the QEMU command line per boot mode, arch and device choice, comparing the
+// rendered text (one flag per line) as Incus does for its QEMU config templates.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ArdesiaError } from '../../contract/errors.js';
+import { VmSpec, type VmSpecInput } from '../../contract/vm.js';
+import { buildQemuLaunch, DEBIAN_FIRMWARE, defaultMac, defaultTapName, formatArgv, type LaunchContext, runtimePaths } from './argv.js';
+
+const RUN = '/run/ard/vm1';
+const MAC0 = defaultMac('vm1', 0);
+const MAC1 = defaultMac('vm1', 1);
+
+interface Expected {
+  binary?: string;
+  boot: string[];
+  accel?: string[];
+  devices: string[];
+  dir?: string;
+}
+
+/** The full expected text: the lines every VM has, around the lines a case is about. */
+function expectedText({ boot, accel, devices, dir = RUN }: Expected, memory = '256M', smp = '1'): string {
+  const esc = dir.replaceAll(',', ',,');
+  return [
+    '-name guest=vm1,debug-threads=on',
+    '-nodefaults',
+    '-no-user-config',
+    '-S',
+    '-daemonize',
+    `-pidfile ${dir}/qemu.pid`,
+    `-D ${dir}/qemu.log`,
+    ...boot,
+    ...(accel ?? ['-accel tcg,tb-size=64', '-cpu max']),
+    `-m ${memory}`,
+    `-smp ${smp}`,
+    '-rtc base=utc',
+    `-chardev socket,id=qmp0,path=${esc}/qmp.sock,server=on,wait=off`,
+    '-mon chardev=qmp0,mode=control',
+    `-chardev socket,id=serial0,path=${esc}/serial.sock,server=on,wait=off`,
+    '-serial chardev:serial0',
+    '-device VGA,id=video0',
+    '-display none',
+    `-vnc unix:${esc}/vnc.sock`,
+    '-device virtio-serial-pci,id=vser0',
+    `-chardev socket,id=guest0,path=${esc}/guest.sock,server=on,wait=off`,
+    '-device virtserialport,id=guest0-port,bus=vser0.0,chardev=guest0,name=org.ardesia.guest.0',
+    ...devices,
+  ].join('\n');
+}
+
+function launch(input: Omit<VmSpecInput, 'name'>, ctx: Partial<LaunchContext> = {}, dir = RUN) {
+  const spec = VmSpec.parse({ name: 'vm1', memoryMiB: 256, ...input });
+  return buildQemuLaunch(spec, { paths: runtimePaths(dir), accel: 'tcg', firmware: DEBIAN_FIRMWARE, ...ctx });
+}
+
+const SEABIOS = ['-machine pc', `-fw_cfg name=etc/sercon-port,file=${RUN}/sercon-port`];
+const SERCON_FILE = { path: `${RUN}/sercon-port`, contents: new Uint8Array([0xf8, 0x03]) };
+const VARS_FILE = { path: `${RUN}/efivars.fd`, copyFrom: '/usr/share/OVMF/OVMF_VARS_4M.fd', onlyIfMissing: true };
+const ROOT_DISK = '-blockdev node-name=disk0,driver=qcow2,read-only=off,discard=unmap,file.driver=file,file.filename=/d/root.qcow2';
+const USER_NIC = ['-netdev user,id=net0', `-device virtio-net-pci,id=net0-dev,netdev=net0,mac=${MAC0}`];
+
+interface ModeCase {
+  name: string;
+  input: Omit<VmSpecInput, 'name'>;
+  ctx?: Partial<LaunchContext>;
+  binary: string;
+  expected: Expected;
+  files: unknown[];
+}
+
+const MODES: ModeCase[] = [
+  {
+    name: 'direct kernel, amd64',
+    input: {
+      boot: { kernel: '/k/vmlinuz', initrd: '/k/initrd', cmdline: 'console=ttyS0 root=/dev/vda' },
+      disks: [{ path: '/d/root.qcow2' }],
+      nics: [{}],
+    },
+    binary: 'qemu-system-x86_64',
+    expected: {
+      boot: [...SEABIOS, '-kernel /k/vmlinuz', '-initrd /k/initrd', '-append console=ttyS0 root=/dev/vda'],
+      devices: [ROOT_DISK, '-device virtio-blk-pci,id=disk0-dev,drive=disk0', ...USER_NIC],
+    },
+    files: [SERCON_FILE],
+  },
+  {
+    name: 'direct kernel, i386',
+    input: { arch: 'i386', boot: { kernel: '/k/vmlinuz-686', cmdline: 'console=ttyS0' } },
+    binary: 'qemu-system-i386',
+    expected: { boot: [...SEABIOS, '-kernel /k/vmlinuz-686', '-append console=ttyS0'], devices: [] },
+    files: [SERCON_FILE],
+  },
+  {
+    name: 'BIOS, boot from disk, KVM',
+    input: { disks: [{ path: '/d/root.qcow2' }] },
+    ctx: { accel: 'kvm' },
+    binary: 'qemu-system-x86_64',
+    expected: {
+      boot: SEABIOS,
+      accel: ['-accel kvm', '-cpu Nehalem'],
+      devices: [ROOT_DISK, '-device virtio-blk-pci,id=disk0-dev,drive=disk0,bootindex=1'],
+    },
+    files: [SERCON_FILE],
+  },
+  {
+    name: 'BIOS, boot from cdrom before the disk',
+    input: { disks: [{ path: '/d/root.qcow2' }], cdrom: '/iso/install.iso', boot: { device: 'cdrom' } },
+    binary: 'qemu-system-x86_64',
+    expected: {
+      boot: SEABIOS,
+      devices: [
+        ROOT_DISK,
+        '-device virtio-blk-pci,id=disk0-dev,drive=disk0,bootindex=2',
+        '-blockdev node-name=cd0,driver=raw,read-only=on,file.driver=file,file.filename=/iso/install.iso',
+        '-device ide-cd,id=cd0-dev,drive=cd0,bus=ide.0,unit=0,bootindex=1',
+      ],
+    },
+    files: [SERCON_FILE],
+  },
+  {
+    name: 'UEFI, amd64, disk',
+    input: { boot: { firmware: 'uefi' }, disks: [{ path: '/d/root.qcow2' }] },
+    binary: 'qemu-system-x86_64',
+    expected: {
+      boot: [
+        '-machine q35,pflash0=ovmf-code,pflash1=ovmf-vars',
+        '-blockdev node-name=ovmf-code,driver=raw,read-only=on,file.driver=file,file.filename=/usr/share/OVMF/OVMF_CODE_4M.fd',
+        `-blockdev node-name=ovmf-vars,driver=raw,read-only=off,file.driver=file,file.filename=${RUN}/efivars.fd`,
+      ],
+      devices: [ROOT_DISK, '-device virtio-blk-pci,id=disk0-dev,drive=disk0,bootindex=1'],
+    },
+    files: [VARS_FILE],
+  },
+  {
+    name: 'UEFI, i386 (secure-boot OVMF32 needs SMM)',
+    input: { arch: 'i386', boot: { firmware: 'uefi' }, cdrom: '/iso/x.iso' },
+    binary: 'qemu-system-i386',
+    expected: {
+      boot: [
+        '-machine q35,smm=on,pflash0=ovmf-code,pflash1=ovmf-vars',
+        '-global driver=cfi.pflash01,property=secure,value=on',
+        '-blockdev node-name=ovmf-code,driver=raw,read-only=on,file.driver=file,file.filename=/usr/share/OVMF/OVMF32_CODE_4M.secboot.fd',
+        `-blockdev node-name=ovmf-vars,driver=raw,read-only=off,file.driver=file,file.filename=${RUN}/efivars.fd`,
+      ],
+      devices: [
+        '-blockdev node-name=cd0,driver=raw,read-only=on,file.driver=file,file.filename=/iso/x.iso',
+        '-device ide-cd,id=cd0-dev,drive=cd0,bus=ide.0,bootindex=1',
+      ],
+    },
+    files: [{ ...VARS_FILE, copyFrom: '/usr/share/OVMF/OVMF32_VARS_4M.fd' }],
+  },
+  {
+    name: 'network boot first, with QEMU TFTP, disk second',
+    input: {
+      boot: { device: 'net' },
+      disks: [{ path: '/d/root.qcow2' }],
+      nics: [{ tftpRoot: '/srv/tftp', bootFile: 'undionly.kpxe' }, { model: 'e1000' }],
+    },
+    binary: 'qemu-system-x86_64',
+    expected: {
+      boot: SEABIOS,
+      devices: [
+        ROOT_DISK,
+        '-device virtio-blk-pci,id=disk0-dev,drive=disk0,bootindex=3',
+        '-netdev user,id=net0,tftp=/srv/tftp,bootfile=undionly.kpxe',
+        `-device virtio-net-pci,id=net0-dev,netdev=net0,mac=${MAC0},bootindex=1`,
+        '-netdev user,id=net1',
+        `-device e1000,id=net1-dev,netdev=net1,mac=${MAC1},bootindex=2`,
+      ],
+    },
+    files: [SERCON_FILE],
+  },
+  {
+    name: 'BIOS image given as the kernel → -bios',
+    input: { boot: { kernel: '/fw/custom-bios.bin' } },
+    ctx: { bootKind: 'bios-image' },
+    binary: 'qemu-system-x86_64',
+    expected: { boot: ['-machine pc', '-bios /fw/custom-bios.bin', SEABIOS[1]!], devices: [] },
+    files: [SERCON_FILE],
+  },
+  {
+    name: 'custom BIOS from boot.bios, comma in its path is not escaped (-bios takes a file name)',
+    input: { boot: { bios: '/fw/a,b.bin' } },
+    binary: 'qemu-system-x86_64',
+    expected: { boot: ['-machine pc', '-bios /fw/a,b.bin', SEABIOS[1]!], devices: [] },
+    files: [SERCON_FILE],
+  },
+];
+
+describe('buildQemuLaunch: boot modes', () => {
+  for (const c of MODES) {
+    it(c.name, () => {
+      const result = launch(c.input, c.ctx);
+      assert.equal(result.binary, c.binary);
+      assert.equal(formatArgv(result.args), expectedText(c.expected));
+      assert.deepEqual(result.files, c.files);
+    });
+  }
+
+  it('passes memory and vCPUs through', () => {
+    const text = formatArgv(launch({ memoryMiB: 2048, vcpus: 4 }).args);
+    assert.equal(text, expectedText({ boot: SEABIOS, devices: [] }, '2048M', '4'));
+  });
+});
+
+/** The rendered device section: everything after the guest channel. */
+function deviceLines(input: Omit<VmSpecInput, 'name'>): string {
+  const lines = formatArgv(launch(input).args).split('\n');
+  return lines.slice(lines.findIndex((l) => l.startsWith('-device virtserialport')) + 1).join('\n');
+}
+
+const DEVICE_CASES: Array<{ name: string; input: Omit<VmSpecInput, 'name'>; expected: string[] }> = [
+  {
+    name: 'legacy IDE disks + cdrom on pc (PIIX master/slave)',
+    input: { disks: [{ path: '/d/a.img', format: 'raw', bus: 'ide' }, { path: '/d/b.qcow2', bus: 'ide' }], cdrom: '/iso/c.iso' },
+    expected: [
+      '-blockdev node-name=disk0,driver=raw,read-only=off,discard=unmap,file.driver=file,file.filename=/d/a.img',
+      '-device ide-hd,id=disk0-dev,drive=disk0,bootindex=1,bus=ide.0,unit=0',
+      '-blockdev node-name=disk1,driver=qcow2,read-only=off,discard=unmap,file.driver=file,file.filename=/d/b.qcow2',
+      '-device ide-hd,id=disk1-dev,drive=disk1,bootindex=2,bus=ide.0,unit=1',
+      '-blockdev node-name=cd0,driver=raw,read-only=on,file.driver=file,file.filename=/iso/c.iso',
+      '-device ide-cd,id=cd0-dev,drive=cd0,bus=ide.1,unit=0,bootindex=3',
+    ],
+  },
+  {
+    name: 'IDE disk on q35 goes to the built-in AHCI ports',
+    input: { boot: { firmware: 'uefi' }, disks: [{ path: '/d/a.qcow2', bus: 'ide' }] },
+    expected: [
+      '-blockdev node-name=disk0,driver=qcow2,read-only=off,discard=unmap,file.driver=file,file.filename=/d/a.qcow2',
+      '-device ide-hd,id=disk0-dev,drive=disk0,bootindex=1,bus=ide.0',
+    ],
+  },
+  {
+    name: 'explicit AHCI controller',
+    input: { disks: [{ path: '/d/a.qcow2', bus: 'ahci' }, { path: '/d/b.qcow2', bus: 'ahci' }] },
+    expected: [
+      '-device ahci,id=ahci0',
+      '-blockdev node-name=disk0,driver=qcow2,read-only=off,discard=unmap,file.driver=file,file.filename=/d/a.qcow2',
+      '-device ide-hd,id=disk0-dev,drive=disk0,bootindex=1,bus=ahci0.0',
+      '-blockdev node-name=disk1,driver=qcow2,read-only=off,discard=unmap,file.driver=file,file.filename=/d/b.qcow2',
+      '-device ide-hd,id=disk1-dev,drive=disk1,bootindex=2,bus=ahci0.1',
+    ],
+  },
+  {
+    name: 'virtio-scsi disk with a serial',
+    input: { disks: [{ path: '/d/a.qcow2', bus: 'scsi', serial: 'home-alice' }] },
+    expected: [
+      '-device virtio-scsi-pci,id=scsi0',
+      '-blockdev node-name=disk0,driver=qcow2,read-only=off,discard=unmap,file.driver=file,file.filename=/d/a.qcow2',
+      '-device scsi-hd,id=disk0-dev,drive=disk0,serial=home-alice,bootindex=1,bus=scsi0.0,scsi-id=0,lun=0',
+    ],
+  },
+  {
+    name: 'read-only base image and a virtio disk with a serial',
+    input: { disks: [{ path: '/img/gold/3.qcow2', readonly: true }, { path: '/home/u.qcow2', serial: 'HOME01' }] },
+    expected: [
+      '-blockdev node-name=disk0,driver=qcow2,read-only=on,file.driver=file,file.filename=/img/gold/3.qcow2',
+      '-device virtio-blk-pci,id=disk0-dev,drive=disk0,bootindex=1',
+      '-blockdev node-name=disk1,driver=qcow2,read-only=off,discard=unmap,file.driver=file,file.filename=/home/u.qcow2',
+      '-device virtio-blk-pci,id=disk1-dev,drive=disk1,serial=HOME01,bootindex=2',
+    ],
+  },
+  {
+    name: 'commas in disk and cdrom paths are doubled',
+    input: { disks: [{ path: '/d/a,b.qcow2' }], cdrom: '/iso/x,,y.iso' },
+    expected: [
+      '-blockdev node-name=disk0,driver=qcow2,read-only=off,discard=unmap,file.driver=file,file.filename=/d/a,,b.qcow2',
+      '-device virtio-blk-pci,id=disk0-dev,drive=disk0,bootindex=1',
+      '-blockdev node-name=cd0,driver=raw,read-only=on,file.driver=file,file.filename=/iso/x,,,,y.iso',
+      '-device ide-cd,id=cd0-dev,drive=cd0,bus=ide.0,unit=0,bootindex=2',
+    ],
+  },
+  {
+    name: 'NIC models, modes and a given MAC',
+    input: {
+      nics: [
+        { model: 'e1000', mac: '02:AA:BB:CC:DD:EE' },
+        { mode: 'bridge', bridge: 'br0', model: 'rtl8139' },
+        { mode: 'bridge', bridge: 'br0', ifname: 'tapX' },
+        { mode: 'tap', ifname: 'tap7' },
+      ],
+    },
+    expected: [
+      '-netdev user,id=net0',
+      '-device e1000,id=net0-dev,netdev=net0,mac=02:aa:bb:cc:dd:ee',
+      `-netdev tap,id=net1,ifname=${defaultTapName('vm1', 1)},script=no,downscript=no`,
+      `-device rtl8139,id=net1-dev,netdev=net1,mac=${MAC1}`,
+      '-netdev tap,id=net2,ifname=tapX,script=no,downscript=no',
+      `-device virtio-net-pci,id=net2-dev,netdev=net2,mac=${defaultMac('vm1', 2)}`,
+      '-netdev tap,id=net3,ifname=tap7,script=no,downscript=no',
+      `-device virtio-net-pci,id=net3-dev,netdev=net3,mac=${defaultMac('vm1', 3)}`,
+    ],
+  },
+  {
+    name: 'commas in QEMU TFTP paths are doubled',
+    input: { nics: [{ tftpRoot: '/srv/a,b', bootFile: 'x,y.kpxe' }] },
+    expected: ['-netdev user,id=net0,tftp=/srv/a,,b,bootfile=x,,y.kpxe', `-device virtio-net-pci,id=net0-dev,netdev=net0,mac=${MAC0}`],
+  },
+];
+
+describe('buildQemuLaunch: disks, buses and NICs', () => {
+  for (const c of DEVICE_CASES) {
+    it(c.name, () => assert.equal(deviceLines(c.input), c.expected.join('\n')));
+  }
+});
+
+describe('buildQemuLaunch: runtime folder with a comma', () => {
+  it('escapes socket paths in options but not -pidfile/-D/-fw_cfg file names taken verbatim', () => {
+    const dir = '/run/a,b/vm1';
+    const result = launch({}, {}, dir);
+    const sercon = '-fw_cfg name=etc/sercon-port,file=/run/a,,b/vm1/sercon-port';
+    assert.equal(formatArgv(result.args), expectedText({ boot: ['-machine pc', sercon], devices: [], dir }));
+    assert.deepEqual(result.files, [{ path: '/run/a,b/vm1/sercon-port', contents: new Uint8Array([0xf8, 0x03]) }]);
+  });
+});
+
+describe('buildQemuLaunch: specs it refuses', () => {
+  const REFUSED: Array<{ name: string; input: Omit<VmSpecInput, 'name'>; ctx?: Partial<LaunchContext>; code: string; message: RegExp }> = [
+    { name: 'tap without ifname', input: { nics: [{ mode: 'tap' }] }, code: 'VM_SPEC_INVALID', message: /tap needs the ifname/ },
+    { name: 'bridge without a bridge', input: { nics: [{ mode: 'bridge' }] }, code: 'VM_SPEC_INVALID', message: /needs a bridge name/ },
+    { name: 'TFTP on a tap NIC', input: { nics: [{ mode: 'tap', ifname: 't0', tftpRoot: '/srv' }] }, code: 'VM_SPEC_INVALID', message: /need mode user/ },
+    { name: 'initrd without kernel', input: { boot: { initrd: '/k/i' } }, code: 'VM_SPEC_INVALID', message: /needs a kernel/ },
+    { name: 'UEFI with a custom BIOS', input: { boot: { firmware: 'uefi', bios: '/fw/b' } }, code: 'VM_SPEC_INVALID', message: /replaces the firmware/ },
+    {
+      name: 'a BIOS image with an initrd',
+      input: { boot: { kernel: '/fw/b', initrd: '/k/i' } },
+      ctx: { bootKind: 'bios-image' },
+      code: 'VM_SPEC_INVALID',
+      message: /is a BIOS image/,
+    },
+    { name: 'a relative disk path', input: { disks: [{ path: 'disk.qcow2' }] }, code: 'VM_SPEC_INVALID', message: /disk 0 must be an absolute path/ },
+    {
+      name: 'five IDE devices on pc',
+      input: { disks: [1, 2, 3, 4].map((n) => ({ path: `/d/${n}`, bus: 'ide' as const })), cdrom: '/iso/x' },
+      code: 'VM_SPEC_INVALID',
+      message: /more than 4 devices/,
+    },
+    {
+      name: '32-bit UEFI without ovmf-ia32',
+      input: { arch: 'i386', boot: { firmware: 'uefi' } },
+      ctx: { firmware: { ovmfCode: '/c', ovmfVarsTemplate: '/v' } },
+      code: 'FIRMWARE_UNAVAILABLE',
+      message: /no 32-bit UEFI firmware/,
+    },
+  ];
+  for (const c of REFUSED) {
+    it(c.name, () => {
+      assert.throws(
+        () => launch(c.input, c.ctx),
+        (err: unknown) => err instanceof ArdesiaError && err.code === c.code && c.message.test(err.message),
+      );
+    });
+  }
+});
+
+describe('runtimePaths', () => {
+  it('names the runtime files', () => {
+    assert.deepEqual(runtimePaths('/var/lib/ardesia/runtime/vm1/'), {
+      dir: '/var/lib/ardesia/runtime/vm1',
+      qmp: '/var/lib/ardesia/runtime/vm1/qmp.sock',
+      serial: '/var/lib/ardesia/runtime/vm1/serial.sock',
+      vnc: '/var/lib/ardesia/runtime/vm1/vnc.sock',
+      guest: '/var/lib/ardesia/runtime/vm1/guest.sock',
+      pidfile: '/var/lib/ardesia/runtime/vm1/qemu.pid',
+      log: '/var/lib/ardesia/runtime/vm1/qemu.log',
+    });
+  });
+  it('refuses a relative folder and one too long for unix sockets', () => {
+    assert.throws(() => runtimePaths('runtime/vm1'), /absolute/);
+    assert.throws(() => runtimePaths(`/${'x'.repeat(100)}`), /too long for unix sockets/);
+    assert.doesNotThrow(() => runtimePaths(`/${'x'.repeat(90)}`));
+  });
+});

@@ -1,0 +1,165 @@
+// The QEMU command line of a VM, as a pure function of its spec and a runtime context: no files
+// are read or written here; the files the runtime folder must hold are returned for the caller.
+//
+// Where QEMU's messages go (measured, QEMU 7.2): with -daemonize QEMU forks right after parsing
+// its options; the launching process exits 0 once the child is initialised, or 1 if it failed.
+// Option syntax errors come before the fork, on the launcher's stderr. Everything after it (image
+// locks, missing files, bad devices, socket binds, then late runtime messages) the child writes
+// to the -D file, qemu.log, which QEMU truncates at each start; without -D those go to /dev/null.
+import { posix } from 'node:path';
+import { ArdesiaError } from '../../contract/errors.js';
+import type { VmSpec } from '../../contract/vm.js';
+import { type BootKind, bootIndexes, bootPlan, type FirmwarePaths, type LaunchFile } from './boot-args.js';
+import { nicArgs } from './network-args.js';
+import { escapeOptionValue, renderOption } from './qemu-options.js';
+import { storageArgs } from './storage-args.js';
+
+export { classifyBootImage, BOOT_IMAGE_HEAD_BYTES, type BootImageKind } from './boot-image.js';
+export { DEBIAN_FIRMWARE, EFI_VARS_FILE, SERCON_PORT_FILE, type BootKind, type FirmwarePaths, type LaunchFile } from './boot-args.js';
+export { defaultMac, defaultTapName } from './network-args.js';
+export { escapeOptionValue, formatArgv } from './qemu-options.js';
+
+export interface RuntimePaths {
+  dir: string;
+  qmp: string;
+  serial: string;
+  vnc: string;
+  guest: string;
+  pidfile: string;
+  log: string;
+}
+
+export interface QemuLaunch {
+  binary: string;
+  args: string[];
+  files: LaunchFile[];
+}
+
+export interface LaunchContext {
+  paths: RuntimePaths;
+  accel: 'kvm' | 'tcg';
+  firmware: FirmwarePaths;
+  /** What boot.kernel is (from classifyBootImage); 'kernel' when not given. */
+  bootKind?: BootKind;
+}
+
+/** The virtio-serial port the guest helper opens (/dev/virtio-ports/org.ardesia.guest.0). */
+export const GUEST_CHANNEL_NAME = 'org.ardesia.guest.0';
+/** Caps TCG's translated-code buffer at 64 MiB: ~44 MiB resident instead of 1 GiB reserved. */
+export const TCG_TB_SIZE_MIB = 64;
+/** Linux's limit for a unix socket path (sun_path less the NUL). */
+export const MAX_UNIX_SOCKET_PATH = 107;
+
+const QEMU_BINARY: Record<VmSpec['arch'], string> = { amd64: 'qemu-system-x86_64', i386: 'qemu-system-i386' };
+
+/**
+ * CPU model. TCG: `max`, every feature TCG emulates, so x86-64-v2+ guests run. KVM: a named model,
+ * because `host`/`max` copy the host's MSRs and fail on nested/paravirtualised hosts ("failed to
+ * set MSR 0x10a"), and a named model keeps a VM identical across hosts. Nehalem is x86-64-v2
+ * (SSE4.2, POPCNT, CX16), which current distributions need and every VT-x/AMD-V host has.
+ */
+export function cpuModel(accel: 'kvm' | 'tcg'): string {
+  return accel === 'tcg' ? 'max' : 'Nehalem';
+}
+
+/** The runtime folder's files; QEMU chdirs to / when it detaches, so the folder must be absolute. */
+export function runtimePaths(runtimeDir: string): RuntimePaths {
+  if (!posix.isAbsolute(runtimeDir)) throw new ArdesiaError('INTERNAL', `runtime folder must be an absolute path: ${runtimeDir}`);
+  const dir = posix.normalize(runtimeDir).replace(/(.)\/+$/, '$1');
+  const paths: RuntimePaths = {
+    dir,
+    qmp: posix.join(dir, 'qmp.sock'),
+    serial: posix.join(dir, 'serial.sock'),
+    vnc: posix.join(dir, 'vnc.sock'),
+    guest: posix.join(dir, 'guest.sock'),
+    pidfile: posix.join(dir, 'qemu.pid'),
+    log: posix.join(dir, 'qemu.log'),
+  };
+  const longest = [paths.qmp, paths.serial, paths.vnc, paths.guest].reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a));
+  if (Buffer.byteLength(longest) > MAX_UNIX_SOCKET_PATH) {
+    throw new ArdesiaError('INTERNAL', `runtime folder path is too long for unix sockets (${longest}); use a shorter data folder`);
+  }
+  return paths;
+}
+
+/** Every file a spec names, checked absolute: QEMU resolves later reopens from /, not from our cwd. */
+function requireAbsolutePaths(spec: VmSpec): void {
+  const named: Array<[string, string | undefined]> = [
+    ...spec.disks.map((d, i): [string, string] => [`disk ${i}`, d.path]),
+    ['cdrom', spec.cdrom],
+    ['kernel', spec.boot.kernel],
+    ['initrd', spec.boot.initrd],
+    ['bios', spec.boot.bios],
+    ...spec.nics.map((n, i): [string, string | undefined] => [`NIC ${i} tftpRoot`, n.tftpRoot]),
+  ];
+  for (const [what, path] of named) {
+    if (path !== undefined && !posix.isAbsolute(path)) {
+      throw new ArdesiaError('VM_SPEC_INVALID', `vm ${spec.name}: ${what} must be an absolute path, not "${path}"`);
+    }
+  }
+}
+
+function socketChardev(id: string, path: string): string {
+  return renderOption('socket', { id, path, server: true, wait: false });
+}
+
+function processArgs(spec: VmSpec, paths: RuntimePaths): string[] {
+  return [
+    '-name', renderOption(undefined, { guest: spec.name, 'debug-threads': true }),
+    '-nodefaults',
+    '-no-user-config',
+    '-S', // paused: the daemon attaches QMP and the serial console, then sends `cont`
+    '-daemonize',
+    '-pidfile', paths.pidfile, // plain file names, not options: no escaping
+    '-D', paths.log,
+  ];
+}
+
+function accelArgs(spec: VmSpec, accel: 'kvm' | 'tcg'): string[] {
+  return [
+    '-accel', accel === 'kvm' ? 'kvm' : `tcg,tb-size=${TCG_TB_SIZE_MIB}`,
+    '-cpu', cpuModel(accel),
+    '-m', `${spec.memoryMiB}M`,
+    '-smp', String(spec.vcpus),
+    '-rtc', 'base=utc',
+  ];
+}
+
+function consoleArgs(paths: RuntimePaths): string[] {
+  return [
+    // QMP as -chardev + -mon (what -qmp unix:… expands to): one escaping rule for every socket.
+    '-chardev', socketChardev('qmp0', paths.qmp),
+    '-mon', 'chardev=qmp0,mode=control',
+    '-chardev', socketChardev('serial0', paths.serial),
+    '-serial', 'chardev:serial0',
+    // -nodefaults drops the VGA; std VGA has a SeaBIOS VGA ROM and an OVMF driver (QemuVideoDxe).
+    '-device', 'VGA,id=video0',
+    '-display', 'none',
+    '-vnc', `unix:${escapeOptionValue(paths.vnc)}`,
+  ];
+}
+
+function guestChannelArgs(paths: RuntimePaths): string[] {
+  return [
+    '-device', 'virtio-serial-pci,id=vser0',
+    '-chardev', socketChardev('guest0', paths.guest),
+    '-device', renderOption('virtserialport', { id: 'guest0-port', bus: 'vser0.0', chardev: 'guest0', name: GUEST_CHANNEL_NAME }),
+  ];
+}
+
+/** Binary, argv (no shell) and runtime files to create before the launch for a validated spec. */
+export function buildQemuLaunch(spec: VmSpec, ctx: LaunchContext): QemuLaunch {
+  requireAbsolutePaths(spec);
+  const boot = bootPlan(spec, ctx.paths.dir, ctx.firmware, ctx.bootKind);
+  const order = bootIndexes(spec, boot.usesBootOrder);
+  const args = [
+    ...processArgs(spec, ctx.paths),
+    ...boot.args,
+    ...accelArgs(spec, ctx.accel),
+    ...consoleArgs(ctx.paths),
+    ...guestChannelArgs(ctx.paths),
+    ...storageArgs(spec.name, boot.machine, spec.disks, spec.cdrom, order),
+    ...nicArgs(spec.name, spec.nics, order.nics),
+  ];
+  return { binary: QEMU_BINARY[spec.arch], args, files: boot.files };
+}

@@ -1,0 +1,69 @@
+// NIC arguments: a -netdev backend (user NAT, or a tap device) and a -device front end per NIC,
+// with deterministic MACs and tap names so that a VM keeps them across restarts and hosts.
+import { createHash } from 'node:crypto';
+import { ArdesiaError } from '../../contract/errors.js';
+import type { NicSpec } from '../../contract/vm.js';
+import { renderOption } from './qemu-options.js';
+
+/** Linux's IFNAMSIZ less the terminating NUL. */
+export const MAX_IFNAME_LENGTH = 15;
+
+const NIC_DEVICE_MODEL: Record<NicSpec['model'], string> = {
+  virtio: 'virtio-net-pci',
+  e1000: 'e1000',
+  rtl8139: 'rtl8139',
+};
+
+function nameHash(name: string, index: number): Buffer {
+  return createHash('sha256').update(`${name}\0${index}`).digest();
+}
+
+/**
+ * A stable MAC for NIC `index` of VM `name`: 52:54 then 32 bits of a hash. 0x52 has the
+ * locally-administered bit set and the multicast bit clear; keeping QEMU's familiar 52:54 while
+ * hashing four bytes (not three, as 52:54:00:xx:xx:xx would) makes a collision among 1,000 VMs
+ * on one link about 1 in 10,000 instead of 1 in 30.
+ */
+export function defaultMac(name: string, index: number): string {
+  const tail = [...nameHash(name, index).subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0'));
+  return ['52', '54', ...tail].join(':');
+}
+
+/** The tap the daemon creates for a bridged NIC: `ard-<8 hex of a hash>-<index>`, at most 15 chars. */
+export function defaultTapName(name: string, index: number): string {
+  const ifname = `ard-${nameHash(name, index).subarray(0, 4).toString('hex')}-${index}`;
+  if (ifname.length > MAX_IFNAME_LENGTH) throw new ArdesiaError('VM_SPEC_INVALID', `NIC index ${index} is too large for a tap name`);
+  return ifname;
+}
+
+function netdevArg(vmName: string, nic: NicSpec, index: number): string {
+  const id = `net${index}`;
+  if (nic.mode !== 'user' && (nic.tftpRoot !== undefined || nic.bootFile !== undefined)) {
+    throw new ArdesiaError('VM_SPEC_INVALID', `vm ${vmName}: NIC ${index}: tftpRoot/bootFile need mode user (QEMU's own TFTP)`);
+  }
+  switch (nic.mode) {
+    case 'user':
+      return renderOption('user', { id, tftp: nic.tftpRoot, bootfile: nic.bootFile });
+    case 'bridge':
+      if (!nic.bridge) throw new ArdesiaError('VM_SPEC_INVALID', `vm ${vmName}: NIC ${index}: mode bridge needs a bridge name`);
+      return renderOption('tap', { id, ifname: nic.ifname ?? defaultTapName(vmName, index), script: 'no', downscript: 'no' });
+    case 'tap':
+      if (!nic.ifname) throw new ArdesiaError('VM_SPEC_INVALID', `vm ${vmName}: NIC ${index}: mode tap needs the ifname of an existing tap`);
+      return renderOption('tap', { id, ifname: nic.ifname, script: 'no', downscript: 'no' });
+  }
+}
+
+/** -netdev/-device pairs; bootIndexes[i] puts NIC i in the firmware's boot order (network boot). */
+export function nicArgs(vmName: string, nics: NicSpec[], bootIndexes: Array<number | undefined>): string[] {
+  return nics.flatMap((nic, index) => [
+    '-netdev',
+    netdevArg(vmName, nic, index),
+    '-device',
+    renderOption(NIC_DEVICE_MODEL[nic.model], {
+      id: `net${index}-dev`,
+      netdev: `net${index}`,
+      mac: (nic.mac ?? defaultMac(vmName, index)).toLowerCase(),
+      bootindex: bootIndexes[index],
+    }),
+  ]);
+}

@@ -1,0 +1,228 @@
+// One running QEMU guest: its process, QMP connection, serial console and observed state.
+// Created by launching a new QEMU or by adopting one found in its runtime folder after a restart.
+import type { ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { ArdesiaError } from '../contract/errors.js';
+import type { VmSpec, VmState } from '../contract/vm.js';
+import { type VmEvent, vmTransition } from './lifecycle.js';
+import { isOurQemu, killQuietly, qemuStartError, readPidfile, spawnQemu, writeLaunchFiles } from './qemu/process.js';
+import type { QemuLaunch, RuntimePaths } from './qemu/argv.js';
+import { QmpClient } from './qmp/index.js';
+import { SerialConsole } from './serial-console.js';
+import { failpoint } from '../lib/failpoint.js';
+
+const QMP_CONNECT_TIMEOUT_MS = 10_000;
+const PID_POLL_MS = 1000;
+
+export interface QmpEventLike {
+  event: string;
+  data?: Record<string, unknown>;
+}
+
+export interface VmRuntimeEvents {
+  state: [VmState];
+  exited: [string];
+  event: [QmpEventLike];
+}
+
+/** Human reasons for QEMU's SHUTDOWN reasons (QMP reference, ShutdownCause). */
+const SHUTDOWN_REASONS: Record<string, string> = {
+  'guest-shutdown': 'the guest powered off',
+  'guest-reset': 'the guest rebooted (no-reboot)',
+  'guest-panic': 'the guest panicked',
+  'host-qmp-quit': 'stopped by force (QMP quit)',
+  'host-qmp-system-reset': 'reset by the operator',
+  'host-signal': 'QEMU was killed by a signal',
+  'host-ui': 'closed from the display',
+  'subsystem-reset': 'a device reset the machine',
+  'snapshot-load': 'a snapshot was loaded',
+};
+
+export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
+  state: VmState = 'starting';
+  readonly startedAt: string;
+  private shutdownReason: string | undefined;
+  private exitReason: string | undefined;
+  private pidTimer: NodeJS.Timeout | undefined;
+  private readonly exitedPromise: Promise<string>;
+
+  private constructor(
+    readonly spec: VmSpec,
+    readonly paths: RuntimePaths,
+    readonly pid: number,
+    readonly accel: 'kvm' | 'tcg',
+    readonly qmp: QmpClient,
+    readonly console: SerialConsole,
+    startedAt: string,
+  ) {
+    super();
+    this.startedAt = startedAt;
+    this.exitedPromise = new Promise((resolve) => this.once('exited', resolve));
+    qmp.on('event', (ev: QmpEventLike) => this.onQmpEvent(ev));
+    qmp.on('disconnect', () => this.watchForExit());
+    this.pidTimer = setInterval(() => this.checkPid(), PID_POLL_MS);
+    this.pidTimer.unref();
+  }
+
+  /**
+   * Launches QEMU paused (-S -daemonize: the launcher exits only once QEMU's init is done, so a
+   * disk lock or a missing file comes back here with QEMU's own words), attaches QMP and the serial
+   * console, then lets the vCPUs run.
+   */
+  static async launch(spec: VmSpec, launch: QemuLaunch, paths: RuntimePaths, consoleLog: string, accel: 'kvm' | 'tcg'): Promise<VmRuntime> {
+    writeLaunchFiles(launch.files);
+    const how = await launcherExit(spawnQemu(launch.binary, launch.args, paths.log));
+    if (how !== 'ok') throw qemuStartError(spec.name, readLog(paths.log), how);
+    failpoint('vm-start-after-spawn');
+    const pid = readPidfile(paths.pidfile);
+    if (pid === undefined) throw new ArdesiaError('VM_START_FAILED', `vm ${spec.name}: QEMU wrote no pidfile`);
+    let qmp: QmpClient | undefined;
+    try {
+      qmp = await QmpClient.connect(paths.qmp, { timeoutMs: QMP_CONNECT_TIMEOUT_MS });
+      const console = new SerialConsole(paths.serial, consoleLog);
+      await console.connect();
+      const vm = new VmRuntime(spec, paths, pid, accel, qmp, console, new Date().toISOString());
+      await qmp.cont();
+      vm.apply('launched');
+      return vm;
+    } catch (err) {
+      void qmp?.close();
+      killQuietly(pid);
+      throw err instanceof ArdesiaError ? err : new ArdesiaError('VM_START_FAILED', `vm ${spec.name}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Re-attaches to a QEMU left running by an earlier daemon; undefined when it is gone. */
+  static async adopt(
+    spec: VmSpec,
+    paths: RuntimePaths,
+    consoleLog: string,
+    accel: 'kvm' | 'tcg',
+    startedAt: string | null,
+  ): Promise<VmRuntime | undefined> {
+    const pid = readPidfile(paths.pidfile);
+    if (pid === undefined || !isOurQemu(pid, paths.qmp)) return undefined;
+    const qmp = await QmpClient.connect(paths.qmp, { timeoutMs: QMP_CONNECT_TIMEOUT_MS });
+    const console = new SerialConsole(paths.serial, consoleLog);
+    await console.connect().catch(() => undefined); // a console client may hold it; QEMU allows one
+    const vm = new VmRuntime(spec, paths, pid, accel, qmp, console, startedAt ?? new Date().toISOString());
+    const status = await qmp.queryStatus();
+    if (status.status === 'prelaunch') {
+      // The daemon died half-way through a start: finish it, the operator asked for it.
+      await qmp.cont();
+      vm.apply('launched');
+    } else {
+      vm.state = status.running ? 'running' : 'paused';
+    }
+    return vm;
+  }
+
+  private apply(event: VmEvent): void {
+    const next = vmTransition(this.state, event);
+    if (next === undefined) return; // an event that does not move this state (logged by the caller's view)
+    if (next !== this.state) {
+      this.state = next;
+      this.emit('state', next);
+    }
+  }
+
+  private onQmpEvent(ev: QmpEventLike): void {
+    this.emit('event', ev);
+    if (ev.event === 'STOP') this.apply('paused');
+    else if (ev.event === 'RESUME') this.apply('resumed');
+    else if (ev.event === 'SHUTDOWN') {
+      const reason = String(ev.data?.reason ?? '');
+      this.shutdownReason = SHUTDOWN_REASONS[reason] ?? reason;
+    } else if (ev.event === 'GUEST_PANICKED') this.shutdownReason = 'the guest panicked';
+  }
+
+  private watchForExit(): void {
+    this.checkPid();
+  }
+
+  private checkPid(): void {
+    if (this.exitReason !== undefined) return;
+    if (!isOurQemu(this.pid, this.paths.qmp)) this.onExit('QEMU exited');
+  }
+
+  private onExit(how: string): void {
+    if (this.exitReason !== undefined) return;
+    this.exitReason = this.shutdownReason ?? `${how} unexpectedly${lastLogLine(this.paths.log)}`;
+    if (this.pidTimer) clearInterval(this.pidTimer);
+    this.qmp.close();
+    this.console.close();
+    this.apply('exited');
+    this.emit('exited', this.exitReason);
+  }
+
+  get exited(): boolean {
+    return this.exitReason !== undefined;
+  }
+
+  waitExit(): Promise<string> {
+    return this.exitedPromise;
+  }
+
+  async powerdown(): Promise<void> {
+    this.apply('stop');
+    await this.qmp.systemPowerdown();
+  }
+
+  stopAbandoned(): void {
+    this.apply('stop-abandoned');
+  }
+
+  async forceStop(): Promise<void> {
+    this.apply('stop');
+    this.shutdownReason ??= 'stopped by force';
+    try {
+      await this.qmp.quit();
+    } catch {
+      killQuietly(this.pid);
+    }
+  }
+
+  async pause(): Promise<void> {
+    await this.qmp.stop();
+    this.apply('paused');
+  }
+
+  async unpause(): Promise<void> {
+    await this.qmp.cont();
+    this.apply('resumed');
+  }
+
+  async reset(): Promise<void> {
+    await this.qmp.systemReset();
+  }
+
+  /** Drops the connections without touching QEMU (daemon shutdown: VMs keep running). */
+  detach(): void {
+    if (this.pidTimer) clearInterval(this.pidTimer);
+    this.qmp.removeAllListeners('disconnect');
+    this.qmp.close();
+    this.console.close();
+  }
+}
+
+/** 'ok' when the -daemonize launcher reports QEMU up; otherwise how it failed. */
+function launcherExit(child: ChildProcess): Promise<string> {
+  return new Promise((resolve) => {
+    child.once('error', (err) => resolve(`could not run ${child.spawnfile}: ${err.message}`));
+    child.once('exit', (code, signal) => resolve(code === 0 ? 'ok' : signal ? `killed by ${signal}` : `exit code ${code}`));
+  });
+}
+
+function readLog(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').slice(-8192);
+  } catch {
+    return '';
+  }
+}
+
+function lastLogLine(path: string): string {
+  const line = readLog(path).trim().split('\n').pop()?.trim();
+  return line ? ` (${line})` : '';
+}

@@ -1,0 +1,150 @@
+// Runs the real `ardesia` daemon as a child process on a fresh data folder, and the real CLI against it.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiClient } from '../../src/cli/client.js';
+
+export const REPO_ROOT = process.env.ARDESIA_REPO_ROOT ?? join(import.meta.dirname, '..', '..', '..');
+export const CLI = join(REPO_ROOT, 'bin', 'ardesia.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(dataDir: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; uid?: number; gid?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, ...args], {
+      env: { ...process.env, ...opts.env },
+      uid: opts.uid,
+      gid: opts.gid,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`ardesia ${args.join(' ')} did not finish in time\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, opts.timeoutMs ?? 120_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
+    if (opts.input !== undefined) child.stdin.end(opts.input);
+    else child.stdin.end();
+  });
+}
+
+export class TestDaemon {
+  proc: ChildProcess | undefined;
+  output = '';
+  constructor(
+    readonly dataDir: string,
+    private readonly extraArgs: string[] = [],
+  ) {}
+
+  static async start(opts: { extraArgs?: string[]; dataDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TestDaemon> {
+    // Short path: unix socket paths must stay under 108 bytes.
+    const d = new TestDaemon(opts.dataDir ?? mkdtempSync(join(tmpdir(), 'ard-')), opts.extraArgs);
+    await d.spawn(opts.env);
+    return d;
+  }
+
+  get socket(): string {
+    return join(this.dataDir, 'ardesia.sock');
+  }
+
+  async spawn(env?: NodeJS.ProcessEnv): Promise<void> {
+    rmSync(this.socket, { force: true });
+    const proc = spawn(process.execPath, [CLI, '--data-dir', this.dataDir, 'serve', '--log-level', 'debug', ...this.extraArgs], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.proc = proc;
+    proc.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
+    proc.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
+    const deadline = Date.now() + 60_000;
+    while (!this.output.includes('ardesia daemon listening')) {
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`daemon exited early:\n${this.output}`);
+      if (Date.now() > deadline) throw new Error(`daemon did not start:\n${this.output}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  api(): ApiClient {
+    return new ApiClient({ socketPath: this.socket, token: readFileSync(join(this.dataDir, 'root.token'), 'utf8').trim() });
+  }
+
+  cli(args: string[], opts?: Parameters<typeof runCli>[2]): Promise<CliResult> {
+    return runCli(this.dataDir, args, opts);
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      proc.once('exit', () => resolve());
+      proc.kill(signal);
+    });
+  }
+
+  /** Stops the daemon and force-stops every VM it knows, then removes the data folder. */
+  async destroy(): Promise<void> {
+    try {
+      if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) {
+        await this.cli(['vm', 'stop', '-a', '-f'], { timeoutMs: 30_000 }).catch(() => undefined);
+      }
+    } finally {
+      await this.kill('SIGTERM');
+      killRuntimeQemus(this.dataDir);
+      rmSync(this.dataDir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Safety net for tests: no QEMU of this data folder may outlive the test. */
+export function killRuntimeQemus(dataDir: string): void {
+  const runtime = join(dataDir, 'runtime');
+  if (!existsSync(runtime)) return;
+  for (const pid of qemuPidsUnder(runtime)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+export function qemuPidsUnder(marker: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmd.startsWith('qemu-system') && cmd.includes(marker)) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+/** Polls until fn returns a truthy value (tests wait for guest reactions, never for fixed times). */
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 90_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
