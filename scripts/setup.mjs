@@ -24,6 +24,7 @@ const DEBIAN_PACKAGES = {
   mtools: '/usr/bin/mcopy',
   'dosfstools': '/usr/sbin/mkfs.vfat',
   iproute2: '/usr/sbin/ip',
+  debootstrap: '/usr/sbin/debootstrap',
 };
 
 function missingDebianPackages() {

@@ -1,5 +1,6 @@
 // `npm run guests`: builds the test guests once from Debian packages into
 // .cache/guests/<key>/ (key = exact package versions + build inputs), atomically; later runs say "cached".
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,8 @@ const REPO_ROOT = process.env.ARDESIA_REPO_ROOT ?? join(dirname(fileURLToPath(im
 const CACHE_ROOT = join(REPO_ROOT, '.cache', 'guests');
 const GUEST_DIR = join(REPO_ROOT, 'guest');
 const MEMO_PATH = join(CACHE_ROOT, 'resolved.json');
+/** Builds kept in the cache: the new one plus a couple that a parallel test run may still read. */
+const KEPT_BUILDS = 3;
 
 /** Every file that shapes the guests: what goes inside them and the scripts that assemble them. */
 function buildInputs(): Array<{ path: string; content: Buffer }> {
@@ -45,9 +48,30 @@ function pinnedPackages(scopes: readonly AptScope[]): PinnedPackage[] {
     const memo = JSON.parse(readFileSync(MEMO_PATH, 'utf8')) as { fingerprint?: string; pins?: PinnedPackage[] };
     if (memo.fingerprint === fingerprint && memo.pins) return memo.pins;
   }
-  const pins = scopes.flatMap((scope) => resolvePins(scope));
+  const pins = scopes.flatMap((scope) => resolveWithRefresh(scope));
   writeFileSync(MEMO_PATH, JSON.stringify({ fingerprint, pins }, null, 1));
   return pins;
+}
+
+/** A fresh machine may never have run `apt-get update`: do it once (as root) before giving up. */
+function resolveWithRefresh(scope: AptScope): PinnedPackage[] {
+  try {
+    return resolvePins(scope);
+  } catch (err) {
+    if (scope.arch !== 'amd64' || process.getuid?.() !== 0) throw err;
+    console.log('guests: apt has no candidates yet; running apt-get update');
+    spawnSync('apt-get', ['-q', 'update'], { stdio: 'inherit' });
+    return resolvePins(scope);
+  }
+}
+
+/** Old builds beyond the newest few are removed (other test runs may still use the recent ones). */
+function pruneOldBuilds(keep: number): void {
+  const builds = readdirSync(CACHE_ROOT)
+    .filter((entry) => !entry.startsWith('.') && existsSync(join(CACHE_ROOT, entry, 'manifest.json')))
+    .map((entry) => ({ entry, mtime: statSync(join(CACHE_ROOT, entry, 'manifest.json')).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const old of builds.slice(keep)) rmSync(join(CACHE_ROOT, old.entry), { recursive: true, force: true });
 }
 
 function main(): void {
@@ -59,11 +83,11 @@ function main(): void {
   const pins = pinnedPackages(scopes);
   const key = cacheKey(pins, inputsDigest(buildInputs()));
   const finalDir = join(CACHE_ROOT, key);
+  removeAbandonedBuilds();
   if (existsSync(join(finalDir, 'manifest.json'))) {
     console.log(`guests: cached ${relative(REPO_ROOT, finalDir)} (${Date.now() - started} ms)`);
     return;
   }
-  removeAbandonedBuilds();
   const tmpDir = join(CACHE_ROOT, `.tmp-${key}-${process.pid}`);
   rmSync(tmpDir, { recursive: true, force: true });
   mkdirSync(tmpDir, { recursive: true });
@@ -71,6 +95,7 @@ function main(): void {
     const manifest = buildAll(scopes, pins, key, tmpDir);
     writeFileSync(join(tmpDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     publish(tmpDir, finalDir);
+    pruneOldBuilds(KEPT_BUILDS);
   } catch (err) {
     rmSync(tmpDir, { recursive: true, force: true });
     throw err;

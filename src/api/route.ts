@@ -4,6 +4,9 @@ import type { ZodTypeAny } from 'zod';
 import type { VmSpec } from '../contract/vm.js';
 import type { VmManager } from '../daemon/vm-manager.js';
 import type { HostReport } from '../hypervisor/host/index.js';
+import type { ImageService } from '../images/service.js';
+import type { HomeService } from '../desktops/homes.js';
+import type { DesktopService } from '../desktops/service.js';
 
 /**
  * public: anyone; authenticated: any valid token; root: the root principal only;
@@ -17,6 +20,9 @@ export interface AppContext {
   mayOperate(principal: string | undefined, spec: VmSpec): boolean;
   configLoad(path: string): Promise<ConfigLoadResult>;
   configReload(): Promise<ConfigLoadResult>;
+  images: ImageService;
+  homes: HomeService;
+  desktops: DesktopService;
 }
 
 export interface ConfigLoadResult {

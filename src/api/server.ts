@@ -11,8 +11,11 @@ import { openApiDocument } from './openapi.js';
 import type { ApiRoute, AppContext } from './route.js';
 import { systemRoutes } from './routes-system.js';
 import { vmRoutes } from './routes-vm.js';
+import { imageRoutes } from './routes-images.js';
+import { homeRoutes } from './routes-homes.js';
+import { desktopRoutes } from './routes-desktops.js';
 
-export const ALL_ROUTES: ApiRoute[] = [...systemRoutes, ...vmRoutes];
+export const ALL_ROUTES: ApiRoute[] = [...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes];
 
 export interface ApiOptions {
   app: AppContext;

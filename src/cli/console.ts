@@ -18,7 +18,7 @@ export async function attachConsole(api: ApiClient, names: string[], opts: { rep
     const finish = () => {
       if (tty) stdin.setRawMode(false);
       stdin.off('data', onInput);
-      stdin.pause();
+      stdin.destroy(); // a paused pipe would keep the process alive after detaching
       for (const ws of sockets) ws.close();
       resolve();
     };

@@ -4,6 +4,9 @@ import { ArdesiaError } from '../contract/errors.js';
 import { registerHostCommands } from './commands/host.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerVmCommands } from './commands/vm.js';
+import { registerImageCommands } from './commands/image.js';
+import { registerHomeCommands } from './commands/home.js';
+import { registerDesktopCommands } from './commands/desktop.js';
 
 const program = new Command('ardesia')
   .description('Ardesia: VMs on QEMU/KVM (vmctl verbs) and virtual desktops')
@@ -17,6 +20,9 @@ const program = new Command('ardesia')
 registerServeCommand(program);
 registerVmCommands(program);
 registerHostCommands(program);
+registerImageCommands(program);
+registerHomeCommands(program);
+registerDesktopCommands(program);
 
 function fail(err: unknown): never {
   const json = program.opts().json === true;

@@ -14,6 +14,10 @@ import { loadVmConfFile } from '../hypervisor/vmconf/index.js';
 import { openStore, type Store } from '../store/db.js';
 import { vmDelete, vmList } from '../store/vms.js';
 import { VmManager } from './vm-manager.js';
+import { ServiceContext } from '../images/context.js';
+import { ImageService } from '../images/service.js';
+import { HomeService } from '../desktops/homes.js';
+import { DesktopService } from '../desktops/service.js';
 
 export interface ServeOptions {
   dataDir: string;
@@ -54,11 +58,20 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   const reconciled = await manager.reconcile();
   log.info(reconciled, 'reconciled VMs found in the runtime folders');
 
+  const serviceContext = new ServiceContext({ dataDir, store, vms: manager, log });
+  const images = new ImageService(serviceContext);
+  const homes = new HomeService(serviceContext);
+  const desktops = new DesktopService(serviceContext, homes);
+  log.info(await desktops.reconcile(), 'reconciled home-volume leases');
+
   let configPath = opts.config ? resolve(opts.config) : undefined;
   const app: AppContext = {
     vms: manager,
     hostReport,
     mayOperate,
+    images,
+    homes,
+    desktops,
     configLoad: async (path) => {
       configPath = resolve(path);
       return loadConfig(store, manager, dataDir, configPath, { reload: false, startAllEnabled: false }, log);

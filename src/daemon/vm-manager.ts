@@ -257,10 +257,9 @@ export class VmManager {
     const died: string[] = [];
     const records = await vmList(this.db);
     const known = new Set(records.map((r) => r.name));
-    const report = await this.opts.hostReport;
     for (const rec of records) {
       const files = vmFiles(this.opts.dataDir, rec.name);
-      const runtime = await VmRuntime.adopt(rec.spec, files.runtime, files.consoleLog, decideAccelQuiet(rec.spec, report), rec.startedAt).catch(
+      const runtime = await VmRuntime.adopt(rec.spec, files.runtime, files.consoleLog, rec.startedAt).catch(
         (err) => {
           this.opts.log.error({ err, vm: rec.name }, `vm ${rec.name}: could not re-attach to its QEMU; killing it`);
           const pid = readPidfile(files.runtime.pidfile);
@@ -326,14 +325,6 @@ function parseSpec(input: unknown): VmSpec {
     throw new ArdesiaError('VM_SPEC_INVALID', problems, parsed.error.issues);
   }
   return parsed.data;
-}
-
-function decideAccelQuiet(spec: VmSpec, report: HostReport): 'kvm' | 'tcg' {
-  try {
-    return decideAccel(spec.accel, report);
-  } catch {
-    return 'tcg';
-  }
 }
 
 function ownerText(spec: VmSpec): string | null {

@@ -94,18 +94,14 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
   }
 
   /** Re-attaches to a QEMU left running by an earlier daemon; undefined when it is gone. */
-  static async adopt(
-    spec: VmSpec,
-    paths: RuntimePaths,
-    consoleLog: string,
-    accel: 'kvm' | 'tcg',
-    startedAt: string | null,
-  ): Promise<VmRuntime | undefined> {
+  static async adopt(spec: VmSpec, paths: RuntimePaths, consoleLog: string, startedAt: string | null): Promise<VmRuntime | undefined> {
     const pid = readPidfile(paths.pidfile);
     if (pid === undefined || !isOurQemu(pid, paths.qmp)) return undefined;
     const qmp = await QmpClient.connect(paths.qmp, { timeoutMs: QMP_CONNECT_TIMEOUT_MS });
     const console = new SerialConsole(paths.serial, consoleLog);
     await console.connect().catch(() => undefined); // a console client may hold it; QEMU allows one
+    // The accelerator this QEMU really runs with, rather than what a new start would choose.
+    const accel = (await qmp.queryKvm()).enabled ? 'kvm' : 'tcg';
     const vm = new VmRuntime(spec, paths, pid, accel, qmp, console, startedAt ?? new Date().toISOString());
     const status = await qmp.queryStatus();
     if (status.status === 'prelaunch') {

@@ -1,5 +1,5 @@
 // A thin wrapper over qemu-img: run it, parse its JSON, turn its failures into registry errors.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ArdesiaError } from '../contract/errors.js';
 
@@ -22,8 +22,39 @@ export async function qemuImg(args: string[]): Promise<string> {
     if (e.code === 'ENOENT') throw new ArdesiaError('IMAGE_CREATE_FAILED', 'qemu-img is not installed: apt-get install qemu-utils');
     const msg = (e.stderr ?? e.message).trim().replace(/^qemu-img: /, '');
     if (/lock/.test(msg)) throw new ArdesiaError('VM_DISK_IN_USE', msg);
+    if (/No space left on device|Disk quota exceeded/i.test(msg)) throw new ArdesiaError('DISK_FULL', `${msg}: the data folder is full: free space or grow it; nothing was changed`);
     throw new ArdesiaError('IMAGE_CREATE_FAILED', msg);
   }
+}
+
+export interface QemuImgOutcome {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs qemu-img to the end without throwing on a non-zero exit (qemu-img check reports through it). */
+export function qemuImgOutcome(args: string[], onStdout?: (chunk: string) => void): Promise<QemuImgOutcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('qemu-img', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      onStdout?.(d);
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') reject(new ArdesiaError('IMAGE_CREATE_FAILED', 'qemu-img is not installed: apt-get install qemu-utils'));
+      else reject(err);
+    });
+    child.once('close', (code, signal) => resolve({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr }));
+  });
+}
+
+/** The fractions in qemu-img -p output, "    (12.34/100%)\r", in the order seen. */
+export function parseQemuImgProgress(text: string): number[] {
+  return [...text.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)].map((m) => Math.min(1, Number(m[1]) / 100));
 }
 
 /** -U: read even while a VM holds the image (QEMU's lock would refuse a plain open). */

@@ -25,4 +25,74 @@ export const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_images': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('images')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('arch', 'text', (c) => c.notNull())
+        .addColumn('firmware', 'text', (c) => c.notNull().check(sql`firmware in ('bios','uefi')`))
+        .addColumn('memory_mib', 'integer', (c) => c.notNull())
+        .addColumn('kernel', 'text')
+        .addColumn('initrd', 'text')
+        .addColumn('cmdline', 'text')
+        .addColumn('current_version', 'integer')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('image_versions')
+        .addColumn('image', 'text', (c) => c.notNull().references('images.name').onDelete('cascade'))
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('backing_version', 'integer')
+        .addColumn('depth', 'integer', (c) => c.notNull())
+        .addColumn('virtual_size', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('image_versions_pk', ['image', 'version'])
+        .execute();
+      await db.schema
+        .createTable('maintenance_sessions')
+        .addColumn('image', 'text', (c) => c.primaryKey().references('images.name'))
+        .addColumn('base_version', 'integer')
+        .addColumn('target_version', 'integer', (c) => c.notNull())
+        .addColumn('overlay', 'text', (c) => c.notNull())
+        .addColumn('vm_name', 'text', (c) => c.notNull())
+        .addColumn('iso', 'text')
+        .addColumn('started_by', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('desktops')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('image', 'text', (c) => c.notNull().references('images.name'))
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('follows_latest', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('home_user', 'text')
+        .addColumn('vm_name', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('homes')
+        .addColumn('user', 'text', (c) => c.primaryKey())
+        .addColumn('size_bytes', 'integer', (c) => c.notNull())
+        .addColumn('leased_to', 'text')
+        .addColumn('leased_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('audit')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text')
+        .execute();
+      // Append-only: the store itself refuses to rewrite history.
+      await sql`create trigger audit_no_update before update on audit begin select raise(abort, 'the audit log is append-only'); end`.execute(db);
+      await sql`create trigger audit_no_delete before delete on audit begin select raise(abort, 'the audit log is append-only'); end`.execute(db);
+    },
+  },
 };

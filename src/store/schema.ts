@@ -27,4 +27,79 @@ export interface ApiTokenTable {
 export interface Database {
   vms: VmTable;
   api_tokens: ApiTokenTable;
+  images: ImageTable;
+  image_versions: ImageVersionTable;
+  maintenance_sessions: MaintenanceSessionTable;
+  desktops: DesktopTable;
+  homes: HomeTable;
+  audit: AuditTable;
+}
+
+export interface ImageTable {
+  name: string;
+  arch: 'amd64' | 'i386';
+  firmware: 'bios' | 'uefi';
+  memory_mib: number;
+  /** File names inside images/<name>/boot/, or null (boot from the disk). */
+  kernel: string | null;
+  initrd: string | null;
+  cmdline: string | null;
+  /** The version desktops on "latest" get; null until the first publish. */
+  current_version: number | null;
+  created_at: string;
+  created_by: string;
+}
+
+export interface ImageVersionTable {
+  image: string;
+  version: number;
+  sha256: string;
+  /** The version this file is a qcow2 overlay on; null for a flat (self-contained) file. */
+  backing_version: number | null;
+  /** Files in the chain, this one included (1 = flat). */
+  depth: number;
+  virtual_size: number;
+  created_at: string;
+  created_by: string;
+}
+
+export interface MaintenanceSessionTable {
+  image: string;
+  /** The version the overlay is on; null for an ISO install on a blank disk. */
+  base_version: number | null;
+  target_version: number;
+  overlay: string;
+  vm_name: string;
+  iso: string | null;
+  started_by: string;
+  started_at: string;
+}
+
+export interface DesktopTable {
+  name: string;
+  image: string;
+  version: number;
+  /** 1: re-cloned from the image's current version at each reset. */
+  follows_latest: number;
+  home_user: string | null;
+  vm_name: string;
+  created_at: string;
+}
+
+export interface HomeTable {
+  user: string;
+  size_bytes: number;
+  /** The desktop that holds the lease, or null. */
+  leased_to: string | null;
+  leased_at: string | null;
+  created_at: string;
+}
+
+export interface AuditTable {
+  id: Generated<number>;
+  at: string;
+  principal: string;
+  action: string;
+  target: string;
+  detail: string | null;
 }

@@ -40,7 +40,7 @@ test('no daemon: the CLI says so and how to start one', async () => {
 
 const BAD_CONFIGS: Array<[string, string, RegExp]> = [
   ['unknown keyword', 'vm "a" {\n  memory 64M\n  colour blue\n}\n', /:3:3.*colour/],
-  ['unterminated block', 'vm "a" {\n  memory 64M\n', /:3:\d+/],
+  ['unterminated block', 'vm "a" {\n  memory 64M\n', /:1:8: .*never closed/],
   ['impossible memory', 'vm "a" {\n  memory 0\n}\n', /:2:\d+.*memory/i],
   ['huge memory', 'vm "a" {\n  memory 9000G\n}\n', /:2:\d+.*memory/i],
   ['unterminated string', 'vm "a {\n', /:1:\d+/],

@@ -13,7 +13,7 @@ let daemon: TestDaemon;
 
 async function status(name: string): Promise<VmStatus> {
   const r = await daemon.cli(['--json', 'vm', 'status', name]);
-  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
   return JSON.parse(r.stdout) as VmStatus;
 }
 
@@ -28,7 +28,7 @@ before(async () => {
     const disk = join(daemon.dataDir, `${name}.qcow2`);
     assert.equal((await daemon.cli(['vm', 'create', '-b', g.amd64.rootQcow2, disk])).code, 0);
     lines.push(
-      `vm "${name}" {\n memory 160M\n boot "${g.amd64.kernel}"\n initrd "${g.amd64.initrd}"\n cmdline "console=ttyS0 root=/dev/vda rw quiet"\n disk "${disk}"\n}`,
+      `vm "${name}" {\n memory 160M\n boot "${g.amd64.kernel}"\n initrd "${g.amd64.initrd}"\n cmdline "console=ttyS0 root=/dev/vda rw quiet"\n disk "${disk}"\n disable\n}`,
     );
   }
   const conf = join(daemon.dataDir, 'vm.conf');

@@ -37,8 +37,11 @@ async function typeAndExpect(name: string, line: string, expect: string): Promis
       if (seen.includes(expect)) resolve();
     });
     ws.on('error', reject);
-    setTimeout(() => reject(new Error(`no "${expect}" after typing ${line}; saw: ${seen}`)), 60_000).unref();
+    ws.on('close', (code, reason) => reject(new Error(`console closed (${code} ${reason.toString()}); saw: ${seen}`)));
+    const timer = setTimeout(() => reject(new Error(`no "${expect}" after typing ${line}; saw: ${seen}`)), 60_000);
+    ws.on('message', () => seen.includes(expect) && clearTimeout(timer));
   });
+  ws.removeAllListeners('close');
   ws.close();
 }
 
@@ -126,7 +129,7 @@ test('a defined VM: stop -w presses the power button and the guest powers off; w
   const conf = join(daemon.dataDir, 'g2.conf');
   writeFileSync(
     conf,
-    `vm "g2" {\n  memory 192M\n  boot "${g.amd64.kernel}"\n  initrd "${g.amd64.initrd}"\n  cmdline "console=ttyS0 root=/dev/vda rw quiet"\n  disk "${disk}"\n}\n`,
+    `vm "g2" {\n  memory 192M\n  boot "${g.amd64.kernel}"\n  initrd "${g.amd64.initrd}"\n  cmdline "console=ttyS0 root=/dev/vda rw quiet"\n  disk "${disk}"\n  disable\n}\n`,
   );
   const load = await daemon.cli(['vm', 'load', conf]);
   assert.equal(load.code, 0, load.stderr);

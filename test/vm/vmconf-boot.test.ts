@@ -35,12 +35,14 @@ vm "deb32" {
   boot "${g.i386.kernel}"
   initrd "${g.i386.initrd}"
   cmdline "console=ttyS0 quiet"
+  disable
 }
 
 vm "isoboot" {
   memory 192M
   cdrom "${g.biosIso}"
   boot device cdrom
+  disable
 }
 ${extra}`;
 }
@@ -89,7 +91,7 @@ test('a BIOS boot from an ISO given as cdrom reaches the banner through SeaBIOS 
 });
 
 test('reload re-reads the file: a removed stopped VM is forgotten, a new one defined', async () => {
-  writeFileSync(confPath, conf('\nvm "extra" {\n  memory 64M\n  boot "' + g.amd64.kernel + '"\n}\n').replace(/vm "deb32" \{[^}]*\}/, ''));
+  writeFileSync(confPath, conf('\nvm "extra" {\n  memory 64M\n  boot "' + g.amd64.kernel + '"\n  disable\n}\n').replace(/vm "deb32" \{[^}]*\}/, ''));
   const r = await daemon.cli(['vm', 'reload']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /added extra/);

@@ -1,6 +1,5 @@
 // `ardesia serve`: the daemon in the foreground (systemd runs it so; npm start too).
 import type { Command } from 'commander';
-import { startDaemon } from '../../daemon/daemon.js';
 import { type GlobalOptions, resolveDataDir } from '../client.js';
 
 export function registerServeCommand(program: Command): void {
@@ -13,6 +12,8 @@ export function registerServeCommand(program: Command): void {
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .action(async (flags: { listen?: string; config?: string; stopVmsOnExit?: boolean; logLevel: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
+      // Loaded on demand: the daemon's dependencies would slow every other command's start-up.
+      const { startDaemon } = await import('../../daemon/daemon.js');
       const daemon = await startDaemon({
         dataDir: resolveDataDir(g),
         socket: g.socket,

@@ -1,0 +1,64 @@
+// `npm run bench [-- NAME…]`: runs the benchmarks (all, or those named), prints a table per
+// benchmark and writes .cache/bench/<name>-<date>.json. Figures go to docs/benchmarks.md by hand.
+//
+// How to add a benchmark:
+//   1. Write bench/<name>.ts exporting a `Benchmark` (bench/lib/benchmark.ts): `run(ctx)` measures
+//      and returns rows (label, unit, n/median/min/max via `summarize`) and verdicts (`verdictMax`).
+//   2. Measure a RATIO against a baseline taken in the same run, alternated with it
+//      (`alternatedOrder`, `pairedRatios` in bench/lib/stats.ts), so drift on a shared host cancels.
+//   3. Clean up everything it starts (daemons, QEMU, temp files) in a `finally`, even on failure.
+//   4. Add it to BENCHMARKS below, run `npm run bench -- <name>`, and add a section to
+//      docs/benchmarks.md: what is measured, the baseline, the command, the figures with the machine.
+//   Speed is reported here, never asserted in tests; a missed target is printed as MISSED.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../test/helpers/daemon.js';
+import { guestArtifacts } from '../test/helpers/guests.js';
+import { daemonMemoryBenchmark } from './daemon-memory.js';
+import type { Benchmark } from './lib/benchmark.js';
+import { machineFacts } from './lib/host.js';
+import { formatResult, resultFileName, resultRecord } from './lib/report.js';
+import { vmStartBenchmark } from './vm-start.js';
+
+const BENCHMARKS: readonly Benchmark[] = [vmStartBenchmark, daemonMemoryBenchmark];
+
+class UnknownBenchmarkError extends Error {
+  constructor(names: string[]) {
+    super(`no benchmark named ${names.join(', ')}; known: ${BENCHMARKS.map((b) => b.name).join(', ')}`);
+    this.name = 'UnknownBenchmarkError';
+  }
+}
+
+function selected(args: string[]): Benchmark[] {
+  if (args.length === 0) return [...BENCHMARKS];
+  const unknown = args.filter((a) => !BENCHMARKS.some((b) => b.name === a));
+  if (unknown.length) throw new UnknownBenchmarkError(unknown);
+  return BENCHMARKS.filter((b) => args.includes(b.name));
+}
+
+async function main(): Promise<number> {
+  const benchmarks = selected(process.argv.slice(2));
+  const guests = guestArtifacts();
+  const outDir = join(REPO_ROOT, '.cache', 'bench');
+  mkdirSync(outDir, { recursive: true });
+  let failed = 0;
+  for (const bench of benchmarks) {
+    const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+    log(`${bench.name}: ${bench.summary}`);
+    const startedAt = new Date();
+    const machineBefore = machineFacts();
+    try {
+      const result = await bench.run({ guests, log });
+      const machine = { ...machineBefore, loadAverage1mAfter: machineFacts().loadAverage1m, accel: 'tcg' };
+      const file = join(outDir, resultFileName(bench.name, startedAt));
+      writeFileSync(file, `${JSON.stringify(resultRecord(result, machine, startedAt, new Date()), null, 2)}\n`);
+      process.stdout.write(`${formatResult(result)}\nresults: ${file}\n\n`);
+    } catch (err) {
+      failed++;
+      process.stderr.write(`[bench] ${bench.name} failed: ${(err as Error).stack ?? String(err)}\n`);
+    }
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,92 @@
+// Gold-image routes (root only): create/import and publish run as operations polled by the client.
+import { z } from 'zod';
+import { ImageCreateBody, PublishBody, RollbackBody, VersionQuery } from '../contract/images.js';
+import { auditList } from '../images/repo.js';
+import type { ApiRoute } from './route.js';
+
+const NameParams = z.object({ name: z.string() });
+const who = (principal: string | undefined): string => principal ?? 'unknown';
+
+export const imageRoutes: ApiRoute[] = [
+  { method: 'GET', url: '/v1/images', summary: 'List gold images', access: 'root', handler: async ({ app }) => app.images.list() },
+  {
+    method: 'POST',
+    url: '/v1/images',
+    summary: 'Create a gold image (import a disk, install from an ISO, or build); returns an operation to poll',
+    access: 'root',
+    body: ImageCreateBody,
+    status: 202,
+    handler: async ({ app, body, principal }) => app.images.createStart(body as z.infer<typeof ImageCreateBody>, who(principal)),
+  },
+  {
+    method: 'POST',
+    url: '/v1/images/gc',
+    summary: 'Delete image versions that are not current and that nothing uses',
+    access: 'root',
+    body: z.object({ image: z.string().optional() }).strict().default({}),
+    handler: async ({ app, body, principal }) => ({ deleted: await app.images.gc(who(principal), (body as { image?: string }).image) }),
+  },
+  { method: 'GET', url: '/v1/images/:name', summary: 'One gold image with versions, session and desktops', access: 'root', params: NameParams, handler: async ({ app, params }) => app.images.show(params.name!) },
+  {
+    method: 'DELETE',
+    url: '/v1/images/:name',
+    summary: 'Delete a gold image, or one version (?version=N); refused while anything depends on it',
+    access: 'root',
+    params: NameParams,
+    query: VersionQuery,
+    handler: async ({ app, params, query, principal }) => app.images.delete(params.name!, (query as z.infer<typeof VersionQuery>).version, who(principal)),
+  },
+  { method: 'GET', url: '/v1/images/:name/versions', summary: 'The versions of a gold image', access: 'root', params: NameParams, handler: async ({ app, params }) => app.images.versions(params.name!) },
+  {
+    method: 'POST',
+    url: '/v1/images/:name/edit',
+    summary: 'Open a maintenance session: a VM on a writable overlay of the current version',
+    access: 'root',
+    params: NameParams,
+    status: 201,
+    handler: async ({ app, params, principal }) => app.images.edit(params.name!, who(principal)),
+  },
+  {
+    method: 'POST',
+    url: '/v1/images/:name/publish',
+    summary: 'Stop the maintenance VM and publish its overlay as the next version; returns an operation to poll',
+    access: 'root',
+    params: NameParams,
+    body: PublishBody,
+    status: 202,
+    handler: async ({ app, params, body, principal }) => app.images.publishStart(params.name!, body as z.infer<typeof PublishBody>, who(principal)),
+  },
+  {
+    method: 'POST',
+    url: '/v1/images/:name/discard',
+    summary: 'Throw the maintenance session away',
+    access: 'root',
+    params: NameParams,
+    handler: async ({ app, params, principal }) => app.images.discard(params.name!, who(principal)),
+  },
+  {
+    method: 'POST',
+    url: '/v1/images/:name/rollback',
+    summary: 'Make an earlier version current again',
+    access: 'root',
+    params: NameParams,
+    body: RollbackBody,
+    handler: async ({ app, params, body, principal }) => app.images.rollback(params.name!, (body as z.infer<typeof RollbackBody>).to, who(principal)),
+  },
+  {
+    method: 'GET',
+    url: '/v1/operations/:id',
+    summary: 'A long action: state, progress, result or error',
+    access: 'root',
+    params: z.object({ id: z.string() }),
+    handler: async ({ app, params }) => app.images.operations.get(params.id!),
+  },
+  {
+    method: 'GET',
+    url: '/v1/audit',
+    summary: 'The newest entries of the audit log',
+    access: 'root',
+    query: z.object({ limit: z.coerce.number().int().min(1).max(10_000).default(200) }),
+    handler: async ({ app, query }) => auditList(app.images.ctx.db, (query as { limit: number }).limit),
+  },
+];

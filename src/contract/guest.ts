@@ -1,0 +1,39 @@
+// The guest channel (design §4): line-delimited JSON on the virtio-serial port org.ardesia.guest.0
+// between the agent and the guest helper (guest/linux/ardesia-guest-helper). The helper speaks a
+// flat subset of JSON: string values without quotes or backslashes, unsigned integers.
+import { z } from 'zod';
+
+export const GUEST_PORT_NAME = 'org.ardesia.guest.0';
+
+/** Values the shell helper can carry: no quote, backslash or control character. */
+const ShellSafeText = z.string().regex(/^[^"\\\u0000-\u001f]*$/, 'no quotes, backslashes or control characters');
+
+/** POSIX account names as the helper accepts them. */
+export const GuestUserName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a user name is 1-32 of a-z, 0-9, "_" or "-", not starting with a digit or "-"');
+/** virtio-blk serials are at most 20 bytes. */
+export const HomeSerial = z.string().regex(/^[A-Za-z0-9._-]{1,20}$/, 'a disk serial is 1-20 letters, digits, ".", "_" or "-"');
+
+export const AssignMessage = z.object({
+  type: z.literal('assign'),
+  user: GuestUserName,
+  uid: z.number().int().min(1000).max(59999),
+  homeSerial: HomeSerial,
+});
+export const LogoffMessage = z.object({ type: z.literal('logoff') });
+export const PingMessage = z.object({ type: z.literal('ping') });
+
+export const HostToGuestMessage = z.discriminatedUnion('type', [AssignMessage, LogoffMessage, PingMessage]);
+export type HostToGuestMessage = z.infer<typeof HostToGuestMessage>;
+
+export const ReadyMessage = z.object({ type: z.literal('ready'), version: ShellSafeText });
+export const SessionStartedMessage = z.object({ type: z.literal('session-started'), user: GuestUserName });
+export const SessionEndReason = z.enum(['logoff', 'shutdown', 'reboot']);
+export type SessionEndReason = z.infer<typeof SessionEndReason>;
+export const SessionEndedMessage = z.object({ type: z.literal('session-ended'), user: GuestUserName, reason: SessionEndReason });
+/** `user` is the helper's current session, if any: lets a restarted agent reconcile. */
+export const PongMessage = z.object({ type: z.literal('pong'), user: GuestUserName.optional() });
+export const ErrorMessage = z.object({ type: z.literal('error'), message: ShellSafeText });
+
+export const GuestToHostMessage = z.discriminatedUnion('type', [ReadyMessage, SessionStartedMessage, SessionEndedMessage, PongMessage, ErrorMessage]);
+export type GuestToHostMessage = z.infer<typeof GuestToHostMessage>;
+export type GuestMessageType = GuestToHostMessage['type'];

@@ -1,0 +1,88 @@
+// Home volumes: one persistent qcow2 per user, apart from images and desktops, created on first need,
+// growable never shrunk, leased to at most one desktop at a time.
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { ArdesiaError } from '../contract/errors.js';
+import { DEFAULT_HOME_BYTES, type HomeInfo } from '../contract/images.js';
+import type { ServiceContext } from '../images/context.js';
+import { auditAppend, homeGet, homeLease, homeList, homeRelease, type HomeRow, now } from '../images/repo.js';
+import { homeCreate, homeResize, safeName } from '../storage/index.js';
+
+export class HomeService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  private out(row: HomeRow): HomeInfo {
+    return { user: row.user, sizeBytes: row.size_bytes, path: this.ctx.paths.home(row.user), leasedTo: row.leased_to, leasedAt: row.leased_at, createdAt: row.created_at };
+  }
+
+  private async require(user: string): Promise<HomeRow> {
+    const row = await homeGet(this.ctx.db, safeName('user', user));
+    if (!row) throw new ArdesiaError('HOME_NOT_FOUND', `user ${user} has no home volume`);
+    return row;
+  }
+
+  /** The user's home volume, created (file, then row; the file removed if the row fails) when missing. */
+  ensure(user: string, sizeBytes: number | undefined, principal: string): Promise<HomeInfo> {
+    safeName('user', user);
+    return this.ctx.lock.run(`home:${user}`, async () => {
+      const existing = await homeGet(this.ctx.db, user);
+      if (existing) return this.out(existing);
+      const path = this.ctx.paths.home(user);
+      if (existsSync(path)) throw new ArdesiaError('HOME_NOT_FOUND', `${path} exists but is not recorded; move it away or restore the store`);
+      const size = sizeBytes ?? DEFAULT_HOME_BYTES;
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      await homeCreate(path, size);
+      try {
+        await this.ctx.db.insertInto('homes').values({ user, size_bytes: size, leased_to: null, leased_at: null, created_at: now() }).execute();
+      } catch (err) {
+        await rm(dirname(path), { recursive: true, force: true });
+        throw err;
+      }
+      await auditAppend(this.ctx.db, principal, 'home.create', user, { sizeBytes: size });
+      return this.out((await homeGet(this.ctx.db, user))!);
+    });
+  }
+
+  async list(): Promise<HomeInfo[]> {
+    return (await homeList(this.ctx.db)).map((r) => this.out(r));
+  }
+
+  async show(user: string): Promise<HomeInfo> {
+    return this.out(await this.require(user));
+  }
+
+  async lease(user: string, desktop: string): Promise<void> {
+    if (!(await homeLease(this.ctx.db, user, desktop))) {
+      const row = await this.require(user);
+      throw new ArdesiaError('HOME_LEASED', `the home volume of ${user} is in use by desktop ${row.leased_to} since ${row.leased_at}`);
+    }
+  }
+
+  release(user: string, desktop: string): Promise<void> {
+    return homeRelease(this.ctx.db, user, desktop);
+  }
+
+  resize(user: string, sizeBytes: number, principal: string): Promise<HomeInfo & { from: number; to: number }> {
+    return this.ctx.lock.run(`home:${user}`, async () => {
+      const row = await this.require(user);
+      if (row.leased_to) throw new ArdesiaError('HOME_LEASED', `the home volume of ${user} is attached to desktop ${row.leased_to}; stop it before resizing`);
+      const r = await homeResize(this.ctx.paths.home(user), sizeBytes);
+      await this.ctx.db.updateTable('homes').set({ size_bytes: r.to }).where('user', '=', user).execute();
+      await auditAppend(this.ctx.db, principal, 'home.resize', user, r);
+      return { ...(await this.show(user)), ...r };
+    });
+  }
+
+  delete(user: string, confirmed: boolean, principal: string): Promise<{ deleted: string }> {
+    return this.ctx.lock.run(`home:${user}`, async () => {
+      const row = await this.require(user);
+      if (!confirmed) throw new ArdesiaError('CONFIRMATION_REQUIRED', `deleting the home volume of ${user} destroys the user's files for good`);
+      if (row.leased_to) throw new ArdesiaError('HOME_LEASED', `the home volume of ${user} is attached to desktop ${row.leased_to}; stop it first`);
+      await this.ctx.db.deleteFrom('homes').where('user', '=', user).where('leased_to', 'is', null).execute();
+      await rm(dirname(this.ctx.paths.home(user)), { recursive: true, force: true });
+      await auditAppend(this.ctx.db, principal, 'home.delete', user, { sizeBytes: row.size_bytes });
+      return { deleted: user };
+    });
+  }
+}

@@ -1,0 +1,193 @@
+// `ardesia image build`: a bootable Debian desktop gold image from Debian packages. debootstrap
+// (cached by package index + builder inputs) → overlay (guest helper, session) → mkfs.ext4 -d → qcow2,
+// with the kernel and initrd next to it for direct-kernel boot under UEFI (OVMF GOP → efifb → Xorg).
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  DEBIAN_SUITE,
+  DESKTOP_PACKAGES,
+  IMAGE_VIRTUAL_BYTES,
+  KERNEL_CMDLINE,
+  debootstrapArgs,
+  debootstrapCacheKey,
+  debootstrapStage,
+  parseDeb822Sources,
+  parseDpkgStatus,
+  parseOneLineSources,
+  pickMirror,
+  type AptSource,
+  type DebianMirror,
+  type InstalledPackage,
+} from './debian-plan.js';
+import { applyOverlay, desktopOverlay, slimTree } from './rootfs-overlay.js';
+
+export class ImageBuildError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImageBuildError';
+  }
+}
+
+export interface BuildDebianImageOptions {
+  /** The qcow2 to create; kernel and initrd are written beside it. */
+  dest: string;
+  /** Cache folder (git-ignored), e.g. .cache/images. */
+  workDir: string;
+  onProgress?: (stage: string, fraction?: number) => void;
+  /** Defaults to the bookworm mirror configured in /etc/apt/sources.list.d. */
+  mirror?: string;
+}
+
+export interface BuiltDebianImage {
+  boot: { firmware: 'bios' | 'uefi'; kernel?: string; initrd?: string; cmdline?: string };
+  packages: InstalledPackage[];
+  virtualSize: number;
+  sha256: string;
+}
+
+const SOURCES_DIR = '/etc/apt/sources.list.d';
+const APT_LISTS_DIR = '/var/lib/apt/lists';
+
+function guestLinuxDir(): string {
+  // Compiled to dist/src/images/build/: four levels up is the repository.
+  const repo = process.env.ARDESIA_REPO_ROOT ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+  return join(repo, 'guest', 'linux');
+}
+
+export function configuredSources(dir: string = SOURCES_DIR): AptSource[] {
+  if (!existsSync(dir)) return [];
+  const sources: AptSource[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const text = readFileSync(join(dir, name), 'utf8');
+    if (name.endsWith('.sources')) sources.push(...parseDeb822Sources(text));
+    else if (name.endsWith('.list')) sources.push(...parseOneLineSources(text));
+  }
+  return sources;
+}
+
+function resolveMirror(explicit: string | undefined): DebianMirror {
+  const picked = pickMirror(configuredSources());
+  if (explicit) return { uri: explicit, ...(picked?.keyring ? { keyring: picked.keyring } : {}) };
+  if (!picked) throw new ImageBuildError(`no Debian ${DEBIAN_SUITE} mirror with "main" in ${SOURCES_DIR}; add one (deb822 .sources) and run apt-get update`);
+  return picked;
+}
+
+/** Digest of the host's apt index for the mirror: it fixes which package versions debootstrap picks. */
+function aptIndexDigest(mirror: DebianMirror): string {
+  const host = mirror.uri.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '').replace(/\//g, '_');
+  const hash = createHash('sha256');
+  const files = existsSync(APT_LISTS_DIR) ? readdirSync(APT_LISTS_DIR).filter((f) => f.startsWith(host) && f.includes(`${DEBIAN_SUITE}_`) && /Release$/.test(f)).sort() : [];
+  for (const file of files) hash.update(file).update(readFileSync(join(APT_LISTS_DIR, file)));
+  return files.length > 0 ? hash.digest('hex') : 'no-index';
+}
+
+function runLogged(cmd: string, args: readonly string[], onLine?: (line: string) => void): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' } });
+    let tail = '';
+    const take = (data: Buffer): void => {
+      const text = data.toString();
+      tail = (tail + text).slice(-4000);
+      if (onLine) for (const line of text.split('\n')) if (line) onLine(line);
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.on('error', (err) => reject(new ImageBuildError(`${cmd} could not start: ${err.message} (run node scripts/setup.mjs)`)));
+    child.on('close', (code) => (code === 0 ? resolvePromise() : reject(new ImageBuildError(`${cmd} ${args.join(' ')} failed (exit ${code}):\n${tail.split('\n').slice(-12).join('\n')}`))));
+  });
+}
+
+/** The cached debootstrap tree for these inputs, building it into a temporary folder first if absent. */
+async function debootstrapTree(workDir: string, mirror: DebianMirror, progress: (stage: string, fraction?: number) => void): Promise<string> {
+  const key = debootstrapCacheKey({ mirror: mirror.uri, suite: DEBIAN_SUITE, packages: DESKTOP_PACKAGES, indexDigest: aptIndexDigest(mirror) });
+  const cached = join(workDir, `debian-${key}`);
+  if (existsSync(join(cached, 'complete'))) {
+    progress('debootstrap: cached', 1);
+    return join(cached, 'root');
+  }
+  const building = join(workDir, `.building-${key}-${process.pid}`);
+  rmSync(building, { recursive: true, force: true });
+  mkdirSync(join(workDir, 'debs'), { recursive: true });
+  mkdirSync(building, { recursive: true });
+  try {
+    const root = join(building, 'root');
+    const args = debootstrapArgs({ root, mirror, debCache: resolve(workDir, 'debs') });
+    await runLogged('debootstrap', args, (line) => {
+      const stage = debootstrapStage(line);
+      if (stage) progress(stage.stage, stage.fraction);
+    });
+    slimTree(root);
+    writeFileSync(join(building, 'complete'), `${new Date().toISOString()}\n`);
+    rmSync(cached, { recursive: true, force: true });
+    renameSync(building, cached);
+  } catch (err) {
+    rmSync(building, { recursive: true, force: true });
+    throw err;
+  }
+  return join(cached, 'root');
+}
+
+function newestBootFile(root: string, prefix: string): string {
+  const names = readdirSync(join(root, 'boot')).filter((n) => n.startsWith(prefix)).sort();
+  const name = names.at(-1);
+  if (!name) throw new ImageBuildError(`no /boot/${prefix}* in the debootstrap tree; is linux-image-cloud-amd64 installed?`);
+  return join(root, 'boot', name);
+}
+
+function sha256File(path: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolvePromise(hash.digest('hex')));
+  });
+}
+
+/** Builds the desktop gold image at `dest` (qcow2) plus `<dest>.vmlinuz` and `<dest>.initrd`. */
+export async function buildDebianImage(opts: BuildDebianImageOptions): Promise<BuiltDebianImage> {
+  const progress = opts.onProgress ?? (() => undefined);
+  if (process.getuid?.() !== 0) throw new ImageBuildError('building a Debian image needs root (debootstrap, and a root-owned tree for mkfs.ext4 -d)');
+  const mirror = resolveMirror(opts.mirror);
+  mkdirSync(opts.workDir, { recursive: true });
+  const root = await debootstrapTree(opts.workDir, mirror, progress);
+
+  progress('overlay', 0);
+  applyOverlay(root, desktopOverlay(), guestLinuxDir());
+  const packages = parseDpkgStatus(readFileSync(join(root, 'var/lib/dpkg/status'), 'utf8'));
+
+  const dest = resolve(opts.dest);
+  mkdirSync(dirname(dest), { recursive: true });
+  const raw = `${dest}.raw-${process.pid}`;
+  try {
+    progress('mkfs.ext4', 0);
+    rmSync(raw, { force: true });
+    await runLogged('mkfs.ext4', ['-q', '-F', '-L', 'ardesia-root', '-d', root, '-E', 'root_owner=0:0', raw, `${IMAGE_VIRTUAL_BYTES / 1024}k`]);
+    progress('qcow2', 0);
+    await runLogged('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, `${dest}.tmp`]);
+  } finally {
+    rmSync(raw, { force: true });
+  }
+  const kernel = `${dest}.vmlinuz`;
+  const initrd = `${dest}.initrd`;
+  copyFileSync(newestBootFile(root, 'vmlinuz-'), kernel);
+  copyFileSync(newestBootFile(root, 'initrd.img-'), initrd);
+  renameSync(`${dest}.tmp`, dest);
+  progress('sha256', 0);
+  const sha256 = await sha256File(dest);
+  progress('done', 1);
+  return {
+    boot: { firmware: 'uefi', kernel, initrd, cmdline: KERNEL_CMDLINE },
+    packages,
+    virtualSize: IMAGE_VIRTUAL_BYTES,
+    sha256,
+  };
+}
+
+/** Names of the files a build writes, for callers that move or delete an image. */
+export function builtImageFiles(dest: string): string[] {
+  return [dest, `${dest}.vmlinuz`, `${dest}.initrd`].map((p) => basename(p));
+}

@@ -1,0 +1,51 @@
+// A small in-memory registry of long actions (import, publish): POST answers 202 with the operation id,
+// the CLI polls it for progress. Finished operations are forgotten after OPERATION_KEEP_MS.
+import { randomUUID } from 'node:crypto';
+import { ArdesiaError } from '../contract/errors.js';
+import type { Operation } from '../contract/images.js';
+
+export const OPERATION_KEEP_MS = 15 * 60_000;
+
+export interface OperationHandle {
+  /** percent 0..100 (clamped) and an optional word on what is happening. */
+  progress(percent: number, message?: string): void;
+}
+
+export class Operations {
+  private readonly ops = new Map<string, Operation>();
+
+  /** Starts work in the background and returns the operation at once. */
+  start(kind: string, target: string, work: (op: OperationHandle) => Promise<unknown>): Operation {
+    const op: Operation = { id: randomUUID(), kind, target, state: 'running', progress: null, message: `${kind} ${target}`, createdAt: new Date().toISOString() };
+    this.ops.set(op.id, op);
+    const handle: OperationHandle = {
+      progress: (percent, message) => {
+        op.progress = Math.max(0, Math.min(100, Math.round(percent * 10) / 10));
+        if (message) op.message = message;
+      },
+    };
+    void work(handle).then(
+      (result) => this.finish(op, { state: 'succeeded', result, progress: 100 }),
+      (err: unknown) => {
+        const e = err instanceof ArdesiaError ? err : new ArdesiaError('INTERNAL', (err as Error)?.message ?? String(err));
+        this.finish(op, { state: 'failed', error: e.toBody().error });
+      },
+    );
+    return { ...op };
+  }
+
+  get(id: string): Operation {
+    const op = this.ops.get(id);
+    if (!op) throw new ArdesiaError('OPERATION_NOT_FOUND', `no operation ${id}`);
+    return { ...op };
+  }
+
+  list(): Operation[] {
+    return [...this.ops.values()].map((o) => ({ ...o }));
+  }
+
+  private finish(op: Operation, patch: Partial<Operation>): void {
+    Object.assign(op, patch, { finishedAt: new Date().toISOString() });
+    setTimeout(() => this.ops.delete(op.id), OPERATION_KEEP_MS).unref();
+  }
+}

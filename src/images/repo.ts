@@ -1,0 +1,56 @@
+// Store access for images, versions, maintenance sessions, desktops, homes and the audit log.
+import type { Selectable } from 'kysely';
+import type { Store } from '../store/db.js';
+import type { DesktopTable, HomeTable, ImageTable, ImageVersionTable, MaintenanceSessionTable } from '../store/schema.js';
+
+export type ImageRow = Selectable<ImageTable>;
+export type VersionRow = Selectable<ImageVersionTable>;
+export type SessionRow = Selectable<MaintenanceSessionTable>;
+export type DesktopRow = Selectable<DesktopTable>;
+export type HomeRow = Selectable<HomeTable>;
+
+export const now = (): string => new Date().toISOString();
+
+export async function auditAppend(db: Store, principal: string, action: string, target: string, detail?: unknown): Promise<void> {
+  await db
+    .insertInto('audit')
+    .values({ at: now(), principal, action, target, detail: detail === undefined ? null : JSON.stringify(detail) })
+    .execute();
+}
+
+export async function auditList(db: Store, limit = 200): Promise<Array<{ id: number; at: string; principal: string; action: string; target: string; detail: unknown }>> {
+  const rows = await db.selectFrom('audit').selectAll().orderBy('id', 'desc').limit(limit).execute();
+  return rows.map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as unknown) }));
+}
+
+export const imageGet = (db: Store, name: string) => db.selectFrom('images').selectAll().where('name', '=', name).executeTakeFirst();
+export const imageList = (db: Store) => db.selectFrom('images').selectAll().orderBy('name').execute();
+export const versionList = (db: Store, image: string) =>
+  db.selectFrom('image_versions').selectAll().where('image', '=', image).orderBy('version').execute();
+export const versionGet = (db: Store, image: string, version: number) =>
+  db.selectFrom('image_versions').selectAll().where('image', '=', image).where('version', '=', version).executeTakeFirst();
+export const sessionGet = (db: Store, image: string) => db.selectFrom('maintenance_sessions').selectAll().where('image', '=', image).executeTakeFirst();
+export const desktopGet = (db: Store, name: string) => db.selectFrom('desktops').selectAll().where('name', '=', name).executeTakeFirst();
+export const desktopList = (db: Store) => db.selectFrom('desktops').selectAll().orderBy('name').execute();
+export const desktopsOfImage = (db: Store, image: string) => db.selectFrom('desktops').selectAll().where('image', '=', image).orderBy('name').execute();
+export const homeGet = (db: Store, user: string) => db.selectFrom('homes').selectAll().where('user', '=', user).executeTakeFirst();
+export const homeList = (db: Store) => db.selectFrom('homes').selectAll().orderBy('user').execute();
+
+export async function imageSetCurrent(db: Store, image: string, version: number | null): Promise<void> {
+  await db.updateTable('images').set({ current_version: version }).where('name', '=', image).execute();
+}
+
+/** Takes the lease for desktop; false when another desktop holds it. */
+export async function homeLease(db: Store, user: string, desktop: string): Promise<boolean> {
+  const res = await db
+    .updateTable('homes')
+    .set({ leased_to: desktop, leased_at: now() })
+    .where('user', '=', user)
+    .where((eb) => eb.or([eb('leased_to', 'is', null), eb('leased_to', '=', desktop)]))
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+export async function homeRelease(db: Store, user: string, desktop: string): Promise<void> {
+  await db.updateTable('homes').set({ leased_to: null, leased_at: null }).where('user', '=', user).where('leased_to', '=', desktop).execute();
+}

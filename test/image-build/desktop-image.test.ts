@@ -1,0 +1,131 @@
+// The Debian desktop gold image: built (cached in .cache/images; a cold build runs only when the
+// cache is absent), booted under UEFI with direct kernel boot (TCG, 2 vCPUs, 1 GiB), a user assigned
+// over the guest channel with a blank home, and the screen checked to show a desktop.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { inflateSync } from 'node:zlib';
+import { after, before, describe, it } from 'node:test';
+import { GuestChannel } from '../../src/agent/guest-channel.js';
+import { buildDebianImage, type BuiltDebianImage } from '../../src/images/build/debian.js';
+import { QemuRun } from '../guests/qemu-run.js';
+import { guestPortArgs, repoRoot } from './helper-guest.js';
+
+const SESSION_TIMEOUT_MS = 240_000;
+
+/** Number of distinct RGB colours in an 8-bit RGB/RGBA non-interlaced PNG (QEMU's screendump). */
+export function distinctPngColours(png: Buffer): number {
+  const width = png.readUInt32BE(16);
+  const height = png.readUInt32BE(20);
+  const colourType = png[25];
+  const channels = colourType === 6 ? 4 : colourType === 2 ? 3 : 0;
+  assert.ok(channels > 0 && png[24] === 8, `unexpected PNG format (type ${colourType}, depth ${png[24]})`);
+  const idat: Buffer[] = [];
+  for (let at = 8; at < png.length; ) {
+    const length = png.readUInt32BE(at);
+    const type = png.toString('latin1', at + 4, at + 8);
+    if (type === 'IDAT') idat.push(png.subarray(at + 8, at + 8 + length));
+    at += 12 + length;
+  }
+  const data = inflateSync(Buffer.concat(idat));
+  const stride = width * channels;
+  const previous = Buffer.alloc(stride);
+  const row = Buffer.alloc(stride);
+  const colours = new Set<number>();
+  for (let y = 0; y < height; y++) {
+    const filter = data[y * (stride + 1)]!;
+    const line = data.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    for (let x = 0; x < stride; x++) {
+      const a = x >= channels ? row[x - channels]! : 0;
+      const b = previous[x]!;
+      const c = x >= channels ? previous[x - channels]! : 0;
+      const p = a + b - c;
+      const paeth = Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c;
+      const predictor = [0, a, b, (a + b) >> 1, paeth][filter] ?? 0;
+      row[x] = (line[x]! + predictor) & 0xff;
+    }
+    for (let x = 0; x < stride; x += channels) colours.add((row[x]! << 16) | (row[x + 1]! << 8) | row[x + 2]!);
+    row.copy(previous);
+  }
+  return colours.size;
+}
+
+describe('Debian desktop image', () => {
+  let dir: string;
+  let image: BuiltDebianImage;
+  let dest: string;
+  let vm: QemuRun | undefined;
+  let channel: GuestChannel | undefined;
+
+  before(async () => {
+    dir = mkdtempSync('/tmp/adi-');
+    const workDir = join(repoRoot(), '.cache', 'images');
+    dest = join(workDir, 'desktop-test.qcow2');
+    const started = Date.now();
+    image = await buildDebianImage({ dest, workDir });
+    console.log(`# image build: ${Date.now() - started} ms, ${image.packages.length} packages, ${image.sha256.slice(0, 12)}…`);
+  });
+
+  after(async () => {
+    channel?.close();
+    await vm?.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('records what it built', () => {
+    assert.equal(image.boot.firmware, 'uefi');
+    assert.match(image.sha256, /^[0-9a-f]{64}$/);
+    for (const name of ['jwm', 'xterm', 'pcmanfm', 'xserver-xorg-core', 'linux-image-cloud-amd64']) {
+      assert.ok(image.packages.some((p) => p.name === name), `${name} is installed`);
+    }
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', dest]).toString()) as { format: string; 'virtual-size': number };
+    assert.equal(info.format, 'qcow2');
+    assert.equal(info['virtual-size'], image.virtualSize);
+  });
+
+  it('boots to "ready", starts the assigned user\'s graphical session on a blank home, and shows a desktop', async () => {
+    const overlay = join(dir, 'system.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', dest, overlay]);
+    const home = join(dir, 'home.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', home, '256M']);
+    const vars = join(dir, 'vars.fd');
+    copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars);
+    const socketPath = join(dir, 'g.sock');
+    vm = await QemuRun.start('qemu-system-x86_64', [
+      '-M', 'q35', '-accel', 'tcg', '-m', '1024', '-smp', '2',
+      '-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd',
+      '-drive', `if=pflash,format=raw,unit=1,file=${vars}`,
+      '-kernel', image.boot.kernel!, '-initrd', image.boot.initrd!, '-append', image.boot.cmdline!,
+      '-device', 'VGA',
+      '-drive', `file=${overlay},if=none,id=system,format=qcow2`, '-device', 'virtio-blk-pci,drive=system',
+      '-drive', `file=${home},if=none,id=home,format=qcow2`, '-device', 'virtio-blk-pci,drive=home,serial=ardesia-home',
+      ...guestPortArgs(socketPath),
+    ], dir);
+    channel = new GuestChannel(socketPath).open();
+    const booted = Date.now();
+    await channel.waitFor('ready', undefined, SESSION_TIMEOUT_MS);
+    const readyMs = Date.now() - booted;
+    const started = channel.waitFor('session-started', (m) => m.user === 'alice', SESSION_TIMEOUT_MS);
+    channel.send({ type: 'assign', user: 'alice', uid: 1001, homeSerial: 'ardesia-home' });
+    await started;
+    console.log(`# desktop boot (TCG, 2 vCPUs, 1 GiB): cont → ready ${readyMs} ms, assign → session-started ${Date.now() - booted - readyMs} ms`);
+
+    // The window manager and clients draw a moment after the session reports itself started.
+    let colours = 0;
+    const shot = join(dir, 'screen.png');
+    for (let attempt = 0; attempt < 30 && colours < 64; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await vm.command('screendump', { filename: shot, format: 'png' });
+      colours = distinctPngColours(readFileSync(shot));
+    }
+    assert.ok(colours >= 64, `the screen shows ${colours} distinct colours; a desktop has many`);
+    const screenshots = join(repoRoot(), 'docs', 'screenshots');
+    mkdirSync(screenshots, { recursive: true });
+    writeFileSync(join(screenshots, 'desktop-session.png'), readFileSync(shot));
+
+    const ended = channel.waitFor('session-ended', undefined, 60_000);
+    channel.send({ type: 'logoff' });
+    assert.deepEqual(await ended, { type: 'session-ended', user: 'alice', reason: 'logoff' });
+  });
+});

@@ -1,0 +1,100 @@
+// A publish that fails half-way (data folder full, guest that will not power off) keeps the previous
+// version current, the maintenance overlay and session, and store and files agree; a tampered
+// version file is refused and never served.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { ImageInfo, ImageVersion, MaintenanceSession } from '../../src/contract/images.js';
+import type { VmStatus } from '../../src/contract/vm.js';
+import { TestDaemon } from '../helpers/daemon.js';
+import { guestArtifacts } from '../helpers/guests.js';
+import { cliFails, cliJson, GUEST_CMDLINE, logCount, typeAndExpect, waitForLog } from './support.js';
+
+const g = guestArtifacts();
+let daemon: TestDaemon;
+let mountPoint: string;
+const TMPFS_BYTES = 160 * 2 ** 20;
+
+before(async () => {
+  mountPoint = mkdtempSync(join(tmpdir(), 'ardfull-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_BYTES}`, 'tmpfs', mountPoint]);
+  daemon = await TestDaemon.start({ dataDir: mountPoint });
+  await cliJson(daemon, ['image', 'create', 'img', '--from', g.amd64.rootQcow2, '--kernel', g.amd64.kernel, '--initrd', g.amd64.initrd, '--cmdline', GUEST_CMDLINE, '--memory', '128M']);
+});
+after(async () => {
+  await daemon?.destroy().catch(() => undefined);
+  execFileSync('umount', ['-l', mountPoint]);
+  rmSync(mountPoint, { recursive: true, force: true });
+});
+
+/** Store and files agree: exactly the recorded versions exist as files, no partial leftovers. */
+function assertFilesMatch(img: ImageInfo): void {
+  const files = readdirSync(join(mountPoint, 'images', 'img')).filter((f) => f !== 'boot').sort();
+  assert.deepEqual(files, img.versions.map((v) => `${v.version}.qcow2`).sort());
+}
+
+test('disk full during publish: version 1 stays current, overlay and session kept; publishing again after freeing space works', async () => {
+  await cliJson<MaintenanceSession>(daemon, ['image', 'edit', 'img']);
+  await waitForLog(daemon, 'maint-img', g.amd64.banner);
+  // 8 MiB of fresh data in the overlay: its copy as version 2 needs that much room.
+  await typeAndExpect(daemon, 'maint-img', 'dd if=/dev/urandom of=/big bs=1M count=8 2>/dev/null; sync; echo f-$((6*7))', 'f-42', 120_000);
+  await cliJson(daemon, ['vm', 'stop', '-w', 'maint-img']);
+  const filler = join(mountPoint, 'filler');
+  const free = Number(execFileSync('df', ['-B1', '--output=avail', mountPoint], { encoding: 'utf8' }).trim().split('\n')[1]);
+  execFileSync('fallocate', ['-l', String(free - 2 * 2 ** 20), filler]);
+  const r = await cliFails(daemon, ['image', 'publish', 'img']);
+  assert.match(r.stderr, /full/i);
+  assert.match(r.stderr, /version 1 stays current and the maintenance overlay .* is kept/);
+  const img = await cliJson<ImageInfo>(daemon, ['image', 'show', 'img']);
+  assert.equal(img.currentVersion, 1);
+  assert.deepEqual(img.versions.map((v) => v.version), [1]);
+  assert.ok(img.maintenance, 'the session is still open');
+  assert.ok(existsSync(img.maintenance.overlay), 'the overlay is kept');
+  assertFilesMatch(img);
+
+  rmSync(filler);
+  const v2 = await cliJson<ImageVersion>(daemon, ['image', 'publish', 'img']);
+  assert.equal(v2.version, 2);
+  assertFilesMatch(await cliJson<ImageInfo>(daemon, ['image', 'show', 'img']));
+});
+
+test('a guest that ignores the power button: publish refuses clearly and keeps everything; discard ends the session', async () => {
+  const boots = await logCount(daemon, 'maint-img', g.amd64.banner);
+  const s = await cliJson<MaintenanceSession>(daemon, ['image', 'edit', 'img']);
+  await waitForLog(daemon, s.vm, g.amd64.banner, boots);
+  await typeAndExpect(daemon, s.vm, 'killall acpid; echo k-$((8+1))', 'k-9');
+  const running = await cliJson<VmStatus>(daemon, ['vm', 'status', s.vm]);
+  assert.equal(running.state, 'running', `the maintenance VM runs before publish: ${(await daemon.cli(['vm', 'log', s.vm])).stdout.slice(-3000)}`);
+  const r = await cliFails(daemon, ['image', 'publish', 'img', '--timeout', '3']);
+  assert.match(r.stderr, /did not power off within 3 s; nothing was published/);
+  assert.match(r.stderr, /vm stop -f maint-img/);
+  const img = await cliJson<ImageInfo>(daemon, ['image', 'show', 'img']);
+  assert.equal(img.currentVersion, 2);
+  assert.ok(img.maintenance && existsSync(img.maintenance.overlay));
+  const vm = await cliJson<VmStatus>(daemon, ['vm', 'status', s.vm]);
+  assert.notEqual(vm.state, 'stopped', 'the guest still runs');
+  assertFilesMatch(img);
+  await cliJson(daemon, ['image', 'discard', 'img']);
+  const after = await cliJson<ImageInfo>(daemon, ['image', 'show', 'img']);
+  assert.equal(after.maintenance, null);
+  assert.equal(existsSync(s.overlay), false);
+});
+
+test('a version file changed on disk is refused loudly and never served', async () => {
+  const img = await cliJson<ImageInfo>(daemon, ['image', 'show', 'img']);
+  const v1 = img.versions.find((v) => v.version === 1)!;
+  chmodSync(v1.path, 0o644);
+  const fd = openSync(v1.path, 'r+');
+  writeSync(fd, Buffer.from('tampered'), 0, 8, 1024 * 1024);
+  closeSync(fd);
+  const r = await cliFails(daemon, ['desktop', 'create', 'dx', '--image', 'img', '--version', '1']);
+  assert.match(r.stderr, /no longer matches its recorded checksum/);
+  // Version 2 is an overlay on 1: it is refused too.
+  const r2 = await cliFails(daemon, ['desktop', 'create', 'dy', '--image', 'img']);
+  assert.match(r2.stderr, /1\.qcow2 no longer matches/);
+  assert.equal(existsSync(join(mountPoint, 'desktops', 'dx')), false);
+  assert.equal(existsSync(join(mountPoint, 'desktops', 'dy')), false);
+});
