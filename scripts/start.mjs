@@ -13,7 +13,7 @@ const listen = process.env.ARDESIA_LISTEN ?? '127.0.0.1:8080';
 // The demo guest: the same small Debian-kernel + busybox guest the tests boot, built once and cached.
 const built = spawnSync(process.execPath, [join(root, 'dist', 'scripts', 'guests', 'build.js')], { stdio: 'inherit' });
 if (built.status !== 0) process.exit(built.status ?? 1);
-const { guestArtifacts } = await import(join(root, 'dist', 'test', 'helpers', 'guests.js'));
+const { guestArtifacts } = await import(join(root, 'dist', 'scripts', 'guests', 'artifacts.js'));
 const g = guestArtifacts();
 
 mkdirSync(join(dataDir, 'demo'), { recursive: true });

@@ -1,6 +1,8 @@
 // `ardesia serve`: wires the store, host check, VM manager and API together, then listens on the
 // root-only unix socket (and on HTTP when asked).
 import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { ensureRootToken, ensureUserToken, ROOT_PRINCIPAL } from '../auth/tokens.js';
@@ -94,11 +96,16 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   await api.listen({ path: socketPath });
   chmodSync(socketPath, 0o600);
   let url: string | undefined;
+  let tcp: Server | undefined;
   if (opts.listen) {
+    // Fastify listens once; a second plain server hands its requests and upgrades to the same app.
     const [host, port] = splitHostPort(opts.listen);
-    await api.listen({ host, port });
-    const addr = api.addresses().find((a): a is import('node:net').AddressInfo => typeof a === 'object' && a.port > 0);
-    url = `http://${addr?.family === 'IPv6' ? `[${addr.address}]` : (addr?.address ?? host)}:${addr?.port ?? port}`;
+    const server = createServer((req, res) => api.server.emit('request', req, res));
+    server.on('upgrade', (req, socket, head) => api.server.emit('upgrade', req, socket, head));
+    tcp = server;
+    await new Promise<void>((ok, fail) => server.once('error', fail).listen(port, host, () => ok()));
+    const addr = server.address() as AddressInfo;
+    url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   }
   log.info({ socketPath, url, dataDir }, 'ardesia daemon listening');
 
@@ -109,6 +116,8 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
     manager,
     log,
     close: async () => {
+      tcp?.closeAllConnections();
+      await new Promise((done) => (tcp ? tcp.close(done) : done(undefined)));
       await api.close();
       await manager.shutdown(opts.stopVmsOnExit ?? false);
       await store.destroy();

@@ -60,6 +60,7 @@ export class TestDaemon {
 
   async spawn(env?: NodeJS.ProcessEnv): Promise<void> {
     rmSync(this.socket, { force: true });
+    const from = this.output.length; // earlier runs' output stays readable, but does not count
     const proc = spawn(process.execPath, [CLI, '--data-dir', this.dataDir, 'serve', '--log-level', 'debug', ...this.extraArgs], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -68,7 +69,7 @@ export class TestDaemon {
     proc.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
     const deadline = Date.now() + 60_000;
-    while (!this.output.includes('ardesia daemon listening')) {
+    while (!this.output.slice(from).includes('ardesia daemon listening')) {
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`daemon exited early:\n${this.output}`);
       if (Date.now() > deadline) throw new Error(`daemon did not start:\n${this.output}`);
       await new Promise((r) => setTimeout(r, 50));
@@ -125,7 +126,7 @@ export function qemuPidsUnder(marker: string): number[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmd.startsWith('qemu-system') && cmd.includes(marker)) pids.push(Number(entry));
+      if (/^(\S*\/)?qemu-system-/.test(cmd) && cmd.includes(marker)) pids.push(Number(entry));
     } catch {
       // exited meanwhile
     }

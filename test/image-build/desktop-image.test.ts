@@ -114,7 +114,8 @@ describe('Debian desktop image', () => {
     // The window manager and clients draw a moment after the session reports itself started.
     let colours = 0;
     const shot = join(dir, 'screen.png');
-    for (let attempt = 0; attempt < 30 && colours < 64; attempt++) {
+    // Keep looking a while past the bar so the saved screenshot shows the terminal and file manager too.
+    for (let attempt = 0; attempt < 45 && colours < 400; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 2000));
       await vm.command('screendump', { filename: shot, format: 'png' });
       colours = distinctPngColours(readFileSync(shot));

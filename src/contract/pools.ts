@@ -1,0 +1,153 @@
+// Wire types of pools, pool desktops and sessions: a pool is a set of desktops cloned from one gold image
+// version, with spare tiers (warm = booted and waiting, cold = cloned but stopped, as OpenUDS' L1/L2 caches).
+import { z } from 'zod';
+import { DEFAULT_HOME_BYTES } from './images.js';
+import { MAX_MEMORY_MIB, MAX_VCPUS, NAME_PATTERN } from './vm.js';
+
+/** Desktop names are `<pool>-<n>`, so a pool name leaves room for the suffix within the 63-character name limit. */
+export const POOL_NAME_MAX = 50;
+export const MAX_POOL_DESKTOPS = 10_000;
+const MIN_DESKTOP_MEMORY_MIB = 64;
+const MIN_HOME_BYTES = 1 << 20;
+const MAX_HOME_BYTES = 64 * 2 ** 40;
+const MAX_IDLE_MINUTES = 7 * 24 * 60;
+
+const NAME_RULE = 'letters, digits, "_", "." or "-", starting with a letter or digit';
+export const PoolName = z
+  .string()
+  .max(POOL_NAME_MAX, `a pool name is at most ${POOL_NAME_MAX} characters (desktop names add a "-<number>" suffix)`)
+  .regex(NAME_PATTERN, `a pool name is ${NAME_RULE}`);
+const EntityName = z.string().regex(NAME_PATTERN, `a name is 1-63 ${NAME_RULE}`);
+
+export const PoolVersion = z.union([z.literal('latest'), z.number().int().min(1)]);
+export type PoolVersion = z.infer<typeof PoolVersion>;
+
+/** What happens to a desktop's system disk when its session ends. */
+export const OnLogoff = z.enum(['reset', 'keep', 'keep-until-update']);
+export type OnLogoff = z.infer<typeof OnLogoff>;
+
+export const Entitlement = z
+  .object({ users: z.array(EntityName).default([]), groups: z.array(EntityName).default([]) })
+  .strict()
+  .default({});
+
+const count = (max: number) => z.number().int().min(0).max(max);
+
+const PoolFields = z
+  .object({
+    name: PoolName,
+    image: EntityName,
+    version: PoolVersion.default('latest'),
+    minDesktops: count(MAX_POOL_DESKTOPS).default(0),
+    maxDesktops: z.number().int().min(1).max(MAX_POOL_DESKTOPS).default(10),
+    warmSpares: count(MAX_POOL_DESKTOPS).default(1),
+    coldSpares: count(MAX_POOL_DESKTOPS).default(0),
+    vcpus: z.number().int().min(1).max(MAX_VCPUS).default(1),
+    memoryMiB: z.number().int().min(MIN_DESKTOP_MEMORY_MIB).max(MAX_MEMORY_MIB).default(1024),
+    homeSizeBytes: z.number().int().min(MIN_HOME_BYTES).max(MAX_HOME_BYTES).default(DEFAULT_HOME_BYTES),
+    /** A persistent desktop stays its first user's (its owner) across sessions; a non-persistent one returns to the spares. */
+    persistent: z.boolean().default(false),
+    /** Defaults to 'reset' for non-persistent pools and 'keep' for persistent ones. */
+    onLogoff: OnLogoff.optional(),
+    /** In use but no client input for this long → clients disconnected (0 = never). */
+    idleDisconnectMinutes: count(MAX_IDLE_MINUTES).default(0),
+    /** Disconnected for this long → the session is logged off (0 = never). Counts from the disconnect. */
+    idleLogoffMinutes: count(MAX_IDLE_MINUTES).default(0),
+    maxDesktopsPerUser: z.number().int().min(1).max(MAX_POOL_DESKTOPS).default(1),
+    entitled: Entitlement,
+  })
+  .strict();
+
+type PoolFieldsOut = z.output<typeof PoolFields>;
+
+/** Cross-field rules, each message naming the fields and what to change. */
+function poolCrossFieldIssues(p: PoolFieldsOut): Array<{ path: string; message: string }> {
+  const issues: Array<{ path: string; message: string }> = [];
+  if (p.minDesktops > p.maxDesktops) {
+    issues.push({ path: 'minDesktops', message: `minDesktops (${p.minDesktops}) is above maxDesktops (${p.maxDesktops}): lower minDesktops or raise maxDesktops` });
+  }
+  if (p.warmSpares + p.coldSpares > p.maxDesktops) {
+    issues.push({
+      path: 'warmSpares',
+      message: `warmSpares + coldSpares (${p.warmSpares} + ${p.coldSpares}) exceed maxDesktops (${p.maxDesktops}): lower the spares or raise maxDesktops`,
+    });
+  }
+  if (p.maxDesktopsPerUser > p.maxDesktops) {
+    issues.push({ path: 'maxDesktopsPerUser', message: `maxDesktopsPerUser (${p.maxDesktopsPerUser}) is above maxDesktops (${p.maxDesktops}): lower it to at most ${p.maxDesktops}` });
+  }
+  if (!p.persistent && p.onLogoff !== undefined && p.onLogoff !== 'reset') {
+    issues.push({
+      path: 'onLogoff',
+      message: `a non-persistent pool hands desktops to other users, so it always resets them on logoff: remove onLogoff "${p.onLogoff}" or set persistent: true`,
+    });
+  }
+  return issues;
+}
+
+export const Pool = PoolFields.superRefine((p, ctx) => {
+  for (const issue of poolCrossFieldIssues(p)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [issue.path], message: issue.message });
+}).transform((p) => ({ ...p, onLogoff: p.onLogoff ?? (p.persistent ? 'keep' : 'reset') }) as Pool);
+
+/** A validated pool: every default applied, onLogoff resolved. */
+export interface Pool extends Omit<PoolFieldsOut, 'onLogoff'> {
+  onLogoff: OnLogoff;
+}
+export type PoolInput = z.input<typeof PoolFields>;
+
+/** All problems of a pool definition at once, as "field: what to fix" lines. */
+export function poolProblems(input: unknown): string[] {
+  const result = Pool.safeParse(input);
+  if (result.success) return [];
+  return result.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message));
+}
+
+/**
+ * provisioning: overlay being cloned · stopped: cold (overlay ready, VM off) · booting · ready: warm, unassigned
+ * (or its persistent owner's, idle) · assigned: handed to a user, session starting · in-use · disconnected: session
+ * alive, no client · logging-off · resetting: system disk being re-cloned · failed · retiring: being destroyed.
+ */
+export const DesktopState = z.enum([
+  'provisioning',
+  'stopped',
+  'booting',
+  'ready',
+  'assigned',
+  'in-use',
+  'disconnected',
+  'logging-off',
+  'resetting',
+  'failed',
+  'retiring',
+]);
+export type DesktopState = z.infer<typeof DesktopState>;
+export const DESKTOP_STATES: readonly DesktopState[] = DesktopState.options;
+
+export const DesktopView = z.object({
+  name: EntityName,
+  pool: PoolName,
+  state: DesktopState,
+  /** The session's user, a persistent desktop's owner, or null for a spare. */
+  user: EntityName.nullable(),
+  /** The host running (or last running) its VM; null before placement. */
+  host: z.string().nullable(),
+  imageVersion: z.number().int().min(1),
+  /** ISO-8601 time the desktop entered its current state. */
+  since: z.string(),
+});
+export type DesktopView = z.infer<typeof DesktopView>;
+
+/** A user's live session: their home volume is attached to this desktop. */
+export const SessionView = z.object({ user: EntityName, pool: PoolName, desktop: EntityName });
+export type SessionView = z.infer<typeof SessionView>;
+
+/** Why the broker refused; codes to add to the error registry (see broker-plan.ts for the status of each). */
+export const BrokerRefusalCode = z.enum([
+  'POOL_NOT_ENTITLED',
+  'POOL_FULL',
+  'POOL_USER_LIMIT',
+  'POOL_BOOT_STORM',
+  'POOL_DESKTOP_BUSY',
+  'HOME_LEASED',
+  'IMAGE_NO_VERSION',
+]);
+export type BrokerRefusalCode = z.infer<typeof BrokerRefusalCode>;

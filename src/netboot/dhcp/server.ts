@@ -1,0 +1,141 @@
+// The DHCP server's I/O shell: sockets, decode → policy → lease store → encode → send.
+//
+// Node has no SO_BINDTODEVICE and no IP_PKTINFO, so the server stays on its interface like this:
+// - one socket bound to the interface address, port 67: unicast requests (renewals, relays)
+//   arrive here and every reply leaves from here. A reply to 255.255.255.255 sent from a
+//   socket bound to an address goes out of the interface that owns that address (Linux
+//   chooses the output device from the source address for the limited broadcast), so a client
+//   with no address yet — broadcast flag or not — hears it on its own link;
+// - one socket bound to 255.255.255.255, port 67: the kernel delivers limited broadcasts
+//   (DISCOVER, REQUEST in SELECTING state) to it. It cannot tell which interface a broadcast came
+//   in on, so on a multi-homed host a client of another link may be answered — but the answer
+//   goes out on our link only, where that client never hears it; offers reserve nothing.
+// - in proxy mode also the interface address, port 4011 (PXE spec §2.2.5).
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { LIMITED_BROADCAST } from '../ipv4.js';
+import { decodeDhcp, DhcpDecodeError, encodeDhcp } from './codec.js';
+import type { DhcpConfig } from './config.js';
+import type { LeaseStore } from './leases.js';
+import { DHCP_SERVER_PORT, dhcpDecide, PXE_PROXY_PORT, type DhcpReply } from './policy.js';
+
+export type NetbootLog = (event: Record<string, unknown>) => void;
+
+export interface DhcpServerOptions {
+  config: DhcpConfig;
+  leases: LeaseStore;
+  log?: NetbootLog;
+  now?: () => number;
+  /** Defaults 67/4011; tests may move them (nothing else should). */
+  ports?: { server: number; proxy: number };
+}
+
+export interface DhcpStats {
+  received: number;
+  decodeErrors: number;
+  replies: number;
+  silent: number;
+  internalErrors: number;
+}
+
+export class DhcpServerStartError extends Error {
+  constructor(address: string, port: number, cause: Error) {
+    super(`cannot listen for DHCP on ${address}:${port}: ${cause.message} (is another DHCP server running on this host?)`);
+    this.name = 'DhcpServerStartError';
+  }
+}
+
+function bindUdp(address: string, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket({ type: 'udp4' });
+    socket.once('error', (err) => { socket.close(); reject(new DhcpServerStartError(address, port, err)); });
+    socket.bind({ address, port, exclusive: true }, () => {
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+  });
+}
+
+export class DhcpServer {
+  readonly stats: DhcpStats = { received: 0, decodeErrors: 0, replies: 0, silent: 0, internalErrors: 0 };
+  private readonly sockets: Socket[] = [];
+  private readonly log: NetbootLog;
+  private readonly now: () => number;
+  private sender!: Socket;
+  private proxySocket: Socket | undefined;
+
+  private constructor(private readonly options: DhcpServerOptions) {
+    this.log = options.log ?? (() => {});
+    this.now = options.now ?? Date.now;
+  }
+
+  static async start(options: DhcpServerOptions): Promise<DhcpServer> {
+    const server = new DhcpServer(options);
+    try {
+      await server.open();
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+    return server;
+  }
+
+  private async open(): Promise<void> {
+    const { serverAddress, mode } = this.options.config;
+    const ports = this.options.ports ?? { server: DHCP_SERVER_PORT, proxy: PXE_PROXY_PORT };
+    this.sender = await this.listen(serverAddress, ports.server, DHCP_SERVER_PORT);
+    this.sender.setBroadcast(true);
+    await this.listen(LIMITED_BROADCAST, ports.server, DHCP_SERVER_PORT);
+    if (mode === 'proxy') {
+      this.proxySocket = await this.listen(serverAddress, ports.proxy, PXE_PROXY_PORT);
+      this.proxySocket.setBroadcast(true);
+    }
+    this.log({ event: 'dhcp-listening', mode, address: serverAddress, ports: mode === 'proxy' ? [ports.server, ports.proxy] : [ports.server] });
+  }
+
+  private async listen(address: string, port: number, role: 67 | 4011): Promise<Socket> {
+    const socket = await bindUdp(address, port);
+    this.sockets.push(socket);
+    socket.on('message', (msg, rinfo) => this.handle(msg, rinfo, role));
+    socket.on('error', (err) => this.log({ event: 'dhcp-socket-error', address, port, error: err.message }));
+    return socket;
+  }
+
+  private handle(msg: Buffer, rinfo: RemoteInfo, role: 67 | 4011): void {
+    this.stats.received++;
+    try {
+      const packet = decodeDhcp(msg);
+      const decision = dhcpDecide({ packet, port: role, source: { address: rinfo.address, port: rinfo.port } }, this.options.config, this.options.leases, this.now());
+      if (decision.change) this.options.leases.apply(decision.change);
+      if (!decision.reply) {
+        this.stats.silent++;
+        this.log({ event: 'dhcp-silent', mac: packet.mac, reason: decision.reason });
+        return;
+      }
+      this.send(decision.reply, role, decision.reason);
+    } catch (err) {
+      if (err instanceof DhcpDecodeError) {
+        this.stats.decodeErrors++;
+        this.log({ event: 'dhcp-bad-packet', from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length, reason: err.reason });
+      } else {
+        this.stats.internalErrors++;
+        this.log({ event: 'dhcp-internal-error', error: (err as Error).stack ?? String(err) });
+      }
+    }
+  }
+
+  private send(reply: DhcpReply, role: 67 | 4011, reason: string): void {
+    const bytes = encodeDhcp(reply.message);
+    const socket = role === PXE_PROXY_PORT && this.proxySocket ? this.proxySocket : this.sender;
+    socket.send(bytes, reply.to.port, reply.to.address, (err) => {
+      if (err) this.log({ event: 'dhcp-send-error', to: reply.to, error: err.message });
+    });
+    this.stats.replies++;
+    this.log({ event: 'dhcp-reply', reason, to: `${reply.to.address}:${reply.to.port}` });
+  }
+
+  close(): void {
+    for (const socket of this.sockets.splice(0)) {
+      try { socket.close(); } catch { /* already closed */ }
+    }
+  }
+}
