@@ -25,6 +25,8 @@ const DEBIAN_PACKAGES = {
   'dosfstools': '/usr/sbin/mkfs.vfat',
   iproute2: '/usr/sbin/ip',
   debootstrap: '/usr/sbin/debootstrap',
+  ipxe: '/usr/lib/ipxe/undionly.kpxe',
+  'dnsmasq-base': '/usr/sbin/dnsmasq',
 };
 
 function missingDebianPackages() {

@@ -308,11 +308,18 @@ export class VmManager {
 
   /** Daemon shutdown: VMs keep running unless `stopVms`; connections are dropped. */
   async shutdown(stopVms = false): Promise<void> {
-    for (const rt of this.runtimes.values()) {
-      if (stopVms) {
-        await rt.forceStop().catch(() => undefined);
-        await withTimeout(rt.waitExit(), 10_000);
-      } else rt.detach();
+    for (const [name, rt] of this.runtimes) {
+      if (!stopVms) {
+        rt.detach();
+        continue;
+      }
+      // Recorded first, so the next daemon sees an intended stop, not a VM that died while it was away.
+      if ((await vmGet(this.db, name))?.transient) await vmDelete(this.db, name);
+      else await vmSetDesired(this.db, name, { desired: 'stopped', lastStopReason: 'stopped with the daemon', startedAt: null });
+      rt.removeAllListeners('exited');
+      await rt.forceStop().catch(() => undefined);
+      await withTimeout(rt.waitExit(), 10_000);
+      removeRuntimeFolder(vmFiles(this.opts.dataDir, name));
     }
     this.runtimes.clear();
   }

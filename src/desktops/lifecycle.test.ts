@@ -19,7 +19,7 @@ import {
 } from './lifecycle.js';
 
 const EVENT_TYPES: DesktopEventType[] = [
-  'provisioned', 'provision-failed', 'boot-requested', 'boot-failed', 'guest-ready', 'assign', 'session-started',
+  'provisioned', 'provision-failed', 'boot-requested', 'stop-requested', 'boot-failed', 'guest-ready', 'assign', 'session-started',
   'client-connected', 'client-disconnected', 'idle-timeout', 'logoff-requested', 'logoff-timeout', 'session-ended',
   'guest-reboot', 'guest-shutdown', 'vm-exited', 'reset', 'reset-done', 'reset-failed', 'image-updated', 'retire',
 ];
@@ -60,6 +60,8 @@ const LEGAL: Case[] = [
   ['stopped', 'assign', SPARE, 'booting', [OWN, START]],
   ['stopped', 'assign', KEEP, 'booting', [OWN, START]],
   ['stopped', 'vm-exited', SPARE, 'stopped', []],
+  ['stopped', 'stop-requested', SPARE, 'stopped', []],
+  ['ready', 'stop-requested', SPARE, 'stopped', [STOP]],
   ['stopped', 'image-updated', OLD_SPARE, 'resetting', [RECLONE]],
   ['stopped', 'image-updated', SPARE, 'stopped', []],
   ['stopped', 'image-updated', KEEP_OLD, 'stopped', []],
@@ -88,9 +90,10 @@ const LEGAL: Case[] = [
   ['ready', 'assign', KEEP, 'assigned', [OWN, ATTACH, TELL_ASSIGN]],
   ['ready', 'guest-ready', SPARE, 'ready', []],
   ['ready', 'boot-requested', SPARE, 'ready', []],
-  ['ready', 'guest-reboot', SPARE, 'resetting', RESET_FREE],
+  ['ready', 'guest-reboot', SPARE, 'resetting', [KILL, RECLONE]],
   ['ready', 'guest-reboot', KEEP, 'booting', []],
-  ['ready', 'guest-shutdown', SPARE, 'resetting', RESET_FREE],
+  ['ready', 'guest-shutdown', SPARE, 'resetting', [KILL, RECLONE]],
+  ['ready', 'guest-shutdown', P_RESET, 'resetting', RESET_OWNED],
   ['ready', 'guest-shutdown', KEEP, 'stopped', [STOP]],
   ['ready', 'vm-exited', SPARE, 'failed', []],
   ['ready', 'image-updated', OLD_SPARE, 'resetting', [KILL, RECLONE]],

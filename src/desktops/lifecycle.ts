@@ -17,6 +17,7 @@ export type DesktopEventType =
   | 'provisioned' // the overlay and VM definition exist
   | 'provision-failed'
   | 'boot-requested' // the planner or broker wants this cold desktop running
+  | 'stop-requested' // the planner moves a warm spare to the cold tier
   | 'boot-failed' // QEMU failed to start, or the guest helper never said ready
   | 'guest-ready' // guest helper: ready
   | 'assign' // the broker hands the desktop to event.user
@@ -80,7 +81,8 @@ export function resetsAtSessionEnd(ctx: Pick<DesktopContext, 'persistent' | 'onL
 
 /** A reset of a non-persistent desktop hands it back to the spares; a persistent one keeps its owner. */
 function resetAfterSession(ctx: Required<DesktopContext>): Outcome {
-  return go('resetting', FORCE_STOP, RELEASE_HOME, ...clearSharedUser(ctx), RECLONE);
+  const release = ctx.user === null ? [] : [RELEASE_HOME];
+  return go('resetting', FORCE_STOP, ...release, ...clearSharedUser(ctx), RECLONE);
 }
 
 type SessionEnd = 'logoff' | 'reboot' | 'shutdown' | 'logoff-timeout' | 'vm-gone';
@@ -157,6 +159,7 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
   },
   stopped: {
     'boot-requested': go('booting', { kind: 'start-vm' }),
+    'stop-requested': stay('stopped'),
     assign: assignTo('stopped'),
     'vm-exited': stay('stopped'),
     'image-updated': recycleSpare('stopped'),
@@ -180,6 +183,7 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
   },
   ready: {
     assign: assignTo('ready'),
+    'stop-requested': go('stopped', { kind: 'stop-vm', force: false }),
     'guest-ready': stay('ready'),
     'boot-requested': stay('ready'),
     // A spare that reboots or shuts down by itself is reset when sessions reset: nobody vouches for its disk.

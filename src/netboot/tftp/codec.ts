@@ -17,8 +17,11 @@ export const MAX_BLKSIZE = 65464;
 /** Largest datagram a TFTP peer may send: a DATA packet of the largest block size. */
 export const MAX_TFTP_PACKET_BYTES = MAX_BLKSIZE + 4;
 
+export interface TftpRequest { op: 'rrq' | 'wrq'; filename: string; mode: string; options: Record<string, string> }
+
 export type TftpPacket =
-  | { op: 'rrq' | 'wrq'; filename: string; mode: string; options: Record<string, string> }
+  | (TftpRequest & { op: 'rrq' })
+  | (TftpRequest & { op: 'wrq' })
   | { op: 'data'; block: number; data: Buffer }
   | { op: 'ack'; block: number }
   | { op: 'error'; code: number; message: string }
@@ -46,7 +49,7 @@ function strings(buf: Buffer, offset: number): string[] {
   return out;
 }
 
-function decodeRequest(op: 'rrq' | 'wrq', buf: Buffer): TftpPacket {
+function decodeRequest<Op extends 'rrq' | 'wrq'>(op: Op, buf: Buffer): TftpRequest & { op: Op } {
   if (buf.length > MAX_REQUEST_BYTES) throw new TftpDecodeError('oversized', `request of ${buf.length} bytes`);
   const parts = strings(buf, 2);
   if (parts.length < 2 || parts.length % 2 !== 0) throw new TftpDecodeError('bad-request', `${parts.length} strings, want filename, mode and option pairs`);

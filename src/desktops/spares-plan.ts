@@ -1,0 +1,112 @@
+// The spare planner, pure: given a pool and its desktops, the actions that bring the spare tiers to their targets
+// (OpenUDS' cache updater: L1 warm = booted and waiting, L2 cold = cloned but stopped). Level-triggered: the shell
+// runs it after every change and on a timer; running the same plan twice is harmless because each action moves a
+// desktop out of the state that caused it. Desktops with a user (in session, or a persistent owner's) are never
+// touched, except an idle owned one that its own policy re-clones on an image update.
+import type { DesktopState, DesktopView, Pool } from '../contract/pools.js';
+import { resetsAtSessionEnd } from './lifecycle.js';
+
+export type SpareAction =
+  | { kind: 'create'; name: string } // record in provisioning (no user), clone; lands cold
+  | { kind: 'boot'; desktop: string } // fire boot-requested: cold → warm
+  | { kind: 'stop'; desktop: string } // fire stop-requested: warm → cold
+  | { kind: 'recycle'; desktop: string } // fire image-updated: re-cloned onto the current version
+  | { kind: 'retire'; desktop: string; reason: 'above-max' | 'surplus' };
+
+/** Oldest in its state first, then by name: the same view always gives the same answer. */
+export function byAge(a: DesktopView, b: DesktopView): number {
+  if (a.since !== b.since) return a.since < b.since ? -1 : 1;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** `<pool>-<n>` with the smallest unused n ≥ 1, `count` of them; deterministic. */
+export function nextDesktopNames(pool: string, taken: readonly string[], count: number): string[] {
+  const used = new Set(taken);
+  const names: string[] = [];
+  for (let n = 1; names.length < count; n++) {
+    const name = `${pool}-${n}`;
+    if (!used.has(name)) names.push(name);
+  }
+  return names;
+}
+
+const SPARE_STATES: readonly DesktopState[] = ['provisioning', 'stopped', 'booting', 'ready', 'resetting'];
+const RECYCLABLE: readonly DesktopState[] = ['stopped', 'booting', 'ready'];
+const newestFirst = (a: DesktopView, b: DesktopView) => byAge(b, a);
+
+/** Outdated desktops out of session that the pool's policy re-clones now: every free spare, and owned ones whose policy resets. */
+function outdatedToRecycle(pool: Pool, desktops: readonly DesktopView[], currentVersion: number | null): DesktopView[] {
+  if (currentVersion === null) return [];
+  const ownedPolicyResets = resetsAtSessionEnd({ persistent: pool.persistent, onLogoff: pool.onLogoff, versionIsCurrent: false });
+  return desktops
+    .filter((d) => RECYCLABLE.includes(d.state) && d.imageVersion !== currentVersion && (d.user === null || ownedPolicyResets))
+    .sort(byAge);
+}
+
+/** How many desktops to retire: above max, or spares beyond the targets while above min. */
+function surplusCount(pool: Pool, total: number, spares: number): number {
+  const aboveMax = total - pool.maxDesktops;
+  const extraSpares = Math.min(spares - (pool.warmSpares + pool.coldSpares), total - pool.minDesktops);
+  return Math.max(0, aboveMax, extraSpares);
+}
+
+export function planSpares(pool: Pool, desktops: readonly DesktopView[], currentVersion: number | null, bootsInFlight: number, bootStormLimit: number): SpareAction[] {
+  const live = desktops.filter((d) => d.state !== 'retiring');
+  const free = live.filter((d) => d.user === null);
+  const spares = free.filter((d) => SPARE_STATES.includes(d.state));
+  const outdated = outdatedToRecycle(pool, live, currentVersion);
+  const actions: SpareAction[] = [];
+
+  // Retire first, preferring outdated spares (no point re-cloning them), then cold, then warm; never one booting.
+  const surplus = surplusCount(pool, live.length, spares.length);
+  const retireOrder = [
+    ...outdated.filter((d) => d.user === null).sort(newestFirst),
+    ...spares.filter((d) => d.state === 'stopped' && !outdated.includes(d)).sort(newestFirst),
+    ...spares.filter((d) => d.state === 'ready' && !outdated.includes(d)).sort(newestFirst),
+  ];
+  const aboveMax = live.length > pool.maxDesktops;
+  const retired = new Set(retireOrder.slice(0, surplus).map((d) => d.name));
+  for (const name of retired) actions.push({ kind: 'retire', desktop: name, reason: aboveMax ? 'above-max' : 'surplus' });
+
+  const recycled = new Set(outdated.filter((d) => !retired.has(d.name)).map((d) => d.name));
+  for (const name of recycled) actions.push({ kind: 'recycle', desktop: name });
+
+  const kept = spares.filter((d) => !retired.has(d.name));
+  const warm = kept.filter((d) => (d.state === 'ready' || d.state === 'booting') && !recycled.has(d.name));
+
+  // Too many warm: the newest ready ones go cold (the oldest are handed out first).
+  const warmExcess = warm.length - pool.warmSpares;
+  const demoted = warm.filter((d) => d.state === 'ready').sort(newestFirst).slice(0, Math.max(0, warmExcess));
+  for (const d of demoted) actions.push({ kind: 'stop', desktop: d.name });
+
+  // Too few warm: boot the oldest current cold ones, within the boot-storm budget.
+  const bootBudget = Math.max(0, bootStormLimit - bootsInFlight);
+  const bootable = kept.filter((d) => d.state === 'stopped' && !recycled.has(d.name)).sort(byAge);
+  const boots = bootable.slice(0, Math.max(0, Math.min(pool.warmSpares - warm.length, bootBudget)));
+  for (const d of boots) actions.push({ kind: 'boot', desktop: d.name });
+
+  // Too few in all: new clones land cold; the next pass boots them into the warm tier.
+  const total = live.length - retired.size;
+  const need = Math.max(pool.warmSpares + pool.coldSpares - kept.length, pool.minDesktops - total, 0);
+  const creates = Math.min(need, Math.max(0, pool.maxDesktops - total));
+  for (const name of nextDesktopNames(pool.name, desktops.map((d) => d.name), creates)) actions.push({ kind: 'create', name });
+  return actions;
+}
+
+/** How many desktops run which image version, for `pool show` (retiring ones left out). */
+export function versionCounts(desktops: readonly DesktopView[]): Array<{ version: number; count: number }> {
+  const counts = new Map<number, number>();
+  for (const d of desktops) if (d.state !== 'retiring') counts.set(d.imageVersion, (counts.get(d.imageVersion) ?? 0) + 1);
+  return [...counts].sort(([a], [b]) => a - b).map(([version, count]) => ({ version, count }));
+}
+
+/** Desktops in session on an old version that move to the current one when their session ends. */
+export function rolloutPendingAtLogoff(pool: Pool, desktops: readonly DesktopView[], currentVersion: number | null): string[] {
+  if (currentVersion === null) return [];
+  if (!resetsAtSessionEnd({ persistent: pool.persistent, onLogoff: pool.onLogoff, versionIsCurrent: false })) return [];
+  const inSession: readonly DesktopState[] = ['assigned', 'in-use', 'disconnected', 'logging-off'];
+  return desktops
+    .filter((d) => inSession.includes(d.state) && d.imageVersion !== currentVersion)
+    .map((d) => d.name)
+    .sort();
+}

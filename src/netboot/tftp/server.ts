@@ -1,0 +1,122 @@
+// Read-only TFTP server: one listening socket for requests, then one ephemeral socket per
+// transfer (RFC 1350 transfer IDs), connected to the client so the kernel drops foreign TIDs.
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { realpath } from 'node:fs/promises';
+import { decodeTftp, encodeError, MAX_BLKSIZE, negotiateOptions, TftpDecodeError, TftpErrorCode, type TftpPacket } from './codec.js';
+import { checkRequestName, openUnderRoot } from './paths.js';
+import { ReadTransfer } from './transfer.js';
+
+export const TFTP_PORT = 69;
+export const MAX_CONCURRENT_TRANSFERS = 256;
+
+export type TftpLog = (event: Record<string, unknown>) => void;
+
+export interface TftpServerOptions {
+  root: string;
+  address: string;
+  port?: number;
+  log?: TftpLog;
+  /** Ethernet MTU 1500 − IP 20 − UDP 8 − TFTP 4 = 1468 is the usual ceiling. */
+  maxBlksize?: number;
+  maxTransfers?: number;
+}
+
+export interface TftpStats { requests: number; badPackets: number; refused: number; completed: number; failed: number; active: number }
+
+export class TftpServer {
+  readonly stats: TftpStats = { requests: 0, badPackets: 0, refused: 0, completed: 0, failed: 0, active: 0 };
+  private socket!: Socket;
+  private realRoot = '';
+  private readonly transfers = new Map<string, ReadTransfer>();
+  private readonly log: TftpLog;
+
+  private constructor(private readonly options: TftpServerOptions) {
+    this.log = options.log ?? (() => {});
+  }
+
+  static async start(options: TftpServerOptions): Promise<TftpServer> {
+    const server = new TftpServer(options);
+    server.realRoot = await realpath(options.root);
+    server.socket = await new Promise<Socket>((resolve, reject) => {
+      const socket = createSocket({ type: 'udp4' });
+      socket.once('error', reject);
+      socket.bind({ address: options.address, port: options.port ?? TFTP_PORT, exclusive: true }, () => {
+        socket.removeAllListeners('error');
+        resolve(socket);
+      });
+    });
+    server.socket.on('message', (msg, rinfo) => server.onRequest(msg, rinfo));
+    server.socket.on('error', (err) => server.log({ event: 'tftp-socket-error', error: err.message }));
+    server.log({ event: 'tftp-listening', address: options.address, port: server.port, root: server.realRoot });
+    return server;
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  private refuse(rinfo: RemoteInfo, code: number, why: string, detail: Record<string, unknown> = {}): void {
+    this.stats.refused++;
+    this.socket.send(encodeError(code, why), rinfo.port, rinfo.address);
+    this.log({ event: 'tftp-refused', from: `${rinfo.address}:${rinfo.port}`, why, ...detail });
+  }
+
+  private onRequest(msg: Buffer, rinfo: RemoteInfo): void {
+    let packet: TftpPacket;
+    try {
+      packet = decodeTftp(msg);
+    } catch (err) {
+      this.stats.badPackets++;
+      const reason = err instanceof TftpDecodeError ? err.reason : 'internal';
+      this.refuse(rinfo, TftpErrorCode.ILLEGAL_OPERATION, `malformed packet (${reason})`, { bytes: msg.length });
+      return;
+    }
+    if (packet.op === 'wrq') return this.refuse(rinfo, TftpErrorCode.ACCESS_VIOLATION, 'this server is read-only');
+    if (packet.op !== 'rrq') return this.refuse(rinfo, TftpErrorCode.ILLEGAL_OPERATION, `unexpected ${packet.op.toUpperCase()} on the request port`);
+    this.stats.requests++;
+    const key = `${rinfo.address}:${rinfo.port}`;
+    if (this.transfers.has(key)) return; // a retransmitted request: the transfer is already answering
+    if (this.transfers.size >= (this.options.maxTransfers ?? MAX_CONCURRENT_TRANSFERS))
+      return this.refuse(rinfo, TftpErrorCode.NOT_DEFINED, 'server busy, try again');
+    this.startTransfer(packet, rinfo, key).catch((err: Error) => this.log({ event: 'tftp-internal-error', error: err.stack ?? String(err) }));
+  }
+
+  private async startTransfer(rrq: Extract<TftpPacket, { op: 'rrq' }>, rinfo: RemoteInfo, key: string): Promise<void> {
+    if (rrq.mode !== 'octet') return this.refuse(rinfo, TftpErrorCode.ILLEGAL_OPERATION, `mode ${rrq.mode} not supported; use octet`);
+    const name = checkRequestName(rrq.filename);
+    if (!name.ok) return this.refuse(rinfo, name.code, name.why, { file: rrq.filename.slice(0, 300) });
+    const opened = await openUnderRoot(this.realRoot, name.relative);
+    if (!opened.ok) return this.refuse(rinfo, opened.code, opened.why, { file: name.relative });
+    const socket = createSocket({ type: 'udp4' });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind({ address: this.options.address, port: 0 }, () => socket.connect(rinfo.port, rinfo.address, () => {
+          socket.removeAllListeners('error');
+          resolve();
+        }));
+      });
+    } catch (err) {
+      socket.close();
+      await opened.handle.close();
+      throw err;
+    }
+    const negotiated = negotiateOptions(rrq.options, opened.size, this.options.maxBlksize ?? MAX_BLKSIZE);
+    const transfer = new ReadTransfer({ socket, handle: opened.handle, size: opened.size, blksize: negotiated.blksize, timeoutMs: negotiated.timeoutMs, oack: negotiated.accepted });
+    this.transfers.set(key, transfer);
+    this.stats.active++;
+    this.log({ event: 'tftp-start', from: key, file: name.relative, size: opened.size, blksize: negotiated.blksize });
+    transfer.start();
+    const end = await transfer.done;
+    this.transfers.delete(key);
+    this.stats.active--;
+    if (end.ok) this.stats.completed++;
+    else this.stats.failed++;
+    this.log({ event: end.ok ? 'tftp-done' : 'tftp-failed', from: key, file: name.relative, ...end });
+  }
+
+  close(): void {
+    for (const transfer of this.transfers.values()) transfer.abort(TftpErrorCode.NOT_DEFINED, 'server shutting down');
+    try { this.socket.close(); } catch { /* closed */ }
+  }
+}
