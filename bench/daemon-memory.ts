@@ -6,6 +6,7 @@ import type { Benchmark, BenchContext, BenchResult, BenchRow } from './lib/bench
 import { verdictMax } from './lib/benchmark.js';
 import { BannerWatch } from './lib/banner.js';
 import { isAlive, rssMiB, settledRssMiB, stableRssMiB, waitGone } from './lib/host.js';
+import { collectGarbage, inspectorUrl } from './lib/inspector-gc.js';
 import { summarize } from './lib/stats.js';
 
 const VM_COUNT = 20;
@@ -76,8 +77,15 @@ export const daemonMemoryBenchmark: Benchmark = {
   name: 'daemon-memory',
   summary: `daemon RSS with 0 and ${VM_COUNT} running ${VM_MEMORY_MIB} MiB VMs; growth per VM`,
   async run(ctx): Promise<BenchResult> {
-    const daemon = await TestDaemon.start();
+    // The inspector on a free loopback port lets the benchmark force a full GC before each reading.
+    const daemon = await TestDaemon.start({ env: { NODE_OPTIONS: '--inspect=127.0.0.1:0' } });
     const daemonPid = daemon.proc!.pid!;
+    const inspector = inspectorUrl(daemon.output);
+    if (!inspector) throw new Error(`the daemon announced no inspector:\n${daemon.output}`);
+    const reading = async () => {
+      await collectGarbage(inspector);
+      return stableRssMiB(daemonPid);
+    };
     let pids: number[] = [];
     try {
       await sleep(SETTLE_MS);
@@ -85,22 +93,22 @@ export const daemonMemoryBenchmark: Benchmark = {
       ctx.log(`daemon-memory: 0 VMs, fresh daemon: ${fresh.medianMiB.toFixed(1)} MiB`);
       // Warm-up: one VM started and stopped loads the start path's code, so the baseline is not start-up garbage.
       await stopAll(daemon, await bootAll(daemon, ctx, 1, 'warm'), 'warm');
-      const idle = await stableRssMiB(daemonPid);
+      const idle = await reading();
       ctx.log(`daemon-memory: 0 VMs after a warm-up: ${idle.medianMiB.toFixed(1)} MiB (readings ${idle.readings.map((r) => r.toFixed(1)).join(', ')})`);
       pids = await bootAll(daemon, ctx);
-      const loaded = await stableRssMiB(daemonPid);
+      const loaded = await reading();
       const qemuRss = pids.filter(isAlive).map(rssMiB);
       ctx.log(`daemon-memory: ${VM_COUNT} VMs: ${loaded.medianMiB.toFixed(1)} MiB (readings ${loaded.readings.map((r) => r.toFixed(1)).join(', ')})`);
       await stopAll(daemon, pids);
-      const after = await stableRssMiB(daemonPid);
+      const after = await reading();
       const growth = (loaded.medianMiB - idle.medianMiB) / VM_COUNT;
       const qemuSum = qemuRss.reduce((a, b) => a + b, 0);
       return {
         name: 'daemon-memory',
         rows: [
-          { label: 'daemon RSS, 0 VMs, fresh daemon (context)', unit: 'MiB', ...summarize(fresh.samplesMiB) },
-          { label: 'daemon RSS, 0 VMs, after a 1-VM warm-up (baseline)', unit: 'MiB', ...summarize(idle.samplesMiB) },
-          { label: `daemon RSS, ${VM_COUNT} running VMs`, unit: 'MiB', ...summarize(loaded.samplesMiB) },
+          { label: 'daemon RSS, 0 VMs, fresh daemon, no forced GC (context)', unit: 'MiB', ...summarize(fresh.samplesMiB) },
+          { label: 'daemon RSS, 0 VMs, after a 1-VM warm-up + full GC (baseline)', unit: 'MiB', ...summarize(idle.samplesMiB) },
+          { label: `daemon RSS, ${VM_COUNT} running VMs, after a full GC`, unit: 'MiB', ...summarize(loaded.samplesMiB) },
           single('daemon RSS growth per VM', growth),
           { label: 'QEMU RSS per VM (context)', unit: 'MiB', ...summarize(qemuRss) },
           single(`QEMU RSS, sum of ${qemuRss.length} (context)`, qemuSum),

@@ -75,3 +75,10 @@ test('argv of two launches compares equal once per-run paths and names are repla
   const out = normalizedArgv(rawArgv, [['/tmp/a/vs-raw-0/qemu.log', '<LOG>'], ['/tmp/a/vs-raw-0', '<RUNTIME>'], ['vs-raw-0', '<NAME>']]);
   assert.deepEqual(out, ['-name', 'guest=<NAME>', '-pidfile', '<RUNTIME>/qemu.pid', '-D', '<LOG>']);
 });
+
+test("the inspector address is read from Node's announcement", async () => {
+  const { inspectorUrl } = await import('./inspector-gc.js');
+  const out = 'x\nDebugger listening on ws://127.0.0.1:40123/0f1e-22\nFor help, see: https://nodejs.org/en/docs/inspector\n';
+  assert.equal(inspectorUrl(out), 'ws://127.0.0.1:40123/0f1e-22');
+  assert.equal(inspectorUrl('ardesia daemon listening'), undefined);
+});

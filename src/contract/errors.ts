@@ -45,6 +45,13 @@ export const ERROR_REGISTRY = {
   HOME_LEASED: { status: 409, hint: 'The home volume is attached to another running desktop; stop that desktop first.' },
   CONFIRMATION_REQUIRED: { status: 400, hint: 'Repeat the command with --yes to confirm.' },
   OPERATION_NOT_FOUND: { status: 404, hint: 'Operations are kept in memory for a while after they end; start the action again.' },
+  POOL_NOT_ENTITLED: { status: 403, hint: 'Ask an administrator to entitle you (or one of your groups) to the pool.' },
+  POOL_FULL: { status: 503, hint: 'Every desktop of the pool is taken; try again later or ask an administrator to raise maxDesktops.' },
+  POOL_USER_LIMIT: { status: 409, hint: 'Log off (or have an administrator reset) one of your desktops in this pool first.' },
+  POOL_BOOT_STORM: { status: 503, hint: 'Many desktops are starting at once; try again in a moment.' },
+  POOL_DESKTOP_BUSY: { status: 503, hint: 'Your previous session is still ending; try again in a moment.' },
+  PLACEMENT_NO_HOST_UP: { status: 503, hint: 'No host is up; start an agent or bring a host out of maintenance.' },
+  PLACEMENT_NO_CAPACITY: { status: 503, hint: 'No host has enough free memory; stop some desktops or add a host.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

@@ -4,6 +4,7 @@
 //   warm       → fire `assign` (ready → assigned; a booting spare is reserved and assigned at guest-ready)
 //   cold-start → fire `assign` (stopped → booting, the VM starts; assigned at guest-ready)
 //   clone      → record `name` in provisioning with user = requester, clone, and on `provisioned` fire `assign`
+import { ERROR_REGISTRY } from '../contract/errors.js';
 import type { BrokerRefusalCode, DesktopState, DesktopView, Pool, SessionView } from '../contract/pools.js';
 import { byAge, nextDesktopNames } from './spares-plan.js';
 
@@ -34,15 +35,12 @@ export type BrokerDecision =
   | { kind: 'refuse'; code: BrokerRefusalCode; message: string };
 
 /** Status and hint of each refusal, ready for the error registry. */
-export const BROKER_REFUSALS: Record<BrokerRefusalCode, { status: number; hint: string }> = {
-  POOL_NOT_ENTITLED: { status: 403, hint: 'Ask an administrator to entitle you (or one of your groups) to the pool.' },
-  POOL_FULL: { status: 503, hint: 'Every desktop of the pool is taken; try again later or ask an administrator to raise maxDesktops.' },
-  POOL_USER_LIMIT: { status: 409, hint: 'Log off (or have an administrator reset) one of your desktops in this pool first.' },
-  POOL_BOOT_STORM: { status: 503, hint: 'Many desktops are starting at once; try again in a moment.' },
-  POOL_DESKTOP_BUSY: { status: 503, hint: 'Your previous session is still ending; try again in a moment.' },
-  HOME_LEASED: { status: 409, hint: 'The home volume is attached to another running desktop; stop that desktop first.' },
-  IMAGE_NO_VERSION: { status: 409, hint: 'Publish a first version (`ardesia image publish NAME`) before using the image.' },
-};
+/** Status and hint of each refusal: the entries of the one error registry. */
+export const BROKER_REFUSALS: Record<BrokerRefusalCode, { status: number; hint: string }> = Object.fromEntries(
+  (['POOL_NOT_ENTITLED', 'POOL_FULL', 'POOL_USER_LIMIT', 'POOL_BOOT_STORM', 'POOL_DESKTOP_BUSY', 'HOME_LEASED', 'IMAGE_NO_VERSION'] as const).map(
+    (code) => [code, ERROR_REGISTRY[code]],
+  ),
+) as Record<BrokerRefusalCode, { status: number; hint: string }>;
 
 const refuse = (code: BrokerRefusalCode, message: string): BrokerDecision => ({ kind: 'refuse', code, message });
 

@@ -62,7 +62,7 @@ export type DesktopEffect =
 
 export type TransitionResult = { next: DesktopState; effects: DesktopEffect[] } | { refused: string };
 
-type Outcome = { next: DesktopState; effects: DesktopEffect[] } | { refused: string };
+type Outcome = TransitionResult;
 type RuleFn = (ctx: Required<DesktopContext>, event: DesktopEvent) => Outcome;
 type Rule = Outcome | RuleFn;
 
@@ -78,6 +78,9 @@ export function resetsAtSessionEnd(ctx: Pick<DesktopContext, 'persistent' | 'onL
   if (!ctx.persistent) return true;
   return ctx.onLogoff === 'reset' || (ctx.onLogoff === 'keep-until-update' && !ctx.versionIsCurrent);
 }
+
+/** A non-persistent desktop has a user only for a session (or a reservation while booting): gone with it. */
+const clearSharedUser = (ctx: Required<DesktopContext>): DesktopEffect[] => (!ctx.persistent && ctx.user !== null ? [{ kind: 'set-user', user: null }] : []);
 
 /** A reset of a non-persistent desktop hands it back to the spares; a persistent one keeps its owner. */
 function resetAfterSession(ctx: Required<DesktopContext>): Outcome {
@@ -105,9 +108,6 @@ function endSession(how: SessionEnd): Rule {
     }
   };
 }
-
-/** A non-persistent desktop has a user only for a session (or a reservation while booting): gone with it. */
-const clearSharedUser = (ctx: Required<DesktopContext>): DesktopEffect[] => (!ctx.persistent && ctx.user !== null ? [{ kind: 'set-user', user: null }] : []);
 
 /** The boot of a reserved non-persistent desktop failed: the reservation goes. */
 function bootEnds(next: 'stopped' | 'failed', ...effects: DesktopEffect[]): Rule {

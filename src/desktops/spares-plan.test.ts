@@ -108,9 +108,10 @@ test('random pools converge to their targets without touching sessions', () => {
     }).map((x) => (x.state === 'provisioning' ? { ...x, state: 'stopped' as const } : x));
     const sessions = desktops.filter((x) => isInSession(x.state)).map((x) => JSON.stringify(x));
     let actions: SpareAction[] = [];
-    for (let tick = 0; tick < 20; tick++) {
+    // Each tick: plan, run the actions, and every boot of the previous tick finishes.
+    for (let tick = 0; tick < 30; tick++) {
       actions = planSpares(p, desktops, 3, desktops.filter((x) => x.state === 'booting').length, 2);
-      if (actions.length === 0) break;
+      if (actions.length === 0 && !desktops.some((x) => x.state === 'booting')) break;
       desktops = simulate(desktops, actions, 3, tick);
     }
     const where = `round ${round}: ${JSON.stringify({ max, warm, cold, min: p.minDesktops })}`;

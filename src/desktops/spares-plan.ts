@@ -85,7 +85,8 @@ export function planSpares(pool: Pool, desktops: readonly DesktopView[], current
   const boots = bootable.slice(0, Math.max(0, Math.min(pool.warmSpares - warm.length, bootBudget)));
   for (const d of boots) actions.push({ kind: 'boot', desktop: d.name });
 
-  // Too few in all: new clones land cold; the next pass boots them into the warm tier.
+  // Too few in all: new clones land cold; the next pass boots them into the warm tier. No image, no clone.
+  if (currentVersion === null) return actions;
   const total = live.length - retired.size;
   const need = Math.max(pool.warmSpares + pool.coldSpares - kept.length, pool.minDesktops - total, 0);
   const creates = Math.min(need, Math.max(0, pool.maxDesktops - total));

@@ -125,7 +125,7 @@ describe('Debian desktop image', () => {
     mkdirSync(screenshots, { recursive: true });
     writeFileSync(join(screenshots, 'desktop-session.png'), readFileSync(shot));
 
-    const ended = channel.waitFor('session-ended', undefined, 60_000);
+    const ended = channel.waitFor('session-ended', undefined, SESSION_TIMEOUT_MS);
     channel.send({ type: 'logoff' });
     assert.deepEqual(await ended, { type: 'session-ended', user: 'alice', reason: 'logoff' });
   });

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DesktopView, Pool, poolProblems } from './pools.js';
+
+test('a minimal pool gets its defaults', () => {
+  const p = Pool.parse({ name: 'lab', image: 'deb' });
+  assert.deepEqual(p, {
+    name: 'lab',
+    image: 'deb',
+    version: 'latest',
+    minDesktops: 0,
+    maxDesktops: 10,
+    warmSpares: 1,
+    coldSpares: 0,
+    vcpus: 1,
+    memoryMiB: 1024,
+    homeSizeBytes: 2 ** 30,
+    persistent: false,
+    onLogoff: 'reset',
+    idleDisconnectMinutes: 0,
+    idleLogoffMinutes: 0,
+    maxDesktopsPerUser: 1,
+    entitled: { users: [], groups: [] },
+  });
+});
+
+test('onLogoff defaults by persistence', () => {
+  assert.equal(Pool.parse({ name: 'lab', image: 'deb', persistent: true }).onLogoff, 'keep');
+  assert.equal(Pool.parse({ name: 'lab', image: 'deb', persistent: true, onLogoff: 'keep-until-update' }).onLogoff, 'keep-until-update');
+  assert.equal(Pool.parse({ name: 'lab', image: 'deb', onLogoff: 'reset' }).onLogoff, 'reset');
+});
+
+const PROBLEMS: Array<[string, Record<string, unknown>, RegExp[]]> = [
+  ['min above max', { minDesktops: 5, maxDesktops: 3 }, [/^minDesktops: minDesktops \(5\) is above maxDesktops \(3\): lower minDesktops or raise maxDesktops$/]],
+  ['spares above max', { warmSpares: 2, coldSpares: 2, maxDesktops: 3 }, [/^warmSpares: warmSpares \+ coldSpares \(2 \+ 2\) exceed maxDesktops \(3\)/]],
+  ['per-user limit above max', { maxDesktops: 2, maxDesktopsPerUser: 3, warmSpares: 0 }, [/^maxDesktopsPerUser: .*lower it to at most 2/]],
+  ['keeping a shared desktop', { onLogoff: 'keep' }, [/^onLogoff: a non-persistent pool .* set persistent: true/]],
+  ['every problem at once', { minDesktops: 9, maxDesktops: 2, warmSpares: 3, onLogoff: 'keep-until-update' }, [/^minDesktops/, /^warmSpares/, /^onLogoff/]],
+  ['pool name too long for desktop names', { name: 'p'.repeat(51) }, [/^name: a pool name is at most 50 characters/]],
+  ['bad names and numbers', { name: '-x', image: 'a/b', version: 0, memoryMiB: 8, entitled: { users: ['ok', '../root'] } }, [/^name:/, /^image:/, /^version:/, /^memoryMiB:/, /^entitled\.users\.1:/]],
+  ['unknown field', { maxDesktop: 3 }, [/Unrecognized key/]],
+];
+
+for (const [name, over, expected] of PROBLEMS) {
+  test(`pool problem: ${name}`, () => {
+    const problems = poolProblems({ name: 'lab', image: 'deb', ...over });
+    assert.equal(problems.length, expected.length, problems.join('\n'));
+    expected.forEach((re, i) => assert.match(problems[i]!, re));
+  });
+}
+
+test('a valid pool has no problems', () => {
+  assert.deepEqual(poolProblems({ name: 'lab', image: 'deb', version: 3, minDesktops: 2, maxDesktops: 4, warmSpares: 2, coldSpares: 2, persistent: true, onLogoff: 'keep-until-update' }), []);
+});
+
+test('desktop view wire type', () => {
+  const view = { name: 'lab-1', pool: 'lab', state: 'in-use', user: 'ann', host: 'h1', imageVersion: 3, since: '2024-01-01T00:00:00Z' };
+  assert.deepEqual(DesktopView.parse(view), view);
+  assert.equal(DesktopView.safeParse({ ...view, state: 'sleeping' }).success, false);
+});
