@@ -104,11 +104,16 @@ describe('Debian desktop image', () => {
     ], dir);
     channel = new GuestChannel(socketPath).open();
     const booted = Date.now();
-    await channel.waitFor('ready', undefined, SESSION_TIMEOUT_MS);
+    // On a timeout, say where the guest got to.
+    const withSerial = <T>(p: Promise<T>): Promise<T> =>
+      p.catch((err: Error) => {
+        throw new Error(`${err.message}; serial tail:\n${vm?.serial.slice(-3000)}`);
+      });
+    await withSerial(channel.waitFor('ready', undefined, SESSION_TIMEOUT_MS));
     const readyMs = Date.now() - booted;
     const started = channel.waitFor('session-started', (m) => m.user === 'alice', SESSION_TIMEOUT_MS);
     channel.send({ type: 'assign', user: 'alice', uid: 1001, homeSerial: 'ardesia-home' });
-    await started;
+    await withSerial(started);
     console.log(`# desktop boot (TCG, 2 vCPUs, 1 GiB): cont → ready ${readyMs} ms, assign → session-started ${Date.now() - booted - readyMs} ms`);
 
     // The window manager and clients draw a moment after the session reports itself started.
@@ -127,6 +132,6 @@ describe('Debian desktop image', () => {
 
     const ended = channel.waitFor('session-ended', undefined, SESSION_TIMEOUT_MS);
     channel.send({ type: 'logoff' });
-    assert.deepEqual(await ended, { type: 'session-ended', user: 'alice', reason: 'logoff' });
+    assert.deepEqual(await withSerial(ended), { type: 'session-ended', user: 'alice', reason: 'logoff' });
   });
 });

@@ -135,6 +135,18 @@ export function registerImageCommands(program: Command): void {
     });
 
   image
+    .command('build')
+    .description('build a small Debian desktop gold image from Debian packages, with the guest helper (= create --build debian)')
+    .argument('<name>')
+    .action(async (name: string, _f: unknown, cmd: Command) => {
+      const api = client(cmd);
+      const op = await api.request<Operation>('POST', '/v1/images', createBody(name, { build: 'debian', memory: '1G' }));
+      const img = await followOperation<ImageInfo>(api, op, !wantsJson(cmd));
+      if (wantsJson(cmd)) return output(true, img);
+      console.log(`ardesia: image ${name} built, version ${img.currentVersion} (sha256 ${img.versions.at(-1)?.sha256})`);
+    });
+
+  image
     .command('list')
     .description('list gold images')
     .action(async (_f: unknown, cmd: Command) => {
