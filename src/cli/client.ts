@@ -1,12 +1,15 @@
 // The CLI's way to the daemon: its HTTP API over the local unix socket, or over HTTP with --url.
 import { existsSync, readFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { ArdesiaError, type ErrorBody, isErrorCode } from '../contract/errors.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/ardesia';
+
+// Node's global agent drops a socket idle for 5 s; `vm wait`, `stop -w` and long polls are idle far longer.
+const NO_IDLE_TIMEOUT_AGENT = new Agent({ keepAlive: false });
 
 export interface Endpoint {
   socketPath?: string;
@@ -63,7 +66,8 @@ export class ApiClient {
           port: target?.port,
           path: target ? target.pathname + target.search : path,
           method,
-          timeout: timeoutMs || undefined,
+          agent: NO_IDLE_TIMEOUT_AGENT,
+          ...(timeoutMs > 0 ? { timeout: timeoutMs } : {}),
           headers: {
             ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
             ...(ep.token ? { authorization: `Bearer ${ep.token}` } : {}),

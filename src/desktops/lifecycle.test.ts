@@ -17,6 +17,7 @@ import {
   isSpare,
   resetsAtSessionEnd,
 } from './lifecycle.js';
+import { mulberry32 } from '../lib/prng.js';
 
 const EVENT_TYPES: DesktopEventType[] = [
   'provisioned', 'provision-failed', 'boot-requested', 'stop-requested', 'boot-failed', 'guest-ready', 'assign', 'session-started',
@@ -234,17 +235,6 @@ test('predicates agree with the table', () => {
   assert.equal(isFreeSpare({ state: 'ready', user: 'ann' }), false);
 });
 
-/** A small deterministic PRNG so a failure is reproducible from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('random event sequences stay within the defined states and keep homes and owners consistent', () => {
   const contexts = [SPARE, KEEP, KUU, P_RESET, P_SPARE];

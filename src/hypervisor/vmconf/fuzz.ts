@@ -4,6 +4,7 @@
 import { ArdesiaError } from '../../contract/errors.js';
 import { ALL_FIXTURES } from './fixtures.js';
 import { parseVmConfText } from './load.js';
+import { mulberry32 } from '../../lib/prng.js';
 
 const DEFAULT_SECONDS = 120;
 const SLOW_INPUT_MS = 2000;
@@ -21,16 +22,6 @@ const FILES: Record<string, string> = {
   '/loop.conf': 'include "/loop.conf"\n',
 };
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rng = () => number;
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)]!;
