@@ -19,8 +19,16 @@ import type { Benchmark } from './lib/benchmark.js';
 import { machineFacts } from './lib/host.js';
 import { formatResult, resultFileName, resultRecord } from './lib/report.js';
 import { vmStartBenchmark } from './vm-start.js';
+import { tableBenchmark } from './lib/table-benchmark.js';
+import { run as storageClones } from './storage-clones.js';
+import { run as storageReset } from './storage-reset.js';
 
-const BENCHMARKS: readonly Benchmark[] = [vmStartBenchmark, daemonMemoryBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [
+  vmStartBenchmark,
+  daemonMemoryBenchmark,
+  tableBenchmark('storage-clones', '1000 linked clones vs a bash loop of qemu-img create', storageClones),
+  tableBenchmark('storage-reset', 'reset (destroy + re-clone) of one desktop disk, and of 100 at once', storageReset),
+];
 
 class UnknownBenchmarkError extends Error {
   constructor(names: string[]) {

@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
+import { createRequire } from 'node:module';
+import type WebSocket from 'ws';
 import { ArdesiaError, type ErrorBody, isErrorCode } from '../contract/errors.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/ardesia';
@@ -94,8 +95,10 @@ export class ApiClient {
   }
 
   webSocket(path: string): WebSocket {
+    // Loaded on first use: `ws` costs ~100 ms at start-up and only the console needs it.
+    const WebSocketClass = createRequire(import.meta.url)('ws') as typeof WebSocket;
     const ep = this.endpoint;
     const address = ep.url ? `${ep.url.replace(/^http/, 'ws')}${path}` : `ws+unix://${ep.socketPath}:${path}`;
-    return new WebSocket(address, { headers: ep.token ? { authorization: `Bearer ${ep.token}` } : {} });
+    return new WebSocketClass(address, { headers: ep.token ? { authorization: `Bearer ${ep.token}` } : {} });
   }
 }
