@@ -25,7 +25,7 @@ function findTests(dir) {
   return out;
 }
 
-let files = findTests(join(root, 'dist', 'src'));
+let files = [...findTests(join(root, 'dist', 'src')), ...findTests(join(root, 'dist', 'bench'))];
 if (!unitOnly) files.push(...findTests(join(root, 'dist', 'test')));
 if (area) files = files.filter((f) => relative(root, f).includes(area));
 if (files.length === 0) {

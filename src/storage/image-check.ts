@@ -5,7 +5,7 @@ import { ArdesiaError } from '../contract/errors.js';
 import { readHead } from './clone.js';
 import { detectImageFormat, IMAGE_FORMATS, parseVdiHeader, parseVmdkSparseHeader, vmdkDescriptorProblems, type ImageFormat } from './foreign-headers.js';
 import { qcow2Verdict, vdiVerdict, virtualSizeVerdict, type Verdict } from './image-rules.js';
-import { qemuImg, qemuImgOutcome } from './qemu-img.js';
+import { qemuImg, qemuImgOutcome, throwIfKilled } from './qemu-img.js';
 import { parseQcow2Header, Qcow2ParseError } from './qcow2-header.js';
 
 export interface ImageInspection {
@@ -103,6 +103,7 @@ async function qemuInfo(path: string, format: ImageFormat): Promise<{ virtualSiz
 export async function qemuImgCheck(path: string, format: ImageFormat = 'qcow2'): Promise<void> {
   const outcome = await qemuImgOutcome(['check', '-f', format, path]);
   if (outcome.exitCode === 0 || outcome.exitCode === 3) return;
+  throwIfKilled(outcome, `checking ${path}`);
   const words = `${outcome.stdout}\n${outcome.stderr}`.trim().replace(/^qemu-img: /gm, '');
   if (/No space left on device/i.test(words)) throw new ArdesiaError('DISK_FULL', `checking ${path}: the data folder is full: free space or grow it; nothing was changed`);
   throw new ArdesiaError('IMAGE_INVALID', `qemu-img check found problems in ${path}: ${words}`);

@@ -10,7 +10,7 @@ import { detectImageFormat } from './foreign-headers.js';
 import { inspectForeignImage, qemuImgCheck } from './image-check.js';
 import { sha256File } from './integrity.js';
 import { isDiskFull, removeQuietly, rethrowDiskFull, DISK_FULL_MESSAGE } from './io.js';
-import { parseQemuImgProgress, qemuImg, qemuImgOutcome } from './qemu-img.js';
+import { parseQemuImgProgress, qemuImg, qemuImgOutcome, throwIfKilled } from './qemu-img.js';
 
 export type ProgressCallback = (fraction: number) => void;
 const MAX_CHAIN_DEPTH = 64;
@@ -30,6 +30,7 @@ function risingProgress(onProgress?: ProgressCallback): ProgressCallback {
 async function convertWithProgress(args: string[], what: string, progress: ProgressCallback): Promise<void> {
   const outcome = await qemuImgOutcome(['convert', '-p', ...args], (chunk) => parseQemuImgProgress(chunk).forEach(progress));
   if (outcome.exitCode === 0) return;
+  throwIfKilled(outcome, what);
   const words = outcome.stderr.trim().replace(/^qemu-img: /gm, '');
   if (isDiskFull({ message: words })) throw new ArdesiaError('DISK_FULL', `${what}: ${DISK_FULL_MESSAGE}`);
   throw new ArdesiaError('IMAGE_INVALID', `${what} failed: ${words}`);

@@ -29,6 +29,8 @@ export async function qemuImg(args: string[]): Promise<string> {
 
 export interface QemuImgOutcome {
   exitCode: number;
+  /** The signal that ended qemu-img (it then leaves no words on stderr), or null. */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
@@ -48,7 +50,7 @@ export function qemuImgOutcome(args: string[], onStdout?: (chunk: string) => voi
       if (err.code === 'ENOENT') reject(new ArdesiaError('IMAGE_CREATE_FAILED', 'qemu-img is not installed: apt-get install qemu-utils'));
       else reject(err);
     });
-    child.once('close', (code, signal) => resolve({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.once('close', (code, signal) => resolve({ exitCode: code ?? (signal ? 128 : 1), signal, stdout, stderr }));
   });
 }
 
@@ -67,4 +69,9 @@ export async function imageInfo(path: string): Promise<ImageInfo> {
     backingFile: raw['backing-filename'] as string | undefined,
     backingFormat: raw['backing-filename-format'] as string | undefined,
   };
+}
+
+/** A qemu-img ended by a signal says nothing itself: name the signal rather than blame the image. */
+export function throwIfKilled(outcome: QemuImgOutcome, what: string): void {
+  if (outcome.signal) throw new ArdesiaError('IMAGE_CREATE_FAILED', `${what}: qemu-img was killed by ${outcome.signal} before it finished`);
 }
