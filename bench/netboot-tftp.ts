@@ -29,9 +29,9 @@ async function fetchAll(lab: NetLab, server: string): Promise<number> {
 }
 
 async function waitForPort(lab: NetLab, server: string): Promise<void> {
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < 15; i++) {
     try {
-      await pexec('ip', ['netns', 'exec', lab.ns('cli'), 'busybox', 'tftp', '-g', '-r', 'probe.txt', '-l', '/dev/null', server], { timeout: 5000 });
+      await pexec('ip', ['netns', 'exec', lab.ns('cli'), 'busybox', 'tftp', '-g', '-r', 'probe.txt', '-l', '/dev/null', server], { timeout: 2000 });
       return;
     } catch { await new Promise((r) => setTimeout(r, 200)); }
   }
@@ -52,14 +52,14 @@ export async function run(): Promise<{ name: string; rows: Array<Record<string, 
     const ours = await lab.startServer(srv, ['--interface', OURS, '--root', dir, '--no-dhcp', '--max-blksize', String(BLKSIZE)]);
     await ours.waitFor((e) => e.event === 'ready');
     dnsmasq = spawn('ip', ['netns', 'exec', srv, '/usr/sbin/dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--enable-tftp',
-      `--tftp-root=${dir}`, `--listen-address=${DNSMASQ}`, '--bind-interfaces', '--tftp-max=100'], { stdio: 'ignore' });
+      `--tftp-root=${dir}`, `--listen-address=${DNSMASQ}`, '--bind-interfaces', '--tftp-max=100', '--user=root'], { stdio: 'ignore' });
     await waitForPort(lab, OURS);
     await waitForPort(lab, DNSMASQ);
     const times: Record<Side, number[]> = { ardesia: [], dnsmasq: [] };
     for (const { side } of alternatedOrder<Side>(['ardesia', 'dnsmasq'], ROUNDS)) times[side].push(await fetchAll(lab, side === 'ardesia' ? OURS : DNSMASQ));
     const ratios = pairedRatios(times.dnsmasq, times.ardesia);
     const totalMiB = FILE_MIB * CLIENTS;
-    const rows = (['ardesia', 'dnsmasq'] as const).map((side) => {
+    const rows: Array<Record<string, string | number>> = (['ardesia', 'dnsmasq'] as const).map((side) => {
       const s = summarize(times[side]);
       return { label: `${side}: ${CLIENTS} × ${FILE_MIB} MiB, blksize ${BLKSIZE}`, unit: 's', n: s.n, median: round(s.median), min: round(s.min), max: round(s.max), 'MiB/s (median)': round(totalMiB / s.median, 1) };
     });
