@@ -152,3 +152,18 @@ test('a defined VM: stop -w presses the power button and the guest powers off; w
   assert.notEqual(again.code, 0);
   assert.match(again.stderr, /not running/);
 });
+
+test('start -t makes an instance of a defined VM: its settings, its own disk, forgotten when stopped', async () => {
+  const disk = join(daemon.dataDir, 'g3.qcow2');
+  assert.equal((await daemon.cli(['vm', 'create', '-b', g.amd64.rootQcow2, disk])).code, 0);
+  const r = await daemon.cli(['vm', 'start', 'g3', '-t', 'g2', '-d', disk]);
+  assert.equal(r.code, 0, r.stderr);
+  const status = JSON.parse((await daemon.cli(['--json', 'vm', 'status', 'g3'])).stdout) as VmStatus;
+  assert.equal(status.memoryMiB, 192, 'memory inherited from g2');
+  assert.equal(status.spec.boot.kernel, g.amd64.kernel, 'boot settings inherited');
+  assert.deepEqual(status.spec.disks.map((d) => d.path), [disk], 'the disk is the instance’s own, not g2’s');
+  assert.match(status.source ?? '', /instance of g2/);
+  await until('the instance banner', async () => (await consoleLog('g3')).includes(g.amd64.banner));
+  assert.equal((await daemon.cli(['vm', 'stop', '-f', '-w', 'g3'])).code, 0);
+  assert.match((await daemon.cli(['vm', 'status', 'g3'])).stderr, /not defined/);
+});
