@@ -22,12 +22,14 @@ import { vmStartBenchmark } from './vm-start.js';
 import { tableBenchmark } from './lib/table-benchmark.js';
 import { run as storageClones } from './storage-clones.js';
 import { run as storageReset } from './storage-reset.js';
+import { run as netbootTftp } from './netboot-tftp.js';
 
 const BENCHMARKS: readonly Benchmark[] = [
   vmStartBenchmark,
   daemonMemoryBenchmark,
   tableBenchmark('storage-clones', '1000 linked clones vs a bash loop of qemu-img create', storageClones),
   tableBenchmark('storage-reset', 'reset (destroy + re-clone) of one desktop disk, and of 100 at once', storageReset),
+  tableBenchmark('netboot-tftp', '30 MiB with blksize 1468 to 10 clients at once, vs dnsmasq TFTP', netbootTftp),
 ];
 
 class UnknownBenchmarkError extends Error {

@@ -1,6 +1,7 @@
 // `node dist/src/netboot/serve.js --interface ADDR --root DIR [options]`: DHCP (full or proxy)
 // and TFTP on one interface address, for manual use and the tests. Logs JSON lines on stdout.
 // The daemon wires the same pieces behind `ardesia netboot serve`.
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseDhcpConfig, type DhcpConfigInput } from './dhcp/config.js';
 import { MemoryLeaseStore } from './dhcp/leases.js';
@@ -11,7 +12,7 @@ import { TftpServer } from './tftp/server.js';
 const USAGE = `usage: serve.js --interface ADDR --root DIR [--mode full|proxy] [--no-dhcp] [--no-tftp]
   full mode: --range START-END --netmask MASK [--router IP] [--dns IP] [--lease-seconds N] [--reserve MAC=IP]… [--force]
   boot:      [--bios-file undionly.kpxe] [--uefi-file snponly.efi] [--ipxe-http ADDR:PORT] [--ipxe-script boot.ipxe]
-  tftp:      [--tftp-port 69] [--max-blksize 1468]`;
+  tftp:      [--tftp-port 69] [--max-blksize 1468] [--tftp-workers N (default: one per core, 0 = main thread)]`;
 
 function log(event: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ t: Date.now(), ...event })}\n`);
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
       netmask: { type: 'string' }, router: { type: 'string' }, dns: { type: 'string', multiple: true },
       'lease-seconds': { type: 'string' }, reserve: { type: 'string', multiple: true }, force: { type: 'boolean' },
       'bios-file': { type: 'string' }, 'uefi-file': { type: 'string' }, 'ipxe-http': { type: 'string' }, 'ipxe-script': { type: 'string' },
-      'tftp-port': { type: 'string' }, 'max-blksize': { type: 'string' }, 'no-dhcp': { type: 'boolean' }, 'no-tftp': { type: 'boolean' },
+      'tftp-port': { type: 'string' }, 'max-blksize': { type: 'string' }, 'tftp-workers': { type: 'string' }, 'no-dhcp': { type: 'boolean' }, 'no-tftp': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
     const tftp = await TftpServer.start({
       root: values.root!, address: values.interface, port: Number(values['tftp-port'] ?? 69), log,
       maxBlksize: values['max-blksize'] ? Number(values['max-blksize']) : undefined,
+      workers: values['tftp-workers'] !== undefined ? Number(values['tftp-workers']) : availableParallelism(),
     });
     closers.push(() => tftp.close());
     process.on('SIGUSR2', () => log({ event: 'tftp-stats', ...tftp.stats }));

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { NetLab, type ServerHandle } from './lab.js';
 
 const MARKER = 'ARDESIA-NETBOOT-SCRIPT-OK';
-const BOOT_TIMEOUT_MS = 120_000;
+const BOOT_TIMEOUT_MS = 90_000;
 let dir: string;
 
 before(() => {
@@ -27,6 +27,7 @@ async function pxeBoot(lab: NetLab, mac: string): Promise<string> {
   const serial = join(dir, `serial-${mac.replace(/:/g, '')}.txt`);
   const qemu = spawn('ip', ['netns', 'exec', lab.hub, 'qemu-system-x86_64', '-accel', 'tcg', '-m', '64', '-nodefaults', '-display', 'none', '-no-reboot',
     '-boot', 'n', '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', `virtio-net-pci,netdev=n0,mac=${mac}`,
+    '-fw_cfg', `name=etc/sercon-port,file=${join(dir, 'sercon')}`,
     '-serial', `file:${serial}`], { stdio: 'ignore' });
   try {
     const started = Date.now();
@@ -52,7 +53,7 @@ test('PXE boot in full mode: address, boot file and script all from Ardesia', as
   const lab = await NetLab.create('q');
   try {
     const srv = await lab.addHost('srv', '10.250.3.1/24');
-    const server = await lab.startServer(srv, ['--interface', '10.250.3.1', '--root', dir, '--mode', 'full', '--range', '10.250.3.100-10.250.3.120']);
+    const server = await lab.startServer(srv, ['--interface', '10.250.3.1', '--root', dir, '--mode', 'full', '--range', '10.250.3.100-10.250.3.120', '--tftp-workers', '0']);
     await server.waitFor((e) => e.event === 'ready');
     const mac = '52:54:00:03:00:01';
     const serial = await pxeBoot(lab, mac);
@@ -75,7 +76,10 @@ test('PXE boot in proxy mode: address from dnsmasq, boot information and script 
     await server.waitFor((e) => e.event === 'ready');
     const mac = '52:54:00:04:00:01';
     const serial = await pxeBoot(lab, mac);
-    assert.match(serial, new RegExp(`${MARKER} mac=${mac} ip=10\\.250\\.4\\.1[0-5]\\d next=10\\.250\\.4\\.1`));
+    assert.match(serial, new RegExp(`${MARKER} mac=${mac} ip=10\\.250\\.4\\.1[0-5]\\d `));
+    // iPXE's \${next-server} keeps dnsmasq's siaddr; the boot file came from the proxy's.
+    assert.match(serial, /Next server: 10\.250\.4\.1\n/);
+    assert.match(serial, /tftp:\/\/10\.250\.4\.1\/boot\.ipxe\.\.\. ok/);
     assertStages(server, mac, /^proxy: (OFFER|ACK) boot\.ipxe/);
   } finally {
     await lab.destroy();

@@ -99,7 +99,7 @@ async function tftpNoAck(): Promise<unknown> {
   let copies = 0;
   let error: unknown = null;
   s.on('message', (m) => { const p = decodeTftp(m); if (p.op === 'data' && p.block === 1) copies++; if (p.op === 'error') error = p; });
-  s.send(encodeRequest('rrq', values.file![0]!, 'octet', { timeout: '1' }), 69, values.server!);
+  s.send(encodeRequest('rrq', values.file![0]!, 'octet'), 69, values.server!);
   await new Promise((r) => setTimeout(r, Number(values.listen ?? 8000)));
   s.close();
   return { copies, error };
@@ -121,7 +121,7 @@ async function tftpLossy(): Promise<unknown> {
       if (p.data.length < 512) { s.close(); resolve({ bytes, dropped: dropped.size }); }
       expected++;
     });
-    s.send(encodeRequest('rrq', values.file![0]!, 'octet', { timeout: '1' }), 69, values.server!);
+    s.send(encodeRequest('rrq', values.file![0]!, 'octet'), 69, values.server!);
   });
 }
 

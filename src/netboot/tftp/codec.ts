@@ -105,7 +105,7 @@ export function encodeAck(block: number): Buffer {
   return b;
 }
 
-/** The 4-byte DATA header; the payload is sent beside it (scatter-gather), never copied. */
+/** Writes the 4-byte DATA header at the start of `into`. */
 export function dataHeader(block: number, into: Buffer = Buffer.alloc(4)): Buffer {
   into.writeUInt16BE(TftpOp.DATA, 0);
   into.writeUInt16BE(block & 0xffff, 2);

@@ -1,10 +1,11 @@
 // Read-only TFTP server: one listening socket for requests, then one ephemeral socket per
 // transfer (RFC 1350 transfer IDs), connected to the client so the kernel drops foreign TIDs.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { realpath } from 'node:fs/promises';
+import { realpath, type FileHandle } from 'node:fs/promises';
 import { decodeTftp, encodeError, MAX_BLKSIZE, negotiateOptions, TftpDecodeError, TftpErrorCode, type TftpPacket } from './codec.js';
 import { checkRequestName, openUnderRoot } from './paths.js';
-import { ReadTransfer } from './transfer.js';
+import { ReadTransfer, type TransferEnd } from './transfer.js';
+import { TransferPool } from './worker-pool.js';
 
 export const TFTP_PORT = 69;
 export const MAX_CONCURRENT_TRANSFERS = 256;
@@ -19,6 +20,8 @@ export interface TftpServerOptions {
   /** Ethernet MTU 1500 − IP 20 − UDP 8 − TFTP 4 = 1468 is the usual ceiling. */
   maxBlksize?: number;
   maxTransfers?: number;
+  /** Worker threads running transfers; 0 runs them on the main thread. */
+  workers?: number;
 }
 
 export interface TftpStats { requests: number; badPackets: number; refused: number; completed: number; failed: number; active: number }
@@ -27,7 +30,9 @@ export class TftpServer {
   readonly stats: TftpStats = { requests: 0, badPackets: 0, refused: 0, completed: 0, failed: 0, active: 0 };
   private socket!: Socket;
   private realRoot = '';
-  private readonly transfers = new Map<string, ReadTransfer>();
+  /** Active transfers by client address:port; the value aborts it (main-thread transfers only). */
+  private readonly transfers = new Map<string, (() => void) | undefined>();
+  private pool: TransferPool | undefined;
   private readonly log: TftpLog;
 
   private constructor(private readonly options: TftpServerOptions) {
@@ -37,6 +42,7 @@ export class TftpServer {
   static async start(options: TftpServerOptions): Promise<TftpServer> {
     const server = new TftpServer(options);
     server.realRoot = await realpath(options.root);
+    if (options.workers) server.pool = new TransferPool(options.workers);
     server.socket = await new Promise<Socket>((resolve, reject) => {
       const socket = createSocket({ type: 'udp4' });
       socket.once('error', reject);
@@ -78,7 +84,11 @@ export class TftpServer {
     if (this.transfers.has(key)) return; // a retransmitted request: the transfer is already answering
     if (this.transfers.size >= (this.options.maxTransfers ?? MAX_CONCURRENT_TRANSFERS))
       return this.refuse(rinfo, TftpErrorCode.NOT_DEFINED, 'server busy, try again');
-    this.startTransfer(packet, rinfo, key).catch((err: Error) => this.log({ event: 'tftp-internal-error', error: err.stack ?? String(err) }));
+    // Claimed before any await, so a retransmitted request never starts a second transfer.
+    this.transfers.set(key, undefined);
+    this.startTransfer(packet, rinfo, key)
+      .catch((err: Error) => this.log({ event: 'tftp-internal-error', error: err.stack ?? String(err) }))
+      .finally(() => this.transfers.delete(key));
   }
 
   private async startTransfer(rrq: Extract<TftpPacket, { op: 'rrq' }>, rinfo: RemoteInfo, key: string): Promise<void> {
@@ -87,36 +97,45 @@ export class TftpServer {
     if (!name.ok) return this.refuse(rinfo, name.code, name.why, { file: rrq.filename.slice(0, 300) });
     const opened = await openUnderRoot(this.realRoot, name.relative);
     if (!opened.ok) return this.refuse(rinfo, opened.code, opened.why, { file: name.relative });
-    const socket = createSocket({ type: 'udp4' });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind({ address: this.options.address, port: 0 }, () => socket.connect(rinfo.port, rinfo.address, () => {
-          socket.removeAllListeners('error');
-          resolve();
-        }));
-      });
-    } catch (err) {
-      socket.close();
-      await opened.handle.close();
-      throw err;
-    }
     const negotiated = negotiateOptions(rrq.options, opened.size, this.options.maxBlksize ?? MAX_BLKSIZE);
-    const transfer = new ReadTransfer({ socket, handle: opened.handle, size: opened.size, blksize: negotiated.blksize, timeoutMs: negotiated.timeoutMs, oack: negotiated.accepted });
-    this.transfers.set(key, transfer);
     this.stats.active++;
     this.log({ event: 'tftp-start', from: key, file: name.relative, size: opened.size, blksize: negotiated.blksize });
-    transfer.start();
-    const end = await transfer.done;
-    this.transfers.delete(key);
+    const spec = { size: opened.size, blksize: negotiated.blksize, timeoutMs: negotiated.timeoutMs, oack: negotiated.accepted };
+    let end: TransferEnd;
+    try {
+      end = this.pool
+        ? await this.pool.run({ ...spec, fd: opened.handle.fd, localAddress: this.options.address, client: { address: rinfo.address, port: rinfo.port } })
+        : await this.runHere(spec, opened.handle, rinfo, key);
+    } catch (err) {
+      end = { ok: false, why: (err as Error).message, resends: 0 };
+    } finally {
+      await opened.handle.close().catch(() => {});
+    }
     this.stats.active--;
     if (end.ok) this.stats.completed++;
     else this.stats.failed++;
     this.log({ event: end.ok ? 'tftp-done' : 'tftp-failed', from: key, file: name.relative, ...end });
   }
 
+  private async runHere(spec: { size: number; blksize: number; timeoutMs: number; oack: Record<string, string> }, handle: FileHandle, rinfo: RemoteInfo, key: string): Promise<TransferEnd> {
+    const socket = createSocket({ type: 'udp4' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ address: this.options.address, port: 0 }, () => socket.connect(rinfo.port, rinfo.address, () => {
+        socket.removeAllListeners('error');
+        resolve();
+      }));
+    }).catch((err: Error) => { socket.close(); throw err; });
+    // The main thread closes the file once the transfer ends, as with a worker.
+    const transfer = new ReadTransfer({ ...spec, socket, handle: { read: (b, o, l, p) => handle.read(b, o, l, p), close: async () => {} } });
+    this.transfers.set(key, () => transfer.abort(TftpErrorCode.NOT_DEFINED, 'server shutting down'));
+    transfer.start();
+    return transfer.done;
+  }
+
   close(): void {
-    for (const transfer of this.transfers.values()) transfer.abort(TftpErrorCode.NOT_DEFINED, 'server shutting down');
+    for (const abort of this.transfers.values()) abort?.();
+    void this.pool?.close();
     try { this.socket.close(); } catch { /* closed */ }
   }
 }

@@ -1,0 +1,49 @@
+// A worker thread that runs read transfers: node spends ~20 µs per datagram, so one event loop
+// per core moves more blocks a second than one loop for every client. The main thread keeps
+// the request socket, the path checks and the open file; the worker reads through its fd.
+import { createSocket } from 'node:dgram';
+import { read } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+import { ReadTransfer, type FileReader, type TransferEnd } from './transfer.js';
+
+export interface TransferJob {
+  id: number;
+  fd: number;
+  size: number;
+  blksize: number;
+  timeoutMs: number;
+  oack: Record<string, string>;
+  localAddress: string;
+  client: { address: string; port: number };
+}
+
+export interface TransferJobResult { id: number; end: TransferEnd }
+
+function fdReader(fd: number): FileReader {
+  return {
+    read: (buffer, offset, length, position) =>
+      new Promise((resolve, reject) => read(fd, buffer, offset, length, position, (err, bytesRead) => (err ? reject(err) : resolve({ bytesRead })))),
+    close: async () => {}, // the main thread owns the descriptor and closes it
+  };
+}
+
+async function runJob(job: TransferJob): Promise<TransferEnd> {
+  const socket = createSocket({ type: 'udp4' });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind({ address: job.localAddress, port: 0 }, () => socket.connect(job.client.port, job.client.address, () => {
+      socket.removeAllListeners('error');
+      resolve();
+    }));
+  });
+  const transfer = new ReadTransfer({ socket, handle: fdReader(job.fd), size: job.size, blksize: job.blksize, timeoutMs: job.timeoutMs, oack: job.oack });
+  transfer.start();
+  return transfer.done;
+}
+
+parentPort?.on('message', (job: TransferJob) => {
+  runJob(job).then(
+    (end) => parentPort!.postMessage({ id: job.id, end } satisfies TransferJobResult),
+    (err: Error) => parentPort!.postMessage({ id: job.id, end: { ok: false, why: `worker: ${err.message}`, resends: 0 } } satisfies TransferJobResult),
+  );
+});
