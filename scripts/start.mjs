@@ -38,11 +38,31 @@ const cli = `${join(root, 'bin', 'ardesia.js')} --data-dir ${dataDir}`;
 const daemon = spawn(process.execPath, [join(root, 'bin', 'ardesia.js'), '--data-dir', dataDir, 'serve', '--listen', listen, '--config', confPath, '--stop-vms-on-exit'], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
+/** Runs the CLI without blocking this process (the daemon's output must keep flowing meanwhile). */
+function runCli(args, inherit = false) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(root, 'bin', 'ardesia.js'), '--data-dir', dataDir, ...args], { stdio: inherit ? 'inherit' : 'ignore' });
+    child.on('exit', (code) => resolve(code ?? 1));
+  });
+}
+
+/** The demo gold image, built once from Debian packages (cached; the first build takes minutes). */
+async function ensureDemoImage() {
+  if ((await runCli(['image', 'show', 'demo'])) === 0) return;
+  process.stdout.write('\nBuilding the demo gold image from Debian packages (once; cached afterwards)…\n');
+  if ((await runCli(['image', 'build', 'demo'], true)) !== 0) {
+    process.stdout.write('The demo image could not be built; the daemon keeps running without it.\n');
+    return;
+  }
+  await runCli(['desktop', 'create', 'demo-desktop', '--image', 'demo', '--home', 'demo'], true);
+}
+
 let announced = false;
 daemon.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
   if (!announced && chunk.toString().includes('ardesia daemon listening')) {
     announced = true;
+    void ensureDemoImage();
     process.stdout.write(`
 ────────────────────────────────────────────────────────────────────────
  Ardesia is running.   data: ${dataDir}   API: http://${listen} (and ${join(dataDir, 'ardesia.sock')})
@@ -51,6 +71,8 @@ daemon.stdout.on('data', (chunk) => {
    ${cli} vm console demo        # its serial console (detach with ~.)
    ${cli} vm stop -w demo        # ACPI power button, wait until off
    ${cli} host check             # KVM or TCG on this machine, and why
+   ${cli} image versions demo    # the demo gold image (Debian, jwm, built from packages)
+   ${cli} desktop start demo-desktop ; ${cli} vm console demo-desktop   # a desktop cloned from it
  For --url use, the root API token is in ${join(dataDir, 'root.token')} (root-only).
  Ctrl+C stops the daemon (and, in this demo, its VMs).
 ────────────────────────────────────────────────────────────────────────
