@@ -1,6 +1,6 @@
 // Runs the probe guest under QEMU once and classifies what happened. The one place that
 // spawns QEMU for the probe; everything it decides is in probe-outcome.ts.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,10 +51,18 @@ export async function runProbe(opts: ProbeOptions): Promise<ProbeResult> {
   }
 }
 
+// A probe QEMU that KVM stopped stays paused forever: never let one outlive this process.
+const liveProbes = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of liveProbes) child.kill('SIGKILL');
+});
+
 function spawnProbe(binary: string, argv: string[], timeoutMs: number): Promise<Omit<ProbeResult, 'argv'>> {
   return new Promise((resolve) => {
     const started = Date.now();
     const child = spawn(binary, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    liveProbes.add(child);
+    child.once('exit', () => liveProbes.delete(child));
     let serial = '';
     let stderr = '';
     let timedOut = false;
