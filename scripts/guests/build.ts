@@ -26,7 +26,12 @@ const MEMO_PATH = join(CACHE_ROOT, 'resolved.json');
 /** Builds kept in the cache: the new one plus a couple that a parallel test run may still read. */
 const KEPT_BUILDS = 3;
 
-/** Every file that shapes the guests: what goes inside them and the scripts that assemble them. */
+/**
+ * Every file that shapes the guests: what goes inside them (guest/system, initramfs, boot — not
+ * guest/linux, the desktop helper, which the tests inject themselves) and the scripts that build them.
+ */
+const GUEST_INPUT_DIRS = ['system', 'initramfs', 'boot'];
+
 function buildInputs(): Array<{ path: string; content: Buffer }> {
   const files: Array<{ path: string; content: Buffer }> = [];
   const walk = (dir: string): void => {
@@ -36,7 +41,7 @@ function buildInputs(): Array<{ path: string; content: Buffer }> {
       else if (!entry.name.endsWith('.test.ts')) files.push({ path: `${relative(REPO_ROOT, path)}:${statSync(path).mode & 0o111 ? 'x' : '-'}`, content: readFileSync(path) });
     }
   };
-  walk(GUEST_DIR);
+  for (const dir of GUEST_INPUT_DIRS) walk(join(GUEST_DIR, dir));
   walk(join(REPO_ROOT, 'scripts', 'guests'));
   return files;
 }
