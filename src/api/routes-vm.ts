@@ -1,6 +1,5 @@
 // The VM routes (vmctl's verbs over HTTP), declared as data: path, access rule, schemas, handler.
 import { z } from 'zod';
-import { ArdesiaError } from '../contract/errors.js';
 import { DiskSpec, NicSpec, BootSpec, VmSpec, Arch } from '../contract/vm.js';
 import type { ApiRoute } from './route.js';
 
@@ -128,8 +127,3 @@ export const vmRoutes: ApiRoute[] = [
     },
   },
 ];
-
-export function requireName(params: Record<string, string | undefined>): string {
-  if (!params.name) throw new ArdesiaError('BAD_REQUEST', 'a VM name is required');
-  return params.name;
-}

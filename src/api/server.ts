@@ -6,7 +6,7 @@ import { ArdesiaError, type ErrorBody } from '../contract/errors.js';
 import type { Store } from '../store/db.js';
 import { tokenPrincipal } from '../auth/tokens.js';
 import { ROOT_PRINCIPAL } from '../auth/tokens.js';
-import { registerConsoleRoute } from './console-ws.js';
+import { consoleRoute, registerConsoleRoute } from './console-ws.js';
 import { openApiDocument } from './openapi.js';
 import type { ApiRoute, AppContext } from './route.js';
 import { systemRoutes } from './routes-system.js';
@@ -87,7 +87,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       },
     });
   }
-  server.get('/v1/openapi.json', async () => openApiDocument(ALL_ROUTES));
+  server.get('/v1/openapi.json', async () => openApiDocument([...ALL_ROUTES, consoleRoute]));
   registerConsoleRoute(server, opts);
   return server;
 }

@@ -59,8 +59,13 @@ export function sessionOut(s: SessionRow): MaintenanceSession {
   };
 }
 
+/** The rows that hang off an image: its versions, its maintenance session, its desktops. */
+function imageRelations(ctx: ServiceContext, img: ImageRow) {
+  return Promise.all([versionList(ctx.db, img.name), sessionGet(ctx.db, img.name), desktopsOfImage(ctx.db, img.name)]);
+}
+
 export async function imageInfo(ctx: ServiceContext, img: ImageRow): Promise<ImageInfo> {
-  const [versions, session, desktops] = await Promise.all([versionList(ctx.db, img.name), sessionGet(ctx.db, img.name), desktopsOfImage(ctx.db, img.name)]);
+  const [versions, session, desktops] = await imageRelations(ctx, img);
   return {
     name: img.name,
     boot: bootProfileOf(ctx, img),
@@ -74,7 +79,7 @@ export async function imageInfo(ctx: ServiceContext, img: ImageRow): Promise<Ima
 }
 
 export async function usageFacts(ctx: ServiceContext, img: ImageRow): Promise<UsageFacts> {
-  const [versions, session, desktops] = await Promise.all([versionList(ctx.db, img.name), sessionGet(ctx.db, img.name), desktopsOfImage(ctx.db, img.name)]);
+  const [versions, session, desktops] = await imageRelations(ctx, img);
   return {
     currentVersion: img.current_version,
     versions: versions.map((v) => ({ version: v.version, backingVersion: v.backing_version, depth: v.depth })),

@@ -3,13 +3,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { ArdesiaError } from '../../contract/errors.js';
+import type { LaunchFile } from './boot-args.js';
 
-export interface LaunchFile {
-  path: string;
-  copyFrom?: string;
-  contents?: Uint8Array;
-  onlyIfMissing?: boolean;
-}
 
 export function writeLaunchFiles(files: LaunchFile[]): void {
   for (const f of files) {
