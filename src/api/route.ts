@@ -9,10 +9,22 @@ import type { HomeService } from '../desktops/homes.js';
 import type { DesktopService } from '../desktops/service.js';
 
 /**
- * public: anyone; authenticated: any valid token; root: the root principal only;
- * vm-owner: root or the owner of the VM in :name; vm-owner-or-new: as vm-owner, root for a new VM.
+ * public: anyone; authenticated: any principal (token or browser session); admin: root or a user with the admin role;
+ * vm-owner: an admin or the owner of the VM in :name; vm-owner-or-new: as vm-owner, admins only for a new VM.
+ * Finer checks (a user's own desktop, session or home) are made by the handler with `who`.
  */
-export type Access = 'public' | 'authenticated' | 'root' | 'vm-owner' | 'vm-owner-or-new';
+export type Access = 'public' | 'authenticated' | 'admin' | 'vm-owner' | 'vm-owner-or-new';
+
+/** Who is calling: resolved once per request from a bearer token or a browser session cookie. */
+export interface Principal {
+  /** User name; `root` for the root token. */
+  name: string;
+  /** Root, or a user with the admin role. */
+  admin: boolean;
+  groups: readonly string[];
+  /** The browser session's id when authenticated by cookie (display tickets are bound to it). */
+  session?: string;
+}
 
 export interface AppContext {
   vms: VmManager;
@@ -35,7 +47,11 @@ export interface ConfigLoadResult {
 
 export interface RouteInput {
   app: AppContext;
+  /** The principal's name (kept for audit and VM ownership); `who` has roles and groups. */
   principal: string | undefined;
+  who: Principal | undefined;
+  /** The client's address, for the audit log and login rate limits. */
+  address: string;
   params: Record<string, string | undefined>;
   body: unknown;
   query: unknown;

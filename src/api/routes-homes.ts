@@ -7,13 +7,13 @@ const UserParams = z.object({ user: z.string() });
 const who = (principal: string | undefined): string => principal ?? 'unknown';
 
 export const homeRoutes: ApiRoute[] = [
-  { method: 'GET', url: '/v1/homes', summary: 'List home volumes and their leases', access: 'root', handler: async ({ app }) => app.homes.list() },
-  { method: 'GET', url: '/v1/homes/:user', summary: "A user's home volume", access: 'root', params: UserParams, handler: async ({ app, params }) => app.homes.show(params.user!) },
+  { method: 'GET', url: '/v1/homes', summary: 'List home volumes and their leases', access: 'admin', handler: async ({ app }) => app.homes.list() },
+  { method: 'GET', url: '/v1/homes/:user', summary: "A user's home volume", access: 'admin', params: UserParams, handler: async ({ app, params }) => app.homes.show(params.user!) },
   {
     method: 'POST',
     url: '/v1/homes/:user/resize',
     summary: 'Grow a home volume (never shrinks)',
-    access: 'root',
+    access: 'admin',
     params: UserParams,
     body: HomeResizeBody,
     handler: async ({ app, params, body, principal }) => app.homes.resize(params.user!, (body as z.infer<typeof HomeResizeBody>).sizeBytes, who(principal)),
@@ -22,7 +22,7 @@ export const homeRoutes: ApiRoute[] = [
     method: 'DELETE',
     url: '/v1/homes/:user',
     summary: 'Delete a home volume (needs ?yes=true; refused while leased)',
-    access: 'root',
+    access: 'admin',
     params: UserParams,
     query: HomeDeleteQuery,
     handler: async ({ app, params, query, principal }) => app.homes.delete(params.user!, (query as z.infer<typeof HomeDeleteQuery>).yes === 'true', who(principal)),

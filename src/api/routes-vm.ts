@@ -45,7 +45,7 @@ export const vmRoutes: ApiRoute[] = [
     method: 'POST',
     url: '/v1/vms',
     summary: 'Define a VM from a spec',
-    access: 'root',
+    access: 'admin',
     body: z.object({ spec: VmSpec }).strict(),
     status: 201,
     handler: async ({ app, body }) => {
@@ -66,7 +66,7 @@ export const vmRoutes: ApiRoute[] = [
     method: 'DELETE',
     url: '/v1/vms/:name',
     summary: 'Forget a stopped VM definition',
-    access: 'root',
+    access: 'admin',
     params: NameParams,
     handler: async ({ app, params }) => {
       await app.vms.undefine(params.name!);

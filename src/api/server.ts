@@ -8,7 +8,7 @@ import { tokenPrincipal } from '../auth/tokens.js';
 import { ROOT_PRINCIPAL } from '../auth/tokens.js';
 import { consoleRoute, registerConsoleRoute } from './console-ws.js';
 import { openApiDocument } from './openapi.js';
-import type { ApiRoute, AppContext } from './route.js';
+import type { ApiRoute, AppContext, Principal } from './route.js';
 import { systemRoutes } from './routes-system.js';
 import { vmRoutes } from './routes-vm.js';
 import { imageRoutes } from './routes-images.js';
@@ -23,10 +23,11 @@ export interface ApiOptions {
   logger: boolean | object;
 }
 
-export async function principalOf(store: Store, req: FastifyRequest): Promise<string | undefined> {
+export async function principalOf(store: Store, req: FastifyRequest): Promise<Principal | undefined> {
   const header = req.headers.authorization;
   const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-  return token ? tokenPrincipal(store, token) : undefined;
+  const name = token ? await tokenPrincipal(store, token) : undefined;
+  return name === undefined ? undefined : { name, admin: name === ROOT_PRINCIPAL, groups: [] };
 }
 
 function parseWith(schema: ZodTypeAny | undefined, value: unknown, where: string): unknown {
@@ -38,17 +39,17 @@ function parseWith(schema: ZodTypeAny | undefined, value: unknown, where: string
 }
 
 /** Throws unless the principal may use the route (for VM routes, on the VM named in the URL). */
-export async function authorize(app: AppContext, route: ApiRoute, principal: string | undefined, vmName?: string): Promise<void> {
+export async function authorize(app: AppContext, route: ApiRoute, who: Principal | undefined, vmName?: string): Promise<void> {
   if (route.access === 'public') return;
-  if (principal === undefined) throw new ArdesiaError('UNAUTHENTICATED', 'a valid API token is required');
-  if (principal === ROOT_PRINCIPAL || route.access === 'authenticated') return;
-  if (route.access === 'root') throw new ArdesiaError('FORBIDDEN', `only root may ${route.summary.toLowerCase()}`);
+  if (who === undefined) throw new ArdesiaError('UNAUTHENTICATED', 'log in, or send a valid API token');
+  if (who.admin || route.access === 'authenticated') return;
+  if (route.access === 'admin') throw new ArdesiaError('FORBIDDEN', `only an administrator may ${route.summary.toLowerCase()}`);
   const vm = await app.vms.get(vmName ?? '').catch(() => undefined);
   if (!vm) {
-    if (route.access === 'vm-owner-or-new') throw new ArdesiaError('FORBIDDEN', 'only root may create VMs');
+    if (route.access === 'vm-owner-or-new') throw new ArdesiaError('FORBIDDEN', 'only an administrator may create VMs');
     throw new ArdesiaError('VM_NOT_FOUND', `vm ${vmName} is not defined`);
   }
-  if (!app.mayOperate(principal, vm.spec)) throw new ArdesiaError('FORBIDDEN', `vm ${vmName} is not yours (owner: ${vm.owner ?? 'root'})`);
+  if (!app.mayOperate(who.name, vm.spec)) throw new ArdesiaError('FORBIDDEN', `vm ${vmName} is not yours (owner: ${vm.owner ?? 'root'})`);
 }
 
 export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
@@ -75,12 +76,12 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       method: route.method,
       url: route.url,
       handler: async (req, reply) => {
-        const principal = await principalOf(opts.store, req);
+        const who = await principalOf(opts.store, req);
         const params = parseWith(route.params, req.params, 'params') as Record<string, string | undefined>;
-        await authorize(opts.app, route, principal, (req.params as { name?: string }).name);
+        await authorize(opts.app, route, who, (req.params as { name?: string }).name);
         const body = parseWith(route.body, req.body, 'body');
         const query = parseWith(route.query, req.query, 'query');
-        const result = await route.handler({ app: opts.app, principal, params, body, query });
+        const result = await route.handler({ app: opts.app, principal: who?.name, who, address: req.ip, params, body, query });
         reply.status(route.status ?? 200);
         if (route.raw) return reply.type('text/plain; charset=utf-8').send(result);
         return result;

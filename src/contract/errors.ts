@@ -52,6 +52,14 @@ export const ERROR_REGISTRY = {
   POOL_DESKTOP_BUSY: { status: 503, hint: 'Your previous session is still ending; try again in a moment.' },
   PLACEMENT_NO_HOST_UP: { status: 503, hint: 'No host is up; start an agent or bring a host out of maintenance.' },
   PLACEMENT_NO_CAPACITY: { status: 503, hint: 'No host has enough free memory; stop some desktops or add a host.' },
+  // pools and sessions
+
+  // users, groups, login
+
+  // display gateway
+
+  // netboot and thin clients
+
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

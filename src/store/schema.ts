@@ -1,5 +1,8 @@
 // Table types of the store (Kysely). One interface per table; JSON columns hold text.
 import type { ColumnType, Generated } from 'kysely';
+import type { AuthTables } from '../auth/store-schema.js';
+import type { PoolTables } from '../desktops/store-schema.js';
+import type { NetbootTables } from '../netboot/store-schema.js';
 
 export interface VmTable {
   name: string;
@@ -24,7 +27,7 @@ export interface ApiTokenTable {
   created_at: string;
 }
 
-export interface Database {
+export interface Database extends AuthTables, PoolTables, NetbootTables {
   vms: VmTable;
   api_tokens: ApiTokenTable;
   images: ImageTable;

@@ -1,0 +1,3 @@
+// Pools, pool desktops with their lifecycle state, and sessions: this domain's table types (part of the store's Database).
+
+export interface PoolTables {}
