@@ -7,6 +7,12 @@ import type { HostReport } from '../hypervisor/host/index.js';
 import type { ImageService } from '../images/service.js';
 import type { HomeService } from '../desktops/homes.js';
 import type { DesktopService } from '../desktops/service.js';
+import type { PoolService } from '../desktops/pools.js';
+import type { EventHub } from './events.js';
+import type { DisplayAccess } from '../gateway/access.js';
+import type { UsersService } from '../auth/users.js';
+import type { LoginService } from '../auth/login.js';
+import type { ThinClientService } from '../thinclients/inventory.js';
 
 /**
  * public: anyone; authenticated: any principal (token or browser session); admin: root or a user with the admin role;
@@ -24,6 +30,8 @@ export interface Principal {
   groups: readonly string[];
   /** The browser session's id when authenticated by cookie (display tickets are bound to it). */
   session?: string;
+  /** The sha256 of the bearer token when authenticated by one (logout revokes a login token by it). */
+  tokenId?: string;
 }
 
 export interface AppContext {
@@ -32,9 +40,15 @@ export interface AppContext {
   mayOperate(principal: string | undefined, spec: VmSpec): boolean;
   configLoad(path: string): Promise<ConfigLoadResult>;
   configReload(): Promise<ConfigLoadResult>;
+  pools: PoolService;
+  events: EventHub;
   images: ImageService;
   homes: HomeService;
   desktops: DesktopService;
+  display: DisplayAccess;
+  users: UsersService;
+  login: LoginService;
+  thinClients: ThinClientService;
 }
 
 export interface ConfigLoadResult {
@@ -52,6 +66,11 @@ export interface RouteInput {
   who: Principal | undefined;
   /** The client's address, for the audit log and login rate limits. */
   address: string;
+  /** The request came over https (cookies then get Secure). */
+  secure: boolean;
+  userAgent: string | undefined;
+  /** Adds a Set-Cookie header to the reply (a full cookie string, see src/auth/cookies.ts). */
+  setCookie(cookie: string): void;
   params: Record<string, string | undefined>;
   body: unknown;
   query: unknown;
@@ -68,5 +87,7 @@ export interface ApiRoute {
   status?: number;
   /** The handler returns bytes sent as text/plain instead of JSON. */
   raw?: boolean;
+  /** With raw: the Content-Type sent instead of text/plain. */
+  contentType?: string;
   handler(input: RouteInput): Promise<unknown>;
 }

@@ -1,7 +1,6 @@
 // Gold-image routes (root only): create/import and publish run as operations polled by the client.
 import { z } from 'zod';
 import { ImageCreateBody, PublishBody, RollbackBody, VersionQuery } from '../contract/images.js';
-import { auditList } from '../images/repo.js';
 import type { ApiRoute } from './route.js';
 
 const NameParams = z.object({ name: z.string() });
@@ -80,13 +79,5 @@ export const imageRoutes: ApiRoute[] = [
     access: 'admin',
     params: z.object({ id: z.string() }),
     handler: async ({ app, params }) => app.images.operations.get(params.id!),
-  },
-  {
-    method: 'GET',
-    url: '/v1/audit',
-    summary: 'The newest entries of the audit log',
-    access: 'admin',
-    query: z.object({ limit: z.coerce.number().int().min(1).max(10_000).default(200) }),
-    handler: async ({ app, query }) => auditList(app.images.ctx.db, (query as { limit: number }).limit),
   },
 ];

@@ -4,9 +4,10 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { ZodTypeAny } from 'zod';
 import { ArdesiaError, type ErrorBody } from '../contract/errors.js';
 import type { Store } from '../store/db.js';
-import { tokenPrincipal } from '../auth/tokens.js';
-import { ROOT_PRINCIPAL } from '../auth/tokens.js';
+import { principalResolve } from '../auth/principal.js';
 import { consoleRoute, registerConsoleRoute } from './console-ws.js';
+import { poolRoutes } from './routes-pools.js';
+import { eventsRoute, registerEventsRoute } from './events.js';
 import { openApiDocument } from './openapi.js';
 import type { ApiRoute, AppContext, Principal } from './route.js';
 import { systemRoutes } from './routes-system.js';
@@ -14,8 +15,14 @@ import { vmRoutes } from './routes-vm.js';
 import { imageRoutes } from './routes-images.js';
 import { homeRoutes } from './routes-homes.js';
 import { desktopRoutes } from './routes-desktops.js';
+import { registerWebApp } from './web-static.js';
+import { gatewayRoutes } from '../gateway/routes.js';
+import { displaySocketRoute, registerDisplaySocketRoute } from '../gateway/socket-route.js';
+import { userRoutes } from './routes-users.js';
+import { thinClientRoutes } from './routes-thinclients.js';
+import { registerBootRoutes } from '../netboot/http/boot-routes.js';
 
-export const ALL_ROUTES: ApiRoute[] = [...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes];
+export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes];
 
 export interface ApiOptions {
   app: AppContext;
@@ -23,12 +30,13 @@ export interface ApiOptions {
   logger: boolean | object;
 }
 
+/** Bearer token (root, a user's login token, a vm-owner token) or the browser session cookie; undefined = anonymous. */
 export async function principalOf(store: Store, req: FastifyRequest): Promise<Principal | undefined> {
-  const header = req.headers.authorization;
-  const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-  const name = token ? await tokenPrincipal(store, token) : undefined;
-  return name === undefined ? undefined : { name, admin: name === ROOT_PRINCIPAL, groups: [] };
+  return principalResolve(store, { authorization: req.headers.authorization, cookie: req.headers.cookie });
 }
+
+/** The client's address; requests over the unix socket have none. */
+export const addressOf = (req: FastifyRequest): string => req.ip || 'local';
 
 function parseWith(schema: ZodTypeAny | undefined, value: unknown, where: string): unknown {
   if (!schema) return value;
@@ -81,14 +89,31 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
         await authorize(opts.app, route, who, (req.params as { name?: string }).name);
         const body = parseWith(route.body, req.body, 'body');
         const query = parseWith(route.query, req.query, 'query');
-        const result = await route.handler({ app: opts.app, principal: who?.name, who, address: req.ip, params, body, query });
+        const cookies: string[] = [];
+        const result = await route.handler({
+          app: opts.app,
+          principal: who?.name,
+          who,
+          address: addressOf(req),
+          secure: req.protocol === 'https',
+          userAgent: req.headers['user-agent'],
+          setCookie: (cookie) => cookies.push(cookie),
+          params,
+          body,
+          query,
+        });
+        if (cookies.length) reply.header('set-cookie', cookies);
         reply.status(route.status ?? 200);
-        if (route.raw) return reply.type('text/plain; charset=utf-8').send(result);
+        if (route.raw) return reply.type(route.contentType ?? 'text/plain; charset=utf-8').send(result);
         return result;
       },
     });
   }
-  server.get('/v1/openapi.json', async () => openApiDocument([...ALL_ROUTES, consoleRoute]));
+  server.get('/v1/openapi.json', async () => openApiDocument([...ALL_ROUTES, consoleRoute, displaySocketRoute, eventsRoute]));
   registerConsoleRoute(server, opts);
+  registerEventsRoute(server, opts, opts.app.events);
+  registerWebApp(server);
+  registerDisplaySocketRoute(server, opts);
+  registerBootRoutes(server, opts.app.thinClients);
   return server;
 }

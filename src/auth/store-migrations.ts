@@ -1,4 +1,46 @@
 // Users, groups, roles, browser sessions and login attempts: this domain's schema migrations (merged with the others in src/store/db.ts; names sort globally).
-import type { Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 
-export const AUTH_MIGRATIONS: Record<string, Migration> = {};
+export const AUTH_MIGRATIONS: Record<string, Migration> = {
+  '0003_auth': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('users')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('full_name', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('roles', 'text', (c) => c.notNull())
+        .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('keyboard_layout', 'text', (c) => c.notNull().defaultTo('us'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_login_at', 'text')
+        .execute();
+      await db.schema
+        .createTable('groups')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('user_groups')
+        .addColumn('user', 'text', (c) => c.notNull().references('users.name').onDelete('cascade'))
+        .addColumn('group', 'text', (c) => c.notNull().references('groups.name').onDelete('cascade'))
+        .addPrimaryKeyConstraint('user_groups_pk', ['user', 'group'])
+        .execute();
+      await db.schema
+        .createTable('sessions')
+        .addColumn('id_sha256', 'text', (c) => c.primaryKey())
+        .addColumn('user', 'text', (c) => c.notNull().references('users.name').onDelete('cascade'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_seen_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('address', 'text', (c) => c.notNull())
+        .addColumn('user_agent', 'text')
+        .execute();
+      await db.schema.createIndex('sessions_user').on('sessions').column('user').execute();
+      // Who changed what from where; the append-only triggers on audit stay as they are.
+      await sql`alter table audit add column address text`.execute(db);
+      // Tokens issued by a login carry a label; the root and vm-owner file tokens have none.
+      await sql`alter table api_tokens add column label text`.execute(db);
+    },
+  },
+};

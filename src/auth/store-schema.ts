@@ -1,3 +1,44 @@
 // Users, groups, roles, browser sessions and login attempts: this domain's table types (part of the store's Database).
+import type { ColumnType } from 'kysely';
 
-export interface AuthTables {}
+export interface UserTable {
+  name: string;
+  full_name: string;
+  /** argon2id PHC string ($argon2id$v=19$m=…,p=…,t=…$salt$hash). */
+  password_hash: string;
+  /** JSON array of roles, e.g. ["user"] or ["admin","user"]. */
+  roles: string;
+  disabled: number;
+  keyboard_layout: string;
+  created_at: ColumnType<string, string, never>;
+  last_login_at: string | null;
+}
+
+export interface GroupTable {
+  name: string;
+  created_at: ColumnType<string, string, never>;
+}
+
+export interface UserGroupTable {
+  user: string;
+  group: string;
+}
+
+/** A browser session: the cookie holds a random id, the store only its sha256. */
+export interface SessionTable {
+  id_sha256: string;
+  user: string;
+  created_at: string;
+  last_seen_at: string;
+  /** The absolute end; the idle end is last_seen_at + the idle limit. */
+  expires_at: string;
+  address: string;
+  user_agent: string | null;
+}
+
+export interface AuthTables {
+  users: UserTable;
+  groups: GroupTable;
+  user_groups: UserGroupTable;
+  sessions: SessionTable;
+}

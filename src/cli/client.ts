@@ -1,7 +1,7 @@
 // The CLI's way to the daemon: its HTTP API over the local unix socket, or over HTTP with --url.
 import { existsSync, readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
-import { userInfo } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type WebSocket from 'ws';
@@ -29,20 +29,26 @@ export function resolveDataDir(opts: GlobalOptions): string {
   return opts.dataDir ?? process.env.ARDESIA_DATA_DIR ?? DEFAULT_DATA_DIR;
 }
 
-/** Where the daemon is and which token to present: root's file, or the owner file of this user. */
+/** Where `ardesia login` keeps this user's token (0600). */
+export function loginTokenPath(): string {
+  return join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'ardesia', 'token');
+}
+
+function readToken(path: string): string | undefined {
+  try {
+    return existsSync(path) ? readFileSync(path, 'utf8').trim() || undefined : undefined;
+  } catch {
+    return undefined; // unreadable: the daemon will say the request is unauthenticated
+  }
+}
+
+/** Where the daemon is and which token to present: ARDESIA_TOKEN, root's file, the owner file of this user, or the `ardesia login` token. */
 export function resolveEndpoint(opts: GlobalOptions): Endpoint {
   const dataDir = resolveDataDir(opts);
   const url = opts.url ?? process.env.ARDESIA_URL;
   const user = process.getuid?.() === 0 ? 'root' : userInfo().username;
   const tokenFile = user === 'root' ? join(dataDir, 'root.token') : join(dataDir, 'tokens', `${user}.token`);
-  let token = process.env.ARDESIA_TOKEN;
-  if (!token && existsSync(tokenFile)) {
-    try {
-      token = readFileSync(tokenFile, 'utf8').trim();
-    } catch {
-      // unreadable: the daemon will say the request is unauthenticated
-    }
-  }
+  const token = process.env.ARDESIA_TOKEN || readToken(tokenFile) || readToken(loginTokenPath());
   if (url) return { url: url.replace(/\/$/, ''), token };
   return { socketPath: opts.socket ?? process.env.ARDESIA_SOCKET ?? join(dataDir, 'ardesia.sock'), token };
 }

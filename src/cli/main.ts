@@ -7,6 +7,10 @@ import { registerVmCommands } from './commands/vm.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerHomeCommands } from './commands/home.js';
 import { registerDesktopCommands } from './commands/desktop.js';
+import { registerPoolCommands } from './commands/pool.js';
+import { registerUserCommands } from './commands/user.js';
+import { registerNetbootCommands } from './commands/netboot.js';
+import { registerThinClientCommands } from './commands/thinclient.js';
 
 const program = new Command('ardesia')
   .description('Ardesia: VMs on QEMU/KVM (vmctl verbs) and virtual desktops')
@@ -23,6 +27,10 @@ registerHostCommands(program);
 registerImageCommands(program);
 registerHomeCommands(program);
 registerDesktopCommands(program);
+registerPoolCommands(program);
+registerUserCommands(program);
+registerNetbootCommands(program);
+registerThinClientCommands(program);
 
 function fail(err: unknown): never {
   const json = program.opts().json === true;

@@ -53,12 +53,43 @@ export const ERROR_REGISTRY = {
   PLACEMENT_NO_HOST_UP: { status: 503, hint: 'No host is up; start an agent or bring a host out of maintenance.' },
   PLACEMENT_NO_CAPACITY: { status: 503, hint: 'No host has enough free memory; stop some desktops or add a host.' },
   // pools and sessions
+  POOL_NOT_FOUND: { status: 404, hint: 'List the pools with `ardesia pool list`.' },
+  POOL_EXISTS: { status: 409, hint: 'Choose another name, or change the existing pool with `ardesia pool set NAME`.' },
+  POOL_INVALID: { status: 400, hint: 'Fix the fields named in the message and try again; `ardesia pool create --help` lists them.' },
+  POOL_IN_USE: { status: 409, hint: 'Users have sessions in this pool: log them off first (`ardesia session logoff DESKTOP`), then delete it.' },
+  DESKTOP_STATE: { status: 409, hint: 'The desktop is not in a state that allows this; `ardesia pool desktops POOL` shows its state.' },
+  DESKTOP_FAILED: { status: 502, hint: 'The desktop could not be prepared for you; try again (you will get another one) and tell an administrator if it persists.' },
+  SESSION_NOT_FOUND: { status: 404, hint: 'List your sessions with `ardesia session list`.' },
+  USER_NAME_UNSUITABLE: { status: 400, hint: 'Desktop accounts need a name of 1-32 lower-case letters, digits, "_" or "-", starting with a letter or "_"; create a user with such a name.' },
 
   // users, groups, login
+  LOGIN_FAILED: { status: 401, hint: 'Check the user name and the password (letter case counts); after 5 failures logins pause for 5 minutes.' },
+  LOGIN_RATE_LIMITED: { status: 429, hint: 'Too many failed logins; wait the time shown, or ask an administrator to check the user.' },
+  USER_NOT_FOUND: { status: 404, hint: 'List the users with `ardesia user list`.' },
+  USER_EXISTS: { status: 409, hint: 'Choose another name, or change the existing user with `ardesia user set NAME`.' },
+  USER_NAME_RESERVED: { status: 400, hint: 'The names root and anonymous belong to the system; choose another name.' },
+  GROUP_NOT_FOUND: { status: 404, hint: 'List the groups with `ardesia group list`, or create it with `ardesia group add NAME`.' },
+  GROUP_EXISTS: { status: 409, hint: 'The group already exists; add members with `ardesia user set NAME --groups …`.' },
+  PASSWORD_WEAK: { status: 400, hint: 'Choose a longer password (10 characters or more, not containing the user name), or let Ardesia generate one.' },
+  PASSWORD_CURRENT_WRONG: { status: 403, hint: 'Give your current password to set a new one, or ask an administrator to reset it.' },
 
   // display gateway
+  DISPLAY_TICKET_UNKNOWN: { status: 403, hint: 'Display tickets are single-use and short-lived: ask for a new one (POST /v1/desktops/NAME/display) and connect at once.' },
+  DISPLAY_TICKET_USED: { status: 403, hint: 'A display ticket opens one connection only: ask for a new one to connect again.' },
+  DISPLAY_TICKET_EXPIRED: { status: 403, hint: 'Connect within 30 seconds of asking for the ticket; ask for a new one.' },
+  DISPLAY_TICKET_NOT_YOURS: { status: 403, hint: 'A display ticket works only for the user and browser session that asked for it; ask for your own.' },
+  DISPLAY_TICKETS_EXHAUSTED: { status: 503, hint: 'Too many display tickets are waiting to be used; try again in a few seconds.' },
+  DISPLAY_UNAVAILABLE: { status: 502, hint: 'The desktop is running but its display did not answer; try again, or reset the desktop if it persists.' },
+  SPICE_NOT_ENABLED: { status: 409, hint: 'Give the VM a SPICE display (spec display.spice) and restart it, or use the browser display.' },
 
   // netboot and thin clients
+  THINCLIENT_NOT_FOUND: { status: 404, hint: 'List the known thin clients with `ardesia thinclient list`; a client is registered when it first network-boots.' },
+  THINCLIENT_NAME_TAKEN: { status: 409, hint: 'Choose another name, or rename the other thin client first.' },
+  BOOT_FILE_NOT_FOUND: { status: 404, hint: 'Only the files listed in DATA_DIR/thinclient/current/manifest.json are served; rebuild the thin-client OS if one is missing.' },
+  BOOT_RANGE_INVALID: { status: 416, hint: 'Ask for a byte range inside the file (Content-Range gives its size).' },
+  THINCLIENT_OS_MISSING: { status: 503, hint: 'Build the thin-client OS first; its files go to DATA_DIR/thinclient/current/.' },
+  NETBOOT_CONFIG_INVALID: { status: 400, hint: 'Fix the netboot configuration file at the paths listed, then start again (docs/netboot.md shows an example).' },
+  NETBOOT_DHCP_CONFLICT: { status: 409, hint: 'Use mode proxy beside the existing DHCP server, or set force: true on the interface if you are sure.' },
 
 } as const satisfies Record<string, { status: number; hint: string }>;
 

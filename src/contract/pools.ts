@@ -151,3 +151,43 @@ export const BrokerRefusalCode = z.enum([
   'IMAGE_NO_VERSION',
 ]);
 export type BrokerRefusalCode = z.infer<typeof BrokerRefusalCode>;
+
+/** A change to a pool: any field but the name; the merged result is validated as a whole. */
+export const PoolPatch = PoolFields.omit({ name: true }).partial().strict();
+export type PoolPatch = z.infer<typeof PoolPatch>;
+
+/** A pool as the API shows it: its definition, the version new desktops get, and its desktops counted. */
+export interface PoolView extends Pool {
+  currentVersion: number | null;
+  counts: { total: number; byState: Partial<Record<DesktopState, number>>; byVersion: Record<string, number> };
+  /** Desktops in session on an older version: they move to the current one at their user's logoff. */
+  pendingAtLogoff: string[];
+}
+
+const MacAddress = z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i, 'a MAC address like 52:54:00:12:34:56');
+
+export const ConnectBody = z
+  .object({
+    /** Return once the guest reports the session started (default), or at once with the desktop as it is. */
+    wait: z.boolean().default(true),
+    waitSeconds: z.number().int().min(1).max(1800).default(600),
+    client: z.object({ thinClient: MacAddress.optional() }).strict().default({}),
+  })
+  .strict()
+  .default({});
+export type ConnectBody = z.infer<typeof ConnectBody>;
+
+export interface ClientInfo {
+  address: string;
+  thinClient?: string;
+  at: string;
+}
+
+/** A session as the API shows it: the desktop it holds, its state, and the display clients on it. */
+export interface SessionInfo extends SessionView {
+  state: DesktopState;
+  since: string;
+  imageVersion: number;
+  clients: number;
+  lastClient: ClientInfo | null;
+}

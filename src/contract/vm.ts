@@ -54,6 +54,18 @@ export const BootSpec = z.object({
 });
 export type BootSpec = z.infer<typeof BootSpec>;
 
+export const SpiceDisplaySpec = z.object({
+  /** Where QEMU's SPICE server listens: loopback unless the administrator opens it to thin clients. */
+  listen: z.string().ip('the SPICE listen address is an IPv4 or IPv6 address').default('127.0.0.1'),
+  /** TCP port; a free one is picked at each start when absent. */
+  port: z.number().int().min(1024).max(65535).optional(),
+});
+export type SpiceDisplaySpec = z.infer<typeof SpiceDisplaySpec>;
+
+/** Displays besides the VNC unix socket every VM has. */
+export const DisplaySpec = z.object({ spice: SpiceDisplaySpec.optional() });
+export type DisplaySpec = z.infer<typeof DisplaySpec>;
+
 export const VmSpec = z.object({
   name: VmName,
   arch: Arch.default('amd64'),
@@ -68,6 +80,8 @@ export const VmSpec = z.object({
   /** vm.conf enable/disable: start when the daemon starts. */
   enabled: z.boolean().default(false),
   accel: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
+  /** A SPICE display for native clients (remote-viewer), with one-time passwords. */
+  display: DisplaySpec.optional(),
 });
 export type VmSpec = z.infer<typeof VmSpec>;
 export type VmSpecInput = z.input<typeof VmSpec>;

@@ -20,6 +20,14 @@ import { ServiceContext } from '../images/context.js';
 import { ImageService } from '../images/service.js';
 import { HomeService } from '../desktops/homes.js';
 import { DesktopService } from '../desktops/service.js';
+import { DesktopMachine } from '../desktops/pool-machine.js';
+import { PoolService } from '../desktops/pools.js';
+import { EventHub } from '../api/events.js';
+import { publishPoolEvents } from './live-events.js';
+import { StandaloneDisplayAccess } from '../gateway/access.js';
+import { authServicesCreate } from '../auth/index.js';
+import { ThinClientService } from '../thinclients/inventory.js';
+import { startDaemonNetboot } from '../netboot/daemon-hook.js';
 
 export interface ServeOptions {
   dataDir: string;
@@ -29,6 +37,12 @@ export interface ServeOptions {
   /** Stop every VM when the daemon stops (default: VMs keep running, as vmd's do not). */
   stopVmsOnExit?: boolean;
   logLevel?: string;
+  /** Desktops starting at once, over every pool (default 2: a boot under TCG takes a core). */
+  bootStormLimit?: number;
+  /** A desktop whose guest helper has not said "ready" this long after its start failed (default 600). */
+  bootTimeoutSeconds?: number;
+  /** Netboot configuration file (YAML/JSON): DHCP, TFTP and HTTP boot of thin clients. */
+  netboot?: string;
 }
 
 export interface Daemon {
@@ -65,6 +79,11 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   const homes = new HomeService(serviceContext);
   const desktops = new DesktopService(serviceContext, homes);
   log.info(await desktops.reconcile(), 'reconciled home-volume leases');
+  const events = new EventHub();
+  const machine = new DesktopMachine(serviceContext, homes, { bootTimeoutMs: (opts.bootTimeoutSeconds ?? 600) * 1000, logoffTimeoutMs: 60_000 });
+  const pools = new PoolService(serviceContext, machine, { bootStormLimit: opts.bootStormLimit ?? 2 });
+  publishPoolEvents(events, pools, machine);
+  log.info(await pools.reconcile(), 'reconciled pool desktops');
 
   let configPath = opts.config ? resolve(opts.config) : undefined;
   const app: AppContext = {
@@ -74,6 +93,11 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
     images,
     homes,
     desktops,
+    pools,
+    events,
+    display: new StandaloneDisplayAccess({ desktops, vms: manager, mayOperate, log }),
+    ...authServicesCreate(store),
+    thinClients: new ThinClientService(store, dataDir, log),
     configLoad: async (path) => {
       configPath = resolve(path);
       return loadConfig(store, manager, dataDir, configPath, { reload: false, startAllEnabled: false }, log);
@@ -107,6 +131,8 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
     const addr = server.address() as AddressInfo;
     url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   }
+  const netboot = await startDaemonNetboot(opts.netboot, { store, dataDir, log, thinClients: app.thinClients, url });
+  pools.start();
   log.info({ socketPath, url, dataDir }, 'ardesia daemon listening');
 
   return {
@@ -118,6 +144,8 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
     close: async () => {
       tcp?.closeAllConnections();
       await new Promise((done) => (tcp ? tcp.close(done) : done(undefined)));
+      await netboot?.close();
+      pools.close();
       await api.close();
       await manager.shutdown(opts.stopVmsOnExit ?? false);
       await store.destroy();

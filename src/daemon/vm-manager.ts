@@ -12,6 +12,7 @@ import { isOurQemu, killQuietly, readPidfile } from '../hypervisor/qemu/process.
 import { consoleLogTail } from '../hypervisor/console-log.js';
 import { VmRuntime } from '../hypervisor/vm-runtime.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
+import { freeTcpPort } from '../gateway/free-port.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmDelete, vmGet, vmInsert, vmList, vmSetDesired, vmUpdateSpec } from '../store/vms.js';
 import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, vmFiles } from './vm-files.js';
@@ -151,7 +152,9 @@ export class VmManager {
     }
     prepareVmFolders(files);
     try {
-      const launch = buildQemuLaunch(spec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind });
+      const spice = spec.display?.spice;
+      const spicePort = spice && spice.port === undefined ? await freeTcpPort(spice.listen) : undefined;
+      const launch = buildQemuLaunch(spec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort });
       const runtime = await VmRuntime.launch(spec, launch, files.runtime, files.consoleLog, accel);
       this.track(runtime);
       if (accel === 'tcg') this.opts.log.warn({ vm: spec.name }, `vm ${spec.name} runs under TCG: ${TCG_WARNING}`);

@@ -11,6 +11,7 @@ import { bootProfileOf, currentVersionOf, requireImage, requireVersion, verified
 import { withRevert } from '../lib/revert.js';
 import { createLinkedClone, resetLinkedClone, safeName } from '../storage/index.js';
 import type { HomeService } from './homes.js';
+import { poolDesktopGet } from './pool-repo.js';
 
 export const HOME_DISK_SERIAL = 'ardesia-home';
 const FORCE_STOP_WAIT_MS = 15_000;
@@ -181,6 +182,7 @@ export class DesktopService {
       if (!home.leased_to) continue;
       const row = await desktopGet(this.ctx.db, home.leased_to);
       if (row && this.ctx.vms.runtimeOf(row.vm_name)) this.releaseOnExit(row);
+      else if (!row && (await poolDesktopGet(this.ctx.db, home.leased_to)) && this.ctx.vms.runtimeOf(home.leased_to)) continue; // the pool's lifecycle owns it
       else {
         await this.homes.release(home.user, home.leased_to);
         released.push(home.user);

@@ -1,4 +1,36 @@
-// Pools, pool desktops with their lifecycle state, and sessions: this domain's schema migrations (merged with the others in src/store/db.ts; names sort globally).
-import type { Migration } from 'kysely';
+// Pools, pool desktops with their lifecycle state, and sessions: this domain's schema migrations
+// (merged with the others in src/store/db.ts; names sort globally).
+import { type Kysely, type Migration, sql } from 'kysely';
+import { DESKTOP_STATES } from '../contract/pools.js';
 
-export const POOL_MIGRATIONS: Record<string, Migration> = {};
+const stateList = sql.join(DESKTOP_STATES.map((s) => sql.lit(s)));
+
+export const POOL_MIGRATIONS: Record<string, Migration> = {
+  '0004_pools': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('pools')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('pool_desktops')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('pool', 'text', (c) => c.notNull().references('pools.name'))
+        .addColumn('state', 'text', (c) => c.notNull().check(sql`state in (${stateList})`))
+        .addColumn('user', 'text')
+        .addColumn('host', 'text')
+        .addColumn('image', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('since', 'text', (c) => c.notNull())
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('pool_desktops_pool').on('pool_desktops').column('pool').execute();
+      await db.schema.createIndex('pool_desktops_user').on('pool_desktops').column('user').execute();
+    },
+  },
+};

@@ -1,3 +1,32 @@
 // Pools, pool desktops with their lifecycle state, and sessions: this domain's table types (part of the store's Database).
 
-export interface PoolTables {}
+export interface PoolTable {
+  name: string;
+  /** The validated Pool (src/contract/pools.ts) as JSON. */
+  spec: string;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+}
+
+export interface PoolDesktopTable {
+  name: string;
+  pool: string;
+  /** DesktopState; changed only through the transition table (src/desktops/lifecycle.ts). */
+  state: string;
+  /** The session's user, a persistent desktop's owner, or null for a spare. */
+  user: string | null;
+  host: string | null;
+  image: string;
+  version: number;
+  /** When the desktop entered its state (ISO-8601). */
+  since: string;
+  /** Why it failed, or why the last action on it went wrong. */
+  last_error: string | null;
+  created_at: string;
+}
+
+export interface PoolTables {
+  pools: PoolTable;
+  pool_desktops: PoolDesktopTable;
+}

@@ -11,10 +11,10 @@ export type HomeRow = Selectable<HomeTable>;
 
 export const now = (): string => new Date().toISOString();
 
-export async function auditAppend(db: Store, principal: string, action: string, target: string, detail?: unknown): Promise<void> {
+export async function auditAppend(db: Store, principal: string, action: string, target: string, detail?: unknown, address?: string): Promise<void> {
   await db
     .insertInto('audit')
-    .values({ at: now(), principal, action, target, detail: detail === undefined ? null : JSON.stringify(detail) })
+    .values({ at: now(), principal, action, target, detail: detail === undefined ? null : JSON.stringify(detail), address: address ?? null })
     .execute();
 }
 

@@ -25,6 +25,8 @@ export interface ApiTokenTable {
   token_sha256: string;
   principal: string;
   created_at: string;
+  /** Set for tokens issued by a login (POST /v1/auth/tokens); null for the root and vm-owner file tokens. */
+  label: string | null;
 }
 
 export interface Database extends AuthTables, PoolTables, NetbootTables {
@@ -105,4 +107,6 @@ export interface AuditTable {
   action: string;
   target: string;
   detail: string | null;
+  /** The client's address (null for entries before 0003_auth and for the daemon's own actions). */
+  address: string | null;
 }

@@ -8,9 +8,12 @@ export function registerServeCommand(program: Command): void {
     .description('run the daemon: VMs, the API on a root-only unix socket, and HTTP with --listen')
     .option('--listen <addr:port>', 'also serve the API over HTTP here (e.g. 127.0.0.1:8080)')
     .option('--config <file>', 'vm.conf (or .yaml/.json) to load at start, as vmd reads /etc/vm.conf')
+    .option('--netboot <file>', 'netboot configuration (YAML/JSON): DHCP, TFTP and HTTP boot of thin clients (docs/netboot.md)')
+    .option('--boot-storm-limit <n>', 'desktops starting at once, over every pool', (v) => Number(v), 2)
+    .option('--boot-timeout <seconds>', 'a desktop not ready this long after its start has failed', (v) => Number(v), 600)
     .option('--stop-vms-on-exit', 'stop every VM when the daemon stops (default: they keep running)')
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
-    .action(async (flags: { listen?: string; config?: string; stopVmsOnExit?: boolean; logLevel: string }, cmd: Command) => {
+    .action(async (flags: { listen?: string; config?: string; netboot?: string; stopVmsOnExit?: boolean; logLevel: string; bootStormLimit: number; bootTimeout: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       // Loaded on demand: the daemon's dependencies would slow every other command's start-up.
       const { startDaemon } = await import('../../daemon/daemon.js');
@@ -19,7 +22,10 @@ export function registerServeCommand(program: Command): void {
         socket: g.socket,
         listen: flags.listen,
         config: flags.config,
+        netboot: flags.netboot,
         stopVmsOnExit: flags.stopVmsOnExit,
+        bootStormLimit: flags.bootStormLimit,
+        bootTimeoutSeconds: flags.bootTimeout,
         logLevel: flags.logLevel,
       });
       let stopping = false;

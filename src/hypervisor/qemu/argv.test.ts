@@ -53,6 +53,8 @@ function launch(input: Omit<VmSpecInput, 'name'>, ctx: Partial<LaunchContext> = 
   return buildQemuLaunch(spec, { paths: runtimePaths(dir), accel: 'tcg', firmware: DEBIAN_FIRMWARE, ...ctx });
 }
 
+/** Every q35 VM has one empty PCIe root port for the home volume's hot-plug. */
+const Q35_HOTPLUG_PORT = '-device pcie-root-port,id=hotplug0,chassis=1';
 const SEABIOS = ['-machine pc', `-fw_cfg name=etc/sercon-port,file=${RUN}/sercon-port`];
 const SERCON_FILE = { path: `${RUN}/sercon-port`, contents: new Uint8Array([0xf8, 0x03]) };
 const VARS_FILE = { path: `${RUN}/efivars.fd`, copyFrom: '/usr/share/OVMF/OVMF_VARS_4M.fd', onlyIfMissing: true };
@@ -127,7 +129,7 @@ const MODES: ModeCase[] = [
         '-blockdev node-name=ovmf-code,driver=raw,read-only=on,file.driver=file,file.filename=/usr/share/OVMF/OVMF_CODE_4M.fd',
         `-blockdev node-name=ovmf-vars,driver=raw,read-only=off,file.driver=file,file.filename=${RUN}/efivars.fd`,
       ],
-      devices: [ROOT_DISK, '-device virtio-blk-pci,id=disk0-dev,drive=disk0,bootindex=1'],
+      devices: [Q35_HOTPLUG_PORT, ROOT_DISK, '-device virtio-blk-pci,id=disk0-dev,drive=disk0,bootindex=1'],
     },
     files: [VARS_FILE],
   },
@@ -143,6 +145,7 @@ const MODES: ModeCase[] = [
         `-blockdev node-name=ovmf-vars,driver=raw,read-only=off,file.driver=file,file.filename=${RUN}/efivars.fd`,
       ],
       devices: [
+        Q35_HOTPLUG_PORT,
         '-blockdev node-name=cd0,driver=raw,read-only=on,file.driver=file,file.filename=/iso/x.iso',
         '-device ide-cd,id=cd0-dev,drive=cd0,bus=ide.0,bootindex=1',
       ],
@@ -226,6 +229,7 @@ const DEVICE_CASES: Array<{ name: string; input: Omit<VmSpecInput, 'name'>; expe
     name: 'IDE disk on q35 goes to the built-in AHCI ports',
     input: { boot: { firmware: 'uefi' }, disks: [{ path: '/d/a.qcow2', bus: 'ide' }] },
     expected: [
+      Q35_HOTPLUG_PORT,
       '-blockdev node-name=disk0,driver=qcow2,read-only=off,discard=unmap,file.driver=file,file.filename=/d/a.qcow2',
       '-device ide-hd,id=disk0-dev,drive=disk0,bootindex=1,bus=ide.0',
     ],

@@ -12,7 +12,8 @@ import type { VmSpec } from '../../contract/vm.js';
 import { type BootKind, bootIndexes, bootPlan, type FirmwarePaths, type LaunchFile } from './boot-args.js';
 import { nicArgs } from './network-args.js';
 import { escapeOptionValue, renderOption } from './qemu-options.js';
-import { storageArgs } from './storage-args.js';
+import { type MachineType, storageArgs } from './storage-args.js';
+import { spiceArgs } from './spice-args.js';
 
 export { classifyBootImage, BOOT_IMAGE_HEAD_BYTES, type BootImageKind } from './boot-image.js';
 export { DEBIAN_FIRMWARE, EFI_VARS_FILE, SERCON_PORT_FILE, type BootKind, type FirmwarePaths, type LaunchFile } from './boot-args.js';
@@ -41,6 +42,8 @@ export interface LaunchContext {
   firmware: FirmwarePaths;
   /** What boot.kernel is (from classifyBootImage); 'kernel' when not given. */
   bootKind?: BootKind;
+  /** The SPICE port, chosen by the caller before the launch when the spec has a SPICE display. */
+  spicePort?: number;
 }
 
 /** The virtio-serial port the guest helper opens (/dev/virtio-ports/org.ardesia.guest.0). */
@@ -147,6 +150,17 @@ function guestChannelArgs(paths: RuntimePaths): string[] {
   ];
 }
 
+/** Where a disk hot-plugged over QMP goes (a user's home volume): q35's root bus takes no hot-plug, so
+ *  every q35 VM gets one empty PCIe root port; on pc the default PCI bus takes it (ACPI hot-plug). */
+export const HOTPLUG_PORT_ID = 'hotplug0';
+export function hotplugBus(machine: MachineType): string | undefined {
+  return machine === 'q35' ? HOTPLUG_PORT_ID : undefined;
+}
+
+function hotplugArgs(machine: MachineType): string[] {
+  return machine === 'q35' ? ['-device', renderOption('pcie-root-port', { id: HOTPLUG_PORT_ID, chassis: 1 })] : [];
+}
+
 /** Binary, argv (no shell) and runtime files to create before the launch for a validated spec. */
 export function buildQemuLaunch(spec: VmSpec, ctx: LaunchContext): QemuLaunch {
   requireAbsolutePaths(spec);
@@ -157,7 +171,9 @@ export function buildQemuLaunch(spec: VmSpec, ctx: LaunchContext): QemuLaunch {
     ...boot.args,
     ...accelArgs(spec, ctx.accel),
     ...consoleArgs(ctx.paths),
+    ...spiceArgs(spec.name, spec.display?.spice, ctx.spicePort),
     ...guestChannelArgs(ctx.paths),
+    ...hotplugArgs(boot.machine),
     ...storageArgs(spec.name, boot.machine, spec.disks, spec.cdrom, order),
     ...nicArgs(spec.name, spec.nics, order.nics),
   ];

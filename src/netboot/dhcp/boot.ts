@@ -34,7 +34,7 @@ function firmwareOf(arch: number): 'bios' | 'uefi' | undefined {
 }
 
 export function ipxeScriptUrl(config: DhcpConfig, mac: string): string | undefined {
-  return config.ipxeHttp ? `http://${config.ipxeHttp.address}:${config.ipxeHttp.port}/boot/${mac}.ipxe` : undefined;
+  return config.ipxeHttp ? `http://${config.ipxeHttp.address}:${config.ipxeHttp.port}/boot/ipxe?mac=${mac}` : undefined;
 }
 
 export function bootTarget(packet: DhcpPacket, config: DhcpConfig): BootTarget {

@@ -28,7 +28,7 @@ export const dhcpConfigSchema = z
     tftpServer: ipv4.optional(),
     bootFiles: z.object({ bios: z.string().min(1).max(127), uefi: z.string().min(1).max(127) })
       .default({ bios: 'undionly.kpxe', uefi: 'snponly.efi' }),
-    /** iPXE clients get `http://ADDR:PORT/boot/${mac}.ipxe`; without it, `tftpScript` over TFTP. */
+    /** iPXE clients get `http://ADDR:PORT/boot/ipxe?mac=MAC`; without it, `tftpScript` over TFTP. */
     ipxeHttp: z.object({ address: ipv4, port: z.number().int().min(1).max(65535) }).optional(),
     ipxeTftpScript: z.string().min(1).max(127).default('boot.ipxe'),
     full: fullModeSchema.optional(),

@@ -73,8 +73,8 @@ const BOOT_CASES: Array<[string, number[], typeof FULL, string]> = [
   ['UEFI PXE ROM (arch 7)', pxeRomDiscoverOptions(7), FULL, 'snponly.efi'],
   ['UEFI PXE ROM (arch 9)', pxeRomDiscoverOptions(9), FULL, 'snponly.efi'],
   ['iPXE without HTTP configured', ipxeDiscoverOptions(0), FULL, 'boot.ipxe'],
-  ['iPXE (user class) with HTTP', ipxeDiscoverOptions(0), FULL_HTTP, 'http://10.250.0.1:8080/boot/52:54:00:12:34:56.ipxe'],
-  ['iPXE (option 175 only) with HTTP', [...plainOptions(MessageType.DISCOVER), ...rawOption(175, [0x13, 1, 1])], FULL_HTTP, 'http://10.250.0.1:8080/boot/52:54:00:12:34:56.ipxe'],
+  ['iPXE (user class) with HTTP', ipxeDiscoverOptions(0), FULL_HTTP, 'http://10.250.0.1:8080/boot/ipxe?mac=52:54:00:12:34:56'],
+  ['iPXE (option 175 only) with HTTP', [...plainOptions(MessageType.DISCOVER), ...rawOption(175, [0x13, 1, 1])], FULL_HTTP, 'http://10.250.0.1:8080/boot/ipxe?mac=52:54:00:12:34:56'],
   ['PXE ROM without option 93 (arch from option 60)', plainOptions(MessageType.DISCOVER, rawOption(60, [...Buffer.from('PXEClient:Arch:00007:UNDI:003016')])), FULL, 'snponly.efi'],
 ];
 for (const [name, options, config, file] of BOOT_CASES) {
@@ -210,7 +210,7 @@ test('proxy: REQUEST and INFORM on port 4011 → ACK back to where they came fro
 });
 
 test('proxy: an iPXE client gets its per-MAC script URL', () => {
-  assert.equal(wire(decide({ mac: '52:54:00:ab:cd:ef', options: ipxeDiscoverOptions(7) }, PROXY_HTTP)).file, 'http://10.250.0.1:8080/boot/52:54:00:ab:cd:ef.ipxe');
+  assert.equal(wire(decide({ mac: '52:54:00:ab:cd:ef', options: ipxeDiscoverOptions(7) }, PROXY_HTTP)).file, 'http://10.250.0.1:8080/boot/ipxe?mac=52:54:00:ab:cd:ef');
 });
 
 test('config: every problem is listed at once', () => {

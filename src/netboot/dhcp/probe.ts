@@ -6,7 +6,8 @@ import { LIMITED_BROADCAST } from '../ipv4.js';
 import { BOOTREQUEST, BROADCAST_FLAG, decodeDhcp, encodeDhcp, MessageType, Opt, optionValue } from './codec.js';
 import { DHCP_CLIENT_PORT, DHCP_SERVER_PORT } from './policy.js';
 
-export const PROBE_LISTEN_MS = 2500;
+// dnsmasq pings an address (≈3 s) before offering it: listen longer than that.
+export const PROBE_LISTEN_MS = 5000;
 
 export type ProbeResult = { found: false } | { found: true; serverId: string; offered: string; from: string };
 

@@ -1,0 +1,21 @@
+// Thin-client inventory routes (admin). The public boot chain is in src/netboot/http/boot-routes.ts.
+import { ThinClientPatch, MacParams } from '../thinclients/view.js';
+import type { ApiRoute } from './route.js';
+
+const by = (principal: string | undefined): string => principal ?? 'unknown';
+
+export const thinClientRoutes: ApiRoute[] = [
+  { method: 'GET', url: '/v1/thinclients', summary: 'List thin clients', access: 'admin', handler: async ({ app }) => app.thinClients.list() },
+  {
+    method: 'GET', url: '/v1/thinclients/:mac', summary: 'Show a thin client', access: 'admin', params: MacParams,
+    handler: async ({ app, params }) => app.thinClients.get(params.mac!),
+  },
+  {
+    method: 'PATCH', url: '/v1/thinclients/:mac', summary: 'Change a thin client', access: 'admin', params: MacParams, body: ThinClientPatch,
+    handler: async ({ app, params, body, principal }) => app.thinClients.patch(params.mac!, body as ThinClientPatch, by(principal)),
+  },
+  {
+    method: 'DELETE', url: '/v1/thinclients/:mac', summary: 'Forget a thin client', access: 'admin', params: MacParams,
+    handler: async ({ app, params, principal }) => app.thinClients.delete(params.mac!, by(principal)),
+  },
+];

@@ -1,0 +1,76 @@
+// Logins: password check behind per-user and per-address rate limits, then a browser session or an API token.
+import { randomBytes } from 'node:crypto';
+import { ArdesiaError } from '../contract/errors.js';
+import type { Me } from '../contract/users.js';
+import { auditAppend, now } from '../images/repo.js';
+import { passwordVerify, passwordVerifyDummy } from './passwords.js';
+import { addressKey, retryText, SlidingWindowLimiter, userKey } from './rate-limit.js';
+import { sessionCreate, sessionDelete, sha256 } from './sessions.js';
+import { rolesOf, type UserRow, type UsersService } from './users.js';
+
+/** One message for an unknown user, a wrong password and a disabled account: the answer never tells which. */
+export const LOGIN_FAILED_MESSAGE = 'wrong user name or password';
+
+export class LoginService {
+  readonly limiter = new SlidingWindowLimiter();
+
+  constructor(
+    readonly users: UsersService,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** The user's row when the password is right; LOGIN_RATE_LIMITED before any check when a key is over its limit. */
+  async verify(user: string, password: string, address: string): Promise<UserRow> {
+    const keys = [userKey(user), addressKey(address)];
+    const verdict = this.limiter.check(keys, this.clock());
+    if (!verdict.allowed) {
+      const what = verdict.key === keys[0] ? `user ${user}` : `address ${address}`;
+      throw new ArdesiaError('LOGIN_RATE_LIMITED', `too many failed logins for ${what}; try again in ${retryText(verdict.retryAfterMs)}`, {
+        retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000),
+      });
+    }
+    const row = await this.users.row(user);
+    const ok = row ? await passwordVerify(row.password_hash, password) : await passwordVerifyDummy(password);
+    if (!row || !ok || row.disabled === 1) {
+      this.limiter.fail(keys, this.clock());
+      await auditAppend(this.users.db, 'anonymous', 'auth.login-failed', user, { reason: !row ? 'unknown-user' : !ok ? 'password' : 'disabled' }, address);
+      throw new ArdesiaError('LOGIN_FAILED', LOGIN_FAILED_MESSAGE);
+    }
+    this.limiter.forget(keys[0]!);
+    await this.users.db.updateTable('users').set({ last_login_at: now() }).where('name', '=', user).execute();
+    return row;
+  }
+
+  /** A browser login: a new session; returns the cookie value (the only copy of the id). */
+  async sessionLogin(user: string, password: string, address: string, userAgent: string | undefined): Promise<{ me: Me; sessionId: string }> {
+    const row = await this.verify(user, password, address);
+    const { id, idHash } = await sessionCreate(this.users.db, row.name, address, userAgent);
+    await auditAppend(this.users.db, row.name, 'auth.login', row.name, { session: idHash.slice(0, 12) }, address);
+    return { me: await this.me(row.name), sessionId: id };
+  }
+
+  /** A CLI login: a bearer token stored hashed in api_tokens, labelled so logout and disabling can revoke it. */
+  async tokenLogin(user: string, password: string, address: string, label: string | undefined): Promise<{ token: string; user: string }> {
+    const row = await this.verify(user, password, address);
+    const token = randomBytes(32).toString('base64url');
+    const tokenLabel = label ?? 'ardesia login';
+    await this.users.db.insertInto('api_tokens').values({ token_sha256: sha256(token), principal: row.name, created_at: now(), label: tokenLabel }).execute();
+    await auditAppend(this.users.db, row.name, 'auth.token', row.name, { label: tokenLabel }, address);
+    return { token, user: row.name };
+  }
+
+  /** Ends the session of the cookie, or revokes the login token presented (never a root or vm-owner file token). */
+  async logout(who: { name: string; session?: string; tokenId?: string }, address: string): Promise<void> {
+    if (who.session) await sessionDelete(this.users.db, who.session);
+    if (who.tokenId) {
+      await this.users.db.deleteFrom('api_tokens').where('token_sha256', '=', who.tokenId).where('label', 'is not', null).execute();
+    }
+    await auditAppend(this.users.db, who.name, 'auth.logout', who.name, { session: who.session !== undefined }, address);
+  }
+
+  async me(name: string): Promise<Me> {
+    const row = await this.users.row(name);
+    if (!row) return { user: name, admin: name === 'root', roles: name === 'root' ? ['admin', 'user'] : ['user'], groups: [], keyboardLayout: 'us' };
+    return { user: row.name, admin: rolesOf(row).includes('admin'), roles: rolesOf(row), groups: await this.users.groupsOf(name), keyboardLayout: row.keyboard_layout };
+  }
+}

@@ -1,0 +1,204 @@
+// `ardesia pool …` and `ardesia session …`: pools of desktops, the broker, and sessions — over the API only.
+import type { Command } from 'commander';
+import type { DesktopView, PoolView, SessionInfo } from '../../contract/pools.js';
+import { output, table } from '../output.js';
+import { client, enc, sizeArg, wantsJson } from './image.js';
+
+type PoolFlags = {
+  image?: string;
+  version?: string;
+  min?: string;
+  max?: string;
+  warm?: string;
+  cold?: string;
+  vcpus?: string;
+  memory?: string;
+  homeSize?: string;
+  persistent?: boolean;
+  onLogoff?: string;
+  idleDisconnect?: string;
+  idleLogoff?: string;
+  perUser?: string;
+  users?: string;
+  groups?: string;
+};
+
+function whole(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new Error(`${flag} takes a whole number, not "${value}"`);
+  return n;
+}
+
+const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+
+/** The pool fields the flags give (only those given: `pool set` changes nothing else). */
+function poolFields(f: PoolFlags): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (f.image) out.image = f.image;
+  if (f.version) out.version = f.version === 'latest' ? 'latest' : whole(f.version, '--version');
+  if (f.min) out.minDesktops = whole(f.min, '--min');
+  if (f.max) out.maxDesktops = whole(f.max, '--max');
+  if (f.warm) out.warmSpares = whole(f.warm, '--warm');
+  if (f.cold) out.coldSpares = whole(f.cold, '--cold');
+  if (f.vcpus) out.vcpus = whole(f.vcpus, '--vcpus');
+  if (f.memory) out.memoryMiB = Math.round(sizeArg(f.memory, '--memory') / 2 ** 20);
+  if (f.homeSize) out.homeSizeBytes = sizeArg(f.homeSize, '--home-size');
+  if (f.persistent !== undefined) out.persistent = f.persistent;
+  if (f.onLogoff) out.onLogoff = f.onLogoff;
+  if (f.idleDisconnect) out.idleDisconnectMinutes = whole(f.idleDisconnect, '--idle-disconnect');
+  if (f.idleLogoff) out.idleLogoffMinutes = whole(f.idleLogoff, '--idle-logoff');
+  if (f.perUser) out.maxDesktopsPerUser = whole(f.perUser, '--per-user');
+  if (f.users !== undefined || f.groups !== undefined) out.entitled = { users: list(f.users ?? ''), groups: list(f.groups ?? '') };
+  return out;
+}
+
+function poolOptions(cmd: Command): Command {
+  return cmd
+    .option('--version <n|latest>', 'image version desktops are cloned from (latest follows publishes: rolling update)')
+    .option('--min <n>', 'desktops kept in the pool at least')
+    .option('--max <n>', 'desktops in the pool at most')
+    .option('--warm <n>', 'warm spares: booted, waiting for a user')
+    .option('--cold <n>', 'cold spares: cloned but stopped, quick to start')
+    .option('--vcpus <n>', 'vCPUs per desktop')
+    .option('--memory <size>', 'memory per desktop, e.g. 1G or 512M')
+    .option('--home-size <size>', 'size of a new user home volume')
+    .option('--persistent', 'desktops stay their first user’s')
+    .option('--on-logoff <reset|keep|keep-until-update>', 'what a persistent desktop does at logoff')
+    .option('--idle-disconnect <minutes>', 'close display clients after this long without input (0 = never)')
+    .option('--idle-logoff <minutes>', 'log a disconnected session off after this long (0 = never)')
+    .option('--per-user <n>', 'desktops one user may hold in this pool')
+    .option('--users <a,b>', 'entitled users (comma-separated)')
+    .option('--groups <g,h>', 'entitled groups (comma-separated)');
+}
+
+const versions = (p: PoolView) =>
+  Object.entries(p.counts.byVersion)
+    .map(([v, n]) => `v${v}:${n}`)
+    .join(' ') || '-';
+const states = (p: PoolView) =>
+  Object.entries(p.counts.byState)
+    .map(([s, n]) => `${s}:${n}`)
+    .join(' ') || '-';
+
+function poolText(p: PoolView): string {
+  const lines = [
+    `pool ${p.name}: image ${p.image} ${p.version === 'latest' ? `latest (now v${p.currentVersion ?? '-'})` : `v${p.version}`}`,
+    `  desktops ${p.counts.total} (min ${p.minDesktops}, max ${p.maxDesktops}); spares warm ${p.warmSpares}, cold ${p.coldSpares}`,
+    `  states   ${states(p)}`,
+    `  versions ${versions(p)}${p.pendingAtLogoff.length ? `; moving at logoff: ${p.pendingAtLogoff.join(', ')}` : ''}`,
+    `  each     ${p.vcpus} vCPU, ${p.memoryMiB} MiB; ${p.persistent ? `persistent (on logoff: ${p.onLogoff})` : 'non-persistent (reset at logoff)'}`,
+    `  entitled users: ${p.entitled.users.join(', ') || '-'}; groups: ${p.entitled.groups.join(', ') || '-'}`,
+  ];
+  return lines.join('\n');
+}
+
+const sessionRows = (sessions: SessionInfo[]) =>
+  table(
+    ['DESKTOP', 'POOL', 'USER', 'STATE', 'SINCE', 'CLIENTS', 'VERSION'],
+    sessions.map((s) => [s.desktop, s.pool, s.user, s.state, s.since, String(s.clients), String(s.imageVersion)]),
+  );
+
+export function registerPoolCommands(program: Command): void {
+  const pool = program.command('pool').description('pools of desktops: spares, the broker, rolling image updates');
+
+  pool
+    .command('list')
+    .description('list pools (users: the pools they may use)')
+    .action(async (_f: unknown, cmd: Command) => {
+      const pools = await client(cmd).request<PoolView[]>('GET', '/v1/pools');
+      output(wantsJson(cmd), wantsJson(cmd) ? pools : table(['POOL', 'IMAGE', 'VERSION', 'DESKTOPS', 'STATES'], pools.map((p) => [p.name, p.image, versions(p), String(p.counts.total), states(p)])));
+    });
+
+  pool
+    .command('show')
+    .description('show a pool: definition, target version, desktops by state and version')
+    .argument('<pool>')
+    .action(async (name: string, _f: unknown, cmd: Command) => {
+      const p = await client(cmd).request<PoolView>('GET', `/v1/pools/${enc(name)}`);
+      output(wantsJson(cmd), wantsJson(cmd) ? p : poolText(p));
+    });
+
+  poolOptions(pool.command('create').description('create a pool of desktops cloned from a gold image').argument('<pool>').requiredOption('--image <image>', 'the gold image')).action(
+    async (name: string, flags: PoolFlags, cmd: Command) => {
+      const p = await client(cmd).request<PoolView>('POST', '/v1/pools', { name, ...poolFields(flags) });
+      output(wantsJson(cmd), wantsJson(cmd) ? p : `ardesia: pool ${name} created; spares come up in the background (ardesia pool show ${name})`);
+    },
+  );
+
+  poolOptions(pool.command('set').description('change a pool (only the fields given)').argument('<pool>').option('--image <image>', 'another gold image')).action(
+    async (name: string, flags: PoolFlags, cmd: Command) => {
+      const p = await client(cmd).request<PoolView>('PATCH', `/v1/pools/${enc(name)}`, poolFields(flags));
+      output(wantsJson(cmd), wantsJson(cmd) ? p : poolText(p));
+    },
+  );
+
+  pool
+    .command('delete')
+    .description('delete a pool and retire its desktops (refused while users have sessions)')
+    .argument('<pool>')
+    .action(async (name: string, _f: unknown, cmd: Command) => {
+      const r = await client(cmd).request<{ deleted: string; desktopsRetired: number }>('DELETE', `/v1/pools/${enc(name)}`);
+      output(wantsJson(cmd), wantsJson(cmd) ? r : `ardesia: pool ${name} deleted (${r.desktopsRetired} desktops retired)`);
+    });
+
+  pool
+    .command('desktops')
+    .description("list a pool's desktops: state, user, host, image version, since when")
+    .argument('<pool>')
+    .action(async (name: string, _f: unknown, cmd: Command) => {
+      const ds = await client(cmd).request<DesktopView[]>('GET', `/v1/pools/${enc(name)}/desktops`);
+      output(wantsJson(cmd), wantsJson(cmd) ? ds : table(['DESKTOP', 'STATE', 'USER', 'HOST', 'VERSION', 'SINCE'], ds.map((d) => [d.name, d.state, d.user ?? '-', d.host ?? '-', String(d.imageVersion), d.since])));
+    });
+
+  pool
+    .command('connect')
+    .description('get a desktop of the pool (your session, a warm spare, a cold one started or a new clone) and wait for the session')
+    .argument('<pool>')
+    .option('--no-wait', 'return at once, before the session has started')
+    .action(async (name: string, flags: { wait: boolean }, cmd: Command) => {
+      const r = await client(cmd).request<{ desktop: DesktopView; session: SessionInfo }>('POST', `/v1/pools/${enc(name)}/connect`, { wait: flags.wait });
+      output(wantsJson(cmd), wantsJson(cmd) ? r : `ardesia: your desktop is ${r.desktop.name} (${r.desktop.state}, image version ${r.desktop.imageVersion})`);
+    });
+
+  pool
+    .command('reset')
+    .description('re-clone a desktop out of session from the pool’s image version')
+    .argument('<pool>')
+    .argument('<desktop>')
+    .action(async (name: string, desktop: string, _f: unknown, cmd: Command) => {
+      const d = await client(cmd).request<DesktopView>('POST', `/v1/pools/${enc(name)}/desktops/${enc(desktop)}/reset`);
+      output(wantsJson(cmd), wantsJson(cmd) ? d : `ardesia: desktop ${desktop} is ${d.state}`);
+    });
+
+  pool
+    .command('retire')
+    .description('remove a desktop out of session (the planner makes new spares as needed)')
+    .argument('<pool>')
+    .argument('<desktop>')
+    .action(async (name: string, desktop: string, _f: unknown, cmd: Command) => {
+      const r = await client(cmd).request<{ retired: string }>('DELETE', `/v1/pools/${enc(name)}/desktops/${enc(desktop)}`);
+      output(wantsJson(cmd), wantsJson(cmd) ? r : `ardesia: desktop ${desktop} retired`);
+    });
+
+  const session = program.command('session').description('sessions: who uses which desktop since when');
+  session
+    .command('list')
+    .description('list sessions (users: their own)')
+    .action(async (_f: unknown, cmd: Command) => {
+      const s = await client(cmd).request<SessionInfo[]>('GET', '/v1/sessions');
+      output(wantsJson(cmd), wantsJson(cmd) ? s : sessionRows(s));
+    });
+  for (const [verb, desc] of [
+    ['logoff', 'log a session off; a non-persistent desktop is then reset'],
+    ['disconnect', 'close the display connections of a session; the session stays'],
+  ] as const) {
+    session
+      .command(verb)
+      .description(desc)
+      .argument('<desktop>')
+      .action(async (desktop: string, _f: unknown, cmd: Command) => {
+        const s = await client(cmd).request<SessionInfo>('POST', `/v1/sessions/${enc(desktop)}/${verb}`);
+        output(wantsJson(cmd), wantsJson(cmd) ? s : `ardesia: session on ${desktop} is ${s.state}`);
+      });
+  }
+}

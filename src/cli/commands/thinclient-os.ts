@@ -1,0 +1,42 @@
+// `ardesia thinclient build`: builds the thin-client OS locally (as root, like `ardesia serve`) into
+// DATA_DIR/thinclient/<version>/ and switches `current` to it, or into --out.
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { ArdesiaError } from '../../contract/errors.js';
+import { type GlobalOptions, resolveDataDir } from '../client.js';
+
+function repoCacheDir(): string {
+  return resolve(process.env.ARDESIA_REPO_ROOT ?? process.cwd(), '.cache', 'thinclient');
+}
+
+export function addThinclientBuildCommand(thinclient: Command): void {
+  thinclient
+    .command('build')
+    .description('build the thin-client OS (kernel, initramfs, root.squashfs) from Debian packages; cached')
+    .option('--arch <arch>', 'amd64 or i386', 'amd64')
+    .option('--out <dir>', 'write here instead of DATA_DIR/thinclient/<version>/ (no `current` switch)')
+    .option('--cache <dir>', 'build cache (default .cache/thinclient, or DATA_DIR/cache/thinclient when run elsewhere)')
+    .action(async (flags: { arch: string; out?: string; cache?: string }, cmd: Command) => {
+      if (flags.arch !== 'amd64' && flags.arch !== 'i386') throw new ArdesiaError('BAD_REQUEST', `--arch ${flags.arch}: use amd64 or i386`);
+      const { buildThinClientOs } = await import('../../thinclients/os/build.js');
+      const { installVersion, stagingDir } = await import('../../thinclients/os/publish.js');
+      const dataDir = resolveDataDir(cmd.optsWithGlobals<GlobalOptions>());
+      const outDir = flags.out ? resolve(flags.out) : stagingDir(dataDir);
+      const cacheDir = flags.cache ? resolve(flags.cache) : process.env.ARDESIA_REPO_ROOT || flags.out ? repoCacheDir() : join(dataDir, 'cache', 'thinclient');
+      const started = Date.now();
+      const built = await buildThinClientOs({
+        arch: flags.arch,
+        outDir,
+        cacheDir,
+        progress: (stage, fraction) => process.stderr.write(`[${fraction === undefined ? ' ..' : `${Math.round(fraction * 100)}`.padStart(3)}%] ${stage}\n`),
+      });
+      const dir = flags.out ? outDir : installVersion(dataDir, outDir, built.manifest.version);
+      const m = built.manifest;
+      const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+      process.stdout.write(
+        `thin-client OS ${m.version} (${m.arch}, kernel ${m.kernelRelease}, ${m.packageCount} packages) in ${dir}\n` +
+          `  vmlinuz ${mib(m.files.vmlinuz.size)}, initrd.img ${mib(m.files['initrd.img'].size)}, root.squashfs ${mib(m.files['root.squashfs'].size)}\n` +
+          `  cache: tree ${built.cached.tree ? 'warm' : 'built'}, outputs ${built.cached.outputs ? 'warm' : 'built'}; ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      );
+    });
+}

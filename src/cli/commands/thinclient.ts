@@ -1,0 +1,72 @@
+// `ardesia thinclient …`: the thin-client inventory (clients register themselves at their first network boot).
+import type { Command } from 'commander';
+import type { ThinClientPatch, ThinClientView } from '../../thinclients/view.js';
+import { output, table } from '../output.js';
+import { client, enc, wantsJson } from './image.js';
+
+const dash = (v: string | number | null) => (v === null || v === '' ? '-' : String(v));
+
+function describe(t: ThinClientView): string {
+  const rows: Array<[string, string | number | null]> = [
+    ['mac', t.mac], ['name', t.name], ['place', t.place], ['state', t.state], ['pool', t.pool], ['auto-login', t.autoLoginUser],
+    ['keyboard', t.keyboardLayout], ['resolution', t.resolution], ['boot params', t.bootParams], ['last seen', t.lastSeenAt],
+    ['last ip', t.lastIp], ['boot count', t.bootCount], ['current user', t.currentUser],
+  ];
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${dash(v)}`).join('\n');
+}
+
+/** `--pool ''` clears a field; an absent flag leaves it alone. */
+const orNull = (v: string | undefined) => (v === undefined ? undefined : v === '' ? null : v);
+
+export function registerThinClientCommands(program: Command): void {
+  const tc = program.command('thinclient').description('thin clients known by MAC: name, place, pool, kiosk settings');
+
+  tc.command('list')
+    .description('list thin clients')
+    .action(async (_f: unknown, cmd: Command) => {
+      const all = await client(cmd).request<ThinClientView[]>('GET', '/v1/thinclients');
+      if (wantsJson(cmd)) return output(true, all);
+      console.log(table(['MAC', 'NAME', 'STATE', 'PLACE', 'POOL', 'LAST IP', 'BOOTS', 'USER', 'LAST SEEN'],
+        all.map((t) => [t.mac, dash(t.name), t.state, dash(t.place), dash(t.pool), dash(t.lastIp), String(t.bootCount), dash(t.currentUser), dash(t.lastSeenAt)])));
+    });
+
+  tc.command('show')
+    .argument('<mac>')
+    .action(async (mac: string, _f: unknown, cmd: Command) => {
+      const t = await client(cmd).request<ThinClientView>('GET', `/v1/thinclients/${enc(mac)}`);
+      output(wantsJson(cmd), wantsJson(cmd) ? t : describe(t));
+    });
+
+  tc.command('set')
+    .description("change a thin client's settings (an empty value clears one)")
+    .argument('<mac>')
+    .option('--name <name>').option('--place <text>').option('--pool <pool>').option('--keyboard <layout>', 'XKB layout, e.g. us, de, fr(bepo)')
+    .option('--resolution <WxH>', 'e.g. 1920x1080').option('--boot-params <words>', 'extra kernel command line words').option('--auto-login <user>', 'kiosk user logged in automatically')
+    .action(async (mac: string, f: Record<string, string | undefined>, cmd: Command) => {
+      const patch: ThinClientPatch = {
+        name: orNull(f.name), place: orNull(f.place), pool: orNull(f.pool), keyboardLayout: orNull(f.keyboard),
+        resolution: orNull(f.resolution), bootParams: orNull(f.bootParams), autoLoginUser: orNull(f.autoLogin),
+      };
+      for (const key of Object.keys(patch) as Array<keyof ThinClientPatch>) if (patch[key] === undefined) delete patch[key];
+      const t = await client(cmd).request<ThinClientView>('PATCH', `/v1/thinclients/${enc(mac)}`, patch);
+      output(wantsJson(cmd), wantsJson(cmd) ? t : describe(t));
+    });
+
+  for (const [verb, state] of [['enable', 'enabled'], ['disable', 'disabled']] as const) {
+    tc.command(verb)
+      .description(verb === 'enable' ? 'let a thin client boot' : 'refuse to boot a thin client (it shows a message and retries)')
+      .argument('<mac>')
+      .action(async (mac: string, _f: unknown, cmd: Command) => {
+        const t = await client(cmd).request<ThinClientView>('PATCH', `/v1/thinclients/${enc(mac)}`, { state });
+        output(wantsJson(cmd), wantsJson(cmd) ? t : `ardesia: thin client ${t.mac} ${state}`);
+      });
+  }
+
+  tc.command('delete')
+    .description('forget a thin client (it registers again as new at its next boot)')
+    .argument('<mac>')
+    .action(async (mac: string, _f: unknown, cmd: Command) => {
+      const r = await client(cmd).request<{ deleted: string }>('DELETE', `/v1/thinclients/${enc(mac)}`);
+      output(wantsJson(cmd), wantsJson(cmd) ? r : `ardesia: forgot thin client ${r.deleted}`);
+    });
+}

@@ -1,0 +1,85 @@
+// Wire types of users, groups, login and the audit log (daemon, CLI and web import these).
+import { z } from 'zod';
+
+export const ROLES = ['admin', 'user'] as const;
+export type Role = (typeof ROLES)[number];
+
+const UserName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'use 1-63 letters, digits, dot, dash or underscore, starting with a letter or digit');
+const GroupName = UserName;
+const KeyboardLayout = z.string().regex(/^[a-z]{2,8}([-_][A-Za-z0-9]{1,12})?$/, 'a keyboard layout like us, de, fr or de-ch');
+const Roles = z.array(z.enum(ROLES)).max(2);
+
+export interface Me {
+  user: string;
+  admin: boolean;
+  roles: Role[];
+  groups: string[];
+  keyboardLayout: string;
+}
+
+export interface UserView {
+  name: string;
+  fullName: string;
+  roles: Role[];
+  groups: string[];
+  admin: boolean;
+  disabled: boolean;
+  keyboardLayout: string;
+  createdAt: string;
+  lastLoginAt: string | null;
+}
+
+export interface GroupView {
+  name: string;
+  members: string[];
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  principal: string;
+  action: string;
+  target: string;
+  detail: unknown;
+  address: string | null;
+}
+
+export const LoginBody = z.object({ user: z.string().min(1).max(63), password: z.string().min(1).max(1024) }).strict();
+export const TokenBody = LoginBody.extend({ label: z.string().min(1).max(100).optional() }).strict();
+
+export const UserCreateBody = z
+  .object({
+    name: UserName,
+    password: z.string().optional(),
+    roles: Roles.optional(),
+    groups: z.array(GroupName).optional(),
+    fullName: z.string().max(200).optional(),
+    keyboardLayout: KeyboardLayout.optional(),
+  })
+  .strict();
+export type UserCreateBody = z.infer<typeof UserCreateBody>;
+
+export const UserPatchBody = z
+  .object({
+    roles: Roles.optional(),
+    groups: z.array(GroupName).optional(),
+    disabled: z.boolean().optional(),
+    fullName: z.string().max(200).optional(),
+    keyboardLayout: KeyboardLayout.optional(),
+  })
+  .strict();
+export type UserPatchBody = z.infer<typeof UserPatchBody>;
+
+export const PasswordBody = z.object({ current: z.string().max(1024).optional(), password: z.string() }).strict();
+export const GroupCreateBody = z.object({ name: GroupName }).strict();
+
+export const AuditQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(10_000).default(200),
+    /** Entries with an id below this (paging backwards). */
+    before: z.coerce.number().int().min(1).optional(),
+    action: z.string().max(100).optional(),
+    principal: z.string().max(100).optional(),
+  })
+  .strict();
+export type AuditQuery = z.infer<typeof AuditQuery>;

@@ -1,0 +1,115 @@
+// A running pool desktop as the host sees it: the guest channel to its helper, the QMP events that
+// matter to the lifecycle, and the home volume hot-plugged over QMP with a known serial.
+import { EventEmitter } from 'node:events';
+import { GuestChannel } from '../agent/guest-channel.js';
+import type { GuestToHostMessage } from '../contract/guest.js';
+import type { VmRuntime } from '../hypervisor/vm-runtime.js';
+import { hotplugBus } from '../hypervisor/qemu/argv.js';
+import { HOME_DISK_SERIAL } from './service.js';
+
+const HOME_NODE = 'home0';
+const HOME_DEVICE = 'home0';
+export const UNPLUG_TIMEOUT_MS = 15_000;
+
+/** What the lifecycle hears from a running desktop, already translated into its own words. */
+export type GuestSignal =
+  | { kind: 'message'; message: GuestToHostMessage }
+  | { kind: 'guest-reset' } // QMP RESET caused by the guest (a reboot)
+  | { kind: 'guest-shutdown' } // QMP SHUTDOWN caused by the guest
+  | { kind: 'exited'; reason: string };
+
+export interface DesktopGuestEvents {
+  signal: [GuestSignal];
+}
+
+export class DesktopGuest extends EventEmitter<DesktopGuestEvents> {
+  readonly channel: GuestChannel;
+  private homePlugged = false;
+  private closed = false;
+
+  constructor(private readonly runtime: VmRuntime) {
+    super();
+    this.channel = new GuestChannel(runtime.paths.guest).open();
+    this.channel.on('message', (message) => this.emit('signal', { kind: 'message', message }));
+    runtime.on('event', this.onQmpEvent);
+    runtime.once('exited', this.onExit);
+  }
+
+  private readonly onQmpEvent = (ev: { event: string; data?: Record<string, unknown> }): void => {
+    if (ev.data?.guest !== true) return;
+    if (ev.event === 'RESET') this.emit('signal', { kind: 'guest-reset' });
+    if (ev.event === 'SHUTDOWN') this.emit('signal', { kind: 'guest-shutdown' });
+  };
+
+  private readonly onExit = (reason: string): void => {
+    this.close();
+    this.emit('signal', { kind: 'exited', reason });
+  };
+
+  get machine(): 'q35' | 'pc' {
+    return this.runtime.spec.boot.firmware === 'uefi' ? 'q35' : 'pc';
+  }
+
+  /** blockdev-add + device_add with the serial the helper looks for; undone if the device cannot be added. */
+  async plugHome(path: string): Promise<void> {
+    if (this.homePlugged) return;
+    const qmp = this.runtime.qmp;
+    await qmp.blockdevAdd({ driver: 'qcow2', 'node-name': HOME_NODE, file: { driver: 'file', filename: path } });
+    try {
+      const bus = hotplugBus(this.machine);
+      await qmp.deviceAdd({ driver: 'virtio-blk-pci', id: HOME_DEVICE, drive: HOME_NODE, serial: HOME_DISK_SERIAL, ...(bus ? { bus } : {}) });
+    } catch (err) {
+      await qmp.blockdevDel(HOME_NODE).catch(() => undefined);
+      throw err;
+    }
+    this.homePlugged = true;
+  }
+
+  /** device_del needs the guest's consent (ACPI/PCIe hot-plug): false when it did not let go in time. */
+  async unplugHome(timeoutMs = UNPLUG_TIMEOUT_MS): Promise<boolean> {
+    if (!this.homePlugged) return true;
+    const qmp = this.runtime.qmp;
+    const deleted = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      const onEvent = (ev: { event: string; data?: Record<string, unknown> }) => {
+        if (ev.event === 'DEVICE_DELETED' && ev.data?.device === HOME_DEVICE) finish(true);
+      };
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.runtime.off('event', onEvent);
+        resolve(ok);
+      };
+      this.runtime.on('event', onEvent);
+    });
+    await qmp.deviceDel(HOME_DEVICE);
+    if (!(await deleted)) return false;
+    await qmp.blockdevDel(HOME_NODE);
+    this.homePlugged = false;
+    return true;
+  }
+
+  /** After a daemon restart: is a home volume plugged in already? */
+  async adoptHome(): Promise<void> {
+    const blocks = await this.runtime.qmp.queryBlock();
+    this.homePlugged = blocks.some((b) => (b as { qdev?: string }).qdev?.includes(`/${HOME_DEVICE}/`) ?? false);
+  }
+
+  get hasHome(): boolean {
+    return this.homePlugged;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.channel.close();
+    this.runtime.off('event', this.onQmpEvent);
+    this.runtime.off('exited', this.onExit);
+  }
+}
+
+/** A stable uid for a user in every desktop (files on the home volume keep their owner): 10000–59999. */
+export function guestUid(user: string): number {
+  let h = 0x811c9dc5;
+  for (const ch of Buffer.from(user)) h = Math.imul(h ^ ch, 0x01000193) >>> 0;
+  return 10_000 + (h % 50_000);
+}

@@ -1,0 +1,371 @@
+// The I/O shell of the desktop lifecycle: every state change of a pool desktop goes through `fire`, which
+// asks the pure transition table (lifecycle.ts), records the new state, then runs the effects in order.
+// Effects that end in another event (a VM that failed to start, a finished re-clone) queue it; queued
+// events run after the desktop's lock is released, so a chain never deadlocks on itself.
+import { EventEmitter } from 'node:events';
+import { mkdir, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import { ArdesiaError } from '../contract/errors.js';
+import type { GuestToHostMessage } from '../contract/guest.js';
+import type { DesktopView, Pool } from '../contract/pools.js';
+import type { VmSpec } from '../contract/vm.js';
+import type { ServiceContext } from '../images/context.js';
+import { imageGet } from '../images/repo.js';
+import { bootProfileOf, requireImage, verifiedVersionPath } from '../images/versions.js';
+import { createLinkedClone, resetLinkedClone } from '../storage/index.js';
+import { DesktopGuest, type GuestSignal, guestUid } from './desktop-guest.js';
+import type { HomeService } from './homes.js';
+import { type DesktopEffect, type DesktopEvent, desktopTransition } from './lifecycle.js';
+import { desktopViewOf, nowIso, poolDesktopUpdate, poolOf, type PoolDesktopRow, requirePool, requirePoolDesktop } from './pool-repo.js';
+import { HOME_DISK_SERIAL } from './service.js';
+
+export interface MachineOptions {
+  /** A booted desktop whose helper never says "ready" in this time failed. */
+  bootTimeoutMs: number;
+  /** A logoff the guest does not confirm in this time is forced. */
+  logoffTimeoutMs: number;
+}
+
+export interface MachineEvents {
+  /** A desktop's view after every change (the API's live events, metrics, waiters). */
+  desktop: [DesktopView, { lastError: string | null }];
+  'desktop-removed': [string];
+  /** The guest helper reported a session started (for the login-to-ready latency). */
+  'session-started': [string];
+  /** Close every display client of the desktop (idle policy, logoff). */
+  'disconnect-clients': [string];
+}
+
+const FORCE_STOP_WAIT_MS = 15_000;
+const GRACEFUL_STOP_WAIT_MS = 60_000;
+
+/** The target version of a pool: its fixed version, or the image's current one; null when there is none. */
+export async function targetVersionOf(ctx: ServiceContext, pool: Pool): Promise<number | null> {
+  if (pool.version !== 'latest') return pool.version;
+  return (await imageGet(ctx.db, pool.image))?.current_version ?? null;
+}
+
+export class DesktopMachine extends EventEmitter<MachineEvents> {
+  readonly guests = new Map<string, DesktopGuest>();
+  private readonly watchdogs = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly homes: HomeService,
+    private readonly opts: MachineOptions,
+  ) {
+    super();
+  }
+
+  private get log() {
+    return this.ctx.deps.log;
+  }
+
+  locked<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.ctx.lock.run(`pool-desktop:${name}`, fn);
+  }
+
+  /** Fires `event`; throws DESKTOP_STATE with the table's reason when the state refuses it. */
+  async fire(name: string, event: DesktopEvent): Promise<DesktopView> {
+    const queued: Array<[string, DesktopEvent]> = [];
+    const view = await this.locked(name, () => this.fireLocked(name, event, queued));
+    for (const [n, e] of queued) void this.fireQuietly(n, e);
+    return view;
+  }
+
+  /** For events from guests, QMP and timers: a refusal is expected (a reboot reported twice) and only logged. */
+  async fireQuietly(name: string, event: DesktopEvent): Promise<void> {
+    try {
+      await this.fire(name, event);
+    } catch (err) {
+      const e = err as ArdesiaError;
+      if (e.code === 'DESKTOP_STATE' || e.code === 'DESKTOP_NOT_FOUND') this.log.debug({ desktop: name, event: event.type }, e.message);
+      else this.log.error({ err, desktop: name, event: event.type }, `desktop ${name}: ${event.type} failed`);
+    }
+  }
+
+  private async fireLocked(name: string, event: DesktopEvent, queued: Array<[string, DesktopEvent]>): Promise<DesktopView> {
+    const row = await requirePoolDesktop(this.ctx.db, name);
+    const pool = poolOf(await requirePool(this.ctx.db, row.pool));
+    const target = await targetVersionOf(this.ctx, pool);
+    const result = desktopTransition(row.state as DesktopView['state'], event, {
+      persistent: pool.persistent,
+      onLogoff: pool.onLogoff,
+      versionIsCurrent: target === null || row.version === target,
+      user: row.user,
+    });
+    if ('refused' in result) {
+      this.log.info({ desktop: name, state: row.state, event: event.type }, `desktop ${name}: ${result.refused}`);
+      throw new ArdesiaError('DESKTOP_STATE', `desktop ${name} (${row.state}): ${result.refused}`);
+    }
+    if (result.next !== row.state) {
+      row.since = nowIso();
+      this.log.info({ desktop: name, from: row.state, to: result.next, event: event.type }, `desktop ${name}: ${row.state} → ${result.next}`);
+    }
+    row.state = result.next;
+    row.last_error = result.next === 'failed' ? row.last_error : null;
+    await poolDesktopUpdate(this.ctx.db, name, { state: row.state, since: row.since, last_error: row.last_error });
+    this.armWatchdog(row);
+    for (const effect of result.effects) {
+      if (row.state === 'retiring' && effect.kind === 'retire') {
+        await this.retire(row);
+        return desktopViewOf(row);
+      }
+      await this.runEffect(row, pool, target, effect, queued);
+    }
+    this.emit('desktop', desktopViewOf(row), { lastError: row.last_error });
+    return desktopViewOf(row);
+  }
+
+  private async fail(row: PoolDesktopRow, message: string): Promise<void> {
+    row.last_error = message;
+    await poolDesktopUpdate(this.ctx.db, row.name, { last_error: message });
+  }
+
+  private async runEffect(row: PoolDesktopRow, pool: Pool, target: number | null, effect: DesktopEffect, queued: Array<[string, DesktopEvent]>): Promise<void> {
+    const queue = (event: DesktopEvent) => queued.push([row.name, event]);
+    switch (effect.kind) {
+      case 'set-user':
+        row.user = effect.user;
+        return poolDesktopUpdate(this.ctx.db, row.name, { user: effect.user });
+      case 'start-vm':
+        return this.startVm(row, pool).catch(async (err: Error) => {
+          await this.fail(row, `the desktop's VM did not start: ${err.message}`);
+          queue({ type: 'boot-failed' });
+        });
+      case 'stop-vm':
+        return this.stopVm(row.name, effect.force);
+      case 'attach-home':
+        return this.attachHome(row, pool, effect.user).catch(async (err: Error) => {
+          await this.fail(row, `the home volume of ${effect.user} could not be attached: ${err.message}`);
+          queue({ type: 'session-ended' });
+        });
+      case 'release-home':
+        return this.releaseHome(row);
+      case 'notify-guest':
+        return this.notifyGuest(row, effect.message).catch(async (err: Error) => {
+          await this.fail(row, `the guest helper could not be told: ${err.message}`);
+          if (effect.message.type === 'assign') queue({ type: 'session-ended' });
+        });
+      case 'disconnect-clients':
+        this.emit('disconnect-clients', row.name);
+        return;
+      case 'destroy-and-reclone':
+        return this.reclone(row, pool, target).then(
+          () => void queue({ type: 'reset-done' }),
+          async (err: Error) => {
+            await this.fail(row, `re-cloning the system disk failed: ${err.message}`);
+            queue({ type: 'reset-failed' });
+          },
+        );
+      case 'retire':
+        return this.retire(row);
+    }
+  }
+
+  /** The VM of a pool desktop: the pool's size, the image's boot profile, the linked clone; no home (hot-plugged). */
+  async vmSpec(row: PoolDesktopRow, pool: Pool): Promise<VmSpec> {
+    const img = await requireImage(this.ctx, row.image);
+    const p = bootProfileOf(this.ctx, img);
+    return {
+      name: row.name,
+      arch: p.arch,
+      memoryMiB: pool.memoryMiB,
+      vcpus: pool.vcpus,
+      disks: [{ path: this.ctx.paths.desktopSystem(row.name), format: 'qcow2', bus: 'virtio', readonly: false }],
+      boot: p.kernel
+        ? { firmware: p.firmware, kernel: p.kernel, ...(p.initrd ? { initrd: p.initrd } : {}), ...(p.cmdline ? { cmdline: p.cmdline } : {}) }
+        : { firmware: p.firmware, device: 'disk' },
+      nics: [],
+      enabled: false,
+      accel: 'auto',
+    };
+  }
+
+  private async startVm(row: PoolDesktopRow, pool: Pool): Promise<void> {
+    await verifiedVersionPath(this.ctx, row.image, row.version);
+    await this.ctx.vms.define([await this.vmSpec(row, pool)], () => `pool ${pool.name}`);
+    if (!this.ctx.vms.runtimeOf(row.name)) await this.ctx.vms.start(row.name);
+    row.host = hostname();
+    await poolDesktopUpdate(this.ctx.db, row.name, { host: row.host });
+    this.watch(row.name);
+  }
+
+  /** Follows a running desktop VM: guest helper messages, guest reboots and shutdowns, the exit. */
+  watch(name: string): DesktopGuest | undefined {
+    const existing = this.guests.get(name);
+    if (existing) return existing;
+    const runtime = this.ctx.vms.runtimeOf(name);
+    if (!runtime) return undefined;
+    const guest = new DesktopGuest(runtime);
+    this.guests.set(name, guest);
+    guest.on('signal', (signal) => this.onSignal(name, guest, signal));
+    return guest;
+  }
+
+  private onSignal(name: string, guest: DesktopGuest, signal: GuestSignal): void {
+    if (signal.kind === 'exited') {
+      if (this.guests.get(name) === guest) this.guests.delete(name);
+      void this.fireQuietly(name, { type: 'vm-exited' });
+      return;
+    }
+    if (signal.kind === 'guest-reset') return void this.fireQuietly(name, { type: 'guest-reboot' });
+    if (signal.kind === 'guest-shutdown') return void this.fireQuietly(name, { type: 'guest-shutdown' });
+    const event = guestEventOf(signal.message);
+    if (signal.message.type === 'session-started') this.emit('session-started', name);
+    if (signal.message.type === 'error') this.log.warn({ desktop: name }, `guest helper of ${name}: ${signal.message.message}`);
+    if (event) void this.fireQuietly(name, event);
+  }
+
+  private async stopVm(name: string, force: boolean): Promise<void> {
+    if (!this.ctx.vms.runtimeOf(name)) return;
+    try {
+      await this.ctx.vms.stop(name, { force, waitMs: force ? FORCE_STOP_WAIT_MS : GRACEFUL_STOP_WAIT_MS });
+    } catch (err) {
+      if (force) throw err;
+      this.log.warn({ err, desktop: name }, `desktop ${name} did not power off in time; stopping it by force`);
+      await this.ctx.vms.stop(name, { force: true, waitMs: FORCE_STOP_WAIT_MS });
+    }
+  }
+
+  private async attachHome(row: PoolDesktopRow, pool: Pool, user: string): Promise<void> {
+    const guest = this.watch(row.name);
+    if (!guest) throw new ArdesiaError('VM_NOT_RUNNING', `desktop ${row.name} is not running`);
+    await this.homes.ensure(user, pool.homeSizeBytes, 'broker');
+    await this.homes.lease(user, row.name);
+    try {
+      await guest.plugHome(this.ctx.paths.home(user));
+    } catch (err) {
+      await this.homes.release(user, row.name);
+      throw err;
+    }
+  }
+
+  /** Unplugs the home if the VM still runs (forcing the VM off if the guest will not let go), then releases the lease. */
+  private async releaseHome(row: PoolDesktopRow): Promise<void> {
+    const guest = this.guests.get(row.name);
+    if (guest?.hasHome && this.ctx.vms.runtimeOf(row.name)) {
+      const unplugged = await guest.unplugHome().catch(() => false);
+      if (!unplugged) {
+        this.log.warn({ desktop: row.name }, `the guest of ${row.name} did not release the home volume; stopping it by force`);
+        await this.stopVm(row.name, true);
+      }
+    }
+    const home = (await this.homes.list()).find((h) => h.leasedTo === row.name);
+    if (home) await this.homes.release(home.user, row.name);
+  }
+
+  private async notifyGuest(row: PoolDesktopRow, message: { type: 'assign'; user: string } | { type: 'logoff' }): Promise<void> {
+    const guest = this.watch(row.name);
+    if (!guest?.channel.isConnected) throw new ArdesiaError('VM_NOT_RUNNING', `the guest helper of ${row.name} is not connected`);
+    if (message.type === 'logoff') return guest.channel.send({ type: 'logoff' });
+    guest.channel.send({ type: 'assign', user: message.user, uid: guestUid(message.user), homeSerial: HOME_DISK_SERIAL });
+  }
+
+  /** The VM is off: a fresh linked clone of the pool's target version replaces the system disk. */
+  private async reclone(row: PoolDesktopRow, pool: Pool, target: number | null): Promise<void> {
+    await this.stopVm(row.name, true);
+    const version = target ?? row.version;
+    const base = await verifiedVersionPath(this.ctx, pool.image, version);
+    await resetLinkedClone(this.ctx.paths.desktopSystem(row.name), base);
+    row.version = version;
+    row.image = pool.image;
+    await poolDesktopUpdate(this.ctx.db, row.name, { version, image: pool.image });
+  }
+
+  /** First clone of a new desktop (state provisioning). */
+  async provision(row: PoolDesktopRow): Promise<void> {
+    const base = await verifiedVersionPath(this.ctx, row.image, row.version);
+    const system = this.ctx.paths.desktopSystem(row.name);
+    await mkdir(dirname(system), { recursive: true, mode: 0o700 });
+    await createLinkedClone({ base, overlay: system });
+  }
+
+  /** Every step idempotent (re-run after a crash): VM off, home released, definition, files and row gone. */
+  private async retire(row: PoolDesktopRow): Promise<void> {
+    await this.stopVm(row.name, true);
+    this.guests.get(row.name)?.close();
+    this.guests.delete(row.name);
+    await this.releaseHome(row);
+    await this.ctx.vms.undefine(row.name).catch((err: ArdesiaError) => {
+      if (err.code !== 'VM_NOT_FOUND') throw err;
+    });
+    await rm(dirname(this.ctx.paths.desktopSystem(row.name)), { recursive: true, force: true });
+    await this.ctx.db.deleteFrom('pool_desktops').where('name', '=', row.name).execute();
+    this.clearWatchdog(row.name);
+    this.emit('desktop-removed', row.name);
+  }
+
+  /** Booting and logging-off are bounded in time: a guest that never answers is failed or forced off. */
+  private armWatchdog(row: PoolDesktopRow): void {
+    this.clearWatchdog(row.name);
+    const timeout = row.state === 'booting' ? this.opts.bootTimeoutMs : row.state === 'logging-off' ? this.opts.logoffTimeoutMs : 0;
+    if (timeout === 0) return;
+    const event: DesktopEvent = row.state === 'booting' ? { type: 'boot-failed' } : { type: 'logoff-timeout' };
+    const since = row.since;
+    const timer = setTimeout(async () => {
+      this.watchdogs.delete(row.name);
+      const now = await requirePoolDesktop(this.ctx.db, row.name).catch(() => undefined);
+      if (now?.state !== row.state || now.since !== since) return;
+      if (event.type === 'boot-failed') await this.fail(now, `the guest helper did not report ready within ${Math.round(timeout / 1000)} s`);
+      await this.fireQuietly(row.name, event);
+    }, timeout);
+    timer.unref();
+    this.watchdogs.set(row.name, timer);
+  }
+
+  private clearWatchdog(name: string): void {
+    clearTimeout(this.watchdogs.get(name));
+    this.watchdogs.delete(name);
+  }
+
+  /** After a daemon restart: finish what was cut short and re-attach to desktops whose VM still runs. */
+  async reconcile(row: PoolDesktopRow): Promise<void> {
+    const state = row.state as DesktopView['state'];
+    if (state === 'retiring' || state === 'provisioning') return this.fireQuietly(row.name, { type: 'retire' });
+    if (state === 'resetting') {
+      await this.locked(row.name, async () => {
+        const pool = poolOf(await requirePool(this.ctx.db, row.pool));
+        await this.reclone(row, pool, await targetVersionOf(this.ctx, pool));
+      }).then(
+        () => this.fireQuietly(row.name, { type: 'reset-done' }),
+        () => this.fireQuietly(row.name, { type: 'reset-failed' }),
+      );
+      return;
+    }
+    if (state === 'stopped' || state === 'failed') return;
+    if (!this.ctx.vms.runtimeOf(row.name)) return this.fireQuietly(row.name, { type: 'vm-exited' });
+    const guest = this.watch(row.name);
+    await guest?.adoptHome().catch(() => undefined);
+    this.armWatchdog(row);
+    await until(() => guest?.channel.isConnected ?? false, 5_000);
+    if (guest?.channel.isConnected) guest.channel.send({ type: 'ping' });
+  }
+
+  close(): void {
+    for (const name of [...this.watchdogs.keys()]) this.clearWatchdog(name);
+    for (const guest of this.guests.values()) guest.close();
+    this.guests.clear();
+  }
+}
+
+async function until(test: () => boolean, timeoutMs: number): Promise<void> {
+  for (const end = Date.now() + timeoutMs; !test() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** The lifecycle event a guest helper message stands for. */
+export function guestEventOf(message: GuestToHostMessage): DesktopEvent | undefined {
+  switch (message.type) {
+    case 'ready':
+      return { type: 'guest-ready' };
+    case 'session-started':
+      return { type: 'session-started' };
+    case 'session-ended':
+      return message.reason === 'logoff' ? { type: 'session-ended' } : message.reason === 'reboot' ? { type: 'guest-reboot' } : { type: 'guest-shutdown' };
+    case 'pong': // the answer to the ping after a daemon restart: what the helper is doing now
+      return message.user === undefined ? { type: 'guest-ready' } : { type: 'session-started' };
+    case 'error':
+      return undefined;
+  }
+}

@@ -1,0 +1,149 @@
+// The spare planner's loop: level-triggered, per pool, after every change and on a timer. It runs the pure
+// plan (spares-plan.ts) through the desktop lifecycle, creates new clones, and enforces the idle policy.
+import type { DesktopState, DesktopView, Pool } from '../contract/pools.js';
+import type { ServiceContext } from '../images/context.js';
+import { type DesktopMachine, targetVersionOf } from './pool-machine.js';
+import { nowIso, poolDesktopsAll, poolGet, poolList, poolOf } from './pool-repo.js';
+import { planSpares, type SpareAction } from './spares-plan.js';
+
+const TICK_MS = 5_000;
+const MINUTE_MS = 60_000;
+
+export interface PlannerDeps {
+  bootStormLimit: number;
+  /** The pool's desktops as the broker sees them (claims applied). */
+  view(pool: string): Promise<DesktopView[]>;
+  clientActivity(desktop: string): { count: number; activityAt: number } | undefined;
+}
+
+export class PoolPlanner {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+  private readonly suspended = new Set<string>();
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly machine: DesktopMachine,
+    private readonly deps: PlannerDeps,
+  ) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.tickAll(), TICK_MS);
+    this.timer.unref();
+    void this.tickAll();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  suspend(pool: string): void {
+    this.suspended.add(pool);
+  }
+
+  resume(pool: string): void {
+    this.suspended.delete(pool);
+    this.kick(pool);
+  }
+
+  private async tickAll(): Promise<void> {
+    for (const row of await poolList(this.ctx.db)) this.kick(row.name);
+  }
+
+  /** Plans `pool` again soon; a pass in progress is followed by one more, never run twice at once. */
+  kick(pool: string): void {
+    if (!this.timer || this.suspended.has(pool)) return;
+    if (this.running.has(pool)) {
+      this.again.add(pool);
+      return;
+    }
+    const pass = this.pass(pool)
+      .catch((err) => this.ctx.deps.log.error({ err, pool }, `planning pool ${pool} failed`))
+      .finally(() => {
+        this.running.delete(pool);
+        if (this.again.delete(pool)) this.kick(pool);
+      });
+    this.running.set(pool, pass);
+  }
+
+  /** Waits for the passes in flight (tests, shutdown). */
+  async settle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all(this.running.values());
+  }
+
+  private async pass(name: string): Promise<void> {
+    const row = await poolGet(this.ctx.db, name);
+    if (!row || this.suspended.has(name)) return;
+    const pool = poolOf(row);
+    const desktops = await this.deps.view(name);
+    const booting = (await poolDesktopsAll(this.ctx.db)).filter((d) => d.state === 'booting').length;
+    const actions = planSpares(pool, desktops, await targetVersionOf(this.ctx, pool), booting, this.deps.bootStormLimit);
+    for (const action of actions) await this.run(pool, action);
+    await this.enforceIdle(pool, desktops);
+  }
+
+  private async run(pool: Pool, action: SpareAction): Promise<void> {
+    this.ctx.deps.log.debug({ pool: pool.name, action }, 'spare planner');
+    switch (action.kind) {
+      case 'create': {
+        const version = await targetVersionOf(this.ctx, pool);
+        if (version === null) return;
+        await this.insertDesktop(pool, action.name, null, version);
+        await this.provisionDesktop(pool, action.name);
+        return;
+      }
+      case 'boot':
+        return this.machine.fireQuietly(action.desktop, { type: 'boot-requested' });
+      case 'stop':
+        return this.machine.fireQuietly(action.desktop, { type: 'stop-requested' });
+      case 'recycle':
+        return this.machine.fireQuietly(action.desktop, { type: 'image-updated' });
+      case 'retire':
+        return this.machine.fireQuietly(action.desktop, { type: 'retire' });
+    }
+  }
+
+  /** Records a new desktop in provisioning (for `user`, or a spare); the clone comes next. */
+  async insertDesktop(pool: Pool, name: string, user: string | null, version?: number): Promise<void> {
+    const target = version ?? (await targetVersionOf(this.ctx, pool));
+    if (target === null) throw new Error(`pool ${pool.name} has no image version to clone`);
+    const at = nowIso();
+    await this.ctx.db
+      .insertInto('pool_desktops')
+      .values({ name, pool: pool.name, state: 'provisioning', user, host: null, image: pool.image, version: target, since: at, last_error: null, created_at: at })
+      .execute();
+  }
+
+  /** Clones the system disk of a desktop in provisioning: it lands cold (stopped), or failed with the reason. */
+  async provisionDesktop(pool: Pool, name: string): Promise<void> {
+    const row = (await poolDesktopsAll(this.ctx.db)).find((d) => d.name === name);
+    if (!row) return;
+    try {
+      if (await this.ctx.vms.get(name).then(() => true, () => false)) throw new Error(`a VM named ${name} already exists; rename it or remove it`);
+      await this.machine.provision(row);
+    } catch (err) {
+      await this.ctx.db.updateTable('pool_desktops').set({ last_error: `cloning failed: ${(err as Error).message}` }).where('name', '=', name).execute();
+      await this.machine.fire(name, { type: 'provision-failed' });
+      throw err;
+    }
+    await this.machine.fire(name, { type: 'provisioned' });
+  }
+
+  /** In use without client input for idleDisconnectMinutes → disconnected; disconnected for idleLogoffMinutes → logged off. */
+  private async enforceIdle(pool: Pool, desktops: readonly DesktopView[]): Promise<void> {
+    const now = Date.now();
+    for (const d of desktops) {
+      const state: DesktopState = d.state;
+      if (state === 'disconnected' && pool.idleLogoffMinutes > 0 && now - Date.parse(d.since) >= pool.idleLogoffMinutes * MINUTE_MS) {
+        await this.machine.fireQuietly(d.name, { type: 'idle-timeout' });
+      }
+      const activity = this.deps.clientActivity(d.name);
+      if (state === 'in-use' && pool.idleDisconnectMinutes > 0 && activity && activity.count > 0 && now - activity.activityAt >= pool.idleDisconnectMinutes * MINUTE_MS) {
+        await this.machine.fireQuietly(d.name, { type: 'idle-timeout' });
+      }
+    }
+  }
+}

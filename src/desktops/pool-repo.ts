@@ -1,0 +1,43 @@
+// Store access for pools and pool desktops: rows ↔ wire views, nothing else.
+import type { Selectable } from 'kysely';
+import { ArdesiaError } from '../contract/errors.js';
+import { Pool, type DesktopState, type DesktopView } from '../contract/pools.js';
+import type { Store } from '../store/db.js';
+import type { PoolDesktopTable, PoolTable } from './store-schema.js';
+
+export type PoolRow = Selectable<PoolTable>;
+export type PoolDesktopRow = Selectable<PoolDesktopTable>;
+
+export const nowIso = (): string => new Date().toISOString();
+
+export function poolOf(row: PoolRow): Pool {
+  return Pool.parse(JSON.parse(row.spec));
+}
+
+export function desktopViewOf(row: PoolDesktopRow): DesktopView {
+  return { name: row.name, pool: row.pool, state: row.state as DesktopState, user: row.user, host: row.host, imageVersion: row.version, since: row.since };
+}
+
+export const poolGet = (db: Store, name: string) => db.selectFrom('pools').selectAll().where('name', '=', name).executeTakeFirst();
+export const poolList = (db: Store) => db.selectFrom('pools').selectAll().orderBy('name').execute();
+
+export async function requirePool(db: Store, name: string): Promise<PoolRow> {
+  const row = await poolGet(db, name);
+  if (!row) throw new ArdesiaError('POOL_NOT_FOUND', `pool ${name} does not exist`);
+  return row;
+}
+
+export const poolDesktopGet = (db: Store, name: string) => db.selectFrom('pool_desktops').selectAll().where('name', '=', name).executeTakeFirst();
+export const poolDesktopsOf = (db: Store, pool: string) => db.selectFrom('pool_desktops').selectAll().where('pool', '=', pool).orderBy('name').execute();
+export const poolDesktopsAll = (db: Store) => db.selectFrom('pool_desktops').selectAll().orderBy('name').execute();
+export const poolDesktopsOfImage = (db: Store, image: string) => db.selectFrom('pool_desktops').selectAll().where('image', '=', image).orderBy('name').execute();
+
+export async function requirePoolDesktop(db: Store, name: string): Promise<PoolDesktopRow> {
+  const row = await poolDesktopGet(db, name);
+  if (!row) throw new ArdesiaError('DESKTOP_NOT_FOUND', `desktop ${name} does not exist`);
+  return row;
+}
+
+export async function poolDesktopUpdate(db: Store, name: string, patch: Partial<Omit<PoolDesktopRow, 'name' | 'pool' | 'created_at'>>): Promise<void> {
+  await db.updateTable('pool_desktops').set(patch).where('name', '=', name).execute();
+}

@@ -1,0 +1,380 @@
+// Pools: definitions, the broker (who gets which desktop), the spare planner's loop and sessions.
+// Decisions are pure (broker-plan.ts, spares-plan.ts); this shell builds their views from the store,
+// runs their answers through the desktop lifecycle (pool-machine.ts) and reports what happened.
+import { EventEmitter } from 'node:events';
+import { ArdesiaError } from '../contract/errors.js';
+import { GuestUserName } from '../contract/guest.js';
+import {
+  type ClientInfo,
+  type ConnectBody,
+  type DesktopState,
+  type DesktopView,
+  Pool,
+  type PoolInput,
+  type PoolPatch,
+  type PoolView,
+  type SessionInfo,
+  type SessionView,
+} from '../contract/pools.js';
+import type { ServiceContext } from '../images/context.js';
+import { auditAppend } from '../images/repo.js';
+import { requireImage } from '../images/versions.js';
+import { type BrokerDecision, brokerDecide, isEntitled, type BrokerView } from './broker-plan.js';
+import { isInSession } from './lifecycle.js';
+import { type DesktopMachine, targetVersionOf } from './pool-machine.js';
+import { desktopViewOf, nowIso, poolDesktopsAll, poolDesktopsOf, poolGet, poolList, poolOf, requirePool, requirePoolDesktop } from './pool-repo.js';
+import { PoolPlanner } from './pool-planner.js';
+import { rolloutPendingAtLogoff, versionCounts } from './spares-plan.js';
+
+export interface Caller {
+  name: string;
+  admin: boolean;
+  groups: readonly string[];
+  address?: string;
+}
+
+export interface PoolServiceOptions {
+  /** Desktops starting at once, over every pool (vmd's staggered start). */
+  bootStormLimit: number;
+}
+
+export interface PoolServiceEvents {
+  pool: [PoolView];
+  'pool-removed': [string];
+  /** The broker answered a connect: the decision's kind, for metrics. */
+  brokered: [BrokerDecision['kind'] | 'refuse'];
+}
+
+const SESSION_END_STATES: readonly DesktopState[] = ['failed', 'resetting', 'stopped', 'retiring'];
+
+export class PoolService extends EventEmitter<PoolServiceEvents> {
+  readonly planner: PoolPlanner;
+  /** Spares the broker handed out whose assign has not landed in the store yet: name → user. */
+  private readonly claims = new Map<string, string>();
+  private readonly clients = new Map<string, { count: number; last: ClientInfo | null; activityAt: number }>();
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    readonly machine: DesktopMachine,
+    readonly opts: PoolServiceOptions,
+  ) {
+    super();
+    this.planner = new PoolPlanner(ctx, machine, {
+      bootStormLimit: opts.bootStormLimit,
+      view: (pool) => this.desktopViews(pool),
+      clientActivity: (desktop) => this.clients.get(desktop),
+    });
+    machine.on('desktop', (view) => {
+      this.planner.kick(view.pool);
+      if (!isInSession(view.state)) this.clients.delete(view.name);
+    });
+  }
+
+  private lockPool<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.ctx.lock.run(`pool:${name}`, fn);
+  }
+
+  // ── definitions ────────────────────────────────────────────────────────────────────────────────
+
+  private parse(input: unknown): Pool {
+    const parsed = Pool.safeParse(input);
+    if (parsed.success) return parsed.data;
+    const problems = parsed.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message));
+    throw new ArdesiaError('POOL_INVALID', problems.join('; '), parsed.error.issues);
+  }
+
+  async create(input: PoolInput, who: Caller): Promise<PoolView> {
+    const pool = this.parse(input);
+    return this.lockPool(pool.name, async () => {
+      if (await poolGet(this.ctx.db, pool.name)) throw new ArdesiaError('POOL_EXISTS', `pool ${pool.name} already exists`);
+      await requireImage(this.ctx, pool.image);
+      const at = nowIso();
+      await this.ctx.db.insertInto('pools').values({ name: pool.name, spec: JSON.stringify(pool), created_at: at, created_by: who.name, updated_at: at }).execute();
+      await auditAppend(this.ctx.db, who.name, 'pool.create', pool.name, pool, who.address);
+      this.planner.kick(pool.name);
+      return this.announce(pool);
+    });
+  }
+
+  async update(name: string, patch: PoolPatch, who: Caller): Promise<PoolView> {
+    return this.lockPool(name, async () => {
+      const current = poolOf(await requirePool(this.ctx.db, name));
+      const { onLogoff: _derived, ...stored } = current;
+      const pool = this.parse({ ...stored, ...(current.persistent ? { onLogoff: current.onLogoff } : {}), ...patch, name });
+      if (pool.image !== current.image) await requireImage(this.ctx, pool.image);
+      await this.ctx.db.updateTable('pools').set({ spec: JSON.stringify(pool), updated_at: nowIso() }).where('name', '=', name).execute();
+      await auditAppend(this.ctx.db, who.name, 'pool.update', name, patch, who.address);
+      this.planner.kick(name);
+      return this.announce(pool);
+    });
+  }
+
+  /** Refused while users have sessions; otherwise every desktop is retired, then the pool goes. */
+  async delete(name: string, who: Caller): Promise<{ deleted: string; desktopsRetired: number }> {
+    const desktops = await this.lockPool(name, async () => {
+      await requirePool(this.ctx.db, name);
+      const all = await poolDesktopsOf(this.ctx.db, name);
+      const busy = all.filter((d) => isInSession(d.state as DesktopState));
+      if (busy.length > 0) throw new ArdesiaError('POOL_IN_USE', `pool ${name} has ${busy.length} session(s): ${busy.map((d) => `${d.user} on ${d.name}`).join(', ')}`);
+      this.planner.suspend(name);
+      return all;
+    });
+    try {
+      for (const d of desktops) await this.machine.fire(d.name, { type: 'retire' });
+      await this.ctx.db.deleteFrom('pools').where('name', '=', name).execute();
+    } catch (err) {
+      this.planner.resume(name);
+      throw err;
+    }
+    await auditAppend(this.ctx.db, who.name, 'pool.delete', name, { desktops: desktops.length }, who.address);
+    this.emit('pool-removed', name);
+    return { deleted: name, desktopsRetired: desktops.length };
+  }
+
+  async list(who: Caller): Promise<PoolView[]> {
+    const pools = (await poolList(this.ctx.db)).map(poolOf).filter((p) => who.admin || isEntitled(p, who.name, who.groups));
+    return Promise.all(pools.map((p) => this.viewOf(p)));
+  }
+
+  async show(name: string, who: Caller): Promise<PoolView> {
+    const pool = poolOf(await requirePool(this.ctx.db, name));
+    if (!who.admin && !isEntitled(pool, who.name, who.groups)) throw new ArdesiaError('POOL_NOT_FOUND', `pool ${name} does not exist`);
+    return this.viewOf(pool);
+  }
+
+  async viewOf(pool: Pool): Promise<PoolView> {
+    const desktops = await this.desktopViews(pool.name);
+    const currentVersion = await targetVersionOf(this.ctx, pool);
+    const byState: Partial<Record<DesktopState, number>> = {};
+    for (const d of desktops) byState[d.state] = (byState[d.state] ?? 0) + 1;
+    const byVersion = Object.fromEntries(versionCounts(desktops).map((c) => [String(c.version), c.count]));
+    return { ...pool, currentVersion, counts: { total: desktops.length, byState, byVersion }, pendingAtLogoff: rolloutPendingAtLogoff(pool, desktops, currentVersion) };
+  }
+
+  async announce(pool: Pool): Promise<PoolView> {
+    const view = await this.viewOf(pool);
+    this.emit('pool', view);
+    return view;
+  }
+
+  /** The pool's desktops with the broker's in-flight claims applied (a claimed spare is no longer free). */
+  async desktopViews(pool: string): Promise<DesktopView[]> {
+    return (await poolDesktopsOf(this.ctx.db, pool)).map((r) => {
+      const view = desktopViewOf(r);
+      const claim = this.claims.get(r.name);
+      return claim !== undefined && view.user === null ? { ...view, user: claim } : view;
+    });
+  }
+
+  async poolDesktops(pool: string): Promise<DesktopView[]> {
+    await requirePool(this.ctx.db, pool);
+    return this.desktopViews(pool);
+  }
+
+  // ── the broker ────────────────────────────────────────────────────────────────────────────────
+
+  private async sessionsAll(): Promise<SessionView[]> {
+    return (await poolDesktopsAll(this.ctx.db))
+      .filter((d) => d.user !== null && isInSession(d.state as DesktopState))
+      .map((d) => ({ user: d.user!, pool: d.pool, desktop: d.name }));
+  }
+
+  private async brokerView(pool: Pool): Promise<BrokerView> {
+    const all = await poolDesktopsAll(this.ctx.db);
+    return {
+      pool,
+      targetVersion: await targetVersionOf(this.ctx, pool),
+      desktops: await this.desktopViews(pool.name),
+      sessions: await this.sessionsAll(),
+      bootsInFlight: all.filter((d) => d.state === 'booting').length,
+      bootStormLimit: this.opts.bootStormLimit,
+    };
+  }
+
+  /** A user asks for a desktop of a pool: theirs, a warm spare, a cold one started, or a new clone. */
+  async connect(poolName: string, body: ConnectBody, who: Caller): Promise<{ desktop: DesktopView; session: SessionInfo }> {
+    if (!GuestUserName.safeParse(who.name).success) throw new ArdesiaError('USER_NAME_UNSUITABLE', `${who.name} cannot be an account name inside a desktop`);
+    const pool = poolOf(await requirePool(this.ctx.db, poolName));
+    if (!isEntitled(pool, who.name, who.groups)) {
+      this.emit('brokered', 'refuse');
+      throw new ArdesiaError('POOL_NOT_ENTITLED', `${who.name} is not entitled to pool ${poolName}`);
+    }
+    const decision = await this.lockPool(poolName, async () => {
+      const d = brokerDecide({ user: who.name, groups: who.groups, pool: poolName }, await this.brokerView(pool));
+      if (d.kind === 'warm' || d.kind === 'cold-start') this.claims.set(d.desktop.name, who.name);
+      if (d.kind === 'clone') await this.planner.insertDesktop(pool, d.name, who.name);
+      return d;
+    });
+    this.emit('brokered', decision.kind);
+    if (decision.kind === 'refuse') throw new ArdesiaError(decision.code, decision.message);
+    const name = decision.kind === 'clone' ? decision.name : decision.desktop.name;
+    try {
+      await this.act(pool, decision, who.name);
+    } finally {
+      this.claims.delete(name);
+    }
+    await auditAppend(this.ctx.db, who.name, 'session.connect', name, { pool: poolName, how: decision.kind, thinClient: body.client.thinClient ?? null }, who.address);
+    if (body.client.thinClient) this.clientInfo(name).last = { address: who.address ?? '', thinClient: body.client.thinClient, at: nowIso() };
+    const desktop = body.wait ? await this.waitForSession(name, who.name, body.waitSeconds * 1000) : desktopViewOf(await requirePoolDesktop(this.ctx.db, name));
+    return { desktop, session: await this.sessionOf(name) };
+  }
+
+  private async act(pool: Pool, decision: Exclude<BrokerDecision, { kind: 'refuse' }>, user: string): Promise<void> {
+    switch (decision.kind) {
+      case 'existing':
+        if (decision.desktop.state === 'ready' || decision.desktop.state === 'stopped') await this.machine.fire(decision.desktop.name, { type: 'assign', user });
+        return;
+      case 'warm':
+      case 'cold-start':
+        await this.machine.fire(decision.desktop.name, { type: 'assign', user });
+        return;
+      case 'clone':
+        await this.planner.provisionDesktop(pool, decision.name);
+        await this.machine.fire(decision.name, { type: 'assign', user });
+    }
+  }
+
+  /** Resolves when the desktop is in use by `user`; rejects with the reason when it went another way.
+   *  Call after the assign landed: the desktop's state at the call is checked first. */
+  waitForSession(desktop: string, user: string, timeoutMs: number): Promise<DesktopView> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => done(new ArdesiaError('TIMEOUT', `desktop ${desktop} did not start a session for ${user} within ${Math.round(timeoutMs / 1000)} s; it keeps trying — connect again to follow it`)), timeoutMs);
+      const onDesktop = (view: DesktopView, info: { lastError: string | null }) => {
+        if (view.name !== desktop) return;
+        if (view.state === 'in-use' || view.state === 'disconnected') return done(undefined, view);
+        if (SESSION_END_STATES.includes(view.state) || (view.user !== null && view.user !== user)) {
+          done(new ArdesiaError('DESKTOP_FAILED', `desktop ${desktop} could not start your session${info.lastError ? `: ${info.lastError}` : ` (it is ${view.state})`}`));
+        }
+      };
+      const onRemoved = (name: string) => name === desktop && done(new ArdesiaError('DESKTOP_FAILED', `desktop ${desktop} was removed before your session started`));
+      const done = (err?: Error, view?: DesktopView) => {
+        clearTimeout(timer);
+        this.machine.off('desktop', onDesktop);
+        this.machine.off('desktop-removed', onRemoved);
+        if (err) reject(err);
+        else resolve(view!);
+      };
+      this.machine.on('desktop', onDesktop);
+      this.machine.on('desktop-removed', onRemoved);
+      void requirePoolDesktop(this.ctx.db, desktop).then(
+        (row) => onDesktop(desktopViewOf(row), { lastError: row.last_error }),
+        () => undefined,
+      );
+    });
+  }
+
+  // ── sessions ──────────────────────────────────────────────────────────────────────────────────
+
+  private clientInfo(desktop: string) {
+    let info = this.clients.get(desktop);
+    if (!info) this.clients.set(desktop, (info = { count: 0, last: null, activityAt: Date.now() }));
+    return info;
+  }
+
+  async sessionOf(desktop: string): Promise<SessionInfo> {
+    const row = await requirePoolDesktop(this.ctx.db, desktop);
+    const c = this.clients.get(desktop);
+    return {
+      user: row.user ?? '',
+      pool: row.pool,
+      desktop: row.name,
+      state: row.state as DesktopState,
+      since: row.since,
+      imageVersion: row.version,
+      clients: c?.count ?? 0,
+      lastClient: c?.last ?? null,
+    };
+  }
+
+  async sessions(who: Caller): Promise<SessionInfo[]> {
+    const rows = (await poolDesktopsAll(this.ctx.db)).filter((d) => d.user !== null && isInSession(d.state as DesktopState) && (who.admin || d.user === who.name));
+    return Promise.all(rows.map((r) => this.sessionOf(r.name)));
+  }
+
+  /** The session on `desktop`, if the caller may act on it (its user or an admin); others learn nothing. */
+  private async requireSession(desktop: string, who: Caller): Promise<SessionInfo> {
+    const row = await requirePoolDesktop(this.ctx.db, desktop).catch(() => undefined);
+    if (!row || row.user === null || !isInSession(row.state as DesktopState) || (!who.admin && row.user !== who.name)) {
+      throw new ArdesiaError('SESSION_NOT_FOUND', `you have no session on desktop ${desktop}`);
+    }
+    return this.sessionOf(desktop);
+  }
+
+  async logoff(desktop: string, who: Caller): Promise<SessionInfo> {
+    const session = await this.requireSession(desktop, who);
+    await this.machine.fire(desktop, { type: 'logoff-requested' });
+    await auditAppend(this.ctx.db, who.name, 'session.logoff', desktop, { user: session.user }, who.address);
+    return this.sessionOf(desktop);
+  }
+
+  async disconnect(desktop: string, who: Caller): Promise<SessionInfo> {
+    await this.requireSession(desktop, who);
+    this.machine.emit('disconnect-clients', desktop);
+    await auditAppend(this.ctx.db, who.name, 'session.disconnect', desktop, null, who.address);
+    return this.sessionOf(desktop);
+  }
+
+  /** Admin: re-clone a desktop out of session (the table refuses one in session). */
+  async resetDesktop(pool: string, desktop: string, who: Caller): Promise<DesktopView> {
+    const row = await requirePoolDesktop(this.ctx.db, desktop);
+    if (row.pool !== pool) throw new ArdesiaError('DESKTOP_NOT_FOUND', `pool ${pool} has no desktop ${desktop}`);
+    const view = await this.machine.fire(desktop, { type: 'reset' });
+    await auditAppend(this.ctx.db, who.name, 'desktop.reset', desktop, { pool }, who.address);
+    return view;
+  }
+
+  async retireDesktop(pool: string, desktop: string, who: Caller): Promise<{ retired: string }> {
+    const row = await requirePoolDesktop(this.ctx.db, desktop);
+    if (row.pool !== pool) throw new ArdesiaError('DESKTOP_NOT_FOUND', `pool ${pool} has no desktop ${desktop}`);
+    await this.machine.fire(desktop, { type: 'retire' });
+    await auditAppend(this.ctx.db, who.name, 'desktop.retire', desktop, { pool }, who.address);
+    return { retired: desktop };
+  }
+
+  // ── display clients (called by the gateway) ───────────────────────────────────────────────────
+
+  async clientConnected(desktop: string, client: { address: string; thinClient?: string }): Promise<void> {
+    const info = this.clientInfo(desktop);
+    info.count += 1;
+    info.activityAt = Date.now();
+    info.last = { ...client, at: nowIso() };
+    await this.machine.fireQuietly(desktop, { type: 'client-connected' });
+  }
+
+  async clientDisconnected(desktop: string): Promise<void> {
+    const info = this.clientInfo(desktop);
+    info.count = Math.max(0, info.count - 1);
+    if (info.count === 0) await this.machine.fireQuietly(desktop, { type: 'client-disconnected' });
+  }
+
+  clientActivity(desktop: string): void {
+    const info = this.clients.get(desktop);
+    if (info) info.activityAt = Date.now();
+  }
+
+  /** Is `desktop` a pool desktop whose session belongs to the caller (or the caller an admin)? */
+  async displayAccess(desktop: string, who: Caller): Promise<{ vm: string } | undefined> {
+    const row = await requirePoolDesktop(this.ctx.db, desktop).catch(() => undefined);
+    if (!row) return undefined;
+    if (!who.admin && (row.user !== who.name || !isInSession(row.state as DesktopState))) {
+      throw new ArdesiaError('FORBIDDEN', `desktop ${desktop} is not in a session of yours`);
+    }
+    return { vm: row.name };
+  }
+
+  /** After a daemon restart, before the planner runs. */
+  async reconcile(): Promise<{ desktops: number }> {
+    const rows = await poolDesktopsAll(this.ctx.db);
+    for (const row of rows) await this.machine.reconcile(row);
+    return { desktops: rows.length };
+  }
+
+  start(): void {
+    this.planner.start();
+  }
+
+  close(): void {
+    this.planner.stop();
+    this.machine.close();
+  }
+}

@@ -1,0 +1,53 @@
+// Display routes as data: a ticket for the browser's WebSocket, and the SPICE .vv for native clients.
+// The WebSocket itself (GET /v1/display/socket) is registered by socket-route.ts.
+import { z } from 'zod';
+import { ArdesiaError } from '../contract/errors.js';
+import type { ApiRoute, Principal } from '../api/route.js';
+import { spiceOneTimeLogin, virtViewerFile } from './spice.js';
+import { displayTicketsOf } from './tickets.js';
+
+const NameParams = z.object({ name: z.string().min(1).max(128) });
+
+export interface DisplayTicketView {
+  ticket: string;
+  /** Where to open the WebSocket (same origin). */
+  path: string;
+  expiresAt: string;
+}
+
+/** `authenticated` guarantees a principal; this keeps the handlers honest about it. */
+function principal(who: Principal | undefined): Principal {
+  if (!who) throw new ArdesiaError('UNAUTHENTICATED', 'log in, or send a valid API token');
+  return who;
+}
+
+export const gatewayRoutes: ApiRoute[] = [
+  {
+    method: 'POST',
+    url: '/v1/desktops/:name/display',
+    summary: 'A display ticket: opens the desktop’s display once, within 30 s, for this user and browser session',
+    access: 'authenticated',
+    params: NameParams,
+    handler: async ({ app, who, params }): Promise<DisplayTicketView> => {
+      const caller = principal(who);
+      await app.display.access(caller, params.name!);
+      const { ticket, expiresAt } = displayTicketsOf(app.display).issue(caller, params.name!);
+      return { ticket, path: `/v1/display/socket?ticket=${encodeURIComponent(ticket)}`, expiresAt: new Date(expiresAt).toISOString() };
+    },
+  },
+  {
+    method: 'GET',
+    url: '/v1/desktops/:name/spice.vv',
+    summary: 'A virt-viewer file for remote-viewer with a one-time SPICE password',
+    access: 'authenticated',
+    params: NameParams,
+    raw: true,
+    contentType: 'application/x-virt-viewer',
+    handler: async ({ app, who, params }) => {
+      const { vm } = await app.display.access(principal(who), params.name!);
+      const runtime = app.vms.runtimeOf(vm);
+      if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${vm} is not running`);
+      return virtViewerFile({ ...(await spiceOneTimeLogin(runtime)), title: `${params.name} - Ardesia` });
+    },
+  },
+];

@@ -1,0 +1,104 @@
+// The public boot chain under /boot/ on the daemon's HTTP listener: per-MAC iPXE scripts (which
+// register unknown clients), the thin-client OS files (Range, ETag, HEAD) and the kiosk settings.
+import { constants, createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { ArdesiaError } from '../../contract/errors.js';
+import type { BootLog, ThinClientService } from '../../thinclients/inventory.js';
+import { MacText, type KioskConfig } from '../../thinclients/view.js';
+import { bootScript, osMissingMessage, refusalMessage, waitingScript } from './ipxe-script.js';
+import { BOOT_FILE_NAME, osFolder, readOsManifest } from './manifest.js';
+import { parseRange } from './range.js';
+
+const MacQuery = z.object({ mac: MacText });
+const HOST_HEADER = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253})(:\d{1,5})?$/;
+
+/** `http://ADDR:PORT` as this client reached us: its Host header when sane, else the socket's local address. */
+export function serverBase(req: FastifyRequest): string {
+  const host = req.headers.host;
+  if (host && HOST_HEADER.test(host)) return `http://${host}`;
+  const { localAddress, localPort } = req.socket;
+  const addr = localAddress?.includes(':') && !localAddress.startsWith('::ffff:') ? `[${localAddress}]` : (localAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+  return `http://${addr}:${localPort}`;
+}
+
+function macOf(query: unknown): string {
+  const parsed = MacQuery.safeParse(query);
+  if (!parsed.success) throw new ArdesiaError('BAD_REQUEST', 'mac= must be a MAC address like 52:54:00:12:34:56');
+  return parsed.data.mac;
+}
+
+const clientIp = (req: FastifyRequest) => req.ip.replace(/^::ffff:/, '');
+
+async function ipxeScriptFor(thinClients: ThinClientService, log: BootLog, req: FastifyRequest, mac: string): Promise<string> {
+  const server = serverBase(req);
+  const { client, decision, registered } = await thinClients.bootRequest(mac, clientIp(req));
+  log.info({ event: 'boot-script', mac, ip: clientIp(req), decision, registered, bootCount: client.bootCount }, `thin client ${mac}: boot script (${decision})`);
+  if (decision !== 'boot') return waitingScript(server, mac, refusalMessage(decision, mac));
+  const manifest = await readOsManifest(thinClients.dataDir);
+  if (!manifest) return waitingScript(server, mac, osMissingMessage(mac));
+  return bootScript({ server, mac, kernel: manifest.kernel, initrd: manifest.initrd, kernelCmdline: manifest.kernelCmdline, bootParams: client.bootParams });
+}
+
+async function sendBootFile(thinClients: ThinClientService, log: BootLog, req: FastifyRequest, reply: FastifyReply, name: string): Promise<FastifyReply> {
+  const manifest = await readOsManifest(thinClients.dataDir);
+  if (!manifest) throw new ArdesiaError('THINCLIENT_OS_MISSING', 'no thin-client OS is built on this server');
+  const listed = BOOT_FILE_NAME.test(name) ? manifest.files[name] : undefined;
+  if (!listed) throw new ArdesiaError('BOOT_FILE_NOT_FOUND', `${name} is not a file of the thin-client OS`);
+  // O_NOFOLLOW on the file itself; only regular files (a FIFO or device would hang or leak).
+  const handle = await open(join(osFolder(thinClients.dataDir), name), constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+  if (!handle) throw new ArdesiaError('BOOT_FILE_NOT_FOUND', `${name} is listed in the manifest but missing on disk`);
+  let streaming = false;
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new ArdesiaError('BOOT_FILE_NOT_FOUND', `${name} is not a regular file`);
+    const size = stat.size;
+    const etag = `"${listed.sha256}"`;
+    reply.header('accept-ranges', 'bytes').header('content-type', 'application/octet-stream').header('cache-control', 'no-cache');
+    if (size === listed.size) reply.header('etag', etag).header('x-checksum-sha256', listed.sha256);
+    if (size === listed.size && req.headers['if-none-match'] === etag) return reply.status(304).send();
+    const range = parseRange(req.headers.range, size);
+    if (range.kind === 'unsatisfiable') {
+      reply.header('content-range', `bytes */${size}`);
+      throw new ArdesiaError('BOOT_RANGE_INVALID', `range ${req.headers.range} is outside ${name} (${size} bytes)`);
+    }
+    const [start, end] = range.kind === 'partial' ? [range.start, range.end] : [0, size - 1];
+    reply.status(range.kind === 'partial' ? 206 : 200).header('content-length', String(end - start + 1));
+    if (range.kind === 'partial') reply.header('content-range', `bytes ${start}-${end}/${size}`);
+    log.info({ event: 'boot-file', file: name, from: clientIp(req), start, end, size, method: req.method }, `boot file ${name} (${end - start + 1} bytes)`);
+    if (req.method === 'HEAD' || size === 0) return reply.send();
+    streaming = true;
+    return reply.send(createReadStream('', { fd: handle, start, end, autoClose: true }));
+  } finally {
+    if (!streaming) await handle.close();
+  }
+}
+
+export function registerBootRoutes(server: FastifyInstance, thinClients: ThinClientService, log: BootLog = thinClients.log): void {
+  server.get('/boot/ipxe', async (req, reply) => {
+    const script = await ipxeScriptFor(thinClients, log, req, macOf(req.query));
+    return reply.type('text/plain; charset=utf-8').send(script);
+  });
+  // The same script at a path of its own, for DHCP servers that cannot put a query string in the boot file name.
+  server.get('/boot/:file', async (req, reply) => {
+    const m = /^(.+)\.ipxe$/.exec((req.params as { file: string }).file);
+    if (!m) throw new ArdesiaError('BOOT_FILE_NOT_FOUND', 'no such boot path; iPXE scripts are at /boot/ipxe?mac=MAC');
+    const script = await ipxeScriptFor(thinClients, log, req, macOf({ mac: m[1] }));
+    return reply.type('text/plain; charset=utf-8').send(script);
+  });
+  server.route({
+    method: ['GET', 'HEAD'],
+    url: '/boot/files/:file',
+    handler: async (req, reply) => sendBootFile(thinClients, log, req, reply, (req.params as { file: string }).file),
+  });
+  server.get('/boot/thinclient/config', async (req): Promise<KioskConfig> => {
+    const mac = macOf(req.query);
+    const client = await thinClients.seen(mac, clientIp(req));
+    return {
+      mac, name: client.name, state: client.state, portalUrl: `${serverBase(req)}/?thinclient=${mac}`, pool: client.pool,
+      keyboardLayout: client.keyboardLayout, resolution: client.resolution, autoLoginUser: client.autoLoginUser,
+    };
+  });
+}

@@ -1,0 +1,57 @@
+// `ardesia netboot serve --config FILE`: DHCP, TFTP and the HTTP boot chain without the rest of
+// the daemon (a boot server on its own machine or network), on the same store and data folder.
+import { mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import Fastify from 'fastify';
+import pino from 'pino';
+import { ArdesiaError } from '../contract/errors.js';
+import { openStore } from '../store/db.js';
+import { ThinClientService } from '../thinclients/inventory.js';
+import { loadNetbootConfig } from './config.js';
+import { registerBootRoutes } from './http/boot-routes.js';
+import { startNetboot } from './service.js';
+
+export interface StandaloneOptions {
+  dataDir: string;
+  configPath: string;
+  /** ADDR:PORT for HTTP boot; default 0.0.0.0 and the first interface's http.port (else 8080). */
+  listen?: string;
+  logLevel?: string;
+}
+
+export async function runStandaloneNetboot(opts: StandaloneOptions): Promise<{ url: string; close(): Promise<void> }> {
+  const config = loadNetbootConfig(opts.configPath);
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o711 });
+  const log = pino({ level: opts.logLevel ?? 'info', base: { svc: 'ardesia-netboot' } });
+  const store = await openStore(join(dataDir, 'ardesia.db'));
+  const thinClients = new ThinClientService(store, dataDir, log);
+  const http = Fastify({ logger: false });
+  http.setErrorHandler((err: Error, _req, reply) => {
+    const known = err instanceof ArdesiaError ? err : new ArdesiaError('INTERNAL', 'internal error');
+    if (!(err instanceof ArdesiaError)) log.error({ err }, 'unhandled error');
+    void reply.status(known.status).send(known.toBody());
+  });
+  registerBootRoutes(http, thinClients);
+  const [host, port] = (opts.listen ?? `0.0.0.0:${config.interfaces[0]!.http.port ?? 8080}`).split(':');
+  try {
+    await http.listen({ host, port: Number(port) });
+    const addr = http.server.address() as AddressInfo;
+    const netboot = await startNetboot(config, { store, dataDir, thinClients, httpPort: addr.port, log: (e) => log.info(e, String(e.event)) });
+    const url = `http://${addr.address}:${addr.port}`;
+    log.info({ url, dataDir }, 'ardesia netboot listening');
+    return {
+      url,
+      close: async () => {
+        await netboot.close();
+        await http.close();
+        await store.destroy();
+      },
+    };
+  } catch (err) {
+    await http.close();
+    await store.destroy();
+    throw err;
+  }
+}

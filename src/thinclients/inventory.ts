@@ -1,0 +1,134 @@
+// The thin-client inventory: clients known by MAC, registered the first time they ask for a boot
+// script, configured by administrators, seen by the boot chain and the broker.
+import type { Updateable } from 'kysely';
+import { ArdesiaError } from '../contract/errors.js';
+import { auditAppend } from '../images/repo.js';
+import type { ThinClientTable } from '../netboot/store-schema.js';
+import type { Store } from '../store/db.js';
+import type { ThinClientPatch, ThinClientView } from './view.js';
+
+export interface ThinClientSettings {
+  /** New clients wait for an administrator to enable them (default: they boot at once). */
+  requireApproval: boolean;
+}
+
+/** What the boot chain does with a client asking for its script. */
+export type BootDecision = 'boot' | 'disabled' | 'awaiting-approval';
+
+export function bootDecision(state: ThinClientView['state'], settings: ThinClientSettings): BootDecision {
+  if (state === 'disabled') return 'disabled';
+  if (state === 'new' && settings.requireApproval) return 'awaiting-approval';
+  return 'boot';
+}
+
+export function thinClientView(row: ThinClientTable): ThinClientView {
+  return {
+    mac: row.mac, name: row.name, place: row.place, pool: row.pool, state: row.state,
+    autoLoginUser: row.auto_login_user, keyboardLayout: row.keyboard_layout, resolution: row.resolution,
+    bootParams: row.boot_params, lastSeenAt: row.last_seen_at, lastIp: row.last_ip, bootCount: row.boot_count,
+    currentUser: row.current_user,
+  };
+}
+
+const COLUMN_OF = {
+  name: 'name', place: 'place', pool: 'pool', state: 'state', autoLoginUser: 'auto_login_user',
+  keyboardLayout: 'keyboard_layout', resolution: 'resolution', bootParams: 'boot_params',
+} as const satisfies Record<keyof ThinClientPatch, keyof ThinClientTable>;
+
+function notFound(mac: string): ArdesiaError {
+  return new ArdesiaError('THINCLIENT_NOT_FOUND', `no thin client with MAC ${mac} is known`);
+}
+
+/** Called by the broker when a user's desktop opens (user) or closes (null) on a thin client. */
+export async function recordThinClientSession(store: Store, mac: string, user: string | null): Promise<void> {
+  await store.updateTable('thin_clients').set({ current_user: user, last_seen_at: new Date().toISOString() }).where('mac', '=', mac).execute();
+}
+
+/** Where the boot chain logs its stages (a pino logger fits). */
+export interface BootLog {
+  info(fields: Record<string, unknown>, message: string): void;
+}
+
+export class ThinClientService {
+  readonly settings: ThinClientSettings = { requireApproval: false };
+
+  constructor(
+    readonly store: Store,
+    /** The thin-client OS lives in DATA_DIR/thinclient/current/. */
+    readonly dataDir: string,
+    readonly log: BootLog = { info: () => {} },
+  ) {}
+
+  configure(settings: Partial<ThinClientSettings>): void {
+    Object.assign(this.settings, settings);
+  }
+
+  async list(): Promise<ThinClientView[]> {
+    const rows = await this.store.selectFrom('thin_clients').selectAll().orderBy('mac').execute();
+    return rows.map(thinClientView);
+  }
+
+  async find(mac: string): Promise<ThinClientView | undefined> {
+    const row = await this.store.selectFrom('thin_clients').selectAll().where('mac', '=', mac).executeTakeFirst();
+    return row ? thinClientView(row) : undefined;
+  }
+
+  async get(mac: string): Promise<ThinClientView> {
+    const found = await this.find(mac);
+    if (!found) throw notFound(mac);
+    return found;
+  }
+
+  async patch(mac: string, patch: ThinClientPatch, by: string): Promise<ThinClientView> {
+    const set: Partial<Record<keyof ThinClientTable, string | null>> = {};
+    for (const [key, column] of Object.entries(COLUMN_OF) as Array<[keyof ThinClientPatch, keyof ThinClientTable]>) {
+      if (patch[key] !== undefined) set[column] = patch[key] ?? null;
+    }
+    if (Object.keys(set).length > 0) {
+      if (patch.name) {
+        const holder = await this.store.selectFrom('thin_clients').select('mac').where('name', '=', patch.name).where('mac', '!=', mac).executeTakeFirst();
+        if (holder) throw new ArdesiaError('THINCLIENT_NAME_TAKEN', `the name ${patch.name} is already given to ${holder.mac}`);
+      }
+      const res = await this.store.updateTable('thin_clients').set(set as Updateable<ThinClientTable>).where('mac', '=', mac).executeTakeFirst();
+      if (res.numUpdatedRows === 0n) throw notFound(mac);
+      await auditAppend(this.store, by, 'thinclient.update', mac, patch);
+    }
+    return this.get(mac);
+  }
+
+  async delete(mac: string, by: string): Promise<{ deleted: string }> {
+    const res = await this.store.deleteFrom('thin_clients').where('mac', '=', mac).executeTakeFirst();
+    if (res.numDeletedRows === 0n) throw notFound(mac);
+    await auditAppend(this.store, by, 'thinclient.delete', mac);
+    return { deleted: mac };
+  }
+
+  /**
+   * A client asks for its boot script: registered as new if unknown, seen now from `ip`;
+   * its boot count grows only when it is let boot.
+   */
+  async bootRequest(mac: string, ip: string): Promise<{ client: ThinClientView; decision: BootDecision; registered: boolean }> {
+    const now = new Date().toISOString();
+    const inserted = await this.store
+      .insertInto('thin_clients')
+      .values({ mac, state: 'new', boot_count: 0, created_at: now, name: null, place: null, pool: null, auto_login_user: null,
+        keyboard_layout: null, resolution: null, boot_params: null, last_seen_at: null, last_ip: null, current_user: null })
+      .onConflict((oc) => oc.column('mac').doNothing())
+      .executeTakeFirst();
+    const registered = (inserted.numInsertedOrUpdatedRows ?? 0n) > 0n;
+    const before = await this.get(mac);
+    const decision = bootDecision(before.state, this.settings);
+    await this.store
+      .updateTable('thin_clients')
+      .set((eb) => ({ last_seen_at: now, last_ip: ip, boot_count: decision === 'boot' ? eb('boot_count', '+', 1) : eb.ref('boot_count') }))
+      .where('mac', '=', mac)
+      .execute();
+    return { client: await this.get(mac), decision, registered };
+  }
+
+  /** The kiosk read its settings: the client is alive at `ip`. */
+  async seen(mac: string, ip: string): Promise<ThinClientView> {
+    await this.store.updateTable('thin_clients').set({ last_seen_at: new Date().toISOString(), last_ip: ip }).where('mac', '=', mac).execute();
+    return this.get(mac);
+  }
+}

@@ -1,0 +1,230 @@
+// `ardesia thinclient build`: the thin-client OS from Debian packages. debootstrap minbase + kiosk
+// packages (cached by apt index + package list) → idempotent overlay (guest/thinclient/root) →
+// kernel, initramfs, root.squashfs (cached by installed versions + the builder's own files) → outDir.
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, copyFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { configuredSources } from '../../images/build/debian.js';
+import { DEBIAN_SUITE, parseDpkgStatus, pickMirror, type DebianMirror } from '../../images/build/debian-plan.js';
+import { applyOverlay, slimTree, type OverlayFile } from '../../images/build/rootfs-overlay.js';
+import { runProgram, ThinClientBuildError } from './exec.js';
+import { buildInitramfs } from './initramfs.js';
+import {
+  outputCacheKey,
+  packagesHash,
+  renderManifest,
+  ROOT_EXCLUDES,
+  THIN_CLIENT_ARCHES,
+  THIN_CLIENT_CMDLINE,
+  thinClientPackages,
+  thinClientVersion,
+  treeCacheKey,
+  type ThinClientArch,
+  type ThinClientManifest,
+} from './plan.js';
+
+export { ThinClientBuildError } from './exec.js';
+
+export interface BuildThinClientOsOptions {
+  arch: ThinClientArch;
+  /** Receives vmlinuz, initrd.img, root.squashfs and manifest.json. */
+  outDir: string;
+  /** Git-ignored cache, e.g. .cache/thinclient. */
+  cacheDir: string;
+  log?: (line: string) => void;
+  progress?: (stage: string, fraction?: number) => void;
+  /** Defaults to the bookworm mirror configured in /etc/apt/sources.list.d. */
+  mirror?: string;
+}
+
+export interface BuiltThinClientOs {
+  outDir: string;
+  manifest: ThinClientManifest;
+  /** Which cache levels were warm. */
+  cached: { tree: boolean; outputs: boolean };
+}
+
+export const OUTPUT_FILES = ['vmlinuz', 'initrd.img', 'root.squashfs', 'manifest.json'] as const;
+const APT_LISTS_DIR = '/var/lib/apt/lists';
+
+function repoRoot(): string {
+  // Compiled to dist/src/thinclients/os/: four levels up is the repository.
+  return process.env.ARDESIA_REPO_ROOT ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+}
+
+export function thinClientGuestDir(): string {
+  return join(repoRoot(), 'guest', 'thinclient');
+}
+
+function resolveMirror(explicit: string | undefined): DebianMirror {
+  const picked = pickMirror(configuredSources());
+  if (explicit) return { uri: explicit, ...(picked?.keyring ? { keyring: picked.keyring } : {}) };
+  if (!picked) throw new ThinClientBuildError(`no Debian ${DEBIAN_SUITE} mirror with "main" in /etc/apt/sources.list.d; add one and run apt-get update`);
+  return picked;
+}
+
+/** Digest of the host's Release files for the mirror: they fix the versions debootstrap picks. */
+function aptIndexDigest(mirror: DebianMirror): string {
+  const host = mirror.uri.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '').replace(/\//g, '_');
+  const hash = createHash('sha256');
+  const files = existsSync(APT_LISTS_DIR) ? readdirSync(APT_LISTS_DIR).filter((f) => f.startsWith(host) && f.includes(`${DEBIAN_SUITE}_`) && /Release$/.test(f)).sort() : [];
+  for (const file of files) hash.update(file).update(readFileSync(join(APT_LISTS_DIR, file)));
+  return files.length > 0 ? hash.digest('hex') : 'no-index';
+}
+
+/** Every file under `dirs` (recursively, sorted), hashed with its relative path: the builder's own inputs. */
+function builderDigest(dirs: readonly string[]): string {
+  const hash = createHash('sha256');
+  const walk = (dir: string, rel: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path, `${rel}/${name}`);
+      else if (!name.endsWith('.test.js') && !name.endsWith('.map')) hash.update(`${rel}/${name}\0`).update(readFileSync(path)).update('\n');
+    }
+  };
+  for (const dir of dirs) walk(dir, dir.slice(dir.lastIndexOf('/')));
+  return hash.digest('hex');
+}
+
+async function debootstrapTree(opts: BuildThinClientOsOptions, mirror: DebianMirror): Promise<{ root: string; cached: boolean }> {
+  const progress = opts.progress ?? (() => undefined);
+  const packages = thinClientPackages(opts.arch);
+  const key = treeCacheKey({ arch: opts.arch, mirror: mirror.uri, suite: DEBIAN_SUITE, packages, indexDigest: aptIndexDigest(mirror) });
+  const cached = join(opts.cacheDir, `tree-${opts.arch}-${key}`);
+  if (existsSync(join(cached, 'complete'))) {
+    progress('debootstrap: cached', 0.6);
+    return { root: join(cached, 'root'), cached: true };
+  }
+  const building = join(opts.cacheDir, `.building-tree-${key}-${process.pid}`);
+  rmSync(building, { recursive: true, force: true });
+  mkdirSync(join(opts.cacheDir, `debs-${opts.arch}`), { recursive: true });
+  try {
+    const root = join(building, 'root');
+    const args = ['--variant=minbase', `--arch=${opts.arch}`, '--components=main', `--include=${packages.join(',')}`,
+      `--cache-dir=${resolve(opts.cacheDir, `debs-${opts.arch}`)}`, ...(mirror.keyring ? [`--keyring=${mirror.keyring}`] : []), DEBIAN_SUITE, root, mirror.uri];
+    progress('debootstrap', 0.02);
+    let last = '';
+    await runProgram('debootstrap', args, {
+      onLine: (line) => {
+        opts.log?.(line);
+        const stage = /^I: (Retrieving|Extracting|Unpacking|Configuring|Installing)/.exec(line)?.[1];
+        if (stage && stage !== last) progress(`debootstrap: ${stage.toLowerCase()}`, ({ Retrieving: 0.1, Extracting: 0.25, Installing: 0.3, Unpacking: 0.35, Configuring: 0.45 } as Record<string, number>)[stage]);
+        if (stage) last = stage;
+      },
+    });
+    slimTree(root);
+    writeFileSync(join(building, 'complete'), `${new Date().toISOString()}\n`);
+    rmSync(cached, { recursive: true, force: true });
+    renameSync(building, cached);
+  } catch (err) {
+    rmSync(building, { recursive: true, force: true });
+    throw err;
+  }
+  return { root: join(cached, 'root'), cached: false };
+}
+
+function kioskOverlay(): OverlayFile[] {
+  return [
+    { path: 'usr/lib/ardesia/tc-init', from: 'root/tc-init', mode: 0o755 },
+    { path: 'usr/lib/ardesia/tc-kiosk', from: 'root/tc-kiosk', mode: 0o755 },
+    { path: 'usr/lib/ardesia/tc-browser', from: 'root/tc-browser', mode: 0o755 },
+    { path: 'usr/local/bin/ardesia-tc-spice', from: 'root/ardesia-tc-spice', mode: 0o755 },
+    { path: 'etc/hostname', content: 'ardesia-thinclient\n' },
+    { path: 'etc/hosts', content: '127.0.0.1\tlocalhost\n' },
+    { path: 'etc/ardesia-thinclient', content: 'ardesia thin client\n' },
+  ];
+}
+
+/** Idempotent changes to the cached tree: our scripts, and the unprivileged user the browser runs as. */
+async function customiseTree(root: string, log: (line: string) => void): Promise<void> {
+  applyOverlay(root, kioskOverlay(), thinClientGuestDir());
+  const passwd = readFileSync(join(root, 'etc', 'passwd'), 'utf8');
+  if (!/^kiosk:/m.test(passwd)) await runProgram('chroot', [root, 'useradd', '--create-home', '--groups', 'video,input,render', '--shell', '/usr/sbin/nologin', 'kiosk'], { onLine: log });
+}
+
+function kernelReleaseOf(root: string): string {
+  const releases = readdirSync(join(root, 'usr', 'lib', 'modules')).sort();
+  const release = releases.at(-1);
+  if (!release || !existsSync(join(root, 'boot', `vmlinuz-${release}`))) throw new ThinClientBuildError(`no kernel in ${root}/boot; is ${thinClientPackages('amd64')[0]} in the package list?`);
+  return release;
+}
+
+function sha256File(path: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path).on('data', (c) => hash.update(c)).on('error', reject).on('end', () => resolvePromise(hash.digest('hex')));
+  });
+}
+
+async function buildOutputs(opts: BuildThinClientOsOptions, root: string, release: string, key: string, installed: { hash: string; count: number }, dest: string): Promise<void> {
+  const progress = opts.progress ?? (() => undefined);
+  const building = join(opts.cacheDir, `.building-out-${key}-${process.pid}`);
+  rmSync(building, { recursive: true, force: true });
+  mkdirSync(building, { recursive: true });
+  try {
+    progress('kernel', 0.62);
+    copyFileSync(join(root, 'boot', `vmlinuz-${release}`), join(building, 'vmlinuz'));
+    progress('initramfs', 0.65);
+    const modules = await buildInitramfs({ root, release, guestDir: thinClientGuestDir(), dest: join(building, 'initrd.img'), workDir: building });
+    opts.log?.(`initramfs: ${modules} kernel modules`);
+    progress('root.squashfs', 0.7);
+    const excludes = ROOT_EXCLUDES.flatMap((pattern) => ['-e', pattern]);
+    await runProgram('mksquashfs', [root, join(building, 'root.squashfs'), '-noappend', '-comp', 'zstd', '-Xcompression-level', '19', '-no-progress', '-quiet', '-wildcards', ...excludes], { onLine: opts.log });
+    progress('manifest', 0.97);
+    const builtAt = new Date();
+    const files = {} as ThinClientManifest['files'];
+    for (const name of ['vmlinuz', 'initrd.img', 'root.squashfs'] as const) {
+      files[name] = { size: statSync(join(building, name)).size, sha256: await sha256File(join(building, name)) };
+    }
+    const manifest: ThinClientManifest = {
+      version: thinClientVersion(builtAt, key), arch: opts.arch, builtAt: builtAt.toISOString(), packages: installed.hash,
+      packageCount: installed.count, kernelRelease: release, files, kernelCmdline: THIN_CLIENT_CMDLINE,
+    };
+    writeFileSync(join(building, 'manifest.json'), renderManifest(manifest));
+    rmSync(dest, { recursive: true, force: true });
+    renameSync(building, dest);
+  } catch (err) {
+    rmSync(building, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Hard-links (or copies across file systems) the cached outputs into outDir, each file replaced atomically. */
+function publish(fromDir: string, outDir: string): void {
+  mkdirSync(outDir, { recursive: true });
+  for (const name of OUTPUT_FILES) {
+    const temp = join(outDir, `.${name}.${process.pid}`);
+    rmSync(temp, { force: true });
+    try {
+      linkSync(join(fromDir, name), temp);
+    } catch {
+      copyFileSync(join(fromDir, name), temp);
+    }
+    renameSync(temp, join(outDir, name));
+  }
+}
+
+export async function buildThinClientOs(opts: BuildThinClientOsOptions): Promise<BuiltThinClientOs> {
+  const progress = opts.progress ?? (() => undefined);
+  const log = opts.log ?? (() => undefined);
+  if (!THIN_CLIENT_ARCHES.includes(opts.arch)) throw new ThinClientBuildError(`unsupported architecture ${String(opts.arch)}: use ${THIN_CLIENT_ARCHES.join(' or ')}`);
+  if (process.getuid?.() !== 0) throw new ThinClientBuildError('building the thin-client OS needs root (debootstrap, chroot, a root-owned tree)');
+  const cacheDir = resolve(opts.cacheDir);
+  mkdirSync(cacheDir, { recursive: true });
+  const tree = await debootstrapTree({ ...opts, cacheDir }, resolveMirror(opts.mirror));
+  progress('customise', 0.6);
+  await customiseTree(tree.root, log);
+  const release = kernelReleaseOf(tree.root);
+  const installed = parseDpkgStatus(readFileSync(join(tree.root, 'var', 'lib', 'dpkg', 'status'), 'utf8'));
+  const installedHash = packagesHash(installed);
+  const key = outputCacheKey(opts.arch, installedHash, builderDigest([thinClientGuestDir(), dirname(fileURLToPath(import.meta.url))]));
+  const outputs = join(cacheDir, `out-${opts.arch}-${key}`);
+  const outputsCached = existsSync(join(outputs, 'manifest.json'));
+  if (!outputsCached) await buildOutputs({ ...opts, cacheDir }, tree.root, release, key, { hash: installedHash, count: installed.length }, outputs);
+  else progress('outputs: cached', 0.97);
+  publish(outputs, resolve(opts.outDir));
+  progress('done', 1);
+  const manifest = JSON.parse(readFileSync(join(outputs, 'manifest.json'), 'utf8')) as ThinClientManifest;
+  return { outDir: resolve(opts.outDir), manifest, cached: { tree: tree.cached, outputs: outputsCached } };
+}

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { bootDecision } from './inventory.js';
+import { MacParams, ThinClientPatch } from './view.js';
+
+test('boot decision: disabled never boots; new boots unless approval is required', () => {
+  for (const requireApproval of [false, true]) {
+    assert.equal(bootDecision('disabled', { requireApproval }), 'disabled');
+    assert.equal(bootDecision('enabled', { requireApproval }), 'boot');
+  }
+  assert.equal(bootDecision('new', { requireApproval: false }), 'boot');
+  assert.equal(bootDecision('new', { requireApproval: true }), 'awaiting-approval');
+});
+
+test('MACs are normalised as iPXE prints them', () => {
+  assert.equal(MacParams.parse({ mac: '52-54-00-AB-CD-EF' }).mac, '52:54:00:ab:cd:ef');
+  assert.equal(MacParams.safeParse({ mac: '52:54:00:ab:cd' }).success, false);
+  assert.equal(MacParams.safeParse({ mac: '../../etc/passwd' }).success, false);
+});
+
+const GOOD: ThinClientPatch[] = [
+  { name: 'desk-12', place: 'Room 2.14, window', pool: 'office', keyboardLayout: 'fr(bepo)', resolution: '1920x1080', bootParams: 'quiet video=efifb', autoLoginUser: 'kiosk' },
+  { name: null, place: null, pool: null, bootParams: null },
+  { state: 'disabled' },
+  {},
+];
+const BAD: Array<[string, unknown]> = [
+  ['a newline in boot params (would add an iPXE command)', { bootParams: 'quiet\nshell' }],
+  ['an iPXE expansion in boot params', { bootParams: 'x=${net0/ip}' }],
+  ['a control character in the place', { place: 'a\u0007b' }],
+  ['a resolution that is not WxH', { resolution: '1920*1080' }],
+  ['a name with a slash', { name: 'a/b' }],
+  ['state new (only enabled/disabled may be set)', { state: 'new' }],
+  ['an unknown field', { colour: 'blue' }],
+  ['a keyboard layout with a space', { keyboardLayout: 'us intl' }],
+];
+
+for (const patch of GOOD) test(`accepted: ${JSON.stringify(patch)}`, () => assert.ok(ThinClientPatch.safeParse(patch).success));
+for (const [why, patch] of BAD) test(`refused: ${why}`, () => assert.equal(ThinClientPatch.safeParse(patch).success, false));

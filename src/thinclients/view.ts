@@ -1,0 +1,63 @@
+// The thin-client inventory's wire types and input schemas (API contract, "Thin clients").
+import { z } from 'zod';
+import { normalizeMac } from '../netboot/ipv4.js';
+
+export type ThinClientState = 'new' | 'enabled' | 'disabled';
+
+export interface ThinClientView {
+  mac: string;
+  name: string | null;
+  place: string | null;
+  pool: string | null;
+  state: ThinClientState;
+  autoLoginUser: string | null;
+  keyboardLayout: string | null;
+  resolution: string | null;
+  bootParams: string | null;
+  lastSeenAt: string | null;
+  lastIp: string | null;
+  bootCount: number;
+  currentUser: string | null;
+}
+
+/** What the kiosk of a booted thin client reads from /boot/thinclient/config. */
+export interface KioskConfig {
+  mac: string;
+  name: string | null;
+  state: ThinClientState;
+  portalUrl: string;
+  pool: string | null;
+  keyboardLayout: string | null;
+  resolution: string | null;
+  autoLoginUser: string | null;
+}
+
+export const MacText = z.string().transform((text, ctx) => {
+  try {
+    return normalizeMac(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a MAC address like 52:54:00:12:34:56' });
+    return z.NEVER;
+  }
+});
+
+const nullable = <T extends z.ZodTypeAny>(schema: T) => schema.nullable().optional();
+
+/** Kernel words go into an iPXE script line: no control characters (a newline would add a command) and no `${` expansions. */
+export const BootParamsText = z.string().max(1024).regex(/^[\x20-\x7e]*$/, 'printable ASCII only, on one line').refine((s) => !s.includes('$'), 'must not contain $');
+
+export const ThinClientPatch = z
+  .object({
+    name: nullable(z.string().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - (starting with a letter or digit)')),
+    place: nullable(z.string().min(1).max(200).regex(/^[^\x00-\x1f\x7f]*$/, 'no control characters')),
+    pool: nullable(z.string().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a pool name')),
+    state: z.enum(['enabled', 'disabled']).optional(),
+    autoLoginUser: nullable(z.string().min(1).max(64).regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/, 'a user name')),
+    keyboardLayout: nullable(z.string().min(1).max(64).regex(/^[A-Za-z0-9_()+,:-]+$/, 'an XKB layout like us, de or fr(bepo)')),
+    resolution: nullable(z.string().regex(/^[1-9]\d{2,4}x[1-9]\d{2,4}$/, 'WIDTHxHEIGHT like 1920x1080')),
+    bootParams: nullable(BootParamsText),
+  })
+  .strict();
+export type ThinClientPatch = z.infer<typeof ThinClientPatch>;
+
+export const MacParams = z.object({ mac: MacText });

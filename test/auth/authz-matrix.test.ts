@@ -1,0 +1,205 @@
+// The authorization matrix: EVERY route in ALL_ROUTES is called as anonymous, a user, another user and an
+// administrator (a user with the admin role), and each must get exactly the outcome its row says.
+// A route without a row fails this test: whoever adds a route adds its row here.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { ALL_ROUTES } from '../../src/api/server.js';
+import { TestDaemon } from '../helpers/daemon.js';
+import { call, type Target } from './http.js';
+
+/** 'ok' = authorized (any status but 401/403: the handler ran and may still say 400/404/409); a number = that exact status. */
+type Expect = 'ok' | number;
+type Who = 'anonymous' | 'user' | 'other' | 'admin';
+const WHO: Who[] = ['anonymous', 'user', 'other', 'admin'];
+interface Row {
+  expect: [Expect, Expect, Expect, Expect];
+  params?: Record<string, string>;
+  body?: unknown;
+  query?: string;
+}
+
+const PUBLIC: Row['expect'] = ['ok', 'ok', 'ok', 'ok'];
+const AUTHENTICATED: Row['expect'] = [401, 'ok', 'ok', 'ok'];
+const ADMIN: Row['expect'] = [401, 403, 403, 'ok'];
+/** vm-owner routes on the VM `user` owns: the other user is refused. */
+const OWNER: Row['expect'] = [401, 'ok', 403, 'ok'];
+
+const PASSWORDS = { user: 'wonderland-7', other: 'builder-pass-8', admin: 'christmas-9x' } as const;
+const NAMES = { user: 'alice', other: 'bob', admin: 'carol' } as const;
+
+/** Values for URL parameters unless a row says otherwise: things that do not exist, except the user's own VM and account. */
+const DEFAULT_PARAMS: Record<string, string> = {
+  name: 'nosuch',
+  user: NAMES.user,
+  group: 'nosuchgroup',
+  pool: 'nosuchpool',
+  desktop: 'nosuchdesktop',
+  mac: '02:00:00:00:00:99',
+  id: 'nosuchop',
+};
+const VM = { name: 'vm-alice' };
+
+const ROWS: Record<string, Row> = {
+  // system
+  'GET /healthz': { expect: PUBLIC },
+  'GET /v1/host': { expect: AUTHENTICATED },
+  'POST /v1/config/load': { expect: ADMIN },
+  'POST /v1/config/reload': { expect: ADMIN },
+  'POST /v1/disks': { expect: ADMIN },
+  // VMs: alice owns vm-alice (vm.conf owner); a user lists only their own VMs
+  'GET /v1/vms': { expect: AUTHENTICATED },
+  'POST /v1/vms': { expect: ADMIN },
+  'GET /v1/vms/:name': { expect: [401, 200, 403, 200], params: VM },
+  'DELETE /v1/vms/:name': { expect: ADMIN },
+  'POST /v1/vms/:name/start': { expect: OWNER, params: VM },
+  'POST /v1/vms/:name/stop': { expect: OWNER, params: VM },
+  'POST /v1/vms/:name/pause': { expect: OWNER, params: VM },
+  'POST /v1/vms/:name/unpause': { expect: OWNER, params: VM },
+  'POST /v1/vms/:name/reset': { expect: OWNER, params: VM },
+  'POST /v1/vms/:name/wait': { expect: OWNER, params: VM },
+  'GET /v1/vms/:name/log': { expect: OWNER, params: VM },
+  // gold images and operations
+  'GET /v1/images': { expect: ADMIN },
+  'POST /v1/images': { expect: ADMIN },
+  'POST /v1/images/gc': { expect: ADMIN },
+  'GET /v1/images/:name': { expect: ADMIN },
+  'DELETE /v1/images/:name': { expect: ADMIN },
+  'GET /v1/images/:name/versions': { expect: ADMIN },
+  'POST /v1/images/:name/edit': { expect: ADMIN },
+  'POST /v1/images/:name/publish': { expect: ADMIN },
+  'POST /v1/images/:name/discard': { expect: ADMIN },
+  'POST /v1/images/:name/rollback': { expect: ADMIN },
+  'GET /v1/operations/:id': { expect: ADMIN },
+  // homes and desktops (admin side)
+  'GET /v1/homes': { expect: ADMIN },
+  'GET /v1/homes/:user': { expect: ADMIN },
+  'POST /v1/homes/:user/resize': { expect: ADMIN },
+  'DELETE /v1/homes/:user': { expect: ADMIN },
+  'GET /v1/desktops': { expect: ADMIN },
+  'POST /v1/desktops': { expect: ADMIN },
+  'GET /v1/desktops/:name': { expect: ADMIN },
+  'DELETE /v1/desktops/:name': { expect: ADMIN },
+  'POST /v1/desktops/:name/start': { expect: ADMIN },
+  'POST /v1/desktops/:name/stop': { expect: ADMIN },
+  'POST /v1/desktops/:name/reset': { expect: ADMIN },
+  // pools and sessions (lead): derived from `access`; owner-vs-other rows need desktops (add them with the broker tests)
+  'GET /v1/pools': { expect: AUTHENTICATED },
+  'POST /v1/pools': { expect: ADMIN },
+  'GET /v1/pools/:pool': { expect: AUTHENTICATED },
+  'PATCH /v1/pools/:pool': { expect: ADMIN },
+  'DELETE /v1/pools/:pool': { expect: ADMIN },
+  'GET /v1/pools/:pool/desktops': { expect: ADMIN },
+  'POST /v1/pools/:pool/connect': { expect: AUTHENTICATED, body: { wait: false } },
+  'POST /v1/pools/:pool/desktops/:desktop/reset': { expect: ADMIN },
+  'DELETE /v1/pools/:pool/desktops/:desktop': { expect: ADMIN },
+  'GET /v1/sessions': { expect: AUTHENTICATED },
+  'POST /v1/sessions/:desktop/logoff': { expect: AUTHENTICATED },
+  'POST /v1/sessions/:desktop/disconnect': { expect: AUTHENTICATED },
+  // display gateway: derived from `access`
+  'POST /v1/desktops/:name/display': { expect: AUTHENTICATED, body: {} },
+  'GET /v1/desktops/:name/spice.vv': { expect: AUTHENTICATED },
+  // thin clients
+  'GET /v1/thinclients': { expect: ADMIN },
+  'GET /v1/thinclients/:mac': { expect: ADMIN },
+  'PATCH /v1/thinclients/:mac': { expect: ADMIN, body: {} },
+  'DELETE /v1/thinclients/:mac': { expect: ADMIN },
+  // login, users, groups, audit (exact statuses)
+  'POST /v1/auth/login': { expect: [200, 200, 200, 200], body: { user: NAMES.user, password: PASSWORDS.user } },
+  'POST /v1/auth/logout': { expect: [401, 200, 200, 200] },
+  'GET /v1/auth/me': { expect: [401, 200, 200, 200] },
+  'POST /v1/auth/tokens': { expect: [200, 200, 200, 200], body: { user: NAMES.other, password: PASSWORDS.other } },
+  'GET /v1/users': { expect: [401, 403, 403, 200] },
+  'POST /v1/users': { expect: [401, 403, 403, 201], body: { name: 'matrixmade', password: 'made-by-matrix-1' } },
+  'GET /v1/users/:user': { expect: [401, 200, 403, 200] },
+  'PATCH /v1/users/:user': { expect: [401, 200, 403, 200], body: { keyboardLayout: 'de' } },
+  'POST /v1/users/:user/password': { expect: [401, 200, 403, 200], body: { current: PASSWORDS.user, password: PASSWORDS.user } },
+  'DELETE /v1/users/:user': { expect: [401, 403, 403, 200], params: { user: 'victim' } },
+  'GET /v1/groups': { expect: [401, 403, 403, 200] },
+  'POST /v1/groups': { expect: [401, 403, 403, 201], body: { name: 'matrixgroup' } },
+  'DELETE /v1/groups/:group': { expect: [401, 403, 403, 200], params: { group: 'victimgroup' } },
+  'GET /v1/audit': { expect: [401, 403, 403, 200], query: 'limit=5' },
+};
+
+let daemon: TestDaemon;
+let socket: Target;
+let rootToken: string;
+const tokens: Partial<Record<Who, string>> = {};
+
+async function tokenFresh(who: Exclude<Who, 'anonymous'>): Promise<string> {
+  const current = tokens[who];
+  // Some rows revoke credentials (logout, an administrator's password reset): get a new token then.
+  if (current && (await call(socket, 'GET', '/v1/auth/me', { token: current })).status === 200) return current;
+  const r = await call(socket, 'POST', '/v1/auth/tokens', { body: { user: NAMES[who], password: PASSWORDS[who], label: 'authz-matrix' } });
+  assert.equal(r.status, 200, `token for ${who}: ${JSON.stringify(r.json)}`);
+  return (tokens[who] = r.json.token as string);
+}
+
+before(async () => {
+  daemon = await TestDaemon.start();
+  socket = { socketPath: daemon.socket };
+  rootToken = readFileSync(join(daemon.dataDir, 'root.token'), 'utf8').trim();
+  const asRoot = async (method: string, path: string, body: unknown, status: number) => {
+    const r = await call(socket, method, path, { token: rootToken, body });
+    assert.equal(r.status, status, `${method} ${path}: ${JSON.stringify(r.json)}`);
+  };
+  await asRoot('POST', '/v1/groups', { name: 'victimgroup' }, 201);
+  await asRoot('POST', '/v1/users', { name: NAMES.user, password: PASSWORDS.user }, 201);
+  await asRoot('POST', '/v1/users', { name: NAMES.other, password: PASSWORDS.other }, 201);
+  await asRoot('POST', '/v1/users', { name: NAMES.admin, password: PASSWORDS.admin, roles: ['admin'] }, 201);
+  await asRoot('POST', '/v1/users', { name: 'victim', password: 'to-be-deleted-42' }, 201);
+  // alice's VM boots a kernel that does not exist: starting it fails before any QEMU runs.
+  const conf = join(daemon.dataDir, 'matrix.conf');
+  writeFileSync(conf, `vm "${VM.name}" {\n memory 64M\n boot "/nonexistent/vmlinuz"\n owner ${NAMES.user}\n disable\n}\n`);
+  await asRoot('POST', '/v1/config/load', { path: conf }, 200);
+});
+after(async () => {
+  await daemon?.destroy();
+});
+
+const routeKey = (r: { method: string; url: string }) => `${r.method} ${r.url}`;
+
+test('every route has a row in the matrix, and every row a route', () => {
+  const keys = ALL_ROUTES.map(routeKey);
+  const missing = keys.filter((k) => !(k in ROWS));
+  assert.deepEqual(missing, [], `add rows to test/auth/authz-matrix.test.ts for: ${missing.join(', ')}`);
+  const stale = Object.keys(ROWS).filter((k) => !keys.includes(k));
+  assert.deepEqual(stale, [], `rows for routes that no longer exist: ${stale.join(', ')}`);
+});
+
+test('each principal gets exactly what its row says, on every route', async () => {
+  const wrong: string[] = [];
+  for (const route of ALL_ROUTES) {
+    const row = ROWS[routeKey(route)];
+    if (!row) continue; // reported by the test above
+    const params = { ...DEFAULT_PARAMS, ...row.params };
+    const path = route.url.replace(/:(\w+)/g, (_m, p: string) => encodeURIComponent(params[p] ?? p)) + (row.query ? `?${row.query}` : '');
+    for (const [i, who] of WHO.entries()) {
+      const token = who === 'anonymous' ? undefined : await tokenFresh(who);
+      const r = await call(socket, route.method, path, { token, body: row.body });
+      const want = row.expect[i]!;
+      const good = want === 'ok' ? r.status !== 401 && r.status !== 403 : r.status === want;
+      if (!good) wrong.push(`${route.method} ${path} as ${who}: got ${r.status} ${JSON.stringify(r.json).slice(0, 160)}, want ${want}`);
+    }
+  }
+  assert.deepEqual(wrong, []);
+});
+
+test('a user lists only the VMs they own; the other user sees none of them', async () => {
+  const mine = await call(socket, 'GET', '/v1/vms', { token: await tokenFresh('user') });
+  const theirs = await call(socket, 'GET', '/v1/vms', { token: await tokenFresh('other') });
+  assert.deepEqual((mine.json as Array<{ name: string }>).map((v) => v.name), [VM.name]);
+  assert.deepEqual(theirs.json, []);
+});
+
+test('the admin role is an administrator; the root token too; a bad bearer is nobody even with a session cookie', async () => {
+  const me = await call(socket, 'GET', '/v1/auth/me', { token: await tokenFresh('admin') });
+  assert.deepEqual({ user: me.json.user, admin: me.json.admin, roles: me.json.roles }, { user: 'carol', admin: true, roles: ['admin', 'user'] });
+  assert.equal((await call(socket, 'GET', '/v1/auth/me', { token: rootToken })).json.admin, true);
+  const login = await call(socket, 'POST', '/v1/auth/login', { body: { user: NAMES.user, password: PASSWORDS.user } });
+  const cookie = String(login.headers['set-cookie']).split(';')[0]!;
+  assert.equal((await call(socket, 'GET', '/v1/auth/me', { cookie })).status, 200);
+  assert.equal((await call(socket, 'GET', '/v1/auth/me', { cookie, token: 'bad' })).status, 401);
+});

@@ -1,0 +1,163 @@
+// Pools end to end with real QEMU guests (busybox + the guest helper): warm spares come up by themselves,
+// the broker hands a user a spare and hot-plugs their home, a reboot wipes the system disk (the "virus"
+// test) while the home keeps its files, users never see each other's sessions, a home is never attached
+// twice, a rolling image update moves spares at once and sessions at logoff, and a daemon restart keeps
+// sessions.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { ArdesiaError } from '../../src/contract/errors.js';
+import type { DesktopView, PoolView, SessionInfo } from '../../src/contract/pools.js';
+import type { ApiClient } from '../../src/cli/client.js';
+import { TestDaemon } from '../helpers/daemon.js';
+import { guestArtifacts } from '../helpers/guests.js';
+import { cliJson, typeAndExpect, waitForLog } from '../images/support.js';
+import { desktopsOf, helperImage, poolShow, untilDesktops, userClient } from './support.js';
+
+let daemon: TestDaemon;
+let alice: ApiClient;
+let bob: ApiClient;
+let aliceDesktop: string;
+
+type Connected = { desktop: DesktopView; session: SessionInfo };
+
+before(async () => {
+  daemon = await TestDaemon.start({ extraArgs: ['--boot-storm-limit', '2'] });
+  await helperImage(daemon, 'bb');
+  alice = await userClient(daemon, 'alice');
+  bob = await userClient(daemon, 'bob');
+});
+
+after(async () => {
+  if (process.env.ARDESIA_TEST_LOG) writeFileSync(process.env.ARDESIA_TEST_LOG, daemon?.output ?? '');
+  await daemon?.destroy();
+});
+
+const refusal = async (p: Promise<unknown>): Promise<ArdesiaError> => {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof ArdesiaError, `expected a refusal, got ${String(err)}`);
+  return err;
+};
+
+test('a pool brings up its warm spare by itself', async () => {
+  const created = await daemon.api().request<PoolView>('POST', '/v1/pools', {
+    // One desktop at first, so that the reset one is the desktop alice gets back (the "virus" test).
+    name: 'office', image: 'bb', warmSpares: 1, maxDesktops: 1, memoryMiB: 192, homeSizeBytes: 64 * 2 ** 20,
+    entitled: { users: ['alice', 'bob'] },
+  });
+  assert.equal(created.onLogoff, 'reset');
+  assert.equal(created.currentVersion, 1);
+  const ds = await untilDesktops(daemon, 'office', 'a warm spare', (d) => d.some((x) => x.state === 'ready'));
+  assert.equal(ds.find((d) => d.state === 'ready')?.user, null);
+});
+
+test('the broker hands alice the warm spare with her home, and a reboot wipes the system disk but not the home', async () => {
+  const spare = (await desktopsOf(daemon, 'office')).find((d) => d.state === 'ready')!;
+  const got = await alice.request<Connected>('POST', '/v1/pools/office/connect', {});
+  assert.equal(got.desktop.name, spare.name, 'the warm spare');
+  assert.equal(got.desktop.state, 'in-use');
+  assert.equal(got.desktop.user, 'alice');
+  aliceDesktop = got.desktop.name;
+
+  // Her own session again: the same desktop, not another spare.
+  const again = await alice.request<Connected>('POST', '/v1/pools/office/connect', {});
+  assert.equal(again.desktop.name, aliceDesktop);
+
+  await typeAndExpect(daemon, aliceDesktop, 'echo virus > /virus; echo doc-7 > /home/alice/doc.txt; sync; echo p-$((40+2))', 'p-42');
+  await typeAndExpect(daemon, aliceDesktop, 'reboot', '');
+  await untilDesktops(daemon, 'office', 'the rebooted desktop reset and back as a warm spare', (ds) => {
+    const d = ds.find((x) => x.name === aliceDesktop);
+    return d !== undefined && d.user === null && d.state === 'ready';
+  });
+  assert.deepEqual(await alice.request('GET', '/v1/sessions'), []);
+
+  const back = await alice.request<Connected>('POST', '/v1/pools/office/connect', {});
+  assert.equal(back.desktop.name, aliceDesktop, 'the same desktop, freshly cloned');
+  await typeAndExpect(daemon, aliceDesktop, '[ -e /virus ] && echo still-$((1+1)) || echo gone-$((2+2)); cat /home/alice/doc.txt', 'doc-7');
+  await typeAndExpect(daemon, aliceDesktop, '[ -e /virus ] && echo still-$((1+1)) || echo gone-$((2+2))', 'gone-4');
+});
+
+test("users see and act on their own sessions only; an admin sees all", async () => {
+  await daemon.api().request('PATCH', '/v1/pools/office', { maxDesktops: 3 });
+  const mine = await alice.request<SessionInfo[]>('GET', '/v1/sessions');
+  assert.deepEqual(mine.map((s) => s.desktop), [aliceDesktop]);
+  assert.deepEqual(await bob.request('GET', '/v1/sessions'), []);
+  const all = await daemon.api().request<SessionInfo[]>('GET', '/v1/sessions');
+  assert.ok(all.some((s) => s.user === 'alice' && s.desktop === aliceDesktop));
+  assert.equal((await refusal(bob.request('POST', `/v1/sessions/${aliceDesktop}/logoff`))).code, 'SESSION_NOT_FOUND');
+  assert.equal((await refusal(bob.request('GET', '/v1/pools/office/desktops'))).code, 'FORBIDDEN');
+  assert.equal((await refusal(alice.request('POST', `/v1/pools/office/desktops/${aliceDesktop}/reset`))).code, 'FORBIDDEN');
+  assert.equal((await refusal(daemon.api().request('POST', `/v1/pools/office/desktops/${aliceDesktop}/reset`))).code, 'DESKTOP_STATE');
+});
+
+test('one home, one desktop: alice asking two pools at once gets one session and a clear refusal', async () => {
+  await daemon.api().request('POST', '/v1/pools', { name: 'lab', image: 'bb', warmSpares: 0, maxDesktops: 2, memoryMiB: 192, entitled: { users: ['alice'] } });
+  const [office, lab] = await Promise.allSettled([
+    alice.request<Connected>('POST', '/v1/pools/office/connect', {}),
+    alice.request<Connected>('POST', '/v1/pools/lab/connect', { wait: false }),
+  ]);
+  assert.equal(office.status, 'fulfilled');
+  assert.equal(office.status === 'fulfilled' && office.value.desktop.name, aliceDesktop, 'her existing session');
+  assert.equal(lab.status, 'rejected');
+  assert.equal(lab.status === 'rejected' && (lab.reason as ArdesiaError).code, 'HOME_LEASED');
+  const sessions = await daemon.api().request<SessionInfo[]>('GET', '/v1/sessions');
+  assert.equal(sessions.filter((s) => s.user === 'alice').length, 1, 'never a second attach');
+  const home = await cliJson<{ leasedTo: string | null }>(daemon, ['home', 'show', 'alice']);
+  assert.equal(home.leasedTo, aliceDesktop);
+});
+
+test('a rolling image update: spares move at once, the session at its logoff', async () => {
+  await cliJson(daemon, ['image', 'edit', 'bb']);
+  await waitForLog(daemon, 'maint-bb', guestArtifacts().amd64.banner);
+  await typeAndExpect(daemon, 'maint-bb', 'echo release-2 > /release; sync; echo m-$((30+3))', 'm-33');
+  await cliJson(daemon, ['image', 'publish', 'bb']);
+
+  const rolled = await untilDesktops(daemon, 'office', 'spares on version 2', (ds) =>
+    ds.filter((d) => d.user === null).every((d) => d.imageVersion === 2) && ds.some((d) => d.user === null && d.state === 'ready'));
+  assert.equal(rolled.find((d) => d.name === aliceDesktop)?.imageVersion, 1, 'the session keeps its version');
+  const shown = await poolShow(daemon, 'office');
+  assert.equal(shown.currentVersion, 2);
+  assert.equal(shown.counts.byVersion['1'], 1);
+  assert.deepEqual(shown.pendingAtLogoff, [aliceDesktop]);
+
+  await alice.request('POST', `/v1/sessions/${aliceDesktop}/logoff`);
+  await untilDesktops(daemon, 'office', "alice's desktop re-cloned onto version 2", (ds) => ds.find((d) => d.name === aliceDesktop)?.imageVersion === 2);
+  const next = await alice.request<Connected>('POST', '/v1/pools/office/connect', {});
+  aliceDesktop = next.desktop.name;
+  assert.equal(next.desktop.imageVersion, 2);
+  await typeAndExpect(daemon, aliceDesktop, 'cat /release; cat /home/alice/doc.txt', 'doc-7');
+});
+
+test('a daemon restart keeps the session and its home; logoff still works afterwards', async () => {
+  await daemon.kill('SIGKILL');
+  await daemon.spawn();
+  const sessions = await alice.request<SessionInfo[]>('GET', '/v1/sessions');
+  assert.deepEqual(sessions.map((s) => [s.desktop, s.state]), [[aliceDesktop, 'in-use']]);
+  const home = await cliJson<{ leasedTo: string | null }>(daemon, ['home', 'show', 'alice']);
+  assert.equal(home.leasedTo, aliceDesktop, 'the lease survives the restart');
+  await alice.request('POST', `/v1/sessions/${aliceDesktop}/logoff`);
+  await untilDesktops(daemon, 'office', 'the desktop reset after logoff', (ds) => ds.find((d) => d.name === aliceDesktop)?.user === null);
+  const released = await cliJson<{ leasedTo: string | null }>(daemon, ['home', 'show', 'alice']);
+  assert.equal(released.leasedTo, null);
+});
+
+test('bad input: unknown image, impossible sizes, a user not entitled — clear refusals, nothing created', async () => {
+  const api = daemon.api();
+  assert.equal((await refusal(api.request('POST', '/v1/pools', { name: 'x', image: 'nope' }))).code, 'IMAGE_NOT_FOUND');
+  const bad = await refusal(api.request('POST', '/v1/pools', { name: 'y', image: 'bb', warmSpares: 5, maxDesktops: 2 }));
+  assert.equal(bad.code, 'BAD_REQUEST');
+  assert.match(bad.message, /warmSpares \+ coldSpares \(5 \+ 0\) exceed maxDesktops \(2\)/);
+  const names = (await api.request<PoolView[]>('GET', '/v1/pools')).map((p) => p.name);
+  assert.deepEqual(names.sort(), ['lab', 'office']);
+  assert.equal((await refusal(bob.request('POST', '/v1/pools/lab/connect', {}))).code, 'POOL_NOT_ENTITLED');
+  assert.deepEqual((await bob.request<PoolView[]>('GET', '/v1/pools')).map((p) => p.name), ['office'], 'bob sees only his pools');
+});
+
+test('deleting a pool retires its desktops; their VMs and files go', async () => {
+  const before = await desktopsOf(daemon, 'office');
+  assert.ok(before.length > 0);
+  const r = await daemon.api().request<{ desktopsRetired: number }>('DELETE', '/v1/pools/office');
+  assert.equal(r.desktopsRetired, before.length);
+  const vms = await cliJson<Array<{ name: string }>>(daemon, ['vm', 'status']);
+  for (const d of before) assert.equal(vms.some((v) => v.name === d.name), false, `${d.name} is gone`);
+});

@@ -1,0 +1,44 @@
+// Pools over a real daemon: a gold image made from the busybox test guest with the guest helper, users
+// with their own API tokens, and small waits on the pool's state.
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DesktopView, PoolView } from '../../src/contract/pools.js';
+import { ApiClient } from '../../src/cli/client.js';
+import { type TestDaemon, until } from '../helpers/daemon.js';
+import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
+import { cliJson } from '../images/support.js';
+
+export const PASSWORD = 'correct-horse-battery-staple';
+
+/** Imports the busybox guest with the helper as image `name` (version 1), booted by direct kernel. */
+export async function helperImage(daemon: TestDaemon, name: string): Promise<void> {
+  const dir = mkdtempSync('/tmp/pimg-');
+  const guest = buildHelperGuest(dir);
+  await cliJson(daemon, ['image', 'create', name, '--from', guest.root, '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', KERNEL_APPEND, '--memory', '192M']);
+}
+
+/** Creates a user with a password and returns an API client that acts as them (their own token). */
+export async function userClient(daemon: TestDaemon, name: string, extra: Record<string, unknown> = {}): Promise<ApiClient> {
+  const root = daemon.api();
+  await root.request('POST', '/v1/users', { name, password: PASSWORD, ...extra });
+  const { token } = await new ApiClient({ socketPath: daemon.socket }).request<{ token: string }>('POST', '/v1/auth/tokens', { user: name, password: PASSWORD });
+  return new ApiClient({ socketPath: daemon.socket, token });
+}
+
+export function desktopsOf(daemon: TestDaemon, pool: string): Promise<DesktopView[]> {
+  return daemon.api().request<DesktopView[]>('GET', `/v1/pools/${pool}/desktops`);
+}
+
+/** Waits until `test` holds for the pool's desktops; returns them. */
+export function untilDesktops(daemon: TestDaemon, pool: string, what: string, test: (ds: DesktopView[]) => boolean, timeoutMs = 240_000): Promise<DesktopView[]> {
+  return until(what, async () => {
+    const ds = await desktopsOf(daemon, pool);
+    return test(ds) ? ds : undefined;
+  }, timeoutMs, 500);
+}
+
+export function poolShow(daemon: TestDaemon, pool: string): Promise<PoolView> {
+  return daemon.api().request<PoolView>('GET', `/v1/pools/${pool}`);
+}
+
+export const homeMount = (user: string) => join('/home', user);

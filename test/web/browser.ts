@@ -1,0 +1,92 @@
+// Support for the web app's browser tests: a real daemon on loopback HTTP, users made over the API,
+// Debian's chromium driven by playwright-core, console errors collected, screenshots into docs/screenshots.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { REPO_ROOT, TestDaemon, until } from '../helpers/daemon.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const SCREEN = { width: 1366, height: 768 };
+export const SCREENSHOTS = join(REPO_ROOT, 'docs', 'screenshots');
+
+export interface WebDaemon {
+  daemon: TestDaemon;
+  url: string;
+  rootToken: string;
+}
+
+/** Starts the daemon with HTTP on a free loopback port; fails at once when the web app was not built. */
+export async function webDaemonStart(): Promise<WebDaemon> {
+  assert.ok(existsSync(join(REPO_ROOT, 'dist', 'web', 'index.html')), `the web app is not built in ${join(REPO_ROOT, 'dist', 'web')}: run \`npm run build\``);
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run \`node scripts/setup.mjs\` (installs Debian's chromium)`);
+  const daemon = await TestDaemon.start({ extraArgs: ['--listen', '127.0.0.1:0'] });
+  const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(daemon.output)?.[1];
+  assert.ok(url, `the daemon did not report its HTTP address:\n${daemon.output}`);
+  return { daemon, url, rootToken: readFileSync(join(daemon.dataDir, 'root.token'), 'utf8').trim() };
+}
+
+/** A root-token API call; throws with the server's error text on a non-2xx answer. */
+export async function rootCall<T = unknown>(w: WebDaemon, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${w.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${w.rootToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${text}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** Fails with a clear message when a route another part of Ardesia provides is not there yet. */
+export async function requireRoute(w: WebDaemon, path: string, owner: string): Promise<void> {
+  const res = await fetch(`${w.url}${path}`, { headers: { authorization: `Bearer ${w.rootToken}` } });
+  assert.notEqual(res.status, 404, `GET ${path} is missing (404): this test needs ${owner}`);
+}
+
+export async function userCreate(w: WebDaemon, name: string, password: string, roles: string[] = ['user']): Promise<void> {
+  await rootCall(w, 'POST', '/v1/users', { name, password, roles });
+}
+
+export async function browserLaunch(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+}
+
+export interface WatchedPage {
+  page: Page;
+  /** Console errors and uncaught exceptions, in order. */
+  errors: string[];
+}
+
+/** The browser logs every 401 it receives (the login probe, a wrong password); those are answers, not faults. */
+const EXPECTED_NETWORK = /Failed to load resource: the server responded with a status of 401/;
+
+export async function pageOpen(browser: Browser): Promise<WatchedPage> {
+  const context = await browser.newContext({ viewport: SCREEN });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !EXPECTED_NETWORK.test(msg.text())) errors.push(`console: ${msg.text()} (${msg.location().url})`);
+  });
+  page.on('pageerror', (err) => errors.push(`exception: ${err.message}`));
+  return { page, errors };
+}
+
+export function assertNoConsoleErrors(w: WatchedPage): void {
+  assert.deepEqual(w.errors, [], `the page logged errors:\n${w.errors.join('\n')}`);
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
+
+export async function login(page: Page, url: string, user: string, password: string): Promise<void> {
+  await page.goto(url);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+export { until };

@@ -1,0 +1,135 @@
+// The whole desk-user flow in the browser, on a real pool of the Debian desktop image (TCG; slow):
+// an admin creates the pool in the console and watches its spare come up live; a user opens a desktop,
+// sees it on the canvas, types a command in its xterm that writes a file in the home, logs off, logs in
+// again and the file is there (the guest paints a green window only if it is).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { assertNoConsoleErrors, browserLaunch, login, pageOpen, requireRoute, rootCall, screenshot, until, userCreate, webDaemonStart, type WebDaemon } from './browser.js';
+
+const IMAGE_BUILD_TIMEOUT_MS = 30 * 60_000;
+const DESKTOP_TIMEOUT_MS = 8 * 60_000;
+const POOL = 'webpool';
+const USER = { name: 'dora', password: 'flow-test-passphrase' };
+const ADMIN = { name: 'adam', password: 'console-passphrase' };
+/** Where the session's xterm sits (desktop-session: -geometry 90x24+40+40), in framebuffer pixels. */
+const XTERM_POINT = { x: 160, y: 120 };
+
+interface CanvasFacts {
+  width: number;
+  height: number;
+  colours: number;
+  /** Share of pure green (#00ff00) pixels. */
+  green: number;
+  /** The pixel at XTERM_POINT. */
+  at: [number, number, number];
+}
+
+async function canvasFacts(page: Page): Promise<CanvasFacts> {
+  return page.evaluate((point) => {
+    const canvas = document.querySelector('.vnc-screen canvas') as HTMLCanvasElement | null;
+    if (!canvas || canvas.width === 0) return { width: 0, height: 0, colours: 0, green: 0, at: [0, 0, 0] as [number, number, number] };
+    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+    const colours = new Set<number>();
+    let green = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      colours.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
+      if (data[i] === 0 && data[i + 1] === 255 && data[i + 2] === 0) green++;
+    }
+    const p = (point.y * canvas.width + point.x) * 4;
+    return { width: canvas.width, height: canvas.height, colours: colours.size, green: green / (data.length / 4), at: [data[p]!, data[p + 1]!, data[p + 2]!] as [number, number, number] };
+  }, XTERM_POINT);
+}
+
+/** Shifted characters go as Shift+key presses: keyboard.type does not send Shift through noVNC. */
+const SHIFTED: Record<string, string> = { '>': 'Shift+Period', '&': 'Shift+Digit7', '~': 'Shift+Backquote', '|': 'Shift+Backslash', '"': 'Shift+Quote' };
+
+async function typeInDesktop(page: Page, text: string): Promise<void> {
+  for (const ch of text) {
+    const shifted = SHIFTED[ch];
+    if (shifted) await page.keyboard.press(shifted);
+    else await page.keyboard.type(ch);
+  }
+  await page.keyboard.press('Enter');
+}
+
+async function clickXterm(page: Page): Promise<void> {
+  const canvas = page.locator('.vnc-screen canvas');
+  const box = (await canvas.boundingBox())!;
+  const facts = await canvasFacts(page);
+  await page.mouse.click(box.x + (XTERM_POINT.x * box.width) / facts.width, box.y + (XTERM_POINT.y * box.height) / facts.height);
+}
+
+async function openDesktopAndWaitForXterm(page: Page): Promise<void> {
+  await page.getByRole('button', { name: new RegExp(`^(Open|Resume) ${POOL}$`) }).click();
+  await page.locator('[data-status="connected"]').waitFor({ timeout: DESKTOP_TIMEOUT_MS });
+  // The session's xterm (white background) is on the screen once the desktop has drawn it.
+  await until('the xterm on the canvas', async () => {
+    const f = await canvasFacts(page);
+    return f.colours >= 8 && f.at.every((c) => c > 240);
+  }, DESKTOP_TIMEOUT_MS, 500);
+}
+
+describe('desktop flow in the browser', () => {
+  let w: WebDaemon;
+  let browser: Browser;
+
+  before(async () => {
+    w = await webDaemonStart();
+    await requireRoute(w, '/v1/pools', "the lead's pools/broker API (/v1/pools)");
+    await requireRoute(w, '/v1/sessions', "the lead's sessions API (/v1/sessions)");
+    browser = await browserLaunch();
+    await userCreate(w, USER.name, USER.password);
+    await userCreate(w, ADMIN.name, ADMIN.password, ['admin', 'user']);
+    const op = await rootCall<{ id: string }>(w, 'POST', '/v1/images', { name: 'desk', build: 'debian' });
+    const done = await until('the desktop image build', async () => {
+      const o = await rootCall<{ state: string; error?: unknown }>(w, 'GET', `/v1/operations/${op.id}`);
+      return o.state === 'running' ? undefined : o;
+    }, IMAGE_BUILD_TIMEOUT_MS, 2000);
+    assert.equal(done.state, 'succeeded', `image build failed: ${JSON.stringify(done.error)}`);
+  });
+  after(async () => {
+    await browser?.close();
+    await w?.daemon.destroy();
+  });
+
+  it('an admin creates a pool in the console and sees its spare come up live', async () => {
+    const p = await pageOpen(browser);
+    await login(p.page, `${w.url}/admin/pools`, ADMIN.name, ADMIN.password);
+    await p.page.getByRole('button', { name: 'New pool' }).click();
+    const form = p.page.getByRole('form', { name: 'Create a pool' });
+    await form.getByLabel('Name', { exact: true }).fill(POOL);
+    await form.getByLabel('Warm spares (running, waiting)').fill('1');
+    await form.getByLabel('Maximum desktops', { exact: true }).fill('2');
+    await form.getByLabel('Memory (MiB)').fill('1024');
+    await form.getByLabel('Entitled users').fill(USER.name);
+    await form.getByRole('button', { name: 'Create pool' }).click();
+    // No reload: the counts change through /v1/events.
+    await p.page.getByTestId(`pool-states-${POOL}`).filter({ hasText: 'ready: 1' }).waitFor({ timeout: DESKTOP_TIMEOUT_MS });
+    await screenshot(p.page, 'admin-pool-spare-ready');
+    assertNoConsoleErrors(p);
+    await p.page.context().close();
+  });
+
+  it('a user works in the desktop, logs off, logs in again and finds the file', async () => {
+    const p = await pageOpen(browser);
+    await login(p.page, w.url, USER.name, USER.password);
+    await openDesktopAndWaitForXterm(p.page);
+    await screenshot(p.page, 'desktop-view');
+    await clickXterm(p.page);
+    await typeInDesktop(p.page, 'echo ardesia > ~/web-flow-marker');
+    await p.page.getByRole('button', { name: 'Log off' }).click();
+    await p.page.getByRole('heading', { name: 'Your desktops' }).waitFor();
+    await until('the session to end', async () => (await rootCall<unknown[]>(w, 'GET', '/v1/sessions')).length === 0, DESKTOP_TIMEOUT_MS, 1000);
+
+    await p.page.getByRole('button', { name: 'Log out' }).click();
+    await login(p.page, w.url, USER.name, USER.password);
+    await openDesktopAndWaitForXterm(p.page);
+    await clickXterm(p.page);
+    await typeInDesktop(p.page, 'test -f ~/web-flow-marker && xterm -bg green -geometry 200x60+0+0 &');
+    await until('the green window that proves the file is in the home', async () => (await canvasFacts(p.page)).green > 0.3, DESKTOP_TIMEOUT_MS, 500);
+    await screenshot(p.page, 'desktop-file-found');
+    assertNoConsoleErrors(p);
+    await p.page.context().close();
+  });
+});

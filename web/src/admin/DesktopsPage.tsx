@@ -1,0 +1,57 @@
+// Every pool's desktops: state, user, version, host; reset and destroy enabled by the lifecycle predicates.
+import { canDestroy, canReset } from '../../../src/desktops/lifecycle';
+import { poolDesktopReset, poolDesktopRetire, poolDesktops, poolList } from '../lib/api';
+import { useLive } from '../lib/events';
+import { timeAgo } from '../lib/format';
+import type { DesktopView } from '../lib/types';
+import { ActionButton, DataTable, LoadError } from '../lib/ui';
+
+async function allDesktops(): Promise<DesktopView[]> {
+  const pools = await poolList();
+  const lists = await Promise.all(pools.map((p) => poolDesktops(p.name)));
+  return lists.flat().sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export function DesktopsPage() {
+  const desktops = useLive(allDesktops, ['desktop', 'pool', 'session']);
+  return (
+    <>
+      <LoadError error={desktops.error} />
+      <DataTable<DesktopView>
+        caption="Pool desktops"
+        rows={desktops.data}
+        rowKey={(d) => d.name}
+        empty="No desktops: pools create them as spares."
+        columns={[
+          { label: 'Desktop', render: (d) => d.name },
+          { label: 'Pool', render: (d) => d.pool },
+          { label: 'State', render: (d) => <span className={`state state-${d.state}`}>{d.state}</span> },
+          { label: 'User', render: (d) => d.user ?? '—' },
+          { label: 'Image version', render: (d) => d.imageVersion },
+          { label: 'Host', render: (d) => d.host ?? '—' },
+          { label: 'Since', render: (d) => <time dateTime={d.since}>{timeAgo(d.since)}</time> },
+          {
+            label: 'Actions',
+            render: (d) => (
+              <>
+                <ActionButton
+                  label={`Reset ${d.name}`}
+                  disabledReason={canReset(d.state) ? false : `a ${d.state} desktop cannot be reset`}
+                  confirm={`Reset ${d.name}? Its system disk is re-cloned from the image.`}
+                  action={() => poolDesktopReset(d.pool, d.name)}
+                />
+                <ActionButton
+                  kind="danger"
+                  label={`Destroy ${d.name}`}
+                  disabledReason={canDestroy(d.state) ? false : `a ${d.state} desktop cannot be destroyed`}
+                  confirm={`Destroy ${d.name}? The pool creates new spares as its policy says.`}
+                  action={() => poolDesktopRetire(d.pool, d.name)}
+                />
+              </>
+            ),
+          },
+        ]}
+      />
+    </>
+  );
+}

@@ -1,0 +1,150 @@
+// Create or edit a pool: the fields of src/contract/pools.ts; the server validates and names what to fix.
+import { useState } from 'react';
+import { poolCreate, poolPatch } from '../lib/api';
+import type { ImageInfo, Pool, PoolView } from '../lib/types';
+import { ActionButton, Field } from '../lib/ui';
+
+interface Draft {
+  name: string;
+  image: string;
+  version: string;
+  minDesktops: number;
+  maxDesktops: number;
+  warmSpares: number;
+  coldSpares: number;
+  vcpus: number;
+  memoryMiB: number;
+  persistent: boolean;
+  onLogoff: Pool['onLogoff'];
+  idleDisconnectMinutes: number;
+  idleLogoffMinutes: number;
+  users: string;
+  groups: string;
+}
+
+const list = (s: string): string[] =>
+  s
+    .split(/[\s,]+/)
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+function draftOf(pool: PoolView | undefined, images: ImageInfo[]): Draft {
+  return {
+    name: pool?.name ?? '',
+    image: pool?.image ?? images[0]?.name ?? '',
+    version: String(pool?.version ?? 'latest'),
+    minDesktops: pool?.minDesktops ?? 0,
+    maxDesktops: pool?.maxDesktops ?? 10,
+    warmSpares: pool?.warmSpares ?? 1,
+    coldSpares: pool?.coldSpares ?? 0,
+    vcpus: pool?.vcpus ?? 1,
+    memoryMiB: pool?.memoryMiB ?? 1024,
+    persistent: pool?.persistent ?? false,
+    onLogoff: pool?.onLogoff ?? 'reset',
+    idleDisconnectMinutes: pool?.idleDisconnectMinutes ?? 0,
+    idleLogoffMinutes: pool?.idleLogoffMinutes ?? 0,
+    users: pool?.entitled.users.join(', ') ?? '',
+    groups: pool?.entitled.groups.join(', ') ?? '',
+  };
+}
+
+function bodyOf(d: Draft): Partial<Pool> & { name: string; image: string } {
+  return {
+    name: d.name,
+    image: d.image,
+    version: d.version === 'latest' ? 'latest' : Number(d.version),
+    minDesktops: d.minDesktops,
+    maxDesktops: d.maxDesktops,
+    warmSpares: d.warmSpares,
+    coldSpares: d.coldSpares,
+    vcpus: d.vcpus,
+    memoryMiB: d.memoryMiB,
+    persistent: d.persistent,
+    ...(d.persistent ? { onLogoff: d.onLogoff } : {}),
+    idleDisconnectMinutes: d.idleDisconnectMinutes,
+    idleLogoffMinutes: d.idleLogoffMinutes,
+    entitled: { users: list(d.users), groups: list(d.groups) },
+  };
+}
+
+export function PoolForm(props: { pool?: PoolView; images: ImageInfo[]; onDone: () => void }) {
+  const [d, setD] = useState<Draft>(() => draftOf(props.pool, props.images));
+  const set = <K extends keyof Draft>(k: K, v: Draft[K]) => setD((old) => ({ ...old, [k]: v }));
+  const num = (k: keyof Draft, label: string, min = 0) => (
+    <Field label={label}>
+      <input type="number" min={min} value={d[k] as number} onChange={(e) => set(k, Number(e.target.value) as never)} />
+    </Field>
+  );
+  const versions = props.images.find((i) => i.name === d.image)?.versions ?? [];
+  return (
+    <form className="card form-grid" aria-label={props.pool ? `Edit pool ${props.pool.name}` : 'Create a pool'} onSubmit={(e) => e.preventDefault()}>
+      <h2>{props.pool ? `Edit ${props.pool.name}` : 'New pool'}</h2>
+      <Field label="Name">
+        <input value={d.name} disabled={!!props.pool} onChange={(e) => set('name', e.target.value)} />
+      </Field>
+      <Field label="Image">
+        <select value={d.image} onChange={(e) => set('image', e.target.value)}>
+          {props.images.map((i) => (
+            <option key={i.name} value={i.name}>
+              {i.name}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <Field label="Version">
+        <select value={d.version} onChange={(e) => set('version', e.target.value)}>
+          <option value="latest">latest (follows publishes)</option>
+          {versions.map((v) => (
+            <option key={v.version} value={String(v.version)}>
+              {v.version}
+            </option>
+          ))}
+        </select>
+      </Field>
+      {num('minDesktops', 'Minimum desktops')}
+      {num('maxDesktops', 'Maximum desktops', 1)}
+      {num('warmSpares', 'Warm spares (running, waiting)')}
+      {num('coldSpares', 'Cold spares (cloned, stopped)')}
+      {num('vcpus', 'vCPUs', 1)}
+      {num('memoryMiB', 'Memory (MiB)', 64)}
+      {num('idleDisconnectMinutes', 'Disconnect idle clients after (minutes, 0 = never)')}
+      {num('idleLogoffMinutes', 'Log off disconnected sessions after (minutes, 0 = never)')}
+      <label className="inline">
+        <input type="checkbox" checked={d.persistent} onChange={(e) => set('persistent', e.target.checked)} /> Persistent (a desktop stays its first user's)
+      </label>
+      {d.persistent && (
+        <Field label="At logoff">
+          <select value={d.onLogoff} onChange={(e) => set('onLogoff', e.target.value as Pool['onLogoff'])}>
+            <option value="keep">keep the system disk</option>
+            <option value="keep-until-update">keep it until the image is updated</option>
+            <option value="reset">reset it</option>
+          </select>
+        </Field>
+      )}
+      <Field label="Entitled users" hint="names separated by commas">
+        <input value={d.users} onChange={(e) => set('users', e.target.value)} />
+      </Field>
+      <Field label="Entitled groups" hint="names separated by commas">
+        <input value={d.groups} onChange={(e) => set('groups', e.target.value)} />
+      </Field>
+      <div className="form-actions">
+        <ActionButton
+          kind="primary"
+          label={props.pool ? 'Save pool' : 'Create pool'}
+          disabledReason={!d.name ? 'give the pool a name' : !d.image ? 'create an image first' : false}
+          action={async () => {
+            const body = bodyOf(d);
+            if (props.pool) {
+              const { name: _name, ...changes } = body;
+              await poolPatch(props.pool.name, changes);
+            } else await poolCreate(body);
+            props.onDone();
+          }}
+        />
+        <button type="button" className="btn" onClick={props.onDone}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}

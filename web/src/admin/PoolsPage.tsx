@@ -1,0 +1,63 @@
+// Pools: counts by state and by image version (who runs which version), spares, create/edit, delete.
+import { useState } from 'react';
+import { imageList, poolDelete, poolList } from '../lib/api';
+import { useLive } from '../lib/events';
+import type { DesktopState, PoolView } from '../lib/types';
+import { isInSession } from '../../../src/desktops/lifecycle';
+import { ActionButton, DataTable, LoadError } from '../lib/ui';
+import { PoolForm } from './PoolForm';
+
+const countsText = (counts: Record<string, number>): string =>
+  Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k}: ${n}`)
+    .join(', ') || '—';
+
+export function PoolsPage() {
+  const pools = useLive(poolList, ['pool', 'desktop']);
+  const images = useLive(imageList, ['image']);
+  const [editing, setEditing] = useState<PoolView | 'new'>();
+  return (
+    <>
+      <LoadError error={pools.error} />
+      <DataTable<PoolView>
+        caption="Pools, their spares and the desktops by state and by image version"
+        rows={pools.data}
+        rowKey={(p) => p.name}
+        empty="No pool yet: create one."
+        columns={[
+          { label: 'Pool', render: (p) => p.name },
+          { label: 'Image', render: (p) => `${p.image} @ ${p.version === 'latest' ? `latest (${p.currentVersion ?? 'none'})` : p.version}` },
+          { label: 'Desktops', render: (p) => `${p.counts.total} (min ${p.minDesktops}, max ${p.maxDesktops})` },
+          { label: 'Spares', render: (p) => `${p.warmSpares} warm, ${p.coldSpares} cold` },
+          { label: 'By state', render: (p) => <span data-testid={`pool-states-${p.name}`}>{countsText(p.counts.byState)}</span> },
+          { label: 'By version', render: (p) => countsText(p.counts.byVersion) },
+          {
+            label: 'Actions',
+            render: (p) => (
+              <>
+                <button type="button" className="btn" onClick={() => setEditing(p)}>
+                  Edit {p.name}
+                </button>
+                <ActionButton
+                  kind="danger"
+                  label={`Delete ${p.name}`}
+                  confirm={`Delete pool ${p.name} and its desktops?`}
+                  disabledReason={Object.entries(p.counts.byState).some(([s, n]) => n > 0 && isInSession(s as DesktopState)) ? 'users have sessions in it' : false}
+                  action={() => poolDelete(p.name)}
+                />
+              </>
+            ),
+          },
+        ]}
+      />
+      {editing === undefined ? (
+        <button type="button" className="btn btn-primary" onClick={() => setEditing('new')}>
+          New pool
+        </button>
+      ) : (
+        <PoolForm key={editing === 'new' ? 'new' : editing.name} pool={editing === 'new' ? undefined : editing} images={images.data ?? []} onDone={() => setEditing(undefined)} />
+      )}
+    </>
+  );
+}

@@ -1,0 +1,96 @@
+// A desktop's display in the page: noVNC's RFB over a ticketed WebSocket, with automatic reconnect after a
+// network drop (a fresh ticket each time, the status visible) and the controls a desk user needs.
+import RFB from '@novnc/novnc';
+import { useEffect, useRef, useState } from 'react';
+import { ApiError, displayTicket } from './api';
+import { errorText } from './format';
+
+export type DisplayStatus =
+  | { kind: 'connecting' }
+  | { kind: 'connected' }
+  | { kind: 'reconnecting'; attempt: number; reason: string }
+  | { kind: 'ended'; reason: string };
+
+const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
+/** Errors that mean "the desktop is gone for you": reconnecting cannot help. */
+const FINAL_CODES = new Set(['FORBIDDEN', 'DESKTOP_NOT_FOUND', 'UNAUTHENTICATED', 'VM_NOT_RUNNING']);
+
+export function reconnectDelayMs(attempt: number): number {
+  return RECONNECT_DELAYS_MS[Math.min(attempt, RECONNECT_DELAYS_MS.length) - 1] ?? 8000;
+}
+
+function socketUrl(path: string): string {
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}`;
+}
+
+/** Owns the RFB connection for one desktop; the parent gets the live RFB for its toolbar. */
+export function VncView(props: { desktop: string; scale: boolean; onStatus: (s: DisplayStatus) => void; onRfb: (rfb: RFB | undefined) => void; label: string }) {
+  const screenRef = useRef<HTMLDivElement>(null);
+  const rfbRef = useRef<RFB | undefined>(undefined);
+  const { onStatus, onRfb } = props;
+
+  useEffect(() => {
+    let stopped = false;
+    let attempt = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+
+    const scheduleReconnect = (reason: string): void => {
+      if (stopped) return;
+      attempt++;
+      onStatus({ kind: 'reconnecting', attempt, reason });
+      timer = setTimeout(() => void open(), reconnectDelayMs(attempt));
+    };
+
+    const open = async (): Promise<void> => {
+      if (stopped || !screenRef.current) return;
+      let path: string;
+      try {
+        path = (await displayTicket(props.desktop)).path;
+      } catch (err) {
+        if (err instanceof ApiError && FINAL_CODES.has(err.code)) {
+          onStatus({ kind: 'ended', reason: errorText(err).message });
+          return;
+        }
+        scheduleReconnect(errorText(err).message);
+        return;
+      }
+      if (stopped) return;
+      const rfb = new RFB(screenRef.current, socketUrl(path), { wsProtocols: ['binary'] });
+      rfb.scaleViewport = props.scale;
+      rfb.focusOnClick = true;
+      rfbRef.current = rfb;
+      onRfb(rfb);
+      rfb.addEventListener('connect', () => {
+        attempt = 0;
+        onStatus({ kind: 'connected' });
+        rfb.focus();
+      });
+      rfb.addEventListener('disconnect', (ev) => {
+        rfbRef.current = undefined;
+        onRfb(undefined);
+        const clean = (ev as CustomEvent<{ clean: boolean }>).detail?.clean;
+        scheduleReconnect(clean ? 'the desktop closed the connection' : 'the connection dropped');
+      });
+      rfb.addEventListener('securityfailure', (ev) => {
+        onStatus({ kind: 'ended', reason: `the desktop refused the connection (${String((ev as CustomEvent<{ reason?: string }>).detail?.reason ?? 'security failure')})` });
+        stopped = true;
+      });
+    };
+
+    onStatus({ kind: 'connecting' });
+    void open();
+    return () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      rfbRef.current?.disconnect();
+      rfbRef.current = undefined;
+      onRfb(undefined);
+    };
+  }, [props.desktop, onStatus, onRfb]);
+
+  useEffect(() => {
+    if (rfbRef.current) rfbRef.current.scaleViewport = props.scale;
+  }, [props.scale]);
+
+  return <div className="vnc-screen" ref={screenRef} role="application" aria-label={props.label} data-desktop={props.desktop} />;
+}

@@ -1,0 +1,110 @@
+// The browser's API client: one fetch wrapper (cookie auth, JSON, typed errors) and one function per route.
+import type {
+  AuditEntry,
+  ConnectResult,
+  DesktopView,
+  DisplayTicket,
+  GroupView,
+  HostView,
+  ImageInfo,
+  Me,
+  Operation,
+  Pool,
+  PoolView,
+  SessionView,
+  ThinClientView,
+  UserView,
+} from './types';
+
+/** An error answer of the API: `{ error: { code, message, hint } }`, or a network failure (code NETWORK). */
+export class ApiError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly hint: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      credentials: 'same-origin',
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError('NETWORK', 'The server cannot be reached.', 'Check the network connection; this page retries by itself.', 0);
+  }
+  const text = await res.text();
+  const data: unknown = text ? safeJson(text) : undefined;
+  if (!res.ok) {
+    const err = (data as { error?: { code?: string; message?: string; hint?: string } } | undefined)?.error;
+    throw new ApiError(err?.code ?? `HTTP_${res.status}`, err?.message ?? `The server answered ${res.status} ${res.statusText}.`, err?.hint ?? '', res.status);
+  }
+  return data as T;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+const enc = encodeURIComponent;
+
+// Login and the signed-in user
+export const authLogin = (user: string, password: string) => call<Me>('POST', '/v1/auth/login', { user, password });
+export const authLogout = () => call<{ ok: true }>('POST', '/v1/auth/logout');
+export const authMe = () => call<Me>('GET', '/v1/auth/me');
+
+// Users and groups
+export const userList = () => call<UserView[]>('GET', '/v1/users');
+export const userCreate = (body: { name: string; password?: string; roles?: string[]; groups?: string[]; fullName?: string; keyboardLayout?: string }) =>
+  call<UserView & { password?: string }>('POST', '/v1/users', body);
+export const userPatch = (name: string, body: Partial<Pick<UserView, 'roles' | 'groups' | 'disabled' | 'fullName' | 'keyboardLayout'>>) =>
+  call<UserView>('PATCH', `/v1/users/${enc(name)}`, body);
+export const userPasswordSet = (name: string, body: { current?: string; password: string }) => call<unknown>('POST', `/v1/users/${enc(name)}/password`, body);
+export const userDelete = (name: string) => call<unknown>('DELETE', `/v1/users/${enc(name)}`);
+export const groupList = () => call<GroupView[]>('GET', '/v1/groups');
+export const groupCreate = (name: string) => call<unknown>('POST', '/v1/groups', { name });
+export const groupDelete = (name: string) => call<unknown>('DELETE', `/v1/groups/${enc(name)}`);
+
+// Pools, desktops, sessions
+export const poolList = () => call<PoolView[]>('GET', '/v1/pools');
+export const poolCreate = (body: Partial<Pool> & { name: string; image: string }) => call<PoolView>('POST', '/v1/pools', body);
+export const poolPatch = (name: string, body: Partial<Pool>) => call<PoolView>('PATCH', `/v1/pools/${enc(name)}`, body);
+export const poolDelete = (name: string) => call<unknown>('DELETE', `/v1/pools/${enc(name)}`);
+export const poolDesktops = (name: string) => call<DesktopView[]>('GET', `/v1/pools/${enc(name)}/desktops`);
+export const poolConnect = (name: string, thinClient?: string) =>
+  call<ConnectResult>('POST', `/v1/pools/${enc(name)}/connect`, { wait: true, ...(thinClient ? { client: { thinClient } } : {}) });
+export const poolDesktopReset = (pool: string, desktop: string) => call<unknown>('POST', `/v1/pools/${enc(pool)}/desktops/${enc(desktop)}/reset`);
+export const sessionList = () => call<SessionView[]>('GET', '/v1/sessions');
+export const sessionLogoff = (desktop: string) => call<unknown>('POST', `/v1/sessions/${enc(desktop)}/logoff`);
+export const sessionDisconnect = (desktop: string) => call<unknown>('POST', `/v1/sessions/${enc(desktop)}/disconnect`);
+export const poolDesktopRetire = (pool: string, desktop: string) => call<unknown>('DELETE', `/v1/pools/${enc(pool)}/desktops/${enc(desktop)}`);
+
+// Display
+export const displayTicket = (desktop: string) => call<DisplayTicket>('POST', `/v1/desktops/${enc(desktop)}/display`, {});
+
+// Host, images, operations, thin clients, audit
+export const hostShow = () => call<HostView>('GET', '/v1/host');
+export const imageList = () => call<ImageInfo[]>('GET', '/v1/images');
+export const imageCreate = (body: { name: string; from?: string; iso?: string; sizeBytes?: number; build?: 'debian' }) => call<Operation>('POST', '/v1/images', body);
+export const imageEdit = (name: string) => call<unknown>('POST', `/v1/images/${enc(name)}/edit`);
+export const imagePublish = (name: string) => call<Operation>('POST', `/v1/images/${enc(name)}/publish`, {});
+export const imageDiscard = (name: string) => call<unknown>('POST', `/v1/images/${enc(name)}/discard`);
+export const imageRollback = (name: string, to: number) => call<unknown>('POST', `/v1/images/${enc(name)}/rollback`, { to });
+export const operationShow = (id: string) => call<Operation>('GET', `/v1/operations/${enc(id)}`);
+export const thinClientList = () => call<ThinClientView[]>('GET', '/v1/thinclients');
+export const thinClientPatch = (mac: string, body: Partial<Pick<ThinClientView, 'name' | 'place' | 'pool' | 'state' | 'autoLoginUser' | 'keyboardLayout'>>) =>
+  call<ThinClientView>('PATCH', `/v1/thinclients/${enc(mac)}`, body);
+export const thinClientDelete = (mac: string) => call<unknown>('DELETE', `/v1/thinclients/${enc(mac)}`);
+export const auditList = (limit = 200) => call<AuditEntry[]>('GET', `/v1/audit?limit=${limit}`);

@@ -1,0 +1,113 @@
+// The user portal: the pools you may use, your sessions, and the open desktop.
+import { useState } from 'react';
+import { poolConnect, poolList, sessionList, sessionLogoff, userPatch } from '../lib/api';
+import { useLive } from '../lib/events';
+import { timeAgo } from '../lib/format';
+import { layoutChoices } from '../lib/keyboard';
+import type { Me, PoolView, SessionView } from '../lib/types';
+import { ActionButton, LoadError, useNotify } from '../lib/ui';
+import { DesktopScreen } from './DesktopScreen';
+
+interface OpenDesktop {
+  pool: string;
+  desktop: string;
+}
+
+const mayReset = (pool: PoolView | undefined): boolean => pool?.userReset === true;
+
+export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | undefined; onMe: (me: Me) => void; onLogout: () => Promise<void> }) {
+  const notify = useNotify();
+  const pools = useLive(poolList, ['pool']);
+  const sessions = useLive(sessionList, ['session', 'desktop']);
+  const [open, setOpen] = useState<OpenDesktop>();
+  const mySessions = (sessions.data ?? []).filter((s) => s.user === props.me.user);
+  const sessionIn = (pool: string): SessionView | undefined => mySessions.find((s) => s.pool === pool);
+
+  const connect = async (pool: string): Promise<void> => {
+    const res = await poolConnect(pool, props.thinClient);
+    setOpen({ pool, desktop: res.desktop.name });
+  };
+
+  if (open) {
+    return (
+      <DesktopScreen
+        pool={open.pool}
+        desktop={open.desktop}
+        kiosk={props.kiosk}
+        mayReset={mayReset(pools.data?.find((p) => p.name === open.pool))}
+        onLeave={() => setOpen(undefined)}
+        onLoggedOff={() => {
+          setOpen(undefined);
+          if (props.kiosk) void props.onLogout();
+        }}
+      />
+    );
+  }
+
+  return (
+    <div className={props.kiosk ? 'portal kiosk' : 'portal'}>
+      <header className="topbar">
+        <span className="brand">Ardesia</span>
+        <span className="spacer" />
+        {!props.kiosk && (
+          <label className="inline">
+            Keyboard
+            <select
+              value={props.me.keyboardLayout}
+              onChange={async (e) => {
+                try {
+                  const view = await userPatch(props.me.user, { keyboardLayout: e.target.value });
+                  props.onMe({ ...props.me, keyboardLayout: view.keyboardLayout });
+                  notify.info(`Keyboard layout set to ${view.keyboardLayout}; it applies from your next session`);
+                } catch (err) {
+                  notify.error(err, 'Keyboard layout');
+                }
+              }}
+            >
+              {layoutChoices(props.me.keyboardLayout).map((l) => (
+                <option key={l.id} value={l.id}>
+                  {l.label}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+        <span className="who">{props.me.user}</span>
+        {props.me.admin && !props.kiosk && (
+          <a className="btn" href="/admin">
+            Admin console
+          </a>
+        )}
+        <button type="button" className="btn" onClick={() => void props.onLogout()}>
+          Log out
+        </button>
+      </header>
+      <main className="content">
+        <h1>Your desktops</h1>
+        <LoadError error={pools.error} />
+        {pools.data?.length === 0 && <p>No desktop pool is open to you yet. Ask an administrator to entitle you to one.</p>}
+        <ul className="pool-cards" aria-label="Pools">
+          {(pools.data ?? []).map((pool) => {
+            const session = sessionIn(pool.name);
+            return (
+              <li key={pool.name} className="card pool-card">
+                <h2>{pool.name}</h2>
+                <p className="muted">
+                  {pool.image} · {pool.persistent ? 'your own desktop, kept between sessions' : 'a fresh desktop each session'}
+                </p>
+                {session && (
+                  <p>
+                    Session on {session.desktop}, {session.state}, since {timeAgo(session.since)}
+                  </p>
+                )}
+                <ActionButton kind="primary" label={session ? `Resume ${pool.name}` : `Open ${pool.name}`} action={() => connect(pool.name)} />
+                {session && <ActionButton label="Log off" action={() => sessionLogoff(session.desktop)} done={`Logging off ${session.desktop}`} />}
+              </li>
+            );
+          })}
+        </ul>
+        <LoadError error={sessions.error} />
+      </main>
+    </div>
+  );
+}
