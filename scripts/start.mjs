@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm start`: the all-in-one daemon with its embedded store and a demo VM built from Debian packages.
+// `npm start`: the all-in-one daemon with its embedded store, a demo VM, and a demo pool of desktops built
+// from Debian packages, with a demo administrator and user.
 // (npm's prestart has already installed what is missing and compiled the code.)
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -46,15 +47,50 @@ function runCli(args, inherit = false) {
   });
 }
 
-/** The demo gold image, built once from Debian packages (cached; the first build takes minutes). */
-async function ensureDemoImage() {
-  if ((await runCli(['image', 'show', 'demo'])) === 0) return;
-  process.stdout.write('\nBuilding the demo gold image from Debian packages (once; cached afterwards)…\n');
-  if ((await runCli(['image', 'build', 'demo'], true)) !== 0) {
-    process.stdout.write('The demo image could not be built; the daemon keeps running without it.\n');
-    return;
+/** Runs the CLI and collects its standard output. */
+function runCliOutput(args) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(root, 'bin', 'ardesia.js'), '--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('exit', (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+/** The demo accounts, created once with generated passwords that are printed this one time. */
+async function ensureDemoAccounts() {
+  const made = [];
+  for (const [name, admin] of [['admin', true], ['demo', false]]) {
+    const r = await runCliOutput(['--json', 'user', 'add', name, ...(admin ? ['--admin'] : []), '--full-name', admin ? 'Demo administrator' : 'Demo user']);
+    if (r.code === 0) made.push({ name, admin, password: JSON.parse(r.out).password });
   }
-  await runCli(['desktop', 'create', 'demo-desktop', '--image', 'demo', '--home', 'demo'], true);
+  return made;
+}
+
+/** The demo gold image, built once from Debian packages (cached; the first build takes minutes), and a pool of it. */
+async function ensureDemoPool() {
+  if ((await runCli(['image', 'show', 'demo'])) !== 0) {
+    process.stdout.write('\nBuilding the demo gold image from Debian packages (once; cached afterwards)…\n');
+    if ((await runCli(['image', 'build', 'demo'], true)) !== 0) {
+      process.stdout.write('The demo image could not be built; the daemon keeps running without it.\n');
+      return;
+    }
+  }
+  if ((await runCli(['pool', 'show', 'demo'])) !== 0) {
+    await runCli(['pool', 'create', 'demo', '--image', 'demo', '--warm', '1', '--max', '4', '--vcpus', '2', '--memory', '1G', '--users', 'demo,admin'], true);
+  }
+  process.stdout.write(`\nThe demo pool is ready to fill: its warm spare boots in the background (about a minute under TCG).\nOpen http://${listen}/ and log in.\n`);
+}
+
+async function demo() {
+  const accounts = await ensureDemoAccounts();
+  if (accounts.length > 0) {
+    process.stdout.write(`\n Demo accounts (passwords shown this once; change them with \`${cli} user passwd NAME\`):\n`);
+    for (const a of accounts) process.stdout.write(`   ${a.name.padEnd(6)} ${a.password}   ${a.admin ? '(administrator: /admin)' : '(desk user)'}\n`);
+  } else {
+    process.stdout.write(`\n Demo accounts admin and demo exist already (forgot a password? ${cli} user passwd NAME)\n`);
+  }
+  await ensureDemoPool();
 }
 
 let announced = false;
@@ -62,7 +98,7 @@ daemon.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
   if (!announced && chunk.toString().includes('ardesia daemon listening')) {
     announced = true;
-    void ensureDemoImage();
+    void demo();
     process.stdout.write(`
 ────────────────────────────────────────────────────────────────────────
  Ardesia is running.   data: ${dataDir}   API: http://${listen} (and ${join(dataDir, 'ardesia.sock')})
@@ -72,7 +108,8 @@ daemon.stdout.on('data', (chunk) => {
    ${cli} vm stop -w demo        # ACPI power button, wait until off
    ${cli} host check             # KVM or TCG on this machine, and why
    ${cli} image versions demo    # the demo gold image (Debian, jwm, built from packages)
-   ${cli} desktop start demo-desktop ; ${cli} vm console demo-desktop   # a desktop cloned from it
+   ${cli} pool show demo         # the demo pool: warm spares, desktops by state and version
+ In a browser: http://${listen}/  (portal; administrators also get /admin)
  For --url use, the root API token is in ${join(dataDir, 'root.token')} (root-only).
  Ctrl+C stops the daemon (and, in this demo, its VMs).
 ────────────────────────────────────────────────────────────────────────

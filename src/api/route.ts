@@ -13,6 +13,7 @@ import type { DisplayAccess } from '../gateway/access.js';
 import type { UsersService } from '../auth/users.js';
 import type { LoginService } from '../auth/login.js';
 import type { ThinClientService } from '../thinclients/inventory.js';
+import type { DaemonMetrics } from '../daemon/metrics.js';
 
 /**
  * public: anyone; authenticated: any principal (token or browser session); admin: root or a user with the admin role;
@@ -49,6 +50,7 @@ export interface AppContext {
   users: UsersService;
   login: LoginService;
   thinClients: ThinClientService;
+  metrics: DaemonMetrics;
 }
 
 export interface ConfigLoadResult {

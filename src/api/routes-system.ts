@@ -7,9 +7,9 @@ export const systemRoutes: ApiRoute[] = [
   {
     method: 'GET',
     url: '/healthz',
-    summary: 'Liveness',
+    summary: 'Liveness: the daemon answers and its store is reachable (503 STORE_UNREACHABLE otherwise)',
     access: 'public',
-    handler: async () => ({ ok: true }),
+    handler: async ({ app }) => app.metrics.health(),
   },
   {
     method: 'GET',

@@ -21,8 +21,9 @@ import { displaySocketRoute, registerDisplaySocketRoute } from '../gateway/socke
 import { userRoutes } from './routes-users.js';
 import { thinClientRoutes } from './routes-thinclients.js';
 import { registerBootRoutes } from '../netboot/http/boot-routes.js';
+import { metricsRoutes } from '../daemon/metrics.js';
 
-export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes];
+export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...metricsRoutes];
 
 export interface ApiOptions {
   app: AppContext;

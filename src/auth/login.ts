@@ -1,5 +1,6 @@
 // Logins: password check behind per-user and per-address rate limits, then a browser session or an API token.
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { ArdesiaError } from '../contract/errors.js';
 import type { Me } from '../contract/users.js';
 import { auditAppend, now } from '../images/repo.js';
@@ -11,19 +12,25 @@ import { rolesOf, type UserRow, type UsersService } from './users.js';
 /** One message for an unknown user, a wrong password and a disabled account: the answer never tells which. */
 export const LOGIN_FAILED_MESSAGE = 'wrong user name or password';
 
-export class LoginService {
+/** The outcome of one password check, for metrics. */
+export type LoginResult = 'ok' | 'failed' | 'rate-limited';
+
+export class LoginService extends EventEmitter<{ login: [LoginResult] }> {
   readonly limiter = new SlidingWindowLimiter();
 
   constructor(
     readonly users: UsersService,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    super();
+  }
 
   /** The user's row when the password is right; LOGIN_RATE_LIMITED before any check when a key is over its limit. */
   async verify(user: string, password: string, address: string): Promise<UserRow> {
     const keys = [userKey(user), addressKey(address)];
     const verdict = this.limiter.check(keys, this.clock());
     if (!verdict.allowed) {
+      this.emit('login', 'rate-limited');
       const what = verdict.key === keys[0] ? `user ${user}` : `address ${address}`;
       throw new ArdesiaError('LOGIN_RATE_LIMITED', `too many failed logins for ${what}; try again in ${retryText(verdict.retryAfterMs)}`, {
         retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000),
@@ -33,10 +40,12 @@ export class LoginService {
     const ok = row ? await passwordVerify(row.password_hash, password) : await passwordVerifyDummy(password);
     if (!row || !ok || row.disabled === 1) {
       this.limiter.fail(keys, this.clock());
+      this.emit('login', 'failed');
       await auditAppend(this.users.db, 'anonymous', 'auth.login-failed', user, { reason: !row ? 'unknown-user' : !ok ? 'password' : 'disabled' }, address);
       throw new ArdesiaError('LOGIN_FAILED', LOGIN_FAILED_MESSAGE);
     }
     this.limiter.forget(keys[0]!);
+    this.emit('login', 'ok');
     await this.users.db.updateTable('users').set({ last_login_at: now() }).where('name', '=', user).execute();
     return row;
   }

@@ -20,6 +20,7 @@ export const ERROR_REGISTRY = {
   FORBIDDEN: { status: 403, hint: 'Only root or the VM owner may do this.' },
   UNAUTHENTICATED: { status: 401, hint: 'Log in first.' },
   IMAGE_CREATE_FAILED: { status: 500, hint: 'See the message from qemu-img above.' },
+  STORE_UNREACHABLE: { status: 503, hint: 'The daemon cannot read its store (DATA_DIR/ardesia.db): check the disk is not full or read-only, then restart the daemon.' },
   DAEMON_UNREACHABLE: { status: 503, hint: 'Start the daemon with `ardesia serve` (or `npm start`), or point --url/--socket at it.' },
   TIMEOUT: { status: 504, hint: 'The operation took too long; try again.' },
   INTERNAL: { status: 500, hint: 'This is a bug; the daemon log has the details.' },

@@ -22,12 +22,14 @@ import { HomeService } from '../desktops/homes.js';
 import { DesktopService } from '../desktops/service.js';
 import { DesktopMachine } from '../desktops/pool-machine.js';
 import { PoolService } from '../desktops/pools.js';
+import { DesktopDisplayAccess } from '../desktops/display-access.js';
 import { EventHub } from '../api/events.js';
 import { publishPoolEvents } from './live-events.js';
 import { StandaloneDisplayAccess } from '../gateway/access.js';
 import { authServicesCreate } from '../auth/index.js';
-import { ThinClientService } from '../thinclients/inventory.js';
+import { recordThinClientSession, ThinClientService } from '../thinclients/inventory.js';
 import { startDaemonNetboot } from '../netboot/daemon-hook.js';
+import { DaemonMetrics } from './metrics.js';
 
 export interface ServeOptions {
   dataDir: string;
@@ -83,6 +85,7 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   const machine = new DesktopMachine(serviceContext, homes, { bootTimeoutMs: (opts.bootTimeoutSeconds ?? 600) * 1000, logoffTimeoutMs: 60_000 });
   const pools = new PoolService(serviceContext, machine, { bootStormLimit: opts.bootStormLimit ?? 2 });
   publishPoolEvents(events, pools, machine);
+  pools.on('thin-client', (mac, user) => void recordThinClientSession(store, mac, user).catch((err) => log.warn({ err, mac }, 'recording the thin client session failed')));
   log.info(await pools.reconcile(), 'reconciled pool desktops');
 
   let configPath = opts.config ? resolve(opts.config) : undefined;
@@ -95,8 +98,9 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
     desktops,
     pools,
     events,
-    display: new StandaloneDisplayAccess({ desktops, vms: manager, mayOperate, log }),
+    display: new DesktopDisplayAccess(pools, new StandaloneDisplayAccess({ desktops, vms: manager, mayOperate, log })),
     ...authServicesCreate(store),
+    metrics: new DaemonMetrics({ store, pools }),
     thinClients: new ThinClientService(store, dataDir, log),
     configLoad: async (path) => {
       configPath = resolve(path);
@@ -107,6 +111,7 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
       return loadConfig(store, manager, dataDir, configPath, { reload: true, startAllEnabled: false }, log);
     },
   };
+  app.metrics.observeLogins(app.login);
   if (configPath) {
     // As vmd at boot: enabled VMs start, except those that just died while we were away (reported instead).
     const died = new Set(reconciled.died);

@@ -43,6 +43,18 @@ export interface PoolServiceEvents {
   'pool-removed': [string];
   /** The broker answered a connect: the decision's kind, for metrics. */
   brokered: [BrokerDecision['kind'] | 'refuse'];
+  /** A connect's session started in the guest: the seconds since the request, for the login-to-ready histogram. */
+  'session-ready': [SessionReady];
+  /** A thin client (by MAC) now shows `user`'s session, or none (null) when it ended. */
+  'thin-client': [string, string | null];
+}
+
+export interface SessionReady {
+  pool: string;
+  desktop: string;
+  user: string;
+  how: Exclude<BrokerDecision['kind'], 'refuse'>;
+  seconds: number;
 }
 
 const SESSION_END_STATES: readonly DesktopState[] = ['failed', 'resetting', 'stopped', 'retiring'];
@@ -51,7 +63,11 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
   readonly planner: PoolPlanner;
   /** Spares the broker handed out whose assign has not landed in the store yet: name → user. */
   private readonly claims = new Map<string, string>();
+  /** The thin client (MAC) a session was opened from. */
+  private readonly thinClientOf = new Map<string, string>();
   private readonly clients = new Map<string, { count: number; last: ClientInfo | null; activityAt: number }>();
+  /** Connects whose assign went out and whose guest has not said "session started" yet: desktop → request time. */
+  private readonly awaitingSession = new Map<string, Omit<SessionReady, 'seconds'> & { requestedAt: number }>();
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -64,10 +80,26 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       view: (pool) => this.desktopViews(pool),
       clientActivity: (desktop) => this.clients.get(desktop),
     });
+    machine.on('session-started', (desktop) => this.sessionReady(desktop));
+    machine.on('desktop', (view) => {
+      if (SESSION_END_STATES.includes(view.state)) this.awaitingSession.delete(view.name);
+    });
     machine.on('desktop', (view) => {
       this.planner.kick(view.pool);
-      if (!isInSession(view.state)) this.clients.delete(view.name);
+      if (isInSession(view.state)) return;
+      const mac = this.thinClientOf.get(view.name);
+      if (mac) this.emit('thin-client', mac, null);
+      this.thinClientOf.delete(view.name);
+      this.clients.delete(view.name);
     });
+  }
+
+  private sessionReady(desktop: string): void {
+    const waiting = this.awaitingSession.get(desktop);
+    if (!waiting) return;
+    this.awaitingSession.delete(desktop);
+    const { requestedAt, ...rest } = waiting;
+    this.emit('session-ready', { ...rest, seconds: (performance.now() - requestedAt) / 1000 });
   }
 
   private lockPool<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -193,6 +225,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
 
   /** A user asks for a desktop of a pool: theirs, a warm spare, a cold one started, or a new clone. */
   async connect(poolName: string, body: ConnectBody, who: Caller): Promise<{ desktop: DesktopView; session: SessionInfo }> {
+    const requestedAt = performance.now();
     if (!GuestUserName.safeParse(who.name).success) throw new ArdesiaError('USER_NAME_UNSUITABLE', `${who.name} cannot be an account name inside a desktop`);
     const pool = poolOf(await requirePool(this.ctx.db, poolName));
     if (!isEntitled(pool, who.name, who.groups)) {
@@ -208,13 +241,22 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     this.emit('brokered', decision.kind);
     if (decision.kind === 'refuse') throw new ArdesiaError(decision.code, decision.message);
     const name = decision.kind === 'clone' ? decision.name : decision.desktop.name;
+    const assigns = decision.kind !== 'existing' || decision.desktop.state === 'ready' || decision.desktop.state === 'stopped';
+    if (assigns) this.awaitingSession.set(name, { pool: poolName, desktop: name, user: who.name, how: decision.kind, requestedAt });
     try {
       await this.act(pool, decision, who.name);
+    } catch (err) {
+      this.awaitingSession.delete(name);
+      throw err;
     } finally {
       this.claims.delete(name);
     }
     await auditAppend(this.ctx.db, who.name, 'session.connect', name, { pool: poolName, how: decision.kind, thinClient: body.client.thinClient ?? null }, who.address);
-    if (body.client.thinClient) this.clientInfo(name).last = { address: who.address ?? '', thinClient: body.client.thinClient, at: nowIso() };
+    if (body.client.thinClient) {
+      this.clientInfo(name).last = { address: who.address ?? '', thinClient: body.client.thinClient, at: nowIso() };
+      this.thinClientOf.set(name, body.client.thinClient);
+      this.emit('thin-client', body.client.thinClient, who.name);
+    }
     const desktop = body.wait ? await this.waitForSession(name, who.name, body.waitSeconds * 1000) : desktopViewOf(await requirePoolDesktop(this.ctx.db, name));
     return { desktop, session: await this.sessionOf(name) };
   }

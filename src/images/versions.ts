@@ -1,5 +1,6 @@
 // Reading images and their versions out of the store, with the files' integrity checked before use.
 import { join } from 'node:path';
+import { poolDesktopsOfImage } from '../desktops/pool-repo.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { BootProfile, ImageInfo, ImageVersion, MaintenanceSession } from '../contract/images.js';
 import { verifyImageFile } from '../storage/index.js';
@@ -60,8 +61,16 @@ export function sessionOut(s: SessionRow): MaintenanceSession {
 }
 
 /** The rows that hang off an image: its versions, its maintenance session, its desktops. */
-function imageRelations(ctx: ServiceContext, img: ImageRow) {
-  return Promise.all([versionList(ctx.db, img.name), sessionGet(ctx.db, img.name), desktopsOfImage(ctx.db, img.name)]);
+/** Versions, the maintenance session, and every desktop on the image (standalone and pool desktops). */
+async function imageRelations(ctx: ServiceContext, img: ImageRow) {
+  const [versions, session, standalone, pooled] = await Promise.all([
+    versionList(ctx.db, img.name),
+    sessionGet(ctx.db, img.name),
+    desktopsOfImage(ctx.db, img.name),
+    poolDesktopsOfImage(ctx.db, img.name),
+  ]);
+  const desktops = [...standalone.map((d) => ({ name: d.name, version: d.version })), ...pooled.map((d) => ({ name: d.name, version: d.version }))];
+  return [versions, session, desktops] as const;
 }
 
 export async function imageInfo(ctx: ServiceContext, img: ImageRow): Promise<ImageInfo> {

@@ -45,6 +45,7 @@ const VM = { name: 'vm-alice' };
 const ROWS: Record<string, Row> = {
   // system
   'GET /healthz': { expect: PUBLIC },
+  'GET /metrics': { expect: ADMIN },
   'GET /v1/host': { expect: AUTHENTICATED },
   'POST /v1/config/load': { expect: ADMIN },
   'POST /v1/config/reload': { expect: ADMIN },

@@ -61,7 +61,7 @@ test('someone else’s VM, root-only actions and ad hoc VMs are refused to a non
   ]) {
     const r = await asNobody(args);
     assert.equal(r.code, 1, args.join(' '));
-    assert.match(r.stderr, /not yours|only root/, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /not yours|only an administrator/, `${args.join(' ')}: ${r.stderr}`);
   }
   const status = JSON.parse((await daemon.cli(['--json', 'vm', 'status', 'theirs'])).stdout) as VmStatus;
   assert.equal(status.state, 'stopped', 'nothing happened to it');

@@ -1,0 +1,166 @@
+// The daemon's Prometheus metrics (GET /metrics) and its health (GET /healthz). Desktop gauges are read
+// from the store at scrape time, so they are right after a restart; counters and the login-to-ready
+// histogram are fed by service events. One registry per daemon (tests run several in one process).
+import { sql } from 'kysely';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ArdesiaError } from '../contract/errors.js';
+import { DESKTOP_STATES, type DesktopState } from '../contract/pools.js';
+import type { ApiRoute } from '../api/route.js';
+import type { LoginResult, LoginService } from '../auth/login.js';
+import { poolDesktopsAll, poolList, poolOf } from '../desktops/pool-repo.js';
+import type { PoolService, SessionReady } from '../desktops/pools.js';
+import type { Store } from '../store/db.js';
+
+/** From a connect request to the helper's "session started": a warm spare takes ~1 s, a cold boot tens under TCG. */
+export const LOGIN_TO_READY_BUCKETS_SECONDS = [0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300];
+/** A health check that waits longer than this on the store reports it unreachable. */
+export const STORE_PING_TIMEOUT_MS = 2_000;
+
+export interface PoolFacts {
+  name: string;
+  warmSpares: number;
+}
+
+export interface DesktopFacts {
+  pool: string;
+  state: DesktopState;
+  user: string | null;
+}
+
+export interface DesktopGauges {
+  /** Every (pool, state) pair of every pool, zeros included, so series never vanish between scrapes. */
+  byPoolState: Array<{ pool: string; state: DesktopState; count: number }>;
+  /** Booted, unassigned desktops per pool, and the pool's target. */
+  warmSpares: Array<{ pool: string; count: number; target: number }>;
+  /** Desktops booting now, over every pool (what the boot-storm limit bounds). */
+  bootsInFlight: number;
+}
+
+/** Pure: the gauge values for a set of pools and their desktops. */
+export function desktopGauges(pools: readonly PoolFacts[], desktops: readonly DesktopFacts[]): DesktopGauges {
+  const names = [...new Set([...pools.map((p) => p.name), ...desktops.map((d) => d.pool)])].sort();
+  const count = (pool: string, test: (d: DesktopFacts) => boolean) => desktops.filter((d) => d.pool === pool && test(d)).length;
+  return {
+    byPoolState: names.flatMap((pool) => DESKTOP_STATES.map((state) => ({ pool, state, count: count(pool, (d) => d.state === state) }))),
+    warmSpares: names.map((pool) => ({
+      pool,
+      count: count(pool, (d) => d.state === 'ready' && d.user === null),
+      target: pools.find((p) => p.name === pool)?.warmSpares ?? 0,
+    })),
+    bootsInFlight: desktops.filter((d) => d.state === 'booting').length,
+  };
+}
+
+export interface MetricsSources {
+  store: Store;
+  pools: PoolService;
+}
+
+export interface HealthReport {
+  ok: true;
+  store: 'reachable';
+}
+
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  private readonly logins: Counter<'result'>;
+
+  constructor(private readonly src: MetricsSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.logins = new Counter({ name: 'ardesia_logins_total', help: 'Password logins by result (ok, failed, rate-limited)', labelNames: ['result'], registers });
+    for (const result of ['ok', 'failed', 'rate-limited'] satisfies LoginResult[]) this.logins.inc({ result }, 0);
+    const decisions = new Counter({ name: 'ardesia_broker_decisions_total', help: 'Broker answers to connect requests by kind', labelNames: ['kind'], registers });
+    src.pools.on('brokered', (kind) => decisions.inc({ kind }));
+    const latency = new Histogram({
+      name: 'ardesia_login_to_ready_seconds',
+      help: "Seconds from a connect request to the guest helper's session-started, by pool and how the desktop was found",
+      labelNames: ['pool', 'how'],
+      buckets: LOGIN_TO_READY_BUCKETS_SECONDS,
+      registers,
+    });
+    src.pools.on('session-ready', (r: SessionReady) => latency.observe({ pool: r.pool, how: r.how }, r.seconds));
+    this.storeGauges(registers);
+  }
+
+  /** Counts the results of a login service's password checks. */
+  observeLogins(login: LoginService): void {
+    login.on('login', (result) => this.logins.inc({ result }));
+  }
+
+  private storeGauges(registers: Registry[]): void {
+    const snapshot = async (): Promise<DesktopGauges> => {
+      const pools = (await poolList(this.src.store)).map(poolOf);
+      const desktops = (await poolDesktopsAll(this.src.store)).map((d) => ({ pool: d.pool, state: d.state as DesktopState, user: d.user }));
+      return desktopGauges(pools, desktops);
+    };
+    // One store read per scrape, shared by the gauges below (prom-client collects them one after another).
+    let pending: Promise<DesktopGauges> | undefined;
+    const current = () => (pending ??= snapshot().finally(() => setImmediate(() => (pending = undefined))));
+    new Gauge({
+      name: 'ardesia_desktops', help: 'Pool desktops by pool and lifecycle state', labelNames: ['pool', 'state'], registers,
+      async collect() {
+        this.reset();
+        for (const g of (await current()).byPoolState) this.set({ pool: g.pool, state: g.state }, g.count);
+      },
+    });
+    new Gauge({
+      name: 'ardesia_warm_spares', help: 'Booted, unassigned desktops per pool', labelNames: ['pool'], registers,
+      async collect() {
+        this.reset();
+        for (const g of (await current()).warmSpares) this.set({ pool: g.pool }, g.count);
+      },
+    });
+    new Gauge({
+      name: 'ardesia_warm_spares_target', help: "The pool's warmSpares setting", labelNames: ['pool'], registers,
+      async collect() {
+        this.reset();
+        for (const g of (await current()).warmSpares) this.set({ pool: g.pool }, g.target);
+      },
+    });
+    new Gauge({
+      name: 'ardesia_boots_in_flight', help: 'Desktops booting now, over every pool', registers,
+      async collect() {
+        this.set((await current()).bootsInFlight);
+      },
+    });
+    const limit = this.src.pools.opts.bootStormLimit;
+    new Gauge({ name: 'ardesia_boot_storm_limit', help: 'Desktops allowed to boot at once', registers, collect() { this.set(limit); } });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Throws STORE_UNREACHABLE when the store does not answer a trivial query in time. */
+  async health(): Promise<HealthReport> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${STORE_PING_TIMEOUT_MS} ms`)), STORE_PING_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([sql`select 1`.execute(this.src.store), timeout]);
+    } catch (err) {
+      throw new ArdesiaError('STORE_UNREACHABLE', `the daemon's store does not answer: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    return { ok: true, store: 'reachable' };
+  }
+}
+
+export const metricsRoutes: ApiRoute[] = [
+  {
+    method: 'GET',
+    url: '/metrics',
+    summary: 'Read the Prometheus metrics (admin only: a scraper sends an admin API token as a bearer token)',
+    access: 'admin',
+    raw: true,
+    contentType: 'text/plain; version=0.0.4; charset=utf-8',
+    handler: async ({ app }) => app.metrics.render(),
+  },
+];

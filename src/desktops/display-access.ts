@@ -1,0 +1,33 @@
+// Who may view a desktop's display: pool desktops (the session's user, or an admin) first, then standalone
+// desktops and plain VMs. Display clients of pool desktops drive the lifecycle (connected ⇄ disconnected).
+import type { Principal } from '../api/route.js';
+import { ArdesiaError } from '../contract/errors.js';
+import type { DisplayAccess, DisplayClient, StandaloneDisplayAccess } from '../gateway/access.js';
+import type { PoolService } from './pools.js';
+
+export class DesktopDisplayAccess implements DisplayAccess {
+  private readonly poolDesktops = new Set<string>();
+
+  constructor(
+    private readonly pools: PoolService,
+    private readonly standalone: StandaloneDisplayAccess,
+  ) {}
+
+  async access(who: Principal, desktop: string): Promise<{ vm: string }> {
+    const pooled = await this.pools.displayAccess(desktop, { name: who.name, admin: who.admin, groups: who.groups });
+    if (!pooled) return this.standalone.access(who, desktop);
+    if (!this.pools.machine.guests.has(pooled.vm)) throw new ArdesiaError('VM_NOT_RUNNING', `desktop ${desktop} is not running`);
+    this.poolDesktops.add(desktop);
+    return pooled;
+  }
+
+  clientConnected(desktop: string, client: DisplayClient): void {
+    if (this.poolDesktops.has(desktop)) void this.pools.clientConnected(desktop, client);
+    else this.standalone.clientConnected(desktop, client);
+  }
+
+  clientDisconnected(desktop: string): void {
+    if (this.poolDesktops.has(desktop)) void this.pools.clientDisconnected(desktop);
+    else this.standalone.clientDisconnected(desktop);
+  }
+}

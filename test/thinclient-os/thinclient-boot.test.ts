@@ -1,0 +1,170 @@
+// The thin-client OS for real: build it (cached), boot it in QEMU under TCG (1 GiB, std VGA) on a tap
+// in a test namespace, with Ardesia's DhcpServer (full mode) and a small HTTP server serving the boot
+// files, the kiosk config and a solid-colour portal page. Checks the serial stages in order and that
+// the screen (QMP screendump, PNG) shows the page; a corrupted root.squashfs must stop with a clear message.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync, fstatSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { QmpClient } from '../../src/hypervisor/qmp/client.js';
+import { buildThinClientOs, type BuiltThinClientOs } from '../../src/thinclients/os/build.js';
+import { NetLab, REPO } from '../netboot/lab.js';
+import { decodePng, dominantColour } from './png.js';
+
+const SERVER_IP = '10.250.9.1';
+const GOOD_PORT = 8080;
+const CORRUPT_PORT = 8081;
+const PAGE_RGB: [number, number, number] = [0x2b, 0xc0, 0x7a];
+const BOOT_TIMEOUT_MS = 420_000;
+const LAB_SERVER_JS = join(REPO, 'dist', 'test', 'thinclient-os', 'lab-server.js');
+
+let dir: string;
+let lab: NetLab;
+let built: BuiltThinClientOs;
+let buildSeconds: number;
+
+function startLabServer(args: string[]): Promise<ChildProcess> {
+  const proc = lab.spawn(lab.ns('srv'), process.execPath, [LAB_SERVER_JS, ...args]);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('"event":"ready"')) resolve(proc);
+    });
+    proc.on('exit', (code) => reject(new Error(`lab server exited ${code}: ${out}`)));
+  });
+}
+
+before(async () => {
+  dir = mkdtempSync('/tmp/tco-');
+  const started = Date.now();
+  built = await buildThinClientOs({ arch: 'amd64', outDir: join(dir, 'good'), cacheDir: join(REPO, '.cache', 'thinclient') });
+  buildSeconds = (Date.now() - started) / 1000;
+  // The same files with one byte of the root image flipped: the manifest no longer matches.
+  mkdirSync(join(dir, 'corrupt'));
+  for (const name of ['vmlinuz', 'initrd.img', 'manifest.json']) copyFileSync(join(dir, 'good', name), join(dir, 'corrupt', name));
+  copyFileSync(join(dir, 'good', 'root.squashfs'), join(dir, 'corrupt', 'root.squashfs'));
+  const fd = openSync(join(dir, 'corrupt', 'root.squashfs'), 'r+');
+  writeSync(fd, Buffer.from([0x5a]), 0, 1, Math.floor(fstatSync(fd).size / 2));
+  closeSync(fd);
+  lab = await NetLab.create('t');
+  await lab.addHost('srv', `${SERVER_IP}/24`);
+  await lab.addTap('tap0');
+  await startLabServer(['--address', SERVER_IP, '--port', String(GOOD_PORT), '--files', join(dir, 'good'), '--dhcp-range', '10.250.9.100-10.250.9.150']);
+  await startLabServer(['--address', SERVER_IP, '--port', String(CORRUPT_PORT), '--files', join(dir, 'corrupt')]);
+});
+
+after(async () => {
+  await lab?.destroy();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Boot {
+  qemu: ChildProcess;
+  qmp: QmpClient;
+  started: number;
+  /** Serial lines with the ms since `cont` at which they were first seen. */
+  lines(): Array<{ ms: number; text: string }>;
+  waitLine(re: RegExp, timeoutMs?: number): Promise<{ ms: number; text: string }>;
+  stop(): Promise<void>;
+}
+
+async function boot(name: string, port: number, mac: string): Promise<Boot> {
+  const serial = join(dir, `${name}.serial`);
+  const qmpPath = join(dir, `${name}.qmp`);
+  writeFileSync(serial, '');
+  const append = `${built.manifest.kernelCmdline} ardesia.server=http://${SERVER_IP}:${port} ardesia.mac=${mac}`;
+  const qemu = lab.spawn(lab.hub, 'qemu-system-x86_64', ['-accel', 'tcg,tb-size=128', '-m', '1024', '-smp', '1', '-nodefaults', '-vga', 'std', '-display', 'none', '-no-reboot',
+    '-kernel', join(dir, 'good', 'vmlinuz'), '-initrd', join(dir, 'good', 'initrd.img'), '-append', append,
+    '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', `virtio-net-pci,netdev=n0,mac=${mac}`,
+    '-device', 'virtio-keyboard-pci', '-device', 'virtio-tablet-pci',
+    '-serial', `file:${serial}`, '-qmp', `unix:${qmpPath},server=on,wait=off`, '-S']);
+  let qmp: QmpClient | undefined;
+  for (let i = 0; i < 100 && !qmp; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    qmp = await QmpClient.connect(qmpPath).catch(() => undefined);
+  }
+  if (!qmp) throw new Error('QEMU did not open its QMP socket');
+  await qmp.cont();
+  const started = Date.now();
+  const seen: Array<{ ms: number; text: string }> = [];
+  const poll = (): void => {
+    const all = readFileSync(serial, 'latin1').replace(/\r/g, '').split('\n').slice(0, -1);
+    for (const text of all.slice(seen.length)) seen.push({ ms: Date.now() - started, text });
+  };
+  const waitLine = async (re: RegExp, timeoutMs = BOOT_TIMEOUT_MS) => {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      poll();
+      const hit = seen.find((l) => re.test(l.text));
+      if (hit) return hit;
+      if (qemu.exitCode !== null || Date.now() > until) throw new Error(`no serial line ${re} (QEMU ${qemu.exitCode === null ? 'running' : `exited ${qemu.exitCode}`}):\n${seen.map((l) => l.text).slice(-40).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
+  const stop = async () => {
+    await qmp!.close().catch(() => undefined);
+    qemu.kill('SIGKILL');
+  };
+  return { qemu, qmp, started, lines: () => (poll(), seen), waitLine, stop };
+}
+
+test('the build is cached: a warm build reuses both cache levels and the manifest describes the files', () => {
+  const m = built.manifest;
+  for (const name of ['vmlinuz', 'initrd.img', 'root.squashfs'] as const) {
+    assert.equal(m.files[name].size, readFileSync(join(dir, 'good', name)).length);
+    assert.match(m.files[name].sha256, /^[0-9a-f]{64}$/);
+  }
+  assert.match(m.packages, /^[0-9a-f]{64}$/);
+  assert.equal(m.arch, 'amd64');
+  process.stderr.write(`thinclient-os figures: build ${buildSeconds.toFixed(1)} s (cache tree=${built.cached.tree} outputs=${built.cached.outputs}); ` +
+    `vmlinuz ${m.files.vmlinuz.size} B, initrd ${m.files['initrd.img'].size} B, root.squashfs ${m.files['root.squashfs'].size} B\n`);
+});
+
+test('boots over the network: DHCP, root in RAM with sha256 ok, kiosk showing the portal page', async () => {
+  const mac = '52:54:00:09:00:01';
+  const b = await boot('good', GOOD_PORT, mac);
+  try {
+    const dhcp = await b.waitLine(/ARDESIA-TC stage=dhcp ok ip=10\.250\.9\.1\d\d /);
+    assert.match(dhcp.text, new RegExp(`mac=${mac}`));
+    const root = await b.waitLine(/ARDESIA-TC stage=root fetched bytes=(\d+) sha256=ok/);
+    assert.equal(Number(/bytes=(\d+)/.exec(root.text)![1]), built.manifest.files['root.squashfs'].size);
+    const config = await b.waitLine(/ARDESIA-TC stage=config source=server keyboard=de resolution=1024x768/);
+    const kiosk = await b.waitLine(/ARDESIA-TC stage=kiosk start=1 browser=cog url=http:\/\/10\.250\.9\.1:8080\/\?thinclient=52:54:00:09:00:01/);
+    assert.ok(dhcp.ms <= root.ms && root.ms <= config.ms && config.ms <= kiosk.ms, 'stages in order');
+    // The page is on screen when the dominant colour of the screendump is the page's colour.
+    const shot = join(dir, 'screen.png');
+    let visibleMs = -1;
+    let last = { rgb: [0, 0, 0], share: 0 };
+    const until = Date.now() + BOOT_TIMEOUT_MS;
+    while (Date.now() < until) {
+      await b.qmp.screendump(shot, 'png');
+      last = dominantColour(decodePng(readFileSync(shot)));
+      if (last.rgb.every((v, i) => Math.abs(v - PAGE_RGB[i]!) <= 2) && last.share > 0.9) { visibleMs = Date.now() - b.started; break; }
+      if (b.qemu.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    assert.ok(visibleMs >= 0, `the portal page never filled the screen; last dominant colour ${JSON.stringify(last)}; serial:\n${b.lines().map((l) => l.text).slice(-30).join('\n')}`);
+    const mem = await b.waitLine(/ARDESIA-TC stage=mem used_mib=(\d+)/, 180_000);
+    const stages = { dhcp: dhcp.ms, root: root.ms, kiosk: kiosk.ms, visible: visibleMs, memUsedMiB: Number(/used_mib=(\d+)/.exec(mem.text)![1]) };
+    process.stderr.write(`thinclient-os figures: boot ms since cont ${JSON.stringify(stages)}\n`);
+    assert.ok(stages.memUsedMiB < 1024);
+  } finally {
+    await b.stop();
+  }
+});
+
+test('a corrupted root.squashfs stops the boot with a clear message', async () => {
+  const b = await boot('corrupt', CORRUPT_PORT, '52:54:00:09:00:02');
+  try {
+    await b.waitLine(/ARDESIA-TC stage=dhcp ok/);
+    const error = await b.waitLine(/ARDESIA-TC stage=root error=sha256-mismatch/);
+    const fatal = await b.waitLine(/ARDESIA-TC FATAL: root\.squashfs from http:\/\/10\.250\.9\.1:8081 is corrupt: sha256 [0-9a-f]{64}, manifest says [0-9a-f]{64}/);
+    assert.ok(fatal.ms >= error.ms);
+    assert.ok(!b.lines().some((l) => /stage=kiosk|stage=root fetched/.test(l.text)), 'nothing booted past the check');
+  } finally {
+    await b.stop();
+  }
+});
