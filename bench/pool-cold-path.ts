@@ -114,15 +114,14 @@ export const poolColdPathBenchmark: Benchmark = {
     const daemon = await TestDaemon.start();
     try {
       await helperImage(daemon, IMAGE);
-      await daemon.api().request('POST', '/v1/pools', {
-        name: POOL, image: IMAGE, warmSpares: 0, coldSpares: 0, minDesktops: 0, maxDesktops: 1, memoryMiB: 192, homeSizeBytes: HOME_BYTES,
-        entitled: { groups: ['users'] },
-      });
-      const base = dataPaths(daemon.dataDir).imageVersion(IMAGE, 1);
       const users: ApiClient[] = [];
       const names = Array.from({ length: ROUNDS + 1 }, (_, i) => `cold${i}`);
-      await daemon.api().request('POST', '/v1/groups', { name: 'users' }).catch(() => undefined);
-      for (const name of names) users.push(await userClient(daemon, name, { groups: ['users'] }));
+      for (const name of names) users.push(await userClient(daemon, name));
+      await daemon.api().request('POST', '/v1/pools', {
+        name: POOL, image: IMAGE, warmSpares: 0, coldSpares: 0, minDesktops: 0, maxDesktops: 1, memoryMiB: 192, homeSizeBytes: HOME_BYTES,
+        entitled: { users: names },
+      });
+      const base = dataPaths(daemon.dataDir).imageVersion(IMAGE, 1);
 
       // Warm-up (not counted): fills the page cache and gives the spec the daemon runs for a pool desktop.
       const warm = await ardesiaColdConnect(daemon, users[ROUNDS]!);

@@ -86,8 +86,9 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       url: route.url,
       handler: async (req, reply) => {
         const who = await principalOf(opts.store, req);
-        const params = parseWith(route.params, req.params, 'params') as Record<string, string | undefined>;
+        // Authorization first: an anonymous caller learns nothing about valid names from validation errors.
         await authorize(opts.app, route, who, (req.params as { name?: string }).name);
+        const params = parseWith(route.params, req.params, 'params') as Record<string, string | undefined>;
         const body = parseWith(route.body, req.body, 'body');
         const query = parseWith(route.query, req.query, 'query');
         const cookies: string[] = [];

@@ -1,13 +1,13 @@
 // The spare planner's loop: level-triggered, per pool, after every change and on a timer. It runs the pure
 // plan (spares-plan.ts) through the desktop lifecycle, creates new clones, and enforces the idle policy.
-import type { DesktopState, DesktopView, Pool } from '../contract/pools.js';
+import type { DesktopView, Pool } from '../contract/pools.js';
+import { idleTimeouts } from './idle-plan.js';
 import type { ServiceContext } from '../images/context.js';
 import { type DesktopMachine, targetVersionOf } from './pool-machine.js';
 import { nowIso, poolDesktopsAll, poolGet, poolList, poolOf } from './pool-repo.js';
 import { planSpares, type SpareAction } from './spares-plan.js';
 
 const TICK_MS = 5_000;
-const MINUTE_MS = 60_000;
 
 export interface PlannerDeps {
   bootStormLimit: number;
@@ -132,18 +132,11 @@ export class PoolPlanner {
     await this.machine.fire(name, { type: 'provisioned' });
   }
 
-  /** In use without client input for idleDisconnectMinutes → disconnected; disconnected for idleLogoffMinutes → logged off. */
+  /** The idle policy (idle-plan.ts) through the lifecycle: disconnect idle clients, log long-disconnected sessions off. */
   private async enforceIdle(pool: Pool, desktops: readonly DesktopView[]): Promise<void> {
-    const now = Date.now();
-    for (const d of desktops) {
-      const state: DesktopState = d.state;
-      if (state === 'disconnected' && pool.idleLogoffMinutes > 0 && now - Date.parse(d.since) >= pool.idleLogoffMinutes * MINUTE_MS) {
-        await this.machine.fireQuietly(d.name, { type: 'idle-timeout' });
-      }
-      const activity = this.deps.clientActivity(d.name);
-      if (state === 'in-use' && pool.idleDisconnectMinutes > 0 && activity && activity.count > 0 && now - activity.activityAt >= pool.idleDisconnectMinutes * MINUTE_MS) {
-        await this.machine.fireQuietly(d.name, { type: 'idle-timeout' });
-      }
+    for (const t of idleTimeouts(pool, desktops, (d) => this.deps.clientActivity(d), Date.now())) {
+      this.ctx.deps.log.info({ desktop: t.desktop, reason: t.reason }, `desktop ${t.desktop}: idle (${t.reason})`);
+      await this.machine.fireQuietly(t.desktop, { type: 'idle-timeout' });
     }
   }
 }

@@ -171,6 +171,7 @@ describe('hostile clients leave nothing behind', () => {
       h = await startHarness((s) => {
         peers.push(s);
         s.on('error', () => undefined);
+        s.resume(); // reads as QEMU does (an unread socket never sees the gateway's FIN)
         s.write('RFB 003.008\n');
       });
       const fdsBefore = openFds();
