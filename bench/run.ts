@@ -23,6 +23,7 @@ import { tableBenchmark } from './lib/table-benchmark.js';
 import { run as storageClones } from './storage-clones.js';
 import { run as storageReset } from './storage-reset.js';
 import { run as netbootTftp } from './netboot-tftp.js';
+import { run as displayGateway } from './display-gateway.js';
 import { poolLoginStormBenchmark } from './login-storm.js';
 import { poolColdPathBenchmark } from './pool-cold-path.js';
 
@@ -32,6 +33,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   tableBenchmark('storage-clones', '1000 linked clones vs a bash loop of qemu-img create', storageClones),
   tableBenchmark('storage-reset', 'reset (destroy + re-clone) of one desktop disk, and of 100 at once', storageReset),
   tableBenchmark('netboot-tftp', '30 MiB with blksize 1468 to 10 clients at once, vs dnsmasq TFTP', netbootTftp),
+  tableBenchmark('display-gateway', '256 MiB VNC-socket stream and 64-byte echoes through the display pipe, vs websockify', displayGateway),
   poolLoginStormBenchmark,
   poolColdPathBenchmark,
 ];

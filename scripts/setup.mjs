@@ -27,6 +27,7 @@ const DEBIAN_PACKAGES = {
   debootstrap: '/usr/sbin/debootstrap',
   ipxe: '/usr/lib/ipxe/undionly.kpxe',
   'dnsmasq-base': '/usr/sbin/dnsmasq',
+  websockify: '/usr/bin/websockify', // the display-gateway benchmark's baseline
   'squashfs-tools': '/usr/bin/mksquashfs',
   chromium: '/usr/bin/chromium', // the web app's browser tests (driven by playwright-core)
 };

@@ -108,6 +108,14 @@ export const poolRoutes: ApiRoute[] = [
   },
   {
     method: 'POST',
+    url: '/v1/sessions/:desktop/reset',
+    summary: 'End a session and re-clone its desktop (its user where the pool allows user reset, or an administrator)',
+    access: 'authenticated',
+    params: SessionParams,
+    handler: async (input) => input.app.pools.resetSession(input.params.desktop!, callerOf(input)),
+  },
+  {
+    method: 'POST',
     url: '/v1/sessions/:desktop/disconnect',
     summary: 'Close the display connections of a session; the session stays',
     access: 'authenticated',

@@ -115,6 +115,16 @@ export const vmRoutes: ApiRoute[] = [
   },
   {
     method: 'GET',
+    url: '/v1/vms/:name/screendump',
+    summary: "A PNG of the VM's screen now (thumbnails in the admin console)",
+    access: 'vm-owner',
+    params: NameParams,
+    raw: true,
+    contentType: 'image/png',
+    handler: async ({ app, params }) => app.vms.screendump(params.name!),
+  },
+  {
+    method: 'GET',
     url: '/v1/vms/:name/log',
     summary: 'The recent serial console output (or QEMU log), without attaching',
     access: 'vm-owner',

@@ -1,6 +1,8 @@
 // The daemon's VM service: definitions in the store, one VmRuntime per running QEMU, vmctl's verbs,
 // and the reconciliation that finds VMs again after a restart.
+import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ArdesiaError } from '../contract/errors.js';
@@ -246,6 +248,19 @@ export class VmManager {
   async qemuLog(name: string, maxBytes: number): Promise<Buffer> {
     await this.record(name);
     return consoleLogTail(vmFiles(this.opts.dataDir, name).runtime.log, maxBytes);
+  }
+
+  /** A PNG of the VM's screen now (QMP screendump into the VM's runtime folder, read back, removed). */
+  async screendump(name: string): Promise<Buffer> {
+    const rt = this.runtimeOf(name);
+    if (!rt) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} is not running`);
+    const file = join(rt.paths.dir, `screendump-${randomBytes(6).toString('hex')}.png`);
+    try {
+      await rt.qmp.screendump(file, 'png');
+      return await readFile(file);
+    } finally {
+      await rm(file, { force: true });
+    }
   }
 
   runtimeOf(name: string): VmRuntime | undefined {

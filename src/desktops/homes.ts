@@ -8,6 +8,7 @@ import { DEFAULT_HOME_BYTES, type HomeInfo } from '../contract/images.js';
 import type { ServiceContext } from '../images/context.js';
 import { auditAppend, homeGet, homeLease, homeList, homeRelease, type HomeRow, now } from '../images/repo.js';
 import { homeCreate, homeResize, safeName } from '../storage/index.js';
+import { guestUid } from './desktop-guest.js';
 
 export class HomeService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -32,7 +33,8 @@ export class HomeService {
       if (existsSync(path)) throw new ArdesiaError('HOME_NOT_FOUND', `${path} exists but is not recorded; move it away or restore the store`);
       const size = sizeBytes ?? DEFAULT_HOME_BYTES;
       await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-      await homeCreate(path, size);
+      const uid = guestUid(user);
+      await homeCreate(path, size, { uid, gid: uid }); // formatted here: a first login does not wait for mkfs in the guest
       try {
         await this.ctx.db.insertInto('homes').values({ user, size_bytes: size, leased_to: null, leased_at: null, created_at: now() }).execute();
       } catch (err) {

@@ -63,6 +63,8 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
   readonly planner: PoolPlanner;
   /** Spares the broker handed out whose assign has not landed in the store yet: name → user. */
   private readonly claims = new Map<string, string>();
+  /** Sessions whose user asked for a reset: re-cloned as soon as the session has ended. */
+  private readonly resetAfterSession = new Set<string>();
   /** The thin client (MAC) a session was opened from. */
   private readonly thinClientOf = new Map<string, string>();
   private readonly clients = new Map<string, { count: number; last: ClientInfo | null; activityAt: number }>();
@@ -87,6 +89,9 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     machine.on('desktop', (view) => {
       this.planner.kick(view.pool);
       if (isInSession(view.state)) return;
+      if (this.resetAfterSession.delete(view.name) && view.state !== 'resetting' && view.state !== 'retiring') {
+        void this.machine.fireQuietly(view.name, { type: 'reset' });
+      }
       const mac = this.thinClientOf.get(view.name);
       if (mac) this.emit('thin-client', mac, null);
       this.thinClientOf.delete(view.name);
@@ -346,6 +351,20 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     const session = await this.requireSession(desktop, who);
     await this.machine.fire(desktop, { type: 'logoff-requested' });
     await auditAppend(this.ctx.db, who.name, 'session.logoff', desktop, { user: session.user }, who.address);
+    return this.sessionOf(desktop);
+  }
+
+  /** The session's user (where the pool allows it) or an admin: end the session, then re-clone the system disk. */
+  async resetSession(desktop: string, who: Caller): Promise<SessionInfo> {
+    const session = await this.requireSession(desktop, who);
+    const pool = poolOf(await requirePool(this.ctx.db, session.pool));
+    if (!who.admin && !pool.userReset) throw new ArdesiaError('FORBIDDEN', `pool ${pool.name} does not let users reset their desktop; log off instead, or ask an administrator`);
+    this.resetAfterSession.add(desktop);
+    await this.machine.fire(desktop, { type: 'logoff-requested' }).catch((err) => {
+      this.resetAfterSession.delete(desktop);
+      throw err;
+    });
+    await auditAppend(this.ctx.db, who.name, 'session.reset', desktop, { user: session.user }, who.address);
     return this.sessionOf(desktop);
   }
 

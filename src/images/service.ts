@@ -120,7 +120,7 @@ export class ImageService {
     await mkdir(out, { recursive: true, mode: 0o700 });
     onUndo(() => rm(out, { recursive: true, force: true }));
     const dest = join(out, 'image.qcow2');
-    const built = await build({ dest, workDir: join(this.ctx.deps.dataDir, 'build-cache'), onProgress: (stage, fraction) => op?.progress((fraction ?? 0) * 50, `building: ${stage}`) });
+    const built = await build({ dest, workDir: process.env.ARDESIA_BUILD_CACHE ?? join(this.ctx.deps.dataDir, 'build-cache'), onProgress: (stage, fraction) => op?.progress((fraction ?? 0) * 50, `building: ${stage}`) });
     const bootDir = join(this.ctx.paths.imageDir(img.name), 'boot');
     const names: { kernel: string | null; initrd: string | null } = { kernel: null, initrd: null };
     for (const what of ['kernel', 'initrd'] as const) {

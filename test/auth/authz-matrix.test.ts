@@ -62,6 +62,7 @@ const ROWS: Record<string, Row> = {
   'POST /v1/vms/:name/reset': { expect: OWNER, params: VM },
   'POST /v1/vms/:name/wait': { expect: OWNER, params: VM },
   'GET /v1/vms/:name/log': { expect: OWNER, params: VM },
+  'GET /v1/vms/:name/screendump': { expect: OWNER, params: VM },
   // gold images and operations
   'GET /v1/images': { expect: ADMIN },
   'POST /v1/images': { expect: ADMIN },
@@ -99,6 +100,7 @@ const ROWS: Record<string, Row> = {
   'GET /v1/sessions': { expect: AUTHENTICATED },
   'POST /v1/sessions/:desktop/logoff': { expect: AUTHENTICATED },
   'POST /v1/sessions/:desktop/disconnect': { expect: AUTHENTICATED },
+  'POST /v1/sessions/:desktop/reset': { expect: AUTHENTICATED },
   // display gateway: derived from `access`
   'POST /v1/desktops/:name/display': { expect: AUTHENTICATED, body: {} },
   'GET /v1/desktops/:name/spice.vv': { expect: AUTHENTICATED },

@@ -141,6 +141,20 @@ test('a daemon restart keeps the session and its home; logoff still works afterw
   assert.equal(released.leasedTo, null);
 });
 
+test('a user resets their own desktop only where the pool allows it; the session ends and the disk is re-cloned', async () => {
+  const got = await alice.request<Connected>('POST', '/v1/pools/office/connect', {});
+  aliceDesktop = got.desktop.name;
+  assert.equal((await refusal(alice.request('POST', `/v1/sessions/${aliceDesktop}/reset`))).code, 'FORBIDDEN');
+  assert.equal((await refusal(bob.request('POST', `/v1/sessions/${aliceDesktop}/reset`))).code, 'SESSION_NOT_FOUND');
+  await daemon.api().request('PATCH', '/v1/pools/office', { userReset: true });
+  await alice.request('POST', `/v1/sessions/${aliceDesktop}/reset`);
+  await untilDesktops(daemon, 'office', 'the reset desktop back without a user', (ds) => {
+    const d = ds.find((x) => x.name === aliceDesktop);
+    return d === undefined || d.user === null;
+  });
+  assert.deepEqual(await alice.request('GET', '/v1/sessions'), []);
+});
+
 test('bad input: unknown image, impossible sizes, a user not entitled — clear refusals, nothing created', async () => {
   const api = daemon.api();
   assert.equal((await refusal(api.request('POST', '/v1/pools', { name: 'x', image: 'nope' }))).code, 'IMAGE_NOT_FOUND');

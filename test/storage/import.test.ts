@@ -126,6 +126,18 @@ describe('homes', () => {
     assert.equal(JSON.parse(img('info', '--output=json', home))['virtual-size'], 128 * MiB);
     await assert.rejects(homeCreate(join(dir, 'nodir', 'h.qcow2'), MiB), { code: 'VM_FILE_MISSING' });
   });
+
+  it('formats a home on the host when given its owner: ext4, the root folder owned by the user, a small qcow2', async () => {
+    const home = join(dir, 'formatted.qcow2');
+    await homeCreate(home, 256 * MiB, { uid: 12345, gid: 12345 });
+    const raw = join(dir, 'formatted.raw');
+    img('convert', '-f', 'qcow2', '-O', 'raw', home, raw);
+    const root = execFileSync('debugfs', ['-R', 'stat /', raw], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    assert.match(root, /User:\s+12345\s+Group:\s+12345/);
+    assert.match(execFileSync('debugfs', ['-R', 'ls -l /', raw], { stdio: ['ignore', 'pipe', 'ignore'] }).toString(), /lost\+found/);
+    assert.ok(JSON.parse(img('info', '--output=json', home))['actual-size'] < 32 * MiB, 'only the metadata takes space');
+    assert.equal(existsSync(`${home}.format.raw`), false, 'no scratch file left');
+  });
 });
 
 describe('integrity', () => {

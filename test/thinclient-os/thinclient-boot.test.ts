@@ -100,6 +100,8 @@ async function boot(name: string, port: number, mac: string): Promise<Boot> {
       poll();
       const hit = seen.find((l) => re.test(l.text));
       if (hit) return hit;
+      const fatal = seen.find((l) => /ARDESIA-TC FATAL/.test(l.text));
+      if (fatal) throw new Error(`the thin client stopped before ${re}:\n${seen.map((l) => l.text).slice(-20).join('\n')}`);
       if (qemu.exitCode !== null || Date.now() > until) throw new Error(`no serial line ${re} (QEMU ${qemu.exitCode === null ? 'running' : `exited ${qemu.exitCode}`}):\n${seen.map((l) => l.text).slice(-40).join('\n')}`);
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -132,7 +134,7 @@ test('boots over the network: DHCP, root in RAM with sha256 ok, kiosk showing th
     const root = await b.waitLine(/ARDESIA-TC stage=root fetched bytes=(\d+) sha256=ok/);
     assert.equal(Number(/bytes=(\d+)/.exec(root.text)![1]), built.manifest.files['root.squashfs'].size);
     const config = await b.waitLine(/ARDESIA-TC stage=config source=server keyboard=de resolution=1024x768/);
-    const kiosk = await b.waitLine(/ARDESIA-TC stage=kiosk start=1 browser=cog url=http:\/\/10\.250\.9\.1:8080\/\?thinclient=52:54:00:09:00:01/);
+    const kiosk = await b.waitLine(/ARDESIA-TC stage=kiosk start=\d+ browser=cog mode=(cage|drm) url=http:\/\/10\.250\.9\.1:8080\/\?thinclient=52:54:00:09:00:01/);
     assert.ok(dhcp.ms <= root.ms && root.ms <= config.ms && config.ms <= kiosk.ms, 'stages in order');
     // The page is on screen when the dominant colour of the screendump is the page's colour.
     const shot = join(dir, 'screen.png');

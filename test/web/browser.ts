@@ -21,7 +21,8 @@ export interface WebDaemon {
 export async function webDaemonStart(): Promise<WebDaemon> {
   assert.ok(existsSync(join(REPO_ROOT, 'dist', 'web', 'index.html')), `the web app is not built in ${join(REPO_ROOT, 'dist', 'web')}: run \`npm run build\``);
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run \`node scripts/setup.mjs\` (installs Debian's chromium)`);
-  const daemon = await TestDaemon.start({ extraArgs: ['--listen', '127.0.0.1:0'] });
+  // Image builds share the tests' cache (.cache/images, keyed by package versions): warm builds take seconds.
+  const daemon = await TestDaemon.start({ extraArgs: ['--listen', '127.0.0.1:0'], env: { ARDESIA_BUILD_CACHE: join(REPO_ROOT, '.cache', 'images') } });
   const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(daemon.output)?.[1];
   assert.ok(url, `the daemon did not report its HTTP address:\n${daemon.output}`);
   return { daemon, url, rootToken: readFileSync(join(daemon.dataDir, 'root.token'), 'utf8').trim() };

@@ -62,7 +62,14 @@ async function clickXterm(page: Page): Promise<void> {
 
 async function openDesktopAndWaitForXterm(page: Page): Promise<void> {
   await page.getByRole('button', { name: new RegExp(`^(Open|Resume) ${POOL}$`) }).click();
-  await page.locator('[data-status="connected"]').waitFor({ timeout: DESKTOP_TIMEOUT_MS });
+  try {
+    await page.locator('[data-status="connected"]').waitFor({ timeout: DESKTOP_TIMEOUT_MS });
+  } catch (err) {
+    // Say what the person would have seen: the display status or the notice of a failed connect.
+    await screenshot(page, 'desktop-flow-failure').catch(() => undefined);
+    const seen = await page.locator('body').innerText().catch(() => '(page gone)');
+    throw new Error(`the desktop display did not connect; the page said:\n${seen}\n${String(err)}`);
+  }
   // The session's xterm (white background) is on the screen once the desktop has drawn it.
   await until('the xterm on the canvas', async () => {
     const f = await canvasFacts(page);

@@ -1,5 +1,6 @@
 // `ardesia thinclient …`: the thin-client inventory (clients register themselves at their first network boot).
 import type { Command } from 'commander';
+import { addThinclientBuildCommand } from './thinclient-os.js';
 import type { ThinClientPatch, ThinClientView } from '../../thinclients/view.js';
 import { output, table } from '../output.js';
 import { client, enc, wantsJson } from './image.js';
@@ -19,7 +20,8 @@ function describe(t: ThinClientView): string {
 const orNull = (v: string | undefined) => (v === undefined ? undefined : v === '' ? null : v);
 
 export function registerThinClientCommands(program: Command): void {
-  const tc = program.command('thinclient').description('thin clients known by MAC: name, place, pool, kiosk settings');
+  const tc = program.command('thinclient').description('thin clients known by MAC: name, place, pool, kiosk settings; the thin-client OS');
+  addThinclientBuildCommand(tc);
 
   tc.command('list')
     .description('list thin clients')

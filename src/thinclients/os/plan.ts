@@ -35,7 +35,7 @@ export const KIOSK_PACKAGES: readonly string[] = [
 /** Busybox applets the initramfs /init and its udhcpc hook use (links to /bin/busybox). */
 export const INITRAMFS_APPLETS: readonly string[] = [
   'sh', 'mount', 'umount', 'mkdir', 'rm', 'cat', 'echo', 'sleep', 'tr', 'grep', 'cut', 'sed', 'head', 'wc', 'uname',
-  'modprobe', 'insmod', 'ip', 'udhcpc', 'wget', 'sha256sum', 'switch_root', 'losetup', 'ls', 'dmesg', 'reboot',
+  'modprobe', 'insmod', 'ip', 'udhcpc', 'wget', 'sha256sum', 'switch_root', 'losetup', 'ls', 'dmesg', 'reboot', 'timeout',
 ];
 
 /** Kernel metapackage per architecture: i386 needs a PAE-less-safe 686 kernel (Debian 12's i386 floor is i686). */
@@ -65,24 +65,19 @@ export const INITRAMFS_MODULES: readonly string[] = [
   'forcedeth', 'atl1', 'atl1c', 'atl1e', 'alx', '3c59x', 'skge', 'sky2',
 ];
 
-/** Paths the root image leaves out: the kernel and its initrd (served separately) and module trees no kiosk loads. */
+/** Module folders the root image leaves out: NIC drivers are loaded from the initramfs already; no disks, sound, media. */
+const ROOT_EXCLUDED_MODULES: readonly string[] = [
+  'drivers/net', 'drivers/media', 'drivers/scsi', 'drivers/infiniband', 'drivers/iio', 'drivers/staging', 'drivers/md',
+  'drivers/target', 'drivers/mtd', 'drivers/comedi', 'drivers/isdn', 'drivers/bluetooth', 'drivers/nvme', 'drivers/ata',
+  'drivers/mmc', 'drivers/w1', 'drivers/xen', 'drivers/watchdog', 'drivers/hwmon', 'drivers/gpu/drm/amd', 'fs', 'net', 'sound',
+];
+
+/** Paths the root image leaves out (mksquashfs -wildcards): the kernel and initrd (served separately), apt state, modules no kiosk loads. */
 export const ROOT_EXCLUDES: readonly string[] = [
   'boot',
   'var/cache/apt',
   'var/lib/apt/lists',
-  'usr/lib/modules/*/kernel/drivers/infiniband',
-  'usr/lib/modules/*/kernel/drivers/scsi',
-  'usr/lib/modules/*/kernel/drivers/media',
-  'usr/lib/modules/*/kernel/drivers/staging',
-  'usr/lib/modules/*/kernel/drivers/md',
-  'usr/lib/modules/*/kernel/drivers/target',
-  'usr/lib/modules/*/kernel/drivers/net/wireless',
-  'usr/lib/modules/*/kernel/drivers/isdn',
-  'usr/lib/modules/*/kernel/drivers/iio',
-  'usr/lib/modules/*/kernel/drivers/mtd',
-  'usr/lib/modules/*/kernel/fs',
-  'usr/lib/modules/*/kernel/net',
-  'usr/lib/modules/*/kernel/sound',
+  ...ROOT_EXCLUDED_MODULES.map((dir) => `usr/lib/modules/*/kernel/${dir}`),
 ];
 
 export interface TreeKeyInputs {

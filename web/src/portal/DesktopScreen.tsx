@@ -2,7 +2,7 @@
 // session's actions (log off, reset where the pool allows it, leave it running).
 import type RFB from '@novnc/novnc';
 import { useCallback, useRef, useState } from 'react';
-import { poolDesktopReset, sessionLogoff } from '../lib/api';
+import { sessionLogoff, sessionReset } from '../lib/api';
 import { ActionButton, useNotify } from '../lib/ui';
 import { VncView, type DisplayStatus } from '../lib/VncView';
 
@@ -73,7 +73,7 @@ export function DesktopScreen(props: { pool: string; desktop: string; mayReset: 
             kind="danger"
             confirm="Reset the desktop? Unsaved work outside your home folder is lost."
             action={async () => {
-              await poolDesktopReset(props.pool, props.desktop);
+              await sessionReset(props.desktop);
               props.onLoggedOff();
             }}
           />
