@@ -20,6 +20,7 @@ test('a minimal pool gets its defaults', () => {
     idleDisconnectMinutes: 0,
     idleLogoffMinutes: 0,
     maxDesktopsPerUser: 1,
+    userReset: false,
     entitled: { users: [], groups: [] },
   });
 });

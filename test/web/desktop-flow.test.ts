@@ -42,7 +42,7 @@ async function canvasFacts(page: Page): Promise<CanvasFacts> {
 }
 
 /** Shifted characters go as Shift+key presses: keyboard.type does not send Shift through noVNC. */
-const SHIFTED: Record<string, string> = { '>': 'Shift+Period', '&': 'Shift+Digit7', '~': 'Shift+Backquote', '|': 'Shift+Backslash', '"': 'Shift+Quote' };
+const SHIFTED: Record<string, string> = { '+': 'Shift+Equal', '>': 'Shift+Period', '&': 'Shift+Digit7', '~': 'Shift+Backquote', '|': 'Shift+Backslash', '"': 'Shift+Quote' };
 
 async function typeInDesktop(page: Page, text: string): Promise<void> {
   for (const ch of text) {

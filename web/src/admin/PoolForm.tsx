@@ -15,6 +15,7 @@ interface Draft {
   vcpus: number;
   memoryMiB: number;
   persistent: boolean;
+  userReset: boolean;
   onLogoff: Pool['onLogoff'];
   idleDisconnectMinutes: number;
   idleLogoffMinutes: number;
@@ -40,6 +41,7 @@ function draftOf(pool: PoolView | undefined, images: ImageInfo[]): Draft {
     vcpus: pool?.vcpus ?? 1,
     memoryMiB: pool?.memoryMiB ?? 1024,
     persistent: pool?.persistent ?? false,
+    userReset: pool?.userReset ?? false,
     onLogoff: pool?.onLogoff ?? 'reset',
     idleDisconnectMinutes: pool?.idleDisconnectMinutes ?? 0,
     idleLogoffMinutes: pool?.idleLogoffMinutes ?? 0,
@@ -60,6 +62,7 @@ function bodyOf(d: Draft): Partial<Pool> & { name: string; image: string } {
     vcpus: d.vcpus,
     memoryMiB: d.memoryMiB,
     persistent: d.persistent,
+    userReset: d.userReset,
     ...(d.persistent ? { onLogoff: d.onLogoff } : {}),
     idleDisconnectMinutes: d.idleDisconnectMinutes,
     idleLogoffMinutes: d.idleLogoffMinutes,
@@ -111,6 +114,9 @@ export function PoolForm(props: { pool?: PoolView; images: ImageInfo[]; onDone: 
       {num('idleLogoffMinutes', 'Log off disconnected sessions after (minutes, 0 = never)')}
       <label className="inline">
         <input type="checkbox" checked={d.persistent} onChange={(e) => set('persistent', e.target.checked)} /> Persistent (a desktop stays its first user's)
+      </label>
+      <label className="inline">
+        <input type="checkbox" checked={d.userReset} onChange={(e) => set('userReset', e.target.checked)} /> Users may reset their own desktop
       </label>
       {d.persistent && (
         <Field label="At logoff">

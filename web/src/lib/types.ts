@@ -34,8 +34,6 @@ export interface GroupView {
 export interface PoolView extends Pool {
   currentVersion: number | null;
   counts: { total: number; byState: Record<string, number>; byVersion: Record<string, number> };
-  /** Whether the session owner may reset their desktop (pool policy); absent means no. */
-  userReset?: boolean;
 }
 
 export interface SessionView {
