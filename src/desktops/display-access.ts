@@ -7,11 +7,16 @@ import type { PoolService } from './pools.js';
 
 export class DesktopDisplayAccess implements DisplayAccess {
   private readonly poolDesktops = new Set<string>();
+  private readonly closers = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly pools: PoolService,
     private readonly standalone: StandaloneDisplayAccess,
-  ) {}
+  ) {
+    pools.machine.on('disconnect-clients', (desktop) => {
+      for (const close of [...(this.closers.get(desktop) ?? [])]) close();
+    });
+  }
 
   async access(who: Principal, desktop: string): Promise<{ vm: string }> {
     const pooled = await this.pools.displayAccess(desktop, { name: who.name, admin: who.admin, groups: who.groups });
@@ -24,6 +29,20 @@ export class DesktopDisplayAccess implements DisplayAccess {
   clientConnected(desktop: string, client: DisplayClient): void {
     if (this.poolDesktops.has(desktop)) void this.pools.clientConnected(desktop, client);
     else this.standalone.clientConnected(desktop, client);
+  }
+
+  clientActivity(desktop: string): void {
+    this.pools.clientActivity(desktop);
+  }
+
+  onDisconnectRequest(desktop: string, close: () => void): () => void {
+    let set = this.closers.get(desktop);
+    if (!set) this.closers.set(desktop, (set = new Set()));
+    set.add(close);
+    return () => {
+      set.delete(close);
+      if (set.size === 0) this.closers.delete(desktop);
+    };
   }
 
   clientDisconnected(desktop: string): void {

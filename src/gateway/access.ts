@@ -18,6 +18,10 @@ export interface DisplayAccess {
   access(who: Principal, desktopName: string): Promise<{ vm: string }>;
   clientConnected(desktop: string, client: DisplayClient): void;
   clientDisconnected(desktop: string): void;
+  /** Input from a client of the desktop (the idle policy counts from the last one). */
+  clientActivity?(desktop: string): void;
+  /** How to close this connection when the desktop's clients must go (idle policy, an admin); returns the unregister. */
+  onDisconnectRequest?(desktop: string, close: () => void): () => void;
 }
 
 export interface DisplayConnections {

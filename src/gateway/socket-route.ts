@@ -83,7 +83,16 @@ export function registerDisplaySocketRoute(server: FastifyInstance, opts: ApiOpt
         for (const data of early) vnc.write(data);
         const client = { address: addressOf(req), ...(thinClient ? { thinClient } : {}) };
         opts.app.display.clientConnected(desktop, client);
+        const unregister = opts.app.display.onDisconnectRequest?.(desktop, () => socket.close(4409, 'DISCONNECTED the session was disconnected (idle, or by an administrator)'));
+        let lastActivity = 0;
+        socket.on('message', () => {
+          const now = Date.now(); // at most once a second: this is the hot path of every keystroke
+          if (now - lastActivity < 1000) return;
+          lastActivity = now;
+          opts.app.display.clientActivity?.(desktop);
+        });
         pipeDisplay(socket, vnc, (totals) => {
+          unregister?.();
           opts.app.display.clientDisconnected(desktop);
           req.log.info({ desktop, ...client, ...totals }, 'display connection ended');
         });

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { ArdesiaError } from '../../src/contract/errors.js';
 import type { DesktopView, PoolView, SessionInfo } from '../../src/contract/pools.js';
 import type { ApiClient } from '../../src/cli/client.js';
-import { TestDaemon } from '../helpers/daemon.js';
+import { TestDaemon, until } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
 import { cliJson, typeAndExpect, waitForLog } from '../images/support.js';
 import { desktopsOf, helperImage, poolShow, untilDesktops, userClient } from './support.js';
@@ -88,6 +88,24 @@ test("users see and act on their own sessions only; an admin sees all", async ()
   assert.equal((await refusal(bob.request('GET', '/v1/pools/office/desktops'))).code, 'FORBIDDEN');
   assert.equal((await refusal(alice.request('POST', `/v1/pools/office/desktops/${aliceDesktop}/reset`))).code, 'FORBIDDEN');
   assert.equal((await refusal(daemon.api().request('POST', `/v1/pools/office/desktops/${aliceDesktop}/reset`))).code, 'DESKTOP_STATE');
+});
+
+test("the display: alice's ticket opens her desktop's screen; connected and disconnected are recorded; an admin disconnects her", async () => {
+  assert.equal((await refusal(bob.request('POST', `/v1/desktops/${aliceDesktop}/display`, {}))).code, 'FORBIDDEN');
+  const { path } = await alice.request<{ path: string }>('POST', `/v1/desktops/${aliceDesktop}/display`, {});
+  const ws = alice.webSocket(path);
+  const closed = new Promise<number>((resolve) => ws.on('close', (code: number) => resolve(code)));
+  const hello = await new Promise<string>((resolve, reject) => {
+    ws.once('message', (d: Buffer) => resolve(d.toString('latin1')));
+    ws.once('error', reject);
+  });
+  assert.match(hello, /^RFB 003\.00\d/);
+  const connected = await until('the client counted', async () => (await alice.request<SessionInfo[]>('GET', '/v1/sessions')).find((s) => s.clients === 1));
+  assert.equal(connected.state, 'in-use');
+  await daemon.api().request('POST', `/v1/sessions/${aliceDesktop}/disconnect`);
+  assert.equal(await closed, 4409);
+  const after = await until('the session disconnected', async () => (await alice.request<SessionInfo[]>('GET', '/v1/sessions')).find((s) => s.state === 'disconnected'));
+  assert.equal(after.clients, 0);
 });
 
 test('one home, one desktop: alice asking two pools at once gets one session and a clear refusal', async () => {
