@@ -24,7 +24,7 @@ import { DesktopMachine } from '../desktops/pool-machine.js';
 import { PoolService } from '../desktops/pools.js';
 import { DesktopDisplayAccess } from '../desktops/display-access.js';
 import { EventHub } from '../api/events.js';
-import { publishPoolEvents } from './live-events.js';
+import { publishAdminEvents, publishPoolEvents } from './live-events.js';
 import { StandaloneDisplayAccess } from '../gateway/access.js';
 import { authServicesCreate } from '../auth/index.js';
 import { recordThinClientSession, ThinClientService } from '../thinclients/inventory.js';
@@ -85,6 +85,7 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   const machine = new DesktopMachine(serviceContext, homes, { bootTimeoutMs: (opts.bootTimeoutSeconds ?? 600) * 1000, logoffTimeoutMs: 60_000 });
   const pools = new PoolService(serviceContext, machine, { bootStormLimit: opts.bootStormLimit ?? 2 });
   publishPoolEvents(events, pools, machine);
+  publishAdminEvents(events, images.operations);
   pools.on('thin-client', (mac, user) => void recordThinClientSession(store, mac, user).catch((err) => log.warn({ err, mac }, 'recording the thin client session failed')));
   log.info(await pools.reconcile(), 'reconciled pool desktops');
 

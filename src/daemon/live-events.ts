@@ -1,5 +1,7 @@
 // Which service events become live updates (GET /v1/events), and who besides administrators sees each.
-import type { EventHub } from '../api/events.js';
+import type { EventHub, LiveEventType } from '../api/events.js';
+import { auditFeed } from '../images/repo.js';
+import type { Operations } from '../images/operations.js';
 import { isEntitled } from '../desktops/broker-plan.js';
 import type { DesktopMachine } from '../desktops/pool-machine.js';
 import type { PoolService } from '../desktops/pools.js';
@@ -12,4 +14,14 @@ export function publishPoolEvents(hub: EventHub, pools: PoolService, machine: De
   machine.on('desktop-removed', (name) => hub.publish({ type: 'desktop-removed', data: { name } }));
   pools.on('pool', (view) => hub.publish({ type: 'pool', data: view, visibleTo: (who) => isEntitled(view, who.name, who.groups) }));
   pools.on('pool-removed', (name) => hub.publish({ type: 'pool-removed', data: { name } }));
+}
+
+/** Audited changes of images, users, groups and thin clients, and long operations: administrators only. */
+export function publishAdminEvents(hub: EventHub, operations: Operations): void {
+  const typeOf: Array<[string, LiveEventType]> = [['image.', 'image'], ['user.', 'user'], ['group.', 'user'], ['thinclient.', 'thinclient']];
+  auditFeed.on('appended', (change) => {
+    const type = typeOf.find(([prefix]) => change.action.startsWith(prefix))?.[1];
+    if (type) hub.publish({ type, data: change });
+  });
+  operations.on('changed', (op) => hub.publish({ type: 'operation', data: op }));
 }

@@ -49,7 +49,8 @@ export class PoolPlanner {
     this.kick(pool);
   }
 
-  private async tickAll(): Promise<void> {
+  /** Plans every pool (also on a timer, and when an image version is published or rolled back). */
+  async tickAll(): Promise<void> {
     for (const row of await poolList(this.ctx.db)) this.kick(row.name);
   }
 

@@ -17,7 +17,7 @@ import {
   type SessionView,
 } from '../contract/pools.js';
 import type { ServiceContext } from '../images/context.js';
-import { auditAppend } from '../images/repo.js';
+import { auditAppend, auditFeed } from '../images/repo.js';
 import { requireImage } from '../images/versions.js';
 import { type BrokerDecision, brokerDecide, isEntitled, type BrokerView } from './broker-plan.js';
 import { isInSession } from './lifecycle.js';
@@ -85,6 +85,10 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     machine.on('session-started', (desktop) => this.sessionReady(desktop));
     machine.on('desktop', (view) => {
       if (SESSION_END_STATES.includes(view.state)) this.awaitingSession.delete(view.name);
+    });
+    // A new current version (publish, rollback): pools on "latest" roll now, not at the next tick.
+    auditFeed.on('appended', (change) => {
+      if (change.action === 'image.publish' || change.action === 'image.rollback') void this.planner.tickAll();
     });
     machine.on('desktop', (view) => {
       this.planner.kick(view.pool);

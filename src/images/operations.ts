@@ -1,6 +1,7 @@
 // A small in-memory registry of long actions (import, publish): POST answers 202 with the operation id,
 // the CLI polls it for progress. Finished operations are forgotten after OPERATION_KEEP_MS.
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { ArdesiaError } from '../contract/errors.js';
 import type { Operation } from '../contract/images.js';
 
@@ -11,7 +12,7 @@ export interface OperationHandle {
   progress(percent: number, message?: string): void;
 }
 
-export class Operations {
+export class Operations extends EventEmitter<{ changed: [Operation] }> {
   private readonly ops = new Map<string, Operation>();
 
   /** Starts work in the background and returns the operation at once. */
@@ -20,8 +21,11 @@ export class Operations {
     this.ops.set(op.id, op);
     const handle: OperationHandle = {
       progress: (percent, message) => {
+        const progress = Math.max(0, Math.min(100, Math.round(percent)));
+        const changed = progress !== Math.round(op.progress ?? -1) || (message !== undefined && message !== op.message);
         op.progress = Math.max(0, Math.min(100, Math.round(percent * 10) / 10));
         if (message) op.message = message;
+        if (changed) this.emit('changed', { ...op }); // whole percents only: a copy of many GiB reports often
       },
     };
     void work(handle).then(
@@ -31,6 +35,7 @@ export class Operations {
         this.finish(op, { state: 'failed', error: e.toBody().error });
       },
     );
+    this.emit('changed', { ...op });
     return { ...op };
   }
 
@@ -46,6 +51,7 @@ export class Operations {
 
   private finish(op: Operation, patch: Partial<Operation>): void {
     Object.assign(op, patch, { finishedAt: new Date().toISOString() });
+    this.emit('changed', { ...op });
     setTimeout(() => this.ops.delete(op.id), OPERATION_KEEP_MS).unref();
   }
 }

@@ -1,4 +1,5 @@
 // Store access for images, versions, maintenance sessions, desktops, homes and the audit log.
+import { EventEmitter } from 'node:events';
 import type { Selectable } from 'kysely';
 import type { Store } from '../store/db.js';
 import type { DesktopTable, HomeTable, ImageTable, ImageVersionTable, MaintenanceSessionTable } from '../store/schema.js';
@@ -11,11 +12,16 @@ export type HomeRow = Selectable<HomeTable>;
 
 export const now = (): string => new Date().toISOString();
 
+/** Every audited change, as it is recorded: the live-update stream (GET /v1/events) follows it. */
+export const auditFeed = new EventEmitter<{ appended: [{ action: string; target: string; principal: string; at: string }] }>();
+
 export async function auditAppend(db: Store, principal: string, action: string, target: string, detail?: unknown, address?: string): Promise<void> {
+  const at = now();
   await db
     .insertInto('audit')
-    .values({ at: now(), principal, action, target, detail: detail === undefined ? null : JSON.stringify(detail), address: address ?? null })
+    .values({ at, principal, action, target, detail: detail === undefined ? null : JSON.stringify(detail), address: address ?? null })
     .execute();
+  auditFeed.emit('appended', { action, target, principal, at });
 }
 
 export async function auditList(db: Store, limit = 200): Promise<Array<{ id: number; at: string; principal: string; action: string; target: string; detail: unknown }>> {

@@ -31,7 +31,7 @@ export function PoolsPage() {
           { label: 'Desktops', render: (p) => `${p.counts.total} (min ${p.minDesktops}, max ${p.maxDesktops})` },
           { label: 'Spares', render: (p) => `${p.warmSpares} warm, ${p.coldSpares} cold` },
           { label: 'By state', render: (p) => <span data-testid={`pool-states-${p.name}`}>{countsText(p.counts.byState)}</span> },
-          { label: 'By version', render: (p) => countsText(p.counts.byVersion) },
+          { label: 'By version', render: (p) => <span data-testid={`pool-versions-${p.name}`}>{countsText(p.counts.byVersion)}</span> },
           {
             label: 'Actions',
             render: (p) => (

@@ -1,5 +1,5 @@
 // The user portal: the pools you may use, your sessions, and the open desktop.
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { poolConnect, poolList, sessionList, sessionLogoff, userPatch } from '../lib/api';
 import { useLive } from '../lib/events';
 import { timeAgo } from '../lib/format';
@@ -27,6 +27,15 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
     const res = await poolConnect(pool, props.thinClient);
     setOpen({ pool, desktop: res.desktop.name });
   };
+
+  // A thin client goes straight to the desktop when the user has exactly one pool: log in, work.
+  const autoOpened = useRef(false);
+  useEffect(() => {
+    const only = pools.data?.length === 1 ? pools.data[0] : undefined;
+    if (!props.kiosk || open || autoOpened.current || !only) return;
+    autoOpened.current = true;
+    connect(only.name).catch((err: unknown) => notify.error(err, `Opening ${only.name}`));
+  });
 
   if (open) {
     return (

@@ -1,0 +1,148 @@
+// A thin client end to end, all of it Ardesia's: `ardesia serve --netboot` in a network namespace; a diskless
+// QEMU PC (TCG, 1 GiB, BIOS, iPXE ROM) gets DHCP (full mode) → the per-MAC iPXE script over HTTP → the
+// thin-client OS (kernel, initrd, root.squashfs into RAM) → the kiosk showing the Ardesia login page. The
+// test checks each stage on the thin client's serial console and in the daemon's log, sees the login page
+// on the screen (QMP screendump, the portal's own background colour), types the credentials with QMP
+// send-key, and sees the broker record the session as connected from that MAC.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { ApiClient } from '../../src/cli/client.js';
+import type { SessionInfo } from '../../src/contract/pools.js';
+import { QmpClient } from '../../src/hypervisor/qmp/client.js';
+import { buildThinClientOs } from '../../src/thinclients/os/build.js';
+import { CLI, killRuntimeQemus, runCli, until } from '../helpers/daemon.js';
+import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
+import { NetLab, REPO } from '../netboot/lab.js';
+import { decodePng, dominantColour } from './png.js';
+
+const SERVER_IP = '10.250.10.1';
+const MAC = '52:54:00:0a:00:01';
+const USER = 'dora';
+const PASSWORD = 'thinclient-pass-42';
+const BOOT_TIMEOUT_MS = 600_000;
+
+let dir: string;
+let dataDir: string;
+let lab: NetLab;
+let daemon: ChildProcess;
+let log = '';
+let api: ApiClient;
+
+before(async () => {
+  dir = mkdtempSync('/tmp/tcl-');
+  dataDir = join(dir, 'data');
+  const os = join(dir, 'os');
+  await buildThinClientOs({ arch: 'amd64', outDir: os, cacheDir: join(REPO, '.cache', 'thinclient') });
+  mkdirSync(join(dataDir, 'thinclient'), { recursive: true });
+  cpSync(os, join(dataDir, 'thinclient', 'current'), { recursive: true });
+
+  lab = await NetLab.create('l');
+  const srv = await lab.addHost('srv', `${SERVER_IP}/24`);
+  await lab.addTap('tap0');
+  const netboot = join(dir, 'netboot.yaml');
+  writeFileSync(netboot, ['interfaces:', `  - address: ${SERVER_IP}`, '    mode: full', '    subnetMask: 255.255.255.0', '    ranges: [{ start: 10.250.10.100, end: 10.250.10.120 }]', ''].join('\n'));
+  daemon = lab.spawn(srv, process.execPath, [CLI, '--data-dir', dataDir, 'serve', '--listen', `${SERVER_IP}:8080`, '--netboot', netboot, '--log-level', 'debug']);
+  daemon.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+  daemon.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  await until('the daemon to listen', () => log.includes('ardesia daemon listening') || (daemon.exitCode !== null && Promise.reject(new Error(log))), 60_000);
+  api = new ApiClient({ socketPath: join(dataDir, 'ardesia.sock'), token: readFileSync(join(dataDir, 'root.token'), 'utf8').trim() });
+
+  // A pool of the busybox test guest with the guest helper, one warm spare, entitled to dora.
+  const guest = buildHelperGuest(mkdtempSync(join(dir, 'img-')));
+  const made = await runCli(dataDir, ['image', 'create', 'bb', '--from', guest.root, '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', KERNEL_APPEND, '--memory', '192M']);
+  assert.equal(made.code, 0, made.stderr);
+  await api.request('POST', '/v1/users', { name: USER, password: PASSWORD });
+  await api.request('POST', '/v1/pools', { name: 'tc', image: 'bb', warmSpares: 1, maxDesktops: 2, memoryMiB: 192, entitled: { users: [USER] } });
+  await until('the warm spare', async () => (await api.request<Array<{ state: string }>>('GET', '/v1/pools/tc/desktops')).some((d) => d.state === 'ready'), 300_000, 1000);
+});
+
+after(async () => {
+  daemon?.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  if (dataDir) killRuntimeQemus(dataDir);
+  await lab?.destroy();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** QMP send-key names of the characters the test types. */
+function qcodeOf(ch: string): string {
+  if (/^[a-z0-9]$/.test(ch)) return ch;
+  if (ch === '-') return 'minus';
+  if (ch === '\t') return 'tab';
+  if (ch === '\n') return 'ret';
+  throw new Error(`no key for ${JSON.stringify(ch)}`);
+}
+
+async function typeKeys(qmp: QmpClient, text: string): Promise<void> {
+  for (const ch of text) {
+    await qmp.execute('send-key', { keys: [{ type: 'qcode', data: qcodeOf(ch) }] });
+    await new Promise((r) => setTimeout(r, 150)); // an emulated PC takes its time with each key
+  }
+}
+
+/** The portal's background, from the login screenshot the browser tests take (docs/screenshots). */
+function loginPageColour(): [number, number, number] {
+  return dominantColour(decodePng(readFileSync(join(REPO, 'docs', 'screenshots', 'portal-login.png')))).rgb;
+}
+
+const close = (a: readonly number[], b: readonly number[]) => a.every((v, i) => Math.abs(v - b[i]!) <= 8);
+
+test('a diskless PC netboots (BIOS, full mode) to the Ardesia login, logs in, and the broker records its session from that MAC', async () => {
+  const serial = join(dir, 'tc.serial');
+  const qmpPath = join(dir, 'tc.qmp');
+  writeFileSync(serial, '');
+  writeFileSync(join(dir, 'sercon'), Buffer.from([0xf8, 0x03]));
+  const qemu = lab.spawn(lab.hub, 'qemu-system-x86_64', [
+    '-accel', 'tcg,tb-size=128', '-m', '1024', '-smp', '1', '-nodefaults', '-vga', 'std', '-display', 'none', '-no-reboot', '-boot', 'n',
+    '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', `virtio-net-pci,netdev=n0,mac=${MAC}`,
+    '-device', 'virtio-keyboard-pci', '-device', 'virtio-tablet-pci',
+    '-fw_cfg', `name=etc/sercon-port,file=${join(dir, 'sercon')}`, '-serial', `file:${serial}`, '-qmp', `unix:${qmpPath},server=on,wait=off`,
+  ]);
+  const text = () => readFileSync(serial, 'latin1').replace(/\x1b\[[0-9;]*m/g, '').replace(/\r/g, '');
+  const stage = (re: RegExp, what: string) =>
+    until(what, () => {
+      if (qemu.exitCode !== null) throw new Error(`the thin client's QEMU exited ${qemu.exitCode}:\n${text().slice(-3000)}`);
+      if (/ARDESIA-TC FATAL/.test(text())) throw new Error(`the thin client stopped:\n${text().slice(-3000)}`);
+      return re.test(text());
+    }, BOOT_TIMEOUT_MS, 500);
+  try {
+    // Each stage of the chain, on the thin client's serial console.
+    await stage(/Filename: http:\/\/10\.250\.10\.1:8080\/boot\/ipxe\?mac=52:54:00:0a:00:01/, 'DHCP handing iPXE its script URL');
+    await stage(/boot\/files\/initrd\.img\.\.\.[^\n]* ok/, 'the kernel and initrd over HTTP');
+    await stage(/ARDESIA-TC stage=dhcp ok ip=10\.250\.10\.1\d\d/, 'the initramfs on the network');
+    await stage(/ARDESIA-TC stage=root fetched bytes=\d+ sha256=ok/, 'the root image in RAM, checked');
+    await stage(/ARDESIA-TC stage=kiosk .*url=http:\/\/10\.250\.10\.1:8080\/\?thinclient=52:54:00:0a:00:01/, 'the kiosk on the portal');
+    // …and in the daemon's log.
+    assert.match(log, /"event":"dhcp-reply","reason":"ACK 10\.250\.10\.1\d\d to 52:54:00:0a:00:01/);
+    assert.match(log, /"event":"boot-script","mac":"52:54:00:0a:00:01"/);
+    assert.match(log, /"event":"boot-file","file":"root\.squashfs"/);
+
+    const qmp = await QmpClient.connect(qmpPath);
+    const expected = loginPageColour();
+    let seen: { rgb: [number, number, number]; share: number } | undefined;
+    await until('the login page on the screen', async () => {
+      await qmp.screendump(join(dir, 'tc.png'), 'png');
+      seen = dominantColour(decodePng(readFileSync(join(dir, 'tc.png'))));
+      return seen.share > 0.5 && close(seen.rgb, expected);
+    }, BOOT_TIMEOUT_MS, 2000).catch((err: Error) => {
+      throw new Error(`${err.message}; last dominant colour ${JSON.stringify(seen)} (expected ${JSON.stringify(expected)})\n${text().slice(-2000)}`);
+    });
+    cpSync(join(dir, 'tc.png'), join(REPO, 'docs', 'screenshots', 'thinclient-login.png'));
+
+    await typeKeys(qmp, `${USER}\t${PASSWORD}\n`);
+    const session = await until('the session from the thin client', async () =>
+      (await api.request<SessionInfo[]>('GET', '/v1/sessions')).find((s) => s.user === USER && s.lastClient?.thinClient === MAC), 300_000, 1000);
+    assert.equal(session.pool, 'tc');
+    const client = await until('the inventory to show the user', async () => {
+      const c = await api.request<{ currentUser: string | null; bootCount: number }>('GET', `/v1/thinclients/${MAC}`);
+      return c.currentUser === USER ? c : undefined;
+    }, 30_000, 500);
+    assert.equal(client.bootCount, 1);
+    await qmp.close();
+  } finally {
+    qemu.kill('SIGKILL');
+  }
+});
