@@ -27,9 +27,13 @@ function socketUrl(path: string): string {
 export function VncView(props: { desktop: string; scale: boolean; onStatus: (s: DisplayStatus) => void; onRfb: (rfb: RFB | undefined) => void; label: string }) {
   const screenRef = useRef<HTMLDivElement>(null);
   const rfbRef = useRef<RFB | undefined>(undefined);
-  const { onStatus, onRfb } = props;
+  // The callbacks through refs: a parent passing new functions on every render must not reconnect the display.
+  const callbacks = useRef({ onStatus: props.onStatus, onRfb: props.onRfb });
+  callbacks.current = { onStatus: props.onStatus, onRfb: props.onRfb };
 
   useEffect(() => {
+    const onStatus = (s: DisplayStatus) => callbacks.current.onStatus(s);
+    const onRfb = (r: RFB | undefined) => callbacks.current.onRfb(r);
     let stopped = false;
     let attempt = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -86,7 +90,7 @@ export function VncView(props: { desktop: string; scale: boolean; onStatus: (s: 
       rfbRef.current = undefined;
       onRfb(undefined);
     };
-  }, [props.desktop, onStatus, onRfb]);
+  }, [props.desktop]);
 
   useEffect(() => {
     if (rfbRef.current) rfbRef.current.scaleViewport = props.scale;
