@@ -12,7 +12,7 @@ import type { DesktopView, Pool } from '../contract/pools.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { ServiceContext } from '../images/context.js';
 import { imageGet } from '../images/repo.js';
-import { bootProfileOf, requireImage, verifiedVersionPath } from '../images/versions.js';
+import { bootProfileOf, vmBootOf, requireImage, verifiedVersionPath } from '../images/versions.js';
 import { createLinkedClone, resetLinkedClone } from '../storage/index.js';
 import { DesktopGuest, type GuestSignal, guestUid } from './desktop-guest.js';
 import type { HomeService } from './homes.js';
@@ -174,9 +174,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       memoryMiB: pool.memoryMiB,
       vcpus: pool.vcpus,
       disks: [{ path: this.ctx.paths.desktopSystem(row.name), format: 'qcow2', bus: 'virtio', readonly: false }],
-      boot: p.kernel
-        ? { firmware: p.firmware, kernel: p.kernel, ...(p.initrd ? { initrd: p.initrd } : {}), ...(p.cmdline ? { cmdline: p.cmdline } : {}) }
-        : { firmware: p.firmware, device: 'disk' },
+      boot: vmBootOf(p),
       nics: [],
       enabled: false,
       accel: 'auto',

@@ -7,7 +7,7 @@ import type { DesktopCreateBody, DesktopInfo } from '../contract/images.js';
 import type { VmSpec } from '../contract/vm.js';
 import { type ServiceContext, vmState } from '../images/context.js';
 import { auditAppend, desktopGet, desktopList, type DesktopRow, homeList, type ImageRow, now } from '../images/repo.js';
-import { bootProfileOf, currentVersionOf, requireImage, requireVersion, verifiedVersionPath } from '../images/versions.js';
+import { bootProfileOf, vmBootOf, currentVersionOf, requireImage, requireVersion, verifiedVersionPath } from '../images/versions.js';
 import { withRevert } from '../lib/revert.js';
 import { createLinkedClone, resetLinkedClone, safeName } from '../storage/index.js';
 import type { HomeService } from './homes.js';
@@ -42,9 +42,7 @@ export class DesktopService {
       memoryMiB: p.memoryMiB,
       vcpus: 1,
       disks,
-      boot: p.kernel
-        ? { firmware: p.firmware, kernel: p.kernel, ...(p.initrd ? { initrd: p.initrd } : {}), ...(p.cmdline ? { cmdline: p.cmdline } : {}) }
-        : { firmware: p.firmware, device: 'disk' },
+      boot: vmBootOf(p),
       nics: [],
       enabled: false,
       accel: 'auto',

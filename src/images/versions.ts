@@ -1,6 +1,7 @@
 // Reading images and their versions out of the store, with the files' integrity checked before use.
 import { join } from 'node:path';
 import { poolDesktopsOfImage } from '../desktops/pool-repo.js';
+import type { VmSpec } from '../contract/vm.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { BootProfile, ImageInfo, ImageVersion, MaintenanceSession } from '../contract/images.js';
 import { verifyImageFile } from '../storage/index.js';
@@ -30,6 +31,13 @@ export function bootProfileOf(ctx: ServiceContext, img: ImageRow): BootProfile {
     initrd: img.initrd ? join(boot, img.initrd) : null,
     cmdline: img.cmdline,
   };
+}
+
+/** How a VM boots from an image's profile: its kernel (direct boot) or its disk. */
+export function vmBootOf(p: BootProfile): VmSpec['boot'] {
+  return p.kernel
+    ? { firmware: p.firmware, kernel: p.kernel, ...(p.initrd ? { initrd: p.initrd } : {}), ...(p.cmdline ? { cmdline: p.cmdline } : {}) }
+    : { firmware: p.firmware, device: 'disk' };
 }
 
 export function versionOut(ctx: ServiceContext, img: ImageRow, v: VersionRow): ImageVersion {
