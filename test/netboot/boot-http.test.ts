@@ -125,13 +125,17 @@ test('boot files: whole, ranges, suffix range, 416, HEAD, ETag from the manifest
   assert.equal(r.body.length, 0);
   r = await raw('GET', '/boot/files/initrd.img', { 'if-none-match': `"${sha(files['initrd.img']!)}"` });
   assert.equal(r.status, 304);
+  // The manifest itself: the initramfs checks the root image against its sha256 sums.
+  r = await raw('GET', '/boot/files/manifest.json');
+  assert.equal(r.status, 200);
+  assert.ok(r.body.equals(readFileSync(join(daemon.dataDir, 'thinclient', 'current', 'manifest.json'))));
 });
 
 test('path traversal in the boot routes gets nothing, and a valid client is answered throughout', async () => {
   const attempts = [
     '/boot/files/../ardesia.db', '/boot/files/..%2fardesia.db', '/boot/files/%2e%2e%2fardesia.db', '/boot/files/%2e%2e%2f%2e%2e%2fetc%2fpasswd',
     '/boot/files/%2e%2e', '/boot/files/..', '/boot/files/%2fetc%2fpasswd', '/boot/files//etc/passwd', '/boot/files/vmlinuz%00.txt',
-    '/boot/files/vmlinuz%00', '/boot/files/secret.txt', '/boot/files/manifest.json', '/boot/files/.%2e/root.token', '/boot/..%2froot.token',
+    '/boot/files/vmlinuz%00', '/boot/files/secret.txt', '/boot/files/.%2e/root.token', '/boot/..%2froot.token',
     '/boot/%2e%2e%2froot.token.ipxe', '/boot/files/%5c..%5croot.token', '/boot/files/' + 'a'.repeat(5000),
   ];
   const secrets = [readFileSync(join(daemon.dataDir, 'root.token')), Buffer.from('not listed in the manifest'), Buffer.from('root:x:0:0')];

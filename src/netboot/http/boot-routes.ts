@@ -1,7 +1,7 @@
 // The public boot chain under /boot/ on the daemon's HTTP listener: per-MAC iPXE scripts (which
 // register unknown clients), the thin-client OS files (Range, ETag, HEAD) and the kiosk settings.
 import { constants, createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -45,6 +45,11 @@ async function ipxeScriptFor(thinClients: ThinClientService, log: BootLog, req: 
 async function sendBootFile(thinClients: ThinClientService, log: BootLog, req: FastifyRequest, reply: FastifyReply, name: string): Promise<FastifyReply> {
   const manifest = await readOsManifest(thinClients.dataDir);
   if (!manifest) throw new ArdesiaError('THINCLIENT_OS_MISSING', 'no thin-client OS is built on this server');
+  if (name === 'manifest.json') {
+    // The initramfs checks what it fetched against the manifest's sha256 sums: it is served as it is on disk.
+    log.info({ event: 'boot-file', file: name, from: clientIp(req), method: req.method }, 'boot file manifest.json');
+    return reply.type('application/json').header('cache-control', 'no-cache').send(await readFile(join(osFolder(thinClients.dataDir), name)));
+  }
   const listed = BOOT_FILE_NAME.test(name) ? manifest.files[name] : undefined;
   if (!listed) throw new ArdesiaError('BOOT_FILE_NOT_FOUND', `${name} is not a file of the thin-client OS`);
   // O_NOFOLLOW on the file itself; only regular files (a FIFO or device would hang or leak).
