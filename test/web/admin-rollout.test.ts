@@ -6,6 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { runCli } from '../helpers/daemon.js';
+import { guestArtifacts } from '../helpers/guests.js';
 import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
 import { assertNoConsoleErrors, browserLaunch, login, pageOpen, rootCall, screenshot, until, userCreate, webDaemonStart, type WebDaemon } from './browser.js';
 
@@ -44,6 +45,9 @@ describe('admin console: image maintenance and a rolling pool update', () => {
     assert.ok(vms.some((v) => v.name === 'maint-bb' && v.state === 'running'), 'the maintenance VM runs');
     await screenshot(p.page, 'admin-maintenance-console');
 
+    // Publish powers the maintenance VM off with the ACPI button: let its guest finish booting first.
+    const banner = guestArtifacts().amd64.banner;
+    await until('the maintenance guest booted', async () => (await runCli(w.daemon.dataDir, ['vm', 'log', 'maint-bb'])).stdout.includes(banner), TIMEOUT_MS, 1000);
     await p.page.getByRole('button', { name: 'Publish' }).click();
     await p.page.getByText('current version 2').waitFor({ timeout: TIMEOUT_MS });
 

@@ -112,8 +112,19 @@ function ImageCard({ image, onOperation }: { image: ImageInfo; onOperation: (id:
           <button type="button" className="btn" aria-expanded={console} onClick={() => setConsole(!console)}>
             {console ? 'Hide console' : 'Open console'}
           </button>
-          <ActionButton kind="primary" label="Publish" action={async () => onOperation((await imagePublish(image.name)).id)} />
-          <ActionButton kind="danger" label="Discard" confirm={`Throw away the changes made in the maintenance session of ${image.name}?`} action={() => imageDiscard(image.name)} />
+          <ActionButton
+            kind="primary"
+            label="Publish"
+            action={async () => {
+              setConsole(false); // publishing powers the maintenance VM off: close its display first
+              onOperation((await imagePublish(image.name)).id);
+            }}
+          />
+          <ActionButton kind="danger" label="Discard" confirm={`Throw away the changes made in the maintenance session of ${image.name}?`} action={() => {
+              setConsole(false); // the maintenance VM goes with the session
+              return imageDiscard(image.name);
+            }}
+          />
           {console && <MaintenanceConsole vm={m.vm} />}
         </div>
       ) : (
