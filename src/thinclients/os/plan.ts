@@ -17,6 +17,7 @@ export const KIOSK_PACKAGES: readonly string[] = [
   'udev',
   'kmod',
   'cage',
+  'xwayland', // cage 0.1.4 starts XWayland unconditionally and exits without it
   'seatd',
   'cog',
   'wlr-randr',
