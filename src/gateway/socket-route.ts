@@ -63,6 +63,7 @@ async function openDisplay(opts: ApiOptions, req: FastifyRequest): Promise<{ des
 function refuse(socket: WebSocket, err: unknown): void {
   const e = err instanceof ArdesiaError ? err : new ArdesiaError('INTERNAL', String(err));
   socket.close(4000 + (e.status % 1000), `${e.code} ${e.message}`.slice(0, 120));
+  socket.resume(); // paused while the ticket was checked: it must read the client's closing frame, or the close waits 30 s
 }
 
 export function registerDisplaySocketRoute(server: FastifyInstance, opts: ApiOptions): void {
