@@ -68,15 +68,16 @@ export function configuredSources(dir: string = SOURCES_DIR): AptSource[] {
   return sources;
 }
 
-function resolveMirror(explicit: string | undefined): DebianMirror {
+/** The mirror to build from: the one given, or the host's configured bookworm "main" mirror (its keyring kept). */
+export function resolveMirror(explicit: string | undefined, fail: (message: string) => Error = (m) => new ImageBuildError(m)): DebianMirror {
   const picked = pickMirror(configuredSources());
   if (explicit) return { uri: explicit, ...(picked?.keyring ? { keyring: picked.keyring } : {}) };
-  if (!picked) throw new ImageBuildError(`no Debian ${DEBIAN_SUITE} mirror with "main" in ${SOURCES_DIR}; add one (deb822 .sources) and run apt-get update`);
+  if (!picked) throw fail(`no Debian ${DEBIAN_SUITE} mirror with "main" in ${SOURCES_DIR}; add one (deb822 .sources) and run apt-get update`);
   return picked;
 }
 
 /** Digest of the host's apt index for the mirror: it fixes which package versions debootstrap picks. */
-function aptIndexDigest(mirror: DebianMirror): string {
+export function aptIndexDigest(mirror: DebianMirror): string {
   const host = mirror.uri.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '').replace(/\//g, '_');
   const hash = createHash('sha256');
   const files = existsSync(APT_LISTS_DIR) ? readdirSync(APT_LISTS_DIR).filter((f) => f.startsWith(host) && f.includes(`${DEBIAN_SUITE}_`) && /Release$/.test(f)).sort() : [];

@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, copyFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { configuredSources } from '../../images/build/debian.js';
-import { DEBIAN_SUITE, parseDpkgStatus, pickMirror, type DebianMirror } from '../../images/build/debian-plan.js';
+import { aptIndexDigest, resolveMirror } from '../../images/build/debian.js';
+import { DEBIAN_SUITE, parseDpkgStatus, type DebianMirror } from '../../images/build/debian-plan.js';
 import { applyOverlay, slimTree, type OverlayFile } from '../../images/build/rootfs-overlay.js';
 import { runProgram, ThinClientBuildError } from './exec.js';
 import { buildInitramfs } from './initramfs.js';
@@ -46,7 +46,6 @@ export interface BuiltThinClientOs {
 }
 
 export const OUTPUT_FILES = ['vmlinuz', 'initrd.img', 'root.squashfs', 'manifest.json'] as const;
-const APT_LISTS_DIR = '/var/lib/apt/lists';
 
 function repoRoot(): string {
   // Compiled to dist/src/thinclients/os/: four levels up is the repository.
@@ -55,22 +54,6 @@ function repoRoot(): string {
 
 export function thinClientGuestDir(): string {
   return join(repoRoot(), 'guest', 'thinclient');
-}
-
-function resolveMirror(explicit: string | undefined): DebianMirror {
-  const picked = pickMirror(configuredSources());
-  if (explicit) return { uri: explicit, ...(picked?.keyring ? { keyring: picked.keyring } : {}) };
-  if (!picked) throw new ThinClientBuildError(`no Debian ${DEBIAN_SUITE} mirror with "main" in /etc/apt/sources.list.d; add one and run apt-get update`);
-  return picked;
-}
-
-/** Digest of the host's Release files for the mirror: they fix the versions debootstrap picks. */
-function aptIndexDigest(mirror: DebianMirror): string {
-  const host = mirror.uri.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '').replace(/\//g, '_');
-  const hash = createHash('sha256');
-  const files = existsSync(APT_LISTS_DIR) ? readdirSync(APT_LISTS_DIR).filter((f) => f.startsWith(host) && f.includes(`${DEBIAN_SUITE}_`) && /Release$/.test(f)).sort() : [];
-  for (const file of files) hash.update(file).update(readFileSync(join(APT_LISTS_DIR, file)));
-  return files.length > 0 ? hash.digest('hex') : 'no-index';
 }
 
 /** Every file under `dirs` (recursively, sorted), hashed with its relative path: the builder's own inputs. */
@@ -235,7 +218,7 @@ export async function buildThinClientOs(opts: BuildThinClientOsOptions): Promise
   if (process.getuid?.() !== 0) throw new ThinClientBuildError('building the thin-client OS needs root (debootstrap, chroot, a root-owned tree)');
   const cacheDir = resolve(opts.cacheDir);
   mkdirSync(cacheDir, { recursive: true });
-  const tree = await debootstrapTree({ ...opts, cacheDir }, resolveMirror(opts.mirror));
+  const tree = await debootstrapTree({ ...opts, cacheDir }, resolveMirror(opts.mirror, (m) => new ThinClientBuildError(m)));
   progress('customise', 0.6);
   await customiseTree(tree.root, log);
   const release = kernelReleaseOf(tree.root);
