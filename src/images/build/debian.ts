@@ -1,6 +1,7 @@
 // `ardesia image build`: a bootable Debian desktop gold image from Debian packages. debootstrap
 // (cached by package index + builder inputs) → overlay (guest helper, session) → mkfs.ext4 -d → qcow2,
 // with the kernel and initrd next to it for direct-kernel boot under UEFI (OVMF GOP → efifb → Xorg).
+import { withFileLock } from '../../lib/file-lock.js';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
@@ -151,7 +152,14 @@ function sha256File(path: string): Promise<string> {
 }
 
 /** Builds the desktop gold image at `dest` (qcow2) plus `<dest>.vmlinuz` and `<dest>.initrd`. */
+/** One build at a time per work folder (debootstrap's package cache and the tree cache are shared). */
 export async function buildDebianImage(opts: BuildDebianImageOptions): Promise<BuiltDebianImage> {
+  mkdirSync(opts.workDir, { recursive: true });
+  return withFileLock(join(opts.workDir, 'build.lock'), () => buildDebianImageLocked(opts), (pid) =>
+    (opts.onProgress ?? (() => undefined))(`waiting for another image build (pid ${pid})`));
+}
+
+async function buildDebianImageLocked(opts: BuildDebianImageOptions): Promise<BuiltDebianImage> {
   const progress = opts.onProgress ?? (() => undefined);
   if (process.getuid?.() !== 0) throw new ImageBuildError('building a Debian image needs root (debootstrap, and a root-owned tree for mkfs.ext4 -d)');
   const mirror = resolveMirror(opts.mirror);

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { aptIndexDigest, resolveMirror } from '../../images/build/debian.js';
 import { DEBIAN_SUITE, parseDpkgStatus, type DebianMirror } from '../../images/build/debian-plan.js';
 import { applyOverlay, slimTree, type OverlayFile } from '../../images/build/rootfs-overlay.js';
+import { withFileLock } from '../../lib/file-lock.js';
 import { runProgram, ThinClientBuildError } from './exec.js';
 import { buildInitramfs } from './initramfs.js';
 import {
@@ -211,7 +212,14 @@ function publish(fromDir: string, outDir: string): void {
   }
 }
 
+/** One build at a time per cache folder (debootstrap's package cache is shared); see buildThinClientOsLocked. */
 export async function buildThinClientOs(opts: BuildThinClientOsOptions): Promise<BuiltThinClientOs> {
+  mkdirSync(resolve(opts.cacheDir), { recursive: true });
+  return withFileLock(join(resolve(opts.cacheDir), 'build.lock'), () => buildThinClientOsLocked(opts), (pid) =>
+    (opts.log ?? (() => undefined))(`waiting for another thin-client build (pid ${pid}) using ${opts.cacheDir}`));
+}
+
+async function buildThinClientOsLocked(opts: BuildThinClientOsOptions): Promise<BuiltThinClientOs> {
   const progress = opts.progress ?? (() => undefined);
   const log = opts.log ?? (() => undefined);
   if (!THIN_CLIENT_ARCHES.includes(opts.arch)) throw new ThinClientBuildError(`unsupported architecture ${String(opts.arch)}: use ${THIN_CLIENT_ARCHES.join(' or ')}`);
