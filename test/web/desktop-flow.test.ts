@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { assertNoConsoleErrors, browserLaunch, login, pageOpen, requireRoute, rootCall, screenshot, until, userCreate, webDaemonStart, type WebDaemon } from './browser.js';
@@ -54,6 +54,19 @@ async function typeInDesktop(page: Page, text: string): Promise<void> {
     else await page.keyboard.type(ch);
   }
   await page.keyboard.press('Enter');
+}
+
+/** The marker file in a user's home volume, read on the host (the volume may be in use: qemu-img -U). */
+async function homeMarker(w: WebDaemon, user: string): Promise<string | undefined> {
+  const home = await rootCall<{ path: string }>(w, 'GET', `/v1/homes/${user}`);
+  const dir = mkdtempSync('/tmp/wflow-');
+  try {
+    execFileSync('qemu-img', ['convert', '-U', '-f', 'qcow2', '-O', 'raw', home.path, join(dir, 'home.raw')]);
+    const out = execFileSync('debugfs', ['-R', 'cat /web-flow-marker', join(dir, 'home.raw')], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return out || undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function clickXterm(page: Page): Promise<void> {
@@ -126,12 +139,16 @@ describe('desktop flow in the browser', () => {
     await login(p.page, w.url, USER.name, USER.password);
     await openDesktopAndWaitForXterm(p.page);
     await screenshot(p.page, 'desktop-view');
-    // Windows of the session may still be opening and take the focus: type it twice, clicking first (idempotent).
-    for (let i = 0; i < 2; i++) {
+    // Windows of the session may still be opening and take the focus from the xterm: type, then look at the
+    // home volume from the host, and type again (it is idempotent) until the file is there.
+    let written = false;
+    for (let attempt = 0; attempt < 5 && !written; attempt++) {
       await clickXterm(p.page);
       await p.page.waitForTimeout(1000);
-      await typeInDesktop(p.page, 'echo ardesia > ~/web-flow-marker');
+      await typeInDesktop(p.page, 'echo ardesia > ~/web-flow-marker; sync');
+      written = await until('the file in the home', async () => (await homeMarker(w, USER.name)) === 'ardesia', 45_000, 3000).then(() => true, () => false);
     }
+    assert.ok(written, 'the command typed into the desktop never wrote its file into the home');
     await p.page.getByRole('button', { name: 'Log off' }).click();
     await p.page.getByRole('heading', { name: 'Your desktops' }).waitFor();
     await until('the session to end', async () => (await rootCall<unknown[]>(w, 'GET', '/v1/sessions')).length === 0, DESKTOP_TIMEOUT_MS, 1000);
@@ -146,11 +163,7 @@ describe('desktop flow in the browser', () => {
     const desktop = sessions.find((s) => s.user === USER.name)?.desktop;
     const home = await rootCall<{ leasedTo: string | null; path: string }>(w, 'GET', `/v1/homes/${USER.name}`);
     assert.equal(home.leasedTo, desktop, 'the home is attached to the new session');
-    const raw = join(mkdtempSync('/tmp/wflow-'), 'home.raw');
-    execFileSync('qemu-img', ['convert', '-U', '-f', 'qcow2', '-O', 'raw', home.path, raw]);
-    const marker = execFileSync('debugfs', ['-R', 'cat /web-flow-marker', raw], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
-    rmSync(dirname(raw), { recursive: true, force: true });
-    assert.equal(marker.trim(), 'ardesia');
+    assert.equal(await homeMarker(w, USER.name), 'ardesia');
     await screenshot(p.page, 'desktop-file-found');
     assertNoConsoleErrors(p);
     await p.page.context().close();
