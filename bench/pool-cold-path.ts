@@ -2,7 +2,6 @@
 // until the guest helper's "session started", against the same VM started by hand: the same QEMU argv
 // (kernel, initrd, root clone, guest channel), a blank home hot-plugged over QMP, then assign over a
 // GuestChannel. Alternated per round, a warm-up round first; the verdict is the median paired ratio.
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import type { VmSpec, VmStatus } from '../src/contract/vm.js';
 import { guestUid } from '../src/desktops/desktop-guest.js';
 import { HOME_DISK_SERIAL } from '../src/desktops/service.js';
 import { runtimePaths } from '../src/hypervisor/qemu/argv.js';
+import { launcherExit } from './lib/raw-qemu.js';
 import { readPidfile, writeLaunchFiles } from '../src/hypervisor/qemu/process.js';
 import { createLinkedClone, dataPaths, homeCreate } from '../src/storage/index.js';
 import { TestDaemon } from '../test/helpers/daemon.js';
@@ -45,15 +45,6 @@ async function ardesiaColdConnect(daemon: TestDaemon, user: ApiClient): Promise<
   return { ms, spec };
 }
 
-function launcherExit(binary: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`QEMU launcher exited ${code}: ${stderr.trim()}`))));
-  });
-}
 
 /** The raw side: the desktop's own spec on a fresh clone, by hand, from spawn to "session-started". */
 async function rawColdSession(template: VmSpec, base: string, dir: string, user: string): Promise<number> {

@@ -32,7 +32,8 @@ export class RawQemuError extends Error {
   }
 }
 
-function launcherExit(binary: string, args: string[]): Promise<void> {
+/** Runs QEMU with -daemonize and resolves when the launcher exits 0 (the guest runs on in the background). */
+export function launcherExit(binary: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
