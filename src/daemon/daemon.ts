@@ -84,6 +84,7 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   const events = new EventHub();
   const machine = new DesktopMachine(serviceContext, homes, { bootTimeoutMs: (opts.bootTimeoutSeconds ?? 600) * 1000, logoffTimeoutMs: 60_000 });
   const pools = new PoolService(serviceContext, machine, { bootStormLimit: opts.bootStormLimit ?? 2 });
+  images.addDependantSource((image, version) => pools.poolsUsingImage(image, version));
   publishPoolEvents(events, pools, machine);
   publishAdminEvents(events, images.operations);
   pools.on('thin-client', (mac, user) => void recordThinClientSession(store, mac, user).catch((err) => log.warn({ err, mac }, 'recording the thin client session failed')));

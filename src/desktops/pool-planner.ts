@@ -81,7 +81,7 @@ export class PoolPlanner {
     const pool = poolOf(row);
     const desktops = await this.deps.view(name);
     const booting = (await poolDesktopsAll(this.ctx.db)).filter((d) => d.state === 'booting').length;
-    const actions = planSpares(pool, desktops, await targetVersionOf(this.ctx, pool), booting, this.deps.bootStormLimit);
+    const actions = planSpares(pool, desktops, await targetVersionOf(this.ctx, pool), booting, this.deps.bootStormLimit, Date.now());
     for (const action of actions) await this.run(pool, action);
     await this.enforceIdle(pool, desktops);
   }
@@ -104,6 +104,8 @@ export class PoolPlanner {
         return this.machine.fireQuietly(action.desktop, { type: 'image-updated' });
       case 'retire':
         return this.machine.fireQuietly(action.desktop, { type: 'retire' });
+      case 'retry':
+        return this.machine.fireQuietly(action.desktop, { type: 'reset' });
     }
   }
 

@@ -172,6 +172,14 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     return { deleted: name, desktopsRetired: desktops.length };
   }
 
+  /** Pools that would break without this image (any version: every pool of it; one version: pools pinned to it). */
+  async poolsUsingImage(image: string, version: number | undefined): Promise<string[]> {
+    return (await poolList(this.ctx.db))
+      .map(poolOf)
+      .filter((p) => p.image === image && (version === undefined || p.version === version))
+      .map((p) => `pool ${p.name}`);
+  }
+
   async list(who: Caller): Promise<PoolView[]> {
     const pools = (await poolList(this.ctx.db)).map(poolOf).filter((p) => who.admin || isEntitled(p, who.name, who.groups));
     return Promise.all(pools.map((p) => this.viewOf(p)));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type DesktopState, type DesktopView, Pool, type PoolInput } from '../contract/pools.js';
 import { isInSession } from './lifecycle.js';
-import { nextDesktopNames, planSpares, rolloutPendingAtLogoff, type SpareAction, versionCounts } from './spares-plan.js';
+import { FAILED_RETRY_MS, nextDesktopNames, planSpares, rolloutPendingAtLogoff, type SpareAction, versionCounts } from './spares-plan.js';
 
 const pool = (over: Partial<PoolInput> = {}): Pool => Pool.parse({ name: 'lab', image: 'deb', maxDesktops: 6, warmSpares: 2, coldSpares: 1, ...over });
 
@@ -15,6 +15,9 @@ const d = (n: number, state: DesktopState, user: string | null = null, imageVers
   imageVersion,
   since: `2024-01-01T00:00:${String(n).padStart(2, '0')}Z`, // lab-1 is the oldest
 });
+
+/** Before every desktop's `since`: nothing has been failed long enough to be retried. */
+const T0 = Date.parse('2024-01-01T00:00:00Z');
 
 const show = (actions: SpareAction[]): string[] => actions.map((a) => (a.kind === 'create' ? `create ${a.name}` : a.kind === 'retire' ? `retire ${a.desktop} ${a.reason}` : `${a.kind} ${a.desktop}`));
 
@@ -38,16 +41,25 @@ const CASES: Array<[string, Pool, DesktopView[], number | null, number, number, 
   ['retiring desktops are neither counted nor named again', pool({ warmSpares: 1, coldSpares: 0 }), [d(1, 'retiring')], 3, 0, 4, ['create lab-2']],
 ];
 
+test('spares: a failed spare is re-cloned after FAILED_RETRY_MS, one with a user never; not without an image', () => {
+  const failedAt = Date.parse(d(1, 'failed').since);
+  const desktops = [d(1, 'failed'), d(2, 'failed', 'ann'), d(3, 'ready')];
+  const p = pool({ warmSpares: 1, coldSpares: 0 });
+  assert.deepEqual(show(planSpares(p, desktops, 3, 0, 4, failedAt + FAILED_RETRY_MS - 1)), []);
+  assert.deepEqual(show(planSpares(p, desktops, 3, 0, 4, failedAt + FAILED_RETRY_MS)), ['retry lab-1']);
+  assert.deepEqual(show(planSpares(p, desktops, null, 0, 4, failedAt + FAILED_RETRY_MS)), []);
+});
+
 for (const [name, p, desktops, version, inFlight, limit, expected] of CASES) {
   test(`spares: ${name}`, () => {
-    assert.deepEqual(show(planSpares(p, desktops, version, inFlight, limit)), expected);
+    assert.deepEqual(show(planSpares(p, desktops, version, inFlight, limit, T0)), expected);
   });
 }
 
 test('rolling update: publish → spares replaced at once, desktops in session marked for their next logoff', () => {
   const desktops = [d(1, 'ready'), d(2, 'ready'), d(3, 'stopped'), d(4, 'in-use', 'ann'), d(5, 'disconnected', 'bob')];
-  assert.deepEqual(show(planSpares(pool(), desktops, 3, 0, 4)), [], 'steady before the publish');
-  assert.deepEqual(show(planSpares(pool(), desktops, 4, 0, 4)), ['recycle lab-1', 'recycle lab-2', 'recycle lab-3']);
+  assert.deepEqual(show(planSpares(pool(), desktops, 3, 0, 4, T0)), [], 'steady before the publish');
+  assert.deepEqual(show(planSpares(pool(), desktops, 4, 0, 4, T0)), ['recycle lab-1', 'recycle lab-2', 'recycle lab-3']);
   assert.deepEqual(rolloutPendingAtLogoff(pool(), desktops, 4), ['lab-4', 'lab-5']);
   assert.deepEqual(versionCounts(desktops), [{ version: 3, count: 5 }]);
   const during = [d(1, 'resetting', null, 4), d(2, 'stopped', null, 4), d(3, 'booting', null, 4), d(4, 'in-use', 'ann'), d(5, 'resetting', null, 4)];
@@ -57,16 +69,16 @@ test('rolling update: publish → spares replaced at once, desktops in session m
 
 test('rolling update with a surplus retires outdated spares instead of re-cloning them', () => {
   const desktops = [d(1, 'ready', null, 3), d(2, 'ready', null, 4), d(3, 'stopped', null, 4), d(4, 'ready', null, 4)];
-  assert.deepEqual(show(planSpares(pool(), desktops, 4, 0, 4)), ['retire lab-1 surplus']);
+  assert.deepEqual(show(planSpares(pool(), desktops, 4, 0, 4, T0)), ['retire lab-1 surplus']);
 });
 
 test('rolling update of persistent pools follows onLogoff', () => {
   const owned = [d(1, 'stopped', 'ann'), d(2, 'ready', 'bob'), d(3, 'in-use', 'cat'), d(4, 'ready'), d(5, 'ready'), d(6, 'stopped')];
   const keep = pool({ persistent: true });
-  assert.deepEqual(show(planSpares(keep, owned, 4, 0, 4)), ['recycle lab-4', 'recycle lab-5', 'recycle lab-6']);
+  assert.deepEqual(show(planSpares(keep, owned, 4, 0, 4, T0)), ['recycle lab-4', 'recycle lab-5', 'recycle lab-6']);
   assert.deepEqual(rolloutPendingAtLogoff(keep, owned, 4), []);
   const untilUpdate = pool({ persistent: true, onLogoff: 'keep-until-update' });
-  assert.deepEqual(show(planSpares(untilUpdate, owned, 4, 0, 4)), ['recycle lab-1', 'recycle lab-2', 'recycle lab-4', 'recycle lab-5', 'recycle lab-6']);
+  assert.deepEqual(show(planSpares(untilUpdate, owned, 4, 0, 4, T0)), ['recycle lab-1', 'recycle lab-2', 'recycle lab-4', 'recycle lab-5', 'recycle lab-6']);
   assert.deepEqual(rolloutPendingAtLogoff(untilUpdate, owned, 4), ['lab-3']);
 });
 
@@ -110,7 +122,7 @@ test('random pools converge to their targets without touching sessions', () => {
     let actions: SpareAction[] = [];
     // Each tick: plan, run the actions, and every boot of the previous tick finishes.
     for (let tick = 0; tick < 30; tick++) {
-      actions = planSpares(p, desktops, 3, desktops.filter((x) => x.state === 'booting').length, 2);
+      actions = planSpares(p, desktops, 3, desktops.filter((x) => x.state === 'booting').length, 2, T0);
       if (actions.length === 0 && !desktops.some((x) => x.state === 'booting')) break;
       desktops = simulate(desktops, actions, 3, tick);
     }

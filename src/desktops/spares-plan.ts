@@ -11,6 +11,7 @@ export type SpareAction =
   | { kind: 'boot'; desktop: string } // fire boot-requested: cold → warm
   | { kind: 'stop'; desktop: string } // fire stop-requested: warm → cold
   | { kind: 'recycle'; desktop: string } // fire image-updated: re-cloned onto the current version
+  | { kind: 'retry'; desktop: string } // fire reset on a failed spare: a fresh clone, booted again later
   | { kind: 'retire'; desktop: string; reason: 'above-max' | 'surplus' };
 
 /** Oldest in its state first, then by name: the same view always gives the same answer. */
@@ -29,6 +30,10 @@ export function nextDesktopNames(pool: string, taken: readonly string[], count: 
   }
   return names;
 }
+
+/** A spare that failed (clone, boot or reset) is tried again from a fresh clone after this long in `failed`:
+ *  a passing fault (a full disk, a host under load) heals by itself, a broken image fails at most this often. */
+export const FAILED_RETRY_MS = 5 * 60_000;
 
 const SPARE_STATES: readonly DesktopState[] = ['provisioning', 'stopped', 'booting', 'ready', 'resetting'];
 const RECYCLABLE: readonly DesktopState[] = ['stopped', 'booting', 'ready'];
@@ -50,7 +55,7 @@ function surplusCount(pool: Pool, total: number, spares: number): number {
   return Math.max(0, aboveMax, extraSpares);
 }
 
-export function planSpares(pool: Pool, desktops: readonly DesktopView[], currentVersion: number | null, bootsInFlight: number, bootStormLimit: number): SpareAction[] {
+export function planSpares(pool: Pool, desktops: readonly DesktopView[], currentVersion: number | null, bootsInFlight: number, bootStormLimit: number, now: number): SpareAction[] {
   const live = desktops.filter((d) => d.state !== 'retiring');
   const free = live.filter((d) => d.user === null);
   const spares = free.filter((d) => SPARE_STATES.includes(d.state));
@@ -84,6 +89,11 @@ export function planSpares(pool: Pool, desktops: readonly DesktopView[], current
   const bootable = kept.filter((d) => d.state === 'stopped' && !recycled.has(d.name)).sort(byAge);
   const boots = bootable.slice(0, Math.max(0, Math.min(pool.warmSpares - warm.length, bootBudget)));
   for (const d of boots) actions.push({ kind: 'boot', desktop: d.name });
+
+  // Failed spares (never one with a user: an administrator looks at those) get a fresh clone after a pause.
+  if (currentVersion !== null) {
+    for (const d of free) if (d.state === 'failed' && now - Date.parse(d.since) >= FAILED_RETRY_MS) actions.push({ kind: 'retry', desktop: d.name });
+  }
 
   // Too few in all: new clones land cold; the next pass boots them into the warm tier. No image, no clone.
   if (currentVersion === null) return actions;

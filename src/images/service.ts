@@ -14,12 +14,25 @@ import { dependantsOf, gcPlan } from './plan.js';
 import { auditAppend, desktopsOfImage, imageList, type ImageRow, now, sessionGet, versionList } from './repo.js';
 import { imageInfo, requireImage, requireVersion, usageFacts, verifiedVersionPath, versionOut } from './versions.js';
 
+/** Who outside this domain keeps an image (or one version) from being deleted, in words, e.g. "pool lab". */
+export type DependantSource = (image: string, version: number | undefined) => Promise<string[]>;
+
 export class ImageService {
   readonly ctx: ServiceContext;
   readonly operations = new Operations();
+  private readonly dependantSources: DependantSource[] = [];
 
   constructor(deps: ServiceDeps | ServiceContext) {
     this.ctx = deps instanceof ServiceContext ? deps : new ServiceContext(deps);
+  }
+
+  /** Higher domains (pools) register here, so an image they use is never deleted under them. */
+  addDependantSource(source: DependantSource): void {
+    this.dependantSources.push(source);
+  }
+
+  private async outsideDependants(image: string, version: number | undefined): Promise<string[]> {
+    return (await Promise.all(this.dependantSources.map((source) => source(image, version)))).flat();
   }
 
   private locked<T>(image: string, fn: () => Promise<T>): Promise<T> {
@@ -191,6 +204,7 @@ export class ImageService {
         const facts = await usageFacts(this.ctx, img);
         const deps = dependantsOf(version, facts);
         if (img.current_version === version) deps.unshift('it is the current version (roll back or publish another first)');
+        deps.push(...(await this.outsideDependants(name, version)));
         if (deps.length) throw new ArdesiaError('IMAGE_IN_USE', `version ${version} of image ${name} is in use: ${deps.join(', ')}`, { dependants: deps });
         await this.deleteVersionFile(name, version);
         await auditAppend(this.ctx.db, principal, 'image.delete', name, { version });
@@ -198,6 +212,7 @@ export class ImageService {
       }
       const deps = [...(await desktopsOfImage(this.ctx.db, name)).map((d) => `desktop ${d.name}`)];
       if (await sessionGet(this.ctx.db, name)) deps.push('the open maintenance session');
+      deps.push(...(await this.outsideDependants(name, undefined)));
       if (deps.length) throw new ArdesiaError('IMAGE_IN_USE', `image ${name} is in use: ${deps.join(', ')}`, { dependants: deps });
       await this.ctx.db.transaction().execute(async (tx) => {
         await tx.deleteFrom('image_versions').where('image', '=', name).execute();

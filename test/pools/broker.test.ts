@@ -183,6 +183,16 @@ test('bad input: unknown image, impossible sizes, a user not entitled — clear 
   assert.deepEqual(names.sort(), ['lab', 'office']);
   assert.equal((await refusal(bob.request('POST', '/v1/pools/lab/connect', {}))).code, 'POOL_NOT_ENTITLED');
   assert.deepEqual((await bob.request<PoolView[]>('GET', '/v1/pools')).map((p) => p.name), ['office'], 'bob sees only his pools');
+  // The gold image under the pools cannot be deleted from under them: the refusal names the pools.
+  const whole = await refusal(api.request('DELETE', '/v1/images/bb'));
+  assert.equal(whole.code, 'IMAGE_IN_USE');
+  assert.match(whole.message, /pool lab/);
+  assert.match(whole.message, /pool office/);
+  await api.request('POST', '/v1/pools', { name: 'pinned', image: 'bb', version: 1, warmSpares: 0, maxDesktops: 1, memoryMiB: 192 });
+  const one = await refusal(api.request('DELETE', '/v1/images/bb?version=1'));
+  assert.equal(one.code, 'IMAGE_IN_USE');
+  assert.match(one.message, /pool pinned/);
+  await api.request('DELETE', '/v1/pools/pinned');
 });
 
 test('deleting a pool retires its desktops; their VMs and files go', async () => {

@@ -59,12 +59,19 @@ async function typeInDesktop(page: Page, text: string): Promise<void> {
 
 /** Whether the desktop of `user`'s session has the marker in the mounted home, asked on its serial console (the
  *  image's root console): the host cannot read a file of a mounted ext4 whose metadata is still in the journal. */
+let lastGuestAnswer = '';
 async function markerSeenByGuest(w: WebDaemon, user: string): Promise<boolean> {
   const sessions = await rootCall<Array<{ user: string; desktop: string }>>(w, 'GET', '/v1/sessions');
   const desktop = sessions.find((s) => s.user === user)?.desktop;
   if (!desktop) return false;
   const line = `[ "$(cat /home/${user}/web-flow-marker 2>/dev/null)" = ardesia ] && echo found-$((6*7)) || echo missing-$((6*7))`;
-  return typeAndExpect(w.daemon, desktop, line, 'found-42', 15_000).then(() => true, () => false);
+  return typeAndExpect(w.daemon, desktop, line, 'found-42', 15_000).then(
+    () => true,
+    (err: unknown) => {
+      lastGuestAnswer = String(err);
+      return false;
+    },
+  );
 }
 
 /** The marker file in a user's home volume, read on the host after the volume was unmounted (qemu-img -U). */
@@ -158,8 +165,14 @@ describe('desktop flow in the browser', () => {
       await p.page.waitForTimeout(1000);
       await typeInDesktop(p.page, 'echo ardesia > ~/web-flow-marker; sync');
       written = await until('the file in the home', () => markerSeenByGuest(w, USER.name), 45_000, 3000).then(() => true, () => false);
+      if (!written) await p.page.screenshot({ path: `/tmp/desktop-flow-attempt-${attempt}.png` }).catch(() => undefined); // for whoever debugs a failure
     }
-    assert.ok(written, 'the command typed into the desktop never wrote its file into the home');
+    if (!written) {
+      // Say what the desktop looked like from inside, for whoever reads the CI log.
+      const desktop = (await rootCall<Array<{ user: string; desktop: string }>>(w, 'GET', '/v1/sessions')).find((s) => s.user === USER.name)?.desktop ?? '?';
+      const inside = await typeAndExpect(w.daemon, desktop, `ls -la /home/${USER.name}; grep /home /proc/mounts; ps -eo user,comm | grep -E 'xterm|jwm|bash|Xorg'; echo diag-$((6*7))`, 'diag-42', 20_000).catch(String);
+      assert.fail(`the command typed into the desktop never wrote its file into the home; canvas ${JSON.stringify(await canvasFacts(p.page))}; the guest's console said: ${lastGuestAnswer}\n${inside}`);
+    }
     await p.page.getByRole('button', { name: 'Log off' }).click();
     await p.page.getByRole('heading', { name: 'Your desktops' }).waitFor();
     await until('the session to end', async () => (await rootCall<unknown[]>(w, 'GET', '/v1/sessions')).length === 0, DESKTOP_TIMEOUT_MS, 1000);
