@@ -44,6 +44,8 @@ function expectedText({ boot, accel, devices, dir = RUN }: Expected, memory = '2
     '-device virtio-serial-pci,id=vser0',
     `-chardev socket,id=guest0,path=${esc}/guest.sock,server=on,wait=off`,
     '-device virtserialport,id=guest0-port,bus=vser0.0,chardev=guest0,name=org.ardesia.guest.0',
+    '-chardev qemu-vdagent,id=vdagent0,name=vdagent,clipboard=on,mouse=off',
+    '-device virtserialport,id=vdagent0-port,bus=vser0.0,chardev=vdagent0,name=com.redhat.spice.0',
     ...devices,
   ].join('\n');
 }
@@ -209,7 +211,8 @@ describe('buildQemuLaunch: boot modes', () => {
 /** The rendered device section: everything after the guest channel. */
 function deviceLines(input: Omit<VmSpecInput, 'name'>): string {
   const lines = formatArgv(launch(input).args).split('\n');
-  return lines.slice(lines.findIndex((l) => l.startsWith('-device virtserialport')) + 1).join('\n');
+  const lastPort = lines.map((l) => l.startsWith('-device virtserialport')).lastIndexOf(true);
+  return lines.slice(lastPort + 1).join('\n');
 }
 
 const DEVICE_CASES: Array<{ name: string; input: Omit<VmSpecInput, 'name'>; expected: string[] }> = [
@@ -373,5 +376,26 @@ describe('runtimePaths', () => {
     assert.throws(() => runtimePaths('runtime/vm1'), /absolute/);
     assert.throws(() => runtimePaths(`/${'x'.repeat(100)}`), /too long for unix sockets/);
     assert.doesNotThrow(() => runtimePaths(`/${'x'.repeat(90)}`));
+  });
+});
+
+describe('buildQemuLaunch: the clipboard agent port', () => {
+  const agentLines = (input: Omit<VmSpecInput, 'name'>, ctx: Partial<LaunchContext> = {}) =>
+    formatArgv(launch(input, ctx).args)
+      .split('\n')
+      .filter((l) => l.includes('vdagent0'));
+
+  it("serves the VNC clipboard through QEMU's own agent", () => {
+    assert.deepEqual(agentLines({}), [
+      '-chardev qemu-vdagent,id=vdagent0,name=vdagent,clipboard=on,mouse=off',
+      '-device virtserialport,id=vdagent0-port,bus=vser0.0,chardev=vdagent0,name=com.redhat.spice.0',
+    ]);
+  });
+
+  it('gives the port to SPICE when the VM has a SPICE display', () => {
+    assert.deepEqual(agentLines({ display: { spice: {} } }, { spicePort: 5930 }), [
+      '-chardev spicevmc,id=vdagent0,name=vdagent',
+      '-device virtserialport,id=vdagent0-port,bus=vser0.0,chardev=vdagent0,name=com.redhat.spice.0',
+    ]);
   });
 });

@@ -150,6 +150,15 @@ function guestChannelArgs(paths: RuntimePaths): string[] {
   ];
 }
 
+/** The clipboard between the user's client and the guest: the guest's spice-vdagent speaks on the port
+ *  com.redhat.spice.0. Behind it QEMU's own agent serves the VNC clipboard (noVNC's paste); a VM with a
+ *  SPICE display gives the port to SPICE instead (remote-viewer's clipboard), as only one may own it. */
+export const CLIPBOARD_AGENT_PORT = 'com.redhat.spice.0';
+function clipboardAgentArgs(spice: boolean): string[] {
+  const agent = spice ? renderOption('spicevmc', { id: 'vdagent0', name: 'vdagent' }) : renderOption('qemu-vdagent', { id: 'vdagent0', name: 'vdagent', clipboard: true, mouse: false });
+  return ['-chardev', agent, '-device', renderOption('virtserialport', { id: 'vdagent0-port', bus: 'vser0.0', chardev: 'vdagent0', name: CLIPBOARD_AGENT_PORT })];
+}
+
 /** Where a disk hot-plugged over QMP goes (a user's home volume): q35's root bus takes no hot-plug, so
  *  every q35 VM gets one empty PCIe root port; on pc the default PCI bus takes it (ACPI hot-plug). */
 export const HOTPLUG_PORT_ID = 'hotplug0';
@@ -173,6 +182,7 @@ export function buildQemuLaunch(spec: VmSpec, ctx: LaunchContext): QemuLaunch {
     ...consoleArgs(ctx.paths),
     ...spiceArgs(spec.name, spec.display?.spice, ctx.spicePort),
     ...guestChannelArgs(ctx.paths),
+    ...clipboardAgentArgs(spec.display?.spice !== undefined),
     ...hotplugArgs(boot.machine),
     ...storageArgs(spec.name, boot.machine, spec.disks, spec.cdrom, order),
     ...nicArgs(spec.name, spec.nics, order.nics),
