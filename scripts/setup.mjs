@@ -2,7 +2,7 @@
 // Makes a fresh Debian 12 machine ready for `npm start` / `npm test`: npm packages and the
 // Debian packages Ardesia drives. Uses only node's built-ins: it runs before `npm ci`.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,6 +30,7 @@ const DEBIAN_PACKAGES = {
   websockify: '/usr/bin/websockify', // the display-gateway benchmark's baseline
   'squashfs-tools': '/usr/bin/mksquashfs',
   chromium: '/usr/bin/chromium', // the web app's browser tests (driven by playwright-core)
+  gcc: '/usr/bin/gcc', // builds the display relay (native/display-relay.c)
 };
 
 function missingDebianPackages() {
@@ -66,6 +67,17 @@ function ensureNodeModules() {
   execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 }
 
+/** The display relay (src/gateway/relay.ts runs it), rebuilt when its source is newer. */
+function buildDisplayRelay() {
+  const source = join(root, 'native', 'display-relay.c');
+  const binary = join(root, '.cache', 'native', 'display-relay');
+  if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return;
+  mkdirSync(dirname(binary), { recursive: true });
+  console.log('ardesia setup: building the display relay');
+  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, source], { stdio: 'inherit' });
+}
+
 const missing = missingDebianPackages();
 if (missing.length > 0) installDebianPackages(missing);
 ensureNodeModules();
+buildDisplayRelay();

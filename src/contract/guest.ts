@@ -2,6 +2,7 @@
 // between the agent and the guest helper (guest/linux/ardesia-guest-helper). The helper speaks a
 // flat subset of JSON: string values without quotes or backslashes, unsigned integers.
 import { z } from 'zod';
+import { KeyboardLayout } from './users.js';
 
 export const GUEST_PORT_NAME = 'org.ardesia.guest.0';
 
@@ -18,7 +19,10 @@ export const AssignMessage = z.object({
   user: GuestUserName,
   uid: z.number().int().min(1000).max(59999),
   homeSerial: HomeSerial,
+  /** The user's XKB layout, `layout` or `layout-variant` (users.keyboard_layout); the session applies it with setxkbmap. */
+  keyboardLayout: KeyboardLayout.optional(),
 });
+export type AssignMessage = z.infer<typeof AssignMessage>;
 export const LogoffMessage = z.object({ type: z.literal('logoff') });
 export const PingMessage = z.object({ type: z.literal('ping') });
 

@@ -25,6 +25,15 @@ test('a minimal pool gets its defaults', () => {
   });
 });
 
+test('a SPICE display is off unless asked for, loopback by default, and only at an IP address', () => {
+  assert.equal(Pool.parse({ name: 'lab', image: 'deb' }).spice, undefined);
+  assert.deepEqual(Pool.parse({ name: 'lab', image: 'deb', spice: {} }).spice, { listen: '127.0.0.1' });
+  assert.deepEqual(Pool.parse({ name: 'lab', image: 'deb', spice: { listen: '192.0.2.7' } }).spice, { listen: '192.0.2.7' });
+  assert.equal(Pool.parse({ name: 'lab', image: 'deb', spice: null }).spice, null);
+  assert.match(poolProblems({ name: 'lab', image: 'deb', spice: { listen: 'thin-clients.example' } }).join('\n'), /^spice\.listen: the SPICE listen address is an IPv4 or IPv6 address$/);
+  assert.match(poolProblems({ name: 'lab', image: 'deb', spice: { port: 5900 } }).join('\n'), /^spice: Unrecognized key/);
+});
+
 test('onLogoff defaults by persistence', () => {
   assert.equal(Pool.parse({ name: 'lab', image: 'deb', persistent: true }).onLogoff, 'keep');
   assert.equal(Pool.parse({ name: 'lab', image: 'deb', persistent: true, onLogoff: 'keep-until-update' }).onLogoff, 'keep-until-update');

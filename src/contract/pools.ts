@@ -54,6 +54,8 @@ const PoolFields = z
     /** Disconnected for this long → the session is logged off (0 = never). Counts from the disconnect. */
     idleLogoffMinutes: count(MAX_IDLE_MINUTES).default(0),
     maxDesktopsPerUser: z.number().int().min(1).max(MAX_POOL_DESKTOPS).default(1),
+    /** Desktops also get a SPICE display for native clients (remote-viewer, a .vv file from the portal), bound to `listen`; null turns it off. */
+    spice: z.object({ listen: z.string().ip('the SPICE listen address is an IPv4 or IPv6 address').default('127.0.0.1') }).strict().nullable().optional(),
     /** Users may reset their own desktop (the session ends; the system disk is re-cloned, the home stays). */
     userReset: z.boolean().default(false),
     entitled: Entitlement,

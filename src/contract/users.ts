@@ -6,7 +6,7 @@ export type Role = (typeof ROLES)[number];
 
 const UserName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'use 1-63 letters, digits, dot, dash or underscore, starting with a letter or digit');
 const GroupName = UserName;
-const KeyboardLayout = z.string().regex(/^[a-z]{2,8}([-_][A-Za-z0-9]{1,12})?$/, 'a keyboard layout like us, de, fr or de-ch');
+export const KeyboardLayout = z.string().regex(/^[a-z]{2,8}([-_][A-Za-z0-9]{1,12})?$/, 'a keyboard layout like us, de, fr or de-ch');
 const Roles = z.array(z.enum(ROLES)).max(2);
 
 export interface Me {

@@ -2,7 +2,8 @@
 // matter to the lifecycle, and the home volume hot-plugged over QMP with a known serial.
 import { EventEmitter } from 'node:events';
 import { GuestChannel } from '../agent/guest-channel.js';
-import type { GuestToHostMessage } from '../contract/guest.js';
+import { type AssignMessage, type GuestToHostMessage } from '../contract/guest.js';
+import { KeyboardLayout } from '../contract/users.js';
 import type { VmRuntime } from '../hypervisor/vm-runtime.js';
 import { hotplugBus } from '../hypervisor/qemu/argv.js';
 import { HOME_DISK_SERIAL } from './service.js';
@@ -112,4 +113,10 @@ export function guestUid(user: string): number {
   let h = 0x811c9dc5;
   for (const ch of Buffer.from(user)) h = Math.imul(h ^ ch, 0x01000193) >>> 0;
   return 10_000 + (h % 50_000);
+}
+
+/** The assign message for `user`; a keyboard layout the users contract would refuse is left out (the guest keeps its default). */
+export function assignMessage(user: string, keyboardLayout: string | null | undefined): AssignMessage {
+  const layout = KeyboardLayout.safeParse(keyboardLayout);
+  return { type: 'assign', user, uid: guestUid(user), homeSerial: HOME_DISK_SERIAL, ...(layout.success ? { keyboardLayout: layout.data } : {}) };
 }

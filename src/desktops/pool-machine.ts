@@ -14,11 +14,10 @@ import type { ServiceContext } from '../images/context.js';
 import { imageGet } from '../images/repo.js';
 import { bootProfileOf, vmBootOf, requireImage, verifiedVersionPath } from '../images/versions.js';
 import { createLinkedClone, resetLinkedClone } from '../storage/index.js';
-import { DesktopGuest, type GuestSignal, guestUid } from './desktop-guest.js';
+import { assignMessage, DesktopGuest, type GuestSignal } from './desktop-guest.js';
 import type { HomeService } from './homes.js';
 import { type DesktopEffect, type DesktopEvent, desktopTransition } from './lifecycle.js';
 import { desktopViewOf, nowIso, poolDesktopUpdate, poolOf, type PoolDesktopRow, requirePool, requirePoolDesktop } from './pool-repo.js';
-import { HOME_DISK_SERIAL } from './service.js';
 
 export interface MachineOptions {
   /** A booted desktop whose helper never says "ready" in this time failed. */
@@ -178,6 +177,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       nics: [],
       enabled: false,
       accel: 'auto',
+      ...(pool.spice ? { display: { spice: { listen: pool.spice.listen } } } : {}),
     };
   }
 
@@ -258,7 +258,8 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     const guest = this.watch(row.name);
     if (!guest?.channel.isConnected) throw new ArdesiaError('VM_NOT_RUNNING', `the guest helper of ${row.name} is not connected`);
     if (message.type === 'logoff') return guest.channel.send({ type: 'logoff' });
-    guest.channel.send({ type: 'assign', user: message.user, uid: guestUid(message.user), homeSerial: HOME_DISK_SERIAL });
+    const account = await this.ctx.db.selectFrom('users').select('keyboard_layout').where('name', '=', message.user).executeTakeFirst();
+    guest.channel.send(assignMessage(message.user, account?.keyboard_layout));
   }
 
   /** The VM is off: a fresh linked clone of the pool's target version replaces the system disk. */

@@ -10,6 +10,7 @@ import type { ApiRoute } from '../api/route.js';
 import type { ApiOptions } from '../api/server.js';
 import { addressOf, principalOf } from '../api/server.js';
 import { pipeDisplay } from './proxy.js';
+import { RfbInputMeter } from './rfb-input.js';
 import { displayTicketsOf } from './tickets.js';
 
 const SocketQuery = z.object({
@@ -85,8 +86,12 @@ export function registerDisplaySocketRoute(server: FastifyInstance, opts: ApiOpt
         const client = { address: addressOf(req), ...(thinClient ? { thinClient } : {}) };
         opts.app.display.clientConnected(desktop, client);
         const unregister = opts.app.display.onDisconnectRequest?.(desktop, () => socket.close(4409, 'DISCONNECTED the session was disconnected (idle, or by an administrator)'));
+        // Only a person's input is activity: noVNC asks for screen updates all the time, input or not.
+        const inputMeter = new RfbInputMeter();
+        for (const data of early) inputMeter.feed(data);
         let lastActivity = 0;
-        socket.on('message', () => {
+        socket.on('message', (data: Buffer) => {
+          if (!inputMeter.feed(data)) return;
           const now = Date.now(); // at most once a second: this is the hot path of every keystroke
           if (now - lastActivity < 1000) return;
           lastActivity = now;

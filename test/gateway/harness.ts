@@ -25,6 +25,10 @@ export interface Harness {
   ticket(holder?: TicketHolder): string;
   connected: string[];
   disconnected: string[];
+  /** Desktops the route reported user activity for (at most once a second each). */
+  activity: string[];
+  /** Plays an administrator's "disconnect": runs the closers the route registered for the desktop. */
+  disconnect(desktop: string): number;
   close(): Promise<void>;
 }
 
@@ -38,6 +42,8 @@ export async function startHarness(onVnc: (socket: Socket) => void, opts: { tick
   const token = await ensureRootToken(store, dir);
   const connected: string[] = [];
   const disconnected: string[] = [];
+  const activity: string[] = [];
+  const closers = new Set<() => void>();
   const display: DisplayAccess = {
     access: async (_who, name) => {
       if (name !== 'desk') throw new ArdesiaError('DESKTOP_NOT_FOUND', `no desktop ${name}`);
@@ -45,6 +51,11 @@ export async function startHarness(onVnc: (socket: Socket) => void, opts: { tick
     },
     clientConnected: (desktop) => connected.push(desktop),
     clientDisconnected: (desktop) => disconnected.push(desktop),
+    clientActivity: (desktop) => activity.push(desktop),
+    onDisconnectRequest: (_desktop, close) => {
+      closers.add(close);
+      return () => closers.delete(close);
+    },
   };
   if (opts.tickets) useDisplayTickets(display, opts.tickets);
   const app = { display, vms: { runtimeOf: (vm: string) => (vm === 'vm1' ? { paths: { vnc: vncPath } } : undefined) } } as unknown as AppContext;
@@ -62,6 +73,12 @@ export async function startHarness(onVnc: (socket: Socket) => void, opts: { tick
     ticket: (holder = { name: 'root' }) => displayTicketsOf(display).issue(holder, 'desk').ticket,
     connected,
     disconnected,
+    activity,
+    disconnect: () => {
+      const all = [...closers];
+      for (const close of all) close();
+      return all.length;
+    },
     close: async () => {
       await server.close();
       await new Promise((ok) => vnc.close(ok));

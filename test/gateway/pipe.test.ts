@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { liveDisplayPipes, BROWSER_HIGH_WATER_BYTES } from '../../src/gateway/proxy.js';
+import { displayRelayBinary } from '../../src/gateway/relay.js';
 import { DisplayTickets, TICKET_TTL_MS } from '../../src/gateway/tickets.js';
 import { until } from '../helpers/daemon.js';
 import { type Harness, openDisplay, openFds, startHarness } from './harness.js';
@@ -17,6 +18,8 @@ afterEach(async () => {
 });
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+/** The native relay carries the pipes when it is built (ARDESIA_DISPLAY_RELAY=off tests the Node pipe). */
+const expectedVia = displayRelayBinary().path ? 'relay' : 'node';
 
 describe('every byte reaches the browser when the desktop closes at once', () => {
   for (const size of [0, 1, 12, 65_537, 5 * 1024 * 1024 + 123]) {
@@ -62,6 +65,7 @@ it('a browser that stops reading pauses the desktop side; the queue stays bounde
     return stalled;
   }, 30_000, 300);
   const pipe = liveDisplayPipes()[0]!;
+  assert.equal(pipe.via, expectedVia);
   assert.ok(pipe.toBrowser < size, `the gateway read ${pipe.toBrowser} of ${size} bytes for a browser that reads nothing`);
   assert.ok(pipe.peakBrowserQueue <= BROWSER_HIGH_WATER_BYTES + 256 * 1024, `queued ${pipe.peakBrowserQueue} bytes towards the browser`);
   c.ws.resume();
@@ -94,6 +98,38 @@ it('a desktop that stops reading pauses the browser side, and gets every byte on
   desktop!.resume();
   await until('the desktop got everything', () => received.reduce((n, b) => n + b.length, 0) >= size, 60_000, 50);
   assert.equal(sha(Buffer.concat(received)), sha(payload));
+  c.ws.close();
+});
+
+it('an administrator’s disconnect closes the display with 4409, and the pipe winds down with its totals', async () => {
+  h = await startHarness((s) => {
+    s.on('error', () => undefined);
+    s.resume();
+    s.write('RFB 003.008\n');
+  });
+  const c = openDisplay(h.url, h.ticket(), h.token);
+  await c.opened;
+  c.ws.send(Buffer.from('RFB 003.008\n'));
+  await until('the pipe to carry the reply', () => liveDisplayPipes()[0]?.toDesktop === 12, 10_000, 20);
+  assert.equal(liveDisplayPipes()[0]!.via, expectedVia);
+  assert.equal(h.disconnect('desk'), 1);
+  const end = await c.closed;
+  assert.equal(end.code, 4409);
+  assert.match(end.reason, /^DISCONNECTED /);
+  assert.equal(end.data.toString(), 'RFB 003.008\n');
+  await until('the pipe gone and the disconnect recorded', async () => liveDisplayPipes().length === 0 && h!.disconnected.length === 1 && (await h!.vncConnections()) === 0, 10_000, 20);
+  assert.equal(h.disconnect('desk'), 0, 'the closer is unregistered when the pipe ends');
+});
+
+it('keystrokes through the pipe count as user activity (the idle policy’s input)', async () => {
+  h = await startHarness((s) => s.resume());
+  const c = openDisplay(h.url, h.ticket(), h.token);
+  await c.opened;
+  await until('activity reported', () => {
+    c.ws.send(Buffer.from([4, 1, 0, 0, 0, 0, 0, 0x61])); // an RFB KeyEvent
+    return h!.activity.length > 0;
+  }, 10_000, 50);
+  assert.equal(h.activity[0], 'desk');
   c.ws.close();
 });
 

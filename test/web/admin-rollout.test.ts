@@ -1,16 +1,20 @@
 // The administrator's image work in the browser, on a pool of the busybox test guest (fast under TCG): open
 // a maintenance session from the Images page, see its console in the page through the display gateway,
-// publish, and watch the pool roll its spare onto the new version — live, without reloading.
+// publish, and watch the pool roll its spare onto the new version — live, without reloading; the Desktops
+// page's screen thumbnails; a SPICE pool's session handed to a native client as a .vv from the portal.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { SPICE_LINK_ERR_OK, spiceLink } from '../gateway/protocols.js';
 import { runCli } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
 import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
 import { assertNoConsoleErrors, browserLaunch, login, pageOpen, rootCall, screenshot, until, userCreate, webDaemonStart, type WebDaemon } from './browser.js';
 
 const ADMIN = { name: 'ada', password: 'rollout-passphrase' };
+const USER = { name: 'bea', password: 'native-client-passphrase' };
+const OTHER = { name: 'cid', password: 'other-user-passphrase' };
 const TIMEOUT_MS = 300_000;
 
 describe('admin console: image maintenance and a rolling pool update', () => {
@@ -21,6 +25,8 @@ describe('admin console: image maintenance and a rolling pool update', () => {
     w = await webDaemonStart();
     browser = await browserLaunch();
     await userCreate(w, ADMIN.name, ADMIN.password, ['admin', 'user']);
+    await userCreate(w, USER.name, USER.password);
+    await userCreate(w, OTHER.name, OTHER.password);
     const guest = buildHelperGuest(mkdtempSync('/tmp/wimg-'));
     const made = await runCli(w.daemon.dataDir, ['image', 'create', 'bb', '--from', guest.root, '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', KERNEL_APPEND, '--memory', '192M']);
     assert.equal(made.code, 0, made.stderr);
@@ -60,6 +66,72 @@ describe('admin console: image maintenance and a rolling pool update', () => {
       return ds.every((d) => d.imageVersion === 2) && ds.some((d) => d.state === 'ready') ? ds : undefined;
     }, TIMEOUT_MS, 1000);
     assert.ok(desktops.length >= 1);
+    assertNoConsoleErrors(p);
+    await p.page.context().close();
+  });
+
+  it("shows a running desktop's screen as a thumbnail on the Desktops page", async () => {
+    const p = await pageOpen(browser);
+    await login(p.page, `${w.url}/admin/desktops`, ADMIN.name, ADMIN.password);
+    await p.page.getByRole('heading', { name: 'Desktops', level: 1 }).waitFor();
+    const ready = await until('a ready desktop', async () => (await rootCall<Array<{ name: string; state: string }>>(w, 'GET', '/v1/pools/roll/desktops')).find((d) => d.state === 'ready'), TIMEOUT_MS, 1000);
+    const thumb = p.page.getByRole('img', { name: `Screen of ${ready.name}` });
+    await thumb.waitFor({ timeout: 30_000 });
+    const size = await until('the thumbnail loaded', async () => {
+      const s = await thumb.evaluate((img: HTMLImageElement) => ({ complete: img.complete, width: img.naturalWidth, height: img.naturalHeight }));
+      return s.complete && s.width > 0 ? s : undefined;
+    }, 30_000, 500);
+    assert.ok(size.height > 0, `a real picture (${size.width}×${size.height})`);
+    await screenshot(p.page, 'admin-desktops-thumbnails');
+    assertNoConsoleErrors(p);
+    await p.page.context().close();
+  });
+
+  it('hands the owner of a session in a SPICE pool a working .vv from the portal; others get none', async () => {
+    // The administrator creates the pool in the console, with the SPICE option.
+    const a = await pageOpen(browser);
+    await login(a.page, `${w.url}/admin/pools`, ADMIN.name, ADMIN.password);
+    await a.page.getByRole('button', { name: 'New pool' }).click();
+    const form = a.page.getByRole('form', { name: 'Create a pool' });
+    await form.getByLabel('Name', { exact: true }).fill('native');
+    await form.getByLabel('Warm spares (running, waiting)').fill('1');
+    await form.getByLabel('Maximum desktops', { exact: true }).fill('1');
+    await form.getByLabel('Memory (MiB)').fill('192');
+    await form.getByLabel('SPICE display for native clients').check();
+    assert.equal(await form.getByLabel('SPICE listen address').inputValue(), '127.0.0.1', 'loopback unless the administrator says otherwise');
+    await form.getByLabel('Entitled users').fill(`${USER.name}, ${OTHER.name}`);
+    await form.getByRole('button', { name: 'Create pool' }).click();
+    await a.page.getByTestId('pool-states-native').waitFor({ timeout: 30_000 });
+    assertNoConsoleErrors(a);
+    await a.page.context().close();
+    assert.deepEqual((await rootCall<{ spice?: unknown }>(w, 'GET', '/v1/pools/native')).spice, { listen: '127.0.0.1' });
+    await until('the native pool\'s spare', async () => (await rootCall<Array<{ state: string }>>(w, 'GET', '/v1/pools/native/desktops')).some((d) => d.state === 'ready'), TIMEOUT_MS, 1000);
+    const tokenOf = async (u: { name: string; password: string }) =>
+      (await (await fetch(`${w.url}/v1/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: u.name, password: u.password }) })).json() as { token: string }).token;
+    const userToken = await tokenOf(USER);
+    const otherToken = await tokenOf(OTHER);
+    const connect = await fetch(`${w.url}/v1/pools/native/connect`, { method: 'POST', headers: { authorization: `Bearer ${userToken}`, 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(connect.status, 200, await connect.clone().text());
+    const desktop = ((await connect.json()) as { desktop: { name: string } }).desktop.name;
+
+    const vvAs = (token?: string) => fetch(`${w.url}/v1/desktops/${desktop}/spice.vv`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    assert.equal((await vvAs()).status, 401, 'anonymous');
+    assert.equal((await vvAs(otherToken)).status, 403, 'another user');
+    assert.equal((await vvAs(w.rootToken)).status, 200, 'an administrator');
+
+    const p = await pageOpen(browser);
+    await login(p.page, w.url, USER.name, USER.password);
+    const button = p.page.getByRole('link', { name: 'Open in native client (.vv)' });
+    await button.waitFor({ timeout: 30_000 });
+    await screenshot(p.page, 'portal-native-client');
+    const [download] = await Promise.all([p.page.waitForEvent('download'), button.click()]);
+    assert.equal(download.suggestedFilename(), `${desktop}.vv`);
+    const vv = Object.fromEntries(readFileSync((await download.path())!, 'utf8').split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    assert.equal(vv.type, 'spice');
+    assert.equal(vv.host, '127.0.0.1', 'SPICE on loopback unless the pool says otherwise');
+    assert.ok(Number(vv.port) > 0, `a port (${vv.port})`);
+    assert.ok((vv.password ?? '').length >= 16, 'a one-time password');
+    assert.equal(await spiceLink(vv.host!, Number(vv.port), vv.password!), SPICE_LINK_ERR_OK, "the desktop's SPICE accepts the password");
     assertNoConsoleErrors(p);
     await p.page.context().close();
   });

@@ -45,14 +45,19 @@ async function canvasFacts(page: Page): Promise<CanvasFacts> {
   }, XTERM_POINT);
 }
 
+/** Pause between keys, as a person types: QEMU's PS/2 keyboard queues only 16 bytes (about five keystrokes) and
+ *  drops the rest while a guest starved of CPU under TCG has not read them — a burst at machine speed loses keys. */
+const KEY_PAUSE_MS = 150;
+
 /** Shifted characters go as Shift+key presses: keyboard.type does not send Shift through noVNC. */
 const SHIFTED: Record<string, string> = { '+': 'Shift+Equal', '>': 'Shift+Period', '&': 'Shift+Digit7', '~': 'Shift+Backquote', '|': 'Shift+Backslash', '"': 'Shift+Quote' };
 
 async function typeInDesktop(page: Page, text: string): Promise<void> {
   for (const ch of text) {
     const shifted = SHIFTED[ch];
-    if (shifted) await page.keyboard.press(shifted);
-    else await page.keyboard.type(ch);
+    if (shifted) await page.keyboard.press(shifted, { delay: 30 });
+    else await page.keyboard.press(ch === ' ' ? 'Space' : ch, { delay: 30 });
+    await page.waitForTimeout(KEY_PAUSE_MS);
   }
   await page.keyboard.press('Enter');
 }

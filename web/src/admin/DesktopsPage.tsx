@@ -1,10 +1,11 @@
-// Every pool's desktops: state, user, version, host; reset and destroy enabled by the lifecycle predicates.
+// Every pool's desktops: screen thumbnail, state, user, version, host; reset and destroy enabled by the lifecycle predicates.
 import { canDestroy, canReset } from '../../../src/desktops/lifecycle';
 import { poolDesktopReset, poolDesktopRetire, poolDesktops, poolList } from '../lib/api';
 import { useLive } from '../lib/events';
 import { timeAgo } from '../lib/format';
 import type { DesktopView } from '../lib/types';
 import { ActionButton, DataTable, LoadError } from '../lib/ui';
+import { DesktopThumbnail } from './DesktopThumbnail';
 
 async function allDesktops(): Promise<DesktopView[]> {
   const pools = await poolList();
@@ -23,6 +24,7 @@ export function DesktopsPage() {
         rowKey={(d) => d.name}
         empty="No desktops: pools create them as spares."
         columns={[
+          { label: 'Screen', render: (d) => <DesktopThumbnail vm={d.name} state={d.state} /> },
           { label: 'Desktop', render: (d) => d.name },
           { label: 'Pool', render: (d) => d.pool },
           { label: 'State', render: (d) => <span className={`state state-${d.state}`}>{d.state}</span> },

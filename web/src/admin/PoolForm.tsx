@@ -19,6 +19,8 @@ interface Draft {
   onLogoff: Pool['onLogoff'];
   idleDisconnectMinutes: number;
   idleLogoffMinutes: number;
+  spice: boolean;
+  spiceListen: string;
   users: string;
   groups: string;
 }
@@ -45,6 +47,8 @@ function draftOf(pool: PoolView | undefined, images: ImageInfo[]): Draft {
     onLogoff: pool?.onLogoff ?? 'reset',
     idleDisconnectMinutes: pool?.idleDisconnectMinutes ?? 0,
     idleLogoffMinutes: pool?.idleLogoffMinutes ?? 0,
+    spice: !!pool?.spice,
+    spiceListen: pool?.spice?.listen ?? '127.0.0.1',
     users: pool?.entitled.users.join(', ') ?? '',
     groups: pool?.entitled.groups.join(', ') ?? '',
   };
@@ -66,6 +70,7 @@ function bodyOf(d: Draft): Partial<Pool> & { name: string; image: string } {
     ...(d.persistent ? { onLogoff: d.onLogoff } : {}),
     idleDisconnectMinutes: d.idleDisconnectMinutes,
     idleLogoffMinutes: d.idleLogoffMinutes,
+    spice: d.spice ? { listen: d.spiceListen.trim() || '127.0.0.1' } : null,
     entitled: { users: list(d.users), groups: list(d.groups) },
   };
 }
@@ -118,6 +123,14 @@ export function PoolForm(props: { pool?: PoolView; images: ImageInfo[]; onDone: 
       <label className="inline">
         <input type="checkbox" checked={d.userReset} onChange={(e) => set('userReset', e.target.checked)} /> Users may reset their own desktop
       </label>
+      <label className="inline">
+        <input type="checkbox" checked={d.spice} onChange={(e) => set('spice', e.target.checked)} /> SPICE display for native clients (.vv in the portal)
+      </label>
+      {d.spice && (
+        <Field label="SPICE listen address" hint="127.0.0.1 = this machine only; the address thin clients reach to open it to them">
+          <input value={d.spiceListen} onChange={(e) => set('spiceListen', e.target.value)} />
+        </Field>
+      )}
       {d.persistent && (
         <Field label="At logoff">
           <select value={d.onLogoff} onChange={(e) => set('onLogoff', e.target.value as Pool['onLogoff'])}>

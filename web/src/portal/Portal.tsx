@@ -111,6 +111,12 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
                 )}
                 <ActionButton kind="primary" label={session ? `Resume ${pool.name}` : `Open ${pool.name}`} action={() => connect(pool.name)} />
                 {session && <ActionButton label="Log off" action={() => sessionLogoff(session.desktop)} done={`Logging off ${session.desktop}`} />}
+                {session && pool.spice && (
+                  // A download, not a fetch: the browser hands the file to remote-viewer, which deletes it once read.
+                  <a className="btn" href={`/v1/desktops/${encodeURIComponent(session.desktop)}/spice.vv`} download={`${session.desktop}.vv`}>
+                    Open in native client (.vv)
+                  </a>
+                )}
               </li>
             );
           })}

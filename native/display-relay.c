@@ -1,0 +1,494 @@
+// display-relay: one display pipe (browser WebSocket ↔ desktop VNC socket) after the daemon did the
+// HTTP upgrade and the ticket check. The daemon's Node event loop costs ~2.5 ms of CPU per MiB on this
+// path; here the desktop's bytes go VNC socket → pipe → TCP with splice(2) (no copy through user
+// space), each spliced run behind a 2–10 byte unmasked frame header. Browser frames are unmasked
+// with read/xor/write. RFC 6455: ping → pong, close handshake, fragmented messages, control frames
+// between fragments; a protocol error drops both sides at once (as the Node pipe does).
+//
+// fds: 0 commands from the daemon, 1 status lines to the daemon, 2 errors, 3 VNC socket, 4 TCP socket.
+// Commands: "D n\n"+n bytes (desktop bytes the daemon had already read), "B n\n"+n bytes (browser
+// bytes likewise), "S\n" start; later "C code reason\n" close the WebSocket. EOF on fd 0 = drop all.
+// Status: "T toBrowser toDesktop peakQueue\n" while moving (≤ 10/s), "E … endedBy\n" at the end, and
+// "M n\n"+n bytes: a copy of what the browser sent (input is small; the daemon meters it for idleness),
+// batched with the status lines so that a keystroke does not wake the daemon.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FD_CTL 0
+#define FD_STATUS 1
+#define FD_VNC 3
+#define FD_TCP 4
+#define PIPE_CAP (256 * 1024)        /* desktop bytes queued towards the browser, at most */
+#define IN_CAP (64 * 1024)           /* browser bytes read at once */
+#define CLOSE_WAIT_MS 5000           /* how long a sent close frame waits for the browser's reply */
+#define STATUS_EVERY_MS 100
+#define CTL_MAX 256
+#define PREFIX_MAX (1024 * 1024)
+
+enum { OP_CONT = 0, OP_TEXT = 1, OP_BINARY = 2, OP_CLOSE = 8, OP_PING = 9, OP_PONG = 10 };
+
+struct relay {
+  int pr, pw;                       /* the splice pipe: desktop bytes waiting for the browser */
+  size_t pipe_bytes, splice_left;   /* bytes in the pipe; of them, the current frame's unsent payload */
+  unsigned char out[256];           /* a frame header or a control frame being sent */
+  size_t out_len, out_off;
+  bool tcp_blocked;
+  unsigned char pong[125];
+  size_t pong_len;
+  bool pong_due;
+  unsigned char close_frame[125];
+  size_t close_len;
+  bool close_due, close_flush, close_built, close_sent, close_received, stop_desktop;
+  long long close_deadline;
+  bool desktop_eof, browser_eof, done;
+  /* browser → desktop */
+  unsigned char in[IN_CAP];
+  size_t in_len, in_off;
+  unsigned char *dsk;               /* unmasked payload inside `in` not yet written to the desktop */
+  size_t dsk_len;
+  /* the frame being parsed */
+  bool in_payload, in_message;
+  int opcode;
+  bool fin;
+  uint64_t payload_left;
+  unsigned char mask[4];
+  unsigned mask_pos;
+  unsigned char ctrl[125];
+  size_t ctrl_len;
+  /* accounting */
+  unsigned long long to_browser, to_desktop, peak;
+  bool status_dirty;
+  long long last_status;
+  const char *ended_by;
+  char ctl[CTL_MAX];
+  size_t ctl_len;
+  unsigned char copy[IN_CAP];       /* browser bytes not yet copied to the daemon */
+  size_t copy_len;
+};
+
+static long long now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void flush_copy(struct relay *r);
+
+static void status(struct relay *r, bool final) {
+  char line[160];
+  flush_copy(r);
+  int n = final ? snprintf(line, sizeof line, "E %llu %llu %llu %s\n", r->to_browser, r->to_desktop, r->peak, r->ended_by)
+                : snprintf(line, sizeof line, "T %llu %llu %llu\n", r->to_browser, r->to_desktop, r->peak);
+  if (write(FD_STATUS, line, (size_t)n) < 0 && errno != EAGAIN) r->done = true; /* the daemon is gone */
+  r->status_dirty = false;
+  r->last_status = now_ms();
+}
+
+/** Writes the batched browser bytes to the daemon, blocking: the copy must be whole and in order. */
+static void flush_copy(struct relay *r) {
+  const unsigned char *bytes = r->copy;
+  size_t len = r->copy_len;
+  r->copy_len = 0;
+  if (len == 0) return;
+  char head[32];
+  int n = snprintf(head, sizeof head, "M %zu\n", len);
+  struct { const void *p; size_t len; } parts[2] = {{head, (size_t)n}, {bytes, len}};
+  for (int i = 0; i < 2; i++) {
+    for (size_t off = 0; off < parts[i].len;) {
+      ssize_t w = write(FD_STATUS, (const char *)parts[i].p + off, parts[i].len - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && errno == EAGAIN) {
+        struct pollfd p = {FD_STATUS, POLLOUT, 0};
+        poll(&p, 1, -1);
+        continue;
+      }
+      if (w <= 0) return (void)(r->done = true); /* the daemon is gone */
+      off += (size_t)w;
+    }
+  }
+}
+
+static void copy_to_daemon(struct relay *r, const unsigned char *bytes, size_t len) {
+  if (r->copy_len + len > sizeof r->copy) flush_copy(r);
+  if (len > sizeof r->copy) {
+    memcpy(r->copy, bytes, sizeof r->copy);
+    r->copy_len = sizeof r->copy;
+    flush_copy(r);
+    return copy_to_daemon(r, bytes + sizeof r->copy, len - sizeof r->copy);
+  }
+  memcpy(r->copy + r->copy_len, bytes, len);
+  r->copy_len += len;
+  r->status_dirty = true; /* sent with the next status line, within STATUS_EVERY_MS */
+}
+
+static void finish(struct relay *r, const char *ended_by) {
+  if (!r->ended_by) r->ended_by = ended_by;
+  r->done = true;
+}
+
+/** Queues a close frame; `flush` sends the desktop bytes already read first (the tail reaches the browser). */
+static void queue_close(struct relay *r, int code, const char *reason, size_t reason_len, bool flush) {
+  if (r->close_due || r->close_sent) return;
+  if (reason_len > 123) reason_len = 123;
+  r->close_len = 0;
+  if (code > 0) {
+    r->close_frame[0] = (unsigned char)(code >> 8);
+    r->close_frame[1] = (unsigned char)code;
+    memcpy(r->close_frame + 2, reason, reason_len);
+    r->close_len = 2 + reason_len;
+  }
+  r->close_due = true;
+  r->close_flush = flush;
+  r->stop_desktop = true;
+}
+
+static void frame_header(struct relay *r, int opcode, uint64_t len) {
+  unsigned char *h = r->out;
+  h[0] = (unsigned char)(0x80 | opcode);
+  if (len < 126) {
+    h[1] = (unsigned char)len;
+    r->out_len = 2;
+  } else if (len < 65536) {
+    h[1] = 126;
+    h[2] = (unsigned char)(len >> 8);
+    h[3] = (unsigned char)len;
+    r->out_len = 4;
+  } else {
+    h[1] = 127;
+    for (int i = 0; i < 8; i++) h[2 + i] = (unsigned char)(len >> (56 - 8 * i));
+    r->out_len = 10;
+  }
+  r->out_off = 0;
+}
+
+static void control_frame(struct relay *r, int opcode, const unsigned char *payload, size_t len) {
+  frame_header(r, opcode, len);
+  memcpy(r->out + r->out_len, payload, len);
+  r->out_len += len;
+}
+
+/** Moves everything it can towards the browser: headers, spliced payloads, pong and close frames. */
+static void pump_to_browser(struct relay *r) {
+  r->tcp_blocked = false;
+  while (!r->done) {
+    if (r->out_off < r->out_len) {
+      ssize_t n = send(FD_TCP, r->out + r->out_off, r->out_len - r->out_off, MSG_NOSIGNAL | (r->splice_left ? MSG_MORE : 0));
+      if (n < 0) {
+        if (errno == EAGAIN) r->tcp_blocked = true;
+        else if (errno != EINTR) finish(r, "browser");
+        return;
+      }
+      r->out_off += (size_t)n;
+      continue;
+    }
+    if (r->splice_left > 0) {
+      ssize_t n = splice(r->pr, NULL, FD_TCP, NULL, r->splice_left, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+      if (n <= 0) {
+        if (n < 0 && errno == EAGAIN) r->tcp_blocked = true;
+        else if (n == 0 || errno != EINTR) finish(r, "browser");
+        return;
+      }
+      r->splice_left -= (size_t)n;
+      r->pipe_bytes -= (size_t)n;
+      r->to_browser += (unsigned long long)n;
+      r->status_dirty = true;
+      continue;
+    }
+    /* Between frames: control frames may go here, never inside a data frame. */
+    if (r->close_built) {
+      if (!r->close_sent) r->close_deadline = now_ms() + CLOSE_WAIT_MS;
+      r->close_sent = true; /* wholly in the kernel now */
+      return;
+    }
+    if (r->pong_due) {
+      r->pong_due = false;
+      control_frame(r, OP_PONG, r->pong, r->pong_len);
+      continue;
+    }
+    if (r->close_due && (!r->close_flush || r->pipe_bytes == 0)) {
+      control_frame(r, OP_CLOSE, r->close_frame, r->close_len);
+      r->close_built = true;
+      continue;
+    }
+    if (r->pipe_bytes > 0 && (!r->close_due || r->close_flush)) {
+      frame_header(r, OP_BINARY, r->pipe_bytes);
+      r->splice_left = r->pipe_bytes;
+      continue;
+    }
+    return;
+  }
+}
+
+/** The desktop's socket failed or ended: the browser gets what was read, then a close frame. */
+static void desktop_gone(struct relay *r, bool failed) {
+  static const char bye[] = "the desktop closed its display", broke[] = "the display connection failed";
+  r->desktop_eof = true;
+  if (!r->ended_by) r->ended_by = failed ? "error" : "desktop";
+  if (failed) queue_close(r, 1011, broke, sizeof broke - 1, true);
+  else queue_close(r, 1000, bye, sizeof bye - 1, true);
+}
+
+static void read_desktop(struct relay *r) {
+  ssize_t n = splice(FD_VNC, NULL, r->pw, NULL, PIPE_CAP - r->pipe_bytes, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+  if (n > 0) {
+    r->pipe_bytes += (size_t)n;
+    if (r->pipe_bytes > r->peak) r->peak = r->pipe_bytes;
+    return;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  desktop_gone(r, n < 0);
+}
+
+static void write_desktop(struct relay *r) {
+  while (r->dsk_len > 0) {
+    ssize_t n = send(FD_VNC, r->dsk, r->dsk_len, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) { /* the desktop went away: nothing more to deliver */
+        r->dsk_len = 0;
+        if (!r->desktop_eof) desktop_gone(r, true);
+      }
+      return;
+    }
+    r->dsk += n;
+    r->dsk_len -= (size_t)n;
+    r->to_desktop += (unsigned long long)n;
+    r->status_dirty = true;
+  }
+}
+
+static void on_control(struct relay *r) {
+  if (r->opcode == OP_PING) {
+    memcpy(r->pong, r->ctrl, r->ctrl_len);
+    r->pong_len = r->ctrl_len;
+    r->pong_due = true; /* only the latest ping is answered (RFC 6455 5.5.3) */
+  } else if (r->opcode == OP_CLOSE) {
+    r->close_received = true;
+    if (r->ctrl_len == 1) return finish(r, "error");
+    if (!r->ended_by) r->ended_by = "browser";
+    /* Echo the browser's code; desktop bytes still in the pipe are dropped (it asked to leave). */
+    if (r->ctrl_len >= 2) queue_close(r, (r->ctrl[0] << 8) | r->ctrl[1], "", 0, false);
+    else queue_close(r, 0, "", 0, false);
+  }
+}
+
+/** Parses the frame header at in[in_off]; false when more bytes are needed. */
+static bool parse_header(struct relay *r) {
+  const unsigned char *p = r->in + r->in_off;
+  size_t avail = r->in_len - r->in_off;
+  if (avail < 2) return false;
+  /* RSV bits, or an unmasked client frame: refused from the first two bytes, without waiting for more. */
+  if ((p[0] & 0x70) || !(p[1] & 0x80)) return finish(r, "error"), false;
+  size_t need = 2 + ((p[1] & 0x7f) == 126 ? 2 : (p[1] & 0x7f) == 127 ? 8 : 0) + 4;
+  if (avail < need) return false;
+  int opcode = p[0] & 0x0f;
+  bool fin = p[0] & 0x80;
+  uint64_t len = p[1] & 0x7f;
+  if (len == 126) len = ((uint64_t)p[2] << 8) | p[3];
+  else if (len == 127) {
+    len = 0;
+    for (int i = 0; i < 8; i++) len = (len << 8) | p[2 + i];
+    if (len >> 63) return finish(r, "error"), false;
+  }
+  bool control = opcode >= 8;
+  if (control && (!fin || len > 125 || opcode > OP_PONG)) return finish(r, "error"), false;
+  if (!control) {
+    if (opcode > OP_BINARY || (opcode == OP_CONT) != r->in_message) return finish(r, "error"), false;
+    if (opcode == OP_TEXT) {
+      static const char why[] = "binary frames only (subprotocol \"binary\")";
+      queue_close(r, 1003, why, sizeof why - 1, false);
+    }
+    r->in_message = !fin;
+  }
+  memcpy(r->mask, p + need - 4, 4);
+  r->mask_pos = 0;
+  r->opcode = opcode;
+  r->fin = fin;
+  r->payload_left = len;
+  r->ctrl_len = 0;
+  r->in_payload = true;
+  r->in_off += need;
+  return true;
+}
+
+/** Consumes browser bytes until the desktop must take some or more bytes are needed. */
+static void parse_browser(struct relay *r) {
+  while (!r->done && r->dsk_len == 0 && !r->close_received) {
+    if (!r->in_payload) {
+      if (!parse_header(r)) break;
+    }
+    size_t avail = r->in_len - r->in_off;
+    size_t take = r->payload_left < avail ? (size_t)r->payload_left : avail;
+    unsigned char *p = r->in + r->in_off;
+    for (size_t i = 0; i < take; i++) p[i] ^= r->mask[(r->mask_pos + i) & 3];
+    r->mask_pos = (unsigned)((r->mask_pos + take) & 3);
+    r->in_off += take;
+    r->payload_left -= take;
+    if (r->opcode >= 8) {
+      memcpy(r->ctrl + r->ctrl_len, p, take);
+      r->ctrl_len += take;
+    } else if (take > 0 && !r->close_due && !r->close_sent) {
+      copy_to_daemon(r, p, take);
+      r->dsk = p;
+      r->dsk_len = take;
+      write_desktop(r);
+    }
+    if (r->payload_left == 0) {
+      r->in_payload = false;
+      if (r->opcode >= 8) on_control(r);
+    } else if (take == 0) {
+      break;
+    }
+  }
+  if (r->dsk_len == 0 && r->in_off == r->in_len) r->in_off = r->in_len = 0;
+}
+
+static void read_browser(struct relay *r) {
+  if (r->in_off > 0) { /* keep a partial header at the front */
+    memmove(r->in, r->in + r->in_off, r->in_len - r->in_off);
+    r->in_len -= r->in_off;
+    r->in_off = 0;
+  }
+  ssize_t n = recv(FD_TCP, r->in + r->in_len, IN_CAP - r->in_len, 0);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) {
+    r->browser_eof = true;
+    return finish(r, "browser");
+  }
+  r->in_len += (size_t)n;
+  parse_browser(r);
+}
+
+static bool read_exact(int fd, void *buf, size_t len) {
+  for (size_t got = 0; got < len;) {
+    ssize_t n = read(fd, (char *)buf + got, len - got);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      return false;
+    }
+    got += (size_t)n;
+  }
+  return true;
+}
+
+static bool read_line(int fd, char *line, size_t cap) {
+  for (size_t i = 0; i + 1 < cap; i++) {
+    if (!read_exact(fd, line + i, 1)) return false;
+    if (line[i] == '\n') return line[i] = 0, true;
+  }
+  return false;
+}
+
+/** The start: bytes the daemon had read from either side before handing the sockets over, then "S". */
+static bool read_prefixes(struct relay *r) {
+  char line[64];
+  static unsigned char buf[PREFIX_MAX];
+  for (;;) {
+    if (!read_line(FD_CTL, line, sizeof line)) return false;
+    if (strcmp(line, "S") == 0) return true;
+    unsigned long n = strtoul(line + 2, NULL, 10);
+    if (n > PREFIX_MAX || !read_exact(FD_CTL, buf, n)) return false;
+    if (line[0] == 'D') {
+      if (r->pipe_bytes + n > PIPE_CAP || write(r->pw, buf, n) != (ssize_t)n) return false;
+      r->pipe_bytes += n;
+      if (r->pipe_bytes > r->peak) r->peak = r->pipe_bytes;
+    } else if (line[0] == 'B') {
+      if (r->in_len + n > IN_CAP) return false;
+      memcpy(r->in + r->in_len, buf, n);
+      r->in_len += n;
+    } else {
+      return false;
+    }
+  }
+}
+
+static void read_commands(struct relay *r) {
+  ssize_t n = read(FD_CTL, r->ctl + r->ctl_len, CTL_MAX - 1 - r->ctl_len);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) return finish(r, "browser"); /* the daemon dropped the pipe (terminate, or it exited) */
+  r->ctl_len += (size_t)n;
+  char *nl;
+  while ((nl = memchr(r->ctl, '\n', r->ctl_len))) {
+    *nl = 0;
+    if (r->ctl[0] == 'C') {
+      char *reason = NULL;
+      int code = (int)strtol(r->ctl + 1, &reason, 10);
+      if (*reason == ' ') reason++;
+      queue_close(r, code, reason, strlen(reason), false);
+    }
+    size_t used = (size_t)(nl - r->ctl) + 1;
+    memmove(r->ctl, nl + 1, r->ctl_len - used);
+    r->ctl_len -= used;
+  }
+  if (r->ctl_len == CTL_MAX - 1) r->ctl_len = 0; /* a line too long: not a command of ours */
+}
+
+static void run(struct relay *r) {
+  while (!r->done) {
+    if (r->dsk_len > 0) write_desktop(r);
+    if (r->dsk_len == 0 && r->in_off < r->in_len) parse_browser(r);
+    pump_to_browser(r);
+    if (r->close_sent && r->close_received) finish(r, "browser");
+    if (r->desktop_eof && r->close_received) finish(r, "desktop");
+    if (r->done) break;
+    long long now = now_ms();
+    if (r->close_sent && now >= r->close_deadline) break; /* the browser never answered our close */
+    if (r->status_dirty && now - r->last_status >= STATUS_EVERY_MS) status(r, false);
+    int timeout = -1;
+    if (r->status_dirty) timeout = STATUS_EVERY_MS;
+    if (r->close_sent) {
+      long long left = r->close_deadline - now;
+      if (timeout < 0 || left < timeout) timeout = (int)(left > 0 ? left : 0);
+    }
+    bool want_desktop = !r->desktop_eof && !r->stop_desktop && r->pipe_bytes < PIPE_CAP;
+    bool want_browser = r->dsk_len == 0 && r->in_len - r->in_off < IN_CAP;
+    short vnc_events = (short)((want_desktop ? POLLIN : 0) | (r->dsk_len > 0 ? POLLOUT : 0));
+    struct pollfd p[3] = {
+      {FD_CTL, POLLIN, 0},
+      {vnc_events ? FD_VNC : -1, vnc_events, 0}, /* -1: a hung-up socket we do not read would wake poll forever */
+      {FD_TCP, (short)((want_browser ? POLLIN : 0) | (r->tcp_blocked ? POLLOUT : 0)), 0},
+    };
+    if (poll(p, 3, timeout) < 0) {
+      if (errno == EINTR) continue;
+      finish(r, "error");
+      break;
+    }
+    if (p[0].revents) read_commands(r);
+    if (p[1].revents & (POLLIN | POLLHUP | POLLERR) && want_desktop) read_desktop(r);
+    if (r->done) break;
+    if (want_browser && p[2].revents & (POLLIN | POLLHUP | POLLERR)) read_browser(r);
+    else if (p[2].revents & (POLLHUP | POLLERR)) finish(r, "browser");
+  }
+  if (!r->ended_by) r->ended_by = "browser";
+  shutdown(FD_TCP, SHUT_RDWR);
+  shutdown(FD_VNC, SHUT_RDWR);
+  status(r, true);
+}
+
+int main(void) {
+  static struct relay r;
+  int pipefd[2];
+  signal(SIGPIPE, SIG_IGN);
+  if (pipe2(pipefd, O_NONBLOCK | O_CLOEXEC) < 0) return perror("display-relay: pipe"), 1;
+  r.pr = pipefd[0];
+  r.pw = pipefd[1];
+  if (fcntl(r.pw, F_SETPIPE_SZ, PIPE_CAP) < PIPE_CAP) return fprintf(stderr, "display-relay: cannot size the pipe\n"), 1;
+  for (int fd = FD_VNC; fd <= FD_TCP; fd++) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  if (!read_prefixes(&r)) return fprintf(stderr, "display-relay: bad start from the daemon\n"), 1;
+  fcntl(FD_CTL, F_SETFL, fcntl(FD_CTL, F_GETFL) | O_NONBLOCK);
+  fcntl(FD_STATUS, F_SETFL, fcntl(FD_STATUS, F_GETFL) | O_NONBLOCK);
+  r.status_dirty = true;
+  run(&r);
+  return 0;
+}
