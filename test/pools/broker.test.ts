@@ -11,7 +11,7 @@ import type { DesktopView, PoolView, SessionInfo } from '../../src/contract/pool
 import type { ApiClient } from '../../src/cli/client.js';
 import { TestDaemon, until } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
-import { cliJson, typeAndExpect, waitForLog } from '../images/support.js';
+import { cliFails, cliJson, typeAndExpect, waitForLog } from '../images/support.js';
 import { desktopsOf, helperImage, poolShow, untilDesktops, userClient } from './support.js';
 
 let daemon: TestDaemon;
@@ -192,6 +192,12 @@ test('bad input: unknown image, impossible sizes, a user not entitled — clear 
   const one = await refusal(api.request('DELETE', '/v1/images/bb?version=1'));
   assert.equal(one.code, 'IMAGE_IN_USE');
   assert.match(one.message, /pool pinned/);
+  // The CLI gives a pool a SPICE display, shows it, and takes it away; a bad address is refused.
+  assert.deepEqual((await cliJson<PoolView>(daemon, ['pool', 'set', 'pinned', '--spice', '127.0.0.1'])).spice, { listen: '127.0.0.1' });
+  assert.match((await daemon.cli(['pool', 'show', 'pinned'])).stdout, /SPICE on 127\.0\.0\.1/);
+  assert.equal((await cliJson<PoolView>(daemon, ['pool', 'set', 'pinned', '--spice', 'off'])).spice, null);
+  const badSpice = await cliFails(daemon, ['pool', 'set', 'pinned', '--spice', 'lab.example']);
+  assert.match(badSpice.stderr, /SPICE listen address/);
   await api.request('DELETE', '/v1/pools/pinned');
 });
 

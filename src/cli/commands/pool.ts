@@ -21,6 +21,7 @@ type PoolFlags = {
   perUser?: string;
   users?: string;
   groups?: string;
+  spice?: string;
 };
 
 function whole(value: string, flag: string): number {
@@ -48,6 +49,7 @@ function poolFields(f: PoolFlags): Record<string, unknown> {
   if (f.idleDisconnect) out.idleDisconnectMinutes = whole(f.idleDisconnect, '--idle-disconnect');
   if (f.idleLogoff) out.idleLogoffMinutes = whole(f.idleLogoff, '--idle-logoff');
   if (f.perUser) out.maxDesktopsPerUser = whole(f.perUser, '--per-user');
+  if (f.spice !== undefined) out.spice = f.spice === 'off' ? null : { listen: f.spice };
   if (f.users !== undefined || f.groups !== undefined) out.entitled = { users: list(f.users ?? ''), groups: list(f.groups ?? '') };
   return out;
 }
@@ -68,7 +70,8 @@ function poolOptions(cmd: Command): Command {
     .option('--idle-logoff <minutes>', 'log a disconnected session off after this long (0 = never)')
     .option('--per-user <n>', 'desktops one user may hold in this pool')
     .option('--users <a,b>', 'entitled users (comma-separated)')
-    .option('--groups <g,h>', 'entitled groups (comma-separated)');
+    .option('--groups <g,h>', 'entitled groups (comma-separated)')
+    .option('--spice <address|off>', 'give desktops a SPICE display for native clients (.vv), listening on this address (127.0.0.1 for this host only); off removes it');
 }
 
 const versions = (p: PoolView) =>
@@ -88,6 +91,7 @@ function poolText(p: PoolView): string {
     `  versions ${versions(p)}${p.pendingAtLogoff.length ? `; moving at logoff: ${p.pendingAtLogoff.join(', ')}` : ''}`,
     `  each     ${p.vcpus} vCPU, ${p.memoryMiB} MiB; ${p.persistent ? `persistent (on logoff: ${p.onLogoff})` : 'non-persistent (reset at logoff)'}`,
     `  entitled users: ${p.entitled.users.join(', ') || '-'}; groups: ${p.entitled.groups.join(', ') || '-'}`,
+    `  display  browser (noVNC)${p.spice ? `, SPICE on ${p.spice.listen} (native clients: .vv)` : ''}`,
   ];
   return lines.join('\n');
 }

@@ -39,6 +39,8 @@ function expectedText({ boot, accel, devices, dir = RUN }: Expected, memory = '2
     `-chardev socket,id=serial0,path=${esc}/serial.sock,server=on,wait=off`,
     '-serial chardev:serial0',
     '-device VGA,id=video0',
+    '-device virtio-tablet-pci,id=tablet0',
+    '-device virtio-keyboard-pci,id=keyboard0',
     '-display none',
     `-vnc unix:${esc}/vnc.sock`,
     '-device virtio-serial-pci,id=vser0',

@@ -137,6 +137,12 @@ function consoleArgs(paths: RuntimePaths): string[] {
     '-serial', 'chardev:serial0',
     // -nodefaults drops the VGA; std VGA has a SeaBIOS VGA ROM and an OVMF driver (QemuVideoDxe).
     '-device', 'VGA,id=video0',
+    // Absolute pointer and a keyboard with a deep queue for remote displays: with only PS/2, VNC's absolute
+    // pointer becomes relative motion the guest accelerates (the cursor drifts from the user's), and the PS/2
+    // keyboard's 16-byte queue drops keys a CPU-starved guest has not read. Guests without a virtio-input
+    // driver keep using PS/2: QEMU routes input to a virtio device only once its driver is up.
+    '-device', 'virtio-tablet-pci,id=tablet0',
+    '-device', 'virtio-keyboard-pci,id=keyboard0',
     '-display', 'none',
     '-vnc', `unix:${escapeOptionValue(paths.vnc)}`,
   ];
