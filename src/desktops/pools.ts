@@ -410,7 +410,10 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     const info = this.clientInfo(desktop);
     info.count += 1;
     info.activityAt = Date.now();
-    info.last = { ...client, at: nowIso() };
+    // A display that does not name its thin client, from the address that connected with one, is that thin client.
+    const known = info.last?.thinClient !== undefined && info.last.address === client.address ? info.last.thinClient : undefined;
+    const thinClient = client.thinClient ?? known;
+    info.last = { ...client, ...(thinClient ? { thinClient } : {}), at: nowIso() };
     await this.machine.fireQuietly(desktop, { type: 'client-connected' });
   }
 

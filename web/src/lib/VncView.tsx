@@ -24,7 +24,7 @@ function socketUrl(path: string): string {
 }
 
 /** Owns the RFB connection for one desktop; the parent gets the live RFB for its toolbar. */
-export function VncView(props: { desktop: string; scale: boolean; onStatus: (s: DisplayStatus) => void; onRfb: (rfb: RFB | undefined) => void; label: string }) {
+export function VncView(props: { desktop: string; thinClient?: string | undefined; scale: boolean; onStatus: (s: DisplayStatus) => void; onRfb: (rfb: RFB | undefined) => void; label: string }) {
   const screenRef = useRef<HTMLDivElement>(null);
   const rfbRef = useRef<RFB | undefined>(undefined);
   // The callbacks through refs: a parent passing new functions on every render must not reconnect the display.
@@ -59,7 +59,9 @@ export function VncView(props: { desktop: string; scale: boolean; onStatus: (s: 
         return;
       }
       if (stopped) return;
-      const rfb = new RFB(screenRef.current, socketUrl(path), { wsProtocols: ['binary'] });
+      // A thin client names itself, so the session shows which device the user sits at.
+      const url = props.thinClient ? `${socketUrl(path)}&thinClient=${encodeURIComponent(props.thinClient)}` : socketUrl(path);
+      const rfb = new RFB(screenRef.current, url, { wsProtocols: ['binary'] });
       rfb.scaleViewport = props.scale;
       rfb.focusOnClick = true;
       rfbRef.current = rfb;

@@ -19,7 +19,7 @@ function statusText(s: DisplayStatus): string {
   }
 }
 
-export function DesktopScreen(props: { pool: string; desktop: string; mayReset: boolean; kiosk: boolean; onLeave: () => void; onLoggedOff: () => void }) {
+export function DesktopScreen(props: { pool: string; desktop: string; mayReset: boolean; kiosk: boolean; thinClient?: string | undefined; onLeave: () => void; onLoggedOff: () => void }) {
   const notify = useNotify();
   const [status, setStatus] = useState<DisplayStatus>({ kind: 'connecting' });
   const [rfb, setRfb] = useState<RFB>();
@@ -87,7 +87,7 @@ export function DesktopScreen(props: { pool: string; desktop: string; mayReset: 
           }}
         />
       </div>
-      <VncView desktop={props.desktop} scale={scale} onStatus={onStatus} onRfb={onRfb} label={`Desktop ${props.desktop}`} />
+      <VncView desktop={props.desktop} thinClient={props.thinClient} scale={scale} onStatus={onStatus} onRfb={onRfb} label={`Desktop ${props.desktop}`} />
     </div>
   );
 }

@@ -43,6 +43,7 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
         pool={open.pool}
         desktop={open.desktop}
         kiosk={props.kiosk}
+        thinClient={props.thinClient}
         mayReset={mayReset(pools.data?.find((p) => p.name === open.pool))}
         onLeave={() => setOpen(undefined)}
         onLoggedOff={() => {
