@@ -53,6 +53,7 @@ const KEY_PAUSE_MS = 150;
 const SHIFTED: Record<string, string> = { '+': 'Shift+Equal', '>': 'Shift+Period', '&': 'Shift+Digit7', '~': 'Shift+Backquote', '|': 'Shift+Backslash', '"': 'Shift+Quote' };
 
 async function typeInDesktop(page: Page, text: string): Promise<void> {
+  await clearShellLine(page);
   for (const ch of text) {
     const shifted = SHIFTED[ch];
     if (shifted) await page.keyboard.press(shifted, { delay: 30 });
@@ -62,14 +63,23 @@ async function typeInDesktop(page: Page, text: string): Promise<void> {
   await page.keyboard.press('Enter');
 }
 
-/** Whether the desktop of `user`'s session has the marker in the mounted home, asked on its serial console (the
- *  image's root console): the host cannot read a file of a mounted ext4 whose metadata is still in the journal. */
+/** Ctrl+C: a fresh prompt, whatever a previous try left on the line (a window that opened mid-typing — the file
+ *  manager starts late under TCG — takes the focus and the rest of that line's keys). */
+async function clearShellLine(page: Page): Promise<void> {
+  await page.keyboard.press('Control+c');
+  await page.waitForTimeout(500);
+}
+
 let lastGuestAnswer = '';
-async function markerSeenByGuest(w: WebDaemon, user: string): Promise<boolean> {
+const markerSeenByGuest = (w: WebDaemon, user: string) => fileSeenByGuest(w, user, 'web-flow-marker', 'ardesia');
+
+/** Whether the desktop of `user`'s session has the file with that content in the mounted home, asked on its serial
+ *  console (the image's root console): the host cannot read a file of a mounted ext4 whose metadata is still in the journal. */
+async function fileSeenByGuest(w: WebDaemon, user: string, file: string, content: string): Promise<boolean> {
   const sessions = await rootCall<Array<{ user: string; desktop: string }>>(w, 'GET', '/v1/sessions');
   const desktop = sessions.find((s) => s.user === user)?.desktop;
   if (!desktop) return false;
-  const line = `[ "$(cat /home/${user}/web-flow-marker 2>/dev/null)" = ardesia ] && echo found-$((6*7)) || echo missing-$((6*7))`;
+  const line = `[ "$(cat /home/${user}/${file} 2>/dev/null)" = ${content} ] && echo found-$((6*7)) || echo missing-$((6*7))`;
   return typeAndExpect(w.daemon, desktop, line, 'found-42', 15_000).then(
     () => true,
     (err: unknown) => {
@@ -178,6 +188,23 @@ describe('desktop flow in the browser', () => {
       const inside = await typeAndExpect(w.daemon, desktop, `ls -la /home/${USER.name}; grep /home /proc/mounts; ps -eo user,comm | grep -E 'xterm|jwm|bash|Xorg'; echo diag-$((6*7))`, 'diag-42', 20_000).catch(String);
       assert.fail(`the command typed into the desktop never wrote its file into the home; canvas ${JSON.stringify(await canvasFacts(p.page))}; the guest's console said: ${lastGuestAnswer}\n${inside}`);
     }
+    // Paste from the portal: noVNC sends the text as the VNC clipboard, QEMU's vdagent hands it to the guest's
+    // spice-vdagent, and xterm pastes the CLIPBOARD selection on Shift+Insert.
+    await p.page.getByPlaceholder('Text to paste').fill('echo pasted > ~/clip-marker; sync');
+    await p.page.getByRole('button', { name: 'Paste' }).click();
+    let pasted = false;
+    for (let attempt = 0; attempt < 3 && !pasted; attempt++) {
+      await clickXterm(p.page);
+      await p.page.waitForTimeout(1000);
+      await clearShellLine(p.page);
+      await p.page.keyboard.press('Shift+Insert');
+      await p.page.waitForTimeout(KEY_PAUSE_MS);
+      await p.page.keyboard.press('Enter');
+      pasted = await until('the pasted command to run', () => fileSeenByGuest(w, USER.name, 'clip-marker', 'pasted'), 45_000, 3000).then(() => true, () => false);
+    }
+    assert.ok(pasted, `the text pasted from the portal never ran in the desktop's terminal; the guest's console said: ${lastGuestAnswer}`);
+    await screenshot(p.page, 'desktop-pasted');
+
     await p.page.getByRole('button', { name: 'Log off' }).click();
     await p.page.getByRole('heading', { name: 'Your desktops' }).waitFor();
     await until('the session to end', async () => (await rootCall<unknown[]>(w, 'GET', '/v1/sessions')).length === 0, DESKTOP_TIMEOUT_MS, 1000);

@@ -16,10 +16,10 @@ describe('SPICE display arguments', () => {
   const cases: Array<{ what: string; input: Omit<VmSpecInput, 'name'>; port?: number; expected: string[] }> = [
     { what: 'no display section: no SPICE', input: {}, expected: [] },
     { what: 'display without spice: no SPICE', input: { display: {} }, expected: [] },
-    { what: 'default: loopback, the picked port, ticketing on', input: { display: { spice: {} } }, port: 5930, expected: ['-spice addr=127.0.0.1,port=5930,disable-ticketing=off'] },
-    { what: 'a listen address for thin clients', input: { display: { spice: { listen: '192.168.7.1' } } }, port: 6001, expected: ['-spice addr=192.168.7.1,port=6001,disable-ticketing=off'] },
-    { what: 'a fixed port wins over the picked one', input: { display: { spice: { port: 5999 } } }, port: 6001, expected: ['-spice addr=127.0.0.1,port=5999,disable-ticketing=off'] },
-    { what: 'IPv6 loopback', input: { display: { spice: { listen: '::1' } } }, port: 5930, expected: ['-spice addr=::1,port=5930,disable-ticketing=off'] },
+    { what: 'default: loopback, the picked port, ticketing on', input: { display: { spice: {} } }, port: 5930, expected: ['-spice addr=127.0.0.1,port=5930,disable-ticketing=off,agent-mouse=off'] },
+    { what: 'a listen address for thin clients', input: { display: { spice: { listen: '192.168.7.1' } } }, port: 6001, expected: ['-spice addr=192.168.7.1,port=6001,disable-ticketing=off,agent-mouse=off'] },
+    { what: 'a fixed port wins over the picked one', input: { display: { spice: { port: 5999 } } }, port: 6001, expected: ['-spice addr=127.0.0.1,port=5999,disable-ticketing=off,agent-mouse=off'] },
+    { what: 'IPv6 loopback', input: { display: { spice: { listen: '::1' } } }, port: 5930, expected: ['-spice addr=::1,port=5930,disable-ticketing=off,agent-mouse=off'] },
   ];
   for (const c of cases) {
     it(c.what, () => assert.deepEqual(spiceLines(c.input, c.port), c.expected));

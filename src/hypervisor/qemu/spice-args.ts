@@ -9,5 +9,6 @@ export function spiceArgs(vm: string, spice: SpiceDisplaySpec | undefined, port:
   if (!spice) return [];
   const chosen = spice.port ?? port;
   if (chosen === undefined) throw new ArdesiaError('INTERNAL', `vm ${vm}: a SPICE display needs a port; pick a free one before building the command line`);
-  return ['-spice', renderOption(undefined, { addr: spice.listen, port: chosen, 'disable-ticketing': false })];
+  // agent-mouse=off: the pointer is the VM's virtio tablet, not the guest agent (whose uinput the guest may lack).
+  return ['-spice', renderOption(undefined, { addr: spice.listen, port: chosen, 'disable-ticketing': false, 'agent-mouse': false })];
 }

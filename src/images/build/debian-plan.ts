@@ -26,6 +26,8 @@ export const DESKTOP_PACKAGES: readonly string[] = [
   'jwm',
   'xterm',
   'pcmanfm',
+  'spice-vdagent', // the clipboard between the user's client and the desktop (QEMU's vdagent or SPICE's)
+  'dbus-x11', // provides the virtual session bus spice-vdagent's GTK (dconf-service) needs: debootstrap resolves no virtual packages
 ];
 
 /** The root disk is the first virtio disk; serial stays the admin's console, tty0 shows the screen. */
