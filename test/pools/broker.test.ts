@@ -4,15 +4,14 @@
 // twice, a rolling image update moves spares at once and sessions at logoff, and a daemon restart keeps
 // sessions.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { ArdesiaError } from '../../src/contract/errors.js';
 import type { DesktopView, PoolView, SessionInfo } from '../../src/contract/pools.js';
 import type { ApiClient } from '../../src/cli/client.js';
-import { TestDaemon, until } from '../helpers/daemon.js';
+import { type TestDaemon, until } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
 import { cliFails, cliJson, typeAndExpect, waitForLog } from '../images/support.js';
-import { desktopsOf, helperImage, poolShow, untilDesktops, userClient } from './support.js';
+import { desktopsOf, poolShow, poolTestbed, untilDesktops } from './support.js';
 
 let daemon: TestDaemon;
 let alice: ApiClient;
@@ -21,17 +20,7 @@ let aliceDesktop: string;
 
 type Connected = { desktop: DesktopView; session: SessionInfo };
 
-before(async () => {
-  daemon = await TestDaemon.start({ extraArgs: ['--boot-storm-limit', '2'] });
-  await helperImage(daemon, 'bb');
-  alice = await userClient(daemon, 'alice');
-  bob = await userClient(daemon, 'bob');
-});
-
-after(async () => {
-  if (process.env.ARDESIA_TEST_LOG) writeFileSync(process.env.ARDESIA_TEST_LOG, daemon?.output ?? '');
-  await daemon?.destroy();
-});
+poolTestbed(['--boot-storm-limit', '2'], (bed) => ({ daemon, alice, bob } = bed));
 
 const refusal = async (p: Promise<unknown>): Promise<ArdesiaError> => {
   const err = await p.then(() => undefined, (e: unknown) => e);

@@ -3,13 +3,12 @@
 // idleDisconnectMinutes and its session logged off idleLogoffMinutes later, the desktop back to a clean
 // spare; a client that moves the mouse keeps its session. Minutes are the policy's unit: ~3 minutes.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { WebSocket } from 'ws';
 import type { DesktopView, SessionInfo } from '../../src/contract/pools.js';
 import type { ApiClient } from '../../src/cli/client.js';
-import { TestDaemon, until } from '../helpers/daemon.js';
-import { helperImage, untilDesktops, userClient } from './support.js';
+import { type TestDaemon, until } from '../helpers/daemon.js';
+import { poolTestbed, untilDesktops } from './support.js';
 
 const FBUR_EVERY_MS = 200;
 const POINTER_EVERY_MS = 10_000;
@@ -20,17 +19,7 @@ let daemon: TestDaemon;
 let alice: ApiClient;
 let bob: ApiClient;
 
-before(async () => {
-  daemon = await TestDaemon.start({ extraArgs: ['--boot-storm-limit', '2'] });
-  await helperImage(daemon, 'bb');
-  alice = await userClient(daemon, 'alice');
-  bob = await userClient(daemon, 'bob');
-});
-
-after(async () => {
-  if (process.env.ARDESIA_TEST_LOG) writeFileSync(process.env.ARDESIA_TEST_LOG, daemon?.output ?? '');
-  await daemon?.destroy();
-});
+poolTestbed(['--boot-storm-limit', '2'], (bed) => ({ daemon, alice, bob } = bed));
 
 /** A minimal RFB 3.8 client over the gateway's WebSocket: reads what it needs of the handshake, then ignores updates. */
 class RfbTestClient {

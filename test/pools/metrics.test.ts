@@ -1,28 +1,17 @@
 // GET /metrics and /healthz over a real daemon: admins only, the metric names a scraper relies on, and
 // the counters, gauges and the login-to-ready histogram moving after a real connect to a busybox desktop.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { ArdesiaError } from '../../src/contract/errors.js';
 import { ApiClient } from '../../src/cli/client.js';
-import { TestDaemon } from '../helpers/daemon.js';
-import { helperImage, PASSWORD, untilDesktops, userClient } from './support.js';
+import type { TestDaemon } from '../helpers/daemon.js';
+import { PASSWORD, poolTestbed, untilDesktops } from './support.js';
 
 let daemon: TestDaemon;
 let alice: ApiClient;
 let bob: ApiClient;
 
-before(async () => {
-  daemon = await TestDaemon.start();
-  await helperImage(daemon, 'bb');
-  alice = await userClient(daemon, 'alice');
-  bob = await userClient(daemon, 'bob');
-});
-
-after(async () => {
-  if (process.env.ARDESIA_TEST_LOG) writeFileSync(process.env.ARDESIA_TEST_LOG, daemon?.output ?? '');
-  await daemon?.destroy();
-});
+poolTestbed([], (bed) => ({ daemon, alice, bob } = bed));
 
 const scrape = () => daemon.api().request<string>('GET', '/metrics');
 

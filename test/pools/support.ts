@@ -1,14 +1,36 @@
 // Pools over a real daemon: a gold image made from the busybox test guest with the guest helper, users
 // with their own API tokens, and small waits on the pool's state.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import type { DesktopView, PoolView } from '../../src/contract/pools.js';
 import { ApiClient } from '../../src/cli/client.js';
-import { type TestDaemon, until } from '../helpers/daemon.js';
+import { TestDaemon, until } from '../helpers/daemon.js';
 import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
 import { cliJson } from '../images/support.js';
 
 export const PASSWORD = 'correct-horse-battery-staple';
+
+export interface PoolTestbed {
+  daemon: TestDaemon;
+  alice: ApiClient;
+  bob: ApiClient;
+}
+
+/** For one test file: a daemon with the helper guest as image `bb` and the users alice and bob, handed to `ready`
+ *  before the tests; its log kept in $ARDESIA_TEST_LOG when set, and the daemon destroyed after them. */
+export function poolTestbed(extraArgs: string[], ready: (bed: PoolTestbed) => void): void {
+  let daemon: TestDaemon | undefined;
+  before(async () => {
+    daemon = await TestDaemon.start(extraArgs.length ? { extraArgs } : {});
+    await helperImage(daemon, 'bb');
+    ready({ daemon, alice: await userClient(daemon, 'alice'), bob: await userClient(daemon, 'bob') });
+  });
+  after(async () => {
+    if (process.env.ARDESIA_TEST_LOG) writeFileSync(process.env.ARDESIA_TEST_LOG, daemon?.output ?? '');
+    await daemon?.destroy();
+  });
+}
 
 /** Imports the busybox guest with the helper as image `name` (version 1), booted by direct kernel. */
 export async function helperImage(daemon: TestDaemon, name: string): Promise<void> {
