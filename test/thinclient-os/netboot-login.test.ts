@@ -10,18 +10,18 @@
 // (The first keys after boot used to be lost in cage's seat: docs/thinclient-os.md, "Keyboard input".)
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ApiClient } from '../../src/cli/client.js';
+import type { ApiClient } from '../../src/cli/client.js';
 import type { SessionInfo } from '../../src/contract/pools.js';
 import { QmpClient } from '../../src/hypervisor/qmp/client.js';
-import { buildThinClientOs } from '../../src/thinclients/os/build.js';
 import { qkeyChordsOf, sendKeyArgs } from '../../src/thinclients/qkeys.js';
-import { CLI, killRuntimeQemus, runCli, until } from '../helpers/daemon.js';
+import { killRuntimeQemus, runCli, until } from '../helpers/daemon.js';
 import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
 import { NetLab, REPO } from '../netboot/lab.js';
-import { type DecodedPng, decodePng, dominantColour } from './png.js';
+import { type LabDaemon, serconFile, serialConsole, shareOf, stageThinClientOs, startLabDaemon, waitForLoginPage } from './netboot-support.js';
+import { type DecodedPng, decodePng } from './png.js';
 
 const SERVER_IP = '10.250.10.1';
 const MAC = '52:54:00:0a:00:01';
@@ -36,46 +36,29 @@ const VGA = process.env.ARDESIA_TC_VGA ?? 'virtio';
 let dir: string;
 let dataDir: string;
 let lab: NetLab;
-let daemon: ChildProcess;
-let log = '';
+let daemon: LabDaemon;
 let api: ApiClient;
+const log = () => daemon.log();
 
 before(async () => {
   dir = mkdtempSync('/tmp/tcl-');
   dataDir = join(dir, 'data');
-  const os = join(dir, 'os');
-  await buildThinClientOs({ arch: 'amd64', outDir: os, cacheDir: join(REPO, '.cache', 'thinclient') });
-  mkdirSync(join(dataDir, 'thinclient'), { recursive: true });
-  cpSync(os, join(dataDir, 'thinclient', 'current'), { recursive: true });
-
+  await stageThinClientOs(dir, dataDir);
   lab = await NetLab.create('l');
   const srv = await lab.addHost('srv', `${SERVER_IP}/24`);
   await lab.addTap('tap0');
-  const netboot = join(dir, 'netboot.yaml');
-  writeFileSync(netboot, ['interfaces:', `  - address: ${SERVER_IP}`, '    mode: full', '    subnetMask: 255.255.255.0', '    ranges: [{ start: 10.250.10.100, end: 10.250.10.120 }]', ''].join('\n'));
-  daemon = lab.spawn(srv, process.execPath, [CLI, '--data-dir', dataDir, 'serve', '--listen', `${SERVER_IP}:8080`, '--netboot', netboot, '--log-level', 'debug']);
-  daemon.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-  daemon.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  await until('the daemon to listen', () => log.includes('ardesia daemon listening') || (daemon.exitCode !== null && Promise.reject(new Error(log))), 60_000);
-  api = new ApiClient({ socketPath: join(dataDir, 'ardesia.sock'), token: readFileSync(join(dataDir, 'root.token'), 'utf8').trim() });
+  daemon = await startLabDaemon(lab, srv, dir, dataDir, SERVER_IP,
+    ['interfaces:', `  - address: ${SERVER_IP}`, '    mode: full', '    subnetMask: 255.255.255.0', '    ranges: [{ start: 10.250.10.100, end: 10.250.10.120 }]']);
+  api = daemon.api;
 });
 
 after(async () => {
-  daemon?.kill('SIGTERM');
+  daemon?.proc.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 500));
   if (dataDir) killRuntimeQemus(dataDir);
   await lab?.destroy();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-const close = (a: readonly number[], b: readonly number[]) => a.every((v, i) => Math.abs(v - b[i]!) <= 8);
-
-/** Share of the screen's pixels within ±8 of `rgb`. */
-function shareOf(png: DecodedPng, rgb: readonly number[]): number {
-  let n = 0;
-  for (let i = 0; i < png.pixels.length; i += png.channels) if (close([png.pixels[i]!, png.pixels[i + 1]!, png.pixels[i + 2]!], rgb)) n++;
-  return n / (png.width * png.height);
-}
 
 /** noVNC's screen before the first frame arrives (RFB's default background, rgb(40, 40, 40)). */
 const NOVNC_EMPTY = [0x28, 0x28, 0x28];
@@ -85,16 +68,6 @@ const DESKTOP_TOOLBAR = [0x1d, 0x23, 0x30];
 /** The portal's desktop view with the guest's screen in it: its toolbar, and noVNC's canvas no longer empty. */
 function looksLikeDesktopScreen(png: DecodedPng): boolean {
   return shareOf(png, DESKTOP_TOOLBAR) > 0.02 && shareOf(png, NOVNC_EMPTY) < 0.5;
-}
-
-/** The login page as the browser tests saw it (docs/screenshots/portal-login.png): its background, the white login
- *  card and the blue button, each with at least a fraction of the share it has there (screens differ in size). */
-function looksLikeLoginPage(png: DecodedPng): boolean {
-  const reference = decodePng(readFileSync(join(REPO, 'docs', 'screenshots', 'portal-login.png')));
-  const background = dominantColour(reference).rgb;
-  const card = [0xff, 0xff, 0xff];
-  const button = [0x1f, 0x5f, 0xbf];
-  return shareOf(png, background) > 0.5 && shareOf(png, card) > shareOf(reference, card) / 4 && shareOf(png, button) > shareOf(reference, button) / 4;
 }
 
 /** A gold image of the busybox guest (its screen served over VNC), a user, and one pool entitled to them with a warm spare. */
@@ -134,23 +107,16 @@ async function assertSessionFromThinClient(session: SessionInfo, thinClientIp: s
 }
 
 test('a diskless PC netboots (BIOS, full mode) through Ardesia to the login page, a user logs in on its keyboard, and the broker records the session from that thin client', async () => {
-  const serial = join(dir, 'tc.serial');
+  const serialPath = join(dir, 'tc.serial');
   const qmpPath = join(dir, 'tc.qmp');
-  writeFileSync(serial, '');
-  writeFileSync(join(dir, 'sercon'), Buffer.from([0xf8, 0x03]));
   // The PC's own PS/2 keyboard (QEMU's default, like an old PC's): no virtio input devices.
   const qemu = lab.spawn(lab.hub, 'qemu-system-x86_64', [
     '-accel', 'tcg,tb-size=128', '-m', '1024', '-smp', '1', '-nodefaults', '-vga', VGA, '-display', 'none', '-no-reboot', '-boot', 'n',
     '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', `virtio-net-pci,netdev=n0,mac=${MAC}`,
-    '-fw_cfg', `name=etc/sercon-port,file=${join(dir, 'sercon')}`, '-serial', `file:${serial}`, '-qmp', `unix:${qmpPath},server=on,wait=off`,
+    '-fw_cfg', `name=etc/sercon-port,file=${serconFile(dir)}`, '-serial', `file:${serialPath}`, '-qmp', `unix:${qmpPath},server=on,wait=off`,
   ]);
-  const text = () => readFileSync(serial, 'latin1').replace(/\x1b\[[0-9;]*m/g, '').replace(/\r/g, '');
-  const stage = (re: RegExp, what: string) =>
-    until(what, () => {
-      if (qemu.exitCode !== null) throw new Error(`the thin client's QEMU exited ${qemu.exitCode}:\n${text().slice(-3000)}`);
-      if (/ARDESIA-TC FATAL/.test(text())) throw new Error(`the thin client stopped:\n${text().slice(-3000)}`);
-      return re.test(text());
-    }, BOOT_TIMEOUT_MS, 500);
+  const serial = serialConsole(qemu, serialPath, BOOT_TIMEOUT_MS);
+  const { text, stage } = serial;
   // The desktop pool comes up while the thin client boots.
   const pool = poolForDora();
   pool.catch(() => undefined); // awaited below; a failure meanwhile must not be an unhandled rejection
@@ -164,20 +130,12 @@ test('a diskless PC netboots (BIOS, full mode) through Ardesia to the login page
     // The compositor holds the PC's keyboard (udev tagged it, libinput opened it through seatd).
     await stage(/ARDESIA-TC stage=input run=\d+ compositor=cage devices=[^\n]*:kbd:AT_Translated_Set_2_keyboard/, 'the PS/2 keyboard in the kiosk');
     // …and in the daemon's log.
-    assert.match(log, /"event":"dhcp-reply","reason":"ACK 10\.250\.10\.1\d\d to 52:54:00:0a:00:01/);
-    assert.match(log, /"event":"boot-script","mac":"52:54:00:0a:00:01"/);
-    assert.match(log, /"event":"boot-file","file":"root\.squashfs"/);
+    assert.match(log(), /"event":"dhcp-reply","reason":"ACK 10\.250\.10\.1\d\d to 52:54:00:0a:00:01/);
+    assert.match(log(), /"event":"boot-script","mac":"52:54:00:0a:00:01"/);
+    assert.match(log(), /"event":"boot-file","file":"root\.squashfs"/);
 
     const qmp = await QmpClient.connect(qmpPath);
-    let seen: { rgb: [number, number, number]; share: number } | undefined;
-    await until('the login page on the screen', async () => {
-      await qmp.screendump(join(dir, 'tc.png'), 'png');
-      const png = decodePng(readFileSync(join(dir, 'tc.png')));
-      seen = dominantColour(png);
-      return looksLikeLoginPage(png);
-    }, BOOT_TIMEOUT_MS, 2000).catch((err: Error) => {
-      throw new Error(`${err.message}; last dominant colour ${JSON.stringify(seen)}\n${text().slice(-2000)}`);
-    });
+    await waitForLoginPage(qmp, join(dir, 'tc.png'), serial, BOOT_TIMEOUT_MS);
     cpSync(join(dir, 'tc.png'), join(REPO, 'docs', 'screenshots', 'thinclient-login.png'));
 
     const client = await api.request<{ state: string; bootCount: number; lastIp: string }>('GET', `/v1/thinclients/${MAC}`);
