@@ -64,11 +64,13 @@ export async function run(): Promise<{ name: string; rows: Array<Record<string, 
       return { label: `${side}: ${CLIENTS} × ${FILE_MIB} MiB, blksize ${BLKSIZE}`, unit: 's', n: s.n, median: round(s.median), min: round(s.min), max: round(s.max), 'MiB/s (median)': round(totalMiB / s.median, 1) };
     });
     const ratio = round(median(ratios));
+    // Which transfer path was measured: the native sender, or the TypeScript fallback if it is off or missing.
+    const via = [...new Set(ours.events.filter((e) => e.event === 'tftp-start').map((e) => String(e.via)))].join(', ');
     rows.push({ label: 'ratio dnsmasq time / ardesia time (target ≥ 1.0)', unit: 'x', n: ratios.length, median: ratio, min: round(Math.min(...ratios)), max: round(Math.max(...ratios)), 'MiB/s (median)': '' });
     return {
       name: 'netboot-tftp',
       rows,
-      notes: [`${ratio >= 1 ? 'MET' : 'MISSED'}: ratio ${ratio} (target ≥ 1.0)`, `clients: busybox tftp -b ${BLKSIZE}, ${CLIENTS} at once, in a network namespace over a veth pair and a bridge`, `dnsmasq ${(await pexec('/usr/sbin/dnsmasq', ['--version'])).stdout.split('\n')[0]}`],
+      notes: [`${ratio >= 1 ? 'MET' : 'MISSED'}: ratio ${ratio} (target ≥ 1.0)`, `clients: busybox tftp -b ${BLKSIZE}, ${CLIENTS} at once, in a network namespace over a veth pair and a bridge`, `ardesia transfers via: ${via}`, `dnsmasq ${(await pexec('/usr/sbin/dnsmasq', ['--version'])).stdout.split('\n')[0]}`],
     };
   } finally {
     dnsmasq?.kill('SIGKILL');

@@ -30,7 +30,7 @@ const DEBIAN_PACKAGES = {
   websockify: '/usr/bin/websockify', // the display-gateway benchmark's baseline
   'squashfs-tools': '/usr/bin/mksquashfs',
   chromium: '/usr/bin/chromium', // the web app's browser tests (driven by playwright-core)
-  gcc: '/usr/bin/gcc', // builds the display relay (native/display-relay.c)
+  gcc: '/usr/bin/gcc', // builds the display relay and the TFTP sender (native/*.c)
 };
 
 function missingDebianPackages() {
@@ -77,7 +77,18 @@ function buildDisplayRelay() {
   execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, source], { stdio: 'inherit' });
 }
 
+/** The TFTP sender (src/netboot/tftp/native-sender.ts runs it), rebuilt when its source is newer. */
+function buildTftpSender() {
+  const source = join(root, 'native', 'tftp-sender.c');
+  const binary = join(root, '.cache', 'native', 'tftp-sender');
+  if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return;
+  mkdirSync(dirname(binary), { recursive: true });
+  console.log('ardesia setup: building the TFTP sender');
+  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, source], { stdio: 'inherit' });
+}
+
 const missing = missingDebianPackages();
 if (missing.length > 0) installDebianPackages(missing);
 ensureNodeModules();
 buildDisplayRelay();
+buildTftpSender();

@@ -12,7 +12,7 @@ import { TftpServer } from './tftp/server.js';
 const USAGE = `usage: serve.js --interface ADDR --root DIR [--mode full|proxy] [--no-dhcp] [--no-tftp]
   full mode: --range START-END --netmask MASK [--router IP] [--dns IP] [--lease-seconds N] [--reserve MAC=IP]… [--force]
   boot:      [--bios-file undionly.kpxe] [--uefi-file snponly.efi] [--ipxe-http ADDR:PORT] [--ipxe-script boot.ipxe]
-  tftp:      [--tftp-port 69] [--max-blksize 1468] [--tftp-workers N (default: one per core, 0 = main thread)]`;
+  tftp:      [--tftp-port 69] [--max-blksize 1468] [--tftp-workers N (the Node fallback when the native sender is missing: default one per core, 0 = main thread)]`;
 
 function log(event: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ t: Date.now(), ...event })}\n`);

@@ -139,4 +139,8 @@ test('after all that the server is healthy and still serving', async () => {
   const [r] = await fetch(['small.txt']);
   assert.equal(r!.sha256, sums.get('small.txt'));
   assert.ok(!server.events.some((e) => e.event === 'tftp-internal-error'), JSON.stringify(server.events.filter((e) => e.event === 'tftp-internal-error')));
+  // serve.js defaults to worker threads, which only the TypeScript fallback uses.
+  const via = process.env.ARDESIA_TFTP_SENDER === 'off' ? 'worker' : 'native';
+  const starts = server.events.filter((e) => e.event === 'tftp-start');
+  assert.ok(starts.length > 0 && starts.every((e) => e.via === via), `every transfer via ${via}: ${JSON.stringify(starts.map((e) => e.via))}`);
 });
