@@ -63,11 +63,14 @@ export function planSpares(pool: Pool, desktops: readonly DesktopView[], current
   const actions: SpareAction[] = [];
 
   // Retire first, preferring outdated spares (no point re-cloning them), then cold, then warm; never one booting.
+  // While a spare is still landing (cloned or re-cloned, it comes back cold), no warm one goes: the landing one
+  // is retired as cold on a later pass, instead of throwing away a booted spare and booting another.
   const surplus = surplusCount(pool, live.length, spares.length);
+  const landing = spares.some((d) => d.state === 'resetting' || d.state === 'provisioning');
   const retireOrder = [
     ...outdated.filter((d) => d.user === null).sort(newestFirst),
     ...spares.filter((d) => d.state === 'stopped' && !outdated.includes(d)).sort(newestFirst),
-    ...spares.filter((d) => d.state === 'ready' && !outdated.includes(d)).sort(newestFirst),
+    ...(landing ? [] : spares.filter((d) => d.state === 'ready' && !outdated.includes(d)).sort(newestFirst)),
   ];
   const aboveMax = live.length > pool.maxDesktops;
   const retired = new Set(retireOrder.slice(0, surplus).map((d) => d.name));
