@@ -24,6 +24,8 @@ export interface MachineOptions {
   bootTimeoutMs: number;
   /** A logoff the guest does not confirm in this time is forced. */
   logoffTimeoutMs: number;
+  /** The user's XKB layout, from the auth domain (the session applies it in the guest). */
+  keyboardLayoutOf(user: string): Promise<string | undefined>;
 }
 
 export interface MachineEvents {
@@ -258,8 +260,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     const guest = this.watch(row.name);
     if (!guest?.channel.isConnected) throw new ArdesiaError('VM_NOT_RUNNING', `the guest helper of ${row.name} is not connected`);
     if (message.type === 'logoff') return guest.channel.send({ type: 'logoff' });
-    const account = await this.ctx.db.selectFrom('users').select('keyboard_layout').where('name', '=', message.user).executeTakeFirst();
-    guest.channel.send(assignMessage(message.user, account?.keyboard_layout));
+    guest.channel.send(assignMessage(message.user, await this.opts.keyboardLayoutOf(message.user)));
   }
 
   /** The VM is off: a fresh linked clone of the pool's target version replaces the system disk. */

@@ -410,10 +410,8 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     const info = this.clientInfo(desktop);
     info.count += 1;
     info.activityAt = Date.now();
-    // A display that does not name its thin client, from the address that connected with one, is that thin client.
-    const known = info.last?.thinClient !== undefined && info.last.address === client.address ? info.last.thinClient : undefined;
-    const thinClient = client.thinClient ?? known;
-    info.last = { ...client, ...(thinClient ? { thinClient } : {}), at: nowIso() };
+    // The portal names its thin client on every display connection (the kiosk's ?thinclient=MAC).
+    info.last = { ...client, at: nowIso() };
     await this.machine.fireQuietly(desktop, { type: 'client-connected' });
   }
 
