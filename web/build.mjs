@@ -13,7 +13,7 @@ const sourceRoot = dirname(webDir);
 const outDir = join(root, 'dist', 'web');
 const stampFile = join(outDir, '.inputs-sha256');
 // Shared code the app imports from src/ (state predicates, wire types).
-const SHARED_INPUTS = ['src/contract', 'src/desktops/lifecycle.ts', 'package-lock.json'];
+const SHARED_INPUTS = ['src/contract', 'src/desktops/lifecycle.ts', 'src/thinclients/view.ts', 'package-lock.json'];
 
 function filesUnder(path) {
   if (!existsSync(path)) return [];

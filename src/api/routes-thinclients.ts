@@ -1,11 +1,15 @@
 // Thin-client inventory routes (admin). The public boot chain is in src/netboot/http/boot-routes.ts.
-import { ThinClientPatch, MacParams } from '../thinclients/view.js';
+import { ThinClientCreate, ThinClientPatch, MacParams } from '../thinclients/view.js';
 import type { ApiRoute } from './route.js';
 
 const by = (principal: string | undefined): string => principal ?? 'unknown';
 
 export const thinClientRoutes: ApiRoute[] = [
   { method: 'GET', url: '/v1/thinclients', summary: 'List thin clients', access: 'admin', handler: async ({ app }) => app.thinClients.list() },
+  {
+    method: 'POST', url: '/v1/thinclients', summary: 'Add a thin client by MAC before its first boot', access: 'admin', body: ThinClientCreate, status: 201,
+    handler: async ({ app, body, principal }) => app.thinClients.create(body as ThinClientCreate, by(principal)),
+  },
   {
     method: 'GET', url: '/v1/thinclients/:mac', summary: 'Show a thin client', access: 'admin', params: MacParams,
     handler: async ({ app, params }) => app.thinClients.get(params.mac!),

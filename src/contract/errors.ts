@@ -86,9 +86,10 @@ export const ERROR_REGISTRY = {
   // netboot and thin clients
   THINCLIENT_NOT_FOUND: { status: 404, hint: 'List the known thin clients with `ardesia thinclient list`; a client is registered when it first network-boots.' },
   THINCLIENT_NAME_TAKEN: { status: 409, hint: 'Choose another name, or rename the other thin client first.' },
-  BOOT_FILE_NOT_FOUND: { status: 404, hint: 'Only the files listed in DATA_DIR/thinclient/current/manifest.json are served; rebuild the thin-client OS if one is missing.' },
+  THINCLIENT_EXISTS: { status: 409, hint: 'That MAC is already in the inventory: change it with `ardesia thinclient set MAC …`.' },
+  BOOT_FILE_NOT_FOUND: { status: 404, hint: 'Only the files listed in DATA_DIR/thinclient/current-ARCH/manifest.json are served, under /boot/files/ARCH/; rebuild the thin-client OS if one is missing.' },
   BOOT_RANGE_INVALID: { status: 416, hint: 'Ask for a byte range inside the file (Content-Range gives its size).' },
-  THINCLIENT_OS_MISSING: { status: 503, hint: 'Build the thin-client OS first; its files go to DATA_DIR/thinclient/current/.' },
+  THINCLIENT_OS_MISSING: { status: 503, hint: 'Build the thin-client OS of that architecture first: ardesia thinclient build --arch amd64|i386 (files go to DATA_DIR/thinclient/current-ARCH/).' },
   NETBOOT_CONFIG_INVALID: { status: 400, hint: 'Fix the netboot configuration file at the paths listed, then start again (docs/netboot.md shows an example).' },
   NETBOOT_DHCP_CONFLICT: { status: 409, hint: 'Use mode proxy beside the existing DHCP server, or set force: true on the interface if you are sure.' },
 

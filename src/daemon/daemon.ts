@@ -24,10 +24,10 @@ import { DesktopMachine } from '../desktops/pool-machine.js';
 import { PoolService } from '../desktops/pools.js';
 import { DesktopDisplayAccess } from '../desktops/display-access.js';
 import { EventHub } from '../api/events.js';
-import { publishAdminEvents, publishPoolEvents } from './live-events.js';
+import { publishAdminEvents, publishPoolEvents, publishThinClientEvents } from './live-events.js';
 import { StandaloneDisplayAccess } from '../gateway/access.js';
 import { authServicesCreate } from '../auth/index.js';
-import { recordThinClientSession, ThinClientService } from '../thinclients/inventory.js';
+import { ThinClientService } from '../thinclients/inventory.js';
 import { startDaemonNetboot } from '../netboot/daemon-hook.js';
 import { DaemonMetrics } from './metrics.js';
 
@@ -82,12 +82,20 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   const desktops = new DesktopService(serviceContext, homes);
   log.info(await desktops.reconcile(), 'reconciled home-volume leases');
   const events = new EventHub();
-  const machine = new DesktopMachine(serviceContext, homes, { bootTimeoutMs: (opts.bootTimeoutSeconds ?? 600) * 1000, logoffTimeoutMs: 60_000 });
+  const auth = authServicesCreate(store);
+  const machine = new DesktopMachine(serviceContext, homes, {
+    bootTimeoutMs: (opts.bootTimeoutSeconds ?? 600) * 1000,
+    logoffTimeoutMs: 60_000,
+    // A principal without an Ardesia account (a local unix user) has no layout of its own: the image's default.
+    keyboardLayoutOf: async (user) => (await auth.users.row(user))?.keyboard_layout,
+  });
   const pools = new PoolService(serviceContext, machine, { bootStormLimit: opts.bootStormLimit ?? 2 });
   images.addDependantSource((image, version) => pools.poolsUsingImage(image, version));
   publishPoolEvents(events, pools, machine);
   publishAdminEvents(events, images.operations);
-  pools.on('thin-client', (mac, user) => void recordThinClientSession(store, mac, user).catch((err) => log.warn({ err, mac }, 'recording the thin client session failed')));
+  const thinClients = new ThinClientService(store, dataDir, log);
+  pools.on('thin-client', (mac, user) => void thinClients.recordSession(mac, user).catch((err) => log.warn({ err, mac }, 'recording the thin client session failed')));
+  publishThinClientEvents(events, thinClients);
   log.info(await pools.reconcile(), 'reconciled pool desktops');
 
   let configPath = opts.config ? resolve(opts.config) : undefined;
@@ -101,9 +109,9 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
     pools,
     events,
     display: new DesktopDisplayAccess(pools, new StandaloneDisplayAccess({ desktops, vms: manager, mayOperate, log })),
-    ...authServicesCreate(store),
+    ...auth,
     metrics: new DaemonMetrics({ store, pools }),
-    thinClients: new ThinClientService(store, dataDir, log),
+    thinClients,
     configLoad: async (path) => {
       configPath = resolve(path);
       return loadConfig(store, manager, dataDir, configPath, { reload: false, startAllEnabled: false }, log);

@@ -5,6 +5,7 @@ import type { Operations } from '../images/operations.js';
 import { isEntitled } from '../desktops/broker-plan.js';
 import type { DesktopMachine } from '../desktops/pool-machine.js';
 import type { PoolService } from '../desktops/pools.js';
+import type { ThinClientService } from '../thinclients/inventory.js';
 
 export function publishPoolEvents(hub: EventHub, pools: PoolService, machine: DesktopMachine): void {
   machine.on('desktop', (view) => {
@@ -24,4 +25,9 @@ export function publishAdminEvents(hub: EventHub, operations: Operations): void 
     if (type) hub.publish({ type, data: change });
   });
   operations.on('changed', (op) => hub.publish({ type: 'operation', data: op }));
+}
+
+/** A thin client booting, seen by its kiosk, or starting/ending a session: administrators only. */
+export function publishThinClientEvents(hub: EventHub, thinClients: ThinClientService): void {
+  thinClients.on('changed', (view) => hub.publish({ type: 'thinclient', data: view }));
 }

@@ -1,11 +1,12 @@
 // The thin-client inventory: clients known by MAC, registered the first time they ask for a boot
 // script, configured by administrators, seen by the boot chain and the broker.
+import { EventEmitter } from 'node:events';
 import type { Updateable } from 'kysely';
 import { ArdesiaError } from '../contract/errors.js';
 import { auditAppend } from '../images/repo.js';
 import type { ThinClientTable } from '../netboot/store-schema.js';
 import type { Store } from '../store/db.js';
-import type { ThinClientPatch, ThinClientView } from './view.js';
+import type { ThinClientCreate, ThinClientPatch, ThinClientView } from './view.js';
 
 export interface ThinClientSettings {
   /** New clients wait for an administrator to enable them (default: they boot at once). */
@@ -39,9 +40,26 @@ function notFound(mac: string): ArdesiaError {
   return new ArdesiaError('THINCLIENT_NOT_FOUND', `no thin client with MAC ${mac} is known`);
 }
 
-/** Called by the broker when a user's desktop opens (user) or closes (null) on a thin client. */
-export async function recordThinClientSession(store: Store, mac: string, user: string | null): Promise<void> {
-  await store.updateTable('thin_clients').set({ current_user: user, last_seen_at: new Date().toISOString() }).where('mac', '=', mac).execute();
+/** A client row with nothing known yet (the insert's defaults). */
+const EMPTY_CLIENT = {
+  boot_count: 0, name: null, place: null, pool: null, auto_login_user: null, keyboard_layout: null, resolution: null,
+  boot_params: null, last_seen_at: null, last_ip: null, current_user: null,
+} as const;
+
+/** Writes the fields `patch` names (null clears one) and audits it as `action`; a name held by another MAC is refused. */
+async function applyPatch(store: Store, mac: string, patch: ThinClientPatch, by: string, action: string): Promise<void> {
+  const set: Partial<Record<keyof ThinClientTable, string | null>> = {};
+  for (const [key, column] of Object.entries(COLUMN_OF) as Array<[keyof ThinClientPatch, keyof ThinClientTable]>) {
+    if (patch[key] !== undefined) set[column] = patch[key] ?? null;
+  }
+  if (Object.keys(set).length === 0) return;
+  if (patch.name) {
+    const holder = await store.selectFrom('thin_clients').select('mac').where('name', '=', patch.name).where('mac', '!=', mac).executeTakeFirst();
+    if (holder) throw new ArdesiaError('THINCLIENT_NAME_TAKEN', `the name ${patch.name} is already given to ${holder.mac}`);
+  }
+  const res = await store.updateTable('thin_clients').set(set as Updateable<ThinClientTable>).where('mac', '=', mac).executeTakeFirst();
+  if (res.numUpdatedRows === 0n) throw notFound(mac);
+  await auditAppend(store, by, action, mac, patch);
 }
 
 /** Where the boot chain logs its stages (a pino logger fits). */
@@ -49,15 +67,29 @@ export interface BootLog {
   info(fields: Record<string, unknown>, message: string): void;
 }
 
-export class ThinClientService {
+/** `changed`: a client's record after the boot chain or the broker touched it (the console shows it live). */
+export interface ThinClientEvents {
+  changed: [ThinClientView];
+}
+
+export class ThinClientService extends EventEmitter<ThinClientEvents> {
   readonly settings: ThinClientSettings = { requireApproval: false };
 
   constructor(
     readonly store: Store,
-    /** The thin-client OS lives in DATA_DIR/thinclient/current/. */
+    /** The thin-client OSes live in DATA_DIR/thinclient/current-ARCH/. */
     readonly dataDir: string,
     readonly log: BootLog = { info: () => {} },
-  ) {}
+  ) {
+    super();
+  }
+
+  /** Called by the broker when a user's desktop opens (user) or closes (null) on a thin client. */
+  async recordSession(mac: string, user: string | null): Promise<void> {
+    await this.store.updateTable('thin_clients').set({ current_user: user, last_seen_at: new Date().toISOString() }).where('mac', '=', mac).execute();
+    const client = await this.find(mac);
+    if (client) this.emit('changed', client);
+  }
 
   configure(settings: Partial<ThinClientSettings>): void {
     Object.assign(this.settings, settings);
@@ -79,20 +111,24 @@ export class ThinClientService {
     return found;
   }
 
+  /** Adds a PC by MAC before it first boots, with its settings (enabled unless `state` says otherwise). */
+  async create(input: ThinClientCreate, by: string): Promise<ThinClientView> {
+    const { mac, ...patch } = input;
+    await this.store.transaction().execute(async (trx) => {
+      const inserted = await trx
+        .insertInto('thin_clients')
+        .values({ ...EMPTY_CLIENT, mac, state: 'enabled', created_at: new Date().toISOString() })
+        .onConflict((oc) => oc.column('mac').doNothing())
+        .executeTakeFirst();
+      if ((inserted.numInsertedOrUpdatedRows ?? 0n) === 0n) throw new ArdesiaError('THINCLIENT_EXISTS', `thin client ${mac} is already in the inventory`);
+      // Settings as a patch in the same transaction: a name taken or a bad value leaves nothing half-added.
+      await applyPatch(trx, mac, patch, by, 'thinclient.create');
+    });
+    return this.get(mac);
+  }
+
   async patch(mac: string, patch: ThinClientPatch, by: string): Promise<ThinClientView> {
-    const set: Partial<Record<keyof ThinClientTable, string | null>> = {};
-    for (const [key, column] of Object.entries(COLUMN_OF) as Array<[keyof ThinClientPatch, keyof ThinClientTable]>) {
-      if (patch[key] !== undefined) set[column] = patch[key] ?? null;
-    }
-    if (Object.keys(set).length > 0) {
-      if (patch.name) {
-        const holder = await this.store.selectFrom('thin_clients').select('mac').where('name', '=', patch.name).where('mac', '!=', mac).executeTakeFirst();
-        if (holder) throw new ArdesiaError('THINCLIENT_NAME_TAKEN', `the name ${patch.name} is already given to ${holder.mac}`);
-      }
-      const res = await this.store.updateTable('thin_clients').set(set as Updateable<ThinClientTable>).where('mac', '=', mac).executeTakeFirst();
-      if (res.numUpdatedRows === 0n) throw notFound(mac);
-      await auditAppend(this.store, by, 'thinclient.update', mac, patch);
-    }
+    await applyPatch(this.store, mac, patch, by, 'thinclient.update');
     return this.get(mac);
   }
 
@@ -111,8 +147,7 @@ export class ThinClientService {
     const now = new Date().toISOString();
     const inserted = await this.store
       .insertInto('thin_clients')
-      .values({ mac, state: 'new', boot_count: 0, created_at: now, name: null, place: null, pool: null, auto_login_user: null,
-        keyboard_layout: null, resolution: null, boot_params: null, last_seen_at: null, last_ip: null, current_user: null })
+      .values({ ...EMPTY_CLIENT, mac, state: 'new', created_at: now })
       .onConflict((oc) => oc.column('mac').doNothing())
       .executeTakeFirst();
     const registered = (inserted.numInsertedOrUpdatedRows ?? 0n) > 0n;
@@ -123,12 +158,16 @@ export class ThinClientService {
       .set((eb) => ({ last_seen_at: now, last_ip: ip, boot_count: decision === 'boot' ? eb('boot_count', '+', 1) : eb.ref('boot_count') }))
       .where('mac', '=', mac)
       .execute();
-    return { client: await this.get(mac), decision, registered };
+    const client = await this.get(mac);
+    this.emit('changed', client);
+    return { client, decision, registered };
   }
 
   /** The kiosk read its settings: the client is alive at `ip`. */
   async seen(mac: string, ip: string): Promise<ThinClientView> {
     await this.store.updateTable('thin_clients').set({ last_seen_at: new Date().toISOString(), last_ip: ip }).where('mac', '=', mac).execute();
-    return this.get(mac);
+    const client = await this.get(mac);
+    this.emit('changed', client);
+    return client;
   }
 }

@@ -46,6 +46,9 @@ const nullable = <T extends z.ZodTypeAny>(schema: T) => schema.nullable().option
 /** Kernel words go into an iPXE script line: no control characters (a newline would add a command) and no `${` expansions. */
 export const BootParamsText = z.string().max(1024).regex(/^[\x20-\x7e]*$/, 'printable ASCII only, on one line').refine((s) => !s.includes('$'), 'must not contain $');
 
+/** Screen modes a thin client can be given: the Linux kernel's built-in EDIDs (drm.edid_firmware), set before the compositor starts. */
+export const SCREEN_MODES = ['800x600', '1024x768', '1280x1024', '1600x1200', '1680x1050', '1920x1080'] as const;
+
 export const ThinClientPatch = z
   .object({
     name: nullable(z.string().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - (starting with a letter or digit)')),
@@ -54,10 +57,14 @@ export const ThinClientPatch = z
     state: z.enum(['enabled', 'disabled']).optional(),
     autoLoginUser: nullable(z.string().min(1).max(64).regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/, 'a user name')),
     keyboardLayout: nullable(z.string().min(1).max(64).regex(/^[A-Za-z0-9_()+,:-]+$/, 'an XKB layout like us, de or fr(bepo)')),
-    resolution: nullable(z.string().regex(/^[1-9]\d{2,4}x[1-9]\d{2,4}$/, 'WIDTHxHEIGHT like 1920x1080')),
+    resolution: nullable(z.enum(SCREEN_MODES, { errorMap: () => ({ message: `one of ${SCREEN_MODES.join(', ')} (the modes the kiosk can set), or null for the screen's own` }) })),
     bootParams: nullable(BootParamsText),
   })
   .strict();
 export type ThinClientPatch = z.infer<typeof ThinClientPatch>;
+
+/** An administrator adds a PC before its first boot (from a purchase list, say): its MAC and settings; enabled unless said. */
+export const ThinClientCreate = ThinClientPatch.extend({ mac: MacText });
+export type ThinClientCreate = z.infer<typeof ThinClientCreate>;
 
 export const MacParams = z.object({ mac: MacText });

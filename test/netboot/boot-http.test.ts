@@ -38,7 +38,7 @@ const json = (r: Raw) => JSON.parse(r.body.toString()) as Record<string, unknown
 before(async () => {
   daemon = await TestDaemon.start({ extraArgs: ['--listen', '127.0.0.1:0'] });
   base = new URL(/"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(daemon.output)![1]!);
-  const os = join(daemon.dataDir, 'thinclient', 'current');
+  const os = join(daemon.dataDir, 'thinclient', 'current-amd64');
   mkdirSync(os, { recursive: true });
   const manifest: { files: Record<string, { size: number; sha256: string }>; kernelCmdline: string } = { files: {}, kernelCmdline: 'console=ttyS0 quiet' };
   for (const [name, bytes] of Object.entries(files)) {
@@ -69,8 +69,10 @@ test('an unknown MAC asking for its script is registered as new and boots (no ap
   assert.match(String(r.headers['content-type']), /^text\/plain/);
   const script = r.body.toString();
   assert.match(script, /^#!ipxe\n/);
-  assert.match(script, new RegExp(`\nkernel ${base.origin}/boot/files/vmlinuz initrd=initrd\\.img console=ttyS0 quiet ardesia\\.server=${base.origin} ardesia\\.mac=\\$\\{mac\\}\n`));
-  assert.match(script, new RegExp(`\ninitrd ${base.origin}/boot/files/initrd\\.img\nboot\n$`));
+  assert.match(script, new RegExp(`\nkernel ${base.origin}/boot/files/amd64/vmlinuz initrd=initrd\\.img console=ttyS0 quiet ardesia\\.server=${base.origin} ardesia\\.mac=\\$\\{mac\\}\n`));
+  assert.match(script, new RegExp(`\ninitrd ${base.origin}/boot/files/amd64/initrd\\.img\nboot\n`));
+  // Only amd64 is built: a 32-bit-only PC is told what to build.
+  assert.match(script, /CPU has no 64-bit mode; ask an administrator to run: ardesia thinclient build --arch i386/);
   const client = json(await raw('GET', `/v1/thinclients/${MAC}`, {}, tokens.admin));
   assert.equal(client.state, 'new');
   assert.equal(client.bootCount, 1);
@@ -79,10 +81,10 @@ test('an unknown MAC asking for its script is registered as new and boots (no ap
 });
 
 test('boot params, disable and enable through the CLI; a disabled client is told so and does not count a boot', async () => {
-  let r = await daemon.cli(['thinclient', 'set', MAC, '--name', 'desk-1', '--place', 'Room 2', '--boot-params', 'video=1024x768', '--keyboard', 'de', '--resolution', '1280x1024', '--auto-login', 'kiosk', '--pool', 'office']);
+  let r = await daemon.cli(['thinclient', 'set', MAC, '--name', 'desk-1', '--place', 'Room 2', '--boot-params', 'i915.modeset=1', '--keyboard', 'de', '--resolution', '1280x1024', '--auto-login', 'kiosk', '--pool', 'office']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /name:\s+desk-1/);
-  assert.match((await raw('GET', `/boot/ipxe?mac=${MAC}`)).body.toString(), / quiet video=1024x768 ardesia\.server=/);
+  assert.match((await raw('GET', `/boot/ipxe?mac=${MAC}`)).body.toString(), / quiet i915\.modeset=1 ardesia\.server=/);
   r = await daemon.cli(['thinclient', 'disable', MAC]);
   assert.equal(r.code, 0, r.stderr);
   const refused = (await raw('GET', `/boot/ipxe?mac=${MAC}`)).body.toString();
@@ -91,6 +93,14 @@ test('boot params, disable and enable through the CLI; a disabled client is told
   r = await daemon.cli(['--json', 'thinclient', 'show', MAC]);
   assert.equal((JSON.parse(r.stdout) as { bootCount: number }).bootCount, 2);
   assert.equal((await daemon.cli(['thinclient', 'enable', MAC])).code, 0);
+  // A PC added ahead of its first boot, held back until enabled.
+  r = await daemon.cli(['thinclient', 'add', '52:54:00:aa:00:0a', '--place', 'Room 9', '--disabled']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /state:\s+disabled/);
+  assert.match((await raw('GET', '/boot/ipxe?mac=52:54:00:aa:00:0a')).body.toString(), /This thin client is not enabled/);
+  r = await daemon.cli(['thinclient', 'add', '52:54:00:aa:00:0a']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /already in the inventory/);
   const list = await daemon.cli(['thinclient', 'list']);
   assert.match(list.stdout, /52:54:00:aa:00:01\s+desk-1\s+enabled\s+Room 2\s+office\s+127\.0\.0\.1\s+2\s/);
 });
@@ -104,31 +114,35 @@ test('the kiosk settings of a client', async () => {
 
 test('boot files: whole, ranges, suffix range, 416, HEAD, ETag from the manifest', async () => {
   const kernel = files.vmlinuz!;
-  let r = await raw('GET', '/boot/files/vmlinuz');
+  let r = await raw('GET', '/boot/files/amd64/vmlinuz');
   assert.equal(r.status, 200);
   assert.equal(sha(r.body), sha(kernel));
   assert.equal(r.headers.etag, `"${sha(kernel)}"`);
   assert.equal(r.headers['accept-ranges'], 'bytes');
-  r = await raw('GET', '/boot/files/vmlinuz', { range: 'bytes=1000-1999' });
+  r = await raw('GET', '/boot/files/amd64/vmlinuz', { range: 'bytes=1000-1999' });
   assert.equal(r.status, 206);
   assert.equal(r.headers['content-range'], `bytes 1000-1999/${kernel.length}`);
   assert.ok(r.body.equals(kernel.subarray(1000, 2000)));
-  r = await raw('GET', '/boot/files/vmlinuz', { range: 'bytes=-100' });
+  r = await raw('GET', '/boot/files/amd64/vmlinuz', { range: 'bytes=-100' });
   assert.equal(r.status, 206);
   assert.ok(r.body.equals(kernel.subarray(kernel.length - 100)));
-  r = await raw('GET', '/boot/files/vmlinuz', { range: `bytes=${kernel.length}-` });
+  r = await raw('GET', '/boot/files/amd64/vmlinuz', { range: `bytes=${kernel.length}-` });
   assert.equal(r.status, 416);
   assert.equal(r.headers['content-range'], `bytes */${kernel.length}`);
-  r = await raw('HEAD', '/boot/files/initrd.img');
+  r = await raw('HEAD', '/boot/files/amd64/initrd.img');
   assert.equal(r.status, 200);
   assert.equal(r.headers['content-length'], String(files['initrd.img']!.length));
   assert.equal(r.body.length, 0);
-  r = await raw('GET', '/boot/files/initrd.img', { 'if-none-match': `"${sha(files['initrd.img']!)}"` });
+  r = await raw('GET', '/boot/files/amd64/initrd.img', { 'if-none-match': `"${sha(files['initrd.img']!)}"` });
   assert.equal(r.status, 304);
   // The manifest itself: the initramfs checks the root image against its sha256 sums.
-  r = await raw('GET', '/boot/files/manifest.json');
+  // Only amd64 is built here: the i386 files are unavailable, and the answer says so.
+  r = await raw('GET', '/boot/files/i386/vmlinuz');
+  assert.equal(r.status, 503);
+  assert.match(r.body.toString(), /no i386 thin-client OS is built/);
+  r = await raw('GET', '/boot/files/amd64/manifest.json');
   assert.equal(r.status, 200);
-  assert.ok(r.body.equals(readFileSync(join(daemon.dataDir, 'thinclient', 'current', 'manifest.json'))));
+  assert.ok(r.body.equals(readFileSync(join(daemon.dataDir, 'thinclient', 'current-amd64', 'manifest.json'))));
 });
 
 test('path traversal in the boot routes gets nothing, and a valid client is answered throughout', async () => {
@@ -137,10 +151,13 @@ test('path traversal in the boot routes gets nothing, and a valid client is answ
     '/boot/files/%2e%2e', '/boot/files/..', '/boot/files/%2fetc%2fpasswd', '/boot/files//etc/passwd', '/boot/files/vmlinuz%00.txt',
     '/boot/files/vmlinuz%00', '/boot/files/secret.txt', '/boot/files/.%2e/root.token', '/boot/..%2froot.token',
     '/boot/%2e%2e%2froot.token.ipxe', '/boot/files/%5c..%5croot.token', '/boot/files/' + 'a'.repeat(5000),
+    // With the architecture folder: traversal from it, a file the manifest does not list, an arch not built or unknown.
+    '/boot/files/amd64/../../ardesia.db', '/boot/files/amd64/..%2f..%2fardesia.db', '/boot/files/amd64/%2e%2e', '/boot/files/amd64/secret.txt',
+    '/boot/files/..%2froot.token/vmlinuz', '/boot/files/x86_64/vmlinuz', '/boot/files/amd64/vmlinuz%00',
   ];
   const secrets = [readFileSync(join(daemon.dataDir, 'root.token')), Buffer.from('not listed in the manifest'), Buffer.from('root:x:0:0')];
   for (const path of attempts) {
-    const [bad, good] = await Promise.all([raw('GET', path), raw('GET', '/boot/files/root.squashfs')]);
+    const [bad, good] = await Promise.all([raw('GET', path), raw('GET', '/boot/files/amd64/root.squashfs')]);
     assert.ok(bad.status >= 400 && bad.status < 500, `${path} → ${bad.status}`);
     for (const secret of secrets) assert.ok(!bad.body.includes(secret), `${path} leaked a file`);
     assert.equal(good.status, 200);
@@ -148,9 +165,38 @@ test('path traversal in the boot routes gets nothing, and a valid client is answ
   }
 });
 
+test('an administrator adds a PC before its first boot: it boots with its settings; a MAC twice, a taken name and a bad MAC are refused and leave nothing', async () => {
+  const mac = '52:54:00:aa:00:07';
+  const added = await raw('POST', '/v1/thinclients', {}, tokens.admin, { mac: mac.toUpperCase(), name: 'desk-7', place: 'Library', resolution: '1024x768', keyboardLayout: 'de' });
+  assert.equal(added.status, 201, added.body.toString());
+  assert.deepEqual({ ...json(added), lastSeenAt: null }, {
+    mac, name: 'desk-7', place: 'Library', pool: null, state: 'enabled', autoLoginUser: null, keyboardLayout: 'de', resolution: '1024x768',
+    bootParams: null, lastSeenAt: null, lastIp: null, bootCount: 0, currentUser: null,
+  });
+  // Its first boot uses the settings: the kiosk reads them from its config.
+  assert.equal((await raw('GET', `/boot/ipxe?mac=${mac}`)).status, 200);
+  const config = json(await raw('GET', `/boot/thinclient/config?mac=${mac}`));
+  assert.deepEqual([config.keyboardLayout, config.resolution, config.state], ['de', '1024x768', 'enabled']);
+  assert.equal(json(await raw('GET', `/v1/thinclients/${mac}`, {}, tokens.admin)).bootCount, 1);
+  // A mode the kiosk cannot set is refused, naming the ones it can.
+  const badMode = await raw('POST', '/v1/thinclients', {}, tokens.admin, { mac: '52:54:00:aa:00:0b', resolution: '1366x768' });
+  assert.equal(badMode.status, 400);
+  assert.match(badMode.body.toString(), /one of 800x600, 1024x768, 1280x1024/);
+
+  const twice = await raw('POST', '/v1/thinclients', {}, tokens.admin, { mac });
+  assert.equal(twice.status, 409);
+  assert.equal((json(twice).error as { code: string }).code, 'THINCLIENT_EXISTS');
+  const nameTaken = await raw('POST', '/v1/thinclients', {}, tokens.admin, { mac: '52:54:00:aa:00:08', name: 'desk-7' });
+  assert.equal((json(nameTaken).error as { code: string }).code, 'THINCLIENT_NAME_TAKEN');
+  assert.equal((await raw('GET', '/v1/thinclients/52:54:00:aa:00:08', {}, tokens.admin)).status, 404, 'nothing half-added');
+  assert.equal((await raw('POST', '/v1/thinclients', {}, tokens.admin, { mac: 'not-a-mac' })).status, 400);
+  const audit = await raw('GET', '/v1/audit?action=thinclient.create', {}, tokens.admin);
+  assert.ok((JSON.parse(audit.body.toString()) as Array<{ target: string }>).some((e) => e.target === mac), audit.body.toString());
+});
+
 test('/v1/thinclients: only administrators (anonymous 401, a user and another user 403)', async () => {
   const routes: Array<[string, string, unknown?]> = [
-    ['GET', '/v1/thinclients'], ['GET', `/v1/thinclients/${MAC}`], ['PATCH', `/v1/thinclients/${MAC}`, { place: 'Room 3' }], ['DELETE', `/v1/thinclients/${MAC}`],
+    ['GET', '/v1/thinclients'], ['POST', '/v1/thinclients', { mac: '52:54:00:aa:00:09' }], ['GET', `/v1/thinclients/${MAC}`], ['PATCH', `/v1/thinclients/${MAC}`, { place: 'Room 3' }], ['DELETE', `/v1/thinclients/${MAC}`],
   ];
   for (const [method, path, body] of routes) {
     assert.equal((await raw(method, path, {}, undefined, body)).status, 401, `${method} ${path} anonymous`);

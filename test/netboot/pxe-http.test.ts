@@ -25,7 +25,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 /** The stand-in thin-client OS: the test guest's kernel and initrd with a manifest. */
 function installStandInOs(dataDir: string): void {
   const g = guestArtifacts();
-  const os = join(dataDir, 'thinclient', 'current');
+  const os = join(dataDir, 'thinclient', 'current-amd64');
   mkdirSync(os, { recursive: true });
   const files: Record<string, { size: number; sha256: string }> = {};
   for (const [name, from] of [['vmlinuz', g.amd64.kernel], ['initrd.img', g.amd64.initrd]] as const) {

@@ -27,7 +27,8 @@ const page = `<!doctype html><html><head><title>Ardesia test portal</title>
 const http = createServer((req, res) => {
   const url = new URL(req.url ?? '/', `http://${address}`);
   log({ event: 'http', path: url.pathname, query: url.search, from: req.socket.remoteAddress });
-  const name = url.pathname.startsWith('/boot/files/') ? url.pathname.slice('/boot/files/'.length) : '';
+  // /boot/files/<arch>/<name>, as the daemon serves them; this server has one OS, whatever its arch.
+  const name = /^\/boot\/files\/(amd64|i386)\/([^/]+)$/.exec(url.pathname)?.[2] ?? '';
   if (BOOT_FILES.has(name)) {
     const path = join(values.files!, name);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': statSync(path).size });

@@ -1,7 +1,9 @@
-// A thin client end to end, all of it Ardesia's: `ardesia serve --netboot` in a network namespace; a diskless
-// QEMU PC (TCG, 1 GiB, BIOS, iPXE ROM, virtio-gpu, PS/2 keyboard) gets DHCP (full mode) → the per-MAC iPXE
-// script over HTTP → the thin-client OS (kernel, initrd, root.squashfs into RAM) → the kiosk (cage + cog)
-// showing the Ardesia login page. The test checks each stage on the thin client's serial console (including
+// A thin client end to end, all of it Ardesia's: `ardesia serve --netboot` in a network namespace with both
+// thin-client OSes built (amd64 and i386); an old diskless 32-bit PC (qemu-system-i386, a Pentium III: i686,
+// no SSE2, no 64-bit mode; TCG, 1 GiB, BIOS, a Realtek 8139 NIC with its iPXE ROM, PS/2 keyboard, virtio-gpu)
+// gets DHCP (full mode) → the per-MAC iPXE script over HTTP, which picks the i386 OS for a CPU without long
+// mode → the thin-client OS (kernel, initrd, root.squashfs into RAM) → the kiosk (cage + cog) with the
+// keyboard layout and screen resolution the administrator set in the inventory, showing the Ardesia login page. The test checks each stage on the thin client's serial console (including
 // the keyboard the compositor holds) and in the daemon's log, sees the login page on the screen (QMP
 // screendump: the portal's background, login card and button, as the browser tests' screenshot has them),
 // then types user, Tab, password, Enter with QMP send-key. The kiosk portal logs in and opens the user's only
@@ -26,7 +28,8 @@ import { type DecodedPng, decodePng } from './png.js';
 const SERVER_IP = '10.250.10.1';
 const MAC = '52:54:00:0a:00:01';
 const USER = 'dora';
-const PASSWORD = 'Thin-client-42';
+/** No y, z or punctuation: the same keys on the German layout the test gives this thin client. */
+const PASSWORD = 'Thinclient42';
 /** Between two keys: the emulated PC renders each character in cog before the next arrives (no timing is asserted). */
 const KEY_GAP_MS = 250;
 const BOOT_TIMEOUT_MS = 600_000;
@@ -43,7 +46,7 @@ const log = () => daemon.log();
 before(async () => {
   dir = mkdtempSync('/tmp/tcl-');
   dataDir = join(dir, 'data');
-  await stageThinClientOs(dir, dataDir);
+  await stageThinClientOs(dir, dataDir, ['amd64', 'i386']);
   lab = await NetLab.create('l');
   const srv = await lab.addHost('srv', `${SERVER_IP}/24`);
   await lab.addTap('tap0');
@@ -106,13 +109,15 @@ async function assertSessionFromThinClient(session: SessionInfo, thinClientIp: s
   assert.equal(inventory.bootCount, 1);
 }
 
-test('a diskless PC netboots (BIOS, full mode) through Ardesia to the login page, a user logs in on its keyboard, and the broker records the session from that thin client', async () => {
+test('a diskless 32-bit PC netboots (BIOS, full mode) the i386 OS through Ardesia to the login page, a user logs in on its keyboard, and the broker records the session from that thin client', async () => {
+  // The administrator added this PC ahead of its first boot, with its place, keyboard and screen mode.
+  await api.request('POST', '/v1/thinclients', { mac: MAC, place: 'Library, desk 3', keyboardLayout: 'de', resolution: '1024x768' });
   const serialPath = join(dir, 'tc.serial');
   const qmpPath = join(dir, 'tc.qmp');
   // The PC's own PS/2 keyboard (QEMU's default, like an old PC's): no virtio input devices.
-  const qemu = lab.spawn(lab.hub, 'qemu-system-x86_64', [
-    '-accel', 'tcg,tb-size=128', '-m', '1024', '-smp', '1', '-nodefaults', '-vga', VGA, '-display', 'none', '-no-reboot', '-boot', 'n',
-    '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', `virtio-net-pci,netdev=n0,mac=${MAC}`,
+  const qemu = lab.spawn(lab.hub, 'qemu-system-i386', [
+    '-cpu', 'pentium3', '-accel', 'tcg,tb-size=128', '-m', '1024', '-smp', '1', '-nodefaults', '-vga', VGA, '-display', 'none', '-no-reboot', '-boot', 'n',
+    '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', `rtl8139,netdev=n0,mac=${MAC}`,
     '-fw_cfg', `name=etc/sercon-port,file=${serconFile(dir)}`, '-serial', `file:${serialPath}`, '-qmp', `unix:${qmpPath},server=on,wait=off`,
   ]);
   const serial = serialConsole(qemu, serialPath, BOOT_TIMEOUT_MS);
@@ -123,23 +128,31 @@ test('a diskless PC netboots (BIOS, full mode) through Ardesia to the login page
   try {
     // Each stage of the chain, on the thin client's serial console.
     await stage(/Filename: http:\/\/10\.250\.10\.1:8080\/boot\/ipxe\?mac=52:54:00:0a:00:01/, 'DHCP handing iPXE its script URL');
-    await stage(/boot\/files\/initrd\.img\.\.\.[^\n]* ok/, 'the kernel and initrd over HTTP');
+    await stage(/boot\/files\/i386\/initrd\.img\.\.\.[^\n]* ok/, 'the i386 kernel and initrd over HTTP (no long mode)');
+    await stage(/ARDESIA-TC stage=init kernel=\S+-686 machine=i686/, 'the 686 kernel running');
     await stage(/ARDESIA-TC stage=dhcp ok ip=10\.250\.10\.1\d\d/, 'the initramfs on the network');
     await stage(/ARDESIA-TC stage=root fetched bytes=\d+ sha256=ok/, 'the root image in RAM, checked');
+    // virtio-gpu takes its modes from QEMU, not from an EDID: the screen mode itself is checked in thinclient-boot (bochs).
+    await stage(/ARDESIA-TC stage=config source=server keyboard=de resolution=1024x768 screen=edid/, 'the inventory\'s keyboard and resolution');
     await stage(/ARDESIA-TC stage=kiosk .*url=http:\/\/10\.250\.10\.1:8080\/\?thinclient=52:54:00:0a:00:01/, 'the kiosk on the portal');
     // The compositor holds the PC's keyboard (udev tagged it, libinput opened it through seatd).
     await stage(/ARDESIA-TC stage=input run=\d+ compositor=cage devices=[^\n]*:kbd:AT_Translated_Set_2_keyboard/, 'the PS/2 keyboard in the kiosk');
     // …and in the daemon's log.
     assert.match(log(), /"event":"dhcp-reply","reason":"ACK 10\.250\.10\.1\d\d to 52:54:00:0a:00:01/);
     assert.match(log(), /"event":"boot-script","mac":"52:54:00:0a:00:01"/);
-    assert.match(log(), /"event":"boot-file","file":"root\.squashfs"/);
+    assert.match(log(), /"event":"boot-file","arch":"i386","file":"root\.squashfs"/);
+    assert.doesNotMatch(log(), /"event":"boot-file","arch":"amd64"/);
 
     const qmp = await QmpClient.connect(qmpPath);
     await waitForLoginPage(qmp, join(dir, 'tc.png'), serial, BOOT_TIMEOUT_MS);
+    // Memory in use with the login page up (printed 45 s after the kiosk starts): it must fit the PC's 1 GiB.
+    await stage(/ARDESIA-TC stage=mem used_mib=\d+/, 'the kiosk\'s memory report');
+    const used = Number(/ARDESIA-TC stage=mem used_mib=(\d+)/.exec(text())![1]);
+    assert.ok(used < 1024, `${used} MiB used of 1 GiB`);
     cpSync(join(dir, 'tc.png'), join(REPO, 'docs', 'screenshots', 'thinclient-login.png'));
 
     const client = await api.request<{ state: string; bootCount: number; lastIp: string }>('GET', `/v1/thinclients/${MAC}`);
-    assert.equal(client.state, 'new');
+    assert.equal(client.state, 'enabled');
     assert.equal(client.bootCount, 1);
     assert.match(client.lastIp, /^10\.250\.10\.1\d\d$/);
 

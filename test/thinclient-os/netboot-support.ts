@@ -7,16 +7,19 @@ import { join } from 'node:path';
 import { ApiClient } from '../../src/cli/client.js';
 import type { QmpClient } from '../../src/hypervisor/qmp/client.js';
 import { buildThinClientOs } from '../../src/thinclients/os/build.js';
+import type { ThinClientArch } from '../../src/thinclients/os/plan.js';
 import { CLI, until } from '../helpers/daemon.js';
 import { type NetLab, REPO } from '../netboot/lab.js';
 import { type DecodedPng, decodePng, dominantColour } from './png.js';
 
-/** Builds the thin-client OS (cached in .cache/thinclient) and installs it as `dataDir`/thinclient/current. */
-export async function stageThinClientOs(dir: string, dataDir: string): Promise<void> {
-  const os = join(dir, 'os');
-  await buildThinClientOs({ arch: 'amd64', outDir: os, cacheDir: join(REPO, '.cache', 'thinclient') });
-  mkdirSync(join(dataDir, 'thinclient'), { recursive: true });
-  cpSync(os, join(dataDir, 'thinclient', 'current'), { recursive: true });
+/** Builds the thin-client OS of each of `arches` (cached in .cache/thinclient) and installs it as `dataDir`/thinclient/current-<arch>. */
+export async function stageThinClientOs(dir: string, dataDir: string, arches: readonly ThinClientArch[] = ['amd64']): Promise<void> {
+  for (const arch of arches) {
+    const os = join(dir, `os-${arch}`);
+    await buildThinClientOs({ arch, outDir: os, cacheDir: join(REPO, '.cache', 'thinclient') });
+    mkdirSync(join(dataDir, 'thinclient'), { recursive: true });
+    cpSync(os, join(dataDir, 'thinclient', `current-${arch}`), { recursive: true });
+  }
 }
 
 export interface LabDaemon {

@@ -29,7 +29,7 @@ let daemon: LabDaemon;
 before(async () => {
   dir = mkdtempSync('/tmp/tcu-');
   dataDir = join(dir, 'data');
-  await stageThinClientOs(dir, dataDir);
+  await stageThinClientOs(dir, dataDir, ['amd64', 'i386']);
   lab = await NetLab.create('u');
   const dns = await lab.addHost('dns', `${DNSMASQ_IP}/24`);
   const srv = await lab.addHost('srv', `${SERVER_IP}/24`);
@@ -82,7 +82,8 @@ test('a diskless UEFI PC (OVMF) netboots through Ardesia in proxy mode beside dn
     // Address and gateway from dnsmasq (it names itself the router); the boot file from Ardesia's proxy.
     await serial.stage(/net0: 10\.250\.20\.1[0-5]\d\/255\.255\.255\.0 gw 10\.250\.20\.2\n/, 'iPXE configured by dnsmasq');
     await serial.stage(new RegExp(`Filename: http://10\\.250\\.20\\.1:8080/boot/ipxe\\?mac=${mac}\\n`), 'the proxy handing iPXE its script URL');
-    await serial.stage(/boot\/files\/initrd\.img\.\.\.[^\n]* ok/, 'the kernel and initrd over HTTP');
+    // Both OSes are built: a UEFI PC gets amd64 (x86-64 firmware boots only a 64-bit kernel).
+    await serial.stage(/boot\/files\/amd64\/initrd\.img\.\.\.[^\n]* ok/, 'the amd64 kernel and initrd over HTTP');
     await serial.stage(/ARDESIA-TC stage=dhcp ok ip=10\.250\.20\.1[0-5]\d/, 'the initramfs on the network (address from dnsmasq)');
     await serial.stage(/ARDESIA-TC stage=root fetched bytes=\d+ sha256=ok/, 'the root image in RAM, checked');
     await serial.stage(new RegExp(`ARDESIA-TC stage=kiosk .*url=http://10\\.250\\.20\\.1:8080/\\?thinclient=${mac}`), 'the kiosk on the portal');
@@ -95,7 +96,7 @@ test('a diskless UEFI PC (OVMF) netboots through Ardesia in proxy mode beside dn
     const tftp = events().filter((e) => e.event === 'tftp-done' || e.event === 'tftp-failed');
     assert.ok(tftp.some((e) => e.event === 'tftp-done' && e.file === 'snponly.efi' && e.ok === true), `no complete TFTP of snponly.efi: ${JSON.stringify(tftp)}`);
     assert.ok(events().some((e) => e.event === 'boot-script' && e.mac === MAC && /^10\.250\.20\.1[0-5]\d$/.test(String(e.ip).replace(/^::ffff:/, ''))), 'no boot-script fetch for the MAC from a dnsmasq address');
-    assert.ok(events().some((e) => e.event === 'boot-file' && e.file === 'root.squashfs'), 'no root.squashfs fetch');
+    assert.ok(events().some((e) => e.event === 'boot-file' && e.arch === 'amd64' && e.file === 'root.squashfs'), 'no amd64 root.squashfs fetch');
 
     const qmp = await QmpClient.connect(qmpPath);
     try {

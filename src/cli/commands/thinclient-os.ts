@@ -1,5 +1,5 @@
 // `ardesia thinclient build`: builds the thin-client OS locally (as root, like `ardesia serve`) into
-// DATA_DIR/thinclient/<version>/ and switches `current` to it, or into --out.
+// DATA_DIR/thinclient/<version>/ and switches `current-<arch>` to it, or into --out.
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ArdesiaError } from '../../contract/errors.js';
@@ -12,9 +12,9 @@ function repoCacheDir(): string {
 export function addThinclientBuildCommand(thinclient: Command): void {
   thinclient
     .command('build')
-    .description('build the thin-client OS (kernel, initramfs, root.squashfs) from Debian packages; cached')
+    .description('build the thin-client OS (kernel, initramfs, root.squashfs) from Debian packages; cached. Build both architectures for a mixed fleet: each PC boots amd64 if its CPU has 64-bit mode, else i386')
     .option('--arch <arch>', 'amd64 or i386', 'amd64')
-    .option('--out <dir>', 'write here instead of DATA_DIR/thinclient/<version>/ (no `current` switch)')
+    .option('--out <dir>', 'write here instead of DATA_DIR/thinclient/<version>/ (no `current-<arch>` switch)')
     .option('--cache <dir>', 'build cache (default .cache/thinclient, or DATA_DIR/cache/thinclient when run elsewhere)')
     .action(async (flags: { arch: string; out?: string; cache?: string }, cmd: Command) => {
       if (flags.arch !== 'amd64' && flags.arch !== 'i386') throw new ArdesiaError('BAD_REQUEST', `--arch ${flags.arch}: use amd64 or i386`);
@@ -30,7 +30,7 @@ export function addThinclientBuildCommand(thinclient: Command): void {
         cacheDir,
         progress: (stage, fraction) => process.stderr.write(`[${fraction === undefined ? ' ..' : `${Math.round(fraction * 100)}`.padStart(3)}%] ${stage}\n`),
       });
-      const dir = flags.out ? outDir : installVersion(dataDir, outDir, built.manifest.version);
+      const dir = flags.out ? outDir : installVersion(dataDir, outDir, built.manifest.version, flags.arch);
       const m = built.manifest;
       const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
       process.stdout.write(

@@ -1,7 +1,7 @@
 // `ardesia thinclient …`: the thin-client inventory (clients register themselves at their first network boot).
 import type { Command } from 'commander';
 import { addThinclientBuildCommand } from './thinclient-os.js';
-import type { ThinClientPatch, ThinClientView } from '../../thinclients/view.js';
+import { SCREEN_MODES, type ThinClientPatch, type ThinClientView } from '../../thinclients/view.js';
 import { output, table } from '../output.js';
 import { client, enc, wantsJson } from './image.js';
 
@@ -18,6 +18,20 @@ function describe(t: ThinClientView): string {
 
 /** `--pool ''` clears a field; an absent flag leaves it alone. */
 const orNull = (v: string | undefined) => (v === undefined ? undefined : v === '' ? null : v);
+
+/** A patch as typed on the command line: the daemon checks the values (and says what it accepts). */
+type PatchFlags = { [K in Exclude<keyof ThinClientPatch, 'state'>]?: string | null };
+
+/** The settings the flags name (`--pool ''` clears one); absent flags are left out. */
+function patchOf(f: Record<string, string | boolean | undefined>): PatchFlags {
+  const text = (v: string | boolean | undefined) => orNull(typeof v === 'string' ? v : undefined);
+  const patch: PatchFlags = {
+    name: text(f.name), place: text(f.place), pool: text(f.pool), keyboardLayout: text(f.keyboard),
+    resolution: text(f.resolution), bootParams: text(f.bootParams), autoLoginUser: text(f.autoLogin),
+  };
+  for (const key of Object.keys(patch) as Array<keyof PatchFlags>) if (patch[key] === undefined) delete patch[key];
+  return patch;
+}
 
 export function registerThinClientCommands(program: Command): void {
   const tc = program.command('thinclient').description('thin clients known by MAC: name, place, pool, kiosk settings; the thin-client OS');
@@ -39,18 +53,25 @@ export function registerThinClientCommands(program: Command): void {
       output(wantsJson(cmd), wantsJson(cmd) ? t : describe(t));
     });
 
-  tc.command('set')
-    .description("change a thin client's settings (an empty value clears one)")
-    .argument('<mac>')
+  const settingOptions = (c: Command) => c
     .option('--name <name>').option('--place <text>').option('--pool <pool>').option('--keyboard <layout>', 'XKB layout, e.g. us, de, fr(bepo)')
-    .option('--resolution <WxH>', 'e.g. 1920x1080').option('--boot-params <words>', 'extra kernel command line words').option('--auto-login <user>', 'kiosk user logged in automatically')
+    .option('--resolution <WxH>', `one of ${SCREEN_MODES.join(', ')}`).option('--boot-params <words>', 'extra kernel command line words').option('--auto-login <user>', 'kiosk user logged in automatically');
+
+  settingOptions(tc.command('add')
+    .description('add a PC by MAC before its first boot, with its settings (enabled; --disabled to hold it)')
+    .argument('<mac>'))
+    .option('--disabled', 'added but not let boot until enabled')
+    .action(async (mac: string, f: Record<string, string | boolean | undefined>, cmd: Command) => {
+      const body = { mac, ...patchOf(f), ...(f.disabled ? { state: 'disabled' as const } : {}) };
+      const t = await client(cmd).request<ThinClientView>('POST', '/v1/thinclients', body);
+      output(wantsJson(cmd), wantsJson(cmd) ? t : describe(t));
+    });
+
+  settingOptions(tc.command('set')
+    .description("change a thin client's settings (an empty value clears one)")
+    .argument('<mac>'))
     .action(async (mac: string, f: Record<string, string | undefined>, cmd: Command) => {
-      const patch: ThinClientPatch = {
-        name: orNull(f.name), place: orNull(f.place), pool: orNull(f.pool), keyboardLayout: orNull(f.keyboard),
-        resolution: orNull(f.resolution), bootParams: orNull(f.bootParams), autoLoginUser: orNull(f.autoLogin),
-      };
-      for (const key of Object.keys(patch) as Array<keyof ThinClientPatch>) if (patch[key] === undefined) delete patch[key];
-      const t = await client(cmd).request<ThinClientView>('PATCH', `/v1/thinclients/${enc(mac)}`, patch);
+      const t = await client(cmd).request<ThinClientView>('PATCH', `/v1/thinclients/${enc(mac)}`, patchOf(f));
       output(wantsJson(cmd), wantsJson(cmd) ? t : describe(t));
     });
 

@@ -9,7 +9,7 @@ import { ArdesiaError } from '../../contract/errors.js';
 import type { BootLog, ThinClientService } from '../../thinclients/inventory.js';
 import { MacText, type KioskConfig } from '../../thinclients/view.js';
 import { bootScript, osMissingMessage, refusalMessage, waitingScript } from './ipxe-script.js';
-import { BOOT_FILE_NAME, osFolder, readOsManifest } from './manifest.js';
+import { BOOT_FILE_NAME, isThinClientArch, osFolder, readOsManifest, readOsManifests } from './manifest.js';
 import { parseRange } from './range.js';
 
 const MacQuery = z.object({ mac: MacText });
@@ -37,23 +37,27 @@ async function ipxeScriptFor(thinClients: ThinClientService, log: BootLog, req: 
   const { client, decision, registered } = await thinClients.bootRequest(mac, clientIp(req));
   log.info({ event: 'boot-script', mac, ip: clientIp(req), decision, registered, bootCount: client.bootCount }, `thin client ${mac}: boot script (${decision})`);
   if (decision !== 'boot') return waitingScript(server, mac, refusalMessage(decision, mac));
-  const manifest = await readOsManifest(thinClients.dataDir);
-  if (!manifest) return waitingScript(server, mac, osMissingMessage(mac));
-  return bootScript({ server, mac, kernel: manifest.kernel, initrd: manifest.initrd, kernelCmdline: manifest.kernelCmdline, bootParams: client.bootParams });
+  const manifests = await readOsManifests(thinClients.dataDir);
+  if (Object.keys(manifests).length === 0) return waitingScript(server, mac, osMissingMessage(mac));
+  const systems = Object.fromEntries(Object.entries(manifests).map(([arch, m]) => [arch, { kernel: m.kernel, initrd: m.initrd, kernelCmdline: m.kernelCmdline }]));
+  return bootScript({ server, mac, systems, bootParams: client.bootParams });
 }
 
-async function sendBootFile(thinClients: ThinClientService, log: BootLog, req: FastifyRequest, reply: FastifyReply, name: string): Promise<FastifyReply> {
-  const manifest = await readOsManifest(thinClients.dataDir);
-  if (!manifest) throw new ArdesiaError('THINCLIENT_OS_MISSING', 'no thin-client OS is built on this server');
+async function sendBootFile(thinClients: ThinClientService, log: BootLog, req: FastifyRequest, reply: FastifyReply, archText: string, name: string): Promise<FastifyReply> {
+  if (!isThinClientArch(archText)) throw new ArdesiaError('BOOT_FILE_NOT_FOUND', `${archText} is not a thin-client architecture; files are under /boot/files/amd64/ and /boot/files/i386/`);
+  const arch = archText;
+  const manifest = await readOsManifest(thinClients.dataDir, arch);
+  if (!manifest) throw new ArdesiaError('THINCLIENT_OS_MISSING', `no ${arch} thin-client OS is built on this server`);
+  const folder = osFolder(thinClients.dataDir, arch);
   if (name === 'manifest.json') {
     // The initramfs checks what it fetched against the manifest's sha256 sums: it is served as it is on disk.
-    log.info({ event: 'boot-file', file: name, from: clientIp(req), method: req.method }, 'boot file manifest.json');
-    return reply.type('application/json').header('cache-control', 'no-cache').send(await readFile(join(osFolder(thinClients.dataDir), name)));
+    log.info({ event: 'boot-file', arch, file: name, from: clientIp(req), method: req.method }, `boot file ${arch}/manifest.json`);
+    return reply.type('application/json').header('cache-control', 'no-cache').send(await readFile(join(folder, name)));
   }
   const listed = BOOT_FILE_NAME.test(name) ? manifest.files[name] : undefined;
   if (!listed) throw new ArdesiaError('BOOT_FILE_NOT_FOUND', `${name} is not a file of the thin-client OS`);
   // O_NOFOLLOW on the file itself; only regular files (a FIFO or device would hang or leak).
-  const handle = await open(join(osFolder(thinClients.dataDir), name), constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+  const handle = await open(join(folder, name), constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
   if (!handle) throw new ArdesiaError('BOOT_FILE_NOT_FOUND', `${name} is listed in the manifest but missing on disk`);
   let streaming = false;
   try {
@@ -72,7 +76,7 @@ async function sendBootFile(thinClients: ThinClientService, log: BootLog, req: F
     const [start, end] = range.kind === 'partial' ? [range.start, range.end] : [0, size - 1];
     reply.status(range.kind === 'partial' ? 206 : 200).header('content-length', String(end - start + 1));
     if (range.kind === 'partial') reply.header('content-range', `bytes ${start}-${end}/${size}`);
-    log.info({ event: 'boot-file', file: name, from: clientIp(req), start, end, size, method: req.method }, `boot file ${name} (${end - start + 1} bytes)`);
+    log.info({ event: 'boot-file', arch, file: name, from: clientIp(req), start, end, size, method: req.method }, `boot file ${arch}/${name} (${end - start + 1} bytes)`);
     if (req.method === 'HEAD' || size === 0) return reply.send();
     streaming = true;
     return reply.send(createReadStream('', { fd: handle, start, end, autoClose: true }));
@@ -95,8 +99,11 @@ export function registerBootRoutes(server: FastifyInstance, thinClients: ThinCli
   });
   server.route({
     method: ['GET', 'HEAD'],
-    url: '/boot/files/:file',
-    handler: async (req, reply) => sendBootFile(thinClients, log, req, reply, (req.params as { file: string }).file),
+    url: '/boot/files/:arch/:file',
+    handler: async (req, reply) => {
+      const { arch, file } = req.params as { arch: string; file: string };
+      return sendBootFile(thinClients, log, req, reply, arch, file);
+    },
   });
   server.get('/boot/thinclient/config', async (req): Promise<KioskConfig> => {
     const mac = macOf(req.query);

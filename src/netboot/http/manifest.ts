@@ -1,7 +1,9 @@
-// The thin-client OS build's manifest (DATA_DIR/thinclient/current/manifest.json), read and checked.
+// The thin-client OS builds' manifests (DATA_DIR/thinclient/current-<arch>/manifest.json), read and checked.
+// One OS per architecture: a server can boot a mixed fleet of 64-bit and 32-bit-only PCs.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { THIN_CLIENT_ARCHES, type ThinClientArch } from '../../thinclients/os/plan.js';
 
 /** File names the boot routes may serve: one path component, no dot files. */
 export const BOOT_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
@@ -17,8 +19,13 @@ export const OsManifest = z.object({
 }).passthrough();
 export type OsManifest = z.infer<typeof OsManifest>;
 
-export function osFolder(dataDir: string): string {
-  return join(dataDir, 'thinclient', 'current');
+/** Where the current OS of `arch` lives (a symlink to its version folder, switched atomically). */
+export function osFolder(dataDir: string, arch: ThinClientArch): string {
+  return join(dataDir, 'thinclient', `current-${arch}`);
+}
+
+export function isThinClientArch(text: string): text is ThinClientArch {
+  return (THIN_CLIENT_ARCHES as readonly string[]).includes(text);
 }
 
 export class OsManifestError extends Error {
@@ -28,9 +35,9 @@ export class OsManifestError extends Error {
   }
 }
 
-/** The manifest, or undefined when no OS is built; throws OsManifestError when it is broken. */
-export async function readOsManifest(dataDir: string): Promise<OsManifest | undefined> {
-  const path = join(osFolder(dataDir), 'manifest.json');
+/** The manifest of `arch`, or undefined when that OS is not built; throws OsManifestError when it is broken. */
+export async function readOsManifest(dataDir: string, arch: ThinClientArch): Promise<OsManifest | undefined> {
+  const path = join(osFolder(dataDir, arch), 'manifest.json');
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -50,4 +57,14 @@ export async function readOsManifest(dataDir: string): Promise<OsManifest | unde
     if (!parsed.data.files[name]) throw new OsManifestError(path, `${name} is not in files`);
   }
   return parsed.data;
+}
+
+/** Every built OS's manifest by architecture (none built: an empty object). */
+export async function readOsManifests(dataDir: string): Promise<Partial<Record<ThinClientArch, OsManifest>>> {
+  const found: Partial<Record<ThinClientArch, OsManifest>> = {};
+  for (const arch of THIN_CLIENT_ARCHES) {
+    const manifest = await readOsManifest(dataDir, arch);
+    if (manifest) found[arch] = manifest;
+  }
+  return found;
 }

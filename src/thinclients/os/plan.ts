@@ -11,7 +11,7 @@ export const THIN_CLIENT_BUILDER_VERSION = 1;
 /**
  * The kiosk beyond minbase: the standard kernel (bochs DRM for QEMU's std VGA, i915/radeon/nouveau
  * for real PCs — the cloud kernel has none), udev for input and DRM devices, cage (Wayland kiosk
- * compositor) + seatd, cog (WPE WebKit), wlr-randr for the resolution, remote-viewer for SPICE.
+ * compositor) + seatd, cog (WPE WebKit), remote-viewer for SPICE. (The screen mode is the kernel's: drm.edid_firmware.)
  */
 export const KIOSK_PACKAGES: readonly string[] = [
   'udev',
@@ -20,7 +20,6 @@ export const KIOSK_PACKAGES: readonly string[] = [
   'xwayland', // cage 0.1.4 starts XWayland unconditionally and exits without it
   'seatd',
   'cog',
-  'wlr-randr',
   'virt-viewer',
   'libgl1-mesa-dri',
   'libegl-mesa0',

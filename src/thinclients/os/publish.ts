@@ -1,7 +1,8 @@
-// Where built thin-client OS versions live: DATA_DIR/thinclient/<version>/ and a `current`
-// symlink that is switched atomically (rename over it), so the boot server never sees half a version.
+// Where built thin-client OS versions live: DATA_DIR/thinclient/<version>/ and one `current-<arch>`
+// symlink per architecture, switched atomically (rename over it), so the boot server never sees half a version.
 import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ThinClientArch } from './plan.js';
 
 export function thinClientRoot(dataDir: string): string {
   return join(dataDir, 'thinclient');
@@ -15,8 +16,8 @@ export function stagingDir(dataDir: string): string {
   return dir;
 }
 
-/** Moves a built staging folder to its version folder and points `current` at it; returns the version folder. */
-export function installVersion(dataDir: string, staging: string, version: string): string {
+/** Moves a built staging folder to its version folder and points `current-<arch>` at it; returns the version folder. */
+export function installVersion(dataDir: string, staging: string, version: string, arch: ThinClientArch): string {
   const root = thinClientRoot(dataDir);
   const versionDir = join(root, version);
   if (existsSync(versionDir)) rmSync(versionDir, { recursive: true, force: true });
@@ -24,6 +25,6 @@ export function installVersion(dataDir: string, staging: string, version: string
   const temp = join(root, `.current-${process.pid}`);
   rmSync(temp, { force: true });
   symlinkSync(version, temp);
-  renameSync(temp, join(root, 'current'));
+  renameSync(temp, join(root, `current-${arch}`));
   return versionDir;
 }

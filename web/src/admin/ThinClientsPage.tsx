@@ -1,22 +1,32 @@
-// Thin clients seen by the boot chain: enable/disable, pool, auto-login, where they are.
+// Thin clients: the inventory of PCs that boot from this server (registered at their first network boot, or
+// added by MAC beforehand): name, place, pool, kiosk settings, boot parameters, enable/disable, forget.
+import { useState } from 'react';
 import { poolList, thinClientDelete, thinClientList, thinClientPatch } from '../lib/api';
 import { useLive } from '../lib/events';
 import { timeAgo } from '../lib/format';
 import type { ThinClientView } from '../lib/types';
 import { ActionButton, DataTable, LoadError, useNotify } from '../lib/ui';
+import { ThinClientForm } from './ThinClientForm';
+
+/** Keyboard, resolution and auto-login in a line; each only when set. */
+function kioskText(c: ThinClientView): string {
+  const parts = [c.keyboardLayout && `keyboard ${c.keyboardLayout}`, c.resolution, c.autoLoginUser && `auto-login ${c.autoLoginUser}`].filter(Boolean);
+  return parts.join(' · ') || '—';
+}
 
 export function ThinClientsPage() {
   const notify = useNotify();
   const clients = useLive(thinClientList, ['thinclient']);
   const pools = useLive(poolList, ['pool']);
+  const [editing, setEditing] = useState<ThinClientView | 'new'>();
   return (
     <>
       <LoadError error={clients.error} />
       <DataTable<ThinClientView>
-        caption="Thin clients (registered at their first network boot)"
+        caption="Thin clients (registered at their first network boot, or added by MAC)"
         rows={clients.data}
         rowKey={(c) => c.mac}
-        empty="No thin client has booted from this server yet."
+        empty="No thin client has booted from this server yet, and none was added."
         columns={[
           { label: 'MAC', render: (c) => <code>{c.mac}</code> },
           { label: 'Name', render: (c) => c.name ?? '—' },
@@ -38,6 +48,7 @@ export function ThinClientsPage() {
                 }}
               >
                 <option value="">(user chooses)</option>
+                {c.pool && !(pools.data ?? []).some((p) => p.name === c.pool) && <option value={c.pool}>{c.pool}</option>}
                 {(pools.data ?? []).map((p) => (
                   <option key={p.name} value={p.name}>
                     {p.name}
@@ -46,12 +57,17 @@ export function ThinClientsPage() {
               </select>
             ),
           },
+          { label: 'Kiosk', render: (c) => <span className="tc-kiosk">{kioskText(c)}</span> },
+          { label: 'Boot parameters', render: (c) => (c.bootParams ? <code className="detail tc-boot-params">{c.bootParams}</code> : '—') },
           { label: 'Last seen', render: (c) => `${timeAgo(c.lastSeenAt)}${c.lastIp ? ` from ${c.lastIp}` : ''} (${c.bootCount} boots)` },
           { label: 'User', render: (c) => c.currentUser ?? '—' },
           {
             label: 'Actions',
             render: (c) => (
-              <>
+              <span className="tc-actions">
+                <button type="button" className="btn" onClick={() => setEditing(c)}>
+                  Edit {c.mac}
+                </button>
                 <ActionButton
                   label={c.state === 'enabled' ? `Disable ${c.mac}` : `Enable ${c.mac}`}
                   action={async () => {
@@ -62,16 +78,33 @@ export function ThinClientsPage() {
                 <ActionButton
                   kind="danger"
                   label={`Forget ${c.mac}`}
+                  confirm={`Forget thin client ${c.mac} and its settings? It registers again as new at its next boot.`}
                   action={async () => {
                     await thinClientDelete(c.mac);
+                    if (editing !== 'new' && editing?.mac === c.mac) setEditing(undefined);
                     clients.reload();
                   }}
                 />
-              </>
+              </span>
             ),
           },
         ]}
       />
+      {editing === undefined ? (
+        <button type="button" className="btn btn-primary" onClick={() => setEditing('new')}>
+          Add a thin client
+        </button>
+      ) : (
+        <ThinClientForm
+          key={editing === 'new' ? 'new' : editing.mac}
+          client={editing === 'new' ? undefined : editing}
+          pools={pools.data ?? []}
+          onDone={() => {
+            setEditing(undefined);
+            clients.reload();
+          }}
+        />
+      )}
     </>
   );
 }

@@ -12,6 +12,8 @@ import type {
   Pool,
   PoolView,
   SessionView,
+  ThinClientCreate,
+  ThinClientPatch,
   ThinClientView,
   UserView,
 } from './types';
@@ -106,7 +108,9 @@ export const imageDiscard = (name: string) => call<unknown>('POST', `/v1/images/
 export const imageRollback = (name: string, to: number) => call<unknown>('POST', `/v1/images/${enc(name)}/rollback`, { to });
 export const operationShow = (id: string) => call<Operation>('GET', `/v1/operations/${enc(id)}`);
 export const thinClientList = () => call<ThinClientView[]>('GET', '/v1/thinclients');
-export const thinClientPatch = (mac: string, body: Partial<Pick<ThinClientView, 'name' | 'place' | 'pool' | 'state' | 'autoLoginUser' | 'keyboardLayout'>>) =>
-  call<ThinClientView>('PATCH', `/v1/thinclients/${enc(mac)}`, body);
+/** Adds a PC by MAC before its first boot (enabled unless `state` says otherwise). */
+export const thinClientCreate = (body: ThinClientCreate) => call<ThinClientView>('POST', '/v1/thinclients', body);
+/** Changes only the fields given; null clears one. */
+export const thinClientPatch = (mac: string, body: ThinClientPatch) => call<ThinClientView>('PATCH', `/v1/thinclients/${enc(mac)}`, body);
 export const thinClientDelete = (mac: string) => call<unknown>('DELETE', `/v1/thinclients/${enc(mac)}`);
 export const auditList = (limit = 200) => call<AuditEntry[]>('GET', `/v1/audit?limit=${limit}`);

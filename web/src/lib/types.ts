@@ -2,9 +2,9 @@
 import type { DesktopState, DesktopView, Pool, PoolView, SessionInfo } from '../../../src/contract/pools';
 import type { ImageInfo, ImageVersion, Operation } from '../../../src/contract/images';
 import type { GroupView, Me, Role, UserView } from '../../../src/contract/users';
-import type { ThinClientView } from '../../../src/thinclients/view';
+import type { ThinClientCreate, ThinClientPatch, ThinClientView } from '../../../src/thinclients/view';
 
-export type { DesktopState, DesktopView, Pool, PoolView, ImageInfo, ImageVersion, Operation, GroupView, Me, Role, UserView, ThinClientView };
+export type { DesktopState, DesktopView, Pool, PoolView, ImageInfo, ImageVersion, Operation, GroupView, Me, Role, UserView, ThinClientView, ThinClientPatch, ThinClientCreate };
 
 /** The API's session view. */
 export type SessionView = SessionInfo;
