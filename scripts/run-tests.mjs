@@ -3,6 +3,7 @@
 //   node scripts/run-tests.mjs            every test (unit + integration; builds guests, cached)
 //   node scripts/run-tests.mjs --unit     pure unit tests only (seconds, no QEMU)
 //   node scripts/run-tests.mjs --area qmp only test files whose path contains "qmp"
+//   node scripts/run-tests.mjs --list     the files it would run, in the order it starts them
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -28,6 +29,23 @@ function findTests(dir) {
 let files = [...findTests(join(root, 'dist', 'src')), ...findTests(join(root, 'dist', 'bench'))];
 if (!unitOnly) files.push(...findTests(join(root, 'dist', 'test')));
 if (area) files = files.filter((f) => relative(root, f).includes(area));
+
+// The longest files start first (longest-first keeps both slots busy to the end instead of leaving one
+// long file alone at the tail); the two that build the cold Debian trees come first so the files reusing
+// those trees find them cached instead of waiting on the build lock.
+const LONGEST_FIRST = [
+  'test/thinclient-os/netboot-login', 'test/image-build/desktop-image', 'test/web/desktop-flow',
+  'test/thinclient-os/netboot-uefi-proxy', 'test/pools/idle', 'test/web/admin-rollout', 'test/pools/broker',
+];
+const rank = (f) => {
+  const i = LONGEST_FIRST.findIndex((prefix) => relative(join(root, 'dist'), f).startsWith(prefix));
+  return i < 0 ? LONGEST_FIRST.length : i;
+};
+files = files.map((f, i) => ({ f, i })).sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i).map(({ f }) => f);
+if (args.includes('--list')) {
+  for (const f of files) console.log(relative(root, f));
+  process.exit(0);
+}
 if (files.length === 0) {
   console.error('run-tests: no test files matched');
   process.exit(1);
