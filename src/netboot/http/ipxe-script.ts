@@ -72,5 +72,5 @@ export function refusalMessage(decision: Exclude<BootDecision, 'boot'>, mac: str
 }
 
 export function osMissingMessage(mac: string): string {
-  return `The thin-client OS is not built on this server yet; ask an administrator (MAC ${mac})`;
+  return `The thin-client OS is not built on this server yet; ask an administrator to run: ardesia thinclient build (MAC ${mac})`;
 }
