@@ -2,9 +2,13 @@
 import type { DesktopState, DesktopView, Pool, PoolView, SessionInfo } from '../../../src/contract/pools';
 import type { ImageInfo, ImageVersion, Operation } from '../../../src/contract/images';
 import type { GroupView, Me, Role, UserView } from '../../../src/contract/users';
-import type { ThinClientCreate, ThinClientPatch, ThinClientView } from '../../../src/thinclients/view';
+import type { ThinClientPatch as CheckedThinClientPatch, ThinClientView } from '../../../src/thinclients/view';
 
-export type { DesktopState, DesktopView, Pool, PoolView, ImageInfo, ImageVersion, Operation, GroupView, Me, Role, UserView, ThinClientView, ThinClientPatch, ThinClientCreate };
+export type { DesktopState, DesktopView, Pool, PoolView, ImageInfo, ImageVersion, Operation, GroupView, Me, Role, UserView, ThinClientView };
+
+/** A thin client's settings as typed in a form: the server checks each value (a screen mode, a pool…) and names what to fix. */
+export type ThinClientPatch = { [K in keyof CheckedThinClientPatch]?: string | null };
+export type ThinClientCreate = ThinClientPatch & { mac: string };
 
 /** The API's session view. */
 export type SessionView = SessionInfo;
