@@ -35,7 +35,7 @@ function installStandInOs(dataDir: string): void {
   writeFileSync(join(os, 'manifest.json'), JSON.stringify({ files, kernelCmdline: 'console=ttyS0' }));
 }
 
-test('PXE → DHCP → iPXE script over HTTP → kernel and initrd from /boot/files; the client is in the inventory', async () => {
+test('PXE → DHCP → iPXE script over HTTP (a 64-bit CPU: amd64) → kernel and initrd from /boot/files/amd64; the client is in the inventory', async () => {
   const g = guestArtifacts();
   const lab = await NetLab.create('h');
   const dataDir = join(dir, 'data');
@@ -79,14 +79,14 @@ test('PXE → DHCP → iPXE script over HTTP → kernel and initrd from /boot/fi
     assert.match(text, /Filename: http:\/\/10\.250\.5\.1:8080\/boot\/ipxe\?mac=52:54:00:05:00:01\n/);
     assert.match(text, /http:\/\/10\.250\.5\.1:8080\/boot\/ipxe\.\.\. ok\n/);
     assert.match(text, /Ardesia: booting thin client 52:54:00:05:00:01/);
-    assert.match(text, /http:\/\/10\.250\.5\.1:8080\/boot\/files\/vmlinuz\.\.\.[^\n]* ok\n/);
-    assert.match(text, /http:\/\/10\.250\.5\.1:8080\/boot\/files\/initrd\.img\.\.\.[^\n]* ok\n/);
+    assert.match(text, /http:\/\/10\.250\.5\.1:8080\/boot\/files\/amd64\/vmlinuz\.\.\.[^\n]* ok\n/);
+    assert.match(text, /http:\/\/10\.250\.5\.1:8080\/boot\/files\/amd64\/initrd\.img\.\.\.[^\n]* ok\n/);
     assert.match(text, /Command line: .*console=ttyS0 ardesia\.server=http:\/\/10\.250\.5\.1:8080 ardesia\.mac=52:54:00:05:00:01/);
     // The stages in the daemon's log: DHCP ACK, boot script, kernel and initrd.
     assert.match(log, /"event":"dhcp-reply","reason":"ACK 10\.250\.5\.1\d\d to 52:54:00:05:00:01/);
     assert.match(log, /"event":"boot-script","mac":"52:54:00:05:00:01","ip":"10\.250\.5\.1\d\d","decision":"boot","registered":true/);
-    assert.match(log, /"event":"boot-file","file":"vmlinuz"/);
-    assert.match(log, /"event":"boot-file","file":"initrd\.img"/);
+    assert.match(log, /"event":"boot-file","arch":"amd64","file":"vmlinuz"/);
+    assert.match(log, /"event":"boot-file","arch":"amd64","file":"initrd\.img"/);
 
     const shown = await runCli(dataDir, ['--json', 'thinclient', 'show', MAC]);
     assert.equal(shown.code, 0, shown.stderr);
