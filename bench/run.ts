@@ -26,6 +26,7 @@ import { run as netbootTftp } from './netboot-tftp.js';
 import { run as displayGateway } from './display-gateway.js';
 import { poolLoginStormBenchmark } from './login-storm.js';
 import { poolColdPathBenchmark } from './pool-cold-path.js';
+import { thinClientBootBenchmark } from './thinclient-boot.js';
 
 const BENCHMARKS: readonly Benchmark[] = [
   vmStartBenchmark,
@@ -36,6 +37,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   tableBenchmark('display-gateway', '256 MiB VNC-socket stream and 64-byte echoes through the display pipe, vs websockify', displayGateway),
   poolLoginStormBenchmark,
   poolColdPathBenchmark,
+  thinClientBootBenchmark,
 ];
 
 class UnknownBenchmarkError extends Error {
