@@ -31,8 +31,8 @@ if (!unitOnly) files.push(...findTests(join(root, 'dist', 'test')));
 if (area) files = files.filter((f) => relative(root, f).includes(area));
 
 // The longest files start first (longest-first keeps both slots busy to the end instead of leaving one
-// long file alone at the tail); the two that build the cold Debian trees come first so the files reusing
-// those trees find them cached instead of waiting on the build lock.
+// long file alone at the tail, as name order did with the browser flow); the two that build the cold Debian
+// trees come first so the files reusing those trees find them cached instead of waiting on the build lock.
 const LONGEST_FIRST = [
   'test/thinclient-os/netboot-login', 'test/image-build/desktop-image', 'test/web/desktop-flow',
   'test/thinclient-os/netboot-uefi-proxy', 'test/pools/idle', 'test/web/admin-rollout', 'test/pools/broker',
@@ -58,10 +58,10 @@ if (needsGuests && existsSync(guestBuilder)) {
   if (built.status !== 0) process.exit(built.status ?? 1);
 }
 
-const concurrency = process.env.ARDESIA_TEST_CONCURRENCY ?? '2';
-const result = spawnSync(
-  process.execPath,
-  ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, ARDESIA_REPO_ROOT: root } },
-);
+// `node --test` would sort the files by name; run-test-files.mjs starts them in this order, two at a time.
+const result = spawnSync(process.execPath, ['--enable-source-maps', join(root, 'scripts', 'run-test-files.mjs'), ...files], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, ARDESIA_REPO_ROOT: root },
+});
 process.exit(result.status ?? 1);
