@@ -67,28 +67,18 @@ function ensureNodeModules() {
   execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 }
 
-/** The display relay (src/gateway/relay.ts runs it), rebuilt when its source is newer. */
-function buildDisplayRelay() {
-  const source = join(root, 'native', 'display-relay.c');
-  const binary = join(root, '.cache', 'native', 'display-relay');
+/** A helper program of ours from native/NAME.c into .cache/native/NAME, rebuilt when its source is newer. */
+function buildNative(name, what) {
+  const source = join(root, 'native', `${name}.c`);
+  const binary = join(root, '.cache', 'native', name);
   if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return;
   mkdirSync(dirname(binary), { recursive: true });
-  console.log('ardesia setup: building the display relay');
-  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, source], { stdio: 'inherit' });
-}
-
-/** The TFTP sender (src/netboot/tftp/native-sender.ts runs it), rebuilt when its source is newer. */
-function buildTftpSender() {
-  const source = join(root, 'native', 'tftp-sender.c');
-  const binary = join(root, '.cache', 'native', 'tftp-sender');
-  if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return;
-  mkdirSync(dirname(binary), { recursive: true });
-  console.log('ardesia setup: building the TFTP sender');
+  console.log(`ardesia setup: building ${what}`);
   execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, source], { stdio: 'inherit' });
 }
 
 const missing = missingDebianPackages();
 if (missing.length > 0) installDebianPackages(missing);
 ensureNodeModules();
-buildDisplayRelay();
-buildTftpSender();
+buildNative('display-relay', 'the display relay'); // src/gateway/relay.ts runs it
+buildNative('tftp-sender', 'the TFTP sender'); // src/netboot/tftp/native-sender.ts runs it

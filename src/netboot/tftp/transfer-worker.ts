@@ -4,17 +4,13 @@
 import { createSocket } from 'node:dgram';
 import { read } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
+import type { NativeTransferSpec } from './native-sender.js';
 import { ReadTransfer, type FileReader, type TransferEnd } from './transfer.js';
 
-export interface TransferJob {
+/** A transfer as the native sender gets it, plus the job's id and the open file's descriptor. */
+export interface TransferJob extends NativeTransferSpec {
   id: number;
   fd: number;
-  size: number;
-  blksize: number;
-  timeoutMs: number;
-  oack: Record<string, string>;
-  localAddress: string;
-  client: { address: string; port: number };
 }
 
 export interface TransferJobResult { id: number; end: TransferEnd }
