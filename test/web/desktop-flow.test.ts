@@ -190,10 +190,12 @@ describe('desktop flow in the browser', () => {
     }
     // Paste from the portal: noVNC sends the text as the VNC clipboard, QEMU's vdagent hands it to the guest's
     // spice-vdagent, and xterm pastes the CLIPBOARD selection on Shift+Insert.
+    // The text reaches the guest only once its clipboard agent is up (it starts with the session, later under
+    // load); a paste sent before that is lost, so each try clicks Paste again, as a person would.
     await p.page.getByPlaceholder('Text to paste').fill('echo pasted > ~/clip-marker; sync');
-    await p.page.getByRole('button', { name: 'Paste' }).click();
     let pasted = false;
     for (let attempt = 0; attempt < 3 && !pasted; attempt++) {
+      await p.page.getByRole('button', { name: 'Paste' }).click();
       await clickXterm(p.page);
       await p.page.waitForTimeout(1000);
       await clearShellLine(p.page);
