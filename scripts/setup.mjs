@@ -2,7 +2,8 @@
 // Makes a fresh Debian 12 machine ready for `npm start` / `npm test`: npm packages and the
 // Debian packages Ardesia drives. Uses only node's built-ins: it runs before `npm ci`.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -77,8 +78,69 @@ function buildNative(name, what) {
   execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, source], { stdio: 'inherit' });
 }
 
+/** The smallest i386 program: an ELF32 header, one LOAD segment, and `exit(0)` by int 0x80. */
+function tinyI386Elf() {
+  const base = 0x08048000;
+  const code = Buffer.from([0xb8, 0x01, 0x00, 0x00, 0x00, 0x31, 0xdb, 0xcd, 0x80]);
+  const elf = Buffer.alloc(84 + code.length);
+  Buffer.from([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1, 0]).copy(elf, 0);
+  elf.writeUInt16LE(2, 16); // ET_EXEC
+  elf.writeUInt16LE(3, 18); // EM_386
+  elf.writeUInt32LE(1, 20);
+  elf.writeUInt32LE(base + 84, 24); // entry: the code after the headers
+  elf.writeUInt32LE(52, 28); // program headers right after the ELF header
+  elf.writeUInt16LE(52, 40);
+  elf.writeUInt16LE(32, 42);
+  elf.writeUInt16LE(1, 44);
+  elf.writeUInt32LE(1, 52); // PT_LOAD of the whole file, read + execute
+  elf.writeUInt32LE(0, 56);
+  elf.writeUInt32LE(base, 60);
+  elf.writeUInt32LE(base, 64);
+  elf.writeUInt32LE(elf.length, 68);
+  elf.writeUInt32LE(elf.length, 72);
+  elf.writeUInt32LE(5, 76);
+  elf.writeUInt32LE(0x1000, 80);
+  code.copy(elf, 84);
+  return elf;
+}
+
+function hostRunsI386() {
+  const dir = mkdtempSync(join(tmpdir(), 'ardesia-i386-'));
+  try {
+    const program = join(dir, 'exit0');
+    writeFileSync(program, tinyI386Elf());
+    chmodSync(program, 0o755);
+    return spawnSync(program, []).status === 0;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The i386 test guests and thin-client OS run i386 programs on the host (busybox's applet list, debootstrap's
+ *  chroot). A kernel without IA32 emulation runs them through qemu-user, registered with binfmt_misc (F: the
+ *  interpreter is opened now, so it works inside chroots too). Debian ships no i386 binfmt entry for amd64 hosts. */
+function ensureI386Programs() {
+  if (process.arch !== 'x64' || hostRunsI386()) return;
+  const qemuUser = '/usr/bin/qemu-i386-static';
+  if (!existsSync(qemuUser)) installDebianPackages(['qemu-user-static']);
+  const binfmt = '/proc/sys/fs/binfmt_misc';
+  if (!existsSync(join(binfmt, 'register'))) spawnSync('mount', ['-t', 'binfmt_misc', 'binfmt_misc', binfmt], { stdio: 'inherit' });
+  const entry = 'ardesia-i386';
+  if (!readdirSync(binfmt).includes(entry)) {
+    const magic = '\\x7fELF\\x01\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x03\\x00';
+    const mask = '\\xff\\xff\\xff\\xff\\xff\\xfe\\xfe\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff';
+    writeFileSync(join(binfmt, 'register'), `:${entry}:M::${magic}:${mask}:${qemuUser}:F`);
+  }
+  if (!hostRunsI386()) {
+    console.error('ardesia setup: this kernel cannot run i386 programs (no IA32 emulation) and registering qemu-i386-static with binfmt_misc failed; the i386 test guests and thin-client OS need one of the two');
+    process.exit(1);
+  }
+  console.log('ardesia setup: this kernel has no IA32 emulation: i386 programs run through qemu-i386-static (binfmt_misc entry ardesia-i386)');
+}
+
 const missing = missingDebianPackages();
 if (missing.length > 0) installDebianPackages(missing);
+ensureI386Programs();
 ensureNodeModules();
 buildNative('display-relay', 'the display relay'); // src/gateway/relay.ts runs it
 buildNative('tftp-sender', 'the TFTP sender'); // src/netboot/tftp/native-sender.ts runs it
