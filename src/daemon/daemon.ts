@@ -30,6 +30,7 @@ import { authServicesCreate } from '../auth/index.js';
 import { ThinClientService } from '../thinclients/inventory.js';
 import { startDaemonNetboot } from '../netboot/daemon-hook.js';
 import { DaemonMetrics } from './metrics.js';
+import { dataDirLock, type DataDirLock } from '../lib/data-dir-lock.js';
 
 export interface ServeOptions {
   dataDir: string;
@@ -67,6 +68,17 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o711 });
   chmodSync(dataDir, 0o711); // owners reach their token file; everything else inside is root-only
+  // Before anything touches the store, the VMs or the socket: a second daemon would share all three.
+  const lock = dataDirLock(dataDir, 'ardesia serve');
+  try {
+    return await startDaemonLocked(opts, dataDir, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: DataDirLock): Promise<Daemon> {
   const log = pino({ level: opts.logLevel ?? 'info', base: { svc: 'ardesia' } });
   const store = await openStore(join(dataDir, 'ardesia.db'));
   const hostReport = runHostCheck(log);
@@ -164,6 +176,7 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
       await api.close();
       await manager.shutdown(opts.stopVmsOnExit ?? false);
       await store.destroy();
+      lock.release();
     },
   };
 }
