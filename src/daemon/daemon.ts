@@ -31,6 +31,9 @@ import { ThinClientService } from '../thinclients/inventory.js';
 import { startDaemonNetboot } from '../netboot/daemon-hook.js';
 import { DaemonMetrics } from './metrics.js';
 import { dataDirLock, type DataDirLock } from '../lib/data-dir-lock.js';
+import { sessionsPrune } from '../auth/sessions.js';
+import { displayTicketsOf } from '../gateway/tickets.js';
+import { Housekeeping, HOUSEKEEPING_EVERY_MS } from './housekeeping.js';
 
 export interface ServeOptions {
   dataDir: string;
@@ -160,6 +163,11 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
   }
   const netboot = await startDaemonNetboot(opts.netboot, { store, dataDir, log, thinClients: app.thinClients, url });
   pools.start();
+  const housekeeping = new Housekeeping([
+    { name: 'sessionsPruned', run: () => sessionsPrune(store) },
+    { name: 'displayTicketsSwept', run: () => displayTicketsOf(app.display).sweep() },
+  ], log, HOUSEKEEPING_EVERY_MS);
+  housekeeping.start();
   log.info({ socketPath, url, dataDir }, 'ardesia daemon listening');
 
   return {
@@ -173,6 +181,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
       await new Promise((done) => (tcp ? tcp.close(done) : done(undefined)));
       await netboot?.close();
       pools.close();
+      await housekeeping.close();
       await api.close();
       await manager.shutdown(opts.stopVmsOnExit ?? false);
       await store.destroy();
