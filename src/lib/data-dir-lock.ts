@@ -42,22 +42,29 @@ export function dataDirLock(dataDir: string, role: string): DataDirLock {
     closeSync(fd);
     if (res.status === LOCK_HELD_EXIT) {
       const holder = lockHolderParse(readFileSync(path, 'utf8'));
-      const who = holder ? `${holder.role} (pid ${holder.pid})` : 'another ardesia process (it is still starting)';
+      const who = holder ? `${holder.role} (pid ${holder.pid})` : 'another ardesia process (its pid is not written in the lock file yet)';
       throw new ArdesiaError('DATA_DIR_IN_USE', `the data folder ${dataDir} is in use by ${who}; a second one would share its store, VMs and socket`, holder);
     }
     const why = res.error?.message ?? (res.stderr?.toString().trim() || `exit status ${res.status}`);
     throw new ArdesiaError('DATA_DIR_LOCK_FAILED', `could not lock ${path} with flock(1): ${why}`);
   }
-  ftruncateSync(fd, 0);
-  writeSync(fd, `${process.pid} ${role}\n`, 0);
+  try {
+    ftruncateSync(fd, 0);
+    writeSync(fd, `${process.pid} ${role}\n`, 0);
+  } catch {
+    // A full disk: the lock holds all the same; a second process is then refused without the pid.
+  }
   let held = true;
   return {
     path,
     release: () => {
       if (!held) return;
       held = false;
-      ftruncateSync(fd, 0);
-      closeSync(fd);
+      try {
+        ftruncateSync(fd, 0);
+      } finally {
+        closeSync(fd);
+      }
     },
   };
 }
