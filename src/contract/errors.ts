@@ -93,6 +93,10 @@ export const ERROR_REGISTRY = {
   NETBOOT_CONFIG_INVALID: { status: 400, hint: 'Fix the netboot configuration file at the paths listed, then start again (docs/netboot.md shows an example).' },
   NETBOOT_DHCP_CONFLICT: { status: 409, hint: 'Use mode proxy beside the existing DHCP server, or set force: true on the interface if you are sure.' },
 
+  // one process per data folder (DATA_DIR/ardesia.lock)
+  DATA_DIR_IN_USE: { status: 409, hint: 'Use the running one (its socket is DATA_DIR/ardesia.sock), stop it first (kill PID, or systemctl stop ardesia), or give this one another --data-dir; `serve --netboot FILE` runs netboot inside the daemon.' },
+  DATA_DIR_LOCK_FAILED: { status: 500, hint: 'The data folder could not be locked: install util-linux (it has flock) and check the folder is writable by this user.' },
+
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

@@ -30,6 +30,10 @@ import { authServicesCreate } from '../auth/index.js';
 import { ThinClientService } from '../thinclients/inventory.js';
 import { startDaemonNetboot } from '../netboot/daemon-hook.js';
 import { DaemonMetrics } from './metrics.js';
+import { dataDirLock, type DataDirLock } from '../lib/data-dir-lock.js';
+import { sessionsPrune } from '../auth/sessions.js';
+import { displayTicketsOf } from '../gateway/tickets.js';
+import { Housekeeping, HOUSEKEEPING_EVERY_MS } from './housekeeping.js';
 
 export interface ServeOptions {
   dataDir: string;
@@ -67,6 +71,17 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o711 });
   chmodSync(dataDir, 0o711); // owners reach their token file; everything else inside is root-only
+  // Before anything touches the store, the VMs or the socket: a second daemon would share all three.
+  const lock = dataDirLock(dataDir, 'ardesia serve');
+  try {
+    return await startDaemonLocked(opts, dataDir, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: DataDirLock): Promise<Daemon> {
   const log = pino({ level: opts.logLevel ?? 'info', base: { svc: 'ardesia' } });
   const store = await openStore(join(dataDir, 'ardesia.db'));
   const hostReport = runHostCheck(log);
@@ -148,6 +163,11 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   }
   const netboot = await startDaemonNetboot(opts.netboot, { store, dataDir, log, thinClients: app.thinClients, url });
   pools.start();
+  const housekeeping = new Housekeeping([
+    { name: 'sessionsPruned', run: () => sessionsPrune(store) },
+    { name: 'displayTicketsSwept', run: () => displayTicketsOf(app.display).sweep() },
+  ], log, HOUSEKEEPING_EVERY_MS);
+  housekeeping.start();
   log.info({ socketPath, url, dataDir }, 'ardesia daemon listening');
 
   return {
@@ -161,9 +181,11 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
       await new Promise((done) => (tcp ? tcp.close(done) : done(undefined)));
       await netboot?.close();
       pools.close();
+      await housekeeping.close();
       await api.close();
       await manager.shutdown(opts.stopVmsOnExit ?? false);
       await store.destroy();
+      lock.release();
     },
   };
 }

@@ -7,6 +7,7 @@ import Fastify from 'fastify';
 import pino from 'pino';
 import { ArdesiaError } from '../contract/errors.js';
 import { openStore } from '../store/db.js';
+import { dataDirLock } from '../lib/data-dir-lock.js';
 import { ThinClientService } from '../thinclients/inventory.js';
 import { loadNetbootConfig } from './config.js';
 import { registerBootRoutes } from './http/boot-routes.js';
@@ -24,8 +25,13 @@ export async function runStandaloneNetboot(opts: StandaloneOptions): Promise<{ u
   const config = loadNetbootConfig(opts.configPath);
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o711 });
+  // The daemon's own lock: a daemon on this folder runs its netboot itself (`serve --netboot`).
+  const lock = dataDirLock(dataDir, 'ardesia netboot serve');
   const log = pino({ level: opts.logLevel ?? 'info', base: { svc: 'ardesia-netboot' } });
-  const store = await openStore(join(dataDir, 'ardesia.db'));
+  const store = await openStore(join(dataDir, 'ardesia.db')).catch((err: unknown) => {
+    lock.release();
+    throw err;
+  });
   const thinClients = new ThinClientService(store, dataDir, log);
   const http = Fastify({ logger: false });
   http.setErrorHandler((err: Error, _req, reply) => {
@@ -47,11 +53,13 @@ export async function runStandaloneNetboot(opts: StandaloneOptions): Promise<{ u
         await netboot.close();
         await http.close();
         await store.destroy();
+        lock.release();
       },
     };
   } catch (err) {
     await http.close();
     await store.destroy();
+    lock.release();
     throw err;
   }
 }

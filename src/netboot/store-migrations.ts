@@ -32,4 +32,10 @@ export const NETBOOT_MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('dhcp_leases_mac').on('dhcp_leases').column('mac').execute();
     },
   },
+  // Kiosk auto-login was stored but no program on the thin client used it: gone until kiosk accounts exist.
+  '0005_netboot_drop_auto_login': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('thin_clients').dropColumn('auto_login_user').execute();
+    },
+  },
 };

@@ -7,7 +7,6 @@ export interface ThinClientTable {
   place: string | null;
   pool: string | null;
   state: 'new' | 'enabled' | 'disabled';
-  auto_login_user: string | null;
   keyboard_layout: string | null;
   resolution: string | null;
   /** Extra kernel command line words, appended after the OS manifest's. */

@@ -25,15 +25,14 @@ export function bootDecision(state: ThinClientView['state'], settings: ThinClien
 export function thinClientView(row: ThinClientTable): ThinClientView {
   return {
     mac: row.mac, name: row.name, place: row.place, pool: row.pool, state: row.state,
-    autoLoginUser: row.auto_login_user, keyboardLayout: row.keyboard_layout, resolution: row.resolution,
+    keyboardLayout: row.keyboard_layout, resolution: row.resolution,
     bootParams: row.boot_params, lastSeenAt: row.last_seen_at, lastIp: row.last_ip, bootCount: row.boot_count,
     currentUser: row.current_user,
   };
 }
 
 const COLUMN_OF = {
-  name: 'name', place: 'place', pool: 'pool', state: 'state', autoLoginUser: 'auto_login_user',
-  keyboardLayout: 'keyboard_layout', resolution: 'resolution', bootParams: 'boot_params',
+  name: 'name', place: 'place', pool: 'pool', state: 'state', keyboardLayout: 'keyboard_layout', resolution: 'resolution', bootParams: 'boot_params',
 } as const satisfies Record<keyof ThinClientPatch, keyof ThinClientTable>;
 
 function notFound(mac: string): ArdesiaError {
@@ -42,24 +41,24 @@ function notFound(mac: string): ArdesiaError {
 
 /** A client row with nothing known yet (the insert's defaults). */
 const EMPTY_CLIENT = {
-  boot_count: 0, name: null, place: null, pool: null, auto_login_user: null, keyboard_layout: null, resolution: null,
+  boot_count: 0, name: null, place: null, pool: null, keyboard_layout: null, resolution: null,
   boot_params: null, last_seen_at: null, last_ip: null, current_user: null,
 } as const;
 
-/** Writes the fields `patch` names (null clears one) and audits it as `action`; a name held by another MAC is refused. */
-async function applyPatch(store: Store, mac: string, patch: ThinClientPatch, by: string, action: string): Promise<void> {
+/** Writes the fields `patch` names (null clears one); a name held by another MAC is refused. False: `patch` names none. */
+async function patchWrite(store: Store, mac: string, patch: ThinClientPatch): Promise<boolean> {
   const set: Partial<Record<keyof ThinClientTable, string | null>> = {};
   for (const [key, column] of Object.entries(COLUMN_OF) as Array<[keyof ThinClientPatch, keyof ThinClientTable]>) {
     if (patch[key] !== undefined) set[column] = patch[key] ?? null;
   }
-  if (Object.keys(set).length === 0) return;
+  if (Object.keys(set).length === 0) return false;
   if (patch.name) {
     const holder = await store.selectFrom('thin_clients').select('mac').where('name', '=', patch.name).where('mac', '!=', mac).executeTakeFirst();
     if (holder) throw new ArdesiaError('THINCLIENT_NAME_TAKEN', `the name ${patch.name} is already given to ${holder.mac}`);
   }
   const res = await store.updateTable('thin_clients').set(set as Updateable<ThinClientTable>).where('mac', '=', mac).executeTakeFirst();
   if (res.numUpdatedRows === 0n) throw notFound(mac);
-  await auditAppend(store, by, action, mac, patch);
+  return true;
 }
 
 /** Where the boot chain logs its stages (a pino logger fits). */
@@ -122,13 +121,15 @@ export class ThinClientService extends EventEmitter<ThinClientEvents> {
         .executeTakeFirst();
       if ((inserted.numInsertedOrUpdatedRows ?? 0n) === 0n) throw new ArdesiaError('THINCLIENT_EXISTS', `thin client ${mac} is already in the inventory`);
       // Settings as a patch in the same transaction: a name taken or a bad value leaves nothing half-added.
-      await applyPatch(trx, mac, patch, by, 'thinclient.create');
+      await patchWrite(trx, mac, patch);
+      // Audited with or without settings: the audit feed is what tells the console live.
+      await auditAppend(trx, by, 'thinclient.create', mac, patch);
     });
     return this.get(mac);
   }
 
   async patch(mac: string, patch: ThinClientPatch, by: string): Promise<ThinClientView> {
-    await applyPatch(this.store, mac, patch, by, 'thinclient.update');
+    if (await patchWrite(this.store, mac, patch)) await auditAppend(this.store, by, 'thinclient.update', mac, patch);
     return this.get(mac);
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bootDecision } from './inventory.js';
-import { MacParams, ThinClientPatch } from './view.js';
+import { MacParams, ThinClientCreate, ThinClientPatch } from './view.js';
 
 test('boot decision: disabled never boots; new boots unless approval is required', () => {
   for (const requireApproval of [false, true]) {
@@ -19,7 +19,7 @@ test('MACs are normalised as iPXE prints them', () => {
 });
 
 const GOOD: ThinClientPatch[] = [
-  { name: 'desk-12', place: 'Room 2.14, window', pool: 'office', keyboardLayout: 'fr(bepo)', resolution: '1920x1080', bootParams: 'quiet video=efifb', autoLoginUser: 'kiosk' },
+  { name: 'desk-12', place: 'Room 2.14, window', pool: 'office', keyboardLayout: 'fr(bepo)', resolution: '1920x1080', bootParams: 'quiet video=efifb' },
   { name: null, place: null, pool: null, bootParams: null },
   { state: 'disabled' },
   {},
@@ -34,6 +34,19 @@ const BAD: Array<[string, unknown]> = [
   ['an unknown field', { colour: 'blue' }],
   ['a keyboard layout with a space', { keyboardLayout: 'us intl' }],
 ];
+
+test('a kiosk auto-login user is refused, saying why and naming the settings there are', () => {
+  for (const [schema, mac] of [[ThinClientPatch, {}], [ThinClientCreate, { mac: '52:54:00:12:34:56' }]] as const) {
+    const r = schema.safeParse({ ...mac, place: 'Hall', autoLoginUser: 'kiosk' });
+    assert.equal(r.success, false);
+    const message = r.error!.issues.map((i) => i.message).join('; ');
+    assert.match(message, /unknown field autoLoginUser \(kiosk auto-login is not offered/);
+    assert.match(message, /the settings are name, place, pool, state, keyboardLayout, resolution, bootParams/);
+  }
+  assert.deepEqual(Object.keys(ThinClientPatch.shape), ['name', 'place', 'pool', 'state', 'keyboardLayout', 'resolution', 'bootParams'], 'the message lists every setting');
+  assert.match(ThinClientPatch.safeParse({ colour: 'blue' }).error!.issues[0]!.message, /^unknown field colour; the settings are/);
+  assert.match(ThinClientPatch.safeParse({ resolution: '1*1' }).error!.issues[0]!.message, /one of 800x600/, 'other messages are untouched');
+});
 
 for (const patch of GOOD) test(`accepted: ${JSON.stringify(patch)}`, () => assert.ok(ThinClientPatch.safeParse(patch).success));
 for (const [why, patch] of BAD) test(`refused: ${why}`, () => assert.equal(ThinClientPatch.safeParse(patch).success, false));

@@ -10,7 +10,6 @@ export interface ThinClientView {
   place: string | null;
   pool: string | null;
   state: ThinClientState;
-  autoLoginUser: string | null;
   keyboardLayout: string | null;
   resolution: string | null;
   bootParams: string | null;
@@ -29,7 +28,6 @@ export interface KioskConfig {
   pool: string | null;
   keyboardLayout: string | null;
   resolution: string | null;
-  autoLoginUser: string | null;
 }
 
 export const MacText = z.string().transform((text, ctx) => {
@@ -49,17 +47,26 @@ export const BootParamsText = z.string().max(1024).regex(/^[\x20-\x7e]*$/, 'prin
 /** Screen modes a thin client can be given: the Linux kernel's built-in EDIDs (drm.edid_firmware), set before the compositor starts. */
 export const SCREEN_MODES = ['800x600', '1024x768', '1280x1024', '1600x1200', '1680x1050', '1920x1080'] as const;
 
+/** The settings an administrator may give; any other field is refused, naming these. */
+const SETTINGS = ['name', 'place', 'pool', 'state', 'keyboardLayout', 'resolution', 'bootParams'] as const;
+
+/** Refuses unknown fields by name; a kiosk auto-login was offered once and is gone until kiosk accounts exist. */
+const unknownFieldMessage: z.ZodErrorMap = (issue, ctx) => {
+  if (issue.code !== 'unrecognized_keys') return { message: ctx.defaultError };
+  const autoLogin = issue.keys.includes('autoLoginUser') ? ' (kiosk auto-login is not offered: no program on the thin client used it)' : '';
+  return { message: `unknown field ${issue.keys.join(', ')}${autoLogin}; the settings are ${SETTINGS.join(', ')}` };
+};
+
 export const ThinClientPatch = z
   .object({
     name: nullable(z.string().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - (starting with a letter or digit)')),
     place: nullable(z.string().min(1).max(200).regex(/^[^\x00-\x1f\x7f]*$/, 'no control characters')),
     pool: nullable(z.string().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a pool name')),
     state: z.enum(['enabled', 'disabled']).optional(),
-    autoLoginUser: nullable(z.string().min(1).max(64).regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/, 'a user name')),
     keyboardLayout: nullable(z.string().min(1).max(64).regex(/^[A-Za-z0-9_()+,:-]+$/, 'an XKB layout like us, de or fr(bepo)')),
     resolution: nullable(z.enum(SCREEN_MODES, { errorMap: () => ({ message: `one of ${SCREEN_MODES.join(', ')} (the modes the kiosk can set), or null for the screen's own` }) })),
     bootParams: nullable(BootParamsText),
-  })
+  }, { errorMap: unknownFieldMessage })
   .strict();
 export type ThinClientPatch = z.infer<typeof ThinClientPatch>;
 

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { TestDaemon } from '../helpers/daemon.js';
+import { TestDaemon, until } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
 
 interface Raw { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
@@ -81,7 +81,7 @@ test('an unknown MAC asking for its script is registered as new and boots (no ap
 });
 
 test('boot params, disable and enable through the CLI; a disabled client is told so and does not count a boot', async () => {
-  let r = await daemon.cli(['thinclient', 'set', MAC, '--name', 'desk-1', '--place', 'Room 2', '--boot-params', 'i915.modeset=1', '--keyboard', 'de', '--resolution', '1280x1024', '--auto-login', 'kiosk', '--pool', 'office']);
+  let r = await daemon.cli(['thinclient', 'set', MAC, '--name', 'desk-1', '--place', 'Room 2', '--boot-params', 'i915.modeset=1', '--keyboard', 'de', '--resolution', '1280x1024', '--pool', 'office']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /name:\s+desk-1/);
   assert.match((await raw('GET', `/boot/ipxe?mac=${MAC}`)).body.toString(), / quiet i915\.modeset=1 ardesia\.server=/);
@@ -107,7 +107,7 @@ test('boot params, disable and enable through the CLI; a disabled client is told
 
 test('the kiosk settings of a client', async () => {
   const cfg = json(await raw('GET', `/boot/thinclient/config?mac=${MAC}`));
-  assert.deepEqual(cfg, { mac: MAC, name: 'desk-1', state: 'enabled', portalUrl: `${base.origin}/?thinclient=${MAC}`, pool: 'office', keyboardLayout: 'de', resolution: '1280x1024', autoLoginUser: 'kiosk' });
+  assert.deepEqual(cfg, { mac: MAC, name: 'desk-1', state: 'enabled', portalUrl: `${base.origin}/?thinclient=${MAC}`, pool: 'office', keyboardLayout: 'de', resolution: '1280x1024' });
   assert.equal((await raw('GET', '/boot/thinclient/config?mac=52:54:00:00:00:99')).status, 404);
   assert.equal((await raw('GET', '/boot/thinclient/config?mac=nonsense')).status, 400);
 });
@@ -170,7 +170,7 @@ test('an administrator adds a PC before its first boot: it boots with its settin
   const added = await raw('POST', '/v1/thinclients', {}, tokens.admin, { mac: mac.toUpperCase(), name: 'desk-7', place: 'Library', resolution: '1024x768', keyboardLayout: 'de' });
   assert.equal(added.status, 201, added.body.toString());
   assert.deepEqual({ ...json(added), lastSeenAt: null }, {
-    mac, name: 'desk-7', place: 'Library', pool: null, state: 'enabled', autoLoginUser: null, keyboardLayout: 'de', resolution: '1024x768',
+    mac, name: 'desk-7', place: 'Library', pool: null, state: 'enabled', keyboardLayout: 'de', resolution: '1024x768',
     bootParams: null, lastSeenAt: null, lastIp: null, bootCount: 0, currentUser: null,
   });
   // Its first boot uses the settings: the kiosk reads them from its config.
@@ -192,6 +192,63 @@ test('an administrator adds a PC before its first boot: it boots with its settin
   assert.equal((await raw('POST', '/v1/thinclients', {}, tokens.admin, { mac: 'not-a-mac' })).status, 400);
   const audit = await raw('GET', '/v1/audit?action=thinclient.create', {}, tokens.admin);
   assert.ok((JSON.parse(audit.body.toString()) as Array<{ target: string }>).some((e) => e.target === mac), audit.body.toString());
+});
+
+/** Admin's live-update stream (GET /v1/events): the events read so far, as they come. */
+function liveEvents(token: string): Promise<{ events: Array<{ type: string; data: unknown }>; close(): void }> {
+  return new Promise((resolve, reject) => {
+    const events: Array<{ type: string; data: unknown }> = [];
+    let buffer = '';
+    const req = request({ host: base.hostname, port: base.port, path: '/v1/events', headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` } }, (res) => {
+      assert.equal(res.statusCode, 200);
+      res.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString();
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const type = /^event: (.+)$/m.exec(block)?.[1];
+          const data = /^data: (.+)$/m.exec(block)?.[1];
+          if (type && data) events.push({ type, data: JSON.parse(data) });
+        }
+      });
+      resolve({ events, close: () => req.destroy() });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('a PC added with only its MAC is audited, and the console is told live', async () => {
+  const mac = '52:54:00:aa:00:0c';
+  const live = await liveEvents(tokens.admin);
+  try {
+    const added = await raw('POST', '/v1/thinclients', {}, tokens.admin, { mac });
+    assert.equal(added.status, 201, added.body.toString());
+    const told = await until('the thinclient.create live event', () =>
+      live.events.find((e) => e.type === 'thinclient' && (e.data as { action?: string }).action === 'thinclient.create' && (e.data as { target?: string }).target === mac), 30_000);
+    assert.equal((told.data as { principal: string }).principal, 'root');
+  } finally {
+    live.close();
+  }
+  const audit = JSON.parse((await raw('GET', '/v1/audit?action=thinclient.create', {}, tokens.admin)).body.toString()) as Array<{ target: string; principal: string }>;
+  assert.deepEqual(audit.filter((e) => e.target === mac).map((e) => e.principal), ['root']);
+});
+
+test('kiosk auto-login is gone: the API refuses the field saying why, the CLI has no flag, the kiosk config has no key', async () => {
+  const posted = await raw('POST', '/v1/thinclients', {}, tokens.admin, { mac: '52:54:00:aa:00:0d', autoLoginUser: 'kiosk' });
+  assert.equal(posted.status, 400);
+  const error = json(posted).error as { code: string; message: string };
+  assert.equal(error.code, 'BAD_REQUEST');
+  assert.match(error.message, /unknown field autoLoginUser \(kiosk auto-login is not offered/);
+  assert.equal((await raw('GET', '/v1/thinclients/52:54:00:aa:00:0d', {}, tokens.admin)).status, 404, 'nothing added');
+  const patched = await raw('PATCH', `/v1/thinclients/${MAC}`, {}, tokens.admin, { autoLoginUser: null });
+  assert.equal(patched.status, 400);
+  const cli = await daemon.cli(['thinclient', 'set', MAC, '--auto-login', 'kiosk']);
+  assert.notEqual(cli.code, 0);
+  assert.match(cli.stderr, /unknown option '--auto-login'/);
+  assert.ok(!('autoLoginUser' in json(await raw('GET', `/boot/thinclient/config?mac=${MAC}`))));
+  assert.ok(!('autoLoginUser' in json(await raw('GET', `/v1/thinclients/${MAC}`, {}, tokens.admin))));
 });
 
 test('/v1/thinclients: only administrators (anonymous 401, a user and another user 403)', async () => {

@@ -36,7 +36,7 @@ const http = createServer((req, res) => {
   } else if (url.pathname === '/boot/thinclient/config') {
     const mac = url.searchParams.get('mac') ?? '';
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ portalUrl: `http://${address}:${port}/?thinclient=${mac}`, keyboardLayout: 'de', resolution: '1024x768', autoLoginUser: null }));
+    res.end(JSON.stringify({ portalUrl: `http://${address}:${port}/?thinclient=${mac}`, keyboardLayout: 'de', resolution: '1024x768' }));
   } else if (url.pathname === '/') {
     log({ event: 'portal', thinclient: url.searchParams.get('thinclient') });
     res.writeHead(200, { 'content-type': 'text/html' });

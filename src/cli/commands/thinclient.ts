@@ -9,7 +9,7 @@ const dash = (v: string | number | null) => (v === null || v === '' ? '-' : Stri
 
 function describe(t: ThinClientView): string {
   const rows: Array<[string, string | number | null]> = [
-    ['mac', t.mac], ['name', t.name], ['place', t.place], ['state', t.state], ['pool', t.pool], ['auto-login', t.autoLoginUser],
+    ['mac', t.mac], ['name', t.name], ['place', t.place], ['state', t.state], ['pool', t.pool],
     ['keyboard', t.keyboardLayout], ['resolution', t.resolution], ['boot params', t.bootParams], ['last seen', t.lastSeenAt],
     ['last ip', t.lastIp], ['boot count', t.bootCount], ['current user', t.currentUser],
   ];
@@ -27,7 +27,7 @@ function patchOf(f: Record<string, string | boolean | undefined>): PatchFlags {
   const text = (v: string | boolean | undefined) => orNull(typeof v === 'string' ? v : undefined);
   const patch: PatchFlags = {
     name: text(f.name), place: text(f.place), pool: text(f.pool), keyboardLayout: text(f.keyboard),
-    resolution: text(f.resolution), bootParams: text(f.bootParams), autoLoginUser: text(f.autoLogin),
+    resolution: text(f.resolution), bootParams: text(f.bootParams),
   };
   for (const key of Object.keys(patch) as Array<keyof PatchFlags>) if (patch[key] === undefined) delete patch[key];
   return patch;
@@ -55,7 +55,7 @@ export function registerThinClientCommands(program: Command): void {
 
   const settingOptions = (c: Command) => c
     .option('--name <name>').option('--place <text>').option('--pool <pool>').option('--keyboard <layout>', 'XKB layout, e.g. us, de, fr(bepo)')
-    .option('--resolution <WxH>', `one of ${SCREEN_MODES.join(', ')}`).option('--boot-params <words>', 'extra kernel command line words').option('--auto-login <user>', 'kiosk user logged in automatically');
+    .option('--resolution <WxH>', `one of ${SCREEN_MODES.join(', ')}`).option('--boot-params <words>', 'extra kernel command line words');
 
   settingOptions(tc.command('add')
     .description('add a PC by MAC before its first boot, with its settings (enabled; --disabled to hold it)')

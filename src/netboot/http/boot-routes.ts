@@ -110,7 +110,7 @@ export function registerBootRoutes(server: FastifyInstance, thinClients: ThinCli
     const client = await thinClients.seen(mac, clientIp(req));
     return {
       mac, name: client.name, state: client.state, portalUrl: `${serverBase(req)}/?thinclient=${mac}`, pool: client.pool,
-      keyboardLayout: client.keyboardLayout, resolution: client.resolution, autoLoginUser: client.autoLoginUser,
+      keyboardLayout: client.keyboardLayout, resolution: client.resolution,
     };
   });
 }

@@ -6,7 +6,7 @@ import type { PoolView, ThinClientCreate, ThinClientPatch, ThinClientView } from
 import { ActionButton, Field } from '../lib/ui';
 
 /** The text settings of a thin client, in the order the form shows them. */
-const TEXT_FIELDS = ['name', 'place', 'pool', 'keyboardLayout', 'resolution', 'autoLoginUser', 'bootParams'] as const;
+const TEXT_FIELDS = ['name', 'place', 'pool', 'keyboardLayout', 'resolution', 'bootParams'] as const;
 type TextField = (typeof TEXT_FIELDS)[number];
 
 export type ThinClientDraft = Record<TextField, string> & { mac: string; hold: boolean };
@@ -51,7 +51,6 @@ const FIELD_SPECS: Record<Exclude<TextField, 'pool'>, FieldSpec> = {
   place: { label: 'Place', placeholder: 'Room 12, desk 3' },
   keyboardLayout: { label: 'Keyboard layout', hint: 'XKB: us, de, fr(bepo); empty = each user’s own', placeholder: 'us' },
   resolution: { label: 'Resolution', hint: '800x600, 1024x768, 1280x1024, 1600x1200, 1680x1050 or 1920x1080; empty = the screen’s own mode', placeholder: '1280x1024' },
-  autoLoginUser: { label: 'Auto-login user', hint: 'a kiosk account logged in at boot; empty = the login page' },
   bootParams: { label: 'Boot parameters', hint: 'extra kernel words for this PC', placeholder: 'quiet' },
 };
 
@@ -89,7 +88,6 @@ export function ThinClientForm(props: { client?: ThinClientView; pools: PoolView
       </Field>
       {text('keyboardLayout')}
       {text('resolution')}
-      {text('autoLoginUser')}
       {text('bootParams')}
       {!client && (
         <label className="inline">

@@ -8,9 +8,9 @@ import type { ThinClientView } from '../lib/types';
 import { ActionButton, DataTable, LoadError, useNotify } from '../lib/ui';
 import { ThinClientForm } from './ThinClientForm';
 
-/** Keyboard, resolution and auto-login in a line; each only when set. */
+/** Keyboard and resolution in a line; each only when set. */
 function kioskText(c: ThinClientView): string {
-  const parts = [c.keyboardLayout && `keyboard ${c.keyboardLayout}`, c.resolution, c.autoLoginUser && `auto-login ${c.autoLoginUser}`].filter(Boolean);
+  const parts = [c.keyboardLayout && `keyboard ${c.keyboardLayout}`, c.resolution].filter(Boolean);
   return parts.join(' · ') || '—';
 }
 
