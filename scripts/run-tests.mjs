@@ -34,7 +34,7 @@ if (area) files = files.filter((f) => relative(root, f).includes(area));
 // long file alone at the tail, as name order did with the browser flow); the two that build the cold Debian
 // trees come first so the files reusing those trees find them cached instead of waiting on the build lock.
 const LONGEST_FIRST = [
-  'test/thinclient-os/netboot-login', 'test/image-build/desktop-image', 'test/web/desktop-flow',
+  'test/thinclient-os/netboot-login', 'test/chaos/chaos', 'test/image-build/desktop-image', 'test/web/desktop-flow',
   'test/thinclient-os/netboot-uefi-proxy', 'test/pools/idle', 'test/web/admin-rollout', 'test/pools/broker',
 ];
 const rank = (f) => {

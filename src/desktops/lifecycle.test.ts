@@ -104,6 +104,7 @@ const LEGAL: Case[] = [
   ['ready', 'reset', SPARE, 'resetting', [KILL, RECLONE]],
   ['ready', 'retire', SPARE, 'retiring', [RETIRE]],
   ['assigned', 'session-started', ANN, 'in-use', []],
+  ['assigned', 'guest-ready', ANN, 'assigned', [ATTACH, TELL_ASSIGN]],
   ['assigned', 'client-connected', ANN, 'assigned', []],
   ['assigned', 'client-disconnected', ANN, 'assigned', []],
   ['assigned', 'logoff-requested', ANN, 'logging-off', [TELL_LOGOFF]],

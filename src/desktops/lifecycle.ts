@@ -196,6 +196,9 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
   },
   assigned: {
     'session-started': go('in-use'),
+    // The guest is ready without a session: the assign was lost (the daemon died before sending it); send it again.
+    'guest-ready': (ctx) =>
+      ctx.user === null ? { refused: 'no user is recorded for this assignment' } : go('assigned', { kind: 'attach-home', user: ctx.user }, { kind: 'notify-guest', message: { type: 'assign', user: ctx.user } }),
     'client-connected': stay('assigned'),
     'client-disconnected': stay('assigned'),
     'logoff-requested': go('logging-off', LOGOFF),
