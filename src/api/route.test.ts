@@ -5,18 +5,20 @@ import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { defineRoute, parseInput, urlNameOf, urlParamsSchema } from './route.js';
 
-// Compiled to dist/src/api: the sources are three folders up, in src/api.
-const SRC_API = join(process.env.ARDESIA_REPO_ROOT ?? join(import.meta.dirname, '..', '..', '..'), 'src', 'api');
+// Compiled to dist/src/api: the sources are three folders up, in src/.
+const SRC = join(process.env.ARDESIA_REPO_ROOT ?? join(import.meta.dirname, '..', '..', '..'), 'src');
+/** Where API routes are declared: the api folder, and the display routes of the gateway. */
+const ROUTE_SOURCES = ['api', 'gateway'];
 
 describe('request input is parsed once, at the edge', () => {
   it('no route source casts body, query or params (the handler receives the parsed type)', () => {
-    const files = readdirSync(SRC_API).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
-    assert.ok(files.includes('routes-vm.ts') && files.includes('server.ts'), `sources found in ${SRC_API}: ${files.join(', ')}`);
+    const files = ROUTE_SOURCES.flatMap((dir) => readdirSync(join(SRC, dir)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => join(dir, f)));
+    assert.ok(files.includes(join('api', 'routes-vm.ts')) && files.includes(join('gateway', 'routes.ts')), `sources found in ${SRC}: ${files.join(', ')}`);
     const casts = /\b(?:body|query|params)\)?\s+as\s|\bparams\.[A-Za-z]+!/;
     const found = files.flatMap((f) =>
-      readFileSync(join(SRC_API, f), 'utf8')
+      readFileSync(join(SRC, f), 'utf8')
         .split('\n')
-        .map((line, i) => ({ where: `src/api/${f}:${i + 1}`, line }))
+        .map((line, i) => ({ where: `src/${f}:${i + 1}`, line }))
         .filter(({ line }) => casts.test(line)),
     );
     assert.deepEqual(found, [], 'parse with the route schema (defineRoute / parseInput) instead of casting');
