@@ -1,5 +1,6 @@
 // Checks on images from outside, before anything uses them: the format is decided by our own
-// reading of the magic bytes (qemu-img never guesses), then the header, then qemu-img info/check.
+// reading of the magic bytes against the name or --format (import-format.ts; qemu-img never guesses,
+// raw is never assumed), then the header, then qemu-img info/check.
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
