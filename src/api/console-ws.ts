@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ArdesiaError } from '../contract/errors.js';
 import type { ApiOptions } from './server.js';
 import { authorize, principalOf } from './server.js';
-import type { ApiRoute } from './route.js';
+import { type ApiRoute, parseInput, urlNameOf } from './route.js';
 
 const ConsoleQuery = z.object({ replay: z.coerce.number().int().min(0).max(65536).default(0) });
 
@@ -13,6 +13,7 @@ export const consoleRoute: ApiRoute = {
   url: '/v1/vms/:name/console',
   summary: 'Attach to the serial console (WebSocket upgrade)',
   access: 'vm-owner',
+  query: ConsoleQuery,
   handler: async () => {
     throw new ArdesiaError('BAD_REQUEST', 'the console is a WebSocket: connect with an Upgrade request');
   },
@@ -20,7 +21,7 @@ export const consoleRoute: ApiRoute = {
 
 export function registerConsoleRoute(server: FastifyInstance, opts: ApiOptions): void {
   server.get('/v1/vms/:name/console', { websocket: true }, async (socket, req) => {
-    const name = (req.params as { name: string }).name;
+    const name = urlNameOf(req.params) ?? '';
     const fail = (err: unknown) => {
       const e = err instanceof ArdesiaError ? err : new ArdesiaError('INTERNAL', String(err));
       // A close reason holds at most 123 bytes: the code, then the start of the message.
@@ -29,7 +30,7 @@ export function registerConsoleRoute(server: FastifyInstance, opts: ApiOptions):
     try {
       const principal = await principalOf(opts.store, req);
       await authorize(opts.app, consoleRoute, principal, name);
-      const { replay } = ConsoleQuery.parse(req.query);
+      const { replay } = parseInput(ConsoleQuery, req.query, 'query');
       const runtime = opts.app.vms.runtimeOf(name);
       if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} is not running`);
       if (replay > 0) socket.send(runtime.console.log.tail(replay));

@@ -1,6 +1,7 @@
 // The shape of an API route as data: the server registers each with its access check and schemas,
 // and the OpenAPI description is derived from the same list.
-import type { ZodTypeAny } from 'zod';
+import { z, type ZodTypeAny } from 'zod';
+import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { VmManager } from '../daemon/vm-manager.js';
 import type { HostReport } from '../hypervisor/host/index.js';
@@ -61,7 +62,7 @@ export interface ConfigLoadResult {
   started: string[];
 }
 
-export interface RouteInput {
+export interface RouteInput<P = Record<string, string | undefined>, B = unknown, Q = unknown> {
   app: AppContext;
   /** The principal's name (kept for audit and VM ownership); `who` has roles and groups. */
   principal: string | undefined;
@@ -73,9 +74,9 @@ export interface RouteInput {
   userAgent: string | undefined;
   /** Adds a Set-Cookie header to the reply (a full cookie string, see src/auth/cookies.ts). */
   setCookie(cookie: string): void;
-  params: Record<string, string | undefined>;
-  body: unknown;
-  query: unknown;
+  params: P;
+  body: B;
+  query: Q;
 }
 
 export interface ApiRoute {
@@ -92,4 +93,63 @@ export interface ApiRoute {
   /** With raw: the Content-Type sent instead of text/plain. */
   contentType?: string;
   handler(input: RouteInput): Promise<unknown>;
+}
+
+/** The `:name` segments of a route URL, each a string: `/v1/pools/:pool/desktops/:desktop` → { pool; desktop }. */
+export type UrlParams<U extends string> = U extends `${string}:${infer Name}/${infer Rest}`
+  ? { [K in Name]: string } & UrlParams<`/${Rest}`>
+  : U extends `${string}:${infer Name}`
+    ? { [K in Name]: string }
+    : Record<string, never>;
+
+type Parsed<S> = S extends ZodTypeAny ? z.output<S> : undefined;
+
+/** A route whose handler receives its params, body and query already parsed by its own schemas. */
+export interface RouteDefinition<U extends string, P extends ZodTypeAny | undefined, B extends ZodTypeAny | undefined, Q extends ZodTypeAny | undefined>
+  extends Omit<ApiRoute, 'url' | 'params' | 'body' | 'query' | 'handler'> {
+  url: U;
+  params?: P;
+  body?: B;
+  query?: Q;
+  handler(input: RouteInput<P extends ZodTypeAny ? z.output<P> : UrlParams<U>, Parsed<B>, Parsed<Q>>): Promise<unknown>;
+}
+
+/** The one parse of a request part at the edge: its schema's output, or BAD_REQUEST naming each field and what it accepts. */
+export function parseInput<S extends ZodTypeAny>(schema: S, value: unknown, where: 'params' | 'body' | 'query'): z.output<S> {
+  const parsed = schema.safeParse(value ?? undefined);
+  if (parsed.success) return parsed.data as z.output<S>;
+  const problems = parsed.error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`);
+  throw new ArdesiaError('BAD_REQUEST', problems.join('; '), parsed.error.issues);
+}
+
+/** The `:name` in a URL's raw params, for the access check that runs before parsing (undefined when absent). */
+export function urlNameOf(params: unknown): string | undefined {
+  const parsed = z.object({ name: z.string() }).safeParse(params);
+  return parsed.success ? parsed.data.name : undefined;
+}
+
+/** Every `:name` of the URL as a required string: the schema of a route that declares none. */
+export function urlParamsSchema(url: string): ZodTypeAny {
+  const names = [...url.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1]!);
+  return z.object(Object.fromEntries(names.map((n) => [n, z.string().min(1)])));
+}
+
+/**
+ * Declares a route. The server parses params, body and query with exactly these schemas before it calls
+ * the handler (server.ts, once, at the edge), so the handler's typed input is what it receives.
+ */
+export function defineRoute<
+  const U extends string,
+  P extends ZodTypeAny | undefined = undefined,
+  B extends ZodTypeAny | undefined = undefined,
+  Q extends ZodTypeAny | undefined = undefined,
+>(def: RouteDefinition<U, P, B, Q>): ApiRoute {
+  const { params, body, query, handler, ...rest } = def;
+  return {
+    ...rest,
+    params: params ?? urlParamsSchema(def.url),
+    ...(body ? { body } : {}),
+    ...(query ? { query } : {}),
+    handler: handler as ApiRoute['handler'],
+  };
 }

@@ -1,54 +1,54 @@
 // Desktop routes (root only): linked clones of an image version, with an optional home volume.
 import { z } from 'zod';
 import { DesktopCreateBody, DesktopStopBody } from '../contract/images.js';
-import type { ApiRoute } from './route.js';
+import { type ApiRoute, defineRoute } from './route.js';
 
 const NameParams = z.object({ name: z.string() });
 const who = (principal: string | undefined): string => principal ?? 'unknown';
 
 export const desktopRoutes: ApiRoute[] = [
-  { method: 'GET', url: '/v1/desktops', summary: 'List desktops', access: 'admin', handler: async ({ app }) => app.desktops.list() },
-  {
+  defineRoute({ method: 'GET', url: '/v1/desktops', summary: 'List desktops', access: 'admin', handler: async ({ app }) => app.desktops.list() }),
+  defineRoute({
     method: 'POST',
     url: '/v1/desktops',
     summary: 'Create a desktop: a linked clone of an image version (not started)',
     access: 'admin',
     body: DesktopCreateBody,
     status: 201,
-    handler: async ({ app, body, principal }) => app.desktops.create(body as z.infer<typeof DesktopCreateBody>, who(principal)),
-  },
-  { method: 'GET', url: '/v1/desktops/:name', summary: 'One desktop', access: 'admin', params: NameParams, handler: async ({ app, params }) => app.desktops.show(params.name!) },
-  {
+    handler: async ({ app, body, principal }) => app.desktops.create(body, who(principal)),
+  }),
+  defineRoute({ method: 'GET', url: '/v1/desktops/:name', summary: 'One desktop', access: 'admin', params: NameParams, handler: async ({ app, params }) => app.desktops.show(params.name) }),
+  defineRoute({
     method: 'DELETE',
     url: '/v1/desktops/:name',
     summary: 'Destroy a desktop: stop it, release its home, delete its system disk',
     access: 'admin',
     params: NameParams,
-    handler: async ({ app, params, principal }) => app.desktops.destroy(params.name!, who(principal)),
-  },
-  {
+    handler: async ({ app, params, principal }) => app.desktops.destroy(params.name, who(principal)),
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/desktops/:name/start',
     summary: 'Start a desktop (takes the home lease)',
     access: 'admin',
     params: NameParams,
-    handler: async ({ app, params, principal }) => app.desktops.start(params.name!, who(principal)),
-  },
-  {
+    handler: async ({ app, params, principal }) => app.desktops.start(params.name, who(principal)),
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/desktops/:name/stop',
     summary: 'Stop a desktop (releases the home lease)',
     access: 'admin',
     params: NameParams,
     body: DesktopStopBody,
-    handler: async ({ app, params, body, principal }) => app.desktops.stop(params.name!, body as z.infer<typeof DesktopStopBody>, who(principal)),
-  },
-  {
+    handler: async ({ app, params, body, principal }) => app.desktops.stop(params.name, body, who(principal)),
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/desktops/:name/reset',
     summary: 'Reset a desktop: a fresh clone of its version (or of current, on "latest"); every system change is gone',
     access: 'admin',
     params: NameParams,
-    handler: async ({ app, params, principal }) => app.desktops.reset(params.name!, who(principal)),
-  },
+    handler: async ({ app, params, principal }) => app.desktops.reset(params.name, who(principal)),
+  }),
 ];

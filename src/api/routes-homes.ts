@@ -1,30 +1,30 @@
 // Home volume routes (root only).
 import { z } from 'zod';
 import { HomeDeleteQuery, HomeResizeBody } from '../contract/images.js';
-import type { ApiRoute } from './route.js';
+import { type ApiRoute, defineRoute } from './route.js';
 
 const UserParams = z.object({ user: z.string() });
 const who = (principal: string | undefined): string => principal ?? 'unknown';
 
 export const homeRoutes: ApiRoute[] = [
-  { method: 'GET', url: '/v1/homes', summary: 'List home volumes and their leases', access: 'admin', handler: async ({ app }) => app.homes.list() },
-  { method: 'GET', url: '/v1/homes/:user', summary: "A user's home volume", access: 'admin', params: UserParams, handler: async ({ app, params }) => app.homes.show(params.user!) },
-  {
+  defineRoute({ method: 'GET', url: '/v1/homes', summary: 'List home volumes and their leases', access: 'admin', handler: async ({ app }) => app.homes.list() }),
+  defineRoute({ method: 'GET', url: '/v1/homes/:user', summary: "A user's home volume", access: 'admin', params: UserParams, handler: async ({ app, params }) => app.homes.show(params.user) }),
+  defineRoute({
     method: 'POST',
     url: '/v1/homes/:user/resize',
     summary: 'Grow a home volume (never shrinks)',
     access: 'admin',
     params: UserParams,
     body: HomeResizeBody,
-    handler: async ({ app, params, body, principal }) => app.homes.resize(params.user!, (body as z.infer<typeof HomeResizeBody>).sizeBytes, who(principal)),
-  },
-  {
+    handler: async ({ app, params, body, principal }) => app.homes.resize(params.user, body.sizeBytes, who(principal)),
+  }),
+  defineRoute({
     method: 'DELETE',
     url: '/v1/homes/:user',
     summary: 'Delete a home volume (needs ?yes=true; refused while leased)',
     access: 'admin',
     params: UserParams,
     query: HomeDeleteQuery,
-    handler: async ({ app, params, query, principal }) => app.homes.delete(params.user!, (query as z.infer<typeof HomeDeleteQuery>).yes === 'true', who(principal)),
-  },
+    handler: async ({ app, params, query, principal }) => app.homes.delete(params.user, query.yes === 'true', who(principal)),
+  }),
 ];

@@ -1,51 +1,51 @@
 // Gold-image routes (root only): create/import and publish run as operations polled by the client.
 import { z } from 'zod';
 import { ImageCreateBody, PublishBody, RollbackBody, VersionQuery } from '../contract/images.js';
-import type { ApiRoute } from './route.js';
+import { type ApiRoute, defineRoute } from './route.js';
 
 const NameParams = z.object({ name: z.string() });
 const who = (principal: string | undefined): string => principal ?? 'unknown';
 
 export const imageRoutes: ApiRoute[] = [
-  { method: 'GET', url: '/v1/images', summary: 'List gold images', access: 'admin', handler: async ({ app }) => app.images.list() },
-  {
+  defineRoute({ method: 'GET', url: '/v1/images', summary: 'List gold images', access: 'admin', handler: async ({ app }) => app.images.list() }),
+  defineRoute({
     method: 'POST',
     url: '/v1/images',
     summary: 'Create a gold image (import a disk, install from an ISO, or build); returns an operation to poll',
     access: 'admin',
     body: ImageCreateBody,
     status: 202,
-    handler: async ({ app, body, principal }) => app.images.createStart(body as z.infer<typeof ImageCreateBody>, who(principal)),
-  },
-  {
+    handler: async ({ app, body, principal }) => app.images.createStart(body, who(principal)),
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/images/gc',
     summary: 'Delete image versions that are not current and that nothing uses',
     access: 'admin',
     body: z.object({ image: z.string().optional() }).strict().default({}),
-    handler: async ({ app, body, principal }) => ({ deleted: await app.images.gc(who(principal), (body as { image?: string }).image) }),
-  },
-  { method: 'GET', url: '/v1/images/:name', summary: 'One gold image with versions, session and desktops', access: 'admin', params: NameParams, handler: async ({ app, params }) => app.images.show(params.name!) },
-  {
+    handler: async ({ app, body, principal }) => ({ deleted: await app.images.gc(who(principal), body.image) }),
+  }),
+  defineRoute({ method: 'GET', url: '/v1/images/:name', summary: 'One gold image with versions, session and desktops', access: 'admin', params: NameParams, handler: async ({ app, params }) => app.images.show(params.name) }),
+  defineRoute({
     method: 'DELETE',
     url: '/v1/images/:name',
     summary: 'Delete a gold image, or one version (?version=N); refused while anything depends on it',
     access: 'admin',
     params: NameParams,
     query: VersionQuery,
-    handler: async ({ app, params, query, principal }) => app.images.delete(params.name!, (query as z.infer<typeof VersionQuery>).version, who(principal)),
-  },
-  { method: 'GET', url: '/v1/images/:name/versions', summary: 'The versions of a gold image', access: 'admin', params: NameParams, handler: async ({ app, params }) => app.images.versions(params.name!) },
-  {
+    handler: async ({ app, params, query, principal }) => app.images.delete(params.name, query.version, who(principal)),
+  }),
+  defineRoute({ method: 'GET', url: '/v1/images/:name/versions', summary: 'The versions of a gold image', access: 'admin', params: NameParams, handler: async ({ app, params }) => app.images.versions(params.name) }),
+  defineRoute({
     method: 'POST',
     url: '/v1/images/:name/edit',
     summary: 'Open a maintenance session: a VM on a writable overlay of the current version',
     access: 'admin',
     params: NameParams,
     status: 201,
-    handler: async ({ app, params, principal }) => app.images.edit(params.name!, who(principal)),
-  },
-  {
+    handler: async ({ app, params, principal }) => app.images.edit(params.name, who(principal)),
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/images/:name/publish',
     summary: 'Stop the maintenance VM and publish its overlay as the next version; returns an operation to poll',
@@ -53,31 +53,31 @@ export const imageRoutes: ApiRoute[] = [
     params: NameParams,
     body: PublishBody,
     status: 202,
-    handler: async ({ app, params, body, principal }) => app.images.publishStart(params.name!, body as z.infer<typeof PublishBody>, who(principal)),
-  },
-  {
+    handler: async ({ app, params, body, principal }) => app.images.publishStart(params.name, body, who(principal)),
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/images/:name/discard',
     summary: 'Throw the maintenance session away',
     access: 'admin',
     params: NameParams,
-    handler: async ({ app, params, principal }) => app.images.discard(params.name!, who(principal)),
-  },
-  {
+    handler: async ({ app, params, principal }) => app.images.discard(params.name, who(principal)),
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/images/:name/rollback',
     summary: 'Make an earlier version current again',
     access: 'admin',
     params: NameParams,
     body: RollbackBody,
-    handler: async ({ app, params, body, principal }) => app.images.rollback(params.name!, (body as z.infer<typeof RollbackBody>).to, who(principal)),
-  },
-  {
+    handler: async ({ app, params, body, principal }) => app.images.rollback(params.name, body.to, who(principal)),
+  }),
+  defineRoute({
     method: 'GET',
     url: '/v1/operations/:id',
     summary: 'A long action: state, progress, result or error',
     access: 'admin',
     params: z.object({ id: z.string() }),
-    handler: async ({ app, params }) => app.images.operations.get(params.id!),
-  },
+    handler: async ({ app, params }) => app.images.operations.get(params.id),
+  }),
 ];

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ConnectBody, Pool, PoolName, PoolPatch } from '../contract/pools.js';
 import { NAME_PATTERN } from '../contract/vm.js';
 import type { Caller } from '../desktops/pools.js';
-import type { ApiRoute, RouteInput } from './route.js';
+import { type ApiRoute, defineRoute, type RouteInput } from './route.js';
 
 const PoolParams = z.object({ pool: PoolName }).strict();
 const DesktopName = z.string().regex(NAME_PATTERN, 'a desktop name');
@@ -12,114 +12,114 @@ const PoolDesktopParams = z.object({ pool: PoolName, desktop: DesktopName }).str
 const SessionParams = z.object({ desktop: DesktopName }).strict();
 
 /** The caller as the pool service needs it; `authenticated` routes always have one. */
-export function callerOf({ who, address }: RouteInput): Caller {
+export function callerOf({ who, address }: Pick<RouteInput, 'who' | 'address'>): Caller {
   return { name: who?.name ?? 'anonymous', admin: who?.admin ?? false, groups: who?.groups ?? [], address };
 }
 
 export const poolRoutes: ApiRoute[] = [
-  {
+  defineRoute({
     method: 'GET',
     url: '/v1/pools',
     summary: 'List pools (users: the pools they are entitled to)',
     access: 'authenticated',
     handler: async (input) => input.app.pools.list(callerOf(input)),
-  },
-  {
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/pools',
     summary: 'Create a pool',
     access: 'admin',
     body: Pool,
     status: 201,
-    handler: async (input) => input.app.pools.create(input.body as Pool, callerOf(input)),
-  },
-  {
+    handler: async (input) => input.app.pools.create(input.body, callerOf(input)),
+  }),
+  defineRoute({
     method: 'GET',
     url: '/v1/pools/:pool',
     summary: 'Show a pool: its definition, target version and desktops by state and version',
     access: 'authenticated',
     params: PoolParams,
-    handler: async (input) => input.app.pools.show(input.params.pool!, callerOf(input)),
-  },
-  {
+    handler: async (input) => input.app.pools.show(input.params.pool, callerOf(input)),
+  }),
+  defineRoute({
     method: 'PATCH',
     url: '/v1/pools/:pool',
     summary: 'Change a pool (spares, size, image version, policy, entitlements)',
     access: 'admin',
     params: PoolParams,
     body: PoolPatch,
-    handler: async (input) => input.app.pools.update(input.params.pool!, input.body as PoolPatch, callerOf(input)),
-  },
-  {
+    handler: async (input) => input.app.pools.update(input.params.pool, input.body, callerOf(input)),
+  }),
+  defineRoute({
     method: 'DELETE',
     url: '/v1/pools/:pool',
     summary: 'Delete a pool and retire its desktops (refused while users have sessions)',
     access: 'admin',
     params: PoolParams,
-    handler: async (input) => input.app.pools.delete(input.params.pool!, callerOf(input)),
-  },
-  {
+    handler: async (input) => input.app.pools.delete(input.params.pool, callerOf(input)),
+  }),
+  defineRoute({
     method: 'GET',
     url: '/v1/pools/:pool/desktops',
     summary: "List a pool's desktops: state, user, host, image version, since when",
     access: 'admin',
     params: PoolParams,
-    handler: async (input) => input.app.pools.poolDesktops(input.params.pool!),
-  },
-  {
+    handler: async (input) => input.app.pools.poolDesktops(input.params.pool),
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/pools/:pool/connect',
     summary: 'Get a desktop of the pool: your session, a warm spare, a cold one started, or a new clone',
     access: 'authenticated',
     params: PoolParams,
     body: ConnectBody,
-    handler: async (input) => input.app.pools.connect(input.params.pool!, input.body as ConnectBody, callerOf(input)),
-  },
-  {
+    handler: async (input) => input.app.pools.connect(input.params.pool, input.body, callerOf(input)),
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/pools/:pool/desktops/:desktop/reset',
     summary: 'Re-clone a desktop out of session from the pool’s image version',
     access: 'admin',
     params: PoolDesktopParams,
-    handler: async (input) => input.app.pools.resetDesktop(input.params.pool!, input.params.desktop!, callerOf(input)),
-  },
-  {
+    handler: async (input) => input.app.pools.resetDesktop(input.params.pool, input.params.desktop, callerOf(input)),
+  }),
+  defineRoute({
     method: 'DELETE',
     url: '/v1/pools/:pool/desktops/:desktop',
     summary: 'Retire a desktop out of session (the planner makes new spares as needed)',
     access: 'admin',
     params: PoolDesktopParams,
-    handler: async (input) => input.app.pools.retireDesktop(input.params.pool!, input.params.desktop!, callerOf(input)),
-  },
-  {
+    handler: async (input) => input.app.pools.retireDesktop(input.params.pool, input.params.desktop, callerOf(input)),
+  }),
+  defineRoute({
     method: 'GET',
     url: '/v1/sessions',
     summary: 'List sessions (users: their own)',
     access: 'authenticated',
     handler: async (input) => input.app.pools.sessions(callerOf(input)),
-  },
-  {
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/sessions/:desktop/logoff',
     summary: 'Log a session off (its user or an administrator); a non-persistent desktop is then reset',
     access: 'authenticated',
     params: SessionParams,
-    handler: async (input) => input.app.pools.logoff(input.params.desktop!, callerOf(input)),
-  },
-  {
+    handler: async (input) => input.app.pools.logoff(input.params.desktop, callerOf(input)),
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/sessions/:desktop/reset',
     summary: 'End a session and re-clone its desktop (its user where the pool allows user reset, or an administrator)',
     access: 'authenticated',
     params: SessionParams,
-    handler: async (input) => input.app.pools.resetSession(input.params.desktop!, callerOf(input)),
-  },
-  {
+    handler: async (input) => input.app.pools.resetSession(input.params.desktop, callerOf(input)),
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/sessions/:desktop/disconnect',
     summary: 'Close the display connections of a session; the session stays',
     access: 'authenticated',
     params: SessionParams,
-    handler: async (input) => input.app.pools.disconnect(input.params.desktop!, callerOf(input)),
-  },
+    handler: async (input) => input.app.pools.disconnect(input.params.desktop, callerOf(input)),
+  }),
 ];

@@ -1,45 +1,45 @@
 // Host, config and disk routes.
 import { z } from 'zod';
 import { createDisk, DiskCreateBody } from '../storage/disk-create.js';
-import type { ApiRoute } from './route.js';
+import { type ApiRoute, defineRoute } from './route.js';
 
 export const systemRoutes: ApiRoute[] = [
-  {
+  defineRoute({
     method: 'GET',
     url: '/healthz',
     summary: 'Liveness: the daemon answers and its store is reachable (503 STORE_UNREACHABLE otherwise)',
     access: 'public',
     handler: async ({ app }) => app.metrics.health(),
-  },
-  {
+  }),
+  defineRoute({
     method: 'GET',
     url: '/v1/host',
     summary: 'This host: CPU virtualization features, the KVM probe and the accelerator in use',
     access: 'authenticated',
     handler: async ({ app }) => app.hostReport,
-  },
-  {
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/config/load',
     summary: 'Load a vm.conf (or YAML/JSON) file and define its VMs (vmctl load)',
     access: 'admin',
     body: z.object({ path: z.string().min(1) }).strict(),
-    handler: async ({ app, body }) => app.configLoad((body as { path: string }).path),
-  },
-  {
+    handler: async ({ app, body }) => app.configLoad(body.path),
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/config/reload',
     summary: 'Re-read the loaded configuration; forget stopped VMs no longer in it (vmctl reload)',
     access: 'admin',
     handler: async ({ app }) => app.configReload(),
-  },
-  {
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/disks',
     summary: 'Create a disk image (vmctl create): empty, on a base image, or converted from another image',
     access: 'admin',
     body: DiskCreateBody,
     status: 201,
-    handler: async ({ body }) => createDisk(body as z.infer<typeof DiskCreateBody>),
-  },
+    handler: async ({ body }) => createDisk(body),
+  }),
 ];

@@ -14,12 +14,12 @@ import {
   UserCreateBody,
   UserPatchBody,
 } from '../contract/users.js';
-import type { ApiRoute, Principal, RouteInput } from './route.js';
+import { type ApiRoute, defineRoute, type Principal, type RouteInput } from './route.js';
 
 const UserParams = z.object({ user: z.string() });
 const GroupParams = z.object({ group: z.string() });
 
-const actorOf = (input: RouteInput): Actor => ({ principal: input.who?.name ?? 'anonymous', address: input.address });
+const actorOf = (input: Pick<RouteInput, 'who' | 'address'>): Actor => ({ principal: input.who?.name ?? 'anonymous', address: input.address });
 const signedIn = (who: Principal | undefined): Principal => {
   if (!who) throw new ArdesiaError('UNAUTHENTICATED', 'log in first');
   return who;
@@ -32,20 +32,20 @@ function adminOrSelf(who: Principal | undefined, user: string, what: string): Pr
 }
 
 const authRoutes: ApiRoute[] = [
-  {
+  defineRoute({
     method: 'POST',
     url: '/v1/auth/login',
     summary: 'Log in with a user name and password; sets the browser session cookie',
     access: 'public',
     body: LoginBody,
     handler: async ({ app, body, address, userAgent, secure, setCookie }) => {
-      const { user, password } = body as z.infer<typeof LoginBody>;
+      const { user, password } = body;
       const { me, sessionId } = await app.login.sessionLogin(user, password, address, userAgent);
       setCookie(sessionCookie(sessionId, { secure, maxAgeS: sessionCookieMaxAgeS() }));
       return me;
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/auth/logout',
     summary: 'End this browser session (or revoke this login token)',
@@ -55,50 +55,50 @@ const authRoutes: ApiRoute[] = [
       setCookie(sessionCookieClear(secure));
       return { ok: true };
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'GET',
     url: '/v1/auth/me',
     summary: 'Who I am: user, roles, groups, keyboard layout',
     access: 'authenticated',
     handler: async ({ app, who }) => app.login.me(signedIn(who).name),
-  },
-  {
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/auth/tokens',
     summary: 'Log in and get an API token (for `ardesia login`)',
     access: 'public',
     body: TokenBody,
     handler: async ({ app, body, address }) => {
-      const { user, password, label } = body as z.infer<typeof TokenBody>;
+      const { user, password, label } = body;
       return app.login.tokenLogin(user, password, address, label);
     },
-  },
+  }),
 ];
 
 const userAdminRoutes: ApiRoute[] = [
-  { method: 'GET', url: '/v1/users', summary: 'List users', access: 'admin', handler: async ({ app }) => app.users.list() },
-  {
+  defineRoute({ method: 'GET', url: '/v1/users', summary: 'List users', access: 'admin', handler: async ({ app }) => app.users.list() }),
+  defineRoute({
     method: 'POST',
     url: '/v1/users',
     summary: 'Create a user (a password is generated and returned once when none is given)',
     access: 'admin',
     body: UserCreateBody,
     status: 201,
-    handler: async (input) => input.app.users.create(input.body as UserCreateBody, actorOf(input)),
-  },
-  {
+    handler: async (input) => input.app.users.create(input.body, actorOf(input)),
+  }),
+  defineRoute({
     method: 'GET',
     url: '/v1/users/:user',
     summary: 'One user (administrators, or the user themself)',
     access: 'authenticated',
     params: UserParams,
     handler: async ({ app, who, params }) => {
-      adminOrSelf(who, params.user!, 'see the account');
-      return app.users.show(params.user!);
+      adminOrSelf(who, params.user, 'see the account');
+      return app.users.show(params.user);
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'PATCH',
     url: '/v1/users/:user',
     summary: "Change a user's roles, groups, state or profile (a user may change only their own keyboard layout)",
@@ -106,14 +106,14 @@ const userAdminRoutes: ApiRoute[] = [
     params: UserParams,
     body: UserPatchBody,
     handler: async (input) => {
-      const me = adminOrSelf(input.who, input.params.user!, 'change the account');
-      const patch = input.body as UserPatchBody;
+      const me = adminOrSelf(input.who, input.params.user, 'change the account');
+      const patch = input.body;
       const beyondLayout = Object.keys(patch).filter((k) => k !== 'keyboardLayout');
       if (!me.admin && beyondLayout.length) throw new ArdesiaError('FORBIDDEN', `only an administrator may change ${beyondLayout.join(', ')}`);
-      return input.app.users.update(input.params.user!, patch, actorOf(input));
+      return input.app.users.update(input.params.user, patch, actorOf(input));
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/users/:user/password',
     summary: "Set a user's password (a user gives their current one; an administrator need not)",
@@ -121,9 +121,9 @@ const userAdminRoutes: ApiRoute[] = [
     params: UserParams,
     body: PasswordBody,
     handler: async (input) => {
-      const user = input.params.user!;
+      const user = input.params.user;
       const me = adminOrSelf(input.who, user, 'set the password');
-      const { current, password } = input.body as z.infer<typeof PasswordBody>;
+      const { current, password } = input.body;
       if (!me.admin) {
         if (current === undefined) throw new ArdesiaError('PASSWORD_CURRENT_WRONG', 'give your current password');
         await input.app.login.verify(user, current, input.address).catch((err: unknown) => {
@@ -136,44 +136,44 @@ const userAdminRoutes: ApiRoute[] = [
       if (me.name !== user) await input.app.users.credentialsRevoke(user);
       return { ok: true };
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'DELETE',
     url: '/v1/users/:user',
     summary: 'Delete a user (their sessions and login tokens end)',
     access: 'admin',
     params: UserParams,
-    handler: async (input) => input.app.users.delete(input.params.user!, actorOf(input)),
-  },
+    handler: async (input) => input.app.users.delete(input.params.user, actorOf(input)),
+  }),
 ];
 
 const groupRoutes: ApiRoute[] = [
-  { method: 'GET', url: '/v1/groups', summary: 'List groups with their members', access: 'admin', handler: async ({ app }) => app.users.groupList() },
-  {
+  defineRoute({ method: 'GET', url: '/v1/groups', summary: 'List groups with their members', access: 'admin', handler: async ({ app }) => app.users.groupList() }),
+  defineRoute({
     method: 'POST',
     url: '/v1/groups',
     summary: 'Create a group',
     access: 'admin',
     body: GroupCreateBody,
     status: 201,
-    handler: async (input) => input.app.users.groupCreate((input.body as z.infer<typeof GroupCreateBody>).name, actorOf(input)),
-  },
-  {
+    handler: async (input) => input.app.users.groupCreate(input.body.name, actorOf(input)),
+  }),
+  defineRoute({
     method: 'DELETE',
     url: '/v1/groups/:group',
     summary: 'Delete a group (its members stay)',
     access: 'admin',
     params: GroupParams,
-    handler: async (input) => input.app.users.groupDelete(input.params.group!, actorOf(input)),
-  },
-  {
+    handler: async (input) => input.app.users.groupDelete(input.params.group, actorOf(input)),
+  }),
+  defineRoute({
     method: 'GET',
     url: '/v1/audit',
     summary: 'The audit log, newest first: who did what, when, from where',
     access: 'admin',
     query: AuditQuery,
-    handler: async ({ app, query }) => auditQuery(app.users.db, query as AuditQuery),
-  },
+    handler: async ({ app, query }) => auditQuery(app.users.db, query),
+  }),
 ];
 
 export const userRoutes: ApiRoute[] = [...authRoutes, ...userAdminRoutes, ...groupRoutes];

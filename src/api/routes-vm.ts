@@ -1,7 +1,7 @@
 // The VM routes (vmctl's verbs over HTTP), declared as data: path, access rule, schemas, handler.
 import { z } from 'zod';
 import { DiskSpec, NicSpec, BootSpec, VmSpec, Arch } from '../contract/vm.js';
-import type { ApiRoute } from './route.js';
+import { type ApiRoute, defineRoute } from './route.js';
 
 const NameParams = z.object({ name: z.string() });
 
@@ -31,7 +31,7 @@ export const WaitBody = z.object({ timeoutMs: z.number().int().min(1).max(86_400
 export const LogQuery = z.object({ bytes: z.coerce.number().int().min(1).max(1 << 20).default(64 * 1024), kind: z.enum(['console', 'qemu']).default('console') });
 
 export const vmRoutes: ApiRoute[] = [
-  {
+  defineRoute({
     method: 'GET',
     url: '/v1/vms',
     summary: 'List VMs (those the caller may operate)',
@@ -40,8 +40,8 @@ export const vmRoutes: ApiRoute[] = [
       const all = await app.vms.list();
       return all.filter((vm) => app.mayOperate(principal, vm.spec));
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/vms',
     summary: 'Define a VM from a spec',
@@ -49,31 +49,31 @@ export const vmRoutes: ApiRoute[] = [
     body: z.object({ spec: VmSpec }).strict(),
     status: 201,
     handler: async ({ app, body }) => {
-      const spec = (body as { spec: VmSpec }).spec;
+      const spec = body.spec;
       await app.vms.define([spec], () => 'api');
       return app.vms.get(spec.name);
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'GET',
     url: '/v1/vms/:name',
     summary: 'One VM with its state, accelerator and last stop reason',
     access: 'vm-owner',
     params: NameParams,
-    handler: async ({ app, params }) => app.vms.get(params.name!),
-  },
-  {
+    handler: async ({ app, params }) => app.vms.get(params.name),
+  }),
+  defineRoute({
     method: 'DELETE',
     url: '/v1/vms/:name',
     summary: 'Forget a stopped VM definition',
     access: 'admin',
     params: NameParams,
     handler: async ({ app, params }) => {
-      await app.vms.undefine(params.name!);
+      await app.vms.undefine(params.name);
       return { deleted: params.name };
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/vms/:name/start',
     summary: 'Start a VM (vmctl start); ad hoc flags define a transient VM',
@@ -81,39 +81,38 @@ export const vmRoutes: ApiRoute[] = [
     params: NameParams,
     body: StartBody,
     handler: async ({ app, params, body }) => {
-      const b = body as z.infer<typeof StartBody>;
-      return app.vms.start(params.name!, b.adHoc as Partial<VmSpec> | undefined, b.template);
+      return app.vms.start(params.name, body.adHoc, body.template);
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/vms/:name/stop',
     summary: 'ACPI power button, or force; optionally wait until stopped',
     access: 'vm-owner',
     params: NameParams,
     body: StopBody,
-    handler: async ({ app, params, body }) => app.vms.stop(params.name!, body as z.infer<typeof StopBody>),
-  },
+    handler: async ({ app, params, body }) => app.vms.stop(params.name, body),
+  }),
   ...(['pause', 'unpause', 'reset'] as const).map(
-    (verb): ApiRoute => ({
+    (verb): ApiRoute => defineRoute({
       method: 'POST',
       url: `/v1/vms/:name/${verb}`,
       summary: `${verb[0]!.toUpperCase()}${verb.slice(1)} a running VM`,
       access: 'vm-owner',
       params: NameParams,
-      handler: async ({ app, params }) => app.vms[verb](params.name!),
+      handler: async ({ app, params }) => app.vms[verb](params.name),
     }),
   ),
-  {
+  defineRoute({
     method: 'POST',
     url: '/v1/vms/:name/wait',
     summary: 'Wait until the VM stops; returns why it stopped',
     access: 'vm-owner',
     params: NameParams,
     body: WaitBody,
-    handler: async ({ app, params, body }) => ({ reason: await app.vms.wait(params.name!, (body as z.infer<typeof WaitBody>).timeoutMs) }),
-  },
-  {
+    handler: async ({ app, params, body }) => ({ reason: await app.vms.wait(params.name, body.timeoutMs) }),
+  }),
+  defineRoute({
     method: 'GET',
     url: '/v1/vms/:name/screendump',
     summary: "A PNG of the VM's screen now (thumbnails in the admin console)",
@@ -121,9 +120,9 @@ export const vmRoutes: ApiRoute[] = [
     params: NameParams,
     raw: true,
     contentType: 'image/png',
-    handler: async ({ app, params }) => app.vms.screendump(params.name!),
-  },
-  {
+    handler: async ({ app, params }) => app.vms.screendump(params.name),
+  }),
+  defineRoute({
     method: 'GET',
     url: '/v1/vms/:name/log',
     summary: 'The recent serial console output (or QEMU log), without attaching',
@@ -132,8 +131,7 @@ export const vmRoutes: ApiRoute[] = [
     query: LogQuery,
     raw: true,
     handler: async ({ app, params, query }) => {
-      const q = query as z.infer<typeof LogQuery>;
-      return q.kind === 'qemu' ? app.vms.qemuLog(params.name!, q.bytes) : app.vms.consoleLog(params.name!, q.bytes);
+      return query.kind === 'qemu' ? app.vms.qemuLog(params.name, query.bytes) : app.vms.consoleLog(params.name, query.bytes);
     },
-  },
+  }),
 ];

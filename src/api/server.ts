@@ -1,7 +1,6 @@
 // The HTTP API: routes from data, one access check, one error → status mapping, the console WebSocket.
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { ZodTypeAny } from 'zod';
 import { ArdesiaError, type ErrorBody } from '../contract/errors.js';
 import type { Store } from '../store/db.js';
 import { principalResolve } from '../auth/principal.js';
@@ -9,7 +8,7 @@ import { consoleRoute, registerConsoleRoute } from './console-ws.js';
 import { poolRoutes } from './routes-pools.js';
 import { eventsRoute, registerEventsRoute } from './events.js';
 import { openApiDocument } from './openapi.js';
-import type { ApiRoute, AppContext, Principal } from './route.js';
+import { type ApiRoute, type AppContext, parseInput, type Principal, urlNameOf, urlParamsSchema } from './route.js';
 import { systemRoutes } from './routes-system.js';
 import { vmRoutes } from './routes-vm.js';
 import { imageRoutes } from './routes-images.js';
@@ -38,14 +37,6 @@ export async function principalOf(store: Store, req: FastifyRequest): Promise<Pr
 
 /** The client's address; requests over the unix socket have none. */
 export const addressOf = (req: FastifyRequest): string => req.ip || 'local';
-
-function parseWith(schema: ZodTypeAny | undefined, value: unknown, where: string): unknown {
-  if (!schema) return value;
-  const parsed = schema.safeParse(value ?? undefined);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`);
-  throw new ArdesiaError('BAD_REQUEST', problems.join('; '), parsed.error.issues);
-}
 
 /** Throws unless the principal may use the route (for VM routes, on the VM named in the URL). */
 export async function authorize(app: AppContext, route: ApiRoute, who: Principal | undefined, vmName?: string): Promise<void> {
@@ -81,16 +72,18 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   });
 
   for (const route of ALL_ROUTES) {
+    const paramsSchema = route.params ?? urlParamsSchema(route.url);
     server.route({
       method: route.method,
       url: route.url,
       handler: async (req, reply) => {
         const who = await principalOf(opts.store, req);
         // Authorization first: an anonymous caller learns nothing about valid names from validation errors.
-        await authorize(opts.app, route, who, (req.params as { name?: string }).name);
-        const params = parseWith(route.params, req.params, 'params') as Record<string, string | undefined>;
-        const body = parseWith(route.body, req.body, 'body');
-        const query = parseWith(route.query, req.query, 'query');
+        await authorize(opts.app, route, who, urlNameOf(req.params));
+        // The one parse of each part, with the route's own schemas: handlers declared by defineRoute are typed by them.
+        const params = parseInput(paramsSchema, req.params, 'params');
+        const body = route.body ? parseInput(route.body, req.body, 'body') : req.body;
+        const query = route.query ? parseInput(route.query, req.query, 'query') : req.query;
         const cookies: string[] = [];
         const result = await route.handler({
           app: opts.app,

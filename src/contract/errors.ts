@@ -27,6 +27,7 @@ export const ERROR_REGISTRY = {
   FIRMWARE_UNAVAILABLE: { status: 409, hint: 'Install the firmware (Debian: ovmf for 64-bit UEFI, ovmf-ia32 for 32-bit UEFI) or boot this VM with BIOS.' },
   IMAGE_HOSTILE: { status: 400, hint: 'The image refers to other files or has impossible header values; export it again as a standalone image (qemu-img convert -O qcow2) and import that.' },
   IMAGE_INVALID: { status: 400, hint: 'qemu-img found the image damaged or unreadable; repair it at its source (qemu-img check -r all on a copy) or export it again.' },
+  IMAGE_FORMAT_MISMATCH: { status: 400, hint: 'The file is not what its name or --format says (the message names what it is): give its real format with --format (qcow2, vmdk, vdi, vhdx, or raw for a plain disk of whole 512-byte sectors), unpack an archive first, or install from an ISO with --iso.' },
   IMAGE_CORRUPT: { status: 409, hint: 'The image file changed on disk; restore it from a backup or roll back to another version.' },
   HOME_SHRINK_REFUSED: { status: 400, hint: 'A home volume can only grow; give a size at least as large as the current one.' },
   NAME_INVALID: { status: 400, hint: 'Use 1-63 letters, digits, dot, dash or underscore, starting with a letter or digit.' },

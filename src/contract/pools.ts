@@ -10,7 +10,7 @@ export const MAX_POOL_DESKTOPS = 10_000;
 const MIN_DESKTOP_MEMORY_MIB = 64;
 const MIN_HOME_BYTES = 1 << 20;
 const MAX_HOME_BYTES = 64 * 2 ** 40;
-const MAX_IDLE_MINUTES = 7 * 24 * 60;
+export const MAX_IDLE_MINUTES = 7 * 24 * 60;
 
 const NAME_RULE = 'letters, digits, "_", "." or "-", starting with a letter or digit';
 export const PoolName = z

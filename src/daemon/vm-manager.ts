@@ -6,7 +6,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ArdesiaError } from '../contract/errors.js';
-import { type VmSpec, type VmStatus, VmSpec as VmSpecSchema } from '../contract/vm.js';
+import { type VmSpec, type VmSpecInput, type VmStatus, VmSpec as VmSpecSchema } from '../contract/vm.js';
 import { decideAccel, type HostReport, TCG_WARNING } from '../hypervisor/host/index.js';
 import { canPause, canReset, canUnpause } from '../hypervisor/lifecycle.js';
 import { buildQemuLaunch, DEBIAN_FIRMWARE } from '../hypervisor/qemu/argv.js';
@@ -106,7 +106,7 @@ export class VmManager {
    * Starts a defined VM, or defines a transient one from `adHoc` (vmctl start with flags only).
    * Nothing is left behind on failure: no runtime folder, no QEMU, no transient record.
    */
-  async start(name: string, adHoc?: Partial<VmSpec>, template?: string): Promise<VmStatus> {
+  async start(name: string, adHoc?: Partial<VmSpecInput>, template?: string): Promise<VmStatus> {
     return this.lock.run(name, async () => {
       if (this.runtimes.has(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is already running`);
       const { spec, created } = await this.specForStart(name, adHoc, template);
@@ -124,7 +124,7 @@ export class VmManager {
     });
   }
 
-  private async specForStart(name: string, adHoc?: Partial<VmSpec>, template?: string): Promise<{ spec: VmSpec; created: boolean }> {
+  private async specForStart(name: string, adHoc?: Partial<VmSpecInput>, template?: string): Promise<{ spec: VmSpec; created: boolean }> {
     const existing = await vmGet(this.db, name);
     if (existing && template) throw new ArdesiaError('VM_EXISTS', `vm ${name} already exists; a template (-t) makes a new VM`);
     if (existing) return { spec: parseSpec({ ...existing.spec, ...adHoc, name }), created: false };

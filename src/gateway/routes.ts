@@ -2,7 +2,7 @@
 // The WebSocket itself (GET /v1/display/socket) is registered by socket-route.ts.
 import { z } from 'zod';
 import { ArdesiaError } from '../contract/errors.js';
-import type { ApiRoute, Principal } from '../api/route.js';
+import { type ApiRoute, defineRoute, type Principal } from '../api/route.js';
 import { spiceOneTimeLogin, virtViewerFile } from './spice.js';
 import { displayTicketsOf } from './tickets.js';
 
@@ -22,7 +22,7 @@ function principal(who: Principal | undefined): Principal {
 }
 
 export const gatewayRoutes: ApiRoute[] = [
-  {
+  defineRoute({
     method: 'POST',
     url: '/v1/desktops/:name/display',
     summary: 'A display ticket: opens the desktop’s display once, within 30 s, for this user and browser session',
@@ -30,12 +30,12 @@ export const gatewayRoutes: ApiRoute[] = [
     params: NameParams,
     handler: async ({ app, who, params }): Promise<DisplayTicketView> => {
       const caller = principal(who);
-      await app.display.access(caller, params.name!);
-      const { ticket, expiresAt } = displayTicketsOf(app.display).issue(caller, params.name!);
+      await app.display.access(caller, params.name);
+      const { ticket, expiresAt } = displayTicketsOf(app.display).issue(caller, params.name);
       return { ticket, path: `/v1/display/socket?ticket=${encodeURIComponent(ticket)}`, expiresAt: new Date(expiresAt).toISOString() };
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'GET',
     url: '/v1/desktops/:name/spice.vv',
     summary: 'A virt-viewer file for remote-viewer with a one-time SPICE password',
@@ -44,10 +44,10 @@ export const gatewayRoutes: ApiRoute[] = [
     raw: true,
     contentType: 'application/x-virt-viewer',
     handler: async ({ app, who, params }) => {
-      const { vm } = await app.display.access(principal(who), params.name!);
+      const { vm } = await app.display.access(principal(who), params.name);
       const runtime = app.vms.runtimeOf(vm);
       if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${vm} is not running`);
       return virtViewerFile({ ...(await spiceOneTimeLogin(runtime)), title: `${params.name} - Ardesia` });
     },
-  },
+  }),
 ];

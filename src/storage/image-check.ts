@@ -1,9 +1,12 @@
 // Checks on images from outside, before anything uses them: the format is decided by our own
-// reading of the magic bytes (qemu-img never guesses), then the header, then qemu-img info/check.
+// reading of the magic bytes against the name or --format (import-format.ts; qemu-img never guesses,
+// raw is never assumed), then the header, then qemu-img info/check.
 import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
 import { readHead } from './clone.js';
-import { detectImageFormat, IMAGE_FORMATS, parseVdiHeader, parseVmdkSparseHeader, vmdkDescriptorProblems, type ImageFormat } from './foreign-headers.js';
+import { IMAGE_FORMATS, parseVdiHeader, parseVmdkSparseHeader, vmdkDescriptorProblems, type ImageFormat } from './foreign-headers.js';
+import { importFormatDecide } from './import-format.js';
 import { qcow2Verdict, vdiVerdict, virtualSizeVerdict, type Verdict } from './image-rules.js';
 import { qemuImg, qemuImgOutcome, throwIfKilled } from './qemu-img.js';
 import { parseQcow2Header, Qcow2ParseError } from './qcow2-header.js';
@@ -117,10 +120,10 @@ export async function inspectForeignImage(path: string, claimedFormat?: string):
     throw err;
   });
   if (!info.isFile()) throw new ArdesiaError('IMAGE_INVALID', `${path} is not a regular file`);
-  if (info.size === 0) throw new ArdesiaError('IMAGE_INVALID', `${path} is empty`);
   const head = await readHead(path, FIRST_BYTES);
-  const format = detectImageFormat(head);
-  if (claim && claim !== format) refuse(path, { code: 'IMAGE_HOSTILE', reason: `it was given as ${claim} but its content is ${format}` });
+  const decision = importFormatDecide({ fileName: basename(path), fileSize: info.size, head, ...(claim ? { claimedFormat: claim } : {}) });
+  if (!decision.ok) throw new ArdesiaError('IMAGE_FORMAT_MISMATCH', decision.reason);
+  const format = decision.format;
   const facts = await headerFacts(path, format, head, info.size);
   const qemu = await qemuInfo(path, format);
   const sizeProblem = virtualSizeVerdict(qemu.virtualSize);

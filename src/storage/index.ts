@@ -11,3 +11,4 @@ export * from './homes.js';
 export * from './paths.js';
 export { isDiskFull, DISK_FULL_MESSAGE } from './io.js';
 export { qemuImg, imageInfo, type ImageInfo } from './qemu-img.js';
+export * from './import-format.js';

@@ -2,8 +2,8 @@
 // hostile images and unsafe names are refused and leave nothing behind; delete, audit.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ImageInfo } from '../../src/contract/images.js';
@@ -61,6 +61,34 @@ test('a raw file claimed to be qcow2 is refused', async () => {
   const r = await cliFails(daemon, ['image', 'create', 'liar', '--from', raw, '--format', 'qcow2']);
   assert.match(r.stderr, /qcow2|format/i);
   assert.equal(existsSync(join(daemon.dataDir, 'images', 'liar')), false);
+});
+
+test('garbage or a 5-byte file is refused with what was detected, leaving no image record and no file', async () => {
+  const garbage = join(work, 'garbage.qcow2');
+  writeFileSync(garbage, Buffer.concat([Buffer.alloc(4), randomBytes(100 * 1024 - 4)]));
+  const tiny = join(work, 'tiny.img');
+  writeFileSync(tiny, 'hello');
+  const cases: [string, string[], RegExp][] = [
+    ['junk1', ['--from', garbage], /garbage\.qcow2 is not qcow2 \(by its name\): no qcow2 header; its first bytes look like raw data — if it is a raw disk, import with --format raw/],
+    ['junk2', ['--from', garbage, '--format', 'qcow2'], /garbage\.qcow2 is not qcow2: no qcow2 header/],
+    ['junk3', ['--from', tiny], /tiny\.img has no qcow2, vmdk, vdi or vhdx header; its first bytes look like text/],
+    ['junk4', ['--from', tiny, '--format', 'raw'], /tiny\.img is not a raw disk: its size, 5 bytes, is not a whole number of 512-byte sectors/],
+  ];
+  for (const [name, args, message] of cases) {
+    const r = await cliFails(daemon, ['image', 'create', name, ...args]);
+    assert.match(r.stderr, message, name);
+    assert.match(r.stderr, /give its real format with --format/, name); // the registry hint
+    assert.equal(existsSync(join(daemon.dataDir, 'images', name)), false, `${name}: images/${name} is left`);
+  }
+  const list = await cliJson<ImageInfo[]>(daemon, ['image', 'list']);
+  assert.deepEqual(list.filter((i) => i.name.startsWith('junk')), []);
+  assert.deepEqual(readdirSync(join(daemon.dataDir, 'images')).filter((f) => f.startsWith('junk')), []);
+  // the same bytes given honestly as raw, padded to whole sectors, do import
+  const padded = join(work, 'garbage-padded.img');
+  writeFileSync(padded, Buffer.concat([readFileSync(garbage), Buffer.alloc(512 * 201 - 100 * 1024)]));
+  const ok = await cliJson<ImageInfo>(daemon, ['image', 'create', 'junk-raw', '--from', padded, '--format', 'raw']);
+  assert.equal(ok.versions[0]!.virtualSize, 512 * 201);
+  await cliJson(daemon, ['image', 'delete', 'junk-raw']);
 });
 
 test('names that could leave the data folder are refused', async () => {

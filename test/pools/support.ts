@@ -36,7 +36,7 @@ export function poolTestbed(extraArgs: string[], ready: (bed: PoolTestbed) => vo
 export async function helperImage(daemon: TestDaemon, name: string): Promise<void> {
   const dir = mkdtempSync('/tmp/pimg-');
   const guest = buildHelperGuest(dir);
-  await cliJson(daemon, ['image', 'create', name, '--from', guest.root, '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', KERNEL_APPEND, '--memory', '192M']);
+  await cliJson(daemon, ['image', 'create', name, '--from', guest.root, '--format', 'raw', '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', KERNEL_APPEND, '--memory', '192M']);
 }
 
 /** Creates a user with a password and returns an API client that acts as them (their own token). */

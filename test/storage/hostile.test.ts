@@ -1,6 +1,7 @@
 // Hostile and invalid images built here, each refused by inspectForeignImage before use.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -47,7 +48,17 @@ describe('inspectForeignImage refuses', () => {
       const p = join(dir, 'fake.qcow2');
       writeFileSync(p, Buffer.alloc(65536, 1));
       return p;
-    }, 'IMAGE_HOSTILE', /given as qcow2 but its content is raw/, 'qcow2'],
+    }, 'IMAGE_FORMAT_MISMATCH', /fake\.qcow2 is not qcow2: no qcow2 header; its first bytes look like raw data/, 'qcow2'],
+    ['random bytes named .qcow2, with no --format', () => {
+      const p = join(dir, 'garbage.qcow2');
+      writeFileSync(p, Buffer.concat([Buffer.alloc(4), randomBytes(100 * 1024 - 4)]));
+      return p;
+    }, 'IMAGE_FORMAT_MISMATCH', /garbage\.qcow2 is not qcow2 \(by its name\): no qcow2 header; its first bytes look like raw data — if it is a raw disk, import with --format raw/],
+    ['a 5-byte file given as raw', () => {
+      const p = join(dir, 'five.raw');
+      writeFileSync(p, 'hello');
+      return p;
+    }, 'IMAGE_FORMAT_MISMATCH', /its size, 5 bytes, is not a whole number of 512-byte sectors/, 'raw'],
     ['a qcow2 with a patched huge virtual size', () => {
       const p = join(dir, 'huge.qcow2');
       img('create', '-q', '-f', 'qcow2', p, '1M');

@@ -52,7 +52,7 @@ describe('importImage', () => {
   it('never overwrites an existing destination and leaves no partial', async () => {
     const dest = join(dir, 'out-raw.qcow2');
     const before = await sha256File(dest);
-    await assert.rejects(importImage({ source, dest }), { code: 'VM_EXISTS' });
+    await assert.rejects(importImage({ source, dest, claimedFormat: 'raw' }), { code: 'VM_EXISTS' });
     assert.equal(await sha256File(dest), before);
     assert.equal(existsSync(`${dest}.partial`), false);
   });
@@ -75,7 +75,7 @@ describe('importImage', () => {
         writeSync(fd, chunk);
       }
       closeSync(fd);
-      await assert.rejects(importImage({ source: big, dest: join(mnt, 'v1.qcow2') }), (err: { code: string; message: string }) => {
+      await assert.rejects(importImage({ source: big, dest: join(mnt, 'v1.qcow2'), claimedFormat: 'raw' }), (err: { code: string; message: string }) => {
         assert.equal(err.code, 'DISK_FULL', err.message);
         assert.match(err.message, /nothing was changed/);
         return true;

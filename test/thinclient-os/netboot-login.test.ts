@@ -76,7 +76,7 @@ function looksLikeDesktopScreen(png: DecodedPng): boolean {
 /** A gold image of the busybox guest (its screen served over VNC), a user, and one pool entitled to them with a warm spare. */
 async function poolForDora(): Promise<void> {
   const guest = buildHelperGuest(mkdtempSync(join(dir, 'img-')));
-  const made = await runCli(dataDir, ['image', 'create', 'bb', '--from', guest.root, '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', KERNEL_APPEND, '--memory', '192M']);
+  const made = await runCli(dataDir, ['image', 'create', 'bb', '--from', guest.root, '--format', 'raw', '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', KERNEL_APPEND, '--memory', '192M']);
   assert.equal(made.code, 0, made.stderr);
   await api.request('POST', '/v1/users', { name: USER, password: PASSWORD });
   await api.request('POST', '/v1/pools', { name: 'tc', image: 'bb', warmSpares: 1, maxDesktops: 2, memoryMiB: 192, entitled: { users: [USER] } });

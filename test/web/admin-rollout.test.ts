@@ -28,7 +28,7 @@ describe('admin console: image maintenance and a rolling pool update', () => {
     await userCreate(w, USER.name, USER.password);
     await userCreate(w, OTHER.name, OTHER.password);
     const guest = buildHelperGuest(mkdtempSync('/tmp/wimg-'));
-    const made = await runCli(w.daemon.dataDir, ['image', 'create', 'bb', '--from', guest.root, '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', KERNEL_APPEND, '--memory', '192M']);
+    const made = await runCli(w.daemon.dataDir, ['image', 'create', 'bb', '--from', guest.root, '--format', 'raw', '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', KERNEL_APPEND, '--memory', '192M']);
     assert.equal(made.code, 0, made.stderr);
     await rootCall(w, 'POST', '/v1/pools', { name: 'roll', image: 'bb', warmSpares: 1, maxDesktops: 2, memoryMiB: 192, entitled: { users: [ADMIN.name] } });
   });

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import type { DesktopInfo } from '../../contract/images.js';
 import { output, table } from '../output.js';
-import { client, enc, sizeArg, wantsJson } from './image.js';
+import { duration, flag, versionOrLatest } from '../options.js';
+import { client, diskSize, enc, wantsJson } from './image.js';
 
 const line = (d: DesktopInfo) => [d.name, d.state, d.image, `${d.version}${d.followsLatest ? ' (latest)' : ''}`, d.home ?? '-'];
 
@@ -14,15 +15,15 @@ export function registerDesktopCommands(program: Command): void {
     .description('create a desktop from an image version (not started)')
     .argument('<name>')
     .requiredOption('--image <image>', 'the gold image')
-    .option('--version <n|latest>', 'the version, or latest (follows the current version at each reset)', 'latest')
+    .addOption(flag('--version <n|latest>', 'the version, or latest (follows the current version at each reset)', versionOrLatest, 'latest'))
     .option('--home <user>', "attach this user's home volume (created on first need)")
-    .option('--home-size <size>', 'size of a new home volume', '1G')
-    .action(async (name: string, flags: { image: string; version: string; home?: string; homeSize: string }, cmd: Command) => {
+    .addOption(flag('--home-size <size>', 'size of a new home volume', diskSize, '1G'))
+    .action(async (name: string, flags: { image: string; version: number | 'latest'; home?: string; homeSize: number }, cmd: Command) => {
       const body = {
         name,
         image: flags.image,
-        version: flags.version === 'latest' ? 'latest' : Number(flags.version),
-        ...(flags.home ? { home: flags.home, homeSizeBytes: sizeArg(flags.homeSize, '--home-size') } : {}),
+        version: flags.version,
+        ...(flags.home ? { home: flags.home, homeSizeBytes: flags.homeSize } : {}),
       };
       const d = await client(cmd).request<DesktopInfo>('POST', '/v1/desktops', body);
       output(wantsJson(cmd), wantsJson(cmd) ? d : `ardesia: desktop ${name} created on image ${d.image} version ${d.version}; start it with ardesia desktop start ${name}`);
@@ -47,9 +48,9 @@ export function registerDesktopCommands(program: Command): void {
     .description('stop a desktop (power button; -f pulls the plug)')
     .argument('<name>')
     .option('-f, --force', 'stop at once')
-    .option('--timeout <seconds>', 'how long the guest may take', '60')
-    .action(async (name: string, flags: { force?: boolean; timeout: string }, cmd: Command) => {
-      const d = await client(cmd).request<DesktopInfo>('POST', `/v1/desktops/${enc(name)}/stop`, { force: !!flags.force, waitMs: Number(flags.timeout) * 1000 });
+    .addOption(flag('--timeout <seconds>', 'how long the guest may take (or 5m)', duration({ bareUnit: 's', minMs: 0, maxMs: 3_600_000 }), '60'))
+    .action(async (name: string, flags: { force?: boolean; timeout: number }, cmd: Command) => {
+      const d = await client(cmd).request<DesktopInfo>('POST', `/v1/desktops/${enc(name)}/stop`, { force: !!flags.force, waitMs: flags.timeout });
       output(wantsJson(cmd), wantsJson(cmd) ? d : `ardesia: desktop ${name} stopped`);
     });
 

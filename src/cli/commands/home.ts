@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { HomeInfo } from '../../contract/images.js';
 import { formatMiB } from '../../lib/size.js';
 import { output, table } from '../output.js';
-import { client, enc, sizeArg, wantsJson } from './image.js';
+import { client, diskSize, enc, wantsJson } from './image.js';
 
 const mib = (bytes: number) => formatMiB(Math.max(1, Math.round(bytes / 2 ** 20)));
 
@@ -31,9 +31,9 @@ export function registerHomeCommands(program: Command): void {
     .command('resize')
     .description('grow a home volume (it never shrinks)')
     .argument('<user>')
-    .argument('<size>')
-    .action(async (user: string, size: string, _f: unknown, cmd: Command) => {
-      const r = await client(cmd).request<HomeInfo & { from: number; to: number }>('POST', `/v1/homes/${enc(user)}/resize`, { sizeBytes: sizeArg(size, 'size') });
+    .argument('<size>', 'the new size, e.g. 4G', diskSize)
+    .action(async (user: string, size: number, _f: unknown, cmd: Command) => {
+      const r = await client(cmd).request<HomeInfo & { from: number; to: number }>('POST', `/v1/homes/${enc(user)}/resize`, { sizeBytes: size });
       output(wantsJson(cmd), wantsJson(cmd) ? r : `ardesia: home of ${user} grown from ${mib(r.from)} to ${mib(r.to)}`);
     });
 

@@ -1,10 +1,11 @@
 // `ardesia image …`: gold images, their versions and maintenance sessions, over the daemon's API.
 import { resolve } from 'node:path';
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { ArdesiaError, isErrorCode } from '../../contract/errors.js';
-import type { ImageInfo, ImageVersion, MaintenanceSession, Operation } from '../../contract/images.js';
-import { formatMiB, parseSize } from '../../lib/size.js';
+import { ImportFormat, type ImageInfo, type ImageVersion, type MaintenanceSession, type Operation } from '../../contract/images.js';
+import { formatMiB } from '../../lib/size.js';
 import { ApiClient, type GlobalOptions, resolveEndpoint } from '../client.js';
+import { ARCHES, duration, flag, GiB, MiB, oneOf, positiveInt, size, TiB } from '../options.js';
 import { output, table } from '../output.js';
 
 const POLL_MS = 300;
@@ -17,11 +18,10 @@ export function wantsJson(cmd: Command): boolean {
   return cmd.optsWithGlobals<GlobalOptions>().json === true;
 }
 
-export function sizeArg(text: string, what: string): number {
-  const bytes = parseSize(text, 'B');
-  if (bytes === undefined || bytes <= 0) throw new ArdesiaError('BAD_REQUEST', `${what} "${text}" is not a size; write it like 512M or 2G`);
-  return bytes;
-}
+/** Disks and home volumes: 1M to 64T, the API's own limits. */
+export const diskSize = size({ minBytes: MiB, maxBytes: 64 * TiB });
+/** Guest memory: 16M to 1T, the API's own limits. */
+export const memorySize = size({ minBytes: 16 * MiB, maxBytes: 1024 * GiB });
 
 export const enc = encodeURIComponent;
 const mib = (bytes: number) => formatMiB(Math.max(1, Math.round(bytes / 2 ** 20)));
@@ -76,15 +76,15 @@ function describeImage(img: ImageInfo): string {
 
 interface CreateFlags {
   from?: string;
-  format?: string;
+  format?: (typeof ImportFormat.options)[number];
   iso?: string;
-  size?: string;
-  build?: string;
+  size?: number;
+  build?: 'debian';
   kernel?: string;
   initrd?: string;
   cmdline?: string;
   uefi?: boolean;
-  memory?: string;
+  memory?: number;
   arch?: 'amd64' | 'i386';
 }
 
@@ -95,13 +95,13 @@ export function createBody(name: string, f: CreateFlags): Record<string, unknown
   if (f.cmdline) boot.cmdline = f.cmdline;
   if (f.uefi) boot.firmware = 'uefi';
   if (f.arch) boot.arch = f.arch;
-  if (f.memory) boot.memoryMiB = Math.round(sizeArg(f.memory, '--memory') / 2 ** 20);
+  if (f.memory) boot.memoryMiB = Math.round(f.memory / MiB);
   return {
     name,
     ...(f.from ? { from: resolve(f.from) } : {}),
     ...(f.format ? { format: f.format } : {}),
     ...(f.iso ? { iso: resolve(f.iso) } : {}),
-    ...(f.size ? { sizeBytes: sizeArg(f.size, '--size') } : {}),
+    ...(f.size ? { sizeBytes: f.size } : {}),
     ...(f.build ? { build: f.build } : {}),
     boot,
   };
@@ -114,17 +114,17 @@ export function registerImageCommands(program: Command): void {
     .command('create')
     .description('create a gold image from a disk (--from), an installer ISO (--iso, --size) or Debian packages (--build debian)')
     .argument('<name>')
-    .option('--from <file>', 'import this disk image (qcow2, raw, vmdk, vdi, vhdx)')
-    .addOption(new Option('--format <format>', 'the format the file claims (checked)').choices(['qcow2', 'raw', 'vmdk', 'vdi', 'vhdx']))
+    .option('--from <file>', 'import this disk image (qcow2, vmdk, vdi, vhdx by their headers; raw only with --format raw)')
+    .option('--format <format>', `the format the file is, one of ${ImportFormat.options.join(', ')} (checked against its header; raw must be said)`, oneOf(ImportFormat.options))
     .option('--iso <file>', 'boot this installer ISO in a maintenance session with a blank disk')
-    .option('--size <size>', 'size of the blank disk for --iso, e.g. 8G')
-    .addOption(new Option('--build <distro>', 'build from distribution packages').choices(['debian']))
+    .option('--size <size>', 'size of the blank disk for --iso, e.g. 8G', diskSize)
+    .option('--build <distro>', 'build from distribution packages: debian', oneOf(['debian']))
     .option('--kernel <file>', 'boot profile: direct kernel boot with this kernel (copied into the image)')
     .option('--initrd <file>', 'boot profile: initial ramdisk (copied into the image)')
     .option('--cmdline <text>', 'boot profile: kernel command line')
     .option('--uefi', 'boot profile: UEFI firmware (default BIOS)')
-    .option('--memory <size>', 'boot profile: memory of desktops and maintenance VMs', '512M')
-    .addOption(new Option('--arch <arch>').choices(['amd64', 'i386']))
+    .addOption(flag('--memory <size>', 'boot profile: memory of desktops and maintenance VMs', memorySize, '512M'))
+    .option('--arch <arch>', ARCHES.join(' or '), oneOf(ARCHES))
     .action(async (name: string, flags: CreateFlags, cmd: Command) => {
       const api = client(cmd);
       const op = await api.request<Operation>('POST', '/v1/images', createBody(name, flags));
@@ -140,7 +140,7 @@ export function registerImageCommands(program: Command): void {
     .argument('<name>')
     .action(async (name: string, _f: unknown, cmd: Command) => {
       const api = client(cmd);
-      const op = await api.request<Operation>('POST', '/v1/images', createBody(name, { build: 'debian', memory: '1G' }));
+      const op = await api.request<Operation>('POST', '/v1/images', createBody(name, { build: 'debian', memory: GiB }));
       const img = await followOperation<ImageInfo>(api, op, !wantsJson(cmd));
       if (wantsJson(cmd)) return output(true, img);
       console.log(`ardesia: image ${name} built, version ${img.currentVersion} (sha256 ${img.versions.at(-1)?.sha256})`);
@@ -193,10 +193,10 @@ export function registerImageCommands(program: Command): void {
     .description('power the maintenance VM off and publish its disk as the next version')
     .argument('<name>')
     .option('--flatten', 'write a self-contained version instead of an overlay on the previous one')
-    .option('--timeout <seconds>', 'how long the guest may take to power off', '120')
-    .action(async (name: string, flags: { flatten?: boolean; timeout: string }, cmd: Command) => {
+    .addOption(flag('--timeout <seconds>', 'how long the guest may take to power off (or 5m)', duration({ bareUnit: 's', minMs: 1000, maxMs: 3_600_000 }), '120'))
+    .action(async (name: string, flags: { flatten?: boolean; timeout: number }, cmd: Command) => {
       const api = client(cmd);
-      const op = await api.request<Operation>('POST', `/v1/images/${enc(name)}/publish`, { flatten: !!flags.flatten, stopTimeoutMs: Number(flags.timeout) * 1000 });
+      const op = await api.request<Operation>('POST', `/v1/images/${enc(name)}/publish`, { flatten: !!flags.flatten, stopTimeoutMs: flags.timeout });
       const v = await followOperation<ImageVersion>(api, op, !wantsJson(cmd));
       if (wantsJson(cmd)) return output(true, v);
       console.log(`ardesia: published image ${name} version ${v.version} (${v.backingVersion === null ? 'flat' : `overlay on ${v.backingVersion}`}, sha256 ${v.sha256})`);
@@ -215,9 +215,9 @@ export function registerImageCommands(program: Command): void {
     .command('rollback')
     .description('make an earlier version current again (desktops on "latest" get it at their next reset)')
     .argument('<name>')
-    .requiredOption('--to <version>', 'the version')
-    .action(async (name: string, flags: { to: string }, cmd: Command) => {
-      const img = await client(cmd).request<ImageInfo>('POST', `/v1/images/${enc(name)}/rollback`, { to: Number(flags.to) });
+    .requiredOption('--to <version>', 'the version', positiveInt())
+    .action(async (name: string, flags: { to: number }, cmd: Command) => {
+      const img = await client(cmd).request<ImageInfo>('POST', `/v1/images/${enc(name)}/rollback`, { to: flags.to });
       output(wantsJson(cmd), wantsJson(cmd) ? img : `ardesia: image ${name} current version is now ${img.currentVersion}`);
     });
 
@@ -225,9 +225,9 @@ export function registerImageCommands(program: Command): void {
     .command('delete')
     .description('delete a gold image, or one version; refused while anything depends on it')
     .argument('<name>')
-    .option('--version <n>', 'only this version')
-    .action(async (name: string, flags: { version?: string }, cmd: Command) => {
-      const q = flags.version ? `?version=${Number(flags.version)}` : '';
+    .option('--version <n>', 'only this version', positiveInt())
+    .action(async (name: string, flags: { version?: number }, cmd: Command) => {
+      const q = flags.version ? `?version=${flags.version}` : '';
       const r = await client(cmd).request<{ deleted: string; version?: number }>('DELETE', `/v1/images/${enc(name)}${q}`);
       output(wantsJson(cmd), wantsJson(cmd) ? r : `ardesia: deleted image ${name}${r.version ? ` version ${r.version}` : ''}`);
     });

@@ -1,76 +1,72 @@
 // `ardesia pool …` and `ardesia session …`: pools of desktops, the broker, and sessions — over the API only.
 import type { Command } from 'commander';
-import type { DesktopView, PoolView, SessionInfo } from '../../contract/pools.js';
+import { type DesktopView, MAX_IDLE_MINUTES, MAX_POOL_DESKTOPS, OnLogoff, type PoolView, type SessionInfo } from '../../contract/pools.js';
+import { MAX_VCPUS } from '../../contract/vm.js';
+import { commaList, MiB, nonNegativeInt, oneOf, positiveInt, versionOrLatest } from '../options.js';
 import { output, table } from '../output.js';
-import { client, enc, sizeArg, wantsJson } from './image.js';
+import { client, diskSize, enc, memorySize, wantsJson } from './image.js';
 
 type PoolFlags = {
   image?: string;
-  version?: string;
-  min?: string;
-  max?: string;
-  warm?: string;
-  cold?: string;
-  vcpus?: string;
-  memory?: string;
-  homeSize?: string;
+  version?: number | 'latest';
+  min?: number;
+  max?: number;
+  warm?: number;
+  cold?: number;
+  vcpus?: number;
+  memory?: number;
+  homeSize?: number;
   persistent?: boolean;
-  onLogoff?: string;
-  idleDisconnect?: string;
-  idleLogoff?: string;
-  perUser?: string;
-  users?: string;
-  groups?: string;
+  onLogoff?: OnLogoff;
+  idleDisconnect?: number;
+  idleLogoff?: number;
+  perUser?: number;
+  users?: string[];
+  groups?: string[];
   spice?: string;
 };
-
-function whole(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new Error(`${flag} takes a whole number, not "${value}"`);
-  return n;
-}
-
-const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 
 /** The pool fields the flags give (only those given: `pool set` changes nothing else). */
 function poolFields(f: PoolFlags): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (f.image) out.image = f.image;
-  if (f.version) out.version = f.version === 'latest' ? 'latest' : whole(f.version, '--version');
-  if (f.min) out.minDesktops = whole(f.min, '--min');
-  if (f.max) out.maxDesktops = whole(f.max, '--max');
-  if (f.warm) out.warmSpares = whole(f.warm, '--warm');
-  if (f.cold) out.coldSpares = whole(f.cold, '--cold');
-  if (f.vcpus) out.vcpus = whole(f.vcpus, '--vcpus');
-  if (f.memory) out.memoryMiB = Math.round(sizeArg(f.memory, '--memory') / 2 ** 20);
-  if (f.homeSize) out.homeSizeBytes = sizeArg(f.homeSize, '--home-size');
+  if (f.version !== undefined) out.version = f.version;
+  if (f.min !== undefined) out.minDesktops = f.min;
+  if (f.max !== undefined) out.maxDesktops = f.max;
+  if (f.warm !== undefined) out.warmSpares = f.warm;
+  if (f.cold !== undefined) out.coldSpares = f.cold;
+  if (f.vcpus !== undefined) out.vcpus = f.vcpus;
+  if (f.memory !== undefined) out.memoryMiB = Math.round(f.memory / MiB);
+  if (f.homeSize !== undefined) out.homeSizeBytes = f.homeSize;
   if (f.persistent !== undefined) out.persistent = f.persistent;
   if (f.onLogoff) out.onLogoff = f.onLogoff;
-  if (f.idleDisconnect) out.idleDisconnectMinutes = whole(f.idleDisconnect, '--idle-disconnect');
-  if (f.idleLogoff) out.idleLogoffMinutes = whole(f.idleLogoff, '--idle-logoff');
-  if (f.perUser) out.maxDesktopsPerUser = whole(f.perUser, '--per-user');
+  if (f.idleDisconnect !== undefined) out.idleDisconnectMinutes = f.idleDisconnect;
+  if (f.idleLogoff !== undefined) out.idleLogoffMinutes = f.idleLogoff;
+  if (f.perUser !== undefined) out.maxDesktopsPerUser = f.perUser;
   if (f.spice !== undefined) out.spice = f.spice === 'off' ? null : { listen: f.spice };
-  if (f.users !== undefined || f.groups !== undefined) out.entitled = { users: list(f.users ?? ''), groups: list(f.groups ?? '') };
+  if (f.users !== undefined || f.groups !== undefined) out.entitled = { users: f.users ?? [], groups: f.groups ?? [] };
   return out;
 }
 
 function poolOptions(cmd: Command): Command {
+  const desktops = nonNegativeInt(MAX_POOL_DESKTOPS);
+  const minutes = nonNegativeInt(MAX_IDLE_MINUTES);
   return cmd
-    .option('--version <n|latest>', 'image version desktops are cloned from (latest follows publishes: rolling update)')
-    .option('--min <n>', 'desktops kept in the pool at least')
-    .option('--max <n>', 'desktops in the pool at most')
-    .option('--warm <n>', 'warm spares: booted, waiting for a user')
-    .option('--cold <n>', 'cold spares: cloned but stopped, quick to start')
-    .option('--vcpus <n>', 'vCPUs per desktop')
-    .option('--memory <size>', 'memory per desktop, e.g. 1G or 512M')
-    .option('--home-size <size>', 'size of a new user home volume')
+    .option('--version <n|latest>', 'image version desktops are cloned from (latest follows publishes: rolling update)', versionOrLatest)
+    .option('--min <n>', 'desktops kept in the pool at least', desktops)
+    .option('--max <n>', 'desktops in the pool at most', positiveInt(MAX_POOL_DESKTOPS))
+    .option('--warm <n>', 'warm spares: booted, waiting for a user', desktops)
+    .option('--cold <n>', 'cold spares: cloned but stopped, quick to start', desktops)
+    .option('--vcpus <n>', 'vCPUs per desktop', positiveInt(MAX_VCPUS))
+    .option('--memory <size>', 'memory per desktop, e.g. 1G or 512M', memorySize)
+    .option('--home-size <size>', 'size of a new user home volume', diskSize)
     .option('--persistent', 'desktops stay their first user’s')
-    .option('--on-logoff <reset|keep|keep-until-update>', 'what a persistent desktop does at logoff')
-    .option('--idle-disconnect <minutes>', 'close display clients after this long without input (0 = never)')
-    .option('--idle-logoff <minutes>', 'log a disconnected session off after this long (0 = never)')
-    .option('--per-user <n>', 'desktops one user may hold in this pool')
-    .option('--users <a,b>', 'entitled users (comma-separated)')
-    .option('--groups <g,h>', 'entitled groups (comma-separated)')
+    .option('--on-logoff <reset|keep|keep-until-update>', 'what a persistent desktop does at logoff', oneOf(OnLogoff.options))
+    .option('--idle-disconnect <minutes>', 'close display clients after this long without input (0 = never)', minutes)
+    .option('--idle-logoff <minutes>', 'log a disconnected session off after this long (0 = never)', minutes)
+    .option('--per-user <n>', 'desktops one user may hold in this pool', positiveInt(MAX_POOL_DESKTOPS))
+    .option('--users <a,b>', 'entitled users (comma-separated)', commaList)
+    .option('--groups <g,h>', 'entitled groups (comma-separated)', commaList)
     .option('--spice <address|off>', 'give desktops a SPICE display for native clients (.vv), listening on this address (127.0.0.1 for this host only); off removes it');
 }
 

@@ -1,18 +1,21 @@
 // `ardesia serve`: the daemon in the foreground (systemd runs it so; npm start too).
 import type { Command } from 'commander';
 import { type GlobalOptions, resolveDataDir } from '../client.js';
+import { duration, flag, listenAddress, LOG_LEVELS, oneOf, positiveInt } from '../options.js';
+
+const MAX_BOOT_STORM_LIMIT = 1000;
 
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
     .description('run the daemon: VMs, the API on a root-only unix socket, and HTTP with --listen')
-    .option('--listen <addr:port>', 'also serve the API over HTTP here (e.g. 127.0.0.1:8080)')
+    .option('--listen <addr:port>', 'also serve the API over HTTP here (e.g. 127.0.0.1:8080)', listenAddress)
     .option('--config <file>', 'vm.conf (or .yaml/.json) to load at start, as vmd reads /etc/vm.conf')
     .option('--netboot <file>', 'netboot configuration (YAML/JSON): DHCP, TFTP and HTTP boot of thin clients (docs/netboot.md)')
-    .option('--boot-storm-limit <n>', 'desktops starting at once, over every pool', (v) => Number(v), 2)
-    .option('--boot-timeout <seconds>', 'a desktop not ready this long after its start has failed', (v) => Number(v), 600)
+    .addOption(flag('--boot-storm-limit <n>', 'desktops starting at once, over every pool', positiveInt(MAX_BOOT_STORM_LIMIT), '2'))
+    .addOption(flag('--boot-timeout <seconds>', 'a desktop not ready this long after its start has failed (or 10m, 1h)', duration({ bareUnit: 's', minMs: 10_000, maxMs: 86_400_000 }), '600'))
     .option('--stop-vms-on-exit', 'stop every VM when the daemon stops (default: they keep running)')
-    .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
+    .addOption(flag('--log-level <level>', LOG_LEVELS.join(', '), oneOf(LOG_LEVELS), 'info'))
     .action(async (flags: { listen?: string; config?: string; netboot?: string; stopVmsOnExit?: boolean; logLevel: string; bootStormLimit: number; bootTimeout: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       // Loaded on demand: the daemon's dependencies would slow every other command's start-up.
@@ -25,7 +28,7 @@ export function registerServeCommand(program: Command): void {
         netboot: flags.netboot,
         stopVmsOnExit: flags.stopVmsOnExit,
         bootStormLimit: flags.bootStormLimit,
-        bootTimeoutSeconds: flags.bootTimeout,
+        bootTimeoutSeconds: flags.bootTimeout / 1000,
         logLevel: flags.logLevel,
       });
       let stopping = false;

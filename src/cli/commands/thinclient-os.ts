@@ -2,8 +2,8 @@
 // DATA_DIR/thinclient/<version>/ and switches `current-<arch>` to it, or into --out.
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { ArdesiaError } from '../../contract/errors.js';
 import { type GlobalOptions, resolveDataDir } from '../client.js';
+import { ARCHES, flag, oneOf } from '../options.js';
 
 function repoCacheDir(): string {
   return resolve(process.env.ARDESIA_REPO_ROOT ?? process.cwd(), '.cache', 'thinclient');
@@ -13,11 +13,10 @@ export function addThinclientBuildCommand(thinclient: Command): void {
   thinclient
     .command('build')
     .description('build the thin-client OS (kernel, initramfs, root.squashfs) from Debian packages; cached. Build both architectures for a mixed fleet: each PC boots amd64 if its CPU has 64-bit mode, else i386')
-    .option('--arch <arch>', 'amd64 or i386', 'amd64')
+    .addOption(flag('--arch <arch>', ARCHES.join(' or '), oneOf(ARCHES), 'amd64'))
     .option('--out <dir>', 'write here instead of DATA_DIR/thinclient/<version>/ (no `current-<arch>` switch)')
     .option('--cache <dir>', 'build cache (default .cache/thinclient, or DATA_DIR/cache/thinclient when run elsewhere)')
-    .action(async (flags: { arch: string; out?: string; cache?: string }, cmd: Command) => {
-      if (flags.arch !== 'amd64' && flags.arch !== 'i386') throw new ArdesiaError('BAD_REQUEST', `--arch ${flags.arch}: use amd64 or i386`);
+    .action(async (flags: { arch: (typeof ARCHES)[number]; out?: string; cache?: string }, cmd: Command) => {
       const { buildThinClientOs } = await import('../../thinclients/os/build.js');
       const { installVersion, stagingDir } = await import('../../thinclients/os/publish.js');
       const dataDir = resolveDataDir(cmd.optsWithGlobals<GlobalOptions>());

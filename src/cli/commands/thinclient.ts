@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { addThinclientBuildCommand } from './thinclient-os.js';
 import { SCREEN_MODES, type ThinClientPatch, type ThinClientView } from '../../thinclients/view.js';
+import { oneOf } from '../options.js';
 import { output, table } from '../output.js';
 import { client, enc, wantsJson } from './image.js';
 
@@ -55,7 +56,7 @@ export function registerThinClientCommands(program: Command): void {
 
   const settingOptions = (c: Command) => c
     .option('--name <name>').option('--place <text>').option('--pool <pool>').option('--keyboard <layout>', 'XKB layout, e.g. us, de, fr(bepo)')
-    .option('--resolution <WxH>', `one of ${SCREEN_MODES.join(', ')}`).option('--boot-params <words>', 'extra kernel command line words');
+    .option('--resolution <WxH>', `one of ${SCREEN_MODES.join(', ')} ('' clears it)`, oneOf([...SCREEN_MODES, ''])).option('--boot-params <words>', 'extra kernel command line words');
 
   settingOptions(tc.command('add')
     .description('add a PC by MAC before its first boot, with its settings (enabled; --disabled to hold it)')

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { AuditEntry, GroupView, Me, UserView } from '../../contract/users.js';
 import { ApiClient, type GlobalOptions, loginTokenPath, resolveEndpoint } from '../client.js';
+import { flag, positiveInt } from '../options.js';
 import { output, table } from '../output.js';
 import { client, enc, wantsJson } from './image.js';
 
@@ -208,11 +209,11 @@ function registerGroupAndAudit(program: Command): void {
   program
     .command('audit')
     .description('the audit log, newest first: who did what, when, from where')
-    .option('--limit <n>', 'entries to show', '50')
+    .addOption(flag('--limit <n>', 'entries to show', positiveInt(10_000), '50'))
     .option('--action <name>', 'only this action, e.g. user.create')
     .option('--principal <name>', 'only changes by this principal')
-    .action(async (f: { limit: string; action?: string; principal?: string }, cmd: Command) => {
-      const q = new URLSearchParams({ limit: f.limit });
+    .action(async (f: { limit: number; action?: string; principal?: string }, cmd: Command) => {
+      const q = new URLSearchParams({ limit: String(f.limit) });
       if (f.action) q.set('action', f.action);
       if (f.principal) q.set('principal', f.principal);
       const entries = await client(cmd).request<AuditEntry[]>('GET', `/v1/audit?${q.toString()}`);

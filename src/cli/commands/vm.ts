@@ -1,11 +1,12 @@
 // `ardesia vm …`: vmctl's verbs, over the daemon's API.
 import { resolve } from 'node:path';
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { VmStatus } from '../../contract/vm.js';
-import { formatMiB, parseSize } from '../../lib/size.js';
+import { formatMiB } from '../../lib/size.js';
 import { ApiClient, type GlobalOptions, resolveEndpoint } from '../client.js';
 import { attachConsole } from '../console.js';
+import { ARCHES, duration, flag, nonNegativeInt, oneOf, positiveInt, size, TiB } from '../options.js';
 import { output, table } from '../output.js';
 
 const collect = (value: string, prev: string[] = []) => [...prev, value];
@@ -18,35 +19,33 @@ function json(cmd: Command): boolean {
   return cmd.optsWithGlobals<GlobalOptions>().json === true;
 }
 
-function sizeOrFail(text: string, what: string, unit: 'B' | 'M' = 'B'): number {
-  const bytes = parseSize(text, unit);
-  if (bytes === undefined || bytes <= 0) throw new ArdesiaError('BAD_REQUEST', `${what} "${text}" is not a size; write it like 512M or 2G`);
-  return bytes;
-}
+const MAX_WAIT_MS = 86_400_000; // the API's own limit on waits (routes-vm.ts)
+const MAX_STOP_WAIT_MS = 3_600_000;
+const anySize = size({ minBytes: 1, maxBytes: 64 * TiB });
 
 interface StartFlags {
   console?: boolean;
-  memory?: string;
+  memory?: number;
   disk?: string[];
   boot?: string;
   bootDevice?: 'cdrom' | 'disk' | 'net';
   cdrom?: string;
   network?: string[];
-  interfaces?: string;
+  interfaces?: number;
   template?: string;
   initrd?: string;
   append?: string;
   uefi?: boolean;
   arch?: 'amd64' | 'i386';
-  cpus?: string;
+  cpus?: number;
   accel?: 'auto' | 'kvm' | 'tcg';
 }
 
 /** vmctl start's flags → the ad hoc part of a start request (only what was given). */
 export function adHocFromFlags(f: StartFlags): Record<string, unknown> {
   const adHoc: Record<string, unknown> = {};
-  if (f.memory) adHoc.memoryMiB = Math.round(sizeOrFail(f.memory, 'memory size (-m)') / 2 ** 20);
-  if (f.cpus) adHoc.vcpus = Number(f.cpus);
+  if (f.memory) adHoc.memoryMiB = Math.round(f.memory / 2 ** 20);
+  if (f.cpus) adHoc.vcpus = f.cpus;
   if (f.arch) adHoc.arch = f.arch;
   if (f.accel) adHoc.accel = f.accel;
   if (f.disk?.length) adHoc.disks = f.disk.map((d) => ({ path: resolve(d), format: d.endsWith('.raw') || d.endsWith('.img') ? 'raw' : 'qcow2' }));
@@ -59,7 +58,7 @@ export function adHocFromFlags(f: StartFlags): Record<string, unknown> {
   if (f.bootDevice) boot.device = f.bootDevice;
   if (Object.keys(boot).length) adHoc.boot = boot;
   const nics: Array<Record<string, unknown>> = [];
-  for (let i = 0; i < Number(f.interfaces ?? 0); i++) nics.push({ mode: 'user' });
+  for (let i = 0; i < (f.interfaces ?? 0); i++) nics.push({ mode: 'user' });
   for (const sw of f.network ?? []) nics.push({ mode: 'bridge', bridge: sw });
   if (nics.length) adHoc.nics = nics;
   return adHoc;
@@ -76,20 +75,20 @@ export function registerVmCommands(program: Command): void {
     .description('start a VM; with -m/-d/-b and no definition, start one ad hoc')
     .argument('<name>')
     .option('-c, --console', 'attach to the serial console once started')
-    .option('-m, --memory <size>', 'memory, e.g. 512M or 2G')
+    .option('-m, --memory <size>', 'memory, e.g. 512M or 2G', anySize)
     .option('-d, --disk <path>', 'disk image (repeatable)', collect)
     .option('-b, --boot <path>', 'kernel (bzImage/ELF/multiboot) or BIOS image to boot')
-    .addOption(new Option('-B, --boot-device <device>', 'boot from').choices(['cdrom', 'disk', 'net']))
+    .option('-B, --boot-device <device>', 'boot from: cdrom, disk or net', oneOf(['cdrom', 'disk', 'net']))
     .option('-r, --cdrom <iso>', 'ISO image as CD-ROM')
     .option('-n, --network <bridge>', 'NIC on this Linux bridge (repeatable)', collect)
-    .option('-i, --interfaces <count>', 'number of NAT network interfaces')
+    .option('-i, --interfaces <count>', 'number of NAT network interfaces', nonNegativeInt(32))
     .option('-t, --template <vm>', 'create this VM as an instance of another')
     .option('--initrd <path>', 'initial ramdisk for a direct kernel boot')
     .option('--append <cmdline>', 'kernel command line')
     .option('--uefi', 'boot with UEFI firmware (OVMF)')
-    .addOption(new Option('--arch <arch>').choices(['amd64', 'i386']))
-    .option('--cpus <n>', 'virtual CPUs')
-    .addOption(new Option('--accel <accel>').choices(['auto', 'kvm', 'tcg']))
+    .option('--arch <arch>', ARCHES.join(' or '), oneOf(ARCHES))
+    .option('--cpus <n>', 'virtual CPUs', positiveInt(1024))
+    .option('--accel <accel>', 'auto, kvm or tcg', oneOf(['auto', 'kvm', 'tcg']))
     .action(async (name: string, flags: StartFlags, cmd: Command) => {
       const adHoc = adHocFromFlags(flags);
       const api = client(cmd);
@@ -109,12 +108,12 @@ export function registerVmCommands(program: Command): void {
     .option('-a, --all', 'stop every running VM')
     .option('-f, --force', 'stop at once (QEMU quit), like pulling the plug')
     .option('-w, --wait', 'wait until the VM has stopped')
-    .option('--timeout <seconds>', 'with -w, how long the guest may take', '60')
-    .action(async (names: string[], flags: { all?: boolean; force?: boolean; wait?: boolean; timeout: string }, cmd: Command) => {
+    .addOption(flag('--timeout <seconds>', 'with -w, how long the guest may take (or 5m)', duration({ bareUnit: 's', minMs: 0, maxMs: MAX_STOP_WAIT_MS }), '60'))
+    .action(async (names: string[], flags: { all?: boolean; force?: boolean; wait?: boolean; timeout: number }, cmd: Command) => {
       const api = client(cmd);
       if (flags.all) names = (await api.request<VmStatus[]>('GET', '/v1/vms')).filter((v) => v.state !== 'stopped').map((v) => v.name);
       else if (names.length === 0) throw new ArdesiaError('BAD_REQUEST', 'name a VM to stop, or use -a for all');
-      const waitMs = flags.wait ? Number(flags.timeout) * 1000 : undefined;
+      const waitMs = flags.wait ? flags.timeout : undefined;
       const results = await Promise.all(
         names.map(async (name) => ({
           name,
@@ -154,10 +153,9 @@ export function registerVmCommands(program: Command): void {
   vm.command('wait')
     .description('wait until a VM stops')
     .argument('<name>')
-    .option('--timeout <seconds>', 'give up after this long', '3600')
-    .action(async (name: string, flags: { timeout: string }, cmd: Command) => {
-      const timeoutMs = Number(flags.timeout) * 1000;
-      const r = await client(cmd).request<{ reason: string }>('POST', `/v1/vms/${encodeURIComponent(name)}/wait`, { timeoutMs });
+    .addOption(flag('--timeout <seconds>', 'give up after this long (or 30m, 2h)', duration({ bareUnit: 's', minMs: 1, maxMs: MAX_WAIT_MS }), '3600'))
+    .action(async (name: string, flags: { timeout: number }, cmd: Command) => {
+      const r = await client(cmd).request<{ reason: string }>('POST', `/v1/vms/${encodeURIComponent(name)}/wait`, { timeoutMs: flags.timeout });
       if (json(cmd)) output(true, { name, ...r });
       else console.log(`ardesia: vm ${name} stopped: ${r.reason}`);
     });
@@ -166,9 +164,9 @@ export function registerVmCommands(program: Command): void {
     .description('recent serial console output (without attaching), or QEMU’s own log with --qemu')
     .argument('<name>')
     .option('--qemu', "QEMU's log instead of the console")
-    .option('--bytes <n>', 'how much of the end', '65536')
-    .action(async (name: string, flags: { qemu?: boolean; bytes: string }, cmd: Command) => {
-      const text = await client(cmd).request<string>('GET', `/v1/vms/${encodeURIComponent(name)}/log?kind=${flags.qemu ? 'qemu' : 'console'}&bytes=${Number(flags.bytes)}`);
+    .addOption(flag('--bytes <n>', 'how much of the end (up to 1M)', size({ minBytes: 1, maxBytes: 2 ** 20 }), '64K'))
+    .action(async (name: string, flags: { qemu?: boolean; bytes: number }, cmd: Command) => {
+      const text = await client(cmd).request<string>('GET', `/v1/vms/${encodeURIComponent(name)}/log?kind=${flags.qemu ? 'qemu' : 'console'}&bytes=${flags.bytes}`);
       if (json(cmd)) output(true, { name, log: text });
       else process.stdout.write(text);
     });
@@ -176,9 +174,9 @@ export function registerVmCommands(program: Command): void {
   vm.command('console')
     .description('attach to serial consoles (detach with ~. at the start of a line)')
     .argument('<names...>')
-    .option('--replay <bytes>', 'show this much recent output first', '2048')
-    .action(async (names: string[], flags: { replay: string }, cmd: Command) => {
-      await attachConsole(client(cmd), names, { replayBytes: Number(flags.replay) });
+    .addOption(flag('--replay <bytes>', 'show this much recent output first', size({ minBytes: 0, maxBytes: 2 ** 20 }), '2K'))
+    .action(async (names: string[], flags: { replay: number }, cmd: Command) => {
+      await attachConsole(client(cmd), names, { replayBytes: flags.replay });
     });
 
   vm.command('create')
@@ -186,13 +184,13 @@ export function registerVmCommands(program: Command): void {
     .argument('<disk>')
     .option('-b, --base <image>', 'base image: the new disk is a qcow2 overlay on it')
     .option('-i, --input <image>', 'copy and convert this image')
-    .option('-s, --size <size>', 'virtual size, e.g. 10G')
-    .action(async (disk: string, flags: { base?: string; input?: string; size?: string }, cmd: Command) => {
+    .option('-s, --size <size>', 'virtual size, e.g. 10G', anySize)
+    .action(async (disk: string, flags: { base?: string; input?: string; size?: number }, cmd: Command) => {
       const path = resolve(disk);
       const body = {
         path,
         format: /\.(raw|img)$/.test(path) ? 'raw' : 'qcow2',
-        ...(flags.size ? { sizeBytes: sizeOrFail(flags.size, 'size (-s)') } : {}),
+        ...(flags.size ? { sizeBytes: flags.size } : {}),
         ...(flags.base ? { base: resolve(flags.base) } : {}),
         ...(flags.input ? { from: resolve(flags.input) } : {}),
       };
