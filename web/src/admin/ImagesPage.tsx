@@ -13,6 +13,8 @@ function ImageCreateForm({ onStarted }: { onStarted: (opId: string) => void }) {
   const [name, setName] = useState('');
   const [source, setSource] = useState<'from' | 'build'>('from');
   const [from, setFrom] = useState('');
+  // Raw is never guessed by the server: a raw disk is imported only when the administrator says so.
+  const [format, setFormat] = useState<'' | 'qcow2' | 'raw' | 'vmdk' | 'vdi' | 'vhdx'>('');
   return (
     <form
       className="card form-grid"
@@ -34,12 +36,24 @@ function ImageCreateForm({ onStarted }: { onStarted: (opId: string) => void }) {
           <input value={from} onChange={(e) => setFrom(e.target.value)} />
         </Field>
       )}
+      {source === 'from' && (
+        <Field label="Format" hint="raw disks must be named here; the others are recognised from their header">
+          <select value={format} onChange={(e) => setFormat(e.target.value as typeof format)}>
+            <option value="">From the file's header (qcow2, vmdk, vdi, vhdx)</option>
+            <option value="raw">raw</option>
+            <option value="qcow2">qcow2</option>
+            <option value="vmdk">vmdk</option>
+            <option value="vdi">vdi</option>
+            <option value="vhdx">vhdx</option>
+          </select>
+        </Field>
+      )}
       <ActionButton
         kind="primary"
         label="Create image"
         disabledReason={!name ? 'give the image a name' : source === 'from' && !from ? 'give the path of the disk file' : false}
         action={async () => {
-          const op = await imageCreate(source === 'from' ? { name, from } : { name, build: 'debian' });
+          const op = await imageCreate(source === 'from' ? { name, from, ...(format ? { format } : {}) } : { name, build: 'debian' });
           onStarted(op.id);
         }}
       />

@@ -101,7 +101,7 @@ export const displayTicket = (desktop: string) => call<DisplayTicket>('POST', `/
 // Host, images, operations, thin clients, audit
 export const hostShow = () => call<HostView>('GET', '/v1/host');
 export const imageList = () => call<ImageInfo[]>('GET', '/v1/images');
-export const imageCreate = (body: { name: string; from?: string; iso?: string; sizeBytes?: number; build?: 'debian' }) => call<Operation>('POST', '/v1/images', body);
+export const imageCreate = (body: { name: string; from?: string; format?: 'qcow2' | 'raw' | 'vmdk' | 'vdi' | 'vhdx'; iso?: string; sizeBytes?: number; build?: 'debian' }) => call<Operation>('POST', '/v1/images', body);
 export const imageEdit = (name: string) => call<unknown>('POST', `/v1/images/${enc(name)}/edit`);
 export const imagePublish = (name: string) => call<Operation>('POST', `/v1/images/${enc(name)}/publish`, {});
 export const imageDiscard = (name: string) => call<unknown>('POST', `/v1/images/${enc(name)}/discard`);
