@@ -10,6 +10,7 @@ import { lookupAccount } from '../auth/unix-accounts.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import { buildApi } from '../api/server.js';
+import { apiSocketPermit, socketGroupId } from './api-socket.js';
 import type { AppContext, ConfigLoadResult } from '../api/route.js';
 import { hostCheck, TCG_WARNING, type HostReport } from '../hypervisor/host/index.js';
 import { loadVmConfFile } from '../hypervisor/vmconf/index.js';
@@ -45,6 +46,8 @@ export interface ServeOptions {
   bootTimeoutSeconds?: number;
   /** Netboot configuration file (YAML/JSON): DHCP, TFTP and HTTP boot of thin clients. */
   netboot?: string;
+  /** A group whose members may connect to the API socket (0660); default root-only (0600). */
+  socketGroup?: string;
 }
 
 export interface Daemon {
@@ -129,11 +132,12 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
     log.info(res, `loaded ${configPath}`);
   }
 
-  const api = await buildApi({ app, store, logger: false });
+  const api = await buildApi({ app, store, logger: false, log });
   const socketPath = resolve(opts.socket ?? join(dataDir, 'ardesia.sock'));
+  const socketGid = opts.socketGroup === undefined ? undefined : socketGroupId(opts.socketGroup);
   if (existsSync(socketPath)) rmSync(socketPath);
   await api.listen({ path: socketPath });
-  chmodSync(socketPath, 0o600);
+  apiSocketPermit(socketPath, socketGid);
   let url: string | undefined;
   let tcp: Server | undefined;
   if (opts.listen) {

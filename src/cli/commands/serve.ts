@@ -11,9 +11,10 @@ export function registerServeCommand(program: Command): void {
     .option('--netboot <file>', 'netboot configuration (YAML/JSON): DHCP, TFTP and HTTP boot of thin clients (docs/netboot.md)')
     .option('--boot-storm-limit <n>', 'desktops starting at once, over every pool', (v) => Number(v), 2)
     .option('--boot-timeout <seconds>', 'a desktop not ready this long after its start has failed', (v) => Number(v), 600)
+    .option('--socket-group <group>', 'let this group connect to the unix socket (0660; each request still needs a token)')
     .option('--stop-vms-on-exit', 'stop every VM when the daemon stops (default: they keep running)')
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
-    .action(async (flags: { listen?: string; config?: string; netboot?: string; stopVmsOnExit?: boolean; logLevel: string; bootStormLimit: number; bootTimeout: number }, cmd: Command) => {
+    .action(async (flags: { listen?: string; config?: string; netboot?: string; stopVmsOnExit?: boolean; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       // Loaded on demand: the daemon's dependencies would slow every other command's start-up.
       const { startDaemon } = await import('../../daemon/daemon.js');
@@ -23,6 +24,7 @@ export function registerServeCommand(program: Command): void {
         listen: flags.listen,
         config: flags.config,
         netboot: flags.netboot,
+        socketGroup: flags.socketGroup,
         stopVmsOnExit: flags.stopVmsOnExit,
         bootStormLimit: flags.bootStormLimit,
         bootTimeoutSeconds: flags.bootTimeout,
