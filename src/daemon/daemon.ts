@@ -67,6 +67,7 @@ export function mayOperate(principal: string | undefined, spec: VmSpec): boolean
 }
 
 export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
+  const socketGid = opts.socketGroup === undefined ? undefined : socketGroupId(opts.socketGroup); // refused before anything starts
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o711 });
   chmodSync(dataDir, 0o711); // owners reach their token file; everything else inside is root-only
@@ -134,7 +135,6 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
 
   const api = await buildApi({ app, store, logger: false, log });
   const socketPath = resolve(opts.socket ?? join(dataDir, 'ardesia.sock'));
-  const socketGid = opts.socketGroup === undefined ? undefined : socketGroupId(opts.socketGroup);
   if (existsSync(socketPath)) rmSync(socketPath);
   await api.listen({ path: socketPath });
   apiSocketPermit(socketPath, socketGid);
