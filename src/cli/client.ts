@@ -67,7 +67,7 @@ export function unreachable(ep: Endpoint, err: Error): ArdesiaError {
 export function errorOfAnswer(status: number, body: unknown, text: string): ArdesiaError {
   const e = (body as Partial<ErrorBody> | undefined)?.error;
   if (e && isErrorCode(e.code)) return new ArdesiaError(e.code, e.message, e.details, e.hint);
-  return new ArdesiaError('INTERNAL', `the server answered HTTP ${status} without an Ardesia error: ${text.slice(0, 200)}`);
+  return new ArdesiaError('DAEMON_UNREACHABLE', `the server answered HTTP ${status} without an Ardesia error (is it the Ardesia daemon?): ${text.slice(0, 200)}`);
 }
 
 export class ApiClient {

@@ -13,6 +13,7 @@ export const ERROR_REGISTRY = {
   VM_BUSY: { status: 409, hint: 'Another operation on this VM is in progress; wait for it and retry.' },
   VM_FILE_MISSING: { status: 400, hint: 'Check the path; files are resolved on the host running the daemon.' },
   VM_DISK_IN_USE: { status: 409, hint: 'Another VM (or program) has this disk open; stop it or use another disk.' },
+  RUNTIME_PATH_TOO_LONG: { status: 400, hint: 'Use a shorter data folder (--data-dir) or VM name: unix socket paths are limited to 107 bytes.' },
   VM_START_FAILED: { status: 500, hint: 'See the QEMU log with `ardesia vm log NAME`.' },
   VM_STOP_TIMEOUT: { status: 504, hint: 'The guest did not power off; use `ardesia vm stop -f NAME` to force it.' },
   VM_WAIT_TIMEOUT: { status: 504, hint: 'The VM is still running; wait longer or stop it.' },
