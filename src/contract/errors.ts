@@ -18,7 +18,7 @@ export const ERROR_REGISTRY = {
   VM_STOP_TIMEOUT: { status: 504, hint: 'The guest did not power off; use `ardesia vm stop -f NAME` to force it.' },
   VM_WAIT_TIMEOUT: { status: 504, hint: 'The VM is still running; wait longer or stop it.' },
   ACCEL_UNAVAILABLE: { status: 409, hint: 'Run `ardesia host check` to see why; use --accel tcg or auto.' },
-  FORBIDDEN: { status: 403, hint: 'You may not do this; ask an administrator (each route names who may in its hint).' },
+  FORBIDDEN: { status: 403, hint: 'You may not do this: ask an administrator to do it for you, or to give you the right.' },
   UNAUTHENTICATED: { status: 401, hint: 'Log in first (the login page, or `ardesia login`), or send a valid API token.' },
   IMAGE_CREATE_FAILED: { status: 500, hint: 'See the message from qemu-img above.' },
   STORE_UNREACHABLE: { status: 503, hint: 'The daemon cannot read its store (DATA_DIR/ardesia.db): check the disk is not full or read-only, then restart the daemon.' },

@@ -1,6 +1,6 @@
 // Errors a user meets, from the real daemon: each has its registry code, HTTP status and a hint that says what
-// to do. Unknown routes, FORBIDDEN on every admin and VM route, too many live-update streams, a pool whose
-// image cannot be cloned.
+// to do. Unknown routes, FORBIDDEN on every admin and VM route, too many live-update streams, a desktop that
+// does not boot, a pool whose image cannot be cloned.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,7 +28,7 @@ function assertError(r: Reply, code: ErrorCode, hint: string = ERROR_REGISTRY[co
 }
 
 before(async () => {
-  daemon = await TestDaemon.start();
+  daemon = await TestDaemon.start({ extraArgs: ['--boot-timeout', '5'] }); // a guest that never says "ready" fails fast
   socket = { socketPath: daemon.socket };
   rootToken = readFileSync(join(daemon.dataDir, 'root.token'), 'utf8').trim();
   for (const name of ['alice', 'bob'] as const) {
@@ -108,11 +108,25 @@ test('one stream more than the live-update limit is refused with EVENTS_FULL; cl
   }
 });
 
-test('a pool whose image cannot be read answers DESKTOP_CLONE_FAILED with what to do; the detail goes to the daemon log', async () => {
-  const disk = join(daemon.dataDir, 'tiny.qcow2');
+/** Imports a blank 64 MiB qcow2 as image `name` (version 1): clones fine, boots nothing. */
+async function blankImage(name: string): Promise<void> {
+  const disk = join(daemon.dataDir, `${name}.qcow2`);
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '64M']);
-  assert.equal((await call(socket, 'POST', '/v1/images', { token: rootToken, body: { name: 'tiny', from: disk } })).status, 202);
-  for (let i = 0; i < 200 && (await call(socket, 'GET', '/v1/images/tiny', { token: rootToken })).json?.currentVersion !== 1; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal((await call(socket, 'POST', '/v1/images', { token: rootToken, body: { name, from: disk } })).status, 202);
+  for (let i = 0; i < 200 && (await call(socket, 'GET', `/v1/images/${name}`, { token: rootToken })).json?.currentVersion !== 1; i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+test('a desktop whose guest never comes up answers DESKTOP_FAILED with the reason and what to do', async () => {
+  await blankImage('blank');
+  const pool = { name: 'noboot', image: 'blank', warmSpares: 0, maxDesktops: 1, memoryMiB: 192, homeSizeBytes: 64 * 2 ** 20, entitled: { users: ['alice'] } };
+  assert.equal((await call(socket, 'POST', '/v1/pools', { token: rootToken, body: pool })).status, 201);
+  const r = await call(socket, 'POST', '/v1/pools/noboot/connect', { token: tokens.alice, body: { waitSeconds: 120 } });
+  assertError(r, 'DESKTOP_FAILED');
+  assert.match(r.json.error.message, /did not report ready within 5 s/);
+});
+
+test('a pool whose image cannot be read answers DESKTOP_CLONE_FAILED with what to do; the detail goes to the daemon log', async () => {
+  await blankImage('tiny');
   const pool = { name: 'lab', image: 'tiny', warmSpares: 0, maxDesktops: 2, memoryMiB: 192, homeSizeBytes: 64 * 2 ** 20, entitled: { users: ['alice', 'bob'] } };
   assert.equal((await call(socket, 'POST', '/v1/pools', { token: rootToken, body: pool })).status, 201);
   const base = join(daemon.dataDir, 'images', 'tiny', '1.qcow2');
