@@ -15,6 +15,7 @@ export const ERROR_REGISTRY = {
   VM_DISK_IN_USE: { status: 409, hint: 'Another VM (or program) has this disk open; stop it or use another disk.' },
   RUNTIME_PATH_TOO_LONG: { status: 400, hint: 'Use a shorter data folder (--data-dir) or VM name: unix socket paths are limited to 107 bytes.' },
   VM_START_FAILED: { status: 500, hint: 'See the QEMU log with `ardesia vm log NAME`.' },
+  VM_MONITOR_FAILED: { status: 502, hint: 'QEMU did not carry out the command: the VM may be hung or stopping. See `ardesia vm status NAME` and `ardesia vm log NAME --qemu`, then retry, or stop it with `ardesia vm stop -f NAME`.' },
   VM_STOP_TIMEOUT: { status: 504, hint: 'The guest did not power off; use `ardesia vm stop -f NAME` to force it.' },
   VM_WAIT_TIMEOUT: { status: 504, hint: 'The VM is still running; wait longer or stop it.' },
   ACCEL_UNAVAILABLE: { status: 409, hint: 'Run `ardesia host check` to see why; use --accel tcg or auto.' },
