@@ -81,7 +81,7 @@ export function aptIndexDigest(mirror: DebianMirror): string {
   return files.length > 0 ? hash.digest('hex') : 'no-index';
 }
 
-/** A build tool that could not start (not installed) or exited non-zero, as a registry error with its output's tail. */
+/** A build tool that exited non-zero, as a registry error with the tail of its output (debootstrap: a mirror that did not answer said so). */
 function toolFailure(cmd: string, args: readonly string[], code: number | null, tail: string): ArdesiaError {
   const last = tail.split('\n').slice(-12).join('\n');
   if (cmd === 'debootstrap' && debootstrapFailureKind(tail) === 'mirror-unreachable') {
