@@ -1,6 +1,6 @@
 // `image create --build debian` through the real daemon, pointed at a Debian mirror on a closed loopback port:
 // debootstrap fails within seconds and the user gets IMAGE_BUILD_MIRROR_UNREACHABLE with what to do, and no
-// half-made image is left behind.
+// half-made image is left behind. The thin-client OS build, run by the CLI itself, says the same.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ERROR_REGISTRY } from '../../src/contract/errors.js';
-import { TestDaemon } from '../helpers/daemon.js';
+import { runCli, TestDaemon } from '../helpers/daemon.js';
 
 /** A loopback port nothing listens on: bound once to pick it, then closed. */
 async function closedPort(): Promise<number> {
@@ -50,4 +50,19 @@ test('an unreachable Debian mirror fails the build fast with its code and hint, 
   assert.doesNotMatch(text.stderr, /bug|internal/i);
   const images = JSON.parse((await daemon.cli(['--json', 'image', 'list'])).stdout) as unknown[];
   assert.deepEqual(images, []);
+});
+
+test('the thin-client OS build (in the CLI) says the same, with its hint', async () => {
+  const r = await runCli(daemon.dataDir, ['--json', 'thinclient', 'build', '--arch', 'amd64', '--out', join(daemon.dataDir, 'tc-out'), '--cache', join(daemon.dataDir, 'tc-cache')], {
+    env: { ARDESIA_DEBIAN_MIRROR: mirror },
+    timeoutMs: 120_000,
+  });
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'IMAGE_BUILD_MIRROR_UNREACHABLE');
+  const text = await runCli(daemon.dataDir, ['thinclient', 'build', '--arch', 'amd64', '--out', join(daemon.dataDir, 'tc-out'), '--cache', join(daemon.dataDir, 'tc-cache')], {
+    env: { ARDESIA_DEBIAN_MIRROR: mirror },
+    timeoutMs: 120_000,
+  });
+  assert.match(text.stderr, /Failed getting release file/);
+  assert.ok(text.stderr.includes(ERROR_REGISTRY.IMAGE_BUILD_MIRROR_UNREACHABLE.hint), text.stderr);
 });

@@ -64,8 +64,9 @@ export function configuredSources(dir: string = SOURCES_DIR): AptSource[] {
   return sources;
 }
 
-/** The mirror to build from: the one given, or the host's configured bookworm "main" mirror (its keyring kept). */
-export function resolveMirror(explicit: string | undefined, fail: (message: string) => Error = (m) => new ArdesiaError('IMAGE_BUILD_NO_MIRROR', m)): DebianMirror {
+/** The mirror to build from: the one given, ARDESIA_DEBIAN_MIRROR, or the host's configured bookworm "main" mirror (its keyring kept). */
+export function resolveMirror(given: string | undefined, fail: (message: string) => Error = (m) => new ArdesiaError('IMAGE_BUILD_NO_MIRROR', m)): DebianMirror {
+  const explicit = given ?? (process.env.ARDESIA_DEBIAN_MIRROR || undefined);
   const picked = pickMirror(configuredSources());
   if (explicit) return { uri: explicit, ...(picked?.keyring ? { keyring: picked.keyring } : {}) };
   if (!picked) throw fail(`no Debian ${DEBIAN_SUITE} mirror with "main" in ${SOURCES_DIR}; add one (deb822 .sources) and run apt-get update`);
@@ -168,7 +169,7 @@ export async function buildDebianImage(opts: BuildDebianImageOptions): Promise<B
 async function buildDebianImageLocked(opts: BuildDebianImageOptions): Promise<BuiltDebianImage> {
   const progress = opts.onProgress ?? (() => undefined);
   if (process.getuid?.() !== 0) throw new ArdesiaError('IMAGE_BUILD_NEEDS_ROOT', `building a Debian image needs root; this process runs as uid ${process.getuid?.()}`);
-  const mirror = resolveMirror(opts.mirror ?? (process.env.ARDESIA_DEBIAN_MIRROR || undefined));
+  const mirror = resolveMirror(opts.mirror);
   mkdirSync(opts.workDir, { recursive: true });
   const root = await debootstrapTree(opts.workDir, mirror, progress);
 
