@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ArdesiaError } from '../contract/errors.js';
+import { errorForClient } from './http-errors.js';
 import type { ApiOptions } from './server.js';
 import { authorize, principalOf } from './server.js';
 import { type ApiRoute, parseInput, urlNameOf } from './route.js';
@@ -23,7 +24,7 @@ export function registerConsoleRoute(server: FastifyInstance, opts: ApiOptions):
   server.get('/v1/vms/:name/console', { websocket: true }, async (socket, req) => {
     const name = urlNameOf(req.params) ?? '';
     const fail = (err: unknown) => {
-      const e = err instanceof ArdesiaError ? err : new ArdesiaError('INTERNAL', String(err));
+      const e = errorForClient(err, consoleRoute.access, opts.log, `console of ${name}`);
       // A close reason holds at most 123 bytes: the code, then the start of the message.
       socket.close(4000 + (e.status % 1000), `${e.code} ${e.message}`.slice(0, 120));
     };

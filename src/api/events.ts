@@ -17,7 +17,7 @@ export interface LiveEvent {
 }
 
 const HEARTBEAT_MS = 20_000;
-const MAX_SUBSCRIBERS = 1000;
+export const MAX_SUBSCRIBERS = 1000;
 
 export class EventHub extends EventEmitter<{ event: [LiveEvent] }> {
   constructor() {
@@ -44,7 +44,7 @@ export function registerEventsRoute(server: FastifyInstance, opts: ApiOptions, h
   server.get('/v1/events', async (req, reply) => {
     const who = await principalOf(opts.store, req);
     if (!who) throw new ArdesiaError('UNAUTHENTICATED', 'log in, or send a valid API token');
-    if (hub.listenerCount('event') >= MAX_SUBSCRIBERS) throw new ArdesiaError('TIMEOUT', 'too many live-update subscribers; try again later');
+    if (hub.listenerCount('event') >= MAX_SUBSCRIBERS) throw new ArdesiaError('EVENTS_FULL', `${MAX_SUBSCRIBERS} live-update streams are open already`);
     reply.hijack();
     const out = reply.raw;
     out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });

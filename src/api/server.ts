@@ -1,13 +1,14 @@
 // The HTTP API: routes from data, one access check, one error → status mapping, the console WebSocket.
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { ArdesiaError, type ErrorBody } from '../contract/errors.js';
+import { ArdesiaError } from '../contract/errors.js';
 import type { Store } from '../store/db.js';
 import { principalResolve } from '../auth/principal.js';
 import { consoleRoute, registerConsoleRoute } from './console-ws.js';
 import { poolRoutes } from './routes-pools.js';
 import { eventsRoute, registerEventsRoute } from './events.js';
 import { openApiDocument } from './openapi.js';
+import { accessLookup, type ErrorLog, forbiddenHint, registerErrorHandlers } from './http-errors.js';
 import { type ApiRoute, type AppContext, parseInput, type Principal, urlNameOf, urlParamsSchema } from './route.js';
 import { systemRoutes } from './routes-system.js';
 import { vmRoutes } from './routes-vm.js';
@@ -28,6 +29,8 @@ export interface ApiOptions {
   app: AppContext;
   store: Store;
   logger: boolean | object;
+  /** Where unexpected failures are logged with the reference the client is given. */
+  log?: ErrorLog;
 }
 
 /** Bearer token (root, a user's login token, a vm-owner token) or the browser session cookie; undefined = anonymous. */
@@ -43,33 +46,21 @@ export async function authorize(app: AppContext, route: ApiRoute, who: Principal
   if (route.access === 'public') return;
   if (who === undefined) throw new ArdesiaError('UNAUTHENTICATED', 'log in, or send a valid API token');
   if (who.admin || route.access === 'authenticated') return;
-  if (route.access === 'admin') throw new ArdesiaError('FORBIDDEN', `only an administrator may ${route.summary.toLowerCase()}`);
+  const hint = forbiddenHint(route.access);
+  if (route.access === 'admin') throw new ArdesiaError('FORBIDDEN', `only an administrator may ${route.summary.toLowerCase()}`, undefined, hint);
   const vm = await app.vms.get(vmName ?? '').catch(() => undefined);
   if (!vm) {
-    if (route.access === 'vm-owner-or-new') throw new ArdesiaError('FORBIDDEN', 'only an administrator may create VMs');
+    if (route.access === 'vm-owner-or-new') throw new ArdesiaError('FORBIDDEN', 'only an administrator may create VMs', undefined, hint);
     throw new ArdesiaError('VM_NOT_FOUND', `vm ${vmName} is not defined`);
   }
-  if (!app.mayOperate(who.name, vm.spec)) throw new ArdesiaError('FORBIDDEN', `vm ${vmName} is not yours (owner: ${vm.owner ?? 'root'})`);
+  if (!app.mayOperate(who.name, vm.spec)) throw new ArdesiaError('FORBIDDEN', `vm ${vmName} is not yours (owner: ${vm.owner ?? 'root'})`, undefined, hint);
 }
 
 export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   const server = Fastify({ logger: opts.logger, bodyLimit: 1 << 20 });
   await server.register(websocket);
 
-  server.setErrorHandler((err: Error, _req, reply) => {
-    const known =
-      err instanceof ArdesiaError
-        ? err
-        : (err as { statusCode?: number }).statusCode === 400 || (err as { code?: string }).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-          ? new ArdesiaError('BAD_REQUEST', err.message)
-          : undefined;
-    if (!known) server.log.error({ err }, 'unhandled error');
-    const out = known ?? new ArdesiaError('INTERNAL', 'internal error');
-    void reply.status(out.status).send(out.toBody() satisfies ErrorBody);
-  });
-  server.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send(new ArdesiaError('BAD_REQUEST', `no route ${req.method} ${req.url}`).toBody());
-  });
+  registerErrorHandlers(server, accessLookup([...ALL_ROUTES, consoleRoute, displaySocketRoute, eventsRoute]), opts.log);
 
   for (const route of ALL_ROUTES) {
     const paramsSchema = route.params ?? urlParamsSchema(route.url);

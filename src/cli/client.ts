@@ -53,9 +53,21 @@ export function resolveEndpoint(opts: GlobalOptions): Endpoint {
   return { socketPath: opts.socket ?? process.env.ARDESIA_SOCKET ?? join(dataDir, 'ardesia.sock'), token };
 }
 
-function unreachable(ep: Endpoint, err: Error): ArdesiaError {
+/** A failed connection in words: a socket this user may not open means the daemon runs (EACCES), not that it is down. */
+export function unreachable(ep: Endpoint, err: Error): ArdesiaError {
   const where = ep.url ?? ep.socketPath;
-  return new ArdesiaError('DAEMON_UNREACHABLE', `no Ardesia daemon answers at ${where} (${(err as NodeJS.ErrnoException).code ?? err.message})`);
+  const code = (err as NodeJS.ErrnoException).code;
+  if (ep.socketPath && (code === 'EACCES' || code === 'EPERM')) {
+    return new ArdesiaError('DAEMON_SOCKET_DENIED', `the daemon's socket ${ep.socketPath} exists, but this user (uid ${process.getuid?.() ?? '?'}) may not open it (${code})`);
+  }
+  return new ArdesiaError('DAEMON_UNREACHABLE', `no Ardesia daemon answers at ${where} (${code ?? err.message})`);
+}
+
+/** The error of an API answer: the daemon's code, message and hint (a route-specific hint included). */
+export function errorOfAnswer(status: number, body: unknown, text: string): ArdesiaError {
+  const e = (body as Partial<ErrorBody> | undefined)?.error;
+  if (e && isErrorCode(e.code)) return new ArdesiaError(e.code, e.message, e.details, e.hint);
+  return new ArdesiaError('DAEMON_UNREACHABLE', `the server answered HTTP ${status} without an Ardesia error (is it the Ardesia daemon?): ${text.slice(0, 200)}`);
 }
 
 export class ApiClient {
@@ -86,10 +98,14 @@ export class ApiClient {
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             const isJson = (res.headers['content-type'] ?? '').includes('json');
-            const parsed: unknown = isJson && text ? JSON.parse(text) : text;
+            let parsed: unknown = text;
+            try {
+              parsed = isJson && text ? JSON.parse(text) : text;
+            } catch {
+              // a proxy's or another server's page: reported with its text below
+            }
             if ((res.statusCode ?? 500) < 400) return resolve(parsed as T);
-            const e = (parsed as ErrorBody).error;
-            reject(e && isErrorCode(e.code) ? new ArdesiaError(e.code, e.message, e.details) : new ArdesiaError('INTERNAL', `HTTP ${res.statusCode}: ${text}`));
+            reject(errorOfAnswer(res.statusCode ?? 500, parsed, text));
           });
         },
       );

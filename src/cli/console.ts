@@ -1,7 +1,7 @@
 // Interactive serial consoles from the terminal: one or several VMs, input to the current one.
 import type WebSocket from 'ws';
 import { ArdesiaError, isErrorCode } from '../contract/errors.js';
-import type { ApiClient } from './client.js';
+import { type ApiClient, unreachable } from './client.js';
 import { EscapeReader } from './escape.js';
 
 export async function attachConsole(api: ApiClient, names: string[], opts: { replayBytes: number }): Promise<void> {
@@ -67,6 +67,6 @@ function openConsole(api: ApiClient, name: string, replay: number): Promise<WebS
       if (isErrorCode(code)) reject(new ArdesiaError(code, rest.join(' ')));
       else reject(new ArdesiaError('VM_NOT_RUNNING', `console of vm ${name} closed (${closeCode}${text ? `: ${text}` : ''})`));
     });
-    ws.once('error', (err) => reject(new ArdesiaError('DAEMON_UNREACHABLE', `console of vm ${name}: ${err.message}`)));
+    ws.once('error', (err) => reject(unreachable(api.endpoint, err)));
   });
 }

@@ -13,17 +13,21 @@ export const ERROR_REGISTRY = {
   VM_BUSY: { status: 409, hint: 'Another operation on this VM is in progress; wait for it and retry.' },
   VM_FILE_MISSING: { status: 400, hint: 'Check the path; files are resolved on the host running the daemon.' },
   VM_DISK_IN_USE: { status: 409, hint: 'Another VM (or program) has this disk open; stop it or use another disk.' },
+  RUNTIME_PATH_TOO_LONG: { status: 400, hint: 'Use a shorter data folder (--data-dir) or VM name: unix socket paths are limited to 107 bytes.' },
   VM_START_FAILED: { status: 500, hint: 'See the QEMU log with `ardesia vm log NAME`.' },
+  VM_MONITOR_FAILED: { status: 502, hint: 'QEMU did not carry out the command: the VM may be hung or stopping. See `ardesia vm status NAME` and `ardesia vm log NAME --qemu`, then retry, or stop it with `ardesia vm stop -f NAME`.' },
   VM_STOP_TIMEOUT: { status: 504, hint: 'The guest did not power off; use `ardesia vm stop -f NAME` to force it.' },
   VM_WAIT_TIMEOUT: { status: 504, hint: 'The VM is still running; wait longer or stop it.' },
   ACCEL_UNAVAILABLE: { status: 409, hint: 'Run `ardesia host check` to see why; use --accel tcg or auto.' },
-  FORBIDDEN: { status: 403, hint: 'Only root or the VM owner may do this.' },
-  UNAUTHENTICATED: { status: 401, hint: 'Log in first.' },
+  FORBIDDEN: { status: 403, hint: 'You may not do this: ask an administrator to do it for you, or to give you the right.' },
+  UNAUTHENTICATED: { status: 401, hint: 'Log in first (the login page, or `ardesia login`), or send a valid API token.' },
   IMAGE_CREATE_FAILED: { status: 500, hint: 'See the message from qemu-img above.' },
   STORE_UNREACHABLE: { status: 503, hint: 'The daemon cannot read its store (DATA_DIR/ardesia.db): check the disk is not full or read-only, then restart the daemon.' },
   DAEMON_UNREACHABLE: { status: 503, hint: 'Start the daemon with `ardesia serve` (or `npm start`), or point --url/--socket at it.' },
+  SOCKET_GROUP_UNKNOWN: { status: 400, hint: 'Give an existing group to --socket-group (`getent group` lists them), or create it first with groupadd.' },
+  DAEMON_SOCKET_DENIED: { status: 403, hint: 'The daemon runs, but its socket is root-only: run the command as root (sudo), or start the daemon with `serve --socket-group GROUP` and join that group, or reach its HTTP API (`serve --listen ADDR:PORT`) with `ardesia --url http://ADDR:PORT login` and then --url.' },
   TIMEOUT: { status: 504, hint: 'The operation took too long; try again.' },
-  INTERNAL: { status: 500, hint: 'This is a bug; the daemon log has the details.' },
+  INTERNAL: { status: 500, hint: 'The daemon met an unexpected failure: try again; if it persists, give an administrator the request id shown, which finds the details in the daemon log.' },
   FIRMWARE_UNAVAILABLE: { status: 409, hint: 'Install the firmware (Debian: ovmf for 64-bit UEFI, ovmf-ia32 for 32-bit UEFI) or boot this VM with BIOS.' },
   IMAGE_HOSTILE: { status: 400, hint: 'The image refers to other files or has impossible header values; export it again as a standalone image (qemu-img convert -O qcow2) and import that.' },
   IMAGE_INVALID: { status: 400, hint: 'qemu-img found the image damaged or unreadable; repair it at its source (qemu-img check -r all on a copy) or export it again.' },
@@ -98,6 +102,21 @@ export const ERROR_REGISTRY = {
   DATA_DIR_IN_USE: { status: 409, hint: 'Use the running one (its socket is DATA_DIR/ardesia.sock), stop it first (kill PID, or systemctl stop ardesia), or give this one another --data-dir; `serve --netboot FILE` runs netboot inside the daemon.' },
   DATA_DIR_LOCK_FAILED: { status: 500, hint: 'The data folder could not be locked: install util-linux (it has flock) and check the folder is writable by this user.' },
 
+  // the API itself
+  BODY_TOO_LARGE: { status: 413, hint: 'Request bodies are limited to 1 MiB; large files are given by their path on the daemon\'s host, not sent in the body.' },
+  NOT_FOUND: { status: 404, hint: 'There is no such route: check the method and the path; /v1/openapi.json lists every route.' },
+  EVENTS_FULL: { status: 503, hint: 'Too many live-update streams are open at once: close console or portal tabs that are not in use, or try again in a minute.' },
+
+  // building gold images from Debian packages (src/images/build)
+  IMAGE_BUILD_NEEDS_ROOT: { status: 403, hint: 'Building from Debian packages needs root (debootstrap, a root-owned tree): run the daemon (for `image create --build`) or `ardesia thinclient build` as root; or import a gold image with --from instead.' },
+  IMAGE_BUILD_NO_MIRROR: { status: 409, hint: 'Add a Debian bookworm mirror with "main" in /etc/apt/sources.list.d (deb822 .sources) and run apt-get update, or set ARDESIA_DEBIAN_MIRROR=http://… (for the daemon, or for `ardesia thinclient build`).' },
+  IMAGE_BUILD_MIRROR_UNREACHABLE: { status: 502, hint: "The Debian mirror did not answer: check this host's network and proxy (http_proxy), or give a reachable mirror (ARDESIA_DEBIAN_MIRROR, or the entry in /etc/apt/sources.list.d), then build again." },
+  IMAGE_BUILD_TOOL_MISSING: { status: 501, hint: 'A build tool is not installed: run `node scripts/setup.mjs` (it installs debootstrap, e2fsprogs and qemu-utils), then build again.' },
+  IMAGE_BUILD_FAILED: { status: 500, hint: 'A build step failed; the message ends with the last lines of its output. Fix what they name (disk space, the mirror, a package), then build again: finished steps are cached.' },
+
+  // pool desktops
+  DESKTOP_CLONE_FAILED: { status: 500, hint: "No desktop could be prepared: an administrator must fix the cause named (see `ardesia pool desktops POOL` and the pool's image with `ardesia image versions IMAGE`); try again after that." },
+
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;
@@ -110,17 +129,23 @@ export interface ErrorBody {
 export class ArdesiaError extends Error {
   readonly code: ErrorCode;
   readonly details: unknown;
-  constructor(code: ErrorCode, message: string, details?: unknown) {
+  /** A hint for this occurrence (e.g. FORBIDDEN naming who may use the route); otherwise the registry's. */
+  private readonly ownHint: string | undefined;
+  constructor(code: ErrorCode, message: string, details?: unknown, hint?: string) {
     super(message);
     this.name = 'ArdesiaError';
     this.code = code;
     this.details = details;
+    this.ownHint = hint;
   }
   get status(): number {
     return ERROR_REGISTRY[this.code].status;
   }
   get hint(): string {
-    return ERROR_REGISTRY[this.code].hint;
+    return this.ownHint ?? ERROR_REGISTRY[this.code].hint;
+  }
+  get hasOwnHint(): boolean {
+    return this.ownHint !== undefined;
   }
   toBody(): ErrorBody {
     const body: ErrorBody = { error: { code: this.code, message: this.message, hint: this.hint } };
@@ -131,4 +156,18 @@ export class ArdesiaError extends Error {
 
 export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_REGISTRY, code);
+}
+
+/** A short reference that ties what a user was told to the daemon log line with the details. */
+export function errorRef(): string {
+  return Math.random().toString(36).slice(2, 10).padEnd(8, '0');
+}
+
+/**
+ * What a user is told of any failure: an ArdesiaError as it is, anything else INTERNAL with the
+ * reference `ref`, never its text (paths, stacks): the caller logs the error with `ref`.
+ */
+export function errorForUser(err: unknown, ref: string): ArdesiaError {
+  if (err instanceof ArdesiaError) return err;
+  return new ArdesiaError('INTERNAL', `unexpected failure in the daemon (reference ${ref} in its log)`, { ref });
 }

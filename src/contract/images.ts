@@ -1,5 +1,6 @@
 // Wire types of gold images, desktops, home volumes and long-running operations.
 import { z } from 'zod';
+import type { ErrorBody } from './errors.js';
 import { Arch } from './vm.js';
 
 export const MAX_CHAIN_DEPTH = 4;
@@ -132,7 +133,7 @@ export interface Operation {
   progress: number | null;
   message: string;
   result?: unknown;
-  error?: { code: string; message: string; hint: string; details?: unknown };
+  error?: ErrorBody['error'];
   createdAt: string;
   finishedAt?: string;
 }

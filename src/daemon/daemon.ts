@@ -10,6 +10,7 @@ import { lookupAccount } from '../auth/unix-accounts.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import { buildApi } from '../api/server.js';
+import { apiSocketPermit, socketGroupId } from './api-socket.js';
 import type { AppContext, ConfigLoadResult } from '../api/route.js';
 import { hostCheck, TCG_WARNING, type HostReport } from '../hypervisor/host/index.js';
 import { loadVmConfFile } from '../hypervisor/vmconf/index.js';
@@ -49,6 +50,8 @@ export interface ServeOptions {
   bootTimeoutSeconds?: number;
   /** Netboot configuration file (YAML/JSON): DHCP, TFTP and HTTP boot of thin clients. */
   netboot?: string;
+  /** A group whose members may connect to the API socket (0660); default root-only (0600). */
+  socketGroup?: string;
 }
 
 export interface Daemon {
@@ -68,20 +71,21 @@ export function mayOperate(principal: string | undefined, spec: VmSpec): boolean
 }
 
 export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
+  const socketGid = opts.socketGroup === undefined ? undefined : socketGroupId(opts.socketGroup); // refused before anything starts
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o711 });
   chmodSync(dataDir, 0o711); // owners reach their token file; everything else inside is root-only
   // Before anything touches the store, the VMs or the socket: a second daemon would share all three.
   const lock = dataDirLock(dataDir, 'ardesia serve');
   try {
-    return await startDaemonLocked(opts, dataDir, lock);
+    return await startDaemonLocked(opts, dataDir, lock, socketGid);
   } catch (err) {
     lock.release();
     throw err;
   }
 }
 
-async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: DataDirLock): Promise<Daemon> {
+async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: DataDirLock, socketGid: number | undefined): Promise<Daemon> {
   const log = pino({ level: opts.logLevel ?? 'info', base: { svc: 'ardesia' } });
   const store = await openStore(join(dataDir, 'ardesia.db'));
   const hostReport = runHostCheck(log);
@@ -144,11 +148,11 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
     log.info(res, `loaded ${configPath}`);
   }
 
-  const api = await buildApi({ app, store, logger: false });
+  const api = await buildApi({ app, store, logger: false, log });
   const socketPath = resolve(opts.socket ?? join(dataDir, 'ardesia.sock'));
   if (existsSync(socketPath)) rmSync(socketPath);
   await api.listen({ path: socketPath });
-  chmodSync(socketPath, 0o600);
+  apiSocketPermit(socketPath, socketGid);
   let url: string | undefined;
   let tcp: Server | undefined;
   if (opts.listen) {

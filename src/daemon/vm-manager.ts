@@ -13,6 +13,7 @@ import { buildQemuLaunch, DEBIAN_FIRMWARE } from '../hypervisor/qemu/argv.js';
 import { isOurQemu, killQuietly, readPidfile } from '../hypervisor/qemu/process.js';
 import { consoleLogTail } from '../hypervisor/console-log.js';
 import { VmRuntime } from '../hypervisor/vm-runtime.js';
+import { QmpError } from '../hypervisor/qmp/errors.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
 import { freeTcpPort } from '../gateway/free-port.js';
 import type { Store } from '../store/db.js';
@@ -212,21 +213,21 @@ export class VmManager {
   async pause(name: string): Promise<VmStatus> {
     const rt = this.running(name);
     if (!canPause(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}, not running`);
-    await rt.pause();
+    await rt.pause().catch(monitorFailed(name, 'pause'));
     return this.get(name);
   }
 
   async unpause(name: string): Promise<VmStatus> {
     const rt = this.running(name);
     if (!canUnpause(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}, not paused`);
-    await rt.unpause();
+    await rt.unpause().catch(monitorFailed(name, 'unpause'));
     return this.get(name);
   }
 
   async reset(name: string): Promise<VmStatus> {
     const rt = this.running(name);
     if (!canReset(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}`);
-    await rt.reset();
+    await rt.reset().catch(monitorFailed(name, 'reset'));
     return this.get(name);
   }
 
@@ -256,7 +257,7 @@ export class VmManager {
     if (!rt) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} is not running`);
     const file = join(rt.paths.dir, `screendump-${randomBytes(6).toString('hex')}.png`);
     try {
-      await rt.qmp.screendump(file, 'png');
+      await rt.qmp.screendump(file, 'png').catch(monitorFailed(name, 'screendump'));
       return await readFile(file);
     } finally {
       await rm(file, { force: true });
@@ -375,4 +376,12 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
       },
     );
   });
+}
+
+/** A QMP command on a running VM that failed (QEMU hung, or exiting) as a registry error naming the command and why. */
+function monitorFailed(name: string, what: string): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof QmpError) throw new ArdesiaError('VM_MONITOR_FAILED', `vm ${name}: ${what} failed: ${err.message}`);
+    throw err;
+  };
 }

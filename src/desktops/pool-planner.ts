@@ -1,5 +1,6 @@
 // The spare planner's loop: level-triggered, per pool, after every change and on a timer. It runs the pure
 // plan (spares-plan.ts) through the desktop lifecycle, creates new clones, and enforces the idle policy.
+import { ArdesiaError } from '../contract/errors.js';
 import type { DesktopView, Pool } from '../contract/pools.js';
 import { idleTimeouts } from './idle-plan.js';
 import type { ServiceContext } from '../images/context.js';
@@ -112,7 +113,7 @@ export class PoolPlanner {
   /** Records a new desktop in provisioning (for `user`, or a spare); the clone comes next. */
   async insertDesktop(pool: Pool, name: string, user: string | null, version?: number): Promise<void> {
     const target = version ?? (await targetVersionOf(this.ctx, pool));
-    if (target === null) throw new Error(`pool ${pool.name} has no image version to clone`);
+    if (target === null) throw new ArdesiaError('IMAGE_NO_VERSION', `pool ${pool.name} has no image version to clone: image ${pool.image} has none published`);
     const at = nowIso();
     await this.ctx.db
       .insertInto('pool_desktops')
@@ -125,12 +126,13 @@ export class PoolPlanner {
     const row = (await poolDesktopsAll(this.ctx.db)).find((d) => d.name === name);
     if (!row) return;
     try {
-      if (await this.ctx.vms.get(name).then(() => true, () => false)) throw new Error(`a VM named ${name} already exists; rename it or remove it`);
+      if (await this.ctx.vms.get(name).then(() => true, () => false)) throw new ArdesiaError('VM_EXISTS', `a VM named ${name} already exists; rename it or remove it`);
       await this.machine.provision(row);
     } catch (err) {
+      this.ctx.deps.log.error({ err, desktop: name, pool: pool.name }, `cloning the system disk of ${name} failed`);
       await this.ctx.db.updateTable('pool_desktops').set({ last_error: `cloning failed: ${(err as Error).message}` }).where('name', '=', name).execute();
       await this.machine.fire(name, { type: 'provision-failed' });
-      throw err;
+      throw cloneFailure(pool.name, row.image, row.version, err);
     }
     await this.machine.fire(name, { type: 'provisioned' });
   }
@@ -142,4 +144,11 @@ export class PoolPlanner {
       await this.machine.fireQuietly(t.desktop, { type: 'idle-timeout' });
     }
   }
+}
+
+/** A failed clone as the user who asked is told it: what could not be made and the cause's code; the detail is in the desktop's last error. */
+export function cloneFailure(pool: string, image: string, version: number, err: unknown): ArdesiaError {
+  const cause = err instanceof ArdesiaError ? err.code : ((err as NodeJS.ErrnoException | null)?.code ?? 'unexpected error');
+  const why = err instanceof ArdesiaError ? `: ${err.message}` : ` (${cause})`;
+  return new ArdesiaError('DESKTOP_CLONE_FAILED', `no desktop of pool ${pool} could be prepared: cloning its system disk from image ${image} version ${version} failed${why}`, { cause });
 }

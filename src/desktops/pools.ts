@@ -370,7 +370,9 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
   async resetSession(desktop: string, who: Caller): Promise<SessionInfo> {
     const session = await this.requireSession(desktop, who);
     const pool = poolOf(await requirePool(this.ctx.db, session.pool));
-    if (!who.admin && !pool.userReset) throw new ArdesiaError('FORBIDDEN', `pool ${pool.name} does not let users reset their desktop; log off instead, or ask an administrator`);
+    if (!who.admin && !pool.userReset) {
+      throw new ArdesiaError('FORBIDDEN', `pool ${pool.name} does not let users reset their desktop`, undefined, 'Log off instead, or ask an administrator to reset your desktop, or to allow resets in this pool (userReset).');
+    }
     this.resetAfterSession.add(desktop);
     await this.machine.fire(desktop, { type: 'logoff-requested' }).catch((err) => {
       this.resetAfterSession.delete(desktop);

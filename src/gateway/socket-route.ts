@@ -9,6 +9,7 @@ import { ArdesiaError } from '../contract/errors.js';
 import type { ApiRoute } from '../api/route.js';
 import type { ApiOptions } from '../api/server.js';
 import { addressOf, principalOf } from '../api/server.js';
+import { errorForClient } from '../api/http-errors.js';
 import { pipeDisplay } from './proxy.js';
 import { RfbInputMeter } from './rfb-input.js';
 import { displayTicketsOf } from './tickets.js';
@@ -61,8 +62,8 @@ async function openDisplay(opts: ApiOptions, req: FastifyRequest): Promise<{ des
 }
 
 /** Closes with 4000 + the HTTP status's last three digits and "CODE message" (at most 123 bytes). */
-function refuse(socket: WebSocket, err: unknown): void {
-  const e = err instanceof ArdesiaError ? err : new ArdesiaError('INTERNAL', String(err));
+function refuse(socket: WebSocket, err: unknown, opts: ApiOptions): void {
+  const e = errorForClient(err, displaySocketRoute.access, opts.log, 'display socket');
   socket.close(4000 + (e.status % 1000), `${e.code} ${e.message}`.slice(0, 120));
   socket.resume(); // paused while the ticket was checked: it must read the client's closing frame, or the close waits 30 s
 }
@@ -106,7 +107,7 @@ export function registerDisplaySocketRoute(server: FastifyInstance, opts: ApiOpt
       },
       (err: unknown) => {
         socket.off('message', hold);
-        refuse(socket, err);
+        refuse(socket, err, opts);
       },
     );
   });

@@ -41,3 +41,17 @@ test('a failed operation carries the error code and hint', async () => {
   assert.match(done.error?.hint ?? '', /previous version/);
   assert.throws(() => ops.get('nope'), /no operation/);
 });
+
+test('an unexpected failure shows a reference, never its text; the detail goes to the log', async () => {
+  const logged: Array<{ err: unknown; ref: string }> = [];
+  const ops = new Operations((err, ref) => logged.push({ err, ref }));
+  const op = ops.start('import', 'img', async () => {
+    throw new Error('EISDIR: illegal operation on a directory, read /var/lib/ardesia/secret');
+  });
+  const done = await settled(ops, op.id);
+  assert.equal(done.error?.code, 'INTERNAL');
+  assert.doesNotMatch(JSON.stringify(done.error), /EISDIR|secret/);
+  assert.equal(logged.length, 1);
+  assert.ok(done.error?.message.includes(logged[0]!.ref), done.error?.message);
+  assert.doesNotMatch(done.error?.hint ?? '', /bug/i);
+});

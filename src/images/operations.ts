@@ -2,7 +2,7 @@
 // the CLI polls it for progress. Finished operations are forgotten after OPERATION_KEEP_MS.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { ArdesiaError } from '../contract/errors.js';
+import { ArdesiaError, errorForUser, errorRef } from '../contract/errors.js';
 import type { Operation } from '../contract/images.js';
 
 export const OPERATION_KEEP_MS = 15 * 60_000;
@@ -14,6 +14,11 @@ export interface OperationHandle {
 
 export class Operations extends EventEmitter<{ changed: [Operation] }> {
   private readonly ops = new Map<string, Operation>();
+
+  /** `logUnexpected` gets the detail of a failure that is no ArdesiaError; the operation shows only its reference. */
+  constructor(private readonly logUnexpected: (err: unknown, ref: string, op: Operation) => void = () => undefined) {
+    super();
+  }
 
   /** Starts work in the background and returns the operation at once. */
   start(kind: string, target: string, work: (op: OperationHandle) => Promise<unknown>): Operation {
@@ -31,7 +36,9 @@ export class Operations extends EventEmitter<{ changed: [Operation] }> {
     void work(handle).then(
       (result) => this.finish(op, { state: 'succeeded', result, progress: 100 }),
       (err: unknown) => {
-        const e = err instanceof ArdesiaError ? err : new ArdesiaError('INTERNAL', (err as Error)?.message ?? String(err));
+        const ref = errorRef();
+        if (!(err instanceof ArdesiaError)) this.logUnexpected(err, ref, op);
+        const e = errorForUser(err, ref);
         this.finish(op, { state: 'failed', error: e.toBody().error });
       },
     );

@@ -19,11 +19,12 @@ export type DependantSource = (image: string, version: number | undefined) => Pr
 
 export class ImageService {
   readonly ctx: ServiceContext;
-  readonly operations = new Operations();
+  readonly operations: Operations;
   private readonly dependantSources: DependantSource[] = [];
 
   constructor(deps: ServiceDeps | ServiceContext) {
     this.ctx = deps instanceof ServiceContext ? deps : new ServiceContext(deps);
+    this.operations = new Operations((err, ref, op) => this.ctx.deps.log.error({ err, ref, operation: op.id }, `${op.kind} ${op.target} failed unexpectedly (reference ${ref})`));
   }
 
   /** Higher domains (pools) register here, so an image they use is never deleted under them. */

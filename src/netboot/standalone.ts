@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import Fastify from 'fastify';
 import pino from 'pino';
-import { ArdesiaError } from '../contract/errors.js';
+import { ArdesiaError, errorForUser, errorRef } from '../contract/errors.js';
 import { openStore } from '../store/db.js';
 import { dataDirLock } from '../lib/data-dir-lock.js';
 import { ThinClientService } from '../thinclients/inventory.js';
@@ -35,8 +35,9 @@ export async function runStandaloneNetboot(opts: StandaloneOptions): Promise<{ u
   const thinClients = new ThinClientService(store, dataDir, log);
   const http = Fastify({ logger: false });
   http.setErrorHandler((err: Error, _req, reply) => {
-    const known = err instanceof ArdesiaError ? err : new ArdesiaError('INTERNAL', 'internal error');
-    if (!(err instanceof ArdesiaError)) log.error({ err }, 'unhandled error');
+    const ref = errorRef();
+    const known = errorForUser(err, ref);
+    if (!(err instanceof ArdesiaError)) log.error({ err, ref }, `unexpected failure (reference ${ref})`);
     void reply.status(known.status).send(known.toBody());
   });
   registerBootRoutes(http, thinClients);

@@ -45,7 +45,7 @@ export async function followOperation<T>(api: ApiClient, started: Operation, sho
   if (tty) process.stderr.write(`\r${progressLine(op)}\x1b[K\n`);
   if (op.state === 'failed') {
     const e = op.error!;
-    throw new ArdesiaError(isErrorCode(e.code) ? e.code : 'INTERNAL', e.message, e.details);
+    throw new ArdesiaError(isErrorCode(e.code) ? e.code : 'INTERNAL', e.message, e.details, e.hint);
   }
   return op.result as T;
 }

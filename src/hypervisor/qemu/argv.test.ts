@@ -401,3 +401,10 @@ describe('buildQemuLaunch: the clipboard agent port', () => {
     ]);
   });
 });
+
+describe('runtimePaths refusals', () => {
+  it('refuses a folder whose socket paths exceed the unix limit with RUNTIME_PATH_TOO_LONG, saying what to shorten', () => {
+    const dir = `/var/lib/${'x'.repeat(100)}/runtime/vm1`;
+    assert.throws(() => runtimePaths(dir), (err: unknown) => err instanceof ArdesiaError && err.code === 'RUNTIME_PATH_TOO_LONG' && /data folder/.test(err.hint) && err.message.includes(dir));
+  });
+});

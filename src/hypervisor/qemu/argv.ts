@@ -80,7 +80,7 @@ export function runtimePaths(runtimeDir: string): RuntimePaths {
   };
   const longest = [paths.qmp, paths.serial, paths.vnc, paths.guest].reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a));
   if (Buffer.byteLength(longest) > MAX_UNIX_SOCKET_PATH) {
-    throw new ArdesiaError('INTERNAL', `runtime folder path is too long for unix sockets (${longest}); use a shorter data folder`);
+    throw new ArdesiaError('RUNTIME_PATH_TOO_LONG', `the VM's socket path ${longest} is too long for unix sockets (more than ${MAX_UNIX_SOCKET_PATH} bytes)`);
   }
   return paths;
 }

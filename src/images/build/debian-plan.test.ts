@@ -4,6 +4,7 @@ import {
   DESKTOP_PACKAGES,
   debootstrapArgs,
   debootstrapCacheKey,
+  debootstrapFailureKind,
   debootstrapStage,
   parseDeb822Sources,
   parseDpkgStatus,
@@ -102,4 +103,16 @@ describe('desktop overlay', () => {
     assert.equal(byPath.get('etc/systemd/system/getty@tty1.service')?.symlinkTo, '/dev/null');
     assert.ok(files.every((f) => !f.path.startsWith('/') && !f.path.includes('..')));
   });
+});
+
+describe('debootstrapFailureKind', () => {
+  const cases: Array<[string, string, 'mirror-unreachable' | 'failed']> = [
+    ['closed port', 'I: Retrieving InRelease \nI: Retrieving Release \nE: Failed getting release file http://127.0.0.1:9/debian/dists/bookworm/Release\n', 'mirror-unreachable'],
+    ['mirror lost mid-way', 'I: Retrieving libc6 2.36-9\nE: Couldn\'t download packages: libc6 udev\n', 'mirror-unreachable'],
+    ['a package script failed', 'I: Configuring udev...\nW: Failure trying to run: chroot "/x" dpkg --force-depends --install /var/cache/apt/archives/udev.deb\n', 'failed'],
+    ['bad signature', 'E: Release signed by unknown key (key id 6ED0E7B82643E131)\n', 'failed'],
+    ['the URL merely named in a later line', 'I: Validating Packages\nW: see http://x/Failed getting release file\n', 'failed'],
+    ['nothing', '', 'failed'],
+  ];
+  for (const [name, output, want] of cases) it(name, () => assert.equal(debootstrapFailureKind(output), want));
 });

@@ -147,3 +147,11 @@ export function debootstrapStage(line: string): { stage: string; fraction?: numb
   if (/^I: Base system installed successfully/.test(line)) return { stage: 'debootstrap: done', fraction: 1 };
   return undefined;
 }
+
+/** debootstrap's words when the mirror cannot be reached (wget failing on the Release file or on packages). */
+const MIRROR_FAILURE_LINES = [/^E: Failed getting release file /m, /^E: Couldn't download /m, /^E: Failed getting InRelease /m];
+
+/** Why debootstrap failed, from its output: the mirror did not answer, or something else (the output says what). */
+export function debootstrapFailureKind(output: string): 'mirror-unreachable' | 'failed' {
+  return MIRROR_FAILURE_LINES.some((re) => re.test(output)) ? 'mirror-unreachable' : 'failed';
+}

@@ -14,6 +14,7 @@ import {
   KERNEL_CMDLINE,
   debootstrapArgs,
   debootstrapCacheKey,
+  debootstrapFailureKind,
   debootstrapStage,
   parseDeb822Sources,
   parseDpkgStatus,
@@ -24,13 +25,7 @@ import {
   type InstalledPackage,
 } from './debian-plan.js';
 import { applyOverlay, desktopOverlay, slimTree } from './rootfs-overlay.js';
-
-export class ImageBuildError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ImageBuildError';
-  }
-}
+import { ArdesiaError } from '../../contract/errors.js';
 
 export interface BuildDebianImageOptions {
   /** The qcow2 to create; kernel and initrd are written beside it. */
@@ -38,7 +33,7 @@ export interface BuildDebianImageOptions {
   /** Cache folder (git-ignored), e.g. .cache/images. */
   workDir: string;
   onProgress?: (stage: string, fraction?: number) => void;
-  /** Defaults to the bookworm mirror configured in /etc/apt/sources.list.d. */
+  /** Defaults to ARDESIA_DEBIAN_MIRROR, then the bookworm mirror configured in /etc/apt/sources.list.d. */
   mirror?: string;
 }
 
@@ -69,8 +64,9 @@ export function configuredSources(dir: string = SOURCES_DIR): AptSource[] {
   return sources;
 }
 
-/** The mirror to build from: the one given, or the host's configured bookworm "main" mirror (its keyring kept). */
-export function resolveMirror(explicit: string | undefined, fail: (message: string) => Error = (m) => new ImageBuildError(m)): DebianMirror {
+/** The mirror to build from: the one given, ARDESIA_DEBIAN_MIRROR, or the host's configured bookworm "main" mirror (its keyring kept). */
+export function resolveMirror(given: string | undefined, fail: (message: string) => Error = (m) => new ArdesiaError('IMAGE_BUILD_NO_MIRROR', m)): DebianMirror {
+  const explicit = given ?? (process.env.ARDESIA_DEBIAN_MIRROR || undefined);
   const picked = pickMirror(configuredSources());
   if (explicit) return { uri: explicit, ...(picked?.keyring ? { keyring: picked.keyring } : {}) };
   if (!picked) throw fail(`no Debian ${DEBIAN_SUITE} mirror with "main" in ${SOURCES_DIR}; add one (deb822 .sources) and run apt-get update`);
@@ -86,6 +82,15 @@ export function aptIndexDigest(mirror: DebianMirror): string {
   return files.length > 0 ? hash.digest('hex') : 'no-index';
 }
 
+/** A build tool that exited non-zero, as a registry error with the tail of its output (debootstrap: a mirror that did not answer said so). */
+function toolFailure(cmd: string, args: readonly string[], code: number | null, tail: string): ArdesiaError {
+  const last = tail.split('\n').slice(-12).join('\n');
+  if (cmd === 'debootstrap' && debootstrapFailureKind(tail) === 'mirror-unreachable') {
+    return new ArdesiaError('IMAGE_BUILD_MIRROR_UNREACHABLE', `debootstrap could not fetch from the Debian mirror ${args.at(-1)}:\n${last}`);
+  }
+  return new ArdesiaError('IMAGE_BUILD_FAILED', `${cmd} failed (exit ${code}):\n${last}`);
+}
+
 function runLogged(cmd: string, args: readonly string[], onLine?: (line: string) => void): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' } });
@@ -97,8 +102,10 @@ function runLogged(cmd: string, args: readonly string[], onLine?: (line: string)
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
-    child.on('error', (err) => reject(new ImageBuildError(`${cmd} could not start: ${err.message} (run node scripts/setup.mjs)`)));
-    child.on('close', (code) => (code === 0 ? resolvePromise() : reject(new ImageBuildError(`${cmd} ${args.join(' ')} failed (exit ${code}):\n${tail.split('\n').slice(-12).join('\n')}`))));
+    child.on('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'ENOENT' ? new ArdesiaError('IMAGE_BUILD_TOOL_MISSING', `${cmd} is not installed`) : new ArdesiaError('IMAGE_BUILD_FAILED', `${cmd} could not start (${err.code ?? err.message})`)),
+    );
+    child.on('close', (code) => (code === 0 ? resolvePromise() : reject(toolFailure(cmd, args, code, tail))));
   });
 }
 
@@ -137,7 +144,7 @@ async function debootstrapTree(workDir: string, mirror: DebianMirror, progress: 
 function newestBootFile(root: string, prefix: string): string {
   const names = readdirSync(join(root, 'boot')).filter((n) => n.startsWith(prefix)).sort();
   const name = names.at(-1);
-  if (!name) throw new ImageBuildError(`no /boot/${prefix}* in the debootstrap tree; is linux-image-cloud-amd64 installed?`);
+  if (!name) throw new ArdesiaError('IMAGE_BUILD_FAILED', `no /boot/${prefix}* in the debootstrap tree; is linux-image-cloud-amd64 installed?`);
   return join(root, 'boot', name);
 }
 
@@ -161,7 +168,7 @@ export async function buildDebianImage(opts: BuildDebianImageOptions): Promise<B
 
 async function buildDebianImageLocked(opts: BuildDebianImageOptions): Promise<BuiltDebianImage> {
   const progress = opts.onProgress ?? (() => undefined);
-  if (process.getuid?.() !== 0) throw new ImageBuildError('building a Debian image needs root (debootstrap, and a root-owned tree for mkfs.ext4 -d)');
+  if (process.getuid?.() !== 0) throw new ArdesiaError('IMAGE_BUILD_NEEDS_ROOT', `building a Debian image needs root; this process runs as uid ${process.getuid?.()}`);
   const mirror = resolveMirror(opts.mirror);
   mkdirSync(opts.workDir, { recursive: true });
   const root = await debootstrapTree(opts.workDir, mirror, progress);

@@ -222,11 +222,11 @@ export async function buildThinClientOs(opts: BuildThinClientOsOptions): Promise
 async function buildThinClientOsLocked(opts: BuildThinClientOsOptions): Promise<BuiltThinClientOs> {
   const progress = opts.progress ?? (() => undefined);
   const log = opts.log ?? (() => undefined);
-  if (!THIN_CLIENT_ARCHES.includes(opts.arch)) throw new ThinClientBuildError(`unsupported architecture ${String(opts.arch)}: use ${THIN_CLIENT_ARCHES.join(' or ')}`);
-  if (process.getuid?.() !== 0) throw new ThinClientBuildError('building the thin-client OS needs root (debootstrap, chroot, a root-owned tree)');
+  if (!THIN_CLIENT_ARCHES.includes(opts.arch)) throw new ThinClientBuildError(`unsupported architecture ${String(opts.arch)}: use ${THIN_CLIENT_ARCHES.join(' or ')}`, 'BAD_REQUEST');
+  if (process.getuid?.() !== 0) throw new ThinClientBuildError('building the thin-client OS needs root (debootstrap, chroot, a root-owned tree)', 'IMAGE_BUILD_NEEDS_ROOT');
   const cacheDir = resolve(opts.cacheDir);
   mkdirSync(cacheDir, { recursive: true });
-  const tree = await debootstrapTree({ ...opts, cacheDir }, resolveMirror(opts.mirror, (m) => new ThinClientBuildError(m)));
+  const tree = await debootstrapTree({ ...opts, cacheDir }, resolveMirror(opts.mirror, (m) => new ThinClientBuildError(m, 'IMAGE_BUILD_NO_MIRROR')));
   progress('customise', 0.6);
   await customiseTree(tree.root, log);
   const release = kernelReleaseOf(tree.root);

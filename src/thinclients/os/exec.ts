@@ -1,10 +1,13 @@
 // Runs the build's external programs (debootstrap, mksquashfs, cpio, chroot) with their output
 // streamed line by line to the caller's log, and a failure that quotes the program's last lines.
 import { spawn } from 'node:child_process';
+import { ArdesiaError, type ErrorCode } from '../../contract/errors.js';
+import { debootstrapFailureKind } from '../../images/build/debian-plan.js';
 
-export class ThinClientBuildError extends Error {
-  constructor(message: string) {
-    super(message);
+/** A failed step of the thin-client OS build, with the registry code whose hint says what to do (the image build's). */
+export class ThinClientBuildError extends ArdesiaError {
+  constructor(message: string, code: ErrorCode = 'IMAGE_BUILD_FAILED') {
+    super(code, message);
     this.name = 'ThinClientBuildError';
   }
 }
@@ -31,10 +34,13 @@ export function runProgram(cmd: string, args: readonly string[], opts: RunOption
     };
     child.stdout.on('data', (data: Buffer) => (opts.captureStdout ? chunks.push(data) : take(data)));
     child.stderr.on('data', take);
-    child.on('error', (err) => reject(new ThinClientBuildError(`${cmd} could not start: ${err.message} (install its Debian package: node scripts/setup.mjs)`)));
+    child.on('error', (err: NodeJS.ErrnoException) =>
+      reject(new ThinClientBuildError(`${cmd} could not start (${err.code ?? err.message})`, err.code === 'ENOENT' ? 'IMAGE_BUILD_TOOL_MISSING' : 'IMAGE_BUILD_FAILED')),
+    );
     child.on('close', (code) => {
-      if (code === 0) resolve(Buffer.concat(chunks));
-      else reject(new ThinClientBuildError(`${cmd} ${args.join(' ')} failed (exit ${code}):\n${tail.split('\n').slice(-12).join('\n')}`));
+      if (code === 0) return resolve(Buffer.concat(chunks));
+      const unreachable = cmd === 'debootstrap' && debootstrapFailureKind(tail) === 'mirror-unreachable';
+      reject(new ThinClientBuildError(`${cmd} ${args.join(' ')} failed (exit ${code}):\n${tail.split('\n').slice(-12).join('\n')}`, unreachable ? 'IMAGE_BUILD_MIRROR_UNREACHABLE' : 'IMAGE_BUILD_FAILED'));
     });
   });
 }

@@ -12,9 +12,13 @@ export function HostPage() {
       {h && (
         <>
           {h.accel === 'tcg' && (
+            // Said once: the headline, then the verdict (why, what to do, the isolation warning) folded.
             <div className="warning" role="note">
-              <strong>Guests run under TCG (software emulation), not KVM.</strong> They run many times slower, and TCG is no isolation
-              boundary: do not run untrusted guests without a sandbox around QEMU. Why: {h.verdict}
+              <strong>Guests run under TCG (software emulation), not KVM: many times slower, and no isolation boundary.</strong>
+              <details>
+                <summary>Why, and what to do</summary>
+                <p>{h.verdict}</p>
+              </details>
             </div>
           )}
           <dl className="facts">
@@ -35,7 +39,7 @@ export function HostPage() {
             <dt>QEMU</dt>
             <dd>{h.qemu.version ? `${h.qemu.version} (${h.qemu.binary})` : `missing (${h.qemu.binary})`}</dd>
           </dl>
-          <p className="muted">{h.verdict}</p>
+          {h.accel !== 'tcg' && <p className="muted">{h.verdict}</p>}
         </>
       )}
     </section>

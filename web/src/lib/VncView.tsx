@@ -2,7 +2,7 @@
 // network drop (a fresh ticket each time, the status visible) and the controls a desk user needs.
 import RFB from '@novnc/novnc';
 import { useEffect, useRef, useState } from 'react';
-import { ApiError, displayTicket } from './api';
+import { ApiError, type ApiErrorCode, displayTicket } from './api';
 import { errorText } from './format';
 
 export type DisplayStatus =
@@ -13,7 +13,7 @@ export type DisplayStatus =
 
 const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
 /** Errors that mean "the desktop is gone for you": reconnecting cannot help. */
-const FINAL_CODES = new Set(['FORBIDDEN', 'DESKTOP_NOT_FOUND', 'UNAUTHENTICATED', 'VM_NOT_RUNNING']);
+const FINAL_CODES: ReadonlySet<ApiErrorCode> = new Set<ApiErrorCode>(['FORBIDDEN', 'DESKTOP_NOT_FOUND', 'UNAUTHENTICATED', 'VM_NOT_RUNNING']);
 
 export function reconnectDelayMs(attempt: number): number {
   return RECONNECT_DELAYS_MS[Math.min(attempt, RECONNECT_DELAYS_MS.length) - 1] ?? 8000;

@@ -17,11 +17,15 @@ import type {
   ThinClientView,
   UserView,
 } from './types';
+import { ERROR_REGISTRY, type ErrorCode, isErrorCode } from '../../../src/contract/errors';
+
+/** The registry's codes, NETWORK when the server cannot be reached, HTTP_ERROR for an answer that is no API error (a proxy's page). */
+export type ApiErrorCode = ErrorCode | 'NETWORK' | 'HTTP_ERROR';
 
 /** An error answer of the API: `{ error: { code, message, hint } }`, or a network failure (code NETWORK). */
 export class ApiError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ApiErrorCode,
     message: string,
     readonly hint: string,
     readonly status: number,
@@ -46,10 +50,16 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   const text = await res.text();
   const data: unknown = text ? safeJson(text) : undefined;
   if (!res.ok) {
-    const err = (data as { error?: { code?: string; message?: string; hint?: string } } | undefined)?.error;
-    throw new ApiError(err?.code ?? `HTTP_${res.status}`, err?.message ?? `The server answered ${res.status} ${res.statusText}.`, err?.hint ?? '', res.status);
+    throw apiErrorOf(res.status, res.statusText, data);
   }
   return data as T;
+}
+
+/** The ApiError of a failed answer; a code this build does not know is kept out of the typed codes. */
+export function apiErrorOf(status: number, statusText: string, data: unknown): ApiError {
+  const err = (data as { error?: { code?: unknown; message?: string; hint?: string } } | undefined)?.error;
+  if (err && isErrorCode(err.code)) return new ApiError(err.code, err.message ?? err.code, err.hint || ERROR_REGISTRY[err.code].hint, status);
+  return new ApiError('HTTP_ERROR', err?.message ?? `The server answered ${status} ${statusText}.`, err?.hint ?? '', status);
 }
 
 function safeJson(text: string): unknown {
