@@ -36,14 +36,18 @@ before(async () => {
   writeFileSync(conf, `vm "v1" {\n memory 96M\n boot "${g.amd64.kernel}"\n owner nobody\n disable\n}\n`);
   const load = await daemon.cli(['vm', 'load', conf]);
   assert.equal(load.code, 0, load.stderr);
+  // A user in a group, so the user, group and audit lists are checked with entries in them.
+  assert.equal((await call('POST', '/v1/groups', false, { name: 'staff' })).status, 201);
+  const user = await call('POST', '/v1/users', false, { name: 'ada', password: 'correct horse battery', groups: ['staff'] });
+  assert.equal(user.status, 201, JSON.stringify(user.body));
 });
 
 /** A raw HTTP call (status and parsed body), with the root token unless anonymous. */
-async function call(method: string, path: string, anonymous = false): Promise<{ status: number; body: unknown }> {
+async function call(method: string, path: string, anonymous = false, body: unknown = {}): Promise<{ status: number; body: unknown }> {
   const headers: Record<string, string> = anonymous ? {} : { authorization: `Bearer ${rootToken}` };
   const withBody = method !== 'GET' && method !== 'DELETE';
   if (withBody) headers['content-type'] = 'application/json';
-  const res = await fetch(`${url}${path}`, { method, headers, body: withBody ? '{}' : undefined });
+  const res = await fetch(`${url}${path}`, { method, headers, body: withBody ? JSON.stringify(body) : undefined });
   const text = await res.text();
   return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
 }
@@ -107,8 +111,10 @@ test('the handlers’ real success bodies validate against the document’s resp
       assert.notDeepEqual(problems(schema, [{ ...(res.body[0] as object), undocumented: 1 }]), [], `${key}: the schema accepts anything`);
     }
   }
-  const vms = await call('GET', '/v1/vms');
-  assert.ok(Array.isArray(vms.body) && vms.body.length === 1, 'the VM list was checked with a VM in it');
+  for (const list of ['/v1/vms', '/v1/users', '/v1/groups', '/v1/audit']) {
+    const { body } = await call('GET', list);
+    assert.ok(Array.isArray(body) && body.length > 0, `${list} was checked with entries in it`);
+  }
 });
 
 test('every operation’s error answer validates against the document’s error schema', async () => {
