@@ -6,10 +6,10 @@
 //   direct DIR COUNT   the same round trips on the unix socket itself (the latency baseline)
 import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import websocket from '@fastify/websocket';
-import Fastify from 'fastify';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import { pipeDisplay } from '../src/gateway/proxy.js';
+import { upgradeAnswer } from '../src/gateway/upgrade.js';
 
 const CHUNK = Buffer.alloc(64 * 1024, 0x5a);
 const ECHO_BYTES = 64;
@@ -35,18 +35,16 @@ function source(dir: string, bytes: number): void {
 }
 
 async function proxy(port: number, dir: string): Promise<void> {
-  const server = Fastify({ logger: false });
-  await server.register(websocket);
-  server.get('/', { websocket: true }, (ws, req) => {
-    ws.pause();
-    const target = (req.query as { target?: string }).target === 'echo' ? 'echo.sock' : 'stream.sock';
+  // As the daemon's display route: the raw socket from 'upgrade', our own handshake, then the pipe.
+  const server = createHttpServer();
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const target = new URL(req.url ?? '/', 'http://peer').searchParams.get('target') === 'echo' ? 'echo.sock' : 'stream.sock';
     const vnc = connect(join(dir, target));
     vnc.once('connect', () => {
-      pipeDisplay(ws, vnc);
-      ws.resume();
+      void upgradeAnswer(socket, req).then(() => pipeDisplay(socket, head, vnc));
     });
   });
-  await server.listen({ host: '127.0.0.1', port });
+  await new Promise<void>((ok) => server.listen(port, '127.0.0.1', ok));
   process.stdout.write('ready\n');
 }
 

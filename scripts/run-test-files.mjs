@@ -1,16 +1,33 @@
 #!/usr/bin/env node
 // Runs the given test files in the order given (node --test sorts them; run() keeps the order), with the
-// spec reporter; exits non-zero when any test failed. Started by run-tests.mjs with --enable-source-maps.
+// spec reporter; exits non-zero when any test failed, or was skipped without an entry in
+// test/skips-allowed.json (a skip is a test that did not run: it must not pass silently).
+// Started by run-tests.mjs with --enable-source-maps, after the build (dist/scripts/test-skips.js).
+import { readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
+import { fileURLToPath } from 'node:url';
+import { skipReport, skipSourceFile, skipsAllowedParse } from '../dist/scripts/test-skips.js';
 
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const allowList = skipsAllowedParse(readFileSync(join(root, 'test', 'skips-allowed.json'), 'utf8'));
 const files = process.argv.slice(2);
 const concurrency = Number(process.env.ARDESIA_TEST_CONCURRENCY ?? '2');
 let failed = false;
+const skips = [];
 const stream = run({ files, concurrency });
 stream.on('test:fail', () => (failed = true));
-stream.compose(spec).pipe(process.stdout);
-stream.on('end', () => {
-  // The reporter may still be writing its summary: set the code, let the process end on its own.
-  process.exitCode = failed ? 1 : 0;
+stream.on('test:pass', (data) => {
+  if (data.skip === undefined && data.todo === undefined) return;
+  const why = typeof data.skip === 'string' ? data.skip : typeof data.todo === 'string' ? `todo: ${data.todo}` : '(no reason given)';
+  skips.push({ file: skipSourceFile(relative(root, data.file ?? '')), name: data.name, why });
+});
+const report = stream.compose(spec);
+report.pipe(process.stdout, { end: false });
+report.on('end', () => {
+  // After the reporter's summary: the skips, the allowed ones with their reason, the others fail the run.
+  const { text, refused } = skipReport(allowList, skips);
+  if (text) process.stdout.write(text);
+  process.exitCode = failed || refused > 0 ? 1 : 0;
 });

@@ -26,7 +26,7 @@ function findTests(dir) {
   return out;
 }
 
-let files = [...findTests(join(root, 'dist', 'src')), ...findTests(join(root, 'dist', 'bench'))];
+let files = [...findTests(join(root, 'dist', 'src')), ...findTests(join(root, 'dist', 'bench')), ...findTests(join(root, 'dist', 'scripts'))];
 if (!unitOnly) files.push(...findTests(join(root, 'dist', 'test')));
 if (area) files = files.filter((f) => relative(root, f).includes(area));
 

@@ -14,6 +14,7 @@ const DEBIAN_PACKAGES = {
   'qemu-system-x86': '/usr/bin/qemu-system-x86_64',
   'qemu-utils': '/usr/bin/qemu-img',
   ovmf: '/usr/share/OVMF/OVMF_CODE_4M.fd',
+  'ovmf-ia32': '/usr/share/OVMF/OVMF32_CODE_4M.secboot.fd', // 32-bit UEFI guests and their test
   'ipxe-qemu': '/usr/lib/ipxe/qemu/pxe-virtio.rom',
   seabios: '/usr/share/seabios/bios-256k.bin',
   'busybox-static': '/bin/busybox',
@@ -32,6 +33,7 @@ const DEBIAN_PACKAGES = {
   'squashfs-tools': '/usr/bin/mksquashfs',
   chromium: '/usr/bin/chromium', // the web app's browser tests (driven by playwright-core)
   gcc: '/usr/bin/gcc', // builds the display relay and the TFTP sender (native/*.c)
+  binutils: '/usr/bin/as', // the KVM probe's test assembles probe.S with as/ld
 };
 
 function missingDebianPackages() {

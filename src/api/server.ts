@@ -58,7 +58,9 @@ export async function authorize(app: AppContext, route: ApiRoute, who: Principal
 
 export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   const server = Fastify({ logger: opts.logger, bodyLimit: 1 << 20 });
-  await server.register(websocket);
+  // The display socket's upgrades are the gateway's own (its handshake, then the relay); the others go to @fastify/websocket.
+  const otherUpgrades = registerDisplaySocketRoute(server, opts);
+  await server.register(websocket, { options: { server: otherUpgrades } });
 
   registerErrorHandlers(server, accessLookup([...ALL_ROUTES, consoleRoute, displaySocketRoute, eventsRoute]), opts.log);
 
@@ -99,7 +101,6 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   registerConsoleRoute(server, opts);
   registerEventsRoute(server, opts, opts.app.events);
   registerWebApp(server);
-  registerDisplaySocketRoute(server, opts);
   registerBootRoutes(server, opts.app.thinClients);
   return server;
 }

@@ -1,19 +1,17 @@
-// The display pipe in a native relay process (native/display-relay.c): after the upgrade and the
-// ticket check, both socket fds are handed to the relay, which splices the desktop's bytes to the
-// browser without passing them through this event loop (the Node pipe cost ~2.5 ms CPU per MiB).
-// The WebSocket object stays the session's handle: close/terminate are routed to the relay, and
-// its totals come back as status lines, so the callers of pipeDisplay see no difference.
+// The display pipe in a native relay process (native/display-relay.c): after our own WebSocket handshake
+// (upgrade.ts) and the ticket check, both socket fds are handed to the relay, which splices the desktop's
+// bytes to the browser without passing them through this event loop (the Node pipe cost ~2.5 ms CPU per
+// MiB). close() is routed to the relay as a command and its totals come back as status lines, so the
+// callers of pipeDisplay see no difference from the Node pipe.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import type { WebSocket } from 'ws';
-import type { DisplayPipeTotals } from './proxy.js';
+import type { DisplayPipe, DisplayPipeTotals } from './proxy.js';
+import { closeReasonCut } from './websocket-frames.js';
 
 /** Where setup builds the relay (git-ignored); ARDESIA_DISPLAY_RELAY overrides, "off" disables it. */
 export const DISPLAY_RELAY_DEFAULT_PATH = join(import.meta.dirname, '..', '..', '..', '.cache', 'native', 'display-relay');
-const CLOSE_REASON_MAX_BYTES = 123;
-const PREFIX_MAX_BYTES = 128 * 1024;
 
 /** The relay binary to use, or undefined when it is disabled or missing (`why` says which). */
 export function displayRelayBinary(env: NodeJS.ProcessEnv = process.env): { path?: string; why?: string } {
@@ -37,11 +35,10 @@ export function parseRelayStatus(line: string): { final: boolean; totals: Omit<D
 }
 
 /** The close command for the relay: code and a reason cut to what a close frame holds, on one line. */
-export function relayCloseCommand(code: number | undefined, reason: string | Buffer | undefined): string {
-  let text = Buffer.from(String(reason ?? '').replace(/[\r\n]+/g, ' '));
-  if (text.length > CLOSE_REASON_MAX_BYTES) text = text.subarray(0, CLOSE_REASON_MAX_BYTES);
+export function relayCloseCommand(code: number | undefined, reason: string | undefined): string {
+  const text = closeReasonCut(String(reason ?? '').replace(/[\r\n]+/g, ' '));
   const valid = code !== undefined && Number.isInteger(code) && code >= 1000 && code < 5000;
-  return `C ${valid ? code : 1000} ${text.toString('utf8').replace(/\uFFFD+$/, '')}\n`;
+  return `C ${valid ? code : 1000} ${text.toString('utf8')}\n`;
 }
 
 /**
@@ -82,27 +79,6 @@ export class RelayOutputReader {
   }
 }
 
-interface Internals {
-  wire: Socket & { _handle?: { fd?: number } };
-  receiver: { _state: number; _bufferedBytes: number; _fragmented: number; _numFragments: number };
-  senderQueued: number;
-}
-
-function internalsOf(ws: WebSocket): Internals {
-  const w = ws as unknown as { _socket: Internals['wire']; _receiver: Internals['receiver']; _sender: { _bufferedBytes: number } };
-  return { wire: w._socket, receiver: w._receiver, senderQueued: w._sender?._bufferedBytes ?? 0 };
-}
-
-const hasFd = (s: Socket) => ((s as { _handle?: { fd?: number } })._handle?.fd ?? -1) >= 0;
-
-/** Whether this WebSocket can be handed over now: a real socket, no extension, no half-parsed frame, nothing unsent. */
-export function canRelay(ws: WebSocket, vnc: Socket): boolean {
-  const { wire, receiver, senderQueued } = internalsOf(ws);
-  if (!wire || !hasFd(wire) || !hasFd(vnc) || ws.readyState !== ws.OPEN || ws.extensions !== '') return false;
-  const clean = receiver._state === 0 && receiver._bufferedBytes === 0 && receiver._fragmented === 0 && receiver._numFragments === 0;
-  return clean && senderQueued === 0 && wire.writableLength === 0 && wire.readableLength <= PREFIX_MAX_BYTES && vnc.readableLength <= PREFIX_MAX_BYTES;
-}
-
 /** Takes what a paused socket had already read, and leaves it unable to read more here. */
 function drainAndDetach(socket: Socket): Buffer {
   socket.pause();
@@ -118,34 +94,23 @@ function prefixCommand(kind: 'D' | 'B', bytes: Buffer): Buffer[] {
 }
 
 /**
- * Hands the pipe to a relay process. The caller checked `canRelay`. `totals` is updated from the
- * relay's status lines; `done` runs once, after the relay exited and its pipes closed.
+ * Hands the pipe to a relay process: the browser's socket (handshake answered; `fromBrowser` its bytes
+ * already read) and the VNC socket. `totals` is updated from the relay's status lines; `onEnd` runs once,
+ * after the relay exited and its pipes closed.
  */
-export function relayDisplay(ws: WebSocket, vnc: Socket, binary: string, totals: DisplayPipeTotals, done: () => void): ChildProcess {
-  const { wire } = internalsOf(ws);
+export function relayDisplay(browser: Socket, fromBrowser: Buffer, vnc: Socket, binary: string, totals: DisplayPipeTotals, hooks: { onInput?(bytes: Buffer): void; onEnd(): void }): DisplayPipe {
   const fromDesktop = drainAndDetach(vnc);
-  const fromBrowser = drainAndDetach(wire);
-  const child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit', vnc, wire] });
+  const browserPrefix = Buffer.concat([fromBrowser, drainAndDetach(browser)]);
+  const child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit', vnc, browser] });
   // The relay holds its own copies now; ours are closed without a FIN (the connections stay up).
   vnc.destroy();
-  wire.destroy();
-  child.stdin!.on('error', () => undefined);
-  child.stdin!.write(Buffer.concat([...prefixCommand('D', fromDesktop), ...prefixCommand('B', fromBrowser), Buffer.from('S\n')]));
+  browser.destroy();
+  const stdin = child.stdin!;
+  stdin.on('error', () => undefined);
+  stdin.write(Buffer.concat([...prefixCommand('D', fromDesktop), ...prefixCommand('B', browserPrefix), Buffer.from('S\n')]));
 
   let ended = false;
   let finalSeen = false;
-  const stdin = child.stdin!;
-  const self = ws as unknown as Record<'close' | 'terminate' | 'pause' | 'resume', (...args: unknown[]) => void>;
-  self.close = (code?: unknown, reason?: unknown) => {
-    if (!ended && stdin.writable) stdin.write(relayCloseCommand(code as number | undefined, reason as string | undefined));
-  };
-  self.terminate = () => {
-    if (!ended) stdin.end();
-  };
-  // The socket is the relay's: `ws` must never read or write it again (the route resumes after piping).
-  self.pause = () => undefined;
-  self.resume = () => undefined;
-
   const reader = new RelayOutputReader(
     (line) => {
       const status = parseRelayStatus(line);
@@ -156,15 +121,18 @@ export function relayDisplay(ws: WebSocket, vnc: Socket, binary: string, totals:
         totals.endedBy = status.endedBy!;
       }
     },
-    (fromBrowser) => ws.emit('message', fromBrowser, true), // the route meters the user's input (idle policy)
+    (bytes) => hooks.onInput?.(bytes), // the route meters the user's input (idle policy)
   );
   child.stdout!.on('data', (chunk: Buffer) => reader.feed(chunk));
   child.once('error', () => undefined); // 'close' follows
   child.once('close', () => {
     ended = true;
     if (!finalSeen) totals.endedBy = 'error';
-    (ws as unknown as { emitClose(): void }).emitClose(); // CLOSED, and out of the server's client list
-    done();
+    hooks.onEnd();
   });
-  return child;
+  return {
+    close: (code, reason) => {
+      if (!ended && stdin.writable) stdin.write(relayCloseCommand(code, reason));
+    },
+  };
 }

@@ -1,18 +1,21 @@
 // GET /v1/display/socket?ticket=… : the browser's WebSocket, piped to the desktop VM's VNC unix socket.
-// The ticket is redeemed against the principal of this very request (cookie or token), so a ticket
-// leaked to someone else opens nothing.
+// The gateway owns this upgrade: it takes the raw socket from the HTTP server's 'upgrade' event before any
+// WebSocket library does, checks the ticket, answers the handshake itself (upgrade.ts) and hands the socket
+// to the native relay or the Node pipe (proxy.ts). The ticket is redeemed against the principal of this
+// very request (cookie or token), so a ticket leaked to someone else opens nothing.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { WebSocket } from 'ws';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { principalResolve } from '../auth/principal.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { ApiRoute } from '../api/route.js';
 import type { ApiOptions } from '../api/server.js';
-import { addressOf, principalOf } from '../api/server.js';
 import { errorForClient } from '../api/http-errors.js';
-import { pipeDisplay } from './proxy.js';
+import { type DisplayPipe, pipeDisplay } from './proxy.js';
 import { RfbInputMeter } from './rfb-input.js';
 import { displayTicketsOf } from './tickets.js';
+import { upgradeAnswer, upgradeCheck, upgradeCloseNow, upgradeRefuseHttp } from './upgrade.js';
 
 const SocketQuery = z.object({
   ticket: z.string().min(1).max(128),
@@ -20,16 +23,21 @@ const SocketQuery = z.object({
   thinClient: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i).optional(),
 });
 const VNC_CONNECT_TIMEOUT_MS = 5_000;
+const DISPLAY_PATH = '/v1/display/socket';
+/** User activity is reported at most this often per connection: this is the hot path of every keystroke. */
+const ACTIVITY_EVERY_MS = 1_000;
+
+const notAnUpgrade = (): never => {
+  throw new ArdesiaError('BAD_REQUEST', 'the display is a WebSocket: connect with an Upgrade request and ?ticket=');
+};
 
 export const displaySocketRoute: ApiRoute = {
   method: 'GET',
-  url: '/v1/display/socket',
+  url: DISPLAY_PATH,
   summary: 'The desktop display as a WebSocket (RFB, subprotocol "binary"), opened with a display ticket',
   access: 'public',
   query: SocketQuery,
-  handler: async () => {
-    throw new ArdesiaError('BAD_REQUEST', 'the display is a WebSocket: connect with an Upgrade request and ?ticket=');
-  },
+  handler: async () => notAnUpgrade(),
 };
 
 function connectVnc(path: string): Promise<Socket> {
@@ -49,10 +57,11 @@ function connectVnc(path: string): Promise<Socket> {
   });
 }
 
-async function openDisplay(opts: ApiOptions, req: FastifyRequest): Promise<{ desktop: string; vnc: Socket; thinClient?: string }> {
-  const parsed = SocketQuery.safeParse(req.query);
+async function openDisplay(opts: ApiOptions, req: IncomingMessage): Promise<{ desktop: string; vnc: Socket; thinClient?: string }> {
+  const query = Object.fromEntries(new URL(req.url!, 'http://display').searchParams);
+  const parsed = SocketQuery.safeParse(query);
   if (!parsed.success) throw new ArdesiaError('BAD_REQUEST', 'open the display with ?ticket= from POST /v1/desktops/NAME/display');
-  const who = await principalOf(opts.store, req);
+  const who = await principalResolve(opts.store, { authorization: req.headers.authorization, cookie: req.headers.cookie });
   const { desktop } = displayTicketsOf(opts.app.display).redeem(parsed.data.ticket, who);
   // Checked again: the desktop may have been stopped or reassigned since the ticket was issued.
   const { vm } = await opts.app.display.access(who!, desktop);
@@ -61,54 +70,84 @@ async function openDisplay(opts: ApiOptions, req: FastifyRequest): Promise<{ des
   return { desktop, vnc: await connectVnc(runtime.paths.vnc), thinClient: parsed.data.thinClient };
 }
 
-/** Closes with 4000 + the HTTP status's last three digits and "CODE message" (at most 123 bytes). */
-function refuse(socket: WebSocket, err: unknown, opts: ApiOptions): void {
-  const e = errorForClient(err, displaySocketRoute.access, opts.log, 'display socket');
-  socket.close(4000 + (e.status % 1000), `${e.code} ${e.message}`.slice(0, 120));
-  socket.resume(); // paused while the ticket was checked: it must read the client's closing frame, or the close waits 30 s
+/** The close for a refused display: 4000 + the HTTP status's last three digits and "CODE message" (never the raw error). */
+function refusal(err: unknown, log: FastifyBaseLogger): { code: number; reason: string } {
+  const e = errorForClient(err, displaySocketRoute.access, log, 'display socket');
+  return { code: 4000 + (e.status % 1000), reason: `${e.code} ${e.message}` };
 }
 
-export function registerDisplaySocketRoute(server: FastifyInstance, opts: ApiOptions): void {
-  server.get('/v1/display/socket', { websocket: true }, (socket, req) => {
-    // Nothing may be lost while the ticket is checked: hold the browser's bytes until the pipe exists.
-    socket.pause();
-    const early: Buffer[] = [];
-    const hold = (data: Buffer) => early.push(data);
-    socket.on('message', hold);
-    socket.on('error', () => socket.terminate()); // a malformed frame: drop the client, no closing handshake
-    openDisplay(opts, req).then(
-      ({ desktop, vnc, thinClient }) => {
-        socket.off('message', hold);
-        if (socket.readyState !== socket.OPEN) {
-          vnc.destroy(); // the browser left while we were checking
-          return;
-        }
-        for (const data of early) vnc.write(data);
-        const client = { address: addressOf(req), ...(thinClient ? { thinClient } : {}) };
-        opts.app.display.clientConnected(desktop, client);
-        const unregister = opts.app.display.onDisconnectRequest?.(desktop, () => socket.close(4409, 'DISCONNECTED the session was disconnected (idle, or by an administrator)'));
-        // Only a person's input is activity: noVNC asks for screen updates all the time, input or not.
-        const inputMeter = new RfbInputMeter();
-        for (const data of early) inputMeter.feed(data);
-        let lastActivity = 0;
-        socket.on('message', (data: Buffer) => {
-          if (!inputMeter.feed(data)) return;
-          const now = Date.now(); // at most once a second: this is the hot path of every keystroke
-          if (now - lastActivity < 1000) return;
-          lastActivity = now;
-          opts.app.display.clientActivity?.(desktop);
-        });
-        pipeDisplay(socket, vnc, (totals) => {
-          unregister?.();
-          opts.app.display.clientDisconnected(desktop);
-          req.log.info({ desktop, ...client, ...totals }, 'display connection ended');
-        });
-        socket.resume();
-      },
-      (err: unknown) => {
-        socket.off('message', hold);
-        refuse(socket, err, opts);
-      },
-    );
+async function displayUpgrade(opts: ApiOptions, log: FastifyBaseLogger, pipes: Set<DisplayPipe>, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+  socket.on('error', () => socket.destroy()); // until a pipe owns it
+  const problem = upgradeCheck(req);
+  if (problem) return upgradeRefuseHttp(socket, 400, new ArdesiaError('BAD_REQUEST', problem).toBody());
+  // The browser sends nothing before our 101, so the ticket is checked before answering.
+  const opened = await openDisplay(opts, req).then(
+    (display) => ({ display }),
+    (err: unknown) => ({ refused: refusal(err, log) }),
+  );
+  const vnc = 'display' in opened ? opened.display.vnc : undefined;
+  if (socket.destroyed) return void vnc?.destroy(); // the browser left while we were checking
+  try {
+    await upgradeAnswer(socket, req);
+  } catch {
+    vnc?.destroy();
+    return void socket.destroy();
+  }
+  if ('refused' in opened) return upgradeCloseNow(socket, head, opened.refused.code, opened.refused.reason);
+  const { desktop, thinClient } = opened.display;
+  socket.removeAllListeners('error');
+  const client = { address: req.socket.remoteAddress || 'local', ...(thinClient ? { thinClient } : {}) };
+  opts.app.display.clientConnected(desktop, client);
+  // Only a person's input is activity: noVNC asks for screen updates all the time, input or not.
+  const inputMeter = new RfbInputMeter();
+  let lastActivity = 0;
+  let unregister: (() => void) | undefined;
+  const pipe = pipeDisplay(socket, head, vnc!, {
+    onInput: (data) => {
+      if (!inputMeter.feed(data)) return;
+      const now = Date.now();
+      if (now - lastActivity < ACTIVITY_EVERY_MS) return;
+      lastActivity = now;
+      opts.app.display.clientActivity?.(desktop);
+    },
+    onEnd: (totals) => {
+      pipes.delete(pipe);
+      unregister?.();
+      opts.app.display.clientDisconnected(desktop);
+      log.info({ desktop, ...client, ...totals }, 'display connection ended');
+    },
   });
+  pipes.add(pipe);
+  unregister = opts.app.display.onDisconnectRequest?.(desktop, () => pipe.close(4409, 'DISCONNECTED the session was disconnected (idle, or by an administrator)'));
+}
+
+function pathOf(req: IncomingMessage): string {
+  try {
+    return new URL(req.url ?? '/', 'http://display').pathname;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Takes the display socket's upgrades from Fastify's HTTP server and serves the plain GET (a clear
+ * refusal). Returns a server that never listens and carries every other upgrade: give it to
+ * @fastify/websocket as `options.server`, so that it listens there instead of on the real server.
+ */
+export function registerDisplaySocketRoute(server: FastifyInstance, opts: ApiOptions): Server {
+  const otherUpgrades = createServer();
+  const pipes = new Set<DisplayPipe>();
+  server.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (pathOf(req) !== DISPLAY_PATH) return void otherUpgrades.emit('upgrade', req, socket, head);
+    displayUpgrade(opts, server.log, pipes, req, socket, head).catch((err: unknown) => {
+      server.log.error({ err }, 'display upgrade failed');
+      socket.destroy();
+    });
+  });
+  server.get(DISPLAY_PATH, async () => notAnUpgrade());
+  server.addHook('preClose', (done) => {
+    for (const pipe of pipes) pipe.close(1001, 'the server is shutting down');
+    done();
+  });
+  return otherUpgrades;
 }

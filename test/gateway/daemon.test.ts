@@ -4,7 +4,7 @@
 // expired after use (checked with a SPICE link handshake).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -36,6 +36,19 @@ async function ticketFor(auth: { token?: string; cookie?: string }, desktop = 'm
   assert.equal(body.path, `/v1/display/socket?ticket=${encodeURIComponent(body.ticket)}`);
   assert.ok(Date.parse(body.expiresAt) - Date.now() <= 30_000);
   return body.ticket;
+}
+
+/** The daemon's display-relay child processes (from /proc: name and parent pid). */
+function relayChildren(daemonPid: number): number {
+  return readdirSync('/proc').filter((p) => {
+    if (!/^\d+$/.test(p)) return false;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      return stat.includes(' (display-relay) ') && stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(daemonPid);
+    } catch {
+      return false; // gone meanwhile
+    }
+  }).length;
 }
 
 before(async () => {
@@ -106,6 +119,8 @@ describe('the guest’s VNC through the gateway', () => {
     assert.ok(rfb.width > 0 && rfb.height > 0);
     assert.equal(rfb.firstMessageType, 0, 'FramebufferUpdate');
     assert.ok(rfb.rectangles >= 1);
+    // The bytes move where they should: in a display-relay child of the daemon, none under ARDESIA_DISPLAY_RELAY=off.
+    assert.equal(relayChildren(daemon.proc!.pid!), process.env.ARDESIA_DISPLAY_RELAY === 'off' ? 0 : 1);
     c.ws.close();
     await c.closed;
   });

@@ -4,7 +4,6 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import WebSocket from 'ws';
 import type { AppContext } from '../../src/api/route.js';
@@ -60,7 +59,6 @@ export async function startHarness(onVnc: (socket: Socket) => void, opts: { tick
   if (opts.tickets) useDisplayTickets(display, opts.tickets);
   const app = { display, vms: { runtimeOf: (vm: string) => (vm === 'vm1' ? { paths: { vnc: vncPath } } : undefined) } } as unknown as AppContext;
   const server = Fastify({ logger: false });
-  await server.register(websocket);
   registerDisplaySocketRoute(server, { app, store, logger: false });
   await server.listen({ host: '127.0.0.1', port: 0 });
   const addr = server.server.address() as { port: number };

@@ -36,7 +36,7 @@ describe('every byte reaches the browser when the desktop closes at once', () =>
   }
 });
 
-it('bytes the browser sends before the ticket is checked reach the desktop', async () => {
+it('bytes the browser sends at once after the open reach the desktop', async () => {
   let got = Buffer.alloc(0);
   h = await startHarness((s) => s.on('data', (d: Buffer) => (got = Buffer.concat([got, d]))));
   const c = openDisplay(h.url, h.ticket(), h.token);
@@ -228,4 +228,38 @@ describe('hostile clients leave nothing behind', () => {
       assert.ok(peers.every((p) => p.destroyed || p.readableEnded), 'a desktop-side socket is still open');
     });
   }
+});
+
+describe('the handshake is the gateway’s own', () => {
+  it('an upgrade that is no WebSocket handshake gets 400 with the registry body; a plain GET is a bad request', async () => {
+    h = await startHarness((s) => s.end('RFB 003.008\n'));
+    const { port } = new URL(h.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.write(`GET /v1/display/socket?ticket=${h.ticket()} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 8\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n\r\n`);
+    const answer = await new Promise<string>((ok) => {
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString()));
+      socket.once('close', () => ok(text));
+    });
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: { code: string; message: string; hint: string } };
+    assert.equal(body.error.code, 'BAD_REQUEST');
+    assert.match(body.error.message, /version 13/);
+    assert.ok(body.error.hint);
+    assert.equal(await h.vncConnections(), 0);
+    const plain = await fetch(`${h.url.replace('ws:', 'http:')}/v1/display/socket?ticket=x`);
+    assert.equal(plain.status, 400);
+    assert.match(await plain.text(), /connect with an Upgrade request/);
+  });
+
+  it('the 101 carries the RFC 6455 accept for the key, and the subprotocol "binary"', async () => {
+    h = await startHarness((s) => s.end('RFB 003.008\n'));
+    const c = openDisplay(h.url, h.ticket(), h.token);
+    const upgrade = new Promise<Record<string, string | string[] | undefined>>((ok) => c.ws.once('upgrade', (res) => ok(res.headers)));
+    await c.opened;
+    const headers = await upgrade;
+    assert.equal(headers['sec-websocket-protocol'], 'binary');
+    assert.equal(headers['sec-websocket-extensions'], undefined, 'no extension is agreed (the relay speaks none)');
+    assert.equal((await c.closed).bytes, 12);
+  });
 });

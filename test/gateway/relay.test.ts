@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, it } from 'node:test';
+import { afterEach, before, describe, it } from 'node:test';
 import { displayRelayBinary, RelayOutputReader } from '../../src/gateway/relay.js';
 import { until } from '../helpers/daemon.js';
 
@@ -119,7 +119,9 @@ async function dribble(socket: Socket, bytes: Buffer): Promise<void> {
 
 const binaryPayload = (frames: ReturnType<typeof serverFrames>) => Buffer.concat(frames.filter((f) => f.opcode === 2).map((f) => f.payload));
 
-describe('the native display relay', { skip: binary ? false : 'the relay is not built (node scripts/setup.mjs)' }, () => {
+describe('the native display relay', () => {
+  before(() => assert.ok(binary, 'the relay is not built: run node scripts/setup.mjs'));
+
   it('a fragmented message with a ping between its fragments, one byte at a time: the desktop gets it whole, the ping its pong', async () => {
     const r = await startRelay();
     const stream = Buffer.concat([

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { QmpClient, QmpCommandError, QmpConnectError, type QmpDisconnectReason } from '../../src/hypervisor/qmp/index.js';
+import { RFB_SECURITY_VNC_AUTH, rfbAuthenticate } from '../helpers/rfb.js';
 
 const QEMU_BINARY = 'qemu-system-x86_64';
 const SOCKET_WAIT_MS = 10_000;
@@ -119,9 +120,23 @@ describe('QmpClient against real QEMU', () => {
     });
   });
 
-  it('sets and expires the VNC password', async () => {
+  it('sets and expires the VNC password: RFB clients with it get in, without it or after expiry are refused', async () => {
+    const vnc = join(dir, 'vnc.sock');
+    const before = await rfbAuthenticate(vnc, 'ticket-123');
+    assert.deepEqual(before.offered, [RFB_SECURITY_VNC_AUTH], 'a password=on display offers VNC authentication only');
+    assert.equal(before.accepted, false, 'no password is set yet: nobody gets in');
     await client.setPassword('vnc', 'ticket-123', { connected: 'keep' });
     await client.expirePassword('vnc', 'never');
+    const right = await rfbAuthenticate(vnc, 'ticket-123');
+    assert.equal(right.accepted, true, right.reason);
+    assert.equal(right.name, 'QEMU (ardesia-qmp-test)');
+    const wrong = await rfbAuthenticate(vnc, 'tIcket-1'); // VNC authentication keys on the first 8 bytes only
+    assert.equal(wrong.accepted, false);
+    assert.match(wrong.reason ?? '', /fail/i);
+    const without = await rfbAuthenticate(vnc, undefined);
+    assert.equal(without.accepted, false);
+    await client.expirePassword('vnc', 'now');
+    assert.equal((await rfbAuthenticate(vnc, 'ticket-123')).accepted, false, 'an expired password opens nothing');
   });
 
   it('runs a human monitor command', async () => {

@@ -45,22 +45,52 @@ async function typeAndExpect(name: string, line: string, expect: string): Promis
   ws.close();
 }
 
+/** An overlay DATA/NAME.qcow2 on the guest image, made once (each test can run alone: --test-name-pattern). */
+async function overlay(name: string): Promise<string> {
+  const disk = join(daemon.dataDir, `${name}.qcow2`);
+  if (!existsSync(disk)) assert.equal((await daemon.cli(['vm', 'create', '-b', g.amd64.rootQcow2, disk])).code, 0);
+  return disk;
+}
+
+/** Starts the ad hoc VM g1 (vmctl's `start NAME -m -b -d`). */
+async function startG1() {
+  const disk = await overlay('g1');
+  return daemon.cli(['vm', 'start', 'g1', '-m', '256M', '-b', g.amd64.kernel, '--initrd', g.amd64.initrd, '--append', 'console=ttyS0 root=/dev/vda rw quiet', '-d', disk]);
+}
+
+/** g1 running with its shell answering, whatever ran before (it is started when it is not). */
+async function g1Running(): Promise<void> {
+  const s = await daemon.cli(['--json', 'vm', 'status', 'g1']);
+  if (s.code !== 0 || (JSON.parse(s.stdout) as VmStatus).state !== 'running') {
+    const r = await startG1();
+    assert.equal(r.code, 0, r.stderr);
+    await until('the banner', async () => (await consoleLog('g1')).includes(g.amd64.banner));
+  }
+}
+
+/** Defines g2 from a vm.conf (disabled, so not started); the load's result. */
+async function defineG2() {
+  const disk = await overlay('g2');
+  const conf = join(daemon.dataDir, 'g2.conf');
+  writeFileSync(
+    conf,
+    `vm "g2" {\n  memory 192M\n  boot "${g.amd64.kernel}"\n  initrd "${g.amd64.initrd}"\n  cmdline "console=ttyS0 root=/dev/vda rw quiet"\n  disk "${disk}"\n  disable\n}\n`,
+  );
+  return daemon.cli(['vm', 'load', conf]);
+}
+
 test('vm create makes an overlay on the guest image', async () => {
-  const disk = join(daemon.dataDir, 'g1.qcow2');
+  const disk = join(daemon.dataDir, 'created.qcow2');
   const r = await daemon.cli(['vm', 'create', '-b', g.amd64.rootQcow2, disk]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /created .*g1\.qcow2 \(qcow2/);
+  assert.match(r.stdout, /created .*created\.qcow2 \(qcow2/);
   const again = await daemon.cli(['vm', 'create', '-b', g.amd64.rootQcow2, disk]);
   assert.notEqual(again.code, 0);
   assert.match(again.stderr, /already exists/);
 });
 
 test('start ad hoc boots to the banner; status says which accelerator, loudly for TCG', async () => {
-  const disk = join(daemon.dataDir, 'g1.qcow2');
-  const r = await daemon.cli([
-    'vm', 'start', 'g1', '-m', '256M', '-b', g.amd64.kernel, '--initrd', g.amd64.initrd,
-    '--append', 'console=ttyS0 root=/dev/vda rw quiet', '-d', disk,
-  ]);
+  const r = await startG1();
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /started vm g1/);
   await until('the banner', async () => (await consoleLog('g1')).includes(g.amd64.banner));
@@ -76,6 +106,7 @@ test('start ad hoc boots to the banner; status says which accelerator, loudly fo
 });
 
 test('the console answers typed commands, and the CLI console detaches with ~.', async () => {
+  await g1Running();
   await typeAndExpect('g1', 'echo hi-$((1+1))', 'hi-2');
   const child = spawn(process.execPath, [CLI, '--data-dir', daemon.dataDir, 'vm', 'console', 'g1'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
@@ -88,6 +119,7 @@ test('the console answers typed commands, and the CLI console detaches with ~.',
 });
 
 test('pause stops the vCPUs and unpause resumes them', async () => {
+  await g1Running();
   const p = await daemon.cli(['vm', 'pause', 'g1']);
   assert.equal(p.code, 0, p.stderr);
   assert.match(p.stdout, /is paused/);
@@ -102,6 +134,7 @@ test('pause stops the vCPUs and unpause resumes them', async () => {
 });
 
 test('reset reboots the guest: the banner comes again', async () => {
+  await g1Running();
   const before = count(await consoleLog('g1'), g.amd64.banner);
   const r = await daemon.cli(['vm', 'reset', 'g1']);
   assert.equal(r.code, 0, r.stderr);
@@ -109,6 +142,7 @@ test('reset reboots the guest: the banner comes again', async () => {
 });
 
 test('a graceful stop the guest ignores times out, says so and suggests -f; -f stops it', async () => {
+  await g1Running();
   await typeAndExpect('g1', 'killall acpid; echo acpid-gone', 'acpid-gone');
   const r = await daemon.cli(['vm', 'stop', '-w', '--timeout', '3', 'g1']);
   assert.equal(r.code, 1);
@@ -124,14 +158,7 @@ test('a graceful stop the guest ignores times out, says so and suggests -f; -f s
 });
 
 test('a defined VM: stop -w presses the power button and the guest powers off; wait and log work after', async () => {
-  const disk = join(daemon.dataDir, 'g2.qcow2');
-  assert.equal((await daemon.cli(['vm', 'create', '-b', g.amd64.rootQcow2, disk])).code, 0);
-  const conf = join(daemon.dataDir, 'g2.conf');
-  writeFileSync(
-    conf,
-    `vm "g2" {\n  memory 192M\n  boot "${g.amd64.kernel}"\n  initrd "${g.amd64.initrd}"\n  cmdline "console=ttyS0 root=/dev/vda rw quiet"\n  disk "${disk}"\n  disable\n}\n`,
-  );
-  const load = await daemon.cli(['vm', 'load', conf]);
+  const load = await defineG2();
   assert.equal(load.code, 0, load.stderr);
   assert.match(load.stdout, /added g2/);
   assert.equal((await daemon.cli(['vm', 'start', 'g2'])).code, 0);
@@ -154,8 +181,8 @@ test('a defined VM: stop -w presses the power button and the guest powers off; w
 });
 
 test('start -t makes an instance of a defined VM: its settings, its own disk, forgotten when stopped', async () => {
-  const disk = join(daemon.dataDir, 'g3.qcow2');
-  assert.equal((await daemon.cli(['vm', 'create', '-b', g.amd64.rootQcow2, disk])).code, 0);
+  if ((await daemon.cli(['vm', 'status', 'g2'])).code !== 0) assert.equal((await defineG2()).code, 0);
+  const disk = await overlay('g3');
   const r = await daemon.cli(['vm', 'start', 'g3', '-t', 'g2', '-d', disk]);
   assert.equal(r.code, 0, r.stderr);
   const status = JSON.parse((await daemon.cli(['--json', 'vm', 'status', 'g3'])).stdout) as VmStatus;

@@ -1,0 +1,3 @@
+// test/netboot/tftp-sender.test.ts again with the TypeScript sender, the fallback when native/tftp-sender.c is not built.
+process.env.ARDESIA_TFTP_SENDER = 'off';
+await import('./tftp-sender.test.js');
