@@ -25,7 +25,7 @@ const SERVE_CASES: Array<[string[], RegExp]> = [
   [['--boot-storm-limit', 'abc'], /option '--boot-storm-limit <n>' argument 'abc' is invalid\. Accepted: a whole number from 1 to 1000\./],
   [['--boot-storm-limit', '0'], /Accepted: a whole number from 1 to 1000\./],
   [['--boot-storm-limit', '2.5'], /Accepted: a whole number from 1 to 1000\./],
-  [['--boot-timeout', 'soon'], /option '--boot-timeout <seconds>' argument 'soon' is invalid\. Accepted: a duration from 10s to 24h/],
+  [['--boot-timeout', 'soon'], /option '--boot-timeout <seconds>' argument 'soon' is invalid\. Accepted: a duration from 1s to 24h/],
   [['--log-level', 'loud'], /Accepted: one of trace, debug, info, warn, error\./],
   [['--listen', '8080'], /Accepted: ADDR:PORT, like 127\.0\.0\.1:8080/],
 ];

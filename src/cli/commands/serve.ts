@@ -13,7 +13,7 @@ export function registerServeCommand(program: Command): void {
     .option('--config <file>', 'vm.conf (or .yaml/.json) to load at start, as vmd reads /etc/vm.conf')
     .option('--netboot <file>', 'netboot configuration (YAML/JSON): DHCP, TFTP and HTTP boot of thin clients (docs/netboot.md)')
     .addOption(flag('--boot-storm-limit <n>', 'desktops starting at once, over every pool', positiveInt(MAX_BOOT_STORM_LIMIT), '2'))
-    .addOption(flag('--boot-timeout <seconds>', 'a desktop not ready this long after its start has failed (or 10m, 1h)', duration({ bareUnit: 's', minMs: 10_000, maxMs: 86_400_000 }), '600'))
+    .addOption(flag('--boot-timeout <seconds>', 'a desktop not ready this long after its start has failed (or 10m, 1h)', duration({ bareUnit: 's', minMs: 1_000, maxMs: 86_400_000 }), '600'))
     .option('--socket-group <group>', 'let this group connect to the unix socket (0660; each request still needs a token)')
     .option('--stop-vms-on-exit', 'stop every VM when the daemon stops (default: they keep running)')
     .addOption(flag('--log-level <level>', LOG_LEVELS.join(', '), oneOf(LOG_LEVELS), 'info'))
