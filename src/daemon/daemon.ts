@@ -160,7 +160,7 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
       tcp?.closeAllConnections();
       await new Promise((done) => (tcp ? tcp.close(done) : done(undefined)));
       await netboot?.close();
-      pools.close();
+      await pools.close();
       await api.close();
       await manager.shutdown(opts.stopVmsOnExit ?? false);
       await store.destroy();
