@@ -7,14 +7,13 @@ import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
-import type { GuestToHostMessage } from '../contract/guest.js';
 import type { DesktopView, Pool } from '../contract/pools.js';
 import { DAEMON_STOP_REASON, type VmSpec } from '../contract/vm.js';
 import type { ServiceContext } from '../images/context.js';
 import { imageGet } from '../images/repo.js';
 import { bootProfileOf, vmBootOf, requireImage, verifiedVersionPath } from '../images/versions.js';
 import { createLinkedClone, resetLinkedClone } from '../storage/index.js';
-import { assignMessage, DesktopGuest, type GuestSignal } from './desktop-guest.js';
+import { assignMessage, DesktopGuest, guestEventOf, type GuestSignal } from './desktop-guest.js';
 import type { HomeService } from './homes.js';
 import { desktopFailure } from './failure.js';
 import { type DesktopEffect, type DesktopEvent, desktopTransition } from './lifecycle.js';
@@ -122,7 +121,6 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       failure_vm_exit: row.failure_vm_exit,
       failure_console: row.failure_console,
     });
-    if (event.type === 'vm-exited') this.exits.delete(name);
     this.armWatchdog(row);
     for (const effect of result.effects) {
       if (row.state === 'retiring' && effect.kind === 'retire') {
@@ -235,7 +233,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     if (signal.kind === 'exited') {
       if (this.guests.get(name) === guest) this.guests.delete(name);
       this.exits.set(name, signal.reason);
-      void this.fireQuietly(name, { type: 'vm-exited' });
+      void this.fireQuietly(name, { type: 'vm-exited' }).finally(() => this.exits.delete(name));
       return;
     }
     if (signal.kind === 'guest-reset') return void this.fireQuietly(name, { type: 'guest-reboot' });
@@ -393,20 +391,4 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
 
 async function until(test: () => boolean, timeoutMs: number): Promise<void> {
   for (const end = Date.now() + timeoutMs; !test() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
-}
-
-/** The lifecycle event a guest helper message stands for. */
-export function guestEventOf(message: GuestToHostMessage): DesktopEvent | undefined {
-  switch (message.type) {
-    case 'ready':
-      return { type: 'guest-ready' };
-    case 'session-started':
-      return { type: 'session-started' };
-    case 'session-ended':
-      return message.reason === 'logoff' ? { type: 'session-ended' } : message.reason === 'reboot' ? { type: 'guest-reboot' } : { type: 'guest-shutdown' };
-    case 'pong': // the answer to the ping after a daemon restart: what the helper is doing now
-      return message.user === undefined ? { type: 'guest-ready' } : { type: 'session-started' };
-    case 'error':
-      return undefined;
-  }
 }
