@@ -16,7 +16,7 @@ test('failure: the recorded error wins; an exit without one names the exit reaso
   const recorded = desktopFailure('booting', 'boot-failed', { ...none, lastError: "the desktop's VM did not start: bad disk", vmExit: 'start failed: bad disk' });
   assert.deepEqual(recorded, { step: 'boot', message: "the desktop's VM did not start: bad disk", vmExit: 'start failed: bad disk', consoleLine: null });
   const killed = desktopFailure('ready', 'vm-exited', { ...none, vmExit: 'killed by signal 9 unexpectedly', consoleTail: 'login: \r\n' });
-  assert.equal(killed.message, 'the VM exited during waiting as a warm spare: killed by signal 9 unexpectedly');
+  assert.equal(killed.message, 'the VM exited: killed by signal 9 unexpectedly');
   assert.equal(killed.consoleLine, 'login:');
   assert.match(desktopFailure('booting', 'vm-exited', none).message, /QEMU left no exit reason/);
   for (const [from, event] of [['provisioning', 'provision-failed'], ['booting', 'boot-failed'], ['resetting', 'reset-failed']] as const) {

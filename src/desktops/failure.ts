@@ -38,7 +38,8 @@ export function desktopFailure(from: DesktopState, event: DesktopEventType, fact
   const vmExit = facts.vmExit?.trim() || null;
   const consoleLine = lastConsoleLine(facts.consoleTail);
   let message = facts.lastError?.trim() || '';
-  if (!message && event === 'vm-exited') message = `the VM exited during ${STEP_TEXT[step]}: ${vmExit ?? 'QEMU left no exit reason'}`;
+  // The step is shown beside the message (CLI, console), so the message says only what happened.
+  if (!message && event === 'vm-exited') message = `the VM exited: ${vmExit ?? 'QEMU left no exit reason'}`;
   if (!message) message = `${STEP_TEXT[step]} failed (${event}) without an error message; see \`ardesia vm log\` for the console`;
   return { step, message, vmExit, consoleLine };
 }
