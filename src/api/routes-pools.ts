@@ -84,6 +84,14 @@ export const poolRoutes: ApiRoute[] = [
     handler: async (input) => input.app.pools.resetDesktop(input.params.pool, input.params.desktop, callerOf(input)),
   }),
   defineRoute({
+    method: 'POST',
+    url: '/v1/pools/:pool/desktops/:desktop/retry',
+    summary: 'Try a failed desktop again: a fresh clone (a persistent owner’s kept disk is booted again as it is)',
+    access: 'admin',
+    params: PoolDesktopParams,
+    handler: async (input) => input.app.pools.retryDesktop(input.params.pool, input.params.desktop, callerOf(input)),
+  }),
+  defineRoute({
     method: 'DELETE',
     url: '/v1/pools/:pool/desktops/:desktop',
     summary: 'Retire a desktop out of session (the planner makes new spares as needed)',

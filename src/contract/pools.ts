@@ -126,6 +126,20 @@ export const DesktopState = z.enum([
 export type DesktopState = z.infer<typeof DesktopState>;
 export const DESKTOP_STATES: readonly DesktopState[] = DesktopState.options;
 
+/** The step a desktop failed in: its first clone, its boot (before the guest helper said ready), while it waited
+ *  as a warm spare, or the re-clone of a reset. */
+export const DesktopFailureStep = z.enum(['clone', 'boot', 'spare', 'reset']);
+export type DesktopFailureStep = z.infer<typeof DesktopFailureStep>;
+
+/** Why a desktop is failed: what went wrong, the VM's exit reason and the last line its console printed. */
+export const DesktopFailure = z.object({
+  step: DesktopFailureStep,
+  message: z.string(),
+  vmExit: z.string().nullable(),
+  consoleLine: z.string().nullable(),
+});
+export type DesktopFailure = z.infer<typeof DesktopFailure>;
+
 export const DesktopView = z.object({
   name: EntityName,
   pool: PoolName,
@@ -137,6 +151,8 @@ export const DesktopView = z.object({
   imageVersion: z.number().int().min(1),
   /** ISO-8601 time the desktop entered its current state. */
   since: z.string(),
+  /** Set while the desktop is failed: why (the API always sends it, null unless failed). */
+  failure: DesktopFailure.nullable().optional(),
 });
 export type DesktopView = z.infer<typeof DesktopView>;
 

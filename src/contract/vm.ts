@@ -108,3 +108,6 @@ export const VmStatus = z.object({
   spec: VmSpec,
 });
 export type VmStatus = z.infer<typeof VmStatus>;
+
+/** The lastStopReason of VMs the daemon stopped on its way out (serve --stop-vms-on-exit): not a failure. */
+export const DAEMON_STOP_REASON = 'stopped with the daemon';

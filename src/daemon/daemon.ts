@@ -184,7 +184,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
       tcp?.closeAllConnections();
       await new Promise((done) => (tcp ? tcp.close(done) : done(undefined)));
       await netboot?.close();
-      pools.close();
+      await pools.close();
       await housekeeping.close();
       await api.close();
       await manager.shutdown(opts.stopVmsOnExit ?? false);

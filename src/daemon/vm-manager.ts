@@ -6,7 +6,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ArdesiaError } from '../contract/errors.js';
-import { type VmSpec, type VmSpecInput, type VmStatus, VmSpec as VmSpecSchema } from '../contract/vm.js';
+import { DAEMON_STOP_REASON, type VmSpec, type VmSpecInput, type VmStatus, VmSpec as VmSpecSchema } from '../contract/vm.js';
 import { decideAccel, type HostReport, TCG_WARNING } from '../hypervisor/host/index.js';
 import { canPause, canReset, canUnpause } from '../hypervisor/lifecycle.js';
 import { buildQemuLaunch, DEBIAN_FIRMWARE } from '../hypervisor/qemu/argv.js';
@@ -334,7 +334,7 @@ export class VmManager {
       }
       // Recorded first, so the next daemon sees an intended stop, not a VM that died while it was away.
       if ((await vmGet(this.db, name))?.transient) await vmDelete(this.db, name);
-      else await vmSetDesired(this.db, name, { desired: 'stopped', lastStopReason: 'stopped with the daemon', startedAt: null });
+      else await vmSetDesired(this.db, name, { desired: 'stopped', lastStopReason: DAEMON_STOP_REASON, startedAt: null });
       rt.removeAllListeners('exited');
       await rt.forceStop().catch(() => undefined);
       await withTimeout(rt.waitExit(), 10_000);

@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { GuestChannel } from '../agent/guest-channel.js';
 import { type AssignMessage, type GuestToHostMessage } from '../contract/guest.js';
+import type { DesktopEvent } from './lifecycle.js';
 import { KeyboardLayout } from '../contract/users.js';
 import type { VmRuntime } from '../hypervisor/vm-runtime.js';
 import { hotplugBus } from '../hypervisor/qemu/argv.js';
@@ -119,4 +120,20 @@ export function guestUid(user: string): number {
 export function assignMessage(user: string, keyboardLayout: string | null | undefined): AssignMessage {
   const layout = KeyboardLayout.safeParse(keyboardLayout);
   return { type: 'assign', user, uid: guestUid(user), homeSerial: HOME_DISK_SERIAL, ...(layout.success ? { keyboardLayout: layout.data } : {}) };
+}
+
+/** The lifecycle event a guest helper message stands for. */
+export function guestEventOf(message: GuestToHostMessage): DesktopEvent | undefined {
+  switch (message.type) {
+    case 'ready':
+      return { type: 'guest-ready' };
+    case 'session-started':
+      return { type: 'session-started' };
+    case 'session-ended':
+      return message.reason === 'logoff' ? { type: 'session-ended' } : message.reason === 'reboot' ? { type: 'guest-reboot' } : { type: 'guest-shutdown' };
+    case 'pong': // the answer to the ping after a daemon restart: what the helper is doing now
+      return message.user === undefined ? { type: 'guest-ready' } : { type: 'session-started' };
+    case 'error':
+      return undefined;
+  }
 }

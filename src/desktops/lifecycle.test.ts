@@ -6,6 +6,7 @@ import {
   canDestroy,
   canLogoff,
   canReset,
+  canRetry,
   type DesktopContext,
   type DesktopEffect,
   type DesktopEvent,
@@ -22,7 +23,7 @@ import { mulberry32 } from '../lib/prng.js';
 const EVENT_TYPES: DesktopEventType[] = [
   'provisioned', 'provision-failed', 'boot-requested', 'stop-requested', 'boot-failed', 'guest-ready', 'assign', 'session-started',
   'client-connected', 'client-disconnected', 'idle-timeout', 'logoff-requested', 'logoff-timeout', 'session-ended',
-  'guest-reboot', 'guest-shutdown', 'vm-exited', 'reset', 'reset-done', 'reset-failed', 'image-updated', 'retire',
+  'guest-reboot', 'guest-shutdown', 'vm-exited', 'daemon-stopped', 'reset', 'retry', 'reset-done', 'reset-failed', 'image-updated', 'retire',
 ];
 
 // Contexts: a spare of a non-persistent pool, one in ann's session, and persistent desktops owned by ann.
@@ -87,6 +88,20 @@ const LEGAL: Case[] = [
   ['booting', 'reset', ANN, 'resetting', [KILL, CLEAR, RECLONE]],
   ['booting', 'image-updated', { ...ANN, versionIsCurrent: false }, 'resetting', [KILL, CLEAR, RECLONE]],
   ['booting', 'retire', SPARE, 'retiring', [RETIRE]],
+  ['booting', 'daemon-stopped', SPARE, 'stopped', []],
+  ['booting', 'daemon-stopped', ANN, 'stopped', [CLEAR]],
+  ['booting', 'daemon-stopped', KEEP, 'stopped', []],
+  ['ready', 'daemon-stopped', SPARE, 'stopped', []],
+  ['assigned', 'daemon-stopped', ANN, 'resetting', RESET_FREE],
+  ['in-use', 'daemon-stopped', ANN, 'resetting', RESET_FREE],
+  ['in-use', 'daemon-stopped', KEEP, 'stopped', [RELEASE]],
+  ['disconnected', 'daemon-stopped', ANN, 'resetting', RESET_FREE],
+  ['logging-off', 'daemon-stopped', ANN, 'resetting', RESET_FREE],
+  ['failed', 'retry', SPARE, 'resetting', [KILL, RECLONE]],
+  ['failed', 'retry', ANN, 'resetting', [KILL, CLEAR, RECLONE]],
+  ['failed', 'retry', KEEP, 'stopped', [KILL]],
+  ['failed', 'retry', KUU_OLD, 'resetting', [KILL, RECLONE]],
+  ['failed', 'retry', P_RESET, 'resetting', [KILL, RECLONE]],
   ['ready', 'assign', SPARE, 'assigned', [OWN, ATTACH, TELL_ASSIGN]],
   ['ready', 'assign', KEEP, 'assigned', [OWN, ATTACH, TELL_ASSIGN]],
   ['ready', 'guest-ready', SPARE, 'ready', []],
@@ -203,6 +218,9 @@ const ILLEGAL: Array<[DesktopState, DesktopEvent, DesktopContext, RegExp]> = [
   ['resetting', ev('boot-requested'), SPARE, /not possible/],
   ['failed', ev('boot-requested'), SPARE, /not possible/],
   ['failed', ev('assign'), SPARE, /not possible/],
+  ['ready', ev('retry'), SPARE, /retry is not possible while the desktop is ready/],
+  ['resetting', ev('retry'), SPARE, /not possible/],
+  ['stopped', ev('daemon-stopped'), SPARE, /not possible/],
   ['retiring', ev('reset'), SPARE, /not possible/],
   ['retiring', ev('assign'), SPARE, /not possible/],
   ['stopped', ev('reset-done'), SPARE, /not possible/],
@@ -229,6 +247,8 @@ test('predicates agree with the table', () => {
     assert.equal(canLogoff(s), ok('logoff-requested', ANN) && s !== 'logging-off', `canLogoff(${s})`);
     assert.equal(canReset(s), ok('reset', SPARE) && s !== 'resetting', `canReset(${s})`);
     assert.equal(canDestroy(s), ok('retire', SPARE) && s !== 'retiring', `canDestroy(${s})`);
+    assert.equal(canRetry(s), ok('retry', SPARE), `canRetry(${s})`);
+    assert.equal(canRetry(s), s === 'failed', `only a failed desktop is retried (${s})`);
     if (isInSession(s)) assert.ok(!canDestroy(s) && !canReset(s) && !isSpare(s), `${s} is protected while in session`);
   }
   assert.deepEqual(DESKTOP_STATES.filter(isSpare), ['provisioning', 'stopped', 'booting', 'ready']);
@@ -260,7 +280,9 @@ test('random event sequences stay within the defined states and keep homes and o
       for (const effect of r.effects) {
         if (effect.kind === 'set-user') user = effect.user;
         if (effect.kind === 'attach-home') {
-          assert.equal(homeAttached, false, `seed ${seed}: home attached twice (${state} + ${type})`);
+          // A lost assign is re-sent in full (assigned + guest-ready): attach-home is idempotent for the same desktop.
+          const reassign = state === 'assigned' && type === 'guest-ready';
+          if (!reassign) assert.equal(homeAttached, false, `seed ${seed}: home attached twice (${state} + ${type})`);
           assert.equal(effect.user, user, `seed ${seed}: home of ${effect.user} attached to ${user}'s desktop`);
           homeAttached = true;
         }

@@ -5,6 +5,8 @@
 //   ready ─assign→ assigned ─session-started→ in-use ⇄ disconnected ─logoff / idle→ logging-off
 //   session end ─→ resetting ─reset-done→ stopped (non-persistent, or the policy says reset)
 //               ─→ ready | booting | stopped              (persistent, kept)
+//   failed ─retry→ resetting (a fresh clone) | stopped (a persistent owner's kept disk)
+//   booting | ready ─daemon-stopped→ stopped: the daemon's own stop (--stop-vms-on-exit) is not a failure
 //
 // The cold tier is the state `stopped`; a reset lands there (not in ready) so that every boot, also after a
 // reset, goes through the spare planner's boot-storm limit. Ownership (DesktopView.user) is data beside the
@@ -31,7 +33,9 @@ export type DesktopEventType =
   | 'guest-reboot' // QMP RESET with a guest reason, or helper: session ended by reboot
   | 'guest-shutdown' // QMP SHUTDOWN with a guest reason
   | 'vm-exited' // the QEMU process is gone without a guest shutdown (crash, kill, host failure)
+  | 'daemon-stopped' // the daemon stopped the VM itself on its way out (serve --stop-vms-on-exit): not a failure
   | 'reset' // an admin asked to re-clone the system disk
+  | 'retry' // an admin (or the planner, after a pause) tries a failed desktop again
   | 'reset-done'
   | 'reset-failed'
   | 'image-updated' // the pool's target image version changed
@@ -119,6 +123,10 @@ function reclone(vmLive: boolean): RuleFn {
   return (ctx) => go('resetting', ...(vmLive ? [FORCE_STOP] : []), ...clearSharedUser(ctx), RECLONE);
 }
 
+/** A failed desktop tried again: a spare (or a desktop whose disk resets anyway) from a fresh clone; a persistent
+ *  owner's kept disk is booted again as it is (a re-clone is the administrator's explicit reset). */
+const retryFailed: RuleFn = (ctx, event) => (ctx.user !== null && !resetsAtSessionEnd(ctx) ? go('stopped', FORCE_STOP) : reclone(true)(ctx, event));
+
 /** Assignment is refused when the desktop already belongs to someone else: never someone else's desktop. */
 function assignTo(from: 'stopped' | 'booting' | 'ready'): Rule {
   return (ctx, event) => {
@@ -147,6 +155,7 @@ const SESSION_ENDINGS = {
   'guest-reboot': endSession('reboot'),
   'guest-shutdown': endSession('shutdown'),
   'vm-exited': endSession('vm-gone'),
+  'daemon-stopped': endSession('vm-gone'),
 } satisfies Partial<Record<DesktopEventType, Rule>>;
 
 const IN_SESSION = 'a user has a session on it: log them off first';
@@ -177,6 +186,7 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
     'guest-reboot': stay('booting'), // first-boot scripts may reboot; no session has started
     'guest-shutdown': bootEnds('stopped', { kind: 'stop-vm', force: false }),
     'vm-exited': bootEnds('failed'),
+    'daemon-stopped': bootEnds('stopped'), // back to the cold tier; the planner boots it again
     'image-updated': recycleSpare('booting'),
     reset: reclone(true),
     retire: go('retiring', { kind: 'retire' }),
@@ -190,6 +200,7 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
     'guest-reboot': (ctx) => (resetsAtSessionEnd(ctx) ? resetAfterSession(ctx) : go('booting')),
     'guest-shutdown': (ctx) => (resetsAtSessionEnd(ctx) ? resetAfterSession(ctx) : go('stopped', { kind: 'stop-vm', force: false })),
     'vm-exited': go('failed'),
+    'daemon-stopped': go('stopped'),
     'image-updated': recycleSpare('ready'),
     reset: reclone(true),
     retire: go('retiring', { kind: 'retire' }),
@@ -251,6 +262,7 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
   },
   failed: {
     reset: reclone(true),
+    retry: retryFailed,
     retire: go('retiring', { kind: 'retire' }),
     'vm-exited': stay('failed'),
     'image-updated': stay('failed'),
@@ -279,6 +291,7 @@ export function desktopAccepts(state: DesktopState, event: DesktopEventType): bo
 export const canAssign = (s: DesktopState): boolean => s === 'stopped' || s === 'booting' || s === 'ready';
 export const canLogoff = (s: DesktopState): boolean => s === 'assigned' || s === 'in-use' || s === 'disconnected';
 export const canReset = (s: DesktopState): boolean => desktopAccepts(s, 'reset') && s !== 'resetting';
+export const canRetry = (s: DesktopState): boolean => desktopAccepts(s, 'retry');
 export const canDestroy = (s: DesktopState): boolean => desktopAccepts(s, 'retire') && s !== 'retiring';
 /** States of an unassigned desktop that is, or is becoming, a spare (warm or cold). */
 export const isSpare = (s: DesktopState): boolean => s === 'provisioning' || s === 'stopped' || s === 'booting' || s === 'ready';

@@ -7,15 +7,15 @@ import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
-import type { GuestToHostMessage } from '../contract/guest.js';
 import type { DesktopView, Pool } from '../contract/pools.js';
-import type { VmSpec } from '../contract/vm.js';
+import { DAEMON_STOP_REASON, type VmSpec } from '../contract/vm.js';
 import type { ServiceContext } from '../images/context.js';
 import { imageGet } from '../images/repo.js';
 import { bootProfileOf, vmBootOf, requireImage, verifiedVersionPath } from '../images/versions.js';
 import { createLinkedClone, resetLinkedClone } from '../storage/index.js';
-import { assignMessage, DesktopGuest, type GuestSignal } from './desktop-guest.js';
+import { assignMessage, DesktopGuest, guestEventOf, type GuestSignal } from './desktop-guest.js';
 import type { HomeService } from './homes.js';
+import { desktopFailure } from './failure.js';
 import { type DesktopEffect, type DesktopEvent, desktopTransition } from './lifecycle.js';
 import { desktopViewOf, nowIso, poolDesktopUpdate, poolOf, type PoolDesktopRow, requirePool, requirePoolDesktop } from './pool-repo.js';
 
@@ -50,6 +50,10 @@ export async function targetVersionOf(ctx: ServiceContext, pool: Pool): Promise<
 export class DesktopMachine extends EventEmitter<MachineEvents> {
   readonly guests = new Map<string, DesktopGuest>();
   private readonly watchdogs = new Map<string, NodeJS.Timeout>();
+  /** The exit reason of each desktop VM that exited, until its vm-exited event has been fired. */
+  private readonly exits = new Map<string, string>();
+  /** The daemon is stopping: what its own stop does to the VMs is not a desktop event (see reconcile). */
+  private closing = false;
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -70,6 +74,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
   /** Fires `event`; throws DESKTOP_STATE with the table's reason when the state refuses it. */
   async fire(name: string, event: DesktopEvent): Promise<DesktopView> {
     const queued: Array<[string, DesktopEvent]> = [];
+    if (this.closing) throw new ArdesiaError('DESKTOP_STATE', `desktop ${name}: the daemon is stopping; try again once it is back`);
     const view = await this.locked(name, () => this.fireLocked(name, event, queued));
     for (const [n, e] of queued) void this.fireQuietly(n, e);
     return view;
@@ -77,6 +82,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
 
   /** For events from guests, QMP and timers: a refusal is expected (a reboot reported twice) and only logged. */
   async fireQuietly(name: string, event: DesktopEvent): Promise<void> {
+    if (this.closing) return;
     try {
       await this.fire(name, event);
     } catch (err) {
@@ -104,9 +110,17 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       row.since = nowIso();
       this.log.info({ desktop: name, from: row.state, to: result.next, event: event.type }, `desktop ${name}: ${row.state} → ${result.next}`);
     }
+    if (result.next === 'failed' && row.state !== 'failed') await this.recordFailure(row, event);
+    if (result.next !== 'failed') Object.assign(row, { last_error: null, failure_step: null, failure_vm_exit: null, failure_console: null });
     row.state = result.next;
-    row.last_error = result.next === 'failed' ? row.last_error : null;
-    await poolDesktopUpdate(this.ctx.db, name, { state: row.state, since: row.since, last_error: row.last_error });
+    await poolDesktopUpdate(this.ctx.db, name, {
+      state: row.state,
+      since: row.since,
+      last_error: row.last_error,
+      failure_step: row.failure_step,
+      failure_vm_exit: row.failure_vm_exit,
+      failure_console: row.failure_console,
+    });
     this.armWatchdog(row);
     for (const effect of result.effects) {
       if (row.state === 'retiring' && effect.kind === 'retire') {
@@ -119,7 +133,18 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     return desktopViewOf(row);
   }
 
+  /** Why the desktop fails now: the step it leaves, the recorded error, the VM's exit reason, the console's last line. */
+  private async recordFailure(row: PoolDesktopRow, event: DesktopEvent): Promise<void> {
+    const status = await this.ctx.vms.get(row.name).catch(() => undefined);
+    const vmExit = this.exits.get(row.name) ?? status?.lastStopReason ?? null;
+    const consoleTail = status ? (await this.ctx.vms.consoleLog(row.name, 4096).catch(() => Buffer.alloc(0))).toString('utf8') : null;
+    const failure = desktopFailure(row.state as DesktopView['state'], event.type, { lastError: row.last_error, vmExit, consoleTail });
+    this.log.warn({ desktop: row.name, failure }, `desktop ${row.name} failed: ${failure.message}`);
+    Object.assign(row, { last_error: failure.message, failure_step: failure.step, failure_vm_exit: failure.vmExit, failure_console: failure.consoleLine });
+  }
+
   private async fail(row: PoolDesktopRow, message: string): Promise<void> {
+    if (this.closing) return; // the daemon's own stop cut the step short: not the desktop's failure
     row.last_error = message;
     await poolDesktopUpdate(this.ctx.db, row.name, { last_error: message });
   }
@@ -207,7 +232,8 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
   private onSignal(name: string, guest: DesktopGuest, signal: GuestSignal): void {
     if (signal.kind === 'exited') {
       if (this.guests.get(name) === guest) this.guests.delete(name);
-      void this.fireQuietly(name, { type: 'vm-exited' });
+      this.exits.set(name, signal.reason);
+      void this.fireQuietly(name, { type: 'vm-exited' }).finally(() => this.exits.delete(name));
       return;
     }
     if (signal.kind === 'guest-reset') return void this.fireQuietly(name, { type: 'guest-reboot' });
@@ -330,12 +356,19 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
         await this.reclone(row, pool, await targetVersionOf(this.ctx, pool));
       }).then(
         () => this.fireQuietly(row.name, { type: 'reset-done' }),
-        () => this.fireQuietly(row.name, { type: 'reset-failed' }),
+        async (err: Error) => {
+          await this.fail(row, `re-cloning the system disk after a daemon restart failed: ${err.message}`);
+          await this.fireQuietly(row.name, { type: 'reset-failed' });
+        },
       );
       return;
     }
     if (state === 'stopped' || state === 'failed') return;
-    if (!this.ctx.vms.runtimeOf(row.name)) return this.fireQuietly(row.name, { type: 'vm-exited' });
+    if (!this.ctx.vms.runtimeOf(row.name)) {
+      // The daemon's own stop (--stop-vms-on-exit) is recorded as such: back to the cold tier, not failed.
+      const status = await this.ctx.vms.get(row.name).catch(() => undefined);
+      return this.fireQuietly(row.name, { type: status?.lastStopReason === DAEMON_STOP_REASON ? 'daemon-stopped' : 'vm-exited' });
+    }
     const guest = this.watch(row.name);
     await guest?.adoptHome().catch(() => undefined);
     this.armWatchdog(row);
@@ -343,7 +376,13 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     if (guest?.channel.isConnected) guest.channel.send({ type: 'ping' });
   }
 
+  /** From now on, events and step failures are left for the next daemon's reconcile (the daemon is stopping). */
+  beginClose(): void {
+    this.closing = true;
+  }
+
   close(): void {
+    this.closing = true;
     for (const name of [...this.watchdogs.keys()]) this.clearWatchdog(name);
     for (const guest of this.guests.values()) guest.close();
     this.guests.clear();
@@ -352,20 +391,4 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
 
 async function until(test: () => boolean, timeoutMs: number): Promise<void> {
   for (const end = Date.now() + timeoutMs; !test() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
-}
-
-/** The lifecycle event a guest helper message stands for. */
-export function guestEventOf(message: GuestToHostMessage): DesktopEvent | undefined {
-  switch (message.type) {
-    case 'ready':
-      return { type: 'guest-ready' };
-    case 'session-started':
-      return { type: 'session-started' };
-    case 'session-ended':
-      return message.reason === 'logoff' ? { type: 'session-ended' } : message.reason === 'reboot' ? { type: 'guest-reboot' } : { type: 'guest-shutdown' };
-    case 'pong': // the answer to the ping after a daemon restart: what the helper is doing now
-      return message.user === undefined ? { type: 'guest-ready' } : { type: 'session-started' };
-    case 'error':
-      return undefined;
-  }
 }

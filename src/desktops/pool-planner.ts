@@ -106,7 +106,7 @@ export class PoolPlanner {
       case 'retire':
         return this.machine.fireQuietly(action.desktop, { type: 'retire' });
       case 'retry':
-        return this.machine.fireQuietly(action.desktop, { type: 'reset' });
+        return this.machine.fireQuietly(action.desktop, { type: 'retry' });
     }
   }
 
@@ -117,7 +117,7 @@ export class PoolPlanner {
     const at = nowIso();
     await this.ctx.db
       .insertInto('pool_desktops')
-      .values({ name, pool: pool.name, state: 'provisioning', user, host: null, image: pool.image, version: target, since: at, last_error: null, created_at: at })
+      .values({ name, pool: pool.name, state: 'provisioning', user, host: null, image: pool.image, version: target, since: at, last_error: null, failure_step: null, failure_vm_exit: null, failure_console: null, created_at: at })
       .execute();
   }
 

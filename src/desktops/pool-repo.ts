@@ -1,7 +1,7 @@
 // Store access for pools and pool desktops: rows ↔ wire views, nothing else.
 import type { Selectable } from 'kysely';
 import { ArdesiaError } from '../contract/errors.js';
-import { Pool, type DesktopState, type DesktopView } from '../contract/pools.js';
+import { type DesktopFailure, type DesktopFailureStep, Pool, type DesktopState, type DesktopView } from '../contract/pools.js';
 import type { Store } from '../store/db.js';
 import type { PoolDesktopTable, PoolTable } from './store-schema.js';
 
@@ -15,7 +15,18 @@ export function poolOf(row: PoolRow): Pool {
 }
 
 export function desktopViewOf(row: PoolDesktopRow): DesktopView {
-  return { name: row.name, pool: row.pool, state: row.state as DesktopState, user: row.user, host: row.host, imageVersion: row.version, since: row.since };
+  return { name: row.name, pool: row.pool, state: row.state as DesktopState, user: row.user, host: row.host, imageVersion: row.version, since: row.since, failure: failureOf(row) };
+}
+
+/** A failed desktop's reason from its row; one that failed before reasons were recorded says so. */
+function failureOf(row: PoolDesktopRow): DesktopFailure | null {
+  if (row.state !== 'failed') return null;
+  return {
+    step: (row.failure_step ?? 'boot') as DesktopFailureStep,
+    message: row.last_error ?? 'no reason was recorded (it failed under an older Ardesia); retry it, or see `ardesia vm log` for its console',
+    vmExit: row.failure_vm_exit,
+    consoleLine: row.failure_console,
+  };
 }
 
 export const poolGet = (db: Store, name: string) => db.selectFrom('pools').selectAll().where('name', '=', name).executeTakeFirst();

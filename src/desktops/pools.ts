@@ -398,6 +398,15 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     return view;
   }
 
+  /** Admin: try a failed desktop again (a fresh clone, or its owner's kept disk booted again). */
+  async retryDesktop(pool: string, desktop: string, who: Caller): Promise<DesktopView> {
+    const row = await requirePoolDesktop(this.ctx.db, desktop);
+    if (row.pool !== pool) throw new ArdesiaError('DESKTOP_NOT_FOUND', `pool ${pool} has no desktop ${desktop}`);
+    const view = await this.machine.fire(desktop, { type: 'retry' });
+    await auditAppend(this.ctx.db, who.name, 'desktop.retry', desktop, { pool }, who.address);
+    return view;
+  }
+
   async retireDesktop(pool: string, desktop: string, who: Caller): Promise<{ retired: string }> {
     const row = await requirePoolDesktop(this.ctx.db, desktop);
     if (row.pool !== pool) throw new ArdesiaError('DESKTOP_NOT_FOUND', `pool ${pool} has no desktop ${desktop}`);
@@ -449,8 +458,12 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     this.planner.start();
   }
 
-  close(): void {
+  /** Daemon stop: no new plans or events; the passes in flight finish (a boot under way gets its VM, which the
+   *  daemon's shutdown then stops or leaves running), so nothing is half-done or recorded as failed. */
+  async close(): Promise<void> {
     this.planner.stop();
+    this.machine.beginClose();
+    await this.planner.settle();
     this.machine.close();
   }
 }

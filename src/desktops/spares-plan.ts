@@ -11,7 +11,7 @@ export type SpareAction =
   | { kind: 'boot'; desktop: string } // fire boot-requested: cold → warm
   | { kind: 'stop'; desktop: string } // fire stop-requested: warm → cold
   | { kind: 'recycle'; desktop: string } // fire image-updated: re-cloned onto the current version
-  | { kind: 'retry'; desktop: string } // fire reset on a failed spare: a fresh clone, booted again later
+  | { kind: 'retry'; desktop: string } // fire retry on a failed spare: a fresh clone, booted again later
   | { kind: 'retire'; desktop: string; reason: 'above-max' | 'surplus' };
 
 /** Oldest in its state first, then by name: the same view always gives the same answer. */
@@ -63,17 +63,19 @@ export function planSpares(pool: Pool, desktops: readonly DesktopView[], current
   const actions: SpareAction[] = [];
 
   // Retire first, preferring outdated spares (no point re-cloning them), then cold, then warm; never one booting.
-  // While a spare is still landing (cloned or re-cloned, it comes back cold), no warm one goes: the landing one
-  // is retired as cold on a later pass, instead of throwing away a booted spare and booting another.
+  // A spare still landing (cloned, or re-cloned after its session: it comes back cold) is the surplus of a later
+  // pass: a booted current spare goes only for the surplus the landing ones cannot cover, so a desktop back from
+  // its reset never pushes out a ready spare only to be booted in its place (a wasted boot).
   const surplus = surplusCount(pool, live.length, spares.length);
-  const landing = spares.some((d) => d.state === 'resetting' || d.state === 'provisioning');
-  const retireOrder = [
+  const landing = spares.filter((d) => d.state === 'resetting' || d.state === 'provisioning').length;
+  const coldFirst = [
     ...outdated.filter((d) => d.user === null).sort(newestFirst),
     ...spares.filter((d) => d.state === 'stopped' && !outdated.includes(d)).sort(newestFirst),
-    ...(landing ? [] : spares.filter((d) => d.state === 'ready' && !outdated.includes(d)).sort(newestFirst)),
-  ];
+  ].slice(0, surplus);
+  const readyRoom = Math.max(0, surplus - coldFirst.length - landing);
+  const readyRetired = spares.filter((d) => d.state === 'ready' && !outdated.includes(d)).sort(newestFirst).slice(0, readyRoom);
   const aboveMax = live.length > pool.maxDesktops;
-  const retired = new Set(retireOrder.slice(0, surplus).map((d) => d.name));
+  const retired = new Set([...coldFirst, ...readyRetired].map((d) => d.name));
   for (const name of retired) actions.push({ kind: 'retire', desktop: name, reason: aboveMax ? 'above-max' : 'surplus' });
 
   const recycled = new Set(outdated.filter((d) => !retired.has(d.name)).map((d) => d.name));

@@ -33,4 +33,12 @@ export const POOL_MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('pool_desktops_user').on('pool_desktops').column('user').execute();
     },
   },
+  // Why a desktop failed, beside last_error (the message): the step, the VM's exit reason, the console's last line.
+  '0006_pool_desktop_failure': {
+    async up(db: Kysely<any>) {
+      for (const column of ['failure_step', 'failure_vm_exit', 'failure_console']) {
+        await db.schema.alterTable('pool_desktops').addColumn(column, 'text').execute();
+      }
+    },
+  },
 };

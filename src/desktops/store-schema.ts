@@ -23,6 +23,10 @@ export interface PoolDesktopTable {
   since: string;
   /** Why it failed, or why the last action on it went wrong. */
   last_error: string | null;
+  /** While failed: the step (DesktopFailureStep), the VM's exit reason, the console's last line. */
+  failure_step: string | null;
+  failure_vm_exit: string | null;
+  failure_console: string | null;
   created_at: string;
 }
 

@@ -96,6 +96,7 @@ const ROWS: Record<string, Row> = {
   'GET /v1/pools/:pool/desktops': { expect: ADMIN },
   'POST /v1/pools/:pool/connect': { expect: AUTHENTICATED, body: { wait: false } },
   'POST /v1/pools/:pool/desktops/:desktop/reset': { expect: ADMIN },
+  'POST /v1/pools/:pool/desktops/:desktop/retry': { expect: ADMIN },
   'DELETE /v1/pools/:pool/desktops/:desktop': { expect: ADMIN },
   'GET /v1/sessions': { expect: AUTHENTICATED },
   'POST /v1/sessions/:desktop/logoff': { expect: AUTHENTICATED },

@@ -1,9 +1,12 @@
 // Pools end to end with real QEMU guests (busybox + the guest helper): warm spares come up by themselves,
 // the broker hands a user a spare and hot-plugs their home, a reboot wipes the system disk (the "virus"
 // test) while the home keeps its files, users never see each other's sessions, a home is never attached
-// twice, a rolling image update moves spares at once and sessions at logoff, and a daemon restart keeps
-// sessions.
+// twice, two pools work at once without cross-talk, a rolling image update moves spares at once and sessions
+// at logoff (the desktop back from its reset is retired, the booted spare kept: no wasted boot), and a daemon
+// restart keeps sessions.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { ArdesiaError } from '../../src/contract/errors.js';
 import type { DesktopView, PoolView, SessionInfo } from '../../src/contract/pools.js';
@@ -97,20 +100,48 @@ test("the display: alice's ticket opens her desktop's screen; connected and disc
   assert.equal(after.clients, 0);
 });
 
-test('one home, one desktop: alice asking two pools at once gets one session and a clear refusal', async () => {
-  await daemon.api().request('POST', '/v1/pools', { name: 'lab', image: 'bb', warmSpares: 0, maxDesktops: 2, memoryMiB: 192, entitled: { users: ['alice'] } });
-  const [office, lab] = await Promise.allSettled([
+/** The home volumes mounted in a desktop's guest, as `/home/NAME` run together (from /proc/mounts). */
+const homesIn = async (desktop: string, expect: string) =>
+  typeAndExpect(daemon, desktop, 'echo homes-$(grep -o " /home/[a-z0-9_-]*" /proc/mounts | tr -d " \\n")-end', `homes-${expect}-end`);
+
+test('two pools at once: connects and boots on both run concurrently, with no cross-talk; one home, one desktop', async () => {
+  await daemon.api().request('POST', '/v1/pools', { name: 'lab', image: 'bb', warmSpares: 0, maxDesktops: 2, memoryMiB: 192, entitled: { users: ['alice', 'bob'] } });
+  // All at once: alice in both pools (her home decides), bob's cold clone booted in lab, office growing its warm tier.
+  const [office, aliceLab, bobLab, grown] = await Promise.allSettled([
     alice.request<Connected>('POST', '/v1/pools/office/connect', {}),
     alice.request<Connected>('POST', '/v1/pools/lab/connect', { wait: false }),
+    bob.request<Connected>('POST', '/v1/pools/lab/connect', {}),
+    daemon.api().request<PoolView>('PATCH', '/v1/pools/office', { warmSpares: 2 }),
   ]);
+  assert.equal(grown.status, 'fulfilled');
   assert.equal(office.status, 'fulfilled');
   assert.equal(office.status === 'fulfilled' && office.value.desktop.name, aliceDesktop, 'her existing session');
-  assert.equal(lab.status, 'rejected');
-  assert.equal(lab.status === 'rejected' && (lab.reason as ArdesiaError).code, 'HOME_LEASED');
+  assert.equal(aliceLab.status, 'rejected');
+  assert.equal(aliceLab.status === 'rejected' && (aliceLab.reason as ArdesiaError).code, 'HOME_LEASED');
+  assert.equal(bobLab.status, 'fulfilled', bobLab.status === 'rejected' ? String(bobLab.reason) : '');
+  const bobDesktop = bobLab.status === 'fulfilled' ? bobLab.value.desktop : undefined;
+  assert.equal(bobDesktop?.pool, 'lab');
+  assert.match(bobDesktop?.name ?? '', /^lab-\d+$/);
+  assert.equal(bobDesktop?.user, 'bob');
+
+  // No cross-talk: each session, home and desktop where it belongs, and each guest sees only its own user's home.
   const sessions = await daemon.api().request<SessionInfo[]>('GET', '/v1/sessions');
-  assert.equal(sessions.filter((s) => s.user === 'alice').length, 1, 'never a second attach');
-  const home = await cliJson<{ leasedTo: string | null }>(daemon, ['home', 'show', 'alice']);
-  assert.equal(home.leasedTo, aliceDesktop);
+  assert.deepEqual(sessions.map((x) => [x.user, x.pool, x.desktop]).sort(), [['alice', 'office', aliceDesktop], ['bob', 'lab', bobDesktop!.name]]);
+  assert.equal((await cliJson<{ leasedTo: string | null }>(daemon, ['home', 'show', 'alice'])).leasedTo, aliceDesktop);
+  assert.equal((await cliJson<{ leasedTo: string | null }>(daemon, ['home', 'show', 'bob'])).leasedTo, bobDesktop!.name);
+  const officeDs = await untilDesktops(daemon, 'office', 'office grown to two warm spares', (ds) => ds.filter((d) => d.user === null && d.state === 'ready').length === 2);
+  const labDs = await desktopsOf(daemon, 'lab');
+  assert.ok(officeDs.every((d) => d.pool === 'office' && /^office-\d+$/.test(d.name) && (d.user === null || d.user === 'alice')), JSON.stringify(officeDs));
+  assert.ok(labDs.every((d) => d.pool === 'lab' && /^lab-\d+$/.test(d.name) && (d.user === null || d.user === 'bob')), JSON.stringify(labDs));
+  await homesIn(bobDesktop!.name, '/home/bob');
+  await homesIn(aliceDesktop, '/home/alice');
+
+  // Back to the file's starting point: bob off, office at one warm spare, lab for alice only.
+  await bob.request('POST', `/v1/sessions/${bobDesktop!.name}/logoff`);
+  await daemon.api().request('PATCH', '/v1/pools/office', { warmSpares: 1 });
+  await daemon.api().request('PATCH', '/v1/pools/lab', { entitled: { users: ['alice'] } });
+  await untilDesktops(daemon, 'lab', "bob's lab desktop reset and retired", (ds) => ds.length === 0);
+  assert.equal((await cliJson<{ leasedTo: string | null }>(daemon, ['home', 'show', 'bob'])).leasedTo, null);
 });
 
 test('a rolling image update: spares move at once, the session at its logoff', async () => {
@@ -119,23 +150,36 @@ test('a rolling image update: spares move at once, the session at its logoff', a
   await typeAndExpect(daemon, 'maint-bb', 'echo release-2 > /release; sync; echo m-$((30+3))', 'm-33');
   await cliJson(daemon, ['image', 'publish', 'bb']);
 
-  const rolled = await untilDesktops(daemon, 'office', 'spares on version 2', (ds) =>
-    ds.filter((d) => d.user === null).every((d) => d.imageVersion === 2) && ds.some((d) => d.user === null && d.state === 'ready'));
+  // Settled: alice's session on version 1 and exactly one warm spare, on version 2.
+  const rolled = await untilDesktops(daemon, 'office', 'one warm spare, on version 2', (ds) =>
+    ds.length === 2 && ds.some((d) => d.user === null && d.state === 'ready' && d.imageVersion === 2));
   assert.equal(rolled.find((d) => d.name === aliceDesktop)?.imageVersion, 1, 'the session keeps its version');
+  const spare = rolled.find((d) => d.user === null)!;
   const shown = await poolShow(daemon, 'office');
   assert.equal(shown.currentVersion, 2);
   assert.equal(shown.counts.byVersion['1'], 1);
   assert.deepEqual(shown.pendingAtLogoff, [aliceDesktop]);
 
+  const logoffAt = daemon.output.length;
   await alice.request('POST', `/v1/sessions/${aliceDesktop}/logoff`);
-  // Her desktop is re-cloned onto version 2; with a warm spare already up it lands as surplus and is retired
-  // rather than booted (no wasted boot). Either way nothing on version 1 is left.
-  await untilDesktops(daemon, 'office', 'nothing left on version 1, a warm spare on version 2', (ds) =>
-    ds.every((d) => d.imageVersion === 2 && d.state !== 'resetting') && ds.some((d) => d.state === 'ready'));
+  // Her desktop is re-cloned onto version 2 and lands cold; the warm spare is already up, so hers is the surplus
+  // and is retired: the booted spare stays as it was, and nothing is booted (no wasted boot).
+  const after = await untilDesktops(daemon, 'office', "alice's desktop retired after its reset, the warm spare kept", (ds) => ds.length === 1 && ds[0]!.name === spare.name);
+  assert.deepEqual(after[0], spare, 'the same warm spare, never stopped or booted again');
+  const log = daemon.output.slice(logoffAt);
+  assert.match(log, new RegExp(`desktop ${aliceDesktop}: resetting → stopped`));
+  assert.doesNotMatch(log, /→ booting/, 'no boot after the logoff');
+  assert.doesNotMatch(log, new RegExp(`desktop ${spare.name}: ready →`), 'the warm spare untouched');
+
   const next = await alice.request<Connected>('POST', '/v1/pools/office/connect', {});
   aliceDesktop = next.desktop.name;
+  assert.equal(aliceDesktop, spare.name, 'she gets the warm spare');
   assert.equal(next.desktop.imageVersion, 2);
-  await typeAndExpect(daemon, aliceDesktop, 'cat /release; cat /home/alice/doc.txt', 'doc-7');
+  // Version 2 for real: the disk is a clone of images/bb/2.qcow2 and the guest reads what the maintenance session wrote.
+  const chain = execFileSync('qemu-img', ['info', '-U', '--output=json', join(daemon.dataDir, 'desktops', aliceDesktop, 'system.qcow2')], { encoding: 'utf8' });
+  assert.match((JSON.parse(chain) as { 'backing-filename': string })['backing-filename'], /images\/bb\/2\.qcow2$/);
+  await typeAndExpect(daemon, aliceDesktop, 'echo rel-$(cat /release)-end', 'rel-release-2-end');
+  await typeAndExpect(daemon, aliceDesktop, 'cat /home/alice/doc.txt', 'doc-7');
 });
 
 test('a daemon restart keeps the session and its home; logoff still works afterwards', async () => {
@@ -146,11 +190,8 @@ test('a daemon restart keeps the session and its home; logoff still works afterw
   const home = await cliJson<{ leasedTo: string | null }>(daemon, ['home', 'show', 'alice']);
   assert.equal(home.leasedTo, aliceDesktop, 'the lease survives the restart');
   await alice.request('POST', `/v1/sessions/${aliceDesktop}/logoff`);
-  // Reset after logoff: back as a spare, or retired when the warm spare is already up.
-  await untilDesktops(daemon, 'office', 'the desktop reset after logoff', (ds) => {
-    const d = ds.find((x) => x.name === aliceDesktop);
-    return d === undefined || (d.user === null && d.state !== 'resetting');
-  });
+  // Reset after logoff; the planner made a new warm spare when she took hers, so hers lands as the surplus.
+  await untilDesktops(daemon, 'office', 'the desktop reset after logoff and retired', (ds) => !ds.some((x) => x.name === aliceDesktop) && ds.some((x) => x.state === 'ready'));
   const released = await cliJson<{ leasedTo: string | null }>(daemon, ['home', 'show', 'alice']);
   assert.equal(released.leasedTo, null);
 });

@@ -98,6 +98,19 @@ const sessionRows = (sessions: SessionInfo[]) =>
     sessions.map((s) => [s.desktop, s.pool, s.user, s.state, s.since, String(s.clients), String(s.imageVersion)]),
   );
 
+/** Why a failed desktop failed, under the table: the step and message, the VM's exit, the console's last line. */
+function failureLines(pool: string, d: DesktopView): string[] {
+  if (!d.failure) return [];
+  const f = d.failure;
+  return [
+    '',
+    `${d.name} failed (${f.step}): ${f.message}`,
+    ...(f.vmExit ? [`  VM exit: ${f.vmExit}`] : []),
+    ...(f.consoleLine ? [`  last console line: ${f.consoleLine}`] : []),
+    `  try it again: ardesia pool retry ${pool} ${d.name}`,
+  ];
+}
+
 export function registerPoolCommands(program: Command): void {
   const pool = program.command('pool').description('pools of desktops: spares, the broker, rolling image updates');
 
@@ -147,7 +160,19 @@ export function registerPoolCommands(program: Command): void {
     .argument('<pool>')
     .action(async (name: string, _f: unknown, cmd: Command) => {
       const ds = await client(cmd).request<DesktopView[]>('GET', `/v1/pools/${enc(name)}/desktops`);
-      output(wantsJson(cmd), wantsJson(cmd) ? ds : table(['DESKTOP', 'STATE', 'USER', 'HOST', 'VERSION', 'SINCE'], ds.map((d) => [d.name, d.state, d.user ?? '-', d.host ?? '-', String(d.imageVersion), d.since])));
+      if (wantsJson(cmd)) return output(true, ds);
+      const rows = table(['DESKTOP', 'STATE', 'USER', 'HOST', 'VERSION', 'SINCE'], ds.map((d) => [d.name, d.state, d.user ?? '-', d.host ?? '-', String(d.imageVersion), d.since]));
+      output(false, [rows, ...ds.flatMap((d) => failureLines(name, d))].join('\n'));
+    });
+
+  pool
+    .command('retry')
+    .description('try a failed desktop again: a fresh clone (a persistent owner’s kept disk is booted again as it is)')
+    .argument('<pool>')
+    .argument('<desktop>')
+    .action(async (name: string, desktop: string, _f: unknown, cmd: Command) => {
+      const d = await client(cmd).request<DesktopView>('POST', `/v1/pools/${enc(name)}/desktops/${enc(desktop)}/retry`);
+      output(wantsJson(cmd), wantsJson(cmd) ? d : `ardesia: desktop ${desktop} is ${d.state}; the pool boots it again as its spares need`);
     });
 
   pool

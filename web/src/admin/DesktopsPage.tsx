@@ -1,6 +1,7 @@
-// Every pool's desktops: screen thumbnail, state, user, version, host; reset and destroy enabled by the lifecycle predicates.
-import { canDestroy, canReset } from '../../../src/desktops/lifecycle';
-import { poolDesktopReset, poolDesktopRetire, poolDesktops, poolList } from '../lib/api';
+// Every pool's desktops: screen thumbnail, state (a failed one with why), user, version, host; retry, reset and
+// destroy enabled by the lifecycle predicates.
+import { canDestroy, canReset, canRetry } from '../../../src/desktops/lifecycle';
+import { poolDesktopReset, poolDesktopRetire, poolDesktopRetry, poolDesktops, poolList } from '../lib/api';
 import { useLive } from '../lib/events';
 import { timeAgo } from '../lib/format';
 import type { DesktopView } from '../lib/types';
@@ -27,7 +28,7 @@ export function DesktopsPage() {
           { label: 'Screen', render: (d) => <DesktopThumbnail vm={d.name} state={d.state} /> },
           { label: 'Desktop', render: (d) => d.name },
           { label: 'Pool', render: (d) => d.pool },
-          { label: 'State', render: (d) => <span className={`state state-${d.state}`}>{d.state}</span> },
+          { label: 'State', render: (d) => <DesktopStateCell desktop={d} /> },
           { label: 'User', render: (d) => d.user ?? '—' },
           { label: 'Image version', render: (d) => d.imageVersion },
           { label: 'Host', render: (d) => d.host ?? '—' },
@@ -36,6 +37,9 @@ export function DesktopsPage() {
             label: 'Actions',
             render: (d) => (
               <>
+                {canRetry(d.state) && (
+                  <ActionButton kind="primary" label={`Retry ${d.name}`} done={`${d.name}: tried again`} action={() => poolDesktopRetry(d.pool, d.name)} />
+                )}
                 <ActionButton
                   label={`Reset ${d.name}`}
                   disabledReason={canReset(d.state) ? false : `a ${d.state} desktop cannot be reset`}
@@ -55,5 +59,26 @@ export function DesktopsPage() {
         ]}
       />
     </>
+  );
+}
+
+const STEP_TEXT = { clone: 'cloning its disk', boot: 'booting', spare: 'waiting as a spare', reset: 'its reset' } as const;
+
+/** The state; for a failed desktop also why: the step, the message, the VM's exit and the console's last line. */
+function DesktopStateCell({ desktop: d }: { desktop: DesktopView }) {
+  const state = <span className={`state state-${d.state}`}>{d.state}</span>;
+  if (!d.failure) return state;
+  const f = d.failure;
+  return (
+    <div className="failure" data-testid={`failure-${d.name}`}>
+      {state} while {STEP_TEXT[f.step]}: {f.message}
+      {(f.vmExit || f.consoleLine) && (
+        <details>
+          <summary>Details</summary>
+          {f.vmExit && <div>VM exit: <code className="detail">{f.vmExit}</code></div>}
+          {f.consoleLine && <div>Last console line: <code className="detail">{f.consoleLine}</code></div>}
+        </details>
+      )}
+    </div>
   );
 }

@@ -98,6 +98,8 @@ export const poolDesktops = (name: string) => call<DesktopView[]>('GET', `/v1/po
 export const poolConnect = (name: string, thinClient?: string) =>
   call<ConnectResult>('POST', `/v1/pools/${enc(name)}/connect`, { wait: true, ...(thinClient ? { client: { thinClient } } : {}) });
 export const poolDesktopReset = (pool: string, desktop: string) => call<unknown>('POST', `/v1/pools/${enc(pool)}/desktops/${enc(desktop)}/reset`);
+/** A failed desktop tried again: a fresh clone (a persistent owner's kept disk is booted again). */
+export const poolDesktopRetry = (pool: string, desktop: string) => call<unknown>('POST', `/v1/pools/${enc(pool)}/desktops/${enc(desktop)}/retry`);
 /** The session's user (where the pool allows it): end the session and re-clone the desktop. */
 export const sessionReset = (desktop: string) => call<unknown>('POST', `/v1/sessions/${enc(desktop)}/reset`);
 export const sessionList = () => call<SessionView[]>('GET', '/v1/sessions');
