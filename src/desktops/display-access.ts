@@ -1,20 +1,21 @@
 // Who may view a desktop's display: pool desktops (the session's user, or an admin) first, then standalone
 // desktops and plain VMs. Display clients of pool desktops drive the lifecycle (connected ⇄ disconnected).
 import type { Principal } from '../api/route.js';
+import type { DisplayEnd } from '../contract/display.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { DisplayAccess, DisplayClient, StandaloneDisplayAccess } from '../gateway/access.js';
 import type { PoolService } from './pools.js';
 
 export class DesktopDisplayAccess implements DisplayAccess {
   private readonly poolDesktops = new Set<string>();
-  private readonly closers = new Map<string, Set<() => void>>();
+  private readonly closers = new Map<string, Set<(end: DisplayEnd) => void>>();
 
   constructor(
     private readonly pools: PoolService,
     private readonly standalone: StandaloneDisplayAccess,
   ) {
-    pools.machine.on('disconnect-clients', (desktop) => {
-      for (const close of [...(this.closers.get(desktop) ?? [])]) close();
+    pools.on('display-end', (desktop, end) => {
+      for (const close of [...(this.closers.get(desktop) ?? [])]) close(end);
     });
   }
 
@@ -35,7 +36,7 @@ export class DesktopDisplayAccess implements DisplayAccess {
     this.pools.clientActivity(desktop);
   }
 
-  onDisconnectRequest(desktop: string, close: () => void): () => void {
+  onDisconnectRequest(desktop: string, close: (end: DisplayEnd) => void): () => void {
     let set = this.closers.get(desktop);
     if (!set) this.closers.set(desktop, (set = new Set()));
     set.add(close);

@@ -5,6 +5,7 @@ import { connect, type Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
+import { DISPLAY_CLOSE_CODE, DISPLAY_END_REASON } from '../contract/display.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { ApiRoute } from '../api/route.js';
 import type { ApiOptions } from '../api/server.js';
@@ -85,7 +86,8 @@ export function registerDisplaySocketRoute(server: FastifyInstance, opts: ApiOpt
         for (const data of early) vnc.write(data);
         const client = { address: addressOf(req), ...(thinClient ? { thinClient } : {}) };
         opts.app.display.clientConnected(desktop, client);
-        const unregister = opts.app.display.onDisconnectRequest?.(desktop, () => socket.close(4409, 'DISCONNECTED the session was disconnected (idle, or by an administrator)'));
+        // The code says why (contract/display.ts): the portal reconnects after a drop, never after these.
+        const unregister = opts.app.display.onDisconnectRequest?.(desktop, (end) => socket.close(DISPLAY_CLOSE_CODE[end], DISPLAY_END_REASON[end]));
         // Only a person's input is activity: noVNC asks for screen updates all the time, input or not.
         const inputMeter = new RfbInputMeter();
         for (const data of early) inputMeter.feed(data);

@@ -5,6 +5,7 @@
 // sessions.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { DISPLAY_CLOSE_CODE } from '../../src/contract/display.js';
 import { ArdesiaError } from '../../src/contract/errors.js';
 import type { DesktopView, PoolView, SessionInfo } from '../../src/contract/pools.js';
 import type { ApiClient } from '../../src/cli/client.js';
@@ -92,7 +93,7 @@ test("the display: alice's ticket opens her desktop's screen; connected and disc
   const connected = await until('the client counted', async () => (await alice.request<SessionInfo[]>('GET', '/v1/sessions')).find((s) => s.clients === 1));
   assert.equal(connected.state, 'in-use');
   await daemon.api().request('POST', `/v1/sessions/${aliceDesktop}/disconnect`);
-  assert.equal(await closed, 4409);
+  assert.equal(await closed, DISPLAY_CLOSE_CODE['admin-disconnect']);
   const after = await until('the session disconnected', async () => (await alice.request<SessionInfo[]>('GET', '/v1/sessions')).find((s) => s.state === 'disconnected'));
   assert.equal(after.clients, 0);
 });

@@ -14,6 +14,8 @@ interface OpenDesktop {
 }
 
 const mayReset = (pool: PoolView | undefined): boolean => pool?.userReset === true;
+/** A session that is ending is never resumed: Open waits for its end, then starts the next one. */
+const isEnding = (s: SessionView | undefined): boolean => s?.state === 'logging-off';
 
 export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | undefined; onMe: (me: Me) => void; onLogout: () => Promise<void> }) {
   const notify = useNotify();
@@ -22,10 +24,18 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
   const [open, setOpen] = useState<OpenDesktop>();
   const mySessions = (sessions.data ?? []).filter((s) => s.user === props.me.user);
   const sessionIn = (pool: string): SessionView | undefined => mySessions.find((s) => s.pool === pool);
+  /** Pools whose Open waits for the previous session to end (the daemon holds the connect until then). */
+  const [waiting, setWaiting] = useState<ReadonlySet<string>>(new Set());
 
   const connect = async (pool: string): Promise<void> => {
-    const res = await poolConnect(pool, props.thinClient);
-    setOpen({ pool, desktop: res.desktop.name });
+    const ending = isEnding(sessionIn(pool));
+    if (ending) setWaiting((w) => new Set(w).add(pool));
+    try {
+      const res = await poolConnect(pool, props.thinClient);
+      setOpen({ pool, desktop: res.desktop.name });
+    } finally {
+      if (ending) setWaiting((w) => new Set([...w].filter((p) => p !== pool)));
+    }
   };
 
   // A thin client goes straight to the desktop when the user has exactly one pool: log in, work.
@@ -98,7 +108,9 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
         {pools.data?.length === 0 && <p>No desktop pool is open to you yet. Ask an administrator to entitle you to one.</p>}
         <ul className="pool-cards" aria-label="Pools">
           {(pools.data ?? []).map((pool) => {
-            const session = sessionIn(pool.name);
+            const found = sessionIn(pool.name);
+            const ending = isEnding(found) || waiting.has(pool.name);
+            const session = isEnding(found) ? undefined : found;
             return (
               <li key={pool.name} className="card pool-card">
                 <h2>{pool.name}</h2>
@@ -108,6 +120,11 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
                 {session && (
                   <p>
                     Session on {session.desktop}, {session.state}, since {timeAgo(session.since)}
+                  </p>
+                )}
+                {ending && (
+                  <p role="status" data-testid={`closing-${pool.name}`}>
+                    Closing your previous session…{waiting.has(pool.name) ? ' your new desktop opens as soon as it has ended.' : ''}
                   </p>
                 )}
                 <ActionButton kind="primary" label={session ? `Resume ${pool.name}` : `Open ${pool.name}`} action={() => connect(pool.name)} />
