@@ -14,8 +14,7 @@ interface OpenDesktop {
 }
 
 const mayReset = (pool: PoolView | undefined): boolean => pool?.userReset === true;
-/** A session that is ending is never resumed: Open waits for its end, then starts the next one. */
-const isEnding = (s: SessionView | undefined): boolean => s?.state === 'logging-off';
+
 
 export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | undefined; onMe: (me: Me) => void; onLogout: () => Promise<void> }) {
   const notify = useNotify();
@@ -26,12 +25,22 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
   const sessionIn = (pool: string): SessionView | undefined => mySessions.find((s) => s.pool === pool);
   /** Pools whose Open waits for the previous session to end (the daemon holds the connect until then). */
   const [waiting, setWaiting] = useState<ReadonlySet<string>>(new Set());
+  /** Desktops logged off from this page: ending even before the live list says so. */
+  const [loggedOff, setLoggedOff] = useState<ReadonlySet<string>>(new Set());
+  // A session is never resumed once it ends: Open waits for its end, then starts the next one.
+  const isEnding = (s: SessionView | undefined): boolean => s !== undefined && (s.state === 'logging-off' || loggedOff.has(s.desktop));
+  useEffect(() => {
+    if (!sessions.data || loggedOff.size === 0) return;
+    const live = new Set(sessions.data.map((s) => s.desktop));
+    if ([...loggedOff].some((d) => !live.has(d))) setLoggedOff(new Set([...loggedOff].filter((d) => live.has(d))));
+  }, [sessions.data, loggedOff]);
 
   const connect = async (pool: string): Promise<void> => {
     const ending = isEnding(sessionIn(pool));
     if (ending) setWaiting((w) => new Set(w).add(pool));
     try {
       const res = await poolConnect(pool, props.thinClient);
+      setLoggedOff((l) => new Set([...l].filter((d) => d !== res.desktop.name)));
       setOpen({ pool, desktop: res.desktop.name });
     } finally {
       if (ending) setWaiting((w) => new Set([...w].filter((p) => p !== pool)));
@@ -57,6 +66,7 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
         mayReset={mayReset(pools.data?.find((p) => p.name === open.pool))}
         onLeave={() => setOpen(undefined)}
         onLoggedOff={() => {
+          setLoggedOff((l) => new Set(l).add(open.desktop));
           setOpen(undefined);
           if (props.kiosk) void props.onLogout();
         }}
