@@ -4,19 +4,33 @@ import type { Principal } from '../api/route.js';
 import type { DisplayEnd } from '../contract/display.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { DisplayAccess, DisplayClient, StandaloneDisplayAccess } from '../gateway/access.js';
+import { isInSession } from './lifecycle.js';
 import type { PoolService } from './pools.js';
 
 export class DesktopDisplayAccess implements DisplayAccess {
   private readonly poolDesktops = new Set<string>();
   private readonly closers = new Map<string, Set<(end: DisplayEnd) => void>>();
+  /** Desktops last seen in a session that is not ending: leaving it ends their displays. */
+  private readonly liveSessions = new Set<string>();
 
   constructor(
     private readonly pools: PoolService,
     private readonly standalone: StandaloneDisplayAccess,
   ) {
-    pools.on('display-end', (desktop, end) => {
-      for (const close of [...(this.closers.get(desktop) ?? [])]) close(end);
+    pools.on('display-end', (desktop, end) => this.end(desktop, end));
+    // The lifecycle closes display clients only on its idle timeout (in-use → disconnected).
+    pools.machine.on('disconnect-clients', (desktop) => this.end(desktop, 'idle'));
+    // A session that ends (logoff, guest reboot or shutdown) ends its displays as "logged off", not as a drop.
+    pools.machine.on('desktop', (view) => {
+      const was = this.liveSessions.has(view.name);
+      if (isInSession(view.state) && view.state !== 'logging-off') return void this.liveSessions.add(view.name);
+      this.liveSessions.delete(view.name);
+      if (was || view.state === 'logging-off') this.end(view.name, 'logged-off');
     });
+  }
+
+  private end(desktop: string, end: DisplayEnd): void {
+    for (const close of [...(this.closers.get(desktop) ?? [])]) close(end);
   }
 
   async access(who: Principal, desktop: string): Promise<{ vm: string }> {

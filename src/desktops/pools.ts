@@ -49,7 +49,7 @@ export interface PoolServiceEvents {
   'session-ready': [SessionReady];
   /** A thin client (by MAC) now shows `user`'s session, or none (null) when it ended. */
   'thin-client': [string, string | null];
-  /** The desktop's display clients must go, and why (the gateway closes them with that ending's code). */
+  /** An administrator disconnected the desktop's display clients (display-access.ts closes them). */
   'display-end': [string, DisplayEnd];
 }
 
@@ -73,8 +73,6 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
   private readonly thinClientOf = new Map<string, string>();
   private readonly clients = new Map<string, { count: number; last: ClientInfo | null; activityAt: number }>();
   /** Connects whose assign went out and whose guest has not said "session started" yet: desktop → request time. */
-  /** Desktops last seen in a session that is not ending: leaving it ends their displays as "logged off". */
-  private readonly liveSessions = new Set<string>();
   private readonly awaitingSession = new Map<string, Omit<SessionReady, 'seconds'> & { requestedAt: number }>();
 
   constructor(
@@ -89,15 +87,6 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       clientActivity: (desktop) => this.clients.get(desktop),
     });
     machine.on('session-started', (desktop) => this.sessionReady(desktop));
-    // The lifecycle closes display clients only on its idle timeout (in-use → disconnected).
-    machine.on('disconnect-clients', (desktop) => this.emit('display-end', desktop, 'idle'));
-    // A session that ends (logoff, guest reboot or shutdown) ends its displays with "logged off", not a drop.
-    machine.on('desktop', (view) => {
-      const was = this.liveSessions.has(view.name);
-      if (isInSession(view.state) && view.state !== 'logging-off') return void this.liveSessions.add(view.name);
-      this.liveSessions.delete(view.name);
-      if (was || view.state === 'logging-off') this.emit('display-end', view.name, 'logged-off');
-    });
     machine.on('desktop', (view) => {
       if (SESSION_END_STATES.includes(view.state)) this.awaitingSession.delete(view.name);
     });

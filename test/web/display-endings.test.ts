@@ -49,7 +49,7 @@ describe('display endings in the portal', () => {
     await w?.daemon.destroy();
   });
 
-  it("an administrator's disconnect ends the view with its message; only the Reconnect click opens it again", async () => {
+  it("an administrator's disconnect ends the view with its message; only the Reconnect click opens it again; a logoff says so", async () => {
     await poolFor(w, 'adm', 'ann');
     const p = await pageOpen(browser);
     await login(p.page, w.url, 'ann', PASSWORD);
@@ -72,6 +72,12 @@ describe('display endings in the portal', () => {
     await p.page.getByRole('button', { name: 'Reconnect' }).click();
     await p.page.locator('[data-status="connected"]').waitFor({ timeout: TIMEOUT_MS });
     await until('the session in use again', async () => (await sessionOf(w, 'ann'))?.state === 'in-use', TIMEOUT_MS, 250);
+
+    // Logged off from elsewhere (here an administrator) while the page shows it: "logged off", no reconnect.
+    await rootCall(w, 'POST', `/v1/sessions/${desktop}/logoff`);
+    await p.page.getByRole('alert').filter({ hasText: 'Your session was logged off' }).waitFor({ timeout: TIMEOUT_MS });
+    await p.page.getByRole('button', { name: 'Back to your desktops' }).click();
+    await p.page.getByRole('heading', { name: 'Your desktops' }).waitFor();
     assertNoConsoleErrors(p);
     await p.page.context().close();
   });
