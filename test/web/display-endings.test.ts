@@ -4,7 +4,7 @@
 // released, and a kiosk goes back to its login page; opening right after a logoff shows "closing your previous
 // session…" and then the new desktop, with no Resume offered on the ending session (logoff → desktop measured).
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { SessionInfo } from '../../src/contract/pools.js';
@@ -28,6 +28,23 @@ async function poolFor(w: WebDaemon, name: string, user: string, extra: Record<s
   await until(`a warm spare in ${name}`, async () => (await rootCall<Array<{ state: string }>>(w, 'GET', `/v1/pools/${name}/desktops`)).some((d) => d.state === 'ready'), TIMEOUT_MS, 500);
 }
 
+/** The display relays the daemon runs now (native/display-relay.c, one per open display). */
+function displayRelaysOf(daemonPid: number): number[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      let text = '';
+      try {
+        text = readFileSync(`/proc/${e}/stat`, 'utf8');
+      } catch {
+        return false; // gone meanwhile
+      }
+      const stat = /^\d+ \((.*)\) \S+ (\d+)/.exec(text);
+      return stat?.[1] === 'display-relay' && Number(stat[2]) === daemonPid;
+    })
+    .map(Number);
+}
+
 async function openAndConnect(page: Page, pool: string): Promise<void> {
   await page.getByRole('button', { name: `Open ${pool}` }).click();
   await page.locator('[data-status="connected"]').waitFor({ timeout: TIMEOUT_MS });
@@ -49,12 +66,19 @@ describe('display endings in the portal', () => {
     await w?.daemon.destroy();
   });
 
-  it("an administrator's disconnect ends the view with its message; only the Reconnect click opens it again; a logoff says so", async () => {
+  it("a drop reconnects by itself; an administrator's disconnect ends the view until the Reconnect click; a logoff says so", async () => {
     await poolFor(w, 'adm', 'ann');
     const p = await pageOpen(browser);
     await login(p.page, w.url, 'ann', PASSWORD);
     await openAndConnect(p.page, 'adm');
     const desktop = (await sessionOf(w, 'ann'))!.desktop;
+    // A network drop first (the relay holding the browser's connection dies: an abnormal close) reconnects by itself.
+    const relays = displayRelaysOf(w.daemon.proc!.pid!);
+    assert.equal(relays.length, 1, 'one display relay carries the page');
+    process.kill(relays[0]!, 'SIGKILL');
+    await p.page.locator('[data-status="reconnecting"]').waitFor({ timeout: TIMEOUT_MS });
+    await p.page.locator('[data-status="connected"]').waitFor({ timeout: TIMEOUT_MS });
+
     await rootCall(w, 'POST', `/v1/sessions/${desktop}/disconnect`);
     await p.page.locator('[data-status="closed"][data-end="admin-disconnect"]').waitFor({ timeout: TIMEOUT_MS });
     await p.page.getByRole('alert').filter({ hasText: 'An administrator disconnected this session' }).waitFor();
