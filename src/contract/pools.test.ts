@@ -68,3 +68,8 @@ test('desktop view wire type', () => {
   assert.deepEqual(DesktopView.parse(view), view);
   assert.equal(DesktopView.safeParse({ ...view, state: 'sleeping' }).success, false);
 });
+
+test('idle limits take fractions of a minute (a test policy of seconds), never below zero', () => {
+  assert.equal(Pool.parse({ name: 'lab', image: 'deb', idleDisconnectMinutes: 0.25 }).idleDisconnectMinutes, 0.25);
+  assert.match(poolProblems({ name: 'lab', image: 'deb', idleLogoffMinutes: -1 }).join(), /idleLogoffMinutes/);
+});

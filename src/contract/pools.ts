@@ -32,6 +32,7 @@ export const Entitlement = z
   .default({});
 
 const count = (max: number) => z.number().int().min(0).max(max);
+const idleMinutes = z.number().min(0).max(MAX_IDLE_MINUTES).default(0);
 
 const PoolFields = z
   .object({
@@ -49,10 +50,10 @@ const PoolFields = z
     persistent: z.boolean().default(false),
     /** Defaults to 'reset' for non-persistent pools and 'keep' for persistent ones. */
     onLogoff: OnLogoff.optional(),
-    /** In use but no client input for this long → clients disconnected (0 = never). */
-    idleDisconnectMinutes: count(MAX_IDLE_MINUTES).default(0),
+    /** In use but no client input for this long → clients disconnected (0 = never). Fractions allowed (0.5 = 30 s). */
+    idleDisconnectMinutes: idleMinutes,
     /** Disconnected for this long → the session is logged off (0 = never). Counts from the disconnect. */
-    idleLogoffMinutes: count(MAX_IDLE_MINUTES).default(0),
+    idleLogoffMinutes: idleMinutes,
     maxDesktopsPerUser: z.number().int().min(1).max(MAX_POOL_DESKTOPS).default(1),
     /** Desktops also get a SPICE display for native clients (remote-viewer, a .vv file from the portal), bound to `listen`; null turns it off. */
     spice: z.object({ listen: z.string().ip('the SPICE listen address is an IPv4 or IPv6 address').default('127.0.0.1') }).strict().nullable().optional(),

@@ -1,21 +1,36 @@
 // Who may view a desktop's display: pool desktops (the session's user, or an admin) first, then standalone
 // desktops and plain VMs. Display clients of pool desktops drive the lifecycle (connected ⇄ disconnected).
 import type { Principal } from '../api/route.js';
+import type { DisplayEnd } from '../contract/display.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { DisplayAccess, DisplayClient, StandaloneDisplayAccess } from '../gateway/access.js';
+import { isInSession } from './lifecycle.js';
 import type { PoolService } from './pools.js';
 
 export class DesktopDisplayAccess implements DisplayAccess {
   private readonly poolDesktops = new Set<string>();
-  private readonly closers = new Map<string, Set<() => void>>();
+  private readonly closers = new Map<string, Set<(end: DisplayEnd) => void>>();
+  /** Desktops last seen in a session that is not ending: leaving it ends their displays. */
+  private readonly liveSessions = new Set<string>();
 
   constructor(
     private readonly pools: PoolService,
     private readonly standalone: StandaloneDisplayAccess,
   ) {
-    pools.machine.on('disconnect-clients', (desktop) => {
-      for (const close of [...(this.closers.get(desktop) ?? [])]) close();
+    pools.on('display-end', (desktop, end) => this.end(desktop, end));
+    // The lifecycle closes display clients only on its idle timeout (in-use → disconnected).
+    pools.machine.on('disconnect-clients', (desktop) => this.end(desktop, 'idle'));
+    // A session that ends (logoff, guest reboot or shutdown) ends its displays as "logged off", not as a drop.
+    pools.machine.on('desktop', (view) => {
+      const was = this.liveSessions.has(view.name);
+      if (isInSession(view.state) && view.state !== 'logging-off') return void this.liveSessions.add(view.name);
+      this.liveSessions.delete(view.name);
+      if (was || view.state === 'logging-off') this.end(view.name, 'logged-off');
     });
+  }
+
+  private end(desktop: string, end: DisplayEnd): void {
+    for (const close of [...(this.closers.get(desktop) ?? [])]) close(end);
   }
 
   async access(who: Principal, desktop: string): Promise<{ vm: string }> {
@@ -35,7 +50,7 @@ export class DesktopDisplayAccess implements DisplayAccess {
     this.pools.clientActivity(desktop);
   }
 
-  onDisconnectRequest(desktop: string, close: () => void): () => void {
+  onDisconnectRequest(desktop: string, close: (end: DisplayEnd) => void): () => void {
     let set = this.closers.get(desktop);
     if (!set) this.closers.set(desktop, (set = new Set()));
     set.add(close);

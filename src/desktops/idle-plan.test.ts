@@ -8,6 +8,8 @@ const minutesAgo = (m: number) => new Date(NOW - m * 60_000).toISOString();
 const desk = (name: string, state: DesktopView['state'], sinceMinutes: number): DesktopView => ({ name, pool: 'p', state, user: 'u', host: null, imageVersion: 1, since: minutesAgo(sinceMinutes) });
 
 const CASES: Array<{ name: string; policy: { idleDisconnectMinutes: number; idleLogoffMinutes: number }; desktop: DesktopView; activity?: ClientActivity; expect: string[] }> = [
+  { name: 'a fraction of a minute, past', policy: { idleDisconnectMinutes: 0, idleLogoffMinutes: 0.25 }, desktop: desk('d', 'disconnected', 0.3), expect: ['d:disconnected-too-long'] },
+  { name: 'a fraction of a minute, not yet', policy: { idleDisconnectMinutes: 0, idleLogoffMinutes: 0.25 }, desktop: desk('d', 'disconnected', 0.2), expect: [] },
   { name: 'disconnected past the logoff limit', policy: { idleDisconnectMinutes: 0, idleLogoffMinutes: 30 }, desktop: desk('d', 'disconnected', 31), expect: ['d:disconnected-too-long'] },
   { name: 'disconnected exactly at the limit', policy: { idleDisconnectMinutes: 0, idleLogoffMinutes: 30 }, desktop: desk('d', 'disconnected', 30), expect: ['d:disconnected-too-long'] },
   { name: 'disconnected, not yet', policy: { idleDisconnectMinutes: 0, idleLogoffMinutes: 30 }, desktop: desk('d', 'disconnected', 29), expect: [] },

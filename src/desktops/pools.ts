@@ -2,6 +2,7 @@
 // Decisions are pure (broker-plan.ts, spares-plan.ts); this shell builds their views from the store,
 // runs their answers through the desktop lifecycle (pool-machine.ts) and reports what happened.
 import { EventEmitter } from 'node:events';
+import type { DisplayEnd } from '../contract/display.js';
 import { ArdesiaError } from '../contract/errors.js';
 import { GuestUserName } from '../contract/guest.js';
 import {
@@ -24,6 +25,7 @@ import { isInSession } from './lifecycle.js';
 import { type DesktopMachine, targetVersionOf } from './pool-machine.js';
 import { desktopViewOf, nowIso, poolDesktopsAll, poolDesktopsOf, poolGet, poolList, poolOf, requirePool, requirePoolDesktop } from './pool-repo.js';
 import { PoolPlanner } from './pool-planner.js';
+import { untilPreviousSessionEnded } from './session-wait.js';
 import { rolloutPendingAtLogoff, versionCounts } from './spares-plan.js';
 
 export interface Caller {
@@ -47,6 +49,8 @@ export interface PoolServiceEvents {
   'session-ready': [SessionReady];
   /** A thin client (by MAC) now shows `user`'s session, or none (null) when it ended. */
   'thin-client': [string, string | null];
+  /** An administrator disconnected the desktop's display clients (display-access.ts closes them). */
+  'display-end': [string, DisplayEnd];
 }
 
 export interface SessionReady {
@@ -249,6 +253,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       this.emit('brokered', 'refuse');
       throw new ArdesiaError('POOL_NOT_ENTITLED', `${who.name} is not entitled to pool ${poolName}`);
     }
+    if (body.wait) await this.previousSessionEnd(poolName, who.name, requestedAt + body.waitSeconds * 1000);
     const decision = await this.lockPool(poolName, async () => {
       const d = brokerDecide({ user: who.name, groups: who.groups, pool: poolName }, await this.brokerView(pool));
       if (d.kind === 'warm' || d.kind === 'cold-start') this.claims.set(d.desktop.name, who.name);
@@ -276,6 +281,13 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     }
     const desktop = body.wait ? await this.waitForSession(name, who.name, body.waitSeconds * 1000) : desktopViewOf(await requirePoolDesktop(this.ctx.db, name));
     return { desktop, session: await this.sessionOf(name) };
+  }
+
+  /** Opening right after a logoff: wait (bounded by the connect's own wait) for the previous session to end rather than refuse. */
+  private async previousSessionEnd(pool: string, user: string, deadlinePerf: number): Promise<void> {
+    const deadline = Date.now() + Math.max(0, deadlinePerf - performance.now());
+    const waited = await untilPreviousSessionEnded(this.machine, () => this.desktopViews(pool), user, deadline);
+    if (waited) this.ctx.deps.log.info({ pool, user, ...waited }, `${user} waited ${waited.ms} ms for the previous session on ${waited.desktop} to end`);
   }
 
   private async act(pool: Pool, decision: Exclude<BrokerDecision, { kind: 'refuse' }>, user: string): Promise<void> {
@@ -384,7 +396,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
 
   async disconnect(desktop: string, who: Caller): Promise<SessionInfo> {
     await this.requireSession(desktop, who);
-    this.machine.emit('disconnect-clients', desktop);
+    this.emit('display-end', desktop, 'admin-disconnect');
     await auditAppend(this.ctx.db, who.name, 'session.disconnect', desktop, null, who.address);
     return this.sessionOf(desktop);
   }

@@ -2,6 +2,7 @@
 // The gateway depends only on the DisplayAccess interface; the implementation below covers what
 // exists today (standalone desktops and plain VMs); pool desktops (the session's user) join it later.
 import { ArdesiaError } from '../contract/errors.js';
+import type { DisplayEnd } from '../contract/display.js';
 import type { DesktopInfo } from '../contract/images.js';
 import type { VmSpec, VmStatus } from '../contract/vm.js';
 import type { Principal } from '../api/route.js';
@@ -20,8 +21,8 @@ export interface DisplayAccess {
   clientDisconnected(desktop: string): void;
   /** Input from a client of the desktop (the idle policy counts from the last one). */
   clientActivity?(desktop: string): void;
-  /** How to close this connection when the desktop's clients must go (idle policy, an admin); returns the unregister. */
-  onDisconnectRequest?(desktop: string, close: () => void): () => void;
+  /** How to close this connection when the desktop's clients must go (an admin, idle policy, logoff); returns the unregister. */
+  onDisconnectRequest?(desktop: string, close: (end: DisplayEnd) => void): () => void;
 }
 
 export interface DisplayConnections {

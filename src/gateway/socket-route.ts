@@ -8,6 +8,7 @@ import { connect, type Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { principalResolve } from '../auth/principal.js';
+import { DISPLAY_CLOSE_CODE, DISPLAY_END_REASON } from '../contract/display.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { ApiRoute } from '../api/route.js';
 import type { ApiOptions } from '../api/server.js';
@@ -118,7 +119,8 @@ async function displayUpgrade(opts: ApiOptions, log: FastifyBaseLogger, pipes: S
     },
   });
   pipes.add(pipe);
-  unregister = opts.app.display.onDisconnectRequest?.(desktop, () => pipe.close(4409, 'DISCONNECTED the session was disconnected (idle, or by an administrator)'));
+  // The code says why (contract/display.ts): the portal reconnects after a drop, never after these.
+  unregister = opts.app.display.onDisconnectRequest?.(desktop, (end) => pipe.close(DISPLAY_CLOSE_CODE[end], DISPLAY_END_REASON[end]));
 }
 
 function pathOf(req: IncomingMessage): string {

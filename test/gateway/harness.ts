@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import type { AppContext } from '../../src/api/route.js';
 import { ensureRootToken } from '../../src/auth/tokens.js';
 import { ArdesiaError } from '../../src/contract/errors.js';
+import type { DisplayEnd } from '../../src/contract/display.js';
 import type { DisplayAccess } from '../../src/gateway/access.js';
 import { registerDisplaySocketRoute } from '../../src/gateway/socket-route.js';
 import { DisplayTickets, displayTicketsOf, type TicketHolder, useDisplayTickets } from '../../src/gateway/tickets.js';
@@ -42,7 +43,7 @@ export async function startHarness(onVnc: (socket: Socket) => void, opts: { tick
   const connected: string[] = [];
   const disconnected: string[] = [];
   const activity: string[] = [];
-  const closers = new Set<() => void>();
+  const closers = new Set<(end: DisplayEnd) => void>();
   const display: DisplayAccess = {
     access: async (_who, name) => {
       if (name !== 'desk') throw new ArdesiaError('DESKTOP_NOT_FOUND', `no desktop ${name}`);
@@ -74,7 +75,7 @@ export async function startHarness(onVnc: (socket: Socket) => void, opts: { tick
     activity,
     disconnect: () => {
       const all = [...closers];
-      for (const close of all) close();
+      for (const close of all) close('admin-disconnect');
       return all.length;
     },
     close: async () => {

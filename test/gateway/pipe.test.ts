@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
+import { DISPLAY_CLOSE_CODE } from '../../src/contract/display.js';
 import { liveDisplayPipes, BROWSER_HIGH_WATER_BYTES } from '../../src/gateway/proxy.js';
 import { displayRelayBinary } from '../../src/gateway/relay.js';
 import { DisplayTickets, TICKET_TTL_MS } from '../../src/gateway/tickets.js';
@@ -101,7 +102,7 @@ it('a desktop that stops reading pauses the browser side, and gets every byte on
   c.ws.close();
 });
 
-it('an administrator’s disconnect closes the display with 4409, and the pipe winds down with its totals', async () => {
+it('an administrator’s disconnect closes the display with its own code (4901), and the pipe winds down with its totals', async () => {
   h = await startHarness((s) => {
     s.on('error', () => undefined);
     s.resume();
@@ -114,7 +115,7 @@ it('an administrator’s disconnect closes the display with 4409, and the pipe w
   assert.equal(liveDisplayPipes()[0]!.via, expectedVia);
   assert.equal(h.disconnect('desk'), 1);
   const end = await c.closed;
-  assert.equal(end.code, 4409);
+  assert.equal(end.code, DISPLAY_CLOSE_CODE['admin-disconnect']);
   assert.match(end.reason, /^DISCONNECTED /);
   assert.equal(end.data.toString(), 'RFB 003.008\n');
   await until('the pipe gone and the disconnect recorded', async () => liveDisplayPipes().length === 0 && h!.disconnected.length === 1 && (await h!.vncConnections()) === 0, 10_000, 20);

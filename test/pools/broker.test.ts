@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { DISPLAY_CLOSE_CODE } from '../../src/contract/display.js';
 import { ArdesiaError } from '../../src/contract/errors.js';
 import type { DesktopView, PoolView, SessionInfo } from '../../src/contract/pools.js';
 import type { ApiClient } from '../../src/cli/client.js';
@@ -95,7 +96,7 @@ test("the display: alice's ticket opens her desktop's screen; connected and disc
   const connected = await until('the client counted', async () => (await alice.request<SessionInfo[]>('GET', '/v1/sessions')).find((s) => s.clients === 1));
   assert.equal(connected.state, 'in-use');
   await daemon.api().request('POST', `/v1/sessions/${aliceDesktop}/disconnect`);
-  assert.equal(await closed, 4409);
+  assert.equal(await closed, DISPLAY_CLOSE_CODE['admin-disconnect']);
   const after = await until('the session disconnected', async () => (await alice.request<SessionInfo[]>('GET', '/v1/sessions')).find((s) => s.state === 'disconnected'));
   assert.equal(after.clients, 0);
 });

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { WebSocket } from 'ws';
+import { DISPLAY_CLOSE_CODE } from '../../src/contract/display.js';
 import type { DesktopView, SessionInfo } from '../../src/contract/pools.js';
 import type { ApiClient } from '../../src/cli/client.js';
 import { type TestDaemon, until } from '../helpers/daemon.js';
@@ -142,7 +143,7 @@ test('an untouched display is disconnected after a minute and logged off a minut
       untouched.closed,
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the untouched display was not disconnected in time')), IDLE_DISCONNECT_BOUND_MS).unref()),
     ]);
-    assert.equal(code, 4409, 'closed by the daemon as DISCONNECTED');
+    assert.equal(code, DISPLAY_CLOSE_CODE.idle, 'closed by the daemon as IDLE');
     // The state changes with the idle timeout; the client count when the closed pipe has wound down.
     await until('alice disconnected, with no client left', async () => {
       const s = await sessionOf(alice);

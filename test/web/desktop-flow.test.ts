@@ -1,7 +1,8 @@
 // The whole desk-user flow in the browser, on a real pool of the Debian desktop image (TCG; slow):
 // an admin creates the pool in the console and watches its spare come up live; a user opens a desktop,
-// sees it on the canvas, types a command in its xterm that writes a file in the home, logs off, logs in
-// again, and the file is in the home attached to the new desktop.
+// sees it on the canvas, types a command in its xterm once at a person's speed (every key must arrive),
+// pastes a command from the portal once, logs off and opens the pool again at once (logoff → next desktop on
+// screen measured), and the file is in the home attached to the new desktop.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -45,29 +46,22 @@ async function canvasFacts(page: Page): Promise<CanvasFacts> {
   }, XTERM_POINT);
 }
 
-/** Pause between keys, as a person types: QEMU's PS/2 keyboard queues only 16 bytes (about five keystrokes) and
- *  drops the rest while a guest starved of CPU under TCG has not read them — a burst at machine speed loses keys. */
-const KEY_PAUSE_MS = 150;
+/** One key every 80 ms: 12.5 keys/s, a person's normal speed (the issue asks for at least 10). */
+const KEY_INTERVAL_MS = 80;
 
 /** Shifted characters go as Shift+key presses: keyboard.type does not send Shift through noVNC. */
 const SHIFTED: Record<string, string> = { '+': 'Shift+Equal', '>': 'Shift+Period', '&': 'Shift+Digit7', '~': 'Shift+Backquote', '|': 'Shift+Backslash', '"': 'Shift+Quote' };
 
-async function typeInDesktop(page: Page, text: string): Promise<void> {
-  await clearShellLine(page);
-  for (const ch of text) {
-    const shifted = SHIFTED[ch];
-    if (shifted) await page.keyboard.press(shifted, { delay: 30 });
-    else await page.keyboard.press(ch === ' ' ? 'Space' : ch, { delay: 30 });
-    await page.waitForTimeout(KEY_PAUSE_MS);
+/** Types `text` and Enter on a fixed cadence (key i at start + i × KEY_INTERVAL_MS); returns the keys per second. */
+async function typeInDesktop(page: Page, text: string): Promise<number> {
+  const keys = [...text].map((ch) => SHIFTED[ch] ?? (ch === ' ' ? 'Space' : ch)).concat('Enter');
+  const start = performance.now();
+  for (const [i, key] of keys.entries()) {
+    const due = start + i * KEY_INTERVAL_MS - performance.now();
+    if (due > 0) await page.waitForTimeout(due);
+    await page.keyboard.press(key, { delay: 20 });
   }
-  await page.keyboard.press('Enter');
-}
-
-/** Ctrl+C: a fresh prompt, whatever a previous try left on the line (a window that opened mid-typing — the file
- *  manager starts late under TCG — takes the focus and the rest of that line's keys). */
-async function clearShellLine(page: Page): Promise<void> {
-  await page.keyboard.press('Control+c');
-  await page.waitForTimeout(500);
+  return keys.length / ((performance.now() - start) / 1000);
 }
 
 let lastGuestAnswer = '';
@@ -110,7 +104,7 @@ async function clickXterm(page: Page): Promise<void> {
 }
 
 async function openDesktopAndWaitForXterm(page: Page): Promise<void> {
-  await page.getByRole('button', { name: new RegExp(`^(Open|Resume) ${POOL}$`) }).click();
+  await page.getByRole('button', { name: `Open ${POOL}` }).click();
   try {
     await page.locator('[data-status="connected"]').waitFor({ timeout: DESKTOP_TIMEOUT_MS });
   } catch (err) {
@@ -167,53 +161,50 @@ describe('desktop flow in the browser', () => {
     await p.page.context().close();
   });
 
-  it('a user works in the desktop, logs off, logs in again and finds the file', async () => {
+  it('a user works in the desktop, logs off, opens it again at once and finds the file', async () => {
     const p = await pageOpen(browser);
     await login(p.page, w.url, USER.name, USER.password);
     await openDesktopAndWaitForXterm(p.page);
     await screenshot(p.page, 'desktop-view');
-    // Windows of the session may still be opening and take the focus from the xterm: type, then look at the
-    // home volume from the host, and type again (it is idempotent) until the file is there.
-    let written = false;
-    for (let attempt = 0; attempt < 5 && !written; attempt++) {
-      await clickXterm(p.page);
-      await p.page.waitForTimeout(1000);
-      await typeInDesktop(p.page, 'echo ardesia > ~/web-flow-marker; sync');
-      written = await until('the file in the home', () => markerSeenByGuest(w, USER.name), 45_000, 3000).then(() => true, () => false);
-      if (!written) await p.page.screenshot({ path: `/tmp/desktop-flow-attempt-${attempt}.png` }).catch(() => undefined); // for whoever debugs a failure
-    }
+    // The session reports started only once its windows are up and the terminal has the focus: one try, every key.
+    await clickXterm(p.page);
+    const command = 'echo ardesia > ~/web-flow-marker; sync';
+    const rate = await typeInDesktop(p.page, command);
+    console.log(`typed ${command.length + 1} keys at ${rate.toFixed(1)} keys/s`);
+    const written = await until('the file in the home', () => markerSeenByGuest(w, USER.name), 90_000, 3000).then(() => true, () => false);
     if (!written) {
       // Say what the desktop looked like from inside, for whoever reads the CI log.
+      await screenshot(p.page, 'desktop-flow-typing-failure').catch(() => undefined);
       const desktop = (await rootCall<Array<{ user: string; desktop: string }>>(w, 'GET', '/v1/sessions')).find((s) => s.user === USER.name)?.desktop ?? '?';
       const inside = await typeAndExpect(w.daemon, desktop, `ls -la /home/${USER.name}; grep /home /proc/mounts; ps -eo user,comm | grep -E 'xterm|jwm|bash|Xorg'; echo diag-$((6*7))`, 'diag-42', 20_000).catch(String);
-      assert.fail(`the command typed into the desktop never wrote its file into the home; canvas ${JSON.stringify(await canvasFacts(p.page))}; the guest's console said: ${lastGuestAnswer}\n${inside}`);
+      assert.fail(`the command typed once into the desktop did not write its file into the home (a key was lost); canvas ${JSON.stringify(await canvasFacts(p.page))}; the guest's console said: ${lastGuestAnswer}\n${inside}`);
     }
     // Paste from the portal: noVNC sends the text as the VNC clipboard, QEMU's vdagent hands it to the guest's
-    // spice-vdagent, and xterm pastes the CLIPBOARD selection on Shift+Insert.
-    // The text reaches the guest only once its clipboard agent is up (it starts with the session, later under
-    // load); a paste sent before that is lost, so each try clicks Paste again, as a person would.
+    // spice-vdagent, and xterm pastes the CLIPBOARD selection on Shift+Insert. The session was reported started
+    // only once the clipboard agent was up, so the one paste sent now arrives.
+    // The agent takes the CLIPBOARD selection asynchronously after the paste (a grab over the port, then X):
+    // Shift+Insert before that inserts nothing, so it is pressed again (the paste itself is sent once).
     await p.page.getByPlaceholder('Text to paste').fill('echo pasted > ~/clip-marker; sync');
+    await p.page.getByRole('button', { name: 'Paste' }).click();
+    await clickXterm(p.page);
     let pasted = false;
-    for (let attempt = 0; attempt < 3 && !pasted; attempt++) {
-      await p.page.getByRole('button', { name: 'Paste' }).click();
-      await clickXterm(p.page);
+    for (let insert = 0; insert < 5 && !pasted; insert++) {
       await p.page.waitForTimeout(1000);
-      await clearShellLine(p.page);
       await p.page.keyboard.press('Shift+Insert');
-      await p.page.waitForTimeout(KEY_PAUSE_MS);
       await p.page.keyboard.press('Enter');
-      pasted = await until('the pasted command to run', () => fileSeenByGuest(w, USER.name, 'clip-marker', 'pasted'), 45_000, 3000).then(() => true, () => false);
+      pasted = await fileSeenByGuest(w, USER.name, 'clip-marker', 'pasted');
     }
-    assert.ok(pasted, `the text pasted from the portal never ran in the desktop's terminal; the guest's console said: ${lastGuestAnswer}`);
+    assert.ok(pasted, `the text pasted once from the portal never ran in the desktop's terminal; the guest's console said: ${lastGuestAnswer}`);
     await screenshot(p.page, 'desktop-pasted');
 
+    // Log off and open again at once: the portal offers Open (never Resume on the ending session) and the
+    // daemon holds the connect until the previous session has ended.
+    const loggedOffAt = performance.now();
     await p.page.getByRole('button', { name: 'Log off' }).click();
     await p.page.getByRole('heading', { name: 'Your desktops' }).waitFor();
-    await until('the session to end', async () => (await rootCall<unknown[]>(w, 'GET', '/v1/sessions')).length === 0, DESKTOP_TIMEOUT_MS, 1000);
-
-    await p.page.getByRole('button', { name: 'Log out' }).click();
-    await login(p.page, w.url, USER.name, USER.password);
+    assert.equal(await p.page.getByRole('button', { name: `Resume ${POOL}` }).count(), 0, 'no Resume on an ending session');
     await openDesktopAndWaitForXterm(p.page);
+    console.log(`logoff → next desktop on screen (xterm drawn): ${((performance.now() - loggedOffAt) / 1000).toFixed(1)} s`);
     // The file typed in the first session is in the home now attached to this session's desktop. (Read on the
     // host: typing a second command through noVNC into a desktop that is still opening windows under TCG
     // lost its first keys in every run, which tests the timing of the session, not the home.)

@@ -26,6 +26,7 @@ export const DESKTOP_PACKAGES: readonly string[] = [
   'jwm',
   'xterm',
   'pcmanfm',
+  'xdotool', // desktop-session waits for the session's windows and focuses the terminal before it reports ready
   'spice-vdagent', // the clipboard between the user's client and the desktop (QEMU's vdagent or SPICE's)
   'dbus-x11', // provides the virtual session bus spice-vdagent's GTK (dconf-service) needs: debootstrap resolves no virtual packages
 ];

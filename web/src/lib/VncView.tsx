@@ -1,7 +1,10 @@
 // A desktop's display in the page: noVNC's RFB over a ticketed WebSocket, with automatic reconnect after a
-// network drop (a fresh ticket each time, the status visible) and the controls a desk user needs.
+// network drop (a fresh ticket each time, the status visible). A close the gateway sends on purpose (an
+// administrator's disconnect, the idle policy, a logoff: contract/display.ts) ends the view instead: a person
+// reconnects with a click, never a timer, or an idle session would never be logged off.
 import RFB from '@novnc/novnc';
 import { useEffect, useRef, useState } from 'react';
+import { type DisplayEnd, displayEndOf } from '../../../src/contract/display';
 import { ApiError, type ApiErrorCode, displayTicket } from './api';
 import { errorText } from './format';
 
@@ -9,7 +12,9 @@ export type DisplayStatus =
   | { kind: 'connecting' }
   | { kind: 'connected' }
   | { kind: 'reconnecting'; attempt: number; reason: string }
-  | { kind: 'ended'; reason: string };
+  | { kind: 'ended'; reason: string }
+  /** The daemon ended the display on purpose; only a person's Reconnect opens it again. */
+  | { kind: 'closed'; end: DisplayEnd };
 
 const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
 /** Errors that mean "the desktop is gone for you": reconnecting cannot help. */
@@ -24,7 +29,16 @@ function socketUrl(path: string): string {
 }
 
 /** Owns the RFB connection for one desktop; the parent gets the live RFB for its toolbar. */
-export function VncView(props: { desktop: string; thinClient?: string | undefined; scale: boolean; onStatus: (s: DisplayStatus) => void; onRfb: (rfb: RFB | undefined) => void; label: string }) {
+export function VncView(props: {
+  desktop: string;
+  thinClient?: string | undefined;
+  scale: boolean;
+  /** Bumped by the parent's Reconnect button: a new connection after an ending. */
+  attempt?: number;
+  onStatus: (s: DisplayStatus) => void;
+  onRfb: (rfb: RFB | undefined) => void;
+  label: string;
+}) {
   const screenRef = useRef<HTMLDivElement>(null);
   const rfbRef = useRef<RFB | undefined>(undefined);
   // The callbacks through refs: a parent passing new functions on every render must not reconnect the display.
@@ -61,7 +75,11 @@ export function VncView(props: { desktop: string; thinClient?: string | undefine
       if (stopped) return;
       // A thin client names itself, so the session shows which device the user sits at.
       const url = props.thinClient ? `${socketUrl(path)}&thinClient=${encodeURIComponent(props.thinClient)}` : socketUrl(path);
-      const rfb = new RFB(screenRef.current, url, { wsProtocols: ['binary'] });
+      // Our own socket, so the close code is seen: noVNC's disconnect event tells only clean or not.
+      const socket = new WebSocket(url, ['binary']);
+      let end: DisplayEnd | undefined;
+      socket.addEventListener('close', (ev) => (end = displayEndOf(ev.code)));
+      const rfb = new RFB(screenRef.current, socket);
       rfb.scaleViewport = props.scale;
       rfb.focusOnClick = true;
       rfbRef.current = rfb;
@@ -74,6 +92,11 @@ export function VncView(props: { desktop: string; thinClient?: string | undefine
       rfb.addEventListener('disconnect', (ev) => {
         rfbRef.current = undefined;
         onRfb(undefined);
+        if (end) {
+          stopped = true;
+          onStatus({ kind: 'closed', end });
+          return;
+        }
         const clean = (ev as CustomEvent<{ clean: boolean }>).detail?.clean;
         scheduleReconnect(clean ? 'the desktop closed the connection' : 'the connection dropped');
       });
@@ -92,7 +115,7 @@ export function VncView(props: { desktop: string; thinClient?: string | undefine
       rfbRef.current = undefined;
       onRfb(undefined);
     };
-  }, [props.desktop]);
+  }, [props.desktop, props.attempt]);
 
   useEffect(() => {
     if (rfbRef.current) rfbRef.current.scaleViewport = props.scale;

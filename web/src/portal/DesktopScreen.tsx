@@ -1,10 +1,19 @@
 // The open desktop: the display with its toolbar (full screen, Ctrl+Alt+Del, paste, scaling) and the
-// session's actions (log off, reset where the pool allows it, leave it running).
+// session's actions (log off, reset where the pool allows it, leave it running). A display the daemon ended
+// on purpose (administrator, idle, logoff) becomes a screen that says which, with Reconnect for a person.
 import type RFB from '@novnc/novnc';
-import { useCallback, useRef, useState } from 'react';
-import { sessionLogoff, sessionReset } from '../lib/api';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { DisplayEnd } from '../../../src/contract/display';
+import { sessionList, sessionLogoff, sessionReset } from '../lib/api';
+import { useLive } from '../lib/events';
 import { ActionButton, useNotify } from '../lib/ui';
 import { VncView, type DisplayStatus } from '../lib/VncView';
+
+const END_TEXT: Record<DisplayEnd, string> = {
+  'admin-disconnect': 'An administrator disconnected this session. Your desktop is still running.',
+  idle: 'Disconnected after a time without input. Your desktop is still running.',
+  'logged-off': 'Your session was logged off.',
+};
 
 function statusText(s: DisplayStatus): string {
   switch (s.kind) {
@@ -16,7 +25,27 @@ function statusText(s: DisplayStatus): string {
       return `Connection lost (${s.reason}); reconnecting, attempt ${s.attempt}…`;
     case 'ended':
       return `Disconnected: ${s.reason}`;
+    case 'closed':
+      return s.end === 'logged-off' ? 'Logged off' : 'Disconnected';
   }
+}
+
+/** The view ended by the daemon: which ending, and the way on (a click). */
+function EndedScreen(props: { end: DisplayEnd; onReconnect: () => void; onLeave: () => void }) {
+  return (
+    <div className="display-ended" role="alert" data-end={props.end}>
+      <p>{END_TEXT[props.end]}</p>
+      {props.end === 'logged-off' ? (
+        <button type="button" className="btn btn-primary" onClick={props.onLeave}>
+          Back to your desktops
+        </button>
+      ) : (
+        <button type="button" className="btn btn-primary" onClick={props.onReconnect}>
+          Reconnect
+        </button>
+      )}
+    </div>
+  );
 }
 
 export function DesktopScreen(props: { pool: string; desktop: string; mayReset: boolean; kiosk: boolean; thinClient?: string | undefined; onLeave: () => void; onLoggedOff: () => void }) {
@@ -29,11 +58,25 @@ export function DesktopScreen(props: { pool: string; desktop: string; mayReset: 
   const onStatus = useCallback((s: DisplayStatus) => setStatus(s), []);
   const onRfb = useCallback((r: RFB | undefined) => setRfb(r), []);
   const notConnected = rfb ? false : 'the display is not connected';
+  const [attempt, setAttempt] = useState(0);
+  // After an idle disconnect the session may be logged off while nobody looks: follow it, so the screen says so
+  // (and a kiosk goes back to its login page).
+  const sessions = useLive(sessionList, ['session', 'desktop']);
+  const closed = status.kind === 'closed' ? status.end : undefined;
+  const session = sessions.data?.find((s) => s.desktop === props.desktop);
+  const sessionGone = sessions.data !== undefined && (session === undefined || session.state === 'logging-off');
+  const end: DisplayEnd | undefined = closed && sessionGone ? 'logged-off' : closed;
+  const leftAfterLogoff = useRef(false);
+  useEffect(() => {
+    if (end !== 'logged-off' || !props.kiosk || leftAfterLogoff.current) return;
+    leftAfterLogoff.current = true;
+    props.onLoggedOff();
+  });
 
   return (
     <div className="desktop-frame" ref={frameRef}>
       <div className="toolbar" role="toolbar" aria-label="Desktop controls">
-        <span className={`display-status status-${status.kind}`} role="status" aria-live="polite" data-status={status.kind}>
+        <span className={`display-status status-${status.kind}`} role="status" aria-live="polite" data-status={status.kind} data-end={end}>
           {props.desktop}: {statusText(status)}
         </span>
         <button type="button" className="btn" onClick={() => void frameRef.current?.requestFullscreen().catch((err: unknown) => notify.error(err, 'Full screen'))}>
@@ -87,7 +130,8 @@ export function DesktopScreen(props: { pool: string; desktop: string; mayReset: 
           }}
         />
       </div>
-      <VncView desktop={props.desktop} thinClient={props.thinClient} scale={scale} onStatus={onStatus} onRfb={onRfb} label={`Desktop ${props.desktop}`} />
+      {end && <EndedScreen end={end} onReconnect={() => setAttempt((n) => n + 1)} onLeave={props.onLoggedOff} />}
+      <VncView desktop={props.desktop} thinClient={props.thinClient} scale={scale} attempt={attempt} onStatus={onStatus} onRfb={onRfb} label={`Desktop ${props.desktop}`} />
     </div>
   );
 }

@@ -15,6 +15,7 @@ interface OpenDesktop {
 
 const mayReset = (pool: PoolView | undefined): boolean => pool?.userReset === true;
 
+
 export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | undefined; onMe: (me: Me) => void; onLogout: () => Promise<void> }) {
   const notify = useNotify();
   const pools = useLive(poolList, ['pool']);
@@ -22,10 +23,28 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
   const [open, setOpen] = useState<OpenDesktop>();
   const mySessions = (sessions.data ?? []).filter((s) => s.user === props.me.user);
   const sessionIn = (pool: string): SessionView | undefined => mySessions.find((s) => s.pool === pool);
+  /** Pools whose Open waits for the previous session to end (the daemon holds the connect until then). */
+  const [waiting, setWaiting] = useState<ReadonlySet<string>>(new Set());
+  /** Desktops logged off from this page: ending even before the live list says so. */
+  const [loggedOff, setLoggedOff] = useState<ReadonlySet<string>>(new Set());
+  // A session is never resumed once it ends: Open waits for its end, then starts the next one.
+  const isEnding = (s: SessionView | undefined): boolean => s !== undefined && (s.state === 'logging-off' || loggedOff.has(s.desktop));
+  useEffect(() => {
+    if (!sessions.data || loggedOff.size === 0) return;
+    const live = new Set(sessions.data.map((s) => s.desktop));
+    if ([...loggedOff].some((d) => !live.has(d))) setLoggedOff(new Set([...loggedOff].filter((d) => live.has(d))));
+  }, [sessions.data, loggedOff]);
 
   const connect = async (pool: string): Promise<void> => {
-    const res = await poolConnect(pool, props.thinClient);
-    setOpen({ pool, desktop: res.desktop.name });
+    const ending = isEnding(sessionIn(pool));
+    if (ending) setWaiting((w) => new Set(w).add(pool));
+    try {
+      const res = await poolConnect(pool, props.thinClient);
+      setLoggedOff((l) => new Set([...l].filter((d) => d !== res.desktop.name)));
+      setOpen({ pool, desktop: res.desktop.name });
+    } finally {
+      if (ending) setWaiting((w) => new Set([...w].filter((p) => p !== pool)));
+    }
   };
 
   // A thin client goes straight to the desktop when the user has exactly one pool: log in, work.
@@ -47,6 +66,7 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
         mayReset={mayReset(pools.data?.find((p) => p.name === open.pool))}
         onLeave={() => setOpen(undefined)}
         onLoggedOff={() => {
+          setLoggedOff((l) => new Set(l).add(open.desktop));
           setOpen(undefined);
           if (props.kiosk) void props.onLogout();
         }}
@@ -98,7 +118,9 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
         {pools.data?.length === 0 && <p>No desktop pool is open to you yet. Ask an administrator to entitle you to one.</p>}
         <ul className="pool-cards" aria-label="Pools">
           {(pools.data ?? []).map((pool) => {
-            const session = sessionIn(pool.name);
+            const found = sessionIn(pool.name);
+            const ending = isEnding(found) || waiting.has(pool.name);
+            const session = isEnding(found) ? undefined : found;
             return (
               <li key={pool.name} className="card pool-card">
                 <h2>{pool.name}</h2>
@@ -108,6 +130,11 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
                 {session && (
                   <p>
                     Session on {session.desktop}, {session.state}, since {timeAgo(session.since)}
+                  </p>
+                )}
+                {ending && (
+                  <p role="status" data-testid={`closing-${pool.name}`}>
+                    Closing your previous session…{waiting.has(pool.name) ? ' your new desktop opens as soon as it has ended.' : ''}
                   </p>
                 )}
                 <ActionButton kind="primary" label={session ? `Resume ${pool.name}` : `Open ${pool.name}`} action={() => connect(pool.name)} />

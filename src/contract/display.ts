@@ -1,0 +1,21 @@
+// How a desktop display's WebSocket ends, shared by the gateway (which closes it) and the portal (which must
+// not reconnect after an ending a person has to see). Codes 4900+ stay clear of the refusals, 4000 + HTTP status.
+export type DisplayEnd = 'admin-disconnect' | 'idle' | 'logged-off';
+
+export const DISPLAY_CLOSE_CODE: Readonly<Record<DisplayEnd, number>> = {
+  'admin-disconnect': 4901,
+  idle: 4902,
+  'logged-off': 4903,
+};
+
+/** The close frame's reason (at most 123 bytes): what the gateway says when it ends a display. */
+export const DISPLAY_END_REASON: Readonly<Record<DisplayEnd, string>> = {
+  'admin-disconnect': 'DISCONNECTED an administrator disconnected this session',
+  idle: 'IDLE the session was disconnected after a time without input',
+  'logged-off': 'LOGGED_OFF the session was logged off',
+};
+
+/** The ending a close code stands for; undefined for any other code (a network drop, a refusal). */
+export function displayEndOf(code: number): DisplayEnd | undefined {
+  return (Object.keys(DISPLAY_CLOSE_CODE) as DisplayEnd[]).find((end) => DISPLAY_CLOSE_CODE[end] === code);
+}
