@@ -32,8 +32,9 @@ const DEBIAN_PACKAGES = {
   websockify: '/usr/bin/websockify', // the display-gateway benchmark's baseline
   'squashfs-tools': '/usr/bin/mksquashfs',
   chromium: '/usr/bin/chromium', // the web app's browser tests (driven by playwright-core)
-  gcc: '/usr/bin/gcc', // builds the display relay and the TFTP sender (native/*.c)
+  gcc: '/usr/bin/gcc', // builds the display relay, the TFTP sender and the RA responder (native/*.c)
   binutils: '/usr/bin/as', // the KVM probe's test assembles probe.S with as/ld
+  ndisc6: '/usr/bin/rdisc6', // the netboot tests solicit router advertisements with rdisc6
 };
 
 function missingDebianPackages() {
@@ -146,3 +147,4 @@ ensureI386Programs();
 ensureNodeModules();
 buildNative('display-relay', 'the display relay'); // src/gateway/relay.ts runs it
 buildNative('tftp-sender', 'the TFTP sender'); // src/netboot/tftp/native-sender.ts runs it
+buildNative('ra-responder', 'the router-advertisement responder'); // src/netboot/ra/responder.ts runs it

@@ -7,6 +7,7 @@ import { parseDhcpConfig, type DhcpConfigInput } from './dhcp/config.js';
 import { MemoryLeaseStore } from './dhcp/leases.js';
 import { DhcpServerConflictError, probeForDhcpServer } from './dhcp/probe.js';
 import { DhcpServer } from './dhcp/server.js';
+import { RouterAdvertiser } from './ra/responder.js';
 import { TftpServer } from './tftp/server.js';
 
 const USAGE = `usage: serve.js --interface ADDR --root DIR [--mode full|proxy] [--no-dhcp] [--no-tftp]
@@ -63,6 +64,8 @@ async function main(): Promise<void> {
     }
     const dhcp = await DhcpServer.start({ config, leases: new MemoryLeaseStore(), log });
     closers.push(() => dhcp.close());
+    const ra = RouterAdvertiser.start(config.mode === 'full' ? [config.serverAddress] : [], log);
+    if (ra) closers.push(() => ra.close());
     process.on('SIGUSR1', () => log({ event: 'dhcp-stats', ...dhcp.stats }));
   }
   if (!values['no-tftp']) {

@@ -8,6 +8,7 @@ import { type NetbootConfig, dhcpConfigFor } from './config.js';
 import { probeForDhcpServer } from './dhcp/probe.js';
 import { DhcpServer } from './dhcp/server.js';
 import { SqliteLeaseStore } from './dhcp/store-leases.js';
+import { RouterAdvertiser } from './ra/responder.js';
 import { prepareTftpRoot } from './tftp-root.js';
 import { TftpServer } from './tftp/server.js';
 
@@ -24,7 +25,7 @@ export interface NetbootDeps {
 }
 
 export interface NetbootHandle {
-  servers: { dhcp: DhcpServer[]; tftp: TftpServer[] };
+  servers: { dhcp: DhcpServer[]; tftp: TftpServer[]; ra?: RouterAdvertiser };
   leases: SqliteLeaseStore;
   close(): Promise<void>;
 }
@@ -53,6 +54,7 @@ export async function startNetboot(config: NetbootConfig, deps: NetbootDeps): Pr
     close: async () => {
       for (const server of handle.servers.dhcp.splice(0)) server.close();
       for (const server of handle.servers.tftp.splice(0)) server.close();
+      handle.servers.ra?.close();
       await leases.flush();
     },
   };
@@ -66,6 +68,8 @@ export async function startNetboot(config: NetbootConfig, deps: NetbootDeps): Pr
       }
       handle.servers.dhcp.push(await DhcpServer.start({ config: dhcp, leases, log }));
     }
+    // Full mode owns the link's boot: tell PXE clients at once that there is no IPv6 to configure.
+    handle.servers.ra = RouterAdvertiser.start(config.interfaces.filter((i) => i.mode === 'full').map((i) => i.address), log);
   } catch (err) {
     await handle.close();
     throw err;

@@ -70,6 +70,18 @@ export class NetLab {
     await ip('-n', this.hub, 'link', 'set', name, 'up');
   }
 
+  /** Waits until `eth0` in `ns` has a usable IPv6 link-local address (duplicate address detection done). */
+  async ipv6LinkLocal(ns: string, timeoutMs = 20_000): Promise<string> {
+    const started = Date.now();
+    for (;;) {
+      const { stdout } = await run('ip', ['-n', ns, '-6', '-o', 'addr', 'show', 'dev', 'eth0', 'scope', 'link']);
+      const ready = stdout.split('\n').find((l) => l.includes('inet6 fe80:') && !l.includes('tentative'));
+      if (ready) return ready.split(/\s+/)[3]!.split('/')[0]!;
+      if (Date.now() - started > timeoutMs) throw new Error(`no IPv6 link-local address on eth0 in ${ns}: ${stdout}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
   async exec(ns: string, cmd: string, args: string[], timeoutMs = 30_000): Promise<{ stdout: string; stderr: string }> {
     return run('ip', ['netns', 'exec', ns, cmd, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 });
   }

@@ -87,6 +87,8 @@ test('PXE → DHCP → iPXE script over HTTP (a 64-bit CPU: amd64) → kernel an
     assert.match(log, /"event":"boot-script","mac":"52:54:00:05:00:01","ip":"10\.250\.5\.1\d\d","decision":"boot","registered":true/);
     assert.match(log, /"event":"boot-file","arch":"amd64","file":"vmlinuz"/);
     assert.match(log, /"event":"boot-file","arch":"amd64","file":"initrd\.img"/);
+    // The daemon's full-mode interface answered the ROM's router solicitation (its EUI-64 link-local address).
+    assert.match(log, /"event":"ra-answered","interface":"10\.250\.5\.1","link":"eth0","solicitor":"fe80::5054:ff:fe05:1","delivery":"unicast"/);
 
     const shown = await runCli(dataDir, ['--json', 'thinclient', 'show', MAC]);
     assert.equal(shown.code, 0, shown.stderr);

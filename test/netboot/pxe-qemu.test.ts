@@ -1,7 +1,8 @@
 // A real PXE boot: QEMU (TCG, no disk, iPXE ROM of ipxe-qemu) on the test bridge gets DHCP from
 // Ardesia — in full mode, and in proxy mode beside dnsmasq — then fetches an iPXE script from
 // Ardesia's TFTP server and runs it; the script's marker on the serial console proves each stage.
-// (The ROM waits ~13 s for IPv6 router advertisements; nothing sends them here.)
+// In full mode Ardesia answers the ROM's router solicitation (the script prints the advertiser's MAC
+// that iPXE stored from it), which ends iPXE's IPv6 autoconfiguration at once instead of after ~13 s.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,11 +13,12 @@ import { NetLab, type ServerHandle } from './lab.js';
 
 const MARKER = 'ARDESIA-NETBOOT-SCRIPT-OK';
 const BOOT_TIMEOUT_MS = 90_000;
+const SERVER_MAC = '52:54:00:03:00:fe';
 let dir: string;
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'nbq-'));
-  writeFileSync(join(dir, 'boot.ipxe'), `#!ipxe\necho ${MARKER} mac=\${mac} ip=\${ip} next=\${next-server}\nshell\n`);
+  writeFileSync(join(dir, 'boot.ipxe'), `#!ipxe\necho ra=\${net0.ndp/6.2.1:hex}\necho ${MARKER} mac=\${mac} ip=\${ip} next=\${next-server}\nshell\n`);
   writeFileSync(join(dir, 'sercon'), Buffer.from([0xf8, 0x03]));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,14 +54,18 @@ function assertStages(server: ServerHandle, mac: string, offer: RegExp): void {
 test('PXE boot in full mode: address, boot file and script all from Ardesia', async () => {
   const lab = await NetLab.create('q');
   try {
-    const srv = await lab.addHost('srv', '10.250.3.1/24');
+    const srv = await lab.addHost('srv', '10.250.3.1/24', SERVER_MAC);
     const server = await lab.startServer(srv, ['--interface', '10.250.3.1', '--root', dir, '--mode', 'full', '--range', '10.250.3.100-10.250.3.120', '--tftp-workers', '0']);
     await server.waitFor((e) => e.event === 'ready');
     const mac = '52:54:00:03:00:01';
     const serial = await pxeBoot(lab, mac);
     assert.match(serial, /iPXE/);
+    // iPXE kept the source link-layer option of the advertisement it got: Ardesia's, from the server's link.
     assert.match(serial, new RegExp(`${MARKER} mac=${mac} ip=10\\.250\\.3\\.1[0-2]\\d next=10\\.250\\.3\\.1`));
+    assert.match(serial, new RegExp(`\nra=${SERVER_MAC}\n${MARKER}`));
     assertStages(server, mac, /^ACK 10\.250\.3\./);
+    // The solicitor was the ROM itself (its EUI-64 link-local address), answered before the script ran.
+    assert.ok(server.events.some((e) => e.event === 'ra-answered' && e.solicitor === 'fe80::5054:ff:fe03:1'), JSON.stringify(server.events));
   } finally {
     await lab.destroy();
   }
@@ -69,14 +75,15 @@ test('PXE boot in proxy mode: address from dnsmasq, boot information and script 
   const lab = await NetLab.create('r');
   try {
     const dns = await lab.addHost('dns', '10.250.4.2/24');
-    const srv = await lab.addHost('srv', '10.250.4.1/24');
+    const srv = await lab.addHost('srv', '10.250.4.1/24', SERVER_MAC);
     lab.spawn(dns, '/usr/sbin/dnsmasq', ['--keep-in-foreground', '--no-daemon', '--conf-file=/dev/null', '--port=0', '--interface=eth0', '--bind-interfaces', '--no-ping',
       '--dhcp-range=10.250.4.100,10.250.4.150,255.255.255.0,10m', `--dhcp-leasefile=${join(dir, 'leases')}`]);
     const server = await lab.startServer(srv, ['--interface', '10.250.4.1', '--root', dir, '--mode', 'proxy']);
     await server.waitFor((e) => e.event === 'ready');
     const mac = '52:54:00:04:00:01';
     const serial = await pxeBoot(lab, mac);
-    assert.match(serial, new RegExp(`${MARKER} mac=${mac} ip=10\\.250\\.4\\.1[0-5]\\d `));
+    // Proxy mode leaves IPv6 to the office network: no advertisement from Ardesia.
+    assert.match(serial, new RegExp(`\nra=\n${MARKER} mac=${mac} ip=10\\.250\\.4\\.1[0-5]\\d `));
     // iPXE's \${next-server} keeps dnsmasq's siaddr; the boot file came from the proxy's.
     assert.match(serial, /Next server: 10\.250\.4\.1\n/);
     assert.match(serial, /tftp:\/\/10\.250\.4\.1\/boot\.ipxe\.\.\. ok/);

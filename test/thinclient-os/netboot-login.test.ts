@@ -9,10 +9,14 @@
 // then types user, Tab, password, Enter with QMP send-key. The kiosk portal logs in and opens the user's only
 // pool (a busybox guest serving a VNC screen); the API shows the session in use from the thin client's address,
 // the broker's audit names the thin client's MAC, and the inventory's current user of that MAC is the user.
+// Then the desktop is on the thin client's screen: the kiosk page reports its view connected to that desktop
+// (a console line), and the screen shows what only that desktop draws — the gold image paints the user's
+// session magenta above cyan (desktop-pattern.ts) — in the proportion the desktop VM's own screendump has it.
 // (The first keys after boot used to be lost in cage's seat: docs/thinclient-os.md, "Keyboard input".)
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ApiClient } from '../../src/cli/client.js';
@@ -23,7 +27,8 @@ import { killRuntimeQemus, runCli, until } from '../helpers/daemon.js';
 import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
 import { NetLab, REPO } from '../netboot/lab.js';
 import { type LabDaemon, serconFile, serialConsole, shareOf, stageThinClientOs, startLabDaemon, waitForLoginPage } from './netboot-support.js';
-import { type DecodedPng, decodePng } from './png.js';
+import { addPatternToImage, patternOn, type PatternSeen, showsDesktopPattern } from './desktop-pattern.js';
+import { decodePng } from './png.js';
 
 const SERVER_IP = '10.250.10.1';
 const MAC = '52:54:00:0a:00:01';
@@ -63,19 +68,33 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** noVNC's screen before the first frame arrives (RFB's default background, rgb(40, 40, 40)). */
-const NOVNC_EMPTY = [0x28, 0x28, 0x28];
 /** The open desktop's toolbar (web/src/style.css `.toolbar`); the portal's own top bar in kiosk mode is #2a3140. */
 const DESKTOP_TOOLBAR = [0x1d, 0x23, 0x30];
 
-/** The portal's desktop view with the guest's screen in it: its toolbar, and noVNC's canvas no longer empty. */
-function looksLikeDesktopScreen(png: DecodedPng): boolean {
-  return shareOf(png, DESKTOP_TOOLBAR) > 0.02 && shareOf(png, NOVNC_EMPTY) < 0.5;
+/** The desktop VM's own screen now (GET /v1/vms/NAME/screendump over the daemon's socket), as the pattern seen on it. */
+function desktopOwnScreen(desktop: string): Promise<PatternSeen> {
+  const token = readFileSync(join(dataDir, 'root.token'), 'utf8').trim();
+  return new Promise((resolve, reject) => {
+    request({ socketPath: join(dataDir, 'ardesia.sock'), path: `/v1/vms/${encodeURIComponent(desktop)}/screendump`, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        if (res.statusCode !== 200) return reject(new Error(`screendump of ${desktop}: HTTP ${res.statusCode} ${Buffer.concat(chunks).toString()}`));
+        try {
+          resolve(patternOn(decodePng(Buffer.concat(chunks))));
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    }).on('error', reject).end();
+  });
 }
 
-/** A gold image of the busybox guest (its screen served over VNC), a user, and one pool entitled to them with a warm spare. */
+/** A gold image of the busybox guest (its screen served over VNC) that paints a session's pattern, a user, and one pool entitled to them with a warm spare. */
 async function poolForDora(): Promise<void> {
-  const guest = buildHelperGuest(mkdtempSync(join(dir, 'img-')));
+  const imgDir = mkdtempSync(join(dir, 'img-'));
+  const guest = buildHelperGuest(imgDir);
+  addPatternToImage(guest.root, imgDir);
   const made = await runCli(dataDir, ['image', 'create', 'bb', '--from', guest.root, '--format', 'raw', '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', KERNEL_APPEND, '--memory', '192M']);
   assert.equal(made.code, 0, made.stderr);
   await api.request('POST', '/v1/users', { name: USER, password: PASSWORD });
@@ -167,12 +186,19 @@ test('a diskless 32-bit PC netboots (BIOS, full mode) the i386 OS through Ardesi
     });
     await assertSessionFromThinClient(session, client.lastIp);
 
-    // The desktop's screen replaces the login page in the kiosk: noVNC's canvas covers its empty background.
-    await until('the desktop on the thin client', async () => {
+    // The kiosk page says its view is connected to this session's desktop (its console line on the serial console).
+    await stage(new RegExp(`ARDESIA-TC stage=display desktop=${session.desktop} status=connected`), 'the kiosk\'s view connected to the desktop');
+    // The thin client's screen shows what only that desktop draws, as the desktop VM's own screen has it, under the portal's toolbar.
+    let seen: { thinClient: PatternSeen; desktop: PatternSeen } | undefined;
+    await until('the desktop\'s own picture on the thin client', async () => {
+      const desktop = await desktopOwnScreen(session.desktop);
       await qmp.screendump(join(dir, 'tc.png'), 'png');
       const png = decodePng(readFileSync(join(dir, 'tc.png')));
-      return looksLikeDesktopScreen(png);
-    }, 180_000, 2000);
+      seen = { thinClient: patternOn(png), desktop };
+      return showsDesktopPattern(seen.thinClient, desktop) && shareOf(png, DESKTOP_TOOLBAR) > 0.02;
+    }, 180_000, 2000).catch((err: Error) => {
+      throw new Error(`${err.message}; last seen ${JSON.stringify(seen)}; screen in ${join(dir, 'tc.png')}\n${text().slice(-2000)}`);
+    });
     cpSync(join(dir, 'tc.png'), join(REPO, 'docs', 'screenshots', 'thinclient-desktop.png'));
     await qmp.close();
   } finally {

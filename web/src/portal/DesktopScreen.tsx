@@ -55,7 +55,11 @@ export function DesktopScreen(props: { pool: string; desktop: string; mayReset: 
   const [scale, setScale] = useState(true);
   const [clip, setClip] = useState('');
   const frameRef = useRef<HTMLDivElement>(null);
-  const onStatus = useCallback((s: DisplayStatus) => setStatus(s), []);
+  const onStatus = useCallback((s: DisplayStatus) => {
+    setStatus(s);
+    // A kiosk's browser writes console messages to its log, and the thin client reports them on its console.
+    if (props.kiosk) console.info(`ardesia-display ${props.desktop} ${s.kind}`);
+  }, [props.kiosk, props.desktop]);
   const onRfb = useCallback((r: RFB | undefined) => setRfb(r), []);
   const notConnected = rfb ? false : 'the display is not connected';
   const [attempt, setAttempt] = useState(0);
