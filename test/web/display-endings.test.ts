@@ -58,7 +58,7 @@ describe('display endings in the portal', () => {
     w = await webDaemonStart();
     browser = await browserLaunch();
     const guest = buildHelperGuest(mkdtempSync('/tmp/wend-'));
-    const made = await runCli(w.daemon.dataDir, ['image', 'create', 'bb', '--from', guest.root, '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', KERNEL_APPEND, '--memory', '192M']);
+    const made = await runCli(w.daemon.dataDir, ['image', 'create', 'bb', '--from', guest.root, '--format', 'raw', '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', KERNEL_APPEND, '--memory', '192M']);
     assert.equal(made.code, 0, made.stderr);
   });
   after(async () => {
