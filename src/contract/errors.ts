@@ -13,6 +13,7 @@ export const ERROR_REGISTRY = {
   VM_BUSY: { status: 409, hint: 'Another operation on this VM is in progress; wait for it and retry.' },
   VM_FILE_MISSING: { status: 400, hint: 'Check the path; files are resolved on the host running the daemon.' },
   VM_DISK_IN_USE: { status: 409, hint: 'Another VM (or program) has this disk open; stop it or use another disk.' },
+  VM_NETWORK_SETUP: { status: 500, hint: 'The VM\'s network could not be set up on the host: check that the bridge exists (ip link show type bridge), that nftables is installed (node scripts/setup.mjs) and that the daemon runs as root.' },
   VM_START_FAILED: { status: 500, hint: 'See the QEMU log with `ardesia vm log NAME`.' },
   VM_STOP_TIMEOUT: { status: 504, hint: 'The guest did not power off; use `ardesia vm stop -f NAME` to force it.' },
   VM_WAIT_TIMEOUT: { status: 504, hint: 'The VM is still running; wait longer or stop it.' },
