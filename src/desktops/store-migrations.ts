@@ -33,4 +33,10 @@ export const POOL_MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('pool_desktops_user').on('pool_desktops').column('user').execute();
     },
   },
+  // Pools made before desktops had a network card keep none, written out so the setting shows what they do.
+  '0006_pool_network': {
+    async up(db: Kysely<any>) {
+      await sql`update pools set spec = json_set(spec, '$.network', json('{"mode":"none"}')) where json_extract(spec, '$.network') is null`.execute(db);
+    },
+  },
 };

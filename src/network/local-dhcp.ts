@@ -59,7 +59,9 @@ export class LocalDhcp {
   async add(tap: string, mac: string, pair: LocalPair): Promise<void> {
     await this.remove(mac);
     await this.listenBroadcast();
-    const socket = await bindUdp(pair.host, this.port, false);
+    // Shared with a DHCP server bound to the wildcard address (a dnsmasq or udhcpd for another link): ours is the
+    // more specific binding, so unicast to this address still comes here.
+    const socket = await bindUdp(pair.host, this.port, true);
     socket.setBroadcast(true);
     const entry: Entry = { tap, mac, config: localDhcpConfig(pair, mac), leases: new MemoryLeaseStore(), socket };
     socket.on('message', (msg, rinfo) => this.handle(msg, rinfo, entry));

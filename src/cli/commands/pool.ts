@@ -1,6 +1,6 @@
 // `ardesia pool …` and `ardesia session …`: pools of desktops, the broker, and sessions — over the API only.
 import type { Command } from 'commander';
-import type { DesktopView, PoolView, SessionInfo } from '../../contract/pools.js';
+import { type DesktopView, type PoolView, type SessionInfo, poolNetworkFromText, poolNetworkText } from '../../contract/pools.js';
 import { output, table } from '../output.js';
 import { client, enc, sizeArg, wantsJson } from './image.js';
 
@@ -22,7 +22,23 @@ type PoolFlags = {
   users?: string;
   groups?: string;
   spice?: string;
+  network?: string;
+  natAllow?: string;
 };
+
+/** `--network none|nat|bridge:BR` with `--nat-allow HOST:PORT,…` (restricted NAT), as the pool's network field. */
+function networkField(f: PoolFlags): unknown {
+  const network = poolNetworkFromText(f.network ?? (f.natAllow !== undefined ? 'nat' : ''));
+  if (!network) throw new Error(`--network takes none, nat or bridge:BRIDGE (a Linux bridge name), not "${f.network}"`);
+  if (f.natAllow === undefined) return network;
+  if (network.mode !== 'nat') throw new Error('--nat-allow restricts NAT: use it with --network nat');
+  const allow = list(f.natAllow).map((item) => {
+    const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(item);
+    if (!m) throw new Error(`--nat-allow takes HOST:PORT items like 10.1.2.3:445 (IPv4, TCP), not "${item}"`);
+    return { host: m[1]!, port: Number(m[2]) };
+  });
+  return { ...network, allow };
+}
 
 function whole(value: string, flag: string): number {
   const n = Number(value);
@@ -50,6 +66,7 @@ function poolFields(f: PoolFlags): Record<string, unknown> {
   if (f.idleLogoff) out.idleLogoffMinutes = whole(f.idleLogoff, '--idle-logoff');
   if (f.perUser) out.maxDesktopsPerUser = whole(f.perUser, '--per-user');
   if (f.spice !== undefined) out.spice = f.spice === 'off' ? null : { listen: f.spice };
+  if (f.network !== undefined || f.natAllow !== undefined) out.network = networkField(f);
   if (f.users !== undefined || f.groups !== undefined) out.entitled = { users: list(f.users ?? ''), groups: list(f.groups ?? '') };
   return out;
 }
@@ -71,7 +88,9 @@ function poolOptions(cmd: Command): Command {
     .option('--per-user <n>', 'desktops one user may hold in this pool')
     .option('--users <a,b>', 'entitled users (comma-separated)')
     .option('--groups <g,h>', 'entitled groups (comma-separated)')
-    .option('--spice <address|off>', 'give desktops a SPICE display for native clients (.vv), listening on this address (127.0.0.1 for this host only); off removes it');
+    .option('--spice <address|off>', 'give desktops a SPICE display for native clients (.vv), listening on this address (127.0.0.1 for this host only); off removes it')
+    .option('--network <none|nat|bridge:BR>', 'the desktops\' network card: none, QEMU NAT, or a tap on Linux bridge BR (stable MAC, locked)')
+    .option('--nat-allow <host:port,…>', 'restricted NAT: the guest reaches only these TCP destinations, the i-th at 10.0.2.(100+i):port (empty: nothing)');
 }
 
 const versions = (p: PoolView) =>
@@ -92,6 +111,7 @@ function poolText(p: PoolView): string {
     `  each     ${p.vcpus} vCPU, ${p.memoryMiB} MiB; ${p.persistent ? `persistent (on logoff: ${p.onLogoff})` : 'non-persistent (reset at logoff)'}`,
     `  entitled users: ${p.entitled.users.join(', ') || '-'}; groups: ${p.entitled.groups.join(', ') || '-'}`,
     `  display  browser (noVNC)${p.spice ? `, SPICE on ${p.spice.listen} (native clients: .vv)` : ''}`,
+    `  network  ${poolNetworkText(p.network)}`,
   ];
   return lines.join('\n');
 }
