@@ -79,11 +79,14 @@ export class NetworkLab {
 /** What the test guest's ardesia-net printed on VM `vm`'s console: its lease and its fetch, once both are in. */
 export async function guestNetReport(dataDir: string, vm: string, timeoutMs = 240_000): Promise<{ bound: string | null; fetched: string | null }> {
   const log = join(dataDir, 'logs', vm, 'console.log');
+  const tail = () => (existsSync(log) ? readFileSync(log, 'utf8').slice(-1500) : '(no console log)');
   return until(`vm ${vm} reports its network on the console`, () => {
     const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
     const lease = /ARDESIA-NET (bound (\S+)|no-lease)/.exec(text);
     const fetch = /ARDESIA-FETCH (ok (\S+)|failed)/.exec(text);
     if (!lease || !fetch) return undefined;
     return { bound: lease[2] ?? null, fetched: fetch[2] ?? null };
-  }, timeoutMs, 500);
+  }, timeoutMs, 500).catch((err: Error) => {
+    throw new Error(`${err.message}; its console ends with:\n${tail()}`);
+  });
 }

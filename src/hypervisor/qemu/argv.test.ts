@@ -304,7 +304,7 @@ const DEVICE_CASES: Array<{ name: string; input: Omit<VmSpecInput, 'name'>; expe
     name: 'restricted NAT: restrict=on and one guestfwd per allowed destination, from 10.0.2.100 up',
     input: { nics: [{ restrict: true, allow: [{ host: '10.1.2.3', port: 445 }, { host: '10.1.2.4', port: 443 }] }, { restrict: true }] },
     expected: [
-      '-netdev user,id=net0,restrict=on,guestfwd=tcp:10.0.2.100:445-tcp:10.1.2.3:445,guestfwd=tcp:10.0.2.101:443-tcp:10.1.2.4:443',
+      '-netdev user,id=net0,restrict=on,guestfwd=tcp:10.0.2.100:445-cmd:/bin/busybox nc 10.1.2.3 445,guestfwd=tcp:10.0.2.101:443-cmd:/bin/busybox nc 10.1.2.4 443',
       `-device virtio-net-pci,id=net0-dev,netdev=net0,mac=${MAC0}`,
       '-netdev user,id=net1,restrict=on',
       `-device virtio-net-pci,id=net1-dev,netdev=net1,mac=${MAC1}`,

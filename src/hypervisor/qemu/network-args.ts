@@ -36,6 +36,9 @@ export function defaultTapName(name: string, index: number): string {
   return ifname;
 }
 
+/** What QEMU runs for each connection to an allowed destination: busybox-static's nc (a setup package). */
+export const NAT_FORWARD_COMMAND = '/bin/busybox nc';
+
 /** Where allowed destination i appears inside a restricted NAT guest: slirp's guestfwd only takes
  *  addresses inside its own 10.0.2.0/24, so each destination gets one from .100 up. */
 export function natAllowAddress(index: number): string {
@@ -51,7 +54,8 @@ function userNetdev(vmName: string, nic: NicSpec, index: number, id: string): st
   }
   const fields: Record<string, OptionValue> = { id, restrict: nic.restrict ? true : undefined, tftp: nic.tftpRoot, bootfile: nic.bootFile };
   const head = renderOption('user', fields);
-  const forwards = allow.map((a, i) => `guestfwd=${escapeOptionValue(`tcp:${natAllowAddress(i)}:${a.port}-tcp:${a.host}:${a.port}`)}`);
+  // cmd: runs once per guest connection; a `tcp:` chardev would be one connection opened at QEMU's start, used once.
+  const forwards = allow.map((a, i) => `guestfwd=${escapeOptionValue(`tcp:${natAllowAddress(i)}:${a.port}-cmd:${NAT_FORWARD_COMMAND} ${a.host} ${a.port}`)}`);
   return [head, ...forwards].join(',');
 }
 
