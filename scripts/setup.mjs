@@ -26,6 +26,7 @@ const DEBIAN_PACKAGES = {
   mtools: '/usr/bin/mcopy',
   'dosfstools': '/usr/sbin/mkfs.vfat',
   iproute2: '/usr/sbin/ip',
+  nftables: '/usr/sbin/nft', // locked lladdr: MAC locks on desktop and VM taps
   debootstrap: '/usr/sbin/debootstrap',
   ipxe: '/usr/lib/ipxe/undionly.kpxe',
   'dnsmasq-base': '/usr/sbin/dnsmasq',

@@ -14,6 +14,7 @@ export const ERROR_REGISTRY = {
   VM_FILE_MISSING: { status: 400, hint: 'Check the path; files are resolved on the host running the daemon.' },
   VM_DISK_IN_USE: { status: 409, hint: 'Another VM (or program) has this disk open; stop it or use another disk.' },
   RUNTIME_PATH_TOO_LONG: { status: 400, hint: 'Use a shorter data folder (--data-dir) or VM name: unix socket paths are limited to 107 bytes.' },
+  VM_NETWORK_SETUP: { status: 500, hint: 'The VM\'s network could not be set up on the host: check that the bridge exists (ip link show type bridge), that nftables is installed (node scripts/setup.mjs) and that the daemon runs as root.' },
   VM_START_FAILED: { status: 500, hint: 'See the QEMU log with `ardesia vm log NAME`.' },
   VM_MONITOR_FAILED: { status: 502, hint: 'QEMU did not carry out the command: the VM may be hung or stopping. See `ardesia vm status NAME` and `ardesia vm log NAME --qemu`, then retry, or stop it with `ardesia vm stop -f NAME`.' },
   VM_STOP_TIMEOUT: { status: 504, hint: 'The guest did not power off; use `ardesia vm stop -f NAME` to force it.' },

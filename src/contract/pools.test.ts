@@ -21,6 +21,7 @@ test('a minimal pool gets its defaults', () => {
     idleLogoffMinutes: 0,
     maxDesktopsPerUser: 1,
     userReset: false,
+    network: { mode: 'none' },
     entitled: { users: [], groups: [] },
   });
 });

@@ -25,10 +25,27 @@ export const DiskSpec = z.object({
 });
 export type DiskSpec = z.infer<typeof DiskSpec>;
 
+const Ipv4 = z.string().ip({ version: 'v4', message: 'an IPv4 address like 10.0.0.1' });
+
+/** vmd's `local prefix` default: local interfaces get /31s from it. */
+export const DEFAULT_LOCAL_PREFIX = '100.64.0.0/10';
+
 export const NicSpec = z.object({
-  /** user: QEMU's NAT (default); bridge: a tap added to a Linux bridge; tap: an existing tap device. */
-  mode: z.enum(['user', 'bridge', 'tap']).default('user'),
+  /**
+   * user: QEMU's NAT (default); bridge: a tap the daemon adds to a Linux bridge; tap: an existing tap device;
+   * local: vm.conf `local interface`, a tap with a /31 from `localPrefix` (host side on the tap, the guest's
+   * address from the daemon's DHCP on that tap).
+   */
+  mode: z.enum(['user', 'bridge', 'tap', 'local']).default('user'),
   bridge: z.string().optional(),
+  /** bridge, tap and local: frames whose source MAC is not the NIC's are dropped (vm.conf `locked lladdr`, nftables). */
+  locked: z.boolean().optional(),
+  /** local mode: the IPv4 prefix the /31 comes from (vm.conf `local prefix`). */
+  localPrefix: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'a prefix like 100.64.0.0/10').optional(),
+  /** user mode: restrict=on, the guest reaches only QEMU's DHCP and the `allow` list (no DNS, no other TCP, no UDP). */
+  restrict: z.boolean().optional(),
+  /** user mode with restrict: TCP destinations the guest may reach, the i-th at 10.0.2.(100+i):port inside the guest. */
+  allow: z.array(z.object({ host: Ipv4, port: z.number().int().min(1).max(65535) }).strict()).max(16).optional(),
   ifname: z.string().max(15).optional(),
   mac: z
     .string()

@@ -15,6 +15,7 @@ import { consoleLogTail } from '../hypervisor/console-log.js';
 import { VmRuntime } from '../hypervisor/vm-runtime.js';
 import { QmpError } from '../hypervisor/qmp/errors.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
+import { VmNetwork } from '../network/vm-network.js';
 import { freeTcpPort } from '../gateway/free-port.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmDelete, vmGet, vmInsert, vmList, vmSetDesired, vmUpdateSpec } from '../store/vms.js';
@@ -33,8 +34,12 @@ export interface VmManagerOptions {
 export class VmManager {
   private readonly runtimes = new Map<string, VmRuntime>();
   private readonly lock = new KeyedLock();
+  /** Taps, bridges, MAC locks and local-interface DHCP of running VMs. */
+  readonly network: VmNetwork;
 
-  constructor(private readonly opts: VmManagerOptions) {}
+  constructor(private readonly opts: VmManagerOptions) {
+    this.network = new VmNetwork((event) => opts.log.debug(event, 'local interface DHCP'));
+  }
 
   private get db(): Store {
     return this.opts.store;
@@ -155,6 +160,7 @@ export class VmManager {
     }
     prepareVmFolders(files);
     try {
+      await this.network.attach(spec);
       const spice = spec.display?.spice;
       const spicePort = spice && spice.port === undefined ? await freeTcpPort(spice.listen) : undefined;
       const launch = buildQemuLaunch(spec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort });
@@ -164,6 +170,7 @@ export class VmManager {
       this.opts.log.info({ vm: spec.name, pid: runtime.pid, accel }, `vm ${spec.name} started`);
       return runtime;
     } catch (err) {
+      await this.network.detach(spec.name);
       removeRuntimeFolder(files);
       throw err;
     }
@@ -175,6 +182,7 @@ export class VmManager {
     runtime.on('exited', (reason) => {
       this.runtimes.delete(name);
       removeRuntimeFolder(vmFiles(this.opts.dataDir, name));
+      void this.network.detach(name).catch((err) => this.opts.log.error({ err, vm: name }, 'removing the VM\'s taps failed'));
       this.opts.log.info({ vm: name, reason }, `vm ${name} stopped: ${reason}`);
       void this.afterExit(name, reason).catch((err) => this.opts.log.error({ err, vm: name }, 'recording the stop failed'));
     });
@@ -287,11 +295,14 @@ export class VmManager {
         },
       );
       if (runtime) {
+        // Its taps are still there (QEMU holds them); the MAC locks and the local DHCP come back with the daemon.
+        await this.network.attach(rec.spec).catch((err) => this.opts.log.error({ err, vm: rec.name }, `vm ${rec.name}: its network could not be set up again`));
         this.track(runtime);
         adopted.push(rec.name);
         continue;
       }
       removeRuntimeFolder(files);
+      await this.network.cleanupAfterDeath(rec.spec);
       if (rec.desired === 'running') {
         const last = lastLine(consoleLogTail(files.consoleLog, 4096).toString('utf8'));
         const reason = `QEMU exited while the daemon was not running${last ? ` (last console output: ${last})` : ''}`;
@@ -339,8 +350,10 @@ export class VmManager {
       await rt.forceStop().catch(() => undefined);
       await withTimeout(rt.waitExit(), 10_000);
       removeRuntimeFolder(vmFiles(this.opts.dataDir, name));
+      await this.network.detach(name).catch(() => undefined);
     }
     this.runtimes.clear();
+    this.network.close();
   }
 }
 

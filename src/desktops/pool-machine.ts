@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
 import type { DesktopView, Pool } from '../contract/pools.js';
 import { DAEMON_STOP_REASON, type VmSpec } from '../contract/vm.js';
+import { poolNics } from '../network/pool-nics.js';
 import type { ServiceContext } from '../images/context.js';
 import { imageGet } from '../images/repo.js';
 import { bootProfileOf, vmBootOf, requireImage, verifiedVersionPath } from '../images/versions.js';
@@ -201,7 +202,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       vcpus: pool.vcpus,
       disks: [{ path: this.ctx.paths.desktopSystem(row.name), format: 'qcow2', bus: 'virtio', readonly: false }],
       boot: vmBootOf(p),
-      nics: [],
+      nics: poolNics(pool.network),
       enabled: false,
       accel: 'auto',
       ...(pool.spice ? { display: { spice: { listen: pool.spice.listen } } } : {}),

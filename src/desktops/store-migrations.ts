@@ -41,4 +41,10 @@ export const POOL_MIGRATIONS: Record<string, Migration> = {
       }
     },
   },
+  // Pools made before desktops had a network card keep none, written out so the setting shows what they do.
+  '0007_pool_network': {
+    async up(db: Kysely<any>) {
+      await sql`update pools set spec = json_set(spec, '$.network', json('{"mode":"none"}')) where json_extract(spec, '$.network') is null`.execute(db);
+    },
+  },
 };

@@ -45,11 +45,13 @@ export class TestDaemon {
   constructor(
     readonly dataDir: string,
     private readonly extraArgs: string[] = [],
+    /** A network namespace the daemon (and so its QEMUs, taps and DHCP) runs in; the CLI reaches it by its socket file. */
+    private readonly netns?: string,
   ) {}
 
-  static async start(opts: { extraArgs?: string[]; dataDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TestDaemon> {
+  static async start(opts: { extraArgs?: string[]; dataDir?: string; env?: NodeJS.ProcessEnv; netns?: string } = {}): Promise<TestDaemon> {
     // Short path: unix socket paths must stay under 108 bytes.
-    const d = new TestDaemon(opts.dataDir ?? mkdtempSync(join(tmpdir(), 'ard-')), opts.extraArgs);
+    const d = new TestDaemon(opts.dataDir ?? mkdtempSync(join(tmpdir(), 'ard-')), opts.extraArgs, opts.netns);
     await d.spawn(opts.env);
     return d;
   }
@@ -61,7 +63,10 @@ export class TestDaemon {
   async spawn(env?: NodeJS.ProcessEnv): Promise<void> {
     rmSync(this.socket, { force: true });
     const from = this.output.length; // earlier runs' output stays readable, but does not count
-    const proc = spawn(process.execPath, [CLI, '--data-dir', this.dataDir, 'serve', '--log-level', 'debug', ...this.extraArgs], {
+    const argv = [process.execPath, CLI, '--data-dir', this.dataDir, 'serve', '--log-level', 'debug', ...this.extraArgs];
+    // `ip netns exec` execs the command, so this process is the daemon itself (signals reach it).
+    const [cmd, ...args] = this.netns ? ['ip', 'netns', 'exec', this.netns, ...argv] : argv;
+    const proc = spawn(cmd!, args, {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

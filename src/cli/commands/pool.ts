@@ -1,6 +1,7 @@
 // `ardesia pool …` and `ardesia session …`: pools of desktops, the broker, and sessions — over the API only.
+import { ArdesiaError } from '../../contract/errors.js';
 import type { Command } from 'commander';
-import { type DesktopView, MAX_IDLE_MINUTES, MAX_POOL_DESKTOPS, OnLogoff, type PoolView, type SessionInfo } from '../../contract/pools.js';
+import { type DesktopView, MAX_IDLE_MINUTES, MAX_POOL_DESKTOPS, OnLogoff, type PoolView, type SessionInfo, poolNetworkFromText, poolNetworkText } from '../../contract/pools.js';
 import { MAX_VCPUS } from '../../contract/vm.js';
 import { commaList, MiB, nonNegativeInt, oneOf, positiveInt, versionOrLatest } from '../options.js';
 import { output, table } from '../output.js';
@@ -24,7 +25,23 @@ type PoolFlags = {
   users?: string[];
   groups?: string[];
   spice?: string;
+  network?: string;
+  natAllow?: string;
 };
+
+/** `--network none|nat|bridge:BR` with `--nat-allow HOST:PORT,…` (restricted NAT), as the pool's network field. */
+function networkField(f: PoolFlags): unknown {
+  const network = poolNetworkFromText(f.network ?? (f.natAllow !== undefined ? 'nat' : ''));
+  if (!network) throw new ArdesiaError('BAD_REQUEST', `--network takes none, nat or bridge:BRIDGE (a Linux bridge name), not "${f.network}"`);
+  if (f.natAllow === undefined) return network;
+  if (network.mode !== 'nat') throw new ArdesiaError('BAD_REQUEST', '--nat-allow restricts NAT: use it with --network nat');
+  const allow = f.natAllow.split(',').map((item) => item.trim()).filter(Boolean).map((item) => {
+    const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(item);
+    if (!m) throw new ArdesiaError('BAD_REQUEST', `--nat-allow takes HOST:PORT items like 10.1.2.3:445 (IPv4, TCP), not "${item}"`);
+    return { host: m[1]!, port: Number(m[2]) };
+  });
+  return { ...network, allow };
+}
 
 /** The pool fields the flags give (only those given: `pool set` changes nothing else). */
 function poolFields(f: PoolFlags): Record<string, unknown> {
@@ -44,6 +61,7 @@ function poolFields(f: PoolFlags): Record<string, unknown> {
   if (f.idleLogoff !== undefined) out.idleLogoffMinutes = f.idleLogoff;
   if (f.perUser !== undefined) out.maxDesktopsPerUser = f.perUser;
   if (f.spice !== undefined) out.spice = f.spice === 'off' ? null : { listen: f.spice };
+  if (f.network !== undefined || f.natAllow !== undefined) out.network = networkField(f);
   if (f.users !== undefined || f.groups !== undefined) out.entitled = { users: f.users ?? [], groups: f.groups ?? [] };
   return out;
 }
@@ -67,7 +85,9 @@ function poolOptions(cmd: Command): Command {
     .option('--per-user <n>', 'desktops one user may hold in this pool', positiveInt(MAX_POOL_DESKTOPS))
     .option('--users <a,b>', 'entitled users (comma-separated)', commaList)
     .option('--groups <g,h>', 'entitled groups (comma-separated)', commaList)
-    .option('--spice <address|off>', 'give desktops a SPICE display for native clients (.vv), listening on this address (127.0.0.1 for this host only); off removes it');
+    .option('--spice <address|off>', 'give desktops a SPICE display for native clients (.vv), listening on this address (127.0.0.1 for this host only); off removes it')
+    .option('--network <none|nat|bridge:BR>', 'the desktops\' network card: none, QEMU NAT, or a tap on Linux bridge BR (stable MAC, locked)')
+    .option('--nat-allow <host:port,…>', 'restricted NAT: the guest reaches only these TCP destinations, the i-th at 10.0.2.(100+i):port (empty: nothing)');
 }
 
 const versions = (p: PoolView) =>
@@ -88,6 +108,7 @@ function poolText(p: PoolView): string {
     `  each     ${p.vcpus} vCPU, ${p.memoryMiB} MiB; ${p.persistent ? `persistent (on logoff: ${p.onLogoff})` : 'non-persistent (reset at logoff)'}`,
     `  entitled users: ${p.entitled.users.join(', ') || '-'}; groups: ${p.entitled.groups.join(', ') || '-'}`,
     `  display  browser (noVNC)${p.spice ? `, SPICE on ${p.spice.listen} (native clients: .vv)` : ''}`,
+    `  network  ${poolNetworkText(p.network)}`,
   ];
   return lines.join('\n');
 }

@@ -301,6 +301,26 @@ const DEVICE_CASES: Array<{ name: string; input: Omit<VmSpecInput, 'name'>; expe
     ],
   },
   {
+    name: 'restricted NAT: restrict=on and one guestfwd per allowed destination, from 10.0.2.100 up',
+    input: { nics: [{ restrict: true, allow: [{ host: '10.1.2.3', port: 445 }, { host: '10.1.2.4', port: 443 }] }, { restrict: true }] },
+    expected: [
+      '-netdev user,id=net0,restrict=on,guestfwd=tcp:10.0.2.100:445-cmd:/bin/busybox nc 10.1.2.3 445,guestfwd=tcp:10.0.2.101:443-cmd:/bin/busybox nc 10.1.2.4 443',
+      `-device virtio-net-pci,id=net0-dev,netdev=net0,mac=${MAC0}`,
+      '-netdev user,id=net1,restrict=on',
+      `-device virtio-net-pci,id=net1-dev,netdev=net1,mac=${MAC1}`,
+    ],
+  },
+  {
+    name: 'a local interface and a locked bridge NIC are taps named after the VM',
+    input: { nics: [{ mode: 'local', localPrefix: '100.64.0.0/10' }, { mode: 'bridge', bridge: 'br0', locked: true }] },
+    expected: [
+      `-netdev tap,id=net0,ifname=${defaultTapName('vm1', 0)},script=no,downscript=no`,
+      `-device virtio-net-pci,id=net0-dev,netdev=net0,mac=${MAC0}`,
+      `-netdev tap,id=net1,ifname=${defaultTapName('vm1', 1)},script=no,downscript=no`,
+      `-device virtio-net-pci,id=net1-dev,netdev=net1,mac=${MAC1}`,
+    ],
+  },
+  {
     name: 'commas in QEMU TFTP paths are doubled',
     input: { nics: [{ tftpRoot: '/srv/a,b', bootFile: 'x,y.kpxe' }] },
     expected: ['-netdev user,id=net0,tftp=/srv/a,,b,bootfile=x,,y.kpxe', `-device virtio-net-pci,id=net0-dev,netdev=net0,mac=${MAC0}`],
@@ -328,6 +348,9 @@ describe('buildQemuLaunch: specs it refuses', () => {
     { name: 'tap without ifname', input: { nics: [{ mode: 'tap' }] }, code: 'VM_SPEC_INVALID', message: /tap needs the ifname/ },
     { name: 'bridge without a bridge', input: { nics: [{ mode: 'bridge' }] }, code: 'VM_SPEC_INVALID', message: /needs a bridge name/ },
     { name: 'TFTP on a tap NIC', input: { nics: [{ mode: 'tap', ifname: 't0', tftpRoot: '/srv' }] }, code: 'VM_SPEC_INVALID', message: /need mode user/ },
+    { name: 'an allow list without restrict', input: { nics: [{ allow: [{ host: '10.1.2.3', port: 80 }] }] }, code: 'VM_SPEC_INVALID', message: /only means something with restrict/ },
+    { name: 'restrict on a bridge NIC', input: { nics: [{ mode: 'bridge', bridge: 'br0', restrict: true }] }, code: 'VM_SPEC_INVALID', message: /user-mode NAT options/ },
+    { name: 'locked lladdr on user NAT', input: { nics: [{ locked: true }] }, code: 'VM_SPEC_INVALID', message: /needs a layer-2 port/ },
     { name: 'initrd without kernel', input: { boot: { initrd: '/k/i' } }, code: 'VM_SPEC_INVALID', message: /needs a kernel/ },
     { name: 'UEFI with a custom BIOS', input: { boot: { firmware: 'uefi', bios: '/fw/b' } }, code: 'VM_SPEC_INVALID', message: /replaces the firmware/ },
     {

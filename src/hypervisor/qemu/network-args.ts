@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { NicSpec } from '../../contract/vm.js';
-import { renderOption } from './qemu-options.js';
+import { escapeOptionValue, type OptionValue, renderOption } from './qemu-options.js';
 
 /** Linux's IFNAMSIZ less the terminating NUL. */
 export const MAX_IFNAME_LENGTH = 15;
@@ -36,21 +36,63 @@ export function defaultTapName(name: string, index: number): string {
   return ifname;
 }
 
+/** What QEMU runs for each connection to an allowed destination: busybox-static's nc (a setup package). */
+export const NAT_FORWARD_COMMAND = '/bin/busybox nc';
+
+/** Where allowed destination i appears inside a restricted NAT guest: slirp's guestfwd only takes
+ *  addresses inside its own 10.0.2.0/24, so each destination gets one from .100 up. */
+export function natAllowAddress(index: number): string {
+  return `10.0.2.${100 + index}`;
+}
+
+/** user mode: QEMU's slirp NAT. restrict=on cuts the guest off from the host and the outside; each
+ *  `allow` entry is a guestfwd that QEMU itself connects to the destination, so only those TCP ports get out. */
+function userNetdev(vmName: string, nic: NicSpec, index: number, id: string): string {
+  const allow = nic.allow ?? [];
+  if (allow.length > 0 && !nic.restrict) {
+    throw new ArdesiaError('VM_SPEC_INVALID', `vm ${vmName}: NIC ${index}: an allow list only means something with restrict (unrestricted NAT reaches everything)`);
+  }
+  const fields: Record<string, OptionValue> = { id, restrict: nic.restrict ? true : undefined, tftp: nic.tftpRoot, bootfile: nic.bootFile };
+  const head = renderOption('user', fields);
+  // cmd: runs once per guest connection; a `tcp:` chardev would be one connection opened at QEMU's start, used once.
+  const forwards = allow.map((a, i) => `guestfwd=${escapeOptionValue(`tcp:${natAllowAddress(i)}:${a.port}-cmd:${NAT_FORWARD_COMMAND} ${a.host} ${a.port}`)}`);
+  return [head, ...forwards].join(',');
+}
+
 function netdevArg(vmName: string, nic: NicSpec, index: number): string {
   const id = `net${index}`;
   if (nic.mode !== 'user' && (nic.tftpRoot !== undefined || nic.bootFile !== undefined)) {
     throw new ArdesiaError('VM_SPEC_INVALID', `vm ${vmName}: NIC ${index}: tftpRoot/bootFile need mode user (QEMU's own TFTP)`);
   }
+  if (nic.mode !== 'user' && (nic.restrict || (nic.allow?.length ?? 0) > 0)) {
+    throw new ArdesiaError('VM_SPEC_INVALID', `vm ${vmName}: NIC ${index}: restrict/allow are QEMU user-mode NAT options; filter a ${nic.mode} NIC on the host`);
+  }
+  if (nic.mode === 'user' && nic.locked) {
+    throw new ArdesiaError('VM_SPEC_INVALID', `vm ${vmName}: NIC ${index}: locked lladdr needs a layer-2 port (bridge, tap or local), not user-mode NAT`);
+  }
   switch (nic.mode) {
     case 'user':
-      return renderOption('user', { id, tftp: nic.tftpRoot, bootfile: nic.bootFile });
+      return userNetdev(vmName, nic, index, id);
     case 'bridge':
       if (!nic.bridge) throw new ArdesiaError('VM_SPEC_INVALID', `vm ${vmName}: NIC ${index}: mode bridge needs a bridge name`);
+      return renderOption('tap', { id, ifname: nic.ifname ?? defaultTapName(vmName, index), script: 'no', downscript: 'no' });
+    case 'local':
       return renderOption('tap', { id, ifname: nic.ifname ?? defaultTapName(vmName, index), script: 'no', downscript: 'no' });
     case 'tap':
       if (!nic.ifname) throw new ArdesiaError('VM_SPEC_INVALID', `vm ${vmName}: NIC ${index}: mode tap needs the ifname of an existing tap`);
       return renderOption('tap', { id, ifname: nic.ifname, script: 'no', downscript: 'no' });
   }
+}
+
+/** The MAC NIC `index` of a VM gets: the spec's, else the stable default. */
+export function nicMac(vmName: string, nic: Pick<NicSpec, 'mac'>, index: number): string {
+  return (nic.mac ?? defaultMac(vmName, index)).toLowerCase();
+}
+
+/** The host interface of a tap-backed NIC (bridge, local, tap), or undefined for user-mode NAT. */
+export function nicTapName(vmName: string, nic: Pick<NicSpec, 'mode' | 'ifname'>, index: number): string | undefined {
+  if (nic.mode === 'user') return undefined;
+  return nic.ifname ?? defaultTapName(vmName, index);
 }
 
 /** -netdev/-device pairs; bootIndexes[i] puts NIC i in the firmware's boot order (network boot). */
@@ -62,7 +104,7 @@ export function nicArgs(vmName: string, nics: NicSpec[], bootIndexes: Array<numb
     renderOption(NIC_DEVICE_MODEL[nic.model], {
       id: `net${index}-dev`,
       netdev: `net${index}`,
-      mac: (nic.mac ?? defaultMac(vmName, index)).toLowerCase(),
+      mac: nicMac(vmName, nic, index),
       bootindex: bootIndexes[index],
     }),
   ]);

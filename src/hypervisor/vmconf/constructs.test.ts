@@ -90,13 +90,25 @@ test('interfaces: switch → bridge, bridge extension, named tap, user NAT, llad
     ['interface tap9', [{ mode: 'tap', ifname: 'tap9', model: 'virtio' }]],
     ['interface { model e1000, up }', [{ mode: 'user', model: 'e1000' }]],
     ['interface bridge "br7" model rtl8139', [{ mode: 'bridge', bridge: 'br7', model: 'rtl8139' }]],
-    ['interface { locked lladdr 52:54:00:00:00:01\nswitch "uplink" }', [{ mode: 'bridge', bridge: 'br0', mac: '52:54:00:00:00:01', model: 'virtio' }]],
+    ['interface { locked lladdr 52:54:00:00:00:01\nswitch "uplink" }', [{ mode: 'bridge', bridge: 'br0', mac: '52:54:00:00:00:01', locked: true, model: 'virtio' }]],
     ['interface\ninterfaces 3', [{ mode: 'user', model: 'virtio' }, { mode: 'user', model: 'virtio' }, { mode: 'user', model: 'virtio' }]],
     ['interfaces 0', []],
   ];
   for (const [body, nics] of cases) assert.deepEqual(only(sw + vm(body)).nics, nics, body);
   const locked = parseWith(sw + vm('interface { switch "dmz" }\ninterface { switch "uplink"\nlocked lladdr }\ninterface'));
   assert.deepEqual(locked.lockedNics, [{ vm: 't', nic: 0 }, { vm: 't', nic: 1 }]);
+  assert.deepEqual(locked.vms[0]!.nics.map((n) => n.locked), [true, true, undefined]);
+  assert.deepEqual(locked.warnings, []);
+});
+
+test('local interfaces: a routed tap with a /31 of the local prefix (100.64.0.0/10 unless set), lockable', () => {
+  const cases: Array<[string, string, unknown[]]> = [
+    ['', 'local interface', [{ mode: 'local', model: 'virtio', localPrefix: '100.64.0.0/10' }]],
+    ['local prefix 10.20.0.0/16\n', 'local interface tap3 { locked lladdr }', [{ mode: 'local', ifname: 'tap3', locked: true, model: 'virtio', localPrefix: '10.20.0.0/16' }]],
+    ['', 'local interface { lladdr 52:54:00:00:00:07 }\ninterface', [{ mode: 'local', mac: '52:54:00:00:00:07', model: 'virtio', localPrefix: '100.64.0.0/10' }, { mode: 'user', model: 'virtio' }]],
+  ];
+  for (const [globals, body, nics] of cases) assert.deepEqual(only(globals + vm(body)).nics, nics, body);
+  assert.throws(() => parseWith('switch "uplink" {\n\tinterface br0\n}\n' + vm('local interface { switch "uplink" }')), /a local interface is a point-to-point link of its own/);
 });
 
 test('switches and globals are returned', () => {

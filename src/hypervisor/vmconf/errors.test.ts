@@ -79,7 +79,6 @@ const unsupported: [string, number, number, string, string][] = [
   ['agentx context "vm" path "/var/agentx/master"', 1, 1, 'agentx', 'Prometheus'],
   ['vm "a" {\n\tsev\n}', 2, 2, 'sev', 'AMD SEV'],
   ['vm "a" {\n\tseves\n}', 2, 2, 'seves', 'AMD SEV'],
-  ['vm "a" {\n\tlocal interface\n}', 2, 2, 'local interface', 'not supported yet (comes with the thin-client DHCP work)'],
   ['vm "a" {\n\tinterface { group "vms" }\n}', 2, 14, 'group', 'interface groups'],
   ['vm "a" {\n\tinterface { rdomain 1 }\n}', 2, 14, 'rdomain', 'routing domains'],
   ['vm "a" {\n\tinterface { down }\n}', 2, 14, 'down', 'link up'],

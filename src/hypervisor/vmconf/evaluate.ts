@@ -1,5 +1,6 @@
 // Syntax tree → VmConfResult: global options, switches, VM drafts (with instances), final specs.
 import { isIPv4, isIPv6 } from 'node:net';
+import { DEFAULT_LOCAL_PREFIX } from '../../contract/vm.js';
 import type { GlobalStmt, SwitchBlock, VmBlock, VmConfAst } from './ast.js';
 import { formatPos, vmconfParseError, vmconfUnsupported } from './errors.js';
 import { draftFromBlock, draftFromInstance, type VmDraft } from './draft.js';
@@ -101,10 +102,10 @@ export function evaluateVmConf(ast: VmConfAst, host: VmConfHost): VmConfResult {
     result.sourceOf[spec.name] = `${draft.pos.file}:${draft.pos.line}`;
     if (draft.allow) result.instancePolicy[spec.name] = { allow: draft.allow.allow, owners: draft.allow.owners } satisfies InstancePolicy;
     draft.nics.forEach((n, nic) => {
-      if (!n.locked) return;
-      result.lockedNics.push({ vm: spec.name, nic });
-      result.warnings.push(`${formatPos(n.pos)}: locked lladdr of vm "${spec.name}" nic ${nic} is listed in lockedNics; VmSpec has no field for it, so the runtime must apply it`);
+      if (n.locked) result.lockedNics.push({ vm: spec.name, nic });
     });
+    // The /31 of a local interface comes from the file's `local prefix`, carried in the spec so the runtime needs no globals.
+    spec.nics = spec.nics.map((n) => (n.mode === 'local' ? { ...n, localPrefix: globals.localPrefix ?? DEFAULT_LOCAL_PREFIX } : n));
     result.warnings.push(...draft.warnings);
   }
   return result;

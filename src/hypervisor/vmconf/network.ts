@@ -1,5 +1,6 @@
 // vm.conf networking on Linux: a `switch` names a Linux bridge; an interface on a switch (or on an
-// Ardesia `bridge`) becomes a bridged tap, a named tap stays that tap, anything else is QEMU user NAT.
+// Ardesia `bridge`) becomes a bridged tap, a named tap stays that tap, a `local interface` a routed tap
+// with a /31 of the local prefix (src/network), anything else is QEMU user NAT.
 import type { z } from 'zod';
 import type { NicSpec } from '../../contract/vm.js';
 import type { IfaceOption, SwitchBlock, VmOption } from './ast.js';
@@ -16,7 +17,6 @@ const WHY = {
   group: 'interface groups are an OpenBSD feature (for pf rules); Linux has no equivalent, filter on the bridge or tap name instead',
   rdomain: 'OpenBSD routing domains have no Linux equivalent that Ardesia manages; put the bridge into a VRF on the host instead',
   down: 'Ardesia always starts a NIC with its link up',
-  localInterface: 'not supported yet (comes with the thin-client DHCP work); use an interface on a switch, or a plain interface for NAT',
   lockedUserNat: 'locked lladdr only works on a switch (a Linux bridge); a plain interface is QEMU user-mode NAT with no layer-2 port to lock',
 };
 
@@ -141,13 +141,17 @@ function collectIfaceSettings(options: IfaceOption[]): IfaceSettings {
 
 /** Maps one `interface` statement onto a NicSpec input. */
 export function nicFromInterface(opt: VmOption & { kind: 'interface' }, switches: Map<string, SwitchDef>): NicDraft {
-  if (opt.local) throw vmconfUnsupported(opt.pos, 'local interface', WHY.localInterface);
   const settings = collectIfaceSettings(opt.options);
+  if (opt.local && (settings.switchName || settings.bridge)) {
+    throw vmconfParseError((settings.switchName ?? settings.bridge)!.pos, 'a local interface is a point-to-point link of its own (a /31 from the local prefix): it takes no switch or bridge');
+  }
   const name = opt.name && opt.name.value !== 'tap' ? opt.name : undefined;
   if (name) checkIfname(name.value, 'interface name', name.pos);
   const nic: NicInput = {};
   let locked = settings.lladdr?.locked ?? false;
-  if (settings.switchName) {
+  if (opt.local) {
+    nic.mode = 'local';
+  } else if (settings.switchName) {
     const sw = switches.get(settings.switchName.value);
     if (!sw) {
       throw vmconfParseError(settings.switchName.pos, `no switch named "${settings.switchName.value}" is defined (vmd would silently leave this interface unplugged)`);
@@ -166,5 +170,6 @@ export function nicFromInterface(opt: VmOption & { kind: 'interface' }, switches
   if (name) nic.ifname = name.value;
   if (settings.lladdr?.mac) nic.mac = settings.lladdr.mac;
   if (settings.model) nic.model = settings.model as NicInput['model'];
+  if (locked) nic.locked = true;
   return { nic, locked, pos: opt.pos };
 }

@@ -15,7 +15,7 @@ export interface SwitchDef {
 }
 
 export interface VmConfGlobals {
-  /** `local prefix` (IPv4 address/length) for local interfaces; kept for the thin-client DHCP work. */
+  /** `local prefix` (IPv4 address/length): local interfaces get their /31 from it (100.64.0.0/10 when absent). */
   localPrefix?: string;
   /** `local inet6 [prefix …]`. */
   localInet6?: { prefix?: string };

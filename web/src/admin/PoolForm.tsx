@@ -21,6 +21,11 @@ interface Draft {
   idleLogoffMinutes: number;
   spice: boolean;
   spiceListen: string;
+  networkMode: Pool['network']['mode'];
+  bridge: string;
+  natRestrict: boolean;
+  /** "host:port, host:port": the destinations a restricted NAT desktop may reach. */
+  natAllow: string;
   users: string;
   groups: string;
 }
@@ -49,9 +54,25 @@ function draftOf(pool: PoolView | undefined, images: ImageInfo[]): Draft {
     idleLogoffMinutes: pool?.idleLogoffMinutes ?? 0,
     spice: !!pool?.spice,
     spiceListen: pool?.spice?.listen ?? '127.0.0.1',
+    networkMode: pool?.network.mode ?? 'none',
+    bridge: pool?.network.mode === 'bridge' ? pool.network.bridge : '',
+    natRestrict: pool?.network.mode === 'nat' && pool.network.allow !== undefined,
+    natAllow: pool?.network.mode === 'nat' ? (pool.network.allow ?? []).map((a) => `${a.host}:${a.port}`).join(', ') : '',
     users: pool?.entitled.users.join(', ') ?? '',
     groups: pool?.entitled.groups.join(', ') ?? '',
   };
+}
+
+/** The draft's network; a malformed allow item is sent as written so the server's message names it. */
+function networkOf(d: Draft): Pool['network'] {
+  if (d.networkMode === 'bridge') return { mode: 'bridge', bridge: d.bridge.trim() };
+  if (d.networkMode === 'none') return { mode: 'none' };
+  if (!d.natRestrict) return { mode: 'nat' };
+  const allow = list(d.natAllow).map((item) => {
+    const at = item.lastIndexOf(':');
+    return { host: at < 0 ? item : item.slice(0, at), port: at < 0 ? Number.NaN : Number(item.slice(at + 1)) };
+  });
+  return { mode: 'nat', allow };
 }
 
 function bodyOf(d: Draft): Partial<Pool> & { name: string; image: string } {
@@ -71,6 +92,7 @@ function bodyOf(d: Draft): Partial<Pool> & { name: string; image: string } {
     idleDisconnectMinutes: d.idleDisconnectMinutes,
     idleLogoffMinutes: d.idleLogoffMinutes,
     spice: d.spice ? { listen: d.spiceListen.trim() || '127.0.0.1' } : null,
+    network: networkOf(d),
     entitled: { users: list(d.users), groups: list(d.groups) },
   };
 }
@@ -129,6 +151,28 @@ export function PoolForm(props: { pool?: PoolView; images: ImageInfo[]; onDone: 
       {d.spice && (
         <Field label="SPICE listen address" hint="127.0.0.1 = this machine only; the address thin clients reach to open it to them">
           <input value={d.spiceListen} onChange={(e) => set('spiceListen', e.target.value)} />
+        </Field>
+      )}
+      <Field label="Network" hint="none: no network card; NAT: through this host (QEMU user networking); bridge: each desktop on a host bridge with its own MAC, locked">
+        <select value={d.networkMode} onChange={(e) => set('networkMode', e.target.value as Draft['networkMode'])}>
+          <option value="none">none</option>
+          <option value="nat">NAT through this host</option>
+          <option value="bridge">bridge</option>
+        </select>
+      </Field>
+      {d.networkMode === 'bridge' && (
+        <Field label="Bridge" hint="a Linux bridge on the host, e.g. br0; addresses come from the DHCP server on that link">
+          <input value={d.bridge} onChange={(e) => set('bridge', e.target.value)} />
+        </Field>
+      )}
+      {d.networkMode === 'nat' && (
+        <label className="inline">
+          <input type="checkbox" checked={d.natRestrict} onChange={(e) => set('natRestrict', e.target.checked)} /> Restrict: reach only the destinations listed
+        </label>
+      )}
+      {d.networkMode === 'nat' && d.natRestrict && (
+        <Field label="Allowed destinations" hint="host:port (TCP), separated by commas; inside the desktop the i-th is 10.0.2.(100+i):port; no DNS">
+          <input value={d.natAllow} onChange={(e) => set('natAllow', e.target.value)} />
         </Field>
       )}
       {d.persistent && (

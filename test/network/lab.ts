@@ -1,0 +1,92 @@
+// A throw-away network for the desktop-network tests: one namespace holding the daemon, a bridge br0 at
+// 10.77.0.1/24 (the "office link"), an HTTP server on it and, when asked, an office DHCP server (busybox
+// udhcpd). Only 10.77.x and 100.64.x addresses, only inside the namespace; destroy() removes it all.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { until } from '../helpers/daemon.js';
+
+const run = promisify(execFile);
+
+export const LAB_HOST = '10.77.0.1';
+export const LAB_HTTP_PORT = 8080;
+export const LAB_BODY = 'hello-from-the-lab';
+export const LAB_URL = `http://${LAB_HOST}:${LAB_HTTP_PORT}/`;
+
+const HTTP_SERVER = `require('node:http').createServer((q, s) => s.end(${JSON.stringify(LAB_BODY)})).listen(${LAB_HTTP_PORT}, '0.0.0.0', () => console.log('listening'))`;
+
+export class NetworkLab {
+  private readonly procs: ChildProcess[] = [];
+
+  private constructor(readonly ns: string) {}
+
+  /** `tag` keeps concurrently running test files apart (namespace names stay short). */
+  static async create(tag: string): Promise<NetworkLab> {
+    const lab = new NetworkLab(`an${tag}${process.pid % 10000}`);
+    await run('ip', ['netns', 'add', lab.ns]);
+    await lab.ip('link', 'set', 'lo', 'up');
+    await lab.ip('link', 'add', 'br0', 'type', 'bridge');
+    await lab.ip('address', 'add', `${LAB_HOST}/24`, 'dev', 'br0');
+    await lab.ip('link', 'set', 'br0', 'up');
+    return lab;
+  }
+
+  async ip(...args: string[]): Promise<string> {
+    return (await run('ip', ['-n', this.ns, ...args])).stdout;
+  }
+
+  async exec(cmd: string, args: string[]): Promise<string> {
+    return (await run('ip', ['netns', 'exec', this.ns, cmd, ...args], { timeout: 30_000 })).stdout;
+  }
+
+  private spawn(cmd: string, args: string[]): ChildProcess {
+    const proc = spawn('ip', ['netns', 'exec', this.ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.procs.push(proc);
+    return proc;
+  }
+
+  /** The HTTP server guests fetch from, on every address of the namespace. */
+  async startHttp(): Promise<void> {
+    const proc = this.spawn(process.execPath, ['-e', HTTP_SERVER]);
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout!.once('data', () => resolve());
+      proc.once('exit', (code) => reject(new Error(`the lab's HTTP server exited (${code})`)));
+    });
+  }
+
+  /** The "office" DHCP server on br0: 10.77.0.100-150, router 10.77.0.1. */
+  async startOfficeDhcp(dir: string): Promise<void> {
+    const conf = join(dir, 'udhcpd.conf');
+    writeFileSync(conf, [
+      'start 10.77.0.100', 'end 10.77.0.150', 'interface br0', `lease_file ${join(dir, 'udhcpd.leases')}`,
+      `pidfile ${join(dir, 'udhcpd.pid')}`, 'option subnet 255.255.255.0', `option router ${LAB_HOST}`, 'option lease 3600', '',
+    ].join('\n'));
+    this.spawn('busybox', ['udhcpd', '-f', conf]);
+    await until('udhcpd is running', () => existsSync(join(dir, 'udhcpd.pid')), 10_000);
+  }
+
+  async destroy(): Promise<void> {
+    for (const proc of this.procs) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    const { stdout } = await run('ip', ['netns', 'pids', this.ns]).catch(() => ({ stdout: '' }));
+    for (const pid of stdout.split(/\s+/).filter(Boolean)) {
+      try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+    }
+    await run('ip', ['netns', 'del', this.ns]).catch(() => undefined);
+  }
+}
+
+/** What the test guest's ardesia-net printed on VM `vm`'s console: its lease and its fetch, once both are in. */
+export async function guestNetReport(dataDir: string, vm: string, timeoutMs = 240_000): Promise<{ bound: string | null; fetched: string | null }> {
+  const log = join(dataDir, 'logs', vm, 'console.log');
+  const tail = () => (existsSync(log) ? readFileSync(log, 'utf8').slice(-1500) : '(no console log)');
+  return until(`vm ${vm} reports its network on the console`, () => {
+    const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+    const lease = /ARDESIA-NET (bound (\S+)|no-lease)/.exec(text);
+    const fetch = /ARDESIA-FETCH (ok (\S+)|failed)/.exec(text);
+    if (!lease || !fetch) return undefined;
+    return { bound: lease[2] ?? null, fetched: fetch[2] ?? null };
+  }, timeoutMs, 500).catch((err: Error) => {
+    throw new Error(`${err.message}; its console ends with:\n${tail()}`);
+  });
+}

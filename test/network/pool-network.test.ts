@@ -1,0 +1,74 @@
+// Pool desktops on a network, with the real daemon, QEMU and CLI in a network namespace: `--network nat`
+// gets slirp's 10.0.2.15 and reaches the lab's HTTP server; `--network bridge:br0` gets an address from the
+// office DHCP server on br0 and reaches it; restricted NAT reaches the allowed destination at 10.0.2.100 and,
+// allowed nothing, reaches nothing.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { PoolView } from '../../src/contract/pools.js';
+import { TestDaemon } from '../helpers/daemon.js';
+import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
+import { cliJson } from '../images/support.js';
+import { untilDesktops } from '../pools/support.js';
+import { guestNetReport, LAB_BODY, LAB_HTTP_PORT, LAB_URL, NetworkLab } from './lab.js';
+
+let lab: NetworkLab;
+let daemon: TestDaemon;
+
+async function image(name: string, fetchUrl: string): Promise<void> {
+  const guest = buildHelperGuest(mkdtempSync('/tmp/pimg-'));
+  const cmdline = `${KERNEL_APPEND} ardesia.net=dhcp ardesia.fetch=${fetchUrl}`;
+  await cliJson(daemon, ['image', 'create', name, '--from', guest.root, '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', cmdline, '--memory', '192M']);
+}
+
+async function desktopOf(pool: string): Promise<string> {
+  const [d] = await untilDesktops(daemon, pool, `pool ${pool} has a desktop`, (ds) => ds.length > 0);
+  return d!.name;
+}
+
+before(async () => {
+  lab = await NetworkLab.create('pn');
+  const dir = mkdtempSync('/tmp/ard-');
+  await lab.startHttp();
+  await lab.startOfficeDhcp(dir);
+  daemon = await TestDaemon.start({ dataDir: dir, netns: lab.ns });
+  await image('bb', LAB_URL);
+  await image('bbr', `http://10.0.2.100:${LAB_HTTP_PORT}/`);
+  const pool = (name: string, img: string, ...flags: string[]) => cliJson<PoolView>(daemon, ['pool', 'create', name, '--image', img, '--max', '1', '--warm', '1', '--memory', '192M', ...flags]);
+  await pool('nat', 'bb', '--network', 'nat');
+  await pool('office', 'bb', '--network', 'bridge:br0');
+  await pool('allow', 'bbr', '--network', 'nat', '--nat-allow', `10.77.0.1:${LAB_HTTP_PORT}`);
+  await pool('closed', 'bb', '--network', 'nat', '--nat-allow', '');
+});
+after(async () => {
+  await daemon?.destroy();
+  await lab?.destroy();
+});
+
+test('the network setting is shown, refused when malformed, and pools default to none', async () => {
+  const shown = await daemon.cli(['pool', 'show', 'office']);
+  assert.match(shown.stdout, /network {2}bridge:br0/);
+  const bad = await daemon.cli(['pool', 'set', 'office', '--network', 'bridge:not a name']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--network takes none, nat or bridge:BRIDGE/);
+  const plain = await cliJson<PoolView>(daemon, ['pool', 'create', 'plain', '--image', 'bb', '--max', '1', '--warm', '0']);
+  assert.deepEqual(plain.network, { mode: 'none' });
+  const allow = await cliJson<PoolView>(daemon, ['pool', 'show', 'allow']);
+  assert.deepEqual(allow.network, { mode: 'nat', allow: [{ host: '10.77.0.1', port: LAB_HTTP_PORT }] });
+});
+
+test('a NAT pool desktop gets an address by DHCP and reaches the HTTP server', async () => {
+  assert.deepEqual(await guestNetReport(daemon.dataDir, await desktopOf('nat')), { bound: '10.0.2.15', fetched: LAB_BODY });
+});
+
+test('a bridged pool desktop gets its address from the office DHCP server and reaches the HTTP server', async () => {
+  const report = await guestNetReport(daemon.dataDir, await desktopOf('office'));
+  assert.match(report.bound ?? '', /^10\.77\.0\.1\d\d$/);
+  assert.equal(report.fetched, LAB_BODY);
+});
+
+test('restricted NAT reaches the allowed destination at 10.0.2.100, and nothing when nothing is allowed', async () => {
+  assert.deepEqual(await guestNetReport(daemon.dataDir, await desktopOf('allow')), { bound: '10.0.2.15', fetched: LAB_BODY });
+  assert.deepEqual(await guestNetReport(daemon.dataDir, await desktopOf('closed')), { bound: '10.0.2.15', fetched: null });
+});
