@@ -73,10 +73,13 @@ export class TestDaemon {
     this.proc = proc;
     proc.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 120_000;
     while (!this.output.slice(from).includes('ardesia daemon listening')) {
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`daemon exited early:\n${this.output}`);
-      if (Date.now() > deadline) throw new Error(`daemon did not start:\n${this.output}`);
+      if (Date.now() > deadline) {
+        proc.kill('SIGKILL'); // a daemon that started late must not outlive the test that gave up on it
+        throw new Error(`daemon did not start in 120 s:\n${this.output}`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   }
