@@ -1,5 +1,6 @@
 // The battery's script, from a seed alone: which operations, in which order, and where the daemon is
 // SIGKILLed. Pure, so a failing seed replays exactly (`npm run chaos -- --seed N`).
+import { mulberry32 } from '../../src/lib/prng.js';
 
 export const OPERATIONS = ['connect', 'logoff', 'reset', 'publish', 'rollback', 'vm-start', 'vm-stop', 'pool-resize'] as const;
 export type Operation = (typeof OPERATIONS)[number];
@@ -14,23 +15,11 @@ export interface ChaosStep {
   killAfterMs: number | null;
 }
 
-/** mulberry32: a small, well-mixed 32-bit generator; the same seed gives the same script on every machine. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Relative weights: sessions are the daily traffic; image and VM operations are rarer. */
 const WEIGHTS: Record<Operation, number> = { connect: 5, logoff: 4, reset: 2, publish: 1, rollback: 1, 'vm-start': 2, 'vm-stop': 2, 'pool-resize': 2 };
 
 export function planChaos(opts: { seed: number; operations: number; users: number; killEvery: number; maxKillDelayMs: number; maxSpares: number }): ChaosStep[] {
-  const random = seededRandom(opts.seed);
+  const random = mulberry32(opts.seed);
   const total = Object.values(WEIGHTS).reduce((a, b) => a + b, 0);
   const pick = (): Operation => {
     let r = random() * total;
