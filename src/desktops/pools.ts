@@ -18,7 +18,7 @@ import {
   type SessionView,
 } from '../contract/pools.js';
 import type { ServiceContext } from '../images/context.js';
-import { auditAppend, auditFeed } from '../images/repo.js';
+import { auditAppend, auditFeed } from '../audit/log.js';
 import { requireImage } from '../images/versions.js';
 import { type BrokerDecision, brokerDecide, isEntitled, type BrokerView } from './broker-plan.js';
 import { isInSession } from './lifecycle.js';

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { Updateable } from 'kysely';
 import { ArdesiaError } from '../contract/errors.js';
-import { auditAppend } from '../images/repo.js';
+import { auditAppend } from '../audit/log.js';
 import type { ThinClientTable } from '../netboot/store-schema.js';
 import type { Store } from '../store/db.js';
 import type { ThinClientCreate, ThinClientPatch, ThinClientView } from './view.js';
