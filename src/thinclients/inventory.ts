@@ -6,7 +6,7 @@ import { ArdesiaError } from '../contract/errors.js';
 import { auditAppend } from '../audit/log.js';
 import type { ThinClientTable } from '../netboot/store-schema.js';
 import type { Store } from '../store/db.js';
-import type { ThinClientCreate, ThinClientPatch, ThinClientView } from './view.js';
+import type { ThinClientCreate, ThinClientPatch, ThinClientView } from '../contract/thinclients.js';
 
 export interface ThinClientSettings {
   /** New clients wait for an administrator to enable them (default: they boot at once). */
