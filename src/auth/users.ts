@@ -7,7 +7,7 @@ import { auditAppend } from '../audit/log.js';
 import type { Store } from '../store/db.js';
 import { passwordGenerate, passwordHash, passwordProblem } from './passwords.js';
 import { sessionsDeleteOfUser } from './sessions.js';
-import type { UserTable } from './store-schema.js';
+import type { UserTable } from '../store/schema-auth.js';
 import { ROOT_PRINCIPAL } from './tokens.js';
 
 export type UserRow = Selectable<UserTable>;

@@ -20,6 +20,8 @@ export const sessionGet = (db: Store, image: string) => db.selectFrom('maintenan
 export const desktopGet = (db: Store, name: string) => db.selectFrom('desktops').selectAll().where('name', '=', name).executeTakeFirst();
 export const desktopList = (db: Store) => db.selectFrom('desktops').selectAll().orderBy('name').execute();
 export const desktopsOfImage = (db: Store, image: string) => db.selectFrom('desktops').selectAll().where('image', '=', image).orderBy('name').execute();
+/** Pool desktops on an image: with desktopsOfImage, the image's dependants. */
+export const poolDesktopsOfImage = (db: Store, image: string) => db.selectFrom('pool_desktops').selectAll().where('image', '=', image).orderBy('name').execute();
 export const homeGet = (db: Store, user: string) => db.selectFrom('homes').selectAll().where('user', '=', user).executeTakeFirst();
 export const homeList = (db: Store) => db.selectFrom('homes').selectAll().orderBy('user').execute();
 

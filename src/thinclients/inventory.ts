@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { Updateable } from 'kysely';
 import { ArdesiaError } from '../contract/errors.js';
 import { auditAppend } from '../audit/log.js';
-import type { ThinClientTable } from '../netboot/store-schema.js';
+import type { ThinClientTable } from '../store/schema-netboot.js';
 import type { Store } from '../store/db.js';
 import type { ThinClientCreate, ThinClientPatch, ThinClientView } from '../contract/thinclients.js';
 
