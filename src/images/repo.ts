@@ -25,10 +25,6 @@ export const poolDesktopsOfImage = (db: Store, image: string) => db.selectFrom('
 export const homeGet = (db: Store, user: string) => db.selectFrom('homes').selectAll().where('user', '=', user).executeTakeFirst();
 export const homeList = (db: Store) => db.selectFrom('homes').selectAll().orderBy('user').execute();
 
-export async function imageSetCurrent(db: Store, image: string, version: number | null): Promise<void> {
-  await db.updateTable('images').set({ current_version: version }).where('name', '=', image).execute();
-}
-
 /** Takes the lease for desktop; false when another desktop holds it. */
 export async function homeLease(db: Store, user: string, desktop: string): Promise<boolean> {
   const res = await db

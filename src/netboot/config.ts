@@ -36,7 +36,6 @@ export const netbootConfigSchema = z.object({
   ipxeDir: z.string().min(1).default('/usr/lib/ipxe'),
 }).strict();
 
-export type NetbootConfigInput = z.input<typeof netbootConfigSchema>;
 export type NetbootConfig = z.output<typeof netbootConfigSchema>;
 export type NetbootInterface = NetbootConfig['interfaces'][number];
 
