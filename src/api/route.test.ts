@@ -7,13 +7,13 @@ import { defineRoute, parseInput, urlNameOf, urlParamsSchema } from './route.js'
 
 // Compiled to dist/src/api: the sources are three folders up, in src/.
 const SRC = join(process.env.ARDESIA_REPO_ROOT ?? join(import.meta.dirname, '..', '..', '..'), 'src');
-/** Where API routes are declared: the api folder, and the display routes of the gateway. */
-const ROUTE_SOURCES = ['api', 'gateway'];
+/** Where API routes are declared: the api folder (the display routes included). */
+const ROUTE_SOURCES = ['api'];
 
 describe('request input is parsed once, at the edge', () => {
   it('no route source casts body, query or params (the handler receives the parsed type)', () => {
     const files = ROUTE_SOURCES.flatMap((dir) => readdirSync(join(SRC, dir)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => join(dir, f)));
-    assert.ok(files.includes(join('api', 'routes-vm.ts')) && files.includes(join('gateway', 'routes.ts')), `sources found in ${SRC}: ${files.join(', ')}`);
+    assert.ok(files.includes(join('api', 'routes-vm.ts')) && files.includes(join('api', 'routes-display.ts')), `sources found in ${SRC}: ${files.join(', ')}`);
     const casts = /\b(?:body|query|params)\)?\s+as\s|\bparams\.[A-Za-z]+!/;
     const found = files.flatMap((f) =>
       readFileSync(join(SRC, f), 'utf8')

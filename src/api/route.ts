@@ -2,8 +2,9 @@
 // and the OpenAPI description is derived from the same list.
 import { z, type ZodTypeAny } from 'zod';
 import { ArdesiaError } from '../contract/errors.js';
+import type { Principal } from '../contract/users.js';
 import type { VmSpec } from '../contract/vm.js';
-import type { VmManager } from '../daemon/vm-manager.js';
+import type { VmManager } from '../vms/vm-manager.js';
 import type { HostReport } from '../hypervisor/host/index.js';
 import type { ImageService } from '../images/service.js';
 import type { HomeService } from '../desktops/homes.js';
@@ -14,27 +15,17 @@ import type { DisplayAccess } from '../gateway/access.js';
 import type { UsersService } from '../auth/users.js';
 import type { LoginService } from '../auth/login.js';
 import type { ThinClientService } from '../thinclients/inventory.js';
-import type { DaemonMetrics } from '../daemon/metrics.js';
+import type { DaemonMetrics } from './metrics.js';
 
 /**
  * public: anyone; authenticated: any principal (token or browser session); admin: root or a user with the admin role;
  * vm-owner: an admin or the owner of the VM in :name; vm-owner-or-new: as vm-owner, admins only for a new VM.
  * Finer checks (a user's own desktop, session or home) are made by the handler with `who`.
  */
-export type Access = 'public' | 'authenticated' | 'admin' | 'vm-owner' | 'vm-owner-or-new';
+// Principal is a contract type (auth, gateway and desktops read it too); re-exported for the route files.
+export type { Principal } from '../contract/users.js';
 
-/** Who is calling: resolved once per request from a bearer token or a browser session cookie. */
-export interface Principal {
-  /** User name; `root` for the root token. */
-  name: string;
-  /** Root, or a user with the admin role. */
-  admin: boolean;
-  groups: readonly string[];
-  /** The browser session's id when authenticated by cookie (display tickets are bound to it). */
-  session?: string;
-  /** The sha256 of the bearer token when authenticated by one (logout revokes a login token by it). */
-  tokenId?: string;
-}
+export type Access = 'public' | 'authenticated' | 'admin' | 'vm-owner' | 'vm-owner-or-new';
 
 export interface AppContext {
   vms: VmManager;

@@ -1,5 +1,5 @@
 // Thin-client inventory routes (admin). The public boot chain is in src/netboot/http/boot-routes.ts.
-import { ThinClientCreate, ThinClientPatch, MacParams } from '../thinclients/view.js';
+import { ThinClientCreate, ThinClientPatch, MacParams } from '../contract/thinclients.js';
 import { type ApiRoute, defineRoute } from './route.js';
 
 const by = (principal: string | undefined): string => principal ?? 'unknown';

@@ -1,6 +1,6 @@
 // Login, users, groups and the audit log. Self-service checks (own profile, own password) are made here with `who`.
 import { z } from 'zod';
-import { auditQuery } from '../auth/audit.js';
+import { auditQuery } from '../audit/query.js';
 import { sessionCookie, sessionCookieClear } from '../auth/cookies.js';
 import { sessionCookieMaxAgeS } from '../auth/sessions.js';
 import type { Actor } from '../auth/users.js';

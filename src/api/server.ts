@@ -16,12 +16,12 @@ import { imageRoutes } from './routes-images.js';
 import { homeRoutes } from './routes-homes.js';
 import { desktopRoutes } from './routes-desktops.js';
 import { registerWebApp } from './web-static.js';
-import { gatewayRoutes } from '../gateway/routes.js';
-import { displaySocketRoute, registerDisplaySocketRoute } from '../gateway/socket-route.js';
+import { gatewayRoutes } from './routes-display.js';
+import { displaySocketRoute, registerDisplaySocketRoute } from './display-socket.js';
 import { userRoutes } from './routes-users.js';
 import { thinClientRoutes } from './routes-thinclients.js';
 import { registerBootRoutes } from '../netboot/http/boot-routes.js';
-import { metricsRoutes } from '../daemon/metrics.js';
+import { metricsRoutes } from './metrics.js';
 
 export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...metricsRoutes];
 

@@ -1,5 +1,5 @@
 // Who is calling: a bearer token (root, a user's login token, a vm-owner file token) or a browser session cookie.
-import type { Principal } from '../api/route.js';
+import type { Principal } from '../contract/users.js';
 import type { Store } from '../store/db.js';
 import { cookiesParse, SESSION_COOKIE } from './cookies.js';
 import { sessionResolve, sha256 } from './sessions.js';

@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { Store } from '../store/db.js';
-import type { SessionTable } from './store-schema.js';
+import type { SessionTable } from '../store/schema-auth.js';
 
 export const SESSION_IDLE_MS = 2 * 3600_000;
 export const SESSION_ABSOLUTE_MS = 12 * 3600_000;

@@ -2,11 +2,12 @@
 import type { Selectable } from 'kysely';
 import { ArdesiaError } from '../contract/errors.js';
 import type { GroupView, Role, UserCreateBody, UserPatchBody, UserView } from '../contract/users.js';
-import { auditAppend, now } from '../images/repo.js';
+import { now } from '../lib/time.js';
+import { auditAppend } from '../audit/log.js';
 import type { Store } from '../store/db.js';
 import { passwordGenerate, passwordHash, passwordProblem } from './passwords.js';
 import { sessionsDeleteOfUser } from './sessions.js';
-import type { UserTable } from './store-schema.js';
+import type { UserTable } from '../store/schema-auth.js';
 import { ROOT_PRINCIPAL } from './tokens.js';
 
 export type UserRow = Selectable<UserTable>;

@@ -4,8 +4,6 @@
 import { z } from 'zod';
 import { KeyboardLayout } from './users.js';
 
-export const GUEST_PORT_NAME = 'org.ardesia.guest.0';
-
 /** Values the shell helper can carry: no quote, backslash or control character. */
 const ShellSafeText = z.string().regex(/^[^"\\\u0000-\u001f]*$/, 'no quotes, backslashes or control characters');
 

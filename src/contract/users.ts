@@ -9,6 +9,19 @@ const GroupName = UserName;
 export const KeyboardLayout = z.string().regex(/^[a-z]{2,8}([-_][A-Za-z0-9]{1,12})?$/, 'a keyboard layout like us, de, fr or de-ch');
 const Roles = z.array(z.enum(ROLES)).max(2);
 
+/** Who is calling: resolved once per request from a bearer token or a browser session cookie. */
+export interface Principal {
+  /** User name; `root` for the root token. */
+  name: string;
+  /** Root, or a user with the admin role. */
+  admin: boolean;
+  groups: readonly string[];
+  /** The browser session's id when authenticated by cookie (display tickets are bound to it). */
+  session?: string;
+  /** The sha256 of the bearer token when authenticated by one (logout revokes a login token by it). */
+  tokenId?: string;
+}
+
 export interface Me {
   user: string;
   admin: boolean;

@@ -16,7 +16,7 @@ import { hostCheck, TCG_WARNING, type HostReport } from '../hypervisor/host/inde
 import { loadVmConfFile } from '../hypervisor/vmconf/index.js';
 import { openStore, type Store } from '../store/db.js';
 import { vmDelete, vmList } from '../store/vms.js';
-import { VmManager } from './vm-manager.js';
+import { VmManager } from '../vms/vm-manager.js';
 import { ServiceContext } from '../images/context.js';
 import { ImageService } from '../images/service.js';
 import { HomeService } from '../desktops/homes.js';
@@ -30,7 +30,7 @@ import { StandaloneDisplayAccess } from '../gateway/access.js';
 import { authServicesCreate } from '../auth/index.js';
 import { ThinClientService } from '../thinclients/inventory.js';
 import { startDaemonNetboot } from '../netboot/daemon-hook.js';
-import { DaemonMetrics } from './metrics.js';
+import { DaemonMetrics } from '../api/metrics.js';
 import { dataDirLock, type DataDirLock } from '../lib/data-dir-lock.js';
 import { sessionsPrune } from '../auth/sessions.js';
 import { displayTicketsOf } from '../gateway/tickets.js';

@@ -1,6 +1,6 @@
 // Which service events become live updates (GET /v1/events), and who besides administrators sees each.
 import type { EventHub, LiveEventType } from '../api/events.js';
-import { auditFeed } from '../images/repo.js';
+import { auditFeed } from '../audit/log.js';
 import type { Operations } from '../images/operations.js';
 import { isEntitled } from '../desktops/broker-plan.js';
 import type { DesktopMachine } from '../desktops/pool-machine.js';

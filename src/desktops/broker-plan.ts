@@ -4,7 +4,6 @@
 //   warm       → fire `assign` (ready → assigned; a booting spare is reserved and assigned at guest-ready)
 //   cold-start → fire `assign` (stopped → booting, the VM starts; assigned at guest-ready)
 //   clone      → record `name` in provisioning with user = requester, clone, and on `provisioned` fire `assign`
-import { ERROR_REGISTRY } from '../contract/errors.js';
 import type { BrokerRefusalCode, DesktopState, DesktopView, Pool, SessionView } from '../contract/pools.js';
 import { byAge, nextDesktopNames } from './spares-plan.js';
 
@@ -33,14 +32,6 @@ export type BrokerDecision =
   | { kind: 'cold-start'; desktop: DesktopView }
   | { kind: 'clone'; name: string }
   | { kind: 'refuse'; code: BrokerRefusalCode; message: string };
-
-/** Status and hint of each refusal, ready for the error registry. */
-/** Status and hint of each refusal: the entries of the one error registry. */
-export const BROKER_REFUSALS: Record<BrokerRefusalCode, { status: number; hint: string }> = Object.fromEntries(
-  (['POOL_NOT_ENTITLED', 'POOL_FULL', 'POOL_USER_LIMIT', 'POOL_BOOT_STORM', 'POOL_DESKTOP_BUSY', 'HOME_LEASED', 'IMAGE_NO_VERSION'] as const).map(
-    (code) => [code, ERROR_REGISTRY[code]],
-  ),
-) as Record<BrokerRefusalCode, { status: number; hint: string }>;
 
 const refuse = (code: BrokerRefusalCode, message: string): BrokerDecision => ({ kind: 'refuse', code, message });
 

@@ -1,6 +1,6 @@
 // Who may view a desktop's display: pool desktops (the session's user, or an admin) first, then standalone
 // desktops and plain VMs. Display clients of pool desktops drive the lifecycle (connected ⇄ disconnected).
-import type { Principal } from '../api/route.js';
+import type { Principal } from '../contract/users.js';
 import type { DisplayEnd } from '../contract/display.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { DisplayAccess, DisplayClient, StandaloneDisplayAccess } from '../gateway/access.js';

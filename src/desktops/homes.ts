@@ -6,7 +6,9 @@ import { dirname } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
 import { DEFAULT_HOME_BYTES, type HomeInfo } from '../contract/images.js';
 import type { ServiceContext } from '../images/context.js';
-import { auditAppend, homeGet, homeLease, homeList, homeRelease, type HomeRow, now } from '../images/repo.js';
+import { homeGet, homeLease, homeList, homeRelease, type HomeRow } from '../images/repo.js';
+import { now } from '../lib/time.js';
+import { auditAppend } from '../audit/log.js';
 import { homeCreate, homeResize, safeName } from '../storage/index.js';
 import { guestUid } from './desktop-guest.js';
 

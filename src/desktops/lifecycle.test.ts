@@ -249,6 +249,10 @@ test('predicates agree with the table', () => {
     assert.equal(canDestroy(s), ok('retire', SPARE) && s !== 'retiring', `canDestroy(${s})`);
     assert.equal(canRetry(s), ok('retry', SPARE), `canRetry(${s})`);
     assert.equal(canRetry(s), s === 'failed', `only a failed desktop is retried (${s})`);
+    // The contract's explicit state lists (the web app's buttons) match the table's rules.
+    assert.equal(canReset(s), desktopAccepts(s, 'reset') && s !== 'resetting', `canReset(${s}) vs desktopAccepts`);
+    assert.equal(canRetry(s), desktopAccepts(s, 'retry'), `canRetry(${s}) vs desktopAccepts`);
+    assert.equal(canDestroy(s), desktopAccepts(s, 'retire') && s !== 'retiring', `canDestroy(${s}) vs desktopAccepts`);
     if (isInSession(s)) assert.ok(!canDestroy(s) && !canReset(s) && !isSpare(s), `${s} is protected while in session`);
   }
   assert.deepEqual(DESKTOP_STATES.filter(isSpare), ['provisioning', 'stopped', 'booting', 'ready']);

@@ -287,17 +287,5 @@ export function desktopAccepts(state: DesktopState, event: DesktopEventType): bo
   return rule !== undefined && !(typeof rule === 'object' && 'refused' in rule);
 }
 
-// Predicates shared by the API's checks and the UI's buttons, derived from the table.
-export const canAssign = (s: DesktopState): boolean => s === 'stopped' || s === 'booting' || s === 'ready';
-export const canLogoff = (s: DesktopState): boolean => s === 'assigned' || s === 'in-use' || s === 'disconnected';
-export const canReset = (s: DesktopState): boolean => desktopAccepts(s, 'reset') && s !== 'resetting';
-export const canRetry = (s: DesktopState): boolean => desktopAccepts(s, 'retry');
-export const canDestroy = (s: DesktopState): boolean => desktopAccepts(s, 'retire') && s !== 'retiring';
-/** States of an unassigned desktop that is, or is becoming, a spare (warm or cold). */
-export const isSpare = (s: DesktopState): boolean => s === 'provisioning' || s === 'stopped' || s === 'booting' || s === 'ready';
-export const isWarm = (s: DesktopState): boolean => s === 'booting' || s === 'ready';
-export const isCold = (s: DesktopState): boolean => s === 'provisioning' || s === 'stopped' || s === 'resetting';
-/** A session holds the desktop (and the user's home volume may be attached). */
-export const isInSession = (s: DesktopState): boolean => canLogoff(s) || s === 'logging-off';
-/** A spare desktop anyone entitled may get: spare state and no owner. */
-export const isFreeSpare = (d: { state: DesktopState; user: string | null }): boolean => d.user === null && isSpare(d.state);
+// The state predicates live in src/contract (the web app shares them); lifecycle.test.ts checks them against the table.
+export { canAssign, canDestroy, canLogoff, canReset, canRetry, isCold, isFreeSpare, isInSession, isSpare, isWarm } from '../contract/desktop-states.js';

@@ -3,7 +3,7 @@ import type { Selectable } from 'kysely';
 import { ArdesiaError } from '../contract/errors.js';
 import { type DesktopFailure, type DesktopFailureStep, Pool, type DesktopState, type DesktopView } from '../contract/pools.js';
 import type { Store } from '../store/db.js';
-import type { PoolDesktopTable, PoolTable } from './store-schema.js';
+import type { PoolDesktopTable, PoolTable } from '../store/schema-pools.js';
 
 export type PoolRow = Selectable<PoolTable>;
 export type PoolDesktopRow = Selectable<PoolDesktopTable>;
@@ -41,7 +41,6 @@ export async function requirePool(db: Store, name: string): Promise<PoolRow> {
 export const poolDesktopGet = (db: Store, name: string) => db.selectFrom('pool_desktops').selectAll().where('name', '=', name).executeTakeFirst();
 export const poolDesktopsOf = (db: Store, pool: string) => db.selectFrom('pool_desktops').selectAll().where('pool', '=', pool).orderBy('name').execute();
 export const poolDesktopsAll = (db: Store) => db.selectFrom('pool_desktops').selectAll().orderBy('name').execute();
-export const poolDesktopsOfImage = (db: Store, image: string) => db.selectFrom('pool_desktops').selectAll().where('image', '=', image).orderBy('name').execute();
 
 export async function requirePoolDesktop(db: Store, name: string): Promise<PoolDesktopRow> {
   const row = await poolDesktopGet(db, name);

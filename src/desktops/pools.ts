@@ -1,12 +1,11 @@
-// Pools: definitions, the broker (who gets which desktop), the spare planner's loop and sessions.
+// Pools: definitions, the broker (who gets which desktop) and the spare planner's loop; sessions and display
+// clients are pool-sessions.ts, which PoolService fronts.
 // Decisions are pure (broker-plan.ts, spares-plan.ts); this shell builds their views from the store,
 // runs their answers through the desktop lifecycle (pool-machine.ts) and reports what happened.
 import { EventEmitter } from 'node:events';
-import type { DisplayEnd } from '../contract/display.js';
 import { ArdesiaError } from '../contract/errors.js';
 import { GuestUserName } from '../contract/guest.js';
 import {
-  type ClientInfo,
   type ConnectBody,
   type DesktopState,
   type DesktopView,
@@ -18,60 +17,27 @@ import {
   type SessionView,
 } from '../contract/pools.js';
 import type { ServiceContext } from '../images/context.js';
-import { auditAppend, auditFeed } from '../images/repo.js';
+import { auditAppend, auditFeed } from '../audit/log.js';
 import { requireImage } from '../images/versions.js';
 import { type BrokerDecision, brokerDecide, isEntitled, type BrokerView } from './broker-plan.js';
 import { isInSession } from './lifecycle.js';
 import { type DesktopMachine, targetVersionOf } from './pool-machine.js';
 import { desktopViewOf, nowIso, poolDesktopsAll, poolDesktopsOf, poolGet, poolList, poolOf, requirePool, requirePoolDesktop } from './pool-repo.js';
 import { PoolPlanner } from './pool-planner.js';
+import { type Caller, type PoolServiceEvents, type PoolServiceOptions, SESSION_END_STATES, type SessionReady } from './pool-events.js';
+import { PoolSessions } from './pool-sessions.js';
 import { untilPreviousSessionEnded } from './session-wait.js';
 import { rolloutPendingAtLogoff, versionCounts } from './spares-plan.js';
 
-export interface Caller {
-  name: string;
-  admin: boolean;
-  groups: readonly string[];
-  address?: string;
-}
-
-export interface PoolServiceOptions {
-  /** Desktops starting at once, over every pool (vmd's staggered start). */
-  bootStormLimit: number;
-}
-
-export interface PoolServiceEvents {
-  pool: [PoolView];
-  'pool-removed': [string];
-  /** The broker answered a connect: the decision's kind, for metrics. */
-  brokered: [BrokerDecision['kind'] | 'refuse'];
-  /** A connect's session started in the guest: the seconds since the request, for the login-to-ready histogram. */
-  'session-ready': [SessionReady];
-  /** A thin client (by MAC) now shows `user`'s session, or none (null) when it ended. */
-  'thin-client': [string, string | null];
-  /** An administrator disconnected the desktop's display clients (display-access.ts closes them). */
-  'display-end': [string, DisplayEnd];
-}
-
-export interface SessionReady {
-  pool: string;
-  desktop: string;
-  user: string;
-  how: Exclude<BrokerDecision['kind'], 'refuse'>;
-  seconds: number;
-}
-
-const SESSION_END_STATES: readonly DesktopState[] = ['failed', 'resetting', 'stopped', 'retiring'];
+// Callers import these from here, PoolService's module.
+export type { Caller, PoolServiceEvents, PoolServiceOptions, SessionReady } from './pool-events.js';
 
 export class PoolService extends EventEmitter<PoolServiceEvents> {
   readonly planner: PoolPlanner;
   /** Spares the broker handed out whose assign has not landed in the store yet: name → user. */
   private readonly claims = new Map<string, string>();
-  /** Sessions whose user asked for a reset: re-cloned as soon as the session has ended. */
-  private readonly resetAfterSession = new Set<string>();
-  /** The thin client (MAC) a session was opened from. */
-  private readonly thinClientOf = new Map<string, string>();
-  private readonly clients = new Map<string, { count: number; last: ClientInfo | null; activityAt: number }>();
+  /** Sessions, their display clients and the thin clients they were opened from. */
+  private readonly tracker: PoolSessions;
   /** Connects whose assign went out and whose guest has not said "session started" yet: desktop → request time. */
   private readonly awaitingSession = new Map<string, Omit<SessionReady, 'seconds'> & { requestedAt: number }>();
 
@@ -81,10 +47,11 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     readonly opts: PoolServiceOptions,
   ) {
     super();
+    this.tracker = new PoolSessions(ctx, machine, this);
     this.planner = new PoolPlanner(ctx, machine, {
       bootStormLimit: opts.bootStormLimit,
       view: (pool) => this.desktopViews(pool),
-      clientActivity: (desktop) => this.clients.get(desktop),
+      clientActivity: (desktop) => this.tracker.activityOf(desktop),
     });
     machine.on('session-started', (desktop) => this.sessionReady(desktop));
     machine.on('desktop', (view) => {
@@ -96,14 +63,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     });
     machine.on('desktop', (view) => {
       this.planner.kick(view.pool);
-      if (isInSession(view.state)) return;
-      if (this.resetAfterSession.delete(view.name) && view.state !== 'resetting' && view.state !== 'retiring') {
-        void this.machine.fireQuietly(view.name, { type: 'reset' });
-      }
-      const mac = this.thinClientOf.get(view.name);
-      if (mac) this.emit('thin-client', mac, null);
-      this.thinClientOf.delete(view.name);
-      this.clients.delete(view.name);
+      this.tracker.desktopChanged(view);
     });
   }
 
@@ -274,11 +234,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       this.claims.delete(name);
     }
     await auditAppend(this.ctx.db, who.name, 'session.connect', name, { pool: poolName, how: decision.kind, thinClient: body.client.thinClient ?? null }, who.address);
-    if (body.client.thinClient) {
-      this.clientInfo(name).last = { address: who.address ?? '', thinClient: body.client.thinClient, at: nowIso() };
-      this.thinClientOf.set(name, body.client.thinClient);
-      this.emit('thin-client', body.client.thinClient, who.name);
-    }
+    if (body.client.thinClient) this.tracker.openedFrom(name, body.client.thinClient, who);
     const desktop = body.wait ? await this.waitForSession(name, who.name, body.waitSeconds * 1000) : desktopViewOf(await requirePoolDesktop(this.ctx.db, name));
     return { desktop, session: await this.sessionOf(name) };
   }
@@ -334,129 +290,44 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     });
   }
 
-  // ── sessions ──────────────────────────────────────────────────────────────────────────────────
+  // ── sessions and display clients (pool-sessions.ts) ───────────────────────────────────────────
 
-  private clientInfo(desktop: string) {
-    let info = this.clients.get(desktop);
-    if (!info) this.clients.set(desktop, (info = { count: 0, last: null, activityAt: Date.now() }));
-    return info;
+  sessionOf(desktop: string): Promise<SessionInfo> {
+    return this.tracker.sessionOf(desktop);
   }
-
-  async sessionOf(desktop: string): Promise<SessionInfo> {
-    const row = await requirePoolDesktop(this.ctx.db, desktop);
-    const c = this.clients.get(desktop);
-    return {
-      user: row.user ?? '',
-      pool: row.pool,
-      desktop: row.name,
-      state: row.state as DesktopState,
-      since: row.since,
-      imageVersion: row.version,
-      clients: c?.count ?? 0,
-      lastClient: c?.last ?? null,
-    };
+  sessions(who: Caller): Promise<SessionInfo[]> {
+    return this.tracker.list(who);
   }
-
-  async sessions(who: Caller): Promise<SessionInfo[]> {
-    const rows = (await poolDesktopsAll(this.ctx.db)).filter((d) => d.user !== null && isInSession(d.state as DesktopState) && (who.admin || d.user === who.name));
-    return Promise.all(rows.map((r) => this.sessionOf(r.name)));
+  logoff(desktop: string, who: Caller): Promise<SessionInfo> {
+    return this.tracker.logoff(desktop, who);
   }
-
-  /** The session on `desktop`, if the caller may act on it (its user or an admin); others learn nothing. */
-  private async requireSession(desktop: string, who: Caller): Promise<SessionInfo> {
-    const row = await requirePoolDesktop(this.ctx.db, desktop).catch(() => undefined);
-    if (!row || row.user === null || !isInSession(row.state as DesktopState) || (!who.admin && row.user !== who.name)) {
-      throw new ArdesiaError('SESSION_NOT_FOUND', `you have no session on desktop ${desktop}`);
-    }
-    return this.sessionOf(desktop);
+  resetSession(desktop: string, who: Caller): Promise<SessionInfo> {
+    return this.tracker.resetSession(desktop, who);
   }
-
-  async logoff(desktop: string, who: Caller): Promise<SessionInfo> {
-    const session = await this.requireSession(desktop, who);
-    await this.machine.fire(desktop, { type: 'logoff-requested' });
-    await auditAppend(this.ctx.db, who.name, 'session.logoff', desktop, { user: session.user }, who.address);
-    return this.sessionOf(desktop);
+  disconnect(desktop: string, who: Caller): Promise<SessionInfo> {
+    return this.tracker.disconnect(desktop, who);
   }
-
-  /** The session's user (where the pool allows it) or an admin: end the session, then re-clone the system disk. */
-  async resetSession(desktop: string, who: Caller): Promise<SessionInfo> {
-    const session = await this.requireSession(desktop, who);
-    const pool = poolOf(await requirePool(this.ctx.db, session.pool));
-    if (!who.admin && !pool.userReset) {
-      throw new ArdesiaError('FORBIDDEN', `pool ${pool.name} does not let users reset their desktop`, undefined, 'Log off instead, or ask an administrator to reset your desktop, or to allow resets in this pool (userReset).');
-    }
-    this.resetAfterSession.add(desktop);
-    await this.machine.fire(desktop, { type: 'logoff-requested' }).catch((err) => {
-      this.resetAfterSession.delete(desktop);
-      throw err;
-    });
-    await auditAppend(this.ctx.db, who.name, 'session.reset', desktop, { user: session.user }, who.address);
-    return this.sessionOf(desktop);
+  resetDesktop(pool: string, desktop: string, who: Caller): Promise<DesktopView> {
+    return this.tracker.resetDesktop(pool, desktop, who);
   }
-
-  async disconnect(desktop: string, who: Caller): Promise<SessionInfo> {
-    await this.requireSession(desktop, who);
-    this.emit('display-end', desktop, 'admin-disconnect');
-    await auditAppend(this.ctx.db, who.name, 'session.disconnect', desktop, null, who.address);
-    return this.sessionOf(desktop);
+  retryDesktop(pool: string, desktop: string, who: Caller): Promise<DesktopView> {
+    return this.tracker.retryDesktop(pool, desktop, who);
   }
-
-  /** Admin: re-clone a desktop out of session (the table refuses one in session). */
-  async resetDesktop(pool: string, desktop: string, who: Caller): Promise<DesktopView> {
-    const row = await requirePoolDesktop(this.ctx.db, desktop);
-    if (row.pool !== pool) throw new ArdesiaError('DESKTOP_NOT_FOUND', `pool ${pool} has no desktop ${desktop}`);
-    const view = await this.machine.fire(desktop, { type: 'reset' });
-    await auditAppend(this.ctx.db, who.name, 'desktop.reset', desktop, { pool }, who.address);
-    return view;
+  retireDesktop(pool: string, desktop: string, who: Caller): Promise<{ retired: string }> {
+    return this.tracker.retireDesktop(pool, desktop, who);
   }
-
-  /** Admin: try a failed desktop again (a fresh clone, or its owner's kept disk booted again). */
-  async retryDesktop(pool: string, desktop: string, who: Caller): Promise<DesktopView> {
-    const row = await requirePoolDesktop(this.ctx.db, desktop);
-    if (row.pool !== pool) throw new ArdesiaError('DESKTOP_NOT_FOUND', `pool ${pool} has no desktop ${desktop}`);
-    const view = await this.machine.fire(desktop, { type: 'retry' });
-    await auditAppend(this.ctx.db, who.name, 'desktop.retry', desktop, { pool }, who.address);
-    return view;
+  /** Called by the gateway when a display client connects (the portal names its thin client). */
+  clientConnected(desktop: string, client: { address: string; thinClient?: string }): Promise<void> {
+    return this.tracker.clientConnected(desktop, client);
   }
-
-  async retireDesktop(pool: string, desktop: string, who: Caller): Promise<{ retired: string }> {
-    const row = await requirePoolDesktop(this.ctx.db, desktop);
-    if (row.pool !== pool) throw new ArdesiaError('DESKTOP_NOT_FOUND', `pool ${pool} has no desktop ${desktop}`);
-    await this.machine.fire(desktop, { type: 'retire' });
-    await auditAppend(this.ctx.db, who.name, 'desktop.retire', desktop, { pool }, who.address);
-    return { retired: desktop };
+  clientDisconnected(desktop: string): Promise<void> {
+    return this.tracker.clientDisconnected(desktop);
   }
-
-  // ── display clients (called by the gateway) ───────────────────────────────────────────────────
-
-  async clientConnected(desktop: string, client: { address: string; thinClient?: string }): Promise<void> {
-    const info = this.clientInfo(desktop);
-    info.count += 1;
-    info.activityAt = Date.now();
-    // The portal names its thin client on every display connection (the kiosk's ?thinclient=MAC).
-    info.last = { ...client, at: nowIso() };
-    await this.machine.fireQuietly(desktop, { type: 'client-connected' });
-  }
-
-  async clientDisconnected(desktop: string): Promise<void> {
-    const info = this.clientInfo(desktop);
-    info.count = Math.max(0, info.count - 1);
-    if (info.count === 0) await this.machine.fireQuietly(desktop, { type: 'client-disconnected' });
-  }
-
   clientActivity(desktop: string): void {
-    const info = this.clients.get(desktop);
-    if (info) info.activityAt = Date.now();
+    this.tracker.clientActivity(desktop);
   }
-
-  /** Is `desktop` a pool desktop whose session belongs to the caller (or the caller an admin)? */
-  async displayAccess(desktop: string, who: Caller): Promise<{ vm: string } | undefined> {
-    const row = await requirePoolDesktop(this.ctx.db, desktop).catch(() => undefined);
-    if (!row) return undefined;
-    if (!who.admin && (row.user !== who.name || !isInSession(row.state as DesktopState))) {
-      throw new ArdesiaError('FORBIDDEN', `desktop ${desktop} is not in a session of yours`);
-    }
-    return { vm: row.name };
+  displayAccess(desktop: string, who: Caller): Promise<{ vm: string } | undefined> {
+    return this.tracker.displayAccess(desktop, who);
   }
 
   /** After a daemon restart, before the planner runs. */

@@ -5,7 +5,7 @@ import { ArdesiaError } from '../contract/errors.js';
 import type { DisplayEnd } from '../contract/display.js';
 import type { DesktopInfo } from '../contract/images.js';
 import type { VmSpec, VmStatus } from '../contract/vm.js';
-import type { Principal } from '../api/route.js';
+import type { Principal } from '../contract/users.js';
 
 export interface DisplayClient {
   /** The client's address as the daemon saw it. */

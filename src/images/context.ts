@@ -1,14 +1,27 @@
 // What the image, desktop and home services share: the data folder, the store, the VM manager, the log.
 import type { Logger } from 'pino';
-import type { VmManager } from '../daemon/vm-manager.js';
+import type { VmSpec, VmSpecInput, VmStatus } from '../contract/vm.js';
+import type { VmRuntime } from '../hypervisor/vm-runtime.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
 import type { Store } from '../store/db.js';
 import { dataPaths, type DataPaths } from '../storage/index.js';
 
+/** The VM operations the image, desktop and home services use; the daemon passes its VmManager (src/vms),
+ *  which sits below the network and netboot code, so the services name only what they call. */
+export interface VmControl {
+  define(specs: VmSpec[], source: (name: string) => string): Promise<{ added: string[]; updated: string[] }>;
+  undefine(name: string): Promise<void>;
+  get(name: string): Promise<VmStatus>;
+  start(name: string, adHoc?: Partial<VmSpecInput>, template?: string): Promise<VmStatus>;
+  stop(name: string, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }>;
+  consoleLog(name: string, maxBytes: number): Promise<Buffer>;
+  runtimeOf(name: string): VmRuntime | undefined;
+}
+
 export interface ServiceDeps {
   dataDir: string;
   store: Store;
-  vms: VmManager;
+  vms: VmControl;
   log: Logger;
 }
 
@@ -22,7 +35,7 @@ export class ServiceContext {
   get db(): Store {
     return this.deps.store;
   }
-  get vms(): VmManager {
+  get vms(): VmControl {
     return this.deps.vms;
   }
 }

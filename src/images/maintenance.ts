@@ -11,7 +11,9 @@ import { imageInfo as qemuImageInfo, qemuImg } from '../storage/qemu-img.js';
 import type { ServiceContext } from './context.js';
 import type { OperationHandle } from './operations.js';
 import { publishLayout } from './plan.js';
-import { auditAppend, imageGet, type ImageRow, now, sessionGet, type SessionRow, versionList } from './repo.js';
+import { imageGet, type ImageRow, sessionGet, type SessionRow, versionList } from './repo.js';
+import { now } from '../lib/time.js';
+import { auditAppend } from '../audit/log.js';
 import { bootProfileOf, currentVersionOf, requireImage, requireVersion, sessionOut, verifiedVersionPath, versionOut } from './versions.js';
 
 export const maintenanceVmName = (image: string): string => `maint-${image}`;

@@ -1,6 +1,6 @@
-// Store access for images, versions, maintenance sessions, desktops, homes and the audit log.
-import { EventEmitter } from 'node:events';
+// Store access for images, versions, maintenance sessions, desktops and homes.
 import type { Selectable } from 'kysely';
+import { now } from '../lib/time.js';
 import type { Store } from '../store/db.js';
 import type { DesktopTable, HomeTable, ImageTable, ImageVersionTable, MaintenanceSessionTable } from '../store/schema.js';
 
@@ -9,25 +9,6 @@ export type VersionRow = Selectable<ImageVersionTable>;
 export type SessionRow = Selectable<MaintenanceSessionTable>;
 export type DesktopRow = Selectable<DesktopTable>;
 export type HomeRow = Selectable<HomeTable>;
-
-export const now = (): string => new Date().toISOString();
-
-/** Every audited change, as it is recorded: the live-update stream (GET /v1/events) follows it. */
-export const auditFeed = new EventEmitter<{ appended: [{ action: string; target: string; principal: string; at: string }] }>();
-
-export async function auditAppend(db: Store, principal: string, action: string, target: string, detail?: unknown, address?: string): Promise<void> {
-  const at = now();
-  await db
-    .insertInto('audit')
-    .values({ at, principal, action, target, detail: detail === undefined ? null : JSON.stringify(detail), address: address ?? null })
-    .execute();
-  auditFeed.emit('appended', { action, target, principal, at });
-}
-
-export async function auditList(db: Store, limit = 200): Promise<Array<{ id: number; at: string; principal: string; action: string; target: string; detail: unknown }>> {
-  const rows = await db.selectFrom('audit').selectAll().orderBy('id', 'desc').limit(limit).execute();
-  return rows.map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as unknown) }));
-}
 
 export const imageGet = (db: Store, name: string) => db.selectFrom('images').selectAll().where('name', '=', name).executeTakeFirst();
 export const imageList = (db: Store) => db.selectFrom('images').selectAll().orderBy('name').execute();
@@ -39,12 +20,10 @@ export const sessionGet = (db: Store, image: string) => db.selectFrom('maintenan
 export const desktopGet = (db: Store, name: string) => db.selectFrom('desktops').selectAll().where('name', '=', name).executeTakeFirst();
 export const desktopList = (db: Store) => db.selectFrom('desktops').selectAll().orderBy('name').execute();
 export const desktopsOfImage = (db: Store, image: string) => db.selectFrom('desktops').selectAll().where('image', '=', image).orderBy('name').execute();
+/** Pool desktops on an image: with desktopsOfImage, the image's dependants. */
+export const poolDesktopsOfImage = (db: Store, image: string) => db.selectFrom('pool_desktops').selectAll().where('image', '=', image).orderBy('name').execute();
 export const homeGet = (db: Store, user: string) => db.selectFrom('homes').selectAll().where('user', '=', user).executeTakeFirst();
 export const homeList = (db: Store) => db.selectFrom('homes').selectAll().orderBy('user').execute();
-
-export async function imageSetCurrent(db: Store, image: string, version: number | null): Promise<void> {
-  await db.updateTable('images').set({ current_version: version }).where('name', '=', image).execute();
-}
 
 /** Takes the lease for desktop; false when another desktop holds it. */
 export async function homeLease(db: Store, user: string, desktop: string): Promise<boolean> {

@@ -11,7 +11,9 @@ import { ServiceContext, type ServiceDeps } from './context.js';
 import { sessionDiscard, sessionOpen, sessionPublish } from './maintenance.js';
 import { type OperationHandle, Operations } from './operations.js';
 import { dependantsOf, gcPlan } from './plan.js';
-import { auditAppend, desktopsOfImage, imageList, type ImageRow, now, sessionGet, versionList } from './repo.js';
+import { desktopsOfImage, imageList, type ImageRow, sessionGet, versionList } from './repo.js';
+import { now } from '../lib/time.js';
+import { auditAppend } from '../audit/log.js';
 import { imageInfo, requireImage, requireVersion, usageFacts, verifiedVersionPath, versionOut } from './versions.js';
 
 /** Who outside this domain keeps an image (or one version) from being deleted, in words, e.g. "pool lab". */

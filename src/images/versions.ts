@@ -1,13 +1,12 @@
 // Reading images and their versions out of the store, with the files' integrity checked before use.
 import { join } from 'node:path';
-import { poolDesktopsOfImage } from '../desktops/pool-repo.js';
 import type { VmSpec } from '../contract/vm.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { BootProfile, ImageInfo, ImageVersion, MaintenanceSession } from '../contract/images.js';
 import { verifyImageFile } from '../storage/index.js';
 import type { ServiceContext } from './context.js';
 import { chainOf, type UsageFacts } from './plan.js';
-import { desktopsOfImage, imageGet, type ImageRow, sessionGet, type SessionRow, versionGet, versionList, type VersionRow } from './repo.js';
+import { desktopsOfImage, imageGet, poolDesktopsOfImage, type ImageRow, sessionGet, type SessionRow, versionGet, versionList, type VersionRow } from './repo.js';
 
 export async function requireImage(ctx: ServiceContext, name: string): Promise<ImageRow> {
   const row = await imageGet(ctx.db, name);

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ArdesiaError } from '../contract/errors.js';
-import { isIpv4 } from './ipv4.js';
+import { isIpv4 } from '../contract/ipv4.js';
 import { DhcpConfigError, parseDhcpConfig, type DhcpConfig, type DhcpConfigInput } from './dhcp/config.js';
 
 const ipv4 = z.string().refine(isIpv4, 'must be an IPv4 address like 10.250.0.1');
@@ -36,7 +36,6 @@ export const netbootConfigSchema = z.object({
   ipxeDir: z.string().min(1).default('/usr/lib/ipxe'),
 }).strict();
 
-export type NetbootConfigInput = z.input<typeof netbootConfigSchema>;
 export type NetbootConfig = z.output<typeof netbootConfigSchema>;
 export type NetbootInterface = NetbootConfig['interfaces'][number];
 

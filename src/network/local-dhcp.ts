@@ -9,7 +9,7 @@ import { decodeDhcp, encodeDhcp } from '../netboot/dhcp/codec.js';
 import { type DhcpConfig, parseDhcpConfig } from '../netboot/dhcp/config.js';
 import { MemoryLeaseStore } from '../netboot/dhcp/leases.js';
 import { DHCP_SERVER_PORT, dhcpDecide } from '../netboot/dhcp/policy.js';
-import { LIMITED_BROADCAST } from '../netboot/ipv4.js';
+import { LIMITED_BROADCAST } from '../contract/ipv4.js';
 import { type LocalPair, POINT_TO_POINT_MASK } from './local-prefix.js';
 
 export type LocalDhcpLog = (event: Record<string, unknown>) => void;

@@ -2,7 +2,7 @@
 // prefix` (100.64.0.0/10 by default): the even address on the host's tap, the odd one for the guest.
 import { createHash } from 'node:crypto';
 import { ArdesiaError } from '../contract/errors.js';
-import { intToIp, ipToInt, isIpv4 } from '../netboot/ipv4.js';
+import { intToIp, ipToInt, isIpv4 } from '../contract/ipv4.js';
 
 export const POINT_TO_POINT_MASK = '255.255.255.254';
 export const POINT_TO_POINT_BITS = 31;

@@ -1,9 +1,9 @@
 // Opens the embedded SQLite store (better-sqlite3 12 under Kysely) and brings its schema up to date.
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type MigrationProvider } from 'kysely';
-import { AUTH_MIGRATIONS } from '../auth/store-migrations.js';
-import { POOL_MIGRATIONS } from '../desktops/store-migrations.js';
-import { NETBOOT_MIGRATIONS } from '../netboot/store-migrations.js';
+import { AUTH_MIGRATIONS } from './migrations-auth.js';
+import { POOL_MIGRATIONS } from './migrations-pools.js';
+import { NETBOOT_MIGRATIONS } from './migrations-netboot.js';
 import { MIGRATIONS } from './migrations.js';
 import type { Database } from './schema.js';
 

@@ -1,4 +1,4 @@
-// Migration names: 0003_* auth, 0004_* pools, 0005_* netboot (see each domain's store-migrations.ts).
+// Migration names: 0003_* auth, 0004_* pools, 0005_* netboot (see migrations-auth.ts, migrations-pools.ts, migrations-netboot.ts).
 // Schema migrations, in order; each runs once, recorded by Kysely's migrator.
 import { type Kysely, type Migration, sql } from 'kysely';
 

@@ -1,8 +1,8 @@
 // Table types of the store (Kysely). One interface per table; JSON columns hold text.
 import type { ColumnType, Generated } from 'kysely';
-import type { AuthTables } from '../auth/store-schema.js';
-import type { PoolTables } from '../desktops/store-schema.js';
-import type { NetbootTables } from '../netboot/store-schema.js';
+import type { AuthTables } from './schema-auth.js';
+import type { PoolTables } from './schema-pools.js';
+import type { NetbootTables } from './schema-netboot.js';
 
 export interface VmTable {
   name: string;

@@ -3,10 +3,10 @@
 import { EventEmitter } from 'node:events';
 import type { Updateable } from 'kysely';
 import { ArdesiaError } from '../contract/errors.js';
-import { auditAppend } from '../images/repo.js';
-import type { ThinClientTable } from '../netboot/store-schema.js';
+import { auditAppend } from '../audit/log.js';
+import type { ThinClientTable } from '../store/schema-netboot.js';
 import type { Store } from '../store/db.js';
-import type { ThinClientCreate, ThinClientPatch, ThinClientView } from './view.js';
+import type { ThinClientCreate, ThinClientPatch, ThinClientView } from '../contract/thinclients.js';
 
 export interface ThinClientSettings {
   /** New clients wait for an administrator to enable them (default: they boot at once). */

@@ -11,7 +11,7 @@ import { ensureRootToken } from '../../src/auth/tokens.js';
 import { ArdesiaError } from '../../src/contract/errors.js';
 import type { DisplayEnd } from '../../src/contract/display.js';
 import type { DisplayAccess } from '../../src/gateway/access.js';
-import { registerDisplaySocketRoute } from '../../src/gateway/socket-route.js';
+import { registerDisplaySocketRoute } from '../../src/api/display-socket.js';
 import { DisplayTickets, displayTicketsOf, type TicketHolder, useDisplayTickets } from '../../src/gateway/tickets.js';
 import { openStore } from '../../src/store/db.js';
 

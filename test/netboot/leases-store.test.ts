@@ -9,7 +9,7 @@ import { parseDhcpConfig } from '../../src/netboot/dhcp/config.js';
 import { dhcpDecide } from '../../src/netboot/dhcp/policy.js';
 import { SqliteLeaseStore } from '../../src/netboot/dhcp/store-leases.js';
 import { BOOTREQUEST, decodeDhcp, encodeDhcp, MessageType, Opt, optionValue } from '../../src/netboot/dhcp/codec.js';
-import { macToBytes } from '../../src/netboot/ipv4.js';
+import { macToBytes } from '../../src/contract/ipv4.js';
 import { openStore } from '../../src/store/db.js';
 
 const CONFIG = parseDhcpConfig({ mode: 'full', serverAddress: '10.250.9.1', full: { subnetMask: '255.255.255.0', ranges: [{ start: '10.250.9.100', end: '10.250.9.110' }] } });

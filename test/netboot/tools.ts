@@ -5,7 +5,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { parseArgs } from 'node:util';
 import { decodeDhcp, encodeDhcp, MessageType, Opt, optionValue, BOOTREQUEST, BROADCAST_FLAG } from '../../src/netboot/dhcp/codec.js';
 import { ipxeDiscoverOptions, pxeRomDiscoverOptions, rawOption, rawRequest } from '../../src/netboot/dhcp/testing.js';
-import { macToBytes } from '../../src/netboot/ipv4.js';
+import { macToBytes } from '../../src/contract/ipv4.js';
 import { decodeTftp, encodeAck, encodeRequest } from '../../src/netboot/tftp/codec.js';
 import { tftpGet } from '../../src/netboot/tftp/client.js';
 

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
-import { AUTH_MIGRATIONS } from '../../src/auth/store-migrations.js';
-import { POOL_MIGRATIONS } from '../../src/desktops/store-migrations.js';
-import { NETBOOT_MIGRATIONS } from '../../src/netboot/store-migrations.js';
+import { AUTH_MIGRATIONS } from '../../src/store/migrations-auth.js';
+import { POOL_MIGRATIONS } from '../../src/store/migrations-pools.js';
+import { NETBOOT_MIGRATIONS } from '../../src/store/migrations-netboot.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { openStore } from '../../src/store/db.js';
 

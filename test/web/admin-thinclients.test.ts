@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import type { ThinClientView } from '../../src/thinclients/view.js';
+import type { ThinClientView } from '../../src/contract/thinclients.js';
 import { assertNoConsoleErrors, browserLaunch, login, pageOpen, rootCall, screenshot, userCreate, webDaemonStart, type WebDaemon } from './browser.js';
 
 const ADMIN = { name: 'ada', password: 'inventory-passphrase' };

@@ -1,7 +1,7 @@
 // `ardesia thinclient …`: the thin-client inventory (clients register themselves at their first network boot).
 import type { Command } from 'commander';
 import { addThinclientBuildCommand } from './thinclient-os.js';
-import { SCREEN_MODES, type ThinClientPatch, type ThinClientView } from '../../thinclients/view.js';
+import { SCREEN_MODES, type ThinClientPatch, type ThinClientView } from '../../contract/thinclients.js';
 import { oneOf } from '../options.js';
 import { output, table } from '../output.js';
 import { client, enc, wantsJson } from './image.js';

@@ -34,11 +34,6 @@ export type QmpTypedEvent<Name extends QmpKnownEventName> = QmpEvent<Name, QmpEv
 /** The event type for a name: typed data for known names, a plain record for others. */
 export type QmpEventFor<Name extends string> = Name extends QmpKnownEventName ? QmpTypedEvent<Name> : QmpEvent<Name>;
 
-/** Narrows a raw event to a known one by name (the data is trusted as QEMU documents it). */
-export function isQmpEvent<Name extends QmpKnownEventName>(event: QmpEvent, name: Name): event is QmpTypedEvent<Name> {
-  return event.event === name;
-}
-
 /** What QmpClient emits: every QMP event raw on 'event', and 'disconnect' exactly once at the end. */
 export interface QmpClientEvents {
   event: [event: QmpEvent];

@@ -5,7 +5,7 @@ import { withFileLock } from '../../lib/file-lock.js';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   DEBIAN_SUITE,
@@ -205,7 +205,3 @@ async function buildDebianImageLocked(opts: BuildDebianImageOptions): Promise<Bu
   };
 }
 
-/** Names of the files a build writes, for callers that move or delete an image. */
-export function builtImageFiles(dest: string): string[] {
-  return [dest, `${dest}.vmlinuz`, `${dest}.initrd`].map((p) => basename(p));
-}

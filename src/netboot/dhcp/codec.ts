@@ -1,6 +1,6 @@
 // DHCP packet codec (RFC 2131 header, RFC 2132 options, RFC 3396 long options, RFC 4578 PXE
 // options, iPXE's option 175). Pure: bytes in, a typed packet or a DhcpDecodeError out.
-import { formatMac, ipFromBytes, ipToBytes, ZERO_ADDRESS } from '../ipv4.js';
+import { formatMac, ipFromBytes, ipToBytes, ZERO_ADDRESS } from '../../contract/ipv4.js';
 
 export const BOOTP_HEADER_BYTES = 236;
 export const MAGIC_COOKIE = 0x63825363;

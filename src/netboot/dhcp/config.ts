@@ -1,6 +1,6 @@
 // DHCP configuration: parsed once at the boundary with zod, every problem listed at once.
 import { z } from 'zod';
-import { ipToInt, isIpv4, normalizeMac, sameSubnet } from '../ipv4.js';
+import { ipToInt, isIpv4, normalizeMac, sameSubnet } from '../../contract/ipv4.js';
 
 const ipv4 = z.string().refine(isIpv4, 'must be an IPv4 address like 10.250.0.1');
 const mac = z.string().transform((text, ctx) => {

@@ -1,6 +1,6 @@
 // DHCP decisions, pure: a decoded request + configuration + lease state + the time → the reply
 // to send (and where), the lease change to record, and a one-line reason for the log.
-import { intToIp, ipToInt, LIMITED_BROADCAST, sameSubnet, ZERO_ADDRESS } from '../ipv4.js';
+import { intToIp, ipToInt, LIMITED_BROADCAST, sameSubnet, ZERO_ADDRESS } from '../../contract/ipv4.js';
 import { bootTarget, type BootTarget } from './boot.js';
 import { BOOTREPLY, BOOTREQUEST, MessageType, messageTypeName, Opt, optionValue, type DhcpMessage, type DhcpPacket } from './codec.js';
 import type { DhcpConfig, FullModeConfig } from './config.js';

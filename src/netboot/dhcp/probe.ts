@@ -2,7 +2,7 @@
 // listen briefly for any OFFER: full mode must not start beside another server unless forced.
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { LIMITED_BROADCAST } from '../ipv4.js';
+import { LIMITED_BROADCAST } from '../../contract/ipv4.js';
 import { BOOTREQUEST, BROADCAST_FLAG, decodeDhcp, encodeDhcp, MessageType, Opt, optionValue } from './codec.js';
 import { DHCP_CLIENT_PORT, DHCP_SERVER_PORT } from './policy.js';
 

@@ -12,7 +12,7 @@
 //   goes out on our link only, where that client never hears it; offers reserve nothing.
 // - in proxy mode also the interface address, port 4011 (PXE spec §2.2.5).
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { LIMITED_BROADCAST } from '../ipv4.js';
+import { LIMITED_BROADCAST } from '../../contract/ipv4.js';
 import { decodeDhcp, DhcpDecodeError, encodeDhcp } from './codec.js';
 import type { DhcpConfig } from './config.js';
 import type { LeaseStore } from './leases.js';

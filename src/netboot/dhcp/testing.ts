@@ -1,6 +1,6 @@
 // Packet builders for tests and tools: requests as PXE ROMs, iPXE and plain clients send them,
 // assembled byte by byte (not through encodeDhcp) so the decoder is checked independently.
-import { macToBytes } from '../ipv4.js';
+import { macToBytes } from '../../contract/ipv4.js';
 import { BOOTREQUEST, MAGIC_COOKIE, MessageType, Opt } from './codec.js';
 
 export interface RawRequestSpec {

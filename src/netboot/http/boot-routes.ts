@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { BootLog, ThinClientService } from '../../thinclients/inventory.js';
-import { MacText, type KioskConfig } from '../../thinclients/view.js';
+import { MacText, type KioskConfig } from '../../contract/thinclients.js';
 import { bootScript, osMissingMessage, refusalMessage, waitingScript } from './ipxe-script.js';
 import { BOOT_FILE_NAME, isThinClientArch, osFolder, readOsManifest, readOsManifests } from './manifest.js';
 import { parseRange } from './range.js';

@@ -1,6 +1,6 @@
 // Every pool's desktops: screen thumbnail, state (a failed one with why), user, version, host; retry, reset and
 // destroy enabled by the lifecycle predicates.
-import { canDestroy, canReset, canRetry } from '../../../src/desktops/lifecycle';
+import { canDestroy, canReset, canRetry } from '../../../src/contract/desktop-states';
 import { poolDesktopReset, poolDesktopRetire, poolDesktopRetry, poolDesktops, poolList } from '../lib/api';
 import { useLive } from '../lib/events';
 import { timeAgo } from '../lib/format';

@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { imageList, poolDelete, poolList } from '../lib/api';
 import { useLive } from '../lib/events';
 import type { DesktopState, PoolView } from '../lib/types';
-import { isInSession } from '../../../src/desktops/lifecycle';
+import { isInSession } from '../../../src/contract/desktop-states';
 import { ActionButton, DataTable, LoadError } from '../lib/ui';
 import { PoolForm } from './PoolForm';
 

@@ -1,5 +1,5 @@
 // Sessions: who is on which desktop since when, from where; disconnect or log off.
-import { canLogoff } from '../../../src/desktops/lifecycle';
+import { canLogoff } from '../../../src/contract/desktop-states';
 import { sessionDisconnect, sessionList, sessionLogoff } from '../lib/api';
 import { useLive } from '../lib/events';
 import { timeAgo } from '../lib/format';

@@ -1,4 +1,4 @@
-// Add a thin client by MAC, or edit one: the fields of ThinClientPatch (src/thinclients/view.ts). The server
+// Add a thin client by MAC, or edit one: the fields of ThinClientPatch (src/contract/thinclients.ts). The server
 // validates and names what to fix; an edit sends only the fields changed, an emptied one as null (cleared).
 import { useState } from 'react';
 import { thinClientCreate, thinClientPatch } from '../lib/api';

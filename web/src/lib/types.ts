@@ -2,7 +2,7 @@
 import type { DesktopState, DesktopView, Pool, PoolView, SessionInfo } from '../../../src/contract/pools';
 import type { ImageInfo, ImageVersion, Operation } from '../../../src/contract/images';
 import type { GroupView, Me, Role, UserView } from '../../../src/contract/users';
-import type { ThinClientPatch as CheckedThinClientPatch, ThinClientView } from '../../../src/thinclients/view';
+import type { ThinClientPatch as CheckedThinClientPatch, ThinClientView } from '../../../src/contract/thinclients';
 
 export type { DesktopState, DesktopView, Pool, PoolView, ImageInfo, ImageVersion, Operation, GroupView, Me, Role, UserView, ThinClientView };
 

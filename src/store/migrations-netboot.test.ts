@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
-import { AUTH_MIGRATIONS } from '../auth/store-migrations.js';
-import { POOL_MIGRATIONS } from '../desktops/store-migrations.js';
-import { MIGRATIONS } from '../store/migrations.js';
-import { openStore } from '../store/db.js';
-import { NETBOOT_MIGRATIONS } from './store-migrations.js';
+import { AUTH_MIGRATIONS } from './migrations-auth.js';
+import { POOL_MIGRATIONS } from './migrations-pools.js';
+import { MIGRATIONS } from './migrations.js';
+import { openStore } from './db.js';
+import { NETBOOT_MIGRATIONS } from './migrations-netboot.js';
 
 test('0005_netboot_drop_auto_login: the column goes, the clients and their other settings stay', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mig-'));

@@ -10,13 +10,13 @@ import { z } from 'zod';
 import { principalResolve } from '../auth/principal.js';
 import { DISPLAY_CLOSE_CODE, DISPLAY_END_REASON } from '../contract/display.js';
 import { ArdesiaError } from '../contract/errors.js';
-import type { ApiRoute } from '../api/route.js';
-import type { ApiOptions } from '../api/server.js';
-import { errorForClient } from '../api/http-errors.js';
-import { type DisplayPipe, pipeDisplay } from './proxy.js';
-import { RfbInputMeter } from './rfb-input.js';
-import { displayTicketsOf } from './tickets.js';
-import { upgradeAnswer, upgradeCheck, upgradeCloseNow, upgradeRefuseHttp } from './upgrade.js';
+import type { ApiRoute } from './route.js';
+import type { ApiOptions } from './server.js';
+import { errorForClient } from './http-errors.js';
+import { type DisplayPipe, pipeDisplay } from '../gateway/proxy.js';
+import { RfbInputMeter } from '../gateway/rfb-input.js';
+import { displayTicketsOf } from '../gateway/tickets.js';
+import { upgradeAnswer, upgradeCheck, upgradeCloseNow, upgradeRefuseHttp } from '../gateway/upgrade.js';
 
 const SocketQuery = z.object({
   ticket: z.string().min(1).max(128),

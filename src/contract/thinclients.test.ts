@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bootDecision } from './inventory.js';
-import { MacParams, ThinClientCreate, ThinClientPatch } from './view.js';
+import { bootDecision } from '../thinclients/inventory.js';
+import { MacParams, ThinClientCreate, ThinClientPatch } from './thinclients.js';
 
 test('boot decision: disabled never boots; new boots unless approval is required', () => {
   for (const requireApproval of [false, true]) {

@@ -1,10 +1,10 @@
 // Display routes as data: a ticket for the browser's WebSocket, and the SPICE .vv for native clients.
-// The WebSocket itself (GET /v1/display/socket) is registered by socket-route.ts.
+// The WebSocket itself (GET /v1/display/socket) is registered by display-socket.ts.
 import { z } from 'zod';
 import { ArdesiaError } from '../contract/errors.js';
-import { type ApiRoute, defineRoute, type Principal } from '../api/route.js';
-import { spiceOneTimeLogin, virtViewerFile } from './spice.js';
-import { displayTicketsOf } from './tickets.js';
+import { type ApiRoute, defineRoute, type Principal } from './route.js';
+import { spiceOneTimeLogin, virtViewerFile } from '../gateway/spice.js';
+import { displayTicketsOf } from '../gateway/tickets.js';
 
 const NameParams = z.object({ name: z.string().min(1).max(128) });
 

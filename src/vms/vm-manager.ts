@@ -21,8 +21,6 @@ import type { Store } from '../store/db.js';
 import { type VmRecord, vmDelete, vmGet, vmInsert, vmList, vmSetDesired, vmUpdateSpec } from '../store/vms.js';
 import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, vmFiles } from './vm-files.js';
 
-export const DEFAULT_STOP_TIMEOUT_MS = 60_000;
-
 export interface VmManagerOptions {
   dataDir: string;
   store: Store;

@@ -1,4 +1,4 @@
-// Reading the audit log (newest first, filtered); writing is auditAppend in src/images/repo.ts.
+// Reading the audit log (newest first, filtered); writing is auditAppend in ./log.ts.
 import type { AuditEntry, AuditQuery } from '../contract/users.js';
 import type { Store } from '../store/db.js';
 

@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ArdesiaError } from '../contract/errors.js';
 import { DESKTOP_STATES, type DesktopState } from '../contract/pools.js';
-import type { ApiRoute } from '../api/route.js';
+import type { ApiRoute } from './route.js';
 import type { LoginResult, LoginService } from '../auth/login.js';
 import { poolDesktopsAll, poolList, poolOf } from '../desktops/pool-repo.js';
 import type { PoolService, SessionReady } from '../desktops/pools.js';

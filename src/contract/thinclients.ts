@@ -1,6 +1,6 @@
-// The thin-client inventory's wire types and input schemas (API contract, "Thin clients").
+// The thin-client inventory's wire types and input schemas (API contract, "Thin clients"); the web app shares them.
 import { z } from 'zod';
-import { normalizeMac } from '../netboot/ipv4.js';
+import { normalizeMac } from './ipv4.js';
 
 export type ThinClientState = 'new' | 'enabled' | 'disabled';
 

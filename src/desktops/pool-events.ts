@@ -1,0 +1,40 @@
+// What PoolService and its parts share: the caller, the events it emits, and the states that end a session.
+import type { DisplayEnd } from '../contract/display.js';
+import type { DesktopState, PoolView } from '../contract/pools.js';
+import type { BrokerDecision } from './broker-plan.js';
+
+export interface Caller {
+  name: string;
+  admin: boolean;
+  groups: readonly string[];
+  address?: string;
+}
+
+export interface PoolServiceOptions {
+  /** Desktops starting at once, over every pool (vmd's staggered start). */
+  bootStormLimit: number;
+}
+
+export interface PoolServiceEvents {
+  pool: [PoolView];
+  'pool-removed': [string];
+  /** The broker answered a connect: the decision's kind, for metrics. */
+  brokered: [BrokerDecision['kind'] | 'refuse'];
+  /** A connect's session started in the guest: the seconds since the request, for the login-to-ready histogram. */
+  'session-ready': [SessionReady];
+  /** A thin client (by MAC) now shows `user`'s session, or none (null) when it ended. */
+  'thin-client': [string, string | null];
+  /** An administrator disconnected the desktop's display clients (display-access.ts closes them). */
+  'display-end': [string, DisplayEnd];
+}
+
+export interface SessionReady {
+  pool: string;
+  desktop: string;
+  user: string;
+  how: Exclude<BrokerDecision['kind'], 'refuse'>;
+  seconds: number;
+}
+
+export const SESSION_END_STATES: readonly DesktopState[] = ['failed', 'resetting', 'stopped', 'retiring'];
+
