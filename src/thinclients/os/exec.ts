@@ -17,11 +17,13 @@ export interface RunOptions {
   onLine?: (line: string) => void;
   /** Collect stdout as bytes (cpio archives) instead of logging it. */
   captureStdout?: boolean;
+  /** More environment for the program (and, through chroot, for the package scripts it runs). */
+  env?: Record<string, string>;
 }
 
 export function runProgram(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' } });
+    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C', ...opts.env } });
     const chunks: Buffer[] = [];
     let tail = '';
     let partial = '';
