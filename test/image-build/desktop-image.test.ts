@@ -13,7 +13,8 @@ import { buildDebianImage, type BuiltDebianImage } from '../../src/images/build/
 import { QemuRun } from '../guests/qemu-run.js';
 import { guestPortArgs, repoRoot } from './helper-guest.js';
 
-const SESSION_TIMEOUT_MS = 240_000;
+// Beyond the guest helper's own bound for the session to come up (400 s), so that its error, if any, is what shows.
+const SESSION_TIMEOUT_MS = 480_000;
 
 /** Number of distinct RGB colours in an 8-bit RGB/RGBA non-interlaced PNG (QEMU's screendump). */
 export function distinctPngColours(png: Buffer): number {
