@@ -19,7 +19,7 @@ let daemon: TestDaemon;
 async function image(name: string, fetchUrl: string): Promise<void> {
   const guest = buildHelperGuest(mkdtempSync('/tmp/pimg-'));
   const cmdline = `${KERNEL_APPEND} ardesia.net=dhcp ardesia.fetch=${fetchUrl}`;
-  await cliJson(daemon, ['image', 'create', name, '--from', guest.root, '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', cmdline, '--memory', '192M']);
+  await cliJson(daemon, ['image', 'create', name, '--from', guest.root, '--format', 'raw', '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', cmdline, '--memory', '192M']);
 }
 
 async function desktopOf(pool: string): Promise<string> {
