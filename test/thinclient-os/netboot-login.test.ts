@@ -26,7 +26,7 @@ import { qkeyChordsOf, sendKeyArgs } from '../../src/thinclients/qkeys.js';
 import { killRuntimeQemus, runCli, until } from '../helpers/daemon.js';
 import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
 import { NetLab, REPO } from '../netboot/lab.js';
-import { type LabDaemon, serconFile, serialConsole, shareOf, stageThinClientOs, startLabDaemon, waitForLoginPage } from './netboot-support.js';
+import { kernelAndInitrdFetched, type LabDaemon, serconFile, serialConsole, shareOf, stageThinClientOs, startLabDaemon, waitForLoginPage } from './netboot-support.js';
 import { addPatternToImage, patternOn, type PatternSeen, showsDesktopPattern } from './desktop-pattern.js';
 import { decodePng } from './png.js';
 
@@ -147,8 +147,8 @@ test('a diskless 32-bit PC netboots (BIOS, full mode) the i386 OS through Ardesi
   try {
     // Each stage of the chain, on the thin client's serial console.
     await stage(/Filename: http:\/\/10\.250\.10\.1:8080\/boot\/ipxe\?mac=52:54:00:0a:00:01/, 'DHCP handing iPXE its script URL');
-    await stage(/boot\/files\/i386\/initrd\.img\.\.\.[^\n]* ok/, 'the i386 kernel and initrd over HTTP (no long mode)');
-    await stage(/ARDESIA-TC stage=init kernel=\S+-686 machine=i686/, 'the 686 kernel running');
+    // The i386 files (no long mode), and the 686 kernel running.
+    await kernelAndInitrdFetched(serial, log, 'i386', /ARDESIA-TC stage=init kernel=\S+-686 machine=i686/);
     await stage(/ARDESIA-TC stage=dhcp ok ip=10\.250\.10\.1\d\d/, 'the initramfs on the network');
     await stage(/ARDESIA-TC stage=root fetched bytes=\d+ sha256=ok/, 'the root image in RAM, checked');
     // virtio-gpu takes its modes from QEMU, not from an EDID: the screen mode itself is checked in thinclient-boot (bochs).

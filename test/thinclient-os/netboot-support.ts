@@ -72,6 +72,17 @@ export function serialConsole(qemu: ChildProcess, path: string, timeoutMs: numbe
   return { text, stage };
 }
 
+/** iPXE fetched `arch`'s kernel and initrd and started it: the fetch on the console, both files in the daemon's log, and
+ *  the kernel's first line. iPXE's closing " ok" is not awaited: SeaBIOS's serial console can lose it when the kernel
+ *  takes over the UART (a CI run saw "initrd.img... o" then the kernel), and the running kernel is the proof anyway. */
+export async function kernelAndInitrdFetched(serial: SerialConsole, daemonLog: () => string, arch: ThinClientArch, kernelLine: RegExp): Promise<void> {
+  await serial.stage(new RegExp(`boot/files/${arch}/initrd\\.img\\.\\.\\.`), `iPXE fetching the ${arch} kernel and initrd over HTTP`);
+  await serial.stage(kernelLine, `the ${arch} kernel running`);
+  for (const file of ['vmlinuz', 'initrd.img']) {
+    if (!daemonLog().includes(`"event":"boot-file","arch":"${arch}","file":"${file}"`)) throw new Error(`the daemon's log has no ${arch}/${file} served`);
+  }
+}
+
 const close = (a: readonly number[], b: readonly number[]) => a.every((v, i) => Math.abs(v - b[i]!) <= 8);
 
 /** Share of the screen's pixels within ±8 of `rgb`. */

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { QmpClient } from '../../src/hypervisor/qmp/client.js';
 import { killRuntimeQemus } from '../helpers/daemon.js';
 import { NetLab, REPO } from '../netboot/lab.js';
-import { type LabDaemon, serialConsole, stageThinClientOs, startLabDaemon, waitForLoginPage } from './netboot-support.js';
+import { kernelAndInitrdFetched, type LabDaemon, serialConsole, stageThinClientOs, startLabDaemon, waitForLoginPage } from './netboot-support.js';
 
 const SERVER_IP = '10.250.20.1';
 const DNSMASQ_IP = '10.250.20.2';
@@ -83,7 +83,7 @@ test('a diskless UEFI PC (OVMF) netboots through Ardesia in proxy mode beside dn
     await serial.stage(/net0: 10\.250\.20\.1[0-5]\d\/255\.255\.255\.0 gw 10\.250\.20\.2\n/, 'iPXE configured by dnsmasq');
     await serial.stage(new RegExp(`Filename: http://10\\.250\\.20\\.1:8080/boot/ipxe\\?mac=${mac}\\n`), 'the proxy handing iPXE its script URL');
     // Both OSes are built: a UEFI PC gets amd64 (x86-64 firmware boots only a 64-bit kernel).
-    await serial.stage(/boot\/files\/amd64\/initrd\.img\.\.\.[^\n]* ok/, 'the amd64 kernel and initrd over HTTP');
+    await kernelAndInitrdFetched(serial, daemon.log, 'amd64', /ARDESIA-TC stage=init kernel=\S+ machine=x86_64/);
     await serial.stage(/ARDESIA-TC stage=dhcp ok ip=10\.250\.20\.1[0-5]\d/, 'the initramfs on the network (address from dnsmasq)');
     await serial.stage(/ARDESIA-TC stage=root fetched bytes=\d+ sha256=ok/, 'the root image in RAM, checked');
     await serial.stage(new RegExp(`ARDESIA-TC stage=kiosk .*url=http://10\\.250\\.20\\.1:8080/\\?thinclient=${mac}`), 'the kiosk on the portal');
