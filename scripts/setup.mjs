@@ -164,4 +164,5 @@ ensureUnprivilegedAccount();
 ensureNodeModules();
 buildNative('display-relay', 'the display relay'); // src/gateway/relay.ts runs it
 buildNative('tftp-sender', 'the TFTP sender'); // src/netboot/tftp/native-sender.ts runs it
+buildNative('qmp-add-fd', 'the QMP descriptor helper'); // src/hypervisor/qemu/hand-file.ts runs it
 buildNative('ra-responder', 'the router-advertisement responder'); // src/netboot/ra/responder.ts runs it

@@ -2,7 +2,8 @@
 // and the reconciliation that finds VMs again after a restart.
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ArdesiaError } from '../contract/errors.js';
@@ -19,6 +20,8 @@ import { VmNetwork } from '../network/vm-network.js';
 import { freeTcpPort } from '../gateway/free-port.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmDelete, vmGet, vmInsert, vmList, vmSetDesired, vmUpdateSpec } from '../store/vms.js';
+import { unprivilegedAccount } from '../lib/unprivileged-account.js';
+import { backingChains, handRuntimeFolder, specForAccount } from './qemu-confinement.js';
 import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, vmFiles } from './vm-files.js';
 
 export interface VmManagerOptions {
@@ -156,13 +159,17 @@ export class VmManager {
       const shared = other.spec.disks.find((d) => disks.has(d.path));
       if (shared) throw new ArdesiaError('VM_DISK_IN_USE', `vm ${spec.name}: disk ${shared.path} is in use by vm ${other.spec.name}`);
     }
+    const account = unprivilegedAccount();
     prepareVmFolders(files);
     try {
-      await this.network.attach(spec);
+      handRuntimeFolder(this.opts.dataDir, files, account);
+      await this.network.attach(spec, account);
       const spice = spec.display?.spice;
       const spicePort = spice && spice.port === undefined ? await freeTcpPort(spice.listen) : undefined;
-      const launch = buildQemuLaunch(spec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort });
-      const runtime = await VmRuntime.launch(spec, launch, files.runtime, files.consoleLog, accel);
+      const launchSpec = specForAccount(spec, files.runtime.dir, account);
+      const chains = await backingChains(spec);
+      const launch = buildQemuLaunch(launchSpec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort, chains });
+      const runtime = await VmRuntime.launch(spec, launch, files.runtime, files.consoleLog, accel, account);
       this.track(runtime);
       if (accel === 'tcg') this.opts.log.warn({ vm: spec.name }, `vm ${spec.name} runs under TCG: ${TCG_WARNING}`);
       this.opts.log.info({ vm: spec.name, pid: runtime.pid, accel }, `vm ${spec.name} started`);
@@ -264,7 +271,14 @@ export class VmManager {
     const file = join(rt.paths.dir, `screendump-${randomBytes(6).toString('hex')}.png`);
     try {
       await rt.qmp.screendump(file, 'png').catch(monitorFailed(name, 'screendump'));
-      return await readFile(file);
+      // QEMU's account owns the folder: the file is read without following a link it may have put there.
+      const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      try {
+        if (!(await handle.stat()).isFile()) throw new ArdesiaError('VM_MONITOR_FAILED', `vm ${name}: the screendump is not a regular file`);
+        return await handle.readFile();
+      } finally {
+        await handle.close();
+      }
     } finally {
       await rm(file, { force: true });
     }
