@@ -17,7 +17,7 @@ const QMP_CONNECT_TIMEOUT_MS = 10_000;
 /** How long QEMU may take from spawn to its QMP greeting (its whole initialisation, under load). */
 const QEMU_INIT_TIMEOUT_MS = 60_000;
 /** Between attempts to reach the QMP socket QEMU has not created yet. */
-const QMP_RETRY_MS = 20;
+const QMP_RETRY_MS = 5;
 const PID_POLL_MS = 1000;
 
 export interface QmpEventLike {
