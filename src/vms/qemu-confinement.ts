@@ -89,3 +89,14 @@ export function specForAccount(spec: VmSpec, runtimeDir: string, account: Unpriv
   });
   return { ...spec, boot, nics };
 }
+
+/** True when a tap-backed NIC needs /dev/net/tun and the account may not open it (Debian's udev makes it 0666;
+ *  some hosts keep it 0600): such a VM's QEMU keeps running as the daemon's user until taps are handed as fds. */
+export function tunClosedToAccount(spec: VmSpec): boolean {
+  if (!spec.nics.some((n) => n.mode !== 'user')) return false;
+  try {
+    return (statSync('/dev/net/tun').mode & 0o006) !== 0o006;
+  } catch {
+    return false; // QEMU names the missing device itself
+  }
+}
