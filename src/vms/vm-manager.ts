@@ -21,7 +21,7 @@ import { freeTcpPort } from '../gateway/free-port.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmDelete, vmGet, vmInsert, vmList, vmSetDesired, vmUpdateSpec } from '../store/vms.js';
 import { unprivilegedAccount } from '../lib/unprivileged-account.js';
-import { backingChains, handRuntimeFolder, specForAccount, tunClosedToAccount } from './qemu-confinement.js';
+import { backingChains, handRuntimeFolder, specForAccount, keepsDaemonUser } from './qemu-confinement.js';
 import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, vmFiles } from './vm-files.js';
 
 export interface VmManagerOptions {
@@ -159,9 +159,9 @@ export class VmManager {
       const shared = other.spec.disks.find((d) => disks.has(d.path));
       if (shared) throw new ArdesiaError('VM_DISK_IN_USE', `vm ${spec.name}: disk ${shared.path} is in use by vm ${other.spec.name}`);
     }
-    const tunClosed = tunClosedToAccount(spec);
-    if (tunClosed) this.opts.log.warn({ vm: spec.name }, `vm ${spec.name}: QEMU runs as the daemon's user, not ardesia-qemu: /dev/net/tun is not open to other users (chmod 0666 /dev/net/tun, Debian's default, to confine it)`);
-    const account = tunClosed ? undefined : unprivilegedAccount();
+    const unconfined = keepsDaemonUser(spec);
+    if (unconfined) this.opts.log.warn({ vm: spec.name }, `vm ${spec.name}: QEMU runs as the daemon's user, not ardesia-qemu: ${unconfined}`);
+    const account = unconfined ? undefined : unprivilegedAccount();
     prepareVmFolders(files);
     try {
       handRuntimeFolder(this.opts.dataDir, files, account);

@@ -475,8 +475,8 @@ describe('buildQemuLaunch: files handed as descriptors', () => {
     assert.ok(!args.includes('-daemonize') && !args.includes('-runas') && !args.includes('-D'));
   });
 
-  it("allows fork/exec only for a NAT allow-list, whose guestfwd runs a command per connection", () => {
+  it('leaves the sandbox off only for a NAT allow-list, whose guestfwd runs a command per connection', () => {
     const args = launch({ nics: [{ mode: 'user', restrict: true, allow: [{ host: '10.1.2.3', port: 445 }] }] }).args;
-    assert.equal(args[args.indexOf('-sandbox') + 1], 'on,obsolete=deny,elevateprivileges=deny,resourcecontrol=deny');
+    assert.ok(!args.includes('-sandbox'));
   });
 });

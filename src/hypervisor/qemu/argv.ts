@@ -55,12 +55,10 @@ export interface LaunchContext {
 
 /** QEMU's seccomp filter: no obsolete syscalls, no set*id, no fork/exec, no scheduler or cgroup changes. */
 export const QEMU_SANDBOX = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny';
-/** The same but fork/exec allowed: a NAT allow-list's guestfwd runs a command (nc) per guest connection. */
-export const QEMU_SANDBOX_WITH_SPAWN = 'on,obsolete=deny,elevateprivileges=deny,resourcecontrol=deny';
-
-/** The seccomp filter for this VM: spawn=deny unless a NIC forwards through a command (see QEMU_SANDBOX_WITH_SPAWN). */
-export function sandboxFor(spec: VmSpec): string {
-  return spec.nics.some((n) => n.mode === 'user' && (n.allow?.length ?? 0) > 0) ? QEMU_SANDBOX_WITH_SPAWN : QEMU_SANDBOX;
+/** The seccomp filter for this VM; none (as before) for a NAT allow-list, whose guestfwd command (nc) per
+ *  connection does not work under the filter yet (not solved before the deadline). */
+export function sandboxArgs(spec: VmSpec): string[] {
+  return spec.nics.some((n) => n.mode === 'user' && (n.allow?.length ?? 0) > 0) ? [] : ['-sandbox', QEMU_SANDBOX];
 }
 
 /** The virtio-serial port the guest helper opens (/dev/virtio-ports/org.ardesia.guest.0). */
@@ -130,7 +128,7 @@ function processArgs(spec: VmSpec, paths: RuntimePaths): string[] {
     '-nodefaults',
     '-no-user-config',
     '-S', // paused: the daemon attaches QMP and the serial console, then sends `cont`
-    '-sandbox', sandboxFor(spec),
+    ...sandboxArgs(spec),
     '-pidfile', paths.pidfile, // a plain file name, not an option: no escaping
   ];
 }
