@@ -133,6 +133,21 @@ test('swapping disks, CD-ROM, kernel, initrd, BIOS or TFTP root at the start of 
   assert.equal(qemusOf('mine'), 0);
 });
 
+test('the owner cannot bring their own definitions: loading a vm.conf, defining or creating a VM is the administrator\'s', async () => {
+  const conf = join(own, 'evil.conf');
+  writeFileSync(conf, `vm "evil" {\n memory 64M\n disk "/dev/sda"\n owner nobody\n}\n`);
+  for (const [path, body] of [
+    ['/v1/config/load', { path: conf }],
+    ['/v1/vms', { spec: bootOf({ name: 'evil', disks: [{ path: '/dev/sda', format: 'raw' }] }) }],
+    ['/v1/vms/evil/start', { adHoc: { memoryMiB: 64, disks: [{ path: '/dev/sda', format: 'raw' }] } }],
+  ] as const) {
+    const r = await call('POST', path, tokens.owner, body);
+    assert.equal(r.json.error?.code, 'FORBIDDEN', `${path}: ${JSON.stringify(r.json)}`);
+  }
+  assert.equal((await call('GET', '/v1/vms/evil', tokens.root)).json.error?.code, 'VM_NOT_FOUND', 'nothing was defined');
+  assert.equal(qemusOf('evil'), 0);
+});
+
 test('host files, devices, FIFOs, sockets, other folders and the daemon\'s tokens are refused, also through symlinks', async () => {
   await assertRefused('devdisk', 'OWNER_PATH_FORBIDDEN', undefined, /inside \/dev/);
   await assertRefused('etccd', 'OWNER_PATH_FORBIDDEN', undefined, /inside \/etc/);
