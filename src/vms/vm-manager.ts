@@ -15,6 +15,7 @@ import { consoleLogTail } from '../hypervisor/console-log.js';
 import { VmRuntime } from '../hypervisor/vm-runtime.js';
 import { QmpError } from '../hypervisor/qmp/errors.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
+import { withTimeout } from '../lib/with-timeout.js';
 import { VmNetwork } from '../network/vm-network.js';
 import { freeTcpPort } from '../gateway/free-port.js';
 import type { Store } from '../store/db.js';
@@ -393,22 +394,6 @@ function ownerText(spec: VmSpec): string | null {
 
 function lastLine(text: string): string {
   return text.trim().split('\n').pop()?.trim() ?? '';
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve(undefined), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
 }
 
 /** A QMP command on a running VM that failed (QEMU hung, or exiting) as a registry error naming the command and why. */
