@@ -1,8 +1,9 @@
 // The I/O shell of the owner policy: reads the policy file, makes each owner's folder, and opens every
 // file an owner's VM names itself (realpath + O_NOFOLLOW + O_NONBLOCK, fstat) before QEMU may see it,
 // following qcow2 backing chains. Files are read through libuv's thread pool, never on the event loop.
-import { chownSync, chmodSync, constants, mkdirSync, readFileSync } from 'node:fs';
-import { type FileHandle, open, realpath, stat } from 'node:fs/promises';
+import { chownSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { type FileHandle, lstat, open, readlink, stat } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
@@ -43,7 +44,15 @@ export function ownerPolicyLoad(path: string | undefined): OwnerPolicy {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ');
     throw new ArdesiaError('OWNER_POLICY_INVALID', `owner policy ${path}: ${problems}`, parsed.error.issues);
   }
-  return Object.freeze(parsed.data);
+  return Object.freeze(withRealRoots(parsed.data));
+}
+
+/** Files are compared after their symlinks are resolved: a root given through a symlink counts as its real folder too. */
+function withRealRoots(policy: OwnerPolicy): OwnerPolicy {
+  const real = (paths: string[] | undefined) => paths && [...new Set(paths.flatMap((p) => [p, ...(existsSync(p) ? [realpathSync(p)] : [])]))];
+  const entry = <T extends { roots?: string[]; readOnlyRoots?: string[] }>(e: T): T => ({ ...e, roots: real(e.roots), readOnlyRoots: real(e.readOnlyRoots) });
+  const map = (r: Record<string, OwnerPolicy['defaults']>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, entry(v)]));
+  return { defaults: entry(policy.defaults), users: map(policy.users), groups: map(policy.groups) };
 }
 
 /** DATA_DIR/owners/USER, owned by that Unix user (0700): the folder their VMs may always use. */
@@ -109,24 +118,35 @@ export async function regularFileCheck(path: string, what: string): Promise<void
   await handle.close();
 }
 
-/** realpath, with the registry's words when the file is missing; the lexical check ran first, so nothing leaks. */
-async function canonical(path: string, what: string): Promise<string> {
-  try {
-    return await realpath(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ArdesiaError('VM_FILE_MISSING', `${what} ${path} does not exist`);
-    throw new ArdesiaError('VM_FILE_MISSING', `${what} ${path} cannot be resolved: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-}
+const MAX_SYMLINK_HOPS = 40; // the kernel's own limit
 
-/** The path as given and as resolved both lie in the owner's roots: a symlink out of them is refused. */
+/**
+ * Resolves symlinks one at a time, checking each target before looking further: a symlink out of the
+ * roots is refused without probing what lies beyond it (no existence oracle for files the owner cannot see).
+ */
 async function confinedPath(rules: OwnerRules, dataDir: string, path: string, use: FileUse, what: string): Promise<string> {
-  const lexical = pathVerdict(rules, dataDir, path, use, what);
-  if (lexical) refuse(lexical);
-  const real = await canonical(path, what);
-  const resolved = pathVerdict(rules, dataDir, real, use, what);
-  if (resolved) refuse({ code: resolved.code, message: `${what} ${path} leads to ${real}: ${resolved.message}` });
-  return real;
+  let target = resolve(path);
+  for (let hop = 0; hop <= MAX_SYMLINK_HOPS; hop++) {
+    const refusal = pathVerdict(rules, dataDir, target, use, what);
+    if (refusal) refuse(hop === 0 ? refusal : { code: refusal.code, message: `${what} ${path} leads to ${target}: ${refusal.message}` });
+    const parts = target.split(sep).filter(Boolean);
+    let real: string = sep;
+    let relinked: string | undefined;
+    for (const [i, part] of parts.entries()) {
+      const next = join(real, part);
+      const st = await lstat(next).catch((err: NodeJS.ErrnoException) => {
+        throw new ArdesiaError('VM_FILE_MISSING', `${what} ${path} does not exist${err.code === 'ENOENT' || err.code === 'ENOTDIR' ? '' : ` (${err.code ?? err.message})`}`);
+      });
+      if (st.isSymbolicLink()) {
+        relinked = resolve(real, await readlink(next), ...parts.slice(i + 1));
+        break;
+      }
+      real = next;
+    }
+    if (relinked === undefined) return real;
+    target = relinked;
+  }
+  throw new ArdesiaError('VM_FILE_NOT_REGULAR', `${what} ${path} goes through more than ${MAX_SYMLINK_HOPS} symlinks`);
 }
 
 /** One qcow2 of the chain through its open descriptor, then its backing file the same way. */

@@ -1,5 +1,6 @@
 // What a start requested by a VM owner who is not an administrator must pass, in order: no swapped
 // files or NICs, only their taps and bridges, their caps, then every file opened and checked by us.
+import { realpathSync } from 'node:fs';
 import { ArdesiaError } from '../contract/errors.js';
 import type { StartCaller, VmSpec, VmSpecInput } from '../contract/vm.js';
 import { lookupAccount } from '../auth/unix-accounts.js';
@@ -10,10 +11,15 @@ import { networkVerdict, overrideVerdict, type OwnerPolicy, ownerRulesFor, quota
 export const isConfined = (caller: StartCaller | undefined): caller is StartCaller => caller !== undefined && !caller.admin;
 
 export class OwnerConfinement {
+  private readonly dataDir: string;
+
   constructor(
     private readonly policy: OwnerPolicy,
-    private readonly dataDir: string,
-  ) {}
+    dataDir: string,
+  ) {
+    // Checked paths are real ones: the data folder's own real path is what the deny rule must see.
+    this.dataDir = realpathSync(dataDir);
+  }
 
   /** Refuses start options that would replace the files or NICs an administrator defined. */
   overridesCheck(name: string, adHoc: Partial<VmSpecInput> | undefined): void {

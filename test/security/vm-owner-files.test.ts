@@ -154,6 +154,7 @@ test('host files, devices, FIFOs, sockets, other folders and the daemon\'s token
   await assertRefused('tokencd', 'OWNER_PATH_FORBIDDEN', undefined, /no VM owner may use/);
   const rows: Array<[string, (path: string) => void, string, RegExp]> = [
     ['symlink to /etc/shadow', (p) => symlinkSync('/etc/shadow', p), 'OWNER_PATH_FORBIDDEN', /leads to \/etc\/shadow/],
+    ['symlink to a file that does not exist outside (no existence oracle)', (p) => symlinkSync('/root/no-such-file-here', p), 'OWNER_PATH_FORBIDDEN', /leads to \/root\/no-such-file-here: .* outside the folders/],
     ['symlink to a device', (p) => symlinkSync('/dev/zero', p), 'OWNER_PATH_FORBIDDEN', /inside \/dev/],
     ['symlink to the root token', (p) => symlinkSync(join(daemon.dataDir, 'root.token'), p), 'OWNER_PATH_FORBIDDEN', /no VM owner may use/],
     ['symlink to the owners\' token files', (p) => symlinkSync('../../tokens/nobody.token', p), 'OWNER_PATH_FORBIDDEN', /no VM owner may use/],
