@@ -80,8 +80,8 @@ export const vmRoutes: ApiRoute[] = [
     access: 'vm-owner-or-new',
     params: NameParams,
     body: StartBody,
-    handler: async ({ app, params, body }) => {
-      return app.vms.start(params.name, body.adHoc, body.template);
+    handler: async ({ app, params, body, who }) => {
+      return app.vms.start(params.name, body.adHoc, body.template, who && { name: who.name, admin: who.admin });
     },
   }),
   defineRoute({

@@ -118,6 +118,14 @@ export const ERROR_REGISTRY = {
   // pool desktops
   DESKTOP_CLONE_FAILED: { status: 500, hint: "No desktop could be prepared: an administrator must fix the cause named (see `ardesia pool desktops POOL` and the pool's image with `ardesia image versions IMAGE`); try again after that." },
 
+  // VM owners confined to their own files (wt-owners; docs/security/20-owners.md)
+  OWNER_PATH_FORBIDDEN: { status: 403, hint: 'Put the file in your own folder (DATA_DIR/owners/USER), or ask an administrator to allow its folder for you in the owner policy (serve --owner-policy FILE: roots / readOnlyRoots).' },
+  OWNER_START_OVERRIDE: { status: 403, hint: 'Start the VM without -d/-r/-b/-i/--tftp-root style options, or ask an administrator to change its definition (vm.conf) for you.' },
+  OWNER_NETWORK_FORBIDDEN: { status: 403, hint: 'Use user-mode networking, or ask an administrator to give you the bridge or tap in the owner policy (bridges / taps).' },
+  OWNER_QUOTA_EXCEEDED: { status: 409, hint: 'Stop one of your running VMs (`ardesia vm status` lists them) or start this one with less memory or fewer vCPUs; an administrator can raise your caps in the owner policy.' },
+  OWNER_POLICY_INVALID: { status: 400, hint: 'Fix the owner policy file at the paths listed (docs/security/20-owners.md shows an example), then start the daemon again.' },
+  VM_FILE_NOT_REGULAR: { status: 400, hint: 'Name a regular file here: not a FIFO, socket, device or folder (and, for VM owners, no symlink leading out of their folders).' },
+
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

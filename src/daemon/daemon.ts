@@ -17,6 +17,8 @@ import { loadVmConfFile } from '../hypervisor/vmconf/index.js';
 import { openStore, type Store } from '../store/db.js';
 import { vmDelete, vmList } from '../store/vms.js';
 import { VmManager } from '../vms/vm-manager.js';
+import { ownerFolderEnsure, ownerPolicyLoad } from '../vms/owner-files.js';
+import type { OwnerPolicy } from '../vms/owner-policy.js';
 import { ServiceContext } from '../images/context.js';
 import { ImageService } from '../images/service.js';
 import { HomeService } from '../desktops/homes.js';
@@ -52,6 +54,8 @@ export interface ServeOptions {
   netboot?: string;
   /** A group whose members may connect to the API socket (0660); default root-only (0600). */
   socketGroup?: string;
+  /** What VM owners who are not administrators may use (YAML/JSON; docs/security/20-owners.md); built-in defaults otherwise. */
+  ownerPolicy?: string;
 }
 
 export interface Daemon {
@@ -72,24 +76,25 @@ export function mayOperate(principal: string | undefined, spec: VmSpec): boolean
 
 export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   const socketGid = opts.socketGroup === undefined ? undefined : socketGroupId(opts.socketGroup); // refused before anything starts
+  const ownerPolicy = ownerPolicyLoad(opts.ownerPolicy === undefined ? undefined : resolve(opts.ownerPolicy)); // likewise
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o711 });
   chmodSync(dataDir, 0o711); // owners reach their token file; everything else inside is root-only
   // Before anything touches the store, the VMs or the socket: a second daemon would share all three.
   const lock = dataDirLock(dataDir, 'ardesia serve');
   try {
-    return await startDaemonLocked(opts, dataDir, lock, socketGid);
+    return await startDaemonLocked(opts, dataDir, lock, socketGid, ownerPolicy);
   } catch (err) {
     lock.release();
     throw err;
   }
 }
 
-async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: DataDirLock, socketGid: number | undefined): Promise<Daemon> {
+async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: DataDirLock, socketGid: number | undefined, ownerPolicy: OwnerPolicy): Promise<Daemon> {
   const log = pino({ level: opts.logLevel ?? 'info', base: { svc: 'ardesia' } });
   const store = await openStore(join(dataDir, 'ardesia.db'));
   const hostReport = runHostCheck(log);
-  const manager = new VmManager({ dataDir, store, log, hostReport });
+  const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy });
   const rootToken = await ensureRootToken(store, dataDir);
 
   const reconciled = await manager.reconcile();
@@ -226,6 +231,7 @@ async function loadConfig(store: Store, manager: VmManager, dataDir: string, pat
   }
   for (const owner of new Set(conf.vms.map((v) => v.owner?.user).filter((u): u is string => !!u))) {
     if (!(await ensureUserToken(store, dataDir, owner))) log.warn({ owner }, `vm owner ${owner} is not a local user; no token file made`);
+    else ownerFolderEnsure(dataDir, owner);
   }
   const started: string[] = [];
   const toStart = conf.vms.filter(

@@ -155,9 +155,10 @@ before(async () => {
   await asRoot('POST', '/v1/users', { name: NAMES.other, password: PASSWORDS.other }, 201);
   await asRoot('POST', '/v1/users', { name: NAMES.admin, password: PASSWORDS.admin, roles: ['admin'] }, 201);
   await asRoot('POST', '/v1/users', { name: 'victim', password: 'to-be-deleted-42' }, 201);
-  // alice's VM boots a kernel that does not exist: starting it fails before any QEMU runs.
+  // alice's VM boots a kernel that does not exist (in her own folder, so the owner policy lets her try):
+  // starting it fails before any QEMU runs.
   const conf = join(daemon.dataDir, 'matrix.conf');
-  writeFileSync(conf, `vm "${VM.name}" {\n memory 64M\n boot "/nonexistent/vmlinuz"\n owner ${NAMES.user}\n disable\n}\n`);
+  writeFileSync(conf, `vm "${VM.name}" {\n memory 64M\n boot "${join(daemon.dataDir, 'owners', NAMES.user, 'vmlinuz')}"\n owner ${NAMES.user}\n disable\n}\n`);
   await asRoot('POST', '/v1/config/load', { path: conf }, 200);
 });
 after(async () => {

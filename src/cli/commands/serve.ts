@@ -15,9 +15,10 @@ export function registerServeCommand(program: Command): void {
     .addOption(flag('--boot-storm-limit <n>', 'desktops starting at once, over every pool', positiveInt(MAX_BOOT_STORM_LIMIT), '2'))
     .addOption(flag('--boot-timeout <seconds>', 'a desktop not ready this long after its start has failed (or 10m, 1h)', duration({ bareUnit: 's', minMs: 1_000, maxMs: 86_400_000 }), '600'))
     .option('--socket-group <group>', 'let this group connect to the unix socket (0660; each request still needs a token)')
+    .option('--owner-policy <file>', 'what VM owners who are not administrators may use: folders, taps, bridges, caps (YAML/JSON; docs/security/20-owners.md)')
     .option('--stop-vms-on-exit', 'stop every VM when the daemon stops (default: they keep running)')
     .addOption(flag('--log-level <level>', LOG_LEVELS.join(', '), oneOf(LOG_LEVELS), 'info'))
-    .action(async (flags: { listen?: string; config?: string; netboot?: string; stopVmsOnExit?: boolean; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string }, cmd: Command) => {
+    .action(async (flags: { listen?: string; config?: string; netboot?: string; stopVmsOnExit?: boolean; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       // Loaded on demand: the daemon's dependencies would slow every other command's start-up.
       const { startDaemon } = await import('../../daemon/daemon.js');
@@ -28,6 +29,7 @@ export function registerServeCommand(program: Command): void {
         config: flags.config,
         netboot: flags.netboot,
         socketGroup: flags.socketGroup,
+        ownerPolicy: flags.ownerPolicy,
         stopVmsOnExit: flags.stopVmsOnExit,
         bootStormLimit: flags.bootStormLimit,
         bootTimeoutSeconds: flags.bootTimeout / 1000,
