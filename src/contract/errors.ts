@@ -118,6 +118,9 @@ export const ERROR_REGISTRY = {
   // pool desktops
   DESKTOP_CLONE_FAILED: { status: 500, hint: "No desktop could be prepared: an administrator must fix the cause named (see `ardesia pool desktops POOL` and the pool's image with `ardesia image versions IMAGE`); try again after that." },
 
+  // one DHCP port for netboot and local interfaces (branch wt-localnet)
+  DHCP_PORT_UNAVAILABLE: { status: 500, hint: 'DHCP (netboot, or a VM\'s local interface) could not listen: run the daemon as root, build the helper with `node scripts/setup.mjs`, check the interface exists and holds the configured address, and give each link one DHCP server.' },
+
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;
