@@ -1,6 +1,7 @@
 // Wire types of gold images, desktops, home volumes and long-running operations.
 import { z } from 'zod';
 import type { ErrorBody } from './errors.js';
+import { PoolNetwork } from './network.js';
 import { Arch } from './vm.js';
 
 export const MAX_CHAIN_DEPTH = 4;
@@ -93,6 +94,8 @@ export const DesktopCreateBody = z
     version: z.union([z.number().int().min(1), z.literal('latest')]).default('latest'),
     home: z.string().optional(),
     homeSizeBytes: z.number().int().min(1 << 20).max(64 * 2 ** 40).optional(),
+    /** The same setting as a pool's: none, NAT (optionally restricted) or a tap on a host bridge. */
+    network: PoolNetwork.default({ mode: 'none' }),
   })
   .strict();
 export type DesktopCreateBody = z.infer<typeof DesktopCreateBody>;
@@ -108,6 +111,7 @@ export interface DesktopInfo {
   state: string;
   systemDisk: string;
   createdAt: string;
+  network: PoolNetwork;
 }
 
 export const HomeResizeBody = z.object({ sizeBytes: z.number().int().min(1 << 20).max(64 * 2 ** 40) }).strict();
