@@ -29,10 +29,13 @@ export const ImageCreateBody = z
     sizeBytes: z.number().int().min(1 << 20).max(64 * 2 ** 40).optional(),
     build: z.literal('debian').optional(),
     boot: BootProfileInput.default({}),
+    /** The installer VM's network card (an ISO install only). */
+    network: PoolNetwork.optional(),
   })
   .strict()
   .refine((b) => [b.from, b.iso, b.build].filter(Boolean).length === 1, 'give exactly one of from (a disk file), iso (an installer) or build')
-  .refine((b) => !b.iso || b.sizeBytes, 'an ISO install needs the size of the blank disk (--size)');
+  .refine((b) => !b.iso || b.sizeBytes, 'an ISO install needs the size of the blank disk (--size)')
+  .refine((b) => !b.network || b.iso, 'network is the installer VM\'s: it goes with iso');
 export type ImageCreateBody = z.infer<typeof ImageCreateBody>;
 
 export const PublishBody = z
@@ -99,6 +102,9 @@ export const DesktopCreateBody = z
   })
   .strict();
 export type DesktopCreateBody = z.infer<typeof DesktopCreateBody>;
+/** A maintenance session's VM: the network it gets (an update or an installer usually needs one). */
+export const MaintenanceOpenBody = z.object({ network: PoolNetwork.default({ mode: 'none' }) }).strict().default({});
+export type MaintenanceOpenBody = z.infer<typeof MaintenanceOpenBody>;
 export const DesktopStopBody = z.object({ force: z.boolean().default(false), waitMs: z.number().int().min(0).max(3_600_000).default(60_000) }).strict().default({});
 
 export interface DesktopInfo {

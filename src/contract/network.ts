@@ -1,5 +1,6 @@
 // A desktop's network card, the same setting for pool desktops and standalone ones.
 import { z } from 'zod';
+import type { NicSpec } from './vm.js';
 
 export const NatAllow = z.object({ host: z.string().ip({ version: 'v4', message: 'an IPv4 address like 10.1.2.3' }), port: z.number().int().min(1).max(65535) }).strict();
 
@@ -28,4 +29,18 @@ export function poolNetworkText(network: PoolNetwork): string {
   if (network.mode === 'bridge') return `bridge:${network.bridge}`;
   if (network.mode === 'nat' && network.allow) return `nat (restricted: ${network.allow.length} destination${network.allow.length === 1 ? '' : 's'})`;
   return network.mode;
+}
+
+/** A desktop's network setting as its VM's NICs. The MAC is left to the argv builder's stable default (52:54 + a
+ *  hash of the desktop's name), so a desktop keeps its MAC across re-clones. */
+export function poolNics(network: PoolNetwork): NicSpec[] {
+  switch (network.mode) {
+    case 'none':
+      return [];
+    case 'nat':
+      return [network.allow ? { mode: 'user', model: 'virtio', restrict: true, allow: network.allow } : { mode: 'user', model: 'virtio' }];
+    case 'bridge':
+      // Desktops on an office link are locked to their MAC: a user cannot take another machine's address.
+      return [{ mode: 'bridge', model: 'virtio', bridge: network.bridge, locked: true }];
+  }
 }

@@ -12,8 +12,7 @@ import { auditAppend } from '../audit/log.js';
 import { bootProfileOf, vmBootOf, currentVersionOf, requireImage, requireVersion, verifiedVersionPath } from '../images/versions.js';
 import { withRevert } from '../lib/revert.js';
 import { createLinkedClone, resetLinkedClone, safeName } from '../storage/index.js';
-import { PoolNetwork } from '../contract/network.js';
-import { poolNics } from '../network/pool-nics.js';
+import { PoolNetwork, poolNics } from '../contract/network.js';
 import type { HomeService } from './homes.js';
 import { poolDesktopGet } from './pool-repo.js';
 

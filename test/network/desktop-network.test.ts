@@ -1,7 +1,7 @@
 // Standalone desktops (`desktop create`, outside any pool) on a network, with the real daemon, QEMU and CLI in a
 // network namespace: `--network nat` gets slirp's 10.0.2.15 and reaches the lab's HTTP server; `--network
 // bridge:br0` gets an address from the office DHCP server on br0 and reaches it; the setting is stored and shown,
-// and a desktop made without it has no network card.
+// and a desktop made without it has no network card. A maintenance session (an image update) gets a network the same way.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,4 +58,13 @@ test('a bridged desktop gets its address from the office DHCP server and reaches
   const report = await guestNetReport(daemon.dataDir, 'office');
   assert.match(report.bound ?? '', /^10\.77\.0\.1\d\d$/);
   assert.equal(report.fetched, LAB_BODY);
+});
+
+test('a maintenance session opened with --network nat reaches the HTTP server (updates need the network)', async () => {
+  const session = await cliJson<{ vm: string }>(daemon, ['image', 'edit', 'bb', '--network', 'nat']);
+  assert.equal(session.vm, 'maint-bb');
+  await lab.assertQemuConfined(daemon.dataDir, session.vm);
+  assert.deepEqual(await guestNetReport(daemon.dataDir, session.vm), { bound: '10.0.2.15', fetched: LAB_BODY });
+  const bad = await daemon.cli(['image', 'edit', 'bb', '--network', 'bridge:']);
+  assert.notEqual(bad.code, 0);
 });
