@@ -1,6 +1,6 @@
 // Gold-image routes (root only): create/import and publish run as operations polled by the client.
 import { z } from 'zod';
-import { ImageCreateBody, PublishBody, RollbackBody, VersionQuery } from '../contract/images.js';
+import { ImageCreateBody, PublishBody, RollbackBody, VersionQuery, MaintenanceOpenBody } from '../contract/images.js';
 import { type ApiRoute, defineRoute } from './route.js';
 
 const NameParams = z.object({ name: z.string() });
@@ -42,8 +42,9 @@ export const imageRoutes: ApiRoute[] = [
     summary: 'Open a maintenance session: a VM on a writable overlay of the current version',
     access: 'admin',
     params: NameParams,
+    body: MaintenanceOpenBody,
     status: 201,
-    handler: async ({ app, params, principal }) => app.images.edit(params.name, who(principal)),
+    handler: async ({ app, params, body, principal }) => app.images.edit(params.name, who(principal), body.network),
   }),
   defineRoute({
     method: 'POST',

@@ -2,6 +2,7 @@
 // asks the pure transition table (lifecycle.ts), records the new state, then runs the effects in order.
 // Effects that end in another event (a VM that failed to start, a finished re-clone) queue it; queued
 // events run after the desktop's lock is released, so a chain never deadlocks on itself.
+import { poolNics } from '../contract/network.js';
 import { EventEmitter } from 'node:events';
 import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -9,7 +10,6 @@ import { dirname } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
 import type { DesktopView, Pool } from '../contract/pools.js';
 import { DAEMON_STOP_REASON, type VmSpec } from '../contract/vm.js';
-import { poolNics } from '../network/pool-nics.js';
 import type { ServiceContext } from '../images/context.js';
 import { imageGet } from '../images/repo.js';
 import { bootProfileOf, vmBootOf, requireImage, verifiedVersionPath } from '../images/versions.js';

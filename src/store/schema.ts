@@ -89,6 +89,8 @@ export interface DesktopTable {
   home_user: string | null;
   vm_name: string;
   created_at: string;
+  /** The desktop's network card: PoolNetwork as JSON. */
+  network: string;
 }
 
 export interface HomeTable {
