@@ -97,7 +97,7 @@ export const MIGRATIONS: Record<string, Migration> = {
     },
   },
   // Standalone desktops get the pools' network setting; those made before it keep none (branch wt-localnet: renumber at merge).
-  '0008_desktop_network_wt_localnet': {
+  '0008_desktop_network': {
     async up(db: Kysely<any>) {
       await db.schema.alterTable('desktops').addColumn('network', 'text', (c) => c.notNull().defaultTo('{"mode":"none"}')).execute();
     },
