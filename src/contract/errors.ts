@@ -118,6 +118,13 @@ export const ERROR_REGISTRY = {
   // pool desktops
   DESKTOP_CLONE_FAILED: { status: 500, hint: "No desktop could be prepared: an administrator must fix the cause named (see `ardesia pool desktops POOL` and the pool's image with `ardesia image versions IMAGE`); try again after that." },
 
+  // TLS on the API, the portal and SPICE (branch wt-tls)
+  TLS_CONFIG_INVALID: { status: 400, hint: 'Give --tls-cert and --tls-key together (PEM files), or --tls for the certificate Ardesia makes, or --insecure-http alone for plain HTTP (never on a network others share).' },
+  TLS_CERT_FAILED: { status: 500, hint: "The daemon's TLS certificate could not be made or read: install openssl (node scripts/setup.mjs), check DATA_DIR/tls is writable by the daemon, or give your own with --tls-cert/--tls-key." },
+  TLS_FINGERPRINT_INVALID: { status: 400, hint: 'Give the SHA-256 fingerprint the daemon printed at start (or `ardesia tls show` on the server): 64 hex digits, with or without colons.' },
+  TLS_REQUIRED: { status: 400, hint: 'This server speaks HTTPS only: use https:// in the address (and `ardesia --url https://… login --fingerprint FP`); plain HTTP off loopback would send passwords in clear.' },
+  TLS_SERVER_UNTRUSTED: { status: 502, hint: "The server's certificate is not the one you trust. Compare with `ardesia tls show` run on the server itself; if it was replaced on purpose, log in again with `ardesia --url URL login --fingerprint NEW` (or --ca FILE). Otherwise someone may be between you and the server: do not send a password." },
+
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;
