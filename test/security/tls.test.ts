@@ -104,6 +104,7 @@ describe('HTTPS off loopback', () => {
   });
 
   test('on the HTTPS port iPXE still gets /boot/* over plain HTTP, and the kiosk is sent to the https:// portal', async () => {
+    await daemon.api().request('POST', '/v1/thinclients', { mac: '52:54:00:09:00:01' });
     const r = await probe(['http', `http://${SERVER}:${PORT}/boot/thinclient/config?mac=52:54:00:09:00:01`]);
     assert.equal(r.status, 200, JSON.stringify(r));
     assert.equal((JSON.parse(r.body!) as { portalUrl: string }).portalUrl, `${URL_HTTPS}/?thinclient=52:54:00:09:00:01`);
