@@ -11,6 +11,8 @@ import { ArdesiaError } from '../contract/errors.js';
 export const HSTS_HEADER = 'max-age=31536000';
 /** The first byte of a TLS record carrying a handshake. */
 const TLS_HANDSHAKE_RECORD = 0x16;
+/** A connection that sends nothing this long is closed (the HTTP servers' own timeouts start only after it). */
+const FIRST_BYTE_TIMEOUT_MS = 30_000;
 
 export interface ListenerTarget {
   request(req: IncomingMessage, res: ServerResponse): void;
@@ -51,7 +53,10 @@ export async function listenerStart(opts: ListenerOptions, target: ListenerTarge
     front = createNetServer((socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => socket.destroy()); // a reset before the first byte must not reach the event loop as uncaught
+      socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, () => socket.destroy());
       socket.once('data', (first: Buffer) => {
+        socket.setTimeout(0);
         // Put back, paused: the TLS wrap reads buffered bytes first by itself; the HTTP parser needs the flow resumed.
         socket.pause();
         socket.unshift(first);

@@ -4,6 +4,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { spiceLink } from '../gateway/protocols.js';
 
@@ -62,6 +63,18 @@ async function spice(): Promise<{ result?: number; error?: string }> {
   }
 }
 
+/** Connects and resets the connection (TCP RST) before sending a byte: a client vanishing mid-way. */
+function reset(): Promise<{ result: number }> {
+  const [host, port] = process.argv.slice(3);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), host!, () => {
+      socket.resetAndDestroy();
+      resolve({ result: 0 });
+    });
+    socket.on('error', () => resolve({ result: 1 }));
+  });
+}
+
 const what = process.argv[2];
-const out = what === 'http' ? await http(process.argv[3]!) : what === 'spice' ? await spice() : { error: `unknown probe ${what}` };
+const out = what === 'http' ? await http(process.argv[3]!) : what === 'spice' ? await spice() : what === 'reset' ? await reset() : { error: `unknown probe ${what}` };
 process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -113,6 +113,12 @@ describe('HTTPS off loopback', () => {
     assert.equal(page.headers?.location, `${URL_HTTPS}/`);
   });
 
+  test('connections reset before their first byte do not bring the daemon down', async () => {
+    for (let i = 0; i < 5; i++) assert.deepEqual(await probe(['reset', SERVER, String(PORT)]), { result: 0 });
+    const r = await probe(['http', `${URL_HTTPS}/healthz`, '--ca', caPath()]);
+    assert.equal(r.status, 200, `the daemon stopped answering: ${JSON.stringify(r)}\n${daemon.output.slice(-2000)}`);
+  });
+
   test('over HTTPS the session cookie is Secure and HSTS is sent', async () => {
     const r = await probe(['http', `${URL_HTTPS}/v1/auth/login`, '--ca', caPath(), '--method', 'POST', '--body', JSON.stringify({ user: 'ada', password: PASSWORD })]);
     assert.equal(r.status, 200, JSON.stringify(r));
