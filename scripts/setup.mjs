@@ -36,6 +36,7 @@ const DEBIAN_PACKAGES = {
   gcc: '/usr/bin/gcc', // builds the display relay, the TFTP sender and the RA responder (native/*.c)
   binutils: '/usr/bin/as', // the KVM probe's test assembles probe.S with as/ld
   ndisc6: '/usr/bin/rdisc6', // the netboot tests solicit router advertisements with rdisc6
+  openssl: '/usr/bin/openssl', // the daemon's HTTPS and SPICE certificates (src/tls/certs.ts)
 };
 
 function missingDebianPackages() {

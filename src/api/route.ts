@@ -43,6 +43,15 @@ export interface AppContext {
   login: LoginService;
   thinClients: ThinClientService;
   metrics: DaemonMetrics;
+  tls: TlsContext;
+}
+
+/** What the daemon serves over TLS: `GET /v1/tls` shows it, the .vv file carries the SPICE CA. */
+export interface TlsContext {
+  /** The HTTPS certificate of --listen (absent when it serves plain HTTP, or only the unix socket). */
+  https?: { fingerprint: string; subject: string; caPem?: string };
+  /** The CA that signs QEMU's SPICE certificates (PEM), once a SPICE display off loopback made it. */
+  spiceCaPem(): string | undefined;
 }
 
 export interface ConfigLoadResult {

@@ -5,6 +5,7 @@ import { ArdesiaError } from '../contract/errors.js';
 import { type ApiRoute, defineRoute, type Principal } from './route.js';
 import { spiceOneTimeLogin, virtViewerFile } from '../gateway/spice.js';
 import { displayTicketsOf } from '../gateway/tickets.js';
+import { SPICE_SUBJECT } from '../tls/certs.js';
 
 const NameParams = z.object({ name: z.string().min(1).max(128) });
 
@@ -47,7 +48,10 @@ export const gatewayRoutes: ApiRoute[] = [
       const { vm } = await app.display.access(principal(who), params.name);
       const runtime = app.vms.runtimeOf(vm);
       if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${vm} is not running`);
-      return virtViewerFile({ ...(await spiceOneTimeLogin(runtime)), title: `${params.name} - Ardesia` });
+      const login = await spiceOneTimeLogin(runtime);
+      // Over TLS the client checks QEMU's certificate against Ardesia's CA and its subject, not the host name.
+      const tls = login.tlsPort === undefined ? {} : { ca: app.tls.spiceCaPem(), hostSubject: SPICE_SUBJECT };
+      return virtViewerFile({ ...login, ...tls, title: `${params.name} - Ardesia` });
     },
   }),
 ];

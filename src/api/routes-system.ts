@@ -19,6 +19,13 @@ export const systemRoutes: ApiRoute[] = [
     handler: async ({ app }) => app.hostReport,
   }),
   defineRoute({
+    method: 'GET',
+    url: '/v1/tls',
+    summary: "The HTTPS certificate's SHA-256 fingerprint and Ardesia's CA, for `ardesia login --fingerprint` or --ca (compare them on the server itself)",
+    access: 'authenticated',
+    handler: async ({ app }) => ({ https: app.tls.https !== undefined, fingerprint: app.tls.https?.fingerprint, subject: app.tls.https?.subject, caPem: app.tls.https?.caPem }),
+  }),
+  defineRoute({
     method: 'POST',
     url: '/v1/config/load',
     summary: 'Load a vm.conf (or YAML/JSON) file and define its VMs (vmctl load)',

@@ -101,6 +101,6 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   registerConsoleRoute(server, opts);
   registerEventsRoute(server, opts, opts.app.events);
   registerWebApp(server);
-  registerBootRoutes(server, opts.app.thinClients);
+  registerBootRoutes(server, opts.app.thinClients, opts.app.thinClients.log, opts.app.tls.https !== undefined);
   return server;
 }

@@ -127,6 +127,12 @@ export const ERROR_REGISTRY = {
   VM_FILE_NOT_REGULAR: { status: 400, hint: 'Name a regular file here: not a FIFO, socket, device or folder (and, for VM owners, no symlink leading out of their folders).' },
   // one DHCP port for netboot and local interfaces (branch wt-localnet)
   DHCP_PORT_UNAVAILABLE: { status: 500, hint: 'DHCP (netboot, or a VM\'s local interface) could not listen: run the daemon as root, build the helper with `node scripts/setup.mjs`, check the interface exists and holds the configured address, and give each link one DHCP server.' },
+  // TLS on the API, the portal and SPICE (branch wt-tls)
+  TLS_CONFIG_INVALID: { status: 400, hint: 'Give --tls-cert and --tls-key together (PEM files), or --tls for the certificate Ardesia makes, or --insecure-http alone for plain HTTP (never on a network others share).' },
+  TLS_CERT_FAILED: { status: 500, hint: "The daemon's TLS certificate could not be made or read: install openssl (node scripts/setup.mjs), check DATA_DIR/tls is writable by the daemon, or give your own with --tls-cert/--tls-key." },
+  TLS_FINGERPRINT_INVALID: { status: 400, hint: 'Give the SHA-256 fingerprint the daemon printed at start (or `ardesia tls show` on the server): 64 hex digits, with or without colons.' },
+  TLS_REQUIRED: { status: 400, hint: 'This server speaks HTTPS only: use https:// in the address (and `ardesia --url https://… login --fingerprint FP`); plain HTTP off loopback would send passwords in clear.' },
+  TLS_SERVER_UNTRUSTED: { status: 502, hint: "The server's certificate is not the one you trust. Compare with `ardesia tls show` run on the server itself; if it was replaced on purpose, log in again with `ardesia --url URL login --fingerprint NEW` (or --ca FILE). Otherwise someone may be between you and the server: do not send a password." },
 
 } as const satisfies Record<string, { status: number; hint: string }>;
 

@@ -1,8 +1,7 @@
 // `ardesia serve`: wires the store, host check, VM manager and API together, then listens on the
 // root-only unix socket (and on HTTP when asked).
 import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { ensureRootToken, ensureUserToken, ROOT_PRINCIPAL } from '../auth/tokens.js';
@@ -37,6 +36,9 @@ import { dataDirLock, type DataDirLock } from '../lib/data-dir-lock.js';
 import { sessionsPrune } from '../auth/sessions.js';
 import { displayTicketsOf } from '../gateway/tickets.js';
 import { Housekeeping, HOUSEKEEPING_EVERY_MS } from './housekeeping.js';
+import { listenTlsPlan, type ListenTlsFlags, type ListenTlsPlan } from '../tls/listen-plan.js';
+import { ardesiaCaPem, givenCertificate, type ServerCertificate, serverCertificateEnsure } from '../tls/certs.js';
+import { type Listener, listenerStart } from './listener.js';
 
 export interface ServeOptions {
   dataDir: string;
@@ -56,11 +58,15 @@ export interface ServeOptions {
   socketGroup?: string;
   /** What VM owners who are not administrators may use (YAML/JSON; docs/security/20-owners.md); built-in defaults otherwise. */
   ownerPolicy?: string;
+  /** How --listen speaks: HTTPS off loopback unless --insecure-http (src/tls/listen-plan.ts). */
+  tls?: ListenTlsFlags;
 }
 
 export interface Daemon {
   socketPath: string;
   url?: string;
+  /** SHA-256 of the HTTPS certificate, when --listen serves HTTPS. */
+  tlsFingerprint?: string;
   rootToken: string;
   manager: VmManager;
   log: Logger;
@@ -77,21 +83,31 @@ export function mayOperate(principal: string | undefined, spec: VmSpec): boolean
 export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   const socketGid = opts.socketGroup === undefined ? undefined : socketGroupId(opts.socketGroup); // refused before anything starts
   const ownerPolicy = ownerPolicyLoad(opts.ownerPolicy === undefined ? undefined : resolve(opts.ownerPolicy)); // likewise
+  const listenAt = opts.listen === undefined ? undefined : splitHostPort(opts.listen);
+  const tlsPlan = listenAt ? listenTlsPlan(listenAt[0], opts.tls ?? {}) : undefined; // bad TLS flags too
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o711 });
   chmodSync(dataDir, 0o711); // owners reach their token file; everything else inside is root-only
   // Before anything touches the store, the VMs or the socket: a second daemon would share all three.
   const lock = dataDirLock(dataDir, 'ardesia serve');
   try {
-    return await startDaemonLocked(opts, dataDir, lock, socketGid, ownerPolicy);
+    return await startDaemonLocked(opts, dataDir, lock, socketGid, ownerPolicy, listenAt && tlsPlan ? { host: listenAt[0], port: listenAt[1], plan: tlsPlan } : undefined);
   } catch (err) {
     lock.release();
     throw err;
   }
 }
 
-async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: DataDirLock, socketGid: number | undefined, ownerPolicy: OwnerPolicy): Promise<Daemon> {
+interface ListenAt {
+  host: string;
+  port: number;
+  plan: ListenTlsPlan;
+}
+
+async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: DataDirLock, socketGid: number | undefined, ownerPolicy: OwnerPolicy, listenAt: ListenAt | undefined): Promise<Daemon> {
   const log = pino({ level: opts.logLevel ?? 'info', base: { svc: 'ardesia' } });
+  // The certificate before anything else starts: a bad one must fail the start, not the first client.
+  const cert = await listenCertificate(dataDir, listenAt);
   const store = await openStore(join(dataDir, 'ardesia.db'));
   const hostReport = runHostCheck(log);
   const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy });
@@ -136,6 +152,10 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
     ...auth,
     metrics: new DaemonMetrics({ store, pools }),
     thinClients,
+    tls: {
+      https: cert ? { fingerprint: cert.fingerprint, subject: cert.subject, caPem: cert.caPath ? readFileSync(cert.caPath, 'utf8') : undefined } : undefined,
+      spiceCaPem: () => ardesiaCaPem(dataDir),
+    },
     configLoad: async (path) => {
       configPath = resolve(path);
       return loadConfig(store, manager, dataDir, configPath, { reload: false, startAllEnabled: false }, log);
@@ -159,16 +179,18 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
   await api.listen({ path: socketPath });
   apiSocketPermit(socketPath, socketGid);
   let url: string | undefined;
-  let tcp: Server | undefined;
-  if (opts.listen) {
-    // Fastify listens once; a second plain server hands its requests and upgrades to the same app.
-    const [host, port] = splitHostPort(opts.listen);
-    const server = createServer((req, res) => api.server.emit('request', req, res));
-    server.on('upgrade', (req, socket, head) => api.server.emit('upgrade', req, socket, head));
-    tcp = server;
-    await new Promise<void>((ok, fail) => server.once('error', fail).listen(port, host, () => ok()));
-    const addr = server.address() as AddressInfo;
-    url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  let tcp: Listener | undefined;
+  if (listenAt) {
+    // Fastify listens once (the unix socket); the TCP listener hands its requests and upgrades to the same app.
+    tcp = await listenerStart(
+      { host: listenAt.host, port: listenAt.port, tls: cert ? { cert: readFileSync(cert.certPath), key: readFileSync(cert.keyPath) } : undefined },
+      { request: (req, res) => api.server.emit('request', req, res), upgrade: (req, socket, head) => api.server.emit('upgrade', req, socket, head) },
+    );
+    url = tcp.url;
+    if (listenAt.plan.scheme === 'http' && listenAt.plan.insecure) {
+      log.warn({ url }, `INSECURE: --insecure-http serves plain HTTP on ${url}, off loopback: passwords, session cookies and tokens cross the network in clear, and anyone between may read or change them. Drop --insecure-http to serve HTTPS.`);
+    }
+    if (cert) log.info({ url, tlsFingerprint: cert.fingerprint, certificate: cert.certPath, ca: cert.caPath, issued: cert.issued }, `HTTPS certificate SHA-256 fingerprint ${cert.fingerprint} (clients: ardesia --url ${url} login --fingerprint ${cert.fingerprint})`);
   }
   const netboot = await startDaemonNetboot(opts.netboot, { store, dataDir, log, thinClients: app.thinClients, url });
   pools.start();
@@ -177,17 +199,17 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
     { name: 'displayTicketsSwept', run: () => displayTicketsOf(app.display).sweep() },
   ], log, HOUSEKEEPING_EVERY_MS);
   housekeeping.start();
-  log.info({ socketPath, url, dataDir }, 'ardesia daemon listening');
+  log.info({ socketPath, url, dataDir, tlsFingerprint: cert?.fingerprint }, 'ardesia daemon listening');
 
   return {
     socketPath,
     url,
+    tlsFingerprint: cert?.fingerprint,
     rootToken,
     manager,
     log,
     close: async () => {
-      tcp?.closeAllConnections();
-      await new Promise((done) => (tcp ? tcp.close(done) : done(undefined)));
+      await tcp?.close();
       await netboot?.close();
       await pools.close();
       await housekeeping.close();
@@ -197,6 +219,13 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
       lock.release();
     },
   };
+}
+
+/** The HTTPS certificate --listen serves, or undefined for plain HTTP (and without --listen). */
+async function listenCertificate(dataDir: string, listenAt: ListenAt | undefined): Promise<ServerCertificate | undefined> {
+  const plan = listenAt?.plan;
+  if (!listenAt || !plan || plan.scheme === 'http') return undefined;
+  return plan.cert === 'given' ? givenCertificate(plan.certPath, plan.keyPath) : serverCertificateEnsure(dataDir, listenAt.host);
 }
 
 async function runHostCheck(log: Logger): Promise<HostReport> {

@@ -8,8 +8,12 @@ const MAX_BOOT_STORM_LIMIT = 1000;
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('run the daemon: VMs, the API on a root-only unix socket, and HTTP with --listen')
-    .option('--listen <addr:port>', 'also serve the API over HTTP here (e.g. 127.0.0.1:8080)', listenAddress)
+    .description('run the daemon: VMs, the API on a root-only unix socket, and HTTPS (or loopback HTTP) with --listen')
+    .option('--listen <addr:port>', 'also serve the API and web app here: HTTPS off loopback, HTTP on loopback (e.g. 127.0.0.1:8080)', listenAddress)
+    .option('--tls', 'HTTPS with the certificate Ardesia makes (DATA_DIR/tls), on loopback too')
+    .option('--tls-cert <file>', 'HTTPS with this PEM certificate (chain) instead of the one Ardesia makes')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option('--insecure-http', 'plain HTTP off loopback: passwords and tokens cross the network in clear (never on a shared network)')
     .option('--config <file>', 'vm.conf (or .yaml/.json) to load at start, as vmd reads /etc/vm.conf')
     .option('--netboot <file>', 'netboot configuration (YAML/JSON): DHCP, TFTP and HTTP boot of thin clients (docs/netboot.md)')
     .addOption(flag('--boot-storm-limit <n>', 'desktops starting at once, over every pool', positiveInt(MAX_BOOT_STORM_LIMIT), '2'))
@@ -18,7 +22,7 @@ export function registerServeCommand(program: Command): void {
     .option('--owner-policy <file>', 'what VM owners who are not administrators may use: folders, taps, bridges, caps (YAML/JSON; docs/security/20-owners.md)')
     .option('--stop-vms-on-exit', 'stop every VM when the daemon stops (default: they keep running)')
     .addOption(flag('--log-level <level>', LOG_LEVELS.join(', '), oneOf(LOG_LEVELS), 'info'))
-    .action(async (flags: { listen?: string; config?: string; netboot?: string; stopVmsOnExit?: boolean; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string }, cmd: Command) => {
+    .action(async (flags: { listen?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; config?: string; netboot?: string; stopVmsOnExit?: boolean; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       // Loaded on demand: the daemon's dependencies would slow every other command's start-up.
       const { startDaemon } = await import('../../daemon/daemon.js');
@@ -26,6 +30,7 @@ export function registerServeCommand(program: Command): void {
         dataDir: resolveDataDir(g),
         socket: g.socket,
         listen: flags.listen,
+        tls: { tls: flags.tls, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, insecureHttp: flags.insecureHttp },
         config: flags.config,
         netboot: flags.netboot,
         socketGroup: flags.socketGroup,

@@ -1,11 +1,11 @@
 // `ardesia login|logout`, `ardesia user …`, `ardesia group …`, `ardesia audit`: accounts and the audit log, over the API.
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { AuditEntry, GroupView, Me, UserView } from '../../contract/users.js';
-import { ApiClient, type GlobalOptions, loginTokenPath, resolveEndpoint } from '../client.js';
+import { ApiClient, type GlobalOptions, loginTokenPath, resolveEndpoint, savedLoginWrite } from '../client.js';
 import { flag, positiveInt } from '../options.js';
 import { output, table } from '../output.js';
 import { client, enc, wantsJson } from './image.js';
@@ -76,6 +76,8 @@ function registerLogin(program: Command): void {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       writeFileSync(path, `${r.token}\n`, { mode: 0o600 });
       chmodSync(path, 0o600);
+      // The server and how it was verified, so later commands to that URL check the same certificate.
+      if (endpoint.url) savedLoginWrite({ url: endpoint.url, fingerprint: endpoint.trust?.fingerprint, ca: endpoint.trust?.caPath ? resolve(endpoint.trust.caPath) : undefined });
       output(wantsJson(cmd), wantsJson(cmd) ? { user: r.user, tokenFile: path } : `ardesia: logged in as ${r.user} (token in ${path})`);
     });
 

@@ -44,6 +44,8 @@ export interface LaunchContext {
   bootKind?: BootKind;
   /** The SPICE port, chosen by the caller before the launch when the spec has a SPICE display. */
   spicePort?: number;
+  /** SPICE's TLS credentials folder (x509-dir), made by the caller when SPICE listens off loopback. */
+  spiceX509Dir?: string;
 }
 
 /** The virtio-serial port the guest helper opens (/dev/virtio-ports/org.ardesia.guest.0). */
@@ -186,7 +188,7 @@ export function buildQemuLaunch(spec: VmSpec, ctx: LaunchContext): QemuLaunch {
     ...boot.args,
     ...accelArgs(spec, ctx.accel),
     ...consoleArgs(ctx.paths),
-    ...spiceArgs(spec.name, spec.display?.spice, ctx.spicePort),
+    ...spiceArgs(spec.name, spec.display?.spice, ctx.spicePort, ctx.spiceX509Dir),
     ...guestChannelArgs(ctx.paths),
     ...clipboardAgentArgs(spec.display?.spice !== undefined),
     ...hotplugArgs(boot.machine),

@@ -85,7 +85,8 @@ async function sendBootFile(thinClients: ThinClientService, log: BootLog, req: F
   }
 }
 
-export function registerBootRoutes(server: FastifyInstance, thinClients: ThinClientService, log: BootLog = thinClients.log): void {
+/** `portalHttps`: the daemon's port speaks HTTPS, so the kiosk's portal is https:// on it (boot files stay plain HTTP). */
+export function registerBootRoutes(server: FastifyInstance, thinClients: ThinClientService, log: BootLog = thinClients.log, portalHttps = false): void {
   server.get('/boot/ipxe', async (req, reply) => {
     const script = await ipxeScriptFor(thinClients, log, req, macOf(req.query));
     return reply.type('text/plain; charset=utf-8').send(script);
@@ -109,7 +110,7 @@ export function registerBootRoutes(server: FastifyInstance, thinClients: ThinCli
     const mac = macOf(req.query);
     const client = await thinClients.seen(mac, clientIp(req));
     return {
-      mac, name: client.name, state: client.state, portalUrl: `${serverBase(req)}/?thinclient=${mac}`, pool: client.pool,
+      mac, name: client.name, state: client.state, portalUrl: `${portalHttps ? serverBase(req).replace(/^http:/, 'https:') : serverBase(req)}/?thinclient=${mac}`, pool: client.pool,
       keyboardLayout: client.keyboardLayout, resolution: client.resolution,
     };
   });
