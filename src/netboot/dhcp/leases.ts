@@ -10,24 +10,38 @@ export interface Lease {
   declined?: boolean;
 }
 
+/** An address offered to a client, remembered briefly (memory only): its REQUEST or DECLINE must name it. */
+export interface Offer {
+  mac: string;
+  ip: string;
+  untilMs: number;
+}
+
 export interface LeaseView {
   byMac(mac: string): Lease | undefined;
   byIp(ip: string): Lease | undefined;
+  /** The unexpired offer made to `mac`, if any. */
+  offerTo(mac: string, nowMs: number): Offer | undefined;
+  list(): Lease[];
 }
 
 export type LeaseChange =
   | { kind: 'bind'; lease: Lease }
   | { kind: 'release'; mac: string; ip: string }
-  | { kind: 'decline'; ip: string; untilMs: number };
+  | { kind: 'decline'; ip: string; untilMs: number }
+  | { kind: 'offer'; offer: Offer };
 
 export interface LeaseStore extends LeaseView {
   apply(change: LeaseChange): void;
-  list(): Lease[];
 }
+
+/** Offers remembered at most: a flood of made-up MACs forgets the oldest offers, never grows memory. */
+export const MAX_OFFERS_REMEMBERED = 4096;
 
 export class MemoryLeaseStore implements LeaseStore {
   private readonly macs = new Map<string, Lease>();
   private readonly ips = new Map<string, Lease>();
+  private readonly offers = new Map<string, Offer>();
 
   constructor(initial: Lease[] = []) {
     for (const lease of initial) this.put(lease);
@@ -37,7 +51,19 @@ export class MemoryLeaseStore implements LeaseStore {
   byIp(ip: string): Lease | undefined { return this.ips.get(ip); }
   list(): Lease[] { return [...this.ips.values()]; }
 
+  offerTo(mac: string, nowMs: number): Offer | undefined {
+    const offer = this.offers.get(mac);
+    return offer && offer.untilMs > nowMs ? offer : undefined;
+  }
+
   apply(change: LeaseChange): void {
+    if (change.kind === 'offer') {
+      this.offers.delete(change.offer.mac); // re-insert: Map order = oldest offer first
+      this.offers.set(change.offer.mac, change.offer);
+      while (this.offers.size > MAX_OFFERS_REMEMBERED) this.offers.delete(this.offers.keys().next().value!);
+      return;
+    }
+    if (change.kind !== 'decline') this.offers.delete(change.kind === 'bind' ? change.lease.mac : change.mac);
     if (change.kind === 'bind') this.put(change.lease);
     else if (change.kind === 'release') {
       if (this.macs.get(change.mac)?.ip === change.ip) this.drop(change.ip);

@@ -31,9 +31,11 @@ export class SqliteLeaseStore implements LeaseStore {
   byMac(mac: string): Lease | undefined { return this.memory.byMac(mac); }
   byIp(ip: string): Lease | undefined { return this.memory.byIp(ip); }
   list(): Lease[] { return this.memory.list(); }
+  offerTo(mac: string, nowMs: number) { return this.memory.offerTo(mac, nowMs); }
 
   apply(change: LeaseChange): void {
     this.memory.apply(change);
+    if (change.kind === 'offer') return; // offers live seconds: memory only
     this.writes = this.writes.then(() => this.persist(change)).catch((err: Error) => {
       this.log({ event: 'dhcp-lease-write-error', change, error: err.message });
     });
@@ -50,6 +52,7 @@ export class SqliteLeaseStore implements LeaseStore {
         await tx.deleteFrom('dhcp_leases').where('ip', '=', change.ip).where('mac', '=', change.mac).execute();
         return;
       }
+      if (change.kind === 'offer') return;
       const lease: Lease = change.kind === 'bind' ? change.lease : { mac: '', ip: change.ip, expiresAtMs: change.untilMs, declined: true };
       await tx.deleteFrom('dhcp_leases').where('ip', '=', lease.ip).execute();
       if (lease.mac) await tx.deleteFrom('dhcp_leases').where('mac', '=', lease.mac).execute();
