@@ -44,7 +44,7 @@ before(async () => {
   lab = await NetLab.create('t');
   const srv = await lab.addHost('srv', `${SERVER}/24`);
   await lab.addHost('cli', '10.250.5.10/24');
-  server = await lab.startServer(srv, ['--interface', SERVER, '--root', root, '--no-dhcp']);
+  server = await lab.startServer(srv, ['--interface', SERVER, '--root', root, '--no-dhcp', '--tftp-per-client', '10']);
   await server.waitFor((e) => e.event === 'ready');
 });
 
