@@ -174,7 +174,7 @@ function poolUse(full: FullModeConfig, leases: LeaseView, nowMs: number): { held
 
 /** A client with a lease record here (even expired) or a reservation: it may use the pool's reserve. */
 export function isKnownClient(full: FullModeConfig, mac: string, leases: LeaseView): boolean {
-  return reservationFor(full, mac) !== undefined || leases.byMac(mac) !== undefined;
+  return reservationFor(full, mac) !== undefined || leases.knows(mac);
 }
 
 /** A new client may take an address only while more than the reserve is free. */

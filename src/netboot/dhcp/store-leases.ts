@@ -32,6 +32,7 @@ export class SqliteLeaseStore implements LeaseStore {
   byIp(ip: string): Lease | undefined { return this.memory.byIp(ip); }
   list(): Lease[] { return this.memory.list(); }
   offerTo(mac: string, nowMs: number) { return this.memory.offerTo(mac, nowMs); }
+  knows(mac: string): boolean { return this.memory.knows(mac); }
 
   apply(change: LeaseChange): void {
     this.memory.apply(change);
@@ -49,7 +50,7 @@ export class SqliteLeaseStore implements LeaseStore {
   private async persist(change: LeaseChange): Promise<void> {
     await this.store.transaction().execute(async (tx) => {
       if (change.kind === 'release') {
-        await tx.deleteFrom('dhcp_leases').where('ip', '=', change.ip).where('mac', '=', change.mac).execute();
+        await tx.updateTable('dhcp_leases').set({ expires_at_ms: 0 }).where('ip', '=', change.ip).where('mac', '=', change.mac).execute();
         return;
       }
       if (change.kind === 'offer') return;
