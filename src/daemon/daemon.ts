@@ -80,12 +80,17 @@ export function mayOperate(principal: string | undefined, spec: VmSpec): boolean
   return spec.owner?.group !== undefined && (lookupAccount(principal)?.groups.includes(spec.owner.group) ?? false);
 }
 
+/** The daemon's umask: files 0600 and folders 0700 unless created with another mode on purpose. */
+export const DATA_UMASK = 0o077;
+
 export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   const socketGid = opts.socketGroup === undefined ? undefined : socketGroupId(opts.socketGroup); // refused before anything starts
   const ownerPolicy = ownerPolicyLoad(opts.ownerPolicy === undefined ? undefined : resolve(opts.ownerPolicy)); // likewise
   const listenAt = opts.listen === undefined ? undefined : splitHostPort(opts.listen);
   const tlsPlan = listenAt ? listenTlsPlan(listenAt[0], opts.tls ?? {}) : undefined; // bad TLS flags too
   const dataDir = resolve(opts.dataDir);
+  // Whatever the daemon (and the QEMUs it spawns) creates is owner-only unless a mode is given on purpose.
+  process.umask(DATA_UMASK);
   mkdirSync(dataDir, { recursive: true, mode: 0o711 });
   chmodSync(dataDir, 0o711); // owners reach their token file; everything else inside is root-only
   // Before anything touches the store, the VMs or the socket: a second daemon would share all three.

@@ -9,8 +9,12 @@ import { createSocket, type Socket } from 'node:dgram';
 import { decodeDhcp, DhcpDecodeError, encodeDhcp } from './codec.js';
 import type { DhcpConfig } from './config.js';
 import type { LeaseStore } from './leases.js';
-import { DHCP_SERVER_PORT, dhcpDecide, PXE_PROXY_PORT, type DhcpReply } from './policy.js';
+import { DhcpGuard, type DhcpAdmission } from './limits.js';
+import { DHCP_SERVER_PORT, dhcpDecide, isKnownClient, PXE_PROXY_PORT, type DhcpReply } from './policy.js';
 import { type DhcpPortAttachment, dhcpPort, linkIndex, linkOfAddress } from './port.js';
+
+/** Rate-limited packets are logged as one summary line at most this often (a flood must not fill the log). */
+const LIMITED_LOG_INTERVAL_MS = 5_000;
 
 export type NetbootLog = (event: Record<string, unknown>) => void;
 
@@ -29,6 +33,8 @@ export interface DhcpStats {
   replies: number;
   silent: number;
   internalErrors: number;
+  /** Packets dropped by the rate limits (per MAC, overall for unknown MACs, first leases). */
+  limited: number;
 }
 
 export class DhcpServerStartError extends Error {
@@ -50,7 +56,10 @@ function bindUdp(address: string, port: number): Promise<Socket> {
 }
 
 export class DhcpServer {
-  readonly stats: DhcpStats = { received: 0, decodeErrors: 0, replies: 0, silent: 0, internalErrors: 0 };
+  readonly stats: DhcpStats = { received: 0, decodeErrors: 0, replies: 0, silent: 0, internalErrors: 0, limited: 0 };
+  private readonly guard = new DhcpGuard();
+  private limitedSinceLog: Record<string, number> = {};
+  private limitedLoggedAtMs = 0;
   private readonly sockets: Socket[] = [];
   private readonly log: NetbootLog;
   private readonly now: () => number;
@@ -100,8 +109,14 @@ export class DhcpServer {
     this.stats.received++;
     try {
       const packet = decodeDhcp(msg);
-      const decision = dhcpDecide({ packet, port: role, source: { address: rinfo.address, port: rinfo.port } }, this.options.config, this.options.leases, this.now());
-      if (decision.change) this.options.leases.apply(decision.change);
+      const now = this.now();
+      const { config, leases } = this.options;
+      const known = config.full !== undefined && isKnownClient(config.full, packet.mac, leases);
+      const admission = this.guard.admit(packet.mac, known, now);
+      if (admission !== 'ok') return this.limited(admission, packet.mac, now);
+      const decision = dhcpDecide({ packet, port: role, source: { address: rinfo.address, port: rinfo.port } }, config, leases, now);
+      if (decision.newClient && !this.guard.takeNewClient(now)) return this.limited('new-clients-limited', packet.mac, now);
+      if (decision.change) leases.apply(decision.change);
       if (!decision.reply) {
         this.stats.silent++;
         this.log({ event: 'dhcp-silent', mac: packet.mac, reason: decision.reason });
@@ -117,6 +132,16 @@ export class DhcpServer {
         this.log({ event: 'dhcp-internal-error', error: (err as Error).stack ?? String(err) });
       }
     }
+  }
+
+  /** Counts a dropped packet; a summary line (counts by limit, the last MAC) at most every LIMITED_LOG_INTERVAL_MS. */
+  private limited(why: Exclude<DhcpAdmission, 'ok'> | 'new-clients-limited', mac: string, now: number): void {
+    this.stats.limited++;
+    this.limitedSinceLog[why] = (this.limitedSinceLog[why] ?? 0) + 1;
+    if (now - this.limitedLoggedAtMs < LIMITED_LOG_INTERVAL_MS) return;
+    this.log({ event: 'dhcp-rate-limited', dropped: this.limitedSinceLog, lastMac: mac });
+    this.limitedSinceLog = {};
+    this.limitedLoggedAtMs = now;
   }
 
   private send(reply: DhcpReply, role: 67 | 4011, reason: string): void {
