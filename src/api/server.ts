@@ -53,7 +53,7 @@ export async function authorize(app: AppContext, route: ApiRoute, who: Principal
     if (route.access === 'vm-owner-or-new') throw new ArdesiaError('FORBIDDEN', 'only an administrator may create VMs', undefined, hint);
     throw new ArdesiaError('VM_NOT_FOUND', `vm ${vmName} is not defined`);
   }
-  if (!app.mayOperate(who.name, vm.spec)) throw new ArdesiaError('FORBIDDEN', `vm ${vmName} is not yours (owner: ${vm.owner ?? 'root'})`, undefined, hint);
+  if (!app.mayOperate(who, vm.spec)) throw new ArdesiaError('FORBIDDEN', `vm ${vmName} is not yours (owner: ${vm.owner ?? 'root'})`, undefined, hint);
 }
 
 export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {

@@ -118,6 +118,12 @@ export const ERROR_REGISTRY = {
   // pool desktops
   DESKTOP_CLONE_FAILED: { status: 500, hint: "No desktop could be prepared: an administrator must fix the cause named (see `ardesia pool desktops POOL` and the pool's image with `ardesia image versions IMAGE`); try again after that." },
 
+  // wt-logins: tokens, request origin and body type, console back-pressure
+  TOKEN_NOT_FOUND: { status: 404, hint: 'List your tokens with `ardesia token list` (administrators: `ardesia token list --all`) and revoke one by its id.' },
+  ORIGIN_REFUSED: { status: 403, hint: "A browser page of another site may not act with your session: use Ardesia's own pages. Scripts and the CLI send an API token (Authorization: Bearer) instead of the cookie." },
+  BODY_NOT_JSON: { status: 415, hint: 'Send the request body as JSON with Content-Type: application/json.' },
+  CONSOLE_TOO_SLOW: { status: 503, hint: 'The console client did not read the output fast enough and was dropped (the daemon keeps only a bounded backlog): reconnect, with `ardesia vm log NAME` to see what was missed.' },
+
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

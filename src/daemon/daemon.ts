@@ -5,7 +5,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { ensureRootToken, ensureUserToken, ROOT_PRINCIPAL } from '../auth/tokens.js';
+import { ensureRootToken, ensureUserToken } from '../auth/tokens.js';
+import type { Principal } from '../contract/users.js';
 import { lookupAccount } from '../auth/unix-accounts.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
@@ -63,11 +64,14 @@ export interface Daemon {
   close(): Promise<void>;
 }
 
-export function mayOperate(principal: string | undefined, spec: VmSpec): boolean {
-  if (principal === undefined) return false;
-  if (principal === ROOT_PRINCIPAL) return true;
-  if (spec.owner?.user === principal) return true;
-  return spec.owner?.group !== undefined && (lookupAccount(principal)?.groups.includes(spec.owner.group) ?? false);
+/** vm.conf `owner` names unix accounts: only root, an administrator or that unix account's token qualifies (never a web user of the same name). */
+export function mayOperate(who: Principal | undefined, spec: VmSpec): boolean {
+  if (who === undefined) return false;
+  if (who.kind === 'root' || who.admin) return true;
+  const account = who.kind === 'unix' ? who.unixAccount : undefined;
+  if (account === undefined) return false;
+  if (spec.owner?.user === account) return true;
+  return spec.owner?.group !== undefined && (lookupAccount(account)?.groups.includes(spec.owner.group) ?? false);
 }
 
 export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
