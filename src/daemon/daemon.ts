@@ -34,6 +34,8 @@ import { startDaemonNetboot } from '../netboot/daemon-hook.js';
 import { DaemonMetrics } from '../api/metrics.js';
 import { dataDirLock, type DataDirLock } from '../lib/data-dir-lock.js';
 import { sessionsPrune } from '../auth/sessions.js';
+import { loginTokensPrune } from '../auth/login-tokens.js';
+import { type TrustedProxies, trustedProxiesParse } from '../api/request-guard.js';
 import { displayTicketsOf } from '../gateway/tickets.js';
 import { Housekeeping, HOUSEKEEPING_EVERY_MS } from './housekeeping.js';
 
@@ -53,6 +55,10 @@ export interface ServeOptions {
   netboot?: string;
   /** A group whose members may connect to the API socket (0660); default root-only (0600). */
   socketGroup?: string;
+  /** Reverse proxies whose X-Forwarded-For gives the client's address (addresses or IPv4 CIDRs); default none. */
+  trustedProxies?: string[];
+  /** How long a login token (`ardesia login`) lives; default 30 days. */
+  tokenTtlMs?: number;
 }
 
 export interface Daemon {
@@ -76,20 +82,26 @@ export function mayOperate(who: Principal | undefined, spec: VmSpec): boolean {
 
 export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   const socketGid = opts.socketGroup === undefined ? undefined : socketGroupId(opts.socketGroup); // refused before anything starts
+  let trustedProxies: TrustedProxies;
+  try {
+    trustedProxies = trustedProxiesParse(opts.trustedProxies ?? []);
+  } catch (err) {
+    throw new ArdesiaError('BAD_REQUEST', `--trusted-proxy: ${(err as Error).message}`);
+  }
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o711 });
   chmodSync(dataDir, 0o711); // owners reach their token file; everything else inside is root-only
   // Before anything touches the store, the VMs or the socket: a second daemon would share all three.
   const lock = dataDirLock(dataDir, 'ardesia serve');
   try {
-    return await startDaemonLocked(opts, dataDir, lock, socketGid);
+    return await startDaemonLocked(opts, dataDir, lock, socketGid, trustedProxies);
   } catch (err) {
     lock.release();
     throw err;
   }
 }
 
-async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: DataDirLock, socketGid: number | undefined): Promise<Daemon> {
+async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: DataDirLock, socketGid: number | undefined, trustedProxies: TrustedProxies): Promise<Daemon> {
   const log = pino({ level: opts.logLevel ?? 'info', base: { svc: 'ardesia' } });
   const store = await openStore(join(dataDir, 'ardesia.db'));
   const hostReport = runHostCheck(log);
@@ -105,7 +117,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
   const desktops = new DesktopService(serviceContext, homes);
   log.info(await desktops.reconcile(), 'reconciled home-volume leases');
   const events = new EventHub();
-  const auth = authServicesCreate(store);
+  const auth = authServicesCreate(store, { tokenTtlMs: opts.tokenTtlMs });
   const machine = new DesktopMachine(serviceContext, homes, {
     bootTimeoutMs: (opts.bootTimeoutSeconds ?? 600) * 1000,
     logoffTimeoutMs: 60_000,
@@ -152,7 +164,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
     log.info(res, `loaded ${configPath}`);
   }
 
-  const api = await buildApi({ app, store, logger: false, log });
+  const api = await buildApi({ app, store, logger: false, log, trustedProxies });
   const socketPath = resolve(opts.socket ?? join(dataDir, 'ardesia.sock'));
   if (existsSync(socketPath)) rmSync(socketPath);
   await api.listen({ path: socketPath });
@@ -173,6 +185,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
   pools.start();
   const housekeeping = new Housekeeping([
     { name: 'sessionsPruned', run: () => sessionsPrune(store) },
+    { name: 'loginTokensPruned', run: () => loginTokensPrune(store) },
     { name: 'displayTicketsSwept', run: () => displayTicketsOf(app.display).sweep() },
   ], log, HOUSEKEEPING_EVERY_MS);
   housekeeping.start();
