@@ -59,7 +59,12 @@ export function registerEventsRoute(server: FastifyInstance, opts: ApiOptions, h
       clearInterval(heartbeat);
       hub.off('event', onEvent);
     };
-    req.raw.once('close', end);
+    // Disabled, deleted, password changed, token revoked: the stream ends at once.
+    const unregisterLive = opts.app.users.connections.add(who, () => out.destroy());
+    req.raw.once('close', () => {
+      end();
+      unregisterLive();
+    });
     out.once('error', end);
   });
 }

@@ -30,7 +30,7 @@ export type Access = 'public' | 'authenticated' | 'admin' | 'vm-owner' | 'vm-own
 export interface AppContext {
   vms: VmManager;
   hostReport: Promise<HostReport>;
-  mayOperate(principal: string | undefined, spec: VmSpec): boolean;
+  mayOperate(who: Principal | undefined, spec: VmSpec): boolean;
   configLoad(path: string): Promise<ConfigLoadResult>;
   configReload(): Promise<ConfigLoadResult>;
   pools: PoolService;

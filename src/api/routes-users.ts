@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { auditQuery } from '../audit/query.js';
 import { sessionCookie, sessionCookieClear } from '../auth/cookies.js';
 import { sessionCookieMaxAgeS } from '../auth/sessions.js';
+import { loginTokenRevoke, loginTokensList } from '../auth/login-tokens.js';
 import type { Actor } from '../auth/users.js';
 import { ArdesiaError } from '../contract/errors.js';
 import {
@@ -18,6 +19,8 @@ import { type ApiRoute, defineRoute, type Principal, type RouteInput } from './r
 
 const UserParams = z.object({ user: z.string() });
 const GroupParams = z.object({ group: z.string() });
+const TokenParams = z.object({ id: z.coerce.number().int().min(1) });
+const TokenListQuery = z.object({ user: z.string().max(63).optional(), all: z.enum(['true', 'false']).transform((v) => v === 'true').optional() }).strict();
 
 const actorOf = (input: Pick<RouteInput, 'who' | 'address'>): Actor => ({ principal: input.who?.name ?? 'anonymous', address: input.address });
 const signedIn = (who: Principal | undefined): Principal => {
@@ -73,6 +76,22 @@ const authRoutes: ApiRoute[] = [
       const { user, password, label } = body;
       return app.login.tokenLogin(user, password, address, label);
     },
+  }),
+  defineRoute({
+    method: 'GET',
+    url: '/v1/auth/tokens',
+    summary: "My login tokens (administrators: ?user=NAME or ?all=true for others')",
+    access: 'authenticated',
+    query: TokenListQuery,
+    handler: async ({ app, who, query }) => loginTokensList(app.users.db, signedIn(who), query),
+  }),
+  defineRoute({
+    method: 'DELETE',
+    url: '/v1/auth/tokens/:id',
+    summary: 'Revoke a login token by its id (mine; administrators: anyone\'s); its open connections close',
+    access: 'authenticated',
+    params: TokenParams,
+    handler: async ({ app, who, params, address }) => loginTokenRevoke(app.users.db, app.users.connections, signedIn(who), params.id, address),
   }),
 ];
 
@@ -132,8 +151,10 @@ const userAdminRoutes: ApiRoute[] = [
         });
       }
       await input.app.users.passwordSet(user, password, actorOf(input));
-      // An administrator's reset locks out whoever knew the old password; a user's own change keeps their session.
-      if (me.name !== user) await input.app.users.credentialsRevoke(user);
+      // Whoever knew the old password is out: an administrator's reset ends every credential; a user's own change
+      // ends all but the session or token making it.
+      const keep = me.name === user ? { session: me.session, tokenId: me.tokenId } : {};
+      await input.app.users.credentialsRevoke(user, 'the password was changed', keep);
       return { ok: true };
     },
   }),

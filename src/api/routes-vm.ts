@@ -36,9 +36,9 @@ export const vmRoutes: ApiRoute[] = [
     url: '/v1/vms',
     summary: 'List VMs (those the caller may operate)',
     access: 'authenticated',
-    handler: async ({ app, principal }) => {
+    handler: async ({ app, who }) => {
       const all = await app.vms.list();
-      return all.filter((vm) => app.mayOperate(principal, vm.spec));
+      return all.filter((vm) => app.mayOperate(who, vm.spec));
     },
   }),
   defineRoute({

@@ -133,6 +133,11 @@ export const ERROR_REGISTRY = {
   TLS_FINGERPRINT_INVALID: { status: 400, hint: 'Give the SHA-256 fingerprint the daemon printed at start (or `ardesia tls show` on the server): 64 hex digits, with or without colons.' },
   TLS_REQUIRED: { status: 400, hint: 'This server speaks HTTPS only: use https:// in the address (and `ardesia --url https://… login --fingerprint FP`); plain HTTP off loopback would send passwords in clear.' },
   TLS_SERVER_UNTRUSTED: { status: 502, hint: "The server's certificate is not the one you trust. Compare with `ardesia tls show` run on the server itself; if it was replaced on purpose, log in again with `ardesia --url URL login --fingerprint NEW` (or --ca FILE). Otherwise someone may be between you and the server: do not send a password." },
+  // wt-logins: tokens, request origin and body type, console back-pressure
+  TOKEN_NOT_FOUND: { status: 404, hint: 'List your tokens with `ardesia token list` (administrators: `ardesia token list --all`) and revoke one by its id.' },
+  ORIGIN_REFUSED: { status: 403, hint: "A browser page of another site may not act with your session: use Ardesia's own pages. Scripts and the CLI send an API token (Authorization: Bearer) instead of the cookie." },
+  BODY_NOT_JSON: { status: 415, hint: 'Send the request body as JSON with Content-Type: application/json.' },
+  CONSOLE_TOO_SLOW: { status: 503, hint: 'The console client did not read the output fast enough and was dropped (the daemon keeps only a bounded backlog): reconnect, with `ardesia vm log NAME` to see what was missed.' },
 
 } as const satisfies Record<string, { status: number; hint: string }>;
 

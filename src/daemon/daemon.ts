@@ -4,7 +4,8 @@ import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { ensureRootToken, ensureUserToken, ROOT_PRINCIPAL } from '../auth/tokens.js';
+import { ensureRootToken, ensureUserToken } from '../auth/tokens.js';
+import type { Principal } from '../contract/users.js';
 import { lookupAccount } from '../auth/unix-accounts.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
@@ -34,6 +35,8 @@ import { startDaemonNetboot } from '../netboot/daemon-hook.js';
 import { DaemonMetrics } from '../api/metrics.js';
 import { dataDirLock, type DataDirLock } from '../lib/data-dir-lock.js';
 import { sessionsPrune } from '../auth/sessions.js';
+import { loginTokensPrune } from '../auth/login-tokens.js';
+import { type TrustedProxies, trustedProxiesParse } from '../api/request-guard.js';
 import { displayTicketsOf } from '../gateway/tickets.js';
 import { Housekeeping, HOUSEKEEPING_EVERY_MS } from './housekeeping.js';
 import { listenTlsPlan, type ListenTlsFlags, type ListenTlsPlan } from '../tls/listen-plan.js';
@@ -60,6 +63,10 @@ export interface ServeOptions {
   ownerPolicy?: string;
   /** How --listen speaks: HTTPS off loopback unless --insecure-http (src/tls/listen-plan.ts). */
   tls?: ListenTlsFlags;
+  /** Reverse proxies whose X-Forwarded-For gives the client's address (addresses or IPv4 CIDRs); default none. */
+  trustedProxies?: string[];
+  /** How long a login token (`ardesia login`) lives; default 30 days. */
+  tokenTtlMs?: number;
 }
 
 export interface Daemon {
@@ -73,11 +80,14 @@ export interface Daemon {
   close(): Promise<void>;
 }
 
-export function mayOperate(principal: string | undefined, spec: VmSpec): boolean {
-  if (principal === undefined) return false;
-  if (principal === ROOT_PRINCIPAL) return true;
-  if (spec.owner?.user === principal) return true;
-  return spec.owner?.group !== undefined && (lookupAccount(principal)?.groups.includes(spec.owner.group) ?? false);
+/** vm.conf `owner` names unix accounts: only root, an administrator or that unix account's token qualifies (never a web user of the same name). */
+export function mayOperate(who: Principal | undefined, spec: VmSpec): boolean {
+  if (who === undefined) return false;
+  if (who.kind === 'root' || who.admin) return true;
+  const account = who.kind === 'unix' ? who.unixAccount : undefined;
+  if (account === undefined) return false;
+  if (spec.owner?.user === account) return true;
+  return spec.owner?.group !== undefined && (lookupAccount(account)?.groups.includes(spec.owner.group) ?? false);
 }
 
 /** The daemon's umask: files 0600 and folders 0700 unless created with another mode on purpose. */
@@ -88,6 +98,12 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   const ownerPolicy = ownerPolicyLoad(opts.ownerPolicy === undefined ? undefined : resolve(opts.ownerPolicy)); // likewise
   const listenAt = opts.listen === undefined ? undefined : splitHostPort(opts.listen);
   const tlsPlan = listenAt ? listenTlsPlan(listenAt[0], opts.tls ?? {}) : undefined; // bad TLS flags too
+  let trustedProxies: TrustedProxies;
+  try {
+    trustedProxies = trustedProxiesParse(opts.trustedProxies ?? []);
+  } catch (err) {
+    throw new ArdesiaError('BAD_REQUEST', `--trusted-proxy: ${(err as Error).message}`);
+  }
   const dataDir = resolve(opts.dataDir);
   // Whatever the daemon (and the QEMUs it spawns) creates is owner-only unless a mode is given on purpose.
   process.umask(DATA_UMASK);
@@ -96,7 +112,7 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   // Before anything touches the store, the VMs or the socket: a second daemon would share all three.
   const lock = dataDirLock(dataDir, 'ardesia serve');
   try {
-    return await startDaemonLocked(opts, dataDir, lock, socketGid, ownerPolicy, listenAt && tlsPlan ? { host: listenAt[0], port: listenAt[1], plan: tlsPlan } : undefined);
+    return await startDaemonLocked(opts, dataDir, lock, socketGid, ownerPolicy, trustedProxies, listenAt && tlsPlan ? { host: listenAt[0], port: listenAt[1], plan: tlsPlan } : undefined);
   } catch (err) {
     lock.release();
     throw err;
@@ -109,7 +125,7 @@ interface ListenAt {
   plan: ListenTlsPlan;
 }
 
-async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: DataDirLock, socketGid: number | undefined, ownerPolicy: OwnerPolicy, listenAt: ListenAt | undefined): Promise<Daemon> {
+async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: DataDirLock, socketGid: number | undefined, ownerPolicy: OwnerPolicy, trustedProxies: TrustedProxies, listenAt: ListenAt | undefined): Promise<Daemon> {
   const log = pino({ level: opts.logLevel ?? 'info', base: { svc: 'ardesia' } });
   // The certificate before anything else starts: a bad one must fail the start, not the first client.
   const cert = await listenCertificate(dataDir, listenAt);
@@ -127,7 +143,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
   const desktops = new DesktopService(serviceContext, homes);
   log.info(await desktops.reconcile(), 'reconciled home-volume leases');
   const events = new EventHub();
-  const auth = authServicesCreate(store);
+  const auth = authServicesCreate(store, { tokenTtlMs: opts.tokenTtlMs });
   const machine = new DesktopMachine(serviceContext, homes, {
     bootTimeoutMs: (opts.bootTimeoutSeconds ?? 600) * 1000,
     logoffTimeoutMs: 60_000,
@@ -178,7 +194,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
     log.info(res, `loaded ${configPath}`);
   }
 
-  const api = await buildApi({ app, store, logger: false, log });
+  const api = await buildApi({ app, store, logger: false, log, trustedProxies });
   const socketPath = resolve(opts.socket ?? join(dataDir, 'ardesia.sock'));
   if (existsSync(socketPath)) rmSync(socketPath);
   await api.listen({ path: socketPath });
@@ -201,6 +217,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
   pools.start();
   const housekeeping = new Housekeeping([
     { name: 'sessionsPruned', run: () => sessionsPrune(store) },
+    { name: 'loginTokensPruned', run: () => loginTokensPrune(store) },
     { name: 'displayTicketsSwept', run: () => displayTicketsOf(app.display).sweep() },
   ], log, HOUSEKEEPING_EVERY_MS);
   housekeeping.start();

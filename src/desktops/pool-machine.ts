@@ -3,6 +3,7 @@
 // Effects that end in another event (a VM that failed to start, a finished re-clone) queue it; queued
 // events run after the desktop's lock is released, so a chain never deadlocks on itself.
 import { poolNics } from '../contract/network.js';
+import { GuestBudget, GUEST_MESSAGE_BUDGET, guestTextForLog } from '../agent/guest-budget.js';
 import { EventEmitter } from 'node:events';
 import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -226,7 +227,19 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     if (!runtime) return undefined;
     const guest = new DesktopGuest(runtime);
     this.guests.set(name, guest);
-    guest.on('signal', (signal) => this.onSignal(name, guest, signal));
+    const budget = new GuestBudget(GUEST_MESSAGE_BUDGET, Date.now());
+    guest.on('signal', (signal) => {
+      // Only the guest's own messages are budgeted: QMP events and the exit come from QEMU.
+      if (signal.kind === 'message') {
+        const taken = budget.take(Date.now());
+        if (!taken.accepted) {
+          if (taken.firstRefused) this.log.warn({ desktop: name }, `guest of ${name} sends messages too fast; ignoring them until it slows down`);
+          return;
+        }
+        if (taken.refusedBefore > 0) this.log.warn({ desktop: name, ignored: taken.refusedBefore }, `guest of ${name}: ${taken.refusedBefore} messages were ignored`);
+      }
+      this.onSignal(name, guest, signal);
+    });
     return guest;
   }
 
@@ -241,7 +254,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     if (signal.kind === 'guest-shutdown') return void this.fireQuietly(name, { type: 'guest-shutdown' });
     const event = guestEventOf(signal.message);
     if (signal.message.type === 'session-started') this.emit('session-started', name);
-    if (signal.message.type === 'error') this.log.warn({ desktop: name }, `guest helper of ${name}: ${signal.message.message}`);
+    if (signal.message.type === 'error') this.log.warn({ desktop: name }, `guest helper of ${name}: ${guestTextForLog(signal.message.message)}`);
     if (event) void this.fireQuietly(name, event);
   }
 

@@ -142,7 +142,7 @@ describe('admin console: the thin-client inventory', () => {
     const asUser = await fetch(`${w.url}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: USER.name, password: USER.password }) });
     const cookie = asUser.headers.get('set-cookie')?.split(';')[0] ?? '';
     assert.ok(cookie, 'a session cookie');
-    const post = await fetch(`${w.url}/v1/thinclients`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ mac: '52:54:00:7c:00:09' }) });
+    const post = await fetch(`${w.url}/v1/thinclients`, { method: 'POST', headers: { cookie, origin: w.url, 'content-type': 'application/json' }, body: JSON.stringify({ mac: '52:54:00:7c:00:09' }) });
     assert.equal(post.status, 403, 'nor can a user add one through the API');
     assertNoConsoleErrors(p);
     await p.page.context().close();

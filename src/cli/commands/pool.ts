@@ -1,4 +1,6 @@
 // `ardesia pool …` and `ardesia session …`: pools of desktops, the broker, and sessions — over the API only.
+import { terminalSafeLine } from '../terminal-safe.js';
+import { ArdesiaError } from '../../contract/errors.js';
 import type { Command } from 'commander';
 import { type DesktopView, MAX_IDLE_MINUTES, MAX_POOL_DESKTOPS, OnLogoff, type PoolView, type SessionInfo, poolNetworkText } from '../../contract/pools.js';
 import { MAX_VCPUS } from '../../contract/vm.js';
@@ -113,7 +115,7 @@ function failureLines(pool: string, d: DesktopView): string[] {
     '',
     `${d.name} failed (${f.step}): ${f.message}`,
     ...(f.vmExit ? [`  VM exit: ${f.vmExit}`] : []),
-    ...(f.consoleLine ? [`  last console line: ${f.consoleLine}`] : []),
+    ...(f.consoleLine ? [`  last console line: ${terminalSafeLine(f.consoleLine)}`] : []),
     `  try it again: ardesia pool retry ${pool} ${d.name}`,
   ];
 }

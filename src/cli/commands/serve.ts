@@ -20,9 +20,11 @@ export function registerServeCommand(program: Command): void {
     .addOption(flag('--boot-timeout <seconds>', 'a desktop not ready this long after its start has failed (or 10m, 1h)', duration({ bareUnit: 's', minMs: 1_000, maxMs: 86_400_000 }), '600'))
     .option('--socket-group <group>', 'let this group connect to the unix socket (0660; each request still needs a token)')
     .option('--owner-policy <file>', 'what VM owners who are not administrators may use: folders, taps, bridges, caps (YAML/JSON; docs/security/20-owners.md)')
+    .option('--trusted-proxy <addr>', 'a reverse proxy (address or IPv4 CIDR, repeatable) whose X-Forwarded-For names the client; none by default', (v: string, all: string[] = []) => [...all, v])
+    .addOption(flag('--token-ttl <duration>', 'how long a login token (`ardesia login`) lives: seconds, or with a unit like 12h or 720h', duration({ bareUnit: 's', minMs: 60_000, maxMs: 366 * 86_400_000 }), '720h'))
     .option('--stop-vms-on-exit', 'stop every VM when the daemon stops (default: they keep running)')
     .addOption(flag('--log-level <level>', LOG_LEVELS.join(', '), oneOf(LOG_LEVELS), 'info'))
-    .action(async (flags: { listen?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; config?: string; netboot?: string; stopVmsOnExit?: boolean; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string }, cmd: Command) => {
+    .action(async (flags: { listen?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; config?: string; netboot?: string; stopVmsOnExit?: boolean; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string; trustedProxy?: string[]; tokenTtl: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       // Loaded on demand: the daemon's dependencies would slow every other command's start-up.
       const { startDaemon } = await import('../../daemon/daemon.js');
@@ -35,6 +37,8 @@ export function registerServeCommand(program: Command): void {
         netboot: flags.netboot,
         socketGroup: flags.socketGroup,
         ownerPolicy: flags.ownerPolicy,
+        trustedProxies: flags.trustedProxy,
+        tokenTtlMs: flags.tokenTtl,
         stopVmsOnExit: flags.stopVmsOnExit,
         bootStormLimit: flags.bootStormLimit,
         bootTimeoutSeconds: flags.bootTimeout / 1000,
