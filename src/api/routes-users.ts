@@ -14,6 +14,7 @@ import {
   UserCreateBody,
   UserPatchBody,
 } from '../contract/users.js';
+import { AuditEntryBody, DeletedBody, GroupViewBody, MeBody, OkBody, TokenLoginBody, UserCreatedBody, UserViewBody, listOf } from './responses.js';
 import { type ApiRoute, defineRoute, type Principal, type RouteInput } from './route.js';
 
 const UserParams = z.object({ user: z.string() });
@@ -38,6 +39,7 @@ const authRoutes: ApiRoute[] = [
     summary: 'Log in with a user name and password; sets the browser session cookie',
     access: 'public',
     body: LoginBody,
+    response: MeBody,
     handler: async ({ app, body, address, userAgent, secure, setCookie }) => {
       const { user, password } = body;
       const { me, sessionId } = await app.login.sessionLogin(user, password, address, userAgent);
@@ -50,10 +52,11 @@ const authRoutes: ApiRoute[] = [
     url: '/v1/auth/logout',
     summary: 'End this browser session (or revoke this login token)',
     access: 'authenticated',
+    response: OkBody,
     handler: async ({ app, who, address, secure, setCookie }) => {
       await app.login.logout(signedIn(who), address);
       setCookie(sessionCookieClear(secure));
-      return { ok: true };
+      return { ok: true as const };
     },
   }),
   defineRoute({
@@ -61,6 +64,7 @@ const authRoutes: ApiRoute[] = [
     url: '/v1/auth/me',
     summary: 'Who I am: user, roles, groups, keyboard layout',
     access: 'authenticated',
+    response: MeBody,
     handler: async ({ app, who }) => app.login.me(signedIn(who).name),
   }),
   defineRoute({
@@ -69,6 +73,7 @@ const authRoutes: ApiRoute[] = [
     summary: 'Log in and get an API token (for `ardesia login`)',
     access: 'public',
     body: TokenBody,
+    response: TokenLoginBody,
     handler: async ({ app, body, address }) => {
       const { user, password, label } = body;
       return app.login.tokenLogin(user, password, address, label);
@@ -77,7 +82,8 @@ const authRoutes: ApiRoute[] = [
 ];
 
 const userAdminRoutes: ApiRoute[] = [
-  defineRoute({ method: 'GET', url: '/v1/users', summary: 'List users', access: 'admin', handler: async ({ app }) => app.users.list() }),
+  defineRoute({ method: 'GET', url: '/v1/users', summary: 'List users', access: 'admin', response: listOf(UserViewBody),
+    handler: async ({ app }) => app.users.list() }),
   defineRoute({
     method: 'POST',
     url: '/v1/users',
@@ -85,6 +91,7 @@ const userAdminRoutes: ApiRoute[] = [
     access: 'admin',
     body: UserCreateBody,
     status: 201,
+    response: UserCreatedBody,
     handler: async (input) => input.app.users.create(input.body, actorOf(input)),
   }),
   defineRoute({
@@ -93,6 +100,7 @@ const userAdminRoutes: ApiRoute[] = [
     summary: 'One user (administrators, or the user themself)',
     access: 'authenticated',
     params: UserParams,
+    response: UserViewBody,
     handler: async ({ app, who, params }) => {
       adminOrSelf(who, params.user, 'see the account');
       return app.users.show(params.user);
@@ -105,6 +113,7 @@ const userAdminRoutes: ApiRoute[] = [
     access: 'authenticated',
     params: UserParams,
     body: UserPatchBody,
+    response: UserViewBody,
     handler: async (input) => {
       const me = adminOrSelf(input.who, input.params.user, 'change the account');
       const patch = input.body;
@@ -120,6 +129,7 @@ const userAdminRoutes: ApiRoute[] = [
     access: 'authenticated',
     params: UserParams,
     body: PasswordBody,
+    response: OkBody,
     handler: async (input) => {
       const user = input.params.user;
       const me = adminOrSelf(input.who, user, 'set the password');
@@ -134,7 +144,7 @@ const userAdminRoutes: ApiRoute[] = [
       await input.app.users.passwordSet(user, password, actorOf(input));
       // An administrator's reset locks out whoever knew the old password; a user's own change keeps their session.
       if (me.name !== user) await input.app.users.credentialsRevoke(user);
-      return { ok: true };
+      return { ok: true as const };
     },
   }),
   defineRoute({
@@ -143,12 +153,14 @@ const userAdminRoutes: ApiRoute[] = [
     summary: 'Delete a user (their sessions and login tokens end)',
     access: 'admin',
     params: UserParams,
+    response: DeletedBody,
     handler: async (input) => input.app.users.delete(input.params.user, actorOf(input)),
   }),
 ];
 
 const groupRoutes: ApiRoute[] = [
-  defineRoute({ method: 'GET', url: '/v1/groups', summary: 'List groups with their members', access: 'admin', handler: async ({ app }) => app.users.groupList() }),
+  defineRoute({ method: 'GET', url: '/v1/groups', summary: 'List groups with their members', access: 'admin', response: listOf(GroupViewBody),
+    handler: async ({ app }) => app.users.groupList() }),
   defineRoute({
     method: 'POST',
     url: '/v1/groups',
@@ -156,6 +168,7 @@ const groupRoutes: ApiRoute[] = [
     access: 'admin',
     body: GroupCreateBody,
     status: 201,
+    response: GroupViewBody,
     handler: async (input) => input.app.users.groupCreate(input.body.name, actorOf(input)),
   }),
   defineRoute({
@@ -164,6 +177,7 @@ const groupRoutes: ApiRoute[] = [
     summary: 'Delete a group (its members stay)',
     access: 'admin',
     params: GroupParams,
+    response: DeletedBody,
     handler: async (input) => input.app.users.groupDelete(input.params.group, actorOf(input)),
   }),
   defineRoute({
@@ -172,6 +186,7 @@ const groupRoutes: ApiRoute[] = [
     summary: 'The audit log, newest first: who did what, when, from where',
     access: 'admin',
     query: AuditQuery,
+    response: listOf(AuditEntryBody),
     handler: async ({ app, query }) => auditQuery(app.users.db, query),
   }),
 ];
