@@ -11,6 +11,9 @@ const Iso = z.string().datetime({ offset: true });
 // with a key the contract does not name fails.
 export const DesktopViewBody = DesktopView.extend({ failure: DesktopFailure.strict().nullable().optional() }).strict();
 
+/** Desktops per state: only the states that have some (the contract's Partial<Record<DesktopState, number>>). */
+const ByStateCounts = z.object(Object.fromEntries(DesktopState.options.map((state) => [state, z.number().int().min(1)]))).partial().strict();
+
 export const PoolViewBody = z
   .object({
     name: z.string(),
@@ -34,7 +37,7 @@ export const PoolViewBody = z
     entitled: z.object({ users: z.array(z.string()), groups: z.array(z.string()) }).strict(),
     currentVersion: z.number().int().min(1).nullable(),
     counts: z
-      .object({ total: z.number().int(), byState: z.record(DesktopState, z.number().int()), byVersion: z.record(z.string(), z.number().int()) })
+      .object({ total: z.number().int(), byState: ByStateCounts, byVersion: z.record(z.string(), z.number().int()) })
       .strict(),
     pendingAtLogoff: z.array(z.string()),
   })
@@ -67,4 +70,4 @@ export const ThinClientViewBody = z
   })
   .strict() satisfies z.ZodType<ThinClientView>;
 
-export const DisplayTicketBody = z.object({ ticket: z.string().min(1), path: z.string().startsWith('/v1/display/socket?ticket='), expiresAt: Iso }).strict() satisfies z.ZodType<DisplayTicketView>;
+export const DisplayTicketBody = z.object({ ticket: z.string().min(1), path: z.string().regex(/^\/v1\/display\/socket\?ticket=[^&]+$/), expiresAt: Iso }).strict() satisfies z.ZodType<DisplayTicketView>;

@@ -2,7 +2,7 @@
 // answer validates against the error schema; every declared route is described with its access level; bodies
 // that break their schema are refused. The success bodies: test/api/openapi-responses.test.ts.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import AjvModule from 'ajv';
@@ -11,7 +11,6 @@ import { ALL_ROUTES } from '../../src/api/server.js';
 import { ApiClient } from '../../src/cli/client.js';
 import { ERROR_REGISTRY } from '../../src/contract/errors.js';
 import { TestDaemon } from '../helpers/daemon.js';
-import { guestArtifacts } from '../helpers/guests.js';
 
 type Schema = Record<string, unknown>;
 type Response = { content?: { 'application/json': { schema: Schema } } };
@@ -20,7 +19,6 @@ type Doc = { paths: Record<string, Record<string, Operation>>; components: { 'x-
 
 // ajv is Fastify's own validator (a dependency of fastify); OpenAPI 3.0 schemas use `nullable`.
 const ajv = new AjvModule.default({ strict: false, allErrors: true });
-const g = guestArtifacts();
 let daemon: TestDaemon;
 let doc: Doc;
 let url: string;
@@ -31,14 +29,6 @@ before(async () => {
   url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(daemon.output)![1]!;
   rootToken = readFileSync(join(daemon.dataDir, 'root.token'), 'utf8').trim();
   doc = await daemon.api().request<Doc>('GET', '/v1/openapi.json');
-  const conf = join(daemon.dataDir, 'api.conf');
-  writeFileSync(conf, `vm "v1" {\n memory 96M\n boot "${g.amd64.kernel}"\n owner nobody\n disable\n}\n`);
-  const load = await daemon.cli(['vm', 'load', conf]);
-  assert.equal(load.code, 0, load.stderr);
-  // A user in a group, so the user, group and audit lists are checked with entries in them.
-  assert.equal((await call('POST', '/v1/groups', false, { name: 'staff' })).status, 201);
-  const user = await call('POST', '/v1/users', false, { name: 'ada', password: 'correct horse battery', groups: ['staff'] });
-  assert.equal(user.status, 201, JSON.stringify(user.body));
 });
 
 /** A raw HTTP call (status and parsed body), with the root token unless anonymous. */
