@@ -18,6 +18,7 @@ export const consoleRoute: ApiRoute = {
   url: '/v1/vms/:name/console',
   summary: 'Attach to the serial console (WebSocket upgrade)',
   access: 'vm-owner',
+  stream: 'websocket' as const,
   query: ConsoleQuery,
   handler: async () => {
     throw new ArdesiaError('BAD_REQUEST', 'the console is a WebSocket: connect with an Upgrade request');

@@ -39,6 +39,7 @@ export const displaySocketRoute: ApiRoute = {
   url: DISPLAY_PATH,
   summary: 'The desktop display as a WebSocket (RFB, subprotocol "binary"), opened with a display ticket',
   access: 'public',
+  stream: 'websocket' as const,
   query: SocketQuery,
   handler: async () => notAnUpgrade(),
 };

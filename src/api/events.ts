@@ -35,6 +35,7 @@ export const eventsRoute = {
   url: '/v1/events',
   summary: 'Live updates (Server-Sent Events): desktops, pools, sessions, images, operations, thin clients',
   access: 'authenticated' as const,
+  stream: 'sse' as const,
   handler: async () => {
     throw new ArdesiaError('BAD_REQUEST', 'the event stream is read with an EventSource (Accept: text/event-stream)');
   },

@@ -92,6 +92,10 @@ export interface ApiRoute {
   raw?: boolean;
   /** With raw: the Content-Type sent instead of text/plain. */
   contentType?: string;
+  /** The success body's schema (RawBody for raw routes): in the OpenAPI document, checked against real replies by test/api. */
+  response?: ZodTypeAny;
+  /** The route is a WebSocket upgrade or a Server-Sent Events stream, registered outside the route list. */
+  stream?: 'websocket' | 'sse';
   handler(input: RouteInput): Promise<unknown>;
 }
 
@@ -104,14 +108,23 @@ export type UrlParams<U extends string> = U extends `${string}:${infer Name}/${i
 
 type Parsed<S> = S extends ZodTypeAny ? z.output<S> : undefined;
 
-/** A route whose handler receives its params, body and query already parsed by its own schemas. */
-export interface RouteDefinition<U extends string, P extends ZodTypeAny | undefined, B extends ZodTypeAny | undefined, Q extends ZodTypeAny | undefined>
-  extends Omit<ApiRoute, 'url' | 'params' | 'body' | 'query' | 'handler'> {
+/**
+ * A route whose handler receives its params, body and query already parsed by its own schemas, and must return
+ * what its `response` schema describes (required: a route without a described success body does not compile).
+ */
+export interface RouteDefinition<
+  U extends string,
+  P extends ZodTypeAny | undefined,
+  B extends ZodTypeAny | undefined,
+  Q extends ZodTypeAny | undefined,
+  R extends ZodTypeAny,
+> extends Omit<ApiRoute, 'url' | 'params' | 'body' | 'query' | 'response' | 'stream' | 'handler'> {
   url: U;
   params?: P;
   body?: B;
   query?: Q;
-  handler(input: RouteInput<P extends ZodTypeAny ? z.output<P> : UrlParams<U>, Parsed<B>, Parsed<Q>>): Promise<unknown>;
+  response: R;
+  handler(input: RouteInput<P extends ZodTypeAny ? z.output<P> : UrlParams<U>, Parsed<B>, Parsed<Q>>): Promise<z.input<R>>;
 }
 
 /** The one parse of a request part at the edge: its schema's output, or BAD_REQUEST naming each field and what it accepts. */
@@ -143,7 +156,8 @@ export function defineRoute<
   P extends ZodTypeAny | undefined = undefined,
   B extends ZodTypeAny | undefined = undefined,
   Q extends ZodTypeAny | undefined = undefined,
->(def: RouteDefinition<U, P, B, Q>): ApiRoute {
+  R extends ZodTypeAny = ZodTypeAny,
+>(def: RouteDefinition<U, P, B, Q, R>): ApiRoute {
   const { params, body, query, handler, ...rest } = def;
   return {
     ...rest,

@@ -2,6 +2,7 @@
 // The WebSocket itself (GET /v1/display/socket) is registered by display-socket.ts.
 import { z } from 'zod';
 import { ArdesiaError } from '../contract/errors.js';
+import { DisplayTicketBody, RawBody } from './responses.js';
 import { type ApiRoute, defineRoute, type Principal } from './route.js';
 import { spiceOneTimeLogin, virtViewerFile } from '../gateway/spice.js';
 import { displayTicketsOf } from '../gateway/tickets.js';
@@ -29,6 +30,7 @@ export const gatewayRoutes: ApiRoute[] = [
     summary: 'A display ticket: opens the desktop’s display once, within 30 s, for this user and browser session',
     access: 'authenticated',
     params: NameParams,
+    response: DisplayTicketBody,
     handler: async ({ app, who, params }): Promise<DisplayTicketView> => {
       const caller = principal(who);
       await app.display.access(caller, params.name);
@@ -44,6 +46,7 @@ export const gatewayRoutes: ApiRoute[] = [
     params: NameParams,
     raw: true,
     contentType: 'application/x-virt-viewer',
+    response: RawBody,
     handler: async ({ app, who, params }) => {
       const { vm } = await app.display.access(principal(who), params.name);
       const runtime = app.vms.runtimeOf(vm);

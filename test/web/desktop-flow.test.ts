@@ -162,6 +162,10 @@ describe('desktop flow in the browser', () => {
   });
 
   it('a user works in the desktop, logs off, opens it again at once and finds the file', async () => {
+    // The pool the console test creates, made through the API when this test runs alone.
+    if (!(await rootCall<Array<{ name: string }>>(w, 'GET', '/v1/pools')).some((pool) => pool.name === POOL)) {
+      await rootCall(w, 'POST', '/v1/pools', { name: POOL, image: 'desk', warmSpares: 1, maxDesktops: 2, memoryMiB: 1024, entitled: { users: [USER.name] } });
+    }
     const p = await pageOpen(browser);
     await login(p.page, w.url, USER.name, USER.password);
     await openDesktopAndWaitForXterm(p.page);
