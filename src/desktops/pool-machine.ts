@@ -37,6 +37,8 @@ export interface MachineEvents {
   'session-started': [string];
   /** Close every display client of the desktop (idle policy, logoff). */
   'disconnect-clients': [string];
+  /** The session's clipboard agent on the desktop came up or went away (SessionInfo.clipboardReady). */
+  clipboard: [string, boolean];
 }
 
 const FORCE_STOP_WAIT_MS = 15_000;
@@ -227,7 +229,13 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     const guest = new DesktopGuest(runtime);
     this.guests.set(name, guest);
     guest.on('signal', (signal) => this.onSignal(name, guest, signal));
+    guest.on('clipboard', (ready) => this.emit('clipboard', name, ready));
     return guest;
+  }
+
+  /** Whether the guest's clipboard agent is up in the desktop's session. */
+  clipboardReadyOf(name: string): boolean {
+    return this.guests.get(name)?.clipboardReady ?? false;
   }
 
   private onSignal(name: string, guest: DesktopGuest, signal: GuestSignal): void {
