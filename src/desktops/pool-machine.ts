@@ -229,7 +229,10 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     const guest = new DesktopGuest(runtime);
     this.guests.set(name, guest);
     guest.on('signal', (signal) => this.onSignal(name, guest, signal));
-    guest.on('clipboard', (ready) => this.emit('clipboard', name, ready));
+    guest.on('clipboard', (ready) => {
+      this.log.info({ desktop: name }, `the clipboard agent of ${name} is ${ready ? 'ready' : 'not ready'}`);
+      this.emit('clipboard', name, ready);
+    });
     return guest;
   }
 
