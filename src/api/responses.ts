@@ -2,7 +2,7 @@
 // every route can answer. test/api/openapi.test.ts checks the handlers' real responses against them.
 import { z, type ZodTypeAny } from 'zod';
 import { ERROR_REGISTRY, type ErrorCode } from '../contract/errors.js';
-import { SessionView } from '../contract/pools.js';
+import { DesktopState, SessionView, type SessionInfo } from '../contract/pools.js';
 import { ROLES, type AuditEntry, type GroupView, type UserView } from '../contract/users.js';
 import { VmStatus } from '../contract/vm.js';
 
@@ -26,10 +26,19 @@ const AuditEntryBody: z.ZodType<Omit<AuditEntry, 'detail'>> = z
   .object({ id: z.number().int(), at: z.string(), principal: z.string(), action: z.string(), target: z.string(), detail: z.unknown(), address: z.string().nullable() })
   .strict();
 
+const SessionInfoBody: z.ZodType<SessionInfo> = SessionView.extend({
+  state: DesktopState,
+  since: z.string(),
+  imageVersion: z.number().int(),
+  clients: z.number().int(),
+  lastClient: z.object({ address: z.string(), thinClient: z.string().optional(), at: z.string() }).strict().nullable(),
+  clipboardReady: z.boolean(),
+}).strict();
+
 export const API_RESPONSES: Record<string, ZodTypeAny> = {
   'GET /v1/vms': z.array(VmStatus),
   'GET /v1/vms/:name': VmStatus,
-  'GET /v1/sessions': z.array(SessionView),
+  'GET /v1/sessions': z.array(SessionInfoBody),
   'GET /v1/users': z.array(UserViewBody),
   'GET /v1/groups': z.array(GroupViewBody),
   'GET /v1/audit': z.array(AuditEntryBody),
