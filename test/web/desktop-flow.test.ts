@@ -134,10 +134,26 @@ async function expectInGuest(page: Page, w: WebDaemon, text: string, file: strin
   }, 120_000, 1000).then(() => true, () => false);
   assert.ok(held, `the text pasted once from the portal never became the guest's clipboard; the guest's console said: ${lastGuestAnswer}`);
   await clickXterm(page);
+  // xterm inserts the selection when the guest's agent has fetched it (guest → QEMU → noVNC and back), after later
+  // keys: Enter goes once the text is drawn in the terminal, or it would reach the shell before the text.
+  const before = await xtermPixels(page);
   await page.keyboard.press('Shift+Insert');
+  await until('the pasted text drawn in the xterm', async () => (await xtermPixels(page)) !== before, 60_000, 250);
   await page.keyboard.press('Enter');
   const ran = await until(`${file} in the home`, () => fileSeenByGuest(w, USER.name, file, content), 60_000, 3000).then(() => true, () => false);
   assert.ok(ran, `one Shift+Insert did not paste the guest's clipboard into the xterm; the guest's console said: ${lastGuestAnswer}`);
+}
+
+/** A digest of the xterm's area on the canvas (desktop-session: 90x24 at +40+40), to see text being drawn in it. */
+async function xtermPixels(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const canvas = document.querySelector('.vnc-screen canvas') as HTMLCanvasElement | null;
+    if (!canvas || canvas.width === 0) return '';
+    const data = canvas.getContext('2d')!.getImageData(40, 40, Math.min(560, canvas.width - 40), Math.min(330, canvas.height - 40)).data;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < data.length; i += 4) h = Math.imul(h ^ (data[i]! ^ (data[i + 1]! << 8) ^ (data[i + 2]! << 16)), 0x01000193) >>> 0;
+    return String(h);
+  });
 }
 
 async function clickXterm(page: Page): Promise<void> {
