@@ -120,8 +120,8 @@ async function pasteOnce(page: Page, w: WebDaemon, text: string, file: string, c
 }
 
 /** The pasted `text` is the guest's CLIPBOARD selection (asked with xclip on the root console: it travels guest →
- *  QEMU → noVNC and back), then one Shift+Insert in the xterm runs it, writing `content` into `file`. */
-async function expectInGuest(page: Page, w: WebDaemon, text: string, file: string, content: string): Promise<void> {
+ *  QEMU → noVNC and back). */
+async function expectInGuestClipboard(w: WebDaemon, text: string): Promise<void> {
   const xclip = `DISPLAY=:0 XAUTHORITY=/home/${USER.name}/.Xauthority timeout 20 xclip -o -selection clipboard`;
   const held = await until('the pasted text in the guest\'s clipboard', async () => {
     try {
@@ -133,6 +133,11 @@ async function expectInGuest(page: Page, w: WebDaemon, text: string, file: strin
     }
   }, 120_000, 1000).then(() => true, () => false);
   assert.ok(held, `the text pasted once from the portal never became the guest's clipboard; the guest's console said: ${lastGuestAnswer}`);
+}
+
+/** The pasted `text` is the guest's clipboard, then one Shift+Insert in the xterm runs it, writing `content` into `file`. */
+async function expectInGuest(page: Page, w: WebDaemon, text: string, file: string, content: string): Promise<void> {
+  await expectInGuestClipboard(w, text);
   await clickXterm(page);
   // xterm inserts the selection when the guest's agent has fetched it (guest → QEMU → noVNC and back), after later
   // keys: Enter goes once the text is drawn in the terminal, or it would reach the shell before the text.
@@ -263,7 +268,7 @@ describe('desktop flow in the browser', () => {
     await guestRun(w, `systemctl start spice-vdagentd.socket`);
     await p.page.getByTestId('paste-waiting').waitFor({ state: 'detached', timeout: 120_000 });
     console.log(`agent restarted → held paste delivered: ${((performance.now() - restartedAt) / 1000).toFixed(1)} s`);
-    await expectInGuest(p.page, w, 'echo later > ~/clip-later; sync', 'clip-later', 'later');
+    await expectInGuestClipboard(w, 'echo later > ~/clip-later; sync');
     await screenshot(p.page, 'desktop-pasted');
 
     // Log off and open again at once: the portal offers Open (never Resume on the ending session) and the
