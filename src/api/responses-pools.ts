@@ -49,6 +49,7 @@ export const SessionInfoBody = SessionView.extend({
   imageVersion: z.number().int().min(1),
   clients: z.number().int().min(0),
   lastClient: z.object({ address: z.string(), thinClient: z.string().optional(), at: Iso }).strict().nullable(),
+  clipboardReady: z.boolean(),
 }).strict() satisfies z.ZodType<SessionInfo>;
 
 export const ConnectedBody = z.object({ desktop: DesktopViewBody, session: SessionInfoBody }).strict();

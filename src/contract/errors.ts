@@ -138,6 +138,8 @@ export const ERROR_REGISTRY = {
   ORIGIN_REFUSED: { status: 403, hint: "A browser page of another site may not act with your session: use Ardesia's own pages. Scripts and the CLI send an API token (Authorization: Bearer) instead of the cookie." },
   BODY_NOT_JSON: { status: 415, hint: 'Send the request body as JSON with Content-Type: application/json.' },
   CONSOLE_TOO_SLOW: { status: 503, hint: 'The console client did not read the output fast enough and was dropped (the daemon keeps only a bounded backlog): reconnect, with `ardesia vm log NAME` to see what was missed.' },
+  // wt-paste: the portal holds a paste until the session's clipboard agent is up (SessionInfo.clipboardReady)
+  CLIPBOARD_NOT_READY: { status: 504, hint: "The desktop's clipboard agent (spice-vdagent) did not start in your session: paste again in a moment; if it keeps failing, log off and open the desktop again, or ask an administrator to check that the pool's image has spice-vdagent." },
 
 } as const satisfies Record<string, { status: number; hint: string }>;
 

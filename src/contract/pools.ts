@@ -217,4 +217,6 @@ export interface SessionInfo extends SessionView {
   imageVersion: number;
   clients: number;
   lastClient: ClientInfo | null;
+  /** The guest's clipboard agent is up in the session: a paste sent now reaches it (the portal holds one made before). */
+  clipboardReady: boolean;
 }

@@ -38,6 +38,8 @@ export interface MachineEvents {
   'session-started': [string];
   /** Close every display client of the desktop (idle policy, logoff). */
   'disconnect-clients': [string];
+  /** The session's clipboard agent on the desktop came up or went away (SessionInfo.clipboardReady). */
+  clipboard: [string, boolean];
 }
 
 const FORCE_STOP_WAIT_MS = 15_000;
@@ -228,19 +230,31 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     const guest = new DesktopGuest(runtime);
     this.guests.set(name, guest);
     const budget = new GuestBudget(GUEST_MESSAGE_BUDGET, Date.now());
-    guest.on('signal', (signal) => {
-      // Only the guest's own messages are budgeted: QMP events and the exit come from QEMU.
-      if (signal.kind === 'message') {
-        const taken = budget.take(Date.now());
-        if (!taken.accepted) {
-          if (taken.firstRefused) this.log.warn({ desktop: name }, `guest of ${name} sends messages too fast; ignoring them until it slows down`);
-          return;
-        }
-        if (taken.refusedBefore > 0) this.log.warn({ desktop: name, ignored: taken.refusedBefore }, `guest of ${name}: ${taken.refusedBefore} messages were ignored`);
+    // Only the guest's own messages are budgeted (clipboard changes too): QMP events and the exit come from QEMU.
+    const withinBudget = (): boolean => {
+      const taken = budget.take(Date.now());
+      if (!taken.accepted) {
+        if (taken.firstRefused) this.log.warn({ desktop: name }, `guest of ${name} sends messages too fast; ignoring them until it slows down`);
+        return false;
       }
+      if (taken.refusedBefore > 0) this.log.warn({ desktop: name, ignored: taken.refusedBefore }, `guest of ${name}: ${taken.refusedBefore} messages were ignored`);
+      return true;
+    };
+    guest.on('signal', (signal) => {
+      if (signal.kind === 'message' && !withinBudget()) return;
       this.onSignal(name, guest, signal);
     });
+    guest.on('clipboard', (ready) => {
+      if (!withinBudget()) return;
+      this.log.info({ desktop: name }, `the clipboard agent of ${name} is ${ready ? 'ready' : 'not ready'}`);
+      this.emit('clipboard', name, ready);
+    });
     return guest;
+  }
+
+  /** Whether the guest's clipboard agent is up in the desktop's session. */
+  clipboardReadyOf(name: string): boolean {
+    return this.guests.get(name)?.clipboardReady ?? false;
   }
 
   private onSignal(name: string, guest: DesktopGuest, signal: GuestSignal): void {

@@ -103,8 +103,8 @@ function poolText(p: PoolView): string {
 
 const sessionRows = (sessions: SessionInfo[]) =>
   table(
-    ['DESKTOP', 'POOL', 'USER', 'STATE', 'SINCE', 'CLIENTS', 'VERSION'],
-    sessions.map((s) => [s.desktop, s.pool, s.user, s.state, s.since, String(s.clients), String(s.imageVersion)]),
+    ['DESKTOP', 'POOL', 'USER', 'STATE', 'SINCE', 'CLIENTS', 'VERSION', 'CLIPBOARD'],
+    sessions.map((s) => [s.desktop, s.pool, s.user, s.state, s.since, String(s.clients), String(s.imageVersion), s.clipboardReady ? 'ready' : 'waiting']),
   );
 
 /** Why a failed desktop failed, under the table: the step and message, the VM's exit, the console's last line. */
