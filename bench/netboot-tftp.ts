@@ -49,7 +49,8 @@ export async function run(): Promise<{ name: string; rows: Array<Record<string, 
     const srv = await lab.addHost('srv', `${OURS}/24`);
     await pexec('ip', ['-n', srv, 'addr', 'add', `${DNSMASQ}/24`, 'dev', 'eth0']);
     await lab.addHost('cli', '10.250.6.10/24');
-    const ours = await lab.startServer(srv, ['--interface', OURS, '--root', dir, '--no-dhcp', '--max-blksize', String(BLKSIZE)]);
+    // All clients share one address here, so the per-client cap is raised to the client count (as dnsmasq's --tftp-max).
+    const ours = await lab.startServer(srv, ['--interface', OURS, '--root', dir, '--no-dhcp', '--max-blksize', String(BLKSIZE), '--tftp-per-client', String(CLIENTS)]);
     await ours.waitFor((e) => e.event === 'ready');
     dnsmasq = spawn('ip', ['netns', 'exec', srv, '/usr/sbin/dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--enable-tftp',
       `--tftp-root=${dir}`, `--listen-address=${DNSMASQ}`, '--bind-interfaces', '--tftp-max=100', '--user=root'], { stdio: 'ignore' });

@@ -37,6 +37,7 @@
 #define RECV_MAX 65536     /* any datagram a peer can send fits; longer ones are cut and judged by their opcode */
 #define OACK_MAX 512       /* RFC 2347: an OACK fits where the request did */
 #define WHY_MAX 240
+#define TIMEOUT_MAX_MS 10000 /* codec.ts MAX_TIMEOUT_SECONDS: a silent client holds a sender timeout × (1 + resends) at most */
 #define CHUNK_BYTES (128 * 1024) /* read ahead in one pread: one read syscall per ~89 blocks of 1468 bytes */
 
 static int sock = -1;
@@ -267,7 +268,7 @@ int main(int argc, char **argv) {
   struct sockaddr_in client = arg_address(argv[2], arg_number(argv[3], 1, 65535));
   t.size = arg_number(argv[4], 0, 1ULL << 50);
   t.blksize = arg_number(argv[5], MIN_BLKSIZE, MAX_BLKSIZE);
-  t.timeout_ms = (long long)arg_number(argv[6], 1, 255000);
+  t.timeout_ms = (long long)arg_number(argv[6], 1, TIMEOUT_MAX_MS);
   t.max_resends = (unsigned)arg_number(argv[7], 0, 1000);
   t.last_block = t.size / t.blksize + 1;
   t.pkt = malloc(4 + t.blksize > OACK_MAX ? 4 + t.blksize : OACK_MAX);

@@ -36,6 +36,7 @@ const DEBIAN_PACKAGES = {
   gcc: '/usr/bin/gcc', // builds the display relay, the TFTP sender and the RA responder (native/*.c)
   binutils: '/usr/bin/as', // the KVM probe's test assembles probe.S with as/ld
   ndisc6: '/usr/bin/rdisc6', // the netboot tests solicit router advertisements with rdisc6
+  openssl: '/usr/bin/openssl', // the daemon's HTTPS and SPICE certificates (src/tls/certs.ts)
 };
 
 function missingDebianPackages() {
@@ -166,3 +167,4 @@ buildNative('display-relay', 'the display relay'); // src/gateway/relay.ts runs 
 buildNative('tftp-sender', 'the TFTP sender'); // src/netboot/tftp/native-sender.ts runs it
 buildNative('qmp-add-fd', 'the QMP descriptor helper'); // src/hypervisor/qemu/hand-file.ts runs it
 buildNative('ra-responder', 'the router-advertisement responder'); // src/netboot/ra/responder.ts runs it
+buildNative('dhcp-port', 'the DHCP port (port 67 with the receiving interface)'); // src/netboot/dhcp/port.ts runs it

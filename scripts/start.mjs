@@ -79,7 +79,7 @@ async function ensureDemoPool() {
   if ((await runCli(['pool', 'show', 'demo'])) !== 0) {
     await runCli(['pool', 'create', 'demo', '--image', 'demo', '--warm', '1', '--max', '4', '--vcpus', '2', '--memory', '1G', '--users', 'demo,admin'], true);
   }
-  process.stdout.write(`\nThe demo pool is ready to fill: its warm spare boots in the background (about a minute under TCG).\nOpen http://${listen}/ and log in.\n`);
+  process.stdout.write(`\nThe demo pool is ready to fill: its warm spare boots in the background (about a minute under TCG).\nOpen ${web}/ and log in.\n`);
 }
 
 async function demo() {
@@ -93,15 +93,34 @@ async function demo() {
   await ensureDemoPool();
 }
 
+/** The daemon's own words: off loopback it serves HTTPS, and the URL and certificate fingerprint come from it. */
+let web = `http://${listen}`;
+let fingerprint;
+function listeningLine(text) {
+  for (const line of text.split('\n')) {
+    if (!line.includes('ardesia daemon listening')) continue;
+    try {
+      const rec = JSON.parse(line);
+      web = rec.url ?? web;
+      fingerprint = rec.tlsFingerprint;
+    } catch {
+      // not a JSON line: keep the address from ARDESIA_LISTEN
+    }
+  }
+}
+
 let announced = false;
 daemon.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
   if (!announced && chunk.toString().includes('ardesia daemon listening')) {
     announced = true;
+    listeningLine(chunk.toString());
     void demo();
     process.stdout.write(`
 ────────────────────────────────────────────────────────────────────────
- Ardesia is running.   data: ${dataDir}   API: http://${listen} (and ${join(dataDir, 'ardesia.sock')})
+ Ardesia is running.   data: ${dataDir}   API: ${web} (and ${join(dataDir, 'ardesia.sock')})${fingerprint ? `
+ HTTPS certificate SHA-256 fingerprint (check it in the browser; CLI: --url ${web} login --fingerprint …):
+   ${fingerprint}` : ''}
  In another terminal:
    ${cli} vm status              # the demo VM, its state and accelerator
    ${cli} vm console demo        # its serial console (detach with ~.)
@@ -109,7 +128,7 @@ daemon.stdout.on('data', (chunk) => {
    ${cli} host check             # KVM or TCG on this machine, and why
    ${cli} image versions demo    # the demo gold image (Debian, jwm, built from packages)
    ${cli} pool show demo         # the demo pool: warm spares, desktops by state and version
- In a browser: http://${listen}/  (portal; administrators also get /admin)
+ In a browser: ${web}/  (portal; administrators also get /admin)
  For --url use, the root API token is in ${join(dataDir, 'root.token')} (root-only).
  Ctrl+C stops the daemon (and, in this demo, its VMs).
 ────────────────────────────────────────────────────────────────────────

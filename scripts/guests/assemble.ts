@@ -59,25 +59,10 @@ export function buildSystemTree(src: ExtractedArch, guestDir: string, dest: stri
   return installModules(src, join(dest, 'lib', 'modules', 'ardesia'));
 }
 
-/** The applet list of the last busybox this host could run (the amd64 one, built first). */
-let runnableAppletList: string | undefined;
-
-/** `--list-full` of a busybox; a host without IA32 emulation cannot run the i386 one, so it takes the
- *  amd64 list: both come from the same Debian busybox-static source and configuration. */
-function appletList(busybox: string): string {
-  try {
-    runnableAppletList = run(busybox, ['--list-full']);
-    return runnableAppletList;
-  } catch (err) {
-    if (runnableAppletList === undefined) throw err;
-    console.log(`guests: ${busybox} does not run on this host (no 32-bit emulation?); using the amd64 busybox's applet list`);
-    return runnableAppletList;
-  }
-}
-
-/** One symlink per applet, from the package's own `--list-full` (same binary the guest runs). */
+/** One symlink per applet, from the package's own `--list-full` (same binary the guest runs; the i386 one runs
+ *  through the binfmt emulation setup registers when the kernel has no IA32 support). */
 function linkApplets(busybox: string, dest: string): void {
-  for (const applet of appletList(busybox).split('\n').filter(Boolean)) {
+  for (const applet of run(busybox, ['--list-full']).split('\n').filter(Boolean)) {
     const link = join(dest, applet);
     if (existsSync(link)) continue;
     mkdirSync(dirname(link), { recursive: true });

@@ -8,12 +8,17 @@ import { authorize, principalOf } from './server.js';
 import { type ApiRoute, parseInput, urlNameOf } from './route.js';
 
 const ConsoleQuery = z.object({ replay: z.coerce.number().int().min(0).max(65536).default(0) });
+/** Output queued for one console client at most; a client this far behind is dropped (memory stays bounded). */
+export const CONSOLE_BACKLOG_MAX_BYTES = 1 << 20;
+/** The close code of a dropped slow reader: 4000 + CONSOLE_TOO_SLOW's HTTP status. */
+const CONSOLE_TOO_SLOW_CLOSE = 4503;
 
 export const consoleRoute: ApiRoute = {
   method: 'GET',
   url: '/v1/vms/:name/console',
   summary: 'Attach to the serial console (WebSocket upgrade)',
   access: 'vm-owner',
+  stream: 'websocket' as const,
   query: ConsoleQuery,
   handler: async () => {
     throw new ArdesiaError('BAD_REQUEST', 'the console is a WebSocket: connect with an Upgrade request');
@@ -35,12 +40,29 @@ export function registerConsoleRoute(server: FastifyInstance, opts: ApiOptions):
       const runtime = opts.app.vms.runtimeOf(name);
       if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} is not running`);
       if (replay > 0) socket.send(runtime.console.log.tail(replay));
-      const detach = runtime.console.attach({ write: (data) => socket.send(data) });
+      let dropped = false;
+      const detach = runtime.console.attach({
+        write: (data) => {
+          if (dropped) return;
+          // A reader that does not read: its backlog would grow with every byte the guest prints.
+          if (socket.bufferedAmount + data.length > CONSOLE_BACKLOG_MAX_BYTES) {
+            dropped = true;
+            detach();
+            opts.log?.error({ vm: name, principal: principal?.name, backlog: socket.bufferedAmount }, `console client of ${name} dropped: it did not read its output`);
+            socket.close(CONSOLE_TOO_SLOW_CLOSE, 'CONSOLE_TOO_SLOW the client did not read its output');
+            socket.terminate(); // the close frame queues behind the backlog: the socket goes now
+            return;
+          }
+          socket.send(data);
+        },
+      });
       const onExit = (reason: string) => socket.close(1000, `vm stopped: ${reason}`.slice(0, 120));
       runtime.once('exited', onExit);
+      const unregisterLive = opts.app.users.connections.add(principal!, () => socket.close(4401, 'UNAUTHENTICATED your credentials ended'));
       socket.on('message', (data: Buffer) => runtime.console.input(data));
       socket.on('close', () => {
         detach();
+        unregisterLive();
         runtime.off('exited', onExit);
       });
     } catch (err) {

@@ -11,7 +11,9 @@ import { principalResolve } from '../auth/principal.js';
 import { DISPLAY_CLOSE_CODE, DISPLAY_END_REASON } from '../contract/display.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { ApiRoute } from './route.js';
-import type { ApiOptions } from './server.js';
+import { addressOf, type ApiOptions, originCheck } from './server.js';
+import { NO_TRUSTED_PROXIES } from './request-guard.js';
+import type { Principal } from '../contract/users.js';
 import { errorForClient } from './http-errors.js';
 import { type DisplayPipe, pipeDisplay } from '../gateway/proxy.js';
 import { RfbInputMeter } from '../gateway/rfb-input.js';
@@ -37,6 +39,7 @@ export const displaySocketRoute: ApiRoute = {
   url: DISPLAY_PATH,
   summary: 'The desktop display as a WebSocket (RFB, subprotocol "binary"), opened with a display ticket',
   access: 'public',
+  stream: 'websocket' as const,
   query: SocketQuery,
   handler: async () => notAnUpgrade(),
 };
@@ -58,7 +61,8 @@ function connectVnc(path: string): Promise<Socket> {
   });
 }
 
-async function openDisplay(opts: ApiOptions, req: IncomingMessage): Promise<{ desktop: string; vnc: Socket; thinClient?: string }> {
+async function openDisplay(opts: ApiOptions, req: IncomingMessage): Promise<{ desktop: string; vnc: Socket; thinClient?: string; who: Principal }> {
+  originCheck(req, opts.trustedProxies ?? NO_TRUSTED_PROXIES);
   const query = Object.fromEntries(new URL(req.url!, 'http://display').searchParams);
   const parsed = SocketQuery.safeParse(query);
   if (!parsed.success) throw new ArdesiaError('BAD_REQUEST', 'open the display with ?ticket= from POST /v1/desktops/NAME/display');
@@ -68,7 +72,7 @@ async function openDisplay(opts: ApiOptions, req: IncomingMessage): Promise<{ de
   const { vm } = await opts.app.display.access(who!, desktop);
   const runtime = opts.app.vms.runtimeOf(vm);
   if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${vm} is not running`);
-  return { desktop, vnc: await connectVnc(runtime.paths.vnc), thinClient: parsed.data.thinClient };
+  return { desktop, vnc: await connectVnc(runtime.paths.vnc), thinClient: parsed.data.thinClient, who: who! };
 }
 
 /** The close for a refused display: 4000 + the HTTP status's last three digits and "CODE message" (never the raw error). */
@@ -95,9 +99,9 @@ async function displayUpgrade(opts: ApiOptions, log: FastifyBaseLogger, pipes: S
     return void socket.destroy();
   }
   if ('refused' in opened) return upgradeCloseNow(socket, head, opened.refused.code, opened.refused.reason);
-  const { desktop, thinClient } = opened.display;
+  const { desktop, thinClient, who } = opened.display;
   socket.removeAllListeners('error');
-  const client = { address: req.socket.remoteAddress || 'local', ...(thinClient ? { thinClient } : {}) };
+  const client = { address: addressOf(req, opts.trustedProxies ?? NO_TRUSTED_PROXIES), ...(thinClient ? { thinClient } : {}) };
   opts.app.display.clientConnected(desktop, client);
   // Only a person's input is activity: noVNC asks for screen updates all the time, input or not.
   const inputMeter = new RfbInputMeter();
@@ -114,11 +118,14 @@ async function displayUpgrade(opts: ApiOptions, log: FastifyBaseLogger, pipes: S
     onEnd: (totals) => {
       pipes.delete(pipe);
       unregister?.();
+      unregisterLive();
       opts.app.display.clientDisconnected(desktop);
       log.info({ desktop, ...client, ...totals }, 'display connection ended');
     },
   });
   pipes.add(pipe);
+  // Disabled, deleted, password changed or token revoked: the display closes at once (as a logoff: the portal does not reconnect).
+  const unregisterLive = opts.app.users.connections.add(who, () => pipe.close(DISPLAY_CLOSE_CODE['logged-off'], 'LOGGED_OFF signed out: your credentials ended'));
   // The code says why (contract/display.ts): the portal reconnects after a drop, never after these.
   unregister = opts.app.display.onDisconnectRequest?.(desktop, (end) => pipe.close(DISPLAY_CLOSE_CODE[end], DISPLAY_END_REASON[end]));
 }

@@ -35,6 +35,7 @@ export const eventsRoute = {
   url: '/v1/events',
   summary: 'Live updates (Server-Sent Events): desktops, pools, sessions, images, operations, thin clients',
   access: 'authenticated' as const,
+  stream: 'sse' as const,
   handler: async () => {
     throw new ArdesiaError('BAD_REQUEST', 'the event stream is read with an EventSource (Accept: text/event-stream)');
   },
@@ -59,7 +60,12 @@ export function registerEventsRoute(server: FastifyInstance, opts: ApiOptions, h
       clearInterval(heartbeat);
       hub.off('event', onEvent);
     };
-    req.raw.once('close', end);
+    // Disabled, deleted, password changed, token revoked: the stream ends at once.
+    const unregisterLive = opts.app.users.connections.add(who, () => out.destroy());
+    req.raw.once('close', () => {
+      end();
+      unregisterLive();
+    });
     out.once('error', end);
   });
 }

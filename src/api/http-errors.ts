@@ -29,6 +29,7 @@ export function forbiddenHint(access: Access | undefined): string {
 /** Fastify's own request errors (bad JSON, wrong content type, body too large) in registry terms. */
 export function fastifyRequestError(err: Pick<FastifyError, 'code' | 'statusCode' | 'message'>): ArdesiaError | undefined {
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ArdesiaError('BODY_TOO_LARGE', 'the request body is too large');
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new ArdesiaError('BODY_NOT_JSON', 'the request body must be JSON (Content-Type: application/json)');
   const status = err.statusCode ?? 0;
   if (err.code?.startsWith('FST_ERR_') && status >= 400 && status < 500) return new ArdesiaError('BAD_REQUEST', err.message);
   if (status === 400) return new ArdesiaError('BAD_REQUEST', err.message);

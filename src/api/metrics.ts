@@ -5,7 +5,8 @@ import { sql } from 'kysely';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ArdesiaError } from '../contract/errors.js';
 import { DESKTOP_STATES, type DesktopState } from '../contract/pools.js';
-import type { ApiRoute } from './route.js';
+import { type ApiRoute, defineRoute } from './route.js';
+import { RawBody } from './responses.js';
 import type { LoginResult, LoginService } from '../auth/login.js';
 import { poolDesktopsAll, poolList, poolOf } from '../desktops/pool-repo.js';
 import type { PoolService, SessionReady } from '../desktops/pools.js';
@@ -154,13 +155,14 @@ export class DaemonMetrics {
 }
 
 export const metricsRoutes: ApiRoute[] = [
-  {
+  defineRoute({
     method: 'GET',
     url: '/metrics',
     summary: 'Read the Prometheus metrics (admin only: a scraper sends an admin API token as a bearer token)',
     access: 'admin',
     raw: true,
     contentType: 'text/plain; version=0.0.4; charset=utf-8',
+    response: RawBody,
     handler: async ({ app }) => app.metrics.render(),
-  },
+  }),
 ];

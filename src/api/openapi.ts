@@ -2,7 +2,7 @@
 import { zodToJsonSchema } from 'zod-to-json-schema';
 import { ERROR_REGISTRY } from '../contract/errors.js';
 import type { ZodTypeAny } from 'zod';
-import { API_RESPONSES, ErrorBodySchema } from './responses.js';
+import { ErrorBodySchema } from './responses.js';
 import type { ApiRoute } from './route.js';
 
 const toOpenApiPath = (url: string) => url.replace(/:([A-Za-z]+)/g, '{$1}');
@@ -20,11 +20,20 @@ function nullableEnums<T>(node: T): T {
 }
 const ERROR_BODY_SCHEMA = jsonSchema(ErrorBodySchema);
 
-/** The success response, with its body's schema where src/api/responses.ts declares one. */
+/** The success response: the route's declared body (JSON), its bytes (raw), or the protocol switch / event stream. */
 function successResponse(r: ApiRoute): Record<string, unknown> {
-  const body = API_RESPONSES[`${r.method} ${r.url}`];
-  return body ? { description: 'success', content: { 'application/json': { schema: jsonSchema(body) } } } : { description: 'success' };
+  if (r.stream === 'websocket') return { description: 'Switching Protocols: the WebSocket opens' };
+  if (r.stream === 'sse') return { description: 'the event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } };
+  if (r.raw) {
+    const type = (r.contentType ?? 'text/plain; charset=utf-8').split(';')[0]!;
+    return { description: 'success', content: { [type]: { schema: type.startsWith('text/') ? { type: 'string' } : { type: 'string', format: 'binary' } } } };
+  }
+  if (!r.response) throw new Error(`${r.method} ${r.url} declares no response schema`);
+  return { description: 'success', content: { 'application/json': { schema: jsonSchema(r.response) } } };
 }
+
+/** The status of a route's success: 101 for a WebSocket upgrade. */
+export const successStatus = (r: ApiRoute): number => (r.stream === 'websocket' ? 101 : (r.status ?? 200));
 
 export function openApiDocument(routes: ApiRoute[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -34,7 +43,7 @@ export function openApiDocument(routes: ApiRoute[]): Record<string, unknown> {
       'x-access': r.access,
       security: r.access === 'public' ? [] : [{ bearer: [] }],
       responses: {
-        [String(r.status ?? 200)]: successResponse(r),
+        [String(successStatus(r))]: successResponse(r),
         default: { description: 'an error: { error: { code, message, hint } }', content: { 'application/json': { schema: ERROR_BODY_SCHEMA } } },
       },
     };

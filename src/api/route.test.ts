@@ -56,12 +56,12 @@ describe('request input is parsed once, at the edge', () => {
     const schema = urlParamsSchema('/v1/pools/:pool/desktops/:desktop/reset');
     assert.deepEqual(schema.parse({ pool: 'p', desktop: 'd' }), { pool: 'p', desktop: 'd' });
     assert.throws(() => parseInput(schema, { pool: 'p' }, 'params'), /params\.desktop: Required/);
-    const route = defineRoute({ method: 'GET', url: '/v1/things/:thing', summary: 's', access: 'admin', handler: async ({ params }) => params.thing.toUpperCase() });
+    const route = defineRoute({ method: 'GET', url: '/v1/things/:thing', summary: 's', access: 'admin', response: z.string(), handler: async ({ params }) => params.thing.toUpperCase() });
     assert.ok(route.params, 'defineRoute fills in the params schema from the URL');
     assert.deepEqual(route.params.parse({ thing: 'x' }), { thing: 'x' });
     // Compile-time: the handler's input has the parsed types, and nothing the schemas do not give.
     defineRoute({
-      method: 'POST', url: '/v1/things/:thing', summary: 's', access: 'admin', body: z.object({ n: z.number() }),
+      method: 'POST', url: '/v1/things/:thing', summary: 's', access: 'admin', body: z.object({ n: z.number() }), response: z.number(),
       handler: async ({ params, body, query }) => {
         const n: number = body.n;
         // @ts-expect-error no :other in the URL
@@ -71,6 +71,11 @@ describe('request input is parsed once, at the edge', () => {
         return n;
       },
     });
+    // Compile-time: the handler returns what its response schema describes.
+    // @ts-expect-error a string where the route declares a number
+    defineRoute({ method: 'GET', url: '/v1/x', summary: 's', access: 'admin', response: z.number(), handler: async () => 'text' });
+    // @ts-expect-error a route without a response schema
+    defineRoute({ method: 'GET', url: '/v1/y', summary: 's', access: 'admin', handler: async () => 1 });
     assert.equal(urlNameOf({ name: 'vm1' }), 'vm1');
     assert.equal(urlNameOf({ pool: 'p' }), undefined);
   });

@@ -30,7 +30,7 @@ export type Access = 'public' | 'authenticated' | 'admin' | 'vm-owner' | 'vm-own
 export interface AppContext {
   vms: VmManager;
   hostReport: Promise<HostReport>;
-  mayOperate(principal: string | undefined, spec: VmSpec): boolean;
+  mayOperate(who: Principal | undefined, spec: VmSpec): boolean;
   configLoad(path: string): Promise<ConfigLoadResult>;
   configReload(): Promise<ConfigLoadResult>;
   pools: PoolService;
@@ -43,6 +43,15 @@ export interface AppContext {
   login: LoginService;
   thinClients: ThinClientService;
   metrics: DaemonMetrics;
+  tls: TlsContext;
+}
+
+/** What the daemon serves over TLS: `GET /v1/tls` shows it, the .vv file carries the SPICE CA. */
+export interface TlsContext {
+  /** The HTTPS certificate of --listen (absent when it serves plain HTTP, or only the unix socket). */
+  https?: { fingerprint: string; subject: string; caPem?: string };
+  /** The CA that signs QEMU's SPICE certificates (PEM), once a SPICE display off loopback made it. */
+  spiceCaPem(): string | undefined;
 }
 
 export interface ConfigLoadResult {
@@ -83,6 +92,10 @@ export interface ApiRoute {
   raw?: boolean;
   /** With raw: the Content-Type sent instead of text/plain. */
   contentType?: string;
+  /** The success body's schema (RawBody for raw routes): in the OpenAPI document, checked against real replies by test/api. */
+  response?: ZodTypeAny;
+  /** The route is a WebSocket upgrade or a Server-Sent Events stream, registered outside the route list. */
+  stream?: 'websocket' | 'sse';
   handler(input: RouteInput): Promise<unknown>;
 }
 
@@ -95,14 +108,23 @@ export type UrlParams<U extends string> = U extends `${string}:${infer Name}/${i
 
 type Parsed<S> = S extends ZodTypeAny ? z.output<S> : undefined;
 
-/** A route whose handler receives its params, body and query already parsed by its own schemas. */
-export interface RouteDefinition<U extends string, P extends ZodTypeAny | undefined, B extends ZodTypeAny | undefined, Q extends ZodTypeAny | undefined>
-  extends Omit<ApiRoute, 'url' | 'params' | 'body' | 'query' | 'handler'> {
+/**
+ * A route whose handler receives its params, body and query already parsed by its own schemas, and must return
+ * what its `response` schema describes (required: a route without a described success body does not compile).
+ */
+export interface RouteDefinition<
+  U extends string,
+  P extends ZodTypeAny | undefined,
+  B extends ZodTypeAny | undefined,
+  Q extends ZodTypeAny | undefined,
+  R extends ZodTypeAny,
+> extends Omit<ApiRoute, 'url' | 'params' | 'body' | 'query' | 'response' | 'stream' | 'handler'> {
   url: U;
   params?: P;
   body?: B;
   query?: Q;
-  handler(input: RouteInput<P extends ZodTypeAny ? z.output<P> : UrlParams<U>, Parsed<B>, Parsed<Q>>): Promise<unknown>;
+  response: R;
+  handler(input: RouteInput<P extends ZodTypeAny ? z.output<P> : UrlParams<U>, Parsed<B>, Parsed<Q>>): Promise<z.input<R>>;
 }
 
 /** The one parse of a request part at the edge: its schema's output, or BAD_REQUEST naming each field and what it accepts. */
@@ -134,7 +156,8 @@ export function defineRoute<
   P extends ZodTypeAny | undefined = undefined,
   B extends ZodTypeAny | undefined = undefined,
   Q extends ZodTypeAny | undefined = undefined,
->(def: RouteDefinition<U, P, B, Q>): ApiRoute {
+  R extends ZodTypeAny = ZodTypeAny,
+>(def: RouteDefinition<U, P, B, Q, R>): ApiRoute {
   const { params, body, query, handler, ...rest } = def;
   return {
     ...rest,

@@ -2,9 +2,11 @@
 // The WebSocket itself (GET /v1/display/socket) is registered by display-socket.ts.
 import { z } from 'zod';
 import { ArdesiaError } from '../contract/errors.js';
+import { DisplayTicketBody, RawBody } from './responses.js';
 import { type ApiRoute, defineRoute, type Principal } from './route.js';
 import { spiceOneTimeLogin, virtViewerFile } from '../gateway/spice.js';
 import { displayTicketsOf } from '../gateway/tickets.js';
+import { SPICE_SUBJECT } from '../tls/certs.js';
 
 const NameParams = z.object({ name: z.string().min(1).max(128) });
 
@@ -28,6 +30,7 @@ export const gatewayRoutes: ApiRoute[] = [
     summary: 'A display ticket: opens the desktop’s display once, within 30 s, for this user and browser session',
     access: 'authenticated',
     params: NameParams,
+    response: DisplayTicketBody,
     handler: async ({ app, who, params }): Promise<DisplayTicketView> => {
       const caller = principal(who);
       await app.display.access(caller, params.name);
@@ -43,11 +46,15 @@ export const gatewayRoutes: ApiRoute[] = [
     params: NameParams,
     raw: true,
     contentType: 'application/x-virt-viewer',
+    response: RawBody,
     handler: async ({ app, who, params }) => {
       const { vm } = await app.display.access(principal(who), params.name);
       const runtime = app.vms.runtimeOf(vm);
       if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${vm} is not running`);
-      return virtViewerFile({ ...(await spiceOneTimeLogin(runtime)), title: `${params.name} - Ardesia` });
+      const login = await spiceOneTimeLogin(runtime);
+      // Over TLS the client checks QEMU's certificate against Ardesia's CA and its subject, not the host name.
+      const tls = login.tlsPort === undefined ? {} : { ca: app.tls.spiceCaPem(), hostSubject: SPICE_SUBJECT };
+      return virtViewerFile({ ...login, ...tls, title: `${params.name} - Ardesia` });
     },
   }),
 ];

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ConnectBody, Pool, PoolName, PoolPatch } from '../contract/pools.js';
 import { NAME_PATTERN } from '../contract/vm.js';
 import type { Caller } from '../desktops/pools.js';
+import { ConnectedBody, DesktopViewBody, PoolViewBody, SessionInfoBody, listOf, namedResult } from './responses.js';
 import { type ApiRoute, defineRoute, type RouteInput } from './route.js';
 
 const PoolParams = z.object({ pool: PoolName }).strict();
@@ -22,6 +23,7 @@ export const poolRoutes: ApiRoute[] = [
     url: '/v1/pools',
     summary: 'List pools (users: the pools they are entitled to)',
     access: 'authenticated',
+    response: listOf(PoolViewBody),
     handler: async (input) => input.app.pools.list(callerOf(input)),
   }),
   defineRoute({
@@ -31,6 +33,7 @@ export const poolRoutes: ApiRoute[] = [
     access: 'admin',
     body: Pool,
     status: 201,
+    response: PoolViewBody,
     handler: async (input) => input.app.pools.create(input.body, callerOf(input)),
   }),
   defineRoute({
@@ -39,6 +42,7 @@ export const poolRoutes: ApiRoute[] = [
     summary: 'Show a pool: its definition, target version and desktops by state and version',
     access: 'authenticated',
     params: PoolParams,
+    response: PoolViewBody,
     handler: async (input) => input.app.pools.show(input.params.pool, callerOf(input)),
   }),
   defineRoute({
@@ -48,6 +52,7 @@ export const poolRoutes: ApiRoute[] = [
     access: 'admin',
     params: PoolParams,
     body: PoolPatch,
+    response: PoolViewBody,
     handler: async (input) => input.app.pools.update(input.params.pool, input.body, callerOf(input)),
   }),
   defineRoute({
@@ -56,6 +61,7 @@ export const poolRoutes: ApiRoute[] = [
     summary: 'Delete a pool and retire its desktops (refused while users have sessions)',
     access: 'admin',
     params: PoolParams,
+    response: z.object({ deleted: z.string(), desktopsRetired: z.number().int() }).strict(),
     handler: async (input) => input.app.pools.delete(input.params.pool, callerOf(input)),
   }),
   defineRoute({
@@ -64,6 +70,7 @@ export const poolRoutes: ApiRoute[] = [
     summary: "List a pool's desktops: state, user, host, image version, since when",
     access: 'admin',
     params: PoolParams,
+    response: listOf(DesktopViewBody),
     handler: async (input) => input.app.pools.poolDesktops(input.params.pool),
   }),
   defineRoute({
@@ -73,6 +80,7 @@ export const poolRoutes: ApiRoute[] = [
     access: 'authenticated',
     params: PoolParams,
     body: ConnectBody,
+    response: ConnectedBody,
     handler: async (input) => input.app.pools.connect(input.params.pool, input.body, callerOf(input)),
   }),
   defineRoute({
@@ -81,6 +89,7 @@ export const poolRoutes: ApiRoute[] = [
     summary: 'Re-clone a desktop out of session from the pool’s image version',
     access: 'admin',
     params: PoolDesktopParams,
+    response: DesktopViewBody,
     handler: async (input) => input.app.pools.resetDesktop(input.params.pool, input.params.desktop, callerOf(input)),
   }),
   defineRoute({
@@ -89,6 +98,7 @@ export const poolRoutes: ApiRoute[] = [
     summary: 'Try a failed desktop again: a fresh clone (a persistent owner’s kept disk is booted again as it is)',
     access: 'admin',
     params: PoolDesktopParams,
+    response: DesktopViewBody,
     handler: async (input) => input.app.pools.retryDesktop(input.params.pool, input.params.desktop, callerOf(input)),
   }),
   defineRoute({
@@ -97,6 +107,7 @@ export const poolRoutes: ApiRoute[] = [
     summary: 'Retire a desktop out of session (the planner makes new spares as needed)',
     access: 'admin',
     params: PoolDesktopParams,
+    response: namedResult('retired'),
     handler: async (input) => input.app.pools.retireDesktop(input.params.pool, input.params.desktop, callerOf(input)),
   }),
   defineRoute({
@@ -104,6 +115,7 @@ export const poolRoutes: ApiRoute[] = [
     url: '/v1/sessions',
     summary: 'List sessions (users: their own)',
     access: 'authenticated',
+    response: listOf(SessionInfoBody),
     handler: async (input) => input.app.pools.sessions(callerOf(input)),
   }),
   defineRoute({
@@ -112,6 +124,7 @@ export const poolRoutes: ApiRoute[] = [
     summary: 'Log a session off (its user or an administrator); a non-persistent desktop is then reset',
     access: 'authenticated',
     params: SessionParams,
+    response: SessionInfoBody,
     handler: async (input) => input.app.pools.logoff(input.params.desktop, callerOf(input)),
   }),
   defineRoute({
@@ -120,6 +133,7 @@ export const poolRoutes: ApiRoute[] = [
     summary: 'End a session and re-clone its desktop (its user where the pool allows user reset, or an administrator)',
     access: 'authenticated',
     params: SessionParams,
+    response: SessionInfoBody,
     handler: async (input) => input.app.pools.resetSession(input.params.desktop, callerOf(input)),
   }),
   defineRoute({
@@ -128,6 +142,7 @@ export const poolRoutes: ApiRoute[] = [
     summary: 'Close the display connections of a session; the session stays',
     access: 'authenticated',
     params: SessionParams,
+    response: SessionInfoBody,
     handler: async (input) => input.app.pools.disconnect(input.params.desktop, callerOf(input)),
   }),
 ];

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { auditQuery } from '../audit/query.js';
 import { sessionCookie, sessionCookieClear } from '../auth/cookies.js';
 import { sessionCookieMaxAgeS } from '../auth/sessions.js';
+import { loginTokenRevoke, loginTokensList } from '../auth/login-tokens.js';
 import type { Actor } from '../auth/users.js';
 import { ArdesiaError } from '../contract/errors.js';
 import {
@@ -14,10 +15,13 @@ import {
   UserCreateBody,
   UserPatchBody,
 } from '../contract/users.js';
+import { AuditEntryBody, DeletedBody, GroupViewBody, MeBody, OkBody, TokenLoginBody, TokenRevokedBody, TokenViewBody, UserCreatedBody, UserViewBody, listOf } from './responses.js';
 import { type ApiRoute, defineRoute, type Principal, type RouteInput } from './route.js';
 
 const UserParams = z.object({ user: z.string() });
 const GroupParams = z.object({ group: z.string() });
+const TokenParams = z.object({ id: z.coerce.number().int().min(1) });
+const TokenListQuery = z.object({ user: z.string().max(63).optional(), all: z.enum(['true', 'false']).transform((v) => v === 'true').optional() }).strict();
 
 const actorOf = (input: Pick<RouteInput, 'who' | 'address'>): Actor => ({ principal: input.who?.name ?? 'anonymous', address: input.address });
 const signedIn = (who: Principal | undefined): Principal => {
@@ -38,6 +42,7 @@ const authRoutes: ApiRoute[] = [
     summary: 'Log in with a user name and password; sets the browser session cookie',
     access: 'public',
     body: LoginBody,
+    response: MeBody,
     handler: async ({ app, body, address, userAgent, secure, setCookie }) => {
       const { user, password } = body;
       const { me, sessionId } = await app.login.sessionLogin(user, password, address, userAgent);
@@ -50,10 +55,11 @@ const authRoutes: ApiRoute[] = [
     url: '/v1/auth/logout',
     summary: 'End this browser session (or revoke this login token)',
     access: 'authenticated',
+    response: OkBody,
     handler: async ({ app, who, address, secure, setCookie }) => {
       await app.login.logout(signedIn(who), address);
       setCookie(sessionCookieClear(secure));
-      return { ok: true };
+      return { ok: true as const };
     },
   }),
   defineRoute({
@@ -61,6 +67,7 @@ const authRoutes: ApiRoute[] = [
     url: '/v1/auth/me',
     summary: 'Who I am: user, roles, groups, keyboard layout',
     access: 'authenticated',
+    response: MeBody,
     handler: async ({ app, who }) => app.login.me(signedIn(who).name),
   }),
   defineRoute({
@@ -69,15 +76,35 @@ const authRoutes: ApiRoute[] = [
     summary: 'Log in and get an API token (for `ardesia login`)',
     access: 'public',
     body: TokenBody,
+    response: TokenLoginBody,
     handler: async ({ app, body, address }) => {
       const { user, password, label } = body;
       return app.login.tokenLogin(user, password, address, label);
     },
   }),
+  defineRoute({
+    method: 'GET',
+    url: '/v1/auth/tokens',
+    summary: "My login tokens (administrators: ?user=NAME or ?all=true for others')",
+    access: 'authenticated',
+    query: TokenListQuery,
+    response: listOf(TokenViewBody),
+    handler: async ({ app, who, query }) => loginTokensList(app.users.db, signedIn(who), query),
+  }),
+  defineRoute({
+    method: 'DELETE',
+    url: '/v1/auth/tokens/:id',
+    summary: 'Revoke a login token by its id (mine; administrators: anyone\'s); its open connections close',
+    access: 'authenticated',
+    params: TokenParams,
+    response: TokenRevokedBody,
+    handler: async ({ app, who, params, address }) => loginTokenRevoke(app.users.db, app.users.connections, signedIn(who), params.id, address),
+  }),
 ];
 
 const userAdminRoutes: ApiRoute[] = [
-  defineRoute({ method: 'GET', url: '/v1/users', summary: 'List users', access: 'admin', handler: async ({ app }) => app.users.list() }),
+  defineRoute({ method: 'GET', url: '/v1/users', summary: 'List users', access: 'admin', response: listOf(UserViewBody),
+    handler: async ({ app }) => app.users.list() }),
   defineRoute({
     method: 'POST',
     url: '/v1/users',
@@ -85,6 +112,7 @@ const userAdminRoutes: ApiRoute[] = [
     access: 'admin',
     body: UserCreateBody,
     status: 201,
+    response: UserCreatedBody,
     handler: async (input) => input.app.users.create(input.body, actorOf(input)),
   }),
   defineRoute({
@@ -93,6 +121,7 @@ const userAdminRoutes: ApiRoute[] = [
     summary: 'One user (administrators, or the user themself)',
     access: 'authenticated',
     params: UserParams,
+    response: UserViewBody,
     handler: async ({ app, who, params }) => {
       adminOrSelf(who, params.user, 'see the account');
       return app.users.show(params.user);
@@ -105,6 +134,7 @@ const userAdminRoutes: ApiRoute[] = [
     access: 'authenticated',
     params: UserParams,
     body: UserPatchBody,
+    response: UserViewBody,
     handler: async (input) => {
       const me = adminOrSelf(input.who, input.params.user, 'change the account');
       const patch = input.body;
@@ -120,6 +150,7 @@ const userAdminRoutes: ApiRoute[] = [
     access: 'authenticated',
     params: UserParams,
     body: PasswordBody,
+    response: OkBody,
     handler: async (input) => {
       const user = input.params.user;
       const me = adminOrSelf(input.who, user, 'set the password');
@@ -132,9 +163,11 @@ const userAdminRoutes: ApiRoute[] = [
         });
       }
       await input.app.users.passwordSet(user, password, actorOf(input));
-      // An administrator's reset locks out whoever knew the old password; a user's own change keeps their session.
-      if (me.name !== user) await input.app.users.credentialsRevoke(user);
-      return { ok: true };
+      // Whoever knew the old password is out: an administrator's reset ends every credential; a user's own change
+      // ends all but the session or token making it.
+      const keep = me.name === user ? { session: me.session, tokenId: me.tokenId } : {};
+      await input.app.users.credentialsRevoke(user, 'the password was changed', keep);
+      return { ok: true as const };
     },
   }),
   defineRoute({
@@ -143,12 +176,14 @@ const userAdminRoutes: ApiRoute[] = [
     summary: 'Delete a user (their sessions and login tokens end)',
     access: 'admin',
     params: UserParams,
+    response: DeletedBody,
     handler: async (input) => input.app.users.delete(input.params.user, actorOf(input)),
   }),
 ];
 
 const groupRoutes: ApiRoute[] = [
-  defineRoute({ method: 'GET', url: '/v1/groups', summary: 'List groups with their members', access: 'admin', handler: async ({ app }) => app.users.groupList() }),
+  defineRoute({ method: 'GET', url: '/v1/groups', summary: 'List groups with their members', access: 'admin', response: listOf(GroupViewBody),
+    handler: async ({ app }) => app.users.groupList() }),
   defineRoute({
     method: 'POST',
     url: '/v1/groups',
@@ -156,6 +191,7 @@ const groupRoutes: ApiRoute[] = [
     access: 'admin',
     body: GroupCreateBody,
     status: 201,
+    response: GroupViewBody,
     handler: async (input) => input.app.users.groupCreate(input.body.name, actorOf(input)),
   }),
   defineRoute({
@@ -164,6 +200,7 @@ const groupRoutes: ApiRoute[] = [
     summary: 'Delete a group (its members stay)',
     access: 'admin',
     params: GroupParams,
+    response: DeletedBody,
     handler: async (input) => input.app.users.groupDelete(input.params.group, actorOf(input)),
   }),
   defineRoute({
@@ -172,6 +209,7 @@ const groupRoutes: ApiRoute[] = [
     summary: 'The audit log, newest first: who did what, when, from where',
     access: 'admin',
     query: AuditQuery,
+    response: listOf(AuditEntryBody),
     handler: async ({ app, query }) => auditQuery(app.users.db, query),
   }),
 ];

@@ -1,6 +1,7 @@
 // The VM routes (vmctl's verbs over HTTP), declared as data: path, access rule, schemas, handler.
 import { z } from 'zod';
 import { DiskSpec, NicSpec, BootSpec, VmSpec, Arch } from '../contract/vm.js';
+import { DeletedBody, RawBody, VmStatusBody, VmStopBody, VmWaitBody, listOf } from './responses.js';
 import { type ApiRoute, defineRoute } from './route.js';
 
 const NameParams = z.object({ name: z.string() });
@@ -36,9 +37,10 @@ export const vmRoutes: ApiRoute[] = [
     url: '/v1/vms',
     summary: 'List VMs (those the caller may operate)',
     access: 'authenticated',
-    handler: async ({ app, principal }) => {
+    response: listOf(VmStatusBody),
+    handler: async ({ app, who }) => {
       const all = await app.vms.list();
-      return all.filter((vm) => app.mayOperate(principal, vm.spec));
+      return all.filter((vm) => app.mayOperate(who, vm.spec));
     },
   }),
   defineRoute({
@@ -48,6 +50,7 @@ export const vmRoutes: ApiRoute[] = [
     access: 'admin',
     body: z.object({ spec: VmSpec }).strict(),
     status: 201,
+    response: VmStatusBody,
     handler: async ({ app, body }) => {
       const spec = body.spec;
       await app.vms.define([spec], () => 'api');
@@ -60,6 +63,7 @@ export const vmRoutes: ApiRoute[] = [
     summary: 'One VM with its state, accelerator and last stop reason',
     access: 'vm-owner',
     params: NameParams,
+    response: VmStatusBody,
     handler: async ({ app, params }) => app.vms.get(params.name),
   }),
   defineRoute({
@@ -68,6 +72,7 @@ export const vmRoutes: ApiRoute[] = [
     summary: 'Forget a stopped VM definition',
     access: 'admin',
     params: NameParams,
+    response: DeletedBody,
     handler: async ({ app, params }) => {
       await app.vms.undefine(params.name);
       return { deleted: params.name };
@@ -80,8 +85,9 @@ export const vmRoutes: ApiRoute[] = [
     access: 'vm-owner-or-new',
     params: NameParams,
     body: StartBody,
-    handler: async ({ app, params, body }) => {
-      return app.vms.start(params.name, body.adHoc, body.template);
+    response: VmStatusBody,
+    handler: async ({ app, params, body, who }) => {
+      return app.vms.start(params.name, body.adHoc, body.template, who && { name: who.name, admin: who.admin });
     },
   }),
   defineRoute({
@@ -91,6 +97,7 @@ export const vmRoutes: ApiRoute[] = [
     access: 'vm-owner',
     params: NameParams,
     body: StopBody,
+    response: VmStopBody,
     handler: async ({ app, params, body }) => app.vms.stop(params.name, body),
   }),
   ...(['pause', 'unpause', 'reset'] as const).map(
@@ -100,7 +107,8 @@ export const vmRoutes: ApiRoute[] = [
       summary: `${verb[0]!.toUpperCase()}${verb.slice(1)} a running VM`,
       access: 'vm-owner',
       params: NameParams,
-      handler: async ({ app, params }) => app.vms[verb](params.name),
+      response: VmStatusBody,
+    handler: async ({ app, params }) => app.vms[verb](params.name),
     }),
   ),
   defineRoute({
@@ -110,6 +118,7 @@ export const vmRoutes: ApiRoute[] = [
     access: 'vm-owner',
     params: NameParams,
     body: WaitBody,
+    response: VmWaitBody,
     handler: async ({ app, params, body }) => ({ reason: await app.vms.wait(params.name, body.timeoutMs) }),
   }),
   defineRoute({
@@ -120,6 +129,7 @@ export const vmRoutes: ApiRoute[] = [
     params: NameParams,
     raw: true,
     contentType: 'image/png',
+    response: RawBody,
     handler: async ({ app, params }) => app.vms.screendump(params.name),
   }),
   defineRoute({
@@ -130,6 +140,7 @@ export const vmRoutes: ApiRoute[] = [
     params: NameParams,
     query: LogQuery,
     raw: true,
+    response: RawBody,
     handler: async ({ app, params, query }) => {
       return query.kind === 'qemu' ? app.vms.qemuLog(params.name, query.bytes) : app.vms.consoleLog(params.name, query.bytes);
     },

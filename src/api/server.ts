@@ -1,5 +1,6 @@
 // The HTTP API: routes from data, one access check, one error → status mapping, the console WebSocket.
 import websocket from '@fastify/websocket';
+import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { ArdesiaError } from '../contract/errors.js';
 import type { Store } from '../store/db.js';
@@ -22,6 +23,7 @@ import { userRoutes } from './routes-users.js';
 import { thinClientRoutes } from './routes-thinclients.js';
 import { registerBootRoutes } from '../netboot/http/boot-routes.js';
 import { metricsRoutes } from './metrics.js';
+import { clientAddress, isTrustedProxy, NO_TRUSTED_PROXIES, originProblem, type TrustedProxies } from './request-guard.js';
 
 export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...metricsRoutes];
 
@@ -31,6 +33,8 @@ export interface ApiOptions {
   logger: boolean | object;
   /** Where unexpected failures are logged with the reference the client is given. */
   log?: ErrorLog;
+  /** Peers whose X-Forwarded-For (and X-Forwarded-Host) are believed (serve --trusted-proxy); none by default. */
+  trustedProxies?: TrustedProxies;
 }
 
 /** Bearer token (root, a user's login token, a vm-owner token) or the browser session cookie; undefined = anonymous. */
@@ -38,8 +42,20 @@ export async function principalOf(store: Store, req: FastifyRequest): Promise<Pr
   return principalResolve(store, { authorization: req.headers.authorization, cookie: req.headers.cookie });
 }
 
-/** The client's address; requests over the unix socket have none. */
-export const addressOf = (req: FastifyRequest): string => req.ip || 'local';
+/** The client's address ('local' over the unix socket); X-Forwarded-For counts only from a trusted proxy. */
+export const addressOf = (req: Pick<IncomingMessage, 'socket' | 'headers'>, trusted: TrustedProxies): string =>
+  clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted);
+
+/** Throws ORIGIN_REFUSED when another site's page would act with the session cookie (see request-guard.ts). */
+export function originCheck(req: Pick<IncomingMessage, 'socket' | 'headers' | 'method'>, trusted: TrustedProxies): void {
+  const problem = originProblem({
+    method: req.method ?? 'GET',
+    headers: req.headers,
+    upgrade: req.headers.upgrade?.toLowerCase() === 'websocket',
+    viaTrustedProxy: req.socket.remoteAddress !== undefined && isTrustedProxy(req.socket.remoteAddress, trusted),
+  });
+  if (problem) throw new ArdesiaError('ORIGIN_REFUSED', problem);
+}
 
 /** Throws unless the principal may use the route (for VM routes, on the VM named in the URL). */
 export async function authorize(app: AppContext, route: ApiRoute, who: Principal | undefined, vmName?: string): Promise<void> {
@@ -53,11 +69,15 @@ export async function authorize(app: AppContext, route: ApiRoute, who: Principal
     if (route.access === 'vm-owner-or-new') throw new ArdesiaError('FORBIDDEN', 'only an administrator may create VMs', undefined, hint);
     throw new ArdesiaError('VM_NOT_FOUND', `vm ${vmName} is not defined`);
   }
-  if (!app.mayOperate(who.name, vm.spec)) throw new ArdesiaError('FORBIDDEN', `vm ${vmName} is not yours (owner: ${vm.owner ?? 'root'})`, undefined, hint);
+  if (!app.mayOperate(who, vm.spec)) throw new ArdesiaError('FORBIDDEN', `vm ${vmName} is not yours (owner: ${vm.owner ?? 'root'})`, undefined, hint);
 }
 
 export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   const server = Fastify({ logger: opts.logger, bodyLimit: 1 << 20 });
+  const trusted = opts.trustedProxies ?? NO_TRUSTED_PROXIES;
+  // Bodies are JSON only: text/plain is what a cross-site form or a no-CORS fetch can send.
+  server.removeContentTypeParser(['text/plain']);
+  server.addHook('onRequest', async (req) => originCheck(req.raw, trusted));
   // The display socket's upgrades are the gateway's own (its handshake, then the relay); the others go to @fastify/websocket.
   const otherUpgrades = registerDisplaySocketRoute(server, opts);
   await server.register(websocket, { options: { server: otherUpgrades } });
@@ -82,7 +102,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
           app: opts.app,
           principal: who?.name,
           who,
-          address: addressOf(req),
+          address: addressOf(req.raw, trusted),
           secure: req.protocol === 'https',
           userAgent: req.headers['user-agent'],
           setCookie: (cookie) => cookies.push(cookie),
@@ -101,6 +121,6 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   registerConsoleRoute(server, opts);
   registerEventsRoute(server, opts, opts.app.events);
   registerWebApp(server);
-  registerBootRoutes(server, opts.app.thinClients);
+  registerBootRoutes(server, opts.app.thinClients, opts.app.thinClients.log, opts.app.tls.https !== undefined);
   return server;
 }

@@ -6,7 +6,7 @@ import type { Me } from '../contract/users.js';
 import { now } from '../lib/time.js';
 import { auditAppend } from '../audit/log.js';
 import { passwordVerify, passwordVerifyDummy } from './passwords.js';
-import { addressKey, retryText, SlidingWindowLimiter, userKey } from './rate-limit.js';
+import { LoginThrottle, retryText } from './rate-limit.js';
 import { sessionCreate, sessionDelete, sha256 } from './sessions.js';
 import { rolesOf, type UserRow, type UsersService } from './users.js';
 
@@ -16,36 +16,52 @@ export const LOGIN_FAILED_MESSAGE = 'wrong user name or password';
 /** The outcome of one password check, for metrics. */
 export type LoginResult = 'ok' | 'failed' | 'rate-limited';
 
+/** Login tokens (`ardesia login`) end this long after they are issued unless `serve --token-ttl` says otherwise. */
+export const TOKEN_TTL_DEFAULT_MS = 30 * 86_400_000;
+
+export interface LoginOptions {
+  /** How long a login token lives. */
+  tokenTtlMs?: number;
+  clock?: () => number;
+}
+
 export class LoginService extends EventEmitter<{ login: [LoginResult] }> {
-  readonly limiter = new SlidingWindowLimiter();
+  readonly throttle = new LoginThrottle();
+  readonly tokenTtlMs: number;
+  private readonly clock: () => number;
 
   constructor(
     readonly users: UsersService,
-    private readonly clock: () => number = Date.now,
+    opts: LoginOptions = {},
   ) {
     super();
+    this.tokenTtlMs = opts.tokenTtlMs ?? TOKEN_TTL_DEFAULT_MS;
+    this.clock = opts.clock ?? Date.now;
   }
 
-  /** The user's row when the password is right; LOGIN_RATE_LIMITED before any check when a key is over its limit. */
+  /** The user's row when the password is right; LOGIN_RATE_LIMITED, before any hashing, when the attempt is over a limit. */
   async verify(user: string, password: string, address: string): Promise<UserRow> {
-    const keys = [userKey(user), addressKey(address)];
-    const verdict = this.limiter.check(keys, this.clock());
+    const verdict = this.throttle.reserve(user, address, this.clock());
     if (!verdict.allowed) {
       this.emit('login', 'rate-limited');
-      const what = verdict.key === keys[0] ? `user ${user}` : `address ${address}`;
+      const what = verdict.by === 'address' ? `address ${address}` : `user ${user} from address ${address}`;
       throw new ArdesiaError('LOGIN_RATE_LIMITED', `too many failed logins for ${what}; try again in ${retryText(verdict.retryAfterMs)}`, {
         retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000),
       });
     }
-    const row = await this.users.row(user);
-    const ok = row ? await passwordVerify(row.password_hash, password) : await passwordVerifyDummy(password);
+    let row: UserRow | undefined;
+    let ok = false;
+    try {
+      row = await this.users.row(user);
+      ok = row ? await passwordVerify(row.password_hash, password) : await passwordVerifyDummy(password);
+    } finally {
+      this.throttle.settle(verdict.attempt, ok && row?.disabled === 0, this.clock());
+    }
     if (!row || !ok || row.disabled === 1) {
-      this.limiter.fail(keys, this.clock());
       this.emit('login', 'failed');
       await auditAppend(this.users.db, 'anonymous', 'auth.login-failed', user, { reason: !row ? 'unknown-user' : !ok ? 'password' : 'disabled' }, address);
       throw new ArdesiaError('LOGIN_FAILED', LOGIN_FAILED_MESSAGE);
     }
-    this.limiter.forget(keys[0]!);
     this.emit('login', 'ok');
     await this.users.db.updateTable('users').set({ last_login_at: now() }).where('name', '=', user).execute();
     return row;
@@ -60,20 +76,24 @@ export class LoginService extends EventEmitter<{ login: [LoginResult] }> {
   }
 
   /** A CLI login: a bearer token stored hashed in api_tokens, labelled so logout and disabling can revoke it. */
-  async tokenLogin(user: string, password: string, address: string, label: string | undefined): Promise<{ token: string; user: string }> {
+  async tokenLogin(user: string, password: string, address: string, label: string | undefined): Promise<{ token: string; user: string; expiresAt: string }> {
     const row = await this.verify(user, password, address);
     const token = randomBytes(32).toString('base64url');
     const tokenLabel = label ?? 'ardesia login';
-    await this.users.db.insertInto('api_tokens').values({ token_sha256: sha256(token), principal: row.name, created_at: now(), label: tokenLabel }).execute();
+    const expiresAt = new Date(this.clock() + this.tokenTtlMs).toISOString();
+    await this.users.db
+      .insertInto('api_tokens')
+      .values({ token_sha256: sha256(token), principal: row.name, kind: 'user', created_at: now(), label: tokenLabel, expires_at: expiresAt })
+      .execute();
     await auditAppend(this.users.db, row.name, 'auth.token', row.name, { label: tokenLabel }, address);
-    return { token, user: row.name };
+    return { token, user: row.name, expiresAt };
   }
 
   /** Ends the session of the cookie, or revokes the login token presented (never a root or vm-owner file token). */
   async logout(who: { name: string; session?: string; tokenId?: string }, address: string): Promise<void> {
     if (who.session) await sessionDelete(this.users.db, who.session);
     if (who.tokenId) {
-      await this.users.db.deleteFrom('api_tokens').where('token_sha256', '=', who.tokenId).where('label', 'is not', null).execute();
+      await this.users.db.deleteFrom('api_tokens').where('token_sha256', '=', who.tokenId).where('kind', '=', 'user').execute();
     }
     await auditAppend(this.users.db, who.name, 'auth.logout', who.name, { session: who.session !== undefined }, address);
   }

@@ -18,20 +18,22 @@ export function userTokenPath(dataDir: string, user: string): string {
   return join(dataDir, 'tokens', `${user}.token`);
 }
 
-export async function tokenPrincipal(db: Store, token: string): Promise<string | undefined> {
-  const row = await db.selectFrom('api_tokens').select('principal').where('token_sha256', '=', sha256(token)).executeTakeFirst();
-  return row?.principal;
+type FileTokenKind = 'root' | 'unix';
+
+async function tokenOwner(db: Store, token: string): Promise<{ principal: string; kind: string } | undefined> {
+  return db.selectFrom('api_tokens').select(['principal', 'kind']).where('token_sha256', '=', sha256(token)).executeTakeFirst();
 }
 
-async function issueToken(db: Store, principal: string, path: string): Promise<string> {
+async function issueToken(db: Store, kind: FileTokenKind, principal: string, path: string): Promise<string> {
   if (existsSync(path)) {
     const current = readFileSync(path, 'utf8').trim();
-    if ((await tokenPrincipal(db, current)) === principal) return current;
+    const owner = await tokenOwner(db, current);
+    if (owner?.principal === principal && owner.kind === kind) return current;
   }
   const token = randomBytes(32).toString('base64url');
   await db
     .insertInto('api_tokens')
-    .values({ token_sha256: sha256(token), principal, created_at: new Date().toISOString() })
+    .values({ token_sha256: sha256(token), principal, kind, created_at: new Date().toISOString(), expires_at: null })
     .execute();
   writeFileSync(path, `${token}\n`, { mode: 0o600 });
   chmodSync(path, 0o600);
@@ -39,7 +41,7 @@ async function issueToken(db: Store, principal: string, path: string): Promise<s
 }
 
 export async function ensureRootToken(db: Store, dataDir: string): Promise<string> {
-  return issueToken(db, ROOT_PRINCIPAL, rootTokenPath(dataDir));
+  return issueToken(db, 'root', ROOT_PRINCIPAL, rootTokenPath(dataDir));
 }
 
 /** A token file for a VM owner, readable by that Unix user only; skipped for unknown users. */
@@ -50,7 +52,7 @@ export async function ensureUserToken(db: Store, dataDir: string, user: string):
   mkdirSync(dir, { recursive: true, mode: 0o711 });
   chmodSync(dir, 0o711);
   const path = userTokenPath(dataDir, user);
-  await issueToken(db, user, path);
+  await issueToken(db, 'unix', user, path);
   chownSync(path, account.uid, account.gid);
   chmodSync(path, 0o400);
   return true;

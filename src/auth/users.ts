@@ -6,7 +6,7 @@ import { now } from '../lib/time.js';
 import { auditAppend } from '../audit/log.js';
 import type { Store } from '../store/db.js';
 import { passwordGenerate, passwordHash, passwordProblem } from './passwords.js';
-import { sessionsDeleteOfUser } from './sessions.js';
+import { type CredentialKeep, LiveConnections } from './live-connections.js';
 import type { UserTable } from '../store/schema-auth.js';
 import { ROOT_PRINCIPAL } from './tokens.js';
 
@@ -46,7 +46,11 @@ function passwordCheck(password: string, user: string): void {
 }
 
 export class UsersService {
-  constructor(readonly db: Store) {}
+  constructor(
+    readonly db: Store,
+    /** The user's open display, console and event connections: closed when their credentials end. */
+    readonly connections: LiveConnections = new LiveConnections(),
+  ) {}
 
   async row(name: string): Promise<UserRow | undefined> {
     return this.db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
@@ -125,7 +129,7 @@ export class UsersService {
       }
     });
     // A disabled user is out at once: browser sessions and login tokens stop working.
-    if (patch.disabled === true && row.disabled === 0) await this.credentialsRevoke(name);
+    if (patch.disabled === true && row.disabled === 0) await this.credentialsRevoke(name, 'the account was disabled');
     await auditAppend(this.db, actor.principal, 'user.update', name, patch, actor.address);
     return this.show(name);
   }
@@ -139,16 +143,24 @@ export class UsersService {
 
   async delete(name: string, actor: Actor): Promise<{ deleted: string }> {
     await this.rowOrThrow(name);
-    await this.credentialsRevoke(name);
+    await this.credentialsRevoke(name, 'the account was deleted');
     await this.db.deleteFrom('users').where('name', '=', name).execute();
     await auditAppend(this.db, actor.principal, 'user.delete', name, undefined, actor.address);
     return { deleted: name };
   }
 
-  /** Ends the user's browser sessions and the tokens their logins issued (not a vm-owner token file). */
-  async credentialsRevoke(name: string): Promise<void> {
-    await sessionsDeleteOfUser(this.db, name);
-    await this.db.deleteFrom('api_tokens').where('principal', '=', name).where('label', 'is not', null).execute();
+  /**
+   * Ends the web user's browser sessions and login tokens (never a unix account's token file, a different principal),
+   * except the credential in `keep`, and closes the live connections they opened.
+   */
+  async credentialsRevoke(name: string, reason: string, keep: CredentialKeep = {}): Promise<void> {
+    let sessions = this.db.deleteFrom('sessions').where('user', '=', name);
+    if (keep.session !== undefined) sessions = sessions.where('id_sha256', '!=', keep.session);
+    await sessions.execute();
+    let tokens = this.db.deleteFrom('api_tokens').where('principal', '=', name).where('kind', '=', 'user');
+    if (keep.tokenId !== undefined) tokens = tokens.where('token_sha256', '!=', keep.tokenId);
+    await tokens.execute();
+    this.connections.closeOf(name, reason, keep);
   }
 
   async groupList(): Promise<GroupView[]> {

@@ -1,11 +1,13 @@
 // The CLI's way to the daemon: its HTTP API over the local unix socket, or over HTTP with --url.
-import { existsSync, readFileSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest, type RequestOptions } from 'node:http';
 import { homedir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import type WebSocket from 'ws';
 import { ArdesiaError, type ErrorBody, isErrorCode } from '../contract/errors.js';
+import { fingerprintParse } from '../tls/fingerprint.js';
+import { type ServerTrust, verifiedTlsConnect } from './tls-trust.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/ardesia';
 
@@ -16,6 +18,8 @@ export interface Endpoint {
   socketPath?: string;
   url?: string;
   token?: string;
+  /** How an https:// url's server is verified. */
+  trust?: ServerTrust;
 }
 
 export interface GlobalOptions {
@@ -23,6 +27,17 @@ export interface GlobalOptions {
   socket?: string;
   url?: string;
   json?: boolean;
+  /** A CA file for an https:// --url. */
+  ca?: string;
+  /** The SHA-256 fingerprint an https:// --url's certificate must have. */
+  fingerprint?: string;
+}
+
+/** What `ardesia login` keeps beside the token: which server it was, and how it is trusted. */
+export interface SavedLogin {
+  url: string;
+  fingerprint?: string;
+  ca?: string;
 }
 
 export function resolveDataDir(opts: GlobalOptions): string {
@@ -32,6 +47,52 @@ export function resolveDataDir(opts: GlobalOptions): string {
 /** Where `ardesia login` keeps this user's token (0600). */
 export function loginTokenPath(): string {
   return join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'ardesia', 'token');
+}
+
+/** Where `ardesia login` keeps the server's address and trust (0600, beside the token). */
+export function savedLoginPath(): string {
+  return join(dirname(loginTokenPath()), 'login.json');
+}
+
+export function savedLoginRead(): SavedLogin | undefined {
+  try {
+    const v = JSON.parse(readFileSync(savedLoginPath(), 'utf8')) as Partial<SavedLogin>;
+    return typeof v.url === 'string' ? { url: v.url, fingerprint: v.fingerprint, ca: v.ca } : undefined;
+  } catch {
+    return undefined; // none yet (or damaged: the next login rewrites it)
+  }
+}
+
+export function savedLoginWrite(login: SavedLogin): void {
+  const path = savedLoginPath();
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  writeFileSync(path, `${JSON.stringify(login, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+const originOf = (url: string) => {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+};
+
+/** The trust for `url`: --fingerprint / --ca (or ARDESIA_FINGERPRINT / ARDESIA_CA), else what `ardesia login` saved for that server. */
+export function trustFor(url: string, opts: GlobalOptions): ServerTrust {
+  const saved = savedLoginRead();
+  const same = saved && originOf(saved.url) === originOf(url) ? saved : undefined;
+  const fingerprint = opts.fingerprint ?? (process.env.ARDESIA_FINGERPRINT || undefined) ?? same?.fingerprint;
+  const caPath = opts.ca ?? (process.env.ARDESIA_CA || undefined) ?? same?.ca;
+  let caPem: string | undefined;
+  if (caPath) {
+    try {
+      caPem = readFileSync(caPath, 'utf8');
+    } catch (err) {
+      throw new ArdesiaError('TLS_CONFIG_INVALID', `cannot read the CA file ${caPath}: ${(err as Error).message}`, undefined, 'Give --ca a readable PEM file: the daemon\'s DATA_DIR/tls/ca.crt copied from the server, or your own CA.');
+    }
+  }
+  return { fingerprint: fingerprint === undefined ? undefined : fingerprintParse(fingerprint), caPem, caPath };
 }
 
 function readToken(path: string): string | undefined {
@@ -49,7 +110,7 @@ export function resolveEndpoint(opts: GlobalOptions): Endpoint {
   const user = process.getuid?.() === 0 ? 'root' : userInfo().username;
   const tokenFile = user === 'root' ? join(dataDir, 'root.token') : join(dataDir, 'tokens', `${user}.token`);
   const token = process.env.ARDESIA_TOKEN || readToken(tokenFile) || readToken(loginTokenPath());
-  if (url) return { url: url.replace(/\/$/, ''), token };
+  if (url) return { url: url.replace(/\/$/, ''), token, trust: url.startsWith('https:') ? trustFor(url, opts) : undefined };
   return { socketPath: opts.socket ?? process.env.ARDESIA_SOCKET ?? join(dataDir, 'ardesia.sock'), token };
 }
 
@@ -77,15 +138,17 @@ export class ApiClient {
     const ep = this.endpoint;
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const target = ep.url ? new URL(path, ep.url) : undefined;
+    const secure = target?.protocol === 'https:';
     return new Promise((resolve, reject) => {
       const req = httpRequest(
         {
           socketPath: ep.socketPath,
           hostname: target?.hostname,
-          port: target?.port,
+          port: target ? target.port || (secure ? 443 : 80) : undefined,
           path: target ? target.pathname + target.search : path,
           method,
-          agent: NO_IDLE_TIMEOUT_AGENT,
+          // https: one verified TLS connection per request (no agent: the connection is made by the check itself).
+          ...(secure ? { createConnection: verifiedTlsConnect(ep.trust ?? {}) as unknown as RequestOptions['createConnection'] } : { agent: NO_IDLE_TIMEOUT_AGENT }),
           ...(timeoutMs > 0 ? { timeout: timeoutMs } : {}),
           headers: {
             ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
@@ -121,6 +184,10 @@ export class ApiClient {
     const WebSocketClass = createRequire(import.meta.url)('ws') as typeof WebSocket;
     const ep = this.endpoint;
     const address = ep.url ? `${ep.url.replace(/^http/, 'ws')}${path}` : `ws+unix://${ep.socketPath}:${path}`;
-    return new WebSocketClass(address, { headers: ep.token ? { authorization: `Bearer ${ep.token}` } : {} });
+    const secure = address.startsWith('wss:');
+    return new WebSocketClass(address, {
+      headers: ep.token ? { authorization: `Bearer ${ep.token}` } : {},
+      ...(secure ? { createConnection: verifiedTlsConnect(ep.trust ?? {}) as never } : {}),
+    });
   }
 }

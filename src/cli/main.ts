@@ -11,12 +11,15 @@ import { registerPoolCommands } from './commands/pool.js';
 import { registerUserCommands } from './commands/user.js';
 import { registerNetbootCommands } from './commands/netboot.js';
 import { registerThinClientCommands } from './commands/thinclient.js';
+import { registerTlsCommands } from './commands/tls.js';
 
 const program = new Command('ardesia')
   .description('Ardesia: VMs on QEMU/KVM (vmctl verbs) and virtual desktops')
   .option('--data-dir <dir>', 'data folder (env ARDESIA_DATA_DIR; default /var/lib/ardesia)')
   .option('--socket <path>', "the daemon's unix socket (default DATA_DIR/ardesia.sock)")
-  .option('--url <url>', 'a remote daemon, e.g. http://10.0.0.5:8080 (token in ARDESIA_TOKEN)')
+  .option('--url <url>', 'a remote daemon, e.g. https://10.0.0.5:8080 (token from `ardesia login`, or ARDESIA_TOKEN)')
+  .option('--fingerprint <sha256>', "trust an https --url only if its certificate has this SHA-256 fingerprint (printed by the daemon at start; `ardesia login` keeps it)")
+  .option('--ca <file>', 'trust an https --url whose certificate this CA signed (e.g. the server\'s DATA_DIR/tls/ca.crt)')
   .option('--json', 'machine-readable output')
   .exitOverride()
   .showHelpAfterError();
@@ -31,6 +34,7 @@ registerPoolCommands(program);
 registerUserCommands(program);
 registerNetbootCommands(program);
 registerThinClientCommands(program);
+registerTlsCommands(program);
 
 function fail(err: unknown): never {
   const json = program.opts().json === true;

@@ -120,6 +120,29 @@ export const ERROR_REGISTRY = {
 
   // wt-qemupriv: QEMU and the helpers run as an unprivileged account
   UNPRIVILEGED_ACCOUNT_MISSING: { status: 500, hint: 'The daemon runs as root but the account QEMU and the display/TFTP helpers run as does not exist: run `node scripts/setup.mjs` as root (it creates the system account ardesia-qemu), then try again.' },
+  // VM owners confined to their own files (wt-owners; docs/security/20-owners.md)
+  OWNER_PATH_FORBIDDEN: { status: 403, hint: 'Put the file in your own folder (DATA_DIR/owners/USER), or ask an administrator to allow its folder for you in the owner policy (serve --owner-policy FILE: roots / readOnlyRoots).' },
+  OWNER_START_OVERRIDE: { status: 403, hint: 'Start the VM without -d/-r/-b/-i/--tftp-root style options, or ask an administrator to change its definition (vm.conf) for you.' },
+  OWNER_NETWORK_FORBIDDEN: { status: 403, hint: 'Use user-mode networking, or ask an administrator to give you the bridge or tap in the owner policy (bridges / taps).' },
+  OWNER_QUOTA_EXCEEDED: { status: 409, hint: 'Stop one of your running VMs (`ardesia vm status` lists them) or start this one with less memory or fewer vCPUs; an administrator can raise your caps in the owner policy.' },
+  OWNER_POLICY_INVALID: { status: 400, hint: 'Fix the owner policy file at the paths listed (docs/security/20-owners.md shows an example), then start the daemon again.' },
+  VM_FILE_NOT_REGULAR: { status: 400, hint: 'Name a regular file here: not a FIFO, socket, device or folder (and, for VM owners, no symlink leading out of their folders).' },
+  // one DHCP port for netboot and local interfaces (branch wt-localnet)
+  DHCP_PORT_UNAVAILABLE: { status: 500, hint: 'DHCP (netboot, or a VM\'s local interface) could not listen: run the daemon as root, build the helper with `node scripts/setup.mjs`, check the interface exists and holds the configured address, and give each link one DHCP server.' },
+  // TLS on the API, the portal and SPICE (branch wt-tls)
+  TLS_CONFIG_INVALID: { status: 400, hint: 'Give --tls-cert and --tls-key together (PEM files), or --tls for the certificate Ardesia makes, or --insecure-http alone for plain HTTP (never on a network others share).' },
+  TLS_CERT_FAILED: { status: 500, hint: "The daemon's TLS certificate could not be made or read: install openssl (node scripts/setup.mjs), check DATA_DIR/tls is writable by the daemon, or give your own with --tls-cert/--tls-key." },
+  TLS_FINGERPRINT_INVALID: { status: 400, hint: 'Give the SHA-256 fingerprint the daemon printed at start (or `ardesia tls show` on the server): 64 hex digits, with or without colons.' },
+  TLS_REQUIRED: { status: 400, hint: 'This server speaks HTTPS only: use https:// in the address (and `ardesia --url https://… login --fingerprint FP`); plain HTTP off loopback would send passwords in clear.' },
+  TLS_SERVER_UNTRUSTED: { status: 502, hint: "The server's certificate is not the one you trust. Compare with `ardesia tls show` run on the server itself; if it was replaced on purpose, log in again with `ardesia --url URL login --fingerprint NEW` (or --ca FILE). Otherwise someone may be between you and the server: do not send a password." },
+  // wt-logins: tokens, request origin and body type, console back-pressure
+  TOKEN_NOT_FOUND: { status: 404, hint: 'List your tokens with `ardesia token list` (administrators: `ardesia token list --all`) and revoke one by its id.' },
+  ORIGIN_REFUSED: { status: 403, hint: "A browser page of another site may not act with your session: use Ardesia's own pages. Scripts and the CLI send an API token (Authorization: Bearer) instead of the cookie." },
+  BODY_NOT_JSON: { status: 415, hint: 'Send the request body as JSON with Content-Type: application/json.' },
+  CONSOLE_TOO_SLOW: { status: 503, hint: 'The console client did not read the output fast enough and was dropped (the daemon keeps only a bounded backlog): reconnect, with `ardesia vm log NAME` to see what was missed.' },
+  // wt-paste: the portal holds a paste until the session's clipboard agent is up (SessionInfo.clipboardReady)
+  CLIPBOARD_NOT_READY: { status: 504, hint: "The desktop's clipboard agent (spice-vdagent) did not start in your session: paste again in a moment; if it keeps failing, log off and open the desktop again, or ask an administrator to check that the pool's image has spice-vdagent." },
+
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

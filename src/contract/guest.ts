@@ -32,10 +32,15 @@ export const SessionStartedMessage = z.object({ type: z.literal('session-started
 export const SessionEndReason = z.enum(['logoff', 'shutdown', 'reboot']);
 export type SessionEndReason = z.infer<typeof SessionEndReason>;
 export const SessionEndedMessage = z.object({ type: z.literal('session-ended'), user: GuestUserName, reason: SessionEndReason });
-/** `user` is the helper's current session, if any: lets a restarted agent reconcile. */
-export const PongMessage = z.object({ type: z.literal('pong'), user: GuestUserName.optional() });
+/** Whether the session's clipboard agent is up (spice-vdagentd holds com.redhat.spice.0 and the session's spice-vdagent is
+ *  connected to it): a paste sent before then is dropped in the guest, so the portal holds it until `ready`. */
+export const ClipboardAgentState = z.enum(['ready', 'waiting']);
+export type ClipboardAgentState = z.infer<typeof ClipboardAgentState>;
+export const ClipboardMessage = z.object({ type: z.literal('clipboard'), state: ClipboardAgentState });
+/** `user` is the helper's current session, if any: lets a restarted agent reconcile; `clipboard` its agent's state. */
+export const PongMessage = z.object({ type: z.literal('pong'), user: GuestUserName.optional(), clipboard: ClipboardAgentState.optional() });
 export const ErrorMessage = z.object({ type: z.literal('error'), message: ShellSafeText });
 
-export const GuestToHostMessage = z.discriminatedUnion('type', [ReadyMessage, SessionStartedMessage, SessionEndedMessage, PongMessage, ErrorMessage]);
+export const GuestToHostMessage = z.discriminatedUnion('type', [ReadyMessage, SessionStartedMessage, SessionEndedMessage, ClipboardMessage, PongMessage, ErrorMessage]);
 export type GuestToHostMessage = z.infer<typeof GuestToHostMessage>;
 export type GuestMessageType = GuestToHostMessage['type'];

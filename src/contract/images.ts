@@ -1,6 +1,7 @@
 // Wire types of gold images, desktops, home volumes and long-running operations.
 import { z } from 'zod';
 import type { ErrorBody } from './errors.js';
+import { PoolNetwork } from './network.js';
 import { Arch } from './vm.js';
 
 export const MAX_CHAIN_DEPTH = 4;
@@ -28,10 +29,13 @@ export const ImageCreateBody = z
     sizeBytes: z.number().int().min(1 << 20).max(64 * 2 ** 40).optional(),
     build: z.literal('debian').optional(),
     boot: BootProfileInput.default({}),
+    /** The installer VM's network card (an ISO install only). */
+    network: PoolNetwork.optional(),
   })
   .strict()
   .refine((b) => [b.from, b.iso, b.build].filter(Boolean).length === 1, 'give exactly one of from (a disk file), iso (an installer) or build')
-  .refine((b) => !b.iso || b.sizeBytes, 'an ISO install needs the size of the blank disk (--size)');
+  .refine((b) => !b.iso || b.sizeBytes, 'an ISO install needs the size of the blank disk (--size)')
+  .refine((b) => !b.network || b.iso, 'network is the installer VM\'s: it goes with iso');
 export type ImageCreateBody = z.infer<typeof ImageCreateBody>;
 
 export const PublishBody = z
@@ -93,9 +97,14 @@ export const DesktopCreateBody = z
     version: z.union([z.number().int().min(1), z.literal('latest')]).default('latest'),
     home: z.string().optional(),
     homeSizeBytes: z.number().int().min(1 << 20).max(64 * 2 ** 40).optional(),
+    /** The same setting as a pool's: none, NAT (optionally restricted) or a tap on a host bridge. */
+    network: PoolNetwork.default({ mode: 'none' }),
   })
   .strict();
 export type DesktopCreateBody = z.infer<typeof DesktopCreateBody>;
+/** A maintenance session's VM: the network it gets (an update or an installer usually needs one). */
+export const MaintenanceOpenBody = z.object({ network: PoolNetwork.default({ mode: 'none' }) }).strict().default({});
+export type MaintenanceOpenBody = z.infer<typeof MaintenanceOpenBody>;
 export const DesktopStopBody = z.object({ force: z.boolean().default(false), waitMs: z.number().int().min(0).max(3_600_000).default(60_000) }).strict().default({});
 
 export interface DesktopInfo {
@@ -108,6 +117,7 @@ export interface DesktopInfo {
   state: string;
   systemDisk: string;
   createdAt: string;
+  network: PoolNetwork;
 }
 
 export const HomeResizeBody = z.object({ sizeBytes: z.number().int().min(1 << 20).max(64 * 2 ** 40) }).strict();

@@ -2,6 +2,7 @@
 // version, with spare tiers (warm = booted and waiting, cold = cloned but stopped, as OpenUDS' L1/L2 caches).
 import { z } from 'zod';
 import { DEFAULT_HOME_BYTES } from './images.js';
+import { PoolNetwork } from './network.js';
 import { MAX_MEMORY_MIB, MAX_VCPUS, NAME_PATTERN } from './vm.js';
 
 /** Desktop names are `<pool>-<n>`, so a pool name leaves room for the suffix within the 63-character name limit. */
@@ -35,34 +36,8 @@ const count = (max: number) => z.number().int().min(0).max(max);
 const idleMinutes = z.number().min(0).max(MAX_IDLE_MINUTES).default(0);
 
 /** A destination a restricted NAT desktop may reach (TCP only); inside the guest it is 10.0.2.(100+i):port. */
-export const NatAllow = z.object({ host: z.string().ip({ version: 'v4', message: 'an IPv4 address like 10.1.2.3' }), port: z.number().int().min(1).max(65535) }).strict();
-
-/**
- * The desktops' network card. none: no NIC (pools made before this setting keep it); nat: QEMU user-mode NAT,
- * everything the host reaches unless `allow` is given — then restrict=on and only those TCP destinations;
- * bridge: a tap per desktop on a host bridge, with a stable MAC locked by nftables, addresses from the DHCP on that link.
- */
-export const PoolNetwork = z.discriminatedUnion('mode', [
-  z.object({ mode: z.literal('none') }).strict(),
-  z.object({ mode: z.literal('nat'), allow: z.array(NatAllow).max(16).optional() }).strict(),
-  z.object({ mode: z.literal('bridge'), bridge: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'a bridge is a Linux interface name (1-15 of A-Z a-z 0-9 _ . -)') }).strict(),
-]);
-export type PoolNetwork = z.infer<typeof PoolNetwork>;
-
-/** The CLI's `--network none|nat|bridge:BR` (nat's allow list is its own flag). */
-export function poolNetworkFromText(text: string): PoolNetwork | undefined {
-  if (text === 'none' || text === 'nat') return { mode: text };
-  const bridge = /^bridge:(.+)$/.exec(text)?.[1];
-  const parsed = bridge === undefined ? undefined : PoolNetwork.safeParse({ mode: 'bridge', bridge });
-  return parsed?.success ? parsed.data : undefined;
-}
-
-/** How a pool's network reads in lists and forms: none, nat, nat (restricted: 2 destinations), bridge:br0. */
-export function poolNetworkText(network: PoolNetwork): string {
-  if (network.mode === 'bridge') return `bridge:${network.bridge}`;
-  if (network.mode === 'nat' && network.allow) return `nat (restricted: ${network.allow.length} destination${network.allow.length === 1 ? '' : 's'})`;
-  return network.mode;
-}
+// The network setting is shared with standalone desktops (contract/network.ts); pools' importers find it here too.
+export { NatAllow, PoolNetwork, poolNetworkFromText, poolNetworkText } from './network.js';
 
 const PoolFields = z
   .object({
@@ -242,4 +217,6 @@ export interface SessionInfo extends SessionView {
   imageVersion: number;
   clients: number;
   lastClient: ClientInfo | null;
+  /** The guest's clipboard agent is up in the session: a paste sent now reaches it (the portal holds one made before). */
+  clipboardReady: boolean;
 }

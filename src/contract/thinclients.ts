@@ -19,13 +19,9 @@ export interface ThinClientView {
   currentUser: string | null;
 }
 
-/** What the kiosk of a booted thin client reads from /boot/thinclient/config. */
+/** What the kiosk of a booted thin client reads from /boot/thinclient/config: only what it uses (unauthenticated). */
 export interface KioskConfig {
-  mac: string;
-  name: string | null;
-  state: ThinClientState;
   portalUrl: string;
-  pool: string | null;
   keyboardLayout: string | null;
   resolution: string | null;
 }
@@ -41,8 +37,26 @@ export const MacText = z.string().transform((text, ctx) => {
 
 const nullable = <T extends z.ZodTypeAny>(schema: T) => schema.nullable().optional();
 
-/** Kernel words go into an iPXE script line: no control characters (a newline would add a command) and no `${` expansions. */
-export const BootParamsText = z.string().max(1024).regex(/^[\x20-\x7e]*$/, 'printable ASCII only, on one line').refine((s) => !s.includes('$'), 'must not contain $');
+/**
+ * Kernel words go into an iPXE script line, so only the characters kernel parameters use are let
+ * through: no control characters (a newline adds a command), no `${` expansions, and none of iPXE's
+ * own script tokens (`||`, `&&`, `;` end a command and start another, `#` a comment, quotes and `\` re-group words).
+ */
+export const BOOT_PARAMS_ALLOWED = /^[A-Za-z0-9 ._,:=/+@%~*()[\]-]*$/;
+
+/** The first character of `text` iPXE could read as script, or undefined when every word is a plain kernel word. */
+export function bootParamsUnsafeChar(text: string): string | undefined {
+  for (const ch of text) if (!BOOT_PARAMS_ALLOWED.test(ch)) return ch;
+  return undefined;
+}
+
+export const BootParamsText = z.string().max(1024).superRefine((s, ctx) => {
+  const bad = bootParamsUnsafeChar(s);
+  if (bad !== undefined) {
+    const shown = /^[\x21-\x7e]$/.test(bad) ? `'${bad}'` : `U+${bad.codePointAt(0)!.toString(16).padStart(4, '0')}`;
+    ctx.addIssue({ code: 'custom', message: `must not contain ${shown}: only letters, digits, spaces and . _ , : = / + @ % ~ * ( ) [ ] - (iPXE would read | & ; # $ quotes and \\ as script)` });
+  }
+});
 
 /** Screen modes a thin client can be given: the Linux kernel's built-in EDIDs (drm.edid_firmware), set before the compositor starts. */
 export const SCREEN_MODES = ['800x600', '1024x768', '1280x1024', '1600x1200', '1680x1050', '1920x1080'] as const;

@@ -9,10 +9,23 @@ const GroupName = UserName;
 export const KeyboardLayout = z.string().regex(/^[a-z]{2,8}([-_][A-Za-z0-9]{1,12})?$/, 'a keyboard layout like us, de, fr or de-ch');
 const Roles = z.array(z.enum(ROLES)).max(2);
 
+/**
+ * Which kind of principal: root (the root token), a web user (an Ardesia account: password, session, login token)
+ * or a unix account (the token file of a vm.conf `owner`). A unix account and a web user of the same name are
+ * different principals: neither ever gets the other's roles, pools, sessions or VMs.
+ */
+export type PrincipalKind = 'root' | 'user' | 'unix';
+
+/** The principal name of a unix account: `unix:NAME` (a web user name cannot hold a colon, so the two never meet). */
+export const unixPrincipalName = (account: string): string => `unix:${account}`;
+
 /** Who is calling: resolved once per request from a bearer token or a browser session cookie. */
 export interface Principal {
-  /** User name; `root` for the root token. */
+  /** User name; `root` for the root token; `unix:NAME` for a unix account's token. */
   name: string;
+  kind: PrincipalKind;
+  /** For kind unix: the account's name in /etc/passwd (what vm.conf `owner` names). */
+  unixAccount?: string;
   /** Root, or a user with the admin role. */
   admin: boolean;
   groups: readonly string[];
@@ -40,6 +53,17 @@ export interface UserView {
   keyboardLayout: string;
   createdAt: string;
   lastLoginAt: string | null;
+}
+
+/** A login token as listed (never its secret). */
+export interface TokenView {
+  id: number;
+  user: string;
+  label: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  /** The token this request came with. */
+  current: boolean;
 }
 
 export interface GroupView {

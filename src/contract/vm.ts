@@ -103,6 +103,12 @@ export const VmSpec = z.object({
 export type VmSpec = z.infer<typeof VmSpec>;
 export type VmSpecInput = z.input<typeof VmSpec>;
 
+/** Who asked for a start through the API (absent for the daemon's own starts); non-admins are confined by the owner policy. */
+export interface StartCaller {
+  name: string;
+  admin: boolean;
+}
+
 /** Observed state, as vmctl status shows it. */
 export const VmState = z.enum(['stopped', 'starting', 'running', 'paused', 'stopping']);
 export type VmState = z.infer<typeof VmState>;

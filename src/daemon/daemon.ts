@@ -1,11 +1,11 @@
 // `ardesia serve`: wires the store, host check, VM manager and API together, then listens on the
 // root-only unix socket (and on HTTP when asked).
 import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { ensureRootToken, ensureUserToken, ROOT_PRINCIPAL } from '../auth/tokens.js';
+import { ensureRootToken, ensureUserToken } from '../auth/tokens.js';
+import type { Principal } from '../contract/users.js';
 import { lookupAccount } from '../auth/unix-accounts.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
@@ -17,6 +17,8 @@ import { loadVmConfFile } from '../hypervisor/vmconf/index.js';
 import { openStore, type Store } from '../store/db.js';
 import { vmDelete, vmList } from '../store/vms.js';
 import { VmManager } from '../vms/vm-manager.js';
+import { ownerFolderEnsure, ownerPolicyLoad } from '../vms/owner-files.js';
+import type { OwnerPolicy } from '../vms/owner-policy.js';
 import { ServiceContext } from '../images/context.js';
 import { ImageService } from '../images/service.js';
 import { HomeService } from '../desktops/homes.js';
@@ -33,8 +35,13 @@ import { startDaemonNetboot } from '../netboot/daemon-hook.js';
 import { DaemonMetrics } from '../api/metrics.js';
 import { dataDirLock, type DataDirLock } from '../lib/data-dir-lock.js';
 import { sessionsPrune } from '../auth/sessions.js';
+import { loginTokensPrune } from '../auth/login-tokens.js';
+import { type TrustedProxies, trustedProxiesParse } from '../api/request-guard.js';
 import { displayTicketsOf } from '../gateway/tickets.js';
 import { Housekeeping, HOUSEKEEPING_EVERY_MS } from './housekeeping.js';
+import { listenTlsPlan, type ListenTlsFlags, type ListenTlsPlan } from '../tls/listen-plan.js';
+import { ardesiaCaPem, givenCertificate, type ServerCertificate, serverCertificateEnsure } from '../tls/certs.js';
+import { type Listener, listenerStart } from './listener.js';
 
 export interface ServeOptions {
   dataDir: string;
@@ -52,44 +59,79 @@ export interface ServeOptions {
   netboot?: string;
   /** A group whose members may connect to the API socket (0660); default root-only (0600). */
   socketGroup?: string;
+  /** What VM owners who are not administrators may use (YAML/JSON; docs/security/20-owners.md); built-in defaults otherwise. */
+  ownerPolicy?: string;
+  /** How --listen speaks: HTTPS off loopback unless --insecure-http (src/tls/listen-plan.ts). */
+  tls?: ListenTlsFlags;
+  /** Reverse proxies whose X-Forwarded-For gives the client's address (addresses or IPv4 CIDRs); default none. */
+  trustedProxies?: string[];
+  /** How long a login token (`ardesia login`) lives; default 30 days. */
+  tokenTtlMs?: number;
 }
 
 export interface Daemon {
   socketPath: string;
   url?: string;
+  /** SHA-256 of the HTTPS certificate, when --listen serves HTTPS. */
+  tlsFingerprint?: string;
   rootToken: string;
   manager: VmManager;
   log: Logger;
   close(): Promise<void>;
 }
 
-export function mayOperate(principal: string | undefined, spec: VmSpec): boolean {
-  if (principal === undefined) return false;
-  if (principal === ROOT_PRINCIPAL) return true;
-  if (spec.owner?.user === principal) return true;
-  return spec.owner?.group !== undefined && (lookupAccount(principal)?.groups.includes(spec.owner.group) ?? false);
+/** vm.conf `owner` names unix accounts: only root, an administrator or that unix account's token qualifies (never a web user of the same name). */
+export function mayOperate(who: Principal | undefined, spec: VmSpec): boolean {
+  if (who === undefined) return false;
+  if (who.kind === 'root' || who.admin) return true;
+  const account = who.kind === 'unix' ? who.unixAccount : undefined;
+  if (account === undefined) return false;
+  if (spec.owner?.user === account) return true;
+  return spec.owner?.group !== undefined && (lookupAccount(account)?.groups.includes(spec.owner.group) ?? false);
 }
+
+/** The daemon's umask: files 0600 and folders 0700 unless created with another mode on purpose. */
+export const DATA_UMASK = 0o077;
 
 export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   const socketGid = opts.socketGroup === undefined ? undefined : socketGroupId(opts.socketGroup); // refused before anything starts
+  const ownerPolicy = ownerPolicyLoad(opts.ownerPolicy === undefined ? undefined : resolve(opts.ownerPolicy)); // likewise
+  const listenAt = opts.listen === undefined ? undefined : splitHostPort(opts.listen);
+  const tlsPlan = listenAt ? listenTlsPlan(listenAt[0], opts.tls ?? {}) : undefined; // bad TLS flags too
+  let trustedProxies: TrustedProxies;
+  try {
+    trustedProxies = trustedProxiesParse(opts.trustedProxies ?? []);
+  } catch (err) {
+    throw new ArdesiaError('BAD_REQUEST', `--trusted-proxy: ${(err as Error).message}`);
+  }
   const dataDir = resolve(opts.dataDir);
+  // Whatever the daemon (and the QEMUs it spawns) creates is owner-only unless a mode is given on purpose.
+  process.umask(DATA_UMASK);
   mkdirSync(dataDir, { recursive: true, mode: 0o711 });
   chmodSync(dataDir, 0o711); // owners reach their token file; everything else inside is root-only
   // Before anything touches the store, the VMs or the socket: a second daemon would share all three.
   const lock = dataDirLock(dataDir, 'ardesia serve');
   try {
-    return await startDaemonLocked(opts, dataDir, lock, socketGid);
+    return await startDaemonLocked(opts, dataDir, lock, socketGid, ownerPolicy, trustedProxies, listenAt && tlsPlan ? { host: listenAt[0], port: listenAt[1], plan: tlsPlan } : undefined);
   } catch (err) {
     lock.release();
     throw err;
   }
 }
 
-async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: DataDirLock, socketGid: number | undefined): Promise<Daemon> {
+interface ListenAt {
+  host: string;
+  port: number;
+  plan: ListenTlsPlan;
+}
+
+async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: DataDirLock, socketGid: number | undefined, ownerPolicy: OwnerPolicy, trustedProxies: TrustedProxies, listenAt: ListenAt | undefined): Promise<Daemon> {
   const log = pino({ level: opts.logLevel ?? 'info', base: { svc: 'ardesia' } });
+  // The certificate before anything else starts: a bad one must fail the start, not the first client.
+  const cert = await listenCertificate(dataDir, listenAt);
   const store = await openStore(join(dataDir, 'ardesia.db'));
   const hostReport = runHostCheck(log);
-  const manager = new VmManager({ dataDir, store, log, hostReport });
+  const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy });
   const rootToken = await ensureRootToken(store, dataDir);
 
   const reconciled = await manager.reconcile();
@@ -101,7 +143,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
   const desktops = new DesktopService(serviceContext, homes);
   log.info(await desktops.reconcile(), 'reconciled home-volume leases');
   const events = new EventHub();
-  const auth = authServicesCreate(store);
+  const auth = authServicesCreate(store, { tokenTtlMs: opts.tokenTtlMs });
   const machine = new DesktopMachine(serviceContext, homes, {
     bootTimeoutMs: (opts.bootTimeoutSeconds ?? 600) * 1000,
     logoffTimeoutMs: 60_000,
@@ -131,6 +173,10 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
     ...auth,
     metrics: new DaemonMetrics({ store, pools }),
     thinClients,
+    tls: {
+      https: cert ? { fingerprint: cert.fingerprint, subject: cert.subject, caPem: cert.caPath ? readFileSync(cert.caPath, 'utf8') : undefined } : undefined,
+      spiceCaPem: () => ardesiaCaPem(dataDir),
+    },
     configLoad: async (path) => {
       configPath = resolve(path);
       return loadConfig(store, manager, dataDir, configPath, { reload: false, startAllEnabled: false }, log);
@@ -148,41 +194,44 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
     log.info(res, `loaded ${configPath}`);
   }
 
-  const api = await buildApi({ app, store, logger: false, log });
+  const api = await buildApi({ app, store, logger: false, log, trustedProxies });
   const socketPath = resolve(opts.socket ?? join(dataDir, 'ardesia.sock'));
   if (existsSync(socketPath)) rmSync(socketPath);
   await api.listen({ path: socketPath });
   apiSocketPermit(socketPath, socketGid);
   let url: string | undefined;
-  let tcp: Server | undefined;
-  if (opts.listen) {
-    // Fastify listens once; a second plain server hands its requests and upgrades to the same app.
-    const [host, port] = splitHostPort(opts.listen);
-    const server = createServer((req, res) => api.server.emit('request', req, res));
-    server.on('upgrade', (req, socket, head) => api.server.emit('upgrade', req, socket, head));
-    tcp = server;
-    await new Promise<void>((ok, fail) => server.once('error', fail).listen(port, host, () => ok()));
-    const addr = server.address() as AddressInfo;
-    url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  let tcp: Listener | undefined;
+  if (listenAt) {
+    // Fastify listens once (the unix socket); the TCP listener hands its requests and upgrades to the same app.
+    tcp = await listenerStart(
+      { host: listenAt.host, port: listenAt.port, tls: cert ? { cert: readFileSync(cert.certPath), key: readFileSync(cert.keyPath) } : undefined },
+      { request: (req, res) => api.server.emit('request', req, res), upgrade: (req, socket, head) => api.server.emit('upgrade', req, socket, head) },
+    );
+    url = tcp.url;
+    if (listenAt.plan.scheme === 'http' && listenAt.plan.insecure) {
+      log.warn({ url }, `INSECURE: --insecure-http serves plain HTTP on ${url}, off loopback: passwords, session cookies and tokens cross the network in clear, and anyone between may read or change them. Drop --insecure-http to serve HTTPS.`);
+    }
+    if (cert) log.info({ url, tlsFingerprint: cert.fingerprint, certificate: cert.certPath, ca: cert.caPath, issued: cert.issued }, `HTTPS certificate SHA-256 fingerprint ${cert.fingerprint} (clients: ardesia --url ${url} login --fingerprint ${cert.fingerprint})`);
   }
   const netboot = await startDaemonNetboot(opts.netboot, { store, dataDir, log, thinClients: app.thinClients, url });
   pools.start();
   const housekeeping = new Housekeeping([
     { name: 'sessionsPruned', run: () => sessionsPrune(store) },
+    { name: 'loginTokensPruned', run: () => loginTokensPrune(store) },
     { name: 'displayTicketsSwept', run: () => displayTicketsOf(app.display).sweep() },
   ], log, HOUSEKEEPING_EVERY_MS);
   housekeeping.start();
-  log.info({ socketPath, url, dataDir }, 'ardesia daemon listening');
+  log.info({ socketPath, url, dataDir, tlsFingerprint: cert?.fingerprint }, 'ardesia daemon listening');
 
   return {
     socketPath,
     url,
+    tlsFingerprint: cert?.fingerprint,
     rootToken,
     manager,
     log,
     close: async () => {
-      tcp?.closeAllConnections();
-      await new Promise((done) => (tcp ? tcp.close(done) : done(undefined)));
+      await tcp?.close();
       await netboot?.close();
       await pools.close();
       await housekeeping.close();
@@ -192,6 +241,13 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
       lock.release();
     },
   };
+}
+
+/** The HTTPS certificate --listen serves, or undefined for plain HTTP (and without --listen). */
+async function listenCertificate(dataDir: string, listenAt: ListenAt | undefined): Promise<ServerCertificate | undefined> {
+  const plan = listenAt?.plan;
+  if (!listenAt || !plan || plan.scheme === 'http') return undefined;
+  return plan.cert === 'given' ? givenCertificate(plan.certPath, plan.keyPath) : serverCertificateEnsure(dataDir, listenAt.host);
 }
 
 async function runHostCheck(log: Logger): Promise<HostReport> {
@@ -226,6 +282,7 @@ async function loadConfig(store: Store, manager: VmManager, dataDir: string, pat
   }
   for (const owner of new Set(conf.vms.map((v) => v.owner?.user).filter((u): u is string => !!u))) {
     if (!(await ensureUserToken(store, dataDir, owner))) log.warn({ owner }, `vm owner ${owner} is not a local user; no token file made`);
+    else ownerFolderEnsure(dataDir, owner);
   }
   const started: string[] = [];
   const toStart = conf.vms.filter(

@@ -12,6 +12,8 @@ export function publishPoolEvents(hub: EventHub, pools: PoolService, machine: De
     hub.publish({ type: 'desktop', data: view, visibleTo: (who) => view.user === who.name });
     if (view.user !== null) void pools.sessionOf(view.name).then((s) => hub.publish({ type: 'session', data: s, visibleTo: (who) => s.user === who.name }), () => undefined);
   });
+  // The portal holds a paste until the session's clipboard agent is up: it learns so from this session event.
+  machine.on('clipboard', (name) => void pools.sessionOf(name).then((s) => hub.publish({ type: 'session', data: s, visibleTo: (who) => s.user === who.name }), () => undefined));
   machine.on('desktop-removed', (name) => hub.publish({ type: 'desktop-removed', data: { name } }));
   pools.on('pool', (view) => hub.publish({ type: 'pool', data: view, visibleTo: (who) => isEntitled(view, who.name, who.groups) }));
   pools.on('pool-removed', (name) => hub.publish({ type: 'pool-removed', data: { name } }));

@@ -2,7 +2,7 @@
 // matter to the lifecycle, and the home volume hot-plugged over QMP with a known serial.
 import { EventEmitter } from 'node:events';
 import { GuestChannel } from '../agent/guest-channel.js';
-import { type AssignMessage, type GuestToHostMessage } from '../contract/guest.js';
+import { type AssignMessage, type ClipboardAgentState, type GuestToHostMessage } from '../contract/guest.js';
 import type { DesktopEvent } from './lifecycle.js';
 import { KeyboardLayout } from '../contract/users.js';
 import type { VmRuntime } from '../hypervisor/vm-runtime.js';
@@ -23,6 +23,8 @@ export type GuestSignal =
 
 export interface DesktopGuestEvents {
   signal: [GuestSignal];
+  /** The session's clipboard agent came up (true) or went away (false). */
+  clipboard: [boolean];
 }
 
 export class DesktopGuest extends EventEmitter<DesktopGuestEvents> {
@@ -31,11 +33,19 @@ export class DesktopGuest extends EventEmitter<DesktopGuestEvents> {
   /** The fdset the home was handed in (QMP add-fd), closed after blockdev-del. */
   private homeFdset: number | undefined;
   private closed = false;
+  private clipboard = false;
 
   constructor(private readonly runtime: VmRuntime) {
     super();
     this.channel = new GuestChannel(runtime.paths.guest).open();
-    this.channel.on('message', (message) => this.emit('signal', { kind: 'message', message }));
+    this.channel.on('message', (message) => {
+      const ready = clipboardReadyAfter(this.clipboard, message);
+      if (ready !== this.clipboard) {
+        this.clipboard = ready;
+        this.emit('clipboard', ready);
+      }
+      this.emit('signal', { kind: 'message', message });
+    });
     runtime.on('event', this.onQmpEvent);
     runtime.once('exited', this.onExit);
   }
@@ -110,6 +120,11 @@ export class DesktopGuest extends EventEmitter<DesktopGuestEvents> {
     this.homePlugged = blocks.some((b) => (b as { qdev?: string }).qdev?.includes(`/${HOME_DEVICE}/`) ?? false);
   }
 
+  /** The guest's clipboard agent is up in the current session (a paste sent now reaches it). */
+  get clipboardReady(): boolean {
+    return this.clipboard;
+  }
+
   get hasHome(): boolean {
     return this.homePlugged;
   }
@@ -134,6 +149,24 @@ export function guestUid(user: string): number {
 export function assignMessage(user: string, keyboardLayout: string | null | undefined): AssignMessage {
   const layout = KeyboardLayout.safeParse(keyboardLayout);
   return { type: 'assign', user, uid: guestUid(user), homeSerial: HOME_DISK_SERIAL, ...(layout.success ? { keyboardLayout: layout.data } : {}) };
+}
+
+const READY: Record<ClipboardAgentState, boolean> = { ready: true, waiting: false };
+
+/** Whether the session's clipboard agent is up after `message` (pure): a session starting or ending has none yet. */
+export function clipboardReadyAfter(before: boolean, message: GuestToHostMessage): boolean {
+  switch (message.type) {
+    case 'clipboard':
+      return READY[message.state];
+    case 'pong':
+      return message.user !== undefined && message.clipboard !== undefined ? READY[message.clipboard] : message.user === undefined ? false : before;
+    case 'ready':
+    case 'session-started':
+    case 'session-ended':
+      return false;
+    case 'error':
+      return before;
+  }
 }
 
 /** The lifecycle event a guest helper message stands for. */

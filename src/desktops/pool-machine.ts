@@ -2,6 +2,8 @@
 // asks the pure transition table (lifecycle.ts), records the new state, then runs the effects in order.
 // Effects that end in another event (a VM that failed to start, a finished re-clone) queue it; queued
 // events run after the desktop's lock is released, so a chain never deadlocks on itself.
+import { poolNics } from '../contract/network.js';
+import { GuestBudget, GUEST_MESSAGE_BUDGET, guestTextForLog } from '../agent/guest-budget.js';
 import { EventEmitter } from 'node:events';
 import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -9,7 +11,6 @@ import { dirname } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
 import type { DesktopView, Pool } from '../contract/pools.js';
 import { DAEMON_STOP_REASON, type VmSpec } from '../contract/vm.js';
-import { poolNics } from '../network/pool-nics.js';
 import type { ServiceContext } from '../images/context.js';
 import { imageGet } from '../images/repo.js';
 import { bootProfileOf, vmBootOf, requireImage, verifiedVersionPath } from '../images/versions.js';
@@ -37,6 +38,8 @@ export interface MachineEvents {
   'session-started': [string];
   /** Close every display client of the desktop (idle policy, logoff). */
   'disconnect-clients': [string];
+  /** The session's clipboard agent on the desktop came up or went away (SessionInfo.clipboardReady). */
+  clipboard: [string, boolean];
 }
 
 const FORCE_STOP_WAIT_MS = 15_000;
@@ -226,8 +229,32 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     if (!runtime) return undefined;
     const guest = new DesktopGuest(runtime);
     this.guests.set(name, guest);
-    guest.on('signal', (signal) => this.onSignal(name, guest, signal));
+    const budget = new GuestBudget(GUEST_MESSAGE_BUDGET, Date.now());
+    // Only the guest's own messages are budgeted (clipboard changes too): QMP events and the exit come from QEMU.
+    const withinBudget = (): boolean => {
+      const taken = budget.take(Date.now());
+      if (!taken.accepted) {
+        if (taken.firstRefused) this.log.warn({ desktop: name }, `guest of ${name} sends messages too fast; ignoring them until it slows down`);
+        return false;
+      }
+      if (taken.refusedBefore > 0) this.log.warn({ desktop: name, ignored: taken.refusedBefore }, `guest of ${name}: ${taken.refusedBefore} messages were ignored`);
+      return true;
+    };
+    guest.on('signal', (signal) => {
+      if (signal.kind === 'message' && !withinBudget()) return;
+      this.onSignal(name, guest, signal);
+    });
+    guest.on('clipboard', (ready) => {
+      if (!withinBudget()) return;
+      this.log.info({ desktop: name }, `the clipboard agent of ${name} is ${ready ? 'ready' : 'not ready'}`);
+      this.emit('clipboard', name, ready);
+    });
     return guest;
+  }
+
+  /** Whether the guest's clipboard agent is up in the desktop's session. */
+  clipboardReadyOf(name: string): boolean {
+    return this.guests.get(name)?.clipboardReady ?? false;
   }
 
   private onSignal(name: string, guest: DesktopGuest, signal: GuestSignal): void {
@@ -241,7 +268,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     if (signal.kind === 'guest-shutdown') return void this.fireQuietly(name, { type: 'guest-shutdown' });
     const event = guestEventOf(signal.message);
     if (signal.message.type === 'session-started') this.emit('session-started', name);
-    if (signal.message.type === 'error') this.log.warn({ desktop: name }, `guest helper of ${name}: ${signal.message.message}`);
+    if (signal.message.type === 'error') this.log.warn({ desktop: name }, `guest helper of ${name}: ${guestTextForLog(signal.message.message)}`);
     if (event) void this.fireQuietly(name, event);
   }
 

@@ -65,6 +65,7 @@ export class PoolSessions {
       imageVersion: row.version,
       clients: c?.count ?? 0,
       lastClient: c?.last ?? null,
+      clipboardReady: this.machine.clipboardReadyOf(row.name),
     };
   }
 

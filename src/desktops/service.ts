@@ -12,11 +12,17 @@ import { auditAppend } from '../audit/log.js';
 import { bootProfileOf, vmBootOf, currentVersionOf, requireImage, requireVersion, verifiedVersionPath } from '../images/versions.js';
 import { withRevert } from '../lib/revert.js';
 import { createLinkedClone, resetLinkedClone, safeName } from '../storage/index.js';
+import { PoolNetwork, poolNics } from '../contract/network.js';
 import type { HomeService } from './homes.js';
 import { poolDesktopGet } from './pool-repo.js';
 
 export const HOME_DISK_SERIAL = 'ardesia-home';
 const FORCE_STOP_WAIT_MS = 15_000;
+
+/** The stored network setting, parsed where it leaves the store. */
+function desktopNetwork(row: DesktopRow): PoolNetwork {
+  return PoolNetwork.parse(JSON.parse(row.network));
+}
 
 export class DesktopService {
   constructor(
@@ -45,7 +51,7 @@ export class DesktopService {
       vcpus: 1,
       disks,
       boot: vmBootOf(p),
-      nics: [],
+      nics: poolNics(desktopNetwork(row)),
       enabled: false,
       accel: 'auto',
     };
@@ -62,6 +68,7 @@ export class DesktopService {
       state: await vmState(this.ctx, row.vm_name),
       systemDisk: this.ctx.paths.desktopSystem(row.name),
       createdAt: row.created_at,
+      network: desktopNetwork(row),
     };
   }
 
@@ -80,13 +87,13 @@ export class DesktopService {
         await mkdir(dirname(system), { recursive: true, mode: 0o700 });
         revert.add(() => rm(dirname(system), { recursive: true, force: true }));
         await createLinkedClone({ base, overlay: system });
-        const row: DesktopRow = { name, image: img.name, version, follows_latest: body.version === 'latest' ? 1 : 0, home_user: body.home ?? null, vm_name: name, created_at: now() };
+        const row: DesktopRow = { name, image: img.name, version, follows_latest: body.version === 'latest' ? 1 : 0, home_user: body.home ?? null, vm_name: name, created_at: now(), network: JSON.stringify(body.network) };
         await this.ctx.db.insertInto('desktops').values(row).execute();
         revert.add(() => this.ctx.db.deleteFrom('desktops').where('name', '=', name).execute().then(() => undefined));
         await this.ctx.vms.define([this.spec(row, img)], () => `desktop ${name}`);
         revert.add(() => this.ctx.vms.undefine(name));
         if (body.home) await this.homes.ensure(body.home, body.homeSizeBytes, principal);
-        await auditAppend(this.ctx.db, principal, 'desktop.create', name, { image: img.name, version, home: body.home ?? null });
+        await auditAppend(this.ctx.db, principal, 'desktop.create', name, { image: img.name, version, home: body.home ?? null, network: body.network });
         return this.out(row);
       }),
     );

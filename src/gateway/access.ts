@@ -33,7 +33,7 @@ export interface DisplayConnections {
 export interface StandaloneDisplayDeps {
   desktops: { show(name: string): Promise<DesktopInfo> };
   vms: { get(name: string): Promise<VmStatus> };
-  mayOperate(principal: string | undefined, spec: VmSpec): boolean;
+  mayOperate(who: Principal | undefined, spec: VmSpec): boolean;
   log?: { info(obj: object, msg: string): void };
 }
 
@@ -57,7 +57,7 @@ export class StandaloneDisplayAccess implements DisplayAccess {
         if (err instanceof ArdesiaError && err.code === 'VM_NOT_FOUND') throw new ArdesiaError('DESKTOP_NOT_FOUND', `there is no desktop or VM named ${name}`);
         throw err;
       });
-      if (!who.admin && !this.deps.mayOperate(who.name, vm.spec)) throw new ArdesiaError('FORBIDDEN', `vm ${name} is not yours`);
+      if (!who.admin && !this.deps.mayOperate(who, vm.spec)) throw new ArdesiaError('FORBIDDEN', `vm ${name} is not yours`);
     }
     if (vm.state === 'stopped') throw new ArdesiaError('VM_NOT_RUNNING', `${desktop ? 'desktop' : 'vm'} ${name} is not running`);
     return { vm: vm.name };

@@ -18,7 +18,13 @@ const PASSWORD_BYTES = 18;
 
 export interface VirtViewerFile {
   host: string;
-  port: number;
+  /** The plain port (SPICE on loopback). */
+  port?: number;
+  /** The TLS port (SPICE off loopback: the only one). */
+  tlsPort?: number;
+  /** With tlsPort: the CA that signed QEMU's certificate (PEM) and that certificate's subject. */
+  ca?: string;
+  hostSubject?: string;
   password: string;
   title: string;
 }
@@ -26,11 +32,14 @@ export interface VirtViewerFile {
 /** The [virt-viewer] file remote-viewer opens; it deletes the file once read (the password is in it). */
 export function virtViewerFile(vv: VirtViewerFile): string {
   const line = (key: string, value: string | number) => `${key}=${String(value).replace(/[\r\n]+/g, ' ')}`;
+  // virt-viewer reads the CA as one line with "\n" between the PEM lines.
+  const tls = vv.tlsPort === undefined ? [] : [line('tls-port', vv.tlsPort), ...(vv.ca ? [line('ca', vv.ca.trim().split(/\r?\n/).join('\\n'))] : []), ...(vv.hostSubject ? [line('host-subject', vv.hostSubject)] : [])];
   return [
     '[virt-viewer]',
     line('type', 'spice'),
     line('host', vv.host),
-    line('port', vv.port),
+    ...(vv.port === undefined ? [] : [line('port', vv.port)]),
+    ...tls,
     line('password', vv.password),
     line('delete-this-file', 1),
     line('title', vv.title),
@@ -56,21 +65,21 @@ export interface SpiceTarget {
   off(event: 'event', listener: (ev: { event: string; data?: Record<string, unknown> }) => void): unknown;
 }
 
-const SpiceInfo = z.object({ enabled: z.boolean(), port: z.number().optional() });
+const SpiceInfo = z.object({ enabled: z.boolean(), port: z.number().optional(), 'tls-port': z.number().optional() });
 
 /** Sets a fresh password (the previous .vv of this VM stops working) and arms its expiry. */
-export async function spiceOneTimeLogin(vm: SpiceTarget): Promise<Omit<VirtViewerFile, 'title'>> {
+export async function spiceOneTimeLogin(vm: SpiceTarget): Promise<Pick<VirtViewerFile, 'host' | 'port' | 'tlsPort' | 'password'>> {
   const spice = vm.spec.display?.spice;
   if (!spice) throw new ArdesiaError('SPICE_NOT_ENABLED', `vm ${vm.spec.name} has no SPICE display`);
   const info = SpiceInfo.safeParse(await vm.qmp.execute('query-spice'));
-  if (!info.success || !info.data.enabled || !info.data.port) {
+  if (!info.success || !info.data.enabled || (!info.data.port && !info.data['tls-port'])) {
     throw new ArdesiaError('SPICE_NOT_ENABLED', `vm ${vm.spec.name} runs without SPICE (it was started before the display was configured?)`);
   }
   const password = randomBytes(PASSWORD_BYTES).toString('base64url');
   await vm.qmp.setPassword('spice', password);
   await vm.qmp.expirePassword('spice', `+${VV_PASSWORD_TTL_S}`);
   expireAfterUse(vm);
-  return { host: advertisedHost(spice.listen), port: info.data.port, password };
+  return { host: advertisedHost(spice.listen), port: info.data.port || undefined, tlsPort: info.data['tls-port'] || undefined, password };
 }
 
 const armed = new WeakMap<SpiceTarget, () => void>();

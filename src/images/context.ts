@@ -1,6 +1,6 @@
 // What the image, desktop and home services share: the data folder, the store, the VM manager, the log.
 import type { Logger } from 'pino';
-import type { VmSpec, VmSpecInput, VmStatus } from '../contract/vm.js';
+import type { StartCaller, VmSpec, VmSpecInput, VmStatus } from '../contract/vm.js';
 import type { VmRuntime } from '../hypervisor/vm-runtime.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
 import type { Store } from '../store/db.js';
@@ -12,7 +12,7 @@ export interface VmControl {
   define(specs: VmSpec[], source: (name: string) => string): Promise<{ added: string[]; updated: string[] }>;
   undefine(name: string): Promise<void>;
   get(name: string): Promise<VmStatus>;
-  start(name: string, adHoc?: Partial<VmSpecInput>, template?: string): Promise<VmStatus>;
+  start(name: string, adHoc?: Partial<VmSpecInput>, template?: string, caller?: StartCaller): Promise<VmStatus>;
   stop(name: string, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }>;
   consoleLog(name: string, maxBytes: number): Promise<Buffer>;
   runtimeOf(name: string): VmRuntime | undefined;

@@ -1,5 +1,6 @@
 // Maintenance sessions: a VM on a writable overlay of the current version (or a blank disk for an
 // ISO install), published as the next version or discarded. One session per image at a time.
+import { type PoolNetwork, poolNics } from '../contract/network.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
@@ -19,7 +20,7 @@ import { bootProfileOf, currentVersionOf, requireImage, requireVersion, sessionO
 export const maintenanceVmName = (image: string): string => `maint-${image}`;
 const DISCARD_STOP_MS = 15_000;
 
-export function maintenanceSpec(ctx: ServiceContext, img: ImageRow, overlay: string, iso: string | null): VmSpec {
+export function maintenanceSpec(ctx: ServiceContext, img: ImageRow, overlay: string, iso: string | null, network: PoolNetwork): VmSpec {
   const p = bootProfileOf(ctx, img);
   const boot: VmSpec['boot'] = iso
     ? { firmware: p.firmware, device: 'cdrom' }
@@ -34,7 +35,7 @@ export function maintenanceSpec(ctx: ServiceContext, img: ImageRow, overlay: str
     disks: [{ path: overlay, format: 'qcow2', bus: 'virtio', readonly: false }],
     ...(iso ? { cdrom: iso } : {}),
     boot,
-    nics: [],
+    nics: poolNics(network),
     enabled: false,
     accel: 'auto',
   };
@@ -48,7 +49,7 @@ async function refuseSecondSession(ctx: ServiceContext, image: string): Promise<
 }
 
 /** Overlay (or blank disk) → session row → VM defined → VM started; each undone if a later one fails. */
-export async function sessionOpen(ctx: ServiceContext, img: ImageRow, principal: string, install?: { iso: string; sizeBytes: number }): Promise<MaintenanceSession> {
+export async function sessionOpen(ctx: ServiceContext, img: ImageRow, principal: string, network: PoolNetwork, install?: { iso: string; sizeBytes: number }): Promise<MaintenanceSession> {
   await refuseSecondSession(ctx, img.name);
   const versions = await versionList(ctx.db, img.name);
   const target = Math.max(0, ...versions.map((v) => v.version)) + 1;
@@ -76,10 +77,10 @@ export async function sessionOpen(ctx: ServiceContext, img: ImageRow, principal:
     };
     await ctx.db.insertInto('maintenance_sessions').values(row).execute();
     revert.add(() => ctx.db.deleteFrom('maintenance_sessions').where('image', '=', img.name).execute().then(() => undefined));
-    await ctx.vms.define([maintenanceSpec(ctx, img, overlay, row.iso)], () => `maintenance of image ${img.name}`);
+    await ctx.vms.define([maintenanceSpec(ctx, img, overlay, row.iso, network)], () => `maintenance of image ${img.name}`);
     revert.add(() => ctx.vms.undefine(vm));
     await ctx.vms.start(vm);
-    await auditAppend(ctx.db, principal, 'image.edit', img.name, { baseVersion: base, targetVersion: target, iso: row.iso });
+    await auditAppend(ctx.db, principal, 'image.edit', img.name, { baseVersion: base, targetVersion: target, iso: row.iso, network });
     return sessionOut(row);
   });
 }

@@ -1,5 +1,6 @@
 // The gold-image service: create (import, ISO install, build), versions, rollback, delete, gc, and
 // the maintenance sessions (maintenance.ts). Every change is audited.
+import type { PoolNetwork } from '../contract/network.js';
 import { copyFile, mkdir, rm, unlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -55,7 +56,7 @@ export class ImageService {
         const img = await this.createRecord(name, body, principal, revert.add.bind(revert));
         if (body.iso) {
           if (!existsSync(body.iso)) throw new ArdesiaError('VM_FILE_MISSING', `ISO ${body.iso} does not exist`);
-          await sessionOpen(this.ctx, img, principal, { iso: body.iso, sizeBytes: body.sizeBytes! });
+          await sessionOpen(this.ctx, img, principal, body.network ?? { mode: 'none' }, { iso: body.iso, sizeBytes: body.sizeBytes! });
         } else {
           const source = body.from ?? (await this.buildDebian(img, op, revert.add.bind(revert)));
           await this.importFirstVersion(img, source, body.format, principal, op);
@@ -167,8 +168,8 @@ export class ImageService {
     return (await versionList(this.ctx.db, name)).map((v) => versionOut(this.ctx, img, v));
   }
 
-  edit(name: string, principal: string): Promise<MaintenanceSession> {
-    return this.locked(name, async () => sessionOpen(this.ctx, await requireImage(this.ctx, name), principal));
+  edit(name: string, principal: string, network: PoolNetwork = { mode: 'none' }): Promise<MaintenanceSession> {
+    return this.locked(name, async () => sessionOpen(this.ctx, await requireImage(this.ctx, name), principal, network));
   }
 
   publishStart(name: string, opts: { flatten: boolean; stopTimeoutMs: number }, principal: string): Operation {

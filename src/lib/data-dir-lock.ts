@@ -2,7 +2,7 @@
 // DATA_DIR/ardesia.lock for their whole life. The kernel drops the lock when the holder dies, even by
 // kill -9, so a stale file never blocks a restart; the file's text only names the holder for the message.
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
 
@@ -36,7 +36,9 @@ export function lockHolderParse(text: string): LockHolder | undefined {
  */
 export function dataDirLock(dataDir: string, role: string): DataDirLock {
   const path = join(dataDir, DATA_DIR_LOCK_FILE);
-  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+  // 0600: flock needs only an open descriptor, so a file others can read is a lock any local account could take.
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
+  fchmodSync(fd, 0o600);
   const res = spawnSync('flock', ['--exclusive', '--nonblock', '--conflict-exit-code', String(LOCK_HELD_EXIT), '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
   if (res.status !== 0) {
     closeSync(fd);

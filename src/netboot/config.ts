@@ -26,7 +26,11 @@ const interfaceSchema = z.object({
   reservations: z.array(z.object({ mac: z.string(), ip: ipv4, hostname: z.string().optional() })).optional(),
   /** Where iPXE fetches its script: defaults to `address` and the daemon's --listen port. */
   http: z.object({ address: ipv4.optional(), port: port.optional() }).strict().default({}),
-  tftp: z.object({ enabled: z.boolean().default(true), port: port.default(69), workers: z.number().int().min(0).max(16).default(0) }).strict().default({}),
+  tftp: z.object({
+    enabled: z.boolean().default(true), port: port.default(69), workers: z.number().int().min(0).max(16).default(0),
+    /** Transfers one client address may have at once (a PC fetches one file at a time; a NAT'd lab may need more). */
+    perClient: z.number().int().min(1).max(256).default(4),
+  }).strict().default({}),
 }).strict();
 
 export const netbootConfigSchema = z.object({

@@ -13,7 +13,8 @@ import { TftpServer } from './tftp/server.js';
 const USAGE = `usage: serve.js --interface ADDR --root DIR [--mode full|proxy] [--no-dhcp] [--no-tftp]
   full mode: --range START-END --netmask MASK [--router IP] [--dns IP] [--lease-seconds N] [--reserve MAC=IP]… [--force]
   boot:      [--bios-file undionly.kpxe] [--uefi-file snponly.efi] [--ipxe-http ADDR:PORT] [--ipxe-script boot.ipxe]
-  tftp:      [--tftp-port 69] [--max-blksize 1468] [--tftp-workers N (the Node fallback when the native sender is missing: default one per core, 0 = main thread)]`;
+  tftp:      [--tftp-port 69] [--max-blksize 1468] [--tftp-workers N (the Node fallback when the native sender is missing: default one per core, 0 = main thread)]
+             [--tftp-per-client N (transfers one client address may have at once, default 4)]`;
 
 function log(event: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ t: Date.now(), ...event })}\n`);
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
       netmask: { type: 'string' }, router: { type: 'string' }, dns: { type: 'string', multiple: true },
       'lease-seconds': { type: 'string' }, reserve: { type: 'string', multiple: true }, force: { type: 'boolean' },
       'bios-file': { type: 'string' }, 'uefi-file': { type: 'string' }, 'ipxe-http': { type: 'string' }, 'ipxe-script': { type: 'string' },
-      'tftp-port': { type: 'string' }, 'max-blksize': { type: 'string' }, 'tftp-workers': { type: 'string' }, 'no-dhcp': { type: 'boolean' }, 'no-tftp': { type: 'boolean' },
+      'tftp-port': { type: 'string' }, 'max-blksize': { type: 'string' }, 'tftp-workers': { type: 'string' }, 'tftp-per-client': { type: 'string' }, 'no-dhcp': { type: 'boolean' }, 'no-tftp': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
       root: values.root!, address: values.interface, port: Number(values['tftp-port'] ?? 69), log,
       maxBlksize: values['max-blksize'] ? Number(values['max-blksize']) : undefined,
       workers: values['tftp-workers'] !== undefined ? Number(values['tftp-workers']) : availableParallelism(),
+      maxTransfersPerClient: values['tftp-per-client'] !== undefined ? Number(values['tftp-per-client']) : undefined,
     });
     closers.push(() => tftp.close());
     process.on('SIGUSR2', () => log({ event: 'tftp-stats', ...tftp.stats }));

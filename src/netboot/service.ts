@@ -64,7 +64,7 @@ export async function startNetboot(config: NetbootConfig, deps: NetbootDeps): Pr
       if (iface.tftp.enabled) {
         const prepared = prepareTftpRoot(deps.dataDir, dhcp, config.ipxeDir);
         if (prepared.missing.length > 0) log({ event: 'tftp-ipxe-missing', missing: prepared.missing, hint: 'install the Debian package ipxe' });
-        handle.servers.tftp.push(await TftpServer.start({ root: prepared.root, address: iface.address, port: iface.tftp.port, workers: iface.tftp.workers, log }));
+        handle.servers.tftp.push(await TftpServer.start({ root: prepared.root, address: iface.address, port: iface.tftp.port, workers: iface.tftp.workers, maxTransfersPerClient: iface.tftp.perClient, log }));
       }
       handle.servers.dhcp.push(await DhcpServer.start({ config: dhcp, leases, log }));
     }

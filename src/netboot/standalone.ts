@@ -24,6 +24,7 @@ export interface StandaloneOptions {
 export async function runStandaloneNetboot(opts: StandaloneOptions): Promise<{ url: string; close(): Promise<void> }> {
   const config = loadNetbootConfig(opts.configPath);
   const dataDir = resolve(opts.dataDir);
+  process.umask(0o077); // as the daemon (DATA_UMASK): nothing it makes in the data folder is readable by others
   mkdirSync(dataDir, { recursive: true, mode: 0o711 });
   // The daemon's own lock: a daemon on this folder runs its netboot itself (`serve --netboot`).
   const lock = dataDirLock(dataDir, 'ardesia netboot serve');

@@ -51,7 +51,11 @@ export function parseVmdkSparseHeader(bytes: Uint8Array): VmdkSparseHeader {
  * data lives elsewhere, extent lines naming other files, or a parent disk. Empty = safe.
  * `embedded` = the descriptor inside a sparse file, whose single SPARSE extent line is the file itself.
  */
-export function vmdkDescriptorProblems(descriptor: string, embedded: boolean): string[] {
+/**
+ * What makes a vmdk descriptor reach beyond its own file. An embedded (single-file) descriptor's one
+ * SPARSE extent must name the file itself: `selfName`, a bare name (no folder, no protocol).
+ */
+export function vmdkDescriptorProblems(descriptor: string, embedded: boolean, selfName?: string): string[] {
   const problems: string[] = [];
   const lines = descriptor.split(/\r?\n/).map((l) => l.replace(/\0.*$/s, '').trim()).filter((l) => l && !l.startsWith('#'));
   const createType = lines.map((l) => /^createType\s*=\s*"?([^"]*)"?$/i.exec(l)?.[1]).find((t) => t !== undefined);
@@ -59,7 +63,10 @@ export function vmdkDescriptorProblems(descriptor: string, embedded: boolean): s
   if (embedded && createType && !/^(monolithicSparse|streamOptimized)$/i.test(createType)) problems.push(`createType ${createType} keeps data in other files`);
   const extents = lines.filter((l) => /^(RW|RDONLY|NOACCESS)\s/i.test(l));
   for (const extent of extents) {
-    if (!embedded || !/^(RW|RDONLY)\s+\d+\s+SPARSE\s+"[^"]*"\s*$/i.test(extent)) problems.push(`extent line points at another file: ${extent}`);
+    const named = /^(RW|RDONLY)\s+\d+\s+SPARSE\s+"([^"]*)"\s*$/i.exec(extent)?.[2];
+    if (!embedded || named === undefined) problems.push(`extent line points at another file: ${extent}`);
+    else if (/[/\\:]/.test(named) || named === '..' || (selfName !== undefined && named !== selfName))
+      problems.push(`its sparse extent names "${named}", not the file itself${selfName ? ` (${selfName}); if the file was renamed, give it back that name` : ''}`);
   }
   if (embedded && extents.length > 1) problems.push(`${extents.length} extent lines; a single-file vmdk has one`);
   for (const line of lines) {

@@ -31,50 +31,50 @@ interface HeaderFacts {
   clusterSize?: number;
 }
 
-async function qcow2Facts(path: string, head: Uint8Array, fileSize: number): Promise<HeaderFacts> {
+async function qcow2Facts(path: string, name: string, head: Uint8Array, fileSize: number): Promise<HeaderFacts> {
   let header;
   try {
     header = parseQcow2Header(head);
     // extensions and names live in the first cluster; read all of it when clusters are larger
     if (header.clusterBits > 16 && header.clusterBits <= 21 && fileSize > head.length) header = parseQcow2Header(await readHead(path, 2 ** header.clusterBits));
   } catch (err) {
-    if (err instanceof Qcow2ParseError) refuse(path, { code: 'IMAGE_HOSTILE', reason: `its qcow2 header is malformed: ${err.message}` });
+    if (err instanceof Qcow2ParseError) refuse(name, { code: 'IMAGE_HOSTILE', reason: `its qcow2 header is malformed: ${err.message}` });
     throw err;
   }
   const verdict = qcow2Verdict(header, fileSize);
-  if (verdict) refuse(path, verdict);
+  if (verdict) refuse(name, verdict);
   return { virtualSize: header.virtualSize, clusterSize: 2 ** header.clusterBits };
 }
 
-async function vmdkFacts(path: string, head: Uint8Array, fileSize: number): Promise<HeaderFacts> {
+async function vmdkFacts(path: string, name: string, head: Uint8Array, fileSize: number): Promise<HeaderFacts> {
   if (String.fromCharCode(...head.subarray(0, 4)) !== 'KDMV') {
     const problems = vmdkDescriptorProblems(Buffer.from(head).toString('latin1'), false);
-    refuse(path, { code: 'IMAGE_HOSTILE', reason: problems.join('; ') });
+    refuse(name, { code: 'IMAGE_HOSTILE', reason: problems.join('; ') });
   }
   const header = parseVmdkSparseHeader(head);
   const descStart = header.descriptorOffsetSectors * 512;
   const descBytes = header.descriptorSizeSectors * 512;
-  if (descBytes > MAX_VMDK_DESCRIPTOR_BYTES || descStart + descBytes > fileSize) refuse(path, { code: 'IMAGE_HOSTILE', reason: 'its embedded descriptor lies beyond the file or is absurdly large' });
+  if (descBytes > MAX_VMDK_DESCRIPTOR_BYTES || descStart + descBytes > fileSize) refuse(name, { code: 'IMAGE_HOSTILE', reason: 'its embedded descriptor lies beyond the file or is absurdly large' });
   if (descBytes > 0) {
     const all = descStart + descBytes <= head.length ? head : await readHead(path, descStart + descBytes);
-    const problems = vmdkDescriptorProblems(Buffer.from(all.subarray(descStart, descStart + descBytes)).toString('latin1'), true);
-    if (problems.length > 0) refuse(path, { code: 'IMAGE_HOSTILE', reason: problems.join('; ') });
+    const problems = vmdkDescriptorProblems(Buffer.from(all.subarray(descStart, descStart + descBytes)).toString('latin1'), true, basename(name));
+    if (problems.length > 0) refuse(name, { code: 'IMAGE_HOSTILE', reason: problems.join('; ') });
   }
   return { virtualSize: header.capacitySectors * 512 };
 }
 
-async function headerFacts(path: string, format: ImageFormat, head: Uint8Array, fileSize: number): Promise<HeaderFacts> {
-  if (format === 'qcow2') return qcow2Facts(path, head, fileSize);
-  if (format === 'vmdk') return vmdkFacts(path, head, fileSize);
+async function headerFacts(path: string, name: string, format: ImageFormat, head: Uint8Array, fileSize: number): Promise<HeaderFacts> {
+  if (format === 'qcow2') return qcow2Facts(path, name, head, fileSize);
+  if (format === 'vmdk') return vmdkFacts(path, name, head, fileSize);
   if (format === 'vdi') {
     let header;
     try {
       header = parseVdiHeader(head);
     } catch (err) {
-      refuse(path, { code: 'IMAGE_INVALID', reason: (err as Error).message });
+      refuse(name, { code: 'IMAGE_INVALID', reason: (err as Error).message });
     }
     const verdict = vdiVerdict(header, fileSize);
-    if (verdict) refuse(path, verdict);
+    if (verdict) refuse(name, verdict);
     return { virtualSize: header.diskSize };
   }
   return {}; // raw: the file is the disk; vhdx: qemu-img reads the metadata region (it refuses differencing vhdx)
@@ -88,49 +88,52 @@ function normaliseClaim(path: string, claimedFormat: string | undefined): ImageF
 }
 
 /** qemu-img info with the format we detected; refuses anything still naming another file. */
-async function qemuInfo(path: string, format: ImageFormat): Promise<{ virtualSize: number; actualSize: number }> {
+async function qemuInfo(path: string, name: string, format: ImageFormat): Promise<{ virtualSize: number; actualSize: number }> {
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(await qemuImg(['info', '-f', format, '--output=json', path])) as Record<string, unknown>;
   } catch (err) {
-    if (err instanceof ArdesiaError && err.code === 'IMAGE_CREATE_FAILED') throw new ArdesiaError('IMAGE_INVALID', `${path}: qemu-img cannot read it as ${format}: ${err.message}`);
+    if (err instanceof ArdesiaError && err.code === 'IMAGE_CREATE_FAILED') throw new ArdesiaError('IMAGE_INVALID', `${name}: qemu-img cannot read it as ${format}: ${err.message}`);
     throw err;
   }
-  if (raw['backing-filename'] !== undefined || raw['full-backing-filename'] !== undefined) refuse(path, { code: 'IMAGE_HOSTILE', reason: `qemu-img sees a backing file ${String(raw['backing-filename'])}` });
+  if (raw['backing-filename'] !== undefined || raw['full-backing-filename'] !== undefined) refuse(name, { code: 'IMAGE_HOSTILE', reason: `qemu-img sees a backing file ${String(raw['backing-filename'])}` });
   const specific = JSON.stringify(raw['format-specific'] ?? {});
-  if (/"data-file"/.test(specific)) refuse(path, { code: 'IMAGE_HOSTILE', reason: 'qemu-img sees an external data file' });
+  if (/"data-file"/.test(specific)) refuse(name, { code: 'IMAGE_HOSTILE', reason: 'qemu-img sees an external data file' });
   return { virtualSize: Number(raw['virtual-size']), actualSize: Number(raw['actual-size'] ?? 0) };
 }
 
 /** IMAGE_INVALID with qemu-img's own words when `qemu-img check` finds corruption (leaks alone are harmless). */
-export async function qemuImgCheck(path: string, format: ImageFormat = 'qcow2'): Promise<void> {
+export async function qemuImgCheck(path: string, format: ImageFormat = 'qcow2', name = path): Promise<void> {
   const outcome = await qemuImgOutcome(['check', '-f', format, path]);
   if (outcome.exitCode === 0 || outcome.exitCode === 3) return;
-  throwIfKilled(outcome, `checking ${path}`);
+  throwIfKilled(outcome, `checking ${name}`);
   const words = `${outcome.stdout}\n${outcome.stderr}`.trim().replace(/^qemu-img: /gm, '');
-  if (/No space left on device/i.test(words)) throw new ArdesiaError('DISK_FULL', `checking ${path}: the data folder is full: free space or grow it; nothing was changed`);
-  throw new ArdesiaError('IMAGE_INVALID', `qemu-img check found problems in ${path}: ${words}`);
+  if (/No space left on device/i.test(words)) throw new ArdesiaError('DISK_FULL', `checking ${name}: the data folder is full: free space or grow it; nothing was changed`);
+  throw new ArdesiaError('IMAGE_INVALID', `qemu-img check found problems in ${name}: ${words.replaceAll(path, name)}`);
 }
 
-/** Detects, judges and checks an image from outside; throws IMAGE_HOSTILE / IMAGE_INVALID. */
-export async function inspectForeignImage(path: string, claimedFormat?: string): Promise<ImageInspection> {
-  const claim = normaliseClaim(path, claimedFormat);
+/**
+ * Detects, judges and checks an image from outside; throws IMAGE_HOSTILE / IMAGE_INVALID. `path` is
+ * what is read (an import passes its open descriptor as /proc/PID/fd/N), `name` what messages say.
+ */
+export async function inspectForeignImage(path: string, claimedFormat?: string, name = path): Promise<ImageInspection> {
+  const claim = normaliseClaim(name, claimedFormat);
   const info = await stat(path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') throw new ArdesiaError('VM_FILE_MISSING', `${path} does not exist`);
+    if (err.code === 'ENOENT') throw new ArdesiaError('VM_FILE_MISSING', `${name} does not exist`);
     throw err;
   });
-  if (!info.isFile()) throw new ArdesiaError('IMAGE_INVALID', `${path} is not a regular file`);
+  if (!info.isFile()) throw new ArdesiaError('IMAGE_INVALID', `${name} is not a regular file`);
   const head = await readHead(path, FIRST_BYTES);
-  const decision = importFormatDecide({ fileName: basename(path), fileSize: info.size, head, ...(claim ? { claimedFormat: claim } : {}) });
+  const decision = importFormatDecide({ fileName: basename(name), fileSize: info.size, head, ...(claim ? { claimedFormat: claim } : {}) });
   if (!decision.ok) throw new ArdesiaError('IMAGE_FORMAT_MISMATCH', decision.reason);
   const format = decision.format;
-  const facts = await headerFacts(path, format, head, info.size);
-  const qemu = await qemuInfo(path, format);
+  const facts = await headerFacts(path, name, format, head, info.size);
+  const qemu = await qemuInfo(path, name, format);
   const sizeProblem = virtualSizeVerdict(qemu.virtualSize);
-  if (sizeProblem) refuse(path, sizeProblem);
+  if (sizeProblem) refuse(name, sizeProblem);
   if (facts.virtualSize !== undefined && Math.abs(facts.virtualSize - qemu.virtualSize) >= 2 ** 20) {
-    refuse(path, { code: 'IMAGE_HOSTILE', reason: `header says ${facts.virtualSize} bytes but qemu-img reads ${qemu.virtualSize}` });
+    refuse(name, { code: 'IMAGE_HOSTILE', reason: `header says ${facts.virtualSize} bytes but qemu-img reads ${qemu.virtualSize}` });
   }
-  if (CHECKABLE.has(format)) await qemuImgCheck(path, format);
+  if (CHECKABLE.has(format)) await qemuImgCheck(path, format, name);
   return { format, virtualSize: qemu.virtualSize, actualSize: qemu.actualSize, ...(facts.clusterSize ? { clusterSize: facts.clusterSize } : {}) };
 }

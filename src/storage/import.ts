@@ -2,9 +2,10 @@
 // → standalone), a maintenance overlay copied as a new version. Each writes DEST.partial and
 // only a finished, checked file becomes DEST; on any failure neither is left behind.
 import { constants } from 'node:fs';
-import { copyFile, link, open, unlink } from 'node:fs/promises';
+import { copyFile, link, open, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
+import { failpointPause } from '../lib/failpoint.js';
 import { readHead, readQcow2Header } from './clone.js';
 import { detectImageFormat } from './foreign-headers.js';
 import { inspectForeignImage, qemuImgCheck } from './image-check.js';
@@ -67,24 +68,54 @@ async function producePartial(dest: string, produce: (partial: string) => Promis
   }
 }
 
-/** Checks a foreign image, converts it to a standalone qcow2 at `dest`, returns its sha256. */
+/**
+ * Opens an import's source once: non-blocking (a FIFO cannot stall the open), a regular file only.
+ * Every later read goes through this descriptor, so what was checked is what is converted.
+ */
+async function openImportSource(source: string): Promise<FileHandle> {
+  const handle = await open(source, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') throw new ArdesiaError('VM_FILE_MISSING', `${source} does not exist`);
+    throw err;
+  });
+  if (!(await handle.stat()).isFile()) {
+    await handle.close();
+    throw new ArdesiaError('IMAGE_INVALID', `${source} is not a regular file`);
+  }
+  return handle;
+}
+
+/** The open file as a path qemu-img (a child of ours) can open: the same inode whatever happens to the name. */
+export const descriptorPath = (fd: number): string => `/proc/${process.pid}/fd/${fd}`;
+
+/**
+ * Checks a foreign image, converts it to a standalone qcow2 at `dest`, returns its sha256. The
+ * source is opened once; the checks and the conversion read that open file, never the name again
+ * (a file swapped under the name after the check is not what gets converted).
+ */
 export async function importImage(opts: {
   source: string;
   dest: string;
   claimedFormat?: string;
   onProgress?: ProgressCallback;
 }): Promise<{ sha256: string; virtualSize: number; sourceFormat: string }> {
-  const inspection = await inspectForeignImage(opts.source, opts.claimedFormat);
-  const progress = risingProgress(opts.onProgress);
-  progress(0);
-  await producePartial(opts.dest, async (partial) => {
-    await convertWithProgress(['-f', inspection.format, '-O', 'qcow2', opts.source, partial], `importing ${opts.source}`, progress);
-    await qemuImgCheck(partial);
-  });
-  const sha256 = await sha256File(opts.dest);
-  const { virtualSize } = await readQcow2Header(opts.dest);
-  progress(1);
-  return { sha256, virtualSize, sourceFormat: inspection.format };
+  const handle = await openImportSource(opts.source);
+  try {
+    const checked = descriptorPath(handle.fd);
+    const inspection = await inspectForeignImage(checked, opts.claimedFormat, opts.source);
+    await failpointPause('import-after-check');
+    const progress = risingProgress(opts.onProgress);
+    progress(0);
+    await producePartial(opts.dest, async (partial) => {
+      await convertWithProgress(['-f', inspection.format, '-O', 'qcow2', checked, partial], `importing ${opts.source}`, progress);
+      await qemuImgCheck(partial);
+    });
+    const sha256 = await sha256File(opts.dest);
+    const { virtualSize } = await readQcow2Header(opts.dest);
+    progress(1);
+    return { sha256, virtualSize, sourceFormat: inspection.format };
+  } finally {
+    await handle.close();
+  }
 }
 
 /** One standalone qcow2 with the content of a whole backing chain. */

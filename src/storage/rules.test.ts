@@ -48,8 +48,12 @@ describe('detectImageFormat', () => {
 
 describe('vmdkDescriptorProblems', () => {
   const sparse = 'version=1\nCID=12345678\nparentCID=ffffffff\ncreateType="monolithicSparse"\nRW 2048 SPARSE "disk.vmdk"\n';
-  const table: Array<[string, string, boolean, RegExp | null]> = [
+  const table: Array<[string, string, boolean, RegExp | null, string?]> = [
     ['monolithicSparse embedded', sparse, true, null],
+    ['monolithicSparse embedded, naming itself', sparse, true, null, 'disk.vmdk'],
+    ['a sparse extent naming another file', sparse, true, /names "disk\.vmdk", not the file itself \(renamed\.vmdk\)/, 'renamed.vmdk'],
+    ['a sparse extent with a path', sparse.replace('"disk.vmdk"', '"/etc/shadow"'), true, /not the file itself/],
+    ['a sparse extent with a protocol', sparse.replace('"disk.vmdk"', '"json:{}"'), true, /not the file itself/],
     ['streamOptimized embedded', sparse.replace('monolithicSparse', 'streamOptimized'), true, null],
     ['descriptor file', sparse, false, /other files/],
     ['flat extent', 'createType="monolithicFlat"\nRW 2048 FLAT "/etc/passwd" 0\n', true, /monolithicFlat|extent/],
@@ -57,9 +61,9 @@ describe('vmdkDescriptorProblems', () => {
     ['parent CID', sparse.replace('parentCID=ffffffff', 'parentCID=1234abcd'), true, /parentCID/],
     ['two extents', `${sparse}RW 2048 SPARSE "other.vmdk"\n`, true, /2 extent lines/],
   ];
-  for (const [name, text, embedded, expected] of table) {
+  for (const [name, text, embedded, expected, selfName] of table) {
     it(name, () => {
-      const problems = vmdkDescriptorProblems(text, embedded).join('; ');
+      const problems = vmdkDescriptorProblems(text, embedded, selfName).join('; ');
       if (expected) assert.match(problems, expected);
       else assert.equal(problems, '');
     });

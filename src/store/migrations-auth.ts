@@ -43,4 +43,13 @@ export const AUTH_MIGRATIONS: Record<string, Migration> = {
       await sql`alter table api_tokens add column label text`.execute(db);
     },
   },
+  // wt-logins: tokens say whose they are (root, a web user's login, a unix account's file) and when they end.
+  '0009_token_kind': {
+    async up(db: Kysely<any>) {
+      await sql`alter table api_tokens add column kind text not null default 'user'`.execute(db);
+      await sql`alter table api_tokens add column expires_at text`.execute(db);
+      await sql`update api_tokens set kind = case when principal = 'root' then 'root' else 'unix' end where label is null`.execute(db);
+      await db.schema.createIndex('api_tokens_principal').on('api_tokens').columns(['kind', 'principal']).execute();
+    },
+  },
 };

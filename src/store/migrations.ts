@@ -96,4 +96,10 @@ export const MIGRATIONS: Record<string, Migration> = {
       await sql`create trigger audit_no_delete before delete on audit begin select raise(abort, 'the audit log is append-only'); end`.execute(db);
     },
   },
+  // Standalone desktops get the pools' network setting; those made before it keep none (branch wt-localnet: renumber at merge).
+  '0008_desktop_network': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('desktops').addColumn('network', 'text', (c) => c.notNull().defaultTo('{"mode":"none"}')).execute();
+    },
+  },
 };

@@ -27,6 +27,10 @@ export interface ApiTokenTable {
   created_at: string;
   /** Set for tokens issued by a login (POST /v1/auth/tokens); null for the root and vm-owner file tokens. */
   label: string | null;
+  /** Whose token: root, a web user (login tokens) or a unix account (vm.conf owner token files). */
+  kind: ColumnType<'root' | 'user' | 'unix', 'root' | 'user' | 'unix', never>;
+  /** Login tokens end then (serve --token-ttl); null: file tokens, which end when their file is replaced. */
+  expires_at: string | null;
 }
 
 export interface Database extends AuthTables, PoolTables, NetbootTables {
@@ -89,6 +93,8 @@ export interface DesktopTable {
   home_user: string | null;
   vm_name: string;
   created_at: string;
+  /** The desktop's network card: PoolNetwork as JSON. */
+  network: string;
 }
 
 export interface HomeTable {

@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { Updateable } from 'kysely';
 import { ArdesiaError } from '../contract/errors.js';
 import { auditAppend } from '../audit/log.js';
+import { KeyedTokenBuckets, type BucketRule } from '../lib/token-bucket.js';
 import type { ThinClientTable } from '../store/schema-netboot.js';
 import type { Store } from '../store/db.js';
 import type { ThinClientCreate, ThinClientPatch, ThinClientView } from '../contract/thinclients.js';
@@ -13,8 +14,17 @@ export interface ThinClientSettings {
   requireApproval: boolean;
 }
 
-/** What the boot chain does with a client asking for its script. */
-export type BootDecision = 'boot' | 'disabled' | 'awaiting-approval';
+/** What the boot chain does with a client asking for its script; 'busy': an unknown MAC not registered now (rate limit). */
+export type BootDecision = 'boot' | 'disabled' | 'awaiting-approval' | 'busy';
+
+/**
+ * Auto-registration of unknown MACs is unauthenticated, so it is rate-limited: overall (a flood of
+ * made-up MACs cannot fill the inventory) and per source address (one PC cannot use up the overall budget).
+ */
+export const REGISTRATIONS_OVERALL: BucketRule = { burst: 30, refillMs: 2_000 };
+export const REGISTRATIONS_PER_ADDRESS: BucketRule = { burst: 4, refillMs: 60_000 };
+/** The boot chain tells the live feed about one client at most this often (a PC hammering /boot/ cannot flood it). */
+export const BOOT_EVENT_MIN_INTERVAL_MS = 5_000;
 
 export function bootDecision(state: ThinClientView['state'], settings: ThinClientSettings): BootDecision {
   if (state === 'disabled') return 'disabled';
@@ -73,6 +83,12 @@ export interface ThinClientEvents {
 
 export class ThinClientService extends EventEmitter<ThinClientEvents> {
   readonly settings: ThinClientSettings = { requireApproval: false };
+  private readonly registrationsOverall = new KeyedTokenBuckets(REGISTRATIONS_OVERALL, 1);
+  private readonly registrationsByAddress = new KeyedTokenBuckets(REGISTRATIONS_PER_ADDRESS);
+  /** One token per BOOT_EVENT_MIN_INTERVAL_MS per MAC: when the boot chain may publish `changed`. */
+  private readonly bootEvents = new KeyedTokenBuckets({ burst: 1, refillMs: BOOT_EVENT_MIN_INTERVAL_MS });
+  /** Registrations refused since the last log line about them (logged at most every few seconds). */
+  private refusedRegistrations = { count: 0, loggedAtMs: 0 };
 
   constructor(
     readonly store: Store,
@@ -141,17 +157,21 @@ export class ThinClientService extends EventEmitter<ThinClientEvents> {
   }
 
   /**
-   * A client asks for its boot script: registered as new if unknown, seen now from `ip`;
-   * its boot count grows only when it is let boot.
+   * A client asks for its boot script: registered as new if unknown (within the registration rate
+   * limits, else 'busy' and nothing written), seen now from `ip`; its boot count grows only when it is let boot.
    */
-  async bootRequest(mac: string, ip: string): Promise<{ client: ThinClientView; decision: BootDecision; registered: boolean }> {
-    const now = new Date().toISOString();
-    const inserted = await this.store
-      .insertInto('thin_clients')
-      .values({ ...EMPTY_CLIENT, mac, state: 'new', created_at: now })
-      .onConflict((oc) => oc.column('mac').doNothing())
-      .executeTakeFirst();
-    const registered = (inserted.numInsertedOrUpdatedRows ?? 0n) > 0n;
+  async bootRequest(mac: string, ip: string, nowMs = Date.now()): Promise<{ client?: ThinClientView; decision: BootDecision; registered: boolean }> {
+    const now = new Date(nowMs).toISOString();
+    let registered = false;
+    if (!(await this.find(mac))) {
+      if (!this.mayRegister(ip, nowMs)) return { decision: 'busy', registered: false };
+      const inserted = await this.store
+        .insertInto('thin_clients')
+        .values({ ...EMPTY_CLIENT, mac, state: 'new', created_at: now })
+        .onConflict((oc) => oc.column('mac').doNothing())
+        .executeTakeFirst();
+      registered = (inserted.numInsertedOrUpdatedRows ?? 0n) > 0n;
+    }
     const before = await this.get(mac);
     const decision = bootDecision(before.state, this.settings);
     await this.store
@@ -160,15 +180,35 @@ export class ThinClientService extends EventEmitter<ThinClientEvents> {
       .where('mac', '=', mac)
       .execute();
     const client = await this.get(mac);
-    this.emit('changed', client);
+    this.emitFromBoot(client, registered, nowMs);
     return { client, decision, registered };
   }
 
+  /** Takes a registration from both limits (overall, this address), or refuses and counts it. */
+  private mayRegister(ip: string, nowMs: number): boolean {
+    if (this.registrationsByAddress.available(ip, nowMs) >= 1 && this.registrationsOverall.take('all', nowMs)) {
+      this.registrationsByAddress.take(ip, nowMs);
+      return true;
+    }
+    this.refusedRegistrations.count++;
+    if (nowMs - this.refusedRegistrations.loggedAtMs >= BOOT_EVENT_MIN_INTERVAL_MS) {
+      this.log.info({ event: 'thinclient-registration-limited', refused: this.refusedRegistrations.count, lastFrom: ip },
+        `${this.refusedRegistrations.count} unknown thin client(s) not registered: too many new MACs at once (they ask again)`);
+      this.refusedRegistrations = { count: 0, loggedAtMs: nowMs };
+    }
+    return false;
+  }
+
+  /** A new client always reaches the live feed; a known one at most every BOOT_EVENT_MIN_INTERVAL_MS. */
+  private emitFromBoot(client: ThinClientView, registered: boolean, nowMs: number): void {
+    if (this.bootEvents.take(client.mac, nowMs) || registered) this.emit('changed', client);
+  }
+
   /** The kiosk read its settings: the client is alive at `ip`. */
-  async seen(mac: string, ip: string): Promise<ThinClientView> {
-    await this.store.updateTable('thin_clients').set({ last_seen_at: new Date().toISOString(), last_ip: ip }).where('mac', '=', mac).execute();
+  async seen(mac: string, ip: string, nowMs = Date.now()): Promise<ThinClientView> {
+    await this.store.updateTable('thin_clients').set({ last_seen_at: new Date(nowMs).toISOString(), last_ip: ip }).where('mac', '=', mac).execute();
     const client = await this.get(mac);
-    this.emit('changed', client);
+    this.emitFromBoot(client, false, nowMs);
     return client;
   }
 }

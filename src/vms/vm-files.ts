@@ -1,9 +1,10 @@
 // Where a VM's files live in the data folder, and the checks made before anything is created.
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
-import { classifyBootImage, EFI_VARS_FILE, type RuntimePaths, runtimePaths } from '../hypervisor/qemu/argv.js';
+import { regularFileCheck, regularFileHead } from './owner-files.js';
+import { BOOT_IMAGE_HEAD_BYTES, classifyBootImage, EFI_VARS_FILE, type RuntimePaths, runtimePaths } from '../hypervisor/qemu/argv.js';
 
 export interface VmFiles {
   runtime: RuntimePaths;
@@ -51,16 +52,17 @@ export function checkSpecFiles(spec: VmSpec): void {
   }
 }
 
-/** vmctl's `-b` takes a kernel or a BIOS image: tell which from the file's first bytes. */
-export function bootKindOf(spec: VmSpec): 'kernel' | 'bios-image' | undefined {
-  if (!spec.boot.kernel) return undefined;
-  const head = Buffer.alloc(8192);
-  const fd = openSync(spec.boot.kernel, 'r');
-  try {
-    readSync(fd, head, 0, head.length, 0);
-  } finally {
-    closeSync(fd);
+/**
+ * vmctl's `-b` takes a kernel or a BIOS image: tell which from the file's first bytes. The files QEMU reads
+ * whole (kernel, initrd, BIOS) must be regular files, opened without blocking: a FIFO would hang the daemon.
+ */
+export async function bootKindOf(spec: VmSpec): Promise<'kernel' | 'bios-image' | undefined> {
+  for (const key of ['initrd', 'bios'] as const) {
+    const path = spec.boot[key];
+    if (path) await regularFileCheck(path, `vm ${spec.name}: ${key}`);
   }
+  if (!spec.boot.kernel) return undefined;
+  const head = await regularFileHead(spec.boot.kernel, `vm ${spec.name}: kernel`, BOOT_IMAGE_HEAD_BYTES);
   const kind = classifyBootImage(head);
   if (kind === 'bios') return 'bios-image';
   if (kind === 'unknown') {

@@ -7,7 +7,7 @@ import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ArdesiaError } from '../contract/errors.js';
-import { DAEMON_STOP_REASON, type VmSpec, type VmSpecInput, type VmStatus, VmSpec as VmSpecSchema } from '../contract/vm.js';
+import { DAEMON_STOP_REASON, type StartCaller, type VmSpec, type VmSpecInput, type VmStatus, VmSpec as VmSpecSchema } from '../contract/vm.js';
 import { decideAccel, type HostReport, TCG_WARNING } from '../hypervisor/host/index.js';
 import { canPause, canReset, canUnpause } from '../hypervisor/lifecycle.js';
 import { buildQemuLaunch, DEBIAN_FIRMWARE } from '../hypervisor/qemu/argv.js';
@@ -16,13 +16,18 @@ import { consoleLogTail } from '../hypervisor/console-log.js';
 import { VmRuntime } from '../hypervisor/vm-runtime.js';
 import { QmpError } from '../hypervisor/qmp/errors.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
+import { withTimeout } from '../lib/with-timeout.js';
 import { VmNetwork } from '../network/vm-network.js';
 import { freeTcpPort } from '../gateway/free-port.js';
+import { spiceUsesTls } from '../hypervisor/qemu/spice-args.js';
+import { spiceCredentialsEnsure } from '../tls/certs.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmDelete, vmGet, vmInsert, vmList, vmSetDesired, vmUpdateSpec } from '../store/vms.js';
 import { unprivilegedAccount } from '../lib/unprivileged-account.js';
 import { backingChains, handRuntimeFolder, specForAccount, keepsDaemonUser } from './qemu-confinement.js';
 import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, vmFiles } from './vm-files.js';
+import { isConfined, OwnerConfinement } from './owner-start.js';
+import type { OwnerPolicy } from './owner-policy.js';
 
 export interface VmManagerOptions {
   dataDir: string;
@@ -30,16 +35,22 @@ export interface VmManagerOptions {
   log: Logger;
   /** The host check runs once at start-up; VMs started before it ends wait for it. */
   hostReport: Promise<HostReport>;
+  /** What VM owners who are not administrators may use (serve --owner-policy). */
+  ownerPolicy: OwnerPolicy;
 }
 
 export class VmManager {
   private readonly runtimes = new Map<string, VmRuntime>();
   private readonly lock = new KeyedLock();
+  /** Whose caps a running VM counts against: the owner who started it (their vm.conf user otherwise). */
+  private readonly startedBy = new Map<string, string>();
+  private readonly owners: OwnerConfinement;
   /** Taps, bridges, MAC locks and local-interface DHCP of running VMs. */
   readonly network: VmNetwork;
 
   constructor(private readonly opts: VmManagerOptions) {
     this.network = new VmNetwork((event) => opts.log.debug(event, 'local interface DHCP'));
+    this.owners = new OwnerConfinement(opts.ownerPolicy, opts.dataDir);
   }
 
   private get db(): Store {
@@ -111,24 +122,37 @@ export class VmManager {
 
   /**
    * Starts a defined VM, or defines a transient one from `adHoc` (vmctl start with flags only).
-   * Nothing is left behind on failure: no runtime folder, no QEMU, no transient record.
+   * Nothing is left behind on failure: no runtime folder, no QEMU, no transient record. A caller who
+   * is not an administrator is confined to their owner policy (owner-start.ts).
    */
-  async start(name: string, adHoc?: Partial<VmSpecInput>, template?: string): Promise<VmStatus> {
-    return this.lock.run(name, async () => {
-      if (this.runtimes.has(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is already running`);
-      const { spec, created } = await this.specForStart(name, adHoc, template);
-      try {
-        // The intent is recorded first: a daemon killed mid-start finishes the start when it returns.
-        await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null });
-        const runtime = await this.launch(spec);
-        await vmSetDesired(this.db, name, { startedAt: runtime.startedAt });
-      } catch (err) {
-        if (created) await vmDelete(this.db, name);
-        else await vmSetDesired(this.db, name, { desired: 'stopped', lastStopReason: `start failed: ${(err as Error).message}` });
-        throw err;
-      }
-      return this.statusOf(await this.record(name));
-    });
+  async start(name: string, adHoc?: Partial<VmSpecInput>, template?: string, caller?: StartCaller): Promise<VmStatus> {
+    if (!isConfined(caller)) return this.lock.run(name, () => this.startLocked(name, adHoc, template));
+    this.owners.overridesCheck(name, adHoc);
+    // One start at a time per owner: two VMs starting together must not both fit the same quota.
+    return this.lock.run(`owner:${caller.name}`, () => this.lock.run(name, () => this.startLocked(name, adHoc, template, caller)));
+  }
+
+  private async startLocked(name: string, adHoc?: Partial<VmSpecInput>, template?: string, caller?: StartCaller): Promise<VmStatus> {
+    if (this.runtimes.has(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is already running`);
+    const { spec: defined, created } = await this.specForStart(name, adHoc, template);
+    try {
+      const running = isConfined(caller) ? [...this.runtimes.values()].filter((rt) => this.chargedTo(rt.spec) === caller.name).map((rt) => rt.spec) : [];
+      const spec = isConfined(caller) ? await this.owners.confine(caller.name, defined, running) : defined;
+      // The intent is recorded first: a daemon killed mid-start finishes the start when it returns.
+      await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null });
+      const runtime = await this.launch(spec);
+      if (caller) this.startedBy.set(name, caller.name);
+      await vmSetDesired(this.db, name, { startedAt: runtime.startedAt });
+    } catch (err) {
+      if (created) await vmDelete(this.db, name);
+      else await vmSetDesired(this.db, name, { desired: 'stopped', lastStopReason: `start failed: ${(err as Error).message}` });
+      throw err;
+    }
+    return this.statusOf(await this.record(name));
+  }
+
+  private chargedTo(spec: VmSpec): string | undefined {
+    return this.startedBy.get(spec.name) ?? spec.owner?.user;
   }
 
   private async specForStart(name: string, adHoc?: Partial<VmSpecInput>, template?: string): Promise<{ spec: VmSpec; created: boolean }> {
@@ -150,7 +174,7 @@ export class VmManager {
 
   private async launch(spec: VmSpec): Promise<VmRuntime> {
     checkSpecFiles(spec);
-    const bootKind = bootKindOf(spec);
+    const bootKind = await bootKindOf(spec);
     const report = await this.opts.hostReport;
     const accel = decideAccel(spec.accel, report);
     const files = vmFiles(this.opts.dataDir, spec.name);
@@ -168,9 +192,10 @@ export class VmManager {
       await this.network.attach(spec, account);
       const spice = spec.display?.spice;
       const spicePort = spice && spice.port === undefined ? await freeTcpPort(spice.listen) : undefined;
+      const spiceX509Dir = spice && spiceUsesTls(spice) ? await spiceCredentialsEnsure(this.opts.dataDir) : undefined;
       const launchSpec = specForAccount(spec, files.runtime.dir, account);
       const chains = await backingChains(spec);
-      const launch = buildQemuLaunch(launchSpec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort, chains });
+      const launch = buildQemuLaunch(launchSpec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort, spiceX509Dir, chains });
       const runtime = await VmRuntime.launch(spec, launch, files.runtime, files.consoleLog, accel, account);
       this.track(runtime);
       if (accel === 'tcg') this.opts.log.warn({ vm: spec.name }, `vm ${spec.name} runs under TCG: ${TCG_WARNING}`);
@@ -188,6 +213,7 @@ export class VmManager {
     this.runtimes.set(name, runtime);
     runtime.on('exited', (reason) => {
       this.runtimes.delete(name);
+      this.startedBy.delete(name);
       removeRuntimeFolder(vmFiles(this.opts.dataDir, name));
       void this.network.detach(name).catch((err) => this.opts.log.error({ err, vm: name }, 'removing the VM\'s taps failed'));
       this.opts.log.info({ vm: name, reason }, `vm ${name} stopped: ${reason}`);
@@ -387,22 +413,6 @@ function ownerText(spec: VmSpec): string | null {
 
 function lastLine(text: string): string {
   return text.trim().split('\n').pop()?.trim() ?? '';
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve(undefined), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
 }
 
 /** A QMP command on a running VM that failed (QEMU hung, or exiting) as a registry error naming the command and why. */

@@ -13,6 +13,12 @@ export interface CallOptions {
   token?: string;
   cookie?: string;
   body?: unknown;
+  /** The Origin header: by default, with a cookie, this server's own (as a browser sends); null: none. */
+  origin?: string | null;
+  /** The Content-Type of the body (default application/json). */
+  contentType?: string;
+  /** Extra headers (X-Forwarded-For…). */
+  headers?: Record<string, string>;
 }
 
 export interface Reply {
@@ -22,8 +28,9 @@ export interface Reply {
 }
 
 export function call(target: Target, method: string, path: string, opts: CallOptions = {}): Promise<Reply> {
-  const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+  const payload = opts.body === undefined ? undefined : Buffer.from(typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body));
   const url = target.url ? new URL(path, target.url) : undefined;
+  const origin = opts.origin === null ? undefined : (opts.origin ?? (opts.cookie ? (url?.origin ?? 'http://localhost') : undefined));
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -35,9 +42,11 @@ export function call(target: Target, method: string, path: string, opts: CallOpt
         method,
         timeout: 30_000,
         headers: {
-          ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+          ...(payload ? { 'content-type': opts.contentType ?? 'application/json', 'content-length': payload.length } : {}),
           ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
           ...(opts.cookie ? { cookie: opts.cookie } : {}),
+          ...(origin ? { origin } : {}),
+          ...opts.headers,
         },
       },
       (res) => {

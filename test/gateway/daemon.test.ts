@@ -24,6 +24,7 @@ async function call(method: string, path: string, auth: { token?: string; cookie
   const headers: Record<string, string> = {};
   if (auth.token) headers.authorization = `Bearer ${auth.token}`;
   if (auth.cookie) headers.cookie = auth.cookie;
+  if (auth.cookie) headers.origin = url; // a browser sends its page's origin with the cookie
   if (body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(`${url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   return { status: res.status, text: await res.text(), type: res.headers.get('content-type') };
@@ -139,9 +140,9 @@ describe('the guest’s VNC through the gateway', () => {
     const anonymous = await openDisplay(url, await ticketFor({ token: tokens.owner }), undefined).closed;
     assert.match(anonymous.reason, /^DISPLAY_TICKET_NOT_YOURS /);
 
-    const otherSession = await openDisplay(url, await ticketFor({ cookie: cookies[0] }), undefined, { cookie: cookies[1]! }).closed;
+    const otherSession = await openDisplay(url, await ticketFor({ cookie: cookies[0] }), undefined, { cookie: cookies[1]!, origin: url }).closed;
     assert.match(otherSession.reason, /^DISPLAY_TICKET_NOT_YOURS /);
-    const sameSession = openDisplay(url, await ticketFor({ cookie: cookies[0] }), undefined, { cookie: cookies[0]! });
+    const sameSession = openDisplay(url, await ticketFor({ cookie: cookies[0] }), undefined, { cookie: cookies[0]!, origin: url });
     assert.equal((await rfbStart(sameSession.ws)).version, 'RFB 003.008\n');
     sameSession.ws.close();
     await sameSession.closed;

@@ -3,6 +3,7 @@
 // with its RSA-encrypted ticket (spice-protocol: SpiceLinkHeader, SpiceLinkMess, SpiceLinkReply).
 import { constants, createPublicKey, publicEncrypt } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import type WebSocket from 'ws';
 
 /** Bytes from a stream of chunks, read by exact lengths (RFB and SPICE are length-framed). */
@@ -80,9 +81,20 @@ const SPICE_TICKET_PUBKEY_BYTES = 162;
 export const SPICE_LINK_ERR_OK = 0;
 export const SPICE_LINK_ERR_PERMISSION_DENIED = 7;
 
+/** SPICE over TLS as remote-viewer does it with a .vv: the chain against `ca`, then the certificate's subject. */
+export interface SpiceTls {
+  ca: string;
+  /** Like "O=Ardesia,CN=ardesia-spice" (the .vv's host-subject). */
+  hostSubject: string;
+}
+
+const subjectText = (cert: PeerCertificate) => Object.entries(cert.subject).map(([k, v]) => `${k}=${String(v)}`).join(',');
+
 /** Links the main channel with a password; returns QEMU's link result (0 OK, 7 permission denied). */
-export async function spiceLink(host: string, port: number, password: string): Promise<number> {
-  const socket: Socket = connect(port, host);
+export async function spiceLink(host: string, port: number, password: string, tls?: SpiceTls): Promise<number> {
+  const socket: Socket = tls
+    ? tlsConnect({ host, port, ca: tls.ca, checkServerIdentity: (_h, cert) => (subjectText(cert) === tls.hostSubject ? undefined : new Error(`certificate subject ${subjectText(cert)} is not ${tls.hostSubject}`)) })
+    : connect(port, host);
   const r = new ByteReader();
   socket.on('data', (d: Buffer) => r.push(d));
   socket.on('close', () => r.end('the SPICE server closed the connection'));

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { decodeTftp, encodeAck, encodeData, encodeError, encodeRequest, TftpErrorCode, type TftpPacket } from '../../src/netboot/tftp/codec.js';
+import { decodeTftp, encodeAck, encodeData, encodeError, encodeRequest, MAX_TIMEOUT_SECONDS, TftpErrorCode, type TftpPacket } from '../../src/netboot/tftp/codec.js';
 import { tftpSenderBinary } from '../../src/netboot/tftp/native-sender.js';
 import { TftpServer } from '../../src/netboot/tftp/server.js';
 import { MAX_RETRANSMITS } from '../../src/netboot/tftp/transfer.js';
@@ -149,7 +149,7 @@ test('a lost ACK: the block is resent and the file still arrives whole', async (
 test('duplicate ACKs are not answered twice (Sorcerer\'s Apprentice)', async () => {
   const { server, event } = await startServer();
   const client = await RawClient.open();
-  client.request(server.port, 'five.bin', { timeout: '255' }); // no timer resend can blur the count
+  client.request(server.port, 'five.bin', { timeout: String(MAX_TIMEOUT_SECONDS) }); // no timer resend can blur the count
   assert.equal((await client.next()).op, 'oack');
   client.send(encodeAck(0));
   client.send(encodeAck(0));
@@ -165,9 +165,9 @@ test('duplicate ACKs are not answered twice (Sorcerer\'s Apprentice)', async () 
 test('block numbers wrap past 65535 (blksize 8, 600 KB: 75,001 blocks)', async () => {
   const { server, event } = await startServer();
   const client = await RawClient.open();
-  client.request(server.port, 'wrap.bin', { blksize: '8', tsize: '0', timeout: '255' }); // no resends: one entry per block
+  client.request(server.port, 'wrap.bin', { blksize: '8', tsize: '0', timeout: String(MAX_TIMEOUT_SECONDS) }); // no resends: one entry per block
   const oack = await client.next();
-  assert.deepEqual(oack, { op: 'oack', options: { blksize: '8', tsize: '600000', timeout: '255' } });
+  assert.deepEqual(oack, { op: 'oack', options: { blksize: '8', tsize: '600000', timeout: String(MAX_TIMEOUT_SECONDS) } });
   client.send(encodeAck(0));
   const got = await fetchRest(client, 8);
   assert.equal(sha(got.data), sha(files['wrap.bin']!));
@@ -235,7 +235,7 @@ test('no ACK at all: the block is resent, then the transfer fails with the reaso
 test('closing the server mid-transfer sends the client an ERROR and ends the sender', async () => {
   const { server, event } = await startServer();
   const client = await RawClient.open();
-  client.request(server.port, 'wrap.bin', { timeout: '255' });
+  client.request(server.port, 'wrap.bin', { timeout: String(MAX_TIMEOUT_SECONDS) });
   assert.equal((await client.next()).op, 'oack');
   client.send(encodeAck(0));
   assert.equal((await client.nextData()).block, 1);

@@ -44,7 +44,8 @@ before(async () => {
   lab = await NetLab.create('t');
   const srv = await lab.addHost('srv', `${SERVER}/24`);
   await lab.addHost('cli', '10.250.5.10/24');
-  server = await lab.startServer(srv, ['--interface', SERVER, '--root', root, '--no-dhcp']);
+  // Many parallel fetches from one client address here; the per-client cap is tested in test/security/.
+  server = await lab.startServer(srv, ['--interface', SERVER, '--root', root, '--no-dhcp', '--tftp-per-client', '64']);
   await server.waitFor((e) => e.event === 'ready');
 });
 

@@ -66,6 +66,21 @@ export class NetworkLab {
     await until('udhcpd is running', () => existsSync(join(dir, 'udhcpd.pid')), 10_000);
   }
 
+  /**
+   * VM `vm`'s QEMU runs in this namespace, and the namespace has no way out (only its own links and no
+   * default route): so whatever QEMU connects to — slirp's NAT, a restricted NAT's forwarder — is inside it.
+   */
+  async assertQemuConfined(dataDir: string, vm: string): Promise<void> {
+    const pid = readFileSync(join(dataDir, 'runtime', vm, 'qemu.pid'), 'utf8').trim();
+    const [qemuNs, labNs] = await Promise.all([run('stat', ['-L', '-c', '%i', `/proc/${pid}/ns/net`]), run('stat', ['-L', '-c', '%i', `/run/netns/${this.ns}`])]);
+    if (qemuNs.stdout.trim() !== labNs.stdout.trim()) throw new Error(`vm ${vm}'s QEMU (pid ${pid}) is not in the test's namespace ${this.ns}`);
+    const routes = await this.ip('-4', 'route', 'show', 'table', 'all');
+    if (/^default /m.test(routes)) throw new Error(`the test's namespace ${this.ns} has a default route:\n${routes}`);
+    const links = (await this.ip('-o', 'link', 'show')).split('\n').filter(Boolean).map((l) => l.split(': ')[1]!.split('@')[0]!);
+    const outward = links.filter((l) => l !== 'lo' && l !== 'br0' && !l.startsWith('ard-') && !l.startsWith('tc0'));
+    if (outward.length > 0) throw new Error(`the test's namespace ${this.ns} has links other than its own: ${outward.join(', ')}`);
+  }
+
   async destroy(): Promise<void> {
     for (const proc of this.procs) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     const { stdout } = await run('ip', ['netns', 'pids', this.ns]).catch(() => ({ stdout: '' }));

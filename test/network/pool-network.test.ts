@@ -59,7 +59,9 @@ test('the network setting is shown, refused when malformed, and pools default to
 });
 
 test('a NAT pool desktop gets an address by DHCP and reaches the HTTP server', async () => {
-  assert.deepEqual(await guestNetReport(daemon.dataDir, await desktopOf('nat')), { bound: '10.0.2.15', fetched: LAB_BODY });
+  const nat = await desktopOf('nat');
+  await lab.assertQemuConfined(daemon.dataDir, nat);
+  assert.deepEqual(await guestNetReport(daemon.dataDir, nat), { bound: '10.0.2.15', fetched: LAB_BODY });
 });
 
 test('a bridged pool desktop gets its address from the office DHCP server and reaches the HTTP server', async () => {
@@ -69,6 +71,10 @@ test('a bridged pool desktop gets its address from the office DHCP server and re
 });
 
 test('restricted NAT reaches the allowed destination at 10.0.2.100, and nothing when nothing is allowed', async () => {
-  assert.deepEqual(await guestNetReport(daemon.dataDir, await desktopOf('allow')), { bound: '10.0.2.15', fetched: LAB_BODY });
-  assert.deepEqual(await guestNetReport(daemon.dataDir, await desktopOf('closed')), { bound: '10.0.2.15', fetched: null });
+  const [allow, closed] = [await desktopOf('allow'), await desktopOf('closed')];
+  // QEMU (and so its forwarder) runs in the test's namespace, which has no way out: nothing here reaches outside.
+  await lab.assertQemuConfined(daemon.dataDir, allow);
+  await lab.assertQemuConfined(daemon.dataDir, closed);
+  assert.deepEqual(await guestNetReport(daemon.dataDir, allow), { bound: '10.0.2.15', fetched: LAB_BODY });
+  assert.deepEqual(await guestNetReport(daemon.dataDir, closed), { bound: '10.0.2.15', fetched: null });
 });

@@ -3,7 +3,8 @@
 // test) while the home keeps its files, users never see each other's sessions, a home is never attached
 // twice, two pools work at once without cross-talk, a rolling image update moves spares at once and sessions
 // at logoff (the desktop back from its reset is retired, the booted spare kept: no wasted boot), and a daemon
-// restart keeps sessions.
+// restart keeps sessions. The tests share one daemon; each makes sure of the state it needs (the `ensure…` steps
+// do nothing when an earlier test left it so), so any one of them runs alone.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -20,7 +21,6 @@ import { desktopsOf, poolShow, poolTestbed, untilDesktops } from './support.js';
 let daemon: TestDaemon;
 let alice: ApiClient;
 let bob: ApiClient;
-let aliceDesktop: string;
 
 type Connected = { desktop: DesktopView; session: SessionInfo };
 
@@ -32,25 +32,54 @@ const refusal = async (p: Promise<unknown>): Promise<ArdesiaError> => {
   return err;
 };
 
+// One desktop at first, so that the reset one is the desktop alice gets back (the "virus" test).
+const createOffice = () => daemon.api().request<PoolView>('POST', '/v1/pools', {
+  name: 'office', image: 'bb', warmSpares: 1, maxDesktops: 1, memoryMiB: 192, homeSizeBytes: 64 * 2 ** 20,
+  entitled: { users: ['alice', 'bob'] },
+});
+const waitForWarmSpare = () => untilDesktops(daemon, 'office', 'a warm spare', (d) => d.some((x) => x.state === 'ready'));
+
+/** The pool office with its desktops, made here unless an earlier test made it. */
+async function ensureOffice(): Promise<void> {
+  if ((await daemon.api().request<PoolView[]>('GET', '/v1/pools')).some((p) => p.name === 'office')) return;
+  await createOffice();
+  await waitForWarmSpare();
+}
+
+/** office grown to three desktops (the sessions test's first step), so a session and spares fit side by side. */
+async function ensureOfficeGrown(): Promise<void> {
+  await ensureOffice();
+  if ((await poolShow(daemon, 'office')).maxDesktops < 3) await daemon.api().request('PATCH', '/v1/pools/office', { maxDesktops: 3 });
+}
+
+/** Alice's desktop in office: her session, or a new one (connect hands a user their own session back). */
+async function aliceSession(): Promise<string> {
+  await ensureOffice();
+  return (await alice.request<Connected>('POST', '/v1/pools/office/connect', {})).desktop.name;
+}
+
+/** The pool lab as the two-pools test leaves it: no spares, alice entitled, bob not. */
+async function ensureLab(): Promise<void> {
+  if ((await daemon.api().request<PoolView[]>('GET', '/v1/pools')).some((p) => p.name === 'lab')) return;
+  await daemon.api().request('POST', '/v1/pools', { name: 'lab', image: 'bb', warmSpares: 0, maxDesktops: 2, memoryMiB: 192, entitled: { users: ['alice'] } });
+}
+
 test('a pool brings up its warm spare by itself', async () => {
-  const created = await daemon.api().request<PoolView>('POST', '/v1/pools', {
-    // One desktop at first, so that the reset one is the desktop alice gets back (the "virus" test).
-    name: 'office', image: 'bb', warmSpares: 1, maxDesktops: 1, memoryMiB: 192, homeSizeBytes: 64 * 2 ** 20,
-    entitled: { users: ['alice', 'bob'] },
-  });
+  const created = await createOffice();
   assert.equal(created.onLogoff, 'reset');
   assert.equal(created.currentVersion, 1);
-  const ds = await untilDesktops(daemon, 'office', 'a warm spare', (d) => d.some((x) => x.state === 'ready'));
+  const ds = await waitForWarmSpare();
   assert.equal(ds.find((d) => d.state === 'ready')?.user, null);
 });
 
 test('the broker hands alice the warm spare with her home, and a reboot wipes the system disk but not the home', async () => {
+  await ensureOffice();
   const spare = (await desktopsOf(daemon, 'office')).find((d) => d.state === 'ready')!;
   const got = await alice.request<Connected>('POST', '/v1/pools/office/connect', {});
   assert.equal(got.desktop.name, spare.name, 'the warm spare');
   assert.equal(got.desktop.state, 'in-use');
   assert.equal(got.desktop.user, 'alice');
-  aliceDesktop = got.desktop.name;
+  const aliceDesktop = got.desktop.name;
 
   // Her own session again: the same desktop, not another spare.
   const again = await alice.request<Connected>('POST', '/v1/pools/office/connect', {});
@@ -71,7 +100,8 @@ test('the broker hands alice the warm spare with her home, and a reboot wipes th
 });
 
 test("users see and act on their own sessions only; an admin sees all", async () => {
-  await daemon.api().request('PATCH', '/v1/pools/office', { maxDesktops: 3 });
+  await ensureOfficeGrown();
+  const aliceDesktop = await aliceSession();
   const mine = await alice.request<SessionInfo[]>('GET', '/v1/sessions');
   assert.deepEqual(mine.map((s) => s.desktop), [aliceDesktop]);
   assert.deepEqual(await bob.request('GET', '/v1/sessions'), []);
@@ -84,6 +114,7 @@ test("users see and act on their own sessions only; an admin sees all", async ()
 });
 
 test("the display: alice's ticket opens her desktop's screen; connected and disconnected are recorded; an admin disconnects her", async () => {
+  const aliceDesktop = await aliceSession();
   assert.equal((await refusal(bob.request('POST', `/v1/desktops/${aliceDesktop}/display`, {}))).code, 'FORBIDDEN');
   const { path } = await alice.request<{ path: string }>('POST', `/v1/desktops/${aliceDesktop}/display`, {});
   const ws = alice.webSocket(path);
@@ -106,6 +137,8 @@ const homesIn = async (desktop: string, expect: string) =>
   typeAndExpect(daemon, desktop, 'echo homes-$(grep -o " /home/[a-z0-9_-]*" /proc/mounts | tr -d " \\n")-end', `homes-${expect}-end`);
 
 test('two pools at once: connects and boots on both run concurrently, with no cross-talk; one home, one desktop', async () => {
+  await ensureOfficeGrown();
+  const aliceDesktop = await aliceSession();
   await daemon.api().request('POST', '/v1/pools', { name: 'lab', image: 'bb', warmSpares: 0, maxDesktops: 2, memoryMiB: 192, entitled: { users: ['alice', 'bob'] } });
   // All at once: alice in both pools (her home decides), bob's cold clone booted in lab, office growing its warm tier.
   const [office, aliceLab, bobLab, grown] = await Promise.allSettled([
@@ -146,6 +179,10 @@ test('two pools at once: connects and boots on both run concurrently, with no cr
 });
 
 test('a rolling image update: spares move at once, the session at its logoff', async () => {
+  // Alice in session on version 1 with a file in her home, office at one warm spare (as the two-pools test leaves it).
+  await ensureOfficeGrown();
+  let aliceDesktop = await aliceSession();
+  await typeAndExpect(daemon, aliceDesktop, 'echo doc-7 > /home/alice/doc.txt; sync; echo d-$((3+4))', 'd-7');
   await cliJson(daemon, ['image', 'edit', 'bb']);
   await waitForLog(daemon, 'maint-bb', guestArtifacts().amd64.banner);
   await typeAndExpect(daemon, 'maint-bb', 'echo release-2 > /release; sync; echo m-$((30+3))', 'm-33');
@@ -184,6 +221,8 @@ test('a rolling image update: spares move at once, the session at its logoff', a
 });
 
 test('a daemon restart keeps the session and its home; logoff still works afterwards', async () => {
+  await ensureOfficeGrown();
+  const aliceDesktop = await aliceSession();
   await daemon.kill('SIGKILL');
   await daemon.spawn();
   const sessions = await alice.request<SessionInfo[]>('GET', '/v1/sessions');
@@ -198,8 +237,7 @@ test('a daemon restart keeps the session and its home; logoff still works afterw
 });
 
 test('a user resets their own desktop only where the pool allows it; the session ends and the disk is re-cloned', async () => {
-  const got = await alice.request<Connected>('POST', '/v1/pools/office/connect', {});
-  aliceDesktop = got.desktop.name;
+  const aliceDesktop = await aliceSession();
   assert.equal((await refusal(alice.request('POST', `/v1/sessions/${aliceDesktop}/reset`))).code, 'FORBIDDEN');
   assert.equal((await refusal(bob.request('POST', `/v1/sessions/${aliceDesktop}/reset`))).code, 'SESSION_NOT_FOUND');
   await daemon.api().request('PATCH', '/v1/pools/office', { userReset: true });
@@ -212,6 +250,8 @@ test('a user resets their own desktop only where the pool allows it; the session
 });
 
 test('bad input: unknown image, impossible sizes, a user not entitled — clear refusals, nothing created', async () => {
+  await ensureOffice();
+  await ensureLab();
   const api = daemon.api();
   assert.equal((await refusal(api.request('POST', '/v1/pools', { name: 'x', image: 'nope' }))).code, 'IMAGE_NOT_FOUND');
   const bad = await refusal(api.request('POST', '/v1/pools', { name: 'y', image: 'bb', warmSpares: 5, maxDesktops: 2 }));
@@ -240,6 +280,7 @@ test('bad input: unknown image, impossible sizes, a user not entitled — clear 
 });
 
 test('deleting a pool retires its desktops; their VMs and files go', async () => {
+  await ensureOffice();
   const before = await desktopsOf(daemon, 'office');
   assert.ok(before.length > 0);
   const r = await daemon.api().request<{ desktopsRetired: number }>('DELETE', '/v1/pools/office');

@@ -33,7 +33,8 @@ export interface LabDaemon {
 export async function startLabDaemon(lab: NetLab, ns: string, dir: string, dataDir: string, serverIp: string, netbootYaml: string[]): Promise<LabDaemon> {
   const netboot = join(dir, 'netboot.yaml');
   writeFileSync(netboot, [...netbootYaml, ''].join('\n'));
-  const proc = lab.spawn(ns, process.execPath, [CLI, '--data-dir', dataDir, 'serve', '--listen', `${serverIp}:8080`, '--netboot', netboot, '--log-level', 'debug']);
+  // --insecure-http: the thin-client OS does not yet carry Ardesia's CA, so its kiosk cannot verify HTTPS (docs/security/30-tls.md).
+  const proc = lab.spawn(ns, process.execPath, [CLI, '--data-dir', dataDir, 'serve', '--listen', `${serverIp}:8080`, '--insecure-http', '--netboot', netboot, '--log-level', 'debug']);
   let log = '';
   proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));

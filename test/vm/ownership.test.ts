@@ -1,8 +1,9 @@
 // vm.conf `owner`: a non-root Unix user operates the VMs they own and nothing else. The user is the
 // system's real `nobody` account; the CLI runs as that uid and finds its own token file.
 import assert from 'node:assert/strict';
-import { statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { lookupAccount } from '../../src/auth/unix-accounts.js';
 import type { VmStatus } from '../../src/contract/vm.js';
@@ -15,7 +16,12 @@ let daemon: TestDaemon;
 let url: string;
 
 before(async () => {
-  daemon = await TestDaemon.start({ extraArgs: ['--listen', '127.0.0.1:0'] });
+  // The guest kernel lies outside nobody's own folder: the owner policy lets their VMs read it (docs/security/20-owners.md).
+  const dataDir = mkdtempSync(join(tmpdir(), 'ard-'));
+  const guestDir = dirname(g.amd64.kernel);
+  const policy = join(dataDir, 'owners.json');
+  writeFileSync(policy, JSON.stringify({ users: { nobody: { readOnlyRoots: [guestDir, realpathSync(guestDir)] } } }));
+  daemon = await TestDaemon.start({ dataDir, extraArgs: ['--listen', '127.0.0.1:0', '--owner-policy', policy] });
   url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(daemon.output)![1]!;
   const conf = join(daemon.dataDir, 'owned.conf');
   const vm = (name: string, owner: string) =>

@@ -102,7 +102,11 @@ describe('admin console: image maintenance and a rolling pool update', () => {
   it('shows why a desktop failed on the Desktops page, and its Retry button brings it back', async () => {
     // The pool's only desktop: while it is failed the planner makes no other, so the retried one is booted back.
     await rootCall(w, 'PATCH', '/v1/pools/roll', { maxDesktops: 1 });
-    const [spare, ...others] = await rootCall<Array<{ name: string; state: string }>>(w, 'GET', '/v1/pools/roll/desktops');
+    // Run alone, the spare may still be booting: wait for it (after the earlier tests it is ready already).
+    const [spare, ...others] = await until('one ready desktop', async () => {
+      const ds = await rootCall<Array<{ name: string; state: string }>>(w, 'GET', '/v1/pools/roll/desktops');
+      return ds.length === 1 && ds[0]!.state === 'ready' ? ds : undefined;
+    }, TIMEOUT_MS, 1000);
     assert.equal(spare?.state, 'ready');
     assert.deepEqual(others, []);
     const p = await pageOpen(browser);

@@ -1,5 +1,5 @@
 // How a desktop's display ends, in the real portal in Chromium, on pools of the busybox test guest (fast under
-// TCG): an administrator's disconnect stays a disconnect (the page says so and waits for a Reconnect click); an
+// TCG): a paste waits while the session's clipboard agent is not up (this guest has none); an administrator's disconnect stays a disconnect (the page says so and waits for a Reconnect click); an
 // untouched page is disconnected after idleDisconnectMinutes and logged off after idleLogoffMinutes, its home
 // released, and a kiosk goes back to its login page; opening right after a logoff shows "closing your previous
 // session…" and then the new desktop, with no Resume offered on the ending session (logoff → desktop measured).
@@ -72,6 +72,14 @@ describe('display endings in the portal', () => {
     await login(p.page, w.url, 'ann', PASSWORD);
     await openAndConnect(p.page, 'adm');
     const desktop = (await sessionOf(w, 'ann'))!.desktop;
+    // This guest runs no clipboard agent: the session says so, and a paste waits in the portal (never sent into
+    // nothing) until the person cancels it (or its bound passes).
+    assert.equal((await sessionOf(w, 'ann'))!.clipboardReady, false);
+    await p.page.getByPlaceholder('Text to paste').fill('held');
+    await p.page.getByRole('button', { name: 'Paste' }).click();
+    await p.page.getByTestId('paste-waiting').filter({ hasText: 'Paste waiting for the desktop' }).waitFor();
+    await p.page.getByTestId('paste-waiting').getByRole('button', { name: 'Cancel' }).click();
+    await p.page.getByTestId('paste-waiting').waitFor({ state: 'detached' });
     // A network drop first (the relay holding the browser's connection dies: an abnormal close) reconnects by itself.
     const relays = displayRelaysOf(w.daemon.proc!.pid!);
     assert.equal(relays.length, 1, 'one display relay carries the page');

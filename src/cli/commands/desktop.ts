@@ -1,6 +1,8 @@
 // `ardesia desktop …`: desktops as linked clones of an image version.
 import type { Command } from 'commander';
 import type { DesktopInfo } from '../../contract/images.js';
+import { poolNetworkText } from '../../contract/network.js';
+import { networkFromFlags } from '../network-flags.js';
 import { output, table } from '../output.js';
 import { duration, flag, versionOrLatest } from '../options.js';
 import { client, diskSize, enc, wantsJson } from './image.js';
@@ -18,12 +20,15 @@ export function registerDesktopCommands(program: Command): void {
     .addOption(flag('--version <n|latest>', 'the version, or latest (follows the current version at each reset)', versionOrLatest, 'latest'))
     .option('--home <user>', "attach this user's home volume (created on first need)")
     .addOption(flag('--home-size <size>', 'size of a new home volume', diskSize, '1G'))
-    .action(async (name: string, flags: { image: string; version: number | 'latest'; home?: string; homeSize: number }, cmd: Command) => {
+    .option('--network <none|nat|bridge:BR>', 'the desktop\'s network card: none (the default), QEMU NAT, or a tap on Linux bridge BR (stable MAC, locked)')
+    .option('--nat-allow <host:port,…>', 'restricted NAT: the guest reaches only these TCP destinations, the i-th at 10.0.2.(100+i):port (empty: nothing)')
+    .action(async (name: string, flags: { image: string; version: number | 'latest'; home?: string; homeSize: number; network?: string; natAllow?: string }, cmd: Command) => {
       const body = {
         name,
         image: flags.image,
         version: flags.version,
         ...(flags.home ? { home: flags.home, homeSizeBytes: flags.homeSize } : {}),
+        ...(flags.network !== undefined || flags.natAllow !== undefined ? { network: networkFromFlags(flags) } : {}),
       };
       const d = await client(cmd).request<DesktopInfo>('POST', '/v1/desktops', body);
       output(wantsJson(cmd), wantsJson(cmd) ? d : `ardesia: desktop ${name} created on image ${d.image} version ${d.version}; start it with ardesia desktop start ${name}`);
@@ -75,6 +80,6 @@ export function registerDesktopCommands(program: Command): void {
     .argument('<name>')
     .action(async (name: string, _f: unknown, cmd: Command) => {
       const d = await client(cmd).request<DesktopInfo>('GET', `/v1/desktops/${enc(name)}`);
-      output(wantsJson(cmd), wantsJson(cmd) ? d : `desktop ${d.name}: ${d.state}, image ${d.image} version ${d.version}${d.followsLatest ? ' (follows latest)' : ''}, home ${d.home ?? 'none'}, system disk ${d.systemDisk}`);
+      output(wantsJson(cmd), wantsJson(cmd) ? d : `desktop ${d.name}: ${d.state}, image ${d.image} version ${d.version}${d.followsLatest ? ' (follows latest)' : ''}, home ${d.home ?? 'none'}, network ${poolNetworkText(d.network)}, system disk ${d.systemDisk}`);
     });
 }

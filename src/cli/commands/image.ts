@@ -6,6 +6,7 @@ import { ImportFormat, type ImageInfo, type ImageVersion, type MaintenanceSessio
 import { formatMiB } from '../../lib/size.js';
 import { ApiClient, type GlobalOptions, resolveEndpoint } from '../client.js';
 import { ARCHES, duration, flag, GiB, MiB, oneOf, positiveInt, size, TiB } from '../options.js';
+import { networkFromFlags } from '../network-flags.js';
 import { output, table } from '../output.js';
 
 const POLL_MS = 300;
@@ -75,6 +76,8 @@ function describeImage(img: ImageInfo): string {
 }
 
 interface CreateFlags {
+  network?: string;
+  natAllow?: string;
   from?: string;
   format?: (typeof ImportFormat.options)[number];
   iso?: string;
@@ -103,6 +106,7 @@ export function createBody(name: string, f: CreateFlags): Record<string, unknown
     ...(f.iso ? { iso: resolve(f.iso) } : {}),
     ...(f.size ? { sizeBytes: f.size } : {}),
     ...(f.build ? { build: f.build } : {}),
+    ...(f.network !== undefined || f.natAllow !== undefined ? { network: networkFromFlags(f) } : {}),
     boot,
   };
 }
@@ -118,6 +122,8 @@ export function registerImageCommands(program: Command): void {
     .option('--format <format>', `the format the file is, one of ${ImportFormat.options.join(', ')} (checked against its header; raw must be said)`, oneOf(ImportFormat.options))
     .option('--iso <file>', 'boot this installer ISO in a maintenance session with a blank disk')
     .option('--size <size>', 'size of the blank disk for --iso, e.g. 8G', diskSize)
+    .option('--network <none|nat|bridge:BR>', 'the installer VM\'s network card for --iso: none (the default), QEMU NAT, or a tap on Linux bridge BR')
+    .option('--nat-allow <host:port,…>', 'restricted NAT for --iso: only these TCP destinations, the i-th at 10.0.2.(100+i):port')
     .option('--build <distro>', 'build from distribution packages: debian', oneOf(['debian']))
     .option('--kernel <file>', 'boot profile: direct kernel boot with this kernel (copied into the image)')
     .option('--initrd <file>', 'boot profile: initial ramdisk (copied into the image)')
@@ -182,8 +188,11 @@ export function registerImageCommands(program: Command): void {
     .command('edit')
     .description('open a maintenance session: a VM on a writable overlay of the current version')
     .argument('<name>')
-    .action(async (name: string, _f: unknown, cmd: Command) => {
-      const s = await client(cmd).request<MaintenanceSession>('POST', `/v1/images/${enc(name)}/edit`);
+    .option('--network <none|nat|bridge:BR>', 'the maintenance VM\'s network card (for updates): none (the default), QEMU NAT, or a tap on Linux bridge BR')
+    .option('--nat-allow <host:port,…>', 'restricted NAT: only these TCP destinations (a package mirror), the i-th at 10.0.2.(100+i):port')
+    .action(async (name: string, f: { network?: string; natAllow?: string }, cmd: Command) => {
+      const body = f.network !== undefined || f.natAllow !== undefined ? { network: networkFromFlags(f) } : {};
+      const s = await client(cmd).request<MaintenanceSession>('POST', `/v1/images/${enc(name)}/edit`, body);
       if (wantsJson(cmd)) return output(true, s);
       console.log(`ardesia: maintenance session on image ${name} version ${s.baseVersion} (vm ${s.vm}); console: ardesia vm console ${s.vm}; then ardesia image publish ${name}`);
     });

@@ -1,11 +1,13 @@
 // `ardesia pool …` and `ardesia session …`: pools of desktops, the broker, and sessions — over the API only.
+import { terminalSafeLine } from '../terminal-safe.js';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { Command } from 'commander';
-import { type DesktopView, MAX_IDLE_MINUTES, MAX_POOL_DESKTOPS, OnLogoff, type PoolView, type SessionInfo, poolNetworkFromText, poolNetworkText } from '../../contract/pools.js';
+import { type DesktopView, MAX_IDLE_MINUTES, MAX_POOL_DESKTOPS, OnLogoff, type PoolView, type SessionInfo, poolNetworkText } from '../../contract/pools.js';
 import { MAX_VCPUS } from '../../contract/vm.js';
 import { commaList, MiB, nonNegativeInt, oneOf, positiveInt, versionOrLatest } from '../options.js';
 import { output, table } from '../output.js';
 import { client, diskSize, enc, memorySize, wantsJson } from './image.js';
+import { networkFromFlags } from '../network-flags.js';
 
 type PoolFlags = {
   image?: string;
@@ -29,22 +31,6 @@ type PoolFlags = {
   natAllow?: string;
 };
 
-const NETWORK_HINT = 'README.md, "Desktop networks", says what each mode does; `ardesia pool create --help` lists the flags.';
-
-/** `--network none|nat|bridge:BR` with `--nat-allow HOST:PORT,…` (restricted NAT), as the pool's network field. */
-function networkField(f: PoolFlags): unknown {
-  const network = poolNetworkFromText(f.network ?? (f.natAllow !== undefined ? 'nat' : ''));
-  if (!network) throw new ArdesiaError('BAD_REQUEST', `--network takes none, nat or bridge:BRIDGE (a Linux bridge name), not "${f.network}"`, undefined, NETWORK_HINT);
-  if (f.natAllow === undefined) return network;
-  if (network.mode !== 'nat') throw new ArdesiaError('BAD_REQUEST', '--nat-allow restricts NAT: use it with --network nat', undefined, NETWORK_HINT);
-  const allow = f.natAllow.split(',').map((item) => item.trim()).filter(Boolean).map((item) => {
-    const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(item);
-    if (!m) throw new ArdesiaError('BAD_REQUEST', `--nat-allow takes HOST:PORT items like 10.1.2.3:445 (IPv4, TCP), not "${item}"`, undefined, NETWORK_HINT);
-    return { host: m[1]!, port: Number(m[2]) };
-  });
-  return { ...network, allow };
-}
-
 /** The pool fields the flags give (only those given: `pool set` changes nothing else). */
 function poolFields(f: PoolFlags): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -63,7 +49,7 @@ function poolFields(f: PoolFlags): Record<string, unknown> {
   if (f.idleLogoff !== undefined) out.idleLogoffMinutes = f.idleLogoff;
   if (f.perUser !== undefined) out.maxDesktopsPerUser = f.perUser;
   if (f.spice !== undefined) out.spice = f.spice === 'off' ? null : { listen: f.spice };
-  if (f.network !== undefined || f.natAllow !== undefined) out.network = networkField(f);
+  if (f.network !== undefined || f.natAllow !== undefined) out.network = networkFromFlags(f);
   if (f.users !== undefined || f.groups !== undefined) out.entitled = { users: f.users ?? [], groups: f.groups ?? [] };
   return out;
 }
@@ -117,8 +103,8 @@ function poolText(p: PoolView): string {
 
 const sessionRows = (sessions: SessionInfo[]) =>
   table(
-    ['DESKTOP', 'POOL', 'USER', 'STATE', 'SINCE', 'CLIENTS', 'VERSION'],
-    sessions.map((s) => [s.desktop, s.pool, s.user, s.state, s.since, String(s.clients), String(s.imageVersion)]),
+    ['DESKTOP', 'POOL', 'USER', 'STATE', 'SINCE', 'CLIENTS', 'VERSION', 'CLIPBOARD'],
+    sessions.map((s) => [s.desktop, s.pool, s.user, s.state, s.since, String(s.clients), String(s.imageVersion), s.clipboardReady ? 'ready' : 'waiting']),
   );
 
 /** Why a failed desktop failed, under the table: the step and message, the VM's exit, the console's last line. */
@@ -129,7 +115,7 @@ function failureLines(pool: string, d: DesktopView): string[] {
     '',
     `${d.name} failed (${f.step}): ${f.message}`,
     ...(f.vmExit ? [`  VM exit: ${f.vmExit}`] : []),
-    ...(f.consoleLine ? [`  last console line: ${f.consoleLine}`] : []),
+    ...(f.consoleLine ? [`  last console line: ${terminalSafeLine(f.consoleLine)}`] : []),
     `  try it again: ardesia pool retry ${pool} ${d.name}`,
   ];
 }

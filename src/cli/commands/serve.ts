@@ -8,16 +8,23 @@ const MAX_BOOT_STORM_LIMIT = 1000;
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('run the daemon: VMs, the API on a root-only unix socket, and HTTP with --listen')
-    .option('--listen <addr:port>', 'also serve the API over HTTP here (e.g. 127.0.0.1:8080)', listenAddress)
+    .description('run the daemon: VMs, the API on a root-only unix socket, and HTTPS (or loopback HTTP) with --listen')
+    .option('--listen <addr:port>', 'also serve the API and web app here: HTTPS off loopback, HTTP on loopback (e.g. 127.0.0.1:8080)', listenAddress)
+    .option('--tls', 'HTTPS with the certificate Ardesia makes (DATA_DIR/tls), on loopback too')
+    .option('--tls-cert <file>', 'HTTPS with this PEM certificate (chain) instead of the one Ardesia makes')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option('--insecure-http', 'plain HTTP off loopback: passwords and tokens cross the network in clear (never on a shared network)')
     .option('--config <file>', 'vm.conf (or .yaml/.json) to load at start, as vmd reads /etc/vm.conf')
     .option('--netboot <file>', 'netboot configuration (YAML/JSON): DHCP, TFTP and HTTP boot of thin clients (docs/netboot.md)')
     .addOption(flag('--boot-storm-limit <n>', 'desktops starting at once, over every pool', positiveInt(MAX_BOOT_STORM_LIMIT), '2'))
     .addOption(flag('--boot-timeout <seconds>', 'a desktop not ready this long after its start has failed (or 10m, 1h)', duration({ bareUnit: 's', minMs: 1_000, maxMs: 86_400_000 }), '600'))
     .option('--socket-group <group>', 'let this group connect to the unix socket (0660; each request still needs a token)')
+    .option('--owner-policy <file>', 'what VM owners who are not administrators may use: folders, taps, bridges, caps (YAML/JSON; docs/security/20-owners.md)')
+    .option('--trusted-proxy <addr>', 'a reverse proxy (address or IPv4 CIDR, repeatable) whose X-Forwarded-For names the client; none by default', (v: string, all: string[] = []) => [...all, v])
+    .addOption(flag('--token-ttl <duration>', 'how long a login token (`ardesia login`) lives: seconds, or with a unit like 12h or 720h', duration({ bareUnit: 's', minMs: 60_000, maxMs: 366 * 86_400_000 }), '720h'))
     .option('--stop-vms-on-exit', 'stop every VM when the daemon stops (default: they keep running)')
     .addOption(flag('--log-level <level>', LOG_LEVELS.join(', '), oneOf(LOG_LEVELS), 'info'))
-    .action(async (flags: { listen?: string; config?: string; netboot?: string; stopVmsOnExit?: boolean; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string }, cmd: Command) => {
+    .action(async (flags: { listen?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; config?: string; netboot?: string; stopVmsOnExit?: boolean; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string; trustedProxy?: string[]; tokenTtl: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       // Loaded on demand: the daemon's dependencies would slow every other command's start-up.
       const { startDaemon } = await import('../../daemon/daemon.js');
@@ -25,9 +32,13 @@ export function registerServeCommand(program: Command): void {
         dataDir: resolveDataDir(g),
         socket: g.socket,
         listen: flags.listen,
+        tls: { tls: flags.tls, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, insecureHttp: flags.insecureHttp },
         config: flags.config,
         netboot: flags.netboot,
         socketGroup: flags.socketGroup,
+        ownerPolicy: flags.ownerPolicy,
+        trustedProxies: flags.trustedProxy,
+        tokenTtlMs: flags.tokenTtl,
         stopVmsOnExit: flags.stopVmsOnExit,
         bootStormLimit: flags.bootStormLimit,
         bootTimeoutSeconds: flags.bootTimeout / 1000,

@@ -1,11 +1,11 @@
 // `ardesia login|logout`, `ardesia user …`, `ardesia group …`, `ardesia audit`: accounts and the audit log, over the API.
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ArdesiaError } from '../../contract/errors.js';
-import type { AuditEntry, GroupView, Me, UserView } from '../../contract/users.js';
-import { ApiClient, type GlobalOptions, loginTokenPath, resolveEndpoint } from '../client.js';
+import type { AuditEntry, GroupView, Me, TokenView, UserView } from '../../contract/users.js';
+import { ApiClient, type GlobalOptions, loginTokenPath, resolveEndpoint, savedLoginWrite } from '../client.js';
 import { flag, positiveInt } from '../options.js';
 import { output, table } from '../output.js';
 import { client, enc, wantsJson } from './image.js';
@@ -76,6 +76,8 @@ function registerLogin(program: Command): void {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       writeFileSync(path, `${r.token}\n`, { mode: 0o600 });
       chmodSync(path, 0o600);
+      // The server and how it was verified, so later commands to that URL check the same certificate.
+      if (endpoint.url) savedLoginWrite({ url: endpoint.url, fingerprint: endpoint.trust?.fingerprint, ca: endpoint.trust?.caPath ? resolve(endpoint.trust.caPath) : undefined });
       output(wantsJson(cmd), wantsJson(cmd) ? { user: r.user, tokenFile: path } : `ardesia: logged in as ${r.user} (token in ${path})`);
     });
 
@@ -227,4 +229,32 @@ export function registerUserCommands(program: Command): void {
   registerLogin(program);
   registerUser(program);
   registerGroupAndAudit(program);
+  registerTokenCommands(program);
+}
+
+/** `ardesia token list|revoke`: login tokens (`ardesia login`), which also end by themselves (serve --token-ttl). */
+export function registerTokenCommands(program: Command): void {
+  const token = program.command('token').description('login tokens: list and revoke (they also expire: serve --token-ttl)');
+  token
+    .command('list')
+    .description('your login tokens (administrators: --user NAME or --all)')
+    .option('--user <name>', "another user's tokens (administrators)")
+    .option('--all', "every user's tokens (administrators)")
+    .action(async (f: { user?: string; all?: boolean }, cmd: Command) => {
+      const q = new URLSearchParams();
+      if (f.user) q.set('user', f.user);
+      if (f.all) q.set('all', 'true');
+      const tokens = await client(cmd).request<TokenView[]>('GET', `/v1/auth/tokens${q.size ? `?${q.toString()}` : ''}`);
+      if (wantsJson(cmd)) return output(true, tokens);
+      const rows = tokens.map((t) => [String(t.id), t.user, t.label ?? '-', t.createdAt, t.expiresAt ?? 'never', t.current ? 'yes' : '']);
+      console.log(table(['ID', 'USER', 'LABEL', 'CREATED', 'EXPIRES', 'THIS'], rows));
+    });
+  token
+    .command('revoke')
+    .description('revoke a login token by its id; connections opened with it close')
+    .argument('<id>', 'the id from `ardesia token list`', positiveInt(Number.MAX_SAFE_INTEGER))
+    .action(async (id: number, _f: unknown, cmd: Command) => {
+      const r = await client(cmd).request<{ revoked: number }>('DELETE', `/v1/auth/tokens/${id}`);
+      output(wantsJson(cmd), wantsJson(cmd) ? r : `ardesia: token ${id} revoked`);
+    });
 }

@@ -1,4 +1,5 @@
 // `ardesia vm …`: vmctl's verbs, over the daemon's API.
+import { terminalSafe, terminalSafeLine } from '../terminal-safe.js';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ArdesiaError } from '../../contract/errors.js';
@@ -64,8 +65,9 @@ export function adHocFromFlags(f: StartFlags): Record<string, unknown> {
   return adHoc;
 }
 
+/** Every cell one safe line: a stop reason can carry what a guest printed. */
 function statusLine(vm: VmStatus): string[] {
-  return [vm.name, vm.state, vm.pid ? String(vm.pid) : '-', String(vm.vcpus), formatMiB(vm.memoryMiB), vm.accel ?? '-', vm.owner ?? 'root', vm.lastStopReason ?? ''];
+  return [vm.name, vm.state, vm.pid ? String(vm.pid) : '-', String(vm.vcpus), formatMiB(vm.memoryMiB), vm.accel ?? '-', vm.owner ?? 'root', vm.lastStopReason ?? ''].map(terminalSafeLine);
 }
 
 export function registerVmCommands(program: Command): void {
@@ -157,18 +159,19 @@ export function registerVmCommands(program: Command): void {
     .action(async (name: string, flags: { timeout: number }, cmd: Command) => {
       const r = await client(cmd).request<{ reason: string }>('POST', `/v1/vms/${encodeURIComponent(name)}/wait`, { timeoutMs: flags.timeout });
       if (json(cmd)) output(true, { name, ...r });
-      else console.log(`ardesia: vm ${name} stopped: ${r.reason}`);
+      else console.log(`ardesia: vm ${name} stopped: ${terminalSafeLine(r.reason)}`);
     });
 
   vm.command('log')
     .description('recent serial console output (without attaching), or QEMU’s own log with --qemu')
     .argument('<name>')
     .option('--qemu', "QEMU's log instead of the console")
+    .option('--raw', "the guest's bytes as they are, escape sequences included (default: control characters shown as \\xNN)")
     .addOption(flag('--bytes <n>', 'how much of the end (up to 1M)', size({ minBytes: 1, maxBytes: 2 ** 20 }), '64K'))
-    .action(async (name: string, flags: { qemu?: boolean; bytes: number }, cmd: Command) => {
+    .action(async (name: string, flags: { qemu?: boolean; raw?: boolean; bytes: number }, cmd: Command) => {
       const text = await client(cmd).request<string>('GET', `/v1/vms/${encodeURIComponent(name)}/log?kind=${flags.qemu ? 'qemu' : 'console'}&bytes=${flags.bytes}`);
       if (json(cmd)) output(true, { name, log: text });
-      else process.stdout.write(text);
+      else process.stdout.write(flags.raw ? text : terminalSafe(text));
     });
 
   vm.command('console')

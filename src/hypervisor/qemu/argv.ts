@@ -51,6 +51,8 @@ export interface LaunchContext {
   spicePort?: number;
   /** The backing chains of the qcow2 disks, read by the caller from their headers. */
   chains?: BackingChains;
+  /** SPICE's TLS credentials folder (x509-dir), made by the caller when SPICE listens off loopback. */
+  spiceX509Dir?: string;
 }
 
 /** QEMU's seccomp filter: no obsolete syscalls, no set*id, no fork/exec, no scheduler or cgroup changes. */
@@ -206,7 +208,7 @@ export function buildQemuLaunch(spec: VmSpec, ctx: LaunchContext): QemuLaunch {
     ...boot.args,
     ...accelArgs(spec, ctx.accel),
     ...consoleArgs(ctx.paths),
-    ...spiceArgs(spec.name, spec.display?.spice, ctx.spicePort),
+    ...spiceArgs(spec.name, spec.display?.spice, ctx.spicePort, ctx.spiceX509Dir),
     ...guestChannelArgs(ctx.paths),
     ...clipboardAgentArgs(spec.display?.spice !== undefined),
     ...hotplugArgs(boot.machine),

@@ -28,6 +28,7 @@ export const DESKTOP_PACKAGES: readonly string[] = [
   'pcmanfm',
   'xdotool', // desktop-session waits for the session's windows and focuses the terminal before it reports ready
   'spice-vdagent', // the clipboard between the user's client and the desktop (QEMU's vdagent or SPICE's)
+  'xclip', // reads and sets the session's CLIPBOARD from a shell (support; the tests check a paste arrived with it)
   'dbus-x11', // provides the virtual session bus spice-vdagent's GTK (dconf-service) needs: debootstrap resolves no virtual packages
 ];
 

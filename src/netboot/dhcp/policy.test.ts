@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeDhcp, encodeDhcp, MessageType, Opt, type DhcpPacket } from './codec.js';
 import { parseDhcpConfig, type DhcpConfigInput } from './config.js';
-import { MemoryLeaseStore, type Lease } from './leases.js';
-import { dhcpDecide, type DhcpDecision, type DhcpRequest } from './policy.js';
+import { MemoryLeaseStore, type Lease, type Offer } from './leases.js';
+import { dhcpDecide, OFFER_HOLD_MS, type DhcpDecision, type DhcpRequest } from './policy.js';
 import { EXAMPLE_UUID, ipBytes, ipxeDiscoverOptions, plainOptions, pxeRomDiscoverOptions, rawOption, rawRequest, type RawRequestSpec } from './testing.js';
 
 const NOW = 1_000_000;
@@ -21,10 +21,15 @@ const PROXY_HTTP = parseDhcpConfig({ mode: 'proxy', serverAddress: SERVER, ipxeH
 function packet(spec: RawRequestSpec): DhcpPacket {
   return decodeDhcp(rawRequest(spec));
 }
-function decide(spec: RawRequestSpec, config = FULL, leases: Lease[] = [], port: 67 | 4011 = 67, source = { address: '0.0.0.0', port: 68 }): DhcpDecision {
+function decide(spec: RawRequestSpec, config = FULL, leases: Lease[] = [], port: 67 | 4011 = 67, source = { address: '0.0.0.0', port: 68 }, offers: Offer[] = []): DhcpDecision {
   const req: DhcpRequest = { packet: packet(spec), port, source };
-  return dhcpDecide(req, config, new MemoryLeaseStore(leases), NOW);
+  const store = new MemoryLeaseStore(leases);
+  for (const offer of offers) store.apply({ kind: 'offer', offer });
+  return dhcpDecide(req, config, store, NOW);
 }
+const offerOf = (ip: string, mac = '52:54:00:12:34:56'): Offer => ({ mac, ip, untilMs: NOW + 1000 });
+/** The default client's own lease record elsewhere (expired): the server knows it. */
+const known = (ip = '10.250.0.103'): Lease => ({ mac: '52:54:00:12:34:56', ip, expiresAtMs: NOW - 1 });
 /** The reply as a client would decode it from the wire. */
 function wire(d: DhcpDecision): DhcpPacket {
   assert.ok(d.reply, `expected a reply, got silence: ${d.reason}`);
@@ -46,7 +51,7 @@ test('full: a plain DISCOVER gets an address in the range, lease times, no boot 
   assert.equal(r.file, '');
   assert.equal(r.options.raw.get(Opt.BOOTFILE), undefined);
   assert.deepEqual(d.reply!.to, { address: '255.255.255.255', port: 68 });
-  assert.equal(d.change, undefined, 'an offer records nothing');
+  assert.deepEqual(d.change, { kind: 'offer', offer: { mac: '52:54:00:12:34:56', ip: r.yiaddr, untilMs: NOW + OFFER_HOLD_MS } }, 'an offer is remembered, no lease bound');
 });
 
 test('full: a reservation wins, with its host name', () => {
@@ -93,11 +98,28 @@ test('full: an unsupported architecture (6, IA32 UEFI) gets an address but no bo
   assert.match(r.yiaddr, /^10\.250\.0\./);
 });
 
-test('full: REQUEST selecting us → ACK and a bound lease', () => {
-  const d = decide({ options: requestOf('10.250.0.101', serverIdOpt) });
+test('full: REQUEST selecting us for the address offered → ACK and a bound lease (a first lease: newClient)', () => {
+  const d = decide({ options: requestOf('10.250.0.101', serverIdOpt) }, FULL, [], 67, undefined, [offerOf('10.250.0.101')]);
   assert.equal(wire(d).options.messageType, MessageType.ACK);
   assert.equal(wire(d).yiaddr, '10.250.0.101');
   assert.deepEqual(d.change, { kind: 'bind', lease: { mac: '52:54:00:12:34:56', ip: '10.250.0.101', expiresAtMs: NOW + 600_000 } });
+  assert.equal(d.newClient, true);
+  assert.equal(decide({ options: requestOf('10.250.0.101', serverIdOpt) }, FULL, [known()], 67, undefined, [offerOf('10.250.0.101')]).newClient, undefined);
+});
+
+test('full: REQUEST selecting us for an address not offered to this MAC → NAK, nothing bound', () => {
+  for (const offers of [[], [offerOf('10.250.0.102')], [offerOf('10.250.0.101', '52:54:00:00:00:77')], [{ ...offerOf('10.250.0.101'), untilMs: NOW }]]) {
+    const d = decide({ options: requestOf('10.250.0.101', serverIdOpt) }, FULL, [], 67, undefined, offers);
+    assert.equal(wire(d).options.messageType, MessageType.NAK, JSON.stringify(offers));
+    assert.equal(d.change, undefined);
+  }
+});
+
+test('full: INIT-REBOOT from a client with no record → silent (RFC 2131 §4.3.2), nothing bound', () => {
+  const d = decide({ options: requestOf('10.250.0.101') });
+  assert.equal(d.reply, undefined);
+  assert.equal(d.change, undefined);
+  assert.equal(wire(decide({ options: requestOf('10.250.0.101') }, FULL, [known()])).options.messageType, MessageType.ACK, 'a known client is answered');
 });
 
 test('full: REQUEST selecting another server → silent', () => {
@@ -107,12 +129,12 @@ test('full: REQUEST selecting another server → silent', () => {
 });
 
 const NAK_CASES: Array<[string, RawRequestSpec, Lease[]]> = [
-  ['an address leased to another client', { options: requestOf('10.250.0.101') }, [other('10.250.0.101')]],
+  ['an address leased to another client', { options: requestOf('10.250.0.101') }, [other('10.250.0.101'), known()]],
   ['an address of another subnet (INIT-REBOOT after moving)', { options: requestOf('192.168.1.5') }, []],
-  ['an address outside the ranges', { options: requestOf('10.250.0.50') }, []],
+  ['an address outside the ranges', { options: requestOf('10.250.0.50') }, [known()]],
   ['a reserved client asking for another address', { mac: '52:54:00:aa:aa:aa', options: requestOf('10.250.0.100') }, []],
-  ['another client\'s reserved address', { options: requestOf('10.250.0.20') }, []],
-  ['the server\'s own address', { options: requestOf('10.250.0.1') }, []],
+  ['another client\'s reserved address', { options: requestOf('10.250.0.20') }, [known()]],
+  ['the server\'s own address', { options: requestOf('10.250.0.1') }, [known()]],
 ];
 for (const [name, spec, leases] of NAK_CASES) {
   test(`full: REQUEST for ${name} → NAK by broadcast`, () => {
@@ -144,8 +166,9 @@ test('full: RELEASE of its own lease frees it; of another address is ignored', (
   assert.equal(decide({ ciaddr: [10, 250, 0, 102], options: plainOptions(MessageType.RELEASE, serverIdOpt) }, FULL, [mine]).change, undefined);
 });
 
-test('full: DECLINE holds the address back from the next offers', () => {
-  const d = decide({ options: plainOptions(MessageType.DECLINE, [...rawOption(50, [10, 250, 0, 102]), ...serverIdOpt]) });
+test('full: DECLINE of the address offered holds it back from the next offers', () => {
+  const declineOf = (ip: string) => plainOptions(MessageType.DECLINE, [...rawOption(50, ipBytes(ip)), ...serverIdOpt]);
+  const d = decide({ options: declineOf('10.250.0.102') }, FULL, [], 67, undefined, [offerOf('10.250.0.102')]);
   assert.equal(d.change?.kind, 'decline');
   const store = new MemoryLeaseStore();
   store.apply(d.change!);
@@ -154,6 +177,46 @@ test('full: DECLINE holds the address back from the next offers', () => {
     const offer = dhcpDecide({ packet: packet({ mac, options: plainOptions(MessageType.DISCOVER, rawOption(50, [10, 250, 0, 102])) }), port: 67, source: { address: '0.0.0.0', port: 68 } }, FULL, store, NOW);
     assert.notEqual(wire(offer).yiaddr, '10.250.0.102');
   }
+});
+
+test('full: DECLINE from a client that was neither offered nor holds the address is ignored', () => {
+  const declineOf = (ip: string) => plainOptions(MessageType.DECLINE, [...rawOption(50, ipBytes(ip)), ...serverIdOpt]);
+  const cases: Array<[string, Lease[], Offer[]]> = [
+    ['no offer, no lease', [], []],
+    ['offered another address', [], [offerOf('10.250.0.101')]],
+    ['offered to another MAC', [], [offerOf('10.250.0.102', '52:54:00:00:00:77')]],
+    ['leased to another MAC', [other('10.250.0.102')], []],
+    ['its own lease expired', [{ mac: '52:54:00:12:34:56', ip: '10.250.0.102', expiresAtMs: NOW - 1 }], []],
+  ];
+  for (const [name, leases, offers] of cases) assert.equal(decide({ options: declineOf('10.250.0.102') }, FULL, leases, 67, undefined, offers).change, undefined, name);
+  assert.equal(decide({ options: declineOf('10.250.0.102') }, FULL, [{ mac: '52:54:00:12:34:56', ip: '10.250.0.102', expiresAtMs: NOW + 1 }]).change?.kind, 'decline', 'the holder may decline');
+});
+
+test('full: declined addresses never pass an eighth of the pool', () => {
+  const big = parseDhcpConfig({ ...FULL, full: { ...FULL.full!, ranges: [{ start: '10.250.0.100', end: '10.250.0.139' }] } });
+  const store = new MemoryLeaseStore();
+  let declined = 0;
+  for (let i = 0; i < 40; i++) {
+    const mac = `52:54:00:00:02:${i.toString(16).padStart(2, '0')}`;
+    const offer = dhcpDecide({ packet: packet({ mac, options: plainOptions(MessageType.DISCOVER) }), port: 67, source: { address: '0.0.0.0', port: 68 } }, big, store, NOW);
+    if (!offer.change) continue;
+    store.apply(offer.change);
+    const ip = wire(offer).yiaddr;
+    const d = dhcpDecide({ packet: packet({ mac, options: plainOptions(MessageType.DECLINE, [...rawOption(50, ipBytes(ip)), ...serverIdOpt]) }), port: 67, source: { address: '0.0.0.0', port: 68 } }, big, store, NOW);
+    if (d.change) { store.apply(d.change); declined++; }
+  }
+  assert.equal(declined, 5, '40 addresses / 8');
+});
+
+test('full: the last tenth of the pool is kept for clients the server knows', () => {
+  const big = parseDhcpConfig({ ...FULL, full: { ...FULL.full!, ranges: [{ start: '10.250.0.100', end: '10.250.0.119' }] } });
+  const taken = Array.from({ length: 18 }, (_, i) => other(`10.250.0.${100 + i}`, `52:54:00:00:03:${i.toString(16).padStart(2, '0')}`));
+  const fresh = (leases: Lease[]) => dhcpDecide({ packet: packet({ mac: '52:54:00:00:04:01', options: plainOptions(MessageType.DISCOVER) }), port: 67, source: { address: '0.0.0.0', port: 68 } }, big, new MemoryLeaseStore(leases), NOW);
+  assert.ok(fresh(taken.slice(0, 17)).reply, '3 free of 20: a new client is offered one');
+  assert.equal(fresh(taken).reply, undefined, '2 free of 20 (the reserve): a new client is not');
+  const back = dhcpDecide({ packet: packet({ mac: '52:54:00:00:04:02', options: plainOptions(MessageType.DISCOVER) }), port: 67, source: { address: '0.0.0.0', port: 68 } }, big,
+    new MemoryLeaseStore([...taken, { mac: '52:54:00:00:04:02', ip: '10.250.0.50', expiresAtMs: NOW - 1 }]), NOW);
+  assert.match(wire(back).yiaddr, /^10\.250\.0\.11[89]$/, 'a client with a record here gets one of the reserve');
 });
 
 test('full: INFORM → ACK with settings, no address, to ciaddr', () => {

@@ -11,6 +11,12 @@ export const DHCP_CLIENT_PORT = 68;
 export const PXE_PROXY_PORT = 4011;
 /** How long an address a client declined stays out of the pool. */
 export const DECLINE_HOLD_MS = 10 * 60_000;
+/** How long an offer is remembered: the client's REQUEST (SELECTING) or DECLINE must name it within this time. */
+export const OFFER_HOLD_MS = 60_000;
+/** The last tenth of the pool is kept for clients that held a lease before (a flood of new MACs cannot take it). */
+export const POOL_RESERVE_FRACTION = 0.1;
+/** Declined addresses held back at once, at most this part of the pool (DECLINEs cannot empty it). */
+export const DECLINED_MAX_FRACTION = 0.125;
 /** PXE vendor sub-option 6 = 8: boot the file in this offer, no boot-server discovery or menu. */
 const PXE_DISCOVERY_CONTROL = 6;
 const PXE_BOOT_FILE_DIRECTLY = 8;
@@ -31,6 +37,8 @@ export interface DhcpDecision {
   reply?: DhcpReply;
   change?: LeaseChange;
   reason: string;
+  /** A first lease for a MAC with no record here: the server takes it from its new-client budget. */
+  newClient?: boolean;
 }
 
 const silent = (reason: string): DhcpDecision => ({ reason });
@@ -148,6 +156,34 @@ function nthAddress(full: FullModeConfig, sizes: number[], n: number): string {
   throw new RangeError(`address index ${n} beyond the ranges`);
 }
 
+function poolSize(full: FullModeConfig): number {
+  return full.ranges.reduce((n, r) => n + ipToInt(r.end) - ipToInt(r.start) + 1, 0);
+}
+
+/** Unexpired leases (declined ones included) inside the ranges, and how many of them are declined. */
+function poolUse(full: FullModeConfig, leases: LeaseView, nowMs: number): { held: number; declined: number } {
+  let held = 0;
+  let declined = 0;
+  for (const l of leases.list()) {
+    if (l.expiresAtMs <= nowMs || !inRanges(full, l.ip)) continue;
+    held++;
+    if (l.declined) declined++;
+  }
+  return { held, declined };
+}
+
+/** A client with a lease record here (even expired) or a reservation: it may use the pool's reserve. */
+export function isKnownClient(full: FullModeConfig, mac: string, leases: LeaseView): boolean {
+  return reservationFor(full, mac) !== undefined || leases.knows(mac);
+}
+
+/** A new client may take an address only while more than the reserve is free. */
+function poolLowForNewClients(full: FullModeConfig, leases: LeaseView, nowMs: number): boolean {
+  const size = poolSize(full);
+  const reserve = Math.floor(size * POOL_RESERVE_FRACTION);
+  return size - poolUse(full, leases, nowMs).held <= reserve;
+}
+
 /** Is `ip` acceptable for this client in a REQUEST (RFC 2131 §4.3.2)? */
 function mayHave(packet: DhcpPacket, ip: string, config: DhcpConfig, full: FullModeConfig, leases: LeaseView, nowMs: number): boolean {
   if (!sameSubnet(ip, config.serverAddress, full.subnetMask)) return false;
@@ -187,29 +223,24 @@ function fullDecide(req: DhcpRequest, config: DhcpConfig, full: FullModeConfig, 
   const { mac } = packet;
   switch (packet.options.messageType) {
     case MessageType.DISCOVER: {
-      // Offers are not recorded: a flood of DISCOVERs cannot exhaust the pool; REQUEST re-checks.
+      // Offers are remembered for the REQUEST and DECLINE checks but reserve nothing: a DISCOVER flood cannot exhaust the pool.
+      const known = isKnownClient(full, mac, leases);
+      if (!known && poolLowForNewClients(full, leases, nowMs)) return silent(`DISCOVER from ${mac}: the pool's reserve is kept for known clients`);
       const ip = chooseAddress(packet, config, full, leases, nowMs);
       if (!ip) return silent(`DISCOVER from ${mac}: no free address in the ranges`);
-      return { reply: { message: addressReply(packet, MessageType.OFFER, ip, config, full), to: replyDestination(packet, false) }, reason: `OFFER ${ip} to ${mac}` };
+      return {
+        reply: { message: addressReply(packet, MessageType.OFFER, ip, config, full), to: replyDestination(packet, false) },
+        change: { kind: 'offer', offer: { mac, ip, untilMs: nowMs + OFFER_HOLD_MS } },
+        reason: `OFFER ${ip} to ${mac}`,
+      };
     }
-    case MessageType.REQUEST: {
-      const { serverId, requestedIp } = packet.options;
-      if (serverId !== undefined && serverId !== config.serverAddress) return silent(`REQUEST from ${mac} selects server ${serverId}`);
-      const ip = requestedIp ?? (packet.ciaddr !== ZERO_ADDRESS ? packet.ciaddr : undefined);
-      if (!ip) return silent(`REQUEST from ${mac} names no address`);
-      if (!mayHave(packet, ip, config, full, leases, nowMs)) return nak(packet, config, `address ${ip} is not available to ${mac}`);
-      const lease: Lease = { mac, ip, expiresAtMs: nowMs + full.leaseSeconds * 1000 };
-      if (packet.options.hostname) lease.hostname = packet.options.hostname;
-      return { reply: { message: addressReply(packet, MessageType.ACK, ip, config, full), to: replyDestination(packet, false) }, change: { kind: 'bind', lease }, reason: `ACK ${ip} to ${mac}` };
-    }
+    case MessageType.REQUEST:
+      return requestDecide(packet, config, full, leases, nowMs);
     case MessageType.RELEASE:
       if (leases.byMac(mac)?.ip !== packet.ciaddr) return silent(`RELEASE from ${mac} of ${packet.ciaddr}: not its lease`);
       return { change: { kind: 'release', mac, ip: packet.ciaddr }, reason: `RELEASE ${packet.ciaddr} by ${mac}` };
-    case MessageType.DECLINE: {
-      const ip = packet.options.requestedIp;
-      if (!ip || packet.options.serverId !== config.serverAddress || !inRanges(full, ip)) return silent(`DECLINE from ${mac} ignored`);
-      return { change: { kind: 'decline', ip, untilMs: nowMs + DECLINE_HOLD_MS }, reason: `DECLINE ${ip} by ${mac}: held back` };
-    }
+    case MessageType.DECLINE:
+      return declineDecide(packet, config, full, leases, nowMs);
     case MessageType.INFORM: {
       const to = packet.ciaddr !== ZERO_ADDRESS ? replyDestination(packet, false) : req.source;
       return { reply: { message: addressReply(packet, MessageType.ACK, undefined, config, full), to }, reason: `INFORM ACK to ${mac}` };
@@ -217,4 +248,51 @@ function fullDecide(req: DhcpRequest, config: DhcpConfig, full: FullModeConfig, 
     default:
       return silent(`${messageTypeName(packet.options.messageType)} from ${mac} ignored`);
   }
+}
+
+/**
+ * RFC 2131 §4.3.2. SELECTING (server id given): only the address we offered this client, or the one
+ * it holds. INIT-REBOOT / RENEWING (no server id): only a client we have a record of; one we never
+ * saw is answered with silence, as the RFC says, so no address is ever bound without an offer first.
+ */
+function requestDecide(packet: DhcpPacket, config: DhcpConfig, full: FullModeConfig, leases: LeaseView, nowMs: number): DhcpDecision {
+  const { mac } = packet;
+  const { serverId, requestedIp } = packet.options;
+  if (serverId !== undefined && serverId !== config.serverAddress) return silent(`REQUEST from ${mac} selects server ${serverId}`);
+  const ip = requestedIp ?? (packet.ciaddr !== ZERO_ADDRESS ? packet.ciaddr : undefined);
+  if (!ip) return silent(`REQUEST from ${mac} names no address`);
+  if (!sameSubnet(ip, config.serverAddress, full.subnetMask)) return nak(packet, config, `address ${ip} is not on this network`);
+  const known = isKnownClient(full, mac, leases);
+  if (serverId !== undefined) {
+    const offered = leases.offerTo(mac, nowMs)?.ip === ip;
+    const holds = leases.byMac(mac)?.ip === ip || reservationFor(full, mac)?.ip === ip;
+    if (!offered && !holds) return nak(packet, config, `address ${ip} was not offered to ${mac}`);
+  } else if (!known) {
+    return silent(`REQUEST from ${mac} for ${ip}: no record of this client (RFC 2131 §4.3.2: silent)`);
+  }
+  if (!mayHave(packet, ip, config, full, leases, nowMs)) return nak(packet, config, `address ${ip} is not available to ${mac}`);
+  if (!known && poolLowForNewClients(full, leases, nowMs)) return nak(packet, config, `the pool's last addresses are kept for known clients`);
+  const lease: Lease = { mac, ip, expiresAtMs: nowMs + full.leaseSeconds * 1000 };
+  if (packet.options.hostname) lease.hostname = packet.options.hostname;
+  return {
+    reply: { message: addressReply(packet, MessageType.ACK, ip, config, full), to: replyDestination(packet, false) },
+    change: { kind: 'bind', lease }, reason: `ACK ${ip} to ${mac}`, ...(known ? {} : { newClient: true }),
+  };
+}
+
+/**
+ * A DECLINE (the address answered ARP: someone else uses it) takes an address out of the pool, so it
+ * counts only from the client it was offered to or that holds it, and declined addresses never pass
+ * DECLINED_MAX_FRACTION of the pool.
+ */
+function declineDecide(packet: DhcpPacket, config: DhcpConfig, full: FullModeConfig, leases: LeaseView, nowMs: number): DhcpDecision {
+  const { mac } = packet;
+  const ip = packet.options.requestedIp;
+  if (!ip || packet.options.serverId !== config.serverAddress || !inRanges(full, ip)) return silent(`DECLINE from ${mac} ignored`);
+  const held = leases.byIp(ip);
+  const holds = held !== undefined && held.mac === mac && !held.declined && held.expiresAtMs > nowMs;
+  if (!holds && leases.offerTo(mac, nowMs)?.ip !== ip) return silent(`DECLINE of ${ip} by ${mac} ignored: not offered to it nor held by it`);
+  if (poolUse(full, leases, nowMs).declined >= Math.max(1, Math.floor(poolSize(full) * DECLINED_MAX_FRACTION)))
+    return silent(`DECLINE of ${ip} by ${mac} ignored: ${Math.round(DECLINED_MAX_FRACTION * 100)} % of the pool is already held back as declined`);
+  return { change: { kind: 'decline', ip, untilMs: nowMs + DECLINE_HOLD_MS }, reason: `DECLINE ${ip} by ${mac}: held back` };
 }

@@ -31,9 +31,12 @@ export class SqliteLeaseStore implements LeaseStore {
   byMac(mac: string): Lease | undefined { return this.memory.byMac(mac); }
   byIp(ip: string): Lease | undefined { return this.memory.byIp(ip); }
   list(): Lease[] { return this.memory.list(); }
+  offerTo(mac: string, nowMs: number) { return this.memory.offerTo(mac, nowMs); }
+  knows(mac: string): boolean { return this.memory.knows(mac); }
 
   apply(change: LeaseChange): void {
     this.memory.apply(change);
+    if (change.kind === 'offer') return; // offers live seconds: memory only
     this.writes = this.writes.then(() => this.persist(change)).catch((err: Error) => {
       this.log({ event: 'dhcp-lease-write-error', change, error: err.message });
     });
@@ -47,9 +50,10 @@ export class SqliteLeaseStore implements LeaseStore {
   private async persist(change: LeaseChange): Promise<void> {
     await this.store.transaction().execute(async (tx) => {
       if (change.kind === 'release') {
-        await tx.deleteFrom('dhcp_leases').where('ip', '=', change.ip).where('mac', '=', change.mac).execute();
+        await tx.updateTable('dhcp_leases').set({ expires_at_ms: 0 }).where('ip', '=', change.ip).where('mac', '=', change.mac).execute();
         return;
       }
+      if (change.kind === 'offer') return;
       const lease: Lease = change.kind === 'bind' ? change.lease : { mac: '', ip: change.ip, expiresAtMs: change.untilMs, declined: true };
       await tx.deleteFrom('dhcp_leases').where('ip', '=', lease.ip).execute();
       if (lease.mac) await tx.deleteFrom('dhcp_leases').where('mac', '=', lease.mac).execute();

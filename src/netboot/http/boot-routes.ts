@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { BootLog, ThinClientService } from '../../thinclients/inventory.js';
-import { MacText, type KioskConfig } from '../../contract/thinclients.js';
+import { bootParamsUnsafeChar, MacText, type KioskConfig } from '../../contract/thinclients.js';
 import { bootScript, osMissingMessage, refusalMessage, waitingScript } from './ipxe-script.js';
 import { BOOT_FILE_NAME, isThinClientArch, osFolder, readOsManifest, readOsManifests } from './manifest.js';
 import { parseRange } from './range.js';
@@ -35,12 +35,20 @@ const clientIp = (req: FastifyRequest) => req.ip.replace(/^::ffff:/, '');
 async function ipxeScriptFor(thinClients: ThinClientService, log: BootLog, req: FastifyRequest, mac: string): Promise<string> {
   const server = serverBase(req);
   const { client, decision, registered } = await thinClients.bootRequest(mac, clientIp(req));
+  // A refused unknown MAC is logged by the inventory (in summary lines): one line per request would let a flood fill the log.
+  if (decision === 'busy' || !client) return waitingScript(server, mac, refusalMessage('busy', mac));
   log.info({ event: 'boot-script', mac, ip: clientIp(req), decision, registered, bootCount: client.bootCount }, `thin client ${mac}: boot script (${decision})`);
   if (decision !== 'boot') return waitingScript(server, mac, refusalMessage(decision, mac));
   const manifests = await readOsManifests(thinClients.dataDir);
   if (Object.keys(manifests).length === 0) return waitingScript(server, mac, osMissingMessage(mac));
   const systems = Object.fromEntries(Object.entries(manifests).map(([arch, m]) => [arch, { kernel: m.kernel, initrd: m.initrd, kernelCmdline: m.kernelCmdline }]));
-  return bootScript({ server, mac, systems, bootParams: client.bootParams });
+  // Parameters stored before the check existed are left out, and said so, rather than put into the script.
+  let bootParams = client.bootParams;
+  if (bootParams && bootParamsUnsafeChar(bootParams) !== undefined) {
+    log.info({ event: 'boot-params-refused', mac }, `thin client ${mac}: its boot parameters hold a character iPXE reads as script; booting without them (set them again)`);
+    bootParams = null;
+  }
+  return bootScript({ server, mac, systems, bootParams });
 }
 
 async function sendBootFile(thinClients: ThinClientService, log: BootLog, req: FastifyRequest, reply: FastifyReply, archText: string, name: string): Promise<FastifyReply> {
@@ -85,7 +93,8 @@ async function sendBootFile(thinClients: ThinClientService, log: BootLog, req: F
   }
 }
 
-export function registerBootRoutes(server: FastifyInstance, thinClients: ThinClientService, log: BootLog = thinClients.log): void {
+/** `portalHttps`: the daemon's port speaks HTTPS, so the kiosk's portal is https:// on it (boot files stay plain HTTP). */
+export function registerBootRoutes(server: FastifyInstance, thinClients: ThinClientService, log: BootLog = thinClients.log, portalHttps = false): void {
   server.get('/boot/ipxe', async (req, reply) => {
     const script = await ipxeScriptFor(thinClients, log, req, macOf(req.query));
     return reply.type('text/plain; charset=utf-8').send(script);
@@ -108,9 +117,7 @@ export function registerBootRoutes(server: FastifyInstance, thinClients: ThinCli
   server.get('/boot/thinclient/config', async (req): Promise<KioskConfig> => {
     const mac = macOf(req.query);
     const client = await thinClients.seen(mac, clientIp(req));
-    return {
-      mac, name: client.name, state: client.state, portalUrl: `${serverBase(req)}/?thinclient=${mac}`, pool: client.pool,
-      keyboardLayout: client.keyboardLayout, resolution: client.resolution,
-    };
+    // Only what the kiosk uses (guest/thinclient/init): anyone on the network can ask for any MAC.
+    return { portalUrl: `${portalHttps ? serverBase(req).replace(/^http:/, 'https:') : serverBase(req)}/?thinclient=${mac}`, keyboardLayout: client.keyboardLayout, resolution: client.resolution };
   });
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { BootParamsText } from '../../contract/thinclients.js';
 import { bootScript, refusalMessage, waitingScript, RETRY_SECONDS } from './ipxe-script.js';
 
 const BASE = { server: 'http://10.250.5.1:8080', mac: '52:54:00:05:00:01' };
@@ -88,4 +89,16 @@ test('a disabled client is told so with its MAC and asks again later', () => {
 
 test('a client awaiting approval gets its own message', () => {
   assert.match(refusalMessage('awaiting-approval', BASE.mac), /waiting for approval.*MAC 52:54:00:05:00:01/);
+});
+
+test('boot parameters iPXE would read as script are refused, by the schema and by the script builder', () => {
+  const attacks = ['quiet || shell', 'quiet && shell', 'a # comment', 'x; shell', 'a | b', 'a & b', '${net0/ip}', 'a\nshell', 'say "hi"', "it's", 'back\\slash', 'tab\there'];
+  for (const text of attacks) {
+    assert.equal(BootParamsText.safeParse(text).success, false, `schema accepts ${JSON.stringify(text)}`);
+    assert.throws(() => bootScript({ ...BASE, systems: { amd64: AMD64 }, bootParams: text }), /read by iPXE as script/, JSON.stringify(text));
+  }
+  for (const text of ['quiet loglevel=3', 'console=ttyS0,115200n8 video=1024x768@60 i915.modeset=0', 'acpi_osi=(Linux) ip=dhcp']) {
+    assert.equal(BootParamsText.safeParse(text).success, true, text);
+    assert.ok(bootScript({ ...BASE, systems: { amd64: AMD64 }, bootParams: text }).includes(text));
+  }
 });

@@ -1,4 +1,5 @@
 // iPXE scripts served to thin clients (pure): boot the thin-client OS, or say why not and retry.
+import { bootParamsUnsafeChar } from '../../contract/thinclients.js';
 import type { BootDecision } from '../../thinclients/inventory.js';
 import type { ThinClientArch } from '../../thinclients/os/plan.js';
 
@@ -19,7 +20,7 @@ export interface BootScriptInput {
   mac: string;
   /** The OS of each architecture built on this server; at least one. */
   systems: Partial<Record<ThinClientArch, BootSystem>>;
-  /** The client's own extra words (validated: printable, no `$`). */
+  /** The client's own extra words: plain kernel words only (BootParamsText); anything else is refused here too. */
   bootParams: string | null;
 }
 
@@ -42,6 +43,8 @@ function retryLines(server: string, mac: string, message: string, label: string)
  * falls back to i386 when only that is built; otherwise the PC says what to build and asks again.
  */
 export function bootScript(input: BootScriptInput): string {
+  const unsafe = input.bootParams ? bootParamsUnsafeChar(input.bootParams) : undefined;
+  if (unsafe !== undefined) throw new RangeError(`boot parameters with ${JSON.stringify(unsafe)} would be read by iPXE as script`);
   const { amd64, i386 } = input.systems;
   const lines = ['#!ipxe', `echo Ardesia: booting thin client \${mac} from ${input.server}`];
   lines.push('iseq ${platform} efi && goto amd64 ||', 'cpuid --ext 29 && goto amd64 || goto i386', ':amd64');
@@ -66,6 +69,7 @@ export function waitingScript(server: string, mac: string, message: string): str
 }
 
 export function refusalMessage(decision: Exclude<BootDecision, 'boot'>, mac: string): string {
+  if (decision === 'busy') return `Too many new thin clients are registering at once; this PC asks again in ${RETRY_SECONDS} s (MAC ${mac})`;
   return decision === 'disabled'
     ? `This thin client is not enabled; ask an administrator (MAC ${mac})`
     : `This thin client is waiting for approval; ask an administrator to enable it (MAC ${mac})`;

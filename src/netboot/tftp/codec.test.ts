@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeTftp, encodeAck, encodeData, encodeError, encodeOack, encodeRequest, negotiateOptions, TftpDecodeError, type TftpDecodeReason } from './codec.js';
+import { decodeTftp, encodeAck, encodeData, encodeError, encodeOack, encodeRequest, MAX_TIMEOUT_SECONDS, negotiateOptions, TftpDecodeError, type TftpDecodeReason } from './codec.js';
 import { checkRequestName } from './paths.js';
 
 test('RRQ with options (RFC 2347 example shape) decodes; option names are case-insensitive', () => {
@@ -33,11 +33,13 @@ for (const [name, bytes, reason] of BAD) {
   });
 }
 
-test('negotiation: blksize clamped to the server limit, tsize answered, timeout accepted in 1..255', () => {
+test('negotiation: blksize clamped to the server limit, tsize answered, timeout accepted in 1..MAX_TIMEOUT_SECONDS', () => {
   assert.deepEqual(negotiateOptions({ blksize: '1468', tsize: '0', timeout: '3' }, 1234, 65464), { accepted: { blksize: '1468', tsize: '1234', timeout: '3' }, blksize: 1468, timeoutMs: 3000 });
   assert.deepEqual(negotiateOptions({ blksize: '9000' }, 1, 1468).blksize, 1468);
   assert.deepEqual(negotiateOptions({ blksize: '4', timeout: '0', tsize: '5', windowsize: '8' }, 1, 1468), { accepted: {}, blksize: 512, timeoutMs: 1000 });
   assert.deepEqual(negotiateOptions({ blksize: 'lots', timeout: '999' }, 1, 1468).accepted, {});
+  assert.deepEqual(negotiateOptions({ timeout: '255' }, 1, 1468), { accepted: {}, blksize: 512, timeoutMs: 1000 }, 'a long timeout is not acknowledged');
+  assert.deepEqual(negotiateOptions({ timeout: String(MAX_TIMEOUT_SECONDS) }, 1, 1468).timeoutMs, MAX_TIMEOUT_SECONDS * 1000);
   assert.deepEqual(negotiateOptions({}, 10, 1468), { accepted: {}, blksize: 512, timeoutMs: 1000 });
 });
 

@@ -135,6 +135,11 @@ export interface NegotiatedOptions {
 }
 
 export const DEFAULT_TIMEOUT_MS = 1000;
+/**
+ * The longest `timeout` option accepted (RFC 2349 allows 255 s): a client that never ACKs holds a
+ * transfer for timeout × (1 + resends), so a longer one is not acknowledged and the default applies.
+ */
+export const MAX_TIMEOUT_SECONDS = 10;
 
 /** RFC 2347–2349: accept what we can, clamp blksize to our limit, ignore what we do not know. */
 export function negotiateOptions(requested: Record<string, string>, fileSize: number, maxBlksize: number, defaultTimeoutMs = DEFAULT_TIMEOUT_MS): NegotiatedOptions {
@@ -147,7 +152,7 @@ export function negotiateOptions(requested: Record<string, string>, fileSize: nu
     accepted.blksize = String(blksize);
   }
   const wantTimeout = requested.timeout !== undefined && /^\d{1,3}$/.test(requested.timeout) ? Number(requested.timeout) : undefined;
-  if (wantTimeout !== undefined && wantTimeout >= 1 && wantTimeout <= 255) {
+  if (wantTimeout !== undefined && wantTimeout >= 1 && wantTimeout <= MAX_TIMEOUT_SECONDS) {
     timeoutMs = wantTimeout * 1000;
     accepted.timeout = String(wantTimeout);
   }

@@ -11,6 +11,8 @@ import { TransferPool } from './worker-pool.js';
 
 export const TFTP_PORT = 69;
 export const MAX_CONCURRENT_TRANSFERS = 256;
+/** Transfers one client address may have at once: a PXE ROM or iPXE fetches one file at a time. */
+export const MAX_TRANSFERS_PER_CLIENT = 4;
 
 export type TftpLog = (event: Record<string, unknown>) => void;
 
@@ -22,6 +24,7 @@ export interface TftpServerOptions {
   /** Ethernet MTU 1500 − IP 20 − UDP 8 − TFTP 4 = 1468 is the usual ceiling. */
   maxBlksize?: number;
   maxTransfers?: number;
+  maxTransfersPerClient?: number;
   /** Worker threads running transfers when the native sender is off or missing; 0: the main thread. */
   workers?: number;
 }
@@ -43,6 +46,8 @@ export class TftpServer {
   private realRoot = '';
   /** Active transfers by client address:port; the value aborts it (native and main-thread transfers). */
   private readonly transfers = new Map<string, (() => void) | undefined>();
+  /** Active transfers by client address (any port): one client cannot take every slot. */
+  private readonly perClient = new Map<string, number>();
   private pool: TransferPool | undefined;
   /** The native sender binary; undefined: transfers run in TypeScript (workers or main thread). */
   private sender: string | undefined;
@@ -104,11 +109,20 @@ export class TftpServer {
     if (this.transfers.has(key)) return; // a retransmitted request: the transfer is already answering
     if (this.transfers.size >= (this.options.maxTransfers ?? MAX_CONCURRENT_TRANSFERS))
       return this.refuse(rinfo, TftpErrorCode.NOT_DEFINED, 'server busy, try again');
+    const fromClient = this.perClient.get(rinfo.address) ?? 0;
+    if (fromClient >= (this.options.maxTransfersPerClient ?? MAX_TRANSFERS_PER_CLIENT))
+      return this.refuse(rinfo, TftpErrorCode.NOT_DEFINED, `too many transfers from ${rinfo.address} at once, try again`);
     // Claimed before any await, so a retransmitted request never starts a second transfer.
     this.transfers.set(key, undefined);
+    this.perClient.set(rinfo.address, fromClient + 1);
     this.startTransfer(packet, rinfo, key)
       .catch((err: Error) => this.log({ event: 'tftp-internal-error', error: err.stack ?? String(err) }))
-      .finally(() => this.transfers.delete(key));
+      .finally(() => {
+        this.transfers.delete(key);
+        const left = (this.perClient.get(rinfo.address) ?? 1) - 1;
+        if (left > 0) this.perClient.set(rinfo.address, left);
+        else this.perClient.delete(rinfo.address);
+      });
   }
 
   private async startTransfer(rrq: Extract<TftpPacket, { op: 'rrq' }>, rinfo: RemoteInfo, key: string): Promise<void> {

@@ -4,7 +4,8 @@
 import type RFB from '@novnc/novnc';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { DisplayEnd } from '../../../src/contract/display';
-import { sessionList, sessionLogoff, sessionReset } from '../lib/api';
+import { ERROR_REGISTRY } from '../../../src/contract/errors';
+import { ApiError, sessionList, sessionLogoff, sessionReset } from '../lib/api';
 import { useLive } from '../lib/events';
 import { ActionButton, useNotify } from '../lib/ui';
 import { VncView, type DisplayStatus } from '../lib/VncView';
@@ -28,6 +29,20 @@ function statusText(s: DisplayStatus): string {
     case 'closed':
       return s.end === 'logged-off' ? 'Logged off' : 'Disconnected';
   }
+}
+
+/** How long a paste waits for the session's clipboard agent (it starts with the session, minutes under TCG). */
+export const PASTE_WAIT_MS = 3 * 60_000;
+
+/** A paste made before the desktop could take it: delivered once the display is connected and the agent is up. */
+interface HeldPaste {
+  text: string;
+  at: number;
+}
+
+function pasteNotReady(): ApiError {
+  const code = 'CLIPBOARD_NOT_READY';
+  return new ApiError(code, `the desktop's clipboard did not get ready in ${PASTE_WAIT_MS / 60_000} minutes; the text was not pasted`, ERROR_REGISTRY[code].hint, ERROR_REGISTRY[code].status);
 }
 
 /** The view ended by the daemon: which ending, and the way on (a click). */
@@ -70,6 +85,24 @@ export function DesktopScreen(props: { pool: string; desktop: string; mayReset: 
   const session = sessions.data?.find((s) => s.desktop === props.desktop);
   const sessionGone = sessions.data !== undefined && (session === undefined || session.state === 'logging-off');
   const end: DisplayEnd | undefined = closed && sessionGone ? 'logged-off' : closed;
+  // A paste goes to the desktop only once its clipboard agent is up (before, the guest drops it): held until then.
+  const [heldPaste, setHeldPaste] = useState<HeldPaste>();
+  const clipboardReady = session?.clipboardReady === true;
+  const connected = status.kind === 'connected' && rfb !== undefined;
+  useEffect(() => {
+    if (!heldPaste) return;
+    if (connected && clipboardReady) {
+      rfb.clipboardPasteFrom(heldPaste.text);
+      setHeldPaste(undefined);
+      notify.info('Text sent to the desktop clipboard');
+      return;
+    }
+    const timer = setTimeout(() => {
+      setHeldPaste(undefined);
+      notify.error(pasteNotReady(), 'Paste');
+    }, Math.max(0, heldPaste.at + PASTE_WAIT_MS - Date.now()));
+    return () => clearTimeout(timer);
+  }, [heldPaste, connected, clipboardReady, rfb, notify]);
   const leftAfterLogoff = useRef(false);
   useEffect(() => {
     if (end !== 'logged-off' || !props.kiosk || leftAfterLogoff.current) return;
@@ -96,17 +129,24 @@ export function DesktopScreen(props: { pool: string; desktop: string; mayReset: 
           className="paste"
           onSubmit={(e) => {
             e.preventDefault();
-            rfb?.clipboardPasteFrom(clip);
-            notify.info('Text sent to the desktop clipboard');
+            setHeldPaste({ text: clip, at: Date.now() });
           }}
         >
           <label className="inline">
             <span className="sr-only">Text to paste into the desktop</span>
             <input type="text" value={clip} placeholder="Text to paste" onChange={(e) => setClip(e.target.value)} />
           </label>
-          <button type="submit" className="btn" disabled={!!notConnected || clip === ''}>
+          <button type="submit" className="btn" disabled={!!end || clip === ''}>
             Paste
           </button>
+          {heldPaste && (
+            <span className="paste-waiting" role="status" data-testid="paste-waiting">
+              Paste waiting for the desktop…{' '}
+              <button type="button" className="link" onClick={() => setHeldPaste(undefined)}>
+                Cancel
+              </button>
+            </span>
+          )}
         </form>
         <span className="spacer" />
         {!props.kiosk && (

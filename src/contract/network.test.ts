@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Pool, type PoolNetwork, poolNetworkFromText, poolNetworkText } from '../contract/pools.js';
-import { poolNics } from './pool-nics.js';
+import { Pool, type PoolNetwork, poolNetworkFromText, poolNetworkText } from './pools.js';
+import { poolNics } from './network.js';
 
 describe('poolNics', () => {
   const cases: Array<[string, PoolNetwork, unknown]> = [

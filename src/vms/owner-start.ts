@@ -1,0 +1,38 @@
+// What a start requested by a VM owner who is not an administrator must pass, in order: no swapped
+// files or NICs, only their taps and bridges, their caps, then every file opened and checked by us.
+import { realpathSync } from 'node:fs';
+import { ArdesiaError } from '../contract/errors.js';
+import type { StartCaller, VmSpec, VmSpecInput } from '../contract/vm.js';
+import { lookupAccount } from '../auth/unix-accounts.js';
+import { ownerSpecFilesCheck } from './owner-files.js';
+import { networkVerdict, overrideVerdict, type OwnerPolicy, ownerRulesFor, quotaVerdict } from './owner-policy.js';
+
+
+export const isConfined = (caller: StartCaller | undefined): caller is StartCaller => caller !== undefined && !caller.admin;
+
+export class OwnerConfinement {
+  private readonly dataDir: string;
+
+  constructor(
+    private readonly policy: OwnerPolicy,
+    dataDir: string,
+  ) {
+    // Checked paths are real ones: the data folder's own real path is what the deny rule must see.
+    this.dataDir = realpathSync(dataDir);
+  }
+
+  /** Refuses start options that would replace the files or NICs an administrator defined. */
+  overridesCheck(name: string, adHoc: Partial<VmSpecInput> | undefined): void {
+    const refusal = overrideVerdict(name, adHoc);
+    if (refusal) throw new ArdesiaError(refusal.code, refusal.message);
+  }
+
+  /** The spec QEMU gets: paths replaced by the ones checked; `running` are the owner's VMs already up. */
+  async confine(principal: string, spec: VmSpec, running: readonly VmSpec[]): Promise<VmSpec> {
+    // Unix groups, as vm.conf `owner user:group` means them (mayOperate reads the same).
+    const rules = ownerRulesFor(this.policy, this.dataDir, principal, lookupAccount(principal)?.groups ?? []);
+    const refusal = networkVerdict(rules, spec) ?? quotaVerdict(rules, spec, running);
+    if (refusal) throw new ArdesiaError(refusal.code, refusal.message);
+    return ownerSpecFilesCheck(rules, this.dataDir, spec);
+  }
+}
