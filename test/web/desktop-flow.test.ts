@@ -140,12 +140,25 @@ async function expectInGuest(page: Page, w: WebDaemon, text: string, file: strin
   await clickXterm(page);
   // xterm inserts the selection when the guest's agent has fetched it (guest → QEMU → noVNC and back), after later
   // keys: Enter goes once the text is drawn in the terminal, or it would reach the shell before the text.
-  const before = await xtermPixels(page);
+  // The click's own redraw (focus: the cursor fills) must be over before the baseline, or it passes for the paste.
+  const before = await settledXtermPixels(page);
   await page.keyboard.press('Shift+Insert');
   await until('the pasted text drawn in the xterm', async () => (await xtermPixels(page)) !== before, 60_000, 250);
   await page.keyboard.press('Enter');
   const ran = await until(`${file} in the home`, () => fileSeenByGuest(w, USER.name, file, content), 60_000, 3000).then(() => true, () => false);
   assert.ok(ran, `one Shift+Insert did not paste the guest's clipboard into the xterm; the guest's console said: ${lastGuestAnswer}`);
+}
+
+/** The xterm's digest once two samples a second apart agree (nothing is being drawn in it). */
+async function settledXtermPixels(page: Page): Promise<string> {
+  let previous = await xtermPixels(page);
+  return until('the xterm to stop redrawing', async () => {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = await xtermPixels(page);
+    const settled = now === previous ? now : undefined;
+    previous = now;
+    return settled;
+  }, 60_000, 0);
 }
 
 /** A digest of the xterm's area on the canvas (desktop-session: 90x24 at +40+40), to see text being drawn in it. */
