@@ -288,7 +288,11 @@ describe('desktop flow in the browser', () => {
     const desktop = sessions.find((s) => s.user === USER.name)?.desktop;
     const home = await rootCall<{ leasedTo: string | null; path: string }>(w, 'GET', `/v1/homes/${USER.name}`);
     assert.equal(home.leasedTo, desktop, 'the home is attached to the new session');
-    assert.equal(await homeMarker(w, USER.name), 'ardesia');
+    // Read where the user reads it: in the new desktop, from the home it mounted (the root console, not noVNC).
+    // A host-side read of the image while a guest has it mounted can miss what is still in the ext4 journal.
+    const found = await until('the first session\'s file in the new desktop\'s home', () => fileSeenByGuest(w, USER.name, 'web-flow-marker', 'ardesia'), 120_000, 3000)
+      .then(() => true, () => false);
+    assert.ok(found, `the file typed in the first session is not in the home of the second; host-side read: ${JSON.stringify(await homeMarker(w, USER.name).catch(String))}; the guest's console said: ${lastGuestAnswer}`);
     await screenshot(p.page, 'desktop-file-found');
     assertNoConsoleErrors(p);
     await p.page.context().close();
