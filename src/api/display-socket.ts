@@ -107,6 +107,8 @@ async function displayUpgrade(opts: ApiOptions, log: FastifyBaseLogger, pipes: S
   const inputMeter = new RfbInputMeter();
   let lastActivity = 0;
   let unregister: (() => void) | undefined;
+  let unregisterLive: (() => void) | undefined;
+  let ended = false;
   const pipe = pipeDisplay(socket, head, vnc!, {
     onInput: (data) => {
       if (!inputMeter.feed(data)) return;
@@ -116,16 +118,18 @@ async function displayUpgrade(opts: ApiOptions, log: FastifyBaseLogger, pipes: S
       opts.app.display.clientActivity?.(desktop);
     },
     onEnd: (totals) => {
+      ended = true; // a desktop that closes at once ends the pipe before the registrations below
       pipes.delete(pipe);
       unregister?.();
-      unregisterLive();
+      unregisterLive?.();
       opts.app.display.clientDisconnected(desktop);
       log.info({ desktop, ...client, ...totals }, 'display connection ended');
     },
   });
+  if (ended) return;
   pipes.add(pipe);
   // Disabled, deleted, password changed or token revoked: the display closes at once (as a logoff: the portal does not reconnect).
-  const unregisterLive = opts.app.users.connections.add(who, () => pipe.close(DISPLAY_CLOSE_CODE['logged-off'], 'LOGGED_OFF signed out: your credentials ended'));
+  unregisterLive = opts.app.users.connections.add(who, () => pipe.close(DISPLAY_CLOSE_CODE['logged-off'], 'LOGGED_OFF signed out: your credentials ended'));
   // The code says why (contract/display.ts): the portal reconnects after a drop, never after these.
   unregister = opts.app.display.onDisconnectRequest?.(desktop, (end) => pipe.close(DISPLAY_CLOSE_CODE[end], DISPLAY_END_REASON[end]));
 }

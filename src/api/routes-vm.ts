@@ -87,7 +87,7 @@ export const vmRoutes: ApiRoute[] = [
     body: StartBody,
     response: VmStatusBody,
     handler: async ({ app, params, body, who }) => {
-      return app.vms.start(params.name, body.adHoc, body.template, who && { name: who.name, admin: who.admin });
+      return app.vms.start(params.name, body.adHoc, body.template, who && { name: who.unixAccount ?? who.name, admin: who.admin }); // the owner policy and folders go by the unix account's name
     },
   }),
   defineRoute({

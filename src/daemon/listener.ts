@@ -39,9 +39,17 @@ export async function listenerStart(opts: ListenerOptions, target: ListenerTarge
   if (!opts.tls) {
     const http = createHttpServer((req, res) => target.request(req, res));
     http.on('upgrade', (req, socket, head) => target.upgrade(req, socket, head));
+    // Upgraded sockets leave the HTTP server's books: tracked here, or one left open would hold the stop forever.
+    http.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
     front = http;
     scheme = 'http';
-    closers.push(() => http.closeAllConnections());
+    closers.push(() => {
+      for (const s of sockets) s.destroy();
+      http.closeAllConnections();
+    });
   } else {
     const https = createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, (req, res) => {
       res.setHeader('strict-transport-security', HSTS_HEADER);

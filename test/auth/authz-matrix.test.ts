@@ -50,6 +50,7 @@ const ROWS: Record<string, Row> = {
   'GET /healthz': { expect: PUBLIC },
   'GET /metrics': { expect: ADMIN },
   'GET /v1/host': { expect: AUTHENTICATED },
+  'GET /v1/tls': { expect: AUTHENTICATED },
   'POST /v1/config/load': { expect: ADMIN },
   'POST /v1/config/reload': { expect: ADMIN },
   'POST /v1/disks': { expect: ADMIN },

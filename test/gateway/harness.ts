@@ -14,6 +14,7 @@ import type { DisplayAccess } from '../../src/gateway/access.js';
 import { registerDisplaySocketRoute } from '../../src/api/display-socket.js';
 import { DisplayTickets, displayTicketsOf, type TicketHolder, useDisplayTickets } from '../../src/gateway/tickets.js';
 import { openStore } from '../../src/store/db.js';
+import { LiveConnections } from '../../src/auth/live-connections.js';
 
 export interface Harness {
   dir: string;
@@ -58,7 +59,7 @@ export async function startHarness(onVnc: (socket: Socket) => void, opts: { tick
     },
   };
   if (opts.tickets) useDisplayTickets(display, opts.tickets);
-  const app = { display, vms: { runtimeOf: (vm: string) => (vm === 'vm1' ? { paths: { vnc: vncPath } } : undefined) } } as unknown as AppContext;
+  const app = { display, users: { connections: new LiveConnections() }, vms: { runtimeOf: (vm: string) => (vm === 'vm1' ? { paths: { vnc: vncPath } } : undefined) } } as unknown as AppContext;
   const server = Fastify({ logger: false });
   registerDisplaySocketRoute(server, { app, store, logger: false });
   await server.listen({ host: '127.0.0.1', port: 0 });

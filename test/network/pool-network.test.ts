@@ -23,8 +23,9 @@ async function image(name: string, fetchUrl: string): Promise<void> {
 }
 
 async function desktopOf(pool: string): Promise<string> {
-  const [d] = await untilDesktops(daemon, pool, `pool ${pool} has a desktop`, (ds) => ds.length > 0);
-  return d!.name;
+  // Its QEMU must be running (the confinement check reads its pidfile): the warm spare, once booted.
+  const ds = await untilDesktops(daemon, pool, `pool ${pool}'s warm spare booted`, (all) => all.some((d) => d.state === 'ready'));
+  return ds.find((d) => d.state === 'ready')!.name;
 }
 
 before(async () => {

@@ -75,7 +75,12 @@ test('bodies must be JSON: text/plain and form bodies are refused before any han
 function upgrade(path: string, headers: Record<string, string>): Promise<{ opened: boolean; code?: number; reason?: string; status?: number }> {
   return new Promise((resolve) => {
     const ws = new WebSocket(`${url.replace('http', 'ws')}${path}`, ['binary'], { headers });
-    ws.on('unexpected-response', (_req, res) => resolve({ opened: false, status: res.statusCode }));
+    // A refused upgrade's request and socket are ours to end: left open, they keep the test process alive.
+    ws.on('unexpected-response', (req, res) => {
+      resolve({ opened: false, status: res.statusCode });
+      res.resume();
+      req.destroy();
+    });
     ws.on('error', () => resolve({ opened: false }));
     ws.on('close', (code, reason) => resolve({ opened: true, code, reason: reason.toString() }));
   });

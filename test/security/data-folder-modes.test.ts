@@ -20,6 +20,8 @@ const MODES: Array<[RegExp, number, string]> = [
   [/^root\.token$/, 0o600, "root's API token"],
   [/^tokens$/, 0o711, 'owner tokens: each reaches only its own file'],
   [/^tokens\/[^/]+\.token$/, 0o400, 'an owner token, owned by that account'],
+  [/^owners$/, 0o711, "VM owners' own folders: each reaches only its own by name"],
+  [/^owners\/[^/]+$/, 0o700, "a VM owner's folder, owned by that account (their VMs' files)"],
   [/^runtime$/, 0o700, 'runtime folders'],
   [/^runtime\/[^/]+$/, 0o700, "a VM's sockets and pid"],
   [/^runtime\/[^/]+\/(qmp|serial|vnc|guest)\.sock$/, 0o750, "QEMU's sockets, as QEMU makes them: reachable only through the 0700 folder"],
