@@ -73,11 +73,13 @@ function ensureNodeModules() {
   execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 }
 
-/** A helper program of ours from native/NAME.c into .cache/native/NAME, rebuilt when its source is newer. */
+/** A helper program of ours from native/NAME.c into .cache/native/NAME, rebuilt when its source or a shared header is newer. */
 function buildNative(name, what) {
   const source = join(root, 'native', `${name}.c`);
   const binary = join(root, '.cache', 'native', name);
-  if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return;
+  const headers = readdirSync(join(root, 'native')).filter((f) => f.endsWith('.h')).map((f) => join(root, 'native', f));
+  const newest = Math.max(...[source, ...headers].map((f) => statSync(f).mtimeMs));
+  if (existsSync(binary) && statSync(binary).mtimeMs >= newest) return;
   mkdirSync(dirname(binary), { recursive: true });
   console.log(`ardesia setup: building ${what}`);
   execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, source], { stdio: 'inherit' });
@@ -168,3 +170,4 @@ buildNative('tftp-sender', 'the TFTP sender'); // src/netboot/tftp/native-sender
 buildNative('qmp-add-fd', 'the QMP descriptor helper'); // src/hypervisor/qemu/hand-file.ts runs it
 buildNative('ra-responder', 'the router-advertisement responder'); // src/netboot/ra/responder.ts runs it
 buildNative('dhcp-port', 'the DHCP port (port 67 with the receiving interface)'); // src/netboot/dhcp/port.ts runs it
+buildNative('tap-open', 'the tap opener (hands QEMU its taps)'); // src/hypervisor/qemu/process.ts runs it

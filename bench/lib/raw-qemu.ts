@@ -5,7 +5,7 @@ import { closeSync, existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import type { VmSpec } from '../../src/contract/vm.js';
 import { buildQemuLaunch, DEBIAN_FIRMWARE, type QemuLaunch, runtimePaths } from '../../src/hypervisor/qemu/argv.js';
-import { openHandedFiles, readPidfile, writeLaunchFiles } from '../../src/hypervisor/qemu/process.js';
+import { closeHandedFds, openHandedFiles, qemuCommand, readPidfile, writeLaunchFiles } from '../../src/hypervisor/qemu/process.js';
 import { RawQmp } from '../../test/qemu-argv/raw-qmp.js';
 import { BannerTimeoutError, BannerWatch } from './banner.js';
 import { waitGone } from './host.js';
@@ -42,14 +42,15 @@ export async function rawSpawn(launch: QemuLaunch, qmpPath: string): Promise<voi
   let stderr = '';
   let exited: string | undefined;
   try {
-    const child = spawn(launch.binary, launch.args, { detached: true, stdio: ['ignore', 'ignore', 'pipe', ...fds] });
+    const [command, ...args] = qemuCommand(launch.binary, launch.args, launch.handed, undefined);
+    const child = spawn(command!, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe', ...fds.map((fd) => fd ?? 'ignore')] });
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('error', (err) => (exited = err.message));
     child.once('exit', (code) => (exited = `exit code ${code}`));
     child.unref();
     (child.stderr as unknown as { unref?: () => void }).unref?.();
   } finally {
-    for (const fd of fds) closeSync(fd);
+    closeHandedFds(fds);
   }
   while (!existsSync(qmpPath)) {
     if (exited !== undefined) throw new RawQemuError(`QEMU ended (${exited}): ${stderr.trim()}`);

@@ -6,7 +6,7 @@ import { closeSync, existsSync, readFileSync } from 'node:fs';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec, VmState } from '../contract/vm.js';
 import { type VmEvent, vmTransition } from './lifecycle.js';
-import { isOurQemu, killQuietly, openHandedFiles, qemuStartError, readPidfile, spawnQemu, writeLaunchFiles } from './qemu/process.js';
+import { closeHandedFds, isOurQemu, killQuietly, openHandedFiles, qemuStartError, readPidfile, spawnQemu, writeLaunchFiles } from './qemu/process.js';
 import { nameHandedFiles, type QemuLaunch, type RuntimePaths } from './qemu/argv.js';
 import type { UnprivilegedAccount } from '../lib/unprivileged-account.js';
 import { QmpClient } from './qmp/index.js';
@@ -80,9 +80,9 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
     const fds = openHandedFiles(spec.name, launch.handed);
     let child: ChildProcess;
     try {
-      child = spawnQemu(launch.binary, launch.args, paths.log, fds, account);
+      child = spawnQemu(launch.binary, launch.args, paths.log, launch.handed, fds, account);
     } finally {
-      for (const fd of fds) closeSync(fd);
+      closeHandedFds(fds);
     }
     const exit = processExit(child);
     child.unref();

@@ -5,8 +5,7 @@ import type { VmSpec } from '../contract/vm.js';
 import { DEFAULT_LOCAL_PREFIX } from '../contract/vm.js';
 import { nicMac, nicTapName } from '../hypervisor/qemu/network-args.js';
 import { withRevert } from '../lib/revert.js';
-import type { UnprivilegedAccount } from '../lib/unprivileged-account.js';
-import { macLock, macUnlock, tapAddress, tapCreate, tapDelete, tapOnBridge, tapRequireOwner } from './host-links.js';
+import { macLock, macUnlock, tapAddress, tapCreate, tapDelete, tapOnBridge } from './host-links.js';
 import { LocalDhcp, type LocalDhcpLog } from './local-dhcp.js';
 import { localPair, localSlot, parseLocalPrefix, POINT_TO_POINT_BITS, type LocalPair } from './local-prefix.js';
 import type { LockAttachment } from './mac-lock.js';
@@ -38,7 +37,7 @@ export class VmNetwork {
   }
 
   /** Sets up every NIC of `spec` that needs the host (idempotent: taps left by a previous daemon are reused). */
-  async attach(spec: VmSpec, account?: UnprivilegedAccount): Promise<void> {
+  async attach(spec: VmSpec): Promise<void> {
     await this.detach(spec.name);
     const done: Plumbed[] = [];
     await withRevert(async (revert) => {
@@ -48,8 +47,7 @@ export class VmNetwork {
         if (tap === undefined) continue;
         const p: Plumbed = { tap, mac: nicMac(spec.name, nic, index), ownsTap: nic.mode !== 'tap' };
         done.push(p);
-        if (p.ownsTap) await tapCreate(tap, account);
-        else if (account) tapRequireOwner(tap, account);
+        if (p.ownsTap) await tapCreate(tap);
         if (nic.mode === 'bridge') await tapOnBridge(tap, nic.bridge!);
         if (nic.mode === 'local') {
           const prefix = parseLocalPrefix(nic.localPrefix ?? DEFAULT_LOCAL_PREFIX);

@@ -90,20 +90,8 @@ export function specForAccount(spec: VmSpec, runtimeDir: string, account: Unpriv
   return { ...spec, boot, nics };
 }
 
-/** True when a tap-backed NIC needs /dev/net/tun and the account may not open it (Debian's udev makes it 0666;
- *  some hosts keep it 0600): such a VM's QEMU keeps running as the daemon's user until taps are handed as fds. */
-export function tunClosedToAccount(spec: VmSpec): boolean {
-  if (!spec.nics.some((n) => n.mode !== 'user')) return false;
-  try {
-    return (statSync('/dev/net/tun').mode & 0o006) !== 0o006;
-  } catch {
-    return false; // QEMU names the missing device itself
-  }
-}
-
 /** Why this VM's QEMU cannot run as the account yet (it then runs as the daemon's user, still sandboxed), or undefined. */
 export function keepsDaemonUser(spec: VmSpec): string | undefined {
-  if (tunClosedToAccount(spec)) return '/dev/net/tun is not open to other users (chmod 0666 /dev/net/tun, Debian\'s default, to confine it)';
   // guestfwd's command (nc) per connection does not yet work as the account: not solved before the deadline.
   if (spec.nics.some((n) => n.mode === 'user' && (n.allow?.length ?? 0) > 0)) return 'a NAT allow-list forwards through a command that does not run as the account yet';
   return undefined;

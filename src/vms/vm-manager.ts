@@ -189,7 +189,7 @@ export class VmManager {
     prepareVmFolders(files);
     try {
       handRuntimeFolder(this.opts.dataDir, files, account);
-      await this.network.attach(spec, account);
+      await this.network.attach(spec);
       const spice = spec.display?.spice;
       const spicePort = spice && spice.port === undefined ? await freeTcpPort(spice.listen) : undefined;
       const spiceX509Dir = spice && spiceUsesTls(spice) ? await spiceCredentialsEnsure(this.opts.dataDir) : undefined;

@@ -21,7 +21,7 @@ import {
   type RuntimePaths,
   runtimePaths,
 } from '../../src/hypervisor/qemu/argv.js';
-import { openHandedFiles } from '../../src/hypervisor/qemu/process.js';
+import { closeHandedFds, openHandedFiles, qemuCommand } from '../../src/hypervisor/qemu/process.js';
 import { multibootImage, pvhElfImage } from './boot-files.js';
 import { RawQmp } from './raw-qmp.js';
 
@@ -99,13 +99,14 @@ function spawnLaunch(launch: QemuLaunch, paths: RuntimePaths, name: string, inNe
   const logFd = openSync(paths.log, 'w');
   let code: number | null | undefined;
   try {
-    const [cmd, args] = inNetns ? ['ip', ['netns', 'exec', netns, launch.binary, ...launch.args]] : [launch.binary, launch.args];
-    const child = spawn(cmd, args, { detached: true, stdio: ['ignore', logFd, logFd, ...fds] });
+    const [cmd, ...args] = [...(inNetns ? ['ip', 'netns', 'exec', netns] : []), ...qemuCommand(launch.binary, launch.args, launch.handed, undefined)];
+    const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', logFd, logFd, ...fds.map((fd) => fd ?? 'ignore')] });
     child.once('exit', (c) => (code = c));
     child.unref();
     return { pid: child.pid!, exited: () => code };
   } finally {
-    for (const fd of [...fds, logFd]) closeSync(fd);
+    closeHandedFds(fds);
+    closeSync(logFd);
   }
 }
 

@@ -10,7 +10,12 @@ import { buildQemuLaunch, DEBIAN_FIRMWARE, defaultMac, defaultTapName, formatArg
  *  left out: what QEMU is given to open, read as files (the handing itself has its own tests below). */
 function named(result: QemuLaunch): string {
   const args = result.args.filter((a, i, all) => a !== '-add-fd' && all[i - 1] !== '-add-fd');
-  return nameHandedFiles(formatArgv(args), result.handed);
+  // A tap's descriptor shown as the interface native/tap-open attaches there.
+  const taps = nameHandedFiles(formatArgv(args), result.handed).replace(/(-netdev tap,id=net\d+,fd=)(\d+)/g, (_m, head: string, fd: string) => {
+    const tap = result.handed.find((f) => f.tap && f.fd === Number(fd));
+    return `${head}${tap ? `<${tap.path}>` : fd}`;
+  });
+  return taps;
 }
 
 const RUN = '/run/ard/vm1';
@@ -290,11 +295,11 @@ const DEVICE_CASES: Array<{ name: string; input: Omit<VmSpecInput, 'name'>; expe
     expected: [
       '-netdev user,id=net0',
       '-device e1000,id=net0-dev,netdev=net0,mac=02:aa:bb:cc:dd:ee',
-      `-netdev tap,id=net1,ifname=${defaultTapName('vm1', 1)},script=no,downscript=no`,
+      `-netdev tap,id=net1,fd=<${defaultTapName('vm1', 1)}>`,
       `-device rtl8139,id=net1-dev,netdev=net1,mac=${MAC1}`,
-      '-netdev tap,id=net2,ifname=tapX,script=no,downscript=no',
+      '-netdev tap,id=net2,fd=<tapX>',
       `-device virtio-net-pci,id=net2-dev,netdev=net2,mac=${defaultMac('vm1', 2)}`,
-      '-netdev tap,id=net3,ifname=tap7,script=no,downscript=no',
+      '-netdev tap,id=net3,fd=<tap7>',
       `-device virtio-net-pci,id=net3-dev,netdev=net3,mac=${defaultMac('vm1', 3)}`,
     ],
   },
@@ -312,9 +317,9 @@ const DEVICE_CASES: Array<{ name: string; input: Omit<VmSpecInput, 'name'>; expe
     name: 'a local interface and a locked bridge NIC are taps named after the VM',
     input: { nics: [{ mode: 'local', localPrefix: '100.64.0.0/10' }, { mode: 'bridge', bridge: 'br0', locked: true }] },
     expected: [
-      `-netdev tap,id=net0,ifname=${defaultTapName('vm1', 0)},script=no,downscript=no`,
+      `-netdev tap,id=net0,fd=<${defaultTapName('vm1', 0)}>`,
       `-device virtio-net-pci,id=net0-dev,netdev=net0,mac=${MAC0}`,
-      `-netdev tap,id=net1,ifname=${defaultTapName('vm1', 1)},script=no,downscript=no`,
+      `-netdev tap,id=net1,fd=<${defaultTapName('vm1', 1)}>`,
       `-device virtio-net-pci,id=net1-dev,netdev=net1,mac=${MAC1}`,
     ],
   },

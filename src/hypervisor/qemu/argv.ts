@@ -213,7 +213,7 @@ export function buildQemuLaunch(spec: VmSpec, ctx: LaunchContext): QemuLaunch {
     ...clipboardAgentArgs(spec.display?.spice !== undefined),
     ...hotplugArgs(boot.machine),
     ...storage,
-    ...nicArgs(spec.name, spec.nics, order.nics),
+    ...nicArgs(spec.name, spec.nics, order.nics, handed),
   ];
   return { binary: QEMU_BINARY[spec.arch], args, files: boot.files, handed: handed.files };
 }

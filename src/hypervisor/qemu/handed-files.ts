@@ -17,6 +17,8 @@ export interface HandedFile {
   set?: number;
   /** True for files inside the VM's runtime folder, which QEMU's account can change: opened without following links. */
   inRuntimeDir?: boolean;
+  /** A host tap (its interface name in `path`) attached through /dev/net/tun by native/tap-open, not opened as a file. */
+  tap?: boolean;
 }
 
 export class HandedFiles {
@@ -45,6 +47,13 @@ export class HandedFiles {
   /** A file QEMU reads once by name at start-up (kernel, initrd, BIOS image). */
   procFd(path: string): string {
     return `/proc/self/fd/${this.hand(path, false).fd}`;
+  }
+
+  /** A host tap QEMU gets as an open descriptor (`-netdev tap,fd=N`): it never opens /dev/net/tun itself. */
+  tapFd(ifname: string): number {
+    const file: HandedFile = { path: ifname, writable: true, fd: FIRST_HANDED_FD + this.files.length, tap: true };
+    this.files.push(file);
+    return file.fd;
   }
 
   /** `-add-fd` for every fdset member, before the options that use them. */

@@ -3,6 +3,7 @@
 // handing it the files it needs as open descriptors.
 import { type ChildProcess, spawn, type StdioOptions } from 'node:child_process';
 import { chownSync, closeSync, constants, copyFileSync, fstatSync, lstatSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { UnprivilegedAccount } from '../../lib/unprivileged-account.js';
 import type { LaunchFile } from './boot-args.js';
@@ -31,15 +32,23 @@ function lstatOrUndefined(path: string): ReturnType<typeof lstatSync> | undefine
   }
 }
 
+/** native/tap-open, built by `node scripts/setup.mjs`: attaches a VM's taps as root and runs QEMU with them. */
+export const TAP_OPEN_PATH = join(import.meta.dirname, '..', '..', '..', '..', '.cache', 'native', 'tap-open');
+
 /**
- * Opens the handed files in order (their fds become QEMU's 3, 4, …). Non-blocking, so a FIFO cannot hang
- * the daemon, and only regular files or block devices are handed; files in the runtime folder (which QEMU's
- * account can change) are opened without following a link.
+ * Opens the handed files in order (their fds become QEMU's 3, 4, …); a tap's place stays empty (undefined),
+ * native/tap-open fills it. Non-blocking, so a FIFO cannot hang the daemon, and only regular files or block
+ * devices are handed; files in the runtime folder (which QEMU's account can change) are opened without
+ * following a link.
  */
-export function openHandedFiles(vm: string, files: readonly HandedFile[]): number[] {
-  const fds: number[] = [];
+export function openHandedFiles(vm: string, files: readonly HandedFile[]): Array<number | undefined> {
+  const fds: Array<number | undefined> = [];
   try {
     for (const f of files) {
+      if (f.tap) {
+        fds.push(undefined);
+        continue;
+      }
       const flags = (f.writable ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NONBLOCK | (f.inRuntimeDir ? constants.O_NOFOLLOW : 0);
       let fd: number;
       try {
@@ -55,22 +64,33 @@ export function openHandedFiles(vm: string, files: readonly HandedFile[]): numbe
     }
     return fds;
   } catch (err) {
-    for (const fd of fds) closeSync(fd);
+    closeHandedFds(fds);
     throw err;
   }
+}
+
+export function closeHandedFds(fds: ReadonlyArray<number | undefined>): void {
+  for (const fd of fds) if (fd !== undefined) closeSync(fd);
+}
+
+/** The command that starts QEMU: tap-open first when there are taps to attach, then setpriv when running as `account`. */
+export function qemuCommand(binary: string, args: string[], handed: readonly HandedFile[], account: UnprivilegedAccount | undefined, tapOpen = TAP_OPEN_PATH): string[] {
+  const runAs = account ? ['setpriv', '--reuid', String(account.uid), '--regid', String(account.gid), '--init-groups', '--no-new-privs', '--'] : [];
+  const taps = handed.filter((f) => f.tap).map((f) => `${f.fd}=${f.path}`);
+  const attach = taps.length > 0 ? [tapOpen, ...taps, '--'] : [];
+  return [...attach, ...runAs, binary, ...args];
 }
 
 /**
  * Starts QEMU in its own session with stdout/stderr on logPath (truncated: one start's messages) and the
  * handed fds from 3 on; as `account` when given (groups from the account: kvm for /dev/kvm), never root.
  */
-export function spawnQemu(binary: string, args: string[], logPath: string, handedFds: number[], account: UnprivilegedAccount | undefined): ChildProcess {
+export function spawnQemu(binary: string, args: string[], logPath: string, handed: readonly HandedFile[], fds: ReadonlyArray<number | undefined>, account: UnprivilegedAccount | undefined): ChildProcess {
   const logFd = openSync(logPath, 'w');
   try {
-    const stdio: StdioOptions = ['ignore', logFd, logFd, ...handedFds];
-    if (!account) return spawn(binary, args, { detached: true, stdio });
-    const runAs = ['--reuid', String(account.uid), '--regid', String(account.gid), '--init-groups', '--no-new-privs', '--'];
-    return spawn('setpriv', [...runAs, binary, ...args], { detached: true, stdio });
+    const stdio: StdioOptions = ['ignore', logFd, logFd, ...fds.map((fd) => fd ?? 'ignore')];
+    const [command, ...rest] = qemuCommand(binary, args, handed, account);
+    return spawn(command as string, rest, { detached: true, stdio });
   } finally {
     closeSync(logFd);
   }
