@@ -1,7 +1,7 @@
 // What the daemon prepares so that QEMU runs as the unprivileged account: its runtime folder is its own (the
 // folders above it only traversable), qcow2 backing chains are read here (each image is then a handed fd),
 // and files QEMU must read by name that the account cannot read are copied into its runtime folder.
-import { chownSync, chmodSync, copyFileSync, cpSync, lstatSync, readdirSync, statSync } from 'node:fs';
+import { chownSync, chmodSync, constants, copyFileSync, cpSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
@@ -88,6 +88,23 @@ export function specForAccount(spec: VmSpec, runtimeDir: string, account: Unpriv
     return { ...nic, tftpRoot: target };
   });
   return { ...spec, boot, nics };
+}
+
+/** SPICE's TLS credentials as QEMU reads them by name at start: a copy in the runtime folder owned by the account
+ *  (the data folder's key is root's, 0600). The copy goes with the runtime folder when the VM stops. */
+export function spiceCredentialsForAccount(x509Dir: string | undefined, runtimeDir: string, account: UnprivilegedAccount | undefined): string | undefined {
+  if (x509Dir === undefined || !account) return x509Dir;
+  const target = join(runtimeDir, 'spice-x509');
+  rmSync(target, { recursive: true, force: true });
+  mkdirSync(target, { mode: 0o700 });
+  chownSync(target, account.uid, account.gid);
+  for (const name of ['ca-cert.pem', 'server-cert.pem', 'server-key.pem']) {
+    const copy = join(target, name);
+    copyFileSync(join(x509Dir, name), copy, constants.COPYFILE_EXCL);
+    chmodSync(copy, 0o600);
+    chownSync(copy, account.uid, account.gid);
+  }
+  return target;
 }
 
 /** Why this VM's QEMU cannot run as the account yet (it then runs as the daemon's user, still sandboxed), or undefined. */

@@ -24,7 +24,7 @@ import { spiceCredentialsEnsure } from '../tls/certs.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmDelete, vmGet, vmInsert, vmList, vmSetDesired, vmUpdateSpec } from '../store/vms.js';
 import { unprivilegedAccount } from '../lib/unprivileged-account.js';
-import { backingChains, handRuntimeFolder, specForAccount, keepsDaemonUser } from './qemu-confinement.js';
+import { backingChains, handRuntimeFolder, keepsDaemonUser, specForAccount, spiceCredentialsForAccount } from './qemu-confinement.js';
 import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, vmFiles } from './vm-files.js';
 import { isConfined, OwnerConfinement } from './owner-start.js';
 import type { OwnerPolicy } from './owner-policy.js';
@@ -192,7 +192,7 @@ export class VmManager {
       await this.network.attach(spec);
       const spice = spec.display?.spice;
       const spicePort = spice && spice.port === undefined ? await freeTcpPort(spice.listen) : undefined;
-      const spiceX509Dir = spice && spiceUsesTls(spice) ? await spiceCredentialsEnsure(this.opts.dataDir) : undefined;
+      const spiceX509Dir = spiceCredentialsForAccount(spice && spiceUsesTls(spice) ? await spiceCredentialsEnsure(this.opts.dataDir) : undefined, files.runtime.dir, account);
       const launchSpec = specForAccount(spec, files.runtime.dir, account);
       const chains = await backingChains(spec);
       const launch = buildQemuLaunch(launchSpec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort, spiceX509Dir, chains });

@@ -2,14 +2,16 @@
 // netboot network driving a TFTP transfer). Defence: the helpers drop root once they hold their sockets
 // (native/run-as.h), so a compromised helper is the unprivileged account, not root. Real helper processes.
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { pipeDisplay } from '../../src/gateway/proxy.js';
 import { displayRelayBinary } from '../../src/gateway/relay.js';
+import { DHCP_PORT_DEFAULT_PATH } from '../../src/netboot/dhcp/port.js';
 import { encodeRequest } from '../../src/netboot/tftp/codec.js';
 import { tftpSenderBinary } from '../../src/netboot/tftp/native-sender.js';
 import { TftpServer } from '../../src/netboot/tftp/server.js';
@@ -97,3 +99,41 @@ test('the TFTP sender runs without root once it holds its socket and the file', 
     server.close();
   }
 });
+
+test('the DHCP port helper still dies with its parent after dropping root (the uid switch clears the parent-death signal)', async () => {
+  const ns = `hdrop-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  // sh is the helper's parent; stdin is a pipe this test holds open, so only the parent-death signal can end the helper.
+  const parent = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', `exec 3<&0; "${DHCP_PORT_DEFAULT_PATH}" 6767 $$ <&3 & wait`], { stdio: ['pipe', 'ignore', 'inherit'] });
+  try {
+    const helper = await childOf(parent.pid!, 'dhcp-port');
+    assertUnprivileged(helper, 'the DHCP port helper');
+    process.kill(parent.pid!, 'SIGKILL');
+    const guard = Date.now() + GUARD_MS;
+    while (existsSync(`/proc/${helper}`) && !readFileSync(`/proc/${helper}/stat`, 'utf8').includes(') Z')) {
+      assert.ok(Date.now() < guard, 'the DHCP port helper outlived its parent: it would hold UDP 67 after the daemon is killed');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    parent.stdin!.destroy();
+    execFileSync('ip', ['netns', 'delete', ns]);
+  }
+});
+
+/** The child `comm` of `ppid`, once it is up and waiting (sleeping). */
+async function childOf(ppid: number, comm: string): Promise<number> {
+  const guard = Date.now() + GUARD_MS;
+  while (Date.now() < guard) {
+    for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (stat.includes(`(${comm})`) && Number(rest[1]) === ppid && rest[0] === 'S' && ids(Number(entry), 'Uid')[0] !== 0) return Number(entry);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no ${comm} child of ${ppid} appeared (or it never dropped root)`);
+}
