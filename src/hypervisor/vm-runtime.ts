@@ -6,7 +6,7 @@ import { closeSync, existsSync, readFileSync } from 'node:fs';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec, VmState } from '../contract/vm.js';
 import { type VmEvent, vmTransition } from './lifecycle.js';
-import { closeHandedFds, isOurQemu, killQuietly, openHandedFiles, qemuStartError, readPidfile, spawnQemu, writeLaunchFiles } from './qemu/process.js';
+import { closeHandedFds, isOurQemu, killQuietly, openHandedFiles, type OpenedFileGuard, qemuStartError, readPidfile, spawnQemu, writeLaunchFiles } from './qemu/process.js';
 import { nameHandedFiles, type QemuLaunch, type RuntimePaths } from './qemu/argv.js';
 import type { UnprivilegedAccount } from '../lib/unprivileged-account.js';
 import { QmpClient } from './qmp/index.js';
@@ -75,9 +75,9 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
    * greets once its initialisation is done; a disk lock or a bad device ends the process first, and its
    * own words come back from qemu.log), attaches the serial console, then lets the vCPUs run.
    */
-  static async launch(spec: VmSpec, launch: QemuLaunch, paths: RuntimePaths, consoleLog: string, accel: 'kvm' | 'tcg', account: UnprivilegedAccount | undefined): Promise<VmRuntime> {
+  static async launch(spec: VmSpec, launch: QemuLaunch, paths: RuntimePaths, consoleLog: string, accel: 'kvm' | 'tcg', account: UnprivilegedAccount | undefined, guard?: OpenedFileGuard): Promise<VmRuntime> {
     writeLaunchFiles(launch.files, account);
-    const fds = openHandedFiles(spec.name, launch.handed);
+    const fds = openHandedFiles(spec.name, launch.handed, guard);
     let child: ChildProcess;
     try {
       child = spawnQemu(launch.binary, launch.args, paths.log, launch.handed, fds, account);

@@ -1,11 +1,12 @@
 // What the daemon prepares so that QEMU runs as the unprivileged account: its runtime folder is its own (the
 // folders above it only traversable), qcow2 backing chains are read here (each image is then a handed fd),
 // and files QEMU must read by name that the account cannot read are copied into its runtime folder.
-import { chownSync, chmodSync, constants, copyFileSync, cpSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chownSync, chmodSync, closeSync, constants, copyFileSync, cpSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { BackingChains, BackingImage } from '../hypervisor/qemu/argv.js';
+import { type OpenedFileGuard, openedPath } from '../hypervisor/qemu/process.js';
 import type { UnprivilegedAccount } from '../lib/unprivileged-account.js';
 import { readHead } from '../storage/clone.js';
 import { hasQcow2Magic, parseQcow2Header } from '../storage/qcow2-header.js';
@@ -66,7 +67,7 @@ function readableBy(path: string, account: UnprivilegedAccount): boolean {
  * through /proc/self/fd, which checks the file's own mode) and every TFTP root (QEMU's user-mode TFTP reads
  * by name) become copies in the runtime folder, owned by the account.
  */
-export function specForAccount(spec: VmSpec, runtimeDir: string, account: UnprivilegedAccount | undefined): VmSpec {
+export function specForAccount(spec: VmSpec, runtimeDir: string, account: UnprivilegedAccount | undefined, guard?: OpenedFileGuard): VmSpec {
   if (!account) return spec;
   const own = (path: string) => {
     chownSync(path, account.uid, account.gid);
@@ -75,7 +76,7 @@ export function specForAccount(spec: VmSpec, runtimeDir: string, account: Unpriv
   const copy = (path: string | undefined, as: string): string | undefined => {
     if (path === undefined || readableBy(path, account)) return path;
     const target = join(runtimeDir, as);
-    copyFileSync(path, target);
+    copyThroughDescriptor(path, target, guard);
     own(target);
     return target;
   };
@@ -88,6 +89,24 @@ export function specForAccount(spec: VmSpec, runtimeDir: string, account: Unpriv
     return { ...nic, tftpRoot: target };
   });
   return { ...spec, boot, nics };
+}
+
+/** Copies from the descriptor that was checked (the guard judges where it really points), not by name again. */
+function copyThroughDescriptor(from: string, to: string, guard: OpenedFileGuard | undefined): void {
+  const source = openSync(from, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(source).isFile()) throw new ArdesiaError('VM_FILE_NOT_REGULAR', `${from} is not a regular file`);
+    guard?.(openedPath(source), false, from);
+    const target = openSync(to, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    try {
+      const chunk = Buffer.alloc(1 << 20);
+      for (let n; (n = readSync(source, chunk, 0, chunk.length, null)) > 0; ) writeSync(target, chunk, 0, n);
+    } finally {
+      closeSync(target);
+    }
+  } finally {
+    closeSync(source);
+  }
 }
 
 /** SPICE's TLS credentials as QEMU reads them by name at start: a copy in the runtime folder owned by the account

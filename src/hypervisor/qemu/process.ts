@@ -2,7 +2,7 @@
 // daemon; its stderr is qemu.log. As root, the daemon starts it as the unprivileged account (setpriv),
 // handing it the files it needs as open descriptors.
 import { type ChildProcess, spawn, type StdioOptions } from 'node:child_process';
-import { chownSync, closeSync, constants, copyFileSync, fstatSync, lstatSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, constants, copyFileSync, fstatSync, lstatSync, openSync, readFileSync, readlinkSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { UnprivilegedAccount } from '../../lib/unprivileged-account.js';
@@ -37,11 +37,19 @@ export const TAP_OPEN_PATH = join(import.meta.dirname, '..', '..', '..', '..', '
 
 /**
  * Opens the handed files in order (their fds become QEMU's 3, 4, …); a tap's place stays empty (undefined),
- * native/tap-open fills it. Non-blocking, so a FIFO cannot hang the daemon, and only regular files or block
+ * native/tap-open fills it. With a guard (a VM owner's start), each opened file is judged by its real path. Non-blocking, so a FIFO cannot hang the daemon, and only regular files or block
  * devices are handed; files in the runtime folder (which QEMU's account can change) are opened without
  * following a link.
  */
-export function openHandedFiles(vm: string, files: readonly HandedFile[]): Array<number | undefined> {
+/** Judges a file by where the descriptor really points (its real path), after the open: throws to refuse it. */
+export type OpenedFileGuard = (realPath: string, writable: boolean, named: string) => void;
+
+/** Where an open descriptor points: the file itself, whatever links or swapped folders led to it. */
+export function openedPath(fd: number): string {
+  return readlinkSync(`/proc/self/fd/${fd}`);
+}
+
+export function openHandedFiles(vm: string, files: readonly HandedFile[], guard?: OpenedFileGuard): Array<number | undefined> {
   const fds: Array<number | undefined> = [];
   try {
     for (const f of files) {
@@ -61,6 +69,8 @@ export function openHandedFiles(vm: string, files: readonly HandedFile[]): Array
       fds.push(fd);
       const st = fstatSync(fd);
       if (!st.isFile() && !st.isBlockDevice()) throw new ArdesiaError('VM_SPEC_INVALID', `vm ${vm}: ${f.path} is not a regular file or a block device`);
+      // Checked again through the descriptor: a path swapped after an earlier check cannot slip a file in.
+      if (guard && !f.inRuntimeDir) guard(openedPath(fd), f.writable, f.path);
     }
     return fds;
   } catch (err) {
