@@ -11,7 +11,7 @@ import type { VmSpec, VmStatus } from '../src/contract/vm.js';
 import { guestUid } from '../src/desktops/desktop-guest.js';
 import { HOME_DISK_SERIAL } from '../src/desktops/service.js';
 import { runtimePaths } from '../src/hypervisor/qemu/argv.js';
-import { launcherExit } from './lib/raw-qemu.js';
+import { rawSpawn } from './lib/raw-qemu.js';
 import { readPidfile, writeLaunchFiles } from '../src/hypervisor/qemu/process.js';
 import { createLinkedClone, dataPaths, homeCreate } from '../src/storage/index.js';
 import { TestDaemon } from '../test/helpers/daemon.js';
@@ -55,14 +55,14 @@ async function rawColdSession(template: VmSpec, base: string, dir: string, user:
   await homeCreate(home, HOME_BYTES);
   const spec: VmSpec = { ...template, name: `raw-${user}`, disks: template.disks.map((d) => ({ ...d, path: system })) };
   const launch = rawLaunch(spec, dir);
-  writeLaunchFiles(launch.files);
+  writeLaunchFiles(launch.files, undefined);
   const paths = runtimePaths(dir);
   let qmp: RawQmp | undefined;
   let channel: GuestChannel | undefined;
   let pid: number | undefined;
   try {
     const t0 = performance.now();
-    await launcherExit(launch.binary, launch.args);
+    await rawSpawn(launch, paths.qmp);
     pid = readPidfile(paths.pidfile);
     qmp = (await RawQmp.open(paths.qmp)).qmp;
     await qmp.execute('qmp_capabilities');

@@ -133,7 +133,7 @@ function resultOf(s: Samples, argvs: Map<Side, string[]>): BenchResult {
     row('API POST /start: request → banner', s.total.api),
     row('ratio CLI / raw (paired per round)', cliRatios, 'ratio'),
     row('ratio API / raw (paired per round)', apiRatios, 'ratio'),
-    row('raw: spawn → launcher exit (-daemonize)', s.raw.launcherExited),
+    row('raw: spawn → QMP socket made', s.raw.launcherExited),
     row('raw: spawn → QMP capabilities done', s.raw.qmpReady),
     row('raw: spawn → cont acknowledged', s.raw.contAcked),
     row('raw: cont → banner (guest boot)', s.raw.contToBanner),

@@ -5,6 +5,7 @@
 // with read/xor/write. RFC 6455: ping → pong, close handshake, fragmented messages, control frames
 // between fragments; a protocol error drops both sides at once (as the Node pipe does).
 //
+// Runs as ARDESIA_RUN_AS (native/run-as.h) from its first instruction on: it only needs the fds it is given.
 // fds: 0 commands from the daemon, 1 status lines to the daemon, 2 errors, 3 VNC socket, 4 TCP socket.
 // Commands: "D n\n"+n bytes (desktop bytes the daemon had already read), "B n\n"+n bytes (browser
 // bytes likewise), "S\n" start; later "C code reason\n" close the WebSocket. EOF on fd 0 = drop all.
@@ -24,6 +25,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "run-as.h"
 
 #define FD_CTL 0
 #define FD_STATUS 1
@@ -479,6 +481,8 @@ static void run(struct relay *r) {
 int main(void) {
   static struct relay r;
   int pipefd[2];
+  // Both sockets came with exec (fds 3, 4): nothing more needs root.
+  if (run_as_drop() != 0) return 1;
   signal(SIGPIPE, SIG_IGN);
   if (pipe2(pipefd, O_NONBLOCK | O_CLOEXEC) < 0) return perror("display-relay: pipe"), 1;
   r.pr = pipefd[0];

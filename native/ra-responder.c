@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "run-as.h"
 
 #define RA_MAX 512
 #define RECV_MAX 1500
@@ -104,10 +105,7 @@ static uid_t drop_root(void) {
   if (geteuid() != 0) return geteuid();
   struct passwd *pw = getpwnam("nobody");
   uid_t uid = pw ? pw->pw_uid : NOBODY_ID;
-  gid_t gid = pw ? pw->pw_gid : NOBODY_ID;
-  if (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0) fail("dropping root");
-  if (setuid(0) == 0) { errno = 0; fail("dropping root: still able to become root"); }
-  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  if (run_as_switch(uid, pw ? pw->pw_gid : NOBODY_ID) != 0) { errno = 0; fail("dropping root"); }
   return uid;
 }
 

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "run-as.h"
 
 #define FD_END 1
 #define FD_FILE 3
@@ -283,6 +284,10 @@ int main(int argc, char **argv) {
     fail(-1, why);
   }
   sock = s;
+  // The socket is bound and the file (fd 3) open: root is no longer needed (run-as.h keeps the
+  // parent-death signal); the parent is checked again, it may have died during the switch.
+  if (run_as_drop() != 0) fail(-1, "cannot drop root");
+  if ((unsigned long long)getppid() != arg_number(argv[8], 1, 1u << 30)) fail(-1, "server gone");
   if (argc > 9) {
     t.pkt_len = build_oack(t.pkt, OACK_MAX, argv + 9, argc - 9);
     t.block = 0;

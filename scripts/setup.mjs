@@ -73,11 +73,13 @@ function ensureNodeModules() {
   execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 }
 
-/** A helper program of ours from native/NAME.c into .cache/native/NAME, rebuilt when its source is newer. */
+/** A helper program of ours from native/NAME.c into .cache/native/NAME, rebuilt when its source or a shared header is newer. */
 function buildNative(name, what) {
   const source = join(root, 'native', `${name}.c`);
   const binary = join(root, '.cache', 'native', name);
-  if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return;
+  const headers = readdirSync(join(root, 'native')).filter((f) => f.endsWith('.h')).map((f) => join(root, 'native', f));
+  const newest = Math.max(...[source, ...headers].map((f) => statSync(f).mtimeMs));
+  if (existsSync(binary) && statSync(binary).mtimeMs >= newest) return;
   mkdirSync(dirname(binary), { recursive: true });
   console.log(`ardesia setup: building ${what}`);
   execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, source], { stdio: 'inherit' });
@@ -143,11 +145,29 @@ function ensureI386Programs() {
   console.log('ardesia setup: this kernel has no IA32 emulation: i386 programs run through qemu-i386-static (binfmt_misc entry ardesia-i386)');
 }
 
+/** The system account QEMU, the display relay and the TFTP sender run as (src/lib/unprivileged-account.ts):
+ *  no login, no home; in the kvm group so that QEMU can open /dev/kvm. */
+function ensureUnprivilegedAccount() {
+  const name = 'ardesia-qemu';
+  if (process.getuid?.() !== 0) return; // a daemon that is not root runs them as itself
+  if (spawnSync('getent', ['passwd', name]).status === 0) return;
+  console.log(`ardesia setup: creating the system account ${name} (QEMU and the helpers run as it)`);
+  const made = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name], { stdio: 'inherit' });
+  if (made.status !== 0) {
+    console.error(`ardesia setup: useradd failed; create the account by hand: useradd --system --user-group --no-create-home --shell /usr/sbin/nologin ${name}`);
+    process.exit(1);
+  }
+  if (spawnSync('getent', ['group', 'kvm']).status === 0) spawnSync('usermod', ['--append', '--groups', 'kvm', name], { stdio: 'inherit' });
+}
+
 const missing = missingDebianPackages();
 if (missing.length > 0) installDebianPackages(missing);
 ensureI386Programs();
+ensureUnprivilegedAccount();
 ensureNodeModules();
 buildNative('display-relay', 'the display relay'); // src/gateway/relay.ts runs it
 buildNative('tftp-sender', 'the TFTP sender'); // src/netboot/tftp/native-sender.ts runs it
+buildNative('qmp-add-fd', 'the QMP descriptor helper'); // src/hypervisor/qemu/hand-file.ts runs it
 buildNative('ra-responder', 'the router-advertisement responder'); // src/netboot/ra/responder.ts runs it
 buildNative('dhcp-port', 'the DHCP port (port 67 with the receiving interface)'); // src/netboot/dhcp/port.ts runs it
+buildNative('tap-open', 'the tap opener (hands QEMU its taps)'); // src/hypervisor/qemu/process.ts runs it

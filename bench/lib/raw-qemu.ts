@@ -1,15 +1,16 @@
 // The baseline: the same QEMU command line the daemon would run, started by hand — spawn, QMP
 // (raw JSON lines: qmp_capabilities, then cont), the serial socket, and the banner.
 import { spawn } from 'node:child_process';
+import { closeSync, existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import type { VmSpec } from '../../src/contract/vm.js';
-import { buildQemuLaunch, DEBIAN_FIRMWARE, runtimePaths } from '../../src/hypervisor/qemu/argv.js';
-import { readPidfile, writeLaunchFiles } from '../../src/hypervisor/qemu/process.js';
+import { buildQemuLaunch, DEBIAN_FIRMWARE, type QemuLaunch, runtimePaths } from '../../src/hypervisor/qemu/argv.js';
+import { closeHandedFds, openHandedFiles, qemuCommand, readPidfile, writeLaunchFiles } from '../../src/hypervisor/qemu/process.js';
 import { RawQmp } from '../../test/qemu-argv/raw-qmp.js';
 import { BannerTimeoutError, BannerWatch } from './banner.js';
 import { waitGone } from './host.js';
 
-/** Milliseconds from the spawn of the QEMU launcher to each step. */
+/** Milliseconds from the spawn of QEMU to each step (launcherExited: its QMP socket exists). */
 export interface RawBootTiming {
   launcherExitedMs: number;
   qmpReadyMs: number;
@@ -32,15 +33,29 @@ export class RawQemuError extends Error {
   }
 }
 
-/** Runs QEMU with -daemonize and resolves when the launcher exits 0 (the guest runs on in the background). */
-export function launcherExit(binary: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new RawQemuError(`QEMU launcher exited ${code}: ${stderr.trim()}`))));
-  });
+/**
+ * Runs QEMU as the daemon does (its own session, the handed files as fds 3, 4, …; not as another account)
+ * and resolves once its QMP socket exists (the guest runs on in the background).
+ */
+export async function rawSpawn(launch: QemuLaunch, qmpPath: string): Promise<void> {
+  const fds = openHandedFiles('raw', launch.handed);
+  let stderr = '';
+  let exited: string | undefined;
+  try {
+    const [command, ...args] = qemuCommand(launch.binary, launch.args, launch.handed, undefined);
+    const child = spawn(command!, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe', ...fds.map((fd) => fd ?? 'ignore')] });
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', (err) => (exited = err.message));
+    child.once('exit', (code) => (exited = `exit code ${code}`));
+    child.unref();
+    (child.stderr as unknown as { unref?: () => void }).unref?.();
+  } finally {
+    closeHandedFds(fds);
+  }
+  while (!existsSync(qmpPath)) {
+    if (exited !== undefined) throw new RawQemuError(`QEMU ended (${exited}): ${stderr.trim()}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 function connectSocket(path: string): Promise<Socket> {
@@ -60,10 +75,10 @@ export function rawLaunch(spec: VmSpec, runtimeDir: string): ReturnType<typeof b
 export async function rawQemuBoot(spec: VmSpec, runtimeDir: string, banner: string, timeoutMs = 120_000): Promise<RawQemuVm> {
   const paths = runtimePaths(runtimeDir);
   const launch = rawLaunch(spec, runtimeDir);
-  writeLaunchFiles(launch.files);
+  writeLaunchFiles(launch.files, undefined);
   const t0 = performance.now();
   const since = () => performance.now() - t0;
-  await launcherExit(launch.binary, launch.args);
+  await rawSpawn(launch, paths.qmp);
   const launcherExitedMs = since();
   const pid = readPidfile(paths.pidfile);
   if (pid === undefined) throw new RawQemuError(`QEMU wrote no pidfile at ${paths.pidfile}`);

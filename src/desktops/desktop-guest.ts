@@ -7,6 +7,7 @@ import type { DesktopEvent } from './lifecycle.js';
 import { KeyboardLayout } from '../contract/users.js';
 import type { VmRuntime } from '../hypervisor/vm-runtime.js';
 import { hotplugBus } from '../hypervisor/qemu/argv.js';
+import { handFileToQemu } from '../hypervisor/qemu/hand-file.js';
 import { HOME_DISK_SERIAL } from './service.js';
 
 const HOME_NODE = 'home0';
@@ -29,6 +30,8 @@ export interface DesktopGuestEvents {
 export class DesktopGuest extends EventEmitter<DesktopGuestEvents> {
   readonly channel: GuestChannel;
   private homePlugged = false;
+  /** The fdset the home was handed in (QMP add-fd), closed after blockdev-del. */
+  private homeFdset: number | undefined;
   private closed = false;
   private clipboard = false;
 
@@ -66,14 +69,23 @@ export class DesktopGuest extends EventEmitter<DesktopGuestEvents> {
   async plugHome(path: string): Promise<void> {
     if (this.homePlugged) return;
     const qmp = this.runtime.qmp;
-    await qmp.blockdevAdd({ driver: 'qcow2', 'node-name': HOME_NODE, file: { driver: 'file', filename: path } });
+    // QEMU runs unprivileged: the daemon opens the home and hands it over; QEMU opens no file by name.
+    const fdset = await handFileToQemu(this.runtime.paths.qmpFd, path, true);
+    try {
+      await qmp.blockdevAdd({ driver: 'qcow2', 'node-name': HOME_NODE, file: { driver: 'file', filename: `/dev/fdset/${fdset}` } });
+    } catch (err) {
+      await qmp.removeFd(fdset).catch(() => undefined);
+      throw err;
+    }
     try {
       const bus = hotplugBus(this.machine);
       await qmp.deviceAdd({ driver: 'virtio-blk-pci', id: HOME_DEVICE, drive: HOME_NODE, serial: HOME_DISK_SERIAL, ...(bus ? { bus } : {}) });
     } catch (err) {
       await qmp.blockdevDel(HOME_NODE).catch(() => undefined);
+      await qmp.removeFd(fdset).catch(() => undefined);
       throw err;
     }
+    this.homeFdset = fdset;
     this.homePlugged = true;
   }
 
@@ -96,6 +108,8 @@ export class DesktopGuest extends EventEmitter<DesktopGuestEvents> {
     await qmp.deviceDel(HOME_DEVICE);
     if (!(await deleted)) return false;
     await qmp.blockdevDel(HOME_NODE);
+    if (this.homeFdset !== undefined) await qmp.removeFd(this.homeFdset).catch(() => undefined);
+    this.homeFdset = undefined;
     this.homePlugged = false;
     return true;
   }

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { DisplayPipe, DisplayPipeTotals } from './proxy.js';
 import { closeReasonCut } from './websocket-frames.js';
+import { helperEnv } from '../lib/unprivileged-account.js';
 
 /** Where setup builds the relay (git-ignored); ARDESIA_DISPLAY_RELAY overrides, "off" disables it. */
 export const DISPLAY_RELAY_DEFAULT_PATH = join(import.meta.dirname, '..', '..', '..', '.cache', 'native', 'display-relay');
@@ -99,9 +100,10 @@ function prefixCommand(kind: 'D' | 'B', bytes: Buffer): Buffer[] {
  * after the relay exited and its pipes closed.
  */
 export function relayDisplay(browser: Socket, fromBrowser: Buffer, vnc: Socket, binary: string, totals: DisplayPipeTotals, hooks: { onInput?(bytes: Buffer): void; onEnd(): void }): DisplayPipe {
+  const env = helperEnv(); // first: a missing account fails before the sockets are taken
   const fromDesktop = drainAndDetach(vnc);
   const browserPrefix = Buffer.concat([fromBrowser, drainAndDetach(browser)]);
-  const child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit', vnc, browser] });
+  const child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit', vnc, browser], env });
   // The relay holds its own copies now; ours are closed without a FIN (the connections stay up).
   vnc.destroy();
   browser.destroy();

@@ -2,17 +2,22 @@
 // Created by launching a new QEMU or by adopting one found in its runtime folder after a restart.
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync } from 'node:fs';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec, VmState } from '../contract/vm.js';
 import { type VmEvent, vmTransition } from './lifecycle.js';
-import { isOurQemu, killQuietly, qemuStartError, readPidfile, spawnQemu, writeLaunchFiles } from './qemu/process.js';
-import type { QemuLaunch, RuntimePaths } from './qemu/argv.js';
+import { closeHandedFds, isOurQemu, killQuietly, openHandedFiles, type OpenedFileGuard, qemuStartError, readPidfile, spawnQemu, writeLaunchFiles } from './qemu/process.js';
+import { nameHandedFiles, type QemuLaunch, type RuntimePaths } from './qemu/argv.js';
+import type { UnprivilegedAccount } from '../lib/unprivileged-account.js';
 import { QmpClient } from './qmp/index.js';
 import { SerialConsole } from './serial-console.js';
 import { failpoint } from '../lib/failpoint.js';
 
 const QMP_CONNECT_TIMEOUT_MS = 10_000;
+/** How long QEMU may take from spawn to its QMP greeting (its whole initialisation, under load). */
+const QEMU_INIT_TIMEOUT_MS = 60_000;
+/** Between attempts to reach the QMP socket QEMU has not created yet. */
+const QMP_RETRY_MS = 5;
 const PID_POLL_MS = 1000;
 
 export interface QmpEventLike {
@@ -66,20 +71,28 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
   }
 
   /**
-   * Launches QEMU paused (-S -daemonize: the launcher exits only once QEMU's init is done, so a
-   * disk lock or a missing file comes back here with QEMU's own words), attaches QMP and the serial
-   * console, then lets the vCPUs run.
+   * Launches QEMU paused (-S) as `account` with its files handed as fds, waits for its QMP greeting (QEMU
+   * greets once its initialisation is done; a disk lock or a bad device ends the process first, and its
+   * own words come back from qemu.log), attaches the serial console, then lets the vCPUs run.
    */
-  static async launch(spec: VmSpec, launch: QemuLaunch, paths: RuntimePaths, consoleLog: string, accel: 'kvm' | 'tcg'): Promise<VmRuntime> {
-    writeLaunchFiles(launch.files);
-    const how = await launcherExit(spawnQemu(launch.binary, launch.args, paths.log));
-    if (how !== 'ok') throw qemuStartError(spec.name, readLog(paths.log), how);
-    failpoint('vm-start-after-spawn');
-    const pid = readPidfile(paths.pidfile);
-    if (pid === undefined) throw new ArdesiaError('VM_START_FAILED', `vm ${spec.name}: QEMU wrote no pidfile`);
-    let qmp: QmpClient | undefined;
+  static async launch(spec: VmSpec, launch: QemuLaunch, paths: RuntimePaths, consoleLog: string, accel: 'kvm' | 'tcg', account: UnprivilegedAccount | undefined, guard?: OpenedFileGuard): Promise<VmRuntime> {
+    writeLaunchFiles(launch.files, account);
+    const fds = openHandedFiles(spec.name, launch.handed, guard);
+    let child: ChildProcess;
     try {
-      qmp = await QmpClient.connect(paths.qmp, { timeoutMs: QMP_CONNECT_TIMEOUT_MS });
+      child = spawnQemu(launch.binary, launch.args, paths.log, launch.handed, fds, account);
+    } finally {
+      closeHandedFds(fds);
+    }
+    const exit = processExit(child);
+    child.unref();
+    const startFailed = async (): Promise<ArdesiaError> => qemuStartError(spec.name, nameHandedFiles(readLog(paths.log), launch.handed), await exit.promise);
+    let qmp: QmpClient | undefined;
+    const pid = child.pid;
+    try {
+      if (pid === undefined) throw await startFailed();
+      qmp = await connectWhileAlive(paths.qmp, exit, startFailed);
+      failpoint('vm-start-after-spawn');
       const console = new SerialConsole(paths.serial, consoleLog);
       await console.connect();
       const vm = new VmRuntime(spec, paths, pid, accel, qmp, console, new Date().toISOString());
@@ -88,7 +101,7 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
       return vm;
     } catch (err) {
       void qmp?.close();
-      killQuietly(pid);
+      if (pid !== undefined) killQuietly(pid);
       throw err instanceof ArdesiaError ? err : new ArdesiaError('VM_START_FAILED', `vm ${spec.name}: ${(err as Error).message}`);
     }
   }
@@ -202,12 +215,46 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
   }
 }
 
-/** 'ok' when the -daemonize launcher reports QEMU up; otherwise how it failed. */
-function launcherExit(child: ChildProcess): Promise<string> {
-  return new Promise((resolve) => {
-    child.once('error', (err) => resolve(`could not run ${child.spawnfile}: ${err.message}`));
-    child.once('exit', (code, signal) => resolve(code === 0 ? 'ok' : signal ? `killed by ${signal}` : `exit code ${code}`));
+interface ProcessExit {
+  /** How it ended, once it has. */
+  how?: string;
+  promise: Promise<string>;
+}
+
+function processExit(child: ChildProcess): ProcessExit {
+  const exit: ProcessExit = { promise: Promise.resolve('') };
+  exit.promise = new Promise((resolve) => {
+    const end = (how: string) => resolve((exit.how ??= how));
+    child.once('error', (err) => end(`could not run ${child.spawnfile}: ${err.message}`));
+    child.once('exit', (code, signal) => end(signal ? `killed by ${signal}` : `exit code ${code}`));
   });
+  return exit;
+}
+
+/** QMP once QEMU greets on it; while QEMU is starting its socket may not exist yet. QEMU ending first is a start failure. */
+async function connectWhileAlive(path: string, exit: ProcessExit, startFailed: () => Promise<ArdesiaError>): Promise<QmpClient> {
+  const deadline = Date.now() + QEMU_INIT_TIMEOUT_MS;
+  for (;;) {
+    if (exit.how !== undefined) throw await startFailed();
+    if (!existsSync(path)) {
+      if (Date.now() >= deadline) throw new ArdesiaError('VM_START_FAILED', `QEMU made no QMP socket within ${QEMU_INIT_TIMEOUT_MS / 1000} s`);
+      await sleep(QMP_RETRY_MS);
+      continue;
+    }
+    try {
+      return await QmpClient.connect(path, { timeoutMs: Math.max(deadline - Date.now(), 1) });
+    } catch (err) {
+      // QEMU ending closes the socket; its exit is reported just after, so wait a moment for it.
+      const ended = await Promise.race([exit.promise, sleep(1000).then(() => undefined)]);
+      if (ended !== undefined) throw await startFailed();
+      if (Date.now() >= deadline) throw err;
+      await sleep(QMP_RETRY_MS);
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function readLog(path: string): string {

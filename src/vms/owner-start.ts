@@ -5,7 +5,8 @@ import { ArdesiaError } from '../contract/errors.js';
 import type { StartCaller, VmSpec, VmSpecInput } from '../contract/vm.js';
 import { lookupAccount } from '../auth/unix-accounts.js';
 import { ownerSpecFilesCheck } from './owner-files.js';
-import { networkVerdict, overrideVerdict, type OwnerPolicy, ownerRulesFor, quotaVerdict } from './owner-policy.js';
+import type { OpenedFileGuard } from '../hypervisor/qemu/process.js';
+import { networkVerdict, overrideVerdict, type OwnerPolicy, ownerRulesFor, pathVerdict, quotaVerdict } from './owner-policy.js';
 
 
 export const isConfined = (caller: StartCaller | undefined): caller is StartCaller => caller !== undefined && !caller.admin;
@@ -29,10 +30,24 @@ export class OwnerConfinement {
 
   /** The spec QEMU gets: paths replaced by the ones checked; `running` are the owner's VMs already up. */
   async confine(principal: string, spec: VmSpec, running: readonly VmSpec[]): Promise<VmSpec> {
-    // Unix groups, as vm.conf `owner user:group` means them (mayOperate reads the same).
-    const rules = ownerRulesFor(this.policy, this.dataDir, principal, lookupAccount(principal)?.groups ?? []);
+    const rules = this.rules(principal);
     const refusal = networkVerdict(rules, spec) ?? quotaVerdict(rules, spec, running);
     if (refusal) throw new ArdesiaError(refusal.code, refusal.message);
     return ownerSpecFilesCheck(rules, this.dataDir, spec);
+  }
+
+  /** The same rules applied to each file as the launch opens it, by its real path: a folder or link swapped
+   *  between confine() and the open is caught there. */
+  openedFileGuard(principal: string, vm: string): OpenedFileGuard {
+    const rules = this.rules(principal);
+    return (realPath, writable, named) => {
+      const refusal = pathVerdict(rules, this.dataDir, realPath, writable ? 'write' : 'read', `vm ${vm}: ${named} (opened as ${realPath})`);
+      if (refusal) throw new ArdesiaError(refusal.code, `${refusal.message}; it changed after it was checked`);
+    };
+  }
+
+  private rules(principal: string) {
+    // Unix groups, as vm.conf `owner user:group` means them (mayOperate reads the same).
+    return ownerRulesFor(this.policy, this.dataDir, principal, lookupAccount(principal)?.groups ?? []);
   }
 }

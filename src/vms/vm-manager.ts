@@ -2,7 +2,8 @@
 // and the reconciliation that finds VMs again after a restart.
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ArdesiaError } from '../contract/errors.js';
@@ -22,6 +23,8 @@ import { spiceUsesTls } from '../hypervisor/qemu/spice-args.js';
 import { spiceCredentialsEnsure } from '../tls/certs.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmDelete, vmGet, vmInsert, vmList, vmSetDesired, vmUpdateSpec } from '../store/vms.js';
+import { unprivilegedAccount } from '../lib/unprivileged-account.js';
+import { backingChains, handRuntimeFolder, keepsDaemonUser, specForAccount, spiceCredentialsForAccount } from './qemu-confinement.js';
 import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, vmFiles } from './vm-files.js';
 import { isConfined, OwnerConfinement } from './owner-start.js';
 import type { OwnerPolicy } from './owner-policy.js';
@@ -180,14 +183,20 @@ export class VmManager {
       const shared = other.spec.disks.find((d) => disks.has(d.path));
       if (shared) throw new ArdesiaError('VM_DISK_IN_USE', `vm ${spec.name}: disk ${shared.path} is in use by vm ${other.spec.name}`);
     }
+    const unconfined = keepsDaemonUser(spec);
+    if (unconfined) this.opts.log.warn({ vm: spec.name }, `vm ${spec.name}: QEMU runs as the daemon's user, not ardesia-qemu: ${unconfined}`);
+    const account = unconfined ? undefined : unprivilegedAccount();
     prepareVmFolders(files);
     try {
+      handRuntimeFolder(this.opts.dataDir, files, account);
       await this.network.attach(spec);
       const spice = spec.display?.spice;
       const spicePort = spice && spice.port === undefined ? await freeTcpPort(spice.listen) : undefined;
-      const spiceX509Dir = spice && spiceUsesTls(spice) ? await spiceCredentialsEnsure(this.opts.dataDir) : undefined;
-      const launch = buildQemuLaunch(spec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort, spiceX509Dir });
-      const runtime = await VmRuntime.launch(spec, launch, files.runtime, files.consoleLog, accel);
+      const spiceX509Dir = spiceCredentialsForAccount(spice && spiceUsesTls(spice) ? await spiceCredentialsEnsure(this.opts.dataDir) : undefined, files.runtime.dir, account);
+      const launchSpec = specForAccount(spec, files.runtime.dir, account);
+      const chains = await backingChains(spec);
+      const launch = buildQemuLaunch(launchSpec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort, spiceX509Dir, chains });
+      const runtime = await VmRuntime.launch(spec, launch, files.runtime, files.consoleLog, accel, account);
       this.track(runtime);
       if (accel === 'tcg') this.opts.log.warn({ vm: spec.name }, `vm ${spec.name} runs under TCG: ${TCG_WARNING}`);
       this.opts.log.info({ vm: spec.name, pid: runtime.pid, accel }, `vm ${spec.name} started`);
@@ -290,7 +299,14 @@ export class VmManager {
     const file = join(rt.paths.dir, `screendump-${randomBytes(6).toString('hex')}.png`);
     try {
       await rt.qmp.screendump(file, 'png').catch(monitorFailed(name, 'screendump'));
-      return await readFile(file);
+      // QEMU's account owns the folder: the file is read without following a link it may have put there.
+      const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      try {
+        if (!(await handle.stat()).isFile()) throw new ArdesiaError('VM_MONITOR_FAILED', `vm ${name}: the screendump is not a regular file`);
+        return await handle.readFile();
+      } finally {
+        await handle.close();
+      }
     } finally {
       await rm(file, { force: true });
     }

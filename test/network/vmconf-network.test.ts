@@ -1,9 +1,10 @@
 // vm.conf networking with real QEMU in a network namespace: a `local interface` VM gets the guest address of
 // its /31 of 100.64.0.0/10 from the daemon's DHCP and reaches the host side; on a `locked lladdr` switch a
 // guest that changes its MAC reaches nothing, while an honest guest there, and a spoofing guest on an
-// unlocked switch, get through (so the lock is what stops the spoofer).
+// unlocked switch, get through (so the lock is what stops the spoofer). Their QEMUs run unprivileged with
+// the taps handed as descriptors (this host's /dev/net/tun is 0600: QEMU could not open it itself).
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -77,6 +78,18 @@ test('locked lladdr lets the honest guest through, and a spoofer on an unlocked 
   const open = await guestNetReport(daemon.dataDir, 'spoofopen');
   assert.match(open.bound ?? '', /^10\.77\.0\.1\d\d$/);
   assert.equal(open.fetched, LAB_BODY);
+});
+
+test("bridged and local-interface VMs' QEMUs run unprivileged: their taps are handed as descriptors", async () => {
+  for (const name of ['loc', 'honest']) {
+    const status = await daemon.api().request<{ pid?: number }>('GET', `/v1/vms/${name}`);
+    assert.ok(status.pid, `vm ${name} has no pid`);
+    const uids = readFileSync(`/proc/${status.pid}/status`, 'utf8').match(/^Uid:\s+(.*)$/m)?.[1]?.split(/\s+/).map(Number) ?? [];
+    assert.equal(uids.length, 4);
+    for (const uid of uids) assert.notEqual(uid, 0, `vm ${name}: QEMU runs as root (${uids.join(' ')})`);
+    // The tap is an inherited descriptor on /dev/net/tun, not opened by QEMU by name (it may not open it at all).
+    assert.match(readFileSync(`/proc/${status.pid}/cmdline`, 'utf8'), /tap,id=net0,fd=\d+/);
+  }
 });
 
 test('a stopped VM takes its tap, MAC lock and local DHCP with it', async () => {

@@ -3,8 +3,8 @@
 // status "prelaunch", and quits. Disks are empty images from qemu-img; kernels are memdisk (a real
 // Linux boot protocol image from syslinux-common) and spec-shaped multiboot and PVH images.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { VmSpec, type VmSpecInput } from '../../src/contract/vm.js';
@@ -16,10 +16,12 @@ import {
   DEBIAN_FIRMWARE,
   defaultTapName,
   formatArgv,
+  nameHandedFiles,
   type QemuLaunch,
   type RuntimePaths,
   runtimePaths,
 } from '../../src/hypervisor/qemu/argv.js';
+import { closeHandedFds, openHandedFiles, qemuCommand } from '../../src/hypervisor/qemu/process.js';
 import { multibootImage, pvhElfImage } from './boot-files.js';
 import { RawQmp } from './raw-qmp.js';
 
@@ -91,19 +93,42 @@ interface Started {
   pid: number;
 }
 
-/** Builds and runs the launch; asserts QEMU accepted it (exit 0 after daemonizing, pidfile, sockets). */
-function start(name: string, input: Omit<VmSpecInput, 'name'>, opts: { bootKind?: BootKind; inNetns?: boolean; dir?: string } = {}): Started {
+/** Spawns QEMU as the daemon does: its own session, stderr on qemu.log, the handed files as fds 3, 4, … */
+function spawnLaunch(launch: QemuLaunch, paths: RuntimePaths, name: string, inNetns = false): { pid: number; exited: () => number | null | undefined } {
+  const fds = openHandedFiles(name, launch.handed);
+  const logFd = openSync(paths.log, 'w');
+  let code: number | null | undefined;
+  try {
+    const [cmd, ...args] = [...(inNetns ? ['ip', 'netns', 'exec', netns] : []), ...qemuCommand(launch.binary, launch.args, launch.handed, undefined)];
+    const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', logFd, logFd, ...fds.map((fd) => fd ?? 'ignore')] });
+    child.once('exit', (c) => (code = c));
+    child.unref();
+    return { pid: child.pid!, exited: () => code };
+  } finally {
+    closeHandedFds(fds);
+    closeSync(logFd);
+  }
+}
+
+/** Builds and runs the launch; asserts QEMU accepted it (its QMP greeting, pidfile, sockets). */
+async function start(name: string, input: Omit<VmSpecInput, 'name'>, opts: { bootKind?: BootKind; inNetns?: boolean; dir?: string } = {}): Promise<Started> {
   const spec = VmSpec.parse({ name, memoryMiB: 64, ...input });
   const paths = runtimePaths(opts.dir ?? join(tmp, name));
   mkdirSync(paths.dir, { recursive: true });
   const launch = buildQemuLaunch(spec, { paths, accel: 'tcg', firmware: DEBIAN_FIRMWARE, bootKind: opts.bootKind });
   writeLaunchFiles(launch);
-  const result = opts.inNetns ? run('ip', ['netns', 'exec', netns, launch.binary, ...launch.args]) : run(launch.binary, launch.args);
-  assert.equal(result.status, 0, `QEMU refused:\n${String(result.stderr)}\n${formatArgv(launch.args)}`);
-  const pid = Number.parseInt(readFileSync(paths.pidfile, 'utf8'), 10);
-  startedPids.add(pid);
-  for (const socket of [paths.qmp, paths.serial, paths.vnc, paths.guest]) assert.ok(statSync(socket).isSocket(), socket);
-  return { launch, paths, pid };
+  const child = spawnLaunch(launch, paths, name, opts.inNetns);
+  startedPids.add(child.pid);
+  const deadline = Date.now() + EXIT_DEADLINE_MS * 3;
+  // QEMU makes its sockets during initialisation; it greets on QMP once that finished (checkAndQuit reads the greeting).
+  while (![paths.qmp, paths.serial, paths.vnc, paths.guest, paths.qmpFd, paths.pidfile].every((f) => existsSync(f))) {
+    assert.equal(child.exited(), undefined, `QEMU refused:\n${readFileSync(paths.log, 'utf8')}\n${formatArgv(launch.args)}`);
+    assert.ok(Date.now() < deadline, `QEMU made no sockets:\n${readFileSync(paths.log, 'utf8')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  for (const socket of [paths.qmp, paths.serial, paths.vnc, paths.guest, paths.qmpFd]) assert.ok(statSync(socket).isSocket(), socket);
+  assert.equal(Number.parseInt(readFileSync(paths.pidfile, 'utf8'), 10), child.pid);
+  return { launch, paths, pid: child.pid };
 }
 
 /** QMP handshake, paused status, an optional look at the machine, then quit. */
@@ -154,7 +179,7 @@ describe('QEMU accepts the built command lines', { skip: HAS_QEMU ? false : 'qem
   });
 
   it('direct kernel, amd64: bzImage + initrd + cmdline, virtio disk, user NIC', { skip: !existsSync(MEMDISK) && 'syslinux-common (memdisk) missing' }, async () => {
-    const vm = start('k64', {
+    const vm = await start('k64', {
       boot: { kernel: MEMDISK, initrd: file('initrd.img', 'initrd bytes'), cmdline: 'console=ttyS0' },
       disks: [{ path: qcow2('k64') }],
       nics: [{}],
@@ -163,20 +188,20 @@ describe('QEMU accepts the built command lines', { skip: HAS_QEMU ? false : 'qem
   });
 
   it('direct kernel, i386 (qemu-system-i386)', { skip: !existsSync(MEMDISK) && 'syslinux-common (memdisk) missing' }, async () => {
-    const vm = start('k32', { arch: 'i386', boot: { kernel: MEMDISK, cmdline: 'console=ttyS0' } });
+    const vm = await start('k32', { arch: 'i386', boot: { kernel: MEMDISK, cmdline: 'console=ttyS0' } });
     assert.equal(vm.launch.binary, 'qemu-system-i386');
     await checkAndQuit(vm);
   });
 
   it('direct kernel: multiboot and PVH ELF images', async () => {
     const multiboot = file('multiboot.bin', multibootImage());
-    await checkAndQuit(start('mb', { boot: { kernel: multiboot } }, { bootKind: bootKindOf(multiboot) }));
+    await checkAndQuit(await start('mb', { boot: { kernel: multiboot } }, { bootKind: bootKindOf(multiboot) }));
     const elf = file('pvh.elf', pvhElfImage());
-    await checkAndQuit(start('pvh', { boot: { kernel: elf } }, { bootKind: bootKindOf(elf) }));
+    await checkAndQuit(await start('pvh', { boot: { kernel: elf } }, { bootKind: bootKindOf(elf) }));
   });
 
   it('BIOS, disk boot: legacy IDE disks + cdrom, e1000', async () => {
-    const vm = start('bdisk', {
+    const vm = await start('bdisk', {
       disks: [{ path: qcow2('bdisk0'), bus: 'ide' }, { path: file('raw.img', new Uint8Array(1 << 20)), format: 'raw', bus: 'ide', serial: 'RAW1' }],
       cdrom: file('empty.iso', new Uint8Array(1 << 20)),
       nics: [{ model: 'e1000' }],
@@ -186,7 +211,7 @@ describe('QEMU accepts the built command lines', { skip: HAS_QEMU ? false : 'qem
 
   it('BIOS, cdrom boot: AHCI + virtio-scsi disks with serials, read-only base, rtl8139', async () => {
     const base = qcow2('base');
-    const vm = start('bcd', {
+    const vm = await start('bcd', {
       disks: [{ path: qcow2('bcd-ahci'), bus: 'ahci' }, { path: qcow2('bcd-scsi'), bus: 'scsi', serial: 'home-1' }, { path: base, readonly: true }],
       cdrom: join(tmp, 'empty.iso'),
       boot: { device: 'cdrom' },
@@ -201,7 +226,7 @@ describe('QEMU accepts the built command lines', { skip: HAS_QEMU ? false : 'qem
   });
 
   it('UEFI, amd64: OVMF 4M code + per-VM vars copy, IDE disk on q35 AHCI', async () => {
-    const vm = start('uefi64', { boot: { firmware: 'uefi' }, disks: [{ path: qcow2('uefi64') }, { path: qcow2('uefi64b'), bus: 'ide' }] });
+    const vm = await start('uefi64', { boot: { firmware: 'uefi' }, disks: [{ path: qcow2('uefi64') }, { path: qcow2('uefi64b'), bus: 'ide' }] });
     assert.equal(statSync(join(vm.paths.dir, 'efivars.fd')).size, statSync(DEBIAN_FIRMWARE.ovmfVarsTemplate).size);
     await checkAndQuit(vm, async (qmp) => {
       const nodes = await blockDevices(qmp);
@@ -211,22 +236,22 @@ describe('QEMU accepts the built command lines', { skip: HAS_QEMU ? false : 'qem
   });
 
   it('UEFI, i386: OVMF32 secure boot with SMM', { skip: !HAS_OVMF32 && 'ovmf-ia32 is not installed' }, async () => {
-    await checkAndQuit(start('uefi32', { arch: 'i386', boot: { firmware: 'uefi' }, cdrom: join(tmp, 'empty.iso') }));
+    await checkAndQuit(await start('uefi32', { arch: 'i386', boot: { firmware: 'uefi' }, cdrom: join(tmp, 'empty.iso') }));
   });
 
   it('UEFI + direct kernel', { skip: !existsSync(MEMDISK) && 'syslinux-common (memdisk) missing' }, async () => {
-    await checkAndQuit(start('uefik', { boot: { firmware: 'uefi', kernel: MEMDISK, cmdline: 'console=ttyS0' } }));
+    await checkAndQuit(await start('uefik', { boot: { firmware: 'uefi', kernel: MEMDISK, cmdline: 'console=ttyS0' } }));
   });
 
   it('network boot with QEMU TFTP, NIC first in the boot order', async () => {
     mkdirSync(join(tmp, 'tftp'), { recursive: true });
-    await checkAndQuit(start('pxe', { boot: { device: 'net' }, nics: [{ tftpRoot: join(tmp, 'tftp'), bootFile: 'undionly.kpxe' }] }));
+    await checkAndQuit(await start('pxe', { boot: { device: 'net' }, nics: [{ tftpRoot: join(tmp, 'tftp'), bootFile: 'undionly.kpxe' }] }));
   });
 
   it('a BIOS image given as the kernel boots with -bios; boot.bios too', async () => {
     assert.equal(bootKindOf(SEABIOS_IMAGE), 'bios-image');
-    await checkAndQuit(start('bimg', { boot: { kernel: SEABIOS_IMAGE } }, { bootKind: 'bios-image' }));
-    await checkAndQuit(start('bcustom', { boot: { bios: '/usr/share/seabios/bios.bin' } }));
+    await checkAndQuit(await start('bimg', { boot: { kernel: SEABIOS_IMAGE } }, { bootKind: 'bios-image' }));
+    await checkAndQuit(await start('bcustom', { boot: { bios: '/usr/share/seabios/bios.bin' } }));
   });
 
   it('commas in the runtime folder, disk, kernel and initrd paths', { skip: !existsSync(MEMDISK) && 'syslinux-common (memdisk) missing' }, async () => {
@@ -234,18 +259,20 @@ describe('QEMU accepts the built command lines', { skip: HAS_QEMU ? false : 'qem
     mkdirSync(dir);
     const kernel = join(dir, 'ker,nel');
     copyFileSync(MEMDISK, kernel);
-    const vm = start('comma', {
+    const vm = await start('comma', {
       boot: { kernel, initrd: file('init,rd', 'x'), cmdline: 'a=b,c' },
       disks: [{ path: qcow2('dis,k') }],
     }, { dir: join(dir, 'run,time') });
     await checkAndQuit(vm, async (qmp) => {
-      assert.equal((await blockDevices(qmp)).get('disk0')?.file, join(tmp, 'dis,k.qcow2'));
+      // The disk is handed as an fdset: the comma in its name never reaches QEMU's options.
+      assert.match((await blockDevices(qmp)).get('disk0')?.file ?? '', /^\/dev\/fdset\/\d+$/);
+      assert.ok(vm.launch.handed.some((f) => f.path === join(tmp, 'dis,k.qcow2')));
     });
   });
 
   it('bridge and tap NICs open tap devices (in a private network namespace)', { skip: !CAN_NETNS && 'needs root, iproute2 and /dev/net/tun' }, async () => {
     assert.equal(run('ip', ['netns', 'add', netns]).status, 0);
-    const vm = start('taps', { nics: [{ mode: 'bridge', bridge: 'br0' }, { mode: 'tap', ifname: 'ardtap1', model: 'e1000' }] }, { inNetns: true });
+    const vm = await start('taps', { nics: [{ mode: 'bridge', bridge: 'br0' }, { mode: 'tap', ifname: 'ardtap1', model: 'e1000' }] }, { inNetns: true });
     for (const ifname of [defaultTapName('taps', 0), 'ardtap1']) {
       assert.equal(run('ip', ['-n', netns, 'link', 'show', ifname]).status, 0, `${ifname} exists`);
     }
@@ -254,7 +281,7 @@ describe('QEMU accepts the built command lines', { skip: HAS_QEMU ? false : 'qem
 
   it('start errors come back synchronously: a disk in use by another VM', async () => {
     const shared = qcow2('shared');
-    const first = start('lock1', { disks: [{ path: shared }] });
+    const first = await start('lock1', { disks: [{ path: shared }] });
     const paths = runtimePaths(join(tmp, 'lock2'));
     mkdirSync(paths.dir);
     const second = buildQemuLaunch(VmSpec.parse({ name: 'lock2', memoryMiB: 64, disks: [{ path: shared }] }), {
@@ -263,16 +290,17 @@ describe('QEMU accepts the built command lines', { skip: HAS_QEMU ? false : 'qem
       firmware: DEBIAN_FIRMWARE,
     });
     writeLaunchFiles(second);
-    const result = run(second.binary, second.args);
-    assert.equal(result.status, 1, 'the launching process exits 1 once QEMU failed to start');
-    // QEMU forks before it opens images; the forked child writes its errors to the -D file.
-    assert.match(readFileSync(paths.log, 'utf8'), /Failed to get "write" lock/);
-    assert.equal(existsSync(paths.pidfile), false);
+    const child = spawnLaunch(second, paths, 'lock2');
+    const deadline = Date.now() + EXIT_DEADLINE_MS;
+    while (child.exited() === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(child.exited(), 1, 'QEMU exits 1 once it failed to start');
+    // The disk is a handed fdset: QEMU names /dev/fdset/N; the daemon puts the path back (nameHandedFiles).
+    assert.match(nameHandedFiles(readFileSync(paths.log, 'utf8'), second.handed), new RegExp(`Failed to get "write" lock[\\s\\S]*${shared.replaceAll('/', '\\/')}`));
     await checkAndQuit(first);
   });
 
-  it('late messages land in qemu.log (-D) after QEMU detached', async () => {
-    const vm = start('logd', {});
+  it('late messages land in qemu.log (its stderr) while it runs detached', async () => {
+    const vm = await start('logd', {});
     const { qmp } = await RawQmp.open(vm.paths.qmp);
     qmp.close();
     process.kill(vm.pid, 'SIGTERM');

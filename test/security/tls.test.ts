@@ -178,9 +178,13 @@ describe('SPICE and the display socket', () => {
     const pid = Number(readFileSync(join(daemon.dataDir, 'runtime', 'tlsvm', 'qemu.pid'), 'utf8'));
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     const spice = cmdline[cmdline.indexOf('-spice') + 1]!;
-    assert.match(spice, new RegExp(`addr=${SERVER.replace(/\./g, '\\.')},tls-port=\\d+,x509-dir=[^,]+/tls/spice`), spice);
+    // QEMU (the unprivileged account) reads a copy in its own runtime folder; the data folder's key stays root's.
+    assert.match(spice, new RegExp(`addr=${SERVER.replace(/\./g, '\\.')},tls-port=\\d+,x509-dir=[^,]+/runtime/tlsvm/spice-x509(,|$)`), spice);
     assert.doesNotMatch(spice, /(^|,)port=/, 'no plain port');
     assert.equal(statSync(join(daemon.dataDir, 'tls', 'spice', 'server-key.pem')).mode & 0o777, 0o600);
+    const copy = statSync(join(daemon.dataDir, 'runtime', 'tlsvm', 'spice-x509', 'server-key.pem'));
+    assert.equal(copy.mode & 0o777, 0o600);
+    assert.equal(copy.uid, Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)![1]), 'the key copy belongs to the account QEMU runs as');
   });
 
   test('the .vv carries the TLS port, Ardesia’s CA and the host subject, and no plain port', () => {

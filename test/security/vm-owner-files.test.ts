@@ -4,7 +4,7 @@
 // opens every file itself, follows qcow2 chains, and never blocks on a FIFO. Root still can.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -70,11 +70,17 @@ function baitDisk(make: (path: string) => void): void {
   make(path);
 }
 
+const AFTER_CHECK = 'owner-start-after-check';
+let failpoints: string;
+
 before(async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ard-'));
   const policy = join(dataDir, 'owner-policy.json');
   writeFileSync(policy, JSON.stringify({ users: { nobody: { readOnlyRoots: [GUEST_DIR], maxVms: 2, maxMemoryMiB: 256, maxVcpus: 2 } } }));
-  daemon = await TestDaemon.start({ dataDir, extraArgs: ['--listen', '127.0.0.1:0', '--owner-policy', policy] });
+  // Every owner start passes a pause point after its checks; it is open (`.continue`) except in the swap test.
+  failpoints = mkdtempSync(join(tmpdir(), 'owner-fp-'));
+  writeFileSync(join(failpoints, `${AFTER_CHECK}.continue`), '');
+  daemon = await TestDaemon.start({ dataDir, extraArgs: ['--listen', '127.0.0.1:0', '--owner-policy', policy], env: { ARDESIA_FAILPOINTS: AFTER_CHECK, ARDESIA_FAILPOINT_DIR: failpoints } });
   url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(daemon.output)![1]!;
   const conf = join(daemon.dataDir, 'owned.conf');
   writeFileSync(conf, `vm "mine" {\n memory 96M\n boot "${KERNEL}"\n initrd "${INITRD}"\n cmdline "console=ttyS0 quiet"\n owner nobody\n disable\n}\n`);
@@ -95,6 +101,7 @@ before(async () => {
   await define(bootOf({ name: 'tokencd', cdrom: join(daemon.dataDir, 'root.token') }));
   await define(bootOf({ name: 'bridged', nics: [{ mode: 'bridge', bridge: 'br-admin' }] }));
   await define(bootOf({ name: 'tapped', nics: [{ mode: 'tap', ifname: 'tap-admin' }] }));
+  await define(bootOf({ name: 'swapped', disks: [{ path: join(own, 'sub', 'disk.qcow2') }] }));
 });
 after(async () => {
   socketServer?.close();
@@ -174,6 +181,31 @@ test('host files, devices, FIFOs, sockets, other folders and the daemon\'s token
   await assertRefused('bait', 'VM_FILE_NOT_REGULAR', undefined, /socket/);
   socketServer!.close();
   socketServer = undefined;
+});
+
+test('a folder swapped for a symlink out after the checks and before QEMU gets the file: the opened file is judged and refused', async () => {
+  const outside = mkdtempSync(join(tmpdir(), 'owner-outside-'));
+  try {
+    qemuImg('create', '-q', '-f', 'qcow2', join(outside, 'disk.qcow2'), '64M');
+    chmodSync(join(outside, 'disk.qcow2'), 0o600); // root's file: the owner must never get it as their disk
+    mkdirSync(join(own, 'sub'), { recursive: true });
+    qemuImg('create', '-q', '-f', 'qcow2', join(own, 'sub', 'disk.qcow2'), '64M');
+    rmSync(join(failpoints, `${AFTER_CHECK}.continue`));
+    rmSync(join(failpoints, `${AFTER_CHECK}.reached`), { force: true }); // left by earlier owner starts
+    const pending = start(tokens.owner, 'swapped');
+    await until('the start paused after its checks', () => existsSync(join(failpoints, `${AFTER_CHECK}.reached`)));
+    renameSync(join(own, 'sub'), join(own, 'sub.checked'));
+    symlinkSync(outside, join(own, 'sub'));
+    writeFileSync(join(failpoints, `${AFTER_CHECK}.continue`), '');
+    const r = await pending;
+    assert.equal(r.json.error?.code, 'OWNER_PATH_FORBIDDEN', JSON.stringify(r.json));
+    assert.match(r.json.error!.message, /changed after it was checked/);
+    assert.equal(qemusOf('swapped'), 0, 'no QEMU got the swapped file');
+  } finally {
+    rmSync(join(failpoints, `${AFTER_CHECK}.reached`), { force: true });
+    writeFileSync(join(failpoints, `${AFTER_CHECK}.continue`), '');
+    rmSync(outside, { recursive: true, force: true });
+  }
 });
 
 test('qcow2 chains: backing files out of the folders, json:, protocols and external data files are refused; an overlay inside boots', async () => {

@@ -4,7 +4,19 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ArdesiaError } from '../../contract/errors.js';
 import { VmSpec, type VmSpecInput } from '../../contract/vm.js';
-import { buildQemuLaunch, DEBIAN_FIRMWARE, defaultMac, defaultTapName, formatArgv, type LaunchContext, runtimePaths } from './argv.js';
+import { buildQemuLaunch, DEBIAN_FIRMWARE, defaultMac, defaultTapName, formatArgv, type LaunchContext, nameHandedFiles, QEMU_SANDBOX, type QemuLaunch, runtimePaths } from './argv.js';
+
+/** The command line with each handed file (/dev/fdset/N, /proc/self/fd/K) named by its path and the -add-fd lines
+ *  left out: what QEMU is given to open, read as files (the handing itself has its own tests below). */
+function named(result: QemuLaunch): string {
+  const args = result.args.filter((a, i, all) => a !== '-add-fd' && all[i - 1] !== '-add-fd');
+  // A tap's descriptor shown as the interface native/tap-open attaches there.
+  const taps = nameHandedFiles(formatArgv(args), result.handed).replace(/(-netdev tap,id=net\d+,fd=)(\d+)/g, (_m, head: string, fd: string) => {
+    const tap = result.handed.find((f) => f.tap && f.fd === Number(fd));
+    return `${head}${tap ? `<${tap.path}>` : fd}`;
+  });
+  return taps;
+}
 
 const RUN = '/run/ard/vm1';
 const MAC0 = defaultMac('vm1', 0);
@@ -26,9 +38,8 @@ function expectedText({ boot, accel, devices, dir = RUN }: Expected, memory = '2
     '-nodefaults',
     '-no-user-config',
     '-S',
-    '-daemonize',
+    `-sandbox ${QEMU_SANDBOX}`,
     `-pidfile ${dir}/qemu.pid`,
-    `-D ${dir}/qemu.log`,
     ...boot,
     ...(accel ?? ['-accel tcg,tb-size=64', '-cpu max']),
     `-m ${memory}`,
@@ -36,6 +47,8 @@ function expectedText({ boot, accel, devices, dir = RUN }: Expected, memory = '2
     '-rtc base=utc',
     `-chardev socket,id=qmp0,path=${esc}/qmp.sock,server=on,wait=off`,
     '-mon chardev=qmp0,mode=control',
+    `-chardev socket,id=qmpfd0,path=${esc}/qmp-fd.sock,server=on,wait=off`,
+    '-mon chardev=qmpfd0,mode=control',
     `-chardev socket,id=serial0,path=${esc}/serial.sock,server=on,wait=off`,
     '-serial chardev:serial0',
     '-device VGA,id=video0',
@@ -199,20 +212,20 @@ describe('buildQemuLaunch: boot modes', () => {
     it(c.name, () => {
       const result = launch(c.input, c.ctx);
       assert.equal(result.binary, c.binary);
-      assert.equal(formatArgv(result.args), expectedText(c.expected));
+      assert.equal(named(result), expectedText(c.expected));
       assert.deepEqual(result.files, c.files);
     });
   }
 
   it('passes memory and vCPUs through', () => {
-    const text = formatArgv(launch({ memoryMiB: 2048, vcpus: 4 }).args);
+    const text = named(launch({ memoryMiB: 2048, vcpus: 4 }));
     assert.equal(text, expectedText({ boot: SEABIOS, devices: [] }, '2048M', '4'));
   });
 });
 
 /** The rendered device section: everything after the guest channel. */
 function deviceLines(input: Omit<VmSpecInput, 'name'>): string {
-  const lines = formatArgv(launch(input).args).split('\n');
+  const lines = named(launch(input)).split('\n');
   const lastPort = lines.map((l) => l.startsWith('-device virtserialport')).lastIndexOf(true);
   return lines.slice(lastPort + 1).join('\n');
 }
@@ -270,16 +283,6 @@ const DEVICE_CASES: Array<{ name: string; input: Omit<VmSpecInput, 'name'>; expe
     ],
   },
   {
-    name: 'commas in disk and cdrom paths are doubled',
-    input: { disks: [{ path: '/d/a,b.qcow2' }], cdrom: '/iso/x,,y.iso' },
-    expected: [
-      '-blockdev node-name=disk0,driver=qcow2,read-only=off,discard=unmap,file.driver=file,file.filename=/d/a,,b.qcow2',
-      '-device virtio-blk-pci,id=disk0-dev,drive=disk0,bootindex=1',
-      '-blockdev node-name=cd0,driver=raw,read-only=on,file.driver=file,file.filename=/iso/x,,,,y.iso',
-      '-device ide-cd,id=cd0-dev,drive=cd0,bus=ide.0,unit=0,bootindex=2',
-    ],
-  },
-  {
     name: 'NIC models, modes and a given MAC',
     input: {
       nics: [
@@ -292,11 +295,11 @@ const DEVICE_CASES: Array<{ name: string; input: Omit<VmSpecInput, 'name'>; expe
     expected: [
       '-netdev user,id=net0',
       '-device e1000,id=net0-dev,netdev=net0,mac=02:aa:bb:cc:dd:ee',
-      `-netdev tap,id=net1,ifname=${defaultTapName('vm1', 1)},script=no,downscript=no`,
+      `-netdev tap,id=net1,fd=<${defaultTapName('vm1', 1)}>`,
       `-device rtl8139,id=net1-dev,netdev=net1,mac=${MAC1}`,
-      '-netdev tap,id=net2,ifname=tapX,script=no,downscript=no',
+      '-netdev tap,id=net2,fd=<tapX>',
       `-device virtio-net-pci,id=net2-dev,netdev=net2,mac=${defaultMac('vm1', 2)}`,
-      '-netdev tap,id=net3,ifname=tap7,script=no,downscript=no',
+      '-netdev tap,id=net3,fd=<tap7>',
       `-device virtio-net-pci,id=net3-dev,netdev=net3,mac=${defaultMac('vm1', 3)}`,
     ],
   },
@@ -314,9 +317,9 @@ const DEVICE_CASES: Array<{ name: string; input: Omit<VmSpecInput, 'name'>; expe
     name: 'a local interface and a locked bridge NIC are taps named after the VM',
     input: { nics: [{ mode: 'local', localPrefix: '100.64.0.0/10' }, { mode: 'bridge', bridge: 'br0', locked: true }] },
     expected: [
-      `-netdev tap,id=net0,ifname=${defaultTapName('vm1', 0)},script=no,downscript=no`,
+      `-netdev tap,id=net0,fd=<${defaultTapName('vm1', 0)}>`,
       `-device virtio-net-pci,id=net0-dev,netdev=net0,mac=${MAC0}`,
-      `-netdev tap,id=net1,ifname=${defaultTapName('vm1', 1)},script=no,downscript=no`,
+      `-netdev tap,id=net1,fd=<${defaultTapName('vm1', 1)}>`,
       `-device virtio-net-pci,id=net1-dev,netdev=net1,mac=${MAC1}`,
     ],
   },
@@ -334,11 +337,11 @@ describe('buildQemuLaunch: disks, buses and NICs', () => {
 });
 
 describe('buildQemuLaunch: runtime folder with a comma', () => {
-  it('escapes socket paths in options but not -pidfile/-D/-fw_cfg file names taken verbatim', () => {
+  it('escapes socket paths in options but not -pidfile/-fw_cfg file names taken verbatim', () => {
     const dir = '/run/a,b/vm1';
     const result = launch({}, {}, dir);
     const sercon = '-fw_cfg name=etc/sercon-port,file=/run/a,,b/vm1/sercon-port';
-    assert.equal(formatArgv(result.args), expectedText({ boot: ['-machine pc', sercon], devices: [], dir }));
+    assert.equal(named(result), expectedText({ boot: ['-machine pc', sercon], devices: [], dir }));
     assert.deepEqual(result.files, [{ path: '/run/a,b/vm1/sercon-port', contents: new Uint8Array([0xf8, 0x03]) }]);
   });
 });
@@ -393,6 +396,7 @@ describe('runtimePaths', () => {
       serial: '/var/lib/ardesia/runtime/vm1/serial.sock',
       vnc: '/var/lib/ardesia/runtime/vm1/vnc.sock',
       guest: '/var/lib/ardesia/runtime/vm1/guest.sock',
+      qmpFd: '/var/lib/ardesia/runtime/vm1/qmp-fd.sock',
       pidfile: '/var/lib/ardesia/runtime/vm1/qemu.pid',
       log: '/var/lib/ardesia/runtime/vm1/qemu.log',
     });
@@ -406,7 +410,7 @@ describe('runtimePaths', () => {
 
 describe('buildQemuLaunch: the clipboard agent port', () => {
   const agentLines = (input: Omit<VmSpecInput, 'name'>, ctx: Partial<LaunchContext> = {}) =>
-    formatArgv(launch(input, ctx).args)
+    named(launch(input, ctx))
       .split('\n')
       .filter((l) => l.includes('vdagent0'));
 
@@ -429,5 +433,55 @@ describe('runtimePaths refusals', () => {
   it('refuses a folder whose socket paths exceed the unix limit with RUNTIME_PATH_TOO_LONG, saying what to shorten', () => {
     const dir = `/var/lib/${'x'.repeat(100)}/runtime/vm1`;
     assert.throws(() => runtimePaths(dir), (err: unknown) => err instanceof ArdesiaError && err.code === 'RUNTIME_PATH_TOO_LONG' && /data folder/.test(err.hint) && err.message.includes(dir));
+  });
+});
+
+describe('buildQemuLaunch: files handed as descriptors', () => {
+  it('gives QEMU /dev/fdset/N for block nodes (a writable one with a read-only and a read-write fd) and /proc/self/fd/K for the kernel', () => {
+    const result = launch({ boot: { kernel: '/k/vm,linuz', initrd: '/k/initrd' }, disks: [{ path: '/d/a,b.qcow2' }, { path: '/d/ro.raw', format: 'raw', readonly: true }], cdrom: '/iso/x.iso' });
+    assert.deepEqual(result.handed, [
+      { path: '/k/vm,linuz', writable: false, fd: 3, set: undefined, inRuntimeDir: undefined },
+      { path: '/k/initrd', writable: false, fd: 4, set: undefined, inRuntimeDir: undefined },
+      { path: '/d/a,b.qcow2', writable: false, fd: 5, set: 1, inRuntimeDir: undefined },
+      { path: '/d/a,b.qcow2', writable: true, fd: 6, set: 1, inRuntimeDir: undefined },
+      { path: '/d/ro.raw', writable: false, fd: 7, set: 2, inRuntimeDir: undefined },
+      { path: '/iso/x.iso', writable: false, fd: 8, set: 3, inRuntimeDir: undefined },
+    ]);
+    const text = formatArgv(result.args);
+    // No host path reaches QEMU's options: a comma in a file name cannot change them.
+    assert.ok(!text.includes('/d/') && !text.includes('/k/') && !text.includes('/iso/'), text);
+    for (const line of ['-add-fd fd=5,set=1', '-add-fd fd=6,set=1', '-add-fd fd=7,set=2', '-add-fd fd=8,set=3', '-kernel /proc/self/fd/3', '-initrd /proc/self/fd/4']) {
+      assert.ok(text.split('\n').includes(line), `${line} missing:\n${text}`);
+    }
+    assert.ok(text.indexOf('-add-fd') < text.indexOf('-blockdev'), 'fdsets come before the nodes that use them');
+  });
+
+  it("opens a qcow2 disk's backing chain as explicit read-only nodes, base first, each naming the one below", () => {
+    const chains = new Map([['/d/top.qcow2', [{ path: '/img/mid.qcow2', format: 'qcow2' as const }, { path: '/img/base.raw', format: 'raw' as const }]]]);
+    const result = launch({ disks: [{ path: '/d/top.qcow2' }] }, { chains });
+    const blockdevs = formatArgv(result.args).split('\n').filter((l) => l.startsWith('-blockdev'));
+    assert.deepEqual(blockdevs, [
+      '-blockdev node-name=disk0-b2,driver=raw,read-only=on,file.driver=file,file.filename=/dev/fdset/1',
+      '-blockdev node-name=disk0-b1,driver=qcow2,read-only=on,file.driver=file,file.filename=/dev/fdset/2,backing=disk0-b2',
+      '-blockdev node-name=disk0,driver=qcow2,read-only=off,discard=unmap,file.driver=file,file.filename=/dev/fdset/3,backing=disk0-b1',
+    ]);
+    assert.deepEqual(result.handed.map((f) => [f.path, f.writable]), [['/img/base.raw', false], ['/img/mid.qcow2', false], ['/d/top.qcow2', false], ['/d/top.qcow2', true]]);
+  });
+
+  it('opens the UEFI variable store in the runtime folder without following links', () => {
+    const result = launch({ boot: { firmware: 'uefi' } });
+    const vars = result.handed.filter((f) => f.path === `${RUN}/efivars.fd`);
+    assert.deepEqual(vars.map((f) => [f.writable, f.inRuntimeDir]), [[false, true], [true, true]]);
+  });
+
+  it('runs QEMU under its seccomp sandbox, paused, without -daemonize (spawn=deny forbids its fork)', () => {
+    const args = launch({}).args;
+    assert.equal(args[args.indexOf('-sandbox') + 1], 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny');
+    assert.ok(!args.includes('-daemonize') && !args.includes('-runas') && !args.includes('-D'));
+  });
+
+  it('leaves the sandbox off only for a NAT allow-list, whose guestfwd runs a command per connection', () => {
+    const args = launch({ nics: [{ mode: 'user', restrict: true, allow: [{ host: '10.1.2.3', port: 445 }] }] }).args;
+    assert.ok(!args.includes('-sandbox'));
   });
 });

@@ -1,24 +1,25 @@
 // The QEMU command line of a VM, as a pure function of its spec and a runtime context: no files
 // are read or written here; the files the runtime folder must hold are returned for the caller.
 //
-// Where QEMU's messages go (measured, QEMU 7.2): with -daemonize QEMU forks right after parsing
-// its options; the launching process exits 0 once the child is initialised, or 1 if it failed.
-// Option syntax errors come before the fork, on the launcher's stderr. Everything after it (image
-// locks, missing files, bad devices, socket binds, then late runtime messages) the child writes
-// to the -D file, qemu.log, which QEMU truncates at each start; without -D those go to /dev/null.
+// QEMU runs unprivileged and under its seccomp sandbox (spawn=deny forbids fork, so no -daemonize: the
+// daemon starts it in its own session). Its messages, early and late, go to its stderr, which is
+// qemu.log opened by the daemon; it opens no host file by name (handed-files.ts).
 import { posix } from 'node:path';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { VmSpec } from '../../contract/vm.js';
 import { type BootKind, bootIndexes, bootPlan, type FirmwarePaths, type LaunchFile } from './boot-args.js';
 import { nicArgs } from './network-args.js';
 import { escapeOptionValue, renderOption } from './qemu-options.js';
-import { type MachineType, storageArgs } from './storage-args.js';
+import { HandedFiles, type HandedFile } from './handed-files.js';
+import { type BackingChains, type MachineType, storageArgs } from './storage-args.js';
 import { spiceArgs } from './spice-args.js';
 
 export { classifyBootImage, BOOT_IMAGE_HEAD_BYTES, type BootImageKind } from './boot-image.js';
 export { DEBIAN_FIRMWARE, EFI_VARS_FILE, SERCON_PORT_FILE, type BootKind, type FirmwarePaths, type LaunchFile } from './boot-args.js';
 export { defaultMac, defaultTapName } from './network-args.js';
 export { escapeOptionValue, formatArgv } from './qemu-options.js';
+export { type HandedFile, nameHandedFiles } from './handed-files.js';
+export type { BackingChains, BackingImage } from './storage-args.js';
 
 export interface RuntimePaths {
   dir: string;
@@ -26,6 +27,8 @@ export interface RuntimePaths {
   serial: string;
   vnc: string;
   guest: string;
+  /** A second QMP monitor, used only to pass descriptors (SCM_RIGHTS) for files opened after the start. */
+  qmpFd: string;
   pidfile: string;
   log: string;
 }
@@ -34,6 +37,8 @@ export interface QemuLaunch {
   binary: string;
   args: string[];
   files: LaunchFile[];
+  /** Opened by the daemon in this order as fds 3, 4, …: QEMU opens no host file by name. */
+  handed: HandedFile[];
 }
 
 export interface LaunchContext {
@@ -44,8 +49,18 @@ export interface LaunchContext {
   bootKind?: BootKind;
   /** The SPICE port, chosen by the caller before the launch when the spec has a SPICE display. */
   spicePort?: number;
+  /** The backing chains of the qcow2 disks, read by the caller from their headers. */
+  chains?: BackingChains;
   /** SPICE's TLS credentials folder (x509-dir), made by the caller when SPICE listens off loopback. */
   spiceX509Dir?: string;
+}
+
+/** QEMU's seccomp filter: no obsolete syscalls, no set*id, no fork/exec, no scheduler or cgroup changes. */
+export const QEMU_SANDBOX = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny';
+/** The seccomp filter for this VM; none (as before) for a NAT allow-list, whose guestfwd command (nc) per
+ *  connection does not work under the filter yet (not solved before the deadline). */
+export function sandboxArgs(spec: VmSpec): string[] {
+  return spec.nics.some((n) => n.mode === 'user' && (n.allow?.length ?? 0) > 0) ? [] : ['-sandbox', QEMU_SANDBOX];
 }
 
 /** The virtio-serial port the guest helper opens (/dev/virtio-ports/org.ardesia.guest.0). */
@@ -77,10 +92,11 @@ export function runtimePaths(runtimeDir: string): RuntimePaths {
     serial: posix.join(dir, 'serial.sock'),
     vnc: posix.join(dir, 'vnc.sock'),
     guest: posix.join(dir, 'guest.sock'),
+    qmpFd: posix.join(dir, 'qmp-fd.sock'),
     pidfile: posix.join(dir, 'qemu.pid'),
     log: posix.join(dir, 'qemu.log'),
   };
-  const longest = [paths.qmp, paths.serial, paths.vnc, paths.guest].reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a));
+  const longest = [paths.qmp, paths.serial, paths.vnc, paths.guest, paths.qmpFd].reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a));
   if (Buffer.byteLength(longest) > MAX_UNIX_SOCKET_PATH) {
     throw new ArdesiaError('RUNTIME_PATH_TOO_LONG', `the VM's socket path ${longest} is too long for unix sockets (more than ${MAX_UNIX_SOCKET_PATH} bytes)`);
   }
@@ -114,9 +130,8 @@ function processArgs(spec: VmSpec, paths: RuntimePaths): string[] {
     '-nodefaults',
     '-no-user-config',
     '-S', // paused: the daemon attaches QMP and the serial console, then sends `cont`
-    '-daemonize',
-    '-pidfile', paths.pidfile, // plain file names, not options: no escaping
-    '-D', paths.log,
+    ...sandboxArgs(spec),
+    '-pidfile', paths.pidfile, // a plain file name, not an option: no escaping
   ];
 }
 
@@ -135,6 +150,8 @@ function consoleArgs(paths: RuntimePaths): string[] {
     // QMP as -chardev + -mon (what -qmp unix:… expands to): one escaping rule for every socket.
     '-chardev', socketChardev('qmp0', paths.qmp),
     '-mon', 'chardev=qmp0,mode=control',
+    '-chardev', socketChardev('qmpfd0', paths.qmpFd),
+    '-mon', 'chardev=qmpfd0,mode=control',
     '-chardev', socketChardev('serial0', paths.serial),
     '-serial', 'chardev:serial0',
     // -nodefaults drops the VGA; std VGA has a SeaBIOS VGA ROM and an OVMF driver (QemuVideoDxe).
@@ -181,10 +198,13 @@ function hotplugArgs(machine: MachineType): string[] {
 /** Binary, argv (no shell) and runtime files to create before the launch for a validated spec. */
 export function buildQemuLaunch(spec: VmSpec, ctx: LaunchContext): QemuLaunch {
   requireAbsolutePaths(spec);
-  const boot = bootPlan(spec, ctx.paths.dir, ctx.firmware, ctx.bootKind);
+  const handed = new HandedFiles(ctx.paths.dir);
+  const boot = bootPlan(spec, ctx.paths.dir, ctx.firmware, handed, ctx.bootKind);
   const order = bootIndexes(spec, boot.usesBootOrder);
+  const storage = storageArgs(spec.name, boot.machine, spec.disks, spec.cdrom, order, handed, ctx.chains ?? new Map());
   const args = [
     ...processArgs(spec, ctx.paths),
+    ...handed.args(),
     ...boot.args,
     ...accelArgs(spec, ctx.accel),
     ...consoleArgs(ctx.paths),
@@ -192,8 +212,8 @@ export function buildQemuLaunch(spec: VmSpec, ctx: LaunchContext): QemuLaunch {
     ...guestChannelArgs(ctx.paths),
     ...clipboardAgentArgs(spec.display?.spice !== undefined),
     ...hotplugArgs(boot.machine),
-    ...storageArgs(spec.name, boot.machine, spec.disks, spec.cdrom, order),
-    ...nicArgs(spec.name, spec.nics, order.nics),
+    ...storage,
+    ...nicArgs(spec.name, spec.nics, order.nics, handed),
   ];
-  return { binary: QEMU_BINARY[spec.arch], args, files: boot.files };
+  return { binary: QEMU_BINARY[spec.arch], args, files: boot.files, handed: handed.files };
 }

@@ -3,6 +3,7 @@
 import { posix } from 'node:path';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { VmSpec } from '../../contract/vm.js';
+import type { HandedFiles } from './handed-files.js';
 import { renderOption } from './qemu-options.js';
 import type { MachineType } from './storage-args.js';
 
@@ -51,7 +52,7 @@ function invalid(spec: VmSpec, message: string): ArdesiaError {
   return new ArdesiaError('VM_SPEC_INVALID', `vm ${spec.name}: ${message}`);
 }
 
-function uefiPlan(spec: VmSpec, runtimeDir: string, firmware: FirmwarePaths): BootPlan {
+function uefiPlan(spec: VmSpec, runtimeDir: string, firmware: FirmwarePaths, handed: HandedFiles): BootPlan {
   const is32 = spec.arch === 'i386';
   const code = is32 ? firmware.ovmfCode32 : firmware.ovmfCode;
   const varsTemplate = is32 ? firmware.ovmfVars32Template : firmware.ovmfVarsTemplate;
@@ -60,7 +61,7 @@ function uefiPlan(spec: VmSpec, runtimeDir: string, firmware: FirmwarePaths): Bo
   }
   const vars = posix.join(runtimeDir, EFI_VARS_FILE);
   const pflash = (node: string, path: string, readonly: boolean) =>
-    renderOption(undefined, { 'node-name': node, driver: 'raw', 'read-only': readonly, 'file.driver': 'file', 'file.filename': path });
+    renderOption(undefined, { 'node-name': node, driver: 'raw', 'read-only': readonly, 'file.driver': 'file', 'file.filename': handed.fdset(path, !readonly) });
   // The only 32-bit OVMF Debian ships is the secure-boot build, which requires SMM and secure pflash.
   const machine = renderOption('q35', { smm: is32 ? true : undefined, pflash0: 'ovmf-code', pflash1: 'ovmf-vars' });
   const args = ['-machine', machine];
@@ -69,20 +70,20 @@ function uefiPlan(spec: VmSpec, runtimeDir: string, firmware: FirmwarePaths): Bo
   return { machine: 'q35', args, files: [{ path: vars, copyFrom: varsTemplate, onlyIfMissing: true }], usesBootOrder: true };
 }
 
-function legacyBiosPlan(runtimeDir: string, biosFile: string | undefined): BootPlan {
+function legacyBiosPlan(runtimeDir: string, biosFile: string | undefined, handed: HandedFiles): BootPlan {
   const sercon = posix.join(runtimeDir, SERCON_PORT_FILE);
   const args = ['-machine', 'pc'];
-  if (biosFile !== undefined) args.push('-bios', biosFile); // a plain file name: no option escaping
+  if (biosFile !== undefined) args.push('-bios', handed.procFd(biosFile)); // a plain file name: no option escaping
   args.push('-fw_cfg', renderOption(undefined, { name: 'etc/sercon-port', file: sercon }));
   return { machine: 'pc', args, files: [{ path: sercon, contents: SERCON_PORT_COM1 }], usesBootOrder: true };
 }
 
-function kernelArgs(spec: VmSpec): string[] {
+function kernelArgs(spec: VmSpec, handed: HandedFiles): string[] {
   const { kernel, initrd, cmdline } = spec.boot;
   if (kernel === undefined) return [];
   // -kernel/-initrd/-append are taken verbatim (not key=value options): no escaping.
-  const args = ['-kernel', kernel];
-  if (initrd !== undefined) args.push('-initrd', initrd);
+  const args = ['-kernel', handed.procFd(kernel)];
+  if (initrd !== undefined) args.push('-initrd', handed.procFd(initrd));
   if (cmdline !== undefined) args.push('-append', cmdline);
   return args;
 }
@@ -92,7 +93,7 @@ function kernelArgs(spec: VmSpec): string[] {
  * SMM); everything else → pc (i440fx), whose PIIX IDE and ISA devices suit the old guests that
  * legacy BIOS boots are for.
  */
-export function bootPlan(spec: VmSpec, runtimeDir: string, firmware: FirmwarePaths, bootKind: BootKind = 'kernel'): BootPlan {
+export function bootPlan(spec: VmSpec, runtimeDir: string, firmware: FirmwarePaths, handed: HandedFiles, bootKind: BootKind = 'kernel'): BootPlan {
   const { kernel, initrd, cmdline, bios } = spec.boot;
   if (kernel === undefined && (initrd !== undefined || cmdline !== undefined)) {
     throw invalid(spec, 'an initrd or a kernel command line needs a kernel');
@@ -107,9 +108,9 @@ export function bootPlan(spec: VmSpec, runtimeDir: string, firmware: FirmwarePat
     throw invalid(spec, 'a custom BIOS image replaces the firmware: drop "firmware uefi" or the BIOS image');
   }
   const plan =
-    spec.boot.firmware === 'uefi' ? uefiPlan(spec, runtimeDir, firmware) : legacyBiosPlan(runtimeDir, customBios ?? firmware.seabios);
+    spec.boot.firmware === 'uefi' ? uefiPlan(spec, runtimeDir, firmware, handed) : legacyBiosPlan(runtimeDir, customBios ?? firmware.seabios, handed);
   if (kernel === undefined || kernelIsBios) return plan;
-  return { ...plan, args: [...plan.args, ...kernelArgs(spec)], usesBootOrder: false };
+  return { ...plan, args: [...plan.args, ...kernelArgs(spec, handed)], usesBootOrder: false };
 }
 
 export interface BootIndexes {

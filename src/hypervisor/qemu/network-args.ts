@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { NicSpec } from '../../contract/vm.js';
+import type { HandedFiles } from './handed-files.js';
 import { escapeOptionValue, type OptionValue, renderOption } from './qemu-options.js';
 
 /** Linux's IFNAMSIZ less the terminating NUL. */
@@ -59,7 +60,7 @@ function userNetdev(vmName: string, nic: NicSpec, index: number, id: string): st
   return [head, ...forwards].join(',');
 }
 
-function netdevArg(vmName: string, nic: NicSpec, index: number): string {
+function netdevArg(vmName: string, nic: NicSpec, index: number, handed: HandedFiles): string {
   const id = `net${index}`;
   if (nic.mode !== 'user' && (nic.tftpRoot !== undefined || nic.bootFile !== undefined)) {
     throw new ArdesiaError('VM_SPEC_INVALID', `vm ${vmName}: NIC ${index}: tftpRoot/bootFile need mode user (QEMU's own TFTP)`);
@@ -75,12 +76,12 @@ function netdevArg(vmName: string, nic: NicSpec, index: number): string {
       return userNetdev(vmName, nic, index, id);
     case 'bridge':
       if (!nic.bridge) throw new ArdesiaError('VM_SPEC_INVALID', `vm ${vmName}: NIC ${index}: mode bridge needs a bridge name`);
-      return renderOption('tap', { id, ifname: nic.ifname ?? defaultTapName(vmName, index), script: 'no', downscript: 'no' });
+      return renderOption('tap', { id, fd: handed.tapFd(nic.ifname ?? defaultTapName(vmName, index)) });
     case 'local':
-      return renderOption('tap', { id, ifname: nic.ifname ?? defaultTapName(vmName, index), script: 'no', downscript: 'no' });
+      return renderOption('tap', { id, fd: handed.tapFd(nic.ifname ?? defaultTapName(vmName, index)) });
     case 'tap':
       if (!nic.ifname) throw new ArdesiaError('VM_SPEC_INVALID', `vm ${vmName}: NIC ${index}: mode tap needs the ifname of an existing tap`);
-      return renderOption('tap', { id, ifname: nic.ifname, script: 'no', downscript: 'no' });
+      return renderOption('tap', { id, fd: handed.tapFd(nic.ifname) });
   }
 }
 
@@ -95,11 +96,12 @@ export function nicTapName(vmName: string, nic: Pick<NicSpec, 'mode' | 'ifname'>
   return nic.ifname ?? defaultTapName(vmName, index);
 }
 
-/** -netdev/-device pairs; bootIndexes[i] puts NIC i in the firmware's boot order (network boot). */
-export function nicArgs(vmName: string, nics: NicSpec[], bootIndexes: Array<number | undefined>): string[] {
+/** -netdev/-device pairs; bootIndexes[i] puts NIC i in the firmware's boot order (network boot). A tap-backed
+ *  NIC's tap is handed to QEMU as a descriptor (`handed`), opened as root by native/tap-open. */
+export function nicArgs(vmName: string, nics: NicSpec[], bootIndexes: Array<number | undefined>, handed: HandedFiles): string[] {
   return nics.flatMap((nic, index) => [
     '-netdev',
-    netdevArg(vmName, nic, index),
+    netdevArg(vmName, nic, index, handed),
     '-device',
     renderOption(NIC_DEVICE_MODEL[nic.model], {
       id: `net${index}-dev`,

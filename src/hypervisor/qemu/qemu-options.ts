@@ -27,7 +27,7 @@ export function renderOption(head: string | undefined, fields: Record<string, Op
 }
 
 /** QEMU flags that take no value; every other flag is followed by exactly one argument. */
-const VALUELESS_FLAGS = new Set(['-nodefaults', '-no-user-config', '-S', '-daemonize', '-no-shutdown', '-no-reboot']);
+const VALUELESS_FLAGS = new Set(['-nodefaults', '-no-user-config', '-S', '-no-shutdown', '-no-reboot']);
 
 /** One flag (with its value) per line: readable in logs, and what the argv tests compare. */
 export function formatArgv(args: readonly string[]): string {

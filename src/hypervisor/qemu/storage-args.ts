@@ -2,7 +2,16 @@
 // -device on the bus the spec asks for. Controllers are added only when a disk needs them.
 import { ArdesiaError } from '../../contract/errors.js';
 import type { DiskSpec } from '../../contract/vm.js';
+import type { HandedFiles } from './handed-files.js';
 import { renderOption } from './qemu-options.js';
+
+/** One image below a qcow2 disk in its backing chain, nearest first (the daemon reads the headers). */
+export interface BackingImage {
+  path: string;
+  format: 'qcow2' | 'raw';
+}
+/** Backing chains by disk path; a disk not listed has none. */
+export type BackingChains = ReadonlyMap<string, readonly BackingImage[]>;
 
 export type MachineType = 'pc' | 'q35';
 
@@ -25,7 +34,7 @@ export interface StorageBootIndexes {
   cdrom?: number;
 }
 
-function blockdevArg(node: string, path: string, format: 'qcow2' | 'raw', readonly: boolean): string {
+function blockdevArg(node: string, file: string, format: 'qcow2' | 'raw', readonly: boolean, backing?: string): string {
   return renderOption(undefined, {
     'node-name': node,
     driver: format,
@@ -33,8 +42,27 @@ function blockdevArg(node: string, path: string, format: 'qcow2' | 'raw', readon
     // Lets a guest's TRIM shrink a writable qcow2 overlay.
     discard: readonly ? undefined : 'unmap',
     'file.driver': 'file',
-    'file.filename': path,
+    'file.filename': file,
+    backing,
   });
+}
+
+/**
+ * -blockdev for an image and the images below it, base first: each qcow2 node names its backing node,
+ * so QEMU opens no backing file by the name in a header (every file is a handed descriptor).
+ */
+function imageBlockdevs(node: string, path: string, format: 'qcow2' | 'raw', readonly: boolean, handed: HandedFiles, chains: BackingChains): string[] {
+  const chain = format === 'qcow2' ? (chains.get(path) ?? []) : [];
+  const args: string[] = [];
+  let below: string | undefined;
+  for (let depth = chain.length; depth >= 1; depth--) {
+    const image = chain[depth - 1]!;
+    const name = `${node}-b${depth}`;
+    args.push('-blockdev', blockdevArg(name, handed.fdset(image.path, false), image.format, true, below));
+    below = name;
+  }
+  args.push('-blockdev', blockdevArg(node, handed.fdset(path, !readonly), format, readonly, below));
+  return args;
 }
 
 /** Hands out attachment points of one kind, with a clear error when they run out. */
@@ -81,6 +109,8 @@ export function storageArgs(
   disks: DiskSpec[],
   cdrom: string | undefined,
   boot: StorageBootIndexes,
+  handed: HandedFiles,
+  chains: BackingChains,
 ): string[] {
   const ide = new SlotAllocator(BUILTIN_IDE_SLOTS[machine], `the ${machine} machine's IDE controller (bus ide disks and the cdrom)`);
   const ahci = new SlotAllocator(
@@ -91,12 +121,12 @@ export function storageArgs(
   if (disks.some((d) => d.bus === 'ahci')) args.push('-device', 'ahci,id=ahci0');
   if (disks.some((d) => d.bus === 'scsi')) args.push('-device', 'virtio-scsi-pci,id=scsi0');
   disks.forEach((disk, index) => {
-    args.push('-blockdev', blockdevArg(`disk${index}`, disk.path, disk.format, disk.readonly));
+    args.push(...imageBlockdevs(`disk${index}`, disk.path, disk.format, disk.readonly, handed, chains));
     args.push('-device', diskDevice(disk, index, boot.disks[index], ide, ahci, vmName));
   });
   if (cdrom !== undefined) {
     const slot = ide.take(vmName);
-    args.push('-blockdev', blockdevArg('cd0', cdrom, 'raw', true));
+    args.push('-blockdev', blockdevArg('cd0', handed.fdset(cdrom, false), 'raw', true));
     args.push('-device', renderOption('ide-cd', { id: 'cd0-dev', drive: 'cd0', bus: slot.bus, unit: slot.unit, bootindex: boot.cdrom }));
   }
   return args;

@@ -142,6 +142,11 @@ export abstract class QmpCommands extends EventEmitter<QmpClientEvents> {
     await this.execute('blockdev-del', { 'node-name': nodeName });
   }
 
+  /** Closes the descriptors of an fdset handed over earlier (add-fd); QEMU frees it once no node uses them. */
+  async removeFd(fdsetId: number): Promise<void> {
+    await this.execute('remove-fd', { 'fdset-id': fdsetId });
+  }
+
   async deviceAdd(options: QmpDeviceOptions): Promise<void> {
     await this.execute('device_add', options);
   }

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
+import { helperEnv } from '../../lib/unprivileged-account.js';
 import { MAX_RETRANSMITS, type TransferEnd } from './transfer.js';
 
 /** Where setup builds the sender (git-ignored); ARDESIA_TFTP_SENDER overrides, "off" disables it. */
@@ -63,7 +64,7 @@ export interface NativeTransfer {
 
 /** Starts a sender on the open file `fd` (the caller closes its own copy once `done` settles). */
 export function startNativeTransfer(binary: string, spec: NativeTransferSpec, fd: number): NativeTransfer {
-  const child = spawn(binary, senderArgs(spec, process.pid), { stdio: ['ignore', 'pipe', 'inherit', fd] });
+  const child = spawn(binary, senderArgs(spec, process.pid), { stdio: ['ignore', 'pipe', 'inherit', fd], env: helperEnv() });
   let output = '';
   child.stdout!.setEncoding('latin1');
   child.stdout!.on('data', (chunk: string) => (output += chunk));

@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { HandedFile } from './handed-files.js';
+import { qemuCommand } from './process.js';
+
+const account = { name: 'ardesia-qemu', uid: 995, gid: 995 };
+const disk: HandedFile = { path: '/d/a.qcow2', writable: false, fd: 3, set: 1 };
+const tap = (fd: number, path: string): HandedFile => ({ path, writable: true, fd, tap: true });
+const setpriv = ['setpriv', '--reuid', '995', '--regid', '995', '--init-groups', '--no-new-privs', '--'];
+
+describe('qemuCommand: who opens the taps and who runs QEMU', () => {
+  const cases: Array<{ name: string; handed: HandedFile[]; account?: typeof account; expected: string[] }> = [
+    { name: 'no taps, daemon not root: QEMU itself', handed: [disk], expected: ['qemu', '-S'] },
+    { name: 'no taps, as the account: setpriv then QEMU', handed: [disk], account, expected: [...setpriv, 'qemu', '-S'] },
+    {
+      name: 'taps are attached by tap-open (as the daemon) before the privilege drop, at their handed numbers',
+      handed: [disk, tap(4, 'ard-1-0'), tap(5, 'tap7')],
+      account,
+      expected: ['/x/tap-open', '4=ard-1-0', '5=tap7', '--', ...setpriv, 'qemu', '-S'],
+    },
+  ];
+  for (const c of cases) it(c.name, () => assert.deepEqual(qemuCommand('qemu', ['-S'], c.handed, c.account, '/x/tap-open'), c.expected));
+});
