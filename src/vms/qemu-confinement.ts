@@ -18,9 +18,22 @@ export const MAX_BACKING_DEPTH = 32;
 /** The runtime folder becomes the account's (0700); the data folder and runtime/ above it only traversable by its group. */
 export function handRuntimeFolder(dataDir: string, files: VmFiles, account: UnprivilegedAccount | undefined): void {
   if (!account) return;
+  requirePassage(dataDir, account);
   for (const dir of [dataDir, dirname(files.runtime.dir)]) allowTraversal(dir, account.gid);
   chownSync(files.runtime.dir, account.uid, account.gid);
   chmodSync(files.runtime.dir, 0o700);
+}
+
+/** The folders above the data folder are the administrator's: they are checked, never changed. */
+function requirePassage(dataDir: string, account: UnprivilegedAccount): void {
+  for (let dir = dirname(resolve(dataDir)); ; dir = dirname(dir)) {
+    const st = statSync(dir);
+    const passable = st.uid === account.uid ? st.mode & 0o100 : st.gid === account.gid ? st.mode & 0o010 : st.mode & 0o001;
+    if (!passable) {
+      throw new ArdesiaError('DATA_FOLDER_CLOSED_TO_QEMU', `${dir} (mode ${(st.mode & 0o777).toString(8)}) above the data folder ${dataDir} is closed to ${account.name}, the account QEMU runs as`);
+    }
+    if (dir === dirname(dir)) return;
+  }
 }
 
 function allowTraversal(dir: string, gid: number): void {

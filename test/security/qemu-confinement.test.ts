@@ -4,12 +4,13 @@
 // played through QEMU's own monitor (its second QMP socket): blockdev-add and HMP drive_add of /etc/shadow
 // and of a root-only file must fail, while a user's home still hot-plugs at login. Real daemon, real QEMU (TCG).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { SessionInfo, DesktopView } from '../../src/contract/pools.js';
 import type { VmStatus } from '../../src/contract/vm.js';
 import type { ApiClient } from '../../src/cli/client.js';
+import type { ArdesiaError } from '../../src/contract/errors.js';
 import { vmFiles } from '../../src/vms/vm-files.js';
 import { TestDaemon, until } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
@@ -104,4 +105,24 @@ test("a pool desktop's QEMU is confined the same way, and alice's home still hot
   // The home (handed over QMP add-fd at login) is mounted and writable in the guest.
   await typeAndExpect(daemon, name, 'echo home-$((30+3)) > /home/alice/f.txt; sync; cat /home/alice/f.txt', 'home-33');
   await assertCannotOpenHostFiles(name);
+});
+
+test('a data folder below a folder closed to QEMU\'s account: the start names the folder and what to do, and changes nothing above the data folder', async () => {
+  const closed = mkdtempSync('/tmp/qconf-closed-'); // 0700, root's
+  const other = await TestDaemon.start({ dataDir: join(closed, 'data') });
+  try {
+    const adHoc = { memoryMiB: 96, boot: { kernel: g.amd64.kernel, initrd: g.amd64.initrd, cmdline: 'console=ttyS0 quiet' } };
+    const refused = await other.api().request('POST', '/v1/vms/c1/start', { adHoc }).then(() => undefined, (err: ArdesiaError) => err);
+    assert.equal(refused?.code, 'DATA_FOLDER_CLOSED_TO_QEMU', String(refused));
+    assert.match(refused!.message, new RegExp(`${closed} \\(mode 700\\) above the data folder`));
+    assert.match(refused!.hint, /chmod o\+x/);
+    assert.equal(statSync(closed).mode & 0o777, 0o700, 'the folder above the data folder is the administrator\'s: left as it was');
+    chmodSync(closed, 0o711);
+    await other.api().request('POST', '/v1/vms/c1/start', { adHoc });
+    const started = await other.api().request<VmStatus>('GET', '/v1/vms/c1');
+    assertConfined(started.pid!, 'vm c1');
+  } finally {
+    await other.destroy();
+    rmSync(closed, { recursive: true, force: true });
+  }
 });

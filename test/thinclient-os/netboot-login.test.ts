@@ -15,7 +15,7 @@
 // (The first keys after boot used to be lost in cage's seat: docs/thinclient-os.md, "Keyboard input".)
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -50,6 +50,7 @@ const log = () => daemon.log();
 
 before(async () => {
   dir = mkdtempSync('/tmp/tcl-');
+  chmodSync(dir, 0o711); // QEMU's account passes through to the data folder's runtime/
   dataDir = join(dir, 'data');
   await stageThinClientOs(dir, dataDir, ['amd64', 'i386']);
   lab = await NetLab.create('l');
