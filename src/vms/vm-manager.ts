@@ -11,7 +11,7 @@ import { DAEMON_STOP_REASON, type StartCaller, type VmSpec, type VmSpecInput, ty
 import { decideAccel, type HostReport, TCG_WARNING } from '../hypervisor/host/index.js';
 import { canPause, canReset, canUnpause } from '../hypervisor/lifecycle.js';
 import { buildQemuLaunch, DEBIAN_FIRMWARE } from '../hypervisor/qemu/argv.js';
-import { isOurQemu, killQuietly, readPidfile } from '../hypervisor/qemu/process.js';
+import { isOurQemu, killQuietly, type OpenedFileGuard, readPidfile } from '../hypervisor/qemu/process.js';
 import { consoleLogTail } from '../hypervisor/console-log.js';
 import { VmRuntime } from '../hypervisor/vm-runtime.js';
 import { QmpError } from '../hypervisor/qmp/errors.js';
@@ -28,6 +28,7 @@ import { backingChains, handRuntimeFolder, keepsDaemonUser, specForAccount, spic
 import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, vmFiles } from './vm-files.js';
 import { isConfined, OwnerConfinement } from './owner-start.js';
 import type { OwnerPolicy } from './owner-policy.js';
+import { failpointPause } from '../lib/failpoint.js';
 
 export interface VmManagerOptions {
   dataDir: string;
@@ -138,9 +139,10 @@ export class VmManager {
     try {
       const running = isConfined(caller) ? [...this.runtimes.values()].filter((rt) => this.chargedTo(rt.spec) === caller.name).map((rt) => rt.spec) : [];
       const spec = isConfined(caller) ? await this.owners.confine(caller.name, defined, running) : defined;
+      if (isConfined(caller)) await failpointPause('owner-start-after-check');
       // The intent is recorded first: a daemon killed mid-start finishes the start when it returns.
       await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null });
-      const runtime = await this.launch(spec);
+      const runtime = await this.launch(spec, isConfined(caller) ? this.owners.openedFileGuard(caller.name, name) : undefined);
       if (caller) this.startedBy.set(name, caller.name);
       await vmSetDesired(this.db, name, { startedAt: runtime.startedAt });
     } catch (err) {
@@ -172,7 +174,7 @@ export class VmManager {
     return { spec, created: true };
   }
 
-  private async launch(spec: VmSpec): Promise<VmRuntime> {
+  private async launch(spec: VmSpec, guard?: OpenedFileGuard): Promise<VmRuntime> {
     checkSpecFiles(spec);
     const bootKind = await bootKindOf(spec);
     const report = await this.opts.hostReport;
@@ -193,10 +195,10 @@ export class VmManager {
       const spice = spec.display?.spice;
       const spicePort = spice && spice.port === undefined ? await freeTcpPort(spice.listen) : undefined;
       const spiceX509Dir = spiceCredentialsForAccount(spice && spiceUsesTls(spice) ? await spiceCredentialsEnsure(this.opts.dataDir) : undefined, files.runtime.dir, account);
-      const launchSpec = specForAccount(spec, files.runtime.dir, account);
+      const launchSpec = specForAccount(spec, files.runtime.dir, account, guard);
       const chains = await backingChains(spec);
       const launch = buildQemuLaunch(launchSpec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort, spiceX509Dir, chains });
-      const runtime = await VmRuntime.launch(spec, launch, files.runtime, files.consoleLog, accel, account);
+      const runtime = await VmRuntime.launch(spec, launch, files.runtime, files.consoleLog, accel, account, guard);
       this.track(runtime);
       if (accel === 'tcg') this.opts.log.warn({ vm: spec.name }, `vm ${spec.name} runs under TCG: ${TCG_WARNING}`);
       this.opts.log.info({ vm: spec.name, pid: runtime.pid, accel }, `vm ${spec.name} started`);
