@@ -271,6 +271,8 @@ describe('desktop flow in the browser', () => {
       const inside = await typeAndExpect(w.daemon, desktop, `ls -la /home/${USER.name}; grep /home /proc/mounts; ps -eo user,comm | grep -E 'xterm|jwm|bash|Xorg'; echo diag-$((6*7))`, 'diag-42', 20_000).catch(String);
       assert.fail(`the command typed once into the desktop did not write its file into the home (a key was lost); canvas ${JSON.stringify(await canvasFacts(p.page))}; the guest's console said: ${lastGuestAnswer}\n${inside}`);
     }
+    // The user's folder (the file manager's first view) has no lost+found: the home was made without it.
+    await guestRun(w, `grep -q ' /home/${USER.name} ' /proc/mounts && ! ls -A /home/${USER.name} | grep -qx 'lost+found'`);
     // Paste from the portal, once: noVNC sends the text as the VNC clipboard, QEMU's vdagent hands it to the guest's
     // spice-vdagent. The portal holds the paste until the session reports its clipboard agent up (clipboardReady);
     // once the text is the guest's CLIPBOARD selection (read there with xclip), one Shift+Insert pastes it in the xterm.
