@@ -1,4 +1,5 @@
 // User home volumes: a persistent qcow2 per user (ext4 made on the host, or blank) that can grow, never shrink.
+// The host-made ext4 has no lost+found in its root (the user's folder).
 import { execFile } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -55,15 +56,36 @@ async function formattedHome(path: string, sizeBytes: number, owner: HomeOwner):
       await file.close();
     }
     await run('mkfs.ext4', ['-q', '-F', '-L', 'ardesia-home', '-E', `root_owner=${owner.uid}:${owner.gid},lazy_itable_init=1`, raw]);
+    await withoutLostFound(raw);
     await qemuImg(['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, path]);
   } finally {
     await removeQuietly(raw);
   }
 }
 
-function run(cmd: string, args: string[]): Promise<void> {
+/**
+ * The home's root is the user's folder: mke2fs's empty lost+found there shows in the desktop's file manager (pcmanfm
+ * lists local folders itself and hides only dot-names, so a `.hidden` file does not hide it). e2fsck makes it again
+ * when it has orphans to reconnect; `e2fsck -n` finds the filesystem clean without it.
+ */
+async function withoutLostFound(raw: string): Promise<void> {
+  await run('debugfs', ['-w', '-R', 'rmdir lost+found', raw]);
+  // debugfs exits 0 whether its command worked or not: the listing says.
+  const names = rootNames(await run('debugfs', ['-R', 'ls -p /', raw]));
+  if (names.includes('lost+found')) throw new ArdesiaError('IMAGE_CREATE_FAILED', 'debugfs could not remove lost+found from the new home volume');
+}
+
+/** The names in `debugfs -R 'ls -p DIR'` output (lines `/inode/mode/uid/gid/name/size/`). */
+export function rootNames(listing: string): string[] {
+  return listing.split('\n').flatMap((line) => {
+    const fields = line.trim().split('/');
+    return fields.length >= 7 && fields[0] === '' ? [fields[5]!] : [];
+  });
+}
+
+function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, (err, _out, stderr) => (err ? reject(new ArdesiaError('IMAGE_CREATE_FAILED', `${cmd} failed: ${stderr.trim() || err.message}`)) : resolve()));
+    execFile(cmd, args, (err, out, stderr) => (err ? reject(new ArdesiaError('IMAGE_CREATE_FAILED', `${cmd} failed: ${stderr.trim() || err.message}`)) : resolve(out)));
   });
 }
 

@@ -1,11 +1,11 @@
 // Import, flatten, copy-as-version, homes and integrity against real qemu-img and real files.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync, closeSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  chainDepth, copyOverlayAsVersion, createLinkedClone, flattenImage, homeCreate, homeResize, importImage, readQcow2Header, sha256File, verifyImageFile, freezeFile,
+  chainDepth, copyOverlayAsVersion, createLinkedClone, flattenImage, homeCreate, homeResize, importImage, rootNames, readQcow2Header, sha256File, verifyImageFile, freezeFile,
 } from '../../src/storage/index.js';
 
 let dir: string;
@@ -127,14 +127,17 @@ describe('homes', () => {
     await assert.rejects(homeCreate(join(dir, 'nodir', 'h.qcow2'), MiB), { code: 'VM_FILE_MISSING' });
   });
 
-  it('formats a home on the host when given its owner: ext4, the root folder owned by the user, a small qcow2', async () => {
+  it('formats a home on the host when given its owner: ext4, the root folder owned by the user with no lost+found in it, a small qcow2', async () => {
     const home = join(dir, 'formatted.qcow2');
     await homeCreate(home, 256 * MiB, { uid: 12345, gid: 12345 });
     const raw = join(dir, 'formatted.raw');
     img('convert', '-f', 'qcow2', '-O', 'raw', home, raw);
     const root = execFileSync('debugfs', ['-R', 'stat /', raw], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
     assert.match(root, /User:\s+12345\s+Group:\s+12345/);
-    assert.match(execFileSync('debugfs', ['-R', 'ls -l /', raw], { stdio: ['ignore', 'pipe', 'ignore'] }).toString(), /lost\+found/);
+    // No lost+found in the user's folder (the desktop's file manager would show it), and the filesystem clean without it.
+    assert.deepEqual(rootNames(execFileSync('debugfs', ['-R', 'ls -p /', raw], { stdio: ['ignore', 'pipe', 'ignore'] }).toString()), ['.', '..']);
+    const fsck = spawnSync('e2fsck', ['-f', '-n', raw], { encoding: 'utf8' });
+    assert.equal(fsck.status, 0, `e2fsck -n: ${fsck.stdout}${fsck.stderr}`);
     assert.ok(JSON.parse(img('info', '--output=json', home))['actual-size'] < 32 * MiB, 'only the metadata takes space');
     assert.equal(existsSync(`${home}.format.raw`), false, 'no scratch file left');
   });

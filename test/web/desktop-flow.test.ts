@@ -1,10 +1,12 @@
 // The whole desk-user flow in the browser, on a real pool of the Debian desktop image (TCG; slow):
 // an admin creates the pool in the console and watches its spare come up live; a user opens a desktop,
 // sees it on the canvas, types a command in its xterm once at a person's speed (every key must arrive),
-// pastes a command from the portal once (held by the portal until the guest's clipboard agent is up), logs off and opens the pool again at once (logoff → next desktop on
-// screen measured), and the file is in the home attached to the new desktop.
+// pastes a command from the portal once, logs off and opens the pool again at once (logoff → next desktop on screen
+// measured), finds the file in the home attached to the new desktop, pastes while the guest's clipboard agent is down
+// (the portal shows the paste waiting and delivers it once the agent is up), logs off, and the released home image
+// holds every file written on a clean filesystem (read on the host).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -83,14 +85,18 @@ async function fileSeenByGuest(w: WebDaemon, user: string, file: string, content
   );
 }
 
-/** The marker file in a user's home volume, read on the host after the volume was unmounted (qemu-img -U). */
-async function homeMarker(w: WebDaemon, user: string): Promise<string | undefined> {
+/** What the host reads in a user's home volume once no desktop holds it: the files' contents (debugfs) and whether
+ *  the ext4 is clean (e2fsck -n, no journal left to replay). qemu-img without -U: it refuses an image QEMU still has open. */
+async function homeOnHost(w: WebDaemon, user: string, files: string[]): Promise<{ clean: string | true; recovery: boolean; files: Record<string, string> }> {
   const home = await rootCall<{ path: string }>(w, 'GET', `/v1/homes/${user}`);
   const dir = mkdtempSync('/tmp/wflow-');
   try {
-    execFileSync('qemu-img', ['convert', '-U', '-f', 'qcow2', '-O', 'raw', home.path, join(dir, 'home.raw')]);
-    const out = execFileSync('debugfs', ['-R', 'cat /web-flow-marker', join(dir, 'home.raw')], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    return out || undefined;
+    const raw = join(dir, 'home.raw');
+    execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', home.path, raw]);
+    const fsck = spawnSync('e2fsck', ['-f', '-n', raw], { encoding: 'utf8' });
+    const read = (file: string) => execFileSync('debugfs', ['-R', `cat /${file}`, raw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const recovery = /needs_recovery/.test(execFileSync('dumpe2fs', ['-h', raw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+    return { clean: fsck.status === 0 ? true : `${fsck.stdout}${fsck.stderr}`, recovery, files: Object.fromEntries(files.map((f) => [f, read(f)])) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -265,6 +271,8 @@ describe('desktop flow in the browser', () => {
       const inside = await typeAndExpect(w.daemon, desktop, `ls -la /home/${USER.name}; grep /home /proc/mounts; ps -eo user,comm | grep -E 'xterm|jwm|bash|Xorg'; echo diag-$((6*7))`, 'diag-42', 20_000).catch(String);
       assert.fail(`the command typed once into the desktop did not write its file into the home (a key was lost); canvas ${JSON.stringify(await canvasFacts(p.page))}; the guest's console said: ${lastGuestAnswer}\n${inside}`);
     }
+    // The user's folder (the file manager's first view) has no lost+found: the home was made without it.
+    await guestRun(w, `grep -q ' /home/${USER.name} ' /proc/mounts && ! ls -A /home/${USER.name} | grep -qx 'lost+found'`);
     // Paste from the portal, once: noVNC sends the text as the VNC clipboard, QEMU's vdagent hands it to the guest's
     // spice-vdagent. The portal holds the paste until the session reports its clipboard agent up (clipboardReady);
     // once the text is the guest's CLIPBOARD selection (read there with xclip), one Shift+Insert pastes it in the xterm.
@@ -281,19 +289,52 @@ describe('desktop flow in the browser', () => {
     assert.equal(await p.page.getByRole('button', { name: `Resume ${POOL}` }).count(), 0, 'no Resume on an ending session');
     await openDesktopAndWaitForXterm(p.page);
     console.log(`logoff → next desktop on screen (xterm drawn): ${((performance.now() - loggedOffAt) / 1000).toFixed(1)} s`);
-    // The file typed in the first session is in the home now attached to this session's desktop. (Read on the
-    // host: typing a second command through noVNC into a desktop that is still opening windows under TCG
+    // The file typed in the first session is in the home now attached to this session's desktop. (Read on the root
+    // console: typing a second command through noVNC into a desktop that is still opening windows under TCG
     // lost its first keys in every run, which tests the timing of the session, not the home.)
     const sessions = await rootCall<Array<{ user: string; desktop: string }>>(w, 'GET', '/v1/sessions');
     const desktop = sessions.find((s) => s.user === USER.name)?.desktop;
     const home = await rootCall<{ leasedTo: string | null; path: string }>(w, 'GET', `/v1/homes/${USER.name}`);
     assert.equal(home.leasedTo, desktop, 'the home is attached to the new session');
-    // Read where the user reads it: in the new desktop, from the home it mounted (the root console, not noVNC).
-    // A host-side read of the image while a guest has it mounted can miss what is still in the ext4 journal.
+    // Read where the user reads it: in the new desktop, from the home it mounted (the root console, not noVNC). The host
+    // reads the image only once it is released (below): read while a guest has it mounted, debugfs does not replay the
+    // journal and QEMU may still hold qcow2 metadata, so what it sees there says nothing about the logoff.
     const found = await until('the first session\'s file in the new desktop\'s home', () => fileSeenByGuest(w, USER.name, 'web-flow-marker', 'ardesia'), 120_000, 3000)
       .then(() => true, () => false);
-    assert.ok(found, `the file typed in the first session is not in the home of the second; host-side read: ${JSON.stringify(await homeMarker(w, USER.name).catch(String))}; the guest's console said: ${lastGuestAnswer}`);
+    assert.ok(found, `the file typed in the first session is not in the home of the second; the guest's console said: ${lastGuestAnswer}`);
     await screenshot(p.page, 'desktop-file-found');
+    // Written without sync: the logoff must get it onto the image (unmounted in the guest before the session ends).
+    await guestRun(w, `echo second > /home/${USER.name}/second-marker`);
+
+    // A paste made while the session's clipboard agent is not up waits in the portal ("Paste waiting for the desktop…")
+    // and arrives once it is. The agent is taken down in the guest (root console) so the order is certain, whatever
+    // the machine's speed; the text must then be the guest's CLIPBOARD selection. (Done in this session, whose logoff
+    // is read on the host below: with this step the home once read empty, read while the next desktop had it mounted.)
+    await until('the clipboard agent ready in the new session', () => clipboardReady(w, USER.name).then((r) => r || undefined), DESKTOP_TIMEOUT_MS, 1000);
+    await guestRun(w, 'systemctl stop spice-vdagentd.socket spice-vdagentd.service');
+    await until('the session reporting its clipboard agent down', async () => !(await clipboardReady(w, USER.name)), 60_000, 500);
+    const later = 'echo later > ~/clip-later; sync';
+    await p.page.getByPlaceholder('Text to paste').fill(later);
+    await p.page.getByRole('button', { name: 'Paste' }).click();
+    await p.page.getByTestId('paste-waiting').waitFor();
+    await screenshot(p.page, 'desktop-paste-waiting');
+    assert.equal(await clipboardReady(w, USER.name), false, 'the agent is still down while the paste waits');
+    assert.equal(await p.page.getByTestId('paste-waiting').count(), 1, 'the paste is held, not sent to an agent that is down');
+    const restartedAt = performance.now();
+    await guestRun(w, 'systemctl start spice-vdagentd.socket');
+    await p.page.getByTestId('paste-waiting').waitFor({ state: 'detached', timeout: 180_000 });
+    console.log(`agent restarted → held paste delivered: ${((performance.now() - restartedAt) / 1000).toFixed(1)} s`);
+    await expectInGuestClipboard(w, later);
+
+    // Log off once more and read the home on the host once it is released: what the guests wrote is on the image and
+    // the filesystem is clean (the guest unmounted it before the session was marked ended and the VM stopped).
+    await p.page.getByRole('button', { name: 'Log off' }).click();
+    await p.page.getByRole('heading', { name: 'Your desktops' }).waitFor();
+    await until('the home released after logoff', async () => ((await rootCall<{ leasedTo: string | null }>(w, 'GET', `/v1/homes/${USER.name}`)).leasedTo === null ? true : undefined), DESKTOP_TIMEOUT_MS, 1000);
+    const onHost = await homeOnHost(w, USER.name, ['web-flow-marker', 'clip-marker', 'second-marker']);
+    assert.equal(onHost.clean, true, 'e2fsck -n finds the released home clean');
+    assert.equal(onHost.recovery, false, 'no journal left to replay: the guest unmounted the home');
+    assert.deepEqual(onHost.files, { 'web-flow-marker': 'ardesia\n', 'clip-marker': 'pasted\n', 'second-marker': 'second\n' }, 'the files written in the desktops are on the released home image');
     assertNoConsoleErrors(p);
     await p.page.context().close();
   });
