@@ -24,6 +24,7 @@ describe('natGuardRuleset', () => {
       return i;
     };
     const own = at('meta skuid != 995 return');
+    const newOnly = at('ct state != new return');
     const group = at('meta skgid 994 accept');
     const dns = at('ip daddr 127.0.0.53 udp dport 53 accept');
     at('ip daddr 127.0.0.53 tcp dport 53 accept');
@@ -32,7 +33,7 @@ describe('natGuardRuleset', () => {
     at('fib daddr type local reject with icmpx admin-prohibited');
     at('ip daddr 127.0.0.0/8 reject with icmpx admin-prohibited');
     at('ip6 daddr ::1 reject with icmpx admin-prohibited');
-    assert.ok(own < group && group < dns && dns < local);
+    assert.ok(own < newOnly && newOnly < group && group < dns && dns < local);
     assert.match(text, /type filter hook output priority filter; policy accept;/);
   });
   it('has no accept for a host group that does not exist, nor DNS rules without resolvers', () => {

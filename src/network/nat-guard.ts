@@ -50,6 +50,8 @@ export function natGuardRuleset(rules: NatGuardRules): string {
     '  chain output {',
     '    type filter hook output priority filter; policy accept;',
     `    meta skuid != ${uid} return`,
+    // Only connections QEMU opens: its own servers (SPICE on loopback) still answer the host's clients.
+    '    ct state != new return',
     ...(rules.hostGid === undefined ? [] : [`    meta skgid ${checkedId('gid', rules.hostGid)} accept`]),
     ...dns,
     // A reset for TCP so the guest's connect fails at once; an ICMP error for the rest.
