@@ -6,10 +6,11 @@
 // "the host" is that namespace and its nftables), real QEMU under TCG, real nft; guests probe over their console.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { TestDaemon, until } from '../helpers/daemon.js';
+import { guestArtifacts } from '../helpers/guests.js';
 import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
 import { cliJson } from '../images/support.js';
 import { LAB_HOST, LAB_HTTP_PORT, NetworkLab, OUTSIDE_HOST } from '../network/lab.js';
@@ -21,6 +22,7 @@ const UDP_PORT = 15_353;
 
 let lab: NetworkLab;
 let daemon: TestDaemon;
+let daemonStopped = false;
 let udpServer: ChildProcess;
 let udpSeen = '';
 let probeId = 700;
@@ -41,7 +43,7 @@ before(async () => {
 });
 after(async () => {
   udpServer?.kill('SIGKILL');
-  await daemon?.destroy();
+  if (!daemonStopped) await daemon?.destroy();
   await lab?.destroy();
 });
 
@@ -167,4 +169,51 @@ test('the CLI refuses host access together with an allow-list', async () => {
   const both = await daemon.cli(['desktop', 'create', 'both', '--image', 'bb', '--network', 'nat', '--nat-host-access', '--nat-allow', `${LAB_HOST}:80`]);
   assert.notEqual(both.code, 0);
   assert.match(both.stderr, /--nat-host-access opens unrestricted NAT/);
+});
+
+/** A PATH holding every program of /usr/bin and /usr/sbin but nft: a host without nftables. */
+function pathWithoutNft(): string {
+  const dir = mkdtempSync('/tmp/nonft-');
+  for (const from of ['/usr/bin', '/usr/sbin']) {
+    for (const name of readdirSync(from)) {
+      if (name !== 'nft' && !existsSync(join(dir, name))) symlinkSync(join(from, name), join(dir, name));
+    }
+  }
+  return dir;
+}
+
+test('without nft the daemon refuses to start NAT VMs (NAT_GUARD_UNAVAILABLE), unless serve --allow-unguarded-nat', async () => {
+  const g = guestArtifacts();
+  const bin = pathWithoutNft();
+  const start = ['vm', 'start', 'natvm', '-m', '128M', '-b', g.amd64.kernel, '--initrd', g.amd64.initrd, '-i', '1'];
+  try {
+    for (const allow of [false, true]) {
+      const other = await TestDaemon.start({ netns: lab.ns, env: { PATH: bin }, extraArgs: allow ? ['--allow-unguarded-nat'] : [] });
+      try {
+        assert.match(other.output, /the NAT guard could not be installed \(nft is not installed\)/);
+        const r = await other.cli(start);
+        if (allow) {
+          assert.equal(r.code, 0, r.stderr);
+          await until('the unguarded warning', () => other.output.includes('WITHOUT the NAT guard'), 30_000);
+          assert.equal((await other.cli(['vm', 'stop', 'natvm', '-f', '-w'])).code, 0);
+        } else {
+          assert.notEqual(r.code, 0, 'a NAT VM started without the guard');
+          assert.match(r.stderr, /NAT guard .*is not in place/);
+          assert.match(r.stderr, /allow-unguarded-nat/); // the hint says what to do
+        }
+      } finally {
+        await other.destroy();
+      }
+    }
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+  }
+});
+
+test('the daemon removes its table when it stops with no VM left running', async () => {
+  const tables = () => execFileSync('ip', ['netns', 'exec', lab.ns, 'nft', 'list', 'tables']).toString();
+  assert.match(tables(), /table inet ardesia_guard/);
+  daemonStopped = true;
+  await daemon.destroy();
+  assert.doesNotMatch(tables(), /ardesia_guard/);
 });
