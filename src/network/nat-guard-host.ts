@@ -1,7 +1,7 @@
 // The NAT guard on this host: installed (replaced) when the daemon starts, checked before each NAT VM starts,
 // removed when the daemon stops with no VM left running (QEMUs that outlive the daemon keep their guard).
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
@@ -27,6 +27,20 @@ function nft(script: string): Promise<void> {
   });
 }
 
+/** True when a process of `uid` runs in this network namespace (another daemon's QEMU, whose guard this table also is). */
+function accountRunsHere(uid: number): boolean {
+  const here = readlinkSync('/proc/self/ns/net');
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === uid && readlinkSync(`/proc/${pid}/ns/net`) === here) return true;
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return false;
+}
+
 export interface NatGuardOptions {
   /** serve --allow-unguarded-nat: NAT VMs start even when the guard could not be installed (logged at each start). */
   allowUnguarded: boolean;
@@ -36,6 +50,7 @@ export class NatGuard {
   private installed = false;
   private failure: string | undefined;
   private hostGid: number | undefined;
+  private uid: number | undefined;
 
   constructor(
     private readonly opts: NatGuardOptions,
@@ -58,6 +73,7 @@ export class NatGuard {
     this.hostGid = groupIdOf(readOr('/etc/group', ''), NAT_HOST_GROUP_NAME);
     const resolvers = resolversOf(readOr('/etc/resolv.conf', ''));
     try {
+      this.uid = account.uid;
       await nft(natGuardRuleset({ uid: account.uid, hostGid: this.hostGid, resolvers }));
       this.installed = true;
       this.failure = undefined;
@@ -90,11 +106,11 @@ export class NatGuard {
     throw new ArdesiaError('NAT_GUARD_UNAVAILABLE', `vm ${spec.name}: the NAT guard (nftables table inet ${NAT_GUARD_TABLE}) is not in place (${why}); a guest on user-mode NAT would reach this host's loopback and daemon ports`);
   }
 
-  /** Removes the table when no VM is left to guard (VMs that outlive the daemon keep it). */
+  /** Removes the table when no VM is left to guard: VMs that outlive the daemon, or another daemon's QEMUs in this namespace, keep it. */
   async remove(vmsStillRunning: number): Promise<void> {
     if (!this.installed) return;
-    if (vmsStillRunning > 0) {
-      this.log.info({ table: `inet ${NAT_GUARD_TABLE}` }, `NAT guard left in place: ${vmsStillRunning} VM(s) keep running after the daemon`);
+    if (vmsStillRunning > 0 || (this.uid !== undefined && accountRunsHere(this.uid))) {
+      this.log.info({ table: `inet ${NAT_GUARD_TABLE}` }, `NAT guard left in place: ${vmsStillRunning || 'other'} QEMU process(es) of the account keep running`);
       return;
     }
     try {
