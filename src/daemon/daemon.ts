@@ -134,7 +134,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
   const cert = await listenCertificate(dataDir, listenAt);
   const store = await openStore(join(dataDir, 'ardesia.db'));
   const hostReport = runHostCheck(log);
-  const natGuard = new NatGuard({ allowUnguarded: opts.allowUnguardedNat ?? false }, log);
+  const natGuard = new NatGuard(dataDir, { allowUnguarded: opts.allowUnguardedNat ?? false }, log);
   await natGuard.install(); // before any VM starts (reconcile, vm.conf autostart, pools)
   const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard });
   const rootToken = await ensureRootToken(store, dataDir);

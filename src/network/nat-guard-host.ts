@@ -1,12 +1,12 @@
 // The NAT guard on this host: installed (replaced) when the daemon starts, checked before each NAT VM starts,
 // removed when the daemon stops with no VM left running (QEMUs that outlive the daemon keep their guard).
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import { type UnprivilegedAccount, unprivilegedAccount } from '../lib/unprivileged-account.js';
-import { groupIdOf, NAT_GUARD_TABLE, NAT_HOST_GROUP_NAME, natGuardRemoval, natGuardRuleset, openNatNics, resolversOf, wantsHostAccess } from './nat-guard.js';
+import { groupIdOf, NAT_HOST_GROUP_NAME, natGuardRemoval, natGuardTable, natGuardRuleset, openNatNics, resolversOf, wantsHostAccess } from './nat-guard.js';
 
 function readOr(path: string, fallback: string): string {
   try {
@@ -27,20 +27,6 @@ function nft(script: string): Promise<void> {
   });
 }
 
-/** True when a process of `uid` runs in this network namespace (another daemon's QEMU, whose guard this table also is). */
-function accountRunsHere(uid: number): boolean {
-  const here = readlinkSync('/proc/self/ns/net');
-  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === uid && readlinkSync(`/proc/${pid}/ns/net`) === here) return true;
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return false;
-}
-
 export interface NatGuardOptions {
   /** serve --allow-unguarded-nat: NAT VMs start even when the guard could not be installed (logged at each start). */
   allowUnguarded: boolean;
@@ -50,12 +36,15 @@ export class NatGuard {
   private installed = false;
   private failure: string | undefined;
   private hostGid: number | undefined;
-  private uid: number | undefined;
+  private readonly table: string;
 
   constructor(
+    dataDir: string,
     private readonly opts: NatGuardOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.table = natGuardTable(dataDir);
+  }
 
   /** Installs (or replaces) the table; a failure is kept and refuses NAT VMs later, it does not stop the daemon. */
   async install(): Promise<void> {
@@ -73,16 +62,15 @@ export class NatGuard {
     this.hostGid = groupIdOf(readOr('/etc/group', ''), NAT_HOST_GROUP_NAME);
     const resolvers = resolversOf(readOr('/etc/resolv.conf', ''));
     try {
-      this.uid = account.uid;
-      await nft(natGuardRuleset({ uid: account.uid, hostGid: this.hostGid, resolvers }));
+      await nft(natGuardRuleset({ table: this.table, uid: account.uid, hostGid: this.hostGid, resolvers }));
       this.installed = true;
       this.failure = undefined;
-      this.log.info({ table: `inet ${NAT_GUARD_TABLE}`, resolvers }, `NAT guard installed: guests on user-mode NAT cannot reach this host's own addresses (DNS to ${resolvers.join(', ') || 'no resolver'} allowed)`);
+      this.log.info({ table: `inet ${this.table}`, resolvers }, `NAT guard installed: guests on user-mode NAT cannot reach this host's own addresses (DNS to ${resolvers.join(', ') || 'no resolver'} allowed)`);
     } catch (err) {
       this.installed = false;
       this.failure = (err as Error).message;
       const then = this.opts.allowUnguarded ? 'NAT VMs start UNGUARDED (--allow-unguarded-nat): their guests reach this host\'s loopback and daemon ports' : 'NAT VMs will not start until it works (or --allow-unguarded-nat)';
-      this.log.error({ table: `inet ${NAT_GUARD_TABLE}` }, `the NAT guard could not be installed (${this.failure}); ${then}`);
+      this.log.error({ table: `inet ${this.table}` }, `the NAT guard could not be installed (${this.failure}); ${then}`);
     }
   }
 
@@ -103,21 +91,21 @@ export class NatGuard {
       this.log.warn({ vm: spec.name }, `vm ${spec.name} starts on user-mode NAT WITHOUT the NAT guard (${why}; --allow-unguarded-nat): its guest reaches this host's loopback and daemon ports`);
       return;
     }
-    throw new ArdesiaError('NAT_GUARD_UNAVAILABLE', `vm ${spec.name}: the NAT guard (nftables table inet ${NAT_GUARD_TABLE}) is not in place (${why}); a guest on user-mode NAT would reach this host's loopback and daemon ports`);
+    throw new ArdesiaError('NAT_GUARD_UNAVAILABLE', `vm ${spec.name}: the NAT guard (nftables table inet ${this.table}) is not in place (${why}); a guest on user-mode NAT would reach this host's loopback and daemon ports`);
   }
 
-  /** Removes the table when no VM is left to guard: VMs that outlive the daemon, or another daemon's QEMUs in this namespace, keep it. */
+  /** Removes this daemon's table when none of its VMs is left to guard (VMs that outlive the daemon keep it). */
   async remove(vmsStillRunning: number): Promise<void> {
     if (!this.installed) return;
-    if (vmsStillRunning > 0 || (this.uid !== undefined && accountRunsHere(this.uid))) {
-      this.log.info({ table: `inet ${NAT_GUARD_TABLE}` }, `NAT guard left in place: ${vmsStillRunning || 'other'} QEMU process(es) of the account keep running`);
+    if (vmsStillRunning > 0) {
+      this.log.info({ table: `inet ${this.table}` }, `NAT guard left in place: ${vmsStillRunning} VM(s) keep running after the daemon`);
       return;
     }
     try {
-      await nft(natGuardRemoval());
+      await nft(natGuardRemoval(this.table));
       this.installed = false;
     } catch (err) {
-      this.log.warn({ err }, 'removing the NAT guard failed; `nft delete table inet ardesia_guard` removes it');
+      this.log.warn({ err }, `removing the NAT guard failed; \`nft delete table inet ${this.table}\` removes it`);
     }
   }
 }

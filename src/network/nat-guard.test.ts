@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { groupIdOf, natGuardRemoval, natGuardRuleset, openNatNics, resolversOf, wantsHostAccess } from './nat-guard.js';
+import { groupIdOf, natGuardRemoval, natGuardRuleset, natGuardTable, openNatNics, resolversOf, wantsHostAccess } from './nat-guard.js';
 import type { NicSpec } from '../contract/vm.js';
 
 describe('resolversOf', () => {
@@ -13,11 +13,21 @@ describe('resolversOf', () => {
   for (const [name, text, want] of cases) it(name, () => assert.deepEqual(resolversOf(text), want));
 });
 
+const T = 'ardesia_guard_0123abcd';
+
+describe('natGuardTable', () => {
+  it('is one stable name per data folder, the same however the folder is written', () => {
+    assert.match(natGuardTable('/var/lib/ardesia'), /^ardesia_guard_[0-9a-f]{8}$/);
+    assert.equal(natGuardTable('/var/lib/ardesia'), natGuardTable('/var/lib//ardesia/'));
+    assert.notEqual(natGuardTable('/var/lib/ardesia'), natGuardTable('/srv/ardesia'));
+  });
+});
+
 describe('natGuardRuleset', () => {
   it('replaces the table in one transaction and filters only the account, host group first, DNS before the local reject', () => {
-    const text = natGuardRuleset({ uid: 995, hostGid: 994, resolvers: ['127.0.0.53', '::1'] });
+    const text = natGuardRuleset({ table: T, uid: 995, hostGid: 994, resolvers: ['127.0.0.53', '::1'] });
     const lines = text.split('\n').map((l) => l.trim());
-    assert.deepEqual(lines.slice(0, 3), ['add table inet ardesia_guard', 'delete table inet ardesia_guard', 'table inet ardesia_guard {']);
+    assert.deepEqual(lines.slice(0, 3), [`add table inet ${T}`, `delete table inet ${T}`, `table inet ${T} {`]);
     const at = (rule: string) => {
       const i = lines.indexOf(rule);
       assert.ok(i >= 0, `missing: ${rule}\n${text}`);
@@ -37,16 +47,18 @@ describe('natGuardRuleset', () => {
     assert.match(text, /type filter hook output priority filter; policy accept;/);
   });
   it('has no accept for a host group that does not exist, nor DNS rules without resolvers', () => {
-    const text = natGuardRuleset({ uid: 995, resolvers: [] });
+    const text = natGuardRuleset({ table: T, uid: 995, resolvers: [] });
     assert.doesNotMatch(text, /skgid|dport 53/);
   });
   it('refuses ids and resolvers that would change the rule text', () => {
-    assert.throws(() => natGuardRuleset({ uid: -1, resolvers: [] }), RangeError);
-    assert.throws(() => natGuardRuleset({ uid: 995, hostGid: 1.5, resolvers: [] }), RangeError);
-    assert.throws(() => natGuardRuleset({ uid: 995, resolvers: ['1.2.3.4 accept; flush ruleset'] }), RangeError);
+    assert.throws(() => natGuardRuleset({ table: T, uid: -1, resolvers: [] }), RangeError);
+    assert.throws(() => natGuardRuleset({ table: T, uid: 995, hostGid: 1.5, resolvers: [] }), RangeError);
+    assert.throws(() => natGuardRuleset({ table: T, uid: 995, resolvers: ['1.2.3.4 accept; flush ruleset'] }), RangeError);
+    assert.throws(() => natGuardRuleset({ table: 'filter', uid: 995, resolvers: [] }), RangeError);
   });
   it('removal deletes only its own table, whether or not it exists', () => {
-    assert.equal(natGuardRemoval(), 'add table inet ardesia_guard\ndelete table inet ardesia_guard\n');
+    assert.equal(natGuardRemoval(T), `add table inet ${T}\ndelete table inet ${T}\n`);
+    assert.throws(() => natGuardRemoval('filter'), RangeError);
   });
 });
 

@@ -3,15 +3,25 @@
 // nftables table of the daemon's own rejects sockets of the QEMU account to any local address of the host;
 // VMs the administrator opens to the host run with a second group the table accepts first. Pure text here;
 // nat-guard-host.ts applies it.
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
+import { resolve } from 'node:path';
 import type { NicSpec, VmSpec } from '../contract/vm.js';
 
-/** The daemon's table; nothing else of the host's firewall is touched. */
-export const NAT_GUARD_TABLE = 'ardesia_guard';
+/** The prefix of the daemons' tables; nothing else of the host's firewall is touched. */
+export const NAT_GUARD_TABLE_PREFIX = 'ardesia_guard_';
+
+/** One table per data folder, so a daemon that stops removes only its own (the rules are the same in each:
+ *  a connection any table rejects is refused, and each accepts the host-access group first). */
+export function natGuardTable(dataDir: string): string {
+  return `${NAT_GUARD_TABLE_PREFIX}${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 8)}`;
+}
 /** The group a VM opened to the host runs its QEMU with (made by scripts/setup.mjs). */
 export const NAT_HOST_GROUP_NAME = 'ardesia-qemu-host';
 
 export interface NatGuardRules {
+  /** natGuardTable(dataDir). */
+  table: string;
   /** The QEMU account: only its sockets are filtered. */
   uid: number;
   /** The host-access group: its sockets pass (undefined when setup has not made it). */
@@ -30,6 +40,11 @@ export function resolversOf(resolvConf: string): string[] {
   return out;
 }
 
+function checkedTable(table: string): string {
+  if (!/^ardesia_guard_[0-9a-f]{8}$/.test(table)) throw new RangeError(`${table} is not a NAT guard table name`);
+  return table;
+}
+
 function checkedId(what: string, id: number): number {
   if (!Number.isInteger(id) || id < 0 || id > 0xffff_fffe) throw new RangeError(`${what} ${id} is not a uid/gid`);
   return id;
@@ -38,15 +53,16 @@ function checkedId(what: string, id: number): number {
 /** The `nft -f` script that (re)creates the guard table in one transaction ("add" then "delete": nft 1.0.6 has no "destroy"). */
 export function natGuardRuleset(rules: NatGuardRules): string {
   const uid = checkedId('uid', rules.uid);
+  const table = checkedTable(rules.table);
   const dns = rules.resolvers.flatMap((addr) => {
     const family = isIP(addr) === 6 ? 'ip6' : isIP(addr) === 4 ? 'ip' : undefined;
     if (!family || addr.includes('%')) throw new RangeError(`resolver ${addr} is not an IP address`);
     return [`    ${family} daddr ${addr} udp dport 53 accept`, `    ${family} daddr ${addr} tcp dport 53 accept`];
   });
   return [
-    `add table inet ${NAT_GUARD_TABLE}`,
-    `delete table inet ${NAT_GUARD_TABLE}`,
-    `table inet ${NAT_GUARD_TABLE} {`,
+    `add table inet ${table}`,
+    `delete table inet ${table}`,
+    `table inet ${table} {`,
     '  chain output {',
     '    type filter hook output priority filter; policy accept;',
     `    meta skuid != ${uid} return`,
@@ -66,8 +82,9 @@ export function natGuardRuleset(rules: NatGuardRules): string {
 }
 
 /** The `nft -f` script that removes the guard table (whether or not it exists). */
-export function natGuardRemoval(): string {
-  return [`add table inet ${NAT_GUARD_TABLE}`, `delete table inet ${NAT_GUARD_TABLE}`, ''].join('\n');
+export function natGuardRemoval(table: string): string {
+  checkedTable(table);
+  return [`add table inet ${table}`, `delete table inet ${table}`, ''].join('\n');
 }
 
 /** NICs whose guest connections slirp opens from QEMU itself: user mode without restrict (restrict=on opens nothing but its allow-list). */

@@ -1,6 +1,6 @@
 // Attacker: the guest OS inside a VM on QEMU's user-mode NAT. Slirp maps 10.0.2.2 to the host's 127.0.0.1 and
 // opens the guest's connections from the QEMU process, so a guest would reach the daemon's API and every
-// other service of the host. Defence: the daemon's NAT guard (nftables table inet ardesia_guard) rejects new
+// other service of the host. Defence: the daemon's NAT guard (an nftables table of its own, inet ardesia_guard_<hash of its data folder>) rejects new
 // connections of the QEMU account to the host's own addresses, unless the administrator opened the VM to the
 // host (--nat-host-access: QEMU runs with the group ardesia-qemu-host). Real daemon (in a test namespace, so
 // "the host" is that namespace and its nftables), real QEMU under TCG, real nft; guests probe over their console.
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { TestDaemon, until } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
+import { natGuardTable } from '../../src/network/nat-guard.js';
 import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
 import { cliJson } from '../images/support.js';
 import { LAB_HOST, LAB_HTTP_PORT, NetworkLab, OUTSIDE_HOST } from '../network/lab.js';
@@ -22,7 +23,6 @@ const UDP_PORT = 15_353;
 
 let lab: NetworkLab;
 let daemon: TestDaemon;
-let daemonStopped = false;
 let udpServer: ChildProcess;
 let udpSeen = '';
 let probeId = 700;
@@ -43,7 +43,7 @@ before(async () => {
 });
 after(async () => {
   udpServer?.kill('SIGKILL');
-  if (!daemonStopped) await daemon?.destroy();
+  await daemon?.destroy();
   await lab?.destroy();
 });
 
@@ -120,7 +120,7 @@ async function bootDesktop(name: string, flags: string[]): Promise<void> {
 }
 
 test('the guard table is installed in the daemon\'s namespace and names the QEMU account', () => {
-  const table = execFileSync('ip', ['netns', 'exec', lab.ns, 'nft', 'list', 'table', 'inet', 'ardesia_guard']).toString();
+  const table = execFileSync('ip', ['netns', 'exec', lab.ns, 'nft', 'list', 'table', 'inet', natGuardTable(daemon.dataDir)]).toString();
   const uid = execFileSync('id', ['-u', 'ardesia-qemu']).toString().trim();
   assert.match(table, new RegExp(`meta skuid != ${uid} return`));
   assert.match(table, /fib daddr type local .*reject/);
@@ -212,8 +212,10 @@ test('without nft the daemon refuses to start NAT VMs (NAT_GUARD_UNAVAILABLE), u
 
 test('the daemon removes its table when it stops with no VM left running', async () => {
   const tables = () => execFileSync('ip', ['netns', 'exec', lab.ns, 'nft', 'list', 'tables']).toString();
-  assert.match(tables(), /table inet ardesia_guard/);
-  daemonStopped = true;
-  await daemon.destroy();
-  assert.doesNotMatch(tables(), /ardesia_guard/);
+  const table = natGuardTable(daemon.dataDir);
+  assert.ok(tables().includes(`table inet ${table}`), tables());
+  // Its VMs are stopped (each test stopped its own); SIGTERM is a daemon's ordinary stop.
+  await until('every VM stopped', async () => (await daemon.api().request<Array<{ state: string }>>('GET', '/v1/vms')).every((v) => v.state !== 'running'), 60_000);
+  await daemon.kill('SIGTERM');
+  assert.ok(!tables().includes(table), tables());
 });
