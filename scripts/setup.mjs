@@ -160,10 +160,24 @@ function ensureUnprivilegedAccount() {
   if (spawnSync('getent', ['group', 'kvm']).status === 0) spawnSync('usermod', ['--append', '--groups', 'kvm', name], { stdio: 'inherit' });
 }
 
+/** The group a VM opened to the host runs its QEMU with: the daemon's NAT guard lets its sockets reach the
+ *  host (src/network/nat-guard.ts); every other QEMU of ardesia-qemu is kept off the host's addresses. */
+function ensureHostAccessGroup() {
+  const group = 'ardesia-qemu-host';
+  if (process.getuid?.() !== 0) return;
+  if (spawnSync('getent', ['group', group]).status === 0) return;
+  console.log(`ardesia setup: creating the system group ${group} (NAT VMs opened to the host run QEMU with it)`);
+  if (spawnSync('groupadd', ['--system', group], { stdio: 'inherit' }).status !== 0) {
+    console.error(`ardesia setup: groupadd failed; create the group by hand: groupadd --system ${group}`);
+    process.exit(1);
+  }
+}
+
 const missing = missingDebianPackages();
 if (missing.length > 0) installDebianPackages(missing);
 ensureI386Programs();
 ensureUnprivilegedAccount();
+ensureHostAccessGroup();
 ensureNodeModules();
 buildNative('display-relay', 'the display relay'); // src/gateway/relay.ts runs it
 buildNative('tftp-sender', 'the TFTP sender'); // src/netboot/tftp/native-sender.ts runs it

@@ -143,7 +143,9 @@ export const ERROR_REGISTRY = {
   CONSOLE_TOO_SLOW: { status: 503, hint: 'The console client did not read the output fast enough and was dropped (the daemon keeps only a bounded backlog): reconnect, with `ardesia vm log NAME` to see what was missed.' },
   // wt-paste: the portal holds a paste until the session's clipboard agent is up (SessionInfo.clipboardReady)
   CLIPBOARD_NOT_READY: { status: 504, hint: "The desktop's clipboard agent (spice-vdagent) did not start in your session: paste again in a moment; if it keeps failing, log off and open the desktop again, or ask an administrator to check that the pool's image has spice-vdagent." },
-
+  // wt-natguard: guests on user-mode NAT do not reach the host (docs/security/60-guest-nat.md)
+  NAT_GUARD_UNAVAILABLE: { status: 503, hint: "Install nftables (`node scripts/setup.mjs`) and restart the daemon as root: it installs the nftables table (inet ardesia_guard_…) that keeps NAT guests off this host's addresses (its log says why it failed). Or use a bridge network; `serve --allow-unguarded-nat` starts NAT VMs without it (their guests then reach the host's loopback and daemon ports)." },
+  NAT_HOST_GROUP_MISSING: { status: 500, hint: 'Run `node scripts/setup.mjs` as root (it creates the group ardesia-qemu-host) and restart the daemon, or remove host access from the VM or pool network.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

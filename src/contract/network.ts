@@ -11,7 +11,8 @@ export const NatAllow = z.object({ host: z.string().ip({ version: 'v4', message:
  */
 export const PoolNetwork = z.discriminatedUnion('mode', [
   z.object({ mode: z.literal('none') }).strict(),
-  z.object({ mode: z.literal('nat'), allow: z.array(NatAllow).max(16).optional() }).strict(),
+  // hostAccess: the desktops may reach the host's own addresses (the NAT guard refuses them otherwise).
+  z.object({ mode: z.literal('nat'), allow: z.array(NatAllow).max(16).optional(), hostAccess: z.boolean().optional() }).strict(),
   z.object({ mode: z.literal('bridge'), bridge: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'a bridge is a Linux interface name (1-15 of A-Z a-z 0-9 _ . -)') }).strict(),
 ]);
 export type PoolNetwork = z.infer<typeof PoolNetwork>;
@@ -28,6 +29,7 @@ export function poolNetworkFromText(text: string): PoolNetwork | undefined {
 export function poolNetworkText(network: PoolNetwork): string {
   if (network.mode === 'bridge') return `bridge:${network.bridge}`;
   if (network.mode === 'nat' && network.allow) return `nat (restricted: ${network.allow.length} destination${network.allow.length === 1 ? '' : 's'})`;
+  if (network.mode === 'nat' && network.hostAccess) return 'nat (host access)';
   return network.mode;
 }
 
@@ -38,7 +40,8 @@ export function poolNics(network: PoolNetwork): NicSpec[] {
     case 'none':
       return [];
     case 'nat':
-      return [network.allow ? { mode: 'user', model: 'virtio', restrict: true, allow: network.allow } : { mode: 'user', model: 'virtio' }];
+      if (network.allow) return [{ mode: 'user', model: 'virtio', restrict: true, allow: network.allow, ...(network.hostAccess ? { hostAccess: true } : {}) }];
+      return [network.hostAccess ? { mode: 'user', model: 'virtio', hostAccess: true } : { mode: 'user', model: 'virtio' }];
     case 'bridge':
       // Desktops on an office link are locked to their MAC: a user cannot take another machine's address.
       return [{ mode: 'bridge', model: 'virtio', bridge: network.bridge, locked: true }];

@@ -46,6 +46,9 @@ export const NicSpec = z.object({
   restrict: z.boolean().optional(),
   /** user mode with restrict: TCP destinations the guest may reach, the i-th at 10.0.2.(100+i):port inside the guest. */
   allow: z.array(z.object({ host: Ipv4, port: z.number().int().min(1).max(65535) }).strict()).max(16).optional(),
+  /** user mode without restrict: the guest may reach the host's own addresses (10.0.2.2, its loopback and LAN
+   *  addresses); by default the daemon's NAT guard refuses them (docs/security/60-guest-nat.md). */
+  hostAccess: z.boolean().optional(),
   ifname: z.string().max(15).optional(),
   mac: z
     .string()

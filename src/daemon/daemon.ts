@@ -42,6 +42,7 @@ import { Housekeeping, HOUSEKEEPING_EVERY_MS } from './housekeeping.js';
 import { listenTlsPlan, type ListenTlsFlags, type ListenTlsPlan } from '../tls/listen-plan.js';
 import { ardesiaCaPem, givenCertificate, type ServerCertificate, serverCertificateEnsure } from '../tls/certs.js';
 import { type Listener, listenerStart } from './listener.js';
+import { NatGuard } from '../network/nat-guard-host.js';
 
 export interface ServeOptions {
   dataDir: string;
@@ -67,6 +68,8 @@ export interface ServeOptions {
   trustedProxies?: string[];
   /** How long a login token (`ardesia login`) lives; default 30 days. */
   tokenTtlMs?: number;
+  /** Start NAT VMs even when the NAT guard could not be installed (their guests then reach the host). */
+  allowUnguardedNat?: boolean;
 }
 
 export interface Daemon {
@@ -131,7 +134,9 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
   const cert = await listenCertificate(dataDir, listenAt);
   const store = await openStore(join(dataDir, 'ardesia.db'));
   const hostReport = runHostCheck(log);
-  const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy });
+  const natGuard = new NatGuard(dataDir, { allowUnguarded: opts.allowUnguardedNat ?? false }, log);
+  await natGuard.install(); // before any VM starts (reconcile, vm.conf autostart, pools)
+  const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard });
   const rootToken = await ensureRootToken(store, dataDir);
 
   const reconciled = await manager.reconcile();
@@ -236,7 +241,9 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
       await pools.close();
       await housekeeping.close();
       await api.close();
+      const outliving = opts.stopVmsOnExit ? 0 : manager.runningCount;
       await manager.shutdown(opts.stopVmsOnExit ?? false);
+      await natGuard.remove(outliving);
       await store.destroy();
       lock.release();
     },

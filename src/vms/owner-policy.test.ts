@@ -102,7 +102,7 @@ test('start overrides: memory and vCPUs may change, files and NICs may not', () 
   }
 });
 
-test('network: their bridges and taps only; user-mode NAT always', () => {
+test('network: their bridges and taps only; user-mode NAT always, never opened to the host', () => {
   const rows: Array<[VmSpecInput['nics'], boolean]> = [
     [[{ mode: 'user' }], true],
     [[{ mode: 'bridge', bridge: 'br-jdoe' }], true],
@@ -113,6 +113,7 @@ test('network: their bridges and taps only; user-mode NAT always', () => {
     [[{ mode: 'tap' }], false],
     [[{ mode: 'local' }], true],
     [[{ mode: 'local', ifname: 'tap9' }], false],
+    [[{ mode: 'user', hostAccess: true }], false],
   ];
   for (const [nics, ok] of rows) {
     const v = networkVerdict(jdoe, spec({ nics }));

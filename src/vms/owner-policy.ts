@@ -163,6 +163,9 @@ export function networkVerdict(rules: OwnerRules, spec: VmSpec): Refusal | undef
     if (nic.mode === 'bridge' && !rules.bridges.includes(nic.bridge ?? '')) {
       return { code: 'OWNER_NETWORK_FORBIDDEN', message: `vm ${spec.name}: nic ${i} joins bridge ${nic.bridge ?? '(none)'}, which is not ${rules.principal}'s` };
     }
+    if (nic.hostAccess) {
+      return { code: 'OWNER_NETWORK_FORBIDDEN', message: `vm ${spec.name}: nic ${i} opens NAT to this host's own addresses; only an administrator may` };
+    }
     const tapNamed = nic.mode === 'tap' || ((nic.mode === 'bridge' || nic.mode === 'local') && nic.ifname !== undefined);
     if (tapNamed && !rules.taps.includes(nic.ifname ?? '')) {
       return { code: 'OWNER_NETWORK_FORBIDDEN', message: `vm ${spec.name}: nic ${i} uses tap ${nic.ifname ?? '(none)'}, which is not ${rules.principal}'s` };

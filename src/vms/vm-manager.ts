@@ -24,6 +24,8 @@ import { spiceCredentialsEnsure } from '../tls/certs.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmDelete, vmGet, vmInsert, vmList, vmSetDesired, vmUpdateSpec } from '../store/vms.js';
 import { unprivilegedAccount } from '../lib/unprivileged-account.js';
+import type { NatGuard } from '../network/nat-guard-host.js';
+import { openNatNics } from '../network/nat-guard.js';
 import { backingChains, handRuntimeFolder, keepsDaemonUser, specForAccount, spiceCredentialsForAccount } from './qemu-confinement.js';
 import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, vmFiles } from './vm-files.js';
 import { isConfined, OwnerConfinement } from './owner-start.js';
@@ -38,6 +40,8 @@ export interface VmManagerOptions {
   hostReport: Promise<HostReport>;
   /** What VM owners who are not administrators may use (serve --owner-policy). */
   ownerPolicy: OwnerPolicy;
+  /** Keeps guests on user-mode NAT off the host's own addresses (installed by the daemon at start). */
+  natGuard: NatGuard;
 }
 
 export class VmManager {
@@ -186,8 +190,11 @@ export class VmManager {
       if (shared) throw new ArdesiaError('VM_DISK_IN_USE', `vm ${spec.name}: disk ${shared.path} is in use by vm ${other.spec.name}`);
     }
     const unconfined = keepsDaemonUser(spec);
-    if (unconfined) this.opts.log.warn({ vm: spec.name }, `vm ${spec.name}: QEMU runs as the daemon's user, not ardesia-qemu: ${unconfined}`);
+    const unguarded = openNatNics(spec).length > 0 ? '; the NAT guard filters only ardesia-qemu, so this guest reaches the host\'s own addresses' : '';
+    if (unconfined) this.opts.log.warn({ vm: spec.name }, `vm ${spec.name}: QEMU runs as the daemon's user, not ardesia-qemu: ${unconfined}${unguarded}`);
     const account = unconfined ? undefined : unprivilegedAccount();
+    this.opts.natGuard.requireFor(spec, account);
+    const qemuAccount = this.opts.natGuard.accountFor(spec, account);
     prepareVmFolders(files);
     try {
       handRuntimeFolder(this.opts.dataDir, files, account);
@@ -198,7 +205,7 @@ export class VmManager {
       const launchSpec = specForAccount(spec, files.runtime.dir, account, guard);
       const chains = await backingChains(spec);
       const launch = buildQemuLaunch(launchSpec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort, spiceX509Dir, chains });
-      const runtime = await VmRuntime.launch(spec, launch, files.runtime, files.consoleLog, accel, account, guard);
+      const runtime = await VmRuntime.launch(spec, launch, files.runtime, files.consoleLog, accel, qemuAccount, guard);
       this.track(runtime);
       if (accel === 'tcg') this.opts.log.warn({ vm: spec.name }, `vm ${spec.name} runs under TCG: ${TCG_WARNING}`);
       this.opts.log.info({ vm: spec.name, pid: runtime.pid, accel }, `vm ${spec.name} started`);
@@ -379,6 +386,11 @@ export class VmManager {
   }
 
   /** Daemon shutdown: VMs keep running unless `stopVms`; connections are dropped. */
+  /** How many VMs this daemon runs now. */
+  get runningCount(): number {
+    return this.runtimes.size;
+  }
+
   async shutdown(stopVms = false): Promise<void> {
     for (const [name, rt] of this.runtimes) {
       if (!stopVms) {

@@ -1,9 +1,10 @@
 // Runs the real `ardesia` daemon as a child process on a fresh data folder, and the real CLI against it.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../../src/cli/client.js';
+import { natGuardRemoval, natGuardTable } from '../../src/network/nat-guard.js';
 
 export const REPO_ROOT = process.env.ARDESIA_REPO_ROOT ?? join(import.meta.dirname, '..', '..', '..');
 export const CLI = join(REPO_ROOT, 'bin', 'ardesia.js');
@@ -110,6 +111,9 @@ export class TestDaemon {
     } finally {
       await this.kill('SIGTERM');
       killRuntimeQemus(this.dataDir);
+      // Likewise its NAT guard table (left when VMs outlived it): none may stay on the host after the test.
+      const nft = this.netns ? ['ip', ['netns', 'exec', this.netns, 'nft', '-f', '-']] as const : ['nft', ['-f', '-']] as const;
+      spawnSync(nft[0], [...nft[1]], { input: natGuardRemoval(natGuardTable(this.dataDir)), stdio: ['pipe', 'ignore', 'ignore'] });
       rmSync(this.dataDir, { recursive: true, force: true });
     }
   }

@@ -1,5 +1,5 @@
 // Standalone desktops (`desktop create`, outside any pool) on a network, with the real daemon, QEMU and CLI in a
-// network namespace: `--network nat` gets slirp's 10.0.2.15 and reaches the lab's HTTP server; `--network
+// network namespace: `--network nat` gets slirp's 10.0.2.15 and reaches the HTTP server outside; `--network
 // bridge:br0` gets an address from the office DHCP server on br0 and reaches it; the setting is stored and shown,
 // and a desktop made without it has no network card. A maintenance session (an image update) gets a network the same way.
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import type { DesktopInfo } from '../../src/contract/images.js';
 import { TestDaemon } from '../helpers/daemon.js';
 import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
 import { cliJson } from '../images/support.js';
-import { guestNetReport, LAB_BODY, LAB_URL, NetworkLab } from './lab.js';
+import { guestNetReport, LAB_BODY, NetworkLab, OUTSIDE_URL } from './lab.js';
 
 let lab: NetworkLab;
 let daemon: TestDaemon;
@@ -19,11 +19,12 @@ before(async () => {
   lab = await NetworkLab.create('dn');
   const dir = mkdtempSync('/tmp/ard-');
   await lab.startHttp();
+  await lab.startOutside(); // NAT guests reach the outside, never the daemon's own addresses (the NAT guard)
   await lab.startOfficeDhcp(dir);
   daemon = await TestDaemon.start({ dataDir: dir, netns: lab.ns });
   const guest = buildHelperGuest(mkdtempSync('/tmp/dimg-'));
   await cliJson(daemon, ['image', 'create', 'bb', '--from', guest.root, '--format', 'raw', '--kernel', guest.kernel, '--initrd', guest.initrd,
-    '--cmdline', `${KERNEL_APPEND} ardesia.net=dhcp ardesia.fetch=${LAB_URL}`, '--memory', '192M']);
+    '--cmdline', `${KERNEL_APPEND} ardesia.net=dhcp ardesia.fetch=${OUTSIDE_URL}`, '--memory', '192M']);
 });
 after(async () => {
   await daemon?.destroy();

@@ -1,6 +1,8 @@
 // A throw-away network for the desktop-network tests: one namespace holding the daemon, a bridge br0 at
 // 10.77.0.1/24 (the "office link"), an HTTP server on it and, when asked, an office DHCP server (busybox
-// udhcpd). Only 10.77.x and 100.64.x addresses, only inside the namespace; destroy() removes it all.
+// udhcpd), and, when asked, an "outside" namespace behind it (10.78.0.2, routed: what NAT guests may reach,
+// since the daemon's NAT guard keeps them off the daemon's own addresses). Only 10.77.x, 10.78.x and
+// 100.64.x addresses, only inside the namespaces; destroy() removes it all.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,11 +15,15 @@ export const LAB_HOST = '10.77.0.1';
 export const LAB_HTTP_PORT = 8080;
 export const LAB_BODY = 'hello-from-the-lab';
 export const LAB_URL = `http://${LAB_HOST}:${LAB_HTTP_PORT}/`;
+/** The HTTP server "outside" (startOutside): not an address of the daemon's namespace, reached through it. */
+export const OUTSIDE_HOST = '10.78.0.2';
+export const OUTSIDE_URL = `http://${OUTSIDE_HOST}:${LAB_HTTP_PORT}/`;
 
 const HTTP_SERVER = `require('node:http').createServer((q, s) => s.end(${JSON.stringify(LAB_BODY)})).listen(${LAB_HTTP_PORT}, '0.0.0.0', () => console.log('listening'))`;
 
 export class NetworkLab {
   private readonly procs: ChildProcess[] = [];
+  private outside: string | undefined;
 
   private constructor(readonly ns: string) {}
 
@@ -40,19 +46,37 @@ export class NetworkLab {
     return (await run('ip', ['netns', 'exec', this.ns, cmd, ...args], { timeout: 30_000 })).stdout;
   }
 
-  private spawn(cmd: string, args: string[]): ChildProcess {
-    const proc = spawn('ip', ['netns', 'exec', this.ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  private spawn(cmd: string, args: string[], ns = this.ns): ChildProcess {
+    const proc = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.procs.push(proc);
     return proc;
   }
 
-  /** The HTTP server guests fetch from, on every address of the namespace. */
-  async startHttp(): Promise<void> {
-    const proc = this.spawn(process.execPath, ['-e', HTTP_SERVER]);
+  /** The HTTP server guests fetch from, on every address of the namespace (or of the outside one). */
+  async startHttp(ns = this.ns): Promise<void> {
+    const proc = this.spawn(process.execPath, ['-e', HTTP_SERVER], ns);
     await new Promise<void>((resolve, reject) => {
       proc.stdout!.once('data', () => resolve());
       proc.once('exit', (code) => reject(new Error(`the lab's HTTP server exited (${code})`)));
     });
+  }
+
+  /**
+   * A namespace beyond this one, as the Internet is beyond a host: a veth out0 (10.78.0.1) to its eth0
+   * (10.78.0.2, with the same HTTP server), the daemon's namespace forwarding for bridged guests.
+   */
+  async startOutside(): Promise<void> {
+    const out = `${this.ns}o`;
+    await run('ip', ['netns', 'add', out]);
+    this.outside = out;
+    await this.ip('link', 'add', 'out0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', out);
+    await this.ip('address', 'add', '10.78.0.1/24', 'dev', 'out0');
+    await this.ip('link', 'set', 'out0', 'up');
+    await this.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    for (const args of [['link', 'set', 'lo', 'up'], ['address', 'add', `${OUTSIDE_HOST}/24`, 'dev', 'eth0'], ['link', 'set', 'eth0', 'up'], ['route', 'add', '10.77.0.0/24', 'via', '10.78.0.1']]) {
+      await run('ip', ['-n', out, ...args]);
+    }
+    await this.startHttp(out);
   }
 
   /** The "office" DHCP server on br0: 10.77.0.100-150, router 10.77.0.1. */
@@ -77,7 +101,7 @@ export class NetworkLab {
     const routes = await this.ip('-4', 'route', 'show', 'table', 'all');
     if (/^default /m.test(routes)) throw new Error(`the test's namespace ${this.ns} has a default route:\n${routes}`);
     const links = (await this.ip('-o', 'link', 'show')).split('\n').filter(Boolean).map((l) => l.split(': ')[1]!.split('@')[0]!);
-    const outward = links.filter((l) => l !== 'lo' && l !== 'br0' && !l.startsWith('ard-') && !l.startsWith('tc0'));
+    const outward = links.filter((l) => l !== 'lo' && l !== 'br0' && l !== 'out0' && !l.startsWith('ard-') && !l.startsWith('tc0'));
     if (outward.length > 0) throw new Error(`the test's namespace ${this.ns} has links other than its own: ${outward.join(', ')}`);
   }
 
@@ -88,6 +112,7 @@ export class NetworkLab {
       try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
     }
     await run('ip', ['netns', 'del', this.ns]).catch(() => undefined);
+    if (this.outside) await run('ip', ['netns', 'del', this.outside]).catch(() => undefined);
   }
 }
 

@@ -1,5 +1,5 @@
 // Pool desktops on a network, with the real daemon, QEMU and CLI in a network namespace: `--network nat`
-// gets slirp's 10.0.2.15 and reaches the lab's HTTP server; `--network bridge:br0` gets an address from the
+// gets slirp's 10.0.2.15 and reaches the HTTP server outside; `--network bridge:br0` gets an address from the
 // office DHCP server on br0 and reaches it; restricted NAT reaches the allowed destination at 10.0.2.100 and,
 // allowed nothing, reaches nothing.
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import { TestDaemon } from '../helpers/daemon.js';
 import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
 import { cliJson } from '../images/support.js';
 import { untilDesktops } from '../pools/support.js';
-import { guestNetReport, LAB_BODY, LAB_HTTP_PORT, LAB_URL, NetworkLab } from './lab.js';
+import { guestNetReport, LAB_BODY, LAB_HTTP_PORT, NetworkLab, OUTSIDE_URL } from './lab.js';
 
 let lab: NetworkLab;
 let daemon: TestDaemon;
@@ -32,9 +32,10 @@ before(async () => {
   lab = await NetworkLab.create('pn');
   const dir = mkdtempSync('/tmp/ard-');
   await lab.startHttp();
+  await lab.startOutside(); // NAT guests reach the outside, never the daemon's own addresses (the NAT guard)
   await lab.startOfficeDhcp(dir);
   daemon = await TestDaemon.start({ dataDir: dir, netns: lab.ns });
-  await image('bb', LAB_URL);
+  await image('bb', OUTSIDE_URL);
   await image('bbr', `http://10.0.2.100:${LAB_HTTP_PORT}/`);
   const pool = (name: string, img: string, ...flags: string[]) => cliJson<PoolView>(daemon, ['pool', 'create', name, '--image', img, '--max', '1', '--warm', '1', '--memory', '192M', ...flags]);
   await pool('nat', 'bb', '--network', 'nat');

@@ -22,13 +22,14 @@ export function registerDesktopCommands(program: Command): void {
     .addOption(flag('--home-size <size>', 'size of a new home volume', diskSize, '1G'))
     .option('--network <none|nat|bridge:BR>', 'the desktop\'s network card: none (the default), QEMU NAT, or a tap on Linux bridge BR (stable MAC, locked)')
     .option('--nat-allow <host:port,…>', 'restricted NAT: the guest reaches only these TCP destinations, the i-th at 10.0.2.(100+i):port (empty: nothing)')
-    .action(async (name: string, flags: { image: string; version: number | 'latest'; home?: string; homeSize: number; network?: string; natAllow?: string }, cmd: Command) => {
+    .option('--nat-host-access', 'unrestricted NAT that may also reach this host\'s own addresses (10.0.2.2 = its loopback); refused by default')
+    .action(async (name: string, flags: { image: string; version: number | 'latest'; home?: string; homeSize: number; network?: string; natAllow?: string; natHostAccess?: boolean }, cmd: Command) => {
       const body = {
         name,
         image: flags.image,
         version: flags.version,
         ...(flags.home ? { home: flags.home, homeSizeBytes: flags.homeSize } : {}),
-        ...(flags.network !== undefined || flags.natAllow !== undefined ? { network: networkFromFlags(flags) } : {}),
+        ...(flags.network !== undefined || flags.natAllow !== undefined || flags.natHostAccess ? { network: networkFromFlags(flags) } : {}),
       };
       const d = await client(cmd).request<DesktopInfo>('POST', '/v1/desktops', body);
       output(wantsJson(cmd), wantsJson(cmd) ? d : `ardesia: desktop ${name} created on image ${d.image} version ${d.version}; start it with ardesia desktop start ${name}`);

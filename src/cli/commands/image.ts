@@ -78,6 +78,7 @@ function describeImage(img: ImageInfo): string {
 interface CreateFlags {
   network?: string;
   natAllow?: string;
+  natHostAccess?: boolean;
   from?: string;
   format?: (typeof ImportFormat.options)[number];
   iso?: string;
@@ -106,7 +107,7 @@ export function createBody(name: string, f: CreateFlags): Record<string, unknown
     ...(f.iso ? { iso: resolve(f.iso) } : {}),
     ...(f.size ? { sizeBytes: f.size } : {}),
     ...(f.build ? { build: f.build } : {}),
-    ...(f.network !== undefined || f.natAllow !== undefined ? { network: networkFromFlags(f) } : {}),
+    ...(f.network !== undefined || f.natAllow !== undefined || f.natHostAccess ? { network: networkFromFlags(f) } : {}),
     boot,
   };
 }
@@ -124,6 +125,7 @@ export function registerImageCommands(program: Command): void {
     .option('--size <size>', 'size of the blank disk for --iso, e.g. 8G', diskSize)
     .option('--network <none|nat|bridge:BR>', 'the installer VM\'s network card for --iso: none (the default), QEMU NAT, or a tap on Linux bridge BR')
     .option('--nat-allow <host:port,…>', 'restricted NAT for --iso: only these TCP destinations, the i-th at 10.0.2.(100+i):port')
+    .option('--nat-host-access', 'unrestricted NAT that may also reach this host\'s own addresses (10.0.2.2 = its loopback); refused by default')
     .option('--build <distro>', 'build from distribution packages: debian', oneOf(['debian']))
     .option('--kernel <file>', 'boot profile: direct kernel boot with this kernel (copied into the image)')
     .option('--initrd <file>', 'boot profile: initial ramdisk (copied into the image)')
@@ -190,8 +192,9 @@ export function registerImageCommands(program: Command): void {
     .argument('<name>')
     .option('--network <none|nat|bridge:BR>', 'the maintenance VM\'s network card (for updates): none (the default), QEMU NAT, or a tap on Linux bridge BR')
     .option('--nat-allow <host:port,…>', 'restricted NAT: only these TCP destinations (a package mirror), the i-th at 10.0.2.(100+i):port')
-    .action(async (name: string, f: { network?: string; natAllow?: string }, cmd: Command) => {
-      const body = f.network !== undefined || f.natAllow !== undefined ? { network: networkFromFlags(f) } : {};
+    .option('--nat-host-access', 'unrestricted NAT that may also reach this host\'s own addresses (10.0.2.2 = its loopback); refused by default')
+    .action(async (name: string, f: { network?: string; natAllow?: string; natHostAccess?: boolean }, cmd: Command) => {
+      const body = f.network !== undefined || f.natAllow !== undefined || f.natHostAccess ? { network: networkFromFlags(f) } : {};
       const s = await client(cmd).request<MaintenanceSession>('POST', `/v1/images/${enc(name)}/edit`, body);
       if (wantsJson(cmd)) return output(true, s);
       console.log(`ardesia: maintenance session on image ${name} version ${s.baseVersion} (vm ${s.vm}); console: ardesia vm console ${s.vm}; then ardesia image publish ${name}`);

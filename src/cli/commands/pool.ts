@@ -29,6 +29,7 @@ type PoolFlags = {
   spice?: string;
   network?: string;
   natAllow?: string;
+  natHostAccess?: boolean;
 };
 
 /** The pool fields the flags give (only those given: `pool set` changes nothing else). */
@@ -49,7 +50,7 @@ function poolFields(f: PoolFlags): Record<string, unknown> {
   if (f.idleLogoff !== undefined) out.idleLogoffMinutes = f.idleLogoff;
   if (f.perUser !== undefined) out.maxDesktopsPerUser = f.perUser;
   if (f.spice !== undefined) out.spice = f.spice === 'off' ? null : { listen: f.spice };
-  if (f.network !== undefined || f.natAllow !== undefined) out.network = networkFromFlags(f);
+  if (f.network !== undefined || f.natAllow !== undefined || f.natHostAccess) out.network = networkFromFlags(f);
   if (f.users !== undefined || f.groups !== undefined) out.entitled = { users: f.users ?? [], groups: f.groups ?? [] };
   return out;
 }
@@ -75,7 +76,8 @@ function poolOptions(cmd: Command): Command {
     .option('--groups <g,h>', 'entitled groups (comma-separated)', commaList)
     .option('--spice <address|off>', 'give desktops a SPICE display for native clients (.vv), listening on this address (127.0.0.1 for this host only); off removes it')
     .option('--network <none|nat|bridge:BR>', 'the desktops\' network card: none, QEMU NAT, or a tap on Linux bridge BR (stable MAC, locked)')
-    .option('--nat-allow <host:port,…>', 'restricted NAT: the guest reaches only these TCP destinations, the i-th at 10.0.2.(100+i):port (empty: nothing)');
+    .option('--nat-allow <host:port,…>', 'restricted NAT: the guest reaches only these TCP destinations, the i-th at 10.0.2.(100+i):port (empty: nothing)')
+    .option('--nat-host-access', 'unrestricted NAT that may also reach this host\'s own addresses (10.0.2.2 = its loopback); refused by default');
 }
 
 const versions = (p: PoolView) =>

@@ -353,6 +353,8 @@ describe('buildQemuLaunch: specs it refuses', () => {
     { name: 'TFTP on a tap NIC', input: { nics: [{ mode: 'tap', ifname: 't0', tftpRoot: '/srv' }] }, code: 'VM_SPEC_INVALID', message: /need mode user/ },
     { name: 'an allow list without restrict', input: { nics: [{ allow: [{ host: '10.1.2.3', port: 80 }] }] }, code: 'VM_SPEC_INVALID', message: /only means something with restrict/ },
     { name: 'restrict on a bridge NIC', input: { nics: [{ mode: 'bridge', bridge: 'br0', restrict: true }] }, code: 'VM_SPEC_INVALID', message: /user-mode NAT options/ },
+    { name: 'host access on a restricted NIC', input: { nics: [{ restrict: true, hostAccess: true }] }, code: 'VM_SPEC_INVALID', message: /host access opens unrestricted/ },
+    { name: 'host access on a bridge NIC', input: { nics: [{ mode: 'bridge', bridge: 'br0', hostAccess: true }] }, code: 'VM_SPEC_INVALID', message: /host access opens unrestricted/ },
     { name: 'locked lladdr on user NAT', input: { nics: [{ locked: true }] }, code: 'VM_SPEC_INVALID', message: /needs a layer-2 port/ },
     { name: 'initrd without kernel', input: { boot: { initrd: '/k/i' } }, code: 'VM_SPEC_INVALID', message: /needs a kernel/ },
     { name: 'UEFI with a custom BIOS', input: { boot: { firmware: 'uefi', bios: '/fw/b' } }, code: 'VM_SPEC_INVALID', message: /replaces the firmware/ },

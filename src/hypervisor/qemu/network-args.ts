@@ -68,6 +68,9 @@ function netdevArg(vmName: string, nic: NicSpec, index: number, handed: HandedFi
   if (nic.mode !== 'user' && (nic.restrict || (nic.allow?.length ?? 0) > 0)) {
     throw new ArdesiaError('VM_SPEC_INVALID', `vm ${vmName}: NIC ${index}: restrict/allow are QEMU user-mode NAT options; filter a ${nic.mode} NIC on the host`);
   }
+  if (nic.hostAccess && (nic.mode !== 'user' || nic.restrict)) {
+    throw new ArdesiaError('VM_SPEC_INVALID', `vm ${vmName}: NIC ${index}: host access opens unrestricted user-mode NAT to the host; a restricted or ${nic.mode === 'user' ? 'allow-listed' : nic.mode} NIC does not take it (allow the host's address:port instead)`);
+  }
   if (nic.mode === 'user' && nic.locked) {
     throw new ArdesiaError('VM_SPEC_INVALID', `vm ${vmName}: NIC ${index}: locked lladdr needs a layer-2 port (bridge, tap or local), not user-mode NAT`);
   }

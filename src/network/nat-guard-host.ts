@@ -1,0 +1,111 @@
+// The NAT guard on this host: installed (replaced) when the daemon starts, checked before each NAT VM starts,
+// removed when the daemon stops with no VM left running (QEMUs that outlive the daemon keep their guard).
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { ArdesiaError } from '../contract/errors.js';
+import type { VmSpec } from '../contract/vm.js';
+import { type UnprivilegedAccount, unprivilegedAccount } from '../lib/unprivileged-account.js';
+import { groupIdOf, NAT_HOST_GROUP_NAME, natGuardRemoval, natGuardTable, natGuardRuleset, openNatNics, resolversOf, wantsHostAccess } from './nat-guard.js';
+
+function readOr(path: string, fallback: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+function nft(script: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('nft', ['-f', '-'], { timeout: 30_000 }, (err, _out, stderr) => {
+      if (!err) return resolve();
+      const e = err as NodeJS.ErrnoException;
+      reject(new Error(e.code === 'ENOENT' ? 'nft is not installed' : String(stderr).trim() || e.message));
+    });
+    child.stdin!.end(script);
+  });
+}
+
+export interface NatGuardOptions {
+  /** serve --allow-unguarded-nat: NAT VMs start even when the guard could not be installed (logged at each start). */
+  allowUnguarded: boolean;
+}
+
+export class NatGuard {
+  private installed = false;
+  private failure: string | undefined;
+  private hostGid: number | undefined;
+  private readonly table: string;
+
+  constructor(
+    dataDir: string,
+    private readonly opts: NatGuardOptions,
+    private readonly log: Logger,
+  ) {
+    this.table = natGuardTable(dataDir);
+  }
+
+  /** Installs (or replaces) the table; a failure is kept and refuses NAT VMs later, it does not stop the daemon. */
+  async install(): Promise<void> {
+    let account: UnprivilegedAccount | undefined;
+    try {
+      account = unprivilegedAccount();
+    } catch (err) {
+      this.failure = (err as Error).message; // every VM start fails on the missing account anyway
+      return;
+    }
+    if (!account) {
+      this.log.warn(`the daemon is not root, so QEMU runs as the daemon's user and the NAT guard is not installed: a guest on user-mode NAT reaches this host's loopback and local addresses (10.0.2.2) as that user; run the daemon as root to confine it (docs/security/60-guest-nat.md)`);
+      return;
+    }
+    this.hostGid = groupIdOf(readOr('/etc/group', ''), NAT_HOST_GROUP_NAME);
+    const resolvers = resolversOf(readOr('/etc/resolv.conf', ''));
+    try {
+      await nft(natGuardRuleset({ table: this.table, uid: account.uid, hostGid: this.hostGid, resolvers }));
+      this.installed = true;
+      this.failure = undefined;
+      this.log.info({ table: `inet ${this.table}`, resolvers }, `NAT guard installed: guests on user-mode NAT cannot reach this host's own addresses (DNS to ${resolvers.join(', ') || 'no resolver'} allowed)`);
+    } catch (err) {
+      this.installed = false;
+      this.failure = (err as Error).message;
+      const then = this.opts.allowUnguarded ? 'NAT VMs start UNGUARDED (--allow-unguarded-nat): their guests reach this host\'s loopback and daemon ports' : 'NAT VMs will not start until it works (or --allow-unguarded-nat)';
+      this.log.error({ table: `inet ${this.table}` }, `the NAT guard could not be installed (${this.failure}); ${then}`);
+    }
+  }
+
+  /** The account a VM's QEMU runs as: the host-access group instead of the account's own when one of its NAT NICs is opened. */
+  accountFor(spec: VmSpec, account: UnprivilegedAccount | undefined): UnprivilegedAccount | undefined {
+    if (!account || !wantsHostAccess(spec)) return account;
+    if (this.hostGid === undefined) {
+      throw new ArdesiaError('NAT_HOST_GROUP_MISSING', `vm ${spec.name}: its NAT is opened to the host, but the group ${NAT_HOST_GROUP_NAME} does not exist`);
+    }
+    return { ...account, gid: this.hostGid };
+  }
+
+  /** Refuses to start a NAT VM whose QEMU runs as the account while the guard is not in place (unless allowed). */
+  requireFor(spec: VmSpec, account: UnprivilegedAccount | undefined): void {
+    if (!account || openNatNics(spec).length === 0 || this.installed) return;
+    const why = this.failure ?? 'not installed';
+    if (this.opts.allowUnguarded) {
+      this.log.warn({ vm: spec.name }, `vm ${spec.name} starts on user-mode NAT WITHOUT the NAT guard (${why}; --allow-unguarded-nat): its guest reaches this host's loopback and daemon ports`);
+      return;
+    }
+    throw new ArdesiaError('NAT_GUARD_UNAVAILABLE', `vm ${spec.name}: the NAT guard (nftables table inet ${this.table}) is not in place (${why}); a guest on user-mode NAT would reach this host's loopback and daemon ports`);
+  }
+
+  /** Removes this daemon's table when none of its VMs is left to guard (VMs that outlive the daemon keep it). */
+  async remove(vmsStillRunning: number): Promise<void> {
+    if (!this.installed) return;
+    if (vmsStillRunning > 0) {
+      this.log.info({ table: `inet ${this.table}` }, `NAT guard left in place: ${vmsStillRunning} VM(s) keep running after the daemon`);
+      return;
+    }
+    try {
+      await nft(natGuardRemoval(this.table));
+      this.installed = false;
+    } catch (err) {
+      this.log.warn({ err }, `removing the NAT guard failed; \`nft delete table inet ${this.table}\` removes it`);
+    }
+  }
+}

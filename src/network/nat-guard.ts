@@ -1,0 +1,109 @@
+// The NAT guard: QEMU's user-mode NAT (slirp) opens the guest's connections as ordinary sockets of the QEMU
+// process, and maps 10.0.2.2 to the host's 127.0.0.1, so a guest would reach every service of the host. An
+// nftables table of the daemon's own rejects sockets of the QEMU account to any local address of the host;
+// VMs the administrator opens to the host run with a second group the table accepts first. Pure text here;
+// nat-guard-host.ts applies it.
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import type { NicSpec, VmSpec } from '../contract/vm.js';
+
+/** The prefix of the daemons' tables; nothing else of the host's firewall is touched. */
+export const NAT_GUARD_TABLE_PREFIX = 'ardesia_guard_';
+
+/** One table per data folder, so a daemon that stops removes only its own (the rules are the same in each:
+ *  a connection any table rejects is refused, and each accepts the host-access group first). */
+export function natGuardTable(dataDir: string): string {
+  return `${NAT_GUARD_TABLE_PREFIX}${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 8)}`;
+}
+/** The group a VM opened to the host runs its QEMU with (made by scripts/setup.mjs). */
+export const NAT_HOST_GROUP_NAME = 'ardesia-qemu-host';
+
+export interface NatGuardRules {
+  /** natGuardTable(dataDir). */
+  table: string;
+  /** The QEMU account: only its sockets are filtered. */
+  uid: number;
+  /** The host-access group: its sockets pass (undefined when setup has not made it). */
+  hostGid?: number;
+  /** The nameservers slirp's DNS (10.0.2.3) forwards to: port 53 of these stays open, even on loopback. */
+  resolvers: string[];
+}
+
+/** The IPv4/IPv6 nameservers of resolv.conf text (pure); scoped IPv6 (fe80::1%eth0) and junk are skipped. */
+export function resolversOf(resolvConf: string): string[] {
+  const out: string[] = [];
+  for (const line of resolvConf.split('\n')) {
+    const m = /^\s*nameserver\s+(\S+)/.exec(line);
+    if (m && !m[1]!.includes('%') && isIP(m[1]!) !== 0 && !out.includes(m[1]!)) out.push(m[1]!);
+  }
+  return out;
+}
+
+function checkedTable(table: string): string {
+  if (!/^ardesia_guard_[0-9a-f]{8}$/.test(table)) throw new RangeError(`${table} is not a NAT guard table name`);
+  return table;
+}
+
+function checkedId(what: string, id: number): number {
+  if (!Number.isInteger(id) || id < 0 || id > 0xffff_fffe) throw new RangeError(`${what} ${id} is not a uid/gid`);
+  return id;
+}
+
+/** The `nft -f` script that (re)creates the guard table in one transaction ("add" then "delete": nft 1.0.6 has no "destroy"). */
+export function natGuardRuleset(rules: NatGuardRules): string {
+  const uid = checkedId('uid', rules.uid);
+  const table = checkedTable(rules.table);
+  const dns = rules.resolvers.flatMap((addr) => {
+    const family = isIP(addr) === 6 ? 'ip6' : isIP(addr) === 4 ? 'ip' : undefined;
+    if (!family || addr.includes('%')) throw new RangeError(`resolver ${addr} is not an IP address`);
+    return [`    ${family} daddr ${addr} udp dport 53 accept`, `    ${family} daddr ${addr} tcp dport 53 accept`];
+  });
+  return [
+    `add table inet ${table}`,
+    `delete table inet ${table}`,
+    `table inet ${table} {`,
+    '  chain output {',
+    '    type filter hook output priority filter; policy accept;',
+    `    meta skuid != ${uid} return`,
+    // Only connections QEMU opens: its own servers (SPICE on loopback) still answer the host's clients.
+    '    ct state != new return',
+    ...(rules.hostGid === undefined ? [] : [`    meta skgid ${checkedId('gid', rules.hostGid)} accept`]),
+    ...dns,
+    // A reset for TCP so the guest's connect fails at once; an ICMP error for the rest.
+    '    fib daddr type local meta l4proto tcp reject with tcp reset',
+    '    fib daddr type local reject with icmpx admin-prohibited',
+    '    ip daddr 127.0.0.0/8 reject with icmpx admin-prohibited',
+    '    ip6 daddr ::1 reject with icmpx admin-prohibited',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** The `nft -f` script that removes the guard table (whether or not it exists). */
+export function natGuardRemoval(table: string): string {
+  checkedTable(table);
+  return [`add table inet ${table}`, `delete table inet ${table}`, ''].join('\n');
+}
+
+/** NICs whose guest connections slirp opens from QEMU itself: user mode without restrict (restrict=on opens nothing but its allow-list). */
+export function openNatNics(spec: Pick<VmSpec, 'nics'>): NicSpec[] {
+  return spec.nics.filter((n) => n.mode === 'user' && !n.restrict);
+}
+
+/** True when the VM's QEMU runs with the host-access group: one of its NAT NICs is opened to the host. */
+export function wantsHostAccess(spec: Pick<VmSpec, 'nics'>): boolean {
+  return openNatNics(spec).some((n) => n.hostAccess === true);
+}
+
+/** The gid of `name` in /etc/group text (pure), or undefined. */
+export function groupIdOf(groupText: string, name: string): number | undefined {
+  for (const line of groupText.split('\n')) {
+    const fields = line.split(':');
+    if (fields[0] !== name || fields.length < 3) continue;
+    const gid = Number(fields[2]);
+    return Number.isInteger(gid) && fields[2] !== '' ? gid : undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,221 @@
+// Attacker: the guest OS inside a VM on QEMU's user-mode NAT. Slirp maps 10.0.2.2 to the host's 127.0.0.1 and
+// opens the guest's connections from the QEMU process, so a guest would reach the daemon's API and every
+// other service of the host. Defence: the daemon's NAT guard (an nftables table of its own, inet ardesia_guard_<hash of its data folder>) rejects new
+// connections of the QEMU account to the host's own addresses, unless the administrator opened the VM to the
+// host (--nat-host-access: QEMU runs with the group ardesia-qemu-host). Real daemon (in a test namespace, so
+// "the host" is that namespace and its nftables), real QEMU under TCG, real nft; guests probe over their console.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { TestDaemon, until } from '../helpers/daemon.js';
+import { guestArtifacts } from '../helpers/guests.js';
+import { natGuardTable } from '../../src/network/nat-guard.js';
+import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
+import { cliJson } from '../images/support.js';
+import { LAB_HOST, LAB_HTTP_PORT, NetworkLab, OUTSIDE_HOST } from '../network/lab.js';
+
+/** The daemon's own TCP port (serve --listen on the namespace's loopback): what a guest must not reach. */
+const DAEMON_PORT = 18_080;
+/** A UDP service on the host's loopback: it counts the datagrams that reach it. */
+const UDP_PORT = 15_353;
+
+let lab: NetworkLab;
+let daemon: TestDaemon;
+let udpServer: ChildProcess;
+let udpSeen = '';
+let probeId = 700;
+
+before(async () => {
+  lab = await NetworkLab.create('ng');
+  const dir = mkdtempSync('/tmp/ard-');
+  await lab.startHttp();
+  await lab.startOutside();
+  udpServer = spawn('ip', ['netns', 'exec', lab.ns, process.execPath, '-e',
+    `const s=require('node:dgram').createSocket('udp4');s.on('message',(m)=>console.log('GOT '+m.toString('latin1').replace(/[^ -~]/g,' ')));s.bind(${UDP_PORT},'127.0.0.1',()=>console.log('listening'))`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  udpServer.stdout!.on('data', (d: Buffer) => (udpSeen += d.toString()));
+  await until('the UDP service listens', () => udpSeen.includes('listening'), 10_000);
+  daemon = await TestDaemon.start({ dataDir: dir, netns: lab.ns, extraArgs: ['--listen', `127.0.0.1:${DAEMON_PORT}`] });
+  const guest = buildHelperGuest(mkdtempSync('/tmp/ngimg-'));
+  await cliJson(daemon, ['image', 'create', 'bb', '--from', guest.root, '--format', 'raw', '--kernel', guest.kernel, '--initrd', guest.initrd,
+    '--cmdline', `${KERNEL_APPEND} ardesia.net=dhcp`, '--memory', '192M']);
+});
+after(async () => {
+  udpServer?.kill('SIGKILL');
+  await daemon?.destroy();
+  await lab?.destroy();
+});
+
+function consoleText(vm: string): string {
+  const log = join(daemon.dataDir, 'logs', vm, 'console.log');
+  return existsSync(log) ? readFileSync(log, 'utf8') : '';
+}
+
+/** Types `command` on the guest's console; its output must end in one line R<id>[…] (the typed line itself shows R$((…)), not R<id>). */
+async function onConsole(vm: string, command: string): Promise<string> {
+  const id = ++probeId;
+  const ws = daemon.api().webSocket(`/v1/vms/${vm}/console`);
+  const line = `${command}; echo "R$((${id}-1+1))[\${r:-none}]"`;
+  let seen = '';
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer to ${line} on ${vm}; saw: ${seen}`)), 90_000);
+      ws.on('open', () => ws.send(`${line}\n`));
+      ws.on('message', (d: Buffer) => {
+        seen += d.toString();
+        const m = new RegExp(`R${id}\\[([^\\]\\r\\n]*)\\]`).exec(seen);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+      ws.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+  } finally {
+    ws.close();
+  }
+}
+
+/** The status line a guest gets back from GET / at host:port over TCP, or "none" when it could not connect. */
+function tcpProbe(vm: string, host: string, port: number): Promise<string> {
+  return onConsole(vm, `r=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 10 ${host} ${port} 2>/dev/null | tr -d '\\r' | grep -m 1 '^HTTP/')`);
+}
+
+const OK = /^HTTP\/1\.[01] 200/;
+
+/** A probe expected to connect, tried up to three times: a slow TCG guest under load must not pass for a refusal. */
+async function tcpReach(vm: string, host: string, port: number): Promise<string> {
+  let got = '';
+  for (let i = 0; i < 3 && !got.startsWith('HTTP/'); i++) got = await tcpProbe(vm, host, port);
+  return got;
+}
+
+/** Sends one UDP datagram naming `tag` to host:UDP_PORT (busybox's nc has no UDP: its tftp sends a read request); true when the host's service got it. */
+async function udpReaches(vm: string, host: string, tag: string): Promise<boolean> {
+  await onConsole(vm, `r=$(tftp -g -r ${tag} -l /tmp/${tag} ${host} ${UDP_PORT} 2>&1 | head -c 40)`);
+  // The datagram left before tftp gave up; the service prints it at once.
+  await new Promise((r) => setTimeout(r, 500));
+  return udpSeen.includes(`${tag}`);
+}
+
+function qemuGid(vm: string): number {
+  const pid = readFileSync(join(daemon.dataDir, 'runtime', vm, 'qemu.pid'), 'utf8').trim();
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('Gid:'))!;
+  return Number(line.split(/\s+/)[2]);
+}
+
+function groupId(name: string): number {
+  return Number(execFileSync('getent', ['group', name]).toString().split(':')[2]);
+}
+
+async function bootDesktop(name: string, flags: string[]): Promise<void> {
+  await cliJson(daemon, ['desktop', 'create', name, '--image', 'bb', ...flags]);
+  await cliJson(daemon, ['desktop', 'start', name]);
+  await until(`desktop ${name} has its NAT lease`, () => /ARDESIA-NET bound 10\.0\.2\.15/.test(consoleText(name)), 300_000, 500)
+    .catch((err: Error) => { throw new Error(`${err.message}; console: ${consoleText(name).slice(-1500)}`); });
+}
+
+test('the guard table is installed in the daemon\'s namespace and names the QEMU account', () => {
+  const table = execFileSync('ip', ['netns', 'exec', lab.ns, 'nft', 'list', 'table', 'inet', natGuardTable(daemon.dataDir)]).toString();
+  const uid = execFileSync('id', ['-u', 'ardesia-qemu']).toString().trim();
+  assert.match(table, new RegExp(`meta skuid != ${uid} return`));
+  assert.match(table, /fib daddr type local .*reject/);
+});
+
+test('a NAT guest cannot reach the daemon\'s port at 10.0.2.2, nor the host\'s other address, by TCP or UDP; the outside it still reaches', async () => {
+  await bootDesktop('guarded', ['--network', 'nat']);
+  const got = {
+    gid: qemuGid('guarded'),
+    // The same probe to the outside works, so the refusals below are the guard's.
+    outside: await tcpReach('guarded', OUTSIDE_HOST, LAB_HTTP_PORT),
+    daemonVia10022: await tcpProbe('guarded', '10.0.2.2', DAEMON_PORT),
+    hostAddress: await tcpProbe('guarded', LAB_HOST, LAB_HTTP_PORT),
+    loopbackVia10022: await tcpProbe('guarded', '10.0.2.2', LAB_HTTP_PORT),
+    udpLoopback: await udpReaches('guarded', '10.0.2.2', 'guardedudp'),
+  };
+  assert.match(got.outside, OK, JSON.stringify(got));
+  assert.deepEqual({ ...got, outside: 'ok' }, { gid: groupId('ardesia-qemu'), outside: 'ok', daemonVia10022: 'none', hostAddress: 'none', loopbackVia10022: 'none', udpLoopback: false });
+  assert.equal((await daemon.cli(['desktop', 'stop', 'guarded'])).code, 0);
+});
+
+test('the same NAT opened to the host by the administrator (--nat-host-access) reaches the daemon and the host', async () => {
+  await bootDesktop('opened', ['--network', 'nat', '--nat-host-access']);
+  const got = {
+    gid: qemuGid('opened'),
+    daemonVia10022: await tcpReach('opened', '10.0.2.2', DAEMON_PORT),
+    hostAddress: await tcpReach('opened', LAB_HOST, LAB_HTTP_PORT),
+    udpLoopback: await udpReaches('opened', '10.0.2.2', 'openedudp'),
+  };
+  assert.equal(got.gid, groupId('ardesia-qemu-host'), JSON.stringify(got));
+  assert.match(got.daemonVia10022, /^HTTP\/1\.[01] \d{3}/, JSON.stringify(got));
+  assert.match(got.hostAddress, OK, JSON.stringify(got));
+  assert.equal(got.udpLoopback, true, JSON.stringify(got));
+  assert.equal((await daemon.cli(['desktop', 'stop', 'opened'])).code, 0);
+});
+
+test('a restricted allow-list guest reaches only its allowed port', async () => {
+  await bootDesktop('listed', ['--network', 'nat', '--nat-allow', `${LAB_HOST}:${LAB_HTTP_PORT}`]);
+  assert.match(await tcpReach('listed', '10.0.2.100', LAB_HTTP_PORT), OK);
+  assert.equal(await tcpProbe('listed', '10.0.2.2', DAEMON_PORT), 'none');
+  assert.equal(await tcpProbe('listed', OUTSIDE_HOST, LAB_HTTP_PORT), 'none');
+  assert.equal((await daemon.cli(['desktop', 'stop', 'listed'])).code, 0);
+});
+
+test('the CLI refuses host access together with an allow-list', async () => {
+  const both = await daemon.cli(['desktop', 'create', 'both', '--image', 'bb', '--network', 'nat', '--nat-host-access', '--nat-allow', `${LAB_HOST}:80`]);
+  assert.notEqual(both.code, 0);
+  assert.match(both.stderr, /--nat-host-access opens unrestricted NAT/);
+});
+
+/** A PATH holding every program of /usr/bin and /usr/sbin but nft: a host without nftables. */
+function pathWithoutNft(): string {
+  const dir = mkdtempSync('/tmp/nonft-');
+  for (const from of ['/usr/bin', '/usr/sbin']) {
+    for (const name of readdirSync(from)) {
+      if (name !== 'nft' && !existsSync(join(dir, name))) symlinkSync(join(from, name), join(dir, name));
+    }
+  }
+  return dir;
+}
+
+test('without nft the daemon refuses to start NAT VMs (NAT_GUARD_UNAVAILABLE), unless serve --allow-unguarded-nat', async () => {
+  const g = guestArtifacts();
+  const bin = pathWithoutNft();
+  const start = ['vm', 'start', 'natvm', '-m', '128M', '-b', g.amd64.kernel, '--initrd', g.amd64.initrd, '-i', '1'];
+  try {
+    for (const allow of [false, true]) {
+      const other = await TestDaemon.start({ netns: lab.ns, env: { PATH: bin }, extraArgs: allow ? ['--allow-unguarded-nat'] : [] });
+      try {
+        assert.match(other.output, /the NAT guard could not be installed \(nft is not installed\)/);
+        const r = await other.cli(start);
+        if (allow) {
+          assert.equal(r.code, 0, r.stderr);
+          await until('the unguarded warning', () => other.output.includes('WITHOUT the NAT guard'), 30_000);
+          assert.equal((await other.cli(['vm', 'stop', 'natvm', '-f', '-w'])).code, 0);
+        } else {
+          assert.notEqual(r.code, 0, 'a NAT VM started without the guard');
+          assert.match(r.stderr, /NAT guard .*is not in place/);
+          assert.match(r.stderr, /allow-unguarded-nat/); // the hint says what to do
+        }
+      } finally {
+        await other.destroy();
+      }
+    }
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+  }
+});
+
+test('the daemon removes its table when it stops with no VM left running', async () => {
+  const tables = () => execFileSync('ip', ['netns', 'exec', lab.ns, 'nft', 'list', 'tables']).toString();
+  const table = natGuardTable(daemon.dataDir);
+  assert.ok(tables().includes(`table inet ${table}`), tables());
+  // Its VMs are stopped (each test stopped its own); SIGTERM is a daemon's ordinary stop.
+  await until('every VM stopped', async () => (await daemon.api().request<Array<{ state: string }>>('GET', '/v1/vms')).every((v) => v.state !== 'running'), 60_000);
+  await daemon.kill('SIGTERM');
+  assert.ok(!tables().includes(table), tables());
+});
