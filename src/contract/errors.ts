@@ -142,6 +142,8 @@ export const ERROR_REGISTRY = {
   CONSOLE_TOO_SLOW: { status: 503, hint: 'The console client did not read the output fast enough and was dropped (the daemon keeps only a bounded backlog): reconnect, with `ardesia vm log NAME` to see what was missed.' },
   // wt-paste: the portal holds a paste until the session's clipboard agent is up (SessionInfo.clipboardReady)
   CLIPBOARD_NOT_READY: { status: 504, hint: "The desktop's clipboard agent (spice-vdagent) did not start in your session: paste again in a moment; if it keeps failing, log off and open the desktop again, or ask an administrator to check that the pool's image has spice-vdagent." },
+  // wt-kiosktls: the CA the thin-client OS bakes in for its kiosk
+  THINCLIENT_CA_INVALID: { status: 400, hint: "Give `ardesia thinclient build --ca FILE` one PEM certificate: the CA that signed the portal's HTTPS certificate (DATA_DIR/tls/ca.crt is used when --ca is not given; start the daemon once with --listen to make it)." },
 
 } as const satisfies Record<string, { status: number; hint: string }>;
 
