@@ -143,7 +143,7 @@ export const ERROR_REGISTRY = {
   // wt-paste: the portal holds a paste until the session's clipboard agent is up (SessionInfo.clipboardReady)
   CLIPBOARD_NOT_READY: { status: 504, hint: "The desktop's clipboard agent (spice-vdagent) did not start in your session: paste again in a moment; if it keeps failing, log off and open the desktop again, or ask an administrator to check that the pool's image has spice-vdagent." },
   // wt-kiosktls: the CA the thin-client OS bakes in for its kiosk
-  THINCLIENT_CA_INVALID: { status: 400, hint: "Give `ardesia thinclient build --ca FILE` one PEM certificate: the CA that signed the portal's HTTPS certificate (DATA_DIR/tls/ca.crt is used when --ca is not given; start the daemon once with --listen to make it)." },
+  THINCLIENT_CA_INVALID: { status: 400, hint: "Give `ardesia thinclient build --portal-ca FILE` one PEM certificate: the CA that signed the portal's HTTPS certificate (DATA_DIR/tls/ca.crt is used when --portal-ca is not given; start the daemon once with --listen to make it)." },
 
 } as const satisfies Record<string, { status: number; hint: string }>;
 

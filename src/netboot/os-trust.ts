@@ -21,7 +21,7 @@ export function osTrustNotice(arch: ThinClientArch, portalCa: { sha256: string }
     return { arch, level: 'warn', message: `the ${arch} thin-client OS verifies the portal with CA ${built}, but the daemon serves plain HTTP: its kiosks stop with "portal-not-https"; serve HTTPS (no --insecure-http)` };
   }
   if (!built) return { arch, level: 'warn', message: `the ${arch} thin-client OS carries no CA, so its kiosk cannot open the HTTPS portal: rebuild it (${REBUILD(arch)}) to bake in the daemon's CA` };
-  if (tls.caSha256 === undefined) return { arch, level: 'ok', message: `the ${arch} thin-client OS verifies the portal with CA ${built}; it must be the CA that signed --tls-cert (else rebuild with ${REBUILD(arch)} --ca FILE)` };
+  if (tls.caSha256 === undefined) return { arch, level: 'ok', message: `the ${arch} thin-client OS verifies the portal with CA ${built}; it must be the CA that signed --tls-cert (else rebuild with ${REBUILD(arch)} --portal-ca FILE)` };
   if (built !== tls.caSha256) return { arch, level: 'warn', message: `the ${arch} thin-client OS trusts CA ${built} but the daemon's CA is now ${tls.caSha256}: its kiosks will refuse the portal; rebuild it (${REBUILD(arch)})` };
   return { arch, level: 'ok', message: `the ${arch} thin-client OS verifies the portal with the daemon's CA ${built}` };
 }
