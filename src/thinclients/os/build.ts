@@ -232,6 +232,16 @@ function publish(fromDir: string, outDir: string): void {
   }
 }
 
+/** Output sets kept per architecture: each portal CA makes its own (a few MB: the root image is a hard link). */
+const KEPT_OUTPUTS = 4;
+
+/** Drops all but the newest KEPT_OUTPUTS output folders of `arch` (runs under the cache lock; published copies stay). */
+function pruneOutputs(cacheDir: string, arch: ThinClientArch, current: string): void {
+  const sets = readdirSync(cacheDir).filter((name) => name.startsWith(`out-${arch}-`)).map((name) => join(cacheDir, name))
+    .filter((dir) => dir !== current).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  for (const dir of sets.slice(KEPT_OUTPUTS - 1)) rmSync(dir, { recursive: true, force: true });
+}
+
 /** One build at a time per cache folder (debootstrap's package cache is shared); see buildThinClientOsLocked. */
 export async function buildThinClientOs(opts: BuildThinClientOsOptions): Promise<BuiltThinClientOs> {
   mkdirSync(resolve(opts.cacheDir), { recursive: true });
@@ -259,6 +269,7 @@ async function buildThinClientOsLocked(opts: BuildThinClientOsOptions): Promise<
   if (!outputsCached) await buildOutputs({ ...opts, cacheDir }, tree.root, release, key, { hash: installedHash, count: installed.length }, outputs);
   else progress('outputs: cached', 0.97);
   publish(outputs, resolve(opts.outDir));
+  pruneOutputs(cacheDir, opts.arch, outputs);
   progress('done', 1);
   const manifest = JSON.parse(readFileSync(join(outputs, 'manifest.json'), 'utf8')) as ThinClientManifest;
   return { outDir: resolve(opts.outDir), manifest, cached: { tree: tree.cached, outputs: outputsCached } };
