@@ -15,7 +15,7 @@
 // (The first keys after boot used to be lost in cage's seat: docs/thinclient-os.md, "Keyboard input".)
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -52,6 +52,8 @@ const log = () => daemon.log();
 
 before(async () => {
   dir = mkdtempSync('/tmp/tcl-');
+  // The pool's QEMU runs as the unprivileged account: it must be able to pass through to DATA_DIR (mkdtemp makes 0700).
+  chmodSync(dir, 0o711);
   dataDir = join(dir, 'data');
   caSha256 = await stageThinClientOs(dir, dataDir, ['amd64', 'i386']);
   lab = await NetLab.create('l');
@@ -101,7 +103,8 @@ async function poolForDora(): Promise<void> {
   assert.equal(made.code, 0, made.stderr);
   await api.request('POST', '/v1/users', { name: USER, password: PASSWORD });
   await api.request('POST', '/v1/pools', { name: 'tc', image: 'bb', warmSpares: 1, maxDesktops: 2, memoryMiB: 192, entitled: { users: [USER] } });
-  await until('the warm spare', async () => (await api.request<Array<{ state: string }>>('GET', '/v1/pools/tc/desktops')).some((d) => d.state === 'ready'), 300_000, 1000);
+  await until('the warm spare', async () => (await api.request<Array<{ state: string }>>('GET', '/v1/pools/tc/desktops')).some((d) => d.state === 'ready'), 300_000, 1000)
+    .catch(async (err: Error) => { throw new Error(`${err.message}; desktops: ${JSON.stringify(await api.request('GET', '/v1/pools/tc/desktops').catch(() => 'unavailable'))}`); });
 }
 
 /** Types `text` on the thin client's keyboard, one key (chord) at a time, as a person would. */
