@@ -146,6 +146,9 @@ export const ERROR_REGISTRY = {
   // wt-natguard: guests on user-mode NAT do not reach the host (docs/security/60-guest-nat.md)
   NAT_GUARD_UNAVAILABLE: { status: 503, hint: "Install nftables (`node scripts/setup.mjs`) and restart the daemon as root: it installs the nftables table (inet ardesia_guard_…) that keeps NAT guests off this host's addresses (its log says why it failed). Or use a bridge network; `serve --allow-unguarded-nat` starts NAT VMs without it (their guests then reach the host's loopback and daemon ports)." },
   NAT_HOST_GROUP_MISSING: { status: 500, hint: 'Run `node scripts/setup.mjs` as root (it creates the group ardesia-qemu-host) and restart the daemon, or remove host access from the VM or pool network.' },
+  // wt-kiosktls: the CA the thin-client OS bakes in for its kiosk
+  THINCLIENT_CA_INVALID: { status: 400, hint: "Give `ardesia thinclient build --portal-ca FILE` one PEM certificate: the CA that signed the portal's HTTPS certificate (DATA_DIR/tls/ca.crt is used when --portal-ca is not given; start the daemon once with --listen to make it)." },
+
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

@@ -218,7 +218,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
     }
     if (cert) log.info({ url, tlsFingerprint: cert.fingerprint, certificate: cert.certPath, ca: cert.caPath, issued: cert.issued }, `HTTPS certificate SHA-256 fingerprint ${cert.fingerprint} (clients: ardesia --url ${url} login --fingerprint ${cert.fingerprint})`);
   }
-  const netboot = await startDaemonNetboot(opts.netboot, { store, dataDir, log, thinClients: app.thinClients, url });
+  const netboot = await startDaemonNetboot(opts.netboot, { store, dataDir, log, thinClients: app.thinClients, url, servedCaPem: cert?.caPath ? readFileSync(cert.caPath, 'utf8') : undefined });
   pools.start();
   const housekeeping = new Housekeeping([
     { name: 'sessionsPruned', run: () => sessionsPrune(store) },

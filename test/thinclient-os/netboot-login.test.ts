@@ -46,13 +46,16 @@ let dataDir: string;
 let lab: NetLab;
 let daemon: LabDaemon;
 let api: ApiClient;
+/** The data folder's CA, baked into the thin-client OS. */
+let caSha256: string;
 const log = () => daemon.log();
 
 before(async () => {
   dir = mkdtempSync('/tmp/tcl-');
-  chmodSync(dir, 0o711); // QEMU's account passes through to the data folder's runtime/
+  // The pool's QEMU runs as the unprivileged account: it must be able to pass through to DATA_DIR (mkdtemp makes 0700).
+  chmodSync(dir, 0o711);
   dataDir = join(dir, 'data');
-  await stageThinClientOs(dir, dataDir, ['amd64', 'i386']);
+  caSha256 = await stageThinClientOs(dir, dataDir, ['amd64', 'i386']);
   lab = await NetLab.create('l');
   const srv = await lab.addHost('srv', `${SERVER_IP}/24`);
   await lab.addTap('tap0');
@@ -100,7 +103,8 @@ async function poolForDora(): Promise<void> {
   assert.equal(made.code, 0, made.stderr);
   await api.request('POST', '/v1/users', { name: USER, password: PASSWORD });
   await api.request('POST', '/v1/pools', { name: 'tc', image: 'bb', warmSpares: 1, maxDesktops: 2, memoryMiB: 192, entitled: { users: [USER] } });
-  await until('the warm spare', async () => (await api.request<Array<{ state: string }>>('GET', '/v1/pools/tc/desktops')).some((d) => d.state === 'ready'), 300_000, 1000);
+  await until('the warm spare', async () => (await api.request<Array<{ state: string }>>('GET', '/v1/pools/tc/desktops')).some((d) => d.state === 'ready'), 300_000, 1000)
+    .catch(async (err: Error) => { throw new Error(`${err.message}; desktops: ${JSON.stringify(await api.request('GET', '/v1/pools/tc/desktops').catch(() => 'unavailable'))}`); });
 }
 
 /** Types `text` on the thin client's keyboard, one key (chord) at a time, as a person would. */
@@ -153,8 +157,11 @@ test('a diskless 32-bit PC netboots (BIOS, full mode) the i386 OS through Ardesi
     await stage(/ARDESIA-TC stage=dhcp ok ip=10\.250\.10\.1\d\d/, 'the initramfs on the network');
     await stage(/ARDESIA-TC stage=root fetched bytes=\d+ sha256=ok/, 'the root image in RAM, checked');
     // virtio-gpu takes its modes from QEMU, not from an EDID: the screen mode itself is checked in thinclient-boot (bochs).
+    // The settings over HTTPS, verified with the CA the OS carries (the daemon serves no plain-HTTP API here).
+    await stage(new RegExp(`ARDESIA-TC stage=tls portal-ca=${caSha256} config=ok server=https://10\\.250\\.10\\.1:8080`), 'the kiosk settings fetched over verified HTTPS');
     await stage(/ARDESIA-TC stage=config source=server keyboard=de resolution=1024x768 screen=edid/, 'the inventory\'s keyboard and resolution');
-    await stage(/ARDESIA-TC stage=kiosk .*url=http:\/\/10\.250\.10\.1:8080\/\?thinclient=52:54:00:0a:00:01/, 'the kiosk on the portal');
+    await stage(/ARDESIA-TC stage=kiosk .*url=https:\/\/10\.250\.10\.1:8080\/\?thinclient=52:54:00:0a:00:01/, 'the kiosk on the HTTPS portal');
+    assert.match(log(), /"event":"thinclient-os-trust","arch":"i386","ok":true/, 'the daemon found the OS trusts its CA');
     // The compositor holds the PC's keyboard (udev tagged it, libinput opened it through seatd).
     await stage(/ARDESIA-TC stage=input run=\d+ compositor=cage devices=[^\n]*:kbd:AT_Translated_Set_2_keyboard/, 'the PS/2 keyboard in the kiosk');
     // …and in the daemon's log.

@@ -4,7 +4,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
 import { ApiClient } from '../../src/cli/client.js';
+import { ardesiaCaPem, serverCertificateEnsure } from '../../src/tls/certs.js';
 import type { QmpClient } from '../../src/hypervisor/qmp/client.js';
 import { buildThinClientOs } from '../../src/thinclients/os/build.js';
 import type { ThinClientArch } from '../../src/thinclients/os/plan.js';
@@ -12,14 +14,20 @@ import { CLI, until } from '../helpers/daemon.js';
 import { type NetLab, REPO } from '../netboot/lab.js';
 import { type DecodedPng, decodePng, dominantColour } from './png.js';
 
-/** Builds the thin-client OS of each of `arches` (cached in .cache/thinclient) and installs it as `dataDir`/thinclient/current-<arch>. */
-export async function stageThinClientOs(dir: string, dataDir: string, arches: readonly ThinClientArch[] = ['amd64']): Promise<void> {
+/** Builds the thin-client OS of each of `arches` (cached in .cache/thinclient) with the data folder's CA baked in, as
+ *  `ardesia thinclient build` does after the daemon's first start made it, and installs it as `dataDir`/thinclient/current-<arch>.
+ *  Returns the CA's SHA-256 fingerprint. */
+export async function stageThinClientOs(dir: string, dataDir: string, arches: readonly ThinClientArch[] = ['amd64']): Promise<string> {
+  // The CA is made once per data folder; the daemon started later re-issues its server certificate (same CA) for its address.
+  await serverCertificateEnsure(dataDir, 'localhost');
+  const portalCaPem = ardesiaCaPem(dataDir)!;
   for (const arch of arches) {
     const os = join(dir, `os-${arch}`);
-    await buildThinClientOs({ arch, outDir: os, cacheDir: join(REPO, '.cache', 'thinclient') });
+    await buildThinClientOs({ arch, outDir: os, cacheDir: join(REPO, '.cache', 'thinclient'), portalCaPem });
     mkdirSync(join(dataDir, 'thinclient'), { recursive: true });
     cpSync(os, join(dataDir, 'thinclient', `current-${arch}`), { recursive: true });
   }
+  return new X509Certificate(portalCaPem).fingerprint256;
 }
 
 export interface LabDaemon {
@@ -33,8 +41,8 @@ export interface LabDaemon {
 export async function startLabDaemon(lab: NetLab, ns: string, dir: string, dataDir: string, serverIp: string, netbootYaml: string[]): Promise<LabDaemon> {
   const netboot = join(dir, 'netboot.yaml');
   writeFileSync(netboot, [...netbootYaml, ''].join('\n'));
-  // --insecure-http: the thin-client OS does not yet carry Ardesia's CA, so its kiosk cannot verify HTTPS (docs/security/30-tls.md).
-  const proc = lab.spawn(ns, process.execPath, [CLI, '--data-dir', dataDir, 'serve', '--listen', `${serverIp}:8080`, '--insecure-http', '--netboot', netboot, '--log-level', 'debug']);
+  // Off loopback the daemon serves HTTPS (boot files stay plain HTTP on the same port); the kiosk verifies it with the OS's CA.
+  const proc = lab.spawn(ns, process.execPath, [CLI, '--data-dir', dataDir, 'serve', '--listen', `${serverIp}:8080`, '--netboot', netboot, '--log-level', 'debug']);
   let log = '';
   proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));

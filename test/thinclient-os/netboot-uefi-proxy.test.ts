@@ -86,7 +86,7 @@ test('a diskless UEFI PC (OVMF) netboots through Ardesia in proxy mode beside dn
     await kernelAndInitrdFetched(serial, daemon.log, 'amd64', /ARDESIA-TC stage=init kernel=\S+ machine=x86_64/);
     await serial.stage(/ARDESIA-TC stage=dhcp ok ip=10\.250\.20\.1[0-5]\d/, 'the initramfs on the network (address from dnsmasq)');
     await serial.stage(/ARDESIA-TC stage=root fetched bytes=\d+ sha256=ok/, 'the root image in RAM, checked');
-    await serial.stage(new RegExp(`ARDESIA-TC stage=kiosk .*url=http://10\\.250\\.20\\.1:8080/\\?thinclient=${mac}`), 'the kiosk on the portal');
+    await serial.stage(new RegExp(`ARDESIA-TC stage=kiosk .*url=https://10\\.250\\.20\\.1:8080/\\?thinclient=${mac}`), 'the kiosk on the HTTPS portal');
 
     // The daemon's view: proxy replies only (never an address), snponly.efi to the firmware, the script URL to iPXE.
     const replies = events().filter((e) => e.event === 'dhcp-reply').map((e) => String(e.reason));

@@ -9,6 +9,19 @@ function repoCacheDir(): string {
   return resolve(process.env.ARDESIA_REPO_ROOT ?? process.cwd(), '.cache', 'thinclient');
 }
 
+/** --portal-ca FILE, else the data folder's CA; undefined when neither exists. */
+async function portalCaFor(dataDir: string, caFile: string | undefined): Promise<string | undefined> {
+  const { ardesiaCaPem } = await import('../../tls/certs.js');
+  if (caFile === undefined) return ardesiaCaPem(dataDir);
+  const { readFileSync } = await import('node:fs');
+  const { ArdesiaError } = await import('../../contract/errors.js');
+  try {
+    return readFileSync(resolve(caFile), 'utf8');
+  } catch (err) {
+    throw new ArdesiaError('THINCLIENT_CA_INVALID', `cannot read --portal-ca ${caFile}: ${(err as Error).message}`);
+  }
+}
+
 export function addThinclientBuildCommand(thinclient: Command): void {
   thinclient
     .command('build')
@@ -16,14 +29,20 @@ export function addThinclientBuildCommand(thinclient: Command): void {
     .addOption(flag('--arch <arch>', ARCHES.join(' or '), oneOf(ARCHES), 'amd64'))
     .option('--out <dir>', 'write here instead of DATA_DIR/thinclient/<version>/ (no `current-<arch>` switch)')
     .option('--cache <dir>', 'build cache (default .cache/thinclient, or DATA_DIR/cache/thinclient when run elsewhere)')
-    .action(async (flags: { arch: (typeof ARCHES)[number]; out?: string; cache?: string }, cmd: Command) => {
+    .option('--portal-ca <file>', "the CA (PEM) the kiosk verifies the portal's HTTPS certificate with (default DATA_DIR/tls/ca.crt, made at the daemon's first start)")
+    .action(async (flags: { arch: (typeof ARCHES)[number]; out?: string; cache?: string; portalCa?: string }, cmd: Command) => {
       const { buildThinClientOs } = await import('../../thinclients/os/build.js');
       const { installVersion, stagingDir } = await import('../../thinclients/os/publish.js');
       const dataDir = resolveDataDir(cmd.optsWithGlobals<GlobalOptions>());
       const outDir = flags.out ? resolve(flags.out) : stagingDir(dataDir);
       const cacheDir = flags.cache ? resolve(flags.cache) : process.env.ARDESIA_REPO_ROOT || flags.out ? repoCacheDir() : join(dataDir, 'cache', 'thinclient');
+      const portalCaPem = await portalCaFor(dataDir, flags.portalCa);
+      if (!portalCaPem) {
+        process.stderr.write(`warning: no ${join(dataDir, 'tls', 'ca.crt')} (the daemon makes it at its first start with --listen) and no --portal-ca: this thin-client OS verifies no portal certificate, so its kiosk works only with a plain-HTTP portal (--insecure-http) and passwords typed on it cross the network in clear\n`);
+      }
       const started = Date.now();
       const built = await buildThinClientOs({
+        portalCaPem,
         arch: flags.arch,
         outDir,
         cacheDir,
@@ -35,6 +54,7 @@ export function addThinclientBuildCommand(thinclient: Command): void {
       process.stdout.write(
         `thin-client OS ${m.version} (${m.arch}, kernel ${m.kernelRelease}, ${m.packageCount} packages) in ${dir}\n` +
           `  vmlinuz ${mib(m.files.vmlinuz.size)}, initrd.img ${mib(m.files['initrd.img'].size)}, root.squashfs ${mib(m.files['root.squashfs'].size)}\n` +
+          `  portal CA: ${m.portalCa ? `${m.portalCa.subject} SHA-256 ${m.portalCa.sha256}` : 'none (plain-HTTP portal only)'}\n` +
           `  cache: tree ${built.cached.tree ? 'warm' : 'built'}, outputs ${built.cached.outputs ? 'warm' : 'built'}; ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
       );
     });

@@ -16,6 +16,8 @@ export const OsManifest = z.object({
   kernelCmdline: z.string().max(2048).regex(/^[\x20-\x7e]*$/).default(''),
   kernel: z.string().regex(BOOT_FILE_NAME).default('vmlinuz'),
   initrd: z.string().regex(BOOT_FILE_NAME).default('initrd.img'),
+  /** The CA its kiosk verifies the portal with (null or absent: none baked in). */
+  portalCa: z.object({ sha256: z.string().max(200), subject: z.string().max(1000) }).nullable().optional(),
 }).passthrough();
 export type OsManifest = z.infer<typeof OsManifest>;
 

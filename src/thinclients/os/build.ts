@@ -9,6 +9,7 @@ import { aptIndexDigest, resolveMirror } from '../../images/build/debian.js';
 import { DEBIAN_SUITE, parseDpkgStatus, type DebianMirror } from '../../images/build/debian-plan.js';
 import { applyOverlay, slimTree, type OverlayFile } from '../../images/build/rootfs-overlay.js';
 import { withFileLock } from '../../lib/file-lock.js';
+import { X509Certificate } from 'node:crypto';
 import { runProgram, ThinClientBuildError } from './exec.js';
 import { buildInitramfs } from './initramfs.js';
 import {
@@ -37,6 +38,9 @@ export interface BuildThinClientOsOptions {
   progress?: (stage: string, fraction?: number) => void;
   /** Defaults to the bookworm mirror configured in /etc/apt/sources.list.d. */
   mirror?: string;
+  /** The CA (PEM) the kiosk verifies the portal's HTTPS certificate with: DATA_DIR/tls/ca.crt, or the administrator's.
+   *  Without one the kiosk can only use a plain-HTTP portal. */
+  portalCaPem?: string;
 }
 
 export interface BuiltThinClientOs {
@@ -144,6 +148,17 @@ function sha256File(path: string): Promise<string> {
   });
 }
 
+/** The CA's SHA-256 fingerprint and subject; a PEM that is not one certificate (CA) fails the build. */
+export function portalCaInfo(pem: string): { sha256: string; subject: string } {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(pem);
+  } catch (err) {
+    throw new ThinClientBuildError(`the portal CA is not a PEM certificate: ${(err as Error).message}`, 'THINCLIENT_CA_INVALID');
+  }
+  return { sha256: cert.fingerprint256, subject: cert.subject.replace(/\n/g, ', ') };
+}
+
 async function buildOutputs(opts: BuildThinClientOsOptions, root: string, release: string, key: string, installed: { hash: string; count: number }, dest: string): Promise<void> {
   const progress = opts.progress ?? (() => undefined);
   const building = join(opts.cacheDir, `.building-out-${key}-${process.pid}`);
@@ -153,7 +168,8 @@ async function buildOutputs(opts: BuildThinClientOsOptions, root: string, releas
     progress('kernel', 0.62);
     copyFileSync(join(root, 'boot', `vmlinuz-${release}`), join(building, 'vmlinuz'));
     progress('initramfs', 0.65);
-    const modules = await buildInitramfs({ root, release, guestDir: thinClientGuestDir(), dest: join(building, 'initrd.img'), workDir: building });
+    const modules = await buildInitramfs({ root, release, guestDir: thinClientGuestDir(), dest: join(building, 'initrd.img'), workDir: building,
+      ...(opts.portalCaPem ? { portalCa: { pem: opts.portalCaPem, sha256: portalCaInfo(opts.portalCaPem).sha256 } } : {}) });
     opts.log?.(`initramfs: ${modules} kernel modules`);
     progress('root.squashfs', 0.7);
     await cachedRootImage(opts, root, installed.hash, join(building, 'root.squashfs'));
@@ -166,6 +182,7 @@ async function buildOutputs(opts: BuildThinClientOsOptions, root: string, releas
     const manifest: ThinClientManifest = {
       version: thinClientVersion(builtAt, key), arch: opts.arch, builtAt: builtAt.toISOString(), packages: installed.hash,
       packageCount: installed.count, kernelRelease: release, files, kernelCmdline: THIN_CLIENT_CMDLINE,
+      portalCa: opts.portalCaPem ? portalCaInfo(opts.portalCaPem) : null,
     };
     writeFileSync(join(building, 'manifest.json'), renderManifest(manifest));
     rmSync(dest, { recursive: true, force: true });
@@ -215,6 +232,16 @@ function publish(fromDir: string, outDir: string): void {
   }
 }
 
+/** Output sets kept per architecture: each portal CA makes its own (a few MB: the root image is a hard link). */
+const KEPT_OUTPUTS = 4;
+
+/** Drops all but the newest KEPT_OUTPUTS output folders of `arch` (runs under the cache lock; published copies stay). */
+function pruneOutputs(cacheDir: string, arch: ThinClientArch, current: string): void {
+  const sets = readdirSync(cacheDir).filter((name) => name.startsWith(`out-${arch}-`)).map((name) => join(cacheDir, name))
+    .filter((dir) => dir !== current).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  for (const dir of sets.slice(KEPT_OUTPUTS - 1)) rmSync(dir, { recursive: true, force: true });
+}
+
 /** One build at a time per cache folder (debootstrap's package cache is shared); see buildThinClientOsLocked. */
 export async function buildThinClientOs(opts: BuildThinClientOsOptions): Promise<BuiltThinClientOs> {
   mkdirSync(resolve(opts.cacheDir), { recursive: true });
@@ -235,12 +262,14 @@ async function buildThinClientOsLocked(opts: BuildThinClientOsOptions): Promise<
   const release = kernelReleaseOf(tree.root);
   const installed = parseDpkgStatus(readFileSync(join(tree.root, 'var', 'lib', 'dpkg', 'status'), 'utf8'));
   const installedHash = packagesHash(installed);
-  const key = outputCacheKey(opts.arch, installedHash, builderDigest([thinClientGuestDir(), dirname(fileURLToPath(import.meta.url))]));
+  const portalCa = opts.portalCaPem ? portalCaInfo(opts.portalCaPem) : null; // a bad PEM fails before the slow steps
+  const key = outputCacheKey(opts.arch, installedHash, builderDigest([thinClientGuestDir(), dirname(fileURLToPath(import.meta.url))]), portalCa?.sha256 ?? null);
   const outputs = join(cacheDir, `out-${opts.arch}-${key}`);
   const outputsCached = existsSync(join(outputs, 'manifest.json'));
   if (!outputsCached) await buildOutputs({ ...opts, cacheDir }, tree.root, release, key, { hash: installedHash, count: installed.length }, outputs);
   else progress('outputs: cached', 0.97);
   publish(outputs, resolve(opts.outDir));
+  pruneOutputs(cacheDir, opts.arch, outputs);
   progress('done', 1);
   const manifest = JSON.parse(readFileSync(join(outputs, 'manifest.json'), 'utf8')) as ThinClientManifest;
   return { outDir: resolve(opts.outDir), manifest, cached: { tree: tree.cached, outputs: outputsCached } };

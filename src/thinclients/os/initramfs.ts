@@ -6,8 +6,11 @@ import { gzipSync } from 'node:zlib';
 import { runProgram, ThinClientBuildError } from './exec.js';
 import { filterModulesAlias, filterModulesDep, INITRAMFS_APPLETS, INITRAMFS_MODULES, moduleClosure, moduleNameOf, parseModulesDep } from './plan.js';
 
+/** Where the initramfs carries the portal's CA (PEM); /init copies it into the root as the kiosk's only trust anchor. */
+export const PORTAL_CA_PATH = 'etc/ardesia/portal-ca.pem';
+
 /** Builds the gzip'd newc cpio at `dest` from the tree `root` (kernel release `release`); returns the module count. */
-export async function buildInitramfs(opts: { root: string; release: string; guestDir: string; dest: string; workDir: string }): Promise<number> {
+export async function buildInitramfs(opts: { root: string; release: string; guestDir: string; dest: string; workDir: string; portalCa?: { pem: string; sha256: string } }): Promise<number> {
   const stage = mkdtempSync(join(opts.workDir, 'initramfs-'));
   try {
     for (const dir of ['bin', 'sbin', 'etc', 'proc', 'sys', 'dev', 'run', 'newroot', 'tmp']) mkdirSync(join(stage, dir), { recursive: true });
@@ -18,6 +21,12 @@ export async function buildInitramfs(opts: { root: string; release: string; gues
     chmodSync(join(stage, 'init'), 0o755);
     copyFileSync(join(opts.guestDir, 'udhcpc.script'), join(stage, 'etc', 'udhcpc.script'));
     chmodSync(join(stage, 'etc', 'udhcpc.script'), 0o755);
+    if (opts.portalCa) {
+      mkdirSync(dirname(join(stage, PORTAL_CA_PATH)), { recursive: true });
+      writeFileSync(join(stage, PORTAL_CA_PATH), opts.portalCa.pem, { mode: 0o644 });
+      // Its fingerprint as `ardesia tls show` prints it: /init reports which CA this OS trusts.
+      writeFileSync(join(stage, PORTAL_CA_PATH.replace(/\.pem$/, '.sha256')), `${opts.portalCa.sha256}\n`, { mode: 0o644 });
+    }
     // The kernel opens /dev/console for init before /init mounts devtmpfs.
     await runProgram('mknod', ['-m', '600', join(stage, 'dev', 'console'), 'c', '5', '1']);
     const count = copyModules(opts.root, opts.release, stage);

@@ -67,6 +67,11 @@ test('cache keys change with every input and not with package order', () => {
   const out = outputCacheKey('amd64', 'p', 'b');
   assert.notEqual(outputCacheKey('amd64', 'p2', 'b'), out);
   assert.notEqual(outputCacheKey('amd64', 'p', 'b2'), out);
+  // The portal CA baked in: none keeps the old key, each CA fingerprint its own.
+  assert.equal(outputCacheKey('amd64', 'p', 'b', null), out);
+  const withCa = outputCacheKey('amd64', 'p', 'b', 'AB:CD');
+  assert.notEqual(withCa, out);
+  assert.notEqual(outputCacheKey('amd64', 'p', 'b', 'AB:CE'), withCa);
   assert.equal(packagesHash([{ name: 'b', version: '1' }, { name: 'a', version: '2' }]), packagesHash([{ name: 'a', version: '2' }, { name: 'b', version: '1' }]));
   assert.notEqual(packagesHash([{ name: 'a', version: '2' }]), packagesHash([{ name: 'a', version: '3' }]));
 });
@@ -74,7 +79,7 @@ test('cache keys change with every input and not with package order', () => {
 test('version and manifest: dated version, one-line JSON the initramfs can grep', () => {
   assert.equal(thinClientVersion(new Date('2025-05-20T10:00:00Z'), 'abcdef0123456789'), '20250520-abcdef0123');
   const manifest: ThinClientManifest = {
-    version: 'v', arch: 'amd64', builtAt: 't', packages: 'p', packageCount: 1, kernelRelease: 'r', kernelCmdline: 'c',
+    version: 'v', arch: 'amd64', builtAt: 't', packages: 'p', packageCount: 1, kernelRelease: 'r', kernelCmdline: 'c', portalCa: null,
     files: { vmlinuz: { size: 1, sha256: 'a'.repeat(64) }, 'initrd.img': { size: 2, sha256: 'b'.repeat(64) }, 'root.squashfs': { size: 3, sha256: 'c'.repeat(64) } },
   };
   const text = renderManifest(manifest);

@@ -36,6 +36,8 @@ export const KIOSK_PACKAGES: readonly string[] = [
 export const INITRAMFS_APPLETS: readonly string[] = [
   'sh', 'mount', 'umount', 'mkdir', 'rm', 'cat', 'echo', 'sleep', 'tr', 'grep', 'cut', 'sed', 'head', 'wc', 'uname',
   'modprobe', 'insmod', 'ip', 'udhcpc', 'wget', 'sha256sum', 'switch_root', 'losetup', 'ls', 'dmesg', 'reboot', 'timeout',
+  // the config fetch over HTTPS runs the root image's GNU wget (it verifies certificates; busybox's does not)
+  'chroot', 'cp',
 ];
 
 /** Kernel metapackage per architecture: i386 needs a PAE-less-safe 686 kernel (Debian 12's i386 floor is i686). */
@@ -101,9 +103,10 @@ export function packagesHash(packages: ReadonlyArray<{ name: string; version: st
   return createHash('sha256').update(lines.join('\n')).digest('hex');
 }
 
-/** Key of the cached outputs: installed package versions + every byte of the builder's own files. */
-export function outputCacheKey(arch: ThinClientArch, installedHash: string, builderDigest: string): string {
-  const body = JSON.stringify({ v: THIN_CLIENT_BUILDER_VERSION, arch, installedHash, builderDigest });
+/** Key of the cached outputs: installed package versions + every byte of the builder's own files + the portal CA baked in
+ *  (its SHA-256 fingerprint, null for none): a new CA in the data folder makes a new initramfs. */
+export function outputCacheKey(arch: ThinClientArch, installedHash: string, builderDigest: string, portalCaSha256: string | null = null): string {
+  const body = JSON.stringify({ v: THIN_CLIENT_BUILDER_VERSION, arch, installedHash, builderDigest, ...(portalCaSha256 ? { portalCaSha256 } : {}) });
   return createHash('sha256').update(body).digest('hex').slice(0, 20);
 }
 
@@ -184,6 +187,9 @@ export interface ThinClientManifest {
   kernelRelease: string;
   files: Record<'vmlinuz' | 'initrd.img' | 'root.squashfs', ManifestFile>;
   kernelCmdline: string;
+  /** The CA the kiosk verifies the portal with (baked into the initramfs): its SHA-256 fingerprint and subject; null when
+   *  the OS was built without one (its kiosk can only use a plain-HTTP portal). */
+  portalCa: { sha256: string; subject: string } | null;
 }
 
 /** One-line JSON keeps the initramfs's sed/grep parsing of `"root.squashfs":{…}` simple. */
