@@ -16,6 +16,16 @@ const files = process.argv.slice(2);
 const concurrency = Number(process.env.ARDESIA_TEST_CONCURRENCY ?? '2');
 let failed = false;
 const skips = [];
+// Files named *postgres* use a real PostgreSQL: one cluster for the whole run, each file makes its own databases.
+let cluster;
+if (files.some((f) => f.includes('postgres'))) {
+  const { startPostgresCluster, postgresAvailable, POSTGRES_ENV } = await import('../dist/test/helpers/postgres.js');
+  if (postgresAvailable()) {
+    cluster = await startPostgresCluster();
+    process.env[POSTGRES_ENV] = cluster.url;
+    process.on('exit', () => cluster.stop());
+  }
+}
 const stream = run({ files, concurrency });
 stream.on('test:fail', () => (failed = true));
 stream.on('test:pass', (data) => {

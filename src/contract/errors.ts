@@ -142,6 +142,10 @@ export const ERROR_REGISTRY = {
   CONSOLE_TOO_SLOW: { status: 503, hint: 'The console client did not read the output fast enough and was dropped (the daemon keeps only a bounded backlog): reconnect, with `ardesia vm log NAME` to see what was missed.' },
   // wt-paste: the portal holds a paste until the session's clipboard agent is up (SessionInfo.clipboardReady)
   CLIPBOARD_NOT_READY: { status: 504, hint: "The desktop's clipboard agent (spice-vdagent) did not start in your session: paste again in a moment; if it keeps failing, log off and open the desktop again, or ask an administrator to check that the pool's image has spice-vdagent." },
+  // wt-pgstore: PostgreSQL as the store (--database / ARDESIA_DATABASE)
+  DATABASE_URL_INVALID: { status: 400, hint: 'Give --database (or ARDESIA_DATABASE) as `sqlite` (the embedded store in DATA_DIR/ardesia.db, the default) or a PostgreSQL URL: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (?host=/socket/folder for a Unix socket).' },
+  DATABASE_UNREACHABLE: { status: 503, hint: 'PostgreSQL did not answer: check that it runs, that the URL names the right host, port, database and user (psql URL tests it), and that pg_hba.conf lets this host in.' },
+  DATABASE_IN_USE: { status: 409, hint: 'Another `ardesia serve` already uses this PostgreSQL database: stop it first, or give this one its own database in --database.' },
 
 } as const satisfies Record<string, { status: number; hint: string }>;
 
