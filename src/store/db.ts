@@ -76,7 +76,9 @@ const PG_TYPES = {
 };
 
 function postgresPool(url: string): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 10_000, types: PG_TYPES });
+  // No connectionTimeoutMillis: pg-pool applies it to waiting for a free client too, failing queries under load
+  // (seen at 50 readers); holdPostgresStore() bounds the first connect instead.
+  const pool = new pg.Pool({ connectionString: url, max: 10, types: PG_TYPES });
   // An idle client whose server went away: the next query reports it; unhandled it would end the daemon.
   pool.on('error', () => {});
   return pool;
