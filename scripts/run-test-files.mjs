@@ -24,6 +24,8 @@ if (files.some((f) => f.includes('postgres'))) {
     cluster = await startPostgresCluster();
     process.env[POSTGRES_ENV] = cluster.url;
     process.on('exit', () => cluster.stop());
+    // Ctrl-C or a CI timeout: the cluster goes too (pg_ctl stop), not left running in /tmp.
+    for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(1));
   }
 }
 const stream = run({ files, concurrency });
