@@ -27,6 +27,7 @@ import { run as displayGateway } from './display-gateway.js';
 import { poolLoginStormBenchmark } from './login-storm.js';
 import { poolColdPathBenchmark } from './pool-cold-path.js';
 import { thinClientBootBenchmark } from './thinclient-boot.js';
+import { run as storeLists } from './store-lists.js';
 
 const BENCHMARKS: readonly Benchmark[] = [
   vmStartBenchmark,
@@ -38,6 +39,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   poolLoginStormBenchmark,
   poolColdPathBenchmark,
   thinClientBootBenchmark,
+  tableBenchmark('store-lists', 'the API lists\' store queries at 10,000 desktops and 1,000 users, 50 readers: SQLite vs PostgreSQL', storeLists),
 ];
 
 class UnknownBenchmarkError extends Error {

@@ -16,6 +16,18 @@ const files = process.argv.slice(2);
 const concurrency = Number(process.env.ARDESIA_TEST_CONCURRENCY ?? '2');
 let failed = false;
 const skips = [];
+// Files named *postgres* use a real PostgreSQL: one cluster for the whole run, each file makes its own databases.
+let cluster;
+if (files.some((f) => f.includes('postgres'))) {
+  const { startPostgresCluster, postgresAvailable, POSTGRES_ENV } = await import('../dist/test/helpers/postgres.js');
+  if (postgresAvailable()) {
+    cluster = await startPostgresCluster();
+    process.env[POSTGRES_ENV] = cluster.url;
+    process.on('exit', () => cluster.stop());
+    // Ctrl-C or a CI timeout: the cluster goes too (pg_ctl stop), not left running in /tmp.
+    for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(1));
+  }
+}
 const stream = run({ files, concurrency });
 stream.on('test:fail', () => (failed = true));
 stream.on('test:pass', (data) => {

@@ -37,7 +37,16 @@ const DEBIAN_PACKAGES = {
   binutils: '/usr/bin/as', // the KVM probe's test assembles probe.S with as/ld
   ndisc6: '/usr/bin/rdisc6', // the netboot tests solicit router advertisements with rdisc6
   openssl: '/usr/bin/openssl', // the daemon's HTTPS and SPICE certificates (src/tls/certs.ts)
+  postgresql: '/usr/lib/postgresql/15/bin/initdb', // the store tests' own PostgreSQL (test/helpers/postgres.ts); no service cluster
 };
+
+/** Debian's postgresql would create and start a "main" cluster; the tests start their own from the binaries. */
+function noDebianMainCluster() {
+  if (process.getuid?.() !== 0) return;
+  const dir = '/etc/postgresql-common/createcluster.d';
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'ardesia-no-main-cluster.conf'), '# ardesia setup: the binaries only, no cluster or service of its own\ncreate_main_cluster = false\n');
+}
 
 function missingDebianPackages() {
   return Object.entries(DEBIAN_PACKAGES)
@@ -174,6 +183,7 @@ function ensureHostAccessGroup() {
 }
 
 const missing = missingDebianPackages();
+if (missing.includes('postgresql')) noDebianMainCluster();
 if (missing.length > 0) installDebianPackages(missing);
 ensureI386Programs();
 ensureUnprivilegedAccount();

@@ -10,6 +10,8 @@ import { type ApiRoute, parseInput, urlNameOf } from './route.js';
 const ConsoleQuery = z.object({ replay: z.coerce.number().int().min(0).max(65536).default(0) });
 /** Output queued for one console client at most; a client this far behind is dropped (memory stays bounded). */
 export const CONSOLE_BACKLOG_MAX_BYTES = 1 << 20;
+/** Input a client may send before its checks are done (typed at once on open); more is refused, unread. */
+export const CONSOLE_EARLY_INPUT_MAX_BYTES = 64 * 1024;
 /** The close code of a dropped slow reader: 4000 + CONSOLE_TOO_SLOW's HTTP status. */
 const CONSOLE_TOO_SLOW_CLOSE = 4503;
 
@@ -28,6 +30,17 @@ export const consoleRoute: ApiRoute = {
 export function registerConsoleRoute(server: FastifyInstance, opts: ApiOptions): void {
   server.get('/v1/vms/:name/console', { websocket: true }, async (socket, req) => {
     const name = urlNameOf(req.params) ?? '';
+    // Held from the first tick: frames sent on open arrive while the store answers the checks below (at once
+    // with SQLite, a network round trip later with PostgreSQL) and would otherwise be lost. Bounded, as the
+    // sender is not yet authenticated.
+    const early: Buffer[] = [];
+    let earlyBytes = 0;
+    const holdEarly = (data: Buffer) => {
+      earlyBytes += data.length;
+      if (earlyBytes > CONSOLE_EARLY_INPUT_MAX_BYTES) socket.terminate();
+      else early.push(data);
+    };
+    socket.on('message', holdEarly);
     const fail = (err: unknown) => {
       const e = errorForClient(err, consoleRoute.access, opts.log, `console of ${name}`);
       // A close reason holds at most 123 bytes: the code, then the start of the message.
@@ -59,6 +72,8 @@ export function registerConsoleRoute(server: FastifyInstance, opts: ApiOptions):
       const onExit = (reason: string) => socket.close(1000, `vm stopped: ${reason}`.slice(0, 120));
       runtime.once('exited', onExit);
       const unregisterLive = opts.app.users.connections.add(principal!, () => socket.close(4401, 'UNAUTHENTICATED your credentials ended'));
+      socket.off('message', holdEarly);
+      for (const data of early.splice(0)) runtime.console.input(data);
       socket.on('message', (data: Buffer) => runtime.console.input(data));
       socket.on('close', () => {
         detach();

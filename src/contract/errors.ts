@@ -148,6 +148,10 @@ export const ERROR_REGISTRY = {
   NAT_HOST_GROUP_MISSING: { status: 500, hint: 'Run `node scripts/setup.mjs` as root (it creates the group ardesia-qemu-host) and restart the daemon, or remove host access from the VM or pool network.' },
   // wt-kiosktls: the CA the thin-client OS bakes in for its kiosk
   THINCLIENT_CA_INVALID: { status: 400, hint: "Give `ardesia thinclient build --portal-ca FILE` one PEM certificate: the CA that signed the portal's HTTPS certificate (DATA_DIR/tls/ca.crt is used when --portal-ca is not given; start the daemon once with --listen to make it)." },
+  // wt-pgstore: PostgreSQL as the store (--database / ARDESIA_DATABASE)
+  DATABASE_URL_INVALID: { status: 400, hint: 'Give --database (or ARDESIA_DATABASE) as `sqlite` (the embedded store in DATA_DIR/ardesia.db, the default) or a PostgreSQL URL: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (?host=/socket/folder for a Unix socket).' },
+  DATABASE_UNREACHABLE: { status: 503, hint: 'PostgreSQL did not answer: check that it runs, that the URL names the right host, port, database and user (psql URL tests it), and that pg_hba.conf lets this host in.' },
+  DATABASE_IN_USE: { status: 409, hint: 'Another `ardesia serve` already uses this PostgreSQL database: stop it first, or give this one its own database in --database.' },
 
 } as const satisfies Record<string, { status: number; hint: string }>;
 

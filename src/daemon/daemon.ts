@@ -14,7 +14,7 @@ import { apiSocketPermit, socketGroupId } from './api-socket.js';
 import type { AppContext, ConfigLoadResult } from '../api/route.js';
 import { hostCheck, TCG_WARNING, type HostReport } from '../hypervisor/host/index.js';
 import { loadVmConfFile } from '../hypervisor/vmconf/index.js';
-import { openStore, type Store } from '../store/db.js';
+import { holdPostgresStore, openStore, storeLocation, type Store, type StoreHold, type StoreLocation } from '../store/db.js';
 import { vmDelete, vmList } from '../store/vms.js';
 import { VmManager } from '../vms/vm-manager.js';
 import { ownerFolderEnsure, ownerPolicyLoad } from '../vms/owner-files.js';
@@ -70,6 +70,8 @@ export interface ServeOptions {
   tokenTtlMs?: number;
   /** Start NAT VMs even when the NAT guard could not be installed (their guests then reach the host). */
   allowUnguardedNat?: boolean;
+  /** The store: `sqlite` (DATA_DIR/ardesia.db, the default) or a postgres:// URL. */
+  database?: string;
 }
 
 export interface Daemon {
@@ -108,15 +110,20 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
     throw new ArdesiaError('BAD_REQUEST', `--trusted-proxy: ${(err as Error).message}`);
   }
   const dataDir = resolve(opts.dataDir);
+  const storeAt = storeLocation(opts.database, dataDir); // a bad URL is refused before anything starts
   // Whatever the daemon (and the QEMUs it spawns) creates is owner-only unless a mode is given on purpose.
   process.umask(DATA_UMASK);
   mkdirSync(dataDir, { recursive: true, mode: 0o711 });
   chmodSync(dataDir, 0o711); // owners reach their token file; everything else inside is root-only
   // Before anything touches the store, the VMs or the socket: a second daemon would share all three.
   const lock = dataDirLock(dataDir, 'ardesia serve');
+  let hold: StoreHold | undefined;
   try {
-    return await startDaemonLocked(opts, dataDir, lock, socketGid, ownerPolicy, trustedProxies, listenAt && tlsPlan ? { host: listenAt[0], port: listenAt[1], plan: tlsPlan } : undefined);
+    // PostgreSQL is reachable from other folders and hosts: one daemon per database as well.
+    if (storeAt.kind === 'postgres') hold = await holdPostgresStore(storeAt.url);
+    return await startDaemonLocked(opts, dataDir, { lock, hold, at: storeAt }, socketGid, ownerPolicy, trustedProxies, listenAt && tlsPlan ? { host: listenAt[0], port: listenAt[1], plan: tlsPlan } : undefined);
   } catch (err) {
+    await hold?.release();
     lock.release();
     throw err;
   }
@@ -128,11 +135,18 @@ interface ListenAt {
   plan: ListenTlsPlan;
 }
 
-async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: DataDirLock, socketGid: number | undefined, ownerPolicy: OwnerPolicy, trustedProxies: TrustedProxies, listenAt: ListenAt | undefined): Promise<Daemon> {
+/** What the daemon holds for its life: the data folder's flock, and with PostgreSQL the database's lock. */
+interface Holds {
+  lock: DataDirLock;
+  hold: StoreHold | undefined;
+  at: StoreLocation;
+}
+
+async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Holds, socketGid: number | undefined, ownerPolicy: OwnerPolicy, trustedProxies: TrustedProxies, listenAt: ListenAt | undefined): Promise<Daemon> {
   const log = pino({ level: opts.logLevel ?? 'info', base: { svc: 'ardesia' } });
   // The certificate before anything else starts: a bad one must fail the start, not the first client.
   const cert = await listenCertificate(dataDir, listenAt);
-  const store = await openStore(join(dataDir, 'ardesia.db'));
+  const store = await openStore(holds.at);
   const hostReport = runHostCheck(log);
   const natGuard = new NatGuard(dataDir, { allowUnguarded: opts.allowUnguardedNat ?? false }, log);
   await natGuard.install(); // before any VM starts (reconcile, vm.conf autostart, pools)
@@ -245,7 +259,8 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, lock: Data
       await manager.shutdown(opts.stopVmsOnExit ?? false);
       await natGuard.remove(outliving);
       await store.destroy();
-      lock.release();
+      await holds.hold?.release();
+      holds.lock.release();
     },
   };
 }

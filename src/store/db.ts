@@ -1,7 +1,11 @@
-// Opens the embedded SQLite store (better-sqlite3 12 under Kysely) and brings its schema up to date.
+// Opens the store and brings its schema up to date: embedded SQLite (better-sqlite3 12 under Kysely, the
+// default) or PostgreSQL (node-postgres under Kysely), with the same migrations (dialect.ts holds what differs).
 import SqliteDatabase from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
-import { Kysely, Migrator, SqliteDialect, type MigrationProvider } from 'kysely';
+import { join } from 'node:path';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import { ArdesiaError } from '../contract/errors.js';
 import { AUTH_MIGRATIONS } from './migrations-auth.js';
 import { POOL_MIGRATIONS } from './migrations-pools.js';
 import { NETBOOT_MIGRATIONS } from './migrations-netboot.js';
@@ -13,7 +17,44 @@ export type Store = Kysely<Database>;
 /** The store and its -wal/-shm files: read and written by the daemon's account only. */
 export const STORE_FILE_MODE = 0o600;
 
-export async function openStore(path: string): Promise<Store> {
+export type StoreLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+/** Pure: where the store is, from --database (or ARDESIA_DATABASE): unset or `sqlite` is DATA_DIR/ardesia.db. */
+export function storeLocation(database: string | undefined, dataDir: string): StoreLocation {
+  const given = database?.trim() ?? '';
+  if (given === '' || given === 'sqlite') return { kind: 'sqlite', path: join(dataDir, 'ardesia.db') };
+  let url: URL;
+  try {
+    url = new URL(given);
+  } catch {
+    throw new ArdesiaError('DATABASE_URL_INVALID', `--database ${redactUrl(given)} is neither "sqlite" nor a URL`);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new ArdesiaError('DATABASE_URL_INVALID', `--database: ${url.protocol.replace(/:$/, '')} is not a store Ardesia speaks (postgres:// or sqlite)`);
+  if (url.pathname.replace(/^\//, '') === '') throw new ArdesiaError('DATABASE_URL_INVALID', `--database ${redactUrl(given)} names no database (postgres://HOST/DATABASE)`);
+  return { kind: 'postgres', url: given };
+}
+
+/** Pure: a database URL fit for messages and logs, its password replaced. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
+}
+
+const MIGRATION_PROVIDER: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS, ...AUTH_MIGRATIONS, ...POOL_MIGRATIONS, ...NETBOOT_MIGRATIONS }) };
+
+/** Opens the store at a SQLite path (`:memory:` too) or a location from storeLocation(). */
+export async function openStore(where: string | StoreLocation): Promise<Store> {
+  const loc: StoreLocation = typeof where === 'string' ? { kind: 'sqlite', path: where } : where;
+  const db = loc.kind === 'sqlite' ? openSqlite(loc.path) : new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool(loc.url) }) });
+  const { error } = await new Migrator({ db, provider: MIGRATION_PROVIDER }).migrateToLatest();
+  if (error) {
+    await db.destroy();
+    if (loc.kind === 'postgres' && isConnectionError(error)) throw new ArdesiaError('DATABASE_UNREACHABLE', `PostgreSQL at ${redactUrl(loc.url)}: ${(error as Error).message}`);
+    throw error;
+  }
+  return db;
+}
+
+function openSqlite(path: string): Store {
   // Password hashes, sessions and token hashes: owner-only. Created 0600 before SQLite opens it, and set
   // again for a store made by an older version; SQLite gives -wal and -shm the mode of the database file.
   const onDisk = path !== ':memory:' && path !== '';
@@ -26,12 +67,53 @@ export async function openStore(path: string): Promise<Store> {
   if (onDisk) for (const side of [`${path}-wal`, `${path}-shm`]) if (existsSync(side)) chmodSync(side, STORE_FILE_MODE);
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS, ...AUTH_MIGRATIONS, ...POOL_MIGRATIONS, ...NETBOOT_MIGRATIONS }) };
-  const { error } = await new Migrator({ db, provider }).migrateToLatest();
-  if (error) {
-    await db.destroy();
-    throw error;
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+}
+
+/** int8 as a JS number, as SQLite gives it: the store's bigints are sizes, ids and epoch ms, all below 2^53. */
+const PG_TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === pg.types.builtins.INT8 && format !== 'binary' ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser,
+};
+
+function postgresPool(url: string): pg.Pool {
+  // No connectionTimeoutMillis: pg-pool applies it to waiting for a free client too, failing queries under load
+  // (seen at 50 readers); holdPostgresStore() bounds the first connect instead.
+  const pool = new pg.Pool({ connectionString: url, max: 10, types: PG_TYPES });
+  // An idle client whose server went away: the next query reports it; unhandled it would end the daemon.
+  pool.on('error', () => {});
+  return pool;
+}
+
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (/^E[A-Z]+$/.test(code) || code.startsWith('08') || code === '28P01' || code === '28000' || code === '3D000') || /timeout|terminated/i.test((err as Error).message ?? '');
+}
+
+export interface StoreHold {
+  release(): Promise<void>;
+}
+
+/** Session-level advisory lock key of `ardesia serve` (any constant: it marks the database as served). */
+const SERVE_LOCK_KEY = 0x41524445; // "ARDE"
+
+/**
+ * One `ardesia serve` per PostgreSQL database, as the data folder's flock is one per folder: a session
+ * advisory lock held on a connection of its own for the daemon's life (the server drops it if we die).
+ */
+export async function holdPostgresStore(url: string): Promise<StoreHold> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new ArdesiaError('DATABASE_UNREACHABLE', `PostgreSQL at ${redactUrl(url)}: ${(err as Error).message}`);
   }
-  return db;
+  const res = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [SERVE_LOCK_KEY]);
+  if (res.rows[0]?.ok !== true) {
+    const who = await client.query<{ addr: string | null; pid: number }>("select client_addr::text as addr, l.pid from pg_locks l join pg_stat_activity a on a.pid = l.pid where l.locktype = 'advisory' and l.objid = $1 and l.granted limit 1", [SERVE_LOCK_KEY]).catch(() => undefined);
+    await client.end().catch(() => {});
+    const holder = who?.rows[0];
+    throw new ArdesiaError('DATABASE_IN_USE', `the database ${redactUrl(url)} is in use by another ardesia serve${holder ? ` (server backend ${holder.pid}, client ${holder.addr ?? 'on a Unix socket'})` : ''}; two would both drive the same VMs and desktops`);
+  }
+  return { release: async () => void (await client.end().catch(() => {})) };
 }

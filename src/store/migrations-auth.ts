@@ -1,5 +1,6 @@
 // Users, groups, roles, browser sessions and login attempts: this domain's schema migrations (merged with the others in src/store/db.ts; names sort globally).
 import { type Kysely, type Migration, sql } from 'kysely';
+import { int } from './dialect.js';
 
 export const AUTH_MIGRATIONS: Record<string, Migration> = {
   '0003_auth': {
@@ -10,7 +11,7 @@ export const AUTH_MIGRATIONS: Record<string, Migration> = {
         .addColumn('full_name', 'text', (c) => c.notNull().defaultTo(''))
         .addColumn('password_hash', 'text', (c) => c.notNull())
         .addColumn('roles', 'text', (c) => c.notNull())
-        .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('disabled', int(db), (c) => c.notNull().defaultTo(0))
         .addColumn('keyboard_layout', 'text', (c) => c.notNull().defaultTo('us'))
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('last_login_at', 'text')

@@ -1,5 +1,6 @@
 // Thin-client inventory and persisted DHCP leases: this domain's schema migrations (merged with the others in src/store/db.ts; names sort globally).
 import { type Kysely, type Migration, sql } from 'kysely';
+import { int } from './dialect.js';
 
 export const NETBOOT_MIGRATIONS: Record<string, Migration> = {
   '0005_netboot': {
@@ -17,7 +18,7 @@ export const NETBOOT_MIGRATIONS: Record<string, Migration> = {
         .addColumn('boot_params', 'text')
         .addColumn('last_seen_at', 'text')
         .addColumn('last_ip', 'text')
-        .addColumn('boot_count', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('boot_count', int(db), (c) => c.notNull().defaultTo(0))
         .addColumn('current_user', 'text')
         .addColumn('created_at', 'text', (c) => c.notNull())
         .execute();
@@ -25,9 +26,9 @@ export const NETBOOT_MIGRATIONS: Record<string, Migration> = {
         .createTable('dhcp_leases')
         .addColumn('ip', 'text', (c) => c.primaryKey())
         .addColumn('mac', 'text', (c) => c.notNull())
-        .addColumn('expires_at_ms', 'integer', (c) => c.notNull())
+        .addColumn('expires_at_ms', int(db), (c) => c.notNull())
         .addColumn('hostname', 'text')
-        .addColumn('declined', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('declined', int(db), (c) => c.notNull().defaultTo(0))
         .execute();
       await db.schema.createIndex('dhcp_leases_mac').on('dhcp_leases').column('mac').execute();
     },

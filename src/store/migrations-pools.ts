@@ -1,6 +1,7 @@
 // Pools, pool desktops with their lifecycle state, and sessions: this domain's schema migrations
 // (merged with the others in src/store/db.ts; names sort globally).
 import { type Kysely, type Migration, sql } from 'kysely';
+import { dialectOf, int, jsonSetMissingKey } from './dialect.js';
 import { DESKTOP_STATES } from '../contract/pools.js';
 
 const stateList = sql.join(DESKTOP_STATES.map((s) => sql.lit(s)));
@@ -24,7 +25,7 @@ export const POOL_MIGRATIONS: Record<string, Migration> = {
         .addColumn('user', 'text')
         .addColumn('host', 'text')
         .addColumn('image', 'text', (c) => c.notNull())
-        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('version', int(db), (c) => c.notNull())
         .addColumn('since', 'text', (c) => c.notNull())
         .addColumn('last_error', 'text')
         .addColumn('created_at', 'text', (c) => c.notNull())
@@ -44,7 +45,7 @@ export const POOL_MIGRATIONS: Record<string, Migration> = {
   // Pools made before desktops had a network card keep none, written out so the setting shows what they do.
   '0007_pool_network': {
     async up(db: Kysely<any>) {
-      await sql`update pools set spec = json_set(spec, '$.network', json('{"mode":"none"}')) where json_extract(spec, '$.network') is null`.execute(db);
+      await sql.raw(jsonSetMissingKey(dialectOf(db), 'pools', 'spec', 'network', '{"mode":"none"}')).execute(db);
     },
   },
 };

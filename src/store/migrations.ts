@@ -1,6 +1,7 @@
 // Migration names: 0003_* auth, 0004_* pools, 0005_* netboot (see migrations-auth.ts, migrations-pools.ts, migrations-netboot.ts).
 // Schema migrations, in order; each runs once, recorded by Kysely's migrator.
 import { type Kysely, type Migration, sql } from 'kysely';
+import { appendOnlyTriggers, autoId, dialectOf, int } from './dialect.js';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_vms': {
@@ -11,7 +12,7 @@ export const MIGRATIONS: Record<string, Migration> = {
         .addColumn('spec', 'text', (c) => c.notNull())
         .addColumn('desired', 'text', (c) => c.notNull().check(sql`desired in ('running','stopped')`))
         .addColumn('source', 'text', (c) => c.notNull())
-        .addColumn('transient', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('transient', int(db), (c) => c.notNull().defaultTo(0))
         .addColumn('last_stop_reason', 'text')
         .addColumn('started_at', 'text')
         .addColumn('created_at', 'text', (c) => c.notNull())
@@ -19,7 +20,7 @@ export const MIGRATIONS: Record<string, Migration> = {
         .execute();
       await db.schema
         .createTable('api_tokens')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', int(db), (c) => autoId(db, c))
         .addColumn('token_sha256', 'text', (c) => c.notNull().unique())
         .addColumn('principal', 'text', (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())
@@ -33,22 +34,22 @@ export const MIGRATIONS: Record<string, Migration> = {
         .addColumn('name', 'text', (c) => c.primaryKey())
         .addColumn('arch', 'text', (c) => c.notNull())
         .addColumn('firmware', 'text', (c) => c.notNull().check(sql`firmware in ('bios','uefi')`))
-        .addColumn('memory_mib', 'integer', (c) => c.notNull())
+        .addColumn('memory_mib', int(db), (c) => c.notNull())
         .addColumn('kernel', 'text')
         .addColumn('initrd', 'text')
         .addColumn('cmdline', 'text')
-        .addColumn('current_version', 'integer')
+        .addColumn('current_version', int(db))
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('created_by', 'text', (c) => c.notNull())
         .execute();
       await db.schema
         .createTable('image_versions')
         .addColumn('image', 'text', (c) => c.notNull().references('images.name').onDelete('cascade'))
-        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('version', int(db), (c) => c.notNull())
         .addColumn('sha256', 'text', (c) => c.notNull())
-        .addColumn('backing_version', 'integer')
-        .addColumn('depth', 'integer', (c) => c.notNull())
-        .addColumn('virtual_size', 'integer', (c) => c.notNull())
+        .addColumn('backing_version', int(db))
+        .addColumn('depth', int(db), (c) => c.notNull())
+        .addColumn('virtual_size', int(db), (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('created_by', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('image_versions_pk', ['image', 'version'])
@@ -56,8 +57,8 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema
         .createTable('maintenance_sessions')
         .addColumn('image', 'text', (c) => c.primaryKey().references('images.name'))
-        .addColumn('base_version', 'integer')
-        .addColumn('target_version', 'integer', (c) => c.notNull())
+        .addColumn('base_version', int(db))
+        .addColumn('target_version', int(db), (c) => c.notNull())
         .addColumn('overlay', 'text', (c) => c.notNull())
         .addColumn('vm_name', 'text', (c) => c.notNull())
         .addColumn('iso', 'text')
@@ -68,8 +69,8 @@ export const MIGRATIONS: Record<string, Migration> = {
         .createTable('desktops')
         .addColumn('name', 'text', (c) => c.primaryKey())
         .addColumn('image', 'text', (c) => c.notNull().references('images.name'))
-        .addColumn('version', 'integer', (c) => c.notNull())
-        .addColumn('follows_latest', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('version', int(db), (c) => c.notNull())
+        .addColumn('follows_latest', int(db), (c) => c.notNull().defaultTo(0))
         .addColumn('home_user', 'text')
         .addColumn('vm_name', 'text', (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())
@@ -77,14 +78,14 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema
         .createTable('homes')
         .addColumn('user', 'text', (c) => c.primaryKey())
-        .addColumn('size_bytes', 'integer', (c) => c.notNull())
+        .addColumn('size_bytes', int(db), (c) => c.notNull())
         .addColumn('leased_to', 'text')
         .addColumn('leased_at', 'text')
         .addColumn('created_at', 'text', (c) => c.notNull())
         .execute();
       await db.schema
         .createTable('audit')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', int(db), (c) => autoId(db, c))
         .addColumn('at', 'text', (c) => c.notNull())
         .addColumn('principal', 'text', (c) => c.notNull())
         .addColumn('action', 'text', (c) => c.notNull())
@@ -92,8 +93,7 @@ export const MIGRATIONS: Record<string, Migration> = {
         .addColumn('detail', 'text')
         .execute();
       // Append-only: the store itself refuses to rewrite history.
-      await sql`create trigger audit_no_update before update on audit begin select raise(abort, 'the audit log is append-only'); end`.execute(db);
-      await sql`create trigger audit_no_delete before delete on audit begin select raise(abort, 'the audit log is append-only'); end`.execute(db);
+      for (const stmt of appendOnlyTriggers(dialectOf(db), 'audit', 'the audit log is append-only')) await sql.raw(stmt).execute(db);
     },
   },
   // Standalone desktops get the pools' network setting; those made before it keep none (branch wt-localnet: renumber at merge).

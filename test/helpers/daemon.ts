@@ -5,6 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../../src/cli/client.js';
 import { natGuardRemoval, natGuardTable } from '../../src/network/nat-guard.js';
+import { freshDatabase } from './postgres.js';
+
+/** `postgres`: every TestDaemon of this process keeps its store in a fresh PostgreSQL database (the *.postgres.test files set it). */
+export const TEST_STORE_ENV = 'ARDESIA_TEST_STORE';
 
 export const REPO_ROOT = process.env.ARDESIA_REPO_ROOT ?? join(import.meta.dirname, '..', '..', '..');
 export const CLI = join(REPO_ROOT, 'bin', 'ardesia.js');
@@ -48,11 +52,14 @@ export class TestDaemon {
     private readonly extraArgs: string[] = [],
     /** A network namespace the daemon (and so its QEMUs, taps and DHCP) runs in; the CLI reaches it by its socket file. */
     private readonly netns?: string,
+    /** The daemon's PostgreSQL database (--database), kept across restarts; undefined: SQLite in the data folder. */
+    readonly database?: string,
   ) {}
 
   static async start(opts: { extraArgs?: string[]; dataDir?: string; env?: NodeJS.ProcessEnv; netns?: string } = {}): Promise<TestDaemon> {
     // Short path: unix socket paths must stay under 108 bytes.
-    const d = new TestDaemon(opts.dataDir ?? mkdtempSync(join(tmpdir(), 'ard-')), opts.extraArgs, opts.netns);
+    const database = process.env[TEST_STORE_ENV] === 'postgres' && opts.env?.ARDESIA_DATABASE === undefined ? await freshDatabase() : undefined;
+    const d = new TestDaemon(opts.dataDir ?? mkdtempSync(join(tmpdir(), 'ard-')), opts.extraArgs, opts.netns, database);
     await d.spawn(opts.env);
     return d;
   }
@@ -68,7 +75,7 @@ export class TestDaemon {
     // `ip netns exec` execs the command, so this process is the daemon itself (signals reach it).
     const [cmd, ...args] = this.netns ? ['ip', 'netns', 'exec', this.netns, ...argv] : argv;
     const proc = spawn(cmd!, args, {
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...(this.database === undefined ? {} : { ARDESIA_DATABASE: this.database }), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = proc;

@@ -1,5 +1,5 @@
 // `ardesia serve`: the daemon in the foreground (systemd runs it so; npm start too).
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { type GlobalOptions, resolveDataDir } from '../client.js';
 import { duration, flag, listenAddress, LOG_LEVELS, oneOf, positiveInt } from '../options.js';
 
@@ -22,10 +22,11 @@ export function registerServeCommand(program: Command): void {
     .option('--owner-policy <file>', 'what VM owners who are not administrators may use: folders, taps, bridges, caps (YAML/JSON; docs/security/20-owners.md)')
     .option('--trusted-proxy <addr>', 'a reverse proxy (address or IPv4 CIDR, repeatable) whose X-Forwarded-For names the client; none by default', (v: string, all: string[] = []) => [...all, v])
     .addOption(flag('--token-ttl <duration>', 'how long a login token (`ardesia login`) lives: seconds, or with a unit like 12h or 720h', duration({ bareUnit: 's', minMs: 60_000, maxMs: 366 * 86_400_000 }), '720h'))
+    .addOption(new Option('--database <sqlite|postgres://…>', 'the store: sqlite (DATA_DIR/ardesia.db, the default) or a PostgreSQL URL, postgres://USER@HOST[:PORT]/DATABASE').env('ARDESIA_DATABASE'))
     .option('--stop-vms-on-exit', 'stop every VM when the daemon stops (default: they keep running)')
     .option('--allow-unguarded-nat', 'start user-mode NAT VMs even if the NAT guard (nftables) cannot be installed: their guests then reach this host\'s loopback and ports')
     .addOption(flag('--log-level <level>', LOG_LEVELS.join(', '), oneOf(LOG_LEVELS), 'info'))
-    .action(async (flags: { listen?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; config?: string; netboot?: string; stopVmsOnExit?: boolean; allowUnguardedNat?: boolean; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string; trustedProxy?: string[]; tokenTtl: number }, cmd: Command) => {
+    .action(async (flags: { listen?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; config?: string; netboot?: string; stopVmsOnExit?: boolean; allowUnguardedNat?: boolean; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string; trustedProxy?: string[]; tokenTtl: number; database?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       // Loaded on demand: the daemon's dependencies would slow every other command's start-up.
       const { startDaemon } = await import('../../daemon/daemon.js');
@@ -40,6 +41,7 @@ export function registerServeCommand(program: Command): void {
         ownerPolicy: flags.ownerPolicy,
         trustedProxies: flags.trustedProxy,
         tokenTtlMs: flags.tokenTtl,
+        database: flags.database,
         stopVmsOnExit: flags.stopVmsOnExit,
         allowUnguardedNat: flags.allowUnguardedNat,
         bootStormLimit: flags.bootStormLimit,
