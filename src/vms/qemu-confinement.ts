@@ -6,6 +6,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { BackingChains, BackingImage } from '../hypervisor/qemu/argv.js';
+import { forwardsThroughCommand } from '../hypervisor/qemu/network-args.js';
 import { type OpenedFileGuard, openedPath } from '../hypervisor/qemu/process.js';
 import type { UnprivilegedAccount } from '../lib/unprivileged-account.js';
 import { readHead } from '../storage/clone.js';
@@ -139,9 +140,7 @@ export function spiceCredentialsForAccount(x509Dir: string | undefined, runtimeD
   return target;
 }
 
-/** Why this VM's QEMU cannot run as the account yet (it then runs as the daemon's user, still sandboxed), or undefined. */
+/** Why this VM's QEMU cannot run as the account yet (it then runs as the daemon's user, without the sandbox), or undefined. */
 export function keepsDaemonUser(spec: VmSpec): string | undefined {
-  // guestfwd's command (nc) per connection does not yet work as the account: not solved before the deadline.
-  if (spec.nics.some((n) => n.mode === 'user' && (n.allow?.length ?? 0) > 0)) return 'a NAT allow-list forwards through a command that does not run as the account yet';
-  return undefined;
+  return forwardsThroughCommand(spec) ? 'a NAT allow-list forwards through a command that does not run as the account yet' : undefined;
 }

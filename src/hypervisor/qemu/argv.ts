@@ -8,7 +8,7 @@ import { posix } from 'node:path';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { VmSpec } from '../../contract/vm.js';
 import { type BootKind, bootIndexes, bootPlan, type FirmwarePaths, type LaunchFile } from './boot-args.js';
-import { nicArgs } from './network-args.js';
+import { forwardsThroughCommand, nicArgs } from './network-args.js';
 import { escapeOptionValue, renderOption } from './qemu-options.js';
 import { HandedFiles, type HandedFile } from './handed-files.js';
 import { type BackingChains, type MachineType, storageArgs } from './storage-args.js';
@@ -57,10 +57,9 @@ export interface LaunchContext {
 
 /** QEMU's seccomp filter: no obsolete syscalls, no set*id, no fork/exec, no scheduler or cgroup changes. */
 export const QEMU_SANDBOX = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny';
-/** The seccomp filter for this VM; none (as before) for a NAT allow-list, whose guestfwd command (nc) per
- *  connection does not work under the filter yet (not solved before the deadline). */
+/** The seccomp filter for this VM; none for a NAT allow-list (forwardsThroughCommand). */
 export function sandboxArgs(spec: VmSpec): string[] {
-  return spec.nics.some((n) => n.mode === 'user' && (n.allow?.length ?? 0) > 0) ? [] : ['-sandbox', QEMU_SANDBOX];
+  return forwardsThroughCommand(spec) ? [] : ['-sandbox', QEMU_SANDBOX];
 }
 
 /** The virtio-serial port the guest helper opens (/dev/virtio-ports/org.ardesia.guest.0). */

@@ -2,7 +2,7 @@
 // with deterministic MACs and tap names so that a VM keeps them across restarts and hosts.
 import { createHash } from 'node:crypto';
 import { ArdesiaError } from '../../contract/errors.js';
-import type { NicSpec } from '../../contract/vm.js';
+import type { NicSpec, VmSpec } from '../../contract/vm.js';
 import type { HandedFiles } from './handed-files.js';
 import { escapeOptionValue, type OptionValue, renderOption } from './qemu-options.js';
 
@@ -39,6 +39,12 @@ export function defaultTapName(name: string, index: number): string {
 
 /** What QEMU runs for each connection to an allowed destination: busybox-static's nc (a setup package). */
 export const NAT_FORWARD_COMMAND = '/bin/busybox nc';
+
+/** True when a NIC's NAT allow-list forwards through guestfwd's command (nc), which runs per connection:
+ *  such a QEMU cannot take the seccomp filter (spawn=deny) nor run as the unprivileged account yet. */
+export function forwardsThroughCommand(spec: Pick<VmSpec, 'nics'>): boolean {
+  return spec.nics.some((n) => n.mode === 'user' && (n.allow?.length ?? 0) > 0);
+}
 
 /** Where allowed destination i appears inside a restricted NAT guest: slirp's guestfwd only takes
  *  addresses inside its own 10.0.2.0/24, so each destination gets one from .100 up. */
