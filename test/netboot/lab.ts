@@ -4,6 +4,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { addTestNamespace } from '../helpers/netns.js';
 
 const run = promisify(execFile);
 export const REPO = process.env.ARDESIA_REPO_ROOT ?? process.cwd();
@@ -45,7 +46,7 @@ export class NetLab {
   }
 
   private async addNamespace(ns: string): Promise<void> {
-    await ip('netns', 'add', ns);
+    await addTestNamespace(ns);
     this.namespaces.push(ns);
     await ip('-n', ns, 'link', 'set', 'lo', 'up');
   }

@@ -16,6 +16,7 @@ import { TestDaemon, until } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
 import { UDHCPC_SCRIPT, type UdhcpcEvent } from '../netboot/lab.js';
 import { guestNetReport, LAB_BODY, LAB_HTTP_PORT, NetworkLab } from './lab.js';
+import { addTestNamespace } from '../helpers/netns.js';
 
 const run = promisify(execFile);
 const g = guestArtifacts();
@@ -73,7 +74,7 @@ before(async () => {
   script = join(dir, 'udhcpc.sh');
   writeFileSync(script, UDHCPC_SCRIPT);
   chmodSync(script, 0o755);
-  await run('ip', ['netns', 'add', clientNs]);
+  await addTestNamespace(clientNs);
   await run('ip', ['-n', lab.ns, 'link', 'add', 'tc0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', clientNs]);
   await lab.ip('address', 'add', `${NETBOOT_ADDRESS}/24`, 'dev', 'tc0');
   await lab.ip('link', 'set', 'tc0', 'up');

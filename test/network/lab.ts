@@ -8,6 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { until } from '../helpers/daemon.js';
+import { addTestNamespace } from '../helpers/netns.js';
 
 const run = promisify(execFile);
 
@@ -30,7 +31,7 @@ export class NetworkLab {
   /** `tag` keeps concurrently running test files apart (namespace names stay short). */
   static async create(tag: string): Promise<NetworkLab> {
     const lab = new NetworkLab(`an${tag}${process.pid % 10000}`);
-    await run('ip', ['netns', 'add', lab.ns]);
+    await addTestNamespace(lab.ns);
     await lab.ip('link', 'set', 'lo', 'up');
     await lab.ip('link', 'add', 'br0', 'type', 'bridge');
     await lab.ip('address', 'add', `${LAB_HOST}/24`, 'dev', 'br0');
@@ -67,7 +68,7 @@ export class NetworkLab {
    */
   async startOutside(): Promise<void> {
     const out = `${this.ns}o`;
-    await run('ip', ['netns', 'add', out]);
+    await addTestNamespace(out);
     this.outside = out;
     await this.ip('link', 'add', 'out0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', out);
     await this.ip('address', 'add', '10.78.0.1/24', 'dev', 'out0');

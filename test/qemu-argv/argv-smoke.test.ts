@@ -24,6 +24,7 @@ import {
 import { closeHandedFds, openHandedFiles, qemuCommand } from '../../src/hypervisor/qemu/process.js';
 import { multibootImage, pvhElfImage } from './boot-files.js';
 import { RawQmp } from './raw-qmp.js';
+import { addTestNamespaceSync } from '../helpers/netns.js';
 
 const MEMDISK = '/usr/lib/syslinux/memdisk';
 const SEABIOS_IMAGE = '/usr/share/seabios/bios-256k.bin';
@@ -271,7 +272,7 @@ describe('QEMU accepts the built command lines', { skip: HAS_QEMU ? false : 'qem
   });
 
   it('bridge and tap NICs open tap devices (in a private network namespace)', { skip: !CAN_NETNS && 'needs root, iproute2 and /dev/net/tun' }, async () => {
-    assert.equal(run('ip', ['netns', 'add', netns]).status, 0);
+    addTestNamespaceSync(netns);
     const vm = await start('taps', { nics: [{ mode: 'bridge', bridge: 'br0' }, { mode: 'tap', ifname: 'ardtap1', model: 'e1000' }] }, { inNetns: true });
     for (const ifname of [defaultTapName('taps', 0), 'ardtap1']) {
       assert.equal(run('ip', ['-n', netns, 'link', 'show', ifname]).status, 0, `${ifname} exists`);

@@ -15,6 +15,7 @@ import { DHCP_PORT_DEFAULT_PATH } from '../../src/netboot/dhcp/port.js';
 import { encodeRequest } from '../../src/netboot/tftp/codec.js';
 import { tftpSenderBinary } from '../../src/netboot/tftp/native-sender.js';
 import { TftpServer } from '../../src/netboot/tftp/server.js';
+import { addTestNamespaceSync } from '../helpers/netns.js';
 
 /** Only a guard against a hung test; nothing asserts how long anything took. */
 const GUARD_MS = 30_000;
@@ -102,7 +103,7 @@ test('the TFTP sender runs without root once it holds its socket and the file', 
 
 test('the DHCP port helper still dies with its parent after dropping root (the uid switch clears the parent-death signal)', async () => {
   const ns = `hdrop-${process.pid}`;
-  execFileSync('ip', ['netns', 'add', ns]);
+  addTestNamespaceSync(ns);
   // sh is the helper's parent; stdin is a pipe this test holds open, so only the parent-death signal can end the helper.
   const parent = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', `exec 3<&0; "${DHCP_PORT_DEFAULT_PATH}" 6767 $$ <&3 & wait`], { stdio: ['pipe', 'ignore', 'inherit'] });
   try {
