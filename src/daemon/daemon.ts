@@ -146,7 +146,10 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   const log = pino({ level: opts.logLevel ?? 'info', base: { svc: 'ardesia' } });
   // The certificate before anything else starts: a bad one must fail the start, not the first client.
   const cert = await listenCertificate(dataDir, listenAt);
-  const store = await openStore(holds.at);
+  const store = await openStore(holds.at, {
+    upgradeBackupDir: join(dataDir, 'store-backups'),
+    onMigrated: (r) => log.info({ migrations: r.applied, backup: r.backup }, 'store upgraded'),
+  });
   const hostReport = runHostCheck(log);
   const natGuard = new NatGuard(dataDir, { allowUnguarded: opts.allowUnguardedNat ?? false }, log);
   await natGuard.install(); // before any VM starts (reconcile, vm.conf autostart, pools)
