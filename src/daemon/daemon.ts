@@ -43,6 +43,8 @@ import { listenTlsPlan, type ListenTlsFlags, type ListenTlsPlan } from '../tls/l
 import { ardesiaCaPem, givenCertificate, type ServerCertificate, serverCertificateEnsure } from '../tls/certs.js';
 import { type Listener, listenerStart } from './listener.js';
 import { NatGuard } from '../network/nat-guard-host.js';
+import { backupStream } from '../ops/backup.js';
+import { auditAppend } from '../audit/log.js';
 
 export interface ServeOptions {
   dataDir: string;
@@ -198,6 +200,18 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     tls: {
       https: cert ? { fingerprint: cert.fingerprint, subject: cert.subject, caPem: cert.caPath ? readFileSync(cert.caPath, 'utf8') : undefined } : undefined,
       spiceCaPem: () => ardesiaCaPem(dataDir),
+    },
+    backup: async (req, principal) => {
+      const stream = await backupStream({
+        dataDir,
+        store,
+        storeAt: holds.at,
+        homeInUseCopy: async (user, desktop) => {
+          throw new ArdesiaError('BACKUP_HOME_IN_USE', `the home of ${user} is attached to the running desktop ${desktop}; copying an attached home is not supported yet`);
+        },
+      }, req, join(dataDir, 'backup-staging'), (err) => (err ? log.warn({ err }, 'backup stream failed') : log.info(req, 'backup streamed')));
+      await auditAppend(store, principal, 'site.backup', 'site', req);
+      return stream;
     },
     configLoad: async (path) => {
       configPath = resolve(path);

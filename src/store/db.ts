@@ -75,6 +75,13 @@ export async function openStore(where: string | StoreLocation, opts: OpenStoreOp
   return db;
 }
 
+/** The store as it is, not upgraded: an offline backup reads it (SQLite: the file must exist). */
+export function openStoreAsIs(loc: StoreLocation): Store {
+  if (loc.kind === 'postgres') return new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool(loc.url) }) });
+  if (!existsSync(loc.path)) throw new ArdesiaError('STORE_UNREACHABLE', `there is no store at ${loc.path}: is this the data folder (--data-dir), or does the site keep its store in PostgreSQL (--database)?`);
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqliteFile(loc.path) }) });
+}
+
 const isOnDisk = (path: string) => path !== ':memory:' && path !== '';
 
 function openSqliteFile(path: string): SqliteDatabase.Database {

@@ -60,6 +60,13 @@ export async function migrateStore(db: Kysely<any>, migrations: Record<string, M
   return { applied, backup };
 }
 
+/** The names recorded as run, read only (a backup must not change the store it copies). */
+export async function recordedMigrationsRead(db: Kysely<any>): Promise<string[]> {
+  const tables = await db.introspection.getTables();
+  if (!tables.some((t) => t.name === MIGRATION_TABLE)) return [];
+  return (await db.selectFrom(MIGRATION_TABLE).select('name').execute()).map((r) => String(r.name));
+}
+
 async function ensureBookkeeping(db: Kysely<any>): Promise<void> {
   // The same columns as Kysely's Migrator makes, so either may open the other's store.
   await db.schema.createTable(MIGRATION_TABLE).ifNotExists().addColumn('name', 'varchar(255)', (c) => c.notNull().primaryKey()).addColumn('timestamp', 'varchar(255)', (c) => c.notNull()).execute();
