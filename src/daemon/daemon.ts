@@ -206,10 +206,12 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
         dataDir,
         store,
         storeAt: holds.at,
-        homeInUseCopy: async (user, desktop) => {
-          throw new ArdesiaError('BACKUP_HOME_IN_USE', `the home of ${user} is attached to the running desktop ${desktop}; copying an attached home is not supported yet`);
+        // A pool desktop's plugged home: QEMU copies it (blockdev-backup); a standalone desktop's home drive is refused.
+        homeInUseCopy: async (user, desktop, target, sizeBytes) => {
+          if (await machine.homeCopy(desktop, target, sizeBytes)) return;
+          throw new ArdesiaError('BACKUP_HOME_IN_USE', `the home of ${user} is leased to desktop ${desktop}, which is not a running pool desktop with its home plugged in (a standalone desktop, or one starting or stopping); stop that desktop, or back up without --with-homes`);
         },
-      }, req, join(dataDir, 'backup-staging'), (err) => (err ? log.warn({ err }, 'backup stream failed') : log.info(req, 'backup streamed')));
+      }, req, dataDir, (err) => (err ? log.warn({ err }, 'backup stream failed') : log.info(req, 'backup streamed')));
       await auditAppend(store, principal, 'site.backup', 'site', req);
       return stream;
     },

@@ -2,7 +2,7 @@
 // configuration and secrets (tls/, tokens/, root.token), and a manifest of image versions and homes with
 // their sha256; with --with-images / --with-homes their files too. One tar archive, SHA256SUMS inside.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import Sqlite from 'better-sqlite3';
@@ -29,7 +29,7 @@ export interface BackupSource {
    * Copies the home of `user`, attached to the running desktop `desktop`, consistently into `target` (the daemon:
    * QEMU's blockdev-backup); absent offline, where such a home is refused.
    */
-  homeInUseCopy?(user: string, desktop: string, target: string): Promise<void>;
+  homeInUseCopy?(user: string, desktop: string, target: string, sizeBytes: number): Promise<void>;
 }
 
 /** A backup ready to be written: the staged files, the members in order (each with the folder it is read from). */
@@ -118,6 +118,12 @@ async function prepareIn(stage: string, src: BackupSource, req: BackupRequest, c
   // Boot files of kernel-booted images (images/NAME/boot/) go with the images.
   if (req.withImages) for (const name of [...new Set(versions.map((v: { image: string }) => v.image))]) await addTree(src.dataDir, `images/${name}/boot`);
 
+  // The desktops' folders, not their system disks: a restored daemon re-clones those from the image into them.
+  const desktopNames = [...(await db.selectFrom('pool_desktops').select('name').execute()), ...(await db.selectFrom('desktops').select('name').execute())].map((r) => String(r.name)).sort();
+  const desktopDirs = desktopNames.filter((d) => existsSync(join(src.dataDir, 'desktops', d)));
+  if (desktopDirs.length) addDir(src.dataDir, 'desktops');
+  for (const d of desktopDirs) addDir(src.dataDir, `desktops/${d}`);
+
   const homeRows = await db.selectFrom('homes').select(['user', 'size_bytes', 'leased_to']).orderBy('user').execute();
   const homes: BackupManifest['homes'] = [];
   if (req.withHomes && homeRows.length) addDir(src.dataDir, 'homes');
@@ -129,7 +135,7 @@ async function prepareIn(stage: string, src: BackupSource, req: BackupRequest, c
         if (!src.homeInUseCopy) throw new ArdesiaError('BACKUP_HOME_IN_USE', `the home of ${h.user} is leased to desktop ${h.leased_to}, which may still run without the daemon; an offline backup cannot copy it consistently. Start the daemon and back up through it, or stop the desktop`);
         mkdirSync(join(stage, 'homes', h.user), { recursive: true, mode: 0o700 });
         addDir(stage, `homes/${h.user}`);
-        await src.homeInUseCopy(h.user, h.leased_to, join(stage, member));
+        await src.homeInUseCopy(h.user, h.leased_to, join(stage, member), Number(h.size_bytes));
         sha = await addFile(stage, member);
       } else {
         addDir(src.dataDir, `homes/${h.user}`);

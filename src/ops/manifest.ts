@@ -9,7 +9,7 @@ export const SUMS_FILE = 'SHA256SUMS';
 export const STORE_SQLITE_MEMBER = 'store/ardesia.db';
 export const STORE_POSTGRES_MEMBER = 'store/postgres.sql';
 /** Top-level names an archive may hold; anything else is refused before extraction. */
-export const ARCHIVE_TOP_LEVEL = [MANIFEST_FILE, SUMS_FILE, 'store', 'tls', 'tokens', 'root.token', 'images', 'homes'] as const;
+export const ARCHIVE_TOP_LEVEL = [MANIFEST_FILE, SUMS_FILE, 'store', 'tls', 'tokens', 'root.token', 'images', 'homes', 'desktops'] as const;
 
 export const BackupManifest = z
   .object({

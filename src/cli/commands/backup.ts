@@ -57,7 +57,7 @@ export function registerBackupCommands(program: Command): void {
     .description('back up the site into one tar file: the store, TLS and token files, a manifest of image versions and homes with sha256 (README "Backup and restore")')
     .argument('<file>', 'the archive to write (replaced atomically when complete and checked)')
     .option('--with-images', 'include the image files (every version, and boot files)')
-    .option('--with-homes', 'include the home volumes (one attached to a running desktop is refused: log its user off first)')
+    .option('--with-homes', "include the home volumes (one plugged into a running pool desktop is copied by QEMU, crash-consistent; a standalone desktop's in use is refused)")
     .addOption(new Option('--database <sqlite|postgres://…>', 'with the daemon stopped: where the store is (as `serve --database`)').env('ARDESIA_DATABASE'))
     .action(async (file: string, flags: BackupFlags, cmd: Command) => {
       const opts = cmd.optsWithGlobals<GlobalOptions>();
