@@ -34,12 +34,12 @@ export function tarHeaderParse(block: Buffer): TarMember | undefined {
 }
 
 /** Every member of the archive at `file`, with the sha256 of each regular file's bytes. */
-export async function tarMembers(file: string, keep: (name: string) => boolean = () => false): Promise<TarMember[]> {
+export async function tarMembers(file: string, keep: (name: string) => boolean = () => false, chunkBytes = 1 << 20): Promise<TarMember[]> {
   const members: TarMember[] = [];
   let pending: Buffer = Buffer.alloc(0);
   let current: { member: TarMember; left: number; hash: Hash; pad: number; kept?: Buffer[] } | undefined;
   let ended = false;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+  for await (const chunk of createReadStream(file, { highWaterMark: chunkBytes }) as AsyncIterable<Buffer>) {
     pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
     let at = 0;
     while (!ended) {

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createHash } from 'node:crypto';
 import { runCli, TestDaemon } from '../helpers/daemon.js';
+import { ApiClient } from '../../src/cli/client.js';
+import { ArdesiaError } from '../../src/contract/errors.js';
 
 let daemon: TestDaemon;
 let work: string;
@@ -77,6 +79,15 @@ test('a backup through the running daemon, restored into a new folder, serves th
   } finally {
     await second.destroy();
   }
+});
+
+test('only an administrator may take a backup through the API; an unwritable target is said before any work', async () => {
+  const { token } = await new ApiClient({ socketPath: daemon.socket }).request<{ token: string }>('POST', '/v1/auth/tokens', { user: 'alice', password: 'correct-horse-battery-1' });
+  const err = await new ApiClient({ socketPath: daemon.socket, token }).download('POST', '/v1/backup', {}, join(work, 'alice.tar')).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof ArdesiaError && err.code === 'FORBIDDEN', String(err));
+  const r = await daemon.cli(['backup', join(work, 'no-such-folder', 'x', 'site.tar')]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot write the backup beside/);
 });
 
 test('offline: with the daemon stopped the CLI reads the data folder itself; a running daemon is used instead', async () => {

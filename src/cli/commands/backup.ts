@@ -1,6 +1,6 @@
 // `ardesia backup FILE` and `ardesia restore FILE --data-dir DIR`. A backup goes through the daemon when it runs
 // (admin only), or reads the data folder itself when it is stopped (holding the folder's lock meanwhile).
-import { existsSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { ArdesiaError } from '../../contract/errors.js';
@@ -41,6 +41,11 @@ async function backupOffline(dataDir: string, flags: BackupFlags, file: string):
 
 async function backupOnline(cmd: Command, flags: BackupFlags, file: string): Promise<BackupWritten> {
   const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    closeSync(openSync(tmp, 'w', 0o600)); // a folder that is missing or not writable is said before the daemon works
+  } catch (err) {
+    throw new ArdesiaError('BACKUP_FAILED', `cannot write the backup beside ${file}: ${(err as Error).message}`);
+  }
   try {
     await client(cmd).download('POST', '/v1/backup', { withImages: flags.withImages === true, withHomes: flags.withHomes === true }, tmp);
   } catch (err) {
