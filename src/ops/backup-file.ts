@@ -1,6 +1,7 @@
 // A backup written to a file atomically: tar into a temporary file beside it, checked whole, then renamed.
 import { renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { ArdesiaError } from '../contract/errors.js';
 import { type BackupRequest, type BackupSource, backupPrepare, tarCreate } from './backup.js';
 import type { BackupManifest } from './manifest.js';
 import { archiveVerify } from './verify.js';
@@ -36,6 +37,9 @@ export async function backupAccept(tmp: string, file: string): Promise<BackupWri
     return { file, bytes: statSync(file).size, manifest };
   } catch (err) {
     rmSync(tmp, { force: true });
+    if (err instanceof ArdesiaError && err.code === 'BACKUP_INVALID') {
+      throw new ArdesiaError('BACKUP_FAILED', `the archive the daemon sent is not intact, so ${file} was not written (a home written to while it was read, or the daemon's tar failed: its log says which): ${err.message}`);
+    }
     throw err;
   }
 }

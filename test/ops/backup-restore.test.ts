@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createHash } from 'node:crypto';
+import SqliteDatabase from 'better-sqlite3';
 import { runCli, TestDaemon } from '../helpers/daemon.js';
 import { ApiClient } from '../../src/cli/client.js';
 import { ArdesiaError } from '../../src/contract/errors.js';
@@ -103,6 +104,17 @@ test('offline: with the daemon stopped the CLI reads the data folder itself; a r
     const r = await runCli(target, ['restore', file]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(existsSync(join(target, 'ardesia.db')));
+
+    // A home the store says is leased may be written by a VM that outlived the daemon: offline, it is refused.
+    const db = new SqliteDatabase(join(daemon.dataDir, 'ardesia.db'));
+    db.prepare("update homes set leased_to = 'ws1', leased_at = 'x' where user = 'alice'").run();
+    db.close();
+    const leased = await daemon.cli(['backup', join(work, 'leased.tar'), '--with-homes']);
+    expectRefused(leased, /log the user off, or back up without --with-homes/, /home of alice is leased to desktop ws1.*offline backup cannot copy it/);
+    assert.ok(!existsSync(join(work, 'leased.tar')) && !readdirSync(work).some((f) => f.includes('.tmp-') || f.startsWith('.backup-')), 'nothing written, no staging left');
+    const undo = new SqliteDatabase(join(daemon.dataDir, 'ardesia.db'));
+    undo.prepare("update homes set leased_to = null, leased_at = null where user = 'alice'").run();
+    undo.close();
   } finally {
     await daemon.spawn();
   }
