@@ -2,6 +2,7 @@
 // error body every route can answer. Each schema is typed as its wire interface from src/contract (or the
 // service's own type), so the compiler keeps them together; objects are strict, so the OpenAPI document
 // refuses a key it does not describe. test/api/openapi-responses.test.ts checks the handlers' real replies.
+import { Readable } from 'node:stream';
 import { z, type ZodTypeAny } from 'zod';
 import { ERROR_REGISTRY, type ErrorCode } from '../contract/errors.js';
 import type { HostReport } from '../hypervisor/host/index.js';
@@ -26,6 +27,8 @@ export const ErrorBodySchema = z
 
 /** A raw (non-JSON) body: text (logs, metrics, a .vv file) or bytes (a PNG); the route's contentType says which. */
 export const RawBody = z.union([z.string(), z.instanceof(Buffer)]);
+/** A body streamed as it is made (a backup archive from tar): bytes, the route's contentType says which. */
+export const StreamBody = z.instanceof(Readable);
 /** `{ ok: true }`: an action that has nothing else to report. */
 export const OkBody = z.object({ ok: z.literal(true) }).strict();
 /** `{ deleted: name }` and its kin: what an action removed. */

@@ -1,5 +1,7 @@
 // The shape of an API route as data: the server registers each with its access check and schemas,
 // and the OpenAPI description is derived from the same list.
+import type { Readable } from 'node:stream';
+import type { BackupRequest } from '../ops/backup.js';
 import { z, type ZodTypeAny } from 'zod';
 import { ArdesiaError } from '../contract/errors.js';
 import type { Principal } from '../contract/users.js';
@@ -44,6 +46,8 @@ export interface AppContext {
   thinClients: ThinClientService;
   metrics: DaemonMetrics;
   tls: TlsContext;
+  /** A backup archive of the site, streamed as tar writes it (src/ops/backup.ts). */
+  backup(req: BackupRequest, principal: string): Promise<Readable>;
 }
 
 /** What the daemon serves over TLS: `GET /v1/tls` shows it, the .vv file carries the SPICE CA. */

@@ -22,10 +22,11 @@ import { displaySocketRoute, registerDisplaySocketRoute } from './display-socket
 import { userRoutes } from './routes-users.js';
 import { thinClientRoutes } from './routes-thinclients.js';
 import { registerBootRoutes } from '../netboot/http/boot-routes.js';
+import { opsRoutes } from './routes-ops.js';
 import { metricsRoutes } from './metrics.js';
 import { clientAddress, isTrustedProxy, NO_TRUSTED_PROXIES, originProblem, type TrustedProxies } from './request-guard.js';
 
-export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...metricsRoutes];
+export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...metricsRoutes, ...opsRoutes];
 
 export interface ApiOptions {
   app: AppContext;

@@ -1,6 +1,7 @@
 // The CLI's way to the daemon: its HTTP API over the local unix socket, or over HTTP with --url.
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { Agent, request as httpRequest, type RequestOptions } from 'node:http';
+import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, type IncomingMessage, request as httpRequest, type RequestOptions } from 'node:http';
+import { pipeline } from 'node:stream/promises';
 import { homedir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -124,6 +125,16 @@ export function unreachable(ep: Endpoint, err: Error): ArdesiaError {
   return new ArdesiaError('DAEMON_UNREACHABLE', `no Ardesia daemon answers at ${where} (${code ?? err.message})`);
 }
 
+/** An answer's body: JSON when it says so (a proxy's or another server's page stays text, reported as such). */
+function answerBody(res: IncomingMessage, text: string): { value: unknown; text: string } {
+  const isJson = (res.headers['content-type'] ?? '').includes('json');
+  try {
+    return { value: isJson && text ? JSON.parse(text) : text, text };
+  } catch {
+    return { value: text, text };
+  }
+}
+
 /** The error of an API answer: the daemon's code, message and hint (a route-specific hint included). */
 export function errorOfAnswer(status: number, body: unknown, text: string): ArdesiaError {
   const e = (body as Partial<ErrorBody> | undefined)?.error;
@@ -135,48 +146,64 @@ export class ApiClient {
   constructor(readonly endpoint: Endpoint) {}
 
   request<T>(method: string, path: string, body?: unknown, timeoutMs = 0): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.send(method, path, body, timeoutMs, reject, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const parsed = answerBody(res, Buffer.concat(chunks).toString('utf8'));
+          if ((res.statusCode ?? 500) < 400) return resolve(parsed.value as T);
+          reject(errorOfAnswer(res.statusCode ?? 500, parsed.value, parsed.text));
+        });
+      });
+    });
+  }
+
+  /** A streamed success body written to `file` (created 0600); an error answer is thrown as the daemon's error. */
+  download(method: string, path: string, body: unknown, file: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.send(method, path, body, 0, reject, (res) => {
+        if ((res.statusCode ?? 500) >= 400) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const parsed = answerBody(res, Buffer.concat(chunks).toString('utf8'));
+            reject(errorOfAnswer(res.statusCode ?? 500, parsed.value, parsed.text));
+          });
+          return;
+        }
+        const out = createWriteStream(file, { mode: 0o600 });
+        pipeline(res, out).then(resolve, (err: Error) => reject(unreachable(this.endpoint, err)));
+      });
+    });
+  }
+
+  private send(method: string, path: string, body: unknown, timeoutMs: number, reject: (err: unknown) => void, onResponse: (res: IncomingMessage) => void): void {
     const ep = this.endpoint;
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const target = ep.url ? new URL(path, ep.url) : undefined;
     const secure = target?.protocol === 'https:';
-    return new Promise((resolve, reject) => {
-      const req = httpRequest(
-        {
-          socketPath: ep.socketPath,
-          hostname: target?.hostname,
-          port: target ? target.port || (secure ? 443 : 80) : undefined,
-          path: target ? target.pathname + target.search : path,
-          method,
-          // https: one verified TLS connection per request (no agent: the connection is made by the check itself).
-          ...(secure ? { createConnection: verifiedTlsConnect(ep.trust ?? {}) as unknown as RequestOptions['createConnection'] } : { agent: NO_IDLE_TIMEOUT_AGENT }),
-          ...(timeoutMs > 0 ? { timeout: timeoutMs } : {}),
-          headers: {
-            ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
-            ...(ep.token ? { authorization: `Bearer ${ep.token}` } : {}),
-          },
+    const req = httpRequest(
+      {
+        socketPath: ep.socketPath,
+        hostname: target?.hostname,
+        port: target ? target.port || (secure ? 443 : 80) : undefined,
+        path: target ? target.pathname + target.search : path,
+        method,
+        // https: one verified TLS connection per request (no agent: the connection is made by the check itself).
+        ...(secure ? { createConnection: verifiedTlsConnect(ep.trust ?? {}) as unknown as RequestOptions['createConnection'] } : { agent: NO_IDLE_TIMEOUT_AGENT }),
+        ...(timeoutMs > 0 ? { timeout: timeoutMs } : {}),
+        headers: {
+          ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+          ...(ep.token ? { authorization: `Bearer ${ep.token}` } : {}),
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            const isJson = (res.headers['content-type'] ?? '').includes('json');
-            let parsed: unknown = text;
-            try {
-              parsed = isJson && text ? JSON.parse(text) : text;
-            } catch {
-              // a proxy's or another server's page: reported with its text below
-            }
-            if ((res.statusCode ?? 500) < 400) return resolve(parsed as T);
-            reject(errorOfAnswer(res.statusCode ?? 500, parsed, text));
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(new ArdesiaError('TIMEOUT', `${method} ${path} took longer than ${timeoutMs} ms`)));
-      req.on('error', (err) => reject(err instanceof ArdesiaError ? err : unreachable(ep, err)));
-      if (payload) req.write(payload);
-      req.end();
-    });
+      },
+      onResponse,
+    );
+    req.on('timeout', () => req.destroy(new ArdesiaError('TIMEOUT', `${method} ${path} took longer than ${timeoutMs} ms`)));
+    req.on('error', (err) => reject(err instanceof ArdesiaError ? err : unreachable(ep, err)));
+    if (payload) req.write(payload);
+    req.end();
   }
 
   webSocket(path: string): WebSocket {

@@ -152,6 +152,15 @@ export const ERROR_REGISTRY = {
   DATABASE_URL_INVALID: { status: 400, hint: 'Give --database (or ARDESIA_DATABASE) as `sqlite` (the embedded store in DATA_DIR/ardesia.db, the default) or a PostgreSQL URL: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (?host=/socket/folder for a Unix socket).' },
   DATABASE_UNREACHABLE: { status: 503, hint: 'PostgreSQL did not answer: check that it runs, that the URL names the right host, port, database and user (psql URL tests it), and that pg_hba.conf lets this host in.' },
   DATABASE_IN_USE: { status: 409, hint: 'Another `ardesia serve` already uses this PostgreSQL database: stop it first, or give this one its own database in --database.' },
+  // wt-ops: backup, restore and upgrades (src/ops, src/store/migrate.ts)
+  STORE_NEWER: { status: 409, hint: 'This store was upgraded by a newer Ardesia: run that release (or a later one) on it, or restore a backup taken before the upgrade (`ardesia restore`; the automatic ones are next to the store).' },
+  STORE_UPGRADE_FAILED: { status: 500, hint: 'The migration named was rolled back and the store keeps its earlier migrations; the automatic backup named in the message holds the store as it was. Fix the cause in the message and start the daemon again.' },
+  BACKUP_FAILED: { status: 500, hint: 'Nothing was written to the backup file; fix the cause in the message (disk space, permissions) and run `ardesia backup` again.' },
+  BACKUP_HOME_IN_USE: { status: 409, hint: 'The home could not be copied while its desktop runs (see the message); log the user off, or back up without --with-homes.' },
+  BACKUP_INVALID: { status: 400, hint: 'The file is not an intact Ardesia backup (damaged, truncated or altered): nothing was restored. Use another copy of the backup.' },
+  RESTORE_TARGET_NOT_EMPTY: { status: 409, hint: 'Restore into an empty (or new) data folder with --data-dir, and an empty PostgreSQL database with --database; move or delete what is there first.' },
+  RESTORE_FAILED: { status: 500, hint: 'What the restore had written was removed again; fix the cause in the message and run `ardesia restore` again.' },
+  POSTGRES_TOOLS_MISSING: { status: 501, hint: 'Install the PostgreSQL client programs of the server\'s major version (Debian: apt install postgresql-client-NN); pg_dump must not be older than the server.' },
 
 } as const satisfies Record<string, { status: number; hint: string }>;
 

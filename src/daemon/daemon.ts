@@ -43,6 +43,8 @@ import { listenTlsPlan, type ListenTlsFlags, type ListenTlsPlan } from '../tls/l
 import { ardesiaCaPem, givenCertificate, type ServerCertificate, serverCertificateEnsure } from '../tls/certs.js';
 import { type Listener, listenerStart } from './listener.js';
 import { NatGuard } from '../network/nat-guard-host.js';
+import { backupStream } from '../ops/backup.js';
+import { auditAppend } from '../audit/log.js';
 
 export interface ServeOptions {
   dataDir: string;
@@ -146,7 +148,10 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   const log = pino({ level: opts.logLevel ?? 'info', base: { svc: 'ardesia' } });
   // The certificate before anything else starts: a bad one must fail the start, not the first client.
   const cert = await listenCertificate(dataDir, listenAt);
-  const store = await openStore(holds.at);
+  const store = await openStore(holds.at, {
+    upgradeBackupDir: join(dataDir, 'store-backups'),
+    onMigrated: (r) => log.info({ migrations: r.applied, backup: r.backup }, 'store upgraded'),
+  });
   const hostReport = runHostCheck(log);
   const natGuard = new NatGuard(dataDir, { allowUnguarded: opts.allowUnguardedNat ?? false }, log);
   await natGuard.install(); // before any VM starts (reconcile, vm.conf autostart, pools)
@@ -195,6 +200,20 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     tls: {
       https: cert ? { fingerprint: cert.fingerprint, subject: cert.subject, caPem: cert.caPath ? readFileSync(cert.caPath, 'utf8') : undefined } : undefined,
       spiceCaPem: () => ardesiaCaPem(dataDir),
+    },
+    backup: async (req, principal) => {
+      const stream = await backupStream({
+        dataDir,
+        store,
+        storeAt: holds.at,
+        // A pool desktop's plugged home: QEMU copies it (blockdev-backup); a standalone desktop's home drive is refused.
+        homeInUseCopy: async (user, desktop, target, sizeBytes) => {
+          if (await machine.homeCopy(desktop, target, sizeBytes)) return;
+          throw new ArdesiaError('BACKUP_HOME_IN_USE', `the home of ${user} is leased to desktop ${desktop}, which is not a running pool desktop with its home plugged in (a standalone desktop, or one starting or stopping); stop that desktop, or back up without --with-homes`);
+        },
+      }, req, dataDir, (err) => (err ? log.warn({ err }, 'backup stream failed') : log.info(req, 'backup streamed')));
+      await auditAppend(store, principal, 'site.backup', 'site', req);
+      return stream;
     },
     configLoad: async (path) => {
       configPath = resolve(path);

@@ -9,6 +9,7 @@ import type { VmRuntime } from '../hypervisor/vm-runtime.js';
 import { hotplugBus } from '../hypervisor/qemu/argv.js';
 import { handFileToQemu } from '../hypervisor/qemu/hand-file.js';
 import { HOME_DISK_SERIAL } from './service.js';
+import { homeCopyRunning } from './home-copy.js';
 
 const HOME_NODE = 'home0';
 const HOME_DEVICE = 'home0';
@@ -111,6 +112,13 @@ export class DesktopGuest extends EventEmitter<DesktopGuestEvents> {
     if (this.homeFdset !== undefined) await qmp.removeFd(this.homeFdset).catch(() => undefined);
     this.homeFdset = undefined;
     this.homePlugged = false;
+    return true;
+  }
+
+  /** A crash-consistent copy of the plugged home into `target` (home-copy.ts); false when no home is plugged. */
+  async copyHome(target: string, sizeBytes: number): Promise<boolean> {
+    if (!this.homePlugged) return false;
+    await homeCopyRunning(this.runtime, HOME_NODE, target, sizeBytes);
     return true;
   }
 

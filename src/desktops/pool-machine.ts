@@ -252,6 +252,11 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     return guest;
   }
 
+  /** Copies the home plugged into the running pool desktop `name` (backup); false when it has none plugged. */
+  async homeCopy(name: string, target: string, sizeBytes: number): Promise<boolean> {
+    return (await this.guests.get(name)?.copyHome(target, sizeBytes)) ?? false;
+  }
+
   /** Whether the guest's clipboard agent is up in the desktop's session. */
   clipboardReadyOf(name: string): boolean {
     return this.guests.get(name)?.clipboardReady ?? false;

@@ -3,13 +3,15 @@
 import SqliteDatabase from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type Migration } from 'kysely';
 import pg from 'pg';
 import { ArdesiaError } from '../contract/errors.js';
 import { AUTH_MIGRATIONS } from './migrations-auth.js';
 import { POOL_MIGRATIONS } from './migrations-pools.js';
 import { NETBOOT_MIGRATIONS } from './migrations-netboot.js';
 import { MIGRATIONS } from './migrations.js';
+import { migrateStore, type MigrateResult } from './migrate.js';
+import { postgresUpgradeBackup, sqliteUpgradeBackup } from './upgrade-backup.js';
 import type { Database } from './schema.js';
 
 export type Store = Kysely<Database>;
@@ -39,25 +41,53 @@ export function redactUrl(url: string): string {
   return url.replace(/^([a-z]+:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
 }
 
-const MIGRATION_PROVIDER: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS, ...AUTH_MIGRATIONS, ...POOL_MIGRATIONS, ...NETBOOT_MIGRATIONS }) };
+/** Every migration this build knows, from each domain's file (names sort globally). */
+export const ALL_MIGRATIONS: Record<string, Migration> = { ...MIGRATIONS, ...AUTH_MIGRATIONS, ...POOL_MIGRATIONS, ...NETBOOT_MIGRATIONS };
 
-/** Opens the store at a SQLite path (`:memory:` too) or a location from storeLocation(). */
-export async function openStore(where: string | StoreLocation): Promise<Store> {
+export interface OpenStoreOptions {
+  /** Where PostgreSQL's automatic pre-upgrade dumps go (the daemon: DATA_DIR/store-backups); SQLite's lie next to the store. */
+  upgradeBackupDir?: string;
+  /** The migrations to bring the store to (tests give fewer, to make an older store); default every one. */
+  migrations?: Record<string, Migration>;
+  /** Told what the upgrade did (the daemon logs it). */
+  onMigrated?(result: MigrateResult): void;
+}
+
+/** Opens the store at a SQLite path (`:memory:` too) or a location from storeLocation(), and upgrades it. */
+export async function openStore(where: string | StoreLocation, opts: OpenStoreOptions = {}): Promise<Store> {
   const loc: StoreLocation = typeof where === 'string' ? { kind: 'sqlite', path: where } : where;
-  const db = loc.kind === 'sqlite' ? openSqlite(loc.path) : new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool(loc.url) }) });
-  const { error } = await new Migrator({ db, provider: MIGRATION_PROVIDER }).migrateToLatest();
-  if (error) {
+  const sqlite = loc.kind === 'sqlite' ? openSqliteFile(loc.path) : undefined;
+  const db = sqlite ? new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }) : new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool((loc as { url: string }).url) }) });
+  try {
+    const result = await migrateStore(db, opts.migrations ?? ALL_MIGRATIONS, {
+      beforeUpgrade: async (pending) => {
+        if (sqlite) return loc.kind === 'sqlite' && isOnDisk(loc.path) ? sqliteUpgradeBackup(sqlite, loc.path, pending[0]!) : undefined;
+        if (loc.kind === 'postgres' && opts.upgradeBackupDir) return postgresUpgradeBackup(loc.url, opts.upgradeBackupDir, pending[0]!);
+        return undefined;
+      },
+    });
+    if (result.applied.length > 0) opts.onMigrated?.(result);
+  } catch (error) {
     await db.destroy();
-    if (loc.kind === 'postgres' && isConnectionError(error)) throw new ArdesiaError('DATABASE_UNREACHABLE', `PostgreSQL at ${redactUrl(loc.url)}: ${(error as Error).message}`);
+    if (loc.kind === 'postgres' && !(error instanceof ArdesiaError) && isConnectionError(error)) throw new ArdesiaError('DATABASE_UNREACHABLE', `PostgreSQL at ${redactUrl(loc.url)}: ${(error as Error).message}`);
     throw error;
   }
   return db;
 }
 
-function openSqlite(path: string): Store {
+/** The store as it is, not upgraded: an offline backup reads it (SQLite: the file must exist). */
+export function openStoreAsIs(loc: StoreLocation): Store {
+  if (loc.kind === 'postgres') return new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool(loc.url) }) });
+  if (!existsSync(loc.path)) throw new ArdesiaError('STORE_UNREACHABLE', `there is no store at ${loc.path}: is this the data folder (--data-dir), or does the site keep its store in PostgreSQL (--database)?`);
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqliteFile(loc.path) }) });
+}
+
+const isOnDisk = (path: string) => path !== ':memory:' && path !== '';
+
+function openSqliteFile(path: string): SqliteDatabase.Database {
   // Password hashes, sessions and token hashes: owner-only. Created 0600 before SQLite opens it, and set
   // again for a store made by an older version; SQLite gives -wal and -shm the mode of the database file.
-  const onDisk = path !== ':memory:' && path !== '';
+  const onDisk = isOnDisk(path);
   if (onDisk) {
     closeSync(openSync(path, 'a', STORE_FILE_MODE));
     chmodSync(path, STORE_FILE_MODE);
@@ -67,7 +97,7 @@ function openSqlite(path: string): Store {
   if (onDisk) for (const side of [`${path}-wal`, `${path}-shm`]) if (existsSync(side)) chmodSync(side, STORE_FILE_MODE);
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return sqlite;
 }
 
 /** int8 as a JS number, as SQLite gives it: the store's bigints are sizes, ids and epoch ms, all below 2^53. */

@@ -56,7 +56,7 @@ const AREAS: Record<string, string[]> = {
   accounts: [
     'GET /healthz', 'GET /v1/host', 'POST /v1/config/load', 'POST /v1/config/reload', 'POST /v1/disks', 'GET /metrics', 'GET /v1/events',
     'POST /v1/auth/login', 'POST /v1/auth/logout', 'GET /v1/auth/me', 'POST /v1/auth/tokens', 'GET /v1/auth/tokens', 'DELETE /v1/auth/tokens/:id', 'GET /v1/tls',
-    'GET /v1/users', 'POST /v1/users', 'GET /v1/users/:user', 'PATCH /v1/users/:user', 'POST /v1/users/:user/password', 'DELETE /v1/users/:user',
+    'POST /v1/backup', 'GET /v1/users', 'POST /v1/users', 'GET /v1/users/:user', 'PATCH /v1/users/:user', 'POST /v1/users/:user/password', 'DELETE /v1/users/:user',
     'GET /v1/groups', 'POST /v1/groups', 'DELETE /v1/groups/:group', 'GET /v1/audit',
     'GET /v1/thinclients', 'POST /v1/thinclients', 'GET /v1/thinclients/:mac', 'PATCH /v1/thinclients/:mac', 'DELETE /v1/thinclients/:mac',
   ],
@@ -129,6 +129,7 @@ test('system, accounts, audit and thin clients: the real replies match the docum
   await check.call('GET /v1/thinclients/:mac', '/v1/thinclients/52:54:00:aa:bb:01', root);
   await check.call('PATCH /v1/thinclients/:mac', '/v1/thinclients/52:54:00:aa:bb:01', root, { place: 'room 1' });
   await check.call('DELETE /v1/thinclients/:mac', '/v1/thinclients/52:54:00:aa:bb:01', root);
+  await check.call('POST /v1/backup', '/v1/backup', root, {});
   check.assertChecked(AREAS.accounts!);
 });
 
