@@ -7,6 +7,7 @@ import type { Store } from '../store/db.js';
 import { principalResolve } from '../auth/principal.js';
 import { consoleRoute, registerConsoleRoute } from './console-ws.js';
 import { poolRoutes } from './routes-pools.js';
+import { hostRoutes } from './routes-hosts.js';
 import { eventsRoute, registerEventsRoute } from './events.js';
 import { openApiDocument } from './openapi.js';
 import { accessLookup, type ErrorLog, forbiddenHint, registerErrorHandlers } from './http-errors.js';
@@ -25,7 +26,7 @@ import { registerBootRoutes } from '../netboot/http/boot-routes.js';
 import { metricsRoutes } from './metrics.js';
 import { clientAddress, isTrustedProxy, NO_TRUSTED_PROXIES, originProblem, type TrustedProxies } from './request-guard.js';
 
-export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...metricsRoutes];
+export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...metricsRoutes, ...hostRoutes];
 
 export interface ApiOptions {
   app: AppContext;

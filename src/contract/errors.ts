@@ -152,6 +152,12 @@ export const ERROR_REGISTRY = {
   DATABASE_URL_INVALID: { status: 400, hint: 'Give --database (or ARDESIA_DATABASE) as `sqlite` (the embedded store in DATA_DIR/ardesia.db, the default) or a PostgreSQL URL: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (?host=/socket/folder for a Unix socket).' },
   DATABASE_UNREACHABLE: { status: 503, hint: 'PostgreSQL did not answer: check that it runs, that the URL names the right host, port, database and user (psql URL tests it), and that pg_hba.conf lets this host in.' },
   DATABASE_IN_USE: { status: 409, hint: 'Another `ardesia serve` already uses this PostgreSQL database: stop it first, or give this one its own database in --database.' },
+  // wt-hosts: hosts of the cluster and placement
+  HOST_NOT_FOUND: { status: 404, hint: '`ardesia host list` shows the known hosts; a host joins when its daemon (or, later, its agent) starts.' },
+  HOST_IN_USE: { status: 409, hint: 'Drain the host first (`ardesia host drain NAME`), then end or stop what `ardesia host show NAME` still lists there, and remove it once nothing runs there.' },
+  HOST_IS_CONTROLLER: { status: 409, hint: "The controller's own host runs the embedded agent and cannot be removed while its daemon serves; drain it instead (`ardesia host drain NAME`)." },
+  PLACEMENT_NO_LABELED_HOST: { status: 503, hint: "No host that is up carries the labels the pool requires (or each has one it avoids): change the pool's host labels, or label a host as it asks." },
+  PLACEMENT_NO_VCPUS: { status: 503, hint: 'No host has enough vCPUs free under its overcommit ratio: stop desktops or VMs, add a host, raise `serve --cpu-overcommit`, or give the pool or VM fewer vCPUs.' },
 
 } as const satisfies Record<string, { status: number; hint: string }>;
 

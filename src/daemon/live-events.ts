@@ -6,6 +6,7 @@ import { isEntitled } from '../desktops/broker-plan.js';
 import type { DesktopMachine } from '../desktops/pool-machine.js';
 import type { PoolService } from '../desktops/pools.js';
 import type { ThinClientService } from '../thinclients/inventory.js';
+import type { HostService } from '../cluster/hosts.js';
 
 export function publishPoolEvents(hub: EventHub, pools: PoolService, machine: DesktopMachine): void {
   machine.on('desktop', (view) => {
@@ -32,4 +33,10 @@ export function publishAdminEvents(hub: EventHub, operations: Operations): void 
 /** A thin client booting, seen by its kiosk, or starting/ending a session: administrators only. */
 export function publishThinClientEvents(hub: EventHub, thinClients: ThinClientService): void {
   thinClients.on('changed', (view) => hub.publish({ type: 'thinclient', data: view }));
+}
+
+/** A host drained, undrained, in maintenance or removed: administrators only. */
+export function publishHostEvents(hub: EventHub, hosts: HostService): void {
+  hosts.on('host', (view) => hub.publish({ type: 'host', data: view }));
+  hosts.on('host-removed', (name) => hub.publish({ type: 'host-removed', data: { name } }));
 }

@@ -9,6 +9,7 @@ import { ArdesiaError } from '../contract/errors.js';
 import { AUTH_MIGRATIONS } from './migrations-auth.js';
 import { POOL_MIGRATIONS } from './migrations-pools.js';
 import { NETBOOT_MIGRATIONS } from './migrations-netboot.js';
+import { HOST_MIGRATIONS } from './migrations-hosts.js';
 import { MIGRATIONS } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -39,7 +40,7 @@ export function redactUrl(url: string): string {
   return url.replace(/^([a-z]+:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
 }
 
-const MIGRATION_PROVIDER: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS, ...AUTH_MIGRATIONS, ...POOL_MIGRATIONS, ...NETBOOT_MIGRATIONS }) };
+const MIGRATION_PROVIDER: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS, ...AUTH_MIGRATIONS, ...POOL_MIGRATIONS, ...NETBOOT_MIGRATIONS, ...HOST_MIGRATIONS }) };
 
 /** Opens the store at a SQLite path (`:memory:` too) or a location from storeLocation(). */
 export async function openStore(where: string | StoreLocation): Promise<Store> {
