@@ -12,6 +12,7 @@ import { NETBOOT_MIGRATIONS } from './migrations-netboot.js';
 import { HOST_MIGRATIONS } from './migrations-hosts.js';
 import { MIGRATIONS } from './migrations.js';
 import type { Database } from './schema.js';
+import { queryLogged } from './query-count.js';
 
 export type Store = Kysely<Database>;
 
@@ -45,7 +46,7 @@ const MIGRATION_PROVIDER: MigrationProvider = { getMigrations: async () => ({ ..
 /** Opens the store at a SQLite path (`:memory:` too) or a location from storeLocation(). */
 export async function openStore(where: string | StoreLocation): Promise<Store> {
   const loc: StoreLocation = typeof where === 'string' ? { kind: 'sqlite', path: where } : where;
-  const db = loc.kind === 'sqlite' ? openSqlite(loc.path) : new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool(loc.url) }) });
+  const db = loc.kind === 'sqlite' ? openSqlite(loc.path) : new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool(loc.url) }), log: queryLogged });
   const { error } = await new Migrator({ db, provider: MIGRATION_PROVIDER }).migrateToLatest();
   if (error) {
     await db.destroy();
@@ -68,7 +69,7 @@ function openSqlite(path: string): Store {
   if (onDisk) for (const side of [`${path}-wal`, `${path}-shm`]) if (existsSync(side)) chmodSync(side, STORE_FILE_MODE);
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log: queryLogged });
 }
 
 /** int8 as a JS number, as SQLite gives it: the store's bigints are sizes, ids and epoch ms, all below 2^53. */
