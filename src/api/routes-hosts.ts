@@ -13,7 +13,7 @@ export const HostViewBody = z
     name: z.string(),
     state: HostState,
     labels: z.array(z.string()),
-    capacity: z.object({ memoryMiB: count, vcpus: count, memoryOvercommit: z.number().positive(), cpuOvercommit: z.number().positive() }).strict(),
+    capacity: z.object({ memoryMiB: count, vcpus: count, memoryOvercommit: z.number().min(0.1), cpuOvercommit: z.number().min(0.1) }).strict(),
     used: z.object({ memoryMiB: count, vcpus: count, runningVms: count, desktopsInSession: count, spares: count }).strict(),
     heartbeatAt: Iso,
     controller: z.boolean(),
