@@ -2,7 +2,7 @@
 import type { Selectable } from 'kysely';
 import { ArdesiaError } from '../contract/errors.js';
 import { isInSession, isWarm } from '../contract/desktop-states.js';
-import type { DesktopState } from '../contract/pools.js';
+import { DESKTOP_STATES, type DesktopState } from '../contract/pools.js';
 import type { HostCapacityView, HostState, HostUsage, HostView } from '../contract/hosts.js';
 import type { Store } from '../store/db.js';
 import type { HostTable } from '../store/schema-hosts.js';
@@ -41,6 +41,9 @@ export interface HostsSnapshot {
   poolDesktops: Map<string, Record<string, number>>;
 }
 
+/** Pool desktop states with a VM on its host: booted spares and sessions (a stopped desktop is only a disk). */
+const ON_HOST_STATES = DESKTOP_STATES.filter((s) => isWarm(s) || isInSession(s));
+
 const emptyUsage = (): HostUsage => ({ memoryMiB: 0, vcpus: 0, runningVms: 0, desktopsInSession: 0, spares: 0 });
 
 /** Every host with what runs there, in three queries whatever the number of hosts, VMs and desktops. */
@@ -48,7 +51,7 @@ export async function hostsSnapshot(db: Store): Promise<HostsSnapshot> {
   const [rows, vms, desktops] = await Promise.all([
     db.selectFrom('hosts').selectAll().orderBy('name').execute(),
     db.selectFrom('vms').select(['host', 'spec']).where('desired', '=', 'running').where('host', 'is not', null).execute(),
-    db.selectFrom('pool_desktops').select(['host', 'pool', 'state', 'user']).where('host', 'is not', null).execute(),
+    db.selectFrom('pool_desktops').select(['host', 'pool', 'state', 'user']).where('host', 'is not', null).where('state', 'in', ON_HOST_STATES).execute(),
   ]);
   const usage = new Map<string, HostUsage>(rows.map((r) => [r.name, emptyUsage()]));
   const poolDesktops = new Map<string, Record<string, number>>(rows.map((r) => [r.name, {}]));

@@ -10,7 +10,7 @@ import type { HostCapacityView, HostDetail, HostView, PlacementRefusal } from '.
 import { Pool } from '../contract/pools.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { Store } from '../store/db.js';
-import { hostContents, hostLoadsOf, hostsSnapshot, hostViewOf, requireHost } from './host-repo.js';
+import { hostContents, hostLoadsOf, hostsSnapshot, hostStateNow, hostViewOf, requireHost } from './host-repo.js';
 import { type Placement, type PlacementNeed, placeDesktop } from './placement.js';
 
 export const HEARTBEAT_EVERY_MS = 10_000;
@@ -141,9 +141,10 @@ export class HostService extends EventEmitter<HostServiceEvents> {
 
   /** Hosts that take no new desktops or spares now (draining, maintenance, down). */
   async hostsNotUp(): Promise<Set<string>> {
+    // The planner asks on every pass of every pool: the hosts table alone, not the snapshot of what runs where.
     const now = Date.now();
-    const loads = hostLoadsOf(await hostsSnapshot(this.db), now);
-    return new Set(loads.filter((l) => l.state !== 'up').map((l) => l.name));
+    const rows = await this.db.selectFrom('hosts').select(['name', 'state', 'heartbeat_at']).execute();
+    return new Set(rows.filter((r) => hostStateNow(r, now) !== 'up').map((r) => r.name));
   }
 
   async place(need: PlacementNeed): Promise<Placement> {

@@ -4,7 +4,7 @@ import { int } from './dialect.js';
 
 export const HOST_MIGRATIONS: Record<string, Migration> = {
   // Branch wt-hosts: renumber at merge.
-  '0009_hosts_wt_hosts': {
+  '0010_hosts_wt_hosts': {
     async up(db: Kysely<any>) {
       await db.schema
         .createTable('hosts')

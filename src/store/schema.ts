@@ -19,7 +19,7 @@ export interface VmTable {
   started_at: string | null;
   created_at: ColumnType<string, string, never>;
   updated_at: string;
-  /** The host it runs on or last ran on (placement's choice); null only before the daemon's first start after 0009. */
+  /** The host it runs on or last ran on (placement's choice); null only before the daemon's first start after 0010_hosts. */
   host: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
