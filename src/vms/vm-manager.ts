@@ -158,7 +158,7 @@ export class VmManager {
       if (isConfined(caller)) await failpointPause('owner-start-after-check');
       // The intent is recorded first: a daemon killed mid-start finishes the start when it returns. Placement and the
       // record under one lock: two starts at once never both fit the same free memory.
-      await this.lock.run('placement', async () => {
+      await this.lock.run('cluster:placement', async () => {
         const host = await this.opts.placer.placeVm(name, spec);
         await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host });
       });
