@@ -64,3 +64,8 @@ export interface PlacementRefusal {
   code: PlacementRefusalCode;
   message: string;
 }
+
+/** What a user who is not an administrator is told: the code, not the cluster's hosts and capacities. */
+export function placementRefusalForUser(refusal: PlacementRefusal, pool: string): PlacementRefusal {
+  return { code: refusal.code, message: `no host can start a desktop of pool ${pool} now; an administrator sees why in \`ardesia pool show ${pool}\`` };
+}

@@ -20,6 +20,7 @@ import type { ServiceContext } from '../images/context.js';
 import { auditAppend, auditFeed } from '../audit/log.js';
 import { requireImage } from '../images/versions.js';
 import { imageCurrentVersions } from '../images/repo.js';
+import { placementRefusalForUser } from '../contract/hosts.js';
 import { type BrokerDecision, brokerDecide, isEntitled, type BrokerView } from './broker-plan.js';
 import { isInSession } from './lifecycle.js';
 import { type DesktopMachine, targetVersionOf } from './pool-machine.js';
@@ -29,6 +30,11 @@ import { type Caller, type PoolServiceEvents, type PoolServiceOptions, SESSION_E
 import { PoolSessions } from './pool-sessions.js';
 import { untilPreviousSessionEnded } from './session-wait.js';
 import { rolloutPendingAtLogoff, versionCounts } from './spares-plan.js';
+
+/** A pool as `who` may see it: hosts and their capacities only for administrators. */
+export function viewForCaller(view: PoolView, who: Pick<Caller, 'admin'>): PoolView {
+  return who.admin || !view.cannotPlace ? view : { ...view, cannotPlace: placementRefusalForUser(view.cannotPlace, view.name) };
+}
 
 // Callers import these from here, PoolService's module.
 export type { Caller, PoolServiceEvents, PoolServiceOptions, SessionReady } from './pool-events.js';
@@ -156,13 +162,13 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       const list = byPool.get(r.pool) ?? byPool.set(r.pool, []).get(r.pool)!;
       list.push(this.withClaim(desktopViewOf(r)));
     }
-    return pools.map((p) => this.viewFrom(p, byPool.get(p.name) ?? [], p.version !== 'latest' ? p.version : (images.get(p.image) ?? null)));
+    return pools.map((p) => viewForCaller(this.viewFrom(p, byPool.get(p.name) ?? [], p.version !== 'latest' ? p.version : (images.get(p.image) ?? null)), who));
   }
 
   async show(name: string, who: Caller): Promise<PoolView> {
     const pool = poolOf(await requirePool(this.ctx.db, name));
     if (!who.admin && !isEntitled(pool, who.name, who.groups)) throw new ArdesiaError('POOL_NOT_FOUND', `pool ${name} does not exist`);
-    return this.viewOf(pool);
+    return viewForCaller(await this.viewOf(pool), who);
   }
 
   async viewOf(pool: Pool): Promise<PoolView> {
@@ -228,7 +234,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     }
     if (body.wait) await this.previousSessionEnd(poolName, who.name, requestedAt + body.waitSeconds * 1000);
     const decision = await this.lockPool(poolName, async () => {
-      const d = await this.placed(brokerDecide({ user: who.name, groups: who.groups, pool: poolName }, await this.brokerView(pool)), pool);
+      const d = await this.placed(brokerDecide({ user: who.name, groups: who.groups, pool: poolName }, await this.brokerView(pool)), pool, who);
       if (d.kind === 'warm' || d.kind === 'cold-start') this.claims.set(d.desktop.name, who.name);
       if (d.kind === 'clone') await this.planner.insertDesktop(pool, d.name, who.name);
       return d;
@@ -253,10 +259,11 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
   }
 
   /** A decision that boots a desktop (a cold spare, a new clone, a stopped own one) needs a host: refused with the reason when none fits. */
-  private async placed(d: BrokerDecision, pool: Pool): Promise<BrokerDecision> {
+  private async placed(d: BrokerDecision, pool: Pool, who: Caller): Promise<BrokerDecision> {
     const boots = d.kind === 'cold-start' || d.kind === 'clone' || (d.kind === 'existing' && d.desktop.state === 'stopped');
     if (!boots) return d;
-    const refusal = await this.opts.placement.checkPool(pool);
+    const found = await this.opts.placement.checkPool(pool);
+    const refusal = found && !who.admin ? placementRefusalForUser(found, pool.name) : found;
     return refusal ? { kind: 'refuse', code: refusal.code, message: refusal.message } : d;
   }
 

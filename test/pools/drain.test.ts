@@ -1,7 +1,8 @@
 // Drain of the one host with real desktops (QEMU under TCG, the helper guest): the host's warm spare stops at once and
-// the pool says it cannot place (naming the host); a connect that would need a boot is refused with the same reason;
-// a session there runs on and `host show` lists it; at its logoff the desktop is reset and stays cold (it does not go
-// back into the warm tier); with nothing left the host is in maintenance; undrain boots a spare again.
+// the pool says it cannot place (naming the host); a connect that would need a boot is refused with the same code (a
+// user is not told the hosts); a session there runs on and `host show` lists it; at its logoff the desktop is reset
+// and stays cold (it does not go back into the warm tier); with nothing left the host is in maintenance; undrain
+// boots a spare again.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HostDetail, HostView } from '../../src/contract/hosts.js';
@@ -46,7 +47,11 @@ test('drain: spares stop, the pool cannot place, the session ends at logoff with
 
   const refused = await refusal(bob.request('POST', '/v1/pools/dr/connect', {}));
   assert.equal(refused.code, 'PLACEMENT_NO_HOST_UP', refused.message);
-  assert.match(refused.message, /blade1 is draining/);
+  assert.doesNotMatch(refused.message, /blade1/, 'a user is not told the cluster’s hosts');
+  assert.match(refused.message, /no host can start a desktop of pool dr now/);
+  const seenByBob = await bob.request<PoolView>('GET', '/v1/pools/dr');
+  assert.equal(seenByBob.cannotPlace?.code, 'PLACEMENT_NO_HOST_UP');
+  assert.doesNotMatch(seenByBob.cannotPlace!.message, /blade1/);
 
   const left = await cliJson<HostDetail>(daemon, ['host', 'show', 'blade1']);
   assert.deepEqual(left.desktops.map((d) => [d.name, d.user]), [[mine.name, 'alice']], 'only the session is left');
