@@ -14,8 +14,13 @@ const CASES: Array<[string, string, number, string]> = [
   ['a silent draining host is down too', 'draining', 5 * HOST_DOWN_AFTER_MS, 'down'],
 ];
 for (const [name, state, silentMs, expected] of CASES) {
-  test(`host state now: ${name}`, () => assert.equal(hostStateNow({ state, heartbeat_at: ago(silentMs) }, NOW), expected));
+  test(`host state now: ${name}`, () => assert.equal(hostStateNow({ name: 'b2', state, heartbeat_at: ago(silentMs) }, NOW, 'b1'), expected));
 }
+
+test("the controller's own host is never judged down by its heartbeat: it is the one asking", () => {
+  assert.equal(hostStateNow({ name: 'b1', state: 'up', heartbeat_at: ago(10 * HOST_DOWN_AFTER_MS) }, NOW, 'b1'), 'up');
+  assert.equal(hostStateNow({ name: 'b1', state: 'draining', heartbeat_at: ago(10 * HOST_DOWN_AFTER_MS) }, NOW, 'b1'), 'draining');
+});
 
 test('loads from a snapshot: usage and per-pool counts by host; a host with nothing has zeros', () => {
   const row = (name: string) => ({ name, state: 'up', labels: '["ssd"]', memory_mib: 8192, vcpus: 4, memory_overcommit: 1.5, cpu_overcommit: 16, heartbeat_at: ago(0), agent_credential_sha256: null, cert_fingerprint: null, created_at: ago(0), updated_at: ago(0) });

@@ -13,9 +13,10 @@ export type HostRow = Selectable<HostTable>;
 /** A host whose heartbeat is older than this counts as down (Nova's service_down_time is 60 s). */
 export const HOST_DOWN_AFTER_MS = 60_000;
 
-/** Pure: the state placement and the views use; a silent host is down whatever its row says. */
-export function hostStateNow(row: Pick<HostRow, 'state' | 'heartbeat_at'>, nowMs: number): HostState {
-  if (nowMs - Date.parse(row.heartbeat_at) > HOST_DOWN_AFTER_MS) return 'down';
+/** Pure: the state placement and the views use; a silent host is down whatever its row says, except the controller's
+ *  own (the process asking is its embedded agent: alive, even if a stalled event loop delayed its heartbeat). */
+export function hostStateNow(row: Pick<HostRow, 'name' | 'state' | 'heartbeat_at'>, nowMs: number, controller?: string): HostState {
+  if (row.name !== controller && nowMs - Date.parse(row.heartbeat_at) > HOST_DOWN_AFTER_MS) return 'down';
   return row.state as HostState;
 }
 
@@ -80,7 +81,7 @@ export async function hostsSnapshot(db: Store): Promise<HostsSnapshot> {
 export function hostViewOf(row: HostRow, snap: HostsSnapshot, controller: string, nowMs: number): HostView {
   return {
     name: row.name,
-    state: hostStateNow(row, nowMs),
+    state: hostStateNow(row, nowMs, controller),
     labels: JSON.parse(row.labels) as string[],
     capacity: capacityOf(row),
     used: snap.usage.get(row.name) ?? emptyUsage(),
@@ -89,12 +90,12 @@ export function hostViewOf(row: HostRow, snap: HostsSnapshot, controller: string
   };
 }
 
-export function hostLoadsOf(snap: HostsSnapshot, nowMs: number): HostLoad[] {
+export function hostLoadsOf(snap: HostsSnapshot, nowMs: number, controller?: string): HostLoad[] {
   return snap.rows.map((row) => {
     const used = snap.usage.get(row.name) ?? emptyUsage();
     return {
       name: row.name,
-      state: hostStateNow(row, nowMs),
+      state: hostStateNow(row, nowMs, controller),
       labels: JSON.parse(row.labels) as string[],
       memoryMiB: row.memory_mib,
       vcpus: row.vcpus,

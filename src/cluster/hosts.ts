@@ -144,11 +144,11 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     // The planner asks on every pass of every pool: the hosts table alone, not the snapshot of what runs where.
     const now = Date.now();
     const rows = await this.db.selectFrom('hosts').select(['name', 'state', 'heartbeat_at']).execute();
-    return new Set(rows.filter((r) => hostStateNow(r, now) !== 'up').map((r) => r.name));
+    return new Set(rows.filter((r) => hostStateNow(r, now, this.opts.name) !== 'up').map((r) => r.name));
   }
 
   async place(need: PlacementNeed): Promise<Placement> {
-    return placeDesktop(hostLoadsOf(await hostsSnapshot(this.db), Date.now()), need);
+    return placeDesktop(hostLoadsOf(await hostsSnapshot(this.db), Date.now(), this.opts.name), need);
   }
 
   /** Where a new desktop or spare of the pool would go, or why none can. */
