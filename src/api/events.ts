@@ -7,7 +7,7 @@ import type { Principal } from './route.js';
 import type { ApiOptions } from './server.js';
 import { principalOf } from './server.js';
 
-export type LiveEventType = 'desktop' | 'desktop-removed' | 'pool' | 'pool-removed' | 'session' | 'image' | 'operation' | 'thinclient' | 'user';
+export type LiveEventType = 'desktop' | 'desktop-removed' | 'pool' | 'pool-removed' | 'session' | 'image' | 'operation' | 'thinclient' | 'user' | 'host' | 'host-removed';
 
 export interface LiveEvent {
   type: LiveEventType;

@@ -1,5 +1,6 @@
 // Success bodies of the pool, session, display and thin-client routes: the contract's own zod schemas where it
 // has them (DesktopView, SessionView), typed as its interfaces (PoolView, SessionInfo, ThinClientView) elsewhere.
+import { PLACEMENT_REFUSAL_CODES } from '../contract/hosts.js';
 import { z } from 'zod';
 import { DesktopFailure, DesktopState, DesktopView, OnLogoff, PoolNetwork, PoolVersion, SessionView, type PoolView, type SessionInfo } from '../contract/pools.js';
 import type { ThinClientView } from '../contract/thinclients.js';
@@ -40,6 +41,8 @@ export const PoolViewBody = z
       .object({ total: z.number().int(), byState: ByStateCounts, byVersion: z.record(z.string(), z.number().int()) })
       .strict(),
     pendingAtLogoff: z.array(z.string()),
+    hostLabels: z.object({ require: z.array(z.string()), avoid: z.array(z.string()) }).strict(),
+    cannotPlace: z.object({ code: z.enum(PLACEMENT_REFUSAL_CODES), message: z.string() }).strict().nullable(),
   })
   .strict() satisfies z.ZodType<PoolView, z.ZodTypeDef, unknown>;
 

@@ -12,6 +12,7 @@ import type { ImageService } from '../images/service.js';
 import type { HomeService } from '../desktops/homes.js';
 import type { DesktopService } from '../desktops/service.js';
 import type { PoolService } from '../desktops/pools.js';
+import type { HostService } from '../cluster/hosts.js';
 import type { EventHub } from './events.js';
 import type { DisplayAccess } from '../gateway/access.js';
 import type { UsersService } from '../auth/users.js';
@@ -36,6 +37,7 @@ export interface AppContext {
   configLoad(path: string): Promise<ConfigLoadResult>;
   configReload(): Promise<ConfigLoadResult>;
   pools: PoolService;
+  hosts: HostService;
   events: EventHub;
   images: ImageService;
   homes: HomeService;

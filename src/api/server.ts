@@ -1,12 +1,14 @@
 // The HTTP API: routes from data, one access check, one error → status mapping, the console WebSocket.
 import websocket from '@fastify/websocket';
 import type { IncomingMessage } from 'node:http';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ArdesiaError } from '../contract/errors.js';
 import type { Store } from '../store/db.js';
 import { principalResolve } from '../auth/principal.js';
 import { consoleRoute, registerConsoleRoute } from './console-ws.js';
 import { poolRoutes } from './routes-pools.js';
+import { countingQueries } from '../store/query-count.js';
+import { hostRoutes } from './routes-hosts.js';
 import { eventsRoute, registerEventsRoute } from './events.js';
 import { openApiDocument } from './openapi.js';
 import { accessLookup, type ErrorLog, forbiddenHint, registerErrorHandlers } from './http-errors.js';
@@ -26,14 +28,14 @@ import { opsRoutes } from './routes-ops.js';
 import { metricsRoutes } from './metrics.js';
 import { clientAddress, isTrustedProxy, NO_TRUSTED_PROXIES, originProblem, type TrustedProxies } from './request-guard.js';
 
-export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...metricsRoutes, ...opsRoutes];
+export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...metricsRoutes, ...opsRoutes, ...hostRoutes];
 
 export interface ApiOptions {
   app: AppContext;
   store: Store;
   logger: boolean | object;
   /** Where unexpected failures are logged with the reference the client is given. */
-  log?: ErrorLog;
+  log?: ErrorLog & { debug?(obj: object, msg: string): void };
   /** Peers whose X-Forwarded-For (and X-Forwarded-Host) are believed (serve --trusted-proxy); none by default. */
   trustedProxies?: TrustedProxies;
 }
@@ -90,33 +92,35 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     server.route({
       method: route.method,
       url: route.url,
-      handler: async (req, reply) => {
-        const who = await principalOf(opts.store, req);
-        // Authorization first: an anonymous caller learns nothing about valid names from validation errors.
-        await authorize(opts.app, route, who, urlNameOf(req.params));
-        // The one parse of each part, with the route's own schemas: handlers declared by defineRoute are typed by them.
-        const params = parseInput(paramsSchema, req.params, 'params');
-        const body = route.body ? parseInput(route.body, req.body, 'body') : req.body;
-        const query = route.query ? parseInput(route.query, req.query, 'query') : req.query;
-        const cookies: string[] = [];
-        const result = await route.handler({
-          app: opts.app,
-          principal: who?.name,
-          who,
-          address: addressOf(req.raw, trusted),
-          secure: req.protocol === 'https',
-          userAgent: req.headers['user-agent'],
-          setCookie: (cookie) => cookies.push(cookie),
-          params,
-          body,
-          query,
-        });
-        if (cookies.length) reply.header('set-cookie', cookies);
-        reply.status(route.status ?? 200);
-        if (route.raw) return reply.type(route.contentType ?? 'text/plain; charset=utf-8').send(result);
-        return result;
-      },
+      // Each request's store queries are counted and logged (debug): lists must not grow a query per row (test/api/list-queries).
+      handler: async (req, reply) => countingQueries(() => handleRoute(req, reply), (queries) => opts.log?.debug?.({ route: `${route.method} ${route.url}`, queries }, 'store queries of a request')),
     });
+    async function handleRoute(req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+      const who = await principalOf(opts.store, req);
+      // Authorization first: an anonymous caller learns nothing about valid names from validation errors.
+      await authorize(opts.app, route, who, urlNameOf(req.params));
+      // The one parse of each part, with the route's own schemas: handlers declared by defineRoute are typed by them.
+      const params = parseInput(paramsSchema, req.params, 'params');
+      const body = route.body ? parseInput(route.body, req.body, 'body') : req.body;
+      const query = route.query ? parseInput(route.query, req.query, 'query') : req.query;
+      const cookies: string[] = [];
+      const result = await route.handler({
+        app: opts.app,
+        principal: who?.name,
+        who,
+        address: addressOf(req.raw, trusted),
+        secure: req.protocol === 'https',
+        userAgent: req.headers['user-agent'],
+        setCookie: (cookie) => cookies.push(cookie),
+        params,
+        body,
+        query,
+      });
+      if (cookies.length) reply.header('set-cookie', cookies);
+      reply.status(route.status ?? 200);
+      if (route.raw) return reply.type(route.contentType ?? 'text/plain; charset=utf-8').send(result);
+      return result;
+    }
   }
   server.get('/v1/openapi.json', async () => openApiDocument([...ALL_ROUTES, consoleRoute, displaySocketRoute, eventsRoute]));
   registerConsoleRoute(server, opts);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from 'commander';
-import { commaList, duration, flag, listenAddress, nonNegativeInt, oneOf, type OptionParser, positiveInt, size, versionOrLatest } from './options.js';
+import { commaList, duration, flag, listenAddress, nonNegativeInt, oneOf, type OptionParser, positiveInt, ratio, size, versionOrLatest } from './options.js';
 
 /** Each row: the text, and the value parsed or the RegExp the refusal (saying what is accepted) must match. */
 function table<T>(name: string, parse: OptionParser<T>, rows: Array<[string, T | RegExp]>): void {
@@ -25,6 +25,10 @@ table('positiveInt(64)', positiveInt(64), [
   ['abc', /^Accepted: a whole number from 1 to 64\.$/], ['0', /from 1 to 64/], ['65', /from 1 to 64/], ['-1', /from 1 to 64/],
   ['', /whole number/], [' 5', /whole number/], ['1.5', /whole number/], ['3.0', /whole number/], ['1e2', /whole number/], ['0x10', /whole number/],
   ['Infinity', /whole number/], ['NaN', /whole number/], ['99999999999999999999', /whole number/],
+]);
+table('ratio(0.1, 10)', ratio(0.1, 10), [
+  ['1', 1], ['1.5', 1.5], ['10', 10], ['0.1', 0.1],
+  ['0', /^Accepted: a decimal number from 0\.1 to 10, like 1\.5\.$/], ['10.5', /from 0\.1 to 10/], ['-1', /decimal/], ['1e1', /decimal/], ['', /decimal/], ['.5', /decimal/], ['NaN', /decimal/],
 ]);
 table('positiveInt()', positiveInt(), [['123456', 123456], ['0', /^Accepted: a whole number, 1 or more\.$/]]);
 table('nonNegativeInt(10)', nonNegativeInt(10), [['0', 0], ['10', 10], ['11', /from 0 to 10/], ['', /from 0 to 10/]]);

@@ -30,6 +30,15 @@ export function wholeNumber(min: number, max = MAX_SAFE): OptionParser<number> {
   };
 }
 
+/** A ratio like 1, 1.5 or 16 (plain decimal), from `min` to `max`. */
+export function ratio(min: number, max: number): OptionParser<number> {
+  return (text) => {
+    const n = /^\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
+    if (!(n >= min && n <= max)) throw refuse(`a decimal number from ${min} to ${max}, like 1.5`);
+    return n;
+  };
+}
+
 /** A count of one or more, up to `max`. */
 export const positiveInt = (max = MAX_SAFE): OptionParser<number> => wholeNumber(1, max);
 /** A count of zero or more, up to `max`. */

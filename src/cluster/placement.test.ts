@@ -1,58 +1,81 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type HostLoad, hostFreeMiB, hostReserveMiB, placeDesktop } from './placement.js';
+import { type HostLoad, type PlacementNeed, hostFreeMiB, hostFreeVcpus, hostMemoryLimitMiB, hostReserveMiB, placeDesktop } from './placement.js';
 
-const h = (name: string, over: Partial<HostLoad> = {}): HostLoad => ({ name, state: 'up', cpus: 4, memoryMiB: 8192, usedMiB: 0, runningVms: 0, ...over });
-const placed = (hosts: HostLoad[], memoryMiB = 1024): string => {
-  const p = placeDesktop(hosts, { memoryMiB });
-  return p.kind === 'host' ? p.host.name : p.code;
+const h = (name: string, over: Partial<HostLoad> = {}): HostLoad => ({
+  name,
+  state: 'up',
+  labels: [],
+  vcpus: 4,
+  memoryMiB: 8192,
+  memoryOvercommit: 1,
+  cpuOvercommit: 4,
+  usedMiB: 0,
+  usedVcpus: 0,
+  poolDesktops: {},
+  ...over,
+});
+const need = (over: Partial<PlacementNeed> = {}): PlacementNeed => ({ memoryMiB: 1024, vcpus: 1, ...over });
+const placed = (hosts: HostLoad[], n: PlacementNeed): string => {
+  const p = placeDesktop(hosts, n);
+  return p.kind === 'host' ? p.host : p.code;
 };
 
-const CASES: Array<[string, HostLoad[], number, string]> = [
-  ['one host up', [h('a')], 1024, 'a'],
-  ['draining and down hosts are skipped', [h('a', { state: 'draining' }), h('b', { state: 'down' }), h('c', { usedMiB: 6000 })], 1024, 'c'],
-  ['least memory used first', [h('a', { usedMiB: 4096 }), h('b', { usedMiB: 1024 })], 1024, 'b'],
-  ['share of memory, not MiB: the bigger host wins', [h('a', { usedMiB: 2048 }), h('b', { memoryMiB: 32768, usedMiB: 4096 })], 1024, 'b'],
-  ['same memory load: fewer VMs per CPU', [h('a', { runningVms: 6 }), h('b', { runningVms: 2 })], 1024, 'b'],
-  ['same VMs, more CPUs wins', [h('a', { runningVms: 4 }), h('b', { runningVms: 4, cpus: 16 })], 1024, 'b'],
-  ['complete tie: by name, whatever the order', [h('b'), h('a')], 1024, 'a'],
-  ['the host reserve is kept: 8192 - 820 reserved - 6400 used leaves 972', [h('a', { usedMiB: 6400 })], 1024, 'PLACEMENT_NO_CAPACITY'],
-  ['exactly fitting is fine', [h('a', { usedMiB: 6348 })], 1024, 'a'],
-  ['a fitting host over an emptier but too small one', [h('small', { memoryMiB: 1024 }), h('big', { usedMiB: 5000 })], 1024, 'big'],
-  ['no host up', [h('a', { state: 'down' })], 1024, 'PLACEMENT_NO_HOST_UP'],
-  ['no host at all', [], 1024, 'PLACEMENT_NO_HOST_UP'],
+const CASES: Array<[string, HostLoad[], PlacementNeed, string]> = [
+  ['one host up', [h('a')], need(), 'a'],
+  ['draining, maintenance and down hosts are skipped', [h('a', { state: 'draining' }), h('b', { state: 'down' }), h('m', { state: 'maintenance' }), h('c', { usedMiB: 6000 })], need(), 'c'],
+  ['least memory used first', [h('a', { usedMiB: 4096 }), h('b', { usedMiB: 1024 })], need(), 'b'],
+  ['share of memory, not MiB: the bigger host wins', [h('a', { usedMiB: 2048 }), h('b', { memoryMiB: 32768, usedMiB: 4096 })], need(), 'b'],
+  ['same memory load: fewer vCPUs promised per limit', [h('a', { usedVcpus: 6 }), h('b', { usedVcpus: 2 })], need(), 'b'],
+  ['same vCPUs, more CPUs wins', [h('a', { usedVcpus: 4 }), h('b', { usedVcpus: 4, vcpus: 16 })], need(), 'b'],
+  ['complete tie: by name, whatever the order', [h('b'), h('a')], need(), 'a'],
+  ['the host reserve is kept: 8192 - 820 reserved - 6400 used leaves 972', [h('a', { usedMiB: 6400 })], need(), 'PLACEMENT_NO_CAPACITY'],
+  ['exactly fitting is fine', [h('a', { usedMiB: 6348 })], need(), 'a'],
+  ['memory overcommit 1.5 makes room: limit 11058', [h('a', { usedMiB: 9000, memoryOvercommit: 1.5 })], need(), 'a'],
+  ['memory overcommit 1.5, still full', [h('a', { usedMiB: 10100, memoryOvercommit: 1.5 })], need(), 'PLACEMENT_NO_CAPACITY'],
+  ['vCPUs short: 4 × 4 = 16, 15 used, 2 needed', [h('a', { usedVcpus: 15 })], need({ vcpus: 2 }), 'PLACEMENT_NO_VCPUS'],
+  ['vCPUs exactly fitting', [h('a', { usedVcpus: 14 })], need({ vcpus: 2 }), 'a'],
+  ['no overcommit of vCPUs: ratio 1', [h('a', { cpuOvercommit: 1, usedVcpus: 4 })], need(), 'PLACEMENT_NO_VCPUS'],
+  ['a fitting host over an emptier but too small one', [h('small', { memoryMiB: 1024 }), h('big', { usedMiB: 5000 })], need(), 'big'],
+  ['a pool spreads: the host with fewer of its desktops, though busier', [h('a', { poolDesktops: { p: 3 } }), h('b', { usedMiB: 5000, poolDesktops: { p: 1, q: 9 } })], need({ pool: 'p' }), 'b'],
+  ["another pool's desktops do not count for spread", [h('a', { poolDesktops: { q: 5 } }), h('b', { usedMiB: 3000 })], need({ pool: 'p' }), 'a'],
+  ['a VM outside pools ignores spread', [h('a', { poolDesktops: { p: 5 } }), h('b', { usedMiB: 3000 })], need(), 'a'],
+  ['required label', [h('a'), h('b', { labels: ['ssd'], usedMiB: 5000 })], need({ requireLabels: ['ssd'] }), 'b'],
+  ['every required label', [h('a', { labels: ['ssd'] }), h('b', { labels: ['ssd', 'rack=b'], usedMiB: 5000 })], need({ requireLabels: ['ssd', 'rack=b'] }), 'b'],
+  ['avoided label', [h('a', { labels: ['gpu'] }), h('b', { usedMiB: 5000 })], need({ avoidLabels: ['gpu'] }), 'b'],
+  ['no host with the label', [h('a'), h('b')], need({ requireLabels: ['ssd'] }), 'PLACEMENT_NO_LABELED_HOST'],
+  ['labelled host full says memory, not labels', [h('a'), h('b', { labels: ['ssd'], usedMiB: 7000 })], need({ requireLabels: ['ssd'] }), 'PLACEMENT_NO_CAPACITY'],
+  ['the only host draining', [h('a', { state: 'draining' })], need(), 'PLACEMENT_NO_HOST_UP'],
+  ['no host up', [h('a', { state: 'down' })], need(), 'PLACEMENT_NO_HOST_UP'],
+  ['no host at all', [], need(), 'PLACEMENT_NO_HOST_UP'],
 ];
 
-for (const [name, hosts, memoryMiB, expected] of CASES) {
+for (const [name, hosts, n, expected] of CASES) {
   test(`placement: ${name}`, () => {
-    assert.equal(placed(hosts, memoryMiB), expected);
-    assert.equal(placed([...hosts].reverse(), memoryMiB), expected, 'independent of input order');
+    assert.equal(placed(hosts, n), expected);
+    assert.equal(placed([...hosts].reverse(), n), expected, 'independent of input order');
   });
 }
 
-test('reserve is the larger of 512 MiB and 10 %', () => {
-  assert.equal(hostReserveMiB({ memoryMiB: 2048 }), 512);
-  assert.equal(hostReserveMiB({ memoryMiB: 65536 }), 6554);
-  assert.equal(hostFreeMiB(h('a', { memoryMiB: 2048, usedMiB: 2000 })), 0);
+test('a refusal names each host and what is short there', () => {
+  const p = placeDesktop([h('b1', { state: 'draining' }), h('b2', { usedMiB: 7000 }), h('b3', { usedVcpus: 16 }), h('b4')], need({ pool: 'lab', requireLabels: ['x'] }));
+  assert.equal(p.kind, 'refuse');
+  assert.equal(p.kind === 'refuse' && p.code, 'PLACEMENT_NO_LABELED_HOST');
+  const q = placeDesktop([h('b1', { state: 'draining' }), h('b2', { usedMiB: 7000 }), h('b3', { usedVcpus: 16 })], need({ pool: 'lab' }));
+  assert.ok(q.kind === 'refuse');
+  assert.equal(q.code, 'PLACEMENT_NO_CAPACITY');
+  assert.match(q.message, /a desktop of pool lab \(1024 MiB, 1 vCPU\)/);
+  assert.match(q.message, /b1 is draining/);
+  assert.match(q.message, /b2 has 372 MiB of memory free of 7372 \(1024 needed\)/);
+  assert.match(q.message, /b3 has 0 vCPUs free of 16 \(1 needed\)/);
 });
 
-test('refusals say what to do', () => {
-  const full = placeDesktop([h('a', { usedMiB: 7000 }), h('b', { usedMiB: 6000 })], { memoryMiB: 2048 });
-  assert.ok(full.kind === 'refuse' && /most is 1372 MiB on b\): add a host/.test(full.message), JSON.stringify(full));
-  const down = placeDesktop([h('a', { state: 'draining' })], { memoryMiB: 512 });
-  assert.ok(down.kind === 'refuse' && /a draining/.test(down.message), JSON.stringify(down));
-});
-
-test('placing one after another spreads the load in proportion to memory', () => {
-  let hosts = [h('a'), h('b'), h('c', { memoryMiB: 16384 })];
-  const order: string[] = [];
-  for (let i = 0; i < 6; i++) {
-    const p = placeDesktop(hosts, { memoryMiB: 1024 });
-    assert.equal(p.kind, 'host');
-    if (p.kind !== 'host') return;
-    order.push(p.host.name);
-    hosts = hosts.map((x) => (x.name === p.host.name ? { ...x, usedMiB: x.usedMiB + 1024, runningVms: x.runningVms + 1 } : x));
-  }
-  // c has twice the usable memory of a and b, so it takes two desktops for each of theirs.
-  assert.deepEqual(order, ['c', 'c', 'a', 'b', 'c', 'c']);
+test('reserve, limits and free amounts', () => {
+  assert.equal(hostReserveMiB(h('a', { memoryMiB: 2048 })), 512);
+  assert.equal(hostReserveMiB(h('a', { memoryMiB: 65536 })), 6554);
+  assert.equal(hostMemoryLimitMiB(h('a', { memoryOvercommit: 2 })), 14744);
+  assert.equal(hostFreeMiB(h('a', { usedMiB: 7372 })), 0);
+  assert.equal(hostFreeMiB(h('a', { usedMiB: 9000 })), 0, 'never negative');
+  assert.equal(hostFreeVcpus(h('a', { usedVcpus: 20 })), 0);
+  assert.equal(hostFreeVcpus(h('a', { cpuOvercommit: 2.5 })), 10);
 });

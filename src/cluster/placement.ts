@@ -1,62 +1,122 @@
-// Where a new desktop VM runs, pure: only hosts that are up, only where its memory fits beside a reserve kept for
-// the host itself, the least loaded first; ties broken by name so the same inputs always give the same host.
-
-export type HostState = 'up' | 'draining' | 'down';
+// Where a new desktop, spare or VM runs, pure: only hosts that are up and carry the labels asked for, only where its
+// memory and vCPUs fit under the host's overcommit ratios (beside a memory reserve kept for the host itself); a pool's
+// desktops spread over its hosts first, then the least loaded host; ties broken by name so the same inputs always
+// give the same host. A refusal says, for every host, which resource is short there.
+import type { HostState, PlacementRefusalCode } from '../contract/hosts.js';
 
 export interface HostLoad {
   name: string;
   state: HostState;
-  cpus: number;
+  labels: readonly string[];
   memoryMiB: number;
-  /** Memory already promised to the VMs on the host. */
+  vcpus: number;
+  /** Promised guest memory may reach (memory - reserve) × this. */
+  memoryOvercommit: number;
+  /** Guest vCPUs may reach vcpus × this. */
+  cpuOvercommit: number;
+  /** Memory and vCPUs already promised to the VMs meant to run on the host. */
   usedMiB: number;
-  runningVms: number;
+  usedVcpus: number;
+  /** Desktops (booted or in session) of each pool on the host: a pool spreads. */
+  poolDesktops: Readonly<Record<string, number>>;
 }
 
 export interface PlacementNeed {
   memoryMiB: number;
+  vcpus: number;
+  /** The pool the desktop belongs to (spread), if any. */
+  pool?: string;
+  requireLabels?: readonly string[];
+  avoidLabels?: readonly string[];
 }
+
+export type { PlacementRefusalCode } from '../contract/hosts.js';
+
+export type Placement = { kind: 'host'; host: string } | { kind: 'refuse'; code: PlacementRefusalCode; message: string };
 
 /** Kept free for the host's own OS, QEMU overhead and page cache: the larger of a floor and a share. */
 export const HOST_RESERVE_MIN_MIB = 512;
 export const HOST_RESERVE_FRACTION = 0.1;
 
-export type Placement =
-  | { kind: 'host'; host: HostLoad }
-  | { kind: 'refuse'; code: 'PLACEMENT_NO_HOST_UP' | 'PLACEMENT_NO_CAPACITY'; message: string };
-
 export function hostReserveMiB(host: Pick<HostLoad, 'memoryMiB'>): number {
   return Math.max(HOST_RESERVE_MIN_MIB, Math.ceil(host.memoryMiB * HOST_RESERVE_FRACTION));
 }
 
-/** Memory a new VM may still take on the host. */
-export function hostFreeMiB(host: HostLoad): number {
-  return Math.max(0, host.memoryMiB - hostReserveMiB(host) - host.usedMiB);
+/** Guest memory the host may hold in all, after its reserve, with overcommit. */
+export function hostMemoryLimitMiB(host: Pick<HostLoad, 'memoryMiB' | 'memoryOvercommit'>): number {
+  return Math.max(0, Math.floor((host.memoryMiB - hostReserveMiB(host)) * host.memoryOvercommit));
 }
 
-/** Memory share after placing the VM, then VMs per CPU, then name. */
-function loadAfter(host: HostLoad, need: PlacementNeed): [number, number] {
-  const usable = host.memoryMiB - hostReserveMiB(host);
-  return [(host.usedMiB + need.memoryMiB) / usable, (host.runningVms + 1) / Math.max(1, host.cpus)];
+/** Memory a new VM may still take on the host. */
+export function hostFreeMiB(host: HostLoad): number {
+  return Math.max(0, hostMemoryLimitMiB(host) - host.usedMiB);
+}
+
+export function hostVcpuLimit(host: Pick<HostLoad, 'vcpus' | 'cpuOvercommit'>): number {
+  return Math.floor(host.vcpus * host.cpuOvercommit);
+}
+
+export function hostFreeVcpus(host: HostLoad): number {
+  return Math.max(0, hostVcpuLimit(host) - host.usedVcpus);
+}
+
+/** Why the host cannot take the need, or null when it can; `rank` orders refusals (higher: closer to fitting). */
+function shortfall(host: HostLoad, need: PlacementNeed): { code: PlacementRefusalCode; why: string; rank: number } | null {
+  if (host.state !== 'up') return { code: 'PLACEMENT_NO_HOST_UP', why: `${host.name} is ${host.state}`, rank: 0 };
+  const missing = (need.requireLabels ?? []).filter((l) => !host.labels.includes(l));
+  if (missing.length) return { code: 'PLACEMENT_NO_LABELED_HOST', why: `${host.name} lacks label ${missing.join(', ')}`, rank: 1 };
+  const avoided = (need.avoidLabels ?? []).filter((l) => host.labels.includes(l));
+  if (avoided.length) return { code: 'PLACEMENT_NO_LABELED_HOST', why: `${host.name} has label ${avoided.join(', ')}, which the pool avoids`, rank: 1 };
+  if (hostFreeMiB(host) < need.memoryMiB) {
+    return { code: 'PLACEMENT_NO_CAPACITY', why: `${host.name} has ${hostFreeMiB(host)} MiB of memory free of ${hostMemoryLimitMiB(host)} (${need.memoryMiB} needed)`, rank: 2 };
+  }
+  if (hostFreeVcpus(host) < need.vcpus) {
+    return { code: 'PLACEMENT_NO_VCPUS', why: `${host.name} has ${hostFreeVcpus(host)} vCPUs free of ${hostVcpuLimit(host)} (${need.vcpus} needed)`, rank: 2 };
+  }
+  return null;
+}
+
+const REFUSAL_ADVICE: Record<PlacementRefusalCode, string> = {
+  PLACEMENT_NO_HOST_UP: 'end a drain (`ardesia host undrain NAME`) or bring a host up',
+  PLACEMENT_NO_LABELED_HOST: "label a host as the pool asks, or change the pool's host labels",
+  PLACEMENT_NO_CAPACITY: "stop desktops or VMs, add a host, raise the memory overcommit (serve --memory-overcommit) or lower the pool's memory",
+  PLACEMENT_NO_VCPUS: "stop desktops or VMs, add a host, raise the vCPU overcommit (serve --cpu-overcommit) or lower the pool's vCPUs",
+};
+
+/** Sort key of a fitting host: the pool's desktops there, memory share after placing, vCPU share after placing, name. */
+function loadAfter(host: HostLoad, need: PlacementNeed): [number, number, number] {
+  const spread = need.pool === undefined ? 0 : (host.poolDesktops[need.pool] ?? 0);
+  const mem = (host.usedMiB + need.memoryMiB) / Math.max(1, hostMemoryLimitMiB(host));
+  const cpu = (host.usedVcpus + need.vcpus) / Math.max(1, hostVcpuLimit(host));
+  return [spread, mem, cpu];
 }
 
 export function placeDesktop(hosts: readonly HostLoad[], need: PlacementNeed): Placement {
-  const up = hosts.filter((h) => h.state === 'up');
-  if (up.length === 0) {
-    const states = hosts.length ? hosts.map((h) => `${h.name} ${h.state}`).join(', ') : 'no host is known';
-    return { kind: 'refuse', code: 'PLACEMENT_NO_HOST_UP', message: `no host is up to run a desktop (${states}): start an agent or end a drain` };
+  let best: { host: HostLoad; key: [number, number, number] } | undefined;
+  const refusals: Array<{ code: PlacementRefusalCode; why: string; rank: number }> = [];
+  for (const host of hosts) {
+    const short = shortfall(host, need);
+    if (short) {
+      refusals.push(short);
+      continue;
+    }
+    const key = loadAfter(host, need);
+    if (!best || compareKeys(key, host.name, best.key, best.host.name) < 0) best = { host, key };
   }
-  const fitting = up.filter((h) => hostFreeMiB(h) >= need.memoryMiB);
-  if (fitting.length === 0) {
-    const roomiest = [...up].sort((a, b) => hostFreeMiB(b) - hostFreeMiB(a) || (a.name < b.name ? -1 : 1))[0]!;
-    return {
-      kind: 'refuse',
-      code: 'PLACEMENT_NO_CAPACITY',
-      message: `no host has ${need.memoryMiB} MiB free for a desktop (most is ${hostFreeMiB(roomiest)} MiB on ${roomiest.name}): add a host, stop desktops or lower the pool's memory`,
-    };
-  }
-  const ranked = fitting
-    .map((host) => ({ host, load: loadAfter(host, need) }))
-    .sort((a, b) => a.load[0] - b.load[0] || a.load[1] - b.load[1] || (a.host.name < b.host.name ? -1 : a.host.name > b.host.name ? 1 : 0));
-  return { kind: 'host', host: ranked[0]!.host };
+  if (best) return { kind: 'host', host: best.host.name };
+  if (refusals.length === 0) return { kind: 'refuse', code: 'PLACEMENT_NO_HOST_UP', message: `no host is known to run ${what(need)}: ${REFUSAL_ADVICE.PLACEMENT_NO_HOST_UP}` };
+  // The code of the hosts closest to fitting (a full host says more than a drained one); every host's reason, by name.
+  const top = Math.max(...refusals.map((r) => r.rank));
+  const code = refusals.filter((r) => r.rank === top).map((r) => r.code).sort()[0]!;
+  const reasons = refusals.map((r) => r.why).sort();
+  return { kind: 'refuse', code, message: `no host can run ${what(need)}: ${reasons.join('; ')} — ${REFUSAL_ADVICE[code]}` };
+}
+
+function what(need: PlacementNeed): string {
+  return `${need.pool === undefined ? 'the VM' : `a desktop of pool ${need.pool}`} (${need.memoryMiB} MiB, ${need.vcpus} vCPU${need.vcpus === 1 ? '' : 's'})`;
+}
+
+function compareKeys(a: readonly number[], an: string, b: readonly number[], bn: string): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return an < bn ? -1 : an > bn ? 1 : 0;
 }

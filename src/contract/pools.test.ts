@@ -23,6 +23,7 @@ test('a minimal pool gets its defaults', () => {
     userReset: false,
     network: { mode: 'none' },
     entitled: { users: [], groups: [] },
+    hostLabels: { require: [], avoid: [] },
   });
 });
 

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { DEFAULT_HOME_BYTES } from './images.js';
 import { PoolNetwork } from './network.js';
+import { PLACEMENT_REFUSAL_CODES, PoolHostLabels, type PlacementRefusal } from './hosts.js';
 import { MAX_MEMORY_MIB, MAX_VCPUS, NAME_PATTERN } from './vm.js';
 
 /** Desktop names are `<pool>-<n>`, so a pool name leaves room for the suffix within the 63-character name limit. */
@@ -66,6 +67,8 @@ const PoolFields = z
     userReset: z.boolean().default(false),
     network: PoolNetwork.default({ mode: 'none' }),
     entitled: Entitlement,
+    /** Host labels the pool's desktops require and avoid (placement, src/cluster/placement.ts). */
+    hostLabels: PoolHostLabels.default({ require: [], avoid: [] }),
   })
   .strict();
 
@@ -176,6 +179,7 @@ export const BrokerRefusalCode = z.enum([
   'POOL_DESKTOP_BUSY',
   'HOME_LEASED',
   'IMAGE_NO_VERSION',
+  ...PLACEMENT_REFUSAL_CODES,
 ]);
 export type BrokerRefusalCode = z.infer<typeof BrokerRefusalCode>;
 
@@ -189,6 +193,8 @@ export interface PoolView extends Pool {
   counts: { total: number; byState: Partial<Record<DesktopState, number>>; byVersion: Record<string, number> };
   /** Desktops in session on an older version: they move to the current one at their user's logoff. */
   pendingAtLogoff: string[];
+  /** Set while the pool cannot place a new desktop or spare: which resource is short on which host. */
+  cannotPlace: PlacementRefusal | null;
 }
 
 const MacAddress = z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i, 'a MAC address like 52:54:00:12:34:56');

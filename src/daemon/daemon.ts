@@ -27,7 +27,7 @@ import { DesktopMachine } from '../desktops/pool-machine.js';
 import { PoolService } from '../desktops/pools.js';
 import { DesktopDisplayAccess } from '../desktops/display-access.js';
 import { EventHub } from '../api/events.js';
-import { publishAdminEvents, publishPoolEvents, publishThinClientEvents } from './live-events.js';
+import { publishAdminEvents, publishHostEvents, publishPoolEvents, publishThinClientEvents } from './live-events.js';
 import { StandaloneDisplayAccess } from '../gateway/access.js';
 import { authServicesCreate } from '../auth/index.js';
 import { ThinClientService } from '../thinclients/inventory.js';
@@ -45,6 +45,8 @@ import { type Listener, listenerStart } from './listener.js';
 import { NatGuard } from '../network/nat-guard-host.js';
 import { backupStream } from '../ops/backup.js';
 import { auditAppend } from '../audit/log.js';
+import { DEFAULT_CPU_OVERCOMMIT, DEFAULT_MEMORY_OVERCOMMIT, HostService } from '../cluster/hosts.js';
+import { hostname } from 'node:os';
 
 export interface ServeOptions {
   dataDir: string;
@@ -74,6 +76,13 @@ export interface ServeOptions {
   allowUnguardedNat?: boolean;
   /** The store: `sqlite` (DATA_DIR/ardesia.db, the default) or a postgres:// URL. */
   database?: string;
+  /** This host's name in the cluster (default: the machine's hostname). */
+  hostName?: string;
+  /** Placement's overcommit ratios for this host (defaults 1.5 memory, 16 vCPUs). */
+  memoryOvercommit?: number;
+  cpuOvercommit?: number;
+  /** Labels of this host that pools may require or avoid (serve --host-label). */
+  hostLabels?: string[];
 }
 
 export interface Daemon {
@@ -155,7 +164,15 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   const hostReport = runHostCheck(log);
   const natGuard = new NatGuard(dataDir, { allowUnguarded: opts.allowUnguardedNat ?? false }, log);
   await natGuard.install(); // before any VM starts (reconcile, vm.conf autostart, pools)
-  const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard });
+  // A single host is a one-node cluster: its own host is registered (and heartbeated) before any VM is placed.
+  const hosts = new HostService(store, log, {
+    name: localHostName(opts.hostName),
+    memoryOvercommit: opts.memoryOvercommit ?? DEFAULT_MEMORY_OVERCOMMIT,
+    cpuOvercommit: opts.cpuOvercommit ?? DEFAULT_CPU_OVERCOMMIT,
+    labels: opts.hostLabels ?? [],
+  });
+  await hosts.register();
+  const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts });
   const rootToken = await ensureRootToken(store, dataDir);
 
   const reconciled = await manager.reconcile();
@@ -174,7 +191,10 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     // A principal without an Ardesia account (a local unix user) has no layout of its own: the image's default.
     keyboardLayoutOf: async (user) => (await auth.users.row(user))?.keyboard_layout,
   });
-  const pools = new PoolService(serviceContext, machine, { bootStormLimit: opts.bootStormLimit ?? 2 });
+  const pools = new PoolService(serviceContext, machine, { bootStormLimit: opts.bootStormLimit ?? 2, placement: hosts });
+  // A drain stops the host's spares now; an undrain boots them back: every pool is planned again.
+  hosts.on('host', () => void pools.planner.tickAll());
+  publishHostEvents(events, hosts);
   images.addDependantSource((image, version) => pools.poolsUsingImage(image, version));
   publishPoolEvents(events, pools, machine);
   publishAdminEvents(events, images.operations);
@@ -192,6 +212,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     homes,
     desktops,
     pools,
+    hosts,
     events,
     display: new DesktopDisplayAccess(pools, new StandaloneDisplayAccess({ desktops, vms: manager, mayOperate, log })),
     ...auth,
@@ -253,6 +274,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   }
   const netboot = await startDaemonNetboot(opts.netboot, { store, dataDir, log, thinClients: app.thinClients, url, servedCaPem: cert?.caPath ? readFileSync(cert.caPath, 'utf8') : undefined });
   pools.start();
+  hosts.start();
   const housekeeping = new Housekeeping([
     { name: 'sessionsPruned', run: () => sessionsPrune(store) },
     { name: 'loginTokensPruned', run: () => loginTokensPrune(store) },
@@ -272,6 +294,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
       await tcp?.close();
       await netboot?.close();
       await pools.close();
+      hosts.stop();
       await housekeeping.close();
       await api.close();
       const outliving = opts.stopVmsOnExit ? 0 : manager.runningCount;
@@ -344,4 +367,9 @@ function splitHostPort(listen: string): [string, number] {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen);
   if (!m) throw new ArdesiaError('BAD_REQUEST', `--listen wants ADDR:PORT (like 127.0.0.1:8080), not ${listen}`);
   return [m[1] ?? m[2]!, Number(m[3])];
+}
+
+/** The name this host goes by: --host-name, else the machine's hostname (its first label kept whole, lower case). */
+function localHostName(given: string | undefined): string {
+  return (given ?? hostname()).toLowerCase();
 }

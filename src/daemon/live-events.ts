@@ -4,8 +4,9 @@ import { auditFeed } from '../audit/log.js';
 import type { Operations } from '../images/operations.js';
 import { isEntitled } from '../desktops/broker-plan.js';
 import type { DesktopMachine } from '../desktops/pool-machine.js';
-import type { PoolService } from '../desktops/pools.js';
+import { type PoolService, viewForCaller } from '../desktops/pools.js';
 import type { ThinClientService } from '../thinclients/inventory.js';
+import type { HostService } from '../cluster/hosts.js';
 
 export function publishPoolEvents(hub: EventHub, pools: PoolService, machine: DesktopMachine): void {
   machine.on('desktop', (view) => {
@@ -15,7 +16,8 @@ export function publishPoolEvents(hub: EventHub, pools: PoolService, machine: De
   // The portal holds a paste until the session's clipboard agent is up: it learns so from this session event.
   machine.on('clipboard', (name) => void pools.sessionOf(name).then((s) => hub.publish({ type: 'session', data: s, visibleTo: (who) => s.user === who.name }), () => undefined));
   machine.on('desktop-removed', (name) => hub.publish({ type: 'desktop-removed', data: { name } }));
-  pools.on('pool', (view) => hub.publish({ type: 'pool', data: view, visibleTo: (who) => isEntitled(view, who.name, who.groups) }));
+  // Entitled users get the pool too, so its hosts stay out of it (the console reloads from the API, which gives admins all).
+  pools.on('pool', (view) => hub.publish({ type: 'pool', data: viewForCaller(view, { admin: false }), visibleTo: (who) => isEntitled(view, who.name, who.groups) }));
   pools.on('pool-removed', (name) => hub.publish({ type: 'pool-removed', data: { name } }));
 }
 
@@ -32,4 +34,10 @@ export function publishAdminEvents(hub: EventHub, operations: Operations): void 
 /** A thin client booting, seen by its kiosk, or starting/ending a session: administrators only. */
 export function publishThinClientEvents(hub: EventHub, thinClients: ThinClientService): void {
   thinClients.on('changed', (view) => hub.publish({ type: 'thinclient', data: view }));
+}
+
+/** A host drained, undrained, in maintenance or removed: administrators only. */
+export function publishHostEvents(hub: EventHub, hosts: HostService): void {
+  hosts.on('host', (view) => hub.publish({ type: 'host', data: view }));
+  hosts.on('host-removed', (name) => hub.publish({ type: 'host-removed', data: { name } }));
 }

@@ -1,6 +1,7 @@
 // What PoolService and its parts share: the caller, the events it emits, and the states that end a session.
 import type { DisplayEnd } from '../contract/display.js';
-import type { DesktopState, PoolView } from '../contract/pools.js';
+import type { DesktopState, Pool, PoolView } from '../contract/pools.js';
+import type { PlacementRefusal } from '../contract/hosts.js';
 import type { BrokerDecision } from './broker-plan.js';
 
 export interface Caller {
@@ -13,6 +14,13 @@ export interface Caller {
 export interface PoolServiceOptions {
   /** Desktops starting at once, over every pool (vmd's staggered start). */
   bootStormLimit: number;
+  /** The cluster's placement (src/cluster/hosts.ts): whether a pool's next desktop fits on a host, and which hosts take none. */
+  placement: PoolPlacement;
+}
+
+export interface PoolPlacement {
+  checkPool(pool: Pool): Promise<PlacementRefusal | null>;
+  hostsNotUp(): Promise<Set<string>>;
 }
 
 export interface PoolServiceEvents {

@@ -3,6 +3,7 @@
 // Effects that end in another event (a VM that failed to start, a finished re-clone) queue it; queued
 // events run after the desktop's lock is released, so a chain never deadlocks on itself.
 import { poolNics } from '../contract/network.js';
+import { vmHostOf } from '../store/vms.js';
 import { GuestBudget, GUEST_MESSAGE_BUDGET, guestTextForLog } from '../agent/guest-budget.js';
 import { EventEmitter } from 'node:events';
 import { mkdir, rm } from 'node:fs/promises';
@@ -216,7 +217,8 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     await verifiedVersionPath(this.ctx, row.image, row.version);
     await this.ctx.vms.define([await this.vmSpec(row, pool)], () => `pool ${pool.name}`);
     if (!this.ctx.vms.runtimeOf(row.name)) await this.ctx.vms.start(row.name);
-    row.host = hostname();
+    // The host placement chose for the VM (recorded with its start), the same for its pool desktop.
+    row.host = (await vmHostOf(this.ctx.db, row.name)) ?? hostname();
     await poolDesktopUpdate(this.ctx.db, row.name, { host: row.host });
     this.watch(row.name);
   }

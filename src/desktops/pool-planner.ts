@@ -7,6 +7,9 @@ import type { ServiceContext } from '../images/context.js';
 import { type DesktopMachine, targetVersionOf } from './pool-machine.js';
 import { nowIso, poolDesktopsAll, poolGet, poolList, poolOf } from './pool-repo.js';
 import { planSpares, type SpareAction } from './spares-plan.js';
+import { needsPlacement, placeSpareActions } from './placement-plan.js';
+import type { PoolPlacement } from './pool-events.js';
+import type { PlacementRefusal } from '../contract/hosts.js';
 
 const TICK_MS = 5_000;
 
@@ -15,6 +18,9 @@ export interface PlannerDeps {
   /** The pool's desktops as the broker sees them (claims applied). */
   view(pool: string): Promise<DesktopView[]>;
   clientActivity(desktop: string): { count: number; activityAt: number } | undefined;
+  placement: PoolPlacement;
+  /** The pool's placement refusal changed (its view says why it cannot place). */
+  placementChanged(pool: string): void;
 }
 
 export class PoolPlanner {
@@ -22,6 +28,8 @@ export class PoolPlanner {
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   private readonly suspended = new Set<string>();
+  /** Pools whose last pass wanted to boot a desktop and found no host: why. */
+  private readonly refusals = new Map<string, PlacementRefusal>();
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -82,9 +90,27 @@ export class PoolPlanner {
     const pool = poolOf(row);
     const desktops = await this.deps.view(name);
     const booting = (await poolDesktopsAll(this.ctx.db)).filter((d) => d.state === 'booting').length;
-    const actions = planSpares(pool, desktops, await targetVersionOf(this.ctx, pool), booting, this.deps.bootStormLimit, Date.now());
+    const planned = planSpares(pool, desktops, await targetVersionOf(this.ctx, pool), booting, this.deps.bootStormLimit, Date.now());
+    const refusal = needsPlacement(planned) ? await this.deps.placement.checkPool(pool) : null;
+    this.noteRefusal(name, refusal);
+    const actions = placeSpareActions(planned, desktops, await this.deps.placement.hostsNotUp(), refusal === null);
     for (const action of actions) await this.run(pool, action);
     await this.enforceIdle(pool, desktops);
+  }
+
+  /** Why the pool cannot place a desktop now, or null. */
+  cannotPlace(pool: string): PlacementRefusal | null {
+    return this.refusals.get(pool) ?? null;
+  }
+
+  private noteRefusal(pool: string, refusal: PlacementRefusal | null): void {
+    const before = this.refusals.get(pool);
+    if (before?.message === refusal?.message) return;
+    if (refusal) {
+      this.refusals.set(pool, refusal);
+      this.ctx.deps.log.warn({ pool, code: refusal.code }, `pool ${pool} cannot place a desktop: ${refusal.message}`);
+    } else this.refusals.delete(pool);
+    this.deps.placementChanged(pool);
   }
 
   private async run(pool: Pool, action: SpareAction): Promise<void> {

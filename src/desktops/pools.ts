@@ -19,6 +19,8 @@ import {
 import type { ServiceContext } from '../images/context.js';
 import { auditAppend, auditFeed } from '../audit/log.js';
 import { requireImage } from '../images/versions.js';
+import { imageCurrentVersions } from '../images/repo.js';
+import { placementRefusalForUser } from '../contract/hosts.js';
 import { type BrokerDecision, brokerDecide, isEntitled, type BrokerView } from './broker-plan.js';
 import { isInSession } from './lifecycle.js';
 import { type DesktopMachine, targetVersionOf } from './pool-machine.js';
@@ -28,6 +30,11 @@ import { type Caller, type PoolServiceEvents, type PoolServiceOptions, SESSION_E
 import { PoolSessions } from './pool-sessions.js';
 import { untilPreviousSessionEnded } from './session-wait.js';
 import { rolloutPendingAtLogoff, versionCounts } from './spares-plan.js';
+
+/** A pool as `who` may see it: hosts and their capacities only for administrators. */
+export function viewForCaller(view: PoolView, who: Pick<Caller, 'admin'>): PoolView {
+  return who.admin || !view.cannotPlace ? view : { ...view, cannotPlace: placementRefusalForUser(view.cannotPlace, view.name) };
+}
 
 // Callers import these from here, PoolService's module.
 export type { Caller, PoolServiceEvents, PoolServiceOptions, SessionReady } from './pool-events.js';
@@ -52,6 +59,8 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       bootStormLimit: opts.bootStormLimit,
       view: (pool) => this.desktopViews(pool),
       clientActivity: (desktop) => this.tracker.activityOf(desktop),
+      placement: opts.placement,
+      placementChanged: (pool) => void this.show(pool, { name: 'planner', admin: true, groups: [] }).then((v) => this.emit('pool', v), () => undefined),
     });
     machine.on('session-started', (desktop) => this.sessionReady(desktop));
     machine.on('desktop', (view) => {
@@ -144,24 +153,33 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       .map((p) => `pool ${p.name}`);
   }
 
+  /** Three queries whatever the number of pools and desktops (the pools, every pool desktop, the images' versions). */
   async list(who: Caller): Promise<PoolView[]> {
-    const pools = (await poolList(this.ctx.db)).map(poolOf).filter((p) => who.admin || isEntitled(p, who.name, who.groups));
-    return Promise.all(pools.map((p) => this.viewOf(p)));
+    const [poolRows, rows, images] = await Promise.all([poolList(this.ctx.db), poolDesktopsAll(this.ctx.db), imageCurrentVersions(this.ctx.db)]);
+    const pools = poolRows.map(poolOf).filter((p) => who.admin || isEntitled(p, who.name, who.groups));
+    const byPool = new Map<string, DesktopView[]>();
+    for (const r of rows) {
+      const list = byPool.get(r.pool) ?? byPool.set(r.pool, []).get(r.pool)!;
+      list.push(this.withClaim(desktopViewOf(r)));
+    }
+    return pools.map((p) => viewForCaller(this.viewFrom(p, byPool.get(p.name) ?? [], p.version !== 'latest' ? p.version : (images.get(p.image) ?? null)), who));
   }
 
   async show(name: string, who: Caller): Promise<PoolView> {
     const pool = poolOf(await requirePool(this.ctx.db, name));
     if (!who.admin && !isEntitled(pool, who.name, who.groups)) throw new ArdesiaError('POOL_NOT_FOUND', `pool ${name} does not exist`);
-    return this.viewOf(pool);
+    return viewForCaller(await this.viewOf(pool), who);
   }
 
   async viewOf(pool: Pool): Promise<PoolView> {
-    const desktops = await this.desktopViews(pool.name);
-    const currentVersion = await targetVersionOf(this.ctx, pool);
+    return this.viewFrom(pool, await this.desktopViews(pool.name), await targetVersionOf(this.ctx, pool));
+  }
+
+  private viewFrom(pool: Pool, desktops: DesktopView[], currentVersion: number | null): PoolView {
     const byState: Partial<Record<DesktopState, number>> = {};
     for (const d of desktops) byState[d.state] = (byState[d.state] ?? 0) + 1;
     const byVersion = Object.fromEntries(versionCounts(desktops).map((c) => [String(c.version), c.count]));
-    return { ...pool, currentVersion, counts: { total: desktops.length, byState, byVersion }, pendingAtLogoff: rolloutPendingAtLogoff(pool, desktops, currentVersion) };
+    return { ...pool, currentVersion, counts: { total: desktops.length, byState, byVersion }, pendingAtLogoff: rolloutPendingAtLogoff(pool, desktops, currentVersion), cannotPlace: this.planner.cannotPlace(pool.name) };
   }
 
   async announce(pool: Pool): Promise<PoolView> {
@@ -172,11 +190,12 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
 
   /** The pool's desktops with the broker's in-flight claims applied (a claimed spare is no longer free). */
   async desktopViews(pool: string): Promise<DesktopView[]> {
-    return (await poolDesktopsOf(this.ctx.db, pool)).map((r) => {
-      const view = desktopViewOf(r);
-      const claim = this.claims.get(r.name);
-      return claim !== undefined && view.user === null ? { ...view, user: claim } : view;
-    });
+    return (await poolDesktopsOf(this.ctx.db, pool)).map((r) => this.withClaim(desktopViewOf(r)));
+  }
+
+  private withClaim(view: DesktopView): DesktopView {
+    const claim = this.claims.get(view.name);
+    return claim !== undefined && view.user === null ? { ...view, user: claim } : view;
   }
 
   async poolDesktops(pool: string): Promise<DesktopView[]> {
@@ -215,7 +234,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     }
     if (body.wait) await this.previousSessionEnd(poolName, who.name, requestedAt + body.waitSeconds * 1000);
     const decision = await this.lockPool(poolName, async () => {
-      const d = brokerDecide({ user: who.name, groups: who.groups, pool: poolName }, await this.brokerView(pool));
+      const d = await this.placed(brokerDecide({ user: who.name, groups: who.groups, pool: poolName }, await this.brokerView(pool)), pool, who);
       if (d.kind === 'warm' || d.kind === 'cold-start') this.claims.set(d.desktop.name, who.name);
       if (d.kind === 'clone') await this.planner.insertDesktop(pool, d.name, who.name);
       return d;
@@ -237,6 +256,15 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     if (body.client.thinClient) this.tracker.openedFrom(name, body.client.thinClient, who);
     const desktop = body.wait ? await this.waitForSession(name, who.name, body.waitSeconds * 1000) : desktopViewOf(await requirePoolDesktop(this.ctx.db, name));
     return { desktop, session: await this.sessionOf(name) };
+  }
+
+  /** A decision that boots a desktop (a cold spare, a new clone, a stopped own one) needs a host: refused with the reason when none fits. */
+  private async placed(d: BrokerDecision, pool: Pool, who: Caller): Promise<BrokerDecision> {
+    const boots = d.kind === 'cold-start' || d.kind === 'clone' || (d.kind === 'existing' && d.desktop.state === 'stopped');
+    if (!boots) return d;
+    const found = await this.opts.placement.checkPool(pool);
+    const refusal = found && !who.admin ? placementRefusalForUser(found, pool.name) : found;
+    return refusal ? { kind: 'refuse', code: refusal.code, message: refusal.message } : d;
   }
 
   /** Opening right after a logoff: wait (bounded by the connect's own wait) for the previous session to end rather than refuse. */

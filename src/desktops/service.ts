@@ -58,6 +58,10 @@ export class DesktopService {
   }
 
   private async out(row: DesktopRow): Promise<DesktopInfo> {
+    return this.infoOf(row, await vmState(this.ctx, row.vm_name));
+  }
+
+  private infoOf(row: DesktopRow, state: string): DesktopInfo {
     return {
       name: row.name,
       image: row.image,
@@ -65,7 +69,7 @@ export class DesktopService {
       followsLatest: row.follows_latest === 1,
       home: row.home_user,
       vm: row.vm_name,
-      state: await vmState(this.ctx, row.vm_name),
+      state,
       systemDisk: this.ctx.paths.desktopSystem(row.name),
       createdAt: row.created_at,
       network: desktopNetwork(row),
@@ -100,7 +104,9 @@ export class DesktopService {
   }
 
   async list(): Promise<DesktopInfo[]> {
-    return Promise.all((await desktopList(this.ctx.db)).map((r) => this.out(r)));
+    // Two queries whatever the count: the desktops, then every VM's state (not one VM look-up per desktop).
+    const [rows, states] = await Promise.all([desktopList(this.ctx.db), this.ctx.vms.states()]);
+    return rows.map((r) => this.infoOf(r, states.get(r.vm_name) ?? 'absent'));
   }
 
   async show(name: string): Promise<DesktopInfo> {

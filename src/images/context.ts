@@ -12,6 +12,8 @@ export interface VmControl {
   define(specs: VmSpec[], source: (name: string) => string): Promise<{ added: string[]; updated: string[] }>;
   undefine(name: string): Promise<void>;
   get(name: string): Promise<VmStatus>;
+  /** Every defined VM's state, in one store query. */
+  states(): Promise<Map<string, VmStatus['state']>>;
   start(name: string, adHoc?: Partial<VmSpecInput>, template?: string, caller?: StartCaller): Promise<VmStatus>;
   stop(name: string, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }>;
   consoleLog(name: string, maxBytes: number): Promise<Buffer>;

@@ -18,6 +18,10 @@ export const versionGet = (db: Store, image: string, version: number) =>
   db.selectFrom('image_versions').selectAll().where('image', '=', image).where('version', '=', version).executeTakeFirst();
 export const sessionGet = (db: Store, image: string) => db.selectFrom('maintenance_sessions').selectAll().where('image', '=', image).executeTakeFirst();
 export const desktopGet = (db: Store, name: string) => db.selectFrom('desktops').selectAll().where('name', '=', name).executeTakeFirst();
+/** Each image's current version, in one query (pool lists). */
+export async function imageCurrentVersions(db: Store): Promise<Map<string, number | null>> {
+  return new Map((await db.selectFrom('images').select(['name', 'current_version']).execute()).map((r) => [r.name, r.current_version]));
+}
 export const desktopList = (db: Store) => db.selectFrom('desktops').selectAll().orderBy('name').execute();
 export const desktopsOfImage = (db: Store, image: string) => db.selectFrom('desktops').selectAll().where('image', '=', image).orderBy('name').execute();
 /** Pool desktops on an image: with desktopsOfImage, the image's dependants. */

@@ -9,10 +9,12 @@ import { ArdesiaError } from '../contract/errors.js';
 import { AUTH_MIGRATIONS } from './migrations-auth.js';
 import { POOL_MIGRATIONS } from './migrations-pools.js';
 import { NETBOOT_MIGRATIONS } from './migrations-netboot.js';
+import { HOST_MIGRATIONS } from './migrations-hosts.js';
 import { MIGRATIONS } from './migrations.js';
 import { migrateStore, type MigrateResult } from './migrate.js';
 import { postgresUpgradeBackup, sqliteUpgradeBackup } from './upgrade-backup.js';
 import type { Database } from './schema.js';
+import { queryLogged } from './query-count.js';
 
 export type Store = Kysely<Database>;
 
@@ -42,7 +44,7 @@ export function redactUrl(url: string): string {
 }
 
 /** Every migration this build knows, from each domain's file (names sort globally). */
-export const ALL_MIGRATIONS: Record<string, Migration> = { ...MIGRATIONS, ...AUTH_MIGRATIONS, ...POOL_MIGRATIONS, ...NETBOOT_MIGRATIONS };
+export const ALL_MIGRATIONS: Record<string, Migration> = { ...MIGRATIONS, ...AUTH_MIGRATIONS, ...POOL_MIGRATIONS, ...NETBOOT_MIGRATIONS, ...HOST_MIGRATIONS };
 
 export interface OpenStoreOptions {
   /** Where PostgreSQL's automatic pre-upgrade dumps go (the daemon: DATA_DIR/store-backups); SQLite's lie next to the store. */
@@ -57,7 +59,7 @@ export interface OpenStoreOptions {
 export async function openStore(where: string | StoreLocation, opts: OpenStoreOptions = {}): Promise<Store> {
   const loc: StoreLocation = typeof where === 'string' ? { kind: 'sqlite', path: where } : where;
   const sqlite = loc.kind === 'sqlite' ? openSqliteFile(loc.path) : undefined;
-  const db = sqlite ? new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }) : new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool((loc as { url: string }).url) }) });
+  const db = sqlite ? new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log: queryLogged }) : new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool((loc as { url: string }).url) }), log: queryLogged });
   try {
     const result = await migrateStore(db, opts.migrations ?? ALL_MIGRATIONS, {
       beforeUpgrade: async (pending) => {

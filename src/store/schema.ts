@@ -3,6 +3,7 @@ import type { ColumnType, Generated } from 'kysely';
 import type { AuthTables } from './schema-auth.js';
 import type { PoolTables } from './schema-pools.js';
 import type { NetbootTables } from './schema-netboot.js';
+import type { HostTables } from './schema-hosts.js';
 
 export interface VmTable {
   name: string;
@@ -18,6 +19,8 @@ export interface VmTable {
   started_at: string | null;
   created_at: ColumnType<string, string, never>;
   updated_at: string;
+  /** The host it runs on or last ran on (placement's choice); null only before the daemon's first start after 0010_hosts. */
+  host: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ApiTokenTable {
@@ -33,7 +36,7 @@ export interface ApiTokenTable {
   expires_at: string | null;
 }
 
-export interface Database extends AuthTables, PoolTables, NetbootTables {
+export interface Database extends AuthTables, PoolTables, NetbootTables, HostTables {
   vms: VmTable;
   api_tokens: ApiTokenTable;
   images: ImageTable;

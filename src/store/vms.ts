@@ -31,6 +31,15 @@ export async function vmList(db: Store): Promise<VmRecord[]> {
   return rows.map(fromRow);
 }
 
+export async function vmNames(db: Store): Promise<string[]> {
+  return (await db.selectFrom('vms').select('name').execute()).map((r) => r.name);
+}
+
+/** The host the VM runs on or last ran on. */
+export async function vmHostOf(db: Store, name: string): Promise<string | null> {
+  return (await db.selectFrom('vms').select('host').where('name', '=', name).executeTakeFirst())?.host ?? null;
+}
+
 export async function vmGet(db: Store, name: string): Promise<VmRecord | undefined> {
   const row = await db.selectFrom('vms').selectAll().where('name', '=', name).executeTakeFirst();
   return row ? fromRow(row) : undefined;
@@ -65,12 +74,13 @@ export async function vmUpdateSpec(db: Store, spec: VmSpec, source: string): Pro
 export async function vmSetDesired(
   db: Store,
   name: string,
-  patch: { desired?: 'running' | 'stopped'; lastStopReason?: string | null; startedAt?: string | null },
+  patch: { desired?: 'running' | 'stopped'; lastStopReason?: string | null; startedAt?: string | null; host?: string },
 ): Promise<void> {
   const set: Updateable<VmTable> = { updated_at: new Date().toISOString() };
   if (patch.desired !== undefined) set.desired = patch.desired;
   if (patch.lastStopReason !== undefined) set.last_stop_reason = patch.lastStopReason;
   if (patch.startedAt !== undefined) set.started_at = patch.startedAt;
+  if (patch.host !== undefined) set.host = patch.host;
   await db.updateTable('vms').set(set).where('name', '=', name).execute();
 }
 

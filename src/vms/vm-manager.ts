@@ -22,7 +22,7 @@ import { freeTcpPort } from '../gateway/free-port.js';
 import { spiceUsesTls } from '../hypervisor/qemu/spice-args.js';
 import { spiceCredentialsEnsure } from '../tls/certs.js';
 import type { Store } from '../store/db.js';
-import { type VmRecord, vmDelete, vmGet, vmInsert, vmList, vmSetDesired, vmUpdateSpec } from '../store/vms.js';
+import { type VmRecord, vmDelete, vmGet, vmInsert, vmList, vmNames, vmSetDesired, vmUpdateSpec } from '../store/vms.js';
 import { unprivilegedAccount } from '../lib/unprivileged-account.js';
 import type { NatGuard } from '../network/nat-guard-host.js';
 import { openNatNics } from '../network/nat-guard.js';
@@ -42,6 +42,13 @@ export interface VmManagerOptions {
   ownerPolicy: OwnerPolicy;
   /** Keeps guests on user-mode NAT off the host's own addresses (installed by the daemon at start). */
   natGuard: NatGuard;
+  /** Chooses the host of each start (src/cluster): refuses with the reason when none can take the VM. */
+  placer: VmPlacer;
+}
+
+/** Placement as the VM manager asks it: the host the VM is to run on, or an ArdesiaError saying what is short where. */
+export interface VmPlacer {
+  placeVm(name: string, spec: VmSpec): Promise<string>;
 }
 
 export class VmManager {
@@ -103,6 +110,11 @@ export class VmManager {
     return (await vmList(this.db)).map((r) => this.statusOf(r));
   }
 
+  /** Every defined VM's state in one query (lists of desktops read it without a query per row). */
+  async states(): Promise<Map<string, VmStatus['state']>> {
+    return new Map((await vmNames(this.db)).map((name) => [name, this.runtimes.get(name)?.state ?? 'stopped']));
+  }
+
   private statusOf(rec: VmRecord): VmStatus {
     const rt = this.runtimes.get(rec.name);
     const spec = rt?.spec ?? rec.spec;
@@ -144,8 +156,12 @@ export class VmManager {
       const running = isConfined(caller) ? [...this.runtimes.values()].filter((rt) => this.chargedTo(rt.spec) === caller.name).map((rt) => rt.spec) : [];
       const spec = isConfined(caller) ? await this.owners.confine(caller.name, defined, running) : defined;
       if (isConfined(caller)) await failpointPause('owner-start-after-check');
-      // The intent is recorded first: a daemon killed mid-start finishes the start when it returns.
-      await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null });
+      // The intent is recorded first: a daemon killed mid-start finishes the start when it returns. Placement and the
+      // record under one lock: two starts at once never both fit the same free memory.
+      await this.lock.run('cluster:placement', async () => {
+        const host = await this.opts.placer.placeVm(name, spec);
+        await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host });
+      });
       const runtime = await this.launch(spec, isConfined(caller) ? this.owners.openedFileGuard(caller.name, name) : undefined);
       if (caller) this.startedBy.set(name, caller.name);
       await vmSetDesired(this.db, name, { startedAt: runtime.startedAt });

@@ -16,6 +16,7 @@ import { ALL_ROUTES } from '../../src/api/server.js';
 import type { Operation } from '../../src/contract/images.js';
 import type { DesktopView, SessionInfo } from '../../src/contract/pools.js';
 import { TestDaemon, until } from '../helpers/daemon.js';
+import { openStore, storeLocation } from '../../src/store/db.js';
 import { guestArtifacts } from '../helpers/guests.js';
 import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
 import { GUEST_CMDLINE, waitForLog } from '../images/support.js';
@@ -78,6 +79,7 @@ const AREAS: Record<string, string[]> = {
     'DELETE /v1/pools/:pool/desktops/:desktop', 'GET /v1/sessions', 'POST /v1/sessions/:desktop/logoff', 'POST /v1/sessions/:desktop/reset',
     'POST /v1/sessions/:desktop/disconnect', 'POST /v1/desktops/:name/display', 'GET /v1/desktops/:name/spice.vv', 'GET /v1/display/socket',
   ],
+  hosts: ['GET /v1/hosts', 'GET /v1/hosts/:name', 'POST /v1/hosts/:name/drain', 'POST /v1/hosts/:name/undrain', 'DELETE /v1/hosts/:name'],
 };
 
 test('every route declares its success body and is driven by one of the tests below', () => {
@@ -131,6 +133,23 @@ test('system, accounts, audit and thin clients: the real replies match the docum
   await check.call('DELETE /v1/thinclients/:mac', '/v1/thinclients/52:54:00:aa:bb:01', root);
   await check.call('POST /v1/backup', '/v1/backup', root, {});
   check.assertChecked(AREAS.accounts!);
+});
+
+test('hosts: list, show, drain, undrain, and remove of a second host — the real replies match the document', async () => {
+  const [own] = await check.call<Array<{ name: string }>>('GET /v1/hosts', '/v1/hosts', root);
+  await check.call('GET /v1/hosts/:name', `/v1/hosts/${own!.name}`, root);
+  await check.call('POST /v1/hosts/:name/drain', `/v1/hosts/${own!.name}/drain`, root);
+  await check.call('POST /v1/hosts/:name/undrain', `/v1/hosts/${own!.name}/undrain`, root);
+  // A second host as a joining agent will record it; with nothing on it, it can be removed.
+  const store = await openStore(storeLocation(daemon.database, daemon.dataDir));
+  try {
+    const at = new Date().toISOString();
+    await store.insertInto('hosts').values({ name: 'api-blade2', state: 'up', labels: '["ssd"]', memory_mib: 8192, vcpus: 4, memory_overcommit: 1, cpu_overcommit: 4, heartbeat_at: at, agent_credential_sha256: null, cert_fingerprint: null, created_at: at, updated_at: at }).execute();
+  } finally {
+    await store.destroy();
+  }
+  await check.call('DELETE /v1/hosts/:name', '/v1/hosts/api-blade2', root);
+  check.assertChecked(AREAS.hosts!);
 });
 
 test('VMs: define, start, console, screen, log, pause, reset, stop, wait, forget — the real replies match the document', async () => {

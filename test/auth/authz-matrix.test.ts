@@ -132,6 +132,12 @@ const ROWS: Record<string, Row> = {
   'POST /v1/groups': { expect: [401, 403, 403, 201], body: { name: 'matrixgroup' } },
   'DELETE /v1/groups/:group': { expect: [401, 403, 403, 200], params: { group: 'victimgroup' } },
   'GET /v1/audit': { expect: [401, 403, 403, 200], query: 'limit=5' },
+  // hosts: administrators only; drain/undrain/remove of a host that does not exist say 404 to them
+  'GET /v1/hosts': { expect: [401, 403, 403, 200] },
+  'GET /v1/hosts/:name': { expect: [401, 403, 403, 404] },
+  'POST /v1/hosts/:name/drain': { expect: [401, 403, 403, 404] },
+  'POST /v1/hosts/:name/undrain': { expect: [401, 403, 403, 404] },
+  'DELETE /v1/hosts/:name': { expect: [401, 403, 403, 404] },
 };
 
 let daemon: TestDaemon;

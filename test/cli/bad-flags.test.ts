@@ -28,6 +28,10 @@ const SERVE_CASES: Array<[string[], RegExp]> = [
   [['--boot-timeout', 'soon'], /option '--boot-timeout <seconds>' argument 'soon' is invalid\. Accepted: a duration from 1s to 24h/],
   [['--log-level', 'loud'], /Accepted: one of trace, debug, info, warn, error\./],
   [['--listen', '8080'], /Accepted: ADDR:PORT, like 127\.0\.0\.1:8080/],
+  [['--memory-overcommit', 'lots'], /option '--memory-overcommit <ratio>' argument 'lots' is invalid\. Accepted: a decimal number from 0\.1 to 10, like 1\.5\./],
+  [['--cpu-overcommit', '0'], /Accepted: a decimal number from 0\.1 to 64/],
+  [['--host-name', 'bad_name!'], /option '--host-name <name>' argument 'bad_name!' is invalid\. Accepted: a host name/],
+  [['--host-label', 'has space'], /Accepted: a label/],
 ];
 
 for (const [args, message] of SERVE_CASES) {

@@ -7,6 +7,7 @@ import { assertNoConsoleErrors, browserLaunch, login, pageOpen, screenshot, user
 
 const ADMIN_PAGES = [
   { id: 'host', title: 'Host' },
+  { id: 'hosts', title: 'Hosts' },
   { id: 'images', title: 'Images' },
   { id: 'pools', title: 'Pools' },
   { id: 'desktops', title: 'Desktops' },

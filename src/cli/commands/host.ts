@@ -3,6 +3,9 @@ import type { Command } from 'commander';
 import { DEFAULT_PROBE_TIMEOUT_MS, formatHostReport, hostCheck } from '../../hypervisor/host/index.js';
 
 import { duration, flag } from '../options.js';
+import type { HostDetail, HostView } from '../../contract/hosts.js';
+import { output, table } from '../output.js';
+import { client, enc, wantsJson } from './image.js';
 
 interface HostCheckFlags {
   json?: boolean;
@@ -10,7 +13,7 @@ interface HostCheckFlags {
 }
 
 export function registerHostCommands(program: Command): void {
-  const host = program.command('host').description('this host: can it run VMs with KVM?');
+  const host = program.command('host').description('the hosts of the cluster (list, show, drain, undrain, remove), and this machine\'s KVM check');
   host
     .command('check')
     .description('check VMX/SVM, EPT/NPT, nested virtualization, /dev/kvm and run a KVM probe guest (exit 1 only when QEMU is missing)')
@@ -22,4 +25,73 @@ export function registerHostCommands(program: Command): void {
       process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${formatHostReport(report)}\n`);
       if (report.qemu.version === null) process.exitCode = 1;
     });
+
+  host
+    .command('list')
+    .description('list hosts: state, memory and vCPUs promised of their capacity, desktops in session, spares, VMs')
+    .action(async (_f: unknown, cmd: Command) => {
+      const hosts = await client(cmd).request<HostView[]>('GET', '/v1/hosts');
+      output(wantsJson(cmd), wantsJson(cmd) ? hosts : hostRows(hosts));
+    });
+  host
+    .command('show')
+    .description('show a host and what is left on it (desktops, VMs)')
+    .argument('<name>')
+    .action(async (name: string, _f: unknown, cmd: Command) => {
+      const h = await client(cmd).request<HostDetail>('GET', `/v1/hosts/${enc(name)}`);
+      output(wantsJson(cmd), wantsJson(cmd) ? h : hostText(h));
+    });
+  for (const [verb, desc] of [
+    ['drain', 'no new desktops, spares or VMs on the host; its spares stop now; sessions there end at their logoff'],
+    ['undrain', 'end a drain or maintenance: the host takes new desktops, spares and VMs again'],
+  ] as const) {
+    host
+      .command(verb)
+      .description(desc)
+      .argument('<name>')
+      .action(async (name: string, _f: unknown, cmd: Command) => {
+        const h = await client(cmd).request<HostDetail>('POST', `/v1/hosts/${enc(name)}/${verb}`);
+        output(wantsJson(cmd), wantsJson(cmd) ? h : hostText(h));
+      });
+  }
+  host
+    .command('remove')
+    .description("forget a host (refused while anything runs there, and for the controller's own host)")
+    .argument('<name>')
+    .action(async (name: string, _f: unknown, cmd: Command) => {
+      const r = await client(cmd).request<{ removed: string }>('DELETE', `/v1/hosts/${enc(name)}`);
+      output(wantsJson(cmd), wantsJson(cmd) ? r : `host ${r.removed} removed`);
+    });
+}
+
+const limitMiB = (h: HostView) => Math.floor(h.capacity.memoryMiB * h.capacity.memoryOvercommit);
+const limitVcpus = (h: HostView) => Math.floor(h.capacity.vcpus * h.capacity.cpuOvercommit);
+
+function hostRows(hosts: HostView[]): string {
+  return table(
+    ['HOST', 'STATE', 'MEMORY MiB', 'VCPUS', 'IN SESSION', 'SPARES', 'VMS', 'LABELS'],
+    hosts.map((h) => [
+      `${h.name}${h.controller ? ' *' : ''}`,
+      h.state,
+      `${h.used.memoryMiB}/${limitMiB(h)}`,
+      `${h.used.vcpus}/${limitVcpus(h)}`,
+      String(h.used.desktopsInSession),
+      String(h.used.spares),
+      String(h.used.runningVms),
+      h.labels.join(',') || '-',
+    ]),
+  );
+}
+
+function hostText(h: HostDetail): string {
+  const c = h.capacity;
+  const left = h.desktops.length + h.vms.length;
+  return [
+    `host ${h.name}: ${h.state}${h.controller ? ' (the controller\'s own host)' : ''}; heartbeat ${h.heartbeatAt}`,
+    `  capacity ${c.memoryMiB} MiB × ${c.memoryOvercommit} overcommit, ${c.vcpus} CPUs × ${c.cpuOvercommit}; labels ${h.labels.join(', ') || '-'}`,
+    `  promised ${h.used.memoryMiB} MiB, ${h.used.vcpus} vCPUs to ${h.used.runningVms} VM(s): ${h.used.desktopsInSession} desktop(s) in session, ${h.used.spares} spare(s)`,
+    left === 0 ? '  left     nothing runs here' : `  left     ${left}:`,
+    ...h.desktops.map((d) => `    desktop ${d.name} (pool ${d.pool}, ${d.state}${d.user ? `, ${d.user}` : ''})`),
+    ...h.vms.map((v) => `    vm ${v}`),
+  ].join('\n');
 }

@@ -30,6 +30,8 @@ type PoolFlags = {
   network?: string;
   natAllow?: string;
   natHostAccess?: boolean;
+  requireLabels?: string[];
+  avoidLabels?: string[];
 };
 
 /** The pool fields the flags give (only those given: `pool set` changes nothing else). */
@@ -51,6 +53,7 @@ function poolFields(f: PoolFlags): Record<string, unknown> {
   if (f.perUser !== undefined) out.maxDesktopsPerUser = f.perUser;
   if (f.spice !== undefined) out.spice = f.spice === 'off' ? null : { listen: f.spice };
   if (f.network !== undefined || f.natAllow !== undefined || f.natHostAccess) out.network = networkFromFlags(f);
+  if (f.requireLabels !== undefined || f.avoidLabels !== undefined) out.hostLabels = { require: f.requireLabels ?? [], avoid: f.avoidLabels ?? [] };
   if (f.users !== undefined || f.groups !== undefined) out.entitled = { users: f.users ?? [], groups: f.groups ?? [] };
   return out;
 }
@@ -74,6 +77,8 @@ function poolOptions(cmd: Command): Command {
     .option('--per-user <n>', 'desktops one user may hold in this pool', positiveInt(MAX_POOL_DESKTOPS))
     .option('--users <a,b>', 'entitled users (comma-separated)', commaList)
     .option('--groups <g,h>', 'entitled groups (comma-separated)', commaList)
+    .option('--require-labels <a,b>', 'host labels the desktops need (comma-separated; with --avoid-labels, sets both)', commaList)
+    .option('--avoid-labels <a,b>', 'host labels the desktops stay off (comma-separated)', commaList)
     .option('--spice <address|off>', 'give desktops a SPICE display for native clients (.vv), listening on this address (127.0.0.1 for this host only); off removes it')
     .option('--network <none|nat|bridge:BR>', 'the desktops\' network card: none, QEMU NAT, or a tap on Linux bridge BR (stable MAC, locked)')
     .option('--nat-allow <host:port,…>', 'restricted NAT: the guest reaches only these TCP destinations, the i-th at 10.0.2.(100+i):port (empty: nothing)')
@@ -99,8 +104,16 @@ function poolText(p: PoolView): string {
     `  entitled users: ${p.entitled.users.join(', ') || '-'}; groups: ${p.entitled.groups.join(', ') || '-'}`,
     `  display  browser (noVNC)${p.spice ? `, SPICE on ${p.spice.listen} (native clients: .vv)` : ''}`,
     `  network  ${poolNetworkText(p.network)}`,
+    `  hosts    ${hostLabelsText(p)}`,
+    ...(p.cannotPlace ? [`  CANNOT PLACE (${p.cannotPlace.code}): ${p.cannotPlace.message}`] : []),
   ];
   return lines.join('\n');
+}
+
+function hostLabelsText(p: PoolView): string {
+  const { require, avoid } = p.hostLabels;
+  if (!require.length && !avoid.length) return 'any host that is up';
+  return [require.length ? `with ${require.join(', ')}` : '', avoid.length ? `without ${avoid.join(', ')}` : ''].filter(Boolean).join('; ');
 }
 
 const sessionRows = (sessions: SessionInfo[]) =>

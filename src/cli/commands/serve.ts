@@ -1,7 +1,9 @@
 // `ardesia serve`: the daemon in the foreground (systemd runs it so; npm start too).
 import { type Command, Option } from 'commander';
 import { type GlobalOptions, resolveDataDir } from '../client.js';
-import { duration, flag, listenAddress, LOG_LEVELS, oneOf, positiveInt } from '../options.js';
+import { duration, flag, listenAddress, LOG_LEVELS, oneOf, positiveInt, ratio } from '../options.js';
+import { HostLabel, HostName } from '../../contract/hosts.js';
+import { InvalidArgumentError } from 'commander';
 
 const MAX_BOOT_STORM_LIMIT = 1000;
 
@@ -23,10 +25,14 @@ export function registerServeCommand(program: Command): void {
     .option('--trusted-proxy <addr>', 'a reverse proxy (address or IPv4 CIDR, repeatable) whose X-Forwarded-For names the client; none by default', (v: string, all: string[] = []) => [...all, v])
     .addOption(flag('--token-ttl <duration>', 'how long a login token (`ardesia login`) lives: seconds, or with a unit like 12h or 720h', duration({ bareUnit: 's', minMs: 60_000, maxMs: 366 * 86_400_000 }), '720h'))
     .addOption(new Option('--database <sqlite|postgres://…>', 'the store: sqlite (DATA_DIR/ardesia.db, the default) or a PostgreSQL URL, postgres://USER@HOST[:PORT]/DATABASE').env('ARDESIA_DATABASE'))
+    .addOption(flag('--host-name <name>', "this host's name in the cluster (default: the machine's hostname)", hostNameFlag))
+    .option('--host-label <label>', 'a label of this host that pools may require or avoid (repeatable), like ssd or rack=a', (v: string, all: string[] = []) => [...all, hostLabelFlag(v)])
+    .addOption(flag('--memory-overcommit <ratio>', "guest memory this host may promise, as a multiple of its memory after a reserve (1 = none)", ratio(0.1, 10), '1.5'))
+    .addOption(flag('--cpu-overcommit <ratio>', 'guest vCPUs per host CPU', ratio(0.1, 64), '16'))
     .option('--stop-vms-on-exit', 'stop every VM when the daemon stops (default: they keep running)')
     .option('--allow-unguarded-nat', 'start user-mode NAT VMs even if the NAT guard (nftables) cannot be installed: their guests then reach this host\'s loopback and ports')
     .addOption(flag('--log-level <level>', LOG_LEVELS.join(', '), oneOf(LOG_LEVELS), 'info'))
-    .action(async (flags: { listen?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; config?: string; netboot?: string; stopVmsOnExit?: boolean; allowUnguardedNat?: boolean; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string; trustedProxy?: string[]; tokenTtl: number; database?: string }, cmd: Command) => {
+    .action(async (flags: { listen?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; config?: string; netboot?: string; stopVmsOnExit?: boolean; allowUnguardedNat?: boolean; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string; trustedProxy?: string[]; tokenTtl: number; database?: string; hostName?: string; hostLabel?: string[]; memoryOvercommit: number; cpuOvercommit: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       // Loaded on demand: the daemon's dependencies would slow every other command's start-up.
       const { startDaemon } = await import('../../daemon/daemon.js');
@@ -42,6 +48,10 @@ export function registerServeCommand(program: Command): void {
         trustedProxies: flags.trustedProxy,
         tokenTtlMs: flags.tokenTtl,
         database: flags.database,
+        hostName: flags.hostName,
+        hostLabels: flags.hostLabel,
+        memoryOvercommit: flags.memoryOvercommit,
+        cpuOvercommit: flags.cpuOvercommit,
         stopVmsOnExit: flags.stopVmsOnExit,
         allowUnguardedNat: flags.allowUnguardedNat,
         bootStormLimit: flags.bootStormLimit,
@@ -58,4 +68,16 @@ export function registerServeCommand(program: Command): void {
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
     });
+}
+
+function hostNameFlag(text: string): string {
+  const parsed = HostName.safeParse(text);
+  if (!parsed.success) throw new InvalidArgumentError(`Accepted: ${parsed.error.issues[0]?.message ?? 'a host name'}.`);
+  return parsed.data;
+}
+
+function hostLabelFlag(text: string): string {
+  const parsed = HostLabel.safeParse(text);
+  if (!parsed.success) throw new InvalidArgumentError(`Accepted: ${parsed.error.issues[0]?.message ?? 'a label'}.`);
+  return parsed.data;
 }

@@ -5,6 +5,7 @@ import type { Me } from '../lib/types';
 import { AuditPage } from './AuditPage';
 import { DesktopsPage } from './DesktopsPage';
 import { HostPage } from './HostPage';
+import { HostsPage } from './HostsPage';
 import { ImagesPage } from './ImagesPage';
 import { PoolsPage } from './PoolsPage';
 import { SessionsPage } from './SessionsPage';
@@ -13,6 +14,7 @@ import { UsersPage } from './UsersPage';
 
 export const ADMIN_SECTIONS: ReadonlyArray<{ id: string; title: string; page: () => ReactNode }> = [
   { id: 'host', title: 'Host', page: () => <HostPage /> },
+  { id: 'hosts', title: 'Hosts', page: () => <HostsPage /> },
   { id: 'images', title: 'Images', page: () => <ImagesPage /> },
   { id: 'pools', title: 'Pools', page: () => <PoolsPage /> },
   { id: 'desktops', title: 'Desktops', page: () => <DesktopsPage /> },

@@ -1,4 +1,4 @@
-// Pools: counts by state and by image version (who runs which version), spares, create/edit, delete.
+// Pools: counts by state and by image version (who runs which version), spares, where they place, create/edit, delete.
 import { useState } from 'react';
 import { imageList, poolDelete, poolList } from '../lib/api';
 import { useLive } from '../lib/events';
@@ -12,6 +12,20 @@ const countsText = (counts: Record<string, number>): string =>
     .filter(([, n]) => n > 0)
     .map(([k, n]) => `${k}: ${n}`)
     .join(', ') || '—';
+
+/** Where the pool's desktops may run, or why it cannot place one now (which resource is short on which host). */
+function PoolPlacement({ pool }: { pool: PoolView }) {
+  if (pool.cannotPlace) {
+    return (
+      <span className="warning-inline" role="status" data-testid={`pool-placement-${pool.name}`}>
+        Cannot place ({pool.cannotPlace.code}): {pool.cannotPlace.message}
+      </span>
+    );
+  }
+  const { require, avoid } = pool.hostLabels;
+  const labels = [require.length ? `with ${require.join(', ')}` : '', avoid.length ? `without ${avoid.join(', ')}` : ''].filter(Boolean).join('; ');
+  return <span data-testid={`pool-placement-${pool.name}`}>{labels || 'any host up'}</span>;
+}
 
 export function PoolsPage() {
   const pools = useLive(poolList, ['pool', 'desktop']);
@@ -32,6 +46,7 @@ export function PoolsPage() {
           { label: 'Spares', render: (p) => `${p.warmSpares} warm, ${p.coldSpares} cold` },
           { label: 'By state', render: (p) => <span data-testid={`pool-states-${p.name}`}>{countsText(p.counts.byState)}</span> },
           { label: 'By version', render: (p) => <span data-testid={`pool-versions-${p.name}`}>{countsText(p.counts.byVersion)}</span> },
+          { label: 'Hosts', render: (p) => <PoolPlacement pool={p} /> },
           {
             label: 'Actions',
             render: (p) => (

@@ -2,8 +2,8 @@
 // The browser reconnects an EventSource by itself; listeners reload their data on every change.
 import { useEffect, useRef, useState } from 'react';
 
-export type LiveEventType = 'desktop' | 'pool' | 'session' | 'image' | 'operation' | 'thinclient' | 'user';
-export const LIVE_EVENT_TYPES: readonly LiveEventType[] = ['desktop', 'pool', 'session', 'image', 'operation', 'thinclient', 'user'];
+export type LiveEventType = 'desktop' | 'pool' | 'session' | 'image' | 'operation' | 'thinclient' | 'user' | 'host';
+export const LIVE_EVENT_TYPES: readonly LiveEventType[] = ['desktop', 'pool', 'session', 'image', 'operation', 'thinclient', 'user', 'host'];
 
 type Listener = (type: LiveEventType, data: unknown) => void;
 export type LiveStatus = 'connecting' | 'live' | 'retrying';

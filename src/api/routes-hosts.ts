@@ -1,0 +1,75 @@
+// Hosts of the cluster (administrators only): list, show with what is left there, drain, undrain, remove.
+import { z } from 'zod';
+import { HostName, HostState, type HostDetail, type HostView } from '../contract/hosts.js';
+import { listOf, namedResult } from './responses.js';
+import { type ApiRoute, defineRoute, type RouteInput } from './route.js';
+
+const HostParams = z.object({ name: HostName }).strict();
+const Iso = z.string().datetime({ offset: true });
+const count = z.number().int().min(0);
+
+export const HostViewBody = z
+  .object({
+    name: z.string(),
+    state: HostState,
+    labels: z.array(z.string()),
+    capacity: z.object({ memoryMiB: count, vcpus: count, memoryOvercommit: z.number().min(0.1), cpuOvercommit: z.number().min(0.1) }).strict(),
+    used: z.object({ memoryMiB: count, vcpus: count, runningVms: count, desktopsInSession: count, spares: count }).strict(),
+    heartbeatAt: Iso,
+    controller: z.boolean(),
+  })
+  .strict() satisfies z.ZodType<HostView>;
+
+export const HostDetailBody = HostViewBody.extend({
+  desktops: z.array(z.object({ name: z.string(), pool: z.string(), state: z.string(), user: z.string().nullable() }).strict()),
+  vms: z.array(z.string()),
+}).strict() satisfies z.ZodType<HostDetail>;
+
+const callerOf = ({ principal, address }: Pick<RouteInput, 'principal' | 'address'>) => ({ name: principal ?? 'unknown', address });
+
+export const hostRoutes: ApiRoute[] = [
+  defineRoute({
+    method: 'GET',
+    url: '/v1/hosts',
+    summary: 'List the hosts: state, capacity, what runs there (a single install is a one-node cluster)',
+    access: 'admin',
+    response: listOf(HostViewBody),
+    handler: async ({ app }) => app.hosts.list(),
+  }),
+  defineRoute({
+    method: 'GET',
+    url: '/v1/hosts/:name',
+    summary: 'Show a host and the desktops and VMs left on it',
+    access: 'admin',
+    params: HostParams,
+    response: HostDetailBody,
+    handler: async ({ app, params }) => app.hosts.show(params.name),
+  }),
+  defineRoute({
+    method: 'POST',
+    url: '/v1/hosts/:name/drain',
+    summary: 'Drain a host: no new desktops, spares or VMs there; its spares stop now; sessions end there at their logoff',
+    access: 'admin',
+    params: HostParams,
+    response: HostDetailBody,
+    handler: async (input) => input.app.hosts.drain(input.params.name, callerOf(input)),
+  }),
+  defineRoute({
+    method: 'POST',
+    url: '/v1/hosts/:name/undrain',
+    summary: 'End a drain or maintenance: the host takes new desktops, spares and VMs again',
+    access: 'admin',
+    params: HostParams,
+    response: HostDetailBody,
+    handler: async (input) => input.app.hosts.undrain(input.params.name, callerOf(input)),
+  }),
+  defineRoute({
+    method: 'DELETE',
+    url: '/v1/hosts/:name',
+    summary: "Remove a host (refused while anything runs there, and for the controller's own host)",
+    access: 'admin',
+    params: HostParams,
+    response: namedResult('removed'),
+    handler: async (input) => input.app.hosts.remove(input.params.name, callerOf(input)),
+  }),
+];

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { HOST_DOWN_AFTER_MS, hostLoadsOf, hostStateNow, type HostsSnapshot } from './host-repo.js';
+
+const NOW = Date.parse('2026-12-04T06:00:00.000Z');
+const ago = (ms: number) => new Date(NOW - ms).toISOString();
+
+const CASES: Array<[string, string, number, string]> = [
+  ['up with a fresh heartbeat', 'up', 1_000, 'up'],
+  ['draining stays draining', 'draining', 1_000, 'draining'],
+  ['maintenance stays maintenance', 'maintenance', 0, 'maintenance'],
+  ['exactly at the limit: still up', 'up', HOST_DOWN_AFTER_MS, 'up'],
+  ['silent past the limit: down', 'up', HOST_DOWN_AFTER_MS + 1, 'down'],
+  ['a silent draining host is down too', 'draining', 5 * HOST_DOWN_AFTER_MS, 'down'],
+];
+for (const [name, state, silentMs, expected] of CASES) {
+  test(`host state now: ${name}`, () => assert.equal(hostStateNow({ name: 'b2', state, heartbeat_at: ago(silentMs) }, NOW, 'b1'), expected));
+}
+
+test("the controller's own host is never judged down by its heartbeat: it is the one asking", () => {
+  assert.equal(hostStateNow({ name: 'b1', state: 'up', heartbeat_at: ago(10 * HOST_DOWN_AFTER_MS) }, NOW, 'b1'), 'up');
+  assert.equal(hostStateNow({ name: 'b1', state: 'draining', heartbeat_at: ago(10 * HOST_DOWN_AFTER_MS) }, NOW, 'b1'), 'draining');
+});
+
+test('loads from a snapshot: usage and per-pool counts by host; a host with nothing has zeros', () => {
+  const row = (name: string) => ({ name, state: 'up', labels: '["ssd"]', memory_mib: 8192, vcpus: 4, memory_overcommit: 1.5, cpu_overcommit: 16, heartbeat_at: ago(0), agent_credential_sha256: null, cert_fingerprint: null, created_at: ago(0), updated_at: ago(0) });
+  const snap: HostsSnapshot = {
+    rows: [row('a'), row('b')],
+    usage: new Map([['a', { memoryMiB: 1024, vcpus: 2, runningVms: 2, desktopsInSession: 1, spares: 1 }]]),
+    poolDesktops: new Map([['a', { lab: 2 }]]),
+  };
+  const [a, b] = hostLoadsOf(snap, NOW);
+  assert.deepEqual(a, { name: 'a', state: 'up', labels: ['ssd'], memoryMiB: 8192, vcpus: 4, memoryOvercommit: 1.5, cpuOvercommit: 16, usedMiB: 1024, usedVcpus: 2, poolDesktops: { lab: 2 } });
+  assert.equal(b!.usedMiB, 0);
+  assert.deepEqual(b!.poolDesktops, {});
+});

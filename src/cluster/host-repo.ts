@@ -1,0 +1,122 @@
+// Store access for hosts, and what runs on each host as counted from the store (desired state, not /proc).
+import type { Selectable } from 'kysely';
+import { ArdesiaError } from '../contract/errors.js';
+import { isInSession, isWarm } from '../contract/desktop-states.js';
+import { DESKTOP_STATES, type DesktopState } from '../contract/pools.js';
+import type { HostCapacityView, HostState, HostUsage, HostView } from '../contract/hosts.js';
+import type { Store } from '../store/db.js';
+import type { HostTable } from '../store/schema-hosts.js';
+import type { HostLoad } from './placement.js';
+
+export type HostRow = Selectable<HostTable>;
+
+/** A host whose heartbeat is older than this counts as down (Nova's service_down_time is 60 s). */
+export const HOST_DOWN_AFTER_MS = 60_000;
+
+/** Pure: the state placement and the views use; a silent host is down whatever its row says, except the controller's
+ *  own (the process asking is its embedded agent: alive, even if a stalled event loop delayed its heartbeat). */
+export function hostStateNow(row: Pick<HostRow, 'name' | 'state' | 'heartbeat_at'>, nowMs: number, controller?: string): HostState {
+  if (row.name !== controller && nowMs - Date.parse(row.heartbeat_at) > HOST_DOWN_AFTER_MS) return 'down';
+  return row.state as HostState;
+}
+
+export const hostGet = (db: Store, name: string) => db.selectFrom('hosts').selectAll().where('name', '=', name).executeTakeFirst();
+
+export async function requireHost(db: Store, name: string): Promise<HostRow> {
+  const row = await hostGet(db, name);
+  if (!row) throw new ArdesiaError('HOST_NOT_FOUND', `host ${name} is not known`);
+  return row;
+}
+
+export const capacityOf = (row: HostRow): HostCapacityView => ({ memoryMiB: row.memory_mib, vcpus: row.vcpus, memoryOvercommit: row.memory_overcommit, cpuOvercommit: row.cpu_overcommit });
+
+/** A VM's memory and vCPUs from its stored spec, without validating the whole spec again. */
+function vmSize(spec: string): { memoryMiB: number; vcpus: number } {
+  const s = JSON.parse(spec) as { memoryMiB?: number; vcpus?: number };
+  return { memoryMiB: s.memoryMiB ?? 0, vcpus: s.vcpus ?? 1 };
+}
+
+export interface HostsSnapshot {
+  rows: HostRow[];
+  usage: Map<string, HostUsage>;
+  poolDesktops: Map<string, Record<string, number>>;
+}
+
+/** Pool desktop states with a VM on its host: booted spares and sessions (a stopped desktop is only a disk). */
+const ON_HOST_STATES = DESKTOP_STATES.filter((s) => isWarm(s) || isInSession(s));
+
+const emptyUsage = (): HostUsage => ({ memoryMiB: 0, vcpus: 0, runningVms: 0, desktopsInSession: 0, spares: 0 });
+
+/** Every host with what runs there, in three queries whatever the number of hosts, VMs and desktops. */
+export async function hostsSnapshot(db: Store): Promise<HostsSnapshot> {
+  const [rows, vms, desktops] = await Promise.all([
+    db.selectFrom('hosts').selectAll().orderBy('name').execute(),
+    db.selectFrom('vms').select(['host', 'spec']).where('desired', '=', 'running').where('host', 'is not', null).execute(),
+    db.selectFrom('pool_desktops').select(['host', 'pool', 'state', 'user']).where('host', 'is not', null).where('state', 'in', ON_HOST_STATES).execute(),
+  ]);
+  const usage = new Map<string, HostUsage>(rows.map((r) => [r.name, emptyUsage()]));
+  const poolDesktops = new Map<string, Record<string, number>>(rows.map((r) => [r.name, {}]));
+  const usageOf = (host: string): HostUsage => usage.get(host) ?? usage.set(host, emptyUsage()).get(host)!;
+  for (const vm of vms) {
+    const u = usageOf(vm.host!);
+    const size = vmSize(vm.spec);
+    u.memoryMiB += size.memoryMiB;
+    u.vcpus += size.vcpus;
+    u.runningVms += 1;
+  }
+  for (const d of desktops) {
+    const state = d.state as DesktopState;
+    const inSession = isInSession(state);
+    const spare = d.user === null && isWarm(state);
+    if (!inSession && !spare) continue;
+    const u = usageOf(d.host!);
+    if (inSession) u.desktopsInSession += 1;
+    else u.spares += 1;
+    const counts = poolDesktops.get(d.host!) ?? poolDesktops.set(d.host!, {}).get(d.host!)!;
+    counts[d.pool] = (counts[d.pool] ?? 0) + 1;
+  }
+  return { rows, usage, poolDesktops };
+}
+
+export function hostViewOf(row: HostRow, snap: HostsSnapshot, controller: string, nowMs: number): HostView {
+  return {
+    name: row.name,
+    state: hostStateNow(row, nowMs, controller),
+    labels: JSON.parse(row.labels) as string[],
+    capacity: capacityOf(row),
+    used: snap.usage.get(row.name) ?? emptyUsage(),
+    heartbeatAt: row.heartbeat_at,
+    controller: row.name === controller,
+  };
+}
+
+export function hostLoadsOf(snap: HostsSnapshot, nowMs: number, controller?: string): HostLoad[] {
+  return snap.rows.map((row) => {
+    const used = snap.usage.get(row.name) ?? emptyUsage();
+    return {
+      name: row.name,
+      state: hostStateNow(row, nowMs, controller),
+      labels: JSON.parse(row.labels) as string[],
+      memoryMiB: row.memory_mib,
+      vcpus: row.vcpus,
+      memoryOvercommit: row.memory_overcommit,
+      cpuOvercommit: row.cpu_overcommit,
+      usedMiB: used.memoryMiB,
+      usedVcpus: used.vcpus,
+      poolDesktops: snap.poolDesktops.get(row.name) ?? {},
+    };
+  });
+}
+
+/** What is left on a host: pool desktops booted or in session there, and VMs meant to run there. */
+export async function hostContents(db: Store, host: string): Promise<{ desktops: Array<{ name: string; pool: string; state: string; user: string | null }>; vms: string[] }> {
+  const [desktops, vms] = await Promise.all([
+    db.selectFrom('pool_desktops').select(['name', 'pool', 'state', 'user']).where('host', '=', host).orderBy('name').execute(),
+    db.selectFrom('vms').select('name').where('host', '=', host).where('desired', '=', 'running').orderBy('name').execute(),
+  ]);
+  const pooled = new Set(desktops.map((d) => d.name));
+  return {
+    desktops: desktops.filter((d) => isInSession(d.state as DesktopState) || (d.user === null && isWarm(d.state as DesktopState))),
+    vms: vms.map((v) => v.name).filter((n) => !pooled.has(n)),
+  };
+}

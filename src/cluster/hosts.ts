@@ -1,0 +1,200 @@
+// HostService: the hosts of the cluster in the store. The daemon registers its own host at start (one-node cluster:
+// the embedded agent's host), measures its capacity and heartbeats it; drain, undrain and remove are the operator's.
+// Placement for VM starts, the broker and the spare planner is asked here: the pure decision is placement.ts.
+import { EventEmitter } from 'node:events';
+import { cpus, totalmem } from 'node:os';
+import type { Logger } from 'pino';
+import { auditAppend } from '../audit/log.js';
+import { ArdesiaError } from '../contract/errors.js';
+import type { HostCapacityView, HostDetail, HostView, PlacementRefusal } from '../contract/hosts.js';
+import { Pool } from '../contract/pools.js';
+import type { VmSpec } from '../contract/vm.js';
+import type { Store } from '../store/db.js';
+import { hostContents, hostLoadsOf, hostsSnapshot, hostStateNow, hostViewOf, requireHost } from './host-repo.js';
+import { type Placement, type PlacementNeed, placeDesktop } from './placement.js';
+
+export const HEARTBEAT_EVERY_MS = 10_000;
+/** Nova's defaults (ram_allocation_ratio 1.5, cpu_allocation_ratio 16): desktops idle most of the time. */
+export const DEFAULT_MEMORY_OVERCOMMIT = 1.5;
+export const DEFAULT_CPU_OVERCOMMIT = 16;
+
+export interface HostServiceOptions {
+  /** This daemon's host (serve --host-name, or the machine's hostname). */
+  name: string;
+  memoryOvercommit: number;
+  cpuOvercommit: number;
+  /** Its labels (serve --host-label), set at each start. */
+  labels: string[];
+  /** Measured at start: the machine's memory and CPUs. */
+  capacity?: Pick<HostCapacityView, 'memoryMiB' | 'vcpus'>;
+}
+
+export interface HostServiceEvents {
+  host: [HostView];
+  'host-removed': [string];
+}
+
+/** Caller as the audit records it. */
+export interface HostCaller {
+  name: string;
+  address?: string;
+}
+
+export function measuredCapacity(): Pick<HostCapacityView, 'memoryMiB' | 'vcpus'> {
+  return { memoryMiB: Math.floor(totalmem() / 1024 / 1024), vcpus: cpus().length };
+}
+
+export class HostService extends EventEmitter<HostServiceEvents> {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: Store,
+    private readonly log: Logger,
+    readonly opts: HostServiceOptions,
+  ) {
+    super();
+  }
+
+  get localName(): string {
+    return this.opts.name;
+  }
+
+  /** Records this host as up with its measured capacity (a drain or maintenance is kept), and gives VMs without a host this one. */
+  async register(): Promise<HostView> {
+    const cap = this.opts.capacity ?? measuredCapacity();
+    const at = new Date().toISOString();
+    const values = { memory_mib: cap.memoryMiB, vcpus: cap.vcpus, memory_overcommit: this.opts.memoryOvercommit, cpu_overcommit: this.opts.cpuOvercommit, labels: JSON.stringify(this.opts.labels), heartbeat_at: at, updated_at: at };
+    const existing = await this.db.selectFrom('hosts').select('state').where('name', '=', this.opts.name).executeTakeFirst();
+    if (existing) {
+      await this.db.updateTable('hosts').set({ ...values, ...(existing.state === 'down' ? { state: 'up' } : {}) }).where('name', '=', this.opts.name).execute();
+    } else {
+      await this.db.insertInto('hosts').values({ name: this.opts.name, state: 'up', ...values, agent_credential_sha256: null, cert_fingerprint: null, created_at: at }).execute();
+    }
+    // Backfill: VMs defined before hosts existed were this host's (a one-host install).
+    await this.db.updateTable('vms').set({ host: this.opts.name }).where('host', 'is', null).execute();
+    const view = await this.show(this.opts.name);
+    this.log.info({ host: view.name, capacity: view.capacity, state: view.state }, `host ${view.name} registered (${view.capacity.memoryMiB} MiB, ${view.capacity.vcpus} CPUs)`);
+    return view;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.heartbeat().catch((err) => this.log.warn({ err }, 'host heartbeat failed')), HEARTBEAT_EVERY_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The embedded agent's heartbeat; a draining host with nothing left becomes maintenance. */
+  async heartbeat(): Promise<void> {
+    await this.db.updateTable('hosts').set({ heartbeat_at: new Date().toISOString() }).where('name', '=', this.opts.name).execute();
+    await this.settleDrain(this.opts.name);
+  }
+
+  async list(): Promise<HostView[]> {
+    const snap = await hostsSnapshot(this.db);
+    const now = Date.now();
+    return snap.rows.map((r) => hostViewOf(r, snap, this.opts.name, now));
+  }
+
+  async show(name: string): Promise<HostDetail> {
+    await requireHost(this.db, name);
+    const snap = await hostsSnapshot(this.db);
+    const row = snap.rows.find((r) => r.name === name);
+    if (!row) throw new ArdesiaError('HOST_NOT_FOUND', `host ${name} is not known`);
+    return { ...hostViewOf(row, snap, this.opts.name, Date.now()), ...(await hostContents(this.db, name)) };
+  }
+
+  /** No new desktops, spares or VMs on the host; its spares are stopped by the planner (onStateChange). */
+  async drain(name: string, who: HostCaller): Promise<HostDetail> {
+    const row = await requireHost(this.db, name);
+    if (row.state === 'up') await this.setState(name, 'draining');
+    await auditAppend(this.db, who.name, 'host.drain', name, undefined, who.address);
+    await this.settleDrain(name);
+    return this.announce(name);
+  }
+
+  async undrain(name: string, who: HostCaller): Promise<HostDetail> {
+    const row = await requireHost(this.db, name);
+    if (row.state === 'draining' || row.state === 'maintenance') await this.setState(name, 'up');
+    await auditAppend(this.db, who.name, 'host.undrain', name, undefined, who.address);
+    return this.announce(name);
+  }
+
+  /** Refused for the controller's own host and while anything runs there. */
+  async remove(name: string, who: HostCaller): Promise<{ removed: string }> {
+    await requireHost(this.db, name);
+    if (name === this.opts.name) throw new ArdesiaError('HOST_IS_CONTROLLER', `host ${name} is the controller's own host (this daemon runs there)`);
+    const left = await hostContents(this.db, name);
+    if (left.desktops.length + left.vms.length > 0) {
+      const what = [...left.desktops.map((d) => `desktop ${d.name} (${d.state})`), ...left.vms.map((v) => `vm ${v}`)];
+      throw new ArdesiaError('HOST_IN_USE', `host ${name} still runs ${what.length} desktop(s) or VM(s): ${what.slice(0, 10).join(', ')}${what.length > 10 ? ', …' : ''}`);
+    }
+    await this.db.deleteFrom('hosts').where('name', '=', name).execute();
+    await auditAppend(this.db, who.name, 'host.remove', name, undefined, who.address);
+    this.emit('host-removed', name);
+    return { removed: name };
+  }
+
+  /** Hosts that take no new desktops or spares now (draining, maintenance, down). */
+  async hostsNotUp(): Promise<Set<string>> {
+    // The planner asks on every pass of every pool: the hosts table alone, not the snapshot of what runs where.
+    const now = Date.now();
+    const rows = await this.db.selectFrom('hosts').select(['name', 'state', 'heartbeat_at']).execute();
+    return new Set(rows.filter((r) => hostStateNow(r, now, this.opts.name) !== 'up').map((r) => r.name));
+  }
+
+  async place(need: PlacementNeed): Promise<Placement> {
+    return placeDesktop(hostLoadsOf(await hostsSnapshot(this.db), Date.now(), this.opts.name), need);
+  }
+
+  /** Where a new desktop or spare of the pool would go, or why none can. */
+  async checkPool(pool: Pool): Promise<PlacementRefusal | null> {
+    const p = await this.place(poolNeed(pool));
+    return p.kind === 'refuse' ? { code: p.code, message: p.message } : null;
+  }
+
+  /** VmPlacer for the VM manager: a pool desktop's VM is placed with its pool's labels and spread. */
+  async placeVm(name: string, spec: VmSpec): Promise<string> {
+    const poolRow = await this.db
+      .selectFrom('pool_desktops')
+      .innerJoin('pools', 'pools.name', 'pool_desktops.pool')
+      .select('pools.spec')
+      .where('pool_desktops.name', '=', name)
+      .executeTakeFirst();
+    const pool = poolRow ? Pool.parse(JSON.parse(poolRow.spec)) : undefined;
+    const need = pool ? { ...poolNeed(pool), memoryMiB: spec.memoryMiB, vcpus: spec.vcpus } : { memoryMiB: spec.memoryMiB, vcpus: spec.vcpus };
+    const p = await this.place(need);
+    if (p.kind === 'refuse') throw new ArdesiaError(p.code, p.message);
+    return p.host;
+  }
+
+  private async setState(name: string, state: 'up' | 'draining' | 'maintenance'): Promise<void> {
+    await this.db.updateTable('hosts').set({ state, updated_at: new Date().toISOString() }).where('name', '=', name).execute();
+    this.log.info({ host: name, state }, `host ${name} is ${state}`);
+  }
+
+  /** A draining host with nothing left on it is in maintenance. */
+  private async settleDrain(name: string): Promise<void> {
+    const row = await requireHost(this.db, name);
+    if (row.state !== 'draining') return;
+    const left = await hostContents(this.db, name);
+    if (left.desktops.length + left.vms.length === 0) {
+      await this.setState(name, 'maintenance');
+      await this.announce(name);
+    }
+  }
+
+  private async announce(name: string): Promise<HostDetail> {
+    const view = await this.show(name);
+    this.emit('host', view);
+    return view;
+  }
+}
+
+export function poolNeed(pool: Pool): PlacementNeed {
+  return { memoryMiB: pool.memoryMiB, vcpus: pool.vcpus, pool: pool.name, requireLabels: pool.hostLabels.require, avoidLabels: pool.hostLabels.avoid };
+}

@@ -1,0 +1,71 @@
+// Hosts of the cluster as the API, CLI and console see them. A single install is a one-node cluster: its
+// daemon registers its own host at start and heartbeats it.
+import { z } from 'zod';
+
+export const HOST_STATES = ['up', 'draining', 'maintenance', 'down'] as const;
+export const HostState = z.enum(HOST_STATES);
+export type HostState = z.infer<typeof HostState>;
+
+/** A host name as hostnames are spelled (RFC 1123 labels), at most 63 characters per label. */
+export const HostName = z
+  .string()
+  .max(253)
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i, 'a host name (letters, digits, hyphens and dots, like blade1 or blade1.example.org)');
+
+/** A label pools may require or avoid: `ssd`, `rack=a`. */
+export const HostLabel = z.string().regex(/^[a-z0-9][a-z0-9._=-]{0,62}$/i, 'a label (letters, digits and . _ = -, like ssd or rack=a)');
+
+/** Labels a pool requires on its hosts (all of them) and avoids (none of them). */
+export const PoolHostLabels = z
+  .object({ require: z.array(HostLabel).max(16).default([]), avoid: z.array(HostLabel).max(16).default([]) })
+  .strict();
+export type PoolHostLabels = z.infer<typeof PoolHostLabels>;
+
+export interface HostCapacityView {
+  memoryMiB: number;
+  vcpus: number;
+  memoryOvercommit: number;
+  cpuOvercommit: number;
+}
+
+/** What runs on a host, as counted from the store. */
+export interface HostUsage {
+  /** Memory and vCPUs promised to the VMs meant to run there. */
+  memoryMiB: number;
+  vcpus: number;
+  runningVms: number;
+  /** Pool desktops in a session (in use or disconnected) and spares booted there. */
+  desktopsInSession: number;
+  spares: number;
+}
+
+export interface HostView {
+  name: string;
+  state: HostState;
+  labels: string[];
+  capacity: HostCapacityView;
+  used: HostUsage;
+  heartbeatAt: string;
+  /** The host this daemon runs on (and embeds the agent of). */
+  controller: boolean;
+}
+
+/** A host and what is left on it: `host show`, and what a drain waits for. */
+export interface HostDetail extends HostView {
+  desktops: Array<{ name: string; pool: string; state: string; user: string | null }>;
+  vms: string[];
+}
+
+export const PLACEMENT_REFUSAL_CODES = ['PLACEMENT_NO_HOST_UP', 'PLACEMENT_NO_LABELED_HOST', 'PLACEMENT_NO_CAPACITY', 'PLACEMENT_NO_VCPUS'] as const;
+export type PlacementRefusalCode = (typeof PLACEMENT_REFUSAL_CODES)[number];
+
+/** Why a pool could not place a desktop or spare: the registry code and which resource is short on which host. */
+export interface PlacementRefusal {
+  code: PlacementRefusalCode;
+  message: string;
+}
+
+/** What a user who is not an administrator is told: the code, not the cluster's hosts and capacities. */
+export function placementRefusalForUser(refusal: PlacementRefusal, pool: string): PlacementRefusal {
+  return { code: refusal.code, message: `no host can start a desktop of pool ${pool} now; an administrator sees why in \`ardesia pool show ${pool}\`` };
+}

@@ -1,0 +1,29 @@
+// Hosts and each VM's host: this domain's schema migrations (merged with the others in src/store/db.ts; names sort globally).
+import { type Kysely, type Migration, sql } from 'kysely';
+import { int } from './dialect.js';
+
+export const HOST_MIGRATIONS: Record<string, Migration> = {
+  '0010_hosts': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('hosts')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('up','draining','maintenance','down')`))
+        .addColumn('labels', 'text', (c) => c.notNull().defaultTo('[]'))
+        .addColumn('memory_mib', int(db), (c) => c.notNull())
+        .addColumn('vcpus', int(db), (c) => c.notNull())
+        .addColumn('memory_overcommit', 'real', (c) => c.notNull().defaultTo(1))
+        .addColumn('cpu_overcommit', 'real', (c) => c.notNull().defaultTo(1))
+        .addColumn('heartbeat_at', 'text', (c) => c.notNull())
+        .addColumn('agent_credential_sha256', 'text')
+        .addColumn('cert_fingerprint', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      // The desired host of each VM (standalone desktops' and pool desktops' VMs too); the daemon backfills its own.
+      await db.schema.alterTable('vms').addColumn('host', 'text').execute();
+      await db.schema.createIndex('vms_host').on('vms').column('host').execute();
+      await db.schema.createIndex('pool_desktops_host').on('pool_desktops').column('host').execute();
+    },
+  },
+};

@@ -1,0 +1,25 @@
+// Hosts of the cluster (a single install is a one-node cluster): this domain's table types (part of the store's Database).
+
+export interface HostTable {
+  name: string;
+  /** HostState (src/contract/hosts.ts): only `up` hosts take new desktops, spares and VMs. */
+  state: string;
+  /** Labels pools may require or avoid, as a JSON array of strings. */
+  labels: string;
+  memory_mib: number;
+  vcpus: number;
+  /** How far promised guest memory may exceed the host's usable memory (1 = none). */
+  memory_overcommit: number;
+  /** Guest vCPUs per host CPU. */
+  cpu_overcommit: number;
+  heartbeat_at: string;
+  /** For remote agents (later): the hash of the agent's credential and its certificate's SHA-256; null for the embedded agent. */
+  agent_credential_sha256: string | null;
+  cert_fingerprint: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface HostTables {
+  hosts: HostTable;
+}

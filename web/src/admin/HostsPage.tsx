@@ -1,0 +1,73 @@
+// The hosts of the cluster (a single install is a one-node cluster): state, capacity and what runs there, live;
+// drain, undrain and remove. This host's KVM check is the Host page.
+import { clusterHostDrain, clusterHostList, clusterHostRemove, clusterHostUndrain } from '../lib/api';
+import { useLive } from '../lib/events';
+import { timeAgo } from '../lib/format';
+import type { HostView } from '../../../src/contract/hosts';
+import { ActionButton, DataTable, LoadError } from '../lib/ui';
+
+const memoryLimit = (h: HostView) => Math.floor(h.capacity.memoryMiB * h.capacity.memoryOvercommit);
+const vcpuLimit = (h: HostView) => Math.floor(h.capacity.vcpus * h.capacity.cpuOvercommit);
+
+export function HostsPage() {
+  // Desktops starting, ending and moving change the counts: those events reload the list as well.
+  const hosts = useLive(clusterHostList, ['host', 'desktop', 'pool']);
+  return (
+    <>
+      <LoadError error={hosts.error} />
+      <DataTable<HostView>
+        caption="Hosts (a draining host takes no new desktops, spares or VMs; in maintenance nothing runs there)"
+        rows={hosts.data}
+        rowKey={(h) => h.name}
+        empty="No host is registered."
+        columns={[
+          { label: 'Host', render: (h) => (h.controller ? `${h.name} (controller)` : h.name) },
+          { label: 'State', render: (h) => <span className={`badge badge-host-${h.state}`}>{h.state}</span> },
+          { label: 'Memory', render: (h) => `${h.used.memoryMiB} of ${memoryLimit(h)} MiB (${h.capacity.memoryMiB} MiB × ${h.capacity.memoryOvercommit})` },
+          { label: 'vCPUs', render: (h) => `${h.used.vcpus} of ${vcpuLimit(h)} (${h.capacity.vcpus} CPUs × ${h.capacity.cpuOvercommit})` },
+          { label: 'In session', render: (h) => String(h.used.desktopsInSession) },
+          { label: 'Spares', render: (h) => String(h.used.spares) },
+          { label: 'VMs', render: (h) => String(h.used.runningVms) },
+          { label: 'Labels', render: (h) => h.labels.join(', ') || '—' },
+          { label: 'Heartbeat', render: (h) => timeAgo(h.heartbeatAt) },
+          {
+            label: 'Actions',
+            render: (h) => (
+              <span className="host-actions">
+                {h.state === 'up' ? (
+                  <ActionButton
+                    label={`Drain ${h.name}`}
+                    confirm={`Drain ${h.name}? Its spares stop now; sessions there end at their logoff; no new desktops or VMs start there.`}
+                    action={async () => {
+                      await clusterHostDrain(h.name);
+                      hosts.reload();
+                    }}
+                  />
+                ) : (
+                  <ActionButton
+                    label={`Undrain ${h.name}`}
+                    disabledReason={h.state === 'down' && `${h.name} is down: it comes back up when its agent reports again`}
+                    action={async () => {
+                      await clusterHostUndrain(h.name);
+                      hosts.reload();
+                    }}
+                  />
+                )}
+                <ActionButton
+                  kind="danger"
+                  label={`Remove ${h.name}`}
+                  disabledReason={h.controller ? "the controller's own host cannot be removed" : h.used.runningVms > 0 && `${h.used.runningVms} VM(s) still run there: drain it first`}
+                  confirm={`Remove host ${h.name} from the cluster?`}
+                  action={async () => {
+                    await clusterHostRemove(h.name);
+                    hosts.reload();
+                  }}
+                />
+              </span>
+            ),
+          },
+        ]}
+      />
+    </>
+  );
+}
