@@ -43,6 +43,7 @@ import { listenTlsPlan, type ListenTlsFlags, type ListenTlsPlan } from '../tls/l
 import { ardesiaCaPem, givenCertificate, type ServerCertificate, serverCertificateEnsure } from '../tls/certs.js';
 import { type Listener, listenerStart } from './listener.js';
 import { NatGuard } from '../network/nat-guard-host.js';
+import { VmUids, vmUidRange } from '../vms/vm-uids.js';
 
 export interface ServeOptions {
   dataDir: string;
@@ -70,6 +71,8 @@ export interface ServeOptions {
   tokenTtlMs?: number;
   /** Start NAT VMs even when the NAT guard could not be installed (their guests then reach the host). */
   allowUnguardedNat?: boolean;
+  /** serve --vm-uid-base: the first uid of the range VMs with a NAT allow-list take theirs from. */
+  vmUidBase?: number;
   /** The store: `sqlite` (DATA_DIR/ardesia.db, the default) or a postgres:// URL. */
   database?: string;
 }
@@ -148,9 +151,10 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   const cert = await listenCertificate(dataDir, listenAt);
   const store = await openStore(holds.at);
   const hostReport = runHostCheck(log);
-  const natGuard = new NatGuard(dataDir, { allowUnguarded: opts.allowUnguardedNat ?? false }, log);
+  const vmUids = new VmUids(vmUidRange(opts.vmUidBase));
+  const natGuard = new NatGuard(dataDir, { allowUnguarded: opts.allowUnguardedNat ?? false, vmUids: vmUids.range }, log);
   await natGuard.install(); // before any VM starts (reconcile, vm.conf autostart, pools)
-  const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard });
+  const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard, vmUids });
   const rootToken = await ensureRootToken(store, dataDir);
 
   const reconciled = await manager.reconcile();

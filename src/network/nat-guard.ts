@@ -1,8 +1,9 @@
 // The NAT guard: QEMU's user-mode NAT (slirp) opens the guest's connections as ordinary sockets of the QEMU
 // process, and maps 10.0.2.2 to the host's 127.0.0.1, so a guest would reach every service of the host. An
 // nftables table of the daemon's own rejects sockets of the QEMU account to any local address of the host;
-// VMs the administrator opens to the host run with a second group the table accepts first. Pure text here;
-// nat-guard-host.ts applies it.
+// VMs the administrator opens to the host run with a second group the table accepts first. A VM with an
+// allow-list runs as a uid of its own (src/vms/vm-uids.ts): the table lets that uid open only its listed TCP
+// destinations (a set of uid . address . port) and rejects the rest. Pure text here; nat-guard-host.ts applies it.
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
@@ -28,7 +29,18 @@ export interface NatGuardRules {
   hostGid?: number;
   /** The nameservers slirp's DNS (10.0.2.3) forwards to: port 53 of these stays open, even on loopback. */
   resolvers: string[];
+  /** The per-VM uids of allow-list VMs: every new connection they open must be in the allow set. */
+  vmUids: UidRange;
 }
+
+/** A range of numeric uids, [base, base + size). */
+export interface UidRange {
+  base: number;
+  size: number;
+}
+
+/** The set of (uid . IPv4 address . TCP port) an allow-list VM's QEMU may connect to. */
+export const NAT_ALLOW_SET = 'allow_list';
 
 /** The IPv4/IPv6 nameservers of resolv.conf text (pure); scoped IPv6 (fe80::1%eth0) and junk are skipped. */
 export function resolversOf(resolvConf: string): string[] {
@@ -54,6 +66,9 @@ function checkedId(what: string, id: number): number {
 export function natGuardRuleset(rules: NatGuardRules): string {
   const uid = checkedId('uid', rules.uid);
   const table = checkedTable(rules.table);
+  const first = checkedId('uid', rules.vmUids.base);
+  const last = checkedId('uid', rules.vmUids.base + rules.vmUids.size - 1);
+  if (rules.vmUids.size < 1 || (uid >= first && uid <= last)) throw new RangeError(`the VM uid range ${first}-${last} is empty or holds the account's uid ${uid}`);
   const dns = rules.resolvers.flatMap((addr) => {
     const family = isIP(addr) === 6 ? 'ip6' : isIP(addr) === 4 ? 'ip' : undefined;
     if (!family || addr.includes('%')) throw new RangeError(`resolver ${addr} is not an IP address`);
@@ -63,8 +78,19 @@ export function natGuardRuleset(rules: NatGuardRules): string {
     `add table inet ${table}`,
     `delete table inet ${table}`,
     `table inet ${table} {`,
+    `  set ${NAT_ALLOW_SET} {`,
+    '    type uid . ipv4_addr . inet_service',
+    '  }',
+    // Fail closed: a uid of the range with no elements (its VM's rules not added yet, or gone) opens nothing.
+    '  chain allow_listed {',
+    '    ct state != new return',
+    `    meta skuid . ip daddr . tcp dport @${NAT_ALLOW_SET} accept`,
+    '    meta l4proto tcp reject with tcp reset',
+    '    reject with icmpx admin-prohibited',
+    '  }',
     '  chain output {',
     '    type filter hook output priority filter; policy accept;',
+    `    meta skuid ${first}-${last} goto allow_listed`,
     `    meta skuid != ${uid} return`,
     // Only connections QEMU opens: its own servers (SPICE on loopback) still answer the host's clients.
     '    ct state != new return',
@@ -87,9 +113,32 @@ export function natGuardRemoval(table: string): string {
   return [`add table inet ${table}`, `delete table inet ${table}`, ''].join('\n');
 }
 
-/** NICs whose guest connections slirp opens from QEMU itself: user mode without restrict (restrict=on opens nothing but its allow-list). */
+/** The elements of one VM's allow-list in the set; `verb` add or delete (a delete of one absent fails, so only what was added is deleted). */
+export function natAllowElements(verb: 'add' | 'delete', table: string, uid: number, allow: ReadonlyArray<{ host: string; port: number }>): string {
+  checkedTable(table);
+  checkedId('uid', uid);
+  if (allow.length === 0) return '';
+  const items = allow.map((a) => {
+    if (isIP(a.host) !== 4 || !Number.isInteger(a.port) || a.port < 1 || a.port > 65535) throw new RangeError(`${a.host}:${a.port} is not an IPv4 address and TCP port`);
+    return `${uid} . ${a.host} . ${a.port}`;
+  });
+  return `${verb} element inet ${table} ${NAT_ALLOW_SET} { ${[...new Set(items)].join(', ')} }\n`;
+}
+
+/** NICs whose guest connections slirp opens from QEMU itself under the account's rules: user mode without restrict
+ *  (restrict=on with no destination opens nothing; an allow-list VM has its own uid and rules). */
 export function openNatNics(spec: Pick<VmSpec, 'nics'>): NicSpec[] {
   return spec.nics.filter((n) => n.mode === 'user' && !n.restrict);
+}
+
+/** NICs of user-mode NAT with a non-empty allow-list: the kernel lets the VM's own uid reach only those destinations. */
+export function allowListNics(spec: Pick<VmSpec, 'nics'>): NicSpec[] {
+  return spec.nics.filter((n) => n.mode === 'user' && (n.allow?.length ?? 0) > 0);
+}
+
+/** Every destination of the VM's allow-lists (one uid, so one list for the VM). */
+export function vmAllowList(spec: Pick<VmSpec, 'nics'>): Array<{ host: string; port: number }> {
+  return allowListNics(spec).flatMap((n) => n.allow ?? []);
 }
 
 /** True when the VM's QEMU runs with the host-access group: one of its NAT NICs is opened to the host. */

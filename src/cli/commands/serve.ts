@@ -1,7 +1,8 @@
 // `ardesia serve`: the daemon in the foreground (systemd runs it so; npm start too).
 import { type Command, Option } from 'commander';
 import { type GlobalOptions, resolveDataDir } from '../client.js';
-import { duration, flag, listenAddress, LOG_LEVELS, oneOf, positiveInt } from '../options.js';
+import { duration, flag, listenAddress, LOG_LEVELS, oneOf, positiveInt, wholeNumber } from '../options.js';
+import { DEFAULT_VM_UID_BASE, VM_UID_COUNT } from '../../vms/vm-uids.js';
 
 const MAX_BOOT_STORM_LIMIT = 1000;
 
@@ -25,8 +26,9 @@ export function registerServeCommand(program: Command): void {
     .addOption(new Option('--database <sqlite|postgres://…>', 'the store: sqlite (DATA_DIR/ardesia.db, the default) or a PostgreSQL URL, postgres://USER@HOST[:PORT]/DATABASE').env('ARDESIA_DATABASE'))
     .option('--stop-vms-on-exit', 'stop every VM when the daemon stops (default: they keep running)')
     .option('--allow-unguarded-nat', 'start user-mode NAT VMs even if the NAT guard (nftables) cannot be installed: their guests then reach this host\'s loopback and ports')
+    .addOption(flag('--vm-uid-base <uid>', 'the first of the 65536 uids given one per VM with a NAT allow-list (no passwd entry may use them)', wholeNumber(1000, 0xffff_fffe - VM_UID_COUNT), String(DEFAULT_VM_UID_BASE)))
     .addOption(flag('--log-level <level>', LOG_LEVELS.join(', '), oneOf(LOG_LEVELS), 'info'))
-    .action(async (flags: { listen?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; config?: string; netboot?: string; stopVmsOnExit?: boolean; allowUnguardedNat?: boolean; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string; trustedProxy?: string[]; tokenTtl: number; database?: string }, cmd: Command) => {
+    .action(async (flags: { listen?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; config?: string; netboot?: string; stopVmsOnExit?: boolean; allowUnguardedNat?: boolean; vmUidBase?: number; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string; trustedProxy?: string[]; tokenTtl: number; database?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       // Loaded on demand: the daemon's dependencies would slow every other command's start-up.
       const { startDaemon } = await import('../../daemon/daemon.js');
@@ -44,6 +46,7 @@ export function registerServeCommand(program: Command): void {
         database: flags.database,
         stopVmsOnExit: flags.stopVmsOnExit,
         allowUnguardedNat: flags.allowUnguardedNat,
+        vmUidBase: flags.vmUidBase,
         bootStormLimit: flags.bootStormLimit,
         bootTimeoutSeconds: flags.bootTimeout / 1000,
         logLevel: flags.logLevel,
