@@ -28,6 +28,8 @@ function nft(script: string): Promise<void> {
   });
 }
 
+const ALLOW_LIST_HINT = 'Run the daemon as root with nftables installed (`node scripts/setup.mjs`): a NAT allow-list is enforced only by the NAT guard\'s nftables rules (its log says why they failed), so --allow-unguarded-nat does not start such a VM. Or give the VM unrestricted NAT, or a bridge.';
+
 export interface NatGuardOptions {
   /** serve --allow-unguarded-nat: NAT VMs start even when the guard could not be installed (logged at each start). */
   allowUnguarded: boolean;
@@ -42,6 +44,7 @@ export class NatGuard {
   private readonly table: string;
   /** The allow set's elements added per uid, so that exactly those are deleted. */
   private readonly added = new Map<number, string>();
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     dataDir: string,
@@ -93,7 +96,7 @@ export class NatGuard {
    *  an allow-list VM is refused without it whatever the options: nothing else would hold its guest to the list. */
   requireFor(spec: VmSpec, account: UnprivilegedAccount | undefined): void {
     if (allowListNics(spec).length > 0 && !this.installed) {
-      throw new ArdesiaError('NAT_GUARD_UNAVAILABLE', `vm ${spec.name}: its NAT allow-list is enforced by the NAT guard (nftables table inet ${this.table}), which is not in place (${this.failure ?? (account ? 'not installed' : 'the daemon is not root')})`);
+      throw new ArdesiaError('NAT_GUARD_UNAVAILABLE', `vm ${spec.name}: its NAT allow-list is enforced by the NAT guard (nftables table inet ${this.table}), which is not in place (${this.failure ?? (account ? 'not installed' : 'the daemon is not root')})`, undefined, ALLOW_LIST_HINT);
     }
     if (!account || openNatNics(spec).length === 0 || this.installed) return;
     const why = this.failure ?? 'not installed';
@@ -106,19 +109,32 @@ export class NatGuard {
 
   /** Lets `uid` (an allow-list VM's own) open its spec's destinations; before its QEMU starts, and again for a live one at reconcile. */
   async allowFor(spec: VmSpec, uid: number): Promise<void> {
-    const elements = natAllowElements('delete', this.table, uid, vmAllowList(spec));
-    if (this.added.get(uid) === elements) return;
-    if (this.added.has(uid)) await this.releaseFor(uid);
-    await nft(natAllowElements('add', this.table, uid, vmAllowList(spec)));
-    this.added.set(uid, elements);
+    const removal = natAllowElements('delete', this.table, uid, vmAllowList(spec));
+    if (this.added.get(uid) === removal) return;
+    const released = this.releaseFor(uid); // its removal is queued first, then the addition, before anything else can touch this uid
+    this.added.set(uid, removal);
+    const added = this.inOrder(natAllowElements('add', this.table, uid, vmAllowList(spec)));
+    const results = await Promise.allSettled([released, added]);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      await this.releaseFor(uid).catch(() => undefined); // the VM does not start: what was added goes (best effort)
+      throw failed.reason;
+    }
   }
 
   /** Takes `uid`'s destinations out of the set when its VM is gone (what the uid then opens is refused). */
   async releaseFor(uid: number): Promise<void> {
-    const elements = this.added.get(uid);
-    if (elements === undefined) return;
+    const removal = this.added.get(uid);
+    if (removal === undefined) return;
     this.added.delete(uid);
-    if (elements !== '') await nft(elements);
+    if (removal !== '') await this.inOrder(removal);
+  }
+
+  /** Set changes run one after another in the order asked: a VM restarted at once on the same uid must not lose its new elements to its old removal. */
+  private inOrder(script: string): Promise<void> {
+    const done = this.queue.then(() => nft(script));
+    this.queue = done.catch(() => undefined);
+    return done;
   }
 
   /** Removes this daemon's table when none of its VMs is left to guard (VMs that outlive the daemon keep it). */

@@ -124,11 +124,8 @@ export async function accountForStart(spec: VmSpec, account: UnprivilegedAccount
 export async function releaseVmUid(name: string, uids: VmUids, guard: NatGuard): Promise<void> {
   const uid = uids.uidOf(name);
   if (uid === undefined) return;
-  try {
-    await guard.releaseFor(uid);
-  } finally {
-    uids.release(name);
-  }
+  uids.release(name); // at once: a start of the same VM right after takes the uid again, after this removal (the guard keeps the order)
+  await guard.releaseFor(uid);
 }
 
 /** A live QEMU found again after a restart: its uid is held again and its destinations added back (the set was emptied). */

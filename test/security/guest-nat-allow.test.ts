@@ -4,9 +4,11 @@
 // Real daemon in a test namespace, real QEMU under TCG, real nft; the guests probe over their serial console.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { TestDaemon, until } from '../helpers/daemon.js';
+import { handFileToQemu } from '../../src/hypervisor/qemu/hand-file.js';
 import { natGuardTable } from '../../src/network/nat-guard.js';
 import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
 import { cliJson } from '../images/support.js';
@@ -105,6 +107,23 @@ test("each allow-listed QEMU runs sandboxed as a uid of its own: not root, not t
   }
   assert.notEqual(uids[0]![0], uids[1]![0]);
   assert.match(allowSet(), new RegExp(`${uids[0]![0]} \\. ${OUTSIDE_HOST.replace(/\./g, '\\.')} \\. ${LAB_HTTP_PORT}`));
+});
+
+test("a file is handed to the allow-listed QEMU as a home is at login: the fd helper runs as that VM's uid", async () => {
+  const file = join(mkdtempSync('/tmp/nahome-'), 'home.img');
+  writeFileSync(file, Buffer.alloc(1 << 20));
+  const fdset = await handFileToQemu(join(daemon.dataDir, 'runtime', 'listed', 'qmp-fd.sock'), file, true);
+  assert.ok(Number.isInteger(fdset) && fdset >= 0, String(fdset));
+});
+
+test('after the daemon is killed and restarted, the live VM keeps its uid and gets its destinations back, and only those', async () => {
+  const uid = qemuStatus(daemon, 'listed', 'Uid')[0]!;
+  await daemon.kill('SIGKILL');
+  await daemon.spawn(); // its start replaces the table (an empty set), then reconcile adds the live VMs' elements back
+  await until('the allow set holds the adopted VM again', () => allowSet().includes(`${uid} . `), 60_000, 500);
+  assert.equal(qemuStatus(daemon, 'listed', 'Uid')[0], uid, 'the same QEMU');
+  assert.match(await tcpReach(daemon, 'listed', OUTSIDE_HOST, LAB_HTTP_PORT), OK);
+  assert.equal(await tcpProbe(daemon, 'listed', OUTSIDE_HOST, OTHER_PORT), 'none');
 });
 
 test("a stopped VM's destinations leave the set", async () => {
