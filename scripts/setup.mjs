@@ -182,7 +182,7 @@ function ensureHostAccessGroup() {
   }
 }
 
-/** The 65536 uids the daemon gives one per VM with a NAT allow-list (src/vms/vm-uids.ts; serve --vm-uid-base,
+/** The 65536 uids the daemon gives one per running VM's QEMU (src/vms/vm-uids.ts; serve --vm-uid-base,
  *  here ARDESIA_VM_UID_BASE): reserved by checking that no passwd entry nor /etc/subuid range uses them. */
 function checkVmUidRange() {
   const base = Number(process.env.ARDESIA_VM_UID_BASE ?? 2_000_000_000);
@@ -199,7 +199,7 @@ function checkVmUidRange() {
       if (name && Number(start) < end && Number(start) + Number(count) > base) clashes.push(`${path} ${line.trim()}`);
     }
   }
-  if (clashes.length === 0) return console.log(`ardesia setup: uids ${base}-${end - 1} are free for VMs with a NAT allow-list (serve --vm-uid-base ${base})`);
+  if (clashes.length === 0) return console.log(`ardesia setup: uids ${base}-${end - 1} are free for the VMs' QEMUs (serve --vm-uid-base ${base})`);
   console.error(`ardesia setup: the VM uids ${base}-${end - 1} are in use (${clashes.slice(0, 3).join('; ')}): choose a free base with ARDESIA_VM_UID_BASE=N here and \`serve --vm-uid-base N\``);
   process.exit(1);
 }

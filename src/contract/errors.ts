@@ -152,9 +152,9 @@ export const ERROR_REGISTRY = {
   DATABASE_URL_INVALID: { status: 400, hint: 'Give --database (or ARDESIA_DATABASE) as `sqlite` (the embedded store in DATA_DIR/ardesia.db, the default) or a PostgreSQL URL: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (?host=/socket/folder for a Unix socket).' },
   DATABASE_UNREACHABLE: { status: 503, hint: 'PostgreSQL did not answer: check that it runs, that the URL names the right host, port, database and user (psql URL tests it), and that pg_hba.conf lets this host in.' },
   DATABASE_IN_USE: { status: 409, hint: 'Another `ardesia serve` already uses this PostgreSQL database: stop it first, or give this one its own database in --database.' },
-  // wt-natsock: one uid per allow-list VM, the allow-list enforced by nftables
-  VM_UIDS_EXHAUSTED: { status: 503, hint: 'Every uid of the VM range (serve --vm-uid-base, 65536 uids) is held by a running VM with a NAT allow-list: stop one, or move the range to a larger free one.' },
-  VM_UID_RANGE_IN_USE: { status: 503, hint: 'Accounts in /etc/passwd use uids of the range Ardesia gives to VMs with a NAT allow-list: start the daemon with `serve --vm-uid-base N` on a range of 65536 uids no passwd entry or /etc/subuid range uses (`node scripts/setup.mjs` checks the default).' },
+  // wt-natsock: one uid per running VM, the NAT allow-list enforced by nftables
+  VM_UIDS_EXHAUSTED: { status: 503, hint: 'Every uid of its half of the VM range (serve --vm-uid-base: 32768 uids for VMs with a NAT allow-list, 32768 for the others) is held by a running VM: stop one first.' },
+  VM_UID_RANGE_IN_USE: { status: 503, hint: 'Accounts in /etc/passwd use uids of the range Ardesia gives one per running VM: start the daemon with `serve --vm-uid-base N` on a range of 65536 uids no passwd entry or /etc/subuid range uses (`node scripts/setup.mjs` checks the default).' },
 
 } as const satisfies Record<string, { status: number; hint: string }>;
 

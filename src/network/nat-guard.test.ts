@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { allowListNics, groupIdOf, natAllowElements, natGuardRemoval, natGuardRuleset, natGuardTable, openNatNics, resolversOf, vmAllowList, wantsHostAccess } from './nat-guard.js';
+import { splitVmUids, allowListNics, groupIdOf, natAllowElements, natGuardRemoval, natGuardRuleset, natGuardTable, openNatNics, resolversOf, vmAllowList, wantsHostAccess } from './nat-guard.js';
 import type { NicSpec } from '../contract/vm.js';
 
 describe('resolversOf', () => {
@@ -34,7 +34,7 @@ describe('natGuardRuleset', () => {
       assert.ok(i >= 0, `missing: ${rule}\n${text}`);
       return i;
     };
-    const own = at('meta skuid != 995 return');
+    const own = at('meta skuid != { 995, 2000000000-2000032767 } return'); // the account and the lower half: QEMUs of open NAT
     const newOnly = at('ct state != new return');
     const group = at('meta skgid 994 accept');
     const dns = at('ip daddr 127.0.0.53 udp dport 53 accept');
@@ -44,7 +44,7 @@ describe('natGuardRuleset', () => {
     at('fib daddr type local reject with icmpx admin-prohibited');
     at('ip daddr 127.0.0.0/8 reject with icmpx admin-prohibited');
     at('ip6 daddr ::1 reject with icmpx admin-prohibited');
-    const range = at('meta skuid 2000000000-2000065535 goto allow_listed');
+    const range = at('meta skuid 2000032768-2000065535 goto allow_listed');
     assert.ok(range < own && own < newOnly && newOnly < group && group < dns && dns < local);
     assert.match(text, /type filter hook output priority filter; policy accept;/);
   });
@@ -74,7 +74,8 @@ describe('natGuardRuleset', () => {
   });
   it('refuses a VM uid range that is empty or holds the account', () => {
     assert.throws(() => natGuardRuleset({ table: T, uid: 2_000_000_005, resolvers: [], vmUids: R }), RangeError);
-    assert.throws(() => natGuardRuleset({ table: T, uid: 995, resolvers: [], vmUids: { base: 3000, size: 0 } }), RangeError);
+    assert.throws(() => natGuardRuleset({ table: T, uid: 995, resolvers: [], vmUids: { base: 3000, size: 1 } }), RangeError);
+    assert.throws(() => natGuardRuleset({ table: T, uid: 2_000_040_000, resolvers: [], vmUids: R }), RangeError);
   });
   it('removal deletes only its own table, whether or not it exists', () => {
     assert.equal(natGuardRemoval(T), `add table inet ${T}\ndelete table inet ${T}\n`);
@@ -105,6 +106,13 @@ describe('groupIdOf', () => {
   it('is undefined when absent or malformed', () => {
     assert.equal(groupIdOf(group, 'nope'), undefined);
     assert.equal(groupIdOf(group, 'broken'), undefined);
+  });
+});
+
+describe('splitVmUids', () => {
+  it('gives open NAT and other VMs the lower half, allow-list VMs the upper half', () => {
+    assert.deepEqual(splitVmUids(R), [{ base: 2_000_000_000, size: 32_768 }, { base: 2_000_032_768, size: 32_768 }]);
+    assert.deepEqual(splitVmUids({ base: 10, size: 3 }), [{ base: 10, size: 1 }, { base: 11, size: 2 }]);
   });
 });
 

@@ -1,9 +1,10 @@
 // The NAT guard: QEMU's user-mode NAT (slirp) opens the guest's connections as ordinary sockets of the QEMU
 // process, and maps 10.0.2.2 to the host's 127.0.0.1, so a guest would reach every service of the host. An
 // nftables table of the daemon's own rejects sockets of the QEMU account to any local address of the host;
-// VMs the administrator opens to the host run with a second group the table accepts first. A VM with an
-// allow-list runs as a uid of its own (src/vms/vm-uids.ts): the table lets that uid open only its listed TCP
-// destinations (a set of uid . address . port) and rejects the rest. Pure text here; nat-guard-host.ts applies it.
+// VMs the administrator opens to the host run with a second group the table accepts first. Each QEMU runs as a
+// uid of its own (src/vms/vm-uids.ts); those of VMs with an allow-list come from the upper half of the range, and
+// the table lets each open only its listed TCP destinations (a set of uid . address . port). Pure text here;
+// nat-guard-host.ts applies it.
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
@@ -23,13 +24,13 @@ export const NAT_HOST_GROUP_NAME = 'ardesia-qemu-host';
 export interface NatGuardRules {
   /** natGuardTable(dataDir). */
   table: string;
-  /** The QEMU account: only its sockets are filtered. */
+  /** The account (the helpers; QEMU of a daemon that is not root never is): filtered like the VMs' own uids. */
   uid: number;
   /** The host-access group: its sockets pass (undefined when setup has not made it). */
   hostGid?: number;
   /** The nameservers slirp's DNS (10.0.2.3) forwards to: port 53 of these stays open, even on loopback. */
   resolvers: string[];
-  /** The per-VM uids of allow-list VMs: every new connection they open must be in the allow set. */
+  /** The VMs' own uids: the lower half filtered as the account, the upper half (allow-list VMs) by the allow set. */
   vmUids: UidRange;
 }
 
@@ -37,6 +38,12 @@ export interface NatGuardRules {
 export interface UidRange {
   base: number;
   size: number;
+}
+
+/** The VMs' uids: [open NAT and every other VM, VMs with an allow-list] (halves, so the kind follows from the uid alone). */
+export function splitVmUids(range: UidRange): [UidRange, UidRange] {
+  const half = Math.floor(range.size / 2);
+  return [{ base: range.base, size: half }, { base: range.base + half, size: range.size - half }];
 }
 
 /** The set of (uid . IPv4 address . TCP port) an allow-list VM's QEMU may connect to. */
@@ -66,9 +73,10 @@ function checkedId(what: string, id: number): number {
 export function natGuardRuleset(rules: NatGuardRules): string {
   const uid = checkedId('uid', rules.uid);
   const table = checkedTable(rules.table);
-  const first = checkedId('uid', rules.vmUids.base);
-  const last = checkedId('uid', rules.vmUids.base + rules.vmUids.size - 1);
-  if (rules.vmUids.size < 1 || (uid >= first && uid <= last)) throw new RangeError(`the VM uid range ${first}-${last} is empty or holds the account's uid ${uid}`);
+  const [open, listed] = splitVmUids(rules.vmUids);
+  const first = checkedId('uid', open.base);
+  const last = checkedId('uid', listed.base + listed.size - 1);
+  if (open.size < 1 || listed.size < 1 || (uid >= first && uid <= last)) throw new RangeError(`the VM uid range ${first}-${last} is too small or holds the account's uid ${uid}`);
   const dns = rules.resolvers.flatMap((addr) => {
     const family = isIP(addr) === 6 ? 'ip6' : isIP(addr) === 4 ? 'ip' : undefined;
     if (!family || addr.includes('%')) throw new RangeError(`resolver ${addr} is not an IP address`);
@@ -90,8 +98,8 @@ export function natGuardRuleset(rules: NatGuardRules): string {
     '  }',
     '  chain output {',
     '    type filter hook output priority filter; policy accept;',
-    `    meta skuid ${first}-${last} goto allow_listed`,
-    `    meta skuid != ${uid} return`,
+    `    meta skuid ${listed.base}-${last} goto allow_listed`,
+    `    meta skuid != { ${uid}, ${first}-${listed.base - 1} } return`,
     // Only connections QEMU opens: its own servers (SPICE on loopback) still answer the host's clients.
     '    ct state != new return',
     ...(rules.hostGid === undefined ? [] : [`    meta skgid ${checkedId('gid', rules.hostGid)} accept`]),

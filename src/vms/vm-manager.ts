@@ -42,7 +42,7 @@ export interface VmManagerOptions {
   ownerPolicy: OwnerPolicy;
   /** Keeps guests on user-mode NAT off the host's own addresses (installed by the daemon at start). */
   natGuard: NatGuard;
-  /** The own uids of running VMs with a NAT allow-list. */
+  /** The own uids of running VMs (QEMU runs as one of them). */
   vmUids: VmUids;
 }
 

@@ -1,17 +1,18 @@
-// One uid per allow-list VM, from a range no passwd entry uses (as Incus does): the kernel's rules can then tell
-// that VM's connections from every other QEMU's. The uid has no passwd entry; QEMU takes the account's primary
-// group (the files group-owned by ardesia-qemu keep working) and its supplementary groups (kvm) explicitly.
+// One uid per running VM, from a range no passwd entry uses (as Incus does): one QEMU taken over cannot signal
+// or trace another, and the kernel's rules tell an allow-list VM's connections from every other QEMU's (those
+// VMs take the upper half of the range). The uid has no passwd entry; QEMU takes the account's primary group
+// (the files group-owned by ardesia-qemu keep working) and its supplementary groups (kvm) explicitly.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { UnprivilegedAccount } from '../lib/unprivileged-account.js';
-import { allowListNics, openNatNics, type UidRange } from '../network/nat-guard.js';
+import { allowListNics, openNatNics, splitVmUids, type UidRange } from '../network/nat-guard.js';
 import type { NatGuard } from '../network/nat-guard-host.js';
 
 /** Far above the uids useradd hands out and the usual /etc/subuid ranges (100000 + 65536·n); serve --vm-uid-base moves it. */
 export const DEFAULT_VM_UID_BASE = 2_000_000_000;
-/** How many VMs with an allow-list can run at once. */
+/** How many VMs can run at once: half of them with an allow-list, half without. */
 export const VM_UID_COUNT = 65_536;
 
 export function vmUidRange(base = DEFAULT_VM_UID_BASE): UidRange {
@@ -66,19 +67,21 @@ function readOr(path: string): string {
   }
 }
 
-/** The uids of running allow-list VMs: picked at start, freed when the VM is gone, taken again from live QEMUs at reconcile. */
+/** The uids of running VMs: picked at start, freed when the VM is gone, taken again from live QEMUs at reconcile. */
 export class VmUids {
   private readonly held = new Map<string, number>();
 
   constructor(readonly range: UidRange) {}
 
   /** The account for VM `name`'s QEMU; refuses when a passwd entry sits inside the range (it would share the rules). */
-  take(name: string, account: UnprivilegedAccount): UnprivilegedAccount {
+  take(name: string, account: UnprivilegedAccount, allowListed: boolean): UnprivilegedAccount {
     const clash = passwdInRange(readOr('/etc/passwd'), this.range);
     if (clash.length > 0) {
       throw new ArdesiaError('VM_UID_RANGE_IN_USE', `the VM uids ${this.range.base}-${this.range.base + this.range.size - 1} hold passwd entries (${clash.slice(0, 3).join(', ')})`);
     }
-    const uid = this.held.get(name) ?? pickVmUid(name, this.range, new Set(this.held.values()));
+    const half = splitVmUids(this.range)[allowListed ? 1 : 0];
+    const kept = this.held.get(name);
+    const uid = kept !== undefined && kept >= half.base && kept < half.base + half.size ? kept : pickVmUid(name, half, new Set(this.held.values()));
     this.held.set(name, uid);
     return vmAccount(account, uid, supplementaryGids(readOr('/etc/group'), account.name));
   }
@@ -103,14 +106,16 @@ export function processUid(status: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** The account an allow-list VM's QEMU runs as, its destinations added to the guard's set first; `account` for any other VM. */
+/** The account a VM's QEMU runs as: a uid of its own (an allow-list VM's destinations added to the guard's set first); `account` (undefined) for a daemon that is not root. */
 export async function accountForStart(spec: VmSpec, account: UnprivilegedAccount | undefined, uids: VmUids, guard: NatGuard): Promise<UnprivilegedAccount | undefined> {
   guard.requireFor(spec, account);
-  if (!account || allowListNics(spec).length === 0) return account;
-  if (openNatNics(spec).length > 0) {
+  if (!account) return account;
+  const listed = allowListNics(spec).length > 0;
+  if (listed && openNatNics(spec).length > 0) {
     throw new ArdesiaError('VM_SPEC_INVALID', `vm ${spec.name}: a NIC with a NAT allow-list and an unrestricted NAT NIC cannot share one QEMU (the kernel filters the whole VM's uid); give both an allow-list`);
   }
-  const own = uids.take(spec.name, account);
+  const own = uids.take(spec.name, account, listed);
+  if (!listed) return own;
   try {
     await guard.allowFor(spec, own.uid);
   } catch (err) {
@@ -120,7 +125,7 @@ export async function accountForStart(spec: VmSpec, account: UnprivilegedAccount
   return own;
 }
 
-/** An allow-list VM is gone: its destinations leave the set, then its uid is free again. */
+/** A VM is gone: its uid is free again, and an allow-list VM's destinations leave the set. */
 export async function releaseVmUid(name: string, uids: VmUids, guard: NatGuard): Promise<void> {
   const uid = uids.uidOf(name);
   if (uid === undefined) return;
@@ -128,11 +133,11 @@ export async function releaseVmUid(name: string, uids: VmUids, guard: NatGuard):
   await guard.releaseFor(uid);
 }
 
-/** A live QEMU found again after a restart: its uid is held again and its destinations added back (the set was emptied). */
+/** A live QEMU found again after a restart: its uid is held again and an allow-list VM's destinations added back (the set was emptied). */
 export async function adoptVmUid(spec: VmSpec, pid: number | undefined, uids: VmUids, guard: NatGuard): Promise<void> {
-  if (allowListNics(spec).length === 0 || pid === undefined) return;
+  if (pid === undefined) return;
   const uid = processUid(readOr(`/proc/${pid}/status`));
   if (uid === undefined || uid < uids.range.base || uid >= uids.range.base + uids.range.size) return;
   uids.adopt(spec.name, uid);
-  await guard.allowFor(spec, uid);
+  if (allowListNics(spec).length > 0) await guard.allowFor(spec, uid);
 }

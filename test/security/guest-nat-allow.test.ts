@@ -98,7 +98,7 @@ test("each allow-listed QEMU runs sandboxed as a uid of its own: not root, not t
   const uids = ['listed', 'listed2'].map((vm) => qemuStatus(daemon, vm, 'Uid').map(Number));
   for (const [vm, ids] of [['listed', uids[0]!], ['listed2', uids[1]!]] as const) {
     assert.ok(ids.every((id) => id === ids[0]), `${vm}: real, effective, saved and fs uids agree: ${ids}`);
-    assert.ok(ids[0]! >= FIRST_VM_UID && ids[0]! < FIRST_VM_UID + 65_536, `${vm}: uid ${ids[0]} is in the VM range`);
+    assert.ok(ids[0]! >= FIRST_VM_UID + 32_768 && ids[0]! < FIRST_VM_UID + 65_536, `${vm}: uid ${ids[0]} is in the allow-list half of the VM range`);
     assert.notEqual(ids[0], 0);
     assert.notEqual(ids[0], process.getuid!()); // the daemon runs as the test's user
     assert.notEqual(ids[0], qemuAccount);

@@ -63,7 +63,8 @@ const bootDesktop = (name: string, flags: string[]) => boot(daemon, name, flags)
 test('the guard table is installed in the daemon\'s namespace and names the QEMU account', () => {
   const table = execFileSync('ip', ['netns', 'exec', lab.ns, 'nft', 'list', 'table', 'inet', natGuardTable(daemon.dataDir)]).toString();
   const uid = execFileSync('id', ['-u', 'ardesia-qemu']).toString().trim();
-  assert.match(table, new RegExp(`meta skuid != ${uid} return`));
+  // The account (the helpers) and the lower half of the VM uids, where every QEMU without an allow-list runs.
+  assert.match(table, new RegExp(`meta skuid != \\{ ${uid}, 2000000000-2000032767 \\} return`));
   assert.match(table, /fib daddr type local .*reject/);
 });
 
@@ -80,6 +81,8 @@ test('a NAT guest cannot reach the daemon\'s port at 10.0.2.2, nor the host\'s o
   };
   assert.match(got.outside, OK, JSON.stringify(got));
   assert.deepEqual({ ...got, outside: 'ok' }, { gid: groupId('ardesia-qemu'), outside: 'ok', daemonVia10022: 'none', hostAddress: 'none', loopbackVia10022: 'none', udpLoopback: false });
+  const uid = Number(qemuStatus(daemon, 'guarded', 'Uid')[0]);
+  assert.ok(uid >= 2_000_000_000 && uid < 2_000_032_768, `QEMU runs as a VM uid of the filtered half, not ${uid}`);
   assert.equal((await daemon.cli(['desktop', 'stop', 'guarded'])).code, 0);
 });
 

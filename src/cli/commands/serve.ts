@@ -26,7 +26,7 @@ export function registerServeCommand(program: Command): void {
     .addOption(new Option('--database <sqlite|postgres://…>', 'the store: sqlite (DATA_DIR/ardesia.db, the default) or a PostgreSQL URL, postgres://USER@HOST[:PORT]/DATABASE').env('ARDESIA_DATABASE'))
     .option('--stop-vms-on-exit', 'stop every VM when the daemon stops (default: they keep running)')
     .option('--allow-unguarded-nat', 'start user-mode NAT VMs even if the NAT guard (nftables) cannot be installed: their guests then reach this host\'s loopback and ports')
-    .addOption(flag('--vm-uid-base <uid>', 'the first of the 65536 uids given one per VM with a NAT allow-list (no passwd entry may use them)', wholeNumber(1000, 0xffff_fffe - VM_UID_COUNT), String(DEFAULT_VM_UID_BASE)))
+    .addOption(flag('--vm-uid-base <uid>', 'the first of the 65536 uids QEMU runs as, one per running VM (no passwd entry may use them)', wholeNumber(1000, 0xffff_fffe - VM_UID_COUNT), String(DEFAULT_VM_UID_BASE)))
     .addOption(flag('--log-level <level>', LOG_LEVELS.join(', '), oneOf(LOG_LEVELS), 'info'))
     .action(async (flags: { listen?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; config?: string; netboot?: string; stopVmsOnExit?: boolean; allowUnguardedNat?: boolean; vmUidBase?: number; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string; trustedProxy?: string[]; tokenTtl: number; database?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();

@@ -19,7 +19,7 @@ function helperBinary(env: NodeJS.ProcessEnv = process.env): string {
   }
 }
 
-/** The helper runs as the owner of the VM's runtime folder: the account, or the VM's own uid (an allow-list VM), whose 0700 folder no other uid enters. */
+/** The helper runs as the owner of the VM's runtime folder, the VM's own uid: no other uid enters that 0700 folder. */
 function helperEnvFor(runtimeDir: string): NodeJS.ProcessEnv {
   const account = unprivilegedAccount();
   if (!account) return helperEnv();
