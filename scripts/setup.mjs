@@ -2,7 +2,7 @@
 // Makes a fresh Debian 12 machine ready for `npm start` / `npm test`: npm packages and the
 // Debian packages Ardesia drives. Uses only node's built-ins: it runs before `npm ci`.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -182,12 +182,35 @@ function ensureHostAccessGroup() {
   }
 }
 
+/** The 65536 uids the daemon gives one per running VM's QEMU (src/vms/vm-uids.ts; serve --vm-uid-base,
+ *  here ARDESIA_VM_UID_BASE): reserved by checking that no passwd entry nor /etc/subuid range uses them. */
+function checkVmUidRange() {
+  const base = Number(process.env.ARDESIA_VM_UID_BASE ?? 2_000_000_000);
+  const end = base + 65_536;
+  const read = (path) => (existsSync(path) ? readFileSync(path, 'utf8') : '');
+  const clashes = [];
+  for (const line of read('/etc/passwd').split('\n')) {
+    const [name, , uid] = line.split(':');
+    if (name && Number(uid) >= base && Number(uid) < end) clashes.push(`passwd ${name}:${uid}`);
+  }
+  for (const path of ['/etc/subuid', '/etc/subgid']) {
+    for (const line of read(path).split('\n')) {
+      const [name, start, count] = line.split(':');
+      if (name && Number(start) < end && Number(start) + Number(count) > base) clashes.push(`${path} ${line.trim()}`);
+    }
+  }
+  if (clashes.length === 0) return console.log(`ardesia setup: uids ${base}-${end - 1} are free for the VMs' QEMUs (serve --vm-uid-base ${base})`);
+  console.error(`ardesia setup: the VM uids ${base}-${end - 1} are in use (${clashes.slice(0, 3).join('; ')}): choose a free base with ARDESIA_VM_UID_BASE=N here and \`serve --vm-uid-base N\``);
+  process.exit(1);
+}
+
 const missing = missingDebianPackages();
 if (missing.includes('postgresql')) noDebianMainCluster();
 if (missing.length > 0) installDebianPackages(missing);
 ensureI386Programs();
 ensureUnprivilegedAccount();
 ensureHostAccessGroup();
+checkVmUidRange();
 ensureNodeModules();
 buildNative('display-relay', 'the display relay'); // src/gateway/relay.ts runs it
 buildNative('tftp-sender', 'the TFTP sender'); // src/netboot/tftp/native-sender.ts runs it

@@ -152,7 +152,7 @@ export const ERROR_REGISTRY = {
   DATABASE_URL_INVALID: { status: 400, hint: 'Give --database (or ARDESIA_DATABASE) as `sqlite` (the embedded store in DATA_DIR/ardesia.db, the default) or a PostgreSQL URL: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (?host=/socket/folder for a Unix socket).' },
   DATABASE_UNREACHABLE: { status: 503, hint: 'PostgreSQL did not answer: check that it runs, that the URL names the right host, port, database and user (psql URL tests it), and that pg_hba.conf lets this host in.' },
   DATABASE_IN_USE: { status: 409, hint: 'Another `ardesia serve` already uses this PostgreSQL database: stop it first, or give this one its own database in --database.' },
-  // Backup, restore and upgrades, restore and upgrades (src/ops, src/store/migrate.ts)
+  // Backup, restore and upgrades (src/ops, src/store/migrate.ts)
   STORE_NEWER: { status: 409, hint: 'This store was upgraded by a newer Ardesia: run that release (or a later one) on it, or restore a backup taken before the upgrade (`ardesia restore`; the automatic ones are next to the store).' },
   STORE_UPGRADE_FAILED: { status: 500, hint: 'The migration named was rolled back and the store keeps its earlier migrations; the automatic backup named in the message holds the store as it was. Fix the cause in the message and start the daemon again.' },
   BACKUP_FAILED: { status: 500, hint: 'Nothing was written to the backup file; fix the cause in the message (disk space, permissions) and run `ardesia backup` again.' },
@@ -167,6 +167,9 @@ export const ERROR_REGISTRY = {
   HOST_IS_CONTROLLER: { status: 409, hint: "The controller's own host runs the embedded agent and cannot be removed while its daemon serves; drain it instead (`ardesia host drain NAME`)." },
   PLACEMENT_NO_LABELED_HOST: { status: 503, hint: "No host that is up carries the labels the pool requires (or each has one it avoids): change the pool's host labels, or label a host as it asks." },
   PLACEMENT_NO_VCPUS: { status: 503, hint: 'No host has enough vCPUs free under its overcommit ratio: stop desktops or VMs, add a host, raise `serve --cpu-overcommit`, or give the pool or VM fewer vCPUs.' },
+  // One uid per running VM, the NAT allow-list enforced by nftables
+  VM_UIDS_EXHAUSTED: { status: 503, hint: 'Every uid of its half of the VM range (serve --vm-uid-base: 32768 uids for VMs with a NAT allow-list, 32768 for the others) is held by a running VM: stop one first.' },
+  VM_UID_RANGE_IN_USE: { status: 503, hint: 'Accounts in /etc/passwd use uids of the range Ardesia gives one per running VM: start the daemon with `serve --vm-uid-base N` on a range of 65536 uids no passwd entry or /etc/subuid range uses (`node scripts/setup.mjs` checks the default).' },
 
 } as const satisfies Record<string, { status: number; hint: string }>;
 

@@ -6,7 +6,7 @@ export const NatAllow = z.object({ host: z.string().ip({ version: 'v4', message:
 
 /**
  * The desktops' network card. none: no NIC (pools made before this setting keep it); nat: QEMU user-mode NAT,
- * everything the host reaches unless `allow` is given — then restrict=on and only those TCP destinations;
+ * everything the host reaches unless `allow` is given — then only those TCP destinations (the kernel filters the VM's uid);
  * bridge: a tap per desktop on a host bridge, with a stable MAC locked by nftables, addresses from the DHCP on that link.
  */
 export const PoolNetwork = z.discriminatedUnion('mode', [

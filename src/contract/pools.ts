@@ -36,7 +36,7 @@ export const Entitlement = z
 const count = (max: number) => z.number().int().min(0).max(max);
 const idleMinutes = z.number().min(0).max(MAX_IDLE_MINUTES).default(0);
 
-/** A destination a restricted NAT desktop may reach (TCP only); inside the guest it is 10.0.2.(100+i):port. */
+/** A destination a restricted NAT desktop may reach (TCP only), at its own address (the kernel filters the VM's uid). */
 // The network setting is shared with standalone desktops (contract/network.ts); pools' importers find it here too.
 export { NatAllow, PoolNetwork, poolNetworkFromText, poolNetworkText } from './network.js';
 

@@ -42,9 +42,9 @@ export const NicSpec = z.object({
   locked: z.boolean().optional(),
   /** local mode: the IPv4 prefix the /31 comes from (vm.conf `local prefix`). */
   localPrefix: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'a prefix like 100.64.0.0/10').optional(),
-  /** user mode: restrict=on, the guest reaches only QEMU's DHCP and the `allow` list (no DNS, no other TCP, no UDP). */
+  /** user mode: the guest reaches only QEMU's DHCP and the `allow` list (no DNS, no other TCP, no UDP). */
   restrict: z.boolean().optional(),
-  /** user mode with restrict: TCP destinations the guest may reach, the i-th at 10.0.2.(100+i):port inside the guest. */
+  /** user mode with restrict: TCP destinations the guest may reach at their own address (the kernel filters the VM's uid). */
   allow: z.array(z.object({ host: Ipv4, port: z.number().int().min(1).max(65535) }).strict()).max(16).optional(),
   /** user mode without restrict: the guest may reach the host's own addresses (10.0.2.2, its loopback and LAN
    *  addresses); by default the daemon's NAT guard refuses them (docs/security/60-guest-nat.md). */

@@ -47,6 +47,7 @@ import { backupStream } from '../ops/backup.js';
 import { auditAppend } from '../audit/log.js';
 import { DEFAULT_CPU_OVERCOMMIT, DEFAULT_MEMORY_OVERCOMMIT, HostService } from '../cluster/hosts.js';
 import { hostname } from 'node:os';
+import { VmUids, vmUidRange } from '../vms/vm-uids.js';
 
 export interface ServeOptions {
   dataDir: string;
@@ -74,6 +75,8 @@ export interface ServeOptions {
   tokenTtlMs?: number;
   /** Start NAT VMs even when the NAT guard could not be installed (their guests then reach the host). */
   allowUnguardedNat?: boolean;
+  /** serve --vm-uid-base: the first uid of the range VMs with a NAT allow-list take theirs from. */
+  vmUidBase?: number;
   /** The store: `sqlite` (DATA_DIR/ardesia.db, the default) or a postgres:// URL. */
   database?: string;
   /** This host's name in the cluster (default: the machine's hostname). */
@@ -162,7 +165,8 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     onMigrated: (r) => log.info({ migrations: r.applied, backup: r.backup }, 'store upgraded'),
   });
   const hostReport = runHostCheck(log);
-  const natGuard = new NatGuard(dataDir, { allowUnguarded: opts.allowUnguardedNat ?? false }, log);
+  const vmUids = new VmUids(vmUidRange(opts.vmUidBase));
+  const natGuard = new NatGuard(dataDir, { allowUnguarded: opts.allowUnguardedNat ?? false, vmUids: vmUids.range }, log);
   await natGuard.install(); // before any VM starts (reconcile, vm.conf autostart, pools)
   // A single host is a one-node cluster: its own host is registered (and heartbeated) before any VM is placed.
   const hosts = new HostService(store, log, {
@@ -172,7 +176,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     labels: opts.hostLabels ?? [],
   });
   await hosts.register();
-  const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts });
+  const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids });
   const rootToken = await ensureRootToken(store, dataDir);
 
   const reconciled = await manager.reconcile();

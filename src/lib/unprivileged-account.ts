@@ -9,6 +9,8 @@ export interface UnprivilegedAccount {
   name: string;
   uid: number;
   gid: number;
+  /** The supplementary groups, when the uid has no passwd entry to take them from (a VM's own uid, src/vms/vm-uids.ts). */
+  groups?: number[];
 }
 
 /** The account's uid and primary gid from /etc/passwd text (pure); undefined when absent. */

@@ -1,12 +1,13 @@
 // The NAT guard on this host: installed (replaced) when the daemon starts, checked before each NAT VM starts,
 // removed when the daemon stops with no VM left running (QEMUs that outlive the daemon keep their guard).
+// Replacing the table empties the allow set: live allow-list VMs are refused everything until reconcile adds them back.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import { type UnprivilegedAccount, unprivilegedAccount } from '../lib/unprivileged-account.js';
-import { groupIdOf, NAT_HOST_GROUP_NAME, natGuardRemoval, natGuardTable, natGuardRuleset, openNatNics, resolversOf, wantsHostAccess } from './nat-guard.js';
+import { allowListNics, groupIdOf, NAT_HOST_GROUP_NAME, natAllowElements, natGuardRemoval, natGuardTable, natGuardRuleset, openNatNics, resolversOf, type UidRange, vmAllowList, wantsHostAccess } from './nat-guard.js';
 
 function readOr(path: string, fallback: string): string {
   try {
@@ -27,9 +28,13 @@ function nft(script: string): Promise<void> {
   });
 }
 
+const ALLOW_LIST_HINT = 'Run the daemon as root with nftables installed (`node scripts/setup.mjs`): a NAT allow-list is enforced only by the NAT guard\'s nftables rules (its log says why they failed), so --allow-unguarded-nat does not start such a VM. Or give the VM unrestricted NAT, or a bridge.';
+
 export interface NatGuardOptions {
   /** serve --allow-unguarded-nat: NAT VMs start even when the guard could not be installed (logged at each start). */
   allowUnguarded: boolean;
+  /** The uids of allow-list VMs (serve --vm-uid-base): the table filters each one to its own destinations. */
+  vmUids: UidRange;
 }
 
 export class NatGuard {
@@ -37,6 +42,9 @@ export class NatGuard {
   private failure: string | undefined;
   private hostGid: number | undefined;
   private readonly table: string;
+  /** The allow set's elements added per uid, so that exactly those are deleted. */
+  private readonly added = new Map<number, string>();
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     dataDir: string,
@@ -62,7 +70,8 @@ export class NatGuard {
     this.hostGid = groupIdOf(readOr('/etc/group', ''), NAT_HOST_GROUP_NAME);
     const resolvers = resolversOf(readOr('/etc/resolv.conf', ''));
     try {
-      await nft(natGuardRuleset({ table: this.table, uid: account.uid, hostGid: this.hostGid, resolvers }));
+      await nft(natGuardRuleset({ table: this.table, uid: account.uid, hostGid: this.hostGid, resolvers, vmUids: this.opts.vmUids }));
+      this.added.clear();
       this.installed = true;
       this.failure = undefined;
       this.log.info({ table: `inet ${this.table}`, resolvers }, `NAT guard installed: guests on user-mode NAT cannot reach this host's own addresses (DNS to ${resolvers.join(', ') || 'no resolver'} allowed)`);
@@ -83,8 +92,12 @@ export class NatGuard {
     return { ...account, gid: this.hostGid };
   }
 
-  /** Refuses to start a NAT VM whose QEMU runs as the account while the guard is not in place (unless allowed). */
+  /** Refuses to start a NAT VM whose QEMU runs as the account while the guard is not in place (unless allowed);
+   *  an allow-list VM is refused without it whatever the options: nothing else would hold its guest to the list. */
   requireFor(spec: VmSpec, account: UnprivilegedAccount | undefined): void {
+    if (allowListNics(spec).length > 0 && !this.installed) {
+      throw new ArdesiaError('NAT_GUARD_UNAVAILABLE', `vm ${spec.name}: its NAT allow-list is enforced by the NAT guard (nftables table inet ${this.table}), which is not in place (${this.failure ?? (account ? 'not installed' : 'the daemon is not root')})`, undefined, ALLOW_LIST_HINT);
+    }
     if (!account || openNatNics(spec).length === 0 || this.installed) return;
     const why = this.failure ?? 'not installed';
     if (this.opts.allowUnguarded) {
@@ -92,6 +105,36 @@ export class NatGuard {
       return;
     }
     throw new ArdesiaError('NAT_GUARD_UNAVAILABLE', `vm ${spec.name}: the NAT guard (nftables table inet ${this.table}) is not in place (${why}); a guest on user-mode NAT would reach this host's loopback and daemon ports`);
+  }
+
+  /** Lets `uid` (an allow-list VM's own) open its spec's destinations; before its QEMU starts, and again for a live one at reconcile. */
+  async allowFor(spec: VmSpec, uid: number): Promise<void> {
+    const removal = natAllowElements('delete', this.table, uid, vmAllowList(spec));
+    if (this.added.get(uid) === removal) return;
+    const released = this.releaseFor(uid); // its removal is queued first, then the addition, before anything else can touch this uid
+    this.added.set(uid, removal);
+    const added = this.inOrder(natAllowElements('add', this.table, uid, vmAllowList(spec)));
+    const results = await Promise.allSettled([released, added]);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      await this.releaseFor(uid).catch(() => undefined); // the VM does not start: what was added goes (best effort)
+      throw failed.reason;
+    }
+  }
+
+  /** Takes `uid`'s destinations out of the set when its VM is gone (what the uid then opens is refused). */
+  async releaseFor(uid: number): Promise<void> {
+    const removal = this.added.get(uid);
+    if (removal === undefined) return;
+    this.added.delete(uid);
+    if (removal !== '') await this.inOrder(removal);
+  }
+
+  /** Set changes run one after another in the order asked: a VM restarted at once on the same uid must not lose its new elements to its old removal. */
+  private inOrder(script: string): Promise<void> {
+    const done = this.queue.then(() => nft(script));
+    this.queue = done.catch(() => undefined);
+    return done;
   }
 
   /** Removes this daemon's table when none of its VMs is left to guard (VMs that outlive the daemon keep it). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { groupIdOf, natGuardRemoval, natGuardRuleset, natGuardTable, openNatNics, resolversOf, wantsHostAccess } from './nat-guard.js';
+import { splitVmUids, allowListNics, groupIdOf, natAllowElements, natGuardRemoval, natGuardRuleset, natGuardTable, openNatNics, resolversOf, vmAllowList, wantsHostAccess } from './nat-guard.js';
 import type { NicSpec } from '../contract/vm.js';
 
 describe('resolversOf', () => {
@@ -14,6 +14,7 @@ describe('resolversOf', () => {
 });
 
 const T = 'ardesia_guard_0123abcd';
+const R = { base: 2_000_000_000, size: 65_536 };
 
 describe('natGuardTable', () => {
   it('is one stable name per data folder, the same however the folder is written', () => {
@@ -25,15 +26,15 @@ describe('natGuardTable', () => {
 
 describe('natGuardRuleset', () => {
   it('replaces the table in one transaction and filters only the account, host group first, DNS before the local reject', () => {
-    const text = natGuardRuleset({ table: T, uid: 995, hostGid: 994, resolvers: ['127.0.0.53', '::1'] });
+    const text = natGuardRuleset({ table: T, uid: 995, hostGid: 994, resolvers: ['127.0.0.53', '::1'], vmUids: R });
     const lines = text.split('\n').map((l) => l.trim());
     assert.deepEqual(lines.slice(0, 3), [`add table inet ${T}`, `delete table inet ${T}`, `table inet ${T} {`]);
     const at = (rule: string) => {
-      const i = lines.indexOf(rule);
+      const i = lines.lastIndexOf(rule); // the output chain comes last (allow_listed also skips connections that are not new)
       assert.ok(i >= 0, `missing: ${rule}\n${text}`);
       return i;
     };
-    const own = at('meta skuid != 995 return');
+    const own = at('meta skuid != { 995, 2000000000-2000032767 } return'); // the account and the lower half: QEMUs of open NAT
     const newOnly = at('ct state != new return');
     const group = at('meta skgid 994 accept');
     const dns = at('ip daddr 127.0.0.53 udp dport 53 accept');
@@ -43,18 +44,38 @@ describe('natGuardRuleset', () => {
     at('fib daddr type local reject with icmpx admin-prohibited');
     at('ip daddr 127.0.0.0/8 reject with icmpx admin-prohibited');
     at('ip6 daddr ::1 reject with icmpx admin-prohibited');
-    assert.ok(own < newOnly && newOnly < group && group < dns && dns < local);
+    const range = at('meta skuid 2000032768-2000065535 goto allow_listed');
+    assert.ok(range < own && own < newOnly && newOnly < group && group < dns && dns < local);
     assert.match(text, /type filter hook output priority filter; policy accept;/);
   });
   it('has no accept for a host group that does not exist, nor DNS rules without resolvers', () => {
-    const text = natGuardRuleset({ table: T, uid: 995, resolvers: [] });
+    const text = natGuardRuleset({ table: T, uid: 995, resolvers: [], vmUids: R });
     assert.doesNotMatch(text, /skgid|dport 53/);
   });
   it('refuses ids and resolvers that would change the rule text', () => {
-    assert.throws(() => natGuardRuleset({ table: T, uid: -1, resolvers: [] }), RangeError);
-    assert.throws(() => natGuardRuleset({ table: T, uid: 995, hostGid: 1.5, resolvers: [] }), RangeError);
-    assert.throws(() => natGuardRuleset({ table: T, uid: 995, resolvers: ['1.2.3.4 accept; flush ruleset'] }), RangeError);
-    assert.throws(() => natGuardRuleset({ table: 'filter', uid: 995, resolvers: [] }), RangeError);
+    assert.throws(() => natGuardRuleset({ table: T, uid: -1, resolvers: [], vmUids: R }), RangeError);
+    assert.throws(() => natGuardRuleset({ table: T, uid: 995, hostGid: 1.5, resolvers: [], vmUids: R }), RangeError);
+    assert.throws(() => natGuardRuleset({ table: T, uid: 995, resolvers: ['1.2.3.4 accept; flush ruleset'], vmUids: R }), RangeError);
+    assert.throws(() => natGuardRuleset({ table: 'filter', uid: 995, resolvers: [], vmUids: R }), RangeError);
+  });
+  it("sends the VMs' own uids to a chain that accepts only their set's destinations and rejects the rest (fail closed)", () => {
+    const text = natGuardRuleset({ table: T, uid: 995, resolvers: ['127.0.0.53'], vmUids: R });
+    const chain = text.slice(text.indexOf('chain allow_listed {'), text.indexOf('chain output {'));
+    assert.deepEqual(chain.split('\n').map((l) => l.trim()).filter(Boolean), [
+      'chain allow_listed {',
+      'ct state != new return',
+      'meta skuid . ip daddr . tcp dport @allow_list accept',
+      'meta l4proto tcp reject with tcp reset',
+      'reject with icmpx admin-prohibited',
+      '}',
+    ]);
+    assert.match(text, /set allow_list \{\n\s+type uid \. ipv4_addr \. inet_service\n\s+\}/);
+    assert.doesNotMatch(chain, /dport 53/, 'no DNS for an allow-list VM: only its listed destinations');
+  });
+  it('refuses a VM uid range that is empty or holds the account', () => {
+    assert.throws(() => natGuardRuleset({ table: T, uid: 2_000_000_005, resolvers: [], vmUids: R }), RangeError);
+    assert.throws(() => natGuardRuleset({ table: T, uid: 995, resolvers: [], vmUids: { base: 3000, size: 1 } }), RangeError);
+    assert.throws(() => natGuardRuleset({ table: T, uid: 2_000_040_000, resolvers: [], vmUids: R }), RangeError);
   });
   it('removal deletes only its own table, whether or not it exists', () => {
     assert.equal(natGuardRemoval(T), `add table inet ${T}\ndelete table inet ${T}\n`);
@@ -85,5 +106,37 @@ describe('groupIdOf', () => {
   it('is undefined when absent or malformed', () => {
     assert.equal(groupIdOf(group, 'nope'), undefined);
     assert.equal(groupIdOf(group, 'broken'), undefined);
+  });
+});
+
+describe('splitVmUids', () => {
+  it('gives open NAT and other VMs the lower half, allow-list VMs the upper half', () => {
+    assert.deepEqual(splitVmUids(R), [{ base: 2_000_000_000, size: 32_768 }, { base: 2_000_032_768, size: 32_768 }]);
+    assert.deepEqual(splitVmUids({ base: 10, size: 3 }), [{ base: 10, size: 1 }, { base: 11, size: 2 }]);
+  });
+});
+
+describe('natAllowElements', () => {
+  const allow = [{ host: '10.77.0.1', port: 8080 }, { host: '10.1.2.3', port: 445 }, { host: '10.77.0.1', port: 8080 }];
+  it('adds and deletes one uid . address . port per destination, duplicates once', () => {
+    assert.equal(natAllowElements('add', T, 2_000_000_007, allow), `add element inet ${T} allow_list { 2000000007 . 10.77.0.1 . 8080, 2000000007 . 10.1.2.3 . 445 }\n`);
+    assert.equal(natAllowElements('delete', T, 7, allow.slice(1, 2)), `delete element inet ${T} allow_list { 7 . 10.1.2.3 . 445 }\n`);
+  });
+  it('is nothing for an empty list', () => assert.equal(natAllowElements('add', T, 7, []), ''));
+  it('refuses text that would change the script', () => {
+    assert.throws(() => natAllowElements('add', T, 7, [{ host: '10.0.0.1 } ; flush ruleset ; {', port: 1 }]), RangeError);
+    assert.throws(() => natAllowElements('add', T, 7, [{ host: '::1', port: 1 }]), RangeError);
+    assert.throws(() => natAllowElements('add', T, 7, [{ host: '10.0.0.1', port: 0 }]), RangeError);
+    assert.throws(() => natAllowElements('add', 'filter', 7, allow), RangeError);
+    assert.throws(() => natAllowElements('add', T, -7, allow), RangeError);
+  });
+});
+
+describe('allowListNics / vmAllowList', () => {
+  const nic = (n: Partial<NicSpec>): NicSpec => ({ mode: 'user', model: 'virtio', ...n });
+  it('only user NICs with destinations; their lists joined', () => {
+    const nics = [nic({ restrict: true, allow: [{ host: '10.0.0.1', port: 80 }] }), nic({ restrict: true, allow: [] }), nic({ restrict: true }), nic({}), nic({ restrict: true, allow: [{ host: '10.0.0.2', port: 22 }] })];
+    assert.equal(allowListNics({ nics }).length, 2);
+    assert.deepEqual(vmAllowList({ nics }), [{ host: '10.0.0.1', port: 80 }, { host: '10.0.0.2', port: 22 }]);
   });
 });

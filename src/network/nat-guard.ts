@@ -1,7 +1,9 @@
 // The NAT guard: QEMU's user-mode NAT (slirp) opens the guest's connections as ordinary sockets of the QEMU
 // process, and maps 10.0.2.2 to the host's 127.0.0.1, so a guest would reach every service of the host. An
 // nftables table of the daemon's own rejects sockets of the QEMU account to any local address of the host;
-// VMs the administrator opens to the host run with a second group the table accepts first. Pure text here;
+// VMs the administrator opens to the host run with a second group the table accepts first. Each QEMU runs as a
+// uid of its own (src/vms/vm-uids.ts); those of VMs with an allow-list come from the upper half of the range, and
+// the table lets each open only its listed TCP destinations (a set of uid . address . port). Pure text here;
 // nat-guard-host.ts applies it.
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -22,13 +24,30 @@ export const NAT_HOST_GROUP_NAME = 'ardesia-qemu-host';
 export interface NatGuardRules {
   /** natGuardTable(dataDir). */
   table: string;
-  /** The QEMU account: only its sockets are filtered. */
+  /** The account (the helpers; QEMU of a daemon that is not root never is): filtered like the VMs' own uids. */
   uid: number;
   /** The host-access group: its sockets pass (undefined when setup has not made it). */
   hostGid?: number;
   /** The nameservers slirp's DNS (10.0.2.3) forwards to: port 53 of these stays open, even on loopback. */
   resolvers: string[];
+  /** The VMs' own uids: the lower half filtered as the account, the upper half (allow-list VMs) by the allow set. */
+  vmUids: UidRange;
 }
+
+/** A range of numeric uids, [base, base + size). */
+export interface UidRange {
+  base: number;
+  size: number;
+}
+
+/** The VMs' uids: [open NAT and every other VM, VMs with an allow-list] (halves, so the kind follows from the uid alone). */
+export function splitVmUids(range: UidRange): [UidRange, UidRange] {
+  const half = Math.floor(range.size / 2);
+  return [{ base: range.base, size: half }, { base: range.base + half, size: range.size - half }];
+}
+
+/** The set of (uid . IPv4 address . TCP port) an allow-list VM's QEMU may connect to. */
+export const NAT_ALLOW_SET = 'allow_list';
 
 /** The IPv4/IPv6 nameservers of resolv.conf text (pure); scoped IPv6 (fe80::1%eth0) and junk are skipped. */
 export function resolversOf(resolvConf: string): string[] {
@@ -54,6 +73,10 @@ function checkedId(what: string, id: number): number {
 export function natGuardRuleset(rules: NatGuardRules): string {
   const uid = checkedId('uid', rules.uid);
   const table = checkedTable(rules.table);
+  const [open, listed] = splitVmUids(rules.vmUids);
+  const first = checkedId('uid', open.base);
+  const last = checkedId('uid', listed.base + listed.size - 1);
+  if (open.size < 1 || listed.size < 1 || (uid >= first && uid <= last)) throw new RangeError(`the VM uid range ${first}-${last} is too small or holds the account's uid ${uid}`);
   const dns = rules.resolvers.flatMap((addr) => {
     const family = isIP(addr) === 6 ? 'ip6' : isIP(addr) === 4 ? 'ip' : undefined;
     if (!family || addr.includes('%')) throw new RangeError(`resolver ${addr} is not an IP address`);
@@ -63,9 +86,20 @@ export function natGuardRuleset(rules: NatGuardRules): string {
     `add table inet ${table}`,
     `delete table inet ${table}`,
     `table inet ${table} {`,
+    `  set ${NAT_ALLOW_SET} {`,
+    '    type uid . ipv4_addr . inet_service',
+    '  }',
+    // Fail closed: a uid of the range with no elements (its VM's rules not added yet, or gone) opens nothing.
+    '  chain allow_listed {',
+    '    ct state != new return',
+    `    meta skuid . ip daddr . tcp dport @${NAT_ALLOW_SET} accept`,
+    '    meta l4proto tcp reject with tcp reset',
+    '    reject with icmpx admin-prohibited',
+    '  }',
     '  chain output {',
     '    type filter hook output priority filter; policy accept;',
-    `    meta skuid != ${uid} return`,
+    `    meta skuid ${listed.base}-${last} goto allow_listed`,
+    `    meta skuid != { ${uid}, ${first}-${listed.base - 1} } return`,
     // Only connections QEMU opens: its own servers (SPICE on loopback) still answer the host's clients.
     '    ct state != new return',
     ...(rules.hostGid === undefined ? [] : [`    meta skgid ${checkedId('gid', rules.hostGid)} accept`]),
@@ -87,9 +121,32 @@ export function natGuardRemoval(table: string): string {
   return [`add table inet ${table}`, `delete table inet ${table}`, ''].join('\n');
 }
 
-/** NICs whose guest connections slirp opens from QEMU itself: user mode without restrict (restrict=on opens nothing but its allow-list). */
+/** The elements of one VM's allow-list in the set; `verb` add or delete (a delete of one absent fails, so only what was added is deleted). */
+export function natAllowElements(verb: 'add' | 'delete', table: string, uid: number, allow: ReadonlyArray<{ host: string; port: number }>): string {
+  checkedTable(table);
+  checkedId('uid', uid);
+  if (allow.length === 0) return '';
+  const items = allow.map((a) => {
+    if (isIP(a.host) !== 4 || !Number.isInteger(a.port) || a.port < 1 || a.port > 65535) throw new RangeError(`${a.host}:${a.port} is not an IPv4 address and TCP port`);
+    return `${uid} . ${a.host} . ${a.port}`;
+  });
+  return `${verb} element inet ${table} ${NAT_ALLOW_SET} { ${[...new Set(items)].join(', ')} }\n`;
+}
+
+/** NICs whose guest connections slirp opens from QEMU itself under the account's rules: user mode without restrict
+ *  (restrict=on with no destination opens nothing; an allow-list VM has its own uid and rules). */
 export function openNatNics(spec: Pick<VmSpec, 'nics'>): NicSpec[] {
   return spec.nics.filter((n) => n.mode === 'user' && !n.restrict);
+}
+
+/** NICs of user-mode NAT with a non-empty allow-list: the kernel lets the VM's own uid reach only those destinations. */
+export function allowListNics(spec: Pick<VmSpec, 'nics'>): NicSpec[] {
+  return spec.nics.filter((n) => n.mode === 'user' && (n.allow?.length ?? 0) > 0);
+}
+
+/** Every destination of the VM's allow-lists (one uid, so one list for the VM). */
+export function vmAllowList(spec: Pick<VmSpec, 'nics'>): Array<{ host: string; port: number }> {
+  return allowListNics(spec).flatMap((n) => n.allow ?? []);
 }
 
 /** True when the VM's QEMU runs with the host-access group: one of its NAT NICs is opened to the host. */

@@ -6,7 +6,6 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { BackingChains, BackingImage } from '../hypervisor/qemu/argv.js';
-import { forwardsThroughCommand } from '../hypervisor/qemu/network-args.js';
 import { type OpenedFileGuard, openedPath } from '../hypervisor/qemu/process.js';
 import type { UnprivilegedAccount } from '../lib/unprivileged-account.js';
 import { readHead } from '../storage/clone.js';
@@ -138,9 +137,4 @@ export function spiceCredentialsForAccount(x509Dir: string | undefined, runtimeD
     chownSync(copy, account.uid, account.gid);
   }
   return target;
-}
-
-/** Why this VM's QEMU cannot run as the account yet (it then runs as the daemon's user, without the sandbox), or undefined. */
-export function keepsDaemonUser(spec: VmSpec): string | undefined {
-  return forwardsThroughCommand(spec) ? 'a NAT allow-list forwards through a command that does not run as the account yet' : undefined;
 }

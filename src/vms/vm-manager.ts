@@ -25,8 +25,8 @@ import type { Store } from '../store/db.js';
 import { type VmRecord, vmDelete, vmGet, vmInsert, vmList, vmNames, vmSetDesired, vmUpdateSpec } from '../store/vms.js';
 import { unprivilegedAccount } from '../lib/unprivileged-account.js';
 import type { NatGuard } from '../network/nat-guard-host.js';
-import { openNatNics } from '../network/nat-guard.js';
-import { backingChains, handRuntimeFolder, keepsDaemonUser, specForAccount, spiceCredentialsForAccount } from './qemu-confinement.js';
+import { backingChains, handRuntimeFolder, specForAccount, spiceCredentialsForAccount } from './qemu-confinement.js';
+import { accountForStart, adoptVmUid, releaseVmUid, type VmUids } from './vm-uids.js';
 import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, vmFiles } from './vm-files.js';
 import { isConfined, OwnerConfinement } from './owner-start.js';
 import type { OwnerPolicy } from './owner-policy.js';
@@ -44,6 +44,8 @@ export interface VmManagerOptions {
   natGuard: NatGuard;
   /** Chooses the host of each start (src/cluster): refuses with the reason when none can take the VM. */
   placer: VmPlacer;
+  /** The own uids of running VMs (QEMU runs as one of them). */
+  vmUids: VmUids;
 }
 
 /** Placement as the VM manager asks it: the host the VM is to run on, or an ArdesiaError saying what is short where. */
@@ -205,12 +207,8 @@ export class VmManager {
       const shared = other.spec.disks.find((d) => disks.has(d.path));
       if (shared) throw new ArdesiaError('VM_DISK_IN_USE', `vm ${spec.name}: disk ${shared.path} is in use by vm ${other.spec.name}`);
     }
-    const unconfined = keepsDaemonUser(spec);
-    const unguarded = openNatNics(spec).length > 0 ? '; the NAT guard filters only ardesia-qemu, so this guest reaches the host\'s own addresses' : '';
-    if (unconfined) this.opts.log.warn({ vm: spec.name }, `vm ${spec.name}: QEMU runs as the daemon's user, not ardesia-qemu: ${unconfined}${unguarded}`);
-    const account = unconfined ? undefined : unprivilegedAccount();
-    this.opts.natGuard.requireFor(spec, account);
-    const qemuAccount = this.opts.natGuard.accountFor(spec, account);
+    const account = await accountForStart(spec, unprivilegedAccount(), this.opts.vmUids, this.opts.natGuard);
+    const qemuAccount = this.opts.natGuard.accountFor(spec, account); // throws only for host access, which an allow-list VM cannot have
     prepareVmFolders(files);
     try {
       handRuntimeFolder(this.opts.dataDir, files, account);
@@ -229,6 +227,7 @@ export class VmManager {
     } catch (err) {
       await this.network.detach(spec.name);
       removeRuntimeFolder(files);
+      await releaseVmUid(spec.name, this.opts.vmUids, this.opts.natGuard);
       throw err;
     }
   }
@@ -241,6 +240,7 @@ export class VmManager {
       this.startedBy.delete(name);
       removeRuntimeFolder(vmFiles(this.opts.dataDir, name));
       void this.network.detach(name).catch((err) => this.opts.log.error({ err, vm: name }, 'removing the VM\'s taps failed'));
+      void releaseVmUid(name, this.opts.vmUids, this.opts.natGuard).catch((err) => this.opts.log.error({ err, vm: name }, 'removing the VM\'s allow-list from the NAT guard failed'));
       this.opts.log.info({ vm: name, reason }, `vm ${name} stopped: ${reason}`);
       void this.afterExit(name, reason).catch((err) => this.opts.log.error({ err, vm: name }, 'recording the stop failed'));
     });
@@ -362,6 +362,7 @@ export class VmManager {
       if (runtime) {
         // Its taps are still there (QEMU holds them); the MAC locks and the local DHCP come back with the daemon.
         await this.network.attach(rec.spec).catch((err) => this.opts.log.error({ err, vm: rec.name }, `vm ${rec.name}: its network could not be set up again`));
+        await adoptVmUid(rec.spec, runtime.pid, this.opts.vmUids, this.opts.natGuard).catch((err) => this.opts.log.error({ err, vm: rec.name }, `vm ${rec.name}: its NAT allow-list could not be added back (its guest reaches nothing)`));
         this.track(runtime);
         adopted.push(rec.name);
         continue;

@@ -83,7 +83,9 @@ before(async () => {
   daemon = await TestDaemon.start({ dataDir, extraArgs: ['--listen', '127.0.0.1:0', '--owner-policy', policy], env: { ARDESIA_FAILPOINTS: AFTER_CHECK, ARDESIA_FAILPOINT_DIR: failpoints } });
   url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(daemon.output)![1]!;
   const conf = join(daemon.dataDir, 'owned.conf');
-  writeFileSync(conf, `vm "mine" {\n memory 96M\n boot "${KERNEL}"\n initrd "${INITRD}"\n cmdline "console=ttyS0 quiet"\n owner nobody\n disable\n}\n`);
+  writeFileSync(conf, `vm "mine" {\n memory 96M\n boot "${KERNEL}"\n initrd "${INITRD}"\n cmdline "console=ttyS0 quiet"\n owner nobody\n disable\n}\n` +
+    // The administrator's vm.conf opens this NAT to the host: the owner still may not start it.
+    `vm "hostnat" {\n memory 96M\n boot "${KERNEL}"\n initrd "${INITRD}"\n owner nobody\n interface { host access }\n disable\n}\n`);
   const load = await daemon.cli(['vm', 'load', conf]);
   assert.equal(load.code, 0, load.stderr);
   tokens.root = readFileSync(join(daemon.dataDir, 'root.token'), 'utf8').trim();
@@ -250,9 +252,10 @@ test('a FIFO as the kernel: a clear refusal at once, and the daemon keeps answer
   assert.equal(qemusOf('fifo'), 0);
 });
 
-test('taps and bridges that are not the owner\'s are refused', async () => {
+test('taps and bridges that are not the owner\'s, and NAT opened to the host (vm.conf `host access`), are refused', async () => {
   await assertRefused('bridged', 'OWNER_NETWORK_FORBIDDEN', undefined, /bridge br-admin/);
   await assertRefused('tapped', 'OWNER_NETWORK_FORBIDDEN', undefined, /tap tap-admin/);
+  await assertRefused('hostnat', 'OWNER_NETWORK_FORBIDDEN', undefined, /opens NAT to this host's own addresses/);
 });
 
 test('memory, vCPUs and the number of running VMs are capped per owner', async () => {

@@ -21,7 +21,7 @@ export function registerDesktopCommands(program: Command): void {
     .option('--home <user>', "attach this user's home volume (created on first need)")
     .addOption(flag('--home-size <size>', 'size of a new home volume', diskSize, '1G'))
     .option('--network <none|nat|bridge:BR>', 'the desktop\'s network card: none (the default), QEMU NAT, or a tap on Linux bridge BR (stable MAC, locked)')
-    .option('--nat-allow <host:port,…>', 'restricted NAT: the guest reaches only these TCP destinations, the i-th at 10.0.2.(100+i):port (empty: nothing)')
+    .option('--nat-allow <host:port,…>', 'restricted NAT: the guest reaches only these TCP destinations, at their own address (empty: nothing)')
     .option('--nat-host-access', 'unrestricted NAT that may also reach this host\'s own addresses (10.0.2.2 = its loopback); refused by default')
     .action(async (name: string, flags: { image: string; version: number | 'latest'; home?: string; homeSize: number; network?: string; natAllow?: string; natHostAccess?: boolean }, cmd: Command) => {
       const body = {

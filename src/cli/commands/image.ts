@@ -124,7 +124,7 @@ export function registerImageCommands(program: Command): void {
     .option('--iso <file>', 'boot this installer ISO in a maintenance session with a blank disk')
     .option('--size <size>', 'size of the blank disk for --iso, e.g. 8G', diskSize)
     .option('--network <none|nat|bridge:BR>', 'the installer VM\'s network card for --iso: none (the default), QEMU NAT, or a tap on Linux bridge BR')
-    .option('--nat-allow <host:port,…>', 'restricted NAT for --iso: only these TCP destinations, the i-th at 10.0.2.(100+i):port')
+    .option('--nat-allow <host:port,…>', 'restricted NAT for --iso: only these TCP destinations, at their own address (no DNS)')
     .option('--nat-host-access', 'unrestricted NAT that may also reach this host\'s own addresses (10.0.2.2 = its loopback); refused by default')
     .option('--build <distro>', 'build from distribution packages: debian', oneOf(['debian']))
     .option('--kernel <file>', 'boot profile: direct kernel boot with this kernel (copied into the image)')
@@ -191,7 +191,7 @@ export function registerImageCommands(program: Command): void {
     .description('open a maintenance session: a VM on a writable overlay of the current version')
     .argument('<name>')
     .option('--network <none|nat|bridge:BR>', 'the maintenance VM\'s network card (for updates): none (the default), QEMU NAT, or a tap on Linux bridge BR')
-    .option('--nat-allow <host:port,…>', 'restricted NAT: only these TCP destinations (a package mirror), the i-th at 10.0.2.(100+i):port')
+    .option('--nat-allow <host:port,…>', 'restricted NAT: only these TCP destinations (a package mirror), at their own address (no DNS)')
     .option('--nat-host-access', 'unrestricted NAT that may also reach this host\'s own addresses (10.0.2.2 = its loopback); refused by default')
     .action(async (name: string, f: { network?: string; natAllow?: string; natHostAccess?: boolean }, cmd: Command) => {
       const body = f.network !== undefined || f.natAllow !== undefined || f.natHostAccess ? { network: networkFromFlags(f) } : {};

@@ -81,7 +81,7 @@ function poolOptions(cmd: Command): Command {
     .option('--avoid-labels <a,b>', 'host labels the desktops stay off (comma-separated)', commaList)
     .option('--spice <address|off>', 'give desktops a SPICE display for native clients (.vv), listening on this address (127.0.0.1 for this host only); off removes it')
     .option('--network <none|nat|bridge:BR>', 'the desktops\' network card: none, QEMU NAT, or a tap on Linux bridge BR (stable MAC, locked)')
-    .option('--nat-allow <host:port,…>', 'restricted NAT: the guest reaches only these TCP destinations, the i-th at 10.0.2.(100+i):port (empty: nothing)')
+    .option('--nat-allow <host:port,…>', 'restricted NAT: the guest reaches only these TCP destinations, at their own address (empty: nothing)')
     .option('--nat-host-access', 'unrestricted NAT that may also reach this host\'s own addresses (10.0.2.2 = its loopback); refused by default');
 }
 

@@ -1,9 +1,10 @@
 // `ardesia serve`: the daemon in the foreground (systemd runs it so; npm start too).
 import { type Command, Option } from 'commander';
 import { type GlobalOptions, resolveDataDir } from '../client.js';
-import { duration, flag, listenAddress, LOG_LEVELS, oneOf, positiveInt, ratio } from '../options.js';
+import { duration, flag, listenAddress, LOG_LEVELS, oneOf, positiveInt, ratio, wholeNumber } from '../options.js';
 import { HostLabel, HostName } from '../../contract/hosts.js';
 import { InvalidArgumentError } from 'commander';
+import { DEFAULT_VM_UID_BASE, VM_UID_COUNT } from '../../vms/vm-uids.js';
 
 const MAX_BOOT_STORM_LIMIT = 1000;
 
@@ -31,8 +32,9 @@ export function registerServeCommand(program: Command): void {
     .addOption(flag('--cpu-overcommit <ratio>', 'guest vCPUs per host CPU', ratio(0.1, 64), '16'))
     .option('--stop-vms-on-exit', 'stop every VM when the daemon stops (default: they keep running)')
     .option('--allow-unguarded-nat', 'start user-mode NAT VMs even if the NAT guard (nftables) cannot be installed: their guests then reach this host\'s loopback and ports')
+    .addOption(flag('--vm-uid-base <uid>', 'the first of the 65536 uids QEMU runs as, one per running VM (no passwd entry may use them)', wholeNumber(1000, 0xffff_fffe - VM_UID_COUNT), String(DEFAULT_VM_UID_BASE)))
     .addOption(flag('--log-level <level>', LOG_LEVELS.join(', '), oneOf(LOG_LEVELS), 'info'))
-    .action(async (flags: { listen?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; config?: string; netboot?: string; stopVmsOnExit?: boolean; allowUnguardedNat?: boolean; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string; trustedProxy?: string[]; tokenTtl: number; database?: string; hostName?: string; hostLabel?: string[]; memoryOvercommit: number; cpuOvercommit: number }, cmd: Command) => {
+    .action(async (flags: { listen?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; config?: string; netboot?: string; stopVmsOnExit?: boolean; allowUnguardedNat?: boolean; vmUidBase?: number; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string; trustedProxy?: string[]; tokenTtl: number; database?: string; hostName?: string; hostLabel?: string[]; memoryOvercommit: number; cpuOvercommit: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       // Loaded on demand: the daemon's dependencies would slow every other command's start-up.
       const { startDaemon } = await import('../../daemon/daemon.js');
@@ -54,6 +56,7 @@ export function registerServeCommand(program: Command): void {
         cpuOvercommit: flags.cpuOvercommit,
         stopVmsOnExit: flags.stopVmsOnExit,
         allowUnguardedNat: flags.allowUnguardedNat,
+        vmUidBase: flags.vmUidBase,
         bootStormLimit: flags.bootStormLimit,
         bootTimeoutSeconds: flags.bootTimeout / 1000,
         logLevel: flags.logLevel,

@@ -8,7 +8,7 @@ import { posix } from 'node:path';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { VmSpec } from '../../contract/vm.js';
 import { type BootKind, bootIndexes, bootPlan, type FirmwarePaths, type LaunchFile } from './boot-args.js';
-import { forwardsThroughCommand, nicArgs } from './network-args.js';
+import { nicArgs } from './network-args.js';
 import { escapeOptionValue, renderOption } from './qemu-options.js';
 import { HandedFiles, type HandedFile } from './handed-files.js';
 import { type BackingChains, type MachineType, storageArgs } from './storage-args.js';
@@ -57,10 +57,6 @@ export interface LaunchContext {
 
 /** QEMU's seccomp filter: no obsolete syscalls, no set*id, no fork/exec, no scheduler or cgroup changes. */
 export const QEMU_SANDBOX = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny';
-/** The seccomp filter for this VM; none for a NAT allow-list (forwardsThroughCommand). */
-export function sandboxArgs(spec: VmSpec): string[] {
-  return forwardsThroughCommand(spec) ? [] : ['-sandbox', QEMU_SANDBOX];
-}
 
 /** The virtio-serial port the guest helper opens (/dev/virtio-ports/org.ardesia.guest.0). */
 export const GUEST_CHANNEL_NAME = 'org.ardesia.guest.0';
@@ -129,7 +125,8 @@ function processArgs(spec: VmSpec, paths: RuntimePaths): string[] {
     '-nodefaults',
     '-no-user-config',
     '-S', // paused: the daemon attaches QMP and the serial console, then sends `cont`
-    ...sandboxArgs(spec),
+    '-sandbox',
+    QEMU_SANDBOX,
     '-pidfile', paths.pidfile, // a plain file name, not an option: no escaping
   ];
 }

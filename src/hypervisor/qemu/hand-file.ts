@@ -1,10 +1,10 @@
 // Handing a file to a running QEMU (a home volume at login): the daemon opens it, native/qmp-add-fd.c passes
 // the descriptors over the VM's second QMP monitor (SCM_RIGHTS), and QEMU opens `/dev/fdset/N`, never a name.
 import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, fstatSync, openSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ArdesiaError } from '../../contract/errors.js';
-import { helperEnv } from '../../lib/unprivileged-account.js';
+import { helperEnv, runAsText, unprivilegedAccount } from '../../lib/unprivileged-account.js';
 
 /** Where setup builds the helper (git-ignored); ARDESIA_QMP_ADD_FD overrides. */
 export const QMP_ADD_FD_DEFAULT_PATH = join(import.meta.dirname, '..', '..', '..', '..', '.cache', 'native', 'qmp-add-fd');
@@ -19,10 +19,18 @@ function helperBinary(env: NodeJS.ProcessEnv = process.env): string {
   }
 }
 
+/** The helper runs as the owner of the VM's runtime folder, the VM's own uid: no other uid enters that 0700 folder. */
+function helperEnvFor(runtimeDir: string): NodeJS.ProcessEnv {
+  const account = unprivilegedAccount();
+  if (!account) return helperEnv();
+  const owner = statSync(runtimeDir).uid;
+  return { ...process.env, ARDESIA_RUN_AS: runAsText({ ...account, uid: owner === 0 ? account.uid : owner }) };
+}
+
 /** The fdset id (a number QEMU opens as /dev/fdset/N) holding `path` read-only and, if writable, read-write. */
 export async function handFileToQemu(qmpFdSocket: string, path: string, writable: boolean): Promise<number> {
   const binary = helperBinary();
-  const env = helperEnv();
+  const env = helperEnvFor(dirname(qmpFdSocket));
   const fds: number[] = [];
   try {
     for (const flags of writable ? [constants.O_RDONLY, constants.O_RDWR] : [constants.O_RDONLY]) {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { NicSpec, VmSpec } from '../../contract/vm.js';
 import type { HandedFiles } from './handed-files.js';
-import { escapeOptionValue, type OptionValue, renderOption } from './qemu-options.js';
+import { renderOption } from './qemu-options.js';
 
 /** Linux's IFNAMSIZ less the terminating NUL. */
 export const MAX_IFNAME_LENGTH = 15;
@@ -37,33 +37,15 @@ export function defaultTapName(name: string, index: number): string {
   return ifname;
 }
 
-/** What QEMU runs for each connection to an allowed destination: busybox-static's nc (a setup package). */
-export const NAT_FORWARD_COMMAND = '/bin/busybox nc';
-
-/** True when a NIC's NAT allow-list forwards through guestfwd's command (nc), which runs per connection:
- *  such a QEMU cannot take the seccomp filter (spawn=deny) nor run as the unprivileged account yet. */
-export function forwardsThroughCommand(spec: Pick<VmSpec, 'nics'>): boolean {
-  return spec.nics.some((n) => n.mode === 'user' && (n.allow?.length ?? 0) > 0);
-}
-
-/** Where allowed destination i appears inside a restricted NAT guest: slirp's guestfwd only takes
- *  addresses inside its own 10.0.2.0/24, so each destination gets one from .100 up. */
-export function natAllowAddress(index: number): string {
-  return `10.0.2.${100 + index}`;
-}
-
-/** user mode: QEMU's slirp NAT. restrict=on cuts the guest off from the host and the outside; each
- *  `allow` entry is a guestfwd that QEMU itself connects to the destination, so only those TCP ports get out. */
+/** user mode: QEMU's slirp NAT. restrict=on with no destination cuts the guest off from everything; with an
+ *  `allow` list slirp connects as usual and the kernel lets the VM's own uid reach only those destinations
+ *  (src/network/nat-guard.ts), so no command runs per connection and QEMU keeps spawn=deny. */
 function userNetdev(vmName: string, nic: NicSpec, index: number, id: string): string {
-  const allow = nic.allow ?? [];
-  if (allow.length > 0 && !nic.restrict) {
+  const allowed = (nic.allow?.length ?? 0) > 0;
+  if (allowed && !nic.restrict) {
     throw new ArdesiaError('VM_SPEC_INVALID', `vm ${vmName}: NIC ${index}: an allow list only means something with restrict (unrestricted NAT reaches everything)`);
   }
-  const fields: Record<string, OptionValue> = { id, restrict: nic.restrict ? true : undefined, tftp: nic.tftpRoot, bootfile: nic.bootFile };
-  const head = renderOption('user', fields);
-  // cmd: runs once per guest connection; a `tcp:` chardev would be one connection opened at QEMU's start, used once.
-  const forwards = allow.map((a, i) => `guestfwd=${escapeOptionValue(`tcp:${natAllowAddress(i)}:${a.port}-cmd:${NAT_FORWARD_COMMAND} ${a.host} ${a.port}`)}`);
-  return [head, ...forwards].join(',');
+  return renderOption('user', { id, restrict: nic.restrict && !allowed ? true : undefined, tftp: nic.tftpRoot, bootfile: nic.bootFile });
 }
 
 function netdevArg(vmName: string, nic: NicSpec, index: number, handed: HandedFiles): string {

@@ -85,7 +85,8 @@ export function closeHandedFds(fds: ReadonlyArray<number | undefined>): void {
 
 /** The command that starts QEMU: tap-open first when there are taps to attach, then setpriv when running as `account`. */
 export function qemuCommand(binary: string, args: string[], handed: readonly HandedFile[], account: UnprivilegedAccount | undefined, tapOpen = TAP_OPEN_PATH): string[] {
-  const runAs = account ? ['setpriv', '--reuid', String(account.uid), '--regid', String(account.gid), '--init-groups', '--no-new-privs', '--'] : [];
+  const groups = account?.groups ? ['--groups', account.groups.join(',')] : ['--init-groups'];
+  const runAs = account ? ['setpriv', '--reuid', String(account.uid), '--regid', String(account.gid), ...groups, '--no-new-privs', '--'] : [];
   const taps = handed.filter((f) => f.tap).map((f) => `${f.fd}=${f.path}`);
   const attach = taps.length > 0 ? [tapOpen, ...taps, '--'] : [];
   return [...attach, ...runAs, binary, ...args];

@@ -9,7 +9,7 @@ const tap = (fd: number, path: string): HandedFile => ({ path, writable: true, f
 const setpriv = ['setpriv', '--reuid', '995', '--regid', '995', '--init-groups', '--no-new-privs', '--'];
 
 describe('qemuCommand: who opens the taps and who runs QEMU', () => {
-  const cases: Array<{ name: string; handed: HandedFile[]; account?: typeof account; expected: string[] }> = [
+  const cases: Array<{ name: string; handed: HandedFile[]; account?: { name: string; uid: number; gid: number; groups?: number[] }; expected: string[] }> = [
     { name: 'no taps, daemon not root: QEMU itself', handed: [disk], expected: ['qemu', '-S'] },
     { name: 'no taps, as the account: setpriv then QEMU', handed: [disk], account, expected: [...setpriv, 'qemu', '-S'] },
     {
@@ -17,6 +17,12 @@ describe('qemuCommand: who opens the taps and who runs QEMU', () => {
       handed: [disk, tap(4, 'ard-1-0'), tap(5, 'tap7')],
       account,
       expected: ['/x/tap-open', '4=ard-1-0', '5=tap7', '--', ...setpriv, 'qemu', '-S'],
+    },
+    {
+      name: "a VM's own uid (no passwd entry): its groups are given, not looked up",
+      handed: [disk],
+      account: { name: 'vm', uid: 2_000_000_007, gid: 995, groups: [995, 993] },
+      expected: ['setpriv', '--reuid', '2000000007', '--regid', '995', '--groups', '995,993', '--no-new-privs', '--', 'qemu', '-S'],
     },
   ];
   for (const c of cases) it(c.name, () => assert.deepEqual(qemuCommand('qemu', ['-S'], c.handed, c.account, '/x/tap-open'), c.expected));

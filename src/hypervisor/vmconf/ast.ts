@@ -9,7 +9,7 @@ export interface Located<T> {
 export type IfaceOption =
   | { kind: 'switch' | 'bridge' | 'group' | 'model' | 'rdomain'; value: string; pos: SourcePos }
   | { kind: 'lladdr'; locked: boolean; mac?: string; pos: SourcePos }
-  | { kind: 'up' | 'down'; pos: SourcePos };
+  | { kind: 'up' | 'down' | 'hostAccess'; pos: SourcePos };
 
 /** Permissions an `allow instance` block grants; cpus/arch/accel are Ardesia extensions. */
 export const ALLOW_FLAGS = ['boot', 'memory', 'interface', 'disk', 'cdrom', 'instance', 'cpus', 'arch', 'accel'] as const;

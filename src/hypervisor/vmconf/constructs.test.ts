@@ -93,12 +93,20 @@ test('interfaces: switch → bridge, bridge extension, named tap, user NAT, llad
     ['interface { locked lladdr 52:54:00:00:00:01\nswitch "uplink" }', [{ mode: 'bridge', bridge: 'br0', mac: '52:54:00:00:00:01', locked: true, model: 'virtio' }]],
     ['interface\ninterfaces 3', [{ mode: 'user', model: 'virtio' }, { mode: 'user', model: 'virtio' }, { mode: 'user', model: 'virtio' }]],
     ['interfaces 0', []],
+    ['interface { host access }', [{ mode: 'user', model: 'virtio', hostAccess: true }]],
+    ['interface tap host access', [{ mode: 'user', model: 'virtio', hostAccess: true }]],
   ];
   for (const [body, nics] of cases) assert.deepEqual(only(sw + vm(body)).nics, nics, body);
   const locked = parseWith(sw + vm('interface { switch "dmz" }\ninterface { switch "uplink"\nlocked lladdr }\ninterface'));
   assert.deepEqual(locked.lockedNics, [{ vm: 't', nic: 0 }, { vm: 't', nic: 1 }]);
   assert.deepEqual(locked.vms[0]!.nics.map((n) => n.locked), [true, true, undefined]);
   assert.deepEqual(locked.warnings, []);
+  for (const [body, why] of [
+    ['interface { switch "uplink"\nhost access }', /host access opens user-mode NAT .* a bridge interface does not take it/],
+    ['interface tap9 host access', /a tap interface does not take it/],
+    ['local interface { host access }', /a local interface does not take it/],
+    ['interface { host }', /access/],
+  ] as const) assert.throws(() => parseWith(sw + vm(body)), why, body);
 });
 
 test('local interfaces: a routed tap with a /31 of the local prefix (100.64.0.0/10 unless set), lockable', () => {

@@ -97,6 +97,8 @@ interface IfaceSettings {
   bridge?: { value: string; pos: SourcePos };
   lladdr?: { locked: boolean; mac?: string; pos: SourcePos };
   model?: string;
+  /** `host access`: this user-mode NAT interface may reach the host's own addresses (the NAT guard lets it). */
+  hostAccess?: SourcePos;
 }
 
 function collectIfaceSettings(options: IfaceOption[]): IfaceSettings {
@@ -114,6 +116,9 @@ function collectIfaceSettings(options: IfaceOption[]): IfaceSettings {
       case 'down':
         throw vmconfUnsupported(opt.pos, 'down', WHY.down);
       case 'up':
+        break;
+      case 'hostAccess':
+        out.hostAccess = opt.pos;
         break;
       case 'switch':
         out.switchName = { value: opt.value, pos: opt.pos };
@@ -166,6 +171,10 @@ export function nicFromInterface(opt: VmOption & { kind: 'interface' }, switches
   } else {
     nic.mode = 'user';
     if (locked) throw vmconfUnsupported(settings.lladdr!.pos, 'locked lladdr', WHY.lockedUserNat);
+  }
+  if (settings.hostAccess) {
+    if (nic.mode !== 'user') throw vmconfParseError(settings.hostAccess, `host access opens user-mode NAT to this host's own addresses; a ${nic.mode} interface does not take it (filter it on the host)`);
+    nic.hostAccess = true;
   }
   if (name) nic.ifname = name.value;
   if (settings.lladdr?.mac) nic.mac = settings.lladdr.mac;

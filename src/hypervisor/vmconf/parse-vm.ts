@@ -121,7 +121,7 @@ function parseDisk(s: TokenStream, at: SourcePos): VmOption {
   }
 }
 
-const IFACE_OPTION_WORDS = new Set(['switch', 'bridge', 'group', 'model', 'rdomain', 'lladdr', 'locked', 'up', 'down']);
+const IFACE_OPTION_WORDS = new Set(['switch', 'bridge', 'group', 'model', 'rdomain', 'lladdr', 'locked', 'up', 'down', 'host']);
 
 /** `[local] interface [name] [{ opts }] | [opts…]`; the cursor is after `interface`. */
 function parseInterface(s: TokenStream, local: boolean, at: SourcePos): VmOption {
@@ -134,7 +134,7 @@ function parseInterface(s: TokenStream, local: boolean, at: SourcePos): VmOption
       const t = s.peek();
       if (t.kind === 'eof') throw vmconfParseError(open, "the '{' of this interface is never closed");
       if (t.kind !== 'word' || !IFACE_OPTION_WORDS.has(t.text)) {
-        throw vmconfParseError(t, `unknown interface option ${describeToken(t)}; known: switch, lladdr, locked lladdr, group, rdomain, up, down, model, bridge`);
+        throw vmconfParseError(t, `unknown interface option ${describeToken(t)}; known: switch, lladdr, locked lladdr, group, rdomain, up, down, model, bridge, host access`);
       }
       options.push(parseIfaceOption(s));
       if (s.peek().kind === ',') s.next();
@@ -166,6 +166,9 @@ function parseIfaceOption(s: TokenStream): IfaceOption {
       return { kind: 'lladdr', locked: true, mac: s.isArgument() ? s.next().text : undefined, pos: at };
     case 'lladdr':
       return { kind: 'lladdr', locked: false, mac: s.isArgument() ? s.next().text : undefined, pos: at };
+    case 'host':
+      s.expectKeyword('access', 'after "host"');
+      return { kind: 'hostAccess', pos: at };
     default:
       return { kind: t.text === 'up' ? 'up' : 'down', pos: at };
   }

@@ -26,6 +26,8 @@ interface Draft {
   natRestrict: boolean;
   /** "host:port, host:port": the destinations a restricted NAT desktop may reach. */
   natAllow: string;
+  /** Unrestricted NAT only: the desktops may reach this host's own addresses (the NAT guard refuses them otherwise). */
+  natHostAccess: boolean;
   users: string;
   groups: string;
 }
@@ -58,6 +60,7 @@ function draftOf(pool: PoolView | undefined, images: ImageInfo[]): Draft {
     bridge: pool?.network.mode === 'bridge' ? pool.network.bridge : '',
     natRestrict: pool?.network.mode === 'nat' && pool.network.allow !== undefined,
     natAllow: pool?.network.mode === 'nat' ? (pool.network.allow ?? []).map((a) => `${a.host}:${a.port}`).join(', ') : '',
+    natHostAccess: pool?.network.mode === 'nat' && pool.network.hostAccess === true,
     users: pool?.entitled.users.join(', ') ?? '',
     groups: pool?.entitled.groups.join(', ') ?? '',
   };
@@ -67,7 +70,7 @@ function draftOf(pool: PoolView | undefined, images: ImageInfo[]): Draft {
 function networkOf(d: Draft): Pool['network'] {
   if (d.networkMode === 'bridge') return { mode: 'bridge', bridge: d.bridge.trim() };
   if (d.networkMode === 'none') return { mode: 'none' };
-  if (!d.natRestrict) return { mode: 'nat' };
+  if (!d.natRestrict) return d.natHostAccess ? { mode: 'nat', hostAccess: true } : { mode: 'nat' };
   const allow = list(d.natAllow).map((item) => {
     const at = item.lastIndexOf(':');
     return { host: at < 0 ? item : item.slice(0, at), port: at < 0 ? Number.NaN : Number(item.slice(at + 1)) };
@@ -170,8 +173,13 @@ export function PoolForm(props: { pool?: PoolView; images: ImageInfo[]; onDone: 
           <input type="checkbox" checked={d.natRestrict} onChange={(e) => set('natRestrict', e.target.checked)} /> Restrict: reach only the destinations listed
         </label>
       )}
+      {d.networkMode === 'nat' && !d.natRestrict && (
+        <label className="inline">
+          <input type="checkbox" checked={d.natHostAccess} onChange={(e) => set('natHostAccess', e.target.checked)} /> Open to this host: the desktops reach its loopback, its addresses and the daemon's ports (only for desktops you trust)
+        </label>
+      )}
       {d.networkMode === 'nat' && d.natRestrict && (
-        <Field label="Allowed destinations" hint="host:port (TCP), separated by commas; inside the desktop the i-th is 10.0.2.(100+i):port; no DNS">
+        <Field label="Allowed destinations" hint="host:port (TCP), separated by commas, reached at their own address; nothing else, no DNS">
           <input value={d.natAllow} onChange={(e) => set('natAllow', e.target.value)} />
         </Field>
       )}
