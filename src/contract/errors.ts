@@ -152,7 +152,16 @@ export const ERROR_REGISTRY = {
   DATABASE_URL_INVALID: { status: 400, hint: 'Give --database (or ARDESIA_DATABASE) as `sqlite` (the embedded store in DATA_DIR/ardesia.db, the default) or a PostgreSQL URL: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (?host=/socket/folder for a Unix socket).' },
   DATABASE_UNREACHABLE: { status: 503, hint: 'PostgreSQL did not answer: check that it runs, that the URL names the right host, port, database and user (psql URL tests it), and that pg_hba.conf lets this host in.' },
   DATABASE_IN_USE: { status: 409, hint: 'Another `ardesia serve` already uses this PostgreSQL database: stop it first, or give this one its own database in --database.' },
-
+  // wt-ldap: directory sources (OpenLDAP, Active Directory)
+  DIRECTORY_CONFIG_INVALID: { status: 400, hint: 'Fix the directory configuration at the paths named in the message (README "Directory logins" shows an AD and an OpenLDAP example), then start the daemon again.' },
+  DIRECTORY_UNREACHABLE: { status: 503, hint: 'The directory cannot be reached: try again later; local accounts still log in. An administrator can check the source with `ardesia directory status`.' },
+  DIRECTORY_ACCOUNT_DISABLED: { status: 403, hint: "Your directory account is disabled: ask the directory's administrator to enable it." },
+  DIRECTORY_ACCOUNT_EXPIRED: { status: 403, hint: "Your directory account has expired: ask the directory's administrator to extend it." },
+  DIRECTORY_ACCOUNT_LOCKED: { status: 403, hint: "Your directory account is locked after failed logins: wait, or ask the directory's administrator to unlock it." },
+  DIRECTORY_PASSWORD_MUST_CHANGE: { status: 403, hint: 'Your directory password must be changed before you can log in: change it on a PC of your organisation, then log in here with the new one.' },
+  DIRECTORY_NAME_TAKEN: { status: 409, hint: 'A local Ardesia account (or another directory account) already has this name, and Ardesia never merges them: ask an administrator to rename or delete the local account.' },
+  DIRECTORY_NOT_CONFIGURED: { status: 404, hint: 'No directory source is configured: start the daemon with `serve --directory FILE` (README "Directory logins").' },
+  DIRECTORY_USER_NOT_FOUND: { status: 404, hint: 'No configured directory source has this user: check the name, the user base DN and the login attribute of the source.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;
