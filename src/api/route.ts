@@ -11,6 +11,7 @@ import type { HomeService } from '../desktops/homes.js';
 import type { DesktopService } from '../desktops/service.js';
 import type { PoolService } from '../desktops/pools.js';
 import type { EventHub } from './events.js';
+import type { DirectoryService } from '../directory/service.js';
 import type { DisplayAccess } from '../gateway/access.js';
 import type { UsersService } from '../auth/users.js';
 import type { LoginService } from '../auth/login.js';
@@ -44,6 +45,8 @@ export interface AppContext {
   thinClients: ThinClientService;
   metrics: DaemonMetrics;
   tls: TlsContext;
+  /** Directory sources (serve --directory); absent when none is configured. */
+  directory?: DirectoryService;
 }
 
 /** What the daemon serves over TLS: `GET /v1/tls` shows it, the .vv file carries the SPICE CA. */

@@ -12,6 +12,7 @@ import { registerUserCommands } from './commands/user.js';
 import { registerNetbootCommands } from './commands/netboot.js';
 import { registerThinClientCommands } from './commands/thinclient.js';
 import { registerTlsCommands } from './commands/tls.js';
+import { registerDirectoryCommands } from './commands/directory.js';
 
 const program = new Command('ardesia')
   .description('Ardesia: VMs on QEMU/KVM (vmctl verbs) and virtual desktops')
@@ -35,6 +36,7 @@ registerUserCommands(program);
 registerNetbootCommands(program);
 registerThinClientCommands(program);
 registerTlsCommands(program);
+registerDirectoryCommands(program);
 
 function fail(err: unknown): never {
   const json = program.opts().json === true;
