@@ -1,7 +1,7 @@
 // The thin I/O shell over ldapts for one source: URLs in order, TLS, search as the bind account, bind as the user, nested groups.
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import { Client, InvalidCredentialsError, ResultCodeError, type Entry } from 'ldapts';
+import { Client, InvalidCredentialsError, NoSuchObjectError, ResultCodeError, type Entry } from 'ldapts';
 import { ArdesiaError } from '../contract/errors.js';
 import { adAccountRefusal, adBindRefusal, REFUSAL_ERRORS } from './account-state.js';
 import { type DirectorySourceConfig, loginAttributeOf, secretRead } from './config.js';
@@ -171,9 +171,19 @@ export class DirectorySource {
 
   /** The entry found again by its stable id (sync): undefined when it was removed. */
   async lookupById(stableId: string): Promise<DirectoryEntry | undefined> {
-    const filter = this.config.kind === 'ad' ? `(objectGUID=${guidFilterValue(stableId)})` : `(entryUUID=${filterEscape(stableId)})`;
     return this.asSearcher(async (client) => {
-      const e = await this.findIn(client, filter);
+      let e: Entry | undefined;
+      if (this.config.kind === 'ad') {
+        // AD's extended DN names an object by GUID wherever it moved; a GUID in a filter would need raw bytes.
+        if (!/^[0-9a-f-]{36}$/i.test(stableId)) return undefined;
+        try {
+          const { searchEntries } = await client.search(`<GUID=${stableId}>`, { scope: 'base', filter: '(objectClass=user)', attributes: this.userAttributes(), explicitBufferAttributes: ['objectGUID'] });
+          e = searchEntries[0];
+        } catch (err) {
+          if (err instanceof NoSuchObjectError) return undefined;
+          throw err;
+        }
+      } else e = await this.findIn(client, `(entryUUID=${filterEscape(stableId)})`);
       return e ? this.entryOf(e, await this.groupsOf(client, e.dn)) : undefined;
     });
   }
@@ -215,13 +225,4 @@ export class DirectorySource {
       return entry;
     });
   }
-}
-
-/** The GUID text form back to the escaped bytes a filter on objectGUID needs. */
-export function guidFilterValue(text: string): string {
-  const hex = text.replace(/-/g, '');
-  if (!/^[0-9a-f]{32}$/i.test(hex)) return '\\00';
-  const b = Buffer.from(hex, 'hex');
-  const le = Buffer.concat([Buffer.from(b.subarray(0, 4)).reverse(), Buffer.from(b.subarray(4, 6)).reverse(), Buffer.from(b.subarray(6, 8)).reverse(), b.subarray(8)]);
-  return [...le].map((x) => `\\${x.toString(16).padStart(2, '0')}`).join('');
 }
