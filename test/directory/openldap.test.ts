@@ -148,13 +148,22 @@ describe('OpenLDAP directory logins (real slapd over LDAPS)', () => {
     check.assertChecked(['GET /v1/directory/sources', 'POST /v1/directory/test', 'POST /v1/directory/sync']);
   });
 
-  it('the portal login in Chromium works for a directory user', async () => {
+  it('the portal login in Chromium works for a directory user; the console lists the source with its state', async () => {
     const browser = await browserLaunch();
     try {
       const p = await pageOpen(browser);
       await login(p.page, url, 'john.doe', 'jdoe-pass-1');
       await p.page.getByRole('heading', { name: 'Your desktops' }).waitFor();
       assertNoConsoleErrors(p);
+      assert.equal((await call('POST', '/v1/users', { name: 'ada', password: LOCAL_PASSWORD, roles: ['admin'] }, rootToken)).status, 201);
+      const a = await pageOpen(browser);
+      await login(a.page, `${url}/admin/directory`, 'ada', LOCAL_PASSWORD);
+      const row = a.page.getByRole('row').filter({ hasText: 'corp' });
+      await row.filter({ hasText: 'reachable' }).waitFor();
+      assert.match(await row.innerText(), /LDAP[\s\S]*ldaps[\s\S]*reachable[\s\S]*\b2\b/);
+      await a.page.getByRole('button', { name: 'Sync now' }).click();
+      await a.page.getByText('Directory sync finished').waitFor();
+      assertNoConsoleErrors(a);
     } finally {
       await browser.close();
     }

@@ -4,6 +4,7 @@ import { useLiveStatus } from '../lib/events';
 import type { Me } from '../lib/types';
 import { AuditPage } from './AuditPage';
 import { DesktopsPage } from './DesktopsPage';
+import { DirectoryPage } from './DirectoryPage';
 import { HostPage } from './HostPage';
 import { ImagesPage } from './ImagesPage';
 import { PoolsPage } from './PoolsPage';
@@ -18,6 +19,7 @@ export const ADMIN_SECTIONS: ReadonlyArray<{ id: string; title: string; page: ()
   { id: 'desktops', title: 'Desktops', page: () => <DesktopsPage /> },
   { id: 'sessions', title: 'Sessions', page: () => <SessionsPage /> },
   { id: 'users', title: 'Users and groups', page: () => <UsersPage /> },
+  { id: 'directory', title: 'Directory sources', page: () => <DirectoryPage /> },
   { id: 'thinclients', title: 'Thin clients', page: () => <ThinClientsPage /> },
   { id: 'audit', title: 'Audit log', page: () => <AuditPage /> },
 ];
