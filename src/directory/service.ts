@@ -78,6 +78,7 @@ export class DirectoryService {
           continue;
         }
         if (err instanceof ArdesiaError && err.code === 'LOGIN_FAILED') return undefined;
+        if (err instanceof ArdesiaError) await auditAppend(this.users.db, 'anonymous', 'directory.login-refused', typed, { source: source.name, code: err.code });
         throw err;
       }
       if (entry) return this.provision(source, entry);

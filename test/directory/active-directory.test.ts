@@ -74,7 +74,7 @@ describe('Active Directory logins (real Samba AD DC over LDAPS)', () => {
     assert.deepEqual([r.status, r.body.user, r.body.admin], [200, 'itadmin', true], JSON.stringify(r.body));
   });
 
-  it('disabled and must-change accounts are refused with their own codes and what to do', async () => {
+  it('disabled, must-change and expired accounts are refused with their own codes and what to do', async () => {
     const dis = await call('POST', '/v1/auth/login', { user: `${DOMAIN}\\dis`, password: password('dis') });
     assert.deepEqual([dis.status, dis.body.error.code], [403, 'DIRECTORY_ACCOUNT_DISABLED'], JSON.stringify(dis.body));
     assert.match(dis.body.error.hint, /directory's administrator/);
@@ -83,7 +83,13 @@ describe('Active Directory logins (real Samba AD DC over LDAPS)', () => {
     assert.match(chg.body.error.hint, /change it on a PC/);
     const disWrong = await call('POST', '/v1/auth/login', { user: 'dis', password: 'Wrong-Pass-1234' });
     assert.equal(disWrong.status === 401 || disWrong.body.error.code === 'DIRECTORY_ACCOUNT_DISABLED', true, JSON.stringify(disWrong.body));
-    for (const u of ['dis', 'chg']) assert.equal((await call('GET', `/v1/users/${u}`, undefined, rootToken)).status, 404, `no Ardesia account for ${u}`);
+    dc.tool(['user', 'add', 'gone', 'Gone-Pass-1234']);
+    dc.tool(['user', 'setexpiry', 'gone', '--days=0']);
+    const exp = await call('POST', '/v1/auth/login', { user: `gone@${REALM}`, password: 'Gone-Pass-1234' });
+    assert.deepEqual([exp.status, exp.body.error.code], [403, 'DIRECTORY_ACCOUNT_EXPIRED'], JSON.stringify(exp.body));
+    const audit = await call('GET', '/v1/audit?limit=50', undefined, rootToken);
+    assert.ok(audit.body.some((e: { action: string; target: string }) => e.action === 'directory.login-refused' && e.target === `${DOMAIN}\\dis`), 'refusals are audited');
+    for (const u of ['dis', 'chg', 'gone']) assert.equal((await call('GET', `/v1/users/${u}`, undefined, rootToken)).status, 404, `no Ardesia account for ${u}`);
   });
 
   it('a local account of the same name is never merged: the directory user is refused with DIRECTORY_NAME_TAKEN', async () => {
@@ -110,6 +116,6 @@ describe('Active Directory logins (real Samba AD DC over LDAPS)', () => {
     assert.equal(again.body.error.code, 'DIRECTORY_ACCOUNT_DISABLED');
     const [src] = (await call('GET', '/v1/directory/sources', undefined, rootToken)).body;
     assert.deepEqual([src.reachable, src.kind, src.ardesiaUsers], [true, 'ad', 2]);
-    assert.ok(src.usersFound >= AD_USERS.length, `users found: ${src.usersFound}`);
+    assert.ok(src.usersFound >= AD_USERS.length + 1, `users found: ${src.usersFound}`);
   });
 });

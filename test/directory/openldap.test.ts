@@ -3,16 +3,22 @@
 // sessions of a removed user, the directory going down (local users still log in), every role on the directory
 // routes, the routes' replies against the OpenAPI document, and the portal login in Chromium.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ALL_ROUTES } from '../../src/api/server.js';
 import { runCli, TestDaemon } from '../helpers/daemon.js';
 import { type OpenApiDoc, ResponseChecker } from '../api/responses-support.js';
 import { assertNoConsoleErrors, browserLaunch, login, pageOpen } from '../web/browser.js';
-import { freePort, groupDn, groupLdif, personLdif, type Slapd, slapdStart, SUFFIX, userDn } from './slapd.js';
+import { DirectorySource } from '../../src/directory/client.js';
+import { directoryConfigParse } from '../../src/directory/config.js';
+import { ArdesiaError } from '../../src/contract/errors.js';
+import { freePort, groupDn, groupLdif, personLdif, type Slapd, slapdStart, SUFFIX, testCaMake, userDn } from './slapd.js';
 
 const LOCAL_PASSWORD = 'local-password-7';
+/** A fresh folder for a CA that did not sign slapd's certificate. */
+const impostorDir = () => mkdtempSync(join(tmpdir(), 'ard-impostor-'));
 let slapd: Slapd;
 let daemon: TestDaemon;
 let url: string;
@@ -37,7 +43,7 @@ const tokenOf = async (user: string, password: string) => {
 before(async () => {
   slapd = await slapdStart();
   slapd.modify([
-    personLdif('jdoe', 'John Doe', 'jdoe-pass-1'),
+    `${personLdif('jdoe', 'John Doe', 'jdoe-pass-1')}description: de\n`, // the mapped keyboard layout attribute
     personLdif('asmith', 'Ann Smith', 'asmith-pass-1'),
     personLdif('lina', 'Lina Directory', 'lina-dir-pass-1'),
     groupLdif('staff', [userDn('jdoe')]),
@@ -54,7 +60,7 @@ before(async () => {
       name: 'corp', kind: 'ldap', urls: [`ldaps://127.0.0.1:${deadPort}`, slapd.ldapsUrl], caFile: slapd.ca,
       bind: { dn: slapd.bindDn, password: `file:${slapd.bindPasswordFile}` },
       userBase: `ou=people,${SUFFIX}`, groupBase: `ou=groups,${SUFFIX}`,
-      groups: { office: ['office-users'], [groupDn('it')]: ['it-staff'] }, adminGroups: ['admins'],
+      groups: { office: ['office-users'], [groupDn('it')]: ['it-staff'] }, adminGroups: ['admins'], keyboardLayoutAttribute: 'description',
     }],
   }));
   daemon = await TestDaemon.start({ extraArgs: ['--listen', '127.0.0.1:0', '--directory', file] });
@@ -73,7 +79,7 @@ describe('OpenLDAP directory logins (real slapd over LDAPS)', () => {
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.deepEqual([r.body.user, r.body.admin, r.body.groups], ['jdoe', false, ['office-users']]);
     const shown = await call('GET', '/v1/users/jdoe', undefined, rootToken);
-    assert.equal(shown.body.fullName, 'John Doe');
+    assert.deepEqual([shown.body.fullName, shown.body.keyboardLayout], ['John Doe', 'de']);
     const a = await call('POST', '/v1/auth/login', { user: 'asmith', password: 'asmith-pass-1' });
     assert.deepEqual([a.body.user, a.body.admin, a.body.groups], ['asmith', true, ['it-staff']]);
     const wrong = await call('POST', '/v1/auth/login', { user: 'jdoe', password: 'not-it' });
@@ -82,6 +88,16 @@ describe('OpenLDAP directory logins (real slapd over LDAPS)', () => {
     assert.deepEqual([nobody.status, nobody.body.error.code], [401, 'LOGIN_FAILED']);
     const injected = await call('POST', '/v1/auth/login', { user: '*', password: 'jdoe-pass-1' });
     assert.deepEqual([injected.status, injected.body.error.code], [401, 'LOGIN_FAILED'], 'a filter character is a literal, never a wildcard');
+  });
+
+  it('StartTLS works; a certificate from another CA and plain LDAP are refused before any password is sent', async () => {
+    const base = { name: 'probe', kind: 'ldap', userBase: `ou=people,${SUFFIX}`, groupBase: `ou=groups,${SUFFIX}`, bind: { dn: slapd.bindDn, password: `file:${slapd.bindPasswordFile}` } };
+    const source = (over: Record<string, unknown>) => new DirectorySource(directoryConfigParse({ sources: [{ ...base, ...over }] }, 'test').sources[0]!);
+    const viaStartTls = await source({ urls: [slapd.ldapUrl], startTls: true, caFile: slapd.ca }).lookup('asmith');
+    assert.equal(viaStartTls?.dn, userDn('asmith'));
+    const impostorCa = testCaMake(impostorDir());
+    await assert.rejects(source({ urls: [slapd.ldapsUrl], caFile: impostorCa.ca }).authenticate('asmith', 'asmith-pass-1', Date.now()), (err: unknown) => err instanceof ArdesiaError && err.code === 'DIRECTORY_UNREACHABLE' && /certificate/i.test(err.message));
+    await assert.rejects(source({ urls: [slapd.ldapUrl], allowInsecure: true }).lookup('asmith'), (err: unknown) => err instanceof ArdesiaError && /confidentiality|TLS/i.test(err.message), 'slapd refuses a simple bind without TLS');
   });
 
   it('a local account keeps its name: the directory user of that name is never merged into it', async () => {
