@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli, TestDaemon } from '../helpers/daemon.js';
+import { runCli, TestDaemon, until } from '../helpers/daemon.js';
 import { AD_USERS, BASE_DN, DC_NAME, READER, REALM, DOMAIN, type SambaDc, sambaDcStart } from './samba.js';
 
 const password = (user: string) => AD_USERS.find(([n]) => n === user)![1];
@@ -32,7 +32,7 @@ before(async () => {
   writeFileSync(secret, `${READER.password}\n`, { mode: 0o600 });
   const file = join(dc.dir, 'directory.yaml');
   writeFileSync(file, [
-    'syncIntervalSeconds: 0',
+    'syncIntervalSeconds: 2', // the periodic sync is what ends the disabled user's token below
     'sources:',
     '  - name: council',
     '    kind: ad',
@@ -99,7 +99,7 @@ describe('Active Directory logins (real Samba AD DC over LDAPS)', () => {
     assert.equal((await call('POST', '/v1/auth/login', { user: 'clash', password: 'Local-Secret-pass-9' })).status, 200, 'the local account is untouched');
   });
 
-  it('`directory test` shows the nested groups; disabling in AD ends the session at the sync, then the login is refused', async () => {
+  it('`directory test` shows the nested groups; disabling in AD ends the token at the periodic sync (and `directory sync`), then the login is refused', async () => {
     const t = await runCli(daemon.dataDir, ['--json', 'directory', 'test', `${DOMAIN}\\jdoe`]);
     assert.equal(t.code, 0, t.stderr);
     const found = JSON.parse(t.stdout);
@@ -109,6 +109,7 @@ describe('Active Directory logins (real Samba AD DC over LDAPS)', () => {
     const tok = await call('POST', '/v1/auth/tokens', { user: 'jdoe', password: password('jdoe') });
     assert.equal((await call('GET', '/v1/auth/me', undefined, tok.body.token)).status, 200);
     dc.tool(['user', 'disable', 'jdoe']);
+    await until('the periodic sync to end the disabled user\'s token', async () => (await call('GET', '/v1/auth/me', undefined, tok.body.token)).status === 401, 60_000, 250);
     const sync = await call('POST', '/v1/directory/sync', {}, rootToken);
     assert.deepEqual([sync.body[0].ok, sync.body[0].ended], [true, ['jdoe']], JSON.stringify(sync.body));
     assert.equal((await call('GET', '/v1/auth/me', undefined, tok.body.token)).status, 401, 'the token of the disabled user ends');
