@@ -4,9 +4,10 @@
 // is cached under .cache as a tar with xattrs keyed by the samba package version, and restored at the same path.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, until } from '../helpers/daemon.js';
+import { testCaMake } from './slapd.js';
 
 export const REALM = 'COUNCIL.TEST';
 export const DOMAIN = 'COUNCIL';
@@ -94,6 +95,14 @@ function provision(dir: string): void {
   mkdirSync(join(dc, 'log'), { recursive: true });
   mkdirSync(join(dc, 'run'), { recursive: true });
   const conf = join(dc, 'etc', 'smb.conf');
+  // Samba's own first-start certificate (RSA, made at start) costs seconds each run: an EC one made here is cached with the folder.
+  const tlsDir = join(dir, 'tls');
+  mkdirSync(tlsDir, { recursive: true });
+  const tls = testCaMake(tlsDir, DC_NAME, DC_ADDR);
+  chmodSync(tls.key, 0o600);
+  const text = readFileSync(conf, 'utf8').replace('[global]\n', `[global]\n\ttls enabled = yes\n\ttls keyfile = ${tls.key}\n\ttls certfile = ${tls.cert}\n\ttls cafile = ${tls.ca}\n`);
+  if (text === readFileSync(conf, 'utf8')) throw new Error(`no [global] section in ${conf}`);
+  writeFileSync(conf, text);
   for (const [name, password, extra] of AD_USERS) run('samba-tool', ['user', 'add', name, password, ...extra, '-s', conf]);
   run('samba-tool', ['user', 'disable', 'dis', '-s', conf]);
   for (const [group, members] of AD_GROUPS) {
@@ -105,7 +114,7 @@ function provision(dir: string): void {
 /** Provisions (or restores from .cache) and starts the DC; LDAP and LDAPS on DC_ADDR, reachable from this host only. */
 export async function sambaDcStart(): Promise<SambaDc> {
   const version = run('dpkg-query', ['-W', '-f=${Version}', 'samba']).trim();
-  const recipe = createHash('sha256').update(JSON.stringify([version, AD_USERS, AD_GROUPS, DC_ADDR, REALM, 1])).digest('hex').slice(0, 16);
+  const recipe = createHash('sha256').update(JSON.stringify([version, AD_USERS, AD_GROUPS, DC_ADDR, REALM, 2])).digest('hex').slice(0, 16);
   // Samba writes absolute paths into its smb.conf: the folder is always restored at this same path.
   const parent = '/tmp/ardesia-samba-dc';
   const dir = join(parent, recipe);
@@ -121,7 +130,7 @@ export async function sambaDcStart(): Promise<SambaDc> {
   } else {
     provision(dir);
     mkdirSync(cacheDir, { recursive: true });
-    run('tar', ['--xattrs', '--xattrs-include=*', '-cf', `${tarball}.part`, '-C', parent, recipe]);
+    run('tar', ['--sparse', '--xattrs', '--xattrs-include=*', '-cf', `${tarball}.part`, '-C', parent, recipe]);
     renameSync(`${tarball}.part`, tarball);
   }
   const provisionMs = Date.now() - t0;
@@ -145,7 +154,7 @@ export async function sambaDcStart(): Promise<SambaDc> {
   return {
     dir,
     conf,
-    ca: join(dir, 'dc', 'private', 'tls', 'ca.pem'),
+    ca: join(dir, 'tls', 'ca.pem'),
     url: `ldaps://${DC_ADDR}`,
     fromCache,
     provisionMs,
