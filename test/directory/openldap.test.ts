@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ALL_ROUTES } from '../../src/api/server.js';
-import { runCli, TestDaemon } from '../helpers/daemon.js';
+import { runCli, TestDaemon, until } from '../helpers/daemon.js';
+import { guestArtifacts } from '../helpers/guests.js';
 import { type OpenApiDoc, ResponseChecker } from '../api/responses-support.js';
 import { assertNoConsoleErrors, browserLaunch, login, pageOpen } from '../web/browser.js';
 import { DirectorySource } from '../../src/directory/client.js';
@@ -46,6 +47,7 @@ before(async () => {
     `${personLdif('jdoe', 'John Doe', 'jdoe-pass-1')}description: de\n`, // the mapped keyboard layout attribute
     personLdif('asmith', 'Ann Smith', 'asmith-pass-1'),
     personLdif('lina', 'Lina Directory', 'lina-dir-pass-1'),
+    personLdif('bob', 'Bob Nogroup', 'bob-pass-1'),
     groupLdif('staff', [userDn('jdoe')]),
     groupLdif('office', [groupDn('staff')]), // nested: jdoe is in office through staff
     groupLdif('it', [userDn('asmith')]),
@@ -90,6 +92,25 @@ describe('OpenLDAP directory logins (real slapd over LDAPS)', () => {
     assert.deepEqual([injected.status, injected.body.error.code], [401, 'LOGIN_FAILED'], 'a filter character is a literal, never a wildcard');
   });
 
+  it('pools entitle mapped directory groups as local ones: the pool of office-users is listed for jdoe only', async () => {
+    const g = guestArtifacts();
+    const op = await call('POST', '/v1/images', { name: 'dir-gold', from: g.amd64.rootQcow2, boot: { kernel: g.amd64.kernel, initrd: g.amd64.initrd, memoryMiB: 128 } }, rootToken);
+    assert.equal(op.status, 202, JSON.stringify(op.body));
+    await until('the image import', async () => {
+      const now = await call('GET', `/v1/operations/${op.body.id}`, undefined, rootToken);
+      if (now.body.state === 'running') return false;
+      assert.equal(now.body.state, 'succeeded', JSON.stringify(now.body));
+      return true;
+    }, 120_000, 250);
+    const pool = await call('POST', '/v1/pools', { name: 'office', image: 'dir-gold', maxDesktops: 1, warmSpares: 0, entitled: { users: [], groups: ['office-users'] } }, rootToken);
+    assert.equal(pool.status, 201, JSON.stringify(pool.body));
+    const names = async (user: string, password: string) => (await call('GET', '/v1/pools', undefined, await tokenOf(user, password))).body.map((p: { name: string }) => p.name);
+    assert.deepEqual(await names('jdoe', 'jdoe-pass-1'), ['office'], 'office-users (through staff → office in the directory) is entitled');
+    assert.deepEqual(await names('bob', 'bob-pass-1'), [], 'a directory user in no mapped group is not');
+    const refused = await call('POST', '/v1/pools/office/connect', {}, await tokenOf('bob', 'bob-pass-1'));
+    assert.equal(refused.body.error.code, 'POOL_NOT_ENTITLED');
+  });
+
   it('StartTLS works; a certificate from another CA and plain LDAP are refused before any password is sent', async () => {
     const base = { name: 'probe', kind: 'ldap', userBase: `ou=people,${SUFFIX}`, groupBase: `ou=groups,${SUFFIX}`, bind: { dn: slapd.bindDn, password: `file:${slapd.bindPasswordFile}` } };
     const source = (over: Record<string, unknown>) => new DirectorySource(directoryConfigParse({ sources: [{ ...base, ...over }] }, 'test').sources[0]!);
@@ -119,7 +140,7 @@ describe('OpenLDAP directory logins (real slapd over LDAPS)', () => {
     assert.equal(sync.code, 0, sync.stderr);
     const status = await runCli(daemon.dataDir, ['--json', 'directory', 'status']);
     const [src] = JSON.parse(status.stdout);
-    assert.deepEqual([src.name, src.reachable, src.usersFound, src.tls], ['corp', true, 3, 'ldaps']);
+    assert.deepEqual([src.name, src.reachable, src.usersFound, src.tls], ['corp', true, 4, 'ldaps']);
     assert.ok(src.lastSyncAt);
   });
 
@@ -176,7 +197,9 @@ describe('OpenLDAP directory logins (real slapd over LDAPS)', () => {
       await login(a.page, `${url}/admin/directory`, 'ada', LOCAL_PASSWORD);
       const row = a.page.getByRole('row').filter({ hasText: 'corp' });
       await row.filter({ hasText: 'reachable' }).waitFor();
-      assert.match(await row.innerText(), /LDAP[\s\S]*ldaps[\s\S]*reachable[\s\S]*\b2\b/);
+      const cells = (await row.innerText()).split('\t').map((c) => c.trim());
+      // Name, kind, servers, TLS, state, last sync, users found (jdoe, lina, bob: asmith was removed), Ardesia users (jdoe, asmith, bob).
+      assert.deepEqual([cells[0], cells[1], cells[3], cells[4], cells[6], cells[7]], ['corp', 'LDAP', 'ldaps', 'reachable', '3', '3'], cells.join(' | '));
       await a.page.getByRole('button', { name: 'Sync now' }).click();
       await a.page.getByText('Directory sync finished').waitFor();
       assertNoConsoleErrors(a);
