@@ -11,7 +11,7 @@ import { ALL_ROUTES } from '../../src/api/server.js';
 import { runCli, TestDaemon, until } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
 import { type OpenApiDoc, ResponseChecker } from '../api/responses-support.js';
-import { assertNoConsoleErrors, browserLaunch, login, pageOpen } from '../web/browser.js';
+import { assertNoConsoleErrors, browserLaunch, login, pageOpen, screenshot } from '../web/browser.js';
 import { DirectorySource } from '../../src/directory/client.js';
 import { directoryConfigParse } from '../../src/directory/config.js';
 import { ArdesiaError } from '../../src/contract/errors.js';
@@ -200,6 +200,7 @@ describe('OpenLDAP directory logins (real slapd over LDAPS)', () => {
       const cells = (await row.innerText()).split('\t').map((c) => c.trim());
       // Name, kind, servers, TLS, state, last sync, users found (jdoe, lina, bob: asmith was removed), Ardesia users (jdoe, asmith, bob).
       assert.deepEqual([cells[0], cells[1], cells[3], cells[4], cells[6], cells[7]], ['corp', 'LDAP', 'ldaps', 'reachable', '3', '3'], cells.join(' | '));
+      await screenshot(a.page, 'admin-directory-sources');
       await a.page.getByRole('button', { name: 'Sync now' }).click();
       await a.page.getByText('Directory sync finished').waitFor();
       assertNoConsoleErrors(a);
