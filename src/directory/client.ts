@@ -139,7 +139,10 @@ export class DirectorySource {
     const raw = c.kind === 'ad' ? e.objectGUID : e.entryUUID;
     const id = Array.isArray(raw) ? raw[0] : raw;
     const stableId = Buffer.isBuffer(id) && c.kind === 'ad' ? guidText(id) : first(raw);
-    if (!stableId) throw new ArdesiaError('DIRECTORY_UNREACHABLE', `directory ${this.name}: ${e.dn} has no ${c.kind === 'ad' ? 'objectGUID' : 'entryUUID'} the bind account may read`);
+    if (!stableId) {
+      const attr = c.kind === 'ad' ? 'objectGUID' : 'entryUUID';
+      throw new ArdesiaError('DIRECTORY_UNREACHABLE', `directory ${this.name}: ${e.dn} has no ${attr} the bind account may read`, undefined, `Give the bind account read access to ${attr}: Ardesia binds each directory user to it.`);
+    }
     const attrs: Record<string, string | undefined> = {};
     for (const a of ['userAccountControl', 'accountExpires', 'pwdLastSet', 'sAMAccountName', 'userPrincipalName']) attrs[a] = first(e[a]);
     return {
