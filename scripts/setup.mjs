@@ -91,7 +91,7 @@ function installDebianPackages(pkgs) {
   }
   const install = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...pkgs], { stdio: 'inherit', env });
   if (ownPolicy) rmSync(policy, { force: true });
-  if (ownPolicy && existsSync('/run/systemd/system')) {
+  if (pkgs.some((p) => NO_SERVICE_PACKAGES.includes(p)) && existsSync('/run/systemd/system')) {
     // They would start at the next boot: the tests' own servers need their ports free.
     spawnSync('systemctl', ['disable', '--now', 'slapd', 'smbd', 'nmbd', 'samba-ad-dc', 'winbind'], { stdio: 'ignore' });
   }
