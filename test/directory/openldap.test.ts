@@ -82,6 +82,8 @@ describe('OpenLDAP directory logins (real slapd over LDAPS)', () => {
     assert.deepEqual([r.body.user, r.body.admin, r.body.groups], ['jdoe', false, ['office-users']]);
     const shown = await call('GET', '/v1/users/jdoe', undefined, rootToken);
     assert.deepEqual([shown.body.fullName, shown.body.keyboardLayout], ['John Doe', 'de']);
+    assert.deepEqual(shown.body.directory, { source: 'corp', login: 'jdoe' });
+    assert.equal((await call('GET', '/v1/users/lina', undefined, rootToken)).body.directory, null, 'a local account');
     const a = await call('POST', '/v1/auth/login', { user: 'asmith', password: 'asmith-pass-1' });
     assert.deepEqual([a.body.user, a.body.admin, a.body.groups], ['asmith', true, ['it-staff']]);
     const wrong = await call('POST', '/v1/auth/login', { user: 'jdoe', password: 'not-it' });
@@ -150,7 +152,8 @@ describe('OpenLDAP directory logins (real slapd over LDAPS)', () => {
     const r = await call('POST', '/v1/auth/login', { user: 'john.doe', password: 'jdoe-pass-1' });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.user, 'jdoe', 'the renamed user is the same account');
-    assert.equal((await call('GET', '/v1/users/jdoe', undefined, rootToken)).body.createdAt, before.body.createdAt);
+    const after = (await call('GET', '/v1/users/jdoe', undefined, rootToken)).body;
+    assert.deepEqual([after.createdAt, after.directory], [before.body.createdAt, { source: 'corp', login: 'john.doe' }]);
     assert.equal((await call('GET', '/v1/users/john.doe', undefined, rootToken)).status, 404, 'no second account');
     assert.equal((await call('POST', '/v1/auth/login', { user: 'jdoe', password: 'jdoe-pass-1' })).status, 401, 'the old name is gone');
   });
