@@ -38,7 +38,21 @@ const DEBIAN_PACKAGES = {
   ndisc6: '/usr/bin/rdisc6', // the netboot tests solicit router advertisements with rdisc6
   openssl: '/usr/bin/openssl', // the daemon's HTTPS and SPICE certificates (src/tls/certs.ts)
   postgresql: '/usr/lib/postgresql/15/bin/initdb', // the store tests' own PostgreSQL (test/helpers/postgres.ts); no service cluster
+  // The directory tests' own servers (test/directory): started from temporary folders, never Debian's services.
+  slapd: '/usr/sbin/slapd',
+  'ldap-utils': '/usr/bin/ldapadd',
+  samba: '/usr/sbin/samba',
+  'samba-ad-dc': '/usr/share/doc/samba-ad-dc',
+  'samba-ad-provision': '/usr/share/samba/setup/provision.ldif', // only a Recommends of samba, but provisioning fails without it
+  winbind: '/usr/sbin/winbindd',
+  'krb5-user': '/usr/bin/kinit',
+  'ldb-tools': '/usr/bin/ldbsearch',
+  attr: '/usr/bin/getfattr', // the Samba DC cache is a tar with xattrs
+  acl: '/usr/bin/getfacl',
 };
+
+/** Packages whose install would start a service the tests do not want running (they start their own servers). */
+const NO_SERVICE_PACKAGES = ['slapd', 'samba', 'samba-ad-dc', 'winbind'];
 
 /** Debian's postgresql would create and start a "main" cluster; the tests start their own from the binaries. */
 function noDebianMainCluster() {
@@ -68,7 +82,19 @@ function installDebianPackages(pkgs) {
   console.log(`ardesia setup: installing Debian packages: ${pkgs.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const update = spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+  // A policy-rc.d that denies starts keeps Debian's slapd, smbd, nmbd and samba-ad-dc services from starting during the install.
+  const policy = '/usr/sbin/policy-rc.d';
+  const ownPolicy = pkgs.some((p) => NO_SERVICE_PACKAGES.includes(p)) && !existsSync(policy);
+  if (ownPolicy) {
+    writeFileSync(policy, '#!/bin/sh\n# ardesia setup: no service starts while packages install\nexit 101\n');
+    chmodSync(policy, 0o755);
+  }
   const install = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...pkgs], { stdio: 'inherit', env });
+  if (ownPolicy) rmSync(policy, { force: true });
+  if (pkgs.some((p) => NO_SERVICE_PACKAGES.includes(p)) && existsSync('/run/systemd/system')) {
+    // They would start at the next boot: the tests' own servers need their ports free.
+    spawnSync('systemctl', ['disable', '--now', 'slapd', 'smbd', 'nmbd', 'samba-ad-dc', 'winbind'], { stdio: 'ignore' });
+  }
   if (update.status !== 0 || install.status !== 0) {
     console.error(`ardesia setup: apt-get failed; install by hand: apt-get install --no-install-recommends ${pkgs.join(' ')}`);
     process.exit(1);

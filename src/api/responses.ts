@@ -49,6 +49,7 @@ export const UserViewBody = z
     keyboardLayout: z.string(),
     createdAt: Iso,
     lastLoginAt: IsoOrNull,
+    directory: z.object({ source: z.string(), login: z.string().nullable() }).strict().nullable(),
   })
   .strict() satisfies z.ZodType<UserView>;
 /** A new user; `password` only when the daemon generated one (it is shown this once). */

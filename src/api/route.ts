@@ -14,6 +14,7 @@ import type { DesktopService } from '../desktops/service.js';
 import type { PoolService } from '../desktops/pools.js';
 import type { HostService } from '../cluster/hosts.js';
 import type { EventHub } from './events.js';
+import type { DirectoryService } from '../directory/service.js';
 import type { DisplayAccess } from '../gateway/access.js';
 import type { UsersService } from '../auth/users.js';
 import type { LoginService } from '../auth/login.js';
@@ -50,6 +51,8 @@ export interface AppContext {
   tls: TlsContext;
   /** A backup archive of the site, streamed as tar writes it (src/ops/backup.ts). */
   backup(req: BackupRequest, principal: string): Promise<Readable>;
+  /** Directory sources (serve --directory); absent when none is configured. */
+  directory?: DirectoryService;
 }
 
 /** What the daemon serves over TLS: `GET /v1/tls` shows it, the .vv file carries the SPICE CA. */

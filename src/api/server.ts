@@ -22,13 +22,14 @@ import { registerWebApp } from './web-static.js';
 import { gatewayRoutes } from './routes-display.js';
 import { displaySocketRoute, registerDisplaySocketRoute } from './display-socket.js';
 import { userRoutes } from './routes-users.js';
+import { directoryRoutes } from './routes-directory.js';
 import { thinClientRoutes } from './routes-thinclients.js';
 import { registerBootRoutes } from '../netboot/http/boot-routes.js';
 import { opsRoutes } from './routes-ops.js';
 import { metricsRoutes } from './metrics.js';
 import { clientAddress, isTrustedProxy, NO_TRUSTED_PROXIES, originProblem, type TrustedProxies } from './request-guard.js';
 
-export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...metricsRoutes, ...opsRoutes, ...hostRoutes];
+export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...metricsRoutes, ...opsRoutes, ...hostRoutes, ...directoryRoutes];
 
 export interface ApiOptions {
   app: AppContext;

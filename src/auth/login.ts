@@ -19,7 +19,14 @@ export type LoginResult = 'ok' | 'failed' | 'rate-limited';
 /** Login tokens (`ardesia login`) end this long after they are issued unless `serve --token-ttl` says otherwise. */
 export const TOKEN_TTL_DEFAULT_MS = 30 * 86_400_000;
 
+/** The directory's password check for names that are not local accounts (src/directory). */
+export interface DirectoryLogin {
+  passwordLogin(typed: string, password: string): Promise<UserRow | undefined>;
+}
+
 export interface LoginOptions {
+  /** Directory sources (serve --directory): names that are not local accounts are checked there. */
+  directory?: DirectoryLogin;
   /** How long a login token lives. */
   tokenTtlMs?: number;
   clock?: () => number;
@@ -29,6 +36,7 @@ export class LoginService extends EventEmitter<{ login: [LoginResult] }> {
   readonly throttle = new LoginThrottle();
   readonly tokenTtlMs: number;
   private readonly clock: () => number;
+  private readonly directory: DirectoryLogin | undefined;
 
   constructor(
     readonly users: UsersService,
@@ -37,6 +45,7 @@ export class LoginService extends EventEmitter<{ login: [LoginResult] }> {
     super();
     this.tokenTtlMs = opts.tokenTtlMs ?? TOKEN_TTL_DEFAULT_MS;
     this.clock = opts.clock ?? Date.now;
+    this.directory = opts.directory;
   }
 
   /** The user's row when the password is right; LOGIN_RATE_LIMITED, before any hashing, when the attempt is over a limit. */
@@ -53,7 +62,11 @@ export class LoginService extends EventEmitter<{ login: [LoginResult] }> {
     let ok = false;
     try {
       row = await this.users.row(user);
-      ok = row ? await passwordVerify(row.password_hash, password) : await passwordVerifyDummy(password);
+      if (this.directory && (!row || row.directory_source !== null)) {
+        // A local account keeps its name; any other name (or a directory user's) is checked by binding to the directory.
+        row = await this.directory.passwordLogin(user, password);
+        ok = row !== undefined;
+      } else ok = row ? await passwordVerify(row.password_hash, password) : await passwordVerifyDummy(password);
     } finally {
       this.throttle.settle(verdict.attempt, ok && row?.disabled === 0, this.clock());
     }
@@ -63,7 +76,7 @@ export class LoginService extends EventEmitter<{ login: [LoginResult] }> {
       throw new ArdesiaError('LOGIN_FAILED', LOGIN_FAILED_MESSAGE);
     }
     this.emit('login', 'ok');
-    await this.users.db.updateTable('users').set({ last_login_at: now() }).where('name', '=', user).execute();
+    await this.users.db.updateTable('users').set({ last_login_at: now() }).where('name', '=', row.name).execute();
     return row;
   }
 

@@ -13,6 +13,7 @@ import { registerNetbootCommands } from './commands/netboot.js';
 import { registerThinClientCommands } from './commands/thinclient.js';
 import { registerTlsCommands } from './commands/tls.js';
 import { registerBackupCommands } from './commands/backup.js';
+import { registerDirectoryCommands } from './commands/directory.js';
 
 const program = new Command('ardesia')
   .description('Ardesia: VMs on QEMU/KVM (vmctl verbs) and virtual desktops')
@@ -37,6 +38,7 @@ registerNetbootCommands(program);
 registerThinClientCommands(program);
 registerTlsCommands(program);
 registerBackupCommands(program);
+registerDirectoryCommands(program);
 
 function fail(err: unknown): never {
   const json = program.opts().json === true;

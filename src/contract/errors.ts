@@ -171,6 +171,16 @@ export const ERROR_REGISTRY = {
   VM_UIDS_EXHAUSTED: { status: 503, hint: 'Every uid of its half of the VM range (serve --vm-uid-base: 32768 uids for VMs with a NAT allow-list, 32768 for the others) is held by a running VM: stop one first.' },
   VM_UID_RANGE_IN_USE: { status: 503, hint: 'Accounts in /etc/passwd use uids of the range Ardesia gives one per running VM: start the daemon with `serve --vm-uid-base N` on a range of 65536 uids no passwd entry or /etc/subuid range uses (`node scripts/setup.mjs` checks the default).' },
 
+  // Directory sources (OpenLDAP, Active Directory)
+  DIRECTORY_CONFIG_INVALID: { status: 400, hint: 'Fix the directory configuration at the paths named in the message (README "Directory logins" shows an AD and an OpenLDAP example), then start the daemon again.' },
+  DIRECTORY_UNREACHABLE: { status: 503, hint: 'The directory cannot be reached: try again later; local accounts still log in. An administrator can check the source with `ardesia directory status`.' },
+  DIRECTORY_ACCOUNT_DISABLED: { status: 403, hint: "Your directory account is disabled: ask the directory's administrator to enable it." },
+  DIRECTORY_ACCOUNT_EXPIRED: { status: 403, hint: "Your directory account has expired: ask the directory's administrator to extend it." },
+  DIRECTORY_ACCOUNT_LOCKED: { status: 403, hint: "Your directory account is locked after failed logins: wait, or ask the directory's administrator to unlock it." },
+  DIRECTORY_PASSWORD_MUST_CHANGE: { status: 403, hint: 'Your directory password must be changed before you can log in: change it on a PC of your organisation, then log in here with the new one.' },
+  DIRECTORY_NAME_TAKEN: { status: 409, hint: 'A local Ardesia account (or another directory account) already has this name, and Ardesia never merges them: ask an administrator to rename or delete the local account.' },
+  DIRECTORY_NOT_CONFIGURED: { status: 404, hint: 'No directory source is configured: start the daemon with `serve --directory FILE` (README "Directory logins").' },
+  DIRECTORY_USER_NOT_FOUND: { status: 404, hint: 'No configured directory source has this user: check the name, the user base DN and the login attribute of the source.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

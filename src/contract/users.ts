@@ -53,6 +53,8 @@ export interface UserView {
   keyboardLayout: string;
   createdAt: string;
   lastLoginAt: string | null;
+  /** The directory source that made this user and the login name it last gave; null for a local account. */
+  directory: { source: string; login: string | null } | null;
 }
 
 /** A login token as listed (never its secret). */

@@ -39,6 +39,8 @@ import { loginTokensPrune } from '../auth/login-tokens.js';
 import { type TrustedProxies, trustedProxiesParse } from '../api/request-guard.js';
 import { displayTicketsOf } from '../gateway/tickets.js';
 import { Housekeeping, HOUSEKEEPING_EVERY_MS } from './housekeeping.js';
+import { directoryConfigLoad } from '../directory/config.js';
+import { DirectoryService } from '../directory/service.js';
 import { listenTlsPlan, type ListenTlsFlags, type ListenTlsPlan } from '../tls/listen-plan.js';
 import { ardesiaCaPem, givenCertificate, type ServerCertificate, serverCertificateEnsure } from '../tls/certs.js';
 import { type Listener, listenerStart } from './listener.js';
@@ -86,6 +88,8 @@ export interface ServeOptions {
   cpuOvercommit?: number;
   /** Labels of this host that pools may require or avoid (serve --host-label). */
   hostLabels?: string[];
+  /** Directory sources (YAML/JSON): LDAP and Active Directory logins (README "Directory logins"). */
+  directory?: string;
 }
 
 export interface Daemon {
@@ -160,6 +164,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   const log = pino({ level: opts.logLevel ?? 'info', base: { svc: 'ardesia' } });
   // The certificate before anything else starts: a bad one must fail the start, not the first client.
   const cert = await listenCertificate(dataDir, listenAt);
+  const directoryFile = opts.directory === undefined ? undefined : directoryConfigLoad(resolve(opts.directory)); // every problem listed, before the store opens
   const store = await openStore(holds.at, {
     upgradeBackupDir: join(dataDir, 'store-backups'),
     onMigrated: (r) => log.info({ migrations: r.applied, backup: r.backup }, 'store upgraded'),
@@ -188,7 +193,9 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   const desktops = new DesktopService(serviceContext, homes);
   log.info(await desktops.reconcile(), 'reconciled home-volume leases');
   const events = new EventHub();
-  const auth = authServicesCreate(store, { tokenTtlMs: opts.tokenTtlMs });
+  let directory: DirectoryService | undefined;
+  const auth = authServicesCreate(store, { tokenTtlMs: opts.tokenTtlMs, directory: directoryFile && { passwordLogin: (user, password) => directory!.passwordLogin(user, password) } });
+  directory = directoryFile && new DirectoryService(auth.users, directoryFile, log);
   const machine = new DesktopMachine(serviceContext, homes, {
     bootTimeoutMs: (opts.bootTimeoutSeconds ?? 600) * 1000,
     logoffTimeoutMs: 60_000,
@@ -221,6 +228,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     display: new DesktopDisplayAccess(pools, new StandaloneDisplayAccess({ desktops, vms: manager, mayOperate, log })),
     ...auth,
     metrics: new DaemonMetrics({ store, pools }),
+    directory,
     thinClients,
     tls: {
       https: cert ? { fingerprint: cert.fingerprint, subject: cert.subject, caPem: cert.caPath ? readFileSync(cert.caPath, 'utf8') : undefined } : undefined,
@@ -285,6 +293,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     { name: 'displayTicketsSwept', run: () => displayTicketsOf(app.display).sweep() },
   ], log, HOUSEKEEPING_EVERY_MS);
   housekeeping.start();
+  directory?.start();
   log.info({ socketPath, url, dataDir, tlsFingerprint: cert?.fingerprint }, 'ardesia daemon listening');
 
   return {
@@ -300,6 +309,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
       await pools.close();
       hosts.stop();
       await housekeeping.close();
+      await directory?.close();
       await api.close();
       const outliving = opts.stopVmsOnExit ? 0 : manager.runningCount;
       await manager.shutdown(opts.stopVmsOnExit ?? false);

@@ -53,4 +53,13 @@ export const AUTH_MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('api_tokens_principal').on('api_tokens').columns(['kind', 'principal']).execute();
     },
   },
+  // A user made by a directory login is bound to its source and stable id (objectGUID / entryUUID), not to its name.
+  '0011_directory_users': {
+    async up(db: Kysely<any>) {
+      await sql`alter table users add column directory_source text`.execute(db);
+      await sql`alter table users add column directory_id text`.execute(db);
+      await sql`alter table users add column directory_login text`.execute(db);
+      await db.schema.createIndex('users_directory_identity').on('users').columns(['directory_source', 'directory_id']).unique().execute();
+    },
+  },
 };

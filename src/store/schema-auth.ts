@@ -12,6 +12,11 @@ export interface UserTable {
   keyboard_layout: string;
   created_at: ColumnType<string, string, never>;
   last_login_at: string | null;
+  /** The directory source that made this user (null: a local account) and the entry's stable id there. */
+  directory_source: string | null;
+  directory_id: string | null;
+  /** The login name the directory last gave (it may differ from `name` after a rename there). */
+  directory_login: string | null;
 }
 
 export interface GroupTable {

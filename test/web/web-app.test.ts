@@ -13,6 +13,7 @@ const ADMIN_PAGES = [
   { id: 'desktops', title: 'Desktops' },
   { id: 'sessions', title: 'Sessions' },
   { id: 'users', title: 'Users and groups' },
+  { id: 'directory', title: 'Directory sources' },
   { id: 'thinclients', title: 'Thin clients' },
   { id: 'audit', title: 'Audit log' },
 ];

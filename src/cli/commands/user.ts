@@ -58,6 +58,7 @@ function userText(u: UserView): string {
     `  keyboard: ${u.keyboardLayout}`,
     `  created:  ${u.createdAt}`,
     `  last login: ${u.lastLoginAt ?? 'never'}`,
+    ...(u.directory ? [`  directory: ${u.directory.source} (login ${u.directory.login ?? u.name})`] : []),
   ].join('\n');
 }
 

@@ -4,6 +4,7 @@ import { useLiveStatus } from '../lib/events';
 import type { Me } from '../lib/types';
 import { AuditPage } from './AuditPage';
 import { DesktopsPage } from './DesktopsPage';
+import { DirectoryPage } from './DirectoryPage';
 import { HostPage } from './HostPage';
 import { HostsPage } from './HostsPage';
 import { ImagesPage } from './ImagesPage';
@@ -20,6 +21,7 @@ export const ADMIN_SECTIONS: ReadonlyArray<{ id: string; title: string; page: ()
   { id: 'desktops', title: 'Desktops', page: () => <DesktopsPage /> },
   { id: 'sessions', title: 'Sessions', page: () => <SessionsPage /> },
   { id: 'users', title: 'Users and groups', page: () => <UsersPage /> },
+  { id: 'directory', title: 'Directory sources', page: () => <DirectoryPage /> },
   { id: 'thinclients', title: 'Thin clients', page: () => <ThinClientsPage /> },
   { id: 'audit', title: 'Audit log', page: () => <AuditPage /> },
 ];

@@ -75,6 +75,7 @@ export function UsersPage() {
           { label: 'Keyboard', render: (u) => u.keyboardLayout },
           { label: 'Last login', render: (u) => timeAgo(u.lastLoginAt) },
           { label: 'Status', render: (u) => (u.disabled ? 'disabled' : 'active') },
+          { label: 'Source', render: (u) => (u.directory ? `directory ${u.directory.source}${u.directory.login && u.directory.login !== u.name ? ` (logs in as ${u.directory.login})` : ''}` : 'local') },
           {
             label: 'Actions',
             render: (u) => (

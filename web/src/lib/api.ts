@@ -1,6 +1,8 @@
 // The browser's API client: one fetch wrapper (cookie auth, JSON, typed errors) and one function per route.
 import type {
   AuditEntry,
+  DirectorySourceView,
+  DirectorySyncResult,
   ConnectResult,
   DesktopView,
   DisplayTicket,
@@ -89,6 +91,8 @@ export const userDelete = (name: string) => call<unknown>('DELETE', `/v1/users/$
 export const groupList = () => call<GroupView[]>('GET', '/v1/groups');
 export const groupCreate = (name: string) => call<unknown>('POST', '/v1/groups', { name });
 export const groupDelete = (name: string) => call<unknown>('DELETE', `/v1/groups/${enc(name)}`);
+export const directorySources = () => call<DirectorySourceView[]>('GET', '/v1/directory/sources');
+export const directorySync = () => call<DirectorySyncResult[]>('POST', '/v1/directory/sync', {});
 
 // Pools, desktops, sessions
 export const poolList = () => call<PoolView[]>('GET', '/v1/pools');

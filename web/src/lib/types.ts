@@ -3,7 +3,9 @@ import type { DesktopState, DesktopView, Pool, PoolView, SessionInfo } from '../
 import type { ImageInfo, ImageVersion, Operation } from '../../../src/contract/images';
 import type { GroupView, Me, Role, UserView } from '../../../src/contract/users';
 import type { ThinClientPatch as CheckedThinClientPatch, ThinClientView } from '../../../src/contract/thinclients';
+import type { DirectorySourceView, DirectorySyncResult } from '../../../src/contract/directory';
 
+export type { DirectorySourceView, DirectorySyncResult };
 export type { DesktopState, DesktopView, Pool, PoolView, ImageInfo, ImageVersion, Operation, GroupView, Me, Role, UserView, ThinClientView };
 
 /** A thin client's settings as typed in a form: the server checks each value (a screen mode, a pool…) and names what to fix. */
