@@ -153,6 +153,12 @@ export const ERROR_REGISTRY = {
   DATABASE_UNREACHABLE: { status: 503, hint: 'PostgreSQL did not answer: check that it runs, that the URL names the right host, port, database and user (psql URL tests it), and that pg_hba.conf lets this host in.' },
   DATABASE_IN_USE: { status: 409, hint: 'Another `ardesia serve` already uses this PostgreSQL database: stop it first, or give this one its own database in --database.' },
 
+  // wt-mfa: two-factor sign-in.
+  MFA_CODE_REQUIRED: { status: 401, hint: 'This account uses two-factor sign-in: give the 6-digit code your authenticator app shows for Ardesia (or one of your recovery codes) with the password (`ardesia login --code CODE`, or type it when asked).' },
+  MFA_CODE_WRONG: { status: 401, hint: "Type the code your authenticator app shows now (each code works once: wait for the next one if you just used it), and check the phone's clock is right; lost the phone? Use a recovery code, or ask an administrator for `ardesia user mfa reset NAME`." },
+  MFA_ENROLMENT_REQUIRED: { status: 403, hint: 'This site requires two-factor sign-in for administrators: set it up first in the portal (Two-factor sign-in: scan the QR code, confirm with a code), then everything else works again.' },
+  MFA_ALREADY_ENABLED: { status: 409, hint: 'Two-factor sign-in is already on for this account; to move it to a new phone, ask an administrator for `ardesia user mfa reset NAME`, then set it up again.' },
+  MFA_NOT_PENDING: { status: 409, hint: 'Start the set-up first (POST /v1/auth/mfa/enrol, or "Set up two-factor sign-in" in the portal): it shows the QR code whose code you then confirm.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

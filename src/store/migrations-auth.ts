@@ -52,5 +52,24 @@ export const AUTH_MIGRATIONS: Record<string, Migration> = {
       await sql`update api_tokens set kind = case when principal = 'root' then 'root' else 'unix' end where label is null`.execute(db);
       await db.schema.createIndex('api_tokens_principal').on('api_tokens').columns(['kind', 'principal']).execute();
     },
+  },  // wt-mfa: two-factor sign-in (a user's TOTP secret, pending enrolment, last used step; hashed recovery codes) and site settings.
+  '0010_wt_mfa': {
+    async up(db: Kysely<any>) {
+      await sql`alter table users add column mfa_secret text`.execute(db);
+      await sql`alter table users add column mfa_pending_secret text`.execute(db);
+      await sql.raw(`alter table users add column mfa_last_step ${int(db)}`).execute(db);
+      await db.schema
+        .createTable('mfa_recovery_codes')
+        .addColumn('user', 'text', (c) => c.notNull().references('users.name').onDelete('cascade'))
+        .addColumn('code_sha256', 'text', (c) => c.notNull())
+        .addColumn('used_at', 'text')
+        .addPrimaryKeyConstraint('mfa_recovery_codes_pk', ['user', 'code_sha256'])
+        .execute();
+      await db.schema
+        .createTable('site_settings')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+    },
   },
 };

@@ -12,6 +12,12 @@ export interface UserTable {
   keyboard_layout: string;
   created_at: ColumnType<string, string, never>;
   last_login_at: string | null;
+  /** wt-mfa: the TOTP secret (base32) once enrolment is confirmed; null = no two-factor sign-in. */
+  mfa_secret: string | null;
+  /** A secret shown for enrolment, not yet confirmed with a code. */
+  mfa_pending_secret: string | null;
+  /** The last TOTP step accepted: a code of this step or an older one is refused (no replay). */
+  mfa_last_step: number | null;
 }
 
 export interface GroupTable {
@@ -36,9 +42,24 @@ export interface SessionTable {
   user_agent: string | null;
 }
 
+/** wt-mfa: one recovery code of a user, stored as sha256; used_at set when it is spent. */
+export interface MfaRecoveryCodeTable {
+  user: string;
+  code_sha256: string;
+  used_at: string | null;
+}
+
+/** Site-wide settings an administrator changes at run time (e.g. admins-must-use-two-factor), as JSON text. */
+export interface SiteSettingTable {
+  key: string;
+  value: string;
+}
+
 export interface AuthTables {
   users: UserTable;
   groups: GroupTable;
   user_groups: UserGroupTable;
   sessions: SessionTable;
+  mfa_recovery_codes: MfaRecoveryCodeTable;
+  site_settings: SiteSettingTable;
 }

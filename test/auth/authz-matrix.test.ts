@@ -132,6 +132,14 @@ const ROWS: Record<string, Row> = {
   'POST /v1/groups': { expect: [401, 403, 403, 201], body: { name: 'matrixgroup' } },
   'DELETE /v1/groups/:group': { expect: [401, 403, 403, 200], params: { group: 'victimgroup' } },
   'GET /v1/audit': { expect: [401, 403, 403, 200], query: 'limit=5' },
+  // wt-mfa: two-factor sign-in (own enrolment; an empty code is a 400 after authorization) and site settings
+  'GET /v1/auth/mfa': { expect: [401, 200, 200, 200] },
+  'POST /v1/auth/mfa/enrol': { expect: [401, 200, 200, 200] },
+  'POST /v1/auth/mfa/confirm': { expect: [401, 400, 400, 400], body: { code: '' } },
+  'GET /v1/users/:user/mfa': { expect: [401, 403, 403, 200] },
+  'DELETE /v1/users/:user/mfa': { expect: [401, 403, 403, 200] },
+  'GET /v1/settings': { expect: [401, 403, 403, 200] },
+  'PATCH /v1/settings': { expect: [401, 403, 403, 200], body: {} },
 };
 
 let daemon: TestDaemon;

@@ -9,11 +9,12 @@ import { ApiClient, type GlobalOptions, loginTokenPath, resolveEndpoint, savedLo
 import { flag, positiveInt } from '../options.js';
 import { output, table } from '../output.js';
 import { client, enc, wantsJson } from './image.js';
+import { registerMfaCommands, tokenLoginWithCode } from './mfa.js';
 
 let stdinLines: string[] | undefined;
 
 /** Asks without echo on a terminal; otherwise takes the next line of stdin (for scripts and tests). */
-async function askSecret(prompt: string): Promise<string> {
+export async function askSecret(prompt: string): Promise<string> {
   if (!process.stdin.isTTY) {
     stdinLines ??= readFileSync(0, 'utf8').split('\n');
     const line = stdinLines.shift();
@@ -67,11 +68,12 @@ function registerLogin(program: Command): void {
     .description('log in as a user and keep an API token in ~/.config/ardesia/token (used when no other token applies)')
     .option('--user <name>', 'the user (default: your login name)')
     .option('--label <text>', 'a label for the token (shown in the audit log)')
-    .action(async (flags: { user?: string; label?: string }, cmd: Command) => {
+    .option('--code <code>', 'the two-factor code (or a recovery code) of an account that uses two-factor sign-in; asked for when needed')
+    .action(async (flags: { user?: string; label?: string; code?: string }, cmd: Command) => {
       const user = flags.user ?? userInfo().username;
       const endpoint = { ...resolveEndpoint(cmd.optsWithGlobals<GlobalOptions>()), token: undefined };
       const password = await askSecret(`Password for ${user}: `);
-      const r = await new ApiClient(endpoint).request<{ token: string; user: string }>('POST', '/v1/auth/tokens', { user, password, label: flags.label });
+      const r = await tokenLoginWithCode(new ApiClient(endpoint), { user, password, label: flags.label }, flags.code);
       const path = loginTokenPath();
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       writeFileSync(path, `${r.token}\n`, { mode: 0o600 });
@@ -104,6 +106,7 @@ function registerLogin(program: Command): void {
 
 function registerUser(program: Command): void {
   const user = program.command('user').description('local user accounts (roles admin and user)');
+  registerMfaCommands(user);
 
   user.command('list').action(async (_f: unknown, cmd: Command) => {
     const users = await client(cmd).request<UserView[]>('GET', '/v1/users');
