@@ -46,6 +46,7 @@ export const UserViewBody = z
     keyboardLayout: z.string(),
     createdAt: Iso,
     lastLoginAt: IsoOrNull,
+    mfaEnabled: z.boolean(),
   })
   .strict() satisfies z.ZodType<UserView>;
 /** A new user; `password` only when the daemon generated one (it is shown this once). */

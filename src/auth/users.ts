@@ -37,6 +37,7 @@ export function userView(row: UserRow, groups: string[]): UserView {
     keyboardLayout: row.keyboard_layout,
     createdAt: row.created_at,
     lastLoginAt: row.last_login_at,
+    mfaEnabled: row.mfa_secret !== null,
   };
 }
 

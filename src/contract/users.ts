@@ -86,6 +86,8 @@ export interface UserView {
   keyboardLayout: string;
   createdAt: string;
   lastLoginAt: string | null;
+  /** wt-mfa: two-factor sign-in is on. */
+  mfaEnabled: boolean;
 }
 
 /** A login token as listed (never its secret). */

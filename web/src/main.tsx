@@ -3,6 +3,7 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { AdminApp } from './admin/AdminApp';
 import { Login } from './lib/Login';
+import { MfaRequired } from './lib/MfaRequired';
 import { useMe } from './lib/session';
 import { NotifyProvider } from './lib/ui';
 import { Portal } from './portal/Portal';
@@ -16,6 +17,7 @@ function App() {
   const { me, setMe, logout } = useMe();
   if (me === undefined) return <p className="loading">Loading…</p>;
   if (me === null) return <Login title={isAdminPath ? 'Ardesia administration' : 'Ardesia'} onLogin={setMe} />;
+  if (me.mfa.enrolmentRequired) return <MfaRequired me={me} onMe={setMe} onLogout={logout} />;
   if (isAdminPath) return <AdminApp me={me} onLogout={logout} />;
   return <Portal me={me} kiosk={thinClient !== undefined} thinClient={thinClient} onMe={setMe} onLogout={logout} />;
 }

@@ -59,6 +59,7 @@ function userText(u: UserView): string {
     `  keyboard: ${u.keyboardLayout}`,
     `  created:  ${u.createdAt}`,
     `  last login: ${u.lastLoginAt ?? 'never'}`,
+    `  two-factor: ${u.mfaEnabled ? 'on' : 'off'}`,
   ].join('\n');
 }
 

@@ -1,6 +1,6 @@
 // Users and groups: create (a generated password is shown once), roles, groups, disable, delete.
 import { useState } from 'react';
-import { groupCreate, groupDelete, groupList, userCreate, userDelete, userList, userPatch } from '../lib/api';
+import { groupCreate, groupDelete, groupList, siteSettingsPatch, siteSettingsShow, userCreate, userDelete, userList, userMfaReset, userPatch } from '../lib/api';
 import { useLive } from '../lib/events';
 import { timeAgo } from '../lib/format';
 import type { GroupView, UserView } from '../lib/types';
@@ -55,6 +55,30 @@ function UserCreateForm({ onCreated }: { onCreated: () => void }) {
   );
 }
 
+/** The site rule "administrators must use two-factor sign-in": a checkbox that saves at once. */
+function SiteMfaSetting() {
+  const notify = useNotify();
+  const settings = useLive(siteSettingsShow, ['user']);
+  if (!settings.data) return <LoadError error={settings.error} />;
+  return (
+    <label className="inline">
+      <input
+        type="checkbox"
+        checked={settings.data.adminsMustUseMfa}
+        onChange={async (e) => {
+          try {
+            await siteSettingsPatch({ adminsMustUseMfa: e.target.checked });
+            settings.reload();
+          } catch (err) {
+            notify.error(err, 'Site setting');
+          }
+        }}
+      />{' '}
+      Administrators must use two-factor sign-in (an administrator without it is sent to set it up before anything else)
+    </label>
+  );
+}
+
 export function UsersPage() {
   const notify = useNotify();
   const users = useLive(userList, ['user']);
@@ -62,6 +86,7 @@ export function UsersPage() {
   const [groupName, setGroupName] = useState('');
   return (
     <>
+      <SiteMfaSetting />
       <LoadError error={users.error} />
       <DataTable<UserView>
         caption="Users"
@@ -75,6 +100,7 @@ export function UsersPage() {
           { label: 'Keyboard', render: (u) => u.keyboardLayout },
           { label: 'Last login', render: (u) => timeAgo(u.lastLoginAt) },
           { label: 'Status', render: (u) => (u.disabled ? 'disabled' : 'active') },
+          { label: 'Two-factor', render: (u) => (u.mfaEnabled ? 'on' : 'off') },
           {
             label: 'Actions',
             render: (u) => (
@@ -86,6 +112,17 @@ export function UsersPage() {
                     users.reload();
                   }}
                 />
+                {u.mfaEnabled && (
+                  <ActionButton
+                    label={`Reset two-factor of ${u.name}`}
+                    confirm={`Turn off two-factor sign-in of ${u.name} (a lost phone)? They log in with the password alone until they set it up again.`}
+                    done={`Two-factor sign-in of ${u.name} reset`}
+                    action={async () => {
+                      await userMfaReset(u.name);
+                      users.reload();
+                    }}
+                  />
+                )}
                 <ActionButton
                   kind="danger"
                   label={`Delete ${u.name}`}

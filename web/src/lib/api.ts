@@ -8,6 +8,10 @@ import type {
   HostView,
   ImageInfo,
   Me,
+  MfaEnrolment,
+  MfaRecoveryCodes,
+  MfaStatus,
+  SiteSettings,
   Operation,
   Pool,
   PoolView,
@@ -73,7 +77,13 @@ function safeJson(text: string): unknown {
 const enc = encodeURIComponent;
 
 // Login and the signed-in user
-export const authLogin = (user: string, password: string) => call<Me>('POST', '/v1/auth/login', { user, password });
+export const authLogin = (user: string, password: string, code?: string) => call<Me>('POST', '/v1/auth/login', { user, password, code });
+export const mfaStatus = () => call<MfaStatus>('GET', '/v1/auth/mfa');
+export const mfaEnrol = () => call<MfaEnrolment>('POST', '/v1/auth/mfa/enrol');
+export const mfaConfirm = (code: string) => call<MfaRecoveryCodes>('POST', '/v1/auth/mfa/confirm', { code });
+export const userMfaReset = (name: string) => call<MfaStatus>('DELETE', `/v1/users/${enc(name)}/mfa`);
+export const siteSettingsShow = () => call<SiteSettings>('GET', '/v1/settings');
+export const siteSettingsPatch = (body: Partial<SiteSettings>) => call<SiteSettings>('PATCH', '/v1/settings', body);
 export const authLogout = () => call<{ ok: true }>('POST', '/v1/auth/logout');
 export const authMe = () => call<Me>('GET', '/v1/auth/me');
 
