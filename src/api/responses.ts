@@ -47,6 +47,7 @@ export const UserViewBody = z
     createdAt: Iso,
     lastLoginAt: IsoOrNull,
     mfaEnabled: z.boolean(),
+    kiosk: z.boolean(),
   })
   .strict() satisfies z.ZodType<UserView>;
 /** A new user; `password` only when the daemon generated one (it is shown this once). */

@@ -56,6 +56,7 @@ const authRoutes: ApiRoute[] = [
     summary: 'End this browser session (or revoke this login token)',
     access: 'authenticated',
     mfaEnrolment: true,
+    kiosk: true,
     response: OkBody,
     handler: async ({ app, who, address, secure, setCookie }) => {
       await app.login.logout(signedIn(who), address);
@@ -69,6 +70,7 @@ const authRoutes: ApiRoute[] = [
     summary: 'Who I am: user, roles, groups, keyboard layout',
     access: 'authenticated',
     mfaEnrolment: true,
+    kiosk: true,
     response: MeBody,
     handler: async ({ app, who }) => app.login.me(signedIn(who).name),
   }),

@@ -61,11 +61,13 @@ export class LoginService extends EventEmitter<{ login: [LoginResult] }> {
       // wt-mfa: the second factor; a missing code counts as a failure too, so asking without one never resets the count.
       if (ok && row && row.disabled === 0) factor = await this.mfa.check(row, code);
     } finally {
-      this.throttle.settle(verdict.attempt, ok && row?.disabled === 0 && (factor === 'ok' || factor === 'not-enrolled'), this.clock());
+      this.throttle.settle(verdict.attempt, ok && row?.disabled === 0 && row.kiosk === 0 && (factor === 'ok' || factor === 'not-enrolled'), this.clock());
     }
-    if (!row || !ok || row.disabled === 1) {
+    // wt-mfa: a kiosk account has no password login at all (only its thin clients open it: kiosk.ts).
+    if (!row || !ok || row.disabled === 1 || row.kiosk === 1) {
       this.emit('login', 'failed');
-      await auditAppend(this.users.db, 'anonymous', 'auth.login-failed', user, { reason: !row ? 'unknown-user' : !ok ? 'password' : 'disabled' }, address);
+      const reason = !row ? 'unknown-user' : row.kiosk === 1 ? 'kiosk-account' : !ok ? 'password' : 'disabled';
+      await auditAppend(this.users.db, 'anonymous', 'auth.login-failed', user, { reason }, address);
       throw new ArdesiaError('LOGIN_FAILED', LOGIN_FAILED_MESSAGE);
     }
     if (factor === 'missing') throw new ArdesiaError('MFA_CODE_REQUIRED', `give the two-factor code of ${user}`);

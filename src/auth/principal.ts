@@ -7,6 +7,7 @@ import { sessionResolve, sha256 } from './sessions.js';
 import { ROOT_PRINCIPAL } from './tokens.js';
 import { isAdmin } from './users.js';
 import { mfaEnrolmentRequired, MfaService } from './mfa-service.js';
+import { kioskPrincipal } from './kiosk.js';
 
 export interface CredentialHeaders {
   authorization?: string;
@@ -33,6 +34,7 @@ export async function principalResolve(db: Store, headers: CredentialHeaders, no
   if (!sessionId) return undefined;
   const session = await sessionResolve(db, sessionId);
   if (!session) return undefined;
+  if (session.kiosk_mac !== null) return kioskPrincipal(db, { ...session, kiosk_mac: session.kiosk_mac });
   const principal = await webUserPrincipal(db, session.user);
   return principal && { ...principal, session: session.id_sha256 };
 }

@@ -158,6 +158,10 @@ export const ERROR_REGISTRY = {
   MFA_CODE_WRONG: { status: 401, hint: "Type the code your authenticator app shows now (each code works once: wait for the next one if you just used it), and check the phone's clock is right; lost the phone? Use a recovery code, or ask an administrator for `ardesia user mfa reset NAME`." },
   MFA_ENROLMENT_REQUIRED: { status: 403, hint: 'This site requires two-factor sign-in for administrators: set it up first in the portal (Two-factor sign-in: scan the QR code, confirm with a code), then everything else works again.' },
   MFA_ALREADY_ENABLED: { status: 409, hint: 'Two-factor sign-in is already on for this account; to move it to a new phone, ask an administrator for `ardesia user mfa reset NAME`, then set it up again.' },
+  KIOSK_ACCOUNT_ADMIN: { status: 400, hint: 'A kiosk account opens on any PC that claims its thin client\'s MAC: it never has the admin role nor a password. Use an ordinary account for administration, or make the account an ordinary one first (kiosk: false).' },
+  KIOSK_NOT_CONFIGURED: { status: 404, hint: 'This thin client opens no kiosk account: an administrator names one in the console (Thin clients → Kiosk account) or with `ardesia thinclient set MAC --kiosk-user NAME`; until then its users log in.' },
+  KIOSK_SESSION_LIMITED: { status: 403, hint: 'A kiosk session only opens its thin client\'s desktop: for anything else log in with your own account on an ordinary portal page.' },
+  KIOSK_USER_INVALID: { status: 400, hint: 'Name a kiosk account (created with kiosk: true, `ardesia user add NAME --kiosk`): an ordinary account cannot be opened without its password.' },
   MFA_NOT_PENDING: { status: 409, hint: 'Start the set-up first (POST /v1/auth/mfa/enrol, or "Set up two-factor sign-in" in the portal): it shows the QR code whose code you then confirm.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 

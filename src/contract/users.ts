@@ -33,6 +33,8 @@ export interface Principal {
   session?: string;
   /** The sha256 of the bearer token when authenticated by one (logout revokes a login token by it). */
   tokenId?: string;
+  /** wt-mfa: a kiosk session: the thin client it is bound to and the pool that client names (only that desktop). */
+  kiosk?: { mac: string; pool: string | null };
   /** wt-mfa: an administrator the site requires to use two-factor sign-in, not yet enrolled: only enrolment routes, no admin power. */
   mfaEnrolmentRequired?: true;
 }
@@ -88,6 +90,8 @@ export interface UserView {
   lastLoginAt: string | null;
   /** wt-mfa: two-factor sign-in is on. */
   mfaEnabled: boolean;
+  /** wt-mfa: a kiosk account (no password login, never an administrator). */
+  kiosk: boolean;
 }
 
 /** A login token as listed (never its secret). */
@@ -118,6 +122,7 @@ export interface AuditEntry {
 
 /** code: the TOTP or a recovery code, for a user with two-factor sign-in (without it such a login answers MFA_CODE_REQUIRED). */
 export const LoginBody = z.object({ user: z.string().min(1).max(63), password: z.string().min(1).max(1024), code: z.string().min(1).max(32).optional() }).strict();
+export const KioskLoginBody = z.object({ thinClient: z.string().min(1).max(32) }).strict();
 export const MfaCodeBody = z.object({ code: z.string().min(1).max(32) }).strict();
 export const SiteSettingsPatchBody = z.object({ adminsMustUseMfa: z.boolean().optional() }).strict();
 export const TokenBody = LoginBody.extend({ label: z.string().min(1).max(100).optional() }).strict();
@@ -130,6 +135,7 @@ export const UserCreateBody = z
     groups: z.array(GroupName).optional(),
     fullName: z.string().max(200).optional(),
     keyboardLayout: KeyboardLayout.optional(),
+    kiosk: z.boolean().optional(),
   })
   .strict();
 export type UserCreateBody = z.infer<typeof UserCreateBody>;
@@ -141,6 +147,7 @@ export const UserPatchBody = z
     disabled: z.boolean().optional(),
     fullName: z.string().max(200).optional(),
     keyboardLayout: KeyboardLayout.optional(),
+    kiosk: z.boolean().optional(),
   })
   .strict();
 export type UserPatchBody = z.infer<typeof UserPatchBody>;

@@ -71,5 +71,12 @@ export const AUTH_MIGRATIONS: Record<string, Migration> = {
         .addColumn('value', 'text', (c) => c.notNull())
         .execute();
     },
+  },  // wt-mfa: kiosk accounts (no password login) named by thin clients; a kiosk session is bound to its thin client's MAC.
+  '0011_wt_mfa_kiosk': {
+    async up(db: Kysely<any>) {
+      await sql.raw(`alter table users add column kiosk ${int(db)} not null default 0`).execute(db);
+      await sql`alter table thin_clients add column kiosk_user text`.execute(db);
+      await sql`alter table sessions add column kiosk_mac text`.execute(db);
+    },
   },
 };

@@ -1,5 +1,5 @@
 // Users, groups, roles, browser sessions and login attempts: this domain's table types (part of the store's Database).
-import type { ColumnType } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 export interface UserTable {
   name: string;
@@ -18,6 +18,8 @@ export interface UserTable {
   mfa_pending_secret: string | null;
   /** The last TOTP step accepted: a code of this step or an older one is refused (no replay). */
   mfa_last_step: number | null;
+  /** wt-mfa: 1 = a kiosk account: no password login, never an administrator; opened by the thin clients that name it. */
+  kiosk: Generated<number>;
 }
 
 export interface GroupTable {
@@ -40,6 +42,8 @@ export interface SessionTable {
   expires_at: string;
   address: string;
   user_agent: string | null;
+  /** wt-mfa: a kiosk session: the MAC of the thin client it was opened for (it may only open that client's desktop). */
+  kiosk_mac: string | null;
 }
 
 /** wt-mfa: one recovery code of a user, stored as sha256; used_at set when it is spent. */

@@ -61,7 +61,7 @@ const AREAS: Record<string, string[]> = {
     'GET /v1/groups', 'POST /v1/groups', 'DELETE /v1/groups/:group', 'GET /v1/audit',
     'GET /v1/thinclients', 'POST /v1/thinclients', 'GET /v1/thinclients/:mac', 'PATCH /v1/thinclients/:mac', 'DELETE /v1/thinclients/:mac',
     'GET /v1/auth/mfa', 'POST /v1/auth/mfa/enrol', 'POST /v1/auth/mfa/confirm', 'GET /v1/users/:user/mfa', 'DELETE /v1/users/:user/mfa',
-    'GET /v1/settings', 'PATCH /v1/settings',
+    'GET /v1/settings', 'PATCH /v1/settings', 'POST /v1/auth/kiosk',
   ],
   vms: [
     'GET /v1/vms', 'POST /v1/vms', 'GET /v1/vms/:name', 'DELETE /v1/vms/:name', 'POST /v1/vms/:name/start', 'POST /v1/vms/:name/stop',
@@ -128,6 +128,9 @@ test('system, accounts, audit and thin clients: the real replies match the docum
   await check.call('DELETE /v1/users/:user/mfa', '/v1/users/acc-ada/mfa', root);
   await check.call('PATCH /v1/settings', '/v1/settings', root, { adminsMustUseMfa: false });
   await check.call('GET /v1/settings', '/v1/settings', root);
+  await check.call('POST /v1/users', '/v1/users', root, { name: 'acc-kiosk', kiosk: true });
+  await check.call('POST /v1/thinclients', '/v1/thinclients', root, { mac: '52:54:00:aa:bb:02', kioskUser: 'acc-kiosk' });
+  await check.call('POST /v1/auth/kiosk', '/v1/auth/kiosk', {}, { thinClient: '52:54:00:aa:bb:02' });
   await check.call('POST /v1/auth/logout', '/v1/auth/logout', ada);
   await check.call('GET /v1/groups', '/v1/groups', root);
   const audit = await check.call<unknown[]>('GET /v1/audit', '/v1/audit', root);

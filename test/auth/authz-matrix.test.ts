@@ -140,6 +140,7 @@ const ROWS: Record<string, Row> = {
   'DELETE /v1/users/:user/mfa': { expect: [401, 403, 403, 200] },
   'GET /v1/settings': { expect: [401, 403, 403, 200] },
   'PATCH /v1/settings': { expect: [401, 403, 403, 200], body: {} },
+  'POST /v1/auth/kiosk': { expect: [404, 404, 404, 404], body: { thinClient: '02:00:00:00:00:99' } },
 };
 
 let daemon: TestDaemon;

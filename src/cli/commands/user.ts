@@ -60,6 +60,7 @@ function userText(u: UserView): string {
     `  created:  ${u.createdAt}`,
     `  last login: ${u.lastLoginAt ?? 'never'}`,
     `  two-factor: ${u.mfaEnabled ? 'on' : 'off'}`,
+    ...(u.kiosk ? ['  kiosk account: no password; opened by the thin clients that name it'] : []),
   ].join('\n');
 }
 
@@ -125,9 +126,10 @@ function registerUser(program: Command): void {
     .option('--full-name <text>')
     .option('--keyboard <layout>', 'keyboard layout, e.g. de')
     .option('--password-stdin', 'read the password from stdin (or ask for it on a terminal)')
-    .action(async (name: string, f: { admin?: boolean; groups?: string; fullName?: string; keyboard?: string; passwordStdin?: boolean }, cmd: Command) => {
+    .option('--kiosk', 'a kiosk account: no password, never an administrator, opened by the thin clients that name it (--kiosk-user)')
+    .action(async (name: string, f: { admin?: boolean; groups?: string; fullName?: string; keyboard?: string; passwordStdin?: boolean; kiosk?: boolean }, cmd: Command) => {
       const password = f.passwordStdin ? await askSecret(`Password for ${name}: `) : undefined;
-      const body = { name, password, roles: f.admin ? ['admin'] : undefined, groups: list(f.groups), fullName: f.fullName, keyboardLayout: f.keyboard };
+      const body = { name, password, roles: f.admin ? ['admin'] : undefined, groups: list(f.groups), fullName: f.fullName, keyboardLayout: f.keyboard, kiosk: f.kiosk };
       const u = await client(cmd).request<UserView & { password?: string }>('POST', '/v1/users', body);
       if (wantsJson(cmd)) return output(true, u);
       console.log(`ardesia: user ${u.name} created (roles: ${u.roles.join(', ')})`);
