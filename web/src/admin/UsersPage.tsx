@@ -13,6 +13,7 @@ function UserCreateForm({ onCreated }: { onCreated: () => void }) {
   const [fullName, setFullName] = useState('');
   const [password, setPassword] = useState('');
   const [admin, setAdmin] = useState(false);
+  const [kiosk, setKiosk] = useState(false);
   const [groups, setGroups] = useState('');
   const [generated, setGenerated] = useState<{ user: string; password: string }>();
   return (
@@ -31,14 +32,18 @@ function UserCreateForm({ onCreated }: { onCreated: () => void }) {
         <input value={groups} onChange={(e) => setGroups(e.target.value)} />
       </Field>
       <label className="inline">
-        <input type="checkbox" checked={admin} onChange={(e) => setAdmin(e.target.checked)} /> Administrator
+        <input type="checkbox" checked={admin} disabled={kiosk} onChange={(e) => setAdmin(e.target.checked)} /> Administrator
+      </label>
+      <label className="inline">
+        <input type="checkbox" checked={kiosk} disabled={admin} onChange={(e) => setKiosk(e.target.checked)} /> Kiosk account (no password, never an administrator;
+        the thin clients that name it open it at boot, so it is as public as the place where they stand: any PC can claim a MAC)
       </label>
       <ActionButton
         kind="primary"
         label="Create user"
-        disabledReason={!name ? 'give a user name' : false}
+        disabledReason={!name ? 'give a user name' : kiosk && password ? 'a kiosk account has no password' : false}
         action={async () => {
-          const created = await userCreate({ name, fullName: fullName || undefined, password: password || undefined, roles: admin ? ['admin', 'user'] : ['user'], groups: list(groups) });
+          const created = await userCreate({ name, fullName: fullName || undefined, password: password || undefined, roles: admin ? ['admin', 'user'] : ['user'], groups: list(groups), kiosk: kiosk || undefined });
           if (created.password) setGenerated({ user: created.name, password: created.password });
           setName('');
           setPassword('');
@@ -100,7 +105,7 @@ export function UsersPage() {
           { label: 'Keyboard', render: (u) => u.keyboardLayout },
           { label: 'Last login', render: (u) => timeAgo(u.lastLoginAt) },
           { label: 'Status', render: (u) => (u.disabled ? 'disabled' : 'active') },
-          { label: 'Two-factor', render: (u) => (u.mfaEnabled ? 'on' : 'off') },
+          { label: 'Two-factor', render: (u) => (u.kiosk ? 'kiosk account' : u.mfaEnabled ? 'on' : 'off') },
           {
             label: 'Actions',
             render: (u) => (

@@ -78,6 +78,7 @@ const enc = encodeURIComponent;
 
 // Login and the signed-in user
 export const authLogin = (user: string, password: string, code?: string) => call<Me>('POST', '/v1/auth/login', { user, password, code });
+export const kioskLogin = (thinClient: string) => call<Me>('POST', '/v1/auth/kiosk', { thinClient });
 export const mfaStatus = () => call<MfaStatus>('GET', '/v1/auth/mfa');
 export const mfaEnrol = () => call<MfaEnrolment>('POST', '/v1/auth/mfa/enrol');
 export const mfaConfirm = (code: string) => call<MfaRecoveryCodes>('POST', '/v1/auth/mfa/confirm', { code });
@@ -89,7 +90,7 @@ export const authMe = () => call<Me>('GET', '/v1/auth/me');
 
 // Users and groups
 export const userList = () => call<UserView[]>('GET', '/v1/users');
-export const userCreate = (body: { name: string; password?: string; roles?: string[]; groups?: string[]; fullName?: string; keyboardLayout?: string }) =>
+export const userCreate = (body: { name: string; password?: string; roles?: string[]; groups?: string[]; fullName?: string; keyboardLayout?: string; kiosk?: boolean }) =>
   call<UserView & { password?: string }>('POST', '/v1/users', body);
 export const userPatch = (name: string, body: Partial<Pick<UserView, 'roles' | 'groups' | 'disabled' | 'fullName' | 'keyboardLayout'>>) =>
   call<UserView>('PATCH', `/v1/users/${enc(name)}`, body);
