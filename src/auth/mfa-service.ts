@@ -102,8 +102,10 @@ export class MfaService {
   async siteSettingsSet(patch: Partial<SiteSettings>, actor: Actor): Promise<SiteSettings> {
     if (patch.adminsMustUseMfa !== undefined) {
       const value = JSON.stringify(patch.adminsMustUseMfa);
-      await this.db.deleteFrom('site_settings').where('key', '=', SITE_ADMINS_MUST_USE_MFA).execute();
-      await this.db.insertInto('site_settings').values({ key: SITE_ADMINS_MUST_USE_MFA, value }).execute();
+      await this.db.transaction().execute(async (tx) => {
+        await tx.deleteFrom('site_settings').where('key', '=', SITE_ADMINS_MUST_USE_MFA).execute();
+        await tx.insertInto('site_settings').values({ key: SITE_ADMINS_MUST_USE_MFA, value }).execute();
+      });
       await auditAppend(this.db, actor.principal, 'site.settings', SITE_ADMINS_MUST_USE_MFA, patch, actor.address);
     }
     return this.siteSettings();

@@ -48,8 +48,11 @@ export function registerMfaCommands(user: Command): void {
       const s = await client(cmd).request<MfaStatus>('DELETE', `/v1/users/${enc(name)}/mfa`);
       output(wantsJson(cmd), wantsJson(cmd) ? s : `ardesia: two-factor sign-in of ${name} reset; ${statusText(s)}`);
     });
+}
 
-  const settings = user.parent!.command('settings').description('site settings (administrators)');
+/** `ardesia settings show|set`: the site settings an administrator changes at run time. */
+export function registerSettingsCommands(program: Command): void {
+  const settings = program.command('settings').description('site settings (administrators)');
   const settingsText = (s: SiteSettings) => `administrators must use two-factor sign-in: ${s.adminsMustUseMfa ? 'yes' : 'no'}`;
   settings.command('show').action(async (_f: unknown, cmd: Command) => {
     const s = await client(cmd).request<SiteSettings>('GET', '/v1/settings');

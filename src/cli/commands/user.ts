@@ -9,7 +9,7 @@ import { ApiClient, type GlobalOptions, loginTokenPath, resolveEndpoint, savedLo
 import { flag, positiveInt } from '../options.js';
 import { output, table } from '../output.js';
 import { client, enc, wantsJson } from './image.js';
-import { registerMfaCommands, tokenLoginWithCode } from './mfa.js';
+import { registerMfaCommands, registerSettingsCommands, tokenLoginWithCode } from './mfa.js';
 
 let stdinLines: string[] | undefined;
 
@@ -236,6 +236,7 @@ export function registerUserCommands(program: Command): void {
   registerUser(program);
   registerGroupAndAudit(program);
   registerTokenCommands(program);
+  registerSettingsCommands(program);
 }
 
 /** `ardesia token list|revoke`: login tokens (`ardesia login`), which also end by themselves (serve --token-ttl). */
