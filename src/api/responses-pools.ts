@@ -71,6 +71,7 @@ export const ThinClientViewBody = z
     lastIp: z.string().nullable(),
     bootCount: z.number().int().min(0),
     currentUser: z.string().nullable(),
+    kioskUser: z.string().nullable(),
   })
   .strict() satisfies z.ZodType<ThinClientView>;
 

@@ -50,6 +50,8 @@ export const UserViewBody = z
     createdAt: Iso,
     lastLoginAt: IsoOrNull,
     directory: z.object({ source: z.string(), login: z.string().nullable() }).strict().nullable(),
+    mfaEnabled: z.boolean(),
+    kiosk: z.boolean(),
   })
   .strict() satisfies z.ZodType<UserView>;
 /** A new user; `password` only when the daemon generated one (it is shown this once). */
@@ -60,7 +62,14 @@ export const AuditEntryBody = z
   .object({ id: z.number().int(), at: Iso, principal: z.string(), action: z.string(), target: z.string(), detail: z.unknown(), address: z.string().nullable() })
   .strict() satisfies z.ZodType<Omit<AuditEntry, 'detail'>>;
 export const MeBody = z
-  .object({ user: z.string(), admin: z.boolean(), roles: z.array(z.enum(ROLES)), groups: z.array(z.string()), keyboardLayout: z.string() })
+  .object({
+    user: z.string(),
+    admin: z.boolean(),
+    roles: z.array(z.enum(ROLES)),
+    groups: z.array(z.string()),
+    keyboardLayout: z.string(),
+    mfa: z.object({ enabled: z.boolean(), enrolmentRequired: z.boolean() }).strict(),
+  })
   .strict() satisfies z.ZodType<Me>;
 export const TokenLoginBody = z.object({ token: z.string().min(1), user: z.string(), expiresAt: Iso }).strict();
 export const TokenViewBody = z

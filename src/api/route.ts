@@ -103,6 +103,10 @@ export interface ApiRoute {
   contentType?: string;
   /** The success body's schema (RawBody for raw routes): in the OpenAPI document, checked against real replies by test/api. */
   response?: ZodTypeAny;
+  /** Open to a kiosk session (a thin client's kiosk account): only what opening its desktop needs. */
+  kiosk?: true;
+  /** Open to an administrator who must enrol in two-factor sign-in first (enrolment, who am I, logout). */
+  mfaEnrolment?: true;
   /** The route is a WebSocket upgrade or a Server-Sent Events stream, registered outside the route list. */
   stream?: 'websocket' | 'sse';
   handler(input: RouteInput): Promise<unknown>;

@@ -29,6 +29,7 @@ export const gatewayRoutes: ApiRoute[] = [
     url: '/v1/desktops/:name/display',
     summary: 'A display ticket: opens the desktop’s display once, within 30 s, for this user and browser session',
     access: 'authenticated',
+    kiosk: true,
     params: NameParams,
     response: DisplayTicketBody,
     handler: async ({ app, who, params }): Promise<DisplayTicketView> => {

@@ -6,6 +6,8 @@ import { NAME_PATTERN } from '../contract/vm.js';
 import type { Caller } from '../desktops/pools.js';
 import { ConnectedBody, DesktopViewBody, PoolViewBody, SessionInfoBody, listOf, namedResult } from './responses.js';
 import { type ApiRoute, defineRoute, type RouteInput } from './route.js';
+import { ArdesiaError } from '../contract/errors.js';
+import { kioskMayOpen } from '../auth/kiosk.js';
 
 const PoolParams = z.object({ pool: PoolName }).strict();
 const DesktopName = z.string().regex(NAME_PATTERN, 'a desktop name');
@@ -23,8 +25,10 @@ export const poolRoutes: ApiRoute[] = [
     url: '/v1/pools',
     summary: 'List pools (users: the pools they are entitled to)',
     access: 'authenticated',
+    kiosk: true,
     response: listOf(PoolViewBody),
-    handler: async (input) => input.app.pools.list(callerOf(input)),
+    // A kiosk session sees only its thin client's pool (when the client names one).
+    handler: async (input) => (await input.app.pools.list(callerOf(input))).filter((p) => !input.who || kioskMayOpen(input.who, p.name)),
   }),
   defineRoute({
     method: 'POST',
@@ -78,10 +82,17 @@ export const poolRoutes: ApiRoute[] = [
     url: '/v1/pools/:pool/connect',
     summary: 'Get a desktop of the pool: your session, a warm spare, a cold one started, or a new clone',
     access: 'authenticated',
+    kiosk: true,
     params: PoolParams,
     body: ConnectBody,
     response: ConnectedBody,
-    handler: async (input) => input.app.pools.connect(input.params.pool, input.body, callerOf(input)),
+    handler: async (input) => {
+      const kiosk = input.who?.kiosk;
+      if (kiosk && !kioskMayOpen(input.who!, input.params.pool)) throw new ArdesiaError('KIOSK_SESSION_LIMITED', `thin client ${kiosk.mac} opens pool ${kiosk.pool}, not ${input.params.pool}`);
+      // A kiosk session's desktop is always shown on its own thin client (the console's "current user" of that PC).
+      const body = kiosk ? { ...input.body, client: { thinClient: kiosk.mac } } : input.body;
+      return input.app.pools.connect(input.params.pool, body, callerOf(input));
+    },
   }),
   defineRoute({
     method: 'POST',
@@ -115,6 +126,7 @@ export const poolRoutes: ApiRoute[] = [
     url: '/v1/sessions',
     summary: 'List sessions (users: their own)',
     access: 'authenticated',
+    kiosk: true,
     response: listOf(SessionInfoBody),
     handler: async (input) => input.app.pools.sessions(callerOf(input)),
   }),
@@ -123,6 +135,7 @@ export const poolRoutes: ApiRoute[] = [
     url: '/v1/sessions/:desktop/logoff',
     summary: 'Log a session off (its user or an administrator); a non-persistent desktop is then reset',
     access: 'authenticated',
+    kiosk: true,
     params: SessionParams,
     response: SessionInfoBody,
     handler: async (input) => input.app.pools.logoff(input.params.desktop, callerOf(input)),
@@ -132,6 +145,7 @@ export const poolRoutes: ApiRoute[] = [
     url: '/v1/sessions/:desktop/reset',
     summary: 'End a session and re-clone its desktop (its user where the pool allows user reset, or an administrator)',
     access: 'authenticated',
+    kiosk: true,
     params: SessionParams,
     response: SessionInfoBody,
     handler: async (input) => input.app.pools.resetSession(input.params.desktop, callerOf(input)),
@@ -141,6 +155,7 @@ export const poolRoutes: ApiRoute[] = [
     url: '/v1/sessions/:desktop/disconnect',
     summary: 'Close the display connections of a session; the session stays',
     access: 'authenticated',
+    kiosk: true,
     params: SessionParams,
     response: SessionInfoBody,
     handler: async (input) => input.app.pools.disconnect(input.params.desktop, callerOf(input)),

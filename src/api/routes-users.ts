@@ -44,8 +44,8 @@ const authRoutes: ApiRoute[] = [
     body: LoginBody,
     response: MeBody,
     handler: async ({ app, body, address, userAgent, secure, setCookie }) => {
-      const { user, password } = body;
-      const { me, sessionId } = await app.login.sessionLogin(user, password, address, userAgent);
+      const { user, password, code } = body;
+      const { me, sessionId } = await app.login.sessionLogin(user, password, address, userAgent, code);
       setCookie(sessionCookie(sessionId, { secure, maxAgeS: sessionCookieMaxAgeS() }));
       return me;
     },
@@ -55,6 +55,8 @@ const authRoutes: ApiRoute[] = [
     url: '/v1/auth/logout',
     summary: 'End this browser session (or revoke this login token)',
     access: 'authenticated',
+    mfaEnrolment: true,
+    kiosk: true,
     response: OkBody,
     handler: async ({ app, who, address, secure, setCookie }) => {
       await app.login.logout(signedIn(who), address);
@@ -67,6 +69,8 @@ const authRoutes: ApiRoute[] = [
     url: '/v1/auth/me',
     summary: 'Who I am: user, roles, groups, keyboard layout',
     access: 'authenticated',
+    mfaEnrolment: true,
+    kiosk: true,
     response: MeBody,
     handler: async ({ app, who }) => app.login.me(signedIn(who).name),
   }),
@@ -78,8 +82,8 @@ const authRoutes: ApiRoute[] = [
     body: TokenBody,
     response: TokenLoginBody,
     handler: async ({ app, body, address }) => {
-      const { user, password, label } = body;
-      return app.login.tokenLogin(user, password, address, label);
+      const { user, password, label, code } = body;
+      return app.login.tokenLogin(user, password, address, label, code);
     },
   }),
   defineRoute({

@@ -23,13 +23,15 @@ import { gatewayRoutes } from './routes-display.js';
 import { displaySocketRoute, registerDisplaySocketRoute } from './display-socket.js';
 import { userRoutes } from './routes-users.js';
 import { directoryRoutes } from './routes-directory.js';
+import { mfaRoutes } from './routes-mfa.js';
+import { kioskRoutes } from './routes-kiosk.js';
 import { thinClientRoutes } from './routes-thinclients.js';
 import { registerBootRoutes } from '../netboot/http/boot-routes.js';
 import { opsRoutes } from './routes-ops.js';
 import { metricsRoutes } from './metrics.js';
 import { clientAddress, isTrustedProxy, NO_TRUSTED_PROXIES, originProblem, type TrustedProxies } from './request-guard.js';
 
-export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...metricsRoutes, ...opsRoutes, ...hostRoutes, ...directoryRoutes];
+export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...mfaRoutes, ...kioskRoutes, ...metricsRoutes, ...opsRoutes, ...hostRoutes, ...directoryRoutes];
 
 export interface ApiOptions {
   app: AppContext;
@@ -65,6 +67,8 @@ export function originCheck(req: Pick<IncomingMessage, 'socket' | 'headers' | 'm
 export async function authorize(app: AppContext, route: ApiRoute, who: Principal | undefined, vmName?: string): Promise<void> {
   if (route.access === 'public') return;
   if (who === undefined) throw new ArdesiaError('UNAUTHENTICATED', 'log in, or send a valid API token');
+  if (who.kiosk && !route.kiosk) throw new ArdesiaError('KIOSK_SESSION_LIMITED', `the kiosk session of thin client ${who.kiosk.mac} may not ${route.summary.toLowerCase()}`);
+  if (who.mfaEnrolmentRequired && !route.mfaEnrolment) throw new ArdesiaError('MFA_ENROLMENT_REQUIRED', `${who.name} must set up two-factor sign-in first`);
   if (who.admin || route.access === 'authenticated') return;
   const hint = forbiddenHint(route.access);
   if (route.access === 'admin') throw new ArdesiaError('FORBIDDEN', `only an administrator may ${route.summary.toLowerCase()}`, undefined, hint);

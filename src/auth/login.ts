@@ -7,6 +7,7 @@ import { now } from '../lib/time.js';
 import { auditAppend } from '../audit/log.js';
 import { passwordVerify, passwordVerifyDummy } from './passwords.js';
 import { LoginThrottle, retryText } from './rate-limit.js';
+import { mfaEnrolmentRequired, MfaService, type SecondFactor } from './mfa-service.js';
 import { sessionCreate, sessionDelete, sha256 } from './sessions.js';
 import { rolesOf, type UserRow, type UsersService } from './users.js';
 
@@ -35,6 +36,7 @@ export interface LoginOptions {
 export class LoginService extends EventEmitter<{ login: [LoginResult] }> {
   readonly throttle = new LoginThrottle();
   readonly tokenTtlMs: number;
+  readonly mfa: MfaService;
   private readonly clock: () => number;
   private readonly directory: DirectoryLogin | undefined;
 
@@ -46,10 +48,11 @@ export class LoginService extends EventEmitter<{ login: [LoginResult] }> {
     this.tokenTtlMs = opts.tokenTtlMs ?? TOKEN_TTL_DEFAULT_MS;
     this.clock = opts.clock ?? Date.now;
     this.directory = opts.directory;
+    this.mfa = new MfaService(users.db, this.clock);
   }
 
   /** The user's row when the password is right; LOGIN_RATE_LIMITED, before any hashing, when the attempt is over a limit. */
-  async verify(user: string, password: string, address: string): Promise<UserRow> {
+  async verify(user: string, password: string, address: string, code?: string): Promise<UserRow> {
     const verdict = this.throttle.reserve(user, address, this.clock());
     if (!verdict.allowed) {
       this.emit('login', 'rate-limited');
@@ -60,6 +63,7 @@ export class LoginService extends EventEmitter<{ login: [LoginResult] }> {
     }
     let row: UserRow | undefined;
     let ok = false;
+    let factor: SecondFactor = 'not-enrolled';
     try {
       row = await this.users.row(user);
       if (this.directory && (!row || row.directory_source !== null)) {
@@ -67,13 +71,23 @@ export class LoginService extends EventEmitter<{ login: [LoginResult] }> {
         row = await this.directory.passwordLogin(user, password);
         ok = row !== undefined;
       } else ok = row ? await passwordVerify(row.password_hash, password) : await passwordVerifyDummy(password);
+      // The second factor; a missing code counts as a failure too, so asking without one never resets the count.
+      if (ok && row && row.disabled === 0) factor = await this.mfa.check(row, code);
     } finally {
-      this.throttle.settle(verdict.attempt, ok && row?.disabled === 0, this.clock());
+      this.throttle.settle(verdict.attempt, ok && row?.disabled === 0 && row.kiosk === 0 && (factor === 'ok' || factor === 'not-enrolled'), this.clock());
     }
-    if (!row || !ok || row.disabled === 1) {
+    // A kiosk account has no password login at all (only its thin clients open it: kiosk.ts).
+    if (!row || !ok || row.disabled === 1 || row.kiosk === 1) {
       this.emit('login', 'failed');
-      await auditAppend(this.users.db, 'anonymous', 'auth.login-failed', user, { reason: !row ? 'unknown-user' : !ok ? 'password' : 'disabled' }, address);
+      const reason = !row ? 'unknown-user' : row.kiosk === 1 ? 'kiosk-account' : !ok ? 'password' : 'disabled';
+      await auditAppend(this.users.db, 'anonymous', 'auth.login-failed', user, { reason }, address);
       throw new ArdesiaError('LOGIN_FAILED', LOGIN_FAILED_MESSAGE);
+    }
+    if (factor === 'missing') throw new ArdesiaError('MFA_CODE_REQUIRED', `give the two-factor code of ${user}`);
+    if (factor === 'wrong' || factor === 'replayed') {
+      this.emit('login', 'failed');
+      await auditAppend(this.users.db, 'anonymous', 'auth.login-failed', user, { reason: `mfa-${factor}` }, address);
+      throw new ArdesiaError('MFA_CODE_WRONG', factor === 'replayed' ? 'that code was already used: wait for the next one' : 'wrong two-factor code');
     }
     this.emit('login', 'ok');
     await this.users.db.updateTable('users').set({ last_login_at: now() }).where('name', '=', row.name).execute();
@@ -81,16 +95,16 @@ export class LoginService extends EventEmitter<{ login: [LoginResult] }> {
   }
 
   /** A browser login: a new session; returns the cookie value (the only copy of the id). */
-  async sessionLogin(user: string, password: string, address: string, userAgent: string | undefined): Promise<{ me: Me; sessionId: string }> {
-    const row = await this.verify(user, password, address);
+  async sessionLogin(user: string, password: string, address: string, userAgent: string | undefined, code?: string): Promise<{ me: Me; sessionId: string }> {
+    const row = await this.verify(user, password, address, code);
     const { id, idHash } = await sessionCreate(this.users.db, row.name, address, userAgent);
     await auditAppend(this.users.db, row.name, 'auth.login', row.name, { session: idHash.slice(0, 12) }, address);
     return { me: await this.me(row.name), sessionId: id };
   }
 
   /** A CLI login: a bearer token stored hashed in api_tokens, labelled so logout and disabling can revoke it. */
-  async tokenLogin(user: string, password: string, address: string, label: string | undefined): Promise<{ token: string; user: string; expiresAt: string }> {
-    const row = await this.verify(user, password, address);
+  async tokenLogin(user: string, password: string, address: string, label: string | undefined, code?: string): Promise<{ token: string; user: string; expiresAt: string }> {
+    const row = await this.verify(user, password, address, code);
     const token = randomBytes(32).toString('base64url');
     const tokenLabel = label ?? 'ardesia login';
     const expiresAt = new Date(this.clock() + this.tokenTtlMs).toISOString();
@@ -113,7 +127,11 @@ export class LoginService extends EventEmitter<{ login: [LoginResult] }> {
 
   async me(name: string): Promise<Me> {
     const row = await this.users.row(name);
-    if (!row) return { user: name, admin: name === 'root', roles: name === 'root' ? ['admin', 'user'] : ['user'], groups: [], keyboardLayout: 'us' };
-    return { user: row.name, admin: rolesOf(row).includes('admin'), roles: rolesOf(row), groups: await this.users.groupsOf(name), keyboardLayout: row.keyboard_layout };
+    const noMfa = { enabled: false, enrolmentRequired: false };
+    if (!row) return { user: name, admin: name === 'root', roles: name === 'root' ? ['admin', 'user'] : ['user'], groups: [], keyboardLayout: 'us', mfa: noMfa };
+    const admin = rolesOf(row).includes('admin');
+    const enabled = row.mfa_secret !== null;
+    const mfa = { enabled, enrolmentRequired: mfaEnrolmentRequired(admin, enabled, await this.mfa.siteSettings()) };
+    return { user: row.name, admin, roles: rolesOf(row), groups: await this.users.groupsOf(name), keyboardLayout: row.keyboard_layout, mfa };
   }
 }

@@ -6,6 +6,8 @@ import { cookiesParse, SESSION_COOKIE } from './cookies.js';
 import { sessionResolve, sha256 } from './sessions.js';
 import { ROOT_PRINCIPAL } from './tokens.js';
 import { isAdmin } from './users.js';
+import { mfaEnrolmentRequired, MfaService } from './mfa-service.js';
+import { kioskPrincipal } from './kiosk.js';
 
 export interface CredentialHeaders {
   authorization?: string;
@@ -32,6 +34,7 @@ export async function principalResolve(db: Store, headers: CredentialHeaders, no
   if (!sessionId) return undefined;
   const session = await sessionResolve(db, sessionId);
   if (!session) return undefined;
+  if (session.kiosk_mac !== null) return kioskPrincipal(db, { ...session, kiosk_mac: session.kiosk_mac });
   const principal = await webUserPrincipal(db, session.user);
   return principal && { ...principal, session: session.id_sha256 };
 }
@@ -43,8 +46,13 @@ const unixPrincipal = (account: string): Principal => ({ name: unixPrincipalName
 
 /** A web user's row gives roles and groups; disabled or deleted: nobody. */
 async function webUserPrincipal(db: Store, name: string): Promise<Principal | undefined> {
-  const user = await db.selectFrom('users').select(['roles', 'disabled']).where('name', '=', name).executeTakeFirst();
+  const user = await db.selectFrom('users').select(['roles', 'disabled', 'mfa_secret']).where('name', '=', name).executeTakeFirst();
   if (!user || user.disabled === 1) return undefined;
   const groups = await db.selectFrom('user_groups').select('group').where('user', '=', name).orderBy('group').execute();
-  return { name, kind: 'user', admin: isAdmin(user), groups: groups.map((g) => g.group) };
+  const principal: Principal = { name, kind: 'user', admin: isAdmin(user), groups: groups.map((g) => g.group) };
+  // An administrator who must enrol first holds no admin power until enrolled (server.ts lets only enrolment through).
+  if (principal.admin && user.mfa_secret === null && mfaEnrolmentRequired(true, false, await new MfaService(db).siteSettings())) {
+    return { ...principal, admin: false, mfaEnrolmentRequired: true };
+  }
+  return principal;
 }

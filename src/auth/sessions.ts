@@ -24,7 +24,8 @@ export function sessionState(row: Pick<SessionRow, 'last_seen_at' | 'expires_at'
 /** Seconds the cookie should live: until the absolute end. */
 export const sessionCookieMaxAgeS = (): number => SESSION_ABSOLUTE_MS / 1000;
 
-export async function sessionCreate(db: Store, user: string, address: string, userAgent: string | undefined): Promise<{ id: string; idHash: string }> {
+/** kioskMac: a kiosk session bound to that thin client (principal.ts limits what it may do). */
+export async function sessionCreate(db: Store, user: string, address: string, userAgent: string | undefined, kioskMac?: string): Promise<{ id: string; idHash: string }> {
   const id = randomBytes(32).toString('base64url');
   const idHash = sha256(id);
   const nowMs = Date.now();
@@ -38,6 +39,7 @@ export async function sessionCreate(db: Store, user: string, address: string, us
       expires_at: new Date(nowMs + SESSION_ABSOLUTE_MS).toISOString(),
       address,
       user_agent: userAgent?.slice(0, 300) ?? null,
+      kiosk_mac: kioskMac ?? null,
     })
     .execute();
   return { id, idHash };

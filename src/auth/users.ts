@@ -38,7 +38,14 @@ export function userView(row: UserRow, groups: string[]): UserView {
     createdAt: row.created_at,
     lastLoginAt: row.last_login_at,
     directory: row.directory_source === null ? null : { source: row.directory_source, login: row.directory_login },
+    mfaEnabled: row.mfa_secret !== null,
+    kiosk: row.kiosk === 1,
   };
+}
+
+/** A kiosk account is as public as the place of its PC: it never holds the admin role. */
+function kioskRolesCheck(name: string, kiosk: boolean, roles: readonly Role[]): void {
+  if (kiosk && roles.includes('admin')) throw new ArdesiaError('KIOSK_ACCOUNT_ADMIN', `${name} is a kiosk account and cannot be an administrator`);
 }
 
 function passwordCheck(password: string, user: string): void {
@@ -87,8 +94,11 @@ export class UsersService {
   async create(body: UserCreateBody, actor: Actor): Promise<UserView & { password?: string }> {
     if (RESERVED_NAMES.has(body.name.toLowerCase())) throw new ArdesiaError('USER_NAME_RESERVED', `${body.name} is a reserved name`);
     if (await this.row(body.name)) throw new ArdesiaError('USER_EXISTS', `user ${body.name} exists`);
-    const generated = body.password === undefined ? passwordGenerate() : undefined;
-    const password = body.password ?? generated!;
+    kioskRolesCheck(body.name, body.kiosk === true, normalizeRoles(body.roles));
+    if (body.kiosk && body.password !== undefined) throw new ArdesiaError('KIOSK_ACCOUNT_ADMIN', `${body.name} is a kiosk account: it has no password`);
+    // A kiosk account gets a random password nobody sees: password logins are refused for it anyway (login.ts).
+    const generated = body.password === undefined && !body.kiosk ? passwordGenerate() : undefined;
+    const password = body.password ?? generated ?? passwordGenerate();
     passwordCheck(password, body.name);
     const groups = await this.groupsExisting(body.groups ?? []);
     const hash = await passwordHash(password);
@@ -105,6 +115,7 @@ export class UsersService {
           keyboard_layout: body.keyboardLayout ?? 'us',
           created_at: now(),
           last_login_at: null,
+          kiosk: body.kiosk ? 1 : 0,
         })
         .execute();
       if (groups.length) await tx.insertInto('user_groups').values(groups.map((group) => ({ user: body.name, group }))).execute();
@@ -117,7 +128,10 @@ export class UsersService {
   async update(name: string, patch: UserPatchBody, actor: Actor): Promise<UserView> {
     const row = await this.rowOrThrow(name);
     const groups = patch.groups === undefined ? undefined : await this.groupsExisting(patch.groups);
-    const set: Partial<Omit<UserTable, 'created_at'>> = {};
+    const kiosk = patch.kiosk ?? row.kiosk === 1;
+    kioskRolesCheck(name, kiosk, patch.roles === undefined ? rolesOf(row) : normalizeRoles(patch.roles));
+    const set: Partial<Omit<UserTable, 'created_at' | 'kiosk'>> & { kiosk?: number } = {};
+    if (patch.kiosk !== undefined) set.kiosk = patch.kiosk ? 1 : 0;
     if (patch.roles !== undefined) set.roles = JSON.stringify(normalizeRoles(patch.roles));
     if (patch.disabled !== undefined) set.disabled = patch.disabled ? 1 : 0;
     if (patch.fullName !== undefined) set.full_name = patch.fullName;
@@ -131,12 +145,14 @@ export class UsersService {
     });
     // A disabled user is out at once: browser sessions and login tokens stop working.
     if (patch.disabled === true && row.disabled === 0) await this.credentialsRevoke(name, 'the account was disabled');
+    // Made a kiosk account or made an ordinary one again: the sessions and tokens of its old kind end.
+    if (patch.kiosk !== undefined && patch.kiosk !== (row.kiosk === 1)) await this.credentialsRevoke(name, 'the account changed kind (kiosk)');
     await auditAppend(this.db, actor.principal, 'user.update', name, patch, actor.address);
     return this.show(name);
   }
 
   async passwordSet(name: string, password: string, actor: Actor): Promise<void> {
-    await this.rowOrThrow(name);
+    if ((await this.rowOrThrow(name)).kiosk === 1) throw new ArdesiaError('KIOSK_ACCOUNT_ADMIN', `${name} is a kiosk account: it has no password`);
     passwordCheck(password, name);
     await this.db.updateTable('users').set({ password_hash: await passwordHash(password) }).where('name', '=', name).execute();
     await auditAppend(this.db, actor.principal, 'user.password', name, undefined, actor.address);

@@ -181,6 +181,16 @@ export const ERROR_REGISTRY = {
   DIRECTORY_NAME_TAKEN: { status: 409, hint: 'A local Ardesia account (or another directory account) already has this name, and Ardesia never merges them: ask an administrator to rename or delete the local account.' },
   DIRECTORY_NOT_CONFIGURED: { status: 404, hint: 'No directory source is configured: start the daemon with `serve --directory FILE` (README "Directory logins").' },
   DIRECTORY_USER_NOT_FOUND: { status: 404, hint: 'No configured directory source has this user: check the name, the user base DN and the login attribute of the source.' },
+  // Two-factor sign-in.
+  MFA_CODE_REQUIRED: { status: 401, hint: 'This account uses two-factor sign-in: give the 6-digit code your authenticator app shows for Ardesia (or one of your recovery codes) with the password (`ardesia login --code CODE`, or type it when asked).' },
+  MFA_CODE_WRONG: { status: 401, hint: "Type the code your authenticator app shows now (each code works once: wait for the next one if you just used it), and check the phone's clock is right; lost the phone? Use a recovery code, or ask an administrator for `ardesia user mfa reset NAME`." },
+  MFA_ENROLMENT_REQUIRED: { status: 403, hint: 'This site requires two-factor sign-in for administrators: set it up first in the portal (Two-factor sign-in: scan the QR code, confirm with a code), then everything else works again.' },
+  MFA_ALREADY_ENABLED: { status: 409, hint: 'Two-factor sign-in is already on for this account; to move it to a new phone, ask an administrator for `ardesia user mfa reset NAME`, then set it up again.' },
+  KIOSK_ACCOUNT_ADMIN: { status: 400, hint: 'A kiosk account opens on any PC that claims its thin client\'s MAC: it never has the admin role nor a password. Use an ordinary account for administration, or make the account an ordinary one first (kiosk: false).' },
+  KIOSK_NOT_CONFIGURED: { status: 404, hint: 'This thin client opens no kiosk account: an administrator names one in the console (Thin clients → Kiosk account) or with `ardesia thinclient set MAC --kiosk-user NAME`; until then its users log in.' },
+  KIOSK_SESSION_LIMITED: { status: 403, hint: 'A kiosk session only opens its thin client\'s desktop: for anything else log in with your own account on an ordinary portal page.' },
+  KIOSK_USER_INVALID: { status: 400, hint: 'Name a kiosk account (created with kiosk: true, `ardesia user add NAME --kiosk`): an ordinary account cannot be opened without its password.' },
+  MFA_NOT_PENDING: { status: 409, hint: 'Start the set-up first (POST /v1/auth/mfa/enrol, or "Set up two-factor sign-in" in the portal): it shows the QR code whose code you then confirm.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

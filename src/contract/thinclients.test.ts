@@ -35,15 +35,15 @@ const BAD: Array<[string, unknown]> = [
   ['a keyboard layout with a space', { keyboardLayout: 'us intl' }],
 ];
 
-test('a kiosk auto-login user is refused, saying why and naming the settings there are', () => {
+test('the old auto-login field is refused, naming its successor and the settings there are', () => {
   for (const [schema, mac] of [[ThinClientPatch, {}], [ThinClientCreate, { mac: '52:54:00:12:34:56' }]] as const) {
     const r = schema.safeParse({ ...mac, place: 'Hall', autoLoginUser: 'kiosk' });
     assert.equal(r.success, false);
     const message = r.error!.issues.map((i) => i.message).join('; ');
-    assert.match(message, /unknown field autoLoginUser \(kiosk auto-login is not offered/);
-    assert.match(message, /the settings are name, place, pool, state, keyboardLayout, resolution, bootParams/);
+    assert.match(message, /unknown field autoLoginUser \(a thin client opens a kiosk account: kioskUser\)/);
+    assert.match(message, /the settings are name, place, pool, state, keyboardLayout, resolution, bootParams, kioskUser/);
   }
-  assert.deepEqual(Object.keys(ThinClientPatch.shape), ['name', 'place', 'pool', 'state', 'keyboardLayout', 'resolution', 'bootParams'], 'the message lists every setting');
+  assert.deepEqual(Object.keys(ThinClientPatch.shape), ['name', 'place', 'pool', 'state', 'keyboardLayout', 'resolution', 'bootParams', 'kioskUser'], 'the message lists every setting');
   assert.match(ThinClientPatch.safeParse({ colour: 'blue' }).error!.issues[0]!.message, /^unknown field colour; the settings are/);
   assert.match(ThinClientPatch.safeParse({ resolution: '1*1' }).error!.issues[0]!.message, /one of 800x600/, 'other messages are untouched');
 });

@@ -17,6 +17,8 @@ export interface ThinClientView {
   lastIp: string | null;
   bootCount: number;
   currentUser: string | null;
+  /** The kiosk account opened at boot with no login page. */
+  kioskUser: string | null;
 }
 
 /** What the kiosk of a booted thin client reads from /boot/thinclient/config: only what it uses (unauthenticated). */
@@ -62,12 +64,12 @@ export const BootParamsText = z.string().max(1024).superRefine((s, ctx) => {
 export const SCREEN_MODES = ['800x600', '1024x768', '1280x1024', '1600x1200', '1680x1050', '1920x1080'] as const;
 
 /** The settings an administrator may give; any other field is refused, naming these. */
-const SETTINGS = ['name', 'place', 'pool', 'state', 'keyboardLayout', 'resolution', 'bootParams'] as const;
+const SETTINGS = ['name', 'place', 'pool', 'state', 'keyboardLayout', 'resolution', 'bootParams', 'kioskUser'] as const;
 
-/** Refuses unknown fields by name; a kiosk auto-login was offered once and is gone until kiosk accounts exist. */
+/** Refuses unknown fields by name; the old auto-login field points to its successor, kioskUser (a kiosk account). */
 const unknownFieldMessage: z.ZodErrorMap = (issue, ctx) => {
   if (issue.code !== 'unrecognized_keys') return { message: ctx.defaultError };
-  const autoLogin = issue.keys.includes('autoLoginUser') ? ' (kiosk auto-login is not offered: no program on the thin client used it)' : '';
+  const autoLogin = issue.keys.includes('autoLoginUser') ? ' (a thin client opens a kiosk account: kioskUser)' : '';
   return { message: `unknown field ${issue.keys.join(', ')}${autoLogin}; the settings are ${SETTINGS.join(', ')}` };
 };
 
@@ -80,6 +82,7 @@ export const ThinClientPatch = z
     keyboardLayout: nullable(z.string().min(1).max(64).regex(/^[A-Za-z0-9_()+,:-]+$/, 'an XKB layout like us, de or fr(bepo)')),
     resolution: nullable(z.enum(SCREEN_MODES, { errorMap: () => ({ message: `one of ${SCREEN_MODES.join(', ')} (the modes the kiosk can set), or null for the screen's own` }) })),
     bootParams: nullable(BootParamsText),
+    kioskUser: nullable(z.string().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a user name (a kiosk account)')),
   }, { errorMap: unknownFieldMessage })
   .strict();
 export type ThinClientPatch = z.infer<typeof ThinClientPatch>;

@@ -33,6 +33,10 @@ export interface Principal {
   session?: string;
   /** The sha256 of the bearer token when authenticated by one (logout revokes a login token by it). */
   tokenId?: string;
+  /** A kiosk session: the thin client it is bound to and the pool that client names (only that desktop). */
+  kiosk?: { mac: string; pool: string | null };
+  /** An administrator the site requires to use two-factor sign-in, not yet enrolled: only enrolment routes, no admin power. */
+  mfaEnrolmentRequired?: true;
 }
 
 export interface Me {
@@ -41,6 +45,37 @@ export interface Me {
   roles: Role[];
   groups: string[];
   keyboardLayout: string;
+  /** Two-factor sign-in is on; enrolmentRequired: the site requires it of this administrator and it is not yet on. */
+  mfa: MfaState;
+}
+
+export interface MfaState {
+  enabled: boolean;
+  enrolmentRequired: boolean;
+}
+
+/** The start of enrolment: the secret as text, its otpauth:// URI and the same as a QR code (an SVG data: URL). */
+export interface MfaEnrolment {
+  secret: string;
+  uri: string;
+  qrCode: string;
+}
+
+/** Shown once, when enrolment is confirmed: each works once in place of a code. */
+export interface MfaRecoveryCodes {
+  recoveryCodes: string[];
+}
+
+export interface MfaStatus {
+  user: string;
+  enabled: boolean;
+  pending: boolean;
+  recoveryCodesLeft: number;
+}
+
+/** Site settings an administrator changes at run time. */
+export interface SiteSettings {
+  adminsMustUseMfa: boolean;
 }
 
 export interface UserView {
@@ -55,6 +90,10 @@ export interface UserView {
   lastLoginAt: string | null;
   /** The directory source that made this user and the login name it last gave; null for a local account. */
   directory: { source: string; login: string | null } | null;
+  /** Two-factor sign-in is on. */
+  mfaEnabled: boolean;
+  /** A kiosk account (no password login, never an administrator). */
+  kiosk: boolean;
 }
 
 /** A login token as listed (never its secret). */
@@ -83,7 +122,11 @@ export interface AuditEntry {
   address: string | null;
 }
 
-export const LoginBody = z.object({ user: z.string().min(1).max(63), password: z.string().min(1).max(1024) }).strict();
+/** code: the TOTP or a recovery code, for a user with two-factor sign-in (without it such a login answers MFA_CODE_REQUIRED). */
+export const LoginBody = z.object({ user: z.string().min(1).max(63), password: z.string().min(1).max(1024), code: z.string().min(1).max(32).optional() }).strict();
+export const KioskLoginBody = z.object({ thinClient: z.string().min(1).max(32) }).strict();
+export const MfaCodeBody = z.object({ code: z.string().min(1).max(32) }).strict();
+export const SiteSettingsPatchBody = z.object({ adminsMustUseMfa: z.boolean().optional() }).strict();
 export const TokenBody = LoginBody.extend({ label: z.string().min(1).max(100).optional() }).strict();
 
 export const UserCreateBody = z
@@ -94,6 +137,7 @@ export const UserCreateBody = z
     groups: z.array(GroupName).optional(),
     fullName: z.string().max(200).optional(),
     keyboardLayout: KeyboardLayout.optional(),
+    kiosk: z.boolean().optional(),
   })
   .strict();
 export type UserCreateBody = z.infer<typeof UserCreateBody>;
@@ -105,6 +149,7 @@ export const UserPatchBody = z
     disabled: z.boolean().optional(),
     fullName: z.string().max(200).optional(),
     keyboardLayout: KeyboardLayout.optional(),
+    kiosk: z.boolean().optional(),
   })
   .strict();
 export type UserPatchBody = z.infer<typeof UserPatchBody>;

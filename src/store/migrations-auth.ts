@@ -62,4 +62,32 @@ export const AUTH_MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('users_directory_identity').on('users').columns(['directory_source', 'directory_id']).unique().execute();
     },
   },
+  // Two-factor sign-in (a user's TOTP secret, pending enrolment, last used step; hashed recovery codes) and site settings.
+  '0012_mfa': {
+    async up(db: Kysely<any>) {
+      await sql`alter table users add column mfa_secret text`.execute(db);
+      await sql`alter table users add column mfa_pending_secret text`.execute(db);
+      await sql.raw(`alter table users add column mfa_last_step ${int(db)}`).execute(db);
+      await db.schema
+        .createTable('mfa_recovery_codes')
+        .addColumn('user', 'text', (c) => c.notNull().references('users.name').onDelete('cascade'))
+        .addColumn('code_sha256', 'text', (c) => c.notNull())
+        .addColumn('used_at', 'text')
+        .addPrimaryKeyConstraint('mfa_recovery_codes_pk', ['user', 'code_sha256'])
+        .execute();
+      await db.schema
+        .createTable('site_settings')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+  // Kiosk accounts (no password login) named by thin clients; a kiosk session is bound to its thin client's MAC.
+  '0013_kiosk': {
+    async up(db: Kysely<any>) {
+      await sql.raw(`alter table users add column kiosk ${int(db)} not null default 0`).execute(db);
+      await sql`alter table thin_clients add column kiosk_user text`.execute(db);
+      await sql`alter table sessions add column kiosk_mac text`.execute(db);
+    },
+  },
 };

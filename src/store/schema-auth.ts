@@ -1,5 +1,5 @@
 // Users, groups, roles, browser sessions and login attempts: this domain's table types (part of the store's Database).
-import type { ColumnType } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 export interface UserTable {
   name: string;
@@ -17,6 +17,14 @@ export interface UserTable {
   directory_id: string | null;
   /** The login name the directory last gave (it may differ from `name` after a rename there). */
   directory_login: string | null;
+  /** The TOTP secret (base32) once enrolment is confirmed; null = no two-factor sign-in. */
+  mfa_secret: string | null;
+  /** A secret shown for enrolment, not yet confirmed with a code. */
+  mfa_pending_secret: string | null;
+  /** The last TOTP step accepted: a code of this step or an older one is refused (no replay). */
+  mfa_last_step: number | null;
+  /** 1 = a kiosk account: no password login, never an administrator; opened by the thin clients that name it. */
+  kiosk: Generated<number>;
 }
 
 export interface GroupTable {
@@ -39,6 +47,21 @@ export interface SessionTable {
   expires_at: string;
   address: string;
   user_agent: string | null;
+  /** A kiosk session: the MAC of the thin client it was opened for (it may only open that client's desktop). */
+  kiosk_mac: string | null;
+}
+
+/** One recovery code of a user, stored as sha256; used_at set when it is spent. */
+export interface MfaRecoveryCodeTable {
+  user: string;
+  code_sha256: string;
+  used_at: string | null;
+}
+
+/** Site-wide settings an administrator changes at run time (e.g. admins-must-use-two-factor), as JSON text. */
+export interface SiteSettingTable {
+  key: string;
+  value: string;
 }
 
 export interface AuthTables {
@@ -46,4 +69,6 @@ export interface AuthTables {
   groups: GroupTable;
   user_groups: UserGroupTable;
   sessions: SessionTable;
+  mfa_recovery_codes: MfaRecoveryCodeTable;
+  site_settings: SiteSettingTable;
 }

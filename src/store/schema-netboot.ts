@@ -17,6 +17,8 @@ export interface ThinClientTable {
   boot_count: number;
   /** Set by the broker while a user's desktop is open on this client. */
   current_user: string | null;
+  /** The kiosk account this client opens at boot, without a login page. */
+  kiosk_user: string | null;
   created_at: string;
 }
 

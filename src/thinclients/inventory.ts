@@ -38,11 +38,13 @@ export function thinClientView(row: ThinClientTable): ThinClientView {
     keyboardLayout: row.keyboard_layout, resolution: row.resolution,
     bootParams: row.boot_params, lastSeenAt: row.last_seen_at, lastIp: row.last_ip, bootCount: row.boot_count,
     currentUser: row.current_user,
+    kioskUser: row.kiosk_user,
   };
 }
 
 const COLUMN_OF = {
   name: 'name', place: 'place', pool: 'pool', state: 'state', keyboardLayout: 'keyboard_layout', resolution: 'resolution', bootParams: 'boot_params',
+  kioskUser: 'kiosk_user',
 } as const satisfies Record<keyof ThinClientPatch, keyof ThinClientTable>;
 
 function notFound(mac: string): ArdesiaError {
@@ -52,7 +54,7 @@ function notFound(mac: string): ArdesiaError {
 /** A client row with nothing known yet (the insert's defaults). */
 const EMPTY_CLIENT = {
   boot_count: 0, name: null, place: null, pool: null, keyboard_layout: null, resolution: null,
-  boot_params: null, last_seen_at: null, last_ip: null, current_user: null,
+  boot_params: null, last_seen_at: null, last_ip: null, current_user: null, kiosk_user: null,
 } as const;
 
 /** Writes the fields `patch` names (null clears one); a name held by another MAC is refused. False: `patch` names none. */
@@ -62,6 +64,11 @@ async function patchWrite(store: Store, mac: string, patch: ThinClientPatch): Pr
     if (patch[key] !== undefined) set[column] = patch[key] ?? null;
   }
   if (Object.keys(set).length === 0) return false;
+  if (patch.kioskUser) {
+    // Only a kiosk account may be opened without a password; an ordinary one never.
+    const user = await store.selectFrom('users').select('kiosk').where('name', '=', patch.kioskUser).executeTakeFirst();
+    if (user?.kiosk !== 1) throw new ArdesiaError('KIOSK_USER_INVALID', `${patch.kioskUser} is ${user ? 'not a kiosk account' : 'no user'}`);
+  }
   if (patch.name) {
     const holder = await store.selectFrom('thin_clients').select('mac').where('name', '=', patch.name).where('mac', '!=', mac).executeTakeFirst();
     if (holder) throw new ArdesiaError('THINCLIENT_NAME_TAKEN', `the name ${patch.name} is already given to ${holder.mac}`);

@@ -13,6 +13,7 @@ import { displaySocketRoute } from '../../src/api/display-socket.js';
 import { eventsRoute } from '../../src/api/events.js';
 import type { ApiRoute } from '../../src/api/route.js';
 import { ALL_ROUTES } from '../../src/api/server.js';
+import { totpCode } from '../../src/auth/mfa.js';
 import type { Operation } from '../../src/contract/images.js';
 import type { DesktopView, SessionInfo } from '../../src/contract/pools.js';
 import { TestDaemon, until } from '../helpers/daemon.js';
@@ -62,6 +63,8 @@ const AREAS: Record<string, string[]> = {
     'POST /v1/backup', 'GET /v1/users', 'POST /v1/users', 'GET /v1/users/:user', 'PATCH /v1/users/:user', 'POST /v1/users/:user/password', 'DELETE /v1/users/:user',
     'GET /v1/groups', 'POST /v1/groups', 'DELETE /v1/groups/:group', 'GET /v1/audit',
     'GET /v1/thinclients', 'POST /v1/thinclients', 'GET /v1/thinclients/:mac', 'PATCH /v1/thinclients/:mac', 'DELETE /v1/thinclients/:mac',
+    'GET /v1/auth/mfa', 'POST /v1/auth/mfa/enrol', 'POST /v1/auth/mfa/confirm', 'GET /v1/users/:user/mfa', 'DELETE /v1/users/:user/mfa',
+    'GET /v1/settings', 'PATCH /v1/settings', 'POST /v1/auth/kiosk',
   ],
   vms: [
     'GET /v1/vms', 'POST /v1/vms', 'GET /v1/vms/:name', 'DELETE /v1/vms/:name', 'POST /v1/vms/:name/start', 'POST /v1/vms/:name/stop',
@@ -121,6 +124,17 @@ test('system, accounts, audit and thin clients: the real replies match the docum
   assert.ok(other, `the second token is listed: ${JSON.stringify(listed)}`);
   await check.call('DELETE /v1/auth/tokens/:id', `/v1/auth/tokens/${other.id}`, ada);
   await check.call('GET /v1/tls', '/v1/tls', root);
+  // Two-factor enrolment with a code computed here, the administrator's view and reset, the site settings.
+  const enrolment = await check.call<{ secret: string }>('POST /v1/auth/mfa/enrol', '/v1/auth/mfa/enrol', ada);
+  await check.call('POST /v1/auth/mfa/confirm', '/v1/auth/mfa/confirm', ada, { code: totpCode(enrolment.secret, Date.now()) });
+  await check.call('GET /v1/auth/mfa', '/v1/auth/mfa', ada);
+  await check.call('GET /v1/users/:user/mfa', '/v1/users/acc-ada/mfa', root);
+  await check.call('DELETE /v1/users/:user/mfa', '/v1/users/acc-ada/mfa', root);
+  await check.call('PATCH /v1/settings', '/v1/settings', root, { adminsMustUseMfa: false });
+  await check.call('GET /v1/settings', '/v1/settings', root);
+  await check.call('POST /v1/users', '/v1/users', root, { name: 'acc-kiosk', kiosk: true });
+  await check.call('POST /v1/thinclients', '/v1/thinclients', root, { mac: '52:54:00:aa:bb:02', kioskUser: 'acc-kiosk' });
+  await check.call('POST /v1/auth/kiosk', '/v1/auth/kiosk', {}, { thinClient: '52:54:00:aa:bb:02' });
   await check.call('POST /v1/auth/logout', '/v1/auth/logout', ada);
   await check.call('GET /v1/groups', '/v1/groups', root);
   const audit = await check.call<unknown[]>('GET /v1/audit', '/v1/audit', root);

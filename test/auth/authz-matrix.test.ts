@@ -138,6 +138,15 @@ const ROWS: Record<string, Row> = {
   'POST /v1/hosts/:name/drain': { expect: [401, 403, 403, 404] },
   'POST /v1/hosts/:name/undrain': { expect: [401, 403, 403, 404] },
   'DELETE /v1/hosts/:name': { expect: [401, 403, 403, 404] },
+  // Two-factor sign-in (own enrolment; an empty code is a 400 after authorization) and site settings
+  'GET /v1/auth/mfa': { expect: [401, 200, 200, 200] },
+  'POST /v1/auth/mfa/enrol': { expect: [401, 200, 200, 200] },
+  'POST /v1/auth/mfa/confirm': { expect: [401, 400, 400, 400], body: { code: '' } },
+  'GET /v1/users/:user/mfa': { expect: [401, 403, 403, 200] },
+  'DELETE /v1/users/:user/mfa': { expect: [401, 403, 403, 200] },
+  'GET /v1/settings': { expect: [401, 403, 403, 200] },
+  'PATCH /v1/settings': { expect: [401, 403, 403, 200], body: {} },
+  'POST /v1/auth/kiosk': { expect: [404, 404, 404, 404], body: { thinClient: '02:00:00:00:00:99' } },
 };
 
 let daemon: TestDaemon;

@@ -37,7 +37,7 @@ const asRoot = (method: string, path: string, body?: unknown) =>
 test('login sets an HttpOnly SameSite=Strict cookie that /v1/auth/me accepts', async () => {
   const r = await login(from(10), 'alice', PW.alice!);
   assert.equal(r.status, 200, JSON.stringify(r.json));
-  assert.deepEqual(r.json, { user: 'alice', admin: false, roles: ['user'], groups: ['staff'], keyboardLayout: 'us' });
+  assert.deepEqual(r.json, { user: 'alice', admin: false, roles: ['user'], groups: ['staff'], keyboardLayout: 'us', mfa: { enabled: false, enrolmentRequired: false } });
   const setCookie = String(r.headers['set-cookie']);
   assert.match(setCookie, /^ardesia_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/, 'no Secure over plain http');
   const me = await call(from(10), 'GET', '/v1/auth/me', { cookie: sessionCookieOf(r) });

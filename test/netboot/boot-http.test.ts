@@ -183,7 +183,7 @@ test('an administrator adds a PC before its first boot: it boots with its settin
   assert.equal(added.status, 201, added.body.toString());
   assert.deepEqual({ ...json(added), lastSeenAt: null }, {
     mac, name: 'desk-7', place: 'Library', pool: null, state: 'enabled', keyboardLayout: 'de', resolution: '1024x768',
-    bootParams: null, lastSeenAt: null, lastIp: null, bootCount: 0, currentUser: null,
+    bootParams: null, lastSeenAt: null, lastIp: null, bootCount: 0, currentUser: null, kioskUser: null,
   });
   // Its first boot uses the settings: the kiosk reads them from its config.
   assert.equal((await raw('GET', `/boot/ipxe?mac=${mac}`)).status, 200);
@@ -247,12 +247,12 @@ test('a PC added with only its MAC is audited, and the console is told live', as
   assert.deepEqual(audit.filter((e) => e.target === mac).map((e) => e.principal), ['root']);
 });
 
-test('kiosk auto-login is gone: the API refuses the field saying why, the CLI has no flag, the kiosk config has no key', async () => {
+test('the old auto-login field is refused, naming kioskUser (kiosk accounts); the CLI has no such flag; the kiosk config has no key', async () => {
   const posted = await raw('POST', '/v1/thinclients', {}, tokens.admin, { mac: '52:54:00:aa:00:0d', autoLoginUser: 'kiosk' });
   assert.equal(posted.status, 400);
   const error = json(posted).error as { code: string; message: string };
   assert.equal(error.code, 'BAD_REQUEST');
-  assert.match(error.message, /unknown field autoLoginUser \(kiosk auto-login is not offered/);
+  assert.match(error.message, /unknown field autoLoginUser \(a thin client opens a kiosk account: kioskUser\)/);
   assert.equal((await raw('GET', '/v1/thinclients/52:54:00:aa:00:0d', {}, tokens.admin)).status, 404, 'nothing added');
   const patched = await raw('PATCH', `/v1/thinclients/${MAC}`, {}, tokens.admin, { autoLoginUser: null });
   assert.equal(patched.status, 400);

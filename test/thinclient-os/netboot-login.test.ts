@@ -13,6 +13,8 @@
 // (a console line), and the screen shows what only that desktop draws — the gold image paints the user's
 // session magenta above cyan (desktop-pattern.ts) — in the proportion the desktop VM's own screendump has it.
 // (The first keys after boot used to be lost in cage's seat: docs/thinclient-os.md, "Keyboard input".)
+// Then the administrator names a kiosk account on this thin client: once the user is logged off, the kiosk
+// page opens the kiosk account's desktop by itself, with no login page (its session from this MAC, its picture on screen).
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -33,6 +35,8 @@ import { decodePng } from './png.js';
 const SERVER_IP = '10.250.10.1';
 const MAC = '52:54:00:0a:00:01';
 const USER = 'dora';
+/** The kiosk account the inventory names for this thin client at the end of the test. */
+const KIOSK_USER = 'library';
 /** No y, z or punctuation: the same keys on the German layout the test gives this thin client. */
 const PASSWORD = 'Thinclient42';
 /** Between two keys: the emulated PC renders each character in cog before the next arrives (no timing is asserted). */
@@ -208,6 +212,36 @@ test('a diskless 32-bit PC netboots (BIOS, full mode) the i386 OS through Ardesi
       throw new Error(`${err.message}; last seen ${JSON.stringify(seen)}; screen in ${join(dir, 'tc.png')}\n${text().slice(-2000)}`);
     });
     cpSync(join(dir, 'tc.png'), join(REPO, 'docs', 'screenshots', 'thinclient-desktop.png'));
+
+    // A kiosk account named on this PC: after dora's logoff the kiosk opens it, no login page, no keys typed.
+    await api.request('POST', '/v1/users', { name: KIOSK_USER, kiosk: true });
+    await api.request('PATCH', '/v1/pools/tc', { entitled: { users: [USER, KIOSK_USER] } });
+    await api.request('PATCH', `/v1/thinclients/${MAC}`, { kioskUser: KIOSK_USER, pool: 'tc' });
+    const consoleBefore = text().length;
+    await api.request('POST', `/v1/sessions/${encodeURIComponent(session.desktop)}/logoff`);
+    const kiosk = await until('the kiosk account\'s session in use from the thin client', async () =>
+      (await api.request<SessionInfo[]>('GET', '/v1/sessions')).find((s) => s.user === KIOSK_USER && s.state === 'in-use' && s.clients > 0), 300_000, 1000,
+    ).catch(async (err: Error) => {
+      await qmp.screendump(join(dir, 'kiosk.png'), 'png').catch(() => undefined);
+      throw new Error(`${err.message}; screen in ${join(dir, 'kiosk.png')}\n${text().slice(-2000)}`);
+    });
+    assert.equal(kiosk.lastClient?.thinClient, MAC);
+    assert.ok(kiosk.lastClient?.address.endsWith(client.lastIp), `last client ${JSON.stringify(kiosk.lastClient)}`);
+    const kioskAudit = await api.request<Array<{ target: string; detail: { thinClient?: string } | null }>>('GET', '/v1/audit?action=auth.kiosk-login');
+    assert.ok(kioskAudit.some((e) => e.target === KIOSK_USER && e.detail?.thinClient === MAC), `audit: ${JSON.stringify(kioskAudit)}`);
+    const passwordLogins = await api.request<Array<{ target: string }>>('GET', '/v1/audit?action=auth.login');
+    assert.ok(!passwordLogins.some((e) => e.target === KIOSK_USER), 'no password login of the kiosk account');
+    await until('the kiosk\'s view connected to the kiosk desktop', () => new RegExp(`ARDESIA-TC stage=display desktop=${kiosk.desktop} status=connected`).test(text().slice(consoleBefore)), 180_000, 1000);
+    await until('the kiosk desktop\'s own picture on the thin client', async () => {
+      const desktop = await desktopOwnScreen(kiosk.desktop);
+      await qmp.screendump(join(dir, 'tc.png'), 'png');
+      const png = decodePng(readFileSync(join(dir, 'tc.png')));
+      seen = { thinClient: patternOn(png), desktop };
+      return showsDesktopPattern(seen.thinClient, desktop) && shareOf(png, DESKTOP_TOOLBAR) > 0.02;
+    }, 180_000, 2000).catch((err: Error) => {
+      throw new Error(`${err.message}; last seen ${JSON.stringify(seen)}; screen in ${join(dir, 'tc.png')}\n${text().slice(-2000)}`);
+    });
+    cpSync(join(dir, 'tc.png'), join(REPO, 'docs', 'screenshots', 'thinclient-kiosk-desktop.png'));
     await qmp.close();
   } finally {
     qemu.kill('SIGKILL');

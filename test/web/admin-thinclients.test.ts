@@ -67,7 +67,7 @@ describe('admin console: the thin-client inventory', () => {
     const added = await clientGet(w, ADDED);
     assert.deepEqual(
       added,
-      { mac: ADDED, name: null, place: 'Room 12, desk 3', pool: null, state: 'disabled', keyboardLayout: null, resolution: '1024x768', bootParams: null, lastSeenAt: null, lastIp: null, bootCount: 0, currentUser: null },
+      { mac: ADDED, name: null, place: 'Room 12, desk 3', pool: null, state: 'disabled', keyboardLayout: null, resolution: '1024x768', bootParams: null, lastSeenAt: null, lastIp: null, bootCount: 0, currentUser: null, kioskUser: null },
     );
 
     // Settings made elsewhere (the CLI, another administrator) appear in the open page without a reload.

@@ -151,6 +151,24 @@ describe('display endings in the portal', () => {
     await p.page.context().close();
   });
 
+  it('a thin client whose inventory names a kiosk account opens its desktop with no login page', async () => {
+    const mac = '52:54:00:12:34:57';
+    await rootCall(w, 'POST', '/v1/users', { name: 'lobby', kiosk: true });
+    await rootCall(w, 'POST', '/v1/pools', { name: 'lobbypool', image: 'bb', warmSpares: 1, maxDesktops: 1, memoryMiB: 192, homeSizeBytes: 64 * 2 ** 20, entitled: { users: ['lobby'] } });
+    await until('a warm spare in lobbypool', async () => (await rootCall<Array<{ state: string }>>(w, 'GET', '/v1/pools/lobbypool/desktops')).some((d) => d.state === 'ready'), TIMEOUT_MS, 500);
+    await rootCall(w, 'POST', '/v1/thinclients', { mac, pool: 'lobbypool', kioskUser: 'lobby' });
+    const p = await pageOpen(browser);
+    await p.page.goto(`${w.url}/?thinclient=${mac}`);
+    await p.page.locator('[data-status="connected"]').waitFor({ timeout: TIMEOUT_MS });
+    assert.equal(await p.page.getByLabel('User name').count(), 0, 'no login page');
+    const session = await sessionOf(w, 'lobby');
+    assert.equal(session?.state, 'in-use');
+    assert.equal((await rootCall<{ currentUser: string | null }>(w, 'GET', `/v1/thinclients/${mac}`)).currentUser, 'lobby');
+    await screenshot(p.page, 'kiosk-account-desktop');
+    assertNoConsoleErrors(p);
+    await p.page.context().close();
+  });
+
   it('opening right after a logoff waits for the previous session to end, then the new desktop opens by itself', async () => {
     await poolFor(w, 'again', 'ole');
     const p = await pageOpen(browser);

@@ -12,7 +12,7 @@ function describe(t: ThinClientView): string {
   const rows: Array<[string, string | number | null]> = [
     ['mac', t.mac], ['name', t.name], ['place', t.place], ['state', t.state], ['pool', t.pool],
     ['keyboard', t.keyboardLayout], ['resolution', t.resolution], ['boot params', t.bootParams], ['last seen', t.lastSeenAt],
-    ['last ip', t.lastIp], ['boot count', t.bootCount], ['current user', t.currentUser],
+    ['last ip', t.lastIp], ['boot count', t.bootCount], ['current user', t.currentUser], ['kiosk account', t.kioskUser],
   ];
   return rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${dash(v)}`).join('\n');
 }
@@ -28,7 +28,7 @@ function patchOf(f: Record<string, string | boolean | undefined>): PatchFlags {
   const text = (v: string | boolean | undefined) => orNull(typeof v === 'string' ? v : undefined);
   const patch: PatchFlags = {
     name: text(f.name), place: text(f.place), pool: text(f.pool), keyboardLayout: text(f.keyboard),
-    resolution: text(f.resolution), bootParams: text(f.bootParams),
+    resolution: text(f.resolution), bootParams: text(f.bootParams), kioskUser: text(f.kioskUser),
   };
   for (const key of Object.keys(patch) as Array<keyof PatchFlags>) if (patch[key] === undefined) delete patch[key];
   return patch;
@@ -56,7 +56,8 @@ export function registerThinClientCommands(program: Command): void {
 
   const settingOptions = (c: Command) => c
     .option('--name <name>').option('--place <text>').option('--pool <pool>').option('--keyboard <layout>', 'XKB layout, e.g. us, de, fr(bepo)')
-    .option('--resolution <WxH>', `one of ${SCREEN_MODES.join(', ')} ('' clears it)`, oneOf([...SCREEN_MODES, ''])).option('--boot-params <words>', 'extra kernel command line words');
+    .option('--resolution <WxH>', `one of ${SCREEN_MODES.join(', ')} ('' clears it)`, oneOf([...SCREEN_MODES, ''])).option('--boot-params <words>', 'extra kernel command line words')
+    .option('--kiosk-user <name>', "a kiosk account opened at boot with no login page (as public as the PC's place: any PC can claim a MAC; '' clears it)");
 
   settingOptions(tc.command('add')
     .description('add a PC by MAC before its first boot, with its settings (enabled; --disabled to hold it)')

@@ -9,11 +9,12 @@ import { ApiClient, type GlobalOptions, loginTokenPath, resolveEndpoint, savedLo
 import { flag, positiveInt } from '../options.js';
 import { output, table } from '../output.js';
 import { client, enc, wantsJson } from './image.js';
+import { registerMfaCommands, registerSettingsCommands, tokenLoginWithCode } from './mfa.js';
 
 let stdinLines: string[] | undefined;
 
 /** Asks without echo on a terminal; otherwise takes the next line of stdin (for scripts and tests). */
-async function askSecret(prompt: string): Promise<string> {
+export async function askSecret(prompt: string): Promise<string> {
   if (!process.stdin.isTTY) {
     stdinLines ??= readFileSync(0, 'utf8').split('\n');
     const line = stdinLines.shift();
@@ -59,6 +60,8 @@ function userText(u: UserView): string {
     `  created:  ${u.createdAt}`,
     `  last login: ${u.lastLoginAt ?? 'never'}`,
     ...(u.directory ? [`  directory: ${u.directory.source} (login ${u.directory.login ?? u.name})`] : []),
+    `  two-factor: ${u.mfaEnabled ? 'on' : 'off'}`,
+    ...(u.kiosk ? ['  kiosk account: no password; opened by the thin clients that name it'] : []),
   ].join('\n');
 }
 
@@ -68,11 +71,12 @@ function registerLogin(program: Command): void {
     .description('log in as a user and keep an API token in ~/.config/ardesia/token (used when no other token applies)')
     .option('--user <name>', 'the user (default: your login name)')
     .option('--label <text>', 'a label for the token (shown in the audit log)')
-    .action(async (flags: { user?: string; label?: string }, cmd: Command) => {
+    .option('--code <code>', 'the two-factor code (or a recovery code) of an account that uses two-factor sign-in; asked for when needed')
+    .action(async (flags: { user?: string; label?: string; code?: string }, cmd: Command) => {
       const user = flags.user ?? userInfo().username;
       const endpoint = { ...resolveEndpoint(cmd.optsWithGlobals<GlobalOptions>()), token: undefined };
       const password = await askSecret(`Password for ${user}: `);
-      const r = await new ApiClient(endpoint).request<{ token: string; user: string }>('POST', '/v1/auth/tokens', { user, password, label: flags.label });
+      const r = await tokenLoginWithCode(new ApiClient(endpoint), { user, password, label: flags.label }, flags.code);
       const path = loginTokenPath();
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       writeFileSync(path, `${r.token}\n`, { mode: 0o600 });
@@ -105,6 +109,7 @@ function registerLogin(program: Command): void {
 
 function registerUser(program: Command): void {
   const user = program.command('user').description('local user accounts (roles admin and user)');
+  registerMfaCommands(user);
 
   user.command('list').action(async (_f: unknown, cmd: Command) => {
     const users = await client(cmd).request<UserView[]>('GET', '/v1/users');
@@ -122,9 +127,10 @@ function registerUser(program: Command): void {
     .option('--full-name <text>')
     .option('--keyboard <layout>', 'keyboard layout, e.g. de')
     .option('--password-stdin', 'read the password from stdin (or ask for it on a terminal)')
-    .action(async (name: string, f: { admin?: boolean; groups?: string; fullName?: string; keyboard?: string; passwordStdin?: boolean }, cmd: Command) => {
+    .option('--kiosk', 'a kiosk account: no password, never an administrator, opened by the thin clients that name it (--kiosk-user)')
+    .action(async (name: string, f: { admin?: boolean; groups?: string; fullName?: string; keyboard?: string; passwordStdin?: boolean; kiosk?: boolean }, cmd: Command) => {
       const password = f.passwordStdin ? await askSecret(`Password for ${name}: `) : undefined;
-      const body = { name, password, roles: f.admin ? ['admin'] : undefined, groups: list(f.groups), fullName: f.fullName, keyboardLayout: f.keyboard };
+      const body = { name, password, roles: f.admin ? ['admin'] : undefined, groups: list(f.groups), fullName: f.fullName, keyboardLayout: f.keyboard, kiosk: f.kiosk };
       const u = await client(cmd).request<UserView & { password?: string }>('POST', '/v1/users', body);
       if (wantsJson(cmd)) return output(true, u);
       console.log(`ardesia: user ${u.name} created (roles: ${u.roles.join(', ')})`);
@@ -231,6 +237,7 @@ export function registerUserCommands(program: Command): void {
   registerUser(program);
   registerGroupAndAudit(program);
   registerTokenCommands(program);
+  registerSettingsCommands(program);
 }
 
 /** `ardesia token list|revoke`: login tokens (`ardesia login`), which also end by themselves (serve --token-ttl). */

@@ -6,7 +6,7 @@ import type { PoolView, ThinClientCreate, ThinClientPatch, ThinClientView } from
 import { ActionButton, Field } from '../lib/ui';
 
 /** The text settings of a thin client, in the order the form shows them. */
-const TEXT_FIELDS = ['name', 'place', 'pool', 'keyboardLayout', 'resolution', 'bootParams'] as const;
+const TEXT_FIELDS = ['name', 'place', 'pool', 'keyboardLayout', 'resolution', 'bootParams', 'kioskUser'] as const;
 type TextField = (typeof TEXT_FIELDS)[number];
 
 export type ThinClientDraft = Record<TextField, string> & { mac: string; hold: boolean };
@@ -52,6 +52,11 @@ const FIELD_SPECS: Record<Exclude<TextField, 'pool'>, FieldSpec> = {
   keyboardLayout: { label: 'Keyboard layout', hint: 'XKB: us, de, fr(bepo); empty = each user’s own', placeholder: 'us' },
   resolution: { label: 'Resolution', hint: '800x600, 1024x768, 1280x1024, 1600x1200, 1680x1050 or 1920x1080; empty = the screen’s own mode', placeholder: '1280x1024' },
   bootParams: { label: 'Boot parameters', hint: 'extra kernel words for this PC', placeholder: 'quiet' },
+  kioskUser: {
+    label: 'Kiosk account',
+    hint: 'opened at boot with no login page (a kiosk account). It is as public as the place where this PC stands: any PC on the network can claim this MAC and open it.',
+    placeholder: 'lobby',
+  },
 };
 
 export function ThinClientForm(props: { client?: ThinClientView; pools: PoolView[]; onDone: () => void }) {
@@ -89,6 +94,7 @@ export function ThinClientForm(props: { client?: ThinClientView; pools: PoolView
       {text('keyboardLayout')}
       {text('resolution')}
       {text('bootParams')}
+      {text('kioskUser')}
       {!client && (
         <label className="inline">
           <input type="checkbox" checked={d.hold} onChange={(e) => set('hold', e.target.checked)} /> Hold until enabled (it may not boot before an administrator enables it)

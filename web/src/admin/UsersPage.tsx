@@ -1,6 +1,6 @@
 // Users and groups: create (a generated password is shown once), roles, groups, disable, delete.
 import { useState } from 'react';
-import { groupCreate, groupDelete, groupList, userCreate, userDelete, userList, userPatch } from '../lib/api';
+import { groupCreate, groupDelete, groupList, siteSettingsPatch, siteSettingsShow, userCreate, userDelete, userList, userMfaReset, userPatch } from '../lib/api';
 import { useLive } from '../lib/events';
 import { timeAgo } from '../lib/format';
 import type { GroupView, UserView } from '../lib/types';
@@ -13,6 +13,7 @@ function UserCreateForm({ onCreated }: { onCreated: () => void }) {
   const [fullName, setFullName] = useState('');
   const [password, setPassword] = useState('');
   const [admin, setAdmin] = useState(false);
+  const [kiosk, setKiosk] = useState(false);
   const [groups, setGroups] = useState('');
   const [generated, setGenerated] = useState<{ user: string; password: string }>();
   return (
@@ -31,14 +32,18 @@ function UserCreateForm({ onCreated }: { onCreated: () => void }) {
         <input value={groups} onChange={(e) => setGroups(e.target.value)} />
       </Field>
       <label className="inline">
-        <input type="checkbox" checked={admin} onChange={(e) => setAdmin(e.target.checked)} /> Administrator
+        <input type="checkbox" checked={admin} disabled={kiosk} onChange={(e) => setAdmin(e.target.checked)} /> Administrator
+      </label>
+      <label className="inline">
+        <input type="checkbox" checked={kiosk} disabled={admin} onChange={(e) => setKiosk(e.target.checked)} /> Kiosk account (no password, never an administrator;
+        the thin clients that name it open it at boot, so it is as public as the place where they stand: any PC can claim a MAC)
       </label>
       <ActionButton
         kind="primary"
         label="Create user"
-        disabledReason={!name ? 'give a user name' : false}
+        disabledReason={!name ? 'give a user name' : kiosk && password ? 'a kiosk account has no password' : false}
         action={async () => {
-          const created = await userCreate({ name, fullName: fullName || undefined, password: password || undefined, roles: admin ? ['admin', 'user'] : ['user'], groups: list(groups) });
+          const created = await userCreate({ name, fullName: fullName || undefined, password: password || undefined, roles: admin ? ['admin', 'user'] : ['user'], groups: list(groups), kiosk: kiosk || undefined });
           if (created.password) setGenerated({ user: created.name, password: created.password });
           setName('');
           setPassword('');
@@ -55,6 +60,30 @@ function UserCreateForm({ onCreated }: { onCreated: () => void }) {
   );
 }
 
+/** The site rule "administrators must use two-factor sign-in": a checkbox that saves at once. */
+function SiteMfaSetting() {
+  const notify = useNotify();
+  const settings = useLive(siteSettingsShow, ['user']);
+  if (!settings.data) return <LoadError error={settings.error} />;
+  return (
+    <label className="inline">
+      <input
+        type="checkbox"
+        checked={settings.data.adminsMustUseMfa}
+        onChange={async (e) => {
+          try {
+            await siteSettingsPatch({ adminsMustUseMfa: e.target.checked });
+            settings.reload();
+          } catch (err) {
+            notify.error(err, 'Site setting');
+          }
+        }}
+      />{' '}
+      Administrators must use two-factor sign-in (an administrator without it is sent to set it up before anything else)
+    </label>
+  );
+}
+
 export function UsersPage() {
   const notify = useNotify();
   const users = useLive(userList, ['user']);
@@ -62,6 +91,7 @@ export function UsersPage() {
   const [groupName, setGroupName] = useState('');
   return (
     <>
+      <SiteMfaSetting />
       <LoadError error={users.error} />
       <DataTable<UserView>
         caption="Users"
@@ -76,6 +106,7 @@ export function UsersPage() {
           { label: 'Last login', render: (u) => timeAgo(u.lastLoginAt) },
           { label: 'Status', render: (u) => (u.disabled ? 'disabled' : 'active') },
           { label: 'Source', render: (u) => (u.directory ? `directory ${u.directory.source}${u.directory.login && u.directory.login !== u.name ? ` (logs in as ${u.directory.login})` : ''}` : 'local') },
+          { label: 'Two-factor', render: (u) => (u.kiosk ? 'kiosk account' : u.mfaEnabled ? 'on' : 'off') },
           {
             label: 'Actions',
             render: (u) => (
@@ -87,6 +118,17 @@ export function UsersPage() {
                     users.reload();
                   }}
                 />
+                {u.mfaEnabled && (
+                  <ActionButton
+                    label={`Reset two-factor of ${u.name}`}
+                    confirm={`Turn off two-factor sign-in of ${u.name} (a lost phone)? They log in with the password alone until they set it up again.`}
+                    done={`Two-factor sign-in of ${u.name} reset`}
+                    action={async () => {
+                      await userMfaReset(u.name);
+                      users.reload();
+                    }}
+                  />
+                )}
                 <ActionButton
                   kind="danger"
                   label={`Delete ${u.name}`}

@@ -10,6 +10,10 @@ import type {
   HostView,
   ImageInfo,
   Me,
+  MfaEnrolment,
+  MfaRecoveryCodes,
+  MfaStatus,
+  SiteSettings,
   Operation,
   Pool,
   PoolView,
@@ -76,13 +80,20 @@ function safeJson(text: string): unknown {
 const enc = encodeURIComponent;
 
 // Login and the signed-in user
-export const authLogin = (user: string, password: string) => call<Me>('POST', '/v1/auth/login', { user, password });
+export const authLogin = (user: string, password: string, code?: string) => call<Me>('POST', '/v1/auth/login', { user, password, code });
+export const kioskLogin = (thinClient: string) => call<Me>('POST', '/v1/auth/kiosk', { thinClient });
+export const mfaStatus = () => call<MfaStatus>('GET', '/v1/auth/mfa');
+export const mfaEnrol = () => call<MfaEnrolment>('POST', '/v1/auth/mfa/enrol');
+export const mfaConfirm = (code: string) => call<MfaRecoveryCodes>('POST', '/v1/auth/mfa/confirm', { code });
+export const userMfaReset = (name: string) => call<MfaStatus>('DELETE', `/v1/users/${enc(name)}/mfa`);
+export const siteSettingsShow = () => call<SiteSettings>('GET', '/v1/settings');
+export const siteSettingsPatch = (body: Partial<SiteSettings>) => call<SiteSettings>('PATCH', '/v1/settings', body);
 export const authLogout = () => call<{ ok: true }>('POST', '/v1/auth/logout');
 export const authMe = () => call<Me>('GET', '/v1/auth/me');
 
 // Users and groups
 export const userList = () => call<UserView[]>('GET', '/v1/users');
-export const userCreate = (body: { name: string; password?: string; roles?: string[]; groups?: string[]; fullName?: string; keyboardLayout?: string }) =>
+export const userCreate = (body: { name: string; password?: string; roles?: string[]; groups?: string[]; fullName?: string; keyboardLayout?: string; kiosk?: boolean }) =>
   call<UserView & { password?: string }>('POST', '/v1/users', body);
 export const userPatch = (name: string, body: Partial<Pick<UserView, 'roles' | 'groups' | 'disabled' | 'fullName' | 'keyboardLayout'>>) =>
   call<UserView>('PATCH', `/v1/users/${enc(name)}`, body);

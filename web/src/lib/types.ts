@@ -1,12 +1,13 @@
 // Wire types of the API contract (/work/briefs/api-contract.md); shared ones come from src/contract.
 import type { DesktopState, DesktopView, Pool, PoolView, SessionInfo } from '../../../src/contract/pools';
 import type { ImageInfo, ImageVersion, Operation } from '../../../src/contract/images';
-import type { GroupView, Me, Role, UserView } from '../../../src/contract/users';
+import type { GroupView, Me, MfaEnrolment, MfaRecoveryCodes, MfaStatus, Role, SiteSettings, UserView } from '../../../src/contract/users';
 import type { ThinClientPatch as CheckedThinClientPatch, ThinClientView } from '../../../src/contract/thinclients';
 import type { DirectorySourceView, DirectorySyncResult } from '../../../src/contract/directory';
 
 export type { DirectorySourceView, DirectorySyncResult };
 export type { DesktopState, DesktopView, Pool, PoolView, ImageInfo, ImageVersion, Operation, GroupView, Me, Role, UserView, ThinClientView };
+export type { MfaEnrolment, MfaRecoveryCodes, MfaStatus, SiteSettings };
 
 /** A thin client's settings as typed in a form: the server checks each value (a screen mode, a pool…) and names what to fix. */
 export type ThinClientPatch = { [K in keyof CheckedThinClientPatch]?: string | null };

@@ -7,6 +7,7 @@ import { layoutChoices } from '../lib/keyboard';
 import type { Me, PoolView, SessionView } from '../lib/types';
 import { ActionButton, LoadError, useNotify } from '../lib/ui';
 import { DesktopScreen } from './DesktopScreen';
+import { MfaSetup } from '../lib/MfaSetup';
 
 interface OpenDesktop {
   pool: string;
@@ -21,6 +22,7 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
   const pools = useLive(poolList, ['pool']);
   const sessions = useLive(sessionList, ['session', 'desktop']);
   const [open, setOpen] = useState<OpenDesktop>();
+  const [mfaOpen, setMfaOpen] = useState(false);
   const mySessions = (sessions.data ?? []).filter((s) => s.user === props.me.user);
   const sessionIn = (pool: string): SessionView | undefined => mySessions.find((s) => s.pool === pool);
   /** Pools whose Open waits for the previous session to end (the daemon holds the connect until then). */
@@ -103,6 +105,11 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
           </label>
         )}
         <span className="who">{props.me.user}</span>
+        {!props.kiosk && (
+          <button type="button" className="btn" aria-expanded={mfaOpen} onClick={() => setMfaOpen(!mfaOpen)}>
+            Two-factor sign-in: {props.me.mfa.enabled ? 'on' : 'off'}
+          </button>
+        )}
         {props.me.admin && !props.kiosk && (
           <a className="btn" href="/admin">
             Admin console
@@ -113,6 +120,19 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
         </button>
       </header>
       <main className="content">
+        {mfaOpen &&
+          (props.me.mfa.enabled ? (
+            <p className="card" role="status">
+              Two-factor sign-in is on. To move it to a new phone, ask an administrator to reset it, then set it up again here.
+            </p>
+          ) : (
+            <MfaSetup
+              onDone={() => {
+                setMfaOpen(false);
+                props.onMe({ ...props.me, mfa: { enabled: true, enrolmentRequired: false } });
+              }}
+            />
+          ))}
         <h1>Your desktops</h1>
         <LoadError error={pools.error} />
         {pools.data?.length === 0 && <p>No desktop pool is open to you yet. Ask an administrator to entitle you to one.</p>}
