@@ -132,6 +132,12 @@ const ROWS: Record<string, Row> = {
   'POST /v1/groups': { expect: [401, 403, 403, 201], body: { name: 'matrixgroup' } },
   'DELETE /v1/groups/:group': { expect: [401, 403, 403, 200], params: { group: 'victimgroup' } },
   'GET /v1/audit': { expect: [401, 403, 403, 200], query: 'limit=5' },
+  // backup: administrators only (a real, small archive for them)
+  'POST /v1/backup': { expect: ADMIN, body: {} },
+  // directory sources: administrators only; without --directory the list is empty and test/sync say it is not configured
+  'GET /v1/directory/sources': { expect: [401, 403, 403, 200] },
+  'POST /v1/directory/test': { expect: ADMIN, body: { user: 'alice' } },
+  'POST /v1/directory/sync': { expect: ADMIN, body: {} },
   // hosts: administrators only; drain/undrain/remove of a host that does not exist say 404 to them
   'GET /v1/hosts': { expect: [401, 403, 403, 200] },
   'GET /v1/hosts/:name': { expect: [401, 403, 403, 404] },
