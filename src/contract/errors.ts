@@ -191,6 +191,11 @@ export const ERROR_REGISTRY = {
   KIOSK_SESSION_LIMITED: { status: 403, hint: 'A kiosk session only opens its thin client\'s desktop: for anything else log in with your own account on an ordinary portal page.' },
   KIOSK_USER_INVALID: { status: 400, hint: 'Name a kiosk account (created with kiosk: true, `ardesia user add NAME --kiosk`): an ordinary account cannot be opened without its password.' },
   MFA_NOT_PENDING: { status: 409, hint: 'Start the set-up first (POST /v1/auth/mfa/enrol, or "Set up two-factor sign-in" in the portal): it shows the QR code whose code you then confirm.' },
+  // wt-dirconsole: directory sources edited in the console and the API.
+  DIRECTORY_SOURCE_INVALID: { status: 400, hint: 'Fix the settings at the paths named in the message (README "Directory logins" shows an AD and an OpenLDAP example), then save again.' },
+  DIRECTORY_SOURCE_FROM_FILE: { status: 409, hint: "This source comes from the daemon's --directory file: change it in that file and restart the daemon, or give the console's source another name." },
+  DIRECTORY_SOURCE_EXISTS: { status: 409, hint: 'A directory source of this name exists: edit it (PUT /v1/directory/sources/NAME, or Edit in the console), or choose another name.' },
+  DIRECTORY_SOURCE_NOT_FOUND: { status: 404, hint: 'GET /v1/directory/sources (or Directory in the console) lists the sources there are.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

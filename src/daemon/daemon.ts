@@ -194,8 +194,9 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   log.info(await desktops.reconcile(), 'reconciled home-volume leases');
   const events = new EventHub();
   let directory: DirectoryService | undefined;
-  const auth = authServicesCreate(store, { tokenTtlMs: opts.tokenTtlMs, directory: directoryFile && { passwordLogin: (user, password) => directory!.passwordLogin(user, password) } });
-  directory = directoryFile && new DirectoryService(auth.users, directoryFile, log);
+  // Always there: sources made in the console enable directory logins without a --directory file nor a restart.
+  const auth = authServicesCreate(store, { tokenTtlMs: opts.tokenTtlMs, directory: { passwordLogin: (user, password) => directory!.passwordLogin(user, password) } });
+  directory = new DirectoryService(auth.users, directoryFile, log, Date.now, opts.directory === undefined ? undefined : resolve(opts.directory));
   const machine = new DesktopMachine(serviceContext, homes, {
     bootTimeoutMs: (opts.bootTimeoutSeconds ?? 600) * 1000,
     logoffTimeoutMs: 60_000,
@@ -293,7 +294,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     { name: 'displayTicketsSwept', run: () => displayTicketsOf(app.display).sweep() },
   ], log, HOUSEKEEPING_EVERY_MS);
   housekeeping.start();
-  directory?.start();
+  directory.start();
   log.info({ socketPath, url, dataDir, tlsFingerprint: cert?.fingerprint }, 'ardesia daemon listening');
 
   return {
@@ -309,7 +310,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
       await pools.close();
       hosts.stop();
       await housekeeping.close();
-      await directory?.close();
+      await directory.close();
       await api.close();
       const outliving = opts.stopVmsOnExit ? 0 : manager.runningCount;
       await manager.shutdown(opts.stopVmsOnExit ?? false);

@@ -43,8 +43,17 @@ export function guidText(b: Buffer): string {
 /** A failure that says the server is not there (or TLS failed): try the next URL. Anything else is the server's answer. */
 const isTransportFailure = (err: unknown): boolean => !(err instanceof ResultCodeError);
 
+/** What a failed contact was, for the console's "Test connection". */
+export type ContactProblem = 'unreachable' | 'tls' | 'bind-refused';
+const TLS_FAILURE = /certificate|self[- ]signed|tls|ssl|handshake|altnames|hostname/i;
+const problemOf = (err: unknown): ContactProblem => (TLS_FAILURE.test(`${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`) ? 'tls' : 'unreachable');
+
 export class DirectorySource {
-  constructor(readonly config: DirectorySourceConfig) {}
+  /** `bindSecret`: a password typed in the console (kept in the store); otherwise the config's file:/env: reference is read. */
+  constructor(
+    readonly config: DirectorySourceConfig,
+    private readonly bindSecret?: string,
+  ) {}
 
   get name(): string {
     return this.config.name;
@@ -75,18 +84,20 @@ export class DirectorySource {
   /** Runs `work` with a client bound as the search account on the first URL that answers; DIRECTORY_UNREACHABLE when none does. */
   private async asSearcher<T>(work: (client: Client, url: string) => Promise<T>): Promise<T> {
     const failures: string[] = [];
+    let problem: ContactProblem = 'unreachable';
     for (const url of this.config.urls) {
       let client: Client;
       try {
         const bind = this.config.bind;
-        client = bind ? await this.open(url, bind.dn, secretRead(bind.password)) : await this.open(url);
+        client = bind ? await this.open(url, bind.dn, this.bindSecret ?? secretRead(bind.password)) : await this.open(url);
         // Anonymous: ldapts connects on the first operation; a root DSE read proves the server is there.
         if (!bind) await client.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['namingContexts'] });
       } catch (err) {
         if (err instanceof InvalidCredentialsError) {
-          throw new ArdesiaError('DIRECTORY_UNREACHABLE', `directory ${this.name}: the server at ${url} refused the bind account ${this.config.bind?.dn}`, undefined, 'Check the bind DN and its password in the directory configuration (or the file/env it names).');
+          throw new ArdesiaError('DIRECTORY_UNREACHABLE', `directory ${this.name}: the server at ${url} refused the bind account ${this.config.bind?.dn}`, { problem: 'bind-refused' }, 'Check the bind DN and its password in the directory configuration (or the file/env it names).');
         }
         failures.push(`${url}: ${(err as Error).message}`);
+        if (problemOf(err) === 'tls') problem = 'tls'; // a TLS failure says more than a dead URL before it
         if (isTransportFailure(err)) continue;
         break;
       }
@@ -96,7 +107,7 @@ export class DirectorySource {
         await client.unbind().catch(() => undefined);
       }
     }
-    throw new ArdesiaError('DIRECTORY_UNREACHABLE', `the directory ${this.name} cannot be reached (${failures.join('; ')})`);
+    throw new ArdesiaError('DIRECTORY_UNREACHABLE', `the directory ${this.name} cannot be reached (${failures.join('; ')})`, { problem });
   }
 
   private userAttributes(): string[] {

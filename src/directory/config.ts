@@ -9,7 +9,7 @@ const GroupName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'an Arde
 const SecretRef = z.string().regex(/^(file:\/.+|env:[A-Za-z_][A-Za-z0-9_]*)$/, 'give the password as file:/absolute/path or env:VARIABLE, never inline');
 const LdapUrl = z.string().regex(/^ldaps?:\/\/[^/\s]+\/?$/i, 'an ldap:// or ldaps:// URL with a host (and port)');
 
-const SourceSchema = z
+export const SourceSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, '1-32 lower-case letters, digits or dashes'),
     kind: z.enum(['ldap', 'ad']),
@@ -54,13 +54,20 @@ export const DirectoryFileSchema = z
     file.sources.forEach((s, i) => {
       if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['sources', i, 'name'], message: `the name ${s.name} is used twice` });
       seen.add(s.name);
-      const plain = s.urls.some((u) => u.toLowerCase().startsWith('ldap://'));
-      if (plain && !s.startTls && !s.allowInsecure) {
-        ctx.addIssue({ code: 'custom', path: ['sources', i, 'urls'], message: 'ldap:// without startTls sends passwords in clear: use ldaps://, set startTls, or set allowInsecure: true' });
-      }
-      if (s.realms.length && s.kind !== 'ad') ctx.addIssue({ code: 'custom', path: ['sources', i, 'realms'], message: 'realms are for kind ad' });
+      for (const p of sourceProblems(s)) ctx.addIssue({ code: 'custom', path: ['sources', i, ...p.path], message: p.message });
     });
   });
+
+/** The checks across a source's fields, shared by the file and the console's API (same words, same paths). */
+export function sourceProblems(s: { urls: string[]; startTls: boolean; allowInsecure: boolean; realms: string[]; kind: string }): { path: string[]; message: string }[] {
+  const out: { path: string[]; message: string }[] = [];
+  const plain = s.urls.some((u) => u.toLowerCase().startsWith('ldap://'));
+  if (plain && !s.startTls && !s.allowInsecure) {
+    out.push({ path: ['urls'], message: 'ldap:// without startTls sends passwords in clear: use ldaps://, set startTls, or set allowInsecure: true' });
+  }
+  if (s.realms.length && s.kind !== 'ad') out.push({ path: ['realms'], message: 'realms are for kind ad' });
+  return out;
+}
 
 export type DirectoryFile = z.output<typeof DirectoryFileSchema>;
 export type DirectorySourceConfig = z.output<typeof SourceSchema>;

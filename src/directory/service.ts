@@ -10,6 +10,7 @@ import { DirectorySource, type DirectoryEntry } from './client.js';
 import type { DirectoryFile } from './config.js';
 import { entitlementsOf } from './mapping.js';
 import { ardesiaNameFor } from './names.js';
+import { settingsOf, storedSourcesRead } from './stored.js';
 
 /** Not an argon2 PHC string: a directory user's row can never pass the local password check. */
 export const DIRECTORY_PASSWORD_HASH = '!directory';
@@ -25,27 +26,73 @@ interface SourceState {
 
 const SYSTEM = { principal: 'directory', address: 'local' };
 
+/** The sync interval when there is no --directory file to say it (seconds). */
+const DEFAULT_SYNC_SECONDS = 900;
+
 export class DirectoryService {
-  readonly sources: DirectorySource[];
+  /** Sources of the --directory file: fixed for the daemon's life, never edited through the API. */
+  readonly fileSources: DirectorySource[];
+  /** Sources made in the console, re-read from the store before each use so every host of a cluster sees the same. */
+  private stored = new Map<string, { source: DirectorySource; version: string; secret: boolean }>();
   private readonly state = new Map<string, SourceState>();
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<DirectorySyncResult[]> | undefined;
 
   constructor(
-    private readonly users: UsersService,
-    private readonly file: DirectoryFile,
-    private readonly log: Logger,
+    readonly users: UsersService,
+    private readonly file: DirectoryFile | undefined,
+    readonly log: Logger,
     private readonly clock: () => number = Date.now,
+    /** The file's path as the console shows it ("from FILE"). */
+    readonly filePath?: string,
   ) {
-    this.sources = file.sources.map((s) => new DirectorySource(s));
-    for (const s of this.sources) this.state.set(s.name, { reachable: null, checkedAt: null, lastSyncAt: null, lastSyncError: null, usersFound: null });
+    this.fileSources = (file?.sources ?? []).map((s) => new DirectorySource(s));
+    for (const s of this.fileSources) this.stateOf(s.name);
+  }
+
+  /** Every source, the file's first (it wins a name at start). */
+  get sources(): DirectorySource[] {
+    return [...this.fileSources, ...[...this.stored.values()].map((s) => s.source)];
+  }
+
+  isFileSource(name: string): boolean {
+    return this.fileSources.some((s) => s.name === name);
+  }
+
+  /** Whether the console's source has a literal bind password kept in the store. */
+  hasStoredSecret(name: string): boolean {
+    return this.stored.get(name)?.secret ?? false;
+  }
+
+  stateOf(name: string): SourceState {
+    let st = this.state.get(name);
+    if (!st) this.state.set(name, (st = { reachable: null, checkedAt: null, lastSyncAt: null, lastSyncError: null, usersFound: null }));
+    return st;
+  }
+
+  /** Re-reads the console's sources (a small table): a source made, changed or removed on any host is used at once. */
+  async refresh(): Promise<void> {
+    const rows = await storedSourcesRead(this.users.db);
+    const next = new Map<string, { source: DirectorySource; version: string; secret: boolean }>();
+    for (const [name, row] of rows) {
+      if (this.isFileSource(name)) continue; // the file wins: a row of the same name (made before the file named it) is ignored
+      const had = this.stored.get(name);
+      if (had?.version === row.version) next.set(name, had);
+      else {
+        next.set(name, { source: new DirectorySource(row.config, row.secret), version: row.version, secret: row.secret !== undefined });
+        this.state.delete(name); // new settings: the old state says nothing about them
+      }
+    }
+    for (const name of this.stored.keys()) if (!next.has(name)) this.state.delete(name);
+    this.stored = next;
   }
 
   /** The periodic sync (syncIntervalSeconds; 0 = only on demand), first run at once so the console has a state. */
   start(): void {
     const run = () => void this.sync().catch((err) => this.log.warn({ err }, 'directory sync failed'));
     run();
-    if (this.file.syncIntervalSeconds > 0) this.timer = setInterval(run, this.file.syncIntervalSeconds * 1000).unref();
+    const seconds = this.file?.syncIntervalSeconds ?? DEFAULT_SYNC_SECONDS;
+    if (seconds > 0) this.timer = setInterval(run, seconds * 1000).unref();
   }
 
   async close(): Promise<void> {
@@ -53,8 +100,8 @@ export class DirectoryService {
     await this.syncing?.catch(() => undefined);
   }
 
-  private mark(source: string, reachable: boolean): void {
-    const s = this.state.get(source)!;
+  mark(source: string, reachable: boolean): void {
+    const s = this.stateOf(source);
     s.reachable = reachable;
     s.checkedAt = now();
   }
@@ -65,6 +112,7 @@ export class DirectoryService {
    * Throws DIRECTORY_UNREACHABLE (no source answered where one could have the name), DIRECTORY_ACCOUNT_* and DIRECTORY_NAME_TAKEN.
    */
   async passwordLogin(typed: string, password: string): Promise<UserRow | undefined> {
+    await this.refresh();
     let unreachable: ArdesiaError | undefined;
     for (const source of this.sources.filter((s) => s.serves(typed))) {
       let entry: DirectoryEntry | undefined;
@@ -150,6 +198,7 @@ export class DirectoryService {
 
   /** What a login of this name would find, without a password: for `ardesia directory test USER`. */
   async test(typed: string): Promise<DirectoryTestResult> {
+    await this.refresh();
     for (const source of this.sources.filter((s) => s.serves(typed))) {
       const entry = await source.lookup(typed);
       this.mark(source.name, true);
@@ -183,13 +232,14 @@ export class DirectoryService {
   }
 
   private async syncAll(): Promise<DirectorySyncResult[]> {
+    await this.refresh();
     const results: DirectorySyncResult[] = [];
     for (const source of this.sources) results.push(await this.syncSource(source));
     return results;
   }
 
   private async syncSource(source: DirectorySource): Promise<DirectorySyncResult> {
-    const st = this.state.get(source.name)!;
+    const st = this.stateOf(source.name);
     const result: DirectorySyncResult = { source: source.name, ok: false, checked: 0, updated: 0, ended: [], error: null };
     try {
       st.usersFound = await source.userCount();
@@ -223,11 +273,18 @@ export class DirectoryService {
 
   /** The console's table: each source with its state. */
   async list(): Promise<DirectorySourceView[]> {
+    await this.refresh();
     const counts = await this.users.db.selectFrom('users').select(['directory_source']).where('directory_source', 'is not', null).execute();
     return this.sources.map((s) => {
-      const st = this.state.get(s.name)!;
+      const st = this.stateOf(s.name);
+      const fromFile = this.isFileSource(s.name);
+      const shown = settingsOf(s.config);
       return {
         name: s.name,
+        origin: fromFile ? 'file' : 'console',
+        file: fromFile ? (this.filePath ?? null) : null,
+        bindPassword: shown.bindPassword,
+        settings: shown.settings,
         kind: s.config.kind,
         urls: s.config.urls,
         tls: s.config.urls.every((u) => u.toLowerCase().startsWith('ldaps://')) ? 'ldaps' : s.config.startTls ? 'starttls' : 'none',

@@ -90,4 +90,17 @@ export const AUTH_MIGRATIONS: Record<string, Migration> = {
       await sql`alter table sessions add column kiosk_mac text`.execute(db);
     },
   },
+  // wt-dirconsole: directory sources made in the console, shared by every host of a cluster through the store.
+  '0014_directory_sources': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('directory_sources')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('config', 'text', (c) => c.notNull())
+        .addColumn('bind_secret', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

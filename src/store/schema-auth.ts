@@ -64,6 +64,17 @@ export interface SiteSettingTable {
   value: string;
 }
 
+/** A directory source made in the console (sources of the --directory file are not stored). */
+export interface DirectorySourceTable {
+  name: string;
+  /** The source's settings as JSON (SourceSchema's output), its bind password only when a file:/env: reference. */
+  config: string;
+  /** A literal bind password typed in the console: never returned by any route. */
+  bind_secret: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface AuthTables {
   users: UserTable;
   groups: GroupTable;
@@ -71,4 +82,5 @@ export interface AuthTables {
   sessions: SessionTable;
   mfa_recovery_codes: MfaRecoveryCodeTable;
   site_settings: SiteSettingTable;
+  directory_sources: DirectorySourceTable;
 }

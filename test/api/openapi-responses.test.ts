@@ -55,8 +55,11 @@ async function operationDone(op: Operation): Promise<Operation> {
 }
 
 const AREAS: Record<string, string[]> = {
-  // Driven against a real slapd in test/directory/openldap.test.ts (its replies checked with this ResponseChecker).
-  directory: ['GET /v1/directory/sources', 'POST /v1/directory/test', 'POST /v1/directory/sync'],
+  // Driven against a real slapd in test/directory/openldap.test.ts and console-sources.test.ts (replies checked with this ResponseChecker).
+  directory: [
+    'GET /v1/directory/sources', 'POST /v1/directory/test', 'POST /v1/directory/sync',
+    'POST /v1/directory/sources', 'PUT /v1/directory/sources/:name', 'DELETE /v1/directory/sources/:name', 'POST /v1/directory/connection-test',
+  ],
   accounts: [
     'GET /healthz', 'GET /v1/host', 'POST /v1/config/load', 'POST /v1/config/reload', 'POST /v1/disks', 'GET /metrics', 'GET /v1/events',
     'POST /v1/auth/login', 'POST /v1/auth/logout', 'GET /v1/auth/me', 'POST /v1/auth/tokens', 'GET /v1/auth/tokens', 'DELETE /v1/auth/tokens/:id', 'GET /v1/tls',

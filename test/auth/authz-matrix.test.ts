@@ -134,10 +134,15 @@ const ROWS: Record<string, Row> = {
   'GET /v1/audit': { expect: [401, 403, 403, 200], query: 'limit=5' },
   // backup: administrators only (a real, small archive for them)
   'POST /v1/backup': { expect: ADMIN, body: {} },
-  // directory sources: administrators only; without --directory the list is empty and test/sync say it is not configured
+  // directory sources: administrators only; without --directory (and no console source) the list is empty
   'GET /v1/directory/sources': { expect: [401, 403, 403, 200] },
   'POST /v1/directory/test': { expect: ADMIN, body: { user: 'alice' } },
   'POST /v1/directory/sync': { expect: ADMIN, body: {} },
+  // wt-dirconsole: console sources (a server nobody listens on: made, tried and replaced without a directory)
+  'POST /v1/directory/sources': { expect: [401, 403, 403, 201], body: { name: 'matrixsrc', kind: 'ldap', urls: ['ldaps://127.0.0.1:1'], userBase: 'ou=people,dc=x', groupBase: 'ou=groups,dc=x', timeoutMs: 500 } },
+  'PUT /v1/directory/sources/:name': { expect: ADMIN, params: { name: 'matrixsrc' }, body: { kind: 'ldap', urls: ['ldaps://127.0.0.1:1'], userBase: 'ou=people,dc=x', groupBase: 'ou=groups,dc=x', timeoutMs: 500 } },
+  'DELETE /v1/directory/sources/:name': { expect: ADMIN, params: { name: 'matrixgone' } },
+  'POST /v1/directory/connection-test': { expect: [401, 403, 403, 200], body: { name: 'matrixtry', kind: 'ldap', urls: ['ldaps://127.0.0.1:1'], userBase: 'ou=people,dc=x', groupBase: 'ou=groups,dc=x', timeoutMs: 500 } },
   // hosts: administrators only; drain/undrain/remove of a host that does not exist say 404 to them
   'GET /v1/hosts': { expect: [401, 403, 403, 200] },
   'GET /v1/hosts/:name': { expect: [401, 403, 403, 404] },
