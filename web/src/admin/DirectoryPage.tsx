@@ -1,14 +1,18 @@
-// Directory sources (serve --directory): each source's state — reachable, last sync, users found — and "Sync now".
-import { directorySources, directorySync } from '../lib/api';
+// Directory sources: each source's state — reachable, last sync, users found — "Sync now", and Add / Edit / Delete of the
+// sources made here (those of the daemon's --directory file are shown read-only, "from FILE").
+import { useState } from 'react';
+import { directorySourceDelete, directorySources, directorySync } from '../lib/api';
 import { useLive } from '../lib/events';
 import { timeAgo } from '../lib/format';
 import type { DirectorySourceView } from '../lib/types';
 import { ActionButton, DataTable, LoadError } from '../lib/ui';
+import { DirectorySourceForm } from './DirectorySourceForm';
 
 const reachableText = (r: boolean | null) => (r === null ? 'not checked yet' : r ? 'reachable' : 'unreachable');
 
 export function DirectoryPage() {
   const sources = useLive(directorySources, ['user']);
+  const [editing, setEditing] = useState<DirectorySourceView | 'new' | undefined>();
   return (
     <>
       <p>
@@ -20,7 +24,7 @@ export function DirectoryPage() {
         caption="Directory sources"
         rows={sources.data}
         rowKey={(s) => s.name}
-        empty="No directory source is configured: start the daemon with serve --directory FILE."
+        empty="No directory source yet: add one here, or start the daemon with serve --directory FILE."
         columns={[
           { label: 'Name', render: (s) => s.name },
           { label: 'Kind', render: (s) => (s.kind === 'ad' ? 'Active Directory' : 'LDAP') },
@@ -31,12 +35,49 @@ export function DirectoryPage() {
           { label: 'Users found', render: (s) => (s.usersFound === null ? '—' : s.usersFound) },
           { label: 'Ardesia users', render: (s) => s.ardesiaUsers },
           { label: 'Last error', render: (s) => s.lastSyncError ?? '—' },
+          {
+            label: 'Settings',
+            render: (s) =>
+              s.origin === 'file' ? (
+                <span className="detail">from {s.file ?? 'the --directory file'} (read-only here)</span>
+              ) : (
+                <span className="tc-actions">
+                  <button type="button" className="btn" onClick={() => setEditing(s)}>
+                    Edit {s.name}
+                  </button>
+                  <ActionButton
+                    kind="danger"
+                    label={`Delete ${s.name}`}
+                    confirm={`Delete the directory source ${s.name}? Its ${s.ardesiaUsers} Ardesia users stay (with their homes), but they can no longer log in through it, and their sessions end now.`}
+                    action={async () => {
+                      await directorySourceDelete(s.name);
+                      if (editing !== 'new' && editing?.name === s.name) setEditing(undefined);
+                      sources.reload();
+                    }}
+                  />
+                </span>
+              ),
+          },
         ]}
       />
-      <ActionButton kind="primary" label="Sync now" disabledReason={sources.data?.length ? false : 'no directory source is configured'} done="Directory sync finished" action={async () => {
+      <ActionButton kind="primary" label="Sync now" disabledReason={sources.data?.length ? false : 'no directory source yet'} done="Directory sync finished" action={async () => {
         await directorySync();
         sources.reload();
       }} />
+      {editing === undefined ? (
+        <button type="button" className="btn" onClick={() => setEditing('new')}>
+          Add a directory source
+        </button>
+      ) : (
+        <DirectorySourceForm
+          key={editing === 'new' ? 'new' : editing.name}
+          source={editing === 'new' ? undefined : editing}
+          onDone={() => {
+            setEditing(undefined);
+            sources.reload();
+          }}
+        />
+      )}
     </>
   );
 }

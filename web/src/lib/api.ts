@@ -1,6 +1,8 @@
 // The browser's API client: one fetch wrapper (cookie auth, JSON, typed errors) and one function per route.
 import type {
   AuditEntry,
+  DirectoryConnectionResult,
+  DirectorySourceInput,
   DirectorySourceView,
   DirectorySyncResult,
   ConnectResult,
@@ -103,6 +105,10 @@ export const groupList = () => call<GroupView[]>('GET', '/v1/groups');
 export const groupCreate = (name: string) => call<unknown>('POST', '/v1/groups', { name });
 export const groupDelete = (name: string) => call<unknown>('DELETE', `/v1/groups/${enc(name)}`);
 export const directorySources = () => call<DirectorySourceView[]>('GET', '/v1/directory/sources');
+export const directorySourceCreate = (body: DirectorySourceInput) => call<DirectorySourceView>('POST', '/v1/directory/sources', body);
+export const directorySourceReplace = (name: string, body: DirectorySourceInput) => call<DirectorySourceView>('PUT', `/v1/directory/sources/${enc(name)}`, body);
+export const directorySourceDelete = (name: string) => call<{ deleted: string; ended: string[] }>('DELETE', `/v1/directory/sources/${enc(name)}`);
+export const directoryConnectionTest = (body: DirectorySourceInput) => call<DirectoryConnectionResult>('POST', '/v1/directory/connection-test', body);
 export const directorySync = () => call<DirectorySyncResult[]>('POST', '/v1/directory/sync', {});
 
 // Pools, desktops, sessions

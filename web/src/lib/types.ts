@@ -3,11 +3,14 @@ import type { DesktopState, DesktopView, Pool, PoolView, SessionInfo } from '../
 import type { ImageInfo, ImageVersion, Operation } from '../../../src/contract/images';
 import type { GroupView, Me, MfaEnrolment, MfaRecoveryCodes, MfaStatus, Role, SiteSettings, UserView } from '../../../src/contract/users';
 import type { ThinClientPatch as CheckedThinClientPatch, ThinClientView } from '../../../src/contract/thinclients';
-import type { DirectorySourceView, DirectorySyncResult } from '../../../src/contract/directory';
+import type { DirectoryConnectionResult, DirectorySourceSettings, DirectorySourceView, DirectorySyncResult } from '../../../src/contract/directory';
 
-export type { DirectorySourceView, DirectorySyncResult };
+export type { DirectoryConnectionResult, DirectorySourceSettings, DirectorySourceView, DirectorySyncResult };
 export type { DesktopState, DesktopView, Pool, PoolView, ImageInfo, ImageVersion, Operation, GroupView, Me, Role, UserView, ThinClientView };
 export type { MfaEnrolment, MfaRecoveryCodes, MfaStatus, SiteSettings };
+
+/** A source's settings as the form sends them: the server checks them with the --directory file's schema; no password = keep the stored one. */
+export type DirectorySourceInput = Partial<Omit<DirectorySourceSettings, 'bind'>> & { name: string; bind?: { dn: string; password?: string } };
 
 /** A thin client's settings as typed in a form: the server checks each value (a screen mode, a pool…) and names what to fix. */
 export type ThinClientPatch = { [K in keyof CheckedThinClientPatch]?: string | null };
