@@ -179,7 +179,7 @@ export const ERROR_REGISTRY = {
   DIRECTORY_ACCOUNT_LOCKED: { status: 403, hint: "Your directory account is locked after failed logins: wait, or ask the directory's administrator to unlock it." },
   DIRECTORY_PASSWORD_MUST_CHANGE: { status: 403, hint: 'Your directory password must be changed before you can log in: change it on a PC of your organisation, then log in here with the new one.' },
   DIRECTORY_NAME_TAKEN: { status: 409, hint: 'A local Ardesia account (or another directory account) already has this name, and Ardesia never merges them: ask an administrator to rename or delete the local account.' },
-  DIRECTORY_NOT_CONFIGURED: { status: 404, hint: 'No directory source is configured: start the daemon with `serve --directory FILE` (README "Directory logins").' },
+  DIRECTORY_NOT_CONFIGURED: { status: 404, hint: 'No directory source is configured: add one in the console (Directory sources → Add), or start the daemon with `serve --directory FILE` (README "Directory logins").' },
   DIRECTORY_USER_NOT_FOUND: { status: 404, hint: 'No configured directory source has this user: check the name, the user base DN and the login attribute of the source.' },
   // Two-factor sign-in.
   MFA_CODE_REQUIRED: { status: 401, hint: 'This account uses two-factor sign-in: give the 6-digit code your authenticator app shows for Ardesia (or one of your recovery codes) with the password (`ardesia login --code CODE`, or type it when asked).' },
