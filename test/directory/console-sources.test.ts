@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ALL_ROUTES } from '../../src/api/server.js';
-import { TestDaemon } from '../helpers/daemon.js';
+import { runCli, TestDaemon } from '../helpers/daemon.js';
 import { type OpenApiDoc, ResponseChecker } from '../api/responses-support.js';
 import { personLdif, type Slapd, slapdStart, SUFFIX } from './slapd.js';
 
@@ -116,6 +116,25 @@ describe('directory sources made in the console (real slapd, daemon without --di
     assert.equal((await api('GET', '/v1/users/dan')).body.directory.source, 'corp', 'the user stays');
     assert.equal((await call(url, 'POST', '/v1/auth/login', { user: 'dan', password: 'dan-pass-1' })).status, 401);
     assert.equal((await api('GET', '/v1/directory/sources')).body.length, 0);
+  });
+
+  it('`ardesia directory add|set|try|remove` drive the same routes from a YAML file', async () => {
+    const file = join(daemon.dataDir, 'cli-source.yaml');
+    const yaml = (over: string) => `name: cli\nkind: ldap\nurls: ["${slapd.ldapsUrl}"]\ncaFile: ${slapd.ca}\nuserBase: "ou=people,${SUFFIX}"\ngroupBase: "ou=groups,${SUFFIX}"\n${over}`;
+    writeFileSync(file, yaml(`bind: { dn: "${slapd.bindDn}", password: "file:${slapd.bindPasswordFile}" }\n`));
+    const tried = await runCli(daemon.dataDir, ['directory', 'try', file]);
+    assert.deepEqual([tried.code, tried.stdout.trim()], [0, `connection works: the directory answered: 2 user entries under ou=people,${SUFFIX}`], tried.stderr);
+    const added = await runCli(daemon.dataDir, ['directory', 'add', file]);
+    assert.deepEqual([added.code, added.stdout.trim()], [0, 'directory source cli made: reachable'], added.stderr);
+    writeFileSync(file, yaml(`bind: { dn: "${slapd.bindDn}" }\nadminGroups: [admins]\n`));
+    const set = await runCli(daemon.dataDir, ['directory', 'set', 'cli', file]);
+    assert.deepEqual([set.code, set.stdout.trim()], [0, 'directory source cli saved: reachable'], set.stderr);
+    writeFileSync(file, 'name: cli2\nkind: nis\nurls: []\n');
+    const bad = await runCli(daemon.dataDir, ['directory', 'add', file]);
+    assert.notEqual(bad.code, 0);
+    for (const path of ['kind:', 'urls:', 'userBase:', 'groupBase:']) assert.ok(bad.stderr.includes(path), `${path} in ${bad.stderr}`);
+    const removed = await runCli(daemon.dataDir, ['directory', 'remove', 'cli']);
+    assert.deepEqual([removed.code, removed.stdout.trim()], [0, 'directory source cli deleted; sessions ended: none'], removed.stderr);
   });
 
   it("every role on the new routes; an administrator's replies match the OpenAPI document", async () => {

@@ -1,6 +1,10 @@
 // `ardesia directory …`: directory sources (OpenLDAP, Active Directory): state, what a login would find, sync now.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { DirectorySourceView, DirectorySyncResult, DirectoryTestResult } from '../../contract/directory.js';
+import { parse as parseYaml } from 'yaml';
+import type { DirectoryConnectionResult, DirectorySourceView, DirectorySyncResult, DirectoryTestResult } from '../../contract/directory.js';
+import { ArdesiaError } from '../../contract/errors.js';
 import { output, table } from '../output.js';
 import { client, wantsJson } from './image.js';
 
@@ -16,8 +20,52 @@ function describe(t: DirectoryTestResult): string {
   return [...lines, 'directory groups:', ...t.directoryGroups.map((g) => `  ${g}`)].join('\n');
 }
 
+/** One source's settings from a YAML or JSON file (an entry of the --directory file's `sources`); the daemon checks them. */
+function settingsRead(file: string): unknown {
+  try {
+    const text = readFileSync(resolve(file), 'utf8');
+    return file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ArdesiaError('DIRECTORY_SOURCE_INVALID', `${file}: ${(err as Error).message}`);
+  }
+}
+
 export function registerDirectoryCommands(program: Command): void {
-  const dir = program.command('directory').description('directory sources (serve --directory): OpenLDAP and Active Directory logins');
+  const dir = program.command('directory').description('directory sources (the console\'s and serve --directory\'s): OpenLDAP and Active Directory logins');
+
+  dir.command('add')
+    .description("make a source from FILE (YAML/JSON: one entry of the --directory file's sources; bind password a file:/env: reference or the password, then kept in the store)")
+    .argument('<file>')
+    .action(async (file: string, _f: unknown, cmd: Command) => {
+      const s = await client(cmd).request<DirectorySourceView>('POST', '/v1/directory/sources', settingsRead(file));
+      output(wantsJson(cmd), wantsJson(cmd) ? s : `directory source ${s.name} made: ${s.reachable ? 'reachable' : `unreachable (${dash(s.lastSyncError)})`}`);
+    });
+
+  dir.command('set')
+    .description('replace the settings of the console source NAME from FILE (no bind password in FILE = keep the stored one)')
+    .argument('<name>')
+    .argument('<file>')
+    .action(async (name: string, file: string, _f: unknown, cmd: Command) => {
+      const s = await client(cmd).request<DirectorySourceView>('PUT', `/v1/directory/sources/${encodeURIComponent(name)}`, settingsRead(file));
+      output(wantsJson(cmd), wantsJson(cmd) ? s : `directory source ${s.name} saved: ${s.reachable ? 'reachable' : `unreachable (${dash(s.lastSyncError)})`}`);
+    });
+
+  dir.command('remove')
+    .description('delete the console source NAME: its users stay but can no longer log in through it; their sessions end')
+    .argument('<name>')
+    .action(async (name: string, _f: unknown, cmd: Command) => {
+      const r = await client(cmd).request<{ deleted: string; ended: string[] }>('DELETE', `/v1/directory/sources/${encodeURIComponent(name)}`);
+      output(wantsJson(cmd), wantsJson(cmd) ? r : `directory source ${r.deleted} deleted; sessions ended: ${r.ended.join(', ') || 'none'}`);
+    });
+
+  dir.command('try')
+    .description('test connection: bind and search with the settings in FILE, saving nothing')
+    .argument('<file>')
+    .action(async (file: string, _f: unknown, cmd: Command) => {
+      const r = await client(cmd).request<DirectoryConnectionResult>('POST', '/v1/directory/connection-test', settingsRead(file));
+      output(wantsJson(cmd), wantsJson(cmd) ? r : r.ok ? `connection works: ${r.message}` : `connection failed (${dash(r.problem)}, ${dash(r.code)}): ${r.message}\n${dash(r.hint)}`);
+      if (!r.ok) process.exitCode = 1;
+    });
 
   dir.command('status')
     .description('each source: reachable, last sync, users found')
