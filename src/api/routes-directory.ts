@@ -15,7 +15,9 @@ function directoryOf(app: AppContext): DirectoryService {
 }
 
 /** A source's settings; checked inside by SourceSchema (the file's) so every problem is listed by path with its own code. */
-const SourceBody = z.record(z.string(), z.unknown());
+const SourceBody = z
+  .record(z.string(), z.unknown())
+  .describe('One source as an entry of the --directory file\'s `sources` (README "Directory logins"): name, kind, urls, startTls, caFile, tlsServerName, allowInsecure, bind { dn, password }, userBase, groupBase, loginAttribute, realms, userFilter, groups, adminGroups, keyboardLayoutAttribute, timeoutMs. bind.password: a file:/env: reference, or the password (kept in the store, never returned); absent on PUT = keep the stored one.');
 const SourceParams = z.object({ name: z.string().min(1).max(64) }).strict();
 const actorOf = (principal: string | undefined, address: string) => ({ principal: principal ?? 'anonymous', address });
 
