@@ -196,7 +196,10 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   let directory: DirectoryService | undefined;
   // Always there: sources made in the console enable directory logins without a --directory file nor a restart.
   const auth = authServicesCreate(store, { tokenTtlMs: opts.tokenTtlMs, directory: { passwordLogin: (user, password) => directory!.passwordLogin(user, password) } });
-  directory = new DirectoryService(auth.users, directoryFile, log, Date.now, opts.directory === undefined ? undefined : resolve(opts.directory));
+  directory = new DirectoryService(auth.users, directoryFile, log, Date.now, opts.directory === undefined ? undefined : resolve(opts.directory), {
+    secretDirs: ['/etc/ardesia/directory-secrets', join(dataDir, 'directory-secrets')],
+    env: process.env,
+  });
   const machine = new DesktopMachine(serviceContext, homes, {
     bootTimeoutMs: (opts.bootTimeoutSeconds ?? 600) * 1000,
     logoffTimeoutMs: 60_000,

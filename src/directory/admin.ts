@@ -45,7 +45,7 @@ export async function directorySourceCreate(svc: DirectoryService, body: unknown
   const input = sourceInputParse(body);
   notFromFile(svc, input.name);
   if (await storedOf(svc, input.name)) throw new ArdesiaError('DIRECTORY_SOURCE_EXISTS', `the directory source ${input.name} exists`);
-  const { config, secret } = sourceResolve(input, undefined);
+  const { config, secret } = sourceResolve(input, undefined, svc.refPolicy);
   await storedSourceWrite(svc.users.db, config, secret, false);
   await auditAppend(svc.users.db, actor.principal, 'directory.source-create', input.name, auditDetail(config), actor.address);
   return probe(svc, input.name);
@@ -57,7 +57,7 @@ export async function directorySourceReplace(svc: DirectoryService, name: string
   const previous = await storedOf(svc, name);
   if (!previous) throw new ArdesiaError('DIRECTORY_SOURCE_NOT_FOUND', `there is no directory source ${name} made in the console`);
   const input = sourceInputParse({ ...(body as object), name });
-  const { config, secret } = sourceResolve(input, previous);
+  const { config, secret } = sourceResolve(input, previous, svc.refPolicy);
   await storedSourceWrite(svc.users.db, config, secret, true);
   await auditAppend(svc.users.db, actor.principal, 'directory.source-replace', name, auditDetail(config), actor.address);
   return probe(svc, name);
@@ -80,7 +80,7 @@ export async function directorySourceDelete(svc: DirectoryService, name: string,
 export async function directoryConnectionTest(svc: DirectoryService, body: unknown): Promise<DirectoryConnectionResult> {
   const input = sourceInputParse(body);
   const previous = svc.isFileSource(input.name) ? undefined : await storedOf(svc, input.name);
-  const { config, secret } = sourceResolve(input, previous);
+  const { config, secret } = sourceResolve(input, previous, svc.refPolicy);
   try {
     const usersFound = await new DirectorySource(config, secret).userCount();
     return { ok: true, problem: null, code: null, message: `the directory answered: ${usersFound} user entries under ${config.userBase}`, hint: null, usersFound };

@@ -10,7 +10,7 @@ import { DirectorySource, type DirectoryEntry } from './client.js';
 import type { DirectoryFile } from './config.js';
 import { entitlementsOf } from './mapping.js';
 import { ardesiaNameFor } from './names.js';
-import { settingsOf, storedSourcesRead } from './stored.js';
+import { type RefPolicy, settingsOf, storedSourcesRead } from './stored.js';
 
 /** Not an argon2 PHC string: a directory user's row can never pass the local password check. */
 export const DIRECTORY_PASSWORD_HASH = '!directory';
@@ -45,6 +45,8 @@ export class DirectoryService {
     private readonly clock: () => number = Date.now,
     /** The file's path as the console shows it ("from FILE"). */
     readonly filePath?: string,
+    /** The references a console source may use (stored.ts). */
+    readonly refPolicy: RefPolicy = { secretDirs: [], env: process.env },
   ) {
     this.fileSources = (file?.sources ?? []).map((s) => new DirectorySource(s));
     for (const s of this.fileSources) this.stateOf(s.name);

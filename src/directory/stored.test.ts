@@ -5,7 +5,7 @@ import { ArdesiaError } from '../contract/errors.js';
 import { settingsOf, sourceInputParse, sourceResolve, type StoredSource } from './stored.js';
 
 const BASE = { name: 'corp', kind: 'ldap', urls: ['ldaps://dc1:636'], userBase: 'ou=p,dc=x', groupBase: 'ou=g,dc=x' };
-const ENV = { BIND_PW: 'from-env' };
+const ENV = { secretDirs: ['/srv/ardesia-secrets'], env: { ARDESIA_DIRECTORY_BIND: 'from-env', ARDESIA_DATABASE: 'postgres://u:pw@db/ardesia' } };
 const problemsOf = (fn: () => unknown): string[] => {
   try {
     fn();
@@ -24,11 +24,11 @@ describe('console directory sources: input, stored form, view', () => {
 
   const table: Array<{ what: string; password: string | undefined; previous?: StoredSource; secret: string | undefined; shown: unknown; view: string }> = [
     { what: 'a literal is kept apart and never shown', password: 's3cret!', secret: 's3cret!', shown: { dn: 'cn=r' }, view: 'set' },
-    { what: 'a reference is stored and shown as written', password: 'env:BIND_PW', secret: undefined, shown: { dn: 'cn=r', password: 'env:BIND_PW' }, view: 'reference' },
+    { what: 'a reference is stored and shown as written', password: 'env:ARDESIA_DIRECTORY_BIND', secret: undefined, shown: { dn: 'cn=r', password: 'env:ARDESIA_DIRECTORY_BIND' }, view: 'reference' },
     {
       what: 'no password on a PUT keeps the stored literal',
       password: undefined,
-      previous: { config: { ...sourceInputParse(BASE), bind: { dn: 'cn=old', password: '' } }, secret: 'kept', version: 'v1' },
+      previous: { config: { ...sourceInputParse(BASE), bind: { dn: 'cn=r', password: '' } }, secret: 'kept', version: 'v1' },
       secret: 'kept',
       shown: { dn: 'cn=r' },
       view: 'set',
@@ -47,7 +47,22 @@ describe('console directory sources: input, stored form, view', () => {
 
   it('no password and nothing stored, an unset variable, a missing CA file: each named', () => {
     assert.match(problemsOf(() => sourceResolve(sourceInputParse({ ...BASE, bind: { dn: 'cn=r' } }), undefined, ENV))[0]!, /^bind\.password: give/);
-    assert.match(problemsOf(() => sourceResolve(sourceInputParse({ ...BASE, bind: { dn: 'cn=r', password: 'env:NOPE' } }), undefined, ENV))[0]!, /NOPE is not set/);
+    assert.match(problemsOf(() => sourceResolve(sourceInputParse({ ...BASE, bind: { dn: 'cn=r', password: 'env:ARDESIA_DIRECTORY_NOPE' } }), undefined, ENV))[0]!, /ARDESIA_DIRECTORY_NOPE is not set/);
     assert.match(problemsOf(() => sourceResolve(sourceInputParse({ ...BASE, caFile: '/nonexistent/ca.pem' }), undefined, ENV))[0]!, /^caFile: /);
+  });
+
+  it("a console source names only its own files and variables, and a stored password never follows changed servers", () => {
+    const refused = (password: string) => problemsOf(() => sourceResolve(sourceInputParse({ ...BASE, bind: { dn: 'cn=r', password } }), undefined, ENV))[0]!;
+    assert.match(refused('env:ARDESIA_DATABASE'), /only variables ARDESIA_DIRECTORY_/);
+    assert.match(refused('file:/etc/shadow'), /only files in \/srv\/ardesia-secrets/);
+    assert.match(refused('file:/srv/ardesia-secrets/../../etc/shadow'), /only files in/);
+    const previous: StoredSource = { config: { ...sourceInputParse(BASE), bind: { dn: 'cn=r', password: '' } }, secret: 'kept', version: 'v1' };
+    const moved = sourceInputParse({ ...BASE, urls: ['ldaps://elsewhere.example'], bind: { dn: 'cn=r' } });
+    assert.match(problemsOf(() => sourceResolve(moved, previous, ENV))[0]!, /type the password again/);
+    const insecure = sourceInputParse({ ...BASE, urls: ['ldap://dc1'], allowInsecure: true, bind: { dn: 'cn=r' } });
+    assert.match(problemsOf(() => sourceResolve(insecure, previous, ENV))[0]!, /type the password again/);
+    const other = sourceInputParse({ ...BASE, bind: { dn: 'cn=someone-else' } });
+    assert.match(problemsOf(() => sourceResolve(other, previous, ENV))[0]!, /type the password again/);
+    assert.equal(sourceResolve(sourceInputParse({ ...BASE, adminGroups: ['a'], bind: { dn: 'cn=r' } }), previous, ENV).secret, 'kept', 'other changes keep it');
   });
 });

@@ -1,5 +1,6 @@
 // Directory sources made in the console: the API's input (SourceSchema with a write-only bind password), the store rows.
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ArdesiaError } from '../contract/errors.js';
 import type { Store } from '../store/db.js';
@@ -41,30 +42,58 @@ export function sourceInputParse(body: unknown): SourceInput {
   return parsed.data;
 }
 
+/** Which references a console source may use: not every file the daemon reads nor every variable it has is a bind password. */
+export interface RefPolicy {
+  /** Folders whose files a `file:` reference may name (/etc/ardesia/directory-secrets, DATA_DIR/directory-secrets). */
+  secretDirs: readonly string[];
+  env: NodeJS.ProcessEnv;
+}
+/** The variables a console source may name: the daemon's others (its database URL…) stay out of reach. */
+export const CONSOLE_ENV_PREFIX = 'ARDESIA_DIRECTORY_';
+
+function refProblem(ref: string, policy: RefPolicy): string | undefined {
+  if (ref.startsWith('env:')) {
+    return ref.slice(4).startsWith(CONSOLE_ENV_PREFIX) ? undefined : `a console source may name only variables ${CONSOLE_ENV_PREFIX}…, not ${ref.slice(4)}`;
+  }
+  const path = resolve(ref.slice(5)); // "..": the folder check is on the path the daemon will open
+  if (policy.secretDirs.some((d) => path.startsWith(`${resolve(d)}/`))) return undefined;
+  return `a console source may name only files in ${policy.secretDirs.join(' or ')} (so that it cannot send another file's first line to a server)`;
+}
+
+/** The settings that say where a stored password goes: changed, the password must be typed again. */
+const peerOf = (c: { urls: string[]; bind?: { dn: string }; startTls: boolean; allowInsecure: boolean; caFile?: string; tlsServerName?: string }) =>
+  JSON.stringify([c.urls, c.bind?.dn, c.startTls, c.allowInsecure, c.caFile ?? null, c.tlsServerName ?? null]);
+
 /**
  * The config and secret an input makes, `previous` giving the stored password when the input has none (a PUT that keeps it).
  * Then the files and variables it names are read, as at the daemon's start, so a wrong path fails the save, not a login.
  */
-export function sourceResolve(input: SourceInput, previous: StoredSource | undefined, env: NodeJS.ProcessEnv = process.env): { config: DirectorySourceConfig; secret: string | undefined } {
+export function sourceResolve(input: SourceInput, previous: StoredSource | undefined, policy: RefPolicy): { config: DirectorySourceConfig; secret: string | undefined } {
   const problems: string[] = [];
   let secret: string | undefined;
   let bind: DirectorySourceConfig['bind'];
   if (input.bind) {
     const typed = input.bind.password;
     if (typed === undefined) {
-      if (previous?.config.bind) {
+      if (previous?.config.bind && previous.secret !== undefined && peerOf(previous.config) !== peerOf(input)) {
+        // Else an administrator could point the source at a server of theirs and receive the password no route shows.
+        problems.push('bind.password: the servers, TLS settings or bind DN changed: type the password again (a stored password goes only where it was given for)');
+      } else if (previous?.config.bind) {
         secret = previous.secret;
         bind = { dn: input.bind.dn, password: previous.config.bind.password };
-      } else problems.push('bind.password: give the bind account\'s password (or a file:/absolute/path or env:VARIABLE reference)');
-    } else if (SECRET_REF.test(typed)) bind = { dn: input.bind.dn, password: typed };
-    else {
+      } else problems.push("bind.password: give the bind account's password (or a file:/absolute/path or env:VARIABLE reference)");
+    } else if (SECRET_REF.test(typed)) {
+      const bad = refProblem(typed, policy);
+      if (bad) problems.push(`bind.password: ${bad}`);
+      else bind = { dn: input.bind.dn, password: typed };
+    } else {
       secret = typed;
       bind = { dn: input.bind.dn, password: '' }; // '' = the store's secret; never a readable reference
     }
   }
   if (bind && secret === undefined) {
     try {
-      secretRead(bind.password, env);
+      secretRead(bind.password, policy.env);
     } catch (err) {
       problems.push(`bind.password: ${(err as Error).message}`);
     }

@@ -3,7 +3,7 @@
 // any route nor the audit; Test connection names a refused bind; PUT without password keeps logins working; delete
 // ends the users' sessions; a second daemon's --directory source stays read-only; every new route's replies match the document.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ALL_ROUTES } from '../../src/api/server.js';
@@ -99,6 +99,9 @@ describe('directory sources made in the console (real slapd, daemon without --di
     assert.equal(check.body.ok, true, 'Test connection of a saved source uses its stored password');
     const audit = await api('GET', '/v1/audit?limit=100');
     assert.ok(audit.text.includes('directory.source-replace') && !audit.text.includes(bindPassword));
+    const moved = await api('PUT', '/v1/directory/sources/corp', { ...rest, urls: [slapd.ldapUrl], startTls: true, bind: { dn: slapd.bindDn } });
+    assert.deepEqual([moved.status, moved.body.error?.code], [400, 'DIRECTORY_SOURCE_INVALID']);
+    assert.match(moved.body.error.message, /type the password again/, 'the stored password never follows changed servers');
     const missing = await api('PUT', '/v1/directory/sources/nosuch', rest);
     assert.deepEqual([missing.status, missing.body.error.code], [404, 'DIRECTORY_SOURCE_NOT_FOUND']);
   });
@@ -122,6 +125,13 @@ describe('directory sources made in the console (real slapd, daemon without --di
     const file = join(daemon.dataDir, 'cli-source.yaml');
     const yaml = (over: string) => `name: cli\nkind: ldap\nurls: ["${slapd.ldapsUrl}"]\ncaFile: ${slapd.ca}\nuserBase: "ou=people,${SUFFIX}"\ngroupBase: "ou=groups,${SUFFIX}"\n${over}`;
     writeFileSync(file, yaml(`bind: { dn: "${slapd.bindDn}", password: "file:${slapd.bindPasswordFile}" }\n`));
+    const outside = await runCli(daemon.dataDir, ['directory', 'add', file]);
+    assert.notEqual(outside.code, 0);
+    assert.match(outside.stderr, /only files in .*directory-secrets/, 'a console source cannot name any file the daemon reads');
+    const secrets = join(daemon.dataDir, 'directory-secrets');
+    mkdirSync(secrets, { mode: 0o700, recursive: true });
+    copyFileSync(slapd.bindPasswordFile, join(secrets, 'cli-bind'));
+    writeFileSync(file, yaml(`bind: { dn: "${slapd.bindDn}", password: "file:${join(secrets, 'cli-bind')}" }\n`));
     const tried = await runCli(daemon.dataDir, ['directory', 'try', file]);
     assert.deepEqual([tried.code, tried.stdout.trim()], [0, `connection works: the directory answered: 2 user entries under ou=people,${SUFFIX}`], tried.stderr);
     const added = await runCli(daemon.dataDir, ['directory', 'add', file]);
