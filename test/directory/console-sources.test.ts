@@ -9,7 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import { ALL_ROUTES } from '../../src/api/server.js';
 import { runCli, TestDaemon } from '../helpers/daemon.js';
 import { type OpenApiDoc, ResponseChecker } from '../api/responses-support.js';
-import { personLdif, type Slapd, slapdStart, SUFFIX } from './slapd.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { personLdif, type Slapd, slapdStart, SUFFIX, testCaMake } from './slapd.js';
 
 let slapd: Slapd;
 let daemon: TestDaemon;
@@ -69,6 +71,9 @@ describe('directory sources made in the console (real slapd, daemon without --di
     assert.deepEqual([wrong.body.ok, wrong.body.problem, wrong.body.code], [false, 'bind-refused', 'DIRECTORY_UNREACHABLE'], JSON.stringify(wrong.body));
     const dead = await api('POST', '/v1/directory/connection-test', sourceBody({ urls: ['ldaps://127.0.0.1:1'] }));
     assert.deepEqual([dead.body.ok, dead.body.problem], [false, 'unreachable'], JSON.stringify(dead.body));
+    const impostor = testCaMake(mkdtempSync(join(tmpdir(), 'ard-impostor-'))).ca;
+    const tls = await api('POST', '/v1/directory/connection-test', sourceBody({ caFile: impostor }));
+    assert.deepEqual([tls.body.ok, tls.body.problem, tls.body.code], [false, 'tls', 'DIRECTORY_UNREACHABLE'], JSON.stringify(tls.body));
     assert.equal((await api('GET', '/v1/directory/sources')).body.length, 0, 'a test saves nothing');
   });
 
