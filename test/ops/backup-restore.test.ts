@@ -46,7 +46,7 @@ test('a backup through the running daemon, restored into a new folder, serves th
   const file = join(work, 'site.tar');
   const res = await daemon.cli(['backup', file, '--with-images', '--with-homes']);
   assert.equal(res.code, 0, res.stderr);
-  assert.match(res.stdout, /1 of 1 image versions, 1 of 1 homes/);
+  assert.match(res.stdout, /1 of 1 image version, 1 of 1 home/);
   assert.ok(!readdirSync(work).some((f) => f.includes('.tmp-')), 'no temporary file left');
   assert.equal(statSync(file).mode & 0o777, 0o600, 'the archive holds secrets: owner-only');
   const members = execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).split('\n');
@@ -97,7 +97,7 @@ test('offline: with the daemon stopped the CLI reads the data folder itself; a r
     const file = join(work, 'offline.tar');
     const res = await daemon.cli(['backup', file]);
     assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stdout, /0 of 1 image versions, 0 of 1 homes/);
+    assert.match(res.stdout, /0 of 1 image version, 0 of 1 home/);
     const listing = execFileSync('tar', ['-tf', file], { encoding: 'utf8' });
     assert.doesNotMatch(listing, /images\/base\/1\.qcow2/);
     const target = join(work, 'restored-offline');

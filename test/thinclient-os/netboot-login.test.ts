@@ -14,7 +14,8 @@
 // session magenta above cyan (desktop-pattern.ts) — in the proportion the desktop VM's own screendump has it.
 // (The first keys after boot used to be lost in cage's seat: docs/thinclient-os.md, "Keyboard input".)
 // Then the administrator names a kiosk account on this thin client: once the user is logged off, the kiosk
-// page opens the kiosk account's desktop by itself, with no login page (its session from this MAC, its picture on screen).
+// page opens the kiosk account's desktop by itself, with no login page (its session from this MAC, its picture on screen);
+// and after the PC is reset it netboots straight into that desktop again (boot count 2, no keys typed).
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -242,6 +243,36 @@ test('a diskless 32-bit PC netboots (BIOS, full mode) the i386 OS through Ardesi
       throw new Error(`${err.message}; last seen ${JSON.stringify(seen)}; screen in ${join(dir, 'tc.png')}\n${text().slice(-2000)}`);
     });
     cpSync(join(dir, 'tc.png'), join(REPO, 'docs', 'screenshots', 'thinclient-kiosk-desktop.png'));
+
+    // The PC is switched off and on: from a fresh boot it goes straight into the kiosk account's desktop, no login page, no keys.
+    const bootConsole = text().length;
+    await qmp.execute('set-action', { reboot: 'reset' }); // -no-reboot would end QEMU: this reset restarts the PC instead
+    await qmp.systemReset();
+    const afterBoot = () => text().slice(bootConsole);
+    await until('the PC netbooted again', async () => {
+      if (qemu.exitCode !== null) throw new Error(`the thin client's QEMU exited ${qemu.exitCode}:\n${afterBoot().slice(-3000)}`);
+      return /ARDESIA-TC stage=kiosk .*url=https:\/\/10\.250\.10\.1:8080\/\?thinclient=52:54:00:0a:00:01/.test(afterBoot());
+    }, BOOT_TIMEOUT_MS, 1000).catch((err: Error) => {
+      throw new Error(`${err.message}\n--- serial since the reset ---\n${afterBoot().slice(-3000)}`);
+    });
+    assert.equal((await api.request<{ bootCount: number }>('GET', `/v1/thinclients/${MAC}`)).bootCount, 2, 'the inventory counts the second boot');
+    const rebooted = await until('the kiosk\'s view connected to the kiosk account\'s desktop after the boot', async () => {
+      const m = /ARDESIA-TC stage=display desktop=(\S+) status=connected/.exec(afterBoot());
+      return m?.[1];
+    }, 300_000, 1000);
+    const kioskAfterBoot = (await api.request<SessionInfo[]>('GET', '/v1/sessions')).find((s) => s.desktop === rebooted);
+    assert.equal(kioskAfterBoot?.user, KIOSK_USER, `the desktop on screen after the boot is ${JSON.stringify(kioskAfterBoot)}`);
+    await until('the kiosk desktop\'s own picture on the thin client after the boot', async () => {
+      const desktop = await desktopOwnScreen(rebooted);
+      await qmp.screendump(join(dir, 'tc.png'), 'png');
+      const png = decodePng(readFileSync(join(dir, 'tc.png')));
+      seen = { thinClient: patternOn(png), desktop };
+      return showsDesktopPattern(seen.thinClient, desktop) && shareOf(png, DESKTOP_TOOLBAR) > 0.02;
+    }, 180_000, 2000).catch((err: Error) => {
+      throw new Error(`${err.message}; last seen ${JSON.stringify(seen)}; screen in ${join(dir, 'tc.png')}\n${afterBoot().slice(-2000)}`);
+    });
+    const passwordLoginsAfter = await api.request<Array<{ target: string }>>('GET', '/v1/audit?action=auth.login');
+    assert.ok(!passwordLoginsAfter.some((e) => e.target === KIOSK_USER), 'no password login of the kiosk account after the boot either');
     await qmp.close();
   } finally {
     qemu.kill('SIGKILL');

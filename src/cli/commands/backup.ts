@@ -18,10 +18,13 @@ interface BackupFlags {
   database?: string;
 }
 
+/** `1 home`, `2 homes`. */
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 function summary(w: BackupWritten): string {
   const images = w.manifest.images.filter((i) => i.included).length;
   const homes = w.manifest.homes.filter((h) => h.included).length;
-  return `backup written: ${w.file} (${w.bytes} bytes): the ${w.manifest.store.kind} store, ${w.manifest.config.length} configuration files, ${images} of ${w.manifest.images.length} image versions, ${homes} of ${w.manifest.homes.length} homes`;
+  return `backup written: ${w.file} (${w.bytes} bytes): the ${w.manifest.store.kind} store, ${count(w.manifest.config.length, 'configuration file')}, ${images} of ${count(w.manifest.images.length, 'image version')}, ${homes} of ${count(w.manifest.homes.length, 'home')}`;
 }
 
 async function backupOffline(dataDir: string, flags: BackupFlags, file: string): Promise<BackupWritten> {

@@ -72,6 +72,7 @@ export function registerDirectoryCommands(program: Command): void {
     .action(async (_f: unknown, cmd: Command) => {
       const all = await client(cmd).request<DirectorySourceView[]>('GET', '/v1/directory/sources');
       if (wantsJson(cmd)) return output(true, all);
+      if (all.length === 0) return console.log('no directory source: add one with `ardesia directory add FILE`, in the console (Directory sources), or start the daemon with `serve --directory FILE`');
       console.log(table(['NAME', 'KIND', 'TLS', 'REACHABLE', 'LAST SYNC', 'USERS FOUND', 'ARDESIA USERS', 'ERROR'],
         all.map((s) => [s.name, s.kind, s.tls, dash(s.reachable), dash(s.lastSyncAt), dash(s.usersFound), String(s.ardesiaUsers), dash(s.lastSyncError)])));
     });
