@@ -5,9 +5,7 @@ import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { ArdesiaError } from '../../contract/errors.js';
 import { dataDirLock } from '../../lib/data-dir-lock.js';
-import { backupAccept, backupToFile, type BackupWritten } from '../../ops/backup-file.js';
-import { restoreBackup } from '../../ops/restore.js';
-import { openStoreAsIs, storeLocation } from '../../store/db.js';
+import type { BackupWritten } from '../../ops/backup-file.js';
 import { type GlobalOptions, resolveDataDir } from '../client.js';
 import { output } from '../output.js';
 import { client, wantsJson } from './image.js';
@@ -28,6 +26,8 @@ function summary(w: BackupWritten): string {
 }
 
 async function backupOffline(dataDir: string, flags: BackupFlags, file: string): Promise<BackupWritten> {
+  // Loaded on demand: the store and tar code would slow every other command's start-up.
+  const [{ backupToFile }, { openStoreAsIs, storeLocation }] = await Promise.all([import('../../ops/backup-file.js'), import('../../store/db.js')]);
   const lock = dataDirLock(dataDir, 'ardesia backup');
   try {
     const storeAt = storeLocation(flags.database, dataDir);
@@ -56,6 +56,7 @@ async function backupOnline(cmd: Command, flags: BackupFlags, file: string): Pro
     throw err;
   }
   // Checked whole before it replaces FILE: a stream cut short (tar failed in the daemon) is refused here.
+  const { backupAccept } = await import('../../ops/backup-file.js');
   return backupAccept(tmp, file);
 }
 
@@ -96,6 +97,7 @@ export function registerBackupCommands(program: Command): void {
       if (opts.dataDir === undefined && process.env.ARDESIA_DATA_DIR === undefined) {
         throw new ArdesiaError('BAD_REQUEST', 'restore needs the data folder to restore into: give --data-dir DIR (empty or new)', undefined, 'Run `ardesia --data-dir DIR restore FILE` with an empty or new folder.');
       }
+      const { restoreBackup } = await import('../../ops/restore.js');
       const r = await restoreBackup({ file, dataDir: resolveDataDir(opts), database: flags.database });
       const images = r.manifest.images.filter((i) => i.included).length;
       const homes = r.manifest.homes.filter((h) => h.included).length;

@@ -2,7 +2,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
 import type { DirectoryConnectionResult, DirectorySourceView, DirectorySyncResult, DirectoryTestResult } from '../../contract/directory.js';
 import { ArdesiaError } from '../../contract/errors.js';
 import { output, table } from '../output.js';
@@ -21,10 +20,11 @@ function describe(t: DirectoryTestResult): string {
 }
 
 /** One source's settings from a YAML or JSON file (an entry of the --directory file's `sources`); the daemon checks them. */
-function settingsRead(file: string): unknown {
+async function settingsRead(file: string): Promise<unknown> {
   try {
     const text = readFileSync(resolve(file), 'utf8');
-    return file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    // yaml is loaded only here: every other command starts without it.
+    return file.endsWith('.json') ? JSON.parse(text) : (await import('yaml')).parse(text);
   } catch (err) {
     throw new ArdesiaError('DIRECTORY_SOURCE_INVALID', `${file}: ${(err as Error).message}`);
   }
@@ -37,7 +37,7 @@ export function registerDirectoryCommands(program: Command): void {
     .description("make a source from FILE (YAML/JSON: one entry of the --directory file's sources; bind password a file:/env: reference or the password, then kept in the store)")
     .argument('<file>')
     .action(async (file: string, _f: unknown, cmd: Command) => {
-      const s = await client(cmd).request<DirectorySourceView>('POST', '/v1/directory/sources', settingsRead(file));
+      const s = await client(cmd).request<DirectorySourceView>('POST', '/v1/directory/sources', await settingsRead(file));
       output(wantsJson(cmd), wantsJson(cmd) ? s : `directory source ${s.name} made: ${s.reachable ? 'reachable' : `unreachable (${dash(s.lastSyncError)})`}`);
     });
 
@@ -46,7 +46,7 @@ export function registerDirectoryCommands(program: Command): void {
     .argument('<name>')
     .argument('<file>')
     .action(async (name: string, file: string, _f: unknown, cmd: Command) => {
-      const s = await client(cmd).request<DirectorySourceView>('PUT', `/v1/directory/sources/${encodeURIComponent(name)}`, settingsRead(file));
+      const s = await client(cmd).request<DirectorySourceView>('PUT', `/v1/directory/sources/${encodeURIComponent(name)}`, await settingsRead(file));
       output(wantsJson(cmd), wantsJson(cmd) ? s : `directory source ${s.name} saved: ${s.reachable ? 'reachable' : `unreachable (${dash(s.lastSyncError)})`}`);
     });
 
@@ -62,7 +62,7 @@ export function registerDirectoryCommands(program: Command): void {
     .description('test connection: bind and search with the settings in FILE, saving nothing')
     .argument('<file>')
     .action(async (file: string, _f: unknown, cmd: Command) => {
-      const r = await client(cmd).request<DirectoryConnectionResult>('POST', '/v1/directory/connection-test', settingsRead(file));
+      const r = await client(cmd).request<DirectoryConnectionResult>('POST', '/v1/directory/connection-test', await settingsRead(file));
       output(wantsJson(cmd), wantsJson(cmd) ? r : r.ok ? `connection works: ${r.message}` : `connection failed (${dash(r.problem)}, ${dash(r.code)}): ${r.message}\n${dash(r.hint)}`);
       if (!r.ok) process.exitCode = 1;
     });
