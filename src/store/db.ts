@@ -125,6 +125,18 @@ export interface StoreHold {
   release(): Promise<void>;
 }
 
+/** One connection of its own (not the store's pool), connected; an unreachable server is DATABASE_UNREACHABLE. */
+export async function postgresConnect(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => {}); // a dropped connection is reported by the query that meets it
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new ArdesiaError('DATABASE_UNREACHABLE', `PostgreSQL at ${redactUrl(url)}: ${(err as Error).message}`);
+  }
+  return client;
+}
+
 /** Session-level advisory lock key of `ardesia serve` (any constant: it marks the database as served). */
 const SERVE_LOCK_KEY = 0x41524445; // "ARDE"
 
@@ -133,13 +145,7 @@ const SERVE_LOCK_KEY = 0x41524445; // "ARDE"
  * advisory lock held on a connection of its own for the daemon's life (the server drops it if we die).
  */
 export async function holdPostgresStore(url: string): Promise<StoreHold> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-  } catch (err) {
-    throw new ArdesiaError('DATABASE_UNREACHABLE', `PostgreSQL at ${redactUrl(url)}: ${(err as Error).message}`);
-  }
+  const client = await postgresConnect(url);
   const res = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [SERVE_LOCK_KEY]);
   if (res.rows[0]?.ok !== true) {
     const who = await client.query<{ addr: string | null; pid: number }>("select client_addr::text as addr, l.pid from pg_locks l join pg_stat_activity a on a.pid = l.pid where l.locktype = 'advisory' and l.objid = $1 and l.granted limit 1", [SERVE_LOCK_KEY]).catch(() => undefined);

@@ -3,21 +3,14 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { ArdesiaError } from '../contract/errors.js';
-import { redactUrl } from './db.js';
+import { postgresConnect, redactUrl } from './db.js';
 
 const POSTGRES_LIB = process.env.ARDESIA_POSTGRES_LIB ?? '/usr/lib/postgresql';
 
 /** The server's major version (15 for 15.x). */
 export async function postgresServerMajor(url: string): Promise<number> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-  } catch (err) {
-    throw new ArdesiaError('DATABASE_UNREACHABLE', `PostgreSQL at ${redactUrl(url)}: ${(err as Error).message}`);
-  }
+  const client = await postgresConnect(url);
   try {
     const r = await client.query<{ v: string }>("select current_setting('server_version_num') as v");
     return Math.floor(Number(r.rows[0]!.v) / 10000);
@@ -71,13 +64,7 @@ export async function postgresLoad(url: string, file: string): Promise<void> {
 
 /** The database's own tables (an empty database has none in schema public). */
 export async function postgresTableCount(url: string): Promise<number> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-  } catch (err) {
-    throw new ArdesiaError('DATABASE_UNREACHABLE', `PostgreSQL at ${redactUrl(url)}: ${(err as Error).message}`);
-  }
+  const client = await postgresConnect(url);
   try {
     const r = await client.query<{ n: string }>("select count(*) as n from information_schema.tables where table_schema = 'public'");
     return Number(r.rows[0]!.n);

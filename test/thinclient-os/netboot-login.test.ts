@@ -120,6 +120,20 @@ async function typeOn(qmp: QmpClient, text: string): Promise<void> {
   }
 }
 
+/** The thin client's screen (tc.png) shows what only `desktop` draws, as the desktop VM's own screen has it, under the portal's toolbar. */
+async function desktopOnThinClientScreen(qmp: QmpClient, desktop: string, what: string, consoleTail: () => string): Promise<void> {
+  let seen: { thinClient: PatternSeen; desktop: PatternSeen } | undefined;
+  await until(what, async () => {
+    const own = await desktopOwnScreen(desktop);
+    await qmp.screendump(join(dir, 'tc.png'), 'png');
+    const png = decodePng(readFileSync(join(dir, 'tc.png')));
+    seen = { thinClient: patternOn(png), desktop: own };
+    return showsDesktopPattern(seen.thinClient, own) && shareOf(png, DESKTOP_TOOLBAR) > 0.02;
+  }, 180_000, 2000).catch((err: Error) => {
+    throw new Error(`${err.message}; last seen ${JSON.stringify(seen)}; screen in ${join(dir, 'tc.png')}\n${consoleTail().slice(-2000)}`);
+  });
+}
+
 /** The broker's view of the session: from the thin client's address, its MAC in the audit, its user in the inventory. */
 async function assertSessionFromThinClient(session: SessionInfo, thinClientIp: string): Promise<void> {
   assert.equal(session.pool, 'tc');
@@ -202,16 +216,8 @@ test('a diskless 32-bit PC netboots (BIOS, full mode) the i386 OS through Ardesi
     // The kiosk page says its view is connected to this session's desktop (its console line on the serial console).
     await stage(new RegExp(`ARDESIA-TC stage=display desktop=${session.desktop} status=connected`), 'the kiosk\'s view connected to the desktop');
     // The thin client's screen shows what only that desktop draws, as the desktop VM's own screen has it, under the portal's toolbar.
-    let seen: { thinClient: PatternSeen; desktop: PatternSeen } | undefined;
-    await until('the desktop\'s own picture on the thin client', async () => {
-      const desktop = await desktopOwnScreen(session.desktop);
-      await qmp.screendump(join(dir, 'tc.png'), 'png');
-      const png = decodePng(readFileSync(join(dir, 'tc.png')));
-      seen = { thinClient: patternOn(png), desktop };
-      return showsDesktopPattern(seen.thinClient, desktop) && shareOf(png, DESKTOP_TOOLBAR) > 0.02;
-    }, 180_000, 2000).catch((err: Error) => {
-      throw new Error(`${err.message}; last seen ${JSON.stringify(seen)}; screen in ${join(dir, 'tc.png')}\n${text().slice(-2000)}`);
-    });
+    const onScreen = (desktop: string, what: string, consoleTail: () => string) => desktopOnThinClientScreen(qmp, desktop, what, consoleTail);
+    await onScreen(session.desktop, 'the desktop\'s own picture on the thin client', text);
     cpSync(join(dir, 'tc.png'), join(REPO, 'docs', 'screenshots', 'thinclient-desktop.png'));
 
     // A kiosk account named on this PC: after dora's logoff the kiosk opens it, no login page, no keys typed.
@@ -233,15 +239,7 @@ test('a diskless 32-bit PC netboots (BIOS, full mode) the i386 OS through Ardesi
     const passwordLogins = await api.request<Array<{ target: string }>>('GET', '/v1/audit?action=auth.login');
     assert.ok(!passwordLogins.some((e) => e.target === KIOSK_USER), 'no password login of the kiosk account');
     await until('the kiosk\'s view connected to the kiosk desktop', () => new RegExp(`ARDESIA-TC stage=display desktop=${kiosk.desktop} status=connected`).test(text().slice(consoleBefore)), 180_000, 1000);
-    await until('the kiosk desktop\'s own picture on the thin client', async () => {
-      const desktop = await desktopOwnScreen(kiosk.desktop);
-      await qmp.screendump(join(dir, 'tc.png'), 'png');
-      const png = decodePng(readFileSync(join(dir, 'tc.png')));
-      seen = { thinClient: patternOn(png), desktop };
-      return showsDesktopPattern(seen.thinClient, desktop) && shareOf(png, DESKTOP_TOOLBAR) > 0.02;
-    }, 180_000, 2000).catch((err: Error) => {
-      throw new Error(`${err.message}; last seen ${JSON.stringify(seen)}; screen in ${join(dir, 'tc.png')}\n${text().slice(-2000)}`);
-    });
+    await onScreen(kiosk.desktop, 'the kiosk desktop\'s own picture on the thin client', text);
     cpSync(join(dir, 'tc.png'), join(REPO, 'docs', 'screenshots', 'thinclient-kiosk-desktop.png'));
 
     // The PC is switched off and on: from a fresh boot it goes straight into the kiosk account's desktop, no login page, no keys.
@@ -262,15 +260,7 @@ test('a diskless 32-bit PC netboots (BIOS, full mode) the i386 OS through Ardesi
     }, 300_000, 1000);
     const kioskAfterBoot = (await api.request<SessionInfo[]>('GET', '/v1/sessions')).find((s) => s.desktop === rebooted);
     assert.equal(kioskAfterBoot?.user, KIOSK_USER, `the desktop on screen after the boot is ${JSON.stringify(kioskAfterBoot)}`);
-    await until('the kiosk desktop\'s own picture on the thin client after the boot', async () => {
-      const desktop = await desktopOwnScreen(rebooted);
-      await qmp.screendump(join(dir, 'tc.png'), 'png');
-      const png = decodePng(readFileSync(join(dir, 'tc.png')));
-      seen = { thinClient: patternOn(png), desktop };
-      return showsDesktopPattern(seen.thinClient, desktop) && shareOf(png, DESKTOP_TOOLBAR) > 0.02;
-    }, 180_000, 2000).catch((err: Error) => {
-      throw new Error(`${err.message}; last seen ${JSON.stringify(seen)}; screen in ${join(dir, 'tc.png')}\n${afterBoot().slice(-2000)}`);
-    });
+    await onScreen(rebooted, 'the kiosk desktop\'s own picture on the thin client after the boot', afterBoot);
     const passwordLoginsAfter = await api.request<Array<{ target: string }>>('GET', '/v1/audit?action=auth.login');
     assert.ok(!passwordLoginsAfter.some((e) => e.target === KIOSK_USER), 'no password login of the kiosk account after the boot either');
     await qmp.close();
