@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli, TestDaemon, until } from '../helpers/daemon.js';
 import { AD_USERS, BASE_DN, DC_NAME, READER, REALM, DOMAIN, type SambaDc, sambaDcStart } from './samba.js';
+import { jsonCall } from './http.js';
 
 const password = (user: string) => AD_USERS.find(([n]) => n === user)![1];
 let dc: SambaDc;
@@ -15,15 +16,7 @@ let daemon: TestDaemon;
 let url: string;
 let rootToken: string;
 
-async function call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (method: string, path: string, body?: unknown, token?: string) => jsonCall(url, method, path, body, token);
 
 before(async () => {
   dc = await sambaDcStart();

@@ -16,6 +16,7 @@ import { DirectorySource } from '../../src/directory/client.js';
 import { directoryConfigParse } from '../../src/directory/config.js';
 import { ArdesiaError } from '../../src/contract/errors.js';
 import { freePort, groupDn, groupLdif, personLdif, type Slapd, slapdStart, SUFFIX, testCaMake, userDn } from './slapd.js';
+import { jsonCall } from './http.js';
 
 const LOCAL_PASSWORD = 'local-password-7';
 /** A fresh folder for a CA that did not sign slapd's certificate. */
@@ -25,15 +26,7 @@ let daemon: TestDaemon;
 let url: string;
 let rootToken: string;
 
-async function call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (method: string, path: string, body?: unknown, token?: string) => jsonCall(url, method, path, body, token);
 
 const tokenOf = async (user: string, password: string) => {
   const r = await call('POST', '/v1/auth/tokens', { user, password });
