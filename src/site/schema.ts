@@ -66,41 +66,64 @@ export const SiteFileSchema = z
     pools: z.array(Pool).default([]),
     thinClients: z.array(ThinClientCreate).default([]),
   })
-  .strict()
-  .superRefine((site, ctx) => {
-    const add = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
-    const names = <T>(list: T[], key: (t: T) => string, section: string, field: string) => {
-      const seen = new Set<string>();
-      list.forEach((t, i) => {
-        if (seen.has(key(t))) add([section, i, field], `${key(t)} is listed twice`);
-        seen.add(key(t));
-      });
-      return seen;
-    };
-    const images = names(site.images, (i) => i.name, 'images', 'name');
-    const groups = names(site.groups, (g) => g, 'groups', '');
-    const users = names(site.users, (u) => u.name, 'users', 'name');
-    names(site.directorySources, (s) => s.name, 'directorySources', 'name');
-    const pools = names(site.pools, (p) => p.name, 'pools', 'name');
-    names(site.thinClients, (t) => t.mac, 'thinClients', 'mac');
-    site.users.forEach((u, i) => u.groups.forEach((g, j) => groups.has(g) || add(['users', i, 'groups', j], `group ${g} is not in groups`)));
-    site.directorySources.forEach((s, i) => sourceProblems(s).forEach((p) => add(['directorySources', i, ...p.path], p.message)));
-    site.directorySources.forEach((s, i) => Object.values(s.groups).flat().forEach((g) => groups.has(g) || add(['directorySources', i, 'groups'], `group ${g} is not in groups`)));
-    site.pools.forEach((p, i) => {
-      if (!images.has(p.image)) add(['pools', i, 'image'], `image ${p.image} is not in images`);
-      p.entitled.groups.forEach((g, j) => groups.has(g) || add(['pools', i, 'entitled', 'groups', j], `group ${g} is not in groups`));
-    });
-    site.thinClients.forEach((t, i) => {
-      if (t.pool && !pools.has(t.pool)) add(['thinClients', i, 'pool'], `pool ${t.pool} is not in pools`);
-      if (t.kioskUser && !users.has(t.kioskUser)) add(['thinClients', i, 'kioskUser'], `user ${t.kioskUser} is not in users`);
-    });
-  });
+  .strict();
 export type SiteFile = z.output<typeof SiteFileSchema>;
+
+type Raw = Record<string, unknown>;
+const list = (v: unknown): Raw[] => (Array.isArray(v) ? v.map((x) => (x && typeof x === 'object' ? (x as Raw) : {})) : []);
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/**
+ * The checks across sections (names listed twice; groups, images, pools and users named but not listed), read from
+ * the raw document: they are reported even when a section fails its own schema, so every problem shows at once.
+ */
+function siteCrossProblems(data: unknown): string[] {
+  const doc = (data && typeof data === 'object' ? data : {}) as Raw;
+  const out: string[] = [];
+  const names = (items: unknown[], key: (t: unknown) => string | undefined, at: (i: number) => string) => {
+    const seen = new Set<string>();
+    items.forEach((t, i) => {
+      const k = key(t);
+      if (k === undefined) return;
+      if (seen.has(k)) out.push(`${at(i)}: ${k} is listed twice`);
+      seen.add(k);
+    });
+    return seen;
+  };
+  const images = names(list(doc.images), (t) => text((t as Raw).name), (i) => `images.${i}.name`);
+  const groups = names(strings(doc.groups), (t) => t as string, (i) => `groups.${i}`);
+  const users = names(list(doc.users), (t) => text((t as Raw).name), (i) => `users.${i}.name`);
+  names(list(doc.directorySources), (t) => text((t as Raw).name), (i) => `directorySources.${i}.name`);
+  const pools = names(list(doc.pools), (t) => text((t as Raw).name), (i) => `pools.${i}.name`);
+  names(list(doc.thinClients), (t) => text((t as Raw).mac)?.toLowerCase().replace(/-/g, ':'), (i) => `thinClients.${i}.mac`);
+  const need = (set: Set<string>, what: string, name: string | undefined, path: string) => {
+    if (name !== undefined && !set.has(name)) out.push(`${path}: ${what} ${name} is not in ${what === 'group' ? 'groups' : `${what}s`}`);
+  };
+  list(doc.users).forEach((u, i) => strings(u.groups).forEach((g, j) => need(groups, 'group', g, `users.${i}.groups.${j}`)));
+  list(doc.directorySources).forEach((s, i) => {
+    const mapped = s.groups && typeof s.groups === 'object' ? Object.values(s.groups as Raw).flatMap(strings) : [];
+    mapped.forEach((g) => need(groups, 'group', g, `directorySources.${i}.groups`));
+    const urls = strings(s.urls);
+    if (urls.length) for (const p of sourceProblems({ urls, startTls: s.startTls === true, allowInsecure: s.allowInsecure === true, realms: strings(s.realms), kind: text(s.kind) ?? '' })) out.push(`directorySources.${i}.${p.path.join('.')}: ${p.message}`);
+  });
+  list(doc.pools).forEach((p, i) => {
+    need(images, 'image', text(p.image), `pools.${i}.image`);
+    const entitled = (p.entitled && typeof p.entitled === 'object' ? p.entitled : {}) as Raw;
+    strings(entitled.groups).forEach((g, j) => need(groups, 'group', g, `pools.${i}.entitled.groups.${j}`));
+  });
+  list(doc.thinClients).forEach((t, i) => {
+    need(pools, 'pool', text(t.pool), `thinClients.${i}.pool`);
+    need(users, 'user', text(t.kioskUser), `thinClients.${i}.kioskUser`);
+  });
+  return out;
+}
 
 /** Every problem of the document as `path: message`, all at once (empty when it is valid). Pure. */
 export function siteProblems(data: unknown): string[] {
   const parsed = SiteFileSchema.safeParse(data ?? {});
-  return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.filter((p) => p !== '').join('.') || '(top)'}: ${i.message}`);
+  const own = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`);
+  return [...own, ...siteCrossProblems(data)];
 }
 
 /** The site file's text → the validated site, or SITE_FILE_INVALID listing every problem with its path. Pure. */
@@ -112,8 +135,7 @@ export function siteFileParse(text: string, where: string): SiteFile {
     const at = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
     throw new ArdesiaError('SITE_FILE_INVALID', `site file ${where}: not YAML${at}: ${(err as Error).message.split('\n')[0]}`, { problems: [(err as Error).message] });
   }
-  const parsed = SiteFileSchema.safeParse(data ?? {});
-  if (parsed.success) return parsed.data;
   const problems = siteProblems(data);
+  if (!problems.length) return SiteFileSchema.parse(data ?? {});
   throw new ArdesiaError('SITE_FILE_INVALID', `site file ${where} has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n  ${problems.join('\n  ')}`, { problems });
 }
