@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { ArdesiaError } from '../contract/errors.js';
 import { siteFileParse, siteProblems } from './schema.js';
@@ -45,4 +47,14 @@ test('not YAML: the line is named; a valid file gets the contract defaults', () 
   assert.equal(s.pools[0]!.warmSpares, 1);
   assert.equal(s.pools[0]!.onLogoff, 'reset');
   assert.throws(() => siteFileParse('users: [{name: "-x"}]\nbogus: 1\n', 'site.yaml'), (e: ArdesiaError) => /has 2 problems/.test(e.message));
+});
+
+test('the example of README "The site as code" is a valid site file', () => {
+  // Compiled to dist/src/site/: the repository root is three levels up.
+  const readme = readFileSync(join(import.meta.dirname, '..', '..', '..', 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## The site as code'));
+  const example = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(example, 'README has the example');
+  const s = siteFileParse(example, 'README');
+  assert.deepEqual([s.images.length, s.users.length, s.pools.length, s.thinClients.length, s.directorySources.length], [2, 2, 1, 1, 1]);
 });
