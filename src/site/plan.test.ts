@@ -102,3 +102,13 @@ test('an export of a site plans no change, even with prune', () => {
   assert.deepEqual(sitePlan(exported, now, { prune: true }).steps, []);
   assert.equal(exported.images[0]!.from, '/d/images/deb/1.qcow2');
 });
+
+test("an image's boot profile is fixed when it is made: a difference is a note, never a step", () => {
+  const s = site(doc);
+  const edited = site({ ...doc, images: [{ ...doc.images[0], boot: { memoryMiB: 1024, kernel: '/elsewhere/vmlinuz' } }] });
+  const plan = sitePlan(edited, stateAfter(s), { prune: false });
+  assert.deepEqual(plan.steps, []);
+  assert.match(plan.notes.join('\n'), /^image deb: its boot profile differs from the file's \(.*"memoryMiB":512.*\); it is fixed when an image is made/m);
+  const kernelOnly = site({ ...doc, images: [{ ...doc.images[0], boot: { kernel: '/elsewhere/vmlinuz' } }] });
+  assert.deepEqual(sitePlan(kernelOnly, stateAfter(s), { prune: false }).notes, []);
+});

@@ -131,7 +131,12 @@ function imageSteps(want: SiteImage[], have: ImageInfo[], out: SitePlan): Step[]
         resource: 'image', action: 'create', name: img.name, changes,
         call: { method: 'POST', path: '/v1/images', body: { name: img.name, ...source, boot: img.boot }, operation: true, ...(img.from !== undefined && img.sha256 ? { sha256Check: { file: img.from, sha256: img.sha256 } } : {}) },
       });
-    } else if (img.current !== undefined && img.current !== cur.currentVersion) {
+      continue;
+    }
+    // Kernel and initrd are compared by neither path: the site keeps its own copies of the files it was given.
+    const bootOf = (b: { arch: string; firmware: string; memoryMiB: number; cmdline?: string | null }) => ({ arch: b.arch, firmware: b.firmware, memoryMiB: b.memoryMiB, cmdline: b.cmdline ?? null });
+    if (!same(bootOf(img.boot), bootOf(cur.boot))) out.notes.push(`image ${img.name}: its boot profile differs from the file's (${canonical(bootOf(cur.boot))}); it is fixed when an image is made, so apply leaves it`);
+    if (img.current !== undefined && img.current !== cur.currentVersion) {
       if (!cur.versions.some((v) => v.version === img.current)) out.conflicts.push(`images.${img.name}.current: image ${img.name} has no version ${img.current} (it has ${cur.versions.map((v) => v.version).join(', ') || 'none'})`);
       else steps.push({ resource: 'image', action: 'update', name: img.name, changes: [{ field: 'current', from: cur.currentVersion, to: img.current }], call: { method: 'POST', path: `/v1/images/${enc(img.name)}/rollback`, body: { to: img.current } } });
     }
