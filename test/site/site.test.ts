@@ -162,6 +162,18 @@ test('--prune: what the file leaves out is deleted only with it', async () => {
   assert.equal((await daemon.cli(['apply', '--prune', '-f', path])).stdout.trim(), 'no change');
 });
 
+test('what the site cannot take: plan marks it, apply refuses it before any step', async () => {
+  const images = [{ ...(site.images as object[])[0], current: 5 }];
+  const path = siteFile('conflict.yaml', { ...site, images, groups: [...(site.groups as string[]), 'never'] });
+  const plan = await daemon.cli(['plan', '-f', path]);
+  assert.equal(plan.code, 1);
+  assert.match(plan.stdout, /^! images\.bb\.current: image bb has no version 5 \(it has 1\)$/m);
+  const r = await daemon.cli(['apply', '-f', path]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /the site cannot take this file as it is \(nothing was changed\)/);
+  assert.equal((await get<GroupView[]>('/v1/groups')).some((g) => g.name === 'never'), false);
+});
+
 test("apply goes through the API with the caller's rights: a user who is not an administrator is refused", async () => {
   const carol = await userClient(daemon, 'carol');
   const r = await daemon.cli(['apply', '-f', join(dir, 'site.yaml')], { env: { ARDESIA_TOKEN: carol.endpoint.token! } });
