@@ -6,7 +6,7 @@ import { ArdesiaError } from '../contract/errors.js';
 
 const GroupName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'an Ardesia group name: 1-63 letters, digits, dot, dash or underscore');
 /** A secret is never written in the file itself: `file:/path` (first line) or `env:NAME`. */
-const SecretRef = z.string().regex(/^(file:\/.+|env:[A-Za-z_][A-Za-z0-9_]*)$/, 'give the password as file:/absolute/path or env:VARIABLE, never inline');
+export const SecretRef = z.string().regex(/^(file:\/.+|env:[A-Za-z_][A-Za-z0-9_]*)$/, 'give the password as file:/absolute/path or env:VARIABLE, never inline');
 const LdapUrl = z.string().regex(/^ldaps?:\/\/[^/\s]+\/?$/i, 'an ldap:// or ldaps:// URL with a host (and port)');
 
 export const SourceSchema = z
