@@ -196,7 +196,7 @@ export const ERROR_REGISTRY = {
   DIRECTORY_SOURCE_FROM_FILE: { status: 409, hint: "This source comes from the daemon's --directory file: change it in that file and restart the daemon, or give the console's source another name." },
   DIRECTORY_SOURCE_EXISTS: { status: 409, hint: 'A directory source of this name exists: edit it (PUT /v1/directory/sources/NAME, or Edit in the console), or choose another name.' },
   DIRECTORY_SOURCE_NOT_FOUND: { status: 404, hint: 'GET /v1/directory/sources (or Directory in the console) lists the sources there are.' },
-  // wt-site: the site as code (src/site/)
+  // The site as code (src/site/)
   SITE_FILE_INVALID: { status: 400, hint: 'Fix the site file at the paths named in the message (README "The site as code" shows an example), then run plan again; nothing was changed.' },
   SITE_IMAGE_SHA256_MISMATCH: { status: 400, hint: 'The file to import is not the one the site file names: put the right file at that path, or write its real sha256 (sha256sum FILE) if it is the one you mean; nothing was changed.' },
   SITE_CONFLICT: { status: 409, hint: 'The site file asks for something the current site cannot take (the message says what): change the file or the site, then run plan again; nothing was changed.' },
