@@ -3,15 +3,21 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { Operation } from '../../contract/images.js';
-import { applyRun } from '../../site/apply.js';
-import { siteExport, siteExportText } from '../../site/export.js';
-import { type SitePlan, sitePlan, stepText } from '../../site/plan.js';
-import { type SiteFile, siteFileParse } from '../../site/schema.js';
-import { siteStateRead } from '../../site/state.js';
+import type { SitePlan } from '../../site/plan.js';
+import type { SiteFile } from '../../site/schema.js';
 import { output } from '../output.js';
 import { client, followOperation, wantsJson } from './image.js';
 
-function siteFileRead(path: string): SiteFile {
+// src/site (and YAML) load on demand: every other command starts without them.
+const siteModules = async () => {
+  const [apply, exp, plan, schema, state] = await Promise.all([
+    import('../../site/apply.js'), import('../../site/export.js'), import('../../site/plan.js'), import('../../site/schema.js'), import('../../site/state.js'),
+  ]);
+  return { ...apply, ...exp, ...plan, ...schema, ...state };
+};
+
+async function siteFileRead(path: string): Promise<SiteFile> {
+  const { siteFileParse } = await siteModules();
   let text: string;
   try {
     text = readFileSync(path === '-' ? 0 : path, 'utf8');
@@ -21,7 +27,7 @@ function siteFileRead(path: string): SiteFile {
   return siteFileParse(text, path === '-' ? '(stdin)' : path);
 }
 
-function planLines(plan: SitePlan): string[] {
+function planLines(plan: SitePlan, stepText: (s: SitePlan['steps'][number]) => string): string[] {
   return [...plan.notes.map((n) => `  (${n})`), ...plan.conflicts.map((c) => `! ${c}`), ...(plan.steps.length ? plan.steps.map(stepText) : ['no change'])];
 }
 
@@ -32,9 +38,10 @@ export function registerSiteCommands(program: Command): void {
     .requiredOption('-f, --file <site.yaml>', 'the site file ("-" for standard input)')
     .option('--prune', 'also plan deletes of what the file does not list')
     .action(async (flags: { file: string; prune?: boolean }, cmd: Command) => {
-      const site = siteFileRead(flags.file);
+      const { sitePlan, siteStateRead, stepText } = await siteModules();
+      const site = await siteFileRead(flags.file);
       const plan = sitePlan(site, await siteStateRead(client(cmd)), { prune: flags.prune === true });
-      output(wantsJson(cmd), wantsJson(cmd) ? plan : planLines(plan).join('\n'));
+      output(wantsJson(cmd), wantsJson(cmd) ? plan : planLines(plan, stepText).join('\n'));
       if (plan.conflicts.length) process.exitCode = 1;
     });
 
@@ -44,7 +51,8 @@ export function registerSiteCommands(program: Command): void {
     .requiredOption('-f, --file <site.yaml>', 'the site file ("-" for standard input)')
     .option('--prune', 'also delete what the file does not list (local users, groups, console directory sources, images, pools, thin clients)')
     .action(async (flags: { file: string; prune?: boolean }, cmd: Command) => {
-      const site = siteFileRead(flags.file);
+      const { applyRun, sitePlan, siteStateRead } = await siteModules();
+      const site = await siteFileRead(flags.file);
       const api = client(cmd);
       const plan = sitePlan(site, await siteStateRead(api), { prune: flags.prune === true });
       for (const note of plan.notes) process.stderr.write(`ardesia: (${note})\n`);
@@ -59,6 +67,7 @@ export function registerSiteCommands(program: Command): void {
     .command('export')
     .description('write today\'s site as a site file (stdout): `plan -f` of it shows no change')
     .action(async (_f: unknown, cmd: Command) => {
+      const { siteExport, siteExportText, siteStateRead } = await siteModules();
       const state = await siteStateRead(client(cmd));
       if (wantsJson(cmd)) return output(true, siteExport(state));
       process.stdout.write(siteExportText(state));
