@@ -114,7 +114,7 @@ describe('the guest’s VNC through the gateway', () => {
     const c = openDisplay(url, await ticketFor({ token: tokens.owner }), tokens.owner);
     await c.opened;
     assert.equal(c.ws.protocol, 'binary');
-    const rfb = await rfbStart(c.ws);
+    const rfb = await rfbStart(c);
     assert.equal(rfb.version, 'RFB 003.008\n');
     assert.ok(rfb.securityTypes.includes(1), `security types ${rfb.securityTypes}`);
     assert.ok(rfb.width > 0 && rfb.height > 0);
@@ -143,7 +143,7 @@ describe('the guest’s VNC through the gateway', () => {
     const otherSession = await openDisplay(url, await ticketFor({ cookie: cookies[0] }), undefined, { cookie: cookies[1]!, origin: url }).closed;
     assert.match(otherSession.reason, /^DISPLAY_TICKET_NOT_YOURS /);
     const sameSession = openDisplay(url, await ticketFor({ cookie: cookies[0] }), undefined, { cookie: cookies[0]!, origin: url });
-    assert.equal((await rfbStart(sameSession.ws)).version, 'RFB 003.008\n');
+    assert.equal((await rfbStart(sameSession)).version, 'RFB 003.008\n');
     sameSession.ws.close();
     await sameSession.closed;
   });
@@ -186,7 +186,7 @@ test('garbage, half-closed frames and drops leave no fd in the daemon, and the d
   }
   await until('the daemon to release every fd', () => openFds(pid) <= before, 30_000, 100);
   const c = openDisplay(url, await ticketFor({ token: tokens.owner }), tokens.owner);
-  assert.equal((await rfbStart(c.ws)).firstMessageType, 0);
+  assert.equal((await rfbStart(c)).firstMessageType, 0);
   c.ws.close();
   await c.closed;
 });

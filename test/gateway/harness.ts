@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import WebSocket from 'ws';
+import { ByteReader } from './protocols.js';
 import type { AppContext } from '../../src/api/route.js';
 import { ensureRootToken } from '../../src/auth/tokens.js';
 import { ArdesiaError } from '../../src/contract/errors.js';
@@ -91,6 +92,8 @@ export async function startHarness(onVnc: (socket: Socket) => void, opts: { tick
 export interface Received {
   ws: WebSocket;
   chunks: Buffer[];
+  /** Everything received, from the first message on, read by exact lengths (rfbStart reads from it). */
+  reader: ByteReader;
   opened: Promise<void>;
   closed: Promise<{ code: number; reason: string; bytes: number; data: Buffer }>;
 }
@@ -101,7 +104,13 @@ export function openDisplay(url: string, ticket: string, token: string | undefin
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
   });
   const chunks: Buffer[] = [];
-  ws.on('message', (data: Buffer) => chunks.push(data));
+  // Listening from the start: the server's first bytes can arrive with the 101 and be emitted before `opened` resolves.
+  const reader = new ByteReader();
+  ws.on('message', (data: Buffer) => {
+    chunks.push(data);
+    reader.push(data);
+  });
+  ws.on('close', (code, why) => reader.end(`closed ${code} ${why.toString()}`));
   ws.on('error', () => undefined);
   const opened = new Promise<void>((ok, fail) => {
     ws.once('open', () => ok());
@@ -113,7 +122,7 @@ export function openDisplay(url: string, ticket: string, token: string | undefin
       ok({ code, reason: reason.toString(), bytes: data.length, data });
     }),
   );
-  return { ws, chunks, opened, closed };
+  return { ws, chunks, reader, opened, closed };
 }
 
 /** Open file descriptors of this process. */

@@ -48,11 +48,9 @@ export interface RfbResult {
   rectangles: number;
 }
 
-/** Version, security "None", ClientInit, then a full FramebufferUpdateRequest and the reply's header. */
-export async function rfbStart(ws: WebSocket): Promise<RfbResult> {
-  const r = new ByteReader();
-  ws.on('message', (d: Buffer) => r.push(d));
-  ws.on('close', (code, reason) => r.end(`closed ${code} ${reason.toString()}`));
+/** Version, security "None", ClientInit, then a full FramebufferUpdateRequest and the reply's header; `reader` must have listened since the socket was made. */
+export async function rfbStart(display: { ws: WebSocket; reader: ByteReader }): Promise<RfbResult> {
+  const { ws, reader: r } = display;
   const version = (await r.read(12)).toString('latin1');
   ws.send(Buffer.from('RFB 003.008\n'));
   const count = (await r.read(1))[0]!;
