@@ -6,7 +6,8 @@ import { EscapeReader } from './escape.js';
 
 export async function attachConsole(api: ApiClient, names: string[], opts: { replayBytes: number }): Promise<void> {
   const many = names.length > 1;
-  const sockets = await Promise.all(names.map((name) => openConsole(api, name, opts.replayBytes)));
+  const consoles = await Promise.all(names.map((name) => openConsole(api, name, opts.replayBytes)));
+  const sockets = consoles.map((c) => c.ws);
   let current = 0;
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
@@ -22,9 +23,9 @@ export async function attachConsole(api: ApiClient, names: string[], opts: { rep
       for (const ws of sockets) ws.close();
       resolve();
     };
-    sockets.forEach((ws, i) => {
+    consoles.forEach(({ ws, held }, i) => {
       let lineStart = true;
-      ws.on('message', (data: Buffer) => {
+      const onMessage = (data: Buffer) => {
         if (!many) return void process.stdout.write(data);
         // Several consoles: label each line with its VM.
         let text = '';
@@ -34,11 +35,16 @@ export async function attachConsole(api: ApiClient, names: string[], opts: { rep
           lineStart = ch === '\n';
         }
         process.stdout.write(text);
-      });
-      ws.on('close', (_code, reason) => {
+      };
+      const onClose = (reason: Buffer) => {
         process.stderr.write(`\r\n[ardesia: console of ${names[i]} closed${reason.length ? `: ${reason.toString()}` : ''}]\r\n`);
         if (--open === 0) finish();
-      });
+      };
+      // What arrived before this point (the replay, while other consoles were still opening) comes first.
+      for (const data of held.take()) onMessage(data);
+      ws.on('message', onMessage);
+      if (held.closedWith) onClose(held.closedWith);
+      else ws.on('close', (_code, reason) => onClose(reason));
     });
     const escapes = new EscapeReader();
     const onInput = (chunk: Buffer) => {
@@ -57,10 +63,37 @@ export async function attachConsole(api: ApiClient, names: string[], opts: { rep
   });
 }
 
-function openConsole(api: ApiClient, name: string, replay: number): Promise<WebSocket> {
+/** Messages and the close of a console socket from its creation on, until the terminal takes them over. */
+export class HeldMessages {
+  private messages: Buffer[] = [];
+  private holding = true;
+  /** The close reason, when the socket closed before the terminal took it over. */
+  closedWith: Buffer | undefined;
+
+  constructor(ws: WebSocket) {
+    // Listening from the start: the replay can come in the same read as the 101 and be emitted before 'open' resolves.
+    ws.on('message', (data: Buffer) => {
+      if (this.holding) this.messages.push(data);
+    });
+    ws.once('close', (_code, reason) => {
+      if (this.holding) this.closedWith = reason;
+    });
+  }
+
+  /** What was held; from now on the caller's own listeners get everything. */
+  take(): Buffer[] {
+    this.holding = false;
+    const all = this.messages;
+    this.messages = [];
+    return all;
+  }
+}
+
+export function openConsole(api: ApiClient, name: string, replay: number): Promise<{ ws: WebSocket; held: HeldMessages }> {
   return new Promise((resolve, reject) => {
     const ws = api.webSocket(`/v1/vms/${encodeURIComponent(name)}/console?replay=${replay}`);
-    ws.once('open', () => resolve(ws));
+    const held = new HeldMessages(ws);
+    ws.once('open', () => resolve({ ws, held }));
     ws.once('close', (closeCode, reason) => {
       const text = reason.toString();
       const [code, ...rest] = text.split(' ');
