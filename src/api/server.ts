@@ -101,9 +101,11 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       handler: async (req, reply) => countingQueries(() => handleRoute(req, reply), (queries) => opts.log?.debug?.({ route: `${route.method} ${route.url}`, queries }, 'store queries of a request')),
     });
     async function handleRoute(req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+      const receivedAt = Date.now();
       const who = await principalOf(opts.store, req);
       // Authorization first: an anonymous caller learns nothing about valid names from validation errors.
       await authorize(opts.app, route, who, urlNameOf(req.params));
+      const authenticatedAt = Date.now();
       // The one parse of each part, with the route's own schemas: handlers declared by defineRoute are typed by them.
       const params = parseInput(paramsSchema, req.params, 'params');
       const body = route.body ? parseInput(route.body, req.body, 'body') : req.body;
@@ -116,6 +118,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
         address: addressOf(req.raw, trusted),
         secure: req.protocol === 'https',
         userAgent: req.headers['user-agent'],
+        received: { at: receivedAt, authenticatedAt },
         setCookie: (cookie) => cookies.push(cookie),
         params,
         body,
