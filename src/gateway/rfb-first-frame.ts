@@ -104,6 +104,11 @@ export class FirstFrameWatch {
 
   constructor(private readonly onFirstFrame: () => void) {}
 
+  /** Whether the first frame is still to be reported. */
+  get pending(): boolean {
+    return !this.done;
+  }
+
   /** Whether desktop bytes are still wanted. */
   get wants(): boolean {
     return !this.done && this.end === undefined && this.seenBytes < FirstFrameWatch.LIMIT;
