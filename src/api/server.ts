@@ -7,6 +7,7 @@ import type { Store } from '../store/db.js';
 import { principalResolve } from '../auth/principal.js';
 import { consoleRoute, registerConsoleRoute } from './console-ws.js';
 import { poolRoutes } from './routes-pools.js';
+import { timelineRoutes } from './routes-timeline.js';
 import { countingQueries } from '../store/query-count.js';
 import { hostRoutes } from './routes-hosts.js';
 import { eventsRoute, registerEventsRoute } from './events.js';
@@ -31,7 +32,7 @@ import { opsRoutes } from './routes-ops.js';
 import { metricsRoutes } from './metrics.js';
 import { clientAddress, isTrustedProxy, NO_TRUSTED_PROXIES, originProblem, type TrustedProxies } from './request-guard.js';
 
-export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...mfaRoutes, ...kioskRoutes, ...metricsRoutes, ...opsRoutes, ...hostRoutes, ...directoryRoutes];
+export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...mfaRoutes, ...kioskRoutes, ...metricsRoutes, ...opsRoutes, ...hostRoutes, ...directoryRoutes, ...timelineRoutes];
 
 export interface ApiOptions {
   app: AppContext;

@@ -50,3 +50,9 @@ export const PoolTimelineAggregate = z.object({
   total: StageAggregate.omit({ stage: true }),
 });
 export type PoolTimelineAggregate = z.infer<typeof PoolTimelineAggregate>;
+
+export const SessionTimelineQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(10) }).strict();
+/** A window of session starts: from (inclusive) and to (exclusive); the last 24 hours when not given. */
+export const PoolTimelineQuery = z
+  .object({ from: z.string().datetime({ offset: true }).optional(), to: z.string().datetime({ offset: true }).optional() })
+  .strict();
