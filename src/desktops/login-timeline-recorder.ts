@@ -8,6 +8,7 @@ import { aggregateTimelines, type RecordedStage, stageAllowed, stageDurations, s
 
 export interface StageObserved {
   pool: string;
+  desktop: string;
   stage: TimelineStage;
   /** Seconds since the previous stage ended. */
   seconds: number;
@@ -84,7 +85,7 @@ export class LoginTimelines {
     if (!verdict.ok) return void this.log.warn({ desktop: t.desktop, stage: stage.stage }, `login timeline of ${t.desktop}: ${verdict.why}`);
     const previous = t.stages.at(-1);
     t.stages.push(stage);
-    if (previous && !stage.skipped) this.observed({ pool: t.pool, stage: stage.stage, seconds: (stage.at - previous.at) / 1000 });
+    if (previous && !stage.skipped) this.observed({ pool: t.pool, desktop: t.desktop, stage: stage.stage, seconds: (stage.at - previous.at) / 1000 });
     const row = { timeline: t.id, stage: stage.stage, at_ms: stage.at, skipped: stage.skipped ? 1 : 0, detail: stage.detail };
     t.written = t.written
       .then(() => this.db.insertInto('login_timeline_stages').values(row).execute())

@@ -1,0 +1,93 @@
+// The login timeline (issue 17), end to end: a user logs in through the portal in Chromium and opens a desktop
+// of a pool with no warm spare (so it is cloned and booted for them); every stage is recorded in order, with
+// the first frame (seen in the display path) last; the pool's p50/p95 per stage, the per-stage histogram and
+// the console's bar on the Sessions page show it.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { TIMELINE_STAGES, type PoolTimelineAggregate, type TimelineView } from '../../src/contract/timeline.js';
+import type { SessionInfo } from '../../src/contract/pools.js';
+import { runCli } from '../helpers/daemon.js';
+import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
+import { assertNoConsoleErrors, browserLaunch, login, pageOpen, rootCall, screenshot, until, userCreate, webDaemonStart, type WebDaemon } from './browser.js';
+
+const TIMEOUT_MS = 300_000;
+const PASSWORD = 'correct-horse-staple-42';
+
+describe('the login timeline', () => {
+  let w: WebDaemon;
+  let browser: Browser;
+
+  before(async () => {
+    w = await webDaemonStart();
+    browser = await browserLaunch();
+    const guest = buildHelperGuest(mkdtempSync('/tmp/wtl-'));
+    const made = await runCli(w.daemon.dataDir, ['image', 'create', 'bb', '--from', guest.root, '--format', 'raw', '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', KERNEL_APPEND, '--memory', '192M']);
+    assert.equal(made.code, 0, made.stderr);
+    await userCreate(w, 'tim', PASSWORD);
+    await userCreate(w, 'tia', PASSWORD, ['admin', 'user']);
+    await rootCall(w, 'POST', '/v1/pools', { name: 'tl', image: 'bb', warmSpares: 0, maxDesktops: 1, memoryMiB: 192, homeSizeBytes: 64 * 2 ** 20, entitled: { users: ['tim'] } });
+  });
+  after(async () => {
+    await browser?.close();
+    await w?.daemon.destroy();
+  });
+
+  it('records every stage in order, the first frame last; the pool aggregate, the histogram and the console bar show it', async () => {
+    const p = await pageOpen(browser);
+    await login(p.page, w.url, 'tim', PASSWORD);
+    await p.page.getByRole('button', { name: 'Open tl' }).click();
+    await p.page.locator('[data-status="connected"]').waitFor({ timeout: TIMEOUT_MS });
+    const desktop = (await rootCall<SessionInfo[]>(w, 'GET', '/v1/sessions')).find((s) => s.user === 'tim')!.desktop;
+
+    const [timeline] = await until(
+      'the login timeline complete',
+      async () => {
+        const list = await rootCall<TimelineView[]>(w, 'GET', `/v1/sessions/${desktop}/timeline`);
+        return list[0]?.complete ? list : undefined;
+      },
+      TIMEOUT_MS,
+      500,
+    );
+    assert.ok(timeline);
+    assert.deepEqual(timeline.stages.map((s) => s.stage), [...TIMELINE_STAGES], 'every stage, in order, the first frame last');
+    assert.deepEqual(timeline.stages.filter((s) => s.skipped).map((s) => s.stage), [], 'nothing skipped: no warm spare, a home, a display');
+    assert.equal(timeline.stages.find((s) => s.stage === 'broker')!.detail, 'clone');
+    assert.equal(timeline.stages.find((s) => s.stage === 'spare')!.detail, 'clone');
+    const times = timeline.stages.map((s) => Date.parse(s.at));
+    assert.deepEqual([...times].sort((a, b) => a - b), times, 'the stages are in time order');
+    assert.equal(timeline.totalMs, times.at(-1)! - times[0]!);
+    assert.equal(timeline.user, 'tim');
+    assert.equal(timeline.pool, 'tl');
+    // A clone and a boot take seconds; the stages after it are measured too.
+    assert.ok(timeline.stages.find((s) => s.stage === 'spare')!.ms > 100, `the spare wait is measured: ${JSON.stringify(timeline.stages)}`);
+
+    const agg = await rootCall<PoolTimelineAggregate>(w, 'GET', '/v1/pools/tl/timeline');
+    assert.equal(agg.sessions, 1);
+    assert.equal(agg.total.count, 1);
+    assert.equal(agg.total.p50Ms, timeline.totalMs);
+    for (const stage of TIMELINE_STAGES.slice(1)) {
+      const row = agg.stages.find((s) => s.stage === stage)!;
+      assert.equal(row.count, 1, `${stage} counted once`);
+      assert.equal(row.p95Ms, timeline.stages.find((s) => s.stage === stage)!.ms);
+    }
+    const old = await rootCall<PoolTimelineAggregate>(w, 'GET', `/v1/pools/tl/timeline?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z`);
+    assert.equal(old.sessions, 0, 'a window before the login has none');
+
+    const metrics = await (await fetch(`${w.url}/metrics`, { headers: { authorization: `Bearer ${w.rootToken}` } })).text();
+    for (const stage of TIMELINE_STAGES.slice(1)) {
+      assert.match(metrics, new RegExp(`ardesia_login_stage_seconds_count\\{pool="tl",stage="${stage}"\\} 1\\n`), `the ${stage} histogram`);
+    }
+    assertNoConsoleErrors(p);
+
+    const admin = await pageOpen(browser);
+    await login(admin.page, `${w.url}/admin/sessions`, 'tia', PASSWORD);
+    const bar = admin.page.getByTestId(`timeline-${desktop}`);
+    await bar.waitFor({ timeout: 30_000 });
+    assert.equal(await bar.getAttribute('data-complete'), 'true');
+    assert.ok((await bar.locator('rect[data-stage="spare"]').count()) === 1, 'the spare wait is a segment of the bar');
+    await screenshot(admin.page, 'admin-sessions-login-timeline');
+    assertNoConsoleErrors(admin);
+  });
+});
