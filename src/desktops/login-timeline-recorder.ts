@@ -75,9 +75,9 @@ export class LoginTimelines {
     this.open.delete(desktop);
   }
 
-  /** Whether the desktop has a login under way (for the spare stage: a desktop made ready for it). */
-  hasOpen(desktop: string): boolean {
-    return this.open.has(desktop);
+  /** Whether the desktop's login under way has passed `stage`. */
+  reached(desktop: string, stage: TimelineStage): boolean {
+    return this.open.get(desktop)?.stages.some((s) => s.stage === stage) ?? false;
   }
 
   private add(t: OpenTimeline, stage: RecordedStage): void {

@@ -29,6 +29,7 @@ import { PoolPlanner } from './pool-planner.js';
 import { type Caller, type PoolServiceEvents, type PoolServiceOptions, SESSION_END_STATES, type SessionReady } from './pool-events.js';
 import { PoolSessions } from './pool-sessions.js';
 import { type ConnectTimes, LoginTimelines } from './login-timeline-recorder.js';
+import { UsageRecorder } from './usage-recorder.js';
 import type { SpareWait } from '../contract/timeline.js';
 import { untilPreviousSessionEnded } from './session-wait.js';
 import { rolloutPendingAtLogoff, versionCounts } from './spares-plan.js';
@@ -57,6 +58,8 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
   private readonly tracker: PoolSessions;
   /** Each connect's login timeline, from the request to the first frame (login-timeline-recorder.ts). */
   readonly timelines: LoginTimelines;
+  /** Sessions started and ended, desktops booted and reset (usage-recorder.ts). */
+  readonly usage: UsageRecorder;
   /** Connects whose assign went out and whose guest has not said "session started" yet: desktop → request time. */
   private readonly awaitingSession = new Map<string, Omit<SessionReady, 'seconds'> & { requestedAt: number }>();
 
@@ -69,6 +72,9 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     this.tracker = new PoolSessions(ctx, machine, this);
     this.timelines = new LoginTimelines(ctx.db, ctx.deps.log, (s) => this.emit('login-stage', s));
     machine.on('login-stage', (desktop, stage) => this.timelines.record(desktop, stage));
+    this.usage = new UsageRecorder(ctx.db, ctx.deps.log);
+    machine.on('desktop', (view) => this.usage.desktopChanged(view));
+    machine.on('desktop-removed', (name) => this.usage.desktopRemoved(name));
     machine.on('session-started', (desktop) => this.timelines.record(desktop, 'session-started'));
     this.planner = new PoolPlanner(ctx, machine, {
       bootStormLimit: opts.bootStormLimit,
@@ -81,7 +87,8 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     machine.on('desktop', (view) => {
       if (!SESSION_END_STATES.includes(view.state)) return;
       this.awaitingSession.delete(view.name);
-      this.timelines.end(view.name);
+      // A new clone passes through "stopped" on its way to the user: only a stop after it was ready ends the login.
+      if (view.state !== 'stopped' || this.timelines.reached(view.name, 'spare')) this.timelines.end(view.name);
     });
     // A new current version (publish, rollback): pools on "latest" roll now, not at the next tick.
     auditFeed.on('appended', (change) => {
