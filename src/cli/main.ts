@@ -14,6 +14,7 @@ import { registerThinClientCommands } from './commands/thinclient.js';
 import { registerTlsCommands } from './commands/tls.js';
 import { registerBackupCommands } from './commands/backup.js';
 import { registerDirectoryCommands } from './commands/directory.js';
+import { registerReportCommands } from './commands/report.js';
 
 const program = new Command('ardesia')
   .description('Ardesia: VMs on QEMU/KVM (vmctl verbs) and virtual desktops')
@@ -39,6 +40,7 @@ registerThinClientCommands(program);
 registerTlsCommands(program);
 registerBackupCommands(program);
 registerDirectoryCommands(program);
+registerReportCommands(program);
 
 function fail(err: unknown): never {
   const json = program.opts().json === true;

@@ -56,3 +56,19 @@ export const SessionTimelineQuery = z.object({ limit: z.coerce.number().int().mi
 export const PoolTimelineQuery = z
   .object({ from: z.string().datetime({ offset: true }).optional(), to: z.string().datetime({ offset: true }).optional() })
   .strict();
+
+/** Usage reports (issue 17): a window of days, the last 7 by default. */
+export const UsageQuery = z
+  .object({ from: z.string().datetime({ offset: true }).optional(), to: z.string().datetime({ offset: true }).optional() })
+  .strict();
+export const UsageReportView = z
+  .object({
+    from: z.string(),
+    to: z.string(),
+    sessions: z.array(z.object({ pool: z.string(), user: z.string(), day: z.string(), sessions: z.number() }).strict()),
+    peaks: z.array(z.object({ pool: z.string(), peak: z.number(), at: z.string().nullable() }).strict()),
+    waits: z.array(z.object({ pool: z.string(), logins: z.number(), p50Ms: z.number().nullable(), p95Ms: z.number().nullable() }).strict()),
+    desktops: z.array(z.object({ pool: z.string(), day: z.string(), booted: z.number(), reset: z.number() }).strict()),
+  })
+  .strict();
+export type UsageReportView = z.infer<typeof UsageReportView>;

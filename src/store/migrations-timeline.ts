@@ -1,6 +1,6 @@
-// The login timeline's tables (branch wt-timeline; the lead renumbers at merge).
+// The login timeline's and the usage reports' tables (branch wt-timeline; the lead renumbers at merge).
 import type { Kysely, Migration } from 'kysely';
-import { int } from './dialect.js';
+import { autoId, int } from './dialect.js';
 
 export const TIMELINE_MIGRATIONS: Record<string, Migration> = {
   '0015_wt_timeline': {
@@ -24,6 +24,17 @@ export const TIMELINE_MIGRATIONS: Record<string, Migration> = {
         .addColumn('detail', 'text')
         .addPrimaryKeyConstraint('login_timeline_stages_pk', ['timeline', 'stage'])
         .execute();
+      // Usage reports: sessions started and ended, desktops booted and reset.
+      await db.schema
+        .createTable('usage_events')
+        .addColumn('id', int(db), (c) => autoId(db, c))
+        .addColumn('at_ms', int(db), (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('pool', 'text', (c) => c.notNull())
+        .addColumn('desktop', 'text', (c) => c.notNull())
+        .addColumn('user', 'text')
+        .execute();
+      await db.schema.createIndex('usage_events_at').on('usage_events').column('at_ms').execute();
     },
   },
 };

@@ -1,4 +1,5 @@
-// The login timeline (issue 17): one row per connect, one per stage it passed or skipped (part of the store's Database).
+// The login timeline (issue 17): one row per connect, one per stage it passed or skipped; usage events (part of the store's Database).
+import type { Generated } from 'kysely';
 
 export interface LoginTimelineTable {
   /** A random id (UUID). */
@@ -21,7 +22,19 @@ export interface LoginTimelineStageTable {
   detail: string | null;
 }
 
+export interface UsageEventTable {
+  id: Generated<number>;
+  /** Epoch milliseconds. */
+  at_ms: number;
+  /** UsageEventKind (src/desktops/usage-report.ts). */
+  kind: string;
+  pool: string;
+  desktop: string;
+  user: string | null;
+}
+
 export interface TimelineTables {
+  usage_events: UsageEventTable;
   login_timelines: LoginTimelineTable;
   login_timeline_stages: LoginTimelineStageTable;
 }
