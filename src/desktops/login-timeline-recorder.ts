@@ -37,6 +37,8 @@ export interface ConnectTimes {
 
 export class LoginTimelines {
   private readonly open = new Map<string, OpenTimeline>();
+  /** Store writes not finished yet (a timeline that reached its first frame is no longer open). */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -93,11 +95,14 @@ export class LoginTimelines {
         () => undefined,
         (err: Error) => this.log.warn({ desktop: t.desktop, stage: stage.stage, err }, `login timeline of ${t.desktop}: not stored: ${err.message}`),
       );
+    const written = t.written;
+    this.inFlight.add(written);
+    void written.finally(() => this.inFlight.delete(written));
   }
 
   /** Resolves once every stage recorded so far is in the store. */
   async flushed(): Promise<void> {
-    await Promise.all([...this.open.values()].map((t) => t.written));
+    await Promise.all([...this.inFlight]);
   }
 
   /** The desktop's latest timelines, newest first. */

@@ -3,7 +3,7 @@
 import type { Kysely } from 'kysely';
 import type { DesktopState, DesktopView } from '../contract/pools.js';
 import type { Database } from '../store/schema.js';
-import { type LoginWait, type UsageEvent, type UsageEventKind, type UsageReport, usageEventOf, usageReport } from './usage-report.js';
+import { type LoginWait, type UsageEvent, type UsageEventKind, type UsageReport, usageEventsOf, usageReport } from './usage-report.js';
 
 /** Sessions longer than this before the window are not looked for (the window's peak would miss them). */
 const LOOKBACK_MS = 31 * 24 * 3600 * 1000;
@@ -19,9 +19,9 @@ export class UsageRecorder {
 
   /** Every desktop view the lifecycle publishes. */
   desktopChanged(view: DesktopView): void {
-    const kind = usageEventOf(this.lastState.get(view.name), view.state);
+    const kinds = usageEventsOf(this.lastState.get(view.name), view.state);
     this.lastState.set(view.name, view.state);
-    if (kind) this.append(kind, view);
+    for (const kind of kinds) this.append(kind, view);
   }
 
   desktopRemoved(name: string): void {

@@ -1,29 +1,31 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { DesktopState } from '../contract/pools.js';
-import { type UsageEvent, type UsageEventKind, usageCsv, usageEventOf, usageReport } from './usage-report.js';
+import { type UsageEvent, type UsageEventKind, usageCsv, usageEventsOf, usageReport } from './usage-report.js';
 
 const T0 = Date.parse('2026-12-01T00:00:00Z');
 const H = 3600_000;
 const ev = (h: number, kind: UsageEventKind, pool: string, desktop: string, user: string | null = null): UsageEvent => ({ at: T0 + h * H, kind, pool, desktop, user });
 
-const TRANSITIONS: Array<[DesktopState | undefined, DesktopState, UsageEventKind | undefined]> = [
-  ['assigned', 'in-use', 'session-start'],
-  ['disconnected', 'in-use', undefined],
-  ['in-use', 'disconnected', undefined],
-  ['in-use', 'logging-off', undefined],
-  ['logging-off', 'resetting', 'reset'],
-  ['in-use', 'stopped', 'session-end'],
-  ['logging-off', 'stopped', 'session-end'],
-  ['disconnected', 'failed', 'session-end'],
-  ['stopped', 'booting', 'boot'],
-  [undefined, 'booting', 'boot'],
-  [undefined, 'in-use', undefined],
-  ['ready', 'ready', undefined],
-  ['ready', 'assigned', undefined],
+const TRANSITIONS: Array<[DesktopState | undefined, DesktopState, UsageEventKind[]]> = [
+  ['assigned', 'in-use', ['session-start']],
+  ['disconnected', 'in-use', []],
+  ['in-use', 'disconnected', []],
+  ['in-use', 'logging-off', []],
+  ['logging-off', 'resetting', ['session-end', 'reset']],
+  ['stopped', 'resetting', ['reset']],
+  ['in-use', 'stopped', ['session-end']],
+  ['logging-off', 'stopped', ['session-end']],
+  ['disconnected', 'failed', ['session-end']],
+  ['stopped', 'booting', ['boot']],
+  [undefined, 'booting', ['boot']],
+  [undefined, 'in-use', []],
+  [undefined, 'stopped', []],
+  ['ready', 'ready', []],
+  ['ready', 'assigned', []],
 ];
 for (const [from, to, expected] of TRANSITIONS) {
-  test(`usageEventOf: ${from ?? '(unseen)'} → ${to}`, () => assert.equal(usageEventOf(from, to), expected));
+  test(`usageEventsOf: ${from ?? '(unseen)'} → ${to}`, () => assert.deepEqual(usageEventsOf(from, to), expected));
 }
 
 test('usageReport: sessions per pool, user and day; peaks with sessions open before the window; boots and resets; waits', () => {

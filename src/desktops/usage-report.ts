@@ -17,15 +17,16 @@ export interface UsageEvent {
 
 const SESSION: readonly DesktopState[] = ['in-use', 'disconnected', 'logging-off'];
 
-/** The usage event a desktop's state change stands for, if any (`from` undefined: not seen since the daemon started). */
-export function usageEventOf(from: DesktopState | undefined, to: DesktopState): UsageEventKind | undefined {
-  if (from === to) return undefined;
-  if (to === 'booting') return 'boot';
-  if (to === 'resetting') return 'reset';
-  if (from === undefined) return undefined; // a session already under way at start-up was counted before
-  if (to === 'in-use' && !SESSION.includes(from)) return 'session-start';
-  if (SESSION.includes(from) && !SESSION.includes(to)) return 'session-end';
-  return undefined;
+/** The usage events a desktop's state change stands for, in order (`from` undefined: not seen since the daemon started). */
+export function usageEventsOf(from: DesktopState | undefined, to: DesktopState): UsageEventKind[] {
+  if (from === to) return [];
+  const events: UsageEventKind[] = [];
+  // A session already under way at start-up was counted before; its end is counted when seen.
+  if (from !== undefined && to === 'in-use' && !SESSION.includes(from)) events.push('session-start');
+  if (from !== undefined && SESSION.includes(from) && !SESSION.includes(to)) events.push('session-end');
+  if (to === 'booting') events.push('boot');
+  if (to === 'resetting') events.push('reset');
+  return events;
 }
 
 export interface LoginWait {
