@@ -111,5 +111,20 @@ describe('the login timeline', () => {
     await admin.page.getByTestId('usage-sessions-chart').locator('rect').first().waitFor({ timeout: 30_000 });
     await screenshot(admin.page, 'admin-usage');
     assertNoConsoleErrors(admin);
+
+    // A logoff ends the session and resets the desktop: both are counted, and no session is open after it.
+    await rootCall(w, 'POST', `/v1/sessions/${desktop}/logoff`);
+    const after = await until(
+      'the reset counted',
+      async () => {
+        const u = await rootCall<UsageReportView>(w, 'GET', '/v1/reports/usage');
+        return u.desktops.find((d) => d.pool === 'tl')?.reset === 1 ? u : undefined;
+      },
+      TIMEOUT_MS,
+      500,
+    );
+    assert.deepEqual(after.peaks.map((x) => [x.pool, x.peak]), [['tl', 1]]);
+    const later = await rootCall<UsageReportView>(w, 'GET', `/v1/reports/usage?from=${encodeURIComponent(new Date().toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`);
+    assert.deepEqual(later.peaks.filter((x) => x.peak > 0), [], 'no session open after the logoff');
   });
 });
