@@ -11,7 +11,8 @@
 // bytes likewise), "S\n" start; later "C code reason\n" close the WebSocket. EOF on fd 0 = drop all.
 // Status: "T toBrowser toDesktop peakQueue\n" while moving (≤ 10/s), "E … endedBy\n" at the end, and
 // "M n\n"+n bytes: a copy of what the browser sent (input is small; the daemon meters it for idleness),
-// batched with the status lines so that a keystroke does not wake the daemon.
+// batched with the status lines so that a keystroke does not wake the daemon; "V n\n"+n bytes: a copy of the
+// desktop's first WATCH_BYTES (the daemon finds the first frame in them; status lines are not batched until then).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,7 @@
 #define STATUS_EVERY_MS 100
 #define CTL_MAX 256
 #define PREFIX_MAX (1024 * 1024)
+#define WATCH_BYTES (64 * 1024)      /* the first desktop bytes copied to the daemon (login timeline: first frame) */
 
 enum { OP_CONT = 0, OP_TEXT = 1, OP_BINARY = 2, OP_CLOSE = 8, OP_PING = 9, OP_PONG = 10 };
 
@@ -77,6 +79,8 @@ struct relay {
   size_t ctl_len;
   unsigned char copy[IN_CAP];       /* browser bytes not yet copied to the daemon */
   size_t copy_len;
+  unsigned long long watched;       /* desktop bytes copied to the daemon so far (the D prefix excluded) */
+  unsigned char peek[4096];
 };
 
 static long long now_ms(void) {
@@ -97,14 +101,10 @@ static void status(struct relay *r, bool final) {
   r->last_status = now_ms();
 }
 
-/** Writes the batched browser bytes to the daemon, blocking: the copy must be whole and in order. */
-static void flush_copy(struct relay *r) {
-  const unsigned char *bytes = r->copy;
-  size_t len = r->copy_len;
-  r->copy_len = 0;
-  if (len == 0) return;
+/** Writes "KIND len\n" + bytes to the daemon, blocking: a copy must be whole and in order. */
+static void copy_out(struct relay *r, char kind, const unsigned char *bytes, size_t len) {
   char head[32];
-  int n = snprintf(head, sizeof head, "M %zu\n", len);
+  int n = snprintf(head, sizeof head, "%c %zu\n", kind, len);
   struct { const void *p; size_t len; } parts[2] = {{head, (size_t)n}, {bytes, len}};
   for (int i = 0; i < 2; i++) {
     for (size_t off = 0; off < parts[i].len;) {
@@ -119,6 +119,13 @@ static void flush_copy(struct relay *r) {
       off += (size_t)w;
     }
   }
+}
+
+/** Writes the batched browser bytes to the daemon. */
+static void flush_copy(struct relay *r) {
+  size_t len = r->copy_len;
+  r->copy_len = 0;
+  if (len > 0) copy_out(r, 'M', r->copy, len);
 }
 
 static void copy_to_daemon(struct relay *r, const unsigned char *bytes, size_t len) {
@@ -242,8 +249,22 @@ static void desktop_gone(struct relay *r, bool failed) {
 }
 
 static void read_desktop(struct relay *r) {
-  ssize_t n = splice(FD_VNC, NULL, r->pw, NULL, PIPE_CAP - r->pipe_bytes, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+  size_t room = PIPE_CAP - r->pipe_bytes;
+  bool watching = r->watched < WATCH_BYTES;
+  if (watching) { /* peeked first, so that exactly the bytes spliced are copied to the daemon */
+    size_t cap = sizeof r->peek < room ? sizeof r->peek : room;
+    if (cap > WATCH_BYTES - r->watched) cap = (size_t)(WATCH_BYTES - r->watched);
+    ssize_t seen = recv(FD_VNC, r->peek, cap, MSG_PEEK | MSG_DONTWAIT);
+    if (seen < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (seen <= 0) return desktop_gone(r, seen < 0);
+    room = (size_t)seen;
+  }
+  ssize_t n = splice(FD_VNC, NULL, r->pw, NULL, room, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
   if (n > 0) {
+    if (watching) {
+      copy_out(r, 'V', r->peek, (size_t)n);
+      r->watched += (unsigned long long)n;
+    }
     r->pipe_bytes += (size_t)n;
     if (r->pipe_bytes > r->peak) r->peak = r->pipe_bytes;
     return;
@@ -446,7 +467,8 @@ static void run(struct relay *r) {
     if (r->done) break;
     long long now = now_ms();
     if (r->close_sent && now >= r->close_deadline) break; /* the browser never answered our close */
-    if (r->status_dirty && now - r->last_status >= STATUS_EVERY_MS) status(r, false);
+    /* Unbatched while the first frame may be going out: the daemon times it by these lines. */
+    if (r->status_dirty && (now - r->last_status >= STATUS_EVERY_MS || r->to_browser < WATCH_BYTES)) status(r, false);
     int timeout = -1;
     if (r->status_dirty) timeout = STATUS_EVERY_MS;
     if (r->close_sent) {

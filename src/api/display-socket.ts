@@ -117,6 +117,7 @@ async function displayUpgrade(opts: ApiOptions, log: FastifyBaseLogger, pipes: S
       lastActivity = now;
       opts.app.display.clientActivity?.(desktop);
     },
+    onFirstFrame: () => opts.app.display.firstFrame?.(desktop),
     onEnd: (totals) => {
       ended = true; // a desktop that closes at once ends the pipe before the registrations below
       pipes.delete(pipe);

@@ -81,6 +81,14 @@ export class DaemonMetrics {
       registers,
     });
     src.pools.on('session-ready', (r: SessionReady) => latency.observe({ pool: r.pool, how: r.how }, r.seconds));
+    const stages = new Histogram({
+      name: 'ardesia_login_stage_seconds',
+      help: 'Login timeline: seconds each stage took (since the one before), per pool; skipped stages are not observed',
+      labelNames: ['pool', 'stage'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
+      registers,
+    });
+    src.pools.on('login-stage', (s) => stages.observe({ pool: s.pool, stage: s.stage }, s.seconds));
     this.storeGauges(registers);
   }
 

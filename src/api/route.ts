@@ -81,6 +81,8 @@ export interface RouteInput<P = Record<string, string | undefined>, B = unknown,
   /** The request came over https (cookies then get Secure). */
   secure: boolean;
   userAgent: string | undefined;
+  /** Epoch ms: the request reached its handler's chain; its caller was authenticated and authorized (the login timeline). */
+  received: { at: number; authenticatedAt: number };
   /** Adds a Set-Cookie header to the reply (a full cookie string, see src/auth/cookies.ts). */
   setCookie(cookie: string): void;
   params: P;

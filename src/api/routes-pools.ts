@@ -91,7 +91,7 @@ export const poolRoutes: ApiRoute[] = [
       if (kiosk && !kioskMayOpen(input.who!, input.params.pool)) throw new ArdesiaError('KIOSK_SESSION_LIMITED', `thin client ${kiosk.mac} opens pool ${kiosk.pool}, not ${input.params.pool}`);
       // A kiosk session's desktop is always shown on its own thin client (the console's "current user" of that PC).
       const body = kiosk ? { ...input.body, client: { thinClient: kiosk.mac } } : input.body;
-      return input.app.pools.connect(input.params.pool, body, callerOf(input));
+      return input.app.pools.connect(input.params.pool, body, callerOf(input), { requestAt: input.received.at, authenticatedAt: input.received.authenticatedAt });
     },
   }),
   defineRoute({

@@ -7,6 +7,7 @@ import type { Store } from '../store/db.js';
 import { principalResolve } from '../auth/principal.js';
 import { consoleRoute, registerConsoleRoute } from './console-ws.js';
 import { poolRoutes } from './routes-pools.js';
+import { timelineRoutes } from './routes-timeline.js';
 import { countingQueries } from '../store/query-count.js';
 import { hostRoutes } from './routes-hosts.js';
 import { eventsRoute, registerEventsRoute } from './events.js';
@@ -31,7 +32,7 @@ import { opsRoutes } from './routes-ops.js';
 import { metricsRoutes } from './metrics.js';
 import { clientAddress, isTrustedProxy, NO_TRUSTED_PROXIES, originProblem, type TrustedProxies } from './request-guard.js';
 
-export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...mfaRoutes, ...kioskRoutes, ...metricsRoutes, ...opsRoutes, ...hostRoutes, ...directoryRoutes];
+export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...mfaRoutes, ...kioskRoutes, ...metricsRoutes, ...opsRoutes, ...hostRoutes, ...directoryRoutes, ...timelineRoutes];
 
 export interface ApiOptions {
   app: AppContext;
@@ -101,9 +102,11 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       handler: async (req, reply) => countingQueries(() => handleRoute(req, reply), (queries) => opts.log?.debug?.({ route: `${route.method} ${route.url}`, queries }, 'store queries of a request')),
     });
     async function handleRoute(req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+      const receivedAt = Date.now();
       const who = await principalOf(opts.store, req);
       // Authorization first: an anonymous caller learns nothing about valid names from validation errors.
       await authorize(opts.app, route, who, urlNameOf(req.params));
+      const authenticatedAt = Date.now();
       // The one parse of each part, with the route's own schemas: handlers declared by defineRoute are typed by them.
       const params = parseInput(paramsSchema, req.params, 'params');
       const body = route.body ? parseInput(route.body, req.body, 'body') : req.body;
@@ -116,6 +119,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
         address: addressOf(req.raw, trusted),
         secure: req.protocol === 'https',
         userAgent: req.headers['user-agent'],
+        received: { at: receivedAt, authenticatedAt },
         setCookie: (cookie) => cookies.push(cookie),
         params,
         body,

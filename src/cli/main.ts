@@ -15,6 +15,7 @@ import { registerTlsCommands } from './commands/tls.js';
 import { registerBackupCommands } from './commands/backup.js';
 import { registerDirectoryCommands } from './commands/directory.js';
 import { registerSiteCommands } from './commands/site.js';
+import { registerReportCommands } from './commands/report.js';
 
 const program = new Command('ardesia')
   .description('Ardesia: VMs on QEMU/KVM (vmctl verbs) and virtual desktops')
@@ -41,6 +42,7 @@ registerTlsCommands(program);
 registerBackupCommands(program);
 registerDirectoryCommands(program);
 registerSiteCommands(program);
+registerReportCommands(program);
 
 function fail(err: unknown): never {
   const json = program.opts().json === true;

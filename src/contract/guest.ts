@@ -28,6 +28,8 @@ export const HostToGuestMessage = z.discriminatedUnion('type', [AssignMessage, L
 export type HostToGuestMessage = z.infer<typeof HostToGuestMessage>;
 
 export const ReadyMessage = z.object({ type: z.literal('ready'), version: ShellSafeText });
+/** The assigned user's home volume is mounted (before the session starts): the login timeline's stage. */
+export const HomeMountedMessage = z.object({ type: z.literal('home-mounted'), user: GuestUserName });
 export const SessionStartedMessage = z.object({ type: z.literal('session-started'), user: GuestUserName });
 export const SessionEndReason = z.enum(['logoff', 'shutdown', 'reboot']);
 export type SessionEndReason = z.infer<typeof SessionEndReason>;
@@ -41,6 +43,6 @@ export const ClipboardMessage = z.object({ type: z.literal('clipboard'), state: 
 export const PongMessage = z.object({ type: z.literal('pong'), user: GuestUserName.optional(), clipboard: ClipboardAgentState.optional() });
 export const ErrorMessage = z.object({ type: z.literal('error'), message: ShellSafeText });
 
-export const GuestToHostMessage = z.discriminatedUnion('type', [ReadyMessage, SessionStartedMessage, SessionEndedMessage, ClipboardMessage, PongMessage, ErrorMessage]);
+export const GuestToHostMessage = z.discriminatedUnion('type', [ReadyMessage, HomeMountedMessage, SessionStartedMessage, SessionEndedMessage, ClipboardMessage, PongMessage, ErrorMessage]);
 export type GuestToHostMessage = z.infer<typeof GuestToHostMessage>;
 export type GuestMessageType = GuestToHostMessage['type'];

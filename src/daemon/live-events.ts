@@ -16,6 +16,10 @@ export function publishPoolEvents(hub: EventHub, pools: PoolService, machine: De
   // The portal holds a paste until the session's clipboard agent is up: it learns so from this session event.
   machine.on('clipboard', (name) => void pools.sessionOf(name).then((s) => hub.publish({ type: 'session', data: s, visibleTo: (who) => s.user === who.name }), () => undefined));
   machine.on('desktop-removed', (name) => hub.publish({ type: 'desktop-removed', data: { name } }));
+  // The console's login timeline bar is complete once the first frame went out.
+  pools.on('login-stage', (s) => {
+    if (s.stage === 'first-frame') void pools.sessionOf(s.desktop).then((info) => hub.publish({ type: 'session', data: info, visibleTo: (who) => info.user === who.name }), () => undefined);
+  });
   // Entitled users get the pool too, so its hosts stay out of it (the console reloads from the API, which gives admins all).
   pools.on('pool', (view) => hub.publish({ type: 'pool', data: viewForCaller(view, { admin: false }), visibleTo: (who) => isEntitled(view, who.name, who.groups) }));
   pools.on('pool-removed', (name) => hub.publish({ type: 'pool-removed', data: { name } }));

@@ -173,6 +173,7 @@ export function clipboardReadyAfter(before: boolean, message: GuestToHostMessage
     case 'session-ended':
       return false;
     case 'error':
+    case 'home-mounted':
       return before;
   }
 }
@@ -189,6 +190,7 @@ export function guestEventOf(message: GuestToHostMessage): DesktopEvent | undefi
     case 'pong': // the answer to the ping after a daemon restart: what the helper is doing now
       return message.user === undefined ? { type: 'guest-ready' } : { type: 'session-started' };
     case 'error':
+    case 'home-mounted':
       return undefined;
   }
 }

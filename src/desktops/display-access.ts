@@ -50,6 +50,10 @@ export class DesktopDisplayAccess implements DisplayAccess {
     this.pools.clientActivity(desktop);
   }
 
+  firstFrame(desktop: string): void {
+    if (this.poolDesktops.has(desktop)) this.pools.firstFrame(desktop);
+  }
+
   onDisconnectRequest(desktop: string, close: (end: DisplayEnd) => void): () => void {
     let set = this.closers.get(desktop);
     if (!set) this.closers.set(desktop, (set = new Set()));

@@ -3,6 +3,7 @@ import type { DisplayEnd } from '../contract/display.js';
 import type { DesktopState, Pool, PoolView } from '../contract/pools.js';
 import type { PlacementRefusal } from '../contract/hosts.js';
 import type { BrokerDecision } from './broker-plan.js';
+import type { StageObserved } from './login-timeline-recorder.js';
 
 export interface Caller {
   name: string;
@@ -30,6 +31,8 @@ export interface PoolServiceEvents {
   brokered: [BrokerDecision['kind'] | 'refuse'];
   /** A connect's session started in the guest: the seconds since the request, for the login-to-ready histogram. */
   'session-ready': [SessionReady];
+  /** A login timeline stage happened (not skipped): its duration, for the per-stage histogram. */
+  'login-stage': [StageObserved];
   /** A thin client (by MAC) now shows `user`'s session, or none (null) when it ended. */
   'thin-client': [string, string | null];
   /** An administrator disconnected the desktop's display clients (display-access.ts closes them). */

@@ -37,6 +37,9 @@ export interface MachineEvents {
   'desktop-removed': [string];
   /** The guest helper reported a session started (for the login-to-ready latency). */
   'session-started': [string];
+  /** A login timeline stage seen here (login-timeline-recorder.ts): the desktop is ready for the user (its home is
+   *  about to be attached), the home is attached, the guest reports it mounted. */
+  'login-stage': [string, 'spare' | 'home-attached' | 'home-mounted'];
   /** Close every display client of the desktop (idle policy, logoff). */
   'disconnect-clients': [string];
   /** The session's clipboard agent on the desktop came up or went away (SessionInfo.clipboardReady). */
@@ -168,7 +171,8 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       case 'stop-vm':
         return this.stopVm(row.name, effect.force);
       case 'attach-home':
-        return this.attachHome(row, pool, effect.user).catch(async (err: Error) => {
+        this.emit('login-stage', row.name, 'spare');
+        return this.attachHome(row, pool, effect.user).then(() => void this.emit('login-stage', row.name, 'home-attached')).catch(async (err: Error) => {
           await this.fail(row, `the home volume of ${effect.user} could not be attached: ${err.message}`);
           queue({ type: 'session-ended' });
         });
@@ -274,6 +278,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     if (signal.kind === 'guest-reset') return void this.fireQuietly(name, { type: 'guest-reboot' });
     if (signal.kind === 'guest-shutdown') return void this.fireQuietly(name, { type: 'guest-shutdown' });
     const event = guestEventOf(signal.message);
+    if (signal.message.type === 'home-mounted') this.emit('login-stage', name, 'home-mounted');
     if (signal.message.type === 'session-started') this.emit('session-started', name);
     if (signal.message.type === 'error') this.log.warn({ desktop: name }, `guest helper of ${name}: ${guestTextForLog(signal.message.message)}`);
     if (event) void this.fireQuietly(name, event);

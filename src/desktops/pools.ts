@@ -28,8 +28,19 @@ import { desktopViewOf, nowIso, poolDesktopsAll, poolDesktopsOf, poolGet, poolLi
 import { PoolPlanner } from './pool-planner.js';
 import { type Caller, type PoolServiceEvents, type PoolServiceOptions, SESSION_END_STATES, type SessionReady } from './pool-events.js';
 import { PoolSessions } from './pool-sessions.js';
+import { type ConnectTimes, LoginTimelines } from './login-timeline-recorder.js';
+import { UsageRecorder } from './usage-recorder.js';
+import type { SpareWait } from '../contract/timeline.js';
 import { untilPreviousSessionEnded } from './session-wait.js';
 import { rolloutPendingAtLogoff, versionCounts } from './spares-plan.js';
+
+/** What a connect waits for before its desktop can take the user: nothing, a boot, or a new clone (and its boot). */
+export function spareWaitOf(d: Exclude<BrokerDecision, { kind: 'refuse' }>): SpareWait {
+  if (d.kind === 'clone') return 'clone';
+  if (d.kind === 'cold-start') return 'boot';
+  if (d.kind === 'existing' && (d.desktop.state === 'stopped' || d.desktop.state === 'booting')) return 'boot';
+  return 'none';
+}
 
 /** A pool as `who` may see it: hosts and their capacities only for administrators. */
 export function viewForCaller(view: PoolView, who: Pick<Caller, 'admin'>): PoolView {
@@ -45,6 +56,10 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
   private readonly claims = new Map<string, string>();
   /** Sessions, their display clients and the thin clients they were opened from. */
   private readonly tracker: PoolSessions;
+  /** Each connect's login timeline, from the request to the first frame (login-timeline-recorder.ts). */
+  readonly timelines: LoginTimelines;
+  /** Sessions started and ended, desktops booted and reset (usage-recorder.ts). */
+  readonly usage: UsageRecorder;
   /** Connects whose assign went out and whose guest has not said "session started" yet: desktop → request time. */
   private readonly awaitingSession = new Map<string, Omit<SessionReady, 'seconds'> & { requestedAt: number }>();
 
@@ -55,6 +70,12 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
   ) {
     super();
     this.tracker = new PoolSessions(ctx, machine, this);
+    this.timelines = new LoginTimelines(ctx.db, ctx.deps.log, (s) => this.emit('login-stage', s));
+    machine.on('login-stage', (desktop, stage) => this.timelines.record(desktop, stage));
+    this.usage = new UsageRecorder(ctx.db, ctx.deps.log);
+    machine.on('desktop', (view) => this.usage.desktopChanged(view));
+    machine.on('desktop-removed', (name) => this.usage.desktopRemoved(name));
+    machine.on('session-started', (desktop) => this.timelines.record(desktop, 'session-started'));
     this.planner = new PoolPlanner(ctx, machine, {
       bootStormLimit: opts.bootStormLimit,
       view: (pool) => this.desktopViews(pool),
@@ -64,7 +85,10 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     });
     machine.on('session-started', (desktop) => this.sessionReady(desktop));
     machine.on('desktop', (view) => {
-      if (SESSION_END_STATES.includes(view.state)) this.awaitingSession.delete(view.name);
+      if (!SESSION_END_STATES.includes(view.state)) return;
+      this.awaitingSession.delete(view.name);
+      // A new clone passes through "stopped" on its way to the user: only a stop after it was ready ends the login.
+      if (view.state !== 'stopped' || this.timelines.reached(view.name, 'spare')) this.timelines.end(view.name);
     });
     // A new current version (publish, rollback): pools on "latest" roll now, not at the next tick.
     auditFeed.on('appended', (change) => {
@@ -224,8 +248,9 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
   }
 
   /** A user asks for a desktop of a pool: theirs, a warm spare, a cold one started, or a new clone. */
-  async connect(poolName: string, body: ConnectBody, who: Caller): Promise<{ desktop: DesktopView; session: SessionInfo }> {
+  async connect(poolName: string, body: ConnectBody, who: Caller, times?: ConnectTimes): Promise<{ desktop: DesktopView; session: SessionInfo }> {
     const requestedAt = performance.now();
+    const received = times ?? { requestAt: Date.now(), authenticatedAt: Date.now() };
     if (!GuestUserName.safeParse(who.name).success) throw new ArdesiaError('USER_NAME_UNSUITABLE', `${who.name} cannot be an account name inside a desktop`);
     const pool = poolOf(await requirePool(this.ctx.db, poolName));
     if (!isEntitled(pool, who.name, who.groups)) {
@@ -243,11 +268,15 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     if (decision.kind === 'refuse') throw new ArdesiaError(decision.code, decision.message);
     const name = decision.kind === 'clone' ? decision.name : decision.desktop.name;
     const assigns = decision.kind !== 'existing' || decision.desktop.state === 'ready' || decision.desktop.state === 'stopped';
+    this.timelines.begin(name, poolName, who.name, received, decision.kind, spareWaitOf(decision));
+    // The user's session already runs: only the first frame is left to see.
+    if (decision.kind === 'existing' && (decision.desktop.state === 'in-use' || decision.desktop.state === 'disconnected')) this.timelines.record(name, 'session-started', { skipped: true });
     if (assigns) this.awaitingSession.set(name, { pool: poolName, desktop: name, user: who.name, how: decision.kind, requestedAt });
     try {
       await this.act(pool, decision, who.name);
     } catch (err) {
       this.awaitingSession.delete(name);
+      this.timelines.end(name);
       throw err;
     } finally {
       this.claims.delete(name);
@@ -347,6 +376,10 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
   /** Called by the gateway when a display client connects (the portal names its thin client). */
   clientConnected(desktop: string, client: { address: string; thinClient?: string }): Promise<void> {
     return this.tracker.clientConnected(desktop, client);
+  }
+  /** Called by the gateway when the first framebuffer update went to a display client: the login timeline's last stage. */
+  firstFrame(desktop: string): void {
+    this.timelines.record(desktop, 'first-frame');
   }
   clientDisconnected(desktop: string): Promise<void> {
     return this.tracker.clientDisconnected(desktop);

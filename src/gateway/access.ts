@@ -21,6 +21,8 @@ export interface DisplayAccess {
   clientDisconnected(desktop: string): void;
   /** Input from a client of the desktop (the idle policy counts from the last one). */
   clientActivity?(desktop: string): void;
+  /** The desktop's first frame went to this client (the login timeline's last stage). */
+  firstFrame?(desktop: string): void;
   /** How to close this connection when the desktop's clients must go (an admin, idle policy, logoff); returns the unregister. */
   onDisconnectRequest?(desktop: string, close: (end: DisplayEnd) => void): () => void;
 }

@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { displayRelayBinary, relayDisplay } from './relay.js';
+import { FirstFrameWatch } from './rfb-first-frame.js';
 import { BrowserFrameReader, CLOSE_WAIT_MS, closeFrame, frameHeader, Opcode, type BrowserFrameEvent } from './websocket-frames.js';
 
 /** Bytes queued towards the browser above which the desktop side is paused until the socket drains. */
@@ -29,6 +30,8 @@ export interface DisplayPipeHooks {
   onInput?(bytes: Buffer): void;
   /** Once, after both sides are closed. */
   onEnd?(totals: DisplayPipeTotals): void;
+  /** Once, when the bytes of the desktop's first frame went into the browser's socket (the login timeline). */
+  onFirstFrame?(): void;
 }
 
 /** An open pipe: the session's handle. */
@@ -68,13 +71,14 @@ export function pipeDisplay(browser: Socket, fromBrowser: Buffer, vnc: Socket, h
     livePipes.delete(totals);
     hooks.onEnd?.(totals);
   };
+  const firstFrame = hooks.onFirstFrame ? new FirstFrameWatch(hooks.onFirstFrame) : undefined;
   const binary = relayBinary();
   const handOver = binary && !(browser instanceof TLSSocket) && fromBrowser.length + browser.readableLength <= PREFIX_MAX_BYTES && vnc.readableLength <= PREFIX_MAX_BYTES;
   if (handOver) {
     totals.via = 'relay';
-    return relayDisplay(browser, fromBrowser, vnc, binary, totals, { onInput: hooks.onInput, onEnd });
+    return relayDisplay(browser, fromBrowser, vnc, binary, totals, { onInput: hooks.onInput, onEnd, ...(firstFrame ? { firstFrame } : {}) });
   }
-  return new NodeDisplayPipe(browser, vnc, totals, hooks.onInput, onEnd).start(fromBrowser);
+  return new NodeDisplayPipe(browser, vnc, totals, hooks.onInput, onEnd, firstFrame).start(fromBrowser);
 }
 
 /** The pipe in this event loop: frames written and read here with websocket-frames.ts. */
@@ -91,6 +95,7 @@ class NodeDisplayPipe implements DisplayPipe {
     private readonly totals: DisplayPipeTotals,
     private readonly onInput: ((bytes: Buffer) => void) | undefined,
     private readonly onEnd: () => void,
+    private readonly firstFrame?: FirstFrameWatch,
   ) {}
 
   start(fromBrowser: Buffer): this {
@@ -147,7 +152,12 @@ class NodeDisplayPipe implements DisplayPipe {
     totals.toBrowser += chunk.length;
     browser.cork();
     browser.write(frameHeader(Opcode.binary, chunk.length));
-    browser.write(chunk);
+    const { firstFrame } = this;
+    if (firstFrame?.pending) {
+      firstFrame.desktopBytes(chunk);
+      const sent = totals.toBrowser;
+      browser.write(chunk, () => firstFrame.sent(sent)); // called once the bytes are in the socket
+    } else browser.write(chunk);
     browser.uncork();
     const queued = browser.writableLength;
     if (queued > totals.peakBrowserQueue) totals.peakBrowserQueue = queued;

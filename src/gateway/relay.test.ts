@@ -49,3 +49,19 @@ describe('RelayOutputReader', () => {
     });
   }
 });
+
+describe('RelayOutputReader: desktop copies ("V")', () => {
+  const output = Buffer.concat([Buffer.from('V 3\nRFB'), Buffer.from('M 2\nab'), Buffer.from('T 3 2 3\nV 4\n\nM 1'), Buffer.from('E 7 2 3 desktop\n')]);
+  for (const chunk of [1, 3, output.length]) {
+    it(`kept apart from browser copies and status lines, in ${chunk}-byte chunks`, () => {
+      const lines: string[] = [];
+      const browser: Buffer[] = [];
+      const desktop: Buffer[] = [];
+      const reader = new RelayOutputReader((l) => lines.push(l), (b) => browser.push(Buffer.from(b)), (b) => desktop.push(Buffer.from(b)));
+      for (let at = 0; at < output.length; at += chunk) reader.feed(output.subarray(at, at + chunk));
+      assert.deepEqual(lines, ['T 3 2 3', 'E 7 2 3 desktop']);
+      assert.deepEqual(Buffer.concat(browser).toString(), 'ab');
+      assert.deepEqual(Buffer.concat(desktop).toString('latin1'), 'RFB\nM 1');
+    });
+  }
+});

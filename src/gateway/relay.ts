@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { DisplayPipe, DisplayPipeTotals } from './proxy.js';
 import { closeReasonCut } from './websocket-frames.js';
 import { helperEnv } from '../lib/unprivileged-account.js';
+import type { FirstFrameWatch } from './rfb-first-frame.js';
 
 /** Where setup builds the relay (git-ignored); ARDESIA_DISPLAY_RELAY overrides, "off" disables it. */
 export const DISPLAY_RELAY_DEFAULT_PATH = join(import.meta.dirname, '..', '..', '..', '.cache', 'native', 'display-relay');
@@ -43,16 +44,18 @@ export function relayCloseCommand(code: number | undefined, reason: string | und
 }
 
 /**
- * Splits the relay's output: status lines, and "M n\n" + n bytes (a copy of what the browser sent).
- * Resumable at any byte boundary.
+ * Splits the relay's output: status lines, "M n\n" + n bytes (a copy of what the browser sent) and
+ * "V n\n" + n bytes (a copy of the desktop's first bytes). Resumable at any byte boundary.
  */
 export class RelayOutputReader {
   private buffered = Buffer.alloc(0);
   private copyLeft = 0;
+  private copyKind: 'M' | 'V' = 'M';
 
   constructor(
     private readonly onLine: (line: string) => void,
     private readonly onBrowserBytes: (bytes: Buffer) => void,
+    private readonly onDesktopBytes: (bytes: Buffer) => void = () => undefined,
   ) {}
 
   feed(chunk: Buffer): void {
@@ -62,7 +65,7 @@ export class RelayOutputReader {
       if (this.copyLeft > 0) {
         const take = Math.min(this.copyLeft, data.length);
         this.copyLeft -= take;
-        this.onBrowserBytes(data.subarray(0, take));
+        (this.copyKind === 'M' ? this.onBrowserBytes : this.onDesktopBytes)(data.subarray(0, take));
         data = data.subarray(take);
         continue;
       }
@@ -73,9 +76,11 @@ export class RelayOutputReader {
       }
       const line = data.toString('latin1', 0, nl);
       data = data.subarray(nl + 1);
-      const copy = /^M (\d+)$/.exec(line);
-      if (copy) this.copyLeft = Number(copy[1]);
-      else this.onLine(line);
+      const copy = /^([MV]) (\d+)$/.exec(line);
+      if (copy) {
+        this.copyKind = copy[1] as 'M' | 'V';
+        this.copyLeft = Number(copy[2]);
+      } else this.onLine(line);
     }
   }
 }
@@ -99,9 +104,10 @@ function prefixCommand(kind: 'D' | 'B', bytes: Buffer): Buffer[] {
  * already read) and the VNC socket. `totals` is updated from the relay's status lines; `onEnd` runs once,
  * after the relay exited and its pipes closed.
  */
-export function relayDisplay(browser: Socket, fromBrowser: Buffer, vnc: Socket, binary: string, totals: DisplayPipeTotals, hooks: { onInput?(bytes: Buffer): void; onEnd(): void }): DisplayPipe {
+export function relayDisplay(browser: Socket, fromBrowser: Buffer, vnc: Socket, binary: string, totals: DisplayPipeTotals, hooks: { onInput?(bytes: Buffer): void; onEnd(): void; firstFrame?: FirstFrameWatch }): DisplayPipe {
   const env = helperEnv(); // first: a missing account fails before the sockets are taken
   const fromDesktop = drainAndDetach(vnc);
+  hooks.firstFrame?.desktopBytes(fromDesktop); // the relay sends these first; its copies ("V") start after them
   const browserPrefix = Buffer.concat([fromBrowser, drainAndDetach(browser)]);
   const child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit', vnc, browser], env });
   // The relay holds its own copies now; ours are closed without a FIN (the connections stay up).
@@ -118,12 +124,14 @@ export function relayDisplay(browser: Socket, fromBrowser: Buffer, vnc: Socket, 
       const status = parseRelayStatus(line);
       if (!status) return;
       Object.assign(totals, status.totals);
+      hooks.firstFrame?.sent(totals.toBrowser); // the relay's count of desktop bytes written to the browser's socket
       if (status.final) {
         finalSeen = true;
         totals.endedBy = status.endedBy!;
       }
     },
     (bytes) => hooks.onInput?.(bytes), // the route meters the user's input (idle policy)
+    (bytes) => hooks.firstFrame?.desktopBytes(bytes),
   );
   child.stdout!.on('data', (chunk: Buffer) => reader.feed(chunk));
   child.once('error', () => undefined); // 'close' follows

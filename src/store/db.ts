@@ -11,6 +11,7 @@ import { POOL_MIGRATIONS } from './migrations-pools.js';
 import { NETBOOT_MIGRATIONS } from './migrations-netboot.js';
 import { HOST_MIGRATIONS } from './migrations-hosts.js';
 import { MIGRATIONS } from './migrations.js';
+import { TIMELINE_MIGRATIONS } from './migrations-timeline.js';
 import { migrateStore, type MigrateResult } from './migrate.js';
 import { postgresUpgradeBackup, sqliteUpgradeBackup } from './upgrade-backup.js';
 import type { Database } from './schema.js';
@@ -44,7 +45,7 @@ export function redactUrl(url: string): string {
 }
 
 /** Every migration this build knows, from each domain's file (names sort globally). */
-export const ALL_MIGRATIONS: Record<string, Migration> = { ...MIGRATIONS, ...AUTH_MIGRATIONS, ...POOL_MIGRATIONS, ...NETBOOT_MIGRATIONS, ...HOST_MIGRATIONS };
+export const ALL_MIGRATIONS: Record<string, Migration> = { ...MIGRATIONS, ...AUTH_MIGRATIONS, ...POOL_MIGRATIONS, ...NETBOOT_MIGRATIONS, ...HOST_MIGRATIONS, ...TIMELINE_MIGRATIONS };
 
 export interface OpenStoreOptions {
   /** Where PostgreSQL's automatic pre-upgrade dumps go (the daemon: DATA_DIR/store-backups); SQLite's lie next to the store. */

@@ -4,6 +4,7 @@ import type { AuthTables } from './schema-auth.js';
 import type { PoolTables } from './schema-pools.js';
 import type { NetbootTables } from './schema-netboot.js';
 import type { HostTables } from './schema-hosts.js';
+import type { TimelineTables } from './schema-timeline.js';
 
 export interface VmTable {
   name: string;
@@ -36,7 +37,7 @@ export interface ApiTokenTable {
   expires_at: string | null;
 }
 
-export interface Database extends AuthTables, PoolTables, NetbootTables, HostTables {
+export interface Database extends AuthTables, PoolTables, NetbootTables, HostTables, TimelineTables {
   vms: VmTable;
   api_tokens: ApiTokenTable;
   images: ImageTable;

@@ -86,6 +86,7 @@ const AREAS: Record<string, string[]> = {
     'POST /v1/pools/:pool/connect', 'POST /v1/pools/:pool/desktops/:desktop/reset', 'POST /v1/pools/:pool/desktops/:desktop/retry',
     'DELETE /v1/pools/:pool/desktops/:desktop', 'GET /v1/sessions', 'POST /v1/sessions/:desktop/logoff', 'POST /v1/sessions/:desktop/reset',
     'POST /v1/sessions/:desktop/disconnect', 'POST /v1/desktops/:name/display', 'GET /v1/desktops/:name/spice.vv', 'GET /v1/display/socket',
+    'GET /v1/sessions/:desktop/timeline', 'GET /v1/pools/:pool/timeline', 'GET /v1/reports/usage', 'GET /v1/reports/usage.csv',
   ],
   hosts: ['GET /v1/hosts', 'GET /v1/hosts/:name', 'POST /v1/hosts/:name/drain', 'POST /v1/hosts/:name/undrain', 'DELETE /v1/hosts/:name'],
 };
@@ -246,6 +247,10 @@ test('pools, sessions and the display: connect, ticket, socket, .vv, disconnect,
   const ticket = await check.call<{ path: string }>('POST /v1/desktops/:name/display', `/v1/desktops/${desktop}/display`, eve, {});
   await check.webSocket('GET /v1/display/socket', ticket.path, eve, 'binary');
   await check.call('GET /v1/desktops/:name/spice.vv', `/v1/desktops/${desktop}/spice.vv`, eve);
+  await check.call('GET /v1/sessions/:desktop/timeline', `/v1/sessions/${desktop}/timeline`, root);
+  await check.call('GET /v1/pools/:pool/timeline', '/v1/pools/api-p/timeline', root);
+  await check.call('GET /v1/reports/usage', '/v1/reports/usage', root);
+  await check.call('GET /v1/reports/usage.csv', '/v1/reports/usage.csv', root);
   await check.call('POST /v1/sessions/:desktop/disconnect', `/v1/sessions/${desktop}/disconnect`, root);
   await check.call('POST /v1/sessions/:desktop/reset', `/v1/sessions/${desktop}/reset`, eve);
   const fays = await check.call<{ desktop: DesktopView }>('POST /v1/pools/:pool/connect', '/v1/pools/api-p/connect', fay, { wait: false });

@@ -106,6 +106,10 @@ const ROWS: Record<string, Row> = {
   'POST /v1/sessions/:desktop/logoff': { expect: AUTHENTICATED },
   'POST /v1/sessions/:desktop/disconnect': { expect: AUTHENTICATED },
   'POST /v1/sessions/:desktop/reset': { expect: AUTHENTICATED },
+  'GET /v1/sessions/:desktop/timeline': { expect: ADMIN },
+  'GET /v1/pools/:pool/timeline': { expect: ADMIN },
+  'GET /v1/reports/usage': { expect: ADMIN },
+  'GET /v1/reports/usage.csv': { expect: ADMIN },
   // display gateway: derived from `access`
   'POST /v1/desktops/:name/display': { expect: AUTHENTICATED, body: {} },
   'GET /v1/desktops/:name/spice.vv': { expect: AUTHENTICATED },

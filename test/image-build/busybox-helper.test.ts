@@ -58,9 +58,13 @@ describe('guest helper in the busybox test guest', () => {
     assert.equal(ready.version, '1');
     assert.deepEqual(await roundTrip(channel, { type: 'ping' }, 'pong'), { type: 'pong' });
 
-    const started = channel.waitFor('session-started', (m) => m.user === 'alice', CHANNEL_TIMEOUT_MS);
+    // The home is reported mounted (the login timeline's stage) before the session is reported started.
+    const order: string[] = [];
+    const mounted = channel.waitFor('home-mounted', (m) => m.user === 'alice', CHANNEL_TIMEOUT_MS).then(() => order.push('home-mounted'));
+    const started = channel.waitFor('session-started', (m) => m.user === 'alice', CHANNEL_TIMEOUT_MS).then(() => order.push('session-started'));
     channel.send({ type: 'assign', user: 'alice', uid: 1001, homeSerial: 'ardesia-home' });
-    await started;
+    await Promise.all([mounted, started]);
+    assert.deepEqual(order, ['home-mounted', 'session-started']);
     await vm.typeUntil('mount | grep /home/alice', '/home/alice type ext4', 20_000);
     await vm.typeUntil("grep -c '^alice:x:1001:' /etc/passwd", '\n1', 10_000);
     await vm.typeUntil('echo kept-across-boots > /home/alice/note.txt && sync && echo WROTE-$((6*7))', 'WROTE-42', 10_000);

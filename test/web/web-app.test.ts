@@ -12,6 +12,7 @@ const ADMIN_PAGES = [
   { id: 'pools', title: 'Pools' },
   { id: 'desktops', title: 'Desktops' },
   { id: 'sessions', title: 'Sessions' },
+  { id: 'usage', title: 'Usage' },
   { id: 'users', title: 'Users and groups' },
   { id: 'directory', title: 'Directory sources' },
   { id: 'thinclients', title: 'Thin clients' },

@@ -8,6 +8,8 @@ import { commaList, MiB, nonNegativeInt, oneOf, positiveInt, versionOrLatest } f
 import { output, table } from '../output.js';
 import { client, diskSize, enc, memorySize, wantsJson } from './image.js';
 import { networkFromFlags } from '../network-flags.js';
+import type { TimelineView } from '../../contract/timeline.js';
+import { timelineText } from '../timeline-text.js';
 
 type PoolFlags = {
   image?: string;
@@ -236,6 +238,15 @@ export function registerPoolCommands(program: Command): void {
     .action(async (_f: unknown, cmd: Command) => {
       const s = await client(cmd).request<SessionInfo[]>('GET', '/v1/sessions');
       output(wantsJson(cmd), wantsJson(cmd) ? s : sessionRows(s));
+    });
+  session
+    .command('timeline')
+    .description("administrators: a desktop's latest login, stage by stage from the request to the first frame")
+    .argument('<desktop>')
+    .option('--last <n>', 'the last n logins (at most 100)', positiveInt(100), 1)
+    .action(async (desktop: string, flags: { last: number }, cmd: Command) => {
+      const list = await client(cmd).request<TimelineView[]>('GET', `/v1/sessions/${enc(desktop)}/timeline?limit=${flags.last}`);
+      output(wantsJson(cmd), wantsJson(cmd) ? list : list.length ? list.map(timelineText).join('\n\n') : `ardesia: no login recorded on ${desktop}`);
     });
   for (const [verb, desc] of [
     ['logoff', 'log a session off; a non-persistent desktop is then reset'],

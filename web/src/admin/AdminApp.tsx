@@ -12,6 +12,7 @@ import { PoolsPage } from './PoolsPage';
 import { SessionsPage } from './SessionsPage';
 import { ThinClientsPage } from './ThinClientsPage';
 import { UsersPage } from './UsersPage';
+import { UsagePage } from './UsagePage';
 
 export const ADMIN_SECTIONS: ReadonlyArray<{ id: string; title: string; page: () => ReactNode }> = [
   { id: 'host', title: 'Host', page: () => <HostPage /> },
@@ -20,6 +21,7 @@ export const ADMIN_SECTIONS: ReadonlyArray<{ id: string; title: string; page: ()
   { id: 'pools', title: 'Pools', page: () => <PoolsPage /> },
   { id: 'desktops', title: 'Desktops', page: () => <DesktopsPage /> },
   { id: 'sessions', title: 'Sessions', page: () => <SessionsPage /> },
+  { id: 'usage', title: 'Usage', page: () => <UsagePage /> },
   { id: 'users', title: 'Users and groups', page: () => <UsersPage /> },
   { id: 'directory', title: 'Directory sources', page: () => <DirectoryPage /> },
   { id: 'thinclients', title: 'Thin clients', page: () => <ThinClientsPage /> },

@@ -1,10 +1,11 @@
-// Sessions: who is on which desktop since when, from where; disconnect or log off.
+// Sessions: who is on which desktop since when, from where, how long the login took (stage by stage); disconnect or log off.
 import { canLogoff } from '../../../src/contract/desktop-states';
 import { sessionDisconnect, sessionList, sessionLogoff } from '../lib/api';
 import { useLive } from '../lib/events';
 import { timeAgo } from '../lib/format';
 import type { SessionView } from '../lib/types';
 import { ActionButton, DataTable, LoadError } from '../lib/ui';
+import { LoginTimelineCell } from './LoginTimelineBar';
 
 export function SessionsPage() {
   const sessions = useLive(sessionList, ['session', 'desktop']);
@@ -22,6 +23,7 @@ export function SessionsPage() {
           { label: 'Desktop', render: (s) => s.desktop },
           { label: 'State', render: (s) => s.state },
           { label: 'Since', render: (s) => <time dateTime={s.since}>{timeAgo(s.since)}</time> },
+          { label: 'Login', render: (s) => <LoginTimelineCell desktop={s.desktop} /> },
           { label: 'Clients', render: (s) => s.clients },
           { label: 'Last client', render: (s) => (s.lastClient ? `${s.lastClient.address}${s.lastClient.thinClient ? ` (thin client ${s.lastClient.thinClient})` : ''}` : '—') },
           {

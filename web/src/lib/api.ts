@@ -27,6 +27,7 @@ import type {
 } from './types';
 import { ERROR_REGISTRY, type ErrorCode, isErrorCode } from '../../../src/contract/errors';
 import type { HostDetail as ClusterHostDetail, HostView as ClusterHostView } from '../../../src/contract/hosts';
+import type { TimelineView, UsageReportView } from '../../../src/contract/timeline';
 
 /** The registry's codes, NETWORK when the server cannot be reached, HTTP_ERROR for an answer that is no API error (a proxy's page). */
 export type ApiErrorCode = ErrorCode | 'NETWORK' | 'HTTP_ERROR';
@@ -125,6 +126,8 @@ export const poolDesktopRetry = (pool: string, desktop: string) => call<unknown>
 /** The session's user (where the pool allows it): end the session and re-clone the desktop. */
 export const sessionReset = (desktop: string) => call<unknown>('POST', `/v1/sessions/${enc(desktop)}/reset`);
 export const sessionList = () => call<SessionView[]>('GET', '/v1/sessions');
+export const usageReport = (from: string, to: string) => call<UsageReportView>('GET', `/v1/reports/usage?from=${enc(from)}&to=${enc(to)}`);
+export const sessionTimeline = (desktop: string, limit = 1) => call<TimelineView[]>('GET', `/v1/sessions/${enc(desktop)}/timeline?limit=${limit}`);
 export const sessionLogoff = (desktop: string) => call<unknown>('POST', `/v1/sessions/${enc(desktop)}/logoff`);
 export const sessionDisconnect = (desktop: string) => call<unknown>('POST', `/v1/sessions/${enc(desktop)}/disconnect`);
 export const poolDesktopRetire = (pool: string, desktop: string) => call<unknown>('DELETE', `/v1/pools/${enc(pool)}/desktops/${enc(desktop)}`);
