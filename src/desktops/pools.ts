@@ -57,6 +57,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     this.tracker = new PoolSessions(ctx, machine, this);
     this.planner = new PoolPlanner(ctx, machine, {
       bootStormLimit: opts.bootStormLimit,
+      timeZone: opts.timeZone,
       view: (pool) => this.desktopViews(pool),
       clientActivity: (desktop) => this.tracker.activityOf(desktop),
       placement: opts.placement,
@@ -71,6 +72,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       if (change.action === 'image.publish' || change.action === 'image.rollback') void this.planner.tickAll();
     });
     machine.on('desktop', (view) => {
+      void this.planner.desktopChanged(view).catch((err) => this.ctx.deps.log.error({ err, desktop: view.name }, 'recording a boot time failed'));
       this.planner.kick(view.pool);
       this.tracker.desktopChanged(view);
     });
@@ -105,6 +107,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       const at = nowIso();
       await this.ctx.db.insertInto('pools').values({ name: pool.name, spec: JSON.stringify(pool), created_at: at, created_by: who.name, updated_at: at }).execute();
       await auditAppend(this.ctx.db, who.name, 'pool.create', pool.name, pool, who.address);
+      await this.planner.scheduleCheck(pool, []);
       this.planner.kick(pool.name);
       return this.announce(pool);
     });
@@ -118,6 +121,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       if (pool.image !== current.image) await requireImage(this.ctx, pool.image);
       await this.ctx.db.updateTable('pools').set({ spec: JSON.stringify(pool), updated_at: nowIso() }).where('name', '=', name).execute();
       await auditAppend(this.ctx.db, who.name, 'pool.update', name, patch, who.address);
+      await this.planner.scheduleCheck(pool, await this.desktopViews(name));
       this.planner.kick(name);
       return this.announce(pool);
     });
@@ -179,7 +183,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     const byState: Partial<Record<DesktopState, number>> = {};
     for (const d of desktops) byState[d.state] = (byState[d.state] ?? 0) + 1;
     const byVersion = Object.fromEntries(versionCounts(desktops).map((c) => [String(c.version), c.count]));
-    return { ...pool, currentVersion, counts: { total: desktops.length, byState, byVersion }, pendingAtLogoff: rolloutPendingAtLogoff(pool, desktops, currentVersion), cannotPlace: this.planner.cannotPlace(pool.name) };
+    return { ...pool, currentVersion, counts: { total: desktops.length, byState, byVersion }, pendingAtLogoff: rolloutPendingAtLogoff(pool, desktops, currentVersion), cannotPlace: this.planner.cannotPlace(pool.name), schedule: this.planner.scheduleStatus(pool.name) };
   }
 
   async announce(pool: Pool): Promise<PoolView> {

@@ -1,7 +1,8 @@
 // `ardesia pool …` and `ardesia session …`: pools of desktops, the broker, and sessions — over the API only.
 import { terminalSafeLine } from '../terminal-safe.js';
 import { ArdesiaError } from '../../contract/errors.js';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import { parseSpareRule, SPARE_RULE_FORMAT, type SpareRule, spareRuleText } from '../../contract/pool-schedule.js';
 import { type DesktopView, MAX_IDLE_MINUTES, MAX_POOL_DESKTOPS, OnLogoff, type PoolView, type SessionInfo, poolNetworkText } from '../../contract/pools.js';
 import { MAX_VCPUS } from '../../contract/vm.js';
 import { commaList, MiB, nonNegativeInt, oneOf, positiveInt, versionOrLatest } from '../options.js';
@@ -32,6 +33,7 @@ type PoolFlags = {
   natHostAccess?: boolean;
   requireLabels?: string[];
   avoidLabels?: string[];
+  schedule?: SpareRule[];
 };
 
 /** The pool fields the flags give (only those given: `pool set` changes nothing else). */
@@ -54,6 +56,7 @@ function poolFields(f: PoolFlags): Record<string, unknown> {
   if (f.spice !== undefined) out.spice = f.spice === 'off' ? null : { listen: f.spice };
   if (f.network !== undefined || f.natAllow !== undefined || f.natHostAccess) out.network = networkFromFlags(f);
   if (f.requireLabels !== undefined || f.avoidLabels !== undefined) out.hostLabels = { require: f.requireLabels ?? [], avoid: f.avoidLabels ?? [] };
+  if (f.schedule !== undefined) out.spareSchedule = f.schedule;
   if (f.users !== undefined || f.groups !== undefined) out.entitled = { users: f.users ?? [], groups: f.groups ?? [] };
   return out;
 }
@@ -82,6 +85,7 @@ function poolOptions(cmd: Command): Command {
     .option('--spice <address|off>', 'give desktops a SPICE display for native clients (.vv), listening on this address (127.0.0.1 for this host only); off removes it')
     .option('--network <none|nat|bridge:BR>', 'the desktops\' network card: none, QEMU NAT, or a tap on Linux bridge BR (stable MAC, locked)')
     .option('--nat-allow <host:port,…>', 'restricted NAT: the guest reaches only these TCP destinations, at their own address (empty: nothing)')
+    .option('--schedule <rule>', `warm spares by day and time, repeatable: ${SPARE_RULE_FORMAT}, in the daemon's time zone; replaces --warm while set; '' clears`, scheduleRule)
     .option('--nat-host-access', 'unrestricted NAT that may also reach this host\'s own addresses (10.0.2.2 = its loopback); refused by default');
 }
 
@@ -105,9 +109,30 @@ function poolText(p: PoolView): string {
     `  display  browser (noVNC)${p.spice ? `, SPICE on ${p.spice.listen} (native clients: .vv)` : ''}`,
     `  network  ${poolNetworkText(p.network)}`,
     `  hosts    ${hostLabelsText(p)}`,
+    ...scheduleLines(p),
     ...(p.cannotPlace ? [`  CANNOT PLACE (${p.cannotPlace.code}): ${p.cannotPlace.message}`] : []),
   ];
   return lines.join('\n');
+}
+
+/** Each --schedule adds a rule; an empty one clears the schedule (and the rules given before it). */
+function scheduleRule(text: string, before: SpareRule[] | undefined): SpareRule[] {
+  if (text.trim() === '') return [];
+  const rule = parseSpareRule(text);
+  if (typeof rule === 'string') throw new InvalidArgumentError(rule);
+  return [...(before ?? []), rule];
+}
+
+function scheduleLines(p: PoolView): string[] {
+  if (p.spareSchedule.length === 0) return [];
+  const s = p.schedule;
+  const lines = [`  schedule ${p.spareSchedule.map(spareRuleText).join('; ')}${s ? ` (time zone ${s.timeZone})` : ''}`];
+  if (!s) return lines;
+  const boot = `boot ~${s.bootSeconds} s (${s.bootsMeasured ? `measured over ${s.bootsMeasured} boot${s.bootsMeasured === 1 ? '' : 's'}` : 'assumed: none measured yet'})`;
+  lines.push(`  warm now ${s.warmTarget}${s.inEffect ? ` (rule in effect: ${s.inEffect})` : ''}; ${boot}; hosts run ${s.capacity ?? '?'} of this pool`);
+  if (s.next) lines.push(`  next     ${s.next.rule} at ${s.next.at}, booting from ${s.next.bootsFrom}`);
+  for (const problem of s.problems) lines.push(`  SCHEDULE CANNOT BE MET: ${problem}`);
+  return lines;
 }
 
 function hostLabelsText(p: PoolView): string {
