@@ -3,7 +3,7 @@
 import { PLACEMENT_REFUSAL_CODES } from '../contract/hosts.js';
 import { z } from 'zod';
 import { DesktopFailure, DesktopState, DesktopView, OnLogoff, PoolNetwork, PoolVersion, SessionView, type PoolView, type SessionInfo } from '../contract/pools.js';
-import { type ScheduleStatus, SpareSchedule } from '../contract/pool-schedule.js';
+import { type Forecast, type ScheduleStatus, SpareSchedule, Weekday } from '../contract/pool-schedule.js';
 import type { ThinClientView } from '../contract/thinclients.js';
 import type { DisplayTicketView } from './routes-display.js';
 
@@ -92,3 +92,15 @@ export const ThinClientViewBody = z
   .strict() satisfies z.ZodType<ThinClientView>;
 
 export const DisplayTicketBody = z.object({ ticket: z.string().min(1), path: z.string().regex(/^\/v1\/display\/socket\?ticket=[^&]+$/), expiresAt: Iso }).strict() satisfies z.ZodType<DisplayTicketView>;
+
+export const ForecastBody = z
+  .object({
+    timeZone: z.string(),
+    weeks: z.number().int().min(1),
+    sessionsSeen: z.number().int().min(0),
+    capacity: z.number().int().min(0).nullable(),
+    hours: z.array(z.object({ day: Weekday, hour: z.number().int().min(0).max(23), desktops: z.number().int().min(0), logins: z.number().int().min(0) }).strict()).length(168),
+    proposed: SpareSchedule,
+    problems: z.array(z.string()),
+  })
+  .strict() satisfies z.ZodType<Forecast>;

@@ -6,6 +6,8 @@ export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as con
 export const Weekday = z.enum(WEEKDAYS);
 export type Weekday = z.infer<typeof Weekday>;
 export const MAX_SCHEDULE_RULES = 50;
+/** How far back `pool forecast` reads sessions at most. */
+export const MAX_FORECAST_WEEKS = 52;
 
 const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
 
@@ -89,5 +91,27 @@ export interface ScheduleStatus {
   /** Desktops of the pool the hosts can run at once (placement's memory and vCPU limits), or null when unknown. */
   capacity: number | null;
   /** Why the schedule cannot be met, one line each, saying what to change. Empty when it can. */
+  problems: string[];
+}
+
+/** `pool forecast`: per hour of the week, what past sessions needed; what the hosts allow; a proposed schedule. */
+export interface HourForecast {
+  day: Weekday;
+  hour: number;
+  /** p95 over the weeks of the peak of concurrent sessions in this hour. */
+  desktops: number;
+  /** p95 over the weeks of the sessions started in this hour. */
+  logins: number;
+}
+
+export interface Forecast {
+  timeZone: string;
+  weeks: number;
+  sessionsSeen: number;
+  capacity: number | null;
+  /** 168 hours, Sunday 00:00 first. */
+  hours: HourForecast[];
+  proposed: SpareRule[];
+  /** Hours whose desktops exceed what the hosts can run, one line each. */
   problems: string[];
 }

@@ -1,7 +1,9 @@
 // The pool forecast, pure: from past sessions, how many desktops each hour of the week needs (p95 over the last weeks
 // of the peak of concurrent sessions in that hour) and how many logins it sees (p95 of sessions started in it); what the
 // hosts allow; and a proposed spare schedule (warm spares for each hour's logins, within what the hosts can run).
-import { type SpareRule, spareRuleText, WEEKDAYS, type Weekday } from '../contract/pool-schedule.js';
+import { type Forecast, type SpareRule, spareRuleText, WEEKDAYS } from '../contract/pool-schedule.js';
+
+export type { Forecast, HourForecast } from '../contract/pool-schedule.js';
 import { localDatePlus, localToInstant } from '../lib/local-time.js';
 
 /** A session without a recorded end (the daemon was down when it ended) is taken to last at most this long. */
@@ -58,15 +60,6 @@ export function peakConcurrent(sessions: readonly Interval[], from: number, to: 
   return peak;
 }
 
-export interface HourForecast {
-  day: Weekday;
-  hour: number;
-  /** p95 over the weeks of the peak of concurrent sessions in this hour. */
-  desktops: number;
-  /** p95 over the weeks of the sessions started in this hour. */
-  logins: number;
-}
-
 export interface ForecastInput {
   sessions: readonly Interval[];
   now: number;
@@ -78,18 +71,6 @@ export interface ForecastInput {
   minWarm: number;
   /** The pool's maxDesktops less its coldSpares: a rule may not ask more. */
   maxWarm: number;
-}
-
-export interface Forecast {
-  timeZone: string;
-  weeks: number;
-  sessionsSeen: number;
-  capacity: number | null;
-  /** 168 hours, Sunday 00:00 first. */
-  hours: HourForecast[];
-  proposed: SpareRule[];
-  /** Hours whose desktops exceed what the hosts can run, one line each. */
-  problems: string[];
 }
 
 /** Per hour of the week, the samples of each past week whose hour has fully passed. */

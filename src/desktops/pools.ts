@@ -28,6 +28,8 @@ import { desktopViewOf, nowIso, poolDesktopsAll, poolDesktopsOf, poolGet, poolLi
 import { PoolPlanner } from './pool-planner.js';
 import { type Caller, type PoolServiceEvents, type PoolServiceOptions, SESSION_END_STATES, type SessionReady } from './pool-events.js';
 import { PoolSessions } from './pool-sessions.js';
+import { type ForecastQuery, poolForecast, recordSessionEnds } from './pool-forecast.js';
+import type { Forecast } from './forecast.js';
 import { untilPreviousSessionEnded } from './session-wait.js';
 import { rolloutPendingAtLogoff, versionCounts } from './spares-plan.js';
 
@@ -64,6 +66,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       placementChanged: (pool) => void this.show(pool, { name: 'planner', admin: true, groups: [] }).then((v) => this.emit('pool', v), () => undefined),
     });
     machine.on('session-started', (desktop) => this.sessionReady(desktop));
+    recordSessionEnds(ctx, machine);
     machine.on('desktop', (view) => {
       if (SESSION_END_STATES.includes(view.state)) this.awaitingSession.delete(view.name);
     });
@@ -167,6 +170,11 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       list.push(this.withClaim(desktopViewOf(r)));
     }
     return pools.map((p) => viewForCaller(this.viewFrom(p, byPool.get(p.name) ?? [], p.version !== 'latest' ? p.version : (images.get(p.image) ?? null)), who));
+  }
+
+  /** Desktops and logins per hour of the week from past sessions, what the hosts allow, a proposed spare schedule. */
+  async forecast(name: string, q: ForecastQuery): Promise<Forecast> {
+    return poolForecast(this.ctx, poolOf(await requirePool(this.ctx.db, name)), q, { timeZone: this.opts.timeZone, placement: this.opts.placement });
   }
 
   async show(name: string, who: Caller): Promise<PoolView> {

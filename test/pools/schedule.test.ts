@@ -7,7 +7,9 @@ import { after, before, test } from 'node:test';
 import type { DesktopView, PoolView } from '../../src/contract/pools.js';
 import { TestDaemon, until } from '../helpers/daemon.js';
 import { cliJson } from '../images/support.js';
-import { helperImage, poolShow, untilDesktops } from './support.js';
+import { helperImage, poolShow, untilDesktops, userClient } from './support.js';
+import { ForecastBody } from '../../src/api/responses-pools.js';
+import type { Forecast } from '../../src/contract/pool-schedule.js';
 
 let daemon: TestDaemon;
 before(async () => {
@@ -73,4 +75,32 @@ test('a schedule the host cannot run says why, in the API and `pool show`; an em
   const bad = await daemon.cli(['pool', 'set', 'big', '--schedule', 'weekdays 07:45 40']);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /not a schedule rule: write DAYS HH:MM COUNT/);
+});
+
+test('forecast: a real session is read from the audit (its connect and its recorded end), and the proposal applies', async () => {
+  await daemon.api().request('PATCH', '/v1/pools/mo', { entitled: { users: ['fcu'], groups: [] } });
+  const fcu = await userClient(daemon, 'fcu');
+  const { desktop } = await fcu.request<{ desktop: DesktopView }>('POST', '/v1/pools/mo/connect', {});
+  await fcu.request('POST', `/v1/sessions/${desktop.name}/logoff`);
+  const ended = await until('the session end audited', async () => {
+    const entries = await daemon.api().request<Array<{ action: string; target: string; detail: unknown }>>('GET', '/v1/audit?action=session.end');
+    return entries.find((e) => e.action === 'session.end' && e.target === desktop.name);
+  }, 120_000);
+  assert.deepEqual((ended.detail as { pool: string; user: string }).pool, 'mo');
+
+  const fc = ForecastBody.parse(await daemon.api().request<Forecast>('GET', '/v1/pools/mo/forecast?weeks=1&minWarm=1'));
+  assert.equal(fc.sessionsSeen, 1);
+  assert.equal(fc.timeZone, 'Etc/GMT-3');
+  assert.equal(fc.hours.length, 168);
+  assert.ok(fc.capacity !== null && fc.capacity >= 1);
+  // The session's hour has not passed yet: every whole hour had none, so the floor of one warm spare all week.
+  assert.deepEqual(fc.proposed, [{ days: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'], at: '00:00', warm: 1 }]);
+  const printed = await daemon.cli(['pool', 'forecast', 'mo', '--weeks', '1']);
+  assert.equal(printed.code, 0, printed.stderr);
+  assert.match(printed.stdout, /pool mo: 1 session\(s\) over the last 1 week\(s\)/);
+  assert.match(printed.stdout, /proposed schedule: daily 00:00 1/);
+  const applied = await daemon.cli(['pool', 'forecast', 'mo', '--weeks', '1', '--apply']);
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.deepEqual((await poolShow(daemon, 'mo')).spareSchedule, fc.proposed);
+  assert.equal((await fcu.request<unknown>('GET', '/v1/pools/mo/forecast').then(() => 'allowed', (e: { code: string }) => e.code)), 'FORBIDDEN');
 });

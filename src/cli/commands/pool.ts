@@ -2,10 +2,10 @@
 import { terminalSafeLine } from '../terminal-safe.js';
 import { ArdesiaError } from '../../contract/errors.js';
 import { type Command, InvalidArgumentError } from 'commander';
-import { parseSpareRule, SPARE_RULE_FORMAT, type SpareRule, spareRuleText } from '../../contract/pool-schedule.js';
+import { type Forecast, MAX_FORECAST_WEEKS, parseSpareRule, SPARE_RULE_FORMAT, type SpareRule, spareRuleText, WEEKDAYS } from '../../contract/pool-schedule.js';
 import { type DesktopView, MAX_IDLE_MINUTES, MAX_POOL_DESKTOPS, OnLogoff, type PoolView, type SessionInfo, poolNetworkText } from '../../contract/pools.js';
 import { MAX_VCPUS } from '../../contract/vm.js';
-import { commaList, MiB, nonNegativeInt, oneOf, positiveInt, versionOrLatest } from '../options.js';
+import { commaList, flag, MiB, nonNegativeInt, oneOf, positiveInt, versionOrLatest } from '../options.js';
 import { output, table } from '../output.js';
 import { client, diskSize, enc, memorySize, wantsJson } from './image.js';
 import { networkFromFlags } from '../network-flags.js';
@@ -135,6 +135,21 @@ function scheduleLines(p: PoolView): string[] {
   return lines;
 }
 
+/** Desktops needed per hour (rows: days, columns: hours), then the capacity, problems and the proposal to apply. */
+function forecastText(pool: string, fc: Forecast): string {
+  const head = ['DAY', ...Array.from({ length: 24 }, (_, h) => String(h).padStart(2, '0'))];
+  const rows = WEEKDAYS.map((day) => [day, ...fc.hours.filter((h) => h.day === day).map((h) => (h.desktops ? String(h.desktops) : '.'))]);
+  const apply = fc.proposed.map((r) => `--schedule '${spareRuleText(r)}'`).join(' ');
+  return [
+    `pool ${pool}: ${fc.sessionsSeen} session(s) over the last ${fc.weeks} week(s); desktops needed per hour (p95), time zone ${fc.timeZone}`,
+    table(head, rows),
+    `hosts run ${fc.capacity ?? '?'} desktops of this pool at once`,
+    ...fc.problems.map((p) => `SHORT: ${p}`),
+    `proposed schedule: ${fc.proposed.map(spareRuleText).join('; ')}`,
+    `apply it: ardesia pool forecast ${pool} --weeks ${fc.weeks} --apply   (or: ardesia pool set ${pool} ${apply})`,
+  ].join('\n');
+}
+
 function hostLabelsText(p: PoolView): string {
   const { require, avoid } = p.hostLabels;
   if (!require.length && !avoid.length) return 'any host that is up';
@@ -193,6 +208,21 @@ export function registerPoolCommands(program: Command): void {
       output(wantsJson(cmd), wantsJson(cmd) ? p : poolText(p));
     },
   );
+
+  pool
+    .command('forecast')
+    .description('desktops and logins per hour of the week from past sessions (p95 over the weeks), what the hosts allow, and a proposed spare schedule')
+    .argument('<pool>')
+    .addOption(flag('--weeks <n>', 'weeks of past sessions to read', positiveInt(MAX_FORECAST_WEEKS), '4'))
+    .addOption(flag('--min-warm <n>', 'the proposal keeps at least this many warm spares at every hour', nonNegativeInt(MAX_POOL_DESKTOPS), '1'))
+    .option('--apply', "set the proposed schedule on the pool (as pool set --schedule …)")
+    .action(async (name: string, f: { weeks: number; minWarm: number; apply?: boolean }, cmd: Command) => {
+      const api = client(cmd);
+      const fc = await api.request<Forecast>('GET', `/v1/pools/${enc(name)}/forecast?weeks=${f.weeks}&minWarm=${f.minWarm}`);
+      if (!f.apply) return output(wantsJson(cmd), wantsJson(cmd) ? fc : forecastText(name, fc));
+      const p = await api.request<PoolView>('PATCH', `/v1/pools/${enc(name)}`, { spareSchedule: fc.proposed });
+      output(wantsJson(cmd), wantsJson(cmd) ? p : `${forecastText(name, fc)}\n\napplied:\n${poolText(p)}`);
+    });
 
   pool
     .command('delete')
