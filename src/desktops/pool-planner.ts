@@ -24,7 +24,7 @@ export interface PlannerDeps {
   view(pool: string): Promise<DesktopView[]>;
   clientActivity(desktop: string): { count: number; activityAt: number } | undefined;
   placement: PoolPlacement;
-  /** The pool's placement refusal changed (its view says why it cannot place). */
+  /** The pool's condition changed: its placement refusal, or what it makes of its spare schedule (its view says). */
   placementChanged(pool: string): void;
 }
 
