@@ -130,7 +130,7 @@ function scheduleLines(p: PoolView): string[] {
   if (!s) return lines;
   const boot = `boot ~${s.bootSeconds} s (${s.bootsMeasured ? `measured over ${s.bootsMeasured} boot${s.bootsMeasured === 1 ? '' : 's'}` : 'assumed: none measured yet'})`;
   lines.push(`  warm now ${s.warmTarget}${s.inEffect ? ` (rule in effect: ${s.inEffect})` : ''}; ${boot}; hosts run ${s.capacity ?? '?'} of this pool`);
-  if (s.next) lines.push(`  next     ${s.next.rule} at ${s.next.at}, booting from ${s.next.bootsFrom}`);
+  if (s.next) lines.push(`  next     ${s.next.rule} at ${s.next.at}${s.next.bootsFrom < s.next.at ? `, booting from ${s.next.bootsFrom}` : ''}`);
   for (const problem of s.problems) lines.push(`  SCHEDULE CANNOT BE MET: ${problem}`);
   return lines;
 }

@@ -31,17 +31,17 @@ function PoolPlacement({ pool }: { pool: PoolView }) {
 function PoolSpares({ pool }: { pool: PoolView }) {
   const s = pool.schedule;
   if (!s) return <span>{`${pool.warmSpares} warm, ${pool.coldSpares} cold`}</span>;
+  const boots = s.next && s.next.bootsFrom < s.next.at ? `, booting from ${new Date(s.next.bootsFrom).toLocaleTimeString()}` : '';
   return (
-    <span data-testid={`pool-schedule-${pool.name}`}>
-      {`${s.warmTarget} warm by schedule${s.inEffect ? ` (${s.inEffect})` : ''}, ${pool.coldSpares} cold`}
-      {s.next && <><br />{`next: ${s.next.rule} at ${new Date(s.next.at).toLocaleString()}, booting from ${new Date(s.next.bootsFrom).toLocaleTimeString()}`}</>}
+    <div data-testid={`pool-schedule-${pool.name}`}>
+      <div>{`${s.warmTarget} warm by schedule${s.inEffect ? ` (${s.inEffect})` : ''}, ${pool.coldSpares} cold`}</div>
+      {s.next && <div>{`next: ${s.next.rule} at ${new Date(s.next.at).toLocaleString()}${boots}`}</div>}
       {s.problems.map((p) => (
-        <span key={p} className="warning-inline" role="status">
-          <br />
+        <div key={p} className="warning-inline" role="status">
           Schedule cannot be met: {p}
-        </span>
+        </div>
       ))}
-    </span>
+    </div>
   );
 }
 
