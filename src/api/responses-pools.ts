@@ -3,10 +3,24 @@
 import { PLACEMENT_REFUSAL_CODES } from '../contract/hosts.js';
 import { z } from 'zod';
 import { DesktopFailure, DesktopState, DesktopView, OnLogoff, PoolNetwork, PoolVersion, SessionView, type PoolView, type SessionInfo } from '../contract/pools.js';
+import { type Forecast, type ScheduleStatus, SpareSchedule, Weekday } from '../contract/pool-schedule.js';
 import type { ThinClientView } from '../contract/thinclients.js';
 import type { DisplayTicketView } from './routes-display.js';
 
 const Iso = z.string().datetime({ offset: true });
+
+const ScheduleStatusBody = z
+  .object({
+    timeZone: z.string(),
+    warmTarget: z.number().int().min(0),
+    inEffect: z.string().nullable(),
+    next: z.object({ rule: z.string(), at: Iso, bootsFrom: Iso }).strict().nullable(),
+    bootSeconds: z.number().int().min(0),
+    bootsMeasured: z.number().int().min(0),
+    capacity: z.number().int().min(0).nullable(),
+    problems: z.array(z.string()),
+  })
+  .strict() satisfies z.ZodType<ScheduleStatus>;
 
 // The contract's schemas are zod's default objects (unknown keys stripped on parse): strict here, so a reply
 // with a key the contract does not name fails.
@@ -43,6 +57,8 @@ export const PoolViewBody = z
     pendingAtLogoff: z.array(z.string()),
     hostLabels: z.object({ require: z.array(z.string()), avoid: z.array(z.string()) }).strict(),
     cannotPlace: z.object({ code: z.enum(PLACEMENT_REFUSAL_CODES), message: z.string() }).strict().nullable(),
+    spareSchedule: SpareSchedule,
+    schedule: ScheduleStatusBody.nullable(),
   })
   .strict() satisfies z.ZodType<PoolView, z.ZodTypeDef, unknown>;
 
@@ -76,3 +92,15 @@ export const ThinClientViewBody = z
   .strict() satisfies z.ZodType<ThinClientView>;
 
 export const DisplayTicketBody = z.object({ ticket: z.string().min(1), path: z.string().regex(/^\/v1\/display\/socket\?ticket=[^&]+$/), expiresAt: Iso }).strict() satisfies z.ZodType<DisplayTicketView>;
+
+export const ForecastBody = z
+  .object({
+    timeZone: z.string(),
+    weeks: z.number().int().min(1),
+    sessionsSeen: z.number().int().min(0),
+    capacity: z.number().int().min(0).nullable(),
+    hours: z.array(z.object({ day: Weekday, hour: z.number().int().min(0).max(23), desktops: z.number().int().min(0), logins: z.number().int().min(0) }).strict()).length(168),
+    proposed: SpareSchedule,
+    problems: z.array(z.string()),
+  })
+  .strict() satisfies z.ZodType<Forecast>;

@@ -1,9 +1,11 @@
 // Pools, their desktops, the broker's connect, and sessions. Users see the pools they are entitled to and
 // their own sessions only; everything else about pools is for administrators.
 import { z } from 'zod';
-import { ConnectBody, Pool, PoolName, PoolPatch } from '../contract/pools.js';
+import { ConnectBody, MAX_POOL_DESKTOPS, Pool, PoolName, PoolPatch } from '../contract/pools.js';
+import { MAX_FORECAST_WEEKS } from '../contract/pool-schedule.js';
 import { NAME_PATTERN } from '../contract/vm.js';
 import type { Caller } from '../desktops/pools.js';
+import { ForecastBody } from './responses-pools.js';
 import { ConnectedBody, DesktopViewBody, PoolViewBody, SessionInfoBody, listOf, namedResult } from './responses.js';
 import { type ApiRoute, defineRoute, type RouteInput } from './route.js';
 import { ArdesiaError } from '../contract/errors.js';
@@ -18,6 +20,10 @@ const SessionParams = z.object({ desktop: DesktopName }).strict();
 export function callerOf({ who, address }: Pick<RouteInput, 'who' | 'address'>): Caller {
   return { name: who?.name ?? 'anonymous', admin: who?.admin ?? false, groups: who?.groups ?? [], address };
 }
+
+/** Whole decimal digits only, as the CLI's flags ("1e3" or "" refused). */
+const wholeParam = (min: number, max: number) => z.string().regex(/^\d{1,4}$/, 'a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
+const ForecastQuery = z.object({ weeks: wholeParam(1, MAX_FORECAST_WEEKS).default('4'), minWarm: wholeParam(0, MAX_POOL_DESKTOPS).default('1') }).strict();
 
 export const poolRoutes: ApiRoute[] = [
   defineRoute({
@@ -67,6 +73,16 @@ export const poolRoutes: ApiRoute[] = [
     params: PoolParams,
     response: z.object({ deleted: z.string(), desktopsRetired: z.number().int() }).strict(),
     handler: async (input) => input.app.pools.delete(input.params.pool, callerOf(input)),
+  }),
+  defineRoute({
+    method: 'GET',
+    url: '/v1/pools/:pool/forecast',
+    summary: 'Desktops and logins per hour of the week from past sessions (p95 over the weeks), what the hosts allow, and a proposed spare schedule',
+    access: 'admin',
+    params: PoolParams,
+    query: ForecastQuery,
+    response: ForecastBody,
+    handler: async (input) => input.app.pools.forecast(input.params.pool, input.query),
   }),
   defineRoute({
     method: 'GET',

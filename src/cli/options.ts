@@ -2,6 +2,7 @@
 // the edge, or refuses it with what is accepted (commander then exits 1 naming the flag and the value).
 import { InvalidArgumentError, Option } from 'commander';
 import { parseSize } from '../lib/size.js';
+import { isTimeZone } from '../lib/local-time.js';
 
 /** What commander calls with the flag's text; throws InvalidArgumentError saying what is accepted. */
 export type OptionParser<T> = (text: string) => T;
@@ -105,3 +106,9 @@ export const ARCHES = ['amd64', 'i386'] as const;
 export const MiB = 2 ** 20;
 export const GiB = 2 ** 30;
 export const TiB = 2 ** 40;
+
+/** An IANA time zone name Intl knows, like Europe/Paris or UTC. */
+export function timeZoneFlag(text: string): string {
+  if (!isTimeZone(text)) throw refuse('an IANA time zone name, like Europe/Paris, America/New_York or UTC');
+  return text;
+}

@@ -11,7 +11,7 @@ import { Pool } from '../contract/pools.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { Store } from '../store/db.js';
 import { hostContents, hostLoadsOf, hostsSnapshot, hostStateNow, hostViewOf, requireHost } from './host-repo.js';
-import { type Placement, type PlacementNeed, placeDesktop } from './placement.js';
+import { type Placement, type PlacementNeed, placeDesktop, desktopsThatFit } from './placement.js';
 
 export const HEARTBEAT_EVERY_MS = 10_000;
 /** Nova's defaults (ram_allocation_ratio 1.5, cpu_allocation_ratio 16): desktops idle most of the time. */
@@ -155,6 +155,11 @@ export class HostService extends EventEmitter<HostServiceEvents> {
   async checkPool(pool: Pool): Promise<PlacementRefusal | null> {
     const p = await this.place(poolNeed(pool));
     return p.kind === 'refuse' ? { code: p.code, message: p.message } : null;
+  }
+
+  /** Desktops of the pool the hosts can run at once (its running ones included), for the spare schedule. */
+  async poolCapacity(pool: Pool): Promise<number> {
+    return desktopsThatFit(hostLoadsOf(await hostsSnapshot(this.db), Date.now(), this.opts.name), poolNeed(pool));
   }
 
   /** VmPlacer for the VM manager: a pool desktop's VM is placed with its pool's labels and spread. */

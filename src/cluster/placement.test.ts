@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type HostLoad, type PlacementNeed, hostFreeMiB, hostFreeVcpus, hostMemoryLimitMiB, hostReserveMiB, placeDesktop } from './placement.js';
+import { type HostLoad, type PlacementNeed, hostFreeMiB, hostFreeVcpus, hostMemoryLimitMiB, hostReserveMiB, placeDesktop, desktopsThatFit } from './placement.js';
 
 const h = (name: string, over: Partial<HostLoad> = {}): HostLoad => ({
   name,
@@ -79,3 +79,14 @@ test('reserve, limits and free amounts', () => {
   assert.equal(hostFreeVcpus(h('a', { usedVcpus: 20 })), 0);
   assert.equal(hostFreeVcpus(h('a', { cpuOvercommit: 2.5 })), 10);
 });
+
+// 8192 MiB less an 820 MiB reserve = 7372 MiB for guests; 4 vCPUs × 4 = 16.
+const FITS: Array<[string, HostLoad[], PlacementNeed, number]> = [
+  ['memory bounds one host', [h('a')], need(), 7],
+  ['vCPUs bound it', [h('a')], need({ memoryMiB: 256, vcpus: 4 }), 4],
+  ['the pool’s running desktops count, and what still fits', [h('a', { usedMiB: 3072, usedVcpus: 3, poolDesktops: { p: 3 } })], need({ pool: 'p' }), 7],
+  ['other VMs take their share', [h('a', { usedMiB: 3072, usedVcpus: 3, poolDesktops: { q: 3 } })], need({ pool: 'p' }), 4],
+  ['hosts add up; a drained one and one without the label do not', [h('a'), h('b'), h('c', { state: 'draining' }), h('d', { labels: ['gpu'] })], need({ avoidLabels: ['gpu'] }), 14],
+  ['no host', [], need(), 0],
+];
+for (const [name, hosts, n, want] of FITS) test(`desktopsThatFit: ${name}`, () => assert.equal(desktopsThatFit(hosts, n), want));

@@ -120,3 +120,14 @@ function compareKeys(a: readonly number[], an: string, b: readonly number[], bn:
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return an < bn ? -1 : an > bn ? 1 : 0;
 }
+
+/** Desktops of the need's size its pool can run at once: those it runs now, plus what still fits on each host it may use. */
+export function desktopsThatFit(hosts: readonly HostLoad[], need: PlacementNeed): number {
+  let total = 0;
+  for (const host of hosts) {
+    if (shortfall(host, { ...need, memoryMiB: 0, vcpus: 0 }) !== null) continue;
+    const running = need.pool === undefined ? 0 : (host.poolDesktops[need.pool] ?? 0);
+    total += running + Math.min(Math.floor(hostFreeMiB(host) / Math.max(1, need.memoryMiB)), Math.floor(hostFreeVcpus(host) / Math.max(1, need.vcpus)));
+  }
+  return total;
+}

@@ -24,7 +24,17 @@ test('a minimal pool gets its defaults', () => {
     network: { mode: 'none' },
     entitled: { users: [], groups: [] },
     hostLabels: { require: [], avoid: [] },
+    spareSchedule: [],
   });
+});
+
+test('a schedule rule with the cold spares may not exceed maxDesktops', () => {
+  const rule = { days: ['mon'], at: '07:45', warm: 9 };
+  assert.deepEqual(poolProblems({ name: 'lab', image: 'deb', maxDesktops: 10, coldSpares: 1, spareSchedule: [rule] }), []);
+  assert.deepEqual(poolProblems({ name: 'lab', image: 'deb', maxDesktops: 10, coldSpares: 2, spareSchedule: [rule] }), [
+    "spareSchedule: schedule rule 'mon 07:45 9' plus coldSpares (2) exceeds maxDesktops (10): lower its count or raise maxDesktops",
+  ]);
+  assert.match(poolProblems({ name: 'lab', image: 'deb', spareSchedule: [{ days: ['mon'], at: '7:45', warm: 1 }] }).join('\n'), /spareSchedule\.0\.at: a schedule time is HH:MM/);
 });
 
 test('a SPICE display is off unless asked for, loopback by default, and only at an IP address', () => {

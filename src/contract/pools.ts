@@ -5,6 +5,7 @@ import { DEFAULT_HOME_BYTES } from './images.js';
 import { PoolNetwork } from './network.js';
 import { PLACEMENT_REFUSAL_CODES, PoolHostLabels, type PlacementRefusal } from './hosts.js';
 import { MAX_MEMORY_MIB, MAX_VCPUS, NAME_PATTERN } from './vm.js';
+import { type ScheduleStatus, SpareSchedule, spareRuleText } from './pool-schedule.js';
 
 /** Desktop names are `<pool>-<n>`, so a pool name leaves room for the suffix within the 63-character name limit. */
 export const POOL_NAME_MAX = 50;
@@ -69,6 +70,8 @@ const PoolFields = z
     entitled: Entitlement,
     /** Host labels the pool's desktops require and avoid (placement, src/cluster/placement.ts). */
     hostLabels: PoolHostLabels.default({ require: [], avoid: [] }),
+    /** Warm spares by day and time (contract/pool-schedule.ts); while set, it replaces warmSpares. */
+    spareSchedule: SpareSchedule.default([]),
   })
   .strict();
 
@@ -84,6 +87,12 @@ function poolCrossFieldIssues(p: PoolFieldsOut): Array<{ path: string; message: 
     issues.push({
       path: 'warmSpares',
       message: `warmSpares + coldSpares (${p.warmSpares} + ${p.coldSpares}) exceed maxDesktops (${p.maxDesktops}): lower the spares or raise maxDesktops`,
+    });
+  }
+  for (const rule of p.spareSchedule.filter((r) => r.warm + p.coldSpares > p.maxDesktops)) {
+    issues.push({
+      path: 'spareSchedule',
+      message: `schedule rule '${spareRuleText(rule)}' plus coldSpares (${p.coldSpares}) exceeds maxDesktops (${p.maxDesktops}): lower its count or raise maxDesktops`,
     });
   }
   if (p.maxDesktopsPerUser > p.maxDesktops) {
@@ -195,6 +204,8 @@ export interface PoolView extends Pool {
   pendingAtLogoff: string[];
   /** Set while the pool cannot place a new desktop or spare: which resource is short on which host. */
   cannotPlace: PlacementRefusal | null;
+  /** What the planner makes of the spare schedule now; null without a schedule (or before its first pass). */
+  schedule: ScheduleStatus | null;
 }
 
 const MacAddress = z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i, 'a MAC address like 52:54:00:12:34:56');

@@ -50,6 +50,7 @@ import { auditAppend } from '../audit/log.js';
 import { DEFAULT_CPU_OVERCOMMIT, DEFAULT_MEMORY_OVERCOMMIT, HostService } from '../cluster/hosts.js';
 import { hostname } from 'node:os';
 import { VmUids, vmUidRange } from '../vms/vm-uids.js';
+import { systemTimeZone } from '../lib/local-time.js';
 
 export interface ServeOptions {
   dataDir: string;
@@ -61,6 +62,8 @@ export interface ServeOptions {
   logLevel?: string;
   /** Desktops starting at once, over every pool (default 2: a boot under TCG takes a core). */
   bootStormLimit?: number;
+  /** The IANA time zone spare schedules are read in (default: the process's local zone). */
+  timeZone?: string;
   /** A desktop whose guest helper has not said "ready" this long after its start failed (default 600). */
   bootTimeoutSeconds?: number;
   /** Netboot configuration file (YAML/JSON): DHCP, TFTP and HTTP boot of thin clients. */
@@ -206,7 +209,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     // A principal without an Ardesia account (a local unix user) has no layout of its own: the image's default.
     keyboardLayoutOf: async (user) => (await auth.users.row(user))?.keyboard_layout,
   });
-  const pools = new PoolService(serviceContext, machine, { bootStormLimit: opts.bootStormLimit ?? 2, placement: hosts });
+  const pools = new PoolService(serviceContext, machine, { bootStormLimit: opts.bootStormLimit ?? 2, placement: hosts, timeZone: opts.timeZone ?? systemTimeZone() });
   // A drain stops the host's spares now; an undrain boots them back: every pool is planned again.
   hosts.on('host', () => void pools.planner.tickAll());
   publishHostEvents(events, hosts);

@@ -17,11 +17,15 @@ export interface PoolServiceOptions {
   bootStormLimit: number;
   /** The cluster's placement (src/cluster/hosts.ts): whether a pool's next desktop fits on a host, and which hosts take none. */
   placement: PoolPlacement;
+  /** The IANA time zone spare schedules are read in (serve --time-zone; the host's by default). */
+  timeZone: string;
 }
 
 export interface PoolPlacement {
   checkPool(pool: Pool): Promise<PlacementRefusal | null>;
   hostsNotUp(): Promise<Set<string>>;
+  /** Desktops of the pool the hosts can run at once (memory and vCPU limits), for the spare schedule. */
+  poolCapacity(pool: Pool): Promise<number>;
 }
 
 export interface PoolServiceEvents {

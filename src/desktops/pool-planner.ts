@@ -10,16 +10,21 @@ import { planSpares, type SpareAction } from './spares-plan.js';
 import { needsPlacement, placeSpareActions } from './placement-plan.js';
 import type { PoolPlacement } from './pool-events.js';
 import type { PlacementRefusal } from '../contract/hosts.js';
+import type { ScheduleStatus } from '../contract/pool-schedule.js';
+import { type BootEstimate, bootEstimateAfter, scheduleNow } from './spare-schedule.js';
+import { isInSession } from './lifecycle.js';
 
 const TICK_MS = 5_000;
 
 export interface PlannerDeps {
   bootStormLimit: number;
+  /** The IANA time zone spare schedules are read in. */
+  timeZone: string;
   /** The pool's desktops as the broker sees them (claims applied). */
   view(pool: string): Promise<DesktopView[]>;
   clientActivity(desktop: string): { count: number; activityAt: number } | undefined;
   placement: PoolPlacement;
-  /** The pool's placement refusal changed (its view says why it cannot place). */
+  /** The pool's condition changed: its placement refusal, or what it makes of its spare schedule (its view says). */
   placementChanged(pool: string): void;
 }
 
@@ -30,6 +35,10 @@ export class PoolPlanner {
   private readonly suspended = new Set<string>();
   /** Pools whose last pass wanted to boot a desktop and found no host: why. */
   private readonly refusals = new Map<string, PlacementRefusal>();
+  /** Pools with a spare schedule: what the last pass made of it. */
+  private readonly schedules = new Map<string, ScheduleStatus>();
+  /** Desktops booting now: when they started (ms), to measure the pool's boot time when they are ready. */
+  private readonly bootingSince = new Map<string, number>();
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -89,8 +98,11 @@ export class PoolPlanner {
     if (!row || this.suspended.has(name)) return;
     const pool = poolOf(row);
     const desktops = await this.deps.view(name);
+    const schedule = await this.scheduleCheck(pool, desktops);
+    // While a schedule is set, it says how many warm spares to keep (booting early for a coming rule).
+    const target = schedule ? { ...pool, warmSpares: schedule.warmTarget } : pool;
     const booting = (await poolDesktopsAll(this.ctx.db)).filter((d) => d.state === 'booting').length;
-    const planned = planSpares(pool, desktops, await targetVersionOf(this.ctx, pool), booting, this.deps.bootStormLimit, Date.now());
+    const planned = planSpares(target, desktops, await targetVersionOf(this.ctx, pool), booting, this.deps.bootStormLimit, Date.now());
     const refusal = needsPlacement(planned) ? await this.deps.placement.checkPool(pool) : null;
     this.noteRefusal(name, refusal);
     const actions = placeSpareActions(planned, desktops, await this.deps.placement.hostsNotUp(), refusal === null);
@@ -101,6 +113,56 @@ export class PoolPlanner {
   /** Why the pool cannot place a desktop now, or null. */
   cannotPlace(pool: string): PlacementRefusal | null {
     return this.refusals.get(pool) ?? null;
+  }
+
+  /** What the last pass made of the pool's spare schedule, or null without one. */
+  scheduleStatus(pool: string): ScheduleStatus | null {
+    return this.schedules.get(pool) ?? null;
+  }
+
+  /** Reads the pool's schedule against now, its boot estimate and the hosts' capacity; notes a change. */
+  async scheduleCheck(pool: Pool, desktops: readonly DesktopView[]): Promise<ScheduleStatus | null> {
+    const status = pool.spareSchedule.length === 0 ? null : scheduleNow({
+      rules: pool.spareSchedule,
+      now: Date.now(),
+      timeZone: this.deps.timeZone,
+      boot: await this.bootEstimate(pool.name),
+      bootStormLimit: this.deps.bootStormLimit,
+      capacity: await this.deps.placement.poolCapacity(pool),
+      inSession: desktops.filter((d) => isInSession(d.state)).length,
+      sizeText: `${pool.memoryMiB} MiB, ${pool.vcpus} vCPU${pool.vcpus === 1 ? '' : 's'} each`,
+    });
+    const before = this.schedules.get(pool.name) ?? null;
+    if (status) this.schedules.set(pool.name, status);
+    else this.schedules.delete(pool.name);
+    if (JSON.stringify(before) !== JSON.stringify(status)) {
+      for (const problem of status?.problems ?? []) if (!before?.problems.includes(problem)) this.ctx.deps.log.warn({ pool: pool.name }, `pool ${pool.name}: ${problem}`);
+      this.deps.placementChanged(pool.name);
+    }
+    return status;
+  }
+
+  private async bootEstimate(pool: string): Promise<BootEstimate | null> {
+    const row = await this.ctx.db.selectFrom('pool_boot_times').selectAll().where('pool', '=', pool).executeTakeFirst();
+    return row ? { ms: Number(row.estimate_ms), samples: Number(row.samples) } : null;
+  }
+
+  /** Measures boots from the desktops' own transitions: booting → ready is one boot of its pool. */
+  async desktopChanged(view: DesktopView): Promise<void> {
+    if (view.state === 'booting') {
+      this.bootingSince.set(view.name, Date.parse(view.since));
+      return;
+    }
+    const started = this.bootingSince.get(view.name);
+    this.bootingSince.delete(view.name);
+    if (started === undefined || view.state !== 'ready') return;
+    const next = bootEstimateAfter(await this.bootEstimate(view.pool), Date.parse(view.since) - started);
+    const at = nowIso();
+    await this.ctx.db
+      .insertInto('pool_boot_times')
+      .values({ pool: view.pool, estimate_ms: next.ms, samples: next.samples, updated_at: at })
+      .onConflict((oc) => oc.column('pool').doUpdateSet({ estimate_ms: next.ms, samples: next.samples, updated_at: at }))
+      .execute();
   }
 
   private noteRefusal(pool: string, refusal: PlacementRefusal | null): void {

@@ -31,6 +31,8 @@ import { PoolSessions } from './pool-sessions.js';
 import { type ConnectTimes, LoginTimelines } from './login-timeline-recorder.js';
 import { UsageRecorder } from './usage-recorder.js';
 import type { SpareWait } from '../contract/timeline.js';
+import { type ForecastQuery, poolForecast, recordSessionEnds } from './pool-forecast.js';
+import type { Forecast } from './forecast.js';
 import { untilPreviousSessionEnded } from './session-wait.js';
 import { rolloutPendingAtLogoff, versionCounts } from './spares-plan.js';
 
@@ -78,12 +80,14 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     machine.on('session-started', (desktop) => this.timelines.record(desktop, 'session-started'));
     this.planner = new PoolPlanner(ctx, machine, {
       bootStormLimit: opts.bootStormLimit,
+      timeZone: opts.timeZone,
       view: (pool) => this.desktopViews(pool),
       clientActivity: (desktop) => this.tracker.activityOf(desktop),
       placement: opts.placement,
       placementChanged: (pool) => void this.show(pool, { name: 'planner', admin: true, groups: [] }).then((v) => this.emit('pool', v), () => undefined),
     });
     machine.on('session-started', (desktop) => this.sessionReady(desktop));
+    recordSessionEnds(ctx, machine);
     machine.on('desktop', (view) => {
       if (!SESSION_END_STATES.includes(view.state)) return;
       this.awaitingSession.delete(view.name);
@@ -95,6 +99,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       if (change.action === 'image.publish' || change.action === 'image.rollback') void this.planner.tickAll();
     });
     machine.on('desktop', (view) => {
+      void this.planner.desktopChanged(view).catch((err) => this.ctx.deps.log.error({ err, desktop: view.name }, 'recording a boot time failed'));
       this.planner.kick(view.pool);
       this.tracker.desktopChanged(view);
     });
@@ -129,6 +134,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       const at = nowIso();
       await this.ctx.db.insertInto('pools').values({ name: pool.name, spec: JSON.stringify(pool), created_at: at, created_by: who.name, updated_at: at }).execute();
       await auditAppend(this.ctx.db, who.name, 'pool.create', pool.name, pool, who.address);
+      await this.planner.scheduleCheck(pool, []);
       this.planner.kick(pool.name);
       return this.announce(pool);
     });
@@ -142,6 +148,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       if (pool.image !== current.image) await requireImage(this.ctx, pool.image);
       await this.ctx.db.updateTable('pools').set({ spec: JSON.stringify(pool), updated_at: nowIso() }).where('name', '=', name).execute();
       await auditAppend(this.ctx.db, who.name, 'pool.update', name, patch, who.address);
+      await this.planner.scheduleCheck(pool, await this.desktopViews(name));
       this.planner.kick(name);
       return this.announce(pool);
     });
@@ -189,6 +196,11 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     return pools.map((p) => viewForCaller(this.viewFrom(p, byPool.get(p.name) ?? [], p.version !== 'latest' ? p.version : (images.get(p.image) ?? null)), who));
   }
 
+  /** Desktops and logins per hour of the week from past sessions, what the hosts allow, a proposed spare schedule. */
+  async forecast(name: string, q: ForecastQuery): Promise<Forecast> {
+    return poolForecast(this.ctx, poolOf(await requirePool(this.ctx.db, name)), q, { timeZone: this.opts.timeZone, placement: this.opts.placement });
+  }
+
   async show(name: string, who: Caller): Promise<PoolView> {
     const pool = poolOf(await requirePool(this.ctx.db, name));
     if (!who.admin && !isEntitled(pool, who.name, who.groups)) throw new ArdesiaError('POOL_NOT_FOUND', `pool ${name} does not exist`);
@@ -203,7 +215,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     const byState: Partial<Record<DesktopState, number>> = {};
     for (const d of desktops) byState[d.state] = (byState[d.state] ?? 0) + 1;
     const byVersion = Object.fromEntries(versionCounts(desktops).map((c) => [String(c.version), c.count]));
-    return { ...pool, currentVersion, counts: { total: desktops.length, byState, byVersion }, pendingAtLogoff: rolloutPendingAtLogoff(pool, desktops, currentVersion), cannotPlace: this.planner.cannotPlace(pool.name) };
+    return { ...pool, currentVersion, counts: { total: desktops.length, byState, byVersion }, pendingAtLogoff: rolloutPendingAtLogoff(pool, desktops, currentVersion), cannotPlace: this.planner.cannotPlace(pool.name), schedule: this.planner.scheduleStatus(pool.name) };
   }
 
   async announce(pool: Pool): Promise<PoolView> {

@@ -48,4 +48,16 @@ export const POOL_MIGRATIONS: Record<string, Migration> = {
       await sql.raw(jsonSetMissingKey(dialectOf(db), 'pools', 'spec', 'network', '{"mode":"none"}')).execute(db);
     },
   },
+  // The running estimate of a pool's desktop boot time, for the spare schedule's early boots.
+  '0016_spare_schedules': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('pool_boot_times')
+        .addColumn('pool', 'text', (c) => c.primaryKey().references('pools.name').onDelete('cascade'))
+        .addColumn('estimate_ms', int(db), (c) => c.notNull())
+        .addColumn('samples', int(db), (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

@@ -30,7 +30,16 @@ export interface PoolDesktopTable {
   created_at: string;
 }
 
+/** One row per pool that has booted a desktop: the running estimate of a boot (src/desktops/spare-schedule.ts). */
+export interface PoolBootTimeTable {
+  pool: string;
+  estimate_ms: number;
+  samples: number;
+  updated_at: string;
+}
+
 export interface PoolTables {
   pools: PoolTable;
   pool_desktops: PoolDesktopTable;
+  pool_boot_times: PoolBootTimeTable;
 }

@@ -83,7 +83,7 @@ const AREAS: Record<string, string[]> = {
   ],
   pools: [
     'GET /v1/pools', 'POST /v1/pools', 'GET /v1/pools/:pool', 'PATCH /v1/pools/:pool', 'DELETE /v1/pools/:pool', 'GET /v1/pools/:pool/desktops',
-    'POST /v1/pools/:pool/connect', 'POST /v1/pools/:pool/desktops/:desktop/reset', 'POST /v1/pools/:pool/desktops/:desktop/retry',
+    'GET /v1/pools/:pool/forecast', 'POST /v1/pools/:pool/connect', 'POST /v1/pools/:pool/desktops/:desktop/reset', 'POST /v1/pools/:pool/desktops/:desktop/retry',
     'DELETE /v1/pools/:pool/desktops/:desktop', 'GET /v1/sessions', 'POST /v1/sessions/:desktop/logoff', 'POST /v1/sessions/:desktop/reset',
     'POST /v1/sessions/:desktop/disconnect', 'POST /v1/desktops/:name/display', 'GET /v1/desktops/:name/spice.vv', 'GET /v1/display/socket',
     'GET /v1/sessions/:desktop/timeline', 'GET /v1/pools/:pool/timeline', 'GET /v1/reports/usage', 'GET /v1/reports/usage.csv',
@@ -236,7 +236,8 @@ test('pools, sessions and the display: connect, ticket, socket, .vv, disconnect,
   await check.call('POST /v1/pools', '/v1/pools', root, {
     name: 'api-p', image: 'api-bb', warmSpares: 0, maxDesktops: 2, memoryMiB: 192, spice: { listen: '127.0.0.1' }, entitled: { users: ['api-eve', 'api-fay'] },
   });
-  await check.call('PATCH /v1/pools/:pool', '/v1/pools/api-p', root, { userReset: true });
+  // A schedule that keeps the pool's 0 warm spares: the reply carries its status.
+  await check.call('PATCH /v1/pools/:pool', '/v1/pools/api-p', root, { userReset: true, spareSchedule: [{ days: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'], at: '00:00', warm: 0 }] });
   await check.call('GET /v1/pools', '/v1/pools', eve);
   await check.call('GET /v1/pools/:pool', '/v1/pools/api-p', root);
 
@@ -256,6 +257,7 @@ test('pools, sessions and the display: connect, ticket, socket, .vv, disconnect,
   const fays = await check.call<{ desktop: DesktopView }>('POST /v1/pools/:pool/connect', '/v1/pools/api-p/connect', fay, { wait: false });
   await until("fay's session started", async () => (await daemon.api().request<SessionInfo[]>('GET', '/v1/sessions')).some((s) => s.user === 'api-fay' && s.state === 'in-use'), 300_000, 500);
   await check.call('POST /v1/sessions/:desktop/logoff', `/v1/sessions/${fays.desktop.name}/logoff`, fay);
+  await check.call('GET /v1/pools/:pool/forecast', '/v1/pools/api-p/forecast?weeks=1', root);
 
   // Out of session: a cold desktop re-cloned, then broken (its disk overwritten) so that it fails at boot, retried, retired.
   await check.call('POST /v1/pools', '/v1/pools', root, { name: 'api-q', image: 'api-bb', warmSpares: 0, coldSpares: 1, maxDesktops: 1, memoryMiB: 192 });

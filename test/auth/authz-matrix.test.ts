@@ -98,6 +98,7 @@ const ROWS: Record<string, Row> = {
   'PATCH /v1/pools/:pool': { expect: ADMIN },
   'DELETE /v1/pools/:pool': { expect: ADMIN },
   'GET /v1/pools/:pool/desktops': { expect: ADMIN },
+  'GET /v1/pools/:pool/forecast': { expect: ADMIN },
   'POST /v1/pools/:pool/connect': { expect: AUTHENTICATED, body: { wait: false } },
   'POST /v1/pools/:pool/desktops/:desktop/reset': { expect: ADMIN },
   'POST /v1/pools/:pool/desktops/:desktop/retry': { expect: ADMIN },

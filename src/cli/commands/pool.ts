@@ -1,10 +1,11 @@
 // `ardesia pool …` and `ardesia session …`: pools of desktops, the broker, and sessions — over the API only.
 import { terminalSafeLine } from '../terminal-safe.js';
 import { ArdesiaError } from '../../contract/errors.js';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import { type Forecast, MAX_FORECAST_WEEKS, parseSpareRule, SPARE_RULE_FORMAT, type SpareRule, spareRuleText, WEEKDAYS } from '../../contract/pool-schedule.js';
 import { type DesktopView, MAX_IDLE_MINUTES, MAX_POOL_DESKTOPS, OnLogoff, type PoolView, type SessionInfo, poolNetworkText } from '../../contract/pools.js';
 import { MAX_VCPUS } from '../../contract/vm.js';
-import { commaList, MiB, nonNegativeInt, oneOf, positiveInt, versionOrLatest } from '../options.js';
+import { commaList, flag, MiB, nonNegativeInt, oneOf, positiveInt, versionOrLatest } from '../options.js';
 import { output, table } from '../output.js';
 import { client, diskSize, enc, memorySize, wantsJson } from './image.js';
 import { networkFromFlags } from '../network-flags.js';
@@ -34,6 +35,7 @@ type PoolFlags = {
   natHostAccess?: boolean;
   requireLabels?: string[];
   avoidLabels?: string[];
+  schedule?: SpareRule[];
 };
 
 /** The pool fields the flags give (only those given: `pool set` changes nothing else). */
@@ -56,6 +58,7 @@ function poolFields(f: PoolFlags): Record<string, unknown> {
   if (f.spice !== undefined) out.spice = f.spice === 'off' ? null : { listen: f.spice };
   if (f.network !== undefined || f.natAllow !== undefined || f.natHostAccess) out.network = networkFromFlags(f);
   if (f.requireLabels !== undefined || f.avoidLabels !== undefined) out.hostLabels = { require: f.requireLabels ?? [], avoid: f.avoidLabels ?? [] };
+  if (f.schedule !== undefined) out.spareSchedule = f.schedule;
   if (f.users !== undefined || f.groups !== undefined) out.entitled = { users: f.users ?? [], groups: f.groups ?? [] };
   return out;
 }
@@ -84,6 +87,7 @@ function poolOptions(cmd: Command): Command {
     .option('--spice <address|off>', 'give desktops a SPICE display for native clients (.vv), listening on this address (127.0.0.1 for this host only); off removes it')
     .option('--network <none|nat|bridge:BR>', 'the desktops\' network card: none, QEMU NAT, or a tap on Linux bridge BR (stable MAC, locked)')
     .option('--nat-allow <host:port,…>', 'restricted NAT: the guest reaches only these TCP destinations, at their own address (empty: nothing)')
+    .option('--schedule <rule>', `warm spares by day and time, repeatable: ${SPARE_RULE_FORMAT}, in the daemon's time zone; replaces --warm while set; '' clears`, scheduleRule)
     .option('--nat-host-access', 'unrestricted NAT that may also reach this host\'s own addresses (10.0.2.2 = its loopback); refused by default');
 }
 
@@ -107,9 +111,45 @@ function poolText(p: PoolView): string {
     `  display  browser (noVNC)${p.spice ? `, SPICE on ${p.spice.listen} (native clients: .vv)` : ''}`,
     `  network  ${poolNetworkText(p.network)}`,
     `  hosts    ${hostLabelsText(p)}`,
+    ...scheduleLines(p),
     ...(p.cannotPlace ? [`  CANNOT PLACE (${p.cannotPlace.code}): ${p.cannotPlace.message}`] : []),
   ];
   return lines.join('\n');
+}
+
+/** Each --schedule adds a rule; an empty one clears the schedule (and the rules given before it). */
+function scheduleRule(text: string, before: SpareRule[] | undefined): SpareRule[] {
+  if (text.trim() === '') return [];
+  const rule = parseSpareRule(text);
+  if (typeof rule === 'string') throw new InvalidArgumentError(rule);
+  return [...(before ?? []), rule];
+}
+
+function scheduleLines(p: PoolView): string[] {
+  if (p.spareSchedule.length === 0) return [];
+  const s = p.schedule;
+  const lines = [`  schedule ${p.spareSchedule.map(spareRuleText).join('; ')}${s ? ` (time zone ${s.timeZone})` : ''}`];
+  if (!s) return lines;
+  const boot = `boot ~${s.bootSeconds} s (${s.bootsMeasured ? `measured over ${s.bootsMeasured} boot${s.bootsMeasured === 1 ? '' : 's'}` : 'assumed: none measured yet'})`;
+  lines.push(`  warm now ${s.warmTarget}${s.inEffect ? ` (rule in effect: ${s.inEffect})` : ''}; ${boot}; hosts run ${s.capacity ?? '?'} of this pool`);
+  if (s.next) lines.push(`  next     ${s.next.rule} at ${s.next.at}${s.next.bootsFrom < s.next.at ? `, booting from ${s.next.bootsFrom}` : ''}`);
+  for (const problem of s.problems) lines.push(`  SCHEDULE CANNOT BE MET: ${problem}`);
+  return lines;
+}
+
+/** Desktops needed per hour (rows: days, columns: hours), then the capacity, problems and the proposal to apply. */
+function forecastText(pool: string, fc: Forecast): string {
+  const head = ['DAY', ...Array.from({ length: 24 }, (_, h) => String(h).padStart(2, '0'))];
+  const rows = WEEKDAYS.map((day) => [day, ...fc.hours.filter((h) => h.day === day).map((h) => (h.desktops ? String(h.desktops) : '.'))]);
+  const apply = fc.proposed.map((r) => `--schedule '${spareRuleText(r)}'`).join(' ');
+  return [
+    `pool ${pool}: ${fc.sessionsSeen} session(s) over the last ${fc.weeks} week(s); desktops needed per hour (p95), time zone ${fc.timeZone}`,
+    table(head, rows),
+    `hosts run ${fc.capacity ?? '?'} desktops of this pool at once`,
+    ...fc.problems.map((p) => `SHORT: ${p}`),
+    `proposed schedule: ${fc.proposed.map(spareRuleText).join('; ')}`,
+    `apply it: ardesia pool forecast ${pool} --weeks ${fc.weeks} --apply   (or: ardesia pool set ${pool} ${apply})`,
+  ].join('\n');
 }
 
 function hostLabelsText(p: PoolView): string {
@@ -170,6 +210,21 @@ export function registerPoolCommands(program: Command): void {
       output(wantsJson(cmd), wantsJson(cmd) ? p : poolText(p));
     },
   );
+
+  pool
+    .command('forecast')
+    .description('desktops and logins per hour of the week from past sessions (p95 over the weeks), what the hosts allow, and a proposed spare schedule')
+    .argument('<pool>')
+    .addOption(flag('--weeks <n>', 'weeks of past sessions to read', positiveInt(MAX_FORECAST_WEEKS), '4'))
+    .addOption(flag('--min-warm <n>', 'the proposal keeps at least this many warm spares at every hour', nonNegativeInt(MAX_POOL_DESKTOPS), '1'))
+    .option('--apply', "set the proposed schedule on the pool (as pool set --schedule …)")
+    .action(async (name: string, f: { weeks: number; minWarm: number; apply?: boolean }, cmd: Command) => {
+      const api = client(cmd);
+      const fc = await api.request<Forecast>('GET', `/v1/pools/${enc(name)}/forecast?weeks=${f.weeks}&minWarm=${f.minWarm}`);
+      if (!f.apply) return output(wantsJson(cmd), wantsJson(cmd) ? fc : forecastText(name, fc));
+      const p = await api.request<PoolView>('PATCH', `/v1/pools/${enc(name)}`, { spareSchedule: fc.proposed });
+      output(wantsJson(cmd), wantsJson(cmd) ? p : `${forecastText(name, fc)}\n\napplied:\n${poolText(p)}`);
+    });
 
   pool
     .command('delete')

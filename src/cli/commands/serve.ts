@@ -1,7 +1,7 @@
 // `ardesia serve`: the daemon in the foreground (systemd runs it so; npm start too).
 import { type Command, Option } from 'commander';
 import { type GlobalOptions, resolveDataDir } from '../client.js';
-import { duration, flag, listenAddress, LOG_LEVELS, oneOf, positiveInt, ratio, wholeNumber } from '../options.js';
+import { duration, flag, listenAddress, LOG_LEVELS, oneOf, positiveInt, ratio, timeZoneFlag, wholeNumber } from '../options.js';
 import { HostLabel, HostName } from '../../contract/hosts.js';
 import { InvalidArgumentError } from 'commander';
 import { DEFAULT_VM_UID_BASE, VM_UID_COUNT } from '../../vms/vm-uids.js';
@@ -21,6 +21,7 @@ export function registerServeCommand(program: Command): void {
     .option('--netboot <file>', 'netboot configuration (YAML/JSON): DHCP, TFTP and HTTP boot of thin clients (docs/netboot.md)')
     .addOption(flag('--boot-storm-limit <n>', 'desktops starting at once, over every pool', positiveInt(MAX_BOOT_STORM_LIMIT), '2'))
     .addOption(flag('--boot-timeout <seconds>', 'a desktop not ready this long after its start has failed (or 10m, 1h)', duration({ bareUnit: 's', minMs: 1_000, maxMs: 86_400_000 }), '600'))
+    .addOption(flag('--time-zone <zone>', 'the IANA time zone pool spare schedules are read in, like Europe/Paris (default: the host\'s, or $TZ)', timeZoneFlag))
     .option('--directory <file>', 'directory sources (YAML/JSON): logins from OpenLDAP and Active Directory (README "Directory logins")')
     .option('--socket-group <group>', 'let this group connect to the unix socket (0660; each request still needs a token)')
     .option('--owner-policy <file>', 'what VM owners who are not administrators may use: folders, taps, bridges, caps (YAML/JSON; docs/security/20-owners.md)')
@@ -35,7 +36,7 @@ export function registerServeCommand(program: Command): void {
     .option('--allow-unguarded-nat', 'start user-mode NAT VMs even if the NAT guard (nftables) cannot be installed: their guests then reach this host\'s loopback and ports')
     .addOption(flag('--vm-uid-base <uid>', 'the first of the 65536 uids QEMU runs as, one per running VM (no passwd entry may use them)', wholeNumber(1000, 0xffff_fffe - VM_UID_COUNT), String(DEFAULT_VM_UID_BASE)))
     .addOption(flag('--log-level <level>', LOG_LEVELS.join(', '), oneOf(LOG_LEVELS), 'info'))
-    .action(async (flags: { listen?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; config?: string; netboot?: string; stopVmsOnExit?: boolean; allowUnguardedNat?: boolean; vmUidBase?: number; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string; trustedProxy?: string[]; tokenTtl: number; database?: string; hostName?: string; hostLabel?: string[]; memoryOvercommit: number; cpuOvercommit: number; directory?: string }, cmd: Command) => {
+    .action(async (flags: { listen?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; config?: string; netboot?: string; stopVmsOnExit?: boolean; allowUnguardedNat?: boolean; vmUidBase?: number; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string; trustedProxy?: string[]; tokenTtl: number; database?: string; hostName?: string; hostLabel?: string[]; memoryOvercommit: number; cpuOvercommit: number; directory?: string; timeZone?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       // Loaded on demand: the daemon's dependencies would slow every other command's start-up.
       const { startDaemon } = await import('../../daemon/daemon.js');
@@ -60,6 +61,7 @@ export function registerServeCommand(program: Command): void {
         allowUnguardedNat: flags.allowUnguardedNat,
         vmUidBase: flags.vmUidBase,
         bootStormLimit: flags.bootStormLimit,
+        timeZone: flags.timeZone,
         bootTimeoutSeconds: flags.bootTimeout / 1000,
         logLevel: flags.logLevel,
       });

@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { poolCreate, poolPatch } from '../lib/api';
 import type { ImageInfo, Pool, PoolView } from '../lib/types';
 import { ActionButton, Field } from '../lib/ui';
+import { parseSpareRule, SPARE_RULE_FORMAT, type SpareRule, spareRuleText } from '../../../src/contract/pool-schedule';
 
 interface Draft {
   name: string;
@@ -30,6 +31,8 @@ interface Draft {
   natHostAccess: boolean;
   users: string;
   groups: string;
+  /** One spare-schedule rule a line, as the CLI writes them ("mon-fri 07:45 40"). */
+  schedule: string;
 }
 
 const list = (s: string): string[] =>
@@ -63,6 +66,7 @@ function draftOf(pool: PoolView | undefined, images: ImageInfo[]): Draft {
     natHostAccess: pool?.network.mode === 'nat' && pool.network.hostAccess === true,
     users: pool?.entitled.users.join(', ') ?? '',
     groups: pool?.entitled.groups.join(', ') ?? '',
+    schedule: (pool?.spareSchedule ?? []).map(spareRuleText).join('\n'),
   };
 }
 
@@ -76,6 +80,18 @@ function networkOf(d: Draft): Pool['network'] {
     return { host: at < 0 ? item : item.slice(0, at), port: at < 0 ? Number.NaN : Number(item.slice(at + 1)) };
   });
   return { mode: 'nat', allow };
+}
+
+/** The schedule's lines as rules; a line that is not one stops the save with what to write. */
+function scheduleOf(text: string): SpareRule[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => {
+      const rule = parseSpareRule(line);
+      if (typeof rule === 'string') throw new Error(`Spare schedule: ${rule}`);
+      return rule;
+    });
 }
 
 function bodyOf(d: Draft): Partial<Pool> & { name: string; image: string } {
@@ -97,6 +113,7 @@ function bodyOf(d: Draft): Partial<Pool> & { name: string; image: string } {
     spice: d.spice ? { listen: d.spiceListen.trim() || '127.0.0.1' } : null,
     network: networkOf(d),
     entitled: { users: list(d.users), groups: list(d.groups) },
+    spareSchedule: scheduleOf(d.schedule),
   };
 }
 
@@ -138,6 +155,9 @@ export function PoolForm(props: { pool?: PoolView; images: ImageInfo[]; onDone: 
       {num('maxDesktops', 'Maximum desktops', 1)}
       {num('warmSpares', 'Warm spares (running, waiting)')}
       {num('coldSpares', 'Cold spares (cloned, stopped)')}
+      <Field label="Spare schedule (warm spares by day and time)" hint={`one rule a line: ${SPARE_RULE_FORMAT}; in the daemon's time zone; replaces the warm spares above while set; booted early enough to be warm at the time`}>
+        <textarea rows={3} value={d.schedule} onChange={(e) => set('schedule', e.target.value)} />
+      </Field>
       {num('vcpus', 'vCPUs', 1)}
       {num('memoryMiB', 'Memory (MiB)', 64)}
       {num('idleDisconnectMinutes', 'Disconnect idle clients after (minutes, 0 = never)')}

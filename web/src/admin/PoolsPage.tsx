@@ -27,6 +27,24 @@ function PoolPlacement({ pool }: { pool: PoolView }) {
   return <span data-testid={`pool-placement-${pool.name}`}>{labels || 'any host up'}</span>;
 }
 
+/** The warm spares now: the pool's setting, or what its schedule keeps, with why the schedule cannot be met. */
+function PoolSpares({ pool }: { pool: PoolView }) {
+  const s = pool.schedule;
+  if (!s) return <span>{`${pool.warmSpares} warm, ${pool.coldSpares} cold`}</span>;
+  const boots = s.next && s.next.bootsFrom < s.next.at ? `, booting from ${new Date(s.next.bootsFrom).toLocaleTimeString()}` : '';
+  return (
+    <div data-testid={`pool-schedule-${pool.name}`}>
+      <div>{`${s.warmTarget} warm by schedule${s.inEffect ? ` (${s.inEffect})` : ''}, ${pool.coldSpares} cold`}</div>
+      {s.next && <div>{`next: ${s.next.rule} at ${new Date(s.next.at).toLocaleString()}${boots}`}</div>}
+      {s.problems.map((p) => (
+        <div key={p} className="warning-inline" role="status">
+          Schedule cannot be met: {p}
+        </div>
+      ))}
+    </div>
+  );
+}
+
 export function PoolsPage() {
   const pools = useLive(poolList, ['pool', 'desktop']);
   const images = useLive(imageList, ['image']);
@@ -43,7 +61,7 @@ export function PoolsPage() {
           { label: 'Pool', render: (p) => p.name },
           { label: 'Image', render: (p) => `${p.image} @ ${p.version === 'latest' ? `latest (${p.currentVersion ?? 'none'})` : p.version}` },
           { label: 'Desktops', render: (p) => `${p.counts.total} (min ${p.minDesktops}, max ${p.maxDesktops})` },
-          { label: 'Spares', render: (p) => `${p.warmSpares} warm, ${p.coldSpares} cold` },
+          { label: 'Spares', render: (p) => <PoolSpares pool={p} /> },
           { label: 'By state', render: (p) => <span data-testid={`pool-states-${p.name}`}>{countsText(p.counts.byState)}</span> },
           { label: 'By version', render: (p) => <span data-testid={`pool-versions-${p.name}`}>{countsText(p.counts.byVersion)}</span> },
           { label: 'Hosts', render: (p) => <PoolPlacement pool={p} /> },
