@@ -29,8 +29,19 @@ if (files.some((f) => f.includes('postgres'))) {
   }
 }
 const stream = run({ files, concurrency });
-stream.on('test:fail', () => (failed = true));
+// Each file's time (its top-level tests run one after another), for the slowest-files list that guides LONGEST_FIRST.
+const fileMs = new Map();
+const addFileTime = (data) => {
+  if (data.nesting !== 0 || !data.file) return;
+  const f = relative(root, data.file);
+  fileMs.set(f, (fileMs.get(f) ?? 0) + (data.details?.duration_ms ?? 0));
+};
+stream.on('test:fail', (data) => {
+  failed = true;
+  addFileTime(data);
+});
 stream.on('test:pass', (data) => {
+  addFileTime(data);
   if (data.skip === undefined && data.todo === undefined) return;
   const why = typeof data.skip === 'string' ? data.skip : typeof data.todo === 'string' ? `todo: ${data.todo}` : '(no reason given)';
   skips.push({ file: skipSourceFile(relative(root, data.file ?? '')), name: data.name, why });
@@ -41,5 +52,7 @@ report.on('end', () => {
   // After the reporter's summary: the skips, the allowed ones with their reason, the others fail the run.
   const { text, refused } = skipReport(allowList, skips);
   if (text) process.stdout.write(text);
+  const slowest = [...fileMs].sort((a, b) => b[1] - a[1]).slice(0, 20);
+  if (slowest.length > 1) process.stdout.write(`\nslowest files:\n${slowest.map(([f, ms]) => `  ${(ms / 1000).toFixed(1).padStart(7)} s  ${f}`).join('\n')}\n`);
   process.exitCode = failed || refused > 0 ? 1 : 0;
 });

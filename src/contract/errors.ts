@@ -62,7 +62,7 @@ export const ERROR_REGISTRY = {
   // pools and sessions
   POOL_NOT_FOUND: { status: 404, hint: 'List the pools with `ardesia pool list`.' },
   POOL_EXISTS: { status: 409, hint: 'Choose another name, or change the existing pool with `ardesia pool set NAME`.' },
-  POOL_INVALID: { status: 400, hint: 'Fix the fields named in the message and try again; `ardesia pool create --help` lists them.' },
+  POOL_INVALID: { status: 400, hint: 'Fix the fields named in the message and try again; `ardesia pool create --help` (or `pool set --help`) lists them.' },
   POOL_IN_USE: { status: 409, hint: 'Users have sessions in this pool: log them off first (`ardesia session logoff DESKTOP`), then delete it.' },
   DESKTOP_STATE: { status: 409, hint: 'The desktop is not in a state that allows this; `ardesia pool desktops POOL` shows its state.' },
   DESKTOP_FAILED: { status: 502, hint: 'The desktop could not be prepared for you; try again (you will get another one) and tell an administrator if it persists.' },

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { REPO_ROOT, TestDaemon, until } from '../helpers/daemon.js';
 
@@ -91,6 +92,28 @@ export async function login(page: Page, url: string, user: string, password: str
   await page.getByLabel('User name').fill(user);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+/** The administrator an admin-console test bed makes: `login(page, url, ...CONSOLE_ADMIN)`. */
+export const CONSOLE_ADMIN = ['ada', 'battery-staple-9'] as const;
+
+/**
+ * One real daemon and Debian's chromium for a test file's admin-console tests, with CONSOLE_ADMIN made; `ready` gets
+ * them before the first test (assign them there) and may add what the file needs. Both are closed after the last.
+ */
+export function adminConsoleTestbed(ready: (bed: { w: WebDaemon; browser: Browser }) => void | Promise<void>): void {
+  let w: WebDaemon | undefined;
+  let browser: Browser | undefined;
+  before(async () => {
+    w = await webDaemonStart();
+    browser = await browserLaunch();
+    await userCreate(w, CONSOLE_ADMIN[0], CONSOLE_ADMIN[1], ['admin', 'user']);
+    await ready({ w, browser });
+  });
+  after(async () => {
+    await browser?.close();
+    await w?.daemon.destroy();
+  });
 }
 
 export { until };

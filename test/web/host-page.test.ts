@@ -1,27 +1,21 @@
 // The console's Host page in Debian's chromium against a real daemon: under TCG the warning is said once,
 // its detail (the verdict: why, what to do, the isolation warning) folded in a <details>; under KVM, the verdict alone.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { assertNoConsoleErrors, browserLaunch, login, pageOpen, rootCall, screenshot, userCreate, webDaemonStart, type WebDaemon } from './browser.js';
+import { adminConsoleTestbed, assertNoConsoleErrors, CONSOLE_ADMIN, login, pageOpen, rootCall, screenshot, type WebDaemon } from './browser.js';
 
 let w: WebDaemon;
 let browser: Browser;
 
-before(async () => {
-  w = await webDaemonStart();
-  browser = await browserLaunch();
-  await userCreate(w, 'ada', 'battery-staple-9', ['admin', 'user']);
-});
-after(async () => {
-  await browser?.close();
-  await w?.daemon.destroy();
+adminConsoleTestbed(async (bed) => {
+  ({ w, browser } = bed);
 });
 
 test('the Host page says the TCG warning once, with the detail folded', async () => {
   const host = await rootCall<{ accel: 'kvm' | 'tcg'; verdict: string }>(w, 'GET', '/v1/host');
   const p = await pageOpen(browser);
-  await login(p.page, `${w.url}/admin/host`, 'ada', 'battery-staple-9');
+  await login(p.page, `${w.url}/admin/host`, ...CONSOLE_ADMIN);
   await p.page.getByText('Accelerator').waitFor();
   const section = p.page.getByRole('region', { name: 'Host details' });
   const text = async () => (await section.innerText()).replace(/\s+/g, ' ');

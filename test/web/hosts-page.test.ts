@@ -3,30 +3,24 @@
 // elsewhere (the API) reaches the open page live through the events feed; Remove is refused for the controller. The
 // Pools page says why a pool cannot place (a label no host has).
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import type { HostView } from '../../src/contract/hosts.js';
-import { assertNoConsoleErrors, browserLaunch, login, pageOpen, rootCall, screenshot, userCreate, webDaemonStart, type WebDaemon } from './browser.js';
+import { adminConsoleTestbed, assertNoConsoleErrors, CONSOLE_ADMIN, login, pageOpen, rootCall, screenshot, type WebDaemon } from './browser.js';
 import { helperImage } from '../pools/support.js';
 
 let w: WebDaemon;
 let browser: Browser;
 
-before(async () => {
-  w = await webDaemonStart();
-  browser = await browserLaunch();
-  await userCreate(w, 'ada', 'battery-staple-9', ['admin', 'user']);
-});
-after(async () => {
-  await browser?.close();
-  await w?.daemon.destroy();
+adminConsoleTestbed(async (bed) => {
+  ({ w, browser } = bed);
 });
 
 test('the Hosts page shows the host, drains it, and follows an undrain made elsewhere live', async () => {
   const [host] = await rootCall<HostView[]>(w, 'GET', '/v1/hosts');
   const name = host!.name;
   const p = await pageOpen(browser);
-  await login(p.page, `${w.url}/admin/hosts`, 'ada', 'battery-staple-9');
+  await login(p.page, `${w.url}/admin/hosts`, ...CONSOLE_ADMIN);
   const table = p.page.getByRole('table', { name: /Hosts/ });
   const row = table.getByRole('row', { name: new RegExp(`${name} \\(controller\\)`) });
   await row.getByText('up', { exact: true }).waitFor();
@@ -49,7 +43,7 @@ test('the Pools page says why a pool cannot place a desktop: a label no host has
   await helperImage(w.daemon, 'hp-bb');
   await rootCall(w, 'POST', '/v1/pools', { name: 'gpu-lab', image: 'hp-bb', warmSpares: 1, maxDesktops: 1, memoryMiB: 192, hostLabels: { require: ['gpu'] } });
   const p = await pageOpen(browser);
-  await login(p.page, `${w.url}/admin/pools`, 'ada', 'battery-staple-9');
+  await login(p.page, `${w.url}/admin/pools`, ...CONSOLE_ADMIN);
   const cell = p.page.getByTestId('pool-placement-gpu-lab');
   await cell.getByText(/Cannot place \(PLACEMENT_NO_LABELED_HOST\)/).waitFor({ timeout: 60_000 });
   assert.match(await cell.innerText(), /lacks label gpu/);

@@ -1,29 +1,23 @@
 // The console's pool form sets a spare schedule, and the Pools page shows the pool's condition when the hosts cannot
 // run it (Debian's chromium against a real daemon). Desktops of 1 TiB fit no test host: nothing boots, the condition shows.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import type { PoolView } from '../../src/contract/pools.js';
-import { assertNoConsoleErrors, browserLaunch, login, pageOpen, rootCall, screenshot, userCreate, webDaemonStart, type WebDaemon } from './browser.js';
+import { adminConsoleTestbed, assertNoConsoleErrors, CONSOLE_ADMIN, login, pageOpen, rootCall, screenshot, type WebDaemon } from './browser.js';
 import { helperImage } from '../pools/support.js';
 
 let w: WebDaemon;
 let browser: Browser;
 
-before(async () => {
-  w = await webDaemonStart();
-  browser = await browserLaunch();
-  await userCreate(w, 'ada', 'battery-staple-9', ['admin', 'user']);
-  await helperImage(w.daemon, 'ps-bb');
-});
-after(async () => {
-  await browser?.close();
-  await w?.daemon.destroy();
+adminConsoleTestbed(async (bed) => {
+  ({ w, browser } = bed);
+  await helperImage(bed.w.daemon, 'ps-bb');
 });
 
 test('the pool form sets a spare schedule; the Pools page says why the hosts cannot run it', async () => {
   const p = await pageOpen(browser);
-  await login(p.page, `${w.url}/admin/pools`, 'ada', 'battery-staple-9');
+  await login(p.page, `${w.url}/admin/pools`, ...CONSOLE_ADMIN);
   await p.page.getByRole('button', { name: 'New pool' }).click();
   const form = p.page.getByRole('form', { name: 'Create a pool' });
   await form.getByLabel('Name', { exact: true }).fill('morning');
