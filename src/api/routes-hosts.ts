@@ -1,6 +1,6 @@
 // Hosts of the cluster (administrators only): list, show with what is left there, drain, undrain, remove.
 import { z } from 'zod';
-import { HostName, HostState, type HostDetail, type HostView } from '../contract/hosts.js';
+import { HOST_LABELS_FROM, HostLabelsBody, HostName, HostState, type HostDetail, type HostView } from '../contract/hosts.js';
 import { listOf, namedResult } from './responses.js';
 import { type ApiRoute, defineRoute, type RouteInput } from './route.js';
 
@@ -13,6 +13,7 @@ export const HostViewBody = z
     name: z.string(),
     state: HostState,
     labels: z.array(z.string()),
+    labelsFrom: z.enum(HOST_LABELS_FROM),
     capacity: z.object({ memoryMiB: count, vcpus: count, memoryOvercommit: z.number().min(0.1), cpuOvercommit: z.number().min(0.1) }).strict(),
     used: z.object({ memoryMiB: count, vcpus: count, runningVms: count, desktopsInSession: count, spares: count }).strict(),
     heartbeatAt: Iso,
@@ -62,6 +63,16 @@ export const hostRoutes: ApiRoute[] = [
     params: HostParams,
     response: HostDetailBody,
     handler: async (input) => input.app.hosts.undrain(input.params.name, callerOf(input)),
+  }),
+  defineRoute({
+    method: 'PUT',
+    url: '/v1/hosts/:name/labels',
+    summary: "Set a host's labels (refused while its serve --host-label sets them)",
+    access: 'admin',
+    params: HostParams,
+    body: HostLabelsBody,
+    response: HostDetailBody,
+    handler: async (input) => input.app.hosts.setLabels(input.params.name, input.body.labels, callerOf(input)),
   }),
   defineRoute({
     method: 'DELETE',

@@ -83,6 +83,7 @@ export function hostViewOf(row: HostRow, snap: HostsSnapshot, controller: string
     name: row.name,
     state: hostStateNow(row, nowMs, controller),
     labels: JSON.parse(row.labels) as string[],
+    labelsFrom: row.labels_from === 'serve' ? 'serve' : 'api',
     capacity: capacityOf(row),
     used: snap.usage.get(row.name) ?? emptyUsage(),
     heartbeatAt: row.heartbeat_at,

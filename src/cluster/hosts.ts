@@ -23,8 +23,8 @@ export interface HostServiceOptions {
   name: string;
   memoryOvercommit: number;
   cpuOvercommit: number;
-  /** Its labels (serve --host-label), set at each start. */
-  labels: string[];
+  /** Its labels when given (serve --host-label): set at each start, and then not editable through the API. */
+  labels?: string[];
   /** Measured at start: the machine's memory and CPUs. */
   capacity?: Pick<HostCapacityView, 'memoryMiB' | 'vcpus'>;
 }
@@ -63,12 +63,15 @@ export class HostService extends EventEmitter<HostServiceEvents> {
   async register(): Promise<HostView> {
     const cap = this.opts.capacity ?? measuredCapacity();
     const at = new Date().toISOString();
-    const values = { memory_mib: cap.memoryMiB, vcpus: cap.vcpus, memory_overcommit: this.opts.memoryOvercommit, cpu_overcommit: this.opts.cpuOvercommit, labels: JSON.stringify(this.opts.labels), heartbeat_at: at, updated_at: at };
+    // Labels given to serve win at each start; without them the store's (API-edited) labels stay.
+    const given = this.opts.labels;
+    const values = { memory_mib: cap.memoryMiB, vcpus: cap.vcpus, memory_overcommit: this.opts.memoryOvercommit, cpu_overcommit: this.opts.cpuOvercommit, labels_from: given ? 'serve' : 'api', heartbeat_at: at, updated_at: at };
     const existing = await this.db.selectFrom('hosts').select('state').where('name', '=', this.opts.name).executeTakeFirst();
     if (existing) {
-      await this.db.updateTable('hosts').set({ ...values, ...(existing.state === 'down' ? { state: 'up' } : {}) }).where('name', '=', this.opts.name).execute();
+      const labels = given ? { labels: JSON.stringify(given) } : {};
+      await this.db.updateTable('hosts').set({ ...values, ...labels, ...(existing.state === 'down' ? { state: 'up' } : {}) }).where('name', '=', this.opts.name).execute();
     } else {
-      await this.db.insertInto('hosts').values({ name: this.opts.name, state: 'up', ...values, agent_credential_sha256: null, cert_fingerprint: null, created_at: at }).execute();
+      await this.db.insertInto('hosts').values({ name: this.opts.name, state: 'up', ...values, labels: JSON.stringify(given ?? []), agent_credential_sha256: null, cert_fingerprint: null, created_at: at }).execute();
     }
     // Backfill: VMs defined before hosts existed were this host's (a one-host install).
     await this.db.updateTable('vms').set({ host: this.opts.name }).where('host', 'is', null).execute();
@@ -106,6 +109,16 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     const row = snap.rows.find((r) => r.name === name);
     if (!row) throw new ArdesiaError('HOST_NOT_FOUND', `host ${name} is not known`);
     return { ...hostViewOf(row, snap, this.opts.name, Date.now()), ...(await hostContents(this.db, name)) };
+  }
+
+  /** Replaces a host's labels; placement uses them from the next decision (the spare planner's next tick). */
+  async setLabels(name: string, labels: string[], who: HostCaller): Promise<HostDetail> {
+    const row = await requireHost(this.db, name);
+    if (row.labels_from === 'serve') throw new ArdesiaError('HOST_LABELS_FROM_SERVE', `host ${name}'s labels are set by its serve --host-label options`);
+    const unique = [...new Set(labels)];
+    await this.db.updateTable('hosts').set({ labels: JSON.stringify(unique), updated_at: new Date().toISOString() }).where('name', '=', name).execute();
+    await auditAppend(this.db, who.name, 'host.labels', name, { labels: unique }, who.address);
+    return this.announce(name);
   }
 
   /** No new desktops, spares or VMs on the host; its spares are stopped by the planner (onStateChange). */

@@ -164,6 +164,7 @@ export const ERROR_REGISTRY = {
   // Hosts of the cluster and placement
   HOST_NOT_FOUND: { status: 404, hint: '`ardesia host list` shows the known hosts; a host joins when its daemon (or, later, its agent) starts.' },
   HOST_IN_USE: { status: 409, hint: 'Drain the host first (`ardesia host drain NAME`), then end or stop what `ardesia host show NAME` still lists there, and remove it once nothing runs there.' },
+  HOST_LABELS_FROM_SERVE: { status: 409, hint: "This host's labels come from its `ardesia serve --host-label` options, set at each start: change them there, or remove the options and restart its daemon to edit the labels here." },
   HOST_IS_CONTROLLER: { status: 409, hint: "The controller's own host runs the embedded agent and cannot be removed while its daemon serves; drain it instead (`ardesia host drain NAME`)." },
   PLACEMENT_NO_LABELED_HOST: { status: 503, hint: "No host that is up carries the labels the pool requires (or each has one it avoids): change the pool's host labels, or label a host as it asks." },
   PLACEMENT_NO_VCPUS: { status: 503, hint: 'No host has enough vCPUs free under its overcommit ratio: stop desktops or VMs, add a host, raise `serve --cpu-overcommit`, or give the pool or VM fewer vCPUs.' },

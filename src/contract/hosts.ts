@@ -16,6 +16,12 @@ export const HostName = z
 export const HostLabel = z.string().regex(/^[a-z0-9][a-z0-9._=-]{0,62}$/i, 'a label (letters, digits and . _ = -, like ssd or rack=a)');
 
 /** Labels a pool requires on its hosts (all of them) and avoids (none of them). */
+export const HOST_LABELS_FROM = ['serve', 'api'] as const;
+export type HostLabelsFrom = (typeof HOST_LABELS_FROM)[number];
+/** PUT /v1/hosts/:name/labels: the host's whole set of labels. */
+export const HostLabelsBody = z.object({ labels: z.array(HostLabel).max(16) }).strict();
+export type HostLabelsBody = z.infer<typeof HostLabelsBody>;
+
 export const PoolHostLabels = z
   .object({ require: z.array(HostLabel).max(16).default([]), avoid: z.array(HostLabel).max(16).default([]) })
   .strict();
@@ -43,6 +49,8 @@ export interface HostView {
   name: string;
   state: HostState;
   labels: string[];
+  /** `serve`: the host's `serve --host-label` sets the labels at each start (change them there); `api`: edited here. */
+  labelsFrom: HostLabelsFrom;
   capacity: HostCapacityView;
   used: HostUsage;
   heartbeatAt: string;

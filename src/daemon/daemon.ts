@@ -181,7 +181,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     name: localHostName(opts.hostName),
     memoryOvercommit: opts.memoryOvercommit ?? DEFAULT_MEMORY_OVERCOMMIT,
     cpuOvercommit: opts.cpuOvercommit ?? DEFAULT_CPU_OVERCOMMIT,
-    labels: opts.hostLabels ?? [],
+    ...(opts.hostLabels !== undefined ? { labels: opts.hostLabels } : {}),
   });
   await hosts.register();
   const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids });

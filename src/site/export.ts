@@ -22,6 +22,7 @@ export function siteExport(state: SiteState): Record<string, unknown> {
     groups: state.groups.map((g) => g.name),
     users: localUsers.map((u) => ({ name: u.name, fullName: u.fullName, roles: u.roles.filter((r) => r !== 'user'), groups: u.groups, keyboardLayout: u.keyboardLayout, kiosk: u.kiosk, disabled: u.disabled })),
     directorySources: state.directorySources.filter((s) => s.origin === 'console').map((s) => defined({ ...s.settings, name: s.name })),
+    hosts: state.hosts.map((h) => ({ name: h.name, labels: h.labels })),
     pools: state.pools.map((p) => defined({ name: p.name, ...Object.fromEntries(POOL_SETTINGS.map((k) => [k, (p as unknown as Record<string, unknown>)[k]])) })),
     thinClients: state.thinClients.map((t) => defined({ mac: t.mac, name: t.name, place: t.place, pool: t.pool, ...(t.state === 'new' ? {} : { state: t.state }), keyboardLayout: t.keyboardLayout, resolution: t.resolution, bootParams: t.bootParams, kioskUser: t.kioskUser })),
   };

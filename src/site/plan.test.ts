@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { HostView } from '../contract/hosts.js';
 import type { ImageInfo } from '../contract/images.js';
 import type { PoolView } from '../contract/pools.js';
 import type { UserView } from '../contract/users.js';
@@ -10,7 +11,7 @@ import type { SiteState } from './state.js';
 
 const SHA = 'a'.repeat(64);
 const site = (doc: unknown): SiteFile => SiteFileSchema.parse(doc);
-const empty: SiteState = { settings: { adminsMustUseMfa: false }, groups: [], users: [], directorySources: [], images: [], pools: [], thinClients: [], self: null };
+const empty: SiteState = { settings: { adminsMustUseMfa: false }, groups: [], users: [], directorySources: [], images: [], hosts: [], pools: [], thinClients: [], self: null };
 
 const doc = {
   images: [{ name: 'deb', from: '/srv/deb.raw', format: 'raw', sha256: SHA }],
@@ -23,6 +24,11 @@ const doc = {
 
 function userView(u: Partial<UserView> & { name: string }): UserView {
   return { fullName: '', roles: ['user'], groups: [], admin: false, disabled: false, keyboardLayout: 'us', createdAt: 't', lastLoginAt: null, directory: null, mfaEnabled: false, kiosk: false, ...u };
+}
+
+function hostView(name: string, labels: string[], labelsFrom: HostView['labelsFrom']): HostView {
+  const capacity = { memoryMiB: 8192, vcpus: 4, memoryOvercommit: 1.5, cpuOvercommit: 16 };
+  return { name, state: 'up', labels, labelsFrom, capacity, used: { memoryMiB: 0, vcpus: 0, runningVms: 0, desktopsInSession: 0, spares: 0 }, heartbeatAt: 't', controller: false };
 }
 
 /** The state an apply of `s` leaves: what the API then shows. */
@@ -39,6 +45,7 @@ function stateAfter(s: SiteFile): SiteState {
     users: s.users.map((u) => userView({ ...u, roles: ['user', ...u.roles] })),
     directorySources: [],
     images,
+    hosts: s.hosts.map((h) => hostView(h.name, h.labels, 'api')),
     pools,
     thinClients: s.thinClients.map((t) => ({ mac: t.mac, name: t.name ?? null, place: t.place ?? null, pool: t.pool ?? null, state: t.state ?? 'enabled', keyboardLayout: t.keyboardLayout ?? null, resolution: t.resolution ?? null, bootParams: t.bootParams ?? null, lastSeenAt: null, lastIp: null, bootCount: 0, currentUser: null, kioskUser: t.kioskUser ?? null })),
     self: null,
@@ -111,4 +118,21 @@ test("an image's boot profile is fixed when it is made: a difference is a note, 
   assert.match(plan.notes.join('\n'), /^image deb: its boot profile differs from the file's \(.*"memoryMiB":512.*\); it is fixed when an image is made/m);
   const kernelOnly = site({ ...doc, images: [{ ...doc.images[0], boot: { kernel: '/elsewhere/vmlinuz' } }] });
   assert.deepEqual(sitePlan(kernelOnly, stateAfter(s), { prune: false }).notes, []);
+});
+
+test('host labels: set after images and before pools; unknown hosts and labels set by serve are conflicts; never pruned', () => {
+  const have = { ...empty, hosts: [hostView('b1', ['ssd'], 'api'), hostView('b2', [], 'api'), hostView('b3', ['rack=a'], 'serve'), hostView('b4', [], 'api')] };
+  const file = site({ ...doc, hosts: [{ name: 'b1', labels: ['ssd'] }, { name: 'b2', labels: ['gpu', 'ssd'] }, { name: 'b3', labels: ['rack=b'] }, { name: 'b9', labels: ['ssd'] }] });
+  const plan = sitePlan(file, have, { prune: true });
+  assert.deepEqual(plan.conflicts, [
+    'hosts.b3.labels: that host\'s serve --host-label options set them (rack=a); change them there, or remove the options and restart its daemon',
+    'hosts.b9: no host b9 has joined; a host joins when its daemon starts (ardesia serve --host-name b9)',
+  ]);
+  const hostSteps = plan.steps.filter((s) => s.resource === 'host');
+  assert.deepEqual(hostSteps.map((s) => [s.action, s.name, s.call]), [['update', 'b2', { method: 'PUT', path: '/v1/hosts/b2/labels', body: { labels: ['gpu', 'ssd'] } }]]);
+  const order = plan.steps.map((s) => s.resource);
+  assert.ok(order.lastIndexOf('image') < order.indexOf('host') && order.indexOf('host') < order.indexOf('pool'), order.join(' '));
+  assert.ok(!plan.steps.some((s) => s.resource === 'host' && s.action === 'delete'));
+  assert.ok(plan.notes.includes('host b4 is kept: hosts leave with `ardesia host remove`, never by the site file'));
+  assert.equal(stepText(hostSteps[0]!), '~ update host b2: labels [] → ["gpu","ssd"]');
 });

@@ -1,14 +1,15 @@
 // The planner (pure): the site file and today's site → the ordered API calls that make the one into the other.
 // Each step is one API call, so a failed apply leaves every step either done or not begun.
 import type { DirectorySourceView } from '../contract/directory.js';
+import type { HostView } from '../contract/hosts.js';
 import type { ImageInfo } from '../contract/images.js';
 import { PoolPatch, type Pool, type PoolView } from '../contract/pools.js';
 import type { ThinClientView } from '../contract/thinclients.js';
 import type { UserView } from '../contract/users.js';
-import type { SiteDirectorySource, SiteFile, SiteImage, SiteUser } from './schema.js';
+import type { SiteDirectorySource, SiteFile, SiteHost, SiteImage, SiteUser } from './schema.js';
 import type { SiteState } from './state.js';
 
-export type StepResource = 'group' | 'user' | 'directory-source' | 'image' | 'pool' | 'thin-client' | 'settings';
+export type StepResource = 'group' | 'user' | 'directory-source' | 'image' | 'host' | 'pool' | 'thin-client' | 'settings';
 export type StepAction = 'create' | 'update' | 'delete';
 
 export interface FieldChange {
@@ -169,6 +170,32 @@ function poolSteps(want: Pool[], have: PoolView[]): Step[] {
   return steps;
 }
 
+// ---- hosts ----
+
+const sortedLabels = (labels: readonly string[]) => [...new Set(labels)].sort();
+
+/** Host labels only: hosts join by starting their daemon and leave with `host remove`, never by the file. */
+function hostSteps(want: SiteHost[], have: HostView[], out: SitePlan): Step[] {
+  const steps: Step[] = [];
+  const byName = new Map(have.map((h) => [h.name, h]));
+  for (const h of want) {
+    const cur = byName.get(h.name);
+    if (!cur) {
+      out.conflicts.push(`hosts.${h.name}: no host ${h.name} has joined; a host joins when its daemon starts (ardesia serve --host-name ${h.name})`);
+      continue;
+    }
+    const from = sortedLabels(cur.labels);
+    const to = sortedLabels(h.labels);
+    if (same(from, to)) continue;
+    if (cur.labelsFrom === 'serve') {
+      out.conflicts.push(`hosts.${h.name}.labels: that host's serve --host-label options set them (${from.join(', ') || 'none'}); change them there, or remove the options and restart its daemon`);
+      continue;
+    }
+    steps.push({ resource: 'host', action: 'update', name: h.name, changes: [{ field: 'labels', from, to }], call: { method: 'PUT', path: `/v1/hosts/${enc(h.name)}/labels`, body: { labels: to } } });
+  }
+  return steps;
+}
+
 // ---- thin clients ----
 
 const THIN_CLIENT_FIELDS = ['name', 'place', 'pool', 'keyboardLayout', 'resolution', 'bootParams', 'kioskUser'] as const;
@@ -216,6 +243,9 @@ function pruneSteps(site: SiteFile, state: SiteState, out: SitePlan): Step[] {
     if (u.name === state.self) out.notes.push(`user ${u.name} is kept: it is the account running this apply`);
     else steps.push(del('user', u.name, `/v1/users/${enc(u.name)}`));
   }
+  const hosts = wanted(site.hosts.map((h) => h.name));
+  // Only a file that manages hosts hears about the others.
+  if (site.hosts.length) for (const h of state.hosts) if (!hosts.has(h.name)) out.notes.push(`host ${h.name} is kept: hosts leave with \`ardesia host remove\`, never by the site file`);
   const groups = wanted(site.groups);
   for (const g of state.groups) if (!groups.has(g.name)) steps.push(del('group', g.name, `/v1/groups/${enc(g.name)}`));
   return steps;
@@ -223,7 +253,7 @@ function pruneSteps(site: SiteFile, state: SiteState, out: SitePlan): Step[] {
 
 /**
  * The ordered steps: groups before the users in them, users and groups before the pools that entitle them and the
- * sources that map to them, images before pools, pools before the thin clients that name them; the site settings last
+ * sources that map to them, images and host labels before pools, pools before the thin clients that name them; the site settings last
  * (requiring two-factor sign-in must not lock out the administrator midway). Deletes, only with prune, run in reverse.
  */
 export function sitePlan(site: SiteFile, state: SiteState, opts: { prune: boolean }): SitePlan {
@@ -238,6 +268,7 @@ export function sitePlan(site: SiteFile, state: SiteState, opts: { prune: boolea
     ...userSteps(site.users, state.users, out),
     ...sourceSteps(site.directorySources, state.directorySources, out),
     ...imageSteps(site.images, state.images, out),
+    ...hostSteps(site.hosts, state.hosts, out),
     ...poolSteps(site.pools, state.pools),
     ...thinClientSteps(site.thinClients, state.thinClients),
     ...(settings.length ? [{ resource: 'settings', action: 'update', name: 'site', changes: settings, call: { method: 'PATCH', path: '/v1/settings', body: bodyOf(settings) } } satisfies Step] : []),

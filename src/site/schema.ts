@@ -4,6 +4,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { ArdesiaError } from '../contract/errors.js';
 import { BootProfileInput, ImportFormat } from '../contract/images.js';
+import { HostLabel, HostName } from '../contract/hosts.js';
 import { Pool } from '../contract/pools.js';
 import { ThinClientCreate } from '../contract/thinclients.js';
 import { KeyboardLayout, ROLES } from '../contract/users.js';
@@ -54,6 +55,10 @@ export const SiteDirectorySource = SourceSchema.extend({
 });
 export type SiteDirectorySource = z.output<typeof SiteDirectorySource>;
 
+/** A host's labels. Hosts join by running their daemon; the file names only hosts that have joined. */
+export const SiteHost = z.object({ name: HostName, labels: z.array(HostLabel).max(16).default([]) }).strict();
+export type SiteHost = z.output<typeof SiteHost>;
+
 export const SiteSettings = z.object({ adminsMustUseMfa: z.boolean().optional() }).strict().default({});
 
 export const SiteFileSchema = z
@@ -63,6 +68,7 @@ export const SiteFileSchema = z
     groups: z.array(Name).default([]),
     users: z.array(SiteUser).default([]),
     directorySources: z.array(SiteDirectorySource).default([]),
+    hosts: z.array(SiteHost).default([]),
     pools: z.array(Pool).default([]),
     thinClients: z.array(ThinClientCreate).default([]),
   })
@@ -95,6 +101,7 @@ function siteCrossProblems(data: unknown): string[] {
   const groups = names(strings(doc.groups), (t) => t as string, (i) => `groups.${i}`);
   const users = names(list(doc.users), (t) => text((t as Raw).name), (i) => `users.${i}.name`);
   names(list(doc.directorySources), (t) => text((t as Raw).name), (i) => `directorySources.${i}.name`);
+  names(list(doc.hosts), (t) => text((t as Raw).name), (i) => `hosts.${i}.name`);
   const pools = names(list(doc.pools), (t) => text((t as Raw).name), (i) => `pools.${i}.name`);
   names(list(doc.thinClients), (t) => text((t as Raw).mac)?.toLowerCase().replace(/-/g, ':'), (i) => `thinClients.${i}.mac`);
   const need = (set: Set<string>, what: string, name: string | undefined, path: string) => {

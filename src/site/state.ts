@@ -1,5 +1,6 @@
 // Today's site as the API shows it to the administrator running plan, apply or export (their rights apply).
 import type { DirectorySourceView } from '../contract/directory.js';
+import type { HostView } from '../contract/hosts.js';
 import type { ImageInfo } from '../contract/images.js';
 import type { PoolView } from '../contract/pools.js';
 import type { ThinClientView } from '../contract/thinclients.js';
@@ -16,6 +17,7 @@ export interface SiteState {
   users: UserView[];
   directorySources: DirectorySourceView[];
   images: ImageInfo[];
+  hosts: HostView[];
   pools: PoolView[];
   thinClients: ThinClientView[];
   /** The web user running the command (never pruned: it would end its own session midway); null for root. */
@@ -24,15 +26,16 @@ export interface SiteState {
 
 export async function siteStateRead(api: SiteApi): Promise<SiteState> {
   const get = <T>(path: string) => api.request<T>('GET', path);
-  const [settings, groups, users, directorySources, images, pools, thinClients, me] = await Promise.all([
+  const [settings, groups, users, directorySources, images, hosts, pools, thinClients, me] = await Promise.all([
     get<SiteSettings>('/v1/settings'),
     get<GroupView[]>('/v1/groups'),
     get<UserView[]>('/v1/users'),
     get<DirectorySourceView[]>('/v1/directory/sources'),
     get<ImageInfo[]>('/v1/images'),
+    get<HostView[]>('/v1/hosts'),
     get<PoolView[]>('/v1/pools'),
     get<ThinClientView[]>('/v1/thinclients'),
     get<Me>('/v1/auth/me'),
   ]);
-  return { settings, groups, users, directorySources, images, pools, thinClients, self: me.user === 'root' ? null : me.user };
+  return { settings, groups, users, directorySources, images, hosts, pools, thinClients, self: me.user === 'root' ? null : me.user };
 }

@@ -26,4 +26,13 @@ export const HOST_MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('pool_desktops_host').on('pool_desktops').column('host').execute();
     },
   },
+  // Labels set in the store (the API, the console, the site file) unless the host's serve --host-label sets them.
+  '0017_host_labels_from': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable('hosts')
+        .addColumn('labels_from', 'text', (c) => c.notNull().defaultTo('serve').check(sql`labels_from in ('serve','api')`))
+        .execute();
+    },
+  },
 };

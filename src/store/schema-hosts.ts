@@ -1,4 +1,5 @@
 // Hosts of the cluster (a single install is a one-node cluster): this domain's table types (part of the store's Database).
+import type { Generated } from 'kysely';
 
 export interface HostTable {
   name: string;
@@ -6,6 +7,8 @@ export interface HostTable {
   state: string;
   /** Labels pools may require or avoid, as a JSON array of strings. */
   labels: string;
+  /** 'serve' while the host's serve --host-label sets its labels at each start; 'api' when they are edited in the store. */
+  labels_from: Generated<string>;
   memory_mib: number;
   vcpus: number;
   /** How far promised guest memory may exceed the host's usable memory (1 = none). */

@@ -88,7 +88,7 @@ const AREAS: Record<string, string[]> = {
     'POST /v1/sessions/:desktop/disconnect', 'POST /v1/desktops/:name/display', 'GET /v1/desktops/:name/spice.vv', 'GET /v1/display/socket',
     'GET /v1/sessions/:desktop/timeline', 'GET /v1/pools/:pool/timeline', 'GET /v1/reports/usage', 'GET /v1/reports/usage.csv',
   ],
-  hosts: ['GET /v1/hosts', 'GET /v1/hosts/:name', 'POST /v1/hosts/:name/drain', 'POST /v1/hosts/:name/undrain', 'DELETE /v1/hosts/:name'],
+  hosts: ['GET /v1/hosts', 'GET /v1/hosts/:name', 'POST /v1/hosts/:name/drain', 'POST /v1/hosts/:name/undrain', 'PUT /v1/hosts/:name/labels', 'DELETE /v1/hosts/:name'],
 };
 
 test('every route declares its success body and is driven by one of the tests below', () => {
@@ -155,7 +155,7 @@ test('system, accounts, audit and thin clients: the real replies match the docum
   check.assertChecked(AREAS.accounts!);
 });
 
-test('hosts: list, show, drain, undrain, and remove of a second host — the real replies match the document', async () => {
+test('hosts: list, show, drain, undrain, labels, and remove of a second host — the real replies match the document', async () => {
   const [own] = await check.call<Array<{ name: string }>>('GET /v1/hosts', '/v1/hosts', root);
   await check.call('GET /v1/hosts/:name', `/v1/hosts/${own!.name}`, root);
   await check.call('POST /v1/hosts/:name/drain', `/v1/hosts/${own!.name}/drain`, root);
@@ -164,10 +164,11 @@ test('hosts: list, show, drain, undrain, and remove of a second host — the rea
   const store = await openStore(storeLocation(daemon.database, daemon.dataDir));
   try {
     const at = new Date().toISOString();
-    await store.insertInto('hosts').values({ name: 'api-blade2', state: 'up', labels: '["ssd"]', memory_mib: 8192, vcpus: 4, memory_overcommit: 1, cpu_overcommit: 4, heartbeat_at: at, agent_credential_sha256: null, cert_fingerprint: null, created_at: at, updated_at: at }).execute();
+    await store.insertInto('hosts').values({ name: 'api-blade2', state: 'up', labels: '["ssd"]', labels_from: 'api', memory_mib: 8192, vcpus: 4, memory_overcommit: 1, cpu_overcommit: 4, heartbeat_at: at, agent_credential_sha256: null, cert_fingerprint: null, created_at: at, updated_at: at }).execute();
   } finally {
     await store.destroy();
   }
+  await check.call('PUT /v1/hosts/:name/labels', '/v1/hosts/api-blade2/labels', root, { labels: ['ssd', 'gpu'] });
   await check.call('DELETE /v1/hosts/:name', '/v1/hosts/api-blade2', root);
   check.assertChecked(AREAS.hosts!);
 });

@@ -153,6 +153,7 @@ const ROWS: Record<string, Row> = {
   'GET /v1/hosts/:name': { expect: [401, 403, 403, 404] },
   'POST /v1/hosts/:name/drain': { expect: [401, 403, 403, 404] },
   'POST /v1/hosts/:name/undrain': { expect: [401, 403, 403, 404] },
+  'PUT /v1/hosts/:name/labels': { expect: [401, 403, 403, 404], body: { labels: ['ssd'] } },
   'DELETE /v1/hosts/:name': { expect: [401, 403, 403, 404] },
   // Two-factor sign-in (own enrolment; an empty code is a 400 after authorization) and site settings
   'GET /v1/auth/mfa': { expect: [401, 200, 200, 200] },

@@ -117,3 +117,40 @@ test('a silent host counts as down: placement skips it and the list says so', as
   assert.equal(hosts.find((h) => h.name === 'blade3')?.state, 'down');
   await daemon.api().request('DELETE', '/v1/hosts/blade3');
 });
+
+test('labels: refused on a host whose serve --host-label sets them; edited on others, kept across a restart, until serve sets them again', async () => {
+  const refused = await cliFails(daemon, ['host', 'label', 'blade1', 'gpu']);
+  assert.match(refused.stderr, /serve --host-label/);
+  assert.deepEqual((await cliJson<HostDetail>(daemon, ['host', 'show', 'blade1'])).labels, ['ssd', 'rack=a'], 'unchanged');
+
+  const lab = await TestDaemon.start({ extraArgs: ['--host-name', 'lab1'] });
+  let again: TestDaemon | undefined;
+  try {
+    assert.equal((await cliJson<HostDetail>(lab, ['host', 'show', 'lab1'])).labelsFrom, 'api');
+    assert.match((await cliFails(lab, ['host', 'label', 'lab1'])).stderr, /--none/, 'no labels and no --none is a usage error');
+    assert.match((await cliFails(lab, ['host', 'label', 'lab1', 'no spaces'])).stderr, /a label \(letters, digits/);
+    const set = await cliJson<HostDetail>(lab, ['host', 'label', 'lab1', 'gpu,rack=b', 'gpu']);
+    assert.deepEqual(set.labels, ['gpu', 'rack=b']);
+    assert.match((await lab.cli(['host', 'show', 'lab1'])).stdout, /labels gpu, rack=b\n/);
+    const audit = await lab.api().request<Array<{ action: string; target: string }>>('GET', '/v1/audit');
+    assert.ok(audit.some((e) => e.action === 'host.labels' && e.target === 'lab1'), 'the change is audited');
+
+    // Restarted without --host-label: the labels set here stay.
+    await lab.kill('SIGTERM');
+    await lab.spawn();
+    assert.deepEqual((await cliJson<HostDetail>(lab, ['host', 'show', 'lab1'])).labels, ['gpu', 'rack=b']);
+    assert.deepEqual((await cliJson<HostDetail>(lab, ['host', 'label', 'lab1', '--none'])).labels, []);
+
+    // Restarted with --host-label: serve sets them, and the API refuses from then on.
+    await lab.kill('SIGTERM');
+    again = new TestDaemon(lab.dataDir, ['--host-name', 'lab1', '--host-label', 'ssd'], undefined, lab.database);
+    await again.spawn();
+    const fixed = await cliJson<HostDetail>(again, ['host', 'show', 'lab1']);
+    assert.deepEqual([fixed.labels, fixed.labelsFrom], [['ssd'], 'serve']);
+    assert.match((await again.cli(['host', 'show', 'lab1'])).stdout, /labels ssd \(from its serve --host-label\)/);
+    await cliFails(again, ['host', 'label', 'lab1', 'gpu']);
+  } finally {
+    await again?.kill('SIGTERM');
+    await lab.destroy();
+  }
+});

@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
+import type { HostView } from '../../src/contract/hosts.js';
 import type { PoolView } from '../../src/contract/pools.js';
 import type { ThinClientView } from '../../src/contract/thinclients.js';
 import type { GroupView, UserView } from '../../src/contract/users.js';
@@ -160,6 +161,23 @@ test('--prune: what the file leaves out is deleted only with it', async () => {
   assert.equal(users.includes('bob'), false);
   assert.equal((await get<ThinClientView[]>('/v1/thinclients')).length, 0);
   assert.equal((await daemon.cli(['apply', '--prune', '-f', path])).stdout.trim(), 'no change');
+});
+
+test("host labels: apply sets them before the pools; a host that has not joined is marked by plan and refused by apply", async () => {
+  const [own] = await get<HostView[]>('/v1/hosts');
+  const today = parse((await daemon.cli(['export'])).stdout) as Record<string, unknown>;
+  assert.deepEqual(today.hosts, [{ name: own!.name, labels: [] }]);
+  const path = siteFile('hosts.yaml', { ...today, hosts: [{ name: own!.name, labels: ['ssd', 'rack=a'] }] });
+  assert.deepEqual((await daemon.cli(['plan', '-f', path])).stdout.trim().split('\n'), [`~ update host ${own!.name}: labels [] → ["rack=a","ssd"]`]);
+  const r = await daemon.cli(['apply', '-f', path]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual((await get<HostView>(`/v1/hosts/${own!.name}`)).labels, ['rack=a', 'ssd']);
+  assert.match((await daemon.cli(['export'])).stdout, new RegExp(`hosts:\\n  - name: ${own!.name}\\n    labels:\\n      - rack=a\\n      - ssd`));
+  const unknown = siteFile('unknown-host.yaml', { ...today, hosts: [{ name: 'blade9', labels: ['ssd'] }] });
+  assert.match((await daemon.cli(['plan', '-f', unknown])).stdout, /^! hosts\.blade9: no host blade9 has joined/m);
+  const refused = await daemon.cli(['apply', '-f', unknown]);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /hosts\.blade9: no host blade9 has joined/);
 });
 
 test('what the site cannot take: plan marks it, apply refuses it before any step', async () => {

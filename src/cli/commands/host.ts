@@ -13,7 +13,7 @@ interface HostCheckFlags {
 }
 
 export function registerHostCommands(program: Command): void {
-  const host = program.command('host').description('the hosts of the cluster (list, show, drain, undrain, remove), and this machine\'s KVM check');
+  const host = program.command('host').description('the hosts of the cluster (list, show, label, drain, undrain, remove), and this machine\'s KVM check');
   host
     .command('check')
     .description('check VMX/SVM, EPT/NPT, nested virtualization, /dev/kvm and run a KVM probe guest (exit 1 only when QEMU is missing)')
@@ -55,6 +55,19 @@ export function registerHostCommands(program: Command): void {
       });
   }
   host
+    .command('label')
+    .description("set a host's labels, which pools may require or avoid (replaces them all; refused while its serve --host-label sets them)")
+    .argument('<name>')
+    .argument('[labels...]', 'labels like ssd or rack=a (spaces or commas between them)')
+    .option('--none', 'remove every label')
+    .action(async (name: string, given: string[], flags: { none?: boolean }, cmd: Command) => {
+      const labels = given.flatMap((l) => l.split(',')).filter((l) => l !== '');
+      if (labels.length === 0 && flags.none !== true) cmd.error('error: name the labels (like `ardesia host label b2 ssd rack=a`), or give --none to remove them all');
+      if (labels.length > 0 && flags.none === true) cmd.error('error: give labels or --none, not both');
+      const h = await client(cmd).request<HostDetail>('PUT', `/v1/hosts/${enc(name)}/labels`, { labels });
+      output(wantsJson(cmd), wantsJson(cmd) ? h : hostText(h));
+    });
+  host
     .command('remove')
     .description("forget a host (refused while anything runs there, and for the controller's own host)")
     .argument('<name>')
@@ -88,7 +101,7 @@ function hostText(h: HostDetail): string {
   const left = h.desktops.length + h.vms.length;
   return [
     `host ${h.name}: ${h.state}${h.controller ? ' (the controller\'s own host)' : ''}; heartbeat ${h.heartbeatAt}`,
-    `  capacity ${c.memoryMiB} MiB × ${c.memoryOvercommit} overcommit, ${c.vcpus} CPUs × ${c.cpuOvercommit}; labels ${h.labels.join(', ') || '-'}`,
+    `  capacity ${c.memoryMiB} MiB × ${c.memoryOvercommit} overcommit, ${c.vcpus} CPUs × ${c.cpuOvercommit}; labels ${h.labels.join(', ') || '-'}${h.labelsFrom === 'serve' ? ' (from its serve --host-label)' : ''}`,
     `  promised ${h.used.memoryMiB} MiB, ${h.used.vcpus} vCPUs to ${h.used.runningVms} VM(s): ${h.used.desktopsInSession} desktop(s) in session, ${h.used.spares} spare(s)`,
     left === 0 ? '  left     nothing runs here' : `  left     ${left}:`,
     ...h.desktops.map((d) => `    desktop ${d.name} (pool ${d.pool}, ${d.state}${d.user ? `, ${d.user}` : ''})`),
