@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import type { VmStatus } from '../../src/contract/vm.js';
 import { TestDaemon, until } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
+import { helperImage, untilDesktops } from '../pools/support.js';
 import { GuestShell } from './guest-shell.js';
 
 const g = guestArtifacts();
@@ -26,10 +27,10 @@ after(async () => {
 const rssMiB = (pid: number) => Number(/^Rss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))![1]) / 1024;
 
 /** The VmFlags of QEMU's guest RAM: the one anonymous mapping exactly the VM's memory size. */
-function guestRamFlags(pid: number): string[] {
+function guestRamFlags(pid: number, memoryMiB = MEMORY_MIB): string[] {
   const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8').split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/);
-  const ram = smaps.find((m) => new RegExp(`^Size:\\s+${MEMORY_MIB * 1024} kB$`, 'm').test(m));
-  assert.ok(ram, `no ${MEMORY_MIB} MiB mapping in QEMU's smaps`);
+  const ram = smaps.find((m) => new RegExp(`^Size:\\s+${memoryMiB * 1024} kB$`, 'm').test(m));
+  assert.ok(ram, `no ${memoryMiB} MiB mapping in QEMU's smaps`);
   return /^VmFlags:(.*)$/m.exec(ram)![1]!.trim().split(/\s+/);
 }
 
@@ -59,4 +60,16 @@ test('a guest that fills and frees memory gives it back to the host (virtio-ball
     shell.close();
     await daemon.api().request('POST', '/v1/vms/fpr1/stop', { force: true });
   }
+});
+
+test("a pool desktop is launched with free page reporting (its VM spec and QEMU's argv), its RAM mergeable", async () => {
+  await helperImage(daemon, 'fpr-bb');
+  await daemon.api().request('POST', '/v1/pools', { name: 'fpr-pool', image: 'fpr-bb', warmSpares: 1, maxDesktops: 1, memoryMiB: 192 });
+  const [desktop] = await untilDesktops(daemon, 'fpr-pool', 'a ready spare', (ds) => ds.some((d) => d.state === 'ready'), 240_000);
+  const vm = await daemon.api().request<VmStatus>('GET', `/v1/vms/${desktop!.name}`);
+  assert.equal(vm.spec.freePageReporting, true, "the desktop's VM spec asks for it");
+  const argv = readFileSync(`/proc/${vm.pid!}/cmdline`, 'utf8').split('\0');
+  assert.ok(argv.includes('virtio-balloon-pci,id=balloon0,free-page-reporting=on'), `QEMU's argv: ${argv.join(' ')}`);
+  assert.ok(guestRamFlags(vm.pid!, 192).includes('mg'));
+  await daemon.api().request('DELETE', '/v1/pools/fpr-pool').catch(() => undefined);
 });
