@@ -40,7 +40,7 @@ test("host list and GET /v1/hosts/NAME/ksm report this machine's KSM as sysfs sa
   assert.match(shown.stdout, /memory +KSM (on|off|unmerge): [\d.]+ MiB saved/);
 });
 
-test('`ardesia host ksm on` and `off` write sysfs through the daemon; /metrics and the audit follow', { skip: !HAS_KSM && 'this kernel has no KSM' }, async () => {
+test('`ardesia host ksm on`, `off` and `unmerge` write sysfs through the daemon; /metrics and the audit follow', { skip: !HAS_KSM && 'this kernel has no KSM' }, async () => {
   const saved = { run: sysfs('run'), pages_to_scan: sysfs('pages_to_scan'), sleep_millisecs: sysfs('sleep_millisecs') };
   try {
     const on = await daemon.cli(['host', 'ksm', 'on']);
@@ -58,6 +58,12 @@ test('`ardesia host ksm on` and `off` write sysfs through the daemon; /metrics a
     const metrics = await daemon.api().request<string>('GET', '/metrics');
     assert.match(metrics, /^ardesia_ksm_enabled 0$/m);
     assert.match(metrics, /^ardesia_ksm_saved_bytes \d+$/m);
+
+    // unmerge (run=2) only when asked, and only with the room for what KSM saved (this machine has it).
+    const unmerge = await daemon.cli(['--json', 'host', 'ksm', 'unmerge']);
+    assert.equal(unmerge.code, 0, unmerge.stderr);
+    assert.equal(sysfs('run'), '2');
+    assert.equal((JSON.parse(unmerge.stdout) as KsmReport).mode, 'unmerge');
 
     const audit = await daemon.cli(['--json', 'audit']);
     assert.match(audit.stdout, /"action": ?"host.ksm"/);
