@@ -9,7 +9,7 @@ import { KSM_SYSFS_DIR, memAvailableBytes } from '../src/hypervisor/host/ksm.js'
 import { qemuPidsUnder, TestDaemon, until } from '../test/helpers/daemon.js';
 import { helperImage, untilDesktops } from '../test/pools/support.js';
 import type { Benchmark, BenchResult, BenchRow } from './lib/benchmark.js';
-import { type DensityFigures, type DensityMode, densityArgs, densityFigures, densityStep, pssBytes } from './lib/density-plan.js';
+import { type DensityFigures, type DensityMode, densityArgs, densityFigures, densityStep, guestRamPssBytes, pssBytes } from './lib/density-plan.js';
 
 const POOL = 'dense';
 const IMAGE = 'bb';
@@ -64,9 +64,10 @@ async function runMode(mode: DensityMode, maxDesktops: number, log: (m: string) 
     }
     const pids = qemuPidsUnder(daemon.dataDir);
     const pss = pids.map((pid) => pssBytes(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')));
+    const ramPss = pids.map((pid) => guestRamPssBytes(readFileSync(`/proc/${pid}/smaps`, 'utf8'), MEMORY_MIB));
     const ksm = await daemon.api().request<KsmReport>('GET', `/v1/hosts/${host}/ksm`);
     if (!stop.stop) throw new Error('unreachable: the loop ends on a stop');
-    return { figures: densityFigures(mode.name, stop, pss, atStart), pssBytes: pss, ksmSavedMiB: ksm.savedBytes / 2 ** 20, memAvailableMiB, bootMs };
+    return { figures: densityFigures(mode.name, stop, pss, ramPss, atStart), pssBytes: pss, ksmSavedMiB: ksm.savedBytes / 2 ** 20, memAvailableMiB, bootMs };
   } finally {
     await daemon.destroy();
   }
@@ -87,6 +88,7 @@ function modeRows(r: ModeRun): BenchRow[] {
   return [
     one(`${f.mode}: desktops that fit (stopped by ${f.stoppedBy === 'bound' ? '--max-desktops' : 'the 1.5 GiB reserve'})`, f.fit, 'count'),
     { label: `${f.mode}: PSS per desktop`, unit: 'MiB', n: f.pssPerDesktopMiB.n, median: f.pssPerDesktopMiB.median, min: f.pssPerDesktopMiB.min, max: f.pssPerDesktopMiB.max },
+    one(`${f.mode}: of which the guest's RAM (median)`, f.guestRamPssPerDesktopMiB.median, 'MiB'),
     one(`${f.mode}: desktops projected to fit at that PSS`, f.projectedFit, 'count'),
     one(`${f.mode}: KSM saved on the host`, r.ksmSavedMiB, 'MiB'),
   ];

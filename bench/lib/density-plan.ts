@@ -47,6 +47,18 @@ export function pssBytes(smapsRollup: string): number {
   return Number(m[1]) * 1024;
 }
 
+/**
+ * Pss of the guest's RAM alone, in bytes, from /proc/PID/smaps: QEMU's one mapping exactly the VM's memory size
+ * (the rest of a desktop's PSS is QEMU itself: its heap, libraries and, under TCG, the translated-code buffer).
+ */
+export function guestRamPssBytes(smaps: string, memoryMiB: number): number {
+  const mappings = smaps.split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/);
+  const size = new RegExp(`^Size:\\s+${memoryMiB * 1024} kB$`, 'm');
+  const ram = mappings.filter((m) => size.test(m));
+  if (ram.length !== 1) throw new Error(`${ram.length} mappings of ${memoryMiB} MiB in smaps, not one: cannot tell the guest's RAM`);
+  return pssBytes(ram[0]!);
+}
+
 export type DensityStop = { stop: false } | { stop: true; fit: number; why: 'reserve' | 'bound' };
 
 /** After desktop `running` is up: stop when it left less than the reserve free (it did not fit), or at the bound. */
@@ -61,24 +73,32 @@ export interface DensityFigures {
   fit: number;
   stoppedBy: 'reserve' | 'bound';
   pssPerDesktopMiB: { n: number; median: number; min: number; max: number; mean: number };
+  /** Of that, the guest's RAM (the rest is QEMU's own). */
+  guestRamPssPerDesktopMiB: { median: number; mean: number };
   /** What would fit in the memory available before the first desktop, at the mean PSS: only a projection when the bound stopped the run. */
   projectedFit: number;
 }
 
 const MiB = 1024 * 1024;
 
-/** The figures of one mode from each desktop's PSS and the memory available before the first desktop. */
-export function densityFigures(mode: string, stop: Extract<DensityStop, { stop: true }>, pss: readonly number[], memAvailableAtStartBytes: number, reserveBytes = DENSITY_RESERVE_BYTES): DensityFigures {
-  if (pss.length === 0) throw new Error(`mode ${mode}: no desktop was measured`);
-  const sorted = [...pss].sort((a, b) => a - b);
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  const mean = pss.reduce((a, b) => a + b, 0) / pss.length;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+const meanOf = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+/** The figures of one mode from each desktop's PSS (whole QEMU, and its guest RAM) and the memory available before the first desktop. */
+export function densityFigures(mode: string, stop: Extract<DensityStop, { stop: true }>, pss: readonly number[], ramPss: readonly number[], memAvailableAtStartBytes: number, reserveBytes = DENSITY_RESERVE_BYTES): DensityFigures {
+  if (pss.length === 0) throw new Error(`mode ${mode}: no desktop was measured`);
+  if (ramPss.length !== pss.length) throw new Error(`mode ${mode}: ${pss.length} desktops measured but ${ramPss.length} guest RAM figures`);
+  const mean = meanOf(pss);
   return {
     mode,
     fit: stop.fit,
     stoppedBy: stop.why,
-    pssPerDesktopMiB: { n: pss.length, median: median / MiB, min: sorted[0]! / MiB, max: sorted.at(-1)! / MiB, mean: mean / MiB },
+    pssPerDesktopMiB: { n: pss.length, median: medianOf(pss) / MiB, min: Math.min(...pss) / MiB, max: Math.max(...pss) / MiB, mean: mean / MiB },
+    guestRamPssPerDesktopMiB: { median: medianOf(ramPss) / MiB, mean: meanOf(ramPss) / MiB },
     projectedFit: Math.max(0, Math.floor((memAvailableAtStartBytes - reserveBytes) / mean)),
   };
 }
