@@ -129,6 +129,7 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     const report = await this.ksm.set(mode);
     await auditAppend(this.db, who.name, 'host.ksm', name, { mode }, who.address);
     this.log.info({ host: name, mode, savedBytes: report.savedBytes }, `KSM on host ${name}: ${mode}`);
+    await this.announce(name); // open Hosts pages follow the change live
     return report;
   }
 

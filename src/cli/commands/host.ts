@@ -108,7 +108,7 @@ function hostRows(hosts: HostView[]): string {
       String(h.used.desktopsInSession),
       String(h.used.spares),
       String(h.used.runningVms),
-      h.ksm === null ? '-' : h.ksm.enabled || h.ksm.savedBytes > 0 ? mib(h.ksm.savedBytes) : 'off',
+      h.ksm === null || !h.ksm.available ? '-' : h.ksm.enabled || h.ksm.savedBytes > 0 ? mib(h.ksm.savedBytes) : 'off',
       h.labels.join(',') || '-',
     ]),
   );
