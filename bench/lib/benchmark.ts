@@ -4,7 +4,7 @@ import type { Summary } from './stats.js';
 
 export interface BenchRow extends Summary {
   label: string;
-  unit: 'ms' | 'MiB' | 'ratio';
+  unit: 'ms' | 'MiB' | 'ratio' | 'count';
 }
 
 /** A target is a ratio or a bound on one figure; `met` is computed, never asserted. */

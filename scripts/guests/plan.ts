@@ -12,7 +12,7 @@ export interface PinnedPackage {
 }
 
 /** Kernel modules every guest loads; the rest of the load list is their dependency closure. */
-export const GUEST_MODULES = ['virtio_pci', 'virtio_blk', 'virtio_console', 'virtio_net', 'button', 'evdev'] as const;
+export const GUEST_MODULES = ['virtio_pci', 'virtio_blk', 'virtio_console', 'virtio_net', 'virtio_balloon', 'button', 'evdev'] as const;
 
 /** Metapackages whose single `Depends:` names the kernel package of the moment. */
 export const KERNEL_METAPACKAGES: Record<GuestArch, string> = {

@@ -5,6 +5,7 @@ import { DESKTOP_STATES } from '../contract/pools.js';
 import type { LoginService } from '../auth/login.js';
 import type { PoolService } from '../desktops/pools.js';
 import { openStore } from '../store/db.js';
+import { ksmReportOf } from '../hypervisor/host/ksm.js';
 import { DaemonMetrics, type DesktopFacts, desktopGauges } from './metrics.js';
 
 const d = (pool: string, state: DesktopFacts['state'], user: string | null = null): DesktopFacts => ({ pool, state, user });
@@ -51,13 +52,16 @@ test('counters and the histogram follow the service events; store gauges read an
   try {
     const pools = fakePools();
     const login = new EventEmitter() as unknown as LoginService;
-    const metrics = new DaemonMetrics({ store, pools });
+    const metrics = new DaemonMetrics({ store, pools, ksm: async () => ksmReportOf({ run: '1\n', pages_sharing: '2560\n', full_scans: '7\n' }, 4096, true) });
     metrics.observeLogins(login);
     const before = await metrics.render();
     assert.equal(sample(before, 'ardesia_logins_total{result="failed"}'), 0, 'every login result is there from the start');
     assert.equal(sample(before, 'ardesia_boots_in_flight'), 0);
     assert.equal(sample(before, 'ardesia_boot_storm_limit'), 3);
     assert.match(before, /^process_cpu_user_seconds_total /m, 'default process metrics');
+    assert.equal(sample(before, 'ardesia_ksm_enabled'), 1);
+    assert.equal(sample(before, 'ardesia_ksm_saved_bytes'), 2560 * 4096, 'pages_sharing × the page size');
+    assert.equal(sample(before, 'ardesia_ksm_full_scans'), 7);
 
     login.emit('login', 'ok');
     login.emit('login', 'ok');
@@ -80,7 +84,7 @@ test('counters and the histogram follow the service events; store gauges read an
 
 test('health says STORE_UNREACHABLE when the store is gone', async () => {
   const store = await openStore(':memory:');
-  const metrics = new DaemonMetrics({ store, pools: fakePools() });
+  const metrics = new DaemonMetrics({ store, pools: fakePools(), ksm: async () => ksmReportOf({}, 4096, false) });
   await store.destroy();
   await assert.rejects(metrics.health(), (err: { code?: string }) => err.code === 'STORE_UNREACHABLE');
 });

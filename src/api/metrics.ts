@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ArdesiaError } from '../contract/errors.js';
 import { DESKTOP_STATES, type DesktopState } from '../contract/pools.js';
+import type { KsmReport } from '../contract/hosts.js';
 import { type ApiRoute, defineRoute } from './route.js';
 import { RawBody } from './responses.js';
 import type { LoginResult, LoginService } from '../auth/login.js';
@@ -55,6 +56,8 @@ export function desktopGauges(pools: readonly PoolFacts[], desktops: readonly De
 export interface MetricsSources {
   store: Store;
   pools: PoolService;
+  /** KSM on the daemon's own host, read at scrape time (HostService.localKsm). */
+  ksm: () => Promise<KsmReport>;
 }
 
 export interface HealthReport {
@@ -90,6 +93,19 @@ export class DaemonMetrics {
     });
     src.pools.on('login-stage', (s) => stages.observe({ pool: s.pool, stage: s.stage }, s.seconds));
     this.storeGauges(registers);
+    this.ksmGauges(registers);
+  }
+
+  /** KSM of this host: one sysfs read per scrape, shared by the gauges (as the store's snapshot above). */
+  private ksmGauges(registers: Registry[]): void {
+    let pending: Promise<KsmReport> | undefined;
+    const current = () => (pending ??= this.src.ksm().finally(() => setImmediate(() => (pending = undefined))));
+    new Gauge({ name: 'ardesia_ksm_enabled', help: "1 when KSM scans on this daemon's host (run=1), else 0", registers, async collect() { this.set((await current()).enabled ? 1 : 0); } });
+    new Gauge({
+      name: 'ardesia_ksm_saved_bytes', help: "Memory KSM saves on this daemon's host: pages_sharing × the page size", registers,
+      async collect() { this.set((await current()).savedBytes); },
+    });
+    new Gauge({ name: 'ardesia_ksm_full_scans', help: "ksmd's completed passes over mergeable memory since boot", registers, async collect() { this.set((await current()).fullScans); } });
   }
 
   /** Counts the results of a login service's password checks. */

@@ -1,12 +1,31 @@
 // Hosts of the cluster (administrators only): list, show with what is left there, drain, undrain, remove.
 import { z } from 'zod';
-import { HOST_LABELS_FROM, HostLabelsBody, HostName, HostState, type HostDetail, type HostView } from '../contract/hosts.js';
+import { HOST_LABELS_FROM, HostLabelsBody, HostName, HostState, KsmMode, type HostDetail, type HostView, type KsmReport } from '../contract/hosts.js';
 import { listOf, namedResult } from './responses.js';
 import { type ApiRoute, defineRoute, type RouteInput } from './route.js';
 
 const HostParams = z.object({ name: HostName }).strict();
 const Iso = z.string().datetime({ offset: true });
 const count = z.number().int().min(0);
+
+export const KsmReportBody = z
+  .object({
+    available: z.boolean(),
+    mode: KsmMode.nullable(),
+    enabled: z.boolean(),
+    pageSizeBytes: count,
+    savedBytes: count,
+    pagesSharing: count,
+    pagesShared: count,
+    pagesUnshared: count,
+    fullScans: count,
+    generalProfitBytes: z.number().int().nullable(),
+    pagesToScan: count.nullable(),
+    sleepMillisecs: count.nullable(),
+  })
+  .strict() satisfies z.ZodType<KsmReport>;
+
+const KsmBody = z.object({ mode: KsmMode }).strict();
 
 export const HostViewBody = z
   .object({
@@ -18,6 +37,7 @@ export const HostViewBody = z
     used: z.object({ memoryMiB: count, vcpus: count, runningVms: count, desktopsInSession: count, spares: count }).strict(),
     heartbeatAt: Iso,
     controller: z.boolean(),
+    ksm: KsmReportBody.nullable(),
   })
   .strict() satisfies z.ZodType<HostView>;
 
@@ -73,6 +93,25 @@ export const hostRoutes: ApiRoute[] = [
     body: HostLabelsBody,
     response: HostDetailBody,
     handler: async (input) => input.app.hosts.setLabels(input.params.name, input.body.labels, callerOf(input)),
+  }),
+  defineRoute({
+    method: 'GET',
+    url: '/v1/hosts/:name/ksm',
+    summary: "Read KSM (kernel same-page merging) on the controller's own host: on or off, memory saved",
+    access: 'admin',
+    params: HostParams,
+    response: KsmReportBody,
+    handler: async ({ app, params }) => app.hosts.ksmShow(params.name),
+  }),
+  defineRoute({
+    method: 'PUT',
+    url: '/v1/hosts/:name/ksm',
+    summary: "Turn KSM on (scanning at Ardesia's rate), off (merged pages stay until written) or unmerge (every page copied back, refused without the room)",
+    access: 'admin',
+    params: HostParams,
+    body: KsmBody,
+    response: KsmReportBody,
+    handler: async (input) => input.app.hosts.ksmSet(input.params.name, input.body.mode, callerOf(input)),
   }),
   defineRoute({
     method: 'DELETE',

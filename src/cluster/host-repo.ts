@@ -3,7 +3,7 @@ import type { Selectable } from 'kysely';
 import { ArdesiaError } from '../contract/errors.js';
 import { isInSession, isWarm } from '../contract/desktop-states.js';
 import { DESKTOP_STATES, type DesktopState } from '../contract/pools.js';
-import type { HostCapacityView, HostState, HostUsage, HostView } from '../contract/hosts.js';
+import type { HostCapacityView, HostState, HostUsage, HostView, KsmReport } from '../contract/hosts.js';
 import type { Store } from '../store/db.js';
 import type { HostTable } from '../store/schema-hosts.js';
 import type { HostLoad } from './placement.js';
@@ -78,7 +78,8 @@ export async function hostsSnapshot(db: Store): Promise<HostsSnapshot> {
   return { rows, usage, poolDesktops };
 }
 
-export function hostViewOf(row: HostRow, snap: HostsSnapshot, controller: string, nowMs: number): HostView {
+/** `controllerKsm`: KSM as read on the controller's own host (other hosts' sysfs is not readable from here). */
+export function hostViewOf(row: HostRow, snap: HostsSnapshot, controller: string, nowMs: number, controllerKsm: KsmReport | null = null): HostView {
   return {
     name: row.name,
     state: hostStateNow(row, nowMs, controller),
@@ -88,6 +89,7 @@ export function hostViewOf(row: HostRow, snap: HostsSnapshot, controller: string
     used: snap.usage.get(row.name) ?? emptyUsage(),
     heartbeatAt: row.heartbeat_at,
     controller: row.name === controller,
+    ksm: row.name === controller ? controllerKsm : null,
   };
 }
 

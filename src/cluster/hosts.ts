@@ -6,7 +6,8 @@ import { cpus, totalmem } from 'node:os';
 import type { Logger } from 'pino';
 import { auditAppend } from '../audit/log.js';
 import { ArdesiaError } from '../contract/errors.js';
-import type { HostCapacityView, HostDetail, HostView, PlacementRefusal } from '../contract/hosts.js';
+import type { HostCapacityView, HostDetail, HostView, KsmMode, KsmReport, PlacementRefusal } from '../contract/hosts.js';
+import { KsmSysfs } from '../hypervisor/host/ksm-sysfs.js';
 import { Pool } from '../contract/pools.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { Store } from '../store/db.js';
@@ -46,6 +47,8 @@ export function measuredCapacity(): Pick<HostCapacityView, 'memoryMiB' | 'vcpus'
 
 export class HostService extends EventEmitter<HostServiceEvents> {
   private timer: NodeJS.Timeout | undefined;
+  /** This machine's /sys/kernel/mm/ksm: the controller's own host. */
+  private readonly ksm = new KsmSysfs();
 
   constructor(
     private readonly db: Store,
@@ -98,9 +101,9 @@ export class HostService extends EventEmitter<HostServiceEvents> {
   }
 
   async list(): Promise<HostView[]> {
-    const snap = await hostsSnapshot(this.db);
+    const [snap, ksm] = await Promise.all([hostsSnapshot(this.db), this.ksm.read()]);
     const now = Date.now();
-    return snap.rows.map((r) => hostViewOf(r, snap, this.opts.name, now));
+    return snap.rows.map((r) => hostViewOf(r, snap, this.opts.name, now, ksm));
   }
 
   async show(name: string): Promise<HostDetail> {
@@ -108,7 +111,34 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     const snap = await hostsSnapshot(this.db);
     const row = snap.rows.find((r) => r.name === name);
     if (!row) throw new ArdesiaError('HOST_NOT_FOUND', `host ${name} is not known`);
-    return { ...hostViewOf(row, snap, this.opts.name, Date.now()), ...(await hostContents(this.db, name)) };
+    const ksm = name === this.opts.name ? await this.ksm.read() : null;
+    return { ...hostViewOf(row, snap, this.opts.name, Date.now(), ksm), ...(await hostContents(this.db, name)) };
+  }
+
+  /** KSM on this daemon's own host, read now (/metrics). */
+  localKsm(): Promise<KsmReport> {
+    return this.ksm.read();
+  }
+
+  /** KSM on the controller's own host, read now. */
+  async ksmShow(name: string): Promise<KsmReport> {
+    await this.requireLocal(name);
+    return this.ksm.read();
+  }
+
+  /** `ardesia host ksm on|off|unmerge` on the controller's own host; audited with the mode. */
+  async ksmSet(name: string, mode: KsmMode, who: HostCaller): Promise<KsmReport> {
+    await this.requireLocal(name);
+    const report = await this.ksm.set(mode);
+    await auditAppend(this.db, who.name, 'host.ksm', name, { mode }, who.address);
+    this.log.info({ host: name, mode, savedBytes: report.savedBytes }, `KSM on host ${name}: ${mode}`);
+    await this.announce(name); // open Hosts pages follow the change live
+    return report;
+  }
+
+  private async requireLocal(name: string): Promise<void> {
+    await requireHost(this.db, name);
+    if (name !== this.opts.name) throw new ArdesiaError('KSM_HOST_NOT_LOCAL', `host ${name} is not this daemon's host (${this.opts.name}); its KSM is not readable from here`);
   }
 
   /** Replaces a host's labels; placement uses them from the next decision (the spare planner's next tick). */

@@ -201,6 +201,10 @@ export const ERROR_REGISTRY = {
   SITE_FILE_INVALID: { status: 400, hint: 'Fix the site file at the paths named in the message (README "The site as code" shows an example), then run plan again; nothing was changed.' },
   SITE_IMAGE_SHA256_MISMATCH: { status: 400, hint: 'The file to import is not the one the site file names: put the right file at that path, or write its real sha256 (sha256sum FILE) if it is the one you mean; nothing was changed.' },
   SITE_CONFLICT: { status: 409, hint: 'The site file asks for something the current site cannot take (the message says what): change the file or the site, then run plan again; nothing was changed.' },
+  // Memory sharing
+  KSM_UNAVAILABLE: { status: 409, hint: "This host's kernel has no KSM (CONFIG_KSM), or the daemon cannot write /sys/kernel/mm/ksm (not root, or /sys read-only in a container); `ardesia host show NAME` reports what the kernel offers." },
+  KSM_UNMERGE_NO_ROOM: { status: 409, hint: 'Unmerging copies every merged page back at once: stop or drain desktops until that much memory is free, or turn KSM off instead (`ardesia host ksm off`), which keeps what is merged.' },
+  KSM_HOST_NOT_LOCAL: { status: 409, hint: "KSM is set on the controller's own host only (its sysfs is local): run `ardesia host ksm` against the daemon of the host you mean." },
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

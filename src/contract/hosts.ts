@@ -56,6 +56,8 @@ export interface HostView {
   heartbeatAt: string;
   /** The host this daemon runs on (and embeds the agent of). */
   controller: boolean;
+  /** KSM on that host, read live; null for a host other than the controller's (its sysfs is not readable from here). */
+  ksm: KsmReport | null;
 }
 
 /** A host and what is left on it: `host show`, and what a drain waits for. */
@@ -76,4 +78,30 @@ export interface PlacementRefusal {
 /** What a user who is not an administrator is told: the code, not the cluster's hosts and capacities. */
 export function placementRefusalForUser(refusal: PlacementRefusal, pool: string): PlacementRefusal {
   return { code: refusal.code, message: `no host can start a desktop of pool ${pool} now; an administrator sees why in \`ardesia pool show ${pool}\`` };
+}
+
+/** What `ardesia host ksm` sets: on = scanning, off = no scanning (merged pages stay merged until written),
+ *  unmerge = every merged page copied back now (only when asked: memory use grows by what KSM saved). */
+export const KSM_MODES = ['on', 'off', 'unmerge'] as const;
+export const KsmMode = z.enum(KSM_MODES);
+export type KsmMode = z.infer<typeof KsmMode>;
+
+/** Kernel same-page merging on a host, as read from /sys/kernel/mm/ksm (null fields: the kernel has no such file). */
+export interface KsmReport {
+  /** The kernel has KSM (CONFIG_KSM): /sys/kernel/mm/ksm exists. */
+  available: boolean;
+  /** run: 0 off, 1 on, 2 unmerging; null when unavailable. */
+  mode: KsmMode | null;
+  enabled: boolean;
+  pageSizeBytes: number;
+  /** Memory KSM saves now: pages_sharing × the page size. */
+  savedBytes: number;
+  pagesSharing: number;
+  pagesShared: number;
+  pagesUnshared: number;
+  fullScans: number;
+  /** The kernel's own net figure (saved less KSM's bookkeeping; 6.1 lacks it). */
+  generalProfitBytes: number | null;
+  pagesToScan: number | null;
+  sleepMillisecs: number | null;
 }

@@ -102,6 +102,9 @@ export const VmSpec = z.object({
   accel: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
   /** A SPICE display for native clients (remote-viewer), with one-time passwords. */
   display: DisplaySpec.optional(),
+  /** A virtio-balloon device with free page reporting: memory the guest frees goes back to the host (a Linux guest
+   *  with CONFIG_PAGE_REPORTING, e.g. Debian 12's 6.1). Part of the VM's shape: a restored state needs the same. */
+  freePageReporting: z.boolean().optional(),
 });
 export type VmSpec = z.infer<typeof VmSpec>;
 export type VmSpecInput = z.input<typeof VmSpec>;

@@ -234,7 +234,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     events,
     display: new DesktopDisplayAccess(pools, new StandaloneDisplayAccess({ desktops, vms: manager, mayOperate, log })),
     ...auth,
-    metrics: new DaemonMetrics({ store, pools }),
+    metrics: new DaemonMetrics({ store, pools, ksm: () => hosts.localKsm() }),
     directory,
     thinClients,
     tls: {

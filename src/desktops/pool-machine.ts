@@ -213,6 +213,8 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       nics: poolNics(pool.network),
       enabled: false,
       accel: 'auto',
+      // Idle desktops give freed memory back; fixed for every desktop, so a saved state always finds the same devices.
+      freePageReporting: true,
       ...(pool.spice ? { display: { spice: { listen: pool.spice.listen } } } : {}),
     };
   }

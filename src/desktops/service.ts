@@ -54,6 +54,8 @@ export class DesktopService {
       nics: poolNics(desktopNetwork(row)),
       enabled: false,
       accel: 'auto',
+      // Idle desktops give freed memory back; fixed for every desktop, so a saved state always finds the same devices.
+      freePageReporting: true,
     };
   }
 

@@ -88,7 +88,7 @@ const AREAS: Record<string, string[]> = {
     'POST /v1/sessions/:desktop/disconnect', 'POST /v1/desktops/:name/display', 'GET /v1/desktops/:name/spice.vv', 'GET /v1/display/socket',
     'GET /v1/sessions/:desktop/timeline', 'GET /v1/pools/:pool/timeline', 'GET /v1/reports/usage', 'GET /v1/reports/usage.csv',
   ],
-  hosts: ['GET /v1/hosts', 'GET /v1/hosts/:name', 'POST /v1/hosts/:name/drain', 'POST /v1/hosts/:name/undrain', 'PUT /v1/hosts/:name/labels', 'DELETE /v1/hosts/:name'],
+  hosts: ['GET /v1/hosts', 'GET /v1/hosts/:name', 'POST /v1/hosts/:name/drain', 'POST /v1/hosts/:name/undrain', 'PUT /v1/hosts/:name/labels', 'DELETE /v1/hosts/:name', 'GET /v1/hosts/:name/ksm', 'PUT /v1/hosts/:name/ksm'],
 };
 
 test('every route declares its success body and is driven by one of the tests below', () => {
@@ -160,6 +160,9 @@ test('hosts: list, show, drain, undrain, labels, and remove of a second host —
   await check.call('GET /v1/hosts/:name', `/v1/hosts/${own!.name}`, root);
   await check.call('POST /v1/hosts/:name/drain', `/v1/hosts/${own!.name}/drain`, root);
   await check.call('POST /v1/hosts/:name/undrain', `/v1/hosts/${own!.name}/undrain`, root);
+  // KSM is the machine's: set to the mode it already has, so other tests on this host see no change.
+  const ksm = await check.call<{ mode: 'on' | 'off' | 'unmerge' | null }>('GET /v1/hosts/:name/ksm', `/v1/hosts/${own!.name}/ksm`, root);
+  await check.call('PUT /v1/hosts/:name/ksm', `/v1/hosts/${own!.name}/ksm`, root, { mode: ksm.mode === 'on' ? 'on' : 'off' });
   // A second host as a joining agent will record it; with nothing on it, it can be removed.
   const store = await openStore(storeLocation(daemon.database, daemon.dataDir));
   try {

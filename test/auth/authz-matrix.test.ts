@@ -155,6 +155,9 @@ const ROWS: Record<string, Row> = {
   'POST /v1/hosts/:name/undrain': { expect: [401, 403, 403, 404] },
   'PUT /v1/hosts/:name/labels': { expect: [401, 403, 403, 404], body: { labels: ['ssd'] } },
   'DELETE /v1/hosts/:name': { expect: [401, 403, 403, 404] },
+  // KSM: administrators only (a console user without admin rights gets FORBIDDEN); an unknown host says 404 to them
+  'GET /v1/hosts/:name/ksm': { expect: [401, 403, 403, 404] },
+  'PUT /v1/hosts/:name/ksm': { expect: [401, 403, 403, 404], body: { mode: 'off' } },
   // Two-factor sign-in (own enrolment; an empty code is a 400 after authorization) and site settings
   'GET /v1/auth/mfa': { expect: [401, 200, 200, 200] },
   'POST /v1/auth/mfa/enrol': { expect: [401, 200, 200, 200] },

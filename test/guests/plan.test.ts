@@ -23,6 +23,7 @@ const CLOUD_KERNEL_DEPENDS: Record<string, string[]> = {
   virtio_pci: ['virtio_ring', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio'],
   virtio_blk: ['virtio', 'virtio_ring'],
   virtio_console: ['virtio', 'virtio_ring'],
+  virtio_balloon: ['virtio', 'virtio_ring'],
   button: [],
   evdev: [],
 };
@@ -43,6 +44,8 @@ describe('moduleLoadOrder', () => {
       expected: ['virtio_ring', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio', 'virtio_pci', 'virtio_blk', 'virtio_console', 'button', 'evdev'],
     },
     { wanted: ['button', 'button'], expected: ['button'] },
+    // Free page reporting's driver (the balloon device only reports; memory freed in the guest goes back to the host).
+    { wanted: ['virtio_pci', 'virtio_balloon'], expected: ['virtio_ring', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio', 'virtio_pci', 'virtio_balloon'] },
   ];
   for (const { wanted, expected } of cases) {
     it(`orders ${wanted.join(',')} after their dependencies`, () => {

@@ -1,11 +1,14 @@
 // The console's Hosts page in Debian's chromium against a real daemon (a one-node cluster): the host with its state
 // and capacity; Drain from the page (the host is in maintenance at once: nothing runs there); an undrain made
 // elsewhere (the API) reaches the open page live through the events feed; Remove is refused for the controller. The
-// Pools page says why a pool cannot place (a label no host has).
+// Pools page says why a pool cannot place (a label no host has). KSM is shown per host and toggled from the page.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import type { HostView } from '../../src/contract/hosts.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { HostView, KsmReport } from '../../src/contract/hosts.js';
+import { KSM_SYSFS_DIR } from '../../src/hypervisor/host/ksm.js';
 import { adminConsoleTestbed, assertNoConsoleErrors, CONSOLE_ADMIN, login, pageOpen, rootCall, screenshot, type WebDaemon } from './browser.js';
 import { helperImage } from '../pools/support.js';
 
@@ -37,6 +40,35 @@ test('the Hosts page shows the host, drains it, and follows an undrain made else
   assert.equal((await rootCall<HostView[]>(w, 'GET', '/v1/hosts'))[0]!.state, 'up');
   assertNoConsoleErrors(p);
   await p.page.context().close();
+});
+
+test("the Hosts page shows KSM and turns it on and off on the machine's real sysfs (restored afterwards)", { skip: !existsSync(KSM_SYSFS_DIR) && 'this kernel has no KSM' }, async () => {
+  const sysfs = (f: string) => readFileSync(join(KSM_SYSFS_DIR, f), 'utf8').trim();
+  const saved = { pages_to_scan: sysfs('pages_to_scan'), sleep_millisecs: sysfs('sleep_millisecs'), run: sysfs('run') };
+  const [host] = await rootCall<HostView[]>(w, 'GET', '/v1/hosts');
+  const name = host!.name;
+  const p = await pageOpen(browser);
+  try {
+    await rootCall(w, 'PUT', `/v1/hosts/${name}/ksm`, { mode: 'off' });
+    await login(p.page, `${w.url}/admin/hosts`, ...CONSOLE_ADMIN);
+    const row = p.page.getByRole('table', { name: /Hosts/ }).getByRole('row', { name: new RegExp(`${name} \\(controller\\)`) });
+    await row.getByText(/^off, [\d.]+ MiB saved$/).waitFor();
+    await row.getByRole('button', { name: `Turn KSM on on ${name}` }).click();
+    await row.getByText(/^on, [\d.]+ MiB saved$/).waitFor();
+    assert.equal(sysfs('run'), '1');
+    assert.equal((await rootCall<KsmReport>(w, 'GET', `/v1/hosts/${name}/ksm`)).mode, 'on');
+    await screenshot(p.page, 'admin-hosts-ksm');
+    p.page.once('dialog', (d) => void d.accept());
+    await row.getByRole('button', { name: `Turn KSM off on ${name}` }).click();
+    await row.getByText(/^off, [\d.]+ MiB saved$/).waitFor();
+    assert.equal(sysfs('run'), '0');
+    assertNoConsoleErrors(p);
+  } finally {
+    await p.page.context().close();
+    writeFileSync(join(KSM_SYSFS_DIR, 'pages_to_scan'), saved.pages_to_scan);
+    writeFileSync(join(KSM_SYSFS_DIR, 'sleep_millisecs'), saved.sleep_millisecs);
+    if (saved.run !== '2') writeFileSync(join(KSM_SYSFS_DIR, 'run'), saved.run);
+  }
 });
 
 test('the Pools page says why a pool cannot place a desktop: a label no host has', async () => {

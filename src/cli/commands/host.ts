@@ -1,9 +1,10 @@
 // `ardesia host check`: runs on this machine (no daemon): CPU, /dev/kvm, QEMU and a KVM probe.
-import type { Command } from 'commander';
+import { Argument, type Command } from 'commander';
 import { DEFAULT_PROBE_TIMEOUT_MS, formatHostReport, hostCheck } from '../../hypervisor/host/index.js';
 
-import { duration, flag } from '../options.js';
-import type { HostDetail, HostView } from '../../contract/hosts.js';
+import { duration, flag, oneOf } from '../options.js';
+import { KSM_MODES, type HostDetail, type HostView, type KsmMode, type KsmReport } from '../../contract/hosts.js';
+import type { ApiClient } from '../client.js';
 import { output, table } from '../output.js';
 import { client, enc, wantsJson } from './image.js';
 
@@ -68,6 +69,18 @@ export function registerHostCommands(program: Command): void {
       output(wantsJson(cmd), wantsJson(cmd) ? h : hostText(h));
     });
   host
+    .command('ksm')
+    .description("KSM (kernel same-page merging) on the daemon's own host: show it, or turn it on, off (merged pages stay until written) or unmerge (copies every merged page back; refused without the room)")
+    .addArgument(new Argument('[mode]', KSM_MODES.join(', ')).argParser(oneOf(KSM_MODES)))
+    .option('--host <name>', "the host (default: the daemon's own host, the only one whose KSM it can reach)")
+    .action(async (mode: KsmMode | undefined, flags: { host?: string }, cmd: Command) => {
+      const api = client(cmd);
+      const name = flags.host ?? (await controllerHost(api));
+      const path = `/v1/hosts/${enc(name)}/ksm`;
+      const r = mode === undefined ? await api.request<KsmReport>('GET', path) : await api.request<KsmReport>('PUT', path, { mode });
+      output(wantsJson(cmd), wantsJson(cmd) ? r : `host ${name}: ${ksmText(r)}`);
+    });
+  host
     .command('remove')
     .description("forget a host (refused while anything runs there, and for the controller's own host)")
     .argument('<name>')
@@ -77,12 +90,29 @@ export function registerHostCommands(program: Command): void {
     });
 }
 
+async function controllerHost(api: ApiClient): Promise<string> {
+  const hosts = await api.request<HostView[]>('GET', '/v1/hosts');
+  const own = hosts.find((h) => h.controller);
+  if (!own) throw new Error('the daemon reports no host of its own; name one with --host');
+  return own.name;
+}
+
+const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
+
+/** One line: KSM's mode, what it saves, and its scan settings. */
+export function ksmText(k: KsmReport | null): string {
+  if (k === null) return 'KSM not reported (only the controller reads its own host)';
+  if (!k.available) return 'KSM unavailable (the kernel has no /sys/kernel/mm/ksm)';
+  const scan = k.pagesToScan !== null && k.sleepMillisecs !== null ? `, scanning ${k.pagesToScan} pages every ${k.sleepMillisecs} ms` : '';
+  return `KSM ${k.mode ?? 'unknown'}: ${mib(k.savedBytes)} MiB saved (${k.pagesSharing} pages sharing ${k.pagesShared}), ${k.fullScans} full scans${scan}`;
+}
+
 const limitMiB = (h: HostView) => Math.floor(h.capacity.memoryMiB * h.capacity.memoryOvercommit);
 const limitVcpus = (h: HostView) => Math.floor(h.capacity.vcpus * h.capacity.cpuOvercommit);
 
 function hostRows(hosts: HostView[]): string {
   return table(
-    ['HOST', 'STATE', 'MEMORY MiB', 'VCPUS', 'IN SESSION', 'SPARES', 'VMS', 'LABELS'],
+    ['HOST', 'STATE', 'MEMORY MiB', 'VCPUS', 'IN SESSION', 'SPARES', 'VMS', 'KSM SAVED MiB', 'LABELS'],
     hosts.map((h) => [
       `${h.name}${h.controller ? ' *' : ''}`,
       h.state,
@@ -91,6 +121,7 @@ function hostRows(hosts: HostView[]): string {
       String(h.used.desktopsInSession),
       String(h.used.spares),
       String(h.used.runningVms),
+      h.ksm === null || !h.ksm.available ? '-' : h.ksm.enabled || h.ksm.savedBytes > 0 ? mib(h.ksm.savedBytes) : 'off',
       h.labels.join(',') || '-',
     ]),
   );
@@ -103,6 +134,7 @@ function hostText(h: HostDetail): string {
     `host ${h.name}: ${h.state}${h.controller ? ' (the controller\'s own host)' : ''}; heartbeat ${h.heartbeatAt}`,
     `  capacity ${c.memoryMiB} MiB × ${c.memoryOvercommit} overcommit, ${c.vcpus} CPUs × ${c.cpuOvercommit}; labels ${h.labels.join(', ') || '-'}${h.labelsFrom === 'serve' ? ' (from its serve --host-label)' : ''}`,
     `  promised ${h.used.memoryMiB} MiB, ${h.used.vcpus} vCPUs to ${h.used.runningVms} VM(s): ${h.used.desktopsInSession} desktop(s) in session, ${h.used.spares} spare(s)`,
+    `  memory   ${ksmText(h.ksm)}`,
     left === 0 ? '  left     nothing runs here' : `  left     ${left}:`,
     ...h.desktops.map((d) => `    desktop ${d.name} (pool ${d.pool}, ${d.state}${d.user ? `, ${d.user}` : ''})`),
     ...h.vms.map((v) => `    vm ${v}`),

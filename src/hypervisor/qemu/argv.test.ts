@@ -103,6 +103,16 @@ const MODES: ModeCase[] = [
     files: [SERCON_FILE],
   },
   {
+    name: 'a desktop: free page reporting, its balloon after every other device',
+    input: { boot: { kernel: '/k/vmlinuz', cmdline: 'console=ttyS0' }, disks: [{ path: '/d/root.qcow2' }], nics: [{}], freePageReporting: true },
+    binary: 'qemu-system-x86_64',
+    expected: {
+      boot: [...SEABIOS, '-kernel /k/vmlinuz', '-append console=ttyS0'],
+      devices: [ROOT_DISK, '-device virtio-blk-pci,id=disk0-dev,drive=disk0', ...USER_NIC, '-device virtio-balloon-pci,id=balloon0,free-page-reporting=on'],
+    },
+    files: [SERCON_FILE],
+  },
+  {
     name: 'direct kernel, i386',
     input: { arch: 'i386', boot: { kernel: '/k/vmlinuz-686', cmdline: 'console=ttyS0' } },
     binary: 'qemu-system-i386',
@@ -428,6 +438,25 @@ describe('buildQemuLaunch: the clipboard agent port', () => {
       '-chardev spicevmc,id=vdagent0,name=vdagent',
       '-device virtserialport,id=vdagent0-port,bus=vser0.0,chardev=vdagent0,name=com.redhat.spice.0',
     ]);
+  });
+});
+
+describe('buildQemuLaunch: free page reporting', () => {
+  const balloonLines = (input: Omit<VmSpecInput, 'name'>) =>
+    named(launch(input))
+      .split('\n')
+      .filter((l) => l.includes('balloon'));
+  it('adds the balloon only when the spec asks: absent and false give the same command line', () => {
+    assert.deepEqual(balloonLines({}), []);
+    assert.deepEqual(balloonLines({ freePageReporting: false }), []);
+    assert.equal(named(launch({ freePageReporting: false })), named(launch({})));
+    assert.deepEqual(balloonLines({ freePageReporting: true }), ['-device virtio-balloon-pci,id=balloon0,free-page-reporting=on']);
+  });
+  it('leaves every other line where it was (a saved state restores into the same slots)', () => {
+    const without = named(launch({ disks: [{ path: '/d/root.qcow2' }] })).split('\n');
+    const withIt = named(launch({ disks: [{ path: '/d/root.qcow2' }], freePageReporting: true })).split('\n');
+    assert.deepEqual(withIt.slice(0, without.length), without);
+    assert.equal(withIt.length, without.length + 1);
   });
 });
 

@@ -191,6 +191,16 @@ function hotplugArgs(machine: MachineType): string[] {
   return machine === 'q35' ? ['-device', renderOption('pcie-root-port', { id: HOTPLUG_PORT_ID, chassis: 1 })] : [];
 }
 
+/**
+ * Free page reporting: the guest's virtio_balloon driver reports free 2 MiB blocks, QEMU discards them
+ * (MADV_DONTNEED) and the host gets them back; the guest faults them in again on use. No balloon target is ever
+ * set, so the device only reports. Last on the command line: the other devices keep their PCI slots with or without it.
+ */
+export const BALLOON_ID = 'balloon0';
+function balloonArgs(spec: VmSpec): string[] {
+  return spec.freePageReporting === true ? ['-device', renderOption('virtio-balloon-pci', { id: BALLOON_ID, 'free-page-reporting': true })] : [];
+}
+
 /** Binary, argv (no shell) and runtime files to create before the launch for a validated spec. */
 export function buildQemuLaunch(spec: VmSpec, ctx: LaunchContext): QemuLaunch {
   requireAbsolutePaths(spec);
@@ -210,6 +220,7 @@ export function buildQemuLaunch(spec: VmSpec, ctx: LaunchContext): QemuLaunch {
     ...hotplugArgs(boot.machine),
     ...storage,
     ...nicArgs(spec.name, spec.nics, order.nics, handed),
+    ...balloonArgs(spec),
   ];
   return { binary: QEMU_BINARY[spec.arch], args, files: boot.files, handed: handed.files };
 }

@@ -1,12 +1,19 @@
 // The hosts of the cluster (a single install is a one-node cluster): state, capacity and what runs there, live;
 // drain, undrain and remove. This host's KVM check is the Host page.
-import { clusterHostDrain, clusterHostList, clusterHostRemove, clusterHostUndrain } from '../lib/api';
+import { clusterHostDrain, clusterHostKsmSet, clusterHostList, clusterHostRemove, clusterHostUndrain } from '../lib/api';
 import { useLive } from '../lib/events';
 import { timeAgo } from '../lib/format';
-import type { HostView } from '../../../src/contract/hosts';
+import type { HostView, KsmReport } from '../../../src/contract/hosts';
 import { ActionButton, DataTable, LoadError } from '../lib/ui';
 
 const memoryLimit = (h: HostView) => Math.floor(h.capacity.memoryMiB * h.capacity.memoryOvercommit);
+/** KSM as the table shows it: mode and memory saved (only the controller's own host is read). */
+function ksmCell(k: KsmReport | null): string {
+  if (k === null) return 'not reported';
+  if (!k.available) return 'not in this kernel';
+  return `${k.mode ?? 'unknown'}, ${(k.savedBytes / 1024 / 1024).toFixed(1)} MiB saved`;
+}
+
 const vcpuLimit = (h: HostView) => Math.floor(h.capacity.vcpus * h.capacity.cpuOvercommit);
 
 export function HostsPage() {
@@ -28,6 +35,7 @@ export function HostsPage() {
           { label: 'In session', render: (h) => String(h.used.desktopsInSession) },
           { label: 'Spares', render: (h) => String(h.used.spares) },
           { label: 'VMs', render: (h) => String(h.used.runningVms) },
+          { label: 'KSM', render: (h) => ksmCell(h.ksm) },
           { label: 'Labels', render: (h) => h.labels.join(', ') || '—' },
           { label: 'Heartbeat', render: (h) => timeAgo(h.heartbeatAt) },
           {
@@ -49,6 +57,16 @@ export function HostsPage() {
                     disabledReason={h.state === 'down' && `${h.name} is down: it comes back up when its agent reports again`}
                     action={async () => {
                       await clusterHostUndrain(h.name);
+                      hosts.reload();
+                    }}
+                  />
+                )}
+                {h.ksm?.available === true && (
+                  <ActionButton
+                    label={h.ksm.enabled ? `Turn KSM off on ${h.name}` : `Turn KSM on on ${h.name}`}
+                    confirm={h.ksm.enabled ? `Stop KSM scanning on ${h.name}? Pages merged so far stay merged until written.` : undefined}
+                    action={async () => {
+                      await clusterHostKsmSet(h.name, h.ksm?.enabled ? 'off' : 'on');
                       hosts.reload();
                     }}
                   />
