@@ -19,6 +19,7 @@ import type { DisplayAccess } from '../gateway/access.js';
 import type { UsersService } from '../auth/users.js';
 import type { LoginService } from '../auth/login.js';
 import type { ThinClientService } from '../thinclients/inventory.js';
+import type { NetbootControl } from '../netboot/control.js';
 import type { DaemonMetrics } from './metrics.js';
 
 /**
@@ -39,6 +40,8 @@ export interface AppContext {
   configReload(): Promise<ConfigLoadResult>;
   pools: PoolService;
   hosts: HostService;
+  /** The daemon's netboot: its configuration from serve --netboot or the API, and whether it runs. */
+  netboot: NetbootControl;
   events: EventHub;
   images: ImageService;
   homes: HomeService;

@@ -31,7 +31,7 @@ import { publishAdminEvents, publishHostEvents, publishPoolEvents, publishThinCl
 import { StandaloneDisplayAccess } from '../gateway/access.js';
 import { authServicesCreate } from '../auth/index.js';
 import { ThinClientService } from '../thinclients/inventory.js';
-import { startDaemonNetboot } from '../netboot/daemon-hook.js';
+import { NetbootControl } from '../netboot/control.js';
 import { DaemonMetrics } from '../api/metrics.js';
 import { dataDirLock, type DataDirLock } from '../lib/data-dir-lock.js';
 import { sessionsPrune } from '../auth/sessions.js';
@@ -222,8 +222,10 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   log.info(await pools.reconcile(), 'reconciled pool desktops');
 
   let configPath = opts.config ? resolve(opts.config) : undefined;
+  const netboot = new NetbootControl(opts.netboot, log);
   const app: AppContext = {
     vms: manager,
+    netboot,
     hostReport,
     mayOperate,
     images,
@@ -291,7 +293,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     }
     if (cert) log.info({ url, tlsFingerprint: cert.fingerprint, certificate: cert.certPath, ca: cert.caPath, issued: cert.issued }, `HTTPS certificate SHA-256 fingerprint ${cert.fingerprint} (clients: ardesia --url ${url} login --fingerprint ${cert.fingerprint})`);
   }
-  const netboot = await startDaemonNetboot(opts.netboot, { store, dataDir, log, thinClients: app.thinClients, url, servedCaPem: cert?.caPath ? readFileSync(cert.caPath, 'utf8') : undefined });
+  await netboot.start({ store, dataDir, log, thinClients: app.thinClients, url, servedCaPem: cert?.caPath ? readFileSync(cert.caPath, 'utf8') : undefined });
   pools.start();
   hosts.start();
   const housekeeping = new Housekeeping([
@@ -312,7 +314,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     log,
     close: async () => {
       await tcp?.close();
-      await netboot?.close();
+      await netboot.close();
       await pools.close();
       hosts.stop();
       await housekeeping.close();

@@ -1,10 +1,10 @@
-// `ardesia serve --netboot FILE`: starts netboot beside the daemon's HTTP listener (whose port
-// iPXE's script URL uses unless the file names one); its events go to the daemon's log.
+// The daemon's netboot (serve --netboot FILE, or set through the API: control.ts): started beside the daemon's HTTP
+// listener (whose port iPXE's script URL uses unless the configuration names one); its events go to the daemon's log.
 import type { Logger } from 'pino';
 import type { Store } from '../store/db.js';
 import type { ThinClientService } from '../thinclients/inventory.js';
 import { X509Certificate } from 'node:crypto';
-import { loadNetbootConfig } from './config.js';
+import type { NetbootConfig } from './config.js';
 import { readOsManifests } from './http/manifest.js';
 import { osTrustNotice, type PortalTls } from './os-trust.js';
 import { THIN_CLIENT_ARCHES } from '../thinclients/os/plan.js';
@@ -21,9 +21,8 @@ export interface DaemonNetbootDeps {
   servedCaPem?: string;
 }
 
-export async function startDaemonNetboot(path: string | undefined, deps: DaemonNetbootDeps): Promise<NetbootHandle | undefined> {
-  if (!path) return undefined;
-  const config = loadNetbootConfig(path);
+/** Starts netboot with a checked configuration (src/netboot/control.ts decides which one). */
+export async function startDaemonNetbootWith(config: NetbootConfig, deps: DaemonNetbootDeps): Promise<NetbootHandle> {
   const httpPort = deps.url ? Number(new URL(deps.url).port) : undefined;
   const log = deps.log.child({ svc: 'netboot' });
   await reportOsTrust(deps, log);

@@ -24,6 +24,7 @@ export function siteExport(state: SiteState): Record<string, unknown> {
     directorySources: state.directorySources.filter((s) => s.origin === 'console').map((s) => defined({ ...s.settings, name: s.name })),
     hosts: state.hosts.map((h) => ({ name: h.name, labels: h.labels })),
     pools: state.pools.map((p) => defined({ name: p.name, ...Object.fromEntries(POOL_SETTINGS.map((k) => [k, (p as unknown as Record<string, unknown>)[k]])) })),
+    ...(state.netboot.config ? { netboot: state.netboot.config } : {}),
     thinClients: state.thinClients.map((t) => defined({ mac: t.mac, name: t.name, place: t.place, pool: t.pool, ...(t.state === 'new' ? {} : { state: t.state }), keyboardLayout: t.keyboardLayout, resolution: t.resolution, bootParams: t.bootParams, kioskUser: t.kioskUser })),
   };
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HostView } from '../contract/hosts.js';
+import type { NetbootStatus } from '../contract/netboot.js';
 import type { ImageInfo } from '../contract/images.js';
 import type { PoolView } from '../contract/pools.js';
 import type { UserView } from '../contract/users.js';
@@ -10,8 +11,9 @@ import { type SiteFile, SiteFileSchema } from './schema.js';
 import type { SiteState } from './state.js';
 
 const SHA = 'a'.repeat(64);
+const NO_NETBOOT: NetbootStatus = { source: 'none', file: null, config: null, running: false, error: null };
 const site = (doc: unknown): SiteFile => SiteFileSchema.parse(doc);
-const empty: SiteState = { settings: { adminsMustUseMfa: false }, groups: [], users: [], directorySources: [], images: [], hosts: [], pools: [], thinClients: [], self: null };
+const empty: SiteState = { settings: { adminsMustUseMfa: false }, groups: [], users: [], directorySources: [], images: [], hosts: [], pools: [], thinClients: [], netboot: NO_NETBOOT, self: null };
 
 const doc = {
   images: [{ name: 'deb', from: '/srv/deb.raw', format: 'raw', sha256: SHA }],
@@ -46,6 +48,7 @@ function stateAfter(s: SiteFile): SiteState {
     directorySources: [],
     images,
     hosts: s.hosts.map((h) => hostView(h.name, h.labels, 'api')),
+    netboot: s.netboot ? { source: 'api', file: null, config: s.netboot, running: true, error: null } : NO_NETBOOT,
     pools,
     thinClients: s.thinClients.map((t) => ({ mac: t.mac, name: t.name ?? null, place: t.place ?? null, pool: t.pool ?? null, state: t.state ?? 'enabled', keyboardLayout: t.keyboardLayout ?? null, resolution: t.resolution ?? null, bootParams: t.bootParams ?? null, lastSeenAt: null, lastIp: null, bootCount: 0, currentUser: null, kioskUser: t.kioskUser ?? null })),
     self: null,
@@ -135,4 +138,23 @@ test('host labels: set after images and before pools; unknown hosts and labels s
   assert.ok(!plan.steps.some((s) => s.resource === 'host' && s.action === 'delete'));
   assert.ok(plan.notes.includes('host b4 is kept: hosts leave with `ardesia host remove`, never by the site file'));
   assert.equal(stepText(hostSteps[0]!), '~ update host b2: labels [] → ["gpu","ssd"]');
+});
+
+test('netboot: one whole setting after the thin clients; compared, not set, when --netboot sets it; deleted only with prune', () => {
+  const netboot = { interfaces: [{ address: '10.250.0.1', mode: 'full', ranges: [{ start: '10.250.0.100', end: '10.250.0.199' }] }] };
+  const file = site({ ...doc, netboot });
+  const plan = sitePlan(file, empty, { prune: false });
+  const last = plan.steps.filter((s) => s.resource !== 'settings').at(-1)!;
+  assert.deepEqual([last.resource, last.action, last.call.method, last.call.path], ['netboot', 'create', 'PUT', '/v1/netboot']);
+  assert.equal(stepText(last), '+ create netboot netboot: interfaces=10.250.0.1 (full)');
+  assert.deepEqual(sitePlan(file, stateAfter(file), { prune: true }).steps, [], 'defaults filled on both sides: no change');
+  const fromServe = { ...stateAfter(file), netboot: { source: 'serve' as const, file: '/etc/ardesia/netboot.yaml', config: { ...file.netboot!, ipxeDir: '/srv/ipxe' }, running: true, error: null } };
+  const refused = sitePlan(file, fromServe, { prune: true });
+  assert.deepEqual(refused.steps, []);
+  assert.deepEqual(refused.conflicts, ["netboot: the daemon's --netboot /etc/ardesia/netboot.yaml sets it; edit that file, or remove the option and restart the daemon to set it here"]);
+  const without = site(doc);
+  assert.deepEqual(sitePlan(without, stateAfter(file), { prune: false }).steps, []);
+  assert.deepEqual(sitePlan(without, stateAfter(file), { prune: true }).steps.map((s) => [s.resource, s.action, s.call.method]), [['netboot', 'delete', 'DELETE']]);
+  assert.deepEqual(sitePlan(without, fromServe, { prune: true }).steps, [], 'a --netboot file is never pruned');
+  assert.deepEqual(siteExport(stateAfter(file)).netboot, file.netboot);
 });

@@ -3,13 +3,14 @@
 import type { DirectorySourceView } from '../contract/directory.js';
 import type { HostView } from '../contract/hosts.js';
 import type { ImageInfo } from '../contract/images.js';
+import type { NetbootStatus } from '../contract/netboot.js';
 import { PoolPatch, type Pool, type PoolView } from '../contract/pools.js';
 import type { ThinClientView } from '../contract/thinclients.js';
 import type { UserView } from '../contract/users.js';
 import type { SiteDirectorySource, SiteFile, SiteHost, SiteImage, SiteUser } from './schema.js';
 import type { SiteState } from './state.js';
 
-export type StepResource = 'group' | 'user' | 'directory-source' | 'image' | 'host' | 'pool' | 'thin-client' | 'settings';
+export type StepResource = 'group' | 'user' | 'directory-source' | 'image' | 'host' | 'pool' | 'thin-client' | 'netboot' | 'settings';
 export type StepAction = 'create' | 'update' | 'delete';
 
 export interface FieldChange {
@@ -219,12 +220,27 @@ function thinClientSteps(want: SiteThinClient[], have: ThinClientView[]): Step[]
   return steps;
 }
 
+// ---- netboot ----
+
+/** The daemon's netboot as one whole setting; one the daemon's --netboot file sets is only compared. */
+function netbootSteps(want: SiteFile['netboot'], have: NetbootStatus, out: SitePlan): Step[] {
+  if (want === undefined || same(want, have.config)) return [];
+  if (have.source === 'serve') {
+    out.conflicts.push(`netboot: the daemon's --netboot ${have.file ?? ''} sets it; edit that file, or remove the option and restart the daemon to set it here`);
+    return [];
+  }
+  const interfaces = (c: { interfaces: Array<{ address: string; mode: string }> }) => c.interfaces.map((i) => `${i.address} (${i.mode})`).join(', ');
+  const from = have.config ? interfaces(have.config as { interfaces: Array<{ address: string; mode: string }> }) : null;
+  return [{ resource: 'netboot', action: have.config ? 'update' : 'create', name: 'netboot', changes: [{ field: 'interfaces', from, to: interfaces(want) }], call: { method: 'PUT', path: '/v1/netboot', body: want } }];
+}
+
 // ---- deletes (--prune) ----
 
 function pruneSteps(site: SiteFile, state: SiteState, out: SitePlan): Step[] {
   const del = (resource: StepResource, name: string, path: string): Step => ({ resource, action: 'delete', name, changes: [], call: { method: 'DELETE', path } });
   const wanted = (list: readonly string[]) => new Set(list);
   const steps: Step[] = [];
+  if (site.netboot === undefined && state.netboot.source === 'api') steps.push(del('netboot', 'netboot', '/v1/netboot'));
   const tcs = wanted(site.thinClients.map((t) => t.mac));
   for (const t of state.thinClients) if (!tcs.has(t.mac)) steps.push(del('thin-client', t.mac, `/v1/thinclients/${enc(t.mac)}`));
   const pools = wanted(site.pools.map((p) => p.name));
@@ -253,7 +269,8 @@ function pruneSteps(site: SiteFile, state: SiteState, out: SitePlan): Step[] {
 
 /**
  * The ordered steps: groups before the users in them, users and groups before the pools that entitle them and the
- * sources that map to them, images and host labels before pools, pools before the thin clients that name them; the site settings last
+ * sources that map to them, images and host labels before pools, pools before the thin clients that name them, then
+ * netboot; the site settings last
  * (requiring two-factor sign-in must not lock out the administrator midway). Deletes, only with prune, run in reverse.
  */
 export function sitePlan(site: SiteFile, state: SiteState, opts: { prune: boolean }): SitePlan {
@@ -271,6 +288,7 @@ export function sitePlan(site: SiteFile, state: SiteState, opts: { prune: boolea
     ...hostSteps(site.hosts, state.hosts, out),
     ...poolSteps(site.pools, state.pools),
     ...thinClientSteps(site.thinClients, state.thinClients),
+    ...netbootSteps(site.netboot, state.netboot, out),
     ...(settings.length ? [{ resource: 'settings', action: 'update', name: 'site', changes: settings, call: { method: 'PATCH', path: '/v1/settings', body: bodyOf(settings) } } satisfies Step] : []),
     ...(opts.prune ? pruneSteps(site, state, out) : []),
   ];

@@ -58,3 +58,10 @@ test('the example of README "The site as code" is a valid site file', () => {
   const s = siteFileParse(example, 'README');
   assert.deepEqual([s.images.length, s.users.length, s.pools.length, s.thinClients.length, s.directorySources.length], [2, 2, 1, 1, 1]);
 });
+
+test("netboot: its schema's and its own checks (a range outside the subnet), with their paths, among the others", () => {
+  const problems = siteProblems({ netboot: { interfaces: [{ address: '10.250.0.1', mode: 'full', ranges: [{ start: '10.251.0.100', end: '10.251.0.199' }] }] }, pools: [{ name: 'p', image: 'missing' }] });
+  assert.ok(problems.some((p) => p.startsWith('netboot.interfaces.0: ')), problems.join('\n'));
+  assert.ok(problems.includes('pools.0.image: image missing is not in images'), problems.join('\n'));
+  assert.ok(siteProblems({ netboot: { interfaces: [{ address: '10.250.0', mode: 'relay' }] } }).some((p) => p.startsWith('netboot.interfaces.0.address: ')));
+});

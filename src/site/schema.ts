@@ -10,6 +10,7 @@ import { ThinClientCreate } from '../contract/thinclients.js';
 import { KeyboardLayout, ROLES } from '../contract/users.js';
 import { NAME_PATTERN } from '../contract/vm.js';
 import { SecretRef, SourceSchema, sourceProblems } from '../directory/config.js';
+import { netbootConfigSchema, parseNetbootConfig } from '../netboot/config.js';
 
 const Name = z.string().regex(NAME_PATTERN, 'a name is 1-63 letters, digits, "_", "." or "-", starting with a letter or digit');
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 is 64 lower-case hex digits (sha256sum FILE)');
@@ -71,6 +72,8 @@ export const SiteFileSchema = z
     hosts: z.array(SiteHost).default([]),
     pools: z.array(Pool).default([]),
     thinClients: z.array(ThinClientCreate).default([]),
+    /** The daemon's netboot (docs/netboot.md's configuration); left out: left as it is (deleted only with --prune). */
+    netboot: netbootConfigSchema.optional(),
   })
   .strict();
 export type SiteFile = z.output<typeof SiteFileSchema>;
@@ -126,11 +129,24 @@ function siteCrossProblems(data: unknown): string[] {
   return out;
 }
 
+/** The netboot configuration's own checks beyond its schema (DHCP ranges in the subnet, addresses listed twice). */
+function netbootProblems(data: unknown): string[] {
+  const netboot = data && typeof data === 'object' ? (data as Raw).netboot : undefined;
+  if (netboot === undefined || !netbootConfigSchema.safeParse(netboot).success) return [];
+  try {
+    parseNetbootConfig(netboot);
+    return [];
+  } catch (err) {
+    if (!(err instanceof ArdesiaError) || err.code !== 'NETBOOT_CONFIG_INVALID') throw err;
+    return ((err.details as { problems?: string[] } | undefined)?.problems ?? [err.message]).map((p) => `netboot.${p}`);
+  }
+}
+
 /** Every problem of the document as `path: message`, all at once (empty when it is valid). Pure. */
 export function siteProblems(data: unknown): string[] {
   const parsed = SiteFileSchema.safeParse(data ?? {});
   const own = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`);
-  return [...own, ...siteCrossProblems(data)];
+  return [...own, ...siteCrossProblems(data), ...netbootProblems(data)];
 }
 
 /** The site file's text → the validated site, or SITE_FILE_INVALID listing every problem with its path. Pure. */

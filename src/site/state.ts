@@ -2,6 +2,7 @@
 import type { DirectorySourceView } from '../contract/directory.js';
 import type { HostView } from '../contract/hosts.js';
 import type { ImageInfo } from '../contract/images.js';
+import type { NetbootStatus } from '../contract/netboot.js';
 import type { PoolView } from '../contract/pools.js';
 import type { ThinClientView } from '../contract/thinclients.js';
 import type { GroupView, Me, SiteSettings, UserView } from '../contract/users.js';
@@ -20,13 +21,14 @@ export interface SiteState {
   hosts: HostView[];
   pools: PoolView[];
   thinClients: ThinClientView[];
+  netboot: NetbootStatus;
   /** The web user running the command (never pruned: it would end its own session midway); null for root. */
   self: string | null;
 }
 
 export async function siteStateRead(api: SiteApi): Promise<SiteState> {
   const get = <T>(path: string) => api.request<T>('GET', path);
-  const [settings, groups, users, directorySources, images, hosts, pools, thinClients, me] = await Promise.all([
+  const [settings, groups, users, directorySources, images, hosts, pools, thinClients, netboot, me] = await Promise.all([
     get<SiteSettings>('/v1/settings'),
     get<GroupView[]>('/v1/groups'),
     get<UserView[]>('/v1/users'),
@@ -35,7 +37,8 @@ export async function siteStateRead(api: SiteApi): Promise<SiteState> {
     get<HostView[]>('/v1/hosts'),
     get<PoolView[]>('/v1/pools'),
     get<ThinClientView[]>('/v1/thinclients'),
+    get<NetbootStatus>('/v1/netboot'),
     get<Me>('/v1/auth/me'),
   ]);
-  return { settings, groups, users, directorySources, images, hosts, pools, thinClients, self: me.user === 'root' ? null : me.user };
+  return { settings, groups, users, directorySources, images, hosts, pools, thinClients, netboot, self: me.user === 'root' ? null : me.user };
 }

@@ -66,6 +66,7 @@ const AREAS: Record<string, string[]> = {
     'POST /v1/backup', 'GET /v1/users', 'POST /v1/users', 'GET /v1/users/:user', 'PATCH /v1/users/:user', 'POST /v1/users/:user/password', 'DELETE /v1/users/:user',
     'GET /v1/groups', 'POST /v1/groups', 'DELETE /v1/groups/:group', 'GET /v1/audit',
     'GET /v1/thinclients', 'POST /v1/thinclients', 'GET /v1/thinclients/:mac', 'PATCH /v1/thinclients/:mac', 'DELETE /v1/thinclients/:mac',
+    'GET /v1/netboot', 'PUT /v1/netboot', 'DELETE /v1/netboot',
     'GET /v1/auth/mfa', 'POST /v1/auth/mfa/enrol', 'POST /v1/auth/mfa/confirm', 'GET /v1/users/:user/mfa', 'DELETE /v1/users/:user/mfa',
     'GET /v1/settings', 'PATCH /v1/settings', 'POST /v1/auth/kiosk',
   ],
@@ -151,6 +152,10 @@ test('system, accounts, audit and thin clients: the real replies match the docum
   await check.call('GET /v1/thinclients/:mac', '/v1/thinclients/52:54:00:aa:bb:01', root);
   await check.call('PATCH /v1/thinclients/:mac', '/v1/thinclients/52:54:00:aa:bb:01', root, { place: 'room 1' });
   await check.call('DELETE /v1/thinclients/:mac', '/v1/thinclients/52:54:00:aa:bb:01', root);
+  await check.call('GET /v1/netboot', '/v1/netboot', root);
+  // Proxy mode on loopback without TFTP: its servers start (port 4011 on 127.0.0.1) and nothing is sent anywhere.
+  await check.call('PUT /v1/netboot', '/v1/netboot', root, { interfaces: [{ address: '127.0.0.1', mode: 'proxy', http: { port: 18080 }, tftp: { enabled: false } }] });
+  await check.call('DELETE /v1/netboot', '/v1/netboot', root);
   await check.call('POST /v1/backup', '/v1/backup', root, {});
   check.assertChecked(AREAS.accounts!);
 });

@@ -116,6 +116,10 @@ const ROWS: Record<string, Row> = {
   'GET /v1/desktops/:name/spice.vv': { expect: AUTHENTICATED },
   // thin clients
   'GET /v1/thinclients': { expect: ADMIN },
+  // netboot: administrators only; an empty configuration is refused for them (every problem listed), clear with none is fine
+  'GET /v1/netboot': { expect: ADMIN },
+  'PUT /v1/netboot': { expect: [401, 403, 403, 400], body: {} },
+  'DELETE /v1/netboot': { expect: ADMIN },
   'POST /v1/thinclients': { expect: [401, 403, 403, 201], body: { mac: '52:54:00:7a:00:01', place: 'Room 1' } },
   'GET /v1/thinclients/:mac': { expect: ADMIN },
   'PATCH /v1/thinclients/:mac': { expect: ADMIN, body: {} },

@@ -7,10 +7,12 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import type { HostView } from '../../src/contract/hosts.js';
+import type { NetbootStatus } from '../../src/contract/netboot.js';
 import type { PoolView } from '../../src/contract/pools.js';
 import type { ThinClientView } from '../../src/contract/thinclients.js';
 import type { GroupView, UserView } from '../../src/contract/users.js';
 import { TestDaemon } from '../helpers/daemon.js';
+import { NetLab } from '../netboot/lab.js';
 import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
 import { userClient } from '../pools/support.js';
 
@@ -178,6 +180,35 @@ test("host labels: apply sets them before the pools; a host that has not joined 
   const refused = await daemon.cli(['apply', '-f', unknown]);
   assert.notEqual(refused.code, 0);
   assert.match(refused.stderr, /hosts\.blade9: no host blade9 has joined/);
+});
+
+test('netboot: apply starts it, a second plan has no change, export holds it, --prune without it stops it', async () => {
+  // A daemon of its own in a namespace the test makes: its DHCP and TFTP servers are real and reach nothing outside.
+  const lab = await NetLab.create('site');
+  const host = await lab.addHost('srv', '10.250.16.1/24');
+  const own = await TestDaemon.start({ netns: host });
+  try {
+    const today = parse((await own.cli(['export'])).stdout) as Record<string, unknown>;
+    assert.equal(today.netboot, undefined);
+    const netboot = { interfaces: [{ address: '10.250.16.1', mode: 'proxy', http: { port: 18080 } }] };
+    const path = siteFile('netboot.yaml', { ...today, netboot });
+    assert.deepEqual((await own.cli(['plan', '-f', path])).stdout.trim().split('\n'), ['+ create netboot netboot: interfaces=10.250.16.1 (proxy)']);
+    const r = await own.cli(['apply', '-f', path]);
+    assert.equal(r.code, 0, r.stderr);
+    const status = await own.api().request<NetbootStatus>('GET', '/v1/netboot');
+    assert.deepEqual([status.source, status.running], ['api', true]);
+    assert.match((await lab.exec(host, 'ss', ['-uln'])).stdout, /10\.250\.16\.1:4011 /, 'the PXE proxy listens');
+    assert.equal((await own.cli(['plan', '--prune', '-f', path])).stdout.trim(), 'no change');
+    assert.match((await own.cli(['export'])).stdout, /netboot:\n  interfaces:\n    - address: 10\.250\.16\.1\n      mode: proxy/);
+    const without = siteFile('no-netboot.yaml', today);
+    assert.equal((await own.cli(['plan', '-f', without])).stdout.trim(), 'no change', 'left out: left as it is');
+    assert.deepEqual((await own.cli(['plan', '--prune', '-f', without])).stdout.trim().split('\n'), ['- delete netboot netboot']);
+    assert.equal((await own.cli(['apply', '--prune', '-f', without])).code, 0);
+    assert.equal((await own.api().request<NetbootStatus>('GET', '/v1/netboot')).source, 'none');
+  } finally {
+    await own.destroy();
+    await lab.destroy();
+  }
 });
 
 test('what the site cannot take: plan marks it, apply refuses it before any step', async () => {
