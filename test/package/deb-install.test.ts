@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { qemuPidsUnder, REPO_ROOT, until } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
+import { addTestNamespaceSync } from '../helpers/netns.js';
 import { capabilityMask, setprivBoundingSet, unitCapabilities, unitCommand, unitParse, unitValues } from './unit-file.js';
 
 const DATA = '/var/lib/ardesia';
@@ -53,38 +54,53 @@ function procStatus(pid: number, field: string): string {
   return line?.split(/\s+/)[1] ?? '';
 }
 
-/** The controller as its unit runs it: systemd, or the unit's command line under the unit's restrictions. */
-class Controller {
+/** A unit of the package run as systemd runs it: by systemd, or its command line under the unit's restrictions. */
+class UnitRunner {
   private proc: ChildProcess | undefined;
   output = '';
 
+  /** `netns`: the unit runs in that network namespace (systemd: NetworkNamespacePath= in a runtime drop-in). */
+  constructor(readonly name: string, readonly netns?: string) {}
+
+  private get dropIn(): string {
+    return `/run/systemd/system/${this.name}.d`;
+  }
+
   start(): void {
     if (WITH_SYSTEMD) {
-      must('systemctl', ['restart', 'ardesia.service']);
+      if (this.netns) {
+        mkdirSync(this.dropIn, { recursive: true });
+        writeFileSync(join(this.dropIn, 'package-test.conf'), `[Service]\nNetworkNamespacePath=/run/netns/${this.netns}\n`);
+        must('systemctl', ['daemon-reload']);
+      }
+      must('systemctl', ['restart', this.name]);
       return;
     }
-    const unit = unitParse(readFileSync(join(UNIT_DIR, 'ardesia.service'), 'utf8'));
+    const unit = unitParse(readFileSync(join(UNIT_DIR, this.name), 'utf8'));
+    for (const path of unitValues(unit, 'Unit', 'ConditionPathExists')) assert.ok(existsSync(path), `${this.name} starts only with ${path}`);
     const { argv, env } = unitCommand(unit, (p) => (existsSync(p) ? readFileSync(p, 'utf8') : undefined));
     const nnp = unitValues(unit, 'Service', 'NoNewPrivileges')[0] === 'yes' ? ['--no-new-privs'] : [];
+    const command = ['setpriv', '--bounding-set', setprivBoundingSet(unitCapabilities(unit)), ...nnp, '--', ...argv];
+    if (this.netns) command.unshift('ip', 'netns', 'exec', this.netns);
     this.output = '';
-    this.proc = spawn('setpriv', ['--bounding-set', setprivBoundingSet(unitCapabilities(unit)), ...nnp, '--', ...argv], {
-      cwd: '/',
-      env: { PATH, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.proc = spawn(command[0]!, command.slice(1), { cwd: '/', env: { PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     this.proc.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
   }
 
   pid(): number {
-    if (WITH_SYSTEMD) return Number(must('systemctl', ['show', '-p', 'MainPID', '--value', 'ardesia.service']).trim());
+    if (WITH_SYSTEMD) return Number(must('systemctl', ['show', '-p', 'MainPID', '--value', this.name]).trim());
     return this.proc?.pid ?? 0;
   }
 
-  /** Stops the daemon only, as systemd does with KillMode=process (the VMs keep running). */
+  /** Stops the unit's main process only, as systemd does with KillMode=process (the controller's VMs keep running). */
   async stop(): Promise<void> {
     if (WITH_SYSTEMD) {
-      run('systemctl', ['stop', 'ardesia.service']);
+      run('systemctl', ['stop', this.name]);
+      if (this.netns && existsSync(this.dropIn)) {
+        rmSync(this.dropIn, { recursive: true, force: true });
+        run('systemctl', ['daemon-reload']);
+      }
       return;
     }
     const proc = this.proc;
@@ -112,7 +128,9 @@ test('the .deb builds, installs, runs its unit, upgrades, is removed and purged 
   const work = mkdtempSync(join(tmpdir(), 'ard-deb-'));
   const aside = `${DATA}.package-test-${process.pid}`;
   const accountBefore = run('getent', ['passwd', 'ardesia-qemu']).out.trim();
-  const controller = new Controller();
+  const controller = new UnitRunner('ardesia.service');
+  const netns = `ardpkg-${process.pid}`;
+  const netboot = new UnitRunner('ardesia-netboot.service', netns);
   let movedAside = false;
   try {
     if (existsSync(DATA)) {
@@ -218,6 +236,31 @@ test('the .deb builds, installs, runs its unit, upgrades, is removed and purged 
       if (WITH_SYSTEMD) assert.match(must('journalctl', ['-u', 'ardesia.service', '--no-pager']), /ardesia daemon listening/, 'logs in the journal');
     });
 
+    await t.test('the netboot unit starts once configured and serves DHCP, TFTP and HTTP boot under its restrictions', async () => {
+      // Its own namespace with a veth pair: port 67 and the broadcast address stay away from the host's.
+      addTestNamespaceSync(netns);
+      must('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+      must('ip', ['-n', netns, 'link', 'add', 'boot0', 'type', 'veth', 'peer', 'name', 'boot1']);
+      must('ip', ['-n', netns, 'link', 'set', 'boot1', 'up']);
+      must('ip', ['-n', netns, 'addr', 'add', '10.251.77.1/24', 'dev', 'boot0']);
+      must('ip', ['-n', netns, 'link', 'set', 'boot0', 'up']);
+      const unit = unitParse(readFileSync(join(UNIT_DIR, 'ardesia-netboot.service'), 'utf8'));
+      assert.deepEqual(unitValues(unit, 'Unit', 'ConditionPathExists'), ['/etc/ardesia/netboot.yaml'], 'it waits for its configuration');
+      const example = readFileSync('/usr/share/doc/ardesia/examples/netboot.yaml', 'utf8');
+      writeFileSync('/etc/ardesia/netboot.yaml', example.replace('192.168.1.5', '10.251.77.1').replace('mode: proxy', 'mode: proxy\n    http: { port: 18077 }'));
+      netboot.start();
+      await until('the netboot server listening', () => run('ip', ['netns', 'exec', netns, 'ss', '-ulnt']).out.includes(':18077 '), 120_000).catch((err: Error) => {
+        throw new Error(`${err.message}\n${netboot.output}`);
+      });
+      const sockets = run('ip', ['netns', 'exec', netns, 'ss', '-uln']).out;
+      for (const port of [':67 ', ':69 ', ':4011 ']) assert.ok(sockets.includes(port), `UDP${port}is open:\n${sockets}`);
+      const pid = netboot.pid();
+      assert.equal(procStatus(pid, 'CapBnd'), capabilityMask(unitCapabilities(unit)));
+      assert.equal(procStatus(pid, 'NoNewPrivs'), '1');
+      assert.ok(existsSync('/var/lib/ardesia-netboot/ardesia.db'), 'its own data folder');
+      await netboot.stop();
+    });
+
     await t.test('an upgrade to a higher version keeps the data, the setting and the VM, and restarts the daemon', async () => {
       must('dpkg', ['-i', '--force-confdef', '--force-confold', debs[1]!]);
       assert.match(installedVersion(), new RegExp(`install ok installed ${VERSION}-2`));
@@ -244,17 +287,24 @@ test('the .deb builds, installs, runs its unit, upgrades, is removed and purged 
       assert.ok(existsSync(ENV_FILE), 'remove keeps the conffiles');
       must('dpkg', ['--purge', 'ardesia']);
       assert.equal(installedVersion(), '');
-      for (const gone of [DATA, '/var/lib/ardesia-netboot', '/etc/ardesia', join(UNIT_DIR, 'ardesia.service'), '/etc/systemd/system/multi-user.target.wants/ardesia.service', '/usr/lib/ardesia']) {
+      for (const gone of [DATA, '/var/lib/ardesia-netboot', ENV_FILE, join(UNIT_DIR, 'ardesia.service'), '/etc/systemd/system/multi-user.target.wants/ardesia.service', '/usr/lib/ardesia']) {
         assert.equal(existsSync(gone), false, `${gone} is gone after purge`);
       }
+      // The administrator's own file is not the package's to delete.
+      assert.deepEqual(readdirSync('/etc/ardesia'), ['netboot.yaml']);
+      rmSync('/etc/ardesia', { recursive: true });
       const account = run('getent', ['passwd', 'ardesia-qemu']);
       assert.equal(account.status, 0, 'the account stays (files may still be its, and setup may have made it)');
       if (accountBefore) assert.equal(account.out.trim(), accountBefore);
     });
   } finally {
+    await netboot.stop();
+    run('ip', ['netns', 'del', netns]);
     await controller.stop();
     for (const pid of qemuPidsUnder(join(DATA, 'runtime', 'pkg'))) process.kill(pid, 'SIGKILL');
     if (installedVersion() !== '') run('dpkg', ['--purge', 'ardesia']);
+    rmSync('/etc/ardesia/netboot.yaml', { force: true });
+    if (existsSync('/etc/ardesia') && readdirSync('/etc/ardesia').length === 0) rmSync('/etc/ardesia', { recursive: true });
     if (movedAside) {
       rmSync(DATA, { recursive: true, force: true });
       renameSync(aside, DATA);
