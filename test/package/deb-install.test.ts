@@ -1,6 +1,6 @@
 // The Debian package on this machine: built by scripts/package.mjs, inspected, installed with dpkg, its controller
 // unit started (by systemd where it is PID 1, else its ExecStart run as systemd would: the unit's environment,
-// capability bounding set and no-new-privileges), a VM booted through it, upgraded to a higher version (data,
+// capability bounding set, no-new-privileges and file-system confinement in a mount namespace), a VM booted through it, upgraded to a higher version (data,
 // the administrator's setting and the running VM kept, daemon restarted), removed (data kept), purged (data gone).
 // A data folder of another install at /var/lib/ardesia is moved aside for the test and put back.
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { qemuPidsUnder, REPO_ROOT, until } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
 import { addTestNamespaceSync } from '../helpers/netns.js';
-import { capabilityMask, setprivBoundingSet, unitCapabilities, unitCommand, unitParse, unitValues } from './unit-file.js';
+import { capabilityMask, sandboxScript, setprivBoundingSet, unitCapabilities, unitCommand, unitParse, unitValues } from './unit-file.js';
 
 const DATA = '/var/lib/ardesia';
 const UNIT_DIR = '/lib/systemd/system';
@@ -54,6 +54,12 @@ function procStatus(pid: number, field: string): string {
   return line?.split(/\s+/)[1] ?? '';
 }
 
+/** The options of the mount at `point` as process `pid` sees it (the last one mounted there). */
+function mountOptions(pid: number, point: string): string {
+  const mounts = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => f[4] === point);
+  return mounts.at(-1)?.[5] ?? '';
+}
+
 /** A unit of the package run as systemd runs it: by systemd, or its command line under the unit's restrictions. */
 class UnitRunner {
   private proc: ChildProcess | undefined;
@@ -80,7 +86,8 @@ class UnitRunner {
     for (const path of unitValues(unit, 'Unit', 'ConditionPathExists')) assert.ok(existsSync(path), `${this.name} starts only with ${path}`);
     const { argv, env } = unitCommand(unit, (p) => (existsSync(p) ? readFileSync(p, 'utf8') : undefined));
     const nnp = unitValues(unit, 'Service', 'NoNewPrivileges')[0] === 'yes' ? ['--no-new-privs'] : [];
-    const command = ['setpriv', '--bounding-set', setprivBoundingSet(unitCapabilities(unit)), ...nnp, '--', ...argv];
+    const command = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', sandboxScript(unit), 'sandbox',
+      'setpriv', '--bounding-set', setprivBoundingSet(unitCapabilities(unit)), ...nnp, '--', ...argv];
     if (this.netns) command.unshift('ip', 'netns', 'exec', this.netns);
     this.output = '';
     this.proc = spawn(command[0]!, command.slice(1), { cwd: '/', env: { PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -216,6 +223,8 @@ test('the .deb builds, installs, runs its unit, upgrades, is removed and purged 
       const unit = unitParse(readFileSync(join(UNIT_DIR, 'ardesia.service'), 'utf8'));
       assert.equal(procStatus(pidBefore, 'CapBnd'), capabilityMask(unitCapabilities(unit)), 'the daemon holds only the unit\'s capabilities');
       assert.equal(procStatus(pidBefore, 'NoNewPrivs'), '1');
+      assert.match(mountOptions(pidBefore, '/'), /^ro\b/, 'the OS is read-only to the daemon');
+      assert.match(mountOptions(pidBefore, DATA), /^rw\b/, 'its data folder is writable');
       assert.equal(ardesia('--json', 'user', 'add', 'keeper').status, 0, 'the API over the root-only socket');
 
       // A VM under those capabilities: QEMU as its own uid (setpriv under no-new-privileges), its files in the data folder.
@@ -257,6 +266,7 @@ test('the .deb builds, installs, runs its unit, upgrades, is removed and purged 
       const pid = netboot.pid();
       assert.equal(procStatus(pid, 'CapBnd'), capabilityMask(unitCapabilities(unit)));
       assert.equal(procStatus(pid, 'NoNewPrivs'), '1');
+      assert.match(mountOptions(pid, '/'), /^ro\b/);
       assert.ok(existsSync('/var/lib/ardesia-netboot/ardesia.db'), 'its own data folder');
       await netboot.stop();
     });

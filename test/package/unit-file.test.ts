@@ -1,7 +1,7 @@
 // The unit reader the package test runs ExecStart with (pure): expansion as systemd.service(5) says, capabilities.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { capabilityMask, envFileParse, setprivBoundingSet, unitCapabilities, unitCommand, unitParse } from './unit-file.js';
+import { capabilityMask, envFileParse, sandboxScript, setprivBoundingSet, unitCapabilities, unitCommand, unitParse } from './unit-file.js';
 
 const UNIT = `# comment
 [Unit]
@@ -43,4 +43,16 @@ test('capabilities: the names, the CapBnd mask and setpriv\'s bounding set', () 
   assert.equal(setprivBoundingSet(names), '-all,+net_admin,+setuid');
   assert.throws(() => unitCapabilities(unitParse('[Service]\nCapabilityBoundingSet=~CAP_SYS_ADMIN\n')), /listing the capabilities kept/);
   assert.throws(() => unitCapabilities(unitParse('[Service]\nCapabilityBoundingSet=CAP_FLY\n')), /unknown capability CAP_FLY/);
+});
+
+test('the file-system confinement: writable paths bound first, the rest read-only, private /tmp, no homes', () => {
+  const unit = unitParse('[Service]\nExecStart=/bin/true\nProtectSystem=strict\nReadWritePaths=/var/lib/a\nPrivateTmp=yes\nProtectHome=yes\n');
+  const script = sandboxScript(unit).split('\n');
+  assert.deepEqual(script.slice(0, 2), ['set -e', "mount --bind '/var/lib/a' '/var/lib/a'"]);
+  assert.match(script[2]!, /case "\$m" in "\/dev"\|"\/dev"\/\*\|"\/proc"\|"\/proc"\/\*\|"\/sys"\|"\/sys"\/\*\|"\/var\/lib\/a"\|"\/var\/lib\/a"\/\*\) ;; \*\) mount -o remount,bind,ro "\$m"/);
+  assert.ok(script.includes('mount -t tmpfs -o mode=1777 tmpfs /tmp'));
+  assert.ok(script.includes('if [ -d /root ]; then mount -t tmpfs -o ro,mode=000 tmpfs /root; fi'));
+  assert.equal(script.at(-1), 'exec "$@"');
+  assert.throws(() => sandboxScript(unitParse('[Service]\nProtectKernelTunables=yes\n')), /does not emulate ProtectKernelTunables/);
+  assert.throws(() => sandboxScript(unitParse('[Service]\nProtectSystem=full\n')), /only strict is emulated/);
 });

@@ -106,3 +106,37 @@ export function capabilityMask(names: readonly string[]): string {
 export function setprivBoundingSet(names: readonly string[]): string {
   return ['-all', ...names.map((n) => `+${n.slice('CAP_'.length).toLowerCase()}`)].join(',');
 }
+
+/** [Service] keys the emulation honours (sandboxTarget, unitCommand, setpriv) or that do not confine the process. */
+const SERVICE_KEYS_KNOWN = new Set([
+  'Type', 'Environment', 'EnvironmentFile', 'ExecStart', 'KillMode', 'Restart', 'RestartSec', 'TimeoutStopSec', 'StandardOutput',
+  'StandardError', 'SyslogIdentifier', 'StateDirectory', 'StateDirectoryMode',
+  'ProtectSystem', 'ReadWritePaths', 'ProtectHome', 'PrivateTmp', 'NoNewPrivileges', 'CapabilityBoundingSet',
+]);
+
+/**
+ * A shell script that, run in a new mount namespace (unshare --mount --propagation private), confines the file
+ * system as the unit's ProtectSystem=strict, ReadWritePaths=, PrivateTmp=yes and ProtectHome=yes do, then execs its
+ * arguments. Bind remounts only (`remount,bind,ro`): they change this namespace's mounts, never the file system's.
+ * A [Service] key the emulation does not know is refused, so a new confinement cannot go untested.
+ */
+export function sandboxScript(unit: UnitFile): string {
+  const service = unit.get('Service') ?? new Map<string, string[]>();
+  const unknown = [...service.keys()].filter((k) => !SERVICE_KEYS_KNOWN.has(k));
+  if (unknown.length > 0) throw new Error(`the package test does not emulate ${unknown.join(', ')}: teach sandboxScript`);
+  const one = (key: string): string | undefined => unitValues(unit, 'Service', key)[0];
+  const writable = unitValues(unit, 'Service', 'ReadWritePaths').flatMap((v) => v.split(/\s+/)).filter(Boolean);
+  const lines = ['set -e'];
+  for (const path of writable) lines.push(`mount --bind '${path}' '${path}'`);
+  const protect = one('ProtectSystem');
+  if (protect !== undefined && protect !== 'strict') throw new Error(`ProtectSystem=${protect}: only strict is emulated`);
+  if (protect === 'strict') {
+    // Every mount but the API file systems (/dev, /proc, /sys) and the writable paths, read-only in this namespace.
+    const keep = ['/dev', '/proc', '/sys', ...writable].map((p) => `"${p}"|"${p}"/*`).join('|');
+    lines.push(`for m in $(awk '{print $5}' /proc/self/mountinfo | sort -u); do case "$m" in ${keep}) ;; *) mount -o remount,bind,ro "$m" ;; esac; done`);
+  }
+  if (one('PrivateTmp') === 'yes') for (const dir of ['/tmp', '/var/tmp']) lines.push(`mount -t tmpfs -o mode=1777 tmpfs ${dir}`);
+  if (one('ProtectHome') === 'yes') for (const dir of ['/home', '/root', '/run/user']) lines.push(`if [ -d ${dir} ]; then mount -t tmpfs -o ro,mode=000 tmpfs ${dir}; fi`);
+  lines.push('exec "$@"');
+  return lines.join('\n');
+}
