@@ -234,12 +234,12 @@ test('the .deb builds, installs, runs its unit, upgrades, is removed and purged 
       const disk = join(guest, 'disk.qcow2');
       const made = ardesia('vm', 'create', '-b', join(guest, 'root.qcow2'), disk);
       assert.equal(made.status, 0, made.out);
-      writeFileSync(join(guest, 'vm.conf'), `vm "pkg" {\n memory 160M\n boot "${guest}/vmlinuz"\n initrd "${guest}/initrd"\n cmdline "console=ttyS0 root=/dev/vda rw quiet"\n disk "${disk}"\n disable\n}\n`);
+      writeFileSync(join(guest, 'vm.conf'), `vm "deb-install" {\n memory 160M\n boot "${guest}/vmlinuz"\n initrd "${guest}/initrd"\n cmdline "console=ttyS0 root=/dev/vda rw quiet"\n disk "${disk}"\n disable\n}\n`);
       assert.equal(ardesia('vm', 'load', join(guest, 'vm.conf')).status, 0);
-      const started = ardesia('vm', 'start', 'pkg');
+      const started = ardesia('vm', 'start', 'deb-install');
       assert.equal(started.status, 0, `${started.out}\n${controller.output}`);
-      await until('the guest banner', () => ardesia('vm', 'log', 'pkg').out.includes(g.amd64.banner), 180_000);
-      qemuBefore = qemuPidsUnder(join(DATA, 'runtime', 'pkg'));
+      await until('the guest banner', () => ardesia('vm', 'log', 'deb-install').out.includes(g.amd64.banner), 180_000);
+      qemuBefore = qemuPidsUnder(join(DATA, 'runtime', 'deb-install'));
       assert.equal(qemuBefore.length, 1, 'one QEMU');
       assert.ok(Number(procStatus(qemuBefore[0]!, 'Uid')) >= 2_000_000_000, 'QEMU runs as a VM uid');
       if (WITH_SYSTEMD) assert.match(must('journalctl', ['-u', 'ardesia.service', '--no-pager']), /ardesia daemon listening/, 'logs in the journal');
@@ -283,9 +283,9 @@ test('the .deb builds, installs, runs its unit, upgrades, is removed and purged 
       assert.match(readFileSync(ENV_FILE, 'utf8'), new RegExp(`^ARDESIA_LISTEN=127.0.0.1:${port}$`, 'm'), 'the changed conffile is kept');
       const users = ardesia('--json', 'user', 'list');
       assert.match(users.out, /"keeper"/, 'the store survived');
-      const status = ardesia('--json', 'vm', 'status', 'pkg');
+      const status = ardesia('--json', 'vm', 'status', 'deb-install');
       assert.equal((JSON.parse(status.out) as { state: string; pid: number }).pid, qemuBefore[0], 'the same QEMU, re-attached');
-      const stopped = ardesia('vm', 'stop', '-w', 'pkg');
+      const stopped = ardesia('vm', 'stop', '-w', 'deb-install');
       assert.equal(stopped.status, 0, stopped.out);
     });
 
@@ -311,7 +311,7 @@ test('the .deb builds, installs, runs its unit, upgrades, is removed and purged 
     await netboot.stop();
     run('ip', ['netns', 'del', netns]);
     await controller.stop();
-    for (const pid of qemuPidsUnder(join(DATA, 'runtime', 'pkg'))) process.kill(pid, 'SIGKILL');
+    for (const pid of qemuPidsUnder(join(DATA, 'runtime', 'deb-install'))) process.kill(pid, 'SIGKILL');
     if (installedVersion() !== '') run('dpkg', ['--purge', 'ardesia']);
     rmSync('/etc/ardesia/netboot.yaml', { force: true });
     if (existsSync('/etc/ardesia') && readdirSync('/etc/ardesia').length === 0) rmSync('/etc/ardesia', { recursive: true });
