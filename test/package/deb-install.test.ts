@@ -6,10 +6,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { qemuPidsUnder, REPO_ROOT, until } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
 import { addTestNamespaceSync } from '../helpers/netns.js';
@@ -258,16 +260,26 @@ test('the .deb builds, installs, runs its unit, upgrades, is removed and purged 
       const example = readFileSync('/usr/share/doc/ardesia/examples/netboot.yaml', 'utf8');
       writeFileSync('/etc/ardesia/netboot.yaml', example.replace('192.168.1.5', '10.251.77.1').replace('mode: proxy', 'mode: proxy\n    http: { port: 18077 }'));
       netboot.start();
-      await until('the netboot server listening', () => run('ip', ['netns', 'exec', netns, 'ss', '-ulnt']).out.includes(':18077 '), 120_000).catch((err: Error) => {
-        throw new Error(`${err.message}\n${netboot.output}`);
+      // Ready when HTTP boot, DHCP (67, and 4011 in proxy mode) and TFTP all listen.
+      const listening = (): string => run('ip', ['netns', 'exec', netns, 'ss', '-ulnt']).out;
+      await until('the netboot server listening', () => [':18077 ', ':67 ', ':69 ', ':4011 '].every((port) => listening().includes(port)), 120_000).catch((err: Error) => {
+        throw new Error(`${err.message}\n${listening()}\n${netboot.output}`);
       });
-      const sockets = run('ip', ['netns', 'exec', netns, 'ss', '-uln']).out;
-      for (const port of [':67 ', ':69 ', ':4011 ']) assert.ok(sockets.includes(port), `UDP${port}is open:\n${sockets}`);
       const pid = netboot.pid();
       assert.equal(procStatus(pid, 'CapBnd'), capabilityMask(unitCapabilities(unit)));
       assert.equal(procStatus(pid, 'NoNewPrivs'), '1');
       assert.match(mountOptions(pid, '/'), /^ro\b/);
       assert.ok(existsSync('/var/lib/ardesia-netboot/ardesia.db'), 'its own data folder');
+      // A PXE ROM's first file over TFTP: the native sender drops to ardesia-qemu within the unit's capabilities.
+      const client = pathToFileURL(join(REPO_ROOT, 'dist', 'src', 'netboot', 'tftp', 'client.js')).href;
+      const got = run('ip', ['netns', 'exec', netns, process.execPath, '--input-type=module', '-e',
+        `import { tftpGet } from ${JSON.stringify(client)}; console.log(JSON.stringify(await tftpGet({ server: '10.251.77.1', file: 'undionly.kpxe' })));`]);
+      assert.equal(got.status, 0, `${got.out}\n${netboot.output}`);
+      assert.equal((JSON.parse(got.out) as { sha256: string }).sha256, createHash('sha256').update(readFileSync('/usr/lib/ipxe/undionly.kpxe')).digest('hex'));
+      const log = (): string => (WITH_SYSTEMD ? must('journalctl', ['-u', 'ardesia-netboot.service', '--no-pager', '-o', 'cat']) : netboot.output);
+      await until('the native sender in the log', () => /"event":"tftp-start"[^\n]*"via":"native"/.test(log()), 60_000).catch((err: Error) => {
+        throw new Error(`${err.message}\n${log()}`);
+      });
       await netboot.stop();
     });
 
