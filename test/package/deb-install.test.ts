@@ -132,7 +132,7 @@ function installedVersion(): string {
 
 test('the .deb builds, installs, runs its unit, upgrades, is removed and purged on this machine', { timeout: 600_000 }, async (t) => {
   assert.equal(process.getuid?.(), 0, 'installing a package needs root (CI runs the suite as root)');
-  assert.equal(installedVersion().includes('installed'), false, `an ardesia package is installed already (${installedVersion()}); remove it first`);
+  assert.equal(installedVersion().includes('installed'), false, `an ardesia package is installed already (${installedVersion()}): \`dpkg --purge ardesia\` (an interrupted run of this test leaves it, and another install's data in ${DATA}.package-test-PID to move back)`);
   const g = guestArtifacts();
   const work = mkdtempSync(join(tmpdir(), 'ard-deb-'));
   const aside = `${DATA}.package-test-${process.pid}`;
