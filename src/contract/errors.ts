@@ -97,7 +97,7 @@ export const ERROR_REGISTRY = {
   BOOT_RANGE_INVALID: { status: 416, hint: 'Ask for a byte range inside the file (Content-Range gives its size).' },
   THINCLIENT_OS_MISSING: { status: 503, hint: 'Build the thin-client OS of that architecture first: ardesia thinclient build --arch amd64|i386 (files go to DATA_DIR/thinclient/current-ARCH/).' },
   NETBOOT_CONFIG_INVALID: { status: 400, hint: 'Fix the netboot configuration file at the paths listed, then start again (docs/netboot.md shows an example).' },
-  NETBOOT_START_FAILED: { status: 409, hint: "Check that each interface's address is one of this host's (`ip -brief address`) and that no other program holds its ports (DHCP 67 and 4011, TFTP 69); the configuration that ran before is running again (`ardesia netboot show`)." },
+  NETBOOT_START_FAILED: { status: 409, hint: "Check that each interface's address is one of this host's (`ip -brief address`) and that no other program holds its ports (DHCP 67 and 4011, TFTP 69); the netboot that ran before, if any, runs again (`ardesia netboot show`)." },
   NETBOOT_CONFIG_FROM_SERVE: { status: 409, hint: "This daemon's netboot comes from its `ardesia serve --netboot FILE`: edit that file and restart the daemon, or remove the option and restart to set netboot with `ardesia netboot set FILE` (or the site file)." },
   NETBOOT_DHCP_CONFLICT: { status: 409, hint: 'Use mode proxy beside the existing DHCP server, or set force: true on the interface if you are sure.' },
 
