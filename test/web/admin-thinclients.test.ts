@@ -51,6 +51,8 @@ describe('admin console: the thin-client inventory', () => {
     await login(p.page, `${w.url}/admin/thinclients`, ADMIN.name, ADMIN.password);
     await p.page.getByRole('heading', { name: 'Thin clients', level: 1 }).waitFor();
     await rowOf(p.page, BOOTED).waitFor();
+    // This daemon serves no netboot: the page says so, and how to turn it on.
+    assert.match(await p.page.getByTestId('netboot-status').innerText(), /^Netboot: off: no DHCP or TFTP is served \(`ardesia netboot set FILE`/);
 
     // Added before its first boot, held until an administrator enables it; the MAC typed the way a label shows it.
     await p.page.getByRole('button', { name: 'Add a thin client' }).click();

@@ -8,8 +8,9 @@ import type { Browser } from 'playwright-core';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostView, KsmReport } from '../../src/contract/hosts.js';
+import type { PoolView } from '../../src/contract/pools.js';
 import { KSM_SYSFS_DIR } from '../../src/hypervisor/host/ksm.js';
-import { adminConsoleTestbed, assertNoConsoleErrors, CONSOLE_ADMIN, login, pageOpen, rootCall, screenshot, type WebDaemon } from './browser.js';
+import { adminConsoleTestbed, assertNoConsoleErrors, CONSOLE_ADMIN, login, pageOpen, rootCall, screenshot, until, type WebDaemon } from './browser.js';
 import { helperImage } from '../pools/support.js';
 
 let w: WebDaemon;
@@ -71,7 +72,7 @@ test("the Hosts page shows KSM and turns it on and off on the machine's real sys
   }
 });
 
-test('the Pools page says why a pool cannot place a desktop: a label no host has', async () => {
+test('the Pools page says why a pool cannot place a desktop: a label no host has; labels set on the Hosts page let it place', async () => {
   await helperImage(w.daemon, 'hp-bb');
   await rootCall(w, 'POST', '/v1/pools', { name: 'gpu-lab', image: 'hp-bb', warmSpares: 1, maxDesktops: 1, memoryMiB: 192, hostLabels: { require: ['gpu'] } });
   const p = await pageOpen(browser);
@@ -80,7 +81,17 @@ test('the Pools page says why a pool cannot place a desktop: a label no host has
   await cell.getByText(/Cannot place \(PLACEMENT_NO_LABELED_HOST\)/).waitFor({ timeout: 60_000 });
   assert.match(await cell.innerText(), /lacks label gpu/);
   await screenshot(p.page, 'admin-pools-cannot-place');
+
+  const [host] = await rootCall<HostView[]>(w, 'GET', '/v1/hosts');
+  await p.page.goto(`${w.url}/admin/hosts`);
+  const row = p.page.getByRole('table', { name: /Hosts/ }).getByRole('row', { name: new RegExp(`${host!.name} \\(controller\\)`) });
+  p.page.once('dialog', (d) => void d.accept('gpu  rack=a'));
+  await row.getByRole('button', { name: `Labels of ${host!.name}` }).click();
+  await row.getByText('gpu, rack=a', { exact: true }).waitFor();
+  assert.deepEqual((await rootCall<HostView[]>(w, 'GET', '/v1/hosts'))[0]!.labels, ['gpu', 'rack=a']);
+  await until('the pool places again', async () => ((await rootCall<PoolView>(w, 'GET', '/v1/pools/gpu-lab')).cannotPlace === null ? true : undefined), 60_000);
   assertNoConsoleErrors(p);
   await p.page.context().close();
   await rootCall(w, 'DELETE', '/v1/pools/gpu-lab');
+  await rootCall(w, 'PUT', `/v1/hosts/${host!.name}/labels`, { labels: [] });
 });

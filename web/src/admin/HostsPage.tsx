@@ -1,6 +1,6 @@
 // The hosts of the cluster (a single install is a one-node cluster): state, capacity and what runs there, live;
-// drain, undrain and remove. This host's KVM check is the Host page.
-import { clusterHostDrain, clusterHostKsmSet, clusterHostList, clusterHostRemove, clusterHostUndrain } from '../lib/api';
+// labels, drain, undrain and remove. This host's KVM check is the Host page.
+import { clusterHostDrain, clusterHostKsmSet, clusterHostLabelsSet, clusterHostList, clusterHostRemove, clusterHostUndrain } from '../lib/api';
 import { useLive } from '../lib/events';
 import { timeAgo } from '../lib/format';
 import type { HostView, KsmReport } from '../../../src/contract/hosts';
@@ -36,7 +36,7 @@ export function HostsPage() {
           { label: 'Spares', render: (h) => String(h.used.spares) },
           { label: 'VMs', render: (h) => String(h.used.runningVms) },
           { label: 'KSM', render: (h) => ksmCell(h.ksm) },
-          { label: 'Labels', render: (h) => h.labels.join(', ') || '—' },
+          { label: 'Labels', render: (h) => `${h.labels.join(', ') || '—'}${h.labelsFrom === 'serve' ? ' (serve --host-label)' : ''}` },
           { label: 'Heartbeat', render: (h) => timeAgo(h.heartbeatAt) },
           {
             label: 'Actions',
@@ -61,6 +61,16 @@ export function HostsPage() {
                     }}
                   />
                 )}
+                <ActionButton
+                  label={`Labels of ${h.name}`}
+                  disabledReason={h.labelsFrom === 'serve' && `${h.name}'s labels are set by its serve --host-label options`}
+                  action={async () => {
+                    const typed = window.prompt(`Labels of ${h.name}, which pools may require or avoid (like ssd rack=a; spaces between them; empty for none)`, h.labels.join(' '));
+                    if (typed === null) return;
+                    await clusterHostLabelsSet(h.name, typed.split(/[\s,]+/).filter((l) => l !== ''));
+                    hosts.reload();
+                  }}
+                />
                 {h.ksm?.available === true && (
                   <ActionButton
                     label={h.ksm.enabled ? `Turn KSM off on ${h.name}` : `Turn KSM on on ${h.name}`}

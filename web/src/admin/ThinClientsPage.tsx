@@ -1,7 +1,8 @@
 // Thin clients: the inventory of PCs that boot from this server (registered at their first network boot, or
 // added by MAC beforehand): name, place, pool, kiosk settings, boot parameters, enable/disable, forget.
 import { useState } from 'react';
-import { poolList, thinClientDelete, thinClientList, thinClientPatch } from '../lib/api';
+import { netbootStatus, poolList, thinClientDelete, thinClientList, thinClientPatch } from '../lib/api';
+import type { NetbootStatus } from '../../../src/contract/netboot';
 import { useLive } from '../lib/events';
 import { timeAgo } from '../lib/format';
 import type { ThinClientView } from '../lib/types';
@@ -14,14 +15,28 @@ function kioskText(c: ThinClientView): string {
   return parts.join(' · ') || '—';
 }
 
+/** Where the daemon's netboot comes from and whether it runs (the boot servers these PCs use). */
+function netbootText(s: NetbootStatus): string {
+  if (s.source === 'none') return 'off: no DHCP or TFTP is served (`ardesia netboot set FILE`, or the site file, turns it on)';
+  const from = s.source === 'serve' ? `from the daemon's --netboot ${s.file ?? ''}` : 'set with `ardesia netboot set`';
+  const on = ((s.config?.interfaces ?? []) as Array<{ address: string; mode: string }>).map((i) => `${i.address} (${i.mode})`).join(', ');
+  return `${from}; ${s.running ? `running on ${on}` : `NOT running${s.error ? `: ${s.error}` : ''}`}`;
+}
+
 export function ThinClientsPage() {
   const notify = useNotify();
   const clients = useLive(thinClientList, ['thinclient']);
   const pools = useLive(poolList, ['pool']);
+  const netboot = useLive(netbootStatus, ['thinclient']);
   const [editing, setEditing] = useState<ThinClientView | 'new'>();
   return (
     <>
       <LoadError error={clients.error} />
+      {netboot.data && (
+        <p className="netboot-status" data-testid="netboot-status">
+          Netboot: {netbootText(netboot.data)}
+        </p>
+      )}
       <DataTable<ThinClientView>
         caption="Thin clients (registered at their first network boot, or added by MAC)"
         rows={clients.data}

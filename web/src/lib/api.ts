@@ -28,6 +28,7 @@ import type {
 import { ERROR_REGISTRY, type ErrorCode, isErrorCode } from '../../../src/contract/errors';
 import type { HostDetail as ClusterHostDetail, HostView as ClusterHostView, KsmMode, KsmReport } from '../../../src/contract/hosts';
 import type { TimelineView, UsageReportView } from '../../../src/contract/timeline';
+import type { NetbootStatus } from '../../../src/contract/netboot';
 
 /** The registry's codes, NETWORK when the server cannot be reached, HTTP_ERROR for an answer that is no API error (a proxy's page). */
 export type ApiErrorCode = ErrorCode | 'NETWORK' | 'HTTP_ERROR';
@@ -154,5 +155,7 @@ export const clusterHostList = () => call<ClusterHostView[]>('GET', '/v1/hosts')
 export const clusterHostDrain = (name: string) => call<ClusterHostDetail>('POST', `/v1/hosts/${enc(name)}/drain`);
 export const clusterHostUndrain = (name: string) => call<ClusterHostDetail>('POST', `/v1/hosts/${enc(name)}/undrain`);
 export const clusterHostKsmSet = (name: string, mode: KsmMode) => call<KsmReport>('PUT', `/v1/hosts/${enc(name)}/ksm`, { mode });
+export const netbootStatus = () => call<NetbootStatus>('GET', '/v1/netboot');
+export const clusterHostLabelsSet = (name: string, labels: string[]) => call<ClusterHostDetail>('PUT', `/v1/hosts/${enc(name)}/labels`, { labels });
 export const clusterHostRemove = (name: string) => call<{ removed: string }>('DELETE', `/v1/hosts/${enc(name)}`);
 export const auditList = (limit = 200) => call<AuditEntry[]>('GET', `/v1/audit?limit=${limit}`);
