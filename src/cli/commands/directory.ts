@@ -1,10 +1,8 @@
 // `ardesia directory …`: directory sources (OpenLDAP, Active Directory): state, what a login would find, sync now.
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { DirectoryConnectionResult, DirectorySourceView, DirectorySyncResult, DirectoryTestResult } from '../../contract/directory.js';
-import { ArdesiaError } from '../../contract/errors.js';
 import { output, table } from '../output.js';
+import { settingsFileRead } from '../settings-file.js';
 import { client, wantsJson } from './image.js';
 
 const dash = (v: string | number | boolean | null) => (v === null || v === '' ? '-' : String(v));
@@ -20,15 +18,7 @@ function describe(t: DirectoryTestResult): string {
 }
 
 /** One source's settings from a YAML or JSON file (an entry of the --directory file's `sources`); the daemon checks them. */
-async function settingsRead(file: string): Promise<unknown> {
-  try {
-    const text = readFileSync(resolve(file), 'utf8');
-    // yaml is loaded only here: every other command starts without it.
-    return file.endsWith('.json') ? JSON.parse(text) : (await import('yaml')).parse(text);
-  } catch (err) {
-    throw new ArdesiaError('DIRECTORY_SOURCE_INVALID', `${file}: ${(err as Error).message}`);
-  }
-}
+const settingsRead = (file: string) => settingsFileRead(file, 'DIRECTORY_SOURCE_INVALID');
 
 export function registerDirectoryCommands(program: Command): void {
   const dir = program.command('directory').description('directory sources (the console\'s and serve --directory\'s): OpenLDAP and Active Directory logins');

@@ -1,25 +1,15 @@
 // `ardesia netboot serve --config FILE`: the boot server on its own (DHCP, TFTP, HTTP boot chain); `netboot show|set|
 // clear`: the daemon's netboot configuration through the API.
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { ArdesiaError } from '../../contract/errors.js';
 import type { NetbootStatus } from '../../contract/netboot.js';
 import { type GlobalOptions, resolveDataDir } from '../client.js';
 import { flag, listenAddress, LOG_LEVELS, oneOf } from '../options.js';
 import { output } from '../output.js';
+import { settingsFileRead } from '../settings-file.js';
 import { client, wantsJson } from './image.js';
 
 /** A netboot configuration file (YAML/JSON, docs/netboot.md); the daemon checks it. */
-async function configRead(file: string): Promise<unknown> {
-  try {
-    const text = readFileSync(resolve(file), 'utf8');
-    // yaml is loaded only here: every other command starts without it.
-    return file.endsWith('.json') ? JSON.parse(text) : (await import('yaml')).parse(text);
-  } catch (err) {
-    throw new ArdesiaError('NETBOOT_CONFIG_INVALID', `${file}: ${(err as Error).message}`);
-  }
-}
+const configRead = (file: string) => settingsFileRead(file, 'NETBOOT_CONFIG_INVALID');
 
 function statusText(s: NetbootStatus): string {
   const from = s.source === 'serve' ? `from the daemon's --netboot ${s.file}` : s.source === 'api' ? 'set with `ardesia netboot set` (or the site file)' : 'none: netboot is off (`ardesia netboot set FILE` turns it on)';
