@@ -200,6 +200,12 @@ export const ERROR_REGISTRY = {
   SITE_FILE_INVALID: { status: 400, hint: 'Fix the site file at the paths named in the message (README "The site as code" shows an example), then run plan again; nothing was changed.' },
   SITE_IMAGE_SHA256_MISMATCH: { status: 400, hint: 'The file to import is not the one the site file names: put the right file at that path, or write its real sha256 (sha256sum FILE) if it is the one you mean; nothing was changed.' },
   SITE_CONFLICT: { status: 409, hint: 'The site file asks for something the current site cannot take (the message says what): change the file or the site, then run plan again; nothing was changed.' },
+  // wt-instant: saved VM states (vm send / receive, vm stop --to-disk, a start that resumes)
+  VM_STATE_SAVE_FAILED: { status: 500, hint: 'QEMU could not write the VM\'s state; the VM was resumed and keeps running. See `ardesia vm log NAME --qemu`, check the data folder has room for the VM\'s memory, then retry.' },
+  VM_STATE_INVALID: { status: 400, hint: 'The file is not a whole Ardesia VM state (damaged, cut short, or not written by `ardesia vm send`): send it again from its source; nothing was changed.' },
+  VM_STATE_MISMATCH: { status: 409, hint: 'A state loads only into an identical VM (same QEMU, machine type, memory, vCPUs, devices) whose disks are exactly as they were when it was saved; the message lists what differs. Undo that change, or boot the VM afresh with `ardesia vm start NAME --discard-state` (the saved state is then deleted).' },
+  VM_STATE_RESTORE_FAILED: { status: 500, hint: 'QEMU could not load the saved state (see `ardesia vm log NAME --qemu`); the state file is kept. Retry, or boot the VM afresh with `ardesia vm start NAME --discard-state`.' },
+  VM_STATE_EXISTS: { status: 409, hint: 'This VM already has a saved state: resume it with `ardesia vm start NAME`, or delete it with `ardesia vm start NAME --discard-state` before receiving another.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

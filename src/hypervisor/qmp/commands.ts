@@ -196,4 +196,13 @@ export abstract class QmpCommands extends EventEmitter<QmpClientEvents> {
   async queryMigrate(): Promise<QmpMigrateInfo> {
     return checkReply('query-migrate', MigrateReply, await this.execute('query-migrate')) as QmpMigrateInfo;
   }
+
+  /** Adds a chardev (ChardevBackend in QEMU's spelling, e.g. { type: 'qemu-vdagent', data: { clipboard: true } }). */
+  async chardevAdd(id: string, backend: { type: string; data: Record<string, unknown> }): Promise<void> {
+    await this.execute('chardev-add', { id, backend });
+  }
+
+  async chardevRemove(id: string): Promise<void> {
+    await this.execute('chardev-remove', { id });
+  }
 }

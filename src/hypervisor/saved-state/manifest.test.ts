@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { launchFingerprint, type LaunchIdentity, machineOf, normalisedArgv, SAVED_STATE_MAGIC, savedStateHeader, savedStateHeaderParse, type SavedStateManifest, savedStateProblems } from './manifest.js';
+import { qemuVersionText, launchFingerprint, type LaunchIdentity, machineOf, normalisedArgv, SAVED_STATE_MAGIC, savedStateHeader, savedStateHeaderParse, type SavedStateManifest, savedStateProblems } from './manifest.js';
 
 const ARGS = ['-name', 'guest=a1,debug-threads=on', '-S', '-pidfile', '/d/runtime/a1/qemu.pid', '-machine', 'q35,accel=tcg', '-m', '256M', '-spice', 'addr=127.0.0.1,port=5931,disable-ticketing=on', '-device', 'virtio-blk-pci,drive=disk0'];
 const launch = (args: string[], vm = 'a1', runtimeDir = '/d/runtime/a1') => ({ binary: '/usr/bin/qemu-system-x86_64', args, vm, runtimeDir });
@@ -21,6 +21,11 @@ test('the launch fingerprint ignores name, runtime folder, SPICE port and -incom
     assert.equal(launchFingerprint(launch(args, vm, dir)) === base, equal, what);
   }
   assert.deepEqual(normalisedArgv(launch(ARGS)).slice(0, 3), ['qemu-system-x86_64', '-name', 'guest=<vm>,debug-threads=on']);
+});
+
+test('the running QEMU\'s version reads as the host check prints the binary\'s', () => {
+  assert.equal(qemuVersionText({ qemu: { major: 7, minor: 2, micro: 22 }, package: 'Debian 1:7.2+dfsg-7+deb12u18+b3' }), '7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)');
+  assert.equal(qemuVersionText({ qemu: { major: 8, minor: 0, micro: 0 }, package: '' }), '8.0.0');
 });
 
 test('machineOf reads the machine type', () => {

@@ -77,6 +77,12 @@ export function launchFingerprint(launch: LaunchArgv): string {
   return createHash('sha256').update(normalisedArgv(launch).join('\0')).digest('hex');
 }
 
+/** query-version's answer as `qemu-system-* --version` prints it (the host check's form): "7.2.22 (Debian …)". */
+export function qemuVersionText(v: { qemu: { major: number; minor: number; micro: number }; package: string }): string {
+  const pkg = v.package.trim();
+  return `${v.qemu.major}.${v.qemu.minor}.${v.qemu.micro}${pkg ? ` (${pkg})` : ''}`;
+}
+
 /** The machine type of an argv (`-machine q35,…` → q35); 'unknown' when none is given. */
 export function machineOf(args: readonly string[]): string {
   const at = args.indexOf('-machine');
