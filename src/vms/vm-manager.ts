@@ -257,7 +257,7 @@ export class VmManager {
       const runtime = await VmRuntime.launch(spec, launch, files.runtime, files.consoleLog, accel, qemuAccount, guard, incoming);
       this.track(runtime);
       if (accel === 'tcg') this.opts.log.warn({ vm: spec.name }, `vm ${spec.name} runs under TCG: ${TCG_WARNING}`);
-      this.opts.log.info({ vm: spec.name, pid: runtime.pid, accel }, `vm ${spec.name} started`);
+      this.opts.log.info({ vm: spec.name, pid: runtime.pid, accel, restoreMs: runtime.restoreMs }, `vm ${spec.name} ${resume ? 'resumed from its saved state' : 'started'}`);
       return runtime;
     } catch (err) {
       await this.network.detach(spec.name);

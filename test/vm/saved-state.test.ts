@@ -159,13 +159,19 @@ test('a damaged, cut, foreign or mismatching state, or a changed disk, is refuse
 
 test('stop --to-disk then start resumes where it was; start --discard-state boots afresh', async () => {
   if ((await status()).state !== 'running') await bootAndMark();
+  const saving = Date.now();
   const s = await daemon.cli(['vm', 'stop', '--to-disk', VM]);
   assert.equal(s.code, 0, s.stderr);
+  const saveMs = Date.now() - saving;
   assert.match(s.stdout, /state was saved/);
   assert.ok(existsSync(join(statesDir(), 'manifest.json')));
+  const resuming = Date.now();
   const again = await daemon.cli(['vm', 'start', VM]);
   assert.equal(again.code, 0, again.stderr);
+  const startMs = Date.now() - resuming;
   await typeAndExpect('echo $MARK-$((4+4))', 'v-25-8');
+  const loadMs = [...daemon.output.matchAll(/"restoreMs":(\d+)/g)].pop()?.[1];
+  console.log(`# saved-state: stop --to-disk ${saveMs} ms; start (resume) ${startMs} ms (QEMU loading the state: ${loadMs} ms), to serial answer ${Date.now() - resuming} ms`);
   assert.ok(!existsSync(statesDir()), 'the state is consumed by the resume');
 
   assert.equal((await daemon.cli(['vm', 'stop', '--to-disk', VM])).code, 0);
