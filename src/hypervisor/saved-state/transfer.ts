@@ -5,7 +5,7 @@
 // `fd:` takes a number). Measured which works: tested by hand with QEMU 7.2 (fd:N outgoing → "File descriptor
 // named 'N' has not been found").
 import { createHash } from 'node:crypto';
-import { chownSync, constants, statSync } from 'node:fs';
+import { constants, lchownSync, statSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -56,9 +56,10 @@ export async function vmStateSave(vm: string, qmp: QmpCommands, runtimeDir: stri
   received.catch(() => undefined);
   try {
     await new Promise<void>((resolve, reject) => server.listen(socketPath, resolve).once('error', reject));
-    // QEMU's own uid (the owner of its runtime folder) must be able to connect.
+    // QEMU's own uid (the owner of its runtime folder) must be able to connect. lchown: that uid can swap the
+    // name for a link meanwhile, and chown would then give it the link's target.
     const owner = statSync(runtimeDir);
-    chownSync(socketPath, owner.uid, owner.gid);
+    lchownSync(socketPath, owner.uid, owner.gid);
     if ((await qmp.queryStatus()).running) await qmp.stop();
     await qmp.migrate(`unix:${socketPath}`);
     const end = await migrationEnd(qmp);
