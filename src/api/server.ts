@@ -114,7 +114,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       await authorize(opts.app, route, who, urlNameOf(req.params));
       // The one parse of each part, with the route's own schemas: handlers declared by defineRoute are typed by them.
       const params = parseInput(paramsSchema, req.params, 'params');
-      if (route.upload && !(req.headers['content-type'] ?? '').startsWith(route.upload)) throw new ArdesiaError('BAD_REQUEST', `this route takes a ${route.upload} request body`);
+      if (route.upload && !(req.headers['content-type'] ?? '').startsWith(route.upload)) throw new ArdesiaError('BAD_REQUEST', `this route takes an upload: send ${route.upload}`);
       const body = route.body ? parseInput(route.body, req.body, 'body') : req.body;
       const query = route.query ? parseInput(route.query, req.query, 'query') : req.query;
       const cookies: string[] = [];

@@ -6,6 +6,8 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { Readable } from 'node:stream';
+import type { ArdesiaError } from '../../src/contract/errors.js';
 import type { VmStatus } from '../../src/contract/vm.js';
 import { CLI, TestDaemon, until } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
@@ -182,4 +184,12 @@ test('stop --to-disk then start resumes where it was; start --discard-state boot
   await until('a fresh boot', async () => (await banners()) > bootsBefore);
   await typeAndExpect('echo "[$MARK]-$((5+5))"', '[]-10');
   assert.equal((await daemon.cli(['vm', 'stop', '-f', '-w', VM])).code, 0);
+});
+
+test('bytes only where a route takes an upload: octet-stream to a JSON route and JSON to receive are refused', async () => {
+  const api = daemon.api();
+  await assert.rejects(api.upload('POST', `/v1/vms/${VM}/stop`, Readable.from([Buffer.from('x')])), (err: ArdesiaError) => err.code === 'BAD_REQUEST' && /takes no application\/octet-stream body/.test(err.message));
+  await assert.rejects(api.request('POST', `/v1/vms/${VM}/receive`, {}), (err: ArdesiaError) => err.code === 'BAD_REQUEST' && /takes an upload: send application\/octet-stream/.test(err.message));
+  assert.equal((await status()).state, 'stopped');
+  assert.ok(!existsSync(statesDir()));
 });
