@@ -49,7 +49,8 @@ export function openApiDocument(routes: ApiRoute[]): Record<string, unknown> {
     };
     const names = [...r.url.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1]);
     if (names.length) op.parameters = names.map((n) => ({ name: n, in: 'path', required: true, schema: { type: 'string' } }));
-    if (r.body) op.requestBody = { content: { 'application/json': { schema: zodToJsonSchema(r.body, { target: 'openApi3' }) } } };
+    if (r.upload) op.requestBody = { required: true, content: { [r.upload]: { schema: { type: 'string', format: 'binary' } } } };
+    else if (r.body) op.requestBody = { content: { 'application/json': { schema: zodToJsonSchema(r.body, { target: 'openApi3' }) } } };
     (paths[toOpenApiPath(r.url)] ??= {})[r.method.toLowerCase()] = op;
   }
   return {

@@ -108,6 +108,8 @@ export interface ApiRoute {
   contentType?: string;
   /** The success body's schema (RawBody for raw routes): in the OpenAPI document, checked against real replies by test/api. */
   response?: ZodTypeAny;
+  /** The request body is bytes of this Content-Type, handed to the handler as a stream (no size limit, no JSON). */
+  upload?: string;
   /** Open to a kiosk session (a thin client's kiosk account): only what opening its desktop needs. */
   kiosk?: true;
   /** Open to an administrator who must enrol in two-factor sign-in first (enrolment, who am I, logout). */

@@ -1,8 +1,14 @@
 // The VM routes (vmctl's verbs over HTTP), declared as data: path, access rule, schemas, handler.
 import { z } from 'zod';
 import { DiskSpec, NicSpec, BootSpec, VmSpec, Arch } from '../contract/vm.js';
-import { DeletedBody, RawBody, VmStatusBody, VmStopBody, VmWaitBody, listOf } from './responses.js';
-import { type ApiRoute, defineRoute } from './route.js';
+import { Readable } from 'node:stream';
+import { ArdesiaError } from '../contract/errors.js';
+import type { StartCaller } from '../contract/vm.js';
+import { DeletedBody, RawBody, StreamBody, VmStatusBody, VmStopBody, VmWaitBody, listOf } from './responses.js';
+import { type ApiRoute, defineRoute, type Principal } from './route.js';
+
+/** Who starts a VM, as the owner policy sees them: the unix account's name (its folders), admin or not. */
+const startCaller = (who: Principal | undefined): StartCaller | undefined => who && { name: who.unixAccount ?? who.name, admin: who.admin };
 
 const NameParams = z.object({ name: z.string() });
 
@@ -23,13 +29,21 @@ export const StartBody = z
       .strict()
       .optional(),
     template: z.string().optional(),
+    /** Boot afresh, deleting a saved state the VM has (`vm start --discard-state`). */
+    discardState: z.boolean().optional(),
   })
   .strict()
   .default({});
 
-export const StopBody = z.object({ force: z.boolean().default(false), waitMs: z.number().int().min(0).max(3_600_000).optional() }).strict().default({});
+export const StopBody = z.object({ force: z.boolean().default(false), toDisk: z.boolean().default(false), waitMs: z.number().int().min(0).max(3_600_000).optional() }).strict().default({});
 export const WaitBody = z.object({ timeoutMs: z.number().int().min(1).max(86_400_000).default(3_600_000) }).strict().default({});
 export const LogQuery = z.object({ bytes: z.coerce.number().int().min(1).max(1 << 20).default(64 * 1024), kind: z.enum(['console', 'qemu']).default('console') });
+
+/** An upload route's body: the request stream (server.ts hands it over for application/octet-stream). */
+function uploaded(body: unknown): Readable {
+  if (!(body instanceof Readable)) throw new ArdesiaError('BAD_REQUEST', 'send the state as the request body (Content-Type: application/octet-stream)');
+  return body;
+}
 
 export const vmRoutes: ApiRoute[] = [
   defineRoute({
@@ -87,18 +101,42 @@ export const vmRoutes: ApiRoute[] = [
     body: StartBody,
     response: VmStatusBody,
     handler: async ({ app, params, body, who }) => {
-      return app.vms.start(params.name, body.adHoc, body.template, who && { name: who.unixAccount ?? who.name, admin: who.admin }); // the owner policy and folders go by the unix account's name
+      return app.vms.start(params.name, body.adHoc, body.template, startCaller(who), { discardState: body.discardState }); // the owner policy and folders go by the unix account's name
     },
   }),
   defineRoute({
     method: 'POST',
     url: '/v1/vms/:name/stop',
-    summary: 'ACPI power button, or force; optionally wait until stopped',
+    summary: 'ACPI power button, or force; optionally wait until stopped; toDisk: save its state, then stop (the next start resumes it)',
     access: 'vm-owner',
     params: NameParams,
     body: StopBody,
     response: VmStopBody,
-    handler: async ({ app, params, body }) => app.vms.stop(params.name, body),
+    handler: async ({ app, params, body }) => {
+      if (!body.toDisk) return app.vms.stop(params.name, body);
+      return { stopped: true, reason: (await app.vms.savedStates.stopToDisk(params.name)).reason };
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    url: '/v1/vms/:name/send',
+    summary: "Send the VM's state (vmctl send): a running VM is saved and stopped; the state is deleted here once sent",
+    access: 'vm-owner',
+    params: NameParams,
+    raw: true,
+    contentType: 'application/octet-stream',
+    response: StreamBody,
+    handler: async ({ app, params }) => app.vms.savedStates.send(params.name),
+  }),
+  defineRoute({
+    method: 'POST',
+    url: '/v1/vms/:name/receive',
+    summary: 'Receive a state sent by vm send (vmctl receive) and resume the VM from it; checked before QEMU starts',
+    access: 'vm-owner',
+    params: NameParams,
+    upload: 'application/octet-stream',
+    response: VmStatusBody,
+    handler: async ({ app, params, body, who }) => app.vms.savedStates.receive(params.name, uploaded(body), startCaller(who)),
   }),
   ...(['pause', 'unpause', 'reset'] as const).map(
     (verb): ApiRoute => defineRoute({

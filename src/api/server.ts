@@ -86,6 +86,14 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   const trusted = opts.trustedProxies ?? NO_TRUSTED_PROXIES;
   // Bodies are JSON only: text/plain is what a cross-site form or a no-CORS fetch can send.
   server.removeContentTypeParser(['text/plain']);
+  // Bytes only where a route takes an upload (vm receive), as a stream its handler reads; anywhere else refused.
+  const uploads = new Set(ALL_ROUTES.filter((r) => r.upload).map((r) => `${r.method} ${r.url}`));
+  for (const type of new Set(ALL_ROUTES.flatMap((r) => (r.upload ? [r.upload] : [])))) {
+    server.addContentTypeParser(type, (req, payload, done) => {
+      if (uploads.has(`${req.method} ${req.routeOptions.url}`)) done(null, payload);
+      else done(new ArdesiaError('BAD_REQUEST', `this route takes no ${type} body: send JSON`), undefined);
+    });
+  }
   server.addHook('onRequest', async (req) => originCheck(req.raw, trusted));
   // The display socket's upgrades are the gateway's own (its handshake, then the relay); the others go to @fastify/websocket.
   const otherUpgrades = registerDisplaySocketRoute(server, opts);
@@ -109,6 +117,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       const authenticatedAt = Date.now();
       // The one parse of each part, with the route's own schemas: handlers declared by defineRoute are typed by them.
       const params = parseInput(paramsSchema, req.params, 'params');
+      if (route.upload && !(req.headers['content-type'] ?? '').startsWith(route.upload)) throw new ArdesiaError('BAD_REQUEST', `this route takes an upload: send ${route.upload}`);
       const body = route.body ? parseInput(route.body, req.body, 'body') : req.body;
       const query = route.query ? parseInput(route.query, req.query, 'query') : req.query;
       const cookies: string[] = [];

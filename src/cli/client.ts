@@ -1,6 +1,7 @@
 // The CLI's way to the daemon: its HTTP API over the local unix socket, or over HTTP with --url.
 import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { Agent, type IncomingMessage, request as httpRequest, type RequestOptions } from 'node:http';
+import { Agent, type ClientRequest, type IncomingMessage, request as httpRequest, type RequestOptions } from 'node:http';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { homedir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -160,7 +161,7 @@ export class ApiClient {
   }
 
   /** A streamed success body written to `file` (created 0600); an error answer is thrown as the daemon's error. */
-  download(method: string, path: string, body: unknown, file: string): Promise<void> {
+  download(method: string, path: string, body: unknown, file: string | Writable): Promise<void> {
     return new Promise((resolve, reject) => {
       this.send(method, path, body, 0, reject, (res) => {
         if ((res.statusCode ?? 500) >= 400) {
@@ -172,15 +173,33 @@ export class ApiClient {
           });
           return;
         }
-        const out = createWriteStream(file, { mode: 0o600 });
+        const out = typeof file === 'string' ? createWriteStream(file, { mode: 0o600 }) : file;
         pipeline(res, out).then(resolve, (err: Error) => reject(unreachable(this.endpoint, err)));
       });
     });
   }
 
-  private send(method: string, path: string, body: unknown, timeoutMs: number, reject: (err: unknown) => void, onResponse: (res: IncomingMessage) => void): void {
+  /** Sends `input` as the request body (application/octet-stream, streamed); the JSON answer. */
+  upload<T>(method: string, path: string, input: Readable): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const req = this.send(method, path, input, 0, reject, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const parsed = answerBody(res, Buffer.concat(chunks).toString('utf8'));
+          if ((res.statusCode ?? 500) < 400) return resolve(parsed.value as T);
+          reject(errorOfAnswer(res.statusCode ?? 500, parsed.value, parsed.text));
+        });
+      });
+      // The daemon may answer (a refusal) before it read everything: the answer counts, not the broken pipe.
+      req.on('error', () => undefined);
+    });
+  }
+
+  private send(method: string, path: string, body: unknown, timeoutMs: number, reject: (err: unknown) => void, onResponse: (res: IncomingMessage) => void): ClientRequest {
     const ep = this.endpoint;
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const stream = body instanceof Readable ? body : undefined;
+    const payload = body === undefined || stream ? undefined : Buffer.from(JSON.stringify(body));
     const target = ep.url ? new URL(path, ep.url) : undefined;
     const secure = target?.protocol === 'https:';
     const req = httpRequest(
@@ -195,6 +214,7 @@ export class ApiClient {
         ...(timeoutMs > 0 ? { timeout: timeoutMs } : {}),
         headers: {
           ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+          ...(stream ? { 'content-type': 'application/octet-stream' } : {}),
           ...(ep.token ? { authorization: `Bearer ${ep.token}` } : {}),
         },
       },
@@ -202,8 +222,13 @@ export class ApiClient {
     );
     req.on('timeout', () => req.destroy(new ArdesiaError('TIMEOUT', `${method} ${path} took longer than ${timeoutMs} ms`)));
     req.on('error', (err) => reject(err instanceof ArdesiaError ? err : unreachable(ep, err)));
+    if (stream) {
+      stream.pipe(req);
+      return req;
+    }
     if (payload) req.write(payload);
     req.end();
+    return req;
   }
 
   webSocket(path: string): WebSocket {

@@ -207,6 +207,12 @@ export const ERROR_REGISTRY = {
   KSM_UNAVAILABLE: { status: 409, hint: "This host's kernel has no KSM (CONFIG_KSM), or the daemon cannot write /sys/kernel/mm/ksm (not root, or /sys read-only in a container); `ardesia host show NAME` reports what the kernel offers." },
   KSM_UNMERGE_NO_ROOM: { status: 409, hint: 'Unmerging copies every merged page back at once: stop or drain desktops until that much memory is free, or turn KSM off instead (`ardesia host ksm off`), which keeps what is merged.' },
   KSM_HOST_NOT_LOCAL: { status: 409, hint: "KSM is set on the controller's own host only (its sysfs is local): run `ardesia host ksm` against the daemon of the host you mean." },
+  // Saved VM states (vm send / receive, vm stop --to-disk, a start that resumes)
+  VM_STATE_SAVE_FAILED: { status: 500, hint: 'QEMU could not write the VM\'s state; the VM was resumed and keeps running. See `ardesia vm log NAME --qemu`, check the data folder has room for the VM\'s memory, then retry.' },
+  VM_STATE_INVALID: { status: 400, hint: 'The file is not a whole Ardesia VM state (damaged, cut short, or not written by `ardesia vm send`): send it again from its source; nothing was changed.' },
+  VM_STATE_MISMATCH: { status: 409, hint: 'A state loads only into an identical VM (same QEMU, machine type, memory, vCPUs, devices) whose disks are exactly as they were when it was saved; the message lists what differs. Undo that change, or boot the VM afresh with `ardesia vm start NAME --discard-state` (the saved state is then deleted).' },
+  VM_STATE_RESTORE_FAILED: { status: 500, hint: 'QEMU could not load the saved state (see `ardesia vm log NAME --qemu`); the state file is kept. Retry, or boot the VM afresh with `ardesia vm start NAME --discard-state`.' },
+  VM_STATE_EXISTS: { status: 409, hint: 'This VM already has a saved state: resume it with `ardesia vm start NAME`, or delete it with `ardesia vm start NAME --discard-state` before receiving another.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

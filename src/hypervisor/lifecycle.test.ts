@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { VmState } from '../contract/vm.js';
-import { canPause, canReset, canStart, canStop, canUnpause, type VmEvent, vmTransition } from './lifecycle.js';
+import { canPause, canReset, canSaveState, canStart, canStop, canUnpause, type VmEvent, vmTransition } from './lifecycle.js';
 
 const CASES: Array<[VmState, VmEvent, VmState | undefined]> = [
   ['stopped', 'start', 'starting'],
@@ -18,6 +18,13 @@ const CASES: Array<[VmState, VmEvent, VmState | undefined]> = [
   ['running', 'start', undefined],
   ['paused', 'launched', undefined],
   ['stopped', 'paused', undefined],
+  ['running', 'save', 'stopping'],
+  ['paused', 'save', 'stopping'],
+  ['stopping', 'save-failed', 'paused'],
+  ['stopped', 'save', undefined],
+  ['starting', 'save', undefined],
+  ['stopping', 'save', undefined],
+  ['running', 'save-failed', undefined],
 ];
 
 for (const [from, event, to] of CASES) {
@@ -35,13 +42,14 @@ test('predicates follow the table', () => {
       canPause(s),
       canUnpause(s),
       canReset(s),
+      canSaveState(s),
     ]),
     [
-      ['stopped', true, false, false, false, false],
-      ['starting', false, false, false, false, false],
-      ['running', false, true, true, false, true],
-      ['paused', false, true, false, true, true],
-      ['stopping', false, true, false, false, false],
+      ['stopped', true, false, false, false, false, false],
+      ['starting', false, false, false, false, false, false],
+      ['running', false, true, true, false, true, true],
+      ['paused', false, true, false, true, true, true],
+      ['stopping', false, true, false, false, false, false],
     ],
   );
 });

@@ -12,6 +12,8 @@ import type { UnprivilegedAccount } from '../lib/unprivileged-account.js';
 import { QmpClient } from './qmp/index.js';
 import { SerialConsole } from './serial-console.js';
 import { failpoint } from '../lib/failpoint.js';
+import { type SavedStream, vmStateLoad, vmStateSave } from './saved-state/transfer.js';
+import { clipboardAgentPlug, clipboardAgentUnplug } from './saved-state/clipboard-agent.js';
 
 const QMP_CONNECT_TIMEOUT_MS = 10_000;
 /** How long QEMU may take from spawn to its QMP greeting (its whole initialisation, under load). */
@@ -48,6 +50,10 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
   state: VmState = 'starting';
   readonly startedAt: string;
   private shutdownReason: string | undefined;
+  /** The argv this machine is identical to (set by launch; an adopted QEMU has only its /proc cmdline). */
+  launchArgv: { binary: string; args: string[] } | undefined;
+  /** How long loading a saved state took (a restored start), in ms. */
+  restoreMs: number | undefined;
   private exitReason: string | undefined;
   private pidTimer: NodeJS.Timeout | undefined;
   private readonly exitedPromise: Promise<string>;
@@ -75,7 +81,7 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
    * greets once its initialisation is done; a disk lock or a bad device ends the process first, and its
    * own words come back from qemu.log), attaches the serial console, then lets the vCPUs run.
    */
-  static async launch(spec: VmSpec, launch: QemuLaunch, paths: RuntimePaths, consoleLog: string, accel: 'kvm' | 'tcg', account: UnprivilegedAccount | undefined, guard?: OpenedFileGuard): Promise<VmRuntime> {
+  static async launch(spec: VmSpec, launch: QemuLaunch, paths: RuntimePaths, consoleLog: string, accel: 'kvm' | 'tcg', account: UnprivilegedAccount | undefined, guard?: OpenedFileGuard, incoming?: IncomingState): Promise<VmRuntime> {
     writeLaunchFiles(launch.files, account);
     const fds = openHandedFiles(spec.name, launch.handed, guard);
     let child: ChildProcess;
@@ -96,6 +102,17 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
       const console = new SerialConsole(paths.serial, consoleLog);
       await console.connect();
       const vm = new VmRuntime(spec, paths, pid, accel, qmp, console, new Date().toISOString());
+      vm.launchArgv = { binary: launch.binary, args: incoming?.identicalArgs ?? launch.args };
+      if (incoming) {
+        const loading = Date.now();
+        // QEMU 7.2 exits when loading fails: its own words then come from qemu.log.
+        await vmStateLoad(qmp, incoming.fd).catch(async (err: Error) => {
+          const why = exit.how !== undefined || (await Promise.race([exit.promise, sleep(1000).then(() => undefined)])) !== undefined ? (await startFailed()).message : err.message;
+          throw new ArdesiaError('VM_STATE_RESTORE_FAILED', `vm ${spec.name}: its saved state did not load: ${why}`);
+        });
+        vm.restoreMs = Date.now() - loading;
+        if (incoming.clipboardAgent) await clipboardAgentPlug(qmp);
+      }
       await qmp.cont();
       vm.apply('launched');
       return vm;
@@ -182,13 +199,31 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
     this.apply('stop-abandoned');
   }
 
-  async forceStop(): Promise<void> {
+  async forceStop(reason = 'stopped by force'): Promise<void> {
     this.apply('stop');
-    this.shutdownReason ??= 'stopped by force';
+    this.shutdownReason ??= reason;
     try {
       await this.qmp.quit();
     } catch {
       killQuietly(this.pid);
+    }
+  }
+
+  /**
+   * Saves the VM's state to `file` (vm send, stop --to-disk); the VM is left paused with its disks handed over:
+   * the caller quits it. A failed save leaves it as it was (resumed if it ran).
+   */
+  async saveState(file: string, opts: { clipboardAgent: boolean }): Promise<SavedStream> {
+    const wasRunning = this.state === 'running';
+    this.apply('save');
+    try {
+      if (opts.clipboardAgent) await clipboardAgentUnplug(this.qmp);
+      return await vmStateSave(this.spec.name, this.qmp, this.paths.dir, file);
+    } catch (err) {
+      if (opts.clipboardAgent) await clipboardAgentPlug(this.qmp, true);
+      this.apply('save-failed');
+      if (wasRunning) await this.unpause().catch(() => undefined);
+      throw err instanceof ArdesiaError ? err : new ArdesiaError('VM_STATE_SAVE_FAILED', `vm ${this.spec.name}: its state could not be saved: ${(err as Error).message}`);
     }
   }
 
@@ -213,6 +248,15 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
     this.qmp.close();
     this.console.close();
   }
+}
+
+/** A saved state handed to a QEMU started with `-incoming defer`: its inherited descriptor number. */
+export interface IncomingState {
+  fd: number;
+  /** QEMU's own clipboard agent blocks migration: left out of the launch, plugged in once the state is loaded. */
+  clipboardAgent: boolean;
+  /** The argv the restored machine is identical to (the launch's, before the agent was left out and -incoming added). */
+  identicalArgs: string[];
 }
 
 interface ProcessExit {

@@ -13,7 +13,7 @@ import { canPause, canReset, canUnpause } from '../hypervisor/lifecycle.js';
 import { buildQemuLaunch, DEBIAN_FIRMWARE } from '../hypervisor/qemu/argv.js';
 import { isOurQemu, killQuietly, type OpenedFileGuard, readPidfile } from '../hypervisor/qemu/process.js';
 import { consoleLogTail } from '../hypervisor/console-log.js';
-import { VmRuntime } from '../hypervisor/vm-runtime.js';
+import { type IncomingState, VmRuntime } from '../hypervisor/vm-runtime.js';
 import { QmpError } from '../hypervisor/qmp/errors.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
 import { withTimeout } from '../lib/with-timeout.js';
@@ -31,6 +31,23 @@ import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, vmFi
 import { isConfined, OwnerConfinement } from './owner-start.js';
 import type { OwnerPolicy } from './owner-policy.js';
 import { failpointPause } from '../lib/failpoint.js';
+import { diskIdentities, launchIdentity, launchWithState, type SavedStateFiles, savedStateFiles, savedStateRead, savedStateRemove, savedStateVerify } from './vm-saved-state.js';
+import type { SavedStateManifest } from '../hypervisor/saved-state/manifest.js';
+import { VmStates } from './vm-states.js';
+
+/** A saved state a start resumes from (verified: its sha256 was just checked, as by a receive). */
+export interface StateToResume {
+  manifest: SavedStateManifest;
+  files: SavedStateFiles;
+  verified?: boolean;
+}
+
+export interface StartOptions {
+  /** Boot afresh: a saved state of the VM is deleted first (it could not be resumed later: the disks change). */
+  discardState?: boolean;
+  /** The saved state's sha256 was checked just now (a receive): not read again. */
+  stateVerified?: boolean;
+}
 
 export interface VmManagerOptions {
   dataDir: string;
@@ -59,12 +76,15 @@ export class VmManager {
   /** Whose caps a running VM counts against: the owner who started it (their vm.conf user otherwise). */
   private readonly startedBy = new Map<string, string>();
   private readonly owners: OwnerConfinement;
+  /** vm send / receive, stop --to-disk (vm-states.ts). */
+  readonly savedStates: VmStates;
   /** Taps, bridges, MAC locks and local-interface DHCP of running VMs. */
   readonly network: VmNetwork;
 
   constructor(private readonly opts: VmManagerOptions) {
     this.network = new VmNetwork((event) => opts.log.debug(event, 'local interface DHCP'));
     this.owners = new OwnerConfinement(opts.ownerPolicy, opts.dataDir);
+    this.savedStates = new VmStates(this, opts.store, opts.dataDir, this.lock);
   }
 
   private get db(): Store {
@@ -98,7 +118,7 @@ export class VmManager {
     });
   }
 
-  private async record(name: string): Promise<VmRecord> {
+  async record(name: string): Promise<VmRecord> {
     const rec = await vmGet(this.db, name);
     if (!rec) throw new ArdesiaError('VM_NOT_FOUND', `vm ${name} is not defined`);
     return rec;
@@ -144,15 +164,19 @@ export class VmManager {
    * Nothing is left behind on failure: no runtime folder, no QEMU, no transient record. A caller who
    * is not an administrator is confined to their owner policy (owner-start.ts).
    */
-  async start(name: string, adHoc?: Partial<VmSpecInput>, template?: string, caller?: StartCaller): Promise<VmStatus> {
-    if (!isConfined(caller)) return this.lock.run(name, () => this.startLocked(name, adHoc, template));
+  async start(name: string, adHoc?: Partial<VmSpecInput>, template?: string, caller?: StartCaller, opts: StartOptions = {}): Promise<VmStatus> {
+    if (!isConfined(caller)) return this.lock.run(name, () => this.startLocked(name, adHoc, template, undefined, opts));
     this.owners.overridesCheck(name, adHoc);
     // One start at a time per owner: two VMs starting together must not both fit the same quota.
-    return this.lock.run(`owner:${caller.name}`, () => this.lock.run(name, () => this.startLocked(name, adHoc, template, caller)));
+    return this.lock.run(`owner:${caller.name}`, () => this.lock.run(name, () => this.startLocked(name, adHoc, template, caller, opts)));
   }
 
-  private async startLocked(name: string, adHoc?: Partial<VmSpecInput>, template?: string, caller?: StartCaller): Promise<VmStatus> {
+  private async startLocked(name: string, adHoc?: Partial<VmSpecInput>, template?: string, caller?: StartCaller, opts: StartOptions = {}): Promise<VmStatus> {
     if (this.runtimes.has(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is already running`);
+    const stateFiles = savedStateFiles(this.opts.dataDir, name);
+    if (opts.discardState) await savedStateRemove(stateFiles);
+    const saved = savedStateRead(stateFiles);
+    const resume: StateToResume | undefined = saved && { manifest: saved, files: stateFiles, verified: opts.stateVerified };
     const { spec: defined, created } = await this.specForStart(name, adHoc, template);
     try {
       const running = isConfined(caller) ? [...this.runtimes.values()].filter((rt) => this.chargedTo(rt.spec) === caller.name).map((rt) => rt.spec) : [];
@@ -164,7 +188,9 @@ export class VmManager {
         const host = await this.opts.placer.placeVm(name, spec);
         await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host });
       });
-      const runtime = await this.launch(spec, isConfined(caller) ? this.owners.openedFileGuard(caller.name, name) : undefined);
+      const runtime = await this.launch(spec, isConfined(caller) ? this.owners.openedFileGuard(caller.name, name) : undefined, resume);
+      // Consumed: the guest runs on from it and its disks change, so it could never load again.
+      if (resume) await savedStateRemove(stateFiles);
       if (caller) this.startedBy.set(name, caller.name);
       await vmSetDesired(this.db, name, { startedAt: runtime.startedAt });
     } catch (err) {
@@ -196,7 +222,7 @@ export class VmManager {
     return { spec, created: true };
   }
 
-  private async launch(spec: VmSpec, guard?: OpenedFileGuard): Promise<VmRuntime> {
+  private async launch(spec: VmSpec, guard?: OpenedFileGuard, resume?: StateToResume): Promise<VmRuntime> {
     checkSpecFiles(spec);
     const bootKind = await bootKindOf(spec);
     const report = await this.opts.hostReport;
@@ -218,11 +244,20 @@ export class VmManager {
       const spiceX509Dir = spiceCredentialsForAccount(spice && spiceUsesTls(spice) ? await spiceCredentialsEnsure(this.opts.dataDir) : undefined, files.runtime.dir, account);
       const launchSpec = specForAccount(spec, files.runtime.dir, account, guard);
       const chains = await backingChains(spec);
-      const launch = buildQemuLaunch(launchSpec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort, spiceX509Dir, chains });
-      const runtime = await VmRuntime.launch(spec, launch, files.runtime, files.consoleLog, accel, qemuAccount, guard);
+      let launch = buildQemuLaunch(launchSpec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort, spiceX509Dir, chains });
+      let incoming: IncomingState | undefined;
+      if (resume) {
+        // Checked before QEMU starts: the launch must be identical and the disks as they were.
+        const now = launchIdentity(spec, launch, files.runtime.dir, accel, report.qemu.version ?? 'unknown', await diskIdentities(spec));
+        const restoring = launchWithState(launch, resume.manifest, now, resume.files.stream, spec.name);
+        if (!resume.verified) await savedStateVerify(resume.files, resume.manifest, spec.name);
+        launch = restoring.launch;
+        incoming = { fd: restoring.fd, clipboardAgent: restoring.clipboardAgent, identicalArgs: restoring.identicalArgs };
+      }
+      const runtime = await VmRuntime.launch(spec, launch, files.runtime, files.consoleLog, accel, qemuAccount, guard, incoming);
       this.track(runtime);
       if (accel === 'tcg') this.opts.log.warn({ vm: spec.name }, `vm ${spec.name} runs under TCG: ${TCG_WARNING}`);
-      this.opts.log.info({ vm: spec.name, pid: runtime.pid, accel }, `vm ${spec.name} started`);
+      this.opts.log.info({ vm: spec.name, pid: runtime.pid, accel, restoreMs: runtime.restoreMs }, `vm ${spec.name} ${resume ? 'resumed from its saved state' : 'started'}`);
       return runtime;
     } catch (err) {
       await this.network.detach(spec.name);
@@ -253,7 +288,7 @@ export class VmManager {
     else await vmSetDesired(this.db, name, { desired: 'stopped', lastStopReason: reason, startedAt: null });
   }
 
-  private running(name: string): VmRuntime {
+  running(name: string): VmRuntime {
     const rt = this.runtimes.get(name);
     if (!rt) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} is not running`);
     return rt;

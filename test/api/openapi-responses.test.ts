@@ -74,6 +74,7 @@ const AREAS: Record<string, string[]> = {
     'GET /v1/vms', 'POST /v1/vms', 'GET /v1/vms/:name', 'DELETE /v1/vms/:name', 'POST /v1/vms/:name/start', 'POST /v1/vms/:name/stop',
     'POST /v1/vms/:name/pause', 'POST /v1/vms/:name/unpause', 'POST /v1/vms/:name/reset', 'POST /v1/vms/:name/wait',
     'GET /v1/vms/:name/screendump', 'GET /v1/vms/:name/log', 'GET /v1/vms/:name/console',
+    'POST /v1/vms/:name/send', 'POST /v1/vms/:name/receive',
   ],
   images: [
     'GET /v1/images', 'POST /v1/images', 'POST /v1/images/gc', 'GET /v1/images/:name', 'DELETE /v1/images/:name', 'GET /v1/images/:name/versions',
@@ -192,6 +193,8 @@ test('VMs: define, start, console, screen, log, pause, reset, stop, wait, forget
   await waitForLog(daemon, 'api-vm', g.amd64.banner);
   await check.call('GET /v1/vms/:name/log', '/v1/vms/api-vm/log', root);
   await check.call('GET /v1/vms/:name/screendump', '/v1/vms/api-vm/screendump', root);
+  const state = await check.call<Buffer>('POST /v1/vms/:name/send', '/v1/vms/api-vm/send', root);
+  await check.upload('POST /v1/vms/:name/receive', '/v1/vms/api-vm/receive', root, state);
   await check.call('POST /v1/vms/:name/pause', '/v1/vms/api-vm/pause', root);
   await check.call('POST /v1/vms/:name/unpause', '/v1/vms/api-vm/unpause', root);
   await check.call('POST /v1/vms/:name/reset', '/v1/vms/api-vm/reset', root);

@@ -56,7 +56,7 @@ test('every route is described, with its access level and request body', () => {
     assert.ok(op, `${route.method} ${route.url} is missing from the OpenAPI document`);
     assert.equal(op['x-access'], route.access, `${route.method} ${route.url}`);
     assert.equal(op.summary, route.summary);
-    assert.equal(op.requestBody !== undefined, route.body !== undefined, `${route.method} ${route.url}: request body described iff validated`);
+    assert.equal(op.requestBody !== undefined, route.body !== undefined || route.upload !== undefined, `${route.method} ${route.url}: request body described iff validated or an upload`);
     const success = op.responses[String(successStatus(route))];
     assert.ok(route.stream === 'websocket' || success?.content, `${route.method} ${route.url}: no success body described`);
   }

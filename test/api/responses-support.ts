@@ -87,6 +87,24 @@ export class ResponseChecker {
     return parsed as T;
   }
 
+  /** Sends `bytes` to an upload route (application/octet-stream) and checks the JSON reply like call(). */
+  async upload<T = unknown>(key: string, path: string, who: Caller, bytes: Buffer): Promise<T> {
+    const route = this.route(key);
+    assert.ok(route.upload, `${key} takes no upload`);
+    const op = this.doc.paths[openApiPath(route.url)]?.[route.method.toLowerCase()] as { requestBody?: { content?: Record<string, unknown> } } | undefined;
+    assert.ok(op?.requestBody?.content?.[route.upload], `${key}: the document names no ${route.upload} request body`);
+    const { status, schema } = this.documented(route);
+    const headers: Record<string, string> = { 'content-type': route.upload, ...(who.token ? { authorization: `Bearer ${who.token}` } : {}) };
+    const res = await fetch(`${this.base}${path}`, { method: route.method, headers, body: new Uint8Array(bytes) });
+    const text = await res.text();
+    assert.equal(String(res.status), status, `${key} (${path}): ${text.slice(0, 500)}`);
+    const parsed = JSON.parse(text) as unknown;
+    assert.deepEqual(schemaProblems(schema, parsed), [], `${key}: the real body breaks the document: ${text.slice(0, 300)}`);
+    assert.ok(route.response!.safeParse(parsed).success, `${key}: the real body breaks the route's schema`);
+    this.checked.add(key);
+    return parsed as T;
+  }
+
   /** Opens a WebSocket route and checks that it switches protocols (101, the document's answer). */
   async webSocket(key: string, path: string, who: Caller, protocol?: string): Promise<void> {
     const route = this.route(key);

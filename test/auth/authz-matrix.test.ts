@@ -67,6 +67,8 @@ const ROWS: Record<string, Row> = {
   'POST /v1/vms/:name/wait': { expect: OWNER, params: VM },
   'GET /v1/vms/:name/log': { expect: OWNER, params: VM },
   'GET /v1/vms/:name/screendump': { expect: OWNER, params: VM },
+  'POST /v1/vms/:name/send': { expect: OWNER, params: VM },
+  'POST /v1/vms/:name/receive': { expect: OWNER, params: VM },
   // gold images and operations
   'GET /v1/images': { expect: ADMIN },
   'POST /v1/images': { expect: ADMIN },

@@ -91,10 +91,11 @@ export function registerVmCommands(program: Command): void {
     .option('--arch <arch>', ARCHES.join(' or '), oneOf(ARCHES))
     .option('--cpus <n>', 'virtual CPUs', positiveInt(1024))
     .option('--accel <accel>', 'auto, kvm or tcg', oneOf(['auto', 'kvm', 'tcg']))
-    .action(async (name: string, flags: StartFlags, cmd: Command) => {
+    .option('--discard-state', 'boot afresh: delete the state `vm stop --to-disk` saved instead of resuming it')
+    .action(async (name: string, flags: StartFlags & { discardState?: boolean }, cmd: Command) => {
       const adHoc = adHocFromFlags(flags);
       const api = client(cmd);
-      const body = { ...(Object.keys(adHoc).length ? { adHoc } : {}), ...(flags.template ? { template: flags.template } : {}) };
+      const body = { ...(Object.keys(adHoc).length ? { adHoc } : {}), ...(flags.template ? { template: flags.template } : {}), ...(flags.discardState ? { discardState: true } : {}) };
       const status = await api.request<VmStatus>('POST', `/v1/vms/${encodeURIComponent(name)}/start`, body);
       if (json(cmd)) output(true, status);
       else {
@@ -110,8 +111,9 @@ export function registerVmCommands(program: Command): void {
     .option('-a, --all', 'stop every running VM')
     .option('-f, --force', 'stop at once (QEMU quit), like pulling the plug')
     .option('-w, --wait', 'wait until the VM has stopped')
+    .option('--to-disk', 'save the running VM\'s state (memory and devices) first; `vm start` resumes it where it was')
     .addOption(flag('--timeout <seconds>', 'with -w, how long the guest may take (or 5m)', duration({ bareUnit: 's', minMs: 0, maxMs: MAX_STOP_WAIT_MS }), '60'))
-    .action(async (names: string[], flags: { all?: boolean; force?: boolean; wait?: boolean; timeout: number }, cmd: Command) => {
+    .action(async (names: string[], flags: { all?: boolean; force?: boolean; wait?: boolean; toDisk?: boolean; timeout: number }, cmd: Command) => {
       const api = client(cmd);
       if (flags.all) names = (await api.request<VmStatus[]>('GET', '/v1/vms')).filter((v) => v.state !== 'stopped').map((v) => v.name);
       else if (names.length === 0) throw new ArdesiaError('BAD_REQUEST', 'name a VM to stop, or use -a for all');
@@ -119,11 +121,29 @@ export function registerVmCommands(program: Command): void {
       const results = await Promise.all(
         names.map(async (name) => ({
           name,
-          ...(await api.request<{ stopped: boolean; reason?: string }>('POST', `/v1/vms/${encodeURIComponent(name)}/stop`, { force: !!flags.force, waitMs })),
+          ...(await api.request<{ stopped: boolean; reason?: string }>('POST', `/v1/vms/${encodeURIComponent(name)}/stop`, { force: !!flags.force, ...(flags.toDisk ? { toDisk: true } : {}), waitMs })),
         })),
       );
       if (json(cmd)) return output(true, results);
       for (const r of results) console.log(r.stopped ? `ardesia: vm ${r.name} stopped${r.reason ? `: ${r.reason}` : ''}` : `ardesia: sent the power button to vm ${r.name}`);
+    });
+
+  vm.command('send')
+    .description("save a running VM's state to stdout and stop it (vmctl send): ardesia vm send NAME > FILE")
+    .argument('<name>')
+    .action(async (name: string, _f: unknown, cmd: Command) => {
+      if (process.stdout.isTTY) throw new ArdesiaError('BAD_REQUEST', 'the state is binary: send it to a file or a pipe (ardesia vm send NAME > FILE)');
+      await client(cmd).download('POST', `/v1/vms/${encodeURIComponent(name)}/send`, undefined, process.stdout);
+    });
+
+  vm.command('receive')
+    .description('restore a VM from a state on stdin (vmctl receive): ardesia vm receive NAME < FILE')
+    .argument('<name>')
+    .action(async (name: string, _f: unknown, cmd: Command) => {
+      if (process.stdin.isTTY) throw new ArdesiaError('BAD_REQUEST', 'give the state on stdin (ardesia vm receive NAME < FILE)');
+      const status = await client(cmd).upload<VmStatus>('POST', `/v1/vms/${encodeURIComponent(name)}/receive`, process.stdin);
+      if (json(cmd)) output(true, status);
+      else console.log(`ardesia: vm ${name} resumed from the state received (pid ${status.pid})`);
     });
 
   vm.command('status')

@@ -17,6 +17,8 @@ export interface HandedFile {
   set?: number;
   /** True for files inside the VM's runtime folder, which QEMU's account can change: opened without following links. */
   inRuntimeDir?: boolean;
+  /** A file of the daemon's own data folder (a saved state to load): not judged by a VM owner's file policy. */
+  daemonFile?: boolean;
   /** A host tap (its interface name in `path`) attached through /dev/net/tun by native/tap-open, not opened as a file. */
   tap?: boolean;
 }

@@ -70,7 +70,7 @@ export function openHandedFiles(vm: string, files: readonly HandedFile[], guard?
       const st = fstatSync(fd);
       if (!st.isFile() && !st.isBlockDevice()) throw new ArdesiaError('VM_SPEC_INVALID', `vm ${vm}: ${f.path} is not a regular file or a block device`);
       // Checked again through the descriptor: a path swapped after an earlier check cannot slip a file in.
-      if (guard && !f.inRuntimeDir) guard(openedPath(fd), f.writable, f.path);
+      if (guard && !f.inRuntimeDir && !f.daemonFile) guard(openedPath(fd), f.writable, f.path);
     }
     return fds;
   } catch (err) {

@@ -47,6 +47,12 @@ export type QmpBlockdevOptions = { driver: string; 'node-name'?: string } & Reco
 /** device_add arguments in QEMU's own spelling, e.g. { driver: 'virtio-blk-pci', id: 'home0', drive: 'home0' }. */
 export type QmpDeviceOptions = { driver: string; id?: string } & Record<string, unknown>;
 
+/** query-migrate's answer: no status before the first migration; 'completed' or 'failed' (with error-desc) at the end. */
+export interface QmpMigrateInfo {
+  status?: 'none' | 'setup' | 'active' | 'device' | 'completed' | 'failed' | 'cancelled' | (string & {});
+  'error-desc'?: string;
+}
+
 export type QmpDisplayProtocol = 'vnc' | 'spice';
 
 export interface QmpSetPasswordOptions {
@@ -63,6 +69,11 @@ const VersionReply = z.object({
   qemu: z.object({ major: z.number(), minor: z.number(), micro: z.number() }),
   package: z.string(),
 });
+const MigrateReply = z.object({
+  status: z.string().optional(),
+  'error-desc': z.string().optional(),
+  ram: z.object({ transferred: z.number() }).passthrough().optional(),
+}).passthrough();
 const BlockReply = z.array(
   z.object({ device: z.string(), removable: z.boolean(), locked: z.boolean() }).passthrough(),
 );
@@ -170,5 +181,28 @@ export abstract class QmpCommands extends EventEmitter<QmpClientEvents> {
   /** time: 'now', 'never', '+SECONDS' from now, or 'SECONDS' since the epoch (QEMU's own syntax). */
   async expirePassword(protocol: QmpDisplayProtocol, time: string): Promise<void> {
     await this.execute('expire_password', { protocol, time });
+  }
+
+  /** Starts an outgoing migration (the state to `uri`: unix:PATH, fd:NAME); poll queryMigrate for its end. */
+  async migrate(uri: string): Promise<void> {
+    await this.execute('migrate', { uri });
+  }
+
+  /** Loads an incoming migration into a QEMU started with `-incoming defer` (fd:N reads an inherited descriptor). */
+  async migrateIncoming(uri: string): Promise<void> {
+    await this.execute('migrate-incoming', { uri });
+  }
+
+  async queryMigrate(): Promise<QmpMigrateInfo> {
+    return checkReply('query-migrate', MigrateReply, await this.execute('query-migrate')) as QmpMigrateInfo;
+  }
+
+  /** Adds a chardev (ChardevBackend in QEMU's spelling, e.g. { type: 'qemu-vdagent', data: { clipboard: true } }). */
+  async chardevAdd(id: string, backend: { type: string; data: Record<string, unknown> }): Promise<void> {
+    await this.execute('chardev-add', { id, backend });
+  }
+
+  async chardevRemove(id: string): Promise<void> {
+    await this.execute('chardev-remove', { id });
   }
 }

@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildQemuLaunch, DEBIAN_FIRMWARE, runtimePaths } from '../qemu/argv.js';
+import { VmSpec } from '../../contract/vm.js';
+import { hasClipboardAgent, withoutClipboardAgent } from './clipboard-agent.js';
+
+const paths = runtimePaths('/d/runtime/a1');
+const launchOf = (spec: object) => buildQemuLaunch(VmSpec.parse({ name: 'a1', memoryMiB: 256, boot: { kernel: '/k/vmlinuz' }, ...spec }), { paths, accel: 'tcg', firmware: DEBIAN_FIRMWARE, bootKind: 'kernel', spicePort: 5930 });
+
+test('the restoring launch is the same argv without QEMU\'s own clipboard agent (chardev and port), nothing else', () => {
+  const CASES: Array<[string, object, boolean]> = [
+    ['a VNC VM has QEMU\'s agent', {}, true],
+    ['a SPICE VM gives the port to SPICE (migratable)', { display: { spice: { listen: '127.0.0.1' } } }, false],
+  ];
+  for (const [what, spec, agent] of CASES) {
+    const args = launchOf(spec).args;
+    assert.equal(hasClipboardAgent(args), agent, what);
+    const stripped = withoutClipboardAgent(args);
+    assert.equal(args.length - stripped.length, agent ? 4 : 0, what);
+    assert.ok(!stripped.some((a) => a.startsWith('qemu-vdagent,')), what);
+    assert.equal(stripped.some((a) => a.startsWith('virtserialport,id=vdagent0-port,')), !agent, `${what}: a SPICE VM keeps its port`);
+    assert.deepEqual(stripped.filter((a) => !args.includes(a)), [], `${what}: nothing else changes`);
+    assert.ok(stripped.includes('virtio-serial-pci,id=vser0'), `${what}: the guest channel's bus stays`);
+  }
+});

@@ -1,0 +1,114 @@
+// vmctl's send and receive, and `vm stop --to-disk`: a VM's state saved to states/NAME/ (QEMU quits), sent
+// as a stream, received from one, and resumed by the VM's next start (vm-manager.ts, StateToResume).
+import type { Readable } from 'node:stream';
+import { ArdesiaError } from '../contract/errors.js';
+import type { StartCaller, VmStatus } from '../contract/vm.js';
+import { canSaveState } from '../hypervisor/lifecycle.js';
+import { qemuVersionText, SAVED_STATE_FORMAT, type SavedStateManifest } from '../hypervisor/saved-state/manifest.js';
+import type { VmRuntime } from '../hypervisor/vm-runtime.js';
+import { hasClipboardAgent } from '../hypervisor/saved-state/clipboard-agent.js';
+import type { KeyedLock } from '../lib/keyed-lock.js';
+import { withTimeout } from '../lib/with-timeout.js';
+import type { Store } from '../store/db.js';
+import { type VmRecord, vmSetDesired } from '../store/vms.js';
+import { diskIdentities, launchIdentity, runningArgv, savedStateCommit, savedStateFiles, savedStateFolder, savedStateRead, savedStateReceive, savedStateRemove, savedStateSendStream } from './vm-saved-state.js';
+
+/** How long QEMU may take to exit after `quit` once its state is saved. */
+const QUIT_AFTER_SAVE_MS = 30_000;
+
+/** What VmStates needs of the VM manager. */
+export interface VmStatesHost {
+  record(name: string): Promise<VmRecord>;
+  running(name: string): VmRuntime;
+  runtimeOf(name: string): VmRuntime | undefined;
+  start(name: string, adHoc: undefined, template: undefined, caller: StartCaller | undefined, opts: { stateVerified: boolean }): Promise<VmStatus>;
+}
+
+export interface SavedToDisk {
+  manifest: SavedStateManifest;
+  /** stop → state written → QEMU gone, in ms. */
+  saveMs: number;
+  reason: string;
+}
+
+export const SAVED_TO_DISK_REASON = 'its state was saved (`ardesia vm start` resumes it, unless it was sent with `vm send`)';
+
+export class VmStates {
+  constructor(private readonly vms: VmStatesHost, private readonly store: Store, private readonly dataDir: string, private readonly lock: KeyedLock) {}
+
+  /** vm stop --to-disk: the running VM's state saved to states/NAME/, then QEMU quits; the next start resumes it. */
+  stopToDisk(name: string): Promise<SavedToDisk> {
+    return this.lock.run(name, () => this.stopToDiskLocked(name));
+  }
+
+  private async stopToDiskLocked(name: string): Promise<SavedToDisk> {
+    const rec = await this.vms.record(name);
+    const rt = this.vms.running(name);
+    if (!canSaveState(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}: only a running or paused VM's state can be saved`);
+    // A transient VM is forgotten when QEMU exits: its state would belong to no VM.
+    if (rec.transient) throw new ArdesiaError('VM_STATE_SAVE_FAILED', `vm ${name} was started ad hoc and is forgotten when it stops: define it (vm.conf, or POST /v1/vms) to save its state`);
+    const files = savedStateFiles(this.dataDir, name);
+    await savedStateRemove(files); // an unfinished save (no manifest) of an earlier run
+    await savedStateFolder(files);
+    const started = Date.now();
+    try {
+      // What the machine is identical to; an adopted QEMU (daemon restarted) has only its cmdline.
+      const argv = rt.launchArgv ?? runningArgv(rt.pid);
+      const qemuVersion = qemuVersionText(await rt.qmp.queryVersion());
+      const saved = await rt.saveState(files.stream, { clipboardAgent: hasClipboardAgent(argv.args) });
+      await vmSetDesired(this.store, name, { desired: 'stopped' });
+      await rt.forceStop(SAVED_TO_DISK_REASON);
+      if ((await withTimeout(rt.waitExit(), QUIT_AFTER_SAVE_MS)) === undefined) throw new ArdesiaError('VM_STATE_SAVE_FAILED', `vm ${name}: QEMU did not exit after its state was saved`);
+      // Hashed once QEMU is gone: nothing writes the disks any more.
+      const disks = await diskIdentities(rt.spec);
+      const manifest: SavedStateManifest = {
+        format: SAVED_STATE_FORMAT,
+        vm: name,
+        savedAt: new Date().toISOString(),
+        ...launchIdentity(rt.spec, argv, rt.paths.dir, rt.accel, qemuVersion, disks),
+        state: { bytes: saved.bytes, sha256: saved.sha256 },
+      };
+      await savedStateCommit(files, manifest);
+      return { manifest, saveMs: Date.now() - started, reason: SAVED_TO_DISK_REASON };
+    } catch (err) {
+      await savedStateRemove(files);
+      throw err;
+    }
+  }
+
+  /**
+   * vm send: the VM's state as a stream (header + QEMU's stream). A running VM is saved and stopped first; a
+   * stopped one sends the state it has. Once all of it was read the state is deleted: it lives on in the receiver.
+   */
+  async send(name: string): Promise<Readable> {
+    await this.vms.record(name);
+    if (this.vms.runtimeOf(name)) await this.stopToDisk(name);
+    return this.lock.run(name, async () => {
+      const files = savedStateFiles(this.dataDir, name);
+      const manifest = savedStateRead(files);
+      if (!manifest) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} is not running and has no saved state to send`);
+      return savedStateSendStream(files, manifest, () => void savedStateRemove(files));
+    });
+  }
+
+  /**
+   * vm receive: the stream is checked (header, length, sha256) into states/NAME/, then the VM is started from it
+   * (the launch and disks checked against its manifest first). Any refusal or failure leaves nothing behind.
+   */
+  async receive(name: string, body: Readable, caller?: StartCaller): Promise<VmStatus> {
+    const files = savedStateFiles(this.dataDir, name);
+    await this.lock.run(name, async () => {
+      await this.vms.record(name);
+      if (this.vms.runtimeOf(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is running: stop it before receiving a state into it`);
+      if (savedStateRead(files)) throw new ArdesiaError('VM_STATE_EXISTS', `vm ${name} already has a saved state`);
+      await savedStateRemove(files);
+      await savedStateReceive(files, body, name);
+    });
+    try {
+      return await this.vms.start(name, undefined, undefined, caller, { stateVerified: true });
+    } catch (err) {
+      await savedStateRemove(files);
+      throw err;
+    }
+  }
+}
