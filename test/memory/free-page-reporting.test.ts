@@ -47,9 +47,11 @@ test('a guest that fills and frees memory gives it back to the host (virtio-ball
     const drivers = await shell.run('ls /sys/bus/virtio/drivers/virtio_balloon/', 'DRV');
     assert.match(drivers, /virtio\d/, 'the guest bound its virtio_balloon driver to the device');
     const before = rssMiB(pid);
-    await shell.run(`dd if=/dev/zero of=/fill bs=1M count=${FILL_MIB} 2>/dev/null; sync`, 'FILL');
+    // Random bytes: zero pages would be merged by KSM if another test turns it on meanwhile (it is the host's).
+    await shell.run(`dd if=/dev/urandom of=/fill bs=1M count=${FILL_MIB} 2>/dev/null; sync`, 'FILL', 300_000);
     const filled = rssMiB(pid);
-    assert.ok(filled - before > FILL_MIB * 0.8, `the fill is resident in QEMU: ${before.toFixed(0)} → ${filled.toFixed(0)} MiB`);
+    // Pages the guest had touched before and freed are reused by the fill, so not all of it is new to QEMU.
+    assert.ok(filled - before > FILL_MIB * 0.5, `the fill is resident in QEMU: ${before.toFixed(0)} → ${filled.toFixed(0)} MiB`);
     await shell.run('rm /fill', 'FREE');
     // The guest reports free 2 MiB blocks a few seconds after they are freed: poll, bounded, never a fixed sleep.
     const target = filled - (filled - before) * GIVEN_BACK_SHARE;
