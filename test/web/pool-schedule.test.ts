@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import type { PoolView } from '../../src/contract/pools.js';
-import { adminConsoleTestbed, assertNoConsoleErrors, CONSOLE_ADMIN, login, pageOpen, rootCall, screenshot, type WebDaemon } from './browser.js';
+import { adminConsoleTestbed, assertNoConsoleErrors, CONSOLE_ADMIN, login, pageOpen, rootCall, screenshot, until, type WebDaemon } from './browser.js';
 import { helperImage } from '../pools/support.js';
 
 let w: WebDaemon;
@@ -46,4 +46,28 @@ test('the pool form sets a spare schedule; the Pools page says why the hosts can
   assert.equal(await p.page.getByRole('form', { name: 'Edit pool morning' }).getByLabel(/Spare schedule/).inputValue(), 'mon-fri 07:45 3\nmon-fri 18:00 1');
   assertNoConsoleErrors(p);
   await p.page.context().close();
+});
+
+test('a pool form opened before the image list arrived takes the image its select shows', async () => {
+  const p = await pageOpen(browser);
+  // The image list is held back until the form is open: the draft must follow the list when it comes.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await p.page.route('**/v1/images', async (route) => {
+    await held;
+    await route.continue();
+  });
+  await login(p.page, `${w.url}/admin/pools`, ...CONSOLE_ADMIN);
+  await p.page.getByRole('button', { name: 'New pool' }).click();
+  const form = p.page.getByRole('form', { name: 'Create a pool' });
+  await form.getByLabel('Name', { exact: true }).fill('early');
+  release();
+  await form.locator('option[value="ps-bb"]').waitFor({ state: 'attached' });
+  await form.getByLabel('Warm spares (running, waiting)').fill('0');
+  await form.getByRole('button', { name: 'Create pool' }).click();
+  const pool = await until('the pool made from the form', async () => (await rootCall<PoolView[]>(w, 'GET', '/v1/pools')).find((x) => x.name === 'early'), 30_000);
+  assert.equal(pool.image, 'ps-bb');
+  assertNoConsoleErrors(p);
+  await p.page.context().close();
+  await rootCall(w, 'DELETE', '/v1/pools/early');
 });

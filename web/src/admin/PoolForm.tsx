@@ -1,5 +1,5 @@
 // Create or edit a pool: the fields of src/contract/pools.ts; the server validates and names what to fix.
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { poolCreate, poolPatch } from '../lib/api';
 import type { ImageInfo, Pool, PoolView } from '../lib/types';
 import { ActionButton, Field } from '../lib/ui';
@@ -119,6 +119,11 @@ function bodyOf(d: Draft): Partial<Pool> & { name: string; image: string } {
 
 export function PoolForm(props: { pool?: PoolView; images: ImageInfo[]; onDone: () => void }) {
   const [d, setD] = useState<Draft>(() => draftOf(props.pool, props.images));
+  // Opened before the image list arrived: the select shows the first image, so the draft takes it too.
+  const firstImage = props.images[0]?.name;
+  useEffect(() => {
+    if (firstImage) setD((old) => (old.image ? old : { ...old, image: firstImage }));
+  }, [firstImage]);
   const set = <K extends keyof Draft>(k: K, v: Draft[K]) => setD((old) => ({ ...old, [k]: v }));
   const num = (k: keyof Draft, label: string, min = 0) => (
     <Field label={label}>
