@@ -143,20 +143,23 @@ export function errorOfAnswer(status: number, body: unknown, text: string): Arde
   return new ArdesiaError('DAEMON_UNREACHABLE', `the server answered HTTP ${status} without an Ardesia error (is it the Ardesia daemon?): ${text.slice(0, 200)}`);
 }
 
+/** A whole answer: its JSON on success, else the daemon's error. */
+function jsonAnswer<T>(res: IncomingMessage, resolve: (value: T) => void, reject: (err: unknown) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => {
+    const parsed = answerBody(res, Buffer.concat(chunks).toString('utf8'));
+    if ((res.statusCode ?? 500) < 400) return resolve(parsed.value as T);
+    reject(errorOfAnswer(res.statusCode ?? 500, parsed.value, parsed.text));
+  });
+}
+
 export class ApiClient {
   constructor(readonly endpoint: Endpoint) {}
 
   request<T>(method: string, path: string, body?: unknown, timeoutMs = 0): Promise<T> {
     return new Promise((resolve, reject) => {
-      this.send(method, path, body, timeoutMs, reject, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const parsed = answerBody(res, Buffer.concat(chunks).toString('utf8'));
-          if ((res.statusCode ?? 500) < 400) return resolve(parsed.value as T);
-          reject(errorOfAnswer(res.statusCode ?? 500, parsed.value, parsed.text));
-        });
-      });
+      this.send(method, path, body, timeoutMs, reject, (res) => jsonAnswer<T>(res, resolve, reject));
     });
   }
 
@@ -164,15 +167,7 @@ export class ApiClient {
   download(method: string, path: string, body: unknown, file: string | Writable): Promise<void> {
     return new Promise((resolve, reject) => {
       this.send(method, path, body, 0, reject, (res) => {
-        if ((res.statusCode ?? 500) >= 400) {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const parsed = answerBody(res, Buffer.concat(chunks).toString('utf8'));
-            reject(errorOfAnswer(res.statusCode ?? 500, parsed.value, parsed.text));
-          });
-          return;
-        }
+        if ((res.statusCode ?? 500) >= 400) return jsonAnswer(res, resolve, reject);
         const out = typeof file === 'string' ? createWriteStream(file, { mode: 0o600 }) : file;
         pipeline(res, out).then(resolve, (err: Error) => reject(unreachable(this.endpoint, err)));
       });
@@ -182,15 +177,7 @@ export class ApiClient {
   /** Sends `input` as the request body (application/octet-stream, streamed); the JSON answer. */
   upload<T>(method: string, path: string, input: Readable): Promise<T> {
     return new Promise((resolve, reject) => {
-      const req = this.send(method, path, input, 0, reject, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const parsed = answerBody(res, Buffer.concat(chunks).toString('utf8'));
-          if ((res.statusCode ?? 500) < 400) return resolve(parsed.value as T);
-          reject(errorOfAnswer(res.statusCode ?? 500, parsed.value, parsed.text));
-        });
-      });
+      const req = this.send(method, path, input, 0, reject, (res) => jsonAnswer<T>(res, resolve, reject));
       // The daemon may answer (a refusal) before it read everything: the answer counts, not the broken pipe.
       req.on('error', () => undefined);
     });

@@ -11,6 +11,7 @@ import type { ArdesiaError } from '../../src/contract/errors.js';
 import type { VmStatus } from '../../src/contract/vm.js';
 import { CLI, TestDaemon, until } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
+import { typeAndExpect as typeAndExpectOn } from '../images/support.js';
 
 const g = guestArtifacts();
 let daemon: TestDaemon;
@@ -38,27 +39,8 @@ async function status(): Promise<VmStatus> {
   return JSON.parse((await daemon.cli(['--json', 'vm', 'status', VM])).stdout) as VmStatus;
 }
 
-/** Types a line on the guest's serial console and waits for the answer (never the echo of the line itself). */
-async function typeAndExpect(line: string, expect: string, timeoutMs = 60_000): Promise<void> {
-  const ws = daemon.api().webSocket(`/v1/vms/${VM}/console`);
-  let seen = '';
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "${expect}" after typing ${line}; saw: ${seen}`)), timeoutMs);
-      ws.on('open', () => ws.send(`${line}\n`));
-      ws.on('message', (d: Buffer) => {
-        seen += d.toString();
-        if (seen.includes(expect)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      ws.on('error', reject);
-    });
-  } finally {
-    ws.close();
-  }
-}
+/** Types a line on the guest's serial console and waits for the answer (test/images/support.ts). */
+const typeAndExpect = (line: string, expect: string) => typeAndExpectOn(daemon, VM, line, expect).then(() => undefined);
 
 /** Runs the CLI with a file as stdin or stdout (binary: the test helper's CLI keeps text only). */
 function cliWithFile(args: string[], file: string, direction: 'in' | 'out'): Promise<{ code: number; stderr: string; stdout: string; ms: number }> {
