@@ -2,9 +2,9 @@
 // configuration and secrets (tls/, tokens/, root.token), and a manifest of image versions and homes with
 // their sha256; with --with-images / --with-homes their files too. One tar archive, SHA256SUMS inside.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import Sqlite from 'better-sqlite3';
 import { ArdesiaError } from '../contract/errors.js';
 import { ardesiaRelease } from '../lib/release.js';
@@ -120,9 +120,21 @@ async function prepareIn(stage: string, src: BackupSource, req: BackupRequest, c
 
   // The desktops' folders, not their system disks: a restored daemon re-clones those from the image into them.
   const desktopNames = [...(await db.selectFrom('pool_desktops').select('name').execute()), ...(await db.selectFrom('desktops').select('name').execute())].map((r) => String(r.name)).sort();
+  // Staged copies of the folders (mode and owner kept): a desktop removed while tar runs cannot fail the archive.
   const desktopDirs = desktopNames.filter((d) => existsSync(join(src.dataDir, 'desktops', d)));
-  if (desktopDirs.length) addDir(src.dataDir, 'desktops');
-  for (const d of desktopDirs) addDir(src.dataDir, `desktops/${d}`);
+  if (desktopDirs.length) {
+    mkdirSync(join(stage, 'desktops'), { mode: 0o700 });
+    addDir(stage, 'desktops');
+  }
+  for (const d of desktopDirs) {
+    const live = statSync(join(src.dataDir, 'desktops', d), { throwIfNoEntry: false });
+    if (!live) continue;
+    const copy = join(stage, 'desktops', d);
+    mkdirSync(copy);
+    chmodSync(copy, live.mode & 0o7777);
+    chownSync(copy, live.uid, live.gid);
+    addDir(stage, `desktops/${d}`);
+  }
 
   const homeRows = await db.selectFrom('homes').select(['user', 'size_bytes', 'leased_to']).orderBy('user').execute();
   const homes: BackupManifest['homes'] = [];
@@ -193,10 +205,41 @@ export function tarCreate(prepared: PreparedBackup, out: string): { stdout: Read
   return { stdout: child.stdout, done };
 }
 
-/** The daemon's backup: prepared (errors answered as such), then streamed from tar's stdout; the staging removed when tar ends. */
+/**
+ * The daemon's backup: prepared (errors answered as such), then streamed from tar's stdout; the staging removed
+ * when tar ends. tar failing before its first byte rejects, so the caller answers the error instead of an empty
+ * 200; failing later destroys the stream, so the client sees a broken transfer instead of a short archive.
+ */
 export async function backupStream(src: BackupSource, req: BackupRequest, stageParent: string, onEnd: (err?: unknown) => void): Promise<Readable> {
   const prepared = await backupPrepare(src, req, stageParent);
   const { stdout, done } = tarCreate(prepared, '-');
-  done.then(() => onEnd(), onEnd).finally(() => prepared.cleanup());
-  return stdout!;
+  const out = new PassThrough();
+  const drained = new Promise<void>((resolve) => stdout!.once('end', resolve));
+  let first: Buffer | undefined;
+  let returned = false;
+  const started = new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      stdout!.pause();
+      stdout!.off('data', onData);
+      first = chunk;
+      resolve();
+    };
+    stdout!.on('data', onData);
+    done.then(resolve, reject); // settles nothing once the first chunk resolved it
+  });
+  // 'exit' can come before stdout is read to its end: the archive ends once both happened and tar succeeded.
+  done.then(() => drained.then(() => out.end()), (err) => { if (returned) out.destroy(err); }).finally(() => prepared.cleanup());
+  done.then(() => onEnd(), onEnd);
+  try {
+    await started;
+  } catch (err) {
+    stdout!.destroy();
+    throw err;
+  }
+  returned = true;
+  if (first) out.write(first);
+  stdout!.on('data', (chunk: Buffer) => { if (!out.write(chunk)) stdout!.pause(); });
+  out.on('drain', () => stdout!.resume());
+  stdout!.resume();
+  return out;
 }
