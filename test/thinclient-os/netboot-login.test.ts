@@ -152,6 +152,12 @@ async function assertSessionFromThinClient(session: SessionInfo, thinClientIp: s
   assert.equal(inventory.bootCount, 1);
 }
 
+/** Seconds since the PC was switched on, printed at each stage: where this long test's time goes. */
+function stageClock(): (label: string) => void {
+  const t0 = Date.now();
+  return (label) => console.log(`netboot-login: ${label} at ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+}
+
 test('a diskless 32-bit PC netboots (BIOS, full mode) the i386 OS through Ardesia to the login page, a user logs in on its keyboard, and the broker records the session from that thin client', async () => {
   // The administrator added this PC ahead of its first boot, with its place, keyboard and screen mode.
   await api.request('POST', '/v1/thinclients', { mac: MAC, place: 'Library, desk 3', keyboardLayout: 'de', resolution: '1024x768' });
@@ -164,6 +170,7 @@ test('a diskless 32-bit PC netboots (BIOS, full mode) the i386 OS through Ardesi
     '-fw_cfg', `name=etc/sercon-port,file=${serconFile(dir)}`, '-serial', `file:${serialPath}`, '-qmp', `unix:${qmpPath},server=on,wait=off`,
   ]);
   const serial = serialConsole(qemu, serialPath, BOOT_TIMEOUT_MS);
+  const mark = stageClock();
   const { text, stage } = serial;
   // The desktop pool comes up while the thin client boots.
   const pool = poolForDora();
@@ -189,6 +196,7 @@ test('a diskless 32-bit PC netboots (BIOS, full mode) the i386 OS through Ardesi
     assert.match(log(), /"event":"boot-file","arch":"i386","file":"root\.squashfs"/);
     assert.doesNotMatch(log(), /"event":"boot-file","arch":"amd64"/);
 
+    mark('kiosk started');
     const qmp = await QmpClient.connect(qmpPath);
     await waitForLoginPage(qmp, join(dir, 'tc.png'), serial, BOOT_TIMEOUT_MS);
     // Memory in use with the login page up (printed 45 s after the kiosk starts): it must fit the PC's 1 GiB.
@@ -196,6 +204,7 @@ test('a diskless 32-bit PC netboots (BIOS, full mode) the i386 OS through Ardesi
     const used = Number(/ARDESIA-TC stage=mem used_mib=(\d+)/.exec(text())![1]);
     assert.ok(used < 1024, `${used} MiB used of 1 GiB`);
     cpSync(join(dir, 'tc.png'), join(REPO, 'docs', 'screenshots', 'thinclient-login.png'));
+    mark('login page up');
 
     const client = await api.request<{ state: string; bootCount: number; lastIp: string }>('GET', `/v1/thinclients/${MAC}`);
     assert.equal(client.state, 'enabled');
@@ -212,6 +221,7 @@ test('a diskless 32-bit PC netboots (BIOS, full mode) the i386 OS through Ardesi
       throw new Error(`${err.message}; screen in ${join(dir, 'after-login.png')}\n${text().slice(-2000)}`);
     });
     await assertSessionFromThinClient(session, client.lastIp);
+    mark('session in use');
 
     // The kiosk page says its view is connected to this session's desktop (its console line on the serial console).
     await stage(new RegExp(`ARDESIA-TC stage=display desktop=${session.desktop} status=connected`), 'the kiosk\'s view connected to the desktop');
@@ -219,6 +229,7 @@ test('a diskless 32-bit PC netboots (BIOS, full mode) the i386 OS through Ardesi
     const onScreen = (desktop: string, what: string, consoleTail: () => string) => desktopOnThinClientScreen(qmp, desktop, what, consoleTail);
     await onScreen(session.desktop, 'the desktop\'s own picture on the thin client', text);
     cpSync(join(dir, 'tc.png'), join(REPO, 'docs', 'screenshots', 'thinclient-desktop.png'));
+    mark('desktop on screen');
 
     // A kiosk account named on this PC: after dora's logoff the kiosk opens it, no login page, no keys typed.
     await api.request('POST', '/v1/users', { name: KIOSK_USER, kiosk: true });
@@ -241,6 +252,7 @@ test('a diskless 32-bit PC netboots (BIOS, full mode) the i386 OS through Ardesi
     await until('the kiosk\'s view connected to the kiosk desktop', () => new RegExp(`ARDESIA-TC stage=display desktop=${kiosk.desktop} status=connected`).test(text().slice(consoleBefore)), 180_000, 1000);
     await onScreen(kiosk.desktop, 'the kiosk desktop\'s own picture on the thin client', text);
     cpSync(join(dir, 'tc.png'), join(REPO, 'docs', 'screenshots', 'thinclient-kiosk-desktop.png'));
+    mark('kiosk desktop on screen');
 
     // The PC is switched off and on: from a fresh boot it goes straight into the kiosk account's desktop, no login page, no keys.
     const bootConsole = text().length;
@@ -254,6 +266,7 @@ test('a diskless 32-bit PC netboots (BIOS, full mode) the i386 OS through Ardesi
       throw new Error(`${err.message}\n--- serial since the reset ---\n${afterBoot().slice(-3000)}`);
     });
     assert.equal((await api.request<{ bootCount: number }>('GET', `/v1/thinclients/${MAC}`)).bootCount, 2, 'the inventory counts the second boot');
+    mark('kiosk started again after the reset');
     const rebooted = await until('the kiosk\'s view connected to the kiosk account\'s desktop after the boot', async () => {
       const m = /ARDESIA-TC stage=display desktop=(\S+) status=connected/.exec(afterBoot());
       return m?.[1];
@@ -261,6 +274,7 @@ test('a diskless 32-bit PC netboots (BIOS, full mode) the i386 OS through Ardesi
     const kioskAfterBoot = (await api.request<SessionInfo[]>('GET', '/v1/sessions')).find((s) => s.desktop === rebooted);
     assert.equal(kioskAfterBoot?.user, KIOSK_USER, `the desktop on screen after the boot is ${JSON.stringify(kioskAfterBoot)}`);
     await onScreen(rebooted, 'the kiosk desktop\'s own picture on the thin client after the boot', afterBoot);
+    mark('kiosk desktop on screen after the reset');
     const passwordLoginsAfter = await api.request<Array<{ target: string }>>('GET', '/v1/audit?action=auth.login');
     assert.ok(!passwordLoginsAfter.some((e) => e.target === KIOSK_USER), 'no password login of the kiosk account after the boot either');
     await qmp.close();
