@@ -28,6 +28,19 @@ if (files.some((f) => f.includes('postgres'))) {
     for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(1));
   }
 }
+/** The machine's CPU ticks (busy, all) from /proc/stat: how busy the run kept the cores, to judge the concurrency. */
+const cpuTicks = () => {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3] + (f[4] ?? 0);
+    const all = f.reduce((a, b) => a + b, 0);
+    return { busy: all - idle, all };
+  } catch {
+    return undefined;
+  }
+};
+const cpuAtStart = cpuTicks();
+const runStart = Date.now();
 const stream = run({ files, concurrency });
 // Each file's time (its top-level tests run one after another), for the slowest-files list that guides LONGEST_FIRST.
 const fileMs = new Map();
@@ -54,5 +67,9 @@ report.on('end', () => {
   if (text) process.stdout.write(text);
   const slowest = [...fileMs].sort((a, b) => b[1] - a[1]).slice(0, 20);
   if (slowest.length > 1) process.stdout.write(`\nslowest files:\n${slowest.map(([f, ms]) => `  ${(ms / 1000).toFixed(1).padStart(7)} s  ${f}`).join('\n')}\n`);
+  const cpuAtEnd = cpuTicks();
+  const testsMs = [...fileMs.values()].reduce((a, b) => a + b, 0);
+  const busy = cpuAtStart && cpuAtEnd ? ` (hooks not counted); the CPUs were ${((100 * (cpuAtEnd.busy - cpuAtStart.busy)) / (cpuAtEnd.all - cpuAtStart.all)).toFixed(0)}% busy` : '';
+  if (fileMs.size > 1) process.stdout.write(`${fileMs.size} files in ${((Date.now() - runStart) / 1000).toFixed(0)} s, ${concurrency} at a time; their tests took ${(testsMs / 1000).toFixed(0)} s in all${busy}\n`);
   process.exitCode = failed || refused > 0 ? 1 : 0;
 });
