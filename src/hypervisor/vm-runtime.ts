@@ -159,7 +159,8 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
     else if (ev.event === 'RESUME') this.apply('resumed');
     else if (ev.event === 'SHUTDOWN') {
       const reason = String(ev.data?.reason ?? '');
-      this.shutdownReason = SHUTDOWN_REASONS[reason] ?? reason;
+      // The reason the daemon gave before its own quit (a saved state, an operator's force) is the one to keep.
+      this.shutdownReason ??= SHUTDOWN_REASONS[reason] ?? reason;
     } else if (ev.event === 'GUEST_PANICKED') this.shutdownReason = 'the guest panicked';
   }
 

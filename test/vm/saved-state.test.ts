@@ -72,7 +72,10 @@ async function bootAndMark(): Promise<void> {
 async function sendTo(file: string): Promise<number> {
   const r = await cliWithFile(['vm', 'send', VM], file, 'out');
   assert.equal(r.code, 0, r.stderr);
-  assert.equal((await status()).state, 'stopped');
+  const stopped = await status();
+  assert.equal(stopped.state, 'stopped');
+  // The daemon's reason, not QEMU's SHUTDOWN cause of its own quit ("stopped by force").
+  assert.match(stopped.lastStopReason ?? '', /its state was saved/);
   await until('the sent state deleted on the daemon', () => !existsSync(statesDir()));
   return r.ms;
 }
