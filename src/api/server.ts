@@ -31,6 +31,7 @@ import { registerBootRoutes } from '../netboot/http/boot-routes.js';
 import { opsRoutes } from './routes-ops.js';
 import { metricsRoutes } from './metrics.js';
 import { clientAddress, isTrustedProxy, NO_TRUSTED_PROXIES, originProblem, type TrustedProxies } from './request-guard.js';
+import { isUploadStream, uploadBody } from './upload-body.js';
 
 export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...mfaRoutes, ...kioskRoutes, ...metricsRoutes, ...opsRoutes, ...hostRoutes, ...directoryRoutes, ...timelineRoutes];
 
@@ -110,6 +111,16 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       handler: async (req, reply) => countingQueries(() => handleRoute(req, reply), (queries) => opts.log?.debug?.({ route: `${route.method} ${route.url}`, queries }, 'store queries of a request')),
     });
     async function handleRoute(req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+      if (!route.upload || !isUploadStream(req.body)) return handleParsed(req, reply, req.body);
+      const upload = uploadBody(req.body);
+      try {
+        return await handleParsed(req, reply, upload.stream);
+      } catch (err) {
+        await upload.drain();
+        throw err;
+      }
+    }
+    async function handleParsed(req: FastifyRequest, reply: FastifyReply, rawBody: unknown): Promise<unknown> {
       const receivedAt = Date.now();
       const who = await principalOf(opts.store, req);
       // Authorization first: an anonymous caller learns nothing about valid names from validation errors.
@@ -118,7 +129,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       // The one parse of each part, with the route's own schemas: handlers declared by defineRoute are typed by them.
       const params = parseInput(paramsSchema, req.params, 'params');
       if (route.upload && !(req.headers['content-type'] ?? '').startsWith(route.upload)) throw new ArdesiaError('BAD_REQUEST', `this route takes an upload: send ${route.upload}`);
-      const body = route.body ? parseInput(route.body, req.body, 'body') : req.body;
+      const body = route.body ? parseInput(route.body, rawBody, 'body') : rawBody;
       const query = route.query ? parseInput(route.query, req.query, 'query') : req.query;
       const cookies: string[] = [];
       const result = await route.handler({

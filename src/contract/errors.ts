@@ -213,6 +213,7 @@ export const ERROR_REGISTRY = {
   VM_STATE_MISMATCH: { status: 409, hint: 'A state loads only into an identical VM (same QEMU, machine type, memory, vCPUs, devices) whose disks are exactly as they were when it was saved; the message lists what differs. Undo that change, or boot the VM afresh with `ardesia vm start NAME --discard-state` (the saved state is then deleted).' },
   VM_STATE_RESTORE_FAILED: { status: 500, hint: 'QEMU could not load the saved state (see `ardesia vm log NAME --qemu`); the state file is kept. Retry, or boot the VM afresh with `ardesia vm start NAME --discard-state`.' },
   VM_STATE_EXISTS: { status: 409, hint: 'This VM already has a saved state: resume it with `ardesia vm start NAME`, or delete it with `ardesia vm start NAME --discard-state` before receiving another.' },
+  VM_STATE_NOT_SEALED: { status: 403, hint: 'A VM owner can receive only states this site sent (`ardesia vm send`), sealed with its key; this one carries no valid seal (crafted, edited, or from another site). Ask an administrator to receive it: they can load a state from anywhere.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

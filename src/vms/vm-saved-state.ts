@@ -1,8 +1,8 @@
 // A VM's saved state in the data folder (states/NAME/: manifest.json + state.bin, the raw QEMU stream) and on
 // the wire (`vm send`: the header of saved-state/manifest.ts, then the stream). Files and streams only; what
 // must match is decided by the pure manifest.ts.
-import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable, Transform } from 'node:stream';
@@ -13,7 +13,27 @@ import { handleWriter } from '../hypervisor/saved-state/transfer.js';
 import { FIRST_HANDED_FD } from '../hypervisor/qemu/handed-files.js';
 import type { QemuLaunch } from '../hypervisor/qemu/argv.js';
 import { hasClipboardAgent, withoutClipboardAgent } from '../hypervisor/saved-state/clipboard-agent.js';
-import { type LaunchIdentity, launchFingerprint, machineOf, type SavedDisk, savedStateHeader, savedStateHeaderParse, SavedStateManifest, savedStateProblems } from '../hypervisor/saved-state/manifest.js';
+import { type LaunchIdentity, launchFingerprint, machineOf, type SavedDisk, savedStateHeader, savedStateHeaderParse, SavedStateManifest, savedStateProblems, stateSealValid } from '../hypervisor/saved-state/manifest.js';
+
+/**
+ * The site's key sealing saved states (tls/state-seal.key, 0600, made once): QEMU trusts an incoming migration
+ * stream as it trusts its own memory, so a VM owner may load only streams this site wrote. Backed up with tls/.
+ */
+export function stateSealKey(dataDir: string): Buffer {
+  const path = join(dataDir, 'tls', 'state-seal.key');
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  mkdirSync(join(dataDir, 'tls'), { recursive: true, mode: 0o700 });
+  try {
+    writeFileSync(path, randomBytes(32), { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // made meanwhile by another start: use that one
+  }
+  return readFileSync(path);
+}
 
 export interface SavedStateFiles {
   dir: string;
@@ -119,9 +139,10 @@ export function savedStateSendStream(files: SavedStateFiles, manifest: SavedStat
 
 /**
  * `vm receive`'s body into states/NAME/ (manifest last): the header parsed, the stream written while hashed,
- * and refused unless its length and sha256 are the manifest's. Nothing is left behind on a refusal.
+ * and refused unless its length and sha256 are the manifest's; with `sealKey` (a VM owner's receive), unless the
+ * manifest carries the site's seal, before a byte of the stream is written. Nothing is left behind on a refusal.
  */
-export async function savedStateReceive(files: SavedStateFiles, body: Readable, vm: string): Promise<SavedStateManifest> {
+export async function savedStateReceive(files: SavedStateFiles, body: Readable, vm: string, sealKey?: Buffer): Promise<SavedStateManifest> {
   await savedStateFolder(files);
   const out = await open(files.stream, 'wx', 0o600);
   try {
@@ -136,6 +157,7 @@ export async function savedStateReceive(files: SavedStateFiles, body: Readable, 
         const r = savedStateHeaderParse(head);
         if (r.kind === 'more') return next();
         if (r.kind === 'invalid') return next(new ArdesiaError('VM_STATE_INVALID', `vm ${vm}: the file sent is no VM state: ${r.problem}`));
+        if (sealKey && !stateSealValid(r.manifest, sealKey)) return next(new ArdesiaError('VM_STATE_NOT_SEALED', `vm ${vm}: the state sent ${r.manifest.seal ? 'carries a seal that is not this site\'s' : 'carries no seal'}; a VM owner can receive only a state this site sent`));
         manifest = r.manifest;
         count(head.subarray(r.length), next);
       },

@@ -4,14 +4,14 @@ import type { Readable } from 'node:stream';
 import { ArdesiaError } from '../contract/errors.js';
 import type { StartCaller, VmStatus } from '../contract/vm.js';
 import { canSaveState } from '../hypervisor/lifecycle.js';
-import { qemuVersionText, SAVED_STATE_FORMAT, type SavedStateManifest } from '../hypervisor/saved-state/manifest.js';
+import { qemuVersionText, SAVED_STATE_FORMAT, type SavedStateManifest, stateSeal } from '../hypervisor/saved-state/manifest.js';
 import type { VmRuntime } from '../hypervisor/vm-runtime.js';
 import { hasClipboardAgent } from '../hypervisor/saved-state/clipboard-agent.js';
 import type { KeyedLock } from '../lib/keyed-lock.js';
 import { withTimeout } from '../lib/with-timeout.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmSetDesired } from '../store/vms.js';
-import { diskIdentities, launchIdentity, runningArgv, savedStateCommit, savedStateFiles, savedStateFolder, savedStateRead, savedStateReceive, savedStateRemove, savedStateSendStream } from './vm-saved-state.js';
+import { diskIdentities, launchIdentity, runningArgv, savedStateCommit, savedStateFiles, savedStateFolder, savedStateRead, savedStateReceive, savedStateRemove, savedStateSendStream, stateSealKey } from './vm-saved-state.js';
 
 /** How long QEMU may take to exit after `quit` once its state is saved. */
 const QUIT_AFTER_SAVE_MS = 30_000;
@@ -68,6 +68,7 @@ export class VmStates {
         ...launchIdentity(rt.spec, argv, rt.paths.dir, rt.accel, qemuVersion, disks),
         state: { bytes: saved.bytes, sha256: saved.sha256 },
       };
+      manifest.seal = stateSeal(manifest, stateSealKey(this.dataDir));
       await savedStateCommit(files, manifest);
       return { manifest, saveMs: Date.now() - started, reason: SAVED_TO_DISK_REASON };
     } catch (err) {
@@ -102,7 +103,7 @@ export class VmStates {
       if (this.vms.runtimeOf(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is running: stop it before receiving a state into it`);
       if (savedStateRead(files)) throw new ArdesiaError('VM_STATE_EXISTS', `vm ${name} already has a saved state`);
       await savedStateRemove(files);
-      await savedStateReceive(files, body, name);
+      await savedStateReceive(files, body, name, caller && !caller.admin ? stateSealKey(this.dataDir) : undefined);
     });
     try {
       return await this.vms.start(name, undefined, undefined, caller, { stateVerified: true });

@@ -4,6 +4,7 @@
 // opens every file itself, follows qcow2 chains, and never blocks on a FIFO. Root still can.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -120,6 +121,48 @@ test('the owner starts their VM, reads and opens its console, and stops it', asy
     (ws as WebSocket).once('error', reject);
   });
   (ws as WebSocket).close();
+  const s = await stop(tokens.owner, 'mine');
+  assert.equal(s.status, 200, JSON.stringify(s.json));
+});
+
+/** A sent state with its stream changed by the owner and its sha256 made to match again: with no seal, or with the old one. */
+function forged(sent: Buffer, keepSeal: boolean): Buffer {
+  const magicEnd = sent.indexOf(0x0a);
+  const manifestEnd = sent.indexOf(0x0a, magicEnd + 1);
+  const manifest = JSON.parse(sent.subarray(magicEnd + 1, manifestEnd).toString()) as { seal?: string; state: { bytes: number; sha256: string } };
+  assert.match(manifest.seal ?? '', /^[0-9a-f]{64}$/, 'the daemon sealed the state it sent');
+  const stream = Buffer.from(sent.subarray(manifestEnd + 1));
+  const at = stream.length - 64; // a byte of device state or RAM, as an attacker would pick one
+  stream[at] = stream[at]! ^ 0x01;
+  manifest.state.sha256 = createHash('sha256').update(stream).digest('hex');
+  if (!keepSeal) delete manifest.seal;
+  return Buffer.concat([sent.subarray(0, magicEnd + 1), Buffer.from(`${JSON.stringify(manifest)}\n`), stream]);
+}
+
+const receive = async (token: string, name: string, bytes: Buffer): Promise<Reply> => {
+  const res = await fetch(`${url}/v1/vms/${name}/receive`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' }, body: new Uint8Array(bytes) });
+  return { status: res.status, json: (await res.json()) as Reply['json'] };
+};
+
+test('the owner receives a state their VM sent, never one they crafted: QEMU would load its stream as trusted memory', async () => {
+  const r = await start(tokens.owner, 'mine');
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  await until('the banner', async () => (await fetch(`${url}/v1/vms/mine/log`, { headers: { authorization: `Bearer ${tokens.owner}` } }).then((x) => x.text())).includes(g.amd64.banner));
+  const res = await fetch(`${url}/v1/vms/mine/send`, { method: 'POST', headers: { authorization: `Bearer ${tokens.owner}` } });
+  assert.equal(res.status, 200);
+  const sent = Buffer.from(await res.arrayBuffer());
+  await until('the sent state deleted on the daemon', () => !existsSync(join(daemon.dataDir, 'states', 'mine')));
+  for (const keepSeal of [false, true]) {
+    const refused = await receive(tokens.owner, 'mine', forged(sent, keepSeal));
+    assert.equal(refused.status, 403, JSON.stringify(refused.json));
+    assert.equal(refused.json.error?.code, 'VM_STATE_NOT_SEALED', JSON.stringify(refused.json));
+    assert.match(refused.json.error!.message, keepSeal ? /not this site's/ : /carries no seal/);
+    assert.equal(qemusOf('mine'), 0, 'no QEMU was started');
+    assert.ok(!existsSync(join(daemon.dataDir, 'states', 'mine')), 'nothing of the forged state left behind');
+  }
+  const back = await receive(tokens.owner, 'mine', sent);
+  assert.equal(back.status, 200, JSON.stringify(back.json));
+  assert.equal(back.json.state, 'running');
   const s = await stop(tokens.owner, 'mine');
   assert.equal(s.status, 200, JSON.stringify(s.json));
 });

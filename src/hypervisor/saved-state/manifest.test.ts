@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { qemuVersionText, launchFingerprint, type LaunchIdentity, machineOf, normalisedArgv, SAVED_STATE_MAGIC, savedStateHeader, savedStateHeaderParse, type SavedStateManifest, savedStateProblems } from './manifest.js';
+import { qemuVersionText, launchFingerprint, type LaunchIdentity, machineOf, normalisedArgv, SAVED_STATE_MAGIC, savedStateHeader, savedStateHeaderParse, type SavedStateManifest, savedStateProblems, stateSeal, stateSealValid } from './manifest.js';
 
 const ARGS = ['-name', 'guest=a1,debug-threads=on', '-S', '-pidfile', '/d/runtime/a1/qemu.pid', '-machine', 'q35,accel=tcg', '-m', '256M', '-spice', 'addr=127.0.0.1,port=5931,disable-ticketing=on', '-device', 'virtio-blk-pci,drive=disk0'];
 const launch = (args: string[], vm = 'a1', runtimeDir = '/d/runtime/a1') => ({ binary: '/usr/bin/qemu-system-x86_64', args, vm, runtimeDir });
@@ -78,4 +78,22 @@ test('the wire header: written, read back whole or byte by byte, and refused whe
     const r = savedStateHeaderParse(bytes);
     assert.ok(r.kind === 'invalid' && expect.test(r.problem), `${what}: ${JSON.stringify(r)}`);
   }
+});
+
+test('the seal: valid only with the site\'s key over every field as written, whatever the key order', () => {
+  const key = Buffer.alloc(32, 7);
+  const sealed: SavedStateManifest = { ...SAVED, seal: stateSeal(SAVED, key) };
+  assert.ok(stateSealValid(sealed, key));
+  // The same manifest read back from the wire with its keys in another order.
+  const reordered = JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(sealed).reverse()))) as SavedStateManifest;
+  assert.ok(stateSealValid(reordered, key));
+  const CASES: Array<[string, SavedStateManifest, Buffer]> = [
+    ['no seal', SAVED, key],
+    ['another site\'s key', sealed, Buffer.alloc(32, 8)],
+    ['the stream\'s sha256 changed', { ...sealed, state: { ...sealed.state, sha256: 'd'.repeat(64) } }, key],
+    ['the memory changed', { ...sealed, memoryMiB: 512 }, key],
+    ['a disk\'s identity changed', { ...sealed, disks: sealed.disks.map((d) => ({ ...d, path: '/elsewhere' })) }, key],
+    ['the seal cut short', { ...sealed, seal: sealed.seal!.slice(0, 62) + '00' }, key],
+  ];
+  for (const [what, manifest, k] of CASES) assert.equal(stateSealValid(manifest, k), false, what);
 });

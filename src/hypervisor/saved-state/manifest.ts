@@ -3,7 +3,7 @@
 // QEMU loads a stream only into an identical machine (same build, machine type, memory, devices in the
 // same order), and the guest's disks must be exactly as they were when it was paused, or its file
 // systems are corrupted: both are checked here BEFORE a QEMU is started.
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 
 export const SAVED_STATE_FORMAT = 1;
@@ -39,8 +39,34 @@ export const SavedStateManifest = z.object({
   launchSha256: Sha256,
   disks: z.array(SavedDisk),
   state: z.object({ bytes: z.number().int().min(0), sha256: Sha256 }).strict(),
+  /** HMAC-SHA256 of the rest with the site's key (stateSeal): a VM owner may receive only a sealed state. */
+  seal: Sha256.optional(),
 }).strict();
 export type SavedStateManifest = z.infer<typeof SavedStateManifest>;
+
+/** JSON with keys sorted at every level: the bytes a seal covers do not depend on how the manifest was built. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The seal of a manifest (every field but the seal itself, the stream's sha256 included) under the site's key. */
+export function stateSeal(manifest: SavedStateManifest, key: Buffer): string {
+  const { seal: _seal, ...sealed } = manifest;
+  return createHmac('sha256', key).update(canonicalJson(sealed)).digest('hex');
+}
+
+/** Whether the manifest carries this site's seal (compared in constant time). */
+export function stateSealValid(manifest: SavedStateManifest, key: Buffer): boolean {
+  if (manifest.seal === undefined) return false;
+  const want = Buffer.from(stateSeal(manifest, key), 'hex');
+  const got = Buffer.from(manifest.seal, 'hex');
+  return got.length === want.length && timingSafeEqual(got, want);
+}
 
 /** What a restore would launch now, in the manifest's terms (state aside). */
 export type LaunchIdentity = Omit<SavedStateManifest, 'format' | 'vm' | 'savedAt' | 'state'>;
