@@ -150,8 +150,16 @@ async function expectInGuest(page: Page, w: WebDaemon, text: string, file: strin
   const before = await settledXtermPixels(page);
   await page.keyboard.press('Shift+Insert');
   await until('the pasted text drawn in the xterm', async () => (await xtermPixels(page)) !== before, 60_000, 250);
+  await settledXtermPixels(page); // the whole paste drawn, not only its first redraw
   await page.keyboard.press('Enter');
-  const ran = await until(`${file} in the home`, () => fileSeenByGuest(w, USER.name, file, content), 60_000, 3000).then(() => true, () => false);
+  const seen = (ms: number) => until(`${file} in the home`, () => fileSeenByGuest(w, USER.name, file, content), ms, 3000).then(() => true, () => false);
+  let ran = await seen(30_000);
+  // Under load the paste can be drawn after that Enter (seen in a rehearsal: the shell ran an empty line, the text
+  // then waited on the command line). Another Enter runs it; the paste itself is still the one Shift+Insert.
+  if (!ran) {
+    await page.keyboard.press('Enter');
+    ran = await seen(60_000);
+  }
   assert.ok(ran, `one Shift+Insert did not paste the guest's clipboard into the xterm; the guest's console said: ${lastGuestAnswer}`);
 }
 
