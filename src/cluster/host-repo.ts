@@ -3,7 +3,7 @@ import type { Selectable } from 'kysely';
 import { ArdesiaError } from '../contract/errors.js';
 import { isInSession, isWarm } from '../contract/desktop-states.js';
 import { DESKTOP_STATES, type DesktopState } from '../contract/pools.js';
-import type { HostCapacityView, HostState, HostUsage, HostView, KsmReport } from '../contract/hosts.js';
+import type { HostAgentView, HostCapacityView, HostState, HostUsage, HostView, KsmReport } from '../contract/hosts.js';
 import type { Store } from '../store/db.js';
 import type { HostTable } from '../store/schema-hosts.js';
 import type { HostLoad } from './placement.js';
@@ -90,7 +90,14 @@ export function hostViewOf(row: HostRow, snap: HostsSnapshot, controller: string
     heartbeatAt: row.heartbeat_at,
     controller: row.name === controller,
     ksm: row.name === controller ? controllerKsm : null,
+    agent: agentViewOf(row),
   };
+}
+
+/** A remote agent's stored report, and whether its link lives now. */
+export function agentViewOf(row: Pick<HostRow, 'agent_report' | 'agent_linked_at'>): HostAgentView | null {
+  if (row.agent_report === null) return null;
+  return { ...(JSON.parse(row.agent_report) as Omit<HostAgentView, 'linked'>), linked: row.agent_linked_at !== null };
 }
 
 export function hostLoadsOf(snap: HostsSnapshot, nowMs: number, controller?: string): HostLoad[] {

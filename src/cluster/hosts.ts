@@ -33,6 +33,8 @@ export interface HostServiceOptions {
 export interface HostServiceEvents {
   host: [HostView];
   'host-removed': [string];
+  /** A remote agent's link opened or closed (its host's row changed). */
+  'host-linked': [string];
 }
 
 /** Caller as the audit records it. */

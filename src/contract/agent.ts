@@ -64,7 +64,7 @@ export const AgentCapacity = z
 export type AgentCapacity = z.infer<typeof AgentCapacity>;
 
 /** What the agent observes on each heartbeat. */
-export const AgentLoad = z.object({ loadAverage1m: z.number().min(0), memoryFreeMiB: z.number().int().min(0), runningVms: z.number().int().min(0) }).strict();
+export const AgentLoad = z.object({ loadAverage1m: z.number().min(0), memoryFreeMiB: z.number().int().min(0) }).strict();
 export type AgentLoad = z.infer<typeof AgentLoad>;
 
 export const AgentHello = z.object({ type: z.literal('hello'), protocol: z.number().int(), host: HostName, agentVersion: z.string().min(1).max(64), capacity: AgentCapacity }).strict();
