@@ -12,6 +12,8 @@ import type { HostView } from '../../src/contract/hosts.js';
 import { NetLab } from '../netboot/lab.js';
 import { CLI, runCli, TestDaemon, until } from '../helpers/daemon.js';
 import { freshDatabase, postgresAvailable } from '../helpers/postgres.js';
+import { type OpenApiDoc, schemaProblems } from '../api/responses-support.js';
+import { hostRoutes } from '../../src/api/routes-hosts.js';
 
 const skip = postgresAvailable() ? false : 'PostgreSQL 15 is not installed (apt-get install postgresql)';
 const NET = '10.251.7';
@@ -107,6 +109,23 @@ test('two agents join with their tokens and show up in host list with their capa
   assert.match(text.stdout, /a1\s+up\s.*linked (kvm|tcg)/);
   assert.match(text.stdout, /ctl \*\s+up\s.*embedded/);
   assert.equal(statSync(join(agents[0]!.dataDir, 'agent.json')).mode & 0o777, 0o600);
+});
+
+test('the join-token and join replies match the OpenAPI document and the routes\' own schemas', { skip }, async () => {
+  const api = controller.api();
+  const doc = await api.request<OpenApiDoc>('GET', '/v1/openapi.json');
+  const check = (method: 'POST', url: string, body: unknown) => {
+    const schema = doc.paths[url.replace(/:([A-Za-z]+)/g, '{$1}')]?.[method.toLowerCase()]?.responses['200']?.content?.['application/json']?.schema;
+    assert.ok(schema, `${method} ${url} is not documented`);
+    assert.deepEqual(schemaProblems(schema, body), [], `${method} ${url}`);
+    assert.ok(hostRoutes.find((r) => r.method === method && r.url === url)!.response!.safeParse(body).success, `${method} ${url}: its own schema`);
+  };
+  const issued = await api.request<{ token: string }>('POST', '/v1/hosts/doc1/join-token', { validSeconds: 60 });
+  check('POST', '/v1/hosts/:name/join-token', issued);
+  const t = joinTokenParse(issued.token);
+  const joined = await api.request('POST', '/v1/agent/join', { protocol: 1, host: 'doc1', id: t.id, secret: t.secret });
+  check('POST', '/v1/agent/join', joined);
+  assert.equal((await cli(['host', 'remove', 'doc1'])).code, 0);
 });
 
 test('a join token used twice is refused, and the agent says why', { skip }, async () => {
