@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import {
-  AGENT_PROTOCOL_VERSION, type AgentMessage, agentMessageDecode, type ControllerMessage, controllerMessageEncode, controllerRefusal,
+  AGENT_FRAME_MAX_BYTES, AGENT_PROTOCOL_VERSION, type AgentMessage, agentMessageDecode, type ControllerMessage, controllerMessageEncode, controllerRefusal,
 } from '../contract/agent.js';
 import { ArdesiaError, ERROR_REGISTRY, type ErrorCode } from '../contract/errors.js';
 import type { HostAgentView } from '../contract/hosts.js';
@@ -13,6 +13,8 @@ import { dbNowIso } from './db-clock.js';
 
 /** How often agents heartbeat (told in `accepted`): well under HOST_DOWN_AFTER_MS. */
 export const AGENT_HEARTBEAT_EVERY_MS = 3_000;
+/** An accepted link that sends nothing this long (several missed heartbeats) is closed. */
+export const AGENT_SILENT_AFTER_MS = 8 * AGENT_HEARTBEAT_EVERY_MS;
 /** A link that sends no hello this long after it opened is closed. */
 const HELLO_WITHIN_MS = 30_000;
 /** Close codes: 4000 + the refusal's HTTP status, as the console's. */
@@ -31,7 +33,8 @@ export class AgentLinks {
   /** A new link; `authorization` is the upgrade request's header (Bearer CREDENTIAL). */
   async accept(socket: WebSocket, authorization: string | undefined): Promise<void> {
     const early: Buffer[] = [];
-    const holdEarly = (data: Buffer) => (early.length < 4 ? early.push(data) : socket.terminate());
+    // Not yet authenticated: a few frames of the protocol's size at most are held.
+    const holdEarly = (data: Buffer) => (early.length < 4 && data.length <= AGENT_FRAME_MAX_BYTES ? early.push(data) : socket.terminate());
     socket.on('message', holdEarly);
     let host: string;
     try {
@@ -47,11 +50,19 @@ export class AgentLinks {
     const timer = setTimeout(() => this.refuse(socket, new ArdesiaError('AGENT_PROTOCOL_MISMATCH', `agent of ${host} sent no hello within ${HELLO_WITHIN_MS / 1000} s`)), HELLO_WITHIN_MS);
     let accepted = false;
     let queue = Promise.resolve();
+    // A link gone silent (a host cut off without a FIN) is closed, so the host is marked down and unlinked.
+    let silence: NodeJS.Timeout | undefined;
+    const heard = () => {
+      clearTimeout(silence);
+      silence = setTimeout(() => socket.terminate(), AGENT_SILENT_AFTER_MS);
+    };
     const onFrame = (data: Buffer) => {
+      if (accepted) heard();
       queue = queue.then(() => this.frame(socket, host, data, accepted)).then((ok) => {
         if (ok === 'accepted') {
           accepted = true;
           clearTimeout(timer);
+          heard();
         }
       }, (err) => this.refuse(socket, err));
     };
@@ -60,6 +71,7 @@ export class AgentLinks {
     for (const data of early) onFrame(data);
     socket.on('close', () => {
       clearTimeout(timer);
+      clearTimeout(silence);
       if (accepted && this.live.get(host) === socket) void this.linkGone(host);
     });
   }

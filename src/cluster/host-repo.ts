@@ -7,6 +7,7 @@ import type { HostAgentView, HostCapacityView, HostState, HostUsage, HostView, K
 import type { Store } from '../store/db.js';
 import type { HostTable } from '../store/schema-hosts.js';
 import type { HostLoad } from './placement.js';
+import { dbNowIso } from './db-clock.js';
 
 export type HostRow = Selectable<HostTable>;
 
@@ -38,6 +39,8 @@ function vmSize(spec: string): { memoryMiB: number; vcpus: number } {
 
 export interface HostsSnapshot {
   rows: HostRow[];
+  /** The database's clock when the rows were read (ms): heartbeats written by several hosts are judged by it. */
+  nowMs?: number;
   usage: Map<string, HostUsage>;
   poolDesktops: Map<string, Record<string, number>>;
 }
@@ -50,7 +53,7 @@ const emptyUsage = (): HostUsage => ({ memoryMiB: 0, vcpus: 0, runningVms: 0, de
 /** Every host with what runs there, in three queries whatever the number of hosts, VMs and desktops. */
 export async function hostsSnapshot(db: Store): Promise<HostsSnapshot> {
   const [rows, vms, desktops] = await Promise.all([
-    db.selectFrom('hosts').selectAll().orderBy('name').execute(),
+    db.selectFrom('hosts').selectAll().select(dbNowIso(db).as('db_now')).orderBy('name').execute(),
     db.selectFrom('vms').select(['host', 'spec']).where('desired', '=', 'running').where('host', 'is not', null).execute(),
     db.selectFrom('pool_desktops').select(['host', 'pool', 'state', 'user']).where('host', 'is not', null).where('state', 'in', ON_HOST_STATES).execute(),
   ]);
@@ -75,7 +78,8 @@ export async function hostsSnapshot(db: Store): Promise<HostsSnapshot> {
     const counts = poolDesktops.get(d.host!) ?? poolDesktops.set(d.host!, {}).get(d.host!)!;
     counts[d.pool] = (counts[d.pool] ?? 0) + 1;
   }
-  return { rows, usage, poolDesktops };
+  const nowMs = rows[0] ? Date.parse(rows[0].db_now) : undefined;
+  return { rows: rows.map(({ db_now: _, ...row }) => row), usage, poolDesktops, ...(nowMs === undefined ? {} : { nowMs }) };
 }
 
 /** `controllerKsm`: KSM as read on the controller's own host (other hosts' sysfs is not readable from here). */

@@ -188,7 +188,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   await hosts.register();
   // Remote agents (PostgreSQL only): tokens, and links that mark their hosts up; a removed host's link ends.
   const agentJoin = new AgentJoin(store, hosts.localName);
-  const agentLinks = new AgentLinks(store, agentJoin, log, (host) => hosts.emit('host-linked', host));
+  const agentLinks = new AgentLinks(store, agentJoin, log, (host) => void hosts.announceChange(host).catch((err) => log.warn({ err, host }, 'announcing a host change failed')));
   await agentLinks.forgetStaleLinks();
   hosts.on('host-removed', (name) => agentLinks.revoke(name));
   const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids });

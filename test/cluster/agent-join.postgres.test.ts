@@ -180,6 +180,14 @@ test('the controller restarted: the agents reconnect by themselves', { skip }, a
   await until('a2 back', linked('a2'));
 });
 
+test('a host cut off without a FIN: the controller unlinks it, and the agent dials again once the network is back', { skip }, async () => {
+  await lab.exec(nsOf.a1!, 'ip', ['link', 'set', 'eth0', 'down']);
+  await until('a1 unlinked by silence', unlinked('a1'), 120_000);
+  await lab.exec(nsOf.a1!, 'ip', ['link', 'set', 'eth0', 'up']);
+  await until('a1 linked after the cut', linked('a1'), 120_000);
+  assert.match(agents.at(-1)!.output, /stopped answering heartbeats/);
+});
+
 test("host remove revokes the agent's credential: its link ends and its next connect is refused", { skip }, async () => {
   const a2 = agents[1]!;
   const r = await cli(['host', 'remove', 'a2']);

@@ -19,6 +19,9 @@ export const AGENT_VERSION = '0.1.0';
 /** Refusals no retry can cure: the agent stops and says why. */
 const FATAL: ReadonlySet<string> = new Set(['AGENT_CREDENTIAL_REFUSED', 'AGENT_CONTROLLER_MISMATCH', 'AGENT_PROTOCOL_MISMATCH', 'AGENT_NEEDS_POSTGRES', 'AGENT_LINK_REPLACED']);
 
+/** Heartbeats without an ack before the agent drops the link and dials again. */
+const ACKS_MISSED_LIMIT = 6;
+
 export interface AgentRunOptions {
   dataDir: string;
   /** --controller: where to dial (default: the URL the token or the saved state names). */
@@ -122,6 +125,7 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, op
     let beat: NodeJS.Timeout | undefined;
     let refusal: ArdesiaError | undefined;
     let seq = 0;
+    let lastAckAt = Date.now();
     const onAbort = () => ws.close(1000, 'agent stopping');
     opts.signal.addEventListener('abort', onAbort, { once: true });
     ws.on('open', () => ws.send(agentMessageEncode({ type: 'hello', protocol: AGENT_PROTOCOL_VERSION, host: state.host, agentVersion: AGENT_VERSION, capacity })));
@@ -135,9 +139,20 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, op
       if (m.type === 'accepted') {
         onAccepted();
         log.info({ host: m.hostId, heartbeatEveryMs: m.heartbeatEveryMs }, `agent linked to ${url.origin} as host ${m.hostId}`);
-        const send = () => ws.readyState === ws.OPEN && ws.send(agentMessageEncode({ type: 'heartbeat', seq: seq++, load: { loadAverage1m: loadavg()[0] ?? 0, memoryFreeMiB: Math.floor(freemem() / 1024 / 1024) } }));
+        lastAckAt = Date.now();
+        const send = () => {
+          // A controller that stopped answering (cut off without a FIN) is left: the next link is dialled.
+          if (Date.now() - lastAckAt > ACKS_MISSED_LIMIT * m.heartbeatEveryMs) {
+            log.warn({ lastAckAt: new Date(lastAckAt).toISOString() }, 'the controller stopped answering heartbeats; reconnecting');
+            ws.terminate();
+            return;
+          }
+          if (ws.readyState === ws.OPEN) ws.send(agentMessageEncode({ type: 'heartbeat', seq: seq++, load: { loadAverage1m: loadavg()[0] ?? 0, memoryFreeMiB: Math.floor(freemem() / 1024 / 1024) } }));
+        };
         send();
         beat = setInterval(send, m.heartbeatEveryMs);
+      } else if (m.type === 'ack') {
+        lastAckAt = Date.now();
       } else if (m.type === 'refused') {
         refusal = new ArdesiaError(m.code, `the controller refused the link: ${m.message}`, undefined, m.hint);
       }

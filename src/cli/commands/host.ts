@@ -136,7 +136,7 @@ function hostRows(hosts: HostView[]): string {
       String(h.used.spares),
       String(h.used.runningVms),
       h.ksm === null || !h.ksm.available ? '-' : h.ksm.enabled || h.ksm.savedBytes > 0 ? mib(h.ksm.savedBytes) : 'off',
-      h.controller ? 'embedded' : h.agent === null ? 'not joined' : `${h.agent.linked ? 'linked' : 'unlinked'} ${h.agent.accel}`,
+      h.controller ? 'embedded' : h.agent === null ? 'no hello yet' : `${h.agent.linked ? 'linked' : 'unlinked'} ${h.agent.accel}`,
       h.heartbeatAt,
       h.labels.join(',') || '-',
     ]),
