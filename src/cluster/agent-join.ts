@@ -50,7 +50,7 @@ export class AgentJoin {
   async tokenIssue(host: string, ttlMs: number, who: HostCaller): Promise<JoinTokenIssued> {
     requireClusterStore(this.db);
     const endpoint = this.endpoint;
-    if (!endpoint) throw new ArdesiaError('AGENT_NEEDS_POSTGRES', 'this controller has no HTTPS listener for agents to dial: start it with `serve --listen ADDR:PORT` (HTTPS)', undefined, 'Agents dial the controller over HTTPS and pin its certificate: restart the controller with `ardesia serve --database postgres://… --listen ADDR:PORT`, then print the token again.');
+    if (!endpoint) throw new ArdesiaError('AGENT_CONTROLLER_NO_HTTPS', 'this controller has no HTTPS listener for agents to dial (serve --listen ADDR:PORT)');
     if (host === this.controllerHost || (await this.db.selectFrom('hosts').select('name').where('name', '=', host).executeTakeFirst())) {
       throw new ArdesiaError('AGENT_HOST_EXISTS', `host ${host} is in the cluster already`);
     }

@@ -104,8 +104,9 @@ export function agentViewOf(row: Pick<HostRow, 'agent_report' | 'agent_linked_at
   return { ...(JSON.parse(row.agent_report) as Omit<HostAgentView, 'linked'>), linked: row.agent_linked_at !== null };
 }
 
+/** Hosts placement may choose: remote agents join and report, but run no VMs yet, so only hosts without one. */
 export function hostLoadsOf(snap: HostsSnapshot, nowMs: number, controller?: string): HostLoad[] {
-  return snap.rows.map((row) => {
+  return snap.rows.filter((row) => row.agent_credential_sha256 === null).map((row) => {
     const used = snap.usage.get(row.name) ?? emptyUsage();
     return {
       name: row.name,

@@ -224,6 +224,7 @@ export const ERROR_REGISTRY = {
   AGENT_HOST_EXISTS: { status: 409, hint: 'A host of this name is joined already: remove it first (`ardesia host remove NAME`), or give the new host another name.' },
   AGENT_NOT_JOINED: { status: 400, hint: 'This data folder holds no agent credential: start the agent once with --join TOKEN (from `ardesia host add NAME` on the controller).' },
   AGENT_LINK_REPLACED: { status: 409, hint: 'Another agent process connected with the same credential and took over the link: run one agent per host and data folder.' },
+  AGENT_CONTROLLER_NO_HTTPS: { status: 409, hint: 'Agents dial the controller over HTTPS and pin its certificate: restart it with `ardesia serve --database postgres://… --listen ADDR:PORT` (HTTPS), then print the token again.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;
