@@ -1,6 +1,8 @@
 // Hosts of the cluster (administrators only): list, show with what is left there, drain, undrain, remove.
 import { z } from 'zod';
 import { HOST_LABELS_FROM, HostLabelsBody, HostName, HostState, KsmMode, type HostDetail, type HostView, type KsmReport } from '../contract/hosts.js';
+import { AGENT_JOIN_PATH, AgentJoinReply, AgentJoinRequest } from '../contract/agent.js';
+import { JOIN_TOKEN_DEFAULT_TTL_MS, JOIN_TOKEN_MAX_TTL_MS } from '../cluster/agent-join.js';
 import { listOf, namedResult } from './responses.js';
 import { type ApiRoute, defineRoute, type RouteInput } from './route.js';
 
@@ -38,6 +40,17 @@ export const HostViewBody = z
     heartbeatAt: Iso,
     controller: z.boolean(),
     ksm: KsmReportBody.nullable(),
+    agent: z
+      .object({
+        version: z.string(),
+        qemuVersion: z.string().nullable(),
+        accel: z.enum(['kvm', 'tcg']),
+        kvmProbe: z.object({ ok: z.boolean(), detail: z.string() }).strict(),
+        load: z.object({ loadAverage1m: z.number().min(0), memoryFreeMiB: count }).strict().nullable(),
+        linked: z.boolean(),
+      })
+      .strict()
+      .nullable(),
   })
   .strict() satisfies z.ZodType<HostView>;
 
@@ -45,6 +58,9 @@ export const HostDetailBody = HostViewBody.extend({
   desktops: z.array(z.object({ name: z.string(), pool: z.string(), state: z.string(), user: z.string().nullable() }).strict()),
   vms: z.array(z.string()),
 }).strict() satisfies z.ZodType<HostDetail>;
+
+const JoinTokenBody = z.object({ validSeconds: z.number().int().min(10).max(JOIN_TOKEN_MAX_TTL_MS / 1000).default(JOIN_TOKEN_DEFAULT_TTL_MS / 1000) }).strict();
+const JoinTokenReply = z.object({ host: z.string(), token: z.string(), expiresAt: Iso, controller: z.string(), fingerprint: z.string() }).strict();
 
 const callerOf = ({ principal, address }: Pick<RouteInput, 'principal' | 'address'>) => ({ name: principal ?? 'unknown', address });
 
@@ -112,6 +128,25 @@ export const hostRoutes: ApiRoute[] = [
     body: KsmBody,
     response: KsmReportBody,
     handler: async (input) => input.app.hosts.ksmSet(input.params.name, input.body.mode, callerOf(input)),
+  }),
+  defineRoute({
+    method: 'POST',
+    url: '/v1/hosts/:name/join-token',
+    summary: "Print a one-time join token for a new host's agent (carries the controller's URL and certificate fingerprint; PostgreSQL store only)",
+    access: 'admin',
+    params: HostParams,
+    body: JoinTokenBody,
+    response: JoinTokenReply,
+    handler: async (input) => input.app.agents.join.tokenIssue(input.params.name, input.body.validSeconds * 1000, callerOf(input)),
+  }),
+  defineRoute({
+    method: 'POST',
+    url: AGENT_JOIN_PATH,
+    summary: "Trade a join token for the agent's own credential (once; the token's secret is the authentication)",
+    access: 'public',
+    body: AgentJoinRequest,
+    response: AgentJoinReply,
+    handler: async ({ app, body, address }) => app.agents.join.exchange(body, address),
   }),
   defineRoute({
     method: 'DELETE',

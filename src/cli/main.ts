@@ -16,6 +16,7 @@ import { registerBackupCommands } from './commands/backup.js';
 import { registerDirectoryCommands } from './commands/directory.js';
 import { registerSiteCommands } from './commands/site.js';
 import { registerReportCommands } from './commands/report.js';
+import { registerAgentCommand } from './commands/agent.js';
 
 const program = new Command('ardesia')
   .description('Ardesia: VMs on QEMU/KVM (vmctl verbs) and virtual desktops')
@@ -29,6 +30,7 @@ const program = new Command('ardesia')
   .showHelpAfterError();
 
 registerServeCommand(program);
+registerAgentCommand(program);
 registerVmCommands(program);
 registerHostCommands(program);
 registerImageCommands(program);

@@ -23,7 +23,7 @@ test("the controller's own host is never judged down by its heartbeat: it is the
 });
 
 test('loads from a snapshot: usage and per-pool counts by host; a host with nothing has zeros', () => {
-  const row = (name: string) => ({ name, state: 'up', labels: '["ssd"]', labels_from: 'serve', memory_mib: 8192, vcpus: 4, memory_overcommit: 1.5, cpu_overcommit: 16, heartbeat_at: ago(0), agent_credential_sha256: null, cert_fingerprint: null, created_at: ago(0), updated_at: ago(0) });
+  const row = (name: string) => ({ name, state: 'up', labels: '["ssd"]', labels_from: 'serve', memory_mib: 8192, vcpus: 4, memory_overcommit: 1.5, cpu_overcommit: 16, heartbeat_at: ago(0), agent_credential_sha256: null, cert_fingerprint: null, agent_report: null, agent_linked_at: null, created_at: ago(0), updated_at: ago(0) });
   const snap: HostsSnapshot = {
     rows: [row('a'), row('b')],
     usage: new Map([['a', { memoryMiB: 1024, vcpus: 2, runningVms: 2, desktopsInSession: 1, spares: 1 }]]),
@@ -33,4 +33,7 @@ test('loads from a snapshot: usage and per-pool counts by host; a host with noth
   assert.deepEqual(a, { name: 'a', state: 'up', labels: ['ssd'], memoryMiB: 8192, vcpus: 4, memoryOvercommit: 1.5, cpuOvercommit: 16, usedMiB: 1024, usedVcpus: 2, poolDesktops: { lab: 2 } });
   assert.equal(b!.usedMiB, 0);
   assert.deepEqual(b!.poolDesktops, {});
+  // A host joined by a remote agent reports but takes nothing placed yet (its agent runs no VMs).
+  const remote = { ...row('c'), agent_credential_sha256: 'ab'.repeat(32), agent_report: '{}', agent_linked_at: ago(0) };
+  assert.deepEqual(hostLoadsOf({ ...snap, rows: [row('a'), remote] }, NOW).map((l) => l.name), ['a']);
 });

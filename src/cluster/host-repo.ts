@@ -3,10 +3,11 @@ import type { Selectable } from 'kysely';
 import { ArdesiaError } from '../contract/errors.js';
 import { isInSession, isWarm } from '../contract/desktop-states.js';
 import { DESKTOP_STATES, type DesktopState } from '../contract/pools.js';
-import type { HostCapacityView, HostState, HostUsage, HostView, KsmReport } from '../contract/hosts.js';
+import type { HostAgentView, HostCapacityView, HostState, HostUsage, HostView, KsmReport } from '../contract/hosts.js';
 import type { Store } from '../store/db.js';
 import type { HostTable } from '../store/schema-hosts.js';
 import type { HostLoad } from './placement.js';
+import { dbNowIso } from './db-clock.js';
 
 export type HostRow = Selectable<HostTable>;
 
@@ -38,6 +39,8 @@ function vmSize(spec: string): { memoryMiB: number; vcpus: number } {
 
 export interface HostsSnapshot {
   rows: HostRow[];
+  /** The database's clock when the rows were read (ms): heartbeats written by several hosts are judged by it. */
+  nowMs?: number;
   usage: Map<string, HostUsage>;
   poolDesktops: Map<string, Record<string, number>>;
 }
@@ -50,7 +53,7 @@ const emptyUsage = (): HostUsage => ({ memoryMiB: 0, vcpus: 0, runningVms: 0, de
 /** Every host with what runs there, in three queries whatever the number of hosts, VMs and desktops. */
 export async function hostsSnapshot(db: Store): Promise<HostsSnapshot> {
   const [rows, vms, desktops] = await Promise.all([
-    db.selectFrom('hosts').selectAll().orderBy('name').execute(),
+    db.selectFrom('hosts').selectAll().select(dbNowIso(db).as('db_now')).orderBy('name').execute(),
     db.selectFrom('vms').select(['host', 'spec']).where('desired', '=', 'running').where('host', 'is not', null).execute(),
     db.selectFrom('pool_desktops').select(['host', 'pool', 'state', 'user']).where('host', 'is not', null).where('state', 'in', ON_HOST_STATES).execute(),
   ]);
@@ -75,7 +78,8 @@ export async function hostsSnapshot(db: Store): Promise<HostsSnapshot> {
     const counts = poolDesktops.get(d.host!) ?? poolDesktops.set(d.host!, {}).get(d.host!)!;
     counts[d.pool] = (counts[d.pool] ?? 0) + 1;
   }
-  return { rows, usage, poolDesktops };
+  const nowMs = rows[0] ? Date.parse(rows[0].db_now) : undefined;
+  return { rows: rows.map(({ db_now: _, ...row }) => row), usage, poolDesktops, ...(nowMs === undefined ? {} : { nowMs }) };
 }
 
 /** `controllerKsm`: KSM as read on the controller's own host (other hosts' sysfs is not readable from here). */
@@ -90,11 +94,19 @@ export function hostViewOf(row: HostRow, snap: HostsSnapshot, controller: string
     heartbeatAt: row.heartbeat_at,
     controller: row.name === controller,
     ksm: row.name === controller ? controllerKsm : null,
+    agent: agentViewOf(row),
   };
 }
 
+/** A remote agent's stored report, and whether its link lives now. */
+export function agentViewOf(row: Pick<HostRow, 'agent_report' | 'agent_linked_at'>): HostAgentView | null {
+  if (row.agent_report === null) return null;
+  return { ...(JSON.parse(row.agent_report) as Omit<HostAgentView, 'linked'>), linked: row.agent_linked_at !== null };
+}
+
+/** Hosts placement may choose: remote agents join and report, but run no VMs yet, so only hosts without one. */
 export function hostLoadsOf(snap: HostsSnapshot, nowMs: number, controller?: string): HostLoad[] {
-  return snap.rows.map((row) => {
+  return snap.rows.filter((row) => row.agent_credential_sha256 === null).map((row) => {
     const used = snap.usage.get(row.name) ?? emptyUsage();
     return {
       name: row.name,

@@ -11,7 +11,8 @@ import { KsmSysfs } from '../hypervisor/host/ksm-sysfs.js';
 import { Pool } from '../contract/pools.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { Store } from '../store/db.js';
-import { hostContents, hostLoadsOf, hostsSnapshot, hostStateNow, hostViewOf, requireHost } from './host-repo.js';
+import { dbNowIso } from './db-clock.js';
+import { hostContents, hostGet, hostLoadsOf, hostsSnapshot, hostStateNow, hostViewOf, requireHost } from './host-repo.js';
 import { type Placement, type PlacementNeed, placeDesktop, desktopsThatFit } from './placement.js';
 
 export const HEARTBEAT_EVERY_MS = 10_000;
@@ -96,13 +97,13 @@ export class HostService extends EventEmitter<HostServiceEvents> {
 
   /** The embedded agent's heartbeat; a draining host with nothing left becomes maintenance. */
   async heartbeat(): Promise<void> {
-    await this.db.updateTable('hosts').set({ heartbeat_at: new Date().toISOString() }).where('name', '=', this.opts.name).execute();
+    await this.db.updateTable('hosts').set({ heartbeat_at: dbNowIso(this.db) }).where('name', '=', this.opts.name).execute();
     await this.settleDrain(this.opts.name);
   }
 
   async list(): Promise<HostView[]> {
     const [snap, ksm] = await Promise.all([hostsSnapshot(this.db), this.ksm.read()]);
-    const now = Date.now();
+    const now = snap.nowMs ?? Date.now();
     return snap.rows.map((r) => hostViewOf(r, snap, this.opts.name, now, ksm));
   }
 
@@ -112,7 +113,7 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     const row = snap.rows.find((r) => r.name === name);
     if (!row) throw new ArdesiaError('HOST_NOT_FOUND', `host ${name} is not known`);
     const ksm = name === this.opts.name ? await this.ksm.read() : null;
-    return { ...hostViewOf(row, snap, this.opts.name, Date.now(), ksm), ...(await hostContents(this.db, name)) };
+    return { ...hostViewOf(row, snap, this.opts.name, snap.nowMs ?? Date.now(), ksm), ...(await hostContents(this.db, name)) };
   }
 
   /** KSM on this daemon's own host, read now (/metrics). */
@@ -185,13 +186,14 @@ export class HostService extends EventEmitter<HostServiceEvents> {
   /** Hosts that take no new desktops or spares now (draining, maintenance, down). */
   async hostsNotUp(): Promise<Set<string>> {
     // The planner asks on every pass of every pool: the hosts table alone, not the snapshot of what runs where.
-    const now = Date.now();
-    const rows = await this.db.selectFrom('hosts').select(['name', 'state', 'heartbeat_at']).execute();
-    return new Set(rows.filter((r) => hostStateNow(r, now, this.opts.name) !== 'up').map((r) => r.name));
+    // Heartbeats are judged by the database's clock (remote agents' are stamped with it), read in the same query.
+    const rows = await this.db.selectFrom('hosts').select(['name', 'state', 'heartbeat_at']).select(dbNowIso(this.db).as('db_now')).execute();
+    return new Set(rows.filter((r) => hostStateNow(r, Date.parse(r.db_now), this.opts.name) !== 'up').map((r) => r.name));
   }
 
   async place(need: PlacementNeed): Promise<Placement> {
-    return placeDesktop(hostLoadsOf(await hostsSnapshot(this.db), Date.now(), this.opts.name), need);
+    const snap = await hostsSnapshot(this.db);
+    return placeDesktop(hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name), need);
   }
 
   /** Where a new desktop or spare of the pool would go, or why none can. */
@@ -202,7 +204,8 @@ export class HostService extends EventEmitter<HostServiceEvents> {
 
   /** Desktops of the pool the hosts can run at once (its running ones included), for the spare schedule. */
   async poolCapacity(pool: Pool): Promise<number> {
-    return desktopsThatFit(hostLoadsOf(await hostsSnapshot(this.db), Date.now(), this.opts.name), poolNeed(pool));
+    const snap = await hostsSnapshot(this.db);
+    return desktopsThatFit(hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name), poolNeed(pool));
   }
 
   /** VmPlacer for the VM manager: a pool desktop's VM is placed with its pool's labels and spread. */
@@ -234,6 +237,11 @@ export class HostService extends EventEmitter<HostServiceEvents> {
       await this.setState(name, 'maintenance');
       await this.announce(name);
     }
+  }
+
+  /** Open Hosts pages follow a change made elsewhere (a remote agent's link opened or closed). */
+  async announceChange(name: string): Promise<void> {
+    if (await hostGet(this.db, name)) await this.announce(name);
   }
 
   private async announce(name: string): Promise<HostDetail> {

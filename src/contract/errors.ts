@@ -214,6 +214,17 @@ export const ERROR_REGISTRY = {
   VM_STATE_RESTORE_FAILED: { status: 500, hint: 'QEMU could not load the saved state (see `ardesia vm log NAME --qemu`); the state file is kept. Retry, or boot the VM afresh with `ardesia vm start NAME --discard-state`.' },
   VM_STATE_EXISTS: { status: 409, hint: 'This VM already has a saved state: resume it with `ardesia vm start NAME`, or delete it with `ardesia vm start NAME --discard-state` before receiving another.' },
   VM_STATE_NOT_SEALED: { status: 403, hint: 'A VM owner can receive only states this site sent (`ardesia vm send`), sealed with its key; this one carries no valid seal (crafted, edited, or from another site). Ask an administrator to receive it: they can load a state from anywhere.' },
+  // wt-agent: remote agents joining the controller (ardesia host add, ardesia agent).
+  AGENT_JOIN_TOKEN_INVALID: { status: 400, hint: 'Copy the whole token `ardesia host add NAME` printed (one line, starting ardesia-join.), or print a new one.' },
+  AGENT_JOIN_TOKEN_REFUSED: { status: 401, hint: 'A join token works once and only until it expires: print a new one with `ardesia host add NAME` on the controller and start the agent with it.' },
+  AGENT_CONTROLLER_MISMATCH: { status: 502, hint: "The server that answered is not the controller the token was made on (its certificate's SHA-256 differs from the one the token pins): check --controller and the network path; nothing was sent to it. If the controller's certificate was renewed, print a new token with `ardesia host add NAME`." },
+  AGENT_CREDENTIAL_REFUSED: { status: 401, hint: 'The controller does not know this agent (its host was removed with `ardesia host remove`, or the data folder is from another controller): print a join token with `ardesia host add NAME`, and start the agent with --join TOKEN.' },
+  AGENT_NEEDS_POSTGRES: { status: 409, hint: 'Remote agents share the cluster state through PostgreSQL: start the controller with `ardesia serve --database postgres://…` (README "Several hosts"); with SQLite it runs its own host only.' },
+  AGENT_PROTOCOL_MISMATCH: { status: 400, hint: 'The agent and the controller speak different versions of the agent protocol: install the same Ardesia version on both.' },
+  AGENT_HOST_EXISTS: { status: 409, hint: 'A host of this name is joined already: remove it first (`ardesia host remove NAME`), or give the new host another name.' },
+  AGENT_NOT_JOINED: { status: 400, hint: 'This data folder holds no agent credential: start the agent once with --join TOKEN (from `ardesia host add NAME` on the controller).' },
+  AGENT_LINK_REPLACED: { status: 409, hint: 'Another agent process connected with the same credential and took over the link: run one agent per host and data folder.' },
+  AGENT_CONTROLLER_NO_HTTPS: { status: 409, hint: 'Agents dial the controller over HTTPS and pin its certificate: restart it with `ardesia serve --database postgres://… --listen ADDR:PORT` (HTTPS), then print the token again.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

@@ -45,6 +45,17 @@ export interface HostUsage {
   spares: number;
 }
 
+/** What a remote agent reported: its version, QEMU, accelerator and KVM probe at hello, its load at each heartbeat. */
+export interface HostAgentView {
+  version: string;
+  qemuVersion: string | null;
+  accel: 'kvm' | 'tcg';
+  kvmProbe: { ok: boolean; detail: string };
+  load: { loadAverage1m: number; memoryFreeMiB: number } | null;
+  /** Its link to the controller lives now. */
+  linked: boolean;
+}
+
 export interface HostView {
   name: string;
   state: HostState;
@@ -58,6 +69,8 @@ export interface HostView {
   controller: boolean;
   /** KSM on that host, read live; null for a host other than the controller's (its sysfs is not readable from here). */
   ksm: KsmReport | null;
+  /** The remote agent of the host; null for the controller's own host (its agent is embedded). */
+  agent: HostAgentView | null;
 }
 
 /** A host and what is left on it: `host show`, and what a drain waits for. */

@@ -48,6 +48,8 @@ import { NatGuard } from '../network/nat-guard-host.js';
 import { backupStream } from '../ops/backup.js';
 import { auditAppend } from '../audit/log.js';
 import { DEFAULT_CPU_OVERCOMMIT, DEFAULT_MEMORY_OVERCOMMIT, HostService } from '../cluster/hosts.js';
+import { AgentJoin } from '../cluster/agent-join.js';
+import { AgentLinks } from '../cluster/agent-links.js';
 import { hostname } from 'node:os';
 import { VmUids, vmUidRange } from '../vms/vm-uids.js';
 import { systemTimeZone } from '../lib/local-time.js';
@@ -184,6 +186,11 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     ...(opts.hostLabels !== undefined ? { labels: opts.hostLabels } : {}),
   });
   await hosts.register();
+  // Remote agents (PostgreSQL only): tokens, and links that mark their hosts up; a removed host's link ends.
+  const agentJoin = new AgentJoin(store, hosts.localName);
+  const agentLinks = new AgentLinks(store, agentJoin, log, (host) => void hosts.announceChange(host).catch((err) => log.warn({ err, host }, 'announcing a host change failed')));
+  await agentLinks.forgetStaleLinks();
+  hosts.on('host-removed', (name) => agentLinks.revoke(name));
   const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids });
   const rootToken = await ensureRootToken(store, dataDir);
 
@@ -233,6 +240,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     desktops,
     pools,
     hosts,
+    agents: { join: agentJoin, links: agentLinks },
     events,
     display: new DesktopDisplayAccess(pools, new StandaloneDisplayAccess({ desktops, vms: manager, mayOperate, log })),
     ...auth,
@@ -291,6 +299,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     if (listenAt.plan.scheme === 'http' && listenAt.plan.insecure) {
       log.warn({ url }, `INSECURE: --insecure-http serves plain HTTP on ${url}, off loopback: passwords, session cookies and tokens cross the network in clear, and anyone between may read or change them. Drop --insecure-http to serve HTTPS.`);
     }
+    if (cert) agentJoin.setEndpoint({ url: tcp.url, fingerprint: cert.fingerprint });
     if (cert) log.info({ url, tlsFingerprint: cert.fingerprint, certificate: cert.certPath, ca: cert.caPath, issued: cert.issued }, `HTTPS certificate SHA-256 fingerprint ${cert.fingerprint} (clients: ardesia --url ${url} login --fingerprint ${cert.fingerprint})`);
   }
   await netboot.start({ store, dataDir, log, thinClients: app.thinClients, url, servedCaPem: cert?.caPath ? readFileSync(cert.caPath, 'utf8') : undefined });
@@ -313,6 +322,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     manager,
     log,
     close: async () => {
+      agentLinks.closeAll();
       await tcp?.close();
       await netboot.close();
       await pools.close();

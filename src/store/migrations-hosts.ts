@@ -35,4 +35,23 @@ export const HOST_MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  // wt-agent: one-time join tokens (only their secret's SHA-256 is kept) and what each remote agent reports.
+  '0018_wt_agent_join': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('host_join_tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('secret_sha256', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('used_at', 'text')
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      // JSON: the agent's version, QEMU, accelerator, KVM probe and last load; null for the embedded agent.
+      await db.schema.alterTable('hosts').addColumn('agent_report', 'text').execute();
+      // When the agent's current link was accepted; null while no link lives.
+      await db.schema.alterTable('hosts').addColumn('agent_linked_at', 'text').execute();
+    },
+  },
 };

@@ -21,8 +21,24 @@ export interface HostTable {
   cert_fingerprint: string | null;
   created_at: string;
   updated_at: string;
+  /** A remote agent's report as JSON (HostAgentView less `linked`); null for the embedded agent. */
+  agent_report: Generated<string | null>;
+  /** When the remote agent's current link was accepted; null while none lives. */
+  agent_linked_at: Generated<string | null>;
+}
+
+/** One-time tokens of `ardesia host add`: only the secret's SHA-256 is kept. */
+export interface HostJoinTokenTable {
+  id: string;
+  host: string;
+  secret_sha256: string;
+  expires_at: string;
+  used_at: string | null;
+  created_by: string;
+  created_at: string;
 }
 
 export interface HostTables {
   hosts: HostTable;
+  host_join_tokens: HostJoinTokenTable;
 }

@@ -91,6 +91,8 @@ const AREAS: Record<string, string[]> = {
     'GET /v1/sessions/:desktop/timeline', 'GET /v1/pools/:pool/timeline', 'GET /v1/reports/usage', 'GET /v1/reports/usage.csv',
   ],
   hosts: ['GET /v1/hosts', 'GET /v1/hosts/:name', 'POST /v1/hosts/:name/drain', 'POST /v1/hosts/:name/undrain', 'PUT /v1/hosts/:name/labels', 'DELETE /v1/hosts/:name', 'GET /v1/hosts/:name/ksm', 'PUT /v1/hosts/:name/ksm'],
+  // Driven by test/cluster/agent-join.postgres.test.ts: a token needs a PostgreSQL store and an HTTPS listener to pin.
+  agents: ['POST /v1/hosts/:name/join-token', 'POST /v1/agent/join'],
 };
 
 test('every route declares its success body and is driven by one of the tests below', () => {

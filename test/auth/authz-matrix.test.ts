@@ -161,6 +161,9 @@ const ROWS: Record<string, Row> = {
   'POST /v1/hosts/:name/undrain': { expect: [401, 403, 403, 404] },
   'PUT /v1/hosts/:name/labels': { expect: [401, 403, 403, 404], body: { labels: ['ssd'] } },
   'DELETE /v1/hosts/:name': { expect: [401, 403, 403, 404] },
+  // join tokens and their exchange: this matrix's daemon keeps SQLite, which refuses remote agents (AGENT_NEEDS_POSTGRES, 409)
+  'POST /v1/hosts/:name/join-token': { expect: [401, 403, 403, 409], body: {} },
+  'POST /v1/agent/join': { expect: [409, 409, 409, 409], body: { protocol: 1, host: 'blade9', id: 'abcdefghijklmnop', secret: 'A'.repeat(43) } },
   // KSM: administrators only (a console user without admin rights gets FORBIDDEN); an unknown host says 404 to them
   'GET /v1/hosts/:name/ksm': { expect: [401, 403, 403, 404] },
   'PUT /v1/hosts/:name/ksm': { expect: [401, 403, 403, 404], body: { mode: 'off' } },

@@ -28,6 +28,20 @@ export function registerHostCommands(program: Command): void {
     });
 
   host
+    .command('add')
+    .description("print a one-time join token for a new host: run `ardesia agent --join TOKEN --data-dir DIR` there (PostgreSQL store only)")
+    .argument('<name>', 'the new host\'s name')
+    .addOption(flag('--valid <duration>', 'how long the token works (like 15m, 2h)', duration({ bareUnit: 's', minMs: 10_000, maxMs: 7 * 24 * 3600_000 }), '15m'))
+    .action(async (name: string, flags: { valid: number }, cmd: Command) => {
+      const r = await client(cmd).request<{ host: string; token: string; expiresAt: string; controller: string; fingerprint: string }>('POST', `/v1/hosts/${enc(name)}/join-token`, { validSeconds: Math.round(flags.valid / 1000) });
+      output(wantsJson(cmd), wantsJson(cmd) ? r : [
+        `join token for host ${r.host} (works once, until ${r.expiresAt}):`,
+        r.token,
+        `on ${r.host}: ardesia agent --controller ${r.controller} --join TOKEN --data-dir /var/lib/ardesia-agent`,
+        `(the agent pins the controller's certificate ${r.fingerprint})`,
+      ].join('\n'));
+    });
+  host
     .command('list')
     .description('list hosts: state, memory and vCPUs promised of their capacity, desktops in session, spares, VMs')
     .action(async (_f: unknown, cmd: Command) => {
@@ -112,7 +126,7 @@ const limitVcpus = (h: HostView) => Math.floor(h.capacity.vcpus * h.capacity.cpu
 
 function hostRows(hosts: HostView[]): string {
   return table(
-    ['HOST', 'STATE', 'MEMORY MiB', 'VCPUS', 'IN SESSION', 'SPARES', 'VMS', 'KSM SAVED MiB', 'LABELS'],
+    ['HOST', 'STATE', 'MEMORY MiB', 'VCPUS', 'IN SESSION', 'SPARES', 'VMS', 'KSM SAVED MiB', 'AGENT', 'HEARTBEAT', 'LABELS'],
     hosts.map((h) => [
       `${h.name}${h.controller ? ' *' : ''}`,
       h.state,
@@ -122,6 +136,8 @@ function hostRows(hosts: HostView[]): string {
       String(h.used.spares),
       String(h.used.runningVms),
       h.ksm === null || !h.ksm.available ? '-' : h.ksm.enabled || h.ksm.savedBytes > 0 ? mib(h.ksm.savedBytes) : 'off',
+      h.controller ? 'embedded' : h.agent === null ? 'no hello yet' : `${h.agent.linked ? 'linked' : 'unlinked'} ${h.agent.accel}`,
+      h.heartbeatAt,
       h.labels.join(',') || '-',
     ]),
   );
@@ -135,6 +151,7 @@ function hostText(h: HostDetail): string {
     `  capacity ${c.memoryMiB} MiB × ${c.memoryOvercommit} overcommit, ${c.vcpus} CPUs × ${c.cpuOvercommit}; labels ${h.labels.join(', ') || '-'}${h.labelsFrom === 'serve' ? ' (from its serve --host-label)' : ''}`,
     `  promised ${h.used.memoryMiB} MiB, ${h.used.vcpus} vCPUs to ${h.used.runningVms} VM(s): ${h.used.desktopsInSession} desktop(s) in session, ${h.used.spares} spare(s)`,
     `  memory   ${ksmText(h.ksm)}`,
+    ...(h.agent ? [`  agent    ${h.agent.version}, ${h.agent.linked ? 'linked' : 'not linked'}; QEMU ${h.agent.qemuVersion ?? 'missing'}, ${h.agent.accel} (KVM probe: ${h.agent.kvmProbe.ok ? 'ran' : h.agent.kvmProbe.detail})${h.agent.load ? `; load ${h.agent.load.loadAverage1m.toFixed(2)}, ${h.agent.load.memoryFreeMiB} MiB free` : ''}`] : []),
     left === 0 ? '  left     nothing runs here' : `  left     ${left}:`,
     ...h.desktops.map((d) => `    desktop ${d.name} (pool ${d.pool}, ${d.state}${d.user ? `, ${d.user}` : ''})`),
     ...h.vms.map((v) => `    vm ${v}`),

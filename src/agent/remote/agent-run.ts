@@ -1,0 +1,171 @@
+// `ardesia agent`: joins once with a token (pinned TLS, then its own credential), then keeps one dial-out WSS link to
+// the controller: hello with its capacity, heartbeats, reconnect with capped jittered backoff. Nothing listens here.
+import { request } from 'node:https';
+import { freemem, loadavg } from 'node:os';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import { WebSocket } from 'ws';
+import {
+  AGENT_FRAME_MAX_BYTES, AGENT_JOIN_PATH, AGENT_LINK_PATH, AGENT_PROTOCOL_VERSION, type AgentCapacity, AgentJoinReply,
+  agentMessageEncode, controllerMessageDecode, joinTokenParse, reconnectDelayMs,
+} from '../../contract/agent.js';
+import { ArdesiaError, type ErrorBody, isErrorCode } from '../../contract/errors.js';
+import { measuredCapacity } from '../../cluster/hosts.js';
+import { hostCheck } from '../../hypervisor/host/index.js';
+import { type AgentState, agentStateRead, agentStateWrite } from './agent-state.js';
+import { pinnedConnect } from './pinned-tls.js';
+
+export const AGENT_VERSION = '0.1.0';
+/** Refusals no retry can cure: the agent stops and says why. */
+const FATAL: ReadonlySet<string> = new Set(['AGENT_CREDENTIAL_REFUSED', 'AGENT_CONTROLLER_MISMATCH', 'AGENT_PROTOCOL_MISMATCH', 'AGENT_NEEDS_POSTGRES', 'AGENT_LINK_REPLACED']);
+
+/** Heartbeats without an ack before the agent drops the link and dials again. */
+const ACKS_MISSED_LIMIT = 6;
+
+export interface AgentRunOptions {
+  dataDir: string;
+  /** --controller: where to dial (default: the URL the token or the saved state names). */
+  controller?: string;
+  /** --join: the one-time token of `ardesia host add`. */
+  joinToken?: string;
+  probeTimeoutMs?: number;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+function httpsUrl(text: string): URL {
+  const url = new URL(text);
+  if (url.protocol !== 'https:') throw new ArdesiaError('BAD_REQUEST', `--controller wants https://HOST:PORT, not ${text}`);
+  return url;
+}
+
+/** The token's one exchange; the TLS is pinned before the secret is written. */
+export async function agentJoin(dataDir: string, token: string, controller: string | undefined, log: Logger): Promise<AgentState> {
+  const t = joinTokenParse(token);
+  const url = httpsUrl(controller ?? t.url);
+  const socket = await pinnedConnect(url, t.fp);
+  const body = JSON.stringify({ protocol: AGENT_PROTOCOL_VERSION, host: t.host, id: t.id, secret: t.secret });
+  const reply = await postJson(socket, url, AGENT_JOIN_PATH, body);
+  const joined = AgentJoinReply.parse(reply);
+  const state: AgentState = { controller: url.origin, fingerprint: t.fp, host: joined.host, credential: joined.credential };
+  agentStateWrite(dataDir, state);
+  log.info({ host: state.host, controller: state.controller }, `agent joined the controller ${state.controller} as host ${state.host}`);
+  return state;
+}
+
+function postJson(socket: TLSSocket, url: URL, path: string, body: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, path, method: 'POST', createConnection: () => socket, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        socket.destroy();
+        let json: unknown;
+        try {
+          json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          reject(new Error(`the controller answered ${res.statusCode} without JSON`));
+          return;
+        }
+        if ((res.statusCode ?? 500) < 300) resolve(json);
+        else reject(errorOf(json as ErrorBody, res.statusCode));
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function errorOf(body: Partial<ErrorBody> | undefined, status: number | undefined): Error {
+  const e = body?.error;
+  if (e && isErrorCode(e.code)) return new ArdesiaError(e.code, e.message, undefined, e.hint);
+  return new Error(`the controller answered ${status}`);
+}
+
+async function capacityMeasure(probeTimeoutMs: number | undefined): Promise<AgentCapacity> {
+  const report = await hostCheck(probeTimeoutMs === undefined ? {} : { probeTimeoutMs });
+  return { ...measuredCapacity(), qemuVersion: report.qemu.version, accel: report.accel, kvmProbe: { ok: report.probe.ok, detail: report.probe.detail.slice(0, 500) } };
+}
+
+/** Runs until the signal aborts (resolves) or a refusal no retry cures (throws it). */
+export async function agentRun(opts: AgentRunOptions): Promise<void> {
+  const { log } = opts;
+  const state = opts.joinToken !== undefined ? await agentJoin(opts.dataDir, opts.joinToken, opts.controller, log) : agentStateRead(opts.dataDir);
+  if (!state) throw new ArdesiaError('AGENT_NOT_JOINED', `${opts.dataDir} holds no agent credential`);
+  const url = httpsUrl(opts.controller ?? state.controller);
+  const capacity = await capacityMeasure(opts.probeTimeoutMs);
+  log.info({ capacity }, `agent of host ${state.host}: ${capacity.memoryMiB} MiB, ${capacity.vcpus} CPUs, ${capacity.accel}`);
+  let attempt = 0;
+  while (!opts.signal.aborted) {
+    let linked = false;
+    try {
+      await linkOnce(url, state, capacity, opts, () => (linked = true));
+    } catch (err) {
+      if (err instanceof ArdesiaError && FATAL.has(err.code)) throw err;
+      log.warn({ err: (err as Error).message }, 'agent link failed');
+    }
+    if (opts.signal.aborted) break;
+    if (linked) attempt = 0;
+    const delay = reconnectDelayMs(attempt++, Math.random());
+    log.info({ delayMs: delay, attempt }, `agent reconnecting in ${delay} ms`);
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, delay);
+      opts.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    });
+  }
+}
+
+/** One link: resolves when it closes, throws the controller's refusal. */
+async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, opts: AgentRunOptions, onAccepted: () => void): Promise<void> {
+  const socket = await pinnedConnect(url, state.fingerprint);
+  const wsUrl = new URL(AGENT_LINK_PATH, url.origin.replace(/^https:/, 'wss:'));
+  const ws = new WebSocket(wsUrl, { createConnection: () => socket, headers: { authorization: `Bearer ${state.credential}` }, maxPayload: AGENT_FRAME_MAX_BYTES, perMessageDeflate: false });
+  const { log } = opts;
+  return new Promise<void>((resolve, reject) => {
+    let beat: NodeJS.Timeout | undefined;
+    let refusal: ArdesiaError | undefined;
+    let seq = 0;
+    let lastAckAt = Date.now();
+    const onAbort = () => ws.close(1000, 'agent stopping');
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+    ws.on('open', () => ws.send(agentMessageEncode({ type: 'hello', protocol: AGENT_PROTOCOL_VERSION, host: state.host, agentVersion: AGENT_VERSION, capacity })));
+    ws.on('message', (data: Buffer) => {
+      const d = controllerMessageDecode(data);
+      if (!d.ok) {
+        log.warn({ problem: d.problem }, 'the controller sent a frame this agent does not understand');
+        return;
+      }
+      const m = d.message;
+      if (m.type === 'accepted') {
+        onAccepted();
+        log.info({ host: m.hostId, heartbeatEveryMs: m.heartbeatEveryMs }, `agent linked to ${url.origin} as host ${m.hostId}`);
+        lastAckAt = Date.now();
+        const send = () => {
+          // A controller that stopped answering (cut off without a FIN) is left: the next link is dialled.
+          if (Date.now() - lastAckAt > ACKS_MISSED_LIMIT * m.heartbeatEveryMs) {
+            log.warn({ lastAckAt: new Date(lastAckAt).toISOString() }, 'the controller stopped answering heartbeats; reconnecting');
+            ws.terminate();
+            return;
+          }
+          if (ws.readyState === ws.OPEN) ws.send(agentMessageEncode({ type: 'heartbeat', seq: seq++, load: { loadAverage1m: loadavg()[0] ?? 0, memoryFreeMiB: Math.floor(freemem() / 1024 / 1024) } }));
+        };
+        send();
+        beat = setInterval(send, m.heartbeatEveryMs);
+      } else if (m.type === 'ack') {
+        lastAckAt = Date.now();
+      } else if (m.type === 'refused') {
+        refusal = new ArdesiaError(m.code, `the controller refused the link: ${m.message}`, undefined, m.hint);
+      }
+    });
+    ws.on('error', (err) => log.warn({ err: err.message }, 'agent link error'));
+    ws.on('close', (code, reason) => {
+      clearInterval(beat);
+      opts.signal.removeEventListener('abort', onAbort);
+      if (refusal) reject(refusal);
+      else {
+        log.warn({ code, reason: reason.toString() }, 'agent link closed');
+        resolve();
+      }
+    });
+  });
+}

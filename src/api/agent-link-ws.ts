@@ -1,0 +1,24 @@
+// The agents' link: a WebSocket the agent dials (authenticated by its credential), handed to the cluster's AgentLinks.
+import type { FastifyInstance } from 'fastify';
+import { AGENT_LINK_PATH } from '../contract/agent.js';
+import { ArdesiaError } from '../contract/errors.js';
+import type { ApiOptions } from './server.js';
+import type { ApiRoute } from './route.js';
+
+export const agentLinkRoute: ApiRoute = {
+  method: 'GET',
+  url: AGENT_LINK_PATH,
+  summary: "A remote agent's link to the controller (WebSocket upgrade, Authorization: Bearer AGENT_CREDENTIAL)",
+  access: 'public',
+  stream: 'websocket' as const,
+  handler: async () => {
+    throw new ArdesiaError('BAD_REQUEST', 'the agent link is a WebSocket: connect with an Upgrade request');
+  },
+};
+
+export function registerAgentLinkRoute(server: FastifyInstance, opts: ApiOptions): void {
+  server.get(AGENT_LINK_PATH, { websocket: true }, (socket, req) => {
+    socket.on('error', () => socket.terminate());
+    void opts.app.agents.links.accept(socket, req.headers.authorization).catch(() => socket.terminate());
+  });
+}

@@ -1,0 +1,153 @@
+// The controller's end of the agents' links (WSS at /v1/agent/link): the credential names the host, hello records its
+// capacity and marks it up, heartbeats are stamped with the database's clock; a closed link leaves the host down.
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import {
+  AGENT_FRAME_MAX_BYTES, AGENT_PROTOCOL_VERSION, type AgentMessage, agentMessageDecode, type ControllerMessage, controllerMessageEncode, controllerRefusal,
+} from '../contract/agent.js';
+import { ArdesiaError, ERROR_REGISTRY, type ErrorCode } from '../contract/errors.js';
+import type { HostAgentView } from '../contract/hosts.js';
+import type { Store } from '../store/db.js';
+import { type AgentJoin, requireClusterStore } from './agent-join.js';
+import { dbNowIso } from './db-clock.js';
+
+/** How often agents heartbeat (told in `accepted`): well under HOST_DOWN_AFTER_MS. */
+export const AGENT_HEARTBEAT_EVERY_MS = 3_000;
+/** An accepted link that sends nothing this long (several missed heartbeats) is closed. */
+export const AGENT_SILENT_AFTER_MS = 8 * AGENT_HEARTBEAT_EVERY_MS;
+/** A link that sends no hello this long after it opened is closed. */
+const HELLO_WITHIN_MS = 30_000;
+/** Close codes: 4000 + the refusal's HTTP status, as the console's. */
+const closeCodeOf = (code: ErrorCode) => 4000 + (ERROR_REGISTRY[code].status % 1000);
+
+export class AgentLinks {
+  private readonly live = new Map<string, WebSocket>();
+
+  constructor(private readonly db: Store, private readonly join: AgentJoin, private readonly log: Logger, private readonly onChange: (host: string) => void) {}
+
+  /** At controller start: no link survives a restart, whatever the rows say. */
+  async forgetStaleLinks(): Promise<void> {
+    await this.db.updateTable('hosts').set({ agent_linked_at: null }).where('agent_linked_at', 'is not', null).execute();
+  }
+
+  /** A new link; `authorization` is the upgrade request's header (Bearer CREDENTIAL). */
+  async accept(socket: WebSocket, authorization: string | undefined): Promise<void> {
+    const early: Buffer[] = [];
+    // Not yet authenticated: a few frames of the protocol's size at most are held.
+    const holdEarly = (data: Buffer) => (early.length < 4 && data.length <= AGENT_FRAME_MAX_BYTES ? early.push(data) : socket.terminate());
+    socket.on('message', holdEarly);
+    let host: string;
+    try {
+      requireClusterStore(this.db);
+      const credential = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
+      const found = credential === undefined ? undefined : await this.join.hostOfCredential(credential);
+      if (found === undefined) throw new ArdesiaError('AGENT_CREDENTIAL_REFUSED', 'this agent credential is not known to the controller (never joined, or its host was removed)');
+      host = found;
+    } catch (err) {
+      this.refuse(socket, err);
+      return;
+    }
+    const timer = setTimeout(() => this.refuse(socket, new ArdesiaError('AGENT_PROTOCOL_MISMATCH', `agent of ${host} sent no hello within ${HELLO_WITHIN_MS / 1000} s`)), HELLO_WITHIN_MS);
+    let accepted = false;
+    let queue = Promise.resolve();
+    // A link gone silent (a host cut off without a FIN) is closed, so the host is marked down and unlinked.
+    let silence: NodeJS.Timeout | undefined;
+    const heard = () => {
+      clearTimeout(silence);
+      silence = setTimeout(() => socket.terminate(), AGENT_SILENT_AFTER_MS);
+    };
+    const onFrame = (data: Buffer) => {
+      if (accepted) heard();
+      queue = queue.then(() => this.frame(socket, host, data, accepted)).then((ok) => {
+        if (ok === 'accepted') {
+          accepted = true;
+          clearTimeout(timer);
+          heard();
+        }
+      }, (err) => this.refuse(socket, err));
+    };
+    socket.off('message', holdEarly);
+    socket.on('message', onFrame);
+    for (const data of early) onFrame(data);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      clearTimeout(silence);
+      if (accepted && this.live.get(host) === socket) void this.linkGone(host);
+    });
+  }
+
+  private async frame(socket: WebSocket, host: string, data: Buffer, accepted: boolean): Promise<'accepted' | 'ok'> {
+    const decoded = agentMessageDecode(data);
+    if (!decoded.ok) throw new ArdesiaError('AGENT_PROTOCOL_MISMATCH', `agent of ${host} sent ${decoded.problem}`);
+    const m: AgentMessage = decoded.message;
+    if (m.type === 'hello') {
+      if (accepted) return 'ok';
+      if (m.protocol !== AGENT_PROTOCOL_VERSION) throw new ArdesiaError('AGENT_PROTOCOL_MISMATCH', `the agent speaks protocol ${m.protocol}, this controller ${AGENT_PROTOCOL_VERSION}`);
+      if (m.host !== host) throw new ArdesiaError('AGENT_CREDENTIAL_REFUSED', `the credential is host ${host}'s, the agent says it is ${m.host}`);
+      await this.hello(socket, host, m);
+      return 'accepted';
+    }
+    if (!accepted) throw new ArdesiaError('AGENT_PROTOCOL_MISMATCH', `agent of ${host} sent a heartbeat before its hello`);
+    const row = await this.db.selectFrom('hosts').select('agent_report').where('name', '=', host).executeTakeFirst();
+    if (!row) throw new ArdesiaError('AGENT_CREDENTIAL_REFUSED', `host ${host} was removed`);
+    const report = { ...(JSON.parse(row.agent_report ?? '{}') as Omit<HostAgentView, 'linked'>), load: m.load };
+    await this.db.updateTable('hosts').set({ heartbeat_at: dbNowIso(this.db), agent_report: JSON.stringify(report) }).where('name', '=', host).execute();
+    this.send(socket, { type: 'ack', seq: m.seq });
+    return 'ok';
+  }
+
+  private async hello(socket: WebSocket, host: string, m: Extract<AgentMessage, { type: 'hello' }>): Promise<void> {
+    const previous = this.live.get(host);
+    this.live.set(host, socket);
+    if (previous && previous !== socket) this.refuse(previous, new ArdesiaError('AGENT_LINK_REPLACED', `a newer link of host ${host}'s agent took over`));
+    const { memoryMiB, vcpus, qemuVersion, accel, kvmProbe } = m.capacity;
+    const report: Omit<HostAgentView, 'linked'> = { version: m.agentVersion, qemuVersion, accel, kvmProbe, load: null };
+    const row = await this.db.selectFrom('hosts').select('state').where('name', '=', host).executeTakeFirst();
+    if (!row) throw new ArdesiaError('AGENT_CREDENTIAL_REFUSED', `host ${host} was removed`);
+    const now = dbNowIso(this.db);
+    await this.db
+      .updateTable('hosts')
+      .set({ memory_mib: memoryMiB, vcpus, agent_report: JSON.stringify(report), heartbeat_at: now, agent_linked_at: now, updated_at: now, ...(row.state === 'down' ? { state: 'up' } : {}) })
+      .where('name', '=', host)
+      .execute();
+    this.send(socket, { type: 'accepted', protocol: AGENT_PROTOCOL_VERSION, hostId: host, heartbeatEveryMs: AGENT_HEARTBEAT_EVERY_MS });
+    this.log.info({ host, capacity: m.capacity, agentVersion: m.agentVersion }, `agent of host ${host} linked (${memoryMiB} MiB, ${vcpus} CPUs, ${accel})`);
+    this.onChange(host);
+  }
+
+  private async linkGone(host: string): Promise<void> {
+    this.live.delete(host);
+    try {
+      await this.db.updateTable('hosts').set({ agent_linked_at: null }).where('name', '=', host).execute();
+      await this.db.updateTable('hosts').set({ state: 'down' }).where('name', '=', host).where('state', '=', 'up').execute();
+      this.log.warn({ host }, `agent of host ${host} unlinked: the host is down until it reconnects`);
+      this.onChange(host);
+    } catch (err) {
+      this.log.warn({ err, host }, 'recording a closed agent link failed');
+    }
+  }
+
+  /** `host remove`: its credential is gone with its row; its live link ends now. */
+  revoke(host: string): void {
+    const socket = this.live.get(host);
+    this.live.delete(host);
+    if (socket) this.refuse(socket, new ArdesiaError('AGENT_CREDENTIAL_REFUSED', `host ${host} was removed from the cluster`));
+  }
+
+  closeAll(): void {
+    for (const socket of this.live.values()) socket.close(1001, 'controller stopping');
+    this.live.clear();
+  }
+
+  private send(socket: WebSocket, m: ControllerMessage): void {
+    if (socket.readyState === socket.OPEN) socket.send(controllerMessageEncode(m));
+  }
+
+  private refuse(socket: WebSocket, err: unknown): void {
+    const e = err instanceof ArdesiaError ? err : new ArdesiaError('INTERNAL', 'the controller failed to handle the agent link (see its log)');
+    if (!(err instanceof ArdesiaError)) this.log.error({ err }, 'agent link failed');
+    else this.log.warn({ code: e.code }, `agent link refused: ${e.message}`);
+    this.send(socket, controllerRefusal(e.code, e.message, e.hint));
+    socket.close(closeCodeOf(e.code), e.code);
+  }
+}

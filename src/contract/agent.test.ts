@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  AGENT_FRAME_MAX_BYTES, agentMessageDecode, agentMessageEncode, controllerMessageDecode, controllerMessageEncode,
+  joinTokenEncode, joinTokenParse, reconnectDelayMs, type ControllerMessage, type JoinTokenContent,
+} from './agent.js';
+import { ArdesiaError } from './errors.js';
+
+const FP = Array.from({ length: 32 }, (_, i) => (i * 7).toString(16).toUpperCase().padStart(2, '0')).join(':');
+const TOKEN: JoinTokenContent = { v: 1, url: 'https://10.0.0.1:8443', fp: FP, host: 'blade2', id: 'abcdefgh12345678', secret: 'A'.repeat(43) };
+const capacity = { memoryMiB: 4096, vcpus: 2, qemuVersion: '7.2.0', accel: 'tcg' as const, kvmProbe: { ok: false, detail: 'no VMX' } };
+
+test('a join token round-trips; anything else is refused with AGENT_JOIN_TOKEN_INVALID and says why', () => {
+  assert.deepEqual(joinTokenParse(`  ${joinTokenEncode(TOKEN)}\n`), TOKEN);
+  const body = (o: object) => `ardesia-join.${Buffer.from(JSON.stringify(o)).toString('base64url')}`;
+  const cases: Array<[string, RegExp]> = [
+    ['', /does not start with/],
+    ['ardesia-join.', /not readable/],
+    ['ardesia-join.!!!', /not readable/],
+    [joinTokenEncode(TOKEN).slice(0, -10), /not readable|secret|token/],
+    [body({ ...TOKEN, url: 'http://10.0.0.1:8443' }), /url/],
+    [body({ ...TOKEN, fp: 'AB:CD' }), /fp: a SHA-256 fingerprint/],
+    [body({ ...TOKEN, secret: 'short' }), /secret/],
+    [body({ ...TOKEN, host: 'bad host' }), /host/],
+    [body({ ...TOKEN, v: 2 }), /v:/],
+    [body({ ...TOKEN, extra: 1 }), /Unrecognized key/],
+  ];
+  for (const [text, why] of cases) {
+    assert.throws(() => joinTokenParse(text), (e: unknown) => e instanceof ArdesiaError && e.code === 'AGENT_JOIN_TOKEN_INVALID' && why.test(e.message), JSON.stringify(text));
+  }
+});
+
+test('agent messages: valid frames decode, invalid ones name the problem', () => {
+  const hello = { type: 'hello' as const, protocol: 1, host: 'blade2', agentVersion: '0.1.0', capacity };
+  const beat = { type: 'heartbeat' as const, seq: 3, load: { loadAverage1m: 0.5, memoryFreeMiB: 1000 } };
+  for (const m of [hello, beat]) assert.deepEqual(agentMessageDecode(agentMessageEncode(m)), { ok: true, message: m });
+  assert.deepEqual(agentMessageDecode(Buffer.from(JSON.stringify(beat))), { ok: true, message: beat });
+  const cases: Array<[string | Buffer, RegExp]> = [
+    ['not json', /not JSON/],
+    ['{"type":"bye"}', /type/],
+    [JSON.stringify({ ...hello, capacity: { ...capacity, accel: 'hvf' } }), /capacity\.accel/],
+    [JSON.stringify({ ...hello, capacity: { ...capacity, memoryMiB: 0 } }), /capacity\.memoryMiB/],
+    [JSON.stringify({ ...beat, seq: -1 }), /seq/],
+    [JSON.stringify({ ...beat, credential: 'x' }), /Unrecognized key/],
+    [`{"type":"heartbeat","pad":"${'x'.repeat(AGENT_FRAME_MAX_BYTES)}"}`, /a frame of \d+ bytes/],
+  ];
+  for (const [frame, why] of cases) {
+    const r = agentMessageDecode(frame);
+    assert.equal(r.ok, false, String(frame).slice(0, 60));
+    if (!r.ok) assert.match(r.problem, why);
+  }
+  assert.throws(() => agentMessageEncode({ ...beat, seq: -2 }));
+});
+
+test('controller messages: accepted, refused with a registry code, ack; an unknown code is refused', () => {
+  const msgs: ControllerMessage[] = [
+    { type: 'accepted', protocol: 1, hostId: 'blade2', heartbeatEveryMs: 3000 },
+    { type: 'refused', code: 'AGENT_CREDENTIAL_REFUSED', message: 'no', hint: 'print a token' },
+    { type: 'ack', seq: 9 },
+  ];
+  for (const m of msgs) assert.deepEqual(controllerMessageDecode(controllerMessageEncode(m)), { ok: true, message: m });
+  const r = controllerMessageDecode(JSON.stringify({ ...msgs[1], code: 'NOT_A_CODE' }));
+  assert.equal(r.ok, false);
+});
+
+test('reconnect delays double from the base, stop at the cap, and jitter within [ceiling/2, ceiling]', () => {
+  const rows: Array<[number, number, number]> = [
+    [0, 0, 250], [0, 1, 500], [1, 0, 500], [1, 1, 1000], [3, 0.5, 3000], [5, 1, 15_000], [40, 0, 7500], [40, 1, 15_000], [2, 7, 2000], [2, -1, 1000],
+  ];
+  for (const [attempt, random, want] of rows) assert.equal(reconnectDelayMs(attempt, random), want, `attempt ${attempt} random ${random}`);
+});

@@ -1,0 +1,112 @@
+// The agent ↔ controller wire contract: join tokens, the join exchange, and the messages of the agent's link
+// (JSON text frames over WSS). Versioned and zod-typed; the embedded agent of a one-host install speaks the same types.
+import { z } from 'zod';
+import { ArdesiaError, type ErrorCode, isErrorCode } from './errors.js';
+import { HostName } from './hosts.js';
+
+/** Bumped when a message changes incompatibly; a controller refuses an agent speaking another version. */
+export const AGENT_PROTOCOL_VERSION = 1;
+/** A frame larger than this is not a message of this protocol (hello is the largest, well under 4 KiB). */
+export const AGENT_FRAME_MAX_BYTES = 16 * 1024;
+/** The link's URL path on the controller, and the join exchange's. */
+export const AGENT_LINK_PATH = '/v1/agent/link';
+export const AGENT_JOIN_PATH = '/v1/agent/join';
+
+const Sha256Fingerprint = z.string().regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, 'a SHA-256 fingerprint (AB:CD:…)');
+const Secret = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a 256-bit secret (base64url)');
+const TokenId = z.string().regex(/^[A-Za-z0-9_-]{16}$/, 'a token id');
+
+/** What a join token carries: where the controller is, the certificate to pin, the host it admits, and the secret. */
+export const JoinTokenContent = z
+  .object({ v: z.literal(1), url: z.string().url().startsWith('https://'), fp: Sha256Fingerprint, host: HostName, id: TokenId, secret: Secret })
+  .strict();
+export type JoinTokenContent = z.infer<typeof JoinTokenContent>;
+const JOIN_TOKEN_PREFIX = 'ardesia-join.';
+
+export function joinTokenEncode(content: JoinTokenContent): string {
+  return JOIN_TOKEN_PREFIX + Buffer.from(JSON.stringify(JoinTokenContent.parse(content))).toString('base64url');
+}
+
+/** Throws AGENT_JOIN_TOKEN_INVALID for anything `ardesia host add` did not print. */
+export function joinTokenParse(token: string): JoinTokenContent {
+  const text = token.trim();
+  const bad = (why: string) => new ArdesiaError('AGENT_JOIN_TOKEN_INVALID', `the join token is not one \`ardesia host add\` printed: ${why}`);
+  if (!text.startsWith(JOIN_TOKEN_PREFIX)) throw bad(`it does not start with ${JOIN_TOKEN_PREFIX}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(text.slice(JOIN_TOKEN_PREFIX.length), 'base64url').toString('utf8'));
+  } catch {
+    throw bad('its body is not readable (cut short or mistyped?)');
+  }
+  const r = JoinTokenContent.safeParse(json);
+  if (!r.success) throw bad(r.error.issues.map((i) => `${i.path.join('.') || 'token'}: ${i.message}`).join('; '));
+  return r.data;
+}
+
+/** POST /v1/agent/join: the token's id and secret traded for the agent's own credential. */
+export const AgentJoinRequest = z.object({ protocol: z.number().int(), host: HostName, id: TokenId, secret: Secret }).strict();
+export type AgentJoinRequest = z.infer<typeof AgentJoinRequest>;
+/** The agent's credential: `ardesia-agent.` + a 256-bit secret; the controller keeps only its SHA-256. */
+export const AgentCredential = z.string().regex(/^ardesia-agent\.[A-Za-z0-9_-]{43}$/, 'an agent credential');
+export const AgentJoinReply = z.object({ host: HostName, credential: AgentCredential }).strict();
+export type AgentJoinReply = z.infer<typeof AgentJoinReply>;
+
+/** What the agent measured on its host at start: placement's figures and why it runs VMs under KVM or TCG. */
+export const AgentCapacity = z
+  .object({
+    memoryMiB: z.number().int().min(1),
+    vcpus: z.number().int().min(1),
+    qemuVersion: z.string().max(200).nullable(),
+    accel: z.enum(['kvm', 'tcg']),
+    kvmProbe: z.object({ ok: z.boolean(), detail: z.string().max(500) }).strict(),
+  })
+  .strict();
+export type AgentCapacity = z.infer<typeof AgentCapacity>;
+
+/** What the agent observes on each heartbeat. */
+export const AgentLoad = z.object({ loadAverage1m: z.number().min(0), memoryFreeMiB: z.number().int().min(0) }).strict();
+export type AgentLoad = z.infer<typeof AgentLoad>;
+
+export const AgentHello = z.object({ type: z.literal('hello'), protocol: z.number().int(), host: HostName, agentVersion: z.string().min(1).max(64), capacity: AgentCapacity }).strict();
+export const AgentHeartbeat = z.object({ type: z.literal('heartbeat'), seq: z.number().int().min(0), load: AgentLoad }).strict();
+/** Agent → controller. */
+export const AgentMessage = z.discriminatedUnion('type', [AgentHello, AgentHeartbeat]);
+export type AgentMessage = z.infer<typeof AgentMessage>;
+
+/** Controller → agent: the hello accepted (with the host's id, its name in the store), refused with a registry code, a heartbeat seen. */
+export const ControllerAccepted = z.object({ type: z.literal('accepted'), protocol: z.number().int(), hostId: HostName, heartbeatEveryMs: z.number().int().min(100) }).strict();
+export const ControllerRefused = z.object({ type: z.literal('refused'), code: z.custom<ErrorCode>(isErrorCode, 'a registry code'), message: z.string().max(1000), hint: z.string().max(1000) }).strict();
+export const ControllerAck = z.object({ type: z.literal('ack'), seq: z.number().int().min(0) }).strict();
+export const ControllerMessage = z.discriminatedUnion('type', [ControllerAccepted, ControllerRefused, ControllerAck]);
+export type ControllerMessage = z.infer<typeof ControllerMessage>;
+
+export type Decoded<T> = { ok: true; message: T } | { ok: false; problem: string };
+
+function decode<T>(schema: z.ZodType<T>, frame: string | Buffer): Decoded<T> {
+  const size = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
+  if (size > AGENT_FRAME_MAX_BYTES) return { ok: false, problem: `a frame of ${size} bytes (at most ${AGENT_FRAME_MAX_BYTES})` };
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof frame === 'string' ? frame : frame.toString('utf8'));
+  } catch {
+    return { ok: false, problem: 'a frame that is not JSON' };
+  }
+  const r = schema.safeParse(json);
+  if (!r.success) return { ok: false, problem: r.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; ') };
+  return { ok: true, message: r.data };
+}
+
+export const agentMessageDecode = (frame: string | Buffer): Decoded<AgentMessage> => decode(AgentMessage, frame);
+export const controllerMessageDecode = (frame: string | Buffer): Decoded<ControllerMessage> => decode(ControllerMessage, frame);
+export const agentMessageEncode = (m: AgentMessage): string => JSON.stringify(AgentMessage.parse(m));
+export const controllerMessageEncode = (m: ControllerMessage): string => JSON.stringify(ControllerMessage.parse(m));
+
+export function controllerRefusal(code: ErrorCode, message: string, hint: string): ControllerMessage {
+  return { type: 'refused', code, message, hint };
+}
+
+/** Pure: the delay before reconnect attempt `attempt` (0-based): doubling from `baseMs`, capped, with full jitter in [cap/2, cap]. */
+export function reconnectDelayMs(attempt: number, random: number, baseMs = 500, capMs = 15_000): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30));
+  return Math.round(ceiling / 2 + (ceiling / 2) * Math.min(Math.max(random, 0), 1));
+}
