@@ -214,7 +214,7 @@ export const ERROR_REGISTRY = {
   VM_STATE_RESTORE_FAILED: { status: 500, hint: 'QEMU could not load the saved state (see `ardesia vm log NAME --qemu`); the state file is kept. Retry, or boot the VM afresh with `ardesia vm start NAME --discard-state`.' },
   VM_STATE_EXISTS: { status: 409, hint: 'This VM already has a saved state: resume it with `ardesia vm start NAME`, or delete it with `ardesia vm start NAME --discard-state` before receiving another.' },
   VM_STATE_NOT_SEALED: { status: 403, hint: 'A VM owner can receive only states this site sent (`ardesia vm send`), sealed with its key; this one carries no valid seal (crafted, edited, or from another site). Ask an administrator to receive it: they can load a state from anywhere.' },
-  // wt-agent: remote agents joining the controller (ardesia host add, ardesia agent).
+  // Remote agents joining the controller (ardesia host add, ardesia agent).
   AGENT_JOIN_TOKEN_INVALID: { status: 400, hint: 'Copy the whole token `ardesia host add NAME` printed (one line, starting ardesia-join.), or print a new one.' },
   AGENT_JOIN_TOKEN_REFUSED: { status: 401, hint: 'A join token works once and only until it expires: print a new one with `ardesia host add NAME` on the controller and start the agent with it.' },
   AGENT_CONTROLLER_MISMATCH: { status: 502, hint: "The server that answered is not the controller the token was made on (its certificate's SHA-256 differs from the one the token pins): check --controller and the network path; nothing was sent to it. If the controller's certificate was renewed, print a new token with `ardesia host add NAME`." },

@@ -35,8 +35,8 @@ export const HOST_MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
-  // wt-agent: one-time join tokens (only their secret's SHA-256 is kept) and what each remote agent reports.
-  '0018_wt_agent_join': {
+  // One-time join tokens (only their secret's SHA-256 is kept) and what each remote agent reports.
+  '0018_agent_join': {
     async up(db: Kysely<any>) {
       await db.schema
         .createTable('host_join_tokens')
