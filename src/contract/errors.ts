@@ -213,6 +213,10 @@ export const ERROR_REGISTRY = {
   VM_STATE_MISMATCH: { status: 409, hint: 'A state loads only into an identical VM (same QEMU, machine type, memory, vCPUs, devices) whose disks are exactly as they were when it was saved; the message lists what differs. Undo that change, or boot the VM afresh with `ardesia vm start NAME --discard-state` (the saved state is then deleted).' },
   VM_STATE_RESTORE_FAILED: { status: 500, hint: 'QEMU could not load the saved state (see `ardesia vm log NAME --qemu`); the state file is kept. Retry, or boot the VM afresh with `ardesia vm start NAME --discard-state`.' },
   VM_STATE_EXISTS: { status: 409, hint: 'This VM already has a saved state: resume it with `ardesia vm start NAME`, or delete it with `ardesia vm start NAME --discard-state` before receiving another.' },
+  // Home-volume leases on shared storage (branch wt-leases): sanlock, src/cluster/home-leases/
+  HOME_LEASE_HELD: { status: 409, hint: 'Your desktop on another server is still ending (or that server stopped and its lease has not yet expired): wait a minute and log in again. An administrator sees the holder with `ardesia home show USER`.' },
+  LEASE_DAEMON_UNAVAILABLE: { status: 503, hint: 'This host runs with `serve --home-leases sanlock` but its sanlock daemon is not running or has not joined the site lockspace: start it (`systemctl start wdmd sanlock`, or `sanlock daemon` with a watchdog in production) and restart `ardesia serve`; README "Several hosts" says how.' },
+  HOME_LEASE_FAILED: { status: 500, hint: 'sanlock refused the request for an unexpected reason (the code is in the message): check /var/log/sanlock.log on this host and that DATA_DIR/leases is on the shared storage, readable and writable by the sanlock user.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

@@ -23,6 +23,30 @@ export interface HostTable {
   updated_at: string;
 }
 
+/** Each host's sanlock host id in the site lockspace (1..2000), given once (branch wt-leases). */
+export interface LeaseHostIdTable {
+  host: string;
+  host_id: number;
+}
+
+/** Each home's sanlock resource (its slot in DATA_DIR/leases/homes) and, for the console and the audit, its holder;
+ *  the sanlock lease is what enforces, this row only records (branch wt-leases). */
+export interface HomeLeaseTable {
+  user: string;
+  slot: number;
+  resource: string;
+  /** 1 once the resource's area was initialised on the storage. */
+  ready: number;
+  /** Counts the acquisitions of this home's lease. */
+  generation: number;
+  holder_host: string | null;
+  holder_desktop: string | null;
+  holder_pid: number | null;
+  acquired_at: string | null;
+}
+
 export interface HostTables {
   hosts: HostTable;
+  lease_host_ids: LeaseHostIdTable;
+  home_leases: HomeLeaseTable;
 }
