@@ -1,7 +1,7 @@
 // The thin shell over sanlock: the `sanlock` CLI for the lockspace and the on-disk areas (direct init,
 // add_lockspace), native/home-lease.c for registering QEMU and acquire/release/inquire on behalf of its pid.
 import { execFile, execFileSync } from 'node:child_process';
-import { accessSync, chownSync, closeSync, constants, existsSync, mkdirSync, openSync, readSync, statSync, truncateSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, closeSync, constants, existsSync, mkdirSync, openSync, readSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ArdesiaError } from '../../contract/errors.js';
@@ -115,6 +115,7 @@ function ensureLeaseFile(path: string, minBytes: number): void {
   const owner = sanlockOwner();
   if (!existsSync(path)) closeSync(openSync(path, constants.O_CREAT | constants.O_WRONLY, 0o660));
   if (statSync(path).size < minBytes) truncateSync(path, minBytes);
+  chmodSync(path, 0o660); // the umask would leave the group (sanlock's daemon may run as root, or as sanlock) without write
   if (owner && process.getuid?.() === 0) {
     chownSync(dir, owner.uid, owner.gid);
     chownSync(path, owner.uid, owner.gid);

@@ -41,6 +41,10 @@ export class HomeLeases {
     this.ioTimeoutS = opts.ioTimeoutS ?? DEFAULT_IO_TIMEOUT_S;
   }
 
+  get host(): string {
+    return this.opts.host;
+  }
+
   /** Initialises the lockspace on the shared storage if no host did yet, and joins it with this host's id. */
   async start(): Promise<number> {
     const hostId = await leaseHostId(this.db, this.opts.host);
