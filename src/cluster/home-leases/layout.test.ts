@@ -71,7 +71,8 @@ test('acquire refusals map to registry errors with a hint', () => {
     assert.match(err.message, new RegExp(`sanlock ${rv}`));
     assert.ok(err.hint.length > 20);
   }
-  assert.match(acquireError(-247, 'alice').message, /not yet known dead/);
+  assert.match(acquireError(-247, 'alice').message, /has not expired yet/);
+  assert.match(acquireError(-243, 'alice').message, /another server: that desktop is still ending/);
   assert.equal(heldElsewhere(-243), true);
   assert.equal(heldElsewhere(-17), false);
   assert.equal(daemonError(-111, 'x').code, 'LEASE_DAEMON_UNAVAILABLE');

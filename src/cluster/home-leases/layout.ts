@@ -101,8 +101,8 @@ export function heldElsewhere(rv: number): boolean {
 /** The registry error for a failed acquire of `user`'s home lease. */
 export function acquireError(rv: number, user: string): ArdesiaError {
   if (heldElsewhere(rv)) {
-    const why = rv === SANLOCK_RV.ACQUIRE_OWNED_RETRY ? 'its holder\'s host has stopped renewing its lease and is not yet known dead' : 'a desktop on another host holds it';
-    return new ArdesiaError('HOME_LEASE_HELD', `the home volume of ${user} is still in use elsewhere: ${why} (sanlock ${rv})`);
+    const why = rv === SANLOCK_RV.ACQUIRE_OWNED_RETRY ? 'the server it ran on stopped answering and its lease has not expired yet' : 'that desktop is still ending';
+    return new ArdesiaError('HOME_LEASE_HELD', `the home volume of ${user} is still in use by a desktop on another server: ${why} (HOME_LEASE_HELD, sanlock ${rv})`);
   }
   if (rv === SANLOCK_RV.EEXIST) return new ArdesiaError('HOME_LEASE_HELD', `the home volume of ${user} is already leased by this desktop's QEMU (sanlock ${rv})`);
   return daemonError(rv, `acquiring the home lease of ${user}`);

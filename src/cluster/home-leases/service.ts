@@ -76,12 +76,15 @@ export class HomeLeases {
     if (this.hostId === undefined) throw daemonError(SANLOCK_RV.ACQUIRE_LOCKSPACE, `acquiring the home lease of ${user}`);
     const res = await this.resourceOf(user);
     const rv = await this.sanlock.acquire(holder.pid, res);
-    if (rv !== 0) {
+    // EEXIST: held on this host already; fine when by this very QEMU (an attach retried), refused otherwise.
+    const ownAlready = rv === SANLOCK_RV.EEXIST && (await this.sanlock.inquire(holder.pid)).some((r) => r.name === res.name && r.offset === res.offset);
+    if (rv !== 0 && !ownAlready) {
       const err = acquireError(rv, user);
       const row = await homeLeaseGet(this.db, user);
       this.log.warn({ user, rv, holder: row?.holder_host, holderDesktop: row?.holder_desktop }, `home lease of ${user} refused: ${err.message}`);
       throw err;
     }
+    if (ownAlready) return (await homeLeaseGet(this.db, user))?.generation ?? 0;
     const generation = await homeLeaseHeld(this.db, user, { host: this.opts.host, ...holder }, now());
     await auditAppend(this.db, 'home-leases', 'home.lease', user, { host: this.opts.host, desktop: holder.desktop, pid: holder.pid, generation });
     return generation;
