@@ -13,6 +13,7 @@ import { homeResource, hostDeadSeconds, type LeaseResource, leaseFiles, SANLOCK_
 import { SanlockClient } from '../../src/cluster/home-leases/sanlock.js';
 import { HomeLeases } from '../../src/cluster/home-leases/service.js';
 import type { ArdesiaError } from '../../src/contract/errors.js';
+import type { HomeInfo } from '../../src/contract/images.js';
 import { openStore } from '../../src/store/db.js';
 import pino from 'pino';
 import { guestArtifacts } from '../helpers/guests.js';
@@ -215,7 +216,7 @@ test('HomeLeases on host b: slot and resource made on first need, an attach retr
   }
 });
 
-test('through the daemon: a pool desktop\'s QEMU holds its user\'s home lease while attached; another host is refused; logoff releases it', async () => {
+test('through the daemon: a pool desktop\'s QEMU holds its user\'s home lease while attached, across a daemon crash; another host is refused; logoff releases it', async () => {
   await helperImage(daemon, 'bb');
   alice = await userClient(daemon, 'alice');
   await daemon.api().request('POST', '/v1/pools', { name: 'homes', image: 'bb', warmSpares: 1, maxDesktops: 1, memoryMiB: 192, homeSizeBytes: 64 * 2 ** 20, entitled: { users: ['alice'] } });
@@ -233,12 +234,22 @@ test('through the daemon: a pool desktop\'s QEMU holds its user\'s home lease wh
   const other = await qemuPid(b.startQemu());
   const refused = await b.client.acquire(other, res);
   assert.ok([SANLOCK_RV.ACQUIRE_IDLIVE, SANLOCK_RV.ACQUIRE_OWNED].includes(refused as never), `host b refused (sanlock ${refused})`);
-  const home = await daemon.api().request<{ leasedTo: string | null }>('GET', '/v1/homes/alice');
+  const home = await daemon.api().request<HomeInfo>('GET', '/v1/homes/alice');
   assert.equal(home.leasedTo, desktop.name);
+  assert.deepEqual([home.siteLease?.desktop, home.siteLease?.pid, home.siteLease?.generation], [desktop.name, pid, 1], 'the store records the holder and the generation');
+  assert.match((await daemon.cli(['home', 'show', 'alice'])).stdout, new RegExp(`site lease \\(generation 1\\) held by desktop ${desktop.name} on host \\S+ \\(QEMU pid ${pid}\\)`));
+
+  // A daemon crash drops nothing: the lease is QEMU's; the restarted daemon finds the desktop and releases by the recorded pid.
+  await daemon.kill('SIGKILL');
+  assert.equal((await a.client.inquire(pid)).length, 1, 'QEMU still holds the lease while the daemon is down');
+  await daemon.spawn({ SANLOCK_RUN_DIR: a.runDir });
+  await untilDesktops(daemon, 'homes', 'the session found again after the restart', (d) => d.some((x) => x.name === desktop.name && x.state === 'in-use'));
 
   await alice.request('POST', `/v1/sessions/${desktop.name}/logoff`);
   await untilDesktops(daemon, 'homes', 'the desktop released after logoff', (ds) => !ds.some((x) => x.user === 'alice'));
   if (alive(pid)) assert.deepEqual(await a.client.inquire(pid), [], 'the unplugged desktop\'s QEMU holds no lease');
+  const released = await daemon.api().request<HomeInfo>('GET', '/v1/homes/alice');
+  assert.deepEqual([released.siteLease?.host, released.siteLease?.desktop, released.siteLease?.generation], [null, null, 1]);
   await until('host b acquires alice\'s home once it is released', async () => (await b.client.acquire(other, res)) === 0, 30_000, 200);
 
   // Now host b's desktop has alice's home: her next login here is refused and the home is not attached.
@@ -247,8 +258,9 @@ test('through the daemon: a pool desktop\'s QEMU holds its user\'s home lease wh
     alice.request('POST', '/v1/pools/homes/connect', { wait: true, waitSeconds: 120 }),
     (err: Error) => /HOME_LEASE_HELD/.test(err.message) && /still ending/.test(err.message),
   );
-  const after = await daemon.api().request<{ leasedTo: string | null }>('GET', '/v1/homes/alice');
+  const after = await daemon.api().request<HomeInfo>('GET', '/v1/homes/alice');
   assert.equal(after.leasedTo, null, 'the refused home is not leased (nor attached) here');
+  assert.deepEqual([after.siteLease?.host, after.siteLease?.generation], [null, 1], 'a refusal is no acquisition');
   for (const p of qemuPidsUnder(join(daemon.dataDir, 'runtime') + '/')) assert.deepEqual(await a.client.inquire(p), [], `QEMU ${p} holds no lease`);
   assert.equal(await b.client.release(other, res), 0);
 });
