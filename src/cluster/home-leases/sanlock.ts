@@ -1,7 +1,7 @@
 // The thin shell over sanlock: the `sanlock` CLI for the lockspace and the on-disk areas (direct init,
 // add_lockspace), native/home-lease.c for registering QEMU and acquire/release/inquire on behalf of its pid.
 import { execFile, execFileSync } from 'node:child_process';
-import { accessSync, chmodSync, chownSync, closeSync, constants, existsSync, mkdirSync, openSync, readSync, statSync, truncateSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ArdesiaError } from '../../contract/errors.js';
@@ -113,9 +113,15 @@ function ensureLeaseFile(path: string, minBytes: number): void {
   const dir = join(path, '..');
   mkdirSync(dir, { recursive: true, mode: 0o770 });
   const owner = sanlockOwner();
-  if (!existsSync(path)) closeSync(openSync(path, constants.O_CREAT | constants.O_WRONLY, 0o660));
-  if (statSync(path).size < minBytes) truncateSync(path, minBytes);
-  chmodSync(path, 0o660); // the umask would leave the group (sanlock's daemon may run as root, or as sanlock) without write
+  const fd = openSync(path, constants.O_CREAT | constants.O_WRONLY, 0o660);
+  try {
+    // Grown by writing the last byte of the new area (ours): a truncate could shrink what another host just grew.
+    if (fstatSync(fd).size < minBytes) writeSync(fd, Buffer.alloc(1), 0, 1, minBytes - 1);
+  } finally {
+    closeSync(fd);
+  }
+  // The umask would leave sanlock's group without write; another host's file is left to its owner.
+  if (process.getuid?.() === 0 || statSync(path).uid === process.getuid?.()) chmodSync(path, 0o660);
   if (owner && process.getuid?.() === 0) {
     chownSync(dir, owner.uid, owner.gid);
     chownSync(path, owner.uid, owner.gid);
