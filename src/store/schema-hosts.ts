@@ -35,7 +35,7 @@ export interface HomeLeaseTable {
   user: string;
   slot: number;
   resource: string;
-  /** 1 once the resource's area was initialised on the storage. */
+  /** 0 new, 2 while one host initialises the resource's area on the storage, 1 once it is initialised. */
   ready: number;
   /** Counts the acquisitions of this home's lease. */
   generation: number;

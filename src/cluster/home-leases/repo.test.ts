@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openStore, type Store } from '../../store/db.js';
-import { homeLeaseFreed, homeLeaseGet, homeLeaseHeld, homeLeaseSlot, leaseHostId } from './repo.js';
+import { homeLeaseClaimInit, homeLeaseFreed, homeLeaseGet, homeLeaseHeld, homeLeaseReady, homeLeaseSlot, leaseHostId } from './repo.js';
 
 const name = (slot: number) => `home${slot}`;
 
@@ -27,6 +27,10 @@ export function homeLeaseRepoTests(open: () => Promise<Store>, label: string): v
       const b = await homeLeaseSlot(db, 'bob', name);
       assert.deepEqual([a.slot, a.resource, b.slot, b.resource], [0, 'home0', 1, 'home1']);
       assert.equal((await homeLeaseSlot(db, 'alice', name)).slot, 0, 'kept');
+      assert.deepEqual([await homeLeaseClaimInit(db, 'alice'), await homeLeaseClaimInit(db, 'alice')], [true, false], 'one host initialises the resource');
+      await homeLeaseReady(db, 'alice');
+      assert.equal((await homeLeaseGet(db, 'alice'))?.ready, 1);
+      assert.equal(await homeLeaseClaimInit(db, 'alice'), false, 'never again once ready');
       assert.equal(await homeLeaseHeld(db, 'alice', { host: 'blade1', desktop: 'p-1', pid: 42 }, 't1'), 1);
       await homeLeaseFreed(db, 'alice', 'blade2', 'p-1'); // another host's release of the same desktop name
       assert.equal((await homeLeaseGet(db, 'alice'))?.holder_pid, 42);

@@ -45,6 +45,13 @@ export async function homeLeaseSlot(db: Store, user: string, resourceName: (slot
   throw new ArdesiaError('HOME_LEASE_FAILED', `could not give the home of ${user} a lease slot`);
 }
 
+/** Whether this caller is the one to initialise the home's resource (ready 0 → 2): two hosts' first logins at once
+ *  must not both initialise it, or the second would wipe the lease the first just took. */
+export async function homeLeaseClaimInit(db: Store, user: string): Promise<boolean> {
+  const res = await db.updateTable('home_leases').set({ ready: 2 }).where('user', '=', user).where('ready', '=', 0).executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
 export async function homeLeaseReady(db: Store, user: string): Promise<void> {
   await db.updateTable('home_leases').set({ ready: 1 }).where('user', '=', user).execute();
 }

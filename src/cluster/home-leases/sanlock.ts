@@ -3,6 +3,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { accessSync, chmodSync, chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { ArdesiaError } from '../../contract/errors.js';
 import { LEASE_ALIGN, type LeaseFiles, type LeaseResource, areaInitialised, DELTA_MAGIC, daemonError, lockspaceText, PAXOS_MAGIC, parseHelperFailure, parseInquire, resourceText, SANLOCK_RV } from './layout.js';
@@ -99,7 +100,18 @@ export class SanlockClient {
     if (r.code !== 0 || !/init done 0/.test(r.out)) throw new ArdesiaError('HOME_LEASE_FAILED', `sanlock direct init ${what} failed: ${r.out.trim()}`);
   }
 
-  initLockspace(files: LeaseFiles, ioTimeoutS: number): Promise<void> {
+  /** The host that creates the lockspace file initialises it; the others wait for its magic (taking over after a minute,
+   *  from a creator that died before): a second init would wipe the delta leases of hosts that already joined. */
+  async initLockspace(files: LeaseFiles, ioTimeoutS: number): Promise<void> {
+    mkdirSync(files.dir, { recursive: true, mode: 0o770 });
+    let created = false;
+    try {
+      closeSync(openSync(files.lockspace, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o660));
+      created = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    for (let waited = 0; !created && waited < 60_000 && !areaInitialised(readHead(files.lockspace, 0), DELTA_MAGIC); waited += 100) await sleep(100);
     return this.initArea('lockspace', files.lockspace, lockspaceText(files, 0), 0, ioTimeoutS);
   }
 

@@ -7,8 +7,12 @@ import { auditAppend } from '../../audit/log.js';
 import { now } from '../../lib/time.js';
 import type { Store } from '../../store/db.js';
 import { acquireError, daemonError, DEFAULT_IO_TIMEOUT_S, homeResource, type LeaseFiles, leaseFiles, type LeaseResource, SANLOCK_RV } from './layout.js';
-import { homeLeaseFreed, homeLeaseGet, homeLeaseHeld, homeLeaseReady, homeLeaseSlot, leaseHostId } from './repo.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { homeLeaseClaimInit, homeLeaseFreed, homeLeaseGet, homeLeaseHeld, homeLeaseReady, homeLeaseSlot, leaseHostId } from './repo.js';
 import { SanlockClient } from './sanlock.js';
+
+/** How long a host waits for another one's initialisation of a resource (a `direct init` takes milliseconds). */
+const INIT_WAIT_MS = 30_000;
 
 export interface HomeLeasesOptions {
   dataDir: string;
@@ -64,11 +68,21 @@ export class HomeLeases {
   private async resourceOf(user: string): Promise<LeaseResource> {
     const row = await homeLeaseSlot(this.db, user, (slot) => homeResource(this.files, slot, user).name);
     const res = { ...homeResource(this.files, row.slot, user), name: row.resource };
-    if (!row.ready) {
-      await this.sanlock.initResource(res);
+    if (row.ready === 1) return res;
+    // One host initialises (the store decides which); the others wait for it, or take over from one that died.
+    if ((await homeLeaseClaimInit(this.db, user)) || !(await this.untilReady(user))) {
+      await this.sanlock.initResource(res); // never over an area that already carries sanlock's magic
       await homeLeaseReady(this.db, user);
     }
     return res;
+  }
+
+  private async untilReady(user: string): Promise<boolean> {
+    for (let waited = 0; waited < INIT_WAIT_MS; waited += 100) {
+      if ((await homeLeaseGet(this.db, user))?.ready === 1) return true;
+      await sleep(100);
+    }
+    return false;
   }
 
   /** Acquires `user`'s home lease for the QEMU `holder.pid`; HOME_LEASE_HELD when another host's desktop holds it. */
