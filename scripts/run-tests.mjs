@@ -36,7 +36,7 @@ if (area) files = files.filter((f) => relative(root, f).includes(area));
 const LONGEST_FIRST = [
   'test/thinclient-os/netboot-login', 'test/chaos/chaos', 'test/image-build/desktop-image', 'test/web/desktop-flow',
   'test/thinclient-os/netboot-uefi-proxy', 'test/security/thinclient-impersonation', 'test/pools/idle', 'test/web/admin-rollout', 'test/pools/broker',
-  'test/api/openapi-responses', 'test/package/deb-install', 'test/security/guest-nat-host', 'test/pools/home-logoff', 'test/ops/backup-session', 'test/directory/active-directory', 'test/directory/openldap',
+  'test/api/openapi-responses', 'test/package/deb-install', 'test/security/guest-nat-host', 'test/pools/home-logoff', 'test/cluster/home-leases', 'test/ops/backup-session', 'test/directory/active-directory', 'test/directory/openldap',
 ];
 const rank = (f) => {
   const i = LONGEST_FIRST.findIndex((prefix) => relative(join(root, 'dist'), f).startsWith(prefix));

@@ -49,10 +49,12 @@ const DEBIAN_PACKAGES = {
   'ldb-tools': '/usr/bin/ldbsearch',
   attr: '/usr/bin/getfattr', // the Samba DC cache is a tar with xattrs
   acl: '/usr/bin/getfacl',
+  sanlock: '/usr/sbin/sanlock', // home-volume leases (serve --home-leases sanlock) and their tests' own daemons
+  'libsanlock-dev': '/usr/include/sanlock_resource.h', // native/home-lease.c links libsanlock
 };
 
 /** Packages whose install would start a service the tests do not want running (they start their own servers). */
-const NO_SERVICE_PACKAGES = ['slapd', 'samba', 'samba-ad-dc', 'winbind'];
+const NO_SERVICE_PACKAGES = ['slapd', 'samba', 'samba-ad-dc', 'winbind', 'sanlock']; // sanlock: its wdmd service would arm a watchdog
 
 /** Debian's postgresql would create and start a "main" cluster; the tests start their own from the binaries. */
 function noDebianMainCluster() {
@@ -93,7 +95,7 @@ function installDebianPackages(pkgs) {
   if (ownPolicy) rmSync(policy, { force: true });
   if (pkgs.some((p) => NO_SERVICE_PACKAGES.includes(p)) && existsSync('/run/systemd/system')) {
     // They would start at the next boot: the tests' own servers need their ports free.
-    spawnSync('systemctl', ['disable', '--now', 'slapd', 'smbd', 'nmbd', 'samba-ad-dc', 'winbind'], { stdio: 'ignore' });
+    spawnSync('systemctl', ['disable', '--now', 'slapd', 'smbd', 'nmbd', 'samba-ad-dc', 'winbind', 'sanlock', 'wdmd'], { stdio: 'ignore' });
   }
   if (update.status !== 0 || install.status !== 0) {
     console.error(`ardesia setup: apt-get failed; install by hand: apt-get install --no-install-recommends ${pkgs.join(' ')}`);
@@ -109,7 +111,7 @@ function ensureNodeModules() {
 }
 
 /** A helper program of ours from native/NAME.c into .cache/native/NAME, rebuilt when its source or a shared header is newer. */
-function buildNative(name, what) {
+function buildNative(name, what, libs = []) {
   const source = join(root, 'native', `${name}.c`);
   const binary = join(root, '.cache', 'native', name);
   const headers = readdirSync(join(root, 'native')).filter((f) => f.endsWith('.h')).map((f) => join(root, 'native', f));
@@ -117,7 +119,7 @@ function buildNative(name, what) {
   if (existsSync(binary) && statSync(binary).mtimeMs >= newest) return;
   mkdirSync(dirname(binary), { recursive: true });
   console.log(`ardesia setup: building ${what}`);
-  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, source], { stdio: 'inherit' });
+  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, source, ...libs], { stdio: 'inherit' });
 }
 
 /** The smallest i386 program: an ELF32 header, one LOAD segment, and `exit(0)` by int 0x80. */
@@ -244,3 +246,4 @@ buildNative('qmp-add-fd', 'the QMP descriptor helper'); // src/hypervisor/qemu/h
 buildNative('ra-responder', 'the router-advertisement responder'); // src/netboot/ra/responder.ts runs it
 buildNative('dhcp-port', 'the DHCP port (port 67 with the receiving interface)'); // src/netboot/dhcp/port.ts runs it
 buildNative('tap-open', 'the tap opener (hands QEMU its taps)'); // src/hypervisor/qemu/process.ts runs it
+buildNative('home-lease', 'the home-lease helper (sanlock client for QEMU)', ['-lsanlock']); // src/cluster/home-leases/sanlock.ts runs it

@@ -93,7 +93,15 @@ export const DesktopInfoBody = z
   .strict() satisfies z.ZodType<DesktopInfo>;
 
 export const HomeInfoBody = z
-  .object({ user: z.string(), sizeBytes: z.number().int(), path: z.string(), leasedTo: z.string().nullable(), leasedAt: Iso.nullable(), createdAt: Iso })
+  .object({
+    user: z.string(),
+    sizeBytes: z.number().int(),
+    path: z.string(),
+    leasedTo: z.string().nullable(),
+    leasedAt: Iso.nullable(),
+    createdAt: Iso,
+    siteLease: z.object({ host: z.string().nullable(), desktop: z.string().nullable(), pid: z.number().int().nullable(), generation: z.number().int(), acquiredAt: Iso.nullable() }).strict().nullable(),
+  })
   .strict() satisfies z.ZodType<HomeInfo>;
 /** A grown home: the home as it is now, with the sizes before and after. */
 export const HomeResizedBody = HomeInfoBody.extend({ from: z.number().int(), to: z.number().int() }).strict();

@@ -225,6 +225,10 @@ export const ERROR_REGISTRY = {
   AGENT_NOT_JOINED: { status: 400, hint: 'This data folder holds no agent credential: start the agent once with --join TOKEN (from `ardesia host add NAME` on the controller).' },
   AGENT_LINK_REPLACED: { status: 409, hint: 'Another agent process connected with the same credential and took over the link: run one agent per host and data folder.' },
   AGENT_CONTROLLER_NO_HTTPS: { status: 409, hint: 'Agents dial the controller over HTTPS and pin its certificate: restart it with `ardesia serve --database postgres://… --listen ADDR:PORT` (HTTPS), then print the token again.' },
+  // Home-volume leases on shared storage: sanlock, src/cluster/home-leases/
+  HOME_LEASE_HELD: { status: 409, hint: 'Your desktop on another server is still ending (or that server stopped and its lease has not yet expired): wait a minute and log in again. An administrator sees the holder with `ardesia home show USER`.' },
+  LEASE_DAEMON_UNAVAILABLE: { status: 503, hint: 'This host runs with `serve --home-leases sanlock` but its sanlock daemon is not running or has not joined the site lockspace: start it (`systemctl start wdmd sanlock`, or `sanlock daemon` with a watchdog in production) and restart `ardesia serve`; README "Several hosts" says how.' },
+  HOME_LEASE_FAILED: { status: 500, hint: 'sanlock refused the request for an unexpected reason (the code is in the message): check /var/log/sanlock.log on this host and that DATA_DIR/leases is on the shared storage, readable and writable by the sanlock user.' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_REGISTRY;

@@ -130,6 +130,17 @@ export interface HomeInfo {
   leasedTo: string | null;
   leasedAt: string | null;
   createdAt: string;
+  /** The site-wide lease (serve --home-leases sanlock), as the store records it; null when the home never had one. */
+  siteLease: HomeSiteLease | null;
+}
+
+/** Who holds a home's sanlock lease: host, desktop and QEMU pid (null when free), and how many times it was acquired. */
+export interface HomeSiteLease {
+  host: string | null;
+  desktop: string | null;
+  pid: number | null;
+  generation: number;
+  acquiredAt: string | null;
 }
 
 export type OperationState = 'running' | 'succeeded' | 'failed';

@@ -47,6 +47,7 @@ import { type Listener, listenerStart } from './listener.js';
 import { NatGuard } from '../network/nat-guard-host.js';
 import { backupStream } from '../ops/backup.js';
 import { auditAppend } from '../audit/log.js';
+import { HomeLeases } from '../cluster/home-leases/service.js';
 import { DEFAULT_CPU_OVERCOMMIT, DEFAULT_MEMORY_OVERCOMMIT, HostService } from '../cluster/hosts.js';
 import { AgentJoin } from '../cluster/agent-join.js';
 import { AgentLinks } from '../cluster/agent-links.js';
@@ -93,6 +94,10 @@ export interface ServeOptions {
   cpuOvercommit?: number;
   /** Labels of this host that pools may require or avoid (serve --host-label). */
   hostLabels?: string[];
+  /** serve --home-leases: sanlock leases a home to the QEMU that has it attached (off: the one-host store lease only). */
+  homeLeases?: 'off' | 'sanlock';
+  /** serve --lease-io-timeout: sanlock's io timeout for the site lockspace (seconds, default 10). */
+  leaseIoTimeoutS?: number;
   /** Directory sources (YAML/JSON): LDAP and Active Directory logins (README "Directory logins"). */
   directory?: string;
 }
@@ -191,7 +196,10 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   const agentLinks = new AgentLinks(store, agentJoin, log, (host) => void hosts.announceChange(host).catch((err) => log.warn({ err, host }, 'announcing a host change failed')));
   await agentLinks.forgetStaleLinks();
   hosts.on('host-removed', (name) => agentLinks.revoke(name));
-  const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids });
+  // Joined before any QEMU starts: every QEMU is then a sanlock client a home's lease can be acquired for.
+  const homeLeases = opts.homeLeases === 'sanlock' ? new HomeLeases(store, log, { dataDir, host: hosts.localName, ...(opts.leaseIoTimeoutS !== undefined ? { ioTimeoutS: opts.leaseIoTimeoutS } : {}) }) : undefined;
+  await homeLeases?.start();
+  const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids, ...(homeLeases ? { launchPrefix: homeLeases.registerPrefix() } : {}) });
   const rootToken = await ensureRootToken(store, dataDir);
 
   const reconciled = await manager.reconcile();
@@ -199,7 +207,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
 
   const serviceContext = new ServiceContext({ dataDir, store, vms: manager, log });
   const images = new ImageService(serviceContext);
-  const homes = new HomeService(serviceContext);
+  const homes = new HomeService(serviceContext, homeLeases);
   const desktops = new DesktopService(serviceContext, homes);
   log.info(await desktops.reconcile(), 'reconciled home-volume leases');
   const events = new EventHub();

@@ -62,6 +62,11 @@ export class DesktopGuest extends EventEmitter<DesktopGuestEvents> {
     this.emit('signal', { kind: 'exited', reason });
   };
 
+  /** QEMU's pid: the holder of the home's sanlock lease (serve --home-leases sanlock). */
+  get pid(): number {
+    return this.runtime.pid;
+  }
+
   get machine(): 'q35' | 'pc' {
     return this.runtime.spec.boot.firmware === 'uefi' ? 'q35' : 'pc';
   }

@@ -7,16 +7,27 @@ import { ArdesiaError } from '../contract/errors.js';
 import { DEFAULT_HOME_BYTES, type HomeInfo } from '../contract/images.js';
 import type { ServiceContext } from '../images/context.js';
 import { homeGet, homeLease, homeList, homeRelease, type HomeRow } from '../images/repo.js';
+import type { HomeLeases } from '../cluster/home-leases/service.js';
+import { homeLeaseGet, type HomeLeaseRow } from '../cluster/home-leases/repo.js';
 import { now } from '../lib/time.js';
 import { auditAppend } from '../audit/log.js';
 import { homeCreate, homeResize, safeName } from '../storage/index.js';
 import { guestUid } from './desktop-guest.js';
 
 export class HomeService {
-  constructor(private readonly ctx: ServiceContext) {}
+  /** leases: serve --home-leases sanlock, the lease across hosts held by the desktop's QEMU; without it, the store's lease alone. */
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly leases?: HomeLeases,
+  ) {}
 
-  private out(row: HomeRow): HomeInfo {
-    return { user: row.user, sizeBytes: row.size_bytes, path: this.ctx.paths.home(row.user), leasedTo: row.leased_to, leasedAt: row.leased_at, createdAt: row.created_at };
+  private out(row: HomeRow, lease: HomeLeaseRow | undefined): HomeInfo {
+    const siteLease = lease ? { host: lease.holder_host, desktop: lease.holder_desktop, pid: lease.holder_pid, generation: lease.generation, acquiredAt: lease.acquired_at } : null;
+    return { user: row.user, sizeBytes: row.size_bytes, path: this.ctx.paths.home(row.user), leasedTo: row.leased_to, leasedAt: row.leased_at, createdAt: row.created_at, siteLease };
+  }
+
+  private async outOne(row: HomeRow): Promise<HomeInfo> {
+    return this.out(row, await homeLeaseGet(this.ctx.db, row.user));
   }
 
   private async require(user: string): Promise<HomeRow> {
@@ -30,7 +41,7 @@ export class HomeService {
     safeName('user', user);
     return this.ctx.lock.run(`home:${user}`, async () => {
       const existing = await homeGet(this.ctx.db, user);
-      if (existing) return this.out(existing);
+      if (existing) return this.outOne(existing);
       const path = this.ctx.paths.home(user);
       if (existsSync(path)) throw new ArdesiaError('HOME_NOT_FOUND', `${path} exists but is not recorded; move it away or restore the store`);
       const size = sizeBytes ?? DEFAULT_HOME_BYTES;
@@ -44,27 +55,41 @@ export class HomeService {
         throw err;
       }
       await auditAppend(this.ctx.db, principal, 'home.create', user, { sizeBytes: size });
-      return this.out((await homeGet(this.ctx.db, user))!);
+      return this.outOne((await homeGet(this.ctx.db, user))!);
     });
   }
 
   async list(): Promise<HomeInfo[]> {
-    return (await homeList(this.ctx.db)).map((r) => this.out(r));
+    const leases = new Map((await this.ctx.db.selectFrom('home_leases').selectAll().execute()).map((l) => [l.user, l]));
+    return (await homeList(this.ctx.db)).map((r) => this.out(r, leases.get(r.user)));
   }
 
   async show(user: string): Promise<HomeInfo> {
-    return this.out(await this.require(user));
+    return this.outOne(await this.require(user));
   }
 
-  async lease(user: string, desktop: string): Promise<void> {
+  /** The store's lease for `desktop`, then, with home leases on and a running QEMU `qemuPid`, sanlock's for that QEMU. */
+  async lease(user: string, desktop: string, qemuPid?: number): Promise<void> {
     if (!(await homeLease(this.ctx.db, user, desktop))) {
       const row = await this.require(user);
       throw new ArdesiaError('HOME_LEASED', `the home volume of ${user} is in use by desktop ${row.leased_to} since ${row.leased_at}`);
     }
+    if (!this.leases || qemuPid === undefined) return;
+    try {
+      await this.leases.acquire(user, { desktop, pid: qemuPid });
+    } catch (err) {
+      await homeRelease(this.ctx.db, user, desktop);
+      throw err;
+    }
   }
 
-  release(user: string, desktop: string): Promise<void> {
-    return homeRelease(this.ctx.db, user, desktop);
+  /** sanlock's lease of `desktop`'s QEMU on this host first (after the unplug), then the store's. */
+  async release(user: string, desktop: string): Promise<void> {
+    if (this.leases) {
+      const held = await homeLeaseGet(this.ctx.db, user);
+      if (held?.holder_desktop === desktop && held.holder_pid !== null && held.holder_host === this.leases.host) await this.leases.release(user, { desktop, pid: held.holder_pid });
+    }
+    await homeRelease(this.ctx.db, user, desktop);
   }
 
   resize(user: string, sizeBytes: number, principal: string): Promise<HomeInfo & { from: number; to: number }> {

@@ -301,7 +301,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     const guest = this.watch(row.name);
     if (!guest) throw new ArdesiaError('VM_NOT_RUNNING', `desktop ${row.name} is not running`);
     await this.homes.ensure(user, pool.homeSizeBytes, 'broker');
-    await this.homes.lease(user, row.name);
+    await this.homes.lease(user, row.name, guest.pid); // with serve --home-leases, sanlock's lease for this QEMU too
     try {
       await guest.plugHome(this.ctx.paths.home(user));
     } catch (err) {

@@ -335,11 +335,13 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
   waitForSession(desktop: string, user: string, timeoutMs: number): Promise<DesktopView> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => done(new ArdesiaError('TIMEOUT', `desktop ${desktop} did not start a session for ${user} within ${Math.round(timeoutMs / 1000)} s; it keeps trying — connect again to follow it`)), timeoutMs);
+      let reason: string | null = null; // a step's failure (a home lease held elsewhere) is cleared by the reset that follows it
       const onDesktop = (view: DesktopView, info: { lastError: string | null }) => {
         if (view.name !== desktop) return;
+        reason = info.lastError ?? reason;
         if (view.state === 'in-use' || view.state === 'disconnected') return done(undefined, view);
         if (SESSION_END_STATES.includes(view.state) || (view.user !== null && view.user !== user)) {
-          done(new ArdesiaError('DESKTOP_FAILED', `desktop ${desktop} could not start your session${info.lastError ? `: ${info.lastError}` : ` (it is ${view.state})`}`));
+          done(new ArdesiaError('DESKTOP_FAILED', `desktop ${desktop} could not start your session${reason ? `: ${reason}` : ` (it is ${view.state})`}`));
         }
       };
       const onRemoved = (name: string) => name === desktop && done(new ArdesiaError('DESKTOP_FAILED', `desktop ${desktop} was removed before your session started`));

@@ -86,7 +86,7 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
     const fds = openHandedFiles(spec.name, launch.handed, guard);
     let child: ChildProcess;
     try {
-      child = spawnQemu(launch.binary, launch.args, paths.log, launch.handed, fds, account);
+      child = spawnQemu(launch.binary, launch.args, paths.log, launch.handed, fds, account, launch.prefix);
     } finally {
       closeHandedFds(fds);
     }

@@ -54,4 +54,26 @@ export const HOST_MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('hosts').addColumn('agent_linked_at', 'text').execute();
     },
   },
+  // Home-volume leases: host ids in the site lockspace, a resource slot per home.
+  '0019_home_leases': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('lease_host_ids')
+        .addColumn('host', 'text', (c) => c.primaryKey())
+        .addColumn('host_id', int(db), (c) => c.notNull().unique())
+        .execute();
+      await db.schema
+        .createTable('home_leases')
+        .addColumn('user', 'text', (c) => c.primaryKey())
+        .addColumn('slot', int(db), (c) => c.notNull().unique())
+        .addColumn('resource', 'text', (c) => c.notNull())
+        .addColumn('ready', int(db), (c) => c.notNull().defaultTo(0))
+        .addColumn('generation', int(db), (c) => c.notNull().defaultTo(0))
+        .addColumn('holder_host', 'text')
+        .addColumn('holder_desktop', 'text')
+        .addColumn('holder_pid', int(db))
+        .addColumn('acquired_at', 'text')
+        .execute();
+    },
+  },
 };

@@ -38,7 +38,31 @@ export interface HostJoinTokenTable {
   created_at: string;
 }
 
+/** Each host's sanlock host id in the site lockspace (1..2000), given once. */
+export interface LeaseHostIdTable {
+  host: string;
+  host_id: number;
+}
+
+/** Each home's sanlock resource (its slot in DATA_DIR/leases/homes) and, for the console and the audit, its holder;
+ *  the sanlock lease is what enforces, this row only records. */
+export interface HomeLeaseTable {
+  user: string;
+  slot: number;
+  resource: string;
+  /** 0 new, 2 while one host initialises the resource's area on the storage, 1 once it is initialised. */
+  ready: number;
+  /** Counts the acquisitions of this home's lease. */
+  generation: number;
+  holder_host: string | null;
+  holder_desktop: string | null;
+  holder_pid: number | null;
+  acquired_at: string | null;
+}
+
 export interface HostTables {
   hosts: HostTable;
   host_join_tokens: HostJoinTokenTable;
+  lease_host_ids: LeaseHostIdTable;
+  home_leases: HomeLeaseTable;
 }

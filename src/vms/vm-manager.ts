@@ -10,7 +10,7 @@ import { ArdesiaError } from '../contract/errors.js';
 import { DAEMON_STOP_REASON, type StartCaller, type VmSpec, type VmSpecInput, type VmStatus, VmSpec as VmSpecSchema } from '../contract/vm.js';
 import { decideAccel, type HostReport, TCG_WARNING } from '../hypervisor/host/index.js';
 import { canPause, canReset, canUnpause } from '../hypervisor/lifecycle.js';
-import { buildQemuLaunch, DEBIAN_FIRMWARE } from '../hypervisor/qemu/argv.js';
+import { buildQemuLaunch, DEBIAN_FIRMWARE, type QemuLaunch } from '../hypervisor/qemu/argv.js';
 import { isOurQemu, killQuietly, type OpenedFileGuard, readPidfile } from '../hypervisor/qemu/process.js';
 import { consoleLogTail } from '../hypervisor/console-log.js';
 import { type IncomingState, VmRuntime } from '../hypervisor/vm-runtime.js';
@@ -63,6 +63,8 @@ export interface VmManagerOptions {
   placer: VmPlacer;
   /** The own uids of running VMs (QEMU runs as one of them). */
   vmUids: VmUids;
+  /** Run before setpriv in QEMU's launch chain (serve --home-leases sanlock: registers QEMU with sanlock). */
+  launchPrefix?: string[];
 }
 
 /** Placement as the VM manager asks it: the host the VM is to run on, or an ArdesiaError saying what is short where. */
@@ -244,7 +246,7 @@ export class VmManager {
       const spiceX509Dir = spiceCredentialsForAccount(spice && spiceUsesTls(spice) ? await spiceCredentialsEnsure(this.opts.dataDir) : undefined, files.runtime.dir, account);
       const launchSpec = specForAccount(spec, files.runtime.dir, account, guard);
       const chains = await backingChains(spec);
-      let launch = buildQemuLaunch(launchSpec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort, spiceX509Dir, chains });
+      let launch: QemuLaunch = { ...buildQemuLaunch(launchSpec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort, spiceX509Dir, chains }), prefix: this.opts.launchPrefix };
       let incoming: IncomingState | undefined;
       if (resume) {
         // Checked before QEMU starts: the launch must be identical and the disks as they were.

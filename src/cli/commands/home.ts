@@ -24,7 +24,8 @@ export function registerHomeCommands(program: Command): void {
     .argument('<user>')
     .action(async (user: string, _f: unknown, cmd: Command) => {
       const h = await client(cmd).request<HomeInfo>('GET', `/v1/homes/${enc(user)}`);
-      output(wantsJson(cmd), wantsJson(cmd) ? h : `home of ${h.user}: ${mib(h.sizeBytes)} at ${h.path}; ${h.leasedTo ? `leased to desktop ${h.leasedTo} since ${h.leasedAt}` : 'not in use'}`);
+      const site = h.siteLease ? `; site lease (generation ${h.siteLease.generation}) ${h.siteLease.host ? `held by desktop ${h.siteLease.desktop} on host ${h.siteLease.host} (QEMU pid ${h.siteLease.pid}) since ${h.siteLease.acquiredAt}` : 'free'}` : '';
+      output(wantsJson(cmd), wantsJson(cmd) ? h : `home of ${h.user}: ${mib(h.sizeBytes)} at ${h.path}; ${h.leasedTo ? `leased to desktop ${h.leasedTo} since ${h.leasedAt}` : 'not in use'}${site}`);
     });
 
   home

@@ -39,6 +39,8 @@ export interface QemuLaunch {
   files: LaunchFile[];
   /** Opened by the daemon in this order as fds 3, 4, …: QEMU opens no host file by name. */
   handed: HandedFile[];
+  /** Programs that exec the rest of the chain with the same pid, run before setpriv (the sanlock registration). */
+  prefix?: string[] | undefined;
 }
 
 export interface LaunchContext {

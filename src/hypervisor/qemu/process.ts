@@ -83,24 +83,24 @@ export function closeHandedFds(fds: ReadonlyArray<number | undefined>): void {
   for (const fd of fds) if (fd !== undefined) closeSync(fd);
 }
 
-/** The command that starts QEMU: tap-open first when there are taps to attach, then setpriv when running as `account`. */
-export function qemuCommand(binary: string, args: string[], handed: readonly HandedFile[], account: UnprivilegedAccount | undefined, tapOpen = TAP_OPEN_PATH): string[] {
+/** The command that starts QEMU: tap-open first when there are taps to attach, then `prefix` (as root), then setpriv when running as `account`. */
+export function qemuCommand(binary: string, args: string[], handed: readonly HandedFile[], account: UnprivilegedAccount | undefined, tapOpen = TAP_OPEN_PATH, prefix: readonly string[] = []): string[] {
   const groups = account?.groups ? ['--groups', account.groups.join(',')] : ['--init-groups'];
   const runAs = account ? ['setpriv', '--reuid', String(account.uid), '--regid', String(account.gid), ...groups, '--no-new-privs', '--'] : [];
   const taps = handed.filter((f) => f.tap).map((f) => `${f.fd}=${f.path}`);
   const attach = taps.length > 0 ? [tapOpen, ...taps, '--'] : [];
-  return [...attach, ...runAs, binary, ...args];
+  return [...attach, ...prefix, ...runAs, binary, ...args];
 }
 
 /**
  * Starts QEMU in its own session with stdout/stderr on logPath (truncated: one start's messages) and the
  * handed fds from 3 on; as `account` when given (groups from the account: kvm for /dev/kvm), never root.
  */
-export function spawnQemu(binary: string, args: string[], logPath: string, handed: readonly HandedFile[], fds: ReadonlyArray<number | undefined>, account: UnprivilegedAccount | undefined): ChildProcess {
+export function spawnQemu(binary: string, args: string[], logPath: string, handed: readonly HandedFile[], fds: ReadonlyArray<number | undefined>, account: UnprivilegedAccount | undefined, prefix: readonly string[] = []): ChildProcess {
   const logFd = openSync(logPath, 'w');
   try {
     const stdio: StdioOptions = ['ignore', logFd, logFd, ...fds.map((fd) => fd ?? 'ignore')];
-    const [command, ...rest] = qemuCommand(binary, args, handed, account);
+    const [command, ...rest] = qemuCommand(binary, args, handed, account, TAP_OPEN_PATH, prefix);
     return spawn(command as string, rest, { detached: true, stdio });
   } finally {
     closeSync(logFd);

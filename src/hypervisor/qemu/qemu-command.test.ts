@@ -26,4 +26,9 @@ describe('qemuCommand: who opens the taps and who runs QEMU', () => {
     },
   ];
   for (const c of cases) it(c.name, () => assert.deepEqual(qemuCommand('qemu', ['-S'], c.handed, c.account, '/x/tap-open'), c.expected));
+  it('the sanlock registration runs after tap-open and before setpriv: every step execs, QEMU keeps the registered pid', () => {
+    const register = ['/x/home-lease', 'register', '--'];
+    assert.deepEqual(qemuCommand('qemu', ['-S'], [disk, tap(4, 'tap7')], account, '/x/tap-open', register), ['/x/tap-open', '4=tap7', '--', ...register, ...setpriv, 'qemu', '-S']);
+    assert.deepEqual(qemuCommand('qemu', ['-S'], [disk], undefined, '/x/tap-open', register), [...register, 'qemu', '-S']);
+  });
 });

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ArdesiaError } from '../../contract/errors.js';
+import { acquireError, areaInitialised, daemonError, DELTA_MAGIC, heldElsewhere, homeResource, hostDeadSeconds, leaseFiles, lockspaceText, PAXOS_MAGIC, parseHelperFailure, parseInquire, resourceText, smallestFree } from './layout.js';
+
+const files = leaseFiles('/srv/ardesia');
+
+test('lease files lie in DATA_DIR/leases', () => {
+  assert.deepEqual(files, { dir: '/srv/ardesia/leases', lockspace: '/srv/ardesia/leases/lockspace', homes: '/srv/ardesia/leases/homes' });
+  assert.equal(lockspaceText(files, 3), 'ardesia:3:/srv/ardesia/leases/lockspace:0');
+});
+
+test('each home has its own MiB and a name unique by slot, within sanlock\'s 47 bytes', () => {
+  const cases: Array<[number, string, string, number]> = [
+    [0, 'alice', 'home0-alice', 0],
+    [1, 'bob', 'home1-bob', 1048576],
+    [7, 'x'.repeat(63), `home7-${'x'.repeat(41)}`, 7 * 1048576],
+  ];
+  for (const [slot, user, name, offset] of cases) {
+    const r = homeResource(files, slot, user);
+    assert.equal(r.name, name);
+    assert.ok(r.name.length <= 47);
+    assert.equal(r.offset, offset);
+    assert.equal(resourceText(r), `ardesia:${name}:/srv/ardesia/leases/homes:${offset}`);
+  }
+  assert.throws(() => homeResource(files, -1, 'a'), RangeError);
+});
+
+test('smallestFree gives the first gap, undefined past the maximum', () => {
+  const cases: Array<[number[], number, number | undefined, number | undefined]> = [
+    [[], 1, undefined, 1],
+    [[1, 2, 4], 1, undefined, 3],
+    [[0, 1, 2], 0, undefined, 3],
+    [[1, 2], 1, 2, undefined],
+  ];
+  for (const [used, first, max, want] of cases) assert.equal(smallestFree(used, first, max), want, `${used} from ${first}`);
+});
+
+test('host_dead_seconds is 8 × io + 60 (76 s at io 2, 140 s at the default 10)', () => {
+  assert.equal(hostDeadSeconds(2), 76);
+  assert.equal(hostDeadSeconds(10), 140);
+  assert.equal(hostDeadSeconds(1), 68);
+});
+
+test('parseInquire reads sanlock\'s state string', () => {
+  assert.deepEqual(parseInquire(''), []);
+  assert.deepEqual(parseInquire('ardesia:home0-alice:/d/leases/homes:0:3\n'), [{ lockspace: 'ardesia', name: 'home0-alice', path: '/d/leases/homes', offset: 0, lver: 3 }]);
+  assert.deepEqual(
+    parseInquire('a:r1:/p:1048576:1 a:r2:/p:2097152:9').map((r) => [r.name, r.offset, r.lver]),
+    [['r1', 1048576, 1], ['r2', 2097152, 9]],
+  );
+});
+
+test('acquire refusals map to registry errors with a hint', () => {
+  const cases: Array<[number, string]> = [
+    [-243, 'HOME_LEASE_HELD'],
+    [-244, 'HOME_LEASE_HELD'],
+    [-245, 'HOME_LEASE_HELD'],
+    [-247, 'HOME_LEASE_HELD'],
+    [-17, 'HOME_LEASE_HELD'],
+    [-111, 'LEASE_DAEMON_UNAVAILABLE'],
+    [-2, 'LEASE_DAEMON_UNAVAILABLE'],
+    [-241, 'LEASE_DAEMON_UNAVAILABLE'],
+    [-223, 'HOME_LEASE_FAILED'],
+    [-5, 'HOME_LEASE_FAILED'],
+  ];
+  for (const [rv, code] of cases) {
+    const err = acquireError(rv, 'alice');
+    assert.ok(err instanceof ArdesiaError);
+    assert.equal(err.code, code, `rv ${rv}`);
+    assert.match(err.message, new RegExp(`sanlock ${rv}`));
+    assert.ok(err.hint.length > 20);
+  }
+  assert.match(acquireError(-247, 'alice').message, /has not expired yet/);
+  assert.match(acquireError(-243, 'alice').message, /another server: that desktop is still ending/);
+  assert.equal(heldElsewhere(-243), true);
+  assert.equal(heldElsewhere(-17), false);
+  assert.equal(daemonError(-111, 'x').code, 'LEASE_DAEMON_UNAVAILABLE');
+});
+
+test('the helper\'s failure line', () => {
+  assert.equal(parseHelperFailure('sanlock -243\n'), -243);
+  assert.equal(parseHelperFailure('ardesia:r:/p:0:1\n'), undefined);
+  assert.equal(parseHelperFailure(''), undefined);
+});
+
+test('an area is initialised only with its own magic', () => {
+  const le = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(n);
+    return b;
+  };
+  assert.equal(areaInitialised(le(DELTA_MAGIC), DELTA_MAGIC), true);
+  assert.equal(areaInitialised(le(PAXOS_MAGIC), DELTA_MAGIC), false);
+  assert.equal(areaInitialised(Buffer.alloc(4), PAXOS_MAGIC), false);
+  assert.equal(areaInitialised(Buffer.alloc(2), PAXOS_MAGIC), false);
+});

@@ -1,0 +1,131 @@
+// Home-volume leases on shared storage, the pure part: where the site's lockspace and each home's resource
+// lie in DATA_DIR/leases, which host id and slot are free, and what a sanlock return value means to a user.
+import { join } from 'node:path';
+import { ArdesiaError } from '../../contract/errors.js';
+
+/** The site's one lockspace (sanlock names are at most 47 bytes). */
+export const LOCKSPACE = 'ardesia';
+/** sanlock's default alignment with 512-byte sectors: one resource (or the lockspace) per MiB. */
+export const LEASE_ALIGN = 1024 * 1024;
+/** sanlock host ids are 1..2000 with 1 MiB alignment and 512-byte sectors. */
+export const MAX_HOST_ID = 2000;
+export const DEFAULT_IO_TIMEOUT_S = 10;
+/** sanlock's resource and lockspace names hold 47 bytes and a terminating zero. */
+const NAME_MAX = 47;
+
+export interface LeaseFiles {
+  dir: string;
+  /** The lockspace's delta leases, one 512-byte sector per host id. */
+  lockspace: string;
+  /** The homes' resources, one per MiB at the home's slot. */
+  homes: string;
+}
+
+export function leaseFiles(dataDir: string): LeaseFiles {
+  const dir = join(dataDir, 'leases');
+  return { dir, lockspace: join(dir, 'lockspace'), homes: join(dir, 'homes') };
+}
+
+/** A resource as sanlock names it: lockspace, name, file and offset. */
+export interface LeaseResource {
+  lockspace: string;
+  name: string;
+  path: string;
+  offset: number;
+}
+
+/** The resource of the home in `slot` (0, 1, …): name from the slot (unique) and the user (readable), within sanlock's 47 bytes. */
+export function homeResource(files: LeaseFiles, slot: number, user: string): LeaseResource {
+  if (!Number.isInteger(slot) || slot < 0) throw new RangeError(`slot ${slot}`);
+  return { lockspace: LOCKSPACE, name: `home${slot}-${user}`.slice(0, NAME_MAX), path: files.homes, offset: slot * LEASE_ALIGN };
+}
+
+/** sanlock's text for a resource (`sanlock client`, `direct init -r`): LS:NAME:PATH:OFFSET. */
+export function resourceText(r: LeaseResource): string {
+  return `${r.lockspace}:${r.name}:${r.path}:${r.offset}`;
+}
+
+export function lockspaceText(files: LeaseFiles, hostId: number): string {
+  return `${LOCKSPACE}:${hostId}:${files.lockspace}:0`;
+}
+
+/** The smallest number from `first` up that `used` does not hold; undefined past `max`. */
+export function smallestFree(used: readonly number[], first: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const taken = new Set(used);
+  for (let n = first; n <= max; n++) if (!taken.has(n)) return n;
+  return undefined;
+}
+
+/** After how long without renewal other hosts may take a dead host's leases (sanlock: 8 × io timeout + 60 s). */
+export function hostDeadSeconds(ioTimeoutS: number): number {
+  return 8 * ioTimeoutS + 60;
+}
+
+/** The resources `sanlock_inquire` reports: "LS:NAME:PATH:OFFSET:LVER" joined by spaces (empty when none). */
+export function parseInquire(state: string): Array<LeaseResource & { lver: number }> {
+  return state
+    .trim()
+    .split(/\s+/)
+    .filter((s) => s !== '')
+    .map((item) => {
+      const parts = item.split(':');
+      const lver = Number(parts.pop());
+      const offset = Number(parts.pop());
+      const [lockspace = '', name = '', ...path] = parts;
+      return { lockspace, name, path: path.join(':'), offset, lver };
+    });
+}
+
+/** The sanlock return values this code reacts to (sanlock_rv.h and negative errnos). */
+export const SANLOCK_RV = {
+  EPERM: -1,
+  ENOENT: -2,
+  ESRCH: -3,
+  EEXIST: -17,
+  ECONNREFUSED: -111,
+  ACQUIRE_IDLIVE: -243,
+  ACQUIRE_OWNED: -244,
+  ACQUIRE_OTHER: -245,
+  ACQUIRE_OWNED_RETRY: -247,
+  LEADER_MAGIC: -223,
+  ACQUIRE_LOCKSPACE: -241,
+} as const;
+
+const HELD = new Set<number>([SANLOCK_RV.ACQUIRE_IDLIVE, SANLOCK_RV.ACQUIRE_OWNED, SANLOCK_RV.ACQUIRE_OTHER, SANLOCK_RV.ACQUIRE_OWNED_RETRY]);
+
+/** Whether an acquire failed because another host (live, or not yet dead long enough) holds the lease. */
+export function heldElsewhere(rv: number): boolean {
+  return HELD.has(rv);
+}
+
+/** The registry error for a failed acquire of `user`'s home lease. */
+export function acquireError(rv: number, user: string): ArdesiaError {
+  if (heldElsewhere(rv)) {
+    const why = rv === SANLOCK_RV.ACQUIRE_OWNED_RETRY ? 'the server it ran on stopped answering and its lease has not expired yet' : 'that desktop is still ending';
+    return new ArdesiaError('HOME_LEASE_HELD', `the home volume of ${user} is still in use by a desktop on another server: ${why} (HOME_LEASE_HELD, sanlock ${rv})`);
+  }
+  if (rv === SANLOCK_RV.EEXIST) return new ArdesiaError('HOME_LEASE_HELD', `the home volume of ${user} is already leased by this desktop's QEMU (sanlock ${rv})`);
+  return daemonError(rv, `acquiring the home lease of ${user}`);
+}
+
+/** The registry error for any other failed sanlock request. */
+export function daemonError(rv: number, doing: string): ArdesiaError {
+  if (rv === SANLOCK_RV.ECONNREFUSED || rv === SANLOCK_RV.ENOENT) return new ArdesiaError('LEASE_DAEMON_UNAVAILABLE', `${doing}: the sanlock daemon is not running on this host (sanlock ${rv})`);
+  if (rv === SANLOCK_RV.ACQUIRE_LOCKSPACE) return new ArdesiaError('LEASE_DAEMON_UNAVAILABLE', `${doing}: this host has not joined the lockspace ${LOCKSPACE} (sanlock ${rv})`);
+  return new ArdesiaError('HOME_LEASE_FAILED', `${doing}: refused (sanlock ${rv})`);
+}
+
+/** The "sanlock RV" line native/home-lease.c prints on failure; undefined when the output is not one. */
+export function parseHelperFailure(stdout: string): number | undefined {
+  const m = /^sanlock (-?\d+)$/m.exec(stdout);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The leader's magic numbers at the start of an initialised lockspace (delta) or resource (paxos) area. */
+export const DELTA_MAGIC = 0x12212010;
+export const PAXOS_MAGIC = 0x06152010;
+
+/** Whether the area starting with `head` (its first 4 bytes, little-endian as sanlock writes them) is initialised. */
+export function areaInitialised(head: Buffer, magic: number): boolean {
+  return head.length >= 4 && head.readUInt32LE(0) === magic;
+}

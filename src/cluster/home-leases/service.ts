@@ -1,0 +1,123 @@
+// HomeLeases: never two writers on a home. This host joins the site's sanlock lockspace (its host id from the
+// store), every QEMU it starts is a registered sanlock client (registerPrefix), and a home's resource lease is
+// acquired for the desktop QEMU's pid before the home is plugged in and released after it is unplugged; sanlock
+// frees it by itself when that QEMU exits. The store records slot, holder and generation; sanlock enforces.
+import type { Logger } from 'pino';
+import { auditAppend } from '../../audit/log.js';
+import { now } from '../../lib/time.js';
+import type { Store } from '../../store/db.js';
+import { acquireError, daemonError, DEFAULT_IO_TIMEOUT_S, homeResource, type LeaseFiles, leaseFiles, type LeaseResource, SANLOCK_RV } from './layout.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { homeLeaseClaimInit, homeLeaseFreed, homeLeaseGet, homeLeaseHeld, homeLeaseReady, homeLeaseSlot, leaseHostId } from './repo.js';
+import { SanlockClient } from './sanlock.js';
+
+/** How long a host waits for another one's initialisation of a resource (a `direct init` takes milliseconds). */
+const INIT_WAIT_MS = 30_000;
+
+export interface HomeLeasesOptions {
+  dataDir: string;
+  /** This daemon's host (the hosts table's name). */
+  host: string;
+  /** sanlock's io timeout for the lockspace (s): renewals every 2×, other hosts take a dead host's leases after 8× + 60. */
+  ioTimeoutS?: number;
+  /** The environment of sanlock's clients: SANLOCK_RUN_DIR when this host's daemon has its own run folder. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface HomeLeaseHolder {
+  desktop: string;
+  pid: number;
+}
+
+export class HomeLeases {
+  readonly files: LeaseFiles;
+  readonly sanlock: SanlockClient;
+  readonly ioTimeoutS: number;
+  private hostId: number | undefined;
+
+  constructor(
+    private readonly db: Store,
+    private readonly log: Logger,
+    private readonly opts: HomeLeasesOptions,
+  ) {
+    this.files = leaseFiles(opts.dataDir);
+    this.sanlock = new SanlockClient(opts.env ?? process.env);
+    this.ioTimeoutS = opts.ioTimeoutS ?? DEFAULT_IO_TIMEOUT_S;
+  }
+
+  get host(): string {
+    return this.opts.host;
+  }
+
+  /** Initialises the lockspace on the shared storage if no host did yet, and joins it with this host's id. */
+  async start(): Promise<number> {
+    const hostId = await leaseHostId(this.db, this.opts.host);
+    await this.sanlock.initLockspace(this.files, this.ioTimeoutS);
+    const t0 = Date.now();
+    await this.sanlock.joinLockspace(this.files, hostId, this.ioTimeoutS);
+    this.hostId = hostId;
+    this.log.info({ hostId, joinMs: Date.now() - t0, ioTimeoutS: this.ioTimeoutS }, `home leases: host ${this.opts.host} joined the sanlock lockspace as host id ${hostId}`);
+    return hostId;
+  }
+
+  /** Prefix of every QEMU launch: QEMU becomes a sanlock client under its own pid. */
+  registerPrefix(): string[] {
+    return this.sanlock.registerPrefix();
+  }
+
+  private async resourceOf(user: string): Promise<LeaseResource> {
+    const row = await homeLeaseSlot(this.db, user, (slot) => homeResource(this.files, slot, user).name);
+    const res = { ...homeResource(this.files, row.slot, user), name: row.resource };
+    if (row.ready === 1) return res;
+    // One host initialises (the store decides which); the others wait for it, or take over from one that died.
+    if ((await homeLeaseClaimInit(this.db, user)) || !(await this.untilReady(user))) {
+      await this.sanlock.initResource(res); // never over an area that already carries sanlock's magic
+      await homeLeaseReady(this.db, user);
+    }
+    return res;
+  }
+
+  private async untilReady(user: string): Promise<boolean> {
+    for (let waited = 0; waited < INIT_WAIT_MS; waited += 100) {
+      if ((await homeLeaseGet(this.db, user))?.ready === 1) return true;
+      await sleep(100);
+    }
+    return false;
+  }
+
+  /** Acquires `user`'s home lease for the QEMU `holder.pid`; HOME_LEASE_HELD when another host's desktop holds it. */
+  async acquire(user: string, holder: HomeLeaseHolder): Promise<number> {
+    if (this.hostId === undefined) throw daemonError(SANLOCK_RV.ACQUIRE_LOCKSPACE, `acquiring the home lease of ${user}`);
+    const res = await this.resourceOf(user);
+    const rv = await this.sanlock.acquire(holder.pid, res);
+    // EEXIST: held on this host already; fine when by this very QEMU (an attach retried), refused otherwise.
+    const ownAlready = rv === SANLOCK_RV.EEXIST && (await this.sanlock.inquire(holder.pid)).some((r) => r.name === res.name && r.offset === res.offset);
+    if (rv !== 0 && !ownAlready) {
+      const err = acquireError(rv, user);
+      const row = await homeLeaseGet(this.db, user);
+      this.log.warn({ user, rv, holder: row?.holder_host, holderDesktop: row?.holder_desktop }, `home lease of ${user} refused: ${err.message}`);
+      throw err;
+    }
+    if (ownAlready) return (await homeLeaseGet(this.db, user))?.generation ?? 0;
+    const generation = await homeLeaseHeld(this.db, user, { host: this.opts.host, ...holder }, now());
+    await auditAppend(this.db, 'home-leases', 'home.lease', user, { host: this.opts.host, desktop: holder.desktop, pid: holder.pid, generation });
+    return generation;
+  }
+
+  /** Releases `user`'s home lease held by `holder.pid` (already free when that QEMU has exited). */
+  async release(user: string, holder: HomeLeaseHolder): Promise<void> {
+    const row = await homeLeaseGet(this.db, user);
+    if (row?.ready) {
+      const rv = await this.sanlock.release(holder.pid, { ...homeResource(this.files, row.slot, user), name: row.resource });
+      // ESRCH: the QEMU is gone, and sanlock freed its leases with it; ENOENT: it did not hold this one.
+      if (rv !== 0 && rv !== SANLOCK_RV.ESRCH && rv !== SANLOCK_RV.ENOENT) throw daemonError(rv, `releasing the home lease of ${user}`);
+    }
+    await homeLeaseFreed(this.db, user, this.opts.host, holder.desktop);
+    await auditAppend(this.db, 'home-leases', 'home.unlease', user, { host: this.opts.host, desktop: holder.desktop, pid: holder.pid });
+  }
+
+  /** The resources a QEMU holds, as sanlock says (the console and the tests). */
+  inquire(pid: number): ReturnType<SanlockClient['inquire']> {
+    return this.sanlock.inquire(pid);
+  }
+}
