@@ -13,6 +13,12 @@ export const HSTS_HEADER = 'max-age=31536000';
 const TLS_HANDSHAKE_RECORD = 0x16;
 /** A connection that sends nothing this long is closed (the HTTP servers' own timeouts start only after it). */
 const FIRST_BYTE_TIMEOUT_MS = 30_000;
+/**
+ * How long an idle keep-alive connection stays open. Node's 5 s races clients that reuse a connection just
+ * under their own idle limit (undici: the server's hint − 1 s): on a loaded host the request met a closing
+ * socket ("other side closed", seen in a rehearsal). A minute makes such reuse at the edge rare.
+ */
+const KEEP_ALIVE_MS = 65_000;
 
 export interface ListenerTarget {
   request(req: IncomingMessage, res: ServerResponse): void;
@@ -38,6 +44,7 @@ export async function listenerStart(opts: ListenerOptions, target: ListenerTarge
   const closers: Array<() => void> = [];
   if (!opts.tls) {
     const http = createHttpServer((req, res) => target.request(req, res));
+    http.keepAliveTimeout = KEEP_ALIVE_MS;
     http.on('upgrade', (req, socket, head) => target.upgrade(req, socket, head));
     // Upgraded sockets leave the HTTP server's books: tracked here, or one left open would hold the stop forever.
     http.on('connection', (socket: Socket) => {
@@ -57,6 +64,8 @@ export async function listenerStart(opts: ListenerOptions, target: ListenerTarge
     });
     https.on('upgrade', (req, socket, head) => target.upgrade(req, socket, head));
     const plain = createHttpServer((req, res) => plainOnHttpsPort(req, res, target));
+    https.keepAliveTimeout = KEEP_ALIVE_MS;
+    plain.keepAliveTimeout = KEEP_ALIVE_MS;
     plain.on('upgrade', (_req, socket) => socket.destroy()); // no WebSocket without TLS
     front = createNetServer((socket) => {
       sockets.add(socket);

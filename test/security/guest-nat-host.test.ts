@@ -151,7 +151,7 @@ test('the daemon removes its table when it stops with no VM left running', async
   const table = natGuardTable(daemon.dataDir);
   assert.ok(tables().includes(`table inet ${table}`), tables());
   // Its VMs are stopped (each test stopped its own); SIGTERM is a daemon's ordinary stop.
-  await until('every VM stopped', async () => (await daemon.api().request<Array<{ state: string }>>('GET', '/v1/vms')).every((v) => v.state !== 'running'), 60_000);
+  await until('every VM stopped', async () => (await daemon.api().request<Array<{ state: string }>>('GET', '/v1/vms')).every((v) => v.state !== 'running'), 180_000);
   await daemon.kill('SIGTERM');
   assert.ok(!tables().includes(table), tables());
 });

@@ -44,7 +44,7 @@ export async function onConsole(daemon: TestDaemon, vm: string, command: string)
 
 /** The status line a guest gets back from GET / at host:port over TCP, or "none" when it could not connect. */
 export function tcpProbe(daemon: TestDaemon, vm: string, host: string, port: number): Promise<string> {
-  return onConsole(daemon, vm, `r=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 10 ${host} ${port} 2>/dev/null | tr -d '\\r' | grep -m 1 '^HTTP/')`);
+  return onConsole(daemon, vm, `r=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 30 ${host} ${port} 2>/dev/null | tr -d '\\r' | grep -m 1 '^HTTP/')`);
 }
 
 /** A probe expected to connect, tried up to three times: a slow TCG guest under load must not pass for a refusal. */
