@@ -69,6 +69,7 @@ export const PoolViewBody = z
         bootMs: z.number().int().nullable(),
         saveMs: z.number().int().nullable(),
         lastRestoreMs: z.number().int().nullable(),
+        kernelVmgenid: z.enum(['yes', 'no', 'unknown']).nullable(),
       })
       .strict()
       .nullable(),

@@ -39,7 +39,10 @@ export type ResumedMessage = z.infer<typeof ResumedMessage>;
 export const HostToGuestMessage = z.discriminatedUnion('type', [AssignMessage, LogoffMessage, PingMessage, ResumedMessage]);
 export type HostToGuestMessage = z.infer<typeof HostToGuestMessage>;
 
-export const ReadyMessage = z.object({ type: z.literal('ready'), version: ShellSafeText });
+/** Whether the guest's kernel reseeds on a new VM generation ID (CONFIG_VMGENID in its config; helper version 2). */
+export const KernelVmgenid = z.enum(['yes', 'no', 'unknown']);
+export type KernelVmgenid = z.infer<typeof KernelVmgenid>;
+export const ReadyMessage = z.object({ type: z.literal('ready'), version: ShellSafeText, vmgenid: KernelVmgenid.optional() });
 /** The assigned user's home volume is mounted (before the session starts): the login timeline's stage. */
 export const HomeMountedMessage = z.object({ type: z.literal('home-mounted'), user: GuestUserName });
 export const SessionStartedMessage = z.object({ type: z.literal('session-started'), user: GuestUserName });

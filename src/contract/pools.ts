@@ -235,6 +235,9 @@ export interface TemplateStatus {
   saveMs: number | null;
   /** The last clone's spawn → state loaded, in ms. */
   lastRestoreMs: number | null;
+  /** The image kernel's CONFIG_VMGENID (its helper read /boot/config-*): `no` makes the pool boot; `unknown` (no config in
+   *  the guest) restores, and clones' kernel random numbers may repeat the template's. null until a template booted. */
+  kernelVmgenid: 'yes' | 'no' | 'unknown' | null;
 }
 
 const MacAddress = z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i, 'a MAC address like 52:54:00:12:34:56');

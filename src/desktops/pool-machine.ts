@@ -240,6 +240,8 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       accel: 'auto',
       // Idle desktops give freed memory back; fixed for every desktop, so a saved state always finds the same devices.
       freePageReporting: true,
+      // In every pool desktop, booted or restored, so a template and its clones have the same devices.
+      vmgenid: true,
       ...(pool.spice ? { display: { spice: { listen: pool.spice.listen } } } : {}),
     };
   }
@@ -263,7 +265,9 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     await resetLinkedClone(this.ctx.paths.desktopSystem(row.name), template.manifest.overlay.path);
     await this.ctx.vms.define([await this.vmSpec(row, pool)], () => `pool ${pool.name}`);
     await this.ctx.vms.start(row.name, undefined, undefined, undefined, { fromTemplate: template });
-    this.templates.noteRestore(pool.name, this.ctx.vms.runtimeOf(row.name)?.restoreMs);
+    const runtime = this.ctx.vms.runtimeOf(row.name);
+    this.templates.noteRestore(pool.name, runtime?.restoreMs);
+    if (runtime) this.log.info({ desktop: row.name, template: template.manifest.key, generation: await runtime.qmp.queryVmGenerationId().catch(() => null) }, `desktop ${row.name}: a clone of template ${template.manifest.key}`);
     row.host = (await vmHostOf(this.ctx.db, row.name)) ?? hostname();
     await poolDesktopUpdate(this.ctx.db, row.name, { host: row.host });
     const guest = this.watch(row.name);

@@ -41,6 +41,8 @@ export class PoolTemplates {
   private readonly building = new Map<string, Promise<Built>>();
   /** What each restore pool sees of its template. */
   private readonly statuses = new Map<string, TemplateStatus>();
+  /** Keys whose image kernel cannot reseed a clone (no CONFIG_VMGENID): their pools boot, nothing is built again. */
+  private readonly unsupported = new Map<string, string>();
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -56,12 +58,12 @@ export class PoolTemplates {
 
   statusOf(pool: Pool): TemplateStatus | null {
     if (pool.startMode !== 'restore') return null;
-    return this.statuses.get(pool.name) ?? { state: 'building', reason: 'the template is not built yet', key: null, since: new Date().toISOString(), bootMs: null, saveMs: null, lastRestoreMs: null };
+    return this.statuses.get(pool.name) ?? { state: 'building', reason: 'the template is not built yet', key: null, since: new Date().toISOString(), bootMs: null, saveMs: null, lastRestoreMs: null, kernelVmgenid: null };
   }
 
   private setStatus(pool: string, status: Partial<TemplateStatus> & Pick<TemplateStatus, 'state' | 'reason'>): void {
     const was = this.statuses.get(pool);
-    const next: TemplateStatus = { key: null, bootMs: null, saveMs: null, lastRestoreMs: null, ...was, ...status, since: was?.state === status.state ? was.since : new Date().toISOString() };
+    const next: TemplateStatus = { key: null, bootMs: null, saveMs: null, lastRestoreMs: null, kernelVmgenid: null, ...was, ...status, since: was?.state === status.state ? was.since : new Date().toISOString() };
     this.statuses.set(pool, next);
     if (was?.state !== next.state || was.reason !== next.reason) {
       if (next.state === 'failed') this.log.warn({ pool, template: next.key }, `pool ${pool}: its desktops boot: ${next.reason}`);
@@ -92,13 +94,14 @@ export class PoolTemplates {
   async forClone(pool: Pool, image: string, version: number): Promise<TemplateToLoad | undefined> {
     if (pool.startMode !== 'restore') return undefined;
     const key = await this.keyOf(pool, image, version);
+    if (this.refuseUnsupported(pool, key)) return undefined;
     const built = this.built.get(key) ?? this.fromDisk(key);
     if (!built) {
       void this.ensure(pool, image, version, key);
       return undefined;
     }
     await this.verify(built);
-    this.setStatus(pool.name, { state: 'ready', reason: null, key, bootMs: built.manifest.bootMs, saveMs: built.manifest.saveMs });
+    this.setStatus(pool.name, { state: 'ready', reason: null, key, bootMs: built.manifest.bootMs, saveMs: built.manifest.saveMs, kernelVmgenid: built.manifest.kernelVmgenid });
     return { manifest: built.manifest, stream: join(built.dir, 'state.bin') };
   }
 
@@ -106,8 +109,9 @@ export class PoolTemplates {
   async prepare(pool: Pool, image: string, version: number): Promise<void> {
     if (pool.startMode !== 'restore') return;
     const key = await this.keyOf(pool, image, version);
+    if (this.refuseUnsupported(pool, key)) return;
     const built = this.built.get(key) ?? this.fromDisk(key);
-    if (built) return this.setStatus(pool.name, { state: 'ready', reason: null, key, bootMs: built.manifest.bootMs, saveMs: built.manifest.saveMs });
+    if (built) return this.setStatus(pool.name, { state: 'ready', reason: null, key, bootMs: built.manifest.bootMs, saveMs: built.manifest.saveMs, kernelVmgenid: built.manifest.kernelVmgenid });
     void this.ensure(pool, image, version, key);
   }
 
@@ -120,6 +124,14 @@ export class PoolTemplates {
     if (built) await rm(join(this.keyDir(key), 'current'), { force: true });
     this.setStatus(pool.name, { state: 'building', reason: `a restore failed (${why}); the template is being rebuilt`, key });
     void this.ensure(pool, image, version, key);
+  }
+
+  /** The pool falls back to boot, saying why, when its image's kernel cannot reseed clones. */
+  private refuseUnsupported(pool: Pool, key: string): boolean {
+    const why = this.unsupported.get(key);
+    if (why === undefined) return false;
+    this.setStatus(pool.name, { state: 'failed', reason: why, key, kernelVmgenid: 'no' });
+    return true;
   }
 
   private keyDir(key: string): string {
@@ -150,11 +162,11 @@ export class PoolTemplates {
     this.setStatus(pool.name, { state: 'building', reason: `template ${key} of ${image} version ${version} is being built; desktops boot meanwhile`, key });
     return inFlight.then(
       (built) => {
-        this.setStatus(pool.name, { state: 'ready', reason: null, key, bootMs: built.manifest.bootMs, saveMs: built.manifest.saveMs });
+        this.setStatus(pool.name, { state: 'ready', reason: null, key, bootMs: built.manifest.bootMs, saveMs: built.manifest.saveMs, kernelVmgenid: built.manifest.kernelVmgenid });
         return built;
       },
       (err: Error) => {
-        this.setStatus(pool.name, { state: 'failed', reason: `template ${key} could not be built: ${err.message}`, key });
+        if (!this.refuseUnsupported(pool, key)) this.setStatus(pool.name, { state: 'failed', reason: `template ${key} could not be built: ${err.message}`, key });
         return undefined;
       },
     );
@@ -176,12 +188,20 @@ export class PoolTemplates {
       const rt = this.ctx.vms.runtimeOf(vm);
       if (!rt) throw new ArdesiaError('VM_NOT_RUNNING', `the template VM ${vm} stopped at once`);
       const channel = new GuestChannel(rt.paths.guest).open();
+      let ready: { vmgenid?: 'yes' | 'no' | 'unknown' };
       try {
-        await channel.waitFor('ready', () => true, this.bootTimeoutMs).catch(() => {
+        ready = await channel.waitFor('ready', () => true, this.bootTimeoutMs).catch(() => {
           throw new ArdesiaError('VM_START_FAILED', `the template's guest helper did not report ready within ${Math.round(this.bootTimeoutMs / 1000)} s`);
         });
       } finally {
         channel.close();
+      }
+      const kernelVmgenid = ready.vmgenid ?? 'unknown';
+      if (kernelVmgenid === 'no') {
+        // Clones of this kernel would share the template's random state: the pool boots instead (README, start modes).
+        const why = `the kernel of ${image} version ${version} lacks CONFIG_VMGENID (its /boot/config-*), so a restored clone would not reseed its random numbers: desktops boot; use a kernel built with CONFIG_VMGENID=y (Debian's generic amd64 kernel, not -cloud) to restore`;
+        this.unsupported.set(key, why);
+        throw new ArdesiaError('VM_START_FAILED', why);
       }
       const bootMs = Date.now() - started;
       const argv = rt.launchArgv;
@@ -209,6 +229,7 @@ export class PoolTemplates {
         state: { bytes: saved.bytes, sha256: saved.sha256 },
         bootMs,
         saveMs: saved.ms,
+        kernelVmgenid,
       };
       await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
       await writeFile(join(this.keyDir(key), 'current.tmp'), `${dir.slice(this.keyDir(key).length + 1)}\n`, { mode: 0o600 });

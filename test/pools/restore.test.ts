@@ -3,13 +3,15 @@
 // machine-id, the host's clock); a template whose state is damaged on disk is refused by its sha256, the pool
 // says so and desktops boot while it is rebuilt. One template serves every test (the suite's time budget).
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { PoolView } from '../../src/contract/pools.js';
 import { type TestDaemon, until } from '../helpers/daemon.js';
 import { typeAndExpect } from '../images/support.js';
-import { desktopsOf, poolShow, poolTestbed, untilDesktops } from './support.js';
+import { repoRoot } from '../image-build/helper-guest.js';
+import { desktopsOf, helperImage, poolShow, poolTestbed, untilDesktops } from './support.js';
 
 let daemon: TestDaemon;
 poolTestbed([], (bed) => ({ daemon } = bed));
@@ -39,6 +41,12 @@ test('a restore pool builds its template, and its spares are clones restored fro
   const ds = await untilDesktops(daemon, 'quick', 'two restored spares', (d) => d.length === 2 && d.every((x) => x.state === 'ready'));
   assert.ok((await poolShow(daemon, 'quick')).template!.lastRestoreMs !== null, 'the clones were restored, not booted');
   for (const d of ds) assert.match(daemon.output, new RegExp(`vm ${d.name} restored from template ${ready.template!.key}`));
+  // Each clone's QEMU picked its own VM generation ID (vmgenid guid=auto; its post-load tells the guest).
+  const generations = ds.map((d) => new RegExp(`"desktop":"${d.name}","template":"[0-9a-f]+","generation":"([0-9a-f-]{36})"`).exec(daemon.output)?.[1]);
+  assert.ok(generations.every(Boolean), `a generation ID per clone: ${generations.join()}`);
+  assert.notEqual(generations[0], generations[1]);
+  // The busybox test guest carries no kernel config: the pool says it cannot tell whether clones reseed.
+  assert.equal((await poolShow(daemon, 'quick')).template!.kernelVmgenid, 'unknown');
   const [a, b] = [await identity(ds[0]!.name), await identity(ds[1]!.name)];
   assert.equal(a.host, ds[0]!.name);
   assert.equal(b.host, ds[1]!.name);
@@ -68,4 +76,28 @@ test('a damaged template state is refused by its sha256: the pool says so, the d
   const after = await templateReady();
   assert.notEqual(readFileSync(join(keyDir, 'current'), 'utf8').trim(), build, 'a new template build');
   assert.equal(after.template!.key, before.template!.key);
+});
+
+/** The test kernel's own config (Debian's cloud kernel, from the guests' package cache) at /boot/config-<release>. */
+function cloudKernelConfig(): Record<string, string> {
+  const debs = join(repoRoot(), '.cache', 'guests', 'debs', 'amd64');
+  const deb = readdirSync(debs).find((f) => /^linux-image-.*-cloud-amd64_.*\.deb$/.test(f));
+  assert.ok(deb, `no cloud kernel package in ${debs}`);
+  const tar = execFileSync('dpkg-deb', ['--fsys-tarfile', join(debs, deb)], { maxBuffer: 1 << 30 });
+  const path = execFileSync('tar', ['-t', '--wildcards', './boot/config-*'], { input: tar }).toString().trim();
+  return { [path.slice(1)]: execFileSync('tar', ['-xO', path], { input: tar, maxBuffer: 1 << 26 }).toString() };
+}
+
+test('an image whose kernel lacks CONFIG_VMGENID is not restored: the pool says why and its desktops boot', async () => {
+  const files = cloudKernelConfig();
+  assert.doesNotMatch(Object.values(files)[0]!, /^CONFIG_VMGENID=[ym]$/m, 'the test kernel is the one without vmgenid');
+  await helperImage(daemon, 'cloudk', files);
+  await daemon.api().request('POST', '/v1/pools', { name: 'cloudy', image: 'cloudk', startMode: 'restore', warmSpares: 0, maxDesktops: 1, memoryMiB: 192 });
+  const p = await until('the pool to fall back to boot', async () => {
+    const v = await poolShow(daemon, 'cloudy');
+    return v.template?.state === 'failed' ? v : undefined;
+  }, 300_000, 500);
+  assert.equal(p.template!.kernelVmgenid, 'no');
+  assert.match(p.template!.reason!, /lacks CONFIG_VMGENID.*desktops boot/);
+  assert.ok(!existsSync(join(daemon.dataDir, 'templates', p.template!.key!, 'current')), 'no template saved');
 });

@@ -125,7 +125,8 @@ function poolText(p: PoolView): string {
 function templateText(p: PoolView): string {
   const t = p.template;
   if (p.startMode === 'boot' || !t) return 'boot';
-  if (t.state === 'ready') return `restore (template ${t.key} ready: booted in ${t.bootMs} ms, saved in ${t.saveMs} ms${t.lastRestoreMs !== null ? `; last clone restored in ${t.lastRestoreMs} ms` : ''})`;
+  const unknown = t.kernelVmgenid === 'unknown' ? '; the image kernel\'s CONFIG_VMGENID is unknown (no kernel config in the guest): clones may share random numbers' : '';
+  if (t.state === 'ready') return `restore (template ${t.key} ready: booted in ${t.bootMs} ms, saved in ${t.saveMs} ms${t.lastRestoreMs !== null ? `; last clone restored in ${t.lastRestoreMs} ms` : ''}${unknown})`;
   return `restore, template ${t.state.toUpperCase()}: ${t.reason ?? ''}`;
 }
 

@@ -32,7 +32,7 @@ test('the template key changes with every part it depends on', () => {
 test('a clone that differs from the template is refused with every difference', () => {
   const manifest: TemplateManifest = {
     format: TEMPLATE_FORMAT, key: '0123456789abcdef', image: 'deb', version: 1, savedAt: 't', qemuVersion: '7.2.22', machine: 'q35', memoryMiB: 192, vcpus: 1, accel: 'tcg',
-    devicesSha256: SHA, overlay: { path: '/d/templates/k/1/system.qcow2', bytes: 1, sha256: SHA }, state: { bytes: 1, sha256: SHA }, bootMs: 1, saveMs: 1,
+    devicesSha256: SHA, overlay: { path: '/d/templates/k/1/system.qcow2', bytes: 1, sha256: SHA }, state: { bytes: 1, sha256: SHA }, bootMs: 1, saveMs: 1, kernelVmgenid: 'yes',
   };
   const same: CloneIdentity = { qemuVersion: '7.2.22', machine: 'q35', memoryMiB: 192, vcpus: 1, accel: 'tcg', devicesSha256: SHA, backing: manifest.overlay.path };
   assert.deepEqual(templateCloneProblems(manifest, same), []);

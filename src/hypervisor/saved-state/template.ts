@@ -48,6 +48,8 @@ export const TemplateManifest = z.object({
   /** boot → guest helper `ready`, and the save, in ms: the figures README and the benchmark quote. */
   bootMs: z.number().int().min(0),
   saveMs: z.number().int().min(0),
+  /** The guest kernel's CONFIG_VMGENID as its helper read it: unknown when the guest has no kernel config to read. */
+  kernelVmgenid: z.enum(['yes', 'unknown']),
 }).strict();
 export type TemplateManifest = z.infer<typeof TemplateManifest>;
 

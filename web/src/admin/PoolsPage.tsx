@@ -51,7 +51,8 @@ function PoolStart({ pool }: { pool: PoolView }) {
   if (pool.startMode === 'boot' || !t) return <span data-testid={`pool-start-${pool.name}`}>boot</span>;
   if (t.state === 'ready') {
     const last = t.lastRestoreMs !== null ? `, last clone in ${t.lastRestoreMs} ms` : '';
-    return <span data-testid={`pool-start-${pool.name}`}>{`restore (template ready${last})`}</span>;
+    const unknown = t.kernelVmgenid === 'unknown' ? ' — kernel CONFIG_VMGENID unknown: clones may share random numbers' : '';
+    return <span data-testid={`pool-start-${pool.name}`}>{`restore (template ready${last})${unknown}`}</span>;
   }
   return (
     <span className={t.state === 'failed' ? 'warning-inline' : undefined} role="status" data-testid={`pool-start-${pool.name}`}>
