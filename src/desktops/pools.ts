@@ -420,6 +420,8 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
   async reconcile(): Promise<{ desktops: number }> {
     const rows = await poolDesktopsAll(this.ctx.db);
     for (const row of rows) await this.machine.reconcile(row);
+    // Restore pools find their template again (templates/<key>/current) or start building it, and say which.
+    for (const pool of (await poolList(this.ctx.db)).map(poolOf)) await this.templatePrepare(pool);
     return { desktops: rows.length };
   }
 

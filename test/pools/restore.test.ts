@@ -54,6 +54,13 @@ test('a restore pool builds its template, and its spares are clones restored fro
   // The clock is the host's, not the template's: within a second of the host's while the command ran (a TCG guest's
   // shell under load takes seconds to answer; `date +%s` truncates, hence the floor).
   for (const x of [a, b]) assert.ok(x.clock >= Math.floor(x.from) - 1 && x.clock <= x.to + 1, `guest clock ${x.clock} outside the host's ${x.from}…${x.to} ± 1 s`);
+  // A daemon restart finds the template again (templates/<key>/current): ready at once, nothing rebuilt.
+  const current = readFileSync(join(daemon.dataDir, 'templates', ready.template!.key!, 'current'), 'utf8');
+  await daemon.kill('SIGKILL');
+  await daemon.spawn();
+  const again = await templateReady();
+  assert.equal(again.template!.key, ready.template!.key);
+  assert.equal(readFileSync(join(daemon.dataDir, 'templates', ready.template!.key!, 'current'), 'utf8'), current, 'the same build');
   t.diagnostic(`kernel random UUIDs of the two clones: ${a.uuid} ${b.uuid}`);
   // The test kernel lacks CONFIG_VMGENID: a clone's kernel random numbers may repeat the template's, so the identity
   // comes from the host; this test does not claim different kernel random output.
