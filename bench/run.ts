@@ -26,6 +26,7 @@ import { run as netbootTftp } from './netboot-tftp.js';
 import { run as displayGateway } from './display-gateway.js';
 import { poolLoginStormBenchmark } from './login-storm.js';
 import { poolColdPathBenchmark } from './pool-cold-path.js';
+import { poolInstantBenchmark } from './pool-instant.js';
 import { thinClientBootBenchmark } from './thinclient-boot.js';
 import { run as storeLists } from './store-lists.js';
 import { run as placement } from './placement.js';
@@ -40,6 +41,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   tableBenchmark('display-gateway', '256 MiB VNC-socket stream and 64-byte echoes through the display pipe, vs websockify', displayGateway),
   poolLoginStormBenchmark,
   poolColdPathBenchmark,
+  poolInstantBenchmark,
   thinClientBootBenchmark,
   tableBenchmark('store-lists', 'the API lists\' store queries at 10,000 desktops and 1,000 users, 50 readers: SQLite vs PostgreSQL', storeLists),
   tableBenchmark('placement', 'placement of 10,000 desktops on 1,000 hosts (pure): time per decision', placement),

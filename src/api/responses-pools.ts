@@ -2,7 +2,7 @@
 // has them (DesktopView, SessionView), typed as its interfaces (PoolView, SessionInfo, ThinClientView) elsewhere.
 import { PLACEMENT_REFUSAL_CODES } from '../contract/hosts.js';
 import { z } from 'zod';
-import { DesktopFailure, DesktopState, DesktopView, OnLogoff, PoolNetwork, PoolVersion, SessionView, type PoolView, type SessionInfo } from '../contract/pools.js';
+import { DesktopFailure, DesktopState, DesktopView, OnLogoff, PoolNetwork, StartMode, PoolVersion, SessionView, type PoolView, type SessionInfo } from '../contract/pools.js';
 import { type Forecast, type ScheduleStatus, SpareSchedule, Weekday } from '../contract/pool-schedule.js';
 import type { ThinClientView } from '../contract/thinclients.js';
 import type { DisplayTicketView } from './routes-display.js';
@@ -59,6 +59,20 @@ export const PoolViewBody = z
     cannotPlace: z.object({ code: z.enum(PLACEMENT_REFUSAL_CODES), message: z.string() }).strict().nullable(),
     spareSchedule: SpareSchedule,
     schedule: ScheduleStatusBody.nullable(),
+    startMode: StartMode,
+    template: z
+      .object({
+        state: z.enum(['building', 'ready', 'failed']),
+        reason: z.string().nullable(),
+        key: z.string().nullable(),
+        since: Iso,
+        bootMs: z.number().int().nullable(),
+        saveMs: z.number().int().nullable(),
+        lastRestoreMs: z.number().int().nullable(),
+        kernelVmgenid: z.enum(['yes', 'no', 'unknown']).nullable(),
+      })
+      .strict()
+      .nullable(),
   })
   .strict() satisfies z.ZodType<PoolView, z.ZodTypeDef, unknown>;
 

@@ -23,11 +23,26 @@ export const AssignMessage = z.object({
 export type AssignMessage = z.infer<typeof AssignMessage>;
 export const LogoffMessage = z.object({ type: z.literal('logoff') });
 export const PingMessage = z.object({ type: z.literal('ping') });
+/** A clone restored from a template: the helper takes a fresh identity (hostname, machine-id, clock), then says `ready`. */
+export const ResumedMessage = z.object({
+  type: z.literal('resumed'),
+  hostname: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/, 'a host name is 1-63 letters, digits or "-"'),
+  /** The host's clock, in seconds since the epoch (the clone's clock is the template's). */
+  time: z.number().int().min(0),
+  /** A new /etc/machine-id from the host (the clone's own random numbers may be the template's). */
+  machineId: z.string().regex(/^[0-9a-f]{32}$/),
+  /** A new MAC for the clone's network card (a pool with a network). */
+  mac: z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/).optional(),
+});
+export type ResumedMessage = z.infer<typeof ResumedMessage>;
 
-export const HostToGuestMessage = z.discriminatedUnion('type', [AssignMessage, LogoffMessage, PingMessage]);
+export const HostToGuestMessage = z.discriminatedUnion('type', [AssignMessage, LogoffMessage, PingMessage, ResumedMessage]);
 export type HostToGuestMessage = z.infer<typeof HostToGuestMessage>;
 
-export const ReadyMessage = z.object({ type: z.literal('ready'), version: ShellSafeText });
+/** Whether the guest's kernel reseeds on a new VM generation ID (CONFIG_VMGENID in its config; helper version 2). */
+export const KernelVmgenid = z.enum(['yes', 'no', 'unknown']);
+export type KernelVmgenid = z.infer<typeof KernelVmgenid>;
+export const ReadyMessage = z.object({ type: z.literal('ready'), version: ShellSafeText, vmgenid: KernelVmgenid.optional() });
 /** The assigned user's home volume is mounted (before the session starts): the login timeline's stage. */
 export const HomeMountedMessage = z.object({ type: z.literal('home-mounted'), user: GuestUserName });
 export const SessionStartedMessage = z.object({ type: z.literal('session-started'), user: GuestUserName });

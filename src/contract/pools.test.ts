@@ -25,7 +25,15 @@ test('a minimal pool gets its defaults', () => {
     entitled: { users: [], groups: [] },
     hostLabels: { require: [], avoid: [] },
     spareSchedule: [],
+    startMode: 'boot',
   });
+});
+
+test('start mode restore is refused for a bridged pool (each desktop needs its own locked MAC), allowed with NAT', () => {
+  assert.deepEqual(poolProblems({ name: 'lab', image: 'deb', startMode: 'restore', network: { mode: 'nat' } }), []);
+  const problems = poolProblems({ name: 'lab', image: 'deb', startMode: 'restore', network: { mode: 'bridge', bridge: 'br0' } });
+  assert.equal(problems.length, 1);
+  assert.match(problems[0]!, /^startMode: .*bridge.*use startMode "boot"/);
 });
 
 test('a schedule rule with the cold spares may not exceed maxDesktops', () => {

@@ -25,6 +25,10 @@ const EntityName = z.string().regex(NAME_PATTERN, `a name is 1-63 ${NAME_RULE}`)
 export const PoolVersion = z.union([z.literal('latest'), z.number().int().min(1)]);
 export type PoolVersion = z.infer<typeof PoolVersion>;
 
+/** How a desktop starts: `boot` its disk, or `restore` a clone of the pool's template (a booted desktop's saved state). */
+export const StartMode = z.enum(['boot', 'restore']);
+export type StartMode = z.infer<typeof StartMode>;
+
 /** What happens to a desktop's system disk when its session ends. */
 export const OnLogoff = z.enum(['reset', 'keep', 'keep-until-update']);
 export type OnLogoff = z.infer<typeof OnLogoff>;
@@ -72,6 +76,8 @@ const PoolFields = z
     hostLabels: PoolHostLabels.default({ require: [], avoid: [] }),
     /** Warm spares by day and time (contract/pool-schedule.ts); while set, it replaces warmSpares. */
     spareSchedule: SpareSchedule.default([]),
+    /** boot: each desktop boots; restore: desktops are clones of a template restored from its saved state. */
+    startMode: StartMode.default('boot'),
   })
   .strict();
 
@@ -102,6 +108,12 @@ function poolCrossFieldIssues(p: PoolFieldsOut): Array<{ path: string; message: 
     issues.push({
       path: 'onLogoff',
       message: `a non-persistent pool hands desktops to other users, so it always resets them on logoff: remove onLogoff "${p.onLogoff}" or set persistent: true`,
+    });
+  }
+  if (p.startMode === 'restore' && p.network.mode === 'bridge') {
+    issues.push({
+      path: 'startMode',
+      message: 'a restored clone keeps its template\'s network card, and desktops on a bridge each need their own locked MAC: use startMode "boot" for a bridged pool, or network "nat"',
     });
   }
   return issues;
@@ -206,6 +218,26 @@ export interface PoolView extends Pool {
   cannotPlace: PlacementRefusal | null;
   /** What the planner makes of the spare schedule now; null without a schedule (or before its first pass). */
   schedule: ScheduleStatus | null;
+  /** The restore template of a pool in start mode restore (null in boot mode): desktops boot while it is not ready. */
+  template: TemplateStatus | null;
+}
+
+/** building: the template desktop boots and is saved · ready: desktops start as its clones · failed: they boot (reason says why). */
+export interface TemplateStatus {
+  state: 'building' | 'ready' | 'failed';
+  /** Why desktops boot instead of restoring (building, failed), or null when ready. */
+  reason: string | null;
+  /** The template's key (image version, VM shape, QEMU) once known. */
+  key: string | null;
+  since: string;
+  /** Boot → guest `ready` and the save of the template, in ms (ready only). */
+  bootMs: number | null;
+  saveMs: number | null;
+  /** The last clone's spawn → state loaded, in ms. */
+  lastRestoreMs: number | null;
+  /** The image kernel's CONFIG_VMGENID (its helper read /boot/config-*): `no` makes the pool boot; `unknown` (no config in
+   *  the guest) restores, and clones' kernel random numbers may repeat the template's. null until a template booted. */
+  kernelVmgenid: 'yes' | 'no' | 'unknown' | null;
 }
 
 const MacAddress = z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i, 'a MAC address like 52:54:00:12:34:56');

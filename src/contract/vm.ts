@@ -105,6 +105,9 @@ export const VmSpec = z.object({
   /** A virtio-balloon device with free page reporting: memory the guest frees goes back to the host (a Linux guest
    *  with CONFIG_PAGE_REPORTING, e.g. Debian 12's 6.1). Part of the VM's shape: a restored state needs the same. */
   freePageReporting: z.boolean().optional(),
+  /** QEMU's VM generation ID device (guid=auto: a new GUID in every QEMU process): a restored clone's kernel, built with
+   *  CONFIG_VMGENID, sees a new generation and reseeds its random numbers. Part of the VM's shape, as above. */
+  vmgenid: z.boolean().optional(),
 });
 export type VmSpec = z.infer<typeof VmSpec>;
 export type VmSpecInput = z.input<typeof VmSpec>;

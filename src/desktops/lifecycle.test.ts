@@ -21,7 +21,7 @@ import {
 import { mulberry32 } from '../lib/prng.js';
 
 const EVENT_TYPES: DesktopEventType[] = [
-  'provisioned', 'provision-failed', 'boot-requested', 'stop-requested', 'boot-failed', 'guest-ready', 'assign', 'session-started',
+  'provisioned', 'provision-failed', 'boot-requested', 'stop-requested', 'boot-failed', 'restore-failed', 'guest-ready', 'assign', 'session-started',
   'client-connected', 'client-disconnected', 'idle-timeout', 'logoff-requested', 'logoff-timeout', 'session-ended',
   'guest-reboot', 'guest-shutdown', 'vm-exited', 'daemon-stopped', 'reset', 'retry', 'reset-done', 'reset-failed', 'image-updated', 'retire',
 ];
@@ -36,9 +36,16 @@ const KUU: DesktopContext = { ...KEEP, onLogoff: 'keep-until-update' };
 const KUU_OLD: DesktopContext = { ...KUU, versionIsCurrent: false };
 const P_RESET: DesktopContext = { ...KEEP, onLogoff: 'reset' };
 const P_SPARE: DesktopContext = { ...KEEP, user: null };
+// The same in a pool whose template is ready (start mode restore).
+const R_SPARE: DesktopContext = { ...SPARE, startMode: 'restore' };
+const R_KEEP: DesktopContext = { ...KEEP, startMode: 'restore' };
+const R_P_RESET: DesktopContext = { ...P_RESET, startMode: 'restore' };
+const R_P_SPARE: DesktopContext = { ...P_SPARE, startMode: 'restore' };
 
 const ev = (type: DesktopEventType, user = 'ann'): DesktopEvent => (type === 'assign' ? { type, user } : { type });
 const START: DesktopEffect = { kind: 'start-vm' };
+const RESTORE: DesktopEffect = { kind: 'restore-vm' };
+const REBUILD: DesktopEffect = { kind: 'template-rebuild' };
 const STOP: DesktopEffect = { kind: 'stop-vm', force: false };
 const KILL: DesktopEffect = { kind: 'stop-vm', force: true };
 const RECLONE: DesktopEffect = { kind: 'destroy-and-reclone' };
@@ -61,6 +68,15 @@ const LEGAL: Case[] = [
   ['stopped', 'boot-requested', SPARE, 'booting', [START]],
   ['stopped', 'assign', SPARE, 'booting', [OWN, START]],
   ['stopped', 'assign', KEEP, 'booting', [OWN, START]],
+  ['stopped', 'boot-requested', R_SPARE, 'booting', [RESTORE]],
+  ['stopped', 'boot-requested', R_P_SPARE, 'booting', [RESTORE]],
+  ['stopped', 'assign', R_SPARE, 'booting', [OWN, RESTORE]],
+  // A persistent owner's kept disk boots: a clone would replace it. One reset at session end anyway is a clone.
+  ['stopped', 'assign', R_KEEP, 'booting', [OWN, START]],
+  ['stopped', 'boot-requested', R_KEEP, 'booting', [START]],
+  ['stopped', 'assign', R_P_RESET, 'booting', [OWN, RESTORE]],
+  ['booting', 'restore-failed', R_SPARE, 'booting', [REBUILD, START]],
+  ['booting', 'restore-failed', { ...R_SPARE, user: 'ann' }, 'booting', [REBUILD, START]],
   ['stopped', 'vm-exited', SPARE, 'stopped', []],
   ['stopped', 'stop-requested', SPARE, 'stopped', []],
   ['ready', 'stop-requested', SPARE, 'stopped', [STOP]],
@@ -221,6 +237,8 @@ const ILLEGAL: Array<[DesktopState, DesktopEvent, DesktopContext, RegExp]> = [
   ['ready', ev('retry'), SPARE, /retry is not possible while the desktop is ready/],
   ['resetting', ev('retry'), SPARE, /not possible/],
   ['stopped', ev('daemon-stopped'), SPARE, /not possible/],
+  ['ready', ev('restore-failed'), R_SPARE, /restore-failed is not possible while the desktop is ready/],
+  ['stopped', ev('restore-failed'), R_SPARE, /not possible/],
   ['retiring', ev('reset'), SPARE, /not possible/],
   ['retiring', ev('assign'), SPARE, /not possible/],
   ['stopped', ev('reset-done'), SPARE, /not possible/],

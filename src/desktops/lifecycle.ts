@@ -7,6 +7,8 @@
 //               ─→ ready | booting | stopped              (persistent, kept)
 //   failed ─retry→ resetting (a fresh clone) | stopped (a persistent owner's kept disk)
 //   booting | ready ─daemon-stopped→ stopped: the daemon's own stop (--stop-vms-on-exit) is not a failure
+//   start mode restore: a fresh disk starts as a clone of the pool's template (restore-vm) instead of a boot;
+//   booting ─restore-failed→ booting: the template is rebuilt and this desktop boots (start-vm) meanwhile
 //
 // The cold tier is the state `stopped`; a reset lands there (not in ready) so that every boot, also after a
 // reset, goes through the spare planner's boot-storm limit. Ownership (DesktopView.user) is data beside the
@@ -21,6 +23,7 @@ export type DesktopEventType =
   | 'boot-requested' // the planner or broker wants this cold desktop running
   | 'stop-requested' // the planner moves a warm spare to the cold tier
   | 'boot-failed' // QEMU failed to start, or the guest helper never said ready
+  | 'restore-failed' // the template's state did not load into the clone (QEMU is gone)
   | 'guest-ready' // guest helper: ready
   | 'assign' // the broker hands the desktop to event.user
   | 'session-started' // guest helper: session started
@@ -51,10 +54,14 @@ export interface DesktopContext {
   versionIsCurrent: boolean;
   /** The desktop's recorded user (session user or persistent owner), null for a spare. */
   user?: string | null;
+  /** restore: the pool's template is ready, so a fresh disk starts as its clone; boot otherwise (pools.ts). */
+  startMode?: 'boot' | 'restore';
 }
 
 export type DesktopEffect =
   | { kind: 'start-vm' }
+  | { kind: 'restore-vm' } // a fresh overlay on the template's frozen one, its state loaded, the guest told `resumed`
+  | { kind: 'template-rebuild' } // the pool's template failed a restore: removed and built again
   | { kind: 'stop-vm'; force: boolean }
   | { kind: 'set-user'; user: string | null } // record the desktop's user/owner
   | { kind: 'attach-home'; user: string } // lease the user's home volume, hot-plug it
@@ -68,6 +75,12 @@ export type TransitionResult = { next: DesktopState; effects: DesktopEffect[] } 
 
 type Outcome = TransitionResult;
 type RuleFn = (ctx: Required<DesktopContext>, event: DesktopEvent) => Outcome;
+
+/** How a stopped desktop starts: a template's clone when the pool restores and the disk is disposable (a spare, or
+ *  one reset at session end anyway); a persistent owner's kept disk always boots (a clone would replace it). */
+function startEffect(ctx: Required<DesktopContext>): DesktopEffect {
+  return ctx.startMode === 'restore' && (ctx.user === null || resetsAtSessionEnd(ctx)) ? { kind: 'restore-vm' } : { kind: 'start-vm' };
+}
 type Rule = Outcome | RuleFn;
 
 const stay = (state: DesktopState): Outcome => ({ next: state, effects: [] });
@@ -133,7 +146,7 @@ function assignTo(from: 'stopped' | 'booting' | 'ready'): Rule {
     if (event.type !== 'assign') return { refused: 'internal: assign without a user' };
     if (ctx.user !== null && ctx.user !== event.user) return { refused: `the desktop belongs to ${ctx.user}, not ${event.user}` };
     const setUser: DesktopEffect = { kind: 'set-user', user: event.user };
-    if (from === 'stopped') return go('booting', setUser, { kind: 'start-vm' });
+    if (from === 'stopped') return go('booting', setUser, startEffect({ ...ctx, user: event.user }));
     if (from === 'booting') return go('booting', setUser); // attached and told at guest-ready
     return go('assigned', setUser, { kind: 'attach-home', user: event.user }, { kind: 'notify-guest', message: { type: 'assign', user: event.user } });
   };
@@ -167,7 +180,7 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
     retire: go('retiring', { kind: 'retire' }),
   },
   stopped: {
-    'boot-requested': go('booting', { kind: 'start-vm' }),
+    'boot-requested': (ctx) => go('booting', startEffect(ctx)),
     'stop-requested': stay('stopped'),
     assign: assignTo('stopped'),
     'vm-exited': stay('stopped'),
@@ -181,6 +194,8 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
         ? go('ready')
         : go('assigned', { kind: 'attach-home', user: ctx.user }, { kind: 'notify-guest', message: { type: 'assign', user: ctx.user } }),
     'boot-failed': bootEnds('failed', FORCE_STOP),
+    // QEMU 7.2 exits when a load fails: the desktop boots in a new process, the template is made again.
+    'restore-failed': go('booting', { kind: 'template-rebuild' }, { kind: 'start-vm' }),
     'boot-requested': stay('booting'),
     assign: assignTo('booting'),
     'guest-reboot': stay('booting'), // first-boot scripts may reboot; no session has started
@@ -278,7 +293,7 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
 export function desktopTransition(state: DesktopState, event: DesktopEvent, ctx: DesktopContext): TransitionResult {
   const rule = TRANSITIONS[state]?.[event.type];
   if (rule === undefined) return { refused: `${event.type} is not possible while the desktop is ${state}` };
-  return typeof rule === 'function' ? rule({ ...ctx, user: ctx.user ?? null }, event) : rule;
+  return typeof rule === 'function' ? rule({ ...ctx, user: ctx.user ?? null, startMode: ctx.startMode ?? 'boot' }, event) : rule;
 }
 
 /** Whether `state` has a rule for `event` at all (it may still refuse in a given context). */

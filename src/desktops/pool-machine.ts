@@ -5,7 +5,9 @@
 import { poolNics } from '../contract/network.js';
 import { vmHostOf } from '../store/vms.js';
 import { GuestBudget, GUEST_MESSAGE_BUDGET, guestTextForLog } from '../agent/guest-budget.js';
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { ResumedMessage } from '../contract/guest.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
@@ -20,6 +22,7 @@ import { assignMessage, DesktopGuest, guestEventOf, type GuestSignal } from './d
 import type { HomeService } from './homes.js';
 import { desktopFailure } from './failure.js';
 import { type DesktopEffect, type DesktopEvent, desktopTransition } from './lifecycle.js';
+import { PoolTemplates } from './pool-templates.js';
 import { desktopViewOf, nowIso, poolDesktopUpdate, poolOf, type PoolDesktopRow, requirePool, requirePoolDesktop } from './pool-repo.js';
 
 export interface MachineOptions {
@@ -44,9 +47,13 @@ export interface MachineEvents {
   'disconnect-clients': [string];
   /** The session's clipboard agent on the desktop came up or went away (SessionInfo.clipboardReady). */
   clipboard: [string, boolean];
+  /** A restore pool's template changed state (PoolView.template). */
+  template: [string];
 }
 
 const FORCE_STOP_WAIT_MS = 15_000;
+/** A clone's start that failed in these ways is the template's fault (its state did not load or fit): it is rebuilt. */
+const RESTORE_FAILURES = new Set<string>(['VM_STATE_RESTORE_FAILED', 'VM_STATE_MISMATCH', 'VM_STATE_INVALID']);
 const GRACEFUL_STOP_WAIT_MS = 60_000;
 
 /** The target version of a pool: its fixed version, or the image's current one; null when there is none. */
@@ -62,6 +69,8 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
   private readonly exits = new Map<string, string>();
   /** The daemon is stopping: what its own stop does to the VMs is not a desktop event (see reconcile). */
   private closing = false;
+  /** Restore templates of pools in start mode restore (pool-templates.ts). */
+  readonly templates: PoolTemplates;
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -69,6 +78,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     private readonly opts: MachineOptions,
   ) {
     super();
+    this.templates = new PoolTemplates(ctx, (pool, name, image, disk) => this.specFor(pool, name, image, disk), opts.bootTimeoutMs, (pool) => this.emit('template', pool));
   }
 
   private get log() {
@@ -104,11 +114,14 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     const row = await requirePoolDesktop(this.ctx.db, name);
     const pool = poolOf(await requirePool(this.ctx.db, row.pool));
     const target = await targetVersionOf(this.ctx, pool);
+    // A clone only from a template that is ready and checked: otherwise the desktop boots (and the build starts).
+    const template = event.type === 'boot-requested' || event.type === 'assign' ? await this.templates.forClone(pool, row.image, row.version).catch((err: Error) => this.templateUnusable(pool, row, err)) : undefined;
     const result = desktopTransition(row.state as DesktopView['state'], event, {
       persistent: pool.persistent,
       onLogoff: pool.onLogoff,
       versionIsCurrent: target === null || row.version === target,
       user: row.user,
+      startMode: template ? 'restore' : 'boot',
     });
     if ('refused' in result) {
       this.log.info({ desktop: name, state: row.state, event: event.type }, `desktop ${name}: ${result.refused}`);
@@ -163,6 +176,13 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       case 'set-user':
         row.user = effect.user;
         return poolDesktopUpdate(this.ctx.db, row.name, { user: effect.user });
+      case 'restore-vm':
+        return this.restoreVm(row, pool).catch(async (err: ArdesiaError) => {
+          await this.fail(row, `the desktop's clone did not restore: ${err.message}`);
+          queue({ type: RESTORE_FAILURES.has(err.code) ? 'restore-failed' : 'boot-failed' });
+        });
+      case 'template-rebuild':
+        return void this.templates.rebuild(pool, row.image, row.version, row.last_error ?? 'unknown').catch((err: Error) => this.log.error({ err, pool: pool.name }, 'rebuilding the template failed'));
       case 'start-vm':
         return this.startVm(row, pool).catch(async (err: Error) => {
           await this.fail(row, `the desktop's VM did not start: ${err.message}`);
@@ -200,21 +220,28 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
   }
 
   /** The VM of a pool desktop: the pool's size, the image's boot profile, the linked clone; no home (hot-plugged). */
-  async vmSpec(row: PoolDesktopRow, pool: Pool): Promise<VmSpec> {
-    const img = await requireImage(this.ctx, row.image);
+  vmSpec(row: PoolDesktopRow, pool: Pool): Promise<VmSpec> {
+    return this.specFor(pool, row.name, row.image, this.ctx.paths.desktopSystem(row.name));
+  }
+
+  /** A desktop's VM by name and system disk (a pool's restore template is one too, pool-templates.ts). */
+  private async specFor(pool: Pool, name: string, image: string, system: string): Promise<VmSpec> {
+    const img = await requireImage(this.ctx, image);
     const p = bootProfileOf(this.ctx, img);
     return {
-      name: row.name,
+      name,
       arch: p.arch,
       memoryMiB: pool.memoryMiB,
       vcpus: pool.vcpus,
-      disks: [{ path: this.ctx.paths.desktopSystem(row.name), format: 'qcow2', bus: 'virtio', readonly: false }],
+      disks: [{ path: system, format: 'qcow2', bus: 'virtio', readonly: false }],
       boot: vmBootOf(p),
       nics: poolNics(pool.network),
       enabled: false,
       accel: 'auto',
       // Idle desktops give freed memory back; fixed for every desktop, so a saved state always finds the same devices.
       freePageReporting: true,
+      // In every pool desktop, booted or restored, so a template and its clones have the same devices.
+      vmgenid: true,
       ...(pool.spice ? { display: { spice: { listen: pool.spice.listen } } } : {}),
     };
   }
@@ -227,6 +254,32 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     row.host = (await vmHostOf(this.ctx.db, row.name)) ?? hostname();
     await poolDesktopUpdate(this.ctx.db, row.name, { host: row.host });
     this.watch(row.name);
+  }
+
+  /** A fresh overlay on the template's frozen one, the template's state loaded, then the guest told to take its own identity
+   *  (it answers `ready`: the table's guest-ready). */
+  private async restoreVm(row: PoolDesktopRow, pool: Pool): Promise<void> {
+    // Checked again (its sha256 only when the files' stat changed since fireLocked's check).
+    const template = await this.templates.forClone(pool, row.image, row.version);
+    if (!template) throw new ArdesiaError('VM_STATE_INVALID', `pool ${pool.name}: its template is gone`);
+    await resetLinkedClone(this.ctx.paths.desktopSystem(row.name), template.manifest.overlay.path);
+    await this.ctx.vms.define([await this.vmSpec(row, pool)], () => `pool ${pool.name}`);
+    await this.ctx.vms.start(row.name, undefined, undefined, undefined, { fromTemplate: template });
+    const runtime = this.ctx.vms.runtimeOf(row.name);
+    this.templates.noteRestore(pool.name, runtime?.restoreMs);
+    if (runtime) this.log.info({ desktop: row.name, template: template.manifest.key, generation: await runtime.qmp.queryVmGenerationId().catch(() => null) }, `desktop ${row.name}: a clone of template ${template.manifest.key}`);
+    row.host = (await vmHostOf(this.ctx.db, row.name)) ?? hostname();
+    await poolDesktopUpdate(this.ctx.db, row.name, { host: row.host });
+    const guest = this.watch(row.name);
+    await until(() => guest?.channel.isConnected ?? false, 5_000);
+    if (!guest?.channel.isConnected) throw new ArdesiaError('VM_NOT_RUNNING', `the guest helper of ${row.name} is not connected after the restore`);
+    guest.channel.send(resumedMessage(row.name, pool.network.mode !== 'none'));
+  }
+
+  /** The template exists but failed its check: desktops boot, and it is built again. */
+  private async templateUnusable(pool: Pool, row: PoolDesktopRow, err: Error): Promise<undefined> {
+    await this.templates.rebuild(pool, row.image, row.version, err.message).catch(() => undefined);
+    return undefined;
   }
 
   /** Follows a running desktop VM: guest helper messages, guest reboots and shutdowns, the exit. */
@@ -429,6 +482,12 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     for (const guest of this.guests.values()) guest.close();
     this.guests.clear();
   }
+}
+
+/** A clone's fresh identity: its own host name, a machine-id and (with a network) a locally administered QEMU MAC from the host's random numbers. */
+export function resumedMessage(hostname: string, withNetwork: boolean): ResumedMessage {
+  const mac = withNetwork ? `52:54:00:${[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0')).join(':')}` : undefined;
+  return { type: 'resumed', hostname, time: Math.floor(Date.now() / 1000), machineId: randomBytes(16).toString('hex'), ...(mac ? { mac } : {}) };
 }
 
 async function until(test: () => boolean, timeoutMs: number): Promise<void> {

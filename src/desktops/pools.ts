@@ -87,6 +87,11 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       placementChanged: (pool) => void this.show(pool, { name: 'planner', admin: true, groups: [] }).then((v) => this.emit('pool', v), () => undefined),
     });
     machine.on('session-started', (desktop) => this.sessionReady(desktop));
+    // A template built, failed or rebuilt: the pool says so (live event), and spares may now restore.
+    machine.on('template', (pool) => {
+      void this.show(pool, { name: 'planner', admin: true, groups: [] }).then((v) => this.emit('pool', v), () => undefined);
+      this.planner.kick(pool);
+    });
     recordSessionEnds(ctx, machine);
     machine.on('desktop', (view) => {
       if (!SESSION_END_STATES.includes(view.state)) return;
@@ -136,6 +141,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       await auditAppend(this.ctx.db, who.name, 'pool.create', pool.name, pool, who.address);
       await this.planner.scheduleCheck(pool, []);
       this.planner.kick(pool.name);
+      await this.templatePrepare(pool);
       return this.announce(pool);
     });
   }
@@ -150,8 +156,15 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       await auditAppend(this.ctx.db, who.name, 'pool.update', name, patch, who.address);
       await this.planner.scheduleCheck(pool, await this.desktopViews(name));
       this.planner.kick(name);
+      await this.templatePrepare(pool);
       return this.announce(pool);
     });
+  }
+
+  /** A restore pool's template is built as soon as the pool asks for it, so its first spares can already be clones. */
+  private async templatePrepare(pool: Pool): Promise<void> {
+    const version = await targetVersionOf(this.ctx, pool);
+    if (version !== null) await this.machine.templates.prepare(pool, pool.image, version).catch((err: Error) => this.ctx.deps.log.error({ err, pool: pool.name }, 'preparing the template failed'));
   }
 
   /** Refused while users have sessions; otherwise every desktop is retired, then the pool goes. */
@@ -215,7 +228,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     const byState: Partial<Record<DesktopState, number>> = {};
     for (const d of desktops) byState[d.state] = (byState[d.state] ?? 0) + 1;
     const byVersion = Object.fromEntries(versionCounts(desktops).map((c) => [String(c.version), c.count]));
-    return { ...pool, currentVersion, counts: { total: desktops.length, byState, byVersion }, pendingAtLogoff: rolloutPendingAtLogoff(pool, desktops, currentVersion), cannotPlace: this.planner.cannotPlace(pool.name), schedule: this.planner.scheduleStatus(pool.name) };
+    return { ...pool, currentVersion, counts: { total: desktops.length, byState, byVersion }, pendingAtLogoff: rolloutPendingAtLogoff(pool, desktops, currentVersion), cannotPlace: this.planner.cannotPlace(pool.name), schedule: this.planner.scheduleStatus(pool.name), template: this.machine.templates.statusOf(pool) };
   }
 
   async announce(pool: Pool): Promise<PoolView> {
@@ -409,6 +422,8 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
   async reconcile(): Promise<{ desktops: number }> {
     const rows = await poolDesktopsAll(this.ctx.db);
     for (const row of rows) await this.machine.reconcile(row);
+    // Restore pools find their template again (templates/<key>/current) or start building it, and say which.
+    for (const pool of (await poolList(this.ctx.db)).map(poolOf)) await this.templatePrepare(pool);
     return { desktops: rows.length };
   }
 

@@ -1,6 +1,7 @@
 // What the image, desktop and home services share: the data folder, the store, the VM manager, the log.
 import type { Logger } from 'pino';
 import type { StartCaller, VmSpec, VmSpecInput, VmStatus } from '../contract/vm.js';
+import type { TemplateToLoad } from '../hypervisor/saved-state/template.js';
 import type { VmRuntime } from '../hypervisor/vm-runtime.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
 import type { Store } from '../store/db.js';
@@ -14,7 +15,7 @@ export interface VmControl {
   get(name: string): Promise<VmStatus>;
   /** Every defined VM's state, in one store query. */
   states(): Promise<Map<string, VmStatus['state']>>;
-  start(name: string, adHoc?: Partial<VmSpecInput>, template?: string, caller?: StartCaller): Promise<VmStatus>;
+  start(name: string, adHoc?: Partial<VmSpecInput>, template?: string, caller?: StartCaller, opts?: { fromTemplate?: TemplateToLoad }): Promise<VmStatus>;
   stop(name: string, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }>;
   consoleLog(name: string, maxBytes: number): Promise<Buffer>;
   runtimeOf(name: string): VmRuntime | undefined;

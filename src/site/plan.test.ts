@@ -40,7 +40,7 @@ function stateAfter(s: SiteFile): SiteState {
     versions: [{ image: i.name, version: 1, sha256: SHA, backingVersion: null, depth: 1, virtualSize: 1, path: `/d/images/${i.name}/1.qcow2`, createdAt: 't', createdBy: 'root', current: true }],
     maintenance: null, desktops: [], createdAt: 't', createdBy: 'root',
   }));
-  const pools = s.pools.map((p) => ({ ...p, currentVersion: 1, counts: { total: 0, byState: {}, byVersion: {} }, pendingAtLogoff: [], cannotPlace: null, schedule: null }) as PoolView);
+  const pools = s.pools.map((p) => ({ ...p, currentVersion: 1, counts: { total: 0, byState: {}, byVersion: {} }, pendingAtLogoff: [], cannotPlace: null, schedule: null, template: null }) as PoolView);
   return {
     settings: { adminsMustUseMfa: s.settings.adminsMustUseMfa ?? false },
     groups: s.groups.map((name) => ({ name, members: s.users.filter((u) => u.groups.includes(name)).map((u) => u.name) })),

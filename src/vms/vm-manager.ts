@@ -31,6 +31,7 @@ import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, vmFi
 import { isConfined, OwnerConfinement } from './owner-start.js';
 import type { OwnerPolicy } from './owner-policy.js';
 import { failpointPause } from '../lib/failpoint.js';
+import { cloneIdentity, launchFromTemplate, type TemplateToLoad } from './vm-template-state.js';
 import { diskIdentities, launchIdentity, launchWithState, type SavedStateFiles, savedStateFiles, savedStateRead, savedStateRemove, savedStateVerify } from './vm-saved-state.js';
 import type { SavedStateManifest } from '../hypervisor/saved-state/manifest.js';
 import { VmStates } from './vm-states.js';
@@ -47,6 +48,8 @@ export interface StartOptions {
   discardState?: boolean;
   /** The saved state's sha256 was checked just now (a receive): not read again. */
   stateVerified?: boolean;
+  /** Start as a clone of a restore template (its state and overlay checked by sha256 by the caller, pool-templates.ts). */
+  fromTemplate?: TemplateToLoad;
 }
 
 export interface VmManagerOptions {
@@ -190,7 +193,8 @@ export class VmManager {
         const host = await this.opts.placer.placeVm(name, spec);
         await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host });
       });
-      const runtime = await this.launch(spec, isConfined(caller) ? this.owners.openedFileGuard(caller.name, name) : undefined, resume);
+      if (resume && opts.fromTemplate) throw new ArdesiaError('VM_STATE_EXISTS', `vm ${name} has a saved state of its own: it cannot also start as a template's clone`);
+      const runtime = await this.launch(spec, isConfined(caller) ? this.owners.openedFileGuard(caller.name, name) : undefined, resume, opts.fromTemplate);
       // Consumed: the guest runs on from it and its disks change, so it could never load again.
       if (resume) await savedStateRemove(stateFiles);
       if (caller) this.startedBy.set(name, caller.name);
@@ -224,7 +228,7 @@ export class VmManager {
     return { spec, created: true };
   }
 
-  private async launch(spec: VmSpec, guard?: OpenedFileGuard, resume?: StateToResume): Promise<VmRuntime> {
+  private async launch(spec: VmSpec, guard?: OpenedFileGuard, resume?: StateToResume, fromTemplate?: TemplateToLoad): Promise<VmRuntime> {
     checkSpecFiles(spec);
     const bootKind = await bootKindOf(spec);
     const report = await this.opts.hostReport;
@@ -255,11 +259,16 @@ export class VmManager {
         if (!resume.verified) await savedStateVerify(resume.files, resume.manifest, spec.name);
         launch = restoring.launch;
         incoming = { fd: restoring.fd, clipboardAgent: restoring.clipboardAgent, identicalArgs: restoring.identicalArgs };
+      } else if (fromTemplate) {
+        const clone = cloneIdentity(spec, launch, files.runtime.dir, accel, report.qemu.version ?? 'unknown', chains);
+        const restoring = launchFromTemplate(launch, fromTemplate.manifest, clone, fromTemplate.stream, spec.name);
+        launch = restoring.launch;
+        incoming = { fd: restoring.fd, clipboardAgent: restoring.clipboardAgent, identicalArgs: restoring.identicalArgs };
       }
       const runtime = await VmRuntime.launch(spec, launch, files.runtime, files.consoleLog, accel, qemuAccount, guard, incoming);
       this.track(runtime);
       if (accel === 'tcg') this.opts.log.warn({ vm: spec.name }, `vm ${spec.name} runs under TCG: ${TCG_WARNING}`);
-      this.opts.log.info({ vm: spec.name, pid: runtime.pid, accel, restoreMs: runtime.restoreMs }, `vm ${spec.name} ${resume ? 'resumed from its saved state' : 'started'}`);
+      this.opts.log.info({ vm: spec.name, pid: runtime.pid, accel, restoreMs: runtime.restoreMs }, `vm ${spec.name} ${resume ? 'resumed from its saved state' : fromTemplate ? `restored from template ${fromTemplate.manifest.key}` : 'started'}`);
       return runtime;
     } catch (err) {
       await this.network.detach(spec.name);

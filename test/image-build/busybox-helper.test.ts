@@ -55,7 +55,9 @@ describe('guest helper in the busybox test guest', () => {
   it('formats a blank home, mounts it for the user, and unmounts it on logoff', async () => {
     ({ vm, channel } = await bootWithHome());
     const ready = await channel.waitFor('ready', undefined, CHANNEL_TIMEOUT_MS);
-    assert.equal(ready.version, '1');
+    assert.equal(ready.version, '2');
+    // The busybox guest has no kernel config to read: whether its kernel reseeds on a new VM generation is unknown.
+    assert.equal(ready.vmgenid, 'unknown');
     assert.deepEqual(await roundTrip(channel, { type: 'ping' }, 'pong'), { type: 'pong' });
 
     // The home is reported mounted (the login timeline's stage) before the session is reported started.
@@ -84,6 +86,11 @@ describe('guest helper in the busybox test guest', () => {
     channel.send({ type: 'assign', user: 'alice', uid: 1001, homeSerial: 'ardesia-home' });
     await started;
     await vm.typeUntil('cat /home/alice/note.txt', 'kept-across-boots', 20_000);
+    // A clone restored from a template takes the identity the host gives, then says ready again.
+    const again = channel.waitFor('ready', undefined, CHANNEL_TIMEOUT_MS);
+    channel.send({ type: 'resumed', hostname: 'clone-7', time: Math.floor(Date.now() / 1000), machineId: 'c'.repeat(32) });
+    await again;
+    await vm.typeUntil('echo "ID-$(hostname)-$(cat /etc/machine-id)"', `ID-clone-7-${'c'.repeat(32)}`, 20_000);
     const refused = channel.waitFor('error', undefined, CHANNEL_TIMEOUT_MS);
     channel.send({ type: 'assign', user: 'bob', uid: 1002, homeSerial: 'ardesia-home' });
     assert.match((await refused).message, /session for alice is active/);

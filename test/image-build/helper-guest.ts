@@ -2,7 +2,7 @@
 // extracted with debugfs, the helper (+ an inittab line, + the host's mkfs.ext4 and its libraries so
 // homes are real ext4) added, and a new ext4 made with mkfs.ext4 -d. No mounts.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { guestArtifacts } from '../helpers/guests.js';
@@ -32,8 +32,9 @@ function addHostBinary(tree: string, binary: string, as: string): void {
   chmodSync(target, 0o755);
 }
 
-/** Writes `<dir>/helper-root.raw` (the variant root disk) and returns its path and the kernel/initrd. */
-export function buildHelperGuest(dir: string): { root: string; kernel: string; initrd: string } {
+/** Writes `<dir>/helper-root.raw` (the variant root disk) and returns its path and the kernel/initrd; `files` are added
+ *  to the root (path in the guest → content). */
+export function buildHelperGuest(dir: string, files: Record<string, string> = {}): { root: string; kernel: string; initrd: string } {
   const guests = guestArtifacts();
   const raw = join(dir, 'orig.raw');
   const tree = join(dir, 'tree');
@@ -45,6 +46,10 @@ export function buildHelperGuest(dir: string): { root: string; kernel: string; i
   chmodSync(helper, 0o755);
   appendFileSync(join(tree, 'etc', 'inittab'), readFileSync(join(repoRoot(), 'guest', 'linux', 'inittab.line')));
   addHostBinary(tree, '/usr/sbin/mke2fs', '/sbin/mkfs.ext4');
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(tree, path)), { recursive: true });
+    writeFileSync(join(tree, path), content);
+  }
   const root = join(dir, 'helper-root.raw');
   execFileSync('mkfs.ext4', ['-q', '-F', '-d', tree, root, '96M']);
   execFileSync('rm', ['-rf', tree, raw]);

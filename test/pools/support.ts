@@ -33,9 +33,9 @@ export function poolTestbed(extraArgs: string[], ready: (bed: PoolTestbed) => vo
 }
 
 /** Imports the busybox guest with the helper as image `name` (version 1), booted by direct kernel. */
-export async function helperImage(daemon: TestDaemon, name: string): Promise<void> {
+export async function helperImage(daemon: TestDaemon, name: string, files: Record<string, string> = {}): Promise<void> {
   const dir = mkdtempSync('/tmp/pimg-');
-  const guest = buildHelperGuest(dir);
+  const guest = buildHelperGuest(dir, files);
   await cliJson(daemon, ['image', 'create', name, '--from', guest.root, '--format', 'raw', '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', KERNEL_APPEND, '--memory', '192M']);
 }
 

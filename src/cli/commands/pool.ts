@@ -3,7 +3,7 @@ import { terminalSafeLine } from '../terminal-safe.js';
 import { ArdesiaError } from '../../contract/errors.js';
 import { type Command, InvalidArgumentError } from 'commander';
 import { type Forecast, MAX_FORECAST_WEEKS, parseSpareRule, SPARE_RULE_FORMAT, type SpareRule, spareRuleText, WEEKDAYS } from '../../contract/pool-schedule.js';
-import { type DesktopView, MAX_IDLE_MINUTES, MAX_POOL_DESKTOPS, OnLogoff, type PoolView, type SessionInfo, poolNetworkText } from '../../contract/pools.js';
+import { type DesktopView, MAX_IDLE_MINUTES, MAX_POOL_DESKTOPS, OnLogoff, type PoolView, StartMode, type SessionInfo, poolNetworkText } from '../../contract/pools.js';
 import { MAX_VCPUS } from '../../contract/vm.js';
 import { commaList, flag, MiB, nonNegativeInt, oneOf, positiveInt, versionOrLatest } from '../options.js';
 import { output, table } from '../output.js';
@@ -36,6 +36,7 @@ type PoolFlags = {
   requireLabels?: string[];
   avoidLabels?: string[];
   schedule?: SpareRule[];
+  start?: StartMode;
 };
 
 /** The pool fields the flags give (only those given: `pool set` changes nothing else). */
@@ -59,6 +60,7 @@ function poolFields(f: PoolFlags): Record<string, unknown> {
   if (f.network !== undefined || f.natAllow !== undefined || f.natHostAccess) out.network = networkFromFlags(f);
   if (f.requireLabels !== undefined || f.avoidLabels !== undefined) out.hostLabels = { require: f.requireLabels ?? [], avoid: f.avoidLabels ?? [] };
   if (f.schedule !== undefined) out.spareSchedule = f.schedule;
+  if (f.start !== undefined) out.startMode = f.start;
   if (f.users !== undefined || f.groups !== undefined) out.entitled = { users: f.users ?? [], groups: f.groups ?? [] };
   return out;
 }
@@ -88,6 +90,7 @@ function poolOptions(cmd: Command): Command {
     .option('--network <none|nat|bridge:BR>', 'the desktops\' network card: none, QEMU NAT, or a tap on Linux bridge BR (stable MAC, locked)')
     .option('--nat-allow <host:port,…>', 'restricted NAT: the guest reaches only these TCP destinations, at their own address (empty: nothing)')
     .option('--schedule <rule>', `warm spares by day and time, repeatable: ${SPARE_RULE_FORMAT}, in the daemon's time zone; replaces --warm while set; '' clears`, scheduleRule)
+    .option('--start <boot|restore>', 'how desktops start: boot, or restore a clone of the pool\'s template (a booted desktop\'s saved state)', oneOf(StartMode.options))
     .option('--nat-host-access', 'unrestricted NAT that may also reach this host\'s own addresses (10.0.2.2 = its loopback); refused by default');
 }
 
@@ -112,9 +115,19 @@ function poolText(p: PoolView): string {
     `  network  ${poolNetworkText(p.network)}`,
     `  hosts    ${hostLabelsText(p)}`,
     ...scheduleLines(p),
+    `  start    ${templateText(p)}`,
     ...(p.cannotPlace ? [`  CANNOT PLACE (${p.cannotPlace.code}): ${p.cannotPlace.message}`] : []),
   ];
   return lines.join('\n');
+}
+
+/** The start mode, and in restore mode what the template does (desktops boot while it is not ready). */
+function templateText(p: PoolView): string {
+  const t = p.template;
+  if (p.startMode === 'boot' || !t) return 'boot';
+  const unknown = t.kernelVmgenid === 'unknown' ? '; the image kernel\'s CONFIG_VMGENID is unknown (no kernel config in the guest): clones may share random numbers' : '';
+  if (t.state === 'ready') return `restore (template ${t.key} ready: booted in ${t.bootMs} ms, saved in ${t.saveMs} ms${t.lastRestoreMs !== null ? `; last clone restored in ${t.lastRestoreMs} ms` : ''}${unknown})`;
+  return `restore, template ${t.state.toUpperCase()}: ${t.reason ?? ''}`;
 }
 
 /** Each --schedule adds a rule; an empty one clears the schedule (and the rules given before it). */

@@ -460,6 +460,16 @@ describe('buildQemuLaunch: free page reporting', () => {
   });
 });
 
+describe('buildQemuLaunch: VM generation ID', () => {
+  it('adds vmgenid with guid=auto (a new GUID in every QEMU process, a clone too) last, only when the spec asks', () => {
+    assert.equal(named(launch({ vmgenid: false })), named(launch({})));
+    const lines = named(launch({ disks: [{ path: '/d/root.qcow2' }], freePageReporting: true, vmgenid: true })).split('\n');
+    assert.equal(lines.at(-1), '-device vmgenid,id=vmgenid0,guid=auto');
+    const without = named(launch({ disks: [{ path: '/d/root.qcow2' }], freePageReporting: true })).split('\n');
+    assert.deepEqual(lines.slice(0, without.length), without);
+  });
+});
+
 describe('runtimePaths refusals', () => {
   it('refuses a folder whose socket paths exceed the unix limit with RUNTIME_PATH_TOO_LONG, saying what to shorten', () => {
     const dir = `/var/lib/${'x'.repeat(100)}/runtime/vm1`;

@@ -203,6 +203,13 @@ function balloonArgs(spec: VmSpec): string[] {
   return spec.freePageReporting === true ? ['-device', renderOption('virtio-balloon-pci', { id: BALLOON_ID, 'free-page-reporting': true })] : [];
 }
 
+/** The VM generation ID (ACPI): guid=auto makes each QEMU process pick a new one, also one that loads a saved state
+ *  (the device's post-load writes this process's GUID into the guest and notifies it). Last, after the balloon. */
+export const VMGENID_ID = 'vmgenid0';
+function vmgenidArgs(spec: VmSpec): string[] {
+  return spec.vmgenid === true ? ['-device', renderOption('vmgenid', { id: VMGENID_ID, guid: 'auto' })] : [];
+}
+
 /** Binary, argv (no shell) and runtime files to create before the launch for a validated spec. */
 export function buildQemuLaunch(spec: VmSpec, ctx: LaunchContext): QemuLaunch {
   requireAbsolutePaths(spec);
@@ -223,6 +230,7 @@ export function buildQemuLaunch(spec: VmSpec, ctx: LaunchContext): QemuLaunch {
     ...storage,
     ...nicArgs(spec.name, spec.nics, order.nics, handed),
     ...balloonArgs(spec),
+    ...vmgenidArgs(spec),
   ];
   return { binary: QEMU_BINARY[spec.arch], args, files: boot.files, handed: handed.files };
 }

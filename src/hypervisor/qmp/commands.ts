@@ -64,6 +64,7 @@ export interface QmpSetPasswordOptions {
 
 const StatusReply = z.object({ status: z.string(), running: z.boolean() });
 const KvmReply = z.object({ enabled: z.boolean(), present: z.boolean() });
+const VmGenerationIdReply = z.object({ guid: z.string() });
 const NameReply = z.object({ name: z.string().optional() });
 const VersionReply = z.object({
   qemu: z.object({ major: z.number(), minor: z.number(), micro: z.number() }),
@@ -123,6 +124,11 @@ export abstract class QmpCommands extends EventEmitter<QmpClientEvents> {
 
   async queryVersion(): Promise<QmpVersionInfo> {
     return checkReply('query-version', VersionReply, await this.execute('query-version'));
+  }
+
+  /** The VM generation ID the guest sees (a vmgenid device is required). */
+  async queryVmGenerationId(): Promise<string> {
+    return checkReply('query-vm-generation-id', VmGenerationIdReply, await this.execute('query-vm-generation-id')).guid;
   }
 
   async queryKvm(): Promise<QmpKvmInfo> {

@@ -45,6 +45,22 @@ function PoolSpares({ pool }: { pool: PoolView }) {
   );
 }
 
+/** How desktops start: boot, or restore from the template (and why they boot while it is not ready). */
+function PoolStart({ pool }: { pool: PoolView }) {
+  const t = pool.template;
+  if (pool.startMode === 'boot' || !t) return <span data-testid={`pool-start-${pool.name}`}>boot</span>;
+  if (t.state === 'ready') {
+    const last = t.lastRestoreMs !== null ? `, last clone in ${t.lastRestoreMs} ms` : '';
+    const unknown = t.kernelVmgenid === 'unknown' ? ' — kernel CONFIG_VMGENID unknown: clones may share random numbers' : '';
+    return <span data-testid={`pool-start-${pool.name}`}>{`restore (template ready${last})${unknown}`}</span>;
+  }
+  return (
+    <span className={t.state === 'failed' ? 'warning-inline' : undefined} role="status" data-testid={`pool-start-${pool.name}`}>
+      {`restore: template ${t.state}, desktops boot meanwhile — ${t.reason ?? ''}`}
+    </span>
+  );
+}
+
 export function PoolsPage() {
   const pools = useLive(poolList, ['pool', 'desktop']);
   const images = useLive(imageList, ['image']);
@@ -65,6 +81,7 @@ export function PoolsPage() {
           { label: 'By state', render: (p) => <span data-testid={`pool-states-${p.name}`}>{countsText(p.counts.byState)}</span> },
           { label: 'By version', render: (p) => <span data-testid={`pool-versions-${p.name}`}>{countsText(p.counts.byVersion)}</span> },
           { label: 'Hosts', render: (p) => <PoolPlacement pool={p} /> },
+          { label: 'Start', render: (p) => <PoolStart pool={p} /> },
           {
             label: 'Actions',
             render: (p) => (

@@ -1,0 +1,72 @@
+// pool-instant: a connect to a pool with no warm spare (the broker clones a desktop and starts it) until the guest
+// helper's "session started", in start mode restore (the clone loads the pool's template) against start mode boot,
+// on the same image in the same daemon: one run each, alternated boot first, and the ratio (issue 16's target:
+// restore ≤ 0.1 × boot). The template is built before the clock runs (a pool's one-off cost, reported apart).
+import type { ApiClient } from '../src/cli/client.js';
+import type { PoolView } from '../src/contract/pools.js';
+import { TestDaemon, until } from '../test/helpers/daemon.js';
+import { helperImage, untilDesktops, userClient } from '../test/pools/support.js';
+import type { Benchmark, BenchResult } from './lib/benchmark.js';
+import { verdictMax } from './lib/benchmark.js';
+
+const IMAGE = 'bb';
+const HOME_BYTES = 64 * 2 ** 20;
+const SESSION_TIMEOUT_MS = 300_000;
+export const INSTANT_TARGET_RATIO = 0.1;
+
+/** A new user's connect (wait for the session) → the answer, in ms; then logoff until the pool is empty again. */
+async function coldConnect(daemon: TestDaemon, pool: string, user: ApiClient): Promise<number> {
+  const t0 = performance.now();
+  const got = await user.request<{ desktop: { name: string; state: string } }>('POST', `/v1/pools/${pool}/connect`, { waitSeconds: SESSION_TIMEOUT_MS / 1000 });
+  const ms = performance.now() - t0;
+  if (got.desktop.state !== 'in-use') throw new Error(`connect answered with desktop ${got.desktop.name} in ${got.desktop.state}, not in-use`);
+  await user.request('POST', `/v1/sessions/${got.desktop.name}/logoff`);
+  await untilDesktops(daemon, pool, `pool ${pool} empty again`, (ds) => ds.length === 0, SESSION_TIMEOUT_MS);
+  return ms;
+}
+
+export const poolInstantBenchmark: Benchmark = {
+  name: 'pool-instant',
+  summary: 'connect with no warm spare → session started: start mode restore vs boot on the same image, one run each',
+  async run(ctx): Promise<BenchResult> {
+    const daemon = await TestDaemon.start();
+    try {
+      await helperImage(daemon, IMAGE);
+      const users = { boot: await userClient(daemon, 'uboot'), restore: await userClient(daemon, 'urestore') };
+      for (const mode of ['boot', 'restore'] as const) {
+        await daemon.api().request('POST', '/v1/pools', {
+          name: mode, image: IMAGE, startMode: mode, warmSpares: 0, coldSpares: 0, minDesktops: 0, maxDesktops: 1, memoryMiB: 192,
+          homeSizeBytes: HOME_BYTES, entitled: { users: [mode === 'boot' ? 'uboot' : 'urestore'] },
+        });
+      }
+      const t0 = performance.now();
+      const template = await until('the restore pool\'s template', async () => {
+        const p = await daemon.api().request<PoolView>('GET', '/v1/pools/restore');
+        if (p.template?.state === 'failed') throw new Error(`the template failed: ${p.template.reason}`);
+        return p.template?.state === 'ready' ? p.template : undefined;
+      }, SESSION_TIMEOUT_MS, 200);
+      ctx.log(`pool-instant: template ready after ${Math.round(performance.now() - t0)} ms (boot ${template.bootMs} ms, save ${template.saveMs} ms)`);
+      const boot = await coldConnect(daemon, 'boot', users.boot);
+      ctx.log(`pool-instant boot: session started after ${Math.round(boot)} ms`);
+      const restore = await coldConnect(daemon, 'restore', users.restore);
+      const loadMs = (await daemon.api().request<PoolView>('GET', '/v1/pools/restore')).template?.lastRestoreMs ?? null;
+      ctx.log(`pool-instant restore: session started after ${Math.round(restore)} ms (state loaded in ${loadMs} ms)`);
+      const one = (label: string, v: number, unit: 'ms' | 'ratio' = 'ms') => ({ label, unit, n: 1, median: v, min: v, max: v });
+      return {
+        name: 'pool-instant',
+        rows: [
+          one('boot: connect (no spare) → session started', boot),
+          one('restore: connect (no spare) → session started', restore),
+          ...(loadMs !== null ? [one('restore: QEMU spawn → template state loaded', loadMs)] : []),
+          ...(template.bootMs !== null ? [one('template: boot → guest ready (once per image version and shape)', template.bootMs)] : []),
+          ...(template.saveMs !== null ? [one('template: state saved', template.saveMs)] : []),
+          one('ratio restore / boot', restore / boot, 'ratio'),
+        ],
+        verdicts: [verdictMax('connect restore / boot', restore / boot, INSTANT_TARGET_RATIO)],
+        details: { memoryMiB: 192, homeBytes: HOME_BYTES, bootMs: boot, restoreMs: restore, loadMs, template },
+      };
+    } finally {
+      await daemon.destroy();
+    }
+  },
+};
