@@ -12,7 +12,7 @@ import { POOL_MIGRATIONS } from './migrations-pools.js';
 import { MIGRATIONS } from './migrations.js';
 import { openStore } from './db.js';
 
-const MIGRATION = '0018_wt_restore_pool_start_mode';
+const MIGRATION = '0020_pool_start_mode';
 
 test(`${MIGRATION}: stored pools without a start mode boot; one with a start mode keeps it`, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mig-'));

@@ -60,8 +60,8 @@ export const POOL_MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
-  // Pools made before start modes boot their desktops, written out so the setting shows what they do (branch wt-restore: renumber at merge).
-  '0018_wt_restore_pool_start_mode': {
+  // Pools made before start modes boot their desktops, written out so the setting shows what they do.
+  '0020_pool_start_mode': {
     async up(db: Kysely<any>) {
       await sql.raw(jsonSetMissingKey(dialectOf(db), 'pools', 'spec', 'startMode', '"boot"')).execute(db);
     },
