@@ -50,7 +50,7 @@ test('audit rows get increasing ids and cannot be changed or deleted', async () 
   }
 });
 
-test('a database made by an older version is brought up to date (0007_pool_network writes network none)', async () => {
+test('a database made by an older version is brought up to date (0007_pool_network writes network none, 0020_pool_start_mode start mode boot)', async () => {
   const url = await freshDatabase();
   const old = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url }) }) });
   const { error } = await new Migrator({ db: old, provider: { getMigrations: async () => ALL } }).migrateTo('0005_netboot');
@@ -63,7 +63,7 @@ test('a database made by an older version is brought up to date (0007_pool_netwo
   const store = await openStore(storeLocation(url, '/nowhere'));
   try {
     const specs = Object.fromEntries((await store.selectFrom('pools').selectAll().execute()).map((r) => [r.name, JSON.parse(r.spec)]));
-    assert.deepEqual(specs.before, { name: 'before', image: 'bb', memoryMiB: 256, network: { mode: 'none' } });
+    assert.deepEqual(specs.before, { name: 'before', image: 'bb', memoryMiB: 256, network: { mode: 'none' }, startMode: 'boot' });
     assert.deepEqual(specs.nat.network, { mode: 'nat' });
     const columns = (await store.introspection.getTables()).find((t) => t.name === 'thin_clients')!.columns.map((c) => c.name);
     assert.ok(!columns.includes('auto_login_user'), columns.join());
