@@ -145,7 +145,7 @@ function main() {
     writeFileSync(join(stage, 'usr/bin/ardesia'), `#!/bin/sh\n# The ardesia command of the Debian package: Node 20 runs the compiled CLI.\nexec /usr/bin/node /${LIB}/bin/ardesia.js "$@"\n`, { mode: 0o755 });
     chmodSync(join(stage, 'usr/bin/ardesia'), 0o755);
     mkdirSync(join(stage, 'lib/systemd/system'), { recursive: true });
-    for (const unit of ['ardesia.service', 'ardesia-netboot.service']) copyFileSync(join(packaging, 'systemd', unit), join(stage, 'lib/systemd/system', unit));
+    for (const unit of ['ardesia.service', 'ardesia-netboot.service', 'ardesia-agent.service']) copyFileSync(join(packaging, 'systemd', unit), join(stage, 'lib/systemd/system', unit));
     mkdirSync(join(stage, 'etc/ardesia'), { recursive: true });
     for (const f of CONFFILES) copyFileSync(join(packaging, 'etc', f.split('/').pop()), join(stage, f));
     const doc = join(stage, 'usr/share/doc/ardesia');
@@ -173,7 +173,7 @@ function main() {
       Suggests: SUGGESTS.join(', '),
       Section: 'admin',
       Priority: 'optional',
-      Description: `${pkg.description}\n The controller (ardesia.service), the standalone netboot server (ardesia-netboot.service)\n and the ardesia command. Data: /var/lib/ardesia; settings: /etc/ardesia; logs: the journal.`,
+      Description: `${pkg.description}\n The controller (ardesia.service), the standalone netboot server (ardesia-netboot.service),\n the agent of a joined host (ardesia-agent.service) and the ardesia command. Data: /var/lib/ardesia; settings: /etc/ardesia; logs: the journal.`,
     }));
 
     mkdirSync(outDir, { recursive: true });

@@ -138,6 +138,7 @@ test('the .deb builds, installs, runs its unit, upgrades, is removed and purged 
   const aside = `${DATA}.package-test-${process.pid}`;
   const accountBefore = run('getent', ['passwd', 'ardesia-qemu']).out.trim();
   const controller = new UnitRunner('ardesia.service');
+  const agent = new UnitRunner('ardesia-agent.service');
   const netns = `ardpkg-${process.pid}`;
   const netboot = new UnitRunner('ardesia-netboot.service', netns);
   let movedAside = false;
@@ -184,8 +185,7 @@ test('the .deb builds, installs, runs its unit, upgrades, is removed and purged 
       for (const f of expected) assert.ok(files.includes(f), `the package holds ${f}`);
       assert.deepEqual(files.filter((f) => f.startsWith('/usr/lib/ardesia/dist/') && /\.test\.js$|\.map$/.test(f)), [], 'no test files or source maps of ours');
       for (const dev of ['typescript', 'vite', 'playwright-core']) assert.equal(files.some((f) => f.startsWith(`/usr/lib/ardesia/node_modules/${dev}/`)), false, `no devDependency ${dev}`);
-      // An agent unit ships only with an agent command; the CLI has none.
-      assert.equal(files.some((f) => /agent.*\.service$/.test(f)), false);
+      assert.ok(files.includes('/lib/systemd/system/ardesia-agent.service'), 'the agent unit ships with the agent command');
     });
 
     await t.test('dpkg -i installs it: accounts, folders, units enabled, the command', () => {
@@ -201,10 +201,11 @@ test('the .deb builds, installs, runs its unit, upgrades, is removed and purged 
       assert.equal(existsSync('/etc/systemd/system/multi-user.target.wants/ardesia-netboot.service'), false, 'netboot waits for its configuration');
       const help = ardesia('--help');
       assert.equal(help.status, 0, help.out);
-      assert.doesNotMatch(help.out, /^\s+agent\b/m, 'no agent command (so no agent unit)');
+      assert.match(help.out, /^\s+agent\b/m, 'the agent command the agent unit runs');
+      assert.equal(existsSync('/etc/systemd/system/multi-user.target.wants/ardesia-agent.service'), false, 'the agent waits until the host has joined');
       const analyze = run('sh', ['-c', 'command -v systemd-analyze']);
       if (analyze.status === 0) {
-        for (const unit of ['ardesia.service', 'ardesia-netboot.service']) {
+        for (const unit of ['ardesia.service', 'ardesia-netboot.service', 'ardesia-agent.service']) {
           const v = run('systemd-analyze', ['verify', join(UNIT_DIR, unit)]);
           assert.equal(v.status, 0, `systemd-analyze verify ${unit}:\n${v.out}`);
         }
@@ -283,6 +284,28 @@ test('the .deb builds, installs, runs its unit, upgrades, is removed and purged 
       await netboot.stop();
     });
 
+    await t.test('the agent unit starts once the host has joined, and keeps trying its controller under its restrictions', async () => {
+      const unit = unitParse(readFileSync(join(UNIT_DIR, 'ardesia-agent.service'), 'utf8'));
+      assert.deepEqual(unitValues(unit, 'Unit', 'ConditionPathExists'), ['/var/lib/ardesia-agent/agent.json'], 'it waits for the join');
+      assert.deepEqual(unitCapabilities(unit), [], 'no capability');
+      // What a join leaves (ardesia agent --join TOKEN), naming a controller that is not there: the agent measures
+      // its host, fails to link and retries, as after any controller outage.
+      const closed = await freePort();
+      writeFileSync('/var/lib/ardesia-agent/agent.json', `${JSON.stringify({ controller: `https://127.0.0.1:${closed}`, fingerprint: 'AA:'.repeat(31) + 'AA', host: 'package-test', credential: `ardesia-agent.${'A'.repeat(43)}` })}\n`, { mode: 0o600 });
+      agent.start();
+      const log = (): string => (WITH_SYSTEMD ? must('journalctl', ['-u', 'ardesia-agent.service', '--no-pager', '-o', 'cat']) : agent.output);
+      await until('the agent retrying its controller', () => /agent reconnecting in \d+ ms/.test(log()), 120_000).catch((err: Error) => {
+        throw new Error(`${err.message}\n${log()}`);
+      });
+      const pid = agent.pid();
+      assert.equal(procStatus(pid, 'CapBnd'), capabilityMask([]), 'the agent holds no capability');
+      assert.equal(procStatus(pid, 'NoNewPrivs'), '1');
+      assert.match(mountOptions(pid, '/'), /^ro\b/, 'the OS is read-only to the agent');
+      assert.match(mountOptions(pid, '/var/lib/ardesia-agent'), /^rw\b/, 'its data folder is writable');
+      assert.match(log(), /agent of host package-test: \d+ MiB/, 'it measured its host before linking');
+      await agent.stop();
+    });
+
     await t.test('an upgrade to a higher version keeps the data, the setting and the VM, and restarts the daemon', async () => {
       must('dpkg', ['-i', '--force-confdef', '--force-confold', debs[1]!]);
       assert.match(installedVersion(), new RegExp(`install ok installed ${VERSION}-2`));
@@ -320,6 +343,7 @@ test('the .deb builds, installs, runs its unit, upgrades, is removed and purged 
       if (accountBefore) assert.equal(account.out.trim(), accountBefore);
     });
   } finally {
+    await agent.stop();
     await netboot.stop();
     run('ip', ['netns', 'del', netns]);
     await controller.stop();
@@ -336,10 +360,10 @@ test('the .deb builds, installs, runs its unit, upgrades, is removed and purged 
 });
 
 test('the units list only capabilities the unit comments justify', () => {
-  for (const name of ['ardesia.service', 'ardesia-netboot.service']) {
+  for (const name of ['ardesia.service', 'ardesia-netboot.service', 'ardesia-agent.service']) {
     const text = readFileSync(join(REPO_ROOT, 'packaging', 'systemd', name), 'utf8');
     const comments = text.split('\n').filter((l) => l.startsWith('# CAP_')).join(' ');
     for (const cap of unitCapabilities(unitParse(text))) assert.match(comments, new RegExp(`${cap}\\b`), `${name}: ${cap} has a comment saying why`);
-    assert.deepEqual(readdirSync(join(REPO_ROOT, 'packaging', 'systemd')).sort(), ['ardesia-netboot.service', 'ardesia.service']);
+    assert.deepEqual(readdirSync(join(REPO_ROOT, 'packaging', 'systemd')).sort(), ['ardesia-agent.service', 'ardesia-netboot.service', 'ardesia.service']);
   }
 });
