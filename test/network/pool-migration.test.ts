@@ -29,7 +29,7 @@ test('0007_pool_network: old pools get network none written out, others keep the
     const store = await openStore(path);
     const specs = Object.fromEntries((await store.selectFrom('pools').selectAll().execute()).map((r) => [r.name, JSON.parse(r.spec)]));
     await store.destroy();
-    assert.deepEqual(specs.before, { name: 'before', image: 'bb', memoryMiB: 256, network: { mode: 'none' } });
+    assert.deepEqual(specs.before, { name: 'before', image: 'bb', memoryMiB: 256, network: { mode: 'none' }, startMode: 'boot' }); // 0020_pool_start_mode too
     assert.deepEqual(specs.nat.network, { mode: 'nat' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
