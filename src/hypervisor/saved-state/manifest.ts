@@ -115,20 +115,27 @@ export function machineOf(args: readonly string[]): string {
   return at >= 0 ? (args[at + 1] ?? '').split(',')[0]! || 'unknown' : 'unknown';
 }
 
+/** The machine a memory image was taken from, as far as a restore must match it. */
+export interface MachineShape {
+  qemuVersion: string;
+  machine: string;
+  memoryMiB: number;
+  vcpus: number;
+  accel: 'kvm' | 'tcg';
+}
+
+/** How the machine `is` differs from the one a memory image was taken from (`was`), one line per difference. */
+export function machineShapeProblems(was: MachineShape, is: MachineShape): string[] {
+  const fields: [string, keyof MachineShape][] = [['QEMU version', 'qemuVersion'], ['machine type', 'machine'], ['memory (MiB)', 'memoryMiB'], ['vCPUs', 'vcpus'], ['accelerator', 'accel']];
+  return fields.filter(([, key]) => was[key] !== is[key]).map(([what, key]) => `${what} was ${String(was[key])}, is ${String(is[key])}`);
+}
+
 /**
  * Why a saved state cannot be restored into the launch `now` with the disks `disks` (empty: it can). Every
  * difference is listed, so one refusal says all that must change.
  */
 export function savedStateProblems(saved: SavedStateManifest, now: LaunchIdentity): string[] {
-  const problems: string[] = [];
-  const same = (what: string, was: unknown, is: unknown) => {
-    if (was !== is) problems.push(`${what} was ${String(was)}, is ${String(is)}`);
-  };
-  same('QEMU version', saved.qemuVersion, now.qemuVersion);
-  same('machine type', saved.machine, now.machine);
-  same('memory (MiB)', saved.memoryMiB, now.memoryMiB);
-  same('vCPUs', saved.vcpus, now.vcpus);
-  same('accelerator', saved.accel, now.accel);
+  const problems = machineShapeProblems(saved, now);
   if (saved.launchSha256 !== now.launchSha256) problems.push('the devices or their options differ (the launch fingerprint changed)');
   if (saved.disks.length !== now.disks.length) problems.push(`the VM had ${saved.disks.length} disk(s), has ${now.disks.length}`);
   for (const was of saved.disks) {

@@ -5,7 +5,7 @@
 // devices fingerprint leaves -blockdev/-add-fd out and everything else must be identical.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { type LaunchArgv, normalisedArgv } from './manifest.js';
+import { type LaunchArgv, type MachineShape, machineShapeProblems, normalisedArgv } from './manifest.js';
 
 export const TEMPLATE_FORMAT = 1;
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -72,12 +72,7 @@ export function templateDevicesFingerprint(launch: LaunchArgv): string {
 }
 
 /** A clone's launch in the manifest's terms: its machine, and the first backing image of its system disk. */
-export interface CloneIdentity {
-  qemuVersion: string;
-  machine: string;
-  memoryMiB: number;
-  vcpus: number;
-  accel: 'kvm' | 'tcg';
+export interface CloneIdentity extends MachineShape {
   devicesSha256: string;
   /** The image directly below the clone's system overlay (its header's backing file). */
   backing: string | undefined;
@@ -85,15 +80,7 @@ export interface CloneIdentity {
 
 /** Why a clone cannot load the template (empty: it can); every difference listed. The files' sha256 are checked apart. */
 export function templateCloneProblems(t: TemplateManifest, clone: CloneIdentity): string[] {
-  const problems: string[] = [];
-  const same = (what: string, was: unknown, is: unknown) => {
-    if (was !== is) problems.push(`${what} was ${String(was)}, is ${String(is)}`);
-  };
-  same('QEMU version', t.qemuVersion, clone.qemuVersion);
-  same('machine type', t.machine, clone.machine);
-  same('memory (MiB)', t.memoryMiB, clone.memoryMiB);
-  same('vCPUs', t.vcpus, clone.vcpus);
-  same('accelerator', t.accel, clone.accel);
+  const problems = machineShapeProblems(t, clone);
   if (t.devicesSha256 !== clone.devicesSha256) problems.push('the devices or their options differ from the template\'s (the devices fingerprint changed)');
   if (clone.backing !== t.overlay.path) problems.push(`the system disk is backed by ${clone.backing ?? 'nothing'}, not by the template's overlay ${t.overlay.path}`);
   return problems;
