@@ -4,6 +4,7 @@
 // restore ≤ 0.1 × boot). The template is built before the clock runs (a pool's one-off cost, reported apart).
 import type { ApiClient } from '../src/cli/client.js';
 import type { PoolView } from '../src/contract/pools.js';
+import type { TimelineStage, TimelineView } from '../src/contract/timeline.js';
 import { TestDaemon, until } from '../test/helpers/daemon.js';
 import { helperImage, untilDesktops, userClient } from '../test/pools/support.js';
 import type { Benchmark, BenchResult } from './lib/benchmark.js';
@@ -14,15 +15,21 @@ const HOME_BYTES = 64 * 2 ** 20;
 const SESSION_TIMEOUT_MS = 300_000;
 export const INSTANT_TARGET_RATIO = 0.1;
 
-/** A new user's connect (wait for the session) → the answer, in ms; then logoff until the pool is empty again. */
-async function coldConnect(daemon: TestDaemon, pool: string, user: ApiClient): Promise<number> {
+/** The login timeline's stages a cold connect spends its time in (the display's first frame is not part of it). */
+const CONNECT_STAGES: readonly TimelineStage[] = ['spare', 'home-attached', 'home-mounted', 'session-started'];
+
+/** A new user's connect (wait for the session) → the answer in ms and the session's stages; then logoff until the pool is empty again. */
+async function coldConnect(daemon: TestDaemon, pool: string, user: ApiClient): Promise<{ ms: number; stages: Map<TimelineStage, number> }> {
   const t0 = performance.now();
   const got = await user.request<{ desktop: { name: string; state: string } }>('POST', `/v1/pools/${pool}/connect`, { waitSeconds: SESSION_TIMEOUT_MS / 1000 });
   const ms = performance.now() - t0;
   if (got.desktop.state !== 'in-use') throw new Error(`connect answered with desktop ${got.desktop.name} in ${got.desktop.state}, not in-use`);
+  const [timeline] = await daemon.api().request<TimelineView[]>('GET', `/v1/sessions/${got.desktop.name}/timeline?limit=1`);
+  if (!timeline) throw new Error(`no login timeline for desktop ${got.desktop.name}`);
+  const stages = new Map(timeline.stages.filter((s) => !s.skipped && CONNECT_STAGES.includes(s.stage)).map((s) => [s.stage, s.ms] as const));
   await user.request('POST', `/v1/sessions/${got.desktop.name}/logoff`);
   await untilDesktops(daemon, pool, `pool ${pool} empty again`, (ds) => ds.length === 0, SESSION_TIMEOUT_MS);
-  return ms;
+  return { ms, stages };
 }
 
 export const poolInstantBenchmark: Benchmark = {
@@ -46,9 +53,11 @@ export const poolInstantBenchmark: Benchmark = {
         return p.template?.state === 'ready' ? p.template : undefined;
       }, SESSION_TIMEOUT_MS, 200);
       ctx.log(`pool-instant: template ready after ${Math.round(performance.now() - t0)} ms (boot ${template.bootMs} ms, save ${template.saveMs} ms)`);
-      const boot = await coldConnect(daemon, 'boot', users.boot);
+      const bootRun = await coldConnect(daemon, 'boot', users.boot);
+      const boot = bootRun.ms;
       ctx.log(`pool-instant boot: session started after ${Math.round(boot)} ms`);
-      const restore = await coldConnect(daemon, 'restore', users.restore);
+      const restoreRun = await coldConnect(daemon, 'restore', users.restore);
+      const restore = restoreRun.ms;
       const loadMs = (await daemon.api().request<PoolView>('GET', '/v1/pools/restore')).template?.lastRestoreMs ?? null;
       ctx.log(`pool-instant restore: session started after ${Math.round(restore)} ms (state loaded in ${loadMs} ms)`);
       const one = (label: string, v: number, unit: 'ms' | 'ratio' = 'ms') => ({ label, unit, n: 1, median: v, min: v, max: v });
@@ -60,10 +69,14 @@ export const poolInstantBenchmark: Benchmark = {
           ...(loadMs !== null ? [one('restore: QEMU spawn → template state loaded', loadMs)] : []),
           ...(template.bootMs !== null ? [one('template: boot → guest ready (once per image version and shape)', template.bootMs)] : []),
           ...(template.saveMs !== null ? [one('template: state saved', template.saveMs)] : []),
+          ...CONNECT_STAGES.flatMap((stage) => (['boot', 'restore'] as const).flatMap((mode) => {
+            const v = (mode === 'boot' ? bootRun : restoreRun).stages.get(stage);
+            return v === undefined ? [] : [one(`${mode}: login timeline stage ${stage}`, v)];
+          })),
           one('ratio restore / boot', restore / boot, 'ratio'),
         ],
         verdicts: [verdictMax('connect restore / boot', restore / boot, INSTANT_TARGET_RATIO)],
-        details: { memoryMiB: 192, homeBytes: HOME_BYTES, bootMs: boot, restoreMs: restore, loadMs, template },
+        details: { memoryMiB: 192, homeBytes: HOME_BYTES, bootMs: boot, restoreMs: restore, loadMs, template, bootStages: Object.fromEntries(bootRun.stages), restoreStages: Object.fromEntries(restoreRun.stages) },
       };
     } finally {
       await daemon.destroy();

@@ -247,3 +247,4 @@ buildNative('ra-responder', 'the router-advertisement responder'); // src/netboo
 buildNative('dhcp-port', 'the DHCP port (port 67 with the receiving interface)'); // src/netboot/dhcp/port.ts runs it
 buildNative('tap-open', 'the tap opener (hands QEMU its taps)'); // src/hypervisor/qemu/process.ts runs it
 buildNative('home-lease', 'the home-lease helper (sanlock client for QEMU)', ['-lsanlock']); // src/cluster/home-leases/sanlock.ts runs it
+buildNative('ram-hold', 'the template RAM holder (a sealed memfd restore clones map)'); // src/hypervisor/saved-state/shared-ram.ts runs it

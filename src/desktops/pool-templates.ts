@@ -1,6 +1,7 @@
 // Restore templates of pools in start mode `restore`: per (image version, VM shape) one desktop is booted, waited
 // to its guest helper's `ready`, paused and saved (QEMU confined as any VM, the state over the daemon's socket),
-// and its overlay frozen (0444, sha256 in the manifest). Clones load that state (vm-template-state.ts); both files
+// and its overlay frozen (0444, sha256 in the manifest). Its RAM is a memfd (shared-ram.ts), sealed after the save
+// and kept in ram.bin; clones map it privately and load the devices' state (vm-template-state.ts); the three files
 // are checked by sha256 before a clone uses them. QEMU's version and accelerator are checked at each clone's
 // launch (a mismatch fails the restore and the template is rebuilt). Files: templates/<key>/<build>/.
 import { createHash } from 'node:crypto';
@@ -17,11 +18,13 @@ import { versionList } from '../images/repo.js';
 import { verifiedVersionPath } from '../images/versions.js';
 import { hasClipboardAgent } from '../hypervisor/saved-state/clipboard-agent.js';
 import { machineOf, qemuVersionText } from '../hypervisor/saved-state/manifest.js';
+import { RamHold } from '../hypervisor/saved-state/shared-ram.js';
 import { TEMPLATE_FORMAT, TemplateManifest, templateDevicesFingerprint, templateKey, type TemplateToLoad } from '../hypervisor/saved-state/template.js';
 import { withTimeout } from '../lib/with-timeout.js';
 import { createLinkedClone } from '../storage/index.js';
 
 const QUIT_AFTER_SAVE_MS = 30_000;
+const MIB = 1024 * 1024;
 const TEMPLATE_VM_PREFIX = 'template-';
 
 /** What the templates need of the desktop machine: a desktop's VM spec for a pool and image version. */
@@ -32,6 +35,8 @@ interface Built {
   dir: string;
   /** The files' stat when their sha256 was last checked: unchanged files are not hashed again. */
   checked: Map<string, string>;
+  /** The sealed RAM memfd clones map: the one the template ran on, or loaded from ram.bin after a daemon restart. */
+  ram?: Promise<RamHold>;
 }
 
 export class PoolTemplates {
@@ -101,8 +106,9 @@ export class PoolTemplates {
       return undefined;
     }
     await this.verify(built);
+    const ram = await this.ramOf(built);
     this.setStatus(pool.name, { state: 'ready', reason: null, key, bootMs: built.manifest.bootMs, saveMs: built.manifest.saveMs, kernelVmgenid: built.manifest.kernelVmgenid });
-    return { manifest: built.manifest, stream: join(built.dir, 'state.bin') };
+    return { manifest: built.manifest, stream: join(built.dir, 'state.bin'), ram: ram.procPath };
   }
 
   /** Starts the pool's template build if none runs (the planner calls it so the first spare can already restore). */
@@ -120,10 +126,20 @@ export class PoolTemplates {
     const key = await this.keyOf(pool, image, version);
     const built = this.built.get(key) ?? this.fromDisk(key);
     this.built.delete(key);
+    void built?.ram?.then((hold) => hold.close(), () => undefined); // clones keep mapping it; new ones get the new template's
     // The build folder stays (clones' overlays are backed by its frozen overlay); the key's pointer goes.
     if (built) await rm(join(this.keyDir(key), 'current'), { force: true });
     this.setStatus(pool.name, { state: 'building', reason: `a restore failed (${why}); the template is being rebuilt`, key });
     void this.ensure(pool, image, version, key);
+  }
+
+  /** The template's RAM memfd, loaded from its verified ram.bin once per daemon (a failed load is tried again). */
+  private ramOf(built: Built): Promise<RamHold> {
+    built.ram ??= RamHold.load(join(built.dir, 'ram.bin'), built.manifest.ram.bytes);
+    return built.ram.catch((err: Error) => {
+      built.ram = undefined;
+      throw err;
+    });
   }
 
   /** The pool falls back to boot, saying why, when its image's kernel cannot reseed clones. */
@@ -178,13 +194,17 @@ export class PoolTemplates {
     const dir = join(this.keyDir(key), String(Date.now()));
     const overlay = join(dir, 'system.qcow2');
     const stream = join(dir, 'state.bin');
+    const ramFile = join(dir, 'ram.bin');
     const vm = `${TEMPLATE_VM_PREFIX}${key}`;
     await mkdir(dir, { recursive: true, mode: 0o700 });
+    let ram: RamHold | undefined;
     try {
       await createLinkedClone({ base, overlay });
-      await this.ctx.vms.define([await this.specOf(pool, vm, image, overlay)], () => `template of pool ${pool.name}`);
+      const spec = await this.specOf(pool, vm, image, overlay);
+      await this.ctx.vms.define([spec], () => `template of pool ${pool.name}`);
+      ram = await RamHold.create(spec.memoryMiB * MIB);
       const started = Date.now();
-      await this.ctx.vms.start(vm);
+      await this.ctx.vms.start(vm, undefined, undefined, undefined, { templateRam: ram.procPath });
       const rt = this.ctx.vms.runtimeOf(vm);
       if (!rt) throw new ArdesiaError('VM_NOT_RUNNING', `the template VM ${vm} stopped at once`);
       const channel = new GuestChannel(rt.paths.guest).open();
@@ -207,9 +227,12 @@ export class PoolTemplates {
       const argv = rt.launchArgv;
       if (!argv) throw new ArdesiaError('VM_START_FAILED', `the template VM ${vm} has no recorded launch`);
       const qemuVersion = qemuVersionText(await rt.qmp.queryVersion());
-      const saved = await rt.saveState(stream, { clipboardAgent: hasClipboardAgent(argv.args) });
+      const saved = await rt.saveState(stream, { clipboardAgent: hasClipboardAgent(argv.args), ignoreShared: true });
       await rt.forceStop('its state was saved as a restore template');
       if ((await withTimeout(rt.waitExit(), QUIT_AFTER_SAVE_MS)) === undefined) throw new ArdesiaError('VM_STATE_SAVE_FAILED', `the template VM ${vm} did not exit after its state was saved`);
+      // Its QEMU gone, no writable shared mapping is left: sealed, no clone can write or truncate the RAM the others map.
+      await ram.seal();
+      const ramSha256 = await ram.saveTo(ramFile);
       // Frozen from now on: every clone's overlay is backed by it.
       await chmod(overlay, 0o444);
       await chmod(stream, 0o400);
@@ -227,6 +250,7 @@ export class PoolTemplates {
         devicesSha256: templateDevicesFingerprint({ ...argv, vm, runtimeDir: rt.paths.dir }),
         overlay: { path: overlay, bytes: (await stat(overlay)).size, sha256: await fileSha256(overlay) },
         state: { bytes: saved.bytes, sha256: saved.sha256 },
+        ram: { bytes: ram.bytes, sha256: ramSha256 },
         bootMs,
         saveMs: saved.ms,
         kernelVmgenid,
@@ -236,10 +260,11 @@ export class PoolTemplates {
       await rename(join(this.keyDir(key), 'current.tmp'), join(this.keyDir(key), 'current'));
       await this.ctx.vms.undefine(vm);
       this.log.info({ pool: pool.name, template: key, bootMs, saveMs: saved.ms, stateBytes: saved.bytes }, `pool ${pool.name}: template ${key} saved`);
-      const built: Built = { manifest, dir, checked: new Map() };
+      const built: Built = { manifest, dir, checked: new Map(), ram: Promise.resolve(ram) };
       this.built.set(key, built);
       return built;
     } catch (err) {
+      ram?.close();
       if (this.ctx.vms.runtimeOf(vm)) await this.ctx.vms.stop(vm, { force: true, waitMs: QUIT_AFTER_SAVE_MS }).catch(() => undefined);
       await this.ctx.vms.undefine(vm).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
@@ -252,6 +277,7 @@ export class PoolTemplates {
     const files: Array<[string, { bytes: number; sha256: string }]> = [
       [join(built.dir, 'state.bin'), built.manifest.state],
       [built.manifest.overlay.path, built.manifest.overlay],
+      [join(built.dir, 'ram.bin'), built.manifest.ram],
     ];
     for (const [path, want] of files) {
       const st = await stat(path).catch(() => undefined);

@@ -106,7 +106,7 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
       if (incoming) {
         const loading = Date.now();
         // QEMU 7.2 exits when loading fails: its own words then come from qemu.log.
-        await vmStateLoad(qmp, incoming.fd).catch(async (err: Error) => {
+        await vmStateLoad(qmp, incoming.fd, { ignoreShared: incoming.sharedRam }).catch(async (err: Error) => {
           const why = exit.how !== undefined || (await Promise.race([exit.promise, sleep(1000).then(() => undefined)])) !== undefined ? (await startFailed()).message : err.message;
           throw new ArdesiaError('VM_STATE_RESTORE_FAILED', `vm ${spec.name}: its saved state did not load: ${why}`);
         });
@@ -214,12 +214,12 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
    * Saves the VM's state to `file` (vm send, stop --to-disk); the VM is left paused with its disks handed over:
    * the caller quits it. A failed save leaves it as it was (resumed if it ran).
    */
-  async saveState(file: string, opts: { clipboardAgent: boolean }): Promise<SavedStream> {
+  async saveState(file: string, opts: { clipboardAgent: boolean; ignoreShared?: boolean }): Promise<SavedStream> {
     const wasRunning = this.state === 'running';
     this.apply('save');
     try {
       if (opts.clipboardAgent) await clipboardAgentUnplug(this.qmp);
-      return await vmStateSave(this.spec.name, this.qmp, this.paths.dir, file);
+      return await vmStateSave(this.spec.name, this.qmp, this.paths.dir, file, { ignoreShared: opts.ignoreShared });
     } catch (err) {
       if (opts.clipboardAgent) await clipboardAgentPlug(this.qmp, true);
       this.apply('save-failed');
@@ -256,6 +256,8 @@ export interface IncomingState {
   fd: number;
   /** QEMU's own clipboard agent blocks migration: left out of the launch, plugged in once the state is loaded. */
   clipboardAgent: boolean;
+  /** The guest RAM is a template's shared memfd mapped privately: the state holds only the devices (shared-ram.ts). */
+  sharedRam?: boolean;
   /** The argv the restored machine is identical to (the launch's, before the agent was left out and -incoming added). */
   identicalArgs: string[];
 }

@@ -31,7 +31,7 @@ import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, vmFi
 import { isConfined, OwnerConfinement } from './owner-start.js';
 import type { OwnerPolicy } from './owner-policy.js';
 import { failpointPause } from '../lib/failpoint.js';
-import { cloneIdentity, launchFromTemplate, type TemplateToLoad } from './vm-template-state.js';
+import { cloneIdentity, launchFromTemplate, launchWithSharedRam, type TemplateToLoad } from './vm-template-state.js';
 import { diskIdentities, launchIdentity, launchWithState, type SavedStateFiles, savedStateFiles, savedStateRead, savedStateRemove, savedStateVerify } from './vm-saved-state.js';
 import type { SavedStateManifest } from '../hypervisor/saved-state/manifest.js';
 import { VmStates } from './vm-states.js';
@@ -50,6 +50,8 @@ export interface StartOptions {
   stateVerified?: boolean;
   /** Start as a clone of a restore template (its state and overlay checked by sha256 by the caller, pool-templates.ts). */
   fromTemplate?: TemplateToLoad;
+  /** Run as a restore template: guest RAM on this memfd (the daemon's /proc path to it), mapped shared. */
+  templateRam?: string;
 }
 
 export interface VmManagerOptions {
@@ -194,7 +196,7 @@ export class VmManager {
         await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host });
       });
       if (resume && opts.fromTemplate) throw new ArdesiaError('VM_STATE_EXISTS', `vm ${name} has a saved state of its own: it cannot also start as a template's clone`);
-      const runtime = await this.launch(spec, isConfined(caller) ? this.owners.openedFileGuard(caller.name, name) : undefined, resume, opts.fromTemplate);
+      const runtime = await this.launch(spec, isConfined(caller) ? this.owners.openedFileGuard(caller.name, name) : undefined, resume, opts);
       // Consumed: the guest runs on from it and its disks change, so it could never load again.
       if (resume) await savedStateRemove(stateFiles);
       if (caller) this.startedBy.set(name, caller.name);
@@ -228,7 +230,7 @@ export class VmManager {
     return { spec, created: true };
   }
 
-  private async launch(spec: VmSpec, guard?: OpenedFileGuard, resume?: StateToResume, fromTemplate?: TemplateToLoad): Promise<VmRuntime> {
+  private async launch(spec: VmSpec, guard?: OpenedFileGuard, resume?: StateToResume, { fromTemplate, templateRam }: StartOptions = {}): Promise<VmRuntime> {
     checkSpecFiles(spec);
     const bootKind = await bootKindOf(spec);
     const report = await this.opts.hostReport;
@@ -261,9 +263,11 @@ export class VmManager {
         incoming = { fd: restoring.fd, clipboardAgent: restoring.clipboardAgent, identicalArgs: restoring.identicalArgs };
       } else if (fromTemplate) {
         const clone = cloneIdentity(spec, launch, files.runtime.dir, accel, report.qemu.version ?? 'unknown', chains);
-        const restoring = launchFromTemplate(launch, fromTemplate.manifest, clone, fromTemplate.stream, spec.name);
+        const restoring = launchFromTemplate(launch, fromTemplate, clone, spec.name, spec.memoryMiB);
         launch = restoring.launch;
-        incoming = { fd: restoring.fd, clipboardAgent: restoring.clipboardAgent, identicalArgs: restoring.identicalArgs };
+        incoming = { fd: restoring.fd, clipboardAgent: restoring.clipboardAgent, identicalArgs: restoring.identicalArgs, sharedRam: true };
+      } else if (templateRam) {
+        launch = launchWithSharedRam(launch, templateRam, spec.memoryMiB, true);
       }
       const runtime = await VmRuntime.launch(spec, launch, files.runtime, files.consoleLog, accel, qemuAccount, guard, incoming);
       this.track(runtime);

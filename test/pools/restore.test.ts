@@ -1,10 +1,10 @@
 // Pools in start mode restore with real QEMU (busybox + the guest helper): one template booted to the helper's
 // `ready` and saved; desktops are clones restored from it (no boot), each with its own identity (hostname,
-// machine-id, the host's clock); a template whose state is damaged on disk is refused by its sha256, the pool
+// machine-id, the host's clock), mapping the template's RAM (a sealed memfd) privately; a template whose state is damaged on disk is refused by its sha256, the pool
 // says so and desktops boot while it is rebuilt. One template serves every test (the suite's time budget).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, ftruncateSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { PoolView } from '../../src/contract/pools.js';
@@ -32,6 +32,16 @@ async function identity(vm: string): Promise<{ host: string; machineId: string; 
   return { host: m[1]!, machineId: m[2]!, clock: Number(m[3]), uuid: m[4]!, from, to };
 }
 
+/** The template RAM memfd a clone's QEMU maps: its pid, the descriptor it holds, and the memfd's inode. */
+function templateRamOf(vm: string): { pid: number; fd: string; inode: string } | undefined {
+  const pid = Number(readFileSync(join(daemon.dataDir, 'runtime', vm, 'qemu.pid'), 'utf8').trim());
+  const mapping = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').find((l) => l.includes('/memfd:ardesia-template-ram'));
+  if (!mapping) return undefined;
+  const inode = mapping.split(/\s+/)[4]!;
+  const fd = readdirSync(`/proc/${pid}/fd`).find((n) => readlinkSync(`/proc/${pid}/fd/${n}`).startsWith('/memfd:ardesia-template-ram'));
+  return fd === undefined ? undefined : { pid, fd, inode };
+}
+
 test('a restore pool builds its template, and its spares are clones restored from it with their own identity', async (t) => {
   const created = await daemon.api().request<PoolView>('POST', '/v1/pools', { name: 'quick', image: 'bb', startMode: 'restore', warmSpares: 0, maxDesktops: 2, memoryMiB: 192 });
   assert.equal(created.startMode, 'restore');
@@ -54,6 +64,28 @@ test('a restore pool builds its template, and its spares are clones restored fro
   // The clock is the host's, not the template's: within a second of the host's while the command ran (a TCG guest's
   // shell under load takes seconds to answer; `date +%s` truncates, hence the floor).
   for (const x of [a, b]) assert.ok(x.clock >= Math.floor(x.from) - 1 && x.clock <= x.to + 1, `guest clock ${x.clock} outside the host's ${x.from}…${x.to} ± 1 s`);
+  // Both clones map the template's RAM (one sealed memfd) privately; the state file holds only the devices.
+  const memfds = ds.map((d) => templateRamOf(d.name));
+  assert.ok(memfds.every((m) => m !== undefined), `each clone maps the template's RAM: ${JSON.stringify(memfds)}`);
+  assert.equal(memfds[0]!.inode, memfds[1]!.inode, 'one memfd for both clones');
+  const manifest = JSON.parse(readFileSync(join(daemon.dataDir, 'templates', ready.template!.key!, readFileSync(join(daemon.dataDir, 'templates', ready.template!.key!, 'current'), 'utf8').trim(), 'manifest.json'), 'utf8')) as { state: { bytes: number }; ram: { bytes: number } };
+  assert.equal(manifest.ram.bytes, 192 * 1024 * 1024);
+  assert.ok(manifest.state.bytes < manifest.ram.bytes / 20, `the state holds the devices only (${manifest.state.bytes} bytes)`);
+  // The attack a clone's QEMU could make on the others: writing or truncating the RAM they map. Refused by the seals,
+  // even to root, through the very descriptor the clone's QEMU holds.
+  const held = `/proc/${memfds[0]!.pid}/fd/${memfds[0]!.fd}`;
+  const fd = openSync(held, 'r+');
+  try {
+    assert.throws(() => writeSync(fd, Buffer.from('owned'), 0, 5, 0), { code: 'EPERM' }, 'the template RAM cannot be written');
+    assert.throws(() => ftruncateSync(fd, 0), { code: 'EPERM' }, 'the template RAM cannot be truncated');
+  } finally {
+    closeSync(fd);
+  }
+  // QEMU 7.2 discards a freed page (free page reporting) by punching a hole in a file-backed RAM's file even when the
+  // mapping is private: on a plain file that would zero the page under every other clone. The seal refuses it.
+  const punch = spawnSync('fallocate', ['--punch-hole', '--offset', '0', '--length', '4096', held], { encoding: 'utf8' });
+  assert.notEqual(punch.status, 0, 'no hole can be punched in the template RAM');
+  assert.match(punch.stderr, /Operation not permitted/);
   // A daemon restart finds the template again (templates/<key>/current): ready at once, nothing rebuilt.
   const current = readFileSync(join(daemon.dataDir, 'templates', ready.template!.key!, 'current'), 'utf8');
   await daemon.kill('SIGKILL');
@@ -61,6 +93,16 @@ test('a restore pool builds its template, and its spares are clones restored fro
   const again = await templateReady();
   assert.equal(again.template!.key, ready.template!.key);
   assert.equal(readFileSync(join(daemon.dataDir, 'templates', ready.template!.key!, 'current'), 'utf8'), current, 'the same build');
+  // A clone made after the restart maps the RAM loaded again from the template's ram.bin (sha256 checked).
+  const restartedAt = daemon.output.length;
+  await daemon.api().request('PATCH', '/v1/pools/quick', { warmSpares: 1 });
+  await untilDesktops(daemon, 'quick', 'one spare left', (d) => d.length === 1);
+  await daemon.api().request('PATCH', '/v1/pools/quick', { warmSpares: 2 });
+  // (A pool reuses its desktops' names: the new spare is the one restored since the restart.)
+  const now = await untilDesktops(daemon, 'quick', 'a new restored spare', (d) => d.length === 2 && d.every((x) => x.state === 'ready'));
+  const fresh = now.find((d) => new RegExp(`vm ${d.name} restored from template ${ready.template!.key}`).test(daemon.output.slice(restartedAt)));
+  assert.ok(fresh, `a spare restored after the restart: ${daemon.output.slice(restartedAt)}`);
+  assert.ok(templateRamOf(fresh.name), 'the new clone maps the loaded template RAM');
   t.diagnostic(`kernel random UUIDs of the two clones: ${a.uuid} ${b.uuid}`);
   // The test kernel lacks CONFIG_VMGENID: a clone's kernel random numbers may repeat the template's, so the identity
   // comes from the host; this test does not claim different kernel random output.

@@ -194,6 +194,11 @@ export abstract class QmpCommands extends EventEmitter<QmpClientEvents> {
     await this.execute('migrate', { uri });
   }
 
+  /** Turns migration capabilities on or off (both sides of a migration must agree, e.g. x-ignore-shared). */
+  async migrateSetCapabilities(capabilities: Record<string, boolean>): Promise<void> {
+    await this.execute('migrate-set-capabilities', { capabilities: Object.entries(capabilities).map(([capability, state]) => ({ capability, state })) });
+  }
+
   /** Loads an incoming migration into a QEMU started with `-incoming defer` (fd:N reads an inherited descriptor). */
   async migrateIncoming(uri: string): Promise<void> {
     await this.execute('migrate-incoming', { uri });

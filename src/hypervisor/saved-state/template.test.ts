@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { withSharedRam, withoutSharedRam } from './shared-ram.js';
 import { type CloneIdentity, TEMPLATE_FORMAT, type TemplateManifest, templateCloneProblems, templateDevicesArgv, templateDevicesFingerprint, templateKey, type TemplateKeyParts } from './template.js';
 
 const SHA = 'a'.repeat(64);
@@ -32,7 +33,7 @@ test('the template key changes with every part it depends on', () => {
 test('a clone that differs from the template is refused with every difference', () => {
   const manifest: TemplateManifest = {
     format: TEMPLATE_FORMAT, key: '0123456789abcdef', image: 'deb', version: 1, savedAt: 't', qemuVersion: '7.2.22', machine: 'q35', memoryMiB: 192, vcpus: 1, accel: 'tcg',
-    devicesSha256: SHA, overlay: { path: '/d/templates/k/1/system.qcow2', bytes: 1, sha256: SHA }, state: { bytes: 1, sha256: SHA }, bootMs: 1, saveMs: 1, kernelVmgenid: 'yes',
+    devicesSha256: SHA, overlay: { path: '/d/templates/k/1/system.qcow2', bytes: 1, sha256: SHA }, state: { bytes: 1, sha256: SHA }, ram: { bytes: 1, sha256: SHA }, bootMs: 1, saveMs: 1, kernelVmgenid: 'yes',
   };
   const same: CloneIdentity = { qemuVersion: '7.2.22', machine: 'q35', memoryMiB: 192, vcpus: 1, accel: 'tcg', devicesSha256: SHA, backing: manifest.overlay.path };
   assert.deepEqual(templateCloneProblems(manifest, same), []);
@@ -40,4 +41,18 @@ test('a clone that differs from the template is refused with every difference', 
   assert.equal(problems.length, 7);
   assert.match(problems.join('\n'), /QEMU version was 7\.2\.22, is 8\.0\.0/);
   assert.match(problems.join('\n'), /backed by \/d\/images\/deb\/1\.qcow2, not by the template's overlay/);
+});
+
+test('the template runs on its RAM shared and a clone privately, and both have one devices fingerprint', () => {
+  const base = launch('template-1', '/d/runtime/template-1', []);
+  const template = { ...base, args: withSharedRam(base.args, { memPath: '/proc/self/fd/7', memoryMiB: 192, share: true }) };
+  const clone = { ...base, vm: 'pool-3', runtimeDir: '/d/runtime/pool-3', args: withSharedRam(launch('pool-3', '/d/runtime/pool-3', []).args, { memPath: '/proc/self/fd/9', memoryMiB: 192, share: false }) };
+  assert.deepEqual(template.args.slice(2, 6), ['-object', 'memory-backend-file,id=ram0,size=192M,mem-path=/proc/self/fd/7,share=on', '-machine', 'q35,memory-backend=ram0']);
+  assert.ok(clone.args.includes('memory-backend-file,id=ram0,size=192M,mem-path=/proc/self/fd/9,share=off'));
+  assert.deepEqual(withoutSharedRam(template.args), base.args);
+  assert.equal(templateDevicesFingerprint(clone), templateDevicesFingerprint(template));
+  assert.equal(templateDevicesFingerprint(template), templateDevicesFingerprint(base));
+  // A comma in the path is doubled (QEMU's option syntax), and a launch without -machine is a bug.
+  assert.match(withSharedRam(base.args, { memPath: '/a,b', memoryMiB: 1, share: false })[3]!, /mem-path=\/a,,b,/);
+  assert.throws(() => withSharedRam(['-m', '1'], { memPath: '/x', memoryMiB: 1, share: false }), /without -machine/);
 });

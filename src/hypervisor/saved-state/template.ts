@@ -6,8 +6,10 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { type LaunchArgv, type MachineShape, machineShapeProblems, normalisedArgv } from './manifest.js';
+import { withoutSharedRam } from './shared-ram.js';
 
-export const TEMPLATE_FORMAT = 1;
+/** 2: the RAM is a shared memfd saved apart (ram.bin), the state holds only the devices; 1 is rebuilt. */
+export const TEMPLATE_FORMAT = 2;
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
 /** What a template depends on: any change makes another template (the old one is removed once unused). */
@@ -45,6 +47,8 @@ export const TemplateManifest = z.object({
   /** The frozen overlay every clone's overlay is backed by, and its sha256 when the state was saved. */
   overlay: z.object({ path: z.string(), bytes: z.number().int().min(0), sha256: Sha256 }).strict(),
   state: z.object({ bytes: z.number().int().min(0), sha256: Sha256 }).strict(),
+  /** The guest RAM every clone maps privately (shared-ram.ts), as saved in ram.bin. */
+  ram: z.object({ bytes: z.number().int().min(0), sha256: Sha256 }).strict(),
   /** boot → guest helper `ready`, and the save, in ms: the figures README and the benchmark quote. */
   bootMs: z.number().int().min(0),
   saveMs: z.number().int().min(0),
@@ -53,9 +57,9 @@ export const TemplateManifest = z.object({
 }).strict();
 export type TemplateManifest = z.infer<typeof TemplateManifest>;
 
-/** The argv as in manifest.ts's normalisedArgv, without the block graph: -blockdev, -add-fd and fdset numbers. */
+/** The argv as in manifest.ts's normalisedArgv, without the block graph (-blockdev, -add-fd, fdset numbers) and the shared RAM's backend. */
 export function templateDevicesArgv(launch: LaunchArgv): string[] {
-  const argv = normalisedArgv(launch);
+  const argv = withoutSharedRam(normalisedArgv(launch));
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '-blockdev' || argv[i] === '-add-fd') {
@@ -90,4 +94,6 @@ export function templateCloneProblems(t: TemplateManifest, clone: CloneIdentity)
 export interface TemplateToLoad {
   manifest: TemplateManifest;
   stream: string;
+  /** The template's sealed RAM memfd as the daemon opens it (/proc/HOLDER/fd/N, shared-ram.ts). */
+  ram: string;
 }

@@ -14,6 +14,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { QmpCommands, QmpMigrateInfo } from '../qmp/commands.js';
+import { IGNORE_SHARED } from './shared-ram.js';
 
 /** Between query-migrate polls: a busybox guest's state takes ~0.1–1 s under TCG. */
 const MIGRATE_POLL_MS = 20;
@@ -30,7 +31,7 @@ export interface SavedStream {
  * left paused with its block devices handed over (QEMU's postmigrate): the caller quits it. On failure the file
  * is removed and the VM left paused (the caller resumes it).
  */
-export async function vmStateSave(vm: string, qmp: QmpCommands, runtimeDir: string, file: string): Promise<SavedStream> {
+export async function vmStateSave(vm: string, qmp: QmpCommands, runtimeDir: string, file: string, opts: { ignoreShared?: boolean } = {}): Promise<SavedStream> {
   const started = Date.now();
   const socketPath = join(runtimeDir, MIGRATE_SOCKET);
   await rm(socketPath, { force: true });
@@ -61,6 +62,8 @@ export async function vmStateSave(vm: string, qmp: QmpCommands, runtimeDir: stri
     const owner = statSync(runtimeDir);
     lchownSync(socketPath, owner.uid, owner.gid);
     if ((await qmp.queryStatus()).running) await qmp.stop();
+    // A template's shared RAM stays in its memfd: only the devices go into the state.
+    if (opts.ignoreShared) await qmp.migrateSetCapabilities({ [IGNORE_SHARED]: true });
     await qmp.migrate(`unix:${socketPath}`);
     const end = await migrationEnd(qmp);
     if (end.status !== 'completed') throw new Error(end['error-desc'] ?? `the migration ended ${end.status}`);
@@ -83,7 +86,8 @@ export async function vmStateSave(vm: string, qmp: QmpCommands, runtimeDir: stri
  * Loads the state from descriptor `fd` (inherited by a QEMU started with `-incoming defer`) and waits for the
  * end. QEMU 7.2 exits when an incoming migration fails: the caller sees it as QMP disconnecting.
  */
-export async function vmStateLoad(qmp: QmpCommands, fd: number): Promise<void> {
+export async function vmStateLoad(qmp: QmpCommands, fd: number, opts: { ignoreShared?: boolean } = {}): Promise<void> {
+  if (opts.ignoreShared) await qmp.migrateSetCapabilities({ [IGNORE_SHARED]: true });
   await qmp.migrateIncoming(`fd:${fd}`);
   const end = await migrationEnd(qmp);
   if (end.status !== 'completed') throw new Error(end['error-desc'] ?? `loading the state ended ${end.status}`);
