@@ -260,7 +260,10 @@ export class PoolTemplates {
       await rename(join(this.keyDir(key), 'current.tmp'), join(this.keyDir(key), 'current'));
       await this.ctx.vms.undefine(vm);
       this.log.info({ pool: pool.name, template: key, bootMs, saveMs: saved.ms, stateBytes: saved.bytes }, `pool ${pool.name}: template ${key} saved`);
-      const built: Built = { manifest, dir, checked: new Map(), ram: Promise.resolve(ram) };
+      // Hashed as they were written: the first clone does not read them again.
+      const checked = new Map<string, string>();
+      for (const path of [stream, overlay, ramFile]) checked.set(path, statKey(await stat(path)));
+      const built: Built = { manifest, dir, checked, ram: Promise.resolve(ram) };
       this.built.set(key, built);
       return built;
     } catch (err) {
@@ -281,7 +284,7 @@ export class PoolTemplates {
     ];
     for (const [path, want] of files) {
       const st = await stat(path).catch(() => undefined);
-      const seen = st && `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+      const seen = st && statKey(st);
       if (seen !== undefined && built.checked.get(path) === seen) continue;
       if (!st || st.size !== want.bytes || (await fileSha256(path)) !== want.sha256) {
         this.built.delete(built.manifest.key);
@@ -290,6 +293,11 @@ export class PoolTemplates {
       built.checked.set(path, seen!);
     }
   }
+}
+
+/** What must stay the same for a file's checked sha256 to stand (a rewrite or chmod changes ctime). */
+function statKey(st: { ino: number; size: number; mtimeMs: number; ctimeMs: number }): string {
+  return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 }
 
 async function fileSha256(path: string): Promise<string> {
