@@ -1,10 +1,11 @@
-// density: as many idle desktops of one image as fit with 1.5 GiB left free, per mode (booted; booted with KSM; the
-// restored modes join DENSITY_MODES later). Desktops are added one at a time as warm spares of one pool; after each,
+// density: as many idle desktops of one image as fit with 1.5 GiB left free, per mode (booted or restored from the
+// pool's template, each with KSM off and on). Desktops are added one at a time as warm spares of one pool; after each,
 // MemAvailable decides whether it fitted. `--max-desktops N` bounds the run (this machine is shared: use a small N).
 // Reported: desktops that fit, PSS per desktop (/proc/PID/smaps_rollup of each QEMU), the ratio to the booted mode.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KsmReport } from '../src/contract/hosts.js';
+import type { PoolView } from '../src/contract/pools.js';
 import { KSM_SYSFS_DIR, memAvailableBytes } from '../src/hypervisor/host/ksm.js';
 import { qemuPidsUnder, TestDaemon, until } from '../test/helpers/daemon.js';
 import { helperImage, untilDesktops } from '../test/pools/support.js';
@@ -32,6 +33,7 @@ interface ModeRun {
   ksmSavedMiB: number;
   memAvailableMiB: number[];
   bootMs: number[];
+  templateRamMiB: number;
 }
 
 async function runMode(mode: DensityMode, maxDesktops: number, log: (m: string) => void): Promise<ModeRun> {
@@ -43,6 +45,14 @@ async function runMode(mode: DensityMode, maxDesktops: number, log: (m: string) 
     await daemon.api().request('POST', '/v1/pools', {
       name: POOL, image: IMAGE, warmSpares: 0, coldSpares: 0, minDesktops: 0, maxDesktops, memoryMiB: MEMORY_MIB, ...mode.poolFields,
     });
+    if (mode.poolFields.startMode === 'restore') {
+      // The template first (its one boot), so every desktop counted is a clone.
+      await until('the pool\'s template', async () => {
+        const p = await daemon.api().request<PoolView>('GET', `/v1/pools/${POOL}`);
+        if (p.template?.state === 'failed') throw new Error(`the template failed: ${p.template.reason}`);
+        return p.template?.state === 'ready' ? true : undefined;
+      }, BOOT_TIMEOUT_MS, 1000);
+    }
     const atStart = available();
     const memAvailableMiB: number[] = [];
     const bootMs: number[] = [];
@@ -67,10 +77,28 @@ async function runMode(mode: DensityMode, maxDesktops: number, log: (m: string) 
     const ramPss = pids.map((pid) => guestRamPssBytes(readFileSync(`/proc/${pid}/smaps`, 'utf8'), MEMORY_MIB));
     const ksm = await daemon.api().request<KsmReport>('GET', `/v1/hosts/${host}/ksm`);
     if (!stop.stop) throw new Error('unreachable: the loop ends on a stop');
-    return { figures: densityFigures(mode.name, stop, pss, ramPss, atStart), pssBytes: pss, ksmSavedMiB: ksm.savedBytes / 2 ** 20, memAvailableMiB, bootMs };
+    return { figures: densityFigures(mode.name, stop, pss, ramPss, atStart), pssBytes: pss, ksmSavedMiB: ksm.savedBytes / 2 ** 20, memAvailableMiB, bootMs, templateRamMiB: templateRamBytes(daemon.proc?.pid) / 2 ** 20 };
   } finally {
     await daemon.destroy();
   }
+}
+
+/** The memory the daemon's template RAM memfds hold (native/ram-hold.c children: allocated blocks of the memfd). */
+function templateRamBytes(daemonPid: number | undefined): number {
+  let bytes = 0;
+  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [, comm, rest] = /^\d+ \((.*)\) (.*)$/s.exec(stat) ?? [];
+      if (comm !== 'ram-hold' || Number(rest?.split(' ')[1]) !== daemonPid) continue;
+      for (const fd of readdirSync(`/proc/${entry}/fd`)) {
+        if (readlinkSync(`/proc/${entry}/fd/${fd}`).startsWith('/memfd:')) bytes += statSync(`/proc/${entry}/fd/${fd}`).blocks * 512;
+      }
+    } catch {
+      // a process that ended meanwhile
+    }
+  }
+  return bytes;
 }
 
 /** The machine's KSM settings, put back after the run whatever happened. */
@@ -91,12 +119,13 @@ function modeRows(r: ModeRun): BenchRow[] {
     one(`${f.mode}: of which the guest's RAM (median)`, f.guestRamPssPerDesktopMiB.median, 'MiB'),
     one(`${f.mode}: desktops projected to fit at that PSS`, f.projectedFit, 'count'),
     one(`${f.mode}: KSM saved on the host`, r.ksmSavedMiB, 'MiB'),
+    ...(r.templateRamMiB > 0 ? [one(`${f.mode}: the template's RAM memfd (once for all its clones)`, r.templateRamMiB, 'MiB')] : []),
   ];
 }
 
 export const densityBenchmark: Benchmark = {
   name: 'density',
-  summary: `idle desktops of one image until 1.5 GiB is left (or --max-desktops, default ${DEFAULT_MAX_DESKTOPS}), per mode (--modes booted,booted+ksm): desktops that fit, PSS per desktop`,
+  summary: `idle desktops of one image until 1.5 GiB is left (or --max-desktops, default ${DEFAULT_MAX_DESKTOPS}), per mode (--modes booted,booted+ksm,restored,restored+ksm): desktops that fit, PSS per desktop`,
   async run(ctx): Promise<BenchResult> {
     const { maxDesktops, modes } = densityArgs(process.argv, { maxDesktops: DEFAULT_MAX_DESKTOPS });
     const restore = ksmSnapshot();

@@ -53,5 +53,6 @@ test('--max-desktops and --modes', () => {
   assert.equal(densityArgs(['density', '--max-desktops', '6'], { maxDesktops: 100 }).maxDesktops, 6);
   assert.deepEqual(densityArgs(['--modes', 'booted+ksm'], { maxDesktops: 1 }).modes.map((m) => m.name), ['booted+ksm']);
   assert.throws(() => densityArgs(['--max-desktops', '0'], { maxDesktops: 1 }), /whole number from 1 to 500/);
-  assert.throws(() => densityArgs(['--modes', 'restored'], { maxDesktops: 1 }), /no density mode restored; known: booted, booted\+ksm/);
+  assert.deepEqual(densityArgs(['--modes', 'restored,booted'], { maxDesktops: 1 }).modes.map((m) => m.name), ['restored', 'booted']);
+  assert.throws(() => densityArgs(['--modes', 'restored+swap'], { maxDesktops: 1 }), /no density mode restored\+swap; known: booted, booted\+ksm, restored, restored\+ksm/);
 });

@@ -20,6 +20,8 @@ export interface DensityMode {
 export const DENSITY_MODES: readonly DensityMode[] = [
   { name: 'booted', summary: 'each desktop booted from its linked clone, KSM off', ksm: 'off', poolFields: {} },
   { name: 'booted+ksm', summary: 'the same, with KSM on (Ardesia\'s scan rate), measured after ksmd has scanned everything twice', ksm: 'on', poolFields: {} },
+  { name: 'restored', summary: 'each desktop a clone restored from the pool\'s template, its RAM the template\'s sealed memfd mapped privately, KSM off', ksm: 'off', poolFields: { startMode: 'restore' } },
+  { name: 'restored+ksm', summary: 'the same, with KSM on, measured after ksmd has scanned everything twice', ksm: 'on', poolFields: { startMode: 'restore' } },
 ];
 
 /** `--max-desktops N` and `--modes a,b` from the bench's argv. */

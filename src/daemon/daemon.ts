@@ -317,6 +317,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     { name: 'sessionsPruned', run: () => sessionsPrune(store) },
     { name: 'loginTokensPruned', run: () => loginTokensPrune(store) },
     { name: 'displayTicketsSwept', run: () => displayTicketsOf(app.display).sweep() },
+    { name: 'templateBuildsRemoved', run: () => pools.templatesCollect() },
   ], log, HOUSEKEEPING_EVERY_MS);
   housekeeping.start();
   directory.start();

@@ -6,8 +6,8 @@
 // launch (a mismatch fails the restore and the template is rebuilt). Files: templates/<key>/<build>/.
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
-import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { GuestChannel } from '../agent/guest-channel.js';
 import { ArdesiaError } from '../contract/errors.js';
@@ -21,7 +21,8 @@ import { machineOf, qemuVersionText } from '../hypervisor/saved-state/manifest.j
 import { RamHold } from '../hypervisor/saved-state/shared-ram.js';
 import { TEMPLATE_FORMAT, TemplateManifest, templateDevicesFingerprint, templateKey, type TemplateToLoad } from '../hypervisor/saved-state/template.js';
 import { withTimeout } from '../lib/with-timeout.js';
-import { createLinkedClone } from '../storage/index.js';
+import { createLinkedClone, readQcow2Header } from '../storage/index.js';
+import { type TemplateBuild, templateBuildsToRemove } from './template-gc.js';
 
 const QUIT_AFTER_SAVE_MS = 30_000;
 const MIB = 1024 * 1024;
@@ -125,8 +126,7 @@ export class PoolTemplates {
   async rebuild(pool: Pool, image: string, version: number, why: string): Promise<void> {
     const key = await this.keyOf(pool, image, version);
     const built = this.built.get(key) ?? this.fromDisk(key);
-    this.built.delete(key);
-    void built?.ram?.then((hold) => hold.close(), () => undefined); // clones keep mapping it; new ones get the new template's
+    this.forget(key);
     // The build folder stays (clones' overlays are backed by its frozen overlay); the key's pointer goes.
     if (built) await rm(join(this.keyDir(key), 'current'), { force: true });
     this.setStatus(pool.name, { state: 'building', reason: `a restore failed (${why}); the template is being rebuilt`, key });
@@ -140,6 +140,51 @@ export class PoolTemplates {
       built.ram = undefined;
       throw err;
     });
+  }
+
+  /**
+   * Removes the template builds nothing needs (template-gc.ts): `wanted` are the (pool, version) pairs restore pools
+   * clone from now or their desktops run on, `desktopDisks` every pool desktop's system disk. Returns how many went.
+   */
+  async collect(wanted: ReadonlyArray<{ pool: Pool; image: string; version: number }>, desktopDisks: readonly string[]): Promise<number> {
+    const root = join(resolve(this.ctx.deps.dataDir), 'templates');
+    const builds: TemplateBuild[] = [];
+    for (const key of await readdir(root).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{16}$/.test(key)) continue;
+      const current = await readFile(join(root, key, 'current'), 'utf8').then((s) => s.trim(), () => undefined);
+      for (const build of await readdir(join(root, key)).catch(() => [] as string[])) {
+        if (/^[0-9]+$/.test(build)) builds.push({ key, build, overlay: join(root, key, build, 'system.qcow2'), current: build === current });
+      }
+    }
+    if (builds.length === 0) return 0;
+    const wantedKeys = new Set<string>();
+    for (const w of wanted) wantedKeys.add(await this.keyOf(w.pool, w.image, w.version).catch(() => ''));
+    const backing = new Set<string>();
+    for (const disk of desktopDisks) {
+      const header = await readQcow2Header(disk).catch(() => undefined);
+      if (header?.backingFile) backing.add(resolve(dirname(disk), header.backingFile));
+    }
+    let removed = 0;
+    for (const b of templateBuildsToRemove({ builds, wanted: wantedKeys, backing, building: new Set(this.building.keys()) })) {
+      // A build that finished while the folders were read is current now: it stays.
+      const currentNow = await readFile(join(root, b.key, 'current'), 'utf8').then((s) => s.trim(), () => undefined);
+      if (this.building.has(b.key) || (currentNow === b.build && !b.current)) continue;
+      if (b.current) {
+        await rm(join(root, b.key, 'current'), { force: true });
+        this.forget(b.key);
+      }
+      await rm(join(root, b.key, b.build), { recursive: true, force: true });
+      removed++;
+      this.log.info({ template: b.key, build: b.build }, `template ${b.key} build ${b.build} removed: ${b.why}`);
+      if ((await readdir(join(root, b.key)).catch(() => [])).length === 0) await rm(join(root, b.key), { recursive: true, force: true });
+    }
+    return removed;
+  }
+
+  /** The key's template is no longer offered; its RAM holder goes (clones keep their own mappings of it). */
+  private forget(key: string): void {
+    void this.built.get(key)?.ram?.then((hold) => hold.close(), () => undefined);
+    this.built.delete(key);
   }
 
   /** The pool falls back to boot, saying why, when its image's kernel cannot reseed clones. */
@@ -287,7 +332,7 @@ export class PoolTemplates {
       const seen = st && statKey(st);
       if (seen !== undefined && built.checked.get(path) === seen) continue;
       if (!st || st.size !== want.bytes || (await fileSha256(path)) !== want.sha256) {
-        this.built.delete(built.manifest.key);
+        this.forget(built.manifest.key);
         throw new ArdesiaError('VM_STATE_INVALID', `template ${built.manifest.key}: ${path} is missing or damaged (not the sha256 of its manifest)`);
       }
       built.checked.set(path, seen!);

@@ -186,6 +186,8 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     }
     await auditAppend(this.ctx.db, who.name, 'pool.delete', name, { desktops: desktops.length }, who.address);
     this.emit('pool-removed', name);
+    // Its templates' disk and RAM go now rather than at the next housekeeping round.
+    void this.templatesCollect().catch((err: Error) => this.ctx.deps.log.warn({ err, pool: name }, 'removing unused templates failed; the next housekeeping round tries again'));
     return { deleted: name, desktopsRetired: desktops.length };
   }
 
@@ -416,6 +418,19 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
   }
   displayAccess(desktop: string, who: Caller): Promise<{ vm: string } | undefined> {
     return this.tracker.displayAccess(desktop, who);
+  }
+
+  /** Template builds no restore pool or desktop needs any more are removed (a housekeeping chore); how many went. */
+  async templatesCollect(): Promise<number> {
+    const pools = (await poolList(this.ctx.db)).map(poolOf);
+    const desktops = await poolDesktopsAll(this.ctx.db);
+    const wanted: Array<{ pool: Pool; image: string; version: number }> = [];
+    for (const pool of pools.filter((p) => p.startMode === 'restore')) {
+      const target = await targetVersionOf(this.ctx, pool);
+      if (target !== null) wanted.push({ pool, image: pool.image, version: target });
+      for (const d of desktops.filter((x) => x.pool === pool.name)) wanted.push({ pool, image: d.image, version: d.version });
+    }
+    return this.machine.templates.collect(wanted, desktops.map((d) => this.ctx.paths.desktopSystem(d.name)));
   }
 
   /** After a daemon restart, before the planner runs. */

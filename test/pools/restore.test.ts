@@ -150,3 +150,29 @@ test('an image whose kernel lacks CONFIG_VMGENID is not restored: the pool says 
   assert.match(p.template!.reason!, /lacks CONFIG_VMGENID.*desktops boot/);
   assert.ok(!existsSync(join(daemon.dataDir, 'templates', p.template!.key!, 'current')), 'no template saved');
 });
+
+/** The daemon's native/ram-hold.c children still running (each holds one template's RAM). */
+function ramHolds(): number[] {
+  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return /^\d+ \(ram-hold\) \S+ (\d+) /.exec(stat)?.[1] === String(daemon.proc?.pid);
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
+test('template builds no pool or desktop needs are removed, and their RAM is let go', async () => {
+  const key = (await poolShow(daemon, 'quick')).template!.key!;
+  const keyDir = join(daemon.dataDir, 'templates', key);
+  const current = readFileSync(join(keyDir, 'current'), 'utf8').trim();
+  assert.ok(ramHolds().length >= 1, 'the template RAM is held while the pool uses it');
+  // Kept while the pool is there: the current build of a pool's version, and any build a desktop is a clone of.
+  assert.ok(existsSync(join(keyDir, current, 'ram.bin')));
+  await daemon.api().request('DELETE', '/v1/pools/quick');
+  // At the pool's deletion (and at every housekeeping round) nothing needs the key's builds any more.
+  await until('the template\'s builds removed', async () => (existsSync(keyDir) ? undefined : true), 180_000, 500);
+  assert.match(daemon.output, new RegExp(`template ${key} build ${current} removed: no restore pool uses its image version and shape any more`));
+  await until('the template RAM let go', async () => (ramHolds().length === 0 ? true : undefined), 30_000, 200);
+});
