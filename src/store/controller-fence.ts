@@ -23,12 +23,12 @@ export async function leadershipTableCreate(db: Kysely<any>): Promise<void> {
   await sql.raw(`create function ardesia_controller_fence() returns trigger language plpgsql as $$
 declare
   given text := current_setting('${TERM_SETTING}', true);
-  leading record;
+  lead_row record;
 begin
   if given is null or given = '' then return null; end if;
-  select term, expires_at > clock_timestamp() as live into leading from ${LEADERSHIP_TABLE} where id = 1 for share;
-  if leading is null or leading.term <> given::bigint or not leading.live then
-    raise exception 'ardesia controller term % no longer leads (the leading term is %)', given, coalesce(leading.term::text, 'none') using errcode = '${DEPOSED_SQLSTATE}';
+  select term, expires_at > clock_timestamp() as live into lead_row from ${LEADERSHIP_TABLE} where id = 1 for share;
+  if lead_row is null or lead_row.term <> given::bigint or not lead_row.live then
+    raise exception 'ardesia controller term % no longer leads (the leading term is %)', given, coalesce(lead_row.term::text, 'none') using errcode = '${DEPOSED_SQLSTATE}';
   end if;
   return null;
 end $$`).execute(db);
