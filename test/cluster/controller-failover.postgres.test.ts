@@ -2,13 +2,13 @@
 // names the leader); the leader killed → the standby leads with term + 1 and serves; the leader frozen past its
 // lease and resumed → the database refuses its term, it steps down (exit 75) and nothing is written with it.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import pg from 'pg';
-import { TestDaemon, until } from '../helpers/daemon.js';
+import { runCli, TestDaemon, until } from '../helpers/daemon.js';
 import { freshDatabase, postgresAvailable } from '../helpers/postgres.js';
 
 const skip = postgresAvailable() ? false : 'PostgreSQL 15 is not installed (apt-get install postgresql)';
@@ -82,6 +82,28 @@ test('a standby names the leader; the leader killed, the standby leads with the 
   assert.equal((await fetch(`${b.url}/healthz`)).status, 200);
   const users = await b.daemon.api().request<{ name: string }[]>('GET', '/v1/users');
   assert.ok(users.some((u) => u.name === 'alice'), 'the new leader serves what the old one wrote');
+  // --controller-lease: the row's expiry is at most one lease ahead of the database's clock, and renewals move it.
+  const ahead = async () => Number((await db.query<{ s: string }>('select extract(epoch from expires_at - clock_timestamp()) as s from controller_leadership')).rows[0]!.s);
+  const first = await ahead();
+  assert.ok(first > 0 && first <= 2, `expiry ${first} s ahead`);
+  const expiresAt = async () => (await db.query<{ t: string }>('select expires_at::text as t from controller_leadership')).rows[0]!.t;
+  const before = await expiresAt();
+  await until('a renewal', async () => (await expiresAt()) !== before, 30_000, 100);
+  // A leader stopped on purpose hands over at once: its lease ends now, not after expiry.
+  await b.daemon.kill('SIGTERM');
+  assert.ok((await ahead()) <= 0, 'the lease ended with the stop');
+});
+
+test('lease settings: the renewal must fit twice in the lease, and SQLite has no standby to lease to', { skip }, async () => {
+  const database = await freshDatabase();
+  const dir = mkdtempSync(join(tmpdir(), 'ardctl-'));
+  const tooSlow = await runCli(dir, ['serve', '--database', database, '--controller-lease', '2s', '--controller-renew', '1500ms'], { timeoutMs: 60_000 });
+  assert.notEqual(tooSlow.code, 0);
+  assert.match(tooSlow.stderr, /--controller-renew \(1500 ms\) must be at most half of --controller-lease \(2000 ms\)/);
+  const sqlite = await runCli(dir, ['serve', '--controller-lease', '20s'], { timeoutMs: 60_000 });
+  assert.notEqual(sqlite.code, 0);
+  assert.match(sqlite.stderr, /need --database postgres/);
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test('a leader frozen past its lease and resumed: its term is refused by the database, it steps down, it writes nothing', { skip }, async () => {
