@@ -7,9 +7,9 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ArdesiaError } from '../contract/errors.js';
 import { ControllerLeadership, type ControllerIdentity } from '../cluster/controller-leadership.js';
-import type { LeadershipTiming } from '../cluster/leadership.js';
+import { DEFAULT_LEADERSHIP_TIMING, leadershipTiming, type LeadershipTiming } from '../cluster/leadership.js';
 import { isDeposedError } from '../store/controller-fence.js';
-import { openStore, type OpenStoreOptions, type Store } from '../store/db.js';
+import { openStore, type OpenStoreOptions, type Store, type StoreLocation } from '../store/db.js';
 import { listenerStart, type ListenerOptions } from './listener.js';
 
 /** Exit status of a controller that lost its term (systemd restarts it, and it stands by). */
@@ -32,6 +32,38 @@ export interface Leading {
   store: Store;
   leadership: ControllerLeadership;
   term: number;
+}
+
+export interface ControllerStoreOptions {
+  hostName: string;
+  listen?: ListenerOptions & { scheme: 'http' | 'https' };
+  leaseMs: number | undefined;
+  renewMs: number | undefined;
+  log: Logger;
+  storeOptions: OpenStoreOptions;
+  socketPath: string;
+  onDeposed: ((reason: string) => void) | undefined;
+}
+
+/** The daemon's store: SQLite's at once (one controller); PostgreSQL's once this controller leads, with its term. */
+export async function controllerStoreOpen(at: StoreLocation, o: ControllerStoreOptions): Promise<{ store: Store; leading?: Leading }> {
+  if (at.kind === 'sqlite') {
+    o.log.info('SQLite store: this is the only controller (a standby needs --database postgres://…)');
+    return { store: await openStore(at, o.storeOptions) };
+  }
+  const timing = leadershipTiming(o.leaseMs ?? DEFAULT_LEADERSHIP_TIMING.leaseMs, o.renewMs ?? DEFAULT_LEADERSHIP_TIMING.renewMs);
+  const host = o.listen && o.listen.host.includes(':') ? `[${o.listen.host}]` : o.listen?.host;
+  const leading = await leadOrStandBy({
+    url: at.url,
+    me: { holder: o.hostName, address: o.listen ? `${o.listen.scheme}://${host}:${o.listen.port}` : '' },
+    timing,
+    log: o.log,
+    storeOptions: o.storeOptions,
+    socketPath: o.socketPath,
+    ...(o.listen ? { listen: o.listen } : {}),
+    onDeposed: o.onDeposed ?? (() => process.exit(EXIT_DEPOSED)),
+  });
+  return { store: leading.store, leading };
 }
 
 /** Waits as standby until this controller leads, then opens the store with its term. */

@@ -14,9 +14,8 @@ import { apiSocketPermit, socketGroupId } from './api-socket.js';
 import type { AppContext, ConfigLoadResult } from '../api/route.js';
 import { hostCheck, TCG_WARNING, type HostReport } from '../hypervisor/host/index.js';
 import { loadVmConfFile } from '../hypervisor/vmconf/index.js';
-import { openStore, storeLocation, type Store, type StoreLocation } from '../store/db.js';
-import { EXIT_DEPOSED, leadOrStandBy, type Leading } from './controller-role.js';
-import { DEFAULT_LEADERSHIP_TIMING, leadershipTiming } from '../cluster/leadership.js';
+import { storeLocation, type OpenStoreOptions, type Store, type StoreLocation } from '../store/db.js';
+import { controllerStoreOpen } from './controller-role.js';
 import { vmDelete, vmList } from '../store/vms.js';
 import { VmManager } from '../vms/vm-manager.js';
 import { ownerFolderEnsure, ownerPolicyLoad } from '../vms/owner-files.js';
@@ -180,25 +179,20 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   // The certificate before anything else starts: a bad one must fail the start, not the first client.
   const cert = await listenCertificate(dataDir, listenAt);
   const directoryFile = opts.directory === undefined ? undefined : directoryConfigLoad(resolve(opts.directory)); // every problem listed, before the store opens
-  const storeOptions = { upgradeBackupDir: join(dataDir, 'store-backups'), onMigrated: (r: { applied: string[]; backup?: string }) => log.info({ migrations: r.applied, backup: r.backup }, 'store upgraded') };
+  const storeOptions: OpenStoreOptions = { upgradeBackupDir: join(dataDir, 'store-backups'), onMigrated: (r) => log.info({ migrations: r.applied, backup: r.backup }, 'store upgraded') };
   const socketPath = resolve(opts.socket ?? join(dataDir, 'ardesia.sock'));
   // PostgreSQL may have several controllers: this one stands by until it leads, then writes with its term only.
-  let leading: Leading | undefined;
-  if (holds.at.kind === 'postgres') {
-    const timing = leadershipTiming(opts.controllerLeaseMs ?? DEFAULT_LEADERSHIP_TIMING.leaseMs, opts.controllerRenewMs ?? DEFAULT_LEADERSHIP_TIMING.renewMs);
-    const tls = cert ? { cert: readFileSync(cert.certPath), key: readFileSync(cert.keyPath) } : undefined;
-    leading = await leadOrStandBy({
-      url: holds.at.url,
-      me: { holder: localHostName(opts.hostName), address: listenAt ? `${listenAt.plan.scheme}://${listenAt.host.includes(':') ? `[${listenAt.host}]` : listenAt.host}:${listenAt.port}` : '' },
-      timing,
-      log,
-      storeOptions,
-      socketPath,
-      ...(listenAt ? { listen: { host: listenAt.host, port: listenAt.port, tls } } : {}),
-      onDeposed: opts.onDeposed ?? (() => process.exit(EXIT_DEPOSED)),
-    });
-  } else log.info('SQLite store: this is the only controller (a standby needs --database postgres://…)');
-  const store = leading?.store ?? (await openStore(holds.at, storeOptions));
+  const tls = cert ? { cert: readFileSync(cert.certPath), key: readFileSync(cert.keyPath) } : undefined;
+  const { store, leading } = await controllerStoreOpen(holds.at, {
+    hostName: localHostName(opts.hostName),
+    ...(listenAt ? { listen: { scheme: listenAt.plan.scheme, host: listenAt.host, port: listenAt.port, tls } } : {}),
+    leaseMs: opts.controllerLeaseMs,
+    renewMs: opts.controllerRenewMs,
+    log,
+    storeOptions,
+    socketPath,
+    onDeposed: opts.onDeposed,
+  });
   const hostReport = runHostCheck(log);
   const vmUids = new VmUids(vmUidRange(opts.vmUidBase));
   const natGuard = new NatGuard(dataDir, { allowUnguarded: opts.allowUnguardedNat ?? false, vmUids: vmUids.range }, log);
