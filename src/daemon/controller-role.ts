@@ -103,12 +103,22 @@ export async function leadOrStandBy(opts: LeadOptions): Promise<Leading> {
 
 /** The standby's API: every request is told who leads; nothing else runs until this controller leads. */
 async function standbyAnswer(socketPath: string, listen: ListenerOptions | undefined, leader: () => { holder: string; address: string } | undefined): Promise<{ close(): Promise<void> }> {
-  const request = (_req: IncomingMessage, res: ServerResponse) => {
+  const answer = () => {
     const lead = leader();
     const err = new ArdesiaError('CONTROLLER_STANDBY', lead ? `this controller is a standby; the leader is ${lead.holder}${lead.address ? ` at ${lead.address}` : ' (which has no --listen address)'}` : 'this controller is a standby and no leader is known yet; it takes over once the last lease expires');
-    res.writeHead(err.status, { 'content-type': 'application/json; charset=utf-8', ...(lead?.address ? { 'x-ardesia-leader': lead.address } : {}) }).end(JSON.stringify(err.toBody()));
+    return { status: err.status, body: JSON.stringify(err.toBody()), headers: { 'content-type': 'application/json; charset=utf-8', ...(lead?.address ? { 'x-ardesia-leader': lead.address } : {}) } };
   };
-  const upgrade = (_req: IncomingMessage, socket: Duplex) => void socket.destroy();
+  const request = (_req: IncomingMessage, res: ServerResponse) => {
+    const a = answer();
+    res.writeHead(a.status, a.headers).end(a.body);
+  };
+  // An agent's link (or a display's WebSocket) gets the same answer, then the connection ends.
+  const upgrade = (_req: IncomingMessage, socket: Duplex) => {
+    const a = answer();
+    const head = Object.entries({ ...a.headers, 'content-length': String(Buffer.byteLength(a.body)), connection: 'close' }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    socket.on('error', () => socket.destroy());
+    socket.end(`HTTP/1.1 ${a.status} Service Unavailable\r\n${head}\r\n${a.body}`);
+  };
   const unix = createServer(request);
   unix.on('upgrade', upgrade);
   rmSync(socketPath, { force: true });

@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import pg from 'pg';
-import { runCli, TestDaemon, until } from '../helpers/daemon.js';
+import { spawn } from 'node:child_process';
+import type { HostView } from '../../src/contract/hosts.js';
+import { CLI, runCli, TestDaemon, until } from '../helpers/daemon.js';
 import { freshDatabase, postgresAvailable } from '../helpers/postgres.js';
 
 const skip = postgresAvailable() ? false : 'PostgreSQL 15 is not installed (apt-get install postgresql)';
@@ -34,11 +36,11 @@ function freePort(): Promise<number> {
   });
 }
 
-async function controller(database: string, name: string): Promise<{ daemon: TestDaemon; url: string }> {
+async function controller(database: string, name: string, tls: string[] = []): Promise<{ daemon: TestDaemon; url: string }> {
   const port = await freePort();
-  const daemon = new TestDaemon(mkdtempSync(join(tmpdir(), 'ardctl-')), ['--database', database, '--host-name', name, '--listen', `127.0.0.1:${port}`, ...LEASE]);
+  const daemon = new TestDaemon(mkdtempSync(join(tmpdir(), 'ardctl-')), ['--database', database, '--host-name', name, '--listen', `127.0.0.1:${port}`, ...tls, ...LEASE]);
   daemons.push(daemon);
-  return { daemon, url: `http://127.0.0.1:${port}` };
+  return { daemon, url: `${tls.length > 0 ? 'https' : 'http'}://127.0.0.1:${port}` };
 }
 
 async function connect(url: string, term?: number): Promise<pg.Client> {
@@ -131,4 +133,37 @@ test('a leader frozen past its lease and resumed: its term is refused by the dat
   assert.deepEqual(late.rows.filter((r) => r.term === '1'), [], 'nothing written with the old term after the takeover');
   assert.ok((await db.query('select 1 from test_writes where term = $1', ['2'])).rowCount! > 0, 'the new leader writes (the record works)');
   assert.equal((await fetch(`${b.url}/healthz`)).status, 200);
+});
+
+test('an agent given both controllers follows the leader: linked to the first, then to the standby once it leads', { skip }, async () => {
+  const database = await freshDatabase();
+  const a = await controller(database, 'ctl-a', ['--tls']);
+  await a.daemon.spawn();
+  // Both controllers present one certificate, so the agent pins one fingerprint for both.
+  const tlsDir = join(a.daemon.dataDir, 'tls');
+  const b = await controller(database, 'ctl-b', ['--tls-cert', join(tlsDir, 'server.crt'), '--tls-key', join(tlsDir, 'server.key')]);
+  await b.daemon.spawn(undefined, 'standby controller: ctl-a leads');
+  const added = await a.daemon.cli(['--json', 'host', 'add', 'blade2']);
+  assert.equal(added.code, 0, added.stderr);
+  const token = (JSON.parse(added.stdout) as { token: string }).token;
+  const agentDir = mkdtempSync(join(tmpdir(), 'ardctl-agent-'));
+  const agent = spawn(process.execPath, [CLI, 'agent', '--data-dir', agentDir, '--probe-timeout', '5s', '--controller', a.url, '--controller', b.url, '--join', token], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  agent.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  agent.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  try {
+    const linkedVia = async (d: TestDaemon) => {
+      const r = await d.cli(['--json', 'host', 'list']);
+      return r.code === 0 && (JSON.parse(r.stdout) as HostView[]).some((h) => h.name === 'blade2' && h.agent?.linked === true && h.state === 'up');
+    };
+    await until('the agent links to the leader', () => linkedVia(a.daemon), 60_000);
+    assert.match(output, new RegExp(`agent linked to ${a.url}`));
+    await a.daemon.kill('SIGKILL');
+    await until('the standby leads', () => b.daemon.output.includes('ardesia daemon listening'), 60_000);
+    await until('the agent links to the new leader', () => linkedVia(b.daemon), 90_000);
+    assert.match(output, new RegExp(`agent linked to ${b.url}`));
+  } finally {
+    agent.kill('SIGKILL');
+    rmSync(agentDir, { recursive: true, force: true });
+  }
 });
