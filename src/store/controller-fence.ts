@@ -46,6 +46,9 @@ export async function unfencedTables(db: Kysely<any>): Promise<string[]> {
 
 /** Puts the fence on every application table that lacks it: run after each upgrade, so later migrations' tables get it too. */
 export async function fenceEveryTable(db: Kysely<any>): Promise<string[]> {
+  // A store brought only part of the way (an older release's migrations) has no fence yet: 0021 makes it.
+  const made = await sql<{ fn: string | null }>`select to_regprocedure('ardesia_controller_fence()')::text as fn`.execute(db);
+  if (made.rows[0]?.fn == null) return [];
   const missing = await unfencedTables(db);
   for (const table of missing) {
     await sql`create trigger ${sql.raw(FENCE_TRIGGER)} before insert or update or delete or truncate on ${sql.table(table)} for each statement execute function ardesia_controller_fence()`.execute(db);
