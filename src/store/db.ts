@@ -123,12 +123,21 @@ const PG_TYPES = {
 function postgresPool(url: string, controllerTerm?: number): pg.Pool {
   // No connectionTimeoutMillis: pg-pool applies it to waiting for a free client too, failing queries under load
   // (seen at 50 readers); postgresConnect() bounds the leadership connection's first connect instead.
-  // The term goes in the startup packet: no connection of a controller's pool can exist without it.
-  const term = controllerTerm === undefined ? {} : { options: `-c ${TERM_SETTING}=${controllerTerm}` };
-  const pool = new pg.Pool({ connectionString: url, max: 10, types: PG_TYPES, ...term });
+  const pool = new pg.Pool({ connectionString: controllerTerm === undefined ? url : urlWithTerm(url, controllerTerm), max: 10, types: PG_TYPES });
   // An idle client whose server went away: the next query reports it; unhandled it would end the daemon.
   pool.on('error', () => {});
   return pool;
+}
+
+/**
+ * The term goes in the startup packet (the URL's `options`, which node-postgres prefers over its config's), added
+ * to options the administrator gave: no connection of a controller's pool can exist without it.
+ */
+export function urlWithTerm(url: string, term: number): string {
+  const u = new URL(url);
+  const given = u.searchParams.get('options');
+  u.searchParams.set('options', [given, `-c ${TERM_SETTING}=${term}`].filter((o) => o !== null && o.trim() !== '').join(' '));
+  return u.toString();
 }
 
 function isConnectionError(err: unknown): boolean {

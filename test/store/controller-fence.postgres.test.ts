@@ -76,10 +76,12 @@ test("a store opened with a term carries it on every pooled connection, and repo
   const tool = await connect(url);
   await setLeader(tool, 2, 60_000);
   const refused: unknown[] = [];
-  const store = await openStore({ kind: 'postgres', url }, { migrations: { ...ALL_MIGRATIONS, ...LATER }, controllerTerm: 2, onQueryError: (err) => refused.push(err) });
+  // Options the administrator put in the URL stay, and the term is added to them.
+  const withOptions = `${url}?options=${encodeURIComponent('-c statement_timeout=12345')}`;
+  const store = await openStore({ kind: 'postgres', url: withOptions }, { migrations: { ...ALL_MIGRATIONS, ...LATER }, controllerTerm: 2, onQueryError: (err) => refused.push(err) });
   opened.push(store);
-  const shown = await sql<{ term: string }>`select current_setting('ardesia.term') as term`.execute(store);
-  assert.equal(shown.rows[0]!.term, '2');
+  const shown = await sql<{ term: string; timeout: string }>`select current_setting('ardesia.term') as term, current_setting('statement_timeout') as timeout`.execute(store);
+  assert.deepEqual(shown.rows[0], { term: '2', timeout: '12345ms' });
   await sql`insert into later_things (id) values (1)`.execute(store);
   await setLeader(tool, 3, 60_000);
   await assert.rejects(sql`insert into later_things (id) values (2)`.execute(store), (err) => isDeposedError(err));
