@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type pg from 'pg';
 import { LEADERSHIP_TABLE } from '../store/controller-fence.js';
 import { postgresConnect } from '../store/db.js';
-import { leadershipDecide, type LeadershipRow, type LeadershipTiming } from './leadership.js';
+import { leadershipDecide, type LeadershipRow, type LeadershipSeen, type LeadershipTiming } from './leadership.js';
 
 export interface ControllerIdentity {
   /** This controller's host name. */
@@ -18,6 +18,8 @@ export class ControllerLeadership {
   private timer: NodeJS.Timeout | undefined;
   private term: number | undefined;
   private stopped = false;
+  /** When the last acquire or renewal that the database confirmed was sent (this process's monotonic clock). */
+  private renewedAt = 0;
 
   constructor(
     private readonly url: string,
@@ -38,8 +40,12 @@ export class ControllerLeadership {
       const row = await this.query(() => this.readRow());
       const step = leadershipDecide({ role: 'standby' }, row ? { kind: 'row', row } : { kind: 'unreachable', sinceRenewedMs: 0 }, this.timing);
       if (step.do === 'acquire') {
+        const attemptAt = performance.now();
         const term = await this.query(() => this.acquire(step.fromTerm));
-        if (term !== undefined) return (this.term = term);
+        if (term !== undefined) {
+          this.renewedAt = attemptAt; // the lease runs from before the UPDATE was sent
+          return (this.term = term);
+        }
         continue; // another standby won this term: read who
       }
       if (step.do === 'wait') {
@@ -55,13 +61,11 @@ export class ControllerLeadership {
   startRenewing(onDeposed: (reason: string) => void): void {
     const term = this.term;
     if (term === undefined) throw new Error('renewing without leading');
-    let renewedAt = performance.now();
     const tick = async () => {
       const attemptAt = performance.now();
-      const renewed = await this.query(() => this.renew(term));
-      const seen = renewed === true ? { kind: 'renewed' as const } : renewed === false ? await this.query(() => this.readRow()) : undefined;
-      const step = leadershipDecide({ role: 'leader', term }, seen === undefined ? { kind: 'unreachable', sinceRenewedMs: performance.now() - renewedAt } : 'kind' in seen ? seen : { kind: 'row', row: seen }, this.timing);
-      if (renewed === true) renewedAt = attemptAt;
+      const seen = await this.renewalSeen(term, () => performance.now() - this.renewedAt);
+      if (seen.kind === 'renewed') this.renewedAt = attemptAt;
+      const step = leadershipDecide({ role: 'leader', term }, seen, this.timing);
       if (step.do === 'step-down') {
         this.term = undefined;
         return onDeposed(step.reason);
@@ -80,6 +84,14 @@ export class ControllerLeadership {
     if (term !== undefined) await this.query(() => this.run(`update ${LEADERSHIP_TABLE} set expires_at = clock_timestamp() where id = 1 and term = $1`, [term]));
     await this.client?.end().catch(() => {});
     this.client = undefined;
+  }
+
+  /** One renewal: renewed, or the row that shows who leads instead, or no answer since the last renewal. */
+  private async renewalSeen(term: number, sinceRenewedMs: () => number): Promise<LeadershipSeen> {
+    const renewed = await this.query(() => this.renew(term));
+    if (renewed === true) return { kind: 'renewed' };
+    const row = renewed === false ? await this.query(() => this.readRow()) : undefined;
+    return row ? { kind: 'row', row } : { kind: 'unreachable', sinceRenewedMs: sinceRenewedMs() };
   }
 
   private async readRow(): Promise<LeadershipRow | undefined> {
