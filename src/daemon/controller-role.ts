@@ -108,7 +108,14 @@ async function standbyAnswer(socketPath: string, listen: ListenerOptions | undef
     const err = new ArdesiaError('CONTROLLER_STANDBY', lead ? `this controller is a standby; the leader is ${lead.holder}${lead.address ? ` at ${lead.address}` : ' (which has no --listen address)'}` : 'this controller is a standby and no leader is known yet; it takes over once the last lease expires');
     return { status: err.status, body: JSON.stringify(err.toBody()), headers: { 'content-type': 'application/json; charset=utf-8', ...(lead?.address ? { 'x-ardesia-leader': lead.address } : {}) } };
   };
-  const request = (_req: IncomingMessage, res: ServerResponse) => {
+  const request = (req: IncomingMessage, res: ServerResponse) => {
+    // A browser's page goes to the leader; the API (and health checks) get the error that names it.
+    const lead = leader();
+    const path = req.url ?? '/';
+    if (lead?.address && (req.method === 'GET' || req.method === 'HEAD') && !path.startsWith('/v1/') && path !== '/healthz' && path !== '/metrics') {
+      res.writeHead(307, { location: `${lead.address}${path}` }).end();
+      return;
+    }
     const a = answer();
     res.writeHead(a.status, a.headers).end(a.body);
   };

@@ -75,6 +75,12 @@ test('a standby names the leader; the leader killed, the standby leads with the 
   assert.equal(body.error.code, 'CONTROLLER_STANDBY');
   assert.match(body.error.message, new RegExp(`the leader is ctl-a at ${a.url}`));
   assert.equal((await fetch(`${a.url}/healthz`)).status, 200);
+  const page = await fetch(`${b.url}/admin?x=1`, { redirect: 'manual' });
+  assert.equal(page.status, 307, 'a browser is sent to the leader');
+  assert.equal(page.headers.get('location'), `${a.url}/admin?x=1`);
+  const cli = await b.daemon.cli(['host', 'list']);
+  assert.notEqual(cli.code, 0);
+  assert.match(cli.stderr, /CONTROLLER_STANDBY|standby; the leader is ctl-a/);
   await a.daemon.api().request('POST', '/v1/users', { name: 'alice', password: 'wonderland-rabbit-7' });
 
   await a.daemon.kill('SIGKILL');
