@@ -52,7 +52,9 @@ export async function controllerStoreOpen(at: StoreLocation, o: ControllerStoreO
     return { store: await openStore(at, o.storeOptions) };
   }
   const timing = leadershipTiming(o.leaseMs ?? DEFAULT_LEADERSHIP_TIMING.leaseMs, o.renewMs ?? DEFAULT_LEADERSHIP_TIMING.renewMs);
-  const host = o.listen && o.listen.host.includes(':') ? `[${o.listen.host}]` : o.listen?.host;
+  // Listening on every address: others reach this controller by its host name.
+  const bound = o.listen && ['0.0.0.0', '::', '[::]'].includes(o.listen.host) ? o.hostName : o.listen?.host;
+  const host = bound?.includes(':') ? `[${bound}]` : bound;
   const leading = await leadOrStandBy({
     url: at.url,
     me: { holder: o.hostName, address: o.listen ? `${o.listen.scheme}://${host}:${o.listen.port}` : '' },
