@@ -4,6 +4,7 @@
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { ArdesiaError, type ErrorBody, errorForUser, errorRef } from '../contract/errors.js';
 import type { Access } from './route.js';
+import { isDeposedError } from '../store/controller-fence.js';
 
 /** Where the detail of an unexpected failure is written (the daemon's pino logger fits). */
 export interface ErrorLog {
@@ -38,7 +39,7 @@ export function fastifyRequestError(err: Pick<FastifyError, 'code' | 'statusCode
 
 /** The error a client receives for `err` on a route of `access`; unexpected ones are logged with their reference. */
 export function errorForClient(err: unknown, access: Access | undefined, log: ErrorLog | undefined, where: string): ArdesiaError {
-  const known = err instanceof ArdesiaError ? err : fastifyRequestError(err as FastifyError);
+  const known = err instanceof ArdesiaError ? err : isDeposedError(err) ? new ArdesiaError('CONTROLLER_DEPOSED', `this controller's term no longer leads: ${(err as Error).message}`) : fastifyRequestError(err as FastifyError);
   if (known) {
     if (known.code === 'FORBIDDEN' && !known.hasOwnHint) return new ArdesiaError('FORBIDDEN', known.message, known.details, forbiddenHint(access));
     return known;

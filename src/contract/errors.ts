@@ -153,7 +153,9 @@ export const ERROR_REGISTRY = {
   // wt-pgstore: PostgreSQL as the store (--database / ARDESIA_DATABASE)
   DATABASE_URL_INVALID: { status: 400, hint: 'Give --database (or ARDESIA_DATABASE) as `sqlite` (the embedded store in DATA_DIR/ardesia.db, the default) or a PostgreSQL URL: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (?host=/socket/folder for a Unix socket).' },
   DATABASE_UNREACHABLE: { status: 503, hint: 'PostgreSQL did not answer: check that it runs, that the URL names the right host, port, database and user (psql URL tests it), and that pg_hba.conf lets this host in.' },
-  DATABASE_IN_USE: { status: 409, hint: 'Another `ardesia serve` already uses this PostgreSQL database: stop it first, or give this one its own database in --database.' },
+  // Several `serve` on one PostgreSQL: one leads (the controller_leadership row's term), the others stand by
+  CONTROLLER_STANDBY: { status: 503, hint: 'This controller is a standby: send the request to the leader named in the message (its address is also in the X-Ardesia-Leader header). A standby takes over by itself once the leader stops renewing its lease.' },
+  CONTROLLER_DEPOSED: { status: 503, hint: "This controller's term no longer leads (another took over while it was stopped or cut off from the database): it stops acting and exits; its restart stands by. Send the request to the leader." },
   // Backup, restore and upgrades (src/ops, src/store/migrate.ts)
   STORE_NEWER: { status: 409, hint: 'This store was upgraded by a newer Ardesia: run that release (or a later one) on it, or restore a backup taken before the upgrade (`ardesia restore`; the automatic ones are next to the store).' },
   STORE_UPGRADE_FAILED: { status: 500, hint: 'The migration named was rolled back and the store keeps its earlier migrations; the automatic backup named in the message holds the store as it was. Fix the cause in the message and start the daemon again.' },

@@ -14,7 +14,8 @@ import { apiSocketPermit, socketGroupId } from './api-socket.js';
 import type { AppContext, ConfigLoadResult } from '../api/route.js';
 import { hostCheck, TCG_WARNING, type HostReport } from '../hypervisor/host/index.js';
 import { loadVmConfFile } from '../hypervisor/vmconf/index.js';
-import { holdPostgresStore, openStore, storeLocation, type Store, type StoreHold, type StoreLocation } from '../store/db.js';
+import { storeLocation, type OpenStoreOptions, type Store, type StoreLocation } from '../store/db.js';
+import { controllerStoreOpen } from './controller-role.js';
 import { vmDelete, vmList } from '../store/vms.js';
 import { VmManager } from '../vms/vm-manager.js';
 import { ownerFolderEnsure, ownerPolicyLoad } from '../vms/owner-files.js';
@@ -100,6 +101,11 @@ export interface ServeOptions {
   leaseIoTimeoutS?: number;
   /** Directory sources (YAML/JSON): LDAP and Active Directory logins (README "Directory logins"). */
   directory?: string;
+  /** PostgreSQL: how long the leading controller's lease lasts, and how often it renews it (defaults 15 s, 5 s). */
+  controllerLeaseMs?: number;
+  controllerRenewMs?: number;
+  /** When this controller's term is lost (another leads now): default, exit with EXIT_DEPOSED (75). */
+  onDeposed?(reason: string): void;
 }
 
 export interface Daemon {
@@ -144,14 +150,13 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   mkdirSync(dataDir, { recursive: true, mode: 0o711 });
   chmodSync(dataDir, 0o711); // owners reach their token file; everything else inside is root-only
   // Before anything touches the store, the VMs or the socket: a second daemon would share all three.
+  if (storeAt.kind === 'sqlite' && (opts.controllerLeaseMs !== undefined || opts.controllerRenewMs !== undefined)) {
+    throw new ArdesiaError('BAD_REQUEST', '--controller-lease and --controller-renew need --database postgres://…: a SQLite store has one controller, with no standby to hand over to');
+  }
   const lock = dataDirLock(dataDir, 'ardesia serve');
-  let hold: StoreHold | undefined;
   try {
-    // PostgreSQL is reachable from other folders and hosts: one daemon per database as well.
-    if (storeAt.kind === 'postgres') hold = await holdPostgresStore(storeAt.url);
-    return await startDaemonLocked(opts, dataDir, { lock, hold, at: storeAt }, socketGid, ownerPolicy, trustedProxies, listenAt && tlsPlan ? { host: listenAt[0], port: listenAt[1], plan: tlsPlan } : undefined);
+    return await startDaemonLocked(opts, dataDir, { lock, at: storeAt }, socketGid, ownerPolicy, trustedProxies, listenAt && tlsPlan ? { host: listenAt[0], port: listenAt[1], plan: tlsPlan } : undefined);
   } catch (err) {
-    await hold?.release();
     lock.release();
     throw err;
   }
@@ -163,10 +168,9 @@ interface ListenAt {
   plan: ListenTlsPlan;
 }
 
-/** What the daemon holds for its life: the data folder's flock, and with PostgreSQL the database's lock. */
+/** What the daemon holds for its life: the data folder's flock; where its store is. */
 interface Holds {
   lock: DataDirLock;
-  hold: StoreHold | undefined;
   at: StoreLocation;
 }
 
@@ -175,9 +179,19 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   // The certificate before anything else starts: a bad one must fail the start, not the first client.
   const cert = await listenCertificate(dataDir, listenAt);
   const directoryFile = opts.directory === undefined ? undefined : directoryConfigLoad(resolve(opts.directory)); // every problem listed, before the store opens
-  const store = await openStore(holds.at, {
-    upgradeBackupDir: join(dataDir, 'store-backups'),
-    onMigrated: (r) => log.info({ migrations: r.applied, backup: r.backup }, 'store upgraded'),
+  const storeOptions: OpenStoreOptions = { upgradeBackupDir: join(dataDir, 'store-backups'), onMigrated: (r) => log.info({ migrations: r.applied, backup: r.backup }, 'store upgraded') };
+  const socketPath = resolve(opts.socket ?? join(dataDir, 'ardesia.sock'));
+  // PostgreSQL may have several controllers: this one stands by until it leads, then writes with its term only.
+  const tls = cert ? { cert: readFileSync(cert.certPath), key: readFileSync(cert.keyPath) } : undefined;
+  const { store, leading } = await controllerStoreOpen(holds.at, {
+    hostName: localHostName(opts.hostName),
+    ...(listenAt ? { listen: { scheme: listenAt.plan.scheme, host: listenAt.host, port: listenAt.port, tls } } : {}),
+    leaseMs: opts.controllerLeaseMs,
+    renewMs: opts.controllerRenewMs,
+    log,
+    storeOptions,
+    socketPath,
+    onDeposed: opts.onDeposed,
   });
   const hostReport = runHostCheck(log);
   const vmUids = new VmUids(vmUidRange(opts.vmUidBase));
@@ -291,7 +305,6 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   }
 
   const api = await buildApi({ app, store, logger: false, log, trustedProxies });
-  const socketPath = resolve(opts.socket ?? join(dataDir, 'ardesia.sock'));
   if (existsSync(socketPath)) rmSync(socketPath);
   await api.listen({ path: socketPath });
   apiSocketPermit(socketPath, socketGid);
@@ -343,7 +356,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
       await manager.shutdown(opts.stopVmsOnExit ?? false);
       await natGuard.remove(outliving);
       await store.destroy();
-      await holds.hold?.release();
+      await leading?.leadership.stop(); // after the last write: the next controller may lead at once
       holds.lock.release();
     },
   };

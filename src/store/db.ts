@@ -3,7 +3,7 @@
 import SqliteDatabase from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kysely, PostgresDialect, SqliteDialect, type Migration } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type LogEvent, type Migration } from 'kysely';
 import pg from 'pg';
 import { ArdesiaError } from '../contract/errors.js';
 import { AUTH_MIGRATIONS } from './migrations-auth.js';
@@ -12,6 +12,8 @@ import { NETBOOT_MIGRATIONS } from './migrations-netboot.js';
 import { HOST_MIGRATIONS } from './migrations-hosts.js';
 import { MIGRATIONS } from './migrations.js';
 import { TIMELINE_MIGRATIONS } from './migrations-timeline.js';
+import { CONTROLLER_MIGRATIONS } from './migrations-controller.js';
+import { fenceEveryTable, TERM_SETTING } from './controller-fence.js';
 import { migrateStore, type MigrateResult } from './migrate.js';
 import { postgresUpgradeBackup, sqliteUpgradeBackup } from './upgrade-backup.js';
 import type { Database } from './schema.js';
@@ -45,7 +47,7 @@ export function redactUrl(url: string): string {
 }
 
 /** Every migration this build knows, from each domain's file (names sort globally). */
-export const ALL_MIGRATIONS: Record<string, Migration> = { ...MIGRATIONS, ...AUTH_MIGRATIONS, ...POOL_MIGRATIONS, ...NETBOOT_MIGRATIONS, ...HOST_MIGRATIONS, ...TIMELINE_MIGRATIONS };
+export const ALL_MIGRATIONS: Record<string, Migration> = { ...MIGRATIONS, ...AUTH_MIGRATIONS, ...POOL_MIGRATIONS, ...NETBOOT_MIGRATIONS, ...HOST_MIGRATIONS, ...TIMELINE_MIGRATIONS, ...CONTROLLER_MIGRATIONS };
 
 export interface OpenStoreOptions {
   /** Where PostgreSQL's automatic pre-upgrade dumps go (the daemon: DATA_DIR/store-backups); SQLite's lie next to the store. */
@@ -54,13 +56,21 @@ export interface OpenStoreOptions {
   migrations?: Record<string, Migration>;
   /** Told what the upgrade did (the daemon logs it). */
   onMigrated?(result: MigrateResult): void;
+  /** PostgreSQL: the leading controller's term, carried by every connection of the pool (the fence checks it). */
+  controllerTerm?: number;
+  /** Told of every failed query (the daemon steps down when the fence refuses its term). */
+  onQueryError?(error: unknown): void;
 }
 
 /** Opens the store at a SQLite path (`:memory:` too) or a location from storeLocation(), and upgrades it. */
 export async function openStore(where: string | StoreLocation, opts: OpenStoreOptions = {}): Promise<Store> {
   const loc: StoreLocation = typeof where === 'string' ? { kind: 'sqlite', path: where } : where;
   const sqlite = loc.kind === 'sqlite' ? openSqliteFile(loc.path) : undefined;
-  const db = sqlite ? new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log: queryLogged }) : new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool((loc as { url: string }).url) }), log: queryLogged });
+  const log = (event: LogEvent) => {
+    queryLogged();
+    if (event.level === 'error') opts.onQueryError?.(event.error);
+  };
+  const db = sqlite ? new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log }) : new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool((loc as { url: string }).url, opts.controllerTerm) }), log });
   try {
     const result = await migrateStore(db, opts.migrations ?? ALL_MIGRATIONS, {
       beforeUpgrade: async (pending) => {
@@ -70,6 +80,8 @@ export async function openStore(where: string | StoreLocation, opts: OpenStoreOp
       },
     });
     if (result.applied.length > 0) opts.onMigrated?.(result);
+    // Tables of migrations after the fence's own get it too (idempotent: only those without it).
+    if (loc.kind === 'postgres' && result.applied.length > 0) await fenceEveryTable(db);
   } catch (error) {
     await db.destroy();
     if (loc.kind === 'postgres' && !(error instanceof ArdesiaError) && isConnectionError(error)) throw new ArdesiaError('DATABASE_UNREACHABLE', `PostgreSQL at ${redactUrl(loc.url)}: ${(error as Error).message}`);
@@ -108,22 +120,29 @@ const PG_TYPES = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === pg.types.builtins.INT8 && format !== 'binary' ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser,
 };
 
-function postgresPool(url: string): pg.Pool {
+function postgresPool(url: string, controllerTerm?: number): pg.Pool {
   // No connectionTimeoutMillis: pg-pool applies it to waiting for a free client too, failing queries under load
-  // (seen at 50 readers); holdPostgresStore() bounds the first connect instead.
-  const pool = new pg.Pool({ connectionString: url, max: 10, types: PG_TYPES });
+  // (seen at 50 readers); postgresConnect() bounds the leadership connection's first connect instead.
+  const pool = new pg.Pool({ connectionString: controllerTerm === undefined ? url : urlWithTerm(url, controllerTerm), max: 10, types: PG_TYPES });
   // An idle client whose server went away: the next query reports it; unhandled it would end the daemon.
   pool.on('error', () => {});
   return pool;
 }
 
+/**
+ * The term goes in the startup packet (the URL's `options`, which node-postgres prefers over its config's), added
+ * to options the administrator gave: no connection of a controller's pool can exist without it.
+ */
+export function urlWithTerm(url: string, term: number): string {
+  const u = new URL(url);
+  const given = u.searchParams.get('options');
+  u.searchParams.set('options', [given, `-c ${TERM_SETTING}=${term}`].filter((o) => o !== null && o.trim() !== '').join(' '));
+  return u.toString();
+}
+
 function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' && (/^E[A-Z]+$/.test(code) || code.startsWith('08') || code === '28P01' || code === '28000' || code === '3D000') || /timeout|terminated/i.test((err as Error).message ?? '');
-}
-
-export interface StoreHold {
-  release(): Promise<void>;
 }
 
 /** One connection of its own (not the store's pool), connected; an unreachable server is DATABASE_UNREACHABLE. */
@@ -136,23 +155,4 @@ export async function postgresConnect(url: string): Promise<pg.Client> {
     throw new ArdesiaError('DATABASE_UNREACHABLE', `PostgreSQL at ${redactUrl(url)}: ${(err as Error).message}`);
   }
   return client;
-}
-
-/** Session-level advisory lock key of `ardesia serve` (any constant: it marks the database as served). */
-const SERVE_LOCK_KEY = 0x41524445; // "ARDE"
-
-/**
- * One `ardesia serve` per PostgreSQL database, as the data folder's flock is one per folder: a session
- * advisory lock held on a connection of its own for the daemon's life (the server drops it if we die).
- */
-export async function holdPostgresStore(url: string): Promise<StoreHold> {
-  const client = await postgresConnect(url);
-  const res = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [SERVE_LOCK_KEY]);
-  if (res.rows[0]?.ok !== true) {
-    const who = await client.query<{ addr: string | null; pid: number }>("select client_addr::text as addr, l.pid from pg_locks l join pg_stat_activity a on a.pid = l.pid where l.locktype = 'advisory' and l.objid = $1 and l.granted limit 1", [SERVE_LOCK_KEY]).catch(() => undefined);
-    await client.end().catch(() => {});
-    const holder = who?.rows[0];
-    throw new ArdesiaError('DATABASE_IN_USE', `the database ${redactUrl(url)} is in use by another ardesia serve${holder ? ` (server backend ${holder.pid}, client ${holder.addr ?? 'on a Unix socket'})` : ''}; two would both drive the same VMs and desktops`);
-  }
-  return { release: async () => void (await client.end().catch(() => {})) };
 }

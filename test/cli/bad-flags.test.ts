@@ -32,6 +32,8 @@ const SERVE_CASES: Array<[string[], RegExp]> = [
   [['--cpu-overcommit', '0'], /Accepted: a decimal number from 0\.1 to 64/],
   [['--host-name', 'bad_name!'], /option '--host-name <name>' argument 'bad_name!' is invalid\. Accepted: a host name/],
   [['--host-label', 'has space'], /Accepted: a label/],
+  [['--controller-lease', 'soon'], /option '--controller-lease <duration>' argument 'soon' is invalid\. Accepted: a duration from 1s to 10m/],
+  [['--controller-renew', '100ms'], /Accepted: a duration from 200ms to 5m/],
 ];
 
 for (const [args, message] of SERVE_CASES) {

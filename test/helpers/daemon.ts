@@ -68,7 +68,8 @@ export class TestDaemon {
     return join(this.dataDir, 'ardesia.sock');
   }
 
-  async spawn(env?: NodeJS.ProcessEnv): Promise<void> {
+  /** Starts the daemon and waits for `readyText` in its output (a standby controller logs another line). */
+  async spawn(env?: NodeJS.ProcessEnv, readyText = 'ardesia daemon listening'): Promise<void> {
     rmSync(this.socket, { force: true });
     const from = this.output.length; // earlier runs' output stays readable, but does not count
     const argv = [process.execPath, CLI, '--data-dir', this.dataDir, 'serve', '--log-level', 'debug', ...this.extraArgs];
@@ -82,7 +83,7 @@ export class TestDaemon {
     proc.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
     const deadline = Date.now() + 120_000;
-    while (!this.output.slice(from).includes('ardesia daemon listening')) {
+    while (!this.output.slice(from).includes(readyText)) {
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`daemon exited early:\n${this.output}`);
       if (Date.now() > deadline) {
         proc.kill('SIGKILL'); // a daemon that started late must not outlive the test that gave up on it

@@ -12,7 +12,7 @@ import {
 import { ArdesiaError, type ErrorBody, isErrorCode } from '../../contract/errors.js';
 import { measuredCapacity } from '../../cluster/hosts.js';
 import { hostCheck } from '../../hypervisor/host/index.js';
-import { type AgentState, agentStateRead, agentStateWrite } from './agent-state.js';
+import { type AgentState, agentStateRead, agentStateWrite, controllerAfter, controllerCandidates } from './agent-state.js';
 import { pinnedConnect } from './pinned-tls.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -24,8 +24,8 @@ const ACKS_MISSED_LIMIT = 6;
 
 export interface AgentRunOptions {
   dataDir: string;
-  /** --controller: where to dial (default: the URL the token or the saved state names). */
-  controller?: string;
+  /** --controller (repeatable): the controllers to dial in turn (default: the URL the token names, or the saved ones). */
+  controllers?: string[];
   /** --join: the one-time token of `ardesia host add`. */
   joinToken?: string;
   probeTimeoutMs?: number;
@@ -40,14 +40,15 @@ function httpsUrl(text: string): URL {
 }
 
 /** The token's one exchange; the TLS is pinned before the secret is written. */
-export async function agentJoin(dataDir: string, token: string, controller: string | undefined, log: Logger): Promise<AgentState> {
+export async function agentJoin(dataDir: string, token: string, controllers: readonly string[] | undefined, log: Logger): Promise<AgentState> {
   const t = joinTokenParse(token);
-  const url = httpsUrl(controller ?? t.url);
+  const url = httpsUrl(controllers?.[0] ?? t.url);
   const socket = await pinnedConnect(url, t.fp);
   const body = JSON.stringify({ protocol: AGENT_PROTOCOL_VERSION, host: t.host, id: t.id, secret: t.secret });
   const reply = await postJson(socket, url, AGENT_JOIN_PATH, body);
   const joined = AgentJoinReply.parse(reply);
-  const state: AgentState = { controller: url.origin, fingerprint: t.fp, host: joined.host, credential: joined.credential };
+  const others = (controllers ?? []).slice(1).map((u) => httpsUrl(u).origin);
+  const state: AgentState = { controller: url.origin, ...(others.length > 0 ? { controllers: others } : {}), fingerprint: t.fp, host: joined.host, credential: joined.credential };
   agentStateWrite(dataDir, state);
   log.info({ host: state.host, controller: state.controller }, `agent joined the controller ${state.controller} as host ${state.host}`);
   return state;
@@ -90,22 +91,25 @@ async function capacityMeasure(probeTimeoutMs: number | undefined): Promise<Agen
 /** Runs until the signal aborts (resolves) or a refusal no retry cures (throws it). */
 export async function agentRun(opts: AgentRunOptions): Promise<void> {
   const { log } = opts;
-  const state = opts.joinToken !== undefined ? await agentJoin(opts.dataDir, opts.joinToken, opts.controller, log) : agentStateRead(opts.dataDir);
+  const state = opts.joinToken !== undefined ? await agentJoin(opts.dataDir, opts.joinToken, opts.controllers, log) : agentStateRead(opts.dataDir);
   if (!state) throw new ArdesiaError('AGENT_NOT_JOINED', `${opts.dataDir} holds no agent credential`);
-  const url = httpsUrl(opts.controller ?? state.controller);
+  // A standby refuses the link (it answers only who leads): the agent moves on to the next controller.
+  const urls = controllerCandidates(state, opts.controllers).map(httpsUrl);
+  let at = 0;
   const capacity = await capacityMeasure(opts.probeTimeoutMs);
   log.info({ capacity }, `agent of host ${state.host}: ${capacity.memoryMiB} MiB, ${capacity.vcpus} CPUs, ${capacity.accel}`);
   let attempt = 0;
   while (!opts.signal.aborted) {
     let linked = false;
     try {
-      await linkOnce(url, state, capacity, opts, () => (linked = true));
+      await linkOnce(urls[at]!, state, capacity, opts, () => (linked = true));
     } catch (err) {
       if (err instanceof ArdesiaError && FATAL.has(err.code)) throw err;
       log.warn({ err: (err as Error).message }, 'agent link failed');
     }
     if (opts.signal.aborted) break;
     if (linked) attempt = 0;
+    at = controllerAfter(urls.length, at, linked);
     const delay = reconnectDelayMs(attempt++, Math.random());
     log.info({ delayMs: delay, attempt }, `agent reconnecting in ${delay} ms`);
     await new Promise<void>((resolve) => {

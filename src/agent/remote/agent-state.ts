@@ -1,5 +1,6 @@
 // What a joined agent keeps in its data folder (agent.json, 0600): the controller, its pinned fingerprint, its host
-// name and its own credential — used at every start after the first, so the join token is needed once.
+// name and its own credential — used at every start after the first, so the join token is needed once. With a
+// standby controller, the other controllers' addresses too: the agent dials each in turn until one leads.
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -7,10 +8,21 @@ import { AgentCredential } from '../../contract/agent.js';
 import { ArdesiaError } from '../../contract/errors.js';
 import { HostName } from '../../contract/hosts.js';
 
-export const AgentState = z.object({ controller: z.string().url(), fingerprint: z.string(), host: HostName, credential: AgentCredential }).strict();
+export const AgentState = z.object({ controller: z.string().url(), controllers: z.array(z.string().url()).optional(), fingerprint: z.string(), host: HostName, credential: AgentCredential }).strict();
 export type AgentState = z.infer<typeof AgentState>;
 
 export const agentStatePath = (dataDir: string): string => join(dataDir, 'agent.json');
+
+/** The controllers to dial in turn: those given (--controller, repeatable), else the saved ones; each origin once. */
+export function controllerCandidates(saved: Pick<AgentState, 'controller' | 'controllers'>, given: readonly string[] | undefined): string[] {
+  const all = given && given.length > 0 ? given : [saved.controller, ...(saved.controllers ?? [])];
+  return [...new Set(all.map((u) => new URL(u).origin))];
+}
+
+/** After a link attempt: a link that was accepted and then closed is dialled again; a failed dial moves on. */
+export function controllerAfter(count: number, current: number, linked: boolean): number {
+  return linked ? current : (current + 1) % count;
+}
 
 export function agentStateRead(dataDir: string): AgentState | undefined {
   let text: string;
