@@ -130,9 +130,9 @@ export const ERROR_REGISTRY = {
   OWNER_QUOTA_EXCEEDED: { status: 409, hint: 'Stop one of your running VMs (`ardesia vm status` lists them) or start this one with less memory or fewer vCPUs; an administrator can raise your caps in the owner policy.' },
   OWNER_POLICY_INVALID: { status: 400, hint: 'Fix the owner policy file at the paths listed (docs/security/20-owners.md shows an example), then start the daemon again.' },
   VM_FILE_NOT_REGULAR: { status: 400, hint: 'Name a regular file here: not a FIFO, socket, device or folder (and, for VM owners, no symlink leading out of their folders).' },
-  // one DHCP port for netboot and local interfaces (branch wt-localnet)
+  // one DHCP port for netboot and local interfaces
   DHCP_PORT_UNAVAILABLE: { status: 500, hint: 'DHCP (netboot, or a VM\'s local interface) could not listen: run the daemon as root, build the helper with `node scripts/setup.mjs`, check the interface exists and holds the configured address, and give each link one DHCP server.' },
-  // TLS on the API, the portal and SPICE (branch wt-tls)
+  // TLS on the API, the portal and SPICE
   TLS_CONFIG_INVALID: { status: 400, hint: 'Give --tls-cert and --tls-key together (PEM files), or --tls for the certificate Ardesia makes, or --insecure-http alone for plain HTTP (never on a network others share).' },
   TLS_CERT_FAILED: { status: 500, hint: "The daemon's TLS certificate could not be made or read: install openssl (node scripts/setup.mjs), check DATA_DIR/tls is writable by the daemon, or give your own with --tls-cert/--tls-key." },
   TLS_FINGERPRINT_INVALID: { status: 400, hint: 'Give the SHA-256 fingerprint the daemon printed at start (or `ardesia tls show` on the server): 64 hex digits, with or without colons.' },

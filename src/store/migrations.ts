@@ -96,7 +96,7 @@ export const MIGRATIONS: Record<string, Migration> = {
       for (const stmt of appendOnlyTriggers(dialectOf(db), 'audit', 'the audit log is append-only')) await sql.raw(stmt).execute(db);
     },
   },
-  // Standalone desktops get the pools' network setting; those made before it keep none (branch wt-localnet: renumber at merge).
+  // Standalone desktops get the pools' network setting; those made before it keep none.
   '0008_desktop_network': {
     async up(db: Kysely<any>) {
       await db.schema.alterTable('desktops').addColumn('network', 'text', (c) => c.notNull().defaultTo('{"mode":"none"}')).execute();
