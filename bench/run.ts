@@ -31,6 +31,7 @@ import { thinClientBootBenchmark } from './thinclient-boot.js';
 import { run as storeLists } from './store-lists.js';
 import { run as placement } from './placement.js';
 import { densityBenchmark } from './density.js';
+import { failoverBenchmark } from './failover.js';
 
 const BENCHMARKS: readonly Benchmark[] = [
   vmStartBenchmark,
@@ -46,6 +47,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   tableBenchmark('store-lists', 'the API lists\' store queries at 10,000 desktops and 1,000 users, 50 readers: SQLite vs PostgreSQL', storeLists),
   tableBenchmark('placement', 'placement of 10,000 desktops on 1,000 hosts (pure): time per decision', placement),
   densityBenchmark,
+  failoverBenchmark,
 ];
 
 class UnknownBenchmarkError extends Error {
