@@ -4,7 +4,7 @@
 // after every user logs off and the spares are back, round 2 finds the homes already made.
 import { ApiClient } from '../src/cli/client.js';
 import type { PoolView } from '../src/contract/pools.js';
-import { TestDaemon } from '../test/helpers/daemon.js';
+import { TestDaemon, until } from '../test/helpers/daemon.js';
 import { helperImage, PASSWORD, untilDesktops } from '../test/pools/support.js';
 import type { Benchmark, BenchResult, BenchRow } from './lib/benchmark.js';
 import { verdictMax } from './lib/benchmark.js';
@@ -23,6 +23,15 @@ export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) throw new Error(`percentile ${p} of no samples`);
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
+}
+
+/** `--start boot|restore` from the bench's argv: the pool's start mode (its spares booted, or clones of its template). */
+export function startModeFromArgs(argv: readonly string[]): 'boot' | 'restore' {
+  const i = argv.indexOf('--start');
+  if (i < 0) return 'boot';
+  const mode = argv[i + 1];
+  if (mode !== 'boot' && mode !== 'restore') throw new Error(`--start wants boot or restore, not ${mode}`);
+  return mode;
 }
 
 /** `--users N` from the bench's argv (npm run bench -- pool-login-storm --users 8). */
@@ -69,20 +78,30 @@ function rowsOf(round: number, s: StormSample[]): BenchRow[] {
 
 export const poolLoginStormBenchmark: Benchmark = {
   name: 'pool-login-storm',
-  summary: `N users (default ${DEFAULT_USERS}, --users N) log in and connect at once to a pool with N warm spares, ${ROUNDS} rounds`,
+  summary: `N users (default ${DEFAULT_USERS}, --users N) log in and connect at once to a pool with N warm spares (--start boot|restore), ${ROUNDS} rounds`,
   async run(ctx): Promise<BenchResult> {
     const n = usersFromArgs(process.argv);
+    const startMode = startModeFromArgs(process.argv);
     const daemon = await TestDaemon.start({ extraArgs: ['--boot-storm-limit', String(n), '--boot-timeout', String(SPARES_TIMEOUT_MS / 1000)] });
     try {
       await helperImage(daemon, 'bb');
       const names = Array.from({ length: n }, (_, i) => `storm${i}`);
       for (const name of names) await daemon.api().request('POST', '/v1/users', { name, password: PASSWORD });
       await daemon.api().request<PoolView>('POST', '/v1/pools', {
-        name: POOL, image: 'bb', warmSpares: n, maxDesktops: n, memoryMiB: 192, homeSizeBytes: HOME_BYTES, entitled: { users: names },
+        name: POOL, image: 'bb', startMode, warmSpares: startMode === 'restore' ? 0 : n, maxDesktops: n, memoryMiB: 192, homeSizeBytes: HOME_BYTES, entitled: { users: names },
       });
+      if (startMode === 'restore') {
+        // The template first, so every spare is a clone of it; then the spares.
+        await until('the pool\'s template', async () => {
+          const p = await daemon.api().request<PoolView>('GET', `/v1/pools/${POOL}`);
+          if (p.template?.state === 'failed') throw new Error(`the template failed: ${p.template.reason}`);
+          return p.template?.state === 'ready' ? true : undefined;
+        }, SPARES_TIMEOUT_MS, 500);
+        await daemon.api().request('PATCH', `/v1/pools/${POOL}`, { warmSpares: n });
+      }
       const rows: BenchRow[] = [];
       const verdicts = [];
-      const details: Record<string, unknown> = { users: n, rounds: ROUNDS, memoryMiB: 192 };
+      const details: Record<string, unknown> = { users: n, rounds: ROUNDS, memoryMiB: 192, startMode };
       for (let round = 1; round <= ROUNDS; round++) {
         const t0 = performance.now();
         await untilDesktops(daemon, POOL, `${n} warm spares`, (ds) => ds.filter((d) => d.state === 'ready' && d.user === null).length === n, SPARES_TIMEOUT_MS);
