@@ -33,6 +33,7 @@ export const HostViewBody = z
   .object({
     name: z.string(),
     state: HostState,
+    stateReason: z.string().nullable(),
     labels: z.array(z.string()),
     labelsFrom: z.enum(HOST_LABELS_FROM),
     capacity: z.object({ memoryMiB: count, vcpus: count, memoryOvercommit: z.number().min(0.1), cpuOvercommit: z.number().min(0.1) }).strict(),

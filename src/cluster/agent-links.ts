@@ -11,7 +11,7 @@ import type { Store } from '../store/db.js';
 import { type AgentJoin, requireClusterStore } from './agent-join.js';
 import { dbNowIso } from './db-clock.js';
 
-/** How often agents heartbeat (told in `accepted`): well under HOST_DOWN_AFTER_MS. */
+/** How often agents heartbeat (told in `accepted`): well under HOST_SILENT_AFTER_MS (host-liveness.ts). */
 export const AGENT_HEARTBEAT_EVERY_MS = 3_000;
 /** An accepted link that sends nothing this long (several missed heartbeats) is closed. */
 export const AGENT_SILENT_AFTER_MS = 8 * AGENT_HEARTBEAT_EVERY_MS;

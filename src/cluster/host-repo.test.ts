@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HOST_DOWN_AFTER_MS, hostLoadsOf, hostStateNow, type HostsSnapshot } from './host-repo.js';
+import { HOST_SILENT_AFTER_MS } from './host-liveness.js';
+import { hostLoadsOf, hostStateNow, type HostsSnapshot } from './host-repo.js';
 
 const NOW = Date.parse('2026-12-04T06:00:00.000Z');
 const ago = (ms: number) => new Date(NOW - ms).toISOString();
@@ -9,17 +10,20 @@ const CASES: Array<[string, string, number, string]> = [
   ['up with a fresh heartbeat', 'up', 1_000, 'up'],
   ['draining stays draining', 'draining', 1_000, 'draining'],
   ['maintenance stays maintenance', 'maintenance', 0, 'maintenance'],
-  ['exactly at the limit: still up', 'up', HOST_DOWN_AFTER_MS, 'up'],
-  ['silent past the limit: down', 'up', HOST_DOWN_AFTER_MS + 1, 'down'],
-  ['a silent draining host is down too', 'draining', 5 * HOST_DOWN_AFTER_MS, 'down'],
+  ['exactly at the limit: still up', 'up', HOST_SILENT_AFTER_MS, 'up'],
+  ['silent past the limit, no storage lease known: suspect', 'up', HOST_SILENT_AFTER_MS + 1, 'suspect'],
+  ['silent past the limit, its storage lease expired: down', 'up', HOST_SILENT_AFTER_MS + 1, 'down'],
+  ['silent draining host, its storage lease still renewed: suspect', 'draining', 5 * HOST_SILENT_AFTER_MS, 'suspect'],
 ];
+const STORAGE = new Map([['b2', 'expired' as const], ['b3', 'renewing' as const]]);
 for (const [name, state, silentMs, expected] of CASES) {
-  test(`host state now: ${name}`, () => assert.equal(hostStateNow({ name: 'b2', state, heartbeat_at: ago(silentMs) }, NOW, 'b1'), expected));
+  const host = name.includes('expired') ? 'b2' : name.includes('still renewed') ? 'b3' : 'b4';
+  test(`host state now: ${name}`, () => assert.equal(hostStateNow({ name: host, state, heartbeat_at: ago(silentMs) }, NOW, 'b1', STORAGE), expected));
 }
 
 test("the controller's own host is never judged down by its heartbeat: it is the one asking", () => {
-  assert.equal(hostStateNow({ name: 'b1', state: 'up', heartbeat_at: ago(10 * HOST_DOWN_AFTER_MS) }, NOW, 'b1'), 'up');
-  assert.equal(hostStateNow({ name: 'b1', state: 'draining', heartbeat_at: ago(10 * HOST_DOWN_AFTER_MS) }, NOW, 'b1'), 'draining');
+  assert.equal(hostStateNow({ name: 'b1', state: 'up', heartbeat_at: ago(10 * HOST_SILENT_AFTER_MS) }, NOW, 'b1'), 'up');
+  assert.equal(hostStateNow({ name: 'b1', state: 'draining', heartbeat_at: ago(10 * HOST_SILENT_AFTER_MS) }, NOW, 'b1'), 'draining');
 });
 
 test('loads from a snapshot: usage and per-pool counts by host; a host with nothing has zeros', () => {

@@ -8,17 +8,21 @@ import type { Store } from '../store/db.js';
 import type { HostTable } from '../store/schema-hosts.js';
 import type { HostLoad } from './placement.js';
 import { dbNowIso } from './db-clock.js';
+import { type HostJudgement, hostLiveness, type StorageLiveness } from './host-liveness.js';
 
 export type HostRow = Selectable<HostTable>;
 
-/** A host whose heartbeat is older than this counts as down (Nova's service_down_time is 60 s). */
-export const HOST_DOWN_AFTER_MS = 60_000;
+/** Storage liveness by host name, as the controller's sanlock daemon last saw each host's delta lease. */
+export type StorageView = ReadonlyMap<string, StorageLiveness>;
 
-/** Pure: the state placement and the views use; a silent host is down whatever its row says, except the controller's
- *  own (the process asking is its embedded agent: alive, even if a stalled event loop delayed its heartbeat). */
-export function hostStateNow(row: Pick<HostRow, 'name' | 'state' | 'heartbeat_at'>, nowMs: number, controller?: string): HostState {
-  if (row.name !== controller && nowMs - Date.parse(row.heartbeat_at) > HOST_DOWN_AFTER_MS) return 'down';
-  return row.state as HostState;
+/** Pure: the state and its reason placement and the views use (host-liveness.ts); the controller's own host is never
+ *  judged by its heartbeat (the process asking is its embedded agent: alive, even if a stalled event loop delayed it). */
+export function hostJudgementNow(row: Pick<HostRow, 'name' | 'state' | 'heartbeat_at'>, nowMs: number, controller?: string, storage?: StorageView): HostJudgement {
+  return hostLiveness(row.state as HostState, nowMs - Date.parse(row.heartbeat_at), row.name === controller, storage?.get(row.name));
+}
+
+export function hostStateNow(row: Pick<HostRow, 'name' | 'state' | 'heartbeat_at'>, nowMs: number, controller?: string, storage?: StorageView): HostState {
+  return hostJudgementNow(row, nowMs, controller, storage).state;
 }
 
 export const hostGet = (db: Store, name: string) => db.selectFrom('hosts').selectAll().where('name', '=', name).executeTakeFirst();
@@ -83,10 +87,12 @@ export async function hostsSnapshot(db: Store): Promise<HostsSnapshot> {
 }
 
 /** `controllerKsm`: KSM as read on the controller's own host (other hosts' sysfs is not readable from here). */
-export function hostViewOf(row: HostRow, snap: HostsSnapshot, controller: string, nowMs: number, controllerKsm: KsmReport | null = null): HostView {
+export function hostViewOf(row: HostRow, snap: HostsSnapshot, controller: string, nowMs: number, controllerKsm: KsmReport | null = null, storage?: StorageView): HostView {
+  const judged = hostJudgementNow(row, nowMs, controller, storage);
   return {
     name: row.name,
-    state: hostStateNow(row, nowMs, controller),
+    state: judged.state,
+    stateReason: judged.reason,
     labels: JSON.parse(row.labels) as string[],
     labelsFrom: row.labels_from === 'serve' ? 'serve' : 'api',
     capacity: capacityOf(row),
@@ -105,12 +111,12 @@ export function agentViewOf(row: Pick<HostRow, 'agent_report' | 'agent_linked_at
 }
 
 /** Hosts placement may choose: remote agents join and report, but run no VMs yet, so only hosts without one. */
-export function hostLoadsOf(snap: HostsSnapshot, nowMs: number, controller?: string): HostLoad[] {
+export function hostLoadsOf(snap: HostsSnapshot, nowMs: number, controller?: string, storage?: StorageView): HostLoad[] {
   return snap.rows.filter((row) => row.agent_credential_sha256 === null).map((row) => {
     const used = snap.usage.get(row.name) ?? emptyUsage();
     return {
       name: row.name,
-      state: hostStateNow(row, nowMs, controller),
+      state: hostStateNow(row, nowMs, controller, storage),
       labels: JSON.parse(row.labels) as string[],
       memoryMiB: row.memory_mib,
       vcpus: row.vcpus,

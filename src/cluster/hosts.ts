@@ -12,7 +12,7 @@ import { Pool } from '../contract/pools.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { Store } from '../store/db.js';
 import { dbNowIso } from './db-clock.js';
-import { hostContents, hostGet, hostLoadsOf, hostsSnapshot, hostStateNow, hostViewOf, requireHost } from './host-repo.js';
+import { hostContents, hostGet, hostLoadsOf, hostsSnapshot, hostStateNow, hostViewOf, requireHost, type StorageView } from './host-repo.js';
 import { type Placement, type PlacementNeed, placeDesktop, desktopsThatFit } from './placement.js';
 
 export const HEARTBEAT_EVERY_MS = 10_000;
@@ -50,6 +50,9 @@ export class HostService extends EventEmitter<HostServiceEvents> {
   private timer: NodeJS.Timeout | undefined;
   /** This machine's /sys/kernel/mm/ksm: the controller's own host. */
   private readonly ksm = new KsmSysfs();
+  /** Every host's storage lease as this host's sanlock daemon saw it at the last heartbeat (empty without home leases). */
+  private storage: StorageView = new Map();
+  private storageSource: (() => Promise<StorageView>) | undefined;
 
   constructor(
     private readonly db: Store,
@@ -90,6 +93,11 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     this.timer.unref();
   }
 
+  /** serve --home-leases sanlock: silent hosts are judged by their storage lease too (suspect or down, host-liveness.ts). */
+  watchStorage(source: () => Promise<StorageView>): void {
+    this.storageSource = source;
+  }
+
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
@@ -99,12 +107,19 @@ export class HostService extends EventEmitter<HostServiceEvents> {
   async heartbeat(): Promise<void> {
     await this.db.updateTable('hosts').set({ heartbeat_at: dbNowIso(this.db) }).where('name', '=', this.opts.name).execute();
     await this.settleDrain(this.opts.name);
+    if (this.storageSource) {
+      // Unknown rather than stale when sanlock does not answer: a silent host is then suspect, never down.
+      this.storage = await this.storageSource().catch((err: Error) => {
+        this.log.warn({ err }, 'reading the hosts\' storage leases from sanlock failed; silent hosts count as suspect');
+        return new Map();
+      });
+    }
   }
 
   async list(): Promise<HostView[]> {
     const [snap, ksm] = await Promise.all([hostsSnapshot(this.db), this.ksm.read()]);
     const now = snap.nowMs ?? Date.now();
-    return snap.rows.map((r) => hostViewOf(r, snap, this.opts.name, now, ksm));
+    return snap.rows.map((r) => hostViewOf(r, snap, this.opts.name, now, ksm, this.storage));
   }
 
   async show(name: string): Promise<HostDetail> {
@@ -113,7 +128,7 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     const row = snap.rows.find((r) => r.name === name);
     if (!row) throw new ArdesiaError('HOST_NOT_FOUND', `host ${name} is not known`);
     const ksm = name === this.opts.name ? await this.ksm.read() : null;
-    return { ...hostViewOf(row, snap, this.opts.name, snap.nowMs ?? Date.now(), ksm), ...(await hostContents(this.db, name)) };
+    return { ...hostViewOf(row, snap, this.opts.name, snap.nowMs ?? Date.now(), ksm, this.storage), ...(await hostContents(this.db, name)) };
   }
 
   /** KSM on this daemon's own host, read now (/metrics). */
@@ -188,12 +203,12 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     // The planner asks on every pass of every pool: the hosts table alone, not the snapshot of what runs where.
     // Heartbeats are judged by the database's clock (remote agents' are stamped with it), read in the same query.
     const rows = await this.db.selectFrom('hosts').select(['name', 'state', 'heartbeat_at']).select(dbNowIso(this.db).as('db_now')).execute();
-    return new Set(rows.filter((r) => hostStateNow(r, Date.parse(r.db_now), this.opts.name) !== 'up').map((r) => r.name));
+    return new Set(rows.filter((r) => hostStateNow(r, Date.parse(r.db_now), this.opts.name, this.storage) !== 'up').map((r) => r.name));
   }
 
   async place(need: PlacementNeed): Promise<Placement> {
     const snap = await hostsSnapshot(this.db);
-    return placeDesktop(hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name), need);
+    return placeDesktop(hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage), need);
   }
 
   /** Where a new desktop or spare of the pool would go, or why none can. */
@@ -205,7 +220,7 @@ export class HostService extends EventEmitter<HostServiceEvents> {
   /** Desktops of the pool the hosts can run at once (its running ones included), for the spare schedule. */
   async poolCapacity(pool: Pool): Promise<number> {
     const snap = await hostsSnapshot(this.db);
-    return desktopsThatFit(hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name), poolNeed(pool));
+    return desktopsThatFit(hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage), poolNeed(pool));
   }
 
   /** VmPlacer for the VM manager: a pool desktop's VM is placed with its pool's labels and spread. */

@@ -2,7 +2,8 @@
 // daemon registers its own host at start and heartbeats it.
 import { z } from 'zod';
 
-export const HOST_STATES = ['up', 'draining', 'maintenance', 'down'] as const;
+/** suspect: silent but maybe alive (cut off); down: silent and its storage lease expired (src/cluster/host-liveness.ts). */
+export const HOST_STATES = ['up', 'draining', 'maintenance', 'suspect', 'down'] as const;
 export const HostState = z.enum(HOST_STATES);
 export type HostState = z.infer<typeof HostState>;
 
@@ -59,6 +60,8 @@ export interface HostAgentView {
 export interface HostView {
   name: string;
   state: HostState;
+  /** Why the host is suspect or down (its heartbeat, its storage lease); null otherwise. */
+  stateReason: string | null;
   labels: string[];
   /** `serve`: the host's `serve --host-label` sets the labels at each start (change them there); `api`: edited here. */
   labelsFrom: HostLabelsFrom;

@@ -213,6 +213,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   // Joined before any QEMU starts: every QEMU is then a sanlock client a home's lease can be acquired for.
   const homeLeases = opts.homeLeases === 'sanlock' ? new HomeLeases(store, log, { dataDir, host: hosts.localName, ...(opts.leaseIoTimeoutS !== undefined ? { ioTimeoutS: opts.leaseIoTimeoutS } : {}) }) : undefined;
   await homeLeases?.start();
+  if (homeLeases) hosts.watchStorage(() => homeLeases.hostStorage());
   const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids, ...(homeLeases ? { launchPrefix: homeLeases.registerPrefix() } : {}) });
   const rootToken = await ensureRootToken(store, dataDir);
 

@@ -1,7 +1,8 @@
 // Never two writers on a home, with real sanlock daemons: hosts are mount + network namespaces this file creates,
 // each with its own sanlock daemon (no watchdog: -w 0) and run folder, all sharing one lease folder on a disk
 // filesystem (sanlock uses O_DIRECT). QEMU is the busybox test guest, registered by native/home-lease.c.
-// One bed for the file; the power-loss case (76 s of lease expiry) starts first and is awaited last.
+// One bed for the file; the power-loss case (76 s of lease expiry) starts first and is awaited last. The daemon judges
+// silent hosts by their storage lease: suspect while it is renewed, down once it expired.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { SanlockClient } from '../../src/cluster/home-leases/sanlock.js';
 import { HomeLeases } from '../../src/cluster/home-leases/service.js';
 import type { ArdesiaError } from '../../src/contract/errors.js';
 import type { HomeInfo } from '../../src/contract/images.js';
+import type { HostView } from '../../src/contract/hosts.js';
 import { openStore } from '../../src/store/db.js';
 import pino from 'pino';
 import { guestArtifacts } from '../helpers/guests.js';
@@ -155,6 +157,18 @@ before(async () => {
   // The real daemon on host a initialises the lockspace and joins it (its host id from the store).
   daemon = await TestDaemon.start({ dataDir, extraArgs: ['--home-leases', 'sanlock', '--lease-io-timeout', String(IO_TIMEOUT_S)], env: { SANLOCK_RUN_DIR: a.runDir } });
   await Promise.all([b, c, dead].map((h) => h.join(files)));
+  // Hosts b and d as the daemon's store knows them: silent for minutes already (their agents are not part of this
+  // bed), with their sanlock host ids; the daemon judges them by their storage lease as its sanlock daemon sees it.
+  const db = await openStore(join(dataDir, 'ardesia.db'));
+  try {
+    const silentSince = new Date(Date.now() - 5 * 60_000).toISOString();
+    for (const h of [b, dead]) {
+      await db.insertInto('hosts').values({ name: h.name, state: 'up', memory_mib: 4096, vcpus: 2, memory_overcommit: 1.5, cpu_overcommit: 16, labels: '[]', labels_from: 'api', heartbeat_at: silentSince, agent_credential_sha256: null, cert_fingerprint: null, agent_report: null, agent_linked_at: null, created_at: silentSince, updated_at: silentSince }).execute();
+      await db.insertInto('lease_host_ids').values({ host: h.name, host_id: h.hostId }).execute();
+    }
+  } finally {
+    await db.destroy();
+  }
 });
 
 after(async () => {
@@ -170,6 +184,12 @@ test('power loss: another host gets the lease only after the dead host\'s lease 
   assert.equal(await dead.client.acquire(holder, res), 0);
   const taker = await qemuPid(c.startQemu());
   assert.notEqual(await c.client.acquire(taker, res), 0, 'refused while host d lives');
+  // Silent, but renewing its storage lease: suspect, never down on network silence alone.
+  const before = await until('host d judged by its storage lease', async () => {
+    const h = await daemon.api().request<HostView>('GET', '/v1/hosts/d');
+    return h.state === 'suspect' && /still renews its storage lease/.test(h.stateReason ?? '') ? h : undefined;
+  }, 60_000, 500);
+  assert.match(before.stateReason!, /no heartbeat for \d+ s, but it still renews its storage lease: cut off/);
   // Power loss: host d's sanlock daemon and its QEMU die at once (no watchdog here: the test kills the holder).
   dead.kill();
   const killedAt = Date.now();
@@ -293,6 +313,17 @@ test('a daemon with --home-leases sanlock and no sanlock daemon on its host refu
 
 test('power loss, the end: the lease moved only after host_dead_seconds, and nothing of the dead host runs', async (t) => {
   const { refusals, holderGoneBefore, seconds } = await powerLoss;
+  // The daemon's view: host d is down once its storage lease expired (sanlock DEAD); host b, silent but alive on the
+  // storage (a cut-off host), stays suspect; neither takes new desktops.
+  const d = await until('host d down', async () => {
+    const h = await daemon.api().request<HostView>('GET', '/v1/hosts/d');
+    return h.state === 'down' ? h : undefined;
+  }, 60_000, 500);
+  assert.match(d.stateReason!, /storage lease has expired: it is dead/);
+  assert.equal((await a.client.hostStates('ardesia')).get(dead.hostId), 'DEAD', 'host a\'s sanlock daemon says DEAD');
+  const bView = await daemon.api().request<HostView>('GET', '/v1/hosts/b');
+  assert.equal(bView.state, 'suspect');
+  assert.match((await daemon.cli(['host', 'show', 'b'])).stdout, /why +no heartbeat for \d+ s, but it still renews its storage lease/);
   t.diagnostic(`host c acquired the dead host's lease ${seconds.toFixed(1)} s after the power loss (host_dead_seconds ${hostDeadSeconds(IO_TIMEOUT_S)}), after ${refusals} refusals`);
   assert.ok(refusals >= 1, 'host c was refused at least once after the power loss (the lease had not expired yet)');
   assert.ok(holderGoneBefore, 'the dead host\'s QEMU was gone before the lease moved');

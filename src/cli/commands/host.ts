@@ -148,6 +148,7 @@ function hostText(h: HostDetail): string {
   const left = h.desktops.length + h.vms.length;
   return [
     `host ${h.name}: ${h.state}${h.controller ? ' (the controller\'s own host)' : ''}; heartbeat ${h.heartbeatAt}`,
+    ...(h.stateReason ? [`  why      ${h.stateReason}`] : []),
     `  capacity ${c.memoryMiB} MiB × ${c.memoryOvercommit} overcommit, ${c.vcpus} CPUs × ${c.cpuOvercommit}; labels ${h.labels.join(', ') || '-'}${h.labelsFrom === 'serve' ? ' (from its serve --host-label)' : ''}`,
     `  promised ${h.used.memoryMiB} MiB, ${h.used.vcpus} vCPUs to ${h.used.runningVms} VM(s): ${h.used.desktopsInSession} desktop(s) in session, ${h.used.spares} spare(s)`,
     `  memory   ${ksmText(h.ksm)}`,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ArdesiaError } from '../../contract/errors.js';
-import { acquireError, areaInitialised, daemonError, DELTA_MAGIC, heldElsewhere, homeResource, hostDeadSeconds, leaseFiles, lockspaceText, PAXOS_MAGIC, parseHelperFailure, parseInquire, resourceText, smallestFree } from './layout.js';
+import { acquireError, areaInitialised, daemonError, DELTA_MAGIC, heldElsewhere, homeResource, hostDeadSeconds, leaseFiles, lockspaceText, PAXOS_MAGIC, parseHelperFailure, parseHostStates, parseInquire, resourceText, smallestFree } from './layout.js';
 
 const files = leaseFiles('/srv/ardesia');
 
@@ -94,4 +94,20 @@ test('an area is initialised only with its own magic', () => {
   assert.equal(areaInitialised(le(PAXOS_MAGIC), DELTA_MAGIC), false);
   assert.equal(areaInitialised(Buffer.alloc(4), PAXOS_MAGIC), false);
   assert.equal(areaInitialised(Buffer.alloc(2), PAXOS_MAGIC), false);
+});
+
+test('parseHostStates reads `sanlock client gets -h 1` for one lockspace (output as sanlock 3.8.5 printed it here)', () => {
+  const out = [
+    's ardesia:1:/d/leases/lockspace:0 ',
+    'h 1 gen 1 timestamp 2437 LIVE',
+    'h 2 gen 3 timestamp 2456 FAIL',
+    'h 13 gen 1 timestamp 2456 DEAD',
+    's other:4:/x:0 ',
+    'h 7 gen 1 timestamp 9 LIVE',
+    'r ardesia:home3-alice:/d/leases/homes:3145728:1 p 4242',
+    '',
+  ].join('\n');
+  assert.deepEqual([...parseHostStates(out, 'ardesia')], [[1, 'LIVE'], [2, 'FAIL'], [13, 'DEAD']]);
+  assert.deepEqual([...parseHostStates(out, 'other')], [[7, 'LIVE']]);
+  assert.deepEqual([...parseHostStates('', 'ardesia')], []);
 });

@@ -129,3 +129,22 @@ export const PAXOS_MAGIC = 0x06152010;
 export function areaInitialised(head: Buffer, magic: number): boolean {
   return head.length >= 4 && head.readUInt32LE(0) === magic;
 }
+
+/**
+ * The host states `sanlock client gets -h 1` prints for `lockspace`: lines "s NAME:ID:PATH:OFFSET" open a lockspace,
+ * lines "h ID gen G timestamp T STATE" under it give each host id's delta lease (LIVE, FAIL, DEAD, FREE, UNKNOWN).
+ */
+export function parseHostStates(out: string, lockspace: string): Map<number, string> {
+  const states = new Map<number, string>();
+  let inside = false;
+  for (const line of out.split('\n')) {
+    const s = /^s ([^:\s]+):/.exec(line);
+    if (s) {
+      inside = s[1] === lockspace;
+      continue;
+    }
+    const h = /^h (\d+) gen \d+ timestamp \d+ (\w+)/.exec(line);
+    if (h && inside) states.set(Number(h[1]), h[2]!);
+  }
+  return states;
+}

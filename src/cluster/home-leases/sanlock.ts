@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { ArdesiaError } from '../../contract/errors.js';
-import { LEASE_ALIGN, type LeaseFiles, type LeaseResource, areaInitialised, DELTA_MAGIC, daemonError, lockspaceText, PAXOS_MAGIC, parseHelperFailure, parseInquire, resourceText, SANLOCK_RV } from './layout.js';
+import { LEASE_ALIGN, type LeaseFiles, type LeaseResource, areaInitialised, DELTA_MAGIC, daemonError, lockspaceText, PAXOS_MAGIC, parseHelperFailure, parseHostStates, parseInquire, resourceText, SANLOCK_RV } from './layout.js';
 
 const run = promisify(execFile);
 
@@ -78,6 +78,13 @@ export class SanlockClient {
       if (e.code === 'ENOENT') throw new ArdesiaError('LEASE_DAEMON_UNAVAILABLE', `${SANLOCK} is missing: install Debian's sanlock (node scripts/setup.mjs does)`);
       return { code: typeof e.code === 'number' ? e.code : -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` || e.message };
     }
+  }
+
+  /** Each host id's delta-lease state in `lockspace` as this host's sanlock daemon sees it (LIVE, FAIL, DEAD, …). */
+  async hostStates(lockspace: string): Promise<Map<number, string>> {
+    const r = await this.cli(['client', 'gets', '-h', '1'], 30_000);
+    if (r.code !== 0) throw daemonError(SANLOCK_RV.ECONNREFUSED, `asking sanlock for the hosts of ${lockspace}: ${r.out.trim()}`);
+    return parseHostStates(r.out, lockspace);
   }
 
   /** Joins the site lockspace as `hostId` (4–5 s; sanlock's own wait), unless this host's daemon has joined already. */

@@ -6,10 +6,11 @@ import type { Logger } from 'pino';
 import { auditAppend } from '../../audit/log.js';
 import { now } from '../../lib/time.js';
 import type { Store } from '../../store/db.js';
-import { acquireError, daemonError, DEFAULT_IO_TIMEOUT_S, homeResource, type LeaseFiles, leaseFiles, type LeaseResource, SANLOCK_RV } from './layout.js';
+import { acquireError, daemonError, DEFAULT_IO_TIMEOUT_S, homeResource, type LeaseFiles, leaseFiles, type LeaseResource, LOCKSPACE, SANLOCK_RV } from './layout.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { homeLeaseClaimInit, homeLeaseFreed, homeLeaseGet, homeLeaseHeld, homeLeaseReady, homeLeaseSlot, leaseHostId } from './repo.js';
 import { SanlockClient } from './sanlock.js';
+import { type StorageLiveness, storageLivenessOf } from '../host-liveness.js';
 
 /** How long a host waits for another one's initialisation of a resource (a `direct init` takes milliseconds). */
 const INIT_WAIT_MS = 30_000;
@@ -114,6 +115,17 @@ export class HomeLeases {
     }
     await homeLeaseFreed(this.db, user, this.opts.host, holder.desktop);
     await auditAppend(this.db, 'home-leases', 'home.unlease', user, { host: this.opts.host, desktop: holder.desktop, pid: holder.pid });
+  }
+
+  /** Each host's storage lease by host name, as this host's sanlock daemon sees the lockspace (host-liveness.ts). */
+  async hostStorage(): Promise<Map<string, StorageLiveness>> {
+    const states = await this.sanlock.hostStates(LOCKSPACE);
+    const out = new Map<string, StorageLiveness>();
+    for (const { host, host_id } of await this.db.selectFrom('lease_host_ids').select(['host', 'host_id']).execute()) {
+      const liveness = storageLivenessOf(states.get(host_id) ?? '');
+      if (liveness) out.set(host, liveness);
+    }
+    return out;
   }
 
   /** The resources a QEMU holds, as sanlock says (the console and the tests). */

@@ -29,7 +29,7 @@ export function HostsPage() {
         empty="No host is registered."
         columns={[
           { label: 'Host', render: (h) => (h.controller ? `${h.name} (controller)` : h.name) },
-          { label: 'State', render: (h) => <span className={`badge badge-host-${h.state}`}>{h.state}</span> },
+          { label: 'State', render: (h) => <span className={`badge badge-host-${h.state}`} title={h.stateReason ?? undefined}>{h.state}</span> },
           { label: 'Memory', render: (h) => `${h.used.memoryMiB} of ${memoryLimit(h)} MiB (${h.capacity.memoryMiB} MiB × ${h.capacity.memoryOvercommit})` },
           { label: 'vCPUs', render: (h) => `${h.used.vcpus} of ${vcpuLimit(h)} (${h.capacity.vcpus} CPUs × ${h.capacity.cpuOvercommit})` },
           { label: 'In session', render: (h) => String(h.used.desktopsInSession) },
@@ -55,7 +55,7 @@ export function HostsPage() {
                 ) : (
                   <ActionButton
                     label={`Undrain ${h.name}`}
-                    disabledReason={h.state === 'down' && `${h.name} is down: it comes back up when its agent reports again`}
+                    disabledReason={(h.state === 'down' || h.state === 'suspect') && `${h.name} is ${h.state}: ${h.stateReason ?? 'it comes back up when its agent reports again'}`}
                     action={async () => {
                       await clusterHostUndrain(h.name);
                       hosts.reload();

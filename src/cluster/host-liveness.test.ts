@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { HostState } from '../contract/hosts.js';
+import { HOST_SILENT_AFTER_MS, hostLiveness, type StorageLiveness, storageLivenessOf } from './host-liveness.js';
+
+const LATE = HOST_SILENT_AFTER_MS + 1;
+const cases: Array<[string, HostState, number, boolean, StorageLiveness | undefined, HostState, RegExp | null]> = [
+  ['a host that heartbeats keeps its row\'s state', 'up', 5_000, false, 'renewing', 'up', null],
+  ['even with an expired storage lease (it rejoined)', 'draining', 5_000, false, 'expired', 'draining', null],
+  ['silent but renewing its storage lease: suspect, never down', 'up', LATE, false, 'renewing', 'suspect', /still renews its storage lease: cut off/],
+  ['silent, its renewals late: still suspect', 'up', LATE, false, 'failing', 'suspect', /was renewing/],
+  ['silent and its storage lease expired: down', 'up', LATE, false, 'expired', 'down', /storage lease has expired/],
+  ['a silent draining host whose lease expired is down too', 'draining', 10 * LATE, false, 'expired', 'down', /expired/],
+  ['silent with no storage lease to judge by: suspect, not down (network silence alone)', 'up', LATE, false, undefined, 'suspect', /cannot be told from a cut-off one/],
+  ['the controller\'s own host is never judged', 'up', 10 * LATE, true, 'expired', 'up', null],
+];
+
+for (const [name, stored, age, isController, storage, want, reason] of cases) {
+  test(name, () => {
+    const got = hostLiveness(stored, age, isController, storage);
+    assert.equal(got.state, want);
+    if (reason === null) assert.equal(got.reason, null);
+    else assert.match(got.reason ?? '', reason);
+  });
+}
+
+test('sanlock host states map to storage liveness', () => {
+  assert.deepEqual(['LIVE', 'FAIL', 'DEAD', 'FREE', 'UNKNOWN', 'x'].map(storageLivenessOf), ['renewing', 'failing', 'expired', undefined, undefined, undefined]);
+});
