@@ -1,5 +1,6 @@
 // The controller's end of the agents' links (WSS at /v1/agent/link): the credential names the host, hello records its
-// capacity and marks it up, heartbeats are stamped with the database's clock; a closed link leaves the host down.
+// capacity and marks it up, heartbeats are stamped with the database's clock; a closed link leaves it unlinked (its
+// state is judged by its heartbeat's age and its storage lease, host-liveness.ts).
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import {
@@ -50,7 +51,7 @@ export class AgentLinks {
     const timer = setTimeout(() => this.refuse(socket, new ArdesiaError('AGENT_PROTOCOL_MISMATCH', `agent of ${host} sent no hello within ${HELLO_WITHIN_MS / 1000} s`)), HELLO_WITHIN_MS);
     let accepted = false;
     let queue = Promise.resolve();
-    // A link gone silent (a host cut off without a FIN) is closed, so the host is marked down and unlinked.
+    // A link gone silent (a host cut off without a FIN) is closed, so the host is unlinked.
     let silence: NodeJS.Timeout | undefined;
     const heard = () => {
       clearTimeout(silence);
@@ -118,9 +119,9 @@ export class AgentLinks {
   private async linkGone(host: string): Promise<void> {
     this.live.delete(host);
     try {
+      // Unlinked, not down: a closed link is network silence, which alone never makes a host down (host-liveness.ts).
       await this.db.updateTable('hosts').set({ agent_linked_at: null }).where('name', '=', host).execute();
-      await this.db.updateTable('hosts').set({ state: 'down' }).where('name', '=', host).where('state', '=', 'up').execute();
-      this.log.warn({ host }, `agent of host ${host} unlinked: the host is down until it reconnects`);
+      this.log.warn({ host }, `agent of host ${host} unlinked: suspect once its heartbeats are a minute old, down only once its storage lease has expired`);
       this.onChange(host);
     } catch (err) {
       this.log.warn({ err, host }, 'recording a closed agent link failed');

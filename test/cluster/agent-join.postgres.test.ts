@@ -60,7 +60,8 @@ function agentStart(ns: string, dataDir: string, args: string[]): AgentProc {
   return a;
 }
 const linked = (name: string) => async () => (await hosts()).find((h) => h.name === name && h.agent?.linked === true && h.state === 'up');
-const unlinked = (name: string) => async () => (await hosts()).find((h) => h.name === name && h.agent?.linked === false && h.state === 'down');
+// Unlinked is not down: the host turns suspect once its heartbeats are a minute old (never down on network silence).
+const unlinked = (name: string) => async () => (await hosts()).find((h) => h.name === name && h.agent?.linked === false && h.state !== 'down');
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'ard-agent-'));
   dirs.push(d);

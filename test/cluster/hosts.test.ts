@@ -110,11 +110,13 @@ test('remove: refused for the controller’s own host and while anything runs on
   for (const action of ['host.drain', 'host.undrain', 'host.remove']) assert.ok(audit.some((a) => a.action === action), `audited: ${action}`);
 });
 
-test('a silent host counts as down: placement skips it and the list says so', async () => {
+test('a silent host without a storage lease to judge by is suspect, never down, and the list says why', async () => {
   await addRemoteHost('blade3');
   await store.updateTable('hosts').set({ heartbeat_at: new Date(Date.now() - 120_000).toISOString() }).where('name', '=', 'blade3').execute();
   const hosts = await daemon.api().request<HostView[]>('GET', '/v1/hosts');
-  assert.equal(hosts.find((h) => h.name === 'blade3')?.state, 'down');
+  const blade3 = hosts.find((h) => h.name === 'blade3');
+  assert.equal(blade3?.state, 'suspect');
+  assert.match(blade3?.stateReason ?? '', /no heartbeat for 1[12]\d s; without a storage lease to judge by/);
   await daemon.api().request('DELETE', '/v1/hosts/blade3');
 });
 
