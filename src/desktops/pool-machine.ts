@@ -11,7 +11,7 @@ import type { ResumedMessage } from '../contract/guest.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
-import { ArdesiaError } from '../contract/errors.js';
+import { ArdesiaError, type ErrorCode } from '../contract/errors.js';
 import type { DesktopView, Pool } from '../contract/pools.js';
 import { DAEMON_STOP_REASON, type VmSpec } from '../contract/vm.js';
 import type { ServiceContext } from '../images/context.js';
@@ -36,7 +36,8 @@ export interface MachineOptions {
 
 export interface MachineEvents {
   /** A desktop's view after every change (the API's live events, metrics, waiters). */
-  desktop: [DesktopView, { lastError: string | null }];
+  /** lastErrorCode: the registry code of the step that failed, when a waiting connect should pass it on as it is. */
+  desktop: [DesktopView, { lastError: string | null; lastErrorCode?: ErrorCode }];
   'desktop-removed': [string];
   /** The guest helper reported a session started (for the login-to-ready latency). */
   'session-started': [string];
@@ -52,6 +53,8 @@ export interface MachineEvents {
 }
 
 const FORCE_STOP_WAIT_MS = 15_000;
+/** Failures a waiting connect answers with their own code: what the user can act on (their desktop elsewhere is ending). */
+const PASSED_ON_CODES = new Set<ErrorCode>(['HOME_LEASE_HELD', 'HOME_LEASED']);
 /** A clone's start that failed in these ways is the template's fault (its state did not load or fit): it is rebuilt. */
 const RESTORE_FAILURES = new Set<string>(['VM_STATE_RESTORE_FAILED', 'VM_STATE_MISMATCH', 'VM_STATE_INVALID']);
 const GRACEFUL_STOP_WAIT_MS = 60_000;
@@ -67,6 +70,8 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
   private readonly watchdogs = new Map<string, NodeJS.Timeout>();
   /** The exit reason of each desktop VM that exited, until its vm-exited event has been fired. */
   private readonly exits = new Map<string, string>();
+  /** The registry code of each desktop's last failed step, when it is one a waiting connect passes on (PASSED_ON_CODES). */
+  private readonly failureCodes = new Map<string, ErrorCode>();
   /** The daemon is stopping: what its own stop does to the VMs is not a desktop event (see reconcile). */
   private closing = false;
   /** Restore templates of pools in start mode restore (pool-templates.ts). */
@@ -150,7 +155,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       }
       await this.runEffect(row, pool, target, effect, queued);
     }
-    this.emit('desktop', desktopViewOf(row), { lastError: row.last_error });
+    this.emit('desktop', desktopViewOf(row), { lastError: row.last_error, lastErrorCode: row.last_error === null ? undefined : this.failureCodes.get(name) });
     return desktopViewOf(row);
   }
 
@@ -164,9 +169,16 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     Object.assign(row, { last_error: failure.message, failure_step: failure.step, failure_vm_exit: failure.vmExit, failure_console: failure.consoleLine });
   }
 
-  private async fail(row: PoolDesktopRow, message: string): Promise<void> {
+  /** The code of the desktop's last failed step when a waiting connect passes it on (the failure may precede the wait). */
+  failureCodeOf(name: string): ErrorCode | undefined {
+    return this.failureCodes.get(name);
+  }
+
+  private async fail(row: PoolDesktopRow, message: string, code?: ErrorCode): Promise<void> {
     if (this.closing) return; // the daemon's own stop cut the step short: not the desktop's failure
     row.last_error = message;
+    if (code) this.failureCodes.set(row.name, code);
+    else this.failureCodes.delete(row.name);
     await poolDesktopUpdate(this.ctx.db, row.name, { last_error: message });
   }
 
@@ -193,7 +205,8 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       case 'attach-home':
         this.emit('login-stage', row.name, 'spare');
         return this.attachHome(row, pool, effect.user).then(() => void this.emit('login-stage', row.name, 'home-attached')).catch(async (err: Error) => {
-          await this.fail(row, `the home volume of ${effect.user} could not be attached: ${err.message}`);
+          // The user's own situation (their home leased by a desktop elsewhere) keeps its code for the waiting connect.
+          await this.fail(row, `the home volume of ${effect.user} could not be attached: ${err.message}`, err instanceof ArdesiaError && PASSED_ON_CODES.has(err.code) ? err.code : undefined);
           queue({ type: 'session-ended' });
         });
       case 'release-home':
@@ -408,6 +421,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     await this.stopVm(row.name, true);
     this.guests.get(row.name)?.close();
     this.guests.delete(row.name);
+    this.failureCodes.delete(row.name);
     await this.releaseHome(row);
     await this.ctx.vms.undefine(row.name).catch((err: ArdesiaError) => {
       if (err.code !== 'VM_NOT_FOUND') throw err;

@@ -3,7 +3,7 @@
 // Decisions are pure (broker-plan.ts, spares-plan.ts); this shell builds their views from the store,
 // runs their answers through the desktop lifecycle (pool-machine.ts) and reports what happened.
 import { EventEmitter } from 'node:events';
-import { ArdesiaError } from '../contract/errors.js';
+import { ArdesiaError, type ErrorCode } from '../contract/errors.js';
 import { GuestUserName } from '../contract/guest.js';
 import {
   type ConnectBody,
@@ -351,12 +351,14 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => done(new ArdesiaError('TIMEOUT', `desktop ${desktop} did not start a session for ${user} within ${Math.round(timeoutMs / 1000)} s; it keeps trying — connect again to follow it`)), timeoutMs);
       let reason: string | null = null; // a step's failure (a home lease held elsewhere) is cleared by the reset that follows it
-      const onDesktop = (view: DesktopView, info: { lastError: string | null }) => {
+      let code: ErrorCode | undefined; // and its registry code, when the user is to see it as it is (HOME_LEASE_HELD)
+      const onDesktop = (view: DesktopView, info: { lastError: string | null; lastErrorCode?: ErrorCode }) => {
         if (view.name !== desktop) return;
         reason = info.lastError ?? reason;
+        code = info.lastErrorCode ?? code;
         if (view.state === 'in-use' || view.state === 'disconnected') return done(undefined, view);
         if (SESSION_END_STATES.includes(view.state) || (view.user !== null && view.user !== user)) {
-          done(new ArdesiaError('DESKTOP_FAILED', `desktop ${desktop} could not start your session${reason ? `: ${reason}` : ` (it is ${view.state})`}`));
+          done(new ArdesiaError(code ?? 'DESKTOP_FAILED', `desktop ${desktop} could not start your session${reason ? `: ${reason}` : ` (it is ${view.state})`}`));
         }
       };
       const onRemoved = (name: string) => name === desktop && done(new ArdesiaError('DESKTOP_FAILED', `desktop ${desktop} was removed before your session started`));
@@ -370,7 +372,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       this.machine.on('desktop', onDesktop);
       this.machine.on('desktop-removed', onRemoved);
       void requirePoolDesktop(this.ctx.db, desktop).then(
-        (row) => onDesktop(desktopViewOf(row), { lastError: row.last_error }),
+        (row) => onDesktop(desktopViewOf(row), { lastError: row.last_error, lastErrorCode: row.last_error === null ? undefined : this.machine.failureCodeOf(desktop) }),
         () => undefined,
       );
     });

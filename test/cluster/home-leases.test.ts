@@ -285,7 +285,8 @@ test('through the daemon: a pool desktop\'s QEMU holds its user\'s home lease wh
   await untilDesktops(daemon, 'homes', 'a warm spare again', (d) => d.some((x) => x.state === 'ready'));
   await assert.rejects(
     alice.request('POST', '/v1/pools/homes/connect', { wait: true, waitSeconds: 120 }),
-    (err: Error) => /HOME_LEASE_HELD/.test(err.message) && /still ending/.test(err.message),
+    // The connect answers with the lease's own code (its hint tells the user to wait), not a generic DESKTOP_FAILED.
+    (err: ArdesiaError) => err.code === 'HOME_LEASE_HELD' && /still ending/.test(err.message),
   );
   const after = await daemon.api().request<HomeInfo>('GET', '/v1/homes/alice');
   assert.equal(after.leasedTo, null, 'the refused home is not leased (nor attached) here');
