@@ -66,12 +66,15 @@ test('a failing chore is logged and the others still run; close stops the rounds
     { name: 'broken', run: () => { throw new Error('disk gone'); } },
     { name: 'counted', run: () => ++runs },
   ], { debug: () => undefined, warn: (_f, msg) => warned.push(msg) }, 1);
+  // The rounds' timer is unref'd (it must not keep a finished daemon alive): this one keeps the test's loop running.
+  const keepAlive = setInterval(() => undefined, 1000);
   const first = once(hk, 'ran');
   hk.start();
   assert.deepEqual((await first)[0], { counted: 1 });
   assert.match(warned[0]!, /housekeeping: broken failed/);
   await once(hk, 'ran');
   await hk.close();
+  clearInterval(keepAlive);
   const after = runs;
   // A round already scheduled would have emitted by the next turn of the event loop's timers; none comes.
   await new Promise((r) => setTimeout(r, 20));
