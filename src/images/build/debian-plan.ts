@@ -124,12 +124,10 @@ export function debianTreeCacheKey(inputs: CacheKeyInputs): string {
   return hash.digest('hex').slice(0, 20);
 }
 
-/** Where mmdebstrap finds its hook scripts (Debian package mmdebstrap) and what the eatmydata hook needs. */
-export const MMDEBSTRAP_EATMYDATA_HOOKS = '/usr/share/mmdebstrap/hooks/eatmydata';
-
-/** Packages every tree gets on top of its own: apt satisfies `usrmerge | usr-is-merged` (init-system-helpers) with
- *  usrmerge and perl (45 MB) where debootstrap took usr-is-merged; the tree is merged-/usr from the start either way. */
-export const TREE_BASE_PACKAGES: readonly string[] = ['usr-is-merged'];
+/** mmdebstrap's hook folders (Debian package mmdebstrap): eatmydata (no fsync while installing; needs eatmydata on the
+ *  host); merged-usr, which makes /bin, /lib, … links into /usr first and marks usr-is-merged installed: without it apt
+ *  satisfies init-system-helpers' `usrmerge | usr-is-merged` with usrmerge and perl (45 MB) where debootstrap took usr-is-merged. */
+export const MMDEBSTRAP_HOOK_DIRS: readonly string[] = ['/usr/share/mmdebstrap/hooks/eatmydata', '/usr/share/mmdebstrap/hooks/merged-usr'];
 
 export interface MmdebstrapInputs {
   root: string;
@@ -156,8 +154,8 @@ export function mmdebstrapArgs(opts: MmdebstrapInputs): string[] {
     '--variant=minbase',
     `--architectures=${opts.arch}`,
     '--components=main',
-    `--include=${[...TREE_BASE_PACKAGES, ...opts.packages].join(',')}`,
-    `--hook-dir=${MMDEBSTRAP_EATMYDATA_HOOKS}`,
+    `--include=${opts.packages.join(',')}`,
+    ...MMDEBSTRAP_HOOK_DIRS.map((dir) => `--hook-dir=${dir}`),
     '--skip=essential/unlink',
     '--skip=cleanup/reproducible',
     `--setup-hook=mkdir -p "$1${archives}"`,
