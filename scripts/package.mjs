@@ -23,7 +23,7 @@ const DEPENDS = [
   'iproute2', 'nftables', // taps, MAC locks, the NAT guard
   'openssl', // the HTTPS and SPICE certificates (src/tls/certs.ts)
   'ipxe', // netboot's first files (undionly.kpxe, snponly.efi)
-  'debootstrap', 'e2fsprogs', // `image build`: debootstrap → mkfs.ext4 -d; debugfs
+  'mmdebstrap', 'eatmydata', 'arch-test', 'e2fsprogs', // `image build`: mmdebstrap (eatmydata hook; arch-test for i386 trees) → mkfs.ext4 -d; debugfs
   'util-linux', 'adduser', 'init-system-helpers', // setpriv and flock; postinst's accounts; deb-systemd-helper
 ];
 const RECOMMENDS = ['ovmf-ia32', 'squashfs-tools', 'cpio', 'busybox-static']; // 32-bit UEFI guests; `thinclient build`

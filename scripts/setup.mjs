@@ -27,7 +27,9 @@ const DEBIAN_PACKAGES = {
   'dosfstools': '/usr/sbin/mkfs.vfat',
   iproute2: '/usr/sbin/ip',
   nftables: '/usr/sbin/nft', // locked lladdr: MAC locks on desktop and VM taps
-  debootstrap: '/usr/sbin/debootstrap',
+  mmdebstrap: '/usr/bin/mmdebstrap', // the Debian trees of the desktop image and the thin-client OS
+  eatmydata: '/usr/bin/eatmydata', // mmdebstrap's eatmydata hook: no fsync while the tree is installed
+  'arch-test': '/usr/bin/arch-test', // mmdebstrap checks with it that the host runs the i386 thin-client tree's programs
   ipxe: '/usr/lib/ipxe/undionly.kpxe',
   'dnsmasq-base': '/usr/sbin/dnsmasq',
   websockify: '/usr/bin/websockify', // the display-gateway benchmark's baseline
@@ -160,7 +162,7 @@ function hostRunsI386() {
   }
 }
 
-/** The i386 test guests and thin-client OS run i386 programs on the host (busybox's applet list, debootstrap's
+/** The i386 test guests and thin-client OS run i386 programs on the host (busybox's applet list, mmdebstrap's
  *  chroot). A kernel without IA32 emulation runs them through qemu-user, registered with binfmt_misc (F: the
  *  interpreter is opened now, so it works inside chroots too). Debian ships no i386 binfmt entry for amd64 hosts. */
 function ensureI386Programs() {

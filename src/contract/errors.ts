@@ -111,10 +111,10 @@ export const ERROR_REGISTRY = {
   EVENTS_FULL: { status: 503, hint: 'Too many live-update streams are open at once: close console or portal tabs that are not in use, or try again in a minute.' },
 
   // building gold images from Debian packages (src/images/build)
-  IMAGE_BUILD_NEEDS_ROOT: { status: 403, hint: 'Building from Debian packages needs root (debootstrap, a root-owned tree): run the daemon (for `image create --build`) or `ardesia thinclient build` as root; or import a gold image with --from instead.' },
+  IMAGE_BUILD_NEEDS_ROOT: { status: 403, hint: 'Building from Debian packages needs root (mmdebstrap, a root-owned tree): run the daemon (for `image create --build`) or `ardesia thinclient build` as root; or import a gold image with --from instead.' },
   IMAGE_BUILD_NO_MIRROR: { status: 409, hint: 'Add a Debian bookworm mirror with "main" in /etc/apt/sources.list.d (deb822 .sources) and run apt-get update, or set ARDESIA_DEBIAN_MIRROR=http://… (for the daemon, or for `ardesia thinclient build`).' },
   IMAGE_BUILD_MIRROR_UNREACHABLE: { status: 502, hint: "The Debian mirror did not answer: check this host's network and proxy (http_proxy), or give a reachable mirror (ARDESIA_DEBIAN_MIRROR, or the entry in /etc/apt/sources.list.d), then build again." },
-  IMAGE_BUILD_TOOL_MISSING: { status: 501, hint: 'A build tool is not installed: run `node scripts/setup.mjs` (it installs debootstrap, e2fsprogs and qemu-utils), then build again.' },
+  IMAGE_BUILD_TOOL_MISSING: { status: 501, hint: 'A build tool is not installed: run `node scripts/setup.mjs` (it installs mmdebstrap, eatmydata, arch-test, e2fsprogs and qemu-utils), then build again.' },
   IMAGE_BUILD_FAILED: { status: 500, hint: 'A build step failed; the message ends with the last lines of its output. Fix what they name (disk space, the mirror, a package), then build again: finished steps are cached.' },
 
   // pool desktops

@@ -1,5 +1,5 @@
 // A lock between processes on one machine: a file created exclusively holding the owner's pid. Two builds
-// sharing one cache folder (two tests, or two admins) must not run debootstrap into the same package cache.
+// sharing one cache folder (two tests, or two admins) must not run mmdebstrap into the same package cache.
 import { openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
 
 const POLL_MS = 500;

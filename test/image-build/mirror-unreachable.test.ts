@@ -1,5 +1,5 @@
 // `image create --build debian` through the real daemon, pointed at a Debian mirror on a closed loopback port:
-// debootstrap fails within seconds and the user gets IMAGE_BUILD_MIRROR_UNREACHABLE with what to do, and no
+// mmdebstrap fails within seconds and the user gets IMAGE_BUILD_MIRROR_UNREACHABLE with what to do, and no
 // half-made image is left behind. The thin-client OS build, run by the CLI itself, says the same.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -41,7 +41,7 @@ test('an unreachable Debian mirror fails the build fast with its code and hint, 
   assert.equal(error.hint, ERROR_REGISTRY.IMAGE_BUILD_MIRROR_UNREACHABLE.hint);
   assert.equal(ERROR_REGISTRY.IMAGE_BUILD_MIRROR_UNREACHABLE.status, 502);
   assert.ok(error.message.includes(mirror), error.message);
-  assert.match(error.message, /Failed getting release file/, 'the message ends with what debootstrap said');
+  assert.match(error.message, /E: Failed to fetch /, 'the message ends with what mmdebstrap (apt) said');
   const ms = Date.now() - started;
   console.log(`unreachable mirror: the build failed in ${ms} ms`);
   assert.ok(ms < 60_000, `took ${ms} ms`);
@@ -63,6 +63,6 @@ test('the thin-client OS build (in the CLI) says the same, with its hint', async
     env: { ARDESIA_DEBIAN_MIRROR: mirror },
     timeoutMs: 120_000,
   });
-  assert.match(text.stderr, /Failed getting release file/);
+  assert.match(text.stderr, /E: Failed to fetch /);
   assert.ok(text.stderr.includes(ERROR_REGISTRY.IMAGE_BUILD_MIRROR_UNREACHABLE.hint), text.stderr);
 });

@@ -165,7 +165,7 @@ test('the .deb builds, installs, runs its unit, upgrades, is removed and purged 
       const info = must('dpkg-deb', ['-I', debs[0]!]);
       assert.match(info, new RegExp(`Version: ${VERSION}-1\\n`));
       const depends = /Depends: (.*)\n/.exec(info)?.[1] ?? '';
-      for (const dep of ['nodejs (>= 20)', 'nodejs (<< 21)', 'qemu-system-x86', 'qemu-utils', 'nftables', 'iproute2', 'ovmf', 'openssl', 'debootstrap']) {
+      for (const dep of ['nodejs (>= 20)', 'nodejs (<< 21)', 'qemu-system-x86', 'qemu-utils', 'nftables', 'iproute2', 'ovmf', 'openssl', 'mmdebstrap', 'eatmydata']) {
         assert.ok(depends.split(', ').includes(dep), `Depends names ${dep}: ${depends}`);
       }
       const control = join(work, 'control');

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   DESKTOP_PACKAGES,
-  debootstrapArgs,
-  debootstrapCacheKey,
-  debootstrapFailureKind,
-  debootstrapStage,
+  debianTreeCacheKey,
+  mmdebstrapArgs,
+  mmdebstrapFailureKind,
+  mmdebstrapStage,
   parseDeb822Sources,
   parseDpkgStatus,
   parseOneLineSources,
@@ -66,32 +66,65 @@ describe('dpkg status', () => {
   });
 });
 
-describe('debootstrap', () => {
+describe('mmdebstrap', () => {
   const base = { mirror: 'http://deb.debian.org/debian', suite: 'bookworm', packages: DESKTOP_PACKAGES, indexDigest: 'a' };
   it('keys the cache by every input, not by package order', () => {
-    assert.equal(debootstrapCacheKey(base), debootstrapCacheKey({ ...base, packages: [...DESKTOP_PACKAGES].reverse() }));
-    assert.notEqual(debootstrapCacheKey(base), debootstrapCacheKey({ ...base, indexDigest: 'b' }));
-    assert.notEqual(debootstrapCacheKey(base), debootstrapCacheKey({ ...base, mirror: 'http://other/debian' }));
-    assert.notEqual(debootstrapCacheKey(base), debootstrapCacheKey({ ...base, packages: ['jwm'] }));
+    assert.equal(debianTreeCacheKey(base), debianTreeCacheKey({ ...base, packages: [...DESKTOP_PACKAGES].reverse() }));
+    assert.notEqual(debianTreeCacheKey(base), debianTreeCacheKey({ ...base, indexDigest: 'b' }));
+    assert.notEqual(debianTreeCacheKey(base), debianTreeCacheKey({ ...base, mirror: 'http://other/debian' }));
+    assert.notEqual(debianTreeCacheKey(base), debianTreeCacheKey({ ...base, packages: ['jwm'] }));
   });
 
-  it('runs minbase with the desktop packages, the keyring and the mirror last', () => {
-    const args = debootstrapArgs({ root: '/r', mirror: { uri: 'http://m/debian', keyring: '/k.gpg' }, debCache: '/c' });
+  const args = mmdebstrapArgs({ root: '/r', mirror: { uri: 'http://m/debian', keyring: '/k.gpg' }, arch: 'i386', packages: DESKTOP_PACKAGES, debCache: '/c/debs' });
+  it('runs minbase as root for the architecture, with the packages, the keyring and the mirror last', () => {
     assert.deepEqual(args.slice(-3), ['bookworm', '/r', 'http://m/debian']);
-    assert.ok(args.includes('--variant=minbase'));
-    assert.ok(args.includes('--keyring=/k.gpg'));
+    for (const arg of ['--mode=root', '--variant=minbase', '--architectures=i386', '--keyring=/k.gpg']) assert.ok(args.includes(arg), arg);
     const include = args.find((a) => a.startsWith('--include='))!;
     for (const pkg of ['jwm', 'xterm', 'pcmanfm', 'linux-image-cloud-amd64', 'xserver-xorg-video-fbdev']) assert.ok(include.split(/[=,]/).includes(pkg), pkg);
   });
 
-  const stageCases: Array<[string, string | undefined]> = [
-    ['I: Retrieving Release ', 'debootstrap: resolving'],
-    ['I: Retrieving libc6 2.36', 'debootstrap: downloading'],
-    ['I: Configuring the base system...', 'debootstrap: configuring'],
-    ['I: Base system installed successfully.', 'debootstrap: done'],
-    ['W: something', undefined],
+  it('merges /usr with the hook, so that apt does not pull in usrmerge and perl', () => {
+    assert.ok(args.includes('--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr'));
+  });
+
+  it('installs under eatmydata and keeps every .deb for the next build', () => {
+    assert.ok(args.includes('--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata'));
+    // the essential .debs would be deleted before the customize hook copies the archive out
+    assert.ok(args.includes('--skip=essential/unlink'));
+    const syncIn = args.indexOf('--setup-hook=sync-in /c/debs /var/cache/apt/archives');
+    assert.ok(syncIn > args.indexOf('--setup-hook=mkdir -p "$1/var/cache/apt/archives"'), 'the archive folder exists before the copy in');
+    assert.ok(args.includes('--customize-hook=sync-out /var/cache/apt/archives /c/debs'));
+  });
+
+  it('leaves no keyring option without one', () => {
+    assert.ok(!mmdebstrapArgs({ root: '/r', mirror: { uri: 'http://m/debian' }, arch: 'amd64', packages: [], debCache: '/c' }).some((a) => a.startsWith('--keyring')));
+  });
+
+  // [line, the stage before it, the stage it starts]
+  const stageCases: Array<[string, string, string | undefined]> = [
+    ['I: running apt-get update...', '', 'mmdebstrap: resolving'],
+    ['I: downloading packages with apt...', 'mmdebstrap: resolving', 'mmdebstrap: downloading essential'],
+    ['I: extracting archives...', 'mmdebstrap: downloading essential', 'mmdebstrap: extracting'],
+    ['I: installing essential packages...', 'mmdebstrap: extracting', 'mmdebstrap: installing essential'],
+    ['Unpacking libc6:amd64 (2.36-9+deb12u10) over (2.36-9+deb12u10) ...', 'mmdebstrap: installing essential', undefined],
+    ['Setting up dpkg (1.21.22) ...', 'mmdebstrap: installing essential', undefined],
+    ['I: installing remaining packages inside the chroot...', 'mmdebstrap: installing essential', 'mmdebstrap: installing'],
+    ['Get:12 http://m/debian bookworm/main amd64 cage amd64 0.1.4-4 [28.1 kB]', 'mmdebstrap: installing', 'mmdebstrap: downloading'],
+    ['Unpacking cage (0.1.4-4) ...', 'mmdebstrap: downloading', 'mmdebstrap: unpacking'],
+    ['Get:13 http://m/debian bookworm/main amd64 cog amd64 0.16.1-1 [71 kB]', 'mmdebstrap: unpacking', undefined],
+    ['Setting up cage (0.1.4-4) ...', 'mmdebstrap: unpacking', 'mmdebstrap: configuring'],
+    ['Unpacking cog (0.16.1-1) ...', 'mmdebstrap: configuring', undefined],
+    ['I: running special hook: sync-out /var/cache/apt/archives /c', 'mmdebstrap: configuring', 'mmdebstrap: caching packages'],
+    ['I: cleaning package lists and apt cache...', 'mmdebstrap: caching packages', 'mmdebstrap: cleaning'],
+    ['I: success in 93.1 s', 'mmdebstrap: cleaning', 'mmdebstrap: done'],
+    ['W: something', 'mmdebstrap: installing', undefined],
   ];
-  for (const [line, stage] of stageCases) it(`maps "${line}"`, () => assert.equal(debootstrapStage(line)?.stage, stage));
+  for (const [line, last, stage] of stageCases) it(`maps "${line}" after "${last}"`, () => assert.equal(mmdebstrapStage(line, last)?.stage, stage));
+
+  it('moves forward only', () => {
+    const fractions = stageCases.filter(([, , stage]) => stage).map(([line, last]) => mmdebstrapStage(line, last)!.fraction);
+    assert.deepEqual(fractions, [...fractions].sort((a, b) => a - b));
+  });
 });
 
 describe('desktop overlay', () => {
@@ -105,14 +138,15 @@ describe('desktop overlay', () => {
   });
 });
 
-describe('debootstrapFailureKind', () => {
+describe('mmdebstrapFailureKind', () => {
   const cases: Array<[string, string, 'mirror-unreachable' | 'failed']> = [
-    ['closed port', 'I: Retrieving InRelease \nI: Retrieving Release \nE: Failed getting release file http://127.0.0.1:9/debian/dists/bookworm/Release\n', 'mirror-unreachable'],
-    ['mirror lost mid-way', 'I: Retrieving libc6 2.36-9\nE: Couldn\'t download packages: libc6 udev\n', 'mirror-unreachable'],
-    ['a package script failed', 'I: Configuring udev...\nW: Failure trying to run: chroot "/x" dpkg --force-depends --install /var/cache/apt/archives/udev.deb\n', 'failed'],
-    ['bad signature', 'E: Release signed by unknown key (key id 6ED0E7B82643E131)\n', 'failed'],
-    ['the URL merely named in a later line', 'I: Validating Packages\nW: see http://x/Failed getting release file\n', 'failed'],
+    ['closed port', 'Err:1 http://127.0.0.1:9/debian bookworm InRelease\n  Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)\nReading package lists...\nE: Failed to fetch http://127.0.0.1:9/debian/dists/bookworm/InRelease  Could not connect to 127.0.0.1:9 (127.0.0.1).\nE: Some index files failed to download. They have been ignored, or old ones used instead.\nE: apt-get update --error-on=any -oAPT::Status-Fd=<$fd> -oDpkg::Use-Pty=false failed\nE: mmdebstrap failed to run\n', 'mirror-unreachable'],
+    ['mirror lost mid-way', 'Get:40 http://m/debian bookworm/main amd64 udev amd64 252.38-1~deb12u1\nE: Unable to fetch some archives, maybe run apt-get update or try with --fix-missing?\nE: apt-get --yes install failed\n', 'mirror-unreachable'],
+    ['a package script failed', 'Setting up udev (252.38-1~deb12u1) ...\ndpkg: error processing package udev (--configure):\n installed udev package post-installation script subprocess returned error exit status 1\nE: Sub-process /usr/bin/dpkg returned an error code (1)\nE: mmdebstrap failed to run\n', 'failed'],
+    ['bad signature', 'W: GPG error: http://m/debian bookworm InRelease: The following signatures couldn\'t be verified because the public key is not available: NO_PUBKEY 6ED0E7B82643E131\nE: The repository \'http://m/debian bookworm InRelease\' is not signed.\n', 'failed'],
+    ['a package apt does not know', 'E: Unable to locate package no-such-package\nE: mmdebstrap failed to run\n', 'failed'],
+    ['the words merely quoted in a later line', 'I: Validating Packages\nW: see http://x/E: Failed to fetch\n', 'failed'],
     ['nothing', '', 'failed'],
   ];
-  for (const [name, output, want] of cases) it(name, () => assert.equal(debootstrapFailureKind(output), want));
+  for (const [name, output, want] of cases) it(name, () => assert.equal(mmdebstrapFailureKind(output), want));
 });

@@ -1,9 +1,10 @@
-// Pure decisions of the Debian desktop image build: which packages, which mirror, the cache key,
-// the debootstrap arguments, the kernel command line, and parsers for apt sources and dpkg status.
+// Pure decisions of the Debian tree builds (desktop image and thin-client OS): which packages, which mirror,
+// the cache key, the mmdebstrap arguments and how to read its output, the kernel command line, and parsers
+// for apt sources and dpkg status.
 import { createHash } from 'node:crypto';
 
-/** Bumped whenever the builder changes what ends up in the tree (invalidates the debootstrap cache). */
-export const BUILDER_VERSION = 1;
+/** Bumped whenever the builder changes what ends up in the tree (invalidates the tree cache). 2: mmdebstrap. */
+export const BUILDER_VERSION = 2;
 
 export const DEBIAN_SUITE = 'bookworm';
 
@@ -29,7 +30,7 @@ export const DESKTOP_PACKAGES: readonly string[] = [
   'xdotool', // desktop-session waits for the session's windows and focuses the terminal before it reports ready
   'spice-vdagent', // the clipboard between the user's client and the desktop (QEMU's vdagent or SPICE's)
   'xclip', // reads and sets the session's CLIPBOARD from a shell (support; the tests check a paste arrived with it)
-  'dbus-x11', // provides the virtual session bus spice-vdagent's GTK (dconf-service) needs: debootstrap resolves no virtual packages
+  'dbus-x11', // the session bus spice-vdagent's GTK (dconf-service) needs, named so that apt picks no other provider
 ];
 
 /** The root disk is the first virtio disk; serial stays the admin's console, tty0 shows the screen. */
@@ -116,21 +117,50 @@ export interface CacheKeyInputs {
   indexDigest: string;
 }
 
-/** Short hash of everything that decides the debootstrap tree. */
-export function debootstrapCacheKey(inputs: CacheKeyInputs): string {
+/** Short hash of everything that decides the desktop's Debian tree. */
+export function debianTreeCacheKey(inputs: CacheKeyInputs): string {
   const hash = createHash('sha256');
   hash.update(JSON.stringify({ v: BUILDER_VERSION, ...inputs, packages: [...inputs.packages].sort() }));
   return hash.digest('hex').slice(0, 20);
 }
 
-/** The debootstrap command line (run as root so the tree is owned right). */
-export function debootstrapArgs(opts: { root: string; mirror: DebianMirror; debCache: string; suite?: string }): string[] {
+/** mmdebstrap's hook folders (Debian package mmdebstrap): eatmydata (no fsync while installing; needs eatmydata on the
+ *  host); merged-usr, which makes /bin, /lib, … links into /usr first and marks usr-is-merged installed: without it apt
+ *  satisfies init-system-helpers' `usrmerge | usr-is-merged` with usrmerge and perl (45 MB) where debootstrap took usr-is-merged. */
+export const MMDEBSTRAP_HOOK_DIRS: readonly string[] = ['/usr/share/mmdebstrap/hooks/eatmydata', '/usr/share/mmdebstrap/hooks/merged-usr'];
+
+export interface MmdebstrapInputs {
+  root: string;
+  mirror: DebianMirror;
+  arch: string;
+  packages: readonly string[];
+  /** Folder of .debs kept between builds: copied in before apt runs, the new ones copied back after. */
+  debCache: string;
+  suite?: string;
+}
+
+/**
+ * The mmdebstrap command line (root mode, so the tree is owned right): minbase + `packages`, resolved by apt and
+ * installed under eatmydata (no fsync: a failed build is thrown away). The .deb cache: essential/unlink is skipped
+ * so the essential .debs stay in the chroot's archive until the customize hook copies them all out; the cleanup
+ * step then empties it. cleanup/reproducible is skipped: the tree keeps its machine-id and logs, as debootstrap left them.
+ */
+export function mmdebstrapArgs(opts: MmdebstrapInputs): string[] {
+  const archives = '/var/cache/apt/archives';
   return [
+    '--mode=root',
+    '--format=directory',
+    '--verbose', // apt's and dpkg's lines: the install step's progress (mmdebstrapStage)
     '--variant=minbase',
-    '--arch=amd64',
+    `--architectures=${opts.arch}`,
     '--components=main',
-    `--include=${DESKTOP_PACKAGES.join(',')}`,
-    `--cache-dir=${opts.debCache}`,
+    `--include=${opts.packages.join(',')}`,
+    ...MMDEBSTRAP_HOOK_DIRS.map((dir) => `--hook-dir=${dir}`),
+    '--skip=essential/unlink',
+    '--skip=cleanup/reproducible',
+    `--setup-hook=mkdir -p "$1${archives}"`,
+    `--setup-hook=sync-in ${opts.debCache} ${archives}`,
+    `--customize-hook=sync-out ${archives} ${opts.debCache}`,
     ...(opts.mirror.keyring ? [`--keyring=${opts.mirror.keyring}`] : []),
     opts.suite ?? DEBIAN_SUITE,
     opts.root,
@@ -138,22 +168,43 @@ export function debootstrapArgs(opts: { root: string; mirror: DebianMirror; debC
   ];
 }
 
-/** Maps a debootstrap output line to a progress stage, or undefined for noise. */
-export function debootstrapStage(line: string): { stage: string; fraction?: number } | undefined {
-  if (/^I: Retrieving Release/.test(line)) return { stage: 'debootstrap: resolving', fraction: 0.02 };
-  if (/^I: Retrieving /.test(line)) return { stage: 'debootstrap: downloading', fraction: 0.1 };
-  if (/^I: Extracting /.test(line)) return { stage: 'debootstrap: extracting', fraction: 0.3 };
-  if (/^I: Installing core packages/.test(line)) return { stage: 'debootstrap: installing core', fraction: 0.4 };
-  if (/^I: Unpacking the base system/.test(line)) return { stage: 'debootstrap: unpacking', fraction: 0.5 };
-  if (/^I: Configuring the base system/.test(line)) return { stage: 'debootstrap: configuring', fraction: 0.8 };
-  if (/^I: Base system installed successfully/.test(line)) return { stage: 'debootstrap: done', fraction: 1 };
+/** mmdebstrap's steps (its `I:` lines), in order, as progress stages of the tree build. */
+const MMDEBSTRAP_STEPS: ReadonlyArray<[RegExp, string, number]> = [
+  [/^I: running apt-get update/, 'resolving', 0.02],
+  [/^I: downloading packages/, 'downloading essential', 0.05],
+  [/^I: extracting archives/, 'extracting', 0.15],
+  [/^I: installing essential packages/, 'installing essential', 0.2],
+  [/^I: installing remaining packages/, 'installing', 0.3],
+  [/^I: running special hook: sync-out/, 'caching packages', 0.9],
+  [/^I: cleaning package lists/, 'cleaning', 0.95],
+  [/^I: success in /, 'done', 1],
+];
+
+/** apt's lines (mmdebstrap --verbose) within the last install step, in order: dpkg says the same words in the essential step. */
+const APT_INSTALL_LINES: ReadonlyArray<[RegExp, string, number]> = [
+  [/^Get:\d+ /, 'downloading', 0.35],
+  [/^Unpacking /, 'unpacking', 0.5],
+  [/^Setting up /, 'configuring', 0.75],
+];
+
+const INSTALL_STAGES = ['installing', 'downloading', 'unpacking', 'configuring'].map((name) => `mmdebstrap: ${name}`);
+
+/** Maps an mmdebstrap output line to a progress stage, given the stage before it (apt's lines only move the last
+ *  install step forward); undefined for noise. */
+export function mmdebstrapStage(line: string, last?: string): { stage: string; fraction: number } | undefined {
+  for (const [re, stage, fraction] of MMDEBSTRAP_STEPS) if (re.test(line)) return { stage: `mmdebstrap: ${stage}`, fraction };
+  const lastInstall = INSTALL_STAGES.indexOf(last ?? '');
+  if (lastInstall < 0) return undefined;
+  for (const [re, stage, fraction] of APT_INSTALL_LINES) {
+    if (re.test(line) && INSTALL_STAGES.indexOf(`mmdebstrap: ${stage}`) > lastInstall) return { stage: `mmdebstrap: ${stage}`, fraction };
+  }
   return undefined;
 }
 
-/** debootstrap's words when the mirror cannot be reached (wget failing on the Release file or on packages). */
-const MIRROR_FAILURE_LINES = [/^E: Failed getting release file /m, /^E: Couldn't download /m, /^E: Failed getting InRelease /m];
+/** apt's words (through mmdebstrap) when the mirror cannot be reached: the index or a package could not be fetched. */
+const MIRROR_FAILURE_LINES = [/^E: Failed to fetch /m, /^E: Unable to fetch some archives/m, /^E: Failed getting release file /m];
 
-/** Why debootstrap failed, from its output: the mirror did not answer, or something else (the output says what). */
-export function debootstrapFailureKind(output: string): 'mirror-unreachable' | 'failed' {
+/** Why mmdebstrap failed, from its output: the mirror did not answer, or something else (the output says what). */
+export function mmdebstrapFailureKind(output: string): 'mirror-unreachable' | 'failed' {
   return MIRROR_FAILURE_LINES.some((re) => re.test(output)) ? 'mirror-unreachable' : 'failed';
 }

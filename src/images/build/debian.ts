@@ -1,4 +1,4 @@
-// `ardesia image build`: a bootable Debian desktop gold image from Debian packages. debootstrap
+// `ardesia image build`: a bootable Debian desktop gold image from Debian packages. mmdebstrap
 // (cached by package index + builder inputs) → overlay (guest helper, session) → mkfs.ext4 -d → qcow2,
 // with the kernel and initrd next to it for direct-kernel boot under UEFI (OVMF GOP → efifb → Xorg).
 import { withFileLock } from '../../lib/file-lock.js';
@@ -12,10 +12,10 @@ import {
   DESKTOP_PACKAGES,
   IMAGE_VIRTUAL_BYTES,
   KERNEL_CMDLINE,
-  debootstrapArgs,
-  debootstrapCacheKey,
-  debootstrapFailureKind,
-  debootstrapStage,
+  debianTreeCacheKey,
+  mmdebstrapArgs,
+  mmdebstrapFailureKind,
+  mmdebstrapStage,
   parseDeb822Sources,
   parseDpkgStatus,
   parseOneLineSources,
@@ -73,7 +73,7 @@ export function resolveMirror(given: string | undefined, fail: (message: string)
   return picked;
 }
 
-/** Digest of the host's apt index for the mirror: it fixes which package versions debootstrap picks. */
+/** Digest of the host's apt index for the mirror: it fixes which package versions mmdebstrap picks. */
 export function aptIndexDigest(mirror: DebianMirror): string {
   const host = mirror.uri.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '').replace(/\//g, '_');
   const hash = createHash('sha256');
@@ -82,11 +82,11 @@ export function aptIndexDigest(mirror: DebianMirror): string {
   return files.length > 0 ? hash.digest('hex') : 'no-index';
 }
 
-/** A build tool that exited non-zero, as a registry error with the tail of its output (debootstrap: a mirror that did not answer said so). */
+/** A build tool that exited non-zero, as a registry error with the tail of its output (mmdebstrap: a mirror that did not answer said so). */
 function toolFailure(cmd: string, args: readonly string[], code: number | null, tail: string): ArdesiaError {
   const last = tail.split('\n').slice(-12).join('\n');
-  if (cmd === 'debootstrap' && debootstrapFailureKind(tail) === 'mirror-unreachable') {
-    return new ArdesiaError('IMAGE_BUILD_MIRROR_UNREACHABLE', `debootstrap could not fetch from the Debian mirror ${args.at(-1)}:\n${last}`);
+  if (cmd === 'mmdebstrap' && mmdebstrapFailureKind(tail) === 'mirror-unreachable') {
+    return new ArdesiaError('IMAGE_BUILD_MIRROR_UNREACHABLE', `mmdebstrap could not fetch from the Debian mirror ${args.at(-1)}:\n${last}`);
   }
   return new ArdesiaError('IMAGE_BUILD_FAILED', `${cmd} failed (exit ${code}):\n${last}`);
 }
@@ -95,10 +95,13 @@ function runLogged(cmd: string, args: readonly string[], onLine?: (line: string)
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' } });
     let tail = '';
+    let partial = ''; // a line split across two reads is passed on whole
     const take = (data: Buffer): void => {
       const text = data.toString();
       tail = (tail + text).slice(-4000);
-      if (onLine) for (const line of text.split('\n')) if (line) onLine(line);
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      if (onLine) for (const line of lines) if (line) onLine(line);
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
@@ -109,12 +112,12 @@ function runLogged(cmd: string, args: readonly string[], onLine?: (line: string)
   });
 }
 
-/** The cached debootstrap tree for these inputs, building it into a temporary folder first if absent. */
-async function debootstrapTree(workDir: string, mirror: DebianMirror, progress: (stage: string, fraction?: number) => void): Promise<string> {
-  const key = debootstrapCacheKey({ mirror: mirror.uri, suite: DEBIAN_SUITE, packages: DESKTOP_PACKAGES, indexDigest: aptIndexDigest(mirror) });
+/** The cached Debian tree for these inputs, building it into a temporary folder first if absent. */
+async function debianTree(workDir: string, mirror: DebianMirror, progress: (stage: string, fraction?: number) => void): Promise<string> {
+  const key = debianTreeCacheKey({ mirror: mirror.uri, suite: DEBIAN_SUITE, packages: DESKTOP_PACKAGES, indexDigest: aptIndexDigest(mirror) });
   const cached = join(workDir, `debian-${key}`);
   if (existsSync(join(cached, 'complete'))) {
-    progress('debootstrap: cached', 1);
+    progress('mmdebstrap: cached', 1);
     return join(cached, 'root');
   }
   const building = join(workDir, `.building-${key}-${process.pid}`);
@@ -123,10 +126,10 @@ async function debootstrapTree(workDir: string, mirror: DebianMirror, progress: 
   mkdirSync(building, { recursive: true });
   try {
     const root = join(building, 'root');
-    const args = debootstrapArgs({ root, mirror, debCache: resolve(workDir, 'debs') });
+    const args = mmdebstrapArgs({ root, mirror, arch: 'amd64', packages: DESKTOP_PACKAGES, debCache: resolve(workDir, 'debs') });
     let lastStage = '';
-    await runLogged('debootstrap', args, (line) => {
-      const stage = debootstrapStage(line);
+    await runLogged('mmdebstrap', args, (line) => {
+      const stage = mmdebstrapStage(line, lastStage);
       if (stage && stage.stage !== lastStage) progress(stage.stage, stage.fraction);
       if (stage) lastStage = stage.stage;
     });
@@ -144,7 +147,7 @@ async function debootstrapTree(workDir: string, mirror: DebianMirror, progress: 
 function newestBootFile(root: string, prefix: string): string {
   const names = readdirSync(join(root, 'boot')).filter((n) => n.startsWith(prefix)).sort();
   const name = names.at(-1);
-  if (!name) throw new ArdesiaError('IMAGE_BUILD_FAILED', `no /boot/${prefix}* in the debootstrap tree; is linux-image-cloud-amd64 installed?`);
+  if (!name) throw new ArdesiaError('IMAGE_BUILD_FAILED', `no /boot/${prefix}* in the Debian tree; is linux-image-cloud-amd64 installed?`);
   return join(root, 'boot', name);
 }
 
@@ -159,7 +162,7 @@ function sha256File(path: string): Promise<string> {
 }
 
 /** Builds the desktop gold image at `dest` (qcow2) plus `<dest>.vmlinuz` and `<dest>.initrd`. */
-/** One build at a time per work folder (debootstrap's package cache and the tree cache are shared). */
+/** One build at a time per work folder (the .deb cache and the tree cache are shared). */
 export async function buildDebianImage(opts: BuildDebianImageOptions): Promise<BuiltDebianImage> {
   mkdirSync(opts.workDir, { recursive: true });
   return withFileLock(join(opts.workDir, 'build.lock'), () => buildDebianImageLocked(opts), (pid) =>
@@ -171,7 +174,7 @@ async function buildDebianImageLocked(opts: BuildDebianImageOptions): Promise<Bu
   if (process.getuid?.() !== 0) throw new ArdesiaError('IMAGE_BUILD_NEEDS_ROOT', `building a Debian image needs root; this process runs as uid ${process.getuid?.()}`);
   const mirror = resolveMirror(opts.mirror);
   mkdirSync(opts.workDir, { recursive: true });
-  const root = await debootstrapTree(opts.workDir, mirror, progress);
+  const root = await debianTree(opts.workDir, mirror, progress);
 
   progress('overlay', 0);
   applyOverlay(root, desktopOverlay(), guestLinuxDir());

@@ -1,4 +1,4 @@
-// Turns a debootstrap tree into the Ardesia desktop: the guest helper and its units, the session
+// Turns a Debian (mmdebstrap) tree into the Ardesia desktop: the guest helper and its units, the session
 // service, fstab and host name, consoles, and no documentation. Only files are written (no chroot),
 // so applying it again to the cached tree is idempotent.
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ ExecStart=
 ExecStart=-/sbin/agetty --autologin root --keep-baud 115200,57600,38400,9600 %I $TERM
 `;
 
-/** Every file the desktop image gets on top of debootstrap (pure data, tested). */
+/** Every file the desktop image gets on top of mmdebstrap minbase (pure data, tested). */
 export function desktopOverlay(): OverlayFile[] {
   return [
     { path: 'etc/hostname', content: 'ardesia-desktop\n' },

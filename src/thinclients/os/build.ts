@@ -1,4 +1,4 @@
-// `ardesia thinclient build`: the thin-client OS from Debian packages. debootstrap minbase + kiosk
+// `ardesia thinclient build`: the thin-client OS from Debian packages. mmdebstrap minbase + kiosk
 // packages (cached by apt index + package list) → idempotent overlay (guest/thinclient/root) →
 // kernel, initramfs, root.squashfs (cached by installed versions + the builder's own files) → outDir.
 import { createHash } from 'node:crypto';
@@ -6,7 +6,7 @@ import { createReadStream, existsSync, linkSync, mkdirSync, readdirSync, readFil
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { aptIndexDigest, resolveMirror } from '../../images/build/debian.js';
-import { DEBIAN_SUITE, parseDpkgStatus, type DebianMirror } from '../../images/build/debian-plan.js';
+import { DEBIAN_SUITE, mmdebstrapArgs, mmdebstrapStage, parseDpkgStatus, type DebianMirror } from '../../images/build/debian-plan.js';
 import { applyOverlay, slimTree, type OverlayFile } from '../../images/build/rootfs-overlay.js';
 import { withFileLock } from '../../lib/file-lock.js';
 import { X509Certificate } from 'node:crypto';
@@ -75,33 +75,35 @@ function builderDigest(dirs: readonly string[]): string {
   return hash.digest('hex');
 }
 
-async function debootstrapTree(opts: BuildThinClientOsOptions, mirror: DebianMirror): Promise<{ root: string; cached: boolean }> {
+/** The tree stage's share of the whole build's progress (the outputs take the rest). */
+const TREE_PROGRESS_SHARE = 0.6;
+
+async function debianTree(opts: BuildThinClientOsOptions, mirror: DebianMirror): Promise<{ root: string; cached: boolean }> {
   const progress = opts.progress ?? (() => undefined);
   const packages = thinClientPackages(opts.arch);
   const key = treeCacheKey({ arch: opts.arch, mirror: mirror.uri, suite: DEBIAN_SUITE, packages, indexDigest: aptIndexDigest(mirror) });
   const cached = join(opts.cacheDir, `tree-${opts.arch}-${key}`);
   if (existsSync(join(cached, 'complete'))) {
-    progress('debootstrap: cached', 0.6);
+    progress('mmdebstrap: cached', TREE_PROGRESS_SHARE);
     return { root: join(cached, 'root'), cached: true };
   }
   const building = join(opts.cacheDir, `.building-tree-${key}-${process.pid}`);
   rmSync(building, { recursive: true, force: true });
-  mkdirSync(join(opts.cacheDir, `debs-${opts.arch}`), { recursive: true });
+  const debCache = resolve(opts.cacheDir, `debs-${opts.arch}`);
+  mkdirSync(debCache, { recursive: true });
+  mkdirSync(building, { recursive: true });
   try {
     const root = join(building, 'root');
-    const args = ['--variant=minbase', `--arch=${opts.arch}`, '--components=main', `--include=${packages.join(',')}`,
-      `--cache-dir=${resolve(opts.cacheDir, `debs-${opts.arch}`)}`, ...(mirror.keyring ? [`--keyring=${mirror.keyring}`] : []), DEBIAN_SUITE, root, mirror.uri];
-    progress('debootstrap', 0.02);
     let last = '';
-    await runProgram('debootstrap', args, {
+    await runProgram('mmdebstrap', mmdebstrapArgs({ root, mirror, arch: opts.arch, packages, debCache }), {
       // The OS boots with our own initramfs (buildInitramfs): Debian's kernel hook need not make one. It is the
       // slowest step of the build, minutes under qemu-user on a host without IA32 emulation.
       env: { INITRD: 'No' },
       onLine: (line) => {
         opts.log?.(line);
-        const stage = /^I: (Retrieving|Extracting|Unpacking|Configuring|Installing)/.exec(line)?.[1];
-        if (stage && stage !== last) progress(`debootstrap: ${stage.toLowerCase()}`, ({ Retrieving: 0.1, Extracting: 0.25, Installing: 0.3, Unpacking: 0.35, Configuring: 0.45 } as Record<string, number>)[stage]);
-        if (stage) last = stage;
+        const stage = mmdebstrapStage(line, last);
+        if (stage && stage.stage !== last) progress(stage.stage, stage.fraction * TREE_PROGRESS_SHARE);
+        if (stage) last = stage.stage;
       },
     });
     slimTree(root);
@@ -242,7 +244,7 @@ function pruneOutputs(cacheDir: string, arch: ThinClientArch, current: string): 
   for (const dir of sets.slice(KEPT_OUTPUTS - 1)) rmSync(dir, { recursive: true, force: true });
 }
 
-/** One build at a time per cache folder (debootstrap's package cache is shared); see buildThinClientOsLocked. */
+/** One build at a time per cache folder (the .deb cache is shared); see buildThinClientOsLocked. */
 export async function buildThinClientOs(opts: BuildThinClientOsOptions): Promise<BuiltThinClientOs> {
   mkdirSync(resolve(opts.cacheDir), { recursive: true });
   return withFileLock(join(resolve(opts.cacheDir), 'build.lock'), () => buildThinClientOsLocked(opts), (pid) =>
@@ -253,10 +255,10 @@ async function buildThinClientOsLocked(opts: BuildThinClientOsOptions): Promise<
   const progress = opts.progress ?? (() => undefined);
   const log = opts.log ?? (() => undefined);
   if (!THIN_CLIENT_ARCHES.includes(opts.arch)) throw new ThinClientBuildError(`unsupported architecture ${String(opts.arch)}: use ${THIN_CLIENT_ARCHES.join(' or ')}`, 'BAD_REQUEST');
-  if (process.getuid?.() !== 0) throw new ThinClientBuildError('building the thin-client OS needs root (debootstrap, chroot, a root-owned tree)', 'IMAGE_BUILD_NEEDS_ROOT');
+  if (process.getuid?.() !== 0) throw new ThinClientBuildError('building the thin-client OS needs root (mmdebstrap, chroot, a root-owned tree)', 'IMAGE_BUILD_NEEDS_ROOT');
   const cacheDir = resolve(opts.cacheDir);
   mkdirSync(cacheDir, { recursive: true });
-  const tree = await debootstrapTree({ ...opts, cacheDir }, resolveMirror(opts.mirror, (m) => new ThinClientBuildError(m, 'IMAGE_BUILD_NO_MIRROR')));
+  const tree = await debianTree({ ...opts, cacheDir }, resolveMirror(opts.mirror, (m) => new ThinClientBuildError(m, 'IMAGE_BUILD_NO_MIRROR')));
   progress('customise', 0.6);
   await customiseTree(tree.root, log);
   const release = kernelReleaseOf(tree.root);

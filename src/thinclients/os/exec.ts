@@ -1,8 +1,8 @@
-// Runs the build's external programs (debootstrap, mksquashfs, cpio, chroot) with their output
+// Runs the build's external programs (mmdebstrap, mksquashfs, cpio, chroot) with their output
 // streamed line by line to the caller's log, and a failure that quotes the program's last lines.
 import { spawn } from 'node:child_process';
 import { ArdesiaError, type ErrorCode } from '../../contract/errors.js';
-import { debootstrapFailureKind } from '../../images/build/debian-plan.js';
+import { mmdebstrapFailureKind } from '../../images/build/debian-plan.js';
 
 /** A failed step of the thin-client OS build, with the registry code whose hint says what to do (the image build's). */
 export class ThinClientBuildError extends ArdesiaError {
@@ -41,7 +41,7 @@ export function runProgram(cmd: string, args: readonly string[], opts: RunOption
     );
     child.on('close', (code) => {
       if (code === 0) return resolve(Buffer.concat(chunks));
-      const unreachable = cmd === 'debootstrap' && debootstrapFailureKind(tail) === 'mirror-unreachable';
+      const unreachable = cmd === 'mmdebstrap' && mmdebstrapFailureKind(tail) === 'mirror-unreachable';
       reject(new ThinClientBuildError(`${cmd} ${args.join(' ')} failed (exit ${code}):\n${tail.split('\n').slice(-12).join('\n')}`, unreachable ? 'IMAGE_BUILD_MIRROR_UNREACHABLE' : 'IMAGE_BUILD_FAILED'));
     });
   });

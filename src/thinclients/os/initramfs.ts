@@ -1,4 +1,4 @@
-// The thin client's initramfs: busybox-static from the debootstrap tree, our /init and udhcpc hook
+// The thin client's initramfs: busybox-static from the Debian tree, our /init and udhcpc hook
 // (guest/thinclient), the NIC/squashfs/overlay modules with a matching modules.dep and alias list.
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -6,7 +6,7 @@ export type ThinClientArch = 'amd64' | 'i386';
 export const THIN_CLIENT_ARCHES: readonly ThinClientArch[] = ['amd64', 'i386'];
 
 /** Bumped when the builder changes what ends up in the tree or the outputs (invalidates every cache). */
-export const THIN_CLIENT_BUILDER_VERSION = 1;
+export const THIN_CLIENT_BUILDER_VERSION = 2; // 2: mmdebstrap
 
 /**
  * The kiosk beyond minbase: the standard kernel (bochs DRM for QEMU's std VGA, i915/radeon/nouveau
@@ -26,7 +26,7 @@ export const KIOSK_PACKAGES: readonly string[] = [
   'fonts-dejavu-core',
   'ca-certificates',
   'wget',
-  // dconf-service (virt-viewer) needs `default-dbus-session-bus | dbus-session-bus`; debootstrap resolves no alternatives
+  // dconf-service (virt-viewer) needs `default-dbus-session-bus | dbus-session-bus`: named, so that apt picks no other provider
   'dbus-x11',
   // the initramfs's shell, DHCP client and downloader (static, so the initramfs needs no libraries)
   'busybox-static',
@@ -87,11 +87,11 @@ export interface TreeKeyInputs {
   mirror: string;
   suite: string;
   packages: readonly string[];
-  /** Digest of the apt index (Release files) that decides the versions debootstrap picks. */
+  /** Digest of the apt index (Release files) that decides the versions mmdebstrap picks. */
   indexDigest: string;
 }
 
-/** Key of the cached debootstrap tree. */
+/** Key of the cached Debian tree. */
 export function treeCacheKey(inputs: TreeKeyInputs): string {
   const body = JSON.stringify({ v: THIN_CLIENT_BUILDER_VERSION, ...inputs, packages: [...inputs.packages].sort() });
   return createHash('sha256').update(body).digest('hex').slice(0, 20);
