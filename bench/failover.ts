@@ -5,11 +5,10 @@
 // the default lease (15 s, renewed every 5 s) and a short one (2 s / 500 ms). Host loss (a host's desktops re-served
 // elsewhere after its sanlock lease expires) is not measured here yet: re-serving a lost host's users is not built.
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestDaemon } from '../test/helpers/daemon.js';
-import { freshDatabase } from '../test/helpers/postgres.js';
+import { freePort, freshDatabase } from '../test/helpers/postgres.js';
 import type { Benchmark, BenchResult, BenchRow } from './lib/benchmark.js';
 import { verdictMax } from './lib/benchmark.js';
 
@@ -19,17 +18,6 @@ const LEASES = [
   { label: 'default lease 15 s / renew 5 s', leaseMs: 15_000, args: [] as string[] },
   { label: 'short lease 2 s / renew 500 ms', leaseMs: 2_000, args: ['--controller-lease', '2s', '--controller-renew', '500ms'] },
 ];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function controller(database: string, name: string, args: string[]): Promise<{ daemon: TestDaemon; url: string }> {
   const port = await freePort();

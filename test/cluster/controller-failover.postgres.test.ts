@@ -3,7 +3,6 @@
 // lease and resumed → the database refuses its term, it steps down (exit 75) and nothing is written with it.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -11,7 +10,7 @@ import pg from 'pg';
 import { spawn } from 'node:child_process';
 import type { HostView } from '../../src/contract/hosts.js';
 import { CLI, runCli, TestDaemon, until } from '../helpers/daemon.js';
-import { freshDatabase, postgresAvailable } from '../helpers/postgres.js';
+import { freePort, freshDatabase, postgresAvailable } from '../helpers/postgres.js';
 
 const skip = postgresAvailable() ? false : 'PostgreSQL 15 is not installed (apt-get install postgresql)';
 const LEASE = ['--controller-lease', '2s', '--controller-renew', '500ms'];
@@ -24,17 +23,6 @@ after(async () => {
   }
   for (const c of clients) await c.end().catch(() => {});
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function controller(database: string, name: string, tls: string[] = []): Promise<{ daemon: TestDaemon; url: string }> {
   const port = await freePort();

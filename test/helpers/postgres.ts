@@ -23,7 +23,8 @@ export interface PostgresCluster {
   stop(): void;
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free on loopback now (the kernel's pick; a test binds it next). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
