@@ -60,7 +60,8 @@ process.once('exit', () => {
 function spawnProbe(binary: string, argv: string[], timeoutMs: number): Promise<Omit<ProbeResult, 'argv'>> {
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(binary, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // setpriv --pdeathsig: a probe paused by KVM outlives a daemon killed with SIGKILL otherwise (no exit handler runs).
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', binary, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
     liveProbes.add(child);
     child.once('exit', () => liveProbes.delete(child));
     let serial = '';
