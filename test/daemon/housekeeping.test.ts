@@ -38,5 +38,5 @@ test('sessions past their end are pruned by the daemon without any login', async
   };
   await until('the expired sessions to be pruned', () => users().length === 1, 30_000);
   assert.deepEqual(users(), ['cid']);
-  assert.match(daemon.output, /"sessionsPruned":2,"loginTokensPruned":0,"displayTicketsSwept":0,"msg":"housekeeping round"/);
+  assert.match(daemon.output, /"sessionsPruned":2,"loginTokensPruned":0,"displayTicketsSwept":0,"templateBuildsRemoved":0,"msg":"housekeeping round"/);
 });
