@@ -2,12 +2,9 @@
 // asks the pure transition table (lifecycle.ts), records the new state, then runs the effects in order.
 // Effects that end in another event (a VM that failed to start, a finished re-clone) queue it; queued
 // events run after the desktop's lock is released, so a chain never deadlocks on itself.
-import { poolNics } from '../contract/network.js';
 import { vmHostOf } from '../store/vms.js';
 import { GuestBudget, GUEST_MESSAGE_BUDGET, guestTextForLog } from '../agent/guest-budget.js';
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { ResumedMessage } from '../contract/guest.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
@@ -16,10 +13,11 @@ import type { DesktopView, Pool } from '../contract/pools.js';
 import { DAEMON_STOP_REASON, type VmSpec } from '../contract/vm.js';
 import type { ServiceContext } from '../images/context.js';
 import { imageGet } from '../images/repo.js';
-import { bootProfileOf, vmBootOf, requireImage, verifiedVersionPath } from '../images/versions.js';
+import { verifiedVersionPath } from '../images/versions.js';
 import { createLinkedClone, resetLinkedClone } from '../storage/index.js';
 import { assignMessage, DesktopGuest, guestEventOf, type GuestSignal } from './desktop-guest.js';
 import type { HomeService } from './homes.js';
+import { desktopVmSpec, resumedMessage } from './desktop-vm.js';
 import { desktopFailure } from './failure.js';
 import { type DesktopEffect, type DesktopEvent, desktopTransition } from './lifecycle.js';
 import { PoolTemplates } from './pool-templates.js';
@@ -83,7 +81,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     private readonly opts: MachineOptions,
   ) {
     super();
-    this.templates = new PoolTemplates(ctx, (pool, name, image, disk) => this.specFor(pool, name, image, disk), opts.bootTimeoutMs, (pool) => this.emit('template', pool));
+    this.templates = new PoolTemplates(ctx, (pool, name, image, disk) => desktopVmSpec(this.ctx, pool, name, image, disk), opts.bootTimeoutMs, (pool) => this.emit('template', pool));
   }
 
   private get log() {
@@ -234,29 +232,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
 
   /** The VM of a pool desktop: the pool's size, the image's boot profile, the linked clone; no home (hot-plugged). */
   vmSpec(row: PoolDesktopRow, pool: Pool): Promise<VmSpec> {
-    return this.specFor(pool, row.name, row.image, this.ctx.paths.desktopSystem(row.name));
-  }
-
-  /** A desktop's VM by name and system disk (a pool's restore template is one too, pool-templates.ts). */
-  private async specFor(pool: Pool, name: string, image: string, system: string): Promise<VmSpec> {
-    const img = await requireImage(this.ctx, image);
-    const p = bootProfileOf(this.ctx, img);
-    return {
-      name,
-      arch: p.arch,
-      memoryMiB: pool.memoryMiB,
-      vcpus: pool.vcpus,
-      disks: [{ path: system, format: 'qcow2', bus: 'virtio', readonly: false }],
-      boot: vmBootOf(p),
-      nics: poolNics(pool.network),
-      enabled: false,
-      accel: 'auto',
-      // Idle desktops give freed memory back; fixed for every desktop, so a saved state always finds the same devices.
-      freePageReporting: true,
-      // In every pool desktop, booted or restored, so a template and its clones have the same devices.
-      vmgenid: true,
-      ...(pool.spice ? { display: { spice: { listen: pool.spice.listen } } } : {}),
-    };
+    return desktopVmSpec(this.ctx, pool, row.name, row.image, this.ctx.paths.desktopSystem(row.name));
   }
 
   private async startVm(row: PoolDesktopRow, pool: Pool): Promise<void> {
@@ -496,12 +472,6 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     for (const guest of this.guests.values()) guest.close();
     this.guests.clear();
   }
-}
-
-/** A clone's fresh identity: its own host name, a machine-id and (with a network) a locally administered QEMU MAC from the host's random numbers. */
-export function resumedMessage(hostname: string, withNetwork: boolean): ResumedMessage {
-  const mac = withNetwork ? `52:54:00:${[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0')).join(':')}` : undefined;
-  return { type: 'resumed', hostname, time: Math.floor(Date.now() / 1000), machineId: randomBytes(16).toString('hex'), ...(mac ? { mac } : {}) };
 }
 
 async function until(test: () => boolean, timeoutMs: number): Promise<void> {
