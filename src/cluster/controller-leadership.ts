@@ -28,10 +28,6 @@ export class ControllerLeadership {
     private readonly log: Logger,
   ) {}
 
-  get currentTerm(): number | undefined {
-    return this.term;
-  }
-
   /** Resolves with this controller's term once it leads; `onLeader` hears of each other leader seen meanwhile. */
   async awaitLeadership(onLeader: (leader: { holder: string; address: string } | undefined) => void): Promise<number> {
     let lastSeen = '';

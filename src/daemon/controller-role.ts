@@ -31,7 +31,6 @@ export interface LeadOptions {
 export interface Leading {
   store: Store;
   leadership: ControllerLeadership;
-  term: number;
 }
 
 export interface ControllerStoreOptions {
@@ -100,7 +99,7 @@ export async function leadOrStandBy(opts: LeadOptions): Promise<Leading> {
     },
   });
   leadership.startRenewing(stepDown);
-  return { store, leadership, term };
+  return { store, leadership };
 }
 
 /** The standby's API: every request is told who leads; nothing else runs until this controller leads. */

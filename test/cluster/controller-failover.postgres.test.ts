@@ -10,9 +10,8 @@ import pg from 'pg';
 import { spawn } from 'node:child_process';
 import type { HostView } from '../../src/contract/hosts.js';
 import { CLI, runCli, TestDaemon, until } from '../helpers/daemon.js';
-import { freePort, freshDatabase, postgresAvailable } from '../helpers/postgres.js';
+import { freePort, freshDatabase } from '../helpers/postgres.js';
 
-const skip = postgresAvailable() ? false : 'PostgreSQL 15 is not installed (apt-get install postgresql)';
 const LEASE = ['--controller-lease', '2s', '--controller-renew', '500ms'];
 const daemons: TestDaemon[] = [];
 const clients: pg.Client[] = [];
@@ -53,7 +52,7 @@ async function pair(): Promise<{ db: pg.Client; database: string; a: { daemon: T
   return { db: await connect(database), database, a, b };
 }
 
-test('a standby names the leader; the leader killed, the standby leads with the next term and serves', { skip }, async () => {
+test('a standby names the leader; the leader killed, the standby leads with the next term and serves', async () => {
   const { db, a, b } = await pair();
   assert.deepEqual(await leadership(db), { holder: 'ctl-a', term: 1 });
   const asked = await fetch(`${b.url}/healthz`);
@@ -90,7 +89,7 @@ test('a standby names the leader; the leader killed, the standby leads with the 
   assert.ok((await ahead()) <= 0, 'the lease ended with the stop');
 });
 
-test('lease settings: the renewal must fit twice in the lease, and SQLite has no standby to lease to', { skip }, async () => {
+test('lease settings: the renewal must fit twice in the lease, and SQLite has no standby to lease to', async () => {
   const database = await freshDatabase();
   const dir = mkdtempSync(join(tmpdir(), 'ardctl-'));
   const tooSlow = await runCli(dir, ['serve', '--database', database, '--controller-lease', '2s', '--controller-renew', '1500ms'], { timeoutMs: 60_000 });
@@ -102,7 +101,7 @@ test('lease settings: the renewal must fit twice in the lease, and SQLite has no
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('a leader frozen past its lease and resumed: its term is refused by the database, it steps down, it writes nothing', { skip }, async () => {
+test('a leader frozen past its lease and resumed: its term is refused by the database, it steps down, it writes nothing', async () => {
   const { db, database, a, b } = await pair();
   // Every successful write from now on is recorded with the term its connection carried.
   await db.query(`create table test_writes (id bigserial primary key, tbl text not null, term text)`);
@@ -129,7 +128,7 @@ test('a leader frozen past its lease and resumed: its term is refused by the dat
   assert.equal((await fetch(`${b.url}/healthz`)).status, 200);
 });
 
-test('an agent given both controllers follows the leader: linked to the first, then to the standby once it leads', { skip }, async () => {
+test('an agent given both controllers follows the leader: linked to the first, then to the standby once it leads', async () => {
   const database = await freshDatabase();
   const a = await controller(database, 'ctl-a', ['--tls']);
   await a.daemon.spawn();

@@ -7,9 +7,8 @@ import { sql, type Kysely, type Migration } from 'kysely';
 import pg from 'pg';
 import { ALL_MIGRATIONS, openStore, type Store } from '../../src/store/db.js';
 import { DEPOSED_SQLSTATE, isDeposedError, unfencedTables } from '../../src/store/controller-fence.js';
-import { freshDatabase, postgresAvailable } from '../helpers/postgres.js';
+import { freshDatabase } from '../helpers/postgres.js';
 
-const skip = postgresAvailable() ? false : 'PostgreSQL 15 is not installed (apt-get install postgresql)';
 const LATER: Record<string, Migration> = {
   '0999_later_table': { up: async (db: Kysely<any>) => void (await db.schema.createTable('later_things').addColumn('id', 'integer', (c) => c.primaryKey()).execute()) },
 };
@@ -31,7 +30,7 @@ async function setLeader(c: pg.Client, term: number, leaseMs: number): Promise<v
   await c.query(`update controller_leadership set holder = 'a', term = $1, expires_at = clock_timestamp() + $2 * interval '1 millisecond' where id = 1`, [term, leaseMs]);
 }
 
-test('every application table has the fence, a table of a later migration too', { skip }, async () => {
+test('every application table has the fence, a table of a later migration too', async () => {
   const url = await freshDatabase();
   const store = await openStore({ kind: 'postgres', url });
   opened.push(store);
@@ -45,7 +44,7 @@ test('every application table has the fence, a table of a later migration too', 
   assert.equal(fenced.rows[0]!.n, 1);
 });
 
-test('a write of the leading term passes; of a deposed or expired term it is refused by the database', { skip }, async () => {
+test('a write of the leading term passes; of a deposed or expired term it is refused by the database', async () => {
   const url = await freshDatabase();
   opened.push(await openStore({ kind: 'postgres', url }, { migrations: { ...ALL_MIGRATIONS, ...LATER } }));
   const tool = await connect(url);
@@ -70,7 +69,7 @@ test('a write of the leading term passes; of a deposed or expired term it is ref
   assert.deepEqual(rows.rows.map((r) => r.id), [1, 2, 9]);
 });
 
-test("a store opened with a term carries it on every pooled connection, and reports the fence's refusal", { skip }, async () => {
+test("a store opened with a term carries it on every pooled connection, and reports the fence's refusal", async () => {
   const url = await freshDatabase();
   opened.push(await openStore({ kind: 'postgres', url }, { migrations: { ...ALL_MIGRATIONS, ...LATER } }));
   const tool = await connect(url);
