@@ -1,11 +1,15 @@
 // home-lease: the daemon's hands on sanlock for home-volume leases (src/cluster/home-leases/sanlock.ts).
-//   home-lease register -- PROGRAM ARGS...   register this process with the sanlock daemon, then exec PROGRAM:
-//                                            the pid stays the same, so QEMU (exec'd later by setpriv) is the client
+//   home-lease register [--acquire LOCKSPACE:RESOURCE:PATH:OFFSET]... -- PROGRAM ARGS...
+//                                            register this process with the sanlock daemon, acquire the resources
+//                                            for it, then exec PROGRAM: the pid stays the same, so QEMU (exec'd later
+//                                            by setpriv) is the client and holds them before it opens any disk
 //   home-lease acquire PID LOCKSPACE RESOURCE PATH OFFSET
 //   home-lease release PID LOCKSPACE RESOURCE PATH OFFSET
 //   home-lease inquire PID                   prints the resources PID holds, as sanlock's state string
 // acquire never waits for a holder whose host has gone quiet (SANLK_ACQUIRE_OWNER_NOWAIT): the caller decides.
 // Exit status 0 on success; otherwise one line "sanlock RV" (negative errno or SANLK_* code) on stdout, status 1.
+// register refused by sanlock before the exec (no daemon, a resource held elsewhere): "sanlock RV", status 3
+// (EXIT_REFUSED_BEFORE_EXEC), so the daemon tells it from the program's own failures; the program never runs.
 // Built against libsanlock (Debian's libsanlock-dev) by scripts/setup.mjs.
 #include <errno.h>
 #include <fcntl.h>
@@ -17,9 +21,11 @@
 #include <sanlock.h>
 #include <sanlock_resource.h>
 
+#define EXIT_REFUSED_BEFORE_EXEC 3
+
 static int usage(void) {
   fprintf(stderr,
-          "usage: home-lease register -- PROGRAM [ARGS...]\n"
+          "usage: home-lease register [--acquire LOCKSPACE:RESOURCE:PATH:OFFSET]... -- PROGRAM [ARGS...]\n"
           "       home-lease acquire|release PID LOCKSPACE RESOURCE PATH OFFSET\n"
           "       home-lease inquire PID\n");
   return 2;
@@ -63,18 +69,49 @@ static int fill(struct one_disk_resource *r, char **argv) {
   return 0;
 }
 
+static int refused(int rv, const char *doing) {
+  fprintf(stderr, "home-lease: %s refused by sanlock (%d)\n", doing, rv);
+  printf("sanlock %d\n", rv);
+  return EXIT_REFUSED_BEFORE_EXEC;
+}
+
+// LOCKSPACE:RESOURCE:PATH:OFFSET as sanlock writes it; the path (between the second and the last colon) may hold colons.
+static int fill_text(struct one_disk_resource *r, char *text) {
+  char *first = strchr(text, ':');
+  char *second = first ? strchr(first + 1, ':') : NULL;
+  char *last = strrchr(text, ':');
+  if (!second || last == second) return -1;
+  *first = *second = *last = '\0';
+  char *fields[4] = {text, first + 1, second + 1, last + 1};
+  return fill(r, fields);
+}
+
 static int do_register(int argc, char **argv) {
-  if (argc < 2 || strcmp(argv[0], "--") != 0) return usage();
+  static struct one_disk_resource wanted[SANLK_MAX_RESOURCES];
+  struct sanlk_resource *list[SANLK_MAX_RESOURCES];
+  int count = 0, i = 0;
+  for (; i + 1 < argc && strcmp(argv[i], "--acquire") == 0; i += 2) {
+    if (count == SANLK_MAX_RESOURCES || fill_text(&wanted[count], argv[i + 1]) < 0) return usage();
+    list[count] = &wanted[count].res;
+    count++;
+  }
+  if (argc - i < 2 || strcmp(argv[i], "--") != 0) return usage();
+  char **program = &argv[i + 1];
   int sock = sanlock_register();
-  if (sock < 0) return failed(sock);
+  if (sock < 0) return refused(sock, "registering");
+  // Acquired on the registration itself (pid -1: this client), before the program runs and opens its disks.
+  if (count > 0) {
+    int rv = sanlock_acquire(sock, -1, SANLK_ACQUIRE_OWNER_NOWAIT, count, list, NULL);
+    if (rv < 0) return refused(rv, "acquiring");
+  }
   // The program must not send sanlock commands of its own (QEMU is not trusted to release its lease).
   int rv = sanlock_restrict(sock, SANLK_RESTRICT_ALL);
-  if (rv < 0) return failed(rv);
+  if (rv < 0) return refused(rv, "restricting");
   // The registration lives as long as this socket: kept open across exec, closed only when the process ends.
   int flags = fcntl(sock, F_GETFD);
-  if (flags < 0 || fcntl(sock, F_SETFD, flags & ~FD_CLOEXEC) < 0) return failed(-errno);
-  execvp(argv[1], &argv[1]);
-  fprintf(stderr, "home-lease: cannot run %s: %s\n", argv[1], strerror(errno));
+  if (flags < 0 || fcntl(sock, F_SETFD, flags & ~FD_CLOEXEC) < 0) return refused(-errno, "keeping the registration");
+  execvp(program[0], program);
+  fprintf(stderr, "home-lease: cannot run %s: %s\n", program[0], strerror(errno));
   return 127;
 }
 

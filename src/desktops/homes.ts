@@ -83,6 +83,22 @@ export class HomeService {
     }
   }
 
+  /** With home leases on, the launch prefix of a QEMU given `user`'s home at launch: it holds the home's sanlock lease
+   *  from before it opens the disk. Undefined when off (the store's lease alone). */
+  launchPrefix(user: string): Promise<string[]> | undefined {
+    return this.leases?.launchPrefix(user);
+  }
+
+  /** A launch through `launchPrefix` that failed: sanlock's refusal as the user meets it (HOME_LEASE_HELD, …). */
+  launchError(user: string, err: unknown): unknown {
+    return this.leases ? this.leases.launchError(user, err) : err;
+  }
+
+  /** Records the holder of the lease `desktop`'s QEMU `qemuPid` took at launch (generation, audit home.lease). */
+  async leasedAtLaunch(user: string, desktop: string, qemuPid: number): Promise<void> {
+    await this.leases?.held(user, { desktop, pid: qemuPid });
+  }
+
   /** sanlock's lease of `desktop`'s QEMU on this host first (after the unplug), then the store's. */
   async release(user: string, desktop: string): Promise<void> {
     if (this.leases) {

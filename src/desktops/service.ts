@@ -119,19 +119,30 @@ export class DesktopService {
     return this.locked(name, () => this.startUnlocked(name, principal));
   }
 
-  /** Verify the image chain, take the home lease, (re)define and start; the lease goes back if the start fails. */
+  /**
+   * Verify the image chain, take the home lease, (re)define and start; the lease goes back if the start fails. With
+   * home leases on, QEMU holds the home's sanlock lease from before it opens the disk (refused: no QEMU runs).
+   */
   private async startUnlocked(name: string, principal: string): Promise<DesktopInfo> {
     const row = await this.require(name);
     const img = await requireImage(this.ctx, row.image);
     await verifiedVersionPath(this.ctx, img.name, row.version);
     return withRevert(async (revert) => {
-      if (row.home_user) {
-        await this.homes.ensure(row.home_user, undefined, principal);
-        await this.homes.lease(row.home_user, name);
-        revert.add(() => this.homes.release(row.home_user!, name));
+      const user = row.home_user;
+      let launchPrefix: string[] | undefined;
+      if (user) {
+        await this.homes.ensure(user, undefined, principal);
+        await this.homes.lease(user, name);
+        revert.add(() => this.homes.release(user, name));
+        launchPrefix = await this.homes.launchPrefix(user);
       }
       await this.ctx.vms.define([this.spec(row, img)], () => `desktop ${name}`);
-      await this.ctx.vms.start(row.vm_name);
+      await this.ctx.vms.start(row.vm_name, undefined, undefined, undefined, launchPrefix ? { launchPrefix } : {}).catch((err: unknown) => {
+        throw user ? this.homes.launchError(user, err) : err;
+      });
+      revert.add(() => this.ctx.vms.stop(row.vm_name, { force: true, waitMs: FORCE_STOP_WAIT_MS }).then(() => undefined));
+      const pid = this.ctx.vms.runtimeOf(row.vm_name)?.pid;
+      if (user && launchPrefix && pid !== undefined) await this.homes.leasedAtLaunch(user, name, pid);
       this.releaseOnExit(row);
       await auditAppend(this.ctx.db, principal, 'desktop.start', name, { version: row.version });
       return this.out(row);
@@ -158,7 +169,8 @@ export class DesktopService {
 
   private async stopVm(row: DesktopRow, opts: { force: boolean; waitMs: number }): Promise<void> {
     if (this.ctx.vms.runtimeOf(row.vm_name)) await this.ctx.vms.stop(row.vm_name, { force: opts.force, waitMs: opts.waitMs });
-    if (row.home_user) await this.homes.release(row.home_user, row.name);
+    // A QEMU still powering off keeps its home open: releaseOnExit gives the home back once it has exited.
+    if (row.home_user && !this.ctx.vms.runtimeOf(row.vm_name)) await this.homes.release(row.home_user, row.name);
   }
 
   /** Pull the plug, replace the system disk with a fresh clone (of the current version if on "latest"), start again if it ran. */

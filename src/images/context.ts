@@ -15,7 +15,7 @@ export interface VmControl {
   get(name: string): Promise<VmStatus>;
   /** Every defined VM's state, in one store query. */
   states(): Promise<Map<string, VmStatus['state']>>;
-  start(name: string, adHoc?: Partial<VmSpecInput>, template?: string, caller?: StartCaller, opts?: { fromTemplate?: TemplateToLoad; templateRam?: string }): Promise<VmStatus>;
+  start(name: string, adHoc?: Partial<VmSpecInput>, template?: string, caller?: StartCaller, opts?: { fromTemplate?: TemplateToLoad; templateRam?: string; launchPrefix?: string[] }): Promise<VmStatus>;
   stop(name: string, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }>;
   consoleLog(name: string, maxBytes: number): Promise<Buffer>;
   runtimeOf(name: string): VmRuntime | undefined;

@@ -52,6 +52,8 @@ export interface StartOptions {
   fromTemplate?: TemplateToLoad;
   /** Run as a restore template: guest RAM on this memfd (the daemon's /proc path to it), mapped shared. */
   templateRam?: string;
+  /** Instead of the daemon's launchPrefix: one that also takes leases before QEMU runs (a desktop's home at launch). */
+  launchPrefix?: string[];
 }
 
 export interface VmManagerOptions {
@@ -230,7 +232,7 @@ export class VmManager {
     return { spec, created: true };
   }
 
-  private async launch(spec: VmSpec, guard?: OpenedFileGuard, resume?: StateToResume, { fromTemplate, templateRam }: StartOptions = {}): Promise<VmRuntime> {
+  private async launch(spec: VmSpec, guard?: OpenedFileGuard, resume?: StateToResume, { fromTemplate, templateRam, launchPrefix }: StartOptions = {}): Promise<VmRuntime> {
     checkSpecFiles(spec);
     const bootKind = await bootKindOf(spec);
     const report = await this.opts.hostReport;
@@ -252,7 +254,7 @@ export class VmManager {
       const spiceX509Dir = spiceCredentialsForAccount(spice && spiceUsesTls(spice) ? await spiceCredentialsEnsure(this.opts.dataDir) : undefined, files.runtime.dir, account);
       const launchSpec = specForAccount(spec, files.runtime.dir, account, guard);
       const chains = await backingChains(spec);
-      let launch: QemuLaunch = { ...buildQemuLaunch(launchSpec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort, spiceX509Dir, chains }), prefix: this.opts.launchPrefix };
+      let launch: QemuLaunch = { ...buildQemuLaunch(launchSpec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort, spiceX509Dir, chains }), prefix: launchPrefix ?? this.opts.launchPrefix };
       let incoming: IncomingState | undefined;
       if (resume) {
         // Checked before QEMU starts: the launch must be identical and the disks as they were.

@@ -4,17 +4,18 @@
 // One bed for the file; the power-loss case (76 s of lease expiry) starts first and is awaited last. The daemon judges
 // silent hosts by their storage lease: suspect while it is renewed, down once it expired.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { DesktopView, SessionInfo } from '../../src/contract/pools.js';
+import type { AuditEntry } from '../../src/contract/users.js';
 import type { ApiClient } from '../../src/cli/client.js';
-import { homeResource, hostDeadSeconds, type LeaseResource, leaseFiles, SANLOCK_RV } from '../../src/cluster/home-leases/layout.js';
+import { EXIT_REFUSED_BEFORE_EXEC, homeResource, hostDeadSeconds, type LeaseResource, leaseFiles, SANLOCK_RV } from '../../src/cluster/home-leases/layout.js';
 import { SanlockClient } from '../../src/cluster/home-leases/sanlock.js';
 import { HomeLeases } from '../../src/cluster/home-leases/service.js';
 import type { ArdesiaError } from '../../src/contract/errors.js';
-import type { HomeInfo } from '../../src/contract/images.js';
+import type { DesktopInfo, HomeInfo } from '../../src/contract/images.js';
 import type { HostView } from '../../src/contract/hosts.js';
 import { openStore } from '../../src/store/db.js';
 import pino from 'pino';
@@ -135,6 +136,8 @@ let root: string;
 let files: ReturnType<typeof leaseFiles>;
 let daemon: TestDaemon;
 let alice: ApiClient;
+/** alice's home resource as the daemon's store gave it (found by the pool case, used by the standalone one). */
+let aliceHome: LeaseResource | undefined;
 const hosts: Host[] = [];
 let a: Host; // the real daemon's host
 let b: Host;
@@ -210,6 +213,13 @@ test('QEMU on host b holds alice\'s lease: host c is refused at once; b\'s QEMU 
   const taker = await qemuPid(c.startQemu());
   const refused = await c.client.acquire(taker, res);
   assert.ok([SANLOCK_RV.ACQUIRE_IDLIVE, SANLOCK_RV.ACQUIRE_OWNED].includes(refused as never), `refused because host b lives (sanlock ${refused})`);
+  // A launch through `register --acquire` on host c is refused before the exec: its own exit status, the program never runs.
+  const ran = join(root, 'register-ran');
+  const [cmd, ...args] = c.inHost([...c.client.registerPrefix([res]), 'touch', ran]);
+  const launch = spawnSync(cmd!, args, { env: c.env, encoding: 'utf8' });
+  assert.equal(launch.status, EXIT_REFUSED_BEFORE_EXEC, `exit status ${launch.status}: ${launch.stderr}`);
+  assert.match(launch.stdout, /^sanlock -24[3-7]$/m);
+  assert.equal(existsSync(ran), false, 'the program never ran');
   process.kill(holder, 'SIGTERM');
   await until('b\'s QEMU gone', () => !alive(holder), 30_000, 100);
   // The lease frees when the holder's pid exits; the acquire after it is granted (retried only across sanlock's async release).
@@ -259,6 +269,7 @@ test('through the daemon: a pool desktop\'s QEMU holds its user\'s home lease wh
   assert.match(held[0]!.name, /^home\d+-alice$/);
   const res: LeaseResource = { lockspace: held[0]!.lockspace, name: held[0]!.name, path: held[0]!.path, offset: held[0]!.offset };
   assert.equal(res.path, files.homes);
+  aliceHome = res;
   // Another host's desktop cannot take alice's home while this one has it.
   const other = await qemuPid(b.startQemu());
   const refused = await b.client.acquire(other, res);
@@ -293,6 +304,54 @@ test('through the daemon: a pool desktop\'s QEMU holds its user\'s home lease wh
   assert.deepEqual([after.siteLease?.host, after.siteLease?.generation], [null, 1], 'a refusal is no acquisition');
   for (const p of qemuPidsUnder(join(daemon.dataDir, 'runtime') + '/')) assert.deepEqual(await a.client.inquire(p), [], `QEMU ${p} holds no lease`);
   assert.equal(await b.client.release(other, res), 0);
+  killTree(b.qemus.find((q) => q.pid === other));
+});
+
+test('a standalone desktop\'s QEMU holds its home\'s lease from before it opens the disk: refused with nothing half-made while host b\'s desktop has the home, started once it ended', async () => {
+  const res = aliceHome!;
+  const desk = 'alice-own';
+  const audit = async (action: string) => (await daemon.api().request<AuditEntry[]>('GET', `/v1/audit?action=${action}&limit=10000`)).filter((e) => e.target === 'alice').length;
+  const leasesBefore = await audit('home.lease');
+  await daemon.api().request('POST', '/v1/desktops', { name: desk, image: 'bb', home: 'alice' });
+  const onB = await qemuPid(b.startQemu());
+  assert.equal(await b.client.acquire(onB, res), 0, 'host b\'s desktop has alice\'s home');
+  await assert.rejects(
+    daemon.api().request('POST', `/v1/desktops/${desk}/start`),
+    (err: ArdesiaError) => err.code === 'HOME_LEASE_HELD' && /still ending/.test(err.message),
+  );
+  assert.deepEqual(qemuPidsUnder(join(daemon.dataDir, 'runtime', desk) + '/'), [], 'no QEMU ran: refused before the exec');
+  assert.equal((await daemon.api().request<DesktopInfo>('GET', `/v1/desktops/${desk}`)).state, 'stopped');
+  const refused = await daemon.api().request<HomeInfo>('GET', '/v1/homes/alice');
+  assert.equal(refused.leasedTo, null, 'the store\'s lease rolled back');
+  assert.deepEqual([refused.siteLease?.host, refused.siteLease?.generation], [null, 1], 'a refusal is no acquisition');
+  assert.equal(await audit('home.lease'), leasesBefore);
+
+  // Host b's desktop ends: this one starts (retried only across sanlock's release of the exited pid).
+  process.kill(onB, 'SIGTERM');
+  await until('b\'s QEMU gone', () => !alive(onB), 30_000, 100);
+  await until('the desktop started once b\'s lease was freed', () => daemon.api().request('POST', `/v1/desktops/${desk}/start`).then(() => true, (err: ArdesiaError) => {
+    if (err.code !== 'HOME_LEASE_HELD') throw err;
+    return false;
+  }), 30_000, 500);
+  const [pid] = qemuPidsUnder(join(daemon.dataDir, 'runtime', desk) + '/');
+  assert.ok(pid, 'the desktop\'s QEMU runs');
+  assert.deepEqual((await a.client.inquire(pid)).map((r) => [r.name, r.offset]), [[res.name, res.offset]], 'sanlock: the desktop\'s QEMU pid holds alice\'s home');
+  const home = await daemon.api().request<HomeInfo>('GET', '/v1/homes/alice');
+  assert.equal(home.leasedTo, desk);
+  assert.deepEqual([home.siteLease?.desktop, home.siteLease?.pid, home.siteLease?.generation], [desk, pid, 2]);
+  assert.match((await daemon.cli(['home', 'show', 'alice'])).stdout, new RegExp(`site lease \\(generation 2\\) held by desktop ${desk} on host \\S+ \\(QEMU pid ${pid}\\)`));
+  assert.equal(await audit('home.lease'), leasesBefore + 1);
+  const next = await qemuPid(b.startQemu());
+  const refusedOnB = await b.client.acquire(next, res);
+  assert.ok([SANLOCK_RV.ACQUIRE_IDLIVE, SANLOCK_RV.ACQUIRE_OWNED].includes(refusedOnB as never), `host b refused while the desktop runs (sanlock ${refusedOnB})`);
+
+  // Stopped: QEMU's exit frees the lease, the store's holder is cleared, host b gets the home.
+  await daemon.api().request('POST', `/v1/desktops/${desk}/stop`, { force: true });
+  const stopped = await daemon.api().request<HomeInfo>('GET', '/v1/homes/alice');
+  assert.deepEqual([stopped.leasedTo, stopped.siteLease?.desktop, stopped.siteLease?.generation], [null, null, 2]);
+  await until('host b acquires alice\'s home after the stop', async () => (await b.client.acquire(next, res)) === 0, 30_000, 200);
+  assert.equal(await b.client.release(next, res), 0);
+  killTree(b.qemus.find((q) => q.pid === next));
 });
 
 test('a daemon with --home-leases sanlock and no sanlock daemon on its host refuses to start, saying how to start it', async () => {

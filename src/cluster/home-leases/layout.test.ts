@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ArdesiaError } from '../../contract/errors.js';
-import { acquireError, areaInitialised, daemonError, DELTA_MAGIC, heldElsewhere, homeResource, hostDeadSeconds, leaseFiles, lockspaceText, PAXOS_MAGIC, parseHelperFailure, parseHostStates, parseInquire, resourceText, smallestFree } from './layout.js';
+import { acquireError, areaInitialised, daemonError, DELTA_MAGIC, heldElsewhere, homeResource, hostDeadSeconds, leaseFiles, lockspaceText, PAXOS_MAGIC, parseHelperFailure, parseHostStates, parseInquire, registerArgs, registerRefusal, resourceText, smallestFree } from './layout.js';
 
 const files = leaseFiles('/srv/ardesia');
 
@@ -82,6 +82,24 @@ test('the helper\'s failure line', () => {
   assert.equal(parseHelperFailure('sanlock -243\n'), -243);
   assert.equal(parseHelperFailure('ardesia:r:/p:0:1\n'), undefined);
   assert.equal(parseHelperFailure(''), undefined);
+});
+
+test('register\'s prefix acquires each resource, named as sanlock writes it, before the program', () => {
+  const home = homeResource(files, 2, 'alice');
+  assert.deepEqual(registerArgs('/h', []), ['/h', 'register', '--']);
+  assert.deepEqual(registerArgs('/h', [home]), ['/h', 'register', '--acquire', 'ardesia:home2-alice:/srv/ardesia/leases/homes:2097152', '--']);
+});
+
+test('a launch refused by sanlock before exec is told from QEMU\'s own failures by its exit status', () => {
+  const log = 'home-lease: acquiring refused by sanlock (-244)\nsanlock -244';
+  const cases: Array<[string, string, number | undefined]> = [
+    ['exit code 3', log, -244],
+    ['exit code 3', 'home-lease: registering refused by sanlock (-111)\nsanlock -111', -111],
+    ['exit code 1', log, undefined], // QEMU's own exit status
+    ['killed by SIGKILL', log, undefined],
+    ['exit code 3', 'qemu-system-x86_64: something else', undefined],
+  ];
+  for (const [exit, text, rv] of cases) assert.equal(registerRefusal(exit, text), rv, `${exit}: ${text}`);
 });
 
 test('an area is initialised only with its own magic', () => {

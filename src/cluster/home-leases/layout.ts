@@ -121,6 +121,21 @@ export function parseHelperFailure(stdout: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** native/home-lease.c register's exit status when sanlock refused it before the exec: the program never ran. */
+export const EXIT_REFUSED_BEFORE_EXEC = 3;
+
+/** The launch prefix `helper register [--acquire RESOURCE]... --`: the next program (QEMU) is a sanlock client under
+ *  its own pid, holding `acquire` from before it runs (so before it opens its disks). */
+export function registerArgs(helper: string, acquire: readonly LeaseResource[]): string[] {
+  return [helper, 'register', ...acquire.flatMap((r) => ['--acquire', resourceText(r)]), '--'];
+}
+
+/** sanlock's refusal of a launch through `register`, from how the launch ended ("exit code N") and what it printed
+ *  (QEMU's log); undefined when the launch failed for another reason (QEMU's own). */
+export function registerRefusal(exit: string, log: string): number | undefined {
+  return exit === `exit code ${EXIT_REFUSED_BEFORE_EXEC}` ? parseHelperFailure(log) : undefined;
+}
+
 /** The leader's magic numbers at the start of an initialised lockspace (delta) or resource (paxos) area. */
 export const DELTA_MAGIC = 0x12212010;
 export const PAXOS_MAGIC = 0x06152010;

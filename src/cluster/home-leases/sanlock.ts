@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { ArdesiaError } from '../../contract/errors.js';
-import { LEASE_ALIGN, type LeaseFiles, type LeaseResource, areaInitialised, DELTA_MAGIC, daemonError, lockspaceText, PAXOS_MAGIC, parseHelperFailure, parseHostStates, parseInquire, resourceText, SANLOCK_RV } from './layout.js';
+import { LEASE_ALIGN, type LeaseFiles, type LeaseResource, areaInitialised, DELTA_MAGIC, daemonError, lockspaceText, PAXOS_MAGIC, parseHelperFailure, parseHostStates, parseInquire, registerArgs, resourceText, SANLOCK_RV } from './layout.js';
 
 const run = promisify(execFile);
 
@@ -35,9 +35,10 @@ export class SanlockClient {
     this.helper = homeLeaseHelper(env);
   }
 
-  /** The command prefix that makes the next program (QEMU) a registered sanlock client with the same pid. */
-  registerPrefix(): string[] {
-    return [this.helper, 'register', '--'];
+  /** The command prefix that makes the next program (QEMU) a registered sanlock client with the same pid, holding
+   *  `acquire` before it runs (refused: exit status EXIT_REFUSED_BEFORE_EXEC, the program never runs). */
+  registerPrefix(acquire: readonly LeaseResource[] = []): string[] {
+    return registerArgs(this.helper, acquire);
   }
 
   private async helperRun(args: string[]): Promise<Rv> {

@@ -1,12 +1,14 @@
 // HomeLeases: never two writers on a home. This host joins the site's sanlock lockspace (its host id from the
 // store), every QEMU it starts is a registered sanlock client (registerPrefix), and a home's resource lease is
-// acquired for the desktop QEMU's pid before the home is plugged in and released after it is unplugged; sanlock
-// frees it by itself when that QEMU exits. The store records slot, holder and generation; sanlock enforces.
+// acquired for the desktop QEMU's pid before the home is plugged in and released after it is unplugged, or, for a
+// home given to QEMU at launch (a standalone desktop), acquired between registration and exec (launchPrefix);
+// sanlock frees it by itself when that QEMU exits. The store records slot, holder and generation; sanlock enforces.
 import type { Logger } from 'pino';
 import { auditAppend } from '../../audit/log.js';
 import { now } from '../../lib/time.js';
 import type { Store } from '../../store/db.js';
-import { acquireError, daemonError, DEFAULT_IO_TIMEOUT_S, homeResource, type LeaseFiles, leaseFiles, type LeaseResource, LOCKSPACE, SANLOCK_RV } from './layout.js';
+import { acquireError, daemonError, DEFAULT_IO_TIMEOUT_S, homeResource, type LeaseFiles, leaseFiles, type LeaseResource, LOCKSPACE, registerRefusal, SANLOCK_RV } from './layout.js';
+import { ArdesiaError } from '../../contract/errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { homeLeaseClaimInit, homeLeaseFreed, homeLeaseGet, homeLeaseHeld, homeLeaseReady, homeLeaseSlot, leaseHostId } from './repo.js';
 import { SanlockClient } from './sanlock.js';
@@ -100,9 +102,33 @@ export class HomeLeases {
       throw err;
     }
     if (ownAlready) return (await homeLeaseGet(this.db, user))?.generation ?? 0;
+    return this.held(user, holder);
+  }
+
+  /** Records that `holder` now holds `user`'s home lease: the next generation, and the audit's home.lease. */
+  async held(user: string, holder: HomeLeaseHolder): Promise<number> {
     const generation = await homeLeaseHeld(this.db, user, { host: this.opts.host, ...holder }, now());
     await auditAppend(this.db, 'home-leases', 'home.lease', user, { host: this.opts.host, desktop: holder.desktop, pid: holder.pid, generation });
     return generation;
+  }
+
+  /** The launch prefix of a QEMU given `user`'s home at launch: it holds the home's lease from before exec, so before
+   *  it opens the disk (record it with `held` once QEMU runs; a refusal comes back through `launchError`). */
+  async launchPrefix(user: string): Promise<string[]> {
+    if (this.hostId === undefined) throw daemonError(SANLOCK_RV.ACQUIRE_LOCKSPACE, `acquiring the home lease of ${user}`);
+    return this.sanlock.registerPrefix([await this.resourceOf(user)]);
+  }
+
+  /** A failed launch through `launchPrefix` as the user meets it: sanlock's refusal (HOME_LEASE_HELD, LEASE_DAEMON_UNAVAILABLE, …)
+   *  when the helper was refused before exec, the launch's own error otherwise. */
+  launchError(user: string, err: unknown): unknown {
+    if (!(err instanceof ArdesiaError) || err.code !== 'VM_START_FAILED') return err;
+    const { exit = '', qemu = [] } = (err.details ?? {}) as { exit?: string; qemu?: string[] };
+    const rv = registerRefusal(exit, qemu.join('\n'));
+    if (rv === undefined) return err;
+    const refusal = acquireError(rv, user);
+    this.log.warn({ user, rv }, `home lease of ${user} refused at QEMU's launch: ${refusal.message}`);
+    return refusal;
   }
 
   /** Releases `user`'s home lease held by `holder.pid` (already free when that QEMU has exited). */

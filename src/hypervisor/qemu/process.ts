@@ -135,7 +135,8 @@ export function readPidfile(path: string): number | undefined {
   }
 }
 
-/** Turns what QEMU printed before dying into an error a user can act on. */
+/** Turns what QEMU printed before dying into an error a user can act on; details keep the lines and how it ended
+ *  (a launch prefix that refused before exec is told apart by its exit: home-leases/layout.ts registerRefusal). */
 export function qemuStartError(vm: string, log: string, exit: string): ArdesiaError {
   const lines = log.split('\n').map((l) => l.trim()).filter(Boolean);
   const lock = lines.find((l) => /Failed to get (shared )?"write" lock/.test(l));
@@ -145,8 +146,8 @@ export function qemuStartError(vm: string, log: string, exit: string): ArdesiaEr
   }
   const missing = lines.find((l) => /Could not open '.*': No such file or directory/.test(l));
   if (missing) return new ArdesiaError('VM_FILE_MISSING', `vm ${vm}: ${missing.replace(/^.*?: /, '')}`, { qemu: lines });
-  const last = lines.filter((l) => l.startsWith('qemu-system')).pop() ?? lines.pop() ?? exit;
-  return new ArdesiaError('VM_START_FAILED', `vm ${vm}: QEMU did not start (${exit}): ${last}`, { qemu: lines });
+  const last = lines.filter((l) => l.startsWith('qemu-system')).pop() ?? lines.at(-1) ?? exit; // lines kept whole for the details
+  return new ArdesiaError('VM_START_FAILED', `vm ${vm}: QEMU did not start (${exit}): ${last}`, { qemu: lines, exit });
 }
 
 export function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {

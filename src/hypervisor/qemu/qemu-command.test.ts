@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HandedFile } from './handed-files.js';
-import { qemuCommand } from './process.js';
+import { qemuCommand, qemuStartError } from './process.js';
 
 const account = { name: 'ardesia-qemu', uid: 995, gid: 995 };
 const disk: HandedFile = { path: '/d/a.qcow2', writable: false, fd: 3, set: 1 };
@@ -30,5 +30,14 @@ describe('qemuCommand: who opens the taps and who runs QEMU', () => {
     const register = ['/x/home-lease', 'register', '--'];
     assert.deepEqual(qemuCommand('qemu', ['-S'], [disk, tap(4, 'tap7')], account, '/x/tap-open', register), ['/x/tap-open', '4=tap7', '--', ...register, ...setpriv, 'qemu', '-S']);
     assert.deepEqual(qemuCommand('qemu', ['-S'], [disk], undefined, '/x/tap-open', register), [...register, 'qemu', '-S']);
+  });
+});
+
+describe('qemuStartError: what QEMU (or its launch chain) printed before dying', () => {
+  it('keeps every line and how the launch ended in the details (the last line is also the message)', () => {
+    const err = qemuStartError('v', 'home-lease: acquiring refused by sanlock (-243)\nsanlock -243\n', 'exit code 3');
+    assert.equal(err.code, 'VM_START_FAILED');
+    assert.equal(err.message, 'vm v: QEMU did not start (exit code 3): sanlock -243');
+    assert.deepEqual(err.details, { qemu: ['home-lease: acquiring refused by sanlock (-243)', 'sanlock -243'], exit: 'exit code 3' });
   });
 });
