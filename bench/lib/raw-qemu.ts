@@ -1,7 +1,7 @@
 // The baseline: the same QEMU command line the daemon would run, started by hand — spawn, QMP
 // (raw JSON lines: qmp_capabilities, then cont), the serial socket, and the banner.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import type { VmSpec } from '../../src/contract/vm.js';
 import { buildQemuLaunch, DEBIAN_FIRMWARE, type QemuLaunch, runtimePaths } from '../../src/hypervisor/qemu/argv.js';

@@ -2,22 +2,19 @@
 // asks the pure transition table (lifecycle.ts), records the new state, then runs the effects in order.
 // Effects that end in another event (a VM that failed to start, a finished re-clone) queue it; queued
 // events run after the desktop's lock is released, so a chain never deadlocks on itself.
-import { vmHostOf } from '../store/vms.js';
-import { GuestBudget, GUEST_MESSAGE_BUDGET, guestTextForLog } from '../agent/guest-budget.js';
 import { EventEmitter } from 'node:events';
-import { mkdir, rm } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ArdesiaError, type ErrorCode } from '../contract/errors.js';
 import type { DesktopView, Pool } from '../contract/pools.js';
 import { DAEMON_STOP_REASON, type VmSpec } from '../contract/vm.js';
 import type { ServiceContext } from '../images/context.js';
 import { imageGet } from '../images/repo.js';
-import { verifiedVersionPath } from '../images/versions.js';
-import { createLinkedClone, resetLinkedClone } from '../storage/index.js';
-import { assignMessage, DesktopGuest, guestEventOf, type GuestSignal } from './desktop-guest.js';
+import { assignMessage, type DesktopGuest } from './desktop-guest.js';
+import { DesktopGuests } from './desktop-guests.js';
+import { type DesktopVmSteps, provisionDesktop, recloneDesktop, restoreDesktopVm, startDesktopVm, stopDesktopVm } from './desktop-vm-steps.js';
 import type { HomeService } from './homes.js';
-import { desktopVmSpec, resumedMessage } from './desktop-vm.js';
+import { desktopVmSpec } from './desktop-vm.js';
 import { desktopFailure } from './failure.js';
 import { type DesktopEffect, type DesktopEvent, desktopTransition } from './lifecycle.js';
 import { PoolTemplates } from './pool-templates.js';
@@ -50,12 +47,10 @@ export interface MachineEvents {
   template: [string];
 }
 
-const FORCE_STOP_WAIT_MS = 15_000;
 /** Failures a waiting connect answers with their own code: what the user can act on (their desktop elsewhere is ending). */
 const PASSED_ON_CODES = new Set<ErrorCode>(['HOME_LEASE_HELD', 'HOME_LEASED']);
 /** A clone's start that failed in these ways is the template's fault (its state did not load or fit): it is rebuilt. */
 const RESTORE_FAILURES = new Set<string>(['VM_STATE_RESTORE_FAILED', 'VM_STATE_MISMATCH', 'VM_STATE_INVALID']);
-const GRACEFUL_STOP_WAIT_MS = 60_000;
 
 /** The target version of a pool: its fixed version, or the image's current one; null when there is none. */
 export async function targetVersionOf(ctx: ServiceContext, pool: Pool): Promise<number | null> {
@@ -64,7 +59,8 @@ export async function targetVersionOf(ctx: ServiceContext, pool: Pool): Promise<
 }
 
 export class DesktopMachine extends EventEmitter<MachineEvents> {
-  readonly guests = new Map<string, DesktopGuest>();
+  /** The guest helpers of running desktops (desktop-guests.ts). */
+  readonly guests: DesktopGuests;
   /** Desktops booting by restore now: not boots, so the boot-storm limit does not count them. */
   private readonly restoring = new Set<string>();
   private readonly watchdogs = new Map<string, NodeJS.Timeout>();
@@ -83,6 +79,16 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     private readonly opts: MachineOptions,
   ) {
     super();
+    this.guests = new DesktopGuests((name) => ctx.vms.runtimeOf(name), ctx.deps.log, {
+      event: (name, event) => void this.fireQuietly(name, event),
+      exited: (name, reason) => {
+        this.exits.set(name, reason);
+        void this.fireQuietly(name, { type: 'vm-exited' }).finally(() => this.exits.delete(name));
+      },
+      loginStage: (name, stage) => this.emit('login-stage', name, stage),
+      sessionStarted: (name) => this.emit('session-started', name),
+      clipboard: (name, ready) => this.emit('clipboard', name, ready),
+    });
     this.templates = new PoolTemplates(ctx, (pool, name, image, disk) => desktopVmSpec(this.ctx, pool, name, image, disk), opts.bootTimeoutMs, (pool) => this.emit('template', pool));
   }
 
@@ -201,19 +207,19 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
         row.user = effect.user;
         return poolDesktopUpdate(this.ctx.db, row.name, { user: effect.user });
       case 'restore-vm':
-        return this.restoreVm(row, pool).catch(async (err: ArdesiaError) => {
+        return restoreDesktopVm(this.steps, row, pool).catch(async (err: ArdesiaError) => {
           await this.fail(row, `the desktop's clone did not restore: ${err.message}`);
           queue({ type: RESTORE_FAILURES.has(err.code) ? 'restore-failed' : 'boot-failed' });
         });
       case 'template-rebuild':
         return void this.templates.rebuild(pool, row.image, row.version, row.last_error ?? 'unknown').catch((err: Error) => this.log.error({ err, pool: pool.name }, 'rebuilding the template failed'));
       case 'start-vm':
-        return this.startVm(row, pool).catch(async (err: Error) => {
+        return startDesktopVm(this.steps, row, pool).catch(async (err: Error) => {
           await this.fail(row, `the desktop's VM did not start: ${err.message}`);
           queue({ type: 'boot-failed' });
         });
       case 'stop-vm':
-        return this.stopVm(row.name, effect.force);
+        return stopDesktopVm(this.steps, row.name, effect.force);
       case 'attach-home':
         this.emit('login-stage', row.name, 'spare');
         return this.attachHome(row, pool, effect.user).then(() => void this.emit('login-stage', row.name, 'home-attached')).catch(async (err: Error) => {
@@ -232,7 +238,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
         this.emit('disconnect-clients', row.name);
         return;
       case 'destroy-and-reclone':
-        return this.reclone(row, pool, target).then(
+        return recloneDesktop(this.steps, row, pool, target).then(
           () => void queue({ type: 'reset-done' }),
           async (err: Error) => {
             await this.fail(row, `re-cloning the system disk failed: ${err.message}`);
@@ -249,34 +255,8 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     return desktopVmSpec(this.ctx, pool, row.name, row.image, this.ctx.paths.desktopSystem(row.name));
   }
 
-  private async startVm(row: PoolDesktopRow, pool: Pool): Promise<void> {
-    await verifiedVersionPath(this.ctx, row.image, row.version);
-    await this.ctx.vms.define([await this.vmSpec(row, pool)], () => `pool ${pool.name}`);
-    if (!this.ctx.vms.runtimeOf(row.name)) await this.ctx.vms.start(row.name);
-    // The host placement chose for the VM (recorded with its start), the same for its pool desktop.
-    row.host = (await vmHostOf(this.ctx.db, row.name)) ?? hostname();
-    await poolDesktopUpdate(this.ctx.db, row.name, { host: row.host });
-    this.watch(row.name);
-  }
-
-  /** A fresh overlay on the template's frozen one, the template's state loaded, then the guest told to take its own identity
-   *  (it answers `ready`: the table's guest-ready). */
-  private async restoreVm(row: PoolDesktopRow, pool: Pool): Promise<void> {
-    // Checked again (its sha256 only when the files' stat changed since fireLocked's check).
-    const template = await this.templates.forClone(pool, row.image, row.version);
-    if (!template) throw new ArdesiaError('VM_STATE_INVALID', `pool ${pool.name}: its template is gone`);
-    await resetLinkedClone(this.ctx.paths.desktopSystem(row.name), template.manifest.overlay.path);
-    await this.ctx.vms.define([await this.vmSpec(row, pool)], () => `pool ${pool.name}`);
-    await this.ctx.vms.start(row.name, undefined, undefined, undefined, { fromTemplate: template });
-    const runtime = this.ctx.vms.runtimeOf(row.name);
-    this.templates.noteRestore(pool.name, runtime?.restoreMs);
-    if (runtime) this.log.info({ desktop: row.name, template: template.manifest.key, generation: await runtime.qmp.queryVmGenerationId().catch(() => null) }, `desktop ${row.name}: a clone of template ${template.manifest.key}`);
-    row.host = (await vmHostOf(this.ctx.db, row.name)) ?? hostname();
-    await poolDesktopUpdate(this.ctx.db, row.name, { host: row.host });
-    const guest = this.watch(row.name);
-    await until(() => guest?.channel.isConnected ?? false, 5_000);
-    if (!guest?.channel.isConnected) throw new ArdesiaError('VM_NOT_RUNNING', `the guest helper of ${row.name} is not connected after the restore`);
-    guest.channel.send(resumedMessage(row.name, pool.network.mode !== 'none'));
+  private get steps(): DesktopVmSteps {
+    return { ctx: this.ctx, templates: this.templates, guests: this.guests, log: this.log };
   }
 
   /** The template exists but failed its check: desktops boot, and it is built again. */
@@ -287,33 +267,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
 
   /** Follows a running desktop VM: guest helper messages, guest reboots and shutdowns, the exit. */
   watch(name: string): DesktopGuest | undefined {
-    const existing = this.guests.get(name);
-    if (existing) return existing;
-    const runtime = this.ctx.vms.runtimeOf(name);
-    if (!runtime) return undefined;
-    const guest = new DesktopGuest(runtime);
-    this.guests.set(name, guest);
-    const budget = new GuestBudget(GUEST_MESSAGE_BUDGET, Date.now());
-    // Only the guest's own messages are budgeted (clipboard changes too): QMP events and the exit come from QEMU.
-    const withinBudget = (): boolean => {
-      const taken = budget.take(Date.now());
-      if (!taken.accepted) {
-        if (taken.firstRefused) this.log.warn({ desktop: name }, `guest of ${name} sends messages too fast; ignoring them until it slows down`);
-        return false;
-      }
-      if (taken.refusedBefore > 0) this.log.warn({ desktop: name, ignored: taken.refusedBefore }, `guest of ${name}: ${taken.refusedBefore} messages were ignored`);
-      return true;
-    };
-    guest.on('signal', (signal) => {
-      if (signal.kind === 'message' && !withinBudget()) return;
-      this.onSignal(name, guest, signal);
-    });
-    guest.on('clipboard', (ready) => {
-      if (!withinBudget()) return;
-      this.log.info({ desktop: name }, `the clipboard agent of ${name} is ${ready ? 'ready' : 'not ready'}`);
-      this.emit('clipboard', name, ready);
-    });
-    return guest;
+    return this.guests.watch(name);
   }
 
   /** Copies the home plugged into the running pool desktop `name` (backup); false when it has none plugged. */
@@ -324,33 +278,6 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
   /** Whether the guest's clipboard agent is up in the desktop's session. */
   clipboardReadyOf(name: string): boolean {
     return this.guests.get(name)?.clipboardReady ?? false;
-  }
-
-  private onSignal(name: string, guest: DesktopGuest, signal: GuestSignal): void {
-    if (signal.kind === 'exited') {
-      if (this.guests.get(name) === guest) this.guests.delete(name);
-      this.exits.set(name, signal.reason);
-      void this.fireQuietly(name, { type: 'vm-exited' }).finally(() => this.exits.delete(name));
-      return;
-    }
-    if (signal.kind === 'guest-reset') return void this.fireQuietly(name, { type: 'guest-reboot' });
-    if (signal.kind === 'guest-shutdown') return void this.fireQuietly(name, { type: 'guest-shutdown' });
-    const event = guestEventOf(signal.message);
-    if (signal.message.type === 'home-mounted') this.emit('login-stage', name, 'home-mounted');
-    if (signal.message.type === 'session-started') this.emit('session-started', name);
-    if (signal.message.type === 'error') this.log.warn({ desktop: name }, `guest helper of ${name}: ${guestTextForLog(signal.message.message)}`);
-    if (event) void this.fireQuietly(name, event);
-  }
-
-  private async stopVm(name: string, force: boolean): Promise<void> {
-    if (!this.ctx.vms.runtimeOf(name)) return;
-    try {
-      await this.ctx.vms.stop(name, { force, waitMs: force ? FORCE_STOP_WAIT_MS : GRACEFUL_STOP_WAIT_MS });
-    } catch (err) {
-      if (force) throw err;
-      this.log.warn({ err, desktop: name }, `desktop ${name} did not power off in time; stopping it by force`);
-      await this.ctx.vms.stop(name, { force: true, waitMs: FORCE_STOP_WAIT_MS });
-    }
   }
 
   private async attachHome(row: PoolDesktopRow, pool: Pool, user: string): Promise<void> {
@@ -373,7 +300,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       const unplugged = await guest.unplugHome().catch(() => false);
       if (!unplugged) {
         this.log.warn({ desktop: row.name }, `the guest of ${row.name} did not release the home volume; stopping it by force`);
-        await this.stopVm(row.name, true);
+        await stopDesktopVm(this.steps, row.name, true);
       }
     }
     const home = (await this.homes.list()).find((h) => h.leasedTo === row.name);
@@ -387,30 +314,15 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     guest.channel.send(assignMessage(message.user, await this.opts.keyboardLayoutOf(message.user)));
   }
 
-  /** The VM is off: a fresh linked clone of the pool's target version replaces the system disk. */
-  private async reclone(row: PoolDesktopRow, pool: Pool, target: number | null): Promise<void> {
-    await this.stopVm(row.name, true);
-    const version = target ?? row.version;
-    const base = await verifiedVersionPath(this.ctx, pool.image, version);
-    await resetLinkedClone(this.ctx.paths.desktopSystem(row.name), base);
-    row.version = version;
-    row.image = pool.image;
-    await poolDesktopUpdate(this.ctx.db, row.name, { version, image: pool.image });
-  }
-
   /** First clone of a new desktop (state provisioning). */
-  async provision(row: PoolDesktopRow): Promise<void> {
-    const base = await verifiedVersionPath(this.ctx, row.image, row.version);
-    const system = this.ctx.paths.desktopSystem(row.name);
-    await mkdir(dirname(system), { recursive: true, mode: 0o700 });
-    await createLinkedClone({ base, overlay: system });
+  provision(row: PoolDesktopRow): Promise<void> {
+    return provisionDesktop(this.ctx, row);
   }
 
   /** Every step idempotent (re-run after a crash): VM off, home released, definition, files and row gone. */
   private async retire(row: PoolDesktopRow): Promise<void> {
-    await this.stopVm(row.name, true);
-    this.guests.get(row.name)?.close();
-    this.guests.delete(row.name);
+    await stopDesktopVm(this.steps, row.name, true);
+    this.guests.forget(row.name);
     this.failureCodes.delete(row.name);
     await this.releaseHome(row);
     await this.ctx.vms.undefine(row.name).catch((err: ArdesiaError) => {
@@ -452,7 +364,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     if (state === 'resetting') {
       await this.locked(row.name, async () => {
         const pool = poolOf(await requirePool(this.ctx.db, row.pool));
-        await this.reclone(row, pool, await targetVersionOf(this.ctx, pool));
+        await recloneDesktop(this.steps, row, pool, await targetVersionOf(this.ctx, pool));
       }).then(
         () => this.fireQuietly(row.name, { type: 'reset-done' }),
         async (err: Error) => {
@@ -483,8 +395,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
   close(): void {
     this.closing = true;
     for (const name of [...this.watchdogs.keys()]) this.clearWatchdog(name);
-    for (const guest of this.guests.values()) guest.close();
-    this.guests.clear();
+    this.guests.closeAll();
   }
 }
 

@@ -3,7 +3,7 @@
 // bytes to the browser without passing them through this event loop (the Node pipe cost ~2.5 ms CPU per
 // MiB). close() is routed to the relay as a command and its totals come back as status lines, so the
 // callers of pipeDisplay see no difference from the Node pipe.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';

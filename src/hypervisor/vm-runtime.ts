@@ -2,7 +2,7 @@
 // Created by launching a new QEMU or by adopting one found in its runtime folder after a restart.
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { closeSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec, VmState } from '../contract/vm.js';
 import { type VmEvent, vmTransition } from './lifecycle.js';

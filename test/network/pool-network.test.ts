@@ -4,7 +4,6 @@
 // and, allowed nothing, reaches nothing.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { PoolView } from '../../src/contract/pools.js';
 import { TestDaemon } from '../helpers/daemon.js';

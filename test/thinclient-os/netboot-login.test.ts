@@ -17,7 +17,6 @@
 // page opens the kiosk account's desktop by itself, with no login page (its session from this MAC, its picture on screen);
 // and after the PC is reset it netboots straight into that desktop again (boot count 2, no keys typed).
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';

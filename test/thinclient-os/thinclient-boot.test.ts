@@ -5,7 +5,7 @@
 // root.squashfs flipped the initramfs must stop with a clear message and boot nothing.
 // (Whole boots to the login page and a session, from PXE on: netboot-login, netboot-uefi-proxy.)
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, readSync, writeSync, closeSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';

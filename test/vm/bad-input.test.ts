@@ -1,7 +1,7 @@
 // Bad input gets a clear error, a non-zero exit, and nothing half-created: no record, no runtime
 // folder, no QEMU. Also: a CLI with no daemon says how to start one.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';

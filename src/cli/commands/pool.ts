@@ -1,6 +1,5 @@
 // `ardesia pool …` and `ardesia session …`: pools of desktops, the broker, and sessions — over the API only.
 import { terminalSafeLine } from '../terminal-safe.js';
-import { ArdesiaError } from '../../contract/errors.js';
 import { type Command, InvalidArgumentError } from 'commander';
 import { type Forecast, MAX_FORECAST_WEEKS, parseSpareRule, SPARE_RULE_FORMAT, type SpareRule, spareRuleText, WEEKDAYS } from '../../contract/pool-schedule.js';
 import { type DesktopView, MAX_IDLE_MINUTES, MAX_POOL_DESKTOPS, OnLogoff, type PoolView, StartMode, type SessionInfo, poolNetworkText } from '../../contract/pools.js';

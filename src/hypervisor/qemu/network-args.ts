@@ -2,7 +2,7 @@
 // with deterministic MACs and tap names so that a VM keeps them across restarts and hosts.
 import { createHash } from 'node:crypto';
 import { ArdesiaError } from '../../contract/errors.js';
-import type { NicSpec, VmSpec } from '../../contract/vm.js';
+import type { NicSpec } from '../../contract/vm.js';
 import type { HandedFiles } from './handed-files.js';
 import { renderOption } from './qemu-options.js';
 
