@@ -35,6 +35,7 @@ import { cloneIdentity, launchFromTemplate, launchWithSharedRam, type TemplateTo
 import { diskIdentities, launchIdentity, launchWithState, type SavedStateFiles, savedStateFiles, savedStateRead, savedStateRemove, savedStateVerify } from './vm-saved-state.js';
 import type { SavedStateManifest } from '../hypervisor/saved-state/manifest.js';
 import { VmStates } from './vm-states.js';
+import { type RemoteVmDriver, remoteRuntimeView } from './remote-vm.js';
 
 /** A saved state a start resumes from (verified: its sha256 was just checked, as by a receive). */
 export interface StateToResume {
@@ -70,6 +71,8 @@ export interface VmManagerOptions {
   vmUids: VmUids;
   /** Run before setpriv in QEMU's launch chain (serve --home-leases sanlock: registers QEMU with sanlock). */
   launchPrefix?: string[];
+  /** VMs placed on other hosts run under their agents (the controller; absent in an agent, which runs its own host's). */
+  remote?: RemoteVmDriver;
 }
 
 /** Placement as the VM manager asks it: the host the VM is to run on, or an ArdesiaError saying what is short where. */
@@ -119,8 +122,8 @@ export class VmManager {
 
   async undefine(name: string): Promise<void> {
     await this.lock.run(name, async () => {
-      await this.record(name);
-      if (this.runtimes.has(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is running`);
+      const rec = await this.record(name);
+      if (this.runtimes.has(name) || this.runsRemotely(rec)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is running`);
       await vmDelete(this.db, name);
     });
   }
@@ -144,22 +147,28 @@ export class VmManager {
     return new Map((await vmNames(this.db)).map((name) => [name, this.runtimes.get(name)?.state ?? 'stopped']));
   }
 
+  private runsRemotely(rec: VmRecord): boolean {
+    return this.opts.remote?.isRemote(rec.host) === true && remoteRuntimeView(rec).running;
+  }
+
   private statusOf(rec: VmRecord): VmStatus {
     const rt = this.runtimes.get(rec.name);
     const spec = rt?.spec ?? rec.spec;
+    // A VM on another host: as its agent last reported it.
+    const seen = this.opts.remote?.isRemote(rec.host) ? remoteRuntimeView(rec) : { running: rt !== undefined, state: rt?.state ?? 'stopped', pid: rt?.pid ?? null, accel: rt?.accel ?? null, startedAt: rt?.startedAt ?? null };
     return {
       name: rec.name,
-      state: rt?.state ?? 'stopped',
-      pid: rt?.pid ?? null,
-      accel: rt?.accel ?? null,
-      accelNote: rt?.accel === 'tcg' ? TCG_WARNING : null,
+      state: seen.state,
+      pid: seen.pid,
+      accel: seen.accel,
+      accelNote: seen.accel === 'tcg' ? TCG_WARNING : null,
       memoryMiB: spec.memoryMiB,
       vcpus: spec.vcpus,
       arch: spec.arch,
       owner: ownerText(spec),
       source: rec.source,
-      lastStopReason: rt ? null : rec.lastStopReason,
-      startedAt: rt?.startedAt ?? null,
+      lastStopReason: seen.running ? null : rec.lastStopReason,
+      startedAt: seen.startedAt,
       spec,
     };
   }
@@ -180,6 +189,8 @@ export class VmManager {
 
   private async startLocked(name: string, adHoc?: Partial<VmSpecInput>, template?: string, caller?: StartCaller, opts: StartOptions = {}): Promise<VmStatus> {
     if (this.runtimes.has(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is already running`);
+    const before = await vmGet(this.db, name);
+    if (before && this.runsRemotely(before)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is already running on host ${before.host}`);
     const stateFiles = savedStateFiles(this.opts.dataDir, name);
     if (opts.discardState) await savedStateRemove(stateFiles);
     const saved = savedStateRead(stateFiles);
@@ -191,10 +202,21 @@ export class VmManager {
       if (isConfined(caller)) await failpointPause('owner-start-after-check');
       // The intent is recorded first: a daemon killed mid-start finishes the start when it returns. Placement and the
       // record under one lock: two starts at once never both fit the same free memory.
-      await this.lock.run('cluster:placement', async () => {
-        const host = await this.opts.placer.placeVm(name, spec);
-        await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host });
+      const remote = this.opts.remote;
+      const host = await this.lock.run('cluster:placement', async () => {
+        const placed = await this.opts.placer.placeVm(name, spec);
+        if (remote?.isRemote(placed)) {
+          // The agent opens the files as root: an owner's checked files, a saved state or a template stay on this host.
+          if (isConfined(caller) || resume || opts.fromTemplate || opts.templateRam) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} was placed on host ${placed}, but this start runs on the controller's own host only`);
+          remote.requireLinked(placed);
+        }
+        await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host: placed });
+        return placed;
       });
+      if (remote?.isRemote(host)) {
+        await remote.start(name, spec, host);
+        return this.statusOf(await this.record(name));
+      }
       if (resume && opts.fromTemplate) throw new ArdesiaError('VM_STATE_EXISTS', `vm ${name} has a saved state of its own: it cannot also start as a template's clone`);
       const runtime = await this.launch(spec, isConfined(caller) ? this.owners.openedFileGuard(caller.name, name) : undefined, resume, opts);
       // Consumed: the guest runs on from it and its disks change, so it could never load again.
@@ -311,7 +333,8 @@ export class VmManager {
 
   /** ACPI power button (vmctl stop), or QEMU quit with force; with waitMs, until QEMU is gone. */
   async stop(name: string, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }> {
-    await this.record(name);
+    const rec = await this.record(name);
+    if (this.opts.remote?.isRemote(rec.host) && !this.runtimes.has(name)) return this.opts.remote.stop({ ...rec, host: rec.host }, opts);
     const rt = this.running(name);
     await vmSetDesired(this.db, name, { desired: 'stopped' });
     if (opts.force) await rt.forceStop();
@@ -400,6 +423,8 @@ export class VmManager {
     const records = await vmList(this.db);
     const known = new Set(records.map((r) => r.name));
     for (const rec of records) {
+      // Its own agent finds it again on its host.
+      if (this.opts.remote?.isRemote(rec.host)) continue;
       const files = vmFiles(this.opts.dataDir, rec.name);
       const runtime = await VmRuntime.adopt(rec.spec, files.runtime, files.consoleLog, rec.startedAt).catch(
         (err) => {
