@@ -84,8 +84,10 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   private async record(rec: VmRecord, o: VmObserved): Promise<void> {
     await vmSetObserved(this.db, rec.name, o);
     if (o.state !== 'stopped' && o.startedAt !== rec.startedAt) await vmSetDesired(this.db, rec.name, { startedAt: o.startedAt });
-    // Stopped after the agent applied the current generation (the guest powered off, QEMU died): recorded as a stop.
-    if (o.state === 'stopped' && o.generation === rec.generation && rec.desired === 'running') {
+    // Stopped after the agent applied the current generation (asked to, or by itself: the guest powered off, QEMU died):
+    // recorded as a stop with its reason, once.
+    const newStop = rec.desired === 'running' || (rec.startedAt !== null && rec.lastStopReason !== o.exitReason);
+    if (o.state === 'stopped' && o.generation === rec.generation && newStop) {
       this.log.info({ vm: rec.name, host: rec.host, reason: o.exitReason }, `vm ${rec.name} on host ${rec.host} stopped: ${o.exitReason ?? 'no reason reported'}`);
       if (rec.transient) await vmDelete(this.db, rec.name);
       else await vmSetDesired(this.db, rec.name, { desired: 'stopped', lastStopReason: o.exitReason, startedAt: null });

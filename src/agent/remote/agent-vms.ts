@@ -9,6 +9,7 @@ import { type AgentMessage, type VmDesired, type VmObserved } from '../../contra
 import type { HostReport } from '../../hypervisor/host/index.js';
 import { NatGuard } from '../../network/nat-guard-host.js';
 import { openStore, type Store } from '../../store/db.js';
+import { vmList } from '../../store/vms.js';
 import { ownerPolicyLoad } from '../../vms/owner-files.js';
 import { VmManager } from '../../vms/vm-manager.js';
 import { VmUids, vmUidRange } from '../../vms/vm-uids.js';
@@ -76,9 +77,11 @@ export class AgentVms {
 
   /** Every VM on the host as the agent sees it now. */
   async observed(): Promise<Extract<AgentMessage, { type: 'vm-observed' }>> {
+    // A QEMU gone whose exit is not yet in the store (its start time still there) is reported stopping: `stopped` comes with its reason.
+    const exiting = new Set((await vmList(this.store)).filter((r) => r.startedAt !== null).map((r) => r.name));
     const vms: VmObserved[] = (await this.manager.list()).map((v) => ({
       name: v.name,
-      state: v.state,
+      state: v.state === 'stopped' && exiting.has(v.name) ? 'stopping' : v.state,
       pid: v.pid,
       accel: v.accel,
       startedAt: v.startedAt,
