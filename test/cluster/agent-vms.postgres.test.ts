@@ -141,6 +141,7 @@ test('the controller restarted: the agent reconnects and nothing restarts', asyn
   assert.deepEqual([s.state, s.pid, s.startedAt], ['running', pid, startedAt]);
   assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'v1')), [pid]);
   assert.doesNotMatch(agent.output, /vm v1: start/);
+  assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, ['v1'], 'still desired running there: the new controller did not take it for dead');
 });
 
 test('vm stop reaches the agent: the guest powers off and the controller records why', async () => {
@@ -152,6 +153,22 @@ test('vm stop reaches the agent: the guest powers off and the controller records
   assert.match(s.lastStopReason ?? '', /the guest powered off/);
   assert.equal(existsSync(`/proc/${pid}`), false);
   assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, []);
+});
+
+test('a QEMU that dies on the agent\'s host is recorded stopped with its reason, and is not started again by itself', async () => {
+  assert.equal((await cli(['vm', 'start', 'v1'])).code, 0);
+  const again = await status('v1');
+  assert.equal(again.state, 'running');
+  assert.notEqual(again.pid, pid, 'a new start is a new QEMU');
+  process.kill(again.pid!, 'SIGTERM');
+  const s = await until('the death reported', async () => {
+    const v = await status('v1');
+    return v.state === 'stopped' && v.lastStopReason ? v : undefined;
+  });
+  assert.match(s.lastStopReason!, /killed by a signal/);
+  assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, [], 'recorded stopped');
+  assert.equal(agent.output.match(/vm v1: start/g)?.length, 1, 'one start on this agent: the death was not answered with another');
+  assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'v1')), []);
 });
 
 test("with the agent's link down, a start placed there is refused with the registry error, and nothing starts here", async () => {
