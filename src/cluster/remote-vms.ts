@@ -61,6 +61,11 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     return { stopped: true, ...(seen.exitReason ? { reason: seen.exitReason } : {}) };
   }
 
+  forget(rec: VmRecord & { host: string }): void {
+    // Not linked: the next link's full set lacks the VM, which is the same message.
+    this.send(rec.host, { name: rec.name, spec: rec.spec, desired: 'absent', generation: vmNextGeneration(rec.generation) });
+  }
+
   /** The host's whole desired set: every VM recorded there. */
   async desiredSet(host: string): Promise<VmDesired[]> {
     const rows = (await vmList(this.db)).filter((r) => r.host === host);
@@ -74,14 +79,14 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
       const rec = await vmGet(this.db, o.name);
       // A VM moved or removed meanwhile: the agent drops it when the next desired set lacks it.
       if (!rec || rec.host !== host) continue;
-      await this.record(rec, o);
+      await this.record({ ...rec, host }, o);
     }
     if (report.full) {
       for (const rec of (await vmList(this.db)).filter((r) => r.host === host && r.observed !== null && !reported.has(r.name))) await vmSetObserved(this.db, rec.name, null);
     }
   }
 
-  private async record(rec: VmRecord, o: VmObserved): Promise<void> {
+  private async record(rec: VmRecord & { host: string }, o: VmObserved): Promise<void> {
     await vmSetObserved(this.db, rec.name, o);
     if (o.state !== 'stopped' && o.startedAt !== rec.startedAt) await vmSetDesired(this.db, rec.name, { startedAt: o.startedAt });
     // Stopped after the agent applied the current generation (asked to, or by itself: the guest powered off, QEMU died):
@@ -89,8 +94,10 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     const newStop = rec.desired === 'running' || (rec.startedAt !== null && rec.lastStopReason !== o.exitReason);
     if (o.state === 'stopped' && o.generation === rec.generation && newStop) {
       this.log.info({ vm: rec.name, host: rec.host, reason: o.exitReason }, `vm ${rec.name} on host ${rec.host} stopped: ${o.exitReason ?? 'no reason reported'}`);
-      if (rec.transient) await vmDelete(this.db, rec.name);
-      else await vmSetDesired(this.db, rec.name, { desired: 'stopped', lastStopReason: o.exitReason, startedAt: null });
+      if (rec.transient) {
+        await vmDelete(this.db, rec.name);
+        this.forget(rec);
+      } else await vmSetDesired(this.db, rec.name, { desired: 'stopped', lastStopReason: o.exitReason, startedAt: null });
     }
     for (const w of this.waiters) if (w.name === rec.name && w.done(o)) w.resolve(o);
   }

@@ -125,6 +125,7 @@ export class VmManager {
       const rec = await this.record(name);
       if (this.runtimes.has(name) || this.runsRemotely(rec)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is running`);
       await vmDelete(this.db, name);
+      if (this.opts.remote?.isRemote(rec.host)) this.opts.remote.forget({ ...rec, host: rec.host });
     });
   }
 
@@ -211,6 +212,7 @@ export class VmManager {
           remote.requireLinked(placed);
         }
         await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host: placed });
+        if (before && before.host !== placed && remote?.isRemote(before.host)) remote.forget({ ...before, host: before.host });
         return placed;
       });
       if (remote?.isRemote(host)) {

@@ -182,3 +182,11 @@ test("with the agent's link down, a start placed there is refused with the regis
   assert.deepEqual(qemuPidsUnder(controller.dataDir), []);
   assert.deepEqual(qemuPidsUnder(agentDir), []);
 });
+
+test('a VM removed on the controller is forgotten on its host by the agent', async () => {
+  agent = new AgentProc(ns, agentDir, []);
+  await until('a1 linked again', linked(true));
+  await controller.api().request('DELETE', '/v1/vms/v1');
+  await until('the agent removed its definition', () => /vm v1: remove/.test(agent.output));
+  assert.equal((await cli(['vm', 'status', 'v1'])).code === 0, false, 'gone on the controller');
+});
