@@ -61,6 +61,12 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     return { stopped: true, ...(seen.exitReason ? { reason: seen.exitReason } : {}) };
   }
 
+  async waitStopped(rec: VmRecord & { host: string }, timeoutMs: number): Promise<string> {
+    const seen = await this.waitFor(rec.name, (o) => o.state === 'stopped', timeoutMs);
+    if (!seen) throw new ArdesiaError('VM_WAIT_TIMEOUT', `vm ${rec.name} still runs on host ${rec.host} after ${Math.round(timeoutMs / 1000)} s`);
+    return seen.exitReason ?? 'stopped';
+  }
+
   forget(rec: VmRecord & { host: string }): void {
     // Not linked: the next link's full set lacks the VM, which is the same message.
     this.send(rec.host, { name: rec.name, spec: rec.spec, desired: 'absent', generation: vmNextGeneration(rec.generation) });

@@ -12,6 +12,8 @@ export interface RemoteVmDriver {
   start(name: string, spec: VmSpec, host: string): Promise<void>;
   /** Records desired=stopped with the next generation and sends it; with waitMs, until the agent reports it stopped. */
   stop(rec: VmRecord & { host: string }, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }>;
+  /** vm wait: until its agent reports it stopped; why it stopped (VM_WAIT_TIMEOUT after timeoutMs). */
+  waitStopped(rec: VmRecord & { host: string }, timeoutMs: number): Promise<string>;
   /** The VM is no longer wanted on that host (removed, or placed elsewhere): its agent forgets it (now, or at its next link). */
   forget(rec: VmRecord & { host: string }): void;
 }

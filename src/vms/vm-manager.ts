@@ -352,6 +352,7 @@ export class VmManager {
   }
 
   async pause(name: string): Promise<VmStatus> {
+    await this.requireLocal(name, 'pause');
     const rt = this.running(name);
     if (!canPause(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}, not running`);
     await rt.pause().catch(monitorFailed(name, 'pause'));
@@ -359,6 +360,7 @@ export class VmManager {
   }
 
   async unpause(name: string): Promise<VmStatus> {
+    await this.requireLocal(name, 'unpause');
     const rt = this.running(name);
     if (!canUnpause(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}, not paused`);
     await rt.unpause().catch(monitorFailed(name, 'unpause'));
@@ -366,6 +368,7 @@ export class VmManager {
   }
 
   async reset(name: string): Promise<VmStatus> {
+    await this.requireLocal(name, 'reset');
     const rt = this.running(name);
     if (!canReset(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}`);
     await rt.reset().catch(monitorFailed(name, 'reset'));
@@ -376,6 +379,7 @@ export class VmManager {
   async wait(name: string, timeoutMs: number): Promise<string> {
     const rec = await this.record(name);
     const rt = this.runtimes.get(name);
+    if (!rt && this.opts.remote?.isRemote(rec.host) && this.runsRemotely(rec)) return this.opts.remote.waitStopped({ ...rec, host: rec.host }, timeoutMs);
     if (!rt) return rec.lastStopReason ?? 'not running';
     const reason = await withTimeout(rt.waitExit(), timeoutMs);
     if (reason === undefined) throw new ArdesiaError('VM_WAIT_TIMEOUT', `vm ${name} still runs after ${Math.round(timeoutMs / 1000)} s`);
@@ -383,17 +387,18 @@ export class VmManager {
   }
 
   async consoleLog(name: string, maxBytes: number): Promise<Buffer> {
-    await this.record(name);
+    await this.requireLocal(name, 'its console log');
     return consoleLogTail(vmFiles(this.opts.dataDir, name).consoleLog, maxBytes);
   }
 
   async qemuLog(name: string, maxBytes: number): Promise<Buffer> {
-    await this.record(name);
+    await this.requireLocal(name, 'its QEMU log');
     return consoleLogTail(vmFiles(this.opts.dataDir, name).runtime.log, maxBytes);
   }
 
   /** A PNG of the VM's screen now (QMP screendump into the VM's runtime folder, read back, removed). */
   async screendump(name: string): Promise<Buffer> {
+    await this.requireLocal(name, 'a screendump');
     const rt = this.runtimeOf(name);
     if (!rt) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} is not running`);
     const file = join(rt.paths.dir, `screendump-${randomBytes(6).toString('hex')}.png`);
@@ -410,6 +415,15 @@ export class VmManager {
     } finally {
       await rm(file, { force: true });
     }
+  }
+
+  /** What reaches QEMU or the VM's files directly is this host's only, for now: a VM on an agent's host says so. */
+  private async requireLocal(name: string, what: string): Promise<VmRecord> {
+    const rec = await this.record(name);
+    if (this.opts.remote?.isRemote(rec.host) && !this.runtimes.has(name)) {
+      throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} is on host ${rec.host}: ${what} is not yet reached through its agent (the agent keeps it in its data folder there)`);
+    }
+    return rec;
   }
 
   runtimeOf(name: string): VmRuntime | undefined {

@@ -117,6 +117,10 @@ test("a VM placed on the agent's host starts there, under the agent, and shows r
   assert.deepEqual(qemuPidsUnder(join(controller.dataDir, 'runtime')), [], 'nothing runs under the controller');
   assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, ['v1']);
   await until('the guest banner in the agent\'s console log', consoleSeen);
+  // What is not yet reached through the agent says so, rather than showing the controller's empty files.
+  const log = await cli(['vm', 'log', 'v1']);
+  assert.notEqual(log.code, 0);
+  assert.match(log.stderr, /vm v1 is on host a1: its console log is not yet reached through its agent/);
 });
 
 test('the agent killed (SIGKILL) and restarted finds the running VM again: same QEMU, never restarted', async () => {
@@ -160,7 +164,11 @@ test('a QEMU that dies on the agent\'s host is recorded stopped with its reason,
   const again = await status('v1');
   assert.equal(again.state, 'running');
   assert.notEqual(again.pid, pid, 'a new start is a new QEMU');
+  const waiting = cli(['vm', 'wait', 'v1']);
   process.kill(again.pid!, 'SIGTERM');
+  const waited = await waiting;
+  assert.equal(waited.code, 0, waited.stderr);
+  assert.match(waited.stdout, /vm v1 stopped: QEMU was killed by a signal/);
   const s = await until('the death reported', async () => {
     const v = await status('v1');
     return v.state === 'stopped' && v.lastStopReason ? v : undefined;
