@@ -177,7 +177,8 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
             return;
           }
           if (ws.readyState === ws.OPEN) ws.send(agentMessageEncode({ type: 'heartbeat', seq: seq++, load: { loadAverage1m: loadavg()[0] ?? 0, memoryFreeMiB: Math.floor(freemem() / 1024 / 1024) } }));
-          reportSoon(); // a VM that stopped by itself is reported within a heartbeat
+          // Level-triggered: a pass at every heartbeat too (a no-op once the host is as desired), then the report.
+          void vms.drive().then(reportSoon);
         };
         send();
         beat = setInterval(send, m.heartbeatEveryMs);

@@ -22,6 +22,7 @@ export class AgentVms {
   private desired = new Map<string, VmDesired>();
   private desiredComplete = false;
   private passes: Promise<void> = Promise.resolve();
+  private waiting: Promise<void> | undefined;
 
   private constructor(
     private readonly manager: VmManager,
@@ -45,11 +46,21 @@ export class AgentVms {
     return new AgentVms(manager, store, appliedPath, appliedRead(appliedPath), log);
   }
 
-  /** A vm-desired message: merged, then one pass (passes run one at a time, in order). */
+  /** A vm-desired message: merged, then a pass. */
   desiredReceive(vms: readonly VmDesired[], full: boolean): Promise<void> {
     this.desired = desiredMerge(this.desired, vms, full);
     if (full) this.desiredComplete = true;
-    this.passes = this.passes.then(() => this.pass()).catch((err) => this.log.error({ err }, 'a pass over the desired VMs failed'));
+    return this.drive();
+  }
+
+  /** One pass after those running (one at a time, in order); a pass already waiting to run covers this call too. */
+  drive(): Promise<void> {
+    if (this.waiting) return this.passes; // the waiting pass, its failure logged
+    this.waiting = this.passes.then(() => {
+      this.waiting = undefined;
+      return this.pass();
+    });
+    this.passes = this.waiting.catch((err) => this.log.error({ err }, 'a pass over the desired VMs failed'));
     return this.passes;
   }
 
