@@ -32,6 +32,8 @@ export interface AgentVmChannel {
 export class AgentLinks {
   private readonly live = new Map<string, WebSocket>();
   private vms: AgentVmChannel | undefined;
+  /** Changes for a link whose full desired set is still being read: sent right after it, so it never overtakes them. */
+  private readonly heldUntilFullSet = new WeakMap<WebSocket, ControllerMessage[]>();
 
   constructor(private readonly db: Store, private readonly join: AgentJoin, private readonly log: Logger, private readonly onChange: (host: string) => void) {}
 
@@ -48,7 +50,9 @@ export class AgentLinks {
   sendTo(host: string, m: ControllerMessage): boolean {
     const socket = this.live.get(host);
     if (!socket || socket.readyState !== socket.OPEN) return false;
-    socket.send(controllerMessageEncode(m));
+    const held = this.heldUntilFullSet.get(socket);
+    if (held) held.push(m);
+    else socket.send(controllerMessageEncode(m));
     return true;
   }
 
@@ -130,6 +134,7 @@ export class AgentLinks {
   private async hello(socket: WebSocket, host: string, m: Extract<AgentMessage, { type: 'hello' }>): Promise<void> {
     const previous = this.live.get(host);
     this.live.set(host, socket);
+    this.heldUntilFullSet.set(socket, []);
     if (previous && previous !== socket) this.refuse(previous, new ArdesiaError('AGENT_LINK_REPLACED', `a newer link of host ${host}'s agent took over`));
     const { memoryMiB, vcpus, qemuVersion, accel, kvmProbe } = m.capacity;
     const report: Omit<HostAgentView, 'linked'> = { version: m.agentVersion, qemuVersion, accel, kvmProbe, load: null };
@@ -144,6 +149,8 @@ export class AgentLinks {
     this.send(socket, { type: 'accepted', protocol: AGENT_PROTOCOL_VERSION, hostId: host, heartbeatEveryMs: AGENT_HEARTBEAT_EVERY_MS });
     // Level-triggered: every (re)connect starts from the whole desired set, whatever the agent missed.
     if (this.vms) this.send(socket, { type: 'vm-desired', full: true, vms: await this.vms.desiredSet(host) });
+    for (const m of this.heldUntilFullSet.get(socket) ?? []) this.send(socket, m);
+    this.heldUntilFullSet.delete(socket);
     this.log.info({ host, capacity: m.capacity, agentVersion: m.agentVersion }, `agent of host ${host} linked (${memoryMiB} MiB, ${vcpus} CPUs, ${accel})`);
     this.onChange(host);
   }
