@@ -1,7 +1,7 @@
 // The daemon's VM service: definitions in the store, one VmRuntime per running QEMU, vmctl's verbs,
 // and the reconciliation that finds VMs again after a restart.
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -149,14 +149,18 @@ export class VmManager {
   }
 
   private runsRemotely(rec: VmRecord): boolean {
-    return this.opts.remote?.isRemote(rec.host) === true && remoteRuntimeView(rec).running;
+    return !this.runtimes.has(rec.name) && this.opts.remote?.isRemote(rec.host) === true && remoteRuntimeView(rec).running;
   }
 
   private statusOf(rec: VmRecord): VmStatus {
     const rt = this.runtimes.get(rec.name);
     const spec = rt?.spec ?? rec.spec;
-    // A VM on another host: as its agent last reported it.
-    const seen = this.opts.remote?.isRemote(rec.host) ? remoteRuntimeView(rec) : { running: rt !== undefined, state: rt?.state ?? 'stopped', pid: rt?.pid ?? null, accel: rt?.accel ?? null, startedAt: rt?.startedAt ?? null };
+    // A QEMU of this daemon first; else a VM on another host, as its agent last reported it.
+    const seen = rt
+      ? { running: true, state: rt.state, pid: rt.pid, accel: rt.accel, startedAt: rt.startedAt }
+      : this.opts.remote?.isRemote(rec.host)
+        ? remoteRuntimeView(rec)
+        : { running: false, state: 'stopped' as const, pid: null, accel: null, startedAt: null };
     return {
       name: rec.name,
       state: seen.state,
@@ -439,9 +443,10 @@ export class VmManager {
     const records = await vmList(this.db);
     const known = new Set(records.map((r) => r.name));
     for (const rec of records) {
-      // Its own agent finds it again on its host.
-      if (this.opts.remote?.isRemote(rec.host)) continue;
       const files = vmFiles(this.opts.dataDir, rec.name);
+      // Its own agent finds it again on its host (a runtime folder here: it ran here, under this host's former name).
+      const elsewhere = this.opts.remote?.isRemote(rec.host) === true;
+      if (elsewhere && !existsSync(files.runtime.dir)) continue;
       const runtime = await VmRuntime.adopt(rec.spec, files.runtime, files.consoleLog, rec.startedAt).catch(
         (err) => {
           this.opts.log.error({ err, vm: rec.name }, `vm ${rec.name}: could not re-attach to its QEMU; killing it`);
@@ -459,6 +464,7 @@ export class VmManager {
         continue;
       }
       removeRuntimeFolder(files);
+      if (elsewhere) continue; // its agent reports whether it runs
       await this.network.cleanupAfterDeath(rec.spec);
       if (rec.desired === 'running') {
         const last = lastLine(consoleLogTail(files.consoleLog, 4096).toString('utf8'));
