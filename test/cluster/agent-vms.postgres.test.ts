@@ -134,6 +134,11 @@ test('the agent killed (SIGKILL) and restarted finds the running VM again: same 
   assert.deepEqual([s.state, s.pid, s.startedAt], ['running', pid, startedAt]);
   assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'v1')), [pid], 'one QEMU, the same');
   assert.doesNotMatch(agent.output, /vm v1: start/, 'the agent started nothing');
+  // A second agent on the same data folder would adopt (and could kill) the same QEMUs: refused.
+  const second = new AgentProc(ns, agentDir, []);
+  assert.equal(await second.exited, 2);
+  assert.match(second.output, /DATA_DIR_IN_USE: .*in use by ardesia agent \(pid \d+\)/);
+  assert.deepEqual((await status('v1')).pid, pid);
 });
 
 test('the controller restarted: the agent reconnects and nothing restarts', async () => {
@@ -155,7 +160,8 @@ test('vm stop reaches the agent: the guest powers off and the controller records
   const s = await status('v1');
   assert.deepEqual([s.state, s.pid], ['stopped', null]);
   assert.match(s.lastStopReason ?? '', /the guest powered off/);
-  assert.equal(existsSync(`/proc/${pid}`), false);
+  // An adopted QEMU is init's child once its agent restarted: gone once init reaps it.
+  await until('the QEMU gone', () => !existsSync(`/proc/${pid}`));
   assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, []);
 });
 

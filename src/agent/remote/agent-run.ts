@@ -13,6 +13,7 @@ import {
 import { ArdesiaError, type ErrorBody, isErrorCode } from '../../contract/errors.js';
 import { measuredCapacity } from '../../cluster/hosts.js';
 import { hostCheck, type HostReport } from '../../hypervisor/host/index.js';
+import { dataDirLock } from '../../lib/data-dir-lock.js';
 import { AgentVms } from './agent-vms.js';
 import { type AgentState, agentStateRead, agentStateWrite, controllerAfter, controllerCandidates } from './agent-state.js';
 import { pinnedConnect } from './pinned-tls.js';
@@ -95,6 +96,17 @@ export async function agentRun(opts: AgentRunOptions): Promise<void> {
   const { log } = opts;
   const state = opts.joinToken !== undefined ? await agentJoin(opts.dataDir, opts.joinToken, opts.controllers, log) : agentStateRead(opts.dataDir);
   if (!state) throw new ArdesiaError('AGENT_NOT_JOINED', `${opts.dataDir} holds no agent credential`);
+  // One process per data folder: a second agent (or a serve) there would adopt, and kill as orphans, the same QEMUs.
+  const lock = dataDirLock(opts.dataDir, 'ardesia agent');
+  try {
+    await agentServe(state, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function agentServe(state: AgentState, opts: AgentRunOptions): Promise<void> {
+  const { log } = opts;
   // A standby refuses the link (it answers only who leads): the agent moves on to the next controller.
   const urls = controllerCandidates(state, opts.controllers).map(httpsUrl);
   const hostReport = hostCheck(opts.probeTimeoutMs === undefined ? {} : { probeTimeoutMs: opts.probeTimeoutMs });
