@@ -82,7 +82,7 @@ before(async () => {
   const disk = join(shared, 'v1.qcow2');
   assert.equal((await cli(['vm', 'create', '-b', g.amd64.rootQcow2, disk])).code, 0);
   const conf = join(shared, 'vm.conf');
-  writeFileSync(conf, `vm "v1" {\n memory 160M\n boot "${g.amd64.kernel}"\n initrd "${g.amd64.initrd}"\n cmdline "console=ttyS0 root=/dev/vda rw quiet"\n disk "${disk}"\n disable\n}\n`);
+  writeFileSync(conf, `vm "v1" {\n memory 160M\n boot "${g.amd64.kernel}"\n initrd "${g.amd64.initrd}"\n cmdline "console=ttyS0 root=/dev/vda rw quiet"\n disk "${disk}"\n disable\n}\nvm "bad" {\n memory 160M\n disk "${join(shared, 'missing.qcow2')}"\n disable\n}\n`);
   assert.equal((await cli(['vm', 'load', conf])).code, 0);
   const token = (await json<{ token: string }>(['host', 'add', 'a1'])).token;
   agentDir = tempDir();
@@ -121,6 +121,16 @@ test("a VM placed on the agent's host starts there, under the agent, and shows r
   const log = await cli(['vm', 'log', 'v1']);
   assert.notEqual(log.code, 0);
   assert.match(log.stderr, /vm v1 is on host a1: its console log is not yet reached through its agent/);
+});
+
+test("a start that fails on the agent's host is refused with the agent's reason", async () => {
+  const r = await cli(['vm', 'start', 'bad']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /vm bad did not start on host a1: .*missing\.qcow2/);
+  const s = await status('bad');
+  assert.equal(s.state, 'stopped');
+  assert.match(s.lastStopReason ?? '', /missing\.qcow2/);
+  assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'bad')), []);
 });
 
 test('the agent killed (SIGKILL) and restarted finds the running VM again: same QEMU, never restarted', async () => {
