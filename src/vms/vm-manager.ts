@@ -1,7 +1,7 @@
 // The daemon's VM service: definitions in the store, one VmRuntime per running QEMU, vmctl's verbs,
 // and the reconciliation that finds VMs again after a restart.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,7 +27,7 @@ import { unprivilegedAccount } from '../lib/unprivileged-account.js';
 import type { NatGuard } from '../network/nat-guard-host.js';
 import { backingChains, handRuntimeFolder, specForAccount, spiceCredentialsForAccount } from './qemu-confinement.js';
 import { accountForStart, adoptVmUid, releaseVmUid, type VmUids } from './vm-uids.js';
-import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, vmFiles } from './vm-files.js';
+import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, runtimeOrphansKill, vmFiles } from './vm-files.js';
 import { isConfined, OwnerConfinement } from './owner-start.js';
 import type { OwnerPolicy } from './owner-policy.js';
 import { failpointPause } from '../lib/failpoint.js';
@@ -474,29 +474,8 @@ export class VmManager {
         else await vmSetDesired(this.db, rec.name, { desired: 'stopped', lastStopReason: reason, startedAt: null });
       }
     }
-    const orphansKilled = this.killOrphans(known);
+    const orphansKilled = runtimeOrphansKill(this.opts.dataDir, known);
     return { adopted, died, orphansKilled };
-  }
-
-  private killOrphans(known: Set<string>): string[] {
-    const runtimeRoot = join(this.opts.dataDir, 'runtime');
-    let entries: string[] = [];
-    try {
-      entries = readdirSync(runtimeRoot);
-    } catch {
-      return [];
-    }
-    const killed: string[] = [];
-    for (const name of entries.filter((n) => !known.has(n))) {
-      const files = vmFiles(this.opts.dataDir, name);
-      const pid = readPidfile(files.runtime.pidfile);
-      if (pid !== undefined && isOurQemu(pid, files.runtime.qmp)) {
-        killQuietly(pid);
-        killed.push(name);
-      }
-      removeRuntimeFolder(files);
-    }
-    return killed;
   }
 
   /** Daemon shutdown: VMs keep running unless `stopVms`; connections are dropped. */
