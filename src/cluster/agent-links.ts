@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import {
-  AGENT_FRAME_MAX_BYTES, AGENT_PROTOCOL_VERSION, type AgentMessage, agentMessageDecode, type ControllerMessage, controllerMessageEncode, controllerRefusal,
+  AGENT_PROTOCOL_VERSION, type AgentMessage, agentMessageDecode, type ControllerMessage, controllerMessageEncode, controllerRefusal, type VmDesired,
 } from '../contract/agent.js';
 import { ArdesiaError, ERROR_REGISTRY, type ErrorCode } from '../contract/errors.js';
 import type { HostAgentView } from '../contract/hosts.js';
@@ -18,13 +18,43 @@ export const AGENT_HEARTBEAT_EVERY_MS = 3_000;
 export const AGENT_SILENT_AFTER_MS = 8 * AGENT_HEARTBEAT_EVERY_MS;
 /** A link that sends no hello this long after it opened is closed. */
 const HELLO_WITHIN_MS = 30_000;
+/** Frames held before the credential is checked: a hello's size at most. */
+const EARLY_FRAME_MAX_BYTES = 16 * 1024;
 /** Close codes: 4000 + the refusal's HTTP status, as the console's. */
 const closeCodeOf = (code: ErrorCode) => 4000 + (ERROR_REGISTRY[code].status % 1000);
 
+/** The VMs' side of the links (remote-vms.ts): each linked agent gets its host's desired set; its reports go there. */
+export interface AgentVmChannel {
+  desiredSet(host: string): Promise<VmDesired[]>;
+  observed(host: string, report: Extract<AgentMessage, { type: 'vm-observed' }>): Promise<void>;
+}
+
 export class AgentLinks {
   private readonly live = new Map<string, WebSocket>();
+  private vms: AgentVmChannel | undefined;
+  /** Changes for a link whose full desired set is still being read: sent right after it, so it never overtakes them. */
+  private readonly heldUntilFullSet = new WeakMap<WebSocket, ControllerMessage[]>();
 
   constructor(private readonly db: Store, private readonly join: AgentJoin, private readonly log: Logger, private readonly onChange: (host: string) => void) {}
+
+  attachVms(channel: AgentVmChannel): void {
+    this.vms = channel;
+  }
+
+  /** Whether the host's agent has a link to this controller now. */
+  isLinked(host: string): boolean {
+    return this.live.has(host);
+  }
+
+  /** Sends to the host's agent; false when it has no link now (the next link's full set carries the change). */
+  sendTo(host: string, m: ControllerMessage): boolean {
+    const socket = this.live.get(host);
+    if (!socket || socket.readyState !== socket.OPEN) return false;
+    const held = this.heldUntilFullSet.get(socket);
+    if (held) held.push(m);
+    else socket.send(controllerMessageEncode(m));
+    return true;
+  }
 
   /** At controller start: no link survives a restart, whatever the rows say. */
   async forgetStaleLinks(): Promise<void> {
@@ -35,7 +65,7 @@ export class AgentLinks {
   async accept(socket: WebSocket, authorization: string | undefined): Promise<void> {
     const early: Buffer[] = [];
     // Not yet authenticated: a few frames of the protocol's size at most are held.
-    const holdEarly = (data: Buffer) => (early.length < 4 && data.length <= AGENT_FRAME_MAX_BYTES ? early.push(data) : socket.terminate());
+    const holdEarly = (data: Buffer) => (early.length < 4 && data.length <= EARLY_FRAME_MAX_BYTES ? early.push(data) : socket.terminate());
     socket.on('message', holdEarly);
     let host: string;
     try {
@@ -88,7 +118,11 @@ export class AgentLinks {
       await this.hello(socket, host, m);
       return 'accepted';
     }
-    if (!accepted) throw new ArdesiaError('AGENT_PROTOCOL_MISMATCH', `agent of ${host} sent a heartbeat before its hello`);
+    if (!accepted) throw new ArdesiaError('AGENT_PROTOCOL_MISMATCH', `agent of ${host} sent a ${m.type} before its hello`);
+    if (m.type === 'vm-observed') {
+      await this.vms?.observed(host, m);
+      return 'ok';
+    }
     const row = await this.db.selectFrom('hosts').select('agent_report').where('name', '=', host).executeTakeFirst();
     if (!row) throw new ArdesiaError('AGENT_CREDENTIAL_REFUSED', `host ${host} was removed`);
     const report = { ...(JSON.parse(row.agent_report ?? '{}') as Omit<HostAgentView, 'linked'>), load: m.load };
@@ -100,6 +134,7 @@ export class AgentLinks {
   private async hello(socket: WebSocket, host: string, m: Extract<AgentMessage, { type: 'hello' }>): Promise<void> {
     const previous = this.live.get(host);
     this.live.set(host, socket);
+    this.heldUntilFullSet.set(socket, []);
     if (previous && previous !== socket) this.refuse(previous, new ArdesiaError('AGENT_LINK_REPLACED', `a newer link of host ${host}'s agent took over`));
     const { memoryMiB, vcpus, qemuVersion, accel, kvmProbe } = m.capacity;
     const report: Omit<HostAgentView, 'linked'> = { version: m.agentVersion, qemuVersion, accel, kvmProbe, load: null };
@@ -112,6 +147,10 @@ export class AgentLinks {
       .where('name', '=', host)
       .execute();
     this.send(socket, { type: 'accepted', protocol: AGENT_PROTOCOL_VERSION, hostId: host, heartbeatEveryMs: AGENT_HEARTBEAT_EVERY_MS });
+    // Level-triggered: every (re)connect starts from the whole desired set, whatever the agent missed.
+    if (this.vms) this.send(socket, { type: 'vm-desired', full: true, vms: await this.vms.desiredSet(host) });
+    for (const m of this.heldUntilFullSet.get(socket) ?? []) this.send(socket, m);
+    this.heldUntilFullSet.delete(socket);
     this.log.info({ host, capacity: m.capacity, agentVersion: m.agentVersion }, `agent of host ${host} linked (${memoryMiB} MiB, ${vcpus} CPUs, ${accel})`);
     this.onChange(host);
   }

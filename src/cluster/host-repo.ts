@@ -111,8 +111,9 @@ export function agentViewOf(row: Pick<HostRow, 'agent_report' | 'agent_linked_at
 }
 
 /** Hosts placement may choose: remote agents join and report, but run no VMs yet, so only hosts without one. */
-export function hostLoadsOf(snap: HostsSnapshot, nowMs: number, controller?: string, storage?: StorageView): HostLoad[] {
-  return snap.rows.filter((row) => row.agent_credential_sha256 === null).map((row) => {
+/** With `remoteAgents`, hosts run by a remote agent count too (plain VMs run there; desktops need their display through it). */
+export function hostLoadsOf(snap: HostsSnapshot, nowMs: number, controller?: string, storage?: StorageView, remoteAgents = false): HostLoad[] {
+  return snap.rows.filter((row) => remoteAgents || row.agent_credential_sha256 === null).map((row) => {
     const used = snap.usage.get(row.name) ?? emptyUsage();
     return {
       name: row.name,

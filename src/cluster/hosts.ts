@@ -206,9 +206,9 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     return new Set(rows.filter((r) => hostStateNow(r, Date.parse(r.db_now), this.opts.name, this.storage) !== 'up').map((r) => r.name));
   }
 
-  async place(need: PlacementNeed): Promise<Placement> {
+  async place(need: PlacementNeed, remoteAgents = false): Promise<Placement> {
     const snap = await hostsSnapshot(this.db);
-    return placeDesktop(hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage), need);
+    return placeDesktop(hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage, remoteAgents), need);
   }
 
   /** Where a new desktop or spare of the pool would go, or why none can. */
@@ -233,9 +233,18 @@ export class HostService extends EventEmitter<HostServiceEvents> {
       .executeTakeFirst();
     const pool = poolRow ? Pool.parse(JSON.parse(poolRow.spec)) : undefined;
     const need = pool ? { ...poolNeed(pool), memoryMiB: spec.memoryMiB, vcpus: spec.vcpus } : { memoryMiB: spec.memoryMiB, vcpus: spec.vcpus };
-    const p = await this.place(need);
+    const p = await this.place(need, !pool && !(await this.isDesktopVm(name)));
     if (p.kind === 'refuse') throw new ArdesiaError(p.code, p.message);
     return p.host;
+  }
+
+  /** A desktop's or an image maintenance session's VM: its display and guest channel are this host's only, for now. */
+  private async isDesktopVm(name: string): Promise<boolean> {
+    const [desktop, maintenance] = await Promise.all([
+      this.db.selectFrom('desktops').select('name').where('vm_name', '=', name).executeTakeFirst(),
+      this.db.selectFrom('maintenance_sessions').select('image').where('vm_name', '=', name).executeTakeFirst(),
+    ]);
+    return desktop !== undefined || maintenance !== undefined;
   }
 
   private async setState(name: string, state: 'up' | 'draining' | 'maintenance'): Promise<void> {

@@ -63,6 +63,25 @@ test('controller messages: accepted, refused with a registry code, ack; an unkno
   assert.equal(r.ok, false);
 });
 
+test("VMs' desired and observed states: the spec is parsed with its defaults, bad states and generations are refused", () => {
+  const desired = { type: 'vm-desired', full: true, vms: [{ name: 'v1', spec: { name: 'v1', memoryMiB: 256 }, desired: 'running', generation: 1_764_900_000_000 }] };
+  const d = controllerMessageDecode(JSON.stringify(desired));
+  assert.ok(d.ok && d.message.type === 'vm-desired' && d.message.vms[0]!.spec.vcpus === 1, JSON.stringify(d));
+  const observed = { type: 'vm-observed' as const, full: true, vms: [{ name: 'v1', state: 'running' as const, pid: 42, accel: 'tcg' as const, startedAt: '2026-12-05T00:00:00.000Z', generation: 3, exitReason: null }] };
+  assert.deepEqual(agentMessageDecode(agentMessageEncode(observed)), { ok: true, message: observed });
+  const bad: Array<[string, RegExp]> = [
+    [JSON.stringify({ ...desired, vms: [{ ...desired.vms[0], desired: 'paused' }] }), /vms\.0\.desired/],
+    [JSON.stringify({ ...desired, vms: [{ ...desired.vms[0], generation: 1.5 }] }), /vms\.0\.generation/],
+    [JSON.stringify({ ...desired, vms: [{ ...desired.vms[0], spec: { name: 'v1', memoryMiB: 1 } }] }), /vms\.0\.spec\.memoryMiB/],
+  ];
+  for (const [frame, why] of bad) {
+    const r = controllerMessageDecode(frame);
+    assert.ok(!r.ok && why.test(r.problem), `${frame}: ${JSON.stringify(r)}`);
+  }
+  const r = agentMessageDecode(JSON.stringify({ ...observed, vms: [{ ...observed.vms[0], state: 'gone' }] }));
+  assert.ok(!r.ok && /vms\.0\.state/.test(r.problem));
+});
+
 test('reconnect delays double from the base, stop at the cap, and jitter within [ceiling/2, ceiling]', () => {
   const rows: Array<[number, number, number]> = [
     [0, 0, 250], [0, 1, 500], [1, 0, 500], [1, 1, 1000], [3, 0.5, 3000], [5, 1, 15_000], [40, 0, 7500], [40, 1, 15_000], [2, 7, 2000], [2, -1, 1000],

@@ -3,11 +3,12 @@
 import { z } from 'zod';
 import { ArdesiaError, type ErrorCode, isErrorCode } from './errors.js';
 import { HostName } from './hosts.js';
+import { VmSpec } from './vm.js';
 
-/** Bumped when a message changes incompatibly; a controller refuses an agent speaking another version. */
-export const AGENT_PROTOCOL_VERSION = 1;
-/** A frame larger than this is not a message of this protocol (hello is the largest, well under 4 KiB). */
-export const AGENT_FRAME_MAX_BYTES = 16 * 1024;
+/** Bumped when a message changes incompatibly; a controller refuses an agent speaking another version (2: VMs' desired and observed states). */
+export const AGENT_PROTOCOL_VERSION = 2;
+/** A frame larger than this is not a message of this protocol (a host's full desired set is the largest: a few KiB per VM). */
+export const AGENT_FRAME_MAX_BYTES = 4 * 1024 * 1024;
 /** The link's URL path on the controller, and the join exchange's. */
 export const AGENT_LINK_PATH = '/v1/agent/link';
 export const AGENT_JOIN_PATH = '/v1/agent/join';
@@ -69,20 +70,48 @@ export type AgentLoad = z.infer<typeof AgentLoad>;
 
 export const AgentHello = z.object({ type: z.literal('hello'), protocol: z.number().int(), host: HostName, agentVersion: z.string().min(1).max(64), capacity: AgentCapacity }).strict();
 export const AgentHeartbeat = z.object({ type: z.literal('heartbeat'), seq: z.number().int().min(0), load: AgentLoad }).strict();
+
+/** Each change of a VM's desired state takes the next generation: an agent applies a generation once, so a VM that
+ * stopped by itself is not started again until the controller asks anew. */
+export const VmGeneration = z.number().int().min(0);
+/** One VM the controller wants on the agent's host: absent from a full set (or `absent`) means not there at all. */
+export const VmDesired = z
+  .object({ name: z.string().min(1).max(64), spec: VmSpec, desired: z.enum(['running', 'stopped', 'absent']), generation: VmGeneration, force: z.boolean().optional() })
+  .strict();
+export type VmDesired = z.infer<typeof VmDesired>;
+/** What the agent sees of one VM on its host. */
+export const VmObserved = z
+  .object({
+    name: z.string().min(1).max(64),
+    state: z.enum(['stopped', 'starting', 'running', 'paused', 'stopping']),
+    pid: z.number().int().positive().nullable(),
+    accel: z.enum(['kvm', 'tcg']).nullable(),
+    startedAt: z.string().max(64).nullable(),
+    /** The last desired generation the agent carried out (0: none yet). */
+    generation: VmGeneration,
+    /** Why it last stopped, or why its start failed. */
+    exitReason: z.string().max(2000).nullable(),
+  })
+  .strict();
+export type VmObserved = z.infer<typeof VmObserved>;
+/** Agent → controller: every VM on the host when `full`, else those that changed. */
+export const AgentVmObserved = z.object({ type: z.literal('vm-observed'), full: z.boolean(), vms: z.array(VmObserved).max(10_000) }).strict();
 /** Agent → controller. */
-export const AgentMessage = z.discriminatedUnion('type', [AgentHello, AgentHeartbeat]);
+export const AgentMessage = z.discriminatedUnion('type', [AgentHello, AgentHeartbeat, AgentVmObserved]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 
 /** Controller → agent: the hello accepted (with the host's id, its name in the store), refused with a registry code, a heartbeat seen. */
 export const ControllerAccepted = z.object({ type: z.literal('accepted'), protocol: z.number().int(), hostId: HostName, heartbeatEveryMs: z.number().int().min(100) }).strict();
 export const ControllerRefused = z.object({ type: z.literal('refused'), code: z.custom<ErrorCode>(isErrorCode, 'a registry code'), message: z.string().max(1000), hint: z.string().max(1000) }).strict();
 export const ControllerAck = z.object({ type: z.literal('ack'), seq: z.number().int().min(0) }).strict();
-export const ControllerMessage = z.discriminatedUnion('type', [ControllerAccepted, ControllerRefused, ControllerAck]);
+/** Controller → agent: the host's whole desired set after each accepted hello (`full`), then single changes. */
+export const ControllerVmDesired = z.object({ type: z.literal('vm-desired'), full: z.boolean(), vms: z.array(VmDesired).max(10_000) }).strict();
+export const ControllerMessage = z.discriminatedUnion('type', [ControllerAccepted, ControllerRefused, ControllerAck, ControllerVmDesired]);
 export type ControllerMessage = z.infer<typeof ControllerMessage>;
 
 export type Decoded<T> = { ok: true; message: T } | { ok: false; problem: string };
 
-function decode<T>(schema: z.ZodType<T>, frame: string | Buffer): Decoded<T> {
+function decode<S extends z.ZodTypeAny>(schema: S, frame: string | Buffer): Decoded<z.output<S>> {
   const size = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
   if (size > AGENT_FRAME_MAX_BYTES) return { ok: false, problem: `a frame of ${size} bytes (at most ${AGENT_FRAME_MAX_BYTES})` };
   let json: unknown;
@@ -93,7 +122,7 @@ function decode<T>(schema: z.ZodType<T>, frame: string | Buffer): Decoded<T> {
   }
   const r = schema.safeParse(json);
   if (!r.success) return { ok: false, problem: r.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; ') };
-  return { ok: true, message: r.data };
+  return { ok: true, message: r.data as z.output<S> };
 }
 
 export const agentMessageDecode = (frame: string | Buffer): Decoded<AgentMessage> => decode(AgentMessage, frame);

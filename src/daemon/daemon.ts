@@ -51,6 +51,7 @@ import { auditAppend } from '../audit/log.js';
 import { HomeLeases } from '../cluster/home-leases/service.js';
 import { DEFAULT_CPU_OVERCOMMIT, DEFAULT_MEMORY_OVERCOMMIT, HostService } from '../cluster/hosts.js';
 import { AgentJoin } from '../cluster/agent-join.js';
+import { RemoteVms } from '../cluster/remote-vms.js';
 import { AgentLinks } from '../cluster/agent-links.js';
 import { hostname } from 'node:os';
 import { VmUids, vmUidRange } from '../vms/vm-uids.js';
@@ -214,7 +215,9 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   const homeLeases = opts.homeLeases === 'sanlock' ? new HomeLeases(store, log, { dataDir, host: hosts.localName, ...(opts.leaseIoTimeoutS !== undefined ? { ioTimeoutS: opts.leaseIoTimeoutS } : {}) }) : undefined;
   await homeLeases?.start();
   if (homeLeases) hosts.watchStorage(() => homeLeases.hostStorage());
-  const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids, ...(homeLeases ? { launchPrefix: homeLeases.registerPrefix() } : {}) });
+  // VMs placed on a remote host run under its agent: desired state over its link, its reports kept with the VM.
+  const remoteVms = new RemoteVms(store, agentLinks, hosts.localName, log);
+  const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids, remote: remoteVms, ...(homeLeases ? { launchPrefix: homeLeases.registerPrefix() } : {}) });
   const rootToken = await ensureRootToken(store, dataDir);
 
   const reconciled = await manager.reconcile();

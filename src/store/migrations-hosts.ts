@@ -76,4 +76,12 @@ export const HOST_MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  // A VM on a remote host: each change of its desired state takes a generation (a timestamp-based number, so it only grows,
+  // even for a VM removed and defined again), and its agent's last report of it.
+  '0022_vm_observed': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('vms').addColumn('generation', 'double precision', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('vms').addColumn('observed', 'text').execute();
+    },
+  },
 };

@@ -22,6 +22,10 @@ export interface VmTable {
   updated_at: string;
   /** The host it runs on or last ran on (placement's choice); null only before the daemon's first start after 0010_hosts. */
   host: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The generation of its last desired change (a VM on a remote host: its agent applies each once). */
+  generation: ColumnType<number, number | undefined, number>;
+  /** VmObserved as JSON: the agent's last report of it (a VM on a remote host), null when it reported none. */
+  observed: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ApiTokenTable {

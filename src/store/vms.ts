@@ -1,4 +1,5 @@
 // Repository of VM definitions and their desired state.
+import { VmObserved } from '../contract/agent.js';
 import { VmSpec } from '../contract/vm.js';
 import type { Store } from './db.js';
 import type { Selectable, Updateable } from 'kysely';
@@ -12,6 +13,11 @@ export interface VmRecord {
   transient: boolean;
   lastStopReason: string | null;
   startedAt: string | null;
+  /** Where it runs or last ran (null only before the daemon's first start after 0010_hosts). */
+  host: string | null;
+  generation: number;
+  /** Its agent's last report (a VM on a remote host). */
+  observed: VmObserved | null;
 }
 
 function fromRow(row: Selectable<VmTable>): VmRecord {
@@ -23,6 +29,9 @@ function fromRow(row: Selectable<VmTable>): VmRecord {
     transient: row.transient === 1,
     lastStopReason: row.last_stop_reason,
     startedAt: row.started_at,
+    host: row.host,
+    generation: row.generation,
+    observed: row.observed === null ? null : VmObserved.parse(JSON.parse(row.observed)),
   };
 }
 
@@ -74,16 +83,28 @@ export async function vmUpdateSpec(db: Store, spec: VmSpec, source: string): Pro
 export async function vmSetDesired(
   db: Store,
   name: string,
-  patch: { desired?: 'running' | 'stopped'; lastStopReason?: string | null; startedAt?: string | null; host?: string },
+  patch: { desired?: 'running' | 'stopped'; lastStopReason?: string | null; startedAt?: string | null; host?: string; generation?: number },
 ): Promise<void> {
   const set: Updateable<VmTable> = { updated_at: new Date().toISOString() };
   if (patch.desired !== undefined) set.desired = patch.desired;
   if (patch.lastStopReason !== undefined) set.last_stop_reason = patch.lastStopReason;
   if (patch.startedAt !== undefined) set.started_at = patch.startedAt;
   if (patch.host !== undefined) set.host = patch.host;
+  if (patch.generation !== undefined) set.generation = patch.generation;
   await db.updateTable('vms').set(set).where('name', '=', name).execute();
 }
 
 export async function vmDelete(db: Store, name: string): Promise<void> {
   await db.deleteFrom('vms').where('name', '=', name).execute();
+}
+
+/** The next generation of a VM's desired state: above its last, and above any time before (a VM defined again never
+ * takes a generation its host's agent already applied to its namesake). */
+export function vmNextGeneration(last: number, nowMs = Date.now()): number {
+  return Math.max(last + 1, nowMs);
+}
+
+/** The agent's report of a VM (null: it reported none). */
+export async function vmSetObserved(db: Store, name: string, observed: VmObserved | null): Promise<void> {
+  await db.updateTable('vms').set({ observed: observed === null ? null : JSON.stringify(observed) }).where('name', '=', name).execute();
 }

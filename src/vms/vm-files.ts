@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import { regularFileCheck, regularFileHead } from './owner-files.js';
+import { isOurQemu, killQuietly, readPidfile } from '../hypervisor/qemu/process.js';
 import { BOOT_IMAGE_HEAD_BYTES, classifyBootImage, EFI_VARS_FILE, type RuntimePaths, runtimePaths } from '../hypervisor/qemu/argv.js';
 
 export interface VmFiles {
@@ -69,4 +70,25 @@ export async function bootKindOf(spec: VmSpec): Promise<'kernel' | 'bios-image' 
     throw new ArdesiaError('VM_SPEC_INVALID', `vm ${spec.name}: ${spec.boot.kernel} is neither a Linux kernel (bzImage), an ELF or multiboot kernel, nor a BIOS image`);
   }
   return 'kernel';
+}
+
+/** At start-up: a runtime folder of no known VM is an orphan; its QEMU (if ours, by pidfile + QMP path) is killed. */
+export function runtimeOrphansKill(dataDir: string, known: ReadonlySet<string>): string[] {
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(join(dataDir, 'runtime'));
+  } catch {
+    return [];
+  }
+  const killed: string[] = [];
+  for (const name of entries.filter((n) => !known.has(n))) {
+    const files = vmFiles(dataDir, name);
+    const pid = readPidfile(files.runtime.pidfile);
+    if (pid !== undefined && isOurQemu(pid, files.runtime.qmp)) {
+      killQuietly(pid);
+      killed.push(name);
+    }
+    removeRuntimeFolder(files);
+  }
+  return killed;
 }

@@ -1,7 +1,7 @@
 // The daemon's VM service: definitions in the store, one VmRuntime per running QEMU, vmctl's verbs,
 // and the reconciliation that finds VMs again after a restart.
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,7 +27,7 @@ import { unprivilegedAccount } from '../lib/unprivileged-account.js';
 import type { NatGuard } from '../network/nat-guard-host.js';
 import { backingChains, handRuntimeFolder, specForAccount, spiceCredentialsForAccount } from './qemu-confinement.js';
 import { accountForStart, adoptVmUid, releaseVmUid, type VmUids } from './vm-uids.js';
-import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, vmFiles } from './vm-files.js';
+import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, runtimeOrphansKill, vmFiles } from './vm-files.js';
 import { isConfined, OwnerConfinement } from './owner-start.js';
 import type { OwnerPolicy } from './owner-policy.js';
 import { failpointPause } from '../lib/failpoint.js';
@@ -35,6 +35,7 @@ import { cloneIdentity, launchFromTemplate, launchWithSharedRam, type TemplateTo
 import { diskIdentities, launchIdentity, launchWithState, type SavedStateFiles, savedStateFiles, savedStateRead, savedStateRemove, savedStateVerify } from './vm-saved-state.js';
 import type { SavedStateManifest } from '../hypervisor/saved-state/manifest.js';
 import { VmStates } from './vm-states.js';
+import { type RemoteVmDriver, remoteRuntimeView } from './remote-vm.js';
 
 /** A saved state a start resumes from (verified: its sha256 was just checked, as by a receive). */
 export interface StateToResume {
@@ -72,6 +73,8 @@ export interface VmManagerOptions {
   vmUids: VmUids;
   /** Run before setpriv in QEMU's launch chain (serve --home-leases sanlock: registers QEMU with sanlock). */
   launchPrefix?: string[];
+  /** VMs placed on other hosts run under their agents (the controller; absent in an agent, which runs its own host's). */
+  remote?: RemoteVmDriver;
 }
 
 /** Placement as the VM manager asks it: the host the VM is to run on, or an ArdesiaError saying what is short where. */
@@ -121,9 +124,10 @@ export class VmManager {
 
   async undefine(name: string): Promise<void> {
     await this.lock.run(name, async () => {
-      await this.record(name);
-      if (this.runtimes.has(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is running`);
+      const rec = await this.record(name);
+      if (this.runtimes.has(name) || this.runsRemotely(rec)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is running`);
       await vmDelete(this.db, name);
+      if (this.opts.remote?.isRemote(rec.host)) this.opts.remote.forget({ ...rec, host: rec.host });
     });
   }
 
@@ -146,22 +150,32 @@ export class VmManager {
     return new Map((await vmNames(this.db)).map((name) => [name, this.runtimes.get(name)?.state ?? 'stopped']));
   }
 
+  private runsRemotely(rec: VmRecord): boolean {
+    return !this.runtimes.has(rec.name) && this.opts.remote?.isRemote(rec.host) === true && remoteRuntimeView(rec).running;
+  }
+
   private statusOf(rec: VmRecord): VmStatus {
     const rt = this.runtimes.get(rec.name);
     const spec = rt?.spec ?? rec.spec;
+    // A QEMU of this daemon first; else a VM on another host, as its agent last reported it.
+    const seen = rt
+      ? { running: true, state: rt.state, pid: rt.pid, accel: rt.accel, startedAt: rt.startedAt }
+      : this.opts.remote?.isRemote(rec.host)
+        ? remoteRuntimeView(rec)
+        : { running: false, state: 'stopped' as const, pid: null, accel: null, startedAt: null };
     return {
       name: rec.name,
-      state: rt?.state ?? 'stopped',
-      pid: rt?.pid ?? null,
-      accel: rt?.accel ?? null,
-      accelNote: rt?.accel === 'tcg' ? TCG_WARNING : null,
+      state: seen.state,
+      pid: seen.pid,
+      accel: seen.accel,
+      accelNote: seen.accel === 'tcg' ? TCG_WARNING : null,
       memoryMiB: spec.memoryMiB,
       vcpus: spec.vcpus,
       arch: spec.arch,
       owner: ownerText(spec),
       source: rec.source,
-      lastStopReason: rt ? null : rec.lastStopReason,
-      startedAt: rt?.startedAt ?? null,
+      lastStopReason: seen.running ? null : rec.lastStopReason,
+      startedAt: seen.startedAt,
       spec,
     };
   }
@@ -182,6 +196,8 @@ export class VmManager {
 
   private async startLocked(name: string, adHoc?: Partial<VmSpecInput>, template?: string, caller?: StartCaller, opts: StartOptions = {}): Promise<VmStatus> {
     if (this.runtimes.has(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is already running`);
+    const before = await vmGet(this.db, name);
+    if (before && this.runsRemotely(before)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is already running on host ${before.host}`);
     const stateFiles = savedStateFiles(this.opts.dataDir, name);
     if (opts.discardState) await savedStateRemove(stateFiles);
     const saved = savedStateRead(stateFiles);
@@ -193,10 +209,22 @@ export class VmManager {
       if (isConfined(caller)) await failpointPause('owner-start-after-check');
       // The intent is recorded first: a daemon killed mid-start finishes the start when it returns. Placement and the
       // record under one lock: two starts at once never both fit the same free memory.
-      await this.lock.run('cluster:placement', async () => {
-        const host = await this.opts.placer.placeVm(name, spec);
-        await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host });
+      const remote = this.opts.remote;
+      const host = await this.lock.run('cluster:placement', async () => {
+        const placed = await this.opts.placer.placeVm(name, spec);
+        if (remote?.isRemote(placed)) {
+          // The agent opens the files as root: an owner's checked files, a saved state or a template stay on this host.
+          if (isConfined(caller) || resume || opts.fromTemplate || opts.templateRam) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} was placed on host ${placed}, but this start runs on the controller's own host only`);
+          remote.requireLinked(placed);
+        }
+        await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host: placed });
+        if (before && before.host !== placed && remote?.isRemote(before.host)) remote.forget({ ...before, host: before.host });
+        return placed;
       });
+      if (remote?.isRemote(host)) {
+        await remote.start(name, spec, host);
+        return this.statusOf(await this.record(name));
+      }
       if (resume && opts.fromTemplate) throw new ArdesiaError('VM_STATE_EXISTS', `vm ${name} has a saved state of its own: it cannot also start as a template's clone`);
       const runtime = await this.launch(spec, isConfined(caller) ? this.owners.openedFileGuard(caller.name, name) : undefined, resume, opts);
       // Consumed: the guest runs on from it and its disks change, so it could never load again.
@@ -313,7 +341,8 @@ export class VmManager {
 
   /** ACPI power button (vmctl stop), or QEMU quit with force; with waitMs, until QEMU is gone. */
   async stop(name: string, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }> {
-    await this.record(name);
+    const rec = await this.record(name);
+    if (this.opts.remote?.isRemote(rec.host) && !this.runtimes.has(name)) return this.opts.remote.stop({ ...rec, host: rec.host }, opts);
     const rt = this.running(name);
     await vmSetDesired(this.db, name, { desired: 'stopped' });
     if (opts.force) await rt.forceStop();
@@ -329,6 +358,7 @@ export class VmManager {
   }
 
   async pause(name: string): Promise<VmStatus> {
+    await this.requireLocal(name, 'pause');
     const rt = this.running(name);
     if (!canPause(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}, not running`);
     await rt.pause().catch(monitorFailed(name, 'pause'));
@@ -336,6 +366,7 @@ export class VmManager {
   }
 
   async unpause(name: string): Promise<VmStatus> {
+    await this.requireLocal(name, 'unpause');
     const rt = this.running(name);
     if (!canUnpause(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}, not paused`);
     await rt.unpause().catch(monitorFailed(name, 'unpause'));
@@ -343,6 +374,7 @@ export class VmManager {
   }
 
   async reset(name: string): Promise<VmStatus> {
+    await this.requireLocal(name, 'reset');
     const rt = this.running(name);
     if (!canReset(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}`);
     await rt.reset().catch(monitorFailed(name, 'reset'));
@@ -353,6 +385,7 @@ export class VmManager {
   async wait(name: string, timeoutMs: number): Promise<string> {
     const rec = await this.record(name);
     const rt = this.runtimes.get(name);
+    if (!rt && this.opts.remote?.isRemote(rec.host) && this.runsRemotely(rec)) return this.opts.remote.waitStopped({ ...rec, host: rec.host }, timeoutMs);
     if (!rt) return rec.lastStopReason ?? 'not running';
     const reason = await withTimeout(rt.waitExit(), timeoutMs);
     if (reason === undefined) throw new ArdesiaError('VM_WAIT_TIMEOUT', `vm ${name} still runs after ${Math.round(timeoutMs / 1000)} s`);
@@ -360,17 +393,18 @@ export class VmManager {
   }
 
   async consoleLog(name: string, maxBytes: number): Promise<Buffer> {
-    await this.record(name);
+    await this.requireLocal(name, 'its console log');
     return consoleLogTail(vmFiles(this.opts.dataDir, name).consoleLog, maxBytes);
   }
 
   async qemuLog(name: string, maxBytes: number): Promise<Buffer> {
-    await this.record(name);
+    await this.requireLocal(name, 'its QEMU log');
     return consoleLogTail(vmFiles(this.opts.dataDir, name).runtime.log, maxBytes);
   }
 
   /** A PNG of the VM's screen now (QMP screendump into the VM's runtime folder, read back, removed). */
   async screendump(name: string): Promise<Buffer> {
+    await this.requireLocal(name, 'a screendump');
     const rt = this.runtimeOf(name);
     if (!rt) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} is not running`);
     const file = join(rt.paths.dir, `screendump-${randomBytes(6).toString('hex')}.png`);
@@ -389,6 +423,15 @@ export class VmManager {
     }
   }
 
+  /** What reaches QEMU or the VM's files directly is this host's only, for now: a VM on an agent's host says so. */
+  private async requireLocal(name: string, what: string): Promise<VmRecord> {
+    const rec = await this.record(name);
+    if (this.opts.remote?.isRemote(rec.host) && !this.runtimes.has(name)) {
+      throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} is on host ${rec.host}: ${what} is not yet reached through its agent (the agent keeps it in its data folder there)`);
+    }
+    return rec;
+  }
+
   runtimeOf(name: string): VmRuntime | undefined {
     return this.runtimes.get(name);
   }
@@ -403,6 +446,9 @@ export class VmManager {
     const known = new Set(records.map((r) => r.name));
     for (const rec of records) {
       const files = vmFiles(this.opts.dataDir, rec.name);
+      // Its own agent finds it again on its host (a runtime folder here: it ran here, under this host's former name).
+      const elsewhere = this.opts.remote?.isRemote(rec.host) === true;
+      if (elsewhere && !existsSync(files.runtime.dir)) continue;
       const runtime = await VmRuntime.adopt(rec.spec, files.runtime, files.consoleLog, rec.startedAt).catch(
         (err) => {
           this.opts.log.error({ err, vm: rec.name }, `vm ${rec.name}: could not re-attach to its QEMU; killing it`);
@@ -420,6 +466,7 @@ export class VmManager {
         continue;
       }
       removeRuntimeFolder(files);
+      if (elsewhere) continue; // its agent reports whether it runs
       await this.network.cleanupAfterDeath(rec.spec);
       if (rec.desired === 'running') {
         const last = lastLine(consoleLogTail(files.consoleLog, 4096).toString('utf8'));
@@ -429,29 +476,8 @@ export class VmManager {
         else await vmSetDesired(this.db, rec.name, { desired: 'stopped', lastStopReason: reason, startedAt: null });
       }
     }
-    const orphansKilled = this.killOrphans(known);
+    const orphansKilled = runtimeOrphansKill(this.opts.dataDir, known);
     return { adopted, died, orphansKilled };
-  }
-
-  private killOrphans(known: Set<string>): string[] {
-    const runtimeRoot = join(this.opts.dataDir, 'runtime');
-    let entries: string[] = [];
-    try {
-      entries = readdirSync(runtimeRoot);
-    } catch {
-      return [];
-    }
-    const killed: string[] = [];
-    for (const name of entries.filter((n) => !known.has(n))) {
-      const files = vmFiles(this.opts.dataDir, name);
-      const pid = readPidfile(files.runtime.pidfile);
-      if (pid !== undefined && isOurQemu(pid, files.runtime.qmp)) {
-        killQuietly(pid);
-        killed.push(name);
-      }
-      removeRuntimeFolder(files);
-    }
-    return killed;
   }
 
   /** Daemon shutdown: VMs keep running unless `stopVms`; connections are dropped. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { joinTokenEncode, joinTokenParse } from '../../src/contract/agent.js';
+import { AGENT_PROTOCOL_VERSION, joinTokenEncode, joinTokenParse } from '../../src/contract/agent.js';
 import type { HostView } from '../../src/contract/hosts.js';
 import { NetLab } from '../netboot/lab.js';
 import { CLI, runCli, TestDaemon, until } from '../helpers/daemon.js';
@@ -124,7 +124,7 @@ test('the join-token and join replies match the OpenAPI document and the routes\
   const issued = await api.request<{ token: string }>('POST', '/v1/hosts/doc1/join-token', { validSeconds: 60 });
   check('POST', '/v1/hosts/:name/join-token', issued);
   const t = joinTokenParse(issued.token);
-  const joined = await api.request('POST', '/v1/agent/join', { protocol: 1, host: 'doc1', id: t.id, secret: t.secret });
+  const joined = await api.request('POST', '/v1/agent/join', { protocol: AGENT_PROTOCOL_VERSION, host: 'doc1', id: t.id, secret: t.secret });
   check('POST', '/v1/agent/join', joined);
   assert.equal((await cli(['host', 'remove', 'doc1'])).code, 0);
 });

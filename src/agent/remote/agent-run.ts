@@ -1,5 +1,6 @@
 // `ardesia agent`: joins once with a token (pinned TLS, then its own credential), then keeps one dial-out WSS link to
 // the controller: hello with its capacity, heartbeats, reconnect with capped jittered backoff. Nothing listens here.
+// Over the link it gets its host's desired VMs and drives them (agent-vms.ts), reporting what it observes.
 import { request } from 'node:https';
 import { freemem, loadavg } from 'node:os';
 import type { TLSSocket } from 'node:tls';
@@ -11,7 +12,9 @@ import {
 } from '../../contract/agent.js';
 import { ArdesiaError, type ErrorBody, isErrorCode } from '../../contract/errors.js';
 import { measuredCapacity } from '../../cluster/hosts.js';
-import { hostCheck } from '../../hypervisor/host/index.js';
+import { hostCheck, type HostReport } from '../../hypervisor/host/index.js';
+import { dataDirLock } from '../../lib/data-dir-lock.js';
+import { AgentVms } from './agent-vms.js';
 import { type AgentState, agentStateRead, agentStateWrite, controllerAfter, controllerCandidates } from './agent-state.js';
 import { pinnedConnect } from './pinned-tls.js';
 
@@ -83,8 +86,8 @@ function errorOf(body: Partial<ErrorBody> | undefined, status: number | undefine
   return new Error(`the controller answered ${status}`);
 }
 
-async function capacityMeasure(probeTimeoutMs: number | undefined): Promise<AgentCapacity> {
-  const report = await hostCheck(probeTimeoutMs === undefined ? {} : { probeTimeoutMs });
+async function capacityMeasure(hostReport: Promise<HostReport>): Promise<AgentCapacity> {
+  const report = await hostReport;
   return { ...measuredCapacity(), qemuVersion: report.qemu.version, accel: report.accel, kvmProbe: { ok: report.probe.ok, detail: report.probe.detail.slice(0, 500) } };
 }
 
@@ -93,16 +96,40 @@ export async function agentRun(opts: AgentRunOptions): Promise<void> {
   const { log } = opts;
   const state = opts.joinToken !== undefined ? await agentJoin(opts.dataDir, opts.joinToken, opts.controllers, log) : agentStateRead(opts.dataDir);
   if (!state) throw new ArdesiaError('AGENT_NOT_JOINED', `${opts.dataDir} holds no agent credential`);
+  // One process per data folder: a second agent (or a serve) there would adopt, and kill as orphans, the same QEMUs.
+  const lock = dataDirLock(opts.dataDir, 'ardesia agent');
+  try {
+    await agentServe(state, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function agentServe(state: AgentState, opts: AgentRunOptions): Promise<void> {
+  const { log } = opts;
   // A standby refuses the link (it answers only who leads): the agent moves on to the next controller.
   const urls = controllerCandidates(state, opts.controllers).map(httpsUrl);
-  let at = 0;
-  const capacity = await capacityMeasure(opts.probeTimeoutMs);
+  const hostReport = hostCheck(opts.probeTimeoutMs === undefined ? {} : { probeTimeoutMs: opts.probeTimeoutMs });
+  const capacity = await capacityMeasure(hostReport);
   log.info({ capacity }, `agent of host ${state.host}: ${capacity.memoryMiB} MiB, ${capacity.vcpus} CPUs, ${capacity.accel}`);
+  // The daemon's umask: runtime files and logs owner-only unless made otherwise on purpose.
+  process.umask(0o077);
+  const vms = await AgentVms.open(opts.dataDir, state.host, hostReport, log);
+  try {
+    await linkLoop(urls, state, capacity, vms, opts);
+  } finally {
+    await vms.close();
+  }
+}
+
+async function linkLoop(urls: URL[], state: AgentState, capacity: AgentCapacity, vms: AgentVms, opts: AgentRunOptions): Promise<void> {
+  const { log } = opts;
+  let at = 0;
   let attempt = 0;
   while (!opts.signal.aborted) {
     let linked = false;
     try {
-      await linkOnce(urls[at]!, state, capacity, opts, () => (linked = true));
+      await linkOnce(urls[at]!, state, capacity, vms, opts, () => (linked = true));
     } catch (err) {
       if (err instanceof ArdesiaError && FATAL.has(err.code)) throw err;
       log.warn({ err: (err as Error).message }, 'agent link failed');
@@ -120,7 +147,7 @@ export async function agentRun(opts: AgentRunOptions): Promise<void> {
 }
 
 /** One link: resolves when it closes, throws the controller's refusal. */
-async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, opts: AgentRunOptions, onAccepted: () => void): Promise<void> {
+async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vms: AgentVms, opts: AgentRunOptions, onAccepted: () => void): Promise<void> {
   const socket = await pinnedConnect(url, state.fingerprint);
   const wsUrl = new URL(AGENT_LINK_PATH, url.origin.replace(/^https:/, 'wss:'));
   const ws = new WebSocket(wsUrl, { createConnection: () => socket, headers: { authorization: `Bearer ${state.credential}` }, maxPayload: AGENT_FRAME_MAX_BYTES, perMessageDeflate: false });
@@ -130,6 +157,16 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, op
     let refusal: ArdesiaError | undefined;
     let seq = 0;
     let lastAckAt = Date.now();
+    // Level-triggered reports: the whole observed set, sent when it differs from the last one this link carried.
+    let lastReport = '';
+    const report = async () => {
+      const text = agentMessageEncode(await vms.observed());
+      if (text !== lastReport && ws.readyState === ws.OPEN) {
+        ws.send(text);
+        lastReport = text;
+      }
+    };
+    const reportSoon = () => void report().catch((err: Error) => log.warn({ err }, 'reporting the VMs failed'));
     const onAbort = () => ws.close(1000, 'agent stopping');
     opts.signal.addEventListener('abort', onAbort, { once: true });
     ws.on('open', () => ws.send(agentMessageEncode({ type: 'hello', protocol: AGENT_PROTOCOL_VERSION, host: state.host, agentVersion: AGENT_VERSION, capacity })));
@@ -152,9 +189,13 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, op
             return;
           }
           if (ws.readyState === ws.OPEN) ws.send(agentMessageEncode({ type: 'heartbeat', seq: seq++, load: { loadAverage1m: loadavg()[0] ?? 0, memoryFreeMiB: Math.floor(freemem() / 1024 / 1024) } }));
+          // Level-triggered: a pass at every heartbeat too (a no-op once the host is as desired), then the report.
+          void vms.drive().then(reportSoon);
         };
         send();
         beat = setInterval(send, m.heartbeatEveryMs);
+      } else if (m.type === 'vm-desired') {
+        void vms.desiredReceive(m.vms, m.full).then(reportSoon);
       } else if (m.type === 'ack') {
         lastAckAt = Date.now();
       } else if (m.type === 'refused') {

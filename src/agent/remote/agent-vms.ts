@@ -1,0 +1,126 @@
+// The VMs of an agent's host: the controller's desired set driven with the same VM manager (and so the same launch, uids,
+// NAT guard and reconcile) as the controller's own VMs, over a store of the agent's own (DATA_DIR/agent-vms.db: each VM's
+// spec, so a restarted agent finds its QEMUs again by pidfile + cmdline + QMP). runtime/ and logs/ are in DATA_DIR; disks
+// are where the spec names them (the shared data folder). QEMUs outlive the agent.
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { type AgentMessage, type VmDesired, type VmObserved } from '../../contract/agent.js';
+import type { HostReport } from '../../hypervisor/host/index.js';
+import { NatGuard } from '../../network/nat-guard-host.js';
+import { openStore, type Store } from '../../store/db.js';
+import { vmList } from '../../store/vms.js';
+import { ownerPolicyLoad } from '../../vms/owner-files.js';
+import { VmManager } from '../../vms/vm-manager.js';
+import { VmUids, vmUidRange } from '../../vms/vm-uids.js';
+import { desiredMerge, type VmAction, vmActions } from './vm-plan.js';
+
+/** How long a kill (a forced stop, a VM no longer wanted here) waits for QEMU to be gone. */
+const KILL_WAIT_MS = 10_000;
+
+export class AgentVms {
+  private desired = new Map<string, VmDesired>();
+  private desiredComplete = false;
+  private passes: Promise<void> = Promise.resolve();
+  private waiting: Promise<void> | undefined;
+
+  private constructor(
+    private readonly manager: VmManager,
+    private readonly store: Store,
+    private readonly appliedPath: string,
+    private readonly applied: Map<string, number>,
+    private readonly log: Logger,
+  ) {}
+
+  /** Opens the agent's store and finds the host's running QEMUs again (the VM manager's reconcile). */
+  static async open(dataDir: string, host: string, hostReport: Promise<HostReport>, log: Logger): Promise<AgentVms> {
+    const store = await openStore(join(dataDir, 'agent-vms.db'));
+    const vmUids = new VmUids(vmUidRange());
+    const natGuard = new NatGuard(dataDir, { allowUnguarded: false, vmUids: vmUids.range }, log);
+    await natGuard.install();
+    // Placement was the controller's: every VM this agent starts is on its own host.
+    const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy: ownerPolicyLoad(undefined), natGuard, placer: { placeVm: async () => host }, vmUids });
+    const found = await manager.reconcile();
+    log.info(found, `agent of ${host}: ${found.adopted.length} running VM(s) found again`);
+    const appliedPath = join(dataDir, 'vm-generations.json');
+    return new AgentVms(manager, store, appliedPath, appliedRead(appliedPath), log);
+  }
+
+  /** A vm-desired message: merged, then a pass. */
+  desiredReceive(vms: readonly VmDesired[], full: boolean): Promise<void> {
+    this.desired = desiredMerge(this.desired, vms, full);
+    if (full) this.desiredComplete = true;
+    return this.drive();
+  }
+
+  /** One pass after those running (one at a time, in order); a pass already waiting to run covers this call too. */
+  drive(): Promise<void> {
+    if (this.waiting) return this.passes; // the waiting pass, its failure logged
+    this.waiting = this.passes.then(() => {
+      this.waiting = undefined;
+      return this.pass();
+    });
+    this.passes = this.waiting.catch((err) => this.log.error({ err }, 'a pass over the desired VMs failed'));
+    return this.passes;
+  }
+
+  private async pass(): Promise<void> {
+    const onHost = (await this.manager.list()).map((v) => ({ name: v.name, running: v.state !== 'stopped' }));
+    const actions = vmActions({ desired: this.desired, desiredComplete: this.desiredComplete, onHost, applied: this.applied });
+    for (const a of actions) {
+      // One VM's failure never holds up the others; a failed start is reported with its reason (its lastStopReason).
+      await this.carryOut(a).catch((err: Error) => this.log.warn({ err, vm: a.name, action: a.kind }, `vm ${a.name}: ${a.kind} failed: ${err.message}`));
+      if (a.kind === 'remove') this.applied.delete(a.name);
+      else if (a.generation !== null) this.applied.set(a.name, a.generation);
+    }
+    if (actions.length > 0) appliedWrite(this.appliedPath, this.applied);
+  }
+
+  private async carryOut(a: VmAction): Promise<void> {
+    this.log.info({ vm: a.name, action: a.kind }, `vm ${a.name}: ${a.kind}`);
+    if (a.kind === 'start') {
+      await this.manager.define([a.spec], () => 'controller');
+      await this.manager.start(a.name);
+    } else if (a.kind === 'stop') await this.manager.stop(a.name, {});
+    else if (a.kind === 'kill') await this.manager.stop(a.name, { force: true, waitMs: KILL_WAIT_MS });
+    else if (a.kind === 'remove') await this.manager.undefine(a.name);
+  }
+
+  /** Every VM on the host as the agent sees it now. */
+  async observed(): Promise<Extract<AgentMessage, { type: 'vm-observed' }>> {
+    // A QEMU gone whose exit is not yet in the store (its start time still there) is reported stopping: `stopped` comes with its reason.
+    const exiting = new Set((await vmList(this.store)).filter((r) => r.startedAt !== null).map((r) => r.name));
+    const vms: VmObserved[] = (await this.manager.list()).map((v) => ({
+      name: v.name,
+      state: v.state === 'stopped' && exiting.has(v.name) ? 'stopping' : v.state,
+      pid: v.pid,
+      accel: v.accel,
+      startedAt: v.startedAt,
+      generation: this.applied.get(v.name) ?? 0,
+      exitReason: v.lastStopReason?.slice(0, 2000) ?? null,
+    }));
+    return { type: 'vm-observed', full: true, vms };
+  }
+
+  /** The agent stops: its QEMUs keep running (found again at its next start). */
+  async close(): Promise<void> {
+    await this.passes;
+    await this.manager.shutdown(false);
+    await this.store.destroy();
+  }
+}
+
+function appliedRead(path: string): Map<string, number> {
+  try {
+    return new Map(Object.entries(JSON.parse(readFileSync(path, 'utf8')) as Record<string, number>).filter(([, g]) => Number.isInteger(g)));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return new Map();
+  }
+}
+
+/** Written whole (temp file, then rename): a crash leaves the last or the new set, never half. */
+function appliedWrite(path: string, applied: ReadonlyMap<string, number>): void {
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(Object.fromEntries(applied))}\n`, { mode: 0o600 });
+  renameSync(`${path}.tmp`, path);
+}

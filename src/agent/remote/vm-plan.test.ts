@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { VmDesired } from '../../contract/agent.js';
+import { VmSpec } from '../../contract/vm.js';
+import { desiredMerge, type VmAction, vmActions, type VmOnHost } from './vm-plan.js';
+
+const spec = (name: string) => VmSpec.parse({ name, memoryMiB: 256 });
+const want = (name: string, desired: VmDesired['desired'], generation: number, force?: boolean): VmDesired => ({ name, spec: spec(name), desired, generation, ...(force ? { force } : {}) });
+const on = (name: string, running: boolean): VmOnHost => ({ name, running });
+/** Actions as short text, spec left out: `start a@2`, `kill b@-`. */
+const text = (a: VmAction) => `${a.kind} ${a.name}${'generation' in a ? `@${a.generation ?? '-'}` : ''}`;
+
+const ROWS: Array<[string, VmDesired[], boolean, VmOnHost[], Array<[string, number]>, string[]]> = [
+  ['running wanted, nothing on the host: start', [want('a', 'running', 1)], true, [], [], ['start a@1']],
+  ['running wanted and found running (the agent restarted): adopt, never start twice', [want('a', 'running', 1)], true, [on('a', true)], [], ['adopt a@1']],
+  ['running, generation applied: nothing (idempotent)', [want('a', 'running', 1)], true, [on('a', true)], [['a', 1]], []],
+  ['stopped by itself after its generation was applied: not restarted', [want('a', 'running', 3)], true, [on('a', false)], [['a', 3]], []],
+  ['a new generation restarts a VM that stopped by itself', [want('a', 'running', 4)], true, [on('a', false)], [['a', 3]], ['start a@4']],
+  ['stopped wanted, running: the power button', [want('a', 'stopped', 2)], true, [on('a', true)], [['a', 1]], ['stop a@2']],
+  ['forced stop wanted, running: kill', [want('a', 'stopped', 2, true)], true, [on('a', true)], [['a', 1]], ['kill a@2']],
+  ['stopped wanted, already stopped: adopt the generation', [want('a', 'stopped', 2)], true, [on('a', false)], [['a', 1]], ['adopt a@2']],
+  ['stop applied, guest still shutting down: no second power button', [want('a', 'stopped', 2)], true, [on('a', true)], [['a', 2]], []],
+  ['not in a full set, running: kill then remove', [], true, [on('x', true)], [['x', 5]], ['kill x@-', 'remove x']],
+  ['not in a full set, stopped: remove', [], true, [on('x', false)], [], ['remove x']],
+  ['before the first full set nothing is removed', [], false, [on('x', true), on('y', false)], [], []],
+  ['absent wanted: kill and remove, whatever the generation', [want('a', 'absent', 7)], false, [on('a', true)], [['a', 7]], ['kill a@7', 'remove a']],
+  ['absent wanted, not on the host: nothing', [want('a', 'absent', 7)], true, [], [], []],
+  ['kills and removals come before starts', [want('b', 'running', 1)], true, [on('x', true)], [], ['kill x@-', 'remove x', 'start b@1']],
+];
+
+for (const [name, desired, complete, onHost, applied, expected] of ROWS) {
+  test(`vm plan: ${name}`, () => {
+    const actions = vmActions({ desired: new Map(desired.map((d) => [d.name, d])), desiredComplete: complete, onHost, applied: new Map(applied) });
+    assert.deepEqual(actions.map(text), expected);
+  });
+}
+
+test('vm plan: a start carries the desired spec', () => {
+  const [a] = vmActions({ desired: new Map([['a', want('a', 'running', 1)]]), desiredComplete: true, onHost: [], applied: new Map() });
+  assert.equal(a?.kind === 'start' && a.spec.memoryMiB, 256);
+});
+
+test('desired merge: a full set replaces, a change merges, a late older generation is ignored', () => {
+  const held = new Map([['a', want('a', 'running', 3)], ['b', want('b', 'running', 1)]]);
+  assert.deepEqual([...desiredMerge(held, [want('c', 'stopped', 1)], true).keys()], ['c'], 'a VM missing from a full set is dropped');
+  const merged = desiredMerge(held, [want('a', 'stopped', 2), want('b', 'stopped', 2)], false);
+  assert.equal(merged.get('a')?.desired, 'running');
+  assert.equal(merged.get('b')?.desired, 'stopped');
+  assert.equal(desiredMerge(held, [want('a', 'stopped', 1)], true).get('a')?.desired, 'running', 'a full set read before a newer change keeps the change');
+  assert.equal(desiredMerge(held, [want('a', 'stopped', 4)], true).get('a')?.desired, 'stopped');
+});

@@ -1,0 +1,65 @@
+// Pure: what an agent does to bring its host to the controller's desired VMs. Level-triggered and idempotent: the same
+// desired set, observation and applied generations always give the same actions, and once they are carried out, none.
+import type { VmDesired } from '../../contract/agent.js';
+import type { VmSpec } from '../../contract/vm.js';
+
+/** One VM as the agent finds it on its host: defined in its own store, and whether a QEMU of it runs. */
+export interface VmOnHost {
+  name: string;
+  running: boolean;
+}
+
+export type VmAction =
+  /** Define (or redefine) it with the spec, then start its QEMU. */
+  | { kind: 'start'; name: string; spec: VmSpec; generation: number }
+  /** ACPI power button. */
+  | { kind: 'stop'; name: string; generation: number }
+  /** QEMU quit at once (a forced stop, or a VM the controller no longer wants here). */
+  | { kind: 'kill'; name: string; generation: number | null }
+  /** Forget its definition on this host (after its QEMU is gone). */
+  | { kind: 'remove'; name: string }
+  /** Already as desired (a running QEMU found again, a stopped VM left stopped): the generation is recorded as applied. */
+  | { kind: 'adopt'; name: string; generation: number };
+
+export interface VmPlanInput {
+  /** The controller's desired VMs for this host (by name). */
+  desired: ReadonlyMap<string, VmDesired>;
+  /** Whether `desired` is a full set: only then is a VM missing from it absent (before the first full set, nothing is removed). */
+  desiredComplete: boolean;
+  onHost: readonly VmOnHost[];
+  /** The last generation carried out per VM (0 or missing: none). */
+  applied: ReadonlyMap<string, number>;
+}
+
+/** The actions of one pass, in the order to carry them out (kills and removals first: they free memory and disks). */
+export function vmActions({ desired, desiredComplete, onHost, applied }: VmPlanInput): VmAction[] {
+  const freeing: VmAction[] = [];
+  const others: VmAction[] = [];
+  const found = new Map(onHost.map((v) => [v.name, v]));
+  for (const v of onHost) {
+    const want = desired.get(v.name);
+    if (want ? want.desired !== 'absent' : !desiredComplete) continue;
+    if (v.running) freeing.push({ kind: 'kill', name: v.name, generation: want?.generation ?? null });
+    freeing.push({ kind: 'remove', name: v.name });
+  }
+  for (const want of desired.values()) {
+    if (want.desired === 'absent' || want.generation <= (applied.get(want.name) ?? 0)) continue;
+    const running = found.get(want.name)?.running ?? false;
+    const { name, generation } = want;
+    if (want.desired === 'running') others.push(running ? { kind: 'adopt', name, generation } : { kind: 'start', name, spec: want.spec, generation });
+    else if (!running) others.push({ kind: 'adopt', name, generation });
+    else others.push({ kind: want.force ? 'kill' : 'stop', name, generation });
+  }
+  return [...freeing, ...others];
+}
+
+/** A full set replaces what the agent holds; a change replaces its VMs only. */
+export function desiredMerge(held: ReadonlyMap<string, VmDesired>, incoming: readonly VmDesired[], full: boolean): Map<string, VmDesired> {
+  const next = new Map(full ? [] : held);
+  for (const d of incoming) {
+    const before = held.get(d.name);
+    // An older generation arriving late (a full set read just before a change that overtook it) never undoes a newer one.
+    next.set(d.name, before && before.generation > d.generation ? before : d);
+  }
+  return next;
+}

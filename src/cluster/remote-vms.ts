@@ -1,0 +1,136 @@
+// The controller's side of VMs on remote hosts: each desired change takes the next generation and is sent over the host's
+// agent link (the whole set again at every connect, agent-links.ts); the agent's reports are kept with the VM, and a
+// VM that stopped by itself is recorded stopped with its reason, as the controller's own VMs are.
+import type { Logger } from 'pino';
+import type { AgentMessage, VmDesired, VmObserved } from '../contract/agent.js';
+import { ArdesiaError } from '../contract/errors.js';
+import type { VmSpec } from '../contract/vm.js';
+import type { Store } from '../store/db.js';
+import { type VmRecord, vmDelete, vmGet, vmList, vmNextGeneration, vmSetDesired, vmSetObserved } from '../store/vms.js';
+import type { RemoteVmDriver } from '../vms/remote-vm.js';
+import type { AgentLinks, AgentVmChannel } from './agent-links.js';
+
+/** How long `vm start` waits for the agent's report that the VM runs (or why it did not start). */
+export const REMOTE_START_REPORT_WITHIN_MS = 60_000;
+
+interface Waiter {
+  name: string;
+  done: (o: VmObserved) => boolean;
+  resolve: (o: VmObserved | undefined) => void;
+}
+
+export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
+  private readonly waiters = new Set<Waiter>();
+
+  constructor(private readonly db: Store, private readonly links: AgentLinks, private readonly localHost: string, private readonly log: Logger) {
+    links.attachVms(this);
+  }
+
+  isRemote(host: string | null): host is string {
+    return host !== null && host !== this.localHost;
+  }
+
+  requireLinked(host: string): void {
+    if (!this.links.isLinked(host)) throw this.notLinked(host);
+  }
+
+  private notLinked(host: string): ArdesiaError {
+    return new ArdesiaError('AGENT_NOT_LINKED', `host ${host}'s agent is not connected to this controller: nothing was started (neither there nor here)`);
+  }
+
+  async start(name: string, spec: VmSpec, host: string): Promise<void> {
+    const generation = await this.nextGeneration(name);
+    await vmSetDesired(this.db, name, { generation });
+    if (!this.send(host, { name, spec, desired: 'running', generation })) throw this.notLinked(host);
+    const seen = await this.waitFor(name, (o) => o.generation >= generation && o.state !== 'starting', REMOTE_START_REPORT_WITHIN_MS);
+    if (!seen) this.log.warn({ vm: name, host }, `the agent of ${host} has not reported vm ${name} within ${REMOTE_START_REPORT_WITHIN_MS / 1000} s; it stays desired running`);
+    else if (seen.state === 'stopped') throw new ArdesiaError('VM_START_FAILED', `vm ${name} did not start on host ${host}: ${seen.exitReason ?? 'no reason reported'}`);
+  }
+
+  async stop(rec: VmRecord & { host: string }, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }> {
+    if (!rec.observed || rec.observed.state === 'stopped') throw new ArdesiaError('VM_NOT_RUNNING', `vm ${rec.name} is not running (on host ${rec.host})`);
+    const generation = await this.nextGeneration(rec.name);
+    await vmSetDesired(this.db, rec.name, { desired: 'stopped', generation });
+    if (!this.send(rec.host, { name: rec.name, spec: rec.spec, desired: 'stopped', generation, ...(opts.force ? { force: true } : {}) })) {
+      throw new ArdesiaError('AGENT_NOT_LINKED', `host ${rec.host}'s agent is not connected: the stop of vm ${rec.name} is recorded and carried out when it reconnects`);
+    }
+    const waitMs = opts.force ? Math.max(opts.waitMs ?? 0, 10_000) : opts.waitMs;
+    if (!waitMs) return { stopped: false };
+    const seen = await this.waitFor(rec.name, (o) => o.generation >= generation && o.state === 'stopped', waitMs);
+    if (!seen) throw new ArdesiaError('VM_STOP_TIMEOUT', `vm ${rec.name} on host ${rec.host} did not power off within ${Math.round(waitMs / 1000)} s`);
+    return { stopped: true, ...(seen.exitReason ? { reason: seen.exitReason } : {}) };
+  }
+
+  async waitStopped(rec: VmRecord & { host: string }, timeoutMs: number): Promise<string> {
+    const seen = await this.waitFor(rec.name, (o) => o.state === 'stopped', timeoutMs);
+    if (!seen) throw new ArdesiaError('VM_WAIT_TIMEOUT', `vm ${rec.name} still runs on host ${rec.host} after ${Math.round(timeoutMs / 1000)} s`);
+    return seen.exitReason ?? 'stopped';
+  }
+
+  forget(rec: VmRecord & { host: string }): void {
+    // Not linked: the next link's full set lacks the VM, which is the same message.
+    this.send(rec.host, { name: rec.name, spec: rec.spec, desired: 'absent', generation: vmNextGeneration(rec.generation) });
+  }
+
+  /** The host's whole desired set: every VM recorded there. */
+  async desiredSet(host: string): Promise<VmDesired[]> {
+    const rows = (await vmList(this.db)).filter((r) => r.host === host);
+    return rows.map((r) => ({ name: r.name, spec: r.spec, desired: r.desired, generation: r.generation }));
+  }
+
+  async observed(host: string, report: Extract<AgentMessage, { type: 'vm-observed' }>): Promise<void> {
+    const reported = new Set<string>();
+    for (const o of report.vms) {
+      reported.add(o.name);
+      const rec = await vmGet(this.db, o.name);
+      // A VM moved or removed meanwhile: the agent drops it when the next desired set lacks it.
+      if (!rec || rec.host !== host) continue;
+      await this.record({ ...rec, host }, o);
+    }
+    if (report.full) {
+      for (const rec of (await vmList(this.db)).filter((r) => r.host === host && r.observed !== null && !reported.has(r.name))) await vmSetObserved(this.db, rec.name, null);
+    }
+  }
+
+  private async record(rec: VmRecord & { host: string }, o: VmObserved): Promise<void> {
+    await vmSetObserved(this.db, rec.name, o);
+    if (o.state !== 'stopped' && o.startedAt !== rec.startedAt) await vmSetDesired(this.db, rec.name, { startedAt: o.startedAt });
+    // Stopped after the agent applied the current generation (asked to, or by itself: the guest powered off, QEMU died):
+    // recorded as a stop with its reason, once.
+    const newStop = rec.desired === 'running' || (rec.startedAt !== null && rec.lastStopReason !== o.exitReason);
+    if (o.state === 'stopped' && o.generation === rec.generation && newStop) {
+      this.log.info({ vm: rec.name, host: rec.host, reason: o.exitReason }, `vm ${rec.name} on host ${rec.host} stopped: ${o.exitReason ?? 'no reason reported'}`);
+      if (rec.transient) {
+        await vmDelete(this.db, rec.name);
+        this.forget(rec);
+      } else await vmSetDesired(this.db, rec.name, { desired: 'stopped', lastStopReason: o.exitReason, startedAt: null });
+    }
+    for (const w of this.waiters) if (w.name === rec.name && w.done(o)) w.resolve(o);
+  }
+
+  private async nextGeneration(name: string): Promise<number> {
+    const rec = await vmGet(this.db, name);
+    if (!rec) throw new ArdesiaError('VM_NOT_FOUND', `vm ${name} is not defined`);
+    return vmNextGeneration(rec.generation);
+  }
+
+  private send(host: string, vm: VmDesired): boolean {
+    return this.links.sendTo(host, { type: 'vm-desired', full: false, vms: [vm] });
+  }
+
+  private waitFor(name: string, done: (o: VmObserved) => boolean, timeoutMs: number): Promise<VmObserved | undefined> {
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        name,
+        done,
+        resolve: (o) => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve(o);
+        },
+      };
+      const timer = setTimeout(() => waiter.resolve(undefined), timeoutMs);
+      this.waiters.add(waiter);
+    });
+  }
+}

@@ -1,0 +1,26 @@
+// A VM placed on another host than the controller's runs there under that host's agent: the VM manager records its
+// desired state and reads its agent's reports; the link itself is cluster/remote-vms.ts, behind this interface.
+import type { VmSpec, VmStatus } from '../contract/vm.js';
+import type { VmRecord } from '../store/vms.js';
+
+export interface RemoteVmDriver {
+  /** Whether a VM on this host runs under a remote agent (false for the controller's own host). */
+  isRemote(host: string | null): host is string;
+  /** Throws AGENT_NOT_LINKED when the host's agent has no link now: nothing is started in its place. */
+  requireLinked(host: string): void;
+  /** Records desired=running with the next generation, sends it, and waits for the agent's report of it. */
+  start(name: string, spec: VmSpec, host: string): Promise<void>;
+  /** Records desired=stopped with the next generation and sends it; with waitMs, until the agent reports it stopped. */
+  stop(rec: VmRecord & { host: string }, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }>;
+  /** vm wait: until its agent reports it stopped; why it stopped (VM_WAIT_TIMEOUT after timeoutMs). */
+  waitStopped(rec: VmRecord & { host: string }, timeoutMs: number): Promise<string>;
+  /** The VM is no longer wanted on that host (removed, or placed elsewhere): its agent forgets it (now, or at its next link). */
+  forget(rec: VmRecord & { host: string }): void;
+}
+
+/** A remote VM's state as its agent last reported it: stopped when it reported nothing. */
+export function remoteRuntimeView(rec: VmRecord): Pick<VmStatus, 'state' | 'pid' | 'accel' | 'startedAt'> & { running: boolean } {
+  const o = rec.observed;
+  if (!o || o.state === 'stopped') return { running: false, state: 'stopped', pid: null, accel: null, startedAt: null };
+  return { running: true, state: o.state, pid: o.pid, accel: o.accel, startedAt: o.startedAt };
+}

@@ -1,0 +1,216 @@
+// A VM placed on a remote agent's host runs there: a real controller (PostgreSQL, HTTPS) and a real `ardesia agent`, each
+// in a network namespace the test creates, booting the busybox test guest under TCG. The agent's QEMU outlives the agent
+// and the controller; nothing is started twice. Outcomes and their order are asserted, never timing.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import pg from 'pg';
+import type { HostDetail, HostView } from '../../src/contract/hosts.js';
+import type { VmStatus } from '../../src/contract/vm.js';
+import { NetLab } from '../netboot/lab.js';
+import { CLI, killRuntimeQemus, qemuPidsUnder, runCli, TestDaemon, until } from '../helpers/daemon.js';
+import { guestArtifacts } from '../helpers/guests.js';
+import { freshDatabase } from '../helpers/postgres.js';
+
+const NET = '10.251.8';
+const CONTROLLER = `https://${NET}.1:8443`;
+const g = guestArtifacts();
+
+/** One `ardesia agent` process in a namespace (`ip netns exec` execs it: this pid is the agent's). */
+class AgentProc {
+  output = '';
+  readonly proc: ChildProcess;
+  readonly exited: Promise<number | null>;
+  constructor(ns: string, readonly dataDir: string, args: string[]) {
+    this.proc = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'agent', '--data-dir', dataDir, '--probe-timeout', '5s', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
+    this.proc.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
+    this.exited = new Promise((resolve) => this.proc.on('exit', (code) => resolve(code)));
+  }
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+    await this.exited;
+  }
+}
+
+let lab: NetLab;
+let controller: TestDaemon;
+let agent: AgentProc;
+let agentDir: string;
+let ns: string;
+const dirs: string[] = [];
+
+const cli = (args: string[]) => runCli(controller.dataDir, args);
+async function json<T>(args: string[]): Promise<T> {
+  const r = await cli(['--json', ...args]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  return JSON.parse(r.stdout) as T;
+}
+const status = (name: string) => json<VmStatus>(['vm', 'status', name]);
+const linked = (up: boolean) => async () => (await json<HostView[]>(['host', 'list'])).find((h) => h.name === 'a1' && h.agent?.linked === up);
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'ard-av-'));
+  dirs.push(d);
+  return d;
+}
+/** The parent of a process, from /proc/PID/stat (the field after the parenthesised command). */
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+const consoleSeen = () => existsSync(join(agentDir, 'logs', 'v1', 'console.log')) && readFileSync(join(agentDir, 'logs', 'v1', 'console.log'), 'latin1').includes(g.amd64.banner);
+
+before(async () => {
+  lab = await NetLab.create('av');
+  const ctlNs = await lab.addHost('ctl', `${NET}.1/24`);
+  ns = await lab.addHost('a1', `${NET}.2/24`);
+  // The namespaces reach PostgreSQL through its unix socket folder (its TCP port is on the root namespace's loopback).
+  const admin = await freshDatabase();
+  const client = new pg.Client({ connectionString: admin });
+  await client.connect();
+  const socketDir = (await client.query<{ unix_socket_directories: string }>('show unix_socket_directories')).rows[0]!.unix_socket_directories.split(',')[0]!.trim();
+  await client.end();
+  const url = new URL(admin);
+  url.searchParams.set('host', socketDir);
+  controller = new TestDaemon(tempDir(), ['--listen', `${NET}.1:8443`, '--host-name', 'ctl', '--database', url.toString()], ctlNs);
+  await controller.spawn();
+  // The shared data folder: a directory both hosts see (here, the same filesystem).
+  const shared = tempDir();
+  const disk = join(shared, 'v1.qcow2');
+  assert.equal((await cli(['vm', 'create', '-b', g.amd64.rootQcow2, disk])).code, 0);
+  const conf = join(shared, 'vm.conf');
+  writeFileSync(conf, `vm "v1" {\n memory 160M\n boot "${g.amd64.kernel}"\n initrd "${g.amd64.initrd}"\n cmdline "console=ttyS0 root=/dev/vda rw quiet"\n disk "${disk}"\n disable\n}\nvm "bad" {\n memory 160M\n disk "${join(shared, 'missing.qcow2')}"\n disable\n}\n`);
+  assert.equal((await cli(['vm', 'load', conf])).code, 0);
+  const token = (await json<{ token: string }>(['host', 'add', 'a1'])).token;
+  agentDir = tempDir();
+  agent = new AgentProc(ns, agentDir, ['--controller', CONTROLLER, '--join', token]);
+  await until('a1 linked', linked(true));
+  // The controller's own host takes nothing new: placement picks the agent's.
+  assert.equal((await cli(['host', 'drain', 'ctl'])).code, 0);
+});
+
+after(async () => {
+  await agent?.kill();
+  if (agentDir) killRuntimeQemus(agentDir);
+  await controller?.destroy().catch(() => undefined);
+  await lab?.destroy();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+let pid: number;
+let startedAt: string | null;
+
+test("a VM placed on the agent's host starts there, under the agent, and shows running through the controller", async () => {
+  const r = await cli(['vm', 'start', 'v1']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const s = await status('v1');
+  assert.equal(s.state, 'running');
+  assert.equal(s.accel, 'tcg');
+  pid = s.pid!;
+  startedAt = s.startedAt;
+  assert.ok(pid > 0 && startedAt, JSON.stringify(s));
+  assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'v1')), [pid], "the QEMU is the agent's, in its runtime folder");
+  assert.equal(parentOf(pid), agent.proc.pid, "a child of the agent's process");
+  assert.deepEqual(qemuPidsUnder(join(controller.dataDir, 'runtime')), [], 'nothing runs under the controller');
+  assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, ['v1']);
+  await until('the guest banner in the agent\'s console log', consoleSeen);
+  // What is not yet reached through the agent says so, rather than showing the controller's empty files.
+  const log = await cli(['vm', 'log', 'v1']);
+  assert.notEqual(log.code, 0);
+  assert.match(log.stderr, /vm v1 is on host a1: its console log is not yet reached through its agent/);
+});
+
+test("a start that fails on the agent's host is refused with the agent's reason", async () => {
+  const r = await cli(['vm', 'start', 'bad']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /vm bad did not start on host a1: .*missing\.qcow2/);
+  const s = await status('bad');
+  assert.equal(s.state, 'stopped');
+  assert.match(s.lastStopReason ?? '', /missing\.qcow2/);
+  assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'bad')), []);
+});
+
+test('the agent killed (SIGKILL) and restarted finds the running VM again: same QEMU, never restarted', async () => {
+  await agent.kill('SIGKILL');
+  assert.ok(existsSync(`/proc/${pid}`), 'QEMU outlives its agent');
+  await until('a1 unlinked', linked(false));
+  agent = new AgentProc(ns, agentDir, []);
+  await until('a1 linked again', linked(true));
+  await until('the agent found its VM again', () => /1 running VM\(s\) found again/.test(agent.output));
+  const s = await status('v1');
+  assert.deepEqual([s.state, s.pid, s.startedAt], ['running', pid, startedAt]);
+  assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'v1')), [pid], 'one QEMU, the same');
+  assert.doesNotMatch(agent.output, /vm v1: start/, 'the agent started nothing');
+  // A second agent on the same data folder would adopt (and could kill) the same QEMUs: refused.
+  const second = new AgentProc(ns, agentDir, []);
+  assert.equal(await second.exited, 2);
+  assert.match(second.output, /DATA_DIR_IN_USE: .*in use by ardesia agent \(pid \d+\)/);
+  assert.deepEqual((await status('v1')).pid, pid);
+});
+
+test('the controller restarted: the agent reconnects and nothing restarts', async () => {
+  await controller.kill('SIGTERM');
+  await controller.spawn();
+  await until('a1 linked to the new controller', linked(true));
+  await until('the agent reconnected', () => (agent.output.match(/agent linked to/g) ?? []).length >= 2);
+  const s = await status('v1');
+  assert.deepEqual([s.state, s.pid, s.startedAt], ['running', pid, startedAt]);
+  assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'v1')), [pid]);
+  assert.doesNotMatch(agent.output, /vm v1: start/);
+  assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, ['v1'], 'still desired running there: the new controller did not take it for dead');
+});
+
+test('vm stop reaches the agent: the guest powers off and the controller records why', async () => {
+  const r = await cli(['vm', 'stop', '-w', 'v1']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /the guest powered off/, r.stderr);
+  const s = await status('v1');
+  assert.deepEqual([s.state, s.pid], ['stopped', null]);
+  assert.match(s.lastStopReason ?? '', /the guest powered off/);
+  // An adopted QEMU is init's child once its agent restarted: gone once init reaps it.
+  await until('the QEMU gone', () => !existsSync(`/proc/${pid}`));
+  assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, []);
+});
+
+test('a QEMU that dies on the agent\'s host is recorded stopped with its reason, and is not started again by itself', async () => {
+  assert.equal((await cli(['vm', 'start', 'v1'])).code, 0);
+  const again = await status('v1');
+  assert.equal(again.state, 'running');
+  assert.notEqual(again.pid, pid, 'a new start is a new QEMU');
+  const waiting = cli(['vm', 'wait', 'v1']);
+  process.kill(again.pid!, 'SIGTERM');
+  const waited = await waiting;
+  assert.equal(waited.code, 0, waited.stderr);
+  assert.match(waited.stdout, /vm v1 stopped: QEMU was killed by a signal/);
+  const s = await until('the death reported', async () => {
+    const v = await status('v1');
+    return v.state === 'stopped' && v.lastStopReason ? v : undefined;
+  });
+  assert.match(s.lastStopReason!, /killed by a signal/);
+  assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, [], 'recorded stopped');
+  assert.equal(agent.output.match(/vm v1: start/g)?.length, 1, 'one start on this agent: the death was not answered with another');
+  assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'v1')), []);
+});
+
+test("with the agent's link down, a start placed there is refused with the registry error, and nothing starts here", async () => {
+  await agent.kill('SIGKILL');
+  await until('a1 unlinked', linked(false));
+  const r = await cli(['vm', 'start', 'v1']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /AGENT_NOT_LINKED|agent is not connected/);
+  assert.match(r.stderr, /ardesia agent/, 'the hint says what to do');
+  assert.equal((await status('v1')).state, 'stopped');
+  assert.deepEqual(qemuPidsUnder(controller.dataDir), []);
+  assert.deepEqual(qemuPidsUnder(agentDir), []);
+});
+
+test('a VM removed on the controller is forgotten on its host by the agent', async () => {
+  agent = new AgentProc(ns, agentDir, []);
+  await until('a1 linked again', linked(true));
+  await controller.api().request('DELETE', '/v1/vms/v1');
+  await until('the agent removed its definition', () => /vm v1: remove/.test(agent.output));
+  assert.equal((await cli(['vm', 'status', 'v1'])).code === 0, false, 'gone on the controller');
+});
