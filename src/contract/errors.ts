@@ -120,7 +120,7 @@ export const ERROR_REGISTRY = {
   // pool desktops
   DESKTOP_CLONE_FAILED: { status: 500, hint: "No desktop could be prepared: an administrator must fix the cause named (see `ardesia pool desktops POOL` and the pool's image with `ardesia image versions IMAGE`); try again after that." },
 
-  // wt-qemupriv: QEMU and the helpers run as an unprivileged account
+  // QEMU and the helpers run as an unprivileged account
   UNPRIVILEGED_ACCOUNT_MISSING: { status: 500, hint: 'The daemon runs as root but the account QEMU and the display/TFTP helpers run as does not exist: run `node scripts/setup.mjs` as root (it creates the system account ardesia-qemu), then try again.' },
   DATA_FOLDER_CLOSED_TO_QEMU: { status: 500, hint: 'QEMU runs as the unprivileged account ardesia-qemu and must pass through every folder above the data folder to reach its runtime folder: allow passage on the folder named (chmod o+x FOLDER, or chgrp ardesia-qemu FOLDER && chmod g+x FOLDER), or put the data folder elsewhere (--data-dir), then start the VM again.' },
   // VM owners confined to their own files (wt-owners; docs/security/20-owners.md)
