@@ -4,6 +4,7 @@
 //   node scripts/run-tests.mjs --unit     pure unit tests only (seconds, no QEMU)
 //   node scripts/run-tests.mjs --area qmp only test files whose path contains "qmp"
 //   node scripts/run-tests.mjs --list     the files it would run, in the order it starts them
+//   node scripts/run-tests.mjs dist/test/pools/restore.test.js …   only these compiled files (a path must match)
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -14,6 +15,8 @@ const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit');
 const areaIndex = args.indexOf('--area');
 const area = areaIndex >= 0 ? args[areaIndex + 1] : undefined;
+// Paths named on the command line run alone: never the whole suite because a file was named.
+const named = args.filter((a, i) => !a.startsWith('--') && !(areaIndex >= 0 && i === areaIndex + 1));
 
 function findTests(dir) {
   if (!existsSync(dir)) return [];
@@ -29,6 +32,15 @@ function findTests(dir) {
 let files = [...findTests(join(root, 'dist', 'src')), ...findTests(join(root, 'dist', 'bench')), ...findTests(join(root, 'dist', 'scripts'))];
 if (!unitOnly) files.push(...findTests(join(root, 'dist', 'test')));
 if (area) files = files.filter((f) => relative(root, f).includes(area));
+if (named.length > 0) {
+  const wanted = new Set(named.map((n) => join(process.cwd(), n)));
+  const missing = [...wanted].filter((w) => !files.includes(w));
+  if (missing.length > 0) {
+    console.error(`run-tests: no such compiled test file: ${missing.map((m) => relative(root, m)).join(', ')} (build first; name dist/…/X.test.js)`);
+    process.exit(2);
+  }
+  files = files.filter((f) => wanted.has(f));
+}
 
 // The longest files start first (longest-first keeps both slots busy to the end instead of leaving one
 // long file alone at the tail, as name order did with the browser flow); the two that build the cold Debian

@@ -74,6 +74,10 @@ const CASES: Array<[string, BrokerRequest, BrokerView, string]> = [
   ['boot storm blocks a cold start', ann, view([d(1, 'stopped')], { bootsInFlight: 4 }), 'refuse POOL_BOOT_STORM'],
   ['boot storm blocks a clone', ann, view([], { bootsInFlight: 5 }), 'refuse POOL_BOOT_STORM'],
   ['boot storm does not block a warm spare', ann, view([d(1, 'ready')], { bootsInFlight: 9 }), 'warm lab-1'],
+  ['restore pool: a cold spare restores, the boot storm does not hold it back', ann, view([d(1, 'stopped')], { bootsInFlight: 4, restores: true }), 'cold-start lab-1'],
+  ['restore pool: a new clone restores too', ann, view([], { bootsInFlight: 4, restores: true }), 'clone lab-1'],
+  ['restore pool: a persistent owner’s kept disk boots, so the storm holds it', ann, view([d(1, 'stopped', 'ann')], { pool: pool({ persistent: true }), bootsInFlight: 4, restores: true }), 'refuse POOL_BOOT_STORM'],
+  ['restore pool, persistent but reset at logoff: the owner’s disk restores', ann, view([d(1, 'stopped', 'ann')], { pool: pool({ persistent: true, onLogoff: 'reset' }), bootsInFlight: 4, restores: true }), 'cold-start lab-1'],
   ['image missing: no clone', ann, view([], { targetVersion: null }), 'refuse IMAGE_NO_VERSION'],
   ['image missing does not block a spare', ann, view([d(1, 'stopped')], { targetVersion: null }), 'cold-start lab-1'],
 ];
@@ -101,6 +105,14 @@ test('many requests at once never share a spare and respect the limits', () => {
   const v = view([d(1, 'ready', null, at(T1)), d(2, 'stopped', null, at(T1)), d(3, 'in-use', 'u3')], { bootsInFlight: 2, bootStormLimit: 4 });
   const decisions = brokerDecideMany([req('ann'), req('bob'), req('cat', ['staff']), req('dan', ['staff']), req('eve', ['staff'])], v);
   assert.deepEqual(decisions.map(summary), ['warm lab-1', 'cold-start lab-2', 'clone lab-4', 'refuse POOL_BOOT_STORM', 'refuse POOL_BOOT_STORM']);
+});
+
+test('restores at once are not boots: they take none of the storm budget', () => {
+  const v = view([d(1, 'stopped', null, at(T1)), d(2, 'stopped', null, at(T2))], { bootsInFlight: 3, bootStormLimit: 4, restores: true });
+  const decisions = brokerDecideMany([req('ann'), req('bob'), req('cat', ['staff']), req('dan', ['staff'])], v);
+  assert.deepEqual(decisions.map(summary), ['cold-start lab-1', 'cold-start lab-2', 'clone lab-3', 'clone lab-4']);
+  const booted = brokerDecideMany([req('ann'), req('bob')], { ...v, restores: false });
+  assert.deepEqual(booted.map(summary), ['cold-start lab-1', 'refuse POOL_BOOT_STORM'], 'the same pool booting: one boot left in the budget');
 });
 
 test('the same user twice at once gets the same desktop', () => {

@@ -5,6 +5,7 @@
 //   cold-start → fire `assign` (stopped → booting, the VM starts; assigned at guest-ready)
 //   clone      → record `name` in provisioning with user = requester, clone, and on `provisioned` fire `assign`
 import type { BrokerRefusalCode, DesktopState, DesktopView, Pool, SessionView } from '../contract/pools.js';
+import { resetsAtSessionEnd } from './lifecycle.js';
 import { byAge, nextDesktopNames } from './spares-plan.js';
 
 export interface BrokerRequest {
@@ -21,9 +22,12 @@ export interface BrokerView {
   desktops: readonly DesktopView[];
   /** Live sessions in every pool: a user's home volume follows them, so one session at a time. */
   sessions: readonly SessionView[];
-  /** Desktops starting now, in the whole scope of the boot-storm limit. */
+  /** Desktops booting now, in the whole scope of the boot-storm limit (restores are not boots: not counted). */
   bootsInFlight: number;
   bootStormLimit: number;
+  /** The pool starts its disposable desktops by restore now (start mode restore, its template ready): such a start
+   *  loads a saved state in about a second, so the boot-storm limit does not hold it back. */
+  restores?: boolean;
 }
 
 export type BrokerDecision =
@@ -50,8 +54,16 @@ function bestSpare(desktops: readonly DesktopView[], state: DesktopState, target
 // The user's own desktops by preference: a session first, then one that is (or becomes) ready.
 const OWN_USABLE: readonly DesktopState[] = ['in-use', 'disconnected', 'assigned', 'ready', 'booting', 'provisioning'];
 
-function bootStormRefusal(view: BrokerView): BrokerDecision | undefined {
-  if (view.bootsInFlight < view.bootStormLimit) return undefined;
+/** Whether starting `desktop` (a cold spare, a new clone, the user's own stopped one) is a restore, not a boot:
+ *  the pool restores and the disk is disposable (lifecycle.ts startEffect: a persistent owner's kept disk boots). */
+function startIsRestore(view: BrokerView, desktop?: DesktopView): boolean {
+  if (!view.restores) return false;
+  if (!desktop || desktop.user === null) return true;
+  return resetsAtSessionEnd({ persistent: view.pool.persistent, onLogoff: view.pool.onLogoff, versionIsCurrent: desktop.imageVersion === view.targetVersion });
+}
+
+function bootStormRefusal(view: BrokerView, desktop?: DesktopView): BrokerDecision | undefined {
+  if (view.bootsInFlight < view.bootStormLimit || startIsRestore(view, desktop)) return undefined;
   return refuse('POOL_BOOT_STORM', `${view.bootsInFlight} desktops are starting at once (the limit is ${view.bootStormLimit}): try again in a moment`);
 }
 
@@ -62,7 +74,7 @@ function ownDesktop(user: string, view: BrokerView, mine: readonly DesktopView[]
   const ending = mine.find((d) => d.state === 'logging-off' || d.state === 'resetting');
   if (ending) return refuse('POOL_DESKTOP_BUSY', `your desktop ${ending.name} is ${ending.state === 'resetting' ? 'being reset' : 'logging off'}: try again in a moment`);
   const stopped = [...mine].filter((d) => d.state === 'stopped').sort(byAge)[0];
-  if (stopped) return bootStormRefusal(view) ?? { kind: 'cold-start', desktop: stopped };
+  if (stopped) return bootStormRefusal(view, stopped) ?? { kind: 'cold-start', desktop: stopped };
   if (mine.length >= view.pool.maxDesktopsPerUser) {
     const names = mine.map((d) => `${d.name} (${d.state})`).join(', ');
     return refuse('POOL_USER_LIMIT', `you already have ${mine.length} desktop(s) in pool ${view.pool.name}, the most allowed: ${names}; ask an administrator to reset or destroy one`);
@@ -103,7 +115,7 @@ export function brokerDecide(request: BrokerRequest, view: BrokerView): BrokerDe
   const warm = bestSpare(view.desktops, 'ready', view.targetVersion) ?? bestSpare(view.desktops, 'booting', view.targetVersion);
   if (warm) return { kind: 'warm', desktop: warm };
   const cold = bestSpare(view.desktops, 'stopped', view.targetVersion);
-  if (cold) return bootStormRefusal(view) ?? { kind: 'cold-start', desktop: cold };
+  if (cold) return bootStormRefusal(view, cold) ?? { kind: 'cold-start', desktop: cold };
   return newClone(view);
 }
 
@@ -118,11 +130,11 @@ export function applyBrokerDecision(view: BrokerView, request: BrokerRequest, de
     case 'warm':
       return { ...view, desktops: claim(decision.desktop.name, {}) };
     case 'cold-start':
-      return { ...view, desktops: claim(decision.desktop.name, { state: 'booting' }), bootsInFlight: view.bootsInFlight + 1 };
+      return { ...view, desktops: claim(decision.desktop.name, { state: 'booting' }), bootsInFlight: view.bootsInFlight + (startIsRestore(view, decision.desktop) ? 0 : 1) };
     case 'clone': {
       const since = view.desktops.reduce((latest, d) => (d.since > latest ? d.since : latest), '');
       const clone: DesktopView = { name: decision.name, pool: view.pool.name, state: 'provisioning', user: request.user, host: null, imageVersion: view.targetVersion!, since };
-      return { ...view, desktops: [...view.desktops, clone], bootsInFlight: view.bootsInFlight + 1 };
+      return { ...view, desktops: [...view.desktops, clone], bootsInFlight: view.bootsInFlight + (startIsRestore(view) ? 0 : 1) };
     }
   }
 }

@@ -65,6 +65,8 @@ export async function targetVersionOf(ctx: ServiceContext, pool: Pool): Promise<
 
 export class DesktopMachine extends EventEmitter<MachineEvents> {
   readonly guests = new Map<string, DesktopGuest>();
+  /** Desktops booting by restore now: not boots, so the boot-storm limit does not count them. */
+  private readonly restoring = new Set<string>();
   private readonly watchdogs = new Map<string, NodeJS.Timeout>();
   /** The exit reason of each desktop VM that exited, until its vm-exited event has been fired. */
   private readonly exits = new Map<string, string>();
@@ -99,6 +101,16 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     const view = await this.locked(name, () => this.fireLocked(name, event, queued));
     for (const [n, e] of queued) void this.fireQuietly(n, e);
     return view;
+  }
+
+  /** Whether the pool starts its disposable desktops by restore now (start mode restore, its template ready). */
+  startsByRestore(pool: Pool): boolean {
+    return this.templates.statusOf(pool)?.state === 'ready';
+  }
+
+  /** Desktops booting now, over all pools (the boot-storm limit's scope); restores are not boots. */
+  bootsInFlight(desktops: ReadonlyArray<{ name: string; state: string }>): number {
+    return desktops.filter((d) => d.state === 'booting' && !this.restoring.has(d.name)).length;
   }
 
   /** For events from guests, QMP and timers: a refusal is expected (a reboot reported twice) and only logged. */
@@ -137,6 +149,8 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     if (result.next === 'failed' && row.state !== 'failed') await this.recordFailure(row, event);
     if (result.next !== 'failed') Object.assign(row, { last_error: null, failure_step: null, failure_vm_exit: null, failure_console: null });
     row.state = result.next;
+    if (row.state !== 'booting') this.restoring.delete(name);
+    if (result.effects.some((e) => e.kind === 'restore-vm')) this.restoring.add(name);
     await poolDesktopUpdate(this.ctx.db, name, {
       state: row.state,
       since: row.since,

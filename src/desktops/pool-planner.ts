@@ -101,8 +101,8 @@ export class PoolPlanner {
     const schedule = await this.scheduleCheck(pool, desktops);
     // While a schedule is set, it says how many warm spares to keep (booting early for a coming rule).
     const target = schedule ? { ...pool, warmSpares: schedule.warmTarget } : pool;
-    const booting = (await poolDesktopsAll(this.ctx.db)).filter((d) => d.state === 'booting').length;
-    const planned = planSpares(target, desktops, await targetVersionOf(this.ctx, pool), booting, this.deps.bootStormLimit, Date.now());
+    const booting = this.machine.bootsInFlight(await poolDesktopsAll(this.ctx.db));
+    const planned = planSpares(target, desktops, await targetVersionOf(this.ctx, pool), booting, this.deps.bootStormLimit, Date.now(), this.machine.startsByRestore(pool));
     const refusal = needsPlacement(planned) ? await this.deps.placement.checkPool(pool) : null;
     this.noteRefusal(name, refusal);
     const actions = placeSpareActions(planned, desktops, await this.deps.placement.hostsNotUp(), refusal === null);

@@ -269,8 +269,9 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       targetVersion: await targetVersionOf(this.ctx, pool),
       desktops: await this.desktopViews(pool.name),
       sessions: await this.sessionsAll(),
-      bootsInFlight: all.filter((d) => d.state === 'booting').length,
+      bootsInFlight: this.machine.bootsInFlight(all),
       bootStormLimit: this.opts.bootStormLimit,
+      restores: this.machine.startsByRestore(pool),
     };
   }
 

@@ -63,6 +63,13 @@ test('spares: a failed spare is re-cloned after FAILED_RETRY_MS, one with a user
   assert.deepEqual(show(planSpares(p, desktops, null, 0, 4, failedAt + FAILED_RETRY_MS)), []);
 });
 
+test('spares: a restore pool starts every missing warm spare at once, whatever the boots in flight', () => {
+  const desktops = [d(1, 'stopped'), d(2, 'stopped'), d(3, 'stopped')];
+  const p = pool({ warmSpares: 3, coldSpares: 0 });
+  assert.deepEqual(show(planSpares(p, desktops, 3, 4, 4, T0)), [], 'booting: the storm budget is spent');
+  assert.deepEqual(show(planSpares(p, desktops, 3, 4, 4, T0, true)), ['boot lab-1', 'boot lab-2', 'boot lab-3']);
+});
+
 for (const [name, p, desktops, version, inFlight, limit, expected] of CASES) {
   test(`spares: ${name}`, () => {
     assert.deepEqual(show(planSpares(p, desktops, version, inFlight, limit, T0)), expected);

@@ -55,7 +55,9 @@ function surplusCount(pool: Pool, total: number, spares: number): number {
   return Math.max(0, aboveMax, extraSpares);
 }
 
-export function planSpares(pool: Pool, desktops: readonly DesktopView[], currentVersion: number | null, bootsInFlight: number, bootStormLimit: number, now: number): SpareAction[] {
+/** `restores`: the pool starts its spares by restore now (its template is ready): a restore loads a saved state in
+ *  about a second, so warm spares are started without the boot-storm budget. */
+export function planSpares(pool: Pool, desktops: readonly DesktopView[], currentVersion: number | null, bootsInFlight: number, bootStormLimit: number, now: number, restores = false): SpareAction[] {
   const live = desktops.filter((d) => d.state !== 'retiring');
   const free = live.filter((d) => d.user === null);
   const spares = free.filter((d) => SPARE_STATES.includes(d.state));
@@ -89,8 +91,8 @@ export function planSpares(pool: Pool, desktops: readonly DesktopView[], current
   const demoted = warm.filter((d) => d.state === 'ready').sort(newestFirst).slice(0, Math.max(0, warmExcess));
   for (const d of demoted) actions.push({ kind: 'stop', desktop: d.name });
 
-  // Too few warm: boot the oldest current cold ones, within the boot-storm budget.
-  const bootBudget = Math.max(0, bootStormLimit - bootsInFlight);
+  // Too few warm: boot (or restore) the oldest current cold ones, boots within the boot-storm budget.
+  const bootBudget = restores ? Infinity : Math.max(0, bootStormLimit - bootsInFlight);
   const bootable = kept.filter((d) => d.state === 'stopped' && !recycled.has(d.name)).sort(byAge);
   const boots = bootable.slice(0, Math.max(0, Math.min(pool.warmSpares - warm.length, bootBudget)));
   for (const d of boots) actions.push({ kind: 'boot', desktop: d.name });

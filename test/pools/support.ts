@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before } from 'node:test';
 import type { DesktopView, PoolView } from '../../src/contract/pools.js';
 import { ApiClient } from '../../src/cli/client.js';
-import { TestDaemon, until } from '../helpers/daemon.js';
+import { REPO_ROOT, TestDaemon, until } from '../helpers/daemon.js';
 import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
 import { cliJson } from '../images/support.js';
 
@@ -30,6 +30,20 @@ export function poolTestbed(extraArgs: string[], ready: (bed: PoolTestbed) => vo
     if (process.env.ARDESIA_TEST_LOG) writeFileSync(process.env.ARDESIA_TEST_LOG, daemon?.output ?? '');
     await daemon?.destroy();
   });
+}
+
+/** The daemon environment under which `debianImage` reuses the repository's cache of built Debian trees. */
+export const DEBIAN_BUILD_ENV: NodeJS.ProcessEnv = { ARDESIA_BUILD_CACHE: join(REPO_ROOT, '.cache', 'images') };
+const DEBIAN_BUILD_TIMEOUT_MS = 30 * 60_000;
+
+/** Builds the demo Debian desktop image as image `name` through the API (the daemon started with DEBIAN_BUILD_ENV). */
+export async function debianImage(daemon: TestDaemon, name: string): Promise<void> {
+  const op = await daemon.api().request<{ id: string }>('POST', '/v1/images', { name, build: 'debian' });
+  const done = await until('the desktop image build', async () => {
+    const o = await daemon.api().request<{ state: string; error?: unknown }>('GET', `/v1/operations/${op.id}`);
+    return o.state === 'running' ? undefined : o;
+  }, DEBIAN_BUILD_TIMEOUT_MS, 2000);
+  if (done.state !== 'succeeded') throw new Error(`the Debian image build failed: ${JSON.stringify(done.error)}`);
 }
 
 /** Imports the busybox guest with the helper as image `name` (version 1), booted by direct kernel. */

@@ -4,6 +4,8 @@ import {
   DESKTOP_PACKAGES,
   debianTreeCacheKey,
   mmdebstrapArgs,
+  DESKTOP_DPKG_EXCLUDES,
+  DESKTOP_INITRAMFS_FILES,
   mmdebstrapFailureKind,
   mmdebstrapStage,
   parseDeb822Sources,
@@ -80,7 +82,7 @@ describe('mmdebstrap', () => {
     assert.deepEqual(args.slice(-3), ['bookworm', '/r', 'http://m/debian']);
     for (const arg of ['--mode=root', '--variant=minbase', '--architectures=i386', '--keyring=/k.gpg']) assert.ok(args.includes(arg), arg);
     const include = args.find((a) => a.startsWith('--include='))!;
-    for (const pkg of ['jwm', 'xterm', 'pcmanfm', 'linux-image-cloud-amd64', 'xserver-xorg-video-fbdev']) assert.ok(include.split(/[=,]/).includes(pkg), pkg);
+    for (const pkg of ['jwm', 'xterm', 'pcmanfm', 'linux-image-amd64', 'xserver-xorg-video-fbdev']) assert.ok(include.split(/[=,]/).includes(pkg), pkg);
   });
 
   it('merges /usr with the hook, so that apt does not pull in usrmerge and perl', () => {
@@ -94,6 +96,27 @@ describe('mmdebstrap', () => {
     const syncIn = args.indexOf('--setup-hook=sync-in /c/debs /var/cache/apt/archives');
     assert.ok(syncIn > args.indexOf('--setup-hook=mkdir -p "$1/var/cache/apt/archives"'), 'the archive folder exists before the copy in');
     assert.ok(args.includes('--customize-hook=sync-out /var/cache/apt/archives /c/debs'));
+  });
+
+  it('sets dpkg options and copies the setup files in before anything is installed', () => {
+    const withSetup = mmdebstrapArgs({ root: '/r', mirror: { uri: 'http://m/debian' }, arch: 'amd64', packages: [], debCache: '/c', setupFiles: '/s', dpkgOptions: DESKTOP_DPKG_EXCLUDES });
+    assert.ok(withSetup.includes('--setup-hook=sync-in /s /'));
+    assert.ok(withSetup.includes('--dpkgopt=path-exclude=/lib/modules/*/kernel/sound/*'));
+    assert.ok(!args.some((a) => a.startsWith('--dpkgopt') || a.endsWith(' /')), 'nothing of it unless asked');
+  });
+
+  it('keeps the module trees that find and mount the root disk and draw the screen', () => {
+    // dpkg matches path-exclude with fnmatch(3) without FNM_PATHNAME: `*` crosses `/`.
+    const excluded = (path: string): boolean => DESKTOP_DPKG_EXCLUDES.some((line) =>
+      new RegExp(`^${line.replace(/^path-exclude=/, '').replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(path));
+    assert.ok(excluded('/lib/modules/6.1.0-1-amd64/kernel/sound/core/snd.ko'));
+    assert.ok(excluded('/usr/lib/modules/6.1.0-1-amd64/kernel/drivers/gpu/drm/bochs/bochs.ko'));
+    for (const kept of ['drivers/block/virtio_blk.ko', 'drivers/virtio/virtio_pci.ko', 'fs/ext4/ext4.ko', 'drivers/net/virtio_net.ko', 'drivers/char/virtio_console.ko', 'drivers/input/misc/uinput.ko']) {
+      assert.ok(!excluded(`/lib/modules/6.1.0-1-amd64/kernel/${kept}`), kept);
+    }
+    const hook = DESKTOP_INITRAMFS_FILES.find((f) => f.path.includes('hooks/'))!;
+    assert.match(hook.content, /manual_add_modules virtio_pci virtio_blk ext4/);
+    assert.equal(hook.mode & 0o111, 0o111, 'initramfs-tools runs only executable hooks');
   });
 
   it('leaves no keyring option without one', () => {

@@ -3,19 +3,23 @@
 // for apt sources and dpkg status.
 import { createHash } from 'node:crypto';
 
-/** Bumped whenever the builder changes what ends up in the tree (invalidates the tree cache). 2: mmdebstrap. */
-export const BUILDER_VERSION = 2;
+/** Bumped whenever the builder changes what ends up in the tree (invalidates the tree cache). 2: mmdebstrap. 3: the
+ *  generic kernel with its unused module trees left out and a virtio-only initramfs. */
+export const BUILDER_VERSION = 3;
 
 export const DEBIAN_SUITE = 'bookworm';
 
 /**
- * What the gold image holds beyond minbase. The cloud kernel is small and has efifb built in; the
- * image boots under UEFI (OVMF's GOP → efifb → Xorg fbdev), so no DRM driver is needed.
+ * What the gold image holds beyond minbase. The kernel is Debian's generic one, not -cloud: it is built with
+ * CONFIG_VMGENID, so a desktop restored from a pool's template reseeds its random numbers on the new VM generation
+ * ID (the cloud kernel lacks it, and restore pools of it boot). It has efifb built in; the image boots under UEFI
+ * (OVMF's GOP → efifb → Xorg fbdev), so no DRM driver is needed (DESKTOP_DPKG_EXCLUDES leaves them out).
  */
+export const DESKTOP_KERNEL_PACKAGE = 'linux-image-amd64';
 export const DESKTOP_PACKAGES: readonly string[] = [
   'systemd-sysv',
   'udev',
-  'linux-image-cloud-amd64',
+  DESKTOP_KERNEL_PACKAGE,
   'e2fsprogs',
   'procps',
   'xserver-xorg-core',
@@ -31,6 +35,34 @@ export const DESKTOP_PACKAGES: readonly string[] = [
   'spice-vdagent', // the clipboard between the user's client and the desktop (QEMU's vdagent or SPICE's)
   'xclip', // reads and sets the session's CLIPBOARD from a shell (support; the tests check a paste arrived with it)
   'dbus-x11', // the session bus spice-vdagent's GTK (dconf-service) needs, named so that apt picks no other provider
+];
+
+/** Module trees of the generic kernel a desktop on QEMU's virtual hardware never loads (sound, GPUs — the screen is
+ *  efifb —, radios, capture cards, fabrics): dpkg does not unpack them (path-exclude), about half the kernel's
+ *  400 MB. Both spellings of the path: the package ships /lib/modules, merged /usr puts it under /usr/lib. */
+const UNUSED_MODULE_TREES: readonly string[] = [
+  'sound', 'drivers/gpu', 'drivers/media', 'drivers/staging', 'drivers/infiniband', 'drivers/isdn', 'drivers/bluetooth',
+  'drivers/net/wireless', 'drivers/net/ethernet', 'net/bluetooth', 'net/wireless', 'net/mac80211',
+];
+export const DESKTOP_DPKG_EXCLUDES: readonly string[] = UNUSED_MODULE_TREES.flatMap((tree) =>
+  ['/lib', '/usr/lib'].map((lib) => `path-exclude=${lib}/modules/*/kernel/${tree}/*`));
+
+/** The initramfs holds only what finds and mounts the root disk (virtio-blk, ext4) instead of `most` storage drivers:
+ *  a smaller initrd to unpack at every boot. udev in the initramfs loads them by modalias; ext4 by its fs- alias. */
+export const DESKTOP_INITRAMFS_FILES: ReadonlyArray<{ path: string; content: string; mode: number }> = [
+  { path: 'etc/initramfs-tools/conf.d/ardesia-modules', content: 'MODULES=list\n', mode: 0o644 },
+  {
+    path: 'etc/initramfs-tools/hooks/ardesia-root-disk',
+    content: [
+      '#!/bin/sh',
+      '# The root disk of an Ardesia desktop: virtio-blk on virtio-pci, ext4 (crc32c for its metadata checksums).',
+      '[ "$1" = prereqs ] && exit 0',
+      '. /usr/share/initramfs-tools/hook-functions',
+      'manual_add_modules virtio_pci virtio_blk ext4 crc32c_generic',
+      '',
+    ].join('\n'),
+    mode: 0o755,
+  },
 ];
 
 /** The root disk is the first virtio disk; serial stays the admin's console, tty0 shows the screen. */
@@ -115,6 +147,8 @@ export interface CacheKeyInputs {
   packages: readonly string[];
   /** The apt index state the versions come from (the host's InRelease files for this mirror). */
   indexDigest: string;
+  /** dpkg options and files set in the tree before installing (they change what is installed). */
+  treeSetup?: unknown;
 }
 
 /** Short hash of everything that decides the desktop's Debian tree. */
@@ -137,6 +171,10 @@ export interface MmdebstrapInputs {
   /** Folder of .debs kept between builds: copied in before apt runs, the new ones copied back after. */
   debCache: string;
   suite?: string;
+  /** Lines for dpkg's configuration in the tree (mmdebstrap --dpkgopt), e.g. path-exclude. */
+  dpkgOptions?: readonly string[];
+  /** A folder whose contents are copied into the tree before any package is installed (configuration packages read). */
+  setupFiles?: string;
 }
 
 /**
@@ -160,6 +198,8 @@ export function mmdebstrapArgs(opts: MmdebstrapInputs): string[] {
     '--skip=cleanup/reproducible',
     `--setup-hook=mkdir -p "$1${archives}"`,
     `--setup-hook=sync-in ${opts.debCache} ${archives}`,
+    ...(opts.setupFiles ? [`--setup-hook=sync-in ${opts.setupFiles} /`] : []),
+    ...(opts.dpkgOptions ?? []).map((option) => `--dpkgopt=${option}`),
     `--customize-hook=sync-out ${archives} ${opts.debCache}`,
     ...(opts.mirror.keyring ? [`--keyring=${opts.mirror.keyring}`] : []),
     opts.suite ?? DEBIAN_SUITE,

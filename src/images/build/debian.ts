@@ -4,11 +4,14 @@
 import { withFileLock } from '../../lib/file-lock.js';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   DEBIAN_SUITE,
+  DESKTOP_DPKG_EXCLUDES,
+  DESKTOP_INITRAMFS_FILES,
+  DESKTOP_KERNEL_PACKAGE,
   DESKTOP_PACKAGES,
   IMAGE_VIRTUAL_BYTES,
   KERNEL_CMDLINE,
@@ -114,7 +117,8 @@ function runLogged(cmd: string, args: readonly string[], onLine?: (line: string)
 
 /** The cached Debian tree for these inputs, building it into a temporary folder first if absent. */
 async function debianTree(workDir: string, mirror: DebianMirror, progress: (stage: string, fraction?: number) => void): Promise<string> {
-  const key = debianTreeCacheKey({ mirror: mirror.uri, suite: DEBIAN_SUITE, packages: DESKTOP_PACKAGES, indexDigest: aptIndexDigest(mirror) });
+  const treeSetup = { dpkg: DESKTOP_DPKG_EXCLUDES, files: DESKTOP_INITRAMFS_FILES };
+  const key = debianTreeCacheKey({ mirror: mirror.uri, suite: DEBIAN_SUITE, packages: DESKTOP_PACKAGES, indexDigest: aptIndexDigest(mirror), treeSetup });
   const cached = join(workDir, `debian-${key}`);
   if (existsSync(join(cached, 'complete'))) {
     progress('mmdebstrap: cached', 1);
@@ -126,13 +130,22 @@ async function debianTree(workDir: string, mirror: DebianMirror, progress: (stag
   mkdirSync(building, { recursive: true });
   try {
     const root = join(building, 'root');
-    const args = mmdebstrapArgs({ root, mirror, arch: 'amd64', packages: DESKTOP_PACKAGES, debCache: resolve(workDir, 'debs') });
+    const setupFiles = join(building, 'setup');
+    for (const file of DESKTOP_INITRAMFS_FILES) {
+      mkdirSync(dirname(join(setupFiles, file.path)), { recursive: true });
+      writeFileSync(join(setupFiles, file.path), file.content);
+      chmodSync(join(setupFiles, file.path), file.mode);
+    }
+    const args = mmdebstrapArgs({
+      root, mirror, arch: 'amd64', packages: DESKTOP_PACKAGES, debCache: resolve(workDir, 'debs'), setupFiles, dpkgOptions: DESKTOP_DPKG_EXCLUDES,
+    });
     let lastStage = '';
     await runLogged('mmdebstrap', args, (line) => {
       const stage = mmdebstrapStage(line, lastStage);
       if (stage && stage.stage !== lastStage) progress(stage.stage, stage.fraction);
       if (stage) lastStage = stage.stage;
     });
+    rmSync(setupFiles, { recursive: true, force: true });
     slimTree(root);
     writeFileSync(join(building, 'complete'), `${new Date().toISOString()}\n`);
     rmSync(cached, { recursive: true, force: true });
@@ -147,7 +160,7 @@ async function debianTree(workDir: string, mirror: DebianMirror, progress: (stag
 function newestBootFile(root: string, prefix: string): string {
   const names = readdirSync(join(root, 'boot')).filter((n) => n.startsWith(prefix)).sort();
   const name = names.at(-1);
-  if (!name) throw new ArdesiaError('IMAGE_BUILD_FAILED', `no /boot/${prefix}* in the Debian tree; is linux-image-cloud-amd64 installed?`);
+  if (!name) throw new ArdesiaError('IMAGE_BUILD_FAILED', `no /boot/${prefix}* in the Debian tree; is ${DESKTOP_KERNEL_PACKAGE} installed?`);
   return join(root, 'boot', name);
 }
 

@@ -38,7 +38,7 @@ export function desktopOverlay(): OverlayFile[] {
     { path: 'etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf', content: SERIAL_ROOT_AUTOLOGIN },
     { path: 'etc/X11/xorg.conf.d/10-ardesia-fbdev.conf', content: 'Section "Device"\n  Identifier "efifb"\n  Driver "fbdev"\n  Option "fbdev" "/dev/fb0"\nEndSection\n' },
     // Sessions are started by the guest helper, not by a display manager logind knows: no session integration (-X).
-    // The cloud kernel has no uinput and the agent needs none (the pointer is the virtio tablet; SPICE runs with
+    // The agent needs no uinput (the pointer is the virtio tablet; SPICE runs with
     // agent-mouse=off): without -f -u /dev/null spice-vdagentd exits when the session's agent connects.
     { path: 'etc/default/spice-vdagentd', content: 'SPICE_VDAGENTD_EXTRA_ARGS="-X -f -u /dev/null"\n' },
     // Listening from boot: its udev rule asks systemd for it, but virtio ports carry no systemd tag.
