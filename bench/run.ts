@@ -27,6 +27,7 @@ import { run as displayGateway } from './display-gateway.js';
 import { poolLoginStormBenchmark } from './login-storm.js';
 import { poolColdPathBenchmark } from './pool-cold-path.js';
 import { poolInstantBenchmark } from './pool-instant.js';
+import { loginScreenBenchmark } from './login-screen.js';
 import { thinClientBootBenchmark } from './thinclient-boot.js';
 import { run as storeLists } from './store-lists.js';
 import { run as placement } from './placement.js';
@@ -43,6 +44,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   poolLoginStormBenchmark,
   poolColdPathBenchmark,
   poolInstantBenchmark,
+  loginScreenBenchmark,
   thinClientBootBenchmark,
   tableBenchmark('store-lists', 'the API lists\' store queries at 10,000 desktops and 1,000 users, 50 readers: SQLite vs PostgreSQL', storeLists),
   tableBenchmark('placement', 'placement of 10,000 desktops on 1,000 hosts (pure): time per decision', placement),

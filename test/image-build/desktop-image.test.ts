@@ -113,10 +113,17 @@ describe('Debian desktop image', () => {
       });
     await withSerial(channel.waitFor('ready', undefined, SESSION_TIMEOUT_MS));
     const readyMs = Date.now() - booted;
+    // What a spare runs before a user is known: the X server, its cookie in a root-only folder (read on the root console;
+    // the echoed command line does not contain the marker it prints). The cookie is kept to compare after the logoff.
+    await withSerial(vm.typeUntil(
+      `[ -S /tmp/.X11-unix/X0 ] && pgrep -x Xorg >/dev/null && [ "$(stat -c %a /run/ardesia/display)" = 700 ] && cp /run/ardesia/display/cookie /root/spare-cookie && echo x-up-$((6*7))`,
+      'x-up-42\r', 60_000,
+    ));
     const started = channel.waitFor('session-started', (m) => m.user === 'alice', SESSION_TIMEOUT_MS);
+    const assigned = Date.now();
     channel.send({ type: 'assign', user: 'alice', uid: 1001, homeSerial: 'ardesia-home', keyboardLayout: 'de' });
     await withSerial(started);
-    console.log(`# desktop boot (TCG, 2 vCPUs, 1 GiB): cont → ready ${readyMs} ms, assign → session-started ${Date.now() - booted - readyMs} ms`);
+    console.log(`# desktop boot (TCG, 2 vCPUs, 1 GiB): cont → ready ${readyMs} ms, assign → session-started ${Date.now() - assigned} ms`);
 
     // The window manager and clients draw a moment after the session reports itself started.
     let colours = 0;
@@ -142,5 +149,10 @@ describe('Debian desktop image', () => {
     const ended = channel.waitFor('session-ended', undefined, SESSION_TIMEOUT_MS);
     channel.send({ type: 'logoff' });
     assert.deepEqual(await withSerial(ended), { type: 'session-ended', user: 'alice', reason: 'logoff' });
+    // The desktop lives on here (as a persistent one does): its next user gets a new X server with a new cookie.
+    await withSerial(vm.typeUntil(
+      `[ -S /tmp/.X11-unix/X0 ] && [ -s /run/ardesia/display/cookie ] && ! cmp -s /root/spare-cookie /run/ardesia/display/cookie && echo x-new-$((6*7))`,
+      'x-new-42\r', 60_000,
+    ));
   });
 });

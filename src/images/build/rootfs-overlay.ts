@@ -29,6 +29,9 @@ export function desktopOverlay(): OverlayFile[] {
     { path: 'etc/systemd/system/ardesia-guest-helper.service', from: 'ardesia-guest-helper.service' },
     { path: 'etc/systemd/system/ardesia-session@.service', from: 'ardesia-session@.service' },
     { path: 'usr/lib/ardesia/desktop-session', from: 'desktop-session', mode: 0o755 },
+    // The X server, up before the helper reports ready (so in every spare and template); not enabled: the helper starts it.
+    { path: 'etc/systemd/system/ardesia-display.service', from: 'ardesia-display.service' },
+    { path: 'usr/lib/ardesia/display-server', from: 'display-server', mode: 0o755 },
     { path: 'etc/systemd/system/multi-user.target.wants/ardesia-guest-helper.service', symlinkTo: '/etc/systemd/system/ardesia-guest-helper.service' },
     // tty1 shows the helper's "waiting for a user" screen, not a login prompt.
     { path: 'etc/systemd/system/getty@tty1.service', symlinkTo: '/dev/null' },
