@@ -85,9 +85,8 @@ export class AgentStreams {
     if (host === undefined) return refuse('the agent credential is not known to this controller');
     if (!claim) return refuse(`the ${AGENT_STREAM_HEADER} header is missing or malformed`);
     const pending = this.waiting.get(claim.id);
-    // Single use: the first dial with an id ends its wait, whether it is accepted or not.
-    this.waiting.delete(claim.id);
     const problem = streamClaimProblem(pending, host, claim.secret, this.now());
+    // Single use: the first dial with an id ends its wait (resolved or rejected), whether it is accepted or not.
     if (problem) {
       pending?.reject(new ArdesiaError('AGENT_STREAM_REFUSED', `the console stream of vm ${pending.vm} was refused: ${problem}`));
       return refuse(problem);
