@@ -102,6 +102,7 @@ const forwardable = (code: number): number => (code === 1000 || (code >= 4000 &&
 /** The console of a VM on an agent's host: the client's socket and the agent's stream, each closing the other. */
 function spliceRemote(client: WebSocket, agent: WebSocket, early: Buffer[], unregisterLive: () => void, onDropped: (backlog: number) => void): void {
   if (client.readyState !== client.OPEN) {
+    agent.resume();
     agent.close(1000, 'the console client left');
     return unregisterLive();
   }
@@ -119,6 +120,7 @@ function spliceRemote(client: WebSocket, agent: WebSocket, early: Buffer[], unre
   });
   agent.on('error', () => agent.terminate());
   agent.on('close', (code, reason) => client.close(forwardable(code), reason.toString().slice(0, 120)));
+  agent.resume(); // handed over paused, so that its first bytes (the replay) wait for the listener above
   client.on('close', () => {
     unregisterLive();
     agent.close(1000, 'the console client left');

@@ -44,7 +44,8 @@ export class AgentStreams {
     links.attachStreams((host, m) => this.failed(host, m));
   }
 
-  /** Asks the host's agent for a stream to the VM's serial console; resolves with the agent's socket once it dialled. */
+  /** Asks the host's agent for a stream to the VM's serial console; resolves with the agent's socket once it dialled,
+   * paused: the caller resumes it once it listens. */
   open(host: string, vm: string, replay: number): Promise<WebSocket> {
     const id = randomBytes(12).toString('base64url');
     const secret = randomBytes(32).toString('base64url');
@@ -75,9 +76,10 @@ export class AgentStreams {
   async accept(socket: WebSocket, authorization: string | undefined, streamHeader: string | undefined): Promise<void> {
     const refuse = (why: string) => {
       this.log.warn({ why }, `agent stream refused: ${why}`);
+      socket.resume(); // to read the agent's answer to the close
       socket.close(closeCodeOf('AGENT_STREAM_REFUSED'), `AGENT_STREAM_REFUSED ${why}`.slice(0, 120));
     };
-    // Bytes before the hand-over are not expected: the agent sends nothing until the console is attached.
+    // Paused until the taker has its listeners on (it resumes): the agent sends its replay as soon as it is connected.
     socket.pause();
     const claim = streamHeaderParse(streamHeader);
     const credential = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
@@ -91,7 +93,6 @@ export class AgentStreams {
       pending?.reject(new ArdesiaError('AGENT_STREAM_REFUSED', `the console stream of vm ${pending.vm} was refused: ${problem}`));
       return refuse(problem);
     }
-    socket.resume();
     pending!.resolve(socket);
   }
 
