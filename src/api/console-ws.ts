@@ -55,7 +55,7 @@ export function registerConsoleRoute(server: FastifyInstance, opts: ApiOptions):
       if (!runtime) {
         const host = await opts.app.vms.remoteHostOf(name);
         if (host === undefined) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} is not running`);
-        const agent = await opts.app.agents.streams.open(host, name, replay);
+        const agent = await opts.app.agents.streams.open(host, name, 'console', replay);
         socket.off('message', holdEarly);
         spliceRemote(socket, agent, early.splice(0), opts.app.users.connections.add(principal!, () => socket.close(4401, 'UNAUTHENTICATED your credentials ended')), (backlog) =>
           opts.log?.error({ vm: name, principal: principal?.name, backlog }, `console client of ${name} dropped: it did not read its output`),

@@ -51,7 +51,7 @@ function bed() {
 
 test("a dialled stream is handed over once: a reused, wrong or another agent's claim is refused", async () => {
   const b = bed();
-  const opening = b.streams.open('a1', 'v1', 100);
+  const opening = b.streams.open('a1', 'v1', 'console', 100);
   const { host, m } = b.sent[0]!;
   assert.deepEqual([host, m.type, m.vm, m.kind, m.replay], ['a1', 'stream-open', 'v1', 'console', 100]);
   const header = `${m.id}.${m.secret}`;
@@ -61,13 +61,13 @@ test("a dialled stream is handed over once: a reused, wrong or another agent's c
   const reused = await b.dial('cred-a1', header);
   assert.deepEqual(reused.closed, [4401, 'AGENT_STREAM_REFUSED no such stream is waiting (never asked for, or already used)']);
 
-  const other = b.streams.open('a1', 'v1', 0);
+  const other = b.streams.open('a1', 'v1', 'display');
   const o = b.sent[1]!.m;
   const stolen = await b.dial('cred-a2', `${o.id}.${o.secret}`);
   assert.match(stolen.closed?.[1] ?? '', /for host a1's agent, not a2's/);
   await assert.rejects(other, /AGENT_STREAM_REFUSED|was refused/, 'the claim ended the wait: the secret is single-use');
 
-  const wrong = b.streams.open('a1', 'v1', 0);
+  const wrong = b.streams.open('a1', 'v1', 'display');
   const w = b.sent[2]!.m;
   assert.match((await b.dial('cred-a1', `${w.id}.${'x'.repeat(43)}`)).closed?.[1] ?? '', /secret is wrong/);
   await assert.rejects(wrong, /secret is wrong/);
@@ -79,10 +79,10 @@ test("a dialled stream is handed over once: a reused, wrong or another agent's c
 
 test("the agent's failure ends the wait with its code; another host's report of it is ignored; no link is refused at once", async () => {
   const b = bed();
-  const opening = b.streams.open('a1', 'v9', 0);
+  const opening = b.streams.open('a1', 'v9', 'console');
   const { m } = b.sent[0]!;
   b.failed('a2', { type: 'stream-failed', id: m.id, code: 'VM_NOT_RUNNING', message: 'not here' });
   b.failed('a1', { type: 'stream-failed', id: m.id, code: 'VM_NOT_RUNNING', message: 'vm v9 does not run on host a1' });
   await assert.rejects(opening, (err: ArdesiaError) => err.code === 'VM_NOT_RUNNING' && /does not run on host a1/.test(err.message));
-  await assert.rejects(b.streams.open('offline', 'v1', 0), (err: ArdesiaError) => err.code === 'AGENT_NOT_LINKED');
+  await assert.rejects(b.streams.open('offline', 'v1', 'display'), (err: ArdesiaError) => err.code === 'AGENT_NOT_LINKED');
 });

@@ -1,10 +1,11 @@
 // Streams to a VM on an agent's host: the controller asks the agent over its link to open one (an id and a one-time
 // secret), the agent dials back a WebSocket to AGENT_STREAM_PATH with its credential and both, and the controller hands
-// that socket to whoever asked (the console route), which splices it to the user's. Nothing listens on the agent's host.
+// that socket to whoever asked (the console route, the display socket), which splices it to the user's. Nothing
+// listens on the agent's host.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import { AGENT_STREAM_HEADER, type AgentMessage, streamHeaderParse } from '../contract/agent.js';
+import { AGENT_STREAM_HEADER, type AgentMessage, type ControllerStreamOpen, streamHeaderParse } from '../contract/agent.js';
 import { ArdesiaError, ERROR_REGISTRY } from '../contract/errors.js';
 import type { AgentJoin } from './agent-join.js';
 import type { AgentLinks } from './agent-links.js';
@@ -32,6 +33,8 @@ export function streamClaimProblem(pending: PendingStream | undefined, host: str
 const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
 const closeCodeOf = (code: keyof typeof ERROR_REGISTRY) => 4000 + (ERROR_REGISTRY[code].status % 1000);
 
+export type StreamKind = ControllerStreamOpen['kind'];
+
 interface Waiting extends PendingStream {
   resolve(socket: WebSocket): void;
   reject(err: ArdesiaError): void;
@@ -44,15 +47,15 @@ export class AgentStreams {
     links.attachStreams((host, m) => this.failed(host, m));
   }
 
-  /** Asks the host's agent for a stream to the VM's serial console; resolves with the agent's socket once it dialled,
-   * paused: the caller resumes it once it listens. */
-  open(host: string, vm: string, replay: number): Promise<WebSocket> {
+  /** Asks the host's agent for a stream to the VM's serial console or display; resolves with the agent's socket once it
+   * dialled, paused: the caller resumes it once it listens. */
+  open(host: string, vm: string, kind: StreamKind, replay = 0): Promise<WebSocket> {
     const id = randomBytes(12).toString('base64url');
     const secret = randomBytes(32).toString('base64url');
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id);
-        reject(new ArdesiaError('AGENT_STREAM_TIMEOUT', `host ${host}'s agent did not dial the console stream of vm ${vm} within ${STREAM_DIAL_WITHIN_MS / 1000} s`));
+        reject(new ArdesiaError('AGENT_STREAM_TIMEOUT', `host ${host}'s agent did not dial the ${kind} stream of vm ${vm} within ${STREAM_DIAL_WITHIN_MS / 1000} s`));
       }, STREAM_DIAL_WITHIN_MS);
       const done = () => {
         clearTimeout(timer);
@@ -66,8 +69,8 @@ export class AgentStreams {
         resolve: (socket) => (done(), resolve(socket)),
         reject: (err) => (done(), reject(err)),
       });
-      if (!this.links.sendTo(host, { type: 'stream-open', id, secret, vm, kind: 'console', replay })) {
-        this.waiting.get(id)?.reject(new ArdesiaError('AGENT_NOT_LINKED', `host ${host}'s agent is not connected to this controller: the console of vm ${vm} cannot be reached now`));
+      if (!this.links.sendTo(host, { type: 'stream-open', id, secret, vm, kind, replay })) {
+        this.waiting.get(id)?.reject(new ArdesiaError('AGENT_NOT_LINKED', `host ${host}'s agent is not connected to this controller: the ${kind} of vm ${vm} cannot be reached now`));
       }
     });
   }
@@ -90,7 +93,7 @@ export class AgentStreams {
     const problem = streamClaimProblem(pending, host, claim.secret, this.now());
     // Single use: the first dial with an id ends its wait (resolved or rejected), whether it is accepted or not.
     if (problem) {
-      pending?.reject(new ArdesiaError('AGENT_STREAM_REFUSED', `the console stream of vm ${pending.vm} was refused: ${problem}`));
+      pending?.reject(new ArdesiaError('AGENT_STREAM_REFUSED', `the stream to vm ${pending.vm} was refused: ${problem}`));
       return refuse(problem);
     }
     pending!.resolve(socket);
@@ -99,6 +102,6 @@ export class AgentStreams {
   private failed(host: string, m: Extract<AgentMessage, { type: 'stream-failed' }>): void {
     const pending = this.waiting.get(m.id);
     if (pending?.host !== host) return; // another host cannot fail this one's stream
-    pending.reject(new ArdesiaError(m.code, `host ${host}'s agent could not open the console of vm ${pending.vm}: ${m.message}`));
+    pending.reject(new ArdesiaError(m.code, `host ${host}'s agent could not open the stream to vm ${pending.vm}: ${m.message}`));
   }
 }

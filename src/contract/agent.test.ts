@@ -95,7 +95,7 @@ test('console streams: stream-open and stream-failed round-trip; the stream head
   const failed = { type: 'stream-failed' as const, id: open.id, code: 'VM_NOT_RUNNING' as const, message: 'vm v1 does not run on host a1' };
   assert.deepEqual(agentMessageDecode(agentMessageEncode(failed)), { ok: true, message: failed });
   const bad: Array<[unknown, RegExp]> = [
-    [{ ...open, kind: 'display' }, /kind/],
+    [{ ...open, kind: 'audio' }, /kind/],
     [{ ...open, secret: 'short' }, /secret/],
     [{ ...open, id: 'a/b'.repeat(6) }, /id/],
     [{ ...open, replay: 65537 }, /replay/],

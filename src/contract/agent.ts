@@ -6,7 +6,7 @@ import { HostName } from './hosts.js';
 import { VmSpec } from './vm.js';
 
 /** Bumped when a message changes incompatibly; a controller refuses an agent speaking another version (2: VMs' desired and
- * observed states; 3: streams to a VM's console, dialled out by the agent). */
+ * observed states; 3: streams to a VM's console and display, dialled out by the agent). */
 export const AGENT_PROTOCOL_VERSION = 3;
 /** A frame larger than this is not a message of this protocol (a host's full desired set is the largest: a few KiB per VM). */
 export const AGENT_FRAME_MAX_BYTES = 4 * 1024 * 1024;
@@ -118,9 +118,9 @@ export const ControllerAck = z.object({ type: z.literal('ack'), seq: z.number().
 /** Controller → agent: the host's whole desired set after each accepted hello (`full`), then single changes. */
 export const ControllerVmDesired = z.object({ type: z.literal('vm-desired'), full: z.boolean(), vms: z.array(VmDesired).max(10_000) }).strict();
 /** Controller → agent: dial AGENT_STREAM_PATH with this id and secret and pipe it to the VM's serial console (after
- * `replay` bytes of its recent output). */
+ * `replay` bytes of its recent output) or to its VNC socket. */
 export const ControllerStreamOpen = z
-  .object({ type: z.literal('stream-open'), id: StreamId, secret: Secret, vm: z.string().min(1).max(64), kind: z.literal('console'), replay: z.number().int().min(0).max(65536) })
+  .object({ type: z.literal('stream-open'), id: StreamId, secret: Secret, vm: z.string().min(1).max(64), kind: z.enum(['console', 'display']), replay: z.number().int().min(0).max(65536) })
   .strict();
 export type ControllerStreamOpen = z.infer<typeof ControllerStreamOpen>;
 export const ControllerMessage = z.discriminatedUnion('type', [ControllerAccepted, ControllerRefused, ControllerAck, ControllerVmDesired, ControllerStreamOpen]);

@@ -10,6 +10,8 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { WebSocket } from 'ws';
 import { ApiClient } from '../../src/cli/client.js';
+import { openDisplay } from '../gateway/harness.js';
+import { rfbStart } from '../gateway/protocols.js';
 import type { HostDetail, HostView } from '../../src/contract/hosts.js';
 import type { VmStatus } from '../../src/contract/vm.js';
 import { NetLab } from '../netboot/lab.js';
@@ -179,7 +181,26 @@ test("the serial console of a VM on the agent's host, through the controller: it
   await until("the agent's end closed too", () => /console stream of vm v1 closed/.test(agent.output));
 });
 
-test("the remote console's authorization is the console's: anonymous, a user and an administrator", { timeout: 180_000 }, async () => {
+test("the display of a VM on the agent's host, through the controller's display WebSocket: RFB, then a framebuffer update", { timeout: 180_000 }, async () => {
+  const before = await listening(ns);
+  const api = controller.api();
+  const { ticket } = await api.request<{ ticket: string }>('POST', '/v1/desktops/v1/display');
+  const c = openDisplay(`ws+unix://${controller.socket}:`, ticket, api.endpoint.token);
+  await c.opened;
+  const rfb = await rfbStart(c);
+  assert.equal(rfb.version, 'RFB 003.008\n');
+  assert.ok(rfb.width > 0 && rfb.height > 0, JSON.stringify(rfb));
+  assert.equal(rfb.firstMessageType, 0, 'FramebufferUpdate');
+  assert.ok(rfb.rectangles >= 1);
+  assert.deepEqual(await listening(ns), before, "no socket listens on the agent's host for the stream");
+  assert.match(agent.output, /display stream of vm v1 opened/);
+  // Closing the browser's end closes the agent's.
+  c.ws.close();
+  await c.closed;
+  await until("the agent's end closed too", () => /display stream of vm v1 closed/.test(agent.output));
+});
+
+test("the remote console's and display's authorization is as on the controller's host: anonymous, a user, an administrator, root", { timeout: 180_000 }, async () => {
   const api = controller.api();
   const userToken = async (name: string, roles: string[]) => {
     await api.request('POST', '/v1/users', { name, password: 'a long enough password 1', roles });
@@ -191,6 +212,23 @@ test("the remote console's authorization is the console's: anonymous, a user and
     ['an administrator', await userToken('rd-admin', ['admin']), 'open'],
     ['root', api.endpoint.token, 'open'],
   ];
+  // The display: its ticket is refused, or opens the display.
+  const ticketRefusals = ['UNAUTHENTICATED', 'FORBIDDEN', 'opened', 'opened'];
+  for (const [i, [who, token]] of cases.entries()) {
+    const client = new ApiClient({ socketPath: controller.socket, ...(token !== undefined ? { token } : {}) });
+    const got = await client.request<{ ticket: string }>('POST', '/v1/desktops/v1/display').then(
+      async ({ ticket }) => {
+        const c = openDisplay(`ws+unix://${controller.socket}:`, ticket, token);
+        await c.opened;
+        assert.equal((await rfbStart(c)).version, 'RFB 003.008\n', who);
+        c.ws.close();
+        await c.closed;
+        return 'opened';
+      },
+      (err: { code?: string }) => err.code,
+    );
+    assert.equal(got, ticketRefusals[i], who);
+  }
   for (const [who, token, want] of cases) {
     const ws = consoleSocket('v1', token);
     if (want === 'open') {
