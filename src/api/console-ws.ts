@@ -1,5 +1,6 @@
 // The serial console over a WebSocket: binary frames both ways, recent output replayed on attach.
 import type { FastifyInstance } from 'fastify';
+import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { ArdesiaError } from '../contract/errors.js';
 import { errorForClient } from './http-errors.js';
@@ -51,7 +52,16 @@ export function registerConsoleRoute(server: FastifyInstance, opts: ApiOptions):
       await authorize(opts.app, consoleRoute, principal, name);
       const { replay } = parseInput(ConsoleQuery, req.query, 'query');
       const runtime = opts.app.vms.runtimeOf(name);
-      if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} is not running`);
+      if (!runtime) {
+        const host = await opts.app.vms.remoteHostOf(name);
+        if (host === undefined) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} is not running`);
+        const agent = await opts.app.agents.streams.open(host, name, 'console', replay);
+        socket.off('message', holdEarly);
+        spliceRemote(socket, agent, early.splice(0), opts.app.users.connections.add(principal!, () => socket.close(4401, 'UNAUTHENTICATED your credentials ended')), (backlog) =>
+          opts.log?.error({ vm: name, principal: principal?.name, backlog }, `console client of ${name} dropped: it did not read its output`),
+        );
+        return;
+      }
       if (replay > 0) socket.send(runtime.console.log.tail(replay));
       let dropped = false;
       const detach = runtime.console.attach({
@@ -83,5 +93,36 @@ export function registerConsoleRoute(server: FastifyInstance, opts: ApiOptions):
     } catch (err) {
       fail(err);
     }
+  });
+}
+
+/** A close code the other end may be sent as is (1005/1006 and the like are never sent): else 1011. */
+const forwardable = (code: number): number => (code === 1000 || (code >= 4000 && code < 5000) ? code : 1011);
+
+/** The console of a VM on an agent's host: the client's socket and the agent's stream, each closing the other. */
+function spliceRemote(client: WebSocket, agent: WebSocket, early: Buffer[], unregisterLive: () => void, onDropped: (backlog: number) => void): void {
+  if (client.readyState !== client.OPEN) {
+    agent.resume();
+    agent.close(1000, 'the console client left');
+    return unregisterLive();
+  }
+  for (const data of early) agent.send(data);
+  client.on('message', (data: Buffer) => agent.send(data));
+  agent.on('message', (data: Buffer) => {
+    // A reader that does not read is dropped, as on the controller's own host.
+    if (client.bufferedAmount + data.length > CONSOLE_BACKLOG_MAX_BYTES) {
+      onDropped(client.bufferedAmount);
+      client.close(CONSOLE_TOO_SLOW_CLOSE, 'CONSOLE_TOO_SLOW the client did not read its output');
+      client.terminate();
+      return void agent.close(1000, 'the console client was dropped');
+    }
+    client.send(data);
+  });
+  agent.on('error', () => agent.terminate());
+  agent.on('close', (code, reason) => client.close(forwardable(code), reason.toString().slice(0, 120)));
+  agent.resume(); // handed over paused, so that its first bytes (the replay) wait for the listener above
+  client.on('close', () => {
+    unregisterLive();
+    agent.close(1000, 'the console client left');
   });
 }

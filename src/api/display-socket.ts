@@ -5,6 +5,8 @@
 // very request (cookie or token), so a ticket leaked to someone else opens nothing.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createWebSocketStream } from 'ws';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { principalResolve } from '../auth/principal.js';
@@ -61,7 +63,7 @@ function connectVnc(path: string): Promise<Socket> {
   });
 }
 
-async function openDisplay(opts: ApiOptions, req: IncomingMessage): Promise<{ desktop: string; vnc: Socket; thinClient?: string; who: Principal }> {
+async function openDisplay(opts: ApiOptions, req: IncomingMessage): Promise<{ desktop: string; vnc: Socket | Duplex; thinClient?: string; who: Principal }> {
   originCheck(req, opts.trustedProxies ?? NO_TRUSTED_PROXIES);
   const query = Object.fromEntries(new URL(req.url!, 'http://display').searchParams);
   const parsed = SocketQuery.safeParse(query);
@@ -71,8 +73,12 @@ async function openDisplay(opts: ApiOptions, req: IncomingMessage): Promise<{ de
   // Checked again: the desktop may have been stopped or reassigned since the ticket was issued.
   const { vm } = await opts.app.display.access(who!, desktop);
   const runtime = opts.app.vms.runtimeOf(vm);
-  if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${vm} is not running`);
-  return { desktop, vnc: await connectVnc(runtime.paths.vnc), thinClient: parsed.data.thinClient, who: who! };
+  const common = { desktop, thinClient: parsed.data.thinClient, who: who! };
+  if (runtime) return { ...common, vnc: await connectVnc(runtime.paths.vnc) };
+  // A VM on an agent's host: its agent dials back a stream to its VNC socket, piped here as the VNC socket would be.
+  const host = await opts.app.vms.remoteHostOf(vm);
+  if (host === undefined) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${vm} is not running`);
+  return { ...common, vnc: createWebSocketStream(await opts.app.agents.streams.open(host, vm, 'display')) };
 }
 
 /** The close for a refused display: 4000 + the HTTP status's last three digits and "CODE message" (never the raw error). */

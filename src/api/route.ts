@@ -15,6 +15,7 @@ import type { PoolService } from '../desktops/pools.js';
 import type { HostService } from '../cluster/hosts.js';
 import type { AgentJoin } from '../cluster/agent-join.js';
 import type { AgentLinks } from '../cluster/agent-links.js';
+import type { AgentStreams } from '../cluster/agent-streams.js';
 import type { EventHub } from './events.js';
 import type { DirectoryService } from '../directory/service.js';
 import type { DisplayAccess } from '../gateway/access.js';
@@ -42,8 +43,8 @@ export interface AppContext {
   configReload(): Promise<ConfigLoadResult>;
   pools: PoolService;
   hosts: HostService;
-  /** Remote agents: join tokens and their exchange, and the agents' live links. */
-  agents: { join: AgentJoin; links: AgentLinks };
+  /** Remote agents: join tokens and their exchange, the agents' live links, and the streams they dial back. */
+  agents: { join: AgentJoin; links: AgentLinks; streams: AgentStreams };
   /** The daemon's netboot: its configuration from serve --netboot or the API, and whether it runs. */
   netboot: NetbootControl;
   events: EventHub;

@@ -6,7 +6,7 @@ import { ArdesiaError } from '../contract/errors.js';
 import type { Store } from '../store/db.js';
 import { principalResolve } from '../auth/principal.js';
 import { consoleRoute, registerConsoleRoute } from './console-ws.js';
-import { agentLinkRoute, registerAgentLinkRoute } from './agent-link-ws.js';
+import { agentLinkRoute, agentStreamRoute, registerAgentLinkRoute } from './agent-link-ws.js';
 import { poolRoutes } from './routes-pools.js';
 import { timelineRoutes } from './routes-timeline.js';
 import { countingQueries } from '../store/query-count.js';
@@ -101,7 +101,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   const otherUpgrades = registerDisplaySocketRoute(server, opts);
   await server.register(websocket, { options: { server: otherUpgrades } });
 
-  registerErrorHandlers(server, accessLookup([...ALL_ROUTES, consoleRoute, displaySocketRoute, eventsRoute, agentLinkRoute]), opts.log);
+  registerErrorHandlers(server, accessLookup([...ALL_ROUTES, consoleRoute, displaySocketRoute, eventsRoute, agentLinkRoute, agentStreamRoute]), opts.log);
 
   for (const route of ALL_ROUTES) {
     const paramsSchema = route.params ?? urlParamsSchema(route.url);
@@ -152,7 +152,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       return result;
     }
   }
-  server.get('/v1/openapi.json', async () => openApiDocument([...ALL_ROUTES, consoleRoute, displaySocketRoute, eventsRoute, agentLinkRoute]));
+  server.get('/v1/openapi.json', async () => openApiDocument([...ALL_ROUTES, consoleRoute, displaySocketRoute, eventsRoute, agentLinkRoute, agentStreamRoute]));
   registerConsoleRoute(server, opts);
   registerAgentLinkRoute(server, opts);
   registerEventsRoute(server, opts, opts.app.events);

@@ -29,9 +29,13 @@ export interface AgentVmChannel {
   observed(host: string, report: Extract<AgentMessage, { type: 'vm-observed' }>): Promise<void>;
 }
 
+/** A stream the agent could not open (agent-streams.ts). */
+export type StreamFailedHandler = (host: string, m: Extract<AgentMessage, { type: 'stream-failed' }>) => void;
+
 export class AgentLinks {
   private readonly live = new Map<string, WebSocket>();
   private vms: AgentVmChannel | undefined;
+  private streamFailed: StreamFailedHandler | undefined;
   /** Changes for a link whose full desired set is still being read: sent right after it, so it never overtakes them. */
   private readonly heldUntilFullSet = new WeakMap<WebSocket, ControllerMessage[]>();
 
@@ -39,6 +43,10 @@ export class AgentLinks {
 
   attachVms(channel: AgentVmChannel): void {
     this.vms = channel;
+  }
+
+  attachStreams(onFailed: StreamFailedHandler): void {
+    this.streamFailed = onFailed;
   }
 
   /** Whether the host's agent has a link to this controller now. */
@@ -121,6 +129,10 @@ export class AgentLinks {
     if (!accepted) throw new ArdesiaError('AGENT_PROTOCOL_MISMATCH', `agent of ${host} sent a ${m.type} before its hello`);
     if (m.type === 'vm-observed') {
       await this.vms?.observed(host, m);
+      return 'ok';
+    }
+    if (m.type === 'stream-failed') {
+      this.streamFailed?.(host, m);
       return 'ok';
     }
     const row = await this.db.selectFrom('hosts').select('agent_report').where('name', '=', host).executeTakeFirst();

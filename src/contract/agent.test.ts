@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   AGENT_FRAME_MAX_BYTES, agentMessageDecode, agentMessageEncode, controllerMessageDecode, controllerMessageEncode,
-  joinTokenEncode, joinTokenParse, reconnectDelayMs, type ControllerMessage, type JoinTokenContent,
+  joinTokenEncode, joinTokenParse, reconnectDelayMs, streamHeaderParse, type ControllerMessage, type JoinTokenContent,
 } from './agent.js';
 import { ArdesiaError } from './errors.js';
 
@@ -87,4 +87,31 @@ test('reconnect delays double from the base, stop at the cap, and jitter within 
     [0, 0, 250], [0, 1, 500], [1, 0, 500], [1, 1, 1000], [3, 0.5, 3000], [5, 1, 15_000], [40, 0, 7500], [40, 1, 15_000], [2, 7, 2000], [2, -1, 1000],
   ];
   for (const [attempt, random, want] of rows) assert.equal(reconnectDelayMs(attempt, random), want, `attempt ${attempt} random ${random}`);
+});
+
+test('console streams: stream-open and stream-failed round-trip; the stream header is ID.SECRET or nothing', () => {
+  const open = { type: 'stream-open' as const, id: 'A'.repeat(16), secret: 's'.repeat(43), vm: 'v1', kind: 'console' as const, replay: 4096 };
+  assert.deepEqual(controllerMessageDecode(controllerMessageEncode(open)), { ok: true, message: open });
+  const failed = { type: 'stream-failed' as const, id: open.id, code: 'VM_NOT_RUNNING' as const, message: 'vm v1 does not run on host a1' };
+  assert.deepEqual(agentMessageDecode(agentMessageEncode(failed)), { ok: true, message: failed });
+  const bad: Array<[unknown, RegExp]> = [
+    [{ ...open, kind: 'audio' }, /kind/],
+    [{ ...open, secret: 'short' }, /secret/],
+    [{ ...open, id: 'a/b'.repeat(6) }, /id/],
+    [{ ...open, replay: 65537 }, /replay/],
+  ];
+  for (const [m, why] of bad) {
+    const r = controllerMessageDecode(JSON.stringify(m));
+    assert.ok(!r.ok && why.test(r.problem), `${JSON.stringify(m)}: ${JSON.stringify(r)}`);
+  }
+  assert.equal(agentMessageDecode(JSON.stringify({ ...failed, code: 'NOT_A_CODE' })).ok, false);
+  const header: Array<[string | undefined, ReturnType<typeof streamHeaderParse>]> = [
+    [`${open.id}.${open.secret}`, { id: open.id, secret: open.secret }],
+    [undefined, undefined],
+    ['', undefined],
+    [`${open.id}${open.secret}`, undefined],
+    [`${open.id}.${open.secret}x`, undefined],
+    [`${open.id}.${open.secret}\n`, undefined],
+  ];
+  for (const [value, want] of header) assert.deepEqual(streamHeaderParse(value), want, JSON.stringify(value));
 });

@@ -5,13 +5,18 @@ import { ArdesiaError, type ErrorCode, isErrorCode } from './errors.js';
 import { HostName } from './hosts.js';
 import { VmSpec } from './vm.js';
 
-/** Bumped when a message changes incompatibly; a controller refuses an agent speaking another version (2: VMs' desired and observed states). */
-export const AGENT_PROTOCOL_VERSION = 2;
+/** Bumped when a message changes incompatibly; a controller refuses an agent speaking another version (2: VMs' desired and
+ * observed states; 3: streams to a VM's console and display, dialled out by the agent). */
+export const AGENT_PROTOCOL_VERSION = 3;
 /** A frame larger than this is not a message of this protocol (a host's full desired set is the largest: a few KiB per VM). */
 export const AGENT_FRAME_MAX_BYTES = 4 * 1024 * 1024;
 /** The link's URL path on the controller, and the join exchange's. */
 export const AGENT_LINK_PATH = '/v1/agent/link';
 export const AGENT_JOIN_PATH = '/v1/agent/join';
+/** Where the agent dials one stream (a WebSocket of raw bytes), with its credential and the stream's header. */
+export const AGENT_STREAM_PATH = '/v1/agent/stream';
+/** The stream's id and one-time secret, as `ID.SECRET`. */
+export const AGENT_STREAM_HEADER = 'x-ardesia-stream';
 
 const Sha256Fingerprint = z.string().regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, 'a SHA-256 fingerprint (AB:CD:…)');
 const Secret = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a 256-bit secret (base64url)');
@@ -96,8 +101,14 @@ export const VmObserved = z
 export type VmObserved = z.infer<typeof VmObserved>;
 /** Agent → controller: every VM on the host when `full`, else those that changed. */
 export const AgentVmObserved = z.object({ type: z.literal('vm-observed'), full: z.boolean(), vms: z.array(VmObserved).max(10_000) }).strict();
+/** A stream's id: 96 random bits, base64url. */
+export const StreamId = z.string().regex(/^[A-Za-z0-9_-]{16}$/, 'a stream id');
+/** Agent → controller: a stream the agent could not open (the VM does not run on its host), with a registry code. */
+export const AgentStreamFailed = z
+  .object({ type: z.literal('stream-failed'), id: StreamId, code: z.custom<ErrorCode>(isErrorCode, 'a registry code'), message: z.string().max(1000) })
+  .strict();
 /** Agent → controller. */
-export const AgentMessage = z.discriminatedUnion('type', [AgentHello, AgentHeartbeat, AgentVmObserved]);
+export const AgentMessage = z.discriminatedUnion('type', [AgentHello, AgentHeartbeat, AgentVmObserved, AgentStreamFailed]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 
 /** Controller → agent: the hello accepted (with the host's id, its name in the store), refused with a registry code, a heartbeat seen. */
@@ -106,7 +117,13 @@ export const ControllerRefused = z.object({ type: z.literal('refused'), code: z.
 export const ControllerAck = z.object({ type: z.literal('ack'), seq: z.number().int().min(0) }).strict();
 /** Controller → agent: the host's whole desired set after each accepted hello (`full`), then single changes. */
 export const ControllerVmDesired = z.object({ type: z.literal('vm-desired'), full: z.boolean(), vms: z.array(VmDesired).max(10_000) }).strict();
-export const ControllerMessage = z.discriminatedUnion('type', [ControllerAccepted, ControllerRefused, ControllerAck, ControllerVmDesired]);
+/** Controller → agent: dial AGENT_STREAM_PATH with this id and secret and pipe it to the VM's serial console (after
+ * `replay` bytes of its recent output) or to its VNC socket. */
+export const ControllerStreamOpen = z
+  .object({ type: z.literal('stream-open'), id: StreamId, secret: Secret, vm: z.string().min(1).max(64), kind: z.enum(['console', 'display']), replay: z.number().int().min(0).max(65536) })
+  .strict();
+export type ControllerStreamOpen = z.infer<typeof ControllerStreamOpen>;
+export const ControllerMessage = z.discriminatedUnion('type', [ControllerAccepted, ControllerRefused, ControllerAck, ControllerVmDesired, ControllerStreamOpen]);
 export type ControllerMessage = z.infer<typeof ControllerMessage>;
 
 export type Decoded<T> = { ok: true; message: T } | { ok: false; problem: string };
@@ -132,6 +149,12 @@ export const controllerMessageEncode = (m: ControllerMessage): string => JSON.st
 
 export function controllerRefusal(code: ErrorCode, message: string, hint: string): ControllerMessage {
   return { type: 'refused', code, message, hint };
+}
+
+/** The stream header's value, or undefined when it is not one. */
+export function streamHeaderParse(value: string | undefined): { id: string; secret: string } | undefined {
+  const m = /^([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{43})$/.exec(value ?? '');
+  return m ? { id: m[1]!, secret: m[2]! } : undefined;
 }
 
 /** Pure: the delay before reconnect attempt `attempt` (0-based): doubling from `baseMs`, capped, with full jitter in [cap/2, cap]. */

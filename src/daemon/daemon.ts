@@ -52,6 +52,7 @@ import { HomeLeases } from '../cluster/home-leases/service.js';
 import { DEFAULT_CPU_OVERCOMMIT, DEFAULT_MEMORY_OVERCOMMIT, HostService } from '../cluster/hosts.js';
 import { AgentJoin } from '../cluster/agent-join.js';
 import { RemoteVms } from '../cluster/remote-vms.js';
+import { AgentStreams } from '../cluster/agent-streams.js';
 import { AgentLinks } from '../cluster/agent-links.js';
 import { hostname } from 'node:os';
 import { VmUids, vmUidRange } from '../vms/vm-uids.js';
@@ -266,7 +267,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     desktops,
     pools,
     hosts,
-    agents: { join: agentJoin, links: agentLinks },
+    agents: { join: agentJoin, links: agentLinks, streams: new AgentStreams(agentLinks, agentJoin, log) },
     events,
     display: new DesktopDisplayAccess(pools, new StandaloneDisplayAccess({ desktops, vms: manager, mayOperate, log })),
     ...auth,

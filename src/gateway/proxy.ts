@@ -3,7 +3,8 @@
 // bytes (each socket chunk becomes one binary frame), back-pressure both ways, and every byte of a stream
 // the desktop closes reaches the browser before the close frame. The bytes move in a native relay process
 // when it is built (relay.ts); the Node pipe below is the fallback, with the same protocol rules.
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { displayRelayBinary, relayDisplay } from './relay.js';
 import { FirstFrameWatch } from './rfb-first-frame.js';
@@ -61,10 +62,11 @@ function relayBinary(): string | undefined {
 
 /**
  * Joins a browser socket whose WebSocket handshake was answered (`fromBrowser`: its bytes already read
- * past the request) and a connected VNC socket, until either ends. The relay takes plain sockets; a TLS
- * socket's bytes are encrypted in its fd, so it stays in the Node pipe.
+ * past the request) and a connected VNC socket (or a stream to one: an agent's, for a VM on its host), until either
+ * ends. The relay takes plain sockets; a TLS socket's bytes are encrypted in its fd, and a stream has none, so these
+ * stay in the Node pipe.
  */
-export function pipeDisplay(browser: Socket, fromBrowser: Buffer, vnc: Socket, hooks: DisplayPipeHooks = {}): DisplayPipe {
+export function pipeDisplay(browser: Socket, fromBrowser: Buffer, vnc: Socket | Duplex, hooks: DisplayPipeHooks = {}): DisplayPipe {
   const totals: DisplayPipeTotals = { toBrowser: 0, toDesktop: 0, peakBrowserQueue: 0, endedBy: 'error', via: 'node' };
   livePipes.add(totals);
   const onEnd = () => {
@@ -73,7 +75,7 @@ export function pipeDisplay(browser: Socket, fromBrowser: Buffer, vnc: Socket, h
   };
   const firstFrame = hooks.onFirstFrame ? new FirstFrameWatch(hooks.onFirstFrame) : undefined;
   const binary = relayBinary();
-  const handOver = binary && !(browser instanceof TLSSocket) && fromBrowser.length + browser.readableLength <= PREFIX_MAX_BYTES && vnc.readableLength <= PREFIX_MAX_BYTES;
+  const handOver = binary && vnc instanceof Socket && !(browser instanceof TLSSocket) && fromBrowser.length + browser.readableLength <= PREFIX_MAX_BYTES && vnc.readableLength <= PREFIX_MAX_BYTES;
   if (handOver) {
     totals.via = 'relay';
     return relayDisplay(browser, fromBrowser, vnc, binary, totals, { onInput: hooks.onInput, onEnd, ...(firstFrame ? { firstFrame } : {}) });
@@ -91,7 +93,7 @@ class NodeDisplayPipe implements DisplayPipe {
 
   constructor(
     private readonly browser: Socket,
-    private readonly vnc: Socket,
+    private readonly vnc: Socket | Duplex,
     private readonly totals: DisplayPipeTotals,
     private readonly onInput: ((bytes: Buffer) => void) | undefined,
     private readonly onEnd: () => void,

@@ -150,6 +150,12 @@ export class VmManager {
     return new Map((await vmNames(this.db)).map((name) => [name, this.runtimes.get(name)?.state ?? 'stopped']));
   }
 
+  /** The host of a VM that runs under a remote agent now (as its agent last reported), or undefined. */
+  async remoteHostOf(name: string): Promise<string | undefined> {
+    const rec = await this.record(name);
+    return this.runsRemotely(rec) ? (rec.host ?? undefined) : undefined;
+  }
+
   private runsRemotely(rec: VmRecord): boolean {
     return !this.runtimes.has(rec.name) && this.opts.remote?.isRemote(rec.host) === true && remoteRuntimeView(rec).running;
   }

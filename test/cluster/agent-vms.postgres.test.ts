@@ -8,6 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
+import { WebSocket } from 'ws';
+import { ApiClient } from '../../src/cli/client.js';
+import { openDisplay } from '../gateway/harness.js';
+import { rfbStart } from '../gateway/protocols.js';
 import type { HostDetail, HostView } from '../../src/contract/hosts.js';
 import type { VmStatus } from '../../src/contract/vm.js';
 import { NetLab } from '../netboot/lab.js';
@@ -121,6 +125,131 @@ test("a VM placed on the agent's host starts there, under the agent, and shows r
   const log = await cli(['vm', 'log', 'v1']);
   assert.notEqual(log.code, 0);
   assert.match(log.stderr, /vm v1 is on host a1: its console log is not yet reached through its agent/);
+});
+
+/** The TCP sockets listening in a namespace (/proc/net/tcp and tcp6 there: state 0A), as local address:port. */
+async function listening(netns: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const { stdout } = await lab.exec(netns, 'cat', [file]);
+    for (const line of stdout.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === '0A') out.push(f[1]!);
+    }
+  }
+  return out.sort();
+}
+
+/** A console WebSocket through the controller (its unix socket) with this bearer token, or none. */
+function consoleSocket(vm: string, token: string | undefined, query = ''): WebSocket {
+  return new ApiClient({ socketPath: controller.socket, ...(token !== undefined ? { token } : {}) }).webSocket(`/v1/vms/${vm}/console${query}`) as WebSocket;
+}
+
+/** What a console socket shows until `want` appears; rejects with its close code and reason if it closes first. */
+function consoleUntil(ws: WebSocket, want: RegExp, seen: { text: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = () => want.test(seen.text) && (ws.off('close', onClose), resolve());
+    const onClose = (code: number, reason: Buffer) => reject(new Error(`console closed (${code} ${reason.toString()}); saw: ${seen.text}`));
+    ws.on('message', check);
+    ws.on('close', onClose);
+    check();
+  });
+}
+
+/** The close of a refused console: its code and reason. */
+function refusedWith(ws: WebSocket): Promise<[number, string]> {
+  return new Promise((resolve) => ws.on('close', (code, reason) => resolve([code, reason.toString()])));
+}
+
+test("the serial console of a VM on the agent's host, through the controller: its prompt and a typed command's answer", { timeout: 180_000 }, async () => {
+  const before = await listening(ns);
+  const ws = consoleSocket('v1', controller.api().endpoint.token, '?replay=65536');
+  const seen = { text: '' };
+  ws.on('message', (d: Buffer) => (seen.text += d.toString('latin1')));
+  await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
+  await consoleUntil(ws, new RegExp(g.amd64.banner.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), seen); // the replay of its recent output
+  ws.send('\n');
+  await consoleUntil(ws, /ardesia:\/# /, seen);
+  const from = seen.text.length;
+  ws.send('echo remote-$((6*7))\n');
+  await consoleUntil(ws, /remote-42/, { get text() { return seen.text.slice(from); } });
+  assert.deepEqual(await listening(ns), before, "no socket listens on the agent's host for the stream");
+  assert.deepEqual(before, [], "nothing listens on the agent's host at all");
+  assert.match(agent.output, /console stream of vm v1 opened/);
+  // Closing the user's end closes the agent's.
+  ws.close();
+  await until("the agent's end closed too", () => /console stream of vm v1 closed/.test(agent.output));
+});
+
+test("the display of a VM on the agent's host, through the controller's display WebSocket: RFB, then a framebuffer update", { timeout: 180_000 }, async () => {
+  const before = await listening(ns);
+  const api = controller.api();
+  const { ticket } = await api.request<{ ticket: string }>('POST', '/v1/desktops/v1/display');
+  const c = openDisplay(`ws+unix://${controller.socket}:`, ticket, api.endpoint.token);
+  await c.opened;
+  const rfb = await rfbStart(c);
+  assert.equal(rfb.version, 'RFB 003.008\n');
+  assert.ok(rfb.width > 0 && rfb.height > 0, JSON.stringify(rfb));
+  assert.equal(rfb.firstMessageType, 0, 'FramebufferUpdate');
+  assert.ok(rfb.rectangles >= 1);
+  assert.deepEqual(await listening(ns), before, "no socket listens on the agent's host for the stream");
+  assert.match(agent.output, /display stream of vm v1 opened/);
+  // Closing the browser's end closes the agent's.
+  c.ws.close();
+  await c.closed;
+  await until("the agent's end closed too", () => /display stream of vm v1 closed/.test(agent.output));
+});
+
+test("the remote console's and display's authorization is as on the controller's host: anonymous, a user, an administrator, root", { timeout: 180_000 }, async () => {
+  const api = controller.api();
+  const userToken = async (name: string, roles: string[]) => {
+    await api.request('POST', '/v1/users', { name, password: 'a long enough password 1', roles });
+    return (await api.request<{ token: string }>('POST', '/v1/auth/tokens', { user: name, password: 'a long enough password 1' })).token;
+  };
+  const cases: Array<[string, string | undefined, number | 'open']> = [
+    ['anonymous', undefined, 4401],
+    ['a user (not the owner)', await userToken('rd-user', ['user']), 4403],
+    ['an administrator', await userToken('rd-admin', ['admin']), 'open'],
+    ['root', api.endpoint.token, 'open'],
+  ];
+  // The display: its ticket is refused, or opens the display.
+  const ticketRefusals = ['UNAUTHENTICATED', 'FORBIDDEN', 'opened', 'opened'];
+  for (const [i, [who, token]] of cases.entries()) {
+    const client = new ApiClient({ socketPath: controller.socket, ...(token !== undefined ? { token } : {}) });
+    const got = await client.request<{ ticket: string }>('POST', '/v1/desktops/v1/display').then(
+      async ({ ticket }) => {
+        const c = openDisplay(`ws+unix://${controller.socket}:`, ticket, token);
+        await c.opened;
+        assert.equal((await rfbStart(c)).version, 'RFB 003.008\n', who);
+        c.ws.close();
+        await c.closed;
+        return 'opened';
+      },
+      (err: { code?: string }) => err.code,
+    );
+    assert.equal(got, ticketRefusals[i], who);
+  }
+  for (const [who, token, want] of cases) {
+    const ws = consoleSocket('v1', token);
+    if (want === 'open') {
+      const seen = { text: '' };
+      ws.on('message', (d: Buffer) => (seen.text += d.toString('latin1')));
+      await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
+      const tag = who.length;
+      ws.send(`echo who-$((${tag}*2))\n`);
+      await consoleUntil(ws, new RegExp(`who-${tag * 2}`), seen);
+      ws.close();
+    } else assert.equal((await refusedWith(ws))[0], want, who);
+  }
+});
+
+test('a stream dial with an unknown id or a wrong secret is refused by the controller', async () => {
+  const { credential } = JSON.parse(readFileSync(join(agentDir, 'agent.json'), 'utf8')) as { credential: string };
+  const dial = (header: string) =>
+    new WebSocket(`ws+unix://${controller.socket}:/v1/agent/stream`, { headers: { authorization: `Bearer ${credential}`, 'x-ardesia-stream': header } });
+  const [code, reason] = await refusedWith(dial(`${'A'.repeat(16)}.${'s'.repeat(43)}`));
+  assert.deepEqual([code, reason], [4401, 'AGENT_STREAM_REFUSED no such stream is waiting (never asked for, or already used)']);
+  assert.match((await refusedWith(dial('not-a-header')))[1], /header is missing or malformed/);
 });
 
 test("a start that fails on the agent's host is refused with the agent's reason", async () => {

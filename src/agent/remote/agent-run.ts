@@ -1,6 +1,7 @@
 // `ardesia agent`: joins once with a token (pinned TLS, then its own credential), then keeps one dial-out WSS link to
 // the controller: hello with its capacity, heartbeats, reconnect with capped jittered backoff. Nothing listens here.
-// Over the link it gets its host's desired VMs and drives them (agent-vms.ts), reporting what it observes.
+// Over the link it gets its host's desired VMs and drives them (agent-vms.ts), reporting what it observes, and is asked
+// for console and display streams, which it dials back (agent-streams.ts).
 import { request } from 'node:https';
 import { freemem, loadavg } from 'node:os';
 import type { TLSSocket } from 'node:tls';
@@ -14,6 +15,7 @@ import { ArdesiaError, type ErrorBody, isErrorCode } from '../../contract/errors
 import { measuredCapacity } from '../../cluster/hosts.js';
 import { hostCheck, type HostReport } from '../../hypervisor/host/index.js';
 import { dataDirLock } from '../../lib/data-dir-lock.js';
+import { streamDial } from './agent-streams.js';
 import { AgentVms } from './agent-vms.js';
 import { type AgentState, agentStateRead, agentStateWrite, controllerAfter, controllerCandidates } from './agent-state.js';
 import { pinnedConnect } from './pinned-tls.js';
@@ -196,6 +198,12 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
         beat = setInterval(send, m.heartbeatEveryMs);
       } else if (m.type === 'vm-desired') {
         void vms.desiredReceive(m.vms, m.full).then(reportSoon);
+      } else if (m.type === 'stream-open') {
+        streamDial(m, vms.runtimeOf(m.vm), url, state, log).catch((err: Error) => {
+          log.warn({ err: err.message, vm: m.vm }, `${m.kind} stream of vm ${m.vm} not opened: ${err.message}`);
+          const code = err instanceof ArdesiaError ? err.code : 'AGENT_STREAM_TIMEOUT';
+          if (ws.readyState === ws.OPEN) ws.send(agentMessageEncode({ type: 'stream-failed', id: m.id, code, message: err.message.slice(0, 1000) }));
+        });
       } else if (m.type === 'ack') {
         lastAckAt = Date.now();
       } else if (m.type === 'refused') {

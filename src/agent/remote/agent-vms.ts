@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { type AgentMessage, type VmDesired, type VmObserved } from '../../contract/agent.js';
 import type { HostReport } from '../../hypervisor/host/index.js';
+import type { VmRuntime } from '../../hypervisor/vm-runtime.js';
 import { NatGuard } from '../../network/nat-guard-host.js';
 import { openStore, type Store } from '../../store/db.js';
 import { vmList } from '../../store/vms.js';
@@ -84,6 +85,11 @@ export class AgentVms {
     } else if (a.kind === 'stop') await this.manager.stop(a.name, {});
     else if (a.kind === 'kill') await this.manager.stop(a.name, { force: true, waitMs: KILL_WAIT_MS });
     else if (a.kind === 'remove') await this.manager.undefine(a.name);
+  }
+
+  /** The running QEMU of a VM on this host (its console's streams attach to it), or undefined. */
+  runtimeOf(name: string): VmRuntime | undefined {
+    return this.manager.runtimeOf(name);
   }
 
   /** Every VM on the host as the agent sees it now. */

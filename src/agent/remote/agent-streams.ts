@@ -1,0 +1,92 @@
+// The agent's end of a stream: asked over the link (stream-open), it dials the controller back (pinned TLS, its
+// credential and the stream's one-time secret) and pipes that WebSocket to the VM's serial console or its VNC socket.
+// Nothing listens here.
+import { connect, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { createWebSocketStream, WebSocket } from 'ws';
+import { AGENT_STREAM_HEADER, AGENT_STREAM_PATH, type ControllerStreamOpen } from '../../contract/agent.js';
+import { ArdesiaError } from '../../contract/errors.js';
+import type { VmRuntime } from '../../hypervisor/vm-runtime.js';
+import type { AgentState } from './agent-state.js';
+import { pinnedConnect } from './pinned-tls.js';
+
+/** Output queued towards the controller at most; a stream this far behind is closed (memory stays bounded). */
+const STREAM_BACKLOG_MAX_BYTES = 1 << 20;
+/** What comes from the controller is input (keys, pointer, RFB requests): a larger frame is none. */
+const STREAM_FRAME_MAX_BYTES = 1 << 20;
+
+/** Dials the stream and pipes it to the console or the display; throws (before anything is piped) why it could not. */
+export async function streamDial(m: ControllerStreamOpen, runtime: VmRuntime | undefined, controller: URL, state: AgentState, log: Logger): Promise<void> {
+  if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${m.vm} does not run on host ${state.host}`);
+  // The VM's side first: a display that does not answer is reported, not dialled.
+  const vnc = m.kind === 'display' ? await vncConnect(runtime.paths.vnc) : undefined;
+  const ws = await dial(m, controller, state).catch((err: unknown) => {
+    vnc?.destroy();
+    throw err;
+  });
+  ws.on('error', (err) => log.warn({ err: err.message, vm: m.vm }, `${m.kind} stream error`));
+  ws.on('close', (code, reason) => log.info({ vm: m.vm, code, reason: reason.toString() }, `${m.kind} stream of vm ${m.vm} closed`));
+  if (vnc) displayPipe(ws, vnc);
+  else consolePipe(ws, runtime, m.replay);
+  log.info({ vm: m.vm }, `${m.kind} stream of vm ${m.vm} opened`);
+}
+
+function vncConnect(path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(path);
+    socket.once('error', (err) => reject(new ArdesiaError('DISPLAY_UNAVAILABLE', `the display socket did not answer: ${err.message}`)));
+    socket.once('connect', () => {
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+  });
+}
+
+async function dial(m: ControllerStreamOpen, controller: URL, state: AgentState): Promise<WebSocket> {
+  const socket = await pinnedConnect(controller, state.fingerprint);
+  const url = new URL(AGENT_STREAM_PATH, controller.origin.replace(/^https:/, 'wss:'));
+  const ws = new WebSocket(url, {
+    createConnection: () => socket,
+    headers: { authorization: `Bearer ${state.credential}`, [AGENT_STREAM_HEADER]: `${m.id}.${m.secret}` },
+    maxPayload: STREAM_FRAME_MAX_BYTES,
+    perMessageDeflate: false,
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  return ws;
+}
+
+/** VNC bytes both ways, with back-pressure (the WebSocket as a stream); either end's close ends the other. */
+function displayPipe(ws: WebSocket, vnc: Socket): void {
+  const stream = createWebSocketStream(ws);
+  const end = () => {
+    vnc.destroy();
+    stream.destroy();
+  };
+  vnc.on('error', end);
+  stream.on('error', end);
+  vnc.once('close', end);
+  stream.once('close', end);
+  vnc.pipe(stream);
+  stream.pipe(vnc);
+}
+
+function consolePipe(ws: WebSocket, runtime: VmRuntime, replay: number): void {
+  if (replay > 0) ws.send(runtime.console.log.tail(replay));
+  const detach = runtime.console.attach({
+    write: (data) => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (ws.bufferedAmount + data.length > STREAM_BACKLOG_MAX_BYTES) return void ws.terminate();
+      ws.send(data);
+    },
+  });
+  const onExit = (reason: string) => ws.close(1000, `vm stopped: ${reason}`.slice(0, 120));
+  runtime.once('exited', onExit);
+  ws.on('message', (data: Buffer) => runtime.console.input(data));
+  ws.on('close', () => {
+    detach();
+    runtime.off('exited', onExit);
+  });
+}

@@ -1,0 +1,107 @@
+// Streams to a VM on an agent's host: the controller asks the agent over its link to open one (an id and a one-time
+// secret), the agent dials back a WebSocket to AGENT_STREAM_PATH with its credential and both, and the controller hands
+// that socket to whoever asked (the console route, the display socket), which splices it to the user's. Nothing
+// listens on the agent's host.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import { AGENT_STREAM_HEADER, type AgentMessage, type ControllerStreamOpen, streamHeaderParse } from '../contract/agent.js';
+import { ArdesiaError, ERROR_REGISTRY } from '../contract/errors.js';
+import type { AgentJoin } from './agent-join.js';
+import type { AgentLinks } from './agent-links.js';
+
+/** How long the agent has to dial a stream back; its secret is dead after that. */
+export const STREAM_DIAL_WITHIN_MS = 10_000;
+
+/** A stream asked for and not yet dialled. */
+export interface PendingStream {
+  host: string;
+  vm: string;
+  secretSha256: Buffer;
+  expiresAt: number;
+}
+
+/** Pure: why a dial with this secret from this host may not claim the pending stream, or undefined when it may. */
+export function streamClaimProblem(pending: PendingStream | undefined, host: string, secret: string, now: number): string | undefined {
+  if (!pending) return 'no such stream is waiting (never asked for, or already used)';
+  if (now > pending.expiresAt) return 'the stream was not dialled in time';
+  if (pending.host !== host) return `the stream is for host ${pending.host}'s agent, not ${host}'s`;
+  if (!timingSafeEqual(sha256(secret), pending.secretSha256)) return 'the stream secret is wrong';
+  return undefined;
+}
+
+const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
+const closeCodeOf = (code: keyof typeof ERROR_REGISTRY) => 4000 + (ERROR_REGISTRY[code].status % 1000);
+
+export type StreamKind = ControllerStreamOpen['kind'];
+
+interface Waiting extends PendingStream {
+  resolve(socket: WebSocket): void;
+  reject(err: ArdesiaError): void;
+}
+
+export class AgentStreams {
+  private readonly waiting = new Map<string, Waiting>();
+
+  constructor(private readonly links: AgentLinks, private readonly join: AgentJoin, private readonly log: Logger, private readonly now: () => number = Date.now) {
+    links.attachStreams((host, m) => this.failed(host, m));
+  }
+
+  /** Asks the host's agent for a stream to the VM's serial console or display; resolves with the agent's socket once it
+   * dialled, paused: the caller resumes it once it listens. */
+  open(host: string, vm: string, kind: StreamKind, replay = 0): Promise<WebSocket> {
+    const id = randomBytes(12).toString('base64url');
+    const secret = randomBytes(32).toString('base64url');
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new ArdesiaError('AGENT_STREAM_TIMEOUT', `host ${host}'s agent did not dial the ${kind} stream of vm ${vm} within ${STREAM_DIAL_WITHIN_MS / 1000} s`));
+      }, STREAM_DIAL_WITHIN_MS);
+      const done = () => {
+        clearTimeout(timer);
+        this.waiting.delete(id);
+      };
+      this.waiting.set(id, {
+        host,
+        vm,
+        secretSha256: sha256(secret),
+        expiresAt: this.now() + STREAM_DIAL_WITHIN_MS,
+        resolve: (socket) => (done(), resolve(socket)),
+        reject: (err) => (done(), reject(err)),
+      });
+      if (!this.links.sendTo(host, { type: 'stream-open', id, secret, vm, kind, replay })) {
+        this.waiting.get(id)?.reject(new ArdesiaError('AGENT_NOT_LINKED', `host ${host}'s agent is not connected to this controller: the ${kind} of vm ${vm} cannot be reached now`));
+      }
+    });
+  }
+
+  /** A dialled stream (the upgrade's Authorization and stream headers): handed over, or closed with the reason. */
+  async accept(socket: WebSocket, authorization: string | undefined, streamHeader: string | undefined): Promise<void> {
+    const refuse = (why: string) => {
+      this.log.warn({ why }, `agent stream refused: ${why}`);
+      socket.resume(); // to read the agent's answer to the close
+      socket.close(closeCodeOf('AGENT_STREAM_REFUSED'), `AGENT_STREAM_REFUSED ${why}`.slice(0, 120));
+    };
+    // Paused until the taker has its listeners on (it resumes): the agent sends its replay as soon as it is connected.
+    socket.pause();
+    const claim = streamHeaderParse(streamHeader);
+    const credential = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
+    const host = credential === undefined ? undefined : await this.join.hostOfCredential(credential);
+    if (host === undefined) return refuse('the agent credential is not known to this controller');
+    if (!claim) return refuse(`the ${AGENT_STREAM_HEADER} header is missing or malformed`);
+    const pending = this.waiting.get(claim.id);
+    const problem = streamClaimProblem(pending, host, claim.secret, this.now());
+    // Single use: the first dial with an id ends its wait (resolved or rejected), whether it is accepted or not.
+    if (problem) {
+      pending?.reject(new ArdesiaError('AGENT_STREAM_REFUSED', `the stream to vm ${pending.vm} was refused: ${problem}`));
+      return refuse(problem);
+    }
+    pending!.resolve(socket);
+  }
+
+  private failed(host: string, m: Extract<AgentMessage, { type: 'stream-failed' }>): void {
+    const pending = this.waiting.get(m.id);
+    if (pending?.host !== host) return; // another host cannot fail this one's stream
+    pending.reject(new ArdesiaError(m.code, `host ${host}'s agent could not open the stream to vm ${pending.vm}: ${m.message}`));
+  }
+}
