@@ -12,7 +12,7 @@ import { Pool } from '../contract/pools.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { Store } from '../store/db.js';
 import { dbNowIso } from './db-clock.js';
-import { hostContents, hostGet, hostLoadsOf, hostsSnapshot, hostStateNow, hostViewOf, requireHost, type StorageView } from './host-repo.js';
+import { hostContents, hostGet, hostJudgementNow, hostLoadsOf, hostsSnapshot, hostStateNow, hostViewOf, requireHost, type StorageView } from './host-repo.js';
 import { type Placement, type PlacementNeed, placeDesktop, desktopsThatFit } from './placement.js';
 
 export const HEARTBEAT_EVERY_MS = 10_000;
@@ -34,6 +34,8 @@ export interface HostServiceOptions {
 export interface HostServiceEvents {
   host: [HostView];
   'host-removed': [string];
+  /** After each of this daemon's heartbeats, the storage leases just read: hosts are judged afresh. */
+  heartbeat: [];
 }
 
 /** Caller as the audit records it. */
@@ -114,6 +116,7 @@ export class HostService extends EventEmitter<HostServiceEvents> {
         return new Map();
       });
     }
+    this.emit('heartbeat');
   }
 
   async list(): Promise<HostView[]> {
@@ -204,6 +207,17 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     // Heartbeats are judged by the database's clock (remote agents' are stamped with it), read in the same query.
     const rows = await this.db.selectFrom('hosts').select(['name', 'state', 'heartbeat_at']).select(dbNowIso(this.db).as('db_now')).execute();
     return new Set(rows.filter((r) => hostStateNow(r, Date.parse(r.db_now), this.opts.name, this.storage) !== 'up').map((r) => r.name));
+  }
+
+  /** Hosts judged down now (storage lease expired: host-liveness.ts), with why. */
+  async downHosts(): Promise<Map<string, string>> {
+    const rows = await this.db.selectFrom('hosts').select(['name', 'state', 'heartbeat_at']).select(dbNowIso(this.db).as('db_now')).execute();
+    const down = new Map<string, string>();
+    for (const r of rows) {
+      const j = hostJudgementNow(r, Date.parse(r.db_now), this.opts.name, this.storage);
+      if (j.state === 'down') down.set(r.name, j.reason ?? 'down');
+    }
+    return down;
   }
 
   async place(need: PlacementNeed, remoteAgents = false): Promise<Placement> {

@@ -140,6 +140,8 @@ export const VmStatus = z.object({
   /** Why the VM last stopped (guest poweroff, killed, QEMU died while the daemon was down …). */
   lastStopReason: z.string().nullable(),
   startedAt: z.string().nullable(),
+  /** Set when the controller started it on its host after the host it ran on was lost (restart-on-host-loss). */
+  hostLoss: z.string().nullable(),
   spec: VmSpec,
 });
 export type VmStatus = z.infer<typeof VmStatus>;

@@ -176,6 +176,7 @@ export class VmManager {
       source: rec.source,
       lastStopReason: seen.running ? null : rec.lastStopReason,
       startedAt: seen.startedAt,
+      hostLoss: rec.hostLoss,
       spec,
     };
   }
@@ -217,7 +218,7 @@ export class VmManager {
           if (isConfined(caller) || resume || opts.fromTemplate || opts.templateRam) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} was placed on host ${placed}, but this start runs on the controller's own host only`);
           remote.requireLinked(placed);
         }
-        await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host: placed });
+        await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host: placed, hostLoss: null });
         if (before && before.host !== placed && remote?.isRemote(before.host)) remote.forget({ ...before, host: before.host });
         return placed;
       });
