@@ -341,12 +341,13 @@ export class VmManager {
   }
 
   /** ACPI power button (vmctl stop), or QEMU quit with force; with waitMs, until QEMU is gone. */
-  async stop(name: string, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }> {
+  /** `reason`: what a forced stop records (default: stopped by force). */
+  async stop(name: string, opts: { force?: boolean; waitMs?: number; reason?: string }): Promise<{ stopped: boolean; reason?: string }> {
     const rec = await this.record(name);
     if (this.opts.remote?.isRemote(rec.host) && !this.runtimes.has(name)) return this.opts.remote.stop({ ...rec, host: rec.host }, opts);
     const rt = this.running(name);
     await vmSetDesired(this.db, name, { desired: 'stopped' });
-    if (opts.force) await rt.forceStop();
+    if (opts.force) await rt.forceStop(opts.reason);
     else await rt.powerdown();
     const waitMs = opts.force ? Math.max(opts.waitMs ?? 0, 10_000) : opts.waitMs;
     if (!waitMs) return { stopped: rt.exited };
