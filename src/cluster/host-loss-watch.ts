@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { auditAppend } from '../audit/log.js';
 import type { Store } from '../store/db.js';
-import { vmGet, vmList, vmSetDesired, vmSetObserved } from '../store/vms.js';
+import { vmGet, vmList, vmNextGeneration, vmSetDesired, vmSetObserved } from '../store/vms.js';
 import { type HostLossAction, hostLossActions, lostReason } from './host-loss.js';
 import type { HostService } from './hosts.js';
 
@@ -60,7 +60,9 @@ export class HostLossWatch {
 
   private async recordLost(a: HostLossAction, restartFailure?: string): Promise<void> {
     const reason = lostReason(a, restartFailure);
-    await vmSetDesired(this.db, a.name, { desired: 'stopped', lastStopReason: reason, startedAt: null });
+    // A new generation: should its host come back with it still running, its agent stops it (rejoin empty).
+    const generation = vmNextGeneration((await vmGet(this.db, a.name))?.generation ?? 0);
+    await vmSetDesired(this.db, a.name, { desired: 'stopped', lastStopReason: reason, startedAt: null, generation });
     await auditAppend(this.db, ACTOR, 'vm.lost', a.name, { host: a.from, reason });
     this.log.warn({ vm: a.name, host: a.from }, `vm ${a.name} ${reason}`);
   }

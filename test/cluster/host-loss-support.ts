@@ -7,6 +7,7 @@ import type { Insertable } from 'kysely';
 import type { HostDetail } from '../../src/contract/hosts.js';
 import type { AuditEntry } from '../../src/contract/users.js';
 import { VmSpec, type VmStatus } from '../../src/contract/vm.js';
+import { openStore } from '../../src/store/db.js';
 import type { VmTable } from '../../src/store/schema.js';
 import { guestArtifacts } from '../helpers/guests.js';
 import { qemuPidsUnder, type TestDaemon, until } from '../helpers/daemon.js';
@@ -50,6 +51,13 @@ export async function assertHostLossOutcome(daemon: TestDaemon): Promise<void> {
   assert.equal(lost.state, 'stopped');
   assert.match(lost.lastStopReason!, /^lost: host d is down \(.*storage lease has expired.*\); it is not restarted elsewhere .*`ardesia vm start hl-lost`/);
   assert.equal((await audit('vm.lost', 'hl-lost')).length, 1);
+  const store = await openStore(join(daemon.dataDir, 'ardesia.db'));
+  try {
+    const row = await store.selectFrom('vms').select(['generation', 'desired']).where('name', '=', 'hl-lost').executeTakeFirstOrThrow();
+    assert.ok(row.generation > 1, 'a new generation: its host, back with it still running, would stop it');
+  } finally {
+    await store.destroy();
+  }
   assert.deepEqual(qemuPidsUnder(join(daemon.dataDir, 'runtime', 'hl-lost')), [], 'nothing started in its place');
 
   // The passes that dealt with host d saw host b suspect: its VM stays where it is, desired running, untouched.
