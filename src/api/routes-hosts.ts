@@ -1,6 +1,6 @@
-// Hosts of the cluster (administrators only): list, show with what is left there, drain, undrain, remove.
+// Hosts of the cluster (administrators only): list, show with what is left there, drain, undrain, evict, remove.
 import { z } from 'zod';
-import { HOST_LABELS_FROM, HostLabelsBody, HostName, HostState, KsmMode, type HostDetail, type HostView, type KsmReport } from '../contract/hosts.js';
+import { EVICT_GRACE_DEFAULT_S, HOST_LABELS_FROM, HostLabelsBody, HostName, HostState, KsmMode, type HostDetail, type HostEviction, type HostView, type KsmReport } from '../contract/hosts.js';
 import { AGENT_JOIN_PATH, AgentJoinReply, AgentJoinRequest } from '../contract/agent.js';
 import { JOIN_TOKEN_DEFAULT_TTL_MS, JOIN_TOKEN_MAX_TTL_MS } from '../cluster/agent-join.js';
 import { listOf, namedResult } from './responses.js';
@@ -28,6 +28,14 @@ export const KsmReportBody = z
   .strict() satisfies z.ZodType<KsmReport>;
 
 const KsmBody = z.object({ mode: KsmMode }).strict();
+const EvictBody = z.object({ graceSeconds: z.number().int().min(0).max(3600).default(EVICT_GRACE_DEFAULT_S) }).strict().default({});
+export const HostEvictionBody = z
+  .object({
+    host: z.string(),
+    graceSeconds: count,
+    vms: z.array(z.object({ name: z.string(), outcome: z.enum(['stopped', 'forced', 'ordered', 'failed']), detail: z.string().nullable() }).strict()),
+  })
+  .strict() satisfies z.ZodType<HostEviction>;
 
 export const HostViewBody = z
   .object({
@@ -100,6 +108,16 @@ export const hostRoutes: ApiRoute[] = [
     params: HostParams,
     response: HostDetailBody,
     handler: async (input) => input.app.hosts.undrain(input.params.name, callerOf(input)),
+  }),
+  defineRoute({
+    method: 'POST',
+    url: '/v1/hosts/:name/evict',
+    summary: "Evict a host: drained, and every VM there stopped (power button, by force after the grace); an agent without a link gets the order when it reconnects",
+    access: 'admin',
+    params: HostParams,
+    body: EvictBody,
+    response: HostEvictionBody,
+    handler: async (input) => input.app.hosts.evict(input.params.name, callerOf(input), input.app.vms, input.body.graceSeconds),
   }),
   defineRoute({
     method: 'PUT',

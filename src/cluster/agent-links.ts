@@ -1,5 +1,6 @@
 // The controller's end of the agents' links (WSS at /v1/agent/link): the credential names the host, hello records its
-// capacity and marks it up, heartbeats are stamped with the database's clock; a closed link leaves it unlinked (its
+// capacity, heartbeats are stamped with the database's clock (the first comes once the agent carried out its host's
+// full desired set, so a host back after being declared down is up only once it killed what was given away); a closed link leaves it unlinked (its
 // state is judged by its heartbeat's age and its storage lease, host-liveness.ts).
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
@@ -155,7 +156,8 @@ export class AgentLinks {
     const now = dbNowIso(this.db);
     await this.db
       .updateTable('hosts')
-      .set({ memory_mib: memoryMiB, vcpus, agent_report: JSON.stringify(report), heartbeat_at: now, agent_linked_at: now, updated_at: now, ...(row.state === 'down' ? { state: 'up' } : {}) })
+      // Not its heartbeat: a host is judged alive by heartbeats only, which the agent sends once its host is as desired.
+      .set({ memory_mib: memoryMiB, vcpus, agent_report: JSON.stringify(report), agent_linked_at: now, updated_at: now, ...(row.state === 'down' ? { state: 'up' } : {}) })
       .where('name', '=', host)
       .execute();
     this.send(socket, { type: 'accepted', protocol: AGENT_PROTOCOL_VERSION, hostId: host, heartbeatEveryMs: AGENT_HEARTBEAT_EVERY_MS });

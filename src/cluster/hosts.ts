@@ -6,13 +6,13 @@ import { cpus, totalmem } from 'node:os';
 import type { Logger } from 'pino';
 import { auditAppend } from '../audit/log.js';
 import { ArdesiaError } from '../contract/errors.js';
-import type { HostCapacityView, HostDetail, HostView, KsmMode, KsmReport, PlacementRefusal } from '../contract/hosts.js';
+import type { HostCapacityView, HostDetail, HostEviction, HostView, KsmMode, KsmReport, PlacementRefusal } from '../contract/hosts.js';
 import { KsmSysfs } from '../hypervisor/host/ksm-sysfs.js';
 import { Pool } from '../contract/pools.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { Store } from '../store/db.js';
 import { dbNowIso } from './db-clock.js';
-import { hostContents, hostGet, hostLoadsOf, hostsSnapshot, hostStateNow, hostViewOf, requireHost, type StorageView } from './host-repo.js';
+import { hostContents, hostGet, hostJudgementNow, hostLoadsOf, hostsSnapshot, hostStateNow, hostViewOf, requireHost, type StorageView } from './host-repo.js';
 import { type Placement, type PlacementNeed, placeDesktop, desktopsThatFit } from './placement.js';
 
 export const HEARTBEAT_EVERY_MS = 10_000;
@@ -34,6 +34,8 @@ export interface HostServiceOptions {
 export interface HostServiceEvents {
   host: [HostView];
   'host-removed': [string];
+  /** After each of this daemon's heartbeats, the storage leases just read: hosts are judged afresh. */
+  heartbeat: [];
 }
 
 /** Caller as the audit records it. */
@@ -114,6 +116,7 @@ export class HostService extends EventEmitter<HostServiceEvents> {
         return new Map();
       });
     }
+    this.emit('heartbeat');
   }
 
   async list(): Promise<HostView[]> {
@@ -183,6 +186,24 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     return this.announce(name);
   }
 
+  /**
+   * `host evict`: drained, then every VM there stopped at once (the guest's power button, by force after the grace).
+   * A host whose agent has no link gets the order when it reconnects. Not the controller's own host (its desktops are
+   * the pools'; drain it instead).
+   */
+  async evict(name: string, who: HostCaller, vms: VmStopper, graceSeconds: number): Promise<HostEviction> {
+    await requireHost(this.db, name);
+    if (name === this.opts.name) throw new ArdesiaError('HOST_IS_CONTROLLER', `host ${name} is the controller's own host: drain it (\`ardesia host drain ${name}\`) and stop its VMs one by one`);
+    await this.drain(name, who);
+    const names = (await hostContents(this.db, name)).vms;
+    const outcomes = await Promise.all(names.map((vm) => evictOne(vms, vm, graceSeconds * 1000)));
+    await auditAppend(this.db, who.name, 'host.evict', name, { graceSeconds, vms: outcomes }, who.address);
+    this.log.warn({ host: name, vms: outcomes }, `host ${name} evicted: ${outcomes.length} VM(s) stopped or ordered to stop`);
+    await this.settleDrain(name); // with everything stopped, in maintenance
+    await this.announce(name);
+    return { host: name, graceSeconds, vms: outcomes };
+  }
+
   /** Refused for the controller's own host and while anything runs there. */
   async remove(name: string, who: HostCaller): Promise<{ removed: string }> {
     await requireHost(this.db, name);
@@ -204,6 +225,17 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     // Heartbeats are judged by the database's clock (remote agents' are stamped with it), read in the same query.
     const rows = await this.db.selectFrom('hosts').select(['name', 'state', 'heartbeat_at']).select(dbNowIso(this.db).as('db_now')).execute();
     return new Set(rows.filter((r) => hostStateNow(r, Date.parse(r.db_now), this.opts.name, this.storage) !== 'up').map((r) => r.name));
+  }
+
+  /** Hosts judged down now (storage lease expired: host-liveness.ts), with why. */
+  async downHosts(): Promise<Map<string, string>> {
+    const rows = await this.db.selectFrom('hosts').select(['name', 'state', 'heartbeat_at']).select(dbNowIso(this.db).as('db_now')).execute();
+    const down = new Map<string, string>();
+    for (const r of rows) {
+      const j = hostJudgementNow(r, Date.parse(r.db_now), this.opts.name, this.storage);
+      if (j.state === 'down') down.set(r.name, j.reason ?? 'down');
+    }
+    return down;
   }
 
   async place(need: PlacementNeed, remoteAgents = false): Promise<Placement> {
@@ -272,6 +304,29 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     const view = await this.show(name);
     this.emit('host', view);
     return view;
+  }
+}
+
+/** The VM manager's stop, as eviction uses it. */
+export interface VmStopper {
+  stop(name: string, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }>;
+}
+
+async function evictOne(vms: VmStopper, name: string, graceMs: number): Promise<HostEviction['vms'][number]> {
+  const codeOf = (err: unknown) => (err instanceof ArdesiaError ? err.code : undefined);
+  try {
+    const r = await vms.stop(name, { waitMs: Math.max(graceMs, 1) });
+    return { name, outcome: 'stopped', detail: r.reason ?? null };
+  } catch (err) {
+    if (codeOf(err) === 'VM_NOT_RUNNING') return { name, outcome: 'stopped', detail: (err as Error).message };
+    if (codeOf(err) === 'AGENT_NOT_LINKED') return { name, outcome: 'ordered', detail: (err as Error).message };
+    if (codeOf(err) !== 'VM_STOP_TIMEOUT') return { name, outcome: 'failed', detail: (err as Error).message };
+  }
+  try {
+    const r = await vms.stop(name, { force: true });
+    return { name, outcome: 'forced', detail: r.reason ?? null };
+  } catch (err) {
+    return { name, outcome: codeOf(err) === 'VM_NOT_RUNNING' ? 'stopped' : 'failed', detail: (err as Error).message };
   }
 }
 

@@ -82,6 +82,16 @@ export interface HostDetail extends HostView {
   vms: string[];
 }
 
+/** `host evict`'s default: how long each guest has to power off before its QEMU is stopped by force. */
+export const EVICT_GRACE_DEFAULT_S = 30;
+/** What `host evict` did with each VM of the host: powered off, stopped by force after the grace, or (its agent not
+ *  linked) ordered stopped, carried out when the agent reconnects. */
+export interface HostEviction {
+  host: string;
+  graceSeconds: number;
+  vms: Array<{ name: string; outcome: 'stopped' | 'forced' | 'ordered' | 'failed'; detail: string | null }>;
+}
+
 export const PLACEMENT_REFUSAL_CODES = ['PLACEMENT_NO_HOST_UP', 'PLACEMENT_NO_LABELED_HOST', 'PLACEMENT_NO_CAPACITY', 'PLACEMENT_NO_VCPUS'] as const;
 export type PlacementRefusalCode = (typeof PLACEMENT_REFUSAL_CODES)[number];
 

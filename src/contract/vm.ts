@@ -108,6 +108,9 @@ export const VmSpec = z.object({
   /** QEMU's VM generation ID device (guid=auto: a new GUID in every QEMU process): a restored clone's kernel, built with
    *  CONFIG_VMGENID, sees a new generation and reseeds its random numbers. Part of the VM's shape, as above. */
   vmgenid: z.boolean().optional(),
+  /** vm.conf `restart-on-host-loss yes`: when its host is down (its storage lease expired), the controller starts it on
+   *  another host from the same disks; without it, the VM is recorded lost and waits for the administrator. */
+  restartOnHostLoss: z.boolean().optional(),
 });
 export type VmSpec = z.infer<typeof VmSpec>;
 export type VmSpecInput = z.input<typeof VmSpec>;
@@ -137,6 +140,8 @@ export const VmStatus = z.object({
   /** Why the VM last stopped (guest poweroff, killed, QEMU died while the daemon was down …). */
   lastStopReason: z.string().nullable(),
   startedAt: z.string().nullable(),
+  /** Set when the controller started it on its host after the host it ran on was lost (restart-on-host-loss). */
+  hostLoss: z.string().nullable(),
   spec: VmSpec,
 });
 export type VmStatus = z.infer<typeof VmStatus>;

@@ -51,6 +51,7 @@ import { auditAppend } from '../audit/log.js';
 import { HomeLeases } from '../cluster/home-leases/service.js';
 import { DEFAULT_CPU_OVERCOMMIT, DEFAULT_MEMORY_OVERCOMMIT, HostService } from '../cluster/hosts.js';
 import { AgentJoin } from '../cluster/agent-join.js';
+import { HostLossWatch } from '../cluster/host-loss-watch.js';
 import { RemoteVms } from '../cluster/remote-vms.js';
 import { AgentStreams } from '../cluster/agent-streams.js';
 import { AgentLinks } from '../cluster/agent-links.js';
@@ -219,6 +220,8 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   // VMs placed on a remote host run under its agent: desired state over its link, its reports kept with the VM.
   const remoteVms = new RemoteVms(store, agentLinks, hosts.localName, log);
   const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids, remote: remoteVms, ...(homeLeases ? { launchPrefix: homeLeases.registerPrefix() } : {}) });
+  // Plain VMs of a host judged down: restarted elsewhere (restart-on-host-loss) or recorded lost, after each heartbeat.
+  new HostLossWatch(store, hosts, manager, log).attach();
   const rootToken = await ensureRootToken(store, dataDir);
 
   const reconciled = await manager.reconcile();

@@ -84,4 +84,10 @@ export const HOST_MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('vms').addColumn('observed', 'text').execute();
     },
   },
+  // Why the controller started a VM on another host after its host was lost (restart-on-host-loss), for `vm status`.
+  '0023_vm_host_loss': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('vms').addColumn('host_loss', 'text').execute();
+    },
+  },
 };

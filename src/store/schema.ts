@@ -26,6 +26,8 @@ export interface VmTable {
   generation: ColumnType<number, number | undefined, number>;
   /** VmObserved as JSON: the agent's last report of it (a VM on a remote host), null when it reported none. */
   observed: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Set when the controller restarted it elsewhere after its host was lost; cleared by the next start. */
+  host_loss: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ApiTokenTable {

@@ -18,6 +18,8 @@ export interface VmRecord {
   generation: number;
   /** Its agent's last report (a VM on a remote host). */
   observed: VmObserved | null;
+  /** Why the controller restarted it on its host after the one before was lost (null once started by other means). */
+  hostLoss: string | null;
 }
 
 function fromRow(row: Selectable<VmTable>): VmRecord {
@@ -32,6 +34,7 @@ function fromRow(row: Selectable<VmTable>): VmRecord {
     host: row.host,
     generation: row.generation,
     observed: row.observed === null ? null : VmObserved.parse(JSON.parse(row.observed)),
+    hostLoss: row.host_loss ?? null,
   };
 }
 
@@ -83,7 +86,7 @@ export async function vmUpdateSpec(db: Store, spec: VmSpec, source: string): Pro
 export async function vmSetDesired(
   db: Store,
   name: string,
-  patch: { desired?: 'running' | 'stopped'; lastStopReason?: string | null; startedAt?: string | null; host?: string; generation?: number },
+  patch: { desired?: 'running' | 'stopped'; lastStopReason?: string | null; startedAt?: string | null; host?: string; generation?: number; hostLoss?: string | null },
 ): Promise<void> {
   const set: Updateable<VmTable> = { updated_at: new Date().toISOString() };
   if (patch.desired !== undefined) set.desired = patch.desired;
@@ -91,6 +94,7 @@ export async function vmSetDesired(
   if (patch.startedAt !== undefined) set.started_at = patch.startedAt;
   if (patch.host !== undefined) set.host = patch.host;
   if (patch.generation !== undefined) set.generation = patch.generation;
+  if (patch.hostLoss !== undefined) set.host_loss = patch.hostLoss;
   await db.updateTable('vms').set(set).where('name', '=', name).execute();
 }
 

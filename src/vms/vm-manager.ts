@@ -182,6 +182,7 @@ export class VmManager {
       source: rec.source,
       lastStopReason: seen.running ? null : rec.lastStopReason,
       startedAt: seen.startedAt,
+      hostLoss: rec.hostLoss,
       spec,
     };
   }
@@ -223,7 +224,7 @@ export class VmManager {
           if (isConfined(caller) || resume || opts.fromTemplate || opts.templateRam) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} was placed on host ${placed}, but this start runs on the controller's own host only`);
           remote.requireLinked(placed);
         }
-        await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host: placed });
+        await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host: placed, hostLoss: null });
         if (before && before.host !== placed && remote?.isRemote(before.host)) remote.forget({ ...before, host: before.host });
         return placed;
       });
@@ -346,12 +347,13 @@ export class VmManager {
   }
 
   /** ACPI power button (vmctl stop), or QEMU quit with force; with waitMs, until QEMU is gone. */
-  async stop(name: string, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }> {
+  /** `reason`: what a forced stop records (default: stopped by force). */
+  async stop(name: string, opts: { force?: boolean; waitMs?: number; reason?: string }): Promise<{ stopped: boolean; reason?: string }> {
     const rec = await this.record(name);
     if (this.opts.remote?.isRemote(rec.host) && !this.runtimes.has(name)) return this.opts.remote.stop({ ...rec, host: rec.host }, opts);
     const rt = this.running(name);
     await vmSetDesired(this.db, name, { desired: 'stopped' });
-    if (opts.force) await rt.forceStop();
+    if (opts.force) await rt.forceStop(opts.reason);
     else await rt.powerdown();
     const waitMs = opts.force ? Math.max(opts.waitMs ?? 0, 10_000) : opts.waitMs;
     if (!waitMs) return { stopped: rt.exited };

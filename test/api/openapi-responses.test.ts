@@ -90,7 +90,7 @@ const AREAS: Record<string, string[]> = {
     'POST /v1/sessions/:desktop/disconnect', 'POST /v1/desktops/:name/display', 'GET /v1/desktops/:name/spice.vv', 'GET /v1/display/socket',
     'GET /v1/sessions/:desktop/timeline', 'GET /v1/pools/:pool/timeline', 'GET /v1/reports/usage', 'GET /v1/reports/usage.csv',
   ],
-  hosts: ['GET /v1/hosts', 'GET /v1/hosts/:name', 'POST /v1/hosts/:name/drain', 'POST /v1/hosts/:name/undrain', 'PUT /v1/hosts/:name/labels', 'DELETE /v1/hosts/:name', 'GET /v1/hosts/:name/ksm', 'PUT /v1/hosts/:name/ksm'],
+  hosts: ['GET /v1/hosts', 'GET /v1/hosts/:name', 'POST /v1/hosts/:name/drain', 'POST /v1/hosts/:name/undrain', 'POST /v1/hosts/:name/evict', 'PUT /v1/hosts/:name/labels', 'DELETE /v1/hosts/:name', 'GET /v1/hosts/:name/ksm', 'PUT /v1/hosts/:name/ksm'],
   // Driven by test/cluster/agent-join.postgres.test.ts: a token needs a PostgreSQL store and an HTTPS listener to pin.
   agents: ['POST /v1/hosts/:name/join-token', 'POST /v1/agent/join'],
 };
@@ -163,7 +163,7 @@ test('system, accounts, audit and thin clients: the real replies match the docum
   check.assertChecked(AREAS.accounts!);
 });
 
-test('hosts: list, show, drain, undrain, labels, and remove of a second host — the real replies match the document', async () => {
+test('hosts: list, show, drain, undrain, labels, evict and remove of a second host — the real replies match the document', async () => {
   const [own] = await check.call<Array<{ name: string }>>('GET /v1/hosts', '/v1/hosts', root);
   await check.call('GET /v1/hosts/:name', `/v1/hosts/${own!.name}`, root);
   await check.call('POST /v1/hosts/:name/drain', `/v1/hosts/${own!.name}/drain`, root);
@@ -180,6 +180,7 @@ test('hosts: list, show, drain, undrain, labels, and remove of a second host —
     await store.destroy();
   }
   await check.call('PUT /v1/hosts/:name/labels', '/v1/hosts/api-blade2/labels', root, { labels: ['ssd', 'gpu'] });
+  await check.call('POST /v1/hosts/:name/evict', '/v1/hosts/api-blade2/evict', root, { graceSeconds: 1 });
   await check.call('DELETE /v1/hosts/:name', '/v1/hosts/api-blade2', root);
   check.assertChecked(AREAS.hosts!);
 });

@@ -159,6 +159,7 @@ const ROWS: Record<string, Row> = {
   'GET /v1/hosts/:name': { expect: [401, 403, 403, 404] },
   'POST /v1/hosts/:name/drain': { expect: [401, 403, 403, 404] },
   'POST /v1/hosts/:name/undrain': { expect: [401, 403, 403, 404] },
+  'POST /v1/hosts/:name/evict': { expect: [401, 403, 403, 404], body: { graceSeconds: 1 } },
   'PUT /v1/hosts/:name/labels': { expect: [401, 403, 403, 404], body: { labels: ['ssd'] } },
   'DELETE /v1/hosts/:name': { expect: [401, 403, 403, 404] },
   // join tokens and their exchange: this matrix's daemon keeps SQLite, which refuses remote agents (AGENT_NEEDS_POSTGRES, 409)

@@ -12,7 +12,8 @@ import { WebSocket } from 'ws';
 import { ApiClient } from '../../src/cli/client.js';
 import { openDisplay } from '../gateway/harness.js';
 import { rfbStart } from '../gateway/protocols.js';
-import type { HostDetail, HostView } from '../../src/contract/hosts.js';
+import type { HostDetail, HostEviction, HostView } from '../../src/contract/hosts.js';
+import type { AuditEntry } from '../../src/contract/users.js';
 import type { VmStatus } from '../../src/contract/vm.js';
 import { NetLab } from '../netboot/lab.js';
 import { CLI, killRuntimeQemus, qemuPidsUnder, runCli, TestDaemon, until } from '../helpers/daemon.js';
@@ -45,6 +46,7 @@ let controller: TestDaemon;
 let agent: AgentProc;
 let agentDir: string;
 let ns: string;
+let dbUrl: string;
 const dirs: string[] = [];
 
 const cli = (args: string[]) => runCli(controller.dataDir, args);
@@ -79,6 +81,7 @@ before(async () => {
   await client.end();
   const url = new URL(admin);
   url.searchParams.set('host', socketDir);
+  dbUrl = admin;
   controller = new TestDaemon(tempDir(), ['--listen', `${NET}.1:8443`, '--host-name', 'ctl', '--database', url.toString()], ctlNs);
   await controller.spawn();
   // The shared data folder: a directory both hosts see (here, the same filesystem).
@@ -86,7 +89,7 @@ before(async () => {
   const disk = join(shared, 'v1.qcow2');
   assert.equal((await cli(['vm', 'create', '-b', g.amd64.rootQcow2, disk])).code, 0);
   const conf = join(shared, 'vm.conf');
-  writeFileSync(conf, `vm "v1" {\n memory 160M\n boot "${g.amd64.kernel}"\n initrd "${g.amd64.initrd}"\n cmdline "console=ttyS0 root=/dev/vda rw quiet"\n disk "${disk}"\n disable\n}\nvm "bad" {\n memory 160M\n disk "${join(shared, 'missing.qcow2')}"\n disable\n}\n`);
+  writeFileSync(conf, `vm "v1" {\n memory 160M\n boot "${g.amd64.kernel}"\n initrd "${g.amd64.initrd}"\n cmdline "console=ttyS0 root=/dev/vda rw quiet"\n disk "${disk}"\n disable\n}\nvm "bad" {\n memory 160M\n disk "${join(shared, 'missing.qcow2')}"\n disable\n}\nvm "v2" {\n memory 96M\n boot "${g.amd64.kernel}"\n initrd "${g.amd64.initrd}"\n cmdline "console=ttyS0 quiet"\n disable\n}\n`);
   assert.equal((await cli(['vm', 'load', conf])).code, 0);
   const token = (await json<{ token: string }>(['host', 'add', 'a1'])).token;
   agentDir = tempDir();
@@ -342,4 +345,99 @@ test('a VM removed on the controller is forgotten on its host by the agent', asy
   await controller.api().request('DELETE', '/v1/vms/v1');
   await until('the agent removed its definition', () => /vm v1: remove/.test(agent.output));
   assert.equal((await cli(['vm', 'status', 'v1'])).code === 0, false, 'gone on the controller');
+});
+
+/** One QEMU's life as /proc sees it (a zombie not yet reaped by its agent counts as gone). */
+const qemuLives = (pid: number) => existsSync(`/proc/${pid}`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+
+test('an agent back after its VM was given away kills it before its first heartbeat: the controller never sees the host alive while it runs', async () => {
+  assert.equal((await cli(['vm', 'start', 'v2'])).code, 0);
+  const pid2 = (await status('v2')).pid!;
+  assert.ok(pid2 > 0);
+  const db = new pg.Client({ connectionString: dbUrl });
+  await db.connect();
+  try {
+    // The agent frozen (its host cut off, or stalled): the controller closes the silent link.
+    agent.proc.kill('SIGSTOP');
+    await until('a1 unlinked', linked(false));
+    // Meanwhile the cluster gave v2 away (as a restart on host loss does): recorded on another host, its report gone.
+    await db.query(`update vms set host = 'ctl', desired = 'stopped', observed = null where name = 'v2'`);
+    const beatBefore = (await db.query<{ heartbeat_at: string }>(`select heartbeat_at from hosts where name = 'a1'`)).rows[0]!.heartbeat_at;
+    // Its QEMU held stopped for a moment: the agent's kill of it waits, which would show a heartbeat taken before it.
+    process.kill(pid2, 'SIGSTOP');
+    agent.proc.kill('SIGCONT');
+    let qemuResumed = false;
+    let violation: string | undefined;
+    const seen = await until('a1 heartbeating again', async () => {
+      const row = (await db.query<{ heartbeat_at: string; agent_linked_at: string | null }>(`select heartbeat_at, agent_linked_at from hosts where name = 'a1'`)).rows[0]!;
+      // Read after the row: a heartbeat newer than the freeze while v2's QEMU still lives breaks "rejoin empty".
+      const lives = qemuLives(pid2);
+      if (row.heartbeat_at !== beatBefore && lives) violation ??= `host a1 heartbeat at ${row.heartbeat_at} while the QEMU of v2 given away still ran (pid ${pid2})`;
+      if (row.agent_linked_at !== null && !qemuResumed) {
+        qemuResumed = true;
+        setTimeout(() => process.kill(pid2, 'SIGCONT'), 2_000).unref();
+      }
+      return row.heartbeat_at !== beatBefore ? row : undefined;
+    }, 60_000, 50).catch((err: Error) => assert.fail(`${err.message}; the agent said:\n${agent.output.slice(-3000)}`));
+    assert.equal(violation, undefined);
+    assert.ok(seen.agent_linked_at !== null);
+    assert.equal(qemuLives(pid2), false, 'v2 killed on a1');
+    const killAt = agent.output.indexOf('vm v2: kill');
+    assert.ok(killAt >= 0, 'the agent killed v2');
+    assert.ok(agent.output.indexOf('agent ready', killAt) > killAt, 'ready only after the kill');
+    await until('a1 up again', async () => (await json<HostView[]>(['host', 'list'])).find((h) => h.name === 'a1' && h.state === 'up'));
+    assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, []);
+    assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'v2')), []);
+  } finally {
+    try {
+      process.kill(pid2, 'SIGCONT');
+    } catch {
+      // gone
+    }
+    await db.end();
+  }
+});
+
+test('host evict: the host drained and its VMs stopped through its agent, by force once the grace is over', async () => {
+  assert.equal((await cli(['vm', 'start', 'v2'])).code, 0);
+  const pid = (await status('v2')).pid!;
+  assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, ['v2']);
+  // No grace: the power button is pressed, and the force follows at once (the guest has no time to power off).
+  const r = await json<HostEviction>(['host', 'evict', 'a1', '--grace', '0']);
+  assert.deepEqual([r.host, r.graceSeconds, r.vms.map((v) => [v.name, v.outcome])], ['a1', 0, [['v2', 'forced']]]);
+  assert.equal((await status('v2')).state, 'stopped');
+  await until('the QEMU of v2 gone', () => !qemuLives(pid));
+  const a1 = await json<HostDetail>(['host', 'show', 'a1']);
+  assert.deepEqual([a1.state, a1.vms], ['maintenance', []], 'drained, and with nothing left, in maintenance');
+  const audit = await controller.api().request<AuditEntry[]>('GET', '/v1/audit?action=host.evict');
+  assert.deepEqual(audit.map((e) => [e.target, (e.detail as HostEviction).vms.map((v) => v.outcome)]), [['a1', ['forced']]]);
+  // The CLI's own words, and nothing is placed there now.
+  const again = await cli(['host', 'evict', 'a1']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /^ardesia: host a1 drained; 0 VM\(s\):$/m);
+  const refused = await cli(['vm', 'start', 'v2']);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /a1 is maintenance/);
+  assert.equal((await cli(['host', 'evict', 'ctl'])).code === 0, false, "the controller's own host is drained, not evicted");
+});
+
+test('ardesia agent --fence-after: with no controller that long, the agent stops its VMs by itself, and the controller records why once back', async () => {
+  assert.equal((await cli(['host', 'undrain', 'a1'])).code, 0);
+  await agent.kill('SIGKILL');
+  await until('a1 unlinked', linked(false));
+  agent = new AgentProc(ns, agentDir, ['--fence-after', '3']);
+  await until('a1 linked again', linked(true));
+  assert.equal((await cli(['vm', 'start', 'v2'])).code, 0);
+  const pid = (await status('v2')).pid!;
+  await controller.kill('SIGTERM');
+  await until('the agent stopped v2 by itself', () => !qemuLives(pid), 60_000);
+  assert.match(agent.output, /no controller for 3 s: the agent stops every VM of its host \(--fence-after\)/);
+  await controller.spawn();
+  const s = await until('v2 recorded stopped with the reason', async () => {
+    const v = await status('v2');
+    return v.state === 'stopped' && v.lastStopReason ? v : undefined;
+  });
+  assert.equal(s.lastStopReason, "stopped by its host's agent: no controller for 3 s (ardesia agent --fence-after)");
+  assert.equal(agent.output.match(/vm v2: start/g)?.length, 1, 'not started again when the controller came back');
+  assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, []);
 });

@@ -22,6 +22,7 @@ import pino from 'pino';
 import { guestArtifacts } from '../helpers/guests.js';
 import { qemuPidsUnder, TestDaemon, until } from '../helpers/daemon.js';
 import { helperImage, untilDesktops, userClient } from '../pools/support.js';
+import { assertHostLossOutcome, LOST_HOST_VMS, runningVmRow } from './host-loss-support.js';
 
 const IO_TIMEOUT_S = 2;
 
@@ -169,6 +170,8 @@ before(async () => {
       await db.insertInto('hosts').values({ name: h.name, state: 'up', memory_mib: 4096, vcpus: 2, memory_overcommit: 1.5, cpu_overcommit: 16, labels: '[]', labels_from: 'api', heartbeat_at: silentSince, agent_credential_sha256: null, cert_fingerprint: null, agent_report: null, agent_linked_at: null, created_at: silentSince, updated_at: silentSince }).execute();
       await db.insertInto('lease_host_ids').values({ host: h.name, host_id: h.hostId }).execute();
     }
+    // Plain VMs recorded running on the power-loss host d and on the cut-off host b (host-loss-support.ts).
+    for (const [name, host, restartOnHostLoss] of LOST_HOST_VMS) await db.insertInto('vms').values(runningVmRow(name, host, restartOnHostLoss, silentSince)).execute();
   } finally {
     await db.destroy();
   }
@@ -389,4 +392,5 @@ test('power loss, the end: the lease moved only after host_dead_seconds, and not
   assert.ok(holderGoneBefore, 'the dead host\'s QEMU was gone before the lease moved');
   assert.equal(alive(dead.daemon.pid!), false, 'the dead host\'s sanlock daemon is gone');
   for (const q of dead.qemus) assert.equal(alive(q.pid!), false);
+  await assertHostLossOutcome(daemon);
 });

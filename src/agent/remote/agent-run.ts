@@ -18,12 +18,15 @@ import { dataDirLock } from '../../lib/data-dir-lock.js';
 import { streamDial } from './agent-streams.js';
 import { AgentVms } from './agent-vms.js';
 import { type AgentState, agentStateRead, agentStateWrite, controllerAfter, controllerCandidates } from './agent-state.js';
+import { type FenceClock, fenceDue, fenceReason } from './agent-fence.js';
 import { pinnedConnect } from './pinned-tls.js';
 
 export const AGENT_VERSION = '0.1.0';
 /** Refusals no retry can cure: the agent stops and says why. */
 const FATAL: ReadonlySet<string> = new Set(['AGENT_CREDENTIAL_REFUSED', 'AGENT_CONTROLLER_MISMATCH', 'AGENT_PROTOCOL_MISMATCH', 'AGENT_NEEDS_POSTGRES', 'AGENT_LINK_REPLACED']);
 
+/** How often the agent asks whether --fence-after is due. */
+const FENCE_CHECK_EVERY_MS = 1_000;
 /** Heartbeats without an ack before the agent drops the link and dials again. */
 const ACKS_MISSED_LIMIT = 6;
 
@@ -34,6 +37,8 @@ export interface AgentRunOptions {
   /** --join: the one-time token of `ardesia host add`. */
   joinToken?: string;
   probeTimeoutMs?: number;
+  /** --fence-after: with no controller this long, every VM of the host is stopped by force (agent-fence.ts). */
+  fenceAfterMs?: number;
   log: Logger;
   signal: AbortSignal;
 }
@@ -117,25 +122,40 @@ async function agentServe(state: AgentState, opts: AgentRunOptions): Promise<voi
   // The daemon's umask: runtime files and logs owner-only unless made otherwise on purpose.
   process.umask(0o077);
   const vms = await AgentVms.open(opts.dataDir, state.host, hostReport, log);
+  // Lost since the start: QEMUs found again are fenced too when no controller answers in time.
+  const fence: FenceClock = { fenceAfterMs: opts.fenceAfterMs, lostSinceMs: Date.now(), fenced: false };
+  const fenceTimer = opts.fenceAfterMs === undefined ? undefined : setInterval(() => {
+    if (!fenceDue(fence, Date.now())) return;
+    fence.fenced = true;
+    const reason = fenceReason(opts.fenceAfterMs!);
+    log.warn({ fenceAfterMs: opts.fenceAfterMs }, `no controller for ${Math.round(opts.fenceAfterMs! / 1000)} s: the agent stops every VM of its host (--fence-after)`);
+    void vms.fence(reason).then((names) => log.warn({ vms: names }, `fenced: ${names.length} VM(s) stopped`));
+  }, FENCE_CHECK_EVERY_MS);
   try {
-    await linkLoop(urls, state, capacity, vms, opts);
+    await linkLoop(urls, state, capacity, vms, opts, fence);
   } finally {
+    clearInterval(fenceTimer);
     await vms.close();
   }
 }
 
-async function linkLoop(urls: URL[], state: AgentState, capacity: AgentCapacity, vms: AgentVms, opts: AgentRunOptions): Promise<void> {
+async function linkLoop(urls: URL[], state: AgentState, capacity: AgentCapacity, vms: AgentVms, opts: AgentRunOptions, fence: FenceClock): Promise<void> {
   const { log } = opts;
   let at = 0;
   let attempt = 0;
   while (!opts.signal.aborted) {
     let linked = false;
     try {
-      await linkOnce(urls[at]!, state, capacity, vms, opts, () => (linked = true));
+      await linkOnce(urls[at]!, state, capacity, vms, opts, () => {
+        linked = true;
+        fence.lostSinceMs = null;
+        fence.fenced = false;
+      });
     } catch (err) {
       if (err instanceof ArdesiaError && FATAL.has(err.code)) throw err;
       log.warn({ err: (err as Error).message }, 'agent link failed');
     }
+    fence.lostSinceMs ??= Date.now();
     if (opts.signal.aborted) break;
     if (linked) attempt = 0;
     at = controllerAfter(urls.length, at, linked);
@@ -169,6 +189,25 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
       }
     };
     const reportSoon = () => void report().catch((err: Error) => log.warn({ err }, 'reporting the VMs failed'));
+    let heartbeatEveryMs: number | undefined;
+    const heartbeat = () => {
+      // A controller that stopped answering (cut off without a FIN) is left: the next link is dialled.
+      if (Date.now() - lastAckAt > ACKS_MISSED_LIMIT * heartbeatEveryMs!) {
+        log.warn({ lastAckAt: new Date(lastAckAt).toISOString() }, 'the controller stopped answering heartbeats; reconnecting');
+        ws.terminate();
+        return;
+      }
+      if (ws.readyState === ws.OPEN) ws.send(agentMessageEncode({ type: 'heartbeat', seq: seq++, load: { loadAverage1m: loadavg()[0] ?? 0, memoryFreeMiB: Math.floor(freemem() / 1024 / 1024) } }));
+      // Level-triggered: a pass at every heartbeat too (a no-op once the host is as desired), then the report.
+      void vms.drive().then(reportSoon);
+    };
+    const beginHeartbeats = () => {
+      if (beat !== undefined || heartbeatEveryMs === undefined || ws.readyState !== ws.OPEN) return;
+      log.info('agent ready: its host is as the controller wants; heartbeats begin');
+      lastAckAt = Date.now();
+      heartbeat();
+      beat = setInterval(heartbeat, heartbeatEveryMs);
+    };
     const onAbort = () => ws.close(1000, 'agent stopping');
     opts.signal.addEventListener('abort', onAbort, { once: true });
     ws.on('open', () => ws.send(agentMessageEncode({ type: 'hello', protocol: AGENT_PROTOCOL_VERSION, host: state.host, agentVersion: AGENT_VERSION, capacity })));
@@ -182,22 +221,11 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
       if (m.type === 'accepted') {
         onAccepted();
         log.info({ host: m.hostId, heartbeatEveryMs: m.heartbeatEveryMs }, `agent linked to ${url.origin} as host ${m.hostId}`);
-        lastAckAt = Date.now();
-        const send = () => {
-          // A controller that stopped answering (cut off without a FIN) is left: the next link is dialled.
-          if (Date.now() - lastAckAt > ACKS_MISSED_LIMIT * m.heartbeatEveryMs) {
-            log.warn({ lastAckAt: new Date(lastAckAt).toISOString() }, 'the controller stopped answering heartbeats; reconnecting');
-            ws.terminate();
-            return;
-          }
-          if (ws.readyState === ws.OPEN) ws.send(agentMessageEncode({ type: 'heartbeat', seq: seq++, load: { loadAverage1m: loadavg()[0] ?? 0, memoryFreeMiB: Math.floor(freemem() / 1024 / 1024) } }));
-          // Level-triggered: a pass at every heartbeat too (a no-op once the host is as desired), then the report.
-          void vms.drive().then(reportSoon);
-        };
-        send();
-        beat = setInterval(send, m.heartbeatEveryMs);
+        heartbeatEveryMs = m.heartbeatEveryMs;
       } else if (m.type === 'vm-desired') {
-        void vms.desiredReceive(m.vms, m.full).then(reportSoon);
+        // The first full set is carried out (VMs the cluster gave away killed) before the first heartbeat: until then the
+        // controller does not see this host up (a host back after being declared down rejoins empty).
+        void vms.desiredReceive(m.vms, m.full).then(report).catch((err: Error) => log.warn({ err }, 'reporting the VMs failed')).then(() => m.full && beginHeartbeats());
       } else if (m.type === 'stream-open') {
         streamDial(m, vms.runtimeOf(m.vm), url, state, log).catch((err: Error) => {
           log.warn({ err: err.message, vm: m.vm }, `${m.kind} stream of vm ${m.vm} not opened: ${err.message}`);

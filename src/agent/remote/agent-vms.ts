@@ -92,6 +92,19 @@ export class AgentVms {
     return this.manager.runtimeOf(name);
   }
 
+  /** --fence-after: every running VM stopped by force with the reason, after the passes running; their names. */
+  fence(reason: string): Promise<string[]> {
+    const run = this.passes.then(async () => {
+      const running = (await this.manager.list()).filter((v) => v.state !== 'stopped').map((v) => v.name);
+      for (const name of running) {
+        await this.manager.stop(name, { force: true, waitMs: KILL_WAIT_MS, reason }).catch((err: Error) => this.log.error({ err, vm: name }, `vm ${name}: the fence's stop failed: ${err.message}`));
+      }
+      return running;
+    });
+    this.passes = run.then(() => undefined, (err) => this.log.error({ err }, 'the fence failed'));
+    return run;
+  }
+
   /** Every VM on the host as the agent sees it now. */
   async observed(): Promise<Extract<AgentMessage, { type: 'vm-observed' }>> {
     // A QEMU gone whose exit is not yet in the store (its start time still there) is reported stopping: `stopped` comes with its reason.

@@ -11,15 +11,16 @@ export function registerAgentCommand(program: Command): void {
     .option('--controller <url>', "a controller's https://HOST:PORT, repeatable: with a standby, give each; the agent dials them in turn until one leads (default: the URL the token, or the saved join, names)", (v: string, all: string[] = []) => [...all, v])
     .option('--join <token>', 'the one-time join token (needed the first time only: the agent keeps its own credential in DATA_DIR/agent.json)')
     .addOption(flag('--probe-timeout <ms>', 'how long the KVM probe guest may take at start (or 5s)', duration({ bareUnit: 'ms', minMs: 100, maxMs: 600_000 }), '20000'))
+    .addOption(flag('--fence-after <seconds>', 'with no controller for this long, stop every VM of this host by force (off unless given; as Proxmox\'s local agent does)', duration({ bareUnit: 's', minMs: 1_000, maxMs: 7 * 86_400_000 })))
     .option('--log-level <level>', 'log level', 'info')
-    .action(async (flags: { controller?: string[]; join?: string; probeTimeout: number; logLevel: string }, cmd: Command) => {
+    .action(async (flags: { controller?: string[]; join?: string; probeTimeout: number; fenceAfter?: number; logLevel: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const [{ default: pino }, { agentRun }] = await Promise.all([import('pino'), import('../../agent/remote/agent-run.js')]);
       const log = pino({ level: flags.logLevel, base: { svc: 'ardesia-agent' } });
       const stop = new AbortController();
       for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => stop.abort());
       try {
-        await agentRun({ dataDir: resolveDataDir(g), controllers: flags.controller, joinToken: flags.join, probeTimeoutMs: flags.probeTimeout, log, signal: stop.signal });
+        await agentRun({ dataDir: resolveDataDir(g), controllers: flags.controller, joinToken: flags.join, probeTimeoutMs: flags.probeTimeout, ...(flags.fenceAfter !== undefined ? { fenceAfterMs: flags.fenceAfter } : {}), log, signal: stop.signal });
       } catch (err) {
         // The code first: scripts and the tests tell a refusal from a network failure by it.
         if (err instanceof ArdesiaError) {

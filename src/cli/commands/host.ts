@@ -2,8 +2,9 @@
 import { Argument, type Command } from 'commander';
 import { DEFAULT_PROBE_TIMEOUT_MS, formatHostReport, hostCheck } from '../../hypervisor/host/index.js';
 
-import { duration, flag, oneOf } from '../options.js';
-import { KSM_MODES, type HostDetail, type HostView, type KsmMode, type KsmReport } from '../../contract/hosts.js';
+import { duration, flag, nonNegativeInt, oneOf } from '../options.js';
+import { EVICT_GRACE_DEFAULT_S, KSM_MODES, type HostDetail, type HostEviction, type HostView, type KsmMode, type KsmReport } from '../../contract/hosts.js';
+import { terminalSafeLine } from '../terminal-safe.js';
 import type { ApiClient } from '../client.js';
 import { output, table } from '../output.js';
 import { client, enc, wantsJson } from './image.js';
@@ -14,7 +15,7 @@ interface HostCheckFlags {
 }
 
 export function registerHostCommands(program: Command): void {
-  const host = program.command('host').description('the hosts of the cluster (list, show, label, drain, undrain, remove), and this machine\'s KVM check');
+  const host = program.command('host').description('the hosts of the cluster (list, show, label, drain, undrain, evict, remove), and this machine\'s KVM check');
   host
     .command('check')
     .description('check VMX/SVM, EPT/NPT, nested virtualization, /dev/kvm and run a KVM probe guest (exit 1 only when QEMU is missing)')
@@ -69,6 +70,17 @@ export function registerHostCommands(program: Command): void {
         output(wantsJson(cmd), wantsJson(cmd) ? h : hostText(h));
       });
   }
+  host
+    .command('evict')
+    .description('drain the host and stop every VM there (the power button, by force after the grace); an agent cut off gets the order when it reconnects')
+    .argument('<name>')
+    .option('--grace <seconds>', `how long each guest has to power off before it is stopped by force (default ${EVICT_GRACE_DEFAULT_S})`, nonNegativeInt(3600))
+    .action(async (name: string, flags: { grace?: number }, cmd: Command) => {
+      const r = await client(cmd).request<HostEviction>('POST', `/v1/hosts/${enc(name)}/evict`, flags.grace === undefined ? {} : { graceSeconds: flags.grace });
+      if (wantsJson(cmd)) return output(true, r);
+      console.log(`ardesia: host ${r.host} drained; ${r.vms.length} VM(s):`);
+      for (const v of r.vms) console.log(terminalSafeLine(`  ${v.name}: ${v.outcome}${v.detail ? ` (${v.detail})` : ''}`));
+    });
   host
     .command('label')
     .description("set a host's labels, which pools may require or avoid (replaces them all; refused while its serve --host-label sets them)")

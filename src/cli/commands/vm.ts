@@ -154,6 +154,7 @@ export function registerVmCommands(program: Command): void {
       const vms = name ? [await api.request<VmStatus>('GET', `/v1/vms/${encodeURIComponent(name)}`)] : await api.request<VmStatus[]>('GET', '/v1/vms');
       if (json(cmd)) return output(true, name ? vms[0] : vms);
       console.log(table(['NAME', 'STATE', 'PID', 'VCPUS', 'MEMORY', 'ACCEL', 'OWNER', 'LAST STOP'], vms.map(statusLine)));
+      for (const v of vms.filter((x) => x.hostLoss)) console.log(`\n${terminalSafeLine(`${v.name}: ${v.hostLoss}`)}`);
       if (vms.some((v) => v.accel === 'tcg')) console.log(`\nwarning: ${vms.find((v) => v.accelNote)?.accelNote}`);
     });
 

@@ -18,7 +18,7 @@ export type AllowFlagName = (typeof ALLOW_FLAGS)[number];
 export type AllowEntry = { flag: AllowFlagName; pos: SourcePos } | { flag: 'owner'; owner: string; pos: SourcePos };
 
 export type VmOption =
-  | { kind: 'memory' | 'cpus' | 'arch' | 'accel' | 'firmware' | 'owner' | 'interfaces'; value: string; pos: SourcePos }
+  | { kind: 'memory' | 'cpus' | 'arch' | 'accel' | 'firmware' | 'owner' | 'interfaces' | 'restartOnHostLoss'; value: string; pos: SourcePos }
   | { kind: 'cdrom' | 'boot' | 'initrd' | 'cmdline' | 'bootDevice'; value: string; pos: SourcePos }
   | { kind: 'disk'; value: string; format?: Located<string>; bus?: Located<string>; pos: SourcePos }
   | { kind: 'enable' | 'disable' | 'sev' | 'seves'; pos: SourcePos }

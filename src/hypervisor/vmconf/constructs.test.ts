@@ -147,3 +147,13 @@ test('syntax details: comments, continuation, blank lines, one-line blocks, sour
   assert.deepEqual(r.sourceOf, { a: '/etc/vm.conf:4', b: '/etc/vm.conf:5' });
   assert.deepEqual(r.sources, ['/etc/vm.conf']);
 });
+
+test('restart-on-host-loss yes|no (an Ardesia extension): off unless said; an instance inherits it', () => {
+  assert.equal(only(vm('restart-on-host-loss yes')).restartOnHostLoss, true);
+  assert.equal(only(vm('restart-on-host-loss no')).restartOnHostLoss, false);
+  assert.equal(only(vm('memory 64M')).restartOnHostLoss, undefined);
+  assert.throws(() => parseWith(vm('restart-on-host-loss maybe')), /restart-on-host-loss takes yes or no, not "maybe"/);
+  assert.throws(() => parseWith(vm('restart-on-host-loss yes\nrestart-on-host-loss no')), /restart-on-host-loss is given twice/);
+  const r = parseWith('vm "p" {\n restart-on-host-loss yes\n allow instance { memory }\n}\nvm "p" instance "i" {\n memory 64M\n}\n');
+  assert.deepEqual(r.vms.map((v) => [v.name, v.restartOnHostLoss]), [['p', true], ['i', true]]);
+});

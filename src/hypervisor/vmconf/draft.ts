@@ -36,6 +36,7 @@ export interface VmDraft {
   owner?: Located<InstanceOwner>;
   nics: NicDraft[];
   interfacesCount?: Located<number>;
+  restartOnHostLoss?: Located<boolean>;
   allow?: InstancePolicy & { pos: SourcePos };
   /** False for an instance whose parent did not `allow instance { instance }`. */
   mayBeParent: boolean;
@@ -53,7 +54,12 @@ export function parseOwner(text: string, pos: SourcePos): InstanceOwner {
   return owner;
 }
 
-type SingleKey = 'memoryMiB' | 'vcpus' | 'arch' | 'accel' | 'firmware' | 'cdrom' | 'bootPath' | 'bootDevice' | 'initrd' | 'cmdline' | 'owner' | 'interfacesCount';
+function yesNo(text: string, option: string, pos: SourcePos): boolean {
+  if (text === 'yes' || text === 'no') return text === 'yes';
+  throw vmconfParseError(pos, `${option} takes yes or no, not "${text}"`);
+}
+
+type SingleKey = 'memoryMiB' | 'vcpus' | 'arch' | 'accel' | 'firmware' | 'cdrom' | 'bootPath' | 'bootDevice' | 'initrd' | 'cmdline' | 'owner' | 'interfacesCount' | 'restartOnHostLoss';
 
 function setOnce<K extends SingleKey>(draft: VmDraft, key: K, value: NonNullable<VmDraft[K]>, label: string, pos: SourcePos): void {
   const first = draft[key] as Located<unknown> | undefined;
@@ -87,6 +93,8 @@ function applyOption(draft: VmDraft, opt: VmOption, switches: Map<string, Switch
       return setOnce(draft, 'bootPath', located(opt.value, opt.pos), 'boot', opt.pos);
     case 'bootDevice':
       return setOnce(draft, 'bootDevice', located(opt.value, opt.pos), 'boot device', opt.pos);
+    case 'restartOnHostLoss':
+      return setOnce(draft, 'restartOnHostLoss', located(yesNo(opt.value, 'restart-on-host-loss', opt.pos), opt.pos), 'restart-on-host-loss', opt.pos);
     case 'owner':
       return setOnce(draft, 'owner', located(parseOwner(opt.value, opt.pos), opt.pos), 'owner', opt.pos);
     case 'disk':
@@ -193,7 +201,7 @@ export function draftFromInstance(block: VmBlock, parent: VmDraft, switches: Map
   enforceAllow(block, parent);
   const own = draftFromBlock(block, switches);
   const inherit = <K extends SingleKey>(key: K): VmDraft[K] => own[key] ?? parent[key];
-  const keys: SingleKey[] = ['memoryMiB', 'vcpus', 'arch', 'accel', 'firmware', 'cdrom', 'bootPath', 'bootDevice', 'initrd', 'cmdline', 'owner', 'interfacesCount'];
+  const keys: SingleKey[] = ['memoryMiB', 'vcpus', 'arch', 'accel', 'firmware', 'cdrom', 'bootPath', 'bootDevice', 'initrd', 'cmdline', 'owner', 'interfacesCount', 'restartOnHostLoss'];
   const merged: VmDraft = { ...own };
   for (const key of keys) (merged as unknown as Record<string, unknown>)[key] = inherit(key);
   const ownNics = block.options.some((o) => o.kind === 'interface');

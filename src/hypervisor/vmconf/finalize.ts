@@ -115,6 +115,7 @@ function buildInput(d: VmDraft, host: VmConfHost): { input: VmSpecInput; fieldPo
   set('arch', d.arch as Located<VmSpecInput['arch']> | undefined);
   set('accel', d.accel as Located<VmSpecInput['accel']> | undefined);
   set('owner', d.owner);
+  set('restartOnHostLoss', d.restartOnHostLoss);
   if (d.cdrom) set('cdrom', { value: resolveFromFile(d.cdrom.value, d.cdrom.pos), pos: d.cdrom.pos });
   for (const [key, opt] of [['boot', d.bootPath ?? d.bootDevice ?? d.firmware ?? d.initrd]] as const) if (opt) fieldPos.set(key, opt.pos);
   return { input, fieldPos };

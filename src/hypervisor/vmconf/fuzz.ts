@@ -12,7 +12,7 @@ const VOCABULARY = [
   'vm', 'switch', 'include', 'instance', 'allow', 'memory', 'disk', 'cdrom', 'boot', 'device', 'interface', 'interfaces',
   'local', 'locked', 'lladdr', 'owner', 'enable', 'disable', 'format', 'bus', 'model', 'bridge', 'group', 'rdomain', 'up',
   'down', 'cpus', 'arch', 'accel', 'firmware', 'initrd', 'cmdline', 'sev', 'prefix', 'inet6', 'staggered', 'start',
-  'parallel', 'delay', 'socket', 'agentx', '{', '}', ',', '=', '\n', '\\\n', '#', '"', "'", '$x', '$', 'x = "v"', '0', '-1',
+  'parallel', 'delay', 'socket', 'agentx', 'restart-on-host-loss', 'yes', '{', '}', ',', '=', '\n', '\\\n', '#', '"', "'", '$x', '$', 'x = "v"', '0', '-1',
   '512M', '99999999999999999999G', '1.5G', 'qcow2', 'raw', 'cdrom', 'net', 'tap0', 'br0', '00:11:22:33:44:55', '"a.img"',
   '"inc.conf"', '"/loop.conf"', 'uefi', 'i386', 'tcg', ':g', 'u:g', '\t', ' ', '\0', 'é',
 ];

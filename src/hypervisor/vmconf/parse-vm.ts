@@ -7,7 +7,7 @@ import type { TokenStream } from './stream.js';
 
 const VM_OPTION_NAMES =
   'memory, disk, cdrom, boot, boot device, interface, local interface, interfaces, owner, enable, disable, ' +
-  'allow instance, and the Ardesia extensions initrd, cmdline, firmware, arch, cpus, accel';
+  'allow instance, and the Ardesia extensions initrd, cmdline, firmware, arch, cpus, accel, restart-on-host-loss';
 
 function pos(t: Token): SourcePos {
   return { file: t.file, line: t.line, col: t.col };
@@ -44,6 +44,7 @@ export function parseVmBlock(s: TokenStream): VmBlock {
 function describeOption(o: VmOption): string {
   if (o.kind === 'bootDevice') return 'boot device';
   if (o.kind === 'allowInstance') return 'allow instance';
+  if (o.kind === 'restartOnHostLoss') return 'restart-on-host-loss';
   if (o.kind === 'interface' && o.local) return 'local interface';
   return o.kind;
 }
@@ -62,6 +63,9 @@ function parseVmOption(s: TokenStream, vmName: string): VmOption {
     case 'interfaces':
       s.next();
       return { kind: t.text, value: s.expectArgument(`a value after "${t.text}"`).text, pos: at };
+    case 'restart-on-host-loss':
+      s.next();
+      return { kind: 'restartOnHostLoss', value: s.expectArgument('yes or no after "restart-on-host-loss"').text, pos: at };
     case 'cdrom':
     case 'initrd':
     case 'cmdline':

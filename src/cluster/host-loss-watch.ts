@@ -1,0 +1,79 @@
+// After each heartbeat of the controller, the plain VMs of hosts judged down are dealt with (host-loss.ts decides):
+// restarted on another host through the VM manager's own start (placement, the agent link or a local launch), or
+// recorded stopped as lost with the reason `vm status` shows. Both are audited. A desktop's VM is its pool's.
+import type { Logger } from 'pino';
+import { auditAppend } from '../audit/log.js';
+import type { Store } from '../store/db.js';
+import { vmGet, vmList, vmNextGeneration, vmSetDesired, vmSetObserved } from '../store/vms.js';
+import { type HostLossAction, hostLossActions, lostReason } from './host-loss.js';
+import type { HostService } from './hosts.js';
+
+/** The audit's principal for what the controller does by itself after a host loss. */
+const ACTOR = 'host-loss';
+
+/** The VM manager's start: placement picks an up host (never the down one) and starts it there. */
+export interface VmStarter {
+  start(name: string): Promise<unknown>;
+}
+
+export class HostLossWatch {
+  private busy = false;
+
+  constructor(private readonly db: Store, private readonly hosts: HostService, private readonly vms: VmStarter, private readonly log: Logger) {}
+
+  /** From now on, a pass after each heartbeat of the controller. */
+  attach(): void {
+    this.hosts.on('heartbeat', () => void this.pass().catch((err) => this.log.warn({ err }, 'dealing with the VMs of down hosts failed; tried again at the next heartbeat')));
+  }
+
+  /** One pass; a pass still running makes this one a no-op (the next heartbeat looks again). */
+  async pass(): Promise<HostLossAction[]> {
+    if (this.busy) return [];
+    this.busy = true;
+    try {
+      const down = await this.hosts.downHosts();
+      if (down.size === 0) return [];
+      const [records, notPlain] = await Promise.all([vmList(this.db), this.desktopVmNames()]);
+      const plain = records.filter((r) => !notPlain.has(r.name));
+      const actions = hostLossActions(plain.map((r) => ({ name: r.name, host: r.host, desired: r.desired, restartOnHostLoss: r.spec.restartOnHostLoss === true })), down);
+      for (const a of actions) await this.carryOut(a);
+      return actions;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async carryOut(a: HostLossAction): Promise<void> {
+    // Its dead host's last report is no longer true: it runs nowhere now.
+    await vmSetObserved(this.db, a.name, null);
+    if (a.kind === 'lost') return this.recordLost(a);
+    try {
+      await this.vms.start(a.name);
+    } catch (err) {
+      return this.recordLost(a, (err as Error).message);
+    }
+    const to = (await vmGet(this.db, a.name))?.host ?? null;
+    await vmSetDesired(this.db, a.name, { hostLoss: `restarted on host ${to} at ${new Date().toISOString()}: ${a.reason}` });
+    await auditAppend(this.db, ACTOR, 'vm.restart-on-host-loss', a.name, { from: a.from, to, reason: a.reason });
+    this.log.warn({ vm: a.name, from: a.from, to, reason: a.reason }, `vm ${a.name} restarted on host ${to} after ${a.reason}`);
+  }
+
+  private async recordLost(a: HostLossAction, restartFailure?: string): Promise<void> {
+    const reason = lostReason(a, restartFailure);
+    // A new generation: should its host come back with it still running, its agent stops it (rejoin empty).
+    const generation = vmNextGeneration((await vmGet(this.db, a.name))?.generation ?? 0);
+    await vmSetDesired(this.db, a.name, { desired: 'stopped', lastStopReason: reason, startedAt: null, generation });
+    await auditAppend(this.db, ACTOR, 'vm.lost', a.name, { host: a.from, reason });
+    this.log.warn({ vm: a.name, host: a.from }, `vm ${a.name} ${reason}`);
+  }
+
+  /** VMs of desktops, pool desktops and image maintenance sessions. */
+  private async desktopVmNames(): Promise<Set<string>> {
+    const [desktops, poolDesktops, maintenance] = await Promise.all([
+      this.db.selectFrom('desktops').select('vm_name').execute(),
+      this.db.selectFrom('pool_desktops').select('name').execute(),
+      this.db.selectFrom('maintenance_sessions').select('vm_name').execute(),
+    ]);
+    return new Set([...desktops.map((d) => d.vm_name), ...poolDesktops.map((d) => d.name), ...maintenance.map((m) => m.vm_name)].filter((n): n is string => n !== null));
+  }
+}
