@@ -1,17 +1,10 @@
 // A lock between processes on one machine: a file created exclusively holding the owner's pid. Two builds
 // sharing one cache folder (two tests, or two admins) must not run mmdebstrap into the same package cache.
 import { openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
+import { processAlive as alive } from './process-alive.js';
 
 const POLL_MS = 500;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Creates `path` or waits while a live process holds it; a lock whose owner is gone is taken over. */
 async function acquire(path: string, onWait: (holder: number) => void): Promise<void> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ArdesiaError } from '../../contract/errors.js';
-import { acquireError, areaInitialised, daemonError, DELTA_MAGIC, heldElsewhere, homeResource, hostDeadSeconds, leaseFiles, lockspaceText, PAXOS_MAGIC, parseHelperFailure, parseHostStates, parseInquire, registerArgs, registerRefusal, resourceText, smallestFree } from './layout.js';
+import { acquireError, areaInitialised, daemonError, DELTA_MAGIC, heldElsewhere, homeResource, hostDeadSeconds, leaseFiles, lockspaceText, PAXOS_MAGIC, parseHelperFailure, parseHostStates, parseInquire, registerArgs, registerRefusal, releaseOutcome, resourceText, SANLOCK_RV, smallestFree } from './layout.js';
 
 const files = leaseFiles('/srv/ardesia');
 
@@ -128,4 +128,17 @@ test('parseHostStates reads `sanlock client gets -h 1` for one lockspace (output
   assert.deepEqual([...parseHostStates(out, 'ardesia')], [[1, 'LIVE'], [2, 'FAIL'], [13, 'DEAD']]);
   assert.deepEqual([...parseHostStates(out, 'other')], [[7, 'LIVE']]);
   assert.deepEqual([...parseHostStates('', 'ardesia')], []);
+});
+
+test('a release: done, gone with its QEMU, or busy (sanlock cleaning up after an exited QEMU, or in another request)', () => {
+  const cases: Array<[number, boolean, ReturnType<typeof releaseOutcome>]> = [
+    [0, true, 'released'],
+    [SANLOCK_RV.ESRCH, false, 'released'],
+    [SANLOCK_RV.ENOENT, true, 'released'],
+    [SANLOCK_RV.EBUSY, false, 'released'],
+    [SANLOCK_RV.EBUSY, true, 'retry'],
+    [SANLOCK_RV.ECONNREFUSED, true, 'failed'],
+    [SANLOCK_RV.EPERM, false, 'failed'],
+  ];
+  for (const [rv, alive, expected] of cases) assert.equal(releaseOutcome(rv, alive), expected, `${rv} alive=${alive}`);
 });

@@ -81,6 +81,7 @@ export const SANLOCK_RV = {
   EPERM: -1,
   ENOENT: -2,
   ESRCH: -3,
+  EBUSY: -16,
   EEXIST: -17,
   ECONNREFUSED: -111,
   ACQUIRE_IDLIVE: -243,
@@ -90,6 +91,15 @@ export const SANLOCK_RV = {
   LEADER_MAGIC: -223,
   ACQUIRE_LOCKSPACE: -241,
 } as const;
+
+/** What a release's answer means. ESRCH: the QEMU is gone and sanlock freed its leases with it; ENOENT: it did not
+ *  hold this one. EBUSY: sanlock is busy with that client — cleaning up after its exit (gone, sanlock frees the lease
+ *  by itself) or, for a QEMU still alive, in another request (retry). */
+export function releaseOutcome(rv: number, holderAlive: boolean): 'released' | 'retry' | 'failed' {
+  if (rv === 0 || rv === SANLOCK_RV.ESRCH || rv === SANLOCK_RV.ENOENT) return 'released';
+  if (rv === SANLOCK_RV.EBUSY) return holderAlive ? 'retry' : 'released';
+  return 'failed';
+}
 
 const HELD = new Set<number>([SANLOCK_RV.ACQUIRE_IDLIVE, SANLOCK_RV.ACQUIRE_OWNED, SANLOCK_RV.ACQUIRE_OTHER, SANLOCK_RV.ACQUIRE_OWNED_RETRY]);
 

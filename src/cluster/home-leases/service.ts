@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import { auditAppend } from '../../audit/log.js';
 import { now } from '../../lib/time.js';
 import type { Store } from '../../store/db.js';
-import { acquireError, daemonError, DEFAULT_IO_TIMEOUT_S, homeResource, type LeaseFiles, leaseFiles, type LeaseResource, LOCKSPACE, registerRefusal, SANLOCK_RV } from './layout.js';
+import { acquireError, daemonError, DEFAULT_IO_TIMEOUT_S, homeResource, type LeaseFiles, leaseFiles, type LeaseResource, LOCKSPACE, registerRefusal, releaseOutcome, SANLOCK_RV } from './layout.js';
+import { processAlive } from '../../lib/process-alive.js';
 import { ArdesiaError } from '../../contract/errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { homeLeaseClaimInit, homeLeaseFreed, homeLeaseGet, homeLeaseHeld, homeLeaseReady, homeLeaseSlot, leaseHostId } from './repo.js';
@@ -31,6 +32,10 @@ export interface HomeLeaseHolder {
   desktop: string;
   pid: number;
 }
+
+/** A release sanlock answers busy for a live holder is tried again this many times, this far apart. */
+const RELEASE_ATTEMPTS = 5;
+const RELEASE_RETRY_MS = 200;
 
 export class HomeLeases {
   readonly files: LeaseFiles;
@@ -135,9 +140,14 @@ export class HomeLeases {
   async release(user: string, holder: HomeLeaseHolder): Promise<void> {
     const row = await homeLeaseGet(this.db, user);
     if (row?.ready) {
-      const rv = await this.sanlock.release(holder.pid, { ...homeResource(this.files, row.slot, user), name: row.resource });
-      // ESRCH: the QEMU is gone, and sanlock freed its leases with it; ENOENT: it did not hold this one.
-      if (rv !== 0 && rv !== SANLOCK_RV.ESRCH && rv !== SANLOCK_RV.ENOENT) throw daemonError(rv, `releasing the home lease of ${user}`);
+      const resource = { ...homeResource(this.files, row.slot, user), name: row.resource };
+      for (let attempt = 1; ; attempt++) {
+        const rv = await this.sanlock.release(holder.pid, resource);
+        const outcome = releaseOutcome(rv, processAlive(holder.pid));
+        if (outcome === 'released') break;
+        if (outcome === 'failed' || attempt >= RELEASE_ATTEMPTS) throw daemonError(rv, `releasing the home lease of ${user}`);
+        await new Promise((r) => setTimeout(r, RELEASE_RETRY_MS));
+      }
     }
     await homeLeaseFreed(this.db, user, this.opts.host, holder.desktop);
     await auditAppend(this.db, 'home-leases', 'home.unlease', user, { host: this.opts.host, desktop: holder.desktop, pid: holder.pid });
