@@ -1,7 +1,6 @@
 // `ardesia agent` joins a controller: a real controller (PostgreSQL store, HTTPS) and agents, each in a network
 // namespace the test creates, over real TLS. Outcomes and their order are asserted, never timing.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +9,8 @@ import pg from 'pg';
 import { AGENT_PROTOCOL_VERSION, joinTokenEncode, joinTokenParse } from '../../src/contract/agent.js';
 import type { HostView } from '../../src/contract/hosts.js';
 import { NetLab } from '../netboot/lab.js';
-import { CLI, runCli, TestDaemon, until } from '../helpers/daemon.js';
+import { runCli, TestDaemon, until } from '../helpers/daemon.js';
+import { AgentProc } from '../helpers/agent-proc.js';
 import { freshDatabase, postgresAvailable } from '../helpers/postgres.js';
 import { type OpenApiDoc, schemaProblems } from '../api/responses-support.js';
 import { hostRoutes } from '../../src/api/routes-hosts.js';
@@ -18,23 +18,6 @@ import { hostRoutes } from '../../src/api/routes-hosts.js';
 const skip = postgresAvailable() ? false : 'PostgreSQL 15 is not installed (apt-get install postgresql)';
 const NET = '10.251.7';
 const CONTROLLER = `https://${NET}.1:8443`;
-
-/** One `ardesia agent` process in a namespace; its output kept for the assertions. */
-class AgentProc {
-  output = '';
-  readonly proc: ChildProcess;
-  readonly exited: Promise<number | null>;
-  constructor(ns: string, readonly dataDir: string, args: string[]) {
-    this.proc = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'agent', '--data-dir', dataDir, '--probe-timeout', '5s', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
-    this.proc.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
-    this.exited = new Promise((resolve) => this.proc.on('exit', (code) => resolve(code)));
-  }
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
-    await this.exited;
-  }
-}
 
 let lab: NetLab;
 let database: string;

@@ -2,7 +2,6 @@
 // in a network namespace the test creates, booting the busybox test guest under TCG. The agent's QEMU outlives the agent
 // and the controller; nothing is started twice. Outcomes and their order are asserted, never timing.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,30 +15,14 @@ import type { HostDetail, HostEviction, HostView } from '../../src/contract/host
 import type { AuditEntry } from '../../src/contract/users.js';
 import type { VmStatus } from '../../src/contract/vm.js';
 import { NetLab } from '../netboot/lab.js';
-import { CLI, killRuntimeQemus, qemuPidsUnder, runCli, TestDaemon, until } from '../helpers/daemon.js';
+import { killRuntimeQemus, qemuPidsUnder, runCli, TestDaemon, until } from '../helpers/daemon.js';
+import { AgentProc } from '../helpers/agent-proc.js';
 import { guestArtifacts } from '../helpers/guests.js';
 import { freshDatabase } from '../helpers/postgres.js';
 
 const NET = '10.251.8';
 const CONTROLLER = `https://${NET}.1:8443`;
 const g = guestArtifacts();
-
-/** One `ardesia agent` process in a namespace (`ip netns exec` execs it: this pid is the agent's). */
-class AgentProc {
-  output = '';
-  readonly proc: ChildProcess;
-  readonly exited: Promise<number | null>;
-  constructor(ns: string, readonly dataDir: string, args: string[]) {
-    this.proc = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'agent', '--data-dir', dataDir, '--probe-timeout', '5s', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
-    this.proc.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
-    this.exited = new Promise((resolve) => this.proc.on('exit', (code) => resolve(code)));
-  }
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
-    await this.exited;
-  }
-}
 
 let lab: NetLab;
 let controller: TestDaemon;
