@@ -79,7 +79,7 @@ async function ensureDemoPool() {
   if ((await runCli(['pool', 'show', 'demo'])) !== 0) {
     await runCli(['pool', 'create', 'demo', '--image', 'demo', '--warm', '1', '--max', '4', '--vcpus', '2', '--memory', '1G', '--users', 'demo,admin'], true);
   }
-  process.stdout.write(`\nThe demo pool is ready to fill: its warm spare boots in the background (about a minute under TCG).\nOpen ${web}/ and log in.\n`);
+  process.stdout.write(`\nThe demo pool is ready to fill: its first warm spare boots in the background (about a minute under TCG) while its restore\ntemplate is built; later desktops are restored from the template (ardesia pool show demo: the start line).\nOpen ${web}/ and log in.\n`);
 }
 
 async function demo() {

@@ -1,7 +1,7 @@
 // Pools, their desktops, the broker's connect, and sessions. Users see the pools they are entitled to and
 // their own sessions only; everything else about pools is for administrators.
 import { z } from 'zod';
-import { ConnectBody, MAX_POOL_DESKTOPS, Pool, PoolName, PoolPatch } from '../contract/pools.js';
+import { ConnectBody, MAX_POOL_DESKTOPS, PoolCreate, PoolName, PoolPatch } from '../contract/pools.js';
 import { MAX_FORECAST_WEEKS } from '../contract/pool-schedule.js';
 import { NAME_PATTERN } from '../contract/vm.js';
 import type { Caller } from '../desktops/pools.js';
@@ -41,7 +41,7 @@ export const poolRoutes: ApiRoute[] = [
     url: '/v1/pools',
     summary: 'Create a pool',
     access: 'admin',
-    body: Pool,
+    body: PoolCreate,
     status: 201,
     response: PoolViewBody,
     handler: async (input) => input.app.pools.create(input.body, callerOf(input)),

@@ -76,8 +76,9 @@ const PoolFields = z
     hostLabels: PoolHostLabels.default({ require: [], avoid: [] }),
     /** Warm spares by day and time (contract/pool-schedule.ts); while set, it replaces warmSpares. */
     spareSchedule: SpareSchedule.default([]),
-    /** boot: each desktop boots; restore: desktops are clones of a template restored from its saved state. */
-    startMode: StartMode.default('boot'),
+    /** boot: each desktop boots; restore: desktops are clones of a template restored from its saved state. Left out at
+     *  creation: restore when the image's guest helper can take a restored clone's identity, boot otherwise (start-mode.ts). */
+    startMode: StartMode.optional(),
   })
   .strict();
 
@@ -121,11 +122,17 @@ function poolCrossFieldIssues(p: PoolFieldsOut): Array<{ path: string; message: 
 
 export const Pool = PoolFields.superRefine((p, ctx) => {
   for (const issue of poolCrossFieldIssues(p)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [issue.path], message: issue.message });
-}).transform((p) => ({ ...p, onLogoff: p.onLogoff ?? (p.persistent ? 'keep' : 'reset') }) as Pool);
+}).transform((p) => ({ ...p, onLogoff: p.onLogoff ?? (p.persistent ? 'keep' : 'reset'), startMode: p.startMode ?? 'boot' }) as Pool);
 
-/** A validated pool: every default applied, onLogoff resolved. */
-export interface Pool extends Omit<PoolFieldsOut, 'onLogoff'> {
+/** A new pool as the API takes it: a start mode left out is chosen from the image (PoolService.create), not defaulted here. */
+export const PoolCreate = PoolFields.superRefine((p, ctx) => {
+  for (const issue of poolCrossFieldIssues(p)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [issue.path], message: issue.message });
+});
+
+/** A validated pool: every default applied, onLogoff and startMode resolved. */
+export interface Pool extends Omit<PoolFieldsOut, 'onLogoff' | 'startMode'> {
   onLogoff: OnLogoff;
+  startMode: StartMode;
 }
 export type PoolInput = z.input<typeof PoolFields>;
 

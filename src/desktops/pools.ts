@@ -19,7 +19,8 @@ import {
 import type { ServiceContext } from '../images/context.js';
 import { auditAppend, auditFeed } from '../audit/log.js';
 import { requireImage } from '../images/versions.js';
-import { imageCurrentVersions } from '../images/repo.js';
+import { imageCurrentVersions, imageGet } from '../images/repo.js';
+import { defaultStartMode } from './start-mode.js';
 import { placementRefusalForUser } from '../contract/hosts.js';
 import { type BrokerDecision, brokerDecide, isEntitled, type BrokerView } from './broker-plan.js';
 import { isInSession } from './lifecycle.js';
@@ -132,7 +133,10 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
   }
 
   async create(input: PoolInput, who: Caller): Promise<PoolView> {
-    const pool = this.parse(input);
+    // Left out: chosen from what the image's guest helper can do (start-mode.ts).
+    const image = input.startMode === undefined && typeof input.image === 'string' ? await imageGet(this.ctx.db, input.image) : undefined;
+    const startMode = input.startMode ?? (image ? defaultStartMode({ guestHelper: image.guest_helper }, input.network ?? { mode: 'none' }) : undefined);
+    const pool = this.parse({ ...input, ...(startMode ? { startMode } : {}) });
     return this.lockPool(pool.name, async () => {
       if (await poolGet(this.ctx.db, pool.name)) throw new ArdesiaError('POOL_EXISTS', `pool ${pool.name} already exists`);
       await requireImage(this.ctx, pool.image);

@@ -94,6 +94,7 @@ export class ImageService {
       kernel: copied.kernel,
       initrd: copied.initrd,
       cmdline: boot.cmdline ?? null,
+      guest_helper: null, // an imported image's helper is unknown; a Debian build records its own
       current_version: null,
       created_at: now(),
       created_by: principal,
@@ -124,6 +125,7 @@ export class ImageService {
   private async buildDebian(img: ImageRow, op: OperationHandle | undefined, onUndo: (f: () => Promise<void>) => void): Promise<string> {
     type Builder = (opts: { dest: string; workDir: string; onProgress?: (stage: string, fraction?: number) => void }) => Promise<{
       boot: { firmware: 'bios' | 'uefi'; kernel?: string; initrd?: string; cmdline?: string };
+      guestHelper?: number;
     }>;
     const modulePath = './build/debian.js';
     let build: Builder | undefined;
@@ -149,7 +151,7 @@ export class ImageService {
     }
     await this.ctx.db
       .updateTable('images')
-      .set({ firmware: built.boot.firmware, kernel: names.kernel, initrd: names.initrd, cmdline: built.boot.cmdline ?? null })
+      .set({ firmware: built.boot.firmware, kernel: names.kernel, initrd: names.initrd, cmdline: built.boot.cmdline ?? null, guest_helper: built.guestHelper ?? null })
       .where('name', '=', img.name)
       .execute();
     return dest;

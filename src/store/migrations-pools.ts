@@ -66,4 +66,10 @@ export const POOL_MIGRATIONS: Record<string, Migration> = {
       await sql.raw(jsonSetMissingKey(dialectOf(db), 'pools', 'spec', 'startMode', '"boot"')).execute(db);
     },
   },
+  // The guest helper's version an image carries (known for images Ardesia built): a new pool's default start mode.
+  '0024_image_guest_helper': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('images').addColumn('guest_helper', 'integer').execute();
+    },
+  },
 };

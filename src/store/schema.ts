@@ -63,6 +63,8 @@ export interface ImageTable {
   kernel: string | null;
   initrd: string | null;
   cmdline: string | null;
+  /** The version of the Ardesia guest helper the image carries, when known (images built by Ardesia); null otherwise. */
+  guest_helper: number | null;
   /** The version desktops on "latest" get; null until the first publish. */
   current_version: number | null;
   created_at: string;

@@ -77,6 +77,7 @@ describe('Debian desktop image', () => {
 
   it('records what it built', () => {
     assert.equal(image.boot.firmware, 'uefi');
+    assert.equal(image.guestHelper, 2, 'the guest helper version, which makes restore the default start mode of its pools');
     assert.match(image.sha256, /^[0-9a-f]{64}$/);
     for (const name of ['jwm', 'xterm', 'pcmanfm', 'xserver-xorg-core', 'linux-image-amd64', 'x11-xkb-utils', 'xkb-data', 'spice-vdagent']) {
       assert.ok(image.packages.some((p) => p.name === name), `${name} is installed`);

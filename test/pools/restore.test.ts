@@ -108,6 +108,13 @@ test('a restore pool builds its template, and its spares are clones restored fro
   // comes from the host; this test does not claim different kernel random output.
 });
 
+test('a pool of an imported image (its guest helper unknown) boots by default; an explicit restore is kept', async () => {
+  const plain = await daemon.api().request<PoolView>('POST', '/v1/pools', { name: 'plain', image: 'bb', warmSpares: 0, maxDesktops: 1, memoryMiB: 192 });
+  assert.equal(plain.startMode, 'boot');
+  assert.equal((await poolShow(daemon, 'quick')).startMode, 'restore');
+  await daemon.api().request('DELETE', '/v1/pools/plain');
+});
+
 test('a damaged template state is refused by its sha256: the pool says so, the desktop boots, the template is rebuilt', async () => {
   const before = await templateReady();
   const keyDir = join(daemon.dataDir, 'templates', before.template!.key!);

@@ -89,7 +89,7 @@ function poolOptions(cmd: Command): Command {
     .option('--network <none|nat|bridge:BR>', 'the desktops\' network card: none, QEMU NAT, or a tap on Linux bridge BR (stable MAC, locked)')
     .option('--nat-allow <host:port,…>', 'restricted NAT: the guest reaches only these TCP destinations, at their own address (empty: nothing)')
     .option('--schedule <rule>', `warm spares by day and time, repeatable: ${SPARE_RULE_FORMAT}, in the daemon's time zone; replaces --warm while set; '' clears`, scheduleRule)
-    .option('--start <boot|restore>', 'how desktops start: boot, or restore a clone of the pool\'s template (a booted desktop\'s saved state)', oneOf(StartMode.options))
+    .option('--start <boot|restore>', 'how desktops start: boot, or restore a clone of the pool\'s template (a booted desktop\'s saved state); default: restore where the image\'s guest helper supports it (images built by `image create --build debian`), boot otherwise', oneOf(StartMode.options))
     .option('--nat-host-access', 'unrestricted NAT that may also reach this host\'s own addresses (10.0.2.2 = its loopback); refused by default');
 }
 

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it, test } from 'node:test';
 import {
   DESKTOP_PACKAGES,
   debianTreeCacheKey,
   mmdebstrapArgs,
+  guestHelperVersion,
   DESKTOP_DPKG_EXCLUDES,
   DESKTOP_INITRAMFS_FILES,
   mmdebstrapFailureKind,
@@ -172,4 +175,10 @@ describe('mmdebstrapFailureKind', () => {
     ['nothing', '', 'failed'],
   ];
   for (const [name, output, want] of cases) it(name, () => assert.equal(mmdebstrapFailureKind(output), want));
+});
+
+test('the guest helper\'s version is read from its script (the repository\'s own, and a refusal without one)', () => {
+  assert.equal(guestHelperVersion('#!/bin/sh\n# 2: resumed\nHELPER_VERSION=2\nPORT=x\n'), 2);
+  assert.ok(guestHelperVersion(readFileSync(join(import.meta.dirname, '..', '..', '..', '..', 'guest', 'linux', 'ardesia-guest-helper'), 'utf8')) >= 2);
+  assert.throws(() => guestHelperVersion('#!/bin/sh\n'), { code: 'IMAGE_BUILD_FAILED' });
 });

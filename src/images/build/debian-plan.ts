@@ -2,6 +2,7 @@
 // the cache key, the mmdebstrap arguments and how to read its output, the kernel command line, and parsers
 // for apt sources and dpkg status.
 import { createHash } from 'node:crypto';
+import { ArdesiaError } from '../../contract/errors.js';
 
 /** Bumped whenever the builder changes what ends up in the tree (invalidates the tree cache). 2: mmdebstrap. 3: the
  *  generic kernel with its unused module trees left out and a virtio-only initramfs. */
@@ -247,4 +248,11 @@ const MIRROR_FAILURE_LINES = [/^E: Failed to fetch /m, /^E: Unable to fetch some
 /** Why mmdebstrap failed, from its output: the mirror did not answer, or something else (the output says what). */
 export function mmdebstrapFailureKind(output: string): 'mirror-unreachable' | 'failed' {
   return MIRROR_FAILURE_LINES.some((re) => re.test(output)) ? 'mirror-unreachable' : 'failed';
+}
+
+/** The HELPER_VERSION the guest helper script declares (recorded with the image: what its pools can do). */
+export function guestHelperVersion(script: string): number {
+  const version = /^HELPER_VERSION=(\d+)$/m.exec(script)?.[1];
+  if (!version) throw new ArdesiaError('IMAGE_BUILD_FAILED', 'the guest helper declares no HELPER_VERSION');
+  return Number(version);
 }

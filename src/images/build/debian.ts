@@ -13,6 +13,7 @@ import {
   DESKTOP_INITRAMFS_FILES,
   DESKTOP_KERNEL_PACKAGE,
   DESKTOP_PACKAGES,
+  guestHelperVersion,
   IMAGE_VIRTUAL_BYTES,
   KERNEL_CMDLINE,
   debianTreeCacheKey,
@@ -42,6 +43,8 @@ export interface BuildDebianImageOptions {
 
 export interface BuiltDebianImage {
   boot: { firmware: 'bios' | 'uefi'; kernel?: string; initrd?: string; cmdline?: string };
+  /** The version of the guest helper installed (its HELPER_VERSION line): what a pool of the image can do. */
+  guestHelper: number;
   packages: InstalledPackage[];
   virtualSize: number;
   sha256: string;
@@ -215,6 +218,7 @@ async function buildDebianImageLocked(opts: BuildDebianImageOptions): Promise<Bu
   progress('done', 1);
   return {
     boot: { firmware: 'uefi', kernel, initrd, cmdline: KERNEL_CMDLINE },
+    guestHelper: guestHelperVersion(readFileSync(join(guestLinuxDir(), 'ardesia-guest-helper'), 'utf8')),
     packages,
     virtualSize: IMAGE_VIRTUAL_BYTES,
     sha256,

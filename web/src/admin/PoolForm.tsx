@@ -33,7 +33,8 @@ interface Draft {
   groups: string;
   /** One spare-schedule rule a line, as the CLI writes them ("mon-fri 07:45 40"). */
   schedule: string;
-  startMode: Pool['startMode'];
+  /** auto (a new pool only): the daemon chooses, restore where the image's guest helper supports it. */
+  startMode: Pool['startMode'] | 'auto';
 }
 
 const list = (s: string): string[] =>
@@ -68,7 +69,7 @@ function draftOf(pool: PoolView | undefined, images: ImageInfo[]): Draft {
     users: pool?.entitled.users.join(', ') ?? '',
     groups: pool?.entitled.groups.join(', ') ?? '',
     schedule: (pool?.spareSchedule ?? []).map(spareRuleText).join('\n'),
-    startMode: pool?.startMode ?? 'boot',
+    startMode: pool?.startMode ?? 'auto',
   };
 }
 
@@ -116,7 +117,7 @@ function bodyOf(d: Draft): Partial<Pool> & { name: string; image: string } {
     network: networkOf(d),
     entitled: { users: list(d.users), groups: list(d.groups) },
     spareSchedule: scheduleOf(d.schedule),
-    startMode: d.startMode,
+    ...(d.startMode === 'auto' ? {} : { startMode: d.startMode }),
   };
 }
 
@@ -212,7 +213,8 @@ export function PoolForm(props: { pool?: PoolView; images: ImageInfo[]; onDone: 
         </Field>
       )}
       <Field label="Start desktops by" hint="restore: clones of a template (a desktop booted once and saved), ready in about a second; not with a bridged network">
-        <select value={d.startMode} onChange={(e) => set('startMode', e.target.value as Pool['startMode'])}>
+        <select value={d.startMode} onChange={(e) => set('startMode', e.target.value as Draft['startMode'])}>
+          {!props.pool && <option value="auto">restore where the image supports it, else boot</option>}
           <option value="boot">booting each one</option>
           <option value="restore">restoring a template</option>
         </select>
