@@ -11,7 +11,7 @@ import type { HostView } from '../../src/contract/hosts.js';
 import { NetLab } from '../netboot/lab.js';
 import { runCli, TestDaemon, until } from '../helpers/daemon.js';
 import { AgentProc } from '../helpers/agent-proc.js';
-import { freshDatabase, postgresAvailable } from '../helpers/postgres.js';
+import { freshDatabaseForNamespaces, postgresAvailable } from '../helpers/postgres.js';
 import { type OpenApiDoc, schemaProblems } from '../api/responses-support.js';
 import { hostRoutes } from '../../src/api/routes-hosts.js';
 
@@ -55,15 +55,7 @@ before(async () => {
   if (skip) return;
   lab = await NetLab.create('ag');
   for (const [name, last] of [['ctl', 1], ['a1', 2], ['a2', 3], ['a3', 4]] as const) nsOf[name] = await lab.addHost(name, `${NET}.${last}/24`);
-  // The namespaces reach PostgreSQL through its unix socket folder (its TCP port is on the root namespace's loopback).
-  const admin = await freshDatabase();
-  const client = new pg.Client({ connectionString: admin });
-  await client.connect();
-  const socketDir = (await client.query<{ unix_socket_directories: string }>('show unix_socket_directories')).rows[0]!.unix_socket_directories.split(',')[0]!.trim();
-  await client.end();
-  const url = new URL(admin);
-  url.searchParams.set('host', socketDir);
-  database = url.toString();
+  database = (await freshDatabaseForNamespaces()).viaSocket;
   controller = new TestDaemon(tempDir(), ['--listen', `${NET}.1:8443`, '--host-name', 'ctl', '--database', database], nsOf.ctl);
   await controller.spawn();
 });

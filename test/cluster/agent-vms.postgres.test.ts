@@ -18,7 +18,7 @@ import { NetLab } from '../netboot/lab.js';
 import { killRuntimeQemus, qemuPidsUnder, runCli, TestDaemon, until } from '../helpers/daemon.js';
 import { AgentProc } from '../helpers/agent-proc.js';
 import { guestArtifacts } from '../helpers/guests.js';
-import { freshDatabase } from '../helpers/postgres.js';
+import { freshDatabaseForNamespaces } from '../helpers/postgres.js';
 
 const NET = '10.251.8';
 const CONTROLLER = `https://${NET}.1:8443`;
@@ -56,16 +56,9 @@ before(async () => {
   lab = await NetLab.create('av');
   const ctlNs = await lab.addHost('ctl', `${NET}.1/24`);
   ns = await lab.addHost('a1', `${NET}.2/24`);
-  // The namespaces reach PostgreSQL through its unix socket folder (its TCP port is on the root namespace's loopback).
-  const admin = await freshDatabase();
-  const client = new pg.Client({ connectionString: admin });
-  await client.connect();
-  const socketDir = (await client.query<{ unix_socket_directories: string }>('show unix_socket_directories')).rows[0]!.unix_socket_directories.split(',')[0]!.trim();
-  await client.end();
-  const url = new URL(admin);
-  url.searchParams.set('host', socketDir);
-  dbUrl = admin;
-  controller = new TestDaemon(tempDir(), ['--listen', `${NET}.1:8443`, '--host-name', 'ctl', '--database', url.toString()], ctlNs);
+  const db = await freshDatabaseForNamespaces();
+  dbUrl = db.admin;
+  controller = new TestDaemon(tempDir(), ['--listen', `${NET}.1:8443`, '--host-name', 'ctl', '--database', db.viaSocket], ctlNs);
   await controller.spawn();
   // The shared data folder: a directory both hosts see (here, the same filesystem).
   const shared = tempDir();

@@ -102,3 +102,16 @@ export async function freshDatabase(): Promise<string> {
   url.pathname = `/${name}`;
   return url.toString();
 }
+
+/** A fresh database, also addressed through PostgreSQL's unix socket folder: what processes in the tests' network
+ *  namespaces use (its TCP port is on the root namespace's loopback). */
+export async function freshDatabaseForNamespaces(): Promise<{ admin: string; viaSocket: string }> {
+  const admin = await freshDatabase();
+  const client = new pg.Client({ connectionString: admin });
+  await client.connect();
+  const socketDir = (await client.query<{ unix_socket_directories: string }>('show unix_socket_directories')).rows[0]!.unix_socket_directories.split(',')[0]!.trim();
+  await client.end();
+  const url = new URL(admin);
+  url.searchParams.set('host', socketDir);
+  return { admin, viaSocket: url.toString() };
+}
