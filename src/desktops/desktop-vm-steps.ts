@@ -56,7 +56,7 @@ export async function restoreDesktopVm(s: DesktopVmSteps, row: PoolDesktopRow, p
   if (runtime) s.log.info({ desktop: row.name, template: template.manifest.key, generation: await runtime.qmp.queryVmGenerationId().catch(() => null) }, `desktop ${row.name}: a clone of template ${template.manifest.key}`);
   await recordHost(s.ctx, row);
   const guest = s.guests.watch(row.name);
-  for (const end = Date.now() + RESUMED_CONNECT_MS; !(guest?.channel.isConnected ?? false) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+  await until(() => guest?.channel.isConnected ?? false, RESUMED_CONNECT_MS);
   if (!guest?.channel.isConnected) throw new ArdesiaError('VM_NOT_RUNNING', `the guest helper of ${row.name} is not connected after the restore`);
   guest.channel.send(resumedMessage(row.name, pool.network.mode !== 'none'));
 }
@@ -90,4 +90,9 @@ export async function provisionDesktop(ctx: ServiceContext, row: PoolDesktopRow)
   const system = ctx.paths.desktopSystem(row.name);
   await mkdir(dirname(system), { recursive: true, mode: 0o700 });
   await createLinkedClone({ base, overlay: system });
+}
+
+/** Polls `test` every 50 ms until it holds or `timeoutMs` has passed. */
+export async function until(test: () => boolean, timeoutMs: number): Promise<void> {
+  for (const end = Date.now() + timeoutMs; !test() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
 }

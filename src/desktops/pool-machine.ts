@@ -12,7 +12,7 @@ import type { ServiceContext } from '../images/context.js';
 import { imageGet } from '../images/repo.js';
 import { assignMessage, type DesktopGuest } from './desktop-guest.js';
 import { DesktopGuests } from './desktop-guests.js';
-import { type DesktopVmSteps, provisionDesktop, recloneDesktop, restoreDesktopVm, startDesktopVm, stopDesktopVm } from './desktop-vm-steps.js';
+import { type DesktopVmSteps, provisionDesktop, recloneDesktop, restoreDesktopVm, startDesktopVm, stopDesktopVm, until } from './desktop-vm-steps.js';
 import type { HomeService } from './homes.js';
 import { desktopVmSpec } from './desktop-vm.js';
 import { desktopFailure } from './failure.js';
@@ -397,8 +397,4 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     for (const name of [...this.watchdogs.keys()]) this.clearWatchdog(name);
     this.guests.closeAll();
   }
-}
-
-async function until(test: () => boolean, timeoutMs: number): Promise<void> {
-  for (const end = Date.now() + timeoutMs; !test() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
 }

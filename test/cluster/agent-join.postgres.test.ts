@@ -11,11 +11,10 @@ import type { HostView } from '../../src/contract/hosts.js';
 import { NetLab } from '../netboot/lab.js';
 import { runCli, TestDaemon, until } from '../helpers/daemon.js';
 import { AgentProc } from '../helpers/agent-proc.js';
-import { freshDatabaseForNamespaces, postgresAvailable } from '../helpers/postgres.js';
+import { freshDatabaseForNamespaces } from '../helpers/postgres.js';
 import { type OpenApiDoc, schemaProblems } from '../api/responses-support.js';
 import { hostRoutes } from '../../src/api/routes-hosts.js';
 
-const skip = postgresAvailable() ? false : 'PostgreSQL 15 is not installed (apt-get install postgresql)';
 const NET = '10.251.7';
 const CONTROLLER = `https://${NET}.1:8443`;
 
@@ -52,7 +51,6 @@ function tempDir(): string {
 }
 
 before(async () => {
-  if (skip) return;
   lab = await NetLab.create('ag');
   for (const [name, last] of [['ctl', 1], ['a1', 2], ['a2', 3], ['a3', 4]] as const) nsOf[name] = await lab.addHost(name, `${NET}.${last}/24`);
   database = (await freshDatabaseForNamespaces()).viaSocket;
@@ -61,14 +59,13 @@ before(async () => {
 });
 
 after(async () => {
-  if (skip) return;
   for (const a of agents) await a.kill();
   await controller?.destroy().catch(() => undefined);
   await lab?.destroy();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-test('two agents join with their tokens and show up in host list with their capacity', { skip }, async () => {
+test('two agents join with their tokens and show up in host list with their capacity', async () => {
   const t1 = await tokenFor('a1');
   const t2 = await tokenFor('a2');
   assert.equal(joinTokenParse(t1).url, CONTROLLER);
@@ -87,7 +84,7 @@ test('two agents join with their tokens and show up in host list with their capa
   assert.equal(statSync(join(agents[0]!.dataDir, 'agent.json')).mode & 0o777, 0o600);
 });
 
-test('the join-token and join replies match the OpenAPI document and the routes\' own schemas', { skip }, async () => {
+test('the join-token and join replies match the OpenAPI document and the routes\' own schemas', async () => {
   const api = controller.api();
   const doc = await api.request<OpenApiDoc>('GET', '/v1/openapi.json');
   const check = (method: 'POST', url: string, body: unknown) => {
@@ -104,7 +101,7 @@ test('the join-token and join replies match the OpenAPI document and the routes\
   assert.equal((await cli(['host', 'remove', 'doc1'])).code, 0);
 });
 
-test('a join token used twice is refused, and the agent says why', { skip }, async () => {
+test('a join token used twice is refused, and the agent says why', async () => {
   const t = await tokenFor('a3');
   const first = agentStart(nsOf.a3!, tempDir(), ['--join', t]);
   await until('a3 linked', linked('a3'));
@@ -114,7 +111,7 @@ test('a join token used twice is refused, and the agent says why', { skip }, asy
   assert.match(again.output, /AGENT_JOIN_TOKEN_REFUSED: .*was used already/);
 });
 
-test('an expired token is refused', { skip }, async () => {
+test('an expired token is refused', async () => {
   const t = await tokenFor('late');
   // Expiry is judged by the database's clock: the row is moved into the past rather than waited for.
   const client = new pg.Client({ connectionString: database });
@@ -127,7 +124,7 @@ test('an expired token is refused', { skip }, async () => {
   assert.equal((await hosts()).some((h) => h.name === 'late'), false);
 });
 
-test("a token whose fingerprint is not the controller's: the agent refuses to connect and sends nothing", { skip }, async () => {
+test("a token whose fingerprint is not the controller's: the agent refuses to connect and sends nothing", async () => {
   const t = await tokenFor('pinned');
   const content = joinTokenParse(t);
   const wrong = joinTokenEncode({ ...content, fp: content.fp.split(':').reverse().join(':') });
@@ -140,7 +137,7 @@ test("a token whose fingerprint is not the controller's: the agent refuses to co
   await ok.kill('SIGTERM');
 });
 
-test('an agent killed and restarted reconnects with its saved credential, no token', { skip }, async () => {
+test('an agent killed and restarted reconnects with its saved credential, no token', async () => {
   const a1 = agents[0]!;
   await a1.kill('SIGKILL');
   await until('a1 unlinked', unlinked('a1'));
@@ -149,14 +146,14 @@ test('an agent killed and restarted reconnects with its saved credential, no tok
   assert.doesNotMatch(again.output, /joined the controller/);
 });
 
-test('the controller restarted: the agents reconnect by themselves', { skip }, async () => {
+test('the controller restarted: the agents reconnect by themselves', async () => {
   await controller.kill('SIGTERM');
   await controller.spawn();
   await until('a1 back', linked('a1'));
   await until('a2 back', linked('a2'));
 });
 
-test('a host cut off without a FIN: the controller unlinks it, and the agent dials again once the network is back', { skip }, async () => {
+test('a host cut off without a FIN: the controller unlinks it, and the agent dials again once the network is back', async () => {
   await lab.exec(nsOf.a1!, 'ip', ['link', 'set', 'eth0', 'down']);
   await until('a1 unlinked by silence', unlinked('a1'), 120_000);
   await lab.exec(nsOf.a1!, 'ip', ['link', 'set', 'eth0', 'up']);
@@ -164,7 +161,7 @@ test('a host cut off without a FIN: the controller unlinks it, and the agent dia
   assert.match(agents.at(-1)!.output, /stopped answering heartbeats/);
 });
 
-test("host remove revokes the agent's credential: its link ends and its next connect is refused", { skip }, async () => {
+test("host remove revokes the agent's credential: its link ends and its next connect is refused", async () => {
   const a2 = agents[1]!;
   const r = await cli(['host', 'remove', 'a2']);
   assert.equal(r.code, 0, r.stderr);
@@ -176,7 +173,7 @@ test("host remove revokes the agent's credential: its link ends and its next con
   assert.equal((await hosts()).some((h) => h.name === 'a2'), false);
 });
 
-test('a controller on SQLite refuses remote agents and says --database postgres:// is needed', { skip }, async () => {
+test('a controller on SQLite refuses remote agents and says --database postgres:// is needed', async () => {
   const sqlite = new TestDaemon(tempDir(), ['--listen', `${NET}.4:8443`, '--host-name', 'solo'], nsOf.a3);
   await sqlite.spawn();
   try {
