@@ -2,7 +2,8 @@
 // port org.ardesia.guest.0. Resumable line framing, schema-checked messages, waitFor, and reconnection
 // when QEMU goes away and comes back (a restarted VM reuses the same socket path).
 import { EventEmitter } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { GuestToHostMessage, HostToGuestMessage, type GuestMessageType } from '../contract/guest.js';
 
@@ -92,21 +93,22 @@ export interface GuestChannelEvents {
 
 export interface GuestChannelOptions {
   reconnectDelayMs?: number;
-  /** Opens the socket; tests inject a fake. Defaults to node:net connect. */
-  connectSocket?: (path: string) => Socket;
+  /** Opens the socket (a stream that emits 'connect' once open): a VM on another host's through its agent; tests inject a
+   *  fake. Defaults to node:net connect. */
+  connectSocket?: (path: string) => Duplex;
 }
 
 type Waiter = { test: (m: GuestToHostMessage) => boolean; resolve: (m: GuestToHostMessage) => void };
 
 export class GuestChannel extends EventEmitter<GuestChannelEvents> {
-  private socket: Socket | undefined;
+  private socket: Duplex | undefined;
   private connected = false;
   private closed = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private decoder = new LineDecoder();
   private readonly waiters = new Set<Waiter>();
   private readonly reconnectDelayMs: number;
-  private readonly connectSocket: (path: string) => Socket;
+  private readonly connectSocket: (path: string) => Duplex;
 
   constructor(
     readonly socketPath: string,

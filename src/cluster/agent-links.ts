@@ -31,12 +31,19 @@ export interface AgentVmChannel {
 }
 
 /** A stream the agent could not open (agent-streams.ts). */
+/** Pool desktops on agents' hosts (remote-desktop-vms.ts): the guests' events and the answers to commands. */
+export interface AgentDesktopChannel {
+  vmEvent(host: string, m: Extract<AgentMessage, { type: 'vm-event' }>): void;
+  commandResult(host: string, m: Extract<AgentMessage, { type: 'vm-command-result' }>): void;
+}
+
 export type StreamFailedHandler = (host: string, m: Extract<AgentMessage, { type: 'stream-failed' }>) => void;
 
 export class AgentLinks {
   private readonly live = new Map<string, WebSocket>();
   private vms: AgentVmChannel | undefined;
   private streamFailed: StreamFailedHandler | undefined;
+  private desktops: AgentDesktopChannel | undefined;
   /** Changes for a link whose full desired set is still being read: sent right after it, so it never overtakes them. */
   private readonly heldUntilFullSet = new WeakMap<WebSocket, ControllerMessage[]>();
 
@@ -48,6 +55,10 @@ export class AgentLinks {
 
   attachStreams(onFailed: StreamFailedHandler): void {
     this.streamFailed = onFailed;
+  }
+
+  attachDesktops(channel: AgentDesktopChannel): void {
+    this.desktops = channel;
   }
 
   /** Whether the host's agent has a link to this controller now. */
@@ -134,6 +145,14 @@ export class AgentLinks {
     }
     if (m.type === 'stream-failed') {
       this.streamFailed?.(host, m);
+      return 'ok';
+    }
+    if (m.type === 'vm-event') {
+      this.desktops?.vmEvent(host, m);
+      return 'ok';
+    }
+    if (m.type === 'vm-command-result') {
+      this.desktops?.commandResult(host, m);
       return 'ok';
     }
     const row = await this.db.selectFrom('hosts').select('agent_report').where('name', '=', host).executeTakeFirst();

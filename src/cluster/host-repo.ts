@@ -110,8 +110,8 @@ export function agentViewOf(row: Pick<HostRow, 'agent_report' | 'agent_linked_at
   return { ...(JSON.parse(row.agent_report) as Omit<HostAgentView, 'linked'>), linked: row.agent_linked_at !== null };
 }
 
-/** Hosts placement may choose: remote agents join and report, but run no VMs yet, so only hosts without one. */
-/** With `remoteAgents`, hosts run by a remote agent count too (plain VMs run there; desktops need their display through it). */
+/** Hosts placement may choose: with `remoteAgents`, hosts run by a remote agent count too (a start that needs the
+ *  controller's own host leaves them out). */
 export function hostLoadsOf(snap: HostsSnapshot, nowMs: number, controller?: string, storage?: StorageView, remoteAgents = false): HostLoad[] {
   return snap.rows.filter((row) => remoteAgents || row.agent_credential_sha256 === null).map((row) => {
     const used = snap.usage.get(row.name) ?? emptyUsage();

@@ -29,6 +29,9 @@ export interface HostServiceOptions {
   labels?: string[];
   /** Measured at start: the machine's memory and CPUs. */
   capacity?: Pick<HostCapacityView, 'memoryMiB' | 'vcpus'>;
+  /** Pool desktops may run on agents' hosts (false with serve --home-leases sanlock: an agent's host holds no home
+   *  leases yet, so desktops with homes stay where the leases are). */
+  desktopsOnAgents?: boolean;
 }
 
 export interface HostServiceEvents {
@@ -245,18 +248,24 @@ export class HostService extends EventEmitter<HostServiceEvents> {
 
   /** Where a new desktop or spare of the pool would go, or why none can. */
   async checkPool(pool: Pool): Promise<PlacementRefusal | null> {
-    const p = await this.place(poolNeed(pool));
+    const p = await this.place(poolNeed(pool), this.poolOnAgents(pool));
     return p.kind === 'refuse' ? { code: p.code, message: p.message } : null;
   }
 
   /** Desktops of the pool the hosts can run at once (its running ones included), for the spare schedule. */
   async poolCapacity(pool: Pool): Promise<number> {
     const snap = await hostsSnapshot(this.db);
-    return desktopsThatFit(hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage), poolNeed(pool));
+    return desktopsThatFit(hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage, this.poolOnAgents(pool)), poolNeed(pool));
+  }
+
+  /** A pool's desktops go to agents' hosts too when they boot there: a restore pool's clones load its template, which is
+   *  on the controller's host only. */
+  private poolOnAgents(pool: Pool): boolean {
+    return this.opts.desktopsOnAgents === true && pool.startMode === 'boot';
   }
 
   /** VmPlacer for the VM manager: a pool desktop's VM is placed with its pool's labels and spread. */
-  async placeVm(name: string, spec: VmSpec): Promise<string> {
+  async placeVm(name: string, spec: VmSpec, opts: { localOnly: boolean }): Promise<string> {
     const poolRow = await this.db
       .selectFrom('pool_desktops')
       .innerJoin('pools', 'pools.name', 'pool_desktops.pool')
@@ -265,12 +274,14 @@ export class HostService extends EventEmitter<HostServiceEvents> {
       .executeTakeFirst();
     const pool = poolRow ? Pool.parse(JSON.parse(poolRow.spec)) : undefined;
     const need = pool ? { ...poolNeed(pool), memoryMiB: spec.memoryMiB, vcpus: spec.vcpus } : { memoryMiB: spec.memoryMiB, vcpus: spec.vcpus };
-    const p = await this.place(need, !pool && !(await this.isDesktopVm(name)));
+    // A boot pool's desktop may go to an agent's host (its restore-template clones never do: opts.localOnly).
+    const onAgents = !opts.localOnly && (pool ? this.opts.desktopsOnAgents === true : !(await this.isDesktopVm(name)));
+    const p = await this.place(need, onAgents);
     if (p.kind === 'refuse') throw new ArdesiaError(p.code, p.message);
     return p.host;
   }
 
-  /** A desktop's or an image maintenance session's VM: its display and guest channel are this host's only, for now. */
+  /** A standalone desktop's or an image maintenance session's VM: they stay on the controller's own host. */
   private async isDesktopVm(name: string): Promise<boolean> {
     const [desktop, maintenance] = await Promise.all([
       this.db.selectFrom('desktops').select('name').where('vm_name', '=', name).executeTakeFirst(),

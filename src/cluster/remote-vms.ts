@@ -21,9 +21,15 @@ interface Waiter {
 
 export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   private readonly waiters = new Set<Waiter>();
+  private readonly exitListeners: ((name: string, reason: string) => void)[] = [];
 
   constructor(private readonly db: Store, private readonly links: AgentLinks, private readonly localHost: string, private readonly log: Logger) {
     links.attachVms(this);
+  }
+
+  /** Each VM's exit as its agent reports it (a pool desktop's lifecycle follows it). */
+  onExit(listener: (name: string, reason: string) => void): void {
+    this.exitListeners.push(listener);
   }
 
   isRemote(host: string | null): host is string {
@@ -94,6 +100,9 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
 
   private async record(rec: VmRecord & { host: string }, o: VmObserved): Promise<void> {
     await vmSetObserved(this.db, rec.name, o);
+    if (o.state === 'stopped' && rec.observed !== null && rec.observed.state !== 'stopped') {
+      for (const listener of this.exitListeners) listener(rec.name, o.exitReason ?? 'stopped');
+    }
     if (o.state !== 'stopped' && o.startedAt !== rec.startedAt) await vmSetDesired(this.db, rec.name, { startedAt: o.startedAt });
     // Stopped after the agent applied the current generation (asked to, or by itself: the guest powered off, QEMU died):
     // recorded as a stop with its reason, once.

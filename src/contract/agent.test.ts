@@ -115,3 +115,31 @@ test('console streams: stream-open and stream-failed round-trip; the stream head
   ];
   for (const [value, want] of header) assert.deepEqual(streamHeaderParse(value), want, JSON.stringify(value));
 });
+
+test("pool desktops' messages: guest events, disk commands and their answers; a path, id or code that is not one is refused", () => {
+  const agentOk = [
+    { type: 'vm-event' as const, vm: 'd1', event: 'guest-reset' as const },
+    { type: 'vm-command-result' as const, id: 'abcdefgh12345678', value: true },
+    { type: 'vm-command-result' as const, id: 'abcdefgh12345678', error: { code: 'VM_NOT_RUNNING' as const, message: 'vm d1 does not run on host a1' } },
+  ];
+  for (const m of agentOk) assert.deepEqual(agentMessageDecode(agentMessageEncode(m)), { ok: true, message: m });
+  const plug: ControllerMessage = { type: 'vm-command', id: 'abcdefgh12345678', vm: 'd1', command: { op: 'disk-plug', path: '/srv/ardesia/homes/alice/home.qcow2', node: 'home0', device: 'home0', serial: 'ardesia-home' } };
+  const unplug: ControllerMessage = { type: 'vm-command', id: 'abcdefgh12345678', vm: 'd1', command: { op: 'disk-unplug', node: 'home0', device: 'home0', timeoutMs: 15_000 } };
+  const guestStream: ControllerMessage = { type: 'stream-open', id: 'abcdefgh12345678', secret: 'A'.repeat(43), vm: 'd1', kind: 'guest', replay: 0 };
+  for (const m of [plug, unplug, guestStream]) assert.deepEqual(controllerMessageDecode(controllerMessageEncode(m)), { ok: true, message: m });
+  const bad: Array<[string, RegExp]> = [
+    [JSON.stringify({ ...plug, command: { ...(plug as { command: object }).command, path: 'homes/alice/home.qcow2' } }), /command\.path/],
+    [JSON.stringify({ ...plug, command: { ...(plug as { command: object }).command, device: 'home0,drive=x' } }), /command\.device/],
+    [JSON.stringify({ ...unplug, command: { op: 'disk-unplug', node: 'home0', device: 'home0', timeoutMs: 0 } }), /command\.timeoutMs/],
+    [JSON.stringify({ ...plug, command: { op: 'quit' } }), /command\.op/],
+  ];
+  for (const [frame, why] of bad) {
+    const r = controllerMessageDecode(frame);
+    assert.equal(r.ok, false, frame);
+    if (!r.ok) assert.match(r.problem, why);
+  }
+  const badResult = agentMessageDecode(JSON.stringify({ type: 'vm-command-result', id: 'abcdefgh12345678', error: { code: 'NOT_A_CODE', message: 'x' } }));
+  assert.equal(badResult.ok, false);
+  const badEvent = agentMessageDecode(JSON.stringify({ type: 'vm-event', vm: 'd1', event: 'powerdown' }));
+  assert.ok(!badEvent.ok && /event/.test(badEvent.problem));
+});

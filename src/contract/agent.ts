@@ -6,8 +6,9 @@ import { HostName } from './hosts.js';
 import { VmSpec } from './vm.js';
 
 /** Bumped when a message changes incompatibly; a controller refuses an agent speaking another version (2: VMs' desired and
- * observed states; 3: streams to a VM's console and display, dialled out by the agent). */
-export const AGENT_PROTOCOL_VERSION = 3;
+ * observed states; 3: streams to a VM's console and display, dialled out by the agent; 4: pool desktops: the guest
+ * channel's stream, the guest's events, disk hot-plug commands). */
+export const AGENT_PROTOCOL_VERSION = 4;
 /** A frame larger than this is not a message of this protocol (a host's full desired set is the largest: a few KiB per VM). */
 export const AGENT_FRAME_MAX_BYTES = 4 * 1024 * 1024;
 /** The link's URL path on the controller, and the join exchange's. */
@@ -107,8 +108,22 @@ export const StreamId = z.string().regex(/^[A-Za-z0-9_-]{16}$/, 'a stream id');
 export const AgentStreamFailed = z
   .object({ type: z.literal('stream-failed'), id: StreamId, code: z.custom<ErrorCode>(isErrorCode, 'a registry code'), message: z.string().max(1000) })
   .strict();
+/** Agent → controller: the guest of a VM on its host rebooted or powered off (QMP RESET / SHUTDOWN caused by the guest). */
+export const AgentVmEvent = z.object({ type: z.literal('vm-event'), vm: z.string().min(1).max(64), event: z.enum(['guest-reset', 'guest-shutdown']) }).strict();
+/** A command's id: 96 random bits, base64url. */
+export const CommandId = z.string().regex(/^[A-Za-z0-9_-]{16}$/, 'a command id');
+/** Agent → controller: how a vm-command ended: its `value` (the unplug was done in time, the device is plugged in), or
+ * the `error` with a registry code. */
+export const AgentVmCommandResult = z
+  .object({
+    type: z.literal('vm-command-result'),
+    id: CommandId,
+    value: z.boolean().optional(),
+    error: z.object({ code: z.custom<ErrorCode>(isErrorCode, 'a registry code'), message: z.string().max(1000) }).strict().optional(),
+  })
+  .strict();
 /** Agent → controller. */
-export const AgentMessage = z.discriminatedUnion('type', [AgentHello, AgentHeartbeat, AgentVmObserved, AgentStreamFailed]);
+export const AgentMessage = z.discriminatedUnion('type', [AgentHello, AgentHeartbeat, AgentVmObserved, AgentStreamFailed, AgentVmEvent, AgentVmCommandResult]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 
 /** Controller → agent: the hello accepted (with the host's id, its name in the store), refused with a registry code, a heartbeat seen. */
@@ -120,10 +135,19 @@ export const ControllerVmDesired = z.object({ type: z.literal('vm-desired'), ful
 /** Controller → agent: dial AGENT_STREAM_PATH with this id and secret and pipe it to the VM's serial console (after
  * `replay` bytes of its recent output) or to its VNC socket. */
 export const ControllerStreamOpen = z
-  .object({ type: z.literal('stream-open'), id: StreamId, secret: Secret, vm: z.string().min(1).max(64), kind: z.enum(['console', 'display']), replay: z.number().int().min(0).max(65536) })
+  .object({ type: z.literal('stream-open'), id: StreamId, secret: Secret, vm: z.string().min(1).max(64), kind: z.enum(['console', 'display', 'guest']), replay: z.number().int().min(0).max(65536) })
   .strict();
 export type ControllerStreamOpen = z.infer<typeof ControllerStreamOpen>;
-export const ControllerMessage = z.discriminatedUnion('type', [ControllerAccepted, ControllerRefused, ControllerAck, ControllerVmDesired, ControllerStreamOpen]);
+const QmpId = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'a QMP node or device id');
+/** A disk hot-plugged into a running VM (its file on the shared data folder). */
+export const VmDiskPlug = z.object({ op: z.literal('disk-plug'), path: z.string().startsWith('/').max(4096), node: QmpId, device: QmpId, serial: z.string().regex(/^[A-Za-z0-9_-]{1,20}$/) }).strict();
+export const VmDiskUnplug = z.object({ op: z.literal('disk-unplug'), node: QmpId, device: QmpId, timeoutMs: z.number().int().min(1).max(300_000) }).strict();
+export const VmDiskQuery = z.object({ op: z.literal('disk-plugged'), device: QmpId }).strict();
+export const VmCommand = z.discriminatedUnion('op', [VmDiskPlug, VmDiskUnplug, VmDiskQuery]);
+export type VmCommand = z.infer<typeof VmCommand>;
+/** Controller → agent: one step on a running VM of its host, answered by a vm-command-result with the same id. */
+export const ControllerVmCommand = z.object({ type: z.literal('vm-command'), id: CommandId, vm: z.string().min(1).max(64), command: VmCommand }).strict();
+export const ControllerMessage = z.discriminatedUnion('type', [ControllerAccepted, ControllerRefused, ControllerAck, ControllerVmDesired, ControllerStreamOpen, ControllerVmCommand]);
 export type ControllerMessage = z.infer<typeof ControllerMessage>;
 
 export type Decoded<T> = { ok: true; message: T } | { ok: false; problem: string };

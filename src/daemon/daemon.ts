@@ -54,6 +54,7 @@ import { AgentJoin } from '../cluster/agent-join.js';
 import { HostLossWatch } from '../cluster/host-loss-watch.js';
 import { RemoteVms } from '../cluster/remote-vms.js';
 import { AgentStreams } from '../cluster/agent-streams.js';
+import { RemoteDesktopVms } from '../cluster/remote-desktop-vms.js';
 import { AgentLinks } from '../cluster/agent-links.js';
 import { hostname } from 'node:os';
 import { VmUids, vmUidRange } from '../vms/vm-uids.js';
@@ -206,6 +207,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     memoryOvercommit: opts.memoryOvercommit ?? DEFAULT_MEMORY_OVERCOMMIT,
     cpuOvercommit: opts.cpuOvercommit ?? DEFAULT_CPU_OVERCOMMIT,
     ...(opts.hostLabels !== undefined ? { labels: opts.hostLabels } : {}),
+    desktopsOnAgents: opts.homeLeases !== 'sanlock',
   });
   await hosts.register();
   // Remote agents (PostgreSQL only): tokens, and links that mark their hosts up; a removed host's link ends.
@@ -219,6 +221,8 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   if (homeLeases) hosts.watchStorage(() => homeLeases.hostStorage());
   // VMs placed on a remote host run under its agent: desired state over its link, its reports kept with the VM.
   const remoteVms = new RemoteVms(store, agentLinks, hosts.localName, log);
+  const agentStreams = new AgentStreams(agentLinks, agentJoin, log);
+  const remoteDesktops = new RemoteDesktopVms(agentLinks, agentStreams, remoteVms, log);
   const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids, remote: remoteVms, ...(homeLeases ? { launchPrefix: homeLeases.registerPrefix() } : {}) });
   // Plain VMs of a host judged down: restarted elsewhere (restart-on-host-loss) or recorded lost, after each heartbeat.
   new HostLossWatch(store, hosts, manager, log).attach();
@@ -245,6 +249,11 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     logoffTimeoutMs: 60_000,
     // A principal without an Ardesia account (a local unix user) has no layout of its own: the image's default.
     keyboardLayoutOf: async (user) => (await auth.users.row(user))?.keyboard_layout,
+    remoteVmOf: async (name) => {
+      const host = await manager.remoteHostOf(name);
+      const pid = host === undefined ? null : (await manager.get(name)).pid;
+      return host === undefined || pid === null ? undefined : remoteDesktops.vm(name, host, pid);
+    },
   });
   const pools = new PoolService(serviceContext, machine, { bootStormLimit: opts.bootStormLimit ?? 2, placement: hosts, timeZone: opts.timeZone ?? systemTimeZone() });
   // A drain stops the host's spares now; an undrain boots them back: every pool is planned again.
@@ -270,7 +279,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     desktops,
     pools,
     hosts,
-    agents: { join: agentJoin, links: agentLinks, streams: new AgentStreams(agentLinks, agentJoin, log) },
+    agents: { join: agentJoin, links: agentLinks, streams: agentStreams },
     events,
     display: new DesktopDisplayAccess(pools, new StandaloneDisplayAccess({ desktops, vms: manager, mayOperate, log })),
     ...auth,

@@ -1,19 +1,18 @@
-// A running pool desktop as the host sees it: the guest channel to its helper, the QMP events that
-// matter to the lifecycle, and the home volume hot-plugged over QMP with a known serial.
+// A running pool desktop as the daemon sees it, on whichever host it runs (hypervisor/guest-vm.ts): the guest channel to
+// its helper, the guest's reboots and power-offs, and the home volume hot-plugged with a known serial.
 import { EventEmitter } from 'node:events';
 import { GuestChannel } from '../agent/guest-channel.js';
 import { type AssignMessage, type ClipboardAgentState, type GuestToHostMessage } from '../contract/guest.js';
 import type { DesktopEvent } from './lifecycle.js';
 import { KeyboardLayout } from '../contract/users.js';
-import type { VmRuntime } from '../hypervisor/vm-runtime.js';
-import { hotplugBus } from '../hypervisor/qemu/argv.js';
-import { handFileToQemu } from '../hypervisor/qemu/hand-file.js';
+import { type GuestVm, requireLocal } from '../hypervisor/guest-vm.js';
 import { HOME_DISK_SERIAL } from './service.js';
 import { homeCopyRunning } from './home-copy.js';
 
-const HOME_NODE = 'home0';
-const HOME_DEVICE = 'home0';
+const HOME_DISK = { node: 'home0', device: 'home0', serial: HOME_DISK_SERIAL };
 export const UNPLUG_TIMEOUT_MS = 15_000;
+/** A guest channel through an agent is redialled less eagerly than a local socket (each try is a stream over the link). */
+const REMOTE_RECONNECT_MS = 1000;
 
 /** What the lifecycle hears from a running desktop, already translated into its own words. */
 export type GuestSignal =
@@ -31,14 +30,13 @@ export interface DesktopGuestEvents {
 export class DesktopGuest extends EventEmitter<DesktopGuestEvents> {
   readonly channel: GuestChannel;
   private homePlugged = false;
-  /** The fdset the home was handed in (QMP add-fd), closed after blockdev-del. */
-  private homeFdset: number | undefined;
   private closed = false;
   private clipboard = false;
+  private readonly unsubscribe: () => void;
 
-  constructor(private readonly runtime: VmRuntime) {
+  constructor(private readonly vm: GuestVm, private readonly name: string) {
     super();
-    this.channel = new GuestChannel(runtime.paths.guest).open();
+    this.channel = new GuestChannel(name, { connectSocket: () => vm.connectGuest(), ...(vm.host ? { reconnectDelayMs: REMOTE_RECONNECT_MS } : {}) }).open();
     this.channel.on('message', (message) => {
       const ready = clipboardReadyAfter(this.clipboard, message);
       if (ready !== this.clipboard) {
@@ -47,75 +45,32 @@ export class DesktopGuest extends EventEmitter<DesktopGuestEvents> {
       }
       this.emit('signal', { kind: 'message', message });
     });
-    runtime.on('event', this.onQmpEvent);
-    runtime.once('exited', this.onExit);
+    this.unsubscribe = vm.onEvent((e) => {
+      if (e.kind === 'exited') this.close();
+      this.emit('signal', e);
+    });
   }
-
-  private readonly onQmpEvent = (ev: { event: string; data?: Record<string, unknown> }): void => {
-    if (ev.data?.guest !== true) return;
-    if (ev.event === 'RESET') this.emit('signal', { kind: 'guest-reset' });
-    if (ev.event === 'SHUTDOWN') this.emit('signal', { kind: 'guest-shutdown' });
-  };
-
-  private readonly onExit = (reason: string): void => {
-    this.close();
-    this.emit('signal', { kind: 'exited', reason });
-  };
 
   /** QEMU's pid: the holder of the home's sanlock lease (serve --home-leases sanlock). */
   get pid(): number {
-    return this.runtime.pid;
+    return this.vm.pid;
   }
 
-  get machine(): 'q35' | 'pc' {
-    return this.runtime.spec.boot.firmware === 'uefi' ? 'q35' : 'pc';
+  /** The host the desktop runs on, or undefined for the controller's own. */
+  get host(): string | undefined {
+    return this.vm.host;
   }
 
-  /** blockdev-add + device_add with the serial the helper looks for; undone if the device cannot be added. */
   async plugHome(path: string): Promise<void> {
     if (this.homePlugged) return;
-    const qmp = this.runtime.qmp;
-    // QEMU runs unprivileged: the daemon opens the home and hands it over; QEMU opens no file by name.
-    const fdset = await handFileToQemu(this.runtime.paths.qmpFd, path, true);
-    try {
-      await qmp.blockdevAdd({ driver: 'qcow2', 'node-name': HOME_NODE, file: { driver: 'file', filename: `/dev/fdset/${fdset}` } });
-    } catch (err) {
-      await qmp.removeFd(fdset).catch(() => undefined);
-      throw err;
-    }
-    try {
-      const bus = hotplugBus(this.machine);
-      await qmp.deviceAdd({ driver: 'virtio-blk-pci', id: HOME_DEVICE, drive: HOME_NODE, serial: HOME_DISK_SERIAL, ...(bus ? { bus } : {}) });
-    } catch (err) {
-      await qmp.blockdevDel(HOME_NODE).catch(() => undefined);
-      await qmp.removeFd(fdset).catch(() => undefined);
-      throw err;
-    }
-    this.homeFdset = fdset;
+    await this.vm.plugDisk({ ...HOME_DISK, path });
     this.homePlugged = true;
   }
 
   /** device_del needs the guest's consent (ACPI/PCIe hot-plug): false when it did not let go in time. */
   async unplugHome(timeoutMs = UNPLUG_TIMEOUT_MS): Promise<boolean> {
     if (!this.homePlugged) return true;
-    const qmp = this.runtime.qmp;
-    const deleted = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => finish(false), timeoutMs);
-      const onEvent = (ev: { event: string; data?: Record<string, unknown> }) => {
-        if (ev.event === 'DEVICE_DELETED' && ev.data?.device === HOME_DEVICE) finish(true);
-      };
-      const finish = (ok: boolean) => {
-        clearTimeout(timer);
-        this.runtime.off('event', onEvent);
-        resolve(ok);
-      };
-      this.runtime.on('event', onEvent);
-    });
-    await qmp.deviceDel(HOME_DEVICE);
-    if (!(await deleted)) return false;
-    await qmp.blockdevDel(HOME_NODE);
-    if (this.homeFdset !== undefined) await qmp.removeFd(this.homeFdset).catch(() => undefined);
-    this.homeFdset = undefined;
+    if (!(await this.vm.unplugDisk(HOME_DISK, timeoutMs))) return false;
     this.homePlugged = false;
     return true;
   }
@@ -123,14 +78,13 @@ export class DesktopGuest extends EventEmitter<DesktopGuestEvents> {
   /** A crash-consistent copy of the plugged home into `target` (home-copy.ts); false when no home is plugged. */
   async copyHome(target: string, sizeBytes: number): Promise<boolean> {
     if (!this.homePlugged) return false;
-    await homeCopyRunning(this.runtime, HOME_NODE, target, sizeBytes);
+    await homeCopyRunning(requireLocal(this.vm, this.name, 'a copy of the home plugged into desktop'), HOME_DISK.node, target, sizeBytes);
     return true;
   }
 
   /** After a daemon restart: is a home volume plugged in already? */
   async adoptHome(): Promise<void> {
-    const blocks = await this.runtime.qmp.queryBlock();
-    this.homePlugged = blocks.some((b) => (b as { qdev?: string }).qdev?.includes(`/${HOME_DEVICE}/`) ?? false);
+    this.homePlugged = await this.vm.diskPlugged(HOME_DISK.device);
   }
 
   /** The guest's clipboard agent is up in the current session (a paste sent now reaches it). */
@@ -146,8 +100,7 @@ export class DesktopGuest extends EventEmitter<DesktopGuestEvents> {
     if (this.closed) return;
     this.closed = true;
     this.channel.close();
-    this.runtime.off('event', this.onQmpEvent);
-    this.runtime.off('exited', this.onExit);
+    this.unsubscribe();
   }
 }
 

@@ -2,7 +2,7 @@
 // mean for the desktop's lifecycle (an event, a login stage, the clipboard), handed to the machine through a sink.
 import type { Logger } from 'pino';
 import { GuestBudget, GUEST_MESSAGE_BUDGET, guestTextForLog } from '../agent/guest-budget.js';
-import type { VmRuntime } from '../hypervisor/vm-runtime.js';
+import type { GuestVm } from '../hypervisor/guest-vm.js';
 import { DesktopGuest, guestEventOf, type GuestSignal } from './desktop-guest.js';
 import type { DesktopEvent } from './lifecycle.js';
 
@@ -18,9 +18,12 @@ export interface GuestSink {
 
 export class DesktopGuests {
   private readonly guests = new Map<string, DesktopGuest>();
+  /** Watches whose VM is still being looked up: a second watch meanwhile gets the same guest. */
+  private readonly pending = new Map<string, Promise<DesktopGuest | undefined>>();
 
   constructor(
-    private readonly runtimeOf: (name: string) => VmRuntime | undefined,
+    /** The running VM, on this host or an agent's; undefined when it does not run. */
+    private readonly vmOf: (name: string) => Promise<GuestVm | undefined>,
     private readonly log: Logger,
     private readonly sink: GuestSink,
   ) {}
@@ -34,12 +37,18 @@ export class DesktopGuests {
   }
 
   /** The desktop's guest, followed from now on (messages, reboots and shutdowns, the exit); undefined when its VM is not running. */
-  watch(name: string): DesktopGuest | undefined {
+  async watch(name: string): Promise<DesktopGuest | undefined> {
     const existing = this.guests.get(name);
     if (existing) return existing;
-    const runtime = this.runtimeOf(name);
-    if (!runtime) return undefined;
-    const guest = new DesktopGuest(runtime);
+    const looking = this.pending.get(name) ?? this.lookUp(name);
+    this.pending.set(name, looking);
+    return looking.finally(() => this.pending.delete(name));
+  }
+
+  private async lookUp(name: string): Promise<DesktopGuest | undefined> {
+    const vm = await this.vmOf(name);
+    if (!vm) return undefined;
+    const guest = new DesktopGuest(vm, name);
     this.guests.set(name, guest);
     const budget = new GuestBudget(GUEST_MESSAGE_BUDGET, Date.now());
     // Only the guest's own messages are budgeted (clipboard changes too): QMP events and the exit come from QEMU.

@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { ArdesiaError } from '../contract/errors.js';
 import type { Pool } from '../contract/pools.js';
-import type { ServiceContext } from '../images/context.js';
+import { type ServiceContext, vmState } from '../images/context.js';
 import { verifiedVersionPath } from '../images/versions.js';
 import { createLinkedClone, resetLinkedClone } from '../storage/index.js';
 import { vmHostOf } from '../store/vms.js';
@@ -37,9 +37,9 @@ async function recordHost(ctx: ServiceContext, row: PoolDesktopRow): Promise<voi
 export async function startDesktopVm(s: DesktopVmSteps, row: PoolDesktopRow, pool: Pool): Promise<void> {
   await verifiedVersionPath(s.ctx, row.image, row.version);
   await s.ctx.vms.define([await desktopVmSpec(s.ctx, pool, row.name, row.image, s.ctx.paths.desktopSystem(row.name))], () => `pool ${pool.name}`);
-  if (!s.ctx.vms.runtimeOf(row.name)) await s.ctx.vms.start(row.name);
+  if (!(await vmRunning(s.ctx, row.name))) await s.ctx.vms.start(row.name);
   await recordHost(s.ctx, row);
-  s.guests.watch(row.name);
+  await s.guests.watch(row.name);
 }
 
 /** A fresh overlay on the template's frozen one, the template's state loaded, then the guest told to take its own identity
@@ -55,7 +55,7 @@ export async function restoreDesktopVm(s: DesktopVmSteps, row: PoolDesktopRow, p
   s.templates.noteRestore(pool.name, runtime?.restoreMs);
   if (runtime) s.log.info({ desktop: row.name, template: template.manifest.key, generation: await runtime.qmp.queryVmGenerationId().catch(() => null) }, `desktop ${row.name}: a clone of template ${template.manifest.key}`);
   await recordHost(s.ctx, row);
-  const guest = s.guests.watch(row.name);
+  const guest = await s.guests.watch(row.name);
   await until(() => guest?.channel.isConnected ?? false, RESUMED_CONNECT_MS);
   if (!guest?.channel.isConnected) throw new ArdesiaError('VM_NOT_RUNNING', `the guest helper of ${row.name} is not connected after the restore`);
   guest.channel.send(resumedMessage(row.name, pool.network.mode !== 'none'));
@@ -63,7 +63,7 @@ export async function restoreDesktopVm(s: DesktopVmSteps, row: PoolDesktopRow, p
 
 /** Stops the desktop's VM if it runs; a graceful stop the guest does not finish in time is forced. */
 export async function stopDesktopVm(s: Pick<DesktopVmSteps, 'ctx' | 'log'>, name: string, force: boolean): Promise<void> {
-  if (!s.ctx.vms.runtimeOf(name)) return;
+  if (!(await vmRunning(s.ctx, name))) return;
   try {
     await s.ctx.vms.stop(name, { force, waitMs: force ? FORCE_STOP_WAIT_MS : GRACEFUL_STOP_WAIT_MS });
   } catch (err) {
@@ -90,6 +90,13 @@ export async function provisionDesktop(ctx: ServiceContext, row: PoolDesktopRow)
   const system = ctx.paths.desktopSystem(row.name);
   await mkdir(dirname(system), { recursive: true, mode: 0o700 });
   await createLinkedClone({ base, overlay: system });
+}
+
+/** Whether the VM runs, on this host or (as its agent last reported) on another. */
+export async function vmRunning(ctx: ServiceContext, name: string): Promise<boolean> {
+  if (ctx.vms.runtimeOf(name)) return true;
+  const state = await vmState(ctx, name);
+  return state !== 'stopped' && state !== 'absent';
 }
 
 /** Polls `test` every 50 ms until it holds or `timeoutMs` has passed. */

@@ -10,9 +10,10 @@ import type { DesktopView, Pool } from '../contract/pools.js';
 import { DAEMON_STOP_REASON, type VmSpec } from '../contract/vm.js';
 import type { ServiceContext } from '../images/context.js';
 import { imageGet } from '../images/repo.js';
+import { type GuestVm, localGuestVm } from '../hypervisor/guest-vm.js';
 import { assignMessage, type DesktopGuest } from './desktop-guest.js';
 import { DesktopGuests } from './desktop-guests.js';
-import { type DesktopVmSteps, provisionDesktop, recloneDesktop, restoreDesktopVm, startDesktopVm, stopDesktopVm, until } from './desktop-vm-steps.js';
+import { type DesktopVmSteps, provisionDesktop, recloneDesktop, restoreDesktopVm, startDesktopVm, stopDesktopVm, until, vmRunning } from './desktop-vm-steps.js';
 import type { HomeService } from './homes.js';
 import { desktopVmSpec } from './desktop-vm.js';
 import { desktopFailure } from './failure.js';
@@ -27,6 +28,8 @@ export interface MachineOptions {
   logoffTimeoutMs: number;
   /** The user's XKB layout, from the auth domain (the session applies it in the guest). */
   keyboardLayoutOf(user: string): Promise<string | undefined>;
+  /** A desktop VM running on an agent's host (cluster/remote-desktop-vms.ts), or undefined when it runs on none. */
+  remoteVmOf?(name: string): Promise<GuestVm | undefined>;
 }
 
 export interface MachineEvents {
@@ -51,6 +54,9 @@ export interface MachineEvents {
 const PASSED_ON_CODES = new Set<ErrorCode>(['HOME_LEASE_HELD', 'HOME_LEASED']);
 /** A clone's start that failed in these ways is the template's fault (its state did not load or fit): it is rebuilt. */
 const RESTORE_FAILURES = new Set<string>(['VM_STATE_RESTORE_FAILED', 'VM_STATE_MISMATCH', 'VM_STATE_INVALID']);
+
+/** How long a step waits for the guest channel of a desktop on an agent's host to be dialled again. */
+const GUEST_REDIAL_WAIT_MS = 10_000;
 
 /** The target version of a pool: its fixed version, or the image's current one; null when there is none. */
 export async function targetVersionOf(ctx: ServiceContext, pool: Pool): Promise<number | null> {
@@ -79,7 +85,11 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     private readonly opts: MachineOptions,
   ) {
     super();
-    this.guests = new DesktopGuests((name) => ctx.vms.runtimeOf(name), ctx.deps.log, {
+    const vmOf = async (name: string): Promise<GuestVm | undefined> => {
+      const runtime = ctx.vms.runtimeOf(name);
+      return runtime ? localGuestVm(runtime) : opts.remoteVmOf?.(name);
+    };
+    this.guests = new DesktopGuests(vmOf, ctx.deps.log, {
       event: (name, event) => void this.fireQuietly(name, event),
       exited: (name, reason) => {
         this.exits.set(name, reason);
@@ -266,7 +276,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
   }
 
   /** Follows a running desktop VM: guest helper messages, guest reboots and shutdowns, the exit. */
-  watch(name: string): DesktopGuest | undefined {
+  watch(name: string): Promise<DesktopGuest | undefined> {
     return this.guests.watch(name);
   }
 
@@ -281,7 +291,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
   }
 
   private async attachHome(row: PoolDesktopRow, pool: Pool, user: string): Promise<void> {
-    const guest = this.watch(row.name);
+    const guest = await this.watch(row.name);
     if (!guest) throw new ArdesiaError('VM_NOT_RUNNING', `desktop ${row.name} is not running`);
     await this.homes.ensure(user, pool.homeSizeBytes, 'broker');
     await this.homes.lease(user, row.name, guest.pid); // with serve --home-leases, sanlock's lease for this QEMU too
@@ -296,7 +306,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
   /** Unplugs the home if the VM still runs (forcing the VM off if the guest will not let go), then releases the lease. */
   private async releaseHome(row: PoolDesktopRow): Promise<void> {
     const guest = this.guests.get(row.name);
-    if (guest?.hasHome && this.ctx.vms.runtimeOf(row.name)) {
+    if (guest?.hasHome && (await vmRunning(this.ctx, row.name))) {
       const unplugged = await guest.unplugHome().catch(() => false);
       if (!unplugged) {
         this.log.warn({ desktop: row.name }, `the guest of ${row.name} did not release the home volume; stopping it by force`);
@@ -308,7 +318,9 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
   }
 
   private async notifyGuest(row: PoolDesktopRow, message: { type: 'assign'; user: string } | { type: 'logoff' }): Promise<void> {
-    const guest = this.watch(row.name);
+    const guest = await this.watch(row.name);
+    // A desktop on an agent's host is dialled again after a controller restart or a relink: a moment's wait, not a failure.
+    if (guest?.host !== undefined) await until(() => guest.channel.isConnected, GUEST_REDIAL_WAIT_MS);
     if (!guest?.channel.isConnected) throw new ArdesiaError('VM_NOT_RUNNING', `the guest helper of ${row.name} is not connected`);
     if (message.type === 'logoff') return guest.channel.send({ type: 'logoff' });
     guest.channel.send(assignMessage(message.user, await this.opts.keyboardLayoutOf(message.user)));
@@ -375,16 +387,24 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       return;
     }
     if (state === 'stopped' || state === 'failed') return;
-    if (!this.ctx.vms.runtimeOf(row.name)) {
+    if (!(await vmRunning(this.ctx, row.name))) {
       // The daemon's own stop (--stop-vms-on-exit) is recorded as such: back to the cold tier, not failed.
       const status = await this.ctx.vms.get(row.name).catch(() => undefined);
       return this.fireQuietly(row.name, { type: status?.lastStopReason === DAEMON_STOP_REASON ? 'daemon-stopped' : 'vm-exited' });
     }
-    const guest = this.watch(row.name);
+    const guest = await this.watch(row.name);
     await guest?.adoptHome().catch(() => undefined);
     this.armWatchdog(row);
-    await until(() => guest?.channel.isConnected ?? false, 5_000);
-    if (guest?.channel.isConnected) guest.channel.send({ type: 'ping' });
+    if (!guest) return;
+    // Asked what it does now once the channel is up: at once here, or when a desktop on an agent's host is reached again
+    // (its agent relinks after the controller's restart); the home is looked for again then too.
+    const resync = async () => {
+      if (guest.host !== undefined) await guest.adoptHome().catch(() => undefined);
+      if (guest.channel.isConnected) guest.channel.send({ type: 'ping' });
+    };
+    await until(() => guest.channel.isConnected, 5_000);
+    if (guest.channel.isConnected) await resync();
+    else guest.channel.once('connected', () => void resync().catch((err: Error) => this.log.warn({ err, desktop: row.name }, `desktop ${row.name}: asking its guest helper what it does failed`)));
   }
 
   /** From now on, events and step failures are left for the next daemon's reconcile (the daemon is stopping). */

@@ -75,11 +75,14 @@ export interface VmManagerOptions {
   launchPrefix?: string[];
   /** VMs placed on other hosts run under their agents (the controller; absent in an agent, which runs its own host's). */
   remote?: RemoteVmDriver;
+  /** Each QEMU this manager follows, from its start or adoption (an agent forwards the guests' events). */
+  onRuntime?: (runtime: VmRuntime) => void;
 }
 
-/** Placement as the VM manager asks it: the host the VM is to run on, or an ArdesiaError saying what is short where. */
+/** Placement as the VM manager asks it: the host the VM is to run on, or an ArdesiaError saying what is short where.
+ *  `localOnly`: this start needs the controller's own host (a saved state, a template's clone, an owner's files). */
 export interface VmPlacer {
-  placeVm(name: string, spec: VmSpec): Promise<string>;
+  placeVm(name: string, spec: VmSpec, opts: { localOnly: boolean }): Promise<string>;
 }
 
 export class VmManager {
@@ -218,10 +221,11 @@ export class VmManager {
       // record under one lock: two starts at once never both fit the same free memory.
       const remote = this.opts.remote;
       const host = await this.lock.run('cluster:placement', async () => {
-        const placed = await this.opts.placer.placeVm(name, spec);
+        // The agent opens the files as root: an owner's checked files, a saved state or a template stay on this host.
+        const localOnly = isConfined(caller) || resume !== undefined || opts.fromTemplate !== undefined || opts.templateRam !== undefined;
+        const placed = await this.opts.placer.placeVm(name, spec, { localOnly });
         if (remote?.isRemote(placed)) {
-          // The agent opens the files as root: an owner's checked files, a saved state or a template stay on this host.
-          if (isConfined(caller) || resume || opts.fromTemplate || opts.templateRam) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} was placed on host ${placed}, but this start runs on the controller's own host only`);
+          if (localOnly) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} was placed on host ${placed}, but this start runs on the controller's own host only`);
           remote.requireLinked(placed);
         }
         await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host: placed, hostLoss: null });
@@ -322,6 +326,7 @@ export class VmManager {
   private track(runtime: VmRuntime): void {
     const name = runtime.spec.name;
     this.runtimes.set(name, runtime);
+    this.opts.onRuntime?.(runtime);
     runtime.on('exited', (reason) => {
       this.runtimes.delete(name);
       this.startedBy.delete(name);

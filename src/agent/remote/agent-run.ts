@@ -15,6 +15,7 @@ import { ArdesiaError, type ErrorBody, isErrorCode } from '../../contract/errors
 import { measuredCapacity } from '../../cluster/hosts.js';
 import { hostCheck, type HostReport } from '../../hypervisor/host/index.js';
 import { dataDirLock } from '../../lib/data-dir-lock.js';
+import { vmCommandRun } from './agent-commands.js';
 import { streamDial } from './agent-streams.js';
 import { AgentVms } from './agent-vms.js';
 import { type AgentState, agentStateRead, agentStateWrite, controllerAfter, controllerCandidates } from './agent-state.js';
@@ -210,6 +211,12 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
     };
     const onAbort = () => ws.close(1000, 'agent stopping');
     opts.signal.addEventListener('abort', onAbort, { once: true });
+    // A guest's reboot or power-off while no link is up is not lost: its session's end shows in the VM's exit, or the
+    // guest helper's own message when the desktop's guest channel is dialled again.
+    const onGuestEvent = (vm: string, event: 'guest-reset' | 'guest-shutdown') => {
+      if (ws.readyState === ws.OPEN) ws.send(agentMessageEncode({ type: 'vm-event', vm, event }));
+    };
+    vms.on('guest-event', onGuestEvent);
     ws.on('open', () => ws.send(agentMessageEncode({ type: 'hello', protocol: AGENT_PROTOCOL_VERSION, host: state.host, agentVersion: AGENT_VERSION, capacity })));
     ws.on('message', (data: Buffer) => {
       const d = controllerMessageDecode(data);
@@ -232,6 +239,10 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
           const code = err instanceof ArdesiaError ? err.code : 'AGENT_STREAM_TIMEOUT';
           if (ws.readyState === ws.OPEN) ws.send(agentMessageEncode({ type: 'stream-failed', id: m.id, code, message: err.message.slice(0, 1000) }));
         });
+      } else if (m.type === 'vm-command') {
+        void vmCommandRun(m, vms.runtimeOf(m.vm), state.host).then((result) => {
+          if (ws.readyState === ws.OPEN) ws.send(agentMessageEncode(result));
+        });
       } else if (m.type === 'ack') {
         lastAckAt = Date.now();
       } else if (m.type === 'refused') {
@@ -242,6 +253,7 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
     ws.on('close', (code, reason) => {
       clearInterval(beat);
       opts.signal.removeEventListener('abort', onAbort);
+      vms.off('guest-event', onGuestEvent);
       if (refusal) reject(refusal);
       else {
         log.warn({ code, reason: reason.toString() }, 'agent link closed');

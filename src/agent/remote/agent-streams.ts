@@ -1,6 +1,6 @@
 // The agent's end of a stream: asked over the link (stream-open), it dials the controller back (pinned TLS, its
-// credential and the stream's one-time secret) and pipes that WebSocket to the VM's serial console or its VNC socket.
-// Nothing listens here.
+// credential and the stream's one-time secret) and pipes that WebSocket to the VM's serial console, its VNC socket or
+// its guest channel's socket (a pool desktop's helper). Nothing listens here.
 import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocket } from 'ws';
@@ -18,23 +18,23 @@ const STREAM_FRAME_MAX_BYTES = 1 << 20;
 /** Dials the stream and pipes it to the console or the display; throws (before anything is piped) why it could not. */
 export async function streamDial(m: ControllerStreamOpen, runtime: VmRuntime | undefined, controller: URL, state: AgentState, log: Logger): Promise<void> {
   if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${m.vm} does not run on host ${state.host}`);
-  // The VM's side first: a display that does not answer is reported, not dialled.
-  const vnc = m.kind === 'display' ? await vncConnect(runtime.paths.vnc) : undefined;
+  // The VM's side first: a socket that does not answer is reported, not dialled.
+  const unix = m.kind === 'display' ? await unixConnect(runtime.paths.vnc, 'DISPLAY_UNAVAILABLE', 'display') : m.kind === 'guest' ? await unixConnect(runtime.paths.guest, 'VM_NOT_RUNNING', 'guest channel') : undefined;
   const ws = await dial(m, controller, state).catch((err: unknown) => {
-    vnc?.destroy();
+    unix?.destroy();
     throw err;
   });
   ws.on('error', (err) => log.warn({ err: err.message, vm: m.vm }, `${m.kind} stream error`));
   ws.on('close', (code, reason) => log.info({ vm: m.vm, code, reason: reason.toString() }, `${m.kind} stream of vm ${m.vm} closed`));
-  if (vnc) displayPipe(ws, vnc);
+  if (unix) socketPipe(ws, unix);
   else consolePipe(ws, runtime, m.replay);
   log.info({ vm: m.vm }, `${m.kind} stream of vm ${m.vm} opened`);
 }
 
-function vncConnect(path: string): Promise<Socket> {
+function unixConnect(path: string, code: 'DISPLAY_UNAVAILABLE' | 'VM_NOT_RUNNING', what: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect(path);
-    socket.once('error', (err) => reject(new ArdesiaError('DISPLAY_UNAVAILABLE', `the display socket did not answer: ${err.message}`)));
+    socket.once('error', (err) => reject(new ArdesiaError(code, `the ${what} socket did not answer: ${err.message}`)));
     socket.once('connect', () => {
       socket.removeAllListeners('error');
       resolve(socket);
@@ -58,19 +58,19 @@ async function dial(m: ControllerStreamOpen, controller: URL, state: AgentState)
   return ws;
 }
 
-/** VNC bytes both ways, with back-pressure (the WebSocket as a stream); either end's close ends the other. */
-function displayPipe(ws: WebSocket, vnc: Socket): void {
+/** Bytes both ways, with back-pressure (the WebSocket as a stream); either end's close ends the other. */
+function socketPipe(ws: WebSocket, unix: Socket): void {
   const stream = createWebSocketStream(ws);
   const end = () => {
-    vnc.destroy();
+    unix.destroy();
     stream.destroy();
   };
-  vnc.on('error', end);
+  unix.on('error', end);
   stream.on('error', end);
-  vnc.once('close', end);
+  unix.once('close', end);
   stream.once('close', end);
-  vnc.pipe(stream);
-  stream.pipe(vnc);
+  unix.pipe(stream);
+  stream.pipe(unix);
 }
 
 function consolePipe(ws: WebSocket, runtime: VmRuntime, replay: number): void {

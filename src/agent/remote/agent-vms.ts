@@ -2,10 +2,12 @@
 // NAT guard and reconcile) as the controller's own VMs, over a store of the agent's own (DATA_DIR/agent-vms.db: each VM's
 // spec, so a restarted agent finds its QEMUs again by pidfile + cmdline + QMP). runtime/ and logs/ are in DATA_DIR; disks
 // are where the spec names them (the shared data folder). QEMUs outlive the agent.
+import { EventEmitter } from 'node:events';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { type AgentMessage, type VmDesired, type VmObserved } from '../../contract/agent.js';
+import { guestEventOfQmp } from '../../hypervisor/guest-vm.js';
 import type { HostReport } from '../../hypervisor/host/index.js';
 import type { VmRuntime } from '../../hypervisor/vm-runtime.js';
 import { NatGuard } from '../../network/nat-guard-host.js';
@@ -19,7 +21,12 @@ import { desiredMerge, type VmAction, vmActions } from './vm-plan.js';
 /** How long a kill (a forced stop, a VM no longer wanted here) waits for QEMU to be gone. */
 const KILL_WAIT_MS = 10_000;
 
-export class AgentVms {
+/** A guest of this host rebooted or powered off by itself: the controller's pool desktops follow it. */
+export interface AgentVmsEvents {
+  'guest-event': [vm: string, event: 'guest-reset' | 'guest-shutdown'];
+}
+
+export class AgentVms extends EventEmitter<AgentVmsEvents> {
   private desired = new Map<string, VmDesired>();
   private desiredComplete = false;
   private passes: Promise<void> = Promise.resolve();
@@ -31,7 +38,9 @@ export class AgentVms {
     private readonly appliedPath: string,
     private readonly applied: Map<string, number>,
     private readonly log: Logger,
-  ) {}
+  ) {
+    super();
+  }
 
   /** Opens the agent's store and finds the host's running QEMUs again (the VM manager's reconcile). */
   static async open(dataDir: string, host: string, hostReport: Promise<HostReport>, log: Logger): Promise<AgentVms> {
@@ -39,12 +48,20 @@ export class AgentVms {
     const vmUids = new VmUids(vmUidRange());
     const natGuard = new NatGuard(dataDir, { allowUnguarded: false, vmUids: vmUids.range }, log);
     await natGuard.install();
+    let self: AgentVms | undefined;
+    // Each QEMU's guest reboots and power-offs, started here or found again, go to the link (agent-run.ts).
+    const onRuntime = (runtime: VmRuntime) =>
+      runtime.on('event', (ev) => {
+        const kind = guestEventOfQmp(ev);
+        if (kind) self?.emit('guest-event', runtime.spec.name, kind);
+      });
     // Placement was the controller's: every VM this agent starts is on its own host.
-    const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy: ownerPolicyLoad(undefined), natGuard, placer: { placeVm: async () => host }, vmUids });
+    const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy: ownerPolicyLoad(undefined), natGuard, placer: { placeVm: async () => host }, vmUids, onRuntime });
+    const appliedPath = join(dataDir, 'vm-generations.json');
+    self = new AgentVms(manager, store, appliedPath, appliedRead(appliedPath), log);
     const found = await manager.reconcile();
     log.info(found, `agent of ${host}: ${found.adopted.length} running VM(s) found again`);
-    const appliedPath = join(dataDir, 'vm-generations.json');
-    return new AgentVms(manager, store, appliedPath, appliedRead(appliedPath), log);
+    return self;
   }
 
   /** A vm-desired message: merged, then a pass. */

@@ -1,0 +1,142 @@
+// Pool desktops on an agent's host: a real controller (PostgreSQL, HTTPS) and a real `ardesia agent`, each in a network
+// namespace the test creates; the busybox guest with the guest helper under TCG. The spare boots under the agent, the
+// user's session starts there with their home plugged in by the agent, the console is typed into through the
+// controller, the home keeps its file after logoff; a controller restart mid-session restarts nothing; the guest's own
+// reboot ends the session. Outcomes and their order are asserted, never timing.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { ApiClient } from '../../src/cli/client.js';
+import type { HostView } from '../../src/contract/hosts.js';
+import type { DesktopView, SessionInfo } from '../../src/contract/pools.js';
+import { NetLab } from '../netboot/lab.js';
+import { killRuntimeQemus, qemuPidsUnder, runCli, TestDaemon, until } from '../helpers/daemon.js';
+import { AgentProc } from '../helpers/agent-proc.js';
+import { freshDatabaseForNamespaces } from '../helpers/postgres.js';
+import { typeAndExpect } from '../images/support.js';
+import { helperImage, untilDesktops, userClient } from '../pools/support.js';
+
+const NET = '10.251.9';
+const CONTROLLER = `https://${NET}.1:8443`;
+const POOL = 'remote';
+
+let lab: NetLab;
+let ctlNs: string;
+let controller: TestDaemon;
+let controllerArgs: string[];
+let agent: AgentProc;
+let agentDir: string;
+let alice: ApiClient;
+const dirs: string[] = [];
+
+const cli = (args: string[]) => runCli(controller.dataDir, args);
+async function json<T>(args: string[]): Promise<T> {
+  const r = await cli(['--json', ...args]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  return JSON.parse(r.stdout) as T;
+}
+const linked = async () => (await json<HostView[]>(['host', 'list'])).find((h) => h.name === 'a1' && h.agent?.linked === true);
+const desktops = (what: string, test: (ds: DesktopView[]) => boolean) => untilDesktops(controller, POOL, what, test, 300_000);
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'ard-ad-'));
+  dirs.push(d);
+  return d;
+}
+
+before(async () => {
+  lab = await NetLab.create('ad');
+  ctlNs = await lab.addHost('ctl', `${NET}.1/24`);
+  const ns = await lab.addHost('a1', `${NET}.2/24`);
+  const db = await freshDatabaseForNamespaces();
+  // The controller's data folder is the shared one: the agent's host sees the same path (here, the same filesystem).
+  controllerArgs = ['--listen', `${NET}.1:8443`, '--host-name', 'ctl', '--database', db.viaSocket];
+  controller = new TestDaemon(tempDir(), controllerArgs, ctlNs);
+  await controller.spawn();
+  await helperImage(controller, 'bb');
+  alice = await userClient(controller, 'alice');
+  const token = (await json<{ token: string }>(['host', 'add', 'a1'])).token;
+  agentDir = tempDir();
+  agent = new AgentProc(ns, agentDir, ['--controller', CONTROLLER, '--join', token]);
+  await until('a1 linked', linked);
+  // The controller's own host takes nothing new: placement picks the agent's.
+  assert.equal((await cli(['host', 'drain', 'ctl'])).code, 0);
+});
+
+after(async () => {
+  if (process.env.ARDESIA_TEST_LOG) writeFileSync(process.env.ARDESIA_TEST_LOG, `${controller?.output ?? ''}\n--- agent ---\n${agent?.output ?? ''}`);
+  await agent?.kill();
+  if (agentDir) killRuntimeQemus(agentDir);
+  await controller?.destroy().catch(() => undefined);
+  await lab?.destroy();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+let desktop: string;
+
+test("a boot pool's warm spare is placed on the agent's host and boots there, under the agent", async () => {
+  await controller.api().request('POST', '/v1/pools', {
+    name: POOL, image: 'bb', startMode: 'boot', warmSpares: 1, maxDesktops: 1, memoryMiB: 192, homeSizeBytes: 64 * 2 ** 20, entitled: { users: ['alice'] },
+  });
+  const [spare] = await desktops('a ready spare', (ds) => ds.some((d) => d.state === 'ready'));
+  assert.equal(spare!.host, 'a1', JSON.stringify(spare));
+  desktop = spare!.name;
+  assert.equal(qemuPidsUnder(join(agentDir, 'runtime', desktop)).length, 1, "its QEMU is the agent's, in the agent's runtime folder");
+  assert.deepEqual(qemuPidsUnder(join(controller.dataDir, 'runtime')), [], 'nothing runs under the controller');
+});
+
+test("a user's session starts on the agent's host with their home, reached through the controller; the file stays after logoff", async () => {
+  const { desktop: got } = await alice.request<{ desktop: DesktopView; session: SessionInfo }>('POST', `/v1/pools/${POOL}/connect`, {});
+  assert.equal(got.name, desktop, 'the warm spare is the one handed out');
+  await desktops('the session', (ds) => ds.some((d) => d.name === desktop && d.state === 'in-use' && d.user === 'alice'));
+  const home = await json<{ leasedTo: string | null; path: string }>(['home', 'show', 'alice']);
+  assert.equal(home.leasedTo, desktop);
+  // Typed on the serial console through the controller and the agent's stream: the home is mounted where the helper put it.
+  await typeAndExpect(controller, desktop, 'echo remote-2026 > /home/alice/report.txt; grep -c " /home/alice " /proc/mounts; echo w-$((40+2))', 'w-42');
+  await alice.request('POST', `/v1/sessions/${desktop}/logoff`);
+  await desktops('the desktop released after logoff', (ds) => !ds.some((d) => d.user === 'alice'));
+  const released = await json<{ leasedTo: string | null }>(['home', 'show', 'alice']);
+  assert.equal(released.leasedTo, null, 'the home is released');
+  const dir = tempDir();
+  const raw = join(dir, 'home.raw');
+  execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', home.path, raw]);
+  const file = execFileSync('debugfs', ['-R', 'cat /report.txt', raw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  assert.equal(file, 'remote-2026\n', 'the file written in the remote guest is on the home after logoff');
+});
+
+test('the non-persistent desktop comes back as a fresh spare on the same host', async () => {
+  const [spare] = await desktops('a ready spare again', (ds) => ds.some((d) => d.state === 'ready'));
+  assert.equal(spare!.host, 'a1');
+  const seen = await typeAndExpect(controller, spare!.name, 'test -e /home/alice/report.txt || echo no-home-$((1+1))', 'no-home-2');
+  assert.match(seen, /no-home-2/, 'no home is plugged into a spare');
+});
+
+test("a controller restart mid-session restarts nothing, and the logoff after it goes through the agent as before", async () => {
+  await alice.request('POST', `/v1/pools/${POOL}/connect`, {});
+  const [inUse] = await desktops('the second session', (ds) => ds.some((d) => d.state === 'in-use' && d.user === 'alice'));
+  const pids = qemuPidsUnder(join(agentDir, 'runtime', inUse!.name));
+  await controller.kill('SIGTERM');
+  controller = new TestDaemon(controller.dataDir, controllerArgs, ctlNs);
+  await controller.spawn();
+  await until('a1 linked again', linked);
+  const [after] = await desktops('the session still in use', (ds) => ds.some((d) => d.name === inUse!.name && d.state === 'in-use'));
+  assert.equal(after!.user, 'alice');
+  assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', inUse!.name)), pids, 'the same QEMU runs on');
+  await typeAndExpect(controller, inUse!.name, 'echo still-$((2+3))', 'still-5');
+  // The logoff is the guest helper's (over the guest channel the restarted controller dialled again), then the home's unplug.
+  await alice.request('POST', `/v1/sessions/${inUse!.name}/logoff`);
+  await desktops('the desktop released after the logoff', (ds) => !ds.some((d) => d.user === 'alice'));
+  assert.equal((await json<{ leasedTo: string | null }>(['home', 'show', 'alice'])).leasedTo, null, 'the home is released');
+});
+
+test("the guest's own reboot on the agent's host ends the session (QMP's RESET forwarded by the agent)", async () => {
+  await desktops('a ready spare', (ds) => ds.some((d) => d.state === 'ready'));
+  await alice.request('POST', `/v1/pools/${POOL}/connect`, {});
+  const [inUse] = await desktops('the third session', (ds) => ds.some((d) => d.state === 'in-use' && d.user === 'alice'));
+  await typeAndExpect(controller, inUse!.name, 'sync; echo rebooting-now; reboot -f', 'rebooting-now');
+  await desktops('the session ended by the reboot', (ds) => !ds.some((d) => d.user === 'alice'));
+  assert.equal((await json<{ leasedTo: string | null }>(['home', 'show', 'alice'])).leasedTo, null, 'the home is released');
+  assert.match(controller.output, /vm [a-z0-9-]+ on host a1: guest-reset/);
+});
