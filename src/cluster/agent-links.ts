@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import {
-  AGENT_PROTOCOL_VERSION, type AgentMessage, agentMessageDecode, type ControllerMessage, controllerMessageEncode, controllerRefusal, type VmDesired,
+  type AgentHomeLeases, AGENT_PROTOCOL_VERSION, type AgentMessage, agentMessageDecode, type ControllerMessage, controllerMessageEncode, controllerRefusal, type VmDesired,
 } from '../contract/agent.js';
 import { ArdesiaError, ERROR_REGISTRY, type ErrorCode } from '../contract/errors.js';
 import type { HostAgentView } from '../contract/hosts.js';
@@ -44,6 +44,7 @@ export class AgentLinks {
   private vms: AgentVmChannel | undefined;
   private streamFailed: StreamFailedHandler | undefined;
   private desktops: AgentDesktopChannel | undefined;
+  private leaseSettings: ((host: string) => Promise<AgentHomeLeases>) | undefined;
   /** Changes for a link whose full desired set is still being read: sent right after it, so it never overtakes them. */
   private readonly heldUntilFullSet = new WeakMap<WebSocket, ControllerMessage[]>();
 
@@ -55,6 +56,11 @@ export class AgentLinks {
 
   attachStreams(onFailed: StreamFailedHandler): void {
     this.streamFailed = onFailed;
+  }
+
+  /** With home leases on: what each agent's host needs to join the lockspace, sent with its accepted hello. */
+  attachLeases(settings: (host: string) => Promise<AgentHomeLeases>): void {
+    this.leaseSettings = settings;
   }
 
   attachDesktops(channel: AgentDesktopChannel): void {
@@ -179,7 +185,8 @@ export class AgentLinks {
       .set({ memory_mib: memoryMiB, vcpus, agent_report: JSON.stringify(report), agent_linked_at: now, updated_at: now, ...(row.state === 'down' ? { state: 'up' } : {}) })
       .where('name', '=', host)
       .execute();
-    this.send(socket, { type: 'accepted', protocol: AGENT_PROTOCOL_VERSION, hostId: host, heartbeatEveryMs: AGENT_HEARTBEAT_EVERY_MS });
+    const homeLeases = await this.leaseSettings?.(host);
+    this.send(socket, { type: 'accepted', protocol: AGENT_PROTOCOL_VERSION, hostId: host, heartbeatEveryMs: AGENT_HEARTBEAT_EVERY_MS, ...(homeLeases ? { homeLeases } : {}) });
     // Level-triggered: every (re)connect starts from the whole desired set, whatever the agent missed.
     if (this.vms) this.send(socket, { type: 'vm-desired', full: true, vms: await this.vms.desiredSet(host) });
     for (const m of this.heldUntilFullSet.get(socket) ?? []) this.send(socket, m);

@@ -29,9 +29,6 @@ export interface HostServiceOptions {
   labels?: string[];
   /** Measured at start: the machine's memory and CPUs. */
   capacity?: Pick<HostCapacityView, 'memoryMiB' | 'vcpus'>;
-  /** Pool desktops may run on agents' hosts (false with serve --home-leases sanlock: an agent's host holds no home
-   *  leases yet, so desktops with homes stay where the leases are). */
-  desktopsOnAgents?: boolean;
 }
 
 export interface HostServiceEvents {
@@ -261,7 +258,7 @@ export class HostService extends EventEmitter<HostServiceEvents> {
   /** A pool's desktops go to agents' hosts too when they boot there: a restore pool's clones load its template, which is
    *  on the controller's host only. */
   private poolOnAgents(pool: Pool): boolean {
-    return this.opts.desktopsOnAgents === true && pool.startMode === 'boot';
+    return pool.startMode === 'boot';
   }
 
   /** VmPlacer for the VM manager: a pool desktop's VM is placed with its pool's labels and spread. */
@@ -275,7 +272,7 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     const pool = poolRow ? Pool.parse(JSON.parse(poolRow.spec)) : undefined;
     const need = pool ? { ...poolNeed(pool), memoryMiB: spec.memoryMiB, vcpus: spec.vcpus } : { memoryMiB: spec.memoryMiB, vcpus: spec.vcpus };
     // A boot pool's desktop may go to an agent's host (its restore-template clones never do: opts.localOnly).
-    const onAgents = !opts.localOnly && (pool ? this.opts.desktopsOnAgents === true : !(await this.isDesktopVm(name)));
+    const onAgents = !opts.localOnly && (pool !== undefined || !(await this.isDesktopVm(name)));
     const p = await this.place(need, onAgents);
     if (p.kind === 'refuse') throw new ArdesiaError(p.code, p.message);
     return p.host;

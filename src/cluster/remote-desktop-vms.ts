@@ -10,6 +10,8 @@ import type { AgentMessage, VmCommand } from '../contract/agent.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { GuestVm, GuestVmEvent } from '../hypervisor/guest-vm.js';
 import type { AgentLinks } from './agent-links.js';
+import type { LeaseResource } from './home-leases/layout.js';
+import type { RemoteLeaseSteps } from './home-leases/service.js';
 import type { AgentStreams } from './agent-streams.js';
 import type { RemoteVms } from './remote-vms.js';
 
@@ -23,7 +25,7 @@ interface Pending {
   reject(err: ArdesiaError): void;
 }
 
-export class RemoteDesktopVms {
+export class RemoteDesktopVms implements RemoteLeaseSteps {
   private readonly pending = new Map<string, Pending>();
   private readonly listeners = new Map<string, Set<(e: GuestVmEvent) => void>>();
 
@@ -52,6 +54,18 @@ export class RemoteDesktopVms {
         };
       },
     };
+  }
+
+  /** The home's lease taken on the agent's host for its QEMU of `vm` (before the plug). */
+  async acquire(host: string, vm: string, user: string, resource: LeaseResource): Promise<'acquired' | 'own-already'> {
+    return (await this.command(host, vm, { op: 'lease-acquire', user, resource }, COMMAND_ANSWER_MS)) ? 'acquired' : 'own-already';
+  }
+
+  /** Given back after the unplug; a QEMU that is gone holds nothing (sanlock freed its leases when it exited). */
+  async release(host: string, vm: string, user: string, resource: LeaseResource): Promise<void> {
+    await this.command(host, vm, { op: 'lease-release', user, resource }, COMMAND_ANSWER_MS).catch((err: unknown) => {
+      if (!(err instanceof ArdesiaError && err.code === 'VM_NOT_RUNNING')) throw err;
+    });
   }
 
   private command(host: string, vm: string, command: VmCommand, answerWithinMs: number): Promise<boolean> {

@@ -127,7 +127,13 @@ export const AgentMessage = z.discriminatedUnion('type', [AgentHello, AgentHeart
 export type AgentMessage = z.infer<typeof AgentMessage>;
 
 /** Controller → agent: the hello accepted (with the host's id, its name in the store), refused with a registry code, a heartbeat seen. */
-export const ControllerAccepted = z.object({ type: z.literal('accepted'), protocol: z.number().int(), hostId: HostName, heartbeatEveryMs: z.number().int().min(100) }).strict();
+/** With home leases on (serve --home-leases sanlock): the agent's host joins the site's lockspace in this folder (on the
+ * shared storage) with this sanlock host id before it carries out anything, and registers every QEMU it starts. */
+export const AgentHomeLeases = z.object({ leaseDir: z.string().startsWith('/').max(4096), hostId: z.number().int().min(1).max(2000), ioTimeoutS: z.number().int().min(1).max(60) }).strict();
+export type AgentHomeLeases = z.infer<typeof AgentHomeLeases>;
+export const ControllerAccepted = z
+  .object({ type: z.literal('accepted'), protocol: z.number().int(), hostId: HostName, heartbeatEveryMs: z.number().int().min(100), homeLeases: AgentHomeLeases.optional() })
+  .strict();
 export const ControllerRefused = z.object({ type: z.literal('refused'), code: z.custom<ErrorCode>(isErrorCode, 'a registry code'), message: z.string().max(1000), hint: z.string().max(1000) }).strict();
 export const ControllerAck = z.object({ type: z.literal('ack'), seq: z.number().int().min(0) }).strict();
 /** Controller → agent: the host's whole desired set after each accepted hello (`full`), then single changes. */
@@ -143,7 +149,15 @@ const QmpId = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'a QMP node or device id
 export const VmDiskPlug = z.object({ op: z.literal('disk-plug'), path: z.string().startsWith('/').max(4096), node: QmpId, device: QmpId, serial: z.string().regex(/^[A-Za-z0-9_-]{1,20}$/) }).strict();
 export const VmDiskUnplug = z.object({ op: z.literal('disk-unplug'), node: QmpId, device: QmpId, timeoutMs: z.number().int().min(1).max(300_000) }).strict();
 export const VmDiskQuery = z.object({ op: z.literal('disk-plugged'), device: QmpId }).strict();
-export const VmCommand = z.discriminatedUnion('op', [VmDiskPlug, VmDiskUnplug, VmDiskQuery]);
+/** A home's sanlock resource, as the lease layout names it (cluster/home-leases/layout.ts). */
+export const LeaseResourceWire = z
+  .object({ lockspace: z.string().regex(/^[A-Za-z0-9_-]{1,48}$/), name: z.string().regex(/^[A-Za-z0-9_.@-]{1,48}$/), path: z.string().startsWith('/').max(4096), offset: z.number().int().min(0) })
+  .strict();
+/** The home's lease acquired for the VM's QEMU (before the disk is plugged in), or released (after it is unplugged). */
+const LeaseUser = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/);
+export const VmLeaseAcquire = z.object({ op: z.literal('lease-acquire'), user: LeaseUser, resource: LeaseResourceWire }).strict();
+export const VmLeaseRelease = z.object({ op: z.literal('lease-release'), user: LeaseUser, resource: LeaseResourceWire }).strict();
+export const VmCommand = z.discriminatedUnion('op', [VmDiskPlug, VmDiskUnplug, VmDiskQuery, VmLeaseAcquire, VmLeaseRelease]);
 export type VmCommand = z.infer<typeof VmCommand>;
 /** Controller → agent: one step on a running VM of its host, answered by a vm-command-result with the same id. */
 export const ControllerVmCommand = z.object({ type: z.literal('vm-command'), id: CommandId, vm: z.string().min(1).max(64), command: VmCommand }).strict();

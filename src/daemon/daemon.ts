@@ -207,7 +207,6 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     memoryOvercommit: opts.memoryOvercommit ?? DEFAULT_MEMORY_OVERCOMMIT,
     cpuOvercommit: opts.cpuOvercommit ?? DEFAULT_CPU_OVERCOMMIT,
     ...(opts.hostLabels !== undefined ? { labels: opts.hostLabels } : {}),
-    desktopsOnAgents: opts.homeLeases !== 'sanlock',
   });
   await hosts.register();
   // Remote agents (PostgreSQL only): tokens, and links that mark their hosts up; a removed host's link ends.
@@ -223,6 +222,11 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   const remoteVms = new RemoteVms(store, agentLinks, hosts.localName, log);
   const agentStreams = new AgentStreams(agentLinks, agentJoin, log);
   const remoteDesktops = new RemoteDesktopVms(agentLinks, agentStreams, remoteVms, log);
+  if (homeLeases) {
+    // Agents' hosts join the lockspace at their link and take their desktops' home leases through it.
+    homeLeases.attachRemote(remoteDesktops);
+    agentLinks.attachLeases((host) => homeLeases.agentSettings(host));
+  }
   const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids, remote: remoteVms, ...(homeLeases ? { launchPrefix: homeLeases.registerPrefix() } : {}) });
   // Plain VMs of a host judged down: restarted elsewhere (restart-on-host-loss) or recorded lost, after each heartbeat.
   new HostLossWatch(store, hosts, manager, log).attach();

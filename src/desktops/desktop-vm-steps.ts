@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { ArdesiaError } from '../contract/errors.js';
 import type { Pool } from '../contract/pools.js';
-import { type ServiceContext, vmState } from '../images/context.js';
+import { type ServiceContext, vmRunning } from '../images/context.js';
 import { verifiedVersionPath } from '../images/versions.js';
 import { createLinkedClone, resetLinkedClone } from '../storage/index.js';
 import { vmHostOf } from '../store/vms.js';
@@ -90,13 +90,6 @@ export async function provisionDesktop(ctx: ServiceContext, row: PoolDesktopRow)
   const system = ctx.paths.desktopSystem(row.name);
   await mkdir(dirname(system), { recursive: true, mode: 0o700 });
   await createLinkedClone({ base, overlay: system });
-}
-
-/** Whether the VM runs, on this host or (as its agent last reported) on another. */
-export async function vmRunning(ctx: ServiceContext, name: string): Promise<boolean> {
-  if (ctx.vms.runtimeOf(name)) return true;
-  const state = await vmState(ctx, name);
-  return state !== 'stopped' && state !== 'absent';
 }
 
 /** Polls `test` every 50 ms until it holds or `timeoutMs` has passed. */

@@ -69,14 +69,14 @@ export class HomeService {
   }
 
   /** The store's lease for `desktop`, then, with home leases on and a running QEMU `qemuPid`, sanlock's for that QEMU. */
-  async lease(user: string, desktop: string, qemuPid?: number): Promise<void> {
+  async lease(user: string, desktop: string, qemuPid?: number, host?: string): Promise<void> {
     if (!(await homeLease(this.ctx.db, user, desktop))) {
       const row = await this.require(user);
       throw new ArdesiaError('HOME_LEASED', `the home volume of ${user} is in use by desktop ${row.leased_to} since ${row.leased_at}`);
     }
     if (!this.leases || qemuPid === undefined) return;
     try {
-      await this.leases.acquire(user, { desktop, pid: qemuPid });
+      await this.leases.acquire(user, { desktop, pid: qemuPid, ...(host !== undefined ? { host } : {}) });
     } catch (err) {
       await homeRelease(this.ctx.db, user, desktop);
       throw err;
@@ -99,11 +99,12 @@ export class HomeService {
     await this.leases?.held(user, { desktop, pid: qemuPid });
   }
 
-  /** sanlock's lease of `desktop`'s QEMU on this host first (after the unplug), then the store's. */
+  /** sanlock's lease of `desktop`'s QEMU on its host first (after the unplug), then the store's. */
   async release(user: string, desktop: string): Promise<void> {
     if (this.leases) {
       const held = await homeLeaseGet(this.ctx.db, user);
-      if (held?.holder_desktop === desktop && held.holder_pid !== null && held.holder_host === this.leases.host) await this.leases.release(user, { desktop, pid: held.holder_pid });
+      // On the holder's host: this one's sanlock daemon, or an agent's through its link.
+      if (held?.holder_desktop === desktop && held.holder_pid !== null && held.holder_host !== null) await this.leases.release(user, { desktop, pid: held.holder_pid, host: held.holder_host });
     }
     await homeRelease(this.ctx.db, user, desktop);
   }

@@ -8,12 +8,12 @@ import { dirname } from 'node:path';
 import { ArdesiaError, type ErrorCode } from '../contract/errors.js';
 import type { DesktopView, Pool } from '../contract/pools.js';
 import { DAEMON_STOP_REASON, type VmSpec } from '../contract/vm.js';
-import type { ServiceContext } from '../images/context.js';
+import { type ServiceContext, vmRunning } from '../images/context.js';
 import { imageGet } from '../images/repo.js';
 import { type GuestVm, localGuestVm } from '../hypervisor/guest-vm.js';
 import { assignMessage, type DesktopGuest } from './desktop-guest.js';
 import { DesktopGuests } from './desktop-guests.js';
-import { type DesktopVmSteps, provisionDesktop, recloneDesktop, restoreDesktopVm, startDesktopVm, stopDesktopVm, until, vmRunning } from './desktop-vm-steps.js';
+import { type DesktopVmSteps, provisionDesktop, recloneDesktop, restoreDesktopVm, startDesktopVm, stopDesktopVm, until } from './desktop-vm-steps.js';
 import type { HomeService } from './homes.js';
 import { desktopVmSpec } from './desktop-vm.js';
 import { desktopFailure } from './failure.js';
@@ -294,7 +294,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     const guest = await this.watch(row.name);
     if (!guest) throw new ArdesiaError('VM_NOT_RUNNING', `desktop ${row.name} is not running`);
     await this.homes.ensure(user, pool.homeSizeBytes, 'broker');
-    await this.homes.lease(user, row.name, guest.pid); // with serve --home-leases, sanlock's lease for this QEMU too
+    await this.homes.lease(user, row.name, guest.pid, guest.host); // with serve --home-leases, sanlock's lease for this QEMU too
     try {
       await guest.plugHome(this.ctx.paths.home(user));
     } catch (err) {

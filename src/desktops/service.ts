@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
 import type { DesktopCreateBody, DesktopInfo } from '../contract/images.js';
 import type { VmSpec } from '../contract/vm.js';
-import { type ServiceContext, vmState } from '../images/context.js';
+import { type ServiceContext, vmRunning, vmState } from '../images/context.js';
 import { desktopGet, desktopList, type DesktopRow, homeList, type ImageRow } from '../images/repo.js';
 import { now } from '../lib/time.js';
 import { auditAppend } from '../audit/log.js';
@@ -209,7 +209,8 @@ export class DesktopService {
       if (!home.leased_to) continue;
       const row = await desktopGet(this.ctx.db, home.leased_to);
       if (row && this.ctx.vms.runtimeOf(row.vm_name)) this.releaseOnExit(row);
-      else if (!row && (await poolDesktopGet(this.ctx.db, home.leased_to)) && this.ctx.vms.runtimeOf(home.leased_to)) continue; // the pool's lifecycle owns it
+      // The pool's lifecycle owns it (its VM here, or on an agent's host as last reported).
+      else if (!row && (await poolDesktopGet(this.ctx.db, home.leased_to)) && (await vmRunning(this.ctx, home.leased_to))) continue;
       else {
         await this.homes.release(home.user, home.leased_to);
         released.push(home.user);

@@ -50,3 +50,10 @@ export async function vmState(ctx: ServiceContext, vm: string): Promise<string> 
     () => 'absent',
   );
 }
+
+/** Whether the VM runs, on this host or (as its agent last reported) on another. */
+export async function vmRunning(ctx: ServiceContext, name: string): Promise<boolean> {
+  if (ctx.vms.runtimeOf(name)) return true;
+  const state = await vmState(ctx, name);
+  return state !== 'stopped' && state !== 'absent';
+}

@@ -71,8 +71,9 @@ export interface VmManagerOptions {
   placer: VmPlacer;
   /** The own uids of running VMs (QEMU runs as one of them). */
   vmUids: VmUids;
-  /** Run before setpriv in QEMU's launch chain (serve --home-leases sanlock: registers QEMU with sanlock). */
-  launchPrefix?: string[];
+  /** Run before setpriv in QEMU's launch chain (serve --home-leases sanlock: registers QEMU with sanlock); a function
+   *  when it is known only later (an agent learns at its link whether the cluster uses home leases). */
+  launchPrefix?: string[] | (() => string[] | undefined);
   /** VMs placed on other hosts run under their agents (the controller; absent in an agent, which runs its own host's). */
   remote?: RemoteVmDriver;
   /** Each QEMU this manager follows, from its start or adoption (an agent forwards the guests' events). */
@@ -293,7 +294,7 @@ export class VmManager {
       const spiceX509Dir = spiceCredentialsForAccount(spice && spiceUsesTls(spice) ? await spiceCredentialsEnsure(this.opts.dataDir) : undefined, files.runtime.dir, account);
       const launchSpec = specForAccount(spec, files.runtime.dir, account, guard);
       const chains = await backingChains(spec);
-      let launch: QemuLaunch = { ...buildQemuLaunch(launchSpec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort, spiceX509Dir, chains }), prefix: launchPrefix ?? this.opts.launchPrefix };
+      let launch: QemuLaunch = { ...buildQemuLaunch(launchSpec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort, spiceX509Dir, chains }), prefix: launchPrefix ?? (typeof this.opts.launchPrefix === 'function' ? this.opts.launchPrefix() : this.opts.launchPrefix) };
       let incoming: IncomingState | undefined;
       if (resume) {
         // Checked before QEMU starts: the launch must be identical and the disks as they were.

@@ -1,17 +1,23 @@
-// Pool desktops on an agent's host: a real controller (PostgreSQL, HTTPS) and a real `ardesia agent`, each in a network
-// namespace the test creates; the busybox guest with the guest helper under TCG. The spare boots under the agent, the
-// user's session starts there with their home plugged in by the agent, the console is typed into through the
-// controller, the home keeps its file after logoff; a controller restart mid-session restarts nothing; the guest's own
+// Pool desktops on an agent's host: a real controller (PostgreSQL, HTTPS, home leases) and a real `ardesia agent`, each
+// in a network namespace the test creates with a sanlock daemon of its own; the busybox guest with the guest helper under
+// TCG. The spare boots under the agent, the user's session starts there with their home's sanlock lease held by that
+// QEMU on the agent's host and the home plugged in by the agent, the console is typed into through the controller, the
+// home keeps its file after logoff; a controller restart mid-session restarts nothing; the guest's own
 // reboot ends the session. Outcomes and their order are asserted, never timing.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ApiClient } from '../../src/cli/client.js';
 import type { HostView } from '../../src/contract/hosts.js';
 import type { DesktopView, SessionInfo } from '../../src/contract/pools.js';
+import type { HomeInfo } from '../../src/contract/images.js';
+import { homeResource, leaseFiles } from '../../src/cluster/home-leases/layout.js';
+import { SanlockClient } from '../../src/cluster/home-leases/sanlock.js';
+import { diskFolder, SanlockDaemon } from '../helpers/sanlock.js';
 import { NetLab } from '../netboot/lab.js';
 import { killRuntimeQemus, qemuPidsUnder, runCli, TestDaemon, until } from '../helpers/daemon.js';
 import { AgentProc } from '../helpers/agent-proc.js';
@@ -27,6 +33,9 @@ let lab: NetLab;
 let ctlNs: string;
 let controller: TestDaemon;
 let controllerArgs: string[];
+let root: string;
+let ctlLocks: SanlockDaemon;
+let a1Locks: SanlockDaemon;
 let agent: AgentProc;
 let agentDir: string;
 let alice: ApiClient;
@@ -51,15 +60,23 @@ before(async () => {
   ctlNs = await lab.addHost('ctl', `${NET}.1/24`);
   const ns = await lab.addHost('a1', `${NET}.2/24`);
   const db = await freshDatabaseForNamespaces();
-  // The controller's data folder is the shared one: the agent's host sees the same path (here, the same filesystem).
-  controllerArgs = ['--listen', `${NET}.1:8443`, '--host-name', 'ctl', '--database', db.viaSocket];
-  controller = new TestDaemon(tempDir(), controllerArgs, ctlNs);
-  await controller.spawn();
+  // The controller's data folder is the shared one: the agent's host sees the same path (here, the same filesystem, on a
+  // disk: sanlock's leases are read with O_DIRECT).
+  root = diskFolder();
+  chmodSync(root, 0o711); // QEMU's account passes through to the data folder
+  const dataDir = join(root, 'data');
+  mkdirSync(dataDir);
+  ctlLocks = new SanlockDaemon('ctl', root);
+  a1Locks = new SanlockDaemon('a1', root);
+  await Promise.all([ctlLocks.start(), a1Locks.start()]);
+  controllerArgs = ['--listen', `${NET}.1:8443`, '--host-name', 'ctl', '--database', db.viaSocket, '--home-leases', 'sanlock', '--lease-io-timeout', '2'];
+  controller = new TestDaemon(dataDir, controllerArgs, ctlNs);
+  await controller.spawn(ctlLocks.env);
   await helperImage(controller, 'bb');
   alice = await userClient(controller, 'alice');
   const token = (await json<{ token: string }>(['host', 'add', 'a1'])).token;
   agentDir = tempDir();
-  agent = new AgentProc(ns, agentDir, ['--controller', CONTROLLER, '--join', token]);
+  agent = new AgentProc(ns, agentDir, ['--controller', CONTROLLER, '--join', token], a1Locks.env);
   await until('a1 linked', linked);
   // The controller's own host takes nothing new: placement picks the agent's.
   assert.equal((await cli(['host', 'drain', 'ctl'])).code, 0);
@@ -70,7 +87,10 @@ after(async () => {
   await agent?.kill();
   if (agentDir) killRuntimeQemus(agentDir);
   await controller?.destroy().catch(() => undefined);
+  ctlLocks?.kill();
+  a1Locks?.kill();
   await lab?.destroy();
+  if (root) rmSync(root, { recursive: true, force: true });
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -91,14 +111,35 @@ test("a user's session starts on the agent's host with their home, reached throu
   const { desktop: got } = await alice.request<{ desktop: DesktopView; session: SessionInfo }>('POST', `/v1/pools/${POOL}/connect`, {});
   assert.equal(got.name, desktop, 'the warm spare is the one handed out');
   await desktops('the session', (ds) => ds.some((d) => d.name === desktop && d.state === 'in-use' && d.user === 'alice'));
-  const home = await json<{ leasedTo: string | null; path: string }>(['home', 'show', 'alice']);
+  const home = await json<HomeInfo & { path: string }>(['home', 'show', 'alice']);
   assert.equal(home.leasedTo, desktop);
+  // The home's sanlock lease is held by the desktop's QEMU, on the agent's host's sanlock daemon.
+  const [qemu] = qemuPidsUnder(join(agentDir, 'runtime', desktop));
+  assert.equal(home.siteLease?.host, 'a1', JSON.stringify(home.siteLease));
+  assert.equal(home.siteLease?.pid, qemu);
+  const a1Sanlock = new SanlockClient(a1Locks.env);
+  const held = await a1Sanlock.inquire(qemu!);
+  assert.ok(held.some((r) => r.name.endsWith('-alice')), `a1's sanlock: ${JSON.stringify(held)}`);
+  // A second writer elsewhere is refused by sanlock itself, whatever the store says: a process registered on the
+  // controller's host asks for the same resource.
+  const ctlSanlock = new SanlockClient(ctlLocks.env);
+  const [cmd, ...args] = [...ctlSanlock.registerPrefix(), 'sleep', '120'];
+  const intruder = spawn(cmd!, args, { env: ctlLocks.env, stdio: 'ignore' });
+  try {
+    const name = held.find((r) => r.name.endsWith('-alice'))!.name;
+    const slot = Number(/^home(\d+)-/.exec(name)![1]);
+    await until('the intruder registered', async () => (await ctlSanlock.inquire(intruder.pid!).then(() => true, () => false)) || undefined, 10_000, 100);
+    assert.notEqual(await ctlSanlock.acquire(intruder.pid!, homeResource(leaseFiles(controller.dataDir), slot, 'alice')), 0, 'a second writer on another host is refused');
+  } finally {
+    intruder.kill('SIGKILL');
+  }
   // Typed on the serial console through the controller and the agent's stream: the home is mounted where the helper put it.
   await typeAndExpect(controller, desktop, 'echo remote-2026 > /home/alice/report.txt; grep -c " /home/alice " /proc/mounts; echo w-$((40+2))', 'w-42');
   await alice.request('POST', `/v1/sessions/${desktop}/logoff`);
   await desktops('the desktop released after logoff', (ds) => !ds.some((d) => d.user === 'alice'));
-  const released = await json<{ leasedTo: string | null }>(['home', 'show', 'alice']);
+  const released = await json<HomeInfo>(['home', 'show', 'alice']);
   assert.equal(released.leasedTo, null, 'the home is released');
+  assert.equal(released.siteLease?.host, null, 'and its sanlock lease');
   const dir = tempDir();
   const raw = join(dir, 'home.raw');
   execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', home.path, raw]);
@@ -119,7 +160,7 @@ test("a controller restart mid-session restarts nothing, and the logoff after it
   const pids = qemuPidsUnder(join(agentDir, 'runtime', inUse!.name));
   await controller.kill('SIGTERM');
   controller = new TestDaemon(controller.dataDir, controllerArgs, ctlNs);
-  await controller.spawn();
+  await controller.spawn(ctlLocks.env);
   await until('a1 linked again', linked);
   const [after] = await desktops('the session still in use', (ds) => ds.some((d) => d.name === inUse!.name && d.state === 'in-use'));
   assert.equal(after!.user, 'alice');

@@ -7,8 +7,8 @@ export class AgentProc {
   output = '';
   readonly proc: ChildProcess;
   readonly exited: Promise<number | null>;
-  constructor(ns: string, readonly dataDir: string, args: string[]) {
-    this.proc = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'agent', '--data-dir', dataDir, '--probe-timeout', '5s', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(ns: string, readonly dataDir: string, args: string[], env?: NodeJS.ProcessEnv) {
+    this.proc = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'agent', '--data-dir', dataDir, '--probe-timeout', '5s', ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
     this.proc.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     this.proc.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
     this.exited = new Promise((resolve) => this.proc.on('exit', (code) => resolve(code)));

@@ -229,6 +229,8 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
         onAccepted();
         log.info({ host: m.hostId, heartbeatEveryMs: m.heartbeatEveryMs }, `agent linked to ${url.origin} as host ${m.hostId}`);
         heartbeatEveryMs = m.heartbeatEveryMs;
+        // Before the desired set that follows is carried out (desiredReceive waits for the join).
+        if (m.homeLeases) void vms.leasesEnable(m.homeLeases);
       } else if (m.type === 'vm-desired') {
         // The first full set is carried out (VMs the cluster gave away killed) before the first heartbeat: until then the
         // controller does not see this host up (a host back after being declared down rejoins empty).
@@ -240,7 +242,7 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
           if (ws.readyState === ws.OPEN) ws.send(agentMessageEncode({ type: 'stream-failed', id: m.id, code, message: err.message.slice(0, 1000) }));
         });
       } else if (m.type === 'vm-command') {
-        void vmCommandRun(m, vms.runtimeOf(m.vm), state.host).then((result) => {
+        void vmCommandRun(m, vms.runtimeOf(m.vm), state.host, vms.sanlock).then((result) => {
           if (ws.readyState === ws.OPEN) ws.send(agentMessageEncode(result));
         });
       } else if (m.type === 'ack') {

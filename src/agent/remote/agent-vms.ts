@@ -6,7 +6,9 @@ import { EventEmitter } from 'node:events';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { type AgentMessage, type VmDesired, type VmObserved } from '../../contract/agent.js';
+import { type AgentHomeLeases, type AgentMessage, type VmDesired, type VmObserved } from '../../contract/agent.js';
+import { leaseFilesIn } from '../../cluster/home-leases/layout.js';
+import { SanlockClient } from '../../cluster/home-leases/sanlock.js';
 import { guestEventOfQmp } from '../../hypervisor/guest-vm.js';
 import type { HostReport } from '../../hypervisor/host/index.js';
 import type { VmRuntime } from '../../hypervisor/vm-runtime.js';
@@ -31,6 +33,9 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
   private desiredComplete = false;
   private passes: Promise<void> = Promise.resolve();
   private waiting: Promise<void> | undefined;
+  private leases: SanlockClient | undefined;
+  private leasesJoined = false;
+  private leaseJoin: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly manager: VmManager,
@@ -56,7 +61,9 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
         if (kind) self?.emit('guest-event', runtime.spec.name, kind);
       });
     // Placement was the controller's: every VM this agent starts is on its own host.
-    const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy: ownerPolicyLoad(undefined), natGuard, placer: { placeVm: async () => host }, vmUids, onRuntime });
+    // With home leases on (told at the link), every QEMU started here is a registered sanlock client.
+    const launchPrefix = () => self?.leases?.registerPrefix();
+    const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy: ownerPolicyLoad(undefined), natGuard, placer: { placeVm: async () => host }, vmUids, onRuntime, launchPrefix });
     const appliedPath = join(dataDir, 'vm-generations.json');
     self = new AgentVms(manager, store, appliedPath, appliedRead(appliedPath), log);
     const found = await manager.reconcile();
@@ -64,11 +71,41 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     return self;
   }
 
-  /** A vm-desired message: merged, then a pass. */
-  desiredReceive(vms: readonly VmDesired[], full: boolean): Promise<void> {
+  /** A vm-desired message: merged, then a pass (once this host joined the lockspace, when home leases are on). */
+  async desiredReceive(vms: readonly VmDesired[], full: boolean): Promise<void> {
     this.desired = desiredMerge(this.desired, vms, full);
     if (full) this.desiredComplete = true;
+    await this.leaseJoin;
     return this.drive();
+  }
+
+  /** The cluster uses home leases (the controller's accepted message): this host joins the lockspace with its host id
+   *  before it carries out anything, and registers each QEMU it starts from now on. A failed join is logged and tried
+   *  again at the next link; meanwhile QEMUs cannot register, so nothing starts here (each start's reason says why). */
+  leasesEnable(settings: AgentHomeLeases): Promise<void> {
+    const t0 = Date.now();
+    this.leaseJoin = Promise.resolve()
+      .then(() => {
+        // The client needs native/home-lease.c (setup builds it): its absence is a failed join, said as such.
+        this.leases ??= new SanlockClient(process.env);
+        return this.leases.joinLockspace(leaseFilesIn(settings.leaseDir), settings.hostId, settings.ioTimeoutS);
+      })
+      .then(
+      () => {
+        this.leasesJoined = true;
+        this.log.info({ hostId: settings.hostId, joinMs: Date.now() - t0 }, `home leases: this host joined the sanlock lockspace as host id ${settings.hostId}`);
+      },
+      (err: Error) => {
+        this.leasesJoined = false;
+        this.log.error({ err: err.message }, `home leases: joining the sanlock lockspace failed (${err.message}); desktops cannot start on this host until it succeeds`);
+      },
+    );
+    return this.leaseJoin;
+  }
+
+  /** This host's sanlock daemon, once it joined the lockspace (vm-command's lease steps). */
+  get sanlock(): SanlockClient | undefined {
+    return this.leasesJoined ? this.leases : undefined;
   }
 
   /** One pass after those running (one at a time, in order); a pass already waiting to run covers this call too. */

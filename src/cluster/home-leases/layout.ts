@@ -22,7 +22,11 @@ export interface LeaseFiles {
 }
 
 export function leaseFiles(dataDir: string): LeaseFiles {
-  const dir = join(dataDir, 'leases');
+  return leaseFilesIn(join(dataDir, 'leases'));
+}
+
+/** The lease files in their folder (an agent's host is told the folder on the shared storage). */
+export function leaseFilesIn(dir: string): LeaseFiles {
   return { dir, lockspace: join(dir, 'lockspace'), homes: join(dir, 'homes') };
 }
 

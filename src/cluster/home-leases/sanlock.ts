@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { ArdesiaError } from '../../contract/errors.js';
-import { LEASE_ALIGN, type LeaseFiles, type LeaseResource, areaInitialised, DELTA_MAGIC, daemonError, lockspaceText, PAXOS_MAGIC, parseHelperFailure, parseHostStates, parseInquire, registerArgs, resourceText, SANLOCK_RV } from './layout.js';
+import { processAlive } from '../../lib/process-alive.js';
+import { LEASE_ALIGN, type LeaseFiles, type LeaseResource, acquireError, areaInitialised, DELTA_MAGIC, daemonError, releaseOutcome, lockspaceText, PAXOS_MAGIC, parseHelperFailure, parseHostStates, parseInquire, registerArgs, resourceText, SANLOCK_RV } from './layout.js';
 
 const run = promisify(execFile);
 
@@ -170,4 +171,29 @@ function sanlockOwner(): { uid: number; gid: number } | null {
     owner = null;
   }
   return owner;
+}
+
+/** A release sanlock answers busy for a live holder is tried again this many times, this far apart. */
+const RELEASE_ATTEMPTS = 5;
+const RELEASE_RETRY_MS = 200;
+
+/** `user`'s home lease acquired for the QEMU `pid` on this host's sanlock daemon; its refusal as an ArdesiaError
+ *  (HOME_LEASE_HELD, LEASE_DAEMON_UNAVAILABLE, …). Held by that very QEMU already (an attach retried) is fine. */
+export async function leaseAcquireFor(sanlock: SanlockClient, pid: number, res: LeaseResource, user: string): Promise<'acquired' | 'own-already'> {
+  const rv = await sanlock.acquire(pid, res);
+  if (rv === 0) return 'acquired';
+  // EEXIST: held on this host already; fine when by this very QEMU, refused otherwise.
+  if (rv === SANLOCK_RV.EEXIST && (await sanlock.inquire(pid)).some((r) => r.name === res.name && r.offset === res.offset)) return 'own-already';
+  throw acquireError(rv, user);
+}
+
+/** The lease of the QEMU `pid` released on this host's sanlock daemon (already free when that QEMU has exited). */
+export async function leaseReleaseFor(sanlock: SanlockClient, pid: number, res: LeaseResource, user: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const rv = await sanlock.release(pid, res);
+    const outcome = releaseOutcome(rv, processAlive(pid));
+    if (outcome === 'released') return;
+    if (outcome === 'failed' || attempt >= RELEASE_ATTEMPTS) throw daemonError(rv, `releasing the home lease of ${user}`);
+    await sleep(RELEASE_RETRY_MS);
+  }
 }

@@ -7,12 +7,11 @@ import type { Logger } from 'pino';
 import { auditAppend } from '../../audit/log.js';
 import { now } from '../../lib/time.js';
 import type { Store } from '../../store/db.js';
-import { acquireError, daemonError, DEFAULT_IO_TIMEOUT_S, homeResource, type LeaseFiles, leaseFiles, type LeaseResource, LOCKSPACE, registerRefusal, releaseOutcome, SANLOCK_RV } from './layout.js';
-import { processAlive } from '../../lib/process-alive.js';
+import { acquireError, daemonError, DEFAULT_IO_TIMEOUT_S, homeResource, type LeaseFiles, leaseFiles, type LeaseResource, LOCKSPACE, registerRefusal, SANLOCK_RV } from './layout.js';
 import { ArdesiaError } from '../../contract/errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { homeLeaseClaimInit, homeLeaseFreed, homeLeaseGet, homeLeaseHeld, homeLeaseReady, homeLeaseSlot, leaseHostId } from './repo.js';
-import { SanlockClient } from './sanlock.js';
+import { leaseAcquireFor, leaseReleaseFor, SanlockClient } from './sanlock.js';
 import { type StorageLiveness, storageLivenessOf } from '../host-liveness.js';
 
 /** How long a host waits for another one's initialisation of a resource (a `direct init` takes milliseconds). */
@@ -31,17 +30,22 @@ export interface HomeLeasesOptions {
 export interface HomeLeaseHolder {
   desktop: string;
   pid: number;
+  /** The holder's host when it is not this one (a pool desktop on an agent's host). */
+  host?: string;
 }
 
-/** A release sanlock answers busy for a live holder is tried again this many times, this far apart. */
-const RELEASE_ATTEMPTS = 5;
-const RELEASE_RETRY_MS = 200;
+/** The lease steps on an agent's host, for its QEMU of `vm` (the agent knows the pid). */
+export interface RemoteLeaseSteps {
+  acquire(host: string, vm: string, user: string, res: LeaseResource): Promise<'acquired' | 'own-already'>;
+  release(host: string, vm: string, user: string, res: LeaseResource): Promise<void>;
+}
 
 export class HomeLeases {
   readonly files: LeaseFiles;
   readonly sanlock: SanlockClient;
   readonly ioTimeoutS: number;
   private hostId: number | undefined;
+  private remote: RemoteLeaseSteps | undefined;
 
   constructor(
     private readonly db: Store,
@@ -93,27 +97,44 @@ export class HomeLeases {
     return false;
   }
 
-  /** Acquires `user`'s home lease for the QEMU `holder.pid`; HOME_LEASE_HELD when another host's desktop holds it. */
+  /** Acquires `user`'s home lease for the QEMU `holder.pid` (on `holder.host`'s sanlock daemon: this host's, or an agent's
+   *  through its link); HOME_LEASE_HELD when another host's desktop holds it. */
   async acquire(user: string, holder: HomeLeaseHolder): Promise<number> {
-    if (this.hostId === undefined) throw daemonError(SANLOCK_RV.ACQUIRE_LOCKSPACE, `acquiring the home lease of ${user}`);
+    const host = holder.host ?? this.opts.host;
+    if (host === this.opts.host && this.hostId === undefined) throw daemonError(SANLOCK_RV.ACQUIRE_LOCKSPACE, `acquiring the home lease of ${user}`);
     const res = await this.resourceOf(user);
-    const rv = await this.sanlock.acquire(holder.pid, res);
-    // EEXIST: held on this host already; fine when by this very QEMU (an attach retried), refused otherwise.
-    const ownAlready = rv === SANLOCK_RV.EEXIST && (await this.sanlock.inquire(holder.pid)).some((r) => r.name === res.name && r.offset === res.offset);
-    if (rv !== 0 && !ownAlready) {
-      const err = acquireError(rv, user);
+    let acquired: 'acquired' | 'own-already';
+    try {
+      acquired = host === this.opts.host ? await leaseAcquireFor(this.sanlock, holder.pid, res, user) : await this.requireRemote(host).acquire(host, holder.desktop, user, res);
+    } catch (err) {
       const row = await homeLeaseGet(this.db, user);
-      this.log.warn({ user, rv, holder: row?.holder_host, holderDesktop: row?.holder_desktop }, `home lease of ${user} refused: ${err.message}`);
+      this.log.warn({ user, host, holder: row?.holder_host, holderDesktop: row?.holder_desktop }, `home lease of ${user} refused: ${(err as Error).message}`);
       throw err;
     }
-    if (ownAlready) return (await homeLeaseGet(this.db, user))?.generation ?? 0;
-    return this.held(user, holder);
+    if (acquired === 'own-already') return (await homeLeaseGet(this.db, user))?.generation ?? 0;
+    return this.held(user, { ...holder, host });
+  }
+
+  private requireRemote(host: string): RemoteLeaseSteps {
+    if (!this.remote) throw new ArdesiaError('LEASE_DAEMON_UNAVAILABLE', `the home lease cannot be taken on host ${host}: this controller reaches no agent's sanlock daemon`);
+    return this.remote;
+  }
+
+  /** Agents' hosts take and give back their QEMUs' leases through their links (cluster/remote-desktop-vms.ts). */
+  attachRemote(remote: RemoteLeaseSteps): void {
+    this.remote = remote;
+  }
+
+  /** What an agent's host needs to join the lockspace (its sanlock host id from the store), sent at each link. */
+  async agentSettings(host: string): Promise<{ leaseDir: string; hostId: number; ioTimeoutS: number }> {
+    return { leaseDir: this.files.dir, hostId: await leaseHostId(this.db, host), ioTimeoutS: this.ioTimeoutS };
   }
 
   /** Records that `holder` now holds `user`'s home lease: the next generation, and the audit's home.lease. */
   async held(user: string, holder: HomeLeaseHolder): Promise<number> {
-    const generation = await homeLeaseHeld(this.db, user, { host: this.opts.host, ...holder }, now());
-    await auditAppend(this.db, 'home-leases', 'home.lease', user, { host: this.opts.host, desktop: holder.desktop, pid: holder.pid, generation });
+    const host = holder.host ?? this.opts.host;
+    const generation = await homeLeaseHeld(this.db, user, { host, desktop: holder.desktop, pid: holder.pid }, now());
+    await auditAppend(this.db, 'home-leases', 'home.lease', user, { host, desktop: holder.desktop, pid: holder.pid, generation });
     return generation;
   }
 
@@ -136,21 +157,17 @@ export class HomeLeases {
     return refusal;
   }
 
-  /** Releases `user`'s home lease held by `holder.pid` (already free when that QEMU has exited). */
+  /** Releases `user`'s home lease held by `holder.pid` on `holder.host` (already free when that QEMU has exited). */
   async release(user: string, holder: HomeLeaseHolder): Promise<void> {
+    const host = holder.host ?? this.opts.host;
     const row = await homeLeaseGet(this.db, user);
     if (row?.ready) {
       const resource = { ...homeResource(this.files, row.slot, user), name: row.resource };
-      for (let attempt = 1; ; attempt++) {
-        const rv = await this.sanlock.release(holder.pid, resource);
-        const outcome = releaseOutcome(rv, processAlive(holder.pid));
-        if (outcome === 'released') break;
-        if (outcome === 'failed' || attempt >= RELEASE_ATTEMPTS) throw daemonError(rv, `releasing the home lease of ${user}`);
-        await new Promise((r) => setTimeout(r, RELEASE_RETRY_MS));
-      }
+      if (host === this.opts.host) await leaseReleaseFor(this.sanlock, holder.pid, resource, user);
+      else await this.requireRemote(host).release(host, holder.desktop, user, resource);
     }
-    await homeLeaseFreed(this.db, user, this.opts.host, holder.desktop);
-    await auditAppend(this.db, 'home-leases', 'home.unlease', user, { host: this.opts.host, desktop: holder.desktop, pid: holder.pid });
+    await homeLeaseFreed(this.db, user, host, holder.desktop);
+    await auditAppend(this.db, 'home-leases', 'home.unlease', user, { host, desktop: holder.desktop, pid: holder.pid });
   }
 
   /** Each host's storage lease by host name, as this host's sanlock daemon sees the lockspace (host-liveness.ts). */

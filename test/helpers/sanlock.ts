@@ -1,0 +1,45 @@
+// sanlock daemons for tests: one per simulated host, each with its own run folder (SANLOCK_RUN_DIR) and mount and
+// network namespaces, no watchdog (-w 0: these machines never load softdog nor touch /dev/watchdog).
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { until } from './daemon.js';
+
+/** A disk folder for the shared storage: /tmp may be a tmpfs, where sanlock's O_DIRECT fails. */
+export function diskFolder(): string {
+  const fs = execFileSync('stat', ['-f', '-c', '%T', '/tmp'], { encoding: 'utf8' }).trim();
+  return mkdtempSync(fs === 'tmpfs' ? '/var/tmp/ardl-' : '/tmp/ardl-');
+}
+
+export class SanlockDaemon {
+  readonly runDir: string;
+  process: ChildProcess | undefined;
+
+  constructor(readonly name: string, root: string) {
+    this.runDir = join(root, `run-${name}`);
+    mkdirSync(this.runDir, { recursive: true });
+    const [, , uid, gid] = execFileSync('getent', ['passwd', 'sanlock'], { encoding: 'utf8' }).split(':');
+    chownSync(this.runDir, Number(uid), Number(gid));
+  }
+
+  /** The environment of this host's sanlock clients (the daemon, the agent, the helper). */
+  get env(): NodeJS.ProcessEnv {
+    return { ...process.env, SANLOCK_RUN_DIR: this.runDir, SANLOCK_PRIVILEGED: '0' };
+  }
+
+  async start(): Promise<void> {
+    // unshare execs sanlock: the daemon's pid is this child's, and its namespaces are the host's.
+    this.process = spawn('unshare', ['--mount', '--net', '--propagation', 'private', '--', 'sanlock', 'daemon', '-D', '-w', '0', '-L', '-1', '-U', 'sanlock', '-G', 'sanlock'], { env: this.env, stdio: 'ignore', detached: true });
+    await until(`${this.name}'s sanlock daemon`, () => existsSync(join(this.runDir, 'sanlock.sock')), 30_000, 100);
+  }
+
+  /** Gone at once, its clients' leases left on the disk to expire (a power loss, as its host sees it). */
+  kill(): void {
+    if (this.process?.pid === undefined) return;
+    try {
+      process.kill(-this.process.pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+}
