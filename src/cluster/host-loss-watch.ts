@@ -1,6 +1,7 @@
 // After each heartbeat of the controller, the plain VMs of hosts judged down are dealt with (host-loss.ts decides):
 // restarted on another host through the VM manager's own start (placement, the agent link or a local launch), or
-// recorded stopped as lost with the reason `vm status` shows. Both are audited. A desktop's VM is its pool's.
+// recorded stopped as lost with the reason `vm status` shows. A pool desktop's VM there is recorded lost too, and its
+// pool told (onDesktopLost): the session ends, the user is re-served elsewhere. All are audited.
 import type { Logger } from 'pino';
 import { auditAppend } from '../audit/log.js';
 import type { Store } from '../store/db.js';
@@ -19,7 +20,14 @@ export interface VmStarter {
 export class HostLossWatch {
   private busy = false;
 
-  constructor(private readonly db: Store, private readonly hosts: HostService, private readonly vms: VmStarter, private readonly log: Logger) {}
+  constructor(
+    private readonly db: Store,
+    private readonly hosts: HostService,
+    private readonly vms: VmStarter,
+    private readonly log: Logger,
+    /** A pool desktop's VM was on a down host (the pool's lifecycle takes it from there). */
+    private readonly onDesktopLost: (desktop: string, reason: string) => Promise<void> = async () => undefined,
+  ) {}
 
   /** From now on, a pass after each heartbeat of the controller. */
   attach(): void {
@@ -33,11 +41,14 @@ export class HostLossWatch {
     try {
       const down = await this.hosts.downHosts();
       if (down.size === 0) return [];
-      const [records, notPlain] = await Promise.all([vmList(this.db), this.desktopVmNames()]);
+      const [records, notPlain, poolDesktops] = await Promise.all([vmList(this.db), this.desktopVmNames(), this.poolDesktops()]);
       const plain = records.filter((r) => !notPlain.has(r.name));
       const actions = hostLossActions(plain.map((r) => ({ name: r.name, host: r.host, desired: r.desired, restartOnHostLoss: r.spec.restartOnHostLoss === true })), down);
       for (const a of actions) await this.carryOut(a);
-      return actions;
+      // The pools re-serve their desktops' users themselves: for the VM manager they are lost, never restarted here.
+      const desktops = hostLossActions(records.filter((r) => poolDesktops.has(r.name)).map((r) => ({ name: r.name, host: r.host, desired: r.desired, restartOnHostLoss: false })), down);
+      for (const a of desktops) await this.desktopLost(a, poolDesktops.get(a.name) ?? null);
+      return [...actions, ...desktops];
     } finally {
       this.busy = false;
     }
@@ -65,6 +76,22 @@ export class HostLossWatch {
     await vmSetDesired(this.db, a.name, { desired: 'stopped', lastStopReason: reason, startedAt: null, generation });
     await auditAppend(this.db, ACTOR, 'vm.lost', a.name, { host: a.from, reason });
     this.log.warn({ vm: a.name, host: a.from }, `vm ${a.name} ${reason}`);
+  }
+
+  private async desktopLost(a: HostLossAction, user: string | null): Promise<void> {
+    await vmSetObserved(this.db, a.name, null);
+    const generation = vmNextGeneration((await vmGet(this.db, a.name))?.generation ?? 0);
+    const reason = `lost: ${a.reason}`;
+    await vmSetDesired(this.db, a.name, { desired: 'stopped', lastStopReason: reason, startedAt: null, generation });
+    await auditAppend(this.db, ACTOR, 'desktop.lost', a.name, { host: a.from, user, reason: a.reason });
+    this.log.warn({ desktop: a.name, host: a.from, user }, `desktop ${a.name} ${reason}${user ? `: the session of ${user} ended; they are served a new desktop` : ''}`);
+    await this.onDesktopLost(a.name, reason);
+  }
+
+  /** Pool desktops and their users (null for a spare). */
+  private async poolDesktops(): Promise<Map<string, string | null>> {
+    const rows = await this.db.selectFrom('pool_desktops').select(['name', 'user']).execute();
+    return new Map(rows.map((r) => [r.name, r.user]));
   }
 
   /** VMs of desktops, pool desktops and image maintenance sessions. */

@@ -1,11 +1,13 @@
 // How a desktop display's WebSocket ends, shared by the gateway (which closes it) and the portal (which must
 // not reconnect after an ending a person has to see). Codes 4900+ stay clear of the refusals, 4000 + HTTP status.
-export type DisplayEnd = 'admin-disconnect' | 'idle' | 'logged-off';
+export type DisplayEnd = 'admin-disconnect' | 'idle' | 'logged-off' | 'host-lost';
 
 export const DISPLAY_CLOSE_CODE: Readonly<Record<DisplayEnd, number>> = {
   'admin-disconnect': 4901,
   idle: 4902,
   'logged-off': 4903,
+  /** The desktop's server was judged down: the session is gone, the portal opens a new desktop by itself. */
+  'host-lost': 4904,
 };
 
 /** The close frame's reason (at most 123 bytes): what the gateway says when it ends a display. */
@@ -13,6 +15,7 @@ export const DISPLAY_END_REASON: Readonly<Record<DisplayEnd, string>> = {
   'admin-disconnect': 'DISCONNECTED an administrator disconnected this session',
   idle: 'IDLE the session was disconnected after a time without input',
   'logged-off': 'LOGGED_OFF the session was logged off',
+  'host-lost': "HOST_LOST the desktop's server stopped; a new desktop is opened",
 };
 
 /** The ending a close code stands for; undefined for any other code (a network drop, a refusal). */

@@ -228,8 +228,6 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     agentLinks.attachLeases((host) => homeLeases.agentSettings(host));
   }
   const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids, remote: remoteVms, ...(homeLeases ? { launchPrefix: homeLeases.registerPrefix() } : {}) });
-  // Plain VMs of a host judged down: restarted elsewhere (restart-on-host-loss) or recorded lost, after each heartbeat.
-  new HostLossWatch(store, hosts, manager, log).attach();
   const rootToken = await ensureRootToken(store, dataDir);
 
   const reconciled = await manager.reconcile();
@@ -259,6 +257,9 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
       return host === undefined || pid === null ? undefined : remoteDesktops.vm(name, host, pid);
     },
   });
+  // The VMs of a host judged down, after each heartbeat: plain ones restarted elsewhere (restart-on-host-loss) or
+  // recorded lost; pool desktops recorded lost and handed to their pools, which re-serve their users.
+  new HostLossWatch(store, hosts, manager, log, (desktop, reason) => machine.hostLost(desktop, reason)).attach();
   const pools = new PoolService(serviceContext, machine, { bootStormLimit: opts.bootStormLimit ?? 2, placement: hosts, timeZone: opts.timeZone ?? systemTimeZone() });
   // A drain stops the host's spares now; an undrain boots them back: every pool is planned again.
   hosts.on('host', () => void pools.planner.tickAll());

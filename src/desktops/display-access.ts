@@ -7,9 +7,14 @@ import type { DisplayAccess, DisplayClient, StandaloneDisplayAccess } from '../g
 import { isInSession } from './lifecycle.js';
 import type { PoolService } from './pools.js';
 
+/** How long a user whose desktop's host was lost is told so by a display ticket (a portal reconnecting meanwhile). */
+const LOST_NOTICE_MS = 15 * 60_000;
+
 export class DesktopDisplayAccess implements DisplayAccess {
   private readonly poolDesktops = new Set<string>();
   private readonly closers = new Map<string, Set<(end: DisplayEnd) => void>>();
+  /** Desktops whose host was lost under a user's session, for a while: that user's next ticket is told so. */
+  private readonly lostUnder = new Map<string, { user: string; at: number }>();
   /** Desktops last seen in a session that is not ending: leaving it ends their displays. */
   private readonly liveSessions = new Set<string>();
 
@@ -20,6 +25,14 @@ export class DesktopDisplayAccess implements DisplayAccess {
     pools.on('display-end', (desktop, end) => this.end(desktop, end));
     // The lifecycle closes display clients only on its idle timeout (in-use → disconnected).
     pools.machine.on('disconnect-clients', (desktop) => this.end(desktop, 'idle'));
+    // Before the session's end below: the portal tells its user the server stopped, and opens a new desktop. A portal
+    // whose display had already dropped (the link went first) learns it from its next ticket.
+    pools.machine.on('host-lost', (desktop, user) => {
+      this.end(desktop, 'host-lost');
+      const now = Date.now();
+      for (const [d, l] of this.lostUnder) if (now - l.at > LOST_NOTICE_MS) this.lostUnder.delete(d);
+      if (user !== null) this.lostUnder.set(desktop, { user, at: now });
+    });
     // A session that ends (logoff, guest reboot or shutdown) ends its displays as "logged off", not as a drop.
     pools.machine.on('desktop', (view) => {
       const was = this.liveSessions.has(view.name);
@@ -34,7 +47,13 @@ export class DesktopDisplayAccess implements DisplayAccess {
   }
 
   async access(who: Principal, desktop: string): Promise<{ vm: string }> {
-    const pooled = await this.pools.displayAccess(desktop, { name: who.name, admin: who.admin, groups: who.groups });
+    const pooled = await this.pools.displayAccess(desktop, { name: who.name, admin: who.admin, groups: who.groups }).catch((err: unknown) => {
+      const lost = this.lostUnder.get(desktop);
+      if (err instanceof ArdesiaError && err.code === 'FORBIDDEN' && lost?.user === who.name && Date.now() - lost.at <= LOST_NOTICE_MS) {
+        throw new ArdesiaError('DESKTOP_HOST_LOST', `the server of desktop ${desktop} stopped and your session there ended`);
+      }
+      throw err;
+    });
     if (!pooled) return this.standalone.access(who, desktop);
     if (!this.pools.machine.guests.has(pooled.vm)) throw new ArdesiaError('VM_NOT_RUNNING', `desktop ${desktop} is not running`);
     this.poolDesktops.add(desktop);

@@ -23,7 +23,7 @@ import { mulberry32 } from '../lib/prng.js';
 const EVENT_TYPES: DesktopEventType[] = [
   'provisioned', 'provision-failed', 'boot-requested', 'stop-requested', 'boot-failed', 'restore-failed', 'guest-ready', 'assign', 'session-started',
   'client-connected', 'client-disconnected', 'idle-timeout', 'logoff-requested', 'logoff-timeout', 'session-ended',
-  'guest-reboot', 'guest-shutdown', 'vm-exited', 'daemon-stopped', 'reset', 'retry', 'reset-done', 'reset-failed', 'image-updated', 'retire',
+  'guest-reboot', 'guest-shutdown', 'vm-exited', 'daemon-stopped', 'host-lost', 'reset', 'retry', 'reset-done', 'reset-failed', 'image-updated', 'retire',
 ];
 
 // Contexts: a spare of a non-persistent pool, one in ann's session, and persistent desktops owned by ann.
@@ -78,6 +78,7 @@ const LEGAL: Case[] = [
   ['booting', 'restore-failed', R_SPARE, 'booting', [REBUILD, START]],
   ['booting', 'restore-failed', { ...R_SPARE, user: 'ann' }, 'booting', [REBUILD, START]],
   ['stopped', 'vm-exited', SPARE, 'stopped', []],
+  ['stopped', 'host-lost', SPARE, 'stopped', []],
   ['stopped', 'stop-requested', SPARE, 'stopped', []],
   ['ready', 'stop-requested', SPARE, 'stopped', [STOP]],
   ['stopped', 'image-updated', OLD_SPARE, 'resetting', [RECLONE]],
@@ -95,6 +96,10 @@ const LEGAL: Case[] = [
   ['booting', 'guest-shutdown', SPARE, 'stopped', [STOP]],
   ['booting', 'vm-exited', SPARE, 'failed', []],
   ['booting', 'vm-exited', ANN, 'failed', [CLEAR]],
+  // Its host died: a disposable disk is cloned afresh for a boot elsewhere; a persistent owner's kept disk waits, stopped.
+  ['booting', 'host-lost', SPARE, 'resetting', [RECLONE]],
+  ['booting', 'host-lost', ANN, 'resetting', [CLEAR, RECLONE]],
+  ['booting', 'host-lost', KEEP, 'stopped', []],
   ['booting', 'boot-failed', ANN, 'failed', [KILL, CLEAR]],
   ['booting', 'boot-failed', KEEP, 'failed', [KILL]],
   ['booting', 'guest-shutdown', ANN, 'stopped', [STOP, CLEAR]],
@@ -128,6 +133,9 @@ const LEGAL: Case[] = [
   ['ready', 'guest-shutdown', P_RESET, 'resetting', RESET_OWNED],
   ['ready', 'guest-shutdown', KEEP, 'stopped', [STOP]],
   ['ready', 'vm-exited', SPARE, 'failed', []],
+  ['ready', 'host-lost', SPARE, 'resetting', [RECLONE]],
+  ['ready', 'host-lost', P_SPARE, 'resetting', [RECLONE]],
+  ['ready', 'host-lost', KEEP, 'stopped', []],
   ['ready', 'image-updated', OLD_SPARE, 'resetting', [KILL, RECLONE]],
   ['ready', 'image-updated', SPARE, 'ready', []],
   ['ready', 'image-updated', { ...P_SPARE, versionIsCurrent: false }, 'resetting', [KILL, RECLONE]],
@@ -163,6 +171,15 @@ const LEGAL: Case[] = [
   ['in-use', 'guest-shutdown', KEEP, 'stopped', [STOP, RELEASE]],
   ['in-use', 'vm-exited', ANN, 'resetting', RESET_FREE],
   ['in-use', 'vm-exited', KEEP, 'stopped', [RELEASE]],
+  // In session: the session ends as after a crash; the home's lease expired with the host, so it is released here.
+  ['in-use', 'host-lost', ANN, 'resetting', RESET_FREE],
+  ['in-use', 'host-lost', KEEP, 'stopped', [RELEASE]],
+  ['disconnected', 'host-lost', ANN, 'resetting', RESET_FREE],
+  ['logging-off', 'host-lost', ANN, 'resetting', RESET_FREE],
+  ['assigned', 'host-lost', ANN, 'resetting', RESET_FREE],
+  ['resetting', 'host-lost', ANN, 'resetting', []],
+  ['failed', 'host-lost', SPARE, 'failed', []],
+  ['retiring', 'host-lost', SPARE, 'retiring', []],
   ['disconnected', 'client-connected', ANN, 'in-use', []],
   ['disconnected', 'client-disconnected', ANN, 'disconnected', []],
   ['disconnected', 'idle-timeout', ANN, 'logging-off', [TELL_LOGOFF]],

@@ -37,6 +37,7 @@ export type DesktopEventType =
   | 'guest-shutdown' // QMP SHUTDOWN with a guest reason
   | 'vm-exited' // the QEMU process is gone without a guest shutdown (crash, kill, host failure)
   | 'daemon-stopped' // the daemon stopped the VM itself on its way out (serve --stop-vms-on-exit): not a failure
+  | 'host-lost' // the VM's host was judged down (its storage lease expired): the VM is gone with it, its leases free
   | 'reset' // an admin asked to re-clone the system disk
   | 'retry' // an admin (or the planner, after a pause) tries a failed desktop again
   | 'reset-done'
@@ -169,9 +170,14 @@ const SESSION_ENDINGS = {
   'guest-shutdown': endSession('shutdown'),
   'vm-exited': endSession('vm-gone'),
   'daemon-stopped': endSession('vm-gone'),
+  'host-lost': endSession('vm-gone'),
 } satisfies Partial<Record<DesktopEventType, Rule>>;
 
 const IN_SESSION = 'a user has a session on it: log them off first';
+
+/** Out of session on a host that died: a disposable disk is cloned afresh (nobody vouches for what the VM left half
+ *  written), so the planner boots it on another host; a persistent owner's kept disk waits for them, stopped. */
+const lostOutOfSession: RuleFn = (ctx, event) => (ctx.user !== null && !resetsAtSessionEnd(ctx) ? go('stopped') : reclone(false)(ctx, event));
 
 const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>> = {
   provisioning: {
@@ -184,6 +190,7 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
     'stop-requested': stay('stopped'),
     assign: assignTo('stopped'),
     'vm-exited': stay('stopped'),
+    'host-lost': stay('stopped'),
     'image-updated': recycleSpare('stopped'),
     reset: reclone(false),
     retire: go('retiring', { kind: 'retire' }),
@@ -201,6 +208,7 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
     'guest-reboot': stay('booting'), // first-boot scripts may reboot; no session has started
     'guest-shutdown': bootEnds('stopped', { kind: 'stop-vm', force: false }),
     'vm-exited': bootEnds('failed'),
+    'host-lost': lostOutOfSession,
     'daemon-stopped': bootEnds('stopped'), // back to the cold tier; the planner boots it again
     'image-updated': recycleSpare('booting'),
     reset: reclone(true),
@@ -215,6 +223,7 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
     'guest-reboot': (ctx) => (resetsAtSessionEnd(ctx) ? resetAfterSession(ctx) : go('booting')),
     'guest-shutdown': (ctx) => (resetsAtSessionEnd(ctx) ? resetAfterSession(ctx) : go('stopped', { kind: 'stop-vm', force: false })),
     'vm-exited': go('failed'),
+    'host-lost': lostOutOfSession,
     'daemon-stopped': go('stopped'),
     'image-updated': recycleSpare('ready'),
     reset: reclone(true),
@@ -271,6 +280,7 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
     'reset-done': go('stopped'),
     'reset-failed': go('failed'),
     'vm-exited': stay('resetting'),
+    'host-lost': stay('resetting'),
     'image-updated': stay('resetting'), // the re-clone takes the target version of its own time
     reset: stay('resetting'),
     retire: go('retiring', { kind: 'retire' }),
@@ -280,11 +290,13 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
     retry: retryFailed,
     retire: go('retiring', { kind: 'retire' }),
     'vm-exited': stay('failed'),
+    'host-lost': stay('failed'),
     'image-updated': stay('failed'),
   },
   retiring: {
     retire: go('retiring', { kind: 'retire' }), // re-run after a crash: every step of retire is idempotent
     'vm-exited': stay('retiring'),
+    'host-lost': stay('retiring'),
     'image-updated': stay('retiring'),
   },
 };

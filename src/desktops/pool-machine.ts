@@ -48,6 +48,9 @@ export interface MachineEvents {
   clipboard: [string, boolean];
   /** A restore pool's template changed state (PoolView.template). */
   template: [string];
+  /** The desktop's host was judged down, with the session's user: its display clients are told so (the portal opens a
+   *  new desktop). */
+  'host-lost': [string, string | null];
 }
 
 /** Failures a waiting connect answers with their own code: what the user can act on (their desktop elsewhere is ending). */
@@ -117,6 +120,16 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     const view = await this.locked(name, () => this.fireLocked(name, event, queued));
     for (const [n, e] of queued) void this.fireQuietly(n, e);
     return view;
+  }
+
+  /** The desktop's host was judged down (cluster/host-loss-watch.ts; its VM is recorded lost): the session ends as after
+   *  a crash, a spare is cloned afresh for another host. */
+  async hostLost(name: string, reason: string): Promise<void> {
+    const row = await requirePoolDesktop(this.ctx.db, name).catch(() => undefined);
+    this.emit('host-lost', name, row?.user ?? null);
+    this.guests.forget(name);
+    this.exits.set(name, reason);
+    await this.fireQuietly(name, { type: 'host-lost' }).finally(() => this.exits.delete(name));
   }
 
   /** Whether the pool starts its disposable desktops by restore now (start mode restore, its template ready). */

@@ -2,8 +2,8 @@
 // in a network namespace the test creates with a sanlock daemon of its own; the busybox guest with the guest helper under
 // TCG. The spare boots under the agent, the user's session starts there with their home's sanlock lease held by that
 // QEMU on the agent's host and the home plugged in by the agent, the console is typed into through the controller, the
-// home keeps its file after logoff; a controller restart mid-session restarts nothing; the guest's own
-// reboot ends the session. Outcomes and their order are asserted, never timing.
+// home keeps its file after logoff; a controller restart mid-session restarts nothing; the guest's own reboot ends the
+// session; a power loss of the agent's host re-serves the user on the controller's host once the lease expired. Outcomes and their order are asserted, never timing.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { spawn } from 'node:child_process';
@@ -15,6 +15,9 @@ import type { ApiClient } from '../../src/cli/client.js';
 import type { HostView } from '../../src/contract/hosts.js';
 import type { DesktopView, SessionInfo } from '../../src/contract/pools.js';
 import type { HomeInfo } from '../../src/contract/images.js';
+import { DISPLAY_CLOSE_CODE } from '../../src/contract/display.js';
+import type { AuditEntry } from '../../src/contract/users.js';
+import { openDisplay } from '../gateway/harness.js';
 import { homeResource, leaseFiles } from '../../src/cluster/home-leases/layout.js';
 import { SanlockClient } from '../../src/cluster/home-leases/sanlock.js';
 import { diskFolder, SanlockDaemon } from '../helpers/sanlock.js';
@@ -180,4 +183,41 @@ test("the guest's own reboot on the agent's host ends the session (QMP's RESET f
   await desktops('the session ended by the reboot', (ds) => !ds.some((d) => d.user === 'alice'));
   assert.equal((await json<{ leasedTo: string | null }>(['home', 'show', 'alice'])).leasedTo, null, 'the home is released');
   assert.match(controller.output, /vm [a-z0-9-]+ on host a1: guest-reset/);
+});
+
+test("power loss of the agent's host mid-session: the display is told, the desktop is recorded lost once the host's storage lease expired, and the user's next connect gets a desktop on another host with their files", { timeout: 420_000 }, async () => {
+  await desktops('a ready spare on a1', (ds) => ds.some((d) => d.state === 'ready' && d.host === 'a1'));
+  await alice.request('POST', `/v1/pools/${POOL}/connect`, {});
+  const [inUse] = await desktops('a session on a1', (ds) => ds.some((d) => d.state === 'in-use' && d.user === 'alice' && d.host === 'a1'));
+  const lostDesktop = inUse!.name;
+  // On the home's disk before the power goes (sync: a power loss takes the page cache with it).
+  await typeAndExpect(controller, lostDesktop, 'echo before-loss > /home/alice/loss.txt; sync; echo synced-$((3+4))', 'synced-7');
+  const { ticket } = await alice.request<{ ticket: string }>('POST', `/v1/desktops/${lostDesktop}/display`);
+  const display = openDisplay(`ws+unix://${controller.socket}:`, ticket, alice.endpoint.token);
+  await display.opened;
+  // The controller's host may take the desktop once a1 is gone.
+  assert.equal((await cli(['host', 'undrain', 'ctl'])).code, 0);
+  // Power loss: nothing of a1 says goodbye. Its agent is frozen (its sockets stay open, silent: no FIN), its sanlock
+  // daemon dies before its QEMU (so it cannot give the lease back), then the QEMU; the agent is killed at the end.
+  agent.proc.kill('SIGSTOP');
+  a1Locks.kill();
+  killRuntimeQemus(agentDir);
+  const lost = await until('the desktop recorded lost', async () => (await controller.api().request<AuditEntry[]>('GET', '/v1/audit?action=desktop.lost&limit=100')).find((e) => e.target === lostDesktop), 300_000, 1000);
+  assert.equal((lost.detail as { host: string; user: string }).host, 'a1');
+  assert.equal((lost.detail as { user: string }).user, 'alice');
+  assert.match((lost.detail as { reason: string }).reason, /^host a1 is down \(no heartbeat for \d+ s and its storage lease has expired/);
+  const closed = await display.closed;
+  assert.equal(closed.code, DISPLAY_CLOSE_CODE['host-lost'], `the display was closed as ${closed.code} ${closed.reason}`);
+  const hosts = await json<HostView[]>(['host', 'list']);
+  assert.equal(hosts.find((h) => h.name === 'a1')?.state, 'down');
+  await agent.kill(); // a frozen host is never resumed once its leases were taken
+  // A portal whose display had dropped before is told by its next ticket, and opens the pool again too.
+  await assert.rejects(alice.request('POST', `/v1/desktops/${lostDesktop}/display`), (e: Error & { code?: string }) => e.code === 'DESKTOP_HOST_LOST');
+  // What the portal does on that close: the same pool's connect, answered once a desktop on another host has the home.
+  const { desktop: again } = await alice.request<{ desktop: DesktopView; session: SessionInfo }>('POST', `/v1/pools/${POOL}/connect`, {});
+  const [served] = await desktops('alice served again', (ds) => ds.some((d) => d.name === again.name && d.state === 'in-use' && d.user === 'alice'));
+  assert.equal(served!.host, 'ctl');
+  await typeAndExpect(controller, again.name, 'cat /home/alice/loss.txt', 'before-loss');
+  const home = await json<HomeInfo>(['home', 'show', 'alice']);
+  assert.equal(home.siteLease?.host, 'ctl', 'the lease is held on the host that serves her now');
 });

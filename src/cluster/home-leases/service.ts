@@ -164,7 +164,13 @@ export class HomeLeases {
     if (row?.ready) {
       const resource = { ...homeResource(this.files, row.slot, user), name: row.resource };
       if (host === this.opts.host) await leaseReleaseFor(this.sanlock, holder.pid, resource, user);
-      else await this.requireRemote(host).release(host, holder.desktop, user, resource);
+      else {
+        await this.requireRemote(host).release(host, holder.desktop, user, resource).catch(async (err: unknown) => {
+          // A host whose storage lease expired holds nothing any more: sanlock gives its leases to the next asker.
+          if ((await this.hostStorage().catch(() => new Map<string, StorageLiveness>())).get(host) !== 'expired') throw err;
+          this.log.warn({ user, host }, `home lease of ${user}: host ${host} is gone and its storage lease expired, so the lease is free`);
+        });
+      }
     }
     await homeLeaseFreed(this.db, user, host, holder.desktop);
     await auditAppend(this.db, 'home-leases', 'home.unlease', user, { host, desktop: holder.desktop, pid: holder.pid });

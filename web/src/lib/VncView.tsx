@@ -65,6 +65,12 @@ export function VncView(props: {
       try {
         path = (await displayTicket(props.desktop)).path;
       } catch (err) {
+        if (err instanceof ApiError && err.code === 'DESKTOP_HOST_LOST') {
+          // Its server stopped while the display was down already: the same ending as the gateway's 4904.
+          stopped = true;
+          onStatus({ kind: 'closed', end: 'host-lost' });
+          return;
+        }
         if (err instanceof ApiError && FINAL_CODES.has(err.code)) {
           onStatus({ kind: 'ended', reason: errorText(err).message });
           return;

@@ -14,6 +14,7 @@ const END_TEXT: Record<DisplayEnd, string> = {
   'admin-disconnect': 'An administrator disconnected this session. Your desktop is still running.',
   idle: 'Disconnected after a time without input. Your desktop is still running.',
   'logged-off': 'Your session was logged off.',
+  'host-lost': "Your desktop's server stopped. Opening a new desktop with your files…",
 };
 
 function statusText(s: DisplayStatus): string {
@@ -50,7 +51,7 @@ function EndedScreen(props: { end: DisplayEnd; onReconnect: () => void; onLeave:
   return (
     <div className="display-ended" role="alert" data-end={props.end}>
       <p>{END_TEXT[props.end]}</p>
-      {props.end === 'logged-off' ? (
+      {props.end === 'host-lost' ? null : props.end === 'logged-off' ? (
         <button type="button" className="btn btn-primary" onClick={props.onLeave}>
           Back to your desktops
         </button>
@@ -63,7 +64,17 @@ function EndedScreen(props: { end: DisplayEnd; onReconnect: () => void; onLeave:
   );
 }
 
-export function DesktopScreen(props: { pool: string; desktop: string; mayReset: boolean; kiosk: boolean; thinClient?: string | undefined; onLeave: () => void; onLoggedOff: () => void }) {
+export function DesktopScreen(props: {
+  pool: string;
+  desktop: string;
+  mayReset: boolean;
+  kiosk: boolean;
+  thinClient?: string | undefined;
+  onLeave: () => void;
+  onLoggedOff: () => void;
+  /** The desktop's server stopped: the parent opens a new desktop of the pool (its home follows). */
+  onHostLost: () => void;
+}) {
   const notify = useNotify();
   const [status, setStatus] = useState<DisplayStatus>({ kind: 'connecting' });
   const [rfb, setRfb] = useState<RFB>();
@@ -84,7 +95,7 @@ export function DesktopScreen(props: { pool: string; desktop: string; mayReset: 
   const closed = status.kind === 'closed' ? status.end : undefined;
   const session = sessions.data?.find((s) => s.desktop === props.desktop);
   const sessionGone = sessions.data !== undefined && (session === undefined || session.state === 'logging-off');
-  const end: DisplayEnd | undefined = closed && sessionGone ? 'logged-off' : closed;
+  const end: DisplayEnd | undefined = closed && closed !== 'host-lost' && sessionGone ? 'logged-off' : closed;
   // A paste goes to the desktop only once its clipboard agent is up (before, the guest drops it): held until then.
   const [heldPaste, setHeldPaste] = useState<HeldPaste>();
   const clipboardReady = session?.clipboardReady === true;
@@ -103,6 +114,13 @@ export function DesktopScreen(props: { pool: string; desktop: string; mayReset: 
     }, Math.max(0, heldPaste.at + PASTE_WAIT_MS - Date.now()));
     return () => clearTimeout(timer);
   }, [heldPaste, connected, clipboardReady, rfb, notify]);
+  // Its server stopped: a new desktop is asked for at once (the connect waits for the home's lease to be free).
+  const reopened = useRef(false);
+  useEffect(() => {
+    if (end !== 'host-lost' || reopened.current) return;
+    reopened.current = true;
+    props.onHostLost();
+  });
   const leftAfterLogoff = useRef(false);
   useEffect(() => {
     if (end !== 'logged-off' || !props.kiosk || leftAfterLogoff.current) return;

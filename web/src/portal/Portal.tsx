@@ -61,12 +61,20 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
   if (open) {
     return (
       <DesktopScreen
+        key={open.desktop}
         pool={open.pool}
         desktop={open.desktop}
         kiosk={props.kiosk}
         thinClient={props.thinClient}
         mayReset={mayReset(pools.data?.find((p) => p.name === open.pool))}
         onLeave={() => setOpen(undefined)}
+        onHostLost={() => {
+          // Its server stopped: the same pool's connect gives a desktop on another server, with the same home.
+          connect(open.pool).catch((err: unknown) => {
+            notify.error(err, `Opening ${open.pool} again`);
+            setOpen(undefined);
+          });
+        }}
         onLoggedOff={() => {
           setLoggedOff((l) => new Set(l).add(open.desktop));
           setOpen(undefined);
