@@ -33,6 +33,7 @@ import { run as storeLists } from './store-lists.js';
 import { run as placement } from './placement.js';
 import { densityBenchmark } from './density.js';
 import { failoverBenchmark } from './failover.js';
+import { loginRemoteBenchmark } from './login-remote.js';
 
 const BENCHMARKS: readonly Benchmark[] = [
   vmStartBenchmark,
@@ -50,6 +51,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   tableBenchmark('placement', 'placement of 10,000 desktops on 1,000 hosts (pure): time per decision', placement),
   densityBenchmark,
   failoverBenchmark,
+  loginRemoteBenchmark,
 ];
 
 class UnknownBenchmarkError extends Error {

@@ -195,7 +195,8 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     await requireHost(this.db, name);
     if (name === this.opts.name) throw new ArdesiaError('HOST_IS_CONTROLLER', `host ${name} is the controller's own host: drain it (\`ardesia host drain ${name}\`) and stop its VMs one by one`);
     await this.drain(name, who);
-    const names = (await hostContents(this.db, name)).vms;
+    // Every VM there, its pool desktops' too: a desktop's session ends when its VM stops (its pool re-serves the user).
+    const names = (await this.db.selectFrom('vms').select('name').where('host', '=', name).where('desired', '=', 'running').orderBy('name').execute()).map((r) => r.name);
     const outcomes = await Promise.all(names.map((vm) => evictOne(vms, vm, graceSeconds * 1000)));
     await auditAppend(this.db, who.name, 'host.evict', name, { graceSeconds, vms: outcomes }, who.address);
     this.log.warn({ host: name, vms: outcomes }, `host ${name} evicted: ${outcomes.length} VM(s) stopped or ordered to stop`);
@@ -327,7 +328,11 @@ async function evictOne(vms: VmStopper, name: string, graceMs: number): Promise<
     return { name, outcome: 'stopped', detail: r.reason ?? null };
   } catch (err) {
     if (codeOf(err) === 'VM_NOT_RUNNING') return { name, outcome: 'stopped', detail: (err as Error).message };
-    if (codeOf(err) === 'AGENT_NOT_LINKED') return { name, outcome: 'ordered', detail: (err as Error).message };
+    // Cut off: the stop is recorded as forced (the grace is long over when the agent gets it) and carried out at its link.
+    if (codeOf(err) === 'AGENT_NOT_LINKED') {
+      const forced = await vms.stop(name, { force: true }).then(() => undefined, (e: Error) => e);
+      return { name, outcome: 'ordered', detail: (forced ?? (err as Error)).message };
+    }
     if (codeOf(err) !== 'VM_STOP_TIMEOUT') return { name, outcome: 'failed', detail: (err as Error).message };
   }
   try {

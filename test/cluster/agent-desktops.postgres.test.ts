@@ -3,11 +3,13 @@
 // TCG. The spare boots under the agent, the user's session starts there with their home's sanlock lease held by that
 // QEMU on the agent's host and the home plugged in by the agent, the console is typed into through the controller, the
 // home keeps its file after logoff; a controller restart mid-session restarts nothing; the guest's own reboot ends the
-// session; a power loss of the agent's host re-serves the user on the controller's host once the lease expired. Outcomes and their order are asserted, never timing.
+// session; cut off from the management network, the session runs on and keeps its home until an eviction reaches
+// the agent; a power loss of the agent's host re-serves the users on the controller's host once the lease expired, the
+// portal (Chromium, in the controller's namespace) saying so and opening the new desktop by itself. Outcomes and their order are asserted, never timing.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -15,9 +17,7 @@ import type { ApiClient } from '../../src/cli/client.js';
 import type { HostView } from '../../src/contract/hosts.js';
 import type { DesktopView, SessionInfo } from '../../src/contract/pools.js';
 import type { HomeInfo } from '../../src/contract/images.js';
-import { DISPLAY_CLOSE_CODE } from '../../src/contract/display.js';
 import type { AuditEntry } from '../../src/contract/users.js';
-import { openDisplay } from '../gateway/harness.js';
 import { homeResource, leaseFiles } from '../../src/cluster/home-leases/layout.js';
 import { SanlockClient } from '../../src/cluster/home-leases/sanlock.js';
 import { diskFolder, SanlockDaemon } from '../helpers/sanlock.js';
@@ -26,7 +26,8 @@ import { killRuntimeQemus, qemuPidsUnder, runCli, TestDaemon, until } from '../h
 import { AgentProc } from '../helpers/agent-proc.js';
 import { freshDatabaseForNamespaces } from '../helpers/postgres.js';
 import { typeAndExpect } from '../images/support.js';
-import { helperImage, untilDesktops, userClient } from '../pools/support.js';
+import { helperImage, PASSWORD, untilDesktops, userClient } from '../pools/support.js';
+import { browserLaunch, CHROMIUM, login, pageOpen } from '../web/browser.js';
 
 const NET = '10.251.9';
 const CONTROLLER = `https://${NET}.1:8443`;
@@ -34,6 +35,7 @@ const POOL = 'remote';
 
 let lab: NetLab;
 let ctlNs: string;
+let a1Ns: string;
 let controller: TestDaemon;
 let controllerArgs: string[];
 let root: string;
@@ -42,8 +44,10 @@ let a1Locks: SanlockDaemon;
 let agent: AgentProc;
 let agentDir: string;
 let alice: ApiClient;
+let bob: ApiClient;
 const dirs: string[] = [];
 
+const run = promisify(execFile);
 const cli = (args: string[]) => runCli(controller.dataDir, args);
 async function json<T>(args: string[]): Promise<T> {
   const r = await cli(['--json', ...args]);
@@ -52,6 +56,7 @@ async function json<T>(args: string[]): Promise<T> {
 }
 const linked = async () => (await json<HostView[]>(['host', 'list'])).find((h) => h.name === 'a1' && h.agent?.linked === true);
 const desktops = (what: string, test: (ds: DesktopView[]) => boolean) => untilDesktops(controller, POOL, what, test, 300_000);
+const desktopsOf = () => controller.api().request<DesktopView[]>('GET', `/v1/pools/${POOL}/desktops`);
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'ard-ad-'));
   dirs.push(d);
@@ -62,6 +67,7 @@ before(async () => {
   lab = await NetLab.create('ad');
   ctlNs = await lab.addHost('ctl', `${NET}.1/24`);
   const ns = await lab.addHost('a1', `${NET}.2/24`);
+  a1Ns = ns;
   const db = await freshDatabaseForNamespaces();
   // The controller's data folder is the shared one: the agent's host sees the same path (here, the same filesystem, on a
   // disk: sanlock's leases are read with O_DIRECT).
@@ -77,6 +83,7 @@ before(async () => {
   await controller.spawn(ctlLocks.env);
   await helperImage(controller, 'bb');
   alice = await userClient(controller, 'alice');
+  bob = await userClient(controller, 'bob');
   const token = (await json<{ token: string }>(['host', 'add', 'a1'])).token;
   agentDir = tempDir();
   agent = new AgentProc(ns, agentDir, ['--controller', CONTROLLER, '--join', token], a1Locks.env);
@@ -185,39 +192,86 @@ test("the guest's own reboot on the agent's host ends the session (QMP's RESET f
   assert.match(controller.output, /vm [a-z0-9-]+ on host a1: guest-reset/);
 });
 
-test("power loss of the agent's host mid-session: the display is told, the desktop is recorded lost once the host's storage lease expired, and the user's next connect gets a desktop on another host with their files", { timeout: 420_000 }, async () => {
+test("cut off from the management network only: the session runs on and keeps its home, no other desktop gets it; eviction then ends it at the agent's return", { timeout: 420_000 }, async () => {
   await desktops('a ready spare on a1', (ds) => ds.some((d) => d.state === 'ready' && d.host === 'a1'));
   await alice.request('POST', `/v1/pools/${POOL}/connect`, {});
   const [inUse] = await desktops('a session on a1', (ds) => ds.some((d) => d.state === 'in-use' && d.user === 'alice' && d.host === 'a1'));
-  const lostDesktop = inUse!.name;
-  // On the home's disk before the power goes (sync: a power loss takes the page cache with it).
-  await typeAndExpect(controller, lostDesktop, 'echo before-loss > /home/alice/loss.txt; sync; echo synced-$((3+4))', 'synced-7');
-  const { ticket } = await alice.request<{ ticket: string }>('POST', `/v1/desktops/${lostDesktop}/display`);
-  const display = openDisplay(`ws+unix://${controller.socket}:`, ticket, alice.endpoint.token);
-  await display.opened;
-  // The controller's host may take the desktop once a1 is gone.
-  assert.equal((await cli(['host', 'undrain', 'ctl'])).code, 0);
-  // Power loss: nothing of a1 says goodbye. Its agent is frozen (its sockets stay open, silent: no FIN), its sanlock
-  // daemon dies before its QEMU (so it cannot give the lease back), then the QEMU; the agent is killed at the end.
-  agent.proc.kill('SIGSTOP');
-  a1Locks.kill();
-  killRuntimeQemus(agentDir);
-  const lost = await until('the desktop recorded lost', async () => (await controller.api().request<AuditEntry[]>('GET', '/v1/audit?action=desktop.lost&limit=100')).find((e) => e.target === lostDesktop), 300_000, 1000);
-  assert.equal((lost.detail as { host: string; user: string }).host, 'a1');
-  assert.equal((lost.detail as { user: string }).user, 'alice');
-  assert.match((lost.detail as { reason: string }).reason, /^host a1 is down \(no heartbeat for \d+ s and its storage lease has expired/);
-  const closed = await display.closed;
-  assert.equal(closed.code, DISPLAY_CLOSE_CODE['host-lost'], `the display was closed as ${closed.code} ${closed.reason}`);
-  const hosts = await json<HostView[]>(['host', 'list']);
-  assert.equal(hosts.find((h) => h.name === 'a1')?.state, 'down');
-  await agent.kill(); // a frozen host is never resumed once its leases were taken
-  // A portal whose display had dropped before is told by its next ticket, and opens the pool again too.
-  await assert.rejects(alice.request('POST', `/v1/desktops/${lostDesktop}/display`), (e: Error & { code?: string }) => e.code === 'DESKTOP_HOST_LOST');
-  // What the portal does on that close: the same pool's connect, answered once a desktop on another host has the home.
-  const { desktop: again } = await alice.request<{ desktop: DesktopView; session: SessionInfo }>('POST', `/v1/pools/${POOL}/connect`, {});
-  const [served] = await desktops('alice served again', (ds) => ds.some((d) => d.name === again.name && d.state === 'in-use' && d.user === 'alice'));
-  assert.equal(served!.host, 'ctl');
-  await typeAndExpect(controller, again.name, 'cat /home/alice/loss.txt', 'before-loss');
-  const home = await json<HomeInfo>(['home', 'show', 'alice']);
-  assert.equal(home.siteLease?.host, 'ctl', 'the lease is held on the host that serves her now');
+  const desktop = inUse!.name;
+  // The guest writes a line a second into the home, each on the disk (sync), for as long as it runs.
+  await typeAndExpect(controller, desktop, '(i=0; while :; do i=$((i+1)); echo $i >> /home/alice/alive.txt; sync; sleep 1; done) >/dev/null 2>&1 & echo writer-$((5+5))', 'writer-10');
+  const atCut = Number(/lines-(\d+)/.exec(await typeAndExpect(controller, desktop, 'echo lines-$(wc -l < /home/alice/alive.txt)', 'lines-'))?.[1] ?? 0);
+  const [qemu] = qemuPidsUnder(join(agentDir, 'runtime', desktop));
+  await run('ip', ['-n', a1Ns, 'link', 'set', 'eth0', 'down']);
+  try {
+    // Silent, but renewing its storage lease: suspect, never down; its desktop is not given away.
+    const suspect = await until('a1 suspect', async () => (await json<HostView[]>(['host', 'list'])).find((h) => h.name === 'a1' && h.state === 'suspect'), 180_000, 1000);
+    assert.match(suspect.stateReason ?? '', /still renews its storage lease/);
+    const { desktop: again } = await alice.request<{ desktop: DesktopView }>('POST', `/v1/pools/${POOL}/connect`, {});
+    assert.equal(again.name, desktop, 'her connect is her session on the cut-off host: no second desktop with her home');
+    const home = await json<HomeInfo>(['home', 'show', 'alice']);
+    assert.equal(home.leasedTo, desktop);
+    assert.equal(home.siteLease?.host, 'a1');
+    assert.ok(existsSync(`/proc/${qemu}`), 'the desktop runs on');
+    const eviction = await json<{ vms: Array<{ name: string; outcome: string }> }>(['host', 'evict', 'a1', '--grace', '5']);
+    assert.deepEqual(eviction.vms.map((v) => [v.name, v.outcome]), [[desktop, 'ordered']]);
+    assert.ok(existsSync(`/proc/${qemu}`), 'still running: the order waits for the agent');
+  } finally {
+    await run('ip', ['-n', a1Ns, 'link', 'set', 'eth0', 'up']);
+  }
+  // Back on the network: the agent relinks, carries out the eviction, and the session ends with the VM.
+  await desktops('the evicted session ended', (ds) => !ds.some((d) => d.user === 'alice'));
+  assert.equal((await json<HomeInfo>(['home', 'show', 'alice'])).leasedTo, null, 'the home is released');
+  const raw = join(tempDir(), 'home.raw');
+  execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', (await json<{ path: string }>(['home', 'show', 'alice'])).path, raw]);
+  const lines = execFileSync('debugfs', ['-R', 'cat /alive.txt', raw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n');
+  assert.ok(lines.length >= atCut + 10, `the guest kept writing its home while cut off (${atCut} lines at the cut, ${lines.length} at the end)`);
+  assert.equal((await cli(['host', 'undrain', 'a1'])).code, 0);
+});
+
+test("power loss of the agent's host mid-session: the portal in Chromium says so and opens a desktop on another host with the user's files, once the host's storage lease expired", { timeout: 480_000 }, async () => {
+  // Two sessions on a1: alice's in a real portal, bob's whose display dropped before the loss (no portal).
+  await controller.api().request('PATCH', `/v1/pools/${POOL}`, { maxDesktops: 2, entitled: { users: ['alice', 'bob'] } });
+  await desktops('a ready spare on a1', (ds) => ds.some((d) => d.state === 'ready' && d.host === 'a1'));
+  const wrapper = join(tempDir(), 'chromium-in-ctl');
+  writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ctlNs} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+  const browser = await browserLaunch(wrapper);
+  try {
+    const { page } = await pageOpen(browser, { ignoreHTTPSErrors: true });
+    await login(page, `${CONTROLLER}/`, 'alice', PASSWORD);
+    await page.getByRole('button', { name: `Open ${POOL}` }).click();
+    await page.locator('[data-status="connected"]').waitFor({ timeout: 120_000 });
+    const [inUse] = await desktops('alice on a1', (ds) => ds.some((d) => d.state === 'in-use' && d.user === 'alice' && d.host === 'a1'));
+    const lostDesktop = inUse!.name;
+    // On the home's disk before the power goes (sync: a power loss takes the page cache with it).
+    await typeAndExpect(controller, lostDesktop, 'echo before-loss > /home/alice/loss.txt; sync; echo synced-$((3+4))', 'synced-7');
+    await desktops('a second spare on a1', (ds) => ds.some((d) => d.state === 'ready' && d.host === 'a1'));
+    const { desktop: bobs } = await bob.request<{ desktop: DesktopView }>('POST', `/v1/pools/${POOL}/connect`, {});
+    assert.equal(bobs.host, 'a1');
+    // The controller's host may take the desktops once a1 is gone.
+    assert.equal((await cli(['host', 'undrain', 'ctl'])).code, 0);
+    // Power loss: nothing of a1 says goodbye. Its agent is frozen (its sockets stay open, silent: no FIN), its sanlock
+    // daemon dies before its QEMUs (so it cannot give the leases back), then the QEMUs; the agent is killed at the end.
+    agent.proc.kill('SIGSTOP');
+    a1Locks.kill();
+    killRuntimeQemus(agentDir);
+    const lostOf = async (desktop: string) => (await controller.api().request<AuditEntry[]>('GET', '/v1/audit?action=desktop.lost&limit=100')).find((e) => e.target === desktop);
+    const lost = await until('the desktops recorded lost', async () => ((await lostOf(lostDesktop)) && (await lostOf(bobs.name))) || undefined, 300_000, 1000);
+    assert.equal((lost.detail as { host: string }).host, 'a1');
+    assert.match((lost.detail as { reason: string }).reason, /^host a1 is down \(no heartbeat for \d+ s and its storage lease has expired/);
+    assert.equal(((await lostOf(lostDesktop))!.detail as { user: string }).user, 'alice');
+    assert.equal((await json<HostView[]>(['host', 'list'])).find((h) => h.name === 'a1')?.state, 'down');
+    await agent.kill(); // a frozen host is never resumed once its leases were taken
+    // The portal was told (close 4904), says so, and opens the pool again by itself.
+    await page.getByRole('alert').filter({ hasText: "Your desktop's server stopped" }).waitFor({ timeout: 60_000 });
+    const served = await until('alice served again on ctl', async () => (await desktopsOf()).find((d) => d.user === 'alice' && d.state === 'in-use' && d.host === 'ctl'), 300_000, 1000);
+    await page.locator('[data-status="connected"]').waitFor({ timeout: 120_000 });
+    assert.match((await page.locator('[data-status="connected"]').textContent()) ?? '', new RegExp(`^${served.name}: Connected`));
+    await typeAndExpect(controller, served.name, 'cat /home/alice/loss.txt', 'before-loss');
+    const home = await json<HomeInfo>(['home', 'show', 'alice']);
+    assert.equal(home.siteLease?.host, 'ctl', 'the lease is held on the host that serves her now');
+    // Bob's portal, had its display dropped before the loss, is told by its next ticket, and opens the pool again too.
+    await assert.rejects(bob.request('POST', `/v1/desktops/${bobs.name}/display`), (e: Error & { code?: string }) => e.code === 'DESKTOP_HOST_LOST');
+  } finally {
+    await browser.close();
+  }
 });

@@ -51,8 +51,9 @@ export async function userCreate(w: WebDaemon, name: string, password: string, r
   await rootCall(w, 'POST', '/v1/users', { name, password, roles });
 }
 
-export async function browserLaunch(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+/** `executablePath`: another way to run Debian's chromium (a wrapper that enters a test's network namespace). */
+export async function browserLaunch(executablePath = CHROMIUM): Promise<Browser> {
+  return chromium.launch({ executablePath, args: CHROMIUM_ARGS, headless: true });
 }
 
 export interface WatchedPage {
@@ -66,8 +67,9 @@ const EXPECTED_NETWORK = /Failed to load resource: the server responded with a s
 /** A thin client's page asks for its kiosk session first; 404 (KIOSK_NOT_CONFIGURED) means "show the login form". */
 const KIOSK_PROBE = /Failed to load resource: the server responded with a status of 404/;
 
-export async function pageOpen(browser: Browser): Promise<WatchedPage> {
-  const context = await browser.newContext({ viewport: SCREEN });
+/** `ignoreHTTPSErrors`: for a controller's HTTPS listener in a test's network namespace (its own CA). */
+export async function pageOpen(browser: Browser, opts: { ignoreHTTPSErrors?: boolean } = {}): Promise<WatchedPage> {
+  const context = await browser.newContext({ viewport: SCREEN, ...opts });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('console', (msg) => {

@@ -203,7 +203,7 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
       void vms.drive().then(reportSoon);
     };
     const beginHeartbeats = () => {
-      if (beat !== undefined || heartbeatEveryMs === undefined || ws.readyState !== ws.OPEN) return;
+      if (beat !== undefined || heartbeatEveryMs === undefined || ws.readyState !== ws.OPEN || !vms.hostReady) return;
       log.info('agent ready: its host is as the controller wants; heartbeats begin');
       lastAckAt = Date.now();
       heartbeat();
@@ -230,7 +230,8 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
         log.info({ host: m.hostId, heartbeatEveryMs: m.heartbeatEveryMs }, `agent linked to ${url.origin} as host ${m.hostId}`);
         heartbeatEveryMs = m.heartbeatEveryMs;
         // Before the desired set that follows is carried out (desiredReceive waits for the join).
-        if (m.homeLeases) void vms.leasesEnable(m.homeLeases);
+        // Not joined: no heartbeat may say this host is up; the link is dropped and the join tried again at the next.
+        if (m.homeLeases) void vms.leasesEnable(m.homeLeases).then((joined) => joined || ws.close(1000, 'home leases: joining the lockspace failed'));
       } else if (m.type === 'vm-desired') {
         // The first full set is carried out (VMs the cluster gave away killed) before the first heartbeat: until then the
         // controller does not see this host up (a host back after being declared down rejoins empty).

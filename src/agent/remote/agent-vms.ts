@@ -76,13 +76,15 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     this.desired = desiredMerge(this.desired, vms, full);
     if (full) this.desiredComplete = true;
     await this.leaseJoin;
+    // Home leases on but not joined: nothing is started here (the link is dropped and the join tried again).
+    if (this.leases && !this.leasesJoined) return;
     return this.drive();
   }
 
   /** The cluster uses home leases (the controller's accepted message): this host joins the lockspace with its host id
-   *  before it carries out anything, and registers each QEMU it starts from now on. A failed join is logged and tried
-   *  again at the next link; meanwhile QEMUs cannot register, so nothing starts here (each start's reason says why). */
-  leasesEnable(settings: AgentHomeLeases): Promise<void> {
+   *  before it carries out anything, and registers each QEMU it starts from now on. Whether it joined: a failed join is
+   *  logged, nothing is carried out, and the caller drops the link to try again at the next. */
+  async leasesEnable(settings: AgentHomeLeases): Promise<boolean> {
     const t0 = Date.now();
     this.leaseJoin = Promise.resolve()
       .then(() => {
@@ -97,10 +99,16 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
       },
       (err: Error) => {
         this.leasesJoined = false;
-        this.log.error({ err: err.message }, `home leases: joining the sanlock lockspace failed (${err.message}); desktops cannot start on this host until it succeeds`);
+        this.log.error({ err: err.message }, `home leases: joining the sanlock lockspace failed (${err.message}); this host takes nothing until it succeeds (tried again at the next link)`);
       },
     );
-    return this.leaseJoin;
+    await this.leaseJoin;
+    return this.leasesJoined;
+  }
+
+  /** Whether this host may be counted up: it joined the lockspace, or home leases are off. */
+  get hostReady(): boolean {
+    return this.leases === undefined || this.leasesJoined;
   }
 
   /** This host's sanlock daemon, once it joined the lockspace (vm-command's lease steps). */

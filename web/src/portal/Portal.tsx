@@ -12,6 +12,8 @@ import { MfaSetup } from '../lib/MfaSetup';
 interface OpenDesktop {
   pool: string;
   desktop: string;
+  /** Bumped at each open: the same desktop handed out again (after its host was lost) is a new screen. */
+  serial: number;
 }
 
 const mayReset = (pool: PoolView | undefined): boolean => pool?.userReset === true;
@@ -43,7 +45,7 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
     try {
       const res = await poolConnect(pool, props.thinClient);
       setLoggedOff((l) => new Set([...l].filter((d) => d !== res.desktop.name)));
-      setOpen({ pool, desktop: res.desktop.name });
+      setOpen((o) => ({ pool, desktop: res.desktop.name, serial: (o?.serial ?? 0) + 1 }));
     } finally {
       if (ending) setWaiting((w) => new Set([...w].filter((p) => p !== pool)));
     }
@@ -61,7 +63,7 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
   if (open) {
     return (
       <DesktopScreen
-        key={open.desktop}
+        key={`${open.desktop}#${open.serial}`}
         pool={open.pool}
         desktop={open.desktop}
         kiosk={props.kiosk}
