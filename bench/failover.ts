@@ -2,8 +2,8 @@
 // killed (SIGKILL: power loss of the controller's process) or stopped (SIGTERM: it ends its lease on the way out), and
 // the clock runs until b's /healthz answers 200 as leader. Each as a ratio against the lease it was configured with
 // (the bound the design promises: a standby takes over after the lease expires, judged by the database's clock), at
-// the default lease (15 s, renewed every 5 s) and a short one (2 s / 500 ms). Host loss (a host's desktops re-served
-// elsewhere after its sanlock lease expires) is not measured here yet: re-serving a lost host's users is not built.
+// the default lease (15 s, renewed every 5 s) and a short one (2 s / 500 ms). Then host loss (bench/host-loss.ts): a host
+// with USERS sessions loses power; the last user's new desktop on another host, against the sanlock lease expiry.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,12 @@ import { TestDaemon } from '../test/helpers/daemon.js';
 import { freePort, freshDatabase } from '../test/helpers/postgres.js';
 import type { Benchmark, BenchResult, BenchRow } from './lib/benchmark.js';
 import { verdictMax } from './lib/benchmark.js';
+import { hostLossRun } from './host-loss.js';
+
+/** Users in session on the host that loses power (issue 14: 10). */
+const HOST_LOSS_USERS = 10;
+/** Proxmox HA's recovery of a service, the issue's anchor. */
+const PROXMOX_HA_RECOVERY_MS = 120_000;
 
 const RUNS = 3;
 const POLL_MS = 25;
@@ -54,7 +60,7 @@ function summary(label: string, values: number[], unit: BenchRow['unit']): Bench
 
 export const failoverBenchmark: Benchmark = {
   name: 'failover',
-  summary: `controller failover on PostgreSQL: the leader killed (and stopped) → the standby leads, ${RUNS} runs per lease, as a ratio to the lease`,
+  summary: `controller failover on PostgreSQL: the leader killed (and stopped) → the standby leads, ${RUNS} runs per lease, as a ratio to the lease; a host with ${HOST_LOSS_USERS} sessions loses power → the last user re-served`,
   async run(ctx): Promise<BenchResult> {
     const rows: BenchRow[] = [];
     const verdicts = [];
@@ -75,6 +81,15 @@ export const failoverBenchmark: Benchmark = {
       verdicts.push(verdictMax(`${lease.label}: kill failover / lease`, ratio, 2));
       details[lease.label] = { leaseMs: lease.leaseMs, killedMs: killed, stoppedMs: stopped };
     }
+    const loss = await hostLossRun(HOST_LOSS_USERS, ctx.log);
+    const last = loss.reservedMs.at(-1)!;
+    ctx.log(`host-loss: a1 judged down after ${Math.round(loss.lostMs)} ms; last of ${loss.users} users in session again after ${Math.round(last)} ms`);
+    rows.push(summary(`host power loss → its desktops recorded lost (lease expiry ${loss.leaseExpiryS} s)`, [loss.lostMs], 'ms'));
+    rows.push(summary(`host power loss → each of ${loss.users} users in session on another host`, loss.reservedMs, 'ms'));
+    rows.push(summary('host power loss → last user in session / Proxmox HA recovery (120 s)', [last / PROXMOX_HA_RECOVERY_MS], 'ratio'));
+    // sanlock's expiry is the floor; re-serving on top of it should stay within a minute.
+    verdicts.push(verdictMax('host power loss → last user re-served, minus the lease expiry (s)', last / 1000 - loss.leaseExpiryS, 60));
+    details.hostLoss = loss;
     return { name: 'failover', rows, verdicts, details };
   },
 };

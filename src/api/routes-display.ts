@@ -51,7 +51,11 @@ export const gatewayRoutes: ApiRoute[] = [
     handler: async ({ app, who, params }) => {
       const { vm } = await app.display.access(principal(who), params.name);
       const runtime = app.vms.runtimeOf(vm);
-      if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${vm} is not running`);
+      if (!runtime) {
+        const host = await app.vms.remoteHostOf(vm);
+        if (host !== undefined) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `${params.name} runs on host ${host}: SPICE reaches only the controller's own host for now; use the browser's display`);
+        throw new ArdesiaError('VM_NOT_RUNNING', `vm ${vm} is not running`);
+      }
       const login = await spiceOneTimeLogin(runtime);
       // Over TLS the client checks QEMU's certificate against Ardesia's CA and its subject, not the host name.
       const tls = login.tlsPort === undefined ? {} : { ca: app.tls.spiceCaPem(), hostSubject: SPICE_SUBJECT };
