@@ -105,10 +105,10 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     this.timer = undefined;
   }
 
-  /** The embedded agent's heartbeat; a draining host with nothing left becomes maintenance. */
+  /** The embedded agent's heartbeat; a draining host (this one or an agent's) with nothing left becomes maintenance. */
   async heartbeat(): Promise<void> {
     await this.db.updateTable('hosts').set({ heartbeat_at: dbNowIso(this.db) }).where('name', '=', this.opts.name).execute();
-    await this.settleDrain(this.opts.name);
+    for (const { name } of await this.db.selectFrom('hosts').select('name').where('state', '=', 'draining').execute()) await this.settleDrain(name);
     if (this.storageSource) {
       // Unknown rather than stale when sanlock does not answer: a silent host is then suspect, never down.
       this.storage = await this.storageSource().catch((err: Error) => {

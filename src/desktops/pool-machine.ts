@@ -11,8 +11,9 @@ import { DAEMON_STOP_REASON, type VmSpec } from '../contract/vm.js';
 import { type ServiceContext, vmRunning } from '../images/context.js';
 import { imageGet } from '../images/repo.js';
 import { type GuestVm, localGuestVm } from '../hypervisor/guest-vm.js';
-import { assignMessage, type DesktopGuest } from './desktop-guest.js';
+import type { DesktopGuest } from './desktop-guest.js';
 import { DesktopGuests } from './desktop-guests.js';
+import { attachHome, type DesktopHomeSteps, notifyGuest, releaseHome } from './desktop-home-steps.js';
 import { type DesktopVmSteps, provisionDesktop, recloneDesktop, restoreDesktopVm, startDesktopVm, stopDesktopVm, until } from './desktop-vm-steps.js';
 import type { HomeService } from './homes.js';
 import { desktopVmSpec } from './desktop-vm.js';
@@ -57,9 +58,6 @@ export interface MachineEvents {
 const PASSED_ON_CODES = new Set<ErrorCode>(['HOME_LEASE_HELD', 'HOME_LEASED']);
 /** A clone's start that failed in these ways is the template's fault (its state did not load or fit): it is rebuilt. */
 const RESTORE_FAILURES = new Set<string>(['VM_STATE_RESTORE_FAILED', 'VM_STATE_MISMATCH', 'VM_STATE_INVALID']);
-
-/** How long a step waits for the guest channel of a desktop on an agent's host to be dialled again. */
-const GUEST_REDIAL_WAIT_MS = 10_000;
 
 /** The target version of a pool: its fixed version, or the image's current one; null when there is none. */
 export async function targetVersionOf(ctx: ServiceContext, pool: Pool): Promise<number | null> {
@@ -245,15 +243,15 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
         return stopDesktopVm(this.steps, row.name, effect.force);
       case 'attach-home':
         this.emit('login-stage', row.name, 'spare');
-        return this.attachHome(row, pool, effect.user).then(() => void this.emit('login-stage', row.name, 'home-attached')).catch(async (err: Error) => {
+        return attachHome(this.homeSteps, row, pool, effect.user).then(() => void this.emit('login-stage', row.name, 'home-attached')).catch(async (err: Error) => {
           // The user's own situation (their home leased by a desktop elsewhere) keeps its code for the waiting connect.
           await this.fail(row, `the home volume of ${effect.user} could not be attached: ${err.message}`, err instanceof ArdesiaError && PASSED_ON_CODES.has(err.code) ? err.code : undefined);
           queue({ type: 'session-ended' });
         });
       case 'release-home':
-        return this.releaseHome(row);
+        return releaseHome(this.homeSteps, row);
       case 'notify-guest':
-        return this.notifyGuest(row, effect.message).catch(async (err: Error) => {
+        return notifyGuest(this.homeSteps, row, effect.message).catch(async (err: Error) => {
           await this.fail(row, `the guest helper could not be told: ${err.message}`);
           if (effect.message.type === 'assign') queue({ type: 'session-ended' });
         });
@@ -282,6 +280,10 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     return { ctx: this.ctx, templates: this.templates, guests: this.guests, log: this.log };
   }
 
+  private get homeSteps(): DesktopHomeSteps {
+    return { ...this.steps, homes: this.homes, keyboardLayoutOf: this.opts.keyboardLayoutOf };
+  }
+
   /** The template exists but failed its check: desktops boot, and it is built again. */
   private async templateUnusable(pool: Pool, row: PoolDesktopRow, err: Error): Promise<undefined> {
     await this.templates.rebuild(pool, row.image, row.version, err.message).catch(() => undefined);
@@ -303,42 +305,6 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     return this.guests.get(name)?.clipboardReady ?? false;
   }
 
-  private async attachHome(row: PoolDesktopRow, pool: Pool, user: string): Promise<void> {
-    const guest = await this.watch(row.name);
-    if (!guest) throw new ArdesiaError('VM_NOT_RUNNING', `desktop ${row.name} is not running`);
-    await this.homes.ensure(user, pool.homeSizeBytes, 'broker');
-    await this.homes.lease(user, row.name, guest.pid, guest.host); // with serve --home-leases, sanlock's lease for this QEMU too
-    try {
-      await guest.plugHome(this.ctx.paths.home(user));
-    } catch (err) {
-      await this.homes.release(user, row.name);
-      throw err;
-    }
-  }
-
-  /** Unplugs the home if the VM still runs (forcing the VM off if the guest will not let go), then releases the lease. */
-  private async releaseHome(row: PoolDesktopRow): Promise<void> {
-    const guest = this.guests.get(row.name);
-    if (guest?.hasHome && (await vmRunning(this.ctx, row.name))) {
-      const unplugged = await guest.unplugHome().catch(() => false);
-      if (!unplugged) {
-        this.log.warn({ desktop: row.name }, `the guest of ${row.name} did not release the home volume; stopping it by force`);
-        await stopDesktopVm(this.steps, row.name, true);
-      }
-    }
-    const home = (await this.homes.list()).find((h) => h.leasedTo === row.name);
-    if (home) await this.homes.release(home.user, row.name);
-  }
-
-  private async notifyGuest(row: PoolDesktopRow, message: { type: 'assign'; user: string } | { type: 'logoff' }): Promise<void> {
-    const guest = await this.watch(row.name);
-    // A desktop on an agent's host is dialled again after a controller restart or a relink: a moment's wait, not a failure.
-    if (guest?.host !== undefined) await until(() => guest.channel.isConnected, GUEST_REDIAL_WAIT_MS);
-    if (!guest?.channel.isConnected) throw new ArdesiaError('VM_NOT_RUNNING', `the guest helper of ${row.name} is not connected`);
-    if (message.type === 'logoff') return guest.channel.send({ type: 'logoff' });
-    guest.channel.send(assignMessage(message.user, await this.opts.keyboardLayoutOf(message.user)));
-  }
-
   /** First clone of a new desktop (state provisioning). */
   provision(row: PoolDesktopRow): Promise<void> {
     return provisionDesktop(this.ctx, row);
@@ -349,7 +315,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     await stopDesktopVm(this.steps, row.name, true);
     this.guests.forget(row.name);
     this.failureCodes.delete(row.name);
-    await this.releaseHome(row);
+    await releaseHome(this.homeSteps, row);
     await this.ctx.vms.undefine(row.name).catch((err: ArdesiaError) => {
       if (err.code !== 'VM_NOT_FOUND') throw err;
     });

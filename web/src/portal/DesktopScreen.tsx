@@ -74,6 +74,8 @@ export function DesktopScreen(props: {
   onLoggedOff: () => void;
   /** The desktop's server stopped: the parent opens a new desktop of the pool (its home follows). */
   onHostLost: () => void;
+  /** This desktop was opened because the previous one's server stopped. */
+  afterHostLoss?: boolean;
 }) {
   const notify = useNotify();
   const [status, setStatus] = useState<DisplayStatus>({ kind: 'connecting' });
@@ -192,6 +194,11 @@ export function DesktopScreen(props: {
           }}
         />
       </div>
+      {props.afterHostLoss && !end && (
+        <p className="host-loss-note" role="status" data-testid="after-host-loss">
+          Your previous desktop's server stopped. This is a new desktop, with your files as last saved.
+        </p>
+      )}
       {end && <EndedScreen end={end} onReconnect={() => setAttempt((n) => n + 1)} onLeave={props.onLoggedOff} />}
       <VncView desktop={props.desktop} thinClient={props.thinClient} scale={scale} attempt={attempt} onStatus={onStatus} onRfb={onRfb} label={`Desktop ${props.desktop}`} />
     </div>

@@ -1,6 +1,6 @@
 // The user portal: the pools you may use, your sessions, and the open desktop.
 import { useEffect, useRef, useState } from 'react';
-import { poolConnect, poolList, sessionList, sessionLogoff, userPatch } from '../lib/api';
+import { ApiError, type ApiErrorCode, poolConnect, poolList, sessionList, sessionLogoff, userPatch } from '../lib/api';
 import { useLive } from '../lib/events';
 import { timeAgo } from '../lib/format';
 import { layoutChoices } from '../lib/keyboard';
@@ -14,9 +14,16 @@ interface OpenDesktop {
   desktop: string;
   /** Bumped at each open: the same desktop handed out again (after its host was lost) is a new screen. */
   serial: number;
+  /** Opened by itself because the previous desktop's server stopped: the screen says why it is a new desktop. */
+  afterHostLoss?: boolean;
 }
 
 const mayReset = (pool: PoolView | undefined): boolean => pool?.userReset === true;
+
+/** After a host loss the pool is busy re-cloning the lost desktops: its first answers may be "full" or "still ending". */
+const REOPEN_FOR_MS = 5 * 60_000;
+const REOPEN_AGAIN_ON: ReadonlySet<ApiErrorCode> = new Set<ApiErrorCode>(['HOME_LEASE_HELD', 'HOME_LEASED', 'DESKTOP_STATE']);
+const reopenAgain = (err: unknown): boolean => err instanceof ApiError && (err.status >= 500 || REOPEN_AGAIN_ON.has(err.code));
 
 
 export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | undefined; onMe: (me: Me) => void; onLogout: () => Promise<void> }) {
@@ -39,15 +46,28 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
     if ([...loggedOff].some((d) => !live.has(d))) setLoggedOff(new Set([...loggedOff].filter((d) => live.has(d))));
   }, [sessions.data, loggedOff]);
 
-  const connect = async (pool: string): Promise<void> => {
+  const connect = async (pool: string, afterHostLoss = false): Promise<void> => {
     const ending = isEnding(sessionIn(pool));
     if (ending) setWaiting((w) => new Set(w).add(pool));
     try {
       const res = await poolConnect(pool, props.thinClient);
       setLoggedOff((l) => new Set([...l].filter((d) => d !== res.desktop.name)));
-      setOpen((o) => ({ pool, desktop: res.desktop.name, serial: (o?.serial ?? 0) + 1 }));
+      setOpen((o) => ({ pool, desktop: res.desktop.name, serial: (o?.serial ?? 0) + 1, ...(afterHostLoss ? { afterHostLoss } : {}) }));
     } finally {
       if (ending) setWaiting((w) => new Set([...w].filter((p) => p !== pool)));
+    }
+  };
+
+  /** The open desktop's server stopped: the pool again, tried for a while as the pool makes room (the notice stays up). */
+  const reopenAfterHostLoss = async (pool: string): Promise<void> => {
+    const giveUpAt = Date.now() + REOPEN_FOR_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await connect(pool, true);
+      } catch (err) {
+        if (!reopenAgain(err) || Date.now() > giveUpAt) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(1000 * attempt, 5000)));
+      }
     }
   };
 
@@ -69,10 +89,11 @@ export function Portal(props: { me: Me; kiosk: boolean; thinClient: string | und
         kiosk={props.kiosk}
         thinClient={props.thinClient}
         mayReset={mayReset(pools.data?.find((p) => p.name === open.pool))}
+        afterHostLoss={open.afterHostLoss === true}
         onLeave={() => setOpen(undefined)}
         onHostLost={() => {
           // Its server stopped: the same pool's connect gives a desktop on another server, with the same home.
-          connect(open.pool).catch((err: unknown) => {
+          reopenAfterHostLoss(open.pool).catch((err: unknown) => {
             notify.error(err, `Opening ${open.pool} again`);
             setOpen(undefined);
           });
