@@ -22,3 +22,15 @@ export const DISPLAY_END_REASON: Readonly<Record<DisplayEnd, string>> = {
 export function displayEndOf(code: number): DisplayEnd | undefined {
   return (Object.keys(DISPLAY_CLOSE_CODE) as DisplayEnd[]).find((end) => DISPLAY_CLOSE_CODE[end] === code);
 }
+
+/** Refusals meaning the desktop's server is out of the controller's reach (its agent's link is down): the desktop and its
+ *  session may run on untouched (a host cut off from the management network keeps its homes until it is evicted). */
+const UNREACHABLE_CODES = new Set(['AGENT_NOT_LINKED', 'AGENT_STREAM_TIMEOUT']);
+
+/** What a reconnecting page tells its user about a display refused with this close (4000 + HTTP status, "CODE message"):
+ *  the truth when only the desktop's server is out of reach, or undefined for any other close (the generic text). */
+export function displayUnreachableText(code: number, reason: string): string | undefined {
+  if (code < 4000 || code > 4599) return undefined;
+  if (!UNREACHABLE_CODES.has(reason.split(' ', 1)[0] ?? '')) return undefined;
+  return "the server running your desktop cannot be reached now; your session is safe there, and this page reconnects when it is back";
+}

@@ -4,7 +4,7 @@
 // reconnects with a click, never a timer, or an idle session would never be logged off.
 import RFB from '@novnc/novnc';
 import { useEffect, useRef, useState } from 'react';
-import { type DisplayEnd, displayEndOf } from '../../../src/contract/display';
+import { type DisplayEnd, displayEndOf, displayUnreachableText } from '../../../src/contract/display';
 import { ApiError, type ApiErrorCode, displayTicket } from './api';
 import { errorText } from './format';
 
@@ -84,7 +84,11 @@ export function VncView(props: {
       // Our own socket, so the close code is seen: noVNC's disconnect event tells only clean or not.
       const socket = new WebSocket(url, ['binary']);
       let end: DisplayEnd | undefined;
-      socket.addEventListener('close', (ev) => (end = displayEndOf(ev.code)));
+      let unreachable: string | undefined;
+      socket.addEventListener('close', (ev) => {
+        end = displayEndOf(ev.code);
+        unreachable = displayUnreachableText(ev.code, ev.reason);
+      });
       const rfb = new RFB(screenRef.current, socket);
       rfb.scaleViewport = props.scale;
       rfb.focusOnClick = true;
@@ -104,7 +108,7 @@ export function VncView(props: {
           return;
         }
         const clean = (ev as CustomEvent<{ clean: boolean }>).detail?.clean;
-        scheduleReconnect(clean ? 'the desktop closed the connection' : 'the connection dropped');
+        scheduleReconnect(unreachable ?? (clean ? 'the desktop closed the connection' : 'the connection dropped'));
       });
       rfb.addEventListener('securityfailure', (ev) => {
         onStatus({ kind: 'ended', reason: `the desktop refused the connection (${String((ev as CustomEvent<{ reason?: string }>).detail?.reason ?? 'security failure')})` });
