@@ -57,6 +57,10 @@ export function registerConsoleRoute(server: FastifyInstance, opts: ApiOptions):
         if (host === undefined) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} is not running`);
         const agent = await opts.app.agents.streams.open(host, name, 'console', replay);
         socket.off('message', holdEarly);
+        opts.app.agents.streams.onUnreachable(agent, (err) => {
+          const e = errorForClient(err, consoleRoute.access, opts.log, `console of ${name}`);
+          socket.close(4000 + (e.status % 1000), `${e.code} ${e.message}`.slice(0, 120));
+        });
         spliceRemote(socket, agent, early.splice(0), opts.app.users.connections.add(principal!, () => socket.close(4401, 'UNAUTHENTICATED your credentials ended')), (backlog) =>
           opts.log?.error({ vm: name, principal: principal?.name, backlog }, `console client of ${name} dropped: it did not read its output`),
         );

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createWebSocketStream } from 'ws';
+import { createWebSocketStream, type WebSocket } from 'ws';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { principalResolve } from '../auth/principal.js';
@@ -63,7 +63,7 @@ function connectVnc(path: string): Promise<Socket> {
   });
 }
 
-async function openDisplay(opts: ApiOptions, req: IncomingMessage): Promise<{ desktop: string; vnc: Socket | Duplex; thinClient?: string; who: Principal }> {
+async function openDisplay(opts: ApiOptions, req: IncomingMessage): Promise<{ desktop: string; vnc: Socket | Duplex; agentStream?: WebSocket; thinClient?: string; who: Principal }> {
   originCheck(req, opts.trustedProxies ?? NO_TRUSTED_PROXIES);
   const query = Object.fromEntries(new URL(req.url!, 'http://display').searchParams);
   const parsed = SocketQuery.safeParse(query);
@@ -78,7 +78,8 @@ async function openDisplay(opts: ApiOptions, req: IncomingMessage): Promise<{ de
   // A VM on an agent's host: its agent dials back a stream to its VNC socket, piped here as the VNC socket would be.
   const host = await opts.app.vms.remoteHostOf(vm);
   if (host === undefined) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${vm} is not running`);
-  return { ...common, vnc: createWebSocketStream(await opts.app.agents.streams.open(host, vm, 'display')) };
+  const agentStream = await opts.app.agents.streams.open(host, vm, 'display');
+  return { ...common, vnc: createWebSocketStream(agentStream), agentStream };
 }
 
 /** The close for a refused display: 4000 + the HTTP status's last three digits and "CODE message" (never the raw error). */
@@ -105,7 +106,7 @@ async function displayUpgrade(opts: ApiOptions, log: FastifyBaseLogger, pipes: S
     return void socket.destroy();
   }
   if ('refused' in opened) return upgradeCloseNow(socket, head, opened.refused.code, opened.refused.reason);
-  const { desktop, thinClient, who } = opened.display;
+  const { desktop, thinClient, who, agentStream } = opened.display;
   socket.removeAllListeners('error');
   const client = { address: addressOf(req, opts.trustedProxies ?? NO_TRUSTED_PROXIES), ...(thinClient ? { thinClient } : {}) };
   opts.app.display.clientConnected(desktop, client);
@@ -114,6 +115,7 @@ async function displayUpgrade(opts: ApiOptions, log: FastifyBaseLogger, pipes: S
   let lastActivity = 0;
   let unregister: (() => void) | undefined;
   let unregisterLive: (() => void) | undefined;
+  let unregisterUnreachable: (() => void) | undefined;
   let ended = false;
   const pipe = pipeDisplay(socket, head, vnc!, {
     onInput: (data) => {
@@ -129,6 +131,7 @@ async function displayUpgrade(opts: ApiOptions, log: FastifyBaseLogger, pipes: S
       pipes.delete(pipe);
       unregister?.();
       unregisterLive?.();
+      unregisterUnreachable?.();
       opts.app.display.clientDisconnected(desktop);
       log.info({ desktop, ...client, ...totals }, 'display connection ended');
     },
@@ -139,6 +142,13 @@ async function displayUpgrade(opts: ApiOptions, log: FastifyBaseLogger, pipes: S
   unregisterLive = opts.app.users.connections.add(who, () => pipe.close(DISPLAY_CLOSE_CODE['logged-off'], 'LOGGED_OFF signed out: your credentials ended'));
   // The code says why (contract/display.ts): the portal reconnects after a drop, never after these.
   unregister = opts.app.display.onDisconnectRequest?.(desktop, (end) => pipe.close(DISPLAY_CLOSE_CODE[end], DISPLAY_END_REASON[end]));
+  // Its host cut off: the page is told so at once (it reconnects when the host is back), not left on a frozen screen.
+  if (agentStream) {
+    unregisterUnreachable = opts.app.agents.streams.onUnreachable(agentStream, (err) => {
+      const closing = refusal(err, log);
+      pipe.close(closing.code, closing.reason.slice(0, 120));
+    });
+  }
 }
 
 function pathOf(req: IncomingMessage): string {

@@ -39,10 +39,16 @@ export interface AgentDesktopChannel {
 
 export type StreamFailedHandler = (host: string, m: Extract<AgentMessage, { type: 'stream-failed' }>) => void;
 
+/** What the streams need from the links: an agent's failed dial, and a link declared silent (its host cut off). */
+export interface StreamLinkHooks {
+  failed: StreamFailedHandler;
+  silent(host: string): void;
+}
+
 export class AgentLinks {
   private readonly live = new Map<string, WebSocket>();
   private vms: AgentVmChannel | undefined;
-  private streamFailed: StreamFailedHandler | undefined;
+  private streamHooks: StreamLinkHooks | undefined;
   private desktops: AgentDesktopChannel | undefined;
   private leaseSettings: ((host: string) => Promise<AgentHomeLeases>) | undefined;
   /** Changes for a link whose full desired set is still being read: sent right after it, so it never overtakes them. */
@@ -54,8 +60,8 @@ export class AgentLinks {
     this.vms = channel;
   }
 
-  attachStreams(onFailed: StreamFailedHandler): void {
-    this.streamFailed = onFailed;
+  attachStreams(hooks: StreamLinkHooks): void {
+    this.streamHooks = hooks;
   }
 
   /** With home leases on: what each agent's host needs to join the lockspace, sent with its accepted hello. */
@@ -111,7 +117,11 @@ export class AgentLinks {
     let silence: NodeJS.Timeout | undefined;
     const heard = () => {
       clearTimeout(silence);
-      silence = setTimeout(() => socket.terminate(), AGENT_SILENT_AFTER_MS);
+      silence = setTimeout(() => {
+        // Its streams (displays, consoles) went silent with it: without a FIN they would hang open, frozen.
+        if (this.live.get(host) === socket) this.streamHooks?.silent(host);
+        socket.terminate();
+      }, AGENT_SILENT_AFTER_MS);
     };
     const onFrame = (data: Buffer) => {
       if (accepted) heard();
@@ -150,7 +160,7 @@ export class AgentLinks {
       return 'ok';
     }
     if (m.type === 'stream-failed') {
-      this.streamFailed?.(host, m);
+      this.streamHooks?.failed(host, m);
       return 'ok';
     }
     if (m.type === 'vm-event') {

@@ -6,7 +6,7 @@ import type { WebSocket } from 'ws';
 import type { ControllerStreamOpen } from '../contract/agent.js';
 import type { ArdesiaError } from '../contract/errors.js';
 import type { AgentJoin } from './agent-join.js';
-import type { AgentLinks, StreamFailedHandler } from './agent-links.js';
+import type { AgentLinks, StreamFailedHandler, StreamLinkHooks } from './agent-links.js';
 import { AgentStreams, type PendingStream, streamClaimProblem } from './agent-streams.js';
 
 const secret = 'k'.repeat(43);
@@ -32,13 +32,25 @@ test('a stream is claimed only by its own host, with its secret, before it expir
 /** The controller's side with its link and credentials faked: what it asks the agent, and what it does with dials. */
 function bed() {
   const sent: Array<{ host: string; m: ControllerStreamOpen }> = [];
-  let onFailed: StreamFailedHandler = () => undefined;
-  const links = { attachStreams: (f: StreamFailedHandler) => (onFailed = f), sendTo: (host: string, m: ControllerStreamOpen) => (sent.push({ host, m }), host !== 'offline') };
+  let hooks: StreamLinkHooks | undefined;
+  const links = { attachStreams: (h: StreamLinkHooks) => (hooks = h), sendTo: (host: string, m: ControllerStreamOpen) => (sent.push({ host, m }), host !== 'offline') };
   const join = { hostOfCredential: async (c: string) => ({ 'cred-a1': 'a1', 'cred-a2': 'a2' })[c] };
   const log = { warn: () => undefined } as unknown as Logger;
   const streams = new AgentStreams(links as unknown as AgentLinks, join as unknown as AgentJoin, log);
   const socket = () => {
-    const s = { closed: undefined as [number, string] | undefined, close: (code: number, reason: string) => void (s.closed = [code, reason]), pause: () => undefined, resume: () => undefined };
+    const onClose: Array<() => void> = [];
+    const s = {
+      closed: undefined as [number, string] | undefined,
+      terminated: false,
+      close: (code: number, reason: string) => void (s.closed = [code, reason]),
+      terminate: () => {
+        s.terminated = true;
+        for (const f of onClose.splice(0)) f();
+      },
+      once: (event: string, f: () => void) => void (event === 'close' && onClose.push(f)),
+      pause: () => undefined,
+      resume: () => undefined,
+    };
     return s;
   };
   const dial = async (credential: string, header: string | undefined) => {
@@ -46,7 +58,7 @@ function bed() {
     await streams.accept(s as unknown as WebSocket, `Bearer ${credential}`, header);
     return s;
   };
-  return { streams, sent, dial, failed: (host: string, m: Parameters<StreamFailedHandler>[1]) => onFailed(host, m) };
+  return { streams, sent, dial, failed: (host: string, m: Parameters<StreamFailedHandler>[1]) => hooks!.failed(host, m), silent: (host: string) => hooks!.silent(host) };
 }
 
 test("a dialled stream is handed over once: a reused, wrong or another agent's claim is refused", async () => {
@@ -85,4 +97,31 @@ test("the agent's failure ends the wait with its code; another host's report of 
   b.failed('a1', { type: 'stream-failed', id: m.id, code: 'VM_NOT_RUNNING', message: 'vm v9 does not run on host a1' });
   await assert.rejects(opening, (err: ArdesiaError) => err.code === 'VM_NOT_RUNNING' && /does not run on host a1/.test(err.message));
   await assert.rejects(b.streams.open('offline', 'v1', 'display'), (err: ArdesiaError) => err.code === 'AGENT_NOT_LINKED');
+});
+
+test("a host's link gone silent cuts its handed-over streams, telling the takers that asked; other hosts' streams stay", async () => {
+  const b = bed();
+  const handOver = async (host: string, credential: string) => {
+    const opening = b.streams.open(host, 'v1', 'display');
+    const { m } = b.sent.at(-1)!;
+    const s = await b.dial(credential, `${m.id}.${m.secret}`);
+    await opening;
+    return s;
+  };
+  const told = await handOver('a1', 'cred-a1');
+  const quiet = await handOver('a1', 'cred-a1');
+  const elsewhere = await handOver('a2', 'cred-a2');
+  const reasons: string[] = [];
+  b.streams.onUnreachable(told as unknown as WebSocket, (err) => reasons.push(`${err.code} ${err.message}`));
+  const unregister = b.streams.onUnreachable(elsewhere as unknown as WebSocket, () => reasons.push('a2 told'));
+  unregister();
+  b.silent('a1');
+  assert.deepEqual([told.terminated, quiet.terminated, elsewhere.terminated], [true, true, false]);
+  assert.equal(reasons.length, 1);
+  assert.match(reasons[0]!, /^AGENT_NOT_LINKED host a1 cannot be reached from the controller now/);
+  b.silent('a1');
+  assert.equal(reasons.length, 1, 'a cut stream is forgotten');
+  b.silent('a2');
+  assert.deepEqual(reasons, [reasons[0]], 'an unregistered taker is not told');
+  assert.equal(elsewhere.terminated, true);
 });

@@ -35,6 +35,12 @@ const closeCodeOf = (code: keyof typeof ERROR_REGISTRY) => 4000 + (ERROR_REGISTR
 
 export type StreamKind = ControllerStreamOpen['kind'];
 
+/** A stream handed over, and what its taker does when its host is declared out of reach. */
+interface Handed {
+  host: string;
+  unreachable?: (err: ArdesiaError) => void;
+}
+
 interface Waiting extends PendingStream {
   resolve(socket: WebSocket): void;
   reject(err: ArdesiaError): void;
@@ -42,9 +48,32 @@ interface Waiting extends PendingStream {
 
 export class AgentStreams {
   private readonly waiting = new Map<string, Waiting>();
+  private readonly handed = new Map<WebSocket, Handed>();
 
   constructor(private readonly links: AgentLinks, private readonly join: AgentJoin, private readonly log: Logger, private readonly now: () => number = Date.now) {
-    links.attachStreams((host, m) => this.failed(host, m));
+    links.attachStreams({ failed: (host, m) => this.failed(host, m), silent: (host) => this.hostUnreachable(host) });
+  }
+
+  /** The taker's ending for a handed-over stream whose host goes out of reach (the display's close says why); returns
+   *  the unregistration. Without one, the stream is only cut. */
+  onUnreachable(socket: WebSocket, unreachable: (err: ArdesiaError) => void): () => void {
+    const handed = this.handed.get(socket);
+    if (handed) handed.unreachable = unreachable;
+    return () => void delete handed?.unreachable;
+  }
+
+  /** The host's link was declared silent: its streams are as silent, and would hang open (no FIN comes from a host cut
+   *  off), so their takers are told and the sockets cut. */
+  hostUnreachable(host: string): void {
+    const streams = [...this.handed].filter(([, h]) => h.host === host);
+    if (streams.length === 0) return;
+    this.log.warn({ host, streams: streams.length }, `host ${host}'s link went silent: its ${streams.length} stream(s) are closed`);
+    const err = new ArdesiaError('AGENT_NOT_LINKED', `host ${host} cannot be reached from the controller now; what runs there may run on`);
+    for (const [socket, h] of streams) {
+      this.handed.delete(socket);
+      h.unreachable?.(err);
+      socket.terminate();
+    }
   }
 
   /** Asks the host's agent for a stream to the VM's serial console or display; resolves with the agent's socket once it
@@ -96,6 +125,8 @@ export class AgentStreams {
       pending?.reject(new ArdesiaError('AGENT_STREAM_REFUSED', `the stream to vm ${pending.vm} was refused: ${problem}`));
       return refuse(problem);
     }
+    this.handed.set(socket, { host });
+    socket.once('close', () => this.handed.delete(socket));
     pending!.resolve(socket);
   }
 

@@ -26,6 +26,8 @@ import { killRuntimeQemus, qemuPidsUnder, runCli, TestDaemon, until } from '../h
 import { AgentProc } from '../helpers/agent-proc.js';
 import { freshDatabaseForNamespaces } from '../helpers/postgres.js';
 import { typeAndExpect } from '../images/support.js';
+import { openDisplay } from '../gateway/harness.js';
+import { rfbStart } from '../gateway/protocols.js';
 import { helperImage, PASSWORD, untilDesktops, userClient } from '../pools/support.js';
 import { browserLaunch, CHROMIUM, login, pageOpen } from '../web/browser.js';
 
@@ -229,11 +231,21 @@ test("cut off from the management network only: the session runs on and keeps it
   await typeAndExpect(controller, desktop, '(i=0; while :; do i=$((i+1)); echo $i >> /home/alice/alive.txt; sync; sleep 1; done) >/dev/null 2>&1 & echo writer-$((5+5))', 'writer-10');
   const atCut = Number(/lines-(\d+)/.exec(await typeAndExpect(controller, desktop, 'echo lines-$(wc -l < /home/alice/alive.txt)', 'lines-'))?.[1] ?? 0);
   const [qemu] = qemuPidsUnder(join(agentDir, 'runtime', desktop));
+  // Her display, through the controller and the agent's stream.
+  const { ticket } = await alice.request<{ ticket: string }>('POST', `/v1/desktops/${desktop}/display`);
+  const display = openDisplay(`ws+unix://${controller.socket}:`, ticket, alice.endpoint.token);
+  await display.opened;
+  await rfbStart(display);
   await run('ip', ['-n', a1Ns, 'link', 'set', 'eth0', 'down']);
   try {
     // Silent, but renewing its storage lease: suspect, never down; its desktop is not given away.
     const suspect = await until('a1 suspect', async () => (await json<HostView[]>(['host', 'list'])).find((h) => h.name === 'a1' && h.state === 'suspect'), 180_000, 1000);
     assert.match(suspect.stateReason ?? '', /still renews its storage lease/);
+    // No FIN comes from a host cut off: the display is closed when the link is declared silent, saying why (the portal
+    // tells her the session is safe and reconnects), instead of hanging on a frozen screen.
+    const closed = await display.closed;
+    assert.equal(closed.code, 4503, closed.reason);
+    assert.match(closed.reason, /^AGENT_NOT_LINKED host a1 cannot be reached from the controller now/);
     const { desktop: again } = await alice.request<{ desktop: DesktopView }>('POST', `/v1/pools/${POOL}/connect`, {});
     assert.equal(again.name, desktop, 'her connect is her session on the cut-off host: no second desktop with her home');
     const home = await json<HomeInfo>(['home', 'show', 'alice']);
