@@ -46,7 +46,9 @@ export class HostLossWatch {
       const actions = hostLossActions(plain.map((r) => ({ name: r.name, host: r.host, desired: r.desired, restartOnHostLoss: r.spec.restartOnHostLoss === true })), down);
       for (const a of actions) await this.carryOut(a);
       // The pools re-serve their desktops' users themselves: for the VM manager they are lost, never restarted here.
-      const desktops = hostLossActions(records.filter((r) => poolDesktops.has(r.name)).map((r) => ({ name: r.name, host: r.host, desired: r.desired, restartOnHostLoss: false })), down);
+      // A desktop whose stop its host never confirmed (a reset cut short by the loss) is as lost as a running one.
+      const stopUnconfirmed = (r: (typeof records)[number]) => r.observed !== null && r.observed.state !== 'stopped';
+      const desktops = hostLossActions(records.filter((r) => poolDesktops.has(r.name)).map((r) => ({ name: r.name, host: r.host, desired: stopUnconfirmed(r) ? 'running' : r.desired, restartOnHostLoss: false })), down);
       for (const a of desktops) await this.desktopLost(a, poolDesktops.get(a.name) ?? null);
       return [...actions, ...desktops];
     } finally {

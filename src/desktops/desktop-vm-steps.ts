@@ -73,6 +73,11 @@ export async function stopDesktopVm(s: Pick<DesktopVmSteps, 'ctx' | 'log'>, name
   }
 }
 
+/** What a reset stalled on its VM's stop says (the desktop's last error) until it goes on. */
+export function resetStalledMessage(err: Error): string {
+  return `the reset waits: its VM could not be stopped (${err.message}); it goes on once the VM's host stops it or is judged down`;
+}
+
 /** The VM is off: a fresh linked clone of the pool's target version replaces the system disk. */
 export async function recloneDesktop(s: Pick<DesktopVmSteps, 'ctx' | 'log'>, row: PoolDesktopRow, pool: Pool, target: number | null): Promise<void> {
   await stopDesktopVm(s, row.name, true);

@@ -23,7 +23,7 @@ import { mulberry32 } from '../lib/prng.js';
 const EVENT_TYPES: DesktopEventType[] = [
   'provisioned', 'provision-failed', 'boot-requested', 'stop-requested', 'boot-failed', 'restore-failed', 'guest-ready', 'assign', 'session-started',
   'client-connected', 'client-disconnected', 'idle-timeout', 'logoff-requested', 'logoff-timeout', 'session-ended',
-  'guest-reboot', 'guest-shutdown', 'vm-exited', 'daemon-stopped', 'host-lost', 'reset', 'retry', 'reset-done', 'reset-failed', 'image-updated', 'retire',
+  'guest-reboot', 'guest-shutdown', 'vm-exited', 'daemon-stopped', 'host-lost', 'reset', 'retry', 'reset-done', 'reset-failed', 'reset-resume', 'image-updated', 'retire',
 ];
 
 // Contexts: a spare of a non-persistent pool, one in ann's session, and persistent desktops owned by ann.
@@ -178,6 +178,11 @@ const LEGAL: Case[] = [
   ['logging-off', 'host-lost', ANN, 'resetting', RESET_FREE],
   ['assigned', 'host-lost', ANN, 'resetting', RESET_FREE],
   ['resetting', 'host-lost', ANN, 'resetting', []],
+  // A reset whose force-stop its unreachable host could not carry out goes on once the VM is gone: never before, or
+  // the home would be released while the VM may still write it.
+  ['resetting', 'reset-resume', ANN, 'resetting', [RELEASE, CLEAR, RECLONE]],
+  ['resetting', 'reset-resume', SPARE, 'resetting', [RECLONE]],
+  ['resetting', 'reset-resume', P_RESET, 'resetting', [RELEASE, RECLONE]],
   ['failed', 'host-lost', SPARE, 'failed', []],
   ['retiring', 'host-lost', SPARE, 'retiring', []],
   ['disconnected', 'client-connected', ANN, 'in-use', []],

@@ -42,6 +42,7 @@ export type DesktopEventType =
   | 'retry' // an admin (or the planner, after a pause) tries a failed desktop again
   | 'reset-done'
   | 'reset-failed'
+  | 'reset-resume' // a reset stalled on a VM its unreachable host could not stop: the VM is gone now (host lost, or stopped)
   | 'image-updated' // the pool's target image version changed
   | 'retire'; // destroy the desktop
 
@@ -102,8 +103,12 @@ const clearSharedUser = (ctx: Required<DesktopContext>): DesktopEffect[] => (!ct
 
 /** A reset of a non-persistent desktop hands it back to the spares; a persistent one keeps its owner. */
 function resetAfterSession(ctx: Required<DesktopContext>): Outcome {
-  const release = ctx.user === null ? [] : [RELEASE_HOME];
-  return go('resetting', FORCE_STOP, ...release, ...clearSharedUser(ctx), RECLONE);
+  return go('resetting', FORCE_STOP, ...stepsAfterStop(ctx));
+}
+
+/** The reset's steps once its VM is off. */
+function stepsAfterStop(ctx: Required<DesktopContext>): DesktopEffect[] {
+  return [...(ctx.user === null ? [] : [RELEASE_HOME]), ...clearSharedUser(ctx), RECLONE];
 }
 
 type SessionEnd = 'logoff' | 'reboot' | 'shutdown' | 'logoff-timeout' | 'vm-gone';
@@ -279,6 +284,7 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
   resetting: {
     'reset-done': go('stopped'),
     'reset-failed': go('failed'),
+    'reset-resume': (ctx) => go('resetting', ...stepsAfterStop(ctx)),
     'vm-exited': stay('resetting'),
     'host-lost': stay('resetting'),
     'image-updated': stay('resetting'), // the re-clone takes the target version of its own time

@@ -13,8 +13,9 @@ import { imageGet } from '../images/repo.js';
 import { type GuestVm, localGuestVm } from '../hypervisor/guest-vm.js';
 import type { DesktopGuest } from './desktop-guest.js';
 import { DesktopGuests } from './desktop-guests.js';
+import { DesktopWatchdogs } from './desktop-watchdogs.js';
 import { attachHome, type DesktopHomeSteps, notifyGuest, releaseHome } from './desktop-home-steps.js';
-import { type DesktopVmSteps, provisionDesktop, recloneDesktop, restoreDesktopVm, startDesktopVm, stopDesktopVm, until } from './desktop-vm-steps.js';
+import { type DesktopVmSteps, provisionDesktop, recloneDesktop, resetStalledMessage, restoreDesktopVm, startDesktopVm, stopDesktopVm, until } from './desktop-vm-steps.js';
 import type { HomeService } from './homes.js';
 import { desktopVmSpec } from './desktop-vm.js';
 import { desktopFailure } from './failure.js';
@@ -70,9 +71,11 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
   readonly guests: DesktopGuests;
   /** Desktops booting by restore now: not boots, so the boot-storm limit does not count them. */
   private readonly restoring = new Set<string>();
-  private readonly watchdogs = new Map<string, NodeJS.Timeout>();
+  private readonly watchdogs: DesktopWatchdogs;
   /** The exit reason of each desktop VM that exited, until its vm-exited event has been fired. */
   private readonly exits = new Map<string, string>();
+  /** Resets stalled on a VM its host could not stop now (cut off, or dying): resumed once the VM is gone. */
+  private readonly stalledResets = new Set<string>();
   /** The registry code of each desktop's last failed step, when it is one a waiting connect passes on (PASSED_ON_CODES). */
   private readonly failureCodes = new Map<string, ErrorCode>();
   /** The daemon is stopping: what its own stop does to the VMs is not a desktop event (see reconcile). */
@@ -86,6 +89,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     private readonly opts: MachineOptions,
   ) {
     super();
+    this.watchdogs = new DesktopWatchdogs(opts, (name, armed, event, timeoutMs) => this.watchdogExpired(name, armed, event, timeoutMs));
     const vmOf = async (name: string): Promise<GuestVm | undefined> => {
       const runtime = ctx.vms.runtimeOf(name);
       return runtime ? localGuestVm(runtime) : opts.remoteVmOf?.(name);
@@ -94,7 +98,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       event: (name, event) => void this.fireQuietly(name, event),
       exited: (name, reason) => {
         this.exits.set(name, reason);
-        void this.fireQuietly(name, { type: 'vm-exited' }).finally(() => this.exits.delete(name));
+        void this.fireQuietly(name, { type: this.stalledResets.delete(name) ? 'reset-resume' : 'vm-exited' }).finally(() => this.exits.delete(name));
       },
       loginStage: (name, stage) => this.emit('login-stage', name, stage),
       sessionStarted: (name) => this.emit('session-started', name),
@@ -127,7 +131,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     this.emit('host-lost', name, row?.user ?? null);
     this.guests.forget(name);
     this.exits.set(name, reason);
-    await this.fireQuietly(name, { type: 'host-lost' }).finally(() => this.exits.delete(name));
+    await this.fireQuietly(name, { type: this.stalledResets.delete(name) ? 'reset-resume' : 'host-lost' }).finally(() => this.exits.delete(name));
   }
 
   /** Whether the pool starts its disposable desktops by restore now (start mode restore, its template ready). */
@@ -186,13 +190,13 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       failure_vm_exit: row.failure_vm_exit,
       failure_console: row.failure_console,
     });
-    this.armWatchdog(row);
+    this.watchdogs.arm(row);
     for (const effect of result.effects) {
       if (row.state === 'retiring' && effect.kind === 'retire') {
         await this.retire(row);
         return desktopViewOf(row);
       }
-      await this.runEffect(row, pool, target, effect, queued);
+      if ((await this.runEffect(row, pool, target, effect, queued)) === 'stalled') break;
     }
     this.emit('desktop', desktopViewOf(row), { lastError: row.last_error, lastErrorCode: row.last_error === null ? undefined : this.failureCodes.get(name) });
     return desktopViewOf(row);
@@ -221,7 +225,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     await poolDesktopUpdate(this.ctx.db, row.name, { last_error: message });
   }
 
-  private async runEffect(row: PoolDesktopRow, pool: Pool, target: number | null, effect: DesktopEffect, queued: Array<[string, DesktopEvent]>): Promise<void> {
+  private async runEffect(row: PoolDesktopRow, pool: Pool, target: number | null, effect: DesktopEffect, queued: Array<[string, DesktopEvent]>): Promise<void | 'stalled'> {
     const queue = (event: DesktopEvent) => queued.push([row.name, event]);
     switch (effect.kind) {
       case 'set-user':
@@ -240,7 +244,13 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
           queue({ type: 'boot-failed' });
         });
       case 'stop-vm':
-        return stopDesktopVm(this.steps, row.name, effect.force);
+        if (row.state !== 'resetting') return stopDesktopVm(this.steps, row.name, effect.force);
+        // Its host out of reach: the rest of the reset (the home's release first) waits until the VM is gone.
+        return stopDesktopVm(this.steps, row.name, effect.force).catch(async (err: Error) => {
+          this.stalledResets.add(row.name);
+          await this.fail(row, resetStalledMessage(err));
+          return 'stalled' as const;
+        });
       case 'attach-home':
         this.emit('login-stage', row.name, 'spare');
         return attachHome(this.homeSteps, row, pool, effect.user).then(() => void this.emit('login-stage', row.name, 'home-attached')).catch(async (err: Error) => {
@@ -321,31 +331,16 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     });
     await rm(dirname(this.ctx.paths.desktopSystem(row.name)), { recursive: true, force: true });
     await this.ctx.db.deleteFrom('pool_desktops').where('name', '=', row.name).execute();
-    this.clearWatchdog(row.name);
+    this.watchdogs.clear(row.name);
     this.emit('desktop-removed', row.name);
   }
 
-  /** Booting and logging-off are bounded in time: a guest that never answers is failed or forced off. */
-  private armWatchdog(row: PoolDesktopRow): void {
-    this.clearWatchdog(row.name);
-    const timeout = row.state === 'booting' ? this.opts.bootTimeoutMs : row.state === 'logging-off' ? this.opts.logoffTimeoutMs : 0;
-    if (timeout === 0) return;
-    const event: DesktopEvent = row.state === 'booting' ? { type: 'boot-failed' } : { type: 'logoff-timeout' };
-    const since = row.since;
-    const timer = setTimeout(async () => {
-      this.watchdogs.delete(row.name);
-      const now = await requirePoolDesktop(this.ctx.db, row.name).catch(() => undefined);
-      if (now?.state !== row.state || now.since !== since) return;
-      if (event.type === 'boot-failed') await this.fail(now, `the guest helper did not report ready within ${Math.round(timeout / 1000)} s`);
-      await this.fireQuietly(row.name, event);
-    }, timeout);
-    timer.unref();
-    this.watchdogs.set(row.name, timer);
-  }
-
-  private clearWatchdog(name: string): void {
-    clearTimeout(this.watchdogs.get(name));
-    this.watchdogs.delete(name);
+  /** A booting or logging-off desktop's time ran out: failed, or forced off (desktop-watchdogs.ts). */
+  private async watchdogExpired(name: string, armed: { state: string; since: string }, event: DesktopEvent, timeoutMs: number): Promise<void> {
+    const now = await requirePoolDesktop(this.ctx.db, name).catch(() => undefined);
+    if (now?.state !== armed.state || now.since !== armed.since) return;
+    if (event.type === 'boot-failed') await this.fail(now, `the guest helper did not report ready within ${Math.round(timeoutMs / 1000)} s`);
+    await this.fireQuietly(name, event);
   }
 
   /** After a daemon restart: finish what was cut short and re-attach to desktops whose VM still runs. */
@@ -373,7 +368,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     }
     const guest = await this.watch(row.name);
     await guest?.adoptHome().catch(() => undefined);
-    this.armWatchdog(row);
+    this.watchdogs.arm(row);
     if (!guest) return;
     // Asked what it does now once the channel is up: at once here, or when a desktop on an agent's host is reached again
     // (its agent relinks after the controller's restart); the home is looked for again then too.
@@ -393,7 +388,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
 
   close(): void {
     this.closing = true;
-    for (const name of [...this.watchdogs.keys()]) this.clearWatchdog(name);
+    this.watchdogs.clearAll();
     this.guests.closeAll();
   }
 }
