@@ -1,0 +1,127 @@
+// A controller and three agents, each host in its own network namespace, on one real PostgreSQL, the data folder a
+// directory every host sees: a boot pool's warm spares spread over the three agents' hosts by placement, and a
+// user's desktop on the third host opened in Chromium through the controller (the page talks to the controller only;
+// the display comes through the third host's agent, which listens on nothing).
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { HostView } from '../../src/contract/hosts.js';
+import type { DesktopView } from '../../src/contract/pools.js';
+import { AgentProc } from '../helpers/agent-proc.js';
+import { killRuntimeQemus, qemuPidsUnder, TestDaemon, until } from '../helpers/daemon.js';
+import { freshDatabaseForNamespaces } from '../helpers/postgres.js';
+import { NetLab } from '../netboot/lab.js';
+import { helperImage, PASSWORD, untilDesktops, userClient } from '../pools/support.js';
+import { browserLaunch, CHROMIUM, login, pageOpen } from '../web/browser.js';
+
+const NET = '10.251.14';
+const CONTROLLER = `https://${NET}.1:8443`;
+const AGENTS = ['a1', 'a2', 'a3'];
+
+let lab: NetLab;
+let ctlNs: string;
+const agentNs = new Map<string, string>();
+const agents = new Map<string, AgentProc>();
+let controller: TestDaemon;
+
+const dirs: string[] = [];
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'ard-3a-'));
+  dirs.push(d);
+  return d;
+}
+
+/** TCP sockets listening in a namespace (/proc/net/tcp*, state 0A), as local address:port in hex. */
+async function listening(netns: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const { stdout } = await lab.exec(netns, 'cat', [file]);
+    for (const line of stdout.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === '0A') out.push(f[1]!);
+    }
+  }
+  return out.sort();
+}
+
+before(async () => {
+  lab = await NetLab.create('3a');
+  ctlNs = await lab.addHost('ctl', `${NET}.1/24`);
+  const db = await freshDatabaseForNamespaces();
+  const root = tempDir();
+  chmodSync(root, 0o711); // QEMU's account passes through to the data folder
+  const dataDir = join(root, 'data');
+  mkdirSync(dataDir);
+  controller = new TestDaemon(dataDir, ['--listen', `${NET}.1:8443`, '--host-name', 'ctl', '--database', db.viaSocket], ctlNs);
+  await controller.spawn();
+  await helperImage(controller, 'bb');
+  await userClient(controller, 'alice');
+  for (const [i, name] of AGENTS.entries()) {
+    const ns = await lab.addHost(name, `${NET}.${i + 2}/24`);
+    agentNs.set(name, ns);
+    const added = await controller.cli(['--json', 'host', 'add', name]);
+    assert.equal(added.code, 0, added.stderr);
+    const { token } = JSON.parse(added.stdout) as { token: string };
+    agents.set(name, new AgentProc(ns, tempDir(), ['--controller', CONTROLLER, '--join', token]));
+  }
+  await until('three agents linked and up', async () => {
+    const hosts = await controller.api().request<HostView[]>('GET', '/v1/hosts');
+    return AGENTS.every((name) => hosts.some((h) => h.name === name && h.agent?.linked === true && h.state === 'up')) || undefined;
+  }, 120_000, 500);
+  // The controller's own host takes nothing: the pools live on the agents' hosts.
+  assert.equal((await controller.cli(['host', 'drain', 'ctl'])).code, 0);
+});
+
+after(async () => {
+  for (const agent of agents.values()) {
+    await agent.kill();
+    killRuntimeQemus(agent.dataDir);
+  }
+  await controller?.destroy().catch(() => undefined);
+  await lab?.destroy();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+test("a boot pool's three warm spares are spread over the three agents' hosts, one on each, each under its host's agent", async () => {
+  await controller.api().request('POST', '/v1/pools', { name: 'spread', image: 'bb', startMode: 'boot', warmSpares: 3, maxDesktops: 3, memoryMiB: 128, entitled: { users: [] } });
+  const ready = await untilDesktops(controller, 'spread', 'three ready spares', (ds) => ds.filter((d) => d.state === 'ready').length === 3, 300_000);
+  assert.deepEqual(ready.map((d) => d.host).sort(), AGENTS, JSON.stringify(ready));
+  for (const d of ready) assert.equal(qemuPidsUnder(join(agents.get(d.host!)!.dataDir, 'runtime', d.name)).length, 1, `${d.name}'s QEMU runs under ${d.host}'s agent`);
+  const hosts = await controller.api().request<HostView[]>('GET', '/v1/hosts');
+  for (const name of AGENTS) assert.equal(hosts.find((h) => h.name === name)?.used.spares, 1, `host ${name} counts its spare`);
+});
+
+test("a user's desktop on the third host, opened in Chromium through the controller: the display comes through that host's agent", { timeout: 420_000 }, async () => {
+  await controller.api().request('PUT', '/v1/hosts/a3/labels', { labels: ['blade3'] });
+  await controller.api().request('POST', '/v1/pools', { name: 'third', image: 'bb', startMode: 'boot', warmSpares: 1, maxDesktops: 1, memoryMiB: 128, hostLabels: { require: ['blade3'], avoid: [] }, entitled: { users: ['alice'] } });
+  const [spare] = await untilDesktops(controller, 'third', 'a ready spare on a3', (ds) => ds.some((d) => d.state === 'ready' && d.host === 'a3'), 300_000);
+  const a3 = agentNs.get('a3')!;
+  const before = await listening(a3);
+  const wrapper = join(tempDir(), 'chromium-in-ctl');
+  writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ctlNs} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+  const browser = await browserLaunch(wrapper);
+  try {
+    const { page, errors } = await pageOpen(browser, { ignoreHTTPSErrors: true });
+    const reached = new Set<string>();
+    page.on('request', (r) => void reached.add(new URL(r.url()).host));
+    page.on('websocket', (ws) => void reached.add(new URL(ws.url()).host));
+    await login(page, `${CONTROLLER}/`, 'alice', PASSWORD);
+    await page.getByRole('button', { name: 'Open third' }).click();
+    await page.locator('[data-status="connected"]').waitFor({ timeout: 120_000 });
+    assert.match((await page.locator('[data-status="connected"]').textContent()) ?? '', new RegExp(`^${spare!.name}: Connected`));
+    const [inUse] = await untilDesktops(controller, 'third', 'her session', (ds) => ds.some((d: DesktopView) => d.user === 'alice' && d.state === 'in-use'));
+    assert.equal(inUse!.host, 'a3');
+    await until("a3's agent carries the display", () => /display stream of vm \S+ opened/.test(agents.get('a3')!.output) || undefined, 30_000, 200);
+    assert.match(agents.get('a3')!.output, new RegExp(`display stream of vm ${spare!.name} opened`));
+    for (const other of ['a1', 'a2']) assert.doesNotMatch(agents.get(other)!.output, /display stream of vm/, `${other} carries none`);
+    assert.deepEqual(await listening(a3), before, 'nothing listens on the third host for it');
+    // The page reached the controller only, its display's WebSocket included.
+    assert.deepEqual([...reached], [`${NET}.1:8443`]);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
