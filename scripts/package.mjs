@@ -26,7 +26,7 @@ const DEPENDS = [
   'mmdebstrap', 'eatmydata', 'arch-test', 'e2fsprogs', // `image build`: mmdebstrap (eatmydata hook; arch-test for i386 trees) → mkfs.ext4 -d; debugfs
   'util-linux', 'adduser', 'init-system-helpers', // setpriv and flock; postinst's accounts; deb-systemd-helper
 ];
-const RECOMMENDS = ['ovmf-ia32', 'squashfs-tools', 'cpio', 'busybox-static']; // 32-bit UEFI guests; `thinclient build`
+const RECOMMENDS = ['ovmf-ia32', 'squashfs-tools', 'cpio', 'busybox-static', 'iputils-arping']; // 32-bit UEFI guests; `thinclient build`; serve --service-address's ARP announcement
 const SUGGESTS = ['postgresql-client']; // backups and upgrades of a PostgreSQL store (pg_dump, psql)
 const NATIVE_HELPERS = ['display-relay', 'tftp-sender', 'qmp-add-fd', 'ra-responder', 'dhcp-port', 'tap-open'];
 const CONFFILES = ['/etc/ardesia/ardesia.env', '/etc/ardesia/netboot.env'];

@@ -53,6 +53,7 @@ const DEBIAN_PACKAGES = {
   acl: '/usr/bin/getfacl',
   sanlock: '/usr/sbin/sanlock', // home-volume leases (serve --home-leases sanlock) and their tests' own daemons
   'libsanlock-dev': '/usr/include/sanlock_resource.h', // native/home-lease.c links libsanlock
+  'iputils-arping': '/usr/bin/arping', // the leader announces serve --service-address by unsolicited ARP
 };
 
 /** Packages whose install would start a service the tests do not want running (they start their own servers). */

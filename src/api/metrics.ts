@@ -58,11 +58,20 @@ export interface MetricsSources {
   pools: PoolService;
   /** KSM on the daemon's own host, read at scrape time (HostService.localKsm). */
   ksm: () => Promise<KsmReport>;
+  /** PostgreSQL: the leading controller's host and term. */
+  controller?: () => ControllerTerm | undefined;
+}
+
+export interface ControllerTerm {
+  holder: string;
+  term: number;
 }
 
 export interface HealthReport {
   ok: true;
   store: 'reachable';
+  /** Which leader answered: a page compares it to see a takeover (its display's socket went to the previous one). */
+  controller?: ControllerTerm;
 }
 
 export class DaemonMetrics {
@@ -174,7 +183,8 @@ export class DaemonMetrics {
     } finally {
       clearTimeout(timer);
     }
-    return { ok: true, store: 'reachable' };
+    const controller = this.src.controller?.();
+    return { ok: true, store: 'reachable', ...(controller ? { controller } : {}) };
   }
 }
 

@@ -105,7 +105,7 @@ export const HostReportBody = z
     verdict: z.string(),
   })
   .strict() satisfies z.ZodType<HostReport>;
-export const HealthBody = z.object({ ok: z.literal(true), store: z.literal('reachable') }).strict() satisfies z.ZodType<HealthReport>;
+export const HealthBody = z.object({ ok: z.literal(true), store: z.literal('reachable'), controller: z.object({ holder: z.string(), term: z.number().int() }).strict().optional() }).strict() satisfies z.ZodType<HealthReport>;
 export const ConfigLoadBody = z
   .object({ path: z.string(), added: z.array(z.string()), updated: z.array(z.string()), removed: z.array(z.string()), started: z.array(z.string()) })
   .strict() satisfies z.ZodType<ConfigLoadResult>;

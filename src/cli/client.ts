@@ -26,6 +26,7 @@ export interface Endpoint {
 
 export interface GlobalOptions {
   dataDir?: string;
+  runDir?: string;
   socket?: string;
   url?: string;
   json?: boolean;
@@ -44,6 +45,11 @@ export interface SavedLogin {
 
 export function resolveDataDir(opts: GlobalOptions): string {
   return opts.dataDir ?? process.env.ARDESIA_DATA_DIR ?? DEFAULT_DATA_DIR;
+}
+
+/** This host's own folder (socket, lock, VM runtime and logs): the data folder unless controllers share it. */
+export function resolveRunDir(opts: GlobalOptions): string {
+  return opts.runDir ?? process.env.ARDESIA_RUN_DIR ?? resolveDataDir(opts);
 }
 
 /** Where `ardesia login` keeps this user's token (0600). */
@@ -113,7 +119,7 @@ export function resolveEndpoint(opts: GlobalOptions): Endpoint {
   const tokenFile = user === 'root' ? join(dataDir, 'root.token') : join(dataDir, 'tokens', `${user}.token`);
   const token = process.env.ARDESIA_TOKEN || readToken(tokenFile) || readToken(loginTokenPath());
   if (url) return { url: url.replace(/\/$/, ''), token, trust: url.startsWith('https:') ? trustFor(url, opts) : undefined };
-  return { socketPath: opts.socket ?? process.env.ARDESIA_SOCKET ?? join(dataDir, 'ardesia.sock'), token };
+  return { socketPath: opts.socket ?? process.env.ARDESIA_SOCKET ?? join(resolveRunDir(opts), 'ardesia.sock'), token };
 }
 
 /** A failed connection in words: a socket this user may not open means the daemon runs (EACCES), not that it is down. */

@@ -21,6 +21,11 @@ export class ControllerLeadership {
   /** When the last acquire or renewal that the database confirmed was sent (this process's monotonic clock). */
   private renewedAt = 0;
 
+  /** This controller's term while it leads. */
+  get currentTerm(): number | undefined {
+    return this.term;
+  }
+
   constructor(
     private readonly url: string,
     private readonly me: ControllerIdentity,

@@ -94,7 +94,11 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
       await this.record({ ...rec, host }, o);
     }
     if (report.full) {
-      for (const rec of (await vmList(this.db)).filter((r) => r.host === host && r.observed !== null && !reported.has(r.name))) await vmSetObserved(this.db, rec.name, null);
+      for (const rec of (await vmList(this.db)).filter((r) => r.host === host && r.observed !== null && !reported.has(r.name))) {
+        await vmSetObserved(this.db, rec.name, null);
+        // Its agent has no trace of it (the host restarted before it was judged down): gone, as after an exit.
+        if (rec.observed!.state !== 'stopped') for (const listener of this.exitListeners) listener(rec.name, `not on host ${host} any more: its agent, back, does not have it`);
+      }
     }
   }
 

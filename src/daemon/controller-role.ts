@@ -11,6 +11,7 @@ import { DEFAULT_LEADERSHIP_TIMING, leadershipTiming, type LeadershipTiming } fr
 import { isDeposedError } from '../store/controller-fence.js';
 import { openStore, type OpenStoreOptions, type Store, type StoreLocation } from '../store/db.js';
 import { listenerStart, type ListenerOptions } from './listener.js';
+import { type ServiceAddress, serviceAddressRelease } from './service-address.js';
 
 /** Exit status of a controller that lost its term (systemd restarts it, and it stands by). */
 export const EXIT_DEPOSED = 75;
@@ -24,6 +25,8 @@ export interface LeadOptions {
   /** Where a standby answers: the API's unix socket and --listen. */
   socketPath: string;
   listen?: ListenerOptions;
+  /** Held by the leader only: released before standing by, and when the term is lost. */
+  serviceAddress?: ServiceAddress;
   /** Called once when the term is lost; the daemon's default exits with EXIT_DEPOSED. */
   onDeposed(reason: string): void;
 }
@@ -41,6 +44,7 @@ export interface ControllerStoreOptions {
   log: Logger;
   storeOptions: OpenStoreOptions;
   socketPath: string;
+  serviceAddress?: ServiceAddress;
   onDeposed: ((reason: string) => void) | undefined;
 }
 
@@ -62,6 +66,7 @@ export async function controllerStoreOpen(at: StoreLocation, o: ControllerStoreO
     storeOptions: o.storeOptions,
     socketPath: o.socketPath,
     ...(o.listen ? { listen: o.listen } : {}),
+    ...(o.serviceAddress ? { serviceAddress: o.serviceAddress } : {}),
     onDeposed: o.onDeposed ?? (() => process.exit(EXIT_DEPOSED)),
   });
   return { store: leading.store, leading };
@@ -71,6 +76,8 @@ export async function controllerStoreOpen(at: StoreLocation, o: ControllerStoreO
 export async function leadOrStandBy(opts: LeadOptions): Promise<Leading> {
   // The migrations first: the leadership row is one of their tables (a store without pending ones is left as is).
   await (await openStore({ kind: 'postgres', url: opts.url }, opts.storeOptions)).destroy();
+  // A controller that died holding the service address must not answer for it while another leads.
+  if (opts.serviceAddress) serviceAddressRelease(opts.serviceAddress, opts.log);
   const leadership = new ControllerLeadership(opts.url, opts.me, opts.timing, opts.log);
   let leader: { holder: string; address: string } | undefined;
   const standby = await standbyAnswer(opts.socketPath, opts.listen, () => leader);
@@ -89,6 +96,7 @@ export async function leadOrStandBy(opts: LeadOptions): Promise<Leading> {
     if (deposed) return;
     deposed = true;
     opts.log.error({ term, reason }, `this controller no longer leads: ${reason}; it stops acting`);
+    if (opts.serviceAddress) serviceAddressRelease(opts.serviceAddress, opts.log);
     opts.onDeposed(reason);
   };
   const store = await openStore({ kind: 'postgres', url: opts.url }, {

@@ -35,6 +35,7 @@ import { ThinClientService } from '../thinclients/inventory.js';
 import { NetbootControl } from '../netboot/control.js';
 import { DaemonMetrics } from '../api/metrics.js';
 import { dataDirLock, type DataDirLock } from '../lib/data-dir-lock.js';
+import { type ServiceAddress, serviceAddressParse, serviceAddressRelease, serviceAddressTake } from './service-address.js';
 import { sessionsPrune } from '../auth/sessions.js';
 import { loginTokensPrune } from '../auth/login-tokens.js';
 import { type TrustedProxies, trustedProxiesParse } from '../api/request-guard.js';
@@ -62,6 +63,9 @@ import { systemTimeZone } from '../lib/local-time.js';
 
 export interface ServeOptions {
   dataDir: string;
+  /** This host's own folder: the socket, the lock (with PostgreSQL), VM runtime and logs, the NAT guard's table
+   *  (default: the data folder; several controllers sharing one data folder each have their own). */
+  runDir?: string;
   socket?: string;
   listen?: string;
   config?: string;
@@ -108,6 +112,8 @@ export interface ServeOptions {
   /** PostgreSQL: how long the leading controller's lease lasts, and how often it renews it (defaults 15 s, 5 s). */
   controllerLeaseMs?: number;
   controllerRenewMs?: number;
+  /** PostgreSQL, several serve: the address only the leader holds (service-address.ts). */
+  serviceAddress?: { cidr: string; iface: string | undefined };
   /** When this controller's term is lost (another leads now): default, exit with EXIT_DEPOSED (75). */
   onDeposed?(reason: string): void;
 }
@@ -154,12 +160,16 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   mkdirSync(dataDir, { recursive: true, mode: 0o711 });
   chmodSync(dataDir, 0o711); // owners reach their token file; everything else inside is root-only
   // Before anything touches the store, the VMs or the socket: a second daemon would share all three.
-  if (storeAt.kind === 'sqlite' && (opts.controllerLeaseMs !== undefined || opts.controllerRenewMs !== undefined)) {
-    throw new ArdesiaError('BAD_REQUEST', '--controller-lease and --controller-renew need --database postgres://…: a SQLite store has one controller, with no standby to hand over to');
+  if (storeAt.kind === 'sqlite' && (opts.controllerLeaseMs !== undefined || opts.controllerRenewMs !== undefined || opts.serviceAddress !== undefined)) {
+    throw new ArdesiaError('BAD_REQUEST', '--controller-lease, --controller-renew and --service-address need --database postgres://…: a SQLite store has one controller, with no standby to hand over to');
   }
-  const lock = dataDirLock(dataDir, 'ardesia serve');
+  const serviceAddress = opts.serviceAddress ? serviceAddressParse(opts.serviceAddress.cidr, opts.serviceAddress.iface) : undefined;
+  const runDir = resolve(opts.runDir ?? dataDir);
+  mkdirSync(runDir, { recursive: true, mode: 0o711 });
+  // SQLite: one process per data folder, whatever its run folder. PostgreSQL: one per host, the data folder shared.
+  const lock = dataDirLock(storeAt.kind === 'sqlite' ? dataDir : runDir, 'ardesia serve');
   try {
-    return await startDaemonLocked(opts, dataDir, { lock, at: storeAt }, socketGid, ownerPolicy, trustedProxies, listenAt && tlsPlan ? { host: listenAt[0], port: listenAt[1], plan: tlsPlan } : undefined);
+    return await startDaemonLocked({ ...opts, runDir }, serviceAddress, dataDir, { lock, at: storeAt }, socketGid, ownerPolicy, trustedProxies, listenAt && tlsPlan ? { host: listenAt[0], port: listenAt[1], plan: tlsPlan } : undefined);
   } catch (err) {
     lock.release();
     throw err;
@@ -178,13 +188,14 @@ interface Holds {
   at: StoreLocation;
 }
 
-async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Holds, socketGid: number | undefined, ownerPolicy: OwnerPolicy, trustedProxies: TrustedProxies, listenAt: ListenAt | undefined): Promise<Daemon> {
+async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddress | undefined, dataDir: string, holds: Holds, socketGid: number | undefined, ownerPolicy: OwnerPolicy, trustedProxies: TrustedProxies, listenAt: ListenAt | undefined): Promise<Daemon> {
   const log = pino({ level: opts.logLevel ?? 'info', base: { svc: 'ardesia' } });
   // The certificate before anything else starts: a bad one must fail the start, not the first client.
   const cert = await listenCertificate(dataDir, listenAt);
   const directoryFile = opts.directory === undefined ? undefined : directoryConfigLoad(resolve(opts.directory)); // every problem listed, before the store opens
   const storeOptions: OpenStoreOptions = { upgradeBackupDir: join(dataDir, 'store-backups'), onMigrated: (r) => log.info({ migrations: r.applied, backup: r.backup }, 'store upgraded') };
-  const socketPath = resolve(opts.socket ?? join(dataDir, 'ardesia.sock'));
+  const runDir = opts.runDir ?? dataDir;
+  const socketPath = resolve(opts.socket ?? join(runDir, 'ardesia.sock'));
   // PostgreSQL may have several controllers: this one stands by until it leads, then writes with its term only.
   const tls = cert ? { cert: readFileSync(cert.certPath), key: readFileSync(cert.keyPath) } : undefined;
   const { store, leading } = await controllerStoreOpen(holds.at, {
@@ -195,11 +206,12 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     log,
     storeOptions,
     socketPath,
+    ...(serviceAddress ? { serviceAddress } : {}),
     onDeposed: opts.onDeposed,
   });
   const hostReport = runHostCheck(log);
   const vmUids = new VmUids(vmUidRange(opts.vmUidBase));
-  const natGuard = new NatGuard(dataDir, { allowUnguarded: opts.allowUnguardedNat ?? false, vmUids: vmUids.range }, log);
+  const natGuard = new NatGuard(runDir, { allowUnguarded: opts.allowUnguardedNat ?? false, vmUids: vmUids.range }, log);
   await natGuard.install(); // before any VM starts (reconcile, vm.conf autostart, pools)
   // A single host is a one-node cluster: its own host is registered (and heartbeated) before any VM is placed.
   const hosts = new HostService(store, log, {
@@ -227,7 +239,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     homeLeases.attachRemote(remoteDesktops);
     agentLinks.attachLeases((host) => homeLeases.agentSettings(host));
   }
-  const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids, remote: remoteVms, ...(homeLeases ? { launchPrefix: homeLeases.registerPrefix() } : {}) });
+  const manager = new VmManager({ dataDir, runDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids, remote: remoteVms, ...(homeLeases ? { launchPrefix: homeLeases.registerPrefix() } : {}) });
   const rootToken = await ensureRootToken(store, dataDir);
 
   const reconciled = await manager.reconcile();
@@ -288,7 +300,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
     events,
     display: new DesktopDisplayAccess(pools, new StandaloneDisplayAccess({ desktops, vms: manager, mayOperate, log })),
     ...auth,
-    metrics: new DaemonMetrics({ store, pools, ksm: () => hosts.localKsm() }),
+    metrics: new DaemonMetrics({ store, pools, ksm: () => hosts.localKsm(), ...(leading ? { controller: () => controllerTermOf(hosts.localName, leading.leadership.currentTerm) } : {}) }),
     directory,
     thinClients,
     tls: {
@@ -356,6 +368,8 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
   ], log, HOUSEKEEPING_EVERY_MS);
   housekeeping.start();
   directory.start();
+  // Once it serves: the first client the address brings here is answered.
+  if (serviceAddress && leading) await serviceAddressTake(serviceAddress, log);
   log.info({ socketPath, url, dataDir, tlsFingerprint: cert?.fingerprint }, 'ardesia daemon listening');
 
   return {
@@ -378,6 +392,7 @@ async function startDaemonLocked(opts: ServeOptions, dataDir: string, holds: Hol
       await manager.shutdown(opts.stopVmsOnExit ?? false);
       await natGuard.remove(outliving);
       await store.destroy();
+      if (serviceAddress) serviceAddressRelease(serviceAddress, log); // before the lease ends: the next leader takes it
       await leading?.leadership.stop(); // after the last write: the next controller may lead at once
       holds.lock.release();
     },
@@ -449,4 +464,8 @@ function splitHostPort(listen: string): [string, number] {
 /** The name this host goes by: --host-name, else the machine's hostname (its first label kept whole, lower case). */
 function localHostName(given: string | undefined): string {
   return (given ?? hostname()).toLowerCase();
+}
+
+function controllerTermOf(holder: string, term: number | undefined): { holder: string; term: number } | undefined {
+  return term === undefined ? undefined : { holder, term };
 }

@@ -98,7 +98,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       event: (name, event) => void this.fireQuietly(name, event),
       exited: (name, reason) => {
         this.exits.set(name, reason);
-        void this.fireQuietly(name, { type: this.stalledResets.delete(name) ? 'reset-resume' : 'vm-exited' }).finally(() => this.exits.delete(name));
+        void this.fireQuietly(name, { type: 'vm-exited' }).finally(() => this.exits.delete(name));
       },
       loginStage: (name, stage) => this.emit('login-stage', name, stage),
       sessionStarted: (name) => this.emit('session-started', name),
@@ -131,7 +131,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     this.emit('host-lost', name, row?.user ?? null);
     this.guests.forget(name);
     this.exits.set(name, reason);
-    await this.fireQuietly(name, { type: this.stalledResets.delete(name) ? 'reset-resume' : 'host-lost' }).finally(() => this.exits.delete(name));
+    await this.fireQuietly(name, { type: 'host-lost' }).finally(() => this.exits.delete(name));
   }
 
   /** Whether the pool starts its disposable desktops by restore now (start mode restore, its template ready). */
@@ -156,8 +156,11 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     }
   }
 
-  private async fireLocked(name: string, event: DesktopEvent, queued: Array<[string, DesktopEvent]>): Promise<DesktopView> {
+  private async fireLocked(name: string, fired: DesktopEvent, queued: Array<[string, DesktopEvent]>): Promise<DesktopView> {
     const row = await requirePoolDesktop(this.ctx.db, name);
+    // The VM a reset could not stop is gone now: the reset goes on (decided under the lock: the stall may be a moment old).
+    const resumes = (fired.type === 'vm-exited' || fired.type === 'host-lost') && row.state === 'resetting' && this.stalledResets.delete(name);
+    const event: DesktopEvent = resumes ? { type: 'reset-resume' } : fired;
     const pool = poolOf(await requirePool(this.ctx.db, row.pool));
     const target = await targetVersionOf(this.ctx, pool);
     // A clone only from a template that is ready and checked: otherwise the desktop boots (and the build starts).

@@ -59,6 +59,8 @@ export interface StartOptions {
 
 export interface VmManagerOptions {
   dataDir: string;
+  /** This host's own folder for VM runtime (sockets, pidfiles) and logs; default the data folder. */
+  runDir?: string;
   store: Store;
   log: Logger;
   /** The host check runs once at start-up; VMs started before it ends wait for it. */
@@ -101,6 +103,10 @@ export class VmManager {
     this.network = new VmNetwork((event) => opts.log.debug(event, 'local interface DHCP'));
     this.owners = new OwnerConfinement(opts.ownerPolicy, opts.dataDir);
     this.savedStates = new VmStates(this, opts.store, opts.dataDir, this.lock);
+  }
+
+  private get runDir(): string {
+    return this.opts.runDir ?? this.opts.dataDir;
   }
 
   private get db(): Store {
@@ -277,7 +283,7 @@ export class VmManager {
     const bootKind = await bootKindOf(spec);
     const report = await this.opts.hostReport;
     const accel = decideAccel(spec.accel, report);
-    const files = vmFiles(this.opts.dataDir, spec.name);
+    const files = vmFiles(this.runDir, spec.name);
     const disks = new Set(spec.disks.filter((d) => !d.readonly).map((d) => d.path));
     for (const other of this.runtimes.values()) {
       const shared = other.spec.disks.find((d) => disks.has(d.path));
@@ -287,7 +293,7 @@ export class VmManager {
     const qemuAccount = this.opts.natGuard.accountFor(spec, account); // throws only for host access, which an allow-list VM cannot have
     prepareVmFolders(files);
     try {
-      handRuntimeFolder(this.opts.dataDir, files, account);
+      handRuntimeFolder(this.runDir, files, account);
       await this.network.attach(spec);
       const spice = spec.display?.spice;
       const spicePort = spice && spice.port === undefined ? await freeTcpPort(spice.listen) : undefined;
@@ -331,7 +337,7 @@ export class VmManager {
     runtime.on('exited', (reason) => {
       this.runtimes.delete(name);
       this.startedBy.delete(name);
-      removeRuntimeFolder(vmFiles(this.opts.dataDir, name));
+      removeRuntimeFolder(vmFiles(this.runDir, name));
       void this.network.detach(name).catch((err) => this.opts.log.error({ err, vm: name }, 'removing the VM\'s taps failed'));
       void releaseVmUid(name, this.opts.vmUids, this.opts.natGuard).catch((err) => this.opts.log.error({ err, vm: name }, 'removing the VM\'s allow-list from the NAT guard failed'));
       this.opts.log.info({ vm: name, reason }, `vm ${name} stopped: ${reason}`);
@@ -408,12 +414,12 @@ export class VmManager {
 
   async consoleLog(name: string, maxBytes: number): Promise<Buffer> {
     await this.requireLocal(name, 'its console log');
-    return consoleLogTail(vmFiles(this.opts.dataDir, name).consoleLog, maxBytes);
+    return consoleLogTail(vmFiles(this.runDir, name).consoleLog, maxBytes);
   }
 
   async qemuLog(name: string, maxBytes: number): Promise<Buffer> {
     await this.requireLocal(name, 'its QEMU log');
-    return consoleLogTail(vmFiles(this.opts.dataDir, name).runtime.log, maxBytes);
+    return consoleLogTail(vmFiles(this.runDir, name).runtime.log, maxBytes);
   }
 
   /** A PNG of the VM's screen now (QMP screendump into the VM's runtime folder, read back, removed). */
@@ -459,7 +465,7 @@ export class VmManager {
     const records = await vmList(this.db);
     const known = new Set(records.map((r) => r.name));
     for (const rec of records) {
-      const files = vmFiles(this.opts.dataDir, rec.name);
+      const files = vmFiles(this.runDir, rec.name);
       // Its own agent finds it again on its host (a runtime folder here: it ran here, under this host's former name).
       const elsewhere = this.opts.remote?.isRemote(rec.host) === true;
       if (elsewhere && !existsSync(files.runtime.dir)) continue;
@@ -490,7 +496,7 @@ export class VmManager {
         else await vmSetDesired(this.db, rec.name, { desired: 'stopped', lastStopReason: reason, startedAt: null });
       }
     }
-    const orphansKilled = runtimeOrphansKill(this.opts.dataDir, known);
+    const orphansKilled = runtimeOrphansKill(this.runDir, known);
     return { adopted, died, orphansKilled };
   }
 
@@ -512,7 +518,7 @@ export class VmManager {
       rt.removeAllListeners('exited');
       await rt.forceStop().catch(() => undefined);
       await withTimeout(rt.waitExit(), 10_000);
-      removeRuntimeFolder(vmFiles(this.opts.dataDir, name));
+      removeRuntimeFolder(vmFiles(this.runDir, name));
       await this.network.detach(name).catch(() => undefined);
     }
     this.runtimes.clear();

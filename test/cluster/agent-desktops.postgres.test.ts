@@ -13,7 +13,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { ApiClient } from '../../src/cli/client.js';
+import { ApiClient } from '../../src/cli/client.js';
 import type { HostView } from '../../src/contract/hosts.js';
 import type { DesktopView, SessionInfo } from '../../src/contract/pools.js';
 import type { HomeInfo } from '../../src/contract/images.js';
@@ -33,6 +33,13 @@ import { browserLaunch, CHROMIUM, login, pageOpen } from '../web/browser.js';
 
 const NET = '10.251.9';
 const CONTROLLER = `https://${NET}.1:8443`;
+/** A standby controller on its own host, sharing the data folder (its own run folder). */
+const STANDBY = `https://${NET}.3:8443`;
+/** The controllers' one address, held by whichever leads; browsers use it. */
+const SERVICE = `https://${NET}.10:8443`;
+/** Short leadership leases: the standby takes over a few seconds after the leader dies. Every controller listens on
+ *  all its addresses (the service address among them when it leads). */
+const LEADERSHIP = ['--controller-lease', '6s', '--controller-renew', '1s', '--listen', '0.0.0.0:8443', '--service-address', `${NET}.10/24`, '--service-interface', 'eth0'];
 const POOL = 'remote';
 
 let lab: NetLab;
@@ -43,6 +50,11 @@ let controllerArgs: string[];
 let root: string;
 let ctlLocks: SanlockDaemon;
 let a1Locks: SanlockDaemon;
+let ctl2Ns: string;
+let clientNs: string;
+let ctl2Locks: SanlockDaemon;
+let standby: TestDaemon | undefined;
+let dbUrl: string;
 let agent: AgentProc;
 let agentDir: string;
 let alice: ApiClient;
@@ -70,7 +82,10 @@ before(async () => {
   ctlNs = await lab.addHost('ctl', `${NET}.1/24`);
   const ns = await lab.addHost('a1', `${NET}.2/24`);
   a1Ns = ns;
+  ctl2Ns = await lab.addHost('ctl2', `${NET}.3/24`);
+  clientNs = await lab.addHost('cl', `${NET}.4/24`);
   const db = await freshDatabaseForNamespaces();
+  dbUrl = db.viaSocket;
   // The controller's data folder is the shared one: the agent's host sees the same path (here, the same filesystem, on a
   // disk: sanlock's leases are read with O_DIRECT).
   root = diskFolder();
@@ -79,8 +94,9 @@ before(async () => {
   mkdirSync(dataDir);
   ctlLocks = new SanlockDaemon('ctl', root);
   a1Locks = new SanlockDaemon('a1', root);
-  await Promise.all([ctlLocks.start(), a1Locks.start()]);
-  controllerArgs = ['--listen', `${NET}.1:8443`, '--host-name', 'ctl', '--database', db.viaSocket, '--home-leases', 'sanlock', '--lease-io-timeout', '2'];
+  ctl2Locks = new SanlockDaemon('ctl2', root);
+  await Promise.all([ctlLocks.start(), a1Locks.start(), ctl2Locks.start()]);
+  controllerArgs = ['--host-name', 'ctl', '--database', db.viaSocket, '--home-leases', 'sanlock', '--lease-io-timeout', '2', ...LEADERSHIP];
   controller = new TestDaemon(dataDir, controllerArgs, ctlNs);
   await controller.spawn(ctlLocks.env);
   await helperImage(controller, 'bb');
@@ -88,18 +104,22 @@ before(async () => {
   bob = await userClient(controller, 'bob');
   const token = (await json<{ token: string }>(['host', 'add', 'a1'])).token;
   agentDir = tempDir();
-  agent = new AgentProc(ns, agentDir, ['--controller', CONTROLLER, '--join', token], a1Locks.env);
+  // Given both controllers: it follows whichever leads.
+  agent = new AgentProc(ns, agentDir, ['--controller', CONTROLLER, '--controller', STANDBY, '--join', token], a1Locks.env);
   await until('a1 linked', linked);
   // The controller's own host takes nothing new: placement picks the agent's.
   assert.equal((await cli(['host', 'drain', 'ctl'])).code, 0);
 });
 
 after(async () => {
-  if (process.env.ARDESIA_TEST_LOG) writeFileSync(process.env.ARDESIA_TEST_LOG, `${controller?.output ?? ''}\n--- agent ---\n${agent?.output ?? ''}`);
+  if (process.env.ARDESIA_TEST_LOG) writeFileSync(process.env.ARDESIA_TEST_LOG, `${controller?.output ?? ''}\n--- standby ---\n${standby?.output ?? ''}\n--- agent ---\n${agent?.output ?? ''}`);
   await agent?.kill();
   if (agentDir) killRuntimeQemus(agentDir);
+  await standby?.kill();
+  if (standby?.runDir) killRuntimeQemus(standby.runDir);
   await controller?.destroy().catch(() => undefined);
   ctlLocks?.kill();
+  ctl2Locks?.kill();
   a1Locks?.kill();
   await lab?.destroy();
   if (root) rmSync(root, { recursive: true, force: true });
@@ -208,6 +228,69 @@ test("the agent killed and restarted mid-session: the desktop runs on, is found 
   await alice.request('POST', `/v1/sessions/${inUse!.name}/logoff`);
   await desktops('the desktop released after the logoff', (ds) => !ds.some((d) => d.user === 'alice'));
   assert.equal((await json<HomeInfo>(['home', 'show', 'alice'])).siteLease?.host, null, 'its lease given back by the new agent');
+});
+
+test("the leader's host lost mid-session: the standby on the same data folder leads and takes the service address; the portal's display comes back by itself through it, the session and its home untouched", { timeout: 300_000 }, async () => {
+  await desktops('a ready spare on a1', (ds) => ds.some((d) => d.state === 'ready' && d.host === 'a1'));
+  await alice.request('POST', `/v1/pools/${POOL}/connect`, {});
+  const [inUse] = await desktops('a session on a1', (ds) => ds.some((d) => d.state === 'in-use' && d.user === 'alice' && d.host === 'a1'));
+  const desktop = inUse!.name;
+  const pids = qemuPidsUnder(join(agentDir, 'runtime', desktop));
+  const leaseBefore = (await json<HomeInfo>(['home', 'show', 'alice'])).siteLease;
+  // Another host, the same data folder (images, desktops, homes, leases), its own run folder; the same certificate,
+  // which the agent pinned when it joined.
+  const tls = join(controller.dataDir, 'tls');
+  standby = new TestDaemon(controller.dataDir, ['--host-name', 'ctl2', '--database', dbUrl, '--home-leases', 'sanlock', '--lease-io-timeout', '2', '--tls-cert', join(tls, 'server.crt'), '--tls-key', join(tls, 'server.key'), ...LEADERSHIP], ctl2Ns, undefined, tempDir());
+  await standby.spawn(ctl2Locks.env, 'standby controller: ctl leads');
+  // Her portal, on another machine, through the service address the leader holds.
+  const wrapper = join(tempDir(), 'chromium-in-client');
+  writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${clientNs} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+  const browser = await browserLaunch(wrapper);
+  try {
+    const { page } = await pageOpen(browser, { ignoreHTTPSErrors: true });
+    await login(page, `${SERVICE}/`, 'alice', PASSWORD);
+    await page.getByRole('button', { name: `Resume ${POOL}` }).click();
+    await page.locator('[data-status="connected"]').waitFor({ timeout: 120_000 });
+    const streams = () => agent.output.split(`display stream of vm ${desktop} opened`).length - 1;
+    const before = streams();
+    // The leader's host is lost: its network first (no FIN, and it no longer answers for the service address), then
+    // the process. Its sanlock daemon lives on the disk side, as the host's would until its watchdog fired.
+    await run('ip', ['-n', ctlNs, 'link', 'set', 'eth0', 'down']);
+    await controller.kill('SIGKILL');
+    await until('the standby leads', () => standby!.output.includes('ardesia daemon listening') || undefined, 120_000, 200);
+    assert.match(standby.output, /this controller leads \(term \d+\)/);
+    assert.match(standby.output, new RegExp(`service address ${NET}\\.10 taken on eth0`));
+    const viaStandby = async () => JSON.parse((await standby!.cli(['--json', 'host', 'list'])).stdout) as HostView[];
+    await until('a1 linked to the new leader', async () => (await viaStandby()).find((h) => h.name === 'a1' && h.agent?.linked === true), 120_000, 500);
+    // The page saw the new leader behind the same address and opened the display again through it, by itself.
+    await until('a new display stream through the new leader', () => streams() > before || undefined, 120_000, 500);
+    await page.locator('[data-status="connected"]').waitFor({ timeout: 60_000 });
+    assert.match((await page.locator('[data-status="connected"]').textContent()) ?? '', new RegExp(`^${desktop}: Connected`));
+    const [still] = await untilDesktops(standby, POOL, 'her session, seen by the new leader', (ds) => ds.some((d) => d.name === desktop && d.state === 'in-use' && d.user === 'alice'));
+    assert.equal(still!.host, 'a1');
+    assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', desktop)), pids, 'the same QEMU runs on');
+    const home = JSON.parse((await standby.cli(['--json', 'home', 'show', 'alice'])).stdout) as HomeInfo;
+    assert.equal(home.leasedTo, desktop);
+    assert.deepEqual(home.siteLease, leaseBefore, 'the same holder keeps the home: no second writer');
+  } finally {
+    await browser.close();
+  }
+  // The standby's own host takes nothing new: the session's next spare stays on a1, as the later tests want.
+  assert.equal((await standby.cli(['host', 'drain', 'ctl2'])).code, 0);
+  await typeAndExpect(standby, desktop, 'echo led-by-$((1+1))', 'led-by-2');
+  const aliceThere = new ApiClient({ socketPath: standby.socket, token: alice.endpoint.token! });
+  await aliceThere.request('POST', `/v1/sessions/${desktop}/logoff`);
+  await untilDesktops(standby, POOL, 'the desktop released after the logoff', (ds) => !ds.some((d) => d.user === 'alice'));
+  assert.equal((JSON.parse((await standby.cli(['--json', 'home', 'show', 'alice'])).stdout) as HomeInfo).leasedTo, null, 'the home is released');
+  // Back as the other tests want it: the first controller's host returns (its controller drops the service address it
+  // died with before standing by) and leads again once the standby stops, handing over at once.
+  await run('ip', ['-n', ctlNs, 'link', 'set', 'eth0', 'up']);
+  controller = new TestDaemon(controller.dataDir, controllerArgs, ctlNs);
+  const leadsAgain = controller.spawn(ctlLocks.env);
+  await until('the first controller stands by', () => controller.output.includes('standby controller:') || undefined, 60_000, 200);
+  await standby.kill('SIGTERM');
+  await leadsAgain;
+  await until('a1 linked to the first controller again', linked);
 });
 
 test("drain of the agent's host: its spare stops there and one comes up on the controller's host; undrain brings it back", async () => {

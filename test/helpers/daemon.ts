@@ -54,7 +54,18 @@ export class TestDaemon {
     private readonly netns?: string,
     /** The daemon's PostgreSQL database (--database), kept across restarts; undefined: SQLite in the data folder. */
     readonly database?: string,
+    /** --run-dir: this daemon's own folder when controllers share the data folder. */
+    readonly runDir?: string,
   ) {}
+
+  /** Where its socket, VM runtime and logs are. */
+  get ownDir(): string {
+    return this.runDir ?? this.dataDir;
+  }
+
+  private get globalArgs(): string[] {
+    return ['--data-dir', this.dataDir, ...(this.runDir ? ['--run-dir', this.runDir] : [])];
+  }
 
   static async start(opts: { extraArgs?: string[]; dataDir?: string; env?: NodeJS.ProcessEnv; netns?: string } = {}): Promise<TestDaemon> {
     // Short path: unix socket paths must stay under 108 bytes.
@@ -65,14 +76,14 @@ export class TestDaemon {
   }
 
   get socket(): string {
-    return join(this.dataDir, 'ardesia.sock');
+    return join(this.ownDir, 'ardesia.sock');
   }
 
   /** Starts the daemon and waits for `readyText` in its output (a standby controller logs another line). */
   async spawn(env?: NodeJS.ProcessEnv, readyText = 'ardesia daemon listening'): Promise<void> {
     rmSync(this.socket, { force: true });
     const from = this.output.length; // earlier runs' output stays readable, but does not count
-    const argv = [process.execPath, CLI, '--data-dir', this.dataDir, 'serve', '--log-level', 'debug', ...this.extraArgs];
+    const argv = [process.execPath, CLI, ...this.globalArgs, 'serve', '--log-level', 'debug', ...this.extraArgs];
     // `ip netns exec` execs the command, so this process is the daemon itself (signals reach it).
     const [cmd, ...args] = this.netns ? ['ip', 'netns', 'exec', this.netns, ...argv] : argv;
     const proc = spawn(cmd!, args, {
@@ -98,7 +109,7 @@ export class TestDaemon {
   }
 
   cli(args: string[], opts?: Parameters<typeof runCli>[2]): Promise<CliResult> {
-    return runCli(this.dataDir, args, opts);
+    return runCli(this.dataDir, this.runDir ? ['--run-dir', this.runDir, ...args] : args, opts);
   }
 
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
@@ -118,11 +129,12 @@ export class TestDaemon {
       }
     } finally {
       await this.kill('SIGTERM');
-      killRuntimeQemus(this.dataDir);
+      killRuntimeQemus(this.ownDir);
       // Likewise its NAT guard table (left when VMs outlived it): none may stay on the host after the test.
       const nft = this.netns ? ['ip', ['netns', 'exec', this.netns, 'nft', '-f', '-']] as const : ['nft', ['-f', '-']] as const;
-      spawnSync(nft[0], [...nft[1]], { input: natGuardRemoval(natGuardTable(this.dataDir)), stdio: ['pipe', 'ignore', 'ignore'] });
+      spawnSync(nft[0], [...nft[1]], { input: natGuardRemoval(natGuardTable(this.ownDir)), stdio: ['pipe', 'ignore', 'ignore'] });
       rmSync(this.dataDir, { recursive: true, force: true });
+      if (this.runDir) rmSync(this.runDir, { recursive: true, force: true });
     }
   }
 }

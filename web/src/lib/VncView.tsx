@@ -17,6 +17,19 @@ export type DisplayStatus =
   | { kind: 'closed'; end: DisplayEnd };
 
 const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
+/** How often a connected display asks which controller leads (several controllers on PostgreSQL only). */
+const LEADER_CHECK_EVERY_MS = 5000;
+
+/** The leading controller that answers at this page's address ("host term"), or undefined (one controller, or no answer). */
+async function leaderNow(): Promise<string | undefined> {
+  try {
+    const res = await fetch('/healthz', { cache: 'no-store', signal: AbortSignal.timeout(3000) });
+    const body = (await res.json()) as { controller?: { holder: string; term: number } };
+    return body.controller ? `${body.controller.holder} ${body.controller.term}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
 /** Errors that mean "the desktop is gone for you": reconnecting cannot help. */
 const FINAL_CODES: ReadonlySet<ApiErrorCode> = new Set<ApiErrorCode>(['FORBIDDEN', 'DESKTOP_NOT_FOUND', 'UNAUTHENTICATED', 'VM_NOT_RUNNING']);
 
@@ -51,6 +64,7 @@ export function VncView(props: {
     let stopped = false;
     let attempt = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let leaderCheck: ReturnType<typeof setInterval> | undefined;
 
     const scheduleReconnect = (reason: string): void => {
       if (stopped) return;
@@ -61,6 +75,8 @@ export function VncView(props: {
 
     const open = async (): Promise<void> => {
       if (stopped || !screenRef.current) return;
+      // Asked before the ticket: a takeover after this makes the checks below differ, so the display goes to the new leader.
+      const leader = await leaderNow();
       let path: string;
       try {
         path = (await displayTicket(props.desktop)).path;
@@ -85,6 +101,7 @@ export function VncView(props: {
       const socket = new WebSocket(url, ['binary']);
       let end: DisplayEnd | undefined;
       let unreachable: string | undefined;
+      let takenOver = false;
       socket.addEventListener('close', (ev) => {
         end = displayEndOf(ev.code);
         unreachable = displayUnreachableText(ev.code, ev.reason);
@@ -98,8 +115,21 @@ export function VncView(props: {
         attempt = 0;
         onStatus({ kind: 'connected' });
         rfb.focus();
+        // Controllers behind one address: the leader that carried this display may have died silently (no FIN from a
+        // dead host), while the address now reaches its successor. A new leader means a new display through it.
+        clearInterval(leaderCheck);
+        if (leader !== undefined) {
+          leaderCheck = setInterval(() => {
+            void leaderNow().then((now) => {
+              if (now === undefined || now === leader || takenOver) return;
+              takenOver = true;
+              rfb.disconnect();
+            });
+          }, LEADER_CHECK_EVERY_MS);
+        }
       });
       rfb.addEventListener('disconnect', (ev) => {
+        clearInterval(leaderCheck);
         rfbRef.current = undefined;
         onRfb(undefined);
         if (end) {
@@ -108,6 +138,7 @@ export function VncView(props: {
           return;
         }
         const clean = (ev as CustomEvent<{ clean: boolean }>).detail?.clean;
+        if (takenOver) return scheduleReconnect('another controller took over; reconnecting through it');
         scheduleReconnect(unreachable ?? (clean ? 'the desktop closed the connection' : 'the connection dropped'));
       });
       rfb.addEventListener('securityfailure', (ev) => {
@@ -121,6 +152,7 @@ export function VncView(props: {
     return () => {
       stopped = true;
       if (timer) clearTimeout(timer);
+      clearInterval(leaderCheck);
       rfbRef.current?.disconnect();
       rfbRef.current = undefined;
       onRfb(undefined);
