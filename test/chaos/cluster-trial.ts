@@ -42,6 +42,8 @@ export interface ClusterTrialReport {
   lost: number;
   /** Logins that put a user whose session was lost with its host back in session elsewhere. */
   reservedAfterLoss: number;
+  /** The longest a session whose VM had gone stayed in use once a login found it dead (the controller's notice). */
+  staleSessionSeconds: number;
   /** Operations refused with a registry code (a home still held, a host out of reach …): expected while hosts fail. */
   refused: Record<string, number>;
   homesChecked: number;
@@ -61,6 +63,8 @@ interface LiveSession extends TrialSession {
   host: string;
   /** Lost with its host: not logged off, its writer died with the power. */
   lostWithHost?: boolean;
+  /** Logged off, or replaced by a later session of its user on another desktop: its writer is gone. */
+  ended?: boolean;
 }
 
 class ClusterTrial {
@@ -72,7 +76,7 @@ class ClusterTrial {
   private serial = 0;
 
   constructor(private readonly opts: ClusterTrialOptions) {
-    this.report = { seed: opts.seed, steps: 0, logins: 0, logoffs: 0, sessions: 0, faults: { kill: 0, 'cut-off': 0, 'agent-restart': 0 }, lost: 0, reservedAfterLoss: 0, refused: {}, homesChecked: 0, linesChecked: 0, violations: [], findings: [], seconds: 0 };
+    this.report = { seed: opts.seed, steps: 0, logins: 0, logoffs: 0, sessions: 0, faults: { kill: 0, 'cut-off': 0, 'agent-restart': 0 }, lost: 0, reservedAfterLoss: 0, staleSessionSeconds: 0, refused: {}, homesChecked: 0, linesChecked: 0, violations: [], findings: [], seconds: 0 };
     this.log = opts.log ?? ((line) => console.log(line));
   }
 
@@ -152,8 +156,13 @@ class ClusterTrial {
     this.log(`  ${what}: FINDING ${err instanceof Error ? err.message : String(err)}`);
   }
 
+  /** A session whose writer still runs, as far as the trial knows. */
+  private writing(s: LiveSession): boolean {
+    return !s.lostWithHost && !s.ended;
+  }
+
   private liveOn(host: string): LiveSession[] {
-    return this.sessions.filter((s) => s.host === host && !s.lostWithHost && s.seenLines === undefined);
+    return this.sessions.filter((s) => s.host === host && this.writing(s));
   }
 
   /** The line count each live session's guest sees in its home, taken before its host's fault. */
@@ -166,7 +175,7 @@ class ClusterTrial {
     // The marker's digits come from the shell, so the typed line's echo never matches it.
     const seen = await typeAndExpect(this.bed.controller, s.desktop, `echo n-$(grep -c "^${s.sid} " /home/${s.user}/${LOG_FILE})-$((1+1))m`, '-2m', 30_000);
     const n = /n-(\d+)-2m/.exec(seen)?.[1];
-    if (n !== undefined) s.seenLines = Number(n);
+    if (n !== undefined) s.seenLines = Math.max(s.seenLines ?? 0, Number(n));
   }
 
   private async login(user: { name: string; client: ApiClient }): Promise<void> {
@@ -178,10 +187,21 @@ class ClusterTrial {
       this.outcome(`login ${user.name}`, new ArdesiaError('AGENT_NOT_LINKED', `the session is on host ${host}, which is out of reach`));
       return;
     }
-    if (this.sessions.some((s) => s.desktop === inUse.name && s.user === user.name && !s.lostWithHost && s.seenLines === undefined)) return; // writing already
+    if (this.sessions.some((s) => s.desktop === inUse.name && s.user === user.name && this.writing(s))) return; // writing already
+    // The user has one desktop at a time: a session of theirs elsewhere is over (its desktop was reset under it).
+    for (const s of this.sessions) if (s.user === user.name && s.desktop !== inUse.name) s.ended = true;
     const sid = `${user.name}s${++this.serial}`;
     const writer = `(i=0; while :; do i=$((i+1)); echo "${sid} $i" >> /home/${user.name}/${LOG_FILE}; sync; sleep 1; done) >/dev/null 2>&1 & echo w-${sid}-$((40+2))`;
-    await typeAndExpect(this.bed.controller, inUse.name, writer, `w-${sid}-42`, 60_000);
+    try {
+      await typeAndExpect(this.bed.controller, inUse.name, writer, `w-${sid}-42`, 60_000);
+    } catch (err) {
+      // Its VM went with a host that lost power and came back before it was judged down: the controller must notice
+      // (the host's agent, back, no longer has it) and end the session, within a bound.
+      const since = Date.now();
+      await until(`the session of ${user.name} on ${inUse.name}, whose VM does not answer, ended`, async () => !(await this.desktops()).some((d) => d.name === inUse.name && d.user === user.name && d.state === 'in-use') || undefined, SETTLE_MS, 1000);
+      this.report.staleSessionSeconds = Math.max(this.report.staleSessionSeconds, Math.round((Date.now() - since) / 1000));
+      throw new ArdesiaError('VM_NOT_RUNNING', `the session's VM did not answer (${(err as Error).message.slice(0, 80)}…); the controller ended the session`);
+    }
     if (this.sessions.some((s) => s.user === user.name && s.lostWithHost)) this.report.reservedAfterLoss++;
     this.sessions.push({ sid, user: user.name, desktop: inUse.name, host });
     this.report.sessions++;
@@ -192,9 +212,10 @@ class ClusterTrial {
     const mine = (await this.desktops()).find((d) => d.user === user.name && (d.state === 'in-use' || d.state === 'disconnected'));
     if (!mine) return;
     this.report.logoffs++;
-    const session = this.sessions.find((s) => s.desktop === mine.name && s.user === user.name && !s.lostWithHost && s.seenLines === undefined);
+    const session = this.sessions.find((s) => s.desktop === mine.name && s.user === user.name && this.writing(s));
     if (session && !this.hostOf(mine.host ?? 'ctl')?.fault) await this.probe(session);
     await user.client.request('POST', `/v1/sessions/${mine.name}/logoff`);
+    if (session) session.ended = true;
     await until(`${user.name} logged off ${mine.name}`, async () => !(await this.desktops()).some((d) => d.name === mine.name && d.user === user.name) || undefined, SETTLE_MS, 1000);
   }
 
