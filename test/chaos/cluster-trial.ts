@@ -44,6 +44,8 @@ export interface ClusterTrialReport {
   reservedAfterLoss: number;
   /** The longest a session whose VM had gone stayed in use once a login found it dead (the controller's notice). */
   staleSessionSeconds: number;
+  /** Line counts not taken before a logoff: the session's console was out of reach then. */
+  probesMissed: number;
   /** Operations refused with a registry code (a home still held, a host out of reach …): expected while hosts fail. */
   refused: Record<string, number>;
   homesChecked: number;
@@ -76,7 +78,7 @@ class ClusterTrial {
   private serial = 0;
 
   constructor(private readonly opts: ClusterTrialOptions) {
-    this.report = { seed: opts.seed, steps: 0, logins: 0, logoffs: 0, sessions: 0, faults: { kill: 0, 'cut-off': 0, 'agent-restart': 0 }, lost: 0, reservedAfterLoss: 0, staleSessionSeconds: 0, refused: {}, homesChecked: 0, linesChecked: 0, violations: [], findings: [], seconds: 0 };
+    this.report = { seed: opts.seed, steps: 0, logins: 0, logoffs: 0, sessions: 0, faults: { kill: 0, 'cut-off': 0, 'agent-restart': 0 }, lost: 0, reservedAfterLoss: 0, staleSessionSeconds: 0, probesMissed: 0, refused: {}, homesChecked: 0, linesChecked: 0, violations: [], findings: [], seconds: 0 };
     this.log = opts.log ?? ((line) => console.log(line));
   }
 
@@ -213,7 +215,8 @@ class ClusterTrial {
     if (!mine) return;
     this.report.logoffs++;
     const session = this.sessions.find((s) => s.desktop === mine.name && s.user === user.name && this.writing(s));
-    if (session && !this.hostOf(mine.host ?? 'ctl')?.fault) await this.probe(session);
+    // A console out of reach for a moment (the host's agent restarting, relinking) leaves this session unprobed.
+    if (session && !this.hostOf(mine.host ?? 'ctl')?.fault) await this.probe(session).catch(() => void this.report.probesMissed++);
     await user.client.request('POST', `/v1/sessions/${mine.name}/logoff`);
     if (session) session.ended = true;
     await until(`${user.name} logged off ${mine.name}`, async () => !(await this.desktops()).some((d) => d.name === mine.name && d.user === user.name) || undefined, SETTLE_MS, 1000);

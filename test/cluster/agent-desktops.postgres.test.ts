@@ -281,6 +281,9 @@ test("the leader's host lost mid-session: the standby on the same data folder le
   const aliceThere = new ApiClient({ socketPath: standby.socket, token: alice.endpoint.token! });
   await aliceThere.request('POST', `/v1/sessions/${desktop}/logoff`);
   await untilDesktops(standby, POOL, 'the desktop released after the logoff', (ds) => !ds.some((d) => d.user === 'alice'));
+  // The guest ended the session itself: the new leader's guest channel reached it (the dead leader's stream, hanging
+  // without a FIN, was replaced), rather than a logoff timeout forcing the VM off.
+  assert.match(standby.output, new RegExp(`"desktop":"${desktop}","from":"logging-off","to":"resetting","event":"session-ended"`));
   assert.equal((JSON.parse((await standby.cli(['--json', 'home', 'show', 'alice'])).stdout) as HomeInfo).leasedTo, null, 'the home is released');
   // Back as the other tests want it: the first controller's host returns (its controller drops the service address it
   // died with before standing by) and leads again once the standby stops, handing over at once.

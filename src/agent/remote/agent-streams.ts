@@ -15,9 +15,14 @@ const STREAM_BACKLOG_MAX_BYTES = 1 << 20;
 /** What comes from the controller is input (keys, pointer, RFB requests): a larger frame is none. */
 const STREAM_FRAME_MAX_BYTES = 1 << 20;
 
+/** A VM's guest-channel stream, ended by a newer one: QEMU's chardev serves one client at a time, and a controller
+ *  asking anew is the one leading now (the stream before may hang on a controller gone without a FIN). */
+const guestStreams = new Map<string, () => void>();
+
 /** Dials the stream and pipes it to the console or the display; throws (before anything is piped) why it could not. */
 export async function streamDial(m: ControllerStreamOpen, runtime: VmRuntime | undefined, controller: URL, state: AgentState, log: Logger): Promise<void> {
   if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${m.vm} does not run on host ${state.host}`);
+  if (m.kind === 'guest') guestStreams.get(m.vm)?.();
   // The VM's side first: a socket that does not answer is reported, not dialled.
   const unix = m.kind === 'display' ? await unixConnect(runtime.paths.vnc, 'DISPLAY_UNAVAILABLE', 'display') : m.kind === 'guest' ? await unixConnect(runtime.paths.guest, 'VM_NOT_RUNNING', 'guest channel') : undefined;
   const ws = await dial(m, controller, state).catch((err: unknown) => {
@@ -26,8 +31,13 @@ export async function streamDial(m: ControllerStreamOpen, runtime: VmRuntime | u
   });
   ws.on('error', (err) => log.warn({ err: err.message, vm: m.vm }, `${m.kind} stream error`));
   ws.on('close', (code, reason) => log.info({ vm: m.vm, code, reason: reason.toString() }, `${m.kind} stream of vm ${m.vm} closed`));
-  if (unix) socketPipe(ws, unix);
-  else consolePipe(ws, runtime, m.replay);
+  if (unix) {
+    const end = socketPipe(ws, unix);
+    if (m.kind === 'guest') {
+      guestStreams.set(m.vm, end);
+      unix.once('close', () => guestStreams.get(m.vm) === end && guestStreams.delete(m.vm));
+    }
+  } else consolePipe(ws, runtime, m.replay);
   log.info({ vm: m.vm }, `${m.kind} stream of vm ${m.vm} opened`);
 }
 
@@ -58,8 +68,8 @@ async function dial(m: ControllerStreamOpen, controller: URL, state: AgentState)
   return ws;
 }
 
-/** Bytes both ways, with back-pressure (the WebSocket as a stream); either end's close ends the other. */
-function socketPipe(ws: WebSocket, unix: Socket): void {
+/** Bytes both ways, with back-pressure (the WebSocket as a stream); either end's close ends the other. Returns the end. */
+function socketPipe(ws: WebSocket, unix: Socket): () => void {
   const stream = createWebSocketStream(ws);
   const end = () => {
     unix.destroy();
@@ -71,6 +81,7 @@ function socketPipe(ws: WebSocket, unix: Socket): void {
   stream.once('close', end);
   unix.pipe(stream);
   stream.pipe(unix);
+  return end;
 }
 
 function consolePipe(ws: WebSocket, runtime: VmRuntime, replay: number): void {
