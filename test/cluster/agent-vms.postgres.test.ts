@@ -15,6 +15,7 @@ import type { HostDetail, HostEviction, HostView } from '../../src/contract/host
 import type { AuditEntry } from '../../src/contract/users.js';
 import type { VmStatus } from '../../src/contract/vm.js';
 import { NetLab } from '../netboot/lab.js';
+import { tcpListening } from '../helpers/netns.js';
 import { killRuntimeQemus, qemuPidsUnder, runCli, TestDaemon, until } from '../helpers/daemon.js';
 import { AgentProc } from '../helpers/agent-proc.js';
 import { guestArtifacts } from '../helpers/guests.js';
@@ -106,18 +107,6 @@ test("a VM placed on the agent's host starts there, under the agent, and shows r
   assert.match(log.stderr, /vm v1 is on host a1: its console log is not yet reached through its agent/);
 });
 
-/** The TCP sockets listening in a namespace (/proc/net/tcp and tcp6 there: state 0A), as local address:port. */
-async function listening(netns: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    const { stdout } = await lab.exec(netns, 'cat', [file]);
-    for (const line of stdout.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f[3] === '0A') out.push(f[1]!);
-    }
-  }
-  return out.sort();
-}
 
 /** A console WebSocket through the controller (its unix socket) with this bearer token, or none. */
 function consoleSocket(vm: string, token: string | undefined, query = ''): WebSocket {
@@ -141,7 +130,7 @@ function refusedWith(ws: WebSocket): Promise<[number, string]> {
 }
 
 test("the serial console of a VM on the agent's host, through the controller: its prompt and a typed command's answer", { timeout: 180_000 }, async () => {
-  const before = await listening(ns);
+  const before = await tcpListening(ns);
   const ws = consoleSocket('v1', controller.api().endpoint.token, '?replay=65536');
   const seen = { text: '' };
   ws.on('message', (d: Buffer) => (seen.text += d.toString('latin1')));
@@ -152,7 +141,7 @@ test("the serial console of a VM on the agent's host, through the controller: it
   const from = seen.text.length;
   ws.send('echo remote-$((6*7))\n');
   await consoleUntil(ws, /remote-42/, { get text() { return seen.text.slice(from); } });
-  assert.deepEqual(await listening(ns), before, "no socket listens on the agent's host for the stream");
+  assert.deepEqual(await tcpListening(ns), before, "no socket listens on the agent's host for the stream");
   assert.deepEqual(before, [], "nothing listens on the agent's host at all");
   assert.match(agent.output, /console stream of vm v1 opened/);
   // Closing the user's end closes the agent's.
@@ -161,7 +150,7 @@ test("the serial console of a VM on the agent's host, through the controller: it
 });
 
 test("the display of a VM on the agent's host, through the controller's display WebSocket: RFB, then a framebuffer update", { timeout: 180_000 }, async () => {
-  const before = await listening(ns);
+  const before = await tcpListening(ns);
   const api = controller.api();
   const { ticket } = await api.request<{ ticket: string }>('POST', '/v1/desktops/v1/display');
   const c = openDisplay(`ws+unix://${controller.socket}:`, ticket, api.endpoint.token);
@@ -171,7 +160,7 @@ test("the display of a VM on the agent's host, through the controller's display 
   assert.ok(rfb.width > 0 && rfb.height > 0, JSON.stringify(rfb));
   assert.equal(rfb.firstMessageType, 0, 'FramebufferUpdate');
   assert.ok(rfb.rectangles >= 1);
-  assert.deepEqual(await listening(ns), before, "no socket listens on the agent's host for the stream");
+  assert.deepEqual(await tcpListening(ns), before, "no socket listens on the agent's host for the stream");
   assert.match(agent.output, /display stream of vm v1 opened/);
   // Closing the browser's end closes the agent's.
   c.ws.close();

@@ -13,6 +13,7 @@ import { AgentProc } from '../helpers/agent-proc.js';
 import { killRuntimeQemus, qemuPidsUnder, TestDaemon, until } from '../helpers/daemon.js';
 import { freshDatabaseForNamespaces } from '../helpers/postgres.js';
 import { NetLab } from '../netboot/lab.js';
+import { tcpListening } from '../helpers/netns.js';
 import { helperImage, PASSWORD, untilDesktops, userClient } from '../pools/support.js';
 import { browserLaunch, CHROMIUM, login, pageOpen } from '../web/browser.js';
 
@@ -25,26 +26,12 @@ let ctlNs: string;
 const agentNs = new Map<string, string>();
 const agents = new Map<string, AgentProc>();
 let controller: TestDaemon;
-
 const dirs: string[] = [];
 
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'ard-3a-'));
   dirs.push(d);
   return d;
-}
-
-/** TCP sockets listening in a namespace (/proc/net/tcp*, state 0A), as local address:port in hex. */
-async function listening(netns: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    const { stdout } = await lab.exec(netns, 'cat', [file]);
-    for (const line of stdout.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f[3] === '0A') out.push(f[1]!);
-    }
-  }
-  return out.sort();
 }
 
 before(async () => {
@@ -99,7 +86,7 @@ test("a user's desktop on the third host, opened in Chromium through the control
   await controller.api().request('POST', '/v1/pools', { name: 'third', image: 'bb', startMode: 'boot', warmSpares: 1, maxDesktops: 1, memoryMiB: 128, hostLabels: { require: ['blade3'], avoid: [] }, entitled: { users: ['alice'] } });
   const [spare] = await untilDesktops(controller, 'third', 'a ready spare on a3', (ds) => ds.some((d) => d.state === 'ready' && d.host === 'a3'), 300_000);
   const a3 = agentNs.get('a3')!;
-  const before = await listening(a3);
+  const before = await tcpListening(a3);
   const wrapper = join(tempDir(), 'chromium-in-ctl');
   writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ctlNs} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
   const browser = await browserLaunch(wrapper);
@@ -117,7 +104,7 @@ test("a user's desktop on the third host, opened in Chromium through the control
     await until("a3's agent carries the display", () => /display stream of vm \S+ opened/.test(agents.get('a3')!.output) || undefined, 30_000, 200);
     assert.match(agents.get('a3')!.output, new RegExp(`display stream of vm ${spare!.name} opened`));
     for (const other of ['a1', 'a2']) assert.doesNotMatch(agents.get(other)!.output, /display stream of vm/, `${other} carries none`);
-    assert.deepEqual(await listening(a3), before, 'nothing listens on the third host for it');
+    assert.deepEqual(await tcpListening(a3), before, 'nothing listens on the third host for it');
     // The page reached the controller only, its display's WebSocket included.
     assert.deepEqual([...reached], [`${NET}.1:8443`]);
     assert.deepEqual(errors, []);

@@ -28,3 +28,16 @@ export function addTestNamespaceSync(name: string): void {
   }
   execFileSync('ip', ['netns', 'add', name]);
 }
+
+/** TCP sockets listening in a namespace (/proc/net/tcp and tcp6, state 0A), as their local address:port in hex. */
+export async function tcpListening(netns: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const { stdout } = await run('ip', ['netns', 'exec', netns, 'cat', file]);
+    for (const line of stdout.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === '0A') out.push(f[1]!);
+    }
+  }
+  return out.sort();
+}
