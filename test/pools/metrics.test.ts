@@ -29,7 +29,11 @@ test('only administrators read /metrics; /healthz is public and reports the stor
   assert.equal(await codeOf(alice.request('GET', '/metrics')), 'FORBIDDEN');
   assert.equal(await codeOf(bob.request('GET', '/metrics')), 'FORBIDDEN');
   assert.equal(typeof (await scrape()), 'string');
-  assert.deepEqual(await anonymous.request('GET', '/healthz'), { ok: true, store: 'reachable' });
+  // On PostgreSQL it also names the leader that answered (one controller here: this host, the first term).
+  const health = await anonymous.request<{ ok: true; store: string; controller?: { holder: string; term: number } }>('GET', '/healthz');
+  const leader = daemon.database === undefined ? {} : { controller: { holder: health.controller?.holder ?? 'missing', term: 1 } };
+  assert.deepEqual(health, { ok: true, store: 'reachable', ...leader });
+  if (daemon.database !== undefined) assert.match(health.controller!.holder, /^\S+$/);
 });
 
 test('the metric names are there, with HELP and TYPE lines', async () => {

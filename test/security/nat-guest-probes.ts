@@ -50,7 +50,11 @@ export function tcpProbe(daemon: TestDaemon, vm: string, host: string, port: num
 /** A probe expected to connect, tried up to three times: a slow TCG guest under load must not pass for a refusal. */
 export async function tcpReach(daemon: TestDaemon, vm: string, host: string, port: number): Promise<string> {
   let got = '';
-  for (let i = 0; i < 3 && !got.startsWith('HTTP/'); i++) got = await tcpProbe(daemon, vm, host, port);
+  for (let i = 0; i < 3 && !got.startsWith('HTTP/'); i++) {
+    // A refusal can come at once from a guest starved under load (a rehearsal saw three in a row): tries spaced out.
+    if (i > 0) await new Promise((r) => setTimeout(r, 3000));
+    got = await tcpProbe(daemon, vm, host, port);
+  }
   return got;
 }
 
