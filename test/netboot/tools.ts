@@ -14,7 +14,7 @@ const { positionals, values } = parseArgs({
   options: {
     server: { type: 'string' }, from: { type: 'string' }, mac: { type: 'string' }, arch: { type: 'string' }, ipxe: { type: 'boolean' },
     type: { type: 'string' }, port: { type: 'string' }, listen: { type: 'string' }, count: { type: 'string' }, file: { type: 'string', multiple: true },
-    blksize: { type: 'string' }, hex: { type: 'string' }, tsize: { type: 'boolean' },
+    blksize: { type: 'string' }, hex: { type: 'string' }, tsize: { type: 'boolean' }, timeout: { type: 'string' },
   },
 });
 
@@ -76,7 +76,7 @@ async function flood(): Promise<unknown> {
 /** Parallel fetches with our TFTP client: one result (or error) per file argument. */
 async function tftp(): Promise<unknown> {
   const files = values.file ?? [];
-  return Promise.all(files.map((file) => tftpGet({ server: values.server!, file, blksize: values.blksize ? Number(values.blksize) : undefined, tsize: values.tsize, timeoutMs: 1000 })
+  return Promise.all(files.map((file) => tftpGet({ server: values.server!, file, blksize: values.blksize ? Number(values.blksize) : undefined, tsize: values.tsize, timeoutMs: Number(values.timeout ?? 1000) })
     .then((r) => ({ file, ...r }), (err: Error & { code?: unknown }) => ({ file, error: err.message, code: err.code }))));
 }
 
