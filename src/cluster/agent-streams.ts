@@ -79,13 +79,23 @@ export class AgentStreams {
   /** Asks the host's agent for a stream to the VM's serial console or display; resolves with the agent's socket once it
    * dialled, paused: the caller resumes it once it listens. */
   open(host: string, vm: string, kind: StreamKind, replay = 0): Promise<WebSocket> {
+    const { id, secret, socket } = this.expect(host, vm, kind);
+    if (!this.links.sendTo(host, { type: 'stream-open', id, secret, vm, kind, replay })) {
+      this.waiting.get(id)?.reject(new ArdesiaError('AGENT_NOT_LINKED', `host ${host}'s agent is not connected to this controller: the ${kind} of vm ${vm} cannot be reached now`));
+    }
+    return socket;
+  }
+
+  /** A stream the caller asks for in its own message (a migration's vm-command carries the id and secret): the socket
+   *  once the host's agent dialled it, paused, within `withinMs`. */
+  expect(host: string, vm: string, kind: string, withinMs = STREAM_DIAL_WITHIN_MS): { id: string; secret: string; socket: Promise<WebSocket> } {
     const id = randomBytes(12).toString('base64url');
     const secret = randomBytes(32).toString('base64url');
-    return new Promise((resolve, reject) => {
+    const socket = new Promise<WebSocket>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id);
-        reject(new ArdesiaError('AGENT_STREAM_TIMEOUT', `host ${host}'s agent did not dial the ${kind} stream of vm ${vm} within ${STREAM_DIAL_WITHIN_MS / 1000} s`));
-      }, STREAM_DIAL_WITHIN_MS);
+        reject(new ArdesiaError('AGENT_STREAM_TIMEOUT', `host ${host}'s agent did not dial the ${kind} stream of vm ${vm} within ${Math.round(withinMs / 1000)} s`));
+      }, withinMs);
       const done = () => {
         clearTimeout(timer);
         this.waiting.delete(id);
@@ -94,14 +104,19 @@ export class AgentStreams {
         host,
         vm,
         secretSha256: sha256(secret),
-        expiresAt: this.now() + STREAM_DIAL_WITHIN_MS,
-        resolve: (socket) => (done(), resolve(socket)),
+        expiresAt: this.now() + withinMs,
+        resolve: (ws) => (done(), resolve(ws)),
         reject: (err) => (done(), reject(err)),
       });
-      if (!this.links.sendTo(host, { type: 'stream-open', id, secret, vm, kind, replay })) {
-        this.waiting.get(id)?.reject(new ArdesiaError('AGENT_NOT_LINKED', `host ${host}'s agent is not connected to this controller: the ${kind} of vm ${vm} cannot be reached now`));
-      }
     });
+    socket.catch(() => undefined); // the caller may end before it awaits (its command failed first)
+    return { id, secret, socket };
+  }
+
+  /** Ends a stream still waiting for its dial (the caller gave up): a late dial is refused. */
+  cancel(id: string, why: string): void {
+    const pending = this.waiting.get(id);
+    pending?.reject(new ArdesiaError('AGENT_STREAM_REFUSED', `the stream to vm ${pending.vm} is no longer wanted: ${why}`));
   }
 
   /** A dialled stream (the upgrade's Authorization and stream headers): handed over, or closed with the reason. */

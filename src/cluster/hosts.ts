@@ -36,6 +36,8 @@ export interface HostServiceEvents {
   'host-removed': [string];
   /** After each of this daemon's heartbeats, the storage leases just read: hosts are judged afresh. */
   heartbeat: [];
+  /** A drain asked (again): its running plain VMs move by live migration (vm-migrations.ts). */
+  drain: [string];
 }
 
 /** Caller as the audit records it. */
@@ -176,6 +178,7 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     if (row.state === 'up') await this.setState(name, 'draining');
     await auditAppend(this.db, who.name, 'host.drain', name, undefined, who.address);
     await this.settleDrain(name);
+    if ((await requireHost(this.db, name)).state === 'draining') this.emit('drain', name);
     return this.announce(name);
   }
 
@@ -242,6 +245,16 @@ export class HostService extends EventEmitter<HostServiceEvents> {
   async place(need: PlacementNeed, remoteAgents = false): Promise<Placement> {
     const snap = await hostsSnapshot(this.db);
     return placeDesktop(hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage, remoteAgents), need);
+  }
+
+  /** Where a VM moving by live migration goes: an agent's host that takes new VMs (the controller's own host has no
+   *  agent link to receive one). */
+  async placeMigration(need: PlacementNeed): Promise<string> {
+    const snap = await hostsSnapshot(this.db);
+    const loads = hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage, true).filter((h) => h.name !== this.opts.name);
+    const p = placeDesktop(loads, need);
+    if (p.kind === 'refuse') throw new ArdesiaError(p.code, p.message);
+    return p.host;
   }
 
   /** Where a new desktop or spare of the pool would go, or why none can. */

@@ -68,7 +68,8 @@ export class RemoteDesktopVms implements RemoteLeaseSteps {
     });
   }
 
-  private command(host: string, vm: string, command: VmCommand, answerWithinMs: number): Promise<boolean> {
+  /** One step on a VM of the host, carried out by its agent (vm-command), answered by id within `answerWithinMs`. */
+  command(host: string, vm: string, command: VmCommand, answerWithinMs: number): Promise<boolean> {
     const id = randomBytes(12).toString('base64url');
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -22,6 +22,8 @@ interface Waiter {
 export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   private readonly waiters = new Set<Waiter>();
   private readonly exitListeners: ((name: string, reason: string) => void)[] = [];
+  /** VMs under live migration (vm-migrations.ts): both hosts' reports of them wait until the move is recorded. */
+  private readonly moving = new Set<string>();
 
   constructor(private readonly db: Store, private readonly links: AgentLinks, private readonly localHost: string, private readonly log: Logger) {
     links.attachVms(this);
@@ -90,11 +92,11 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
       reported.add(o.name);
       const rec = await vmGet(this.db, o.name);
       // A VM moved or removed meanwhile: the agent drops it when the next desired set lacks it.
-      if (!rec || rec.host !== host) continue;
+      if (!rec || rec.host !== host || this.moving.has(o.name)) continue;
       await this.record({ ...rec, host }, o);
     }
     if (report.full) {
-      for (const rec of (await vmList(this.db)).filter((r) => r.host === host && r.observed !== null && !reported.has(r.name))) {
+      for (const rec of (await vmList(this.db)).filter((r) => r.host === host && r.observed !== null && !reported.has(r.name) && !this.moving.has(r.name))) {
         await vmSetObserved(this.db, rec.name, null);
         // Its agent has no trace of it (the host restarted before it was judged down): gone, as after an exit.
         if (rec.observed!.state !== 'stopped') for (const listener of this.exitListeners) listener(rec.name, `not on host ${host} any more: its agent, back, does not have it`);
@@ -119,6 +121,26 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
       } else await vmSetDesired(this.db, rec.name, { desired: 'stopped', lastStopReason: o.exitReason, startedAt: null });
     }
     for (const w of this.waiters) if (w.name === rec.name && w.done(o)) w.resolve(o);
+  }
+
+  /** Reports of the VM are held while `move` runs (a live migration): the source's QEMU quits once the destination has it. */
+  async whileMoving<T>(name: string, move: () => Promise<T>): Promise<T> {
+    if (this.moving.has(name)) throw new ArdesiaError('VM_BUSY', `vm ${name} is already being migrated`);
+    this.moving.add(name);
+    try {
+      return await move();
+    } finally {
+      this.moving.delete(name);
+    }
+  }
+
+  /** A live migration done: the VM is recorded on `to` at `generation` (running there, as its agent already has it)
+   *  and absent from `from`. */
+  async moved(rec: VmRecord & { host: string }, to: string, generation: number): Promise<void> {
+    await vmSetDesired(this.db, rec.name, { host: to, generation, desired: 'running' });
+    await vmSetObserved(this.db, rec.name, null);
+    this.send(to, { name: rec.name, spec: rec.spec, desired: 'running', generation });
+    this.send(rec.host, { name: rec.name, spec: rec.spec, desired: 'absent', generation });
   }
 
   private async nextGeneration(name: string): Promise<number> {

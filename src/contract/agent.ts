@@ -157,7 +157,15 @@ export const LeaseResourceWire = z
 const LeaseUser = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/);
 export const VmLeaseAcquire = z.object({ op: z.literal('lease-acquire'), user: LeaseUser, resource: LeaseResourceWire }).strict();
 export const VmLeaseRelease = z.object({ op: z.literal('lease-release'), user: LeaseUser, resource: LeaseResourceWire }).strict();
-export const VmCommand = z.discriminatedUnion('op', [VmDiskPlug, VmDiskUnplug, VmDiskQuery, VmLeaseAcquire, VmLeaseRelease]);
+/** A migration's stream: the agent dials it back like a display's (AGENT_STREAM_PATH, this id and one-time secret). */
+export const MigrationStream = z.object({ id: StreamId, secret: Secret }).strict();
+/** Live migration, destination: start the VM with `-incoming defer`, feed it what arrives on the stream; answered once
+ *  the state is in and the VM runs here, with `generation` as the one applied (the controller moves the VM to it). */
+export const VmMigrateIn = z.object({ op: z.literal('migrate-in'), spec: VmSpec, generation: VmGeneration, stream: MigrationStream }).strict();
+/** Live migration, source: the running VM's state into the stream; answered once QEMU says completed. Its QEMU is then
+ *  quit, and the VM is never started here again for a generation below `generation` (it runs on the destination). */
+export const VmMigrateOut = z.object({ op: z.literal('migrate-out'), generation: VmGeneration, stream: MigrationStream, to: HostName }).strict();
+export const VmCommand = z.discriminatedUnion('op', [VmDiskPlug, VmDiskUnplug, VmDiskQuery, VmLeaseAcquire, VmLeaseRelease, VmMigrateIn, VmMigrateOut]);
 export type VmCommand = z.infer<typeof VmCommand>;
 /** Controller → agent: one step on a running VM of its host, answered by a vm-command-result with the same id. */
 export const ControllerVmCommand = z.object({ type: z.literal('vm-command'), id: CommandId, vm: z.string().min(1).max(64), command: VmCommand }).strict();

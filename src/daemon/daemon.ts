@@ -54,6 +54,7 @@ import { DEFAULT_CPU_OVERCOMMIT, DEFAULT_MEMORY_OVERCOMMIT, HostService } from '
 import { AgentJoin } from '../cluster/agent-join.js';
 import { HostLossWatch } from '../cluster/host-loss-watch.js';
 import { RemoteVms } from '../cluster/remote-vms.js';
+import { drainMovesAttach, VmMigrations } from '../cluster/vm-migrations.js';
 import { AgentStreams } from '../cluster/agent-streams.js';
 import { RemoteDesktopVms } from '../cluster/remote-desktop-vms.js';
 import { AgentLinks } from '../cluster/agent-links.js';
@@ -240,6 +241,9 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
     agentLinks.attachLeases((host) => homeLeases.agentSettings(host));
   }
   const manager = new VmManager({ dataDir, runDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids, remote: remoteVms, ...(homeLeases ? { launchPrefix: homeLeases.registerPrefix() } : {}) });
+  // A drain moves the host's running plain VMs to other agents' hosts by live migration.
+  const migrations = new VmMigrations({ db: store, links: agentLinks, streams: agentStreams, commands: remoteDesktops, remote: remoteVms, log, place: (rec) => hosts.placeMigration({ memoryMiB: rec.spec.memoryMiB, vcpus: rec.spec.vcpus }) });
+  drainMovesAttach(hosts, migrations, log);
   const rootToken = await ensureRootToken(store, dataDir);
 
   const reconciled = await manager.reconcile();

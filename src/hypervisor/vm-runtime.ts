@@ -3,6 +3,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec, VmState } from '../contract/vm.js';
 import { type VmEvent, vmTransition } from './lifecycle.js';
@@ -14,6 +16,7 @@ import { SerialConsole } from './serial-console.js';
 import { failpoint } from '../lib/failpoint.js';
 import { type SavedStream, vmStateLoad, vmStateSave } from './saved-state/transfer.js';
 import { clipboardAgentPlug, clipboardAgentUnplug } from './saved-state/clipboard-agent.js';
+import { liveMigrateOut, MIGRATE_IN_SOCKET, type MigrationFigures } from './saved-state/live-migration.js';
 
 const QMP_CONNECT_TIMEOUT_MS = 10_000;
 /** How long QEMU may take from spawn to its QMP greeting (its whole initialisation, under load). */
@@ -106,8 +109,12 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
       if (incoming) {
         const loading = Date.now();
         // QEMU 7.2 exits when loading fails: its own words then come from qemu.log.
-        await vmStateLoad(qmp, incoming.fd, { ignoreShared: incoming.sharedRam }).catch(async (err: Error) => {
+        const live = incoming.live;
+        const uri = live ? `unix:${join(paths.dir, MIGRATE_IN_SOCKET)}` : `fd:${incoming.fd}`;
+        const listening = live && (() => live.connect(join(paths.dir, MIGRATE_IN_SOCKET)));
+        await vmStateLoad(qmp, uri, { ignoreShared: incoming.sharedRam, listening }).catch(async (err: Error) => {
           const why = exit.how !== undefined || (await Promise.race([exit.promise, sleep(1000).then(() => undefined)])) !== undefined ? (await startFailed()).message : err.message;
+          if (live) throw new ArdesiaError('VM_MIGRATION_FAILED', `vm ${spec.name}: the migration did not arrive: ${why}`);
           throw new ArdesiaError('VM_STATE_RESTORE_FAILED', `vm ${spec.name}: its saved state did not load: ${why}`);
         });
         vm.restoreMs = Date.now() - loading;
@@ -228,6 +235,23 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
     }
   }
 
+  /**
+   * Live migration to host `to` (live-migration.ts): once the destination has the VM, this QEMU is quit, its reason
+   * saying where the VM went. A failed migration leaves the VM running here as it was.
+   */
+  async migrateOut(sink: Duplex, to: string, opts: { clipboardAgent: boolean }): Promise<MigrationFigures> {
+    if (opts.clipboardAgent) await clipboardAgentUnplug(this.qmp);
+    let figures: MigrationFigures;
+    try {
+      figures = await liveMigrateOut(this.spec.name, this.qmp, this.paths.dir, sink);
+    } catch (err) {
+      if (opts.clipboardAgent) await clipboardAgentPlug(this.qmp, true);
+      throw err;
+    }
+    await this.forceStop(`migrated to host ${to}`);
+    return figures;
+  }
+
   async pause(): Promise<void> {
     await this.qmp.stop();
     this.apply('paused');
@@ -251,9 +275,11 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
   }
 }
 
-/** A saved state handed to a QEMU started with `-incoming defer`: its inherited descriptor number. */
+/** A state for a QEMU started with `-incoming defer`: a saved one's inherited descriptor number, or a live migration's
+ *  stream, connected once QEMU listens on its runtime folder's MIGRATE_IN_SOCKET. */
 export interface IncomingState {
-  fd: number;
+  fd?: number;
+  live?: { connect(socketPath: string): Promise<void> };
   /** QEMU's own clipboard agent blocks migration: left out of the launch, plugged in once the state is loaded. */
   clipboardAgent: boolean;
   /** The guest RAM is a template's shared memfd mapped privately: the state holds only the devices (shared-ram.ts). */

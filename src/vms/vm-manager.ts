@@ -32,7 +32,7 @@ import { isConfined, OwnerConfinement } from './owner-start.js';
 import type { OwnerPolicy } from './owner-policy.js';
 import { failpointPause } from '../lib/failpoint.js';
 import { cloneIdentity, launchFromTemplate, launchWithSharedRam, type TemplateToLoad } from './vm-template-state.js';
-import { diskIdentities, launchIdentity, launchWithState, type SavedStateFiles, savedStateFiles, savedStateRead, savedStateRemove, savedStateVerify } from './vm-saved-state.js';
+import { diskIdentities, launchForMigration, launchIdentity, launchWithState, type SavedStateFiles, savedStateFiles, savedStateRead, savedStateRemove, savedStateVerify } from './vm-saved-state.js';
 import type { SavedStateManifest } from '../hypervisor/saved-state/manifest.js';
 import { VmStates } from './vm-states.js';
 import { type RemoteVmDriver, remoteRuntimeView } from './remote-vm.js';
@@ -55,6 +55,8 @@ export interface StartOptions {
   templateRam?: string;
   /** Instead of the daemon's launchPrefix: one that also takes leases before QEMU runs (a desktop's home at launch). */
   launchPrefix?: string[];
+  /** A live migration's destination (an agent's migrate-in): the state arrives on a stream, connected once QEMU listens. */
+  migrateIn?: { connect(socketPath: string): Promise<void> };
 }
 
 export interface VmManagerOptions {
@@ -278,7 +280,7 @@ export class VmManager {
     return { spec, created: true };
   }
 
-  private async launch(spec: VmSpec, guard?: OpenedFileGuard, resume?: StateToResume, { fromTemplate, templateRam, launchPrefix }: StartOptions = {}): Promise<VmRuntime> {
+  private async launch(spec: VmSpec, guard?: OpenedFileGuard, resume?: StateToResume, { fromTemplate, templateRam, launchPrefix, migrateIn }: StartOptions = {}): Promise<VmRuntime> {
     checkSpecFiles(spec);
     const bootKind = await bootKindOf(spec);
     const report = await this.opts.hostReport;
@@ -314,13 +316,17 @@ export class VmManager {
         const restoring = launchFromTemplate(launch, fromTemplate, clone, spec.name, spec.memoryMiB);
         launch = restoring.launch;
         incoming = { fd: restoring.fd, clipboardAgent: restoring.clipboardAgent, identicalArgs: restoring.identicalArgs, sharedRam: true };
+      } else if (migrateIn) {
+        const arriving = launchForMigration(launch);
+        launch = arriving.launch;
+        incoming = { live: migrateIn, clipboardAgent: arriving.clipboardAgent, identicalArgs: arriving.identicalArgs };
       } else if (templateRam) {
         launch = launchWithSharedRam(launch, templateRam, spec.memoryMiB, true);
       }
       const runtime = await VmRuntime.launch(spec, launch, files.runtime, files.consoleLog, accel, qemuAccount, guard, incoming);
       this.track(runtime);
       if (accel === 'tcg') this.opts.log.warn({ vm: spec.name }, `vm ${spec.name} runs under TCG: ${TCG_WARNING}`);
-      this.opts.log.info({ vm: spec.name, pid: runtime.pid, accel, restoreMs: runtime.restoreMs }, `vm ${spec.name} ${resume ? 'resumed from its saved state' : fromTemplate ? `restored from template ${fromTemplate.manifest.key}` : 'started'}`);
+      this.opts.log.info({ vm: spec.name, pid: runtime.pid, accel, restoreMs: runtime.restoreMs }, `vm ${spec.name} ${resume ? 'resumed from its saved state' : fromTemplate ? `restored from template ${fromTemplate.manifest.key}` : migrateIn ? 'arrived by live migration' : 'started'}`);
       return runtime;
     } catch (err) {
       await this.network.detach(spec.name);

@@ -115,6 +115,11 @@ export function launchWithState(launch: QemuLaunch, saved: SavedStateManifest, n
   };
 }
 
+/** A live migration's destination: the identical argv, listening for the state (`-incoming defer`, then migrate-incoming). */
+export function launchForMigration(launch: QemuLaunch): { launch: QemuLaunch; clipboardAgent: boolean; identicalArgs: string[] } {
+  return { launch: { ...launch, args: [...withoutClipboardAgent(launch.args), '-incoming', 'defer'] }, clipboardAgent: hasClipboardAgent(launch.args), identicalArgs: launch.args };
+}
+
 /** Writes the manifest last (atomically): a state without one is an unfinished save, never resumed. */
 export async function savedStateCommit(files: SavedStateFiles, manifest: SavedStateManifest): Promise<void> {
   const tmp = `${files.manifest}.tmp`;

@@ -29,6 +29,9 @@ let lab: NetLab;
 let controller: TestDaemon;
 let agent: AgentProc;
 let agentDir: string;
+let agent2: AgentProc | undefined;
+let agent2Dir: string | undefined;
+let shared: string;
 let ns: string;
 let dbUrl: string;
 const dirs: string[] = [];
@@ -62,7 +65,7 @@ before(async () => {
   controller = new TestDaemon(tempDir(), ['--listen', `${NET}.1:8443`, '--host-name', 'ctl', '--database', db.viaSocket], ctlNs);
   await controller.spawn();
   // The shared data folder: a directory both hosts see (here, the same filesystem).
-  const shared = tempDir();
+  shared = tempDir();
   const disk = join(shared, 'v1.qcow2');
   assert.equal((await cli(['vm', 'create', '-b', g.amd64.rootQcow2, disk])).code, 0);
   const conf = join(shared, 'vm.conf');
@@ -78,7 +81,9 @@ before(async () => {
 
 after(async () => {
   await agent?.kill();
+  await agent2?.kill();
   if (agentDir) killRuntimeQemus(agentDir);
+  if (agent2Dir) killRuntimeQemus(agent2Dir);
   await controller?.destroy().catch(() => undefined);
   await lab?.destroy();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -405,4 +410,78 @@ test('ardesia agent --fence-after: with no controller that long, the agent stops
   assert.equal(s.lastStopReason, "stopped by its host's agent: no controller for 3 s (ardesia agent --fence-after)");
   assert.equal(agent.output.match(/vm v2: start/g)?.length, 1, 'not started again when the controller came back');
   assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, []);
+});
+
+/** A console through the controller, opened, its output gathered; `type` sends a line and waits for `want` after it. */
+async function shell(vm: string): Promise<{ type(line: string, want: RegExp): Promise<void>; close(): void }> {
+  const ws = consoleSocket(vm, controller.api().endpoint.token);
+  const seen = { text: '' };
+  ws.on('message', (d: Buffer) => (seen.text += d.toString('latin1')));
+  await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
+  return {
+    async type(line, want) {
+      const from = seen.text.length;
+      ws.send(`${line}\n`);
+      await consoleUntil(ws, want, { get text() { return seen.text.slice(from); } });
+    },
+    close: () => ws.close(),
+  };
+}
+
+test("drain: a running VM moves live to another agent's host (the same guest, its shell's variable kept), and the drained host ends in maintenance", { timeout: 300_000 }, async () => {
+  const disk = join(shared, 'v3.qcow2');
+  assert.equal((await cli(['vm', 'create', '-b', g.amd64.rootQcow2, disk])).code, 0);
+  const conf = join(shared, 'v3.conf');
+  writeFileSync(conf, `vm "v3" {\n memory 160M\n boot "${g.amd64.kernel}"\n initrd "${g.amd64.initrd}"\n cmdline "console=ttyS0 root=/dev/vda rw quiet"\n disk "${disk}"\n disable\n}\n`);
+  assert.equal((await cli(['vm', 'load', conf])).code, 0);
+  assert.equal((await cli(['vm', 'start', 'v3'])).code, 0);
+  assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, ['v3']);
+  const before = await status('v3');
+  await until("v3's shell", () => existsSync(join(agentDir, 'logs', 'v3', 'console.log')) && readFileSync(join(agentDir, 'logs', 'v3', 'console.log'), 'latin1').includes(g.amd64.banner), 120_000);
+  const first = await shell('v3');
+  await first.type('', /ardesia:\/# /);
+  await first.type('MARK=moved-$((6*7)); echo set-$MARK', /set-moved-42/);
+  first.close();
+  // No other agent's host yet: the drain leaves it running there and says why.
+  assert.equal((await cli(['host', 'drain', 'a1'])).code, 0);
+  await until('the drain says v3 stays', () => /drain of host a1: vm v3 stays there: /.test(controller.output));
+  assert.deepEqual([(await status('v3')).pid, (await json<HostDetail>(['host', 'show', 'a1'])).vms], [before.pid, ['v3']]);
+  assert.equal((await cli(['host', 'undrain', 'a1'])).code, 0);
+  // A second agent's host, to go to.
+  const ns2 = await lab.addHost('a2', `${NET}.3/24`);
+  const token = (await json<{ token: string }>(['host', 'add', 'a2'])).token;
+  agent2Dir = tempDir();
+  agent2 = new AgentProc(ns2, agent2Dir, ['--controller', CONTROLLER, '--join', token]);
+  await until('a2 linked', async () => (await json<HostView[]>(['host', 'list'])).find((h) => h.name === 'a2' && h.agent?.linked && h.state === 'up'));
+  assert.equal((await cli(['host', 'drain', 'a1'])).code, 0);
+  const moved = await until('v3 running on a2', async () => {
+    const a2 = await json<HostDetail>(['host', 'show', 'a2']);
+    const v = await status('v3');
+    return a2.vms.includes('v3') && v.state === 'running' ? v : undefined;
+  }, 240_000);
+  const pids2 = qemuPidsUnder(join(agent2Dir, 'runtime', 'v3'));
+  assert.deepEqual(pids2, [moved.pid], "the QEMU is a2's agent's now");
+  assert.equal(parentOf(moved.pid!), agent2.proc.pid);
+  await until("a1's QEMU of v3 gone", () => !qemuLives(before.pid!));
+  assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'v3')), []);
+  assert.match(agent.output, /vm v3 migrated to host a2 in \d+ ms \(\d+ bytes\)/);
+  assert.match(agent2.output, /vm v3 arrived by live migration/);
+  // The same guest, never rebooted: the variable set before the move is still in its shell.
+  const after = await shell('v3');
+  await after.type('echo got-$MARK', /got-moved-42/);
+  after.close();
+  assert.doesNotMatch(readFileSync(join(agent2Dir, 'logs', 'v3', 'console.log'), 'latin1'), new RegExp(g.amd64.banner.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no boot on a2');
+  const a1 = await until('a1 in maintenance', async () => {
+    const h = await json<HostDetail>(['host', 'show', 'a1']);
+    return h.state === 'maintenance' ? h : undefined;
+  });
+  assert.deepEqual(a1.vms, []);
+  const audit = await controller.api().request<AuditEntry[]>('GET', '/v1/audit?action=vm.migrate');
+  assert.deepEqual(audit.map((e) => [e.target, (e.detail as { from: string; to: string }).from, (e.detail as { to: string }).to]), [['v3', 'a1', 'a2']]);
+  // Not started again on a1 by its agent's next passes, nor by a restart of its agent.
+  await agent.kill('SIGKILL');
+  agent = new AgentProc(ns, agentDir, []);
+  await until('a1 linked again', linked(true));
+  assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'v3')), []);
+  assert.equal((await status('v3')).pid, moved.pid);
 });

@@ -16,6 +16,7 @@ import { measuredCapacity } from '../../cluster/hosts.js';
 import { hostCheck, type HostReport } from '../../hypervisor/host/index.js';
 import { dataDirLock } from '../../lib/data-dir-lock.js';
 import { vmCommandRun } from './agent-commands.js';
+import { isMigrationCommand, migrationCommandRun } from './agent-migration.js';
 import { streamDial } from './agent-streams.js';
 import { AgentVms } from './agent-vms.js';
 import { type AgentState, agentStateRead, agentStateWrite, controllerAfter, controllerCandidates } from './agent-state.js';
@@ -243,7 +244,9 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
           if (ws.readyState === ws.OPEN) ws.send(agentMessageEncode({ type: 'stream-failed', id: m.id, code, message: err.message.slice(0, 1000) }));
         });
       } else if (m.type === 'vm-command') {
-        void vmCommandRun(m, vms.runtimeOf(m.vm), state.host, vms.sanlock).then((result) => {
+        const command = m.command;
+        const running = isMigrationCommand(command) ? migrationCommandRun({ ...m, command }, vms, url, state, log) : vmCommandRun({ ...m, command }, vms.runtimeOf(m.vm), state.host, vms.sanlock);
+        void running.then((result) => {
           if (ws.readyState === ws.OPEN) ws.send(agentMessageEncode(result));
         });
       } else if (m.type === 'ack') {

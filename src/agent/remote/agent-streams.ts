@@ -52,7 +52,8 @@ function unixConnect(path: string, code: 'DISPLAY_UNAVAILABLE' | 'VM_NOT_RUNNING
   });
 }
 
-async function dial(m: ControllerStreamOpen, controller: URL, state: AgentState): Promise<WebSocket> {
+/** Dials a stream the controller is waiting for (its id and one-time secret), with this agent's credential. */
+export async function dial(m: { id: string; secret: string }, controller: URL, state: AgentState): Promise<WebSocket> {
   const socket = await pinnedConnect(controller, state.fingerprint);
   const url = new URL(AGENT_STREAM_PATH, controller.origin.replace(/^https:/, 'wss:'));
   const ws = new WebSocket(url, {

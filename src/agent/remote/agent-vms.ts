@@ -3,13 +3,18 @@
 // spec, so a restarted agent finds its QEMUs again by pidfile + cmdline + QMP). runtime/ and logs/ are in DATA_DIR; disks
 // are where the spec names them (the shared data folder). QEMUs outlive the agent.
 import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { type AgentHomeLeases, type AgentMessage, type VmDesired, type VmObserved } from '../../contract/agent.js';
 import { leaseFilesIn } from '../../cluster/home-leases/layout.js';
 import { SanlockClient } from '../../cluster/home-leases/sanlock.js';
+import { ArdesiaError } from '../../contract/errors.js';
+import type { VmSpec } from '../../contract/vm.js';
 import { guestEventOfQmp } from '../../hypervisor/guest-vm.js';
+import { hasClipboardAgent } from '../../hypervisor/saved-state/clipboard-agent.js';
+import type { MigrationFigures } from '../../hypervisor/saved-state/live-migration.js';
 import type { HostReport } from '../../hypervisor/host/index.js';
 import type { VmRuntime } from '../../hypervisor/vm-runtime.js';
 import { NatGuard } from '../../network/nat-guard-host.js';
@@ -36,6 +41,11 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
   private leases: SanlockClient | undefined;
   private leasesJoined = false;
   private leaseJoin: Promise<void> = Promise.resolve();
+  /** VMs arriving by live migration: not in the desired set yet, never killed as strangers meanwhile. */
+  private readonly arriving = new Set<string>();
+  /** VMs that left by live migration, with the generation the controller gave the move: never started here again for a
+   *  lower one (the controller's record may still name this host until it takes the move in). */
+  private readonly departed = new Map<string, number>();
 
   private constructor(
     private readonly manager: VmManager,
@@ -128,8 +138,12 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
   }
 
   private async pass(): Promise<void> {
-    const onHost = (await this.manager.list()).map((v) => ({ name: v.name, running: v.state !== 'stopped' }));
-    const actions = vmActions({ desired: this.desired, desiredComplete: this.desiredComplete, onHost, applied: this.applied });
+    const gone = (name: string, generation: number) => (this.departed.get(name) ?? -1) > generation;
+    const onHost = (await this.manager.list())
+      .filter((v) => !this.arriving.has(v.name) && !(this.departed.has(v.name) && gone(v.name, this.desired.get(v.name)?.generation ?? 0)))
+      .map((v) => ({ name: v.name, running: v.state !== 'stopped' }));
+    const desired = new Map([...this.desired].filter(([name, d]) => !this.arriving.has(name) && !gone(name, d.generation)));
+    const actions = vmActions({ desired, desiredComplete: this.desiredComplete, onHost, applied: this.applied });
     for (const a of actions) {
       // One VM's failure never holds up the others; a failed start is reported with its reason (its lastStopReason).
       await this.carryOut(a).catch((err: Error) => this.log.warn({ err, vm: a.name, action: a.kind }, `vm ${a.name}: ${a.kind} failed: ${err.message}`));
@@ -147,6 +161,44 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     } else if (a.kind === 'stop') await this.manager.stop(a.name, {});
     else if (a.kind === 'kill') await this.manager.stop(a.name, { force: true, waitMs: KILL_WAIT_MS });
     else if (a.kind === 'remove') await this.manager.undefine(a.name);
+  }
+
+  /**
+   * Live migration, destination: the VM defined here and started listening for its state, `connect` feeding it. Once it
+   * runs here it is desired running at `generation` (the controller's move), so no pass takes it for a stranger.
+   */
+  async migrateIn(spec: VmSpec, generation: number, connect: (socketPath: string) => Promise<void>): Promise<void> {
+    const name = spec.name;
+    if (this.manager.runtimeOf(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} already runs on this host`);
+    this.arriving.add(name);
+    try {
+      await this.passes;
+      await this.manager.define([spec], () => 'controller');
+      await this.manager.start(name, undefined, undefined, undefined, { migrateIn: { connect } });
+      this.departed.delete(name);
+      this.desired.set(name, { name, spec, desired: 'running', generation });
+      this.applied.set(name, generation);
+      appliedWrite(this.appliedPath, this.applied);
+    } catch (err) {
+      // Nothing kept: the QEMU that failed to load is gone (launch), and its definition goes too unless wanted here.
+      if (!this.desired.has(name)) await this.manager.undefine(name).catch(() => undefined);
+      throw err;
+    } finally {
+      this.arriving.delete(name);
+    }
+  }
+
+  /** Live migration, source: the VM's state into `sink`; once there, its QEMU here is quit and never started again
+   *  below `generation`. A failure leaves it running here. */
+  async migrateOut(name: string, generation: number, to: string, sink: Duplex): Promise<MigrationFigures> {
+    const runtime = this.manager.runtimeOf(name);
+    if (!runtime || runtime.state !== 'running') throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} does not run on this host`);
+    const figures = await runtime.migrateOut(sink, to, { clipboardAgent: hasClipboardAgent(runtime.launchArgv?.args ?? []) }).catch((err: unknown) => {
+      throw err instanceof ArdesiaError ? err : new ArdesiaError('VM_MIGRATION_FAILED', `vm ${name}: ${(err as Error).message}`);
+    });
+    this.departed.set(name, generation);
+    this.log.info({ vm: name, to, ...figures }, `vm ${name} migrated to host ${to} in ${figures.ms} ms (${figures.bytes} bytes)`);
+    return figures;
   }
 
   /** The running QEMU of a VM on this host (its console's streams attach to it), or undefined. */

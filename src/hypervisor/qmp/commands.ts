@@ -204,6 +204,11 @@ export abstract class QmpCommands extends EventEmitter<QmpClientEvents> {
     await this.execute('migrate-incoming', { uri });
   }
 
+  /** Ends an outgoing migration under way: the source runs on (query-migrate then says cancelled). */
+  async migrateCancel(): Promise<void> {
+    await this.execute('migrate_cancel');
+  }
+
   async queryMigrate(): Promise<QmpMigrateInfo> {
     return checkReply('query-migrate', MigrateReply, await this.execute('query-migrate')) as QmpMigrateInfo;
   }

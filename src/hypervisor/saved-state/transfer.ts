@@ -86,15 +86,18 @@ export async function vmStateSave(vm: string, qmp: QmpCommands, runtimeDir: stri
  * Loads the state from descriptor `fd` (inherited by a QEMU started with `-incoming defer`) and waits for the
  * end. QEMU 7.2 exits when an incoming migration fails: the caller sees it as QMP disconnecting.
  */
-export async function vmStateLoad(qmp: QmpCommands, fd: number, opts: { ignoreShared?: boolean } = {}): Promise<void> {
+export async function vmStateLoad(qmp: QmpCommands, uri: string, opts: { ignoreShared?: boolean; listening?: () => Promise<void> } = {}): Promise<void> {
   if (opts.ignoreShared) await qmp.migrateSetCapabilities({ [IGNORE_SHARED]: true });
-  await qmp.migrateIncoming(`fd:${fd}`);
+  await qmp.migrateIncoming(uri);
+  // A live migration's destination (unix:PATH): QEMU listens now, and the state's source is connected to it.
+  await opts.listening?.();
   const end = await migrationEnd(qmp);
   if (end.status !== 'completed') throw new Error(end['error-desc'] ?? `loading the state ended ${end.status}`);
 }
 
-async function migrationEnd(qmp: QmpCommands): Promise<QmpMigrateInfo> {
+export async function migrationEnd(qmp: QmpCommands, deadline = Infinity): Promise<QmpMigrateInfo> {
   for (;;) {
+    if (Date.now() > deadline) return { status: 'deadline' };
     const info = await qmp.queryMigrate();
     if (info.status === 'completed' || info.status === 'failed' || info.status === 'cancelled') return info;
     await new Promise((resolve) => setTimeout(resolve, MIGRATE_POLL_MS));

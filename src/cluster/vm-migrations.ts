@@ -1,0 +1,148 @@
+// Live migration of a VM between agents' hosts (a drain moves plain VMs this way): the destination's agent starts the
+// VM listening for its state, the source's agent migrates it; each dials a stream back to the controller, which splices
+// the two. The VM keeps running throughout; only once the destination has it is the source's QEMU quit and the VM
+// recorded there. Both agents refuse to run it twice: the destination holds it as arriving until the move is recorded,
+// the source never starts it again below the move's generation.
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import { auditAppend } from '../audit/log.js';
+import { ArdesiaError } from '../contract/errors.js';
+import type { Store } from '../store/db.js';
+import { type VmRecord, vmGet, vmNextGeneration } from '../store/vms.js';
+import type { AgentLinks } from './agent-links.js';
+import type { AgentStreams } from './agent-streams.js';
+import type { RemoteDesktopVms } from './remote-desktop-vms.js';
+import type { RemoteVms } from './remote-vms.js';
+
+/** The whole migration's answer: QEMU's own deadline (live-migration.ts) is 10 minutes; this leaves it time to say so. */
+const MIGRATION_ANSWER_MS = 11 * 60_000;
+/** The destination's QEMU starts and listens within this (a start's own bound under TCG on a loaded host). */
+const DESTINATION_READY_MS = 90_000;
+
+export interface MigrationOutcome {
+  vm: string;
+  from: string;
+  to: string;
+  ms: number;
+}
+
+export interface MigrationDeps {
+  db: Store;
+  links: AgentLinks;
+  streams: AgentStreams;
+  commands: Pick<RemoteDesktopVms, 'command'>;
+  remote: RemoteVms;
+  /** Where the VM goes when the caller names no host: placement, without the hosts that take nothing new. */
+  place(rec: VmRecord): Promise<string>;
+  log: Logger;
+}
+
+export class VmMigrations {
+  constructor(private readonly d: MigrationDeps) {}
+
+  /** VMs on `host` a drain moves by live migration: running plain VMs (pool desktops move at logoff, spares at once). */
+  async movable(host: string): Promise<string[]> {
+    const rows = await this.d.db
+      .selectFrom('vms')
+      .leftJoin('pool_desktops', 'pool_desktops.name', 'vms.name')
+      .select(['vms.name'])
+      .where('vms.host', '=', host)
+      .where('vms.desired', '=', 'running')
+      .where('pool_desktops.name', 'is', null)
+      .orderBy('vms.name')
+      .execute();
+    return rows.map((r) => r.name);
+  }
+
+  async migrate(name: string, who: { name: string; address?: string }, to?: string): Promise<MigrationOutcome> {
+    const rec = await vmGet(this.d.db, name);
+    if (!rec) throw new ArdesiaError('VM_NOT_FOUND', `vm ${name} is not defined`);
+    const from = rec.host;
+    if (from === null || !this.d.remote.isRemote(from)) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} is on the controller's own host: it moves by a stop and a start elsewhere`);
+    if (rec.desired !== 'running' || rec.observed?.state !== 'running') throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} is not running on host ${from} (${rec.observed?.state ?? 'no report'})`);
+    const pool = await this.d.db.selectFrom('pool_desktops').select('pool').where('name', '=', name).executeTakeFirst();
+    if (pool) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} is a desktop of pool ${pool.pool}: it moves at its next logoff`);
+    const target = to ?? (await this.d.place(rec));
+    if (target === from) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} already runs on host ${from}`);
+    if (!this.d.remote.isRemote(target)) throw new ArdesiaError('VM_NOT_MIGRATABLE', `host ${target} is the controller's own host: VMs arrive on agents' hosts only`);
+    this.d.remote.requireLinked(from);
+    this.d.remote.requireLinked(target);
+    const started = Date.now();
+    const generation = vmNextGeneration(rec.generation);
+    await this.d.remote.whileMoving(name, () => this.carryOut({ ...rec, host: from }, target, generation));
+    const outcome = { vm: name, from, to: target, ms: Date.now() - started };
+    await auditAppend(this.d.db, who.name, 'vm.migrate', name, outcome, who.address);
+    this.d.log.info(outcome, `vm ${name} migrated live from host ${from} to host ${target} in ${outcome.ms} ms`);
+    return outcome;
+  }
+
+  private async carryOut(rec: VmRecord & { host: string }, to: string, generation: number): Promise<void> {
+    const name = rec.name;
+    const inbound = this.d.streams.expect(to, name, 'migration', DESTINATION_READY_MS);
+    const outbound = this.d.streams.expect(rec.host, name, 'migration');
+    const sockets: WebSocket[] = [];
+    try {
+      const arrived = this.d.commands.command(to, name, { op: 'migrate-in', spec: rec.spec, generation, stream: { id: inbound.id, secret: inbound.secret } }, MIGRATION_ANSWER_MS);
+      arrived.catch(() => undefined);
+      // The destination dials once its QEMU listens: a start that fails first is its answer.
+      const into = await Promise.race([inbound.socket, arrived.then(() => Promise.reject(new Error('the destination answered before it dialled')))]);
+      sockets.push(into);
+      const handedOver = this.d.commands.command(rec.host, name, { op: 'migrate-out', generation, stream: { id: outbound.id, secret: outbound.secret }, to }, MIGRATION_ANSWER_MS);
+      handedOver.catch(() => undefined);
+      const outOf = await Promise.race([outbound.socket, handedOver.then(() => Promise.reject(new Error('the source answered before it dialled')))]);
+      sockets.push(outOf);
+      splice(outOf, into);
+      await handedOver;
+      await arrived;
+    } catch (err) {
+      this.d.streams.cancel(inbound.id, 'the migration failed');
+      this.d.streams.cancel(outbound.id, 'the migration failed');
+      for (const s of sockets) s.terminate();
+      const e = err as Error;
+      throw err instanceof ArdesiaError && err.code === 'VM_MIGRATION_FAILED' ? err : new ArdesiaError('VM_MIGRATION_FAILED', `vm ${name} from host ${rec.host} to host ${to}: ${e.message}`);
+    }
+    for (const s of sockets) s.close(1000, 'migrated');
+    await this.d.remote.moved(rec, to, generation);
+  }
+}
+
+/** Frames both ways as they come, with back-pressure: a side with a full send buffer pauses the other. */
+function splice(a: WebSocket, b: WebSocket): void {
+  const HIGH_WATER = 8 << 20;
+  const forward = (from: WebSocket, to: WebSocket) => {
+    from.on('message', (data: Buffer) => {
+      if (to.readyState !== to.OPEN) return;
+      to.send(data, { binary: true });
+      if (to.bufferedAmount > HIGH_WATER) {
+        from.pause();
+        const drained = setInterval(() => {
+          if (to.bufferedAmount > HIGH_WATER / 2 && to.readyState === to.OPEN) return;
+          clearInterval(drained);
+          from.resume();
+        }, 5);
+      }
+    });
+    from.once('close', () => to.readyState === to.OPEN && to.close(1000, 'the other side ended'));
+  };
+  forward(a, b);
+  forward(b, a);
+  a.resume();
+  b.resume();
+}
+
+/** What a drain asks of the migrations: its running plain VMs moved, one at a time, each failure said and left running. */
+export function drainMovesAttach(hosts: { on(event: 'drain', listener: (host: string) => void): unknown; announceChange(host: string): Promise<void> }, migrations: VmMigrations, log: Logger): void {
+  const running = new Set<string>();
+  hosts.on('drain', (host) => {
+    if (running.has(host)) return; // the pass under way takes every VM still there
+    running.add(host);
+    void (async () => {
+      for (const vm of await migrations.movable(host)) {
+        await migrations.migrate(vm, { name: 'drain' }).catch((err: Error) => log.warn({ vm, host, err: err.message }, `drain of host ${host}: vm ${vm} stays there: ${err.message}`));
+        await hosts.announceChange(host).catch(() => undefined);
+      }
+    })()
+      .catch((err: Error) => log.error({ err, host }, `drain of host ${host}: the live migrations failed: ${err.message}`))
+      .finally(() => running.delete(host));
+  });
+}
