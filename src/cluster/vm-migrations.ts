@@ -9,7 +9,6 @@ import { auditAppend } from '../audit/log.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmGet, vmNextGeneration } from '../store/vms.js';
-import type { AgentLinks } from './agent-links.js';
 import type { AgentStreams } from './agent-streams.js';
 import type { RemoteDesktopVms } from './remote-desktop-vms.js';
 import type { RemoteVms } from './remote-vms.js';
@@ -18,6 +17,8 @@ import type { RemoteVms } from './remote-vms.js';
 const MIGRATION_ANSWER_MS = 11 * 60_000;
 /** The destination's QEMU starts and listens within this (a start's own bound under TCG on a loaded host). */
 const DESTINATION_READY_MS = 90_000;
+/** After the destination failed, how long the source's own answer may take: completed (then resumed there) or failed. */
+const SOURCE_ANSWER_AFTER_FAILURE_MS = 30_000;
 
 export interface MigrationOutcome {
   vm: string;
@@ -28,7 +29,6 @@ export interface MigrationOutcome {
 
 export interface MigrationDeps {
   db: Store;
-  links: AgentLinks;
   streams: AgentStreams;
   commands: Pick<RemoteDesktopVms, 'command'>;
   remote: RemoteVms;
@@ -92,8 +92,16 @@ export class VmMigrations {
       const outOf = await Promise.race([outbound.socket, handedOver.then(() => Promise.reject(new Error('the source answered before it dialled')))]);
       sockets.push(outOf);
       splice(outOf, into);
-      await handedOver;
-      await arrived;
+      try {
+        await Promise.all([handedOver, arrived]);
+      } catch (err) {
+        // The state left, but the destination did not take it: the VM, paused at the source, runs on there.
+        if (await settledWithin(handedOver, SOURCE_ANSWER_AFTER_FAILURE_MS)) {
+          await this.d.commands.command(rec.host, name, { op: 'migrate-resume' }, MIGRATION_ANSWER_MS).catch((e: Error) =>
+            this.d.log.error({ vm: name, host: rec.host, err: e.message }, `vm ${name}: resuming it on host ${rec.host} after the failed migration failed too: ${e.message}`));
+        }
+        throw err;
+      }
     } catch (err) {
       this.d.streams.cancel(inbound.id, 'the migration failed');
       this.d.streams.cancel(outbound.id, 'the migration failed');
@@ -104,6 +112,13 @@ export class VmMigrations {
     for (const s of sockets) s.close(1000, 'migrated');
     await this.d.remote.moved(rec, to, generation);
   }
+}
+
+/** Whether `p` fulfilled within `ms` (false: it failed, or its answer did not come). */
+function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  return Promise.race([p.then(() => true, () => false), late]).finally(() => clearTimeout(timer));
 }
 
 /** Frames both ways as they come, with back-pressure: a side with a full send buffer pauses the other. */

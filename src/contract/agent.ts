@@ -162,10 +162,12 @@ export const MigrationStream = z.object({ id: StreamId, secret: Secret }).strict
 /** Live migration, destination: start the VM with `-incoming defer`, feed it what arrives on the stream; answered once
  *  the state is in and the VM runs here, with `generation` as the one applied (the controller moves the VM to it). */
 export const VmMigrateIn = z.object({ op: z.literal('migrate-in'), spec: VmSpec, generation: VmGeneration, stream: MigrationStream }).strict();
-/** Live migration, source: the running VM's state into the stream; answered once QEMU says completed. Its QEMU is then
- *  quit, and the VM is never started here again for a generation below `generation` (it runs on the destination). */
+/** Live migration, source: the running VM's state into the stream; answered once QEMU says completed. Its QEMU then
+ *  waits paused, and the VM is never started here again for a generation below `generation`: the controller's move
+ *  (desired absent here) quits it, or migrate-resume runs it on here if the destination failed. */
 export const VmMigrateOut = z.object({ op: z.literal('migrate-out'), generation: VmGeneration, stream: MigrationStream, to: HostName }).strict();
-export const VmCommand = z.discriminatedUnion('op', [VmDiskPlug, VmDiskUnplug, VmDiskQuery, VmLeaseAcquire, VmLeaseRelease, VmMigrateIn, VmMigrateOut]);
+export const VmMigrateResume = z.object({ op: z.literal('migrate-resume') }).strict();
+export const VmCommand = z.discriminatedUnion('op', [VmDiskPlug, VmDiskUnplug, VmDiskQuery, VmLeaseAcquire, VmLeaseRelease, VmMigrateIn, VmMigrateOut, VmMigrateResume]);
 export type VmCommand = z.infer<typeof VmCommand>;
 /** Controller → agent: one step on a running VM of its host, answered by a vm-command-result with the same id. */
 export const ControllerVmCommand = z.object({ type: z.literal('vm-command'), id: CommandId, vm: z.string().min(1).max(64), command: VmCommand }).strict();

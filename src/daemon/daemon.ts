@@ -242,7 +242,7 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
   }
   const manager = new VmManager({ dataDir, runDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids, remote: remoteVms, ...(homeLeases ? { launchPrefix: homeLeases.registerPrefix() } : {}) });
   // A drain moves the host's running plain VMs to other agents' hosts by live migration.
-  const migrations = new VmMigrations({ db: store, links: agentLinks, streams: agentStreams, commands: remoteDesktops, remote: remoteVms, log, place: (rec) => hosts.placeMigration({ memoryMiB: rec.spec.memoryMiB, vcpus: rec.spec.vcpus }) });
+  const migrations = new VmMigrations({ db: store, streams: agentStreams, commands: remoteDesktops, remote: remoteVms, log, place: (rec) => hosts.placeMigration({ memoryMiB: rec.spec.memoryMiB, vcpus: rec.spec.vcpus }) });
   drainMovesAttach(hosts, migrations, log);
   const rootToken = await ensureRootToken(store, dataDir);
 

@@ -236,20 +236,24 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
   }
 
   /**
-   * Live migration to host `to` (live-migration.ts): once the destination has the VM, this QEMU is quit, its reason
-   * saying where the VM went. A failed migration leaves the VM running here as it was.
+   * Live migration (live-migration.ts): once it completed, the VM is paused here with its disks handed over, until the
+   * destination says it runs (then this QEMU is quit) or that it failed (then resumeHere). A failed migration leaves
+   * the VM running here as it was.
    */
-  async migrateOut(sink: Duplex, to: string, opts: { clipboardAgent: boolean }): Promise<MigrationFigures> {
-    if (opts.clipboardAgent) await clipboardAgentUnplug(this.qmp);
-    let figures: MigrationFigures;
+  async migrateOut(sink: Duplex, opts: { clipboardAgent: boolean }): Promise<MigrationFigures> {
+    if (opts.clipboardAgent) await clipboardAgentUnplug(this.qmp, true);
     try {
-      figures = await liveMigrateOut(this.spec.name, this.qmp, this.paths.dir, sink);
+      return await liveMigrateOut(this.spec.name, this.qmp, this.paths.dir, sink);
     } catch (err) {
       if (opts.clipboardAgent) await clipboardAgentPlug(this.qmp, true);
       throw err;
     }
-    await this.forceStop(`migrated to host ${to}`);
-    return figures;
+  }
+
+  /** The destination failed after the state left: the VM runs on here (QEMU takes its disks back at `cont`). */
+  async resumeHere(opts: { clipboardAgent: boolean }): Promise<void> {
+    if (opts.clipboardAgent) await clipboardAgentPlug(this.qmp, true);
+    await this.unpause();
   }
 
   async pause(): Promise<void> {

@@ -453,12 +453,33 @@ test("drain: a running VM moves live to another agent's host (the same guest, it
   agent2Dir = tempDir();
   agent2 = new AgentProc(ns2, agent2Dir, ['--controller', CONTROLLER, '--join', token]);
   await until('a2 linked', async () => (await json<HostView[]>(['host', 'list'])).find((h) => h.name === 'a2' && h.agent?.linked && h.state === 'up'));
+  // The source's agent dies with the state half sent: the VM runs on at the source (its QEMU outlives the agent), the
+  // destination keeps nothing, and the drain says so.
+  await agent.kill('SIGKILL');
+  await until('a1 unlinked', linked(false));
+  agent = new AgentProc(ns, agentDir, [], { ...process.env, ARDESIA_FAILPOINTS: 'migrate-out-sending' });
+  await until('a1 linked with the failpoint', linked(true));
+  const drainsBefore = controller.output.match(/drain of host a1: vm v3 stays there/g)?.length ?? 0;
+  assert.equal((await cli(['host', 'drain', 'a1'])).code, 0);
+  const said = await until('the failed migration said', () => controller.output.match(/drain of host a1: vm v3 stays there: [^"]*/g)?.[drainsBefore], 120_000);
+  assert.ok(agent.proc.exitCode !== null || agent.proc.signalCode !== null, `a1's agent died at the failpoint (the drain said: ${said}; the agent: ${agent.output.slice(-3000)})`);
+  assert.ok(qemuLives(before.pid!), "v3's QEMU on a1 runs on");
+  await until("a2's arriving QEMU gone", () => qemuPidsUnder(join(agent2Dir!, 'runtime', 'v3')).length === 0);
+  agent = new AgentProc(ns, agentDir, []);
+  await until('a1 linked again', linked(true));
+  const still = await shell('v3');
+  await still.type('echo still-$MARK', /still-moved-42/);
+  still.close();
+  assert.equal((await status('v3')).pid, before.pid, 'the same QEMU, on a1');
+  // Again, with nothing in the way.
   assert.equal((await cli(['host', 'drain', 'a1'])).code, 0);
   const moved = await until('v3 running on a2', async () => {
     const a2 = await json<HostDetail>(['host', 'show', 'a2']);
     const v = await status('v3');
     return a2.vms.includes('v3') && v.state === 'running' ? v : undefined;
-  }, 240_000);
+  }, 180_000).catch((err: Error) => {
+    throw new Error(`${err.message}; the controller said: ${controller.output.match(/"msg":"[^"]*v3[^"]*"/g)?.slice(-8).join('\n')}; a2's agent: ${agent2!.output.match(/"msg":"[^"]*"/g)?.slice(-10).join('\n')}`);
+  });
   const pids2 = qemuPidsUnder(join(agent2Dir, 'runtime', 'v3'));
   assert.deepEqual(pids2, [moved.pid], "the QEMU is a2's agent's now");
   assert.equal(parentOf(moved.pid!), agent2.proc.pid);

@@ -9,7 +9,7 @@ import type { VmRuntime } from '../../hypervisor/vm-runtime.js';
 
 type Command = Extract<ControllerMessage, { type: 'vm-command' }> & { command: { op: Exclude<VmCommand['op'], MigrationOp> } };
 /** The migration's steps (agent-migration.ts): not on a VM's running QEMU alone. */
-export type MigrationOp = 'migrate-in' | 'migrate-out';
+export type MigrationOp = 'migrate-in' | 'migrate-out' | 'migrate-resume';
 type Result = Extract<AgentMessage, { type: 'vm-command-result' }>;
 
 /** Carries out the command on the VM's QEMU; a failure is answered with its registry code. `sanlock`: this host's

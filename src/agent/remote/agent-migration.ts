@@ -10,11 +10,11 @@ import type { AgentState } from './agent-state.js';
 import { dial } from './agent-streams.js';
 import type { AgentVms } from './agent-vms.js';
 
-type MigrationCommand = Extract<VmCommand, { op: 'migrate-in' | 'migrate-out' }>;
+type MigrationCommand = Extract<VmCommand, { op: 'migrate-in' | 'migrate-out' | 'migrate-resume' }>;
 type Command = Extract<ControllerMessage, { type: 'vm-command' }>;
 type Result = Extract<AgentMessage, { type: 'vm-command-result' }>;
 
-export const isMigrationCommand = (c: VmCommand): c is MigrationCommand => c.op === 'migrate-in' || c.op === 'migrate-out';
+export const isMigrationCommand = (c: VmCommand): c is MigrationCommand => c.op === 'migrate-in' || c.op === 'migrate-out' || c.op === 'migrate-resume';
 
 export async function migrationCommandRun(m: Command & { command: MigrationCommand }, vms: AgentVms, controller: URL, state: AgentState, log: Logger): Promise<Result> {
   const c = m.command;
@@ -37,6 +37,8 @@ export async function migrationCommandRun(m: Command & { command: MigrationComma
       } finally {
         ws?.close(1000, 'migrated');
       }
+    } else if (c.op === 'migrate-resume') {
+      await vms.migrateResume(m.vm);
     } else {
       const ws = await dial(c.stream, controller, state);
       const stream = createWebSocketStream(ws);

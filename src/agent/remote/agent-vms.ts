@@ -22,6 +22,7 @@ import { openStore, type Store } from '../../store/db.js';
 import { vmList } from '../../store/vms.js';
 import { ownerPolicyLoad } from '../../vms/owner-files.js';
 import { VmManager } from '../../vms/vm-manager.js';
+import { runningArgv } from '../../vms/vm-saved-state.js';
 import { VmUids, vmUidRange } from '../../vms/vm-uids.js';
 import { desiredMerge, type VmAction, vmActions } from './vm-plan.js';
 
@@ -188,17 +189,29 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     }
   }
 
-  /** Live migration, source: the VM's state into `sink`; once there, its QEMU here is quit and never started again
-   *  below `generation`. A failure leaves it running here. */
+  /** Live migration, source: the VM's state into `sink`; once there, its QEMU waits paused, never started again below
+   *  `generation` (the controller's move quits it; migrateResume if the destination failed). A failure leaves it running. */
   async migrateOut(name: string, generation: number, to: string, sink: Duplex): Promise<MigrationFigures> {
     const runtime = this.manager.runtimeOf(name);
     if (!runtime || runtime.state !== 'running') throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} does not run on this host`);
-    const figures = await runtime.migrateOut(sink, to, { clipboardAgent: hasClipboardAgent(runtime.launchArgv?.args ?? []) }).catch((err: unknown) => {
+    // Before the state leaves: from then on, a pass must not take the paused VM for one to start or stop.
+    this.departed.set(name, generation);
+    // A QEMU found again after an agent restart has no launch argv here: its own command line says.
+    const figures = await runtime.migrateOut(sink, { clipboardAgent: hasClipboardAgent((runtime.launchArgv ?? runningArgv(runtime.pid)).args) }).catch((err: unknown) => {
+      this.departed.delete(name);
       throw err instanceof ArdesiaError ? err : new ArdesiaError('VM_MIGRATION_FAILED', `vm ${name}: ${(err as Error).message}`);
     });
-    this.departed.set(name, generation);
     this.log.info({ vm: name, to, ...figures }, `vm ${name} migrated to host ${to} in ${figures.ms} ms (${figures.bytes} bytes)`);
     return figures;
+  }
+
+  /** The destination failed after the state left: the VM, paused here, runs on here. */
+  async migrateResume(name: string): Promise<void> {
+    const runtime = this.manager.runtimeOf(name);
+    if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} does not run on this host: nothing to resume`);
+    await runtime.resumeHere({ clipboardAgent: hasClipboardAgent((runtime.launchArgv ?? runningArgv(runtime.pid)).args) });
+    this.departed.delete(name);
+    this.log.warn({ vm: name }, `vm ${name}: its migration failed at the destination; it runs on here`);
   }
 
   /** The running QEMU of a VM on this host (its console's streams attach to it), or undefined. */

@@ -30,7 +30,9 @@ export function withoutClipboardAgent(args: readonly string[]): string[] {
 /** A virtio-serial port leaves without the guest's consent, but after device_del returns: DEVICE_DELETED says when. */
 const PORT_UNPLUG_TIMEOUT_MS = 10_000;
 
-export async function clipboardAgentUnplug(qmp: QmpCommands): Promise<void> {
+/** With `partly`, a part already gone is no failure (an earlier migration unplugged it, and its agent died before the
+ *  failure could plug it back). */
+export async function clipboardAgentUnplug(qmp: QmpCommands, partly = false): Promise<void> {
   let onEvent: ((ev: { event: string; data?: Record<string, unknown> }) => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
   const deleted = new Promise<void>((resolve, reject) => {
@@ -38,14 +40,19 @@ export async function clipboardAgentUnplug(qmp: QmpCommands): Promise<void> {
     qmp.on('event', onEvent);
     timer = setTimeout(() => reject(new Error(`the clipboard agent's port was not removed within ${PORT_UNPLUG_TIMEOUT_MS / 1000} s`)), PORT_UNPLUG_TIMEOUT_MS);
   });
+  deleted.catch(() => undefined);
   try {
-    await qmp.deviceDel(AGENT_PORT_ID);
-    await deleted;
+    const gone = await qmp.deviceDel(AGENT_PORT_ID).then(() => false, (err: Error) => {
+      if (partly && /DeviceNotFound/.test(err.message)) return true;
+      throw err;
+    });
+    if (!gone) await deleted;
   } finally {
     clearTimeout(timer);
     if (onEvent) qmp.off('event', onEvent);
   }
-  await qmp.chardevRemove(AGENT_CHARDEV_ID);
+  const chardev = qmp.chardevRemove(AGENT_CHARDEV_ID);
+  await (partly ? chardev.catch(() => undefined) : chardev);
 }
 
 /** The agent as argv.ts's clipboardAgentArgs makes it, plugged into a running QEMU; with `partly`, what is missing of it. */

@@ -9,6 +9,7 @@ import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { ArdesiaError } from '../../contract/errors.js';
+import { failpoint } from '../../lib/failpoint.js';
 import type { QmpCommands } from '../qmp/commands.js';
 import { MIGRATE_SOCKET, migrationEnd } from './transfer.js';
 
@@ -26,8 +27,8 @@ export interface MigrationFigures {
 
 /**
  * Migrates the running VM's state, live, into `sink` (the stream to the destination). Resolves when QEMU says
- * completed: the VM is then paused (postmigrate) with its disks handed over, and must never run here again — the caller
- * quits it. On failure (the destination gone, the deadline passed) the migration is cancelled and the VM runs on here.
+ * completed: the VM is then paused (postmigrate) with its disks handed over, and must not run here again unless the
+ * destination fails to take it (then `cont` resumes it). On failure (the destination gone, the deadline passed) the migration is cancelled and the VM runs on here.
  */
 export async function liveMigrateOut(vm: string, qmp: QmpCommands, runtimeDir: string, sink: Duplex, deadlineMs = MIGRATION_DEADLINE_MS): Promise<MigrationFigures> {
   const started = Date.now();
@@ -52,6 +53,7 @@ export async function liveMigrateOut(vm: string, qmp: QmpCommands, runtimeDir: s
     const owner = statSync(runtimeDir);
     lchownSync(socketPath, owner.uid, owner.gid);
     await qmp.migrate(`unix:${socketPath}`);
+    failpoint('migrate-out-sending'); // the agent dies with the state half sent: the VM must run on here
     const end = await migrationEnd(qmp, started + deadlineMs);
     if (end.status === 'deadline') {
       await qmp.migrateCancel().catch(() => undefined);
