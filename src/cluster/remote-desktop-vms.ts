@@ -21,7 +21,7 @@ const COMMAND_ANSWER_MS = 30_000;
 interface Pending {
   host: string;
   vm: string;
-  resolve(value: boolean): void;
+  resolve(value: boolean, data?: string): void;
   reject(err: ArdesiaError): void;
 }
 
@@ -69,7 +69,16 @@ export class RemoteDesktopVms implements RemoteLeaseSteps {
   }
 
   /** One step on a VM of the host, carried out by its agent (vm-command), answered by id within `answerWithinMs`. */
-  command(host: string, vm: string, command: VmCommand, answerWithinMs: number): Promise<boolean> {
+  async command(host: string, vm: string, command: VmCommand, answerWithinMs: number): Promise<boolean> {
+    return (await this.commandAnswer(host, vm, command, answerWithinMs)).value;
+  }
+
+  /** A read's bytes (VmRead): the answer's data. */
+  async commandData(host: string, vm: string, command: VmCommand, answerWithinMs: number): Promise<Buffer> {
+    return Buffer.from((await this.commandAnswer(host, vm, command, answerWithinMs)).data ?? '', 'base64');
+  }
+
+  private commandAnswer(host: string, vm: string, command: VmCommand, answerWithinMs: number): Promise<{ value: boolean; data?: string }> {
     const id = randomBytes(12).toString('base64url');
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -80,7 +89,7 @@ export class RemoteDesktopVms implements RemoteLeaseSteps {
         clearTimeout(timer);
         this.pending.delete(id);
       };
-      this.pending.set(id, { host, vm, resolve: (v) => (settle(), resolve(v)), reject: (e) => (settle(), reject(e)) });
+      this.pending.set(id, { host, vm, resolve: (value, data) => (settle(), resolve({ value, ...(data !== undefined ? { data } : {}) })), reject: (e) => (settle(), reject(e)) });
       if (!this.links.sendTo(host, { type: 'vm-command', id, vm, command })) {
         this.pending.get(id)?.reject(new ArdesiaError('AGENT_NOT_LINKED', `host ${host}'s agent is not connected to this controller: ${command.op} on vm ${vm} was not done`));
       }
@@ -91,7 +100,7 @@ export class RemoteDesktopVms implements RemoteLeaseSteps {
     const p = this.pending.get(m.id);
     if (p?.host !== host) return; // another host cannot answer this one's command
     if (m.error) p.reject(new ArdesiaError(m.error.code, `host ${host}'s agent: ${m.error.message}`));
-    else p.resolve(m.value ?? false);
+    else p.resolve(m.value ?? false, m.data);
   }
 
   private onVmEvent(host: string, m: Extract<AgentMessage, { type: 'vm-event' }>): void {

@@ -2,16 +2,21 @@
 // agent link (the whole set again at every connect, agent-links.ts); the agent's reports are kept with the VM, and a
 // VM that stopped by itself is recorded stopped with its reason, as the controller's own VMs are.
 import type { Logger } from 'pino';
-import type { AgentMessage, VmDesired, VmObserved } from '../contract/agent.js';
+import { type AgentMessage, VM_COMMAND_DATA_MAX_BYTES, type VmDesired, type VmObserved } from '../contract/agent.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmDelete, vmGet, vmList, vmNextGeneration, vmSetDesired, vmSetObserved } from '../store/vms.js';
 import type { RemoteVmDriver } from '../vms/remote-vm.js';
 import type { AgentLinks, AgentVmChannel } from './agent-links.js';
+import type { RemoteDesktopVms } from './remote-desktop-vms.js';
 
 /** How long `vm start` waits for the agent's report that the VM runs (or why it did not start). */
 export const REMOTE_START_REPORT_WITHIN_MS = 60_000;
+/** A pause, reset or read answered by the agent within this (a screendump under TCG is the slowest). */
+const OPERATE_ANSWER_MS = 30_000;
+/** After a pause or unpause, how long its state may take to show in the agent's report. */
+const OPERATE_REPORT_WITHIN_MS = 10_000;
 
 interface Waiter {
   name: string;
@@ -22,6 +27,7 @@ interface Waiter {
 export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   private readonly waiters = new Set<Waiter>();
   private readonly exitListeners: ((name: string, reason: string) => void)[] = [];
+  private commands: Pick<RemoteDesktopVms, 'command' | 'commandData'> | undefined;
   /** VMs under live migration (vm-migrations.ts): both hosts' reports of them wait until the move is recorded. */
   private readonly moving = new Set<string>();
 
@@ -121,6 +127,27 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
       } else await vmSetDesired(this.db, rec.name, { desired: 'stopped', lastStopReason: o.exitReason, startedAt: null });
     }
     for (const w of this.waiters) if (w.name === rec.name && w.done(o)) w.resolve(o);
+  }
+
+  /** The channel for steps on a VM (remote-desktop-vms.ts, which holds the answers by id). */
+  attachCommands(commands: Pick<RemoteDesktopVms, 'command' | 'commandData'>): void {
+    this.commands = commands;
+  }
+
+  async operate(rec: VmRecord & { host: string }, op: 'pause' | 'unpause' | 'reset'): Promise<void> {
+    const shown = op === 'pause' ? 'paused' : op === 'unpause' ? 'running' : undefined;
+    const seen = shown && this.waitFor(rec.name, (o) => o.state === shown, OPERATE_REPORT_WITHIN_MS);
+    await this.channel().command(rec.host, rec.name, { op }, OPERATE_ANSWER_MS);
+    await seen;
+  }
+
+  async read(rec: VmRecord & { host: string }, op: 'console-log' | 'qemu-log' | 'screendump', maxBytes: number): Promise<Buffer> {
+    return this.channel().commandData(rec.host, rec.name, { op, maxBytes: Math.min(maxBytes, VM_COMMAND_DATA_MAX_BYTES) }, OPERATE_ANSWER_MS);
+  }
+
+  private channel(): Pick<RemoteDesktopVms, 'command' | 'commandData'> {
+    if (!this.commands) throw new Error('remote VM commands used before their channel was attached');
+    return this.commands;
   }
 
   /** Reports of the VM are held while `move` runs (a live migration): the source's QEMU quits once the destination has it. */

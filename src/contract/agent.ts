@@ -9,6 +9,8 @@ import { VmSpec } from './vm.js';
  * observed states; 3: streams to a VM's console and display, dialled out by the agent; 4: pool desktops: the guest
  * channel's stream, the guest's events, disk hot-plug commands). */
 export const AGENT_PROTOCOL_VERSION = 4;
+/** The most of a log or a screendump one answer carries (base64 in a JSON frame under AGENT_FRAME_MAX_BYTES). */
+export const VM_COMMAND_DATA_MAX_BYTES = 2 * 1024 * 1024;
 /** A frame larger than this is not a message of this protocol (a host's full desired set is the largest: a few KiB per VM). */
 export const AGENT_FRAME_MAX_BYTES = 4 * 1024 * 1024;
 /** The link's URL path on the controller, and the join exchange's. */
@@ -119,6 +121,8 @@ export const AgentVmCommandResult = z
     type: z.literal('vm-command-result'),
     id: CommandId,
     value: z.boolean().optional(),
+    /** A read's bytes, base64 (VmRead). */
+    data: z.string().max(Math.ceil(VM_COMMAND_DATA_MAX_BYTES / 3) * 4).optional(),
     error: z.object({ code: z.custom<ErrorCode>(isErrorCode, 'a registry code'), message: z.string().max(1000) }).strict().optional(),
   })
   .strict();
@@ -167,7 +171,11 @@ export const VmMigrateIn = z.object({ op: z.literal('migrate-in'), spec: VmSpec,
  *  (desired absent here) quits it, or migrate-resume runs it on here if the destination failed. */
 export const VmMigrateOut = z.object({ op: z.literal('migrate-out'), generation: VmGeneration, stream: MigrationStream, to: HostName }).strict();
 export const VmMigrateResume = z.object({ op: z.literal('migrate-resume') }).strict();
-export const VmCommand = z.discriminatedUnion('op', [VmDiskPlug, VmDiskUnplug, VmDiskQuery, VmLeaseAcquire, VmLeaseRelease, VmMigrateIn, VmMigrateOut, VmMigrateResume]);
+/** What `vm pause | unpause | reset` does on the controller's own host, done by the VM's agent on its own. */
+export const VmOperate = z.object({ op: z.enum(['pause', 'unpause', 'reset']) }).strict();
+/** The tail of the VM's console or QEMU log on its host, or a PNG of its screen: answered with `data`. */
+export const VmRead = z.object({ op: z.enum(['console-log', 'qemu-log', 'screendump']), maxBytes: z.number().int().min(1).max(VM_COMMAND_DATA_MAX_BYTES) }).strict();
+export const VmCommand = z.discriminatedUnion('op', [VmDiskPlug, VmDiskUnplug, VmDiskQuery, VmLeaseAcquire, VmLeaseRelease, VmMigrateIn, VmMigrateOut, VmMigrateResume, VmOperate, VmRead]);
 export type VmCommand = z.infer<typeof VmCommand>;
 /** Controller → agent: one step on a running VM of its host, answered by a vm-command-result with the same id. */
 export const ControllerVmCommand = z.object({ type: z.literal('vm-command'), id: CommandId, vm: z.string().min(1).max(64), command: VmCommand }).strict();

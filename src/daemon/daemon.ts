@@ -235,6 +235,7 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
   const remoteVms = new RemoteVms(store, agentLinks, hosts.localName, log);
   const agentStreams = new AgentStreams(agentLinks, agentJoin, log);
   const remoteDesktops = new RemoteDesktopVms(agentLinks, agentStreams, remoteVms, log);
+  remoteVms.attachCommands(remoteDesktops);
   if (homeLeases) {
     // Agents' hosts join the lockspace at their link and take their desktops' home leases through it.
     homeLeases.attachRemote(remoteDesktops);

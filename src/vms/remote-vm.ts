@@ -14,6 +14,10 @@ export interface RemoteVmDriver {
   stop(rec: VmRecord & { host: string }, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }>;
   /** vm wait: until its agent reports it stopped; why it stopped (VM_WAIT_TIMEOUT after timeoutMs). */
   waitStopped(rec: VmRecord & { host: string }, timeoutMs: number): Promise<string>;
+  /** vm pause | unpause | reset, done by its agent; resolves once its report shows the state (or soon after). */
+  operate(rec: VmRecord & { host: string }, op: 'pause' | 'unpause' | 'reset'): Promise<void>;
+  /** The tail of its console or QEMU log on its host, or a PNG of its screen, through its agent. */
+  read(rec: VmRecord & { host: string }, op: 'console-log' | 'qemu-log' | 'screendump', maxBytes: number): Promise<Buffer>;
   /** The VM is no longer wanted on that host (removed, or placed elsewhere): its agent forgets it (now, or at its next link). */
   forget(rec: VmRecord & { host: string }): void;
 }

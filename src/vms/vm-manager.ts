@@ -36,6 +36,7 @@ import { diskIdentities, launchForMigration, launchIdentity, launchWithState, ty
 import type { SavedStateManifest } from '../hypervisor/saved-state/manifest.js';
 import { VmStates } from './vm-states.js';
 import { type RemoteVmDriver, remoteRuntimeView } from './remote-vm.js';
+import { VM_COMMAND_DATA_MAX_BYTES } from '../contract/agent.js';
 
 /** A saved state a start resumes from (verified: its sha256 was just checked, as by a receive). */
 export interface StateToResume {
@@ -384,7 +385,7 @@ export class VmManager {
   }
 
   async pause(name: string): Promise<VmStatus> {
-    await this.requireLocal(name, 'pause');
+    if (await this.onAgent(name, (remote, rec) => remote.operate(rec, 'pause').then(() => true))) return this.get(name);
     const rt = this.running(name);
     if (!canPause(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}, not running`);
     await rt.pause().catch(monitorFailed(name, 'pause'));
@@ -392,7 +393,7 @@ export class VmManager {
   }
 
   async unpause(name: string): Promise<VmStatus> {
-    await this.requireLocal(name, 'unpause');
+    if (await this.onAgent(name, (remote, rec) => remote.operate(rec, 'unpause').then(() => true))) return this.get(name);
     const rt = this.running(name);
     if (!canUnpause(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}, not paused`);
     await rt.unpause().catch(monitorFailed(name, 'unpause'));
@@ -400,7 +401,7 @@ export class VmManager {
   }
 
   async reset(name: string): Promise<VmStatus> {
-    await this.requireLocal(name, 'reset');
+    if (await this.onAgent(name, (remote, rec) => remote.operate(rec, 'reset').then(() => true))) return this.get(name);
     const rt = this.running(name);
     if (!canReset(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}`);
     await rt.reset().catch(monitorFailed(name, 'reset'));
@@ -419,18 +420,21 @@ export class VmManager {
   }
 
   async consoleLog(name: string, maxBytes: number): Promise<Buffer> {
-    await this.requireLocal(name, 'its console log');
+    const remote = await this.onAgent(name, (remote, rec) => remote.read(rec, 'console-log', maxBytes));
+    if (remote) return remote;
     return consoleLogTail(vmFiles(this.runDir, name).consoleLog, maxBytes);
   }
 
   async qemuLog(name: string, maxBytes: number): Promise<Buffer> {
-    await this.requireLocal(name, 'its QEMU log');
+    const remote = await this.onAgent(name, (remote, rec) => remote.read(rec, 'qemu-log', maxBytes));
+    if (remote) return remote;
     return consoleLogTail(vmFiles(this.runDir, name).runtime.log, maxBytes);
   }
 
   /** A PNG of the VM's screen now (QMP screendump into the VM's runtime folder, read back, removed). */
   async screendump(name: string): Promise<Buffer> {
-    await this.requireLocal(name, 'a screendump');
+    const remote = await this.onAgent(name, (remote, rec) => remote.read(rec, 'screendump', VM_COMMAND_DATA_MAX_BYTES));
+    if (remote) return remote;
     const rt = this.runtimeOf(name);
     if (!rt) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} is not running`);
     const file = join(rt.paths.dir, `screendump-${randomBytes(6).toString('hex')}.png`);
@@ -449,13 +453,13 @@ export class VmManager {
     }
   }
 
-  /** What reaches QEMU or the VM's files directly is this host's only, for now: a VM on an agent's host says so. */
-  private async requireLocal(name: string, what: string): Promise<VmRecord> {
+  /** A VM on an agent's host: `step` done through its agent, and its answer (undefined: the VM is this host's). */
+  private async onAgent<T>(name: string, step: (remote: RemoteVmDriver, rec: VmRecord & { host: string }) => Promise<T>): Promise<T | undefined> {
     const rec = await this.record(name);
-    if (this.opts.remote?.isRemote(rec.host) && !this.runtimes.has(name)) {
-      throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} is on host ${rec.host}: ${what} is not yet reached through its agent (the agent keeps it in its data folder there)`);
-    }
-    return rec;
+    const remote = this.opts.remote;
+    if (!remote?.isRemote(rec.host) || this.runtimes.has(name)) return undefined;
+    remote.requireLinked(rec.host);
+    return step(remote, { ...rec, host: rec.host });
   }
 
   runtimeOf(name: string): VmRuntime | undefined {

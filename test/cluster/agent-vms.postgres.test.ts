@@ -106,10 +106,32 @@ test("a VM placed on the agent's host starts there, under the agent, and shows r
   assert.deepEqual(qemuPidsUnder(join(controller.dataDir, 'runtime')), [], 'nothing runs under the controller');
   assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, ['v1']);
   await until('the guest banner in the agent\'s console log', consoleSeen);
-  // What is not yet reached through the agent says so, rather than showing the controller's empty files.
+  // The logs are read on its host, through its agent.
   const log = await cli(['vm', 'log', 'v1']);
-  assert.notEqual(log.code, 0);
-  assert.match(log.stderr, /vm v1 is on host a1: its console log is not yet reached through its agent/);
+  assert.equal(log.code, 0, log.stderr);
+  assert.ok(log.stdout.includes(g.amd64.banner), `the console log from a1: ${log.stdout.slice(-500)}`);
+  const qemuLog = await cli(['vm', 'log', 'v1', '--qemu']);
+  assert.equal(qemuLog.code, 0, qemuLog.stderr);
+  assert.doesNotMatch(qemuLog.stdout, /not yet reached/);
+});
+
+test("pause, unpause, reset and a screendump of a VM on the agent's host, through the controller", { timeout: 180_000 }, async () => {
+  const paused = await json<VmStatus>(['vm', 'pause', 'v1']);
+  assert.equal(paused.state, 'paused');
+  const resumed = await json<VmStatus>(['vm', 'unpause', 'v1']);
+  assert.equal(resumed.state, 'running');
+  const again = await cli(['vm', 'unpause', 'v1']);
+  assert.notEqual(again.code, 0, 'the agent refuses as the controller would');
+  assert.match(again.stderr, /VM_BUSY|not paused/);
+  const shot = join(tempDir(), 'v1.png');
+  await controller.api().download('GET', '/v1/vms/v1/screendump', undefined, shot);
+  const png = readFileSync(shot);
+  assert.equal(png.subarray(0, 8).toString('hex'), '89504e470d0a1a0a', 'a PNG of its screen');
+  const banners = () => readFileSync(join(agentDir, 'logs', 'v1', 'console.log'), 'latin1').split(g.amd64.banner).length - 1;
+  const booted = banners();
+  assert.equal((await cli(['vm', 'reset', 'v1'])).code, 0);
+  await until('v1 booted again after the reset', () => banners() > booted, 120_000);
+  assert.equal((await status('v1')).pid, pid, 'the same QEMU: a reset, not a restart');
 });
 
 
@@ -485,7 +507,9 @@ test("drain: a running VM moves live to another agent's host (the same guest, it
   assert.equal(parentOf(moved.pid!), agent2.proc.pid);
   await until("a1's QEMU of v3 gone", () => !qemuLives(before.pid!));
   assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'v3')), []);
-  assert.match(agent.output, /vm v3 migrated to host a2 in \d+ ms \(\d+ bytes\)/);
+  const figures = /vm v3 migrated to host a2 in (\d+) ms \((\d+) bytes\)/.exec(agent.output);
+  assert.ok(figures, 'the source says how long and how much');
+  console.log(`migration figures: 160 MiB guest, ${figures[1]} ms, ${(Number(figures[2]) / 2 ** 20).toFixed(1)} MiB sent`);
   assert.match(agent2.output, /vm v3 arrived by live migration/);
   // The same guest, never rebooted: the variable set before the move is still in its shell.
   const after = await shell('v3');

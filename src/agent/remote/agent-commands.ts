@@ -7,9 +7,11 @@ import { leaseAcquireFor, leaseReleaseFor, type SanlockClient } from '../../clus
 import { diskPlug, diskPlugged, diskUnplug } from '../../hypervisor/guest-vm.js';
 import type { VmRuntime } from '../../hypervisor/vm-runtime.js';
 
-type Command = Extract<ControllerMessage, { type: 'vm-command' }> & { command: { op: Exclude<VmCommand['op'], MigrationOp> } };
+type Command = Extract<ControllerMessage, { type: 'vm-command' }> & { command: { op: Exclude<VmCommand['op'], MigrationOp | ManagerOp> } };
 /** The migration's steps (agent-migration.ts): not on a VM's running QEMU alone. */
 export type MigrationOp = 'migrate-in' | 'migrate-out' | 'migrate-resume';
+/** Done by the agent's own VM manager (agent-vms.ts), as on the controller's host: a log is there for a stopped VM too. */
+export type ManagerOp = 'pause' | 'unpause' | 'reset' | 'console-log' | 'qemu-log' | 'screendump';
 type Result = Extract<AgentMessage, { type: 'vm-command-result' }>;
 
 /** Carries out the command on the VM's QEMU; a failure is answered with its registry code. `sanlock`: this host's
@@ -17,14 +19,14 @@ type Result = Extract<AgentMessage, { type: 'vm-command-result' }>;
 export async function vmCommandRun(m: Command, runtime: VmRuntime | undefined, host: string, sanlock: SanlockClient | undefined): Promise<Result> {
   try {
     if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${m.vm} does not run on host ${host}`);
-    return { type: 'vm-command-result', id: m.id, value: await run(m.command as Exclude<VmCommand, { op: MigrationOp }>, runtime, host, sanlock) };
+    return { type: 'vm-command-result', id: m.id, value: await run(m.command as Exclude<VmCommand, { op: MigrationOp | ManagerOp }>, runtime, host, sanlock) };
   } catch (err) {
     const e = err as Error;
     return { type: 'vm-command-result', id: m.id, error: { code: err instanceof ArdesiaError ? err.code : 'VM_MONITOR_FAILED', message: e.message.slice(0, 1000) } };
   }
 }
 
-async function run(c: Exclude<VmCommand, { op: MigrationOp }>, runtime: VmRuntime, host: string, sanlock: SanlockClient | undefined): Promise<boolean> {
+async function run(c: Exclude<VmCommand, { op: MigrationOp | ManagerOp }>, runtime: VmRuntime, host: string, sanlock: SanlockClient | undefined): Promise<boolean> {
   switch (c.op) {
     case 'disk-plug':
       await diskPlug(runtime, c);

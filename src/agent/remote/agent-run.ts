@@ -17,6 +17,7 @@ import { hostCheck, type HostReport } from '../../hypervisor/host/index.js';
 import { dataDirLock } from '../../lib/data-dir-lock.js';
 import { vmCommandRun } from './agent-commands.js';
 import { isMigrationCommand, migrationCommandRun } from './agent-migration.js';
+import { isManagerOp, vmOpRun } from './agent-vm-ops.js';
 import { streamDial } from './agent-streams.js';
 import { AgentVms } from './agent-vms.js';
 import { type AgentState, agentStateRead, agentStateWrite, controllerAfter, controllerCandidates } from './agent-state.js';
@@ -245,8 +246,13 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
         });
       } else if (m.type === 'vm-command') {
         const command = m.command;
-        const running = isMigrationCommand(command) ? migrationCommandRun({ ...m, command }, vms, url, state, log) : vmCommandRun({ ...m, command }, vms.runtimeOf(m.vm), state.host, vms.sanlock);
+        const running = isMigrationCommand(command)
+          ? migrationCommandRun({ ...m, command }, vms, url, state, log)
+          : isManagerOp(command)
+            ? vmOpRun({ ...m, command }, vms.ops)
+            : vmCommandRun({ ...m, command }, vms.runtimeOf(m.vm), state.host, vms.sanlock);
         void running.then((result) => {
+          if (isManagerOp(command)) reportSoon(); // a pause or unpause shows in the VM's state at once
           if (ws.readyState === ws.OPEN) ws.send(agentMessageEncode(result));
         });
       } else if (m.type === 'ack') {

@@ -24,6 +24,7 @@ import { ownerPolicyLoad } from '../../vms/owner-files.js';
 import { VmManager } from '../../vms/vm-manager.js';
 import { runningArgv } from '../../vms/vm-saved-state.js';
 import { VmUids, vmUidRange } from '../../vms/vm-uids.js';
+import type { VmOps } from './agent-vm-ops.js';
 import { desiredMerge, type VmAction, vmActions } from './vm-plan.js';
 
 /** How long a kill (a forced stop, a VM no longer wanted here) waits for QEMU to be gone. */
@@ -212,6 +213,11 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     await runtime.resumeHere({ clipboardAgent: hasClipboardAgent((runtime.launchArgv ?? runningArgv(runtime.pid)).args) });
     this.departed.delete(name);
     this.log.warn({ vm: name }, `vm ${name}: its migration failed at the destination; it runs on here`);
+  }
+
+  /** Pause, unpause, reset, logs and screendumps, as the controller's VM manager does them on its own host. */
+  get ops(): VmOps {
+    return this.manager;
   }
 
   /** The running QEMU of a VM on this host (its console's streams attach to it), or undefined. */
