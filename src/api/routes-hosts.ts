@@ -1,6 +1,6 @@
 // Hosts of the cluster (administrators only): list, show with what is left there, drain, undrain, evict, remove.
 import { z } from 'zod';
-import { EVICT_GRACE_DEFAULT_S, HOST_LABELS_FROM, HostLabelsBody, HostName, HostState, KsmMode, type HostDetail, type HostEviction, type HostView, type KsmReport } from '../contract/hosts.js';
+import { EVICT_GRACE_DEFAULT_S, HOST_LABELS_FROM, HostLabelsBody, HostName, HostState, KsmMode, VmMigrationView, type HostDetail, type HostEviction, type HostView, type KsmReport } from '../contract/hosts.js';
 import { AGENT_JOIN_PATH, AgentJoinReply, AgentJoinRequest } from '../contract/agent.js';
 import { JOIN_TOKEN_DEFAULT_TTL_MS, JOIN_TOKEN_MAX_TTL_MS } from '../cluster/agent-join.js';
 import { listOf, namedResult } from './responses.js';
@@ -28,6 +28,8 @@ export const KsmReportBody = z
   .strict() satisfies z.ZodType<KsmReport>;
 
 const KsmBody = z.object({ mode: KsmMode }).strict();
+const MigrateParams = z.object({ name: z.string().min(1).max(64) }).strict();
+const MigrateBody = z.object({ host: HostName.optional() }).strict().default({});
 const EvictBody = z.object({ graceSeconds: z.number().int().min(0).max(3600).default(EVICT_GRACE_DEFAULT_S) }).strict().default({});
 export const HostEvictionBody = z
   .object({
@@ -118,6 +120,16 @@ export const hostRoutes: ApiRoute[] = [
     body: EvictBody,
     response: HostEvictionBody,
     handler: async (input) => input.app.hosts.evict(input.params.name, callerOf(input), input.app.vms, input.body.graceSeconds),
+  }),
+  defineRoute({
+    method: 'POST',
+    url: '/v1/vms/:name/migrate',
+    summary: "Move a running VM from its agent's host to another agent's host by live migration (to `host`, or where placement puts it)",
+    access: 'admin',
+    params: MigrateParams,
+    body: MigrateBody,
+    response: VmMigrationView,
+    handler: async (input) => input.app.agents.migrations.migrate(input.params.name, callerOf(input), input.body.host),
   }),
   defineRoute({
     method: 'PUT',

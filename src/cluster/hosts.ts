@@ -249,9 +249,10 @@ export class HostService extends EventEmitter<HostServiceEvents> {
 
   /** Where a VM moving by live migration goes: an agent's host that takes new VMs (the controller's own host has no
    *  agent link to receive one). */
-  async placeMigration(need: PlacementNeed): Promise<string> {
+  async placeMigration(need: PlacementNeed, onto?: string): Promise<string> {
+    if (onto !== undefined) await requireHost(this.db, onto);
     const snap = await hostsSnapshot(this.db);
-    const loads = hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage, true).filter((h) => h.name !== this.opts.name);
+    const loads = hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage, true).filter((h) => h.name !== this.opts.name && (onto === undefined || h.name === onto));
     const p = placeDesktop(loads, need);
     if (p.kind === 'refuse') throw new ArdesiaError(p.code, p.message);
     return p.host;

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { auditAppend } from '../audit/log.js';
 import { ArdesiaError } from '../contract/errors.js';
+import type { VmMigrationView } from '../contract/hosts.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmGet, vmNextGeneration } from '../store/vms.js';
 import type { AgentStreams } from './agent-streams.js';
@@ -20,20 +21,15 @@ const DESTINATION_READY_MS = 90_000;
 /** After the destination failed, how long the source's own answer may take: completed (then resumed there) or failed. */
 const SOURCE_ANSWER_AFTER_FAILURE_MS = 30_000;
 
-export interface MigrationOutcome {
-  vm: string;
-  from: string;
-  to: string;
-  ms: number;
-}
+export type MigrationOutcome = VmMigrationView;
 
 export interface MigrationDeps {
   db: Store;
   streams: AgentStreams;
   commands: Pick<RemoteDesktopVms, 'command'>;
   remote: RemoteVms;
-  /** Where the VM goes when the caller names no host: placement, without the hosts that take nothing new. */
-  place(rec: VmRecord): Promise<string>;
+  /** Where the VM goes: placement over agents' hosts that take new VMs, or only `onto` when the caller names it. */
+  place(rec: VmRecord, onto?: string): Promise<string>;
   log: Logger;
 }
 
@@ -62,7 +58,7 @@ export class VmMigrations {
     if (rec.desired !== 'running' || rec.observed?.state !== 'running') throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} is not running on host ${from} (${rec.observed?.state ?? 'no report'})`);
     const pool = await this.d.db.selectFrom('pool_desktops').select('pool').where('name', '=', name).executeTakeFirst();
     if (pool) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} is a desktop of pool ${pool.pool}: it moves at its next logoff`);
-    const target = to ?? (await this.d.place(rec));
+    const target = await this.d.place(rec, to);
     if (target === from) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} already runs on host ${from}`);
     if (!this.d.remote.isRemote(target)) throw new ArdesiaError('VM_NOT_MIGRATABLE', `host ${target} is the controller's own host: VMs arrive on agents' hosts only`);
     this.d.remote.requireLinked(from);

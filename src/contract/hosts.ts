@@ -131,3 +131,7 @@ export interface KsmReport {
   pagesToScan: number | null;
   sleepMillisecs: number | null;
 }
+
+/** A live migration done (POST /v1/vms/NAME/migrate, or a drain's): where from, where to, how long. */
+export const VmMigrationView = z.object({ vm: z.string(), from: HostName, to: HostName, ms: z.number().int().min(0) }).strict();
+export type VmMigrationView = z.infer<typeof VmMigrationView>;

@@ -65,6 +65,8 @@ const ROWS: Record<string, Row> = {
   'POST /v1/vms/:name/unpause': { expect: OWNER, params: VM },
   'POST /v1/vms/:name/reset': { expect: OWNER, params: VM },
   'POST /v1/vms/:name/wait': { expect: OWNER, params: VM },
+  // Administrators only, even for the VM's owner: a move between hosts is the cluster's (here: on the controller's own host, 409).
+  'POST /v1/vms/:name/migrate': { expect: [401, 403, 403, 409], params: VM, body: {} },
   'GET /v1/vms/:name/log': { expect: OWNER, params: VM },
   'GET /v1/vms/:name/screendump': { expect: OWNER, params: VM },
   'POST /v1/vms/:name/send': { expect: OWNER, params: VM },

@@ -529,4 +529,20 @@ test("drain: a running VM moves live to another agent's host (the same guest, it
   await until('a1 linked again', linked(true));
   assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'v3')), []);
   assert.equal((await status('v3')).pid, moved.pid);
+  // By hand, back to a1 once it takes VMs again: refused while it is in maintenance, to a host it is on, to no host.
+  const refused = await cli(['vm', 'migrate', 'v3', '--to', 'a1']);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /a1 is maintenance/);
+  assert.match((await cli(['vm', 'migrate', 'v3', '--to', 'a2'])).stderr, /already runs on host a2/);
+  assert.match((await cli(['vm', 'migrate', 'v3', '--to', 'nosuch'])).stderr, /nosuch/);
+  assert.equal((await cli(['host', 'undrain', 'a1'])).code, 0);
+  const back = await cli(['vm', 'migrate', 'v3', '--to', 'a1']);
+  assert.equal(back.code, 0, back.stderr);
+  assert.match(back.stdout, /^ardesia: vm v3 moved from host a2 to host a1 in \d+\.\d s, running throughout$/m);
+  const home = await status('v3');
+  assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'v3')), [home.pid]);
+  await until("a2's QEMU of v3 gone", () => !qemuLives(moved.pid!));
+  const last = await shell('v3');
+  await last.type('echo back-$MARK', /back-moved-42/);
+  last.close();
 });

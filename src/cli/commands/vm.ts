@@ -3,6 +3,7 @@ import { terminalSafe, terminalSafeLine } from '../terminal-safe.js';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ArdesiaError } from '../../contract/errors.js';
+import type { VmMigrationView } from '../../contract/hosts.js';
 import type { VmStatus } from '../../contract/vm.js';
 import { formatMiB } from '../../lib/size.js';
 import { ApiClient, type GlobalOptions, resolveEndpoint } from '../client.js';
@@ -172,6 +173,16 @@ export function registerVmCommands(program: Command): void {
         else console.log(`ardesia: vm ${name} ${verb === 'reset' ? 'was reset' : `is ${status.state}`}`);
       });
   }
+
+  vm.command('migrate')
+    .description("move a running VM on an agent's host to another agent's host while it runs (live migration; administrators)")
+    .argument('<name>')
+    .option('--to <host>', 'the host to move it to (default: where placement puts it)')
+    .action(async (name: string, flags: { to?: string }, cmd: Command) => {
+      const moved = await client(cmd).request<VmMigrationView>('POST', `/v1/vms/${encodeURIComponent(name)}/migrate`, flags.to !== undefined ? { host: flags.to } : {});
+      if (json(cmd)) output(true, moved);
+      else console.log(`ardesia: vm ${name} moved from host ${moved.from} to host ${moved.to} in ${(moved.ms / 1000).toFixed(1)} s, running throughout`);
+    });
 
   vm.command('wait')
     .description('wait until a VM stops')
