@@ -243,7 +243,7 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
   }
   const manager = new VmManager({ dataDir, runDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids, remote: remoteVms, ...(homeLeases ? { launchPrefix: homeLeases.registerPrefix() } : {}) });
   // A drain moves the host's running plain VMs to other agents' hosts by live migration.
-  const migrations = new VmMigrations({ db: store, streams: agentStreams, commands: remoteDesktops, remote: remoteVms, log, place: (rec, onto) => hosts.placeMigration({ memoryMiB: rec.spec.memoryMiB, vcpus: rec.spec.vcpus }, onto) });
+  const migrations = new VmMigrations({ db: store, streams: agentStreams, commands: remoteDesktops, remote: remoteVms, log, place: (rec, onto) => hosts.placeMigration({ memoryMiB: rec.spec.memoryMiB, vcpus: rec.spec.vcpus }, rec.host ?? '', onto) });
   drainMovesAttach(hosts, migrations, log);
   const rootToken = await ensureRootToken(store, dataDir);
 

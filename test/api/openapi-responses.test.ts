@@ -93,6 +93,8 @@ const AREAS: Record<string, string[]> = {
   hosts: ['GET /v1/hosts', 'GET /v1/hosts/:name', 'POST /v1/hosts/:name/drain', 'POST /v1/hosts/:name/undrain', 'POST /v1/hosts/:name/evict', 'PUT /v1/hosts/:name/labels', 'DELETE /v1/hosts/:name', 'GET /v1/hosts/:name/ksm', 'PUT /v1/hosts/:name/ksm'],
   // Driven by test/cluster/agent-join.postgres.test.ts: a token needs a PostgreSQL store and an HTTPS listener to pin.
   agents: ['POST /v1/hosts/:name/join-token', 'POST /v1/agent/join'],
+  // Driven by test/cluster/agent-vms.postgres.test.ts: a live migration needs two agents' hosts.
+  migrations: ['POST /v1/vms/:name/migrate'],
 };
 
 test('every route declares its success body and is driven by one of the tests below', () => {

@@ -11,7 +11,9 @@ import { WebSocket } from 'ws';
 import { ApiClient } from '../../src/cli/client.js';
 import { openDisplay } from '../gateway/harness.js';
 import { rfbStart } from '../gateway/protocols.js';
-import type { HostDetail, HostEviction, HostView } from '../../src/contract/hosts.js';
+import type { HostDetail, HostEviction, HostView, VmMigrationView } from '../../src/contract/hosts.js';
+import { hostRoutes } from '../../src/api/routes-hosts.js';
+import { type OpenApiDoc, schemaProblems } from '../api/responses-support.js';
 import type { AuditEntry } from '../../src/contract/users.js';
 import type { VmStatus } from '../../src/contract/vm.js';
 import { NetLab } from '../netboot/lab.js';
@@ -539,6 +541,16 @@ test("drain: a running VM moves live to another agent's host (the same guest, it
   const back = await cli(['vm', 'migrate', 'v3', '--to', 'a1']);
   assert.equal(back.code, 0, back.stderr);
   assert.match(back.stdout, /^ardesia: vm v3 moved from host a2 to host a1 in \d+\.\d s, running throughout$/m);
+  // Once more, through the API: its reply as the OpenAPI document and the route's own schema say.
+  const api = controller.api();
+  const doc = await api.request<OpenApiDoc>('GET', '/v1/openapi.json');
+  const reply = await api.request<VmMigrationView>('POST', '/v1/vms/v3/migrate', { host: 'a2' });
+  const schema = doc.paths['/v1/vms/{name}/migrate']?.post?.responses['200']?.content?.['application/json']?.schema;
+  assert.ok(schema, 'POST /v1/vms/:name/migrate is documented');
+  assert.deepEqual(schemaProblems(schema, reply), []);
+  assert.ok(hostRoutes.find((r) => r.method === 'POST' && r.url === '/v1/vms/:name/migrate')!.response!.safeParse(reply).success);
+  assert.deepEqual([reply.vm, reply.from, reply.to], ['v3', 'a1', 'a2']);
+  assert.equal((await cli(['vm', 'migrate', 'v3'])).code, 0, 'and back, where placement puts it (a1: a2 is where it is)');
   const home = await status('v3');
   assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'v3')), [home.pid]);
   await until("a2's QEMU of v3 gone", () => !qemuLives(moved.pid!));
