@@ -4,10 +4,19 @@
 //   fetch URL BYTES    a ws client that reads the stream; prints {"seconds", "bytes"}
 //   echo URL COUNT     a ws client: COUNT 64-byte round trips; prints {"rttMs": [...]}
 //   direct DIR COUNT   the same round trips on the unix socket itself (the latency baseline)
+//   controller PORT AGENTPORT DIR CERT KEY   one agent hop: the browser's socket on PORT piped (the daemon's display
+//                      pipe) to a stream the agent dials back over TLS to AGENTPORT, as a VM on an agent's host
+//   agent DIR AGENTPORT FINGERPRINT          the agent's end: asked on DIR/agent-ctl.sock, dials the stream (its own
+//                      pinned TLS and WebSocket) and pipes it to DIR/stream.sock or echo.sock (its socketPipe)
 import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
-import WebSocket from 'ws';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import WebSocket, { createWebSocketStream, WebSocketServer } from 'ws';
+import { dial, socketPipe } from '../src/agent/remote/agent-streams.js';
+import type { AgentState } from '../src/agent/remote/agent-state.js';
+import { AGENT_STREAM_HEADER } from '../src/contract/agent.js';
 import { pipeDisplay } from '../src/gateway/proxy.js';
 import { upgradeAnswer } from '../src/gateway/upgrade.js';
 
@@ -97,10 +106,63 @@ function echoDirect(dir: string, count: number): void {
   s.on('connect', () => roundTrips((b) => s.write(b), (cb) => s.on('data', (d: Buffer) => cb(d.length)), count, print));
 }
 
-const [role, a, b] = process.argv.slice(2);
+/** The controller's side of one hop: each browser socket asks the agent (a line on its control socket) for a stream. */
+async function controller(port: number, agentPort: number, dir: string, cert: string, key: string): Promise<void> {
+  const waiting = new Map<string, (ws: WebSocket) => void>();
+  const agents = new WebSocketServer({ noServer: true });
+  const tlsServer = createHttpsServer({ cert: readFileSync(cert), key: readFileSync(key) });
+  tlsServer.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const id = String(req.headers[AGENT_STREAM_HEADER] ?? '').split('.')[0]!;
+    agents.handleUpgrade(req, socket, head, (ws) => {
+      ws.pause();
+      waiting.get(id)?.(ws);
+      waiting.delete(id);
+    });
+  });
+  await new Promise<void>((ok) => tlsServer.listen(agentPort, '127.0.0.1', ok));
+  const control = connect(join(dir, 'agent-ctl.sock'));
+  await new Promise((ok) => control.once('connect', ok));
+  let next = 0;
+  const server = createHttpServer();
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const target = new URL(req.url ?? '/', 'http://peer').searchParams.get('target') === 'echo' ? 'echo' : 'stream';
+    const id = `s${String(next++).padStart(15, '0')}`;
+    waiting.set(id, (agentWs) => {
+      // As display-socket.ts does for a VM on an agent's host: the agent's stream as the VNC side of the pipe.
+      void upgradeAnswer(socket, req).then(() => {
+        pipeDisplay(socket, head, createWebSocketStream(agentWs));
+        agentWs.resume();
+      });
+    });
+    control.write(`${id} ${target}\n`);
+  });
+  await new Promise<void>((ok) => server.listen(port, '127.0.0.1', ok));
+  process.stdout.write('ready\n');
+}
+
+async function agent(dir: string, agentPort: number, fingerprint: string): Promise<void> {
+  const controllerUrl = new URL(`https://127.0.0.1:${agentPort}`);
+  const state: AgentState = { controller: controllerUrl.href, fingerprint, host: 'bench', credential: `ardesia-agent.${'0'.repeat(43)}` };
+  createServer((ctl) => {
+    let buffered = '';
+    ctl.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+        const [id, target] = buffered.slice(0, nl).split(' ');
+        buffered = buffered.slice(nl + 1);
+        const vnc = connect(join(dir, `${target}.sock`));
+        vnc.once('connect', () => void dial({ id: id!, secret: 'x'.repeat(43) }, controllerUrl, state).then((ws) => socketPipe(ws, vnc)));
+      }
+    });
+  }).listen(join(dir, 'agent-ctl.sock'), () => process.stdout.write('ready\n'));
+}
+
+const [role, a, b, c, d, e] = process.argv.slice(2);
 if (role === 'source') source(a!, Number(b));
 else if (role === 'proxy') await proxy(Number(a), b!);
 else if (role === 'fetch') fetchStream(a!, Number(b));
 else if (role === 'echo') echoWs(a!, Number(b));
 else if (role === 'direct') echoDirect(a!, Number(b));
+else if (role === 'controller') await controller(Number(a), Number(b), c!, d!, e!);
+else if (role === 'agent') await agent(a!, Number(b), c!);
 else throw new Error(`unknown role ${role}`);

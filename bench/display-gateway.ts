@@ -16,7 +16,7 @@ const PEER = join(import.meta.dirname, 'display-gateway-peer.js');
 const CLOCK_TICKS = 100;
 type Side = 'ardesia' | 'websockify';
 
-function startProcess(cmd: string, args: string[], readyText?: string): Promise<ChildProcess> {
+export function startProcess(cmd: string, args: string[], readyText?: string): Promise<ChildProcess> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((ok, fail) => {
@@ -30,7 +30,7 @@ function startProcess(cmd: string, args: string[], readyText?: string): Promise<
   });
 }
 
-function runJson<T>(args: string[]): Promise<T> {
+export function runJson<T>(args: string[]): Promise<T> {
   return new Promise((ok, fail) => {
     const child = spawn(process.execPath, [PEER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -73,12 +73,12 @@ function treeCpuSeconds(root: number): { seconds: number; liveDescendants: numbe
   return { seconds: ticks / CLOCK_TICKS, liveDescendants: live };
 }
 
-async function quietTree(pid: number): Promise<number> {
+export async function quietTree(pid: number): Promise<number> {
   for (let i = 0; i < 50 && treeCpuSeconds(pid).liveDescendants > 0; i++) await new Promise((r) => setTimeout(r, 100));
   return treeCpuSeconds(pid).seconds;
 }
 
-const p99 = (v: number[]) => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(v.length * 0.99))]!;
+export const p99 = (v: number[]) => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(v.length * 0.99))]!;
 
 export async function run(): Promise<{ name: string; rows: Array<Record<string, string | number>>; notes?: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'dgb-'));

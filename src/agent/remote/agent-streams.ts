@@ -70,7 +70,7 @@ export async function dial(m: { id: string; secret: string }, controller: URL, s
 }
 
 /** Bytes both ways, with back-pressure (the WebSocket as a stream); either end's close ends the other. Returns the end. */
-function socketPipe(ws: WebSocket, unix: Socket): () => void {
+export function socketPipe(ws: WebSocket, unix: Socket): () => void {
   const stream = createWebSocketStream(ws);
   const end = () => {
     unix.destroy();
