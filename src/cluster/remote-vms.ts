@@ -105,7 +105,7 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
       for (const rec of (await vmList(this.db)).filter((r) => r.host === host && r.observed !== null && !reported.has(r.name) && !this.moving.has(r.name))) {
         await vmSetObserved(this.db, rec.name, null);
         // Its agent has no trace of it (the host restarted before it was judged down): gone, as after an exit.
-        if (rec.observed!.state !== 'stopped') for (const listener of this.exitListeners) listener(rec.name, `not on host ${host} any more: its agent, back, does not have it`);
+        if (rec.observed!.state !== 'stopped') this.exited(rec.name, `not on host ${host} any more: its agent, back, does not have it`);
       }
     }
   }
@@ -113,7 +113,7 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   private async record(rec: VmRecord & { host: string }, o: VmObserved): Promise<void> {
     await vmSetObserved(this.db, rec.name, o);
     if (o.state === 'stopped' && rec.observed !== null && rec.observed.state !== 'stopped') {
-      for (const listener of this.exitListeners) listener(rec.name, o.exitReason ?? 'stopped');
+      this.exited(rec.name, o.exitReason ?? 'stopped');
     }
     if (o.state !== 'stopped' && o.startedAt !== rec.startedAt) await vmSetDesired(this.db, rec.name, { startedAt: o.startedAt });
     // Stopped after the agent applied the current generation (asked to, or by itself: the guest powered off, QEMU died):
@@ -168,6 +168,10 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     await vmSetObserved(this.db, rec.name, null);
     this.send(to, { name: rec.name, spec: rec.spec, desired: 'running', generation });
     this.send(rec.host, { name: rec.name, spec: rec.spec, desired: 'absent', generation });
+  }
+
+  private exited(name: string, reason: string): void {
+    for (const listener of this.exitListeners) listener(name, reason);
   }
 
   private async nextGeneration(name: string): Promise<number> {
