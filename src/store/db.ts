@@ -30,20 +30,39 @@ export type StoreLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres
 export function storeLocation(database: string | undefined, dataDir: string): StoreLocation {
   const given = database?.trim() ?? '';
   if (given === '' || given === 'sqlite') return { kind: 'sqlite', path: join(dataDir, 'ardesia.db') };
+  const normalized = socketUrlNormalized(given);
   let url: URL;
   try {
-    url = new URL(given);
+    url = new URL(normalized);
   } catch {
     throw new ArdesiaError('DATABASE_URL_INVALID', `--database ${redactUrl(given)} is neither "sqlite" nor a URL`);
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new ArdesiaError('DATABASE_URL_INVALID', `--database: ${url.protocol.replace(/:$/, '')} is not a store Ardesia speaks (postgres:// or sqlite)`);
   if (url.pathname.replace(/^\//, '') === '') throw new ArdesiaError('DATABASE_URL_INVALID', `--database ${redactUrl(given)} names no database (postgres://HOST/DATABASE)`);
-  return { kind: 'postgres', url: given };
+  return { kind: 'postgres', url: normalized };
 }
 
-/** Pure: a database URL fit for messages and logs, its password replaced. */
+/**
+ * libpq's and node-postgres's socket form with a user and no host, `postgres://USER[:PASSWORD]@/DB?host=/run/postgresql`,
+ * is no WHATWG URL (userinfo needs a host): the same connection as `postgres:///DB?host=…&user=USER[&password=…]`,
+ * which it is. Anything else is returned as given.
+ */
+export function socketUrlNormalized(given: string): string {
+  const m = /^(postgres(?:ql)?:\/\/)([^@/?#]*)@(\/[^?#]*)?(\?[^#]*)?$/i.exec(given);
+  if (!m) return given;
+  const [, scheme, userinfo, path, query] = m;
+  const colon = userinfo!.indexOf(':');
+  const params = new URLSearchParams(query?.slice(1) ?? '');
+  const user = decodeURIComponent(colon < 0 ? userinfo! : userinfo!.slice(0, colon));
+  if (user !== '') params.set('user', user);
+  if (colon >= 0) params.set('password', decodeURIComponent(userinfo!.slice(colon + 1)));
+  const search = params.toString();
+  return `${scheme}${path ?? '/'}${search === '' ? '' : `?${search}`}`;
+}
+
+/** Pure: a database URL fit for messages and logs, its password replaced (in the userinfo or a `password=` parameter). */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
+  return url.replace(/^([a-z]+:\/\/[^:/@]*):[^@/]*@/i, '$1:***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
 }
 
 /** Every migration this build knows, from each domain's file (names sort globally). */

@@ -35,8 +35,10 @@ async function toolPath(tool: 'pg_dump' | 'psql', url: string): Promise<string> 
 /** The URL without its password, and the password for PGPASSWORD. */
 function splitSecret(url: string): { url: string; password?: string } {
   const u = new URL(url);
-  const password = u.password ? decodeURIComponent(u.password) : undefined;
+  // In the userinfo, or a parameter (socketUrlNormalized's form of `postgres://USER:PASSWORD@/DB?host=…`).
+  const password = u.password ? decodeURIComponent(u.password) : (u.searchParams.get('password') ?? undefined);
   u.password = '';
+  u.searchParams.delete('password');
   return { url: u.toString(), password };
 }
 

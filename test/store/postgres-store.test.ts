@@ -11,7 +11,7 @@ import { NETBOOT_MIGRATIONS } from '../../src/store/migrations-netboot.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { openStore, storeLocation } from '../../src/store/db.js';
 import { ArdesiaError } from '../../src/contract/errors.js';
-import { freshDatabase } from '../helpers/postgres.js';
+import { freshDatabase, freshDatabaseForNamespaces } from '../helpers/postgres.js';
 
 const ALL = { ...MIGRATIONS, ...AUTH_MIGRATIONS, ...POOL_MIGRATIONS, ...NETBOOT_MIGRATIONS };
 const at = new Date().toISOString();
@@ -83,4 +83,17 @@ test('a server that does not answer is DATABASE_UNREACHABLE, naming the URL with
   assert.ok(err instanceof ArdesiaError, String(err));
   assert.equal(err.code, 'DATABASE_UNREACHABLE');
   assert.ok(!err.message.includes('s3cret'), err.message);
+});
+
+test("libpq's socket form with a user and no host (postgres://USER@/DB?host=SOCKETS) opens the store", async () => {
+  const tcp = new URL(await freshDatabaseForNamespaces().then((d) => d.viaSocket));
+  // USER@/DB?host=: no WHATWG URL, but what administrators copy from libpq's documentation.
+  const given = `postgres://${tcp.username}@/${tcp.pathname.slice(1)}?host=${tcp.searchParams.get('host')}&port=${tcp.port}`;
+  assert.throws(() => new URL(given), 'the form is no WHATWG URL');
+  const store = await openStore(storeLocation(given, '/nowhere'));
+  try {
+    assert.ok((await store.introspection.getTables()).some((t) => t.name === 'vms'), 'migrated through the socket');
+  } finally {
+    await store.destroy();
+  }
 });
