@@ -509,9 +509,9 @@ test("drain: a running VM moves live to another agent's host (the same guest, it
   assert.equal(parentOf(moved.pid!), agent2.proc.pid);
   await until("a1's QEMU of v3 gone", () => !qemuLives(before.pid!));
   assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'v3')), []);
-  const figures = /vm v3 migrated to host a2 in (\d+) ms \((\d+) bytes\)/.exec(agent.output);
-  assert.ok(figures, 'the source says how long and how much');
-  console.log(`migration figures: 160 MiB guest, ${figures[1]} ms, ${(Number(figures[2]) / 2 ** 20).toFixed(1)} MiB sent`);
+  const figures = /vm v3 migrated to host a2 in (\d+) ms \((\d+) bytes, the guest stopped (\d+) ms\)/.exec(agent.output);
+  assert.ok(figures, 'the source says how long, how much, and how long the guest was stopped');
+  console.log(`migration figures: 160 MiB guest, ${figures[1]} ms, ${(Number(figures[2]) / 2 ** 20).toFixed(1)} MiB sent, downtime ${figures[3]} ms`);
   assert.match(agent2.output, /vm v3 arrived by live migration/);
   // The same guest, never rebooted: the variable set before the move is still in its shell.
   const after = await shell('v3');

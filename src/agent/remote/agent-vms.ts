@@ -202,7 +202,7 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
       this.departed.delete(name);
       throw err instanceof ArdesiaError ? err : new ArdesiaError('VM_MIGRATION_FAILED', `vm ${name}: ${(err as Error).message}`);
     });
-    this.log.info({ vm: name, to, ...figures }, `vm ${name} migrated to host ${to} in ${figures.ms} ms (${figures.bytes} bytes)`);
+    this.log.info({ vm: name, to, ...figures }, `vm ${name} migrated to host ${to} in ${figures.ms} ms (${figures.bytes} bytes, the guest stopped ${figures.downtimeMs ?? '?'} ms)`);
     return figures;
   }
 

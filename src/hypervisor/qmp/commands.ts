@@ -51,6 +51,8 @@ export type QmpDeviceOptions = { driver: string; id?: string } & Record<string, 
 export interface QmpMigrateInfo {
   status?: 'none' | 'setup' | 'active' | 'device' | 'completed' | 'failed' | 'cancelled' | (string & {});
   'error-desc'?: string;
+  /** Once completed: how long the vCPUs were stopped for the last pass (ms). */
+  downtime?: number;
 }
 
 export type QmpDisplayProtocol = 'vnc' | 'spice';

@@ -23,6 +23,8 @@ export interface MigrationFigures {
   ms: number;
   /** Bytes QEMU wrote into the stream (RAM passes and devices). */
   bytes: number;
+  /** How long the guest was stopped at the end, as QEMU measured it (ms). */
+  downtimeMs: number | null;
 }
 
 /**
@@ -62,7 +64,7 @@ export async function liveMigrateOut(vm: string, qmp: QmpCommands, runtimeDir: s
     if (end.status !== 'completed') throw new Error(end['error-desc'] ?? `the migration ended ${end.status}`);
     // Flushed to the destination before the caller quits this QEMU (the last bytes are the devices' state).
     if (connection && !connection.destroyed) await new Promise<void>((resolve) => (connection!.readableEnded ? resolve() : connection!.once('close', () => resolve())));
-    return { ms: Date.now() - started, bytes };
+    return { ms: Date.now() - started, bytes, downtimeMs: typeof end.downtime === 'number' ? end.downtime : null };
   } catch (err) {
     connection?.destroy();
     sink.destroy();
