@@ -14,7 +14,8 @@ import { createServer as createHttpServer, type IncomingMessage } from 'node:htt
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import WebSocket, { createWebSocketStream, WebSocketServer } from 'ws';
-import { dial, socketPipe } from '../src/agent/remote/agent-streams.js';
+import { dial } from '../src/agent/remote/agent-streams.js';
+import { socketPipe } from '../src/lib/ws-pipe.js';
 import type { AgentState } from '../src/agent/remote/agent-state.js';
 import { AGENT_STREAM_HEADER } from '../src/contract/agent.js';
 import { pipeDisplay } from '../src/gateway/proxy.js';

@@ -17,6 +17,7 @@ import type { AgentJoin } from '../cluster/agent-join.js';
 import type { AgentLinks } from '../cluster/agent-links.js';
 import type { AgentStreams } from '../cluster/agent-streams.js';
 import type { VmMigrations } from '../cluster/vm-migrations.js';
+import type { RemoteSpice } from '../cluster/remote-spice.js';
 import type { EventHub } from './events.js';
 import type { DirectoryService } from '../directory/service.js';
 import type { DisplayAccess } from '../gateway/access.js';
@@ -44,8 +45,9 @@ export interface AppContext {
   configReload(): Promise<ConfigLoadResult>;
   pools: PoolService;
   hosts: HostService;
-  /** Remote agents: join tokens and their exchange, the agents' live links, the streams they dial back, live migrations. */
-  agents: { join: AgentJoin; links: AgentLinks; streams: AgentStreams; migrations: VmMigrations };
+  /** Remote agents: join tokens and their exchange, the agents' live links, the streams they dial back, live migrations,
+   *  SPICE relays to their VMs (absent without --listen: no client could reach one). */
+  agents: { join: AgentJoin; links: AgentLinks; streams: AgentStreams; migrations: VmMigrations; spice?: RemoteSpice };
   /** The daemon's netboot: its configuration from serve --netboot or the API, and whether it runs. */
   netboot: NetbootControl;
   events: EventHub;

@@ -53,8 +53,11 @@ export const gatewayRoutes: ApiRoute[] = [
       const runtime = app.vms.runtimeOf(vm);
       if (!runtime) {
         const host = await app.vms.remoteHostOf(vm);
-        if (host !== undefined) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `${params.name} runs on host ${host}: SPICE reaches only the controller's own host for now; use the browser's display`);
-        throw new ArdesiaError('VM_NOT_RUNNING', `vm ${vm} is not running`);
+        if (host === undefined) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${vm} is not running`);
+        // On an agent's host: through the controller's relay, which answers with the same certificate QEMU has here.
+        if (!app.agents.spice) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `${params.name} runs on host ${host}: SPICE to it goes through the controller's --listen address, and this controller serves none; use the browser's display`);
+        const login = await app.agents.spice.login(vm, host);
+        return virtViewerFile({ ...login, ca: app.tls.spiceCaPem(), hostSubject: SPICE_SUBJECT, title: `${params.name} - Ardesia` });
       }
       const login = await spiceOneTimeLogin(runtime);
       // Over TLS the client checks QEMU's certificate against Ardesia's CA and its subject, not the host name.

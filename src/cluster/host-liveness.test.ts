@@ -27,3 +27,19 @@ for (const [name, stored, age, isController, storage, want, reason] of cases) {
 test('sanlock host states map to storage liveness', () => {
   assert.deepEqual(['LIVE', 'FAIL', 'DEAD', 'FREE', 'UNKNOWN', 'x'].map(storageLivenessOf), ['renewing', 'failing', 'expired', undefined, undefined, undefined]);
 });
+
+test('a host its fence device confirmed off is down once silent, whatever its storage lease said last', () => {
+  const table: Array<[string, number, StorageLiveness | undefined, HostState, RegExp | null]> = [
+    ['silent, no lease to judge by', LATE, undefined, 'down', /fence device confirmed it powered off: nothing of it runs; the home leases it held free once/],
+    ['silent, its renewals late', LATE, 'failing', 'down', /confirmed it powered off/],
+    ['silent, lease expired too', LATE, 'expired', 'down', /nothing of it runs$/],
+    ['heartbeating again (back on): its row stands', 5_000, undefined, 'up', null],
+  ];
+  for (const [what, age, storage, want, reason] of table) {
+    const got = hostLiveness('up', age, false, storage, true);
+    assert.equal(got.state, want, what);
+    if (reason === null) assert.equal(got.reason, null, what);
+    else assert.match(got.reason ?? '', reason, what);
+  }
+  assert.equal(hostLiveness('up', 10 * LATE, true, undefined, true).state, 'up', "the controller's own host is never judged");
+});

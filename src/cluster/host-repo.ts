@@ -12,13 +12,15 @@ import { type HostJudgement, hostLiveness, type StorageLiveness } from './host-l
 
 export type HostRow = Selectable<HostTable>;
 
-/** Storage liveness by host name, as the controller's sanlock daemon last saw each host's delta lease. */
-export type StorageView = ReadonlyMap<string, StorageLiveness>;
+/** Storage liveness by host name, as the controller's sanlock daemon last saw each host's delta lease; or `fenced-off`:
+ *  its fence device confirmed it powered off since its last heartbeat (host-fence.ts). */
+export type StorageView = ReadonlyMap<string, StorageLiveness | 'fenced-off'>;
 
 /** Pure: the state and its reason placement and the views use (host-liveness.ts); the controller's own host is never
  *  judged by its heartbeat (the process asking is its embedded agent: alive, even if a stalled event loop delayed it). */
 export function hostJudgementNow(row: Pick<HostRow, 'name' | 'state' | 'heartbeat_at'>, nowMs: number, controller?: string, storage?: StorageView): HostJudgement {
-  return hostLiveness(row.state as HostState, nowMs - Date.parse(row.heartbeat_at), row.name === controller, storage?.get(row.name));
+  const witness = storage?.get(row.name);
+  return hostLiveness(row.state as HostState, nowMs - Date.parse(row.heartbeat_at), row.name === controller, witness === 'fenced-off' ? undefined : witness, witness === 'fenced-off');
 }
 
 export function hostStateNow(row: Pick<HostRow, 'name' | 'state' | 'heartbeat_at'>, nowMs: number, controller?: string, storage?: StorageView): HostState {

@@ -12,6 +12,8 @@ import { Pool } from '../contract/pools.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { Store } from '../store/db.js';
 import { dbNowIso } from './db-clock.js';
+import type { HostFencer } from './host-fence.js';
+import type { StorageLiveness } from './host-liveness.js';
 import { hostContents, hostGet, hostJudgementNow, hostLoadsOf, hostsSnapshot, hostStateNow, hostViewOf, requireHost, type StorageView } from './host-repo.js';
 import { type Placement, type PlacementNeed, placeDesktop, desktopsThatFit } from './placement.js';
 
@@ -57,6 +59,7 @@ export class HostService extends EventEmitter<HostServiceEvents> {
   /** Every host's storage lease as this host's sanlock daemon saw it at the last heartbeat (empty without home leases). */
   private storage: StorageView = new Map();
   private storageSource: (() => Promise<StorageView>) | undefined;
+  private fencer: HostFencer | undefined;
 
   constructor(
     private readonly db: Store,
@@ -97,6 +100,11 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     this.timer.unref();
   }
 
+  /** serve --fence-config: silent hosts not renewing a storage lease are powered off, and down once confirmed off. */
+  fenceWith(fencer: HostFencer): void {
+    this.fencer = fencer;
+  }
+
   /** serve --home-leases sanlock: silent hosts are judged by their storage lease too (suspect or down, host-liveness.ts). */
   watchStorage(source: () => Promise<StorageView>): void {
     this.storageSource = source;
@@ -111,14 +119,27 @@ export class HostService extends EventEmitter<HostServiceEvents> {
   async heartbeat(): Promise<void> {
     await this.db.updateTable('hosts').set({ heartbeat_at: dbNowIso(this.db) }).where('name', '=', this.opts.name).execute();
     for (const { name } of await this.db.selectFrom('hosts').select('name').where('state', '=', 'draining').execute()) await this.settleDrain(name);
+    let storage: StorageView = new Map();
     if (this.storageSource) {
       // Unknown rather than stale when sanlock does not answer: a silent host is then suspect, never down.
-      this.storage = await this.storageSource().catch((err: Error) => {
+      storage = await this.storageSource().catch((err: Error) => {
         this.log.warn({ err }, 'reading the hosts\' storage leases from sanlock failed; silent hosts count as suspect');
         return new Map();
       });
     }
+    this.storage = this.fencer ? await this.fenceWitnessed(storage) : storage;
     this.emit('heartbeat');
+  }
+
+  /** Fences started where wanted; the storage view with the hosts confirmed off since their last heartbeat. */
+  private async fenceWitnessed(storage: StorageView): Promise<StorageView> {
+    const rows = await this.db.selectFrom('hosts').select(['name', 'state', 'heartbeat_at', 'agent_linked_at']).select(dbNowIso(this.db).as('db_now')).execute();
+    const sanlock = new Map([...storage].filter((e): e is [string, StorageLiveness] => e[1] !== 'fenced-off'));
+    this.fencer!.pass(rows, rows[0] ? Date.parse(rows[0].db_now) : Date.now(), this.opts.name, sanlock);
+    const witnessed = new Map<string, StorageLiveness | 'fenced-off'>(sanlock);
+    // An expired storage lease says more (the home leases are free): it stays.
+    for (const host of this.fencer!.confirmedOff(rows)) if (witnessed.get(host) !== 'expired') witnessed.set(host, 'fenced-off');
+    return witnessed;
   }
 
   async list(): Promise<HostView[]> {

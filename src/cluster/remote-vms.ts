@@ -9,6 +9,7 @@ import type { Store } from '../store/db.js';
 import { type VmRecord, vmDelete, vmGet, vmList, vmNextGeneration, vmSetDesired, vmSetObserved } from '../store/vms.js';
 import type { RemoteVmDriver } from '../vms/remote-vm.js';
 import type { AgentLinks, AgentVmChannel } from './agent-links.js';
+import type { ImageChecksOf } from './image-checks.js';
 import type { RemoteDesktopVms } from './remote-desktop-vms.js';
 
 /** How long `vm start` waits for the agent's report that the VM runs (or why it did not start). */
@@ -31,7 +32,14 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   /** VMs under live migration (vm-migrations.ts): both hosts' reports of them wait until the move is recorded. */
   private readonly moving = new Set<string>();
 
-  constructor(private readonly db: Store, private readonly links: AgentLinks, private readonly localHost: string, private readonly log: Logger) {
+  constructor(
+    private readonly db: Store,
+    private readonly links: AgentLinks,
+    private readonly localHost: string,
+    private readonly log: Logger,
+    /** The image files a start rests on, for its host to check before their first use there. */
+    readonly imageChecksOf: ImageChecksOf = async () => [],
+  ) {
     links.attachVms(this);
   }
 
@@ -55,7 +63,8 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   async start(name: string, spec: VmSpec, host: string): Promise<void> {
     const generation = await this.nextGeneration(name);
     await vmSetDesired(this.db, name, { generation });
-    if (!this.send(host, { name, spec, desired: 'running', generation })) throw this.notLinked(host);
+    const images = await this.imageChecksOf(spec);
+    if (!this.send(host, { name, spec, desired: 'running', generation, images })) throw this.notLinked(host);
     const seen = await this.waitFor(name, (o) => o.generation >= generation && o.state !== 'starting', REMOTE_START_REPORT_WITHIN_MS);
     if (!seen) this.log.warn({ vm: name, host }, `the agent of ${host} has not reported vm ${name} within ${REMOTE_START_REPORT_WITHIN_MS / 1000} s; it stays desired running`);
     else if (seen.state === 'stopped') throw new ArdesiaError('VM_START_FAILED', `vm ${name} did not start on host ${host}: ${seen.exitReason ?? 'no reason reported'}`);
@@ -89,7 +98,8 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   /** The host's whole desired set: every VM recorded there. */
   async desiredSet(host: string): Promise<VmDesired[]> {
     const rows = (await vmList(this.db)).filter((r) => r.host === host);
-    return rows.map((r) => ({ name: r.name, spec: r.spec, desired: r.desired, generation: r.generation }));
+    // A VM desired running may be started by this set (its agent had not yet carried it out): its files come along.
+    return Promise.all(rows.map(async (r) => ({ name: r.name, spec: r.spec, desired: r.desired, generation: r.generation, ...(r.desired === 'running' ? { images: await this.imageChecksOf(r.spec) } : {}) })));
   }
 
   async observed(host: string, report: Extract<AgentMessage, { type: 'vm-observed' }>): Promise<void> {
@@ -143,6 +153,11 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
 
   async read(rec: VmRecord & { host: string }, op: 'console-log' | 'qemu-log' | 'screendump', maxBytes: number): Promise<Buffer> {
     return this.channel().commandData(rec.host, rec.name, { op, maxBytes: Math.min(maxBytes, VM_COMMAND_DATA_MAX_BYTES) }, OPERATE_ANSWER_MS);
+  }
+
+  /** A one-time SPICE password set on the VM's QEMU by its agent. */
+  async spiceLogin(host: string, vm: string): Promise<string> {
+    return (await this.channel().commandData(host, vm, { op: 'spice-login' }, OPERATE_ANSWER_MS)).toString('utf8');
   }
 
   private channel(): Pick<RemoteDesktopVms, 'command' | 'commandData'> {

@@ -74,11 +74,12 @@ export class VmMigrations {
 
   private async carryOut(rec: VmRecord & { host: string }, to: string, generation: number): Promise<void> {
     const name = rec.name;
+    const images = await this.d.remote.imageChecksOf(rec.spec);
     const inbound = this.d.streams.expect(to, name, 'migration', DESTINATION_READY_MS);
     const outbound = this.d.streams.expect(rec.host, name, 'migration');
     const sockets: WebSocket[] = [];
     try {
-      const arrived = this.d.commands.command(to, name, { op: 'migrate-in', spec: rec.spec, generation, stream: { id: inbound.id, secret: inbound.secret } }, MIGRATION_ANSWER_MS);
+      const arrived = this.d.commands.command(to, name, { op: 'migrate-in', spec: rec.spec, generation, stream: { id: inbound.id, secret: inbound.secret }, images }, MIGRATION_ANSWER_MS);
       arrived.catch(() => undefined);
       // The destination dials once its QEMU listens: a start that fails first is its answer.
       const into = await Promise.race([inbound.socket, arrived.then(() => Promise.reject(new Error('the destination answered before it dialled')))]);

@@ -143,3 +143,25 @@ test("pool desktops' messages: guest events, disk commands and their answers; a 
   const badEvent = agentMessageDecode(JSON.stringify({ type: 'vm-event', vm: 'd1', event: 'powerdown' }));
   assert.ok(!badEvent.ok && /event/.test(badEvent.problem));
 });
+
+test('protocol 5: a start carries its image files with their sha256; SPICE streams and the one-time SPICE password', () => {
+  const spec = { name: 'd1', arch: 'amd64', memoryMiB: 256, vcpus: 1, disks: [], boot: { firmware: 'bios' } };
+  const images = [{ path: '/srv/ardesia/images/deb/1.qcow2', sha256: 'ab'.repeat(32) }];
+  const start = { type: 'vm-desired', full: false, vms: [{ name: 'd1', spec, desired: 'running', generation: 3, images }] };
+  const decoded = controllerMessageDecode(JSON.stringify(start));
+  assert.ok(decoded.ok && decoded.message.type === 'vm-desired' && decoded.message.vms[0]!.images?.[0]?.sha256 === 'ab'.repeat(32), JSON.stringify(decoded));
+  const spiceStream: ControllerMessage = { type: 'stream-open', id: 'abcdefgh12345678', secret: 'A'.repeat(43), vm: 'd1', kind: 'spice', replay: 0 };
+  const spiceLogin: ControllerMessage = { type: 'vm-command', id: 'abcdefgh12345678', vm: 'd1', command: { op: 'spice-login' } };
+  for (const m of [spiceStream, spiceLogin]) assert.deepEqual(controllerMessageDecode(controllerMessageEncode(m)), { ok: true, message: m });
+  const bad: Array<[object, RegExp]> = [
+    [{ ...start, vms: [{ ...start.vms[0], images: [{ path: images[0]!.path, sha256: 'AB'.repeat(32) }] }] }, /sha256/],
+    [{ ...start, vms: [{ ...start.vms[0], images: [{ path: images[0]!.path, sha256: 'ab'.repeat(31) }] }] }, /sha256/],
+    [{ ...start, vms: [{ ...start.vms[0], images: Array.from({ length: 65 }, () => images[0]) }] }, /images/],
+    [{ ...spiceLogin, command: { op: 'spice-login', password: 'mine' } }, /password|command/],
+  ];
+  for (const [frame, why] of bad) {
+    const r = controllerMessageDecode(JSON.stringify(frame));
+    assert.equal(r.ok, false, JSON.stringify(frame));
+    if (!r.ok) assert.match(r.problem, why);
+  }
+});

@@ -7,8 +7,9 @@ import { VmSpec } from './vm.js';
 
 /** Bumped when a message changes incompatibly; a controller refuses an agent speaking another version (2: VMs' desired and
  * observed states; 3: streams to a VM's console and display, dialled out by the agent; 4: pool desktops: the guest
- * channel's stream, the guest's events, disk hot-plug commands). */
-export const AGENT_PROTOCOL_VERSION = 4;
+ * channel's stream, the guest's events, disk hot-plug commands; 5: live migration, VM operations and reads, the image
+ * files a start rests on with their checksums, SPICE through the controller). */
+export const AGENT_PROTOCOL_VERSION = 5;
 /** The most of a log or a screendump one answer carries (base64 in a JSON frame under AGENT_FRAME_MAX_BYTES). */
 export const VM_COMMAND_DATA_MAX_BYTES = 2 * 1024 * 1024;
 /** A frame larger than this is not a message of this protocol (a host's full desired set is the largest: a few KiB per VM). */
@@ -82,9 +83,23 @@ export const AgentHeartbeat = z.object({ type: z.literal('heartbeat'), seq: z.nu
 /** Each change of a VM's desired state takes the next generation: an agent applies a generation once, so a VM that
  * stopped by itself is not started again until the controller asks anew. */
 export const VmGeneration = z.number().int().min(0);
+/** An image version a VM's disks rest on, with the sha256 recorded when it was published: the agent checks the file
+ *  against it before its first use on that host (a host whose view of the shared storage differs refuses the start). */
+export const ImageFileCheck = z.object({ path: z.string().min(1).max(4096), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict();
+export type ImageFileCheck = z.infer<typeof ImageFileCheck>;
+/** The most image files one VM rests on (its disks' backing chains). */
+export const IMAGE_FILE_CHECKS_MAX = 64;
 /** One VM the controller wants on the agent's host: absent from a full set (or `absent`) means not there at all. */
 export const VmDesired = z
-  .object({ name: z.string().min(1).max(64), spec: VmSpec, desired: z.enum(['running', 'stopped', 'absent']), generation: VmGeneration, force: z.boolean().optional() })
+  .object({
+    name: z.string().min(1).max(64),
+    spec: VmSpec,
+    desired: z.enum(['running', 'stopped', 'absent']),
+    generation: VmGeneration,
+    force: z.boolean().optional(),
+    /** With `running`: the image files to check before the start. */
+    images: z.array(ImageFileCheck).max(IMAGE_FILE_CHECKS_MAX).optional(),
+  })
   .strict();
 export type VmDesired = z.infer<typeof VmDesired>;
 /** What the agent sees of one VM on its host. */
@@ -143,9 +158,10 @@ export const ControllerAck = z.object({ type: z.literal('ack'), seq: z.number().
 /** Controller → agent: the host's whole desired set after each accepted hello (`full`), then single changes. */
 export const ControllerVmDesired = z.object({ type: z.literal('vm-desired'), full: z.boolean(), vms: z.array(VmDesired).max(10_000) }).strict();
 /** Controller → agent: dial AGENT_STREAM_PATH with this id and secret and pipe it to the VM's serial console (after
- * `replay` bytes of its recent output) or to its VNC socket. */
+ * `replay` bytes of its recent output), its VNC socket, its guest channel, or one connection to its SPICE server (on the
+ * host's loopback: a native client's channel, relayed by the controller). */
 export const ControllerStreamOpen = z
-  .object({ type: z.literal('stream-open'), id: StreamId, secret: Secret, vm: z.string().min(1).max(64), kind: z.enum(['console', 'display', 'guest']), replay: z.number().int().min(0).max(65536) })
+  .object({ type: z.literal('stream-open'), id: StreamId, secret: Secret, vm: z.string().min(1).max(64), kind: z.enum(['console', 'display', 'guest', 'spice']), replay: z.number().int().min(0).max(65536) })
   .strict();
 export type ControllerStreamOpen = z.infer<typeof ControllerStreamOpen>;
 const QmpId = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'a QMP node or device id');
@@ -165,7 +181,7 @@ export const VmLeaseRelease = z.object({ op: z.literal('lease-release'), user: L
 export const MigrationStream = z.object({ id: StreamId, secret: Secret }).strict();
 /** Live migration, destination: start the VM with `-incoming defer`, feed it what arrives on the stream; answered once
  *  the state is in and the VM runs here, with `generation` as the one applied (the controller moves the VM to it). */
-export const VmMigrateIn = z.object({ op: z.literal('migrate-in'), spec: VmSpec, generation: VmGeneration, stream: MigrationStream }).strict();
+export const VmMigrateIn = z.object({ op: z.literal('migrate-in'), spec: VmSpec, generation: VmGeneration, stream: MigrationStream, images: z.array(ImageFileCheck).max(IMAGE_FILE_CHECKS_MAX).optional() }).strict();
 /** Live migration, source: the running VM's state into the stream; answered once QEMU says completed. Its QEMU then
  *  waits paused, and the VM is never started here again for a generation below `generation`: the controller's move
  *  (desired absent here) quits it, or migrate-resume runs it on here if the destination failed. */
@@ -175,7 +191,10 @@ export const VmMigrateResume = z.object({ op: z.literal('migrate-resume') }).str
 export const VmOperate = z.object({ op: z.enum(['pause', 'unpause', 'reset']) }).strict();
 /** The tail of the VM's console or QEMU log on its host, or a PNG of its screen: answered with `data`. */
 export const VmRead = z.object({ op: z.enum(['console-log', 'qemu-log', 'screendump']), maxBytes: z.number().int().min(1).max(VM_COMMAND_DATA_MAX_BYTES) }).strict();
-export const VmCommand = z.discriminatedUnion('op', [VmDiskPlug, VmDiskUnplug, VmDiskQuery, VmLeaseAcquire, VmLeaseRelease, VmMigrateIn, VmMigrateOut, VmMigrateResume, VmOperate, VmRead]);
+/** A one-time SPICE password set on the VM's QEMU by its agent (expired after use, as on the controller's own host):
+ *  answered with `data`, the password in base64. */
+export const VmSpiceLogin = z.object({ op: z.literal('spice-login') }).strict();
+export const VmCommand = z.discriminatedUnion('op', [VmDiskPlug, VmDiskUnplug, VmDiskQuery, VmLeaseAcquire, VmLeaseRelease, VmMigrateIn, VmMigrateOut, VmMigrateResume, VmOperate, VmRead, VmSpiceLogin]);
 export type VmCommand = z.infer<typeof VmCommand>;
 /** Controller → agent: one step on a running VM of its host, answered by a vm-command-result with the same id. */
 export const ControllerVmCommand = z.object({ type: z.literal('vm-command'), id: CommandId, vm: z.string().min(1).max(64), command: VmCommand }).strict();

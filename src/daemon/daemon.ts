@@ -44,7 +44,8 @@ import { Housekeeping, HOUSEKEEPING_EVERY_MS } from './housekeeping.js';
 import { directoryConfigLoad } from '../directory/config.js';
 import { DirectoryService } from '../directory/service.js';
 import { listenTlsPlan, type ListenTlsFlags, type ListenTlsPlan } from '../tls/listen-plan.js';
-import { ardesiaCaPem, givenCertificate, type ServerCertificate, serverCertificateEnsure } from '../tls/certs.js';
+import { ardesiaCaPem, givenCertificate, type ServerCertificate, serverCertificateEnsure, spiceCredentialsEnsure } from '../tls/certs.js';
+import { advertisedHost } from '../gateway/spice.js';
 import { type Listener, listenerStart } from './listener.js';
 import { NatGuard } from '../network/nat-guard-host.js';
 import { backupStream } from '../ops/backup.js';
@@ -53,6 +54,9 @@ import { HomeLeases } from '../cluster/home-leases/service.js';
 import { DEFAULT_CPU_OVERCOMMIT, DEFAULT_MEMORY_OVERCOMMIT, HostService } from '../cluster/hosts.js';
 import { AgentJoin } from '../cluster/agent-join.js';
 import { HostLossWatch } from '../cluster/host-loss-watch.js';
+import { type FenceConfig, fenceConfigLoad, HostFencer } from '../cluster/host-fence.js';
+import { imageChecksFor } from '../cluster/image-checks.js';
+import { RemoteSpice } from '../cluster/remote-spice.js';
 import { RemoteVms } from '../cluster/remote-vms.js';
 import { drainMovesAttach, VmMigrations } from '../cluster/vm-migrations.js';
 import { AgentStreams } from '../cluster/agent-streams.js';
@@ -115,6 +119,8 @@ export interface ServeOptions {
   controllerRenewMs?: number;
   /** PostgreSQL, several serve: the address only the leader holds (service-address.ts). */
   serviceAddress?: { cidr: string; iface: string | undefined };
+  /** serve --fence-config: each host's fence agent command (a root-owned JSON file, host-fence.ts). */
+  fenceConfig?: string;
   /** When this controller's term is lost (another leads now): default, exit with EXIT_DEPOSED (75). */
   onDeposed?(reason: string): void;
 }
@@ -146,6 +152,7 @@ export const DATA_UMASK = 0o077;
 export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   const socketGid = opts.socketGroup === undefined ? undefined : socketGroupId(opts.socketGroup); // refused before anything starts
   const ownerPolicy = ownerPolicyLoad(opts.ownerPolicy === undefined ? undefined : resolve(opts.ownerPolicy)); // likewise
+  const fenceConfig = opts.fenceConfig === undefined ? undefined : fenceConfigLoad(resolve(opts.fenceConfig)); // likewise
   const listenAt = opts.listen === undefined ? undefined : splitHostPort(opts.listen);
   const tlsPlan = listenAt ? listenTlsPlan(listenAt[0], opts.tls ?? {}) : undefined; // bad TLS flags too
   let trustedProxies: TrustedProxies;
@@ -170,7 +177,7 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
   // SQLite: one process per data folder, whatever its run folder. PostgreSQL: one per host, the data folder shared.
   const lock = dataDirLock(storeAt.kind === 'sqlite' ? dataDir : runDir, 'ardesia serve');
   try {
-    return await startDaemonLocked({ ...opts, runDir }, serviceAddress, dataDir, { lock, at: storeAt }, socketGid, ownerPolicy, trustedProxies, listenAt && tlsPlan ? { host: listenAt[0], port: listenAt[1], plan: tlsPlan } : undefined);
+    return await startDaemonLocked({ ...opts, runDir }, serviceAddress, dataDir, { lock, at: storeAt }, socketGid, ownerPolicy, trustedProxies, listenAt && tlsPlan ? { host: listenAt[0], port: listenAt[1], plan: tlsPlan } : undefined, fenceConfig);
   } catch (err) {
     lock.release();
     throw err;
@@ -189,7 +196,7 @@ interface Holds {
   at: StoreLocation;
 }
 
-async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddress | undefined, dataDir: string, holds: Holds, socketGid: number | undefined, ownerPolicy: OwnerPolicy, trustedProxies: TrustedProxies, listenAt: ListenAt | undefined): Promise<Daemon> {
+async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddress | undefined, dataDir: string, holds: Holds, socketGid: number | undefined, ownerPolicy: OwnerPolicy, trustedProxies: TrustedProxies, listenAt: ListenAt | undefined, fenceConfig: FenceConfig | undefined): Promise<Daemon> {
   const log = pino({ level: opts.logLevel ?? 'info', base: { svc: 'ardesia' } });
   // The certificate before anything else starts: a bad one must fail the start, not the first client.
   const cert = await listenCertificate(dataDir, listenAt);
@@ -231,8 +238,9 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
   const homeLeases = opts.homeLeases === 'sanlock' ? new HomeLeases(store, log, { dataDir, host: hosts.localName, ...(opts.leaseIoTimeoutS !== undefined ? { ioTimeoutS: opts.leaseIoTimeoutS } : {}) }) : undefined;
   await homeLeases?.start();
   if (homeLeases) hosts.watchStorage(() => homeLeases.hostStorage());
+  if (fenceConfig) hosts.fenceWith(new HostFencer(fenceConfig, (host, detail) => auditAppend(store, 'controller', 'host.fence', host, detail), log));
   // VMs placed on a remote host run under its agent: desired state over its link, its reports kept with the VM.
-  const remoteVms = new RemoteVms(store, agentLinks, hosts.localName, log);
+  const remoteVms = new RemoteVms(store, agentLinks, hosts.localName, log, imageChecksFor(store, dataDir, log));
   const agentStreams = new AgentStreams(agentLinks, agentJoin, log);
   const remoteDesktops = new RemoteDesktopVms(agentLinks, agentStreams, remoteVms, log);
   remoteVms.attachCommands(remoteDesktops);
@@ -245,6 +253,11 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
   // A drain moves the host's running plain VMs to other agents' hosts by live migration.
   const migrations = new VmMigrations({ db: store, streams: agentStreams, commands: remoteDesktops, remote: remoteVms, log, place: (rec, onto) => hosts.placeMigration({ memoryMiB: rec.spec.memoryMiB, vcpus: rec.spec.vcpus }, rec.host ?? '', onto) });
   drainMovesAttach(hosts, migrations, log);
+  // SPICE to VMs on agents' hosts: a TLS relay per VM on the --listen address, closed when the VM stops.
+  const remoteSpice = listenAt
+    ? new RemoteSpice({ streams: agentStreams, password: (host, vm) => remoteVms.spiceLogin(host, vm), listenHost: listenAt.host, advertisedHost: serviceAddress?.address ?? advertisedHost(listenAt.host), credentials: () => spiceCredentialsEnsure(dataDir), log })
+    : undefined;
+  if (remoteSpice) remoteVms.onExit((vm) => remoteSpice.close(vm, 'the VM stopped'));
   const rootToken = await ensureRootToken(store, dataDir);
 
   const reconciled = await manager.reconcile();
@@ -301,7 +314,7 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
     desktops,
     pools,
     hosts,
-    agents: { join: agentJoin, links: agentLinks, streams: agentStreams, migrations },
+    agents: { join: agentJoin, links: agentLinks, streams: agentStreams, migrations, ...(remoteSpice ? { spice: remoteSpice } : {}) },
     events,
     display: new DesktopDisplayAccess(pools, new StandaloneDisplayAccess({ desktops, vms: manager, mayOperate, log })),
     ...auth,
@@ -386,6 +399,7 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
     log,
     close: async () => {
       agentLinks.closeAll();
+      remoteSpice?.closeAll();
       await tcp?.close();
       await netboot.close();
       await pools.close();

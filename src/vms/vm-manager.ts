@@ -58,6 +58,8 @@ export interface StartOptions {
   launchPrefix?: string[];
   /** A live migration's destination (an agent's migrate-in): the state arrives on a stream, connected once QEMU listens. */
   migrateIn?: { connect(socketPath: string): Promise<void> };
+  /** Runs just before QEMU on this host (an agent's check of the image files): its failure is the start's. */
+  beforeLaunch?: () => Promise<void>;
 }
 
 export interface VmManagerOptions {
@@ -247,6 +249,7 @@ export class VmManager {
         return this.statusOf(await this.record(name));
       }
       if (resume && opts.fromTemplate) throw new ArdesiaError('VM_STATE_EXISTS', `vm ${name} has a saved state of its own: it cannot also start as a template's clone`);
+      await opts.beforeLaunch?.();
       const runtime = await this.launch(spec, isConfined(caller) ? this.owners.openedFileGuard(caller.name, name) : undefined, resume, opts);
       // Consumed: the guest runs on from it and its disks change, so it could never load again.
       if (resume) await savedStateRemove(stateFiles);

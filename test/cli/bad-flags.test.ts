@@ -3,7 +3,7 @@
 // (it used to run with a NaN boot-storm limit: every cold start then failed as a boot storm), and
 // `vm stop -f --timeout abc` leaves the VM running (it used to pull the plug, ignoring the timeout).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -50,6 +50,28 @@ for (const [args, message] of SERVE_CASES) {
     }
   });
 }
+
+test('serve --fence-config with a file others may write (its commands run as root) is refused before anything starts', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ard-flags-'));
+  const confDir = mkdtempSync(join(tmpdir(), 'ard-fence-'));
+  try {
+    const conf = join(confDir, 'fence.json');
+    writeFileSync(conf, JSON.stringify({ b2: ['/usr/sbin/fence_ipmilan', '--ip=192.0.2.7'] }), { mode: 0o666 });
+    chmodSync(conf, 0o666);
+    const r = await runCli(dataDir, ['serve', '--fence-config', conf], { timeoutMs: 60_000 });
+    assert.notEqual(r.code, 0, r.stderr);
+    assert.match(r.stderr, /--fence-config .* must belong to root and be writable by root only/);
+    assert.deepEqual(readdirSync(dataDir), [], 'no store, socket or token was created');
+    writeFileSync(conf, JSON.stringify({ b2: ['fence_ipmilan'] }));
+    chmodSync(conf, 0o600);
+    const relative = await runCli(dataDir, ['serve', '--fence-config', conf], { timeoutMs: 60_000 });
+    assert.match(relative.stderr, /--fence-config .*: host b2: the fence agent must be an absolute path/);
+    assert.deepEqual(readdirSync(dataDir), []);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(confDir, { recursive: true, force: true });
+  }
+});
 
 test('vm stop -f --timeout abc is refused and the VM keeps running; other bad numbers are refused too', async () => {
   const started = await daemon.cli(['vm', 'start', 'steady', '-m', '64M', '-b', g.amd64.kernel, '--append', 'console=ttyS0']);

@@ -2,7 +2,7 @@
 // in a network namespace the test creates, booting the busybox test guest under TCG. The agent's QEMU outlives the agent
 // and the controller; nothing is started twice. Outcomes and their order are asserted, never timing.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -21,6 +21,10 @@ import { tcpListening } from '../helpers/netns.js';
 import { killRuntimeQemus, qemuPidsUnder, runCli, TestDaemon, until } from '../helpers/daemon.js';
 import { AgentProc } from '../helpers/agent-proc.js';
 import { guestArtifacts } from '../helpers/guests.js';
+import { SPICE_LINK_ERR_OK, SPICE_LINK_ERR_PERMISSION_DENIED } from '../gateway/protocols.js';
+import { vvParse } from '../gateway/spice-client.js';
+import { SPICE_RELAY_MAX_CONNECTIONS } from '../../src/cluster/remote-spice.js';
+import { SPICE_SUBJECT } from '../../src/tls/certs.js';
 import { freshDatabaseForNamespaces } from '../helpers/postgres.js';
 
 const NET = '10.251.8';
@@ -35,8 +39,19 @@ let agent2: AgentProc | undefined;
 let agent2Dir: string | undefined;
 let shared: string;
 let ns: string;
+let ctlNs: string;
 let dbUrl: string;
 const dirs: string[] = [];
+
+/** fence-agents' interface (--action=off|status; status exits 0 on, 2 off) over a host that is a network namespace. */
+const FENCE_NETNS_AGENT = `#!/bin/sh
+for a; do case "$a" in --netns=*) ns="\${a#--netns=}";; --action=*) action="\${a#--action=}";; esac; done
+case "$action" in
+  off) ip -n "$ns" link set eth0 down; pids=$(ip netns pids "$ns"); [ -n "$pids" ] && kill -9 $pids; echo "Success: Powered OFF"; exit 0;;
+  status) [ -z "$(ip netns pids "$ns")" ] && { echo "Status: OFF"; exit 2; }; echo "Status: ON"; exit 0;;
+esac
+exit 1
+`;
 
 const cli = (args: string[]) => runCli(controller.dataDir, args);
 async function json<T>(args: string[]): Promise<T> {
@@ -60,11 +75,17 @@ const consoleSeen = () => existsSync(join(agentDir, 'logs', 'v1', 'console.log')
 
 before(async () => {
   lab = await NetLab.create('av');
-  const ctlNs = await lab.addHost('ctl', `${NET}.1/24`);
+  ctlNs = await lab.addHost('ctl', `${NET}.1/24`);
   ns = await lab.addHost('a1', `${NET}.2/24`);
   const db = await freshDatabaseForNamespaces();
   dbUrl = db.admin;
-  controller = new TestDaemon(tempDir(), ['--listen', `${NET}.1:8443`, '--host-name', 'ctl', '--database', db.viaSocket], ctlNs);
+  // a2's power (it joins in the drain test): a fence agent that cuts its namespace's processes, as a BMC's power-off would.
+  const fenceDir = tempDir();
+  const fenceAgent = join(fenceDir, 'fence_netns');
+  writeFileSync(fenceAgent, FENCE_NETNS_AGENT, { mode: 0o755 });
+  const fenceConfig = join(fenceDir, 'fence.json');
+  writeFileSync(fenceConfig, JSON.stringify({ a2: [fenceAgent, `--netns=${lab.ns('a2')}`] }), { mode: 0o600 });
+  controller = new TestDaemon(tempDir(), ['--listen', `${NET}.1:8443`, '--host-name', 'ctl', '--database', db.viaSocket, '--fence-config', fenceConfig], ctlNs);
   await controller.spawn();
   // The shared data folder: a directory both hosts see (here, the same filesystem).
   shared = tempDir();
@@ -257,6 +278,79 @@ test("a start that fails on the agent's host is refused with the agent's reason"
   assert.equal(s.state, 'stopped');
   assert.match(s.lastStopReason ?? '', /missing\.qcow2/);
   assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'bad')), []);
+});
+
+test("an image version a VM rests on is checked by sha256 on the agent's host before its first use there, once; a copy that no longer matches is refused there", { timeout: 180_000 }, async () => {
+  const api = controller.api();
+  assert.equal((await cli(['image', 'create', 'img1', '--from', g.amd64.rootQcow2])).code, 0);
+  const version = join(controller.dataDir, 'images', 'img1', '1.qcow2');
+  const overlay = join(shared, 'v4.qcow2');
+  assert.equal((await cli(['vm', 'create', '-b', version, overlay])).code, 0);
+  await api.request('POST', '/v1/vms', { spec: { name: 'v4', memoryMiB: 96, boot: { kernel: g.amd64.kernel, initrd: g.amd64.initrd, cmdline: 'console=ttyS0 quiet' }, disks: [{ path: overlay }] } });
+  const checkedLines = () => agent.output.split('\n').filter((l) => l.includes(`image file ${version} checked on host a1`)).length;
+  const startStop = async () => {
+    const r = await cli(['vm', 'start', 'v4']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal((await cli(['vm', 'stop', 'v4', '--force'])).code, 0);
+    await until('v4 stopped', async () => (await status('v4')).state === 'stopped');
+  };
+  await startStop();
+  assert.equal(checkedLines(), 1, 'read once before its first use on a1');
+  const checked = JSON.parse(readFileSync(join(agentDir, 'image-checks.json'), 'utf8')) as Record<string, { sha256: string }>;
+  const published = (await api.request<{ versions: { version: number; sha256: string }[] }>('GET', '/v1/images/img1')).versions[0]!.sha256;
+  assert.equal(checked[version]?.sha256, published, "the agent's record names the published sum");
+  await startStop();
+  assert.equal(checkedLines(), 1, 'an unchanged file is not read again');
+  // The host's view of the shared file changes (a bad cache, a bad copy): one byte flipped, the size kept.
+  const original = readFileSync(version);
+  const flipped = Buffer.from(original);
+  flipped.writeUInt8(flipped.readUInt8(flipped.length - 1) ^ 0xff, flipped.length - 1);
+  chmodSync(version, 0o644);
+  writeFileSync(version, flipped);
+  try {
+    const r = await cli(['vm', 'start', 'v4']);
+    assert.notEqual(r.code, 0, 'a changed image file is refused');
+    assert.match(r.stderr, /did not start on host a1: .*does not match its published checksum/);
+    assert.equal((await status('v4')).state, 'stopped');
+    assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'v4')), [], 'no QEMU opened it');
+  } finally {
+    writeFileSync(version, original);
+    chmodSync(version, 0o444);
+  }
+  // Put back (a new modification time): read again, and used.
+  await startStop();
+  assert.equal(checkedLines(), 2);
+  await api.request('DELETE', '/v1/vms/v4');
+});
+
+test("SPICE to a VM on the agent's host goes through the controller: the .vv names its relay, QEMU's one-time password links from another machine, a wrong one is refused, a flood is cut at the relay's limit", { timeout: 180_000 }, async () => {
+  const api = controller.api();
+  await api.request('POST', '/v1/vms', { spec: { name: 'v5', memoryMiB: 96, boot: { kernel: g.amd64.kernel, initrd: g.amd64.initrd, cmdline: 'console=ttyS0 quiet' }, display: { spice: { listen: '0.0.0.0' } } } });
+  const r = await cli(['vm', 'start', 'v5']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  // The user's PC: another machine on the network, which reaches the controller only.
+  const pc = await lab.addHost('pc', `${NET}.9/24`);
+  const client = async <T>(args: string[]) => JSON.parse((await lab.exec(pc, process.execPath, [join(import.meta.dirname, '..', 'gateway', 'spice-client.js'), ...args], 60_000)).stdout) as T;
+  const vvFile = join(tempDir(), 'v5.vv');
+  await api.download('GET', '/v1/desktops/v5/spice.vv', undefined, vvFile);
+  const vv = vvParse(readFileSync(vvFile, 'utf8'));
+  assert.equal(vv.host, `${NET}.1`, "the controller's address, not the agent's host");
+  assert.ok(Number(vv['tls-port']) > 0 && vv.port === undefined, 'TLS only');
+  assert.equal(vv['host-subject'], SPICE_SUBJECT);
+  assert.deepEqual((await tcpListening(ns)).filter((l) => !l.startsWith('0100007F:')), [], "on the agent's host QEMU's SPICE listens on loopback only, whatever the spec says");
+  assert.equal(await client<number>(['link', vvFile, 'not-the-password']), SPICE_LINK_ERR_PERMISSION_DENIED);
+  assert.equal(await client<number>(['link', vvFile]), SPICE_LINK_ERR_OK, 'the password of the .vv links through the relay and the agent');
+  await until('the password expired after its use', async () => (await client<number>(['link', vvFile])) === SPICE_LINK_ERR_PERMISSION_DENIED);
+  const flood = await client<{ open: number; refused: number }>(['flood', vvFile, String(SPICE_RELAY_MAX_CONNECTIONS + 8)]);
+  assert.ok(flood.open <= SPICE_RELAY_MAX_CONNECTIONS && flood.refused >= 8, JSON.stringify(flood));
+  // A new .vv works again (a new password; the same relay), and the relay goes with the VM.
+  await api.download('GET', '/v1/desktops/v5/spice.vv', undefined, vvFile);
+  assert.equal(vvParse(readFileSync(vvFile, 'utf8'))['tls-port'], vv['tls-port']);
+  assert.equal(await client<number>(['link', vvFile]), SPICE_LINK_ERR_OK);
+  assert.equal((await cli(['vm', 'stop', 'v5', '--force'])).code, 0);
+  const port = Number(vv['tls-port']).toString(16).toUpperCase().padStart(4, '0');
+  await until('the relay closed with the VM', async () => !(await tcpListening(ctlNs)).some((l) => l.endsWith(`:${port}`)));
+  await api.request('DELETE', '/v1/vms/v5');
 });
 
 test('the agent killed (SIGKILL) and restarted finds the running VM again: same QEMU, never restarted', async () => {
@@ -557,4 +651,25 @@ test("drain: a running VM moves live to another agent's host (the same guest, it
   const last = await shell('v3');
   await last.type('echo back-$MARK', /back-moved-42/);
   last.close();
+});
+
+test("power fencing (serve --fence-config): a host gone silent without a storage lease to judge by is powered off through its fence device, then down, and its VM recorded lost", { timeout: 300_000 }, async () => {
+  assert.equal((await cli(['vm', 'migrate', 'v3', '--to', 'a2'])).code, 0);
+  const pid = (await status('v3')).pid!;
+  // Its management link goes: without home leases nothing else can tell a dead host from a cut-off one.
+  await lab.exec(lab.ns('a2'), 'ip', ['link', 'set', 'eth0', 'down']);
+  await until('a2 suspect', async () => (await json<HostView[]>(['host', 'list'])).find((h) => h.name === 'a2')?.state === 'suspect', 120_000);
+  const down = await until('a2 down by its fence', async () => {
+    const a2 = (await json<HostView[]>(['host', 'list'])).find((h) => h.name === 'a2');
+    return a2?.state === 'down' ? a2 : undefined;
+  }, 120_000);
+  assert.match(down.stateReason ?? '', /its fence device confirmed it powered off: nothing of it runs/);
+  assert.ok(!existsSync(`/proc/${pid}`), "the device's power-off ended a2's QEMU");
+  const audit = await controller.api().request<AuditEntry[]>('GET', '/v1/audit?action=host.fence');
+  assert.deepEqual(audit.map((e) => [e.target, (e.detail as { outcome: string }).outcome]), [['a2', 'off']]);
+  const v3 = await until('v3 recorded lost', async () => {
+    const s = await status('v3');
+    return s.state === 'stopped' && s.lastStopReason ? s : undefined;
+  });
+  assert.match(v3.lastStopReason ?? '', /host a2 is down/);
 });

@@ -1,9 +1,11 @@
 // The agent's steps on a running VM of its host, asked by the controller (vm-command): a pool desktop's home plugged
 // in and out over QMP (the file handed to QEMU as an fd), whether it is plugged in, and, with home leases on, the home's
-// sanlock lease taken for that QEMU before the plug and given back after the unplug. Each answered once, by id.
+// sanlock lease taken for that QEMU before the plug and given back after the unplug, and a one-time SPICE password. Each
+// answered once, by id.
 import type { AgentMessage, ControllerMessage, VmCommand } from '../../contract/agent.js';
 import { ArdesiaError } from '../../contract/errors.js';
 import { leaseAcquireFor, leaseReleaseFor, type SanlockClient } from '../../cluster/home-leases/sanlock.js';
+import { spiceOneTimeLogin } from '../../gateway/spice.js';
 import { diskPlug, diskPlugged, diskUnplug } from '../../hypervisor/guest-vm.js';
 import type { VmRuntime } from '../../hypervisor/vm-runtime.js';
 
@@ -19,14 +21,18 @@ type Result = Extract<AgentMessage, { type: 'vm-command-result' }>;
 export async function vmCommandRun(m: Command, runtime: VmRuntime | undefined, host: string, sanlock: SanlockClient | undefined): Promise<Result> {
   try {
     if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${m.vm} does not run on host ${host}`);
-    return { type: 'vm-command-result', id: m.id, value: await run(m.command as Exclude<VmCommand, { op: MigrationOp | ManagerOp }>, runtime, host, sanlock) };
+    if (m.command.op === 'spice-login') {
+      const { password } = await spiceOneTimeLogin(runtime);
+      return { type: 'vm-command-result', id: m.id, value: true, data: Buffer.from(password).toString('base64') };
+    }
+    return { type: 'vm-command-result', id: m.id, value: await run(m.command as Exclude<VmCommand, { op: MigrationOp | ManagerOp | 'spice-login' }>, runtime, host, sanlock) };
   } catch (err) {
     const e = err as Error;
     return { type: 'vm-command-result', id: m.id, error: { code: err instanceof ArdesiaError ? err.code : 'VM_MONITOR_FAILED', message: e.message.slice(0, 1000) } };
   }
 }
 
-async function run(c: Exclude<VmCommand, { op: MigrationOp | ManagerOp }>, runtime: VmRuntime, host: string, sanlock: SanlockClient | undefined): Promise<boolean> {
+async function run(c: Exclude<VmCommand, { op: MigrationOp | ManagerOp | 'spice-login' }>, runtime: VmRuntime, host: string, sanlock: SanlockClient | undefined): Promise<boolean> {
   switch (c.op) {
     case 'disk-plug':
       await diskPlug(runtime, c);

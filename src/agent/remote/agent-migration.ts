@@ -23,7 +23,7 @@ export async function migrationCommandRun(m: Command & { command: MigrationComma
       if (c.spec.name !== m.vm) throw new ArdesiaError('VM_NOT_MIGRATABLE', `the migration of vm ${m.vm} names a spec of vm ${c.spec.name}`);
       let ws: WebSocket | undefined;
       try {
-        await vms.migrateIn(c.spec, c.generation, async (socketPath) => {
+        await vms.migrateIn(c.spec, c.generation, c.images ?? [], async (socketPath) => {
           const qemu = await unixConnect(socketPath);
           ws = await dial(c.stream, controller, state).catch((err: unknown) => {
             qemu.destroy();

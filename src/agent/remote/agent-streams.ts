@@ -1,13 +1,15 @@
 // The agent's end of a stream: asked over the link (stream-open), it dials the controller back (pinned TLS, its
-// credential and the stream's one-time secret) and pipes that WebSocket to the VM's serial console, its VNC socket or
-// its guest channel's socket (a pool desktop's helper). Nothing listens here.
+// credential and the stream's one-time secret) and pipes that WebSocket to the VM's serial console, its VNC socket, its
+// guest channel's socket (a pool desktop's helper) or its SPICE server on this host's loopback. Nothing listens here but
+// QEMU's SPICE on loopback.
 import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { createWebSocketStream, WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 import { AGENT_STREAM_HEADER, AGENT_STREAM_PATH, type ControllerStreamOpen } from '../../contract/agent.js';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { VmRuntime } from '../../hypervisor/vm-runtime.js';
 import type { AgentState } from './agent-state.js';
+import { socketPipe } from '../../lib/ws-pipe.js';
 import { pinnedConnect } from './pinned-tls.js';
 
 /** Output queued towards the controller at most; a stream this far behind is closed (memory stays bounded). */
@@ -24,7 +26,11 @@ export async function streamDial(m: ControllerStreamOpen, runtime: VmRuntime | u
   if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${m.vm} does not run on host ${state.host}`);
   if (m.kind === 'guest') guestStreams.get(m.vm)?.();
   // The VM's side first: a socket that does not answer is reported, not dialled.
-  const unix = m.kind === 'display' ? await unixConnect(runtime.paths.vnc, 'DISPLAY_UNAVAILABLE', 'display') : m.kind === 'guest' ? await unixConnect(runtime.paths.guest, 'VM_NOT_RUNNING', 'guest channel') : undefined;
+  const unix =
+    m.kind === 'display' ? await unixConnect(runtime.paths.vnc, 'DISPLAY_UNAVAILABLE', 'display')
+    : m.kind === 'guest' ? await unixConnect(runtime.paths.guest, 'VM_NOT_RUNNING', 'guest channel')
+    : m.kind === 'spice' ? await spiceConnect(runtime)
+    : undefined;
   const ws = await dial(m, controller, state).catch((err: unknown) => {
     unix?.destroy();
     throw err;
@@ -41,9 +47,20 @@ export async function streamDial(m: ControllerStreamOpen, runtime: VmRuntime | u
   log.info({ vm: m.vm }, `${m.kind} stream of vm ${m.vm} opened`);
 }
 
+/** QEMU's SPICE server of the VM, on this host's loopback (vm-plan.ts specOnAgentHost), at the port QEMU says. */
+async function spiceConnect(runtime: VmRuntime): Promise<Socket> {
+  const info = (await runtime.qmp.execute('query-spice')) as { enabled?: boolean; port?: number };
+  if (!info.enabled || !info.port) throw new ArdesiaError('SPICE_NOT_ENABLED', `vm ${runtime.spec.name} runs without a SPICE server on its host's loopback`);
+  return socketConnect({ host: '127.0.0.1', port: info.port }, 'DISPLAY_UNAVAILABLE', 'SPICE');
+}
+
 function unixConnect(path: string, code: 'DISPLAY_UNAVAILABLE' | 'VM_NOT_RUNNING', what: string): Promise<Socket> {
+  return socketConnect({ path }, code, what);
+}
+
+function socketConnect(to: { path: string } | { host: string; port: number }, code: 'DISPLAY_UNAVAILABLE' | 'VM_NOT_RUNNING', what: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect(path);
+    const socket = connect(to);
     socket.once('error', (err) => reject(new ArdesiaError(code, `the ${what} socket did not answer: ${err.message}`)));
     socket.once('connect', () => {
       socket.removeAllListeners('error');
@@ -67,22 +84,6 @@ export async function dial(m: { id: string; secret: string }, controller: URL, s
     ws.once('error', reject);
   });
   return ws;
-}
-
-/** Bytes both ways, with back-pressure (the WebSocket as a stream); either end's close ends the other. Returns the end. */
-export function socketPipe(ws: WebSocket, unix: Socket): () => void {
-  const stream = createWebSocketStream(ws);
-  const end = () => {
-    unix.destroy();
-    stream.destroy();
-  };
-  unix.on('error', end);
-  stream.on('error', end);
-  unix.once('close', end);
-  stream.once('close', end);
-  unix.pipe(stream);
-  stream.pipe(unix);
-  return end;
 }
 
 function consolePipe(ws: WebSocket, runtime: VmRuntime, replay: number): void {

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { type AgentHomeLeases, type AgentMessage, type VmDesired, type VmObserved } from '../../contract/agent.js';
+import { type AgentHomeLeases, type AgentMessage, type ImageFileCheck, type VmDesired, type VmObserved } from '../../contract/agent.js';
 import { leaseFilesIn } from '../../cluster/home-leases/layout.js';
 import { SanlockClient } from '../../cluster/home-leases/sanlock.js';
 import { ArdesiaError } from '../../contract/errors.js';
@@ -25,7 +25,8 @@ import { VmManager } from '../../vms/vm-manager.js';
 import { runningArgv } from '../../vms/vm-saved-state.js';
 import { VmUids, vmUidRange } from '../../vms/vm-uids.js';
 import type { VmOps } from './agent-vm-ops.js';
-import { desiredMerge, type VmAction, vmActions } from './vm-plan.js';
+import { HostImageChecks } from './image-checks.js';
+import { desiredMerge, specOnAgentHost, type VmAction, vmActions } from './vm-plan.js';
 
 /** How long a kill (a forced stop, a VM no longer wanted here) waits for QEMU to be gone. */
 const KILL_WAIT_MS = 10_000;
@@ -54,6 +55,7 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     private readonly store: Store,
     private readonly appliedPath: string,
     private readonly applied: Map<string, number>,
+    private readonly imageChecks: HostImageChecks,
     private readonly log: Logger,
   ) {
     super();
@@ -77,7 +79,7 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     const launchPrefix = () => self?.leases?.registerPrefix();
     const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy: ownerPolicyLoad(undefined), natGuard, placer: { placeVm: async () => host }, vmUids, onRuntime, launchPrefix });
     const appliedPath = join(dataDir, 'vm-generations.json');
-    self = new AgentVms(manager, store, appliedPath, appliedRead(appliedPath), log);
+    self = new AgentVms(manager, store, appliedPath, appliedRead(appliedPath), new HostImageChecks(join(dataDir, 'image-checks.json'), host, log), log);
     const found = await manager.reconcile();
     log.info(found, `agent of ${host}: ${found.adopted.length} running VM(s) found again`);
     return self;
@@ -158,25 +160,30 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
   private async carryOut(a: VmAction): Promise<void> {
     this.log.info({ vm: a.name, action: a.kind }, `vm ${a.name}: ${a.kind}`);
     if (a.kind === 'start') {
-      await this.manager.define([a.spec], () => 'controller');
-      await this.manager.start(a.name);
+      await this.manager.define([specOnAgentHost(a.spec)], () => 'controller');
+      await this.manager.start(a.name, undefined, undefined, undefined, this.checkedFirst(a.images));
     } else if (a.kind === 'stop') await this.manager.stop(a.name, {});
     else if (a.kind === 'kill') await this.manager.stop(a.name, { force: true, waitMs: KILL_WAIT_MS });
     else if (a.kind === 'remove') await this.manager.undefine(a.name);
+  }
+
+  /** A start's image files checked on this host before QEMU opens them (their first use here, or changed since). */
+  private checkedFirst(images: readonly ImageFileCheck[] | undefined): { beforeLaunch?: () => Promise<void> } {
+    return images && images.length > 0 ? { beforeLaunch: () => this.imageChecks.verify(images) } : {};
   }
 
   /**
    * Live migration, destination: the VM defined here and started listening for its state, `connect` feeding it. Once it
    * runs here it is desired running at `generation` (the controller's move), so no pass takes it for a stranger.
    */
-  async migrateIn(spec: VmSpec, generation: number, connect: (socketPath: string) => Promise<void>): Promise<void> {
+  async migrateIn(spec: VmSpec, generation: number, images: readonly ImageFileCheck[], connect: (socketPath: string) => Promise<void>): Promise<void> {
     const name = spec.name;
     if (this.manager.runtimeOf(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} already runs on this host`);
     this.arriving.add(name);
     try {
       await this.passes;
-      await this.manager.define([spec], () => 'controller');
-      await this.manager.start(name, undefined, undefined, undefined, { migrateIn: { connect } });
+      await this.manager.define([specOnAgentHost(spec)], () => 'controller');
+      await this.manager.start(name, undefined, undefined, undefined, { migrateIn: { connect }, ...this.checkedFirst(images) });
       this.departed.delete(name);
       this.desired.set(name, { name, spec, desired: 'running', generation });
       this.applied.set(name, generation);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { VmDesired } from '../../contract/agent.js';
 import { VmSpec } from '../../contract/vm.js';
-import { desiredMerge, type VmAction, vmActions, type VmOnHost } from './vm-plan.js';
+import { desiredMerge, specOnAgentHost, type VmAction, vmActions, type VmOnHost } from './vm-plan.js';
 
 const spec = (name: string) => VmSpec.parse({ name, memoryMiB: 256 });
 const want = (name: string, desired: VmDesired['desired'], generation: number, force?: boolean): VmDesired => ({ name, spec: spec(name), desired, generation, ...(force ? { force } : {}) });
@@ -35,9 +35,21 @@ for (const [name, desired, complete, onHost, applied, expected] of ROWS) {
   });
 }
 
-test('vm plan: a start carries the desired spec', () => {
+test('vm plan: a start carries the desired spec and the image files to check', () => {
   const [a] = vmActions({ desired: new Map([['a', want('a', 'running', 1)]]), desiredComplete: true, onHost: [], applied: new Map() });
   assert.equal(a?.kind === 'start' && a.spec.memoryMiB, 256);
+  assert.equal(a?.kind === 'start' && a.images, undefined);
+  const images = [{ path: '/srv/ardesia/images/deb/1.qcow2', sha256: 'a'.repeat(64) }];
+  const [b] = vmActions({ desired: new Map([['a', { ...want('a', 'running', 1), images }]]), desiredComplete: true, onHost: [], applied: new Map() });
+  assert.deepEqual(b?.kind === 'start' && b.images, images);
+});
+
+test("the spec on an agent's host: SPICE on its loopback on a port picked at start; nothing else changes", () => {
+  const base = want('a', 'running', 1).spec;
+  assert.equal(specOnAgentHost(base), base, 'no SPICE: the same spec');
+  const open = { ...base, display: { spice: { listen: '0.0.0.0', port: 5930 } } };
+  assert.deepEqual(specOnAgentHost(open), { ...base, display: { spice: { listen: '127.0.0.1' } } });
+  assert.deepEqual(open.display.spice, { listen: '0.0.0.0', port: 5930 }, "the controller's spec is not changed");
 });
 
 test('desired merge: a full set replaces, a change merges, a late older generation is ignored', () => {

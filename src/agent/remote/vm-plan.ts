@@ -1,6 +1,6 @@
 // Pure: what an agent does to bring its host to the controller's desired VMs. Level-triggered and idempotent: the same
 // desired set, observation and applied generations always give the same actions, and once they are carried out, none.
-import type { VmDesired } from '../../contract/agent.js';
+import type { ImageFileCheck, VmDesired } from '../../contract/agent.js';
 import type { VmSpec } from '../../contract/vm.js';
 
 /** One VM as the agent finds it on its host: defined in its own store, and whether a QEMU of it runs. */
@@ -11,7 +11,7 @@ export interface VmOnHost {
 
 export type VmAction =
   /** Define (or redefine) it with the spec, then start its QEMU. */
-  | { kind: 'start'; name: string; spec: VmSpec; generation: number }
+  | { kind: 'start'; name: string; spec: VmSpec; generation: number; images?: ImageFileCheck[] }
   /** ACPI power button. */
   | { kind: 'stop'; name: string; generation: number }
   /** QEMU quit at once (a forced stop, or a VM the controller no longer wants here). */
@@ -46,7 +46,7 @@ export function vmActions({ desired, desiredComplete, onHost, applied }: VmPlanI
     if (want.desired === 'absent' || want.generation <= (applied.get(want.name) ?? 0)) continue;
     const running = found.get(want.name)?.running ?? false;
     const { name, generation } = want;
-    if (want.desired === 'running') others.push(running ? { kind: 'adopt', name, generation } : { kind: 'start', name, spec: want.spec, generation });
+    if (want.desired === 'running') others.push(running ? { kind: 'adopt', name, generation } : { kind: 'start', name, spec: want.spec, generation, ...(want.images ? { images: want.images } : {}) });
     else if (!running) others.push({ kind: 'adopt', name, generation });
     else others.push({ kind: want.force ? 'kill' : 'stop', name, generation });
   }
@@ -62,4 +62,11 @@ export function desiredMerge(held: ReadonlyMap<string, VmDesired>, incoming: rea
     next.set(d.name, before && before.generation > d.generation ? before : d);
   }
   return next;
+}
+
+/** The spec QEMU runs with on an agent's host: its SPICE server on the host's loopback, on a port picked at start,
+ *  whatever the controller's spec says (native clients reach it through the controller, which holds the certificate). */
+export function specOnAgentHost(spec: VmSpec): VmSpec {
+  if (!spec.display?.spice) return spec;
+  return { ...spec, display: { ...spec.display, spice: { listen: '127.0.0.1' } } };
 }

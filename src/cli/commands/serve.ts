@@ -35,6 +35,7 @@ export function registerServeCommand(program: Command): void {
     .addOption(flag('--home-leases <mode>', 'never two writers on a home across hosts: sanlock (a lease per home held by the QEMU that has it attached; needs a sanlock daemon on every host, README "Several hosts") or off', oneOf(['off', 'sanlock'] as const), 'off'))
     .addOption(flag('--lease-io-timeout <seconds>', "sanlock's io timeout for the site lockspace: a dead host's home leases free after 8 × this + 60 s", wholeNumber(1, 60), '10'))
     .addOption(flag('--controller-lease <duration>', 'PostgreSQL, several serve: how long the leader\'s lease lasts without renewal before a standby takes over (default 15s)', duration({ bareUnit: 's', minMs: 1_000, maxMs: 600_000 })))
+    .option('--fence-config <file>', 'power fencing: host name → fence agent command (JSON, root-owned); a silent host that renews no storage lease is powered off, and down once its device confirms it off (README "Several hosts")')
     .option('--service-address <addr/prefix>', 'PostgreSQL, several serve: an IPv4 address only the leader holds (added to --service-interface, announced by ARP), so clients keep one URL through a takeover; listen on 0.0.0.0')
     .option('--service-interface <iface>', 'the interface that carries --service-address (like eth0 or br0)')
     .addOption(flag('--controller-renew <duration>', 'PostgreSQL, several serve: how often the leader renews its lease, at most half the lease (default 5s)', duration({ bareUnit: 's', minMs: 200, maxMs: 300_000 })))
@@ -42,7 +43,7 @@ export function registerServeCommand(program: Command): void {
     .option('--allow-unguarded-nat', 'start user-mode NAT VMs even if the NAT guard (nftables) cannot be installed: their guests then reach this host\'s loopback and ports')
     .addOption(flag('--vm-uid-base <uid>', 'the first of the 65536 uids QEMU runs as, one per running VM (no passwd entry may use them)', wholeNumber(1000, 0xffff_fffe - VM_UID_COUNT), String(DEFAULT_VM_UID_BASE)))
     .addOption(flag('--log-level <level>', LOG_LEVELS.join(', '), oneOf(LOG_LEVELS), 'info'))
-    .action(async (flags: { listen?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; config?: string; netboot?: string; stopVmsOnExit?: boolean; allowUnguardedNat?: boolean; vmUidBase?: number; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string; trustedProxy?: string[]; tokenTtl: number; database?: string; hostName?: string; hostLabel?: string[]; memoryOvercommit: number; cpuOvercommit: number; directory?: string; timeZone?: string; homeLeases: 'off' | 'sanlock'; leaseIoTimeout: number; controllerLease?: number; controllerRenew?: number; serviceAddress?: string; serviceInterface?: string }, cmd: Command) => {
+    .action(async (flags: { listen?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean; config?: string; netboot?: string; stopVmsOnExit?: boolean; allowUnguardedNat?: boolean; vmUidBase?: number; logLevel: string; bootStormLimit: number; bootTimeout: number; socketGroup?: string; ownerPolicy?: string; trustedProxy?: string[]; tokenTtl: number; database?: string; hostName?: string; hostLabel?: string[]; memoryOvercommit: number; cpuOvercommit: number; directory?: string; timeZone?: string; homeLeases: 'off' | 'sanlock'; leaseIoTimeout: number; controllerLease?: number; controllerRenew?: number; serviceAddress?: string; serviceInterface?: string; fenceConfig?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       // Loaded on demand: the daemon's dependencies would slow every other command's start-up.
       const { startDaemon } = await import('../../daemon/daemon.js');
@@ -66,6 +67,7 @@ export function registerServeCommand(program: Command): void {
         cpuOvercommit: flags.cpuOvercommit,
         homeLeases: flags.homeLeases,
         leaseIoTimeoutS: flags.leaseIoTimeout,
+        ...(flags.fenceConfig !== undefined ? { fenceConfig: flags.fenceConfig } : {}),
         controllerLeaseMs: flags.controllerLease,
         ...(flags.serviceAddress !== undefined || flags.serviceInterface !== undefined ? { serviceAddress: { cidr: flags.serviceAddress ?? '', iface: flags.serviceInterface } } : {}),
         controllerRenewMs: flags.controllerRenew,
