@@ -178,6 +178,8 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
    */
   async migrateIn(spec: VmSpec, generation: number, images: readonly ImageFileCheck[], connect: (socketPath: string) => Promise<void>): Promise<void> {
     const name = spec.name;
+    // A QEMU of it that left by migration a moment ago is quit by a pass after its absent order: one is run first.
+    await (this.hostReady ? this.drive() : this.passes);
     if (this.manager.runtimeOf(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} already runs on this host`);
     this.arriving.add(name);
     try {
