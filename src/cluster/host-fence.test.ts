@@ -41,7 +41,7 @@ test('fenceConfigLoad: a file others may write is refused (its commands run as r
 });
 
 test('fenceWanted: only a silent host with a device, never one renewing its storage lease (cut off only), retried a minute apart', () => {
-  const base: FenceCandidate = { name: 'b2', isController: false, heartbeatAgeMs: HOST_SILENT_AFTER_MS + 1, storage: undefined, configured: true, confirmedOff: false, lastTryAgeMs: undefined, linked: false };
+  const base: FenceCandidate = { name: 'b2', exempt: false, heartbeatAgeMs: HOST_SILENT_AFTER_MS + 1, storage: undefined, configured: true, confirmedOff: false, lastTryAgeMs: undefined, linked: false };
   const table: Array<[string, Partial<FenceCandidate>, boolean]> = [
     ['silent, no lease to judge by', {}, true],
     ['silent, its renewals late', { storage: 'failing' }, true],
@@ -50,7 +50,7 @@ test('fenceWanted: only a silent host with a device, never one renewing its stor
     ['heartbeating', { heartbeatAgeMs: 5_000 }, false],
     ['no device configured', { configured: false }, false],
     ['already confirmed off', { confirmedOff: true }, false],
-    ["the controller's own host", { isController: true }, false],
+    ["the controller's own host, one in maintenance or recorded down", { exempt: true }, false],
     ['tried a moment ago', { lastTryAgeMs: 5_000 }, false],
     ['its agent linked, its first heartbeat still to come (joining, or back)', { linked: true }, false],
     ['tried a minute ago', { lastTryAgeMs: FENCE_RETRY_MS }, true],

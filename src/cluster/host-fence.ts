@@ -56,7 +56,8 @@ export function fenceConfigLoad(path: string): FenceConfig {
 
 export interface FenceCandidate {
   name: string;
-  isController: boolean;
+  /** The controller's own host, a host in maintenance (nothing runs there) or recorded down (not back since). */
+  exempt: boolean;
   heartbeatAgeMs: number;
   storage: StorageLiveness | undefined;
   configured: boolean;
@@ -74,7 +75,7 @@ export interface FenceCandidate {
  * administrator's call). A host whose lease has expired is down already.
  */
 export function fenceWanted(h: FenceCandidate): boolean {
-  if (h.isController || !h.configured || h.confirmedOff || h.linked) return false;
+  if (h.exempt || !h.configured || h.confirmedOff || h.linked) return false;
   if (h.heartbeatAgeMs <= HOST_SILENT_AFTER_MS) return false;
   if (h.storage === 'renewing' || h.storage === 'expired') return false;
   return h.lastTryAgeMs === undefined || h.lastTryAgeMs >= FENCE_RETRY_MS;
@@ -115,7 +116,7 @@ export class HostFencer {
   private readonly tries = new Map<string, number>();
   /** Host → the heartbeat it had when its device confirmed it off (valid until a newer one). */
   private readonly confirmed = new Map<string, string>();
-  private readonly running = new Set<string>();
+  private readonly running = new Map<string, Promise<void>>();
 
   constructor(
     private readonly config: FenceConfig,
@@ -136,8 +137,7 @@ export class HostFencer {
       const tried = this.tries.get(r.name);
       const wanted = fenceWanted({
         name: r.name,
-        // In maintenance nothing runs there; recorded down it has not come back since (or never linked).
-        isController: r.name === controller || r.state === 'maintenance' || r.state === 'down',
+        exempt: r.name === controller || r.state === 'maintenance' || r.state === 'down',
         heartbeatAgeMs: nowMs - Date.parse(r.heartbeat_at),
         storage: storage.get(r.name),
         configured: this.config.has(r.name),
@@ -145,19 +145,18 @@ export class HostFencer {
         lastTryAgeMs: tried === undefined ? undefined : Date.now() - tried,
         linked: r.agent_linked_at !== null,
       });
-      if (wanted && !this.running.has(r.name)) void this.fence(r);
+      if (wanted && !this.running.has(r.name)) this.running.set(r.name, this.fence(r).finally(() => this.running.delete(r.name)));
     }
   }
 
-  /** Waits for the fences running now (tests, shutdown). */
+  /** Waits for the fences running now. */
   async settled(): Promise<void> {
-    while (this.running.size > 0) await new Promise((r) => setTimeout(r, 100));
+    await Promise.all(this.running.values());
   }
 
   private async fence(r: FenceRow): Promise<void> {
     const argv = this.config.get(r.name)!;
     const agent = basename(argv[0]!);
-    this.running.add(r.name);
     this.tries.set(r.name, Date.now());
     try {
       this.log.warn({ host: r.name, agent }, `host ${r.name} is silent and not renewing a storage lease: powering it off through its fence device (${agent})`);
@@ -175,8 +174,6 @@ export class HostFencer {
       await this.record(r.name, { agent, outcome: confirmed ? 'off' : 'failed', output });
     } catch (err) {
       this.log.error({ host: r.name, err: (err as Error).message }, `host ${r.name}: fencing failed: ${(err as Error).message}`);
-    } finally {
-      this.running.delete(r.name);
     }
   }
 }

@@ -38,7 +38,7 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     private readonly localHost: string,
     private readonly log: Logger,
     /** The image files a start rests on, for its host to check before their first use there. */
-    readonly imageChecksOf: ImageChecksOf = async () => [],
+    readonly imageChecksOf: ImageChecksOf,
   ) {
     links.attachVms(this);
   }

@@ -15,6 +15,8 @@ export type MigrationOp = 'migrate-in' | 'migrate-out' | 'migrate-resume';
 /** Done by the agent's own VM manager (agent-vms.ts), as on the controller's host: a log is there for a stopped VM too. */
 export type ManagerOp = 'pause' | 'unpause' | 'reset' | 'console-log' | 'qemu-log' | 'screendump';
 type Result = Extract<AgentMessage, { type: 'vm-command-result' }>;
+/** The steps answered yes or no on the VM's QEMU (the SPICE password is answered with data). */
+type QemuStep = Exclude<VmCommand, { op: MigrationOp | ManagerOp | 'spice-login' }>;
 
 /** Carries out the command on the VM's QEMU; a failure is answered with its registry code. `sanlock`: this host's
  *  daemon once it joined the lockspace (undefined: home leases are off, or the join has not succeeded). */
@@ -25,14 +27,14 @@ export async function vmCommandRun(m: Command, runtime: VmRuntime | undefined, h
       const { password } = await spiceOneTimeLogin(runtime);
       return { type: 'vm-command-result', id: m.id, value: true, data: Buffer.from(password).toString('base64') };
     }
-    return { type: 'vm-command-result', id: m.id, value: await run(m.command as Exclude<VmCommand, { op: MigrationOp | ManagerOp | 'spice-login' }>, runtime, host, sanlock) };
+    return { type: 'vm-command-result', id: m.id, value: await run(m.command as QemuStep, runtime, host, sanlock) };
   } catch (err) {
     const e = err as Error;
     return { type: 'vm-command-result', id: m.id, error: { code: err instanceof ArdesiaError ? err.code : 'VM_MONITOR_FAILED', message: e.message.slice(0, 1000) } };
   }
 }
 
-async function run(c: Exclude<VmCommand, { op: MigrationOp | ManagerOp | 'spice-login' }>, runtime: VmRuntime, host: string, sanlock: SanlockClient | undefined): Promise<boolean> {
+async function run(c: QemuStep, runtime: VmRuntime, host: string, sanlock: SanlockClient | undefined): Promise<boolean> {
   switch (c.op) {
     case 'disk-plug':
       await diskPlug(runtime, c);
