@@ -45,8 +45,14 @@ export interface StreamLinkHooks {
   silent(host: string): void;
 }
 
+/** How a link was lost: it stopped answering, or it ended. */
+export type LinkLoss = 'silent' | 'closed';
+
 export class AgentLinks {
   private readonly live = new Map<string, WebSocket>();
+  /** Hosts whose link was lost since this controller started (isCutOff). */
+  private readonly lost = new Set<string>();
+  private readonly lossListeners: Array<(host: string, how: LinkLoss) => void> = [];
   private vms: AgentVmChannel | undefined;
   private streamHooks: StreamLinkHooks | undefined;
   private desktops: AgentDesktopChannel | undefined;
@@ -76,6 +82,17 @@ export class AgentLinks {
   /** Whether the host's agent has a link to this controller now. */
   isLinked(host: string): boolean {
     return this.live.has(host);
+  }
+
+  /** Whether the host's agent had a link to this controller that is gone (closed, or gone silent) and not back. */
+  isCutOff(host: string): boolean {
+    return this.lost.has(host) && !this.live.has(host);
+  }
+
+  /** Called, at once, each time a host's link is lost: 'silent' when it stopped answering (a host cut off or dead, no
+   *  FIN), 'closed' when it ended (an agent restarting). */
+  onLinkLost(listener: (host: string, how: LinkLoss) => void): void {
+    this.lossListeners.push(listener);
   }
 
   /** Sends to the host's agent; false when it has no link now (the next link's full set carries the change). */
@@ -118,9 +135,12 @@ export class AgentLinks {
     const heard = () => {
       clearTimeout(silence);
       silence = setTimeout(() => {
+        const current = this.live.get(host) === socket;
         // Its streams (displays, consoles) went silent with it: without a FIN they would hang open, frozen.
-        if (this.live.get(host) === socket) this.streamHooks?.silent(host);
+        if (current) this.streamHooks?.silent(host);
         socket.terminate();
+        // Unlinked now, not at the close event: what waits on the host is told at once.
+        if (current) void this.linkGone(host, 'silent');
       }, AGENT_SILENT_AFTER_MS);
     };
     const onFrame = (data: Buffer) => {
@@ -139,7 +159,7 @@ export class AgentLinks {
     socket.on('close', () => {
       clearTimeout(timer);
       clearTimeout(silence);
-      if (accepted && this.live.get(host) === socket) void this.linkGone(host);
+      if (accepted && this.live.get(host) === socket) void this.linkGone(host, 'closed');
     });
   }
 
@@ -205,8 +225,10 @@ export class AgentLinks {
     this.onChange(host);
   }
 
-  private async linkGone(host: string): Promise<void> {
+  private async linkGone(host: string, how: LinkLoss): Promise<void> {
     this.live.delete(host);
+    this.lost.add(host);
+    for (const listener of this.lossListeners) listener(host, how);
     try {
       // Unlinked, not down: a closed link is network silence, which alone never makes a host down (host-liveness.ts).
       await this.db.updateTable('hosts').set({ agent_linked_at: null }).where('name', '=', host).execute();

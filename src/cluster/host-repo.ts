@@ -128,6 +128,7 @@ export function hostLoadsOf(snap: HostsSnapshot, nowMs: number, controller?: str
       usedMiB: used.memoryMiB,
       usedVcpus: used.vcpus,
       poolDesktops: snap.poolDesktops.get(row.name) ?? {},
+      ...(row.agent_credential_sha256 !== null && row.agent_linked_at === null ? { agentUnlinked: true } : {}),
     };
   });
 }

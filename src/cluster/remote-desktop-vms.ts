@@ -31,6 +31,12 @@ export class RemoteDesktopVms implements RemoteLeaseSteps {
 
   constructor(private readonly links: AgentLinks, private readonly streams: AgentStreams, remoteVms: RemoteVms, private readonly log: Logger) {
     links.attachDesktops({ vmEvent: (host, m) => this.onVmEvent(host, m), commandResult: (host, m) => this.onResult(host, m) });
+    // No answer comes over a lost link: its commands fail now, not at their timeout (a login waits on them).
+    links.onLinkLost((host) => {
+      for (const p of [...this.pending.values()]) {
+        if (p.host === host) p.reject(new ArdesiaError('AGENT_NOT_LINKED', `host ${host}'s link was lost before its agent answered: what was asked of vm ${p.vm} may or may not have been done`));
+      }
+    });
     remoteVms.onExit((name, reason) => this.deliver(name, { kind: 'exited', reason }));
   }
 

@@ -206,6 +206,7 @@ export const BrokerRefusalCode = z.enum([
   'POOL_BOOT_STORM',
   'POOL_DESKTOP_BUSY',
   'HOME_LEASED',
+  'DESKTOP_HOST_UNREACHABLE',
   'IMAGE_NO_VERSION',
   ...PLACEMENT_REFUSAL_CODES,
 ]);

@@ -290,7 +290,11 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
   // The VMs of a host judged down, after each heartbeat: plain ones restarted elsewhere (restart-on-host-loss) or
   // recorded lost; pool desktops recorded lost and handed to their pools, which re-serve their users.
   new HostLossWatch(store, hosts, manager, log, (desktop, reason) => machine.hostLost(desktop, reason)).attach();
-  const pools = new PoolService(serviceContext, machine, { bootStormLimit: opts.bootStormLimit ?? 2, placement: hosts, timeZone: opts.timeZone ?? systemTimeZone() });
+  // A host's link gone silent: connects waiting there broker another desktop, its desktops without a session let go.
+  agentLinks.onLinkLost((host, how) => {
+    if (how === 'silent') void machine.hostUnreachable(host).catch((err) => log.warn({ err, host }, 'letting go of the desktops of a silent host failed'));
+  });
+  const pools = new PoolService(serviceContext, machine, { bootStormLimit: opts.bootStormLimit ?? 2, placement: hosts, timeZone: opts.timeZone ?? systemTimeZone(), hostReachable: (host) => !agentLinks.isCutOff(host) });
   // A drain stops the host's spares now; an undrain boots them back: every pool is planned again.
   hosts.on('host', () => void pools.planner.tickAll());
   publishHostEvents(events, hosts);

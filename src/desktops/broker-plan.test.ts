@@ -80,6 +80,11 @@ const CASES: Array<[string, BrokerRequest, BrokerView, string]> = [
   ['restore pool, persistent but reset at logoff: the owner’s disk restores', ann, view([d(1, 'stopped', 'ann')], { pool: pool({ persistent: true, onLogoff: 'reset' }), bootsInFlight: 4, restores: true }), 'cold-start lab-1'],
   ['image missing: no clone', ann, view([], { targetVersion: null }), 'refuse IMAGE_NO_VERSION'],
   ['image missing does not block a spare', ann, view([d(1, 'stopped')], { targetVersion: null }), 'cold-start lab-1'],
+  // A host whose link is gone: its spares are not handed out; a session there is still the user's (it runs on).
+  ['a spare on a cut-off host is passed over', ann, view([d(1, 'ready', null, { host: 'h2' }), d(2, 'ready', null, { host: 'h1' })], { unreachableHosts: new Set(['h2']) }), 'warm lab-2'],
+  ['only spares on a cut-off host: a cold one elsewhere', ann, view([d(1, 'ready', null, { host: 'h2' }), d(2, 'booting', null, { host: 'h2' }), d(3, 'stopped', null, { host: null })], { unreachableHosts: new Set(['h2']) }), 'cold-start lab-3'],
+  ['own session on a cut-off host: the same desktop', ann, view([d(1, 'in-use', 'ann', { host: 'h2' }), d(2, 'ready')], { unreachableHosts: new Set(['h2']) }), 'existing lab-1'],
+  ['a persistent owner’s ready desktop on a cut-off host: not now', ann, view([d(1, 'ready', 'ann', { host: 'h2' }), d(2, 'ready')], { pool: pool({ persistent: true }), unreachableHosts: new Set(['h2']) }), 'refuse DESKTOP_HOST_UNREACHABLE'],
 ];
 
 for (const [name, request, v, expected] of CASES) {

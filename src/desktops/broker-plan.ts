@@ -5,7 +5,7 @@
 //   cold-start → fire `assign` (stopped → booting, the VM starts; assigned at guest-ready)
 //   clone      → record `name` in provisioning with user = requester, clone, and on `provisioned` fire `assign`
 import type { BrokerRefusalCode, DesktopState, DesktopView, Pool, SessionView } from '../contract/pools.js';
-import { resetsAtSessionEnd } from './lifecycle.js';
+import { isInSession, resetsAtSessionEnd } from './lifecycle.js';
 import { byAge, nextDesktopNames } from './spares-plan.js';
 
 export interface BrokerRequest {
@@ -28,6 +28,9 @@ export interface BrokerView {
   /** The pool starts its disposable desktops by restore now (start mode restore, its template ready): such a start
    *  loads a saved state in about a second, so the boot-storm limit does not hold it back. */
   restores?: boolean;
+  /** Hosts whose link is gone (an agent cut off or restarting): their spares are not handed out, and a user's own
+   *  desktop waiting there without a session is not theirs to have now. */
+  unreachableHosts?: ReadonlySet<string>;
 }
 
 export type BrokerDecision =
@@ -39,15 +42,17 @@ export type BrokerDecision =
 
 const refuse = (code: BrokerRefusalCode, message: string): BrokerDecision => ({ kind: 'refuse', code, message });
 
+const onUnreachableHost = (view: BrokerView, d: DesktopView): boolean => d.host !== null && (view.unreachableHosts?.has(d.host) ?? false);
+
 export function isEntitled(pool: Pool, user: string, groups: readonly string[]): boolean {
   return pool.entitled.users.includes(user) || groups.some((g) => pool.entitled.groups.includes(g));
 }
 
 /** Current-version desktops before outdated ones (a rolling update replaces the latter), then oldest first. */
-function bestSpare(desktops: readonly DesktopView[], state: DesktopState, targetVersion: number | null): DesktopView | undefined {
-  const current = (d: DesktopView) => (d.imageVersion === targetVersion ? 0 : 1);
-  return desktops
-    .filter((d) => d.user === null && d.state === state)
+function bestSpare(view: BrokerView, state: DesktopState): DesktopView | undefined {
+  const current = (d: DesktopView) => (d.imageVersion === view.targetVersion ? 0 : 1);
+  return view.desktops
+    .filter((d) => d.user === null && d.state === state && !onUnreachableHost(view, d))
     .sort((a, b) => current(a) - current(b) || byAge(a, b))[0];
 }
 
@@ -70,6 +75,10 @@ function bootStormRefusal(view: BrokerView, desktop?: DesktopView): BrokerDecisi
 /** The user's own desktop in this pool, or why it cannot be had right now; undefined when they have none usable. */
 function ownDesktop(user: string, view: BrokerView, mine: readonly DesktopView[]): BrokerDecision | undefined {
   const usable = mine.filter((d) => OWN_USABLE.includes(d.state)).sort((a, b) => OWN_USABLE.indexOf(a.state) - OWN_USABLE.indexOf(b.state) || byAge(a, b))[0];
+  // A session runs on while its host is cut off (its display reconnects); one not yet started there cannot start now.
+  if (usable && !isInSession(usable.state) && onUnreachableHost(view, usable)) {
+    return refuse('DESKTOP_HOST_UNREACHABLE', `your desktop ${usable.name} is on host ${usable.host}, which the controller cannot reach now: it is yours again once ${usable.host} is back`);
+  }
   if (usable) return { kind: 'existing', desktop: usable };
   const ending = mine.find((d) => d.state === 'logging-off' || d.state === 'resetting');
   if (ending) return refuse('POOL_DESKTOP_BUSY', `your desktop ${ending.name} is ${ending.state === 'resetting' ? 'being reset' : 'logging off'}: try again in a moment`);
@@ -112,9 +121,9 @@ export function brokerDecide(request: BrokerRequest, view: BrokerView): BrokerDe
   const mine = view.desktops.filter((d) => d.user === request.user && d.state !== 'retiring');
   const own = ownDesktop(request.user, view, mine);
   if (own) return own;
-  const warm = bestSpare(view.desktops, 'ready', view.targetVersion) ?? bestSpare(view.desktops, 'booting', view.targetVersion);
+  const warm = bestSpare(view, 'ready') ?? bestSpare(view, 'booting');
   if (warm) return { kind: 'warm', desktop: warm };
-  const cold = bestSpare(view.desktops, 'stopped', view.targetVersion);
+  const cold = bestSpare(view, 'stopped');
   if (cold) return bootStormRefusal(view, cold) ?? { kind: 'cold-start', desktop: cold };
   return newClone(view);
 }

@@ -23,7 +23,7 @@ import { mulberry32 } from '../lib/prng.js';
 const EVENT_TYPES: DesktopEventType[] = [
   'provisioned', 'provision-failed', 'boot-requested', 'stop-requested', 'boot-failed', 'restore-failed', 'guest-ready', 'assign', 'session-started',
   'client-connected', 'client-disconnected', 'idle-timeout', 'logoff-requested', 'logoff-timeout', 'session-ended',
-  'guest-reboot', 'guest-shutdown', 'vm-exited', 'daemon-stopped', 'host-lost', 'reset', 'retry', 'reset-done', 'reset-failed', 'reset-resume', 'image-updated', 'retire',
+  'guest-reboot', 'guest-shutdown', 'vm-exited', 'daemon-stopped', 'host-lost', 'host-unreachable', 'reset', 'retry', 'reset-done', 'reset-failed', 'reset-resume', 'image-updated', 'retire',
 ];
 
 // Contexts: a spare of a non-persistent pool, one in ann's session, and persistent desktops owned by ann.
@@ -181,9 +181,19 @@ const LEGAL: Case[] = [
   // A reset whose force-stop its unreachable host could not carry out goes on once the VM is gone: never before, or
   // the home would be released while the VM may still write it.
   ['resetting', 'reset-resume', ANN, 'resetting', [RELEASE, CLEAR, RECLONE]],
-  ['resetting', 'reset-resume', SPARE, 'resetting', [RECLONE]],
+  ['resetting', 'reset-resume', SPARE, 'resetting', [RELEASE, RECLONE]],
   ['resetting', 'reset-resume', P_RESET, 'resetting', [RELEASE, RECLONE]],
   ['failed', 'host-lost', SPARE, 'failed', []],
+  // A host gone silent before a session started there: the user is let go at once (their connect brokers another
+  // desktop); the VM's stop waits for the host, and the home (if the assign plugged it) is released only after it.
+  ['booting', 'host-unreachable', ANN, 'resetting', [CLEAR, KILL, RECLONE]],
+  ['booting', 'host-unreachable', SPARE, 'resetting', [KILL, RECLONE]],
+  ['ready', 'host-unreachable', SPARE, 'resetting', [KILL, RECLONE]],
+  ['assigned', 'host-unreachable', ANN, 'resetting', [CLEAR, KILL, RELEASE, RECLONE]],
+  ['assigned', 'host-unreachable', P_RESET, 'resetting', [KILL, RELEASE, RECLONE]],
+  ['resetting', 'host-unreachable', ANN, 'resetting', [CLEAR]],
+  ['resetting', 'host-unreachable', P_RESET, 'resetting', []],
+  ['failed', 'host-unreachable', ANN, 'failed', [CLEAR]],
   ['retiring', 'host-lost', SPARE, 'retiring', []],
   ['disconnected', 'client-connected', ANN, 'in-use', []],
   ['disconnected', 'client-disconnected', ANN, 'disconnected', []],
@@ -265,6 +275,9 @@ const ILLEGAL: Array<[DesktopState, DesktopEvent, DesktopContext, RegExp]> = [
   ['retiring', ev('assign'), SPARE, /not possible/],
   ['stopped', ev('reset-done'), SPARE, /not possible/],
   ['ready', ev('idle-timeout'), SPARE, /not possible/],
+  ['assigned', ev('host-unreachable'), KEEP, /persistent owner's kept desktop waits for its host/],
+  ['ready', ev('host-unreachable'), KEEP, /persistent owner's kept desktop waits/],
+  ['in-use', ev('host-unreachable'), ANN, /not possible/],
 ];
 
 for (const [from, event, ctx, reason] of ILLEGAL) {

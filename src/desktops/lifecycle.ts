@@ -7,6 +7,8 @@
 //               ─→ ready | booting | stopped              (persistent, kept)
 //   failed ─retry→ resetting (a fresh clone) | stopped (a persistent owner's kept disk)
 //   booting | ready ─daemon-stopped→ stopped: the daemon's own stop (--stop-vms-on-exit) is not a failure
+//   booting | ready | assigned ─host-unreachable→ resetting: a disposable desktop on a host that went silent before a
+//               session started lets its user go at once (the connect brokers another); the reset waits for the VM
 //   start mode restore: a fresh disk starts as a clone of the pool's template (restore-vm) instead of a boot;
 //   booting ─restore-failed→ booting: the template is rebuilt and this desktop boots (start-vm) meanwhile
 //
@@ -38,6 +40,7 @@ export type DesktopEventType =
   | 'vm-exited' // the QEMU process is gone without a guest shutdown (crash, kill, host failure)
   | 'daemon-stopped' // the daemon stopped the VM itself on its way out (serve --stop-vms-on-exit): not a failure
   | 'host-lost' // the VM's host was judged down (its storage lease expired): the VM is gone with it, its leases free
+  | 'host-unreachable' // the VM's host stopped answering (its link went silent) before a session started on it
   | 'reset' // an admin asked to re-clone the system disk
   | 'retry' // an admin (or the planner, after a pause) tries a failed desktop again
   | 'reset-done'
@@ -146,6 +149,16 @@ function reclone(vmLive: boolean): RuleFn {
  *  owner's kept disk is booted again as it is (a re-clone is the administrator's explicit reset). */
 const retryFailed: RuleFn = (ctx, event) => (ctx.user !== null && !resetsAtSessionEnd(ctx) ? go('stopped', FORCE_STOP) : reclone(true)(ctx, event));
 
+/** Out of session on a host gone silent: a disposable desktop lets its user (a reservation, or an assignment whose
+ *  session never started) go before its stop, which waits for the host; its home, if plugged, is released after the
+ *  stop (the store's lease keeps it meanwhile). A persistent owner's kept disk waits for its host, as it is. */
+function unreachableOutOfSession(homeMayBeAttached: boolean): RuleFn {
+  return (ctx) => {
+    if (ctx.user !== null && !resetsAtSessionEnd(ctx)) return { refused: "a persistent owner's kept desktop waits for its host" };
+    return go('resetting', ...clearSharedUser(ctx), FORCE_STOP, ...(homeMayBeAttached ? [RELEASE_HOME] : []), RECLONE);
+  };
+}
+
 /** Assignment is refused when the desktop already belongs to someone else: never someone else's desktop. */
 function assignTo(from: 'stopped' | 'booting' | 'ready'): Rule {
   return (ctx, event) => {
@@ -214,6 +227,7 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
     'guest-shutdown': bootEnds('stopped', { kind: 'stop-vm', force: false }),
     'vm-exited': bootEnds('failed'),
     'host-lost': lostOutOfSession,
+    'host-unreachable': unreachableOutOfSession(false),
     'daemon-stopped': bootEnds('stopped'), // back to the cold tier; the planner boots it again
     'image-updated': recycleSpare('booting'),
     reset: reclone(true),
@@ -229,6 +243,7 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
     'guest-shutdown': (ctx) => (resetsAtSessionEnd(ctx) ? resetAfterSession(ctx) : go('stopped', { kind: 'stop-vm', force: false })),
     'vm-exited': go('failed'),
     'host-lost': lostOutOfSession,
+    'host-unreachable': unreachableOutOfSession(false),
     'daemon-stopped': go('stopped'),
     'image-updated': recycleSpare('ready'),
     reset: reclone(true),
@@ -243,6 +258,7 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
     'client-disconnected': stay('assigned'),
     'logoff-requested': go('logging-off', LOGOFF),
     'image-updated': stay('assigned'),
+    'host-unreachable': unreachableOutOfSession(true),
     ...SESSION_ENDINGS,
     assign: (ctx, event) => (event.type === 'assign' && event.user === ctx.user ? stay('assigned') : { refused: `the desktop is assigned to ${ctx.user}` }),
     reset: { refused: IN_SESSION },
@@ -284,7 +300,9 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
   resetting: {
     'reset-done': go('stopped'),
     'reset-failed': go('failed'),
-    'reset-resume': (ctx) => go('resetting', ...stepsAfterStop(ctx)),
+    // Always the home's release: a desktop whose user was let go early (host-unreachable) may still hold it.
+    'reset-resume': (ctx) => go('resetting', RELEASE_HOME, ...clearSharedUser(ctx), RECLONE),
+    'host-unreachable': (ctx) => go('resetting', ...clearSharedUser(ctx)),
     'vm-exited': stay('resetting'),
     'host-lost': stay('resetting'),
     'image-updated': stay('resetting'), // the re-clone takes the target version of its own time
@@ -297,6 +315,7 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
     retire: go('retiring', { kind: 'retire' }),
     'vm-exited': stay('failed'),
     'host-lost': stay('failed'),
+    'host-unreachable': (ctx) => go('failed', ...clearSharedUser(ctx)), // a boot's reservation there is let go
     'image-updated': stay('failed'),
   },
   retiring: {

@@ -53,7 +53,12 @@ export interface MachineEvents {
   /** The desktop's host was judged down, with the session's user: its display clients are told so (the portal opens a
    *  new desktop). */
   'host-lost': [string, string | null];
+  /** A host's link went silent (its name): connects waiting for a session there give up and broker another desktop. */
+  'host-unreachable': [string];
 }
+
+/** States a desktop on a host gone silent leaves (lifecycle.ts host-unreachable): no session has started there. */
+const UNREACHABLE_OUT_OF_SESSION = new Set(['booting', 'ready', 'assigned', 'resetting', 'failed']);
 
 /** Failures a waiting connect answers with their own code: what the user can act on (their desktop elsewhere is ending). */
 const PASSED_ON_CODES = new Set<ErrorCode>(['HOME_LEASE_HELD', 'HOME_LEASED']);
@@ -134,6 +139,17 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     await this.fireQuietly(name, { type: 'host-lost' }).finally(() => this.exits.delete(name));
   }
 
+  /** The link of `host` went silent (cluster/agent-links.ts): connects waiting on a desktop there are told at once
+   *  ('host-unreachable'), then each desktop there without a session lets its user go and is reset once its VM is gone
+   *  (lifecycle.ts); sessions run on, untouched: a cut-off host keeps its VMs and their leases. */
+  async hostUnreachable(host: string): Promise<void> {
+    this.emit('host-unreachable', host);
+    const rows = await this.ctx.db.selectFrom('pool_desktops').select(['name', 'state', 'user']).where('host', '=', host).execute();
+    const affected = rows.filter((r) => UNREACHABLE_OUT_OF_SESSION.has(r.state) && (r.state !== 'failed' && r.state !== 'resetting' ? true : r.user !== null));
+    if (affected.length) this.log.warn({ host, desktops: affected.map((r) => r.name) }, `host ${host} went silent: ${affected.length} desktop(s) there without a session are let go`);
+    for (const r of affected) await this.fireQuietly(r.name, { type: 'host-unreachable' });
+  }
+
   /** Whether the pool starts its disposable desktops by restore now (start mode restore, its template ready). */
   startsByRestore(pool: Pool): boolean {
     return this.templates.statusOf(pool)?.state === 'ready';
@@ -194,15 +210,26 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       failure_console: row.failure_console,
     });
     this.watchdogs.arm(row);
-    for (const effect of result.effects) {
-      if (row.state === 'retiring' && effect.kind === 'retire') {
-        await this.retire(row);
-        return desktopViewOf(row);
+    try {
+      for (const effect of result.effects) {
+        if (row.state === 'retiring' && effect.kind === 'retire') {
+          await this.retire(row);
+          return desktopViewOf(row);
+        }
+        if ((await this.runEffect(row, pool, target, effect, queued)) === 'stalled') break;
       }
-      if ((await this.runEffect(row, pool, target, effect, queued)) === 'stalled') break;
+    } catch (err) {
+      // The state is recorded already: those waiting on the desktop hear of it, with what stopped its steps.
+      await this.fail(row, `${event.type}: ${(err as Error).message}`).catch(() => undefined);
+      this.emitDesktop(row);
+      throw err;
     }
-    this.emit('desktop', desktopViewOf(row), { lastError: row.last_error, lastErrorCode: row.last_error === null ? undefined : this.failureCodes.get(name) });
+    this.emitDesktop(row);
     return desktopViewOf(row);
+  }
+
+  private emitDesktop(row: PoolDesktopRow): void {
+    this.emit('desktop', desktopViewOf(row), { lastError: row.last_error, lastErrorCode: row.last_error === null ? undefined : this.failureCodes.get(row.name) });
   }
 
   /** Why the desktop fails now: the step it leaves, the recorded error, the VM's exit reason, the console's last line. */
@@ -247,7 +274,14 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
           queue({ type: 'boot-failed' });
         });
       case 'stop-vm':
-        if (row.state !== 'resetting') return stopDesktopVm(this.steps, row.name, effect.force);
+        if (row.state !== 'resetting') {
+          // Its host out of reach, the stop is recorded and carried out at its return: the transition's bookkeeping goes
+          // on (a failed boot's reservation let go); a home's release after it runs its own stop, which then refuses.
+          return stopDesktopVm(this.steps, row.name, effect.force).catch(async (err: Error) => {
+            this.log.warn({ err, desktop: row.name }, `desktop ${row.name}: its VM could not be stopped now`);
+            await this.fail(row, `its VM could not be stopped: ${err.message}`);
+          });
+        }
         // Its host out of reach: the rest of the reset (the home's release first) waits until the VM is gone.
         return stopDesktopVm(this.steps, row.name, effect.force).catch(async (err: Error) => {
           this.stalledResets.add(row.name);

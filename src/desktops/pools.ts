@@ -3,7 +3,7 @@
 // Decisions are pure (broker-plan.ts, spares-plan.ts); this shell builds their views from the store,
 // runs their answers through the desktop lifecycle (pool-machine.ts) and reports what happened.
 import { EventEmitter } from 'node:events';
-import { ArdesiaError, type ErrorCode } from '../contract/errors.js';
+import { ArdesiaError } from '../contract/errors.js';
 import { GuestUserName } from '../contract/guest.js';
 import {
   type ConnectBody,
@@ -19,7 +19,7 @@ import {
 import type { ServiceContext } from '../images/context.js';
 import { auditAppend, auditFeed } from '../audit/log.js';
 import { requireImage } from '../images/versions.js';
-import { imageCurrentVersions, imageGet } from '../images/repo.js';
+import { homeGet, imageCurrentVersions, imageGet } from '../images/repo.js';
 import { defaultStartMode } from './start-mode.js';
 import { placementRefusalForUser } from '../contract/hosts.js';
 import { type BrokerDecision, brokerDecide, isEntitled, type BrokerView } from './broker-plan.js';
@@ -34,8 +34,11 @@ import { UsageRecorder } from './usage-recorder.js';
 import type { SpareWait } from '../contract/timeline.js';
 import { type ForecastQuery, poolForecast, recordSessionEnds } from './pool-forecast.js';
 import type { Forecast } from './forecast.js';
-import { untilPreviousSessionEnded } from './session-wait.js';
+import { hostUnreachableError, untilPreviousSessionEnded, untilSessionStarted } from './session-wait.js';
 import { rolloutPendingAtLogoff, versionCounts } from './spares-plan.js';
+
+/** A connect brokers at most this many desktops: a second one if the first one's host went silent, a third to be sure. */
+const CONNECT_ATTEMPTS = 3;
 
 /** What a connect waits for before its desktop can take the user: nothing, a boot, or a new clone (and its boot). */
 export function spareWaitOf(d: Exclude<BrokerDecision, { kind: 'refuse' }>): SpareWait {
@@ -276,12 +279,26 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       bootsInFlight: this.machine.bootsInFlight(all),
       bootStormLimit: this.opts.bootStormLimit,
       restores: this.machine.startsByRestore(pool),
+      unreachableHosts: new Set(all.map((d) => d.host).filter((h): h is string => h !== null && !this.reachable(h))),
     };
   }
 
-  /** A user asks for a desktop of a pool: theirs, a warm spare, a cold one started, or a new clone. */
+  /** A user asks for a desktop of a pool: theirs, a warm spare, a cold one started, or a new clone. A desktop whose host
+   *  went silent before the session started there is given up, and the next one brokered (within the connect's wait). */
   async connect(poolName: string, body: ConnectBody, who: Caller, times?: ConnectTimes): Promise<{ desktop: DesktopView; session: SessionInfo }> {
     const requestedAt = performance.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.connectOnce(poolName, body, who, requestedAt, times);
+      } catch (err) {
+        const leftMs = body.waitSeconds * 1000 - (performance.now() - requestedAt);
+        if (!(err instanceof ArdesiaError && err.code === 'DESKTOP_HOST_UNREACHABLE') || attempt >= CONNECT_ATTEMPTS || leftMs <= 0) throw err;
+        this.ctx.deps.log.warn({ pool: poolName, user: who.name, attempt }, `${err.message}: brokering another desktop for ${who.name}`);
+      }
+    }
+  }
+
+  private async connectOnce(poolName: string, body: ConnectBody, who: Caller, requestedAt: number, times?: ConnectTimes): Promise<{ desktop: DesktopView; session: SessionInfo }> {
     const received = times ?? { requestAt: Date.now(), authenticatedAt: Date.now() };
     if (!GuestUserName.safeParse(who.name).success) throw new ArdesiaError('USER_NAME_UNSUITABLE', `${who.name} cannot be an account name inside a desktop`);
     const pool = poolOf(await requirePool(this.ctx.db, poolName));
@@ -289,6 +306,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       this.emit('brokered', 'refuse');
       throw new ArdesiaError('POOL_NOT_ENTITLED', `${who.name} is not entitled to pool ${poolName}`);
     }
+    await this.letGoOnSilentHosts(poolName, who.name);
     if (body.wait) await this.previousSessionEnd(poolName, who.name, requestedAt + body.waitSeconds * 1000);
     const decision = await this.lockPool(poolName, async () => {
       const d = await this.placed(brokerDecide({ user: who.name, groups: who.groups, pool: poolName }, await this.brokerView(pool)), pool, who);
@@ -308,15 +326,44 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       await this.act(pool, decision, who.name);
     } catch (err) {
       this.awaitingSession.delete(name);
-      this.timelines.end(name);
-      throw err;
+      return this.sessionNotStarted(name, who.name, err);
     } finally {
       this.claims.delete(name);
     }
     await auditAppend(this.ctx.db, who.name, 'session.connect', name, { pool: poolName, how: decision.kind, thinClient: body.client.thinClient ?? null }, who.address);
     if (body.client.thinClient) this.tracker.openedFrom(name, body.client.thinClient, who);
-    const desktop = body.wait ? await this.waitForSession(name, who.name, body.waitSeconds * 1000) : desktopViewOf(await requirePoolDesktop(this.ctx.db, name));
+    const leftMs = Math.max(1000, body.waitSeconds * 1000 - (performance.now() - requestedAt));
+    const desktop = body.wait ? await this.waitForSession(name, who.name, leftMs).catch((err: unknown) => this.sessionNotStarted(name, who.name, err)) : desktopViewOf(await requirePoolDesktop(this.ctx.db, name));
     return { desktop, session: await this.sessionOf(name) };
+  }
+
+  /** The user's desktops of the pool that wait without a session on a host gone silent let them go first (lifecycle.ts
+   *  host-unreachable), so the broker hands out another; a persistent owner's kept desktop stays theirs. */
+  private async letGoOnSilentHosts(pool: string, user: string): Promise<void> {
+    const mine = (await this.desktopViews(pool)).filter((d) => d.user === user && d.host !== null && !this.reachable(d.host) && !isInSession(d.state));
+    for (const d of mine) await this.machine.fireQuietly(d.name, { type: 'host-unreachable' });
+  }
+
+  private reachable(host: string): boolean {
+    return this.opts.hostReachable?.(host) ?? true;
+  }
+
+  /** Why the waited-for session did not start, said as the user can act on it: a desktop on a silent host is given up
+   *  (connect brokers another); a home held by a desktop on a silent host says so, and when it frees. */
+  private async sessionNotStarted(name: string, user: string, err: unknown): Promise<never> {
+    this.timelines.end(name);
+    if (!(err instanceof ArdesiaError)) throw err;
+    const row = await requirePoolDesktop(this.ctx.db, name).catch(() => undefined);
+    if (err.code !== 'DESKTOP_HOST_UNREACHABLE' && row?.host && !this.reachable(row.host)) throw hostUnreachableError(name, row.host);
+    if (err.code === 'HOME_LEASED' || err.code === 'HOME_LEASE_HELD') {
+      const holder = (await homeGet(this.ctx.db, user))?.leased_to;
+      const holderRow = holder ? await requirePoolDesktop(this.ctx.db, holder).catch(() => undefined) : undefined;
+      if (holderRow?.host && !this.reachable(holderRow.host)) {
+        // Not a desktop to give up (the connect would only hand out another): the home waits for that host.
+        throw new ArdesiaError('HOME_LEASE_HELD', `your home volume is held by desktop ${holder} on host ${holderRow.host}, which the controller cannot reach now: your files are safe there, and the home is freed once ${holderRow.host} is back or judged down`);
+      }
+    }
+    throw err;
   }
 
   /** A decision that boots a desktop (a cold spare, a new clone, a stopped own one) needs a host: refused with the reason when none fits. */
@@ -350,37 +397,13 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     }
   }
 
-  /** Resolves when the desktop is in use by `user`; rejects with the reason when it went another way.
-   *  Call after the assign landed: the desktop's state at the call is checked first. */
+  /** Resolves when the desktop is in use by `user` (session-wait.ts); call after the assign landed. */
   waitForSession(desktop: string, user: string, timeoutMs: number): Promise<DesktopView> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => done(new ArdesiaError('TIMEOUT', `desktop ${desktop} did not start a session for ${user} within ${Math.round(timeoutMs / 1000)} s; it keeps trying — connect again to follow it`)), timeoutMs);
-      let reason: string | null = null; // a step's failure (a home lease held elsewhere) is cleared by the reset that follows it
-      let code: ErrorCode | undefined; // and its registry code, when the user is to see it as it is (HOME_LEASE_HELD)
-      const onDesktop = (view: DesktopView, info: { lastError: string | null; lastErrorCode?: ErrorCode }) => {
-        if (view.name !== desktop) return;
-        reason = info.lastError ?? reason;
-        code = info.lastErrorCode ?? code;
-        if (view.state === 'in-use' || view.state === 'disconnected') return done(undefined, view);
-        if (SESSION_END_STATES.includes(view.state) || (view.user !== null && view.user !== user)) {
-          done(new ArdesiaError(code ?? 'DESKTOP_FAILED', `desktop ${desktop} could not start your session${reason ? `: ${reason}` : ` (it is ${view.state})`}`));
-        }
-      };
-      const onRemoved = (name: string) => name === desktop && done(new ArdesiaError('DESKTOP_FAILED', `desktop ${desktop} was removed before your session started`));
-      const done = (err?: Error, view?: DesktopView) => {
-        clearTimeout(timer);
-        this.machine.off('desktop', onDesktop);
-        this.machine.off('desktop-removed', onRemoved);
-        if (err) reject(err);
-        else resolve(view!);
-      };
-      this.machine.on('desktop', onDesktop);
-      this.machine.on('desktop-removed', onRemoved);
-      void requirePoolDesktop(this.ctx.db, desktop).then(
-        (row) => onDesktop(desktopViewOf(row), { lastError: row.last_error, lastErrorCode: row.last_error === null ? undefined : this.machine.failureCodeOf(desktop) }),
-        () => undefined,
-      );
-    });
+    const read = async () => {
+      const row = await requirePoolDesktop(this.ctx.db, desktop);
+      return { view: desktopViewOf(row), lastError: row.last_error, ...(row.last_error === null ? {} : { lastErrorCode: this.machine.failureCodeOf(desktop) }) };
+    };
+    return untilSessionStarted(this.machine, read, desktop, user, timeoutMs);
   }
 
   // ── sessions and display clients (pool-sessions.ts) ───────────────────────────────────────────

@@ -3,7 +3,8 @@ import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import type { DesktopState, DesktopView } from '../contract/pools.js';
 import type { DesktopMachine } from './pool-machine.js';
-import { endingSessionOf, untilPreviousSessionEnded } from './session-wait.js';
+import { ArdesiaError } from '../contract/errors.js';
+import { endingSessionOf, untilPreviousSessionEnded, untilSessionStarted } from './session-wait.js';
 
 const d = (name: string, state: DesktopState, user: string | null) => ({ name, state, user });
 
@@ -40,4 +41,29 @@ test('nothing ending: no wait; a session that never ends: the wait stops at the 
   assert.equal(await untilPreviousSessionEnded(machine, async () => [d('p-1', 'in-use', 'dora')], 'dora', Date.now() + 60_000), undefined);
   const stuck = await untilPreviousSessionEnded(machine, async () => [d('p-1', 'logging-off', 'dora')], 'dora', Date.now() + 50);
   assert.equal(stuck?.desktop, 'p-1');
+});
+
+test("a connect waiting for its session: started, failed with the step's code, or given up at once when its host goes silent", async () => {
+  const view = (state: DesktopState, user: string | null, host: string | null = 'a2'): DesktopView => ({ name: 'p-2', pool: 'p', state, user, host, imageVersion: 1, since: '' });
+  const machine = new EventEmitter() as unknown as DesktopMachine;
+  const read = (v: DesktopView) => async () => ({ view: v, lastError: null });
+  const started = untilSessionStarted(machine, read(view('assigned', 'dora')), 'p-2', 'dora', 60_000);
+  await new Promise((r) => setImmediate(r));
+  machine.emit('host-unreachable', 'a1'); // another host: nothing to do with this desktop
+  machine.emit('desktop', view('in-use', 'dora'), { lastError: null });
+  assert.equal((await started).state, 'in-use');
+
+  const leased = untilSessionStarted(machine, read(view('assigned', 'dora')), 'p-2', 'dora', 60_000);
+  await new Promise((r) => setImmediate(r));
+  machine.emit('desktop', view('resetting', 'dora'), { lastError: 'the home is leased elsewhere', lastErrorCode: 'HOME_LEASED' });
+  await assert.rejects(leased, (e: ArdesiaError) => e.code === 'HOME_LEASED' && /the home is leased elsewhere/.test(e.message));
+
+  const silent = untilSessionStarted(machine, read(view('booting', 'dora')), 'p-2', 'dora', 60_000);
+  await new Promise((r) => setImmediate(r));
+  machine.emit('host-unreachable', 'a2');
+  await assert.rejects(silent, (e: ArdesiaError) => e.code === 'DESKTOP_HOST_UNREACHABLE' && /on host a2, which stopped answering the controller before your session started/.test(e.message));
+  assert.equal((machine as unknown as EventEmitter).listenerCount('host-unreachable'), 0, 'every wait unsubscribed');
+
+  const late = untilSessionStarted(machine, read(view('booting', 'dora')), 'p-2', 'dora', 50);
+  await assert.rejects(late, (e: ArdesiaError) => e.code === 'TIMEOUT');
 });

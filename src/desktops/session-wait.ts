@@ -1,6 +1,8 @@
-// A connect that arrives while the user's previous session is still ending (logoff in the guest, the home
-// released, the system disk re-cloned) waits for that end instead of failing with "try again in a moment".
+// A connect's waits: for the user's previous session to end (logoff in the guest, the home released, the system disk
+// re-cloned) instead of failing with "try again in a moment"; then for its own session to start in the guest.
+import { ArdesiaError, type ErrorCode } from '../contract/errors.js';
 import type { DesktopState, DesktopView } from '../contract/pools.js';
+import { SESSION_END_STATES } from './pool-events.js';
 import type { DesktopMachine } from './pool-machine.js';
 
 /** States of a user's desktop whose session is over but not yet let go of (home lease, owner, system disk). */
@@ -50,3 +52,49 @@ export async function untilPreviousSessionEnded(
 
 /** A state change is announced by an event; the store is re-read at least this often in case one was missed. */
 const STORE_RECHECK_MS = 2_000;
+
+/** The desktop as the store has it now, with the registry code of its last failed step when the connect passes it on. */
+export type DesktopReader = () => Promise<{ view: DesktopView; lastError: string | null; lastErrorCode?: ErrorCode }>;
+
+/** Resolves when `desktop` is in use by `user`; rejects with the reason when it went another way, and at once with
+ *  DESKTOP_HOST_UNREACHABLE when its host's link goes silent before the session started (the connect brokers another).
+ *  Call after the assign landed: the desktop's state at the call is read first. */
+export function untilSessionStarted(machine: Pick<DesktopMachine, 'on' | 'off'>, read: DesktopReader, desktop: string, user: string, timeoutMs: number): Promise<DesktopView> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new ArdesiaError('TIMEOUT', `desktop ${desktop} did not start a session for ${user} within ${Math.round(timeoutMs / 1000)} s; it keeps trying — connect again to follow it`)), timeoutMs);
+    let reason: string | null = null; // a step's failure (a home lease held elsewhere) is cleared by the reset that follows it
+    let code: ErrorCode | undefined; // and its registry code, when the user is to see it as it is (HOME_LEASE_HELD)
+    let host: string | null = null;
+    const onDesktop = (view: DesktopView, info: { lastError: string | null; lastErrorCode?: ErrorCode }) => {
+      if (view.name !== desktop) return;
+      reason = info.lastError ?? reason;
+      code = info.lastErrorCode ?? code;
+      host = view.host ?? host;
+      if (view.state === 'in-use' || view.state === 'disconnected') return done(undefined, view);
+      if (SESSION_END_STATES.includes(view.state) || (view.user !== null && view.user !== user)) {
+        done(new ArdesiaError(code ?? 'DESKTOP_FAILED', `desktop ${desktop} could not start your session${reason ? `: ${reason}` : ` (it is ${view.state})`}`));
+      }
+    };
+    const onRemoved = (name: string) => name === desktop && done(new ArdesiaError('DESKTOP_FAILED', `desktop ${desktop} was removed before your session started`));
+    const onUnreachable = (silent: string) => {
+      if (silent === host) done(hostUnreachableError(desktop, silent));
+    };
+    const done = (err?: Error, view?: DesktopView) => {
+      clearTimeout(timer);
+      machine.off('desktop', onDesktop);
+      machine.off('desktop-removed', onRemoved);
+      machine.off('host-unreachable', onUnreachable);
+      if (err) reject(err);
+      else resolve(view!);
+    };
+    machine.on('desktop', onDesktop);
+    machine.on('desktop-removed', onRemoved);
+    machine.on('host-unreachable', onUnreachable);
+    void read().then((now) => onDesktop(now.view, now), () => undefined);
+  });
+}
+
+/** Why a connect gave up the desktop it was handed: its host went silent before the session started there. */
+export function hostUnreachableError(desktop: string, host: string): ArdesiaError {
+  return new ArdesiaError('DESKTOP_HOST_UNREACHABLE', `desktop ${desktop} is on host ${host}, which stopped answering the controller before your session started there`);
+}

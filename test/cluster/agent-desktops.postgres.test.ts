@@ -308,11 +308,14 @@ test("drain of the agent's host: its spare stops there and one comes up on the c
   await desktops('a ready spare on a1 again', (ds) => ds.some((d) => d.state === 'ready' && d.host === 'a1'));
 });
 
-test("cut off from the management network only: the session runs on and keeps its home, no other desktop gets it; eviction then ends it at the agent's return", { timeout: 420_000 }, async () => {
+test("cut off from the management network only: the session runs on and keeps its home, no other desktop gets it; a login handed the host's spare just before the cut gets a desktop elsewhere; eviction then ends the session at the agent's return", { timeout: 600_000 }, async () => {
+  // Room for a spare beside alice's session, and for the desktop bob is served elsewhere while one is given up on a1.
+  await controller.api().request('PATCH', `/v1/pools/${POOL}`, { maxDesktops: 3, entitled: { users: ['alice', 'bob'] } });
   await desktops('a ready spare on a1', (ds) => ds.some((d) => d.state === 'ready' && d.host === 'a1'));
   await alice.request('POST', `/v1/pools/${POOL}/connect`, {});
   const [inUse] = await desktops('a session on a1', (ds) => ds.some((d) => d.state === 'in-use' && d.user === 'alice' && d.host === 'a1'));
   const desktop = inUse!.name;
+  await desktops('a spare on a1 beside her session', (ds) => ds.some((d) => d.state === 'ready' && d.user === null && d.host === 'a1'));
   // The guest writes a line a second into the home, each on the disk (sync), for as long as it runs.
   await typeAndExpect(controller, desktop, '(i=0; while :; do i=$((i+1)); echo $i >> /home/alice/alive.txt; sync; sleep 1; done) >/dev/null 2>&1 & echo writer-$((5+5))', 'writer-10');
   const atCut = Number(/lines-(\d+)/.exec(await typeAndExpect(controller, desktop, 'echo lines-$(wc -l < /home/alice/alive.txt)', 'lines-'))?.[1] ?? 0);
@@ -324,9 +327,24 @@ test("cut off from the management network only: the session runs on and keeps it
   await rfbStart(display);
   await run('ip', ['-n', a1Ns, 'link', 'set', 'eth0', 'down']);
   try {
+    // Bob logs in a moment after the cut, before the controller can know of it: he is handed a1's spare, whose assign
+    // then hangs on the silent link. Once the link is declared silent, his connect gives that spare up and is served
+    // on the controller's host, instead of waiting out its whole wait.
+    assert.equal((await cli(['host', 'undrain', 'ctl'])).code, 0);
+    const bobsConnect = bob.request<{ desktop: DesktopView }>('POST', `/v1/pools/${POOL}/connect`, {});
     // Silent, but renewing its storage lease: suspect, never down; its desktop is not given away.
     const suspect = await until('a1 suspect', async () => (await json<HostView[]>(['host', 'list'])).find((h) => h.name === 'a1' && h.state === 'suspect'), 180_000, 1000);
     assert.match(suspect.stateReason ?? '', /still renews its storage lease/);
+    const { desktop: bobs } = await bobsConnect;
+    assert.equal(bobs.host, 'ctl', JSON.stringify(bobs));
+    assert.equal(bobs.state, 'in-use');
+    const givenUp = /desktop (\S+) is on host a1, which stopped answering the controller before your session started there: brokering another desktop for bob/.exec(controller.output)?.[1];
+    assert.ok(givenUp && givenUp !== bobs.name && givenUp !== desktop, `the spare on a1 given up for bob: ${givenUp}`);
+    // The spare he was handed let him go at once; its reset waits for its VM, which a1 may still run.
+    const left = (await desktopsOf()).find((d) => d.name === givenUp);
+    assert.equal(left?.state, 'resetting', JSON.stringify(left));
+    assert.equal(left?.user, null);
+    assert.equal((await json<HomeInfo>(['home', 'show', 'bob'])).leasedTo, bobs.name, "bob's home is plugged where he is served");
     // No FIN comes from a host cut off: the display is closed when the link is declared silent, saying why (the portal
     // tells her the session is safe and reconnects), instead of hanging on a frozen screen.
     const closed = await display.closed;
@@ -344,8 +362,14 @@ test("cut off from the management network only: the session runs on and keeps it
   } finally {
     await run('ip', ['-n', a1Ns, 'link', 'set', 'eth0', 'up']);
   }
-  // Back on the network: the agent relinks, carries out the eviction, and the session ends with the VM.
+  // Back on the network: the agent relinks, carries out the eviction, and the session ends with the VM; the spare
+  // given up is stopped there too, and its reset goes on.
   await desktops('the evicted session ended', (ds) => !ds.some((d) => d.user === 'alice'));
+  await desktops('the reset of the spare given up went on once a1 was back', (ds) => !ds.some((d) => d.state === 'resetting'));
+  const bobs = (await desktopsOf()).find((d) => d.user === 'bob');
+  await bob.request('POST', `/v1/sessions/${bobs!.name}/logoff`);
+  await desktops("bob's desktop released after his logoff", (ds) => !ds.some((d) => d.user === 'bob'));
+  assert.equal((await cli(['host', 'drain', 'ctl'])).code, 0);
   assert.equal((await json<HomeInfo>(['home', 'show', 'alice'])).leasedTo, null, 'the home is released');
   const raw = join(tempDir(), 'home.raw');
   execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', (await json<{ path: string }>(['home', 'show', 'alice'])).path, raw]);
