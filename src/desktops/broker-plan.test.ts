@@ -84,6 +84,7 @@ const CASES: Array<[string, BrokerRequest, BrokerView, string]> = [
   ['a spare on a cut-off host is passed over', ann, view([d(1, 'ready', null, { host: 'h2' }), d(2, 'ready', null, { host: 'h1' })], { unreachableHosts: new Set(['h2']) }), 'warm lab-2'],
   ['only spares on a cut-off host: a cold one elsewhere', ann, view([d(1, 'ready', null, { host: 'h2' }), d(2, 'booting', null, { host: 'h2' }), d(3, 'stopped', null, { host: null })], { unreachableHosts: new Set(['h2']) }), 'cold-start lab-3'],
   ['own session on a cut-off host: the same desktop', ann, view([d(1, 'in-use', 'ann', { host: 'h2' }), d(2, 'ready')], { unreachableHosts: new Set(['h2']) }), 'existing lab-1'],
+  ['a persistent owner’s desktop assigned on a cut-off host, its session not started: not now', ann, view([d(1, 'assigned', 'ann', { host: 'h2' }), d(2, 'ready')], { pool: pool({ persistent: true }), unreachableHosts: new Set(['h2']) }), 'refuse DESKTOP_HOST_UNREACHABLE'],
   ['a persistent owner’s ready desktop on a cut-off host: not now', ann, view([d(1, 'ready', 'ann', { host: 'h2' }), d(2, 'ready')], { pool: pool({ persistent: true }), unreachableHosts: new Set(['h2']) }), 'refuse DESKTOP_HOST_UNREACHABLE'],
 ];
 

@@ -5,7 +5,7 @@
 //   cold-start → fire `assign` (stopped → booting, the VM starts; assigned at guest-ready)
 //   clone      → record `name` in provisioning with user = requester, clone, and on `provisioned` fire `assign`
 import type { BrokerRefusalCode, DesktopState, DesktopView, Pool, SessionView } from '../contract/pools.js';
-import { isInSession, resetsAtSessionEnd } from './lifecycle.js';
+import { hasSessionStarted, resetsAtSessionEnd } from './lifecycle.js';
 import { byAge, nextDesktopNames } from './spares-plan.js';
 
 export interface BrokerRequest {
@@ -76,7 +76,7 @@ function bootStormRefusal(view: BrokerView, desktop?: DesktopView): BrokerDecisi
 function ownDesktop(user: string, view: BrokerView, mine: readonly DesktopView[]): BrokerDecision | undefined {
   const usable = mine.filter((d) => OWN_USABLE.includes(d.state)).sort((a, b) => OWN_USABLE.indexOf(a.state) - OWN_USABLE.indexOf(b.state) || byAge(a, b))[0];
   // A session runs on while its host is cut off (its display reconnects); one not yet started there cannot start now.
-  if (usable && !isInSession(usable.state) && onUnreachableHost(view, usable)) {
+  if (usable && !hasSessionStarted(usable.state) && onUnreachableHost(view, usable)) {
     return refuse('DESKTOP_HOST_UNREACHABLE', `your desktop ${usable.name} is on host ${usable.host}, which the controller cannot reach now: it is yours again once ${usable.host} is back`);
   }
   if (usable) return { kind: 'existing', desktop: usable };

@@ -326,6 +326,9 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
   },
 };
 
+/** The guest said the session started (an `assigned` desktop's has not yet): what a host gone silent leaves running. */
+export const hasSessionStarted = (s: DesktopState): boolean => s === 'in-use' || s === 'disconnected' || s === 'logging-off';
+
 /** The one entry point: what a desktop in `state` does on `event`, or why it refuses. */
 export function desktopTransition(state: DesktopState, event: DesktopEvent, ctx: DesktopContext): TransitionResult {
   const rule = TRANSITIONS[state]?.[event.type];

@@ -1,10 +1,9 @@
-// Pools: definitions, the broker (who gets which desktop) and the spare planner's loop; sessions and display
-// clients are pool-sessions.ts, which PoolService fronts.
+// Pools: definitions and the spare planner's loop; the broker's connects are pool-broker.ts, sessions and display
+// clients pool-sessions.ts, both fronted by PoolService.
 // Decisions are pure (broker-plan.ts, spares-plan.ts); this shell builds their views from the store,
 // runs their answers through the desktop lifecycle (pool-machine.ts) and reports what happened.
 import { EventEmitter } from 'node:events';
 import { ArdesiaError } from '../contract/errors.js';
-import { GuestUserName } from '../contract/guest.js';
 import {
   type ConnectBody,
   type DesktopState,
@@ -14,39 +13,26 @@ import {
   type PoolPatch,
   type PoolView,
   type SessionInfo,
-  type SessionView,
 } from '../contract/pools.js';
 import type { ServiceContext } from '../images/context.js';
 import { auditAppend, auditFeed } from '../audit/log.js';
 import { requireImage } from '../images/versions.js';
-import { homeGet, imageCurrentVersions, imageGet } from '../images/repo.js';
+import { imageCurrentVersions, imageGet } from '../images/repo.js';
 import { defaultStartMode } from './start-mode.js';
 import { placementRefusalForUser } from '../contract/hosts.js';
-import { type BrokerDecision, brokerDecide, isEntitled, type BrokerView } from './broker-plan.js';
+import { isEntitled } from './broker-plan.js';
 import { isInSession } from './lifecycle.js';
 import { type DesktopMachine, targetVersionOf } from './pool-machine.js';
-import { desktopViewOf, nowIso, poolDesktopsAll, poolDesktopsOf, poolGet, poolList, poolOf, requirePool, requirePoolDesktop } from './pool-repo.js';
+import { desktopViewOf, nowIso, poolDesktopsAll, poolDesktopsOf, poolGet, poolList, poolOf, requirePool } from './pool-repo.js';
 import { PoolPlanner } from './pool-planner.js';
-import { type Caller, type PoolServiceEvents, type PoolServiceOptions, SESSION_END_STATES, type SessionReady } from './pool-events.js';
+import { type Caller, type PoolServiceEvents, type PoolServiceOptions, SESSION_END_STATES } from './pool-events.js';
 import { PoolSessions } from './pool-sessions.js';
+import { PoolBroker } from './pool-broker.js';
 import { type ConnectTimes, LoginTimelines } from './login-timeline-recorder.js';
 import { UsageRecorder } from './usage-recorder.js';
-import type { SpareWait } from '../contract/timeline.js';
 import { type ForecastQuery, poolForecast, recordSessionEnds } from './pool-forecast.js';
 import type { Forecast } from './forecast.js';
-import { hostUnreachableError, untilPreviousSessionEnded, untilSessionStarted } from './session-wait.js';
 import { rolloutPendingAtLogoff, versionCounts } from './spares-plan.js';
-
-/** A connect brokers at most this many desktops: a second one if the first one's host went silent, a third to be sure. */
-const CONNECT_ATTEMPTS = 3;
-
-/** What a connect waits for before its desktop can take the user: nothing, a boot, or a new clone (and its boot). */
-export function spareWaitOf(d: Exclude<BrokerDecision, { kind: 'refuse' }>): SpareWait {
-  if (d.kind === 'clone') return 'clone';
-  if (d.kind === 'cold-start') return 'boot';
-  if (d.kind === 'existing' && (d.desktop.state === 'stopped' || d.desktop.state === 'booting')) return 'boot';
-  return 'none';
-}
 
 /** A pool as `who` may see it: hosts and their capacities only for administrators. */
 export function viewForCaller(view: PoolView, who: Pick<Caller, 'admin'>): PoolView {
@@ -58,16 +44,14 @@ export type { Caller, PoolServiceEvents, PoolServiceOptions, SessionReady } from
 
 export class PoolService extends EventEmitter<PoolServiceEvents> {
   readonly planner: PoolPlanner;
-  /** Spares the broker handed out whose assign has not landed in the store yet: name → user. */
-  private readonly claims = new Map<string, string>();
+  /** Connects: the broker's decisions carried out and waited on (pool-broker.ts). */
+  private readonly broker: PoolBroker;
   /** Sessions, their display clients and the thin clients they were opened from. */
   private readonly tracker: PoolSessions;
   /** Each connect's login timeline, from the request to the first frame (login-timeline-recorder.ts). */
   readonly timelines: LoginTimelines;
   /** Sessions started and ended, desktops booted and reset (usage-recorder.ts). */
   readonly usage: UsageRecorder;
-  /** Connects whose assign went out and whose guest has not said "session started" yet: desktop → request time. */
-  private readonly awaitingSession = new Map<string, Omit<SessionReady, 'seconds'> & { requestedAt: number }>();
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -90,6 +74,18 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       placement: opts.placement,
       placementChanged: (pool) => void this.show(pool, { name: 'planner', admin: true, groups: [] }).then((v) => this.emit('pool', v), () => undefined),
     });
+    this.broker = new PoolBroker({
+      ctx,
+      machine,
+      opts,
+      planner: this.planner,
+      timelines: this.timelines,
+      desktopViews: (pool) => this.desktopViews(pool),
+      lockPool: (name, fn) => this.lockPool(name, fn),
+      brokered: (kind) => this.emit('brokered', kind),
+      openedFrom: (desktop, thinClient, who) => this.tracker.openedFrom(desktop, thinClient, who),
+      sessionOf: (desktop) => this.sessionOf(desktop),
+    });
     machine.on('session-started', (desktop) => this.sessionReady(desktop));
     // A template built, failed or rebuilt: the pool says so (live event), and spares may now restore.
     machine.on('template', (pool) => {
@@ -99,7 +95,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     recordSessionEnds(ctx, machine);
     machine.on('desktop', (view) => {
       if (!SESSION_END_STATES.includes(view.state)) return;
-      this.awaitingSession.delete(view.name);
+      this.broker.awaitingSession.delete(view.name);
       // A new clone passes through "stopped" on its way to the user: only a stop after it was ready ends the login.
       if (view.state !== 'stopped' || this.timelines.reached(view.name, 'spare')) this.timelines.end(view.name);
     });
@@ -115,9 +111,9 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
   }
 
   private sessionReady(desktop: string): void {
-    const waiting = this.awaitingSession.get(desktop);
+    const waiting = this.broker.awaitingSession.get(desktop);
     if (!waiting) return;
-    this.awaitingSession.delete(desktop);
+    this.broker.awaitingSession.delete(desktop);
     const { requestedAt, ...rest } = waiting;
     this.emit('session-ready', { ...rest, seconds: (performance.now() - requestedAt) / 1000 });
   }
@@ -252,7 +248,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
   }
 
   private withClaim(view: DesktopView): DesktopView {
-    const claim = this.claims.get(view.name);
+    const claim = this.broker.claims.get(view.name);
     return claim !== undefined && view.user === null ? { ...view, user: claim } : view;
   }
 
@@ -261,149 +257,11 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     return this.desktopViews(pool);
   }
 
-  // ── the broker ────────────────────────────────────────────────────────────────────────────────
+  // ── the broker (pool-broker.ts) ───────────────────────────────────────────────────────────────
 
-  private async sessionsAll(): Promise<SessionView[]> {
-    return (await poolDesktopsAll(this.ctx.db))
-      .filter((d) => d.user !== null && isInSession(d.state as DesktopState))
-      .map((d) => ({ user: d.user!, pool: d.pool, desktop: d.name }));
-  }
-
-  private async brokerView(pool: Pool): Promise<BrokerView> {
-    const all = await poolDesktopsAll(this.ctx.db);
-    return {
-      pool,
-      targetVersion: await targetVersionOf(this.ctx, pool),
-      desktops: await this.desktopViews(pool.name),
-      sessions: await this.sessionsAll(),
-      bootsInFlight: this.machine.bootsInFlight(all),
-      bootStormLimit: this.opts.bootStormLimit,
-      restores: this.machine.startsByRestore(pool),
-      unreachableHosts: new Set(all.map((d) => d.host).filter((h): h is string => h !== null && !this.reachable(h))),
-    };
-  }
-
-  /** A user asks for a desktop of a pool: theirs, a warm spare, a cold one started, or a new clone. A desktop whose host
-   *  went silent before the session started there is given up, and the next one brokered (within the connect's wait). */
-  async connect(poolName: string, body: ConnectBody, who: Caller, times?: ConnectTimes): Promise<{ desktop: DesktopView; session: SessionInfo }> {
-    const requestedAt = performance.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.connectOnce(poolName, body, who, requestedAt, times);
-      } catch (err) {
-        const leftMs = body.waitSeconds * 1000 - (performance.now() - requestedAt);
-        if (!(err instanceof ArdesiaError && err.code === 'DESKTOP_HOST_UNREACHABLE') || attempt >= CONNECT_ATTEMPTS || leftMs <= 0) throw err;
-        this.ctx.deps.log.warn({ pool: poolName, user: who.name, attempt }, `${err.message}: brokering another desktop for ${who.name}`);
-      }
-    }
-  }
-
-  private async connectOnce(poolName: string, body: ConnectBody, who: Caller, requestedAt: number, times?: ConnectTimes): Promise<{ desktop: DesktopView; session: SessionInfo }> {
-    const received = times ?? { requestAt: Date.now(), authenticatedAt: Date.now() };
-    if (!GuestUserName.safeParse(who.name).success) throw new ArdesiaError('USER_NAME_UNSUITABLE', `${who.name} cannot be an account name inside a desktop`);
-    const pool = poolOf(await requirePool(this.ctx.db, poolName));
-    if (!isEntitled(pool, who.name, who.groups)) {
-      this.emit('brokered', 'refuse');
-      throw new ArdesiaError('POOL_NOT_ENTITLED', `${who.name} is not entitled to pool ${poolName}`);
-    }
-    await this.letGoOnSilentHosts(poolName, who.name);
-    if (body.wait) await this.previousSessionEnd(poolName, who.name, requestedAt + body.waitSeconds * 1000);
-    const decision = await this.lockPool(poolName, async () => {
-      const d = await this.placed(brokerDecide({ user: who.name, groups: who.groups, pool: poolName }, await this.brokerView(pool)), pool, who);
-      if (d.kind === 'warm' || d.kind === 'cold-start') this.claims.set(d.desktop.name, who.name);
-      if (d.kind === 'clone') await this.planner.insertDesktop(pool, d.name, who.name);
-      return d;
-    });
-    this.emit('brokered', decision.kind);
-    if (decision.kind === 'refuse') throw new ArdesiaError(decision.code, decision.message);
-    const name = decision.kind === 'clone' ? decision.name : decision.desktop.name;
-    const assigns = decision.kind !== 'existing' || decision.desktop.state === 'ready' || decision.desktop.state === 'stopped';
-    this.timelines.begin(name, poolName, who.name, received, decision.kind, spareWaitOf(decision));
-    // The user's session already runs: only the first frame is left to see.
-    if (decision.kind === 'existing' && (decision.desktop.state === 'in-use' || decision.desktop.state === 'disconnected')) this.timelines.record(name, 'session-started', { skipped: true });
-    if (assigns) this.awaitingSession.set(name, { pool: poolName, desktop: name, user: who.name, how: decision.kind, requestedAt });
-    try {
-      await this.act(pool, decision, who.name);
-    } catch (err) {
-      this.awaitingSession.delete(name);
-      return this.sessionNotStarted(name, who.name, err);
-    } finally {
-      this.claims.delete(name);
-    }
-    await auditAppend(this.ctx.db, who.name, 'session.connect', name, { pool: poolName, how: decision.kind, thinClient: body.client.thinClient ?? null }, who.address);
-    if (body.client.thinClient) this.tracker.openedFrom(name, body.client.thinClient, who);
-    const leftMs = Math.max(1000, body.waitSeconds * 1000 - (performance.now() - requestedAt));
-    const desktop = body.wait ? await this.waitForSession(name, who.name, leftMs).catch((err: unknown) => this.sessionNotStarted(name, who.name, err)) : desktopViewOf(await requirePoolDesktop(this.ctx.db, name));
-    return { desktop, session: await this.sessionOf(name) };
-  }
-
-  /** The user's desktops of the pool that wait without a session on a host gone silent let them go first (lifecycle.ts
-   *  host-unreachable), so the broker hands out another; a persistent owner's kept desktop stays theirs. */
-  private async letGoOnSilentHosts(pool: string, user: string): Promise<void> {
-    const mine = (await this.desktopViews(pool)).filter((d) => d.user === user && d.host !== null && !this.reachable(d.host) && !isInSession(d.state));
-    for (const d of mine) await this.machine.fireQuietly(d.name, { type: 'host-unreachable' });
-  }
-
-  private reachable(host: string): boolean {
-    return this.opts.hostReachable?.(host) ?? true;
-  }
-
-  /** Why the waited-for session did not start, said as the user can act on it: a desktop on a silent host is given up
-   *  (connect brokers another); a home held by a desktop on a silent host says so, and when it frees. */
-  private async sessionNotStarted(name: string, user: string, err: unknown): Promise<never> {
-    this.timelines.end(name);
-    if (!(err instanceof ArdesiaError)) throw err;
-    const row = await requirePoolDesktop(this.ctx.db, name).catch(() => undefined);
-    if (err.code !== 'DESKTOP_HOST_UNREACHABLE' && row?.host && !this.reachable(row.host)) throw hostUnreachableError(name, row.host);
-    if (err.code === 'HOME_LEASED' || err.code === 'HOME_LEASE_HELD') {
-      const holder = (await homeGet(this.ctx.db, user))?.leased_to;
-      const holderRow = holder ? await requirePoolDesktop(this.ctx.db, holder).catch(() => undefined) : undefined;
-      if (holderRow?.host && !this.reachable(holderRow.host)) {
-        // Not a desktop to give up (the connect would only hand out another): the home waits for that host.
-        throw new ArdesiaError('HOME_LEASE_HELD', `your home volume is held by desktop ${holder} on host ${holderRow.host}, which the controller cannot reach now: your files are safe there, and the home is freed once ${holderRow.host} is back or judged down`);
-      }
-    }
-    throw err;
-  }
-
-  /** A decision that boots a desktop (a cold spare, a new clone, a stopped own one) needs a host: refused with the reason when none fits. */
-  private async placed(d: BrokerDecision, pool: Pool, who: Caller): Promise<BrokerDecision> {
-    const boots = d.kind === 'cold-start' || d.kind === 'clone' || (d.kind === 'existing' && d.desktop.state === 'stopped');
-    if (!boots) return d;
-    const found = await this.opts.placement.checkPool(pool);
-    const refusal = found && !who.admin ? placementRefusalForUser(found, pool.name) : found;
-    return refusal ? { kind: 'refuse', code: refusal.code, message: refusal.message } : d;
-  }
-
-  /** Opening right after a logoff: wait (bounded by the connect's own wait) for the previous session to end rather than refuse. */
-  private async previousSessionEnd(pool: string, user: string, deadlinePerf: number): Promise<void> {
-    const deadline = Date.now() + Math.max(0, deadlinePerf - performance.now());
-    const waited = await untilPreviousSessionEnded(this.machine, () => this.desktopViews(pool), user, deadline);
-    if (waited) this.ctx.deps.log.info({ pool, user, ...waited }, `${user} waited ${waited.ms} ms for the previous session on ${waited.desktop} to end`);
-  }
-
-  private async act(pool: Pool, decision: Exclude<BrokerDecision, { kind: 'refuse' }>, user: string): Promise<void> {
-    switch (decision.kind) {
-      case 'existing':
-        if (decision.desktop.state === 'ready' || decision.desktop.state === 'stopped') await this.machine.fire(decision.desktop.name, { type: 'assign', user });
-        return;
-      case 'warm':
-      case 'cold-start':
-        await this.machine.fire(decision.desktop.name, { type: 'assign', user });
-        return;
-      case 'clone':
-        await this.planner.provisionDesktop(pool, decision.name);
-        await this.machine.fire(decision.name, { type: 'assign', user });
-    }
-  }
-
-  /** Resolves when the desktop is in use by `user` (session-wait.ts); call after the assign landed. */
-  waitForSession(desktop: string, user: string, timeoutMs: number): Promise<DesktopView> {
-    const read = async () => {
-      const row = await requirePoolDesktop(this.ctx.db, desktop);
-      return { view: desktopViewOf(row), lastError: row.last_error, ...(row.last_error === null ? {} : { lastErrorCode: this.machine.failureCodeOf(desktop) }) };
-    };
-    return untilSessionStarted(this.machine, read, desktop, user, timeoutMs);
+  /** A user asks for a desktop of a pool: theirs, a warm spare, a cold one started, or a new clone. */
+  connect(poolName: string, body: ConnectBody, who: Caller, times?: ConnectTimes): Promise<{ desktop: DesktopView; session: SessionInfo }> {
+    return this.broker.connect(poolName, body, who, times);
   }
 
   // ── sessions and display clients (pool-sessions.ts) ───────────────────────────────────────────
