@@ -13,6 +13,7 @@ import { type VmRecord, vmGet, vmNextGeneration } from '../store/vms.js';
 import type { AgentStreams } from './agent-streams.js';
 import type { RemoteDesktopVms } from './remote-desktop-vms.js';
 import type { RemoteVms } from './remote-vms.js';
+import { wsSplice } from '../lib/ws-pipe.js';
 
 /** The whole migration's answer: QEMU's own deadline (live-migration.ts) is 10 minutes; this leaves it time to say so. */
 const MIGRATION_ANSWER_MS = 11 * 60_000;
@@ -88,7 +89,7 @@ export class VmMigrations {
       handedOver.catch(() => undefined);
       const outOf = await Promise.race([outbound.socket, handedOver.then(() => Promise.reject(new Error('the source answered before it dialled')))]);
       sockets.push(outOf);
-      splice(outOf, into);
+      wsSplice(outOf, into);
       try {
         await Promise.all([handedOver, arrived]);
       } catch (err) {
@@ -119,29 +120,6 @@ function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
 }
 
 /** Frames both ways as they come, with back-pressure: a side with a full send buffer pauses the other. */
-function splice(a: WebSocket, b: WebSocket): void {
-  const HIGH_WATER = 8 << 20;
-  const forward = (from: WebSocket, to: WebSocket) => {
-    from.on('message', (data: Buffer) => {
-      if (to.readyState !== to.OPEN) return;
-      to.send(data, { binary: true });
-      if (to.bufferedAmount > HIGH_WATER) {
-        from.pause();
-        const drained = setInterval(() => {
-          if (to.bufferedAmount > HIGH_WATER / 2 && to.readyState === to.OPEN) return;
-          clearInterval(drained);
-          from.resume();
-        }, 5);
-      }
-    });
-    from.once('close', () => to.readyState === to.OPEN && to.close(1000, 'the other side ended'));
-  };
-  forward(a, b);
-  forward(b, a);
-  a.resume();
-  b.resume();
-}
-
 /** What a drain asks of the migrations: its running plain VMs moved, one at a time, each failure said and left running. */
 export function drainMovesAttach(hosts: { on(event: 'drain', listener: (host: string) => void): unknown; announceChange(host: string): Promise<void> }, migrations: VmMigrations, log: Logger): void {
   const running = new Set<string>();

@@ -1,19 +1,18 @@
-// The daemon's VM service: definitions in the store, one VmRuntime per running QEMU, vmctl's verbs,
-// and the reconciliation that finds VMs again after a restart.
+// The daemon's VM service: definitions in the store, one VmRuntime per running QEMU, vmctl's verbs; the
+// reconciliation that finds VMs again after a restart is vm-reconcile.ts.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from 'pino';
 import { ArdesiaError } from '../contract/errors.js';
 import { DAEMON_STOP_REASON, type StartCaller, type VmSpec, type VmSpecInput, type VmStatus, VmSpec as VmSpecSchema } from '../contract/vm.js';
-import { decideAccel, type HostReport, TCG_WARNING } from '../hypervisor/host/index.js';
+import { decideAccel, TCG_WARNING } from '../hypervisor/host/index.js';
 import { canPause, canReset, canUnpause } from '../hypervisor/lifecycle.js';
 import { buildQemuLaunch, DEBIAN_FIRMWARE, type QemuLaunch } from '../hypervisor/qemu/argv.js';
-import { isOurQemu, killQuietly, type OpenedFileGuard, readPidfile } from '../hypervisor/qemu/process.js';
+import type { OpenedFileGuard } from '../hypervisor/qemu/process.js';
 import { consoleLogTail } from '../hypervisor/console-log.js';
-import { type IncomingState, VmRuntime } from '../hypervisor/vm-runtime.js';
+import { VmRuntime } from '../hypervisor/vm-runtime.js';
+import { launchVariant } from './vm-launch-variant.js';
 import { QmpError } from '../hypervisor/qmp/errors.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
 import { withTimeout } from '../lib/with-timeout.js';
@@ -24,74 +23,19 @@ import { spiceCredentialsEnsure } from '../tls/certs.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmDelete, vmGet, vmInsert, vmList, vmNames, vmSetDesired, vmUpdateSpec } from '../store/vms.js';
 import { unprivilegedAccount } from '../lib/unprivileged-account.js';
-import type { NatGuard } from '../network/nat-guard-host.js';
 import { backingChains, handRuntimeFolder, specForAccount, spiceCredentialsForAccount } from './qemu-confinement.js';
-import { accountForStart, adoptVmUid, releaseVmUid, type VmUids } from './vm-uids.js';
-import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, runtimeOrphansKill, vmFiles } from './vm-files.js';
+import { accountForStart, releaseVmUid } from './vm-uids.js';
+import { reconcileVms, type VmsReconciled } from './vm-reconcile.js';
+import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, vmFiles } from './vm-files.js';
 import { isConfined, OwnerConfinement } from './owner-start.js';
-import type { OwnerPolicy } from './owner-policy.js';
 import { failpointPause } from '../lib/failpoint.js';
-import { cloneIdentity, launchFromTemplate, launchWithSharedRam, type TemplateToLoad } from './vm-template-state.js';
-import { diskIdentities, launchForMigration, launchIdentity, launchWithState, type SavedStateFiles, savedStateFiles, savedStateRead, savedStateRemove, savedStateVerify } from './vm-saved-state.js';
-import type { SavedStateManifest } from '../hypervisor/saved-state/manifest.js';
+import { savedStateFiles, savedStateRead, savedStateRemove } from './vm-saved-state.js';
 import { VmStates } from './vm-states.js';
 import { type RemoteVmDriver, remoteRuntimeView } from './remote-vm.js';
 import { VM_COMMAND_DATA_MAX_BYTES } from '../contract/agent.js';
+import type { StartOptions, StateToResume, VmManagerOptions } from './vm-manager-options.js';
 
-/** A saved state a start resumes from (verified: its sha256 was just checked, as by a receive). */
-export interface StateToResume {
-  manifest: SavedStateManifest;
-  files: SavedStateFiles;
-  verified?: boolean;
-}
-
-export interface StartOptions {
-  /** Boot afresh: a saved state of the VM is deleted first (it could not be resumed later: the disks change). */
-  discardState?: boolean;
-  /** The saved state's sha256 was checked just now (a receive): not read again. */
-  stateVerified?: boolean;
-  /** Start as a clone of a restore template (its state and overlay checked by sha256 by the caller, pool-templates.ts). */
-  fromTemplate?: TemplateToLoad;
-  /** Run as a restore template: guest RAM on this memfd (the daemon's /proc path to it), mapped shared. */
-  templateRam?: string;
-  /** Instead of the daemon's launchPrefix: one that also takes leases before QEMU runs (a desktop's home at launch). */
-  launchPrefix?: string[];
-  /** A live migration's destination (an agent's migrate-in): the state arrives on a stream, connected once QEMU listens. */
-  migrateIn?: { connect(socketPath: string): Promise<void> };
-  /** Runs just before QEMU on this host (an agent's check of the image files): its failure is the start's. */
-  beforeLaunch?: () => Promise<void>;
-}
-
-export interface VmManagerOptions {
-  dataDir: string;
-  /** This host's own folder for VM runtime (sockets, pidfiles) and logs; default the data folder. */
-  runDir?: string;
-  store: Store;
-  log: Logger;
-  /** The host check runs once at start-up; VMs started before it ends wait for it. */
-  hostReport: Promise<HostReport>;
-  /** What VM owners who are not administrators may use (serve --owner-policy). */
-  ownerPolicy: OwnerPolicy;
-  /** Keeps guests on user-mode NAT off the host's own addresses (installed by the daemon at start). */
-  natGuard: NatGuard;
-  /** Chooses the host of each start (src/cluster): refuses with the reason when none can take the VM. */
-  placer: VmPlacer;
-  /** The own uids of running VMs (QEMU runs as one of them). */
-  vmUids: VmUids;
-  /** Run before setpriv in QEMU's launch chain (serve --home-leases sanlock: registers QEMU with sanlock); a function
-   *  when it is known only later (an agent learns at its link whether the cluster uses home leases). */
-  launchPrefix?: string[] | (() => string[] | undefined);
-  /** VMs placed on other hosts run under their agents (the controller; absent in an agent, which runs its own host's). */
-  remote?: RemoteVmDriver;
-  /** Each QEMU this manager follows, from its start or adoption (an agent forwards the guests' events). */
-  onRuntime?: (runtime: VmRuntime) => void;
-}
-
-/** Placement as the VM manager asks it: the host the VM is to run on, or an ArdesiaError saying what is short where.
- *  `localOnly`: this start needs the controller's own host (a saved state, a template's clone, an owner's files). */
-export interface VmPlacer {
-  placeVm(name: string, spec: VmSpec, opts: { localOnly: boolean }): Promise<string>;
-}
+export type { StartOptions, StateToResume, VmManagerOptions, VmPlacer } from './vm-manager-options.js';
 
 export class VmManager {
   private readonly runtimes = new Map<string, VmRuntime>();
@@ -306,27 +250,8 @@ export class VmManager {
       const spiceX509Dir = spiceCredentialsForAccount(spice && spiceUsesTls(spice) ? await spiceCredentialsEnsure(this.opts.dataDir) : undefined, files.runtime.dir, account);
       const launchSpec = specForAccount(spec, files.runtime.dir, account, guard);
       const chains = await backingChains(spec);
-      let launch: QemuLaunch = { ...buildQemuLaunch(launchSpec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort, spiceX509Dir, chains }), prefix: launchPrefix ?? (typeof this.opts.launchPrefix === 'function' ? this.opts.launchPrefix() : this.opts.launchPrefix) };
-      let incoming: IncomingState | undefined;
-      if (resume) {
-        // Checked before QEMU starts: the launch must be identical and the disks as they were.
-        const now = launchIdentity(spec, launch, files.runtime.dir, accel, report.qemu.version ?? 'unknown', await diskIdentities(spec));
-        const restoring = launchWithState(launch, resume.manifest, now, resume.files.stream, spec.name);
-        if (!resume.verified) await savedStateVerify(resume.files, resume.manifest, spec.name);
-        launch = restoring.launch;
-        incoming = { fd: restoring.fd, clipboardAgent: restoring.clipboardAgent, identicalArgs: restoring.identicalArgs };
-      } else if (fromTemplate) {
-        const clone = cloneIdentity(spec, launch, files.runtime.dir, accel, report.qemu.version ?? 'unknown', chains);
-        const restoring = launchFromTemplate(launch, fromTemplate, clone, spec.name, spec.memoryMiB);
-        launch = restoring.launch;
-        incoming = { fd: restoring.fd, clipboardAgent: restoring.clipboardAgent, identicalArgs: restoring.identicalArgs, sharedRam: true };
-      } else if (migrateIn) {
-        const arriving = launchForMigration(launch);
-        launch = arriving.launch;
-        incoming = { live: migrateIn, clipboardAgent: arriving.clipboardAgent, identicalArgs: arriving.identicalArgs };
-      } else if (templateRam) {
-        launch = launchWithSharedRam(launch, templateRam, spec.memoryMiB, true);
-      }
+      const built: QemuLaunch = { ...buildQemuLaunch(launchSpec, { paths: files.runtime, accel, firmware: DEBIAN_FIRMWARE, bootKind, spicePort, spiceX509Dir, chains }), prefix: launchPrefix ?? (typeof this.opts.launchPrefix === 'function' ? this.opts.launchPrefix() : this.opts.launchPrefix) };
+      const { launch, incoming } = await launchVariant(spec, built, { runtimeDir: files.runtime.dir, accel, qemuVersion: report.qemu.version ?? 'unknown', chains, resume, fromTemplate, migrateIn, templateRam });
       const runtime = await VmRuntime.launch(spec, launch, files.runtime, files.consoleLog, accel, qemuAccount, guard, incoming);
       this.track(runtime);
       if (accel === 'tcg') this.opts.log.warn({ vm: spec.name }, `vm ${spec.name} runs under TCG: ${TCG_WARNING}`);
@@ -469,48 +394,11 @@ export class VmManager {
     return this.runtimes.get(name);
   }
 
-  // ── reconciliation ─────────────────────────────────────────────────────────
+  // ── reconciliation (vm-reconcile.ts) ──────────────────────────────────────
 
   /** After a (re)start: adopt live QEMUs, record the ones that died meanwhile, kill orphans. */
-  async reconcile(): Promise<{ adopted: string[]; died: string[]; orphansKilled: string[] }> {
-    const adopted: string[] = [];
-    const died: string[] = [];
-    const records = await vmList(this.db);
-    const known = new Set(records.map((r) => r.name));
-    for (const rec of records) {
-      const files = vmFiles(this.runDir, rec.name);
-      // Its own agent finds it again on its host (a runtime folder here: it ran here, under this host's former name).
-      const elsewhere = this.opts.remote?.isRemote(rec.host) === true;
-      if (elsewhere && !existsSync(files.runtime.dir)) continue;
-      const runtime = await VmRuntime.adopt(rec.spec, files.runtime, files.consoleLog, rec.startedAt).catch(
-        (err) => {
-          this.opts.log.error({ err, vm: rec.name }, `vm ${rec.name}: could not re-attach to its QEMU; killing it`);
-          const pid = readPidfile(files.runtime.pidfile);
-          if (pid !== undefined && isOurQemu(pid, files.runtime.qmp)) killQuietly(pid);
-          return undefined;
-        },
-      );
-      if (runtime) {
-        // Its taps are still there (QEMU holds them); the MAC locks and the local DHCP come back with the daemon.
-        await this.network.attach(rec.spec).catch((err) => this.opts.log.error({ err, vm: rec.name }, `vm ${rec.name}: its network could not be set up again`));
-        await adoptVmUid(rec.spec, runtime.pid, this.opts.vmUids, this.opts.natGuard).catch((err) => this.opts.log.error({ err, vm: rec.name }, `vm ${rec.name}: its NAT allow-list could not be added back (its guest reaches nothing)`));
-        this.track(runtime);
-        adopted.push(rec.name);
-        continue;
-      }
-      removeRuntimeFolder(files);
-      if (elsewhere) continue; // its agent reports whether it runs
-      await this.network.cleanupAfterDeath(rec.spec);
-      if (rec.desired === 'running') {
-        const last = lastLine(consoleLogTail(files.consoleLog, 4096).toString('utf8'));
-        const reason = `QEMU exited while the daemon was not running${last ? ` (last console output: ${last})` : ''}`;
-        died.push(rec.name);
-        if (rec.transient) await vmDelete(this.db, rec.name);
-        else await vmSetDesired(this.db, rec.name, { desired: 'stopped', lastStopReason: reason, startedAt: null });
-      }
-    }
-    const orphansKilled = runtimeOrphansKill(this.runDir, known);
-    return { adopted, died, orphansKilled };
+  reconcile(): Promise<VmsReconciled> {
+    return reconcileVms({ ...this.opts, runDir: this.runDir, network: this.network, track: (runtime) => this.track(runtime) });
   }
 
   /** Daemon shutdown: VMs keep running unless `stopVms`; connections are dropped. */
@@ -551,10 +439,6 @@ function parseSpec(input: unknown): VmSpec {
 function ownerText(spec: VmSpec): string | null {
   if (!spec.owner) return null;
   return `${spec.owner.user ?? ''}${spec.owner.group ? `:${spec.owner.group}` : ''}`;
-}
-
-function lastLine(text: string): string {
-  return text.trim().split('\n').pop()?.trim() ?? '';
 }
 
 /** A QMP command on a running VM that failed (QEMU hung, or exiting) as a registry error naming the command and why. */

@@ -1,13 +1,12 @@
 // The agent's side of a live migration, asked by the controller (vm-command migrate-in / migrate-out): each side dials
 // its stream back to the controller (which splices the two) and pipes it to its QEMU's migration socket. Answered once,
 // by id: true once the VM runs on the destination, or once the source handed it over.
-import { connect } from 'node:net';
 import type { Logger } from 'pino';
 import { createWebSocketStream, type WebSocket } from 'ws';
 import type { AgentMessage, ControllerMessage, VmCommand } from '../../contract/agent.js';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { AgentState } from './agent-state.js';
-import { dial } from './agent-streams.js';
+import { dial, socketConnect } from './agent-streams.js';
 import type { AgentVms } from './agent-vms.js';
 
 type MigrationCommand = Extract<VmCommand, { op: 'migrate-in' | 'migrate-out' | 'migrate-resume' }>;
@@ -24,7 +23,7 @@ export async function migrationCommandRun(m: Command & { command: MigrationComma
       let ws: WebSocket | undefined;
       try {
         await vms.migrateIn(c.spec, c.generation, c.images ?? [], async (socketPath) => {
-          const qemu = await unixConnect(socketPath);
+          const qemu = await socketConnect({ path: socketPath }, 'VM_MIGRATION_FAILED', "destination QEMU's migration");
           ws = await dial(c.stream, controller, state).catch((err: unknown) => {
             qemu.destroy();
             throw err;
@@ -51,15 +50,4 @@ export async function migrationCommandRun(m: Command & { command: MigrationComma
     log.warn({ vm: m.vm, op: c.op, err: e.message }, `vm ${m.vm}: ${c.op} failed: ${e.message}`);
     return { type: 'vm-command-result', id: m.id, error: { code: err instanceof ArdesiaError ? err.code : 'VM_MIGRATION_FAILED', message: e.message.slice(0, 1000) } };
   }
-}
-
-function unixConnect(path: string): Promise<import('node:net').Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(path);
-    socket.once('error', (err) => reject(new ArdesiaError('VM_MIGRATION_FAILED', `the destination QEMU's migration socket did not answer: ${err.message}`)));
-    socket.once('connect', () => {
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-  });
 }

@@ -58,7 +58,8 @@ function unixConnect(path: string, code: 'DISPLAY_UNAVAILABLE' | 'VM_NOT_RUNNING
   return socketConnect({ path }, code, what);
 }
 
-function socketConnect(to: { path: string } | { host: string; port: number }, code: 'DISPLAY_UNAVAILABLE' | 'VM_NOT_RUNNING', what: string): Promise<Socket> {
+/** A connection to a socket of QEMU's on this host; its refusal is `code`, saying which socket did not answer. */
+export function socketConnect(to: { path: string } | { host: string; port: number }, code: 'DISPLAY_UNAVAILABLE' | 'VM_NOT_RUNNING' | 'VM_MIGRATION_FAILED', what: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect(to);
     socket.once('error', (err) => reject(new ArdesiaError(code, `the ${what} socket did not answer: ${err.message}`)));

@@ -1,0 +1,75 @@
+// After the daemon (or an agent) starts: the QEMUs still running from its previous life are adopted, those that died
+// meanwhile recorded stopped with their last console line, and QEMUs under runtime folders no record names killed.
+import { existsSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { consoleLogTail } from '../hypervisor/console-log.js';
+import { isOurQemu, killQuietly, readPidfile } from '../hypervisor/qemu/process.js';
+import { VmRuntime } from '../hypervisor/vm-runtime.js';
+import type { NatGuard } from '../network/nat-guard-host.js';
+import type { VmNetwork } from '../network/vm-network.js';
+import type { Store } from '../store/db.js';
+import { vmDelete, vmList, vmSetDesired } from '../store/vms.js';
+import type { RemoteVmDriver } from './remote-vm.js';
+import { removeRuntimeFolder, runtimeOrphansKill, vmFiles } from './vm-files.js';
+import { adoptVmUid, type VmUids } from './vm-uids.js';
+
+export interface VmsReconciled {
+  adopted: string[];
+  died: string[];
+  orphansKilled: string[];
+}
+
+export interface ReconcileDeps {
+  store: Store;
+  runDir: string;
+  log: Logger;
+  network: VmNetwork;
+  vmUids: VmUids;
+  natGuard: NatGuard;
+  remote?: RemoteVmDriver;
+  /** Follows an adopted QEMU as one started now. */
+  track(runtime: VmRuntime): void;
+}
+
+export async function reconcileVms(d: ReconcileDeps): Promise<VmsReconciled> {
+  const adopted: string[] = [];
+  const died: string[] = [];
+  const records = await vmList(d.store);
+  const known = new Set(records.map((r) => r.name));
+  for (const rec of records) {
+    const files = vmFiles(d.runDir, rec.name);
+    // Its own agent finds it again on its host (a runtime folder here: it ran here, under this host's former name).
+    const elsewhere = d.remote?.isRemote(rec.host) === true;
+    if (elsewhere && !existsSync(files.runtime.dir)) continue;
+    const runtime = await VmRuntime.adopt(rec.spec, files.runtime, files.consoleLog, rec.startedAt).catch((err) => {
+      d.log.error({ err, vm: rec.name }, `vm ${rec.name}: could not re-attach to its QEMU; killing it`);
+      const pid = readPidfile(files.runtime.pidfile);
+      if (pid !== undefined && isOurQemu(pid, files.runtime.qmp)) killQuietly(pid);
+      return undefined;
+    });
+    if (runtime) {
+      // Its taps are still there (QEMU holds them); the MAC locks and the local DHCP come back with the daemon.
+      await d.network.attach(rec.spec).catch((err) => d.log.error({ err, vm: rec.name }, `vm ${rec.name}: its network could not be set up again`));
+      await adoptVmUid(rec.spec, runtime.pid, d.vmUids, d.natGuard).catch((err) => d.log.error({ err, vm: rec.name }, `vm ${rec.name}: its NAT allow-list could not be added back (its guest reaches nothing)`));
+      d.track(runtime);
+      adopted.push(rec.name);
+      continue;
+    }
+    removeRuntimeFolder(files);
+    if (elsewhere) continue; // its agent reports whether it runs
+    await d.network.cleanupAfterDeath(rec.spec);
+    if (rec.desired === 'running') {
+      const last = lastLine(consoleLogTail(files.consoleLog, 4096).toString('utf8'));
+      const reason = `QEMU exited while the daemon was not running${last ? ` (last console output: ${last})` : ''}`;
+      died.push(rec.name);
+      if (rec.transient) await vmDelete(d.store, rec.name);
+      else await vmSetDesired(d.store, rec.name, { desired: 'stopped', lastStopReason: reason, startedAt: null });
+    }
+  }
+  const orphansKilled = runtimeOrphansKill(d.runDir, known);
+  return { adopted, died, orphansKilled };
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').pop()?.trim() ?? '';
+}
