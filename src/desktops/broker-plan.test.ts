@@ -94,6 +94,14 @@ for (const [name, request, v, expected] of CASES) {
   });
 }
 
+test('a full pool says how many of its desktops are being reset (spares again soon)', () => {
+  const full = brokerDecide(ann, view([1, 2, 3].map((n) => d(n, 'in-use', `u${n}`)).concat(d(4, 'resetting'), d(5, 'resetting'))));
+  assert.ok(full.kind === 'refuse' && full.code === 'POOL_FULL', JSON.stringify(full));
+  assert.match(full.message, /^all 5 desktops of pool lab are taken and none is spare \(2 of them are being reset and come back as spares\): try again later$/);
+  const one = brokerDecide(ann, view([1, 2, 3, 4].map((n) => d(n, 'in-use', `u${n}`)).concat(d(5, 'resetting'))));
+  assert.match(one.kind === 'refuse' ? one.message : '', /\(1 of them is being reset and comes back as a spare\)/);
+});
+
 test('refusal messages say what to do', () => {
   const storm = brokerDecide(ann, view([d(1, 'stopped')], { bootsInFlight: 4 }));
   assert.ok(storm.kind === 'refuse' && /try again in a moment/.test(storm.message), JSON.stringify(storm));

@@ -100,7 +100,10 @@ function newClone(view: BrokerView): BrokerDecision {
   }
   const live = view.desktops.filter((d) => d.state !== 'retiring');
   if (live.length >= pool.maxDesktops) {
-    return refuse('POOL_FULL', `all ${pool.maxDesktops} desktops of pool ${pool.name} are taken and none is spare: try again later`);
+    // Desktops being reset come back as spares: saying how many tells the user a retry soon may work.
+    const resetting = live.filter((d) => d.state === 'resetting').length;
+    const soon = resetting === 0 ? '' : resetting === 1 ? ' (1 of them is being reset and comes back as a spare)' : ` (${resetting} of them are being reset and come back as spares)`;
+    return refuse('POOL_FULL', `all ${pool.maxDesktops} desktops of pool ${pool.name} are taken and none is spare${soon}: try again later`);
   }
   const storm = bootStormRefusal(view);
   if (storm) return storm;
