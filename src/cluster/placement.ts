@@ -65,7 +65,7 @@ export function hostFreeVcpus(host: HostLoad): number {
 /** Why the host cannot take the need, or null when it can; `rank` orders refusals (higher: closer to fitting). */
 function shortfall(host: HostLoad, need: PlacementNeed): { code: PlacementRefusalCode; why: string; rank: number } | null {
   if (host.state !== 'up') return { code: 'PLACEMENT_NO_HOST_UP', why: `${host.name} is ${host.state}`, rank: 0 };
-  if (host.agentUnlinked) return { code: 'PLACEMENT_NO_HOST_UP', why: `${host.name}'s agent is not connected`, rank: 0 };
+  if (host.agentUnlinked) return { code: 'PLACEMENT_NO_HOST_UP', why: `${host.name}'s agent is not connected (start \`ardesia agent\` there)`, rank: 0 };
   const missing = (need.requireLabels ?? []).filter((l) => !host.labels.includes(l));
   if (missing.length) return { code: 'PLACEMENT_NO_LABELED_HOST', why: `${host.name} lacks label ${missing.join(', ')}`, rank: 1 };
   const avoided = (need.avoidLabels ?? []).filter((l) => host.labels.includes(l));
