@@ -219,6 +219,10 @@ class ClusterTrial {
     if (session && !this.hostOf(mine.host ?? 'ctl')?.fault) await this.probe(session).catch(() => void this.report.probesMissed++);
     await user.client.request('POST', `/v1/sessions/${mine.name}/logoff`);
     if (session) session.ended = true;
+    // On a host out of reach the logoff ends only once the host is back or judged down (the VM may still write the
+    // home): the finish checks that it did.
+    const away = this.hostOf(mine.host ?? 'ctl')?.fault;
+    if (away) return this.log(`  logoff ${user.name}: pending until host ${mine.host} is back (${away})`);
     await until(`${user.name} logged off ${mine.name}`, async () => !(await this.desktops()).some((d) => d.name === mine.name && d.user === user.name) || undefined, SETTLE_MS, 1000);
   }
 
