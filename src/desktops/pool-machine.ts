@@ -145,7 +145,9 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
   async hostUnreachable(host: string): Promise<void> {
     this.emit('host-unreachable', host);
     const rows = await this.ctx.db.selectFrom('pool_desktops').select(['name', 'state', 'user']).where('host', '=', host).execute();
-    const affected = rows.filter((r) => UNREACHABLE_OUT_OF_SESSION.has(r.state) && (r.state !== 'failed' && r.state !== 'resetting' ? true : r.user !== null));
+    // A failed or resetting desktop there matters only while it still holds a user.
+    const holdsUser = (r: { state: string; user: string | null }) => (r.state !== 'failed' && r.state !== 'resetting') || r.user !== null;
+    const affected = rows.filter((r) => UNREACHABLE_OUT_OF_SESSION.has(r.state) && holdsUser(r));
     if (affected.length) this.log.warn({ host, desktops: affected.map((r) => r.name) }, `host ${host} went silent: ${affected.length} desktop(s) there without a session are let go`);
     for (const r of affected) await this.fireQuietly(r.name, { type: 'host-unreachable' });
   }
