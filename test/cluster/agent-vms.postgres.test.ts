@@ -47,7 +47,10 @@ const dirs: string[] = [];
 const FENCE_NETNS_AGENT = `#!/bin/sh
 for a; do case "$a" in --netns=*) ns="\${a#--netns=}";; --action=*) action="\${a#--action=}";; esac; done
 case "$action" in
-  off) ip -n "$ns" link set eth0 down; pids=$(ip netns pids "$ns"); [ -n "$pids" ] && kill -9 $pids; echo "Success: Powered OFF"; exit 0;;
+  off) ip -n "$ns" link set eth0 down; pids=$(ip netns pids "$ns"); [ -n "$pids" ] && kill -9 $pids
+       # As a BMC answers once the power is off: killed processes (a QEMU's memory) take a moment to go.
+       i=0; while [ -n "$(ip netns pids "$ns")" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+       echo "Success: Powered OFF"; exit 0;;
   status) [ -z "$(ip netns pids "$ns")" ] && { echo "Status: OFF"; exit 2; }; echo "Status: ON"; exit 0;;
 esac
 exit 1
