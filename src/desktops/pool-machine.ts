@@ -7,18 +7,19 @@ import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ArdesiaError, type ErrorCode } from '../contract/errors.js';
 import type { DesktopView, Pool } from '../contract/pools.js';
-import { DAEMON_STOP_REASON, type VmSpec } from '../contract/vm.js';
-import { type ServiceContext, vmRunning } from '../images/context.js';
+import type { VmSpec } from '../contract/vm.js';
+import type { ServiceContext } from '../images/context.js';
 import { imageGet } from '../images/repo.js';
 import { type GuestVm, localGuestVm } from '../hypervisor/guest-vm.js';
 import type { DesktopGuest } from './desktop-guest.js';
 import { DesktopGuests } from './desktop-guests.js';
 import { DesktopWatchdogs } from './desktop-watchdogs.js';
 import { attachHome, type DesktopHomeSteps, notifyGuest, releaseHome } from './desktop-home-steps.js';
-import { type DesktopVmSteps, provisionDesktop, recloneDesktop, resetStalledMessage, restoreDesktopVm, startDesktopVm, stopDesktopVm, until } from './desktop-vm-steps.js';
+import { type DesktopVmSteps, provisionDesktop, recloneDesktop, resetStalledMessage, restoreDesktopVm, startDesktopVm, stopDesktopVm } from './desktop-vm-steps.js';
 import type { HomeService } from './homes.js';
 import { desktopVmSpec } from './desktop-vm.js';
 import { desktopFailure } from './failure.js';
+import { reconcileDesktop } from './desktop-reconcile.js';
 import { type DesktopEffect, type DesktopEvent, desktopTransition } from './lifecycle.js';
 import { PoolTemplates } from './pool-templates.js';
 import { desktopViewOf, nowIso, poolDesktopUpdate, poolOf, type PoolDesktopRow, requirePool, requirePoolDesktop } from './pool-repo.js';
@@ -382,42 +383,20 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     await this.fireQuietly(name, event);
   }
 
-  /** After a daemon restart: finish what was cut short and re-attach to desktops whose VM still runs. */
-  async reconcile(row: PoolDesktopRow): Promise<void> {
-    const state = row.state as DesktopView['state'];
-    if (state === 'retiring' || state === 'provisioning') return this.fireQuietly(row.name, { type: 'retire' });
-    if (state === 'resetting') {
-      await this.locked(row.name, async () => {
-        const pool = poolOf(await requirePool(this.ctx.db, row.pool));
-        await recloneDesktop(this.steps, row, pool, await targetVersionOf(this.ctx, pool));
-      }).then(
-        () => this.fireQuietly(row.name, { type: 'reset-done' }),
-        async (err: Error) => {
-          await this.fail(row, `re-cloning the system disk after a daemon restart failed: ${err.message}`);
-          await this.fireQuietly(row.name, { type: 'reset-failed' });
-        },
-      );
-      return;
-    }
-    if (state === 'stopped' || state === 'failed') return;
-    if (!(await vmRunning(this.ctx, row.name))) {
-      // The daemon's own stop (--stop-vms-on-exit) is recorded as such: back to the cold tier, not failed.
-      const status = await this.ctx.vms.get(row.name).catch(() => undefined);
-      return this.fireQuietly(row.name, { type: status?.lastStopReason === DAEMON_STOP_REASON ? 'daemon-stopped' : 'vm-exited' });
-    }
-    const guest = await this.watch(row.name);
-    await guest?.adoptHome().catch(() => undefined);
-    this.watchdogs.arm(row);
-    if (!guest) return;
-    // Asked what it does now once the channel is up: at once here, or when a desktop on an agent's host is reached again
-    // (its agent relinks after the controller's restart); the home is looked for again then too.
-    const resync = async () => {
-      if (guest.host !== undefined) await guest.adoptHome().catch(() => undefined);
-      if (guest.channel.isConnected) guest.channel.send({ type: 'ping' });
-    };
-    await until(() => guest.channel.isConnected, 5_000);
-    if (guest.channel.isConnected) await resync();
-    else guest.channel.once('connected', () => void resync().catch((err: Error) => this.log.warn({ err, desktop: row.name }, `desktop ${row.name}: asking its guest helper what it does failed`)));
+  /** After a daemon restart: finish what was cut short and re-attach to desktops whose VM still runs (desktop-reconcile.ts). */
+  reconcile(row: PoolDesktopRow): Promise<void> {
+    return reconcileDesktop(
+      {
+        steps: this.steps,
+        targetVersion: (pool) => targetVersionOf(this.ctx, pool),
+        locked: (name, fn) => this.locked(name, fn),
+        fail: (r, message) => this.fail(r, message),
+        fire: (name, event) => this.fireQuietly(name, event),
+        watch: (name) => this.watch(name),
+        arm: (r) => this.watchdogs.arm(r),
+      },
+      row,
+    );
   }
 
   /** From now on, events and step failures are left for the next daemon's reconcile (the daemon is stopping). */
