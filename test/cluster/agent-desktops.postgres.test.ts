@@ -71,6 +71,8 @@ async function json<T>(args: string[]): Promise<T> {
 const linked = async () => (await json<HostView[]>(['host', 'list'])).find((h) => h.name === 'a1' && h.agent?.linked === true);
 const desktops = (what: string, test: (ds: DesktopView[]) => boolean) => untilDesktops(controller, POOL, what, test, 300_000);
 const desktopsOf = () => controller.api().request<DesktopView[]>('GET', `/v1/pools/${POOL}/desktops`);
+/** The first desktop `which` picks, once there is one (untilDesktops answers the whole list). */
+const desktopWhere = async (what: string, which: (d: DesktopView) => boolean) => (await desktops(what, (ds) => ds.some(which))).find(which)!;
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'ard-ad-'));
   dirs.push(d);
@@ -132,7 +134,7 @@ test("a boot pool's warm spare is placed on the agent's host and boots there, un
   await controller.api().request('POST', '/v1/pools', {
     name: POOL, image: 'bb', startMode: 'boot', warmSpares: 1, maxDesktops: 1, memoryMiB: 192, homeSizeBytes: 64 * 2 ** 20, entitled: { users: ['alice'] },
   });
-  const [spare] = await desktops('a ready spare', (ds) => ds.some((d) => d.state === 'ready'));
+  const spare = await desktopWhere('a ready spare', (d) => d.state === 'ready');
   assert.equal(spare!.host, 'a1', JSON.stringify(spare));
   desktop = spare!.name;
   assert.equal(qemuPidsUnder(join(agentDir, 'runtime', desktop)).length, 1, "its QEMU is the agent's, in the agent's runtime folder");
@@ -180,7 +182,7 @@ test("a user's session starts on the agent's host with their home, reached throu
 });
 
 test('the non-persistent desktop comes back as a fresh spare on the same host', async () => {
-  const [spare] = await desktops('a ready spare again', (ds) => ds.some((d) => d.state === 'ready'));
+  const spare = await desktopWhere('a ready spare again', (d) => d.state === 'ready');
   assert.equal(spare!.host, 'a1');
   const seen = await typeAndExpect(controller, spare!.name, 'test -e /home/alice/report.txt || echo no-home-$((1+1))', 'no-home-2');
   assert.match(seen, /no-home-2/, 'no home is plugged into a spare');
@@ -188,13 +190,13 @@ test('the non-persistent desktop comes back as a fresh spare on the same host', 
 
 test("a controller restart mid-session restarts nothing, and the logoff after it goes through the agent as before", async () => {
   await alice.request('POST', `/v1/pools/${POOL}/connect`, {});
-  const [inUse] = await desktops('the second session', (ds) => ds.some((d) => d.state === 'in-use' && d.user === 'alice'));
+  const inUse = await desktopWhere('the second session', (d) => d.state === 'in-use' && d.user === 'alice');
   const pids = qemuPidsUnder(join(agentDir, 'runtime', inUse!.name));
   await controller.kill('SIGTERM');
   controller = new TestDaemon(controller.dataDir, controllerArgs, ctlNs);
   await controller.spawn(ctlLocks.env);
   await until('a1 linked again', linked);
-  const [after] = await desktops('the session still in use', (ds) => ds.some((d) => d.name === inUse!.name && d.state === 'in-use'));
+  const after = await desktopWhere('the session still in use', (d) => d.name === inUse!.name && d.state === 'in-use');
   assert.equal(after!.user, 'alice');
   assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', inUse!.name)), pids, 'the same QEMU runs on');
   await typeAndExpect(controller, inUse!.name, 'echo still-$((2+3))', 'still-5');
@@ -207,7 +209,7 @@ test("a controller restart mid-session restarts nothing, and the logoff after it
 test("the guest's own reboot on the agent's host ends the session (QMP's RESET forwarded by the agent)", async () => {
   await desktops('a ready spare', (ds) => ds.some((d) => d.state === 'ready'));
   await alice.request('POST', `/v1/pools/${POOL}/connect`, {});
-  const [inUse] = await desktops('the third session', (ds) => ds.some((d) => d.state === 'in-use' && d.user === 'alice'));
+  const inUse = await desktopWhere('the third session', (d) => d.state === 'in-use' && d.user === 'alice');
   await typeAndExpect(controller, inUse!.name, 'sync; echo rebooting-now; reboot -f', 'rebooting-now');
   await desktops('the session ended by the reboot', (ds) => !ds.some((d) => d.user === 'alice'));
   assert.equal((await json<{ leasedTo: string | null }>(['home', 'show', 'alice'])).leasedTo, null, 'the home is released');
@@ -217,7 +219,7 @@ test("the guest's own reboot on the agent's host ends the session (QMP's RESET f
 test("the agent killed and restarted mid-session: the desktop runs on, is found again, and its logoff goes through the new agent", async () => {
   await desktops('a ready spare on a1', (ds) => ds.some((d) => d.state === 'ready' && d.host === 'a1'));
   await alice.request('POST', `/v1/pools/${POOL}/connect`, {});
-  const [inUse] = await desktops('a session on a1', (ds) => ds.some((d) => d.state === 'in-use' && d.user === 'alice' && d.host === 'a1'));
+  const inUse = await desktopWhere('a session on a1', (d) => d.state === 'in-use' && d.user === 'alice' && d.host === 'a1');
   const pids = qemuPidsUnder(join(agentDir, 'runtime', inUse!.name));
   await agent.kill();
   agent = new AgentProc(a1Ns, agentDir, [], a1Locks.env);
@@ -233,7 +235,7 @@ test("the agent killed and restarted mid-session: the desktop runs on, is found 
 test("the leader's host lost mid-session: the standby on the same data folder leads and takes the service address; the portal's display comes back by itself through it, the session and its home untouched", { timeout: 300_000 }, async () => {
   await desktops('a ready spare on a1', (ds) => ds.some((d) => d.state === 'ready' && d.host === 'a1'));
   await alice.request('POST', `/v1/pools/${POOL}/connect`, {});
-  const [inUse] = await desktops('a session on a1', (ds) => ds.some((d) => d.state === 'in-use' && d.user === 'alice' && d.host === 'a1'));
+  const inUse = await desktopWhere('a session on a1', (d) => d.state === 'in-use' && d.user === 'alice' && d.host === 'a1');
   const desktop = inUse!.name;
   const pids = qemuPidsUnder(join(agentDir, 'runtime', desktop));
   const leaseBefore = (await json<HomeInfo>(['home', 'show', 'alice'])).siteLease;
@@ -266,7 +268,7 @@ test("the leader's host lost mid-session: the standby on the same data folder le
     await until('a new display stream through the new leader', () => streams() > before || undefined, 120_000, 500);
     await page.locator('[data-status="connected"]').waitFor({ timeout: 60_000 });
     assert.match((await page.locator('[data-status="connected"]').textContent()) ?? '', new RegExp(`^${desktop}: Connected`));
-    const [still] = await untilDesktops(standby, POOL, 'her session, seen by the new leader', (ds) => ds.some((d) => d.name === desktop && d.state === 'in-use' && d.user === 'alice'));
+    const still = (await untilDesktops(standby, POOL, 'her session, seen by the new leader', (ds) => ds.some((d) => d.name === desktop && d.state === 'in-use' && d.user === 'alice'))).find((d) => d.name === desktop && d.state === 'in-use' && d.user === 'alice')!;
     assert.equal(still!.host, 'a1');
     assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', desktop)), pids, 'the same QEMU runs on');
     const home = JSON.parse((await standby.cli(['--json', 'home', 'show', 'alice'])).stdout) as HomeInfo;
@@ -313,7 +315,7 @@ test("cut off from the management network only: the session runs on and keeps it
   await controller.api().request('PATCH', `/v1/pools/${POOL}`, { maxDesktops: 3, entitled: { users: ['alice', 'bob'] } });
   await desktops('a ready spare on a1', (ds) => ds.some((d) => d.state === 'ready' && d.host === 'a1'));
   await alice.request('POST', `/v1/pools/${POOL}/connect`, {});
-  const [inUse] = await desktops('a session on a1', (ds) => ds.some((d) => d.state === 'in-use' && d.user === 'alice' && d.host === 'a1'));
+  const inUse = await desktopWhere('a session on a1', (d) => d.state === 'in-use' && d.user === 'alice' && d.host === 'a1');
   const desktop = inUse!.name;
   await desktops('a spare on a1 beside her session', (ds) => ds.some((d) => d.state === 'ready' && d.user === null && d.host === 'a1'));
   // The guest writes a line a second into the home, each on the disk (sync), for as long as it runs.
@@ -390,7 +392,7 @@ test("power loss of the agent's host mid-session: the portal in Chromium says so
     await login(page, `${CONTROLLER}/`, 'alice', PASSWORD);
     await page.getByRole('button', { name: `Open ${POOL}` }).click();
     await page.locator('[data-status="connected"]').waitFor({ timeout: 120_000 });
-    const [inUse] = await desktops('alice on a1', (ds) => ds.some((d) => d.state === 'in-use' && d.user === 'alice' && d.host === 'a1'));
+    const inUse = await desktopWhere('alice on a1', (d) => d.state === 'in-use' && d.user === 'alice' && d.host === 'a1');
     const lostDesktop = inUse!.name;
     // On the home's disk before the power goes (sync: a power loss takes the page cache with it).
     await typeAndExpect(controller, lostDesktop, 'echo before-loss > /home/alice/loss.txt; sync; echo synced-$((3+4))', 'synced-7');
