@@ -50,8 +50,8 @@ export type LinkLoss = 'silent' | 'closed';
 
 export class AgentLinks {
   private readonly live = new Map<string, WebSocket>();
-  /** Hosts whose link was lost since this controller started (isCutOff). */
-  private readonly lost = new Set<string>();
+  /** Hosts whose link was lost (closed, or gone silent) and has not come back since. */
+  private readonly cutOff = new Set<string>();
   private readonly lossListeners: Array<(host: string, how: LinkLoss) => void> = [];
   private vms: AgentVmChannel | undefined;
   private streamHooks: StreamLinkHooks | undefined;
@@ -84,9 +84,9 @@ export class AgentLinks {
     return this.live.has(host);
   }
 
-  /** Whether the host's agent had a link to this controller that is gone (closed, or gone silent) and not back. */
-  isCutOff(host: string): boolean {
-    return this.lost.has(host) && !this.live.has(host);
+  /** Hosts whose agent had a link to this controller that is gone (closed, or gone silent) and not back. */
+  cutOffHosts(): ReadonlySet<string> {
+    return this.cutOff;
   }
 
   /** Called, at once, each time a host's link is lost: 'silent' when it stopped answering (a host cut off or dead, no
@@ -202,6 +202,7 @@ export class AgentLinks {
   private async hello(socket: WebSocket, host: string, m: Extract<AgentMessage, { type: 'hello' }>): Promise<void> {
     const previous = this.live.get(host);
     this.live.set(host, socket);
+    this.cutOff.delete(host);
     this.heldUntilFullSet.set(socket, []);
     if (previous && previous !== socket) this.refuse(previous, new ArdesiaError('AGENT_LINK_REPLACED', `a newer link of host ${host}'s agent took over`));
     const { memoryMiB, vcpus, qemuVersion, accel, kvmProbe } = m.capacity;
@@ -227,7 +228,7 @@ export class AgentLinks {
 
   private async linkGone(host: string, how: LinkLoss): Promise<void> {
     this.live.delete(host);
-    this.lost.add(host);
+    this.cutOff.add(host);
     for (const listener of this.lossListeners) listener(host, how);
     try {
       // Unlinked, not down: a closed link is network silence, which alone never makes a host down (host-liveness.ts).

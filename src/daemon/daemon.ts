@@ -67,8 +67,6 @@ import { hostname } from 'node:os';
 import { VmUids, vmUidRange } from '../vms/vm-uids.js';
 import { systemTimeZone } from '../lib/local-time.js';
 
-export type { ServeOptions } from './serve-options.js';
-
 export interface Daemon {
   socketPath: string;
   url?: string;
@@ -238,7 +236,7 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
   agentLinks.onLinkLost((host, how) => {
     if (how === 'silent') void machine.hostUnreachable(host).catch((err) => log.warn({ err, host }, 'letting go of the desktops of a silent host failed'));
   });
-  const pools = new PoolService(serviceContext, machine, { bootStormLimit: opts.bootStormLimit ?? 2, placement: hosts, timeZone: opts.timeZone ?? systemTimeZone(), hostReachable: (host) => !agentLinks.isCutOff(host) });
+  const pools = new PoolService(serviceContext, machine, { bootStormLimit: opts.bootStormLimit ?? 2, placement: hosts, timeZone: opts.timeZone ?? systemTimeZone(), cutOffHosts: () => agentLinks.cutOffHosts() });
   // A drain stops the host's spares now; an undrain boots them back: every pool is planned again.
   hosts.on('host', () => void pools.planner.tickAll());
   publishHostEvents(events, hosts);

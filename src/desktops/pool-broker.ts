@@ -69,7 +69,7 @@ export class PoolBroker {
       bootsInFlight: this.d.machine.bootsInFlight(all),
       bootStormLimit: this.d.opts.bootStormLimit,
       restores: this.d.machine.startsByRestore(pool),
-      unreachableHosts: new Set(all.map((d) => d.host).filter((h): h is string => h !== null && !this.reachable(h))),
+      ...(this.d.opts.cutOffHosts ? { unreachableHosts: this.d.opts.cutOffHosts() } : {}),
     };
   }
 
@@ -130,12 +130,13 @@ export class PoolBroker {
   /** The user's desktops of the pool that wait without a session on a host gone silent let them go first (lifecycle.ts
    *  host-unreachable), so the broker hands out another; a persistent owner's kept desktop stays theirs. */
   private async letGoOnSilentHosts(pool: string, user: string): Promise<void> {
+    if (!this.d.opts.cutOffHosts?.().size) return; // the usual case: no read on the login path
     const mine = (await this.d.desktopViews(pool)).filter((d) => d.user === user && d.host !== null && !this.reachable(d.host) && !hasSessionStarted(d.state));
     for (const d of mine) await this.d.machine.fireQuietly(d.name, { type: 'host-unreachable' });
   }
 
   private reachable(host: string): boolean {
-    return this.d.opts.hostReachable?.(host) ?? true;
+    return !this.d.opts.cutOffHosts?.().has(host);
   }
 
   /** Why the waited-for session did not start, said as the user can act on it: a desktop on a silent host is given up
@@ -188,7 +189,7 @@ export class PoolBroker {
   }
 
   /** Resolves when the desktop is in use by `user` (session-wait.ts); call after the assign landed. */
-  waitForSession(desktop: string, user: string, timeoutMs: number): Promise<DesktopView> {
+  private waitForSession(desktop: string, user: string, timeoutMs: number): Promise<DesktopView> {
     const read = async () => {
       const row = await requirePoolDesktop(this.d.ctx.db, desktop);
       return { view: desktopViewOf(row), lastError: row.last_error, ...(row.last_error === null ? {} : { lastErrorCode: this.d.machine.failureCodeOf(desktop) }) };

@@ -19,8 +19,8 @@ export interface PoolServiceOptions {
   placement: PoolPlacement;
   /** The IANA time zone spare schedules are read in (serve --time-zone; the host's by default). */
   timeZone: string;
-  /** Whether the controller reaches `host` now (its agent linked, or its own); undefined: every host is. */
-  hostReachable?: (host: string) => boolean;
+  /** Hosts the controller no longer reaches (their agent's link lost and not back); undefined: none ever are. */
+  cutOffHosts?: () => ReadonlySet<string>;
 }
 
 export interface PoolPlacement {

@@ -35,8 +35,6 @@ import { type RemoteVmDriver, remoteRuntimeView } from './remote-vm.js';
 import { VM_COMMAND_DATA_MAX_BYTES } from '../contract/agent.js';
 import type { StartOptions, StateToResume, VmManagerOptions } from './vm-manager-options.js';
 
-export type { StartOptions, StateToResume, VmManagerOptions, VmPlacer } from './vm-manager-options.js';
-
 export class VmManager {
   private readonly runtimes = new Map<string, VmRuntime>();
   private readonly lock = new KeyedLock();
