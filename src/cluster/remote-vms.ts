@@ -181,8 +181,15 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   async moved(rec: VmRecord & { host: string }, to: string, generation: number): Promise<void> {
     await vmSetDesired(this.db, rec.name, { host: to, generation, desired: 'running' });
     await vmSetObserved(this.db, rec.name, null);
+    // From now on its reports are its new host's (the old host's are passed over: the record names the new one).
+    this.moving.delete(rec.name);
     this.send(to, { name: rec.name, spec: rec.spec, desired: 'running', generation });
     this.send(rec.host, { name: rec.name, spec: rec.spec, desired: 'absent', generation });
+  }
+
+  /** The VM's next report as running with a pid (after a move: its new host's), or undefined after `timeoutMs`. */
+  nextRunningReport(name: string, timeoutMs: number): Promise<VmObserved | undefined> {
+    return this.waitFor(name, (o) => o.state === 'running' && o.pid !== null, timeoutMs);
   }
 
   private exited(name: string, reason: string): void {

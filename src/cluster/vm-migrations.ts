@@ -7,7 +7,10 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { auditAppend } from '../audit/log.js';
 import { ArdesiaError } from '../contract/errors.js';
+import type { MigratingDisk, MigratingLease } from '../contract/agent.js';
 import type { VmMigrationView } from '../contract/hosts.js';
+import { DESKTOP_LIVE_MOVE_STATES } from '../contract/pools.js';
+import type { PlacementNeed } from './placement.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmGet, vmNextGeneration } from '../store/vms.js';
 import type { AgentStreams } from './agent-streams.js';
@@ -21,6 +24,14 @@ const MIGRATION_ANSWER_MS = 11 * 60_000;
 const DESTINATION_READY_MS = 90_000;
 /** After the destination failed, how long the source's own answer may take: completed (then resumed there) or failed. */
 const SOURCE_ANSWER_AFTER_FAILURE_MS = 30_000;
+/** The destination's agent reports the VM it has at once (the move's desired set): a few heartbeats at most. */
+const ARRIVAL_REPORT_MS = 15_000;
+
+/** Whether a pool's stored spec is a persistent pool's. */
+function persistentSpec(spec: string | null): boolean {
+  if (spec === null) return false;
+  return (JSON.parse(spec) as { persistent?: boolean }).persistent === true;
+}
 
 export type MigrationOutcome = VmMigrationView;
 
@@ -29,26 +40,42 @@ export interface MigrationDeps {
   streams: AgentStreams;
   commands: Pick<RemoteDesktopVms, 'command'>;
   remote: RemoteVms;
-  /** Where the VM goes: placement over agents' hosts that take new VMs, or only `onto` when the caller names it. */
-  place(rec: VmRecord, onto?: string): Promise<string>;
+  /** Where the VM goes: placement over agents' hosts that take new VMs (not `from`), or only `onto` when the caller names it. */
+  place(need: PlacementNeed, from: string, onto?: string): Promise<string>;
+  /** Pool desktops' part: persistent ones move live, held still meanwhile (desktops/desktop-migration.ts). */
+  desktops?: DesktopMoves;
   log: Logger;
+}
+
+/** What a persistent pool desktop carries when it moves live, and where it may go (its pool's placement). */
+export interface DesktopCarried {
+  need: PlacementNeed;
+  disks: MigratingDisk[];
+  leases: MigratingLease[];
+}
+
+export interface DesktopMoves {
+  /** Runs `move` with the desktop held still (no lifecycle step meanwhile) and follows it on its new host after;
+   *  refuses, with the reason, a desktop that does not move live (a non-persistent one moves at its logoff). */
+  moving<T>(desktop: string, move: (carried: DesktopCarried) => Promise<T>): Promise<T>;
 }
 
 export class VmMigrations {
   constructor(private readonly d: MigrationDeps) {}
 
-  /** VMs on `host` a drain moves by live migration: running plain VMs (pool desktops move at logoff, spares at once). */
+  /** VMs on `host` a drain moves by live migration: running plain VMs and persistent pool desktops in use or kept
+   *  (non-persistent desktops move at their logoff, spares at once). */
   async movable(host: string): Promise<string[]> {
     const rows = await this.d.db
       .selectFrom('vms')
       .leftJoin('pool_desktops', 'pool_desktops.name', 'vms.name')
-      .select(['vms.name'])
+      .leftJoin('pools', 'pools.name', 'pool_desktops.pool')
+      .select(['vms.name', 'pool_desktops.name as desktop', 'pool_desktops.state', 'pools.spec'])
       .where('vms.host', '=', host)
       .where('vms.desired', '=', 'running')
-      .where('pool_desktops.name', 'is', null)
       .orderBy('vms.name')
       .execute();
-    return rows.map((r) => r.name);
+    return rows.filter((r) => r.desktop === null || (this.d.desktops !== undefined && DESKTOP_LIVE_MOVE_STATES.has(r.state ?? '') && persistentSpec(r.spec))).map((r) => r.name);
   }
 
   async migrate(name: string, who: { name: string; address?: string }, to?: string): Promise<MigrationOutcome> {
@@ -58,34 +85,46 @@ export class VmMigrations {
     if (from === null || !this.d.remote.isRemote(from)) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} is on the controller's own host: it moves by a stop and a start elsewhere`);
     if (rec.desired !== 'running' || rec.observed?.state !== 'running') throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} is not running on host ${from} (${rec.observed?.state ?? 'no report'})`);
     const pool = await this.d.db.selectFrom('pool_desktops').select('pool').where('name', '=', name).executeTakeFirst();
-    if (pool) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} is a desktop of pool ${pool.pool}: it moves at its next logoff`);
-    const target = await this.d.place(rec, to);
-    if (target === from) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} already runs on host ${from}`);
-    if (!this.d.remote.isRemote(target)) throw new ArdesiaError('VM_NOT_MIGRATABLE', `host ${target} is the controller's own host: VMs arrive on agents' hosts only`);
-    this.d.remote.requireLinked(from);
-    this.d.remote.requireLinked(target);
     const started = Date.now();
-    const generation = vmNextGeneration(rec.generation);
-    await this.d.remote.whileMoving(name, () => this.carryOut({ ...rec, host: from }, target, generation));
+    const plain: DesktopCarried = { need: { memoryMiB: rec.spec.memoryMiB, vcpus: rec.spec.vcpus }, disks: [], leases: [] };
+    let target: string;
+    if (pool) {
+      if (!this.d.desktops) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} is a desktop of pool ${pool.pool}: it moves at its next logoff`);
+      target = await this.d.desktops.moving(name, (carried) => this.moveLive({ ...rec, host: from }, to, carried));
+    } else target = await this.moveLive({ ...rec, host: from }, to, plain);
     const outcome = { vm: name, from, to: target, ms: Date.now() - started };
     await auditAppend(this.d.db, who.name, 'vm.migrate', name, outcome, who.address);
     this.d.log.info(outcome, `vm ${name} migrated live from host ${from} to host ${target} in ${outcome.ms} ms`);
     return outcome;
   }
 
-  private async carryOut(rec: VmRecord & { host: string }, to: string, generation: number): Promise<void> {
+  /** Placed, then carried out with the VM's reports held meanwhile; the host it went to. */
+  private async moveLive(rec: VmRecord & { host: string }, to: string | undefined, carried: DesktopCarried): Promise<string> {
+    const target = await this.d.place(carried.need, rec.host, to);
+    if (target === rec.host) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${rec.name} already runs on host ${rec.host}`);
+    if (!this.d.remote.isRemote(target)) throw new ArdesiaError('VM_NOT_MIGRATABLE', `host ${target} is the controller's own host: VMs arrive on agents' hosts only`);
+    this.d.remote.requireLinked(rec.host);
+    this.d.remote.requireLinked(target);
+    const generation = vmNextGeneration(rec.generation);
+    await this.d.remote.whileMoving(rec.name, () => this.carryOut(rec, target, generation, carried));
+    return target;
+  }
+
+  private async carryOut(rec: VmRecord & { host: string }, to: string, generation: number, carried: DesktopCarried): Promise<void> {
     const name = rec.name;
     const images = await this.d.remote.imageChecksOf(rec.spec);
     const inbound = this.d.streams.expect(to, name, 'migration', DESTINATION_READY_MS);
     const outbound = this.d.streams.expect(rec.host, name, 'migration');
     const sockets: WebSocket[] = [];
     try {
-      const arrived = this.d.commands.command(to, name, { op: 'migrate-in', spec: rec.spec, generation, stream: { id: inbound.id, secret: inbound.secret }, images }, MIGRATION_ANSWER_MS);
+      const { disks, leases } = carried;
+      const withLeases = leases.length > 0 ? { leases } : {};
+      const arrived = this.d.commands.command(to, name, { op: 'migrate-in', spec: rec.spec, generation, stream: { id: inbound.id, secret: inbound.secret }, images, ...(disks.length > 0 ? { disks } : {}), ...withLeases }, MIGRATION_ANSWER_MS);
       arrived.catch(() => undefined);
       // The destination dials once its QEMU listens: a start that fails first is its answer.
       const into = await Promise.race([inbound.socket, arrived.then(() => Promise.reject(new Error('the destination answered before it dialled')))]);
       sockets.push(into);
-      const handedOver = this.d.commands.command(rec.host, name, { op: 'migrate-out', generation, stream: { id: outbound.id, secret: outbound.secret }, to }, MIGRATION_ANSWER_MS);
+      const handedOver = this.d.commands.command(rec.host, name, { op: 'migrate-out', generation, stream: { id: outbound.id, secret: outbound.secret }, to, ...withLeases }, MIGRATION_ANSWER_MS);
       handedOver.catch(() => undefined);
       const outOf = await Promise.race([outbound.socket, handedOver.then(() => Promise.reject(new Error('the source answered before it dialled')))]);
       sockets.push(outOf);
@@ -95,7 +134,7 @@ export class VmMigrations {
       } catch (err) {
         // The state left, but the destination did not take it: the VM, paused at the source, runs on there.
         if (await settledWithin(handedOver, SOURCE_ANSWER_AFTER_FAILURE_MS)) {
-          await this.d.commands.command(rec.host, name, { op: 'migrate-resume' }, MIGRATION_ANSWER_MS).catch((e: Error) =>
+          await this.d.commands.command(rec.host, name, { op: 'migrate-resume', ...withLeases }, MIGRATION_ANSWER_MS).catch((e: Error) =>
             this.d.log.error({ vm: name, host: rec.host, err: e.message }, `vm ${name}: resuming it on host ${rec.host} after the failed migration failed too: ${e.message}`));
         }
         throw err;
@@ -108,7 +147,10 @@ export class VmMigrations {
       throw err instanceof ArdesiaError && err.code === 'VM_MIGRATION_FAILED' ? err : new ArdesiaError('VM_MIGRATION_FAILED', `vm ${name} from host ${rec.host} to host ${to}: ${e.message}`);
     }
     for (const s of sockets) s.close(1000, 'migrated');
+    // Done once the controller's record has it running there (its pid: a desktop's guest is followed to it).
+    const reported = this.d.remote.nextRunningReport(name, ARRIVAL_REPORT_MS);
     await this.d.remote.moved(rec, to, generation);
+    if (!(await reported)) this.d.log.warn({ vm: name, host: to }, `vm ${name} migrated to host ${to}, but its agent has not reported it running there yet`);
   }
 }
 
@@ -119,7 +161,6 @@ function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   return Promise.race([p.then(() => true, () => false), late]).finally(() => clearTimeout(timer));
 }
 
-/** Frames both ways as they come, with back-pressure: a side with a full send buffer pauses the other. */
 /** What a drain asks of the migrations: its running plain VMs moved, one at a time, each failure said and left running. */
 export function drainMovesAttach(hosts: { on(event: 'drain', listener: (host: string) => void): unknown; announceChange(host: string): Promise<void> }, migrations: VmMigrations, log: Logger): void {
   const running = new Set<string>();

@@ -165,3 +165,32 @@ test('protocol 5: a start carries its image files with their sha256; SPICE strea
     if (!r.ok) assert.match(r.problem, why);
   }
 });
+
+test('protocol 6: a live migration carries the hot-plugged home and its lease, refused when malformed', () => {
+  const spec = { name: 'd1', arch: 'amd64', memoryMiB: 256, vcpus: 1, disks: [], boot: { firmware: 'bios' } };
+  const stream = { id: 'abcdefgh12345678', secret: 'A'.repeat(43) };
+  const disk = { path: '/srv/ardesia/homes/alice.qcow2', node: 'home0', device: 'home0', serial: 'ARDHOME' };
+  const lease = { user: 'alice', resource: { lockspace: 'ardesia', name: 'home0-alice', path: '/srv/ardesia/leases/homes', offset: 0 } };
+  const moves: ControllerMessage[] = [
+    { type: 'vm-command', id: 'abcdefgh12345678', vm: 'd1', command: { op: 'migrate-in', spec: spec as never, generation: 4, stream, disks: [disk], leases: [lease] } },
+    { type: 'vm-command', id: 'abcdefgh12345678', vm: 'd1', command: { op: 'migrate-out', generation: 4, stream, to: 'a2', leases: [lease] } },
+    { type: 'vm-command', id: 'abcdefgh12345678', vm: 'd1', command: { op: 'migrate-resume', leases: [lease] } },
+  ];
+  for (const m of moves.slice(1)) assert.deepEqual(controllerMessageDecode(controllerMessageEncode(m)), { ok: true, message: m });
+  const arriving = controllerMessageDecode(controllerMessageEncode(moves[0]!)); // its spec gets the contract's defaults
+  assert.ok(arriving.ok && arriving.message.type === 'vm-command' && arriving.message.command.op === 'migrate-in', JSON.stringify(arriving));
+  assert.deepEqual([arriving.message.command.disks, arriving.message.command.leases], [[disk], [lease]]);
+  const migrateIn = { type: 'vm-command', id: 'abcdefgh12345678', vm: 'd1', command: { op: 'migrate-in', spec, generation: 4, stream } };
+  const bad: Array<[object, RegExp]> = [
+    [{ ...migrateIn, command: { ...migrateIn.command, disks: [{ ...disk, path: 'homes/alice.qcow2' }] } }, /path|command/],
+    [{ ...migrateIn, command: { ...migrateIn.command, disks: [{ ...disk, op: 'disk-plug' }] } }, /op|command|Unrecognized/],
+    [{ ...migrateIn, command: { ...migrateIn.command, leases: [{ ...lease, user: '../root' }] } }, /user|command/],
+    [{ ...migrateIn, command: { ...migrateIn.command, leases: Array.from({ length: 5 }, () => lease) } }, /leases|command/],
+    [{ type: 'vm-command', id: 'abcdefgh12345678', vm: 'd1', command: { op: 'migrate-resume', leases: [{ ...lease, resource: { ...lease.resource, offset: -1 } }] } }, /offset|command/],
+  ];
+  for (const [frame, why] of bad) {
+    const r = controllerMessageDecode(JSON.stringify(frame));
+    assert.equal(r.ok, false, JSON.stringify(frame));
+    if (!r.ok) assert.match(r.problem, why);
+  }
+});

@@ -9,7 +9,7 @@ import { VmSpec } from './vm.js';
  * observed states; 3: streams to a VM's console and display, dialled out by the agent; 4: pool desktops: the guest
  * channel's stream, the guest's events, disk hot-plug commands; 5: live migration, VM operations and reads, the image
  * files a start rests on with their checksums, SPICE through the controller). */
-export const AGENT_PROTOCOL_VERSION = 5;
+export const AGENT_PROTOCOL_VERSION = 6;
 /** The most of a log or a screendump one answer carries (base64 in a JSON frame under AGENT_FRAME_MAX_BYTES). */
 export const VM_COMMAND_DATA_MAX_BYTES = 2 * 1024 * 1024;
 /** A frame larger than this is not a message of this protocol (a host's full desired set is the largest: a few KiB per VM). */
@@ -179,14 +179,35 @@ export const VmLeaseAcquire = z.object({ op: z.literal('lease-acquire'), user: L
 export const VmLeaseRelease = z.object({ op: z.literal('lease-release'), user: LeaseUser, resource: LeaseResourceWire }).strict();
 /** A migration's stream: the agent dials it back like a display's (AGENT_STREAM_PATH, this id and one-time secret). */
 export const MigrationStream = z.object({ id: StreamId, secret: Secret }).strict();
+const MIGRATING_MAX = 4;
+/** A hot-plugged disk a migrating VM carries (VmDiskPlug's fields). */
+export const MigratingDisk = VmDiskPlug.omit({ op: true });
+export type MigratingDisk = z.infer<typeof MigratingDisk>;
+/** A home lease a migrating VM holds: given back by the source once its state left, taken by the destination. */
+export const MigratingLease = z.object({ user: LeaseUser, resource: LeaseResourceWire }).strict();
+export type MigratingLease = z.infer<typeof MigratingLease>;
 /** Live migration, destination: start the VM with `-incoming defer`, feed it what arrives on the stream; answered once
  *  the state is in and the VM runs here, with `generation` as the one applied (the controller moves the VM to it). */
-export const VmMigrateIn = z.object({ op: z.literal('migrate-in'), spec: VmSpec, generation: VmGeneration, stream: MigrationStream, images: z.array(ImageFileCheck).max(IMAGE_FILE_CHECKS_MAX).optional() }).strict();
+export const VmMigrateIn = z
+  .object({
+    op: z.literal('migrate-in'),
+    spec: VmSpec,
+    generation: VmGeneration,
+    stream: MigrationStream,
+    images: z.array(ImageFileCheck).max(IMAGE_FILE_CHECKS_MAX).optional(),
+    /** Disks hot-plugged into the running VM (a desktop's home): plugged into the destination before its state loads. */
+    disks: z.array(MigratingDisk).max(MIGRATING_MAX).optional(),
+    /** Home leases the VM holds: taken for the destination's QEMU once the state is in (the source gave them back),
+     *  before the guest runs and before its disks are opened for writing. */
+    leases: z.array(MigratingLease).max(MIGRATING_MAX).optional(),
+  })
+  .strict();
 /** Live migration, source: the running VM's state into the stream; answered once QEMU says completed. Its QEMU then
  *  waits paused, and the VM is never started here again for a generation below `generation`: the controller's move
  *  (desired absent here) quits it, or migrate-resume runs it on here if the destination failed. */
-export const VmMigrateOut = z.object({ op: z.literal('migrate-out'), generation: VmGeneration, stream: MigrationStream, to: HostName }).strict();
-export const VmMigrateResume = z.object({ op: z.literal('migrate-resume') }).strict();
+export const VmMigrateOut = z.object({ op: z.literal('migrate-out'), generation: VmGeneration, stream: MigrationStream, to: HostName, leases: z.array(MigratingLease).max(MIGRATING_MAX).optional() }).strict();
+/** The destination failed after the state left: the source takes back the leases it gave, then runs the VM on. */
+export const VmMigrateResume = z.object({ op: z.literal('migrate-resume'), leases: z.array(MigratingLease).max(MIGRATING_MAX).optional() }).strict();
 /** What `vm pause | unpause | reset` does on the controller's own host, done by the VM's agent on its own. */
 export const VmOperate = z.object({ op: z.enum(['pause', 'unpause', 'reset']) }).strict();
 /** The tail of the VM's console or QEMU log on its host, or a PNG of its screen: answered with `data`. */

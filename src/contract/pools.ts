@@ -162,6 +162,8 @@ export const DesktopState = z.enum([
   'retiring',
 ]);
 export type DesktopState = z.infer<typeof DesktopState>;
+/** A persistent desktop moves live (a drain, `vm migrate`) in these states: its VM runs, no lifecycle step is under way. */
+export const DESKTOP_LIVE_MOVE_STATES: ReadonlySet<string> = new Set<DesktopState>(['ready', 'in-use', 'disconnected']);
 export const DESKTOP_STATES: readonly DesktopState[] = DesktopState.options;
 
 /** The step a desktop failed in: its first clone, its boot (before the guest helper said ready), while it waited

@@ -193,8 +193,6 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
   }
   const manager = new VmManager({ dataDir, runDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids, remote: remoteVms, ...(homeLeases ? { launchPrefix: homeLeases.registerPrefix() } : {}) });
   // A drain moves the host's running plain VMs to other agents' hosts by live migration.
-  const migrations = new VmMigrations({ db: store, streams: agentStreams, commands: remoteDesktops, remote: remoteVms, log, place: (rec, onto) => hosts.placeMigration({ memoryMiB: rec.spec.memoryMiB, vcpus: rec.spec.vcpus }, rec.host ?? '', onto) });
-  drainMovesAttach(hosts, migrations, log);
   // SPICE to VMs on agents' hosts: a TLS relay per VM on the --listen address, closed when the VM stops.
   const remoteSpice = listenAt
     ? new RemoteSpice({ streams: agentStreams, password: (host, vm) => remoteVms.spiceLogin(host, vm), listenHost: listenAt.host, advertisedHost: serviceAddress?.address ?? advertisedHost(listenAt.host), credentials: () => spiceCredentialsEnsure(dataDir), log })
@@ -229,6 +227,9 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
       return host === undefined || pid === null ? undefined : remoteDesktops.vm(name, host, pid);
     },
   });
+  // A drain moves the host's running plain VMs and persistent desktops to other agents' hosts by live migration.
+  const migrations = new VmMigrations({ db: store, streams: agentStreams, commands: remoteDesktops, remote: remoteVms, log, place: (need, from, onto) => hosts.placeMigration(need, from, onto), desktops: { moving: (desktop, move) => machine.movingLive(desktop, move) } });
+  drainMovesAttach(hosts, migrations, log);
   // The VMs of a host judged down, after each heartbeat: plain ones restarted elsewhere (restart-on-host-loss) or
   // recorded lost; pool desktops recorded lost and handed to their pools, which re-serve their users.
   new HostLossWatch(store, hosts, manager, log, (desktop, reason) => machine.hostLost(desktop, reason)).attach();

@@ -9,7 +9,8 @@ import { type GuestVm, requireLocal } from '../hypervisor/guest-vm.js';
 import { HOME_DISK_SERIAL } from './service.js';
 import { homeCopyRunning } from './home-copy.js';
 
-const HOME_DISK = { node: 'home0', device: 'home0', serial: HOME_DISK_SERIAL };
+/** The home as every desktop's VM has it hot-plugged (a migration plugs it the same way into the destination). */
+export const HOME_DISK = { node: 'home0', device: 'home0', serial: HOME_DISK_SERIAL };
 export const UNPLUG_TIMEOUT_MS = 15_000;
 /** A guest channel through an agent is redialled less eagerly than a local socket (each try is a stream over the link). */
 const REMOTE_RECONNECT_MS = 1000;

@@ -28,7 +28,7 @@ export interface DesktopVmSteps {
 }
 
 /** The host placement chose for the VM (recorded with its start), the same for its pool desktop. */
-async function recordHost(ctx: ServiceContext, row: PoolDesktopRow): Promise<void> {
+export async function recordHost(ctx: ServiceContext, row: PoolDesktopRow): Promise<void> {
   row.host = (await vmHostOf(ctx.db, row.name)) ?? hostname();
   await poolDesktopUpdate(ctx.db, row.name, { host: row.host });
 }

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
+import type { MigratingLease } from '../contract/agent.js';
 import { DEFAULT_HOME_BYTES, type HomeInfo } from '../contract/images.js';
 import type { ServiceContext } from '../images/context.js';
 import { homeGet, homeLease, homeList, homeRelease, type HomeRow } from '../images/repo.js';
@@ -97,6 +98,18 @@ export class HomeService {
   /** Records the holder of the lease `desktop`'s QEMU `qemuPid` took at launch (generation, audit home.lease). */
   async leasedAtLaunch(user: string, desktop: string, qemuPid: number): Promise<void> {
     await this.leases?.held(user, { desktop, pid: qemuPid });
+  }
+
+  /** With home leases on, `user`'s lease as `desktop` holds it, for a live migration to hand over; undefined otherwise. */
+  async leaseToCarry(user: string, desktop: string): Promise<MigratingLease | undefined> {
+    if (!this.leases) return undefined;
+    const row = await homeLeaseGet(this.ctx.db, user);
+    return row?.ready === 1 && row.holder_desktop === desktop ? { user, resource: this.leases.resourceOfRow(row) } : undefined;
+  }
+
+  /** After a live migration: the lease is held by `desktop`'s new QEMU `qemuPid` on `host` (the next generation). */
+  async leaseMoved(user: string, desktop: string, qemuPid: number, host: string | undefined): Promise<void> {
+    await this.leases?.held(user, { desktop, pid: qemuPid, ...(host !== undefined ? { host } : {}) });
   }
 
   /** sanlock's lease of `desktop`'s QEMU on its host first (after the unplug), then the store's. */

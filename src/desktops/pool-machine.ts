@@ -14,12 +14,15 @@ import { type GuestVm, localGuestVm } from '../hypervisor/guest-vm.js';
 import type { DesktopGuest } from './desktop-guest.js';
 import { DesktopGuests } from './desktop-guests.js';
 import { DesktopWatchdogs } from './desktop-watchdogs.js';
-import { attachHome, type DesktopHomeSteps, notifyGuest, releaseHome } from './desktop-home-steps.js';
-import { type DesktopVmSteps, provisionDesktop, recloneDesktop, resetStalledMessage, restoreDesktopVm, startDesktopVm, stopDesktopVm } from './desktop-vm-steps.js';
+import { type DesktopHomeSteps, releaseHome } from './desktop-home-steps.js';
+import { type DesktopVmSteps, provisionDesktop, stopDesktopVm } from './desktop-vm-steps.js';
+import { runDesktopEffect } from './desktop-effects.js';
 import type { HomeService } from './homes.js';
 import { desktopVmSpec } from './desktop-vm.js';
 import { desktopFailure } from './failure.js';
 import { reconcileDesktop } from './desktop-reconcile.js';
+import { desktopMoveLive } from './desktop-migration.js';
+import type { DesktopCarried } from '../cluster/vm-migrations.js';
 import { type DesktopEffect, type DesktopEvent, desktopTransition } from './lifecycle.js';
 import { PoolTemplates } from './pool-templates.js';
 import { desktopViewOf, nowIso, poolDesktopUpdate, poolOf, type PoolDesktopRow, requirePool, requirePoolDesktop } from './pool-repo.js';
@@ -61,10 +64,6 @@ export interface MachineEvents {
 /** States a desktop on a host gone silent leaves (lifecycle.ts host-unreachable): no session has started there. */
 const UNREACHABLE_OUT_OF_SESSION = new Set(['booting', 'ready', 'assigned', 'resetting', 'failed']);
 
-/** Failures a waiting connect answers with their own code: what the user can act on (their desktop elsewhere is ending). */
-const PASSED_ON_CODES = new Set<ErrorCode>(['HOME_LEASE_HELD', 'HOME_LEASED']);
-/** A clone's start that failed in these ways is the template's fault (its state did not load or fit): it is rebuilt. */
-const RESTORE_FAILURES = new Set<string>(['VM_STATE_RESTORE_FAILED', 'VM_STATE_MISMATCH', 'VM_STATE_INVALID']);
 
 /** The target version of a pool: its fixed version, or the image's current one; null when there is none. */
 export async function targetVersionOf(ctx: ServiceContext, pool: Pool): Promise<number | null> {
@@ -82,7 +81,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
   private readonly exits = new Map<string, string>();
   /** Resets stalled on a VM its host could not stop now (cut off, or dying): resumed once the VM is gone. */
   private readonly stalledResets = new Set<string>();
-  /** The registry code of each desktop's last failed step, when it is one a waiting connect passes on (PASSED_ON_CODES). */
+  /** The registry code of each desktop's last failed step, when it is one a waiting connect passes on (desktop-effects.ts). */
   private readonly failureCodes = new Map<string, ErrorCode>();
   /** The daemon is stopping: what its own stop does to the VMs is not a desktop event (see reconcile). */
   private closing = false;
@@ -119,6 +118,16 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
 
   locked<T>(name: string, fn: () => Promise<T>): Promise<T> {
     return this.ctx.lock.run(`pool-desktop:${name}`, fn);
+  }
+
+  /** A persistent desktop moved live by `move` (cluster/vm-migrations.ts), held still meanwhile (desktop-migration.ts). */
+  movingLive<T>(name: string, move: (carried: DesktopCarried) => Promise<T>): Promise<T> {
+    if (this.closing) throw new ArdesiaError('DESKTOP_STATE', `desktop ${name}: the daemon is stopping; try again once it is back`);
+    return this.locked(name, async () => {
+      const result = await desktopMoveLive(this.homeSteps, name, move);
+      this.emitDesktop(await requirePoolDesktop(this.ctx.db, name)); // its new host
+      return result;
+    });
   }
 
   /** Fires `event`; throws DESKTOP_STATE with the table's reason when the state refuses it. */
@@ -258,67 +267,23 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     await poolDesktopUpdate(this.ctx.db, row.name, { last_error: message });
   }
 
-  private async runEffect(row: PoolDesktopRow, pool: Pool, target: number | null, effect: DesktopEffect, queued: Array<[string, DesktopEvent]>): Promise<void | 'stalled'> {
-    const queue = (event: DesktopEvent) => queued.push([row.name, event]);
-    switch (effect.kind) {
-      case 'set-user':
-        row.user = effect.user;
-        return poolDesktopUpdate(this.ctx.db, row.name, { user: effect.user });
-      case 'restore-vm':
-        return restoreDesktopVm(this.steps, row, pool).catch(async (err: ArdesiaError) => {
-          await this.fail(row, `the desktop's clone did not restore: ${err.message}`);
-          queue({ type: RESTORE_FAILURES.has(err.code) ? 'restore-failed' : 'boot-failed' });
-        });
-      case 'template-rebuild':
-        return void this.templates.rebuild(pool, row.image, row.version, row.last_error ?? 'unknown').catch((err: Error) => this.log.error({ err, pool: pool.name }, 'rebuilding the template failed'));
-      case 'start-vm':
-        return startDesktopVm(this.steps, row, pool).catch(async (err: Error) => {
-          await this.fail(row, `the desktop's VM did not start: ${err.message}`);
-          queue({ type: 'boot-failed' });
-        });
-      case 'stop-vm':
-        if (row.state !== 'resetting') {
-          // Its host out of reach, the stop is recorded and carried out at its return: the transition's bookkeeping goes
-          // on (a failed boot's reservation let go); a home's release after it runs its own stop, which then refuses.
-          return stopDesktopVm(this.steps, row.name, effect.force).catch(async (err: Error) => {
-            this.log.warn({ err, desktop: row.name }, `desktop ${row.name}: its VM could not be stopped now`);
-            await this.fail(row, `its VM could not be stopped: ${err.message}`);
-          });
-        }
-        // Its host out of reach: the rest of the reset (the home's release first) waits until the VM is gone.
-        return stopDesktopVm(this.steps, row.name, effect.force).catch(async (err: Error) => {
-          this.stalledResets.add(row.name);
-          await this.fail(row, resetStalledMessage(err));
-          return 'stalled' as const;
-        });
-      case 'attach-home':
-        this.emit('login-stage', row.name, 'spare');
-        return attachHome(this.homeSteps, row, pool, effect.user).then(() => void this.emit('login-stage', row.name, 'home-attached')).catch(async (err: Error) => {
-          // The user's own situation (their home leased by a desktop elsewhere) keeps its code for the waiting connect.
-          await this.fail(row, `the home volume of ${effect.user} could not be attached: ${err.message}`, err instanceof ArdesiaError && PASSED_ON_CODES.has(err.code) ? err.code : undefined);
-          queue({ type: 'session-ended' });
-        });
-      case 'release-home':
-        return releaseHome(this.homeSteps, row);
-      case 'notify-guest':
-        return notifyGuest(this.homeSteps, row, effect.message).catch(async (err: Error) => {
-          await this.fail(row, `the guest helper could not be told: ${err.message}`);
-          if (effect.message.type === 'assign') queue({ type: 'session-ended' });
-        });
-      case 'disconnect-clients':
-        this.emit('disconnect-clients', row.name);
-        return;
-      case 'destroy-and-reclone':
-        return recloneDesktop(this.steps, row, pool, target).then(
-          () => void queue({ type: 'reset-done' }),
-          async (err: Error) => {
-            await this.fail(row, `re-cloning the system disk failed: ${err.message}`);
-            queue({ type: 'reset-failed' });
-          },
-        );
-      case 'retire':
-        return this.retire(row);
-    }
+  private runEffect(row: PoolDesktopRow, pool: Pool, target: number | null, effect: DesktopEffect, queued: Array<[string, DesktopEvent]>): Promise<void | 'stalled'> {
+    return runDesktopEffect(
+      {
+        steps: this.steps,
+        homeSteps: this.homeSteps,
+        templates: this.templates,
+        fail: (r, message, code) => this.fail(r, message, code),
+        stalled: (name) => void this.stalledResets.add(name),
+        emit: (event: 'login-stage' | 'disconnect-clients', name: string, stage?: 'spare' | 'home-attached') => (event === 'login-stage' ? this.emit(event, name, stage!) : this.emit(event, name)),
+        retire: (r) => this.retire(r),
+      },
+      row,
+      pool,
+      target,
+      effect,
+      (event) => queued.push([row.name, event]),
+    );
   }
 
   /** The VM of a pool desktop: the pool's size, the image's boot profile, the linked clone; no home (hot-plugged). */

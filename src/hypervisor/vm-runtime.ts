@@ -112,13 +112,15 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
         const live = incoming.live;
         const uri = live ? `unix:${join(paths.dir, MIGRATE_IN_SOCKET)}` : `fd:${incoming.fd}`;
         const listening = live && (() => live.connect(join(paths.dir, MIGRATE_IN_SOCKET)));
-        await vmStateLoad(qmp, uri, { ignoreShared: incoming.sharedRam, listening }).catch(async (err: Error) => {
+        await live?.beforeLoad?.(vm);
+        await vmStateLoad(qmp, uri, { ignoreShared: incoming.sharedRam, listening, lateBlockActivate: live?.beforeResume !== undefined }).catch(async (err: Error) => {
           const why = exit.how !== undefined || (await Promise.race([exit.promise, sleep(1000).then(() => undefined)])) !== undefined ? (await startFailed()).message : err.message;
           if (live) throw new ArdesiaError('VM_MIGRATION_FAILED', `vm ${spec.name}: the migration did not arrive: ${why}`);
           throw new ArdesiaError('VM_STATE_RESTORE_FAILED', `vm ${spec.name}: its saved state did not load: ${why}`);
         });
         vm.restoreMs = Date.now() - loading;
         if (incoming.clipboardAgent) await clipboardAgentPlug(qmp);
+        await live?.beforeResume?.(vm);
       }
       await qmp.cont();
       vm.apply('launched');
@@ -279,11 +281,21 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
   }
 }
 
+/** A live migration's destination: its stream, and what the VM carries beyond its launch (a desktop's home). */
+export interface LiveIncoming {
+  connect(socketPath: string): Promise<void>;
+  /** Before the state loads: the disks the source had hot-plugged, plugged here too (QEMU opens them inactive). */
+  beforeLoad?(vm: VmRuntime): Promise<void>;
+  /** Once the state is in, before the guest runs: the disks are opened for writing only at the resume (QEMU's
+   *  late-block-activate), so a home's lease is taken here first. Its failure quits this QEMU, unresumed. */
+  beforeResume?(vm: VmRuntime): Promise<void>;
+}
+
 /** A state for a QEMU started with `-incoming defer`: a saved one's inherited descriptor number, or a live migration's
  *  stream, connected once QEMU listens on its runtime folder's MIGRATE_IN_SOCKET. */
 export interface IncomingState {
   fd?: number;
-  live?: { connect(socketPath: string): Promise<void> };
+  live?: LiveIncoming;
   /** QEMU's own clipboard agent blocks migration: left out of the launch, plugged in once the state is loaded. */
   clipboardAgent: boolean;
   /** The guest RAM is a template's shared memfd mapped privately: the state holds only the devices (shared-ram.ts). */

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { VmSpec } from '../contract/vm.js';
 import type { HostReport } from '../hypervisor/host/index.js';
 import type { SavedStateManifest } from '../hypervisor/saved-state/manifest.js';
-import type { VmRuntime } from '../hypervisor/vm-runtime.js';
+import type { LiveIncoming, VmRuntime } from '../hypervisor/vm-runtime.js';
 import type { NatGuard } from '../network/nat-guard-host.js';
 import type { Store } from '../store/db.js';
 import type { OwnerPolicy } from './owner-policy.js';
@@ -31,7 +31,7 @@ export interface StartOptions {
   /** Instead of the daemon's launchPrefix: one that also takes leases before QEMU runs (a desktop's home at launch). */
   launchPrefix?: string[];
   /** A live migration's destination (an agent's migrate-in): the state arrives on a stream, connected once QEMU listens. */
-  migrateIn?: { connect(socketPath: string): Promise<void> };
+  migrateIn?: LiveIncoming;
   /** Runs just before QEMU on this host (an agent's check of the image files): its failure is the start's. */
   beforeLaunch?: () => Promise<void>;
 }

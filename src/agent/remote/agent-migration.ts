@@ -32,17 +32,17 @@ export async function migrationCommandRun(m: Command & { command: MigrationComma
           stream.on('error', () => qemu.destroy());
           qemu.on('error', () => stream.destroy());
           stream.pipe(qemu);
-        });
+        }, { ...(c.disks ? { disks: c.disks } : {}), ...(c.leases ? { leases: c.leases } : {}) });
       } finally {
         ws?.close(1000, 'migrated');
       }
     } else if (c.op === 'migrate-resume') {
-      await vms.migrateResume(m.vm);
+      await vms.migrateResume(m.vm, c.leases);
     } else {
       const ws = await dial(c.stream, controller, state);
       const stream = createWebSocketStream(ws);
       stream.on('error', (err) => log.warn({ vm: m.vm, err: err.message }, `the migration stream of vm ${m.vm} failed: ${err.message}`));
-      await vms.migrateOut(m.vm, c.generation, c.to, stream);
+      await vms.migrateOut(m.vm, c.generation, c.to, stream, c.leases);
     }
     return { type: 'vm-command-result', id: m.id, value: true };
   } catch (err) {

@@ -7,16 +7,17 @@ import type { Duplex } from 'node:stream';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { type AgentHomeLeases, type AgentMessage, type ImageFileCheck, type VmDesired, type VmObserved } from '../../contract/agent.js';
+import { type AgentHomeLeases, type AgentMessage, type ImageFileCheck, type MigratingDisk, type MigratingLease, type VmDesired, type VmObserved } from '../../contract/agent.js';
 import { leaseFilesIn } from '../../cluster/home-leases/layout.js';
-import { SanlockClient } from '../../cluster/home-leases/sanlock.js';
+import { leaseReleaseFor, leaseTakeOver, SanlockClient } from '../../cluster/home-leases/sanlock.js';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { VmSpec } from '../../contract/vm.js';
-import { guestEventOfQmp } from '../../hypervisor/guest-vm.js';
+import { diskPlug, guestEventOfQmp } from '../../hypervisor/guest-vm.js';
 import { hasClipboardAgent } from '../../hypervisor/saved-state/clipboard-agent.js';
 import type { MigrationFigures } from '../../hypervisor/saved-state/live-migration.js';
 import type { HostReport } from '../../hypervisor/host/index.js';
-import type { VmRuntime } from '../../hypervisor/vm-runtime.js';
+import type { LiveIncoming, VmRuntime } from '../../hypervisor/vm-runtime.js';
+import { failpoint } from '../../lib/failpoint.js';
 import { NatGuard } from '../../network/nat-guard-host.js';
 import { openStore, type Store } from '../../store/db.js';
 import { vmList } from '../../store/vms.js';
@@ -30,6 +31,19 @@ import { desiredMerge, specOnAgentHost, type VmAction, vmActions } from './vm-pl
 
 /** How long a kill (a forced stop, a VM no longer wanted here) waits for QEMU to be gone. */
 const KILL_WAIT_MS = 10_000;
+/** How long a migration's destination (or a source resuming) waits for the other side to give a lease back. */
+const LEASE_TAKE_OVER_MS = 30_000;
+
+/** What a migrating VM carries beyond its spec: hot-plugged disks, and the home leases its QEMU holds. */
+export interface MigrationCarried {
+  disks?: readonly MigratingDisk[];
+  leases?: readonly MigratingLease[];
+}
+
+/** Each lease taken for `pid` as the other side gives it back. */
+async function leasesTakeOver(sanlock: SanlockClient, pid: number, leases: readonly MigratingLease[], withinMs: number): Promise<void> {
+  for (const l of leases) await leaseTakeOver(sanlock, pid, l.resource, l.user, withinMs);
+}
 
 /** A guest of this host rebooted or powered off by itself: the controller's pool desktops follow it. */
 export interface AgentVmsEvents {
@@ -130,6 +144,12 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     return this.leasesJoined ? this.leases : undefined;
   }
 
+  /** This host's sanlock daemon for `what`; refused when home leases are off or its join has not succeeded. */
+  private sanlockFor(what: string): SanlockClient {
+    if (!this.sanlock) throw new ArdesiaError('LEASE_DAEMON_UNAVAILABLE', `${what}: this host has not joined the lockspace (is its sanlock daemon running? see the agent's log)`);
+    return this.sanlock;
+  }
+
   /** One pass after those running (one at a time, in order); a pass already waiting to run covers this call too. */
   drive(): Promise<void> {
     if (this.waiting) return this.passes; // the waiting pass, its failure logged
@@ -176,8 +196,10 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
    * Live migration, destination: the VM defined here and started listening for its state, `connect` feeding it. Once it
    * runs here it is desired running at `generation` (the controller's move), so no pass takes it for a stranger.
    */
-  async migrateIn(spec: VmSpec, generation: number, images: readonly ImageFileCheck[], connect: (socketPath: string) => Promise<void>): Promise<void> {
+  async migrateIn(spec: VmSpec, generation: number, images: readonly ImageFileCheck[], connect: (socketPath: string) => Promise<void>, carried: MigrationCarried = {}): Promise<void> {
     const name = spec.name;
+    const { disks = [], leases = [] } = carried;
+    const sanlock = leases.length > 0 ? this.sanlockFor(`the home lease vm ${name} holds`) : undefined;
     // A QEMU of it that left by migration a moment ago is quit by a pass after its absent order: one is run first.
     await (this.hostReady ? this.drive() : this.passes);
     if (this.manager.runtimeOf(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} already runs on this host`);
@@ -185,7 +207,23 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     try {
       await this.passes;
       await this.manager.define([specOnAgentHost(spec)], () => 'controller');
-      await this.manager.start(name, undefined, undefined, undefined, { migrateIn: { connect }, ...this.checkedFirst(images) });
+      const migrateIn: LiveIncoming = {
+        connect,
+        // What the source had hot-plugged (a desktop's home) exists here before its state arrives.
+        ...(disks.length > 0 ? { beforeLoad: async (vm: VmRuntime) => { for (const d of disks) await diskPlug(vm, d); } } : {}),
+        // The source gives its leases back once the state left; taken here before the guest runs on.
+        ...(sanlock
+          ? {
+              beforeResume: async (vm: VmRuntime) => {
+                failpoint('migrate-in-loaded'); // the agent dies with the state in, unresumed: the source must run on
+                const t0 = Date.now();
+                await leasesTakeOver(sanlock, vm.pid, leases, LEASE_TAKE_OVER_MS);
+                this.log.info({ vm: name, leases: leases.map((l) => l.user), ms: Date.now() - t0 }, `vm ${name}: the home leases it holds taken over from the source in ${Date.now() - t0} ms; resuming it here`);
+              },
+            }
+          : {}),
+      };
+      await this.manager.start(name, undefined, undefined, undefined, { migrateIn, ...this.checkedFirst(images) });
       this.departed.delete(name);
       this.desired.set(name, { name, spec, desired: 'running', generation });
       this.applied.set(name, generation);
@@ -201,9 +239,10 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
 
   /** Live migration, source: the VM's state into `sink`; once there, its QEMU waits paused, never started again below
    *  `generation` (the controller's move quits it; migrateResume if the destination failed). A failure leaves it running. */
-  async migrateOut(name: string, generation: number, to: string, sink: Duplex): Promise<MigrationFigures> {
+  async migrateOut(name: string, generation: number, to: string, sink: Duplex, leases: readonly MigratingLease[] = []): Promise<MigrationFigures> {
     const runtime = this.manager.runtimeOf(name);
     if (!runtime || runtime.state !== 'running') throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} does not run on this host`);
+    const sanlock = leases.length > 0 ? this.sanlockFor(`the home lease vm ${name} holds`) : undefined;
     // Before the state leaves: from then on, a pass must not take the paused VM for one to start or stop.
     this.departed.set(name, generation);
     // A QEMU found again after an agent restart has no launch argv here: its own command line says.
@@ -212,13 +251,20 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
       throw err instanceof ArdesiaError ? err : new ArdesiaError('VM_MIGRATION_FAILED', `vm ${name}: ${(err as Error).message}`);
     });
     this.log.info({ vm: name, to, ...figures }, `vm ${name} migrated to host ${to} in ${figures.ms} ms (${figures.bytes} bytes, the guest stopped ${figures.downtimeMs ?? '?'} ms)`);
+    // Paused here with its disks handed over: its leases go to the destination. One not given back keeps the
+    // destination from resuming (it fails, and the controller resumes the VM here): said, not thrown.
+    for (const l of sanlock ? leases : []) {
+      await leaseReleaseFor(sanlock!, runtime.pid, l.resource, l.user).catch((err: Error) => this.log.error({ vm: name, user: l.user, err: err.message }, `vm ${name}: the home lease of ${l.user} was not given back for its migration: ${err.message}`));
+    }
     return figures;
   }
 
   /** The destination failed after the state left: the VM, paused here, runs on here. */
-  async migrateResume(name: string): Promise<void> {
+  async migrateResume(name: string, leases: readonly MigratingLease[] = []): Promise<void> {
     const runtime = this.manager.runtimeOf(name);
     if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} does not run on this host: nothing to resume`);
+    // The leases it gave back for the move are taken again first (a destination that failed holds none: its QEMU is gone).
+    if (leases.length > 0) await leasesTakeOver(this.sanlockFor(`the home lease vm ${name} held`), runtime.pid, leases, LEASE_TAKE_OVER_MS);
     await runtime.resumeHere({ clipboardAgent: hasClipboardAgent((runtime.launchArgv ?? runningArgv(runtime.pid)).args) });
     this.departed.delete(name);
     this.log.warn({ vm: name }, `vm ${name}: its migration failed at the destination; it runs on here`);

@@ -197,3 +197,20 @@ export async function leaseReleaseFor(sanlock: SanlockClient, pid: number, res: 
     await sleep(RELEASE_RETRY_MS);
   }
 }
+
+/** How often a lease another host is giving back this moment is asked for again (a live migration's hand-over). */
+const TAKE_OVER_RETRY_MS = 250;
+
+/** The lease taken for `pid` while another host is giving it back (a migration's source, once its state left):
+ *  HOME_LEASE_HELD is asked again until `withinMs`; any other refusal, or the deadline, is the answer. */
+export async function leaseTakeOver(sanlock: SanlockClient, pid: number, res: LeaseResource, user: string, withinMs: number): Promise<'acquired' | 'own-already'> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    try {
+      return await leaseAcquireFor(sanlock, pid, res, user);
+    } catch (err) {
+      if (!(err instanceof ArdesiaError && err.code === 'HOME_LEASE_HELD') || Date.now() + TAKE_OVER_RETRY_MS > deadline) throw err;
+      await sleep(TAKE_OVER_RETRY_MS);
+    }
+  }
+}

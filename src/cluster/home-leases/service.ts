@@ -10,7 +10,7 @@ import type { Store } from '../../store/db.js';
 import { acquireError, daemonError, DEFAULT_IO_TIMEOUT_S, homeResource, type LeaseFiles, leaseFiles, type LeaseResource, LOCKSPACE, registerRefusal, SANLOCK_RV } from './layout.js';
 import { ArdesiaError } from '../../contract/errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { homeLeaseClaimInit, homeLeaseFreed, homeLeaseGet, homeLeaseHeld, homeLeaseReady, homeLeaseSlot, leaseHostId } from './repo.js';
+import { homeLeaseClaimInit, homeLeaseFreed, homeLeaseGet, homeLeaseHeld, homeLeaseReady, homeLeaseSlot, leaseHostId, type HomeLeaseRow } from './repo.js';
 import { leaseAcquireFor, leaseReleaseFor, SanlockClient } from './sanlock.js';
 import { type StorageLiveness, storageLivenessOf } from '../host-liveness.js';
 
@@ -162,7 +162,7 @@ export class HomeLeases {
     const host = holder.host ?? this.opts.host;
     const row = await homeLeaseGet(this.db, user);
     if (row?.ready) {
-      const resource = { ...homeResource(this.files, row.slot, user), name: row.resource };
+      const resource = this.resourceOfRow(row);
       if (host === this.opts.host) await leaseReleaseFor(this.sanlock, holder.pid, resource, user);
       else {
         await this.requireRemote(host).release(host, holder.desktop, user, resource).catch(async (err: unknown) => {
@@ -174,6 +174,11 @@ export class HomeLeases {
     }
     await homeLeaseFreed(this.db, user, host, holder.desktop);
     await auditAppend(this.db, 'home-leases', 'home.unlease', user, { host, desktop: holder.desktop, pid: holder.pid });
+  }
+
+  /** The sanlock resource of a home's lease row (its slot and name as recorded). */
+  resourceOfRow(row: Pick<HomeLeaseRow, 'user' | 'slot' | 'resource'>): LeaseResource {
+    return { ...homeResource(this.files, row.slot, row.user), name: row.resource };
   }
 
   /** Each host's storage lease by host name, as this host's sanlock daemon sees the lockspace (host-liveness.ts). */

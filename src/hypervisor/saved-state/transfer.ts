@@ -86,8 +86,10 @@ export async function vmStateSave(vm: string, qmp: QmpCommands, runtimeDir: stri
  * Loads the state from descriptor `fd` (inherited by a QEMU started with `-incoming defer`) and waits for the
  * end. QEMU 7.2 exits when an incoming migration fails: the caller sees it as QMP disconnecting.
  */
-export async function vmStateLoad(qmp: QmpCommands, uri: string, opts: { ignoreShared?: boolean; listening?: () => Promise<void> } = {}): Promise<void> {
+export async function vmStateLoad(qmp: QmpCommands, uri: string, opts: { ignoreShared?: boolean; listening?: () => Promise<void>; lateBlockActivate?: boolean } = {}): Promise<void> {
   if (opts.ignoreShared) await qmp.migrateSetCapabilities({ [IGNORE_SHARED]: true });
+  // The disks stay inactive (unlocked, unwritten) past the load, until `cont`: what must happen first happens in between.
+  if (opts.lateBlockActivate) await qmp.migrateSetCapabilities({ 'late-block-activate': true });
   await qmp.migrateIncoming(uri);
   // A live migration's destination (unix:PATH): QEMU listens now, and the state's source is connected to it.
   await opts.listening?.();

@@ -1,0 +1,40 @@
+// A persistent pool desktop moved live to another host (a drain, `vm migrate`): held still under its lock, so no
+// lifecycle step runs meanwhile (a logoff waits for the move); its plugged home is carried (plugged into the destination
+// before the state arrives) and the home's sanlock lease handed over between the source's completion and the
+// destination's resume. Once there, its guest is followed on the new host and the lease recorded with the new QEMU.
+import { type MigratingDisk, type MigratingLease } from '../contract/agent.js';
+import { ArdesiaError } from '../contract/errors.js';
+import { DESKTOP_LIVE_MOVE_STATES } from '../contract/pools.js';
+import type { DesktopCarried } from '../cluster/vm-migrations.js';
+import { poolNeed } from '../cluster/hosts.js';
+import { HOME_DISK } from './desktop-guest.js';
+import type { DesktopHomeSteps } from './desktop-home-steps.js';
+import { recordHost } from './desktop-vm-steps.js';
+import { poolOf, requirePool, requirePoolDesktop } from './pool-repo.js';
+
+/** Runs `move` on desktop `name` (the caller holds its lock), then follows the desktop where it went. */
+export async function desktopMoveLive<T>(s: DesktopHomeSteps, name: string, move: (carried: DesktopCarried) => Promise<T>): Promise<T> {
+  const row = await requirePoolDesktop(s.ctx.db, name);
+  const pool = poolOf(await requirePool(s.ctx.db, row.pool));
+  if (!pool.persistent) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} is a desktop of pool ${pool.name}, which is not persistent: it moves at its next logoff`);
+  if (!DESKTOP_LIVE_MOVE_STATES.has(row.state)) throw new ArdesiaError('VM_NOT_MIGRATABLE', `desktop ${name} is ${row.state}: a persistent desktop moves live once it is ready, in use or disconnected`);
+  const guest = await s.guests.watch(name);
+  if (!guest) throw new ArdesiaError('VM_NOT_RUNNING', `desktop ${name} is not running`);
+  const home = (await s.homes.list()).find((h) => h.leasedTo === name);
+  const disks: MigratingDisk[] = home && guest.hasHome ? [{ ...HOME_DISK, path: s.ctx.paths.home(home.user) }] : [];
+  const lease = home ? await s.homes.leaseToCarry(home.user, name) : undefined;
+  const leases: MigratingLease[] = lease ? [lease] : [];
+  const result = await move({ need: poolNeed(pool), disks, leases });
+  await recordHost(s.ctx, row);
+  // Its QEMU is another now: the guest channel, the home's plug and the lease's holder are the new host's.
+  s.guests.forget(name);
+  const arrived = await s.guests.watch(name);
+  if (!arrived) {
+    s.log.warn({ desktop: name }, `desktop ${name} moved, but its VM is not seen running on its new host yet`);
+    return result;
+  }
+  await arrived.adoptHome();
+  if (home && lease) await s.homes.leaseMoved(home.user, name, arrived.pid, arrived.host);
+  s.log.info({ desktop: name, host: arrived.host, pid: arrived.pid, home: home?.user ?? null }, `desktop ${name} moved live to host ${arrived.host ?? 'of the controller'}${home ? ` with the home of ${home.user}` : ''}`);
+  return result;
+}

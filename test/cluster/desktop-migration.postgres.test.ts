@@ -1,0 +1,188 @@
+// A persistent desktop moved live between two agents' hosts: a real controller (PostgreSQL, HTTPS, home leases) and
+// two `ardesia agent`s, each host in its own network namespace with a sanlock daemon of its own, the data folder on a
+// disk every host sees. Alice's session runs on one host; a drain of that host moves her desktop to the other while
+// it runs — the same guest (its shell's variable kept), her home plugged in there before the state arrived, its
+// sanlock lease handed from the old QEMU to the new one — and her logoff afterwards goes through the new host. A move
+// back whose destination's agent dies with the state loaded leaves the desktop running where it was, its lease taken
+// back, and the destination's unresumed QEMU is killed when its agent returns. Outcomes and order, never timing.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { SanlockClient } from '../../src/cluster/home-leases/sanlock.js';
+import type { HostDetail, HostView } from '../../src/contract/hosts.js';
+import type { HomeInfo } from '../../src/contract/images.js';
+import type { DesktopView, SessionInfo } from '../../src/contract/pools.js';
+import type { ApiClient } from '../../src/cli/client.js';
+import { AgentProc } from '../helpers/agent-proc.js';
+import { killRuntimeQemus, qemuPidsUnder, runCli, TestDaemon, until } from '../helpers/daemon.js';
+import { freshDatabaseForNamespaces } from '../helpers/postgres.js';
+import { diskFolder, SanlockDaemon } from '../helpers/sanlock.js';
+import { typeAndExpect } from '../images/support.js';
+import { NetLab } from '../netboot/lab.js';
+import { helperImage, untilDesktops, userClient } from '../pools/support.js';
+
+const NET = '10.251.15';
+const CONTROLLER = `https://${NET}.1:8443`;
+const POOL = 'own';
+const AGENTS = ['a1', 'a2'] as const;
+type AgentName = (typeof AGENTS)[number];
+
+let lab: NetLab;
+let root: string;
+let controller: TestDaemon;
+let alice: ApiClient;
+const locks = new Map<string, SanlockDaemon>();
+const namespaces = new Map<AgentName, string>();
+const agentDirs = new Map<AgentName, string>();
+const agents = new Map<AgentName, AgentProc>();
+const dirs: string[] = [];
+
+const cli = (args: string[]) => runCli(controller.dataDir, args);
+async function json<T>(args: string[]): Promise<T> {
+  const r = await cli(['--json', ...args]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  return JSON.parse(r.stdout) as T;
+}
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'ard-dm-'));
+  dirs.push(d);
+  return d;
+}
+const linked = (name: AgentName, yes: boolean) => async () => ((await json<HostView[]>(['host', 'list'])).find((h) => h.name === name)?.agent?.linked === true) === yes || undefined;
+const desktopWhere = async (what: string, which: (d: DesktopView) => boolean) => (await untilDesktops(controller, POOL, what, (ds) => ds.some(which), 300_000)).find(which)!;
+const qemuOf = (host: AgentName, desktop: string) => qemuPidsUnder(join(agentDirs.get(host)!, 'runtime', desktop));
+const other = (host: AgentName): AgentName => (host === 'a1' ? 'a2' : 'a1');
+function agentStart(name: AgentName, args: string[], extraEnv: NodeJS.ProcessEnv = {}): void {
+  agents.set(name, new AgentProc(namespaces.get(name)!, agentDirs.get(name)!, args, { ...locks.get(name)!.env, ...extraEnv }));
+}
+
+before(async () => {
+  lab = await NetLab.create('dm');
+  const ctlNs = await lab.addHost('ctl', `${NET}.1/24`);
+  for (const [i, name] of AGENTS.entries()) namespaces.set(name, await lab.addHost(name, `${NET}.${i + 2}/24`));
+  const db = await freshDatabaseForNamespaces();
+  root = diskFolder(); // sanlock reads its leases with O_DIRECT: a real disk, seen by every host at the same path
+  chmodSync(root, 0o711);
+  const dataDir = join(root, 'data');
+  mkdirSync(dataDir);
+  for (const name of ['ctl', ...AGENTS]) locks.set(name, new SanlockDaemon(name, root));
+  await Promise.all([...locks.values()].map((l) => l.start()));
+  controller = new TestDaemon(dataDir, ['--host-name', 'ctl', '--database', db.viaSocket, '--home-leases', 'sanlock', '--lease-io-timeout', '2', '--listen', `${NET}.1:8443`], ctlNs);
+  await controller.spawn(locks.get('ctl')!.env);
+  await helperImage(controller, 'bb');
+  alice = await userClient(controller, 'alice');
+  for (const name of AGENTS) {
+    const { token } = await json<{ token: string }>(['host', 'add', name]);
+    agentDirs.set(name, tempDir());
+    agentStart(name, ['--controller', CONTROLLER, '--join', token]);
+    await until(`${name} linked`, linked(name, true), 120_000, 500);
+  }
+  // The controller's own host takes nothing: the desktops live on the agents' hosts, which move VMs live.
+  assert.equal((await cli(['host', 'drain', 'ctl'])).code, 0);
+});
+
+after(async () => {
+  if (process.env.ARDESIA_TEST_LOG) writeFileSync(process.env.ARDESIA_TEST_LOG, `${controller?.output ?? ''}\n${[...agents].map(([n, a]) => `--- ${n} ---\n${a.output}`).join('\n')}`);
+  for (const [name, agent] of agents) {
+    await agent.kill();
+    killRuntimeQemus(agentDirs.get(name)!);
+  }
+  await controller?.destroy().catch(() => undefined);
+  for (const l of locks.values()) l.kill();
+  await lab?.destroy();
+  if (root) rmSync(root, { recursive: true, force: true });
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+let desktop: string;
+let from: AgentName;
+let to: AgentName;
+let movedPid: number;
+
+test("a drain moves a persistent desktop in use live: the same guest and session, the home plugged in on the new host, its lease held by the new QEMU", { timeout: 600_000 }, async () => {
+  await controller.api().request('POST', '/v1/pools', {
+    name: POOL, image: 'bb', startMode: 'boot', persistent: true, warmSpares: 1, maxDesktops: 2, memoryMiB: 192, homeSizeBytes: 64 * 2 ** 20, entitled: { users: ['alice'] },
+  });
+  await desktopWhere('a ready spare', (d) => d.state === 'ready' && d.user === null);
+  const { desktop: got } = await alice.request<{ desktop: DesktopView; session: SessionInfo }>('POST', `/v1/pools/${POOL}/connect`, {});
+  desktop = got.name;
+  const inUse = await desktopWhere('her session', (d) => d.name === desktop && d.state === 'in-use');
+  from = inUse.host as AgentName;
+  to = other(from);
+  const [oldPid] = qemuOf(from, desktop);
+  assert.ok(oldPid, `${desktop}'s QEMU runs under ${from}'s agent`);
+  await typeAndExpect(controller, desktop, 'MOVED=kept-$((6*7)); echo before > /home/alice/moved.txt; sync; echo w-$((40+2))', 'w-42');
+  const leased = await json<HomeInfo>(['home', 'show', 'alice']);
+  assert.deepEqual([leased.leasedTo, leased.siteLease?.host, leased.siteLease?.pid], [desktop, from, oldPid]);
+
+  assert.equal((await cli(['host', 'drain', from])).code, 0);
+  const moved = await desktopWhere(`${desktop} in use on ${to}`, (d) => d.name === desktop && d.host === to && d.state === 'in-use');
+  assert.equal(moved.user, 'alice');
+  await until('the move followed', () => new RegExp(`desktop ${desktop} moved live to host ${to} with the home of alice`).test(controller.output) || undefined, 60_000, 200);
+  const [newPid] = qemuOf(to, desktop);
+  assert.ok(newPid, `${desktop}'s QEMU runs under ${to}'s agent`);
+  movedPid = newPid;
+  await until(`the QEMU on ${from} quit`, () => qemuOf(from, desktop).length === 0 || undefined, 60_000, 200);
+  // The same guest: the shell's variable set before the move is still there, and the home is still mounted and written.
+  const seen = await typeAndExpect(controller, desktop, 'echo var-$MOVED; echo after >> /home/alice/moved.txt; sync; grep -c " /home/alice " /proc/mounts; echo w-$((40+3))', 'w-43');
+  assert.match(seen, /var-kept-42/, 'the guest kept running through the move');
+  // The lease moved with it: the store says the new QEMU on the new host, and that host's sanlock daemon agrees.
+  const lease = await json<HomeInfo>(['home', 'show', 'alice']);
+  assert.deepEqual([lease.leasedTo, lease.siteLease?.host, lease.siteLease?.pid], [desktop, to, newPid]);
+  const held = await new SanlockClient(locks.get(to)!.env).inquire(newPid);
+  assert.ok(held.some((r) => r.name.endsWith('-alice')), `${to}'s sanlock: ${JSON.stringify(held)}`);
+  // The drained host ends with nothing on it.
+  const drained = await until(`${from} empty`, async () => {
+    const h = await json<HostDetail>(['host', 'show', from]);
+    return h.vms.length === 0 ? h : undefined;
+  }, 300_000, 1000);
+  assert.deepEqual(drained.vms, []);
+});
+
+test("a move back whose destination's agent dies with the state loaded: the desktop runs on where it was, its lease taken back; the unresumed QEMU is killed at the agent's return", { timeout: 600_000 }, async () => {
+  assert.equal((await cli(['host', 'undrain', from])).code, 0);
+  // The destination's agent, restarted with a failpoint that kills it once the state is in, before the guest resumes.
+  await agents.get(from)!.kill();
+  await until(`${from} unlinked`, linked(from, false), 60_000, 200);
+  agentStart(from, [], { ARDESIA_FAILPOINTS: 'migrate-in-loaded' });
+  await until(`${from} linked with the failpoint`, linked(from, true), 120_000, 500);
+  const r = await cli(['vm', 'migrate', desktop, '--to', from]);
+  assert.notEqual(r.code, 0, r.stdout);
+  assert.match(r.stderr, new RegExp(`vm ${desktop} from host ${to} to host ${from}: host ${from}'s link was lost before its agent answered`), r.stderr);
+  const dead = agents.get(from)!.proc;
+  assert.ok(dead.exitCode !== null || dead.signalCode !== null, `${from}'s agent died at the failpoint: ${agents.get(from)!.output.slice(-2000)}`);
+  assert.equal(qemuOf(from, desktop).length, 1, 'its unresumed QEMU outlived the agent');
+  // Still on the host it was on: the same QEMU runs on, the guest with it, and that QEMU holds the home's lease again.
+  await until('the source resumed it', () => new RegExp(`vm ${desktop}: its migration failed at the destination; it runs on here`).test(agents.get(to)!.output) || undefined, 60_000, 200);
+  const still = await desktopWhere(`${desktop} still in use on ${to}`, (d) => d.name === desktop && d.host === to && d.state === 'in-use');
+  assert.equal(still.user, 'alice');
+  assert.deepEqual(qemuOf(to, desktop), [movedPid]);
+  const seen = await typeAndExpect(controller, desktop, 'echo var-$MOVED; echo w-$((40+4))', 'w-44');
+  assert.match(seen, /var-kept-42/);
+  const held = await new SanlockClient(locks.get(to)!.env).inquire(movedPid);
+  assert.ok(held.some((r) => r.name.endsWith('-alice')), `the lease is taken back on ${to}: ${JSON.stringify(held)}`);
+  const lease = await json<HomeInfo>(['home', 'show', 'alice']);
+  assert.deepEqual([lease.siteLease?.host, lease.siteLease?.pid], [to, movedPid]);
+  // Back without the failpoint: the QEMU the cluster never gave it is killed, never resumed.
+  agentStart(from, []);
+  await until(`${from} linked again`, linked(from, true), 120_000, 500);
+  await until(`the unresumed QEMU on ${from} is gone`, () => qemuOf(from, desktop).length === 0 || undefined, 120_000, 500);
+  assert.deepEqual(qemuOf(to, desktop), [movedPid]);
+});
+
+test('the logoff after the moves goes through the new host: the home is released with both lines on it, the desktop kept for its owner', { timeout: 300_000 }, async () => {
+  await alice.request('POST', `/v1/sessions/${desktop}/logoff`);
+  const kept = await desktopWhere('kept after logoff', (d) => d.name === desktop && d.state !== 'in-use' && d.state !== 'logging-off');
+  assert.equal(kept.user, 'alice', 'a persistent desktop keeps its owner');
+  const released = await json<HomeInfo & { path: string }>(['home', 'show', 'alice']);
+  assert.equal(released.leasedTo, null);
+  assert.equal(released.siteLease?.host ?? null, null);
+  const raw = join(tempDir(), 'home.raw');
+  execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', released.path, raw]);
+  assert.ok(existsSync(raw));
+  const file = execFileSync('debugfs', ['-R', 'cat /moved.txt', raw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  assert.equal(file, 'before\nafter\n', 'written before and after the move, on the one home');
+});
