@@ -35,6 +35,7 @@ import { run as placement } from './placement.js';
 import { densityBenchmark } from './density.js';
 import { failoverBenchmark } from './failover.js';
 import { loginRemoteBenchmark } from './login-remote.js';
+import { desktopMigrationBenchmark } from './desktop-migration.js';
 
 const BENCHMARKS: readonly Benchmark[] = [
   vmStartBenchmark,
@@ -54,6 +55,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   densityBenchmark,
   failoverBenchmark,
   loginRemoteBenchmark,
+  desktopMigrationBenchmark,
 ];
 
 class UnknownBenchmarkError extends Error {
