@@ -4,12 +4,13 @@
 // recorded there. Both agents refuse to run it twice: the destination holds it as arriving until the move is recorded,
 // the source never starts it again below the move's generation.
 import type { Logger } from 'pino';
-import type { WebSocket } from 'ws';
+import { createWebSocketStream, type WebSocket } from 'ws';
 import { auditAppend } from '../audit/log.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { MigratingDisk, MigratingLease } from '../contract/agent.js';
 import type { VmMigrationView } from '../contract/hosts.js';
 import { DESKTOP_LIVE_MOVE_STATES } from '../contract/pools.js';
+import type { LocalMigrationSource } from './migration-source.js';
 import type { PlacementNeed } from './placement.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmGet, vmNextGeneration } from '../store/vms.js';
@@ -42,6 +43,8 @@ export interface MigrationDeps {
   remote: RemoteVms;
   /** Where the VM goes: placement over agents' hosts that take new VMs (not `from`), or only `onto` when the caller names it. */
   place(need: PlacementNeed, from: string, onto?: string): Promise<string>;
+  /** The controller's own host as a source (its VMs run under the daemon's VM manager, not an agent). */
+  local: Pick<LocalMigrationSource, 'check' | 'migrateOut' | 'resume' | 'handOff'>;
   /** Pool desktops' part: persistent ones move live, held still meanwhile (desktops/desktop-migration.ts). */
   desktops?: DesktopMoves;
   log: Logger;
@@ -82,8 +85,10 @@ export class VmMigrations {
     const rec = await vmGet(this.d.db, name);
     if (!rec) throw new ArdesiaError('VM_NOT_FOUND', `vm ${name} is not defined`);
     const from = rec.host;
-    if (from === null || !this.d.remote.isRemote(from)) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} is on the controller's own host: it moves by a stop and a start elsewhere`);
-    if (rec.desired !== 'running' || rec.observed?.state !== 'running') throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} is not running on host ${from} (${rec.observed?.state ?? 'no report'})`);
+    if (from === null) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} has no host recorded (it last ran before this controller knew hosts): stop it and start it again, then migrate it`);
+    // An agent's VM as its reports say; the controller's own as its VM manager has it (moveLive checks).
+    const reportedRunning = !this.d.remote.isRemote(from) || rec.observed?.state === 'running';
+    if (rec.desired !== 'running' || !reportedRunning) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} is not running on host ${from} (${rec.observed?.state ?? 'no report'})`);
     const pool = await this.d.db.selectFrom('pool_desktops').select('pool').where('name', '=', name).executeTakeFirst();
     const started = Date.now();
     const plain: DesktopCarried = { need: { memoryMiB: rec.spec.memoryMiB, vcpus: rec.spec.vcpus }, disks: [], leases: [] };
@@ -103,7 +108,8 @@ export class VmMigrations {
     const target = await this.d.place(carried.need, rec.host, to);
     if (target === rec.host) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${rec.name} already runs on host ${rec.host}`);
     if (!this.d.remote.isRemote(target)) throw new ArdesiaError('VM_NOT_MIGRATABLE', `host ${target} is the controller's own host: VMs arrive on agents' hosts only`);
-    this.d.remote.requireLinked(rec.host);
+    if (this.d.remote.isRemote(rec.host)) this.d.remote.requireLinked(rec.host);
+    else this.d.local.check(rec.name, carried.leases);
     this.d.remote.requireLinked(target);
     const generation = vmNextGeneration(rec.generation);
     await this.d.remote.whileMoving(rec.name, () => this.carryOut(rec, target, generation, carried));
@@ -113,8 +119,10 @@ export class VmMigrations {
   private async carryOut(rec: VmRecord & { host: string }, to: string, generation: number, carried: DesktopCarried): Promise<void> {
     const name = rec.name;
     const images = await this.d.remote.imageChecksOf(rec.spec);
+    const fromHere = !this.d.remote.isRemote(rec.host);
     const inbound = this.d.streams.expect(to, name, 'migration', DESTINATION_READY_MS);
-    const outbound = this.d.streams.expect(rec.host, name, 'migration');
+    // The controller's own QEMU sends straight into the destination's stream: no stream from the source's side.
+    const outbound = fromHere ? undefined : this.d.streams.expect(rec.host, name, 'migration');
     const sockets: WebSocket[] = [];
     try {
       const { disks, leases } = carried;
@@ -124,24 +132,33 @@ export class VmMigrations {
       // The destination dials once its QEMU listens: a start that fails first is its answer.
       const into = await Promise.race([inbound.socket, arrived.then(() => Promise.reject(new Error('the destination answered before it dialled')))]);
       sockets.push(into);
-      const handedOver = this.d.commands.command(rec.host, name, { op: 'migrate-out', generation, stream: { id: outbound.id, secret: outbound.secret }, to, ...withLeases }, MIGRATION_ANSWER_MS);
-      handedOver.catch(() => undefined);
-      const outOf = await Promise.race([outbound.socket, handedOver.then(() => Promise.reject(new Error('the source answered before it dialled')))]);
-      sockets.push(outOf);
-      wsSplice(outOf, into);
+      let handedOver: Promise<unknown>;
+      if (!outbound) {
+        const sink = createWebSocketStream(into);
+        sink.on('error', (err) => this.d.log.warn({ vm: name, err: err.message }, `the migration stream of vm ${name} failed: ${err.message}`));
+        handedOver = this.d.local.migrateOut(name, sink, leases, to);
+        handedOver.catch(() => undefined);
+      } else {
+        handedOver = this.d.commands.command(rec.host, name, { op: 'migrate-out', generation, stream: { id: outbound.id, secret: outbound.secret }, to, ...withLeases }, MIGRATION_ANSWER_MS);
+        handedOver.catch(() => undefined);
+        const outOf = await Promise.race([outbound.socket, handedOver.then(() => Promise.reject(new Error('the source answered before it dialled')))]);
+        sockets.push(outOf);
+        wsSplice(outOf, into);
+      }
       try {
         await Promise.all([handedOver, arrived]);
       } catch (err) {
         // The state left, but the destination did not take it: the VM, paused at the source, runs on there.
         if (await settledWithin(handedOver, SOURCE_ANSWER_AFTER_FAILURE_MS)) {
-          await this.d.commands.command(rec.host, name, { op: 'migrate-resume', ...withLeases }, MIGRATION_ANSWER_MS).catch((e: Error) =>
+          const resumed = fromHere ? this.d.local.resume(name, leases) : this.d.commands.command(rec.host, name, { op: 'migrate-resume', ...withLeases }, MIGRATION_ANSWER_MS);
+          await resumed.catch((e: Error) =>
             this.d.log.error({ vm: name, host: rec.host, err: e.message }, `vm ${name}: resuming it on host ${rec.host} after the failed migration failed too: ${e.message}`));
         }
         throw err;
       }
     } catch (err) {
       this.d.streams.cancel(inbound.id, 'the migration failed');
-      this.d.streams.cancel(outbound.id, 'the migration failed');
+      if (outbound) this.d.streams.cancel(outbound.id, 'the migration failed');
       for (const s of sockets) s.terminate();
       const e = err as Error;
       throw err instanceof ArdesiaError && err.code === 'VM_MIGRATION_FAILED' ? err : new ArdesiaError('VM_MIGRATION_FAILED', `vm ${name} from host ${rec.host} to host ${to}: ${e.message}`);
@@ -150,6 +167,7 @@ export class VmMigrations {
     // Done once the controller's record has it running there (its pid: a desktop's guest is followed to it).
     const reported = this.d.remote.nextRunningReport(name, ARRIVAL_REPORT_MS);
     await this.d.remote.moved(rec, to, generation);
+    if (fromHere) await this.d.local.handOff(name, to);
     if (!(await reported)) this.d.log.warn({ vm: name, host: to }, `vm ${name} migrated to host ${to}, but its agent has not reported it running there yet`);
   }
 }

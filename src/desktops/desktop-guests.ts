@@ -20,6 +20,8 @@ export class DesktopGuests {
   private readonly guests = new Map<string, DesktopGuest>();
   /** Watches whose VM is still being looked up: a second watch meanwhile gets the same guest. */
   private readonly pending = new Map<string, Promise<DesktopGuest | undefined>>();
+  /** Desktops moving live, with their source QEMU's exit once seen. */
+  private readonly exitsWhileMoving = new Map<string, string | undefined>();
 
   constructor(
     /** The running VM, on this host or an agent's; undefined when it does not run. */
@@ -73,6 +75,22 @@ export class DesktopGuests {
     return guest;
   }
 
+  /** Runs a live migration of the desktop (desktop-migration.ts): its source QEMU's exit meanwhile is the hand-off,
+   *  not the desktop's end, unless the move fails (then it is passed on after). */
+  async whileMoving<T>(name: string, move: () => Promise<T>): Promise<T> {
+    this.exitsWhileMoving.set(name, undefined);
+    let moved = false;
+    try {
+      const result = await move();
+      moved = true;
+      return result;
+    } finally {
+      const exit = this.exitsWhileMoving.get(name);
+      this.exitsWhileMoving.delete(name);
+      if (!moved && exit !== undefined) this.sink.exited(name, exit);
+    }
+  }
+
   /** The desktop is gone (retired): its guest is closed and forgotten. */
   forget(name: string): void {
     this.guests.get(name)?.close();
@@ -87,6 +105,7 @@ export class DesktopGuests {
   private onSignal(name: string, guest: DesktopGuest, signal: GuestSignal): void {
     if (signal.kind === 'exited') {
       if (this.guests.get(name) === guest) this.guests.delete(name);
+      if (this.exitsWhileMoving.has(name)) return void this.exitsWhileMoving.set(name, signal.reason);
       return this.sink.exited(name, signal.reason);
     }
     if (signal.kind === 'guest-reset') return this.sink.event(name, { type: 'guest-reboot' });

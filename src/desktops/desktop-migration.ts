@@ -24,7 +24,7 @@ export async function desktopMoveLive<T>(s: DesktopHomeSteps, name: string, move
   const disks: MigratingDisk[] = home && guest.hasHome ? [{ ...HOME_DISK, path: s.ctx.paths.home(home.user) }] : [];
   const lease = home ? await s.homes.leaseToCarry(home.user, name) : undefined;
   const leases: MigratingLease[] = lease ? [lease] : [];
-  const result = await move({ need: poolNeed(pool), disks, leases });
+  const result = await s.guests.whileMoving(name, () => move({ need: poolNeed(pool), disks, leases }));
   await recordHost(s.ctx, row);
   // Its QEMU is another now: the guest channel, the home's plug and the lease's holder are the new host's.
   s.guests.forget(name);

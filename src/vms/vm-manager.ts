@@ -35,8 +35,13 @@ import { type RemoteVmDriver, remoteRuntimeView } from './remote-vm.js';
 import { VM_COMMAND_DATA_MAX_BYTES } from '../contract/agent.js';
 import type { StartOptions, StateToResume, VmManagerOptions } from './vm-manager-options.js';
 
+/** A paused QEMU left behind by a live migration quits at once (QMP quit); this bounds the wait for it. */
+const HAND_OFF_EXIT_MS = 10_000;
+
 export class VmManager {
   private readonly runtimes = new Map<string, VmRuntime>();
+  /** VMs handed off to another host by live migration: their QEMU's exit here is not their stop. */
+  private readonly handedOff = new Set<string>();
   private readonly lock = new KeyedLock();
   /** Whose caps a running VM counts against: the owner who started it (their vm.conf user otherwise). */
   private readonly startedBy = new Map<string, string>();
@@ -279,10 +284,21 @@ export class VmManager {
   }
 
   private async afterExit(name: string, reason: string): Promise<void> {
+    if (this.handedOff.delete(name)) return; // it runs on another host now: its record is that host's
     const rec = await vmGet(this.db, name);
     if (!rec) return;
     if (rec.transient) await vmDelete(this.db, name);
     else await vmSetDesired(this.db, name, { desired: 'stopped', lastStopReason: reason, startedAt: null });
+  }
+
+  /** After a live migration away from this host (its record names the new host already): the paused QEMU left here
+   *  is quit and forgotten, its exit not recorded as the VM's stop. */
+  async handOff(name: string, reason: string): Promise<void> {
+    const rt = this.runtimes.get(name);
+    if (!rt) return;
+    this.handedOff.add(name);
+    await rt.forceStop(reason).catch(() => undefined);
+    await withTimeout(rt.waitExit(), HAND_OFF_EXIT_MS);
   }
 
   running(name: string): VmRuntime {

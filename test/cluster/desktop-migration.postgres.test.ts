@@ -186,3 +186,43 @@ test('the logoff after the moves goes through the new host: the home is released
   const file = execFileSync('debugfs', ['-R', 'cat /moved.txt', raw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   assert.equal(file, 'before\nafter\n', 'written before and after the move, on the one home');
 });
+
+test("the controller's own host drained: a persistent desktop in session there moves live to an agent's host with its home and lease, its QEMU there quit without recording a stop", { timeout: 600_000 }, async () => {
+  const bob = await userClient(controller, 'bob');
+  assert.equal((await cli(['host', 'label', 'ctl', 'blue'])).code, 0);
+  assert.equal((await cli(['host', 'undrain', 'ctl'])).code, 0);
+  await controller.api().request('POST', '/v1/pools', {
+    name: 'here', image: 'bb', startMode: 'boot', persistent: true, warmSpares: 1, maxDesktops: 1, memoryMiB: 192, homeSizeBytes: 64 * 2 ** 20,
+    hostLabels: { require: ['blue'], avoid: [] }, entitled: { users: ['bob'] },
+  });
+  await untilDesktops(controller, 'here', 'a ready spare on ctl', (ds) => ds.some((d) => d.state === 'ready' && d.host === 'ctl'), 300_000);
+  const { desktop: got } = await bob.request<{ desktop: DesktopView }>('POST', '/v1/pools/here/connect', {});
+  const name = got.name;
+  const local = () => qemuPidsUnder(join(controller.dataDir, 'runtime', name));
+  assert.equal(local().length, 1, "its QEMU runs under the controller's own VM manager");
+  await typeAndExpect(controller, name, 'HERE=ctl-$((6*7)); echo before > /home/bob/here.txt; sync; echo w-$((50+1))', 'w-51');
+  // One agent's host may take it too; the controller's own host drained, the desktop goes there while it runs.
+  assert.equal((await cli(['host', 'label', to, 'blue'])).code, 0);
+  assert.equal((await cli(['host', 'drain', 'ctl'])).code, 0);
+  const [moved] = await untilDesktops(controller, 'here', `${name} in use on ${to}`, (ds) => ds.some((d) => d.name === name && d.host === to && d.state === 'in-use'), 300_000);
+  assert.equal(moved!.user, 'bob');
+  await until('the move followed', () => new RegExp(`desktop ${name} moved live to host ${to} with the home of bob`).test(controller.output) || undefined, 60_000, 200);
+  await until("the controller's QEMU quit", () => local().length === 0 || undefined, 60_000, 200);
+  const [pid] = qemuOf(to, name);
+  assert.ok(pid, `${name}'s QEMU runs under ${to}'s agent`);
+  const status = await json<{ state: string; pid: number | null; lastStopReason: string | null }>(['vm', 'status', name]);
+  assert.deepEqual([status.state, status.pid, status.lastStopReason], ['running', pid, null], 'the hand-off is not recorded as a stop');
+  const seen = await typeAndExpect(controller, name, 'echo var-$HERE; echo after >> /home/bob/here.txt; sync; echo w-$((50+2))', 'w-52');
+  assert.match(seen, /var-ctl-42/, 'the same guest');
+  const lease = await json<HomeInfo>(['home', 'show', 'bob']);
+  assert.deepEqual([lease.leasedTo, lease.siteLease?.host, lease.siteLease?.pid], [name, to, pid]);
+  const held = await new SanlockClient(locks.get(to)!.env).inquire(pid);
+  assert.ok(held.some((r) => r.name.endsWith('-bob')), `${to}'s sanlock: ${JSON.stringify(held)}`);
+  await bob.request('POST', `/v1/sessions/${name}/logoff`);
+  await untilDesktops(controller, 'here', 'kept after logoff', (ds) => ds.some((d) => d.name === name && d.state === 'ready' && d.user === 'bob'), 120_000);
+  const released = await json<HomeInfo & { path: string }>(['home', 'show', 'bob']);
+  assert.equal(released.leasedTo, null);
+  const raw = join(tempDir(), 'bob.raw');
+  execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', released.path, raw]);
+  assert.equal(execFileSync('debugfs', ['-R', 'cat /here.txt', raw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }), 'before\nafter\n');
+});

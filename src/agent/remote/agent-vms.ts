@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { type AgentHomeLeases, type AgentMessage, type ImageFileCheck, type MigratingDisk, type MigratingLease, type VmDesired, type VmObserved } from '../../contract/agent.js';
 import { leaseFilesIn } from '../../cluster/home-leases/layout.js';
-import { leaseReleaseFor, leaseTakeOver, SanlockClient } from '../../cluster/home-leases/sanlock.js';
+import { SanlockClient } from '../../cluster/home-leases/sanlock.js';
+import { leasesTakeOver, migrateOutGivingLeases, resumeTakingLeasesBack } from '../../cluster/migration-source.js';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { VmSpec } from '../../contract/vm.js';
 import { diskPlug, guestEventOfQmp } from '../../hypervisor/guest-vm.js';
-import { hasClipboardAgent } from '../../hypervisor/saved-state/clipboard-agent.js';
 import type { MigrationFigures } from '../../hypervisor/saved-state/live-migration.js';
 import type { HostReport } from '../../hypervisor/host/index.js';
 import type { LiveIncoming, VmRuntime } from '../../hypervisor/vm-runtime.js';
@@ -23,7 +23,6 @@ import { openStore, type Store } from '../../store/db.js';
 import { vmList } from '../../store/vms.js';
 import { ownerPolicyLoad } from '../../vms/owner-files.js';
 import { VmManager } from '../../vms/vm-manager.js';
-import { runningArgv } from '../../vms/vm-saved-state.js';
 import { VmUids, vmUidRange } from '../../vms/vm-uids.js';
 import type { VmOps } from './agent-vm-ops.js';
 import { HostImageChecks } from './image-checks.js';
@@ -31,18 +30,10 @@ import { desiredMerge, specOnAgentHost, type VmAction, vmActions } from './vm-pl
 
 /** How long a kill (a forced stop, a VM no longer wanted here) waits for QEMU to be gone. */
 const KILL_WAIT_MS = 10_000;
-/** How long a migration's destination (or a source resuming) waits for the other side to give a lease back. */
-const LEASE_TAKE_OVER_MS = 30_000;
-
 /** What a migrating VM carries beyond its spec: hot-plugged disks, and the home leases its QEMU holds. */
 export interface MigrationCarried {
   disks?: readonly MigratingDisk[];
   leases?: readonly MigratingLease[];
-}
-
-/** Each lease taken for `pid` as the other side gives it back. */
-async function leasesTakeOver(sanlock: SanlockClient, pid: number, leases: readonly MigratingLease[], withinMs: number): Promise<void> {
-  for (const l of leases) await leaseTakeOver(sanlock, pid, l.resource, l.user, withinMs);
 }
 
 /** A guest of this host rebooted or powered off by itself: the controller's pool desktops follow it. */
@@ -217,7 +208,7 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
               beforeResume: async (vm: VmRuntime) => {
                 failpoint('migrate-in-loaded'); // the agent dies with the state in, unresumed: the source must run on
                 const t0 = Date.now();
-                await leasesTakeOver(sanlock, vm.pid, leases, LEASE_TAKE_OVER_MS);
+                await leasesTakeOver(sanlock, vm.pid, leases);
                 this.log.info({ vm: name, leases: leases.map((l) => l.user), ms: Date.now() - t0 }, `vm ${name}: the home leases it holds taken over from the source in ${Date.now() - t0} ms; resuming it here`);
               },
             }
@@ -245,27 +236,19 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     const sanlock = leases.length > 0 ? this.sanlockFor(`the home lease vm ${name} holds`) : undefined;
     // Before the state leaves: from then on, a pass must not take the paused VM for one to start or stop.
     this.departed.set(name, generation);
-    // A QEMU found again after an agent restart has no launch argv here: its own command line says.
-    const figures = await runtime.migrateOut(sink, { clipboardAgent: hasClipboardAgent((runtime.launchArgv ?? runningArgv(runtime.pid)).args) }).catch((err: unknown) => {
+    const figures = await migrateOutGivingLeases(runtime, sink, leases, sanlock, this.log).catch((err: unknown) => {
       this.departed.delete(name);
-      throw err instanceof ArdesiaError ? err : new ArdesiaError('VM_MIGRATION_FAILED', `vm ${name}: ${(err as Error).message}`);
+      throw err;
     });
     this.log.info({ vm: name, to, ...figures }, `vm ${name} migrated to host ${to} in ${figures.ms} ms (${figures.bytes} bytes, the guest stopped ${figures.downtimeMs ?? '?'} ms)`);
-    // Paused here with its disks handed over: its leases go to the destination. One not given back keeps the
-    // destination from resuming (it fails, and the controller resumes the VM here): said, not thrown.
-    for (const l of sanlock ? leases : []) {
-      await leaseReleaseFor(sanlock!, runtime.pid, l.resource, l.user).catch((err: Error) => this.log.error({ vm: name, user: l.user, err: err.message }, `vm ${name}: the home lease of ${l.user} was not given back for its migration: ${err.message}`));
-    }
     return figures;
   }
 
-  /** The destination failed after the state left: the VM, paused here, runs on here. */
+  /** The destination failed after the state left: the VM, paused here, takes back the leases it gave and runs on here. */
   async migrateResume(name: string, leases: readonly MigratingLease[] = []): Promise<void> {
     const runtime = this.manager.runtimeOf(name);
     if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} does not run on this host: nothing to resume`);
-    // The leases it gave back for the move are taken again first (a destination that failed holds none: its QEMU is gone).
-    if (leases.length > 0) await leasesTakeOver(this.sanlockFor(`the home lease vm ${name} held`), runtime.pid, leases, LEASE_TAKE_OVER_MS);
-    await runtime.resumeHere({ clipboardAgent: hasClipboardAgent((runtime.launchArgv ?? runningArgv(runtime.pid)).args) });
+    await resumeTakingLeasesBack(runtime, leases, leases.length > 0 ? this.sanlockFor(`the home lease vm ${name} held`) : undefined);
     this.departed.delete(name);
     this.log.warn({ vm: name }, `vm ${name}: its migration failed at the destination; it runs on here`);
   }

@@ -1,0 +1,85 @@
+// A live migration's source, wherever its QEMU runs (an agent's host, agent-vms.ts; the controller's own host,
+// LocalMigrationSource below): the state into the stream, then the home leases given back (the guest paused, its disks
+// handed over), or, when the destination failed after that, the leases taken back before the guest runs on.
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { MigratingLease } from '../contract/agent.js';
+import { ArdesiaError } from '../contract/errors.js';
+import { hasClipboardAgent } from '../hypervisor/saved-state/clipboard-agent.js';
+import type { MigrationFigures } from '../hypervisor/saved-state/live-migration.js';
+import type { VmRuntime } from '../hypervisor/vm-runtime.js';
+import type { VmManager } from '../vms/vm-manager.js';
+import { runningArgv } from '../vms/vm-saved-state.js';
+import { leaseReleaseFor, leaseTakeOver, type SanlockClient } from './home-leases/sanlock.js';
+
+/** How long a migration's destination (or a source resuming) waits for the other side to give a lease back. */
+export const LEASE_TAKE_OVER_MS = 30_000;
+
+const clipboardAgentOf = (runtime: VmRuntime) => hasClipboardAgent((runtime.launchArgv ?? runningArgv(runtime.pid)).args);
+
+/** Each lease taken for `pid` as the other side gives it back. */
+export async function leasesTakeOver(sanlock: SanlockClient, pid: number, leases: readonly MigratingLease[], withinMs = LEASE_TAKE_OVER_MS): Promise<void> {
+  for (const l of leases) await leaseTakeOver(sanlock, pid, l.resource, l.user, withinMs);
+}
+
+/** The state into `sink`; once it left, the leases given back. One not given back keeps the destination from
+ *  resuming (it fails, and the source is resumed): said, not thrown. A failure before that leaves the VM running. */
+export async function migrateOutGivingLeases(runtime: VmRuntime, sink: Duplex, leases: readonly MigratingLease[], sanlock: SanlockClient | undefined, log: Logger): Promise<MigrationFigures> {
+  const name = runtime.spec.name;
+  const figures = await runtime.migrateOut(sink, { clipboardAgent: clipboardAgentOf(runtime) }).catch((err: unknown) => {
+    throw err instanceof ArdesiaError ? err : new ArdesiaError('VM_MIGRATION_FAILED', `vm ${name}: ${(err as Error).message}`);
+  });
+  for (const l of sanlock ? leases : []) {
+    await leaseReleaseFor(sanlock!, runtime.pid, l.resource, l.user).catch((err: Error) => log.error({ vm: name, user: l.user, err: err.message }, `vm ${name}: the home lease of ${l.user} was not given back for its migration: ${err.message}`));
+  }
+  return figures;
+}
+
+/** The destination failed after the state left: the leases given for the move taken back, then the guest runs on. */
+export async function resumeTakingLeasesBack(runtime: VmRuntime, leases: readonly MigratingLease[], sanlock: SanlockClient | undefined): Promise<void> {
+  if (leases.length > 0) {
+    if (!sanlock) throw new ArdesiaError('LEASE_DAEMON_UNAVAILABLE', `vm ${runtime.spec.name}: its home leases cannot be taken back: this host has not joined the lockspace`);
+    await leasesTakeOver(sanlock, runtime.pid, leases);
+  }
+  await runtime.resumeHere({ clipboardAgent: clipboardAgentOf(runtime) });
+}
+
+/** The controller's own host as a migration's source (its VMs run under the daemon's VM manager). */
+export class LocalMigrationSource {
+  constructor(
+    private readonly manager: Pick<VmManager, 'runtimeOf' | 'handOff'>,
+    /** This host's sanlock daemon (serve --home-leases sanlock), joined; undefined when home leases are off. */
+    private readonly sanlock: SanlockClient | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  private running(name: string): VmRuntime {
+    const runtime = this.manager.runtimeOf(name);
+    if (!runtime || runtime.state !== 'running') throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} does not run on the controller's host`);
+    return runtime;
+  }
+
+  /** Refused before anything is sent when the VM does not run here or its leases cannot be given. */
+  check(name: string, leases: readonly MigratingLease[]): void {
+    this.running(name);
+    if (leases.length > 0 && !this.sanlock) throw new ArdesiaError('LEASE_DAEMON_UNAVAILABLE', `vm ${name}: the home leases it holds cannot be handed over: this host has not joined the lockspace`);
+  }
+
+  async migrateOut(name: string, sink: Duplex, leases: readonly MigratingLease[], to: string): Promise<MigrationFigures> {
+    const figures = await migrateOutGivingLeases(this.running(name), sink, leases, this.sanlock, this.log);
+    this.log.info({ vm: name, to, ...figures }, `vm ${name} migrated to host ${to} in ${figures.ms} ms (${figures.bytes} bytes, the guest stopped ${figures.downtimeMs ?? '?'} ms)`);
+    return figures;
+  }
+
+  async resume(name: string, leases: readonly MigratingLease[]): Promise<void> {
+    const runtime = this.manager.runtimeOf(name);
+    if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} does not run on the controller's host: nothing to resume`);
+    await resumeTakingLeasesBack(runtime, leases, this.sanlock);
+    this.log.warn({ vm: name }, `vm ${name}: its migration failed at the destination; it runs on here`);
+  }
+
+  /** The move is recorded: the paused QEMU here is quit, its stop not recorded (the VM runs on `to`). */
+  handOff(name: string, to: string): Promise<void> {
+    return this.manager.handOff(name, `moved to host ${to}`);
+  }
+}
