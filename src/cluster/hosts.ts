@@ -268,13 +268,13 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     return placeDesktop(hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage, remoteAgents), need);
   }
 
-  /** Where a VM moving by live migration from `from` goes: another agent's host that takes new VMs (the controller's
-   *  own host has no agent link to receive one), or only `onto`. */
+  /** Where a VM moving by live migration from `from` goes: another agent's host that takes new VMs, or only `onto`
+   *  (the controller's own host only when named so). */
   async placeMigration(need: PlacementNeed, from: string, onto?: string): Promise<string> {
     if (onto !== undefined) await requireHost(this.db, onto);
     if (onto === from) return from; // the caller refuses it, saying where the VM is
     const snap = await hostsSnapshot(this.db);
-    const loads = hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage, true).filter((h) => h.name !== this.opts.name && h.name !== from && (onto === undefined || h.name === onto));
+    const loads = hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage, true).filter((h) => (h.name !== this.opts.name || onto === h.name) && h.name !== from && (onto === undefined || h.name === onto));
     const p = placeDesktop(loads, need);
     if (p.kind === 'refuse') throw new ArdesiaError(p.code, p.message);
     return p.host;

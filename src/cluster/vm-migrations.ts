@@ -10,7 +10,7 @@ import { ArdesiaError } from '../contract/errors.js';
 import type { MigratingDisk, MigratingLease } from '../contract/agent.js';
 import type { VmMigrationView } from '../contract/hosts.js';
 import { DESKTOP_LIVE_MOVE_STATES } from '../contract/pools.js';
-import type { LocalMigrationSource } from './migration-source.js';
+import type { LocalMigrationSide } from './migration-sides.js';
 import type { PlacementNeed } from './placement.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmGet, vmNextGeneration } from '../store/vms.js';
@@ -18,6 +18,7 @@ import type { AgentStreams } from './agent-streams.js';
 import type { RemoteDesktopVms } from './remote-desktop-vms.js';
 import type { RemoteVms } from './remote-vms.js';
 import { wsSplice } from '../lib/ws-pipe.js';
+import { socketConnect } from '../hypervisor/qemu-socket.js';
 
 /** The whole migration's answer: QEMU's own deadline (live-migration.ts) is 10 minutes; this leaves it time to say so. */
 const MIGRATION_ANSWER_MS = 11 * 60_000;
@@ -44,7 +45,7 @@ export interface MigrationDeps {
   /** Where the VM goes: placement over agents' hosts that take new VMs (not `from`), or only `onto` when the caller names it. */
   place(need: PlacementNeed, from: string, onto?: string): Promise<string>;
   /** The controller's own host as a source (its VMs run under the daemon's VM manager, not an agent). */
-  local: Pick<LocalMigrationSource, 'check' | 'migrateOut' | 'resume' | 'handOff'>;
+  local: Pick<LocalMigrationSide, 'check' | 'migrateOut' | 'resume' | 'handOff' | 'migrateIn'>;
   /** Pool desktops' part: persistent ones move live, held still meanwhile (desktops/desktop-migration.ts). */
   desktops?: DesktopMoves;
   log: Logger;
@@ -107,10 +108,12 @@ export class VmMigrations {
   private async moveLive(rec: VmRecord & { host: string }, to: string | undefined, carried: DesktopCarried): Promise<string> {
     const target = await this.d.place(carried.need, rec.host, to);
     if (target === rec.host) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${rec.name} already runs on host ${rec.host}`);
-    if (!this.d.remote.isRemote(target)) throw new ArdesiaError('VM_NOT_MIGRATABLE', `host ${target} is the controller's own host: VMs arrive on agents' hosts only`);
-    if (this.d.remote.isRemote(rec.host)) this.d.remote.requireLinked(rec.host);
-    else this.d.local.check(rec.name, carried.leases);
-    this.d.remote.requireLinked(target);
+    // Onto the controller's own host only when named: placement sends VMs to agents' hosts.
+    if (!this.d.remote.isRemote(target) && to !== target) throw new ArdesiaError('VM_NOT_MIGRATABLE', `host ${target} is the controller's own host: name it (--to) to move a VM there`);
+    for (const side of [rec.host, target]) {
+      if (this.d.remote.isRemote(side)) this.d.remote.requireLinked(side);
+    }
+    if (!this.d.remote.isRemote(rec.host)) this.d.local.check(rec.name, carried.leases);
     const generation = vmNextGeneration(rec.generation);
     await this.d.remote.whileMoving(rec.name, () => this.carryOut(rec, target, generation, carried));
     return target;
@@ -118,38 +121,57 @@ export class VmMigrations {
 
   private async carryOut(rec: VmRecord & { host: string }, to: string, generation: number, carried: DesktopCarried): Promise<void> {
     const name = rec.name;
-    const images = await this.d.remote.imageChecksOf(rec.spec);
+    // The controller's own host is a side without an agent: its QEMU reads or writes the other side's stream itself.
     const fromHere = !this.d.remote.isRemote(rec.host);
-    const inbound = this.d.streams.expect(to, name, 'migration', DESTINATION_READY_MS);
-    // The controller's own QEMU sends straight into the destination's stream: no stream from the source's side.
+    const toHere = !this.d.remote.isRemote(to);
+    const inbound = toHere ? undefined : this.d.streams.expect(to, name, 'migration', DESTINATION_READY_MS);
     const outbound = fromHere ? undefined : this.d.streams.expect(rec.host, name, 'migration');
     const sockets: WebSocket[] = [];
+    const { disks, leases } = carried;
+    const withLeases = leases.length > 0 ? { leases } : {};
+    let handedOver: Promise<unknown> | undefined;
+    /** An agent's source asked to send; its stream once it dialled. */
+    const agentSends = async (): Promise<WebSocket> => {
+      const sent = this.d.commands.command(rec.host, name, { op: 'migrate-out', generation, stream: { id: outbound!.id, secret: outbound!.secret }, to, ...withLeases }, MIGRATION_ANSWER_MS);
+      handedOver = sent;
+      sent.catch(() => undefined);
+      const outOf = await Promise.race([outbound!.socket, sent.then(() => Promise.reject(new Error('the source answered before it dialled')))]);
+      sockets.push(outOf);
+      return outOf;
+    };
     try {
-      const { disks, leases } = carried;
-      const withLeases = leases.length > 0 ? { leases } : {};
-      const arrived = this.d.commands.command(to, name, { op: 'migrate-in', spec: rec.spec, generation, stream: { id: inbound.id, secret: inbound.secret }, images, ...(disks.length > 0 ? { disks } : {}), ...withLeases }, MIGRATION_ANSWER_MS);
-      arrived.catch(() => undefined);
-      // The destination dials once its QEMU listens: a start that fails first is its answer.
-      const into = await Promise.race([inbound.socket, arrived.then(() => Promise.reject(new Error('the destination answered before it dialled')))]);
-      sockets.push(into);
-      let handedOver: Promise<unknown>;
-      if (!outbound) {
-        const sink = createWebSocketStream(into);
-        sink.on('error', (err) => this.d.log.warn({ vm: name, err: err.message }, `the migration stream of vm ${name} failed: ${err.message}`));
-        handedOver = this.d.local.migrateOut(name, sink, leases, to);
-        handedOver.catch(() => undefined);
+      let arrived: Promise<unknown>;
+      if (!inbound) {
+        // Here, once QEMU listens: the source's stream into its socket.
+        arrived = this.d.local.migrateIn(rec.spec, async (socketPath) => {
+          const outOf = await agentSends();
+          const qemu = await socketConnect({ path: socketPath }, 'VM_MIGRATION_FAILED', "this host's migration");
+          const stream = createWebSocketStream(outOf);
+          stream.on('error', () => qemu.destroy());
+          qemu.on('error', () => stream.destroy());
+          stream.pipe(qemu);
+        }, carried);
+        arrived.catch(() => undefined);
       } else {
-        handedOver = this.d.commands.command(rec.host, name, { op: 'migrate-out', generation, stream: { id: outbound.id, secret: outbound.secret }, to, ...withLeases }, MIGRATION_ANSWER_MS);
-        handedOver.catch(() => undefined);
-        const outOf = await Promise.race([outbound.socket, handedOver.then(() => Promise.reject(new Error('the source answered before it dialled')))]);
-        sockets.push(outOf);
-        wsSplice(outOf, into);
+        const images = await this.d.remote.imageChecksOf(rec.spec);
+        arrived = this.d.commands.command(to, name, { op: 'migrate-in', spec: rec.spec, generation, stream: { id: inbound.id, secret: inbound.secret }, images, ...(disks.length > 0 ? { disks } : {}), ...withLeases }, MIGRATION_ANSWER_MS);
+        arrived.catch(() => undefined);
+        // The destination dials once its QEMU listens: a start that fails first is its answer.
+        const into = await Promise.race([inbound.socket, arrived.then(() => Promise.reject(new Error('the destination answered before it dialled')))]);
+        sockets.push(into);
+        if (fromHere) {
+          // This host's QEMU sends straight into the destination's stream.
+          const sink = createWebSocketStream(into);
+          sink.on('error', (err) => this.d.log.warn({ vm: name, err: err.message }, `the migration stream of vm ${name} failed: ${err.message}`));
+          handedOver = this.d.local.migrateOut(name, sink, leases, to);
+          handedOver.catch(() => undefined);
+        } else wsSplice(await agentSends(), into);
       }
       try {
         await Promise.all([handedOver, arrived]);
       } catch (err) {
         // The state left, but the destination did not take it: the VM, paused at the source, runs on there.
-        if (await settledWithin(handedOver, SOURCE_ANSWER_AFTER_FAILURE_MS)) {
+        if (handedOver && (await settledWithin(handedOver, SOURCE_ANSWER_AFTER_FAILURE_MS))) {
           const resumed = fromHere ? this.d.local.resume(name, leases) : this.d.commands.command(rec.host, name, { op: 'migrate-resume', ...withLeases }, MIGRATION_ANSWER_MS);
           await resumed.catch((e: Error) =>
             this.d.log.error({ vm: name, host: rec.host, err: e.message }, `vm ${name}: resuming it on host ${rec.host} after the failed migration failed too: ${e.message}`));
@@ -157,18 +179,19 @@ export class VmMigrations {
         throw err;
       }
     } catch (err) {
-      this.d.streams.cancel(inbound.id, 'the migration failed');
+      if (inbound) this.d.streams.cancel(inbound.id, 'the migration failed');
       if (outbound) this.d.streams.cancel(outbound.id, 'the migration failed');
       for (const s of sockets) s.terminate();
       const e = err as Error;
       throw err instanceof ArdesiaError && err.code === 'VM_MIGRATION_FAILED' ? err : new ArdesiaError('VM_MIGRATION_FAILED', `vm ${name} from host ${rec.host} to host ${to}: ${e.message}`);
     }
     for (const s of sockets) s.close(1000, 'migrated');
-    // Done once the controller's record has it running there (its pid: a desktop's guest is followed to it).
-    const reported = this.d.remote.nextRunningReport(name, ARRIVAL_REPORT_MS);
+    // Done once the controller's record has it running there (its pid: a desktop's guest is followed to it); the
+    // controller's own VM manager has it already.
+    const reported = toHere ? undefined : this.d.remote.nextRunningReport(name, ARRIVAL_REPORT_MS);
     await this.d.remote.moved(rec, to, generation);
     if (fromHere) await this.d.local.handOff(name, to);
-    if (!(await reported)) this.d.log.warn({ vm: name, host: to }, `vm ${name} migrated to host ${to}, but its agent has not reported it running there yet`);
+    if (reported && !(await reported)) this.d.log.warn({ vm: name, host: to }, `vm ${name} migrated to host ${to}, but its agent has not reported it running there yet`);
   }
 }
 

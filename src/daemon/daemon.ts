@@ -60,7 +60,7 @@ import { imageChecksFor } from '../cluster/image-checks.js';
 import { RemoteSpice } from '../cluster/remote-spice.js';
 import { RemoteVms } from '../cluster/remote-vms.js';
 import { drainMovesAttach, VmMigrations } from '../cluster/vm-migrations.js';
-import { LocalMigrationSource } from '../cluster/migration-source.js';
+import { LocalMigrationSide } from '../cluster/migration-sides.js';
 import { AgentStreams } from '../cluster/agent-streams.js';
 import { RemoteDesktopVms } from '../cluster/remote-desktop-vms.js';
 import { AgentLinks } from '../cluster/agent-links.js';
@@ -229,7 +229,7 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
     },
   });
   // A drain moves the host's running plain VMs and persistent desktops to other agents' hosts by live migration.
-  const migrations = new VmMigrations({ db: store, streams: agentStreams, commands: remoteDesktops, remote: remoteVms, log, place: (need, from, onto) => hosts.placeMigration(need, from, onto), local: new LocalMigrationSource(manager, homeLeases?.sanlock, log), desktops: { moving: (desktop, move) => machine.movingLive(desktop, move) } });
+  const migrations = new VmMigrations({ db: store, streams: agentStreams, commands: remoteDesktops, remote: remoteVms, log, place: (need, from, onto) => hosts.placeMigration(need, from, onto), local: new LocalMigrationSide(manager, homeLeases?.sanlock, log), desktops: { moving: (desktop, move) => machine.movingLive(desktop, move) } });
   drainMovesAttach(hosts, migrations, log);
   // The VMs of a host judged down, after each heartbeat: plain ones restarted elsewhere (restart-on-host-loss) or
   // recorded lost; pool desktops recorded lost and handed to their pools, which re-serve their users.

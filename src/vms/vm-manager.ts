@@ -11,7 +11,7 @@ import { canPause, canReset, canUnpause } from '../hypervisor/lifecycle.js';
 import { buildQemuLaunch, DEBIAN_FIRMWARE, type QemuLaunch } from '../hypervisor/qemu/argv.js';
 import type { OpenedFileGuard } from '../hypervisor/qemu/process.js';
 import { consoleLogTail } from '../hypervisor/console-log.js';
-import { VmRuntime } from '../hypervisor/vm-runtime.js';
+import { type LiveIncoming, VmRuntime } from '../hypervisor/vm-runtime.js';
 import { launchVariant } from './vm-launch-variant.js';
 import { QmpError } from '../hypervisor/qmp/errors.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
@@ -289,6 +289,15 @@ export class VmManager {
     if (!rec) return;
     if (rec.transient) await vmDelete(this.db, name);
     else await vmSetDesired(this.db, name, { desired: 'stopped', lastStopReason: reason, startedAt: null });
+  }
+
+  /** A live migration's destination on this host (the controller's own, vm-migrations.ts): the VM launched listening
+   *  for its state; the caller records it here once it runs. */
+  arriveHere(spec: VmSpec, migrateIn: LiveIncoming): Promise<VmRuntime> {
+    return this.lock.run(spec.name, async () => {
+      if (this.runtimes.has(spec.name)) throw new ArdesiaError('VM_RUNNING', `vm ${spec.name} is already running on this host`);
+      return this.launch(spec, undefined, undefined, { migrateIn });
+    });
   }
 
   /** After a live migration away from this host (its record names the new host already): the paused QEMU left here

@@ -4,7 +4,9 @@
 // it runs — the same guest (its shell's variable kept), her home plugged in there before the state arrived, its
 // sanlock lease handed from the old QEMU to the new one — and her logoff afterwards goes through the new host. A move
 // back whose destination's agent dies with the state loaded leaves the desktop running where it was, its lease taken
-// back, and the destination's unresumed QEMU is killed when its agent returns. Outcomes and order, never timing.
+// back, and the destination's unresumed QEMU is killed when its agent returns. A desktop on the controller's own host
+// (no agent: the controller's VM manager is the source) moves out the same way when that host is drained, and back
+// when named. Outcomes and order, never timing.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -218,6 +220,22 @@ test("the controller's own host drained: a persistent desktop in session there m
   assert.deepEqual([lease.leasedTo, lease.siteLease?.host, lease.siteLease?.pid], [name, to, pid]);
   const held = await new SanlockClient(locks.get(to)!.env).inquire(pid);
   assert.ok(held.some((r) => r.name.endsWith('-bob')), `${to}'s sanlock: ${JSON.stringify(held)}`);
+  // Back onto the controller's own host, named: placement alone never sends it there.
+  const refused = await cli(['vm', 'migrate', name]);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, new RegExp(`no host can run .*${other(to)} lacks label blue`), refused.stderr);
+  assert.equal((await cli(['host', 'undrain', 'ctl'])).code, 0);
+  const back = await json<{ vm: string; from: string; to: string }>(['vm', 'migrate', name, '--to', 'ctl']);
+  assert.deepEqual([back.from, back.to], [to, 'ctl']);
+  const [here] = await untilDesktops(controller, 'here', `${name} in use on ctl`, (ds) => ds.some((d) => d.name === name && d.host === 'ctl' && d.state === 'in-use'), 120_000);
+  assert.equal(here!.user, 'bob');
+  await until(`the QEMU on ${to} quit`, () => qemuOf(to, name).length === 0 || undefined, 60_000, 200);
+  const [homePid] = local();
+  assert.ok(homePid, "its QEMU runs under the controller's own VM manager again");
+  const seenHome = await typeAndExpect(controller, name, 'echo var-$HERE; echo w-$((50+3))', 'w-53');
+  assert.match(seenHome, /var-ctl-42/, 'the same guest, back');
+  const leaseHome = await json<HomeInfo>(['home', 'show', 'bob']);
+  assert.deepEqual([leaseHome.siteLease?.host, leaseHome.siteLease?.pid], ['ctl', homePid]);
   await bob.request('POST', `/v1/sessions/${name}/logoff`);
   await untilDesktops(controller, 'here', 'kept after logoff', (ds) => ds.some((d) => d.name === name && d.state === 'ready' && d.user === 'bob'), 120_000);
   const released = await json<HomeInfo & { path: string }>(['home', 'show', 'bob']);

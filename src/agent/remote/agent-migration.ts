@@ -6,7 +6,8 @@ import { createWebSocketStream, type WebSocket } from 'ws';
 import type { AgentMessage, ControllerMessage, VmCommand } from '../../contract/agent.js';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { AgentState } from './agent-state.js';
-import { dial, socketConnect } from './agent-streams.js';
+import { socketConnect } from '../../hypervisor/qemu-socket.js';
+import { dial } from './agent-streams.js';
 import type { AgentVms } from './agent-vms.js';
 
 type MigrationCommand = Extract<VmCommand, { op: 'migrate-in' | 'migrate-out' | 'migrate-resume' }>;

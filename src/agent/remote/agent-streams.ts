@@ -2,11 +2,12 @@
 // credential and the stream's one-time secret) and pipes that WebSocket to the VM's serial console, its VNC socket, its
 // guest channel's socket (a pool desktop's helper) or its SPICE server on this host's loopback. Nothing listens here but
 // QEMU's SPICE on loopback.
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
 import { AGENT_STREAM_HEADER, AGENT_STREAM_PATH, type ControllerStreamOpen } from '../../contract/agent.js';
 import { ArdesiaError } from '../../contract/errors.js';
+import { socketConnect } from '../../hypervisor/qemu-socket.js';
 import type { VmRuntime } from '../../hypervisor/vm-runtime.js';
 import type { AgentState } from './agent-state.js';
 import { socketPipe } from '../../lib/ws-pipe.js';
@@ -56,18 +57,6 @@ async function spiceConnect(runtime: VmRuntime): Promise<Socket> {
 
 function unixConnect(path: string, code: 'DISPLAY_UNAVAILABLE' | 'VM_NOT_RUNNING', what: string): Promise<Socket> {
   return socketConnect({ path }, code, what);
-}
-
-/** A connection to a socket of QEMU's on this host; its refusal is `code`, saying which socket did not answer. */
-export function socketConnect(to: { path: string } | { host: string; port: number }, code: 'DISPLAY_UNAVAILABLE' | 'VM_NOT_RUNNING' | 'VM_MIGRATION_FAILED', what: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(to);
-    socket.once('error', (err) => reject(new ArdesiaError(code, `the ${what} socket did not answer: ${err.message}`)));
-    socket.once('connect', () => {
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-  });
 }
 
 /** Dials a stream the controller is waiting for (its id and one-time secret), with this agent's credential. */

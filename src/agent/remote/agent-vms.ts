@@ -7,17 +7,16 @@ import type { Duplex } from 'node:stream';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { type AgentHomeLeases, type AgentMessage, type ImageFileCheck, type MigratingDisk, type MigratingLease, type VmDesired, type VmObserved } from '../../contract/agent.js';
+import { type AgentHomeLeases, type AgentMessage, type ImageFileCheck, type MigratingLease, type VmDesired, type VmObserved } from '../../contract/agent.js';
 import { leaseFilesIn } from '../../cluster/home-leases/layout.js';
 import { SanlockClient } from '../../cluster/home-leases/sanlock.js';
-import { leasesTakeOver, migrateOutGivingLeases, resumeTakingLeasesBack } from '../../cluster/migration-source.js';
+import { liveIncoming, type MigrationCarried, migrateOutGivingLeases, resumeTakingLeasesBack } from '../../cluster/migration-sides.js';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { VmSpec } from '../../contract/vm.js';
-import { diskPlug, guestEventOfQmp } from '../../hypervisor/guest-vm.js';
+import { guestEventOfQmp } from '../../hypervisor/guest-vm.js';
 import type { MigrationFigures } from '../../hypervisor/saved-state/live-migration.js';
 import type { HostReport } from '../../hypervisor/host/index.js';
-import type { LiveIncoming, VmRuntime } from '../../hypervisor/vm-runtime.js';
-import { failpoint } from '../../lib/failpoint.js';
+import type { VmRuntime } from '../../hypervisor/vm-runtime.js';
 import { NatGuard } from '../../network/nat-guard-host.js';
 import { openStore, type Store } from '../../store/db.js';
 import { vmList } from '../../store/vms.js';
@@ -30,12 +29,6 @@ import { desiredMerge, specOnAgentHost, type VmAction, vmActions } from './vm-pl
 
 /** How long a kill (a forced stop, a VM no longer wanted here) waits for QEMU to be gone. */
 const KILL_WAIT_MS = 10_000;
-/** What a migrating VM carries beyond its spec: hot-plugged disks, and the home leases its QEMU holds. */
-export interface MigrationCarried {
-  disks?: readonly MigratingDisk[];
-  leases?: readonly MigratingLease[];
-}
-
 /** A guest of this host rebooted or powered off by itself: the controller's pool desktops follow it. */
 export interface AgentVmsEvents {
   'guest-event': [vm: string, event: 'guest-reset' | 'guest-shutdown'];
@@ -189,8 +182,7 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
    */
   async migrateIn(spec: VmSpec, generation: number, images: readonly ImageFileCheck[], connect: (socketPath: string) => Promise<void>, carried: MigrationCarried = {}): Promise<void> {
     const name = spec.name;
-    const { disks = [], leases = [] } = carried;
-    const sanlock = leases.length > 0 ? this.sanlockFor(`the home lease vm ${name} holds`) : undefined;
+    const sanlock = (carried.leases ?? []).length > 0 ? this.sanlockFor(`the home lease vm ${name} holds`) : undefined;
     // A QEMU of it that left by migration a moment ago is quit by a pass after its absent order: one is run first.
     await (this.hostReady ? this.drive() : this.passes);
     if (this.manager.runtimeOf(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} already runs on this host`);
@@ -198,22 +190,7 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     try {
       await this.passes;
       await this.manager.define([specOnAgentHost(spec)], () => 'controller');
-      const migrateIn: LiveIncoming = {
-        connect,
-        // What the source had hot-plugged (a desktop's home) exists here before its state arrives.
-        ...(disks.length > 0 ? { beforeLoad: async (vm: VmRuntime) => { for (const d of disks) await diskPlug(vm, d); } } : {}),
-        // The source gives its leases back once the state left; taken here before the guest runs on.
-        ...(sanlock
-          ? {
-              beforeResume: async (vm: VmRuntime) => {
-                failpoint('migrate-in-loaded'); // the agent dies with the state in, unresumed: the source must run on
-                const t0 = Date.now();
-                await leasesTakeOver(sanlock, vm.pid, leases);
-                this.log.info({ vm: name, leases: leases.map((l) => l.user), ms: Date.now() - t0 }, `vm ${name}: the home leases it holds taken over from the source in ${Date.now() - t0} ms; resuming it here`);
-              },
-            }
-          : {}),
-      };
+      const migrateIn = liveIncoming(name, connect, carried, sanlock, this.log);
       await this.manager.start(name, undefined, undefined, undefined, { migrateIn, ...this.checkedFirst(images) });
       this.departed.delete(name);
       this.desired.set(name, { name, spec, desired: 'running', generation });

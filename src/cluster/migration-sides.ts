@@ -1,13 +1,17 @@
-// A live migration's source, wherever its QEMU runs (an agent's host, agent-vms.ts; the controller's own host,
-// LocalMigrationSource below): the state into the stream, then the home leases given back (the guest paused, its disks
-// handed over), or, when the destination failed after that, the leases taken back before the guest runs on.
+// Both sides of a live migration, wherever their QEMU runs (an agent's host, agent-vms.ts; the controller's own host,
+// LocalMigrationSide below). Source: the state into the stream, then the home leases given back (the guest paused, its
+// disks handed over), or, when the destination failed after that, the leases taken back before the guest runs on.
+// Destination: the hot-plugged disks plugged before the state loads, the leases taken before the guest runs.
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { MigratingLease } from '../contract/agent.js';
+import type { MigratingDisk, MigratingLease } from '../contract/agent.js';
+import type { VmSpec } from '../contract/vm.js';
+import { diskPlug } from '../hypervisor/guest-vm.js';
+import { failpoint } from '../lib/failpoint.js';
 import { ArdesiaError } from '../contract/errors.js';
 import { hasClipboardAgent } from '../hypervisor/saved-state/clipboard-agent.js';
 import type { MigrationFigures } from '../hypervisor/saved-state/live-migration.js';
-import type { VmRuntime } from '../hypervisor/vm-runtime.js';
+import type { LiveIncoming, VmRuntime } from '../hypervisor/vm-runtime.js';
 import type { VmManager } from '../vms/vm-manager.js';
 import { runningArgv } from '../vms/vm-saved-state.js';
 import { leaseReleaseFor, leaseTakeOver, type SanlockClient } from './home-leases/sanlock.js';
@@ -20,6 +24,33 @@ const clipboardAgentOf = (runtime: VmRuntime) => hasClipboardAgent((runtime.laun
 /** Each lease taken for `pid` as the other side gives it back. */
 export async function leasesTakeOver(sanlock: SanlockClient, pid: number, leases: readonly MigratingLease[], withinMs = LEASE_TAKE_OVER_MS): Promise<void> {
   for (const l of leases) await leaseTakeOver(sanlock, pid, l.resource, l.user, withinMs);
+}
+
+/** What a migrating VM carries beyond its spec: hot-plugged disks, and the home leases its QEMU holds. */
+export interface MigrationCarried {
+  disks?: readonly MigratingDisk[];
+  leases?: readonly MigratingLease[];
+}
+
+/** The destination's QEMU fed by `connect`, with what the VM carries: its disks plugged before the state loads (QEMU
+ *  opens them inactive), its leases taken once the state is in, before the guest runs and the disks are activated. */
+export function liveIncoming(name: string, connect: (socketPath: string) => Promise<void>, carried: MigrationCarried, sanlock: SanlockClient | undefined, log: Logger): LiveIncoming {
+  const { disks = [], leases = [] } = carried;
+  if (leases.length > 0 && !sanlock) throw new ArdesiaError('LEASE_DAEMON_UNAVAILABLE', `vm ${name}: the home leases it holds cannot be taken here: this host has not joined the lockspace (is its sanlock daemon running?)`);
+  return {
+    connect,
+    ...(disks.length > 0 ? { beforeLoad: async (vm: VmRuntime) => { for (const d of disks) await diskPlug(vm, d); } } : {}),
+    ...(leases.length > 0
+      ? {
+          beforeResume: async (vm: VmRuntime) => {
+            failpoint('migrate-in-loaded'); // the agent dies with the state in, unresumed: the source must run on
+            const t0 = Date.now();
+            await leasesTakeOver(sanlock!, vm.pid, leases);
+            log.info({ vm: name, leases: leases.map((l) => l.user), ms: Date.now() - t0 }, `vm ${name}: the home leases it holds taken over from the source in ${Date.now() - t0} ms; resuming it here`);
+          },
+        }
+      : {}),
+  };
 }
 
 /** The state into `sink`; once it left, the leases given back. One not given back keeps the destination from
@@ -44,10 +75,10 @@ export async function resumeTakingLeasesBack(runtime: VmRuntime, leases: readonl
   await runtime.resumeHere({ clipboardAgent: clipboardAgentOf(runtime) });
 }
 
-/** The controller's own host as a migration's source (its VMs run under the daemon's VM manager). */
-export class LocalMigrationSource {
+/** The controller's own host as a migration's side (its VMs run under the daemon's VM manager, not an agent). */
+export class LocalMigrationSide {
   constructor(
-    private readonly manager: Pick<VmManager, 'runtimeOf' | 'handOff'>,
+    private readonly manager: Pick<VmManager, 'runtimeOf' | 'handOff' | 'arriveHere'>,
     /** This host's sanlock daemon (serve --home-leases sanlock), joined; undefined when home leases are off. */
     private readonly sanlock: SanlockClient | undefined,
     private readonly log: Logger,
@@ -76,6 +107,11 @@ export class LocalMigrationSource {
     if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} does not run on the controller's host: nothing to resume`);
     await resumeTakingLeasesBack(runtime, leases, this.sanlock);
     this.log.warn({ vm: name }, `vm ${name}: its migration failed at the destination; it runs on here`);
+  }
+
+  /** Destination: the VM started here listening for its state (fed by `connect`), answered once it runs here. */
+  async migrateIn(spec: VmSpec, connect: (socketPath: string) => Promise<void>, carried: MigrationCarried): Promise<void> {
+    await this.manager.arriveHere(spec, liveIncoming(spec.name, connect, carried, this.sanlock, this.log));
   }
 
   /** The move is recorded: the paused QEMU here is quit, its stop not recorded (the VM runs on `to`). */
