@@ -124,7 +124,7 @@ export const hostRoutes: ApiRoute[] = [
   defineRoute({
     method: 'POST',
     url: '/v1/vms/:name/migrate',
-    summary: "Move a running VM from its agent's host to another agent's host by live migration (to `host`, or where placement puts it)",
+    summary: "Move a running VM or persistent desktop to another host by live migration (to `host`, the controller's own only when named; or where placement puts it among agents' hosts)",
     access: 'admin',
     params: MigrateParams,
     body: MigrateBody,

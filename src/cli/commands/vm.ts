@@ -175,7 +175,7 @@ export function registerVmCommands(program: Command): void {
   }
 
   vm.command('migrate')
-    .description("move a running VM on an agent's host to another agent's host while it runs (live migration; administrators)")
+    .description("move a running VM or persistent desktop to another host while it runs (live migration; administrators; the controller's own host only with --to)")
     .argument('<name>')
     .option('--to <host>', 'the host to move it to (default: where placement puts it)')
     .action(async (name: string, flags: { to?: string }, cmd: Command) => {
