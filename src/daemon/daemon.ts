@@ -346,17 +346,24 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
     manager,
     log,
     close: async () => {
+      // A step that holds the stop up is said, so a slow Ctrl+C has a name.
+      const timed = async (what: string, step: () => Promise<unknown> | unknown) => {
+        const t0 = Date.now();
+        await step();
+        const ms = Date.now() - t0;
+        if (ms >= SLOW_STOP_STEP_MS) log.warn({ step: what, ms }, `stopping the daemon: ${what} took ${ms} ms`);
+      };
       agentLinks.closeAll();
       remoteSpice?.closeAll();
-      await tcp?.close();
-      await netboot.close();
-      await pools.close();
+      await timed('the TCP listener', () => tcp?.close());
+      await timed('netboot', () => netboot.close());
+      await timed('the pools', () => pools.close());
       hosts.stop();
-      await housekeeping.close();
-      await directory.close();
-      await api.close();
+      await timed('housekeeping', () => housekeeping.close());
+      await timed('the directory', () => directory.close());
+      await timed('the API', () => api.close());
       const outliving = opts.stopVmsOnExit ? 0 : manager.runningCount;
-      await manager.shutdown(opts.stopVmsOnExit ?? false);
+      await timed('the VMs', () => manager.shutdown(opts.stopVmsOnExit ?? false));
       await natGuard.remove(outliving);
       await store.destroy();
       if (serviceAddress) serviceAddressRelease(serviceAddress, log); // before the lease ends: the next leader takes it
@@ -365,6 +372,9 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
     },
   };
 }
+
+/** A step of the daemon's stop taking this long is logged with its name. */
+const SLOW_STOP_STEP_MS = 1000;
 
 /** The HTTPS certificate --listen serves, or undefined for plain HTTP (and without --listen). */
 async function listenCertificate(dataDir: string, listenAt: ListenAt | undefined): Promise<ServerCertificate | undefined> {

@@ -41,7 +41,7 @@ const HAND_OFF_EXIT_MS = 10_000;
 export class VmManager {
   private readonly runtimes = new Map<string, VmRuntime>();
   /** VMs handed off to another host by live migration: their QEMU's exit here is not their stop. */
-  private readonly handedOff = new Set<string>();
+  private readonly quietExits = new Set<string>();
   private readonly lock = new KeyedLock();
   /** Whose caps a running VM counts against: the owner who started it (their vm.conf user otherwise). */
   private readonly startedBy = new Map<string, string>();
@@ -284,7 +284,7 @@ export class VmManager {
   }
 
   private async afterExit(name: string, reason: string): Promise<void> {
-    if (this.handedOff.delete(name)) return; // it runs on another host now: its record is that host's
+    if (this.quietExits.delete(name)) return; // recorded already, or it runs on another host now
     const rec = await vmGet(this.db, name);
     if (!rec) return;
     if (rec.transient) await vmDelete(this.db, name);
@@ -305,7 +305,7 @@ export class VmManager {
   async handOff(name: string, reason: string): Promise<void> {
     const rt = this.runtimes.get(name);
     if (!rt) return;
-    this.handedOff.add(name);
+    this.quietExits.add(name);
     await rt.forceStop(reason).catch(() => undefined);
     await withTimeout(rt.waitExit(), HAND_OFF_EXIT_MS);
   }
@@ -439,9 +439,12 @@ export class VmManager {
       // Recorded first, so the next daemon sees an intended stop, not a VM that died while it was away.
       if ((await vmGet(this.db, name))?.transient) await vmDelete(this.db, name);
       else await vmSetDesired(this.db, name, { desired: 'stopped', lastStopReason: DAEMON_STOP_REASON, startedAt: null });
+      // Its exit is not recorded again (nor cleaned up twice): the listeners go, waitExit's with them, so the exit is
+      // awaited on a listener of its own (waitExit alone would wait its whole 10 s for each VM).
       rt.removeAllListeners('exited');
+      const gone = rt.exited ? Promise.resolve() : new Promise<void>((resolve) => rt.once('exited', () => resolve()));
       await rt.forceStop().catch(() => undefined);
-      await withTimeout(rt.waitExit(), 10_000);
+      await withTimeout(gone, 10_000);
       removeRuntimeFolder(vmFiles(this.runDir, name));
       await this.network.detach(name).catch(() => undefined);
     }
