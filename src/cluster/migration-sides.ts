@@ -78,7 +78,7 @@ export async function resumeTakingLeasesBack(runtime: VmRuntime, leases: readonl
 /** The controller's own host as a migration's side (its VMs run under the daemon's VM manager, not an agent). */
 export class LocalMigrationSide {
   constructor(
-    private readonly manager: Pick<VmManager, 'runtimeOf' | 'handOff' | 'arriveHere'>,
+    private readonly manager: Pick<VmManager, 'runtimeOf' | 'handOff' | 'arriveHere' | 'boundHereWhy'>,
     /** This host's sanlock daemon (serve --home-leases sanlock), joined; undefined when home leases are off. */
     private readonly sanlock: SanlockClient | undefined,
     private readonly log: Logger,
@@ -93,6 +93,8 @@ export class LocalMigrationSide {
   /** Refused before anything is sent when the VM does not run here or its leases cannot be given. */
   check(name: string, leases: readonly MigratingLease[]): void {
     this.running(name);
+    const bound = this.manager.boundHereWhy(name);
+    if (bound) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} stays on the controller's host while it runs: ${bound}; stop it and start it elsewhere`);
     if (leases.length > 0 && !this.sanlock) throw new ArdesiaError('LEASE_DAEMON_UNAVAILABLE', `vm ${name}: the home leases it holds cannot be handed over: this host has not joined the lockspace`);
   }
 

@@ -45,6 +45,8 @@ export class VmManager {
   private readonly lock = new KeyedLock();
   /** Whose caps a running VM counts against: the owner who started it (their vm.conf user otherwise). */
   private readonly startedBy = new Map<string, string>();
+  /** Running VMs that cannot leave this host while they run, and why (a live migration is refused with it). */
+  private readonly boundHere = new Map<string, string>();
   private readonly owners: OwnerConfinement;
   /** vm send / receive, stop --to-disk (vm-states.ts). */
   readonly savedStates: VmStates;
@@ -201,6 +203,8 @@ export class VmManager {
       // Consumed: the guest runs on from it and its disks change, so it could never load again.
       if (resume) await savedStateRemove(stateFiles);
       if (caller) this.startedBy.set(name, caller.name);
+      const bound = isConfined(caller) ? `it was started by ${caller.name} under the owner rules, its files checked for that user on this host` : opts.fromTemplate ? "it runs on its pool's restore template's memory, which is on this host" : opts.templateRam ? "it is a pool's restore template being built" : undefined;
+      if (bound) this.boundHere.set(name, bound);
       await vmSetDesired(this.db, name, { startedAt: runtime.startedAt });
     } catch (err) {
       if (created) await vmDelete(this.db, name);
@@ -275,6 +279,7 @@ export class VmManager {
     runtime.on('exited', (reason) => {
       this.runtimes.delete(name);
       this.startedBy.delete(name);
+      this.boundHere.delete(name);
       removeRuntimeFolder(vmFiles(this.runDir, name));
       void this.network.detach(name).catch((err) => this.opts.log.error({ err, vm: name }, 'removing the VM\'s taps failed'));
       void releaseVmUid(name, this.opts.vmUids, this.opts.natGuard).catch((err) => this.opts.log.error({ err, vm: name }, 'removing the VM\'s allow-list from the NAT guard failed'));
@@ -289,6 +294,11 @@ export class VmManager {
     if (!rec) return;
     if (rec.transient) await vmDelete(this.db, name);
     else await vmSetDesired(this.db, name, { desired: 'stopped', lastStopReason: reason, startedAt: null });
+  }
+
+  /** Why the running VM `name` cannot move to another host while it runs; undefined when it can. */
+  boundHereWhy(name: string): string | undefined {
+    return this.boundHere.get(name);
   }
 
   /** A live migration's destination on this host (the controller's own, vm-migrations.ts): the VM launched listening
