@@ -2,7 +2,7 @@
 // has them (DesktopView, SessionView), typed as its interfaces (PoolView, SessionInfo, ThinClientView) elsewhere.
 import { PLACEMENT_REFUSAL_CODES } from '../contract/hosts.js';
 import { z } from 'zod';
-import { DesktopFailure, DesktopState, DesktopView, OnLogoff, PoolNetwork, StartMode, PoolVersion, SessionView, type PoolView, type SessionInfo } from '../contract/pools.js';
+import { DesktopFailure, DesktopState, DesktopView, OnLogoff, PoolHome, PoolNetwork, StartMode, PoolVersion, SessionView, type PoolView, type SessionInfo } from '../contract/pools.js';
 import { type Forecast, type ScheduleStatus, SpareSchedule, Weekday } from '../contract/pool-schedule.js';
 import type { ThinClientView } from '../contract/thinclients.js';
 import type { DisplayTicketView } from './routes-display.js';
@@ -41,6 +41,7 @@ export const PoolViewBody = z
     vcpus: z.number().int(),
     memoryMiB: z.number().int(),
     homeSizeBytes: z.number().int(),
+    home: PoolHome,
     persistent: z.boolean(),
     onLogoff: OnLogoff,
     idleDisconnectMinutes: z.number(),

@@ -1,6 +1,6 @@
 // Hosts of the cluster (administrators only): list, show with what is left there, drain, undrain, evict, remove.
 import { z } from 'zod';
-import { EVICT_GRACE_DEFAULT_S, HOST_LABELS_FROM, HostLabelsBody, HostName, HostState, KsmMode, VmMigrationView, type HostDetail, type HostEviction, type HostView, type KsmReport } from '../contract/hosts.js';
+import { EVICT_GRACE_DEFAULT_S, HOST_LABELS_FROM, HostLabelsBody, HostName, HostState, HostStorage, KsmMode, VmMigrationView, type HostDetail, type HostEviction, type HostView, type KsmReport } from '../contract/hosts.js';
 import { AGENT_JOIN_PATH, AgentJoinReply, AgentJoinRequest } from '../contract/agent.js';
 import { JOIN_TOKEN_DEFAULT_TTL_MS, JOIN_TOKEN_MAX_TTL_MS } from '../cluster/agent-join.js';
 import { listOf, namedResult } from './responses.js';
@@ -50,6 +50,7 @@ export const HostViewBody = z
     used: z.object({ memoryMiB: count, vcpus: count, runningVms: count, desktopsInSession: count, spares: count }).strict(),
     heartbeatAt: Iso,
     controller: z.boolean(),
+    storage: HostStorage,
     ksm: KsmReportBody.nullable(),
     agent: z
       .object({

@@ -8,7 +8,7 @@ import {
   type AgentHomeLeases, AGENT_PROTOCOL_VERSION, type AgentMessage, agentMessageDecode, type ControllerMessage, controllerMessageEncode, controllerRefusal, type VmDesired,
 } from '../contract/agent.js';
 import { ArdesiaError, ERROR_REGISTRY, type ErrorCode } from '../contract/errors.js';
-import type { HostAgentView } from '../contract/hosts.js';
+import type { HostAgentView, HostStorage } from '../contract/hosts.js';
 import type { Store } from '../store/db.js';
 import { type AgentJoin, requireClusterStore } from './agent-join.js';
 import { dbNowIso } from './db-clock.js';
@@ -37,6 +37,9 @@ export interface AgentDesktopChannel {
   commandResult(host: string, m: Extract<AgentMessage, { type: 'vm-command-result' }>): void;
 }
 
+/** A host without shared storage asks for an image version's bytes (image-copies.ts). */
+export type ImageFetchHandler = (host: string, m: Extract<AgentMessage, { type: 'image-fetch' }>) => void;
+
 export type StreamFailedHandler = (host: string, m: Extract<AgentMessage, { type: 'stream-failed' }>) => void;
 
 /** What the streams need from the links: an agent's failed dial, and a link declared silent (its host cut off). */
@@ -56,6 +59,7 @@ export class AgentLinks {
   private vms: AgentVmChannel | undefined;
   private streamHooks: StreamLinkHooks | undefined;
   private desktops: AgentDesktopChannel | undefined;
+  private images: ImageFetchHandler | undefined;
   private leaseSettings: ((host: string) => Promise<AgentHomeLeases>) | undefined;
   /** Changes for a link whose full desired set is still being read: sent right after it, so it never overtakes them. */
   private readonly heldUntilFullSet = new WeakMap<WebSocket, ControllerMessage[]>();
@@ -77,6 +81,10 @@ export class AgentLinks {
 
   attachDesktops(channel: AgentDesktopChannel): void {
     this.desktops = channel;
+  }
+
+  attachImages(handler: ImageFetchHandler): void {
+    this.images = handler;
   }
 
   /** Whether the host's agent has a link to this controller now. */
@@ -191,6 +199,11 @@ export class AgentLinks {
       this.desktops?.commandResult(host, m);
       return 'ok';
     }
+    if (m.type === 'image-fetch') {
+      if (this.images) this.images(host, m);
+      else this.send(socket, { type: 'image-stream', id: m.id, error: { code: 'AGENT_NOT_LINKED', message: 'this controller copies no image versions to hosts' } });
+      return 'ok';
+    }
     const row = await this.db.selectFrom('hosts').select('agent_report').where('name', '=', host).executeTakeFirst();
     if (!row) throw new ArdesiaError('AGENT_CREDENTIAL_REFUSED', `host ${host} was removed`);
     const report = { ...(JSON.parse(row.agent_report ?? '{}') as Omit<HostAgentView, 'linked'>), load: m.load };
@@ -205,8 +218,9 @@ export class AgentLinks {
     this.cutOff.delete(host);
     this.heldUntilFullSet.set(socket, []);
     if (previous && previous !== socket) this.refuse(previous, new ArdesiaError('AGENT_LINK_REPLACED', `a newer link of host ${host}'s agent took over`));
-    const { memoryMiB, vcpus, qemuVersion, accel, kvmProbe } = m.capacity;
-    const report: Omit<HostAgentView, 'linked'> = { version: m.agentVersion, qemuVersion, accel, kvmProbe, load: null };
+    const { memoryMiB, vcpus, qemuVersion, accel, kvmProbe, storage } = m.capacity;
+    // Its storage rides in the stored report (host-repo.ts storageOf), not in the agent's view.
+    const report: Omit<HostAgentView, 'linked'> & { storage: HostStorage } = { version: m.agentVersion, storage, qemuVersion, accel, kvmProbe, load: null };
     const row = await this.db.selectFrom('hosts').select('state').where('name', '=', host).executeTakeFirst();
     if (!row) throw new ArdesiaError('AGENT_CREDENTIAL_REFUSED', `host ${host} was removed`);
     const now = dbNowIso(this.db);

@@ -34,11 +34,14 @@ test('loads from a snapshot: usage and per-pool counts by host; a host with noth
     poolDesktops: new Map([['a', { lab: 2 }]]),
   };
   const [a, b] = hostLoadsOf(snap, NOW);
-  assert.deepEqual(a, { name: 'a', state: 'up', labels: ['ssd'], memoryMiB: 8192, vcpus: 4, memoryOvercommit: 1.5, cpuOvercommit: 16, usedMiB: 1024, usedVcpus: 2, poolDesktops: { lab: 2 } });
+  assert.deepEqual(a, { name: 'a', state: 'up', labels: ['ssd'], memoryMiB: 8192, vcpus: 4, memoryOvercommit: 1.5, cpuOvercommit: 16, usedMiB: 1024, usedVcpus: 2, poolDesktops: { lab: 2 }, storage: 'shared' });
   assert.equal(b!.usedMiB, 0);
   assert.deepEqual(b!.poolDesktops, {});
   // A host joined by a remote agent takes plain VMs only: desktops need their display through the agent, not there yet.
   const remote = { ...row('c'), agent_credential_sha256: 'ab'.repeat(32), agent_report: '{}', agent_linked_at: ago(0) };
   assert.deepEqual(hostLoadsOf({ ...snap, rows: [row('a'), remote] }, NOW).map((l) => l.name), ['a']);
   assert.deepEqual(hostLoadsOf({ ...snap, rows: [row('a'), remote] }, NOW, undefined, undefined, true).map((l) => l.name), ['a', 'c']);
+  // Its storage as its agent's hello said: shared unless it said local (agents before protocol 7 said nothing).
+  const local = { ...remote, name: 'd', agent_report: '{"storage":"local"}' };
+  assert.deepEqual(hostLoadsOf({ ...snap, rows: [row('a'), remote, local] }, NOW, undefined, undefined, true).map((l) => l.storage), ['shared', 'shared', 'local']);
 });

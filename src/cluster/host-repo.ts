@@ -3,7 +3,7 @@ import type { Selectable } from 'kysely';
 import { ArdesiaError } from '../contract/errors.js';
 import { isInSession, isWarm } from '../contract/desktop-states.js';
 import { DESKTOP_STATES, type DesktopState } from '../contract/pools.js';
-import type { HostAgentView, HostCapacityView, HostState, HostUsage, HostView, KsmReport } from '../contract/hosts.js';
+import type { HostAgentView, HostCapacityView, HostState, HostStorage, HostUsage, HostView, KsmReport } from '../contract/hosts.js';
 import type { Store } from '../store/db.js';
 import type { HostTable } from '../store/schema-hosts.js';
 import type { HostLoad } from './placement.js';
@@ -101,15 +101,24 @@ export function hostViewOf(row: HostRow, snap: HostsSnapshot, controller: string
     used: snap.usage.get(row.name) ?? emptyUsage(),
     heartbeatAt: row.heartbeat_at,
     controller: row.name === controller,
+    storage: storageOf(row),
     ksm: row.name === controller ? controllerKsm : null,
     agent: agentViewOf(row),
   };
 }
 
+/** What the host's agent said of its storage at its last hello (the controller's own host, and agents before protocol 7:
+ *  shared). */
+export function storageOf(row: Pick<HostRow, 'agent_report'>): HostStorage {
+  if (row.agent_report === null) return 'shared';
+  return (JSON.parse(row.agent_report) as { storage?: HostStorage }).storage === 'local' ? 'local' : 'shared';
+}
+
 /** A remote agent's stored report, and whether its link lives now. */
 export function agentViewOf(row: Pick<HostRow, 'agent_report' | 'agent_linked_at'>): HostAgentView | null {
   if (row.agent_report === null) return null;
-  return { ...(JSON.parse(row.agent_report) as Omit<HostAgentView, 'linked'>), linked: row.agent_linked_at !== null };
+  const { storage: _storage, ...report } = JSON.parse(row.agent_report) as Omit<HostAgentView, 'linked'> & { storage?: HostStorage };
+  return { ...report, linked: row.agent_linked_at !== null };
 }
 
 /** Hosts placement may choose: with `remoteAgents`, hosts run by a remote agent count too (a start that needs the
@@ -129,6 +138,7 @@ export function hostLoadsOf(snap: HostsSnapshot, nowMs: number, controller?: str
       usedVcpus: used.vcpus,
       poolDesktops: snap.poolDesktops.get(row.name) ?? {},
       ...(row.agent_credential_sha256 !== null && row.agent_linked_at === null ? { agentUnlinked: true } : {}),
+      storage: storageOf(row),
     };
   });
 }

@@ -307,7 +307,7 @@ export class HostService extends EventEmitter<HostServiceEvents> {
       .where('pool_desktops.name', '=', name)
       .executeTakeFirst();
     const pool = poolRow ? Pool.parse(JSON.parse(poolRow.spec)) : undefined;
-    const need = pool ? { ...poolNeed(pool), memoryMiB: spec.memoryMiB, vcpus: spec.vcpus } : { memoryMiB: spec.memoryMiB, vcpus: spec.vcpus };
+    const need = pool ? { ...poolNeed(pool), memoryMiB: spec.memoryMiB, vcpus: spec.vcpus } : { memoryMiB: spec.memoryMiB, vcpus: spec.vcpus, sharedStorage: PLAIN_VM_NEED };
     // A boot pool's desktop may go to an agent's host (its restore-template clones never do: opts.localOnly).
     const onAgents = !opts.localOnly && (pool !== undefined || !(await this.isDesktopVm(name)));
     const p = await this.place(need, onAgents);
@@ -380,5 +380,17 @@ async function evictOne(vms: VmStopper, name: string, graceMs: number): Promise<
 }
 
 export function poolNeed(pool: Pool): PlacementNeed {
-  return { memoryMiB: pool.memoryMiB, vcpus: pool.vcpus, pool: pool.name, requireLabels: pool.hostLabels.require, avoidLabels: pool.hostLabels.avoid };
+  const need: PlacementNeed = { memoryMiB: pool.memoryMiB, vcpus: pool.vcpus, pool: pool.name, requireLabels: pool.hostLabels.require, avoidLabels: pool.hostLabels.avoid };
+  const shared = poolSharedStorageNeed(pool);
+  return shared === undefined ? need : { ...need, sharedStorage: shared };
 }
+
+/** Why a pool's desktops must run where the shared data folder is mounted, or undefined when any host will do. */
+export function poolSharedStorageNeed(pool: Pool): string | undefined {
+  if (pool.persistent) return `pool ${pool.name}'s persistent desktops (their disks are kept on it)`;
+  if (pool.home === 'volume') return `pool ${pool.name}'s home volumes (pool set ${pool.name} --home scratch keeps none)`;
+  return undefined;
+}
+
+/** A plain VM's disks, ISO and boot files are where its spec names them: on the shared data folder. */
+export const PLAIN_VM_NEED = "a plain VM's files";

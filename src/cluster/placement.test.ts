@@ -50,7 +50,17 @@ const CASES: Array<[string, HostLoad[], PlacementNeed, string]> = [
   ['the only host draining', [h('a', { state: 'draining' })], need(), 'PLACEMENT_NO_HOST_UP'],
   ['no host up', [h('a', { state: 'down' })], need(), 'PLACEMENT_NO_HOST_UP'],
   ['no host at all', [], need(), 'PLACEMENT_NO_HOST_UP'],
+  ['a host with local storage takes a desktop that keeps nothing on the shared folder', [h('a', { storage: 'local' }), h('b', { usedMiB: 5000 })], need(), 'a'],
+  ['a home volume passes over local storage, however free', [h('a', { storage: 'local' }), h('b', { usedMiB: 5000 })], need({ sharedStorage: 'a home volume' }), 'b'],
+  ['only local storage: refused for the home volume', [h('a', { storage: 'local' })], need({ sharedStorage: 'a home volume' }), 'PLACEMENT_NO_SHARED_STORAGE'],
+  ['a shared host that is full says memory, not storage', [h('a', { storage: 'local' }), h('b', { usedMiB: 7000 })], need({ sharedStorage: 'a home volume' }), 'PLACEMENT_NO_CAPACITY'],
 ];
+
+test('placement: the refusal for local storage names the host and what needs the shared folder', () => {
+  const p = placeDesktop([h('blade4', { storage: 'local' })], need({ pool: 'office', sharedStorage: 'its home volume' }));
+  assert.equal(p.kind, 'refuse');
+  assert.match(p.kind === 'refuse' ? p.message : '', /blade4 does not mount the shared data folder \(agent --storage local\), which its home volume needs/);
+});
 
 for (const [name, hosts, n, expected] of CASES) {
   test(`placement: ${name}`, () => {

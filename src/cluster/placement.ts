@@ -1,5 +1,6 @@
 // Where a new desktop, spare or VM runs, pure: only hosts that are up and carry the labels asked for, only where its
-// memory and vCPUs fit under the host's overcommit ratios (beside a memory reserve kept for the host itself); a pool's
+// memory and vCPUs fit under the host's overcommit ratios (beside a memory reserve kept for the host itself), only on
+// hosts mounting the shared data folder when what it runs keeps files there (a home, a persistent disk); a pool's
 // desktops spread over its hosts first, then the least loaded host; ties broken by name so the same inputs always
 // give the same host. A refusal says, for every host, which resource is short there.
 import type { HostState, PlacementRefusalCode } from '../contract/hosts.js';
@@ -21,6 +22,8 @@ export interface HostLoad {
   poolDesktops: Readonly<Record<string, number>>;
   /** An agent's host whose agent has no link now: nothing can be started there until it relinks. */
   agentUnlinked?: boolean;
+  /** `local`: the host does not mount the shared data folder (absent: it does). */
+  storage?: 'shared' | 'local';
 }
 
 export interface PlacementNeed {
@@ -30,6 +33,9 @@ export interface PlacementNeed {
   pool?: string;
   requireLabels?: readonly string[];
   avoidLabels?: readonly string[];
+  /** Why it must run where the shared data folder is mounted (a home volume, a persistent disk, a plain VM's files), or
+   *  absent when a host with storage of its own will do. */
+  sharedStorage?: string;
 }
 
 export type { PlacementRefusalCode } from '../contract/hosts.js';
@@ -68,6 +74,9 @@ function shortfall(host: HostLoad, need: PlacementNeed): { code: PlacementRefusa
   if (host.agentUnlinked) return { code: 'PLACEMENT_NO_HOST_UP', why: `${host.name}'s agent is not connected (start \`ardesia agent\` there)`, rank: 0 };
   const missing = (need.requireLabels ?? []).filter((l) => !host.labels.includes(l));
   if (missing.length) return { code: 'PLACEMENT_NO_LABELED_HOST', why: `${host.name} lacks label ${missing.join(', ')}`, rank: 1 };
+  if (need.sharedStorage !== undefined && host.storage === 'local') {
+    return { code: 'PLACEMENT_NO_SHARED_STORAGE', why: `${host.name} does not mount the shared data folder (agent --storage local), which ${need.sharedStorage} needs`, rank: 1 };
+  }
   const avoided = (need.avoidLabels ?? []).filter((l) => host.labels.includes(l));
   if (avoided.length) return { code: 'PLACEMENT_NO_LABELED_HOST', why: `${host.name} has label ${avoided.join(', ')}, which the pool avoids`, rank: 1 };
   if (hostFreeMiB(host) < need.memoryMiB) {
@@ -83,6 +92,7 @@ const REFUSAL_ADVICE: Record<PlacementRefusalCode, string> = {
   PLACEMENT_NO_HOST_UP: 'end a drain (`ardesia host undrain NAME`) or bring a host up',
   PLACEMENT_NO_LABELED_HOST: "label a host as the pool asks, or change the pool's host labels",
   PLACEMENT_NO_CAPACITY: "stop desktops or VMs, add a host, raise the memory overcommit (serve --memory-overcommit) or lower the pool's memory",
+  PLACEMENT_NO_SHARED_STORAGE: 'run it on a host that mounts the shared data folder (an agent without --storage local)',
   PLACEMENT_NO_VCPUS: "stop desktops or VMs, add a host, raise the vCPU overcommit (serve --cpu-overcommit) or lower the pool's vCPUs",
 };
 

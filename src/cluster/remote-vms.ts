@@ -9,11 +9,14 @@ import type { Store } from '../store/db.js';
 import { type VmRecord, vmDelete, vmGet, vmList, vmNextGeneration, vmSetDesired, vmSetObserved } from '../store/vms.js';
 import type { RemoteVmDriver } from '../vms/remote-vm.js';
 import type { AgentLinks, AgentVmChannel } from './agent-links.js';
-import type { ImageChecksOf } from './image-checks.js';
+import type { ImageChecksOf, LocalFilesOf } from './image-checks.js';
+import { storageOf } from './host-repo.js';
 import type { RemoteDesktopVms } from './remote-desktop-vms.js';
 
 /** How long `vm start` waits for the agent's report that the VM runs (or why it did not start). */
 export const REMOTE_START_REPORT_WITHIN_MS = 60_000;
+/** The same on a host without shared storage: its agent may first copy the image files over the link (gigabytes). */
+export const LOCAL_STORAGE_START_REPORT_WITHIN_MS = 30 * 60_000;
 /** A pause, reset or read answered by the agent within this (a screendump under TCG is the slowest). */
 const OPERATE_ANSWER_MS = 30_000;
 /** After a pause or unpause, how long its state may take to show in the agent's report. */
@@ -39,6 +42,8 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     private readonly log: Logger,
     /** The image files a start rests on, for its host to check before their first use there. */
     readonly imageChecksOf: ImageChecksOf,
+    /** How a VM's files are had on a host without shared storage. */
+    private readonly localFilesOf: LocalFilesOf,
   ) {
     links.attachVms(this);
   }
@@ -64,9 +69,10 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     const generation = await this.nextGeneration(name);
     await vmSetDesired(this.db, name, { generation });
     const images = await this.imageChecksOf(spec);
-    if (!this.send(host, { name, spec, desired: 'running', generation, images })) throw this.notLinked(host);
-    const seen = await this.waitFor(name, (o) => o.generation >= generation && o.state !== 'starting', REMOTE_START_REPORT_WITHIN_MS);
-    if (!seen) this.log.warn({ vm: name, host }, `the agent of ${host} has not reported vm ${name} within ${REMOTE_START_REPORT_WITHIN_MS / 1000} s; it stays desired running`);
+    if (!(await this.send(host, { name, spec, desired: 'running', generation, images }))) throw this.notLinked(host);
+    const within = (await this.localStorage(host)) ? LOCAL_STORAGE_START_REPORT_WITHIN_MS : REMOTE_START_REPORT_WITHIN_MS;
+    const seen = await this.waitFor(name, (o) => o.generation >= generation && o.state !== 'starting', within);
+    if (!seen) this.log.warn({ vm: name, host }, `the agent of ${host} has not reported vm ${name} within ${within / 1000} s; it stays desired running`);
     else if (seen.state === 'stopped') throw new ArdesiaError('VM_START_FAILED', `vm ${name} did not start on host ${host}: ${seen.exitReason ?? 'no reason reported'}`);
   }
 
@@ -74,7 +80,7 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     if (!rec.observed || rec.observed.state === 'stopped') throw new ArdesiaError('VM_NOT_RUNNING', `vm ${rec.name} is not running (on host ${rec.host})`);
     const generation = await this.nextGeneration(rec.name);
     await vmSetDesired(this.db, rec.name, { desired: 'stopped', generation });
-    if (!this.send(rec.host, { name: rec.name, spec: rec.spec, desired: 'stopped', generation, ...(opts.force ? { force: true } : {}) })) {
+    if (!(await this.send(rec.host, { name: rec.name, spec: rec.spec, desired: 'stopped', generation, ...(opts.force ? { force: true } : {}) }))) {
       throw new ArdesiaError('AGENT_NOT_LINKED', `host ${rec.host}'s agent is not connected: the stop of vm ${rec.name} is recorded and carried out when it reconnects`);
     }
     const waitMs = opts.force ? Math.max(opts.waitMs ?? 0, 10_000) : opts.waitMs;
@@ -92,14 +98,20 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
 
   forget(rec: VmRecord & { host: string }): void {
     // Not linked: the next link's full set lacks the VM, which is the same message.
-    this.send(rec.host, { name: rec.name, spec: rec.spec, desired: 'absent', generation: vmNextGeneration(rec.generation) });
+    this.sendNow(rec.host, { name: rec.name, spec: rec.spec, desired: 'absent', generation: vmNextGeneration(rec.generation) });
   }
 
   /** The host's whole desired set: every VM recorded there. */
   async desiredSet(host: string): Promise<VmDesired[]> {
     const rows = (await vmList(this.db)).filter((r) => r.host === host);
     // A VM desired running may be started by this set (its agent had not yet carried it out): its files come along.
-    return Promise.all(rows.map(async (r) => ({ name: r.name, spec: r.spec, desired: r.desired, generation: r.generation, ...(r.desired === 'running' ? { images: await this.imageChecksOf(r.spec) } : {}) })));
+    const local = await this.localStorage(host);
+    return Promise.all(
+      rows.map(async (r) => {
+        const vm: VmDesired = { name: r.name, spec: r.spec, desired: r.desired, generation: r.generation, ...(r.desired === 'running' ? { images: await this.imageChecksOf(r.spec) } : {}) };
+        return local ? this.withLocalFiles(vm) : vm;
+      }),
+    );
   }
 
   async observed(host: string, report: Extract<AgentMessage, { type: 'vm-observed' }>): Promise<void> {
@@ -183,8 +195,8 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     await vmSetObserved(this.db, rec.name, null);
     // From now on its reports are its new host's (the old host's are passed over: the record names the new one).
     this.moving.delete(rec.name);
-    this.send(to, { name: rec.name, spec: rec.spec, desired: 'running', generation });
-    this.send(rec.host, { name: rec.name, spec: rec.spec, desired: 'absent', generation });
+    await this.send(to, { name: rec.name, spec: rec.spec, desired: 'running', generation });
+    await this.send(rec.host, { name: rec.name, spec: rec.spec, desired: 'absent', generation });
   }
 
   /** The VM's next report as running with a pid (after a move: its new host's), or undefined after `timeoutMs`. */
@@ -202,8 +214,26 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     return vmNextGeneration(rec.generation);
   }
 
-  private send(host: string, vm: VmDesired): boolean {
+  private async send(host: string, vm: VmDesired): Promise<boolean> {
+    return this.sendNow(host, (await this.localStorage(host)) ? await this.withLocalFiles(vm) : vm);
+  }
+
+  /** As it is (an absent VM's order needs no files). */
+  private sendNow(host: string, vm: VmDesired): boolean {
     return this.links.sendTo(host, { type: 'vm-desired', full: false, vms: [vm] });
+  }
+
+  /** Whether the host keeps files of its own (agent --storage local), as its last hello said. */
+  private async localStorage(host: string): Promise<boolean> {
+    const row = await this.db.selectFrom('hosts').select('agent_report').where('name', '=', host).executeTakeFirst();
+    return row !== undefined && storageOf(row) === 'local';
+  }
+
+  /** For a host without shared storage, every state of a VM it holds says what its files are (absent aside): the host
+   *  keeps its copies of image files while any VM it holds rests on them, a stopped one too (started again soon). */
+  private async withLocalFiles(vm: VmDesired): Promise<VmDesired> {
+    if (vm.desired === 'absent') return vm;
+    return { ...vm, images: vm.images ?? (await this.imageChecksOf(vm.spec)), local: await this.localFilesOf(vm.spec) };
   }
 
   private waitFor(name: string, done: (o: VmObserved) => boolean, timeoutMs: number): Promise<VmObserved | undefined> {

@@ -12,6 +12,7 @@ import type { VmMigrationView } from '../contract/hosts.js';
 import { DESKTOP_LIVE_MOVE_STATES } from '../contract/pools.js';
 import type { LocalMigrationSide } from './migration-sides.js';
 import type { PlacementNeed } from './placement.js';
+import { PLAIN_VM_NEED } from './hosts.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmGet, vmNextGeneration } from '../store/vms.js';
 import type { AgentStreams } from './agent-streams.js';
@@ -92,7 +93,7 @@ export class VmMigrations {
     if (rec.desired !== 'running' || !reportedRunning) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} is not running on host ${from} (${rec.observed?.state ?? 'no report'})`);
     const pool = await this.d.db.selectFrom('pool_desktops').select('pool').where('name', '=', name).executeTakeFirst();
     const started = Date.now();
-    const plain: DesktopCarried = { need: { memoryMiB: rec.spec.memoryMiB, vcpus: rec.spec.vcpus }, disks: [], leases: [] };
+    const plain: DesktopCarried = { need: { memoryMiB: rec.spec.memoryMiB, vcpus: rec.spec.vcpus, sharedStorage: PLAIN_VM_NEED }, disks: [], leases: [] };
     let target: string;
     if (pool) {
       if (!this.d.desktops) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} is a desktop of pool ${pool.pool}: it moves at its next logoff`);

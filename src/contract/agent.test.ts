@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  AGENT_FRAME_MAX_BYTES, agentMessageDecode, agentMessageEncode, controllerMessageDecode, controllerMessageEncode,
+  AGENT_FRAME_MAX_BYTES, AGENT_PROTOCOL_VERSION, agentMessageDecode, agentMessageEncode, controllerMessageDecode, controllerMessageEncode,
   joinTokenEncode, joinTokenParse, reconnectDelayMs, streamHeaderParse, type ControllerMessage, type JoinTokenContent,
 } from './agent.js';
 import { ArdesiaError } from './errors.js';
 
 const FP = Array.from({ length: 32 }, (_, i) => (i * 7).toString(16).toUpperCase().padStart(2, '0')).join(':');
 const TOKEN: JoinTokenContent = { v: 1, url: 'https://10.0.0.1:8443', fp: FP, host: 'blade2', id: 'abcdefgh12345678', secret: 'A'.repeat(43) };
-const capacity = { memoryMiB: 4096, vcpus: 2, qemuVersion: '7.2.0', accel: 'tcg' as const, kvmProbe: { ok: false, detail: 'no VMX' } };
+const capacity = { memoryMiB: 4096, vcpus: 2, qemuVersion: '7.2.0', accel: 'tcg' as const, kvmProbe: { ok: false, detail: 'no VMX' }, storage: 'shared' as const };
 
 test('a join token round-trips; anything else is refused with AGENT_JOIN_TOKEN_INVALID and says why', () => {
   assert.deepEqual(joinTokenParse(`  ${joinTokenEncode(TOKEN)}\n`), TOKEN);
@@ -193,4 +193,32 @@ test('protocol 6: a live migration carries the hot-plugged home and its lease, r
     assert.equal(r.ok, false, JSON.stringify(frame));
     if (!r.ok) assert.match(r.problem, why);
   }
+});
+
+test('protocol 7: a host says its storage; a VM for a host without shared storage says how its files are had; image files are asked for and streamed', () => {
+  assert.equal(AGENT_PROTOCOL_VERSION, 7);
+  const local = { ...capacity, storage: 'local' as const };
+  const hello = { type: 'hello' as const, protocol: 7, host: 'blade4', agentVersion: '0.1.0', capacity: local };
+  const fetch = { type: 'image-fetch' as const, id: 'abcdefgh12345678', path: '/srv/ardesia/images/deb/3.qcow2', offset: 1048576 };
+  for (const m of [hello, fetch]) assert.deepEqual(agentMessageDecode(agentMessageEncode(m)), { ok: true, message: m });
+  const spec = { name: 'd1', arch: 'amd64', memoryMiB: 256, vcpus: 1, disks: [], boot: { firmware: 'bios' }, nics: [], enabled: false, accel: 'auto' };
+  const files = { disks: [{ disk: 0, base: '/srv/ardesia/images/deb/3.qcow2' }, { disk: 1, blankBytes: 2 ** 30 }], boot: ['/srv/ardesia/images/deb/boot/kernel-x'] };
+  const answers: ControllerMessage[] = [
+    { type: 'vm-desired', full: false, vms: [{ name: 'd1', spec: spec as never, desired: 'stopped', generation: 2, images: [], local: files }] },
+    { type: 'image-stream', id: 'abcdefgh12345678', stream: { id: 'abcdefgh12345678', secret: 'A'.repeat(43) }, size: 2 ** 30, sha256: 'a'.repeat(64) },
+    { type: 'image-stream', id: 'abcdefgh12345678', error: { code: 'IMAGE_NOT_FOUND', message: 'not an image file' } },
+  ];
+  for (const m of answers) assert.deepEqual(controllerMessageDecode(controllerMessageEncode(m)), { ok: true, message: m });
+  const bad: Array<[object, RegExp]> = [
+    [{ ...hello, capacity: { ...local, storage: 'nfs' } }, /storage|capacity/],
+    [{ ...fetch, path: 'images/deb/3.qcow2' }, /path/],
+    [{ ...fetch, offset: -1 }, /offset/],
+  ];
+  for (const [frame, why] of bad) {
+    const r = agentMessageDecode(Buffer.from(JSON.stringify(frame)));
+    assert.equal(r.ok, false, JSON.stringify(frame));
+    if (!r.ok) assert.match(r.problem, why);
+  }
+  const badDesired = { type: 'vm-desired', full: false, vms: [{ name: 'd1', spec, desired: 'running', generation: 2, local: { disks: [{ disk: 0, base: 'relative.qcow2' }], boot: [] } }] };
+  assert.equal(controllerMessageDecode(JSON.stringify(badDesired)).ok, false);
 });

@@ -2,14 +2,16 @@
 // (JSON text frames over WSS). Versioned and zod-typed; the embedded agent of a one-host install speaks the same types.
 import { z } from 'zod';
 import { ArdesiaError, type ErrorCode, isErrorCode } from './errors.js';
-import { HostName } from './hosts.js';
+import { HostName, HostStorage } from './hosts.js';
 import { VmSpec } from './vm.js';
 
 /** Bumped when a message changes incompatibly; a controller refuses an agent speaking another version (2: VMs' desired and
  * observed states; 3: streams to a VM's console and display, dialled out by the agent; 4: pool desktops: the guest
  * channel's stream, the guest's events, disk hot-plug commands; 5: live migration, VM operations and reads, the image
- * files a start rests on with their checksums, SPICE through the controller). */
-export const AGENT_PROTOCOL_VERSION = 6;
+ * files a start rests on with their checksums, SPICE through the controller; 6: persistent desktops' homes and leases in
+ * migrations; 7: hosts without shared storage: the host's storage in its capacity, a VM's throwaway clone made on the
+ * host, image versions copied over the link). */
+export const AGENT_PROTOCOL_VERSION = 7;
 /** The most of a log or a screendump one answer carries (base64 in a JSON frame under AGENT_FRAME_MAX_BYTES). */
 export const VM_COMMAND_DATA_MAX_BYTES = 2 * 1024 * 1024;
 /** A frame larger than this is not a message of this protocol (a host's full desired set is the largest: a few KiB per VM). */
@@ -69,6 +71,9 @@ export const AgentCapacity = z
     qemuVersion: z.string().max(200).nullable(),
     accel: z.enum(['kvm', 'tcg']),
     kvmProbe: z.object({ ok: z.boolean(), detail: z.string().max(500) }).strict(),
+    /** `shared`: the host mounts the shared data folder; `local` (agent --storage local): it sees none of it, image
+     *  versions are copied to it over the link and a desktop's system disk is made there (HostStorage). */
+    storage: HostStorage,
   })
   .strict();
 export type AgentCapacity = z.infer<typeof AgentCapacity>;
@@ -87,6 +92,19 @@ export const VmGeneration = z.number().int().min(0);
  *  against it before its first use on that host (a host whose view of the shared storage differs refuses the start). */
 export const ImageFileCheck = z.object({ path: z.string().min(1).max(4096), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict();
 export type ImageFileCheck = z.infer<typeof ImageFileCheck>;
+const AbsolutePath = z.string().startsWith('/').max(4096);
+/** A disk made afresh on a host without shared storage at each start of its VM: a throwaway linked clone of `base` (an
+ *  image version, one of the start's `images`: a non-persistent desktop's system disk) or a blank disk of `blankBytes`
+ *  (its scratch home) — both are wiped at every reset anyway. */
+export const LocalDisk = z.union([
+  z.object({ disk: z.number().int().min(0).max(15), base: AbsolutePath }).strict(),
+  z.object({ disk: z.number().int().min(0).max(15), blankBytes: z.number().int().min(512) }).strict(),
+]);
+export type LocalDisk = z.infer<typeof LocalDisk>;
+/** A VM on a host without shared storage: its disks made there, and the image files (the `images` versions, and `boot`:
+ *  an image's kernel and initrd) copied there over the link first. */
+export const LocalFiles = z.object({ disks: z.array(LocalDisk).max(16), boot: z.array(AbsolutePath).max(2) }).strict();
+export type LocalFiles = z.infer<typeof LocalFiles>;
 /** The most image files one VM rests on (its disks' backing chains). */
 export const IMAGE_FILE_CHECKS_MAX = 64;
 /** One VM the controller wants on the agent's host: absent from a full set (or `absent`) means not there at all. */
@@ -97,8 +115,10 @@ export const VmDesired = z
     desired: z.enum(['running', 'stopped', 'absent']),
     generation: VmGeneration,
     force: z.boolean().optional(),
-    /** With `running`: the image files to check before the start. */
+    /** With `running`: the image files to check before the start (on a host without shared storage: to copy there). */
     images: z.array(ImageFileCheck).max(IMAGE_FILE_CHECKS_MAX).optional(),
+    /** Sent to a host without shared storage only: how the VM's files are had there (LocalFiles). */
+    local: LocalFiles.optional(),
   })
   .strict();
 export type VmDesired = z.infer<typeof VmDesired>;
@@ -141,8 +161,11 @@ export const AgentVmCommandResult = z
     error: z.object({ code: z.custom<ErrorCode>(isErrorCode, 'a registry code'), message: z.string().max(1000) }).strict().optional(),
   })
   .strict();
+/** Agent → controller (a host without shared storage): send this image file (a published version, or an image's kernel
+ *  or initrd) from byte `offset` on (what a cut copy already holds); answered by image-stream with the same id. */
+export const AgentImageFetch = z.object({ type: z.literal('image-fetch'), id: CommandId, path: z.string().startsWith('/').max(4096), offset: z.number().int().min(0) }).strict();
 /** Agent → controller. */
-export const AgentMessage = z.discriminatedUnion('type', [AgentHello, AgentHeartbeat, AgentVmObserved, AgentStreamFailed, AgentVmEvent, AgentVmCommandResult]);
+export const AgentMessage = z.discriminatedUnion('type', [AgentHello, AgentHeartbeat, AgentVmObserved, AgentStreamFailed, AgentVmEvent, AgentVmCommandResult, AgentImageFetch]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 
 /** Controller → agent: the hello accepted (with the host's id, its name in the store), refused with a registry code, a heartbeat seen. */
@@ -219,7 +242,20 @@ export const VmCommand = z.discriminatedUnion('op', [VmDiskPlug, VmDiskUnplug, V
 export type VmCommand = z.infer<typeof VmCommand>;
 /** Controller → agent: one step on a running VM of its host, answered by a vm-command-result with the same id. */
 export const ControllerVmCommand = z.object({ type: z.literal('vm-command'), id: CommandId, vm: z.string().min(1).max(64), command: VmCommand }).strict();
-export const ControllerMessage = z.discriminatedUnion('type', [ControllerAccepted, ControllerRefused, ControllerAck, ControllerVmDesired, ControllerStreamOpen, ControllerVmCommand]);
+/** Controller → agent: the answer to image-fetch: dial `stream` (like a migration's) and read the file's bytes from the
+ *  asked offset to `size` in binary frames, closed 1000 at the end, the whole file's `sha256` to check; or the `error`
+ *  (not an image file, or gone). */
+export const ControllerImageStream = z
+  .object({
+    type: z.literal('image-stream'),
+    id: CommandId,
+    stream: MigrationStream.optional(),
+    size: z.number().int().min(0).optional(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+    error: z.object({ code: z.custom<ErrorCode>(isErrorCode, 'a registry code'), message: z.string().max(1000) }).strict().optional(),
+  })
+  .strict();
+export const ControllerMessage = z.discriminatedUnion('type', [ControllerAccepted, ControllerRefused, ControllerAck, ControllerVmDesired, ControllerStreamOpen, ControllerVmCommand, ControllerImageStream]);
 export type ControllerMessage = z.infer<typeof ControllerMessage>;
 
 export type Decoded<T> = { ok: true; message: T } | { ok: false; problem: string };

@@ -171,6 +171,8 @@ export const ERROR_REGISTRY = {
   HOST_LABELS_FROM_SERVE: { status: 409, hint: "This host's labels come from its `ardesia serve --host-label` options, set at each start: change them there, or remove the options and restart its daemon to edit the labels here." },
   HOST_IS_CONTROLLER: { status: 409, hint: "The controller's own host runs the embedded agent and cannot be removed while its daemon serves; drain it instead (`ardesia host drain NAME`)." },
   PLACEMENT_NO_LABELED_HOST: { status: 503, hint: "No host that is up carries the labels the pool requires (or each has one it avoids): change the pool's host labels, or label a host as it asks." },
+  PLACEMENT_NO_SHARED_STORAGE: { status: 503, hint: "Home volumes, persistent desktops and plain VMs keep their disks on the shared data folder: run them on a host that mounts it (an agent without --storage local), or give the pool scratch homes (`ardesia pool set NAME --home scratch`) and make it non-persistent." },
+  IMAGE_COPY_INCOMPLETE: { status: 503, hint: "The copy of an image file to a host without shared storage was cut (its link, or the controller, went away): the next start there goes on from the bytes that arrived. See the agent's log." },
   PLACEMENT_NO_VCPUS: { status: 503, hint: 'No host has enough vCPUs free under its overcommit ratio: stop desktops or VMs, add a host, raise `serve --cpu-overcommit`, or give the pool or VM fewer vCPUs.' },
   // One uid per running VM, the NAT allow-list enforced by nftables
   VM_UIDS_EXHAUSTED: { status: 503, hint: 'Every uid of its half of the VM range (serve --vm-uid-base: 32768 uids for VMs with a NAT allow-list, 32768 for the others) is held by a running VM: stop one first.' },

@@ -47,6 +47,10 @@ export interface HostUsage {
 }
 
 /** What a remote agent reported: its version, QEMU, accelerator and KVM probe at hello, its load at each heartbeat. */
+/** Whether a host mounts the shared data folder (images/, desktops/, homes/) or keeps copies of image versions of its own. */
+export const HostStorage = z.enum(['shared', 'local']);
+export type HostStorage = z.infer<typeof HostStorage>;
+
 export interface HostAgentView {
   version: string;
   qemuVersion: string | null;
@@ -70,6 +74,8 @@ export interface HostView {
   heartbeatAt: string;
   /** The host this daemon runs on (and embeds the agent of). */
   controller: boolean;
+  /** shared: it mounts the shared data folder; local: its agent keeps copies of image versions (agent --storage local). */
+  storage: HostStorage;
   /** KSM on that host, read live; null for a host other than the controller's (its sysfs is not readable from here). */
   ksm: KsmReport | null;
   /** The remote agent of the host; null for the controller's own host (its agent is embedded). */
@@ -92,7 +98,7 @@ export interface HostEviction {
   vms: Array<{ name: string; outcome: 'stopped' | 'forced' | 'ordered' | 'failed'; detail: string | null }>;
 }
 
-export const PLACEMENT_REFUSAL_CODES = ['PLACEMENT_NO_HOST_UP', 'PLACEMENT_NO_LABELED_HOST', 'PLACEMENT_NO_CAPACITY', 'PLACEMENT_NO_VCPUS'] as const;
+export const PLACEMENT_REFUSAL_CODES = ['PLACEMENT_NO_HOST_UP', 'PLACEMENT_NO_LABELED_HOST', 'PLACEMENT_NO_CAPACITY', 'PLACEMENT_NO_VCPUS', 'PLACEMENT_NO_SHARED_STORAGE'] as const;
 export type PlacementRefusalCode = (typeof PLACEMENT_REFUSAL_CODES)[number];
 
 /** Why a pool could not place a desktop or spare: the registry code and which resource is short on which host. */

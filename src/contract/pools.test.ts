@@ -15,6 +15,7 @@ test('a minimal pool gets its defaults', () => {
     vcpus: 1,
     memoryMiB: 1024,
     homeSizeBytes: 2 ** 30,
+    home: 'volume',
     persistent: false,
     onLogoff: 'reset',
     idleDisconnectMinutes: 0,
@@ -34,6 +35,17 @@ test('start mode restore is refused for a bridged pool (each desktop needs its o
   const problems = poolProblems({ name: 'lab', image: 'deb', startMode: 'restore', network: { mode: 'bridge', bridge: 'br0' } });
   assert.equal(problems.length, 1);
   assert.match(problems[0]!, /^startMode: .*bridge.*use startMode "boot"/);
+});
+
+test('scratch homes: only for a non-persistent pool whose desktops boot', () => {
+  assert.deepEqual(poolProblems({ name: 'lab', image: 'deb', home: 'scratch', startMode: 'boot' }), []);
+  const persistent = poolProblems({ name: 'lab', image: 'deb', home: 'scratch', startMode: 'boot', persistent: true });
+  assert.equal(persistent.length, 1);
+  assert.match(persistent[0]!, /^home: a persistent desktop keeps .* use home "volume"/);
+  const restore = poolProblems({ name: 'lab', image: 'deb', home: 'scratch', startMode: 'restore' });
+  assert.equal(restore.length, 1);
+  assert.match(restore[0]!, /^home: a restored clone .* use startMode "boot"/);
+  assert.match(poolProblems({ name: 'lab', image: 'deb', home: 'kept' })[0]!, /^home: /);
 });
 
 test('a schedule rule with the cold spares may not exceed maxDesktops', () => {

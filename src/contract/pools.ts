@@ -45,6 +45,9 @@ const idleMinutes = z.number().min(0).max(MAX_IDLE_MINUTES).default(0);
 // The network setting is shared with standalone desktops (contract/network.ts); pools' importers find it here too.
 export { NatAllow, PoolNetwork, poolNetworkFromText, poolNetworkText } from './network.js';
 
+export const PoolHome = z.enum(['volume', 'scratch']);
+export type PoolHome = z.infer<typeof PoolHome>;
+
 const PoolFields = z
   .object({
     name: PoolName,
@@ -57,6 +60,10 @@ const PoolFields = z
     vcpus: z.number().int().min(1).max(MAX_VCPUS).default(1),
     memoryMiB: z.number().int().min(MIN_DESKTOP_MEMORY_MIB).max(MAX_MEMORY_MIB).default(1024),
     homeSizeBytes: z.number().int().min(MIN_HOME_BYTES).max(MAX_HOME_BYTES).default(DEFAULT_HOME_BYTES),
+    /** volume: each user's own home volume, kept across sessions (on the shared data folder: only hosts that mount it);
+     *  scratch: a blank disk of homeSizeBytes made with the desktop and wiped at every reset (nothing kept: the pool's
+     *  desktops may run on hosts without shared storage). */
+    home: PoolHome.default('volume'),
     /** A persistent desktop stays its first user's (its owner) across sessions; a non-persistent one returns to the spares. */
     persistent: z.boolean().default(false),
     /** Defaults to 'reset' for non-persistent pools and 'keep' for persistent ones. */
@@ -110,6 +117,12 @@ function poolCrossFieldIssues(p: PoolFieldsOut): Array<{ path: string; message: 
       path: 'onLogoff',
       message: `a non-persistent pool hands desktops to other users, so it always resets them on logoff: remove onLogoff "${p.onLogoff}" or set persistent: true`,
     });
+  }
+  if (p.home === 'scratch' && p.persistent) {
+    issues.push({ path: 'home', message: 'a persistent desktop keeps its owner\'s files on their home volume: use home "volume" for a persistent pool, or make it non-persistent' });
+  }
+  if (p.home === 'scratch' && p.startMode === 'restore') {
+    issues.push({ path: 'home', message: 'a restored clone has only its template\'s disks: use startMode "boot" for a pool with scratch homes, or home "volume"' });
   }
   if (p.startMode === 'restore' && p.network.mode === 'bridge') {
     issues.push({

@@ -56,7 +56,8 @@ import { DEFAULT_CPU_OVERCOMMIT, DEFAULT_MEMORY_OVERCOMMIT, HostService } from '
 import { AgentJoin } from '../cluster/agent-join.js';
 import { HostLossWatch } from '../cluster/host-loss-watch.js';
 import { type FenceConfig, fenceConfigLoad, HostFencer } from '../cluster/host-fence.js';
-import { imageChecksFor } from '../cluster/image-checks.js';
+import { imageChecksFor, localFilesFor } from '../cluster/image-checks.js';
+import { ImageCopies } from '../cluster/image-copies.js';
 import { RemoteSpice } from '../cluster/remote-spice.js';
 import { RemoteVms } from '../cluster/remote-vms.js';
 import { drainMovesAttach, VmMigrations } from '../cluster/vm-migrations.js';
@@ -183,9 +184,10 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
   if (homeLeases) hosts.watchStorage(() => homeLeases.hostStorage());
   if (fenceConfig) hosts.fenceWith(new HostFencer(fenceConfig, (host, detail) => auditAppend(store, 'controller', 'host.fence', host, detail), log));
   // VMs placed on a remote host run under its agent: desired state over its link, its reports kept with the VM.
-  const remoteVms = new RemoteVms(store, agentLinks, hosts.localName, log, imageChecksFor(store, dataDir, log));
+  const remoteVms = new RemoteVms(store, agentLinks, hosts.localName, log, imageChecksFor(store, dataDir, log), localFilesFor(dataDir));
   const agentStreams = new AgentStreams(agentLinks, agentJoin, log);
   const remoteDesktops = new RemoteDesktopVms(agentLinks, agentStreams, remoteVms, log);
+  new ImageCopies(store, dataDir, agentLinks, agentStreams, log); // hosts without shared storage ask it for image files
   remoteVms.attachCommands(remoteDesktops);
   if (homeLeases) {
     // Agents' hosts join the lockspace at their link and take their desktops' home leases through it.

@@ -18,11 +18,12 @@ export interface DesktopHomeSteps extends DesktopVmSteps {
   keyboardLayoutOf(user: string): Promise<string | undefined>;
 }
 
-/** The user's home made if new, leased (with serve --home-leases, sanlock's lease for this QEMU on its host too), then
+/** A scratch-home pool's desktop has its blank home from its start. Otherwise: the user's home made if new, leased (with serve --home-leases, sanlock's lease for this QEMU on its host too), then
  *  plugged in; the lease given back when the plug fails. */
 export async function attachHome(s: DesktopHomeSteps, row: PoolDesktopRow, pool: Pool, user: string): Promise<void> {
   const guest = await s.guests.watch(row.name);
   if (!guest) throw new ArdesiaError('VM_NOT_RUNNING', `desktop ${row.name} is not running`);
+  if (pool.home === 'scratch') return; // its blank home disk came with the VM (desktop-vm.ts); nothing of the user's to plug
   await s.homes.ensure(user, pool.homeSizeBytes, 'broker');
   await s.homes.lease(user, row.name, guest.pid, guest.host);
   try {

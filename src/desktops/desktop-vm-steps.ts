@@ -11,7 +11,7 @@ import { verifiedVersionPath } from '../images/versions.js';
 import { createLinkedClone, resetLinkedClone } from '../storage/index.js';
 import { vmHostOf } from '../store/vms.js';
 import type { DesktopGuests } from './desktop-guests.js';
-import { desktopVmSpec, resumedMessage } from './desktop-vm.js';
+import { desktopVmSpec, resumedMessage, scratchHomeRenew } from './desktop-vm.js';
 import type { PoolTemplates } from './pool-templates.js';
 import { poolDesktopUpdate, type PoolDesktopRow } from './pool-repo.js';
 
@@ -84,17 +84,19 @@ export async function recloneDesktop(s: Pick<DesktopVmSteps, 'ctx' | 'log'>, row
   const version = target ?? row.version;
   const base = await verifiedVersionPath(s.ctx, pool.image, version);
   await resetLinkedClone(s.ctx.paths.desktopSystem(row.name), base);
+  await scratchHomeRenew(s.ctx.paths.desktopSystem(row.name), pool);
   row.version = version;
   row.image = pool.image;
   await poolDesktopUpdate(s.ctx.db, row.name, { version, image: pool.image });
 }
 
 /** First clone of a new desktop (state provisioning). */
-export async function provisionDesktop(ctx: ServiceContext, row: PoolDesktopRow): Promise<void> {
+export async function provisionDesktop(ctx: ServiceContext, row: PoolDesktopRow, pool: Pool): Promise<void> {
   const base = await verifiedVersionPath(ctx, row.image, row.version);
   const system = ctx.paths.desktopSystem(row.name);
   await mkdir(dirname(system), { recursive: true, mode: 0o700 });
   await createLinkedClone({ base, overlay: system });
+  await scratchHomeRenew(system, pool);
 }
 
 /** Polls `test` every 50 ms until it holds or `timeoutMs` has passed. */

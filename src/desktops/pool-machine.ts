@@ -321,8 +321,8 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
   }
 
   /** First clone of a new desktop (state provisioning). */
-  provision(row: PoolDesktopRow): Promise<void> {
-    return provisionDesktop(this.ctx, row);
+  provision(row: PoolDesktopRow, pool: Pool): Promise<void> {
+    return provisionDesktop(this.ctx, row, pool);
   }
 
   /** Every step idempotent (re-run after a crash): VM off, home released, definition, files and row gone. */

@@ -215,7 +215,7 @@ export class PoolPlanner {
     if (!row) return;
     try {
       if (await this.ctx.vms.get(name).then(() => true, () => false)) throw new ArdesiaError('VM_EXISTS', `a VM named ${name} already exists; rename it or remove it`);
-      await this.machine.provision(row);
+      await this.machine.provision(row, pool);
     } catch (err) {
       this.ctx.deps.log.error({ err, desktop: name, pool: pool.name }, `cloning the system disk of ${name} failed`);
       await this.ctx.db.updateTable('pool_desktops').set({ last_error: `cloning failed: ${(err as Error).message}` }).where('name', '=', name).execute();

@@ -289,7 +289,7 @@ export class VmManager {
   }
 
   private async afterExit(name: string, reason: string): Promise<void> {
-    if (this.quietExits.delete(name)) return; // recorded already, or it runs on another host now
+    if (this.quietExits.delete(name)) return; // it runs on another host now
     const rec = await vmGet(this.db, name);
     if (!rec) return;
     if (rec.transient) await vmDelete(this.db, name);

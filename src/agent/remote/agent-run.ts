@@ -18,7 +18,9 @@ import { dataDirLock } from '../../lib/data-dir-lock.js';
 import { vmCommandRun } from './agent-commands.js';
 import { isMigrationCommand, migrationCommandRun } from './agent-migration.js';
 import { isManagerOp, vmOpRun } from './agent-vm-ops.js';
-import { streamDial } from './agent-streams.js';
+import { dial, streamDial } from './agent-streams.js';
+import { ImageFetches } from './image-fetches.js';
+import type { HostStorage } from '../../contract/hosts.js';
 import { AgentVms } from './agent-vms.js';
 import { type AgentState, agentStateRead, agentStateWrite, controllerAfter, controllerCandidates } from './agent-state.js';
 import { type FenceClock, fenceDue, fenceReason } from './agent-fence.js';
@@ -42,6 +44,8 @@ export interface AgentRunOptions {
   probeTimeoutMs?: number;
   /** --fence-after: with no controller this long, every VM of the host is stopped by force (agent-fence.ts). */
   fenceAfterMs?: number;
+  /** --storage: `local` when the host does not mount the shared data folder (image files copied here, local-images.ts). */
+  storage?: HostStorage;
   log: Logger;
   signal: AbortSignal;
 }
@@ -96,9 +100,9 @@ function errorOf(body: Partial<ErrorBody> | undefined, status: number | undefine
   return new Error(`the controller answered ${status}`);
 }
 
-async function capacityMeasure(hostReport: Promise<HostReport>): Promise<AgentCapacity> {
+async function capacityMeasure(hostReport: Promise<HostReport>, storage: HostStorage): Promise<AgentCapacity> {
   const report = await hostReport;
-  return { ...measuredCapacity(), qemuVersion: report.qemu.version, accel: report.accel, kvmProbe: { ok: report.probe.ok, detail: report.probe.detail.slice(0, 500) } };
+  return { ...measuredCapacity(), qemuVersion: report.qemu.version, accel: report.accel, kvmProbe: { ok: report.probe.ok, detail: report.probe.detail.slice(0, 500) }, storage };
 }
 
 /** Runs until the signal aborts (resolves) or a refusal no retry cures (throws it). */
@@ -120,11 +124,11 @@ async function agentServe(state: AgentState, opts: AgentRunOptions): Promise<voi
   // A standby refuses the link (it answers only who leads): the agent moves on to the next controller.
   const urls = controllerCandidates(state, opts.controllers).map(httpsUrl);
   const hostReport = hostCheck(opts.probeTimeoutMs === undefined ? {} : { probeTimeoutMs: opts.probeTimeoutMs });
-  const capacity = await capacityMeasure(hostReport);
-  log.info({ capacity }, `agent of host ${state.host}: ${capacity.memoryMiB} MiB, ${capacity.vcpus} CPUs, ${capacity.accel}`);
+  const capacity = await capacityMeasure(hostReport, opts.storage ?? 'shared');
+  log.info({ capacity }, `agent of host ${state.host}: ${capacity.memoryMiB} MiB, ${capacity.vcpus} CPUs, ${capacity.accel}, ${capacity.storage === 'local' ? 'storage of its own (image files copied here)' : 'the shared data folder'}`);
   // The daemon's umask: runtime files and logs owner-only unless made otherwise on purpose.
   process.umask(0o077);
-  const vms = await AgentVms.open(opts.dataDir, state.host, hostReport, log);
+  const vms = await AgentVms.open(opts.dataDir, state.host, hostReport, log, capacity.storage);
   // Lost since the start: QEMUs found again are fenced too when no controller answers in time.
   const fence: FenceClock = { fenceAfterMs: opts.fenceAfterMs, lostSinceMs: Date.now(), fenced: false };
   const fenceTimer = opts.fenceAfterMs === undefined ? undefined : setInterval(() => {
@@ -193,6 +197,7 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
     };
     const reportSoon = () => void report().catch((err: Error) => log.warn({ err }, 'reporting the VMs failed'));
     let heartbeatEveryMs: number | undefined;
+    const imageFetches = new ImageFetches((m) => ws.readyState === ws.OPEN && (ws.send(agentMessageEncode(m)), true), (stream) => dial(stream, url, state));
     const heartbeat = () => {
       // A controller that stopped answering (cut off without a FIN) is left: the next link is dialled.
       if (Date.now() - lastAckAt > ACKS_MISSED_LIMIT * heartbeatEveryMs!) {
@@ -234,6 +239,7 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
         // Before the desired set that follows is carried out (desiredReceive waits for the join).
         // Not joined: no heartbeat may say this host is up; the link is dropped and the join tried again at the next.
         if (m.homeLeases) void vms.leasesEnable(m.homeLeases).then((joined) => joined || ws.close(1000, 'home leases: joining the lockspace failed'));
+        if (vms.localImages) vms.localImages.fetcher = (path, offset) => imageFetches.fetch(path, offset);
       } else if (m.type === 'vm-desired') {
         // The first full set is carried out (VMs the cluster gave away killed) before the first heartbeat: until then the
         // controller does not see this host up (a host back after being declared down rejoins empty).
@@ -255,6 +261,8 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
           if (isManagerOp(command)) reportSoon(); // a pause or unpause shows in the VM's state at once
           if (ws.readyState === ws.OPEN) ws.send(agentMessageEncode(result));
         });
+      } else if (m.type === 'image-stream') {
+        imageFetches.answer(m);
       } else if (m.type === 'ack') {
         lastAckAt = Date.now();
       } else if (m.type === 'refused') {
@@ -264,6 +272,8 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
     ws.on('error', (err) => log.warn({ err: err.message }, 'agent link error'));
     ws.on('close', (code, reason) => {
       clearInterval(beat);
+      if (vms.localImages) vms.localImages.fetcher = undefined;
+      imageFetches.linkClosed();
       opts.signal.removeEventListener('abort', onAbort);
       vms.off('guest-event', onGuestEvent);
       if (refusal) reject(refusal);

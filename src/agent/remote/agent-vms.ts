@@ -1,7 +1,8 @@
 // The VMs of an agent's host: the controller's desired set driven with the same VM manager (and so the same launch, uids,
 // NAT guard and reconcile) as the controller's own VMs, over a store of the agent's own (DATA_DIR/agent-vms.db: each VM's
 // spec, so a restarted agent finds its QEMUs again by pidfile + cmdline + QMP). runtime/ and logs/ are in DATA_DIR; disks
-// are where the spec names them (the shared data folder). QEMUs outlive the agent.
+// are where the spec names them (the shared data folder), or, on a host without it, made here from copies of the image
+// files (local-images.ts). QEMUs outlive the agent.
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -19,12 +20,14 @@ import type { HostReport } from '../../hypervisor/host/index.js';
 import type { VmRuntime } from '../../hypervisor/vm-runtime.js';
 import { NatGuard } from '../../network/nat-guard-host.js';
 import { openStore, type Store } from '../../store/db.js';
-import { vmList } from '../../store/vms.js';
+import { vmList, vmSetDesired } from '../../store/vms.js';
 import { ownerPolicyLoad } from '../../vms/owner-files.js';
 import { VmManager } from '../../vms/vm-manager.js';
 import { VmUids, vmUidRange } from '../../vms/vm-uids.js';
 import type { VmOps } from './agent-vm-ops.js';
 import { HostImageChecks } from './image-checks.js';
+import { LocalImages } from './local-images.js';
+import type { HostStorage } from '../../contract/hosts.js';
 import { desiredMerge, specOnAgentHost, type VmAction, vmActions } from './vm-plan.js';
 
 /** How long a kill (a forced stop, a VM no longer wanted here) waits for QEMU to be gone. */
@@ -55,12 +58,14 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     private readonly applied: Map<string, number>,
     private readonly imageChecks: HostImageChecks,
     private readonly log: Logger,
+    /** A host without shared storage (agent --storage local): its image copies and made disks. */
+    readonly localImages: LocalImages | undefined,
   ) {
     super();
   }
 
   /** Opens the agent's store and finds the host's running QEMUs again (the VM manager's reconcile). */
-  static async open(dataDir: string, host: string, hostReport: Promise<HostReport>, log: Logger): Promise<AgentVms> {
+  static async open(dataDir: string, host: string, hostReport: Promise<HostReport>, log: Logger, storage: HostStorage = 'shared'): Promise<AgentVms> {
     const store = await openStore(join(dataDir, 'agent-vms.db'));
     const vmUids = new VmUids(vmUidRange());
     const natGuard = new NatGuard(dataDir, { allowUnguarded: false, vmUids: vmUids.range }, log);
@@ -77,7 +82,7 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     const launchPrefix = () => self?.leases?.registerPrefix();
     const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy: ownerPolicyLoad(undefined), natGuard, placer: { placeVm: async () => host }, vmUids, onRuntime, launchPrefix });
     const appliedPath = join(dataDir, 'vm-generations.json');
-    self = new AgentVms(manager, store, appliedPath, appliedRead(appliedPath), new HostImageChecks(join(dataDir, 'image-checks.json'), host, log), log);
+    self = new AgentVms(manager, store, appliedPath, appliedRead(appliedPath), new HostImageChecks(join(dataDir, 'image-checks.json'), host, log), log, storage === 'local' ? new LocalImages(dataDir, host, log) : undefined);
     const found = await manager.reconcile();
     log.info(found, `agent of ${host}: ${found.adopted.length} running VM(s) found again`);
     return self;
@@ -159,16 +164,41 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
       else if (a.generation !== null) this.applied.set(a.name, a.generation);
     }
     if (actions.length > 0) appliedWrite(this.appliedPath, this.applied);
+    if (this.desiredComplete) await this.collectLocal().catch((err: Error) => this.log.warn({ err }, `removing unused image copies failed: ${err.message}`));
   }
 
   private async carryOut(a: VmAction): Promise<void> {
     this.log.info({ vm: a.name, action: a.kind }, `vm ${a.name}: ${a.kind}`);
     if (a.kind === 'start') {
-      await this.manager.define([specOnAgentHost(a.spec)], () => 'controller');
-      await this.manager.start(a.name, undefined, undefined, undefined, this.checkedFirst(a.images));
+      const spec = this.localImages ? await this.localSpec(a) : a.spec;
+      await this.manager.define([specOnAgentHost(spec)], () => 'controller');
+      // Copies were checked whole as they arrived (local-images.ts); the shared folder's files are checked at first use.
+      await this.manager.start(a.name, undefined, undefined, undefined, this.localImages ? {} : this.checkedFirst(a.images));
     } else if (a.kind === 'stop') await this.manager.stop(a.name, {});
     else if (a.kind === 'kill') await this.manager.stop(a.name, { force: true, waitMs: KILL_WAIT_MS });
     else if (a.kind === 'remove') await this.manager.undefine(a.name);
+  }
+
+  /** On a host without shared storage: the spec with its files copied and made here. A failure is the start's, reported
+   *  with its reason like a QEMU's (the VM defined as the controller gave it, recorded stopped). */
+  private async localSpec(a: Extract<VmAction, { kind: 'start' }>): Promise<VmSpec> {
+    try {
+      return await this.localImages!.prepare(a.spec, a.images ?? [], a.local ?? { disks: [], boot: [] });
+    } catch (err) {
+      await this.manager.define([specOnAgentHost(a.spec)], () => 'controller');
+      await vmSetDesired(this.store, a.name, { desired: 'stopped', lastStopReason: `start failed: ${(err as Error).message}` });
+      throw err;
+    }
+  }
+
+  /** Copies and made disks no VM of this host needs any more are removed (after each pass). */
+  private async collectLocal(): Promise<void> {
+    if (!this.localImages) return;
+    const held = [...this.desired.values()].filter((d) => d.desired !== 'absent');
+    const files = new Set(held.flatMap((d) => [...(d.images ?? []).map((i) => i.path), ...(d.local?.boot ?? [])]));
+    const vms = new Set([...held.map((d) => d.name), ...(await this.manager.list()).filter((v) => v.state !== 'stopped').map((v) => v.name)]);
+    // A copy's whole chain: its backings are kept with it (each version's checks list its chain).
+    await this.localImages.collect(files, vms);
   }
 
   /** A start's image files checked on this host before QEMU opens them (their first use here, or changed since). */

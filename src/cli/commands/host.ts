@@ -39,6 +39,7 @@ export function registerHostCommands(program: Command): void {
         `join token for host ${r.host} (works once, until ${r.expiresAt}):`,
         r.token,
         `on ${r.host}: ardesia agent --controller ${r.controller} --join TOKEN --data-dir /var/lib/ardesia-agent`,
+        `  (add --storage local if ${r.host} does not mount the shared data folder)`,
         `(the agent pins the controller's certificate ${r.fingerprint})`,
       ].join('\n'));
     });
@@ -138,7 +139,7 @@ const limitVcpus = (h: HostView) => Math.floor(h.capacity.vcpus * h.capacity.cpu
 
 function hostRows(hosts: HostView[]): string {
   return table(
-    ['HOST', 'STATE', 'MEMORY MiB', 'VCPUS', 'IN SESSION', 'SPARES', 'VMS', 'KSM SAVED MiB', 'AGENT', 'HEARTBEAT', 'LABELS'],
+    ['HOST', 'STATE', 'MEMORY MiB', 'VCPUS', 'IN SESSION', 'SPARES', 'VMS', 'KSM SAVED MiB', 'AGENT', 'STORAGE', 'HEARTBEAT', 'LABELS'],
     hosts.map((h) => [
       `${h.name}${h.controller ? ' *' : ''}`,
       h.state,
@@ -149,6 +150,7 @@ function hostRows(hosts: HostView[]): string {
       String(h.used.runningVms),
       h.ksm === null || !h.ksm.available ? '-' : h.ksm.enabled || h.ksm.savedBytes > 0 ? mib(h.ksm.savedBytes) : 'off',
       h.controller ? 'embedded' : h.agent === null ? 'no hello yet' : `${h.agent.linked ? 'linked' : 'unlinked'} ${h.agent.accel}`,
+      h.storage,
       h.heartbeatAt,
       h.labels.join(',') || '-',
     ]),
@@ -164,6 +166,7 @@ function hostText(h: HostDetail): string {
     `  capacity ${c.memoryMiB} MiB × ${c.memoryOvercommit} overcommit, ${c.vcpus} CPUs × ${c.cpuOvercommit}; labels ${h.labels.join(', ') || '-'}${h.labelsFrom === 'serve' ? ' (from its serve --host-label)' : ''}`,
     `  promised ${h.used.memoryMiB} MiB, ${h.used.vcpus} vCPUs to ${h.used.runningVms} VM(s): ${h.used.desktopsInSession} desktop(s) in session, ${h.used.spares} spare(s)`,
     `  memory   ${ksmText(h.ksm)}`,
+    `  storage  ${h.storage === 'local' ? 'its own (agent --storage local): image files copied here as its desktops need them; pools with scratch homes, non-persistent, only' : 'the shared data folder'}`,
     ...(h.agent ? [`  agent    ${h.agent.version}, ${h.agent.linked ? 'linked' : 'not linked'}; QEMU ${h.agent.qemuVersion ?? 'missing'}, ${h.agent.accel} (KVM probe: ${h.agent.kvmProbe.ok ? 'ran' : h.agent.kvmProbe.detail})${h.agent.load ? `; load ${h.agent.load.loadAverage1m.toFixed(2)}, ${h.agent.load.memoryFreeMiB} MiB free` : ''}`] : []),
     left === 0 ? '  left     nothing runs here' : `  left     ${left}:`,
     ...h.desktops.map((d) => `    desktop ${d.name} (pool ${d.pool}, ${d.state}${d.user ? `, ${d.user}` : ''})`),

@@ -2,7 +2,7 @@
 import { terminalSafeLine } from '../terminal-safe.js';
 import { type Command, InvalidArgumentError } from 'commander';
 import { type Forecast, MAX_FORECAST_WEEKS, parseSpareRule, SPARE_RULE_FORMAT, type SpareRule, spareRuleText, WEEKDAYS } from '../../contract/pool-schedule.js';
-import { type DesktopView, MAX_IDLE_MINUTES, MAX_POOL_DESKTOPS, OnLogoff, type PoolView, StartMode, type SessionInfo, poolNetworkText } from '../../contract/pools.js';
+import { type DesktopView, MAX_IDLE_MINUTES, MAX_POOL_DESKTOPS, OnLogoff, PoolHome, type PoolView, StartMode, type SessionInfo, poolNetworkText } from '../../contract/pools.js';
 import { MAX_VCPUS } from '../../contract/vm.js';
 import { commaList, flag, MiB, nonNegativeInt, oneOf, positiveInt, versionOrLatest } from '../options.js';
 import { output, table } from '../output.js';
@@ -21,6 +21,7 @@ type PoolFlags = {
   vcpus?: number;
   memory?: number;
   homeSize?: number;
+  home?: PoolHome;
   persistent?: boolean;
   onLogoff?: OnLogoff;
   idleDisconnect?: number;
@@ -50,6 +51,7 @@ function poolFields(f: PoolFlags): Record<string, unknown> {
   if (f.vcpus !== undefined) out.vcpus = f.vcpus;
   if (f.memory !== undefined) out.memoryMiB = Math.round(f.memory / MiB);
   if (f.homeSize !== undefined) out.homeSizeBytes = f.homeSize;
+  if (f.home !== undefined) out.home = f.home;
   if (f.persistent !== undefined) out.persistent = f.persistent;
   if (f.onLogoff) out.onLogoff = f.onLogoff;
   if (f.idleDisconnect !== undefined) out.idleDisconnectMinutes = f.idleDisconnect;
@@ -75,7 +77,8 @@ function poolOptions(cmd: Command): Command {
     .option('--cold <n>', 'cold spares: cloned but stopped, quick to start', desktops)
     .option('--vcpus <n>', 'vCPUs per desktop', positiveInt(MAX_VCPUS))
     .option('--memory <size>', 'memory per desktop, e.g. 1G or 512M', memorySize)
-    .option('--home-size <size>', 'size of a new user home volume', diskSize)
+    .option('--home-size <size>', 'size of a new user home volume (or of a scratch home)', diskSize)
+    .option('--home <volume|scratch>', "volume: each user's home volume, kept (hosts with the shared data folder only); scratch: a blank disk wiped at every reset, nothing kept (runs on hosts without shared storage too)", oneOf(PoolHome.options))
     .option('--persistent', 'desktops stay their first user’s')
     .option('--on-logoff <reset|keep|keep-until-update>', 'what a persistent desktop does at logoff', oneOf(OnLogoff.options))
     .option('--idle-disconnect <minutes>', 'close display clients after this long without input (0 = never)', minutes)
@@ -108,7 +111,7 @@ function poolText(p: PoolView): string {
     `  desktops ${p.counts.total} (min ${p.minDesktops}, max ${p.maxDesktops}); spares warm ${p.warmSpares}, cold ${p.coldSpares}`,
     `  states   ${states(p)}`,
     `  versions ${versions(p)}${p.pendingAtLogoff.length ? `; moving at logoff: ${p.pendingAtLogoff.join(', ')}` : ''}`,
-    `  each     ${p.vcpus} vCPU, ${p.memoryMiB} MiB; ${p.persistent ? `persistent (on logoff: ${p.onLogoff})` : 'non-persistent (reset at logoff)'}`,
+    `  each     ${p.vcpus} vCPU, ${p.memoryMiB} MiB; ${p.persistent ? `persistent (on logoff: ${p.onLogoff})` : 'non-persistent (reset at logoff)'}; home: ${p.home === 'scratch' ? 'scratch (wiped at reset)' : "the user's volume"}`,
     `  entitled users: ${p.entitled.users.join(', ') || '-'}; groups: ${p.entitled.groups.join(', ') || '-'}`,
     `  display  browser (noVNC)${p.spice ? `, SPICE on ${p.spice.listen} (native clients: .vv)` : ''}`,
     `  network  ${poolNetworkText(p.network)}`,

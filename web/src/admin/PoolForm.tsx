@@ -16,6 +16,8 @@ interface Draft {
   vcpus: number;
   memoryMiB: number;
   persistent: boolean;
+  /** A blank home wiped at every reset instead of the user's volume: the pool may run on hosts without shared storage. */
+  scratchHome: boolean;
   userReset: boolean;
   onLogoff: Pool['onLogoff'];
   idleDisconnectMinutes: number;
@@ -55,6 +57,7 @@ function draftOf(pool: PoolView | undefined, images: ImageInfo[]): Draft {
     vcpus: pool?.vcpus ?? 1,
     memoryMiB: pool?.memoryMiB ?? 1024,
     persistent: pool?.persistent ?? false,
+    scratchHome: pool?.home === 'scratch',
     userReset: pool?.userReset ?? false,
     onLogoff: pool?.onLogoff ?? 'reset',
     idleDisconnectMinutes: pool?.idleDisconnectMinutes ?? 0,
@@ -109,6 +112,7 @@ function bodyOf(d: Draft): Partial<Pool> & { name: string; image: string } {
     vcpus: d.vcpus,
     memoryMiB: d.memoryMiB,
     persistent: d.persistent,
+    home: d.scratchHome ? 'scratch' : 'volume',
     userReset: d.userReset,
     ...(d.persistent ? { onLogoff: d.onLogoff } : {}),
     idleDisconnectMinutes: d.idleDisconnectMinutes,
@@ -173,6 +177,9 @@ export function PoolForm(props: { pool?: PoolView; images: ImageInfo[]; onDone: 
       {num('idleLogoffMinutes', 'Log off disconnected sessions after (minutes, 0 = never)')}
       <label className="inline">
         <input type="checkbox" checked={d.persistent} onChange={(e) => set('persistent', e.target.checked)} /> Persistent (a desktop stays its first user's)
+      </label>
+      <label className="inline">
+        <input type="checkbox" checked={d.scratchHome} onChange={(e) => set('scratchHome', e.target.checked)} /> Scratch home (blank at every reset, nothing kept; runs on hosts without shared storage too)
       </label>
       <label className="inline">
         <input type="checkbox" checked={d.userReset} onChange={(e) => set('userReset', e.target.checked)} /> Users may reset their own desktop
