@@ -16,8 +16,8 @@ const PEER = join(import.meta.dirname, 'display-gateway-peer.js');
 const CLOCK_TICKS = 100;
 type Side = 'ardesia' | 'websockify';
 
-export function startProcess(cmd: string, args: string[], readyText?: string): Promise<ChildProcess> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startProcess(cmd: string, args: string[], readyText?: string, cwd?: string): Promise<ChildProcess> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
   let out = '';
   return new Promise((ok, fail) => {
     const onData = (d: Buffer) => {

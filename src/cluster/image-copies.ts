@@ -4,7 +4,7 @@
 // have. Only files the store records are sent: an agent's credential reads no home, desktop disk or other file.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import type { AgentMessage } from '../contract/agent.js';
@@ -69,6 +69,8 @@ export class ImageCopies {
 
   /** A file the store records as an image version (its published sum) or an image's boot file (summed here). */
   private async imageFile(path: string): Promise<{ sha256: string; size: number }> {
+    // Only a path as the store would name it: no `..`, no doubled or trailing slash.
+    if (resolve(path) !== path) throw new ArdesiaError('IMAGE_NOT_FOUND', `${path} is no image version, kernel or initrd this controller records`);
     const version = imageVersionAt(this.imagesDir, path);
     if (version) {
       const row = await versionGet(this.db, version.image, version.version);
@@ -91,7 +93,7 @@ export class ImageCopies {
 }
 
 /** The file from `offset` to its end into the stream, one frame per read, each sent before the next read; closed 1000. */
-async function fileInto(ws: WebSocket, path: string, offset: number): Promise<void> {
+export async function fileInto(ws: WebSocket, path: string, offset: number): Promise<void> {
   const closed = new Promise<never>((_, reject) => ws.once('close', (code) => reject(new Error(`the stream closed (${code})`))));
   closed.catch(() => undefined);
   for await (const chunk of createReadStream(path, { start: offset, highWaterMark: FRAME_BYTES })) {

@@ -16,7 +16,7 @@ import type { DesktopView, PoolView, SessionInfo } from '../../src/contract/pool
 import { AgentProc } from '../helpers/agent-proc.js';
 import { killRuntimeQemus, qemuPidsUnder, runCli, TestDaemon, until } from '../helpers/daemon.js';
 import { freshDatabaseForNamespaces } from '../helpers/postgres.js';
-import { typeAndExpect } from '../images/support.js';
+import { cliJson, typeAndExpect } from '../images/support.js';
 import { NetLab } from '../netboot/lab.js';
 import { helperImage, poolShow, untilDesktops, userClient } from '../pools/support.js';
 
@@ -33,11 +33,7 @@ let alice: ApiClient;
 const dirs: string[] = [];
 
 const cli = (args: string[]) => runCli(controller.dataDir, args);
-async function json<T>(args: string[]): Promise<T> {
-  const r = await cli(['--json', ...args]);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  return JSON.parse(r.stdout) as T;
-}
+const json = <T>(args: string[]) => cliJson<T>(controller, args);
 function tempDir(prefix: string): string {
   const d = mkdtempSync(join(tmpdir(), prefix));
   dirs.push(d);

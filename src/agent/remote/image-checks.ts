@@ -69,7 +69,7 @@ function identityOf(path: string, host: string): Identity {
     return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, dev: st.dev };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    throw new ArdesiaError('IMAGE_CORRUPT', `${path} is missing on host ${host} (is the shared data folder mounted there?); it will not be used there`);
+    throw new ArdesiaError('IMAGE_CORRUPT', `${path} is missing on host ${host} (is the shared data folder mounted there? A host without it runs its agent with --storage local); it will not be used there`);
   }
 }
 

@@ -1,0 +1,93 @@
+// Image copies to a host without shared storage, against stock tools doing the same job, alternated in one run.
+// Ardesia: the agent's LocalImages (this process) copies a STREAM_MIB version from the controller's code in a process of
+// its own (image-copy-peer.ts) over a pinned TLS WebSocket, writes it to its .part, checks its sha256 and makes a linked
+// clone on it — a desktop's first start on that host. Baseline: `openssl s_server -WWW` serving the same file over TLS
+// and `curl` fetching it, then `sha256sum` of what arrived (the same bytes, the same TLS, the same check).
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { WebSocket } from 'ws';
+import { LocalImages } from '../src/agent/remote/local-images.js';
+import { pinnedConnect } from '../src/agent/remote/pinned-tls.js';
+import { VmSpec } from '../src/contract/vm.js';
+import { serverCertificateEnsure } from '../src/tls/certs.js';
+import { quietTree, startProcess } from './display-gateway.js';
+import { alternatedOrder, median, pairedRatios, round } from './lib/stats.js';
+
+const STREAM_MIB = 256;
+const ROUNDS = 3;
+const PEER = join(import.meta.dirname, 'image-copy-peer.js');
+const PORT = 18951;
+const BASELINE_PORT = 18952;
+type Side = 'ardesia' | 'curl + openssl s_server';
+
+export async function run(): Promise<{ name: string; rows: Array<Record<string, string | number>>; notes?: string[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'icb-'));
+  const children: ChildProcess[] = [];
+  try {
+    const served = join(dir, 'served');
+    mkdirSync(served);
+    const version = join(served, '1.qcow2');
+    // Random bytes (nothing compresses), written as a raw file and converted so the agent sees a real qcow2 version.
+    const raw = join(dir, 'raw');
+    const fd = openSync(raw, 'w');
+    for (let i = 0; i < STREAM_MIB; i++) writeSync(fd, randomBytes(1 << 20));
+    closeSync(fd);
+    execFileSync('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, version]);
+    rmSync(raw);
+    const bytes = statSync(version).size;
+    const sha256 = execFileSync('sha256sum', [version], { encoding: 'utf8' }).split(' ')[0]!;
+    const cert = await serverCertificateEnsure(join(dir, 'tls'), '127.0.0.1');
+    const peer = await startProcess(process.execPath, [PEER, String(PORT), cert.certPath, cert.keyPath], 'ready');
+    const sServer = await startProcess('openssl', ['s_server', '-WWW', '-accept', String(BASELINE_PORT), '-cert', cert.certPath, '-key', cert.keyPath], 'ACCEPT', served);
+    children.push(peer, sServer);
+    const url = new URL(`https://127.0.0.1:${PORT}`);
+    const mibPerS: Record<Side, number[]> = { ardesia: [], 'curl + openssl s_server': [] };
+    const serverCpu: Record<Side, number[]> = { ardesia: [], 'curl + openssl s_server': [] };
+    const mib = bytes / 2 ** 20;
+    let round_ = 0;
+    for (const { side } of alternatedOrder<Side>(['ardesia', 'curl + openssl s_server'], ROUNDS)) {
+      const host = join(dir, `host-${round_++}`);
+      const serverPid = side === 'ardesia' ? peer.pid! : sServer.pid!;
+      const cpuBefore = await quietTree(serverPid);
+      const t0 = process.hrtime.bigint();
+      if (side === 'ardesia') {
+        const images = new LocalImages(host, 'bench', pino({ level: 'silent' }));
+        images.fetcher = async (path, offset) => {
+          const socket = await pinnedConnect(url, cert.fingerprint);
+          const ws = new WebSocket(`wss://127.0.0.1:${PORT}/?path=${encodeURIComponent(path)}&offset=${offset}`, { createConnection: () => socket, perMessageDeflate: false, maxPayload: 2 << 20 });
+          await new Promise((ok, fail) => (ws.once('open', ok), ws.once('error', fail)));
+          ws.pause();
+          return { ws, size: bytes, sha256 };
+        };
+        await images.prepare(VmSpec.parse({ name: 'd1', disks: [{ path: '/ctl/desktops/d1/system.qcow2' }] }), [{ path: version, sha256 }], { disks: [{ disk: 0, base: version }], boot: [] });
+      } else {
+        mkdirSync(host);
+        const out = join(host, '1.qcow2');
+        execFileSync('curl', ['-sk', '--fail', '-o', out, `https://127.0.0.1:${BASELINE_PORT}/1.qcow2`]);
+        const got = execFileSync('sha256sum', [out], { encoding: 'utf8' }).split(' ')[0];
+        if (got !== sha256) throw new Error(`curl's copy has sha256 ${got}, not ${sha256}`);
+      }
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      mibPerS[side].push(mib / seconds);
+      serverCpu[side].push((((await quietTree(serverPid)) - cpuBefore) * 1000) / mib);
+      rmSync(host, { recursive: true, force: true });
+    }
+    const ratio = median(pairedRatios(mibPerS.ardesia, mibPerS['curl + openssl s_server']));
+    return {
+      name: 'image-copy',
+      rows: [
+        { path: 'ardesia (controller → agent, copy + sha256 + clone)', 'MiB/s': round(median(mibPerS.ardesia), 1), 'sender cpu ms/MiB': round(median(serverCpu.ardesia), 2) },
+        { path: 'curl + openssl s_server -WWW, then sha256sum', 'MiB/s': round(median(mibPerS['curl + openssl s_server']), 1), 'sender cpu ms/MiB': round(median(serverCpu['curl + openssl s_server']), 2) },
+        { path: 'ratio ardesia/baseline', 'MiB/s': round(ratio, 2), 'sender cpu ms/MiB': round(median(serverCpu.ardesia) / median(serverCpu['curl + openssl s_server']), 2) },
+      ],
+      notes: [`a ${round(mib, 1)} MiB qcow2 version (random data) × ${ROUNDS} rounds each, alternated, over loopback TLS; both ends on this machine`],
+    };
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
