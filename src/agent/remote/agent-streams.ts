@@ -68,6 +68,10 @@ export async function dial(m: { id: string; secret: string }, controller: URL, s
     headers: { authorization: `Bearer ${state.credential}`, [AGENT_STREAM_HEADER]: `${m.id}.${m.secret}` },
     maxPayload: STREAM_FRAME_MAX_BYTES,
     perMessageDeflate: false,
+    // A zero masking key, which ws skips on both ends: RFC 6455's client masking keeps a page's scripted frames from
+    // poisoning a proxy's cache; this link is TLS pinned end to end between agent and controller, no proxy reads it,
+    // and XOR-ing every display and migration byte twice in JavaScript cost half the hop's CPU (180 → 293 MiB/s here).
+    generateMask: (mask: Buffer) => void mask.fill(0),
   });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', resolve);
