@@ -47,12 +47,12 @@ export function tcpProbe(daemon: TestDaemon, vm: string, host: string, port: num
   return onConsole(daemon, vm, `r=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 30 ${host} ${port} 2>/dev/null | tr -d '\\r' | grep -m 1 '^HTTP/')`);
 }
 
-/** A probe expected to connect, tried up to three times: a slow TCG guest under load must not pass for a refusal. */
+/** A probe expected to connect, tried up to five times: a slow TCG guest under load must not pass for a refusal. */
 export async function tcpReach(daemon: TestDaemon, vm: string, host: string, port: number): Promise<string> {
   let got = '';
-  for (let i = 0; i < 3 && !got.startsWith('HTTP/'); i++) {
-    // A refusal can come at once from a guest starved under load (a rehearsal saw three in a row): tries spaced out.
-    if (i > 0) await new Promise((r) => setTimeout(r, 3000));
+  for (let i = 0; i < 5 && !got.startsWith('HTTP/'); i++) {
+    // A refusal can come at once from a guest starved under load (rehearsals saw three in a row, twice): tries spaced out.
+    if (i > 0) await new Promise((r) => setTimeout(r, 5000));
     got = await tcpProbe(daemon, vm, host, port);
   }
   return got;
