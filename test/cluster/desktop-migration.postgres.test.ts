@@ -179,8 +179,11 @@ test('the logoff after the moves goes through the new host: the home is released
   await alice.request('POST', `/v1/sessions/${desktop}/logoff`);
   const kept = await desktopWhere('kept after logoff', (d) => d.name === desktop && d.state !== 'in-use' && d.state !== 'logging-off');
   assert.equal(kept.user, 'alice', 'a persistent desktop keeps its owner');
-  const released = await json<HomeInfo & { path: string }>(['home', 'show', 'alice']);
-  assert.equal(released.leasedTo, null);
+  // The desktop is ready again as its home's release begins (lifecycle.ts: ready, then release-home): wait for it.
+  const released = await until('the home of alice released', async () => {
+    const home = await json<HomeInfo & { path: string }>(['home', 'show', 'alice']);
+    return home.leasedTo === null ? home : undefined;
+  }, 60_000, 200);
   assert.equal(released.siteLease?.host ?? null, null);
   const raw = join(tempDir(), 'home.raw');
   execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', released.path, raw]);
@@ -238,8 +241,10 @@ test("the controller's own host drained: a persistent desktop in session there m
   assert.deepEqual([leaseHome.siteLease?.host, leaseHome.siteLease?.pid], ['ctl', homePid]);
   await bob.request('POST', `/v1/sessions/${name}/logoff`);
   await untilDesktops(controller, 'here', 'kept after logoff', (ds) => ds.some((d) => d.name === name && d.state === 'ready' && d.user === 'bob'), 120_000);
-  const released = await json<HomeInfo & { path: string }>(['home', 'show', 'bob']);
-  assert.equal(released.leasedTo, null);
+  const released = await until('the home of bob released', async () => {
+    const home = await json<HomeInfo & { path: string }>(['home', 'show', 'bob']);
+    return home.leasedTo === null ? home : undefined;
+  }, 60_000, 200);
   const raw = join(tempDir(), 'bob.raw');
   execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', released.path, raw]);
   assert.equal(execFileSync('debugfs', ['-R', 'cat /here.txt', raw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }), 'before\nafter\n');
