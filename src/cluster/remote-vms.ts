@@ -69,8 +69,10 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     const generation = await this.nextGeneration(name);
     await vmSetDesired(this.db, name, { generation });
     const images = await this.imageChecksOf(spec);
-    if (!(await this.send(host, { name, spec, desired: 'running', generation, images }))) throw this.notLinked(host);
-    const within = (await this.localStorage(host)) ? LOCAL_STORAGE_START_REPORT_WITHIN_MS : REMOTE_START_REPORT_WITHIN_MS;
+    const local = await this.localStorage(host);
+    const vm: VmDesired = { name, spec, desired: 'running', generation, images };
+    if (!this.sendNow(host, local ? await this.withLocalFiles(vm) : vm)) throw this.notLinked(host);
+    const within = local ? LOCAL_STORAGE_START_REPORT_WITHIN_MS : REMOTE_START_REPORT_WITHIN_MS;
     const seen = await this.waitFor(name, (o) => o.generation >= generation && o.state !== 'starting', within);
     if (!seen) this.log.warn({ vm: name, host }, `the agent of ${host} has not reported vm ${name} within ${within / 1000} s; it stays desired running`);
     else if (seen.state === 'stopped') throw new ArdesiaError('VM_START_FAILED', `vm ${name} did not start on host ${host}: ${seen.exitReason ?? 'no reason reported'}`);

@@ -1,7 +1,7 @@
 // What VM a pool desktop is: its spec from the pool and the image's boot profile (a pool's restore template is one
 // too, pool-templates.ts), and the fresh identity a clone restored from a template takes.
 import { randomBytes } from 'node:crypto';
-import { chmod, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ResumedMessage } from '../contract/guest.js';
 import { poolNics } from '../contract/network.js';
@@ -9,7 +9,7 @@ import type { Pool } from '../contract/pools.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { ServiceContext } from '../images/context.js';
 import { bootProfileOf, requireImage, vmBootOf } from '../images/versions.js';
-import { qemuImg } from '../storage/qemu-img.js';
+import { homeCreate } from '../storage/homes.js';
 import { HOME_DISK_SERIAL } from './service.js';
 
 /** A desktop's VM by name and system disk: the pool's size, the image's boot profile, the linked clone; no home (hot-plugged), or
@@ -45,8 +45,7 @@ export async function scratchHomeRenew(system: string, pool: Pool): Promise<void
   if (pool.home !== 'scratch') return;
   const path = scratchHomeOf(system);
   await rm(path, { force: true });
-  await qemuImg(['create', '-q', '-f', 'qcow2', path, String(pool.homeSizeBytes)]);
-  await chmod(path, 0o600);
+  await homeCreate(path, pool.homeSizeBytes); // blank: the guest helper formats it at the session's start
 }
 
 /** A clone's fresh identity: its own host name, a machine-id and (with a network) a locally administered QEMU MAC from the host's random numbers. */

@@ -17,6 +17,7 @@ import { detectImageFormat } from '../../storage/foreign-headers.js';
 import { sha256File } from '../../storage/integrity.js';
 import { qemuImg } from '../../storage/qemu-img.js';
 import { failpoint } from '../../lib/failpoint.js';
+import { homeCreate } from '../../storage/homes.js';
 
 /** The stream the controller opened for one file's bytes from `offset` on, the file's size and its whole sha256. */
 export interface ImageStream {
@@ -72,10 +73,7 @@ export class LocalImages {
     for (const d of local.disks) {
       const path = join(dir, `disk${d.disk}.qcow2`);
       if ('base' in d) await createLinkedClone({ base: this.copyOf(d.base), overlay: path });
-      else {
-        await qemuImg(['create', '-q', '-f', 'qcow2', path, String(d.blankBytes)]);
-        await chmod(path, 0o600);
-      }
+      else await homeCreate(path, d.blankBytes);
       disks[d.disk] = { ...disks[d.disk]!, path };
     }
     const boot = { ...spec.boot };
