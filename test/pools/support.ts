@@ -1,6 +1,6 @@
 // Pools over a real daemon: a gold image made from the busybox test guest with the guest helper, users
 // with their own API tokens, and small waits on the pool's state.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import type { DesktopView, PoolView } from '../../src/contract/pools.js';
@@ -49,8 +49,12 @@ export async function debianImage(daemon: TestDaemon, name: string): Promise<voi
 /** Imports the busybox guest with the helper as image `name` (version 1), booted by direct kernel. */
 export async function helperImage(daemon: TestDaemon, name: string, files: Record<string, string> = {}): Promise<void> {
   const dir = mkdtempSync('/tmp/pimg-');
-  const guest = buildHelperGuest(dir, files);
-  await cliJson(daemon, ['image', 'create', name, '--from', guest.root, '--format', 'raw', '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', KERNEL_APPEND, '--memory', '192M']);
+  try {
+    const guest = buildHelperGuest(dir, files);
+    await cliJson(daemon, ['image', 'create', name, '--from', guest.root, '--format', 'raw', '--kernel', guest.kernel, '--initrd', guest.initrd, '--cmdline', KERNEL_APPEND, '--memory', '192M']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true }); // the import copied what it keeps
+  }
 }
 
 /** Creates a user with a password and returns an API client that acts as them (their own token). */
