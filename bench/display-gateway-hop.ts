@@ -1,8 +1,11 @@
 // The display through one agent hop (a VM on an agent's host), against the same stream on the controller's own host,
 // alternated in one run. Single host: the browser's socket → the daemon's display pipe → the VNC socket (the native
-// relay). One hop: the browser's socket → the controller's display pipe with the agent's stream as its VNC side (the
-// Node pipe) → TLS WebSocket the agent dialled back (its own pinned TLS, as agent-streams.ts) → the agent's socketPipe
-// → the VNC socket. Measured: throughput of a STREAM_MIB stream, CPU per MiB of each process, and echo round trips.
+// relay). One hop, native (what a display to an agent's host takes): the browser's socket → the native relay → a socket
+// pair → the controller's end of the display hop (native/display-hop.c, TLS in OpenSSL) → the agent's end → the VNC
+// socket. One hop, WebSocket stream (an agent without the hop): the browser's socket → the controller's display pipe
+// with the agent's stream as its VNC side (the Node pipe) → TLS WebSocket the agent dialled back (its own pinned TLS, as
+// agent-streams.ts) → the agent's socketPipe → the VNC socket. Measured: throughput of a STREAM_MIB stream, CPU per MiB
+// of each process tree, and echo round trips.
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +18,8 @@ const STREAM_MIB = 256;
 const ROUNDS = 3;
 const ECHOES = 2000;
 const PEER = join(import.meta.dirname, 'display-gateway-peer.js');
-type Side = 'single host' | 'one agent hop';
+type Side = 'single host' | 'one agent hop' | 'hop, WebSocket stream';
+const SIDES: Side[] = ['single host', 'one agent hop', 'hop, WebSocket stream'];
 
 export async function run(): Promise<{ name: string; rows: Array<Record<string, string | number>>; notes?: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'dgh-'));
@@ -27,27 +31,50 @@ export async function run(): Promise<{ name: string; rows: Array<Record<string, 
     const single = await startProcess(process.execPath, [PEER, 'proxy', '18941', dir], 'ready');
     const agent = await startProcess(process.execPath, [PEER, 'agent', dir, '18943', cert.fingerprint], 'ready');
     const controller = await startProcess(process.execPath, [PEER, 'controller', '18942', '18943', dir, cert.certPath, cert.keyPath], 'ready');
-    children.push(single, agent, controller);
-    const url: Record<Side, string> = { 'single host': 'ws://127.0.0.1:18941/?target=stream', 'one agent hop': 'ws://127.0.0.1:18942/?target=stream' };
-    const echoUrl: Record<Side, string> = { 'single host': 'ws://127.0.0.1:18941/?target=echo', 'one agent hop': 'ws://127.0.0.1:18942/?target=echo' };
-    const mibPerS: Record<Side, number[]> = { 'single host': [], 'one agent hop': [] };
-    const cpu: Record<'single host' | 'controller' | 'agent', number[]> = { 'single host': [], controller: [], agent: [] };
-    for (const { side } of alternatedOrder<Side>(['single host', 'one agent hop'], ROUNDS)) {
-      const pids = side === 'single host' ? { 'single host': single.pid! } : { controller: controller.pid!, agent: agent.pid! };
-      const before = Object.fromEntries(await Promise.all(Object.entries(pids).map(async ([k, pid]) => [k, await quietTree(pid)] as const)));
-      const r = await runJson<{ seconds: number; bytes: number; complete: boolean }>(['fetch', url[side], String(bytes)]);
+    const hopAgent = await startProcess(process.execPath, [PEER, 'hop-agent', dir, cert.fingerprint], 'ready');
+    const hopController = await startProcess(process.execPath, [PEER, 'hop-controller', '18944', dir, cert.certPath, cert.keyPath], 'ready');
+    children.push(single, agent, controller, hopAgent, hopController);
+    const port: Record<Side, number> = { 'single host': 18941, 'one agent hop': 18944, 'hop, WebSocket stream': 18942 };
+    const processes: Record<Side, { controller: number; agent?: number }> = {
+      'single host': { controller: single.pid! },
+      'one agent hop': { controller: hopController.pid!, agent: hopAgent.pid! },
+      'hop, WebSocket stream': { controller: controller.pid!, agent: agent.pid! },
+    };
+    const mibPerS = Object.fromEntries(SIDES.map((s) => [s, [] as number[]])) as Record<Side, number[]>;
+    const cpu = Object.fromEntries(SIDES.map((s) => [s, { controller: [] as number[], agent: [] as number[] }])) as Record<Side, { controller: number[]; agent: number[] }>;
+    for (const { side } of alternatedOrder<Side>(SIDES, ROUNDS)) {
+      const pids = Object.entries(processes[side]) as Array<['controller' | 'agent', number]>;
+      const before = await Promise.all(pids.map(([, pid]) => quietTree(pid)));
+      const r = await runJson<{ seconds: number; bytes: number; complete: boolean }>(['fetch', `ws://127.0.0.1:${port[side]}/?target=stream`, String(bytes)]);
       if (!r.complete) throw new Error(`the ${side} stream was cut short at ${r.bytes} bytes`);
       const mib = r.bytes / 1024 / 1024;
       mibPerS[side].push(mib / r.seconds);
-      for (const [k, pid] of Object.entries(pids)) cpu[k as keyof typeof cpu].push((((await quietTree(pid)) - before[k]!) * 1000) / mib);
+      for (const [i, [k, pid]] of pids.entries()) cpu[side][k].push((((await quietTree(pid)) - before[i]!) * 1000) / mib);
     }
-    const echo: Record<Side, number[]> = { 'single host': [], 'one agent hop': [] };
-    for (const side of ['single host', 'one agent hop'] as const) echo[side] = (await runJson<{ rttMs: number[] }>(['echo', echoUrl[side], String(ECHOES)])).rttMs;
+    const echo = Object.fromEntries(SIDES.map((s) => [s, [] as number[]])) as Record<Side, number[]>;
+    for (const side of SIDES) echo[side] = (await runJson<{ rttMs: number[] }>(['echo', `ws://127.0.0.1:${port[side]}/?target=echo`, String(ECHOES)])).rttMs;
     const throughput = median(pairedRatios(mibPerS['one agent hop'], mibPerS['single host']));
+    const row = (path: string, side: Side) => ({
+      path,
+      'MiB/s': round(median(mibPerS[side]), 1),
+      'controller cpu ms/MiB': round(median(cpu[side].controller), 2),
+      'agent cpu ms/MiB': cpu[side].agent.length ? round(median(cpu[side].agent), 2) : '',
+      'p50 rtt ms': round(median(echo[side]), 3),
+      'p99 rtt ms': round(p99(echo[side]), 3),
+    });
     const rows: Array<Record<string, string | number>> = [
-      { path: 'single host (native relay)', 'MiB/s': round(median(mibPerS['single host']), 1), 'controller cpu ms/MiB': round(median(cpu['single host']), 2), 'agent cpu ms/MiB': '', 'p50 rtt ms': round(median(echo['single host']), 3), 'p99 rtt ms': round(p99(echo['single host']), 3) },
-      { path: 'one agent hop (Node pipe, TLS WebSocket)', 'MiB/s': round(median(mibPerS['one agent hop']), 1), 'controller cpu ms/MiB': round(median(cpu.controller), 2), 'agent cpu ms/MiB': round(median(cpu.agent), 2), 'p50 rtt ms': round(median(echo['one agent hop']), 3), 'p99 rtt ms': round(p99(echo['one agent hop']), 3) },
-      { path: 'ratio hop/single', 'MiB/s': round(throughput, 2), 'controller cpu ms/MiB': round(median(cpu.controller) / median(cpu['single host']), 2), 'agent cpu ms/MiB': '', 'p50 rtt ms': round(median(echo['one agent hop']) / median(echo['single host']), 2), 'p99 rtt ms': round(p99(echo['one agent hop']) / p99(echo['single host']), 2) },
+      row('single host (native relay)', 'single host'),
+      row('one agent hop (native relay + native hop, TLS in OpenSSL)', 'one agent hop'),
+      row('one agent hop without the native hop (Node pipe, TLS WebSocket)', 'hop, WebSocket stream'),
+      {
+        path: 'ratio native hop/single',
+        'MiB/s': round(throughput, 2),
+        'controller cpu ms/MiB': round(median(cpu['one agent hop'].controller) / median(cpu['single host'].controller), 2),
+        'agent cpu ms/MiB': '',
+        'p50 rtt ms': round(median(echo['one agent hop']) / median(echo['single host']), 2),
+        'p99 rtt ms': round(p99(echo['one agent hop']) / p99(echo['single host']), 2),
+      },
+      { path: 'ratio WebSocket stream/single', 'MiB/s': round(median(pairedRatios(mibPerS['hop, WebSocket stream'], mibPerS['single host'])), 2), 'controller cpu ms/MiB': '', 'agent cpu ms/MiB': '', 'p50 rtt ms': '', 'p99 rtt ms': '' },
     ];
     return {
       name: 'display-gateway-hop',

@@ -8,6 +8,9 @@
 //                      pipe) to a stream the agent dials back over TLS to AGENTPORT, as a VM on an agent's host
 //   agent DIR AGENTPORT FINGERPRINT          the agent's end: asked on DIR/agent-ctl.sock, dials the stream (its own
 //                      pinned TLS and WebSocket) and pipes it to DIR/stream.sock or echo.sock (its socketPipe)
+//   hop-controller PORT DIR CERT KEY          one agent hop, native: per browser socket the controller's end of the
+//                      display hop (display-hop.ts, native/display-hop.c) listens; its socket is the display pipe's VNC side
+//   hop-agent DIR FINGERPRINT                 the agent's end: asked on DIR/hop-ctl.sock, dials that hop with the VNC socket
 import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
@@ -20,6 +23,7 @@ import type { AgentState } from '../src/agent/remote/agent-state.js';
 import { AGENT_STREAM_HEADER } from '../src/contract/agent.js';
 import { pipeDisplay } from '../src/gateway/proxy.js';
 import { upgradeAnswer } from '../src/gateway/upgrade.js';
+import { displayHopBinary, hopDial, hopListen } from '../src/gateway/display-hop.js';
 
 const CHUNK = Buffer.alloc(64 * 1024, 0x5a);
 const ECHO_BYTES = 64;
@@ -158,6 +162,50 @@ async function agent(dir: string, agentPort: number, fingerprint: string): Promi
   }).listen(join(dir, 'agent-ctl.sock'), () => process.stdout.write('ready\n'));
 }
 
+const HOP = displayHopBinary().path;
+
+/** The controller's side of the native hop: each browser socket gets a hop end listening for the agent's. */
+async function hopController(port: number, dir: string, cert: string, key: string): Promise<void> {
+  if (!HOP) throw new Error(displayHopBinary().why);
+  const pem = Buffer.concat([readFileSync(cert), readFileSync(key)]);
+  const control = connect(join(dir, 'hop-ctl.sock'));
+  await new Promise((ok) => control.once('connect', ok));
+  let next = 0;
+  const server = createHttpServer();
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const target = new URL(req.url ?? '/', 'http://peer').searchParams.get('target') === 'echo' ? 'echo' : 'stream';
+    const secret = `h${String(next++).padStart(42, '0')}`;
+    void hopListen(HOP, '127.0.0.1', pem, secret, () => undefined).then(async (hop) => {
+      control.write(`${secret} ${target} ${hop.port}\n`);
+      await hop.claimed;
+      // As display-socket.ts does for a VM on an agent's host with the hop: its socket as the VNC side of the pipe.
+      await upgradeAnswer(socket, req);
+      pipeDisplay(socket, head, hop.plain);
+    });
+  });
+  await new Promise<void>((ok) => server.listen(port, '127.0.0.1', ok));
+  process.stdout.write('ready\n');
+}
+
+async function hopAgent(dir: string, fingerprint: string): Promise<void> {
+  if (!HOP) throw new Error(displayHopBinary().why);
+  createServer((ctl) => {
+    let buffered = '';
+    ctl.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+        const [secret, target, port] = buffered.slice(0, nl).split(' ');
+        buffered = buffered.slice(nl + 1);
+        const vnc = connect(join(dir, `${target}.sock`));
+        vnc.once('connect', () => {
+          const tcp = connect({ host: '127.0.0.1', port: Number(port) });
+          tcp.once('connect', () => void hopDial(HOP, vnc, tcp, fingerprint, secret!));
+        });
+      }
+    });
+  }).listen(join(dir, 'hop-ctl.sock'), () => process.stdout.write('ready\n'));
+}
+
 const [role, a, b, c, d, e] = process.argv.slice(2);
 if (role === 'source') source(a!, Number(b));
 else if (role === 'proxy') await proxy(Number(a), b!);
@@ -166,4 +214,6 @@ else if (role === 'echo') echoWs(a!, Number(b));
 else if (role === 'direct') echoDirect(a!, Number(b));
 else if (role === 'controller') await controller(Number(a), Number(b), c!, d!, e!);
 else if (role === 'agent') await agent(a!, Number(b), c!);
+else if (role === 'hop-controller') await hopController(Number(a), b!, c!, d!);
+else if (role === 'hop-agent') await hopAgent(a!, b!);
 else throw new Error(`unknown role ${role}`);

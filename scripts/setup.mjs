@@ -53,6 +53,7 @@ const DEBIAN_PACKAGES = {
   acl: '/usr/bin/getfacl',
   sanlock: '/usr/sbin/sanlock', // home-volume leases (serve --home-leases sanlock) and their tests' own daemons
   'libsanlock-dev': '/usr/include/sanlock_resource.h', // native/home-lease.c links libsanlock
+  'libssl-dev': '/usr/include/openssl/ssl.h', // native/display-hop.c: the display's hop between hosts in OpenSSL's TLS
   'iputils-arping': '/usr/bin/arping', // the leader announces serve --service-address by unsolicited ARP
 };
 
@@ -250,4 +251,5 @@ buildNative('ra-responder', 'the router-advertisement responder'); // src/netboo
 buildNative('dhcp-port', 'the DHCP port (port 67 with the receiving interface)'); // src/netboot/dhcp/port.ts runs it
 buildNative('tap-open', 'the tap opener (hands QEMU its taps)'); // src/hypervisor/qemu/process.ts runs it
 buildNative('home-lease', 'the home-lease helper (sanlock client for QEMU)', ['-lsanlock']); // src/cluster/home-leases/sanlock.ts runs it
+buildNative('display-hop', 'the display hop between hosts (TLS in OpenSSL)', ['-lssl', '-lcrypto']); // src/gateway/display-hop.ts runs it
 buildNative('ram-hold', 'the template RAM holder (a sealed memfd restore clones map)'); // src/hypervisor/saved-state/shared-ram.ts runs it

@@ -6,7 +6,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createWebSocketStream, type WebSocket } from 'ws';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { principalResolve } from '../auth/principal.js';
@@ -21,6 +20,7 @@ import { type DisplayPipe, pipeDisplay } from '../gateway/proxy.js';
 import { RfbInputMeter } from '../gateway/rfb-input.js';
 import { displayTicketsOf } from '../gateway/tickets.js';
 import { upgradeAnswer, upgradeCheck, upgradeCloseNow, upgradeRefuseHttp } from '../gateway/upgrade.js';
+import type { StreamHandle } from '../cluster/agent-streams.js';
 
 const SocketQuery = z.object({
   ticket: z.string().min(1).max(128),
@@ -63,7 +63,7 @@ function connectVnc(path: string): Promise<Socket> {
   });
 }
 
-async function openDisplay(opts: ApiOptions, req: IncomingMessage): Promise<{ desktop: string; vnc: Socket | Duplex; agentStream?: WebSocket; thinClient?: string; who: Principal }> {
+async function openDisplay(opts: ApiOptions, req: IncomingMessage): Promise<{ desktop: string; vnc: Socket | Duplex; agentStream?: StreamHandle; thinClient?: string; who: Principal }> {
   originCheck(req, opts.trustedProxies ?? NO_TRUSTED_PROXIES);
   const query = Object.fromEntries(new URL(req.url!, 'http://display').searchParams);
   const parsed = SocketQuery.safeParse(query);
@@ -75,11 +75,12 @@ async function openDisplay(opts: ApiOptions, req: IncomingMessage): Promise<{ de
   const runtime = opts.app.vms.runtimeOf(vm);
   const common = { desktop, thinClient: parsed.data.thinClient, who: who! };
   if (runtime) return { ...common, vnc: await connectVnc(runtime.paths.vnc) };
-  // A VM on an agent's host: its agent dials back a stream to its VNC socket, piped here as the VNC socket would be.
+  // A VM on an agent's host: the native hop (or a stream its agent dials back) to its VNC socket, piped here as the
+  // VNC socket would be.
   const host = await opts.app.vms.remoteHostOf(vm);
   if (host === undefined) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${vm} is not running`);
-  const agentStream = await opts.app.agents.streams.open(host, vm, 'display');
-  return { ...common, vnc: createWebSocketStream(agentStream), agentStream };
+  const { vnc, handle } = await opts.app.agents.streams.openDisplay(host, vm);
+  return { ...common, vnc, agentStream: handle };
 }
 
 /** The close for a refused display: 4000 + the HTTP status's last three digits and "CODE message" (never the raw error). */

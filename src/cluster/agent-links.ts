@@ -63,6 +63,8 @@ export class AgentLinks {
   private leaseSettings: ((host: string) => Promise<AgentHomeLeases>) | undefined;
   /** Changes for a link whose full desired set is still being read: sent right after it, so it never overtakes them. */
   private readonly heldUntilFullSet = new WeakMap<WebSocket, ControllerMessage[]>();
+  private readonly linkAddresses = new WeakMap<WebSocket, string>();
+  private readonly hopCapable = new WeakSet<WebSocket>();
 
   constructor(private readonly db: Store, private readonly join: AgentJoin, private readonly log: Logger, private readonly onChange: (host: string) => void) {}
 
@@ -118,8 +120,17 @@ export class AgentLinks {
     await this.db.updateTable('hosts').set({ agent_linked_at: null }).where('agent_linked_at', 'is not', null).execute();
   }
 
-  /** A new link; `authorization` is the upgrade request's header (Bearer CREDENTIAL). */
-  async accept(socket: WebSocket, authorization: string | undefined): Promise<void> {
+  /** Where the display's native hop of a host's agent dials this controller: the address its link came in on, when
+   *  its agent has the hop (its hello says so); undefined otherwise (its displays go as WebSocket streams). */
+  displayHopAddress(host: string): string | undefined {
+    const socket = this.live.get(host);
+    return socket && this.hopCapable.has(socket) ? this.linkAddresses.get(socket) : undefined;
+  }
+
+  /** A new link; `authorization` is the upgrade request's header (Bearer CREDENTIAL); `localAddress` the address of this
+   *  host it came in on (an IPv4-mapped IPv6 address as plain IPv4). */
+  async accept(socket: WebSocket, authorization: string | undefined, localAddress?: string): Promise<void> {
+    if (localAddress) this.linkAddresses.set(socket, localAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, ''));
     const early: Buffer[] = [];
     // Not yet authenticated: a few frames of the protocol's size at most are held.
     const holdEarly = (data: Buffer) => (early.length < 4 && data.length <= EARLY_FRAME_MAX_BYTES ? early.push(data) : socket.terminate());
@@ -218,7 +229,8 @@ export class AgentLinks {
     this.cutOff.delete(host);
     this.heldUntilFullSet.set(socket, []);
     if (previous && previous !== socket) this.refuse(previous, new ArdesiaError('AGENT_LINK_REPLACED', `a newer link of host ${host}'s agent took over`));
-    const { memoryMiB, vcpus, qemuVersion, accel, kvmProbe, storage } = m.capacity;
+    const { memoryMiB, vcpus, qemuVersion, accel, kvmProbe, storage, displayHop } = m.capacity;
+    if (displayHop) this.hopCapable.add(socket);
     // Its storage rides in the stored report (host-repo.ts storageOf), not in the agent's view.
     const report: Omit<HostAgentView, 'linked'> & { storage: HostStorage } = { version: m.agentVersion, storage, qemuVersion, accel, kvmProbe, load: null };
     const row = await this.db.selectFrom('hosts').select('state').where('name', '=', host).executeTakeFirst();

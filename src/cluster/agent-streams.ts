@@ -4,14 +4,19 @@
 // listens on the agent's host.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { WebSocket } from 'ws';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createWebSocketStream, type WebSocket } from 'ws';
 import { AGENT_STREAM_HEADER, type AgentMessage, type ControllerStreamOpen, streamHeaderParse } from '../contract/agent.js';
 import { ArdesiaError, ERROR_REGISTRY } from '../contract/errors.js';
 import type { AgentJoin } from './agent-join.js';
 import type { AgentLinks } from './agent-links.js';
+import { hopListen } from '../gateway/display-hop.js';
 
 /** How long the agent has to dial a stream back; its secret is dead after that. */
 export const STREAM_DIAL_WITHIN_MS = 10_000;
+/** After an agent could not reach the display hop's port, its host's displays go as WebSocket streams this long. */
+export const HOP_RETRY_AFTER_MS = 10 * 60_000;
 
 /** A stream asked for and not yet dialled. */
 export interface PendingStream {
@@ -35,6 +40,17 @@ const closeCodeOf = (code: keyof typeof ERROR_REGISTRY) => 4000 + (ERROR_REGISTR
 
 export type StreamKind = ControllerStreamOpen['kind'];
 
+/** What a handed-over stream is to its taker: a WebSocket the agent dialled, or the display's native hop. */
+export interface StreamHandle {
+  terminate(): void;
+}
+
+/** The controller's end of the display's native hop: its program, and the certificate and key (PEM) the agents pin. */
+export interface DisplayHopConfig {
+  binary: string;
+  identityPem: Buffer;
+}
+
 /** A stream handed over, and what its taker does when its host is declared out of reach. */
 interface Handed {
   host: string;
@@ -48,7 +64,12 @@ interface Waiting extends PendingStream {
 
 export class AgentStreams {
   private readonly waiting = new Map<string, Waiting>();
-  private readonly handed = new Map<WebSocket, Handed>();
+  private readonly handed = new Map<StreamHandle, Handed>();
+  /** Native hops asked for and not yet claimed: an agent's stream-failed for one ends its wait. */
+  private readonly hopsWaiting = new Map<string, { host: string; vm: string; fail(err: ArdesiaError): void }>();
+  private hop: DisplayHopConfig | undefined;
+  /** Hosts whose agent could not reach the hop's port lately, and when. */
+  private readonly hopUnreachableAt = new Map<string, number>();
 
   constructor(private readonly links: AgentLinks, private readonly join: AgentJoin, private readonly log: Logger, private readonly now: () => number = Date.now) {
     links.attachStreams({ failed: (host, m) => this.failed(host, m), silent: (host) => this.hostUnreachable(host) });
@@ -56,7 +77,7 @@ export class AgentStreams {
 
   /** The taker's ending for a handed-over stream whose host goes out of reach (the display's close says why); returns
    *  the unregistration. Without one, the stream is only cut. */
-  onUnreachable(socket: WebSocket, unreachable: (err: ArdesiaError) => void): () => void {
+  onUnreachable(socket: StreamHandle, unreachable: (err: ArdesiaError) => void): () => void {
     const handed = this.handed.get(socket);
     if (handed) handed.unreachable = unreachable;
     return () => void delete handed?.unreachable;
@@ -74,6 +95,51 @@ export class AgentStreams {
       h.unreachable?.(err);
       socket.terminate();
     }
+  }
+
+  /** Displays to agents that have the native hop go over it (daemon.ts: with --listen HTTPS and the program built). */
+  useDisplayHop(config: DisplayHopConfig): void {
+    this.hop = config;
+  }
+
+  /** The VM's display on the host: over the native hop when both ends have it (no byte through this event loop), else
+   *  as a WebSocket stream. `vnc` is what the display pipe takes as the VNC socket; `handle` ends it. */
+  async openDisplay(host: string, vm: string): Promise<{ vnc: Socket | Duplex; handle: StreamHandle; via: 'hop' | 'stream' }> {
+    const address = this.hop ? this.links.displayHopAddress(host) : undefined;
+    const hopBroken = (this.hopUnreachableAt.get(host) ?? -Infinity) > this.now() - HOP_RETRY_AFTER_MS;
+    if (this.hop && address !== undefined && !hopBroken) {
+      try {
+        return await this.openHop(this.hop, address, host, vm);
+      } catch (err) {
+        // A network between the hosts that lets the link through and not the hop's port: the display still opens.
+        if (!(err instanceof ArdesiaError) || err.code !== 'DISPLAY_HOP_UNREACHABLE') throw err;
+        this.hopUnreachableAt.set(host, this.now());
+        this.log.warn({ host, vm, err: err.message, hint: ERROR_REGISTRY.DISPLAY_HOP_UNREACHABLE.hint }, `host ${host}'s agent cannot reach this controller's display hop: its displays go as WebSocket streams for ${HOP_RETRY_AFTER_MS / 60_000} min`);
+      }
+    }
+    const ws = await this.open(host, vm, 'display');
+    return { vnc: createWebSocketStream(ws), handle: ws, via: 'stream' };
+  }
+
+  private async openHop(config: DisplayHopConfig, address: string, host: string, vm: string): Promise<{ vnc: Socket; handle: StreamHandle; via: 'hop' }> {
+    const id = randomBytes(12).toString('base64url');
+    const secret = randomBytes(32).toString('base64url');
+    const hop = await hopListen(config.binary, address, config.identityPem, secret, (why) => this.log.warn({ host, vm, why }, `display hop of vm ${vm}: a connection was refused: ${why}`));
+    const failed = new Promise<never>((_, reject) => this.hopsWaiting.set(id, { host, vm, fail: reject }));
+    try {
+      if (!this.links.sendTo(host, { type: 'stream-open', id, secret, vm, kind: 'display', replay: 0, hop: { port: hop.port } })) {
+        throw new ArdesiaError('AGENT_NOT_LINKED', `host ${host}'s agent is not connected to this controller: the display of vm ${vm} cannot be reached now`);
+      }
+      await Promise.race([hop.claimed, failed]);
+    } catch (err) {
+      hop.terminate();
+      throw err;
+    } finally {
+      this.hopsWaiting.delete(id);
+    }
+    this.handed.set(hop, { host });
+    void hop.ended.then(() => this.handed.delete(hop));
+    return { vnc: hop.plain, handle: hop, via: 'hop' };
   }
 
   /** Asks the host's agent for a stream to the VM's serial console or display; resolves with the agent's socket once it
@@ -146,6 +212,8 @@ export class AgentStreams {
   }
 
   private failed(host: string, m: Extract<AgentMessage, { type: 'stream-failed' }>): void {
+    const hop = this.hopsWaiting.get(m.id);
+    if (hop?.host === host) return hop.fail(new ArdesiaError(m.code, `host ${host}'s agent could not open the display hop to vm ${hop.vm}: ${m.message}`));
     const pending = this.waiting.get(m.id);
     if (pending?.host !== host) return; // another host cannot fail this one's stream
     pending.reject(new ArdesiaError(m.code, `host ${host}'s agent could not open the stream to vm ${pending.vm}: ${m.message}`));

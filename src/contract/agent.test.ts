@@ -8,7 +8,7 @@ import { ArdesiaError } from './errors.js';
 
 const FP = Array.from({ length: 32 }, (_, i) => (i * 7).toString(16).toUpperCase().padStart(2, '0')).join(':');
 const TOKEN: JoinTokenContent = { v: 1, url: 'https://10.0.0.1:8443', fp: FP, host: 'blade2', id: 'abcdefgh12345678', secret: 'A'.repeat(43) };
-const capacity = { memoryMiB: 4096, vcpus: 2, qemuVersion: '7.2.0', accel: 'tcg' as const, kvmProbe: { ok: false, detail: 'no VMX' }, storage: 'shared' as const };
+const capacity = { memoryMiB: 4096, vcpus: 2, qemuVersion: '7.2.0', accel: 'tcg' as const, kvmProbe: { ok: false, detail: 'no VMX' }, storage: 'shared' as const, displayHop: true };
 
 test('a join token round-trips; anything else is refused with AGENT_JOIN_TOKEN_INVALID and says why', () => {
   assert.deepEqual(joinTokenParse(`  ${joinTokenEncode(TOKEN)}\n`), TOKEN);
@@ -196,7 +196,6 @@ test('protocol 6: a live migration carries the hot-plugged home and its lease, r
 });
 
 test('protocol 7: a host says its storage; a VM for a host without shared storage says how its files are had; image files are asked for and streamed', () => {
-  assert.equal(AGENT_PROTOCOL_VERSION, 7);
   const local = { ...capacity, storage: 'local' as const };
   const hello = { type: 'hello' as const, protocol: 7, host: 'blade4', agentVersion: '0.1.0', capacity: local };
   const fetch = { type: 'image-fetch' as const, id: 'abcdefgh12345678', path: '/srv/ardesia/images/deb/3.qcow2', offset: 1048576 };
@@ -221,4 +220,22 @@ test('protocol 7: a host says its storage; a VM for a host without shared storag
   }
   const badDesired = { type: 'vm-desired', full: false, vms: [{ name: 'd1', spec, desired: 'running', generation: 2, local: { disks: [{ disk: 0, base: 'relative.qcow2' }], boot: [] } }] };
   assert.equal(controllerMessageDecode(JSON.stringify(badDesired)).ok, false);
+});
+
+test('protocol 8: a hello says whether the agent has the display hop; a display stream may name the port of the controller\'s end', () => {
+  assert.equal(AGENT_PROTOCOL_VERSION, 8);
+  const open = { type: 'stream-open' as const, id: 'abcdefgh12345678', secret: 'A'.repeat(43), vm: 'd1', kind: 'display' as const, replay: 0, hop: { port: 40123 } };
+  assert.deepEqual(controllerMessageDecode(controllerMessageEncode(open)), { ok: true, message: open });
+  const withoutHop = { type: 'hello', protocol: 8, host: 'blade4', agentVersion: '0.1.0', capacity: { ...capacity, displayHop: undefined } };
+  const bad: Array<[string, object, RegExp]> = [
+    ['agent', withoutHop, /displayHop|capacity/],
+    ['controller', { ...open, hop: { port: 0 } }, /port/],
+    ['controller', { ...open, hop: { port: 70000 } }, /port/],
+    ['controller', { ...open, hop: { port: 1, address: '10.0.0.1' } }, /hop|address|Unrecognized/],
+  ];
+  for (const [side, frame, why] of bad) {
+    const r = side === 'agent' ? agentMessageDecode(JSON.stringify(frame)) : controllerMessageDecode(JSON.stringify(frame));
+    assert.equal(r.ok, false, JSON.stringify(frame));
+    if (!r.ok) assert.match(r.problem, why);
+  }
 });

@@ -10,8 +10,9 @@ import { VmSpec } from './vm.js';
  * channel's stream, the guest's events, disk hot-plug commands; 5: live migration, VM operations and reads, the image
  * files a start rests on with their checksums, SPICE through the controller; 6: persistent desktops' homes and leases in
  * migrations; 7: hosts without shared storage: the host's storage in its capacity, a VM's throwaway clone made on the
- * host, image versions copied over the link). */
-export const AGENT_PROTOCOL_VERSION = 7;
+ * host, image versions copied over the link; 8: the display's native hop: whether the agent has it, and the port of the
+ * controller's end to dial instead of a WebSocket). */
+export const AGENT_PROTOCOL_VERSION = 8;
 /** The most of a log or a screendump one answer carries (base64 in a JSON frame under AGENT_FRAME_MAX_BYTES). */
 export const VM_COMMAND_DATA_MAX_BYTES = 2 * 1024 * 1024;
 /** A frame larger than this is not a message of this protocol (a host's full desired set is the largest: a few KiB per VM). */
@@ -74,6 +75,8 @@ export const AgentCapacity = z
     /** `shared`: the host mounts the shared data folder; `local` (agent --storage local): it sees none of it, image
      *  versions are copied to it over the link and a desktop's system disk is made there (HostStorage). */
     storage: HostStorage,
+    /** The agent has the display's native hop (native/display-hop.c): a display stream may come as `hop` below. */
+    displayHop: z.boolean(),
   })
   .strict();
 export type AgentCapacity = z.infer<typeof AgentCapacity>;
@@ -182,9 +185,18 @@ export const ControllerAck = z.object({ type: z.literal('ack'), seq: z.number().
 export const ControllerVmDesired = z.object({ type: z.literal('vm-desired'), full: z.boolean(), vms: z.array(VmDesired).max(10_000) }).strict();
 /** Controller → agent: dial AGENT_STREAM_PATH with this id and secret and pipe it to the VM's serial console (after
  * `replay` bytes of its recent output), its VNC socket, its guest channel, or one connection to its SPICE server (on the
- * host's loopback: a native client's channel, relayed by the controller). */
+ * host's loopback: a native client's channel, relayed by the controller). A display with `hop`: the agent's native hop
+ * dials the controller's at that port (the address it reaches the controller at) and sends the secret inside TLS. */
 export const ControllerStreamOpen = z
-  .object({ type: z.literal('stream-open'), id: StreamId, secret: Secret, vm: z.string().min(1).max(64), kind: z.enum(['console', 'display', 'guest', 'spice']), replay: z.number().int().min(0).max(65536) })
+  .object({
+    type: z.literal('stream-open'),
+    id: StreamId,
+    secret: Secret,
+    vm: z.string().min(1).max(64),
+    kind: z.enum(['console', 'display', 'guest', 'spice']),
+    replay: z.number().int().min(0).max(65536),
+    hop: z.object({ port: z.number().int().min(1).max(65535) }).strict().optional(),
+  })
   .strict();
 export type ControllerStreamOpen = z.infer<typeof ControllerStreamOpen>;
 const QmpId = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'a QMP node or device id');

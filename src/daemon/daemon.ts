@@ -63,6 +63,7 @@ import { RemoteVms } from '../cluster/remote-vms.js';
 import { drainMovesAttach, VmMigrations } from '../cluster/vm-migrations.js';
 import { LocalMigrationSide } from '../cluster/migration-sides.js';
 import { AgentStreams } from '../cluster/agent-streams.js';
+import { displayHopBinary } from '../gateway/display-hop.js';
 import { RemoteDesktopVms } from '../cluster/remote-desktop-vms.js';
 import { AgentLinks } from '../cluster/agent-links.js';
 import { hostname } from 'node:os';
@@ -186,6 +187,10 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
   // VMs placed on a remote host run under its agent: desired state over its link, its reports kept with the VM.
   const remoteVms = new RemoteVms(store, agentLinks, hosts.localName, log, imageChecksFor(store, dataDir, log), localFilesFor(dataDir));
   const agentStreams = new AgentStreams(agentLinks, agentJoin, log);
+  // Agents reach an HTTPS controller only: its certificate (the one they pin) is the native display hop's too.
+  const hopBinary = displayHopBinary();
+  if (tls && hopBinary.path) agentStreams.useDisplayHop({ binary: hopBinary.path, identityPem: Buffer.concat([tls.cert, Buffer.from('\n'), tls.key]) });
+  else if (tls) log.warn(`displays on agents' hosts go through this process (WebSocket streams): ${hopBinary.why}`);
   const remoteDesktops = new RemoteDesktopVms(agentLinks, agentStreams, remoteVms, log);
   new ImageCopies(store, dataDir, agentLinks, agentStreams, log); // hosts without shared storage ask it for image files
   remoteVms.attachCommands(remoteDesktops);

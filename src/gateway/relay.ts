@@ -86,7 +86,7 @@ export class RelayOutputReader {
 }
 
 /** Takes what a paused socket had already read, and leaves it unable to read more here. */
-function drainAndDetach(socket: Socket): Buffer {
+export function drainAndDetach(socket: Socket): Buffer {
   socket.pause();
   const parts: Buffer[] = [];
   for (let b: Buffer | null; (b = socket.read() as Buffer | null) !== null; ) parts.push(b);

@@ -253,7 +253,7 @@ test("the leader's host lost mid-session: the standby on the same data folder le
     await login(page, `${SERVICE}/`, 'alice', PASSWORD);
     await page.getByRole('button', { name: `Resume ${POOL}` }).click();
     await page.locator('[data-status="connected"]').waitFor({ timeout: 120_000 });
-    const streams = () => agent.output.split(`display stream of vm ${desktop} opened`).length - 1;
+    const streams = () => agent.output.split(`display hop of vm ${desktop} opened`).length - 1; // the native hop (display-hop.c)
     const before = streams();
     // The leader's host is lost: its network first (no FIN, and it no longer answers for the service address), then
     // the process. Its sanlock daemon lives on the disk side, as the host's would until its watchdog fired.
@@ -265,7 +265,7 @@ test("the leader's host lost mid-session: the standby on the same data folder le
     const viaStandby = async () => JSON.parse((await standby!.cli(['--json', 'host', 'list'])).stdout) as HostView[];
     await until('a1 linked to the new leader', async () => (await viaStandby()).find((h) => h.name === 'a1' && h.agent?.linked === true), 120_000, 500);
     // The page saw the new leader behind the same address and opened the display again through it, by itself.
-    await until('a new display stream through the new leader', () => streams() > before || undefined, 120_000, 500);
+    await until('a new display hop through the new leader', () => streams() > before || undefined, 120_000, 500);
     await page.locator('[data-status="connected"]').waitFor({ timeout: 60_000 });
     assert.match((await page.locator('[data-status="connected"]').textContent()) ?? '', new RegExp(`^${desktop}: Connected`));
     const still = (await untilDesktops(standby, POOL, 'her session, seen by the new leader', (ds) => ds.some((d) => d.name === desktop && d.state === 'in-use' && d.user === 'alice'))).find((d) => d.name === desktop && d.state === 'in-use' && d.user === 'alice')!;

@@ -2,6 +2,7 @@
 // in a network namespace the test creates, booting the busybox test guest under TCG. The agent's QEMU outlives the agent
 // and the controller; nothing is started twice. Outcomes and their order are asserted, never timing.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -214,11 +215,35 @@ test("the display of a VM on the agent's host, through the controller's display 
   assert.equal(rfb.firstMessageType, 0, 'FramebufferUpdate');
   assert.ok(rfb.rectangles >= 1);
   assert.deepEqual(await tcpListening(ns), before, "no socket listens on the agent's host for the stream");
-  assert.match(agent.output, /display stream of vm v1 opened/);
+  // The native hop on both ends (native/display-hop.c): the agent dialled the controller's end, which listened.
+  assert.match(agent.output, /display hop of vm v1 opened/);
   // Closing the browser's end closes the agent's.
   c.ws.close();
   await c.closed;
-  await until("the agent's end closed too", () => /display stream of vm v1 closed/.test(agent.output));
+  await until("the agent's end closed too", () => /display hop of vm v1 closed/.test(agent.output));
+});
+
+test("a network that lets the agent's link through but not the display hop's port: the display opens all the same, as the agent's WebSocket stream, and the controller says why", { timeout: 180_000 }, async () => {
+  // Only the --listen port of the controller is reachable from the agent's host (a firewall as sites have them).
+  const rules = `table inet hopblock {\n chain out {\n  type filter hook output priority 0;\n  ip daddr ${NET}.1 tcp dport != 8443 reject with tcp reset\n }\n}\n`;
+  execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: rules });
+  try {
+    const api = controller.api();
+    const { ticket } = await api.request<{ ticket: string }>('POST', '/v1/desktops/v1/display');
+    const c = openDisplay(`ws+unix://${controller.socket}:`, ticket, api.endpoint.token);
+    await c.opened;
+    const rfb = await rfbStart(c);
+    assert.equal(rfb.version, 'RFB 003.008\n');
+    assert.equal(rfb.firstMessageType, 0, 'FramebufferUpdate');
+    assert.match(agent.output, /display stream of vm v1 opened/);
+    assert.match(controller.output, /host a1's agent cannot reach this controller's display hop: its displays go as WebSocket streams/);
+    assert.match(controller.output, /DISPLAY_HOP_UNREACHABLE|the controller's display hop at \S+ port \d+ did not answer/);
+    c.ws.close();
+    await c.closed;
+    await until("the agent's stream closed too", () => /display stream of vm v1 closed/.test(agent.output));
+  } finally {
+    execFileSync('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', 'hopblock']);
+  }
 });
 
 test("the remote console's and display's authorization is as on the controller's host: anonymous, a user, an administrator, root", { timeout: 180_000 }, async () => {

@@ -19,6 +19,7 @@ import { vmCommandRun } from './agent-commands.js';
 import { isMigrationCommand, migrationCommandRun } from './agent-migration.js';
 import { isManagerOp, vmOpRun } from './agent-vm-ops.js';
 import { dial, streamDial } from './agent-streams.js';
+import { displayHopBinary } from '../../gateway/display-hop.js';
 import { ImageFetches } from './image-fetches.js';
 import type { HostStorage } from '../../contract/hosts.js';
 import { AgentVms } from './agent-vms.js';
@@ -102,7 +103,7 @@ function errorOf(body: Partial<ErrorBody> | undefined, status: number | undefine
 
 async function capacityMeasure(hostReport: Promise<HostReport>, storage: HostStorage): Promise<AgentCapacity> {
   const report = await hostReport;
-  return { ...measuredCapacity(), qemuVersion: report.qemu.version, accel: report.accel, kvmProbe: { ok: report.probe.ok, detail: report.probe.detail.slice(0, 500) }, storage };
+  return { ...measuredCapacity(), qemuVersion: report.qemu.version, accel: report.accel, kvmProbe: { ok: report.probe.ok, detail: report.probe.detail.slice(0, 500) }, storage, displayHop: displayHopBinary().path !== undefined };
 }
 
 /** Runs until the signal aborts (resolves) or a refusal no retry cures (throws it). */

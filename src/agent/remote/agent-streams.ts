@@ -2,7 +2,7 @@
 // credential and the stream's one-time secret) and pipes that WebSocket to the VM's serial console, its VNC socket, its
 // guest channel's socket (a pool desktop's helper) or its SPICE server on this host's loopback. Nothing listens here but
 // QEMU's SPICE on loopback.
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
 import { AGENT_STREAM_HEADER, AGENT_STREAM_PATH, type ControllerStreamOpen } from '../../contract/agent.js';
@@ -12,11 +12,13 @@ import type { VmRuntime } from '../../hypervisor/vm-runtime.js';
 import type { AgentState } from './agent-state.js';
 import { socketPipe } from '../../lib/ws-pipe.js';
 import { pinnedConnect } from './pinned-tls.js';
+import { displayHopBinary, hopDial } from '../../gateway/display-hop.js';
 
 /** Output queued towards the controller at most; a stream this far behind is closed (memory stays bounded). */
 const STREAM_BACKLOG_MAX_BYTES = 1 << 20;
 /** What comes from the controller is input (keys, pointer, RFB requests): a larger frame is none. */
 const STREAM_FRAME_MAX_BYTES = 1 << 20;
+const HOP_CONNECT_WITHIN_MS = 8_000;
 
 /** A VM's guest-channel stream, ended by a newer one: QEMU's chardev serves one client at a time, and a controller
  *  asking anew is the one leading now (the stream before may hang on a controller gone without a FIN). */
@@ -32,6 +34,7 @@ export async function streamDial(m: ControllerStreamOpen, runtime: VmRuntime | u
     : m.kind === 'guest' ? await unixConnect(runtime.paths.guest, 'VM_NOT_RUNNING', 'guest channel')
     : m.kind === 'spice' ? await spiceConnect(runtime)
     : undefined;
+  if (m.hop && unix) return hopOpen(m, m.hop.port, unix, controller, state, log);
   const ws = await dial(m, controller, state).catch((err: unknown) => {
     unix?.destroy();
     throw err;
@@ -46,6 +49,40 @@ export async function streamDial(m: ControllerStreamOpen, runtime: VmRuntime | u
     }
   } else consolePipe(ws, runtime, m.replay);
   log.info({ vm: m.vm }, `${m.kind} stream of vm ${m.vm} opened`);
+}
+
+/** The display's native hop: TCP to the controller's end at `port` (the address this agent reaches the controller at),
+ *  handed with the VNC socket to native/display-hop.c, which checks the pinned certificate before it sends the secret. */
+async function hopOpen(m: ControllerStreamOpen, port: number, vnc: Socket, controller: URL, state: AgentState, log: Logger): Promise<void> {
+  const binary = displayHopBinary().path;
+  const host = controller.hostname.replace(/^\[|\]$/g, '');
+  try {
+    if (!binary) throw new ArdesiaError('DISPLAY_UNAVAILABLE', `host ${state.host}'s agent has no display hop: ${displayHopBinary().why}`);
+    const tcp = await hopConnect(host, port);
+    const hop = await hopDial(binary, vnc, tcp, state.fingerprint, m.secret);
+    log.info({ vm: m.vm }, `display hop of vm ${m.vm} opened`);
+    void hop.ended.then((last) => log.info({ vm: m.vm, ...(last?.kind === 'ended' ? last : {}) }, `display hop of vm ${m.vm} closed`));
+  } catch (err) {
+    vnc.destroy();
+    throw err;
+  }
+}
+
+/** TCP to the controller's hop end, given up after HOP_CONNECT_WITHIN_MS (its end waits 10 s for the agent). */
+function hopConnect(host: string, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    const timer = setTimeout(() => socket.destroy(new Error(`no answer within ${HOP_CONNECT_WITHIN_MS / 1000} s`)), HOP_CONNECT_WITHIN_MS);
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new ArdesiaError('DISPLAY_HOP_UNREACHABLE', `the controller's display hop at ${host} port ${port} did not answer: ${err.message}`));
+    });
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+  });
 }
 
 /** QEMU's SPICE server of the VM, on this host's loopback (vm-plan.ts specOnAgentHost), at the port QEMU says. */
