@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { pipeDisplay } from '../../src/gateway/proxy.js';
 import { displayRelayBinary } from '../../src/gateway/relay.js';
+import { displayHopBinary, hopDial, hopListen } from '../../src/gateway/display-hop.js';
+import { serverCertificateEnsure } from '../../src/tls/certs.js';
 import { DHCP_PORT_DEFAULT_PATH } from '../../src/netboot/dhcp/port.js';
 import { encodeRequest } from '../../src/netboot/tftp/codec.js';
 import { tftpSenderBinary } from '../../src/netboot/tftp/native-sender.js';
@@ -83,6 +85,51 @@ test('the display relay runs without root once it holds the browser and VNC sock
   vncServer.close();
   browserServer.close();
 });
+
+test("the display hop's two ends (a browser's bytes to an agent's host, a VM's screen back) run without root", async () => {
+  const binary = displayHopBinary().path;
+  assert.ok(binary, `the hop is needed here: ${displayHopBinary().why}`);
+  const cert = await serverCertificateEnsure(join(dir, 'hop-tls'), '127.0.0.1');
+  const pem = Buffer.concat([readFileSync(cert.certPath), readFileSync(cert.keyPath)]);
+  const secret = 'h'.repeat(43);
+  const hop = await hopListen(binary, '127.0.0.1', pem, secret, () => undefined);
+  const listening = await childNamed('display-hop');
+  assertUnprivileged(listening, "the display hop's controller end");
+  const held: Socket[] = [];
+  const vncServer: Server = createServer((s) => held.push(s));
+  await new Promise<void>((r) => vncServer.listen(join(dir, 'hop-vnc.sock'), r));
+  const vnc = connect(join(dir, 'hop-vnc.sock'));
+  await new Promise((r) => vnc.once('connect', r));
+  const tcp = connect(hop.port, '127.0.0.1');
+  await new Promise((r) => tcp.once('connect', r));
+  const agentEnd = await hopDial(binary, vnc, tcp, cert.fingerprint, secret);
+  await hop.claimed;
+  try {
+    for (const pid of childrenNamed('display-hop')) assertUnprivileged(pid, `the display hop (pid ${pid})`);
+    assert.equal(childrenNamed('display-hop').length, 2);
+  } finally {
+    hop.terminate();
+    agentEnd.terminate();
+    for (const s of held) s.destroy();
+    vncServer.close();
+  }
+  await Promise.all([hop.ended, agentEnd.ended]);
+});
+
+/** Our children named `comm` now. */
+function childrenNamed(comm: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [name, rest] = [stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), stat.slice(stat.lastIndexOf(')') + 2).split(' ')];
+      if (name === comm && Number(rest[1]) === process.pid) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
 
 test('the TFTP sender runs without root once it holds its socket and the file', async () => {
   assert.ok(tftpSenderBinary().path, `the sender is needed here: ${tftpSenderBinary().why}`);
