@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "daemon-commands.h"
 #include "run-as.h"
 
 #define FD_CTL 0
@@ -391,26 +392,6 @@ static void read_browser(struct relay *r) {
   }
   r->in_len += (size_t)n;
   parse_browser(r);
-}
-
-static bool read_exact(int fd, void *buf, size_t len) {
-  for (size_t got = 0; got < len;) {
-    ssize_t n = read(fd, (char *)buf + got, len - got);
-    if (n <= 0) {
-      if (n < 0 && errno == EINTR) continue;
-      return false;
-    }
-    got += (size_t)n;
-  }
-  return true;
-}
-
-static bool read_line(int fd, char *line, size_t cap) {
-  for (size_t i = 0; i + 1 < cap; i++) {
-    if (!read_exact(fd, line + i, 1)) return false;
-    if (line[i] == '\n') return line[i] = 0, true;
-  }
-  return false;
 }
 
 /** The start: bytes the daemon had read from either side before handing the sockets over, then "S". */

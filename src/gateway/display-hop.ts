@@ -5,27 +5,17 @@
 // display relay (relay.ts) carries on to the browser as on a single host. The agent's end dials it, checks the
 // certificate against the fingerprint its join token pinned before it sends anything, and pipes to the VNC socket.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import type { Socket } from 'node:net';
-import { join } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
 import { helperEnv } from '../lib/unprivileged-account.js';
 import { fingerprintParse } from '../tls/fingerprint.js';
 import { drainAndDetach } from './relay.js';
+import { nativeHelper } from '../lib/native-helper.js';
 
-/** Where setup builds it (git-ignored); ARDESIA_DISPLAY_HOP overrides, "off" disables it (the WebSocket stream then). */
-export const DISPLAY_HOP_DEFAULT_PATH = join(import.meta.dirname, '..', '..', '..', '.cache', 'native', 'display-hop');
 
+/** The hop (native/display-hop.c); ARDESIA_DISPLAY_HOP overrides, "off" disables it (the WebSocket stream then). Without a path, `why` says why. */
 export function displayHopBinary(env: NodeJS.ProcessEnv = process.env): { path?: string; why?: string } {
-  const wanted = env.ARDESIA_DISPLAY_HOP;
-  if (wanted === 'off') return { why: 'disabled by ARDESIA_DISPLAY_HOP=off' };
-  const path = wanted || DISPLAY_HOP_DEFAULT_PATH;
-  try {
-    accessSync(path, constants.X_OK);
-    return { path };
-  } catch {
-    return { why: `${path} is missing (run \`node scripts/setup.mjs\` to build it from native/display-hop.c)` };
-  }
+  return nativeHelper('display-hop', 'ARDESIA_DISPLAY_HOP', env);
 }
 
 /** One status line of the hop (native/display-hop.c's header says which). */

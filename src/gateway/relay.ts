@@ -4,28 +4,17 @@
 // MiB). close() is routed to the relay as a command and its totals come back as status lines, so the
 // callers of pipeDisplay see no difference from the Node pipe.
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import type { Socket } from 'node:net';
-import { join } from 'node:path';
 import type { DisplayPipe, DisplayPipeTotals } from './proxy.js';
 import { closeReasonCut } from './websocket-frames.js';
 import { helperEnv } from '../lib/unprivileged-account.js';
 import type { FirstFrameWatch } from './rfb-first-frame.js';
+import { nativeHelper } from '../lib/native-helper.js';
 
-/** Where setup builds the relay (git-ignored); ARDESIA_DISPLAY_RELAY overrides, "off" disables it. */
-export const DISPLAY_RELAY_DEFAULT_PATH = join(import.meta.dirname, '..', '..', '..', '.cache', 'native', 'display-relay');
 
-/** The relay binary to use, or undefined when it is disabled or missing (`why` says which). */
+/** The relay (native/display-relay.c); ARDESIA_DISPLAY_RELAY overrides, "off" disables it. Without a path, `why` says why. */
 export function displayRelayBinary(env: NodeJS.ProcessEnv = process.env): { path?: string; why?: string } {
-  const wanted = env.ARDESIA_DISPLAY_RELAY;
-  if (wanted === 'off') return { why: 'disabled by ARDESIA_DISPLAY_RELAY=off' };
-  const path = wanted || DISPLAY_RELAY_DEFAULT_PATH;
-  try {
-    accessSync(path, constants.X_OK);
-    return { path };
-  } catch {
-    return { why: `${path} is missing (run \`node scripts/setup.mjs\` to build it from native/display-relay.c)` };
-  }
+  return nativeHelper('display-relay', 'ARDESIA_DISPLAY_RELAY', env);
 }
 
 /** One status line of the relay: running totals ("T") or the final ones with who ended ("E"). */

@@ -203,8 +203,8 @@ test("the serial console of a VM on the agent's host, through the controller: it
   await until("the agent's end closed too", () => /console stream of vm v1 closed/.test(agent.output));
 });
 
-test("the display of a VM on the agent's host, through the controller's display WebSocket: RFB, then a framebuffer update", { timeout: 180_000 }, async () => {
-  const before = await tcpListening(ns);
+/** v1's display opened through the controller as the root user, its RFB greeting and a first framebuffer update read. */
+async function v1DisplayThroughController(): Promise<ReturnType<typeof openDisplay>> {
   const api = controller.api();
   const { ticket } = await api.request<{ ticket: string }>('POST', '/v1/desktops/v1/display');
   const c = openDisplay(`ws+unix://${controller.socket}:`, ticket, api.endpoint.token);
@@ -214,6 +214,12 @@ test("the display of a VM on the agent's host, through the controller's display 
   assert.ok(rfb.width > 0 && rfb.height > 0, JSON.stringify(rfb));
   assert.equal(rfb.firstMessageType, 0, 'FramebufferUpdate');
   assert.ok(rfb.rectangles >= 1);
+  return c;
+}
+
+test("the display of a VM on the agent's host, through the controller's display WebSocket: RFB, then a framebuffer update", { timeout: 180_000 }, async () => {
+  const before = await tcpListening(ns);
+  const c = await v1DisplayThroughController();
   assert.deepEqual(await tcpListening(ns), before, "no socket listens on the agent's host for the stream");
   // The native hop on both ends (native/display-hop.c): the agent dialled the controller's end, which listened.
   assert.match(agent.output, /display hop of vm v1 opened/);
@@ -228,13 +234,7 @@ test("a network that lets the agent's link through but not the display hop's por
   const rules = `table inet hopblock {\n chain out {\n  type filter hook output priority 0;\n  ip daddr ${NET}.1 tcp dport != 8443 reject with tcp reset\n }\n}\n`;
   execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: rules });
   try {
-    const api = controller.api();
-    const { ticket } = await api.request<{ ticket: string }>('POST', '/v1/desktops/v1/display');
-    const c = openDisplay(`ws+unix://${controller.socket}:`, ticket, api.endpoint.token);
-    await c.opened;
-    const rfb = await rfbStart(c);
-    assert.equal(rfb.version, 'RFB 003.008\n');
-    assert.equal(rfb.firstMessageType, 0, 'FramebufferUpdate');
+    const c = await v1DisplayThroughController();
     assert.match(agent.output, /display stream of vm v1 opened/);
     assert.match(controller.output, /host a1's agent cannot reach this controller's display hop: its displays go as WebSocket streams/);
     assert.match(controller.output, /DISPLAY_HOP_UNREACHABLE|the controller's display hop at \S+ port \d+ did not answer/);

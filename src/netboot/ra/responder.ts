@@ -3,29 +3,19 @@
 // the advertisement encoded here. Node decides which interfaces, logs every answer and restarts a
 // responder that died; one that meets a real IPv6 router on its link stops for good.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { encodeRouterAdvertisement, NO_IPV6_ADVERTISEMENT, parseResponderLine } from './codec.js';
+import { nativeHelper } from '../../lib/native-helper.js';
 
-/** Where setup builds the responder (git-ignored); ARDESIA_RA_RESPONDER overrides, "off" disables it. */
-export const RA_RESPONDER_DEFAULT_PATH = join(import.meta.dirname, '..', '..', '..', '..', '.cache', 'native', 'ra-responder');
 const RESTART_DELAY_MS = 1000;
 const MAX_RESTARTS = 5;
 
 export type RaLog = (event: Record<string, unknown>) => void;
 
+/** The responder (native/ra-responder.c); ARDESIA_RA_RESPONDER overrides, "off" disables it. Without a path, `why` says why. */
 export function raResponderBinary(env: NodeJS.ProcessEnv = process.env): { path?: string; why?: string } {
-  const wanted = env.ARDESIA_RA_RESPONDER;
-  if (wanted === 'off') return { why: 'disabled by ARDESIA_RA_RESPONDER=off' };
-  const path = wanted || RA_RESPONDER_DEFAULT_PATH;
-  try {
-    accessSync(path, constants.X_OK);
-    return { path };
-  } catch {
-    return { why: `${path} is missing (run \`node scripts/setup.mjs\` to build it from native/ra-responder.c)` };
-  }
+  return nativeHelper('ra-responder', 'ARDESIA_RA_RESPONDER', env);
 }
 
 export type RaLink = { address: string; name: string; mac: string } | { address: string; why: string };

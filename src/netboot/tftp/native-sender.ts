@@ -2,25 +2,14 @@
 // every decision (request, name check, open, options, limits, logs) and hands over only the
 // lock-step DATA/ACK loop, which costs Node ~20 µs per datagram and the sender a few syscalls.
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { join } from 'node:path';
 import { helperEnv } from '../../lib/unprivileged-account.js';
 import { MAX_RETRANSMITS, type TransferEnd } from './transfer.js';
+import { nativeHelper } from '../../lib/native-helper.js';
 
-/** Where setup builds the sender (git-ignored); ARDESIA_TFTP_SENDER overrides, "off" disables it. */
-export const TFTP_SENDER_DEFAULT_PATH = join(import.meta.dirname, '..', '..', '..', '..', '.cache', 'native', 'tftp-sender');
 
-/** The sender binary to use, or undefined when it is disabled or missing (`why` says which). */
+/** The sender (native/tftp-sender.c); ARDESIA_TFTP_SENDER overrides, "off" disables it. Without a path, `why` says why. */
 export function tftpSenderBinary(env: NodeJS.ProcessEnv = process.env): { path?: string; why?: string } {
-  const wanted = env.ARDESIA_TFTP_SENDER;
-  if (wanted === 'off') return { why: 'disabled by ARDESIA_TFTP_SENDER=off' };
-  const path = wanted || TFTP_SENDER_DEFAULT_PATH;
-  try {
-    accessSync(path, constants.X_OK);
-    return { path };
-  } catch {
-    return { why: `${path} is missing (run \`node scripts/setup.mjs\` to build it from native/tftp-sender.c)` };
-  }
+  return nativeHelper('tftp-sender', 'ARDESIA_TFTP_SENDER', env);
 }
 
 export interface NativeTransferSpec {
