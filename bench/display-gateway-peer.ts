@@ -175,7 +175,7 @@ async function hopController(port: number, dir: string, cert: string, key: strin
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const target = new URL(req.url ?? '/', 'http://peer').searchParams.get('target') === 'echo' ? 'echo' : 'stream';
     const secret = `h${String(next++).padStart(42, '0')}`;
-    void hopListen(HOP, '127.0.0.1', pem, secret, () => undefined).then(async (hop) => {
+    void hopListen(HOP, { address: '127.0.0.1', peer: '127.0.0.1' }, pem, secret, () => undefined).then(async (hop) => {
       control.write(`${secret} ${target} ${hop.port}\n`);
       await hop.claimed;
       // As display-socket.ts does for a VM on an agent's host with the hop: its socket as the VNC side of the pipe.

@@ -1,10 +1,11 @@
 // display-hop: the display's hop between the controller's host and an agent's host, in TLS done here (OpenSSL)
 // rather than in either Node event loop, so that the native relay stays on the hot path on both hops. Two roles:
 //
-//   display-hop listen ADDR  (the controller) binds ADDR:0, says "L port", and accepts until one connection completes
-//       TLS with the controller's certificate and sends the stream's one-time secret; each other connection is refused
-//       ("R why") and the next one awaited, until the deadline ("X timeout", exit 2). Then "A", and the TLS stream
-//       is piped to fd 3 (a socket the daemon's display pipe holds).
+//   display-hop listen ADDR PEER  (the controller) binds ADDR:0, says "L port", and accepts until one connection from
+//       PEER (the address the agent's link comes from) completes TLS with the controller's certificate and sends the
+//       stream's one-time secret; each other connection is refused ("R why"; one from elsewhere before any TLS) and the
+//       next one awaited, until the deadline ("X timeout", exit 2). Then "A", and the TLS stream is piped to fd 3 (a
+//       socket the daemon's display pipe holds).
 //   display-hop dial         (an agent) fd 4 is TCP to the controller's ADDR:port; TLS, the controller's certificate
 //       checked against the pinned SHA-256 fingerprint before anything is sent ("R fingerprint …", exit 3), then the
 //       secret, then the TLS stream is piped to fd 3 (the VM's VNC socket).
@@ -18,6 +19,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -408,10 +410,33 @@ static SSL *claim(SSL_CTX *ctx, int fd, const struct commands *c, unsigned char 
   return ssl;
 }
 
-static int run_listen(const char *addr, const struct commands *c) {
+/* The peer's address, parsed: what accepted connections are compared with. */
+struct peer {
+  int family;
+  unsigned char addr[16];
+};
+
+static bool peer_parse(const char *text, struct peer *p) {
+  if (inet_pton(AF_INET, text, p->addr) == 1) return p->family = AF_INET, true;
+  if (inet_pton(AF_INET6, text, p->addr) == 1) return p->family = AF_INET6, true;
+  return false;
+}
+
+static bool peer_is(const struct sockaddr_storage *from, const struct peer *p) {
+  if (from->ss_family != p->family) return false;
+  if (p->family == AF_INET) return memcmp(&((const struct sockaddr_in *)from)->sin_addr, p->addr, 4) == 0;
+  return memcmp(&((const struct sockaddr_in6 *)from)->sin6_addr, p->addr, 16) == 0;
+}
+
+static int run_listen(const char *addr, const char *peer_text, const struct commands *c) {
   SSL_CTX *ctx = context(true);
   if (!ctx || !c->pem || !load_identity(ctx, c->pem, c->pem_len)) {
     say("X the certificate and key could not be loaded: %s\n", ssl_why());
+    return 4;
+  }
+  struct peer peer;
+  if (!peer_parse(peer_text, &peer)) {
+    say("X %s is not an IP address\n", peer_text);
     return 4;
   }
   struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM}, *ai = NULL;
@@ -442,8 +467,18 @@ static int run_listen(const char *addr, const struct commands *c) {
     if (poll(p, 2, (int)left) < 0 && errno != EINTR) return 1;
     if (p[1].revents) return 1; /* the daemon gave up (EOF) */
     if (!(p[0].revents & POLLIN)) continue;
-    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    struct sockaddr_storage from;
+    socklen_t from_len = sizeof from;
+    int fd = accept4(lfd, (struct sockaddr *)&from, &from_len, SOCK_CLOEXEC);
     if (fd < 0) continue;
+    if (!peer_is(&from, &peer)) {
+      /* Not even a TLS handshake for others: a stalled one could hold the agent's connection past the deadline. */
+      char seen[INET6_ADDRSTRLEN] = "?";
+      inet_ntop(from.ss_family, from.ss_family == AF_INET ? (void *)&((struct sockaddr_in *)&from)->sin_addr : (void *)&((struct sockaddr_in6 *)&from)->sin6_addr, seen, sizeof seen);
+      say("R a connection from %s, not the agent's address %s\n", seen, peer_text);
+      close(fd);
+      continue;
+    }
     tcp_tune(fd);
     size_t early_len = 0;
     SSL *ssl = claim(ctx, fd, c, early, &early_len);
@@ -502,10 +537,10 @@ static int run_dial(const struct commands *c) {
 int main(int argc, char **argv) {
   if (run_as_drop() != 0) return 1;
   signal(SIGPIPE, SIG_IGN);
-  bool listening = argc == 3 && strcmp(argv[1], "listen") == 0;
+  bool listening = argc == 4 && strcmp(argv[1], "listen") == 0;
   bool dialling = argc == 2 && strcmp(argv[1], "dial") == 0;
   if (!listening && !dialling) {
-    fprintf(stderr, "usage: display-hop listen ADDR | display-hop dial (fds: see native/display-hop.c)\n");
+    fprintf(stderr, "usage: display-hop listen ADDR PEER | display-hop dial (fds: see native/display-hop.c)\n");
     return 64;
   }
   struct commands c = {0};
@@ -513,5 +548,5 @@ int main(int argc, char **argv) {
     fprintf(stderr, "display-hop: bad or missing commands on fd 0\n");
     return 64;
   }
-  return listening ? run_listen(argv[2], &c) : run_dial(&c);
+  return listening ? run_listen(argv[2], argv[3], &c) : run_dial(&c);
 }

@@ -31,7 +31,7 @@ export const agentStreamRoute: ApiRoute = {
 export function registerAgentLinkRoute(server: FastifyInstance, opts: ApiOptions): void {
   server.get(AGENT_LINK_PATH, { websocket: true }, (socket, req) => {
     socket.on('error', () => socket.terminate());
-    void opts.app.agents.links.accept(socket, req.headers.authorization, req.socket.localAddress).catch(() => socket.terminate());
+    void opts.app.agents.links.accept(socket, req.headers.authorization, { local: req.socket.localAddress, remote: req.socket.remoteAddress }).catch(() => socket.terminate());
   });
   server.get(AGENT_STREAM_PATH, { websocket: true }, (socket, req) => {
     socket.on('error', () => socket.terminate());

@@ -48,6 +48,14 @@ export interface StreamLinkHooks {
   silent(host: string): void;
 }
 
+/** A link's TCP ends: this controller's address it came in on, and the agent's it came from. */
+export interface LinkAddresses {
+  address: string;
+  peer: string;
+}
+
+const plainIpv4 = (address: string): string => address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+
 /** How a link was lost: it stopped answering, or it ended. */
 export type LinkLoss = 'silent' | 'closed';
 
@@ -63,7 +71,7 @@ export class AgentLinks {
   private leaseSettings: ((host: string) => Promise<AgentHomeLeases>) | undefined;
   /** Changes for a link whose full desired set is still being read: sent right after it, so it never overtakes them. */
   private readonly heldUntilFullSet = new WeakMap<WebSocket, ControllerMessage[]>();
-  private readonly linkAddresses = new WeakMap<WebSocket, string>();
+  private readonly linkAddresses = new WeakMap<WebSocket, LinkAddresses>();
   private readonly hopCapable = new WeakSet<WebSocket>();
 
   constructor(private readonly db: Store, private readonly join: AgentJoin, private readonly log: Logger, private readonly onChange: (host: string) => void) {}
@@ -120,17 +128,18 @@ export class AgentLinks {
     await this.db.updateTable('hosts').set({ agent_linked_at: null }).where('agent_linked_at', 'is not', null).execute();
   }
 
-  /** Where the display's native hop of a host's agent dials this controller: the address its link came in on, when
-   *  its agent has the hop (its hello says so); undefined otherwise (its displays go as WebSocket streams). */
-  displayHopAddress(host: string): string | undefined {
+  /** Where the display's native hop of a host's agent dials this controller (`address`: the address its link came in
+   *  on) and where from (`peer`: the address the link comes from), when its agent has the hop (its hello says so);
+   *  undefined otherwise (its displays go as WebSocket streams). */
+  displayHopAddress(host: string): LinkAddresses | undefined {
     const socket = this.live.get(host);
     return socket && this.hopCapable.has(socket) ? this.linkAddresses.get(socket) : undefined;
   }
 
-  /** A new link; `authorization` is the upgrade request's header (Bearer CREDENTIAL); `localAddress` the address of this
-   *  host it came in on (an IPv4-mapped IPv6 address as plain IPv4). */
-  async accept(socket: WebSocket, authorization: string | undefined, localAddress?: string): Promise<void> {
-    if (localAddress) this.linkAddresses.set(socket, localAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, ''));
+  /** A new link; `authorization` is the upgrade request's header (Bearer CREDENTIAL); `addresses` the TCP connection's
+   *  two ends (an IPv4-mapped IPv6 address as plain IPv4). */
+  async accept(socket: WebSocket, authorization: string | undefined, addresses?: { local?: string; remote?: string }): Promise<void> {
+    if (addresses?.local && addresses.remote) this.linkAddresses.set(socket, { address: plainIpv4(addresses.local), peer: plainIpv4(addresses.remote) });
     const early: Buffer[] = [];
     // Not yet authenticated: a few frames of the protocol's size at most are held.
     const holdEarly = (data: Buffer) => (early.length < 4 && data.length <= EARLY_FRAME_MAX_BYTES ? early.push(data) : socket.terminate());

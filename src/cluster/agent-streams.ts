@@ -10,7 +10,7 @@ import { createWebSocketStream, type WebSocket } from 'ws';
 import { AGENT_STREAM_HEADER, type AgentMessage, type ControllerStreamOpen, streamHeaderParse } from '../contract/agent.js';
 import { ArdesiaError, ERROR_REGISTRY } from '../contract/errors.js';
 import type { AgentJoin } from './agent-join.js';
-import type { AgentLinks } from './agent-links.js';
+import type { AgentLinks, LinkAddresses } from './agent-links.js';
 import { hopListen } from '../gateway/display-hop.js';
 
 /** How long the agent has to dial a stream back; its secret is dead after that. */
@@ -121,10 +121,10 @@ export class AgentStreams {
     return { vnc: createWebSocketStream(ws), handle: ws, via: 'stream' };
   }
 
-  private async openHop(config: DisplayHopConfig, address: string, host: string, vm: string): Promise<{ vnc: Socket; handle: StreamHandle; via: 'hop' }> {
+  private async openHop(config: DisplayHopConfig, at: LinkAddresses, host: string, vm: string): Promise<{ vnc: Socket; handle: StreamHandle; via: 'hop' }> {
     const id = randomBytes(12).toString('base64url');
     const secret = randomBytes(32).toString('base64url');
-    const hop = await hopListen(config.binary, address, config.identityPem, secret, (why) => this.log.warn({ host, vm, why }, `display hop of vm ${vm}: a connection was refused: ${why}`));
+    const hop = await hopListen(config.binary, at, config.identityPem, secret, (why) => this.log.warn({ host, vm, why }, `display hop of vm ${vm}: a connection was refused: ${why}`));
     const failed = new Promise<never>((_, reject) => this.hopsWaiting.set(id, { host, vm, fail: reject }));
     try {
       if (!this.links.sendTo(host, { type: 'stream-open', id, secret, vm, kind: 'display', replay: 0, hop: { port: hop.port } })) {

@@ -84,14 +84,15 @@ export interface HopListening extends DisplayHop {
   claimed: Promise<void>;
 }
 
-/** Starts the controller's end on `address` (an IP literal) with the controller's certificate and key (PEM). */
-export function hopListen(binary: string, address: string, identityPem: Buffer, secret: string, onRefused: (why: string) => void): Promise<HopListening> {
+/** Starts the controller's end on `at.address` (an IP literal) with the controller's certificate and key (PEM), for a
+ *  connection from `at.peer` (the address the agent's link comes from) only. */
+export function hopListen(binary: string, at: { address: string; peer: string }, identityPem: Buffer, secret: string, onRefused: (why: string) => void): Promise<HopListening> {
   let listening: (port: number) => void = () => undefined;
   let claim: { resolve(): void; reject(err: Error): void } | undefined;
   const claimed = new Promise<void>((resolve, reject) => (claim = { resolve, reject }));
   claimed.catch(() => undefined);
   const failure = (why: string) => new ArdesiaError('AGENT_STREAM_REFUSED', `the display hop could not be opened: ${why}`);
-  const { child, hop } = hopProcess(binary, ['listen', address], ['pipe'], [Buffer.from(`C ${identityPem.length}\n`), identityPem, Buffer.from(`S ${secret}\n`)], (s) => {
+  const { child, hop } = hopProcess(binary, ['listen', at.address, at.peer], ['pipe'], [Buffer.from(`C ${identityPem.length}\n`), identityPem, Buffer.from(`S ${secret}\n`)], (s) => {
     if (s.kind === 'listening') listening(s.port);
     else if (s.kind === 'claimed') claim!.resolve();
     else if (s.kind === 'refused') onRefused(s.why);

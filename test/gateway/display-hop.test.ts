@@ -24,6 +24,8 @@ let impostorPem: { cert: Buffer; key: Buffer };
 let desktop: Server;
 const desktops: Socket[] = [];
 const GREETING = 'RFB 003.008\n';
+/** The controller's end on loopback, for the agent's connections from 127.0.0.1. */
+const LOOPBACK = { address: '127.0.0.1', peer: '127.0.0.1' };
 
 before(async () => {
   assert.ok(binary, `the hop is built by setup: ${displayHopBinary({}).why}`);
@@ -46,9 +48,9 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function dialTcp(port: number): Promise<Socket> {
+function dialTcp(port: number, localAddress = '127.0.0.1'): Promise<Socket> {
   return new Promise((ok, fail) => {
-    const s = connect({ host: '127.0.0.1', port }, () => ok(s));
+    const s = connect({ host: '127.0.0.1', port, localAddress }, () => ok(s));
     s.once('error', fail);
   });
 }
@@ -82,7 +84,7 @@ test('status lines: what the hop says, and nothing else', () => {
 test('the desktop\'s bytes reach the controller\'s side and the browser\'s reach the desktop, whole; the desktop\'s end ends both processes', async () => {
   const secret = randomBytes(32).toString('base64url');
   const refused: string[] = [];
-  const hop = await hopListen(binary!, '127.0.0.1', pem, secret, (why) => refused.push(why));
+  const hop = await hopListen(binary!, LOOPBACK, pem, secret, (why) => refused.push(why));
   const { agentSide, desktopSide } = await vncClient();
   const agent = await hopDial(binary!, agentSide, await dialTcp(hop.port), fingerprint, secret);
   await hop.claimed;
@@ -107,7 +109,7 @@ test('the desktop\'s bytes reach the controller\'s side and the browser\'s reach
 test('attack: a connection with a wrong secret, and one without TLS, do not claim the hop; the agent\'s still does', async () => {
   const secret = randomBytes(32).toString('base64url');
   const refused: string[] = [];
-  const hop = await hopListen(binary!, '127.0.0.1', pem, secret, (why) => refused.push(why));
+  const hop = await hopListen(binary!, LOOPBACK, pem, secret, (why) => refused.push(why));
   // A guesser on the network: TLS done (the certificate is no secret), the wrong secret.
   const guesser = tlsConnect({ host: '127.0.0.1', port: hop.port, rejectUnauthorized: false });
   const guessed = collect(guesser);
@@ -137,6 +139,32 @@ test('attack: a connection with a wrong secret, and one without TLS, do not clai
   desktopSide().destroy();
 });
 
+test('attack: a connection from another address than the agent\'s is dropped before any TLS; the agent\'s still claims the hop', async () => {
+  const secret = randomBytes(32).toString('base64url');
+  const refused: string[] = [];
+  // The agent's link comes from 127.0.0.2 here; a stranger on 127.0.0.1 who knows the secret (it cannot) gets nowhere.
+  const hop = await hopListen(binary!, { address: '127.0.0.1', peer: '127.0.0.2' }, pem, secret, (why) => refused.push(why));
+  const stranger = tlsConnect({ socket: await dialTcp(hop.port, '127.0.0.1'), rejectUnauthorized: false });
+  const strangerSeen = collect(stranger);
+  let handshake = false;
+  stranger.on('error', () => undefined);
+  stranger.once('secureConnect', () => {
+    handshake = true;
+    stranger.write(`${secret}\n`);
+  });
+  await strangerSeen.ended;
+  assert.equal(handshake, false, 'no TLS handshake for a stranger');
+  await until('the stranger refused', () => refused.length >= 1 || undefined, 10_000, 20);
+  assert.match(refused[0]!, /a connection from 127\.0\.0\.1, not the agent's address 127\.0\.0\.2/);
+  const { agentSide } = await vncClient();
+  const agent = await hopDial(binary!, agentSide, await dialTcp(hop.port, '127.0.0.2'), fingerprint, secret);
+  await hop.claimed;
+  const atController = collect(hop.plain);
+  await until('the desktop\'s greeting', () => atController.bytes().toString() === GREETING || undefined, 10_000, 20);
+  hop.terminate();
+  await Promise.all([hop.ended, agent.ended]);
+});
+
 test('attack: the agent\'s end sends nothing to a server whose certificate is not the pinned controller\'s', async () => {
   const received: Buffer[] = [];
   const impostor = tlsServer({ cert: impostorPem.cert, key: impostorPem.key }, (s) => {
@@ -158,6 +186,7 @@ test('attack: the agent\'s end sends nothing to a server whose certificate is no
 });
 
 test('bad input: an address that is not an IP literal is refused, with what it got', async () => {
-  await assert.rejects(hopListen(binary!, 'controller.example', pem, 'x'.repeat(43), () => undefined), /controller\.example is not an IP address/);
-  await assert.rejects(hopListen(binary!, '127.0.0.1', Buffer.from('not a pem'), 'x'.repeat(43), () => undefined), /certificate and key could not be loaded/);
+  await assert.rejects(hopListen(binary!, { address: '127.0.0.1', peer: 'agent.example' }, pem, 'x'.repeat(43), () => undefined), /agent\.example is not an IP address/);
+  await assert.rejects(hopListen(binary!, { address: 'controller.example', peer: '127.0.0.1' }, pem, 'x'.repeat(43), () => undefined), /controller\.example is not an IP address/);
+  await assert.rejects(hopListen(binary!, LOOPBACK, Buffer.from('not a pem'), 'x'.repeat(43), () => undefined), /certificate and key could not be loaded/);
 });

@@ -92,7 +92,7 @@ test("the display hop's two ends (a browser's bytes to an agent's host, a VM's s
   const cert = await serverCertificateEnsure(join(dir, 'hop-tls'), '127.0.0.1');
   const pem = Buffer.concat([readFileSync(cert.certPath), readFileSync(cert.keyPath)]);
   const secret = 'h'.repeat(43);
-  const hop = await hopListen(binary, '127.0.0.1', pem, secret, () => undefined);
+  const hop = await hopListen(binary, { address: '127.0.0.1', peer: '127.0.0.1' }, pem, secret, () => undefined);
   const listening = await childNamed('display-hop');
   assertUnprivileged(listening, "the display hop's controller end");
   const held: Socket[] = [];
