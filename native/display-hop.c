@@ -42,24 +42,16 @@
 #include <unistd.h>
 #include "daemon-commands.h"
 #include "run-as.h"
+#include "tls-pipe.h"
 
 #define FD_CTL 0
 #define FD_STATUS 1
 #define FD_PLAIN 3
 #define FD_TCP 4
-#define BUF_CAP (256 * 1024)
-#define NET_OUT_CAP (BUF_CAP + BUF_CAP / 8) /* a buffer's worth of records with their headers and tags */
 #define SECRET_MAX 128
 #define PEM_MAX (64 * 1024)
 #define ACCEPT_WITHIN_MS 10000   /* the agent dials at once; its secret is dead after this (agent-streams.ts) */
 #define HANDSHAKE_WITHIN_MS 5000 /* one connection's TLS handshake and secret */
-#define FLUSH_WITHIN_MS 2000     /* what one side still had for the other once its peer ended */
-
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...) {
@@ -109,7 +101,7 @@ static bool read_commands(struct commands *c) {
       c->pem_len = n;
     } else if (line[0] == 'P' && line[1] == ' ') {
       size_t n = strtoul(line + 2, NULL, 10);
-      if (n == 0 || n > BUF_CAP) return false;
+      if (n == 0 || n > TLS_PIPE_BUF) return false;
       free(c->prefix);
       c->prefix = malloc(n);
       if (!c->prefix || !read_exact(FD_CTL, c->prefix, n)) return false;
@@ -147,11 +139,6 @@ static void tcp_tune(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof timeout);
 }
 
-static void set_nonblocking(int fd) {
-  int flags = fcntl(fd, F_GETFL);
-  if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-}
-
 /* Waits for what the last SSL call wanted on fd, until deadline; false when the time is up or the fd failed. */
 static bool ssl_wait(SSL *ssl, int rc, int fd, long long deadline) {
   int err = SSL_get_error(ssl, rc);
@@ -173,172 +160,9 @@ static const char *ssl_why(void) {
   return why;
 }
 
-/* Records on their way to TCP: SSL_write's output lands here (a BIO of our own), and one write() sends every record
- * a buffer's worth of plaintext made, rather than one syscall per 16 KiB record. */
-struct outbuf {
-  unsigned char *data;
-  size_t len, off, cap;
-};
-
-static int outbuf_write(BIO *b, const char *in, int n) {
-  struct outbuf *o = BIO_get_data(b);
-  BIO_clear_retry_flags(b);
-  if (o->off == o->len) o->off = o->len = 0;
-  size_t room = o->cap - o->len;
-  if (room == 0 || n <= 0) {
-    BIO_set_retry_write(b);
-    return -1;
-  }
-  size_t take = (size_t)n < room ? (size_t)n : room;
-  memcpy(o->data + o->len, in, take);
-  o->len += take;
-  return (int)take;
-}
-
-static long outbuf_ctrl(BIO *b, int cmd, long num, void *ptr) {
-  (void)num;
-  (void)ptr;
-  struct outbuf *o = BIO_get_data(b);
-  if (cmd == BIO_CTRL_FLUSH) return 1;
-  if (cmd == BIO_CTRL_WPENDING || cmd == BIO_CTRL_PENDING) return (long)(o->len - o->off);
-  return 0;
-}
-
-static BIO *outbuf_bio(struct outbuf *o) {
-  static BIO_METHOD *method;
-  if (!method) {
-    method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ardesia-outbuf");
-    if (!method || !BIO_meth_set_write(method, outbuf_write) || !BIO_meth_set_ctrl(method, outbuf_ctrl)) return NULL;
-  }
-  BIO *b = BIO_new(method);
-  if (!b) return NULL;
-  BIO_set_data(b, o);
-  BIO_set_init(b, 1);
-  return b;
-}
-
-/* The pipe once the TLS side is up. SSL reads TCP itself with read-ahead into a buffer-sized record buffer (one read()
- * brings many records, decrypted in place); its records out go through `outbuf`. Each fd is tried only while it is
- * ready (poll says so again once it was not). `early` is plain-side-bound data the handshake step already read past
- * the secret, `prefix` TLS-bound data the daemon had read from the plain side. */
-struct side {
-  bool readable, writable, eof;
-};
-
-static int relay(SSL *ssl, int tcp, const unsigned char *early, size_t early_len, const unsigned char *prefix, size_t prefix_len) {
-  unsigned char *to_plain = malloc(BUF_CAP), *to_tls = malloc(BUF_CAP);
-  struct outbuf out = {.data = malloc(NET_OUT_CAP), .cap = NET_OUT_CAP};
-  BIO *wbio = out.data ? outbuf_bio(&out) : NULL;
-  if (!to_plain || !to_tls || !wbio) return 1;
-  SSL_set0_wbio(ssl, wbio); /* the socket BIO stays SSL's rbio */
-  size_t tp_len = 0, tp_off = 0, tt_len = 0, tt_off = 0;
-  if (early_len > 0) memcpy(to_plain, early, tp_len = early_len);
-  if (prefix_len > 0) memcpy(to_tls, prefix, tt_len = prefix_len);
-  unsigned long long n_plain = 0, n_tls = 0;
-  struct side net = {.readable = true, .writable = true}, plain = {.readable = true, .writable = true};
-  bool tls_eof = false;
-  const char *ended_by = NULL;
-  long long flush_deadline = 0;
-  set_nonblocking(tcp);
-  set_nonblocking(FD_PLAIN);
-  set_nonblocking(FD_CTL);
-  int plain_buffer = 4 * BUF_CAP; /* a whole buffer (and then some) written at once rather than in pieces between polls */
-  setsockopt(FD_PLAIN, SOL_SOCKET, SO_SNDBUF, &plain_buffer, sizeof plain_buffer);
-  for (;;) {
-    bool progress = false;
-    /* records → plaintext for the plain side, as many as fit */
-    if (tp_off == tp_len && !tls_eof && (net.readable || SSL_has_pending(ssl))) {
-      tp_off = tp_len = 0;
-      while (tp_len < BUF_CAP) {
-        int n = SSL_read(ssl, to_plain + tp_len, (int)(BUF_CAP - tp_len));
-        if (n > 0) {
-          tp_len += (size_t)n;
-          continue;
-        }
-        int err = SSL_get_error(ssl, n);
-        if (err == SSL_ERROR_WANT_READ) net.readable = false;
-        else if (err == SSL_ERROR_WANT_WRITE) { /* its records buffer is full: TCP first */
-        } else {
-          tls_eof = true; /* close_notify, the TCP side's end, or a broken record */
-          if (err != SSL_ERROR_ZERO_RETURN && !ended_by) ended_by = err == SSL_ERROR_SYSCALL ? "tls" : "error";
-        }
-        break;
-      }
-      if (tp_len > 0 || tls_eof) progress = true;
-    }
-    if (tp_off < tp_len && plain.writable && !plain.eof) {
-      ssize_t n = write(FD_PLAIN, to_plain + tp_off, tp_len - tp_off);
-      if (n > 0) tp_off += (size_t)n, n_plain += (unsigned long long)n, progress = true;
-      else if (n < 0 && (errno == EAGAIN || errno == EINTR)) plain.writable = false;
-      else tp_off = tp_len, plain.eof = true, progress = true;
-    }
-    /* the plain side → records */
-    if (tt_off == tt_len && !plain.eof && plain.readable) {
-      tt_off = tt_len = 0;
-      ssize_t n = read(FD_PLAIN, to_tls, BUF_CAP);
-      if (n > 0) tt_len = (size_t)n, progress = true;
-      else if (n < 0 && (errno == EAGAIN || errno == EINTR)) plain.readable = false;
-      else plain.eof = true, progress = true;
-    }
-    while (tt_off < tt_len && !tls_eof) {
-      int n = SSL_write(ssl, to_tls + tt_off, (int)(tt_len - tt_off));
-      if (n > 0) {
-        tt_off += (size_t)n;
-        n_tls += (unsigned long long)n;
-        progress = true;
-        continue;
-      }
-      if (SSL_get_error(ssl, n) != SSL_ERROR_WANT_WRITE) {
-        tls_eof = true;
-        if (!ended_by) ended_by = "error";
-      }
-      break; /* the records buffer is full: TCP first */
-    }
-    /* records → TCP */
-    if (out.off < out.len && net.writable) {
-      ssize_t n = write(tcp, out.data + out.off, out.len - out.off);
-      if (n > 0) out.off += (size_t)n, progress = true;
-      else if (n < 0 && (errno == EAGAIN || errno == EINTR)) net.writable = false;
-      else out.off = out.len, tls_eof = true, progress = true;
-    }
-    if (plain.eof && !ended_by) ended_by = "plain";
-    if (tls_eof && !ended_by) ended_by = "tls";
-    /* One side ended: what the other still has queued for it goes out (bounded), then both are dropped. */
-    if (tls_eof || plain.eof) {
-      if (!flush_deadline) flush_deadline = now_ms() + FLUSH_WITHIN_MS;
-      bool plain_done = plain.eof || tp_off == tp_len;
-      bool tls_done = out.off == out.len && (tls_eof || tt_off == tt_len);
-      if ((plain_done && tls_done) || now_ms() > flush_deadline) break;
-    }
-    if (progress) continue;
-    bool want_net_in = !tls_eof && tp_off == tp_len;
-    bool want_net_out = out.off < out.len;
-    bool want_plain_in = !plain.eof && tt_off == tt_len;
-    bool want_plain_out = !plain.eof && tp_off < tp_len;
-    struct pollfd p[3] = {
-      {.fd = tcp, .events = (short)((want_net_in ? POLLIN : 0) | (want_net_out ? POLLOUT : 0))},
-      {.fd = FD_PLAIN, .events = (short)((want_plain_in ? POLLIN : 0) | (want_plain_out ? POLLOUT : 0))},
-      {.fd = FD_CTL, .events = POLLIN},
-    };
-    int n = poll(p, 3, flush_deadline ? 100 : 1000);
-    if (n < 0 && errno != EINTR) { ended_by = "error"; break; }
-    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) net.readable = true;
-    if (p[0].revents & (POLLOUT | POLLERR)) net.writable = true;
-    if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) plain.readable = true;
-    if (p[1].revents & (POLLOUT | POLLERR)) plain.writable = true;
-    if (p[2].revents) {
-      char c;
-      ssize_t r = read(FD_CTL, &c, 1);
-      if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) { ended_by = "error"; break; } /* the daemon dropped us */
-    }
-  }
-  if (!tls_eof && SSL_shutdown(ssl) >= 0 && out.off < out.len) {
-    ssize_t w = write(tcp, out.data + out.off, out.len - out.off); /* close_notify, best effort: the peer sees the end at once */
-    (void)w;
-  }
-  shutdown(FD_PLAIN, SHUT_RDWR);
-  shutdown(tcp, SHUT_RDWR);
-  say("E %llu %llu %s\n", n_plain, n_tls, ended_by ? ended_by : "tls");
+/* The end, said to the daemon. */
+static int piped(struct tls_pipe_end end) {
+  say("E %llu %llu %s\n", end.to_plain, end.to_tls, end.ended_by);
   return 0;
 }
 
@@ -351,7 +175,7 @@ static SSL_CTX *context(bool server) {
   /* One read() brings as many records as a buffer holds (decrypted in place), not one record header and body each. */
   SSL_CTX_set_read_ahead(ctx, 1);
   SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF); /* a peer gone without close_notify ends the hop as one that said it */
-  SSL_CTX_set_default_read_buffer_len(ctx, BUF_CAP);
+  SSL_CTX_set_default_read_buffer_len(ctx, TLS_PIPE_BUF);
   if (server) SSL_CTX_set_num_tickets(ctx, 0); /* one connection per hop: nothing to resume */
   return ctx;
 }
@@ -488,7 +312,7 @@ static int run_listen(const char *addr, const char *peer_text, const struct comm
     }
     close(lfd); /* single use: nothing else is accepted once the agent's connection claimed the hop */
     say("A\n");
-    return relay(ssl, fd, early, early_len, NULL, 0);
+    return piped(tls_pipe(ssl, fd, FD_PLAIN, FD_CTL, early, early_len, NULL, 0));
   }
 }
 
@@ -531,7 +355,7 @@ static int run_dial(const struct commands *c) {
     }
   }
   say("A\n");
-  return relay(ssl, FD_TCP, NULL, 0, c->prefix, c->prefix_len);
+  return piped(tls_pipe(ssl, FD_TCP, FD_PLAIN, FD_CTL, NULL, 0, c->prefix, c->prefix_len));
 }
 
 int main(int argc, char **argv) {
