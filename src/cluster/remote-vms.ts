@@ -34,6 +34,9 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   private commands: Pick<RemoteDesktopVms, 'command' | 'commandData'> | undefined;
   /** VMs under live migration (vm-migrations.ts): both hosts' reports of them wait until the move is recorded. */
   private readonly moving = new Set<string>();
+  /** What follows a move found finished but unrecorded (vm-migrations.ts), and the VMs it is following now. */
+  private arrivalHandler: ((rec: VmRecord & { host: string }, to: string, o: VmObserved) => Promise<void>) | undefined;
+  private readonly arrivalsFollowed = new Set<string>();
 
   constructor(
     private readonly db: Store,
@@ -121,9 +124,10 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     for (const o of report.vms) {
       reported.add(o.name);
       const rec = await vmGet(this.db, o.name);
-      // A VM moved or removed meanwhile: the agent drops it when the next desired set lacks it.
-      if (!rec || rec.host !== host || this.moving.has(o.name)) continue;
-      await this.record({ ...rec, host }, o);
+      // A VM removed meanwhile: the agent drops it when the next desired set lacks it.
+      if (!rec || this.moving.has(o.name)) continue;
+      if (rec.host === host) await this.record({ ...rec, host }, o);
+      else this.reportedElsewhere(rec, host, o);
     }
     if (report.full) {
       for (const rec of (await vmList(this.db)).filter((r) => r.host === host && r.observed !== null && !reported.has(r.name) && !this.moving.has(r.name))) {
@@ -151,6 +155,39 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
       } else await vmSetDesired(this.db, rec.name, { desired: 'stopped', lastStopReason: o.exitReason, startedAt: null });
     }
     for (const w of this.waiters) if (w.name === rec.name && w.done(o)) w.resolve(o);
+  }
+
+  /** A VM reported by a host its record does not name. Running there at a generation above the record's, it arrived by a
+   *  live migration this controller did not record (it stopped between the destination's resume and the record): the
+   *  move is followed (onUnrecordedArrival). Anything else is no copy the cluster gave that host: ordered absent there (a
+   *  full set alone does not quit an arrival its agent holds unconfirmed). */
+  private reportedElsewhere(rec: VmRecord, host: string, o: VmObserved): void {
+    const arrived = (o.state === 'running' || o.state === 'paused') && o.generation > rec.generation && rec.host !== null;
+    if (arrived && this.arrivalHandler) {
+      if (this.arrivalsFollowed.has(rec.name)) return;
+      this.arrivalsFollowed.add(rec.name);
+      void this.arrivalHandler({ ...rec, host: rec.host! }, host, o)
+        .catch((err: Error) => this.log.error({ err, vm: rec.name, host }, `vm ${rec.name}: following its unrecorded move to host ${host} failed: ${err.message}`))
+        .finally(() => this.arrivalsFollowed.delete(rec.name));
+      return;
+    }
+    this.sendNow(host, { name: rec.name, spec: rec.spec, desired: 'absent', generation: Math.max(o.generation, rec.generation) });
+  }
+
+  /** How a move found finished but unrecorded is followed (vm-migrations.ts). */
+  onUnrecordedArrival(handler: (rec: VmRecord & { host: string }, to: string, o: VmObserved) => Promise<void>): void {
+    this.arrivalHandler = handler;
+  }
+
+  /** That move recorded, with the destination's report, if the record is still as it was found (no other change since);
+   *  whether it was. */
+  async movedFound(found: VmRecord & { host: string }, to: string, o: VmObserved): Promise<boolean> {
+    const rec = await vmGet(this.db, found.name);
+    if (!rec || rec.host !== found.host || rec.generation !== found.generation || o.generation <= rec.generation) return false;
+    await this.moved({ ...rec, host: found.host }, to, o.generation);
+    const now = await vmGet(this.db, rec.name);
+    if (now) await this.record({ ...now, host: to }, o);
+    return true;
   }
 
   /** The channel for steps on a VM (remote-desktop-vms.ts, which holds the answers by id). */

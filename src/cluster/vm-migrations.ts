@@ -2,12 +2,13 @@
 // VM listening for its state, the source's agent migrates it; each dials a stream back to the controller, which splices
 // the two. The VM keeps running throughout; only once the destination has it is the source's QEMU quit and the VM
 // recorded there. Both agents refuse to run it twice: the destination holds it as arriving until the move is recorded,
-// the source never starts it again below the move's generation.
+// the source never starts it again below the move's generation. A controller that stops between the destination's
+// resume and the record finds the move by the destination's report when it is back, and records it then.
 import type { Logger } from 'pino';
 import { createWebSocketStream, type WebSocket } from 'ws';
 import { auditAppend } from '../audit/log.js';
 import { ArdesiaError } from '../contract/errors.js';
-import type { MigratingDisk, MigratingLease } from '../contract/agent.js';
+import type { MigratingDisk, MigratingLease, VmObserved } from '../contract/agent.js';
 import type { VmMigrationView } from '../contract/hosts.js';
 import { DESKTOP_LIVE_MOVE_STATES } from '../contract/pools.js';
 import type { LocalMigrationSide } from './migration-sides.js';
@@ -15,6 +16,7 @@ import type { PlacementNeed } from './placement.js';
 import { PLAIN_VM_NEED } from './hosts.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmGet, vmNextGeneration } from '../store/vms.js';
+import { failpoint } from '../lib/failpoint.js';
 import type { AgentStreams } from './agent-streams.js';
 import type { RemoteDesktopVms } from './remote-desktop-vms.js';
 import type { RemoteVms } from './remote-vms.js';
@@ -63,10 +65,15 @@ export interface DesktopMoves {
   /** Runs `move` with the desktop held still (no lifecycle step meanwhile) and follows it on its new host after;
    *  refuses, with the reason, a desktop that does not move live (a non-persistent one moves at its logoff). */
   moving<T>(desktop: string, move: (carried: DesktopCarried) => Promise<T>): Promise<T>;
+  /** A move found finished but unrecorded: `record` run with the desktop held still, then the desktop followed on its
+   *  new host if it recorded the move; whether it did. */
+  arrived(desktop: string, record: () => Promise<boolean>): Promise<boolean>;
 }
 
 export class VmMigrations {
-  constructor(private readonly d: MigrationDeps) {}
+  constructor(private readonly d: MigrationDeps) {
+    d.remote.onUnrecordedArrival((rec, to, o) => this.arrivedUnrecorded(rec, to, o));
+  }
 
   /** VMs on `host` a drain moves by live migration: running plain VMs and persistent pool desktops in use or kept
    *  (non-persistent desktops move at their logoff, spares at once). */
@@ -118,6 +125,28 @@ export class VmMigrations {
     const generation = vmNextGeneration(rec.generation);
     await this.d.remote.whileMoving(rec.name, () => this.carryOut(rec, target, generation, carried));
     return target;
+  }
+
+  /**
+   * A move this controller did not record (it stopped after the destination resumed the VM, before the record), found by
+   * the destination's report of it running at the move's generation: recorded there now, the source's paused QEMU quit
+   * (an agent's by the absent order, this host's handed off), a desktop followed as after any move. The destination's
+   * agent held the VM meanwhile (agent-vms.ts: arrivals), so the one running copy was never killed as a stranger.
+   */
+  private async arrivedUnrecorded(rec: VmRecord & { host: string }, to: string, o: VmObserved): Promise<void> {
+    const name = rec.name;
+    const record = () =>
+      this.d.remote.whileMoving(name, async () => {
+        if (!(await this.d.remote.movedFound(rec, to, o))) return false;
+        if (!this.d.remote.isRemote(rec.host)) await this.d.local.handOff(name, to);
+        return true;
+      });
+    const pool = await this.d.db.selectFrom('pool_desktops').select('pool').where('name', '=', name).executeTakeFirst();
+    const recorded = pool && this.d.desktops ? await this.d.desktops.arrived(name, record) : await record();
+    if (!recorded) return;
+    const outcome = { vm: name, from: rec.host, to, generation: o.generation, recordedLate: true };
+    await auditAppend(this.d.db, 'controller', 'vm.migrate', name, outcome);
+    this.d.log.warn(outcome, `vm ${name}: its live migration from host ${rec.host} to host ${to} had finished, unrecorded, when this controller stopped: recorded there now`);
   }
 
   private async carryOut(rec: VmRecord & { host: string }, to: string, generation: number, carried: DesktopCarried): Promise<void> {
@@ -187,6 +216,7 @@ export class VmMigrations {
       throw err instanceof ArdesiaError && err.code === 'VM_MIGRATION_FAILED' ? err : new ArdesiaError('VM_MIGRATION_FAILED', `vm ${name} from host ${rec.host} to host ${to}: ${e.message}`);
     }
     for (const s of sockets) s.close(1000, 'migrated');
+    failpoint('migration-before-record'); // the controller dies with the VM resumed at its destination, the move unrecorded
     // Done once the controller's record has it running there (its pid: a desktop's guest is followed to it); the
     // controller's own VM manager has it already.
     const reported = toHere ? undefined : this.d.remote.nextRunningReport(name, ARRIVAL_REPORT_MS);

@@ -236,7 +236,7 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
     },
   });
   // A drain moves the host's running plain VMs and persistent desktops to other agents' hosts by live migration.
-  const migrations = new VmMigrations({ db: store, streams: agentStreams, commands: remoteDesktops, remote: remoteVms, log, place: (need, from, onto) => hosts.placeMigration(need, from, onto), local: new LocalMigrationSide(manager, homeLeases?.sanlock, log), desktops: { moving: (desktop, move) => machine.movingLive(desktop, move) } });
+  const migrations = new VmMigrations({ db: store, streams: agentStreams, commands: remoteDesktops, remote: remoteVms, log, place: (need, from, onto) => hosts.placeMigration(need, from, onto), local: new LocalMigrationSide(manager, homeLeases?.sanlock, log), desktops: { moving: (desktop, move) => machine.movingLive(desktop, move), arrived: (desktop, record) => machine.arrivedLive(desktop, record) } });
   drainMovesAttach(hosts, migrations, log);
   // The VMs of a host judged down, after each heartbeat: plain ones restarted elsewhere (restart-on-host-loss) or
   // recorded lost; pool desktops recorded lost and handed to their pools, which re-serve their users.

@@ -1,7 +1,8 @@
 // A persistent pool desktop moved live to another host (a drain, `vm migrate`): held still under its lock, so no
 // lifecycle step runs meanwhile (a logoff waits for the move); its plugged home is carried (plugged into the destination
 // before the state arrives) and the home's sanlock lease handed over between the source's completion and the
-// destination's resume. Once there, its guest is followed on the new host and the lease recorded with the new QEMU.
+// destination's resume. Once there, its guest is followed on the new host and the lease recorded with the new QEMU — also
+// when the controller stopped before recording the move and finds it finished when it is back.
 import { type MigratingDisk, type MigratingLease } from '../contract/agent.js';
 import { ArdesiaError } from '../contract/errors.js';
 import { DESKTOP_LIVE_MOVE_STATES } from '../contract/pools.js';
@@ -10,7 +11,7 @@ import { poolNeed } from '../cluster/hosts.js';
 import { HOME_DISK } from './desktop-guest.js';
 import type { DesktopHomeSteps } from './desktop-home-steps.js';
 import { recordHost } from './desktop-vm-steps.js';
-import { poolOf, requirePool, requirePoolDesktop } from './pool-repo.js';
+import { type PoolDesktopRow, poolOf, requirePool, requirePoolDesktop } from './pool-repo.js';
 
 /** Runs `move` on desktop `name` (the caller holds its lock), then follows the desktop where it went. */
 export async function desktopMoveLive<T>(s: DesktopHomeSteps, name: string, move: (carried: DesktopCarried) => Promise<T>): Promise<T> {
@@ -25,16 +26,35 @@ export async function desktopMoveLive<T>(s: DesktopHomeSteps, name: string, move
   const lease = home ? await s.homes.leaseToCarry(home.user, name) : undefined;
   const leases: MigratingLease[] = lease ? [lease] : [];
   const result = await s.guests.whileMoving(name, () => move({ need: poolNeed(pool), disks, leases }));
+  await desktopFollow(s, row, home?.user, lease !== undefined);
+  return result;
+}
+
+/** A move found finished but unrecorded (the controller stopped between the destination's resume and the record;
+ *  cluster/vm-migrations.ts): `record` run with the desktop held still (the caller holds its lock), then the desktop
+ *  followed on its new host as after any move. Whether the move was recorded. */
+export async function desktopArrived(s: DesktopHomeSteps, name: string, record: () => Promise<boolean>): Promise<boolean> {
+  const row = await requirePoolDesktop(s.ctx.db, name);
+  const home = (await s.homes.list()).find((h) => h.leasedTo === name);
+  // The lease went with the VM (the destination took it before its resume): what is left is the store's record of it.
+  const leased = home !== undefined && (await s.homes.leaseToCarry(home.user, name)) !== undefined;
+  if (!(await s.guests.whileMoving(name, record))) return false;
+  await desktopFollow(s, row, home?.user, leased);
+  return true;
+}
+
+/** After a move: the desktop's host recorded, its guest channel, home plug and lease holder the new QEMU's. */
+async function desktopFollow(s: DesktopHomeSteps, row: PoolDesktopRow, homeUser: string | undefined, leased: boolean): Promise<void> {
+  const name = row.name;
   await recordHost(s.ctx, row);
   // Its QEMU is another now: the guest channel, the home's plug and the lease's holder are the new host's.
   s.guests.forget(name);
   const arrived = await s.guests.watch(name);
   if (!arrived) {
     s.log.warn({ desktop: name }, `desktop ${name} moved, but its VM is not seen running on its new host yet`);
-    return result;
+    return;
   }
   await arrived.adoptHome();
-  if (home && lease) await s.homes.leaseMoved(home.user, name, arrived.pid, arrived.host);
-  s.log.info({ desktop: name, host: arrived.host, pid: arrived.pid, home: home?.user ?? null }, `desktop ${name} moved live to host ${arrived.host ?? 'of the controller'}${home ? ` with the home of ${home.user}` : ''}`);
-  return result;
+  if (homeUser !== undefined && leased) await s.homes.leaseMoved(homeUser, name, arrived.pid, arrived.host);
+  s.log.info({ desktop: name, host: arrived.host, pid: arrived.pid, home: homeUser ?? null }, `desktop ${name} moved live to host ${arrived.host ?? 'of the controller'}${homeUser !== undefined ? ` with the home of ${homeUser}` : ''}`);
 }

@@ -21,7 +21,7 @@ import type { HomeService } from './homes.js';
 import { desktopVmSpec } from './desktop-vm.js';
 import { desktopFailure } from './failure.js';
 import { reconcileDesktop } from './desktop-reconcile.js';
-import { desktopMoveLive } from './desktop-migration.js';
+import { desktopArrived, desktopMoveLive } from './desktop-migration.js';
 import type { DesktopCarried } from '../cluster/vm-migrations.js';
 import { type DesktopEffect, type DesktopEvent, desktopTransition } from './lifecycle.js';
 import { PoolTemplates } from './pool-templates.js';
@@ -127,6 +127,16 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       const result = await desktopMoveLive(this.homeSteps, name, move);
       this.emitDesktop(await requirePoolDesktop(this.ctx.db, name)); // its new host
       return result;
+    });
+  }
+
+  /** A persistent desktop's move found finished but unrecorded (cluster/vm-migrations.ts): recorded and followed under
+   *  its lock (desktop-migration.ts); whether it was recorded. */
+  arrivedLive(name: string, record: () => Promise<boolean>): Promise<boolean> {
+    return this.locked(name, async () => {
+      const recorded = await desktopArrived(this.homeSteps, name, record);
+      if (recorded) this.emitDesktop(await requirePoolDesktop(this.ctx.db, name));
+      return recorded;
     });
   }
 

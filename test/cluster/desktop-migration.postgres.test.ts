@@ -6,7 +6,8 @@
 // back whose destination's agent dies with the state loaded leaves the desktop running where it was, its lease taken
 // back, and the destination's unresumed QEMU is killed when its agent returns. A desktop on the controller's own host
 // (no agent: the controller's VM manager is the source) moves out the same way when that host is drained, and back
-// when named. Outcomes and order, never timing.
+// when named. A controller killed (failpoint) after the destination resumed a moved desktop, before it recorded the
+// move, finds the move when it is back and records it: no copy killed, none run twice. Outcomes and order, never timing.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -248,4 +249,41 @@ test("the controller's own host drained: a persistent desktop in session there m
   const raw = join(tempDir(), 'bob.raw');
   execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', released.path, raw]);
   assert.equal(execFileSync('debugfs', ['-R', 'cat /here.txt', raw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }), 'before\nafter\n');
+});
+
+test("the controller dies between the destination's resume and the move's record: back, it finds the move by the destination's report and records it; the running QEMU is never killed, the source's paused one is quit, the lease recorded with the new QEMU", { timeout: 600_000 }, async () => {
+  const { desktop: again } = await alice.request<{ desktop: DesktopView }>('POST', `/v1/pools/${POOL}/connect`, {});
+  assert.equal(again.name, desktop, 'her persistent desktop');
+  await desktopWhere(`${desktop} in use on ${to}`, (d) => d.name === desktop && d.host === to && d.state === 'in-use');
+  const [sourcePid] = qemuOf(to, desktop);
+  assert.ok(sourcePid);
+  await typeAndExpect(controller, desktop, 'LATE=kept-$((7*7)); echo w-$((60+1))', 'w-61');
+  // The controller, restarted with a failpoint that kills it once both sides answered, before it records the move.
+  await controller.kill();
+  await controller.spawn({ ...locks.get('ctl')!.env, ARDESIA_FAILPOINTS: 'migration-before-record' });
+  for (const name of AGENTS) await until(`${name} linked again`, linked(name, true), 120_000, 500);
+  const fromLogBefore = agents.get(from)!.output.length;
+  const r = await cli(['vm', 'migrate', desktop, '--to', from]);
+  assert.notEqual(r.code, 0, r.stdout);
+  const died = controller.proc!;
+  await until('the controller died at the failpoint', () => died.exitCode !== null || died.signalCode !== null || undefined, 60_000, 200);
+  const [arrivedPid] = qemuOf(from, desktop);
+  assert.ok(arrivedPid, `${desktop}'s QEMU runs under ${from}'s agent`);
+  assert.deepEqual(qemuOf(to, desktop), [sourcePid], 'the source waits paused');
+
+  await controller.spawn(locks.get('ctl')!.env);
+  await until('the move found and recorded', () => new RegExp(`vm ${desktop}: its live migration from host ${to} to host ${from} had finished, unrecorded, when this controller stopped: recorded there now`).test(controller.output) || undefined, 120_000, 200);
+  const moved = await desktopWhere(`${desktop} in use on ${from}`, (d) => d.name === desktop && d.host === from && d.state === 'in-use');
+  assert.equal(moved.user, 'alice');
+  await until(`the paused QEMU on ${to} quit`, () => qemuOf(to, desktop).length === 0 || undefined, 60_000, 200);
+  assert.deepEqual(qemuOf(from, desktop), [arrivedPid], 'the QEMU that had the VM was never killed or restarted');
+  assert.doesNotMatch(agents.get(from)!.output.slice(fromLogBefore), new RegExp(`vm ${desktop}: kill`), `${from}'s agent never took it for a stranger`);
+  const seen = await typeAndExpect(controller, desktop, 'echo var-$LATE; echo w-$((60+2))', 'w-62');
+  assert.match(seen, /var-kept-49/, 'the same guest');
+  const status = await json<{ state: string; pid: number | null }>(['vm', 'status', desktop]);
+  assert.deepEqual([status.state, status.pid], ['running', arrivedPid]);
+  const lease = await json<HomeInfo>(['home', 'show', 'alice']);
+  assert.deepEqual([lease.leasedTo, lease.siteLease?.host, lease.siteLease?.pid], [desktop, from, arrivedPid]);
+  const held = await new SanlockClient(locks.get(from)!.env).inquire(arrivedPid);
+  assert.ok(held.some((res) => res.name.endsWith('-alice')), `${from}'s sanlock: ${JSON.stringify(held)}`);
 });

@@ -28,7 +28,7 @@ import type { VmOps } from './agent-vm-ops.js';
 import { HostImageChecks } from './image-checks.js';
 import { LocalImages } from './local-images.js';
 import type { HostStorage } from '../../contract/hosts.js';
-import { desiredMerge, specOnAgentHost, type VmAction, vmActions } from './vm-plan.js';
+import { arrivalsSettled, desiredMerge, passScope, specOnAgentHost, type VmAction, vmActions } from './vm-plan.js';
 
 /** How long a kill (a forced stop, a VM no longer wanted here) waits for QEMU to be gone. */
 const KILL_WAIT_MS = 10_000;
@@ -50,18 +50,24 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
   /** VMs that left by live migration, with the generation the controller gave the move: never started here again for a
    *  lower one (the controller's record may still name this host until it takes the move in). */
   private readonly departed = new Map<string, number>();
+  /** VMs that arrived here by live migration, with the move's generation, until the controller's desired set names them
+   *  at it (the move recorded) or orders them absent: kept through a full set that lacks them (a controller that died
+   *  before recording the move still names the source), so the one running copy is never killed as a stranger. */
+  private readonly arrivals: Map<string, number>;
 
   private constructor(
     private readonly manager: VmManager,
     private readonly store: Store,
     private readonly appliedPath: string,
     private readonly applied: Map<string, number>,
+    private readonly arrivalsPath: string,
     private readonly imageChecks: HostImageChecks,
     private readonly log: Logger,
     /** A host without shared storage (agent --storage local): its image copies and made disks. */
     readonly localImages: LocalImages | undefined,
   ) {
     super();
+    this.arrivals = appliedRead(arrivalsPath);
   }
 
   /** Opens the agent's store and finds the host's running QEMUs again (the VM manager's reconcile). */
@@ -82,7 +88,7 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     const launchPrefix = () => self?.leases?.registerPrefix();
     const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy: ownerPolicyLoad(undefined), natGuard, placer: { placeVm: async () => host }, vmUids, onRuntime, launchPrefix });
     const appliedPath = join(dataDir, 'vm-generations.json');
-    self = new AgentVms(manager, store, appliedPath, appliedRead(appliedPath), new HostImageChecks(join(dataDir, 'image-checks.json'), host, log), log, storage === 'local' ? new LocalImages(dataDir, host, log) : undefined);
+    self = new AgentVms(manager, store, appliedPath, appliedRead(appliedPath), join(dataDir, 'vm-arrivals.json'), new HostImageChecks(join(dataDir, 'image-checks.json'), host, log), log, storage === 'local' ? new LocalImages(dataDir, host, log) : undefined);
     const found = await manager.reconcile();
     log.info(found, `agent of ${host}: ${found.adopted.length} running VM(s) found again`);
     return self;
@@ -92,6 +98,7 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
   async desiredReceive(vms: readonly VmDesired[], full: boolean): Promise<void> {
     this.desired = desiredMerge(this.desired, vms, full);
     if (full) this.desiredComplete = true;
+    this.arrivalsSettle();
     await this.leaseJoin;
     // Home leases on but not joined: nothing is started here (the link is dropped and the join tried again).
     if (this.leases && !this.leasesJoined) return;
@@ -150,12 +157,16 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     return this.passes;
   }
 
+  /** Arrivals the controller has now named at their move's generation or later are arrivals no more. */
+  private arrivalsSettle(): void {
+    const settled = arrivalsSettled(this.arrivals, this.desired);
+    for (const name of settled) this.arrivals.delete(name);
+    if (settled.length > 0) appliedWrite(this.arrivalsPath, this.arrivals);
+  }
+
   private async pass(): Promise<void> {
-    const gone = (name: string, generation: number) => (this.departed.get(name) ?? -1) > generation;
-    const onHost = (await this.manager.list())
-      .filter((v) => !this.arriving.has(v.name) && !(this.departed.has(v.name) && gone(v.name, this.desired.get(v.name)?.generation ?? 0)))
-      .map((v) => ({ name: v.name, running: v.state !== 'stopped' }));
-    const desired = new Map([...this.desired].filter(([name, d]) => !this.arriving.has(name) && !gone(name, d.generation)));
+    const found = (await this.manager.list()).map((v) => ({ name: v.name, running: v.state !== 'stopped' }));
+    const { desired, onHost } = passScope(this.desired, found, { arriving: this.arriving, departed: this.departed, arrivals: this.arrivals });
     const actions = vmActions({ desired, desiredComplete: this.desiredComplete, onHost, applied: this.applied });
     for (const a of actions) {
       // One VM's failure never holds up the others; a failed start is reported with its reason (its lastStopReason).
@@ -226,6 +237,8 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
       this.desired.set(name, { name, spec, desired: 'running', generation });
       this.applied.set(name, generation);
       appliedWrite(this.appliedPath, this.applied);
+      this.arrivals.set(name, generation);
+      appliedWrite(this.arrivalsPath, this.arrivals);
     } catch (err) {
       // Nothing kept: the QEMU that failed to load is gone (launch), and its definition goes too unless wanted here.
       if (!this.desired.has(name)) await this.manager.undefine(name).catch(() => undefined);

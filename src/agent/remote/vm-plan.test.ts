@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { VmDesired } from '../../contract/agent.js';
 import { VmSpec } from '../../contract/vm.js';
-import { desiredMerge, specOnAgentHost, type VmAction, vmActions, type VmOnHost } from './vm-plan.js';
+import { arrivalsSettled, desiredMerge, type MovesHeld, passScope, specOnAgentHost, type VmAction, vmActions, type VmOnHost } from './vm-plan.js';
 
 const spec = (name: string) => VmSpec.parse({ name, memoryMiB: 256 });
 const want = (name: string, desired: VmDesired['desired'], generation: number, force?: boolean): VmDesired => ({ name, spec: spec(name), desired, generation, ...(force ? { force } : {}) });
@@ -60,4 +60,34 @@ test('desired merge: a full set replaces, a change merges, a late older generati
   assert.equal(merged.get('b')?.desired, 'stopped');
   assert.equal(desiredMerge(held, [want('a', 'stopped', 1)], true).get('a')?.desired, 'running', 'a full set read before a newer change keeps the change');
   assert.equal(desiredMerge(held, [want('a', 'stopped', 4)], true).get('a')?.desired, 'stopped');
+});
+
+// Moves held by the agent, then the pass over a full set: which VMs the pass may touch, and what it does to them.
+const held = (h: Partial<{ arriving: string[]; departed: Array<[string, number]>; arrivals: Array<[string, number]> }>): MovesHeld => ({
+  arriving: new Set(h.arriving ?? []),
+  departed: new Map(h.departed ?? []),
+  arrivals: new Map(h.arrivals ?? []),
+});
+const SCOPE_ROWS: Array<[string, VmDesired[], VmOnHost[], MovesHeld, string[]]> = [
+  ['arriving under way: neither started nor quit', [], [on('a', true)], held({ arriving: ['a'] }), []],
+  ['departed, still named below the move: waits paused', [want('a', 'running', 3)], [on('a', true)], held({ departed: [['a', 4]] }), []],
+  ['departed, the move recorded (absent at its generation): quit', [want('a', 'absent', 4)], [on('a', true)], held({ departed: [['a', 4]] }), ['kill a@4', 'remove a']],
+  ['departed, no longer named at all (recorded while this host was away): quit', [], [on('a', true)], held({ departed: [['a', 4]] }), ['kill a@-', 'remove a']],
+  ['arrived, not named (the controller never recorded the move): kept', [want('b', 'running', 1)], [on('a', true), on('b', true)], held({ arrivals: [['a', 5]] }), ['adopt b@1']],
+  ['arrived, the move recorded: adopted', [want('a', 'running', 5)], [on('a', true)], held({ arrivals: [['a', 5]] }), []],
+  ['arrived, ordered absent: quit', [want('a', 'absent', 5)], [on('a', true)], held({ arrivals: [['a', 5]] }), ['kill a@5', 'remove a']],
+  ['nothing held: a stranger is quit', [], [on('a', true)], held({}), ['kill a@-', 'remove a']],
+];
+for (const [name, desired, onHost, moves, expected] of SCOPE_ROWS) {
+  test(`pass scope: ${name}`, () => {
+    const scoped = passScope(new Map(desired.map((d) => [d.name, d])), onHost, moves);
+    const applied = new Map([['a', 5]]);
+    assert.deepEqual(vmActions({ ...scoped, desiredComplete: true, applied }).map(text), expected);
+  });
+}
+
+test('arrivals settle once the controller names them at the move or later, never below it or by leaving them out', () => {
+  const arrivals = new Map([['a', 5], ['b', 5], ['c', 5], ['d', 5]]);
+  const desired = new Map([want('a', 'running', 5), want('b', 'absent', 6), want('c', 'running', 4)].map((d) => [d.name, d]));
+  assert.deepEqual(arrivalsSettled(arrivals, desired), ['a', 'b']);
 });

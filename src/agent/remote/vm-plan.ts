@@ -53,6 +53,34 @@ export function vmActions({ desired, desiredComplete, onHost, applied }: VmPlanI
   return [...freeing, ...others];
 }
 
+/** What the agent holds besides the desired set while VMs move live (agent-vms.ts). */
+export interface MovesHeld {
+  /** Arriving by a migration under way (not desired here yet). */
+  arriving: ReadonlySet<string>;
+  /** Left by a migration, with the move's generation. */
+  departed: ReadonlyMap<string, number>;
+  /** Arrived by a migration, with the move's generation, not yet named by the controller at it. */
+  arrivals: ReadonlyMap<string, number>;
+}
+
+/** A pass's input without what moves hold: a VM arriving; one that left and is still named below the move's generation
+ *  (it waits paused until the controller records the move); an arrival the controller does not name (its record may
+ *  still name the source: a controller that stopped before recording the move). A departed VM no longer named at all,
+ *  or named at the move's generation, is the pass's like any other: quit. */
+export function passScope(desired: ReadonlyMap<string, VmDesired>, onHost: readonly VmOnHost[], held: MovesHeld): { desired: Map<string, VmDesired>; onHost: VmOnHost[] } {
+  const waitsPaused = (name: string) => desired.has(name) && (held.departed.get(name) ?? -1) > desired.get(name)!.generation;
+  const unconfirmed = (name: string) => held.arrivals.has(name) && !desired.has(name);
+  return {
+    desired: new Map([...desired].filter(([name]) => !held.arriving.has(name) && !waitsPaused(name))),
+    onHost: onHost.filter((v) => !held.arriving.has(v.name) && !waitsPaused(v.name) && !unconfirmed(v.name)),
+  };
+}
+
+/** The arrivals the controller now names at their move's generation or later (the move recorded, or an absent order). */
+export function arrivalsSettled(arrivals: ReadonlyMap<string, number>, desired: ReadonlyMap<string, VmDesired>): string[] {
+  return [...arrivals].filter(([name, generation]) => (desired.get(name)?.generation ?? -1) >= generation).map(([name]) => name);
+}
+
 /** A full set replaces what the agent holds; a change replaces its VMs only. */
 export function desiredMerge(held: ReadonlyMap<string, VmDesired>, incoming: readonly VmDesired[], full: boolean): Map<string, VmDesired> {
   const next = new Map(full ? [] : held);
