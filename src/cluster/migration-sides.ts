@@ -66,13 +66,16 @@ export async function migrateOutGivingLeases(runtime: VmRuntime, sink: Duplex, l
   return figures;
 }
 
-/** The destination failed after the state left: the leases given for the move taken back, then the guest runs on. */
-export async function resumeTakingLeasesBack(runtime: VmRuntime, leases: readonly MigratingLease[], sanlock: SanlockClient | undefined): Promise<void> {
+/** The destination failed after the state left: the leases given for the move taken back, then the guest runs on.
+ *  Whether it was resumed: a QEMU whose state never left (its migration cancelled) runs already, its leases held. */
+export async function resumeTakingLeasesBack(runtime: VmRuntime, leases: readonly MigratingLease[], sanlock: SanlockClient | undefined): Promise<boolean> {
+  if (!(await runtime.migratedAway())) return false;
   if (leases.length > 0) {
     if (!sanlock) throw new ArdesiaError('LEASE_DAEMON_UNAVAILABLE', `vm ${runtime.spec.name}: its home leases cannot be taken back: this host has not joined the lockspace`);
     await leasesTakeOver(sanlock, runtime.pid, leases);
   }
   await runtime.resumeHere({ clipboardAgent: clipboardAgentOf(runtime) });
+  return true;
 }
 
 /** The controller's own host as a migration's side (its VMs run under the daemon's VM manager, not an agent). */
@@ -107,8 +110,8 @@ export class LocalMigrationSide {
   async resume(name: string, leases: readonly MigratingLease[]): Promise<void> {
     const runtime = this.manager.runtimeOf(name);
     if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} does not run on the controller's host: nothing to resume`);
-    await resumeTakingLeasesBack(runtime, leases, this.sanlock);
-    this.log.warn({ vm: name }, `vm ${name}: its migration failed at the destination; it runs on here`);
+    if (await resumeTakingLeasesBack(runtime, leases, this.sanlock)) this.log.warn({ vm: name }, `vm ${name}: its migration failed at the destination; it runs on here`);
+    else this.log.info({ vm: name }, `vm ${name}: its migration never completed; it runs on here as it was`);
   }
 
   /** Destination: the VM started here listening for its state (fed by `connect`), answered once it runs here. */

@@ -2,11 +2,11 @@
 // agent link (the whole set again at every connect, agent-links.ts); the agent's reports are kept with the VM, and a
 // VM that stopped by itself is recorded stopped with its reason, as the controller's own VMs are.
 import type { Logger } from 'pino';
-import { type AgentMessage, VM_COMMAND_DATA_MAX_BYTES, type VmDesired, type VmObserved } from '../contract/agent.js';
+import { type AgentMessage, VM_COMMAND_DATA_MAX_BYTES, type VmDesired, type VmMoveIntent, type VmObserved } from '../contract/agent.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { Store } from '../store/db.js';
-import { type VmRecord, vmDelete, vmGet, vmList, vmNextGeneration, vmSetDesired, vmSetObserved } from '../store/vms.js';
+import { type VmRecord, vmDelete, vmGet, vmList, vmListMoving, vmNextGeneration, vmSetDesired, vmSetObserved } from '../store/vms.js';
 import type { RemoteVmDriver } from '../vms/remote-vm.js';
 import type { AgentLinks, AgentVmChannel } from './agent-links.js';
 import type { ImageChecksOf, LocalFilesOf } from './image-checks.js';
@@ -37,6 +37,10 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   /** What follows a move found finished but unrecorded (vm-migrations.ts), and the VMs it is following now. */
   private arrivalHandler: ((rec: VmRecord & { host: string }, to: string, o: VmObserved) => Promise<void>) | undefined;
   private readonly arrivalsFollowed = new Set<string>();
+  /** What follows a move a controller stopped in whose destination does not have the VM (vm-migrations.ts). */
+  private unfinishedHandler: ((rec: VmRecord & { host: string; moving: VmMoveIntent }) => Promise<void>) | undefined;
+  /** Each host's last full report to this controller: a move's destination must have reported before it is judged. */
+  private readonly fullReports = new Map<string, ReadonlyMap<string, VmObserved>>();
 
   constructor(
     private readonly db: Store,
@@ -130,6 +134,8 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
       else this.reportedElsewhere(rec, host, o);
     }
     if (report.full) {
+      this.fullReports.set(host, new Map(report.vms.map((o) => [o.name, o])));
+      await this.unfinishedMovesCheck(host);
       for (const rec of (await vmList(this.db)).filter((r) => r.host === host && r.observed !== null && !reported.has(r.name) && !this.moving.has(r.name))) {
         await vmSetObserved(this.db, rec.name, null);
         // Its agent has no trace of it (the host restarted before it was judged down): gone, as after an exit.
@@ -172,6 +178,32 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
       return;
     }
     this.sendNow(host, { name: rec.name, spec: rec.spec, desired: 'absent', generation: Math.max(o.generation, rec.generation) });
+  }
+
+  /**
+   * Moves recorded as under way that no migration of this controller carries (a controller stopped in them), whose
+   * source or destination just reported: once the destination has reported to this controller without the VM running
+   * at the move's generation, the move failed, and the source is told to run it on (onUnfinishedMove). A destination
+   * that has it is followed by reportedElsewhere instead; one not yet back is waited for.
+   */
+  private async unfinishedMovesCheck(host: string): Promise<void> {
+    for (const rec of await vmListMoving(this.db)) {
+      const intent = rec.moving!;
+      if (rec.host === null || this.moving.has(rec.name) || (intent.to !== host && rec.host !== host)) continue;
+      const destination = this.fullReports.get(intent.to);
+      if (!destination || !this.unfinishedHandler || this.arrivalsFollowed.has(rec.name)) continue;
+      const o = destination.get(rec.name);
+      if (o && (o.state === 'running' || o.state === 'paused') && o.generation >= intent.generation) continue;
+      this.arrivalsFollowed.add(rec.name);
+      void this.unfinishedHandler({ ...rec, host: rec.host, moving: intent })
+        .catch((err: Error) => this.log.error({ err, vm: rec.name, host: rec.host }, `vm ${rec.name}: resuming it on host ${rec.host} after its unfinished move to host ${intent.to} failed: ${err.message}`))
+        .finally(() => this.arrivalsFollowed.delete(rec.name));
+    }
+  }
+
+  /** How a move a controller stopped in, whose destination does not have the VM, is ended (vm-migrations.ts). */
+  onUnfinishedMove(handler: (rec: VmRecord & { host: string; moving: VmMoveIntent }) => Promise<void>): void {
+    this.unfinishedHandler = handler;
   }
 
   /** How a move found finished but unrecorded is followed (vm-migrations.ts). */
@@ -230,7 +262,7 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   /** A live migration done: the VM is recorded on `to` at `generation` (running there, as its agent already has it)
    *  and absent from `from`. */
   async moved(rec: VmRecord & { host: string }, to: string, generation: number): Promise<void> {
-    await vmSetDesired(this.db, rec.name, { host: to, generation, desired: 'running' });
+    await vmSetDesired(this.db, rec.name, { host: to, generation, desired: 'running', moving: null });
     await vmSetObserved(this.db, rec.name, null);
     // From now on its reports are its new host's (the old host's are passed over: the record names the new one).
     this.moving.delete(rec.name);

@@ -8,14 +8,14 @@ import type { Logger } from 'pino';
 import { createWebSocketStream, type WebSocket } from 'ws';
 import { auditAppend } from '../audit/log.js';
 import { ArdesiaError } from '../contract/errors.js';
-import type { MigratingDisk, MigratingLease, VmObserved } from '../contract/agent.js';
+import type { MigratingDisk, MigratingLease, VmMoveIntent, VmObserved } from '../contract/agent.js';
 import type { VmMigrationView } from '../contract/hosts.js';
 import { DESKTOP_LIVE_MOVE_STATES } from '../contract/pools.js';
 import type { LocalMigrationSide } from './migration-sides.js';
 import type { PlacementNeed } from './placement.js';
 import { PLAIN_VM_NEED } from './hosts.js';
 import type { Store } from '../store/db.js';
-import { type VmRecord, vmGet, vmNextGeneration } from '../store/vms.js';
+import { type VmRecord, vmGet, vmNextGeneration, vmSetDesired } from '../store/vms.js';
 import { failpoint } from '../lib/failpoint.js';
 import type { AgentStreams } from './agent-streams.js';
 import type { RemoteDesktopVms } from './remote-desktop-vms.js';
@@ -73,6 +73,7 @@ export interface DesktopMoves {
 export class VmMigrations {
   constructor(private readonly d: MigrationDeps) {
     d.remote.onUnrecordedArrival((rec, to, o) => this.arrivedUnrecorded(rec, to, o));
+    d.remote.onUnfinishedMove((rec) => this.unfinished(rec));
   }
 
   /** VMs on `host` a drain moves by live migration: running plain VMs and persistent pool desktops in use or kept
@@ -149,6 +150,28 @@ export class VmMigrations {
     this.d.log.warn(outcome, `vm ${name}: its live migration from host ${rec.host} to host ${to} had finished, unrecorded, when this controller stopped: recorded there now`);
   }
 
+  /**
+   * A move a controller stopped in whose destination, back, does not have the VM running at the move's generation: it
+   * failed there (or never began). The source is told to run the VM on, taking back the leases it gave (a source whose
+   * state never left runs already and is left as it is); the destination's unresumed QEMU, if any, is quit by its agent
+   * as one the cluster never gave it.
+   */
+  private async unfinished(rec: VmRecord & { host: string; moving: VmMoveIntent }): Promise<void> {
+    const name = rec.name;
+    const { to, generation, leases } = rec.moving;
+    const ended = await this.d.remote.whileMoving(name, async () => {
+      const now = await vmGet(this.d.db, name);
+      if (now?.moving?.generation !== generation || now.host !== rec.host) return false;
+      if (this.d.remote.isRemote(rec.host)) await this.d.commands.command(rec.host, name, { op: 'migrate-resume', ...(leases.length > 0 ? { leases } : {}) }, MIGRATION_ANSWER_MS);
+      else await this.d.local.resume(name, leases);
+      await vmSetDesired(this.d.db, name, { moving: null });
+      return true;
+    });
+    if (!ended) return;
+    await auditAppend(this.d.db, 'controller', 'vm.migrate.failed', name, { vm: name, from: rec.host, to, generation, reason: 'the controller stopped during the move; the destination does not have it' });
+    this.d.log.warn({ vm: name, from: rec.host, to }, `vm ${name}: its live migration from host ${rec.host} to host ${to} was cut short when this controller stopped; it runs on at host ${rec.host}`);
+  }
+
   private async carryOut(rec: VmRecord & { host: string }, to: string, generation: number, carried: DesktopCarried): Promise<void> {
     const name = rec.name;
     // The controller's own host is a side without an agent: its QEMU reads or writes the other side's stream itself.
@@ -160,6 +183,8 @@ export class VmMigrations {
     const { disks, leases } = carried;
     const withLeases = leases.length > 0 ? { leases } : {};
     let handedOver: Promise<unknown> | undefined;
+    // Recorded before anything is sent: a controller that stops mid-move knows, when it is back, where the state went.
+    await vmSetDesired(this.d.db, name, { moving: { to, generation, leases: [...leases] } });
     /** An agent's source asked to send; its stream once it dialled. */
     const agentSends = async (): Promise<WebSocket> => {
       const sent = this.d.commands.command(rec.host, name, { op: 'migrate-out', generation, stream: { id: outbound!.id, secret: outbound!.secret }, to, ...withLeases }, MIGRATION_ANSWER_MS);
@@ -202,6 +227,7 @@ export class VmMigrations {
       } catch (err) {
         // The state left, but the destination did not take it: the VM, paused at the source, runs on there.
         if (handedOver && (await settledWithin(handedOver, SOURCE_ANSWER_AFTER_FAILURE_MS))) {
+          failpoint('migration-before-resume'); // the controller dies with the source paused, the destination failed
           const resumed = fromHere ? this.d.local.resume(name, leases) : this.d.commands.command(rec.host, name, { op: 'migrate-resume', ...withLeases }, MIGRATION_ANSWER_MS);
           await resumed.catch((e: Error) =>
             this.d.log.error({ vm: name, host: rec.host, err: e.message }, `vm ${name}: resuming it on host ${rec.host} after the failed migration failed too: ${e.message}`));
@@ -209,6 +235,7 @@ export class VmMigrations {
         throw err;
       }
     } catch (err) {
+      await vmSetDesired(this.d.db, name, { moving: null }).catch((e: Error) => this.d.log.error({ vm: name, err: e.message }, `vm ${name}: clearing its failed move's record failed: ${e.message}`));
       if (inbound) this.d.streams.cancel(inbound.id, 'the migration failed');
       if (outbound) this.d.streams.cancel(outbound.id, 'the migration failed');
       for (const s of sockets) s.terminate();

@@ -221,6 +221,10 @@ export type MigratingDisk = z.infer<typeof MigratingDisk>;
 /** A home lease a migrating VM holds: given back by the source once its state left, taken by the destination. */
 export const MigratingLease = z.object({ user: LeaseUser, resource: LeaseResourceWire }).strict();
 export type MigratingLease = z.infer<typeof MigratingLease>;
+/** A live migration as the controller records it before it starts: where to, the generation it gives the VM there, and
+ *  the home leases the VM carries (the source takes them back if the move fails). */
+export const VmMoveIntent = z.object({ to: z.string().min(1).max(64), generation: VmGeneration, leases: z.array(MigratingLease).max(16) }).strict();
+export type VmMoveIntent = z.infer<typeof VmMoveIntent>;
 /** Live migration, destination: start the VM with `-incoming defer`, feed it what arrives on the stream; answered once
  *  the state is in and the VM runs here, with `generation` as the one applied (the controller moves the VM to it). */
 export const VmMigrateIn = z

@@ -252,6 +252,11 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
     }
   }
 
+  /** Whether this QEMU's state left by a completed migration (QEMU's `postmigrate`: paused, its disks handed over). */
+  async migratedAway(): Promise<boolean> {
+    return (await this.qmp.queryStatus()).status === 'postmigrate';
+  }
+
   /** The destination failed after the state left: the VM runs on here (QEMU takes its disks back at `cont`). */
   async resumeHere(opts: { clipboardAgent: boolean }): Promise<void> {
     if (opts.clipboardAgent) await clipboardAgentPlug(this.qmp, true);

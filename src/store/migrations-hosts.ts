@@ -90,4 +90,11 @@ export const HOST_MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('vms').addColumn('host_loss', 'text').execute();
     },
   },
+  // A live migration under way (destination, generation, the leases it carries), recorded before it starts: a
+  // controller that stopped mid-move finds it when it is back.
+  '0025_vm_moving': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('vms').addColumn('moving', 'text').execute();
+    },
+  },
 };

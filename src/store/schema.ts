@@ -28,6 +28,8 @@ export interface VmTable {
   observed: ColumnType<string | null, string | null | undefined, string | null>;
   /** Set when the controller restarted it elsewhere after its host was lost; cleared by the next start. */
   host_loss: ColumnType<string | null, string | null | undefined, string | null>;
+  /** VmMoveIntent as JSON: a live migration under way (or one a controller stopped in), null otherwise. */
+  moving: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ApiTokenTable {

@@ -1,5 +1,5 @@
 // Repository of VM definitions and their desired state.
-import { VmObserved } from '../contract/agent.js';
+import { VmMoveIntent, VmObserved } from '../contract/agent.js';
 import { VmSpec } from '../contract/vm.js';
 import type { Store } from './db.js';
 import type { Selectable, Updateable } from 'kysely';
@@ -20,6 +20,8 @@ export interface VmRecord {
   observed: VmObserved | null;
   /** Why the controller restarted it on its host after the one before was lost (null once started by other means). */
   hostLoss: string | null;
+  /** A live migration under way, recorded before it starts (cluster/vm-migrations.ts). */
+  moving: VmMoveIntent | null;
 }
 
 function fromRow(row: Selectable<VmTable>): VmRecord {
@@ -35,11 +37,18 @@ function fromRow(row: Selectable<VmTable>): VmRecord {
     generation: row.generation,
     observed: row.observed === null ? null : VmObserved.parse(JSON.parse(row.observed)),
     hostLoss: row.host_loss ?? null,
+    moving: row.moving == null ? null : VmMoveIntent.parse(JSON.parse(row.moving)),
   };
 }
 
 export async function vmList(db: Store): Promise<VmRecord[]> {
   const rows = await db.selectFrom('vms').selectAll().orderBy('name').execute();
+  return rows.map(fromRow);
+}
+
+/** VMs with a live migration recorded as under way. */
+export async function vmListMoving(db: Store): Promise<VmRecord[]> {
+  const rows = await db.selectFrom('vms').selectAll().where('moving', 'is not', null).orderBy('name').execute();
   return rows.map(fromRow);
 }
 
@@ -86,7 +95,7 @@ export async function vmUpdateSpec(db: Store, spec: VmSpec, source: string): Pro
 export async function vmSetDesired(
   db: Store,
   name: string,
-  patch: { desired?: 'running' | 'stopped'; lastStopReason?: string | null; startedAt?: string | null; host?: string; generation?: number; hostLoss?: string | null },
+  patch: { desired?: 'running' | 'stopped'; lastStopReason?: string | null; startedAt?: string | null; host?: string; generation?: number; hostLoss?: string | null; moving?: VmMoveIntent | null },
 ): Promise<void> {
   const set: Updateable<VmTable> = { updated_at: new Date().toISOString() };
   if (patch.desired !== undefined) set.desired = patch.desired;
@@ -95,6 +104,7 @@ export async function vmSetDesired(
   if (patch.host !== undefined) set.host = patch.host;
   if (patch.generation !== undefined) set.generation = patch.generation;
   if (patch.hostLoss !== undefined) set.host_loss = patch.hostLoss;
+  if (patch.moving !== undefined) set.moving = patch.moving === null ? null : JSON.stringify(patch.moving);
   await db.updateTable('vms').set(set).where('name', '=', name).execute();
 }
 

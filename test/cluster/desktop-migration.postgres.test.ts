@@ -7,7 +7,8 @@
 // back, and the destination's unresumed QEMU is killed when its agent returns. A desktop on the controller's own host
 // (no agent: the controller's VM manager is the source) moves out the same way when that host is drained, and back
 // when named. A controller killed (failpoint) after the destination resumed a moved desktop, before it recorded the
-// move, finds the move when it is back and records it: no copy killed, none run twice. Outcomes and order, never timing.
+// move, finds the move when it is back and records it: no copy killed, none run twice; one killed after the destination
+// failed, before telling the source, finds the move unfinished and the source runs on. Outcomes and order, never timing.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -286,4 +287,42 @@ test("the controller dies between the destination's resume and the move's record
   assert.deepEqual([lease.leasedTo, lease.siteLease?.host, lease.siteLease?.pid], [desktop, from, arrivedPid]);
   const held = await new SanlockClient(locks.get(from)!.env).inquire(arrivedPid);
   assert.ok(held.some((res) => res.name.endsWith('-alice')), `${from}'s sanlock: ${JSON.stringify(held)}`);
+});
+
+test("the controller dies after the destination failed, before it told the source: back, it finds the move unfinished by the destination's report and the source runs the desktop on, its lease taken back", { timeout: 600_000 }, async () => {
+  // From the last test: alice's desktop in session on `from`. It is moved to `to` now, whose agent dies with the state
+  // loaded (failpoint), and the controller dies before telling the source to resume (failpoint).
+  const [sourcePid] = qemuOf(from, desktop);
+  assert.ok(sourcePid);
+  await typeAndExpect(controller, desktop, 'CUT=kept-$((8*8)); echo w-$((70+1))', 'w-71');
+  await agents.get(to)!.kill();
+  await until(`${to} unlinked`, linked(to, false), 60_000, 200);
+  agentStart(to, [], { ARDESIA_FAILPOINTS: 'migrate-in-loaded' });
+  await controller.kill();
+  await controller.spawn({ ...locks.get('ctl')!.env, ARDESIA_FAILPOINTS: 'migration-before-resume' });
+  for (const name of AGENTS) await until(`${name} linked again`, linked(name, true), 120_000, 500);
+  const sourceLogBefore = agents.get(from)!.output.length;
+  const r = await cli(['vm', 'migrate', desktop, '--to', to]);
+  assert.notEqual(r.code, 0, r.stdout);
+  const died = controller.proc!;
+  await until('the controller died at its failpoint', () => died.exitCode !== null || died.signalCode !== null || undefined, 120_000, 200);
+  const dead = agents.get(to)!.proc;
+  assert.ok(dead.exitCode !== null || dead.signalCode !== null, `${to}'s agent died at its failpoint`);
+  assert.deepEqual(qemuOf(from, desktop), [sourcePid], 'the source waits paused');
+  assert.equal(qemuOf(to, desktop).length, 1, "the destination's unresumed QEMU outlived its agent");
+
+  await controller.spawn(locks.get('ctl')!.env);
+  agentStart(to, []);
+  await until('the move found unfinished', () => new RegExp(`vm ${desktop}: its live migration from host ${from} to host ${to} was cut short when this controller stopped; it runs on at host ${from}`).test(controller.output) || undefined, 180_000, 200);
+  assert.match(agents.get(from)!.output.slice(sourceLogBefore), new RegExp(`vm ${desktop}: its migration failed at the destination; it runs on here`));
+  await until(`the unresumed QEMU on ${to} is gone`, () => qemuOf(to, desktop).length === 0 || undefined, 120_000, 500);
+  const still = await desktopWhere(`${desktop} in use on ${from}`, (d) => d.name === desktop && d.host === from && d.state === 'in-use');
+  assert.equal(still.user, 'alice');
+  assert.deepEqual(qemuOf(from, desktop), [sourcePid], 'the same QEMU runs on');
+  const seen = await typeAndExpect(controller, desktop, 'echo var-$CUT; echo w-$((70+2))', 'w-72');
+  assert.match(seen, /var-kept-64/, 'the same guest');
+  const held = await new SanlockClient(locks.get(from)!.env).inquire(sourcePid);
+  assert.ok(held.some((res) => res.name.endsWith('-alice')), `the lease is taken back on ${from}: ${JSON.stringify(held)}`);
+  const lease = await json<HomeInfo>(['home', 'show', 'alice']);
+  assert.deepEqual([lease.leasedTo, lease.siteLease?.host, lease.siteLease?.pid], [desktop, from, sourcePid]);
 });

@@ -268,9 +268,10 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
   async migrateResume(name: string, leases: readonly MigratingLease[] = []): Promise<void> {
     const runtime = this.manager.runtimeOf(name);
     if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} does not run on this host: nothing to resume`);
-    await resumeTakingLeasesBack(runtime, leases, leases.length > 0 ? this.sanlockFor(`the home lease vm ${name} held`) : undefined);
+    const resumed = await resumeTakingLeasesBack(runtime, leases, leases.length > 0 ? this.sanlockFor(`the home lease vm ${name} held`) : undefined);
     this.departed.delete(name);
-    this.log.warn({ vm: name }, `vm ${name}: its migration failed at the destination; it runs on here`);
+    if (resumed) this.log.warn({ vm: name }, `vm ${name}: its migration failed at the destination; it runs on here`);
+    else this.log.info({ vm: name }, `vm ${name}: its migration never completed; it runs on here as it was`);
   }
 
   /** Pause, unpause, reset, logs and screendumps, as the controller's VM manager does them on its own host. */
