@@ -196,7 +196,7 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
       if (o && (o.state === 'running' || o.state === 'paused') && o.generation >= intent.generation) continue;
       this.arrivalsFollowed.add(rec.name);
       void this.unfinishedHandler({ ...rec, host: rec.host, moving: intent })
-        .catch((err: Error) => this.log.error({ err, vm: rec.name, host: rec.host }, `vm ${rec.name}: resuming it on host ${rec.host} after its unfinished move to host ${intent.to} failed: ${err.message}`))
+        .catch((err: Error) => this.log.warn({ err: err.message, vm: rec.name, host: rec.host }, `vm ${rec.name}: resuming it on host ${rec.host} after its unfinished move to host ${intent.to} failed (tried again at that host's next report): ${err.message}`))
         .finally(() => this.arrivalsFollowed.delete(rec.name));
     }
   }

@@ -48,16 +48,30 @@ export class DesktopDisplayAccess implements DisplayAccess {
 
   async access(who: Principal, desktop: string): Promise<{ vm: string }> {
     const pooled = await this.pools.displayAccess(desktop, { name: who.name, admin: who.admin, groups: who.groups }).catch((err: unknown) => {
-      const lost = this.lostUnder.get(desktop);
-      if (err instanceof ArdesiaError && err.code === 'FORBIDDEN' && lost?.user === who.name && Date.now() - lost.at <= LOST_NOTICE_MS) {
-        throw new ArdesiaError('DESKTOP_HOST_LOST', `the server of desktop ${desktop} stopped and your session there ended`);
-      }
+      if (err instanceof ArdesiaError && err.code === 'FORBIDDEN') this.lostNotice(who, desktop);
       throw err;
     });
-    if (!pooled) return this.standalone.access(who, desktop);
-    if (!this.pools.machine.guests.has(pooled.vm)) throw new ArdesiaError('VM_NOT_RUNNING', `desktop ${desktop} is not running`);
+    if (!pooled) {
+      // Retired since its host was lost under the caller's session (a portal whose display had dropped before, asking
+      // again): the same notice, not a final "not found".
+      this.lostNotice(who, desktop);
+      return this.standalone.access(who, desktop);
+    }
+    if (!this.pools.machine.guests.has(pooled.vm)) {
+      // Its host lost, its session not yet ended (the guest forgotten first): the same notice, not a final "not running".
+      this.lostNotice(who, desktop);
+      throw new ArdesiaError('VM_NOT_RUNNING', `desktop ${desktop} is not running`);
+    }
     this.poolDesktops.add(desktop);
     return pooled;
+  }
+
+  /** Throws DESKTOP_HOST_LOST when `desktop`'s host was lost under `who`'s session a short while ago. */
+  private lostNotice(who: Principal, desktop: string): void {
+    const lost = this.lostUnder.get(desktop);
+    if (lost?.user === who.name && Date.now() - lost.at <= LOST_NOTICE_MS) {
+      throw new ArdesiaError('DESKTOP_HOST_LOST', `the server of desktop ${desktop} stopped and your session there ended`);
+    }
   }
 
   clientConnected(desktop: string, client: DisplayClient): void {
