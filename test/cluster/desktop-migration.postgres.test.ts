@@ -55,6 +55,10 @@ function tempDir(): string {
   dirs.push(d);
   return d;
 }
+const upAndLinked = (name: AgentName) => async () => {
+  const h = (await json<HostView[]>(['host', 'list'])).find((v) => v.name === name);
+  return (h?.agent?.linked === true && h.state === 'up') || undefined;
+};
 const linked = (name: AgentName, yes: boolean) => async () => ((await json<HostView[]>(['host', 'list'])).find((h) => h.name === name)?.agent?.linked === true) === yes || undefined;
 const desktopWhere = async (what: string, which: (d: DesktopView) => boolean) => (await untilDesktops(controller, POOL, what, (ds) => ds.some(which), 300_000)).find(which)!;
 const qemuOf = (host: AgentName, desktop: string) => qemuPidsUnder(join(agentDirs.get(host)!, 'runtime', desktop));
@@ -100,6 +104,24 @@ after(async () => {
   if (root) rmSync(root, { recursive: true, force: true });
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+
+/** `vm migrate` of the desktop by a controller restarted to die at `failpoint`: refused, the controller dead. */
+async function migrateAsControllerDies(failpoint: string, onto: AgentName): Promise<void> {
+  await controller.kill();
+  await controller.spawn({ ...locks.get('ctl')!.env, ARDESIA_FAILPOINTS: failpoint });
+  for (const name of AGENTS) await until(`${name} linked and up again`, upAndLinked(name), 120_000, 500);
+  const died = controller.proc!;
+  const dead = () => died.exitCode !== null || died.signalCode !== null || undefined;
+  // Just back, the controller may refuse the move until its agents' first heartbeats and reports are in (a host not up
+  // yet, the desktop not seen running): asked again. A move that began ends with the controller's death at the failpoint.
+  for (let tries = 1; ; tries++) {
+    const r = await cli(['vm', 'migrate', desktop, '--to', onto]);
+    assert.notEqual(r.code, 0, r.stdout);
+    if (await until(`the controller died at ${failpoint}`, dead, 10_000, 200).then(() => true, () => false)) return;
+    assert.ok(tries < 30 && !/VM_MIGRATION_FAILED| from host \S+ to host /.test(r.stderr), `vm migrate ended without reaching ${failpoint}: ${r.stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
 
 let desktop: string;
 let from: AgentName;
@@ -259,15 +281,9 @@ test("the controller dies between the destination's resume and the move's record
   const [sourcePid] = qemuOf(to, desktop);
   assert.ok(sourcePid);
   await typeAndExpect(controller, desktop, 'LATE=kept-$((7*7)); echo w-$((60+1))', 'w-61');
-  // The controller, restarted with a failpoint that kills it once both sides answered, before it records the move.
-  await controller.kill();
-  await controller.spawn({ ...locks.get('ctl')!.env, ARDESIA_FAILPOINTS: 'migration-before-record' });
-  for (const name of AGENTS) await until(`${name} linked again`, linked(name, true), 120_000, 500);
+  // The controller dies once both sides answered, before it records the move.
   const fromLogBefore = agents.get(from)!.output.length;
-  const r = await cli(['vm', 'migrate', desktop, '--to', from]);
-  assert.notEqual(r.code, 0, r.stdout);
-  const died = controller.proc!;
-  await until('the controller died at the failpoint', () => died.exitCode !== null || died.signalCode !== null || undefined, 60_000, 200);
+  await migrateAsControllerDies('migration-before-record', from);
   const [arrivedPid] = qemuOf(from, desktop);
   assert.ok(arrivedPid, `${desktop}'s QEMU runs under ${from}'s agent`);
   assert.deepEqual(qemuOf(to, desktop), [sourcePid], 'the source waits paused');
@@ -298,14 +314,8 @@ test("the controller dies after the destination failed, before it told the sourc
   await agents.get(to)!.kill();
   await until(`${to} unlinked`, linked(to, false), 60_000, 200);
   agentStart(to, [], { ARDESIA_FAILPOINTS: 'migrate-in-loaded' });
-  await controller.kill();
-  await controller.spawn({ ...locks.get('ctl')!.env, ARDESIA_FAILPOINTS: 'migration-before-resume' });
-  for (const name of AGENTS) await until(`${name} linked again`, linked(name, true), 120_000, 500);
   const sourceLogBefore = agents.get(from)!.output.length;
-  const r = await cli(['vm', 'migrate', desktop, '--to', to]);
-  assert.notEqual(r.code, 0, r.stdout);
-  const died = controller.proc!;
-  await until('the controller died at its failpoint', () => died.exitCode !== null || died.signalCode !== null || undefined, 120_000, 200);
+  await migrateAsControllerDies('migration-before-resume', to);
   const dead = agents.get(to)!.proc;
   assert.ok(dead.exitCode !== null || dead.signalCode !== null, `${to}'s agent died at its failpoint`);
   assert.deepEqual(qemuOf(from, desktop), [sourcePid], 'the source waits paused');

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import type { ImageInfo, ImageVersion } from '../../src/contract/images.js';
 import { TestDaemon } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
-import { cliJson, GUEST_CMDLINE, typeAndExpect, waitForLog } from './support.js';
+import { cliJson, GUEST_CMDLINE, shellAnswers, typeAndExpect, waitForLog } from './support.js';
 
 const g = guestArtifacts();
 let daemon: TestDaemon;
@@ -29,6 +29,7 @@ test('image create --iso: install through the console, publish, boot a desktop f
   assert.equal(img.maintenance?.vm, 'maint-inst');
   assert.equal(img.maintenance?.targetVersion, 1);
   await waitForLog(daemon, 'maint-inst', g.amd64.banner);
+  await shellAnswers(daemon, 'maint-inst');
   await typeAndExpect(daemon, 'maint-inst', 'echo ISO-$((40+2))-MARKER > /dev/vda; sync; echo i-$((9+9))', 'i-18');
   const v1 = await cliJson<ImageVersion>(daemon, ['image', 'publish', 'inst']);
   assert.equal(v1.version, 1);

@@ -13,7 +13,7 @@ import type { DesktopInfo, HomeInfo, ImageInfo, ImageVersion, MaintenanceSession
 import type { VmStatus } from '../../src/contract/vm.js';
 import { TestDaemon } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
-import { cliFails, cliJson, GUEST_CMDLINE, logCount, openFlagsOf, typeAndExpect, waitForLog } from './support.js';
+import { cliFails, cliJson, GUEST_CMDLINE, logCount, openFlagsOf, shellAnswers, typeAndExpect, waitForLog } from './support.js';
 
 const run = promisify(execFile);
 const g = guestArtifacts();
@@ -57,6 +57,7 @@ async function ensureD1Running(): Promise<void> {
 async function publishRelease(opened = false): Promise<ImageVersion> {
   if (!opened) await cliJson<MaintenanceSession>(daemon, ['image', 'edit', 'gold']);
   await waitForLog(daemon, 'maint-gold', g.amd64.banner);
+  await shellAnswers(daemon, 'maint-gold');
   await typeAndExpect(daemon, 'maint-gold', 'echo release-2 > /release; sync; echo m-$((30+3))', 'm-33');
   return cliJson<ImageVersion>(daemon, ['image', 'publish', 'gold']);
 }
@@ -75,6 +76,7 @@ async function startAndWait(desktop: string): Promise<VmStatus> {
   const before = await logCount(daemon, desktop, g.amd64.banner);
   await cliJson(daemon, ['desktop', 'start', desktop]);
   await waitForLog(daemon, desktop, g.amd64.banner, before);
+  await shellAnswers(daemon, desktop);
   return cliJson<VmStatus>(daemon, ['vm', 'status', desktop]);
 }
 
@@ -108,6 +110,7 @@ test('a desktop writes to its system disk and its home; reset wipes the system, 
   const boots = await logCount(daemon, 'd1', g.amd64.banner);
   await cliJson(daemon, ['desktop', 'reset', 'd1']);
   await waitForLog(daemon, 'd1', g.amd64.banner, boots);
+  await shellAnswers(daemon, 'd1');
   await typeAndExpect(daemon, 'd1', '[ -e /virus ] && echo still-$((1+1)) || echo gone-$((2+2))', 'gone-4');
   const seen = await typeAndExpect(daemon, 'd1', 'head -c 11 /dev/vdb; echo; echo r-$((3+3))', 'r-6');
   assert.match(seen, /HOMEDATA-42/);

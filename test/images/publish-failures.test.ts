@@ -11,7 +11,7 @@ import type { ImageInfo, ImageVersion, MaintenanceSession } from '../../src/cont
 import type { VmStatus } from '../../src/contract/vm.js';
 import { TestDaemon } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
-import { cliFails, cliJson, GUEST_CMDLINE, logCount, typeAndExpect, waitForLog } from './support.js';
+import { cliFails, cliJson, GUEST_CMDLINE, logCount, shellAnswers, typeAndExpect, waitForLog } from './support.js';
 
 const g = guestArtifacts();
 let daemon: TestDaemon;
@@ -39,6 +39,7 @@ function assertFilesMatch(img: ImageInfo): void {
 test('disk full during publish: version 1 stays current, overlay and session kept; publishing again after freeing space works', async () => {
   await cliJson<MaintenanceSession>(daemon, ['image', 'edit', 'img']);
   await waitForLog(daemon, 'maint-img', g.amd64.banner);
+  await shellAnswers(daemon, 'maint-img');
   // 8 MiB of fresh data in the overlay: its copy as version 2 needs that much room.
   await typeAndExpect(daemon, 'maint-img', 'dd if=/dev/urandom of=/big bs=1M count=8 2>/dev/null; sync; echo f-$((6*7))', 'f-42', 120_000);
   await cliJson(daemon, ['vm', 'stop', '-w', 'maint-img']);
@@ -65,6 +66,7 @@ test('a guest that ignores the power button: publish refuses clearly and keeps e
   const boots = await logCount(daemon, 'maint-img', g.amd64.banner);
   const s = await cliJson<MaintenanceSession>(daemon, ['image', 'edit', 'img']);
   await waitForLog(daemon, s.vm, g.amd64.banner, boots);
+  await shellAnswers(daemon, s.vm);
   await typeAndExpect(daemon, s.vm, 'echo : > /etc/acpi/PWRF/00000080; killall acpid; echo k-$((8+1))', 'k-9');
   const running = await cliJson<VmStatus>(daemon, ['vm', 'status', s.vm]);
   assert.equal(running.state, 'running', `the maintenance VM runs before publish: ${(await daemon.cli(['vm', 'log', s.vm])).stdout.slice(-3000)}`);

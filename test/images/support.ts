@@ -56,6 +56,12 @@ export async function typeAndExpect(daemon: TestDaemon, vm: string, line: string
   return seen;
 }
 
+/** After the boot banner, until the console's shell answers: a line typed while it starts is partly lost (the banner
+ *  comes from rcS, the shell a moment later), so a harmless probe is typed until it comes back. */
+export async function shellAnswers(daemon: TestDaemon, vm: string, timeoutMs = 90_000): Promise<void> {
+  await until(`the shell of ${vm} answering`, () => typeAndExpect(daemon, vm, 'echo sh-$((20+22))', 'sh-42', 5_000).then(() => true), timeoutMs, 0);
+}
+
 /** The open flags of every descriptor a process holds on `path` (from /proc/PID/fdinfo). */
 export function openFlagsOf(pid: number, path: string): number[] {
   const flags: number[] = [];
