@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include "daemon-commands.h"
 #include "run-as.h"
+#include "ws-frame.h"
 
 #define FD_CTL 0
 #define FD_STATUS 1
@@ -40,8 +41,6 @@
 #define CTL_MAX 256
 #define PREFIX_MAX (1024 * 1024)
 #define WATCH_BYTES (64 * 1024)      /* the first desktop bytes copied to the daemon (login timeline: first frame) */
-
-enum { OP_CONT = 0, OP_TEXT = 1, OP_BINARY = 2, OP_CLOSE = 8, OP_PING = 9, OP_PONG = 10 };
 
 struct relay {
   int pr, pw;                       /* the splice pipe: desktop bytes waiting for the browser */
@@ -164,21 +163,7 @@ static void queue_close(struct relay *r, int code, const char *reason, size_t re
 }
 
 static void frame_header(struct relay *r, int opcode, uint64_t len) {
-  unsigned char *h = r->out;
-  h[0] = (unsigned char)(0x80 | opcode);
-  if (len < 126) {
-    h[1] = (unsigned char)len;
-    r->out_len = 2;
-  } else if (len < 65536) {
-    h[1] = 126;
-    h[2] = (unsigned char)(len >> 8);
-    h[3] = (unsigned char)len;
-    r->out_len = 4;
-  } else {
-    h[1] = 127;
-    for (int i = 0; i < 8; i++) h[2 + i] = (unsigned char)(len >> (56 - 8 * i));
-    r->out_len = 10;
-  }
+  r->out_len = ws_header_encode(r->out, opcode, len);
   r->out_off = 0;
 }
 
@@ -309,40 +294,25 @@ static void on_control(struct relay *r) {
 
 /** Parses the frame header at in[in_off]; false when more bytes are needed. */
 static bool parse_header(struct relay *r) {
-  const unsigned char *p = r->in + r->in_off;
-  size_t avail = r->in_len - r->in_off;
-  if (avail < 2) return false;
-  /* RSV bits, or an unmasked client frame: refused from the first two bytes, without waiting for more. */
-  if ((p[0] & 0x70) || !(p[1] & 0x80)) return finish(r, "error"), false;
-  size_t need = 2 + ((p[1] & 0x7f) == 126 ? 2 : (p[1] & 0x7f) == 127 ? 8 : 0) + 4;
-  if (avail < need) return false;
-  int opcode = p[0] & 0x0f;
-  bool fin = p[0] & 0x80;
-  uint64_t len = p[1] & 0x7f;
-  if (len == 126) len = ((uint64_t)p[2] << 8) | p[3];
-  else if (len == 127) {
-    len = 0;
-    for (int i = 0; i < 8; i++) len = (len << 8) | p[2 + i];
-    if (len >> 63) return finish(r, "error"), false;
-  }
-  bool control = opcode >= 8;
-  if (control && (!fin || len > 125 || opcode > OP_PONG)) return finish(r, "error"), false;
-  if (!control) {
-    if (opcode > OP_BINARY || (opcode == OP_CONT) != r->in_message) return finish(r, "error"), false;
-    if (opcode == OP_TEXT) {
+  struct ws_header h;
+  int got = ws_header_parse(r->in + r->in_off, r->in_len - r->in_off, r->in_message, &h);
+  if (got == WS_BAD) return finish(r, "error"), false;
+  if (got == WS_MORE) return false;
+  if (h.opcode < 8) {
+    if (h.opcode == OP_TEXT) {
       static const char why[] = "binary frames only (subprotocol \"binary\")";
       queue_close(r, 1003, why, sizeof why - 1, false);
     }
-    r->in_message = !fin;
+    r->in_message = !h.fin;
   }
-  memcpy(r->mask, p + need - 4, 4);
+  memcpy(r->mask, h.mask, 4);
   r->mask_pos = 0;
-  r->opcode = opcode;
-  r->fin = fin;
-  r->payload_left = len;
+  r->opcode = h.opcode;
+  r->fin = h.fin;
+  r->payload_left = h.len;
   r->ctrl_len = 0;
   r->in_payload = true;
-  r->in_off += need;
+  r->in_off += h.size;
   return true;
 }
 

@@ -5,7 +5,8 @@
 import type { Logger } from 'pino';
 import { auditAppend } from '../audit/log.js';
 import type { Store } from '../store/db.js';
-import { vmGet, vmList, vmNextGeneration, vmSetDesired, vmSetObserved } from '../store/vms.js';
+import type { VmMoveIntent } from '../contract/agent.js';
+import { type VmRecord, vmGet, vmList, vmListMoving, vmNextGeneration, vmSetDesired, vmSetObserved } from '../store/vms.js';
 import { type HostLossAction, hostLossActions, lostReason } from './host-loss.js';
 import type { HostService } from './hosts.js';
 
@@ -27,6 +28,8 @@ export class HostLossWatch {
     private readonly log: Logger,
     /** A pool desktop's VM was on a down host (the pool's lifecycle takes it from there). */
     private readonly onDesktopLost: (desktop: string, reason: string) => Promise<void> = async () => undefined,
+    /** A live migration a controller stopped in, whose destination is down now (vm-migrations.ts destinationDown). */
+    private readonly onMoveCut: (rec: VmRecord & { host: string; moving: VmMoveIntent }, why: string) => Promise<unknown> = async () => undefined,
   ) {}
 
   /** From now on, a pass after each heartbeat of the controller. */
@@ -41,6 +44,7 @@ export class HostLossWatch {
     try {
       const down = await this.hosts.downHosts();
       if (down.size === 0) return [];
+      await this.movesCut(down);
       const [records, notPlain, poolDesktops] = await Promise.all([vmList(this.db), this.desktopVmNames(), this.poolDesktops()]);
       const plain = records.filter((r) => !notPlain.has(r.name));
       const actions = hostLossActions(plain.map((r) => ({ name: r.name, host: r.host, desired: r.desired, restartOnHostLoss: r.spec.restartOnHostLoss === true })), down);
@@ -53,6 +57,21 @@ export class HostLossWatch {
       return [...actions, ...desktops];
     } finally {
       this.busy = false;
+    }
+  }
+
+  /** Moves recorded under way into a down host are settled before its VMs are dealt with: a VM whose state may have
+   *  run there is recorded there, and so dealt with below. One whose source is down too is lost at its source. */
+  private async movesCut(down: ReadonlyMap<string, string>): Promise<void> {
+    for (const rec of await vmListMoving(this.db)) {
+      const why = down.get(rec.moving!.to);
+      if (why === undefined || rec.host === null) continue;
+      if (down.has(rec.host)) {
+        await vmSetDesired(this.db, rec.name, { moving: null });
+        continue;
+      }
+      await this.onMoveCut({ ...rec, host: rec.host, moving: rec.moving! }, why).catch((err: Error) =>
+        this.log.warn({ vm: rec.name, from: rec.host, to: rec.moving!.to, err: err.message }, `vm ${rec.name}: settling its move into host ${rec.moving!.to}, which is down, failed (tried again at the next heartbeat): ${err.message}`));
     }
   }
 

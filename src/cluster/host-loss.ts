@@ -35,3 +35,19 @@ export function lostReason(action: HostLossAction, restartFailure?: string): str
   if (restartFailure !== undefined) return `lost: ${action.reason}; restarting it on another host failed: ${restartFailure}`;
   return `lost: ${action.reason}; it is not restarted elsewhere by itself (vm.conf restart-on-host-loss yes): start it again with \`ardesia vm start ${action.name}\``;
 }
+
+/**
+ * What a live migration comes to that a controller stopped in and whose destination is judged down before it reported
+ * again. A source whose state never left runs the VM already. One whose state left (QEMU paused in `postmigrate`) may be
+ * run on only if the destination cannot have resumed it: the destination takes every lease the VM holds before it
+ * resumes, so a lease whose leader record still names the source proves it never did. Otherwise (the leases taken
+ * there, none to tell by, or the source's QEMU gone) the disks may hold writes the source's older state does not know:
+ * the VM is lost with the destination.
+ */
+export type CutMoveOutcome = 'runs-at-source' | 'resume-at-source' | 'lost-with-destination';
+
+export function cutMoveOutcome(atSource: 'runs' | 'left' | 'gone', source: string, leasesLastTakenBy: ReadonlyArray<string | undefined>): CutMoveOutcome {
+  if (atSource === 'runs') return 'runs-at-source';
+  if (atSource === 'gone') return 'lost-with-destination';
+  return leasesLastTakenBy.some((host) => host === source) ? 'resume-at-source' : 'lost-with-destination';
+}

@@ -9,7 +9,7 @@ import type { VmSpec } from '../contract/vm.js';
 import { diskPlug } from '../hypervisor/guest-vm.js';
 import { failpoint } from '../lib/failpoint.js';
 import { ArdesiaError } from '../contract/errors.js';
-import { hasClipboardAgent } from '../hypervisor/saved-state/clipboard-agent.js';
+import { runsClipboardAgent } from '../hypervisor/saved-state/clipboard-agent.js';
 import type { MigrationFigures } from '../hypervisor/saved-state/live-migration.js';
 import type { LiveIncoming, VmRuntime } from '../hypervisor/vm-runtime.js';
 import type { VmManager } from '../vms/vm-manager.js';
@@ -19,7 +19,7 @@ import { leaseReleaseFor, leaseTakeOver, type SanlockClient } from './home-lease
 /** How long a migration's destination (or a source resuming) waits for the other side to give a lease back. */
 export const LEASE_TAKE_OVER_MS = 30_000;
 
-const clipboardAgentOf = (runtime: VmRuntime) => hasClipboardAgent((runtime.launchArgv ?? runningArgv(runtime.pid)).args);
+const clipboardAgentOf = (runtime: VmRuntime) => runsClipboardAgent((runtime.launchArgv ?? runningArgv(runtime.pid)).args, runtime.spec.display?.spice !== undefined);
 
 /** Each lease taken for `pid` as the other side gives it back. */
 export async function leasesTakeOver(sanlock: SanlockClient, pid: number, leases: readonly MigratingLease[], withinMs = LEASE_TAKE_OVER_MS): Promise<void> {
@@ -67,15 +67,24 @@ export async function migrateOutGivingLeases(runtime: VmRuntime, sink: Duplex, l
 }
 
 /** The destination failed after the state left: the leases given for the move taken back, then the guest runs on.
- *  Whether it was resumed: a QEMU whose state never left (its migration cancelled) runs already, its leases held. */
-export async function resumeTakingLeasesBack(runtime: VmRuntime, leases: readonly MigratingLease[], sanlock: SanlockClient | undefined): Promise<boolean> {
-  if (!(await runtime.migratedAway())) return false;
+ *  'stayed': a QEMU whose state never left (its migration cancelled) runs already, its leases held; 'left': its state
+ *  left and `ifStayed` keeps it paused (nothing taken back). */
+export async function resumeTakingLeasesBack(runtime: VmRuntime, leases: readonly MigratingLease[], sanlock: SanlockClient | undefined, ifStayed = false): Promise<'resumed' | 'stayed' | 'left'> {
+  if (!(await runtime.migratedAway())) return 'stayed';
+  if (ifStayed) return 'left';
   if (leases.length > 0) {
     if (!sanlock) throw new ArdesiaError('LEASE_DAEMON_UNAVAILABLE', `vm ${runtime.spec.name}: its home leases cannot be taken back: this host has not joined the lockspace`);
     await leasesTakeOver(sanlock, runtime.pid, leases);
   }
   await runtime.resumeHere({ clipboardAgent: clipboardAgentOf(runtime) });
-  return true;
+  return 'resumed';
+}
+
+/** How a resume came out, as the source's log says it. */
+export function resumeSaid(name: string, outcome: 'resumed' | 'stayed' | 'left'): string {
+  if (outcome === 'resumed') return `vm ${name}: its migration failed at the destination; it runs on here`;
+  if (outcome === 'stayed') return `vm ${name}: its migration never completed; it runs on here as it was`;
+  return `vm ${name}: its state left for a host that is down now and may have run it; it stays paused here`;
 }
 
 /** The controller's own host as a migration's side (its VMs run under the daemon's VM manager, not an agent). */
@@ -107,11 +116,13 @@ export class LocalMigrationSide {
     return figures;
   }
 
-  async resume(name: string, leases: readonly MigratingLease[]): Promise<void> {
+  /** Whether the VM runs on here now (`ifStayed`: see VmMigrateResume). */
+  async resume(name: string, leases: readonly MigratingLease[], ifStayed = false): Promise<boolean> {
     const runtime = this.manager.runtimeOf(name);
     if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} does not run on the controller's host: nothing to resume`);
-    if (await resumeTakingLeasesBack(runtime, leases, this.sanlock)) this.log.warn({ vm: name }, `vm ${name}: its migration failed at the destination; it runs on here`);
-    else this.log.info({ vm: name }, `vm ${name}: its migration never completed; it runs on here as it was`);
+    const outcome = await resumeTakingLeasesBack(runtime, leases, this.sanlock, ifStayed);
+    this.log[outcome === 'stayed' ? 'info' : 'warn']({ vm: name }, resumeSaid(name, outcome));
+    return outcome !== 'left';
   }
 
   /** Destination: the VM started here listening for its state (fed by `connect`), answered once it runs here. */
@@ -122,5 +133,10 @@ export class LocalMigrationSide {
   /** The move is recorded: the paused QEMU here is quit, its stop not recorded (the VM runs on `to`). */
   handOff(name: string, to: string): Promise<void> {
     return this.manager.handOff(name, `moved to host ${to}`);
+  }
+
+  /** A move here that did not finish: the QEMU that listened here, never resumed, is quit (the VM runs on at `from`). */
+  quitUnresumed(name: string, from: string): Promise<void> {
+    return this.manager.handOff(name, `its move from host ${from} did not finish`);
   }
 }

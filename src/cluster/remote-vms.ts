@@ -7,6 +7,7 @@ import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmDelete, vmGet, vmList, vmListMoving, vmNextGeneration, vmSetDesired, vmSetObserved } from '../store/vms.js';
+import type { VmRuntime } from '../hypervisor/vm-runtime.js';
 import type { RemoteVmDriver } from '../vms/remote-vm.js';
 import type { AgentLinks, AgentVmChannel } from './agent-links.js';
 import type { ImageChecksOf, LocalFilesOf } from './image-checks.js';
@@ -34,13 +35,14 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   private commands: Pick<RemoteDesktopVms, 'command' | 'commandData'> | undefined;
   /** VMs under live migration (vm-migrations.ts): both hosts' reports of them wait until the move is recorded. */
   private readonly moving = new Set<string>();
-  /** What follows a move found finished but unrecorded (vm-migrations.ts), and the VMs it is following now. */
+  /** What follows a move found finished but unrecorded (vm-migrations.ts); the VMs whose unrecorded move is being settled now. */
   private arrivalHandler: ((rec: VmRecord & { host: string }, to: string, o: VmObserved) => Promise<void>) | undefined;
-  private readonly arrivalsFollowed = new Set<string>();
+  private readonly movesBeingSettled = new Set<string>();
   /** What follows a move a controller stopped in whose destination does not have the VM (vm-migrations.ts). */
   private unfinishedHandler: ((rec: VmRecord & { host: string; moving: VmMoveIntent }) => Promise<void>) | undefined;
   /** Each host's last full report to this controller: a move's destination must have reported before it is judged. */
   private readonly fullReports = new Map<string, ReadonlyMap<string, VmObserved>>();
+  private localRuntimeOf: ((name: string) => Pick<VmRuntime, 'state' | 'pid' | 'accel' | 'startedAt'> | undefined) | undefined;
 
   constructor(
     private readonly db: Store,
@@ -169,36 +171,56 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
    *  full set alone does not quit an arrival its agent holds unconfirmed). */
   private reportedElsewhere(rec: VmRecord, host: string, o: VmObserved): void {
     const arrived = (o.state === 'running' || o.state === 'paused') && o.generation > rec.generation && rec.host !== null;
-    if (arrived && this.arrivalHandler) {
-      if (this.arrivalsFollowed.has(rec.name)) return;
-      this.arrivalsFollowed.add(rec.name);
-      void this.arrivalHandler({ ...rec, host: rec.host! }, host, o)
-        .catch((err: Error) => this.log.error({ err, vm: rec.name, host }, `vm ${rec.name}: following its unrecorded move to host ${host} failed: ${err.message}`))
-        .finally(() => this.arrivalsFollowed.delete(rec.name));
-      return;
-    }
+    if (arrived && this.arrivalHandler) return this.followArrival({ ...rec, host: rec.host! }, host, o);
     this.sendNow(host, { name: rec.name, spec: rec.spec, desired: 'absent', generation: Math.max(o.generation, rec.generation) });
+  }
+
+  private followArrival(rec: VmRecord & { host: string }, to: string, o: VmObserved): void {
+    if (!this.arrivalHandler || this.movesBeingSettled.has(rec.name)) return;
+    this.movesBeingSettled.add(rec.name);
+    void this.arrivalHandler(rec, to, o)
+      .catch((err: Error) => this.log.error({ err, vm: rec.name, host: to }, `vm ${rec.name}: following its unrecorded move to host ${to} failed: ${err.message}`))
+      .finally(() => this.movesBeingSettled.delete(rec.name));
   }
 
   /**
    * Moves recorded as under way that no migration of this controller carries (a controller stopped in them), whose
    * source or destination just reported: once the destination has reported to this controller without the VM running
    * at the move's generation, the move failed, and the source is told to run it on (onUnfinishedMove). A destination
-   * that has it is followed by reportedElsewhere instead; one not yet back is waited for.
+   * that has it is followed by reportedElsewhere instead; one not yet back is waited for. A move onto this controller's
+   * own host is judged by its QEMU there (found again at the restart) when the source reports: resumed, the move is
+   * followed; not there or never resumed, it failed.
    */
   private async unfinishedMovesCheck(host: string): Promise<void> {
     for (const rec of await vmListMoving(this.db)) {
       const intent = rec.moving!;
       if (rec.host === null || this.moving.has(rec.name) || (intent.to !== host && rec.host !== host)) continue;
-      const destination = this.fullReports.get(intent.to);
-      if (!destination || !this.unfinishedHandler || this.arrivalsFollowed.has(rec.name)) continue;
-      const o = destination.get(rec.name);
-      if (o && (o.state === 'running' || o.state === 'paused') && o.generation >= intent.generation) continue;
-      this.arrivalsFollowed.add(rec.name);
+      if (!this.unfinishedHandler || this.movesBeingSettled.has(rec.name)) continue;
+      const toHere = !this.isRemote(intent.to);
+      if (!toHere && !this.fullReports.has(intent.to)) continue;
+      const o = toHere ? this.localArrival(rec.name, intent.generation) : this.fullReports.get(intent.to)!.get(rec.name);
+      if (toHere && o?.state === 'running') {
+        this.followArrival({ ...rec, host: rec.host }, intent.to, o);
+        continue;
+      }
+      if (!toHere && o && (o.state === 'running' || o.state === 'paused') && o.generation >= intent.generation) continue;
+      this.movesBeingSettled.add(rec.name);
       void this.unfinishedHandler({ ...rec, host: rec.host, moving: intent })
         .catch((err: Error) => this.log.warn({ err: err.message, vm: rec.name, host: rec.host }, `vm ${rec.name}: resuming it on host ${rec.host} after its unfinished move to host ${intent.to} failed (tried again at that host's next report): ${err.message}`))
-        .finally(() => this.arrivalsFollowed.delete(rec.name));
+        .finally(() => this.movesBeingSettled.delete(rec.name));
     }
+  }
+
+  /** A VM's QEMU on this controller's own host as an agent would report it after a move there at `generation`. */
+  private localArrival(name: string, generation: number): VmObserved | undefined {
+    const rt = this.localRuntimeOf?.(name);
+    if (!rt) return undefined;
+    return { name, state: rt.state === 'running' ? 'running' : 'paused', pid: rt.pid, accel: rt.accel, startedAt: rt.startedAt, generation, exitReason: null };
+  }
+
+  /** The controller's own VM manager's QEMUs: no agent reports them, a move onto that host is judged by them. */
+  attachLocalRuntimes(runtimeOf: (name: string) => Pick<VmRuntime, 'state' | 'pid' | 'accel' | 'startedAt'> | undefined): void {
+    this.localRuntimeOf = runtimeOf;
   }
 
   /** How a move a controller stopped in, whose destination does not have the VM, is ended (vm-migrations.ts). */
@@ -218,7 +240,8 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     if (!rec || rec.host !== found.host || rec.generation !== found.generation || o.generation <= rec.generation) return false;
     await this.moved({ ...rec, host: found.host }, to, o.generation);
     const now = await vmGet(this.db, rec.name);
-    if (now) await this.record({ ...now, host: to }, o);
+    // The controller's own host reports nothing: its VM manager has the QEMU.
+    if (now && this.isRemote(to)) await this.record({ ...now, host: to }, o);
     return true;
   }
 
@@ -246,6 +269,11 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   private channel(): Pick<RemoteDesktopVms, 'command' | 'commandData'> {
     if (!this.commands) throw new Error('remote VM commands used before their channel was attached');
     return this.commands;
+  }
+
+  /** Whether a migration of this controller is carrying the VM now. */
+  isMoving(name: string): boolean {
+    return this.moving.has(name);
   }
 
   /** Reports of the VM are held while `move` runs (a live migration): the source's QEMU quits once the destination has it. */

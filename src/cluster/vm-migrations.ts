@@ -11,6 +11,7 @@ import { ArdesiaError } from '../contract/errors.js';
 import type { MigratingDisk, MigratingLease, VmMoveIntent, VmObserved } from '../contract/agent.js';
 import type { VmMigrationView } from '../contract/hosts.js';
 import { DESKTOP_LIVE_MOVE_STATES } from '../contract/pools.js';
+import { type CutMoveOutcome, cutMoveOutcome } from './host-loss.js';
 import type { LocalMigrationSide } from './migration-sides.js';
 import type { PlacementNeed } from './placement.js';
 import { PLAIN_VM_NEED } from './hosts.js';
@@ -48,9 +49,11 @@ export interface MigrationDeps {
   /** Where the VM goes: placement over agents' hosts that take new VMs (not `from`), or only `onto` when the caller names it. */
   place(need: PlacementNeed, from: string, onto?: string): Promise<string>;
   /** The controller's own host as a source (its VMs run under the daemon's VM manager, not an agent). */
-  local: Pick<LocalMigrationSide, 'check' | 'migrateOut' | 'resume' | 'handOff' | 'migrateIn'>;
+  local: Pick<LocalMigrationSide, 'check' | 'migrateOut' | 'resume' | 'handOff' | 'quitUnresumed' | 'migrateIn'>;
   /** Pool desktops' part: persistent ones move live, held still meanwhile (desktops/desktop-migration.ts). */
   desktops?: DesktopMoves;
+  /** With home leases: the host that took a lease last, by its leader record on the shared storage. */
+  leaseLastTakenBy?: (lease: MigratingLease) => Promise<string | undefined>;
   log: Logger;
 }
 
@@ -68,6 +71,9 @@ export interface DesktopMoves {
   /** A move found finished but unrecorded: `record` run with the desktop held still, then the desktop followed on its
    *  new host if it recorded the move; whether it did. */
   arrived(desktop: string, record: () => Promise<boolean>): Promise<boolean>;
+  /** A move whose destination may have run the desktop before it went down: `record` run with the desktop held still,
+   *  then the desktop and its home's lease recorded on that host (the host-loss rules re-serve its user); whether it did. */
+  lostWith(desktop: string, host: string, record: () => Promise<boolean>): Promise<boolean>;
 }
 
 export class VmMigrations {
@@ -162,6 +168,8 @@ export class VmMigrations {
     const ended = await this.d.remote.whileMoving(name, async () => {
       const now = await vmGet(this.d.db, name);
       if (now?.moving?.generation !== generation || now.host !== rec.host) return false;
+      // A QEMU that listened on this controller's own host and never resumed: quit first (it may hold leases it took).
+      if (!this.d.remote.isRemote(to)) await this.d.local.quitUnresumed(name, rec.host);
       if (this.d.remote.isRemote(rec.host)) await this.d.commands.command(rec.host, name, { op: 'migrate-resume', ...(leases.length > 0 ? { leases } : {}) }, MIGRATION_ANSWER_MS);
       else await this.d.local.resume(name, leases);
       await vmSetDesired(this.d.db, name, { moving: null });
@@ -170,6 +178,65 @@ export class VmMigrations {
     if (!ended) return;
     await auditAppend(this.d.db, 'controller', 'vm.migrate.failed', name, { vm: name, from: rec.host, to, generation, reason: 'the controller stopped during the move; the destination does not have it' });
     this.d.log.warn({ vm: name, from: rec.host, to }, `vm ${name}: its live migration from host ${rec.host} to host ${to} was cut short when this controller stopped; it runs on at host ${rec.host}`);
+  }
+
+  /**
+   * A move a controller stopped in whose destination was judged down before it reported again (host-loss-watch.ts),
+   * settled by what can be known (host-loss.ts cutMoveOutcome): the source asked to run the VM on only if its state never
+   * left; if it left, the leases' leader records say whether the destination took them. Not taken: the source runs it
+   * on, taking them back. Taken, or none to tell by: the move is recorded where the state went and the source's paused
+   * QEMU quit, and the host-loss rules deal with the VM as the down host's (restarted, recorded lost, its user
+   * re-served). The outcome, or undefined when the move was settled otherwise meanwhile.
+   */
+  async destinationDown(rec: VmRecord & { host: string; moving: VmMoveIntent }, why: string): Promise<CutMoveOutcome | undefined> {
+    const { name, host: source } = rec;
+    const { to, generation, leases } = rec.moving;
+    if (this.d.remote.isMoving(name)) return undefined; // a move of this controller's own: it ends by itself
+    const here = !this.d.remote.isRemote(source);
+    const isDesktop = (await this.d.db.selectFrom('pool_desktops').select('name').where('name', '=', name).executeTakeFirst()) !== undefined;
+    const outcome = await this.d.remote.whileMoving(name, async () => {
+      const now = await vmGet(this.d.db, name);
+      if (now?.moving?.generation !== generation || now.host !== source) return undefined;
+      const atSource = await this.sourceRunsOn(source, name).then(
+        (runs): 'runs' | 'left' => (runs ? 'runs' : 'left'),
+        (err: unknown) => {
+          if (err instanceof ArdesiaError && err.code === 'VM_NOT_RUNNING') return 'gone' as const;
+          throw err;
+        },
+      );
+      const takenBy = atSource === 'left' ? await Promise.all(leases.map((l) => (this.d.leaseLastTakenBy ? this.d.leaseLastTakenBy(l) : Promise.resolve(undefined)))) : [];
+      const decided = cutMoveOutcome(atSource, source, takenBy);
+      if (decided === 'lost-with-destination') {
+        const record = async () => {
+          await this.d.remote.moved({ ...now, host: source }, to, generation);
+          if (here) await this.d.local.handOff(name, to);
+          return true;
+        };
+        if (isDesktop && this.d.desktops) await this.d.desktops.lostWith(name, to, record);
+        else await record();
+        return decided;
+      }
+      if (decided === 'resume-at-source') {
+        if (here) await this.d.local.resume(name, leases);
+        else await this.d.commands.command(source, name, { op: 'migrate-resume', ...(leases.length > 0 ? { leases } : {}) }, MIGRATION_ANSWER_MS);
+      }
+      await vmSetDesired(this.d.db, name, { moving: null });
+      return decided;
+    });
+    if (outcome === undefined) return undefined;
+    const reason = `the controller stopped during the move, and host ${to} is down (${why})`;
+    const lost = outcome === 'lost-with-destination';
+    await auditAppend(this.d.db, 'controller', lost ? 'vm.migrate' : 'vm.migrate.failed', name, { vm: name, from: source, to, generation, outcome, reason });
+    this.d.log.warn({ vm: name, from: source, to, outcome }, lost
+      ? `vm ${name}: its live migration from host ${source} to host ${to} was cut short when this controller stopped, and host ${to} is down: its state had left host ${source}, and host ${to} may have run it, so it is not resumed at host ${source} but dealt with as lost with host ${to}`
+      : `vm ${name}: its live migration from host ${source} to host ${to} was cut short when this controller stopped, and host ${to} is down; it runs on at host ${source}`);
+    return outcome;
+  }
+
+  /** Whether the source runs the VM on, asked to only if its state never left; VM_NOT_RUNNING when its QEMU is gone. */
+  private sourceRunsOn(source: string, name: string): Promise<boolean> {
+    if (!this.d.remote.isRemote(source)) return this.d.local.resume(name, [], true);
+    return this.d.commands.command(source, name, { op: 'migrate-resume', ifStayed: true }, MIGRATION_ANSWER_MS);
   }
 
   private async carryOut(rec: VmRecord & { host: string }, to: string, generation: number, carried: DesktopCarried): Promise<void> {

@@ -223,7 +223,6 @@ test('protocol 7: a host says its storage; a VM for a host without shared storag
 });
 
 test('protocol 8: a hello says whether the agent has the display hop; a display stream may name the port of the controller\'s end', () => {
-  assert.equal(AGENT_PROTOCOL_VERSION, 8);
   const open = { type: 'stream-open' as const, id: 'abcdefgh12345678', secret: 'A'.repeat(43), vm: 'd1', kind: 'display' as const, replay: 0, hop: { port: 40123 } };
   assert.deepEqual(controllerMessageDecode(controllerMessageEncode(open)), { ok: true, message: open });
   const withoutHop = { type: 'hello', protocol: 8, host: 'blade4', agentVersion: '0.1.0', capacity: { ...capacity, displayHop: undefined } };
@@ -237,5 +236,15 @@ test('protocol 8: a hello says whether the agent has the display hop; a display 
     const r = side === 'agent' ? agentMessageDecode(JSON.stringify(frame)) : controllerMessageDecode(JSON.stringify(frame));
     assert.equal(r.ok, false, JSON.stringify(frame));
     if (!r.ok) assert.match(r.problem, why);
+  }
+});
+
+test('protocol 9: migrate-resume may ask the source to run the VM on only if its state never left', () => {
+  assert.equal(AGENT_PROTOCOL_VERSION, 9);
+  const ask = { type: 'vm-command' as const, id: 'abcdefgh12345678', vm: 'd1', command: { op: 'migrate-resume' as const, ifStayed: true as const } };
+  assert.deepEqual(controllerMessageDecode(controllerMessageEncode(ask)), { ok: true, message: ask });
+  for (const ifStayed of [false, 'yes', 1]) {
+    const r = controllerMessageDecode(JSON.stringify({ ...ask, command: { op: 'migrate-resume', ifStayed } }));
+    assert.equal(r.ok, false, String(ifStayed));
   }
 });

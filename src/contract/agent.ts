@@ -11,8 +11,8 @@ import { VmSpec } from './vm.js';
  * files a start rests on with their checksums, SPICE through the controller; 6: persistent desktops' homes and leases in
  * migrations; 7: hosts without shared storage: the host's storage in its capacity, a VM's throwaway clone made on the
  * host, image versions copied over the link; 8: the display's native hop: whether the agent has it, and the port of the
- * controller's end to dial instead of a WebSocket). */
-export const AGENT_PROTOCOL_VERSION = 8;
+ * controller's end to dial instead of a WebSocket; 9: migrate-resume `ifStayed`, answered whether the VM runs there). */
+export const AGENT_PROTOCOL_VERSION = 9;
 /** The most of a log or a screendump one answer carries (base64 in a JSON frame under AGENT_FRAME_MAX_BYTES). */
 export const VM_COMMAND_DATA_MAX_BYTES = 2 * 1024 * 1024;
 /** A frame larger than this is not a message of this protocol (a host's full desired set is the largest: a few KiB per VM). */
@@ -245,8 +245,12 @@ export const VmMigrateIn = z
  *  waits paused, and the VM is never started here again for a generation below `generation`: the controller's move
  *  (desired absent here) quits it, or migrate-resume runs it on here if the destination failed. */
 export const VmMigrateOut = z.object({ op: z.literal('migrate-out'), generation: VmGeneration, stream: MigrationStream, to: HostName, leases: z.array(MigratingLease).max(MIGRATING_MAX).optional() }).strict();
-/** The destination failed after the state left: the source takes back the leases it gave, then runs the VM on. */
-export const VmMigrateResume = z.object({ op: z.literal('migrate-resume'), leases: z.array(MigratingLease).max(MIGRATING_MAX).optional() }).strict();
+/** The destination failed after the state left: the source takes back the leases it gave, then runs the VM on. With
+ *  `ifStayed`, only a VM whose state never left is run on (its migration cancelled), one whose state left stays paused
+ *  (its destination, down now, may have run it). Answered whether the VM runs on the source now. */
+export const VmMigrateResume = z
+  .object({ op: z.literal('migrate-resume'), leases: z.array(MigratingLease).max(MIGRATING_MAX).optional(), ifStayed: z.literal(true).optional() })
+  .strict();
 /** What `vm pause | unpause | reset` does on the controller's own host, done by the VM's agent on its own. */
 export const VmOperate = z.object({ op: z.enum(['pause', 'unpause', 'reset']) }).strict();
 /** The tail of the VM's console or QEMU log on its host, or a PNG of its screen: answered with `data`. */

@@ -200,6 +200,7 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
     agentLinks.attachLeases((host) => homeLeases.agentSettings(host));
   }
   const manager = new VmManager({ dataDir, runDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids, remote: remoteVms, ...(homeLeases ? { launchPrefix: homeLeases.registerPrefix() } : {}) });
+  remoteVms.attachLocalRuntimes((name) => manager.runtimeOf(name));
   // A drain moves the host's running plain VMs to other agents' hosts by live migration.
   // SPICE to VMs on agents' hosts: a TLS relay per VM on the --listen address, closed when the VM stops.
   const remoteSpice = listenAt
@@ -236,11 +237,22 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
     },
   });
   // A drain moves the host's running plain VMs and persistent desktops to other agents' hosts by live migration.
-  const migrations = new VmMigrations({ db: store, streams: agentStreams, commands: remoteDesktops, remote: remoteVms, log, place: (need, from, onto) => hosts.placeMigration(need, from, onto), local: new LocalMigrationSide(manager, homeLeases?.sanlock, log), desktops: { moving: (desktop, move) => machine.movingLive(desktop, move), arrived: (desktop, record) => machine.arrivedLive(desktop, record) } });
+  const migrations = new VmMigrations({
+    db: store,
+    streams: agentStreams,
+    commands: remoteDesktops,
+    remote: remoteVms,
+    log,
+    place: (need, from, onto) => hosts.placeMigration(need, from, onto),
+    local: new LocalMigrationSide(manager, homeLeases?.sanlock, log),
+    desktops: { moving: (desktop, move) => machine.movingLive(desktop, move), arrived: (desktop, record) => machine.arrivedLive(desktop, record), lostWith: (desktop, host, record) => machine.lostWithHost(desktop, host, record) },
+    ...(homeLeases ? { leaseLastTakenBy: (lease) => homeLeases.lastTakenBy(lease.resource) } : {}),
+  });
   drainMovesAttach(hosts, migrations, log);
   // The VMs of a host judged down, after each heartbeat: plain ones restarted elsewhere (restart-on-host-loss) or
   // recorded lost; pool desktops recorded lost and handed to their pools, which re-serve their users.
-  new HostLossWatch(store, hosts, manager, log, (desktop, reason) => machine.hostLost(desktop, reason)).attach();
+  // A move this controller stopped in whose destination is down: settled first (the source runs on, or the VM is lost).
+  new HostLossWatch(store, hosts, manager, log, (desktop, reason) => machine.hostLost(desktop, reason), (rec, why) => migrations.destinationDown(rec, why)).attach();
   // A host's link gone silent: connects waiting there broker another desktop, its desktops without a session let go.
   agentLinks.onLinkLost((host, how) => {
     if (how === 'silent') void machine.hostUnreachable(host).catch((err) => log.warn({ err, host }, 'letting go of the desktops of a silent host failed'));

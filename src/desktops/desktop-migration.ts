@@ -43,6 +43,22 @@ export async function desktopArrived(s: DesktopHomeSteps, name: string, record: 
   return true;
 }
 
+/** A move whose destination may have run the desktop before it went down (cluster/vm-migrations.ts destinationDown):
+ *  `record` run with the desktop held still (the caller holds its lock), then the desktop recorded on that host and its
+ *  home's lease as taken there (by a QEMU gone with its host): the host-loss rules end the session and re-serve the
+ *  user, and the home's release asks nothing of the dead host. Whether the move was recorded. */
+export async function desktopLostWith(s: DesktopHomeSteps, name: string, host: string, record: () => Promise<boolean>): Promise<boolean> {
+  const row = await requirePoolDesktop(s.ctx.db, name);
+  const home = (await s.homes.list()).find((h) => h.leasedTo === name);
+  const leased = home !== undefined && (await s.homes.leaseToCarry(home.user, name)) !== undefined;
+  if (!(await s.guests.whileMoving(name, record))) return false;
+  await recordHost(s.ctx, row);
+  s.guests.forget(name);
+  if (home !== undefined && leased) await s.homes.leaseMoved(home.user, name, null, host);
+  s.log.warn({ desktop: name, host, home: home?.user ?? null }, `desktop ${name} recorded on host ${host}, which is down: its move there may have run it`);
+  return true;
+}
+
 /** After a move: the desktop's host recorded, its guest channel, home plug and lease holder the new QEMU's. */
 async function desktopFollow(s: DesktopHomeSteps, row: PoolDesktopRow, homeUser: string | undefined, leased: boolean): Promise<void> {
   const name = row.name;

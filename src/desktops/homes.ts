@@ -107,8 +107,9 @@ export class HomeService {
     return row?.ready === 1 && row.holder_desktop === desktop ? { user, resource: this.leases.resourceOfRow(row) } : undefined;
   }
 
-  /** After a live migration: the lease is held by `desktop`'s new QEMU `qemuPid` on `host` (the next generation). */
-  async leaseMoved(user: string, desktop: string, qemuPid: number, host: string | undefined): Promise<void> {
+  /** After a live migration: the lease is held by `desktop`'s new QEMU `qemuPid` on `host` (the next generation; null:
+   *  that QEMU went down with its host before this controller recorded the move). */
+  async leaseMoved(user: string, desktop: string, qemuPid: number | null, host: string | undefined): Promise<void> {
     await this.leases?.held(user, { desktop, pid: qemuPid, ...(host !== undefined ? { host } : {}) });
   }
 
@@ -117,7 +118,7 @@ export class HomeService {
     if (this.leases) {
       const held = await homeLeaseGet(this.ctx.db, user);
       // On the holder's host: this one's sanlock daemon, or an agent's through its link.
-      if (held?.holder_desktop === desktop && held.holder_pid !== null && held.holder_host !== null) await this.leases.release(user, { desktop, pid: held.holder_pid, host: held.holder_host });
+      if (held?.holder_desktop === desktop && held.holder_host !== null) await this.leases.release(user, { desktop, pid: held.holder_pid, host: held.holder_host });
     }
     await homeRelease(this.ctx.db, user, desktop);
   }

@@ -21,7 +21,7 @@ import type { HomeService } from './homes.js';
 import { desktopVmSpec } from './desktop-vm.js';
 import { desktopFailure } from './failure.js';
 import { reconcileDesktop } from './desktop-reconcile.js';
-import { desktopArrived, desktopMoveLive } from './desktop-migration.js';
+import { desktopArrived, desktopLostWith, desktopMoveLive } from './desktop-migration.js';
 import type { DesktopCarried } from '../cluster/vm-migrations.js';
 import { type DesktopEffect, type DesktopEvent, desktopTransition } from './lifecycle.js';
 import { PoolTemplates } from './pool-templates.js';
@@ -135,6 +135,16 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
   arrivedLive(name: string, record: () => Promise<boolean>): Promise<boolean> {
     return this.locked(name, async () => {
       const recorded = await desktopArrived(this.homeSteps, name, record);
+      if (recorded) this.emitDesktop(await requirePoolDesktop(this.ctx.db, name));
+      return recorded;
+    });
+  }
+
+  /** A persistent desktop's move whose destination went down before it was settled (cluster/vm-migrations.ts): recorded
+   *  there under its lock (desktop-migration.ts); whether it was. */
+  lostWithHost(name: string, host: string, record: () => Promise<boolean>): Promise<boolean> {
+    return this.locked(name, async () => {
+      const recorded = await desktopLostWith(this.homeSteps, name, host, record);
       if (recorded) this.emitDesktop(await requirePoolDesktop(this.ctx.db, name));
       return recorded;
     });

@@ -1,11 +1,7 @@
 // The daemon's VM service: definitions in the store, one VmRuntime per running QEMU, vmctl's verbs; the
 // reconciliation that finds VMs again after a restart is vm-reconcile.ts.
-import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
-import { DAEMON_STOP_REASON, type StartCaller, type VmSpec, type VmSpecInput, type VmStatus, VmSpec as VmSpecSchema } from '../contract/vm.js';
+import { DAEMON_STOP_REASON, type StartCaller, type VmSpec, type VmSpecInput, type VmStatus } from '../contract/vm.js';
 import { decideAccel, TCG_WARNING } from '../hypervisor/host/index.js';
 import { canPause, canReset, canUnpause } from '../hypervisor/lifecycle.js';
 import { buildQemuLaunch, DEBIAN_FIRMWARE, type QemuLaunch } from '../hypervisor/qemu/argv.js';
@@ -13,7 +9,6 @@ import type { OpenedFileGuard } from '../hypervisor/qemu/process.js';
 import { consoleLogTail } from '../hypervisor/console-log.js';
 import { type LiveIncoming, VmRuntime } from '../hypervisor/vm-runtime.js';
 import { launchVariant } from './vm-launch-variant.js';
-import { QmpError } from '../hypervisor/qmp/errors.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
 import { withTimeout } from '../lib/with-timeout.js';
 import { VmNetwork } from '../network/vm-network.js';
@@ -34,6 +29,7 @@ import { VmStates } from './vm-states.js';
 import { type RemoteVmDriver, remoteRuntimeView } from './remote-vm.js';
 import { VM_COMMAND_DATA_MAX_BYTES } from '../contract/agent.js';
 import type { StartOptions, StateToResume, VmManagerOptions } from './vm-manager-options.js';
+import { monitorFailed, parseSpec, screendumpPng, vmStatusView } from './vm-status.js';
 
 /** A paused QEMU left behind by a live migration quits at once (QMP quit); this bounds the wait for it. */
 const HAND_OFF_EXIT_MS = 10_000;
@@ -125,30 +121,7 @@ export class VmManager {
   }
 
   private statusOf(rec: VmRecord): VmStatus {
-    const rt = this.runtimes.get(rec.name);
-    const spec = rt?.spec ?? rec.spec;
-    // A QEMU of this daemon first; else a VM on another host, as its agent last reported it.
-    const seen = rt
-      ? { running: true, state: rt.state, pid: rt.pid, accel: rt.accel, startedAt: rt.startedAt }
-      : this.opts.remote?.isRemote(rec.host)
-        ? remoteRuntimeView(rec)
-        : { running: false, state: 'stopped' as const, pid: null, accel: null, startedAt: null };
-    return {
-      name: rec.name,
-      state: seen.state,
-      pid: seen.pid,
-      accel: seen.accel,
-      accelNote: seen.accel === 'tcg' ? TCG_WARNING : null,
-      memoryMiB: spec.memoryMiB,
-      vcpus: spec.vcpus,
-      arch: spec.arch,
-      owner: ownerText(spec),
-      source: rec.source,
-      lastStopReason: seen.running ? null : rec.lastStopReason,
-      startedAt: seen.startedAt,
-      hostLoss: rec.hostLoss,
-      spec,
-    };
+    return vmStatusView(rec, this.runtimes.get(rec.name), this.opts.remote?.isRemote(rec.host) === true);
   }
 
   // ── vmctl verbs ────────────────────────────────────────────────────────────
@@ -398,20 +371,7 @@ export class VmManager {
     if (remote) return remote;
     const rt = this.runtimeOf(name);
     if (!rt) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} is not running`);
-    const file = join(rt.paths.dir, `screendump-${randomBytes(6).toString('hex')}.png`);
-    try {
-      await rt.qmp.screendump(file, 'png').catch(monitorFailed(name, 'screendump'));
-      // QEMU's account owns the folder: the file is read without following a link it may have put there.
-      const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-      try {
-        if (!(await handle.stat()).isFile()) throw new ArdesiaError('VM_MONITOR_FAILED', `vm ${name}: the screendump is not a regular file`);
-        return await handle.readFile();
-      } finally {
-        await handle.close();
-      }
-    } finally {
-      await rm(file, { force: true });
-    }
+    return screendumpPng(rt);
   }
 
   /** A VM on an agent's host: `step` done through its agent, and its answer (undefined: the VM is this host's). */
@@ -461,26 +421,4 @@ export class VmManager {
     this.runtimes.clear();
     this.network.close();
   }
-}
-
-function parseSpec(input: unknown): VmSpec {
-  const parsed = VmSpecSchema.safeParse(input);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'spec'}: ${i.message}`).join('; ');
-    throw new ArdesiaError('VM_SPEC_INVALID', problems, parsed.error.issues);
-  }
-  return parsed.data;
-}
-
-function ownerText(spec: VmSpec): string | null {
-  if (!spec.owner) return null;
-  return `${spec.owner.user ?? ''}${spec.owner.group ? `:${spec.owner.group}` : ''}`;
-}
-
-/** A QMP command on a running VM that failed (QEMU hung, or exiting) as a registry error naming the command and why. */
-function monitorFailed(name: string, what: string): (err: unknown) => never {
-  return (err) => {
-    if (err instanceof QmpError) throw new ArdesiaError('VM_MONITOR_FAILED', `vm ${name}: ${what} failed: ${err.message}`);
-    throw err;
-  };
 }

@@ -6,7 +6,7 @@ import type { StartCaller, VmStatus } from '../contract/vm.js';
 import { canSaveState } from '../hypervisor/lifecycle.js';
 import { qemuVersionText, SAVED_STATE_FORMAT, type SavedStateManifest, stateSeal } from '../hypervisor/saved-state/manifest.js';
 import type { VmRuntime } from '../hypervisor/vm-runtime.js';
-import { hasClipboardAgent } from '../hypervisor/saved-state/clipboard-agent.js';
+import { runsClipboardAgent } from '../hypervisor/saved-state/clipboard-agent.js';
 import type { KeyedLock } from '../lib/keyed-lock.js';
 import { withTimeout } from '../lib/with-timeout.js';
 import type { Store } from '../store/db.js';
@@ -55,7 +55,7 @@ export class VmStates {
       // What the machine is identical to; an adopted QEMU (daemon restarted) has only its cmdline.
       const argv = rt.launchArgv ?? runningArgv(rt.pid);
       const qemuVersion = qemuVersionText(await rt.qmp.queryVersion());
-      const saved = await rt.saveState(files.stream, { clipboardAgent: hasClipboardAgent(argv.args) });
+      const saved = await rt.saveState(files.stream, { clipboardAgent: runsClipboardAgent(argv.args, rt.spec.display?.spice !== undefined) });
       await vmSetDesired(this.store, name, { desired: 'stopped' });
       await rt.forceStop(SAVED_TO_DISK_REASON);
       if ((await withTimeout(rt.waitExit(), QUIT_AFTER_SAVE_MS)) === undefined) throw new ArdesiaError('VM_STATE_SAVE_FAILED', `vm ${name}: QEMU did not exit after its state was saved`);

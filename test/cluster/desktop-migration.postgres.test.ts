@@ -8,7 +8,11 @@
 // (no agent: the controller's VM manager is the source) moves out the same way when that host is drained, and back
 // when named. A controller killed (failpoint) after the destination resumed a moved desktop, before it recorded the
 // move, finds the move when it is back and records it: no copy killed, none run twice; one killed after the destination
-// failed, before telling the source, finds the move unfinished and the source runs on. Outcomes and order, never timing.
+// failed, before telling the source, finds the move unfinished and the source runs on; one killed after its own host
+// resumed a desktop moved there finds its QEMU running it and records the move. When the destination's host loses
+// power before the controller is back, the move is settled once that host is judged down: the source runs on if the
+// destination never took the home's lease (sanlock's leader record), and the desktop is lost with that host if it did
+// (the source's older state never resumed). Outcomes and order, never timing.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -106,7 +110,7 @@ after(async () => {
 });
 
 /** `vm migrate` of the desktop by a controller restarted to die at `failpoint`: refused, the controller dead. */
-async function migrateAsControllerDies(failpoint: string, onto: AgentName): Promise<void> {
+async function migrateAsControllerDies(failpoint: string, onto: string): Promise<void> {
   await controller.kill();
   await controller.spawn({ ...locks.get('ctl')!.env, ARDESIA_FAILPOINTS: failpoint });
   for (const name of AGENTS) await until(`${name} linked and up again`, upAndLinked(name), 120_000, 500);
@@ -335,4 +339,109 @@ test("the controller dies after the destination failed, before it told the sourc
   assert.ok(held.some((res) => res.name.endsWith('-alice')), `the lease is taken back on ${from}: ${JSON.stringify(held)}`);
   const lease = await json<HomeInfo>(['home', 'show', 'alice']);
   assert.deepEqual([lease.leasedTo, lease.siteLease?.host, lease.siteLease?.pid], [desktop, from, sourcePid]);
+});
+
+test("the controller dies between its own host's resume of a moved desktop and the move's record: back, it finds its own QEMU running the desktop and records the move; the source's paused QEMU is quit", { timeout: 600_000 }, async () => {
+  // From the last test: alice's desktop in session on `from`; the controller's own host takes VMs again (test 4).
+  const [sourcePid] = qemuOf(from, desktop);
+  assert.ok(sourcePid);
+  await typeAndExpect(controller, desktop, 'ATCTL=kept-$((5*5)); echo w-$((90+1))', 'w-91');
+  await migrateAsControllerDies('migration-before-record', 'ctl');
+  const local = () => qemuPidsUnder(join(controller.dataDir, 'runtime', desktop));
+  const [arrivedPid] = local();
+  assert.ok(arrivedPid, "the desktop runs on the controller's own host, the controller dead");
+  assert.deepEqual(qemuOf(from, desktop), [sourcePid], 'the source waits paused');
+
+  await controller.spawn(locks.get('ctl')!.env);
+  await until('the move found and recorded', () => new RegExp(`vm ${desktop}: its live migration from host ${from} to host ctl had finished, unrecorded, when this controller stopped: recorded there now`).test(controller.output) || undefined, 120_000, 200);
+  await until(`the paused QEMU on ${from} quit`, () => qemuOf(from, desktop).length === 0 || undefined, 60_000, 200);
+  const here = await desktopWhere(`${desktop} in use on ctl`, (d) => d.name === desktop && d.host === 'ctl' && d.state === 'in-use');
+  assert.equal(here.user, 'alice');
+  assert.deepEqual(local(), [arrivedPid], 'the same QEMU runs on');
+  const seen = await typeAndExpect(controller, desktop, 'echo var-$ATCTL; echo w-$((90+2))', 'w-92');
+  assert.match(seen, /var-kept-25/, 'the same guest');
+  const lease = await json<HomeInfo>(['home', 'show', 'alice']);
+  assert.deepEqual([lease.leasedTo, lease.siteLease?.host, lease.siteLease?.pid], [desktop, 'ctl', arrivedPid]);
+  const held = await new SanlockClient(locks.get('ctl')!.env).inquire(arrivedPid);
+  assert.ok(held.some((res) => res.name.endsWith('-alice')), `ctl's sanlock: ${JSON.stringify(held)}`);
+  // Back on `from`, where the next test takes it from.
+  const back = await json<{ from: string; to: string }>(['vm', 'migrate', desktop, '--to', from]);
+  assert.deepEqual([back.from, back.to], ['ctl', from]);
+  await desktopWhere(`${desktop} in use on ${from}`, (d) => d.name === desktop && d.host === from && d.state === 'in-use');
+  await until("the controller's QEMU quit", () => local().length === 0 || undefined, 60_000, 200);
+});
+
+test("the controller dies after the destination failed, and the destination's host dies before it is back: once that host is judged down, the source, its state gone and its lease not taken since, runs the desktop on with the lease taken back", { timeout: 600_000 }, async () => {
+  // From the last test: alice's desktop in session on `from`. Moved to `to` again as before (its agent dies with the
+  // state loaded, before it takes the lease; the controller dies before telling the source), then `to` loses power.
+  const [sourcePid] = qemuOf(from, desktop);
+  assert.ok(sourcePid);
+  await typeAndExpect(controller, desktop, 'DOWN=kept-$((9*9)); echo w-$((80+1))', 'w-81');
+  await agents.get(to)!.kill();
+  await until(`${to} unlinked`, linked(to, false), 60_000, 200);
+  agentStart(to, [], { ARDESIA_FAILPOINTS: 'migrate-in-loaded' });
+  const sourceLogBefore = agents.get(from)!.output.length;
+  await migrateAsControllerDies('migration-before-resume', to);
+  assert.deepEqual(qemuOf(from, desktop), [sourcePid], 'the source waits paused');
+  // Power loss of `to`: its unresumed QEMU and its sanlock daemon gone at once; its storage lease expires on the disk.
+  for (const pid of qemuOf(to, desktop)) process.kill(pid, 'SIGKILL');
+  locks.get(to)!.kill();
+
+  await controller.spawn(locks.get('ctl')!.env);
+  await until(`${to} judged down`, async () => (await json<HostView[]>(['host', 'list'])).find((h) => h.name === to)?.state === 'down' || undefined, 300_000, 1000);
+  await until('the move settled', () => new RegExp(`vm ${desktop}: its live migration from host ${from} to host ${to} was cut short when this controller stopped, and host ${to} is down; it runs on at host ${from}`).test(controller.output) || undefined, 120_000, 200);
+  // The source's state had left (QEMU in postmigrate): it was asked first whether it still ran, then resumed.
+  const sourceLog = agents.get(from)!.output.slice(sourceLogBefore);
+  assert.match(sourceLog, new RegExp(`vm ${desktop}: its state left for a host that is down now and may have run it; it stays paused here`));
+  assert.match(sourceLog, new RegExp(`vm ${desktop}: its migration failed at the destination; it runs on here`));
+  const audit = await controller.api().request<Array<{ target: string; detail: { outcome?: string; to?: string } }>>('GET', '/v1/audit?action=vm.migrate.failed&limit=10000');
+  assert.ok(audit.some((e) => e.target === desktop && e.detail.outcome === 'resume-at-source' && e.detail.to === to), JSON.stringify(audit.slice(-3)));
+  const still = await desktopWhere(`${desktop} in use on ${from}`, (d) => d.name === desktop && d.host === from && d.state === 'in-use');
+  assert.equal(still.user, 'alice');
+  assert.deepEqual(qemuOf(from, desktop), [sourcePid], 'the same QEMU runs on');
+  const seen = await typeAndExpect(controller, desktop, 'echo var-$DOWN; echo w-$((80+2))', 'w-82');
+  assert.match(seen, /var-kept-81/, 'the same guest');
+  const held = await new SanlockClient(locks.get(from)!.env).inquire(sourcePid);
+  assert.ok(held.some((res) => res.name.endsWith('-alice')), `the lease is taken back on ${from}: ${JSON.stringify(held)}`);
+  const lease = await json<HomeInfo>(['home', 'show', 'alice']);
+  assert.deepEqual([lease.leasedTo, lease.siteLease?.host, lease.siteLease?.pid], [desktop, from, sourcePid]);
+});
+
+test("the controller dies after the destination resumed the desktop, and the destination's host dies before it is back: the source's older state is never resumed; the desktop is lost with that host, its home released", { timeout: 600_000 }, async () => {
+  // `to` comes back from the last test's power loss (its sanlock daemon, then its agent), and alice's desktop moves
+  // there: the destination resumes it, holding her lease, and the controller dies before recording the move. Then `to`
+  // loses power: the guest ran there, writing to disks the source's paused state knows nothing of.
+  locks.get(to)!.kill(); // gone already, unless the last test stopped before the power loss
+  rmSync(join(locks.get(to)!.runDir, 'sanlock.sock'), { force: true });
+  await locks.get(to)!.start();
+  agentStart(to, []);
+  await until(`${to} back`, upAndLinked(to), 240_000, 500);
+  const [sourcePid] = qemuOf(from, desktop);
+  assert.ok(sourcePid);
+  await migrateAsControllerDies('migration-before-record', to);
+  const [destinationPid] = qemuOf(to, desktop);
+  assert.ok(destinationPid, `the destination runs ${desktop}`);
+  assert.deepEqual(qemuOf(from, desktop), [sourcePid], 'the source waits paused');
+  await agents.get(to)!.kill();
+  process.kill(destinationPid, 'SIGKILL');
+  locks.get(to)!.kill();
+
+  await controller.spawn(locks.get('ctl')!.env);
+  await until('the move settled', () => new RegExp(`vm ${desktop}: its live migration from host ${from} to host ${to} was cut short when this controller stopped, and host ${to} is down: its state had left host ${from}, and host ${to} may have run it, so it is not resumed at host ${from} but dealt with as lost with host ${to}`).test(controller.output) || undefined, 300_000, 500);
+  await until(`the paused QEMU on ${from} quit`, () => qemuOf(from, desktop).length === 0 || undefined, 60_000, 200);
+  const api = controller.api();
+  const audit = async (action: string) => (await api.request<Array<{ target: string; detail: Record<string, unknown> }>>('GET', `/v1/audit?action=${action}&limit=10000`)).filter((e) => e.target === desktop);
+  assert.ok((await audit('vm.migrate')).some((e) => e.detail.outcome === 'lost-with-destination' && e.detail.to === to));
+  const lost = await until('the desktop recorded lost with its host', async () => (await audit('desktop.lost')).find((e) => e.detail.host === to), 60_000, 500);
+  assert.equal(lost.detail.user, 'alice');
+  // Her lease was recorded as the dead host's (its QEMU's pid unknown), then released with the session's end.
+  assert.ok((await api.request<Array<{ target: string; detail: Record<string, unknown> }>>('GET', '/v1/audit?action=home.lease&limit=10000')).some((e) => e.target === 'alice' && e.detail.host === to && e.detail.pid === null));
+  const stopped = await desktopWhere(`${desktop} stopped`, (d) => d.name === desktop && d.state === 'stopped');
+  assert.equal(stopped.host, to);
+  const home = await until('her home released', async () => {
+    const h = await json<HomeInfo>(['home', 'show', 'alice']);
+    return h.leasedTo === null ? h : undefined;
+  }, 60_000, 500);
+  assert.equal(home.siteLease?.host ?? null, null);
+  assert.deepEqual(qemuOf(from, desktop), [], 'nothing of the desktop runs on the source');
 });

@@ -38,7 +38,7 @@ export async function migrationCommandRun(m: Command & { command: MigrationComma
         ws?.close(1000, 'migrated');
       }
     } else if (c.op === 'migrate-resume') {
-      await vms.migrateResume(m.vm, c.leases);
+      return { type: 'vm-command-result', id: m.id, value: await vms.migrateResume(m.vm, c.leases, c.ifStayed === true) };
     } else {
       const ws = await dial(c.stream, controller, state);
       const stream = createWebSocketStream(ws);

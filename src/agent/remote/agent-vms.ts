@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { type AgentHomeLeases, type AgentMessage, type ImageFileCheck, type MigratingLease, type VmDesired, type VmObserved } from '../../contract/agent.js';
 import { leaseFilesIn } from '../../cluster/home-leases/layout.js';
 import { SanlockClient } from '../../cluster/home-leases/sanlock.js';
-import { liveIncoming, type MigrationCarried, migrateOutGivingLeases, resumeTakingLeasesBack } from '../../cluster/migration-sides.js';
+import { liveIncoming, type MigrationCarried, migrateOutGivingLeases, resumeSaid, resumeTakingLeasesBack } from '../../cluster/migration-sides.js';
 import { ArdesiaError } from '../../contract/errors.js';
 import type { VmSpec } from '../../contract/vm.js';
 import { guestEventOfQmp } from '../../hypervisor/guest-vm.js';
@@ -264,14 +264,15 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     return figures;
   }
 
-  /** The destination failed after the state left: the VM, paused here, takes back the leases it gave and runs on here. */
-  async migrateResume(name: string, leases: readonly MigratingLease[] = []): Promise<void> {
+  /** The destination failed after the state left: the VM, paused here, takes back the leases it gave and runs on here
+   *  (`ifStayed`: only if its state never left, contract/agent.ts VmMigrateResume). Whether it runs on here now. */
+  async migrateResume(name: string, leases: readonly MigratingLease[] = [], ifStayed = false): Promise<boolean> {
     const runtime = this.manager.runtimeOf(name);
     if (!runtime) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} does not run on this host: nothing to resume`);
-    const resumed = await resumeTakingLeasesBack(runtime, leases, leases.length > 0 ? this.sanlockFor(`the home lease vm ${name} held`) : undefined);
-    this.departed.delete(name);
-    if (resumed) this.log.warn({ vm: name }, `vm ${name}: its migration failed at the destination; it runs on here`);
-    else this.log.info({ vm: name }, `vm ${name}: its migration never completed; it runs on here as it was`);
+    const outcome = await resumeTakingLeasesBack(runtime, leases, leases.length > 0 ? this.sanlockFor(`the home lease vm ${name} held`) : undefined, ifStayed);
+    if (outcome !== 'left') this.departed.delete(name);
+    this.log[outcome === 'stayed' ? 'info' : 'warn']({ vm: name }, resumeSaid(name, outcome));
+    return outcome !== 'left';
   }
 
   /** Pause, unpause, reset, logs and screendumps, as the controller's VM manager does them on its own host. */

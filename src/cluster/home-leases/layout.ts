@@ -177,3 +177,21 @@ export function parseHostStates(out: string, lockspace: string): Map<number, str
   }
   return states;
 }
+
+/** A resource's leader record as `sanlock direct read_leader` prints it: the host id that took it last (kept when it is
+ *  released: the timestamp alone goes to 0), and the lease's version, bumped by each acquisition. */
+export interface LeaseLeader {
+  ownerId: number;
+  lver: number;
+  held: boolean;
+}
+
+export function parseLeader(out: string): LeaseLeader | undefined {
+  const field = (name: string) => {
+    const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(out);
+    return m ? Number(m[1]) : undefined;
+  };
+  const [ownerId, lver, timestamp] = [field('owner_id'), field('lver'), field('timestamp')];
+  if (!/read_leader done 0/.test(out) || ownerId === undefined || lver === undefined || timestamp === undefined) return undefined;
+  return { ownerId, lver, held: timestamp !== 0 };
+}

@@ -56,8 +56,8 @@ export async function homeLeaseReady(db: Store, user: string): Promise<void> {
   await db.updateTable('home_leases').set({ ready: 1 }).where('user', '=', user).execute();
 }
 
-/** Records the acquisition: the next generation, held by `pid` of `desktop` on `host`. */
-export async function homeLeaseHeld(db: Store, user: string, holder: { host: string; desktop: string; pid: number }, at: string): Promise<number> {
+/** Records the acquisition: the next generation, held by `pid` of `desktop` on `host` (null: a QEMU gone with its host). */
+export async function homeLeaseHeld(db: Store, user: string, holder: { host: string; desktop: string; pid: number | null }, at: string): Promise<number> {
   const row = await db
     .updateTable('home_leases')
     .set((eb) => ({ generation: eb('generation', '+', 1), holder_host: holder.host, holder_desktop: holder.desktop, holder_pid: holder.pid, acquired_at: at }))

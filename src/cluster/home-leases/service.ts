@@ -130,8 +130,9 @@ export class HomeLeases {
     return { leaseDir: this.files.dir, hostId: await leaseHostId(this.db, host), ioTimeoutS: this.ioTimeoutS };
   }
 
-  /** Records that `holder` now holds `user`'s home lease: the next generation, and the audit's home.lease. */
-  async held(user: string, holder: HomeLeaseHolder): Promise<number> {
+  /** Records that `holder` now holds `user`'s home lease: the next generation, and the audit's home.lease. A null pid: a
+   *  QEMU that took it on a host down since (a release then asks nothing of a host that holds nothing any more). */
+  async held(user: string, holder: Omit<HomeLeaseHolder, 'pid'> & { pid: number | null }): Promise<number> {
     const host = holder.host ?? this.opts.host;
     const generation = await homeLeaseHeld(this.db, user, { host, desktop: holder.desktop, pid: holder.pid }, now());
     await auditAppend(this.db, 'home-leases', 'home.lease', user, { host, desktop: holder.desktop, pid: holder.pid, generation });
@@ -157,11 +158,12 @@ export class HomeLeases {
     return refusal;
   }
 
-  /** Releases `user`'s home lease held by `holder.pid` on `holder.host` (already free when that QEMU has exited). */
-  async release(user: string, holder: HomeLeaseHolder): Promise<void> {
+  /** Releases `user`'s home lease held by `holder.pid` on `holder.host` (already free when that QEMU has exited; a null
+   *  pid: a QEMU gone with its host, whose leases sanlock frees with the host's own lease). */
+  async release(user: string, holder: Omit<HomeLeaseHolder, 'pid'> & { pid: number | null }): Promise<void> {
     const host = holder.host ?? this.opts.host;
     const row = await homeLeaseGet(this.db, user);
-    if (row?.ready) {
+    if (row?.ready && holder.pid !== null) {
       const resource = this.resourceOfRow(row);
       if (host === this.opts.host) await leaseReleaseFor(this.sanlock, holder.pid, resource, user);
       else {
@@ -174,6 +176,15 @@ export class HomeLeases {
     }
     await homeLeaseFreed(this.db, user, host, holder.desktop);
     await auditAppend(this.db, 'home-leases', 'home.unlease', user, { host, desktop: holder.desktop, pid: holder.pid });
+  }
+
+  /** The host that took `resource` last, as its leader record on the shared storage says (a release keeps it): who
+   *  holds or last held the lease, whatever the store recorded; undefined when no host ever took it. */
+  async lastTakenBy(resource: LeaseResource): Promise<string | undefined> {
+    const { ownerId } = await this.sanlock.readLeader(resource);
+    if (ownerId === 0) return undefined;
+    const row = await this.db.selectFrom('lease_host_ids').select('host').where('host_id', '=', ownerId).executeTakeFirst();
+    return row?.host ?? `host id ${ownerId}`;
   }
 
   /** The sanlock resource of a home's lease row (its slot and name as recorded). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildQemuLaunch, DEBIAN_FIRMWARE, runtimePaths } from '../qemu/argv.js';
 import { VmSpec } from '../../contract/vm.js';
-import { hasClipboardAgent, withoutClipboardAgent } from './clipboard-agent.js';
+import { hasClipboardAgent, runsClipboardAgent, withoutClipboardAgent } from './clipboard-agent.js';
 
 const paths = runtimePaths('/d/runtime/a1');
 const launchOf = (spec: object) => buildQemuLaunch(VmSpec.parse({ name: 'a1', memoryMiB: 256, boot: { kernel: '/k/vmlinuz' }, ...spec }), { paths, accel: 'tcg', firmware: DEBIAN_FIRMWARE, bootKind: 'kernel', spicePort: 5930 });
@@ -22,4 +22,17 @@ test('the restoring launch is the same argv without QEMU\'s own clipboard agent 
     assert.deepEqual(stripped.filter((a) => !args.includes(a)), [], `${what}: nothing else changes`);
     assert.ok(stripped.includes('virtio-serial-pci,id=vser0'), `${what}: the guest channel's bus stays`);
   }
+});
+
+test("a running QEMU's clipboard agent: as launched; one launched to receive a state has it plugged since, unless it is a SPICE VM", () => {
+  const vnc = launchOf({}).args;
+  const spice = launchOf({ display: { spice: { listen: '127.0.0.1' } } }).args;
+  const incoming = (args: string[]) => [...withoutClipboardAgent(args), '-incoming', 'defer'];
+  const CASES: Array<[string, string[], boolean, boolean]> = [
+    ['a VNC VM as launched', vnc, false, true],
+    ['a SPICE VM as launched', spice, true, false],
+    ['a VNC VM restored or arrived by migration, found again by its running argv', incoming(vnc), false, true],
+    ['a SPICE VM restored or arrived, found again', incoming(spice), true, false],
+  ];
+  for (const [what, args, isSpice, want] of CASES) assert.equal(runsClipboardAgent(args, isSpice), want, what);
 });

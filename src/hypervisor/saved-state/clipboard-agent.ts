@@ -12,6 +12,13 @@ export function hasClipboardAgent(args: readonly string[]): boolean {
   return args.some((a, i) => args[i - 1] === '-chardev' && a.startsWith('qemu-vdagent,'));
 }
 
+/** Whether a running QEMU has QEMU's own clipboard agent, from the argv it runs with. One launched to receive a state
+ *  (`-incoming`: a restore, or a live migration's arrival, found again after a restart) has it plugged since the state
+ *  was in, when the argv it stands in for had it: a VM without a SPICE display. */
+export function runsClipboardAgent(args: readonly string[], spice: boolean): boolean {
+  return args.includes('-incoming') ? !spice : hasClipboardAgent(args);
+}
+
 /** The argv without the agent's chardev and port (pure): what a restore launches, the rest identical. */
 export function withoutClipboardAgent(args: readonly string[]): string[] {
   if (!hasClipboardAgent(args)) return [...args]; // a SPICE VM's port (same id) is SPICE's, and migrates
