@@ -52,6 +52,23 @@ export class DesktopGuest extends EventEmitter<DesktopGuestEvents> {
     });
   }
 
+  /** Once the guest channel is connected, or after `withinMs`: whether it is. A live migration waits for it (the
+   *  channel's socket connecting in the moment a migration began failed the state's load at the destination here). */
+  channelSettled(withinMs: number): Promise<boolean> {
+    if (this.channel.isConnected) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const connected = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.channel.off('connected', connected);
+        resolve(this.channel.isConnected);
+      }, withinMs);
+      this.channel.once('connected', connected);
+    });
+  }
+
   /** QEMU's pid: the holder of the home's sanlock lease (serve --home-leases sanlock). */
   get pid(): number {
     return this.vm.pid;

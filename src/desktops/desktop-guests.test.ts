@@ -54,3 +54,23 @@ test('an exit while moving: dropped when the move succeeds, passed on after it w
     guests.closeAll();
   }
 });
+
+test("a move waits for the guest channel: settled at once when connected, when it connects, or after the bound if it never does", async () => {
+  const sink: GuestSink = { event: () => undefined, exited: () => undefined, loginStage: () => undefined, sessionStarted: () => undefined, clipboard: () => undefined };
+  const cases: Array<{ connectAfterMs: number | null; boundMs: number; want: boolean }> = [
+    { connectAfterMs: 0, boundMs: 5_000, want: true },
+    { connectAfterMs: 30, boundMs: 5_000, want: true },
+    { connectAfterMs: null, boundMs: 50, want: false },
+  ];
+  for (const c of cases) {
+    const { vm } = fakeVm();
+    const socket = new Duplex({ read() {}, write(_c, _e, done) { done(); } });
+    vm.connectGuest = () => socket;
+    const guests = new DesktopGuests(async () => vm, pino({ level: 'silent' }), sink);
+    const guest = (await guests.watch('d1'))!;
+    if (c.connectAfterMs === 0) socket.emit('connect');
+    else if (c.connectAfterMs !== null) setTimeout(() => socket.emit('connect'), c.connectAfterMs);
+    assert.equal(await guest.channelSettled(c.boundMs), c.want, JSON.stringify(c));
+    guests.closeAll();
+  }
+});

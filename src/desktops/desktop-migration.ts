@@ -13,6 +13,9 @@ import type { DesktopHomeSteps } from './desktop-home-steps.js';
 import { recordHost } from './desktop-vm-steps.js';
 import { type PoolDesktopRow, poolOf, requirePool, requirePoolDesktop } from './pool-repo.js';
 
+/** How long a move waits for the desktop's guest channel to connect before it begins. */
+const GUEST_CHANNEL_SETTLE_MS = 10_000;
+
 /** Runs `move` on desktop `name` (the caller holds its lock), then follows the desktop where it went. */
 export async function desktopMoveLive<T>(s: DesktopHomeSteps, name: string, move: (carried: DesktopCarried) => Promise<T>): Promise<T> {
   const row = await requirePoolDesktop(s.ctx.db, name);
@@ -21,6 +24,8 @@ export async function desktopMoveLive<T>(s: DesktopHomeSteps, name: string, move
   if (!DESKTOP_LIVE_MOVE_STATES.has(row.state)) throw new ArdesiaError('VM_NOT_MIGRATABLE', `desktop ${name} is ${row.state}: a persistent desktop moves live once it is ready, in use or disconnected`);
   const guest = await s.guests.watch(name);
   if (!guest) throw new ArdesiaError('VM_NOT_RUNNING', `desktop ${name} is not running`);
+  // Not while its guest channel is connecting (a controller just back watches its desktops again): see channelSettled.
+  if (!(await guest.channelSettled(GUEST_CHANNEL_SETTLE_MS))) s.log.warn({ desktop: name }, `desktop ${name}: its guest channel is not connected; it moves all the same`);
   const home = (await s.homes.list()).find((h) => h.leasedTo === name);
   const disks: MigratingDisk[] = home && guest.hasHome ? [{ ...HOME_DISK, path: s.ctx.paths.home(home.user) }] : [];
   const lease = home ? await s.homes.leaseToCarry(home.user, name) : undefined;
