@@ -1,6 +1,6 @@
 // A persistent desktop moved live between two agents' hosts: a real controller (PostgreSQL, HTTPS, home leases) and
-// two `ardesia agent`s, each host in its own network namespace with a sanlock daemon of its own, the data folder on a
-// disk every host sees. Alice's session runs on one host; a drain of that host moves her desktop to the other while
+// two `ardesia agent`s (a third joins for the last test), each host in its own network namespace with a sanlock daemon
+// of its own, the data folder on a disk every host sees. Alice's session runs on one host; a drain of that host moves her desktop to the other while
 // it runs — the same guest (its shell's variable kept), her home plugged in there before the state arrived, its
 // sanlock lease handed from the old QEMU to the new one — and her logoff afterwards goes through the new host. A move
 // back whose destination's agent dies with the state loaded leaves the desktop running where it was, its lease taken
@@ -36,7 +36,8 @@ const NET = '10.251.15';
 const CONTROLLER = `https://${NET}.1:8443`;
 const POOL = 'own';
 const AGENTS = ['a1', 'a2'] as const;
-type AgentName = (typeof AGENTS)[number];
+/** a3 joins late, for the last test. */
+type AgentName = (typeof AGENTS)[number] | 'a3';
 
 let lab: NetLab;
 let root: string;
@@ -113,7 +114,8 @@ after(async () => {
 async function migrateAsControllerDies(failpoint: string, onto: string): Promise<void> {
   await controller.kill();
   await controller.spawn({ ...locks.get('ctl')!.env, ARDESIA_FAILPOINTS: failpoint });
-  for (const name of AGENTS) await until(`${name} linked and up again`, upAndLinked(name), 120_000, 500);
+  // The move's two sides (the controller's own host has no agent).
+  for (const name of [from, onto].filter((h): h is AgentName => h !== 'ctl')) await until(`${name} linked and up again`, upAndLinked(name), 120_000, 500);
   const died = controller.proc!;
   const dead = () => died.exitCode !== null || died.signalCode !== null || undefined;
   // Just back, the controller may refuse the move until its agents' first heartbeats and reports are in (a host not up
@@ -408,14 +410,18 @@ test("the controller dies after the destination failed, and the destination's ho
 });
 
 test("the controller dies after the destination resumed the desktop, and the destination's host dies before it is back: the source's older state is never resumed; the desktop is lost with that host, its home released", { timeout: 600_000 }, async () => {
-  // `to` comes back from the last test's power loss (its sanlock daemon, then its agent), and alice's desktop moves
-  // there: the destination resumes it, holding her lease, and the controller dies before recording the move. Then `to`
-  // loses power: the guest ran there, writing to disks the source's paused state knows nothing of.
-  locks.get(to)!.kill(); // gone already, unless the last test stopped before the power loss
-  rmSync(join(locks.get(to)!.runDir, 'sanlock.sock'), { force: true });
+  // A third host joins (the last test's destination lost power: sanlock would keep its host id out for host_dead_seconds
+  // more), and alice's desktop moves there: the destination resumes it, holding her lease, and the controller dies
+  // before recording the move. Then that host loses power: the guest ran there, writing to disks the source's paused
+  // state knows nothing of.
+  to = 'a3';
+  namespaces.set(to, await lab.addHost(to, `${NET}.4/24`));
+  locks.set(to, new SanlockDaemon(to, root));
   await locks.get(to)!.start();
-  agentStart(to, []);
-  await until(`${to} back`, upAndLinked(to), 240_000, 500);
+  const { token } = await json<{ token: string }>(['host', 'add', to]);
+  agentDirs.set(to, tempDir());
+  agentStart(to, ['--controller', CONTROLLER, '--join', token]);
+  await until(`${to} up`, upAndLinked(to), 120_000, 500);
   const [sourcePid] = qemuOf(from, desktop);
   assert.ok(sourcePid);
   await migrateAsControllerDies('migration-before-record', to);
