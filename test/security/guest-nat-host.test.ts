@@ -47,6 +47,18 @@ after(async () => {
   await lab?.destroy();
 });
 
+/** The daemon's listeners, the guard's table and the QEMU's credentials, for a probe that failed. */
+function namespaceState(): string {
+  const run = (args: string[]) => {
+    try {
+      return execFileSync('ip', ['netns', 'exec', lab.ns, ...args], { encoding: 'utf8' });
+    } catch (err) {
+      return `${args.join(' ')}: ${(err as Error).message}`;
+    }
+  };
+  return [run(['ss', '-ltnp']), run(['nft', 'list', 'table', 'inet', natGuardTable(daemon.dataDir)]), `QEMU Uid ${qemuStatus(daemon, 'opened', 'Uid').join(' ')} Gid ${qemuStatus(daemon, 'opened', 'Gid').join(' ')}`].join('\n');
+}
+
 function qemuGid(vm: string): number {
   return Number(qemuStatus(daemon, vm, 'Gid')[1]);
 }
@@ -97,7 +109,8 @@ test('the same NAT opened to the host by the administrator (--nat-host-access) r
     udpLoopback: await udpReaches('opened', '10.0.2.2', 'openedudp'),
   };
   assert.equal(got.gid, groupId('ardesia-qemu-host'), JSON.stringify(got));
-  assert.match(got.daemonVia10022, /^HTTP\/1\.[01] \d{3}/, JSON.stringify(got));
+  // Refused now and then in rehearsals while UDP to 10.0.2.2 and TCP to the lab host passed: what the namespace had then.
+  if (!/^HTTP\/1\.[01] \d{3}/.test(got.daemonVia10022)) assert.fail(`${JSON.stringify(got)}\n${namespaceState()}`);
   assert.match(got.hostAddress, OK, JSON.stringify(got));
   assert.equal(got.udpLoopback, true, JSON.stringify(got));
 });
