@@ -170,8 +170,7 @@ export class VmMigrations {
       if (now?.moving?.generation !== generation || now.host !== rec.host) return false;
       // A QEMU that listened on this controller's own host and never resumed: quit first (it may hold leases it took).
       if (!this.d.remote.isRemote(to)) await this.d.local.quitUnresumed(name, rec.host);
-      if (this.d.remote.isRemote(rec.host)) await this.d.commands.command(rec.host, name, { op: 'migrate-resume', ...(leases.length > 0 ? { leases } : {}) }, MIGRATION_ANSWER_MS);
-      else await this.d.local.resume(name, leases);
+      await this.resumeSource(rec.host, name, leases);
       await vmSetDesired(this.d.db, name, { moving: null });
       return true;
     });
@@ -204,7 +203,7 @@ export class VmMigrations {
           throw err;
         },
       );
-      const takenBy = atSource === 'left' ? await Promise.all(leases.map((l) => (this.d.leaseLastTakenBy ? this.d.leaseLastTakenBy(l) : Promise.resolve(undefined)))) : [];
+      const takenBy = atSource === 'left' ? await Promise.all(leases.map((l) => this.d.leaseLastTakenBy?.(l))) : [];
       const decided = cutMoveOutcome(atSource, source, takenBy);
       if (decided === 'lost-with-destination') {
         const record = async () => {
@@ -216,10 +215,7 @@ export class VmMigrations {
         else await record();
         return decided;
       }
-      if (decided === 'resume-at-source') {
-        if (here) await this.d.local.resume(name, leases);
-        else await this.d.commands.command(source, name, { op: 'migrate-resume', ...(leases.length > 0 ? { leases } : {}) }, MIGRATION_ANSWER_MS);
-      }
+      if (decided === 'resume-at-source') await this.resumeSource(source, name, leases);
       await vmSetDesired(this.d.db, name, { moving: null });
       return decided;
     });
@@ -231,6 +227,12 @@ export class VmMigrations {
       ? `vm ${name}: its live migration from host ${source} to host ${to} was cut short when this controller stopped, and host ${to} is down: its state had left host ${source}, and host ${to} may have run it, so it is not resumed at host ${source} but dealt with as lost with host ${to}`
       : `vm ${name}: its live migration from host ${source} to host ${to} was cut short when this controller stopped, and host ${to} is down; it runs on at host ${source}`);
     return outcome;
+  }
+
+  /** The source, its state sent or not, runs the VM on, taking back the leases it gave to the destination. */
+  private async resumeSource(source: string, name: string, leases: MigratingLease[]): Promise<void> {
+    if (!this.d.remote.isRemote(source)) return this.d.local.resume(name, leases).then(() => undefined);
+    await this.d.commands.command(source, name, { op: 'migrate-resume', ...(leases.length > 0 ? { leases } : {}) }, MIGRATION_ANSWER_MS);
   }
 
   /** Whether the source runs the VM on, asked to only if its state never left; VM_NOT_RUNNING when its QEMU is gone. */
@@ -295,8 +297,7 @@ export class VmMigrations {
         // The state left, but the destination did not take it: the VM, paused at the source, runs on there.
         if (handedOver && (await settledWithin(handedOver, SOURCE_ANSWER_AFTER_FAILURE_MS))) {
           failpoint('migration-before-resume'); // the controller dies with the source paused, the destination failed
-          const resumed = fromHere ? this.d.local.resume(name, leases) : this.d.commands.command(rec.host, name, { op: 'migrate-resume', ...withLeases }, MIGRATION_ANSWER_MS);
-          await resumed.catch((e: Error) =>
+          await this.resumeSource(rec.host, name, leases).catch((e: Error) =>
             this.d.log.error({ vm: name, host: rec.host, err: e.message }, `vm ${name}: resuming it on host ${rec.host} after the failed migration failed too: ${e.message}`));
         }
         throw err;

@@ -39,10 +39,7 @@ export async function desktopMoveLive<T>(s: DesktopHomeSteps, name: string, move
  *  cluster/vm-migrations.ts): `record` run with the desktop held still (the caller holds its lock), then the desktop
  *  followed on its new host as after any move. Whether the move was recorded. */
 export async function desktopArrived(s: DesktopHomeSteps, name: string, record: () => Promise<boolean>): Promise<boolean> {
-  const row = await requirePoolDesktop(s.ctx.db, name);
-  const home = (await s.homes.list()).find((h) => h.leasedTo === name);
-  // The lease went with the VM (the destination took it before its resume): what is left is the store's record of it.
-  const leased = home !== undefined && (await s.homes.leaseToCarry(home.user, name)) !== undefined;
+  const { row, home, leased } = await movingDesktop(s, name);
   if (!(await s.guests.whileMoving(name, record))) return false;
   await desktopFollow(s, row, home?.user, leased);
   return true;
@@ -53,15 +50,22 @@ export async function desktopArrived(s: DesktopHomeSteps, name: string, record: 
  *  home's lease as taken there (by a QEMU gone with its host): the host-loss rules end the session and re-serve the
  *  user, and the home's release asks nothing of the dead host. Whether the move was recorded. */
 export async function desktopLostWith(s: DesktopHomeSteps, name: string, host: string, record: () => Promise<boolean>): Promise<boolean> {
-  const row = await requirePoolDesktop(s.ctx.db, name);
-  const home = (await s.homes.list()).find((h) => h.leasedTo === name);
-  const leased = home !== undefined && (await s.homes.leaseToCarry(home.user, name)) !== undefined;
+  const { row, home, leased } = await movingDesktop(s, name);
   if (!(await s.guests.whileMoving(name, record))) return false;
   await recordHost(s.ctx, row);
   s.guests.forget(name);
   if (home !== undefined && leased) await s.homes.leaseMoved(home.user, name, null, host);
   s.log.warn({ desktop: name, host, home: home?.user ?? null }, `desktop ${name} recorded on host ${host}, which is down: its move there may have run it`);
   return true;
+}
+
+/** A desktop whose move is being recorded: its row, the home leased to it, and whether that home's lease went with the
+ *  VM (the destination took it before its resume: what is left is the store's record of it). */
+async function movingDesktop(s: DesktopHomeSteps, name: string) {
+  const row = await requirePoolDesktop(s.ctx.db, name);
+  const home = (await s.homes.list()).find((h) => h.leasedTo === name);
+  const leased = home !== undefined && (await s.homes.leaseToCarry(home.user, name)) !== undefined;
+  return { row, home, leased };
 }
 
 /** After a move: the desktop's host recorded, its guest channel, home plug and lease holder the new QEMU's. */

@@ -178,20 +178,9 @@ export function parseHostStates(out: string, lockspace: string): Map<number, str
   return states;
 }
 
-/** A resource's leader record as `sanlock direct read_leader` prints it: the host id that took it last (kept when it is
- *  released: the timestamp alone goes to 0), and the lease's version, bumped by each acquisition. */
-export interface LeaseLeader {
-  ownerId: number;
-  lver: number;
-  held: boolean;
-}
-
-export function parseLeader(out: string): LeaseLeader | undefined {
-  const field = (name: string) => {
-    const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(out);
-    return m ? Number(m[1]) : undefined;
-  };
-  const [ownerId, lver, timestamp] = [field('owner_id'), field('lver'), field('timestamp')];
-  if (!/read_leader done 0/.test(out) || ownerId === undefined || lver === undefined || timestamp === undefined) return undefined;
-  return { ownerId, lver, held: timestamp !== 0 };
+/** The host id that took a resource last, from its leader record as `sanlock direct read_leader` prints it (kept when
+ *  the lease is released: the timestamp alone goes to 0); 0 for a lease never taken. Undefined when the read failed. */
+export function parseLeaderOwner(out: string): number | undefined {
+  const m = /^owner_id (\d+)$/m.exec(out);
+  return /read_leader done 0/.test(out) && m ? Number(m[1]) : undefined;
 }

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { ArdesiaError } from '../../contract/errors.js';
 import { processAlive } from '../../lib/process-alive.js';
-import { LEASE_ALIGN, type LeaseFiles, type LeaseResource, acquireError, areaInitialised, DELTA_MAGIC, daemonError, releaseOutcome, lockspaceText, PAXOS_MAGIC, parseHelperFailure, parseHostStates, parseInquire, parseLeader, type LeaseLeader, registerArgs, resourceText, SANLOCK_RV } from './layout.js';
+import { LEASE_ALIGN, type LeaseFiles, type LeaseResource, acquireError, areaInitialised, DELTA_MAGIC, daemonError, releaseOutcome, lockspaceText, PAXOS_MAGIC, parseHelperFailure, parseHostStates, parseInquire, parseLeaderOwner, registerArgs, resourceText, SANLOCK_RV } from './layout.js';
 
 const run = promisify(execFile);
 
@@ -100,12 +100,12 @@ export class SanlockClient {
     throw daemonError(rv, `joining the lockspace ${ls}`);
   }
 
-  /** The resource's leader record read from the shared storage (`sanlock direct read_leader`: no daemon needed). */
-  async readLeader(res: LeaseResource): Promise<LeaseLeader> {
+  /** The host id that took the resource last, from its leader record on the shared storage (`sanlock direct read_leader`: no daemon needed). */
+  async leaderOwner(res: LeaseResource): Promise<number> {
     const r = await this.cli(['direct', 'read_leader', '-r', resourceText(res), '-Z', '512', '-A', '1M'], 30_000);
-    const leader = r.code === 0 ? parseLeader(r.out) : undefined;
-    if (!leader) throw new ArdesiaError('HOME_LEASE_FAILED', `reading the sanlock lease ${res.name} failed: ${r.out.trim()}`);
-    return leader;
+    const owner = r.code === 0 ? parseLeaderOwner(r.out) : undefined;
+    if (owner === undefined) throw new ArdesiaError('HOME_LEASE_FAILED', `reading the sanlock lease ${res.name} failed: ${r.out.trim()}`);
+    return owner;
   }
 
   /** Initialises an area (`sanlock direct init`) unless it already carries sanlock's magic; the file grows to hold it. */

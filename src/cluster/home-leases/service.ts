@@ -181,7 +181,7 @@ export class HomeLeases {
   /** The host that took `resource` last, as its leader record on the shared storage says (a release keeps it): who
    *  holds or last held the lease, whatever the store recorded; undefined when no host ever took it. */
   async lastTakenBy(resource: LeaseResource): Promise<string | undefined> {
-    const { ownerId } = await this.sanlock.readLeader(resource);
+    const ownerId = await this.sanlock.leaderOwner(resource);
     if (ownerId === 0) return undefined;
     const row = await this.db.selectFrom('lease_host_ids').select('host').where('host_id', '=', ownerId).executeTakeFirst();
     return row?.host ?? `host id ${ownerId}`;
