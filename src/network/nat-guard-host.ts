@@ -2,12 +2,12 @@
 // removed when the daemon stops with no VM left running (QEMUs that outlive the daemon keep their guard).
 // Replacing the table empties the allow set: live allow-list VMs are refused everything until reconcile adds them back.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import { type UnprivilegedAccount, unprivilegedAccount } from '../lib/unprivileged-account.js';
-import { allowListNics, groupIdOf, NAT_HOST_GROUP_NAME, natAllowElements, natGuardRemoval, natGuardTable, natGuardRuleset, openNatNics, resolversOf, type UidRange, vmAllowList, wantsHostAccess } from './nat-guard.js';
+import { type FoundGuard, guardedFolderOf, guardOwnerOf, type GuardOwner, NAT_GUARD_TABLE_PREFIX, processStartOf, staleGuards, allowListNics, groupIdOf, NAT_HOST_GROUP_NAME, natAllowElements, natGuardRemoval, natGuardTable, natGuardRuleset, openNatNics, resolversOf, type UidRange, vmAllowList, wantsHostAccess } from './nat-guard.js';
 
 function readOr(path: string, fallback: string): string {
   try {
@@ -17,15 +17,54 @@ function readOr(path: string, fallback: string): string {
   }
 }
 
-function nft(script: string): Promise<void> {
+function nftRun(args: string[], script?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile('nft', ['-f', '-'], { timeout: 30_000 }, (err, _out, stderr) => {
-      if (!err) return resolve();
+    const child = execFile('nft', args, { timeout: 30_000 }, (err, out, stderr) => {
+      if (!err) return resolve(String(out));
       const e = err as NodeJS.ErrnoException;
       reject(new Error(e.code === 'ENOENT' ? 'nft is not installed' : String(stderr).trim() || e.message));
     });
-    child.stdin!.end(script);
+    // A list does not read its input: a write to it would fail with EPIPE; nft's exit status says how it went.
+    child.stdin!.on('error', () => undefined);
+    if (script === undefined) child.stdin!.end();
+    else child.stdin!.end(script);
   });
+}
+
+function nft(script: string): Promise<void> {
+  return nftRun(['-f', '-'], script).then(() => undefined);
+}
+
+/** The start time of process `pid`, or undefined when it is gone. */
+function processStart(pid: number): number | undefined {
+  return processStartOf(readOr(`/proc/${pid}/stat`, ''));
+}
+
+/** The tables of the folders whose QEMUs run in this network namespace (a namespace has tables of its own). */
+function guardedTables(): Set<string> {
+  const ownNet = readlinkOr('/proc/self/ns/net');
+  const tables = new Set<string>();
+  for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    const argv = readOr(`/proc/${pid}/cmdline`, '').split('\0');
+    const folder = guardedFolderOf(argv);
+    if (folder !== undefined && /qemu-system/.test(argv[0] ?? '') && readlinkOr(`/proc/${pid}/ns/net`) === ownNet) tables.add(natGuardTable(folder));
+  }
+  return tables;
+}
+
+function readlinkOr(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process as the owner recorded in its table. */
+function thisOwner(): GuardOwner {
+  const start = processStart(process.pid);
+  if (start === undefined) throw new Error('/proc/self/stat is unreadable');
+  return { pid: process.pid, start };
 }
 
 const ALLOW_LIST_HINT = 'Run the daemon as root with nftables installed (`node scripts/setup.mjs`): a NAT allow-list is enforced only by the NAT guard\'s nftables rules (its log says why they failed), so --allow-unguarded-nat does not start such a VM. Or give the VM unrestricted NAT, or a bridge.';
@@ -70,7 +109,8 @@ export class NatGuard {
     this.hostGid = groupIdOf(readOr('/etc/group', ''), NAT_HOST_GROUP_NAME);
     const resolvers = resolversOf(readOr('/etc/resolv.conf', ''));
     try {
-      await nft(natGuardRuleset({ table: this.table, uid: account.uid, hostGid: this.hostGid, resolvers, vmUids: this.opts.vmUids }));
+      await this.removeStale().catch((err: Error) => this.log.warn({ err: err.message }, `looking for NAT guard tables of daemons gone failed: ${err.message}`));
+      await nft(natGuardRuleset({ table: this.table, uid: account.uid, hostGid: this.hostGid, resolvers, vmUids: this.opts.vmUids, owner: thisOwner() }));
       this.added.clear();
       this.installed = true;
       this.failure = undefined;
@@ -80,6 +120,23 @@ export class NatGuard {
       this.failure = (err as Error).message;
       const then = this.opts.allowUnguarded ? 'NAT VMs start UNGUARDED (--allow-unguarded-nat): their guests reach this host\'s loopback and daemon ports' : 'NAT VMs will not start until it works (or --allow-unguarded-nat)';
       this.log.error({ table: `inet ${this.table}` }, `the NAT guard could not be installed (${this.failure}); ${then}`);
+    }
+  }
+
+  /** Removes other daemons' tables that nothing needs any more (their daemon killed without its stop, no VM of theirs
+   *  left): each would still refuse what its rules refuse, for QEMUs of any daemon of the same account. */
+  private async removeStale(): Promise<void> {
+    const names = [...(await nftRun(['list', 'tables', 'inet'])).matchAll(/^table inet (\S+)$/gm)].map((m) => m[1]!).filter((n) => n.startsWith(NAT_GUARD_TABLE_PREFIX) && n !== this.table);
+    if (names.length === 0) return;
+    const guarding = guardedTables();
+    const found: FoundGuard[] = [];
+    for (const table of names) {
+      const owner = guardOwnerOf(await nftRun(['list', 'table', 'inet', table]).catch(() => ''));
+      found.push({ table, owner, ownerAlive: owner !== undefined && processStart(owner.pid) === owner.start, guarding: guarding.has(table) });
+    }
+    for (const table of staleGuards(found, this.table)) {
+      await nft(natGuardRemoval(table));
+      this.log.info({ table: `inet ${table}` }, `NAT guard table inet ${table} removed: its daemon is gone and no VM of its folder runs`);
     }
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { splitVmUids, allowListNics, groupIdOf, natAllowElements, natGuardRemoval, natGuardRuleset, natGuardTable, openNatNics, resolversOf, vmAllowList, wantsHostAccess } from './nat-guard.js';
+import { guardedFolderOf, guardOwnerOf, processStartOf, staleGuards, splitVmUids, allowListNics, groupIdOf, natAllowElements, natGuardRemoval, natGuardRuleset, natGuardTable, openNatNics, resolversOf, vmAllowList, wantsHostAccess } from './nat-guard.js';
 import type { NicSpec } from '../contract/vm.js';
 
 describe('resolversOf', () => {
@@ -15,6 +15,7 @@ describe('resolversOf', () => {
 
 const T = 'ardesia_guard_0123abcd';
 const R = { base: 2_000_000_000, size: 65_536 };
+const O = { pid: 4242, start: 987_654 };
 
 describe('natGuardTable', () => {
   it('is one stable name per data folder, the same however the folder is written', () => {
@@ -26,7 +27,7 @@ describe('natGuardTable', () => {
 
 describe('natGuardRuleset', () => {
   it('replaces the table in one transaction and filters only the account, host group first, DNS before the local reject', () => {
-    const text = natGuardRuleset({ table: T, uid: 995, hostGid: 994, resolvers: ['127.0.0.53', '::1'], vmUids: R });
+    const text = natGuardRuleset({ owner: O, table: T, uid: 995, hostGid: 994, resolvers: ['127.0.0.53', '::1'], vmUids: R });
     const lines = text.split('\n').map((l) => l.trim());
     assert.deepEqual(lines.slice(0, 3), [`add table inet ${T}`, `delete table inet ${T}`, `table inet ${T} {`]);
     const at = (rule: string) => {
@@ -48,18 +49,26 @@ describe('natGuardRuleset', () => {
     assert.ok(range < own && own < newOnly && newOnly < group && group < dns && dns < local);
     assert.match(text, /type filter hook output priority filter; policy accept;/);
   });
+  it('names its owner in the table\'s comment, read back as nft lists it', () => {
+    const text = natGuardRuleset({ owner: O, table: T, uid: 995, resolvers: [], vmUids: R });
+    assert.match(text, /^  comment "ardesia owner pid 4242 start 987654"$/m);
+    const listed = `table inet ${T} {\n\tcomment "ardesia owner pid 4242 start 987654"\n\tset allow_list {\n`;
+    assert.deepEqual(guardOwnerOf(listed), O);
+    assert.equal(guardOwnerOf(`table inet ${T} {\n\tset allow_list {\n`), undefined);
+    assert.throws(() => natGuardRuleset({ owner: { pid: 0, start: 1 }, table: T, uid: 995, resolvers: [], vmUids: R }), RangeError);
+  });
   it('has no accept for a host group that does not exist, nor DNS rules without resolvers', () => {
-    const text = natGuardRuleset({ table: T, uid: 995, resolvers: [], vmUids: R });
+    const text = natGuardRuleset({ owner: O, table: T, uid: 995, resolvers: [], vmUids: R });
     assert.doesNotMatch(text, /skgid|dport 53/);
   });
   it('refuses ids and resolvers that would change the rule text', () => {
-    assert.throws(() => natGuardRuleset({ table: T, uid: -1, resolvers: [], vmUids: R }), RangeError);
-    assert.throws(() => natGuardRuleset({ table: T, uid: 995, hostGid: 1.5, resolvers: [], vmUids: R }), RangeError);
-    assert.throws(() => natGuardRuleset({ table: T, uid: 995, resolvers: ['1.2.3.4 accept; flush ruleset'], vmUids: R }), RangeError);
-    assert.throws(() => natGuardRuleset({ table: 'filter', uid: 995, resolvers: [], vmUids: R }), RangeError);
+    assert.throws(() => natGuardRuleset({ owner: O, table: T, uid: -1, resolvers: [], vmUids: R }), RangeError);
+    assert.throws(() => natGuardRuleset({ owner: O, table: T, uid: 995, hostGid: 1.5, resolvers: [], vmUids: R }), RangeError);
+    assert.throws(() => natGuardRuleset({ owner: O, table: T, uid: 995, resolvers: ['1.2.3.4 accept; flush ruleset'], vmUids: R }), RangeError);
+    assert.throws(() => natGuardRuleset({ owner: O, table: 'filter', uid: 995, resolvers: [], vmUids: R }), RangeError);
   });
   it("sends the VMs' own uids to a chain that accepts only their set's destinations and rejects the rest (fail closed)", () => {
-    const text = natGuardRuleset({ table: T, uid: 995, resolvers: ['127.0.0.53'], vmUids: R });
+    const text = natGuardRuleset({ owner: O, table: T, uid: 995, resolvers: ['127.0.0.53'], vmUids: R });
     const chain = text.slice(text.indexOf('chain allow_listed {'), text.indexOf('chain output {'));
     assert.deepEqual(chain.split('\n').map((l) => l.trim()).filter(Boolean), [
       'chain allow_listed {',
@@ -73,9 +82,9 @@ describe('natGuardRuleset', () => {
     assert.doesNotMatch(chain, /dport 53/, 'no DNS for an allow-list VM: only its listed destinations');
   });
   it('refuses a VM uid range that is empty or holds the account', () => {
-    assert.throws(() => natGuardRuleset({ table: T, uid: 2_000_000_005, resolvers: [], vmUids: R }), RangeError);
-    assert.throws(() => natGuardRuleset({ table: T, uid: 995, resolvers: [], vmUids: { base: 3000, size: 1 } }), RangeError);
-    assert.throws(() => natGuardRuleset({ table: T, uid: 2_000_040_000, resolvers: [], vmUids: R }), RangeError);
+    assert.throws(() => natGuardRuleset({ owner: O, table: T, uid: 2_000_000_005, resolvers: [], vmUids: R }), RangeError);
+    assert.throws(() => natGuardRuleset({ owner: O, table: T, uid: 995, resolvers: [], vmUids: { base: 3000, size: 1 } }), RangeError);
+    assert.throws(() => natGuardRuleset({ owner: O, table: T, uid: 2_000_040_000, resolvers: [], vmUids: R }), RangeError);
   });
   it('removal deletes only its own table, whether or not it exists', () => {
     assert.equal(natGuardRemoval(T), `add table inet ${T}\ndelete table inet ${T}\n`);
@@ -139,4 +148,29 @@ describe('allowListNics / vmAllowList', () => {
     assert.equal(allowListNics({ nics }).length, 2);
     assert.deepEqual(vmAllowList({ nics }), [{ host: '10.0.0.1', port: 80 }, { host: '10.0.0.2', port: 22 }]);
   });
+});
+
+describe('stale guard tables', () => {
+  it('reads a process\'s start time after its command, whatever the command holds', () => {
+    const stat = (comm: string) => `4242 (${comm}) S 1 4242 4242 0 -1 4194560 1234 0 0 0 10 5 0 0 20 0 11 0 987654 123456789 5000 18446744073709551615`;
+    assert.equal(processStartOf(stat('node')), 987_654);
+    assert.equal(processStartOf(stat('a) b (c')), 987_654);
+    assert.equal(processStartOf(''), undefined);
+  });
+  it('finds the guarded folder in a QEMU\'s argv by its pidfile', () => {
+    assert.equal(guardedFolderOf(['qemu-system-x86_64', '-name', 'x', '-pidfile', '/var/lib/ardesia/runtime/desk-1/qemu.pid']), '/var/lib/ardesia');
+    assert.equal(guardedFolderOf(['qemu-system-x86_64', '-pidfile', 'relative/runtime/x/qemu.pid']), undefined);
+    assert.equal(guardedFolderOf(['qemu-system-x86_64', '-pidfile']), undefined);
+    assert.equal(guardedFolderOf(['sleep', '10']), undefined);
+  });
+  const t = (n: string) => `ardesia_guard_0000000${n}`;
+  const cases: Array<[string, Parameters<typeof staleGuards>[0], string[]]> = [
+    ['its owner dead, no QEMU of its folder', [{ table: t('1'), owner: O, ownerAlive: false, guarding: false }], [t('1')]],
+    ['its owner alive', [{ table: t('1'), owner: O, ownerAlive: true, guarding: false }], []],
+    ['its owner dead but its VMs outlive it', [{ table: t('1'), owner: O, ownerAlive: false, guarding: true }], []],
+    ['no owner recorded (an older daemon\'s)', [{ table: t('1'), owner: undefined, ownerAlive: false, guarding: false }], []],
+    ['this daemon\'s own, its owner a previous run', [{ table: t('0'), owner: O, ownerAlive: false, guarding: false }], []],
+    ['several', [{ table: t('1'), owner: O, ownerAlive: false, guarding: false }, { table: t('2'), owner: O, ownerAlive: true, guarding: false }, { table: t('3'), owner: O, ownerAlive: false, guarding: false }], [t('1'), t('3')]],
+  ];
+  for (const [what, found, want] of cases) it(what, () => assert.deepEqual(staleGuards(found, t('0')), want));
 });

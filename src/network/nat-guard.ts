@@ -32,6 +32,57 @@ export interface NatGuardRules {
   resolvers: string[];
   /** The VMs' own uids: the lower half filtered as the account, the upper half (allow-list VMs) by the allow set. */
   vmUids: UidRange;
+  /** The daemon that installs it, recorded in the table's comment: a later daemon removes a table whose owner died. */
+  owner: GuardOwner;
+}
+
+/** A process told apart from a later one given the same pid: its start time (/proc/PID/stat field 22, clock ticks). */
+export interface GuardOwner {
+  pid: number;
+  start: number;
+}
+
+/** The table's comment naming its owner (nft keeps at most 128 characters). */
+export function guardOwnerComment(owner: GuardOwner): string {
+  if (!Number.isSafeInteger(owner.pid) || owner.pid < 1 || !Number.isSafeInteger(owner.start) || owner.start < 0) throw new RangeError(`owner ${owner.pid}/${owner.start} is not a pid and start time`);
+  return `ardesia owner pid ${owner.pid} start ${owner.start}`;
+}
+
+/** The owner in `nft list table` text, or undefined for a table that names none (made before owners were recorded). */
+export function guardOwnerOf(tableText: string): GuardOwner | undefined {
+  const m = /^\s*comment "ardesia owner pid (\d+) start (\d+)"/m.exec(tableText);
+  return m ? { pid: Number(m[1]), start: Number(m[2]) } : undefined;
+}
+
+/** A process's start time from its /proc/PID/stat text (the 22nd field, counted after the command's closing parenthesis:
+ *  the command itself may hold spaces and parentheses). */
+export function processStartOf(statText: string): number | undefined {
+  const fields = statText.slice(statText.lastIndexOf(')') + 2).split(' ');
+  const start = Number(fields[19]);
+  return statText.includes(')') && Number.isSafeInteger(start) ? start : undefined;
+}
+
+/** The folder whose guard table a QEMU is under, from its argv: its pidfile is FOLDER/runtime/VM/qemu.pid (qemu/argv.ts). */
+export function guardedFolderOf(argv: readonly string[]): string | undefined {
+  const at = argv.indexOf('-pidfile');
+  const m = at >= 0 ? /^(\/.*)\/runtime\/[^/]+\/qemu\.pid$/.exec(argv[at + 1] ?? '') : null;
+  return m?.[1];
+}
+
+/** A guard table found in this network namespace, with its owner as recorded and what still depends on it. */
+export interface FoundGuard {
+  table: string;
+  owner: GuardOwner | undefined;
+  /** Its owner is still running (the same pid and start time). */
+  ownerAlive: boolean;
+  /** A QEMU of its folder still runs here (VMs that outlive their daemon keep their guard). */
+  guarding: boolean;
+}
+
+/** The tables to remove: another daemon's whose owner is gone and that no running QEMU needs. A table that names no
+ *  owner is left: the daemon of an older version may still run with it. */
+export function staleGuards(found: readonly FoundGuard[], own: string): string[] {
+  return found.filter((g) => g.table !== own && g.owner !== undefined && !g.ownerAlive && !g.guarding).map((g) => checkedTable(g.table));
 }
 
 /** A range of numeric uids, [base, base + size). */
@@ -86,6 +137,7 @@ export function natGuardRuleset(rules: NatGuardRules): string {
     `add table inet ${table}`,
     `delete table inet ${table}`,
     `table inet ${table} {`,
+    `  comment "${guardOwnerComment(rules.owner)}"`,
     `  set ${NAT_ALLOW_SET} {`,
     '    type uid . ipv4_addr . inet_service',
     '  }',

@@ -6,12 +6,12 @@
 // "the host" is that namespace and its nftables), real QEMU under TCG, real nft; guests probe over their console.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { TestDaemon, until } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
-import { natGuardTable } from '../../src/network/nat-guard.js';
+import { natGuardRemoval, natGuardTable, processStartOf } from '../../src/network/nat-guard.js';
 import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
 import { cliJson } from '../images/support.js';
 import { bootDesktop as boot, OK, qemuStatus, tcpProbe as probeTcp, tcpReach as reachTcp, udpReaches as reachUdp } from './nat-guest-probes.js';
@@ -157,6 +157,55 @@ test('without nft the daemon refuses to start NAT VMs (NAT_GUARD_UNAVAILABLE), u
     }
   } finally {
     rmSync(bin, { recursive: true, force: true });
+  }
+});
+
+/** A process run in the lab's namespace as `argv0`, its pid and start time (/proc/PID/stat field 22). */
+async function labProcess(argv0: string, args: string[]): Promise<{ child: ChildProcess; pid: number; start: number }> {
+  const child = spawn('ip', ['netns', 'exec', lab.ns, 'bash', '-c', 'exec -a "$0" "$@"', argv0, process.execPath, '-e', 'setTimeout(() => {}, 120000)', '--', ...args], { stdio: 'ignore' });
+  // ip and bash exec in turn: the pid is the final program's once its argv is the one asked for.
+  await until(`the process runs as ${argv0}`, () => readOr(`/proc/${child.pid}/cmdline`).startsWith(`${argv0}\0`), 10_000);
+  const start = processStartOf(readOr(`/proc/${child.pid}/stat`));
+  assert.ok(start !== undefined);
+  return { child, pid: child.pid!, start };
+}
+
+function readOr(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+test('a daemon that starts removes the guard tables of daemons killed without their stop, and only those', async () => {
+  const nft = (...args: string[]) => execFileSync('ip', ['netns', 'exec', lab.ns, 'nft', ...args]).toString();
+  const make = (table: string, comment?: string) => nft('add', 'table', 'inet', table, ...(comment ? ['{', 'comment', `"${comment}"`, ';', '}'] : []));
+  // A daemon killed (its process gone), one alive (this test), one of an older version (no owner), one whose VMs outlive it.
+  const dead = await labProcess('node', []);
+  dead.child.kill('SIGKILL');
+  await until('the killed owner is gone', () => readOr(`/proc/${dead.pid}/stat`) === '', 10_000);
+  const vmFolder = mkdtempSync('/tmp/ard-outliving-');
+  const qemu = await labProcess('qemu-system-x86_64', ['-pidfile', join(vmFolder, 'runtime', 'vm1', 'qemu.pid')]);
+  const [stale, alive, older, outliving] = ['/tmp/ard-dead-a', '/tmp/ard-alive-b', '/tmp/ard-older-c', vmFolder].map(natGuardTable);
+  try {
+    make(stale!, `ardesia owner pid ${dead.pid} start ${dead.start}`);
+    make(alive!, `ardesia owner pid ${process.pid} start ${processStartOf(readOr('/proc/self/stat'))}`);
+    make(older!);
+    make(outliving!, `ardesia owner pid ${dead.pid} start ${dead.start}`);
+    const other = await TestDaemon.start({ netns: lab.ns });
+    try {
+      const tables = nft('list', 'tables');
+      assert.ok(!tables.includes(stale!), `the dead daemon's table is left:\n${tables}`);
+      for (const kept of [alive!, older!, outliving!, natGuardTable(daemon.dataDir), natGuardTable(other.dataDir)]) assert.ok(tables.includes(kept), `${kept} was removed:\n${tables}`);
+      assert.match(other.output, new RegExp(`NAT guard table inet ${stale} removed`));
+    } finally {
+      await other.destroy();
+    }
+  } finally {
+    qemu.child.kill('SIGKILL');
+    for (const t of [stale!, alive!, older!, outliving!]) execFileSync('ip', ['netns', 'exec', lab.ns, 'nft', '-f', '-'], { input: natGuardRemoval(t) });
+    rmSync(vmFolder, { recursive: true, force: true });
   }
 });
 
