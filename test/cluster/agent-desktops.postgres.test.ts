@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -426,4 +426,20 @@ test("power loss of the agent's host mid-session: the portal in Chromium says so
   } finally {
     await browser.close();
   }
+});
+
+test("power back on the lost host: its agent waits while sanlock keeps its host id out, on one link the controller holds open, and the host comes back up empty", { timeout: 300_000 }, async () => {
+  // The host id's last holder died uncleanly: sanlock lets it join again only host_dead_seconds after its last renewal.
+  await a1Locks.start();
+  agent = new AgentProc(a1Ns, agentDir, [], a1Locks.env);
+  const back = await until('a1 up and linked again', async () => {
+    const h = (await json<HostView[]>(['host', 'list'])).find((v) => v.name === 'a1');
+    return h?.state === 'up' && h.agent?.linked === true && /heartbeats begin/.test(agent.output) ? h : undefined;
+  }, 240_000, 1000);
+  assert.equal(back.state, 'up');
+  const joined = /"joinMs":(\d+).*this host joined the sanlock lockspace/.exec(agent.output);
+  assert.ok(joined, agent.output.slice(-3000));
+  assert.doesNotMatch(agent.output, /joining the (sanlock )?lockspace failed/, 'one join, waited for');
+  assert.equal(agent.output.match(/agent linked to /g)?.length, 1, `one link, never closed as silent meanwhile:\n${agent.output.slice(-3000)}`);
+  assert.deepEqual(readdirSync(join(agentDir, 'runtime')).flatMap((vm) => qemuPidsUnder(join(agentDir, 'runtime', vm))), [], 'nothing of the lost desktops runs there');
 });

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import type { DesktopView, SessionInfo } from '../../src/contract/pools.js';
 import type { AuditEntry } from '../../src/contract/users.js';
 import type { ApiClient } from '../../src/cli/client.js';
-import { EXIT_REFUSED_BEFORE_EXEC, homeResource, hostDeadSeconds, type LeaseResource, leaseFiles, SANLOCK_RV } from '../../src/cluster/home-leases/layout.js';
+import { EXIT_REFUSED_BEFORE_EXEC, homeResource, hostDeadSeconds, type LeaseResource, leaseFiles, lockspaceText, SANLOCK_RV } from '../../src/cluster/home-leases/layout.js';
 import { SanlockClient } from '../../src/cluster/home-leases/sanlock.js';
 import { HomeLeases } from '../../src/cluster/home-leases/service.js';
 import type { ArdesiaError } from '../../src/contract/errors.js';
@@ -204,6 +204,18 @@ test('power loss: another host gets the lease only after the dead host\'s lease 
     return { refusals, holderGoneBefore: !alive(holder), seconds: (Date.now() - killedAt) / 1000 };
   })();
   powerLoss.catch(() => undefined); // awaited in the last test
+});
+
+test('two joins of one host at once: sanlock refuses the second while the first is under way (EINPROGRESS), which waits for it', async () => {
+  const e = new Host('e', root, 14);
+  hosts.push(e);
+  await e.start();
+  const joins = await Promise.allSettled([e.join(files), e.join(files)]);
+  assert.deepEqual(joins.map((j) => j.status), ['fulfilled', 'fulfilled'], JSON.stringify(joins));
+  const inq = spawnSync('sanlock', ['client', 'inq_lockspace', '-s', lockspaceText(files, 14)], { env: e.env, encoding: 'utf8' });
+  assert.equal(inq.status, 0, inq.stdout + inq.stderr);
+  spawnSync('sanlock', ['client', 'rem_lockspace', '-s', lockspaceText(files, 14)], { env: e.env });
+  e.kill();
 });
 
 test('QEMU on host b holds alice\'s lease: host c is refused at once; b\'s QEMU exits → c acquires', async () => {

@@ -1,7 +1,7 @@
 // sanlock daemons for tests: one per simulated host, each with its own run folder (SANLOCK_RUN_DIR) and mount and
 // network namespaces, no watchdog (-w 0: these machines never load softdog nor touch /dev/watchdog).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { until } from './daemon.js';
 
@@ -28,6 +28,8 @@ export class SanlockDaemon {
   }
 
   async start(): Promise<void> {
+    // A daemon killed before leaves its socket: it must not count as the new one's.
+    rmSync(join(this.runDir, 'sanlock.sock'), { force: true });
     // unshare execs sanlock: the daemon's pid is this child's, and its namespaces are the host's.
     this.process = spawn('unshare', ['--mount', '--net', '--propagation', 'private', '--', 'sanlock', 'daemon', '-D', '-w', '0', '-L', '-1', '-U', 'sanlock', '-G', 'sanlock'], { env: this.env, stdio: 'ignore', detached: true });
     await until(`${this.name}'s sanlock daemon`, () => existsSync(join(this.runDir, 'sanlock.sock')), 30_000, 100);

@@ -45,6 +45,7 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
   private leases: SanlockClient | undefined;
   private leasesJoined = false;
   private leaseJoin: Promise<void> = Promise.resolve();
+  private joining = false;
   /** VMs arriving by live migration: not in the desired set yet, never killed as strangers meanwhile. */
   private readonly arriving = new Set<string>();
   /** VMs that left by live migration, with the generation the controller gave the move: never started here again for a
@@ -109,7 +110,13 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
    *  before it carries out anything, and registers each QEMU it starts from now on. Whether it joined: a failed join is
    *  logged, nothing is carried out, and the caller drops the link to try again at the next. */
   async leasesEnable(settings: AgentHomeLeases): Promise<boolean> {
+    // A join still under way (its link dropped meanwhile) is waited for: a second would only be refused (EINPROGRESS).
+    if (this.joining) {
+      await this.leaseJoin;
+      return this.leasesJoined;
+    }
     const t0 = Date.now();
+    this.joining = true;
     this.leaseJoin = Promise.resolve()
       .then(() => {
         // The client needs native/home-lease.c (setup builds it): its absence is a failed join, said as such.
@@ -125,7 +132,8 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
         this.leasesJoined = false;
         this.log.error({ err: err.message }, `home leases: joining the sanlock lockspace failed (${err.message}); this host takes nothing until it succeeds (tried again at the next link)`);
       },
-    );
+    )
+      .finally(() => (this.joining = false));
     await this.leaseJoin;
     return this.leasesJoined;
   }

@@ -65,6 +65,12 @@ export function hostDeadSeconds(ioTimeoutS: number): number {
   return 8 * ioTimeoutS + 60;
 }
 
+/** The longest a lockspace join may take: a host id whose last holder died uncleanly is free only once its delta lease
+ *  is that old (measured here: 81 s with an io timeout of 2 s), plus a margin for the join's own renewals. */
+export function joinWithinSeconds(ioTimeoutS: number): number {
+  return hostDeadSeconds(ioTimeoutS) + 30;
+}
+
 /** The resources `sanlock_inquire` reports: "LS:NAME:PATH:OFFSET:LVER" joined by spaces (empty when none). */
 export function parseInquire(state: string): Array<LeaseResource & { lver: number }> {
   return state
@@ -87,6 +93,7 @@ export const SANLOCK_RV = {
   ESRCH: -3,
   EBUSY: -16,
   EEXIST: -17,
+  EINPROGRESS: -115,
   ECONNREFUSED: -111,
   ACQUIRE_IDLIVE: -243,
   ACQUIRE_OWNED: -244,

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { ArdesiaError } from '../../contract/errors.js';
 import { processAlive } from '../../lib/process-alive.js';
-import { LEASE_ALIGN, type LeaseFiles, type LeaseResource, acquireError, areaInitialised, DELTA_MAGIC, daemonError, releaseOutcome, lockspaceText, PAXOS_MAGIC, parseHelperFailure, parseHostStates, parseInquire, parseLeaderOwner, registerArgs, resourceText, SANLOCK_RV } from './layout.js';
+import { LEASE_ALIGN, type LeaseFiles, type LeaseResource, acquireError, areaInitialised, DELTA_MAGIC, daemonError, joinWithinSeconds, releaseOutcome, lockspaceText, PAXOS_MAGIC, parseHelperFailure, parseHostStates, parseInquire, parseLeaderOwner, registerArgs, resourceText, SANLOCK_RV } from './layout.js';
 
 const run = promisify(execFile);
 
@@ -89,14 +89,25 @@ export class SanlockClient {
     return parseHostStates(r.out, lockspace);
   }
 
-  /** Joins the site lockspace as `hostId` (4–5 s; sanlock's own wait), unless this host's daemon has joined already. */
+  /** Joins the site lockspace as `hostId` (4–5 s; sanlock's own wait, up to host_dead_seconds for a host id whose last
+   *  holder died uncleanly), unless this host's daemon has joined already; a join the daemon has under way (an earlier
+   *  request whose client gave up) is waited for. */
   async joinLockspace(files: LeaseFiles, hostId: number, ioTimeoutS: number): Promise<void> {
     const ls = lockspaceText(files, hostId);
-    if ((await this.cli(['client', 'inq_lockspace', '-s', ls])).code === 0) return;
-    const r = await this.cli(['client', 'add_lockspace', '-s', ls, '-o', String(ioTimeoutS)]);
+    const deadline = Date.now() + joinWithinSeconds(ioTimeoutS) * 1000;
+    const inq = async () => {
+      const r = await this.cli(['client', 'inq_lockspace', '-s', ls], 30_000);
+      return r.code === 0 ? 0 : Number(/inq_lockspace done (-?\d+)/.exec(r.out)?.[1] ?? SANLOCK_RV.ECONNREFUSED);
+    };
+    if ((await inq()) === 0) return;
+    const r = await this.cli(['client', 'add_lockspace', '-s', ls, '-o', String(ioTimeoutS)], joinWithinSeconds(ioTimeoutS) * 1000);
     if (r.code === 0 && !/add_lockspace\w* done -?[1-9]/.test(r.out)) return;
-    const rv = Number(/done (-?\d+)/.exec(r.out)?.[1] ?? SANLOCK_RV.ECONNREFUSED);
-    if (rv === SANLOCK_RV.EEXIST) return;
+    let rv = Number(/done (-?\d+)/.exec(r.out)?.[1] ?? SANLOCK_RV.ECONNREFUSED);
+    while (rv === SANLOCK_RV.EINPROGRESS && Date.now() < deadline) {
+      await sleep(1000);
+      rv = await inq();
+    }
+    if (rv === 0 || rv === SANLOCK_RV.EEXIST) return;
     throw daemonError(rv, `joining the lockspace ${ls}`);
   }
 
