@@ -9,17 +9,16 @@ import type { VmSpec } from '../contract/vm.js';
 import { diskPlug } from '../hypervisor/guest-vm.js';
 import { failpoint } from '../lib/failpoint.js';
 import { ArdesiaError } from '../contract/errors.js';
-import { runsClipboardAgent } from '../hypervisor/saved-state/clipboard-agent.js';
+import { hasClipboardAgent } from '../hypervisor/saved-state/clipboard-agent.js';
 import type { MigrationFigures } from '../hypervisor/saved-state/live-migration.js';
 import type { LiveIncoming, VmRuntime } from '../hypervisor/vm-runtime.js';
 import type { VmManager } from '../vms/vm-manager.js';
-import { runningArgv } from '../vms/vm-saved-state.js';
 import { leaseReleaseFor, leaseTakeOver, type SanlockClient } from './home-leases/sanlock.js';
 
 /** How long a migration's destination (or a source resuming) waits for the other side to give a lease back. */
 export const LEASE_TAKE_OVER_MS = 30_000;
 
-const clipboardAgentOf = (runtime: VmRuntime) => runsClipboardAgent((runtime.launchArgv ?? runningArgv(runtime.pid)).args, runtime.spec.display?.spice !== undefined);
+const clipboardAgentOf = (runtime: VmRuntime) => hasClipboardAgent(runtime.launchArgv.args);
 
 /** Each lease taken for `pid` as the other side gives it back. */
 export async function leasesTakeOver(sanlock: SanlockClient, pid: number, leases: readonly MigratingLease[], withinMs = LEASE_TAKE_OVER_MS): Promise<void> {

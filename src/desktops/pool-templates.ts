@@ -270,7 +270,6 @@ export class PoolTemplates {
       }
       const bootMs = Date.now() - started;
       const argv = rt.launchArgv;
-      if (!argv) throw new ArdesiaError('VM_START_FAILED', `the template VM ${vm} has no recorded launch`);
       const qemuVersion = qemuVersionText(await rt.qmp.queryVersion());
       const saved = await rt.saveState(stream, { clipboardAgent: hasClipboardAgent(argv.args), ignoreShared: true });
       await rt.forceStop('its state was saved as a restore template');

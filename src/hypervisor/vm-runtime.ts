@@ -8,14 +8,14 @@ import type { Duplex } from 'node:stream';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec, VmState } from '../contract/vm.js';
 import { type VmEvent, vmTransition } from './lifecycle.js';
-import { closeHandedFds, isOurQemu, killQuietly, openHandedFiles, type OpenedFileGuard, qemuStartError, readPidfile, spawnQemu, writeLaunchFiles } from './qemu/process.js';
+import { closeHandedFds, isOurQemu, killQuietly, openHandedFiles, type OpenedFileGuard, qemuStartError, readPidfile, runningArgv, spawnQemu, writeLaunchFiles } from './qemu/process.js';
 import { nameHandedFiles, type QemuLaunch, type RuntimePaths } from './qemu/argv.js';
 import type { UnprivilegedAccount } from '../lib/unprivileged-account.js';
 import { QmpClient } from './qmp/index.js';
 import { SerialConsole } from './serial-console.js';
 import { failpoint } from '../lib/failpoint.js';
 import { type SavedStream, vmStateLoad, vmStateSave } from './saved-state/transfer.js';
-import { clipboardAgentPlug, clipboardAgentUnplug } from './saved-state/clipboard-agent.js';
+import { clipboardAgentPlug, clipboardAgentUnplug, identicalOfRunning } from './saved-state/clipboard-agent.js';
 import { liveMigrateOut, MIGRATE_IN_SOCKET, type MigrationFigures } from './saved-state/live-migration.js';
 
 const QMP_CONNECT_TIMEOUT_MS = 10_000;
@@ -53,8 +53,8 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
   state: VmState = 'starting';
   readonly startedAt: string;
   private shutdownReason: string | undefined;
-  /** The argv this machine is identical to (set by launch; an adopted QEMU has only its /proc cmdline). */
-  launchArgv: { binary: string; args: string[] } | undefined;
+  /** The argv this machine is identical to: a save's or a migration's identity, and what a restore launches again. */
+  readonly launchArgv: { binary: string; args: string[] };
   /** How long loading a saved state took (a restored start), in ms. */
   restoreMs: number | undefined;
   private exitReason: string | undefined;
@@ -69,8 +69,10 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
     readonly qmp: QmpClient,
     readonly console: SerialConsole,
     startedAt: string,
+    launchArgv: { binary: string; args: string[] },
   ) {
     super();
+    this.launchArgv = launchArgv;
     this.startedAt = startedAt;
     this.exitedPromise = new Promise((resolve) => this.once('exited', resolve));
     qmp.on('event', (ev: QmpEventLike) => this.onQmpEvent(ev));
@@ -104,8 +106,7 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
       failpoint('vm-start-after-spawn');
       const console = new SerialConsole(paths.serial, consoleLog);
       await console.connect();
-      const vm = new VmRuntime(spec, paths, pid, accel, qmp, console, new Date().toISOString());
-      vm.launchArgv = { binary: launch.binary, args: incoming?.identicalArgs ?? launch.args };
+      const vm = new VmRuntime(spec, paths, pid, accel, qmp, console, new Date().toISOString(), { binary: launch.binary, args: incoming?.identicalArgs ?? launch.args });
       if (incoming) {
         const loading = Date.now();
         // QEMU 7.2 exits when loading fails: its own words then come from qemu.log.
@@ -141,7 +142,9 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
     await console.connect().catch(() => undefined); // a console client may hold it; QEMU allows one
     // The accelerator this QEMU really runs with, rather than what a new start would choose.
     const accel = (await qmp.queryKvm()).enabled ? 'kvm' : 'tcg';
-    const vm = new VmRuntime(spec, paths, pid, accel, qmp, console, startedAt ?? new Date().toISOString());
+    // Its argv as the kernel has it; one launched to receive a state stands in for the argv it was identical to.
+    const { binary, args } = runningArgv(pid);
+    const vm = new VmRuntime(spec, paths, pid, accel, qmp, console, startedAt ?? new Date().toISOString(), { binary, args: identicalOfRunning(args, spec.display?.spice !== undefined) });
     const status = await qmp.queryStatus();
     if (status.status === 'prelaunch') {
       // The daemon died half-way through a start: finish it, the operator asked for it.

@@ -93,12 +93,6 @@ export function launchIdentity(spec: VmSpec, argv: { binary: string; args: reado
   };
 }
 
-/** The argv of a running QEMU as the kernel has it (the truth, also for a QEMU adopted after a daemon restart). */
-export function runningArgv(pid: number): { binary: string; args: string[] } {
-  const [binary = '', ...args] = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0$/, '').split('\0');
-  return { binary, args };
-}
-
 /**
  * The launch that restores `file`: refused with every difference before anything starts; otherwise the same
  * launch with the state inherited as the last descriptor and `-incoming defer`.

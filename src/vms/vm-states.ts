@@ -6,12 +6,12 @@ import type { StartCaller, VmStatus } from '../contract/vm.js';
 import { canSaveState } from '../hypervisor/lifecycle.js';
 import { qemuVersionText, SAVED_STATE_FORMAT, type SavedStateManifest, stateSeal } from '../hypervisor/saved-state/manifest.js';
 import type { VmRuntime } from '../hypervisor/vm-runtime.js';
-import { runsClipboardAgent } from '../hypervisor/saved-state/clipboard-agent.js';
+import { hasClipboardAgent } from '../hypervisor/saved-state/clipboard-agent.js';
 import type { KeyedLock } from '../lib/keyed-lock.js';
 import { withTimeout } from '../lib/with-timeout.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmSetDesired } from '../store/vms.js';
-import { diskIdentities, launchIdentity, runningArgv, savedStateCommit, savedStateFiles, savedStateFolder, savedStateRead, savedStateReceive, savedStateRemove, savedStateSendStream, stateSealKey } from './vm-saved-state.js';
+import { diskIdentities, launchIdentity, savedStateCommit, savedStateFiles, savedStateFolder, savedStateRead, savedStateReceive, savedStateRemove, savedStateSendStream, stateSealKey } from './vm-saved-state.js';
 
 /** How long QEMU may take to exit after `quit` once its state is saved. */
 const QUIT_AFTER_SAVE_MS = 30_000;
@@ -52,10 +52,9 @@ export class VmStates {
     await savedStateFolder(files);
     const started = Date.now();
     try {
-      // What the machine is identical to; an adopted QEMU (daemon restarted) has only its cmdline.
-      const argv = rt.launchArgv ?? runningArgv(rt.pid);
+      const argv = rt.launchArgv;
       const qemuVersion = qemuVersionText(await rt.qmp.queryVersion());
-      const saved = await rt.saveState(files.stream, { clipboardAgent: runsClipboardAgent(argv.args, rt.spec.display?.spice !== undefined) });
+      const saved = await rt.saveState(files.stream, { clipboardAgent: hasClipboardAgent(argv.args) });
       await vmSetDesired(this.store, name, { desired: 'stopped' });
       await rt.forceStop(SAVED_TO_DISK_REASON);
       if ((await withTimeout(rt.waitExit(), QUIT_AFTER_SAVE_MS)) === undefined) throw new ArdesiaError('VM_STATE_SAVE_FAILED', `vm ${name}: QEMU did not exit after its state was saved`);

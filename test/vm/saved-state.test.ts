@@ -161,6 +161,16 @@ test('stop --to-disk then start resumes where it was; start --discard-state boot
   console.log(`# saved-state: stop --to-disk ${saveMs} ms; start (resume) ${startMs} ms (QEMU loading the state: ${loadMs} ms), to serial answer ${Date.now() - resuming} ms`);
   assert.ok(!existsSync(statesDir()), 'the state is consumed by the resume');
 
+  // The restored QEMU found again by a restarted daemon (its argv the incoming one): saved again, it resumes again.
+  await daemon.kill();
+  await daemon.spawn();
+  assert.equal((await status()).state, 'running');
+  const resaved = await daemon.cli(['vm', 'stop', '--to-disk', VM]);
+  assert.equal(resaved.code, 0, resaved.stderr);
+  const resumed = await daemon.cli(['vm', 'start', VM]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  await typeAndExpect('echo $MARK-$((4+5))', 'v-25-9');
+
   assert.equal((await daemon.cli(['vm', 'stop', '--to-disk', VM])).code, 0);
   const bootsBefore = await banners();
   const fresh = await daemon.cli(['vm', 'start', '--discard-state', VM]);

@@ -165,11 +165,13 @@ function consoleArgs(paths: RuntimePaths): string[] {
   ];
 }
 
+/** The guest channel's virtio-serial port; the clipboard agent's follows it. */
+export const GUEST_PORT_ID = 'guest0-port';
 function guestChannelArgs(paths: RuntimePaths): string[] {
   return [
     '-device', 'virtio-serial-pci,id=vser0',
     '-chardev', socketChardev('guest0', paths.guest),
-    '-device', renderOption('virtserialport', { id: 'guest0-port', bus: 'vser0.0', chardev: 'guest0', name: GUEST_CHANNEL_NAME }),
+    '-device', renderOption('virtserialport', { id: GUEST_PORT_ID, bus: 'vser0.0', chardev: 'guest0', name: GUEST_CHANNEL_NAME }),
   ];
 }
 
@@ -177,7 +179,7 @@ function guestChannelArgs(paths: RuntimePaths): string[] {
  *  com.redhat.spice.0. Behind it QEMU's own agent serves the VNC clipboard (noVNC's paste); a VM with a
  *  SPICE display gives the port to SPICE instead (remote-viewer's clipboard), as only one may own it. */
 export const CLIPBOARD_AGENT_PORT = 'com.redhat.spice.0';
-function clipboardAgentArgs(spice: boolean): string[] {
+export function clipboardAgentArgs(spice: boolean): string[] {
   const agent = spice ? renderOption('spicevmc', { id: 'vdagent0', name: 'vdagent' }) : renderOption('qemu-vdagent', { id: 'vdagent0', name: 'vdagent', clipboard: true, mouse: false });
   return ['-chardev', agent, '-device', renderOption('virtserialport', { id: 'vdagent0-port', bus: 'vser0.0', chardev: 'vdagent0', name: CLIPBOARD_AGENT_PORT })];
 }

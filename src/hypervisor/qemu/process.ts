@@ -118,6 +118,12 @@ export function isOurQemu(pid: number, marker: string): boolean {
   }
 }
 
+/** The argv of a running QEMU as the kernel has it (also that of one found again after a daemon restart). */
+export function runningArgv(pid: number): { binary: string; args: string[] } {
+  const [binary = '', ...args] = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0$/, '').split('\0');
+  return { binary, args };
+}
+
 /** The pid in a pidfile QEMU's account could have replaced: no link followed, no FIFO waited on, a few bytes read. */
 export function readPidfile(path: string): number | undefined {
   let fd: number | undefined;

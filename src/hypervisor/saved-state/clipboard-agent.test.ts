@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildQemuLaunch, DEBIAN_FIRMWARE, runtimePaths } from '../qemu/argv.js';
 import { VmSpec } from '../../contract/vm.js';
-import { hasClipboardAgent, runsClipboardAgent, withoutClipboardAgent } from './clipboard-agent.js';
+import { hasClipboardAgent, identicalOfRunning, withoutClipboardAgent } from './clipboard-agent.js';
 
 const paths = runtimePaths('/d/runtime/a1');
 const launchOf = (spec: object) => buildQemuLaunch(VmSpec.parse({ name: 'a1', memoryMiB: 256, boot: { kernel: '/k/vmlinuz' }, ...spec }), { paths, accel: 'tcg', firmware: DEBIAN_FIRMWARE, bootKind: 'kernel', spicePort: 5930 });
@@ -24,15 +24,19 @@ test('the restoring launch is the same argv without QEMU\'s own clipboard agent 
   }
 });
 
-test("a running QEMU's clipboard agent: as launched; one launched to receive a state has it plugged since, unless it is a SPICE VM", () => {
+test("the argv a running QEMU is identical to: its own, or, launched to receive a state, the one it was launched from", () => {
   const vnc = launchOf({}).args;
   const spice = launchOf({ display: { spice: { listen: '127.0.0.1' } } }).args;
   const incoming = (args: string[]) => [...withoutClipboardAgent(args), '-incoming', 'defer'];
-  const CASES: Array<[string, string[], boolean, boolean]> = [
-    ['a VNC VM as launched', vnc, false, true],
-    ['a SPICE VM as launched', spice, true, false],
-    ['a VNC VM restored or arrived by migration, found again by its running argv', incoming(vnc), false, true],
-    ['a SPICE VM restored or arrived, found again', incoming(spice), true, false],
+  const CASES: Array<[string, string[], boolean, string[]]> = [
+    ['a VNC VM as launched', vnc, false, vnc],
+    ['a SPICE VM as launched', spice, true, spice],
+    ['a VNC VM restored or arrived by migration, found again by its running argv: the agent back in its place', incoming(vnc), false, vnc],
+    ['a SPICE VM restored or arrived, found again', incoming(spice), true, spice],
   ];
-  for (const [what, args, isSpice, want] of CASES) assert.equal(runsClipboardAgent(args, isSpice), want, what);
+  for (const [what, args, isSpice, want] of CASES) {
+    const identical = identicalOfRunning(args, isSpice);
+    assert.deepEqual(identical, want, what);
+    assert.equal(hasClipboardAgent(identical), !isSpice, what);
+  }
 });

@@ -1,7 +1,7 @@
 // QEMU 7.2's own clipboard agent (the `qemu-vdagent` chardev behind noVNC's paste) blocks migration ("The vdagent
 // chardev doesn't yet support migration"). A save unplugs it (port, then chardev) just before; the restoring launch
 // is the identical argv without the two, and plugs them back once the state is loaded, before the vCPUs run.
-import { CLIPBOARD_AGENT_PORT } from '../qemu/argv.js';
+import { CLIPBOARD_AGENT_PORT, clipboardAgentArgs, GUEST_PORT_ID } from '../qemu/argv.js';
 import type { QmpCommands } from '../qmp/commands.js';
 
 const AGENT_CHARDEV_ID = 'vdagent0';
@@ -12,11 +12,17 @@ export function hasClipboardAgent(args: readonly string[]): boolean {
   return args.some((a, i) => args[i - 1] === '-chardev' && a.startsWith('qemu-vdagent,'));
 }
 
-/** Whether a running QEMU has QEMU's own clipboard agent, from the argv it runs with. One launched to receive a state
- *  (`-incoming`: a restore, or a live migration's arrival, found again after a restart) has it plugged since the state
- *  was in, when the argv it stands in for had it: a VM without a SPICE display. */
-export function runsClipboardAgent(args: readonly string[], spice: boolean): boolean {
-  return args.includes('-incoming') ? !spice : hasClipboardAgent(args);
+/** The argv a running QEMU is identical to, from the argv it runs with (pure). One launched to receive a state
+ *  (`-incoming`: a restore, or a live migration's arrival, found again after a restart) stands in for the argv it was
+ *  launched from: without `-incoming`, and with the clipboard agent, plugged since the state was in, back where argv.ts
+ *  puts it (after the guest channel's port) in a VM without a SPICE display. Any other argv is its own. */
+export function identicalOfRunning(args: readonly string[], spice: boolean): string[] {
+  const at = args.indexOf('-incoming');
+  if (at < 0) return [...args];
+  const out = [...args.slice(0, at), ...args.slice(at + 2)];
+  const port = out.findIndex((a, i) => out[i - 1] === '-device' && a.startsWith(`virtserialport,id=${GUEST_PORT_ID},`));
+  if (!spice && !hasClipboardAgent(out) && port >= 0) out.splice(port + 1, 0, ...clipboardAgentArgs(false));
+  return out;
 }
 
 /** The argv without the agent's chardev and port (pure): what a restore launches, the rest identical. */
