@@ -27,119 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 #include "daemon-commands.h"
+#include "display-relay.h"
+#include "relay-daemon.h"
 #include "run-as.h"
 #include "ws-frame.h"
-
-#define FD_CTL 0
-#define FD_STATUS 1
-#define FD_VNC 3
-#define FD_TCP 4
-#define PIPE_CAP (256 * 1024)        /* desktop bytes queued towards the browser, at most */
-#define IN_CAP (64 * 1024)           /* browser bytes read at once */
-#define CLOSE_WAIT_MS 5000           /* how long a sent close frame waits for the browser's reply */
-#define STATUS_EVERY_MS 100
-#define CTL_MAX 256
-#define PREFIX_MAX (1024 * 1024)
-#define WATCH_BYTES (64 * 1024)      /* the first desktop bytes copied to the daemon (login timeline: first frame) */
-
-struct relay {
-  int pr, pw;                       /* the splice pipe: desktop bytes waiting for the browser */
-  size_t pipe_bytes, splice_left;   /* bytes in the pipe; of them, the current frame's unsent payload */
-  unsigned char out[256];           /* a frame header or a control frame being sent */
-  size_t out_len, out_off;
-  bool tcp_blocked;
-  unsigned char pong[125];
-  size_t pong_len;
-  bool pong_due;
-  unsigned char close_frame[125];
-  size_t close_len;
-  bool close_due, close_flush, close_built, close_sent, close_received, stop_desktop;
-  long long close_deadline;
-  bool desktop_eof, browser_eof, done;
-  /* browser → desktop */
-  unsigned char in[IN_CAP];
-  size_t in_len, in_off;
-  unsigned char *dsk;               /* unmasked payload inside `in` not yet written to the desktop */
-  size_t dsk_len;
-  /* the frame being parsed */
-  bool in_payload, in_message;
-  int opcode;
-  bool fin;
-  uint64_t payload_left;
-  unsigned char mask[4];
-  unsigned mask_pos;
-  unsigned char ctrl[125];
-  size_t ctrl_len;
-  /* accounting */
-  unsigned long long to_browser, to_desktop, peak;
-  bool status_dirty;
-  long long last_status;
-  const char *ended_by;
-  char ctl[CTL_MAX];
-  size_t ctl_len;
-  unsigned char copy[IN_CAP];       /* browser bytes not yet copied to the daemon */
-  size_t copy_len;
-  unsigned long long watched;       /* desktop bytes copied to the daemon so far (the D prefix excluded) */
-  unsigned char peek[4096];
-};
-
-static long long now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-static void flush_copy(struct relay *r);
-
-static void status(struct relay *r, bool final) {
-  char line[160];
-  flush_copy(r);
-  int n = final ? snprintf(line, sizeof line, "E %llu %llu %llu %s\n", r->to_browser, r->to_desktop, r->peak, r->ended_by)
-                : snprintf(line, sizeof line, "T %llu %llu %llu\n", r->to_browser, r->to_desktop, r->peak);
-  if (write(FD_STATUS, line, (size_t)n) < 0 && errno != EAGAIN) r->done = true; /* the daemon is gone */
-  r->status_dirty = false;
-  r->last_status = now_ms();
-}
-
-/** Writes "KIND len\n" + bytes to the daemon, blocking: a copy must be whole and in order. */
-static void copy_out(struct relay *r, char kind, const unsigned char *bytes, size_t len) {
-  char head[32];
-  int n = snprintf(head, sizeof head, "%c %zu\n", kind, len);
-  struct { const void *p; size_t len; } parts[2] = {{head, (size_t)n}, {bytes, len}};
-  for (int i = 0; i < 2; i++) {
-    for (size_t off = 0; off < parts[i].len;) {
-      ssize_t w = write(FD_STATUS, (const char *)parts[i].p + off, parts[i].len - off);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0 && errno == EAGAIN) {
-        struct pollfd p = {FD_STATUS, POLLOUT, 0};
-        poll(&p, 1, -1);
-        continue;
-      }
-      if (w <= 0) return (void)(r->done = true); /* the daemon is gone */
-      off += (size_t)w;
-    }
-  }
-}
-
-/** Writes the batched browser bytes to the daemon. */
-static void flush_copy(struct relay *r) {
-  size_t len = r->copy_len;
-  r->copy_len = 0;
-  if (len > 0) copy_out(r, 'M', r->copy, len);
-}
-
-static void copy_to_daemon(struct relay *r, const unsigned char *bytes, size_t len) {
-  if (r->copy_len + len > sizeof r->copy) flush_copy(r);
-  if (len > sizeof r->copy) {
-    memcpy(r->copy, bytes, sizeof r->copy);
-    r->copy_len = sizeof r->copy;
-    flush_copy(r);
-    return copy_to_daemon(r, bytes + sizeof r->copy, len - sizeof r->copy);
-  }
-  memcpy(r->copy + r->copy_len, bytes, len);
-  r->copy_len += len;
-  r->status_dirty = true; /* sent with the next status line, within STATUS_EVERY_MS */
-}
 
 static void finish(struct relay *r, const char *ended_by) {
   if (!r->ended_by) r->ended_by = ended_by;
@@ -362,29 +253,6 @@ static void read_browser(struct relay *r) {
   }
   r->in_len += (size_t)n;
   parse_browser(r);
-}
-
-/** The start: bytes the daemon had read from either side before handing the sockets over, then "S". */
-static bool read_prefixes(struct relay *r) {
-  char line[64];
-  static unsigned char buf[PREFIX_MAX];
-  for (;;) {
-    if (!read_line(FD_CTL, line, sizeof line)) return false;
-    if (strcmp(line, "S") == 0) return true;
-    unsigned long n = strtoul(line + 2, NULL, 10);
-    if (n > PREFIX_MAX || !read_exact(FD_CTL, buf, n)) return false;
-    if (line[0] == 'D') {
-      if (r->pipe_bytes + n > PIPE_CAP || write(r->pw, buf, n) != (ssize_t)n) return false;
-      r->pipe_bytes += n;
-      if (r->pipe_bytes > r->peak) r->peak = r->pipe_bytes;
-    } else if (line[0] == 'B') {
-      if (r->in_len + n > IN_CAP) return false;
-      memcpy(r->in + r->in_len, buf, n);
-      r->in_len += n;
-    } else {
-      return false;
-    }
-  }
 }
 
 static void read_commands(struct relay *r) {
