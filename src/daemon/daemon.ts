@@ -4,21 +4,20 @@ import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { ensureRootToken, ensureUserToken } from '../auth/tokens.js';
+import { ensureRootToken } from '../auth/tokens.js';
 import type { Principal } from '../contract/users.js';
 import { lookupAccount } from '../auth/unix-accounts.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import { buildApi } from '../api/server.js';
 import { apiSocketPermit, socketGroupId } from './api-socket.js';
-import type { AppContext, ConfigLoadResult } from '../api/route.js';
+import type { AppContext } from '../api/route.js';
 import { hostCheck, TCG_WARNING, type HostReport } from '../hypervisor/host/index.js';
-import { loadVmConfFile } from '../hypervisor/vmconf/index.js';
-import { storeLocation, type OpenStoreOptions, type Store, type StoreLocation } from '../store/db.js';
+import { storeLocation, type OpenStoreOptions, type StoreLocation } from '../store/db.js';
 import { controllerStoreOpen } from './controller-role.js';
-import { vmDelete, vmList } from '../store/vms.js';
 import { VmManager } from '../vms/vm-manager.js';
-import { ownerFolderEnsure, ownerPolicyLoad } from '../vms/owner-files.js';
+import { ownerPolicyLoad } from '../vms/owner-files.js';
+import { loadConfig } from './vm-conf-load.js';
 import type { OwnerPolicy } from '../vms/owner-policy.js';
 import { ServiceContext } from '../images/context.js';
 import { ImageService } from '../images/service.js';
@@ -43,11 +42,12 @@ import { displayTicketsOf } from '../gateway/tickets.js';
 import { Housekeeping, HOUSEKEEPING_EVERY_MS } from './housekeeping.js';
 import { directoryConfigLoad } from '../directory/config.js';
 import { DirectoryService } from '../directory/service.js';
-import { listenTlsPlan, type ListenTlsPlan } from '../tls/listen-plan.js';
+import { listenTlsPlan } from '../tls/listen-plan.js';
 import type { ServeOptions } from './serve-options.js';
-import { ardesiaCaPem, givenCertificate, type ServerCertificate, serverCertificateEnsure, spiceCredentialsEnsure } from '../tls/certs.js';
+import { ardesiaCaPem, spiceCredentialsEnsure } from '../tls/certs.js';
+import { type ListenAt, listenCertificate, listenOn, splitHostPort } from './listen-address.js';
 import { advertisedHost } from '../gateway/spice.js';
-import { type Listener, listenerStart } from './listener.js';
+import type { Listener } from './listener.js';
 import { NatGuard } from '../network/nat-guard-host.js';
 import { backupStream } from '../ops/backup.js';
 import { auditAppend } from '../audit/log.js';
@@ -127,12 +127,6 @@ export async function startDaemon(opts: ServeOptions): Promise<Daemon> {
     lock.release();
     throw err;
   }
-}
-
-interface ListenAt {
-  host: string;
-  port: number;
-  plan: ListenTlsPlan;
 }
 
 /** What the daemon holds for its life: the data folder's flock; where its store is. */
@@ -330,17 +324,9 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
   let url: string | undefined;
   let tcp: Listener | undefined;
   if (listenAt) {
-    // Fastify listens once (the unix socket); the TCP listener hands its requests and upgrades to the same app.
-    tcp = await listenerStart(
-      { host: listenAt.host, port: listenAt.port, tls: cert ? { cert: readFileSync(cert.certPath), key: readFileSync(cert.keyPath) } : undefined },
-      { request: (req, res) => api.server.emit('request', req, res), upgrade: (req, socket, head) => api.server.emit('upgrade', req, socket, head) },
-    );
+    tcp = await listenOn(listenAt, cert, { request: (req, res) => api.server.emit('request', req, res), upgrade: (req, socket, head) => api.server.emit('upgrade', req, socket, head) }, log);
     url = tcp.url;
-    if (listenAt.plan.scheme === 'http' && listenAt.plan.insecure) {
-      log.warn({ url }, `INSECURE: --insecure-http serves plain HTTP on ${url}, off loopback: passwords, session cookies and tokens cross the network in clear, and anyone between may read or change them. Drop --insecure-http to serve HTTPS.`);
-    }
     if (cert) agentJoin.setEndpoint({ url: tcp.url, fingerprint: cert.fingerprint });
-    if (cert) log.info({ url, tlsFingerprint: cert.fingerprint, certificate: cert.certPath, ca: cert.caPath, issued: cert.issued }, `HTTPS certificate SHA-256 fingerprint ${cert.fingerprint} (clients: ardesia --url ${url} login --fingerprint ${cert.fingerprint})`);
   }
   await netboot.start({ store, dataDir, log, thinClients: app.thinClients, url, servedCaPem: cert?.caPath ? readFileSync(cert.caPath, 'utf8') : undefined });
   pools.start();
@@ -395,66 +381,11 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
 /** A step of the daemon's stop taking this long is logged with its name. */
 const SLOW_STOP_STEP_MS = 1000;
 
-/** The HTTPS certificate --listen serves, or undefined for plain HTTP (and without --listen). */
-async function listenCertificate(dataDir: string, listenAt: ListenAt | undefined): Promise<ServerCertificate | undefined> {
-  const plan = listenAt?.plan;
-  if (!listenAt || !plan || plan.scheme === 'http') return undefined;
-  return plan.cert === 'given' ? givenCertificate(plan.certPath, plan.keyPath) : serverCertificateEnsure(dataDir, listenAt.host);
-}
-
 async function runHostCheck(log: Logger): Promise<HostReport> {
   const report = await hostCheck();
   if (report.accel === 'tcg') log.warn({ probe: report.probe }, `KVM is not usable here; VMs run under TCG. ${TCG_WARNING}`);
   else log.info({ probe: report.probe }, 'KVM probe passed; VMs run under KVM');
   return report;
-}
-
-/** Defines the file's VMs; on reload, forgets stopped VMs of that file that are gone from it. */
-interface LoadMode {
-  reload: boolean;
-  /** true at daemon start: every enabled VM not running; false: only newly defined ones. */
-  startAllEnabled: boolean;
-  except?: Set<string>;
-}
-
-async function loadConfig(store: Store, manager: VmManager, dataDir: string, path: string, mode: LoadMode, log: Logger): Promise<ConfigLoadResult> {
-  const conf = loadVmConfFile(path);
-  const sourceOf = (name: string) => conf.sourceOf?.[name] ?? path;
-  const { added, updated } = await manager.define(conf.vms, sourceOf);
-  const removed: string[] = [];
-  if (mode.reload) {
-    const names = new Set(conf.vms.map((v) => v.name));
-    for (const rec of await vmList(store)) {
-      const fromThisFile = conf.sources.some((src) => rec.source === src || rec.source.startsWith(`${src}:`));
-      if (fromThisFile && !names.has(rec.name) && !manager.runtimeOf(rec.name)) {
-        await vmDelete(store, rec.name);
-        removed.push(rec.name);
-      }
-    }
-  }
-  for (const owner of new Set(conf.vms.map((v) => v.owner?.user).filter((u): u is string => !!u))) {
-    if (!(await ensureUserToken(store, dataDir, owner))) log.warn({ owner }, `vm owner ${owner} is not a local user; no token file made`);
-    else ownerFolderEnsure(dataDir, owner);
-  }
-  const started: string[] = [];
-  const toStart = conf.vms.filter(
-    (v) => v.enabled && !manager.runtimeOf(v.name) && !mode.except?.has(v.name) && (mode.startAllEnabled || added.includes(v.name)),
-  );
-  for (const spec of toStart) {
-    try {
-      await manager.start(spec.name);
-      started.push(spec.name);
-    } catch (err) {
-      log.error({ err, vm: spec.name }, `vm ${spec.name} (enabled) did not start`);
-    }
-  }
-  return { path, added, updated, removed, started };
-}
-
-function splitHostPort(listen: string): [string, number] {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen);
-  if (!m) throw new ArdesiaError('BAD_REQUEST', `--listen wants ADDR:PORT (like 127.0.0.1:8080), not ${listen}`);
-  return [m[1] ?? m[2]!, Number(m[3])];
 }
 
 /** The name this host goes by: --host-name, else the machine's hostname (its first label kept whole, lower case). */
