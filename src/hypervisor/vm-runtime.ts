@@ -137,14 +137,19 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
   static async adopt(spec: VmSpec, paths: RuntimePaths, consoleLog: string, startedAt: string | null): Promise<VmRuntime | undefined> {
     const pid = readPidfile(paths.pidfile);
     if (pid === undefined || !isOurQemu(pid, paths.qmp)) return undefined;
+    // Its argv as the kernel has it; one launched to receive a state stands in for the argv it was identical to.
+    let argv: { binary: string; args: string[] };
+    try {
+      argv = runningArgv(pid);
+    } catch {
+      return undefined; // gone since
+    }
     const qmp = await QmpClient.connect(paths.qmp, { timeoutMs: QMP_CONNECT_TIMEOUT_MS });
     const console = new SerialConsole(paths.serial, consoleLog);
     await console.connect().catch(() => undefined); // a console client may hold it; QEMU allows one
     // The accelerator this QEMU really runs with, rather than what a new start would choose.
     const accel = (await qmp.queryKvm()).enabled ? 'kvm' : 'tcg';
-    // Its argv as the kernel has it; one launched to receive a state stands in for the argv it was identical to.
-    const { binary, args } = runningArgv(pid);
-    const vm = new VmRuntime(spec, paths, pid, accel, qmp, console, startedAt ?? new Date().toISOString(), { binary, args: identicalOfRunning(args, spec.display?.spice !== undefined) });
+    const vm = new VmRuntime(spec, paths, pid, accel, qmp, console, startedAt ?? new Date().toISOString(), { binary: argv.binary, args: identicalOfRunning(argv.args, spec.display?.spice !== undefined) });
     const status = await qmp.queryStatus();
     if (status.status === 'prelaunch') {
       // The daemon died half-way through a start: finish it, the operator asked for it.
