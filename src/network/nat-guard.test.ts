@@ -37,14 +37,14 @@ describe('natGuardRuleset', () => {
     };
     const own = at('meta skuid != { 995, 2000000000-2000032767 } return'); // the account and the lower half: QEMUs of open NAT
     const newOnly = at('ct state != new return');
-    const group = at('meta skgid 994 accept');
+    const group = at('meta skgid 994 counter accept');
     const dns = at('ip daddr 127.0.0.53 udp dport 53 accept');
     at('ip daddr 127.0.0.53 tcp dport 53 accept');
     at('ip6 daddr ::1 udp dport 53 accept');
-    const local = at('fib daddr type local meta l4proto tcp reject with tcp reset');
-    at('fib daddr type local reject with icmpx admin-prohibited');
-    at('ip daddr 127.0.0.0/8 reject with icmpx admin-prohibited');
-    at('ip6 daddr ::1 reject with icmpx admin-prohibited');
+    const local = at('fib daddr type local meta l4proto tcp counter reject with tcp reset');
+    at('fib daddr type local counter reject with icmpx admin-prohibited');
+    at('ip daddr 127.0.0.0/8 counter reject with icmpx admin-prohibited');
+    at('ip6 daddr ::1 counter reject with icmpx admin-prohibited');
     const range = at('meta skuid 2000032768-2000065535 goto allow_listed');
     assert.ok(range < own && own < newOnly && newOnly < group && group < dns && dns < local);
     assert.match(text, /type filter hook output priority filter; policy accept;/);
@@ -73,9 +73,9 @@ describe('natGuardRuleset', () => {
     assert.deepEqual(chain.split('\n').map((l) => l.trim()).filter(Boolean), [
       'chain allow_listed {',
       'ct state != new return',
-      'meta skuid . ip daddr . tcp dport @allow_list accept',
-      'meta l4proto tcp reject with tcp reset',
-      'reject with icmpx admin-prohibited',
+      'meta skuid . ip daddr . tcp dport @allow_list counter accept',
+      'meta l4proto tcp counter reject with tcp reset',
+      'counter reject with icmpx admin-prohibited',
       '}',
     ]);
     assert.match(text, /set allow_list \{\n\s+type uid \. ipv4_addr \. inet_service\n\s+\}/);

@@ -144,9 +144,9 @@ export function natGuardRuleset(rules: NatGuardRules): string {
     // Fail closed: a uid of the range with no elements (its VM's rules not added yet, or gone) opens nothing.
     '  chain allow_listed {',
     '    ct state != new return',
-    `    meta skuid . ip daddr . tcp dport @${NAT_ALLOW_SET} accept`,
-    '    meta l4proto tcp reject with tcp reset',
-    '    reject with icmpx admin-prohibited',
+    `    meta skuid . ip daddr . tcp dport @${NAT_ALLOW_SET} counter accept`,
+    '    meta l4proto tcp counter reject with tcp reset',
+    '    counter reject with icmpx admin-prohibited',
     '  }',
     '  chain output {',
     '    type filter hook output priority filter; policy accept;',
@@ -154,13 +154,14 @@ export function natGuardRuleset(rules: NatGuardRules): string {
     `    meta skuid != { ${uid}, ${first}-${listed.base - 1} } return`,
     // Only connections QEMU opens: its own servers (SPICE on loopback) still answer the host's clients.
     '    ct state != new return',
-    ...(rules.hostGid === undefined ? [] : [`    meta skgid ${checkedId('gid', rules.hostGid)} accept`]),
+    ...(rules.hostGid === undefined ? [] : [`    meta skgid ${checkedId('gid', rules.hostGid)} counter accept`]),
     ...dns,
-    // A reset for TCP so the guest's connect fails at once; an ICMP error for the rest.
-    '    fib daddr type local meta l4proto tcp reject with tcp reset',
-    '    fib daddr type local reject with icmpx admin-prohibited',
-    '    ip daddr 127.0.0.0/8 reject with icmpx admin-prohibited',
-    '    ip6 daddr ::1 reject with icmpx admin-prohibited',
+    // A reset for TCP so the guest's connect fails at once; an ICMP error for the rest. Counted: `nft list table`
+    // shows what the guard let through to the host and what it refused.
+    '    fib daddr type local meta l4proto tcp counter reject with tcp reset',
+    '    fib daddr type local counter reject with icmpx admin-prohibited',
+    '    ip daddr 127.0.0.0/8 counter reject with icmpx admin-prohibited',
+    '    ip6 daddr ::1 counter reject with icmpx admin-prohibited',
     '  }',
     '}',
     '',

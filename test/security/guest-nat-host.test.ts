@@ -14,7 +14,7 @@ import { guestArtifacts } from '../helpers/guests.js';
 import { natGuardRemoval, natGuardTable, processStartOf } from '../../src/network/nat-guard.js';
 import { buildHelperGuest, KERNEL_APPEND } from '../image-build/helper-guest.js';
 import { cliJson } from '../images/support.js';
-import { bootDesktop as boot, OK, qemuStatus, tcpProbe as probeTcp, tcpReach as reachTcp, udpReaches as reachUdp } from './nat-guest-probes.js';
+import { bootDesktop as boot, OK, onConsole, qemuStatus, tcpProbe as probeTcp, tcpReach as reachTcp, udpReaches as reachUdp } from './nat-guest-probes.js';
 import { LAB_HOST, LAB_HTTP_PORT, NetworkLab, OUTSIDE_HOST } from '../network/lab.js';
 
 /** The daemon's own TCP port (serve --listen on the namespace's loopback): what a guest must not reach. */
@@ -56,7 +56,7 @@ function namespaceState(): string {
       return `${args.join(' ')}: ${(err as Error).message}`;
     }
   };
-  return [run(['ss', '-ltnp']), run(['nft', 'list', 'table', 'inet', natGuardTable(daemon.dataDir)]), `QEMU Uid ${qemuStatus(daemon, 'opened', 'Uid').join(' ')} Gid ${qemuStatus(daemon, 'opened', 'Gid').join(' ')}`].join('\n');
+  return [run(['ss', '-tanp']), run(['nft', 'list', 'tables']), run(['nft', 'list', 'table', 'inet', natGuardTable(daemon.dataDir)]), `QEMU Uid ${qemuStatus(daemon, 'opened', 'Uid').join(' ')} Gid ${qemuStatus(daemon, 'opened', 'Gid').join(' ')}`].join('\n');
 }
 
 function qemuGid(vm: string): number {
@@ -110,7 +110,11 @@ test('the same NAT opened to the host by the administrator (--nat-host-access) r
   };
   assert.equal(got.gid, groupId('ardesia-qemu-host'), JSON.stringify(got));
   // Refused now and then in rehearsals while UDP to 10.0.2.2 and TCP to the lab host passed: what the namespace had then.
-  if (!/^HTTP\/1\.[01] \d{3}/.test(got.daemonVia10022)) assert.fail(`${JSON.stringify(got)}\n${namespaceState()}`);
+  if (!/^HTTP\/1\.[01] \d{3}/.test(got.daemonVia10022)) {
+    // What nc itself said (refused, reset, timed out, or an answer that was not HTTP), then the guard's counters.
+    const nc = await onConsole(daemon, 'opened', `r=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 30 10.0.2.2 ${DAEMON_PORT} 2>&1 | head -c 120 | tr -d '\\r' | tr '\\n]' ' )')`);
+    assert.fail(`${JSON.stringify(got)}\nnc once more: ${nc}\n${namespaceState()}\ndaemon log tail:\n${daemon.output.slice(-4000)}`);
+  }
   assert.match(got.hostAddress, OK, JSON.stringify(got));
   assert.equal(got.udpLoopback, true, JSON.stringify(got));
 });
