@@ -153,19 +153,22 @@ async function linkLoop(urls: URL[], state: AgentState, capacity: AgentCapacity,
   let attempt = 0;
   while (!opts.signal.aborted) {
     let linked = false;
+    let ready = false;
     try {
       await linkOnce(urls[at]!, state, capacity, vms, opts, () => {
         linked = true;
         fence.lostSinceMs = null;
         fence.fenced = false;
-      });
+      }, () => (ready = true));
     } catch (err) {
       if (err instanceof ArdesiaError && FATAL.has(err.code)) throw err;
       log.warn({ err: (err as Error).message }, 'agent link failed');
     }
     fence.lostSinceMs ??= Date.now();
     if (opts.signal.aborted) break;
-    if (linked) attempt = 0;
+    // Only a link that got as far as its heartbeats starts the backoff afresh: one the agent drops at once (its host
+    // could not join the lockspace: its sanlock daemon down) would otherwise link again every half second.
+    if (ready) attempt = 0;
     at = controllerAfter(urls.length, at, linked);
     const delay = reconnectDelayMs(attempt++, Math.random());
     log.info({ delayMs: delay, attempt }, `agent reconnecting in ${delay} ms`);
@@ -177,7 +180,7 @@ async function linkLoop(urls: URL[], state: AgentState, capacity: AgentCapacity,
 }
 
 /** One link: resolves when it closes, throws the controller's refusal. */
-async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vms: AgentVms, opts: AgentRunOptions, onAccepted: () => void): Promise<void> {
+async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vms: AgentVms, opts: AgentRunOptions, onAccepted: () => void, onReady: () => void): Promise<void> {
   const socket = await pinnedConnect(url, state.fingerprint);
   const wsUrl = new URL(AGENT_LINK_PATH, url.origin.replace(/^https:/, 'wss:'));
   const ws = new WebSocket(wsUrl, { createConnection: () => socket, headers: { authorization: `Bearer ${state.credential}` }, maxPayload: AGENT_FRAME_MAX_BYTES, perMessageDeflate: false });
@@ -213,6 +216,7 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
     const beginHeartbeats = () => {
       if (beat !== undefined || heartbeatEveryMs === undefined || ws.readyState !== ws.OPEN || !vms.hostReady) return;
       log.info('agent ready: its host is as the controller wants; heartbeats begin');
+      onReady();
       lastAckAt = Date.now();
       heartbeat();
       beat = setInterval(heartbeat, heartbeatEveryMs);
