@@ -1,5 +1,6 @@
 // The NAT guard on this host: installed (replaced) when the daemon starts, checked before each NAT VM starts,
-// removed when the daemon stops with no VM left running (QEMUs that outlive the daemon keep their guard).
+// removed when the daemon stops with no VM left running (QEMUs that outlive the daemon keep their guard); at the start,
+// the tables other daemons left when killed (their owner gone, no QEMU of theirs left) are removed too.
 // Replacing the table empties the allow set: live allow-list VMs are refused everything until reconcile adds them back.
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
