@@ -2,7 +2,7 @@
 // byte tells a TLS client from a plain one: plain HTTP gets only /boot/* (iPXE fetches its script and files without
 // TLS: PXE is unauthenticated anyway), a redirect for a browser's page, and a refusal for the API.
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ArdesiaError } from '../contract/errors.js';
@@ -19,6 +19,17 @@ const FIRST_BYTE_TIMEOUT_MS = 30_000;
  * socket ("other side closed", seen in a rehearsal). A minute makes such reuse at the edge rare.
  */
 const KEEP_ALIVE_MS = 65_000;
+
+/**
+ * A client may half-close its side once its request is sent (HTTP/1.0 scripts, `printf … | nc`): Node's HTTP server
+ * then aborts the request and closes at once unless its handler answered synchronously, so the client got nothing
+ * (seen from a NAT guest's nc: the daemon's answers were lost whenever the FIN came with the request). Answered, then
+ * closed. `httpAllowHalfOpen` is Node's own switch for it (lib/_http_server.js, socketOnEnd), not in its documented
+ * options; src/daemon/listener.test.ts fails if it stops working.
+ */
+function answerHalfClosed<S extends HttpServer | HttpsServer>(server: S): S {
+  return Object.assign(server, { httpAllowHalfOpen: true });
+}
 
 export interface ListenerTarget {
   request(req: IncomingMessage, res: ServerResponse): void;
@@ -43,7 +54,7 @@ export async function listenerStart(opts: ListenerOptions, target: ListenerTarge
   let scheme: 'http' | 'https';
   const closers: Array<() => void> = [];
   if (!opts.tls) {
-    const http = createHttpServer((req, res) => target.request(req, res));
+    const http = answerHalfClosed(createHttpServer((req, res) => target.request(req, res)));
     http.keepAliveTimeout = KEEP_ALIVE_MS;
     http.on('upgrade', (req, socket, head) => target.upgrade(req, socket, head));
     // Upgraded sockets leave the HTTP server's books: tracked here, or one left open would hold the stop forever.
@@ -58,12 +69,12 @@ export async function listenerStart(opts: ListenerOptions, target: ListenerTarge
       http.closeAllConnections();
     });
   } else {
-    const https = createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, (req, res) => {
+    const https = answerHalfClosed(createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, (req, res) => {
       res.setHeader('strict-transport-security', HSTS_HEADER);
       target.request(req, res);
-    });
+    }));
     https.on('upgrade', (req, socket, head) => target.upgrade(req, socket, head));
-    const plain = createHttpServer((req, res) => plainOnHttpsPort(req, res, target));
+    const plain = answerHalfClosed(createHttpServer((req, res) => plainOnHttpsPort(req, res, target)));
     https.keepAliveTimeout = KEEP_ALIVE_MS;
     plain.keepAliveTimeout = KEEP_ALIVE_MS;
     plain.on('upgrade', (_req, socket) => socket.destroy()); // no WebSocket without TLS
