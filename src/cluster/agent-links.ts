@@ -12,18 +12,11 @@ import type { HostAgentView, HostStorage } from '../contract/hosts.js';
 import type { Store } from '../store/db.js';
 import { type AgentJoin, requireClusterStore } from './agent-join.js';
 import { dbNowIso } from './db-clock.js';
-import { joinWithinSeconds } from './home-leases/layout.js';
 
 /** How often agents heartbeat (told in `accepted`): well under HOST_SILENT_AFTER_MS (host-liveness.ts). */
 export const AGENT_HEARTBEAT_EVERY_MS = 3_000;
 /** An accepted link that sends nothing this long (several missed heartbeats) is closed. */
 export const AGENT_SILENT_AFTER_MS = 8 * AGENT_HEARTBEAT_EVERY_MS;
-/** How long an accepted link may send nothing before it is closed: until its first heartbeat, with home leases on, the
- *  longest lockspace join (the agent joins before it heartbeats, and a host id whose holder died uncleanly is free only
- *  after host_dead_seconds: closing the link meanwhile only has the agent link and join again). */
-export function silentAfterMs(beating: boolean, homeLeases: { ioTimeoutS: number } | undefined): number {
-  return beating || !homeLeases ? AGENT_SILENT_AFTER_MS : Math.max(AGENT_SILENT_AFTER_MS, joinWithinSeconds(homeLeases.ioTimeoutS) * 1000);
-}
 /** A link that sends no hello this long after it opened is closed. */
 const HELLO_WITHIN_MS = 30_000;
 /** Frames held before the credential is checked: a hello's size at most. */
@@ -76,8 +69,6 @@ export class AgentLinks {
   private desktops: AgentDesktopChannel | undefined;
   private images: ImageFetchHandler | undefined;
   private leaseSettings: ((host: string) => Promise<AgentHomeLeases>) | undefined;
-  /** Links not heartbeating yet, with how long each may send nothing (silentAfterMs). */
-  private readonly quietAllowed = new WeakMap<WebSocket, number>();
   /** Changes for a link whose full desired set is still being read: sent right after it, so it never overtakes them. */
   private readonly heldUntilFullSet = new WeakMap<WebSocket, ControllerMessage[]>();
   private readonly linkAddresses = new WeakMap<WebSocket, LinkAddresses>();
@@ -178,7 +169,7 @@ export class AgentLinks {
         socket.terminate();
         // Unlinked now, not at the close event: what waits on the host is told at once.
         if (current) void this.linkGone(host, 'silent');
-      }, this.quietAllowed.get(socket) ?? AGENT_SILENT_AFTER_MS);
+      }, AGENT_SILENT_AFTER_MS);
     };
     const onFrame = (data: Buffer) => {
       if (accepted) heard();
@@ -233,7 +224,11 @@ export class AgentLinks {
       else this.send(socket, { type: 'image-stream', id: m.id, error: { code: 'AGENT_NOT_LINKED', message: 'this controller copies no image versions to hosts' } });
       return 'ok';
     }
-    this.quietAllowed.delete(socket); // its first heartbeat: the ordinary silence from now on
+    if (m.type === 'joining') {
+      // Alive (any frame is), not up: only heartbeats, sent once it joined and is as desired, count it alive.
+      if (m.waitedMs < AGENT_HEARTBEAT_EVERY_MS * 1.5) this.log.info({ host, hostId: m.hostId }, `agent of host ${host} is joining the home leases' lockspace as host id ${m.hostId} (after an unclean stop sanlock frees the id only after host_dead_seconds)`);
+      return 'ok';
+    }
     const row = await this.db.selectFrom('hosts').select('agent_report').where('name', '=', host).executeTakeFirst();
     if (!row) throw new ArdesiaError('AGENT_CREDENTIAL_REFUSED', `host ${host} was removed`);
     const report = { ...(JSON.parse(row.agent_report ?? '{}') as Omit<HostAgentView, 'linked'>), load: m.load };
@@ -262,7 +257,6 @@ export class AgentLinks {
       .where('name', '=', host)
       .execute();
     const homeLeases = await this.leaseSettings?.(host);
-    this.quietAllowed.set(socket, silentAfterMs(false, homeLeases));
     this.send(socket, { type: 'accepted', protocol: AGENT_PROTOCOL_VERSION, hostId: host, heartbeatEveryMs: AGENT_HEARTBEAT_EVERY_MS, ...(homeLeases ? { homeLeases } : {}) });
     // Level-triggered: every (re)connect starts from the whole desired set, whatever the agent missed.
     if (this.vms) this.send(socket, { type: 'vm-desired', full: true, vms: await this.vms.desiredSet(host) });

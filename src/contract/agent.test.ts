@@ -33,7 +33,8 @@ test('a join token round-trips; anything else is refused with AGENT_JOIN_TOKEN_I
 test('agent messages: valid frames decode, invalid ones name the problem', () => {
   const hello = { type: 'hello' as const, protocol: 1, host: 'blade2', agentVersion: '0.1.0', capacity };
   const beat = { type: 'heartbeat' as const, seq: 3, load: { loadAverage1m: 0.5, memoryFreeMiB: 1000 } };
-  for (const m of [hello, beat]) assert.deepEqual(agentMessageDecode(agentMessageEncode(m)), { ok: true, message: m });
+  const joining = { type: 'joining' as const, hostId: 3, waitedMs: 45_000 };
+  for (const m of [hello, beat, joining]) assert.deepEqual(agentMessageDecode(agentMessageEncode(m)), { ok: true, message: m });
   assert.deepEqual(agentMessageDecode(Buffer.from(JSON.stringify(beat))), { ok: true, message: beat });
   const cases: Array<[string | Buffer, RegExp]> = [
     ['not json', /not JSON/],
@@ -41,6 +42,7 @@ test('agent messages: valid frames decode, invalid ones name the problem', () =>
     [JSON.stringify({ ...hello, capacity: { ...capacity, accel: 'hvf' } }), /capacity\.accel/],
     [JSON.stringify({ ...hello, capacity: { ...capacity, memoryMiB: 0 } }), /capacity\.memoryMiB/],
     [JSON.stringify({ ...beat, seq: -1 }), /seq/],
+    [JSON.stringify({ ...joining, hostId: 0 }), /hostId/],
     [JSON.stringify({ ...beat, credential: 'x' }), /Unrecognized key/],
     [`{"type":"heartbeat","pad":"${'x'.repeat(AGENT_FRAME_MAX_BYTES)}"}`, /a frame of \d+ bytes/],
   ];
@@ -240,11 +242,17 @@ test('protocol 8: a hello says whether the agent has the display hop; a display 
 });
 
 test('protocol 9: migrate-resume may ask the source to run the VM on only if its state never left', () => {
-  assert.equal(AGENT_PROTOCOL_VERSION, 9);
   const ask = { type: 'vm-command' as const, id: 'abcdefgh12345678', vm: 'd1', command: { op: 'migrate-resume' as const, ifStayed: true as const } };
   assert.deepEqual(controllerMessageDecode(controllerMessageEncode(ask)), { ok: true, message: ask });
   for (const ifStayed of [false, 'yes', 1]) {
     const r = controllerMessageDecode(JSON.stringify({ ...ask, command: { op: 'migrate-resume', ifStayed } }));
     assert.equal(r.ok, false, String(ifStayed));
   }
+});
+
+test('protocol 10: an agent joining the lockspace says so while it may not heartbeat yet', () => {
+  assert.equal(AGENT_PROTOCOL_VERSION, 10);
+  const joining = { type: 'joining' as const, hostId: 2000, waitedMs: 0 };
+  assert.deepEqual(agentMessageDecode(agentMessageEncode(joining)), { ok: true, message: joining });
+  for (const bad of [{ ...joining, hostId: 2001 }, { ...joining, waitedMs: -1 }, { type: 'joining', hostId: 1 }]) assert.equal(agentMessageDecode(JSON.stringify(bad)).ok, false, JSON.stringify(bad));
 });

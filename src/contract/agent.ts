@@ -12,7 +12,7 @@ import { VmSpec } from './vm.js';
  * migrations; 7: hosts without shared storage: the host's storage in its capacity, a VM's throwaway clone made on the
  * host, image versions copied over the link; 8: the display's native hop: whether the agent has it, and the port of the
  * controller's end to dial instead of a WebSocket; 9: migrate-resume `ifStayed`, answered whether the VM runs there). */
-export const AGENT_PROTOCOL_VERSION = 9;
+export const AGENT_PROTOCOL_VERSION = 10;
 /** The most of a log or a screendump one answer carries (base64 in a JSON frame under AGENT_FRAME_MAX_BYTES). */
 export const VM_COMMAND_DATA_MAX_BYTES = 2 * 1024 * 1024;
 /** A frame larger than this is not a message of this protocol (a host's full desired set is the largest: a few KiB per VM). */
@@ -167,8 +167,11 @@ export const AgentVmCommandResult = z
 /** Agent → controller (a host without shared storage): send this image file (a published version, or an image's kernel
  *  or initrd) from byte `offset` on (what a cut copy already holds); answered by image-stream with the same id. */
 export const AgentImageFetch = z.object({ type: z.literal('image-fetch'), id: CommandId, path: z.string().startsWith('/').max(4096), offset: z.number().int().min(0) }).strict();
+/** Agent → controller, every heartbeat interval while its host joins the lockspace (it may not heartbeat before it
+ *  joined, and sanlock holds a host id an uncleanly stopped holder had for host_dead_seconds): the link is alive. */
+export const AgentJoining = z.object({ type: z.literal('joining'), hostId: z.number().int().min(1).max(2000), waitedMs: z.number().int().min(0) }).strict();
 /** Agent → controller. */
-export const AgentMessage = z.discriminatedUnion('type', [AgentHello, AgentHeartbeat, AgentVmObserved, AgentStreamFailed, AgentVmEvent, AgentVmCommandResult, AgentImageFetch]);
+export const AgentMessage = z.discriminatedUnion('type', [AgentHello, AgentHeartbeat, AgentJoining, AgentVmObserved, AgentStreamFailed, AgentVmEvent, AgentVmCommandResult, AgentImageFetch]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 
 /** Controller → agent: the hello accepted (with the host's id, its name in the store), refused with a registry code, a heartbeat seen. */

@@ -447,5 +447,7 @@ test("power back on the lost host: its agent, before its sanlock daemon is up, b
   assert.ok(joined, agent.output.slice(-3000));
   assert.ok(Number(joined[1]) > 30_000, `the join waited for sanlock (${joined[1]} ms)`);
   assert.equal(afterFailures.match(/agent linked to /g)?.length, 1, `one link through the wait, never closed as silent:\n${afterFailures.slice(-3000)}`);
+  // The agent said it was joining (every heartbeat interval), so the controller kept the link past its 24 s of silence.
+  assert.match(`${controller.output}${standby?.output ?? ''}`, /agent of host a1 is joining the home leases' lockspace as host id \d+/);
   assert.deepEqual(readdirSync(join(agentDir, 'runtime')).flatMap((vm) => qemuPidsUnder(join(agentDir, 'runtime', vm))), [], 'nothing of the lost desktops runs there');
 });

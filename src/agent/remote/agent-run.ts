@@ -187,6 +187,7 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
   const { log } = opts;
   return new Promise<void>((resolve, reject) => {
     let beat: NodeJS.Timeout | undefined;
+    let joining: NodeJS.Timeout | undefined;
     let refusal: ArdesiaError | undefined;
     let seq = 0;
     let lastAckAt = Date.now();
@@ -243,7 +244,16 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
         heartbeatEveryMs = m.heartbeatEveryMs;
         // Before the desired set that follows is carried out (desiredReceive waits for the join).
         // Not joined: no heartbeat may say this host is up; the link is dropped and the join tried again at the next.
-        if (m.homeLeases) void vms.leasesEnable(m.homeLeases).then((joined) => joined || ws.close(1000, 'home leases: joining the lockspace failed'));
+        if (m.homeLeases) {
+          // The join may take host_dead_seconds: the link says it is alive meanwhile, or the controller closes it as silent.
+          const { hostId } = m.homeLeases;
+          const since = Date.now();
+          joining = setInterval(() => ws.readyState === ws.OPEN && ws.send(agentMessageEncode({ type: 'joining', hostId, waitedMs: Date.now() - since })), m.heartbeatEveryMs);
+          void vms.leasesEnable(m.homeLeases).then((joined) => {
+            clearInterval(joining);
+            if (!joined) ws.close(1000, 'home leases: joining the lockspace failed');
+          });
+        }
         if (vms.localImages) vms.localImages.fetcher = (path, offset) => imageFetches.fetch(path, offset);
       } else if (m.type === 'vm-desired') {
         // The first full set is carried out (VMs the cluster gave away killed) before the first heartbeat: until then the
@@ -277,6 +287,7 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
     ws.on('error', (err) => log.warn({ err: err.message }, 'agent link error'));
     ws.on('close', (code, reason) => {
       clearInterval(beat);
+      clearInterval(joining);
       if (vms.localImages) vms.localImages.fetcher = undefined;
       imageFetches.linkClosed();
       opts.signal.removeEventListener('abort', onAbort);
