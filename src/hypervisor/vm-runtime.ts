@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec, VmState } from '../contract/vm.js';
 import { type VmEvent, vmTransition } from './lifecycle.js';
-import { closeHandedFds, isOurQemu, killQuietly, openHandedFiles, type OpenedFileGuard, qemuStartError, readPidfile, runningArgv, spawnQemu, writeLaunchFiles } from './qemu/process.js';
+import { closeHandedFds, isOurQemu, killQuietly, openHandedFiles, type OpenedFileGuard, qemuStartError, ourQemuArgv, readPidfile, spawnQemu, writeLaunchFiles } from './qemu/process.js';
 import { nameHandedFiles, type QemuLaunch, type RuntimePaths } from './qemu/argv.js';
 import type { UnprivilegedAccount } from '../lib/unprivileged-account.js';
 import { QmpClient } from './qmp/index.js';
@@ -136,14 +136,9 @@ export class VmRuntime extends EventEmitter<VmRuntimeEvents> {
   /** Re-attaches to a QEMU left running by an earlier daemon; undefined when it is gone. */
   static async adopt(spec: VmSpec, paths: RuntimePaths, consoleLog: string, startedAt: string | null): Promise<VmRuntime | undefined> {
     const pid = readPidfile(paths.pidfile);
-    if (pid === undefined || !isOurQemu(pid, paths.qmp)) return undefined;
     // Its argv as the kernel has it; one launched to receive a state stands in for the argv it was identical to.
-    let argv: { binary: string; args: string[] };
-    try {
-      argv = runningArgv(pid);
-    } catch {
-      return undefined; // gone since
-    }
+    const argv = pid === undefined ? undefined : ourQemuArgv(pid, paths.qmp);
+    if (pid === undefined || argv === undefined) return undefined;
     const qmp = await QmpClient.connect(paths.qmp, { timeoutMs: QMP_CONNECT_TIMEOUT_MS });
     const console = new SerialConsole(paths.serial, consoleLog);
     await console.connect().catch(() => undefined); // a console client may hold it; QEMU allows one

@@ -1,9 +1,8 @@
 // The daemon's VM service: definitions in the store, one VmRuntime per running QEMU, vmctl's verbs; the
 // reconciliation that finds VMs again after a restart is vm-reconcile.ts.
 import { ArdesiaError } from '../contract/errors.js';
-import { DAEMON_STOP_REASON, type StartCaller, type VmSpec, type VmSpecInput, type VmStatus } from '../contract/vm.js';
+import { type StartCaller, type VmSpec, type VmSpecInput, type VmStatus } from '../contract/vm.js';
 import { decideAccel, TCG_WARNING } from '../hypervisor/host/index.js';
-import { canPause, canReset, canUnpause } from '../hypervisor/lifecycle.js';
 import { buildQemuLaunch, DEBIAN_FIRMWARE, type QemuLaunch } from '../hypervisor/qemu/argv.js';
 import type { OpenedFileGuard } from '../hypervisor/qemu/process.js';
 import { consoleLogTail } from '../hypervisor/console-log.js';
@@ -20,7 +19,7 @@ import { type VmRecord, vmDelete, vmGet, vmInsert, vmList, vmNames, vmSetDesired
 import { unprivilegedAccount } from '../lib/unprivileged-account.js';
 import { backingChains, handRuntimeFolder, specForAccount, spiceCredentialsForAccount } from './qemu-confinement.js';
 import { accountForStart, releaseVmUid } from './vm-uids.js';
-import { reconcileVms, type VmsReconciled } from './vm-reconcile.js';
+import { reconcileVms, shutdownVms, type VmsReconciled } from './vm-reconcile.js';
 import { bootKindOf, checkSpecFiles, prepareVmFolders, removeRuntimeFolder, vmFiles } from './vm-files.js';
 import { isConfined, OwnerConfinement } from './owner-start.js';
 import { failpointPause } from '../lib/failpoint.js';
@@ -29,7 +28,7 @@ import { VmStates } from './vm-states.js';
 import { type RemoteVmDriver, remoteRuntimeView } from './remote-vm.js';
 import { VM_COMMAND_DATA_MAX_BYTES } from '../contract/agent.js';
 import type { StartOptions, StateToResume, VmManagerOptions } from './vm-manager-options.js';
-import { monitorFailed, parseSpec, screendumpPng, vmStatusView } from './vm-status.js';
+import { monitorFailed, parseSpec, RUNTIME_OPS, type RuntimeOp, screendumpPng, vmStatusView } from './vm-status.js';
 
 /** A paused QEMU left behind by a live migration quits at once (QMP quit); this bounds the wait for it. */
 const HAND_OFF_EXIT_MS = 10_000;
@@ -318,27 +317,25 @@ export class VmManager {
     return { stopped: true, reason };
   }
 
-  async pause(name: string): Promise<VmStatus> {
-    if (await this.onAgent(name, (remote, rec) => remote.operate(rec, 'pause').then(() => true))) return this.get(name);
-    const rt = this.running(name);
-    if (!canPause(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}, not running`);
-    await rt.pause().catch(monitorFailed(name, 'pause'));
-    return this.get(name);
+  pause(name: string): Promise<VmStatus> {
+    return this.operate(name, 'pause');
   }
 
-  async unpause(name: string): Promise<VmStatus> {
-    if (await this.onAgent(name, (remote, rec) => remote.operate(rec, 'unpause').then(() => true))) return this.get(name);
-    const rt = this.running(name);
-    if (!canUnpause(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}, not paused`);
-    await rt.unpause().catch(monitorFailed(name, 'unpause'));
-    return this.get(name);
+  unpause(name: string): Promise<VmStatus> {
+    return this.operate(name, 'unpause');
   }
 
-  async reset(name: string): Promise<VmStatus> {
-    if (await this.onAgent(name, (remote, rec) => remote.operate(rec, 'reset').then(() => true))) return this.get(name);
+  reset(name: string): Promise<VmStatus> {
+    return this.operate(name, 'reset');
+  }
+
+  /** vmctl pause, unpause, reset: by its agent, or QMP here when its state allows it (RUNTIME_OPS). */
+  private async operate(name: string, op: RuntimeOp): Promise<VmStatus> {
+    if (await this.onAgent(name, (remote, rec) => remote.operate(rec, op).then(() => true))) return this.get(name);
     const rt = this.running(name);
-    if (!canReset(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}`);
-    await rt.reset().catch(monitorFailed(name, 'reset'));
+    const { allowed, refusal } = RUNTIME_OPS[op];
+    if (!allowed(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}${refusal}`);
+    await rt[op]().catch(monitorFailed(name, op));
     return this.get(name);
   }
 
@@ -394,30 +391,14 @@ export class VmManager {
     return reconcileVms({ ...this.opts, runDir: this.runDir, network: this.network, track: (runtime) => this.track(runtime) });
   }
 
-  /** Daemon shutdown: VMs keep running unless `stopVms`; connections are dropped. */
   /** How many VMs this daemon runs now. */
   get runningCount(): number {
     return this.runtimes.size;
   }
 
+  /** Daemon shutdown: VMs keep running unless `stopVms`; connections are dropped. */
   async shutdown(stopVms = false): Promise<void> {
-    for (const [name, rt] of this.runtimes) {
-      if (!stopVms) {
-        rt.detach();
-        continue;
-      }
-      // Recorded first, so the next daemon sees an intended stop, not a VM that died while it was away.
-      if ((await vmGet(this.db, name))?.transient) await vmDelete(this.db, name);
-      else await vmSetDesired(this.db, name, { desired: 'stopped', lastStopReason: DAEMON_STOP_REASON, startedAt: null });
-      // Its exit is not recorded again (nor cleaned up twice): the listeners go, waitExit's with them, so the exit is
-      // awaited on a listener of its own (waitExit alone would wait its whole 10 s for each VM).
-      rt.removeAllListeners('exited');
-      const gone = rt.exited ? Promise.resolve() : new Promise<void>((resolve) => rt.once('exited', () => resolve()));
-      await rt.forceStop().catch(() => undefined);
-      await withTimeout(gone, 10_000);
-      removeRuntimeFolder(vmFiles(this.runDir, name));
-      await this.network.detach(name).catch(() => undefined);
-    }
+    await shutdownVms({ store: this.db, runDir: this.runDir, network: this.network }, this.runtimes, stopVms);
     this.runtimes.clear();
     this.network.close();
   }

@@ -1,14 +1,17 @@
 // After the daemon (or an agent) starts: the QEMUs still running from its previous life are adopted, those that died
 // meanwhile recorded stopped with their last console line, and QEMUs under runtime folders no record names killed.
+// At its stop: its QEMUs are left running (found again by the next), or stopped and recorded as such.
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { DAEMON_STOP_REASON } from '../contract/vm.js';
 import { consoleLogTail } from '../hypervisor/console-log.js';
 import { isOurQemu, killQuietly, readPidfile } from '../hypervisor/qemu/process.js';
 import { VmRuntime } from '../hypervisor/vm-runtime.js';
 import type { NatGuard } from '../network/nat-guard-host.js';
 import type { VmNetwork } from '../network/vm-network.js';
 import type { Store } from '../store/db.js';
-import { vmDelete, vmList, vmSetDesired } from '../store/vms.js';
+import { vmDelete, vmGet, vmList, vmSetDesired } from '../store/vms.js';
+import { withTimeout } from '../lib/with-timeout.js';
 import type { RemoteVmDriver } from './remote-vm.js';
 import { removeRuntimeFolder, runtimeOrphansKill, vmFiles } from './vm-files.js';
 import { adoptVmUid, type VmUids } from './vm-uids.js';
@@ -72,4 +75,25 @@ export async function reconcileVms(d: ReconcileDeps): Promise<VmsReconciled> {
 
 function lastLine(text: string): string {
   return text.trim().split('\n').pop()?.trim() ?? '';
+}
+
+/** The daemon's stop: its QEMUs detached (they run on), or with `stopVms` stopped and recorded as the daemon's stop. */
+export async function shutdownVms(d: Pick<ReconcileDeps, 'store' | 'runDir' | 'network'>, runtimes: Map<string, VmRuntime>, stopVms: boolean): Promise<void> {
+  for (const [name, rt] of runtimes) {
+    if (!stopVms) {
+      rt.detach();
+      continue;
+    }
+    // Recorded first, so the next daemon sees an intended stop, not a VM that died while it was away.
+    if ((await vmGet(d.store, name))?.transient) await vmDelete(d.store, name);
+    else await vmSetDesired(d.store, name, { desired: 'stopped', lastStopReason: DAEMON_STOP_REASON, startedAt: null });
+    // Its exit is not recorded again (nor cleaned up twice): the listeners go, waitExit's with them, so the exit is
+    // awaited on a listener of its own (waitExit alone would wait its whole 10 s for each VM).
+    rt.removeAllListeners('exited');
+    const gone = rt.exited ? Promise.resolve() : new Promise<void>((resolve) => rt.once('exited', () => resolve()));
+    await rt.forceStop().catch(() => undefined);
+    await withTimeout(gone, 10_000);
+    removeRuntimeFolder(vmFiles(d.runDir, name));
+    await d.network.detach(name).catch(() => undefined);
+  }
 }

@@ -5,8 +5,9 @@ import { constants } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
-import { type VmSpec, type VmStatus, VmSpec as VmSpecSchema } from '../contract/vm.js';
+import { type VmSpec, type VmState, type VmStatus, VmSpec as VmSpecSchema } from '../contract/vm.js';
 import { TCG_WARNING } from '../hypervisor/host/index.js';
+import { canPause, canReset, canUnpause } from '../hypervisor/lifecycle.js';
 import { QmpError } from '../hypervisor/qmp/errors.js';
 import type { VmRuntime } from '../hypervisor/vm-runtime.js';
 import type { VmRecord } from '../store/vms.js';
@@ -78,3 +79,11 @@ export async function screendumpPng(rt: VmRuntime): Promise<Buffer> {
     await rm(file, { force: true });
   }
 }
+
+/** vmctl's operations on a running QEMU: when its state allows each, and what a refusal adds to "vm NAME is STATE". */
+export const RUNTIME_OPS = {
+  pause: { allowed: canPause, refusal: ', not running' },
+  unpause: { allowed: canUnpause, refusal: ', not paused' },
+  reset: { allowed: canReset, refusal: '' },
+} as const satisfies Record<string, { allowed: (s: VmState) => boolean; refusal: string }>;
+export type RuntimeOp = keyof typeof RUNTIME_OPS;

@@ -107,22 +107,22 @@ export function spawnQemu(binary: string, args: string[], logPath: string, hande
   }
 }
 
-/** True when pid is alive and is the QEMU of this runtime folder (guards against pid reuse). */
-export function isOurQemu(pid: number, marker: string): boolean {
+/** The argv of pid as the kernel has it when it is alive and the QEMU of this runtime folder (its marker in the command
+ *  line guards against pid reuse); undefined otherwise. */
+export function ourQemuArgv(pid: number, marker: string): { binary: string; args: string[] } | undefined {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
-    return state !== 'Z' && cmdline.includes(marker);
+    if (state === 'Z' || !cmdline.includes(marker)) return undefined;
+    const [binary = '', ...args] = cmdline.replace(/\0$/, '').split('\0');
+    return { binary, args };
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-/** The argv of a running QEMU as the kernel has it (also that of one found again after a daemon restart). */
-export function runningArgv(pid: number): { binary: string; args: string[] } {
-  const [binary = '', ...args] = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0$/, '').split('\0');
-  return { binary, args };
-}
+/** True when pid is alive and is the QEMU of this runtime folder. */
+export const isOurQemu = (pid: number, marker: string): boolean => ourQemuArgv(pid, marker) !== undefined;
 
 /** The pid in a pidfile QEMU's account could have replaced: no link followed, no FIFO waited on, a few bytes read. */
 export function readPidfile(path: string): number | undefined {
