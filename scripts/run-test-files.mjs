@@ -5,6 +5,7 @@
 // Started by run-tests.mjs with --enable-source-maps, after the build (dist/scripts/test-skips.js).
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const allowList = skipsAllowedParse(readFileSync(join(root, 'test', 'skips-allowed.json'), 'utf8'));
 const files = process.argv.slice(2);
 const concurrency = Number(process.env.ARDESIA_TEST_CONCURRENCY ?? '2');
+// Files that spend most of their time waiting (sanlock's host_dead_seconds before a host is judged down, a lockspace
+// rejoin: over a minute each, CPUs idle) run one at a time in a lane of their own beside the `concurrency` slots,
+// instead of holding a slot idle. ARDESIA_TEST_WAIT_LANE=0 runs them in the slots like the others.
+const WAIT_LANE = ['test/cluster/desktop-migration', 'test/cluster/agent-desktops', 'test/cluster/home-leases', 'test/chaos/cluster.test'];
+const waits = (f) => process.env.ARDESIA_TEST_WAIT_LANE !== '0' && WAIT_LANE.some((prefix) => relative(join(root, 'dist'), f).startsWith(prefix));
+const lanes = [{ files: files.filter((f) => !waits(f)), concurrency }, { files: files.filter(waits), concurrency: 1 }].filter((l) => l.files.length > 0);
 let failed = false;
 const skips = [];
 // Files named *postgres* use a real PostgreSQL: one cluster for the whole run, each file makes its own databases.
@@ -41,7 +48,7 @@ const cpuTicks = () => {
 };
 const cpuAtStart = cpuTicks();
 const runStart = Date.now();
-const stream = run({ files, concurrency });
+const stream = lanes.length === 1 ? run(lanes[0]) : merged(lanes.map((l) => run(l)));
 // Each file's time (its top-level tests run one after another), for the slowest-files list that guides LONGEST_FIRST.
 const fileMs = new Map();
 const addFileTime = (data) => {
@@ -70,6 +77,32 @@ report.on('end', () => {
   const cpuAtEnd = cpuTicks();
   const testsMs = [...fileMs.values()].reduce((a, b) => a + b, 0);
   const busy = cpuAtStart && cpuAtEnd ? ` (hooks not counted); the CPUs were ${((100 * (cpuAtEnd.busy - cpuAtStart.busy)) / (cpuAtEnd.all - cpuAtStart.all)).toFixed(0)}% busy` : '';
-  if (fileMs.size > 1) process.stdout.write(`${fileMs.size} files in ${((Date.now() - runStart) / 1000).toFixed(0)} s, ${concurrency} at a time; their tests took ${(testsMs / 1000).toFixed(0)} s in all${busy}\n`);
+  if (fileMs.size > 1) process.stdout.write(`${fileMs.size} files in ${((Date.now() - runStart) / 1000).toFixed(0)} s, ${concurrency} at a time${lanes.length > 1 ? ' (and one lane of files that mostly wait)' : ''}; their tests took ${(testsMs / 1000).toFixed(0)} s in all${busy}\n`);
   process.exitCode = failed || refused > 0 ? 1 : 0;
 });
+
+/** The lanes' events as one stream for one reporter: each lane's closing plan and counts are summed into one. */
+function merged(streams) {
+  const out = new PassThrough({ objectMode: true });
+  const totals = new Map();
+  let open = streams.length;
+  for (const s of streams) {
+    s.on('data', (ev) => {
+      const closing = ev.data?.nesting === 0 && !ev.data.file && (ev.type === 'test:plan' || ev.type === 'test:diagnostic');
+      if (!closing) {
+        out.emit(ev.type, ev.data); // the listeners below subscribe by event name, as on run()'s own stream
+        out.write(ev);
+        return;
+      }
+      if (ev.type === 'test:plan') return;
+      const [key, value] = ev.data.message.split(' ');
+      totals.set(key, key === 'duration_ms' ? Math.max(totals.get(key) ?? 0, Number(value)) : (totals.get(key) ?? 0) + Number(value));
+    });
+    s.on('end', () => {
+      if (--open > 0) return;
+      for (const [key, value] of totals) out.write({ type: 'test:diagnostic', data: { nesting: 0, message: `${key} ${value}` } });
+      out.end();
+    });
+  }
+  return out;
+}

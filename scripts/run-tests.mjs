@@ -46,9 +46,9 @@ if (named.length > 0) {
 // long file alone at the tail, as name order did with the browser flow); the two that build the cold Debian
 // trees come first so the files reusing those trees find them cached instead of waiting on the build lock.
 const LONGEST_FIRST = [
-  'test/thinclient-os/netboot-login', 'test/chaos/chaos', 'test/image-build/desktop-image', 'test/web/desktop-flow', 'test/cluster/agent-desktops', 'test/chaos/cluster.test', 'test/pools/restore-debian',
+  'test/thinclient-os/netboot-login', 'test/chaos/chaos', 'test/cluster/desktop-migration', 'test/image-build/desktop-image', 'test/web/desktop-flow', 'test/cluster/agent-desktops', 'test/cluster/agent-vms', 'test/chaos/cluster.test', 'test/pools/restore-debian',
   'test/thinclient-os/netboot-uefi-proxy', 'test/security/thinclient-impersonation', 'test/pools/idle', 'test/web/admin-rollout', 'test/pools/broker',
-  'test/api/openapi-responses', 'test/package/deb-install', 'test/security/guest-nat-host', 'test/pools/home-logoff', 'test/cluster/home-leases', 'test/ops/backup-session', 'test/directory/active-directory', 'test/directory/openldap',
+  'test/cluster/home-leases', 'test/web/display-endings', 'test/api/openapi-responses', 'test/package/deb-install', 'test/security/guest-nat-host', 'test/pools/home-logoff', 'test/ops/backup-session', 'test/directory/active-directory', 'test/directory/openldap',
 ];
 const rank = (f) => {
   const i = LONGEST_FIRST.findIndex((prefix) => relative(join(root, 'dist'), f).startsWith(prefix));
