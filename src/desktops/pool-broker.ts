@@ -11,7 +11,7 @@ import { auditAppend } from '../audit/log.js';
 import { type BrokerDecision, brokerDecide, isEntitled, type BrokerView } from './broker-plan.js';
 import { hasSessionStarted, isInSession } from './lifecycle.js';
 import { type DesktopMachine, targetVersionOf } from './pool-machine.js';
-import { desktopViewOf, poolDesktopsAll, poolOf, requirePool, requirePoolDesktop } from './pool-repo.js';
+import { desktopViewOf, poolDesktopsAll, poolDesktopsBooting, poolOf, requirePool, requirePoolDesktop } from './pool-repo.js';
 import type { PoolPlanner } from './pool-planner.js';
 import type { Caller, PoolServiceOptions, SessionReady } from './pool-events.js';
 import type { ConnectTimes, LoginTimelines } from './login-timeline-recorder.js';
@@ -60,13 +60,13 @@ export class PoolBroker {
   }
 
   private async brokerView(pool: Pool): Promise<BrokerView> {
-    const all = await poolDesktopsAll(this.d.ctx.db);
+    const booting = await poolDesktopsBooting(this.d.ctx.db);
     return {
       pool,
       targetVersion: await targetVersionOf(this.d.ctx, pool),
       desktops: await this.d.desktopViews(pool.name),
       sessions: await this.sessionsAll(),
-      bootsInFlight: this.d.machine.bootsInFlight(all),
+      bootsInFlight: this.d.machine.bootsInFlight(booting),
       bootStormLimit: this.d.opts.bootStormLimit,
       restores: this.d.machine.startsByRestore(pool),
       ...(this.d.opts.cutOffHosts ? { unreachableHosts: this.d.opts.cutOffHosts() } : {}),

@@ -5,7 +5,7 @@ import type { DesktopView, Pool } from '../contract/pools.js';
 import { idleTimeouts } from './idle-plan.js';
 import type { ServiceContext } from '../images/context.js';
 import { type DesktopMachine, targetVersionOf } from './pool-machine.js';
-import { nowIso, poolDesktopsAll, poolGet, poolList, poolOf } from './pool-repo.js';
+import { nowIso, poolDesktopsAll, poolDesktopsBooting, poolGet, poolList, poolOf } from './pool-repo.js';
 import { planSpares, type SpareAction } from './spares-plan.js';
 import { needsPlacement, placeSpareActions } from './placement-plan.js';
 import type { PoolPlacement } from './pool-events.js';
@@ -101,7 +101,7 @@ export class PoolPlanner {
     const schedule = await this.scheduleCheck(pool, desktops);
     // While a schedule is set, it says how many warm spares to keep (booting early for a coming rule).
     const target = schedule ? { ...pool, warmSpares: schedule.warmTarget } : pool;
-    const booting = this.machine.bootsInFlight(await poolDesktopsAll(this.ctx.db));
+    const booting = this.machine.bootsInFlight(await poolDesktopsBooting(this.ctx.db));
     const planned = planSpares(target, desktops, await targetVersionOf(this.ctx, pool), booting, this.deps.bootStormLimit, Date.now(), this.machine.startsByRestore(pool));
     const refusal = needsPlacement(planned) ? await this.deps.placement.checkPool(pool) : null;
     this.noteRefusal(name, refusal);

@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { openStore } from '../store/db.js';
+import { poolDesktopsAll, poolDesktopsBooting } from './pool-repo.js';
+
+test('the desktops booting now are read without every pool desktop: only the booting rows, every pool', async () => {
+  const db = await openStore(':memory:');
+  try {
+    const at = new Date().toISOString();
+    await db.insertInto('pools').values(['a', 'b'].map((name) => ({ name, spec: JSON.stringify({ name, image: 'gold', entitled: { users: [], groups: [] } }), created_at: at, created_by: 'root', updated_at: at }))).execute();
+    const states: Array<[string, string, string]> = [
+      ['a-1', 'a', 'booting'],
+      ['a-2', 'a', 'ready'],
+      ['a-3', 'a', 'stopped'],
+      ['b-1', 'b', 'booting'],
+      ['b-2', 'b', 'in-use'],
+      ['b-3', 'b', 'resetting'],
+    ];
+    await db.insertInto('pool_desktops').values(states.map(([name, pool, state]) => ({ name, pool, state, user: null, host: null, image: 'gold', version: 1, since: at, last_error: null, failure_step: null, failure_vm_exit: null, failure_console: null, created_at: at }))).execute();
+    const booting = await poolDesktopsBooting(db);
+    assert.deepEqual(booting, [{ name: 'a-1', state: 'booting' }, { name: 'b-1', state: 'booting' }]);
+    assert.deepEqual(booting, (await poolDesktopsAll(db)).filter((d) => d.state === 'booting').map((d) => ({ name: d.name, state: d.state })), 'the same as filtering every row');
+    await db.updateTable('pool_desktops').set({ state: 'ready' }).execute();
+    assert.deepEqual(await poolDesktopsBooting(db), []);
+  } finally {
+    await db.destroy();
+  }
+});
