@@ -52,7 +52,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   poolInstantBenchmark,
   loginScreenBenchmark,
   thinClientBootBenchmark,
-  tableBenchmark('store-lists', 'the API lists\' store queries at 10,000 desktops and 1,000 users, 50 readers: SQLite vs PostgreSQL', storeLists),
+  tableBenchmark('store-lists', 'the API lists at 10,000 desktops and 1,000 users, 50 readers, store queries and through a daemon\'s HTTP API: SQLite vs PostgreSQL', storeLists),
   tableBenchmark('placement', 'placement of 10,000 desktops on 1,000 hosts (pure): time per decision', placement),
   densityBenchmark,
   failoverBenchmark,

@@ -1,93 +1,282 @@
-// The store's side of the API's lists at 10,000 desktops and 1,000 users, SQLite vs PostgreSQL: the queries
-// GET /v1/pools (the pools, every pool desktop, the images' current versions: 3 queries) and GET /v1/desktops
-// (the desktops, the VMs' names: 2) run, by the same repository functions, from 50 concurrent readers; p50/p99 per
-// list. PostgreSQL is a real local 15 cluster.
-import { mkdtempSync, rmSync } from 'node:fs';
+// The API's lists at 10,000 desktops and 1,000 users, SQLite vs PostgreSQL, from 50 concurrent readers; p50/p99 per
+// list, two ways in the same run, alternated block by block:
+//   store: the queries GET /v1/pools (the pools, every pool desktop, the images' current versions: 3 queries) and
+//          GET /v1/desktops (the desktops, every VM's name: 2) ask, run by the same repository functions in this process;
+//   http:  the same two GETs through a real `ardesia serve` on the same store (plain HTTP on a loopback port, the root
+//          token, keep-alive connections; each answer read to its last byte and its size checked).
+// The daemon starts on a consistent world its reconcile and spare planner rightly leave alone: every desktop cold
+// (`stopped`, its VM defined and not running), 10 persistent pools whose 1,000 desktops belong to the 1,000 users,
+// 90 pools at exactly their targets (100 cold spares each, no warm spare asked), image versions current. PostgreSQL
+// is a real local 15 cluster (test/helpers/postgres.ts).
+import { type Agent as HttpAgent, Agent, get } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore, storeLocation, type Store } from '../src/store/db.js';
+import pg from 'pg';
+import { openStore, type Store } from '../src/store/db.js';
 import { poolDesktopsAll, poolList } from '../src/desktops/pool-repo.js';
 import { desktopList, imageCurrentVersions } from '../src/images/repo.js';
 import { vmNames } from '../src/store/vms.js';
-import { freshDatabase } from '../test/helpers/postgres.js';
+import { Pool } from '../src/contract/pools.js';
+import { VmSpec } from '../src/contract/vm.js';
+import { dataPaths } from '../src/storage/paths.js';
+import { natGuardRemoval, natGuardTable } from '../src/network/nat-guard.js';
+import { startPostgresCluster } from '../test/helpers/postgres.js';
+import { killRuntimeQemus, TestDaemon } from '../test/helpers/daemon.js';
+import { alternatedOrder } from './lib/stats.js';
+import { percentile, poolsAnswerSize, procCpuSeconds, queriesPerRoute, ratioOf } from './lib/list-answers.js';
 import type { TableResult } from './lib/table-benchmark.js';
 
 const POOLS = 100;
+const PERSISTENT_POOLS = 10; // 10 × 100 desktops: one per user
 const PER_POOL = 100; // 10,000 pool desktops
 const STANDALONE = 10_000;
 const USERS = 1_000;
 const READERS = 50;
-const ROUNDS = 4; // each reader lists pools then desktops this many times
+const BLOCKS = 2; // per way (store, http), alternated: store http store http
+const ROUNDS = 2; // per block, each reader lists pools then desktops this many times: n = 50 × 2 × 2 = 200 per list and way
+const IDLE_WINDOW_MS = 10_000;
+const ALONE = 10; // then one reader alone, this many times per list and way: the cost of one answer without a queue
+
+const POOLS_LIST = 'GET /v1/pools';
+const DESKTOPS_LIST = 'GET /v1/desktops';
+type Way = 'store' | 'http';
+type Kind = 'sqlite' | 'postgres';
 
 const at = new Date().toISOString();
 const ms = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6;
-const pct = (sorted: number[], p: number): number => Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! * 10) / 10;
+const meanOf = (t: readonly number[]): number => Math.round((t.reduce((a, b) => a + b, 0) / t.length) * 10) / 10;
 
-async function seed(db: Store): Promise<void> {
-  await db.insertInto('images').values({ name: 'gold', arch: 'amd64', firmware: 'bios', memory_mib: 1024, kernel: null, initrd: null, cmdline: null, current_version: 1, created_at: at, created_by: 'root' }).execute();
+function poolSpec(p: number): Pool {
+  const persistent = p < PERSISTENT_POOLS;
+  // Persistent: every desktop is its owner's (no spare asked). Others: exactly their 100 cold spares, none warm.
+  const targets = persistent ? { minDesktops: 0, maxDesktops: PER_POOL, warmSpares: 0, coldSpares: 0 } : { minDesktops: PER_POOL, maxDesktops: PER_POOL, warmSpares: 0, coldSpares: PER_POOL };
+  return Pool.parse({ name: `pool${p}`, image: 'gold', version: 'latest', memoryMiB: 1024, network: { mode: 'none' }, entitled: { users: [], groups: ['staff'] }, persistent, startMode: 'boot', ...targets });
+}
+
+/** The VM definition the services write for a desktop (desktop-vm.ts, DesktopService.spec): defined, not enabled. */
+function vmRow(name: string, system: string, source: string, pool: boolean) {
+  const spec = VmSpec.parse({ name, arch: 'amd64', memoryMiB: 1024, vcpus: 1, disks: [{ path: system, format: 'qcow2', bus: 'virtio', readonly: false }], boot: { firmware: 'bios', device: 'disk' }, nics: [], enabled: false, accel: 'auto', freePageReporting: true, ...(pool ? { vmgenid: true } : {}) });
+  return { name, spec: JSON.stringify(spec), desired: 'stopped' as const, source, transient: 0, last_stop_reason: null, started_at: null, created_at: at, updated_at: at };
+}
+
+async function seed(db: Store, dataDir: string): Promise<void> {
+  const paths = dataPaths(dataDir);
   const chunks = async <T>(rows: T[], insert: (chunk: T[]) => Promise<unknown>) => {
     for (let i = 0; i < rows.length; i += 500) await insert(rows.slice(i, i + 500));
   };
+  await db.insertInto('images').values({ name: 'gold', arch: 'amd64', firmware: 'bios', memory_mib: 1024, kernel: null, initrd: null, cmdline: null, current_version: 1, created_at: at, created_by: 'root' }).execute();
+  await db.insertInto('image_versions').values({ image: 'gold', version: 1, sha256: '0'.repeat(64), backing_version: null, depth: 1, virtual_size: 8 * 2 ** 30, created_at: at, created_by: 'root' }).execute();
   const users = Array.from({ length: USERS }, (_, i) => ({ name: `user${i}`, full_name: `User ${i}`, password_hash: '$argon2id$v=19$m=65536,t=3,p=4$x$y', roles: '["user"]', disabled: 0, keyboard_layout: 'us', created_at: at, last_login_at: null }));
   await chunks(users, (c) => db.insertInto('users').values(c).execute());
-  const pools = Array.from({ length: POOLS }, (_, p) => ({ name: `pool${p}`, spec: JSON.stringify({ name: `pool${p}`, image: 'gold', version: 'latest', memoryMiB: 1024, network: { mode: 'none' }, entitled: { users: [], groups: [] } }), created_at: at, created_by: 'root', updated_at: at }));
+  const pools = Array.from({ length: POOLS }, (_, p) => ({ name: `pool${p}`, spec: JSON.stringify(poolSpec(p)), created_at: at, created_by: 'root', updated_at: at }));
   await chunks(pools, (c) => db.insertInto('pools').values(c).execute());
-  const desktops = Array.from({ length: POOLS * PER_POOL }, (_, i) => ({ name: `pool${i % POOLS}-d${i}`, pool: `pool${i % POOLS}`, state: i < USERS ? 'in-use' : 'ready', user: i < USERS ? `user${i}` : null, host: null, image: 'gold', version: 1, since: at, last_error: null, failure_step: null, failure_vm_exit: null, failure_console: null, created_at: at }));
+  // `<pool>-<n>` as the planner names them; a persistent pool's desktop n belongs to user (p × 100 + n − 1).
+  const desktops = Array.from({ length: POOLS * PER_POOL }, (_, i) => {
+    const p = Math.floor(i / PER_POOL);
+    const n = (i % PER_POOL) + 1;
+    return { name: `pool${p}-${n}`, pool: `pool${p}`, state: 'stopped', user: p < PERSISTENT_POOLS ? `user${i}` : null, host: null, image: 'gold', version: 1, since: at, last_error: null, failure_step: null, failure_vm_exit: null, failure_console: null, created_at: at };
+  });
   await chunks(desktops, (c) => db.insertInto('pool_desktops').values(c).execute());
-  const standalone = Array.from({ length: STANDALONE }, (_, i) => ({ name: `desk${i}`, image: 'gold', version: 1, follows_latest: 0, home_user: i < USERS ? `user${i}` : null, vm_name: `desk${i}`, created_at: at, network: '{"mode":"none"}' }));
+  await chunks(desktops.map((d) => vmRow(d.name, paths.desktopSystem(d.name), `pool ${d.pool}`, true)), (c) => db.insertInto('vms').values(c).execute());
+  const standalone = Array.from({ length: STANDALONE }, (_, i) => ({ name: `desk${i}`, image: 'gold', version: 1, follows_latest: 0, home_user: null, vm_name: `desk${i}`, created_at: at, network: '{"mode":"none"}' }));
   await chunks(standalone, (c) => db.insertInto('desktops').values(c).execute());
+  await chunks(standalone.map((d) => vmRow(d.name, paths.desktopSystem(d.name), `desktop ${d.name}`, false)), (c) => db.insertInto('vms').values(c).execute());
+}
+
+interface Lists {
+  /** How many desktops the pools list counts. */
+  pools(): Promise<number>;
+  /** How many desktops the desktops list has. */
+  desktops(): Promise<number>;
 }
 
 /** What PoolService.list asks of the store for an administrator: three queries, whatever the number of pools. */
-async function listPools(db: Store): Promise<number> {
-  const [pools, desktops, images] = await Promise.all([poolList(db), poolDesktopsAll(db), imageCurrentVersions(db)]);
-  const names = new Set(pools.map((p) => p.name));
-  return images.has('gold') ? desktops.filter((d) => names.has(d.pool)).length : 0;
+function storeLists(db: Store): Lists {
+  return {
+    async pools() {
+      const [pools, desktops, images] = await Promise.all([poolList(db), poolDesktopsAll(db), imageCurrentVersions(db)]);
+      const names = new Set(pools.map((p) => p.name));
+      return pools.length === POOLS && images.has('gold') ? desktops.filter((d) => names.has(d.pool)).length : 0;
+    },
+    /** What DesktopService.list asks: the desktops, then every VM's name (its state comes from memory). */
+    async desktops() {
+      const [desktops] = await Promise.all([desktopList(db), vmNames(db)]);
+      return desktops.length;
+    },
+  };
 }
 
-/** What DesktopService.list asks: the desktops, then every VM's name (its state comes from memory). */
-async function listDesktops(db: Store): Promise<number> {
-  const [desktops] = await Promise.all([desktopList(db), vmNames(db)]);
-  return desktops.length;
+/** A GET read to its last byte (the time), then parsed. */
+function getJson(agent: HttpAgent, base: string, token: string, path: string): Promise<{ body: unknown; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const req = get(`${base}${path}`, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(parts).toString('utf8');
+        if (res.statusCode !== 200) return reject(new Error(`${path}: HTTP ${res.statusCode}: ${text.slice(0, 300)}`));
+        resolve({ body: JSON.parse(text) as unknown, bytes: Buffer.byteLength(text) });
+      });
+    });
+    req.on('error', reject);
+  });
 }
 
-async function measure(db: Store): Promise<{ pools: number[]; desktops: number[] }> {
-  const pools: number[] = [];
-  const desktops: number[] = [];
-  await listPools(db); // warm caches and the connection pool
+function httpLists(agent: HttpAgent, base: string, token: string, sizes: Map<string, number>): Lists {
+  return {
+    async pools() {
+      const { body, bytes } = await getJson(agent, base, token, '/v1/pools');
+      sizes.set(POOLS_LIST, bytes);
+      const size = poolsAnswerSize(body);
+      return size.pools === POOLS ? size.desktops : 0;
+    },
+    async desktops() {
+      const { body, bytes } = await getJson(agent, base, token, '/v1/desktops');
+      sizes.set(DESKTOPS_LIST, bytes);
+      return Array.isArray(body) ? body.length : 0;
+    },
+  };
+}
+
+/** READERS readers at once, each listing pools then desktops ROUNDS times; each answer's size is checked. The time
+ *  of an HTTP answer ends at its last byte; its parse and check come after (in this process, beside the other readers). */
+async function measure(lists: Lists, into: { pools: number[]; desktops: number[] }, readers = READERS, rounds = ROUNDS): Promise<void> {
   await Promise.all(
-    Array.from({ length: READERS }, async () => {
-      for (let r = 0; r < ROUNDS; r++) {
+    Array.from({ length: readers }, async () => {
+      for (let r = 0; r < rounds; r++) {
         let t = process.hrtime.bigint();
-        if ((await listPools(db)) !== POOLS * PER_POOL) throw new Error('pools list incomplete');
-        pools.push(ms(t));
+        const pools = await lists.pools();
+        into.pools.push(ms(t));
+        if (pools !== POOLS * PER_POOL) throw new Error(`pools list incomplete: ${pools} desktops`);
         t = process.hrtime.bigint();
-        if ((await listDesktops(db)) !== STANDALONE) throw new Error('desktops list incomplete');
-        desktops.push(ms(t));
+        const desktops = await lists.desktops();
+        into.desktops.push(ms(t));
+        if (desktops !== STANDALONE) throw new Error(`desktops list incomplete: ${desktops}`);
       }
     }),
   );
-  return { pools: pools.sort((a, b) => a - b), desktops: desktops.sort((a, b) => a - b) };
+}
+
+/** PostgreSQL: a fresh local cluster and one database in it (the cluster is stopped by the caller). */
+async function postgresDatabase(): Promise<{ url: string; stop(): void }> {
+  const cluster = await startPostgresCluster();
+  try {
+    const client = new pg.Client({ connectionString: cluster.url });
+    await client.connect();
+    await client.query('create database bench_lists').finally(() => client.end());
+    const url = new URL(cluster.url);
+    url.pathname = '/bench_lists';
+    return { url: url.toString(), stop: () => cluster.stop() };
+  } catch (err) {
+    cluster.stop();
+    throw err;
+  }
+}
+
+interface KindResult {
+  times: Record<Way, { pools: number[]; desktops: number[] }>;
+  /** One reader alone. */
+  alone: Record<Way, { pools: number[]; desktops: number[] }>;
+  startSeconds: number;
+  idleCpuPercent: number;
+  bytes: Map<string, number>;
+  queries: Map<string, number[]>;
+  daemonWarnings: string[];
+}
+
+async function runKind(kind: Kind): Promise<KindResult> {
+  // Short path: the daemon's unix socket path must stay under 108 bytes.
+  const dataDir = mkdtempSync(join(tmpdir(), 'ard-lists-'));
+  const database = kind === 'postgres' ? await postgresDatabase() : undefined;
+  let daemon: TestDaemon | undefined;
+  let db: Store | undefined;
+  try {
+    db = await openStore(database ? { kind: 'postgres', url: database.url } : { kind: 'sqlite', path: join(dataDir, 'ardesia.db') });
+    await seed(db, dataDir);
+    daemon = new TestDaemon(dataDir, ['--listen', '127.0.0.1:0'], undefined, database?.url);
+    const t0 = process.hrtime.bigint();
+    await daemon.spawn();
+    const startSeconds = Math.round(ms(t0) / 100) / 10;
+    const pid = daemon.proc!.pid!;
+    const listening = daemon.output.split('\n').find((l) => l.includes('ardesia daemon listening'))!;
+    const base = (JSON.parse(listening) as { url: string }).url.replace(/\/$/, '');
+    const token = readFileSync(join(dataDir, 'root.token'), 'utf8').trim();
+    // Idle: what the daemon spends with this world and nobody asking (its spare planner ticks every 5 s).
+    const cpu0 = procCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS));
+    const idleCpuPercent = Math.round(((procCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8')) - cpu0) / (IDLE_WINDOW_MS / 1000)) * 1000) / 10;
+    const agent = new Agent({ keepAlive: true, maxSockets: READERS });
+    const bytes = new Map<string, number>();
+    const ways: Record<Way, Lists> = { store: storeLists(db), http: httpLists(agent, base, token, bytes) };
+    const times: KindResult['times'] = { store: { pools: [], desktops: [] }, http: { pools: [], desktops: [] } };
+    const alone: KindResult['alone'] = { store: { pools: [], desktops: [] }, http: { pools: [], desktops: [] } };
+    try {
+      for (const way of ['store', 'http'] as const) await ways[way].pools().then(() => ways[way].desktops()); // warm caches and connections
+      for (const { side } of alternatedOrder(['store', 'http'] as const, BLOCKS)) await measure(ways[side], times[side]);
+      for (const { side } of alternatedOrder(['store', 'http'] as const, ALONE)) await measure(ways[side], alone[side], 1, 1);
+    } finally {
+      agent.destroy();
+    }
+    for (const t of [...Object.values(times), ...Object.values(alone)]) for (const list of [t.pools, t.desktops]) list.sort((a, b) => a - b);
+    // Still the seeded world after the measurement: the daemon acted on nothing.
+    const after = await storeLists(db).pools();
+    if (after !== POOLS * PER_POOL) throw new Error(`the pool desktops changed while measured: ${after}`);
+    const daemonWarnings = daemon.output.split('\n').filter((l) => /"level":(40|50|60)/.test(l)).map((l) => (JSON.parse(l) as { msg: string }).msg).filter((m) => !m.startsWith('KVM is not usable here')); // this machine's known TCG warning
+    return { times, alone, startSeconds, idleCpuPercent, bytes, queries: queriesPerRoute(daemon.output), daemonWarnings: [...new Set(daemonWarnings)] };
+  } finally {
+    if (daemon) {
+      await daemon.kill('SIGTERM');
+      killRuntimeQemus(daemon.ownDir);
+      spawnSync('nft', ['-f', '-'], { input: natGuardRemoval(natGuardTable(daemon.ownDir)), stdio: ['pipe', 'ignore', 'ignore'] });
+    }
+    await db?.destroy();
+    database?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 }
 
 export async function run(): Promise<TableResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-store-'));
   const rows: Array<Record<string, string | number>> = [];
-  try {
-    for (const kind of ['sqlite', 'postgres'] as const) {
-      const db = await openStore(kind === 'sqlite' ? join(dir, 'ardesia.db') : storeLocation(await freshDatabase(), dir));
-      try {
-        await seed(db);
-        const m = await measure(db);
-        for (const [list, t] of [['GET /v1/pools (100 pools, 10,000 desktops)', m.pools], ['GET /v1/desktops (10,000)', m.desktops]] as const) {
-          rows.push({ store: kind, list, readers: READERS, n: t.length, p50_ms: pct(t, 50), p99_ms: pct(t, 99) });
-        }
-      } finally {
-        await db.destroy();
+  const notes: string[] = [];
+  const p50 = new Map<string, number>();
+  const p99 = new Map<string, number>();
+  const mean = new Map<string, number>();
+  const key = (kind: Kind, way: Way, list: string) => `${kind} ${way} ${list}`;
+  for (const kind of ['sqlite', 'postgres'] as const) {
+    const r = await runKind(kind);
+    for (const way of ['store', 'http'] as const) {
+      for (const [list, t] of [[POOLS_LIST, r.times[way].pools], [DESKTOPS_LIST, r.times[way].desktops]] as const) {
+        p50.set(key(kind, way, list), percentile(t, 50));
+        p99.set(key(kind, way, list), percentile(t, 99));
+        mean.set(key(kind, way, list), meanOf(t));
+        rows.push({ store: kind, way, list, readers: READERS, n: t.length, p50_ms: percentile(t, 50), p99_ms: percentile(t, 99), mean_ms: meanOf(t) });
       }
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    for (const way of ['store', 'http'] as const) {
+      for (const [list, t] of [[POOLS_LIST, r.alone[way].pools], [DESKTOPS_LIST, r.alone[way].desktops]] as const) {
+        rows.push({ store: kind, way, list, readers: 1, n: t.length, p50_ms: percentile(t, 50), p99_ms: percentile(t, 99), mean_ms: meanOf(t) });
+      }
+    }
+    const q = (list: string) => (r.queries.get(`GET ${list.slice(4)}`) ?? []).join('/') || '?';
+    notes.push(
+      `${kind}: daemon up in ${r.startSeconds} s on this world (reconcile of 20,000 VM definitions and 10,000 pool desktops), ` +
+        `idle CPU ${r.idleCpuPercent}% over ${IDLE_WINDOW_MS / 1000} s; answers ${POOLS_LIST} ${r.bytes.get(POOLS_LIST)} bytes, ${DESKTOPS_LIST} ${r.bytes.get(DESKTOPS_LIST)} bytes; ` +
+        `store queries per request (daemon's debug log) ${POOLS_LIST} ${q(POOLS_LIST)}, ${DESKTOPS_LIST} ${q(DESKTOPS_LIST)}` +
+        (r.daemonWarnings.length ? `; daemon warnings: ${r.daemonWarnings.join(' | ')}` : '; no daemon warning'),
+    );
   }
-  return { name: 'store-lists', rows, notes: ['store queries only (the same repository functions the routes call), not HTTP or JSON encoding', 'PostgreSQL: local 15 cluster on loopback TCP, fsync off (reads only are measured)'] };
+  for (const list of [POOLS_LIST, DESKTOPS_LIST]) {
+    for (const way of ['store', 'http'] as const) {
+      rows.push({ store: 'postgres/sqlite', way, list, p50_ratio: ratioOf(p50.get(key('postgres', way, list))!, p50.get(key('sqlite', way, list))!), p99_ratio: ratioOf(p99.get(key('postgres', way, list))!, p99.get(key('sqlite', way, list))!), mean_ratio: ratioOf(mean.get(key('postgres', way, list))!, mean.get(key('sqlite', way, list))!) });
+    }
+    for (const kind of ['sqlite', 'postgres'] as const) {
+      rows.push({ store: kind, way: 'http/store', list, p50_ratio: ratioOf(p50.get(key(kind, 'http', list))!, p50.get(key(kind, 'store', list))!), p99_ratio: ratioOf(p99.get(key(kind, 'http', list))!, p99.get(key(kind, 'store', list))!), mean_ratio: ratioOf(mean.get(key(kind, 'http', list))!, mean.get(key(kind, 'store', list))!) });
+    }
+  }
+  notes.push(`store: the repository functions the routes call, in the bench process (its own 10-connection pool on PostgreSQL); http: a real ardesia serve on the same store, plain HTTP on 127.0.0.1, root token, 50 keep-alive connections; blocks alternated store/http/store/http; readers=1 rows: one reader alone, ${ALONE} answers per list and way, alternated, after the concurrent blocks`);
+  notes.push('PostgreSQL: local 15 cluster on loopback TCP, fsync off (reads only are measured); percentiles nearest-rank');
+  return { name: 'store-lists', rows, notes };
 }
