@@ -11,7 +11,7 @@ import { auditAppend } from '../audit/log.js';
 import { type BrokerDecision, brokerDecide, isEntitled, type BrokerView } from './broker-plan.js';
 import { hasSessionStarted, isInSession } from './lifecycle.js';
 import { type DesktopMachine, targetVersionOf } from './pool-machine.js';
-import { desktopViewOf, poolDesktopsAll, poolDesktopsBooting, poolOf, requirePool, requirePoolDesktop } from './pool-repo.js';
+import { desktopViewOf, poolDesktopsBooting, poolDesktopsOwned, poolOf, requirePool, requirePoolDesktop } from './pool-repo.js';
 import type { PoolPlanner } from './pool-planner.js';
 import type { Caller, PoolServiceOptions, SessionReady } from './pool-events.js';
 import type { ConnectTimes, LoginTimelines } from './login-timeline-recorder.js';
@@ -54,7 +54,7 @@ export class PoolBroker {
   constructor(private readonly d: BrokerDeps) {}
 
   private async sessionsAll(): Promise<SessionView[]> {
-    return (await poolDesktopsAll(this.d.ctx.db))
+    return (await poolDesktopsOwned(this.d.ctx.db))
       .filter((d) => d.user !== null && isInSession(d.state as DesktopState))
       .map((d) => ({ user: d.user!, pool: d.pool, desktop: d.name }));
   }

@@ -5,7 +5,7 @@ import type { DesktopView, Pool } from '../contract/pools.js';
 import { idleTimeouts } from './idle-plan.js';
 import type { ServiceContext } from '../images/context.js';
 import { type DesktopMachine, targetVersionOf } from './pool-machine.js';
-import { nowIso, poolDesktopsAll, poolDesktopsBooting, poolGet, poolList, poolOf } from './pool-repo.js';
+import { nowIso, poolDesktopGet, poolDesktopsBooting, poolGet, poolList, poolOf } from './pool-repo.js';
 import { planSpares, type SpareAction } from './spares-plan.js';
 import { needsPlacement, placeSpareActions } from './placement-plan.js';
 import type { PoolPlacement } from './pool-events.js';
@@ -211,7 +211,7 @@ export class PoolPlanner {
 
   /** Clones the system disk of a desktop in provisioning: it lands cold (stopped), or failed with the reason. */
   async provisionDesktop(pool: Pool, name: string): Promise<void> {
-    const row = (await poolDesktopsAll(this.ctx.db)).find((d) => d.name === name);
+    const row = await poolDesktopGet(this.ctx.db, name);
     if (!row) return;
     try {
       if (await this.ctx.vms.get(name).then(() => true, () => false)) throw new ArdesiaError('VM_EXISTS', `a VM named ${name} already exists; rename it or remove it`);

@@ -41,6 +41,8 @@ export async function requirePool(db: Store, name: string): Promise<PoolRow> {
 export const poolDesktopGet = (db: Store, name: string) => db.selectFrom('pool_desktops').selectAll().where('name', '=', name).executeTakeFirst();
 export const poolDesktopsOf = (db: Store, pool: string) => db.selectFrom('pool_desktops').selectAll().where('pool', '=', pool).orderBy('name').execute();
 export const poolDesktopsAll = (db: Store) => db.selectFrom('pool_desktops').selectAll().orderBy('name').execute();
+/** The desktops someone has (in session, assigned, or a persistent one's owner), over every pool: sessions are among them. */
+export const poolDesktopsOwned = (db: Store) => db.selectFrom('pool_desktops').selectAll().where('user', 'is not', null).orderBy('name').execute();
 /** The desktops booting now, over every pool (what the boot-storm limit counts): not every pool desktop's row. */
 export const poolDesktopsBooting = (db: Store) => db.selectFrom('pool_desktops').select(['name', 'state']).where('state', '=', 'booting').orderBy('name').execute();
 

@@ -8,7 +8,7 @@ import { auditAppend } from '../audit/log.js';
 import { isInSession } from './lifecycle.js';
 import type { Caller, PoolServiceEvents } from './pool-events.js';
 import type { DesktopMachine } from './pool-machine.js';
-import { nowIso, poolDesktopsAll, poolOf, requirePool, requirePoolDesktop } from './pool-repo.js';
+import { nowIso, poolDesktopsOwned, poolOf, requirePool, requirePoolDesktop } from './pool-repo.js';
 
 export class PoolSessions {
   /** Sessions whose user asked for a reset: re-cloned as soon as the session has ended. */
@@ -70,7 +70,7 @@ export class PoolSessions {
   }
 
   async list(who: Caller): Promise<SessionInfo[]> {
-    const rows = (await poolDesktopsAll(this.ctx.db)).filter((d) => d.user !== null && isInSession(d.state as DesktopState) && (who.admin || d.user === who.name));
+    const rows = (await poolDesktopsOwned(this.ctx.db)).filter((d) => d.user !== null && isInSession(d.state as DesktopState) && (who.admin || d.user === who.name));
     return Promise.all(rows.map((r) => this.sessionOf(r.name)));
   }
 
