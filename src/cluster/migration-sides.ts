@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { MigratingDisk, MigratingLease } from '../contract/agent.js';
 import type { VmSpec } from '../contract/vm.js';
 import { diskPlug } from '../hypervisor/guest-vm.js';
-import { failpoint } from '../lib/failpoint.js';
+import { failpoint, failpointPause } from '../lib/failpoint.js';
 import { ArdesiaError } from '../contract/errors.js';
 import { hasClipboardAgent } from '../hypervisor/saved-state/clipboard-agent.js';
 import type { MigrationFigures } from '../hypervisor/saved-state/live-migration.js';
@@ -43,6 +43,7 @@ export function liveIncoming(name: string, connect: (socketPath: string) => Prom
       ? {
           beforeResume: async (vm: VmRuntime) => {
             failpoint('migrate-in-loaded'); // the agent dies with the state in, unresumed: the source must run on
+            await failpointPause('migrate-in-before-resume'); // a test kills this QEMU here: the source must run on
             const t0 = Date.now();
             await leasesTakeOver(sanlock!, vm.pid, leases);
             log.info({ vm: name, leases: leases.map((l) => l.user), ms: Date.now() - t0 }, `vm ${name}: the home leases it holds taken over from the source in ${Date.now() - t0} ms; resuming it here`);

@@ -9,10 +9,11 @@
 // when named. A controller killed (failpoint) after the destination resumed a moved desktop, before it recorded the
 // move, finds the move when it is back and records it: no copy killed, none run twice; one killed after the destination
 // failed, before telling the source, finds the move unfinished and the source runs on; one killed after its own host
-// resumed a desktop moved there finds its QEMU running it and records the move. When the destination's host loses
-// power before the controller is back, the move is settled once that host is judged down: the source runs on if the
-// destination never took the home's lease (sanlock's leader record), and the desktop is lost with that host if it did
-// (the source's older state never resumed). Outcomes and order, never timing.
+// resumed a desktop moved there finds its QEMU running it and records the move. A move onto the controller's own host
+// whose QEMU there is killed with the state loaded leaves the desktop running at its source, its lease taken back.
+// When the destination's host loses power before the controller is back, the move is settled once that host is
+// judged down: the source runs on if the destination never took the home's lease (sanlock's leader record), and the
+// desktop is lost with that host if it did (the source's older state never resumed). Outcomes and order, never timing.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -129,10 +130,26 @@ async function migrateAsControllerDies(failpoint: string, onto: string): Promise
   }
 }
 
+/** After a failed move alice's desktop runs on at `host` where it was: in use, the same QEMU and guest (`probe` echoes
+ *  a shell variable set before the move), its home's lease held by that QEMU again. */
+async function runsOnAt(host: AgentName, pid: number, probe: { type: string; until: string; kept: RegExp }): Promise<void> {
+  const still = await desktopWhere(`${desktop} in use on ${host}`, (d) => d.name === desktop && d.host === host && d.state === 'in-use');
+  assert.equal(still.user, 'alice');
+  assert.deepEqual(qemuOf(host, desktop), [pid], 'the same QEMU runs on');
+  const seen = await typeAndExpect(controller, desktop, probe.type, probe.until);
+  assert.match(seen, probe.kept, 'the same guest');
+  const held = await new SanlockClient(locks.get(host)!.env).inquire(pid);
+  assert.ok(held.some((res) => res.name.endsWith('-alice')), `the lease is taken back on ${host}: ${JSON.stringify(held)}`);
+  const lease = await json<HomeInfo>(['home', 'show', 'alice']);
+  assert.deepEqual([lease.leasedTo, lease.siteLease?.host, lease.siteLease?.pid], [desktop, host, pid]);
+}
+
 let desktop: string;
 let from: AgentName;
 let to: AgentName;
 let movedPid: number;
+/** Where the controller's paused failpoint says it is reached, and is told to go on. */
+let failpointDir: string;
 
 test("a drain moves a persistent desktop in use live: the same guest and session, the home plugged in on the new host, its lease held by the new QEMU", { timeout: 600_000 }, async () => {
   await controller.api().request('POST', '/v1/pools', {
@@ -189,15 +206,7 @@ test("a move back whose destination's agent dies with the state loaded: the desk
   assert.equal(qemuOf(from, desktop).length, 1, 'its unresumed QEMU outlived the agent');
   // Still on the host it was on: the same QEMU runs on, the guest with it, and that QEMU holds the home's lease again.
   await until('the source resumed it', () => new RegExp(`vm ${desktop}: its migration failed at the destination; it runs on here`).test(agents.get(to)!.output) || undefined, 60_000, 200);
-  const still = await desktopWhere(`${desktop} still in use on ${to}`, (d) => d.name === desktop && d.host === to && d.state === 'in-use');
-  assert.equal(still.user, 'alice');
-  assert.deepEqual(qemuOf(to, desktop), [movedPid]);
-  const seen = await typeAndExpect(controller, desktop, 'echo var-$MOVED; echo w-$((40+4))', 'w-44');
-  assert.match(seen, /var-kept-42/);
-  const held = await new SanlockClient(locks.get(to)!.env).inquire(movedPid);
-  assert.ok(held.some((r) => r.name.endsWith('-alice')), `the lease is taken back on ${to}: ${JSON.stringify(held)}`);
-  const lease = await json<HomeInfo>(['home', 'show', 'alice']);
-  assert.deepEqual([lease.siteLease?.host, lease.siteLease?.pid], [to, movedPid]);
+  await runsOnAt(to, movedPid, { type: 'echo var-$MOVED; echo w-$((40+4))', until: 'w-44', kept: /var-kept-42/ });
   // Back without the failpoint: the QEMU the cluster never gave it is killed, never resumed.
   agentStart(from, []);
   await until(`${from} linked again`, linked(from, true), 120_000, 500);
@@ -332,15 +341,7 @@ test("the controller dies after the destination failed, before it told the sourc
   await until('the move found unfinished', () => new RegExp(`vm ${desktop}: its live migration from host ${from} to host ${to} was cut short when this controller stopped; it runs on at host ${from}`).test(controller.output) || undefined, 180_000, 200);
   assert.match(agents.get(from)!.output.slice(sourceLogBefore), new RegExp(`vm ${desktop}: its migration failed at the destination; it runs on here`));
   await until(`the unresumed QEMU on ${to} is gone`, () => qemuOf(to, desktop).length === 0 || undefined, 120_000, 500);
-  const still = await desktopWhere(`${desktop} in use on ${from}`, (d) => d.name === desktop && d.host === from && d.state === 'in-use');
-  assert.equal(still.user, 'alice');
-  assert.deepEqual(qemuOf(from, desktop), [sourcePid], 'the same QEMU runs on');
-  const seen = await typeAndExpect(controller, desktop, 'echo var-$CUT; echo w-$((70+2))', 'w-72');
-  assert.match(seen, /var-kept-64/, 'the same guest');
-  const held = await new SanlockClient(locks.get(from)!.env).inquire(sourcePid);
-  assert.ok(held.some((res) => res.name.endsWith('-alice')), `the lease is taken back on ${from}: ${JSON.stringify(held)}`);
-  const lease = await json<HomeInfo>(['home', 'show', 'alice']);
-  assert.deepEqual([lease.leasedTo, lease.siteLease?.host, lease.siteLease?.pid], [desktop, from, sourcePid]);
+  await runsOnAt(from, sourcePid, { type: 'echo var-$CUT; echo w-$((70+2))', until: 'w-72', kept: /var-kept-64/ });
 });
 
 test("the controller dies between its own host's resume of a moved desktop and the move's record: back, it finds its own QEMU running the desktop and records the move; the source's paused QEMU is quit", { timeout: 600_000 }, async () => {
@@ -354,7 +355,10 @@ test("the controller dies between its own host's resume of a moved desktop and t
   assert.ok(arrivedPid, "the desktop runs on the controller's own host, the controller dead");
   assert.deepEqual(qemuOf(from, desktop), [sourcePid], 'the source waits paused');
 
-  await controller.spawn(locks.get('ctl')!.env);
+  // Started with the next test's pause armed (a move onto this host stops there with the state loaded; the moves of
+  // this test leave this host): one restart of the controller fewer.
+  failpointDir = tempDir();
+  await controller.spawn({ ...locks.get('ctl')!.env, ARDESIA_FAILPOINTS: 'migrate-in-before-resume', ARDESIA_FAILPOINT_DIR: failpointDir });
   await until('the move found and recorded', () => new RegExp(`vm ${desktop}: its live migration from host ${from} to host ctl had finished, unrecorded, when this controller stopped: recorded there now`).test(controller.output) || undefined, 120_000, 200);
   await until(`the paused QEMU on ${from} quit`, () => qemuOf(from, desktop).length === 0 || undefined, 60_000, 200);
   const here = await desktopWhere(`${desktop} in use on ctl`, (d) => d.name === desktop && d.host === 'ctl' && d.state === 'in-use');
@@ -371,6 +375,27 @@ test("the controller dies between its own host's resume of a moved desktop and t
   assert.deepEqual([back.from, back.to], ['ctl', from]);
   await desktopWhere(`${desktop} in use on ${from}`, (d) => d.name === desktop && d.host === from && d.state === 'in-use');
   await until("the controller's QEMU quit", () => local().length === 0 || undefined, 60_000, 200);
+});
+
+test("a move onto the controller's own host whose QEMU there is killed with the state loaded (the OOM killer, say): the source runs the desktop on, its lease taken back, and nothing of it stays on the controller's host", { timeout: 600_000 }, async () => {
+  // From the last test: alice's desktop in session on `from`; the controller pauses a move onto its host (armed there).
+  const [sourcePid] = qemuOf(from, desktop);
+  assert.ok(sourcePid);
+  await typeAndExpect(controller, desktop, 'OOM=kept-$((6*6)); echo w-$((30+1))', 'w-31');
+  const sourceLogBefore = agents.get(from)!.output.length;
+  const moving = cli(['vm', 'migrate', desktop, '--to', 'ctl']);
+  await until("the state loaded on the controller's host", () => existsSync(join(failpointDir, 'migrate-in-before-resume.reached')) || undefined, 120_000, 200);
+  const local = qemuPidsUnder(join(controller.dataDir, 'runtime', desktop));
+  assert.equal(local.length, 1, "one QEMU on the controller's host, holding the state");
+  process.kill(local[0]!, 'SIGKILL');
+  writeFileSync(join(failpointDir, 'migrate-in-before-resume.continue'), '');
+  const r = await moving;
+  assert.notEqual(r.code, 0, r.stdout);
+  assert.match(r.stderr, new RegExp(`vm ${desktop} from host ${from} to host ctl: [^]*The live migration did not complete`));
+  await until('the source resumed', () => agents.get(from)!.output.slice(sourceLogBefore).includes(`vm ${desktop}: its migration failed at the destination; it runs on here`) || undefined, 60_000, 200);
+  await runsOnAt(from, sourcePid, { type: 'echo var-$OOM; echo w-$((30+2))', until: 'w-32', kept: /var-kept-36/ });
+  assert.deepEqual(qemuPidsUnder(join(controller.dataDir, 'runtime', desktop)), [], "nothing of it on the controller's host");
+  assert.equal(existsSync(join(controller.dataDir, 'runtime', desktop)), false, 'its runtime folder there removed');
 });
 
 test("the controller dies after the destination failed, and the destination's host dies before it is back: once that host is judged down, the source, its state gone and its lease not taken since, runs the desktop on with the lease taken back", { timeout: 600_000 }, async () => {
@@ -398,15 +423,7 @@ test("the controller dies after the destination failed, and the destination's ho
   assert.match(sourceLog, new RegExp(`vm ${desktop}: its migration failed at the destination; it runs on here`));
   const audit = await controller.api().request<Array<{ target: string; detail: { outcome?: string; to?: string } }>>('GET', '/v1/audit?action=vm.migrate.failed&limit=10000');
   assert.ok(audit.some((e) => e.target === desktop && e.detail.outcome === 'resume-at-source' && e.detail.to === to), JSON.stringify(audit.slice(-3)));
-  const still = await desktopWhere(`${desktop} in use on ${from}`, (d) => d.name === desktop && d.host === from && d.state === 'in-use');
-  assert.equal(still.user, 'alice');
-  assert.deepEqual(qemuOf(from, desktop), [sourcePid], 'the same QEMU runs on');
-  const seen = await typeAndExpect(controller, desktop, 'echo var-$DOWN; echo w-$((80+2))', 'w-82');
-  assert.match(seen, /var-kept-81/, 'the same guest');
-  const held = await new SanlockClient(locks.get(from)!.env).inquire(sourcePid);
-  assert.ok(held.some((res) => res.name.endsWith('-alice')), `the lease is taken back on ${from}: ${JSON.stringify(held)}`);
-  const lease = await json<HomeInfo>(['home', 'show', 'alice']);
-  assert.deepEqual([lease.leasedTo, lease.siteLease?.host, lease.siteLease?.pid], [desktop, from, sourcePid]);
+  await runsOnAt(from, sourcePid, { type: 'echo var-$DOWN; echo w-$((80+2))', until: 'w-82', kept: /var-kept-81/ });
 });
 
 test("the controller dies after the destination resumed the desktop, and the destination's host dies before it is back: the source's older state is never resumed; the desktop is lost with that host, its home released", { timeout: 600_000 }, async () => {
