@@ -3,7 +3,7 @@
 // any route nor the audit; Test connection names a refused bind; PUT without password keeps logins working; delete
 // ends the users' sessions; a second daemon's --directory source stays read-only; every new route's replies match the document.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ALL_ROUTES } from '../../src/api/server.js';
@@ -71,8 +71,8 @@ describe('directory sources made in the console (real slapd, daemon without --di
     assert.deepEqual([wrong.body.ok, wrong.body.problem, wrong.body.code], [false, 'bind-refused', 'DIRECTORY_UNREACHABLE'], JSON.stringify(wrong.body));
     const dead = await api('POST', '/v1/directory/connection-test', sourceBody({ urls: ['ldaps://127.0.0.1:1'] }));
     assert.deepEqual([dead.body.ok, dead.body.problem], [false, 'unreachable'], JSON.stringify(dead.body));
-    const impostor = testCaMake(mkdtempSync(join(tmpdir(), 'ard-impostor-'))).ca;
-    const tls = await api('POST', '/v1/directory/connection-test', sourceBody({ caFile: impostor }));
+    const impostorDir = mkdtempSync(join(tmpdir(), 'ard-impostor-'));
+    const tls = await api('POST', '/v1/directory/connection-test', sourceBody({ caFile: testCaMake(impostorDir).ca })).finally(() => rmSync(impostorDir, { recursive: true, force: true }));
     assert.deepEqual([tls.body.ok, tls.body.problem, tls.body.code], [false, 'tls', 'DIRECTORY_UNREACHABLE'], JSON.stringify(tls.body));
     assert.equal((await api('GET', '/v1/directory/sources')).body.length, 0, 'a test saves nothing');
   });

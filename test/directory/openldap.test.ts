@@ -3,7 +3,7 @@
 // sessions of a removed user, the directory going down (local users still log in), every role on the directory
 // routes, the routes' replies against the OpenAPI document, and the portal login in Chromium.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,8 +19,14 @@ import { freePort, groupDn, groupLdif, personLdif, type Slapd, slapdStart, SUFFI
 import { jsonCall } from './http.js';
 
 const LOCAL_PASSWORD = 'local-password-7';
+/** Folders the tests make beside the daemon's, removed at the end. */
+const temps: string[] = [];
 /** A fresh folder for a CA that did not sign slapd's certificate. */
-const impostorDir = () => mkdtempSync(join(tmpdir(), 'ard-impostor-'));
+const impostorDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ard-impostor-'));
+  temps.push(dir);
+  return dir;
+};
 let slapd: Slapd;
 let daemon: TestDaemon;
 let url: string;
@@ -66,6 +72,7 @@ before(async () => {
 after(async () => {
   await daemon?.destroy();
   await slapd?.stop();
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('OpenLDAP directory logins (real slapd over LDAPS)', () => {
@@ -220,7 +227,9 @@ describe('directory configuration at start', () => {
   it('a bad file stops the daemon with every problem listed by its path', async () => {
     const file = join(daemon.dataDir, 'bad-directory.json');
     writeFileSync(file, JSON.stringify({ sources: [{ name: 'x', kind: 'ldap', urls: ['ldap://127.0.0.1'], userBase: 'ou=p', groupBase: 'ou=g', bind: { dn: 'cn=r', password: 'inline-secret' } }] }));
-    const r = await runCli(`${daemon.dataDir}-bad`, ['serve', '--directory', file], { timeoutMs: 60_000 });
+    const badDataDir = `${daemon.dataDir}-bad`;
+    temps.push(badDataDir);
+    const r = await runCli(badDataDir, ['serve', '--directory', file], { timeoutMs: 60_000 });
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /DIRECTORY_CONFIG_INVALID|directory configuration/);
     assert.match(r.stderr, /sources\.0\.urls: ldap:\/\/ without startTls/);

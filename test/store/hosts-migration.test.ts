@@ -2,9 +2,9 @@
 // ratios come back as the numbers written (real columns), and registering the daemon's host gives the VMs that had
 // none this host (the backfill of a one-host install).
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
@@ -33,7 +33,8 @@ async function oldStore(kind: 'sqlite' | 'postgres'): Promise<StoreLocation> {
 
 for (const kind of ['sqlite', 'postgres'] as const) {
   test(`${kind}: a store from before hosts gets the hosts table and VM hosts; the daemon's host is registered and backfilled`, async () => {
-    const store = await openStore(await oldStore(kind));
+    const loc = await oldStore(kind);
+    const store = await openStore(loc);
     try {
       const hosts = new HostService(store, pino({ level: 'silent' }), { name: 'blade1', memoryOvercommit: 1.5, cpuOvercommit: 16, labels: ['ssd'], capacity: { memoryMiB: 8192, vcpus: 4 } });
       const view = await hosts.register();
@@ -53,6 +54,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(restarted.capacity, { memoryMiB: 16384, vcpus: 8, memoryOvercommit: 2, cpuOvercommit: 8 });
     } finally {
       await store.destroy();
+      if (loc.kind === 'sqlite') rmSync(dirname(loc.path), { recursive: true, force: true });
     }
   });
 }
