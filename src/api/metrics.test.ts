@@ -6,17 +6,16 @@ import type { LoginService } from '../auth/login.js';
 import type { PoolService } from '../desktops/pools.js';
 import { openStore } from '../store/db.js';
 import { ksmReportOf } from '../hypervisor/host/ksm.js';
-import { DaemonMetrics, type DesktopFacts, desktopGauges } from './metrics.js';
+import { DaemonMetrics, type DesktopCount, desktopGauges } from './metrics.js';
 
-const d = (pool: string, state: DesktopFacts['state'], user: string | null = null): DesktopFacts => ({ pool, state, user });
+const c = (pool: string, state: DesktopCount['state'], count: number, owned = 0): DesktopCount => ({ pool, state, count, owned });
 
 test('desktop gauges: counts by pool and state, zeros for every state of every pool', () => {
   const g = desktopGauges([{ name: 'office', warmSpares: 2 }, { name: 'empty', warmSpares: 0 }], [
-    d('office', 'ready'),
-    d('office', 'ready', 'owner'), // a persistent owner's idle desktop is not a spare
-    d('office', 'in-use', 'alice'),
-    d('office', 'booting'),
-    d('lab', 'booting'), // a pool missing from the list still counts
+    c('office', 'ready', 2, 1), // a persistent owner's idle desktop is not a spare
+    c('office', 'in-use', 1, 1),
+    c('office', 'booting', 1),
+    c('lab', 'booting', 1), // a pool missing from the list still counts
   ]);
   const of = (pool: string, state: string) => g.byPoolState.find((x) => x.pool === pool && x.state === state)?.count;
   assert.equal(g.byPoolState.length, 3 * DESKTOP_STATES.length);

@@ -9,7 +9,7 @@ import type { KsmReport } from '../contract/hosts.js';
 import { type ApiRoute, defineRoute } from './route.js';
 import { RawBody } from './responses.js';
 import type { LoginResult, LoginService } from '../auth/login.js';
-import { poolDesktopsAll, poolList, poolOf } from '../desktops/pool-repo.js';
+import { poolDesktopCounts, poolList, poolOf } from '../desktops/pool-repo.js';
 import type { PoolService, SessionReady } from '../desktops/pools.js';
 import type { Store } from '../store/db.js';
 
@@ -23,10 +23,12 @@ export interface PoolFacts {
   warmSpares: number;
 }
 
-export interface DesktopFacts {
+/** The pool desktops of one pool in one state: how many, and how many of them someone has (a user or an owner). */
+export interface DesktopCount {
   pool: string;
   state: DesktopState;
-  user: string | null;
+  count: number;
+  owned: number;
 }
 
 export interface DesktopGauges {
@@ -38,18 +40,19 @@ export interface DesktopGauges {
   bootsInFlight: number;
 }
 
-/** Pure: the gauge values for a set of pools and their desktops. */
-export function desktopGauges(pools: readonly PoolFacts[], desktops: readonly DesktopFacts[]): DesktopGauges {
-  const names = [...new Set([...pools.map((p) => p.name), ...desktops.map((d) => d.pool)])].sort();
-  const count = (pool: string, test: (d: DesktopFacts) => boolean) => desktops.filter((d) => d.pool === pool && test(d)).length;
+/** Pure: the gauge values for a set of pools and their desktops' counts by state. */
+export function desktopGauges(pools: readonly PoolFacts[], counts: readonly DesktopCount[]): DesktopGauges {
+  const names = [...new Set([...pools.map((p) => p.name), ...counts.map((c) => c.pool)])].sort();
+  const byKey = new Map(counts.map((c) => [`${c.pool}\0${c.state}`, c]));
+  const of = (pool: string, state: DesktopState) => byKey.get(`${pool}\0${state}`);
   return {
-    byPoolState: names.flatMap((pool) => DESKTOP_STATES.map((state) => ({ pool, state, count: count(pool, (d) => d.state === state) }))),
+    byPoolState: names.flatMap((pool) => DESKTOP_STATES.map((state) => ({ pool, state, count: of(pool, state)?.count ?? 0 }))),
     warmSpares: names.map((pool) => ({
       pool,
-      count: count(pool, (d) => d.state === 'ready' && d.user === null),
+      count: (of(pool, 'ready')?.count ?? 0) - (of(pool, 'ready')?.owned ?? 0),
       target: pools.find((p) => p.name === pool)?.warmSpares ?? 0,
     })),
-    bootsInFlight: desktops.filter((d) => d.state === 'booting').length,
+    bootsInFlight: counts.filter((c) => c.state === 'booting').reduce((sum, c) => sum + c.count, 0),
   };
 }
 
@@ -125,8 +128,7 @@ export class DaemonMetrics {
   private storeGauges(registers: Registry[]): void {
     const snapshot = async (): Promise<DesktopGauges> => {
       const pools = (await poolList(this.src.store)).map(poolOf);
-      const desktops = (await poolDesktopsAll(this.src.store)).map((d) => ({ pool: d.pool, state: d.state as DesktopState, user: d.user }));
-      return desktopGauges(pools, desktops);
+      return desktopGauges(pools, await poolDesktopCounts(this.src.store));
     };
     // One store read per scrape, shared by the gauges below (prom-client collects them one after another).
     let pending: Promise<DesktopGauges> | undefined;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { openStore } from '../store/db.js';
 import { isInSession } from '../contract/desktop-states.js';
 import type { DesktopState } from '../contract/pools.js';
-import { poolDesktopsAll, poolDesktopsBooting, poolDesktopsOwned } from './pool-repo.js';
+import { poolDesktopCounts, poolDesktopsAll, poolDesktopsBooting, poolDesktopsOwned } from './pool-repo.js';
 
 test('the desktops booting now are read without every pool desktop: only the booting rows, every pool', async () => {
   const db = await openStore(':memory:');
@@ -47,6 +47,18 @@ test('the owned desktops are the rows with a user, every pool: the sessions are 
     const sessions = (ds: Array<{ name: string; user: string | null; state: string }>) => ds.filter((d) => d.user !== null && isInSession(d.state as DesktopState)).map((d) => d.name);
     assert.deepEqual(sessions(owned), sessions(await poolDesktopsAll(db)));
     assert.deepEqual(sessions(owned), ['a-1', 'b-1']);
+    // The metrics' counts: per pool and state, how many and how many someone has; the same as counting every row.
+    await db.insertInto('pool_desktops').values({ name: 'a-4', pool: 'a', state: 'ready', user: 'dave', host: null, image: 'gold', version: 1, since: at, last_error: null, failure_step: null, failure_vm_exit: null, failure_console: null, created_at: at }).execute();
+    const counts = await poolDesktopCounts(db);
+    assert.deepEqual(counts, [
+      { pool: 'a', state: 'in-use', count: 1, owned: 1 },
+      { pool: 'a', state: 'ready', count: 2, owned: 1 },
+      { pool: 'a', state: 'stopped', count: 1, owned: 1 },
+      { pool: 'b', state: 'booting', count: 1, owned: 0 },
+      { pool: 'b', state: 'logging-off', count: 1, owned: 1 },
+    ]);
+    const all = await poolDesktopsAll(db);
+    for (const k of counts) assert.equal(k.count, all.filter((d) => d.pool === k.pool && d.state === k.state).length, `${k.pool} ${k.state}`);
   } finally {
     await db.destroy();
   }

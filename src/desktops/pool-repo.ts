@@ -43,6 +43,12 @@ export const poolDesktopsOf = (db: Store, pool: string) => db.selectFrom('pool_d
 export const poolDesktopsAll = (db: Store) => db.selectFrom('pool_desktops').selectAll().orderBy('name').execute();
 /** The desktops someone has (in session, assigned, or a persistent one's owner), over every pool: sessions are among them. */
 export const poolDesktopsOwned = (db: Store) => db.selectFrom('pool_desktops').selectAll().where('user', 'is not', null).orderBy('name').execute();
+/** How many desktops each pool has in each state, and how many of those someone has (the metrics' gauges). */
+export async function poolDesktopCounts(db: Store): Promise<Array<{ pool: string; state: DesktopState; count: number; owned: number }>> {
+  const rows = await db.selectFrom('pool_desktops').select((eb) => ['pool', 'state', eb.fn.countAll().as('count'), eb.fn.count('user').as('owned')]).groupBy(['pool', 'state']).orderBy('pool').orderBy('state').execute();
+  // PostgreSQL's count is a bigint, which pg hands over as text.
+  return rows.map((r) => ({ pool: r.pool, state: r.state as DesktopState, count: Number(r.count), owned: Number(r.owned) }));
+}
 /** The desktops booting now, over every pool (what the boot-storm limit counts): not every pool desktop's row. */
 export const poolDesktopsBooting = (db: Store) => db.selectFrom('pool_desktops').select(['name', 'state']).where('state', '=', 'booting').orderBy('name').execute();
 
