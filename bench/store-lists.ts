@@ -1,7 +1,7 @@
 // The API's lists at 10,000 desktops and 1,000 users, SQLite vs PostgreSQL, from 50 concurrent readers; p50/p99 per
 // list, two ways in the same run, alternated block by block:
 //   store: the queries GET /v1/pools (the pools, every pool desktop, the images' current versions: 3 queries) and
-//          GET /v1/desktops (the desktops, every VM's name: 2) ask, run by the same repository functions in this process;
+//          GET /v1/desktops (the desktops, every VM's name, host and agent report: 2) ask, run by the same repository functions in this process;
 //   http:  the same two GETs through a real `ardesia serve` on the same store (plain HTTP on a loopback port, the root
 //          token, keep-alive connections; each answer read to its last byte and its size checked).
 // The daemon starts on a consistent world its reconcile and spare planner rightly leave alone: every desktop cold
@@ -17,7 +17,7 @@ import pg from 'pg';
 import { openStore, type Store } from '../src/store/db.js';
 import { poolDesktopsAll, poolList } from '../src/desktops/pool-repo.js';
 import { desktopList, imageCurrentVersions } from '../src/images/repo.js';
-import { vmNames } from '../src/store/vms.js';
+import { vmPlacements } from '../src/store/vms.js';
 import { Pool } from '../src/contract/pools.js';
 import { VmSpec } from '../src/contract/vm.js';
 import { dataPaths } from '../src/storage/paths.js';
@@ -100,9 +100,9 @@ function storeLists(db: Store): Lists {
       const names = new Set(pools.map((p) => p.name));
       return pools.length === POOLS && images.has('gold') ? desktops.filter((d) => names.has(d.pool)).length : 0;
     },
-    /** What DesktopService.list asks: the desktops, then every VM's name (its state comes from memory). */
+    /** What DesktopService.list asks: the desktops, then every VM's name, host and agent report (its state from memory, or its agent's report). */
     async desktops() {
-      const [desktops] = await Promise.all([desktopList(db), vmNames(db)]);
+      const [desktops] = await Promise.all([desktopList(db), vmPlacements(db)]);
       return desktops.length;
     },
   };

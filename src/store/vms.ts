@@ -52,8 +52,10 @@ export async function vmListMoving(db: Store): Promise<VmRecord[]> {
   return rows.map(fromRow);
 }
 
-export async function vmNames(db: Store): Promise<string[]> {
-  return (await db.selectFrom('vms').select('name').execute()).map((r) => r.name);
+/** Every VM's name, host and its agent's last report: what a list of desktops needs to show their VMs' states. */
+export async function vmPlacements(db: Store): Promise<Array<Pick<VmRecord, 'name' | 'host' | 'observed'>>> {
+  const rows = await db.selectFrom('vms').select(['name', 'host', 'observed']).execute();
+  return rows.map((r) => ({ name: r.name, host: r.host, observed: r.observed === null ? null : VmObserved.parse(JSON.parse(r.observed)) }));
 }
 
 /** The host the VM runs on or last ran on. */

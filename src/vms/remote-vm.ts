@@ -23,7 +23,7 @@ export interface RemoteVmDriver {
 }
 
 /** A remote VM's state as its agent last reported it: stopped when it reported nothing. */
-export function remoteRuntimeView(rec: VmRecord): Pick<VmStatus, 'state' | 'pid' | 'accel' | 'startedAt'> & { running: boolean } {
+export function remoteRuntimeView(rec: Pick<VmRecord, 'observed'>): Pick<VmStatus, 'state' | 'pid' | 'accel' | 'startedAt'> & { running: boolean } {
   const o = rec.observed;
   if (!o || o.state === 'stopped') return { running: false, state: 'stopped', pid: null, accel: null, startedAt: null };
   return { running: true, state: o.state, pid: o.pid, accel: o.accel, startedAt: o.startedAt };

@@ -15,7 +15,7 @@ import { freeTcpPort } from '../gateway/free-port.js';
 import { spiceUsesTls } from '../hypervisor/qemu/spice-args.js';
 import { spiceCredentialsEnsure } from '../tls/certs.js';
 import type { Store } from '../store/db.js';
-import { type VmRecord, vmDelete, vmGet, vmInsert, vmList, vmNames, vmSetDesired, vmUpdateSpec } from '../store/vms.js';
+import { type VmRecord, vmDelete, vmGet, vmInsert, vmList, vmPlacements, vmSetDesired, vmUpdateSpec } from '../store/vms.js';
 import { unprivilegedAccount } from '../lib/unprivileged-account.js';
 import { backingChains, handRuntimeFolder, specForAccount, spiceCredentialsForAccount } from './qemu-confinement.js';
 import { accountForStart, releaseVmUid } from './vm-uids.js';
@@ -28,7 +28,7 @@ import { VmStates } from './vm-states.js';
 import { type RemoteVmDriver, remoteRuntimeView } from './remote-vm.js';
 import { VM_COMMAND_DATA_MAX_BYTES } from '../contract/agent.js';
 import type { StartOptions, StateToResume, VmManagerOptions } from './vm-manager-options.js';
-import { monitorFailed, parseSpec, RUNTIME_OPS, type RuntimeOp, screendumpPng, vmStatusView } from './vm-status.js';
+import { monitorFailed, parseSpec, RUNTIME_OPS, type RuntimeOp, screendumpPng, vmSeen, vmStatusView } from './vm-status.js';
 
 /** A paused QEMU left behind by a live migration quits at once (QMP quit); this bounds the wait for it. */
 const HAND_OFF_EXIT_MS = 10_000;
@@ -104,9 +104,11 @@ export class VmManager {
     return (await vmList(this.db)).map((r) => this.statusOf(r));
   }
 
-  /** Every defined VM's state in one query (lists of desktops read it without a query per row). */
+  /** Every defined VM's state in one query (lists of desktops read it without a query per row), as `vm status` has it:
+   *  one on an agent's host as its agent last reported it. */
   async states(): Promise<Map<string, VmStatus['state']>> {
-    return new Map((await vmNames(this.db)).map((name) => [name, this.runtimes.get(name)?.state ?? 'stopped']));
+    const remote = this.opts.remote;
+    return new Map((await vmPlacements(this.db)).map((r) => [r.name, vmSeen(r, this.runtimes.get(r.name), remote?.isRemote(r.host) === true).state]));
   }
 
   /** The host of a VM that runs under a remote agent now (as its agent last reported), or undefined. */

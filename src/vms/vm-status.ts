@@ -13,14 +13,16 @@ import type { VmRuntime } from '../hypervisor/vm-runtime.js';
 import type { VmRecord } from '../store/vms.js';
 import { remoteRuntimeView } from './remote-vm.js';
 
-/** A VM as `vm status` shows it: its QEMU of this daemon first; else, on another host, as its agent last reported it. */
+/** What runs of a VM: its QEMU of this daemon first; else, placed on another host, as its agent last reported it. */
+export function vmSeen(rec: Pick<VmRecord, 'observed'>, rt: Pick<VmRuntime, 'state' | 'pid' | 'accel' | 'startedAt'> | undefined, onAnotherHost: boolean): ReturnType<typeof remoteRuntimeView> {
+  if (rt) return { running: true, state: rt.state, pid: rt.pid, accel: rt.accel, startedAt: rt.startedAt };
+  return onAnotherHost ? remoteRuntimeView(rec) : { running: false, state: 'stopped', pid: null, accel: null, startedAt: null };
+}
+
+/** A VM as `vm status` shows it (vmSeen). */
 export function vmStatusView(rec: VmRecord, rt: VmRuntime | undefined, onAnotherHost: boolean): VmStatus {
   const spec = rt?.spec ?? rec.spec;
-  const seen = rt
-    ? { running: true, state: rt.state, pid: rt.pid, accel: rt.accel, startedAt: rt.startedAt }
-    : onAnotherHost
-      ? remoteRuntimeView(rec)
-      : { running: false, state: 'stopped' as const, pid: null, accel: null, startedAt: null };
+  const seen = vmSeen(rec, rt, onAnotherHost);
   return {
     name: rec.name,
     state: seen.state,
