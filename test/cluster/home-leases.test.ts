@@ -21,6 +21,7 @@ import { openStore } from '../../src/store/db.js';
 import pino from 'pino';
 import { guestArtifacts } from '../helpers/guests.js';
 import { qemuPidsUnder, TestDaemon, until } from '../helpers/daemon.js';
+import { sanlockAnswers } from '../helpers/sanlock.js';
 import { helperImage, untilDesktops, userClient } from '../pools/support.js';
 import { assertHostLossOutcome, LOST_HOST_VMS, runningVmRow } from './host-loss-support.js';
 
@@ -55,7 +56,7 @@ class Host {
   async start(): Promise<void> {
     // unshare execs sanlock: the daemon's pid is this child's, and its namespaces are the host's.
     this.daemon = spawn('unshare', ['--mount', '--net', '--propagation', 'private', '--', 'sanlock', 'daemon', '-D', '-w', '0', '-L', '-1', '-U', 'sanlock', '-G', 'sanlock'], { env: this.env, stdio: 'ignore', detached: true });
-    await until(`${this.name}'s sanlock daemon`, () => existsSync(join(this.runDir, 'sanlock.sock')), 30_000, 100);
+    await sanlockAnswers(this.name, this.env);
   }
 
   /** Runs a command in this host's namespaces (nsenter into the daemon's). */

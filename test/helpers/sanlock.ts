@@ -1,7 +1,7 @@
 // sanlock daemons for tests: one per simulated host, each with its own run folder (SANLOCK_RUN_DIR) and mount and
 // network namespaces, no watchdog (-w 0: these machines never load softdog nor touch /dev/watchdog).
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { until } from './daemon.js';
 
@@ -9,6 +9,12 @@ import { until } from './daemon.js';
 export function diskFolder(): string {
   const fs = execFileSync('stat', ['-f', '-c', '%T', '/tmp'], { encoding: 'utf8' }).trim();
   return mkdtempSync(fs === 'tmpfs' ? '/var/tmp/ardl-' : '/tmp/ardl-');
+}
+
+/** Waits until the sanlock daemon of `env`'s run folder answers a client: its socket file exists from its bind(), before it
+ *  listens, and a join asked in between is refused (ECONNREFUSED), which a loaded machine made happen. */
+export async function sanlockAnswers(name: string, env: NodeJS.ProcessEnv): Promise<void> {
+  await until(`${name}'s sanlock daemon`, () => spawnSync('sanlock', ['client', 'status'], { env, stdio: 'ignore' }).status === 0 || undefined, 30_000, 100);
 }
 
 export class SanlockDaemon {
@@ -32,7 +38,7 @@ export class SanlockDaemon {
     rmSync(join(this.runDir, 'sanlock.sock'), { force: true });
     // unshare execs sanlock: the daemon's pid is this child's, and its namespaces are the host's.
     this.process = spawn('unshare', ['--mount', '--net', '--propagation', 'private', '--', 'sanlock', 'daemon', '-D', '-w', '0', '-L', '-1', '-U', 'sanlock', '-G', 'sanlock'], { env: this.env, stdio: 'ignore', detached: true });
-    await until(`${this.name}'s sanlock daemon`, () => existsSync(join(this.runDir, 'sanlock.sock')), 30_000, 100);
+    await sanlockAnswers(this.name, this.env);
   }
 
   /** Gone at once, its clients' leases left on the disk to expire (a power loss, as its host sees it). */

@@ -108,7 +108,10 @@ async function poolForDora(): Promise<void> {
   await api.request('POST', '/v1/users', { name: USER, password: PASSWORD });
   await api.request('POST', '/v1/pools', { name: 'tc', image: 'bb', warmSpares: 1, maxDesktops: 2, memoryMiB: 192, entitled: { users: [USER] } });
   await until('the warm spare', async () => (await api.request<Array<{ state: string }>>('GET', '/v1/pools/tc/desktops')).some((d) => d.state === 'ready'), 300_000, 1000)
-    .catch(async (err: Error) => { throw new Error(`${err.message}; desktops: ${JSON.stringify(await api.request('GET', '/v1/pools/tc/desktops').catch(() => 'unavailable'))}`); });
+    .catch(async (err: Error) => {
+      const spare = log().split('\n').filter((line) => /tc-1|pool tc\b/.test(line)).slice(-20).join('\n');
+      throw new Error(`${err.message}; desktops: ${JSON.stringify(await api.request('GET', '/v1/pools/tc/desktops').catch(() => 'unavailable'))}; the daemon on the spare:\n${spare}`);
+    });
 }
 
 /** Types `text` on the thin client's keyboard, one key (chord) at a time, as a person would. */
