@@ -73,6 +73,8 @@ export class AgentLinks {
   private readonly heldUntilFullSet = new WeakMap<WebSocket, ControllerMessage[]>();
   private readonly linkAddresses = new WeakMap<WebSocket, LinkAddresses>();
   private readonly hopCapable = new WeakSet<WebSocket>();
+  /** Links whose agent said it is joining the lockspace: logged once per link, however long sanlock holds it out. */
+  private readonly joiningLogged = new WeakSet<WebSocket>();
 
   constructor(private readonly db: Store, private readonly join: AgentJoin, private readonly log: Logger, private readonly onChange: (host: string) => void) {}
 
@@ -226,7 +228,10 @@ export class AgentLinks {
     }
     if (m.type === 'joining') {
       // Alive (any frame is), not up: only heartbeats, sent once it joined and is as desired, count it alive.
-      if (m.waitedMs < AGENT_HEARTBEAT_EVERY_MS * 1.5) this.log.info({ host, hostId: m.hostId }, `agent of host ${host} is joining the home leases' lockspace as host id ${m.hostId} (after an unclean stop sanlock frees the id only after host_dead_seconds)`);
+      if (!this.joiningLogged.has(socket)) {
+        this.joiningLogged.add(socket);
+        this.log.info({ host, hostId: m.hostId }, `agent of host ${host} is joining the home leases' lockspace as host id ${m.hostId} (after an unclean stop sanlock frees the id only after host_dead_seconds)`);
+      }
       return 'ok';
     }
     const row = await this.db.selectFrom('hosts').select('agent_report').where('name', '=', host).executeTakeFirst();

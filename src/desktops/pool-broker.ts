@@ -55,8 +55,8 @@ export class PoolBroker {
 
   private async sessionsAll(): Promise<SessionView[]> {
     return (await poolDesktopsOwned(this.d.ctx.db))
-      .filter((d) => d.user !== null && isInSession(d.state as DesktopState))
-      .map((d) => ({ user: d.user!, pool: d.pool, desktop: d.name }));
+      .filter((d) => isInSession(d.state as DesktopState))
+      .map((d) => ({ user: d.user, pool: d.pool, desktop: d.name }));
   }
 
   private async brokerView(pool: Pool): Promise<BrokerView> {

@@ -1,5 +1,5 @@
 // Store access for pools and pool desktops: rows ↔ wire views, nothing else.
-import type { Selectable } from 'kysely';
+import type { NotNull, Selectable } from 'kysely';
 import { ArdesiaError } from '../contract/errors.js';
 import { type DesktopFailure, type DesktopFailureStep, Pool, type DesktopState, type DesktopView } from '../contract/pools.js';
 import type { Store } from '../store/db.js';
@@ -42,7 +42,7 @@ export const poolDesktopGet = (db: Store, name: string) => db.selectFrom('pool_d
 export const poolDesktopsOf = (db: Store, pool: string) => db.selectFrom('pool_desktops').selectAll().where('pool', '=', pool).orderBy('name').execute();
 export const poolDesktopsAll = (db: Store) => db.selectFrom('pool_desktops').selectAll().orderBy('name').execute();
 /** The desktops someone has (in session, assigned, or a persistent one's owner), over every pool: sessions are among them. */
-export const poolDesktopsOwned = (db: Store) => db.selectFrom('pool_desktops').selectAll().where('user', 'is not', null).orderBy('name').execute();
+export const poolDesktopsOwned = (db: Store) => db.selectFrom('pool_desktops').selectAll().where('user', 'is not', null).$narrowType<{ user: NotNull }>().orderBy('name').execute();
 /** How many desktops each pool has in each state, and how many of those someone has (the metrics' gauges). */
 export async function poolDesktopCounts(db: Store): Promise<Array<{ pool: string; state: DesktopState; count: number; owned: number }>> {
   const rows = await db.selectFrom('pool_desktops').select((eb) => ['pool', 'state', eb.fn.countAll().as('count'), eb.fn.count('user').as('owned')]).groupBy(['pool', 'state']).orderBy('pool').orderBy('state').execute();

@@ -70,7 +70,7 @@ export class PoolSessions {
   }
 
   async list(who: Caller): Promise<SessionInfo[]> {
-    const rows = (await poolDesktopsOwned(this.ctx.db)).filter((d) => d.user !== null && isInSession(d.state as DesktopState) && (who.admin || d.user === who.name));
+    const rows = (await poolDesktopsOwned(this.ctx.db)).filter((d) => isInSession(d.state as DesktopState) && (who.admin || d.user === who.name));
     return Promise.all(rows.map((r) => this.sessionOf(r.name)));
   }
 
