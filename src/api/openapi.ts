@@ -32,6 +32,18 @@ function successResponse(r: ApiRoute): Record<string, unknown> {
   return { description: 'success', content: { 'application/json': { schema: jsonSchema(r.response) } } };
 }
 
+/** A route's query string, one parameter per field of its query schema. */
+function queryParameters(r: ApiRoute): Array<{ name: string; in: 'query'; required: boolean; schema: unknown }> {
+  if (!r.query) return [];
+  const described: unknown = jsonSchema(r.query);
+  if (!isObjectSchema(described)) return [];
+  return Object.entries(described.properties).map(([name, field]) => ({ name, in: 'query', required: described.required?.includes(name) ?? false, schema: field }));
+}
+
+function isObjectSchema(s: unknown): s is { properties: Record<string, unknown>; required?: string[] } {
+  return typeof s === 'object' && s !== null && 'properties' in s && typeof s.properties === 'object' && s.properties !== null;
+}
+
 /** The status of a route's success: 101 for a WebSocket upgrade. */
 export const successStatus = (r: ApiRoute): number => (r.stream === 'websocket' ? 101 : (r.status ?? 200));
 
@@ -48,7 +60,11 @@ export function openApiDocument(routes: ApiRoute[]): Record<string, unknown> {
       },
     };
     const names = [...r.url.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1]);
-    if (names.length) op.parameters = names.map((n) => ({ name: n, in: 'path', required: true, schema: { type: 'string' } }));
+    const parameters = [...names.map((n) => ({ name: n, in: 'path', required: true, schema: { type: 'string' } })), ...queryParameters(r)];
+    if (parameters.length) op.parameters = parameters;
+    if (parameters.some((p) => p.in === 'query' && p.name === 'after')) {
+      (op.responses as Record<string, Record<string, unknown>>)[String(successStatus(r))]!.headers = { Link: { description: 'rel="next": the next page\'s address, absent on the last page', schema: { type: 'string' } } };
+    }
     if (r.upload) op.requestBody = { required: true, content: { [r.upload]: { schema: { type: 'string', format: 'binary' } } } };
     else if (r.body) op.requestBody = { content: { 'application/json': { schema: zodToJsonSchema(r.body, { target: 'openApi3' }) } } };
     (paths[toOpenApiPath(r.url)] ??= {})[r.method.toLowerCase()] = op;

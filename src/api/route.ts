@@ -96,6 +96,8 @@ export interface RouteInput<P = Record<string, string | undefined>, B = unknown,
   received: { at: number; authenticatedAt: number };
   /** Adds a Set-Cookie header to the reply (a full cookie string, see src/auth/cookies.ts). */
   setCookie(cookie: string): void;
+  /** More items follow the page being returned: the reply's Link header (rel="next") names the page after `after`. */
+  nextPage(after: string): void;
   params: P;
   body: B;
   query: Q;

@@ -1,6 +1,7 @@
 // Desktop routes (root only): linked clones of an image version, with an optional home volume.
 import { z } from 'zod';
 import { DesktopCreateBody, DesktopStopBody } from '../contract/images.js';
+import { ListPageQuery, pageOfQuery } from '../contract/paging.js';
 import { DesktopInfoBody, listOf, namedResult } from './responses.js';
 import { type ApiRoute, defineRoute } from './route.js';
 
@@ -8,8 +9,12 @@ const NameParams = z.object({ name: z.string() });
 const who = (principal: string | undefined): string => principal ?? 'unknown';
 
 export const desktopRoutes: ApiRoute[] = [
-  defineRoute({ method: 'GET', url: '/v1/desktops', summary: 'List desktops', access: 'admin', response: listOf(DesktopInfoBody),
-    handler: async ({ app }) => app.desktops.list() }),
+  defineRoute({ method: 'GET', url: '/v1/desktops', summary: 'List desktops (all, or a page: ?limit=N, then the Link header\'s next page)', access: 'admin', query: ListPageQuery, response: listOf(DesktopInfoBody),
+    handler: async ({ app, query, nextPage }) => {
+      const page = await app.desktops.list(pageOfQuery(query));
+      if (page.next !== undefined) nextPage(page.next);
+      return page.items;
+    } }),
   defineRoute({
     method: 'POST',
     url: '/v1/desktops',

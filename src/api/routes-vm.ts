@@ -4,6 +4,7 @@ import { DiskSpec, NicSpec, BootSpec, VmSpec, Arch } from '../contract/vm.js';
 import { Readable } from 'node:stream';
 import { ArdesiaError } from '../contract/errors.js';
 import type { StartCaller } from '../contract/vm.js';
+import { ListPageQuery, pageOfQuery } from '../contract/paging.js';
 import { DeletedBody, RawBody, StreamBody, VmStatusBody, VmStopBody, VmWaitBody, listOf } from './responses.js';
 import { type ApiRoute, defineRoute, type Principal } from './route.js';
 
@@ -49,12 +50,15 @@ export const vmRoutes: ApiRoute[] = [
   defineRoute({
     method: 'GET',
     url: '/v1/vms',
-    summary: 'List VMs (those the caller may operate)',
+    summary: 'List VMs (those the caller may operate; all, or a page: ?limit=N, then the Link header\'s next page)',
     access: 'authenticated',
+    query: ListPageQuery,
     response: listOf(VmStatusBody),
-    handler: async ({ app, who }) => {
-      const all = await app.vms.list();
-      return all.filter((vm) => app.mayOperate(who, vm.spec));
+    handler: async ({ app, who, query, nextPage }) => {
+      // A page is read, then filtered: it may hold fewer VMs than its limit, and the Link header says whether more follow.
+      const page = await app.vms.listPage(pageOfQuery(query));
+      if (page.next !== undefined) nextPage(page.next);
+      return page.items.filter((vm) => app.mayOperate(who, vm.spec));
     },
   }),
   defineRoute({

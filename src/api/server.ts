@@ -33,6 +33,7 @@ import { opsRoutes } from './routes-ops.js';
 import { metricsRoutes } from './metrics.js';
 import { clientAddress, isTrustedProxy, NO_TRUSTED_PROXIES, originProblem, type TrustedProxies } from './request-guard.js';
 import { isUploadStream, uploadBody } from './upload-body.js';
+import { nextPageAddress } from '../contract/paging.js';
 
 export const ALL_ROUTES: ApiRoute[] = [...poolRoutes, ...systemRoutes, ...vmRoutes, ...imageRoutes, ...homeRoutes, ...desktopRoutes, ...gatewayRoutes, ...thinClientRoutes, ...userRoutes, ...mfaRoutes, ...kioskRoutes, ...metricsRoutes, ...opsRoutes, ...hostRoutes, ...directoryRoutes, ...timelineRoutes];
 
@@ -133,6 +134,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       const body = route.body ? parseInput(route.body, rawBody, 'body') : rawBody;
       const query = route.query ? parseInput(route.query, req.query, 'query') : req.query;
       const cookies: string[] = [];
+      let next: string | undefined;
       const result = await route.handler({
         app: opts.app,
         principal: who?.name,
@@ -142,11 +144,13 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
         userAgent: req.headers['user-agent'],
         received: { at: receivedAt, authenticatedAt },
         setCookie: (cookie) => cookies.push(cookie),
+        nextPage: (after) => (next = nextPageAddress(req.url, after)),
         params,
         body,
         query,
       });
       if (cookies.length) reply.header('set-cookie', cookies);
+      if (next !== undefined) reply.header('link', `<${next}>; rel="next"`);
       reply.status(route.status ?? 200);
       if (route.raw) return reply.type(route.contentType ?? 'text/plain; charset=utf-8').send(result);
       return result;

@@ -8,10 +8,13 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import type WebSocket from 'ws';
 import { ArdesiaError, type ErrorBody, isErrorCode } from '../contract/errors.js';
+import { nextPageOf } from '../contract/paging.js';
 import { fingerprintParse } from '../tls/fingerprint.js';
 import { type ServerTrust, verifiedTlsConnect } from './tls-trust.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/ardesia';
+/** The page the CLI reads a long list by: each answer bounded, the daemon's other requests served between pages. */
+export const LIST_PAGE_SIZE = 500;
 
 // Node's global agent drops a socket idle for 5 s; `vm wait`, `stop -w` and long polls are idle far longer.
 const NO_IDLE_TIMEOUT_AGENT = new Agent({ keepAlive: false });
@@ -149,12 +152,13 @@ export function errorOfAnswer(status: number, body: unknown, text: string): Arde
   return new ArdesiaError('DAEMON_UNREACHABLE', `the server answered HTTP ${status} without an Ardesia error (is it the Ardesia daemon?): ${text.slice(0, 200)}`);
 }
 
-/** A whole answer: its JSON on success, else the daemon's error. */
-function jsonAnswer<T>(res: IncomingMessage, resolve: (value: T) => void, reject: (err: unknown) => void): void {
+/** A whole answer: its JSON on success (with the answer's headers to `onHeaders`), else the daemon's error. */
+function jsonAnswer<T>(res: IncomingMessage, resolve: (value: T) => void, reject: (err: unknown) => void, onHeaders?: (headers: IncomingMessage['headers']) => void): void {
   const chunks: Buffer[] = [];
   res.on('data', (c: Buffer) => chunks.push(c));
   res.on('end', () => {
     const parsed = answerBody(res, Buffer.concat(chunks).toString('utf8'));
+    onHeaders?.(res.headers);
     if ((res.statusCode ?? 500) < 400) return resolve(parsed.value as T);
     reject(errorOfAnswer(res.statusCode ?? 500, parsed.value, parsed.text));
   });
@@ -167,6 +171,23 @@ export class ApiClient {
     return new Promise((resolve, reject) => {
       this.send(method, path, body, timeoutMs, reject, (res) => jsonAnswer<T>(res, resolve, reject));
     });
+  }
+
+  /** Every item of a paged list (src/contract/paging.ts): pages of `pageSize`, each next one named by the Link header. */
+  async requestAll<T>(path: string, pageSize = LIST_PAGE_SIZE): Promise<T[]> {
+    const items: T[] = [];
+    let next: string | undefined = `${path}${path.includes('?') ? '&' : '?'}limit=${pageSize}`;
+    while (next !== undefined) {
+      let link: string | undefined;
+      const page: T[] = await new Promise((resolve, reject) => {
+        this.send('GET', next!, undefined, 0, reject, (res) => jsonAnswer<T[]>(res, resolve, reject, (h) => (link = Array.isArray(h.link) ? h.link.join(', ') : h.link)));
+      });
+      items.push(...page);
+      const after: string | undefined = nextPageOf(link);
+      if (after === next) throw new ArdesiaError('DAEMON_UNREACHABLE', `the server named the page ${next} as its own next page (is it the Ardesia daemon?)`);
+      next = after;
+    }
+    return items;
   }
 
   /** A streamed success body written to `file` (created 0600); an error answer is thrown as the daemon's error. */

@@ -15,6 +15,7 @@ import { createLinkedClone, resetLinkedClone, safeName } from '../storage/index.
 import { PoolNetwork, poolNics } from '../contract/network.js';
 import type { HomeService } from './homes.js';
 import { poolDesktopGet } from './pool-repo.js';
+import { type NamePage, type Paged, pageMap, pageOf } from '../store/paging.js';
 
 export const HOME_DISK_SERIAL = 'ardesia-home';
 const FORCE_STOP_WAIT_MS = 15_000;
@@ -105,10 +106,13 @@ export class DesktopService {
     );
   }
 
-  async list(): Promise<DesktopInfo[]> {
-    // Two queries whatever the count: the desktops, then every VM's state (not one VM look-up per desktop).
-    const [rows, states] = await Promise.all([desktopList(this.ctx.db), this.ctx.vms.states()]);
-    return rows.map((r) => this.infoOf(r, states.get(r.vm_name) ?? 'absent'));
+  /** Every desktop, or one page of them by name. Two queries whatever the count: the desktops, then their VMs' states
+   *  (all of them for the whole list, the page's for a page; not one VM look-up per desktop). */
+  async list(page?: NamePage): Promise<Paged<DesktopInfo>> {
+    const [rows, every] = await Promise.all([desktopList(this.ctx.db, page), page ? undefined : this.ctx.vms.states()]);
+    const paged = pageOf(rows, page, (r) => r.name);
+    const states = every ?? (await this.ctx.vms.states(paged.items.map((r) => r.vm_name)));
+    return pageMap(paged, (r) => this.infoOf(r, states.get(r.vm_name) ?? 'absent'));
   }
 
   async show(name: string): Promise<DesktopInfo> {

@@ -14,7 +14,7 @@ export interface VmControl {
   undefine(name: string): Promise<void>;
   get(name: string): Promise<VmStatus>;
   /** Every defined VM's state, in one store query. */
-  states(): Promise<Map<string, VmStatus['state']>>;
+  states(names?: readonly string[]): Promise<Map<string, VmStatus['state']>>;
   start(name: string, adHoc?: Partial<VmSpecInput>, template?: string, caller?: StartCaller, opts?: { fromTemplate?: TemplateToLoad; templateRam?: string; launchPrefix?: string[] }): Promise<VmStatus>;
   stop(name: string, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }>;
   consoleLog(name: string, maxBytes: number): Promise<Buffer>;

@@ -2,6 +2,7 @@
 import type { Selectable } from 'kysely';
 import { now } from '../lib/time.js';
 import type { Store } from '../store/db.js';
+import { type NamePage, pageLimit } from '../store/paging.js';
 import type { DesktopTable, HomeTable, ImageTable, ImageVersionTable, MaintenanceSessionTable } from '../store/schema.js';
 
 export type ImageRow = Selectable<ImageTable>;
@@ -22,7 +23,15 @@ export const desktopGet = (db: Store, name: string) => db.selectFrom('desktops')
 export async function imageCurrentVersions(db: Store): Promise<Map<string, number | null>> {
   return new Map((await db.selectFrom('images').select(['name', 'current_version']).execute()).map((r) => [r.name, r.current_version]));
 }
-export const desktopList = (db: Store) => db.selectFrom('desktops').selectAll().orderBy('name').execute();
+/** Every desktop by name, or one page of them (`pageLimit` rows: one more than the page). */
+export const desktopList = (db: Store, page?: NamePage) =>
+  db
+    .selectFrom('desktops')
+    .selectAll()
+    .$if(page?.after !== undefined, (q) => q.where('name', '>', page!.after!))
+    .$if(page !== undefined, (q) => q.limit(pageLimit(page!)))
+    .orderBy('name')
+    .execute();
 export const desktopsOfImage = (db: Store, image: string) => db.selectFrom('desktops').selectAll().where('image', '=', image).orderBy('name').execute();
 /** Pool desktops on an image: with desktopsOfImage, the image's dependants. */
 export const poolDesktopsOfImage = (db: Store, image: string) => db.selectFrom('pool_desktops').selectAll().where('image', '=', image).orderBy('name').execute();

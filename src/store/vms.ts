@@ -2,6 +2,7 @@
 import { VmMoveIntent, VmObserved } from '../contract/agent.js';
 import { VmSpec } from '../contract/vm.js';
 import type { Store } from './db.js';
+import { type NamePage, pageLimit } from './paging.js';
 import type { Selectable, Updateable } from 'kysely';
 import type { VmTable } from './schema.js';
 
@@ -41,8 +42,21 @@ function fromRow(row: Selectable<VmTable>): VmRecord {
   };
 }
 
-export async function vmList(db: Store): Promise<VmRecord[]> {
-  const rows = await db.selectFrom('vms').selectAll().orderBy('name').execute();
+/** Every VM by name, or one page of them (`pageLimit` rows: one more than the page). */
+export async function vmList(db: Store, page?: NamePage): Promise<VmRecord[]> {
+  const rows = await db
+    .selectFrom('vms')
+    .selectAll()
+    .$if(page?.after !== undefined, (q) => q.where('name', '>', page!.after!))
+    .$if(page !== undefined, (q) => q.limit(pageLimit(page!)))
+    .orderBy('name')
+    .execute();
+  return rows.map(fromRow);
+}
+
+/** The VMs placed on `host`: what its agent's link is sent and checked against. */
+export async function vmListOnHost(db: Store, host: string): Promise<VmRecord[]> {
+  const rows = await db.selectFrom('vms').selectAll().where('host', '=', host).orderBy('name').execute();
   return rows.map(fromRow);
 }
 
@@ -52,9 +66,14 @@ export async function vmListMoving(db: Store): Promise<VmRecord[]> {
   return rows.map(fromRow);
 }
 
-/** Every VM's name, host and its agent's last report: what a list of desktops needs to show their VMs' states. */
-export async function vmPlacements(db: Store): Promise<Array<Pick<VmRecord, 'name' | 'host' | 'observed'>>> {
-  const rows = await db.selectFrom('vms').select(['name', 'host', 'observed']).execute();
+/** Every VM's (or these VMs') name, host and its agent's last report: what a list of desktops needs to show their VMs' states. */
+export async function vmPlacements(db: Store, names?: readonly string[]): Promise<Array<Pick<VmRecord, 'name' | 'host' | 'observed'>>> {
+  if (names?.length === 0) return [];
+  const rows = await db
+    .selectFrom('vms')
+    .select(['name', 'host', 'observed'])
+    .$if(names !== undefined, (q) => q.where('name', 'in', names!))
+    .execute();
   return rows.map((r) => ({ name: r.name, host: r.host, observed: r.observed === null ? null : VmObserved.parse(JSON.parse(r.observed)) }));
 }
 

@@ -15,6 +15,7 @@ import { freeTcpPort } from '../gateway/free-port.js';
 import { spiceUsesTls } from '../hypervisor/qemu/spice-args.js';
 import { spiceCredentialsEnsure } from '../tls/certs.js';
 import type { Store } from '../store/db.js';
+import { type NamePage, type Paged, pageMap, pageOf } from '../store/paging.js';
 import { type VmRecord, vmDelete, vmGet, vmInsert, vmList, vmPlacements, vmSetDesired, vmUpdateSpec } from '../store/vms.js';
 import { unprivilegedAccount } from '../lib/unprivileged-account.js';
 import { backingChains, handRuntimeFolder, specForAccount, spiceCredentialsForAccount } from './qemu-confinement.js';
@@ -101,14 +102,19 @@ export class VmManager {
   }
 
   async list(): Promise<VmStatus[]> {
-    return (await vmList(this.db)).map((r) => this.statusOf(r));
+    return (await this.listPage()).items;
   }
 
-  /** Every defined VM's state in one query (lists of desktops read it without a query per row), as `vm status` has it:
-   *  one on an agent's host as its agent last reported it. */
-  async states(): Promise<Map<string, VmStatus['state']>> {
+  /** Every VM, or one page of them by name. */
+  async listPage(page?: NamePage): Promise<Paged<VmStatus>> {
+    return pageMap(pageOf(await vmList(this.db, page), page, (r) => r.name), (r) => this.statusOf(r));
+  }
+
+  /** Every defined VM's (or these VMs') state in one query (lists of desktops read it without a query per row), as `vm
+   *  status` has it: one on an agent's host as its agent last reported it. */
+  async states(names?: readonly string[]): Promise<Map<string, VmStatus['state']>> {
     const remote = this.opts.remote;
-    return new Map((await vmPlacements(this.db)).map((r) => [r.name, vmSeen(r, this.runtimes.get(r.name), remote?.isRemote(r.host) === true).state]));
+    return new Map((await vmPlacements(this.db, names)).map((r) => [r.name, vmSeen(r, this.runtimes.get(r.name), remote?.isRemote(r.host) === true).state]));
   }
 
   /** The host of a VM that runs under a remote agent now (as its agent last reported), or undefined. */

@@ -2,11 +2,16 @@
 // and desktops (they once ran one per pool per field: 201 at 100 pools), and their replies are the same as each
 // item's own route gives. The daemon counts each request's queries with Kysely's log hook and logs them (debug).
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, test } from 'node:test';
+import type { VmStatus } from '../../src/contract/vm.js';
+import { nextPageOf } from '../../src/contract/paging.js';
 import type { PoolView } from '../../src/contract/pools.js';
 import type { DesktopInfo } from '../../src/contract/images.js';
 import { openStore, storeLocation, type Store } from '../../src/store/db.js';
 import { TestDaemon, until } from '../helpers/daemon.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 let daemon: TestDaemon;
 let store: Store;
@@ -67,4 +72,90 @@ test('GET /v1/pools and GET /v1/desktops: the same number of queries at 2 and at
   for (const d of big.desktops.body) assert.deepEqual(d, await daemon.api().request<DesktopInfo>('GET', `/v1/desktops/${d.name}`));
   assert.deepEqual(new Set(big.desktops.body.map((d) => d.state)), new Set(['stopped', 'absent']), 'defined VMs are stopped, the others absent');
   assert.equal(big.pools.body.find((p) => p.name === 'lq3')?.counts.byState.failed, 1);
+});
+
+/** GET `path` over the daemon's socket with `token` (root's by default): the status, the JSON body and the Link header. */
+function getRaw(path: string, token = readFileSync(join(daemon.dataDir, 'root.token'), 'utf8').trim()): Promise<{ status: number; body: unknown; link: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: daemon.socket, path, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')), link: [res.headers.link ?? []].flat().join(', ') || undefined }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Every page of `first`, following each reply's Link header: the pages' item names. */
+async function pagesOf(first: string, token?: string): Promise<string[][]> {
+  const pages: string[][] = [];
+  for (let next: string | undefined = first; next !== undefined; ) {
+    const r = await getRaw(next, token);
+    assert.equal(r.status, 200, `${next}: ${JSON.stringify(r.body)}`);
+    pages.push((r.body as Array<{ name: string }>).map((x) => x.name));
+    next = nextPageOf(r.link);
+    assert.ok(pages.length < 100, 'the pages end');
+  }
+  return pages;
+}
+
+test('GET /v1/desktops and GET /v1/vms a page at a time: every item once, in order, the same as the whole list; the last page has no next link', async () => {
+  if ((await daemon.api().request<DesktopInfo[]>('GET', '/v1/desktops')).length < 30) await seed(0, 30, 3);
+  const whole = await daemon.api().request<DesktopInfo[]>('GET', '/v1/desktops');
+  const pages = await pagesOf('/v1/desktops?limit=7');
+  assert.deepEqual(pages.map((p) => p.length), [7, 7, 7, 7, 2]);
+  assert.deepEqual(pages.flat(), whole.map((d) => d.name));
+  const third = await getRaw(`/v1/desktops?limit=7&after=${whole[13]!.name}`);
+  assert.deepEqual(third.body, whole.slice(14, 21), 'a page is the whole list\'s items, states included');
+  assert.equal(nextPageOf(third.link), `/v1/desktops?limit=7&after=${whole[20]!.name}`);
+  assert.equal((await getRaw(`/v1/desktops?limit=30`)).link, undefined, 'a page that holds the rest is the last');
+
+  // A desktop added between pages is found by the next pages when its name sorts after the last one read.
+  const [firstPage] = await pagesOf('/v1/desktops?limit=1000');
+  assert.equal(firstPage!.length, whole.length);
+  const before = (await getRaw('/v1/desktops?limit=10')).link!;
+  await store.insertInto('desktops').values({ name: 'zz-late', image: 'gold', version: 1, follows_latest: 0, home_user: null, vm_name: 'zz-late', created_at: at, network: '{"mode":"none"}' }).execute();
+  assert.equal((await pagesOf(nextPageOf(before)!)).flat().at(-1), 'zz-late');
+  await store.deleteFrom('desktops').where('name', '=', 'zz-late').execute();
+
+  const vms = await daemon.api().request<VmStatus[]>('GET', '/v1/vms');
+  assert.ok(vms.length >= 15, `${vms.length} VMs`);
+  const vmPages = await pagesOf('/v1/vms?limit=4');
+  assert.deepEqual(vmPages.flat(), vms.map((v) => v.name));
+  assert.deepEqual(await daemon.api().requestAll<VmStatus>('/v1/vms', 4), vms, 'the CLI\'s client follows the pages');
+  assert.deepEqual(await daemon.api().requestAll<DesktopInfo>('/v1/desktops', 3), whole);
+
+  // A user who may operate none of them gets empty pages, each with its next link: a short page is not the end.
+  await daemon.api().request('POST', '/v1/users', { name: 'lq-ann', password: 'Quiet-Harbour-4821' });
+  const ann = (await daemon.api().request<{ token: string }>('POST', '/v1/auth/tokens', { user: 'lq-ann', password: 'Quiet-Harbour-4821' })).token;
+  const annPages = await pagesOf('/v1/vms?limit=4', ann);
+  assert.equal(annPages.length, vmPages.length);
+  assert.deepEqual(annPages.flat(), []);
+  assert.equal((await getRaw('/v1/desktops?limit=4', ann)).status, 403, 'the desktops list is for administrators, paged or not');
+});
+
+test('GET /v1/desktops?limit=N: the same store queries per page as for the whole list', async () => {
+  if ((await daemon.api().request<DesktopInfo[]>('GET', '/v1/desktops')).length < 30) await seed(0, 30, 3);
+  const whole = await queriesOf<DesktopInfo[]>('GET /v1/desktops', '/v1/desktops');
+  const page = await queriesOf<DesktopInfo[]>('GET /v1/desktops', '/v1/desktops?limit=5&after=sd1');
+  assert.equal(page.body.length, 5);
+  assert.equal(page.queries, whole.queries, `whole list ${whole.queries} queries, a page ${page.queries}`);
+});
+
+test('a bad page is refused with what the list accepts, and nothing else in the query string is taken', async () => {
+  const cases: Array<[string, RegExp]> = [
+    ['/v1/desktops?limit=0', /query\.limit/],
+    ['/v1/desktops?limit=1001', /query\.limit/],
+    ['/v1/desktops?limit=ten', /query\.limit/],
+    ['/v1/vms?after=sd1', /query\.after: after is the continuation of a page: give limit too/],
+    ['/v1/vms?limit=5&offset=10', /offset/],
+  ];
+  for (const [path, message] of cases) {
+    const r = await getRaw(path);
+    assert.equal(r.status, 400, path);
+    const e = (r.body as { error: { code: string; message: string } }).error;
+    assert.equal(e.code, 'BAD_REQUEST', path);
+    assert.match(e.message, message, path);
+  }
 });

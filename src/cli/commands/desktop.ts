@@ -72,7 +72,7 @@ export function registerDesktopCommands(program: Command): void {
   desktop
     .command('list')
     .action(async (_f: unknown, cmd: Command) => {
-      const ds = await client(cmd).request<DesktopInfo[]>('GET', '/v1/desktops');
+      const ds = await client(cmd).requestAll<DesktopInfo>('/v1/desktops');
       output(wantsJson(cmd), wantsJson(cmd) ? ds : table(['NAME', 'STATE', 'IMAGE', 'VERSION', 'HOME'], ds.map(line)));
     });
 

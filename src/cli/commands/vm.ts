@@ -116,7 +116,7 @@ export function registerVmCommands(program: Command): void {
     .addOption(flag('--timeout <seconds>', 'with -w, how long the guest may take (or 5m)', duration({ bareUnit: 's', minMs: 0, maxMs: MAX_STOP_WAIT_MS }), '60'))
     .action(async (names: string[], flags: { all?: boolean; force?: boolean; wait?: boolean; toDisk?: boolean; timeout: number }, cmd: Command) => {
       const api = client(cmd);
-      if (flags.all) names = (await api.request<VmStatus[]>('GET', '/v1/vms')).filter((v) => v.state !== 'stopped').map((v) => v.name);
+      if (flags.all) names = (await api.requestAll<VmStatus>('/v1/vms')).filter((v) => v.state !== 'stopped').map((v) => v.name);
       else if (names.length === 0) throw new ArdesiaError('BAD_REQUEST', 'name a VM to stop, or use -a for all');
       const waitMs = flags.wait ? flags.timeout : undefined;
       const results = await Promise.all(
@@ -152,7 +152,7 @@ export function registerVmCommands(program: Command): void {
     .argument('[name]')
     .action(async (name: string | undefined, _f: unknown, cmd: Command) => {
       const api = client(cmd);
-      const vms = name ? [await api.request<VmStatus>('GET', `/v1/vms/${encodeURIComponent(name)}`)] : await api.request<VmStatus[]>('GET', '/v1/vms');
+      const vms = name ? [await api.request<VmStatus>('GET', `/v1/vms/${encodeURIComponent(name)}`)] : await api.requestAll<VmStatus>('/v1/vms');
       if (json(cmd)) return output(true, name ? vms[0] : vms);
       console.log(table(['NAME', 'STATE', 'PID', 'VCPUS', 'MEMORY', 'ACCEL', 'OWNER', 'LAST STOP'], vms.map(statusLine)));
       for (const v of vms.filter((x) => x.hostLoss)) console.log(`\n${terminalSafeLine(`${v.name}: ${v.hostLoss}`)}`);
