@@ -49,6 +49,11 @@ export async function poolDesktopCounts(db: Store): Promise<Array<{ pool: string
   // PostgreSQL's count is a bigint, which pg hands over as text.
   return rows.map((r) => ({ pool: r.pool, state: r.state as DesktopState, count: Number(r.count), owned: Number(r.owned) }));
 }
+/** How many desktops each pool has in each state on each image version (a list of pools counts them without their rows). */
+export async function poolDesktopGroups(db: Store): Promise<Array<{ pool: string; state: DesktopState; version: number; count: number }>> {
+  const rows = await db.selectFrom('pool_desktops').select((eb) => ['pool', 'state', 'version', eb.fn.countAll().as('count')]).groupBy(['pool', 'state', 'version']).execute();
+  return rows.map((r) => ({ pool: r.pool, state: r.state as DesktopState, version: r.version, count: Number(r.count) }));
+}
 /** The desktops booting now, over every pool (what the boot-storm limit counts): not every pool desktop's row. */
 export const poolDesktopsBooting = (db: Store) => db.selectFrom('pool_desktops').select(['name', 'state']).where('state', '=', 'booting').orderBy('name').execute();
 

@@ -23,7 +23,7 @@ import { placementRefusalForUser } from '../contract/hosts.js';
 import { isEntitled } from './broker-plan.js';
 import { isInSession } from './lifecycle.js';
 import { type DesktopMachine, targetVersionOf } from './pool-machine.js';
-import { desktopViewOf, nowIso, poolDesktopsAll, poolDesktopsOf, poolGet, poolList, poolOf, requirePool } from './pool-repo.js';
+import { desktopViewOf, nowIso, poolDesktopGroups, poolDesktopsAll, poolDesktopsOf, poolDesktopsOwned, poolGet, poolList, poolOf, requirePool } from './pool-repo.js';
 import { PoolPlanner } from './pool-planner.js';
 import { type Caller, type PoolServiceEvents, type PoolServiceOptions, SESSION_END_STATES } from './pool-events.js';
 import { PoolSessions } from './pool-sessions.js';
@@ -32,7 +32,9 @@ import { type ConnectTimes, LoginTimelines } from './login-timeline-recorder.js'
 import { UsageRecorder } from './usage-recorder.js';
 import { type ForecastQuery, poolForecast, recordSessionEnds } from './pool-forecast.js';
 import type { Forecast } from './forecast.js';
-import { rolloutPendingAtLogoff, versionCounts } from './spares-plan.js';
+import { rolloutPendingAtLogoff } from './spares-plan.js';
+import { type PoolTally, tallyOfDesktops, tallyOfGroups } from './pool-tally.js';
+import { groupBy } from '../lib/group-by.js';
 
 /** A pool as `who` may see it: hosts and their capacities only for administrators. */
 export function viewForCaller(view: PoolView, who: Pick<Caller, 'admin'>): PoolView {
@@ -202,16 +204,17 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       .map((p) => `pool ${p.name}`);
   }
 
-  /** Three queries whatever the number of pools and desktops (the pools, every pool desktop, the images' versions). */
+  /** Four queries whatever the number of pools and desktops, none reading every desktop's row: the pools, their desktops
+   *  counted by state and version, the desktops someone has (sessions among them), the images' versions. */
   async list(who: Caller): Promise<PoolView[]> {
-    const [poolRows, rows, images] = await Promise.all([poolList(this.ctx.db), poolDesktopsAll(this.ctx.db), imageCurrentVersions(this.ctx.db)]);
+    const [poolRows, groups, owned, images] = await Promise.all([poolList(this.ctx.db), poolDesktopGroups(this.ctx.db), poolDesktopsOwned(this.ctx.db), imageCurrentVersions(this.ctx.db)]);
     const pools = poolRows.map(poolOf).filter((p) => who.admin || isEntitled(p, who.name, who.groups));
-    const byPool = new Map<string, DesktopView[]>();
-    for (const r of rows) {
-      const list = byPool.get(r.pool) ?? byPool.set(r.pool, []).get(r.pool)!;
-      list.push(this.withClaim(desktopViewOf(r)));
-    }
-    return pools.map((p) => viewForCaller(this.viewFrom(p, byPool.get(p.name) ?? [], p.version !== 'latest' ? p.version : (images.get(p.image) ?? null)), who));
+    const groupsOf = groupBy(groups, (g) => g.pool);
+    const ownedOf = groupBy(owned.map(desktopViewOf), (d) => d.pool);
+    return pools.map((p) => {
+      const tally = tallyOfGroups(groupsOf.get(p.name) ?? [], ownedOf.get(p.name) ?? []);
+      return viewForCaller(this.viewFrom(p, tally, p.version !== 'latest' ? p.version : (images.get(p.image) ?? null)), who);
+    });
   }
 
   /** Desktops and logins per hour of the week from past sessions, what the hosts allow, a proposed spare schedule. */
@@ -226,14 +229,12 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
   }
 
   async viewOf(pool: Pool): Promise<PoolView> {
-    return this.viewFrom(pool, await this.desktopViews(pool.name), await targetVersionOf(this.ctx, pool));
+    return this.viewFrom(pool, tallyOfDesktops(await this.desktopViews(pool.name)), await targetVersionOf(this.ctx, pool));
   }
 
-  private viewFrom(pool: Pool, desktops: DesktopView[], currentVersion: number | null): PoolView {
-    const byState: Partial<Record<DesktopState, number>> = {};
-    for (const d of desktops) byState[d.state] = (byState[d.state] ?? 0) + 1;
-    const byVersion = Object.fromEntries(versionCounts(desktops).map((c) => [String(c.version), c.count]));
-    return { ...pool, currentVersion, counts: { total: desktops.length, byState, byVersion }, pendingAtLogoff: rolloutPendingAtLogoff(pool, desktops, currentVersion), cannotPlace: this.planner.cannotPlace(pool.name), schedule: this.planner.scheduleStatus(pool.name), template: this.machine.templates.statusOf(pool) };
+  private viewFrom(pool: Pool, tally: PoolTally, currentVersion: number | null): PoolView {
+    const { total, byState, byVersion } = tally;
+    return { ...pool, currentVersion, counts: { total, byState, byVersion }, pendingAtLogoff: rolloutPendingAtLogoff(pool, tally.inSession, currentVersion), cannotPlace: this.planner.cannotPlace(pool.name), schedule: this.planner.scheduleStatus(pool.name), template: this.machine.templates.statusOf(pool) };
   }
 
   async announce(pool: Pool): Promise<PoolView> {

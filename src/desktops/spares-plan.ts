@@ -3,6 +3,7 @@
 // runs it after every change and on a timer; running the same plan twice is harmless because each action moves a
 // desktop out of the state that caused it. Desktops with a user (in session, or a persistent owner's) are never
 // touched, except an idle owned one that its own policy re-clones on an image update.
+import { isInSession } from '../contract/desktop-states.js';
 import type { DesktopState, DesktopView, Pool } from '../contract/pools.js';
 import { resetsAtSessionEnd } from './lifecycle.js';
 
@@ -119,12 +120,11 @@ export function versionCounts(desktops: readonly DesktopView[]): Array<{ version
 }
 
 /** Desktops in session on an old version that move to the current one when their session ends. */
-export function rolloutPendingAtLogoff(pool: Pool, desktops: readonly DesktopView[], currentVersion: number | null): string[] {
+export function rolloutPendingAtLogoff(pool: Pool, desktops: ReadonlyArray<Pick<DesktopView, 'name' | 'state' | 'imageVersion'>>, currentVersion: number | null): string[] {
   if (currentVersion === null) return [];
   if (!resetsAtSessionEnd({ persistent: pool.persistent, onLogoff: pool.onLogoff, versionIsCurrent: false })) return [];
-  const inSession: readonly DesktopState[] = ['assigned', 'in-use', 'disconnected', 'logging-off'];
   return desktops
-    .filter((d) => inSession.includes(d.state) && d.imageVersion !== currentVersion)
+    .filter((d) => isInSession(d.state) && d.imageVersion !== currentVersion)
     .map((d) => d.name)
     .sort();
 }

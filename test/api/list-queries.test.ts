@@ -159,3 +159,18 @@ test('a bad page is refused with what the list accepts, and nothing else in the 
     assert.match(e.message, message, path);
   }
 });
+
+test("GET /v1/pools counts from grouped rows: a session on an older version is pending at logoff, as the pool's own route says", async () => {
+  await store.insertInto('images').values({ name: 'gold2', arch: 'amd64', firmware: 'bios', memory_mib: 256, kernel: null, initrd: null, cmdline: null, current_version: 2, created_at: at, created_by: 'root' }).execute();
+  const spec = { name: 'lqr', image: 'gold2', version: 'latest', coldSpares: 0, warmSpares: 0, maxDesktops: 2, memoryMiB: 256, entitled: { users: [], groups: [] } };
+  await store.insertInto('pools').values({ name: 'lqr', spec: JSON.stringify(spec), created_at: at, created_by: 'root', updated_at: at }).execute();
+  const row = { pool: 'lqr', host: null, image: 'gold2', since: at, last_error: null, failure_step: null, failure_vm_exit: null, failure_console: null, created_at: at };
+  await store.insertInto('pool_desktops').values([
+    { ...row, name: 'lqr-1', state: 'in-use', user: 'lq-ann', version: 1 },
+    { ...row, name: 'lqr-2', state: 'retiring', user: null, version: 1 },
+  ]).execute();
+  const listed = (await daemon.api().request<PoolView[]>('GET', '/v1/pools')).find((p) => p.name === 'lqr');
+  assert.deepEqual(listed?.pendingAtLogoff, ['lqr-1']);
+  assert.deepEqual(listed?.counts, { total: 2, byState: { 'in-use': 1, retiring: 1 }, byVersion: { '1': 1 } });
+  assert.deepEqual(listed, await daemon.api().request<PoolView>('GET', '/v1/pools/lqr'));
+});
