@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { auditAppend } from '../audit/log.js';
 import type { Store } from '../store/db.js';
 import type { VmMoveIntent } from '../contract/agent.js';
-import { type VmRecord, vmGet, vmList, vmListMoving, vmNextGeneration, vmSetDesired, vmSetObserved } from '../store/vms.js';
+import { type VmRecord, vmGet, vmListMoving, vmListOnHosts, vmNextGeneration, vmSetDesired, vmSetObserved } from '../store/vms.js';
 import { type HostLossAction, hostLossActions, lostReason } from './host-loss.js';
 import type { HostService } from './hosts.js';
 
@@ -45,7 +45,12 @@ export class HostLossWatch {
       const down = await this.hosts.downHosts();
       if (down.size === 0) return [];
       await this.movesCut(down);
-      const [records, notPlain, poolDesktops] = await Promise.all([vmList(this.db), this.desktopVmNames(), this.poolDesktops()]);
+      // Only the down hosts' VMs, and of them only those not yet dealt with (desired running, or a stop not confirmed):
+      // a host that stays down costs each heartbeat one query, not a read of every VM and desktop.
+      const records = (await vmListOnHosts(this.db, [...down.keys()])).filter((r) => r.desired === 'running' || r.observed !== null);
+      if (records.length === 0) return [];
+      const names = records.map((r) => r.name);
+      const [notPlain, poolDesktops] = await Promise.all([this.desktopVmNames(names), this.poolDesktops(names)]);
       const plain = records.filter((r) => !notPlain.has(r.name));
       const actions = hostLossActions(plain.map((r) => ({ name: r.name, host: r.host, desired: r.desired, restartOnHostLoss: r.spec.restartOnHostLoss === true })), down);
       for (const a of actions) await this.carryOut(a);
@@ -109,18 +114,18 @@ export class HostLossWatch {
     await this.onDesktopLost(a.name, reason);
   }
 
-  /** Pool desktops and their users (null for a spare). */
-  private async poolDesktops(): Promise<Map<string, string | null>> {
-    const rows = await this.db.selectFrom('pool_desktops').select(['name', 'user']).execute();
+  /** Which of these VMs are pool desktops, with their users (null for a spare). */
+  private async poolDesktops(names: readonly string[]): Promise<Map<string, string | null>> {
+    const rows = await this.db.selectFrom('pool_desktops').select(['name', 'user']).where('name', 'in', names).execute();
     return new Map(rows.map((r) => [r.name, r.user]));
   }
 
-  /** VMs of desktops, pool desktops and image maintenance sessions. */
-  private async desktopVmNames(): Promise<Set<string>> {
+  /** Which of these VMs are desktops', pool desktops' or image maintenance sessions'. */
+  private async desktopVmNames(names: readonly string[]): Promise<Set<string>> {
     const [desktops, poolDesktops, maintenance] = await Promise.all([
-      this.db.selectFrom('desktops').select('vm_name').execute(),
-      this.db.selectFrom('pool_desktops').select('name').execute(),
-      this.db.selectFrom('maintenance_sessions').select('vm_name').execute(),
+      this.db.selectFrom('desktops').select('vm_name').where('vm_name', 'in', names).execute(),
+      this.db.selectFrom('pool_desktops').select('name').where('name', 'in', names).execute(),
+      this.db.selectFrom('maintenance_sessions').select('vm_name').where('vm_name', 'in', names).execute(),
     ]);
     return new Set([...desktops.map((d) => d.vm_name), ...poolDesktops.map((d) => d.name), ...maintenance.map((m) => m.vm_name)].filter((n): n is string => n !== null));
   }

@@ -6,7 +6,7 @@ import { type AgentMessage, VM_COMMAND_DATA_MAX_BYTES, type VmDesired, type VmMo
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { Store } from '../store/db.js';
-import { type VmRecord, vmDelete, vmGet, vmListMoving, vmListOnHost, vmNextGeneration, vmSetDesired, vmSetObserved } from '../store/vms.js';
+import { type VmRecord, vmDelete, vmGet, vmListMoving, vmListOnHosts, vmNextGeneration, vmSetDesired, vmSetObserved } from '../store/vms.js';
 import type { VmRuntime } from '../hypervisor/vm-runtime.js';
 import type { RemoteVmDriver } from '../vms/remote-vm.js';
 import type { AgentLinks, AgentVmChannel } from './agent-links.js';
@@ -114,7 +114,7 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
 
   /** The host's whole desired set: every VM recorded there. */
   async desiredSet(host: string): Promise<VmDesired[]> {
-    const rows = await vmListOnHost(this.db, host);
+    const rows = await vmListOnHosts(this.db, [host]);
     // A VM desired running may be started by this set (its agent had not yet carried it out): its files come along.
     const local = await this.localStorage(host);
     return Promise.all(
@@ -138,7 +138,7 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     if (report.full) {
       this.fullReports.set(host, new Map(report.vms.map((o) => [o.name, o])));
       await this.unfinishedMovesCheck(host);
-      for (const rec of (await vmListOnHost(this.db, host)).filter((r) => r.observed !== null && !reported.has(r.name) && !this.moving.has(r.name))) {
+      for (const rec of (await vmListOnHosts(this.db, [host])).filter((r) => r.observed !== null && !reported.has(r.name) && !this.moving.has(r.name))) {
         await vmSetObserved(this.db, rec.name, null);
         // Its agent has no trace of it (the host restarted before it was judged down): gone, as after an exit.
         if (rec.observed!.state !== 'stopped') this.exited(rec.name, `not on host ${host} any more: its agent, back, does not have it`);

@@ -54,9 +54,10 @@ export async function vmList(db: Store, page?: NamePage): Promise<VmRecord[]> {
   return rows.map(fromRow);
 }
 
-/** The VMs placed on `host`: what its agent's link is sent and checked against. */
-export async function vmListOnHost(db: Store, host: string): Promise<VmRecord[]> {
-  const rows = await db.selectFrom('vms').selectAll().where('host', '=', host).orderBy('name').execute();
+/** The VMs placed on these hosts (an agent's link is sent its host's; a down host's are dealt with). */
+export async function vmListOnHosts(db: Store, hosts: readonly string[]): Promise<VmRecord[]> {
+  if (hosts.length === 0) return [];
+  const rows = await db.selectFrom('vms').selectAll().where('host', 'in', hosts).orderBy('name').execute();
   return rows.map(fromRow);
 }
 
