@@ -314,10 +314,13 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     const pools = (await poolList(this.ctx.db)).map(poolOf);
     const desktops = await poolDesktopsAll(this.ctx.db);
     const wanted: Array<{ pool: Pool; image: string; version: number }> = [];
+    const byPool = groupBy(desktops, (d) => d.pool);
     for (const pool of pools.filter((p) => p.startMode === 'restore')) {
       const target = await targetVersionOf(this.ctx, pool);
       if (target !== null) wanted.push({ pool, image: pool.image, version: target });
-      for (const d of desktops.filter((x) => x.pool === pool.name)) wanted.push({ pool, image: d.image, version: d.version });
+      // Each image version the pool's desktops are on, once (a pool's hundred desktops share one or two).
+      const versions = new Map((byPool.get(pool.name) ?? []).map((d) => [`${d.image}@${d.version}`, { image: d.image, version: d.version }]));
+      for (const v of versions.values()) wanted.push({ pool, ...v });
     }
     return this.machine.templates.collect(wanted, desktops.map((d) => this.ctx.paths.desktopSystem(d.name)));
   }

@@ -1,12 +1,16 @@
 // The probe against real QEMU: under TCG it must reach its final marker (so the probe guest
 // is correct), and hostCheck() on this machine must run it and decide consistently with it.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { formatHostReport, hostCheck, PROBE_OK_MARKER, runProbe } from '../../src/hypervisor/host/index.js';
-import { PROBE_STAGES } from '../../src/hypervisor/host/probe-image.js';
+import { buildProbeImage, PROBE_STAGES } from '../../src/hypervisor/host/probe-image.js';
+import { until } from '../helpers/daemon.js';
 
 const root = process.env.ARDESIA_REPO_ROOT ?? process.cwd();
 const TCG_PROBE_TIMEOUT_MS = 20_000; // generous: the test machine is shared; the probe takes ~0.1 s
@@ -50,4 +54,27 @@ test('`ardesia host check --json` exits 0 and prints a report', async () => {
   const { stdout } = await promisify(execFile)(process.execPath, [join(root, 'bin', 'ardesia.js'), 'host', 'check', '--json', '--probe-timeout', '5000']);
   const report = JSON.parse(stdout) as { accel: string; probe: { ran: boolean; ok: boolean } };
   assert.equal(report.accel, report.probe.ok ? 'kvm' : 'tcg');
+});
+
+test('a process killed while its probe runs leaves nothing in its temporary folder (QEMU reads the image as fd 3)', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'ardesia-probe-kill-'));
+  try {
+    const tmp = join(work, 'tmp');
+    const seen = join(work, 'seen');
+    // A stand-in for QEMU that keeps the probe running: it says how many bytes its fd 3 holds, then waits.
+    const qemu = join(work, 'qemu-stand-in');
+    writeFileSync(qemu, `#!/bin/sh\n[ "$1" = -L ] && exit 0\nwc -c < /proc/self/fd/3 > ${seen}.part && mv ${seen}.part ${seen}\nexec sleep 60\n`, { mode: 0o755 });
+    mkdirSync(tmp);
+    const module = pathToFileURL(fileURLToPath(new URL('../../src/hypervisor/host/probe-run.js', import.meta.url))).href;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(module)}); await m.runProbe({ qemuBinary: ${JSON.stringify(qemu)}, accel: 'tcg', timeoutMs: 60000 });`], { env: { ...process.env, TMPDIR: tmp }, stdio: 'ignore' });
+    await until('the stand-in QEMU read its fd 3', () => existsSync(seen) || undefined, 20_000, 50);
+    assert.equal(Number(readFileSync(seen, 'utf8').trim()), buildProbeImage().length, 'fd 3 is the probe image');
+    assert.deepEqual(readdirSync(tmp), [], 'nothing on disk while the probe runs');
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    assert.deepEqual(readdirSync(tmp), [], 'nothing left after the kill');
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 });

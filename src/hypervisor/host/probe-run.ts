@@ -1,7 +1,7 @@
 // Runs the probe guest under QEMU once and classifies what happened. The one place that
 // spawns QEMU for the probe; everything it decides is in probe-outcome.ts.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildProbeImage, PROBE_DEBUG_EXIT_PORT, PROBE_OK_MARKER } from './probe-image.js';
@@ -40,16 +40,26 @@ export function probeArgv(accel: 'kvm' | 'tcg', imagePath: string, firmware: str
 /** Starts the probe guest under the given accelerator; never throws for a guest failure. */
 export async function runProbe(opts: ProbeOptions): Promise<ProbeResult> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+  // The image is opened and its folder removed before QEMU starts: it reads it as its fd 3, and a process killed
+  // during the probe (a daemon's start cut short) leaves nothing in /tmp.
   const dir = await mkdtemp(join(tmpdir(), 'ardp-'));
+  let image: FileHandle;
   try {
-    const imagePath = join(dir, 'probe.bin');
-    await writeFile(imagePath, buildProbeImage());
-    const argv = probeArgv(opts.accel, imagePath, await findQemuFirmware(opts.qemuBinary, FAST_FIRMWARE));
-    return { ...(await spawnProbe(opts.qemuBinary, argv, timeoutMs)), argv };
+    await writeFile(join(dir, 'probe.bin'), buildProbeImage());
+    image = await open(join(dir, 'probe.bin'), 'r');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+  try {
+    const argv = probeArgv(opts.accel, `/proc/self/fd/${PROBE_IMAGE_FD}`, await findQemuFirmware(opts.qemuBinary, FAST_FIRMWARE));
+    return { ...(await spawnProbe(opts.qemuBinary, argv, timeoutMs, image.fd)), argv };
+  } finally {
+    await image.close();
+  }
 }
+
+/** The probe image's descriptor in QEMU (after stdin, stdout and stderr). */
+const PROBE_IMAGE_FD = 3;
 
 // A probe QEMU that KVM stopped stays paused forever: never let one outlive this process.
 const liveProbes = new Set<ChildProcess>();
@@ -57,13 +67,15 @@ process.once('exit', () => {
   for (const child of liveProbes) child.kill('SIGKILL');
 });
 
-function spawnProbe(binary: string, argv: string[], timeoutMs: number): Promise<Omit<ProbeResult, 'argv'>> {
+function spawnProbe(binary: string, argv: string[], timeoutMs: number, imageFd: number): Promise<Omit<ProbeResult, 'argv'>> {
   return new Promise((resolve) => {
     const started = Date.now();
     // setpriv --pdeathsig: a probe paused by KVM outlives a daemon killed with SIGKILL otherwise (no exit handler runs).
-    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', binary, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', binary, ...argv], { stdio: ['ignore', 'pipe', 'pipe', imageFd] });
     liveProbes.add(child);
     child.once('exit', () => liveProbes.delete(child));
+    // Piped above: a fourth descriptor in stdio loses spawn's typing of the first three.
+    const [stdout, stderrPipe] = [child.stdout!, child.stderr!];
     let serial = '';
     let stderr = '';
     let timedOut = false;
@@ -72,11 +84,11 @@ function spawnProbe(binary: string, argv: string[], timeoutMs: number): Promise<
     const kill = () => child.kill('SIGKILL');
     const settleThenKill = () => { settleTimer ??= setTimeout(kill, SETTLE_MS); };
     const timeout = setTimeout(() => { timedOut = true; kill(); }, timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout.setEncoding('utf8').on('data', (chunk: string) => {
       serial += chunk;
       if (serial.includes(PROBE_OK_MARKER)) settleThenKill();
     });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderrPipe.setEncoding('utf8').on('data', (chunk: string) => {
       stderr += chunk;
       if (stderr.includes('KVM internal error')) settleThenKill(); // QEMU pauses the VM and stays
     });
