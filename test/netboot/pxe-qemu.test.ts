@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { NetLab, type ServerHandle } from './lab.js';
+import type { ThinClientView } from '../../src/contract/thinclients.js';
+import { CLI, TestDaemon, until } from '../helpers/daemon.js';
 
 const MARKER = 'ARDESIA-NETBOOT-SCRIPT-OK';
 const BOOT_TIMEOUT_MS = 90_000;
@@ -23,8 +25,8 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Boots QEMU in the hub namespace until MARKER shows on serial; returns the serial text. */
-async function pxeBoot(lab: NetLab, mac: string): Promise<string> {
+/** Boots QEMU in the hub namespace until `marker` shows on serial; returns the serial text. */
+async function pxeBoot(lab: NetLab, mac: string, marker = MARKER): Promise<string> {
   await lab.addTap('tap0');
   const serial = join(dir, `serial-${mac.replace(/:/g, '')}.txt`);
   const qemu = spawn('ip', ['netns', 'exec', lab.hub, 'qemu-system-x86_64', '-accel', 'tcg', '-m', '64', '-nodefaults', '-display', 'none', '-no-reboot',
@@ -37,10 +39,10 @@ async function pxeBoot(lab: NetLab, mac: string): Promise<string> {
       await new Promise((r) => setTimeout(r, 500));
       let text = '';
       try { text = readFileSync(serial, 'latin1'); } catch { /* not yet created */ }
-      if (text.includes(MARKER)) return text.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r/g, '');
+      if (text.includes(marker)) return text.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r/g, '');
       if (qemu.exitCode !== null) throw new Error(`QEMU exited ${qemu.exitCode}: ${text}`);
     }
-    throw new Error(`no ${MARKER} on serial within ${BOOT_TIMEOUT_MS} ms: ${readFileSync(serial, 'latin1')}`);
+    throw new Error(`no ${marker} on serial within ${BOOT_TIMEOUT_MS} ms: ${readFileSync(serial, 'latin1')}`);
   } finally {
     qemu.kill('SIGKILL');
   }
@@ -89,6 +91,37 @@ test('PXE boot in proxy mode: address from dnsmasq, boot information and script 
     assert.match(serial, /tftp:\/\/10\.250\.4\.1\/boot\.ipxe\.\.\. ok/);
     assertStages(server, mac, /^proxy: (OFFER|ACK) boot\.ipxe/);
   } finally {
+    await lab.destroy();
+  }
+});
+
+test('netboot serve on a segment of its own, its HTTP boot server the controller: the PC gets its address there and its boot script, and its place in the inventory, from the controller', async () => {
+  const lab = await NetLab.create('q');
+  let daemon: TestDaemon | undefined;
+  try {
+    const srv = await lab.addHost('srv', '10.250.3.1/24', SERVER_MAC);
+    const ctl = await lab.addHost('ctl', '10.250.3.2/24');
+    // The controller: HTTPS on its address (iPXE's /boot/* are answered in plain HTTP on that port).
+    daemon = await TestDaemon.start({ netns: ctl, extraArgs: ['--listen', '10.250.3.2:18443'] });
+    const config = join(dir, 'segment-netboot.yaml');
+    writeFileSync(config, 'interfaces:\n  - address: 10.250.3.1\n    mode: full\n    ranges: [{ start: 10.250.3.100, end: 10.250.3.120 }]\n    http: { address: 10.250.3.2, port: 18443 }\n');
+    const netboot = lab.spawn(srv, process.execPath, [CLI, '--data-dir', join(dir, 'segment-data'), 'netboot', 'serve', '--config', config, '--listen', '10.250.3.1:18080']);
+    let output = '';
+    netboot.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    netboot.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    await until('netboot serve listening', () => output.includes('ardesia netboot listening') || (netboot.exitCode !== null ? Promise.reject(new Error(output)) : undefined), 60_000, 100);
+
+    const mac = '52:54:00:03:00:03';
+    // The controller has no thin-client OS built: its script says so (the message comes from the controller only).
+    const serial = await pxeBoot(lab, mac, 'thin-client OS is not built on this server');
+    assert.match(serial, /Filename: http:\/\/10\.250\.3\.2:18443\/boot\/ipxe\?mac=52:54:00:03:00:03\n/);
+    assert.match(serial, /http:\/\/10\.250\.3\.2:18443\/boot\/ipxe\.\.\. ok/);
+    const client = await until('the PC in the controller\'s inventory', async () =>
+      (await daemon!.api().request<ThinClientView[]>('GET', '/v1/thinclients')).find((c) => c.mac === mac), 10_000, 200);
+    assert.match(client.lastIp ?? '', /^10\.250\.3\.1[0-2]\d$/, 'the address the segment\'s netboot gave it');
+    assert.match(output, new RegExp(`ACK 10\\.250\\.3\\.1[0-2]\\d.*${mac}|${mac}.*ACK`), 'the segment\'s netboot gave the address');
+  } finally {
+    await daemon?.destroy();
     await lab.destroy();
   }
 });
