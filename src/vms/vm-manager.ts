@@ -8,6 +8,7 @@ import type { OpenedFileGuard } from '../hypervisor/qemu/process.js';
 import { consoleLogTail } from '../hypervisor/console-log.js';
 import { type LiveIncoming, VmRuntime } from '../hypervisor/vm-runtime.js';
 import { launchVariant } from './vm-launch-variant.js';
+import { specForStart } from './vm-start-spec.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
 import { withTimeout } from '../lib/with-timeout.js';
 import { VmNetwork } from '../network/vm-network.js';
@@ -29,7 +30,7 @@ import { VmStates } from './vm-states.js';
 import { type RemoteVmDriver, remoteRuntimeView } from './remote-vm.js';
 import { VM_COMMAND_DATA_MAX_BYTES } from '../contract/agent.js';
 import type { StartOptions, StateToResume, VmManagerOptions } from './vm-manager-options.js';
-import { monitorFailed, parseSpec, RUNTIME_OPS, type RuntimeOp, screendumpPng, vmSeen, vmStatusView } from './vm-status.js';
+import { monitorFailed, RUNTIME_OPS, type RuntimeOp, screendumpPng, vmSeen, vmStatusView } from './vm-status.js';
 
 /** A paused QEMU left behind by a live migration quits at once (QMP quit); this bounds the wait for it. */
 const HAND_OFF_EXIT_MS = 10_000;
@@ -153,7 +154,7 @@ export class VmManager {
     if (opts.discardState) await savedStateRemove(stateFiles);
     const saved = savedStateRead(stateFiles);
     const resume: StateToResume | undefined = saved && { manifest: saved, files: stateFiles, verified: opts.stateVerified };
-    const { spec: defined, created } = await this.specForStart(name, adHoc, template);
+    const { spec: defined, created } = await specForStart(this.db, name, adHoc, template);
     try {
       const running = isConfined(caller) ? [...this.runtimes.values()].filter((rt) => this.chargedTo(rt.spec) === caller.name).map((rt) => rt.spec) : [];
       const spec = isConfined(caller) ? await this.owners.confine(caller.name, defined, running) : defined;
@@ -196,23 +197,6 @@ export class VmManager {
 
   private chargedTo(spec: VmSpec): string | undefined {
     return this.startedBy.get(spec.name) ?? spec.owner?.user;
-  }
-
-  private async specForStart(name: string, adHoc?: Partial<VmSpecInput>, template?: string): Promise<{ spec: VmSpec; created: boolean }> {
-    const existing = await vmGet(this.db, name);
-    if (existing && template) throw new ArdesiaError('VM_EXISTS', `vm ${name} already exists; a template (-t) makes a new VM`);
-    if (existing) return { spec: parseSpec({ ...existing.spec, ...adHoc, name }), created: false };
-    let base: Partial<VmSpec> = {};
-    if (template) {
-      const parent = await this.record(template);
-      // vmctl: an instance inherits all but the exclusive options (disks, NIC addresses).
-      base = { ...parent.spec, disks: [], nics: parent.spec.nics.map(({ mac: _mac, ifname: _ifname, ...nic }) => nic) };
-    } else if (!adHoc || Object.keys(adHoc).length === 0) {
-      throw new ArdesiaError('VM_NOT_FOUND', `vm ${name} is not defined; load a vm.conf or give -m/-d/-b to start it ad hoc`);
-    }
-    const spec = parseSpec({ ...base, ...adHoc, name, enabled: false });
-    await vmInsert(this.db, { spec, source: template ? `instance of ${template}` : 'cli', transient: true });
-    return { spec, created: true };
   }
 
   private async launch(spec: VmSpec, guard?: OpenedFileGuard, resume?: StateToResume, { fromTemplate, templateRam, launchPrefix, migrateIn }: StartOptions = {}): Promise<VmRuntime> {
