@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ArdesiaError } from '../contract/errors.js';
-import { dhcpConfigFor, parseNetbootConfig } from './config.js';
+import { dhcpConfigFor, parseNetbootConfig, standaloneListenDefault } from './config.js';
 
 const FULL = { address: '10.250.5.1', mode: 'full', subnetMask: '255.255.255.0', ranges: [{ start: '10.250.5.100', end: '10.250.5.150' }] };
 
@@ -56,4 +56,15 @@ test('DHCP-level checks are reported per interface: range outside the subnet, fu
 
 test('no interfaces at all is refused', () => {
   assert.ok(problemsOf({ interfaces: [] }).some((p) => p.startsWith('interfaces:')));
+});
+
+test('netboot serve listens by default on the first interface\'s HTTP port, unless that names another host\'s server', () => {
+  const proxy = { address: '10.0.0.5', mode: 'proxy' };
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [proxy, '0.0.0.0:8080'],
+    [{ ...proxy, http: { port: 9090 } }, '0.0.0.0:9090'],
+    [{ ...proxy, http: { address: '10.0.0.5', port: 9090 } }, '0.0.0.0:9090'],
+    [{ ...proxy, http: { address: '10.9.0.1', port: 8443 } }, '0.0.0.0:8080'],
+  ];
+  for (const [iface, want] of cases) assert.equal(standaloneListenDefault(parseNetbootConfig({ interfaces: [iface] })), want, JSON.stringify(iface));
 });

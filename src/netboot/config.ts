@@ -100,3 +100,12 @@ export function dhcpConfigFor(iface: NetbootInterface, httpPort: number | undefi
   }
   return parseDhcpConfig(input);
 }
+
+/** Where `netboot serve` listens for HTTP boot without --listen: every address, on the first interface's HTTP port
+ *  (else 8080). An HTTP boot server named on another host (`http.address`, the controller) is not this one: its
+ *  port says nothing about this server's, so 8080 then. */
+export function standaloneListenDefault(config: NetbootConfig): string {
+  const first = config.interfaces[0]!;
+  const servedHere = first.http.address === undefined || config.interfaces.some((i) => i.address === first.http.address);
+  return `0.0.0.0:${(servedHere ? first.http.port : undefined) ?? 8080}`;
+}

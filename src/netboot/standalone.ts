@@ -9,7 +9,7 @@ import { ArdesiaError, errorForUser, errorRef } from '../contract/errors.js';
 import { openStore } from '../store/db.js';
 import { dataDirLock } from '../lib/data-dir-lock.js';
 import { ThinClientService } from '../thinclients/inventory.js';
-import { loadNetbootConfig } from './config.js';
+import { loadNetbootConfig, standaloneListenDefault } from './config.js';
 import { registerBootRoutes } from './http/boot-routes.js';
 import { startNetboot } from './service.js';
 
@@ -42,7 +42,7 @@ export async function runStandaloneNetboot(opts: StandaloneOptions): Promise<{ u
     void reply.status(known.status).send(known.toBody());
   });
   registerBootRoutes(http, thinClients);
-  const [host, port] = (opts.listen ?? `0.0.0.0:${config.interfaces[0]!.http.port ?? 8080}`).split(':');
+  const [host, port] = (opts.listen ?? standaloneListenDefault(config)).split(':');
   try {
     await http.listen({ host, port: Number(port) });
     const addr = http.server.address() as AddressInfo;
