@@ -8,7 +8,7 @@ import { auditAppend } from '../audit/log.js';
 import { isInSession } from './lifecycle.js';
 import type { Caller, PoolServiceEvents } from './pool-events.js';
 import type { DesktopMachine } from './pool-machine.js';
-import { nowIso, poolDesktopsOwned, poolOf, requirePool, requirePoolDesktop } from './pool-repo.js';
+import { nowIso, type PoolDesktopRow, poolDesktopsOwned, poolOf, requirePool, requirePoolDesktop } from './pool-repo.js';
 
 export class PoolSessions {
   /** Sessions whose user asked for a reset: re-cloned as soon as the session has ended. */
@@ -54,8 +54,11 @@ export class PoolSessions {
   }
 
   async sessionOf(desktop: string): Promise<SessionInfo> {
-    const row = await requirePoolDesktop(this.ctx.db, desktop);
-    const c = this.clients.get(desktop);
+    return this.sessionFrom(await requirePoolDesktop(this.ctx.db, desktop));
+  }
+
+  private sessionFrom(row: PoolDesktopRow): SessionInfo {
+    const c = this.clients.get(row.name);
     return {
       user: row.user ?? '',
       pool: row.pool,
@@ -71,7 +74,8 @@ export class PoolSessions {
 
   async list(who: Caller): Promise<SessionInfo[]> {
     const rows = (await poolDesktopsOwned(this.ctx.db)).filter((d) => isInSession(d.state as DesktopState) && (who.admin || d.user === who.name));
-    return Promise.all(rows.map((r) => this.sessionOf(r.name)));
+    // From the rows just read: one query for the whole list, not one more per session.
+    return rows.map((r) => this.sessionFrom(r));
   }
 
   /** The session on `desktop`, if the caller may act on it (its user or an admin); others learn nothing. */

@@ -174,3 +174,15 @@ test("GET /v1/pools counts from grouped rows: a session on an older version is p
   assert.deepEqual(listed?.counts, { total: 2, byState: { 'in-use': 1, retiring: 1 }, byVersion: { '1': 1 } });
   assert.deepEqual(listed, await daemon.api().request<PoolView>('GET', '/v1/pools/lqr'));
 });
+
+test('GET /v1/sessions: the same number of queries at 1 session and at 12, each session as the pool desktop row has it', async () => {
+  const one = await queriesOf<Array<{ desktop: string }>>('GET /v1/sessions', '/v1/sessions');
+  const spec = { name: 'lqs', image: 'gold', version: 1, coldSpares: 0, warmSpares: 0, maxDesktops: 20, memoryMiB: 256, entitled: { users: [], groups: [] } };
+  await store.insertInto('pools').values({ name: 'lqs', spec: JSON.stringify(spec), created_at: at, created_by: 'root', updated_at: at }).execute();
+  const row = { pool: 'lqs', host: null, image: 'gold', version: 1, since: at, last_error: null, failure_step: null, failure_vm_exit: null, failure_console: null, created_at: at };
+  await store.insertInto('pool_desktops').values(Array.from({ length: 11 }, (_, i) => ({ ...row, name: `lqs-${i + 1}`, state: 'in-use', user: `lqs-user${i + 1}` }))).execute();
+  const twelve = await queriesOf<Array<{ desktop: string; user: string; state: string }>>('GET /v1/sessions', '/v1/sessions');
+  assert.equal(twelve.body.length, one.body.length + 11);
+  assert.equal(twelve.queries, one.queries, `${one.queries} queries at ${one.body.length} session(s), ${twelve.queries} at ${twelve.body.length}`);
+  assert.deepEqual(twelve.body.find((s) => s.desktop === 'lqs-7'), { user: 'lqs-user7', pool: 'lqs', desktop: 'lqs-7', state: 'in-use', since: at, imageVersion: 1, clients: 0, lastClient: null, clipboardReady: false });
+});
