@@ -1,5 +1,6 @@
 // Local users, groups and roles: the store's rows, their views, and every change audited with who and from where.
 import type { Selectable } from 'kysely';
+import { groupBy } from '../lib/group-by.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { GroupView, Role, UserCreateBody, UserPatchBody, UserView } from '../contract/users.js';
 import { now } from '../lib/time.js';
@@ -88,7 +89,8 @@ export class UsersService {
   async list(): Promise<UserView[]> {
     const rows = await this.db.selectFrom('users').selectAll().orderBy('name').execute();
     const memberships = await this.db.selectFrom('user_groups').selectAll().orderBy('group').execute();
-    return rows.map((r) => userView(r, memberships.filter((m) => m.user === r.name).map((m) => m.group)));
+    const groupsOf = groupBy(memberships, (m) => m.user);
+    return rows.map((r) => userView(r, (groupsOf.get(r.name) ?? []).map((m) => m.group)));
   }
 
   async create(body: UserCreateBody, actor: Actor): Promise<UserView & { password?: string }> {
