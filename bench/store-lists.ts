@@ -1,21 +1,25 @@
 // The API's lists at 10,000 desktops and 1,000 users, SQLite vs PostgreSQL, from 50 concurrent readers; p50/p99 per
-// list, two ways in the same run, alternated block by block:
-//   store: the queries GET /v1/pools (the pools, every pool desktop, the images' current versions: 3 queries) and
-//          GET /v1/desktops (the desktops, every VM's name, host and agent report: 2) ask, run by the same repository functions in this process;
+// list, three ways in the same run, alternated block by block:
+//   store: the queries GET /v1/pools (the pools, their desktops counted by pool, state and version, the desktops
+//          someone has, the images' current versions: 4 queries) and GET /v1/desktops (the desktops, every VM's name,
+//          host and agent report: 2) ask, run by the same repository functions in this process;
 //   http:  the same two GETs through a real `ardesia serve` on the same store (plain HTTP on a loopback port, the root
-//          token, keep-alive connections; each answer read to its last byte and its size checked).
+//          token, keep-alive connections; each answer read to its last byte and its size checked);
+//   page:  as http, the desktops list's first page instead of the whole list (GET /v1/desktops?limit=500).
+// Then one reader alone: store, http, and the whole desktops list read a page of 500 at a time by its Link header
+// (bench/store-lists-http.ts), alternated.
 // The daemon starts on a consistent world its reconcile and spare planner rightly leave alone: every desktop cold
 // (`stopped`, its VM defined and not running), 10 persistent pools whose 1,000 desktops belong to the 1,000 users,
 // 90 pools at exactly their targets (100 cold spares each, no warm spare asked), image versions current. PostgreSQL
 // is a real local 15 cluster (test/helpers/postgres.ts).
-import { type Agent as HttpAgent, Agent, get } from 'node:http';
+import { Agent } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { openStore, type Store } from '../src/store/db.js';
-import { poolDesktopsAll, poolList } from '../src/desktops/pool-repo.js';
+import { poolDesktopGroups, poolDesktopsOwned, poolList } from '../src/desktops/pool-repo.js';
 import { desktopList, imageCurrentVersions } from '../src/images/repo.js';
 import { vmPlacements } from '../src/store/vms.js';
 import { Pool } from '../src/contract/pools.js';
@@ -25,7 +29,8 @@ import { natGuardRemoval, natGuardTable } from '../src/network/nat-guard.js';
 import { startPostgresCluster } from '../test/helpers/postgres.js';
 import { killRuntimeQemus, TestDaemon } from '../test/helpers/daemon.js';
 import { alternatedOrder } from './lib/stats.js';
-import { percentile, poolsAnswerSize, procCpuSeconds, queriesPerRoute, ratioOf } from './lib/list-answers.js';
+import { percentile, procCpuSeconds, queriesPerRoute, ratioOf } from './lib/list-answers.js';
+import { httpLists, type Lists, pagedLists } from './store-lists-http.js';
 import type { TableResult } from './lib/table-benchmark.js';
 
 const POOLS = 100;
@@ -34,14 +39,23 @@ const PER_POOL = 100; // 10,000 pool desktops
 const STANDALONE = 10_000;
 const USERS = 1_000;
 const READERS = 50;
-const BLOCKS = 2; // per way (store, http), alternated: store http store http
+const BLOCKS = 2; // per way (store, http, page), alternated: store http page store http page
 const ROUNDS = 2; // per block, each reader lists pools then desktops this many times: n = 50 × 2 × 2 = 200 per list and way
 const IDLE_WINDOW_MS = 10_000;
 const ALONE = 10; // then one reader alone, this many times per list and way: the cost of one answer without a queue
+const PAGE = 500; // the page the CLI reads
 
 const POOLS_LIST = 'GET /v1/pools';
 const DESKTOPS_LIST = 'GET /v1/desktops';
-type Way = 'store' | 'http';
+const FIRST_PAGE = `GET /v1/desktops?limit=${PAGE}`;
+const EVERY_PAGE = `GET /v1/desktops?limit=${PAGE}, every page`;
+/** page: the desktops list's first page at 50 readers; pages: the whole list a page at a time, one reader alone. */
+type Way = 'store' | 'http' | 'page' | 'pages';
+const WAYS: readonly Way[] = ['store', 'http', 'page', 'pages'];
+const CONCURRENT: readonly Way[] = ['store', 'http', 'page'];
+const ALONE_WAYS: readonly Way[] = ['store', 'http', 'pages'];
+/** What the desktops list of a way is, and how many desktops its answer has. */
+const desktopsListOf = (way: Way): [string, number] => (way === 'page' ? [FIRST_PAGE, PAGE] : way === 'pages' ? [EVERY_PAGE, STANDALONE] : [DESKTOPS_LIST, STANDALONE]);
 type Kind = 'sqlite' | 'postgres';
 
 const at = new Date().toISOString();
@@ -85,20 +99,16 @@ async function seed(db: Store, dataDir: string): Promise<void> {
   await chunks(standalone.map((d) => vmRow(d.name, paths.desktopSystem(d.name), `desktop ${d.name}`, false)), (c) => db.insertInto('vms').values(c).execute());
 }
 
-interface Lists {
-  /** How many desktops the pools list counts. */
-  pools(): Promise<number>;
-  /** How many desktops the desktops list has. */
-  desktops(): Promise<number>;
-}
-
-/** What PoolService.list asks of the store for an administrator: three queries, whatever the number of pools. */
+/** What PoolService.list asks of the store for an administrator: four queries, whatever the number of pools (the
+ *  pools, their desktops counted by pool, state and version, the desktops someone has, the images' versions). */
 function storeLists(db: Store): Lists {
   return {
     async pools() {
-      const [pools, desktops, images] = await Promise.all([poolList(db), poolDesktopsAll(db), imageCurrentVersions(db)]);
+      const [pools, groups, owned, images] = await Promise.all([poolList(db), poolDesktopGroups(db), poolDesktopsOwned(db), imageCurrentVersions(db)]);
       const names = new Set(pools.map((p) => p.name));
-      return pools.length === POOLS && images.has('gold') ? desktops.filter((d) => names.has(d.pool)).length : 0;
+      if (owned.length !== USERS) throw new Error(`${owned.length} pool desktops someone has, not ${USERS}`);
+      if (groups.some((g) => g.state !== 'stopped')) throw new Error(`pool desktops not stopped: ${JSON.stringify(groups.filter((g) => g.state !== 'stopped'))}`);
+      return pools.length === POOLS && images.has('gold') ? groups.filter((g) => names.has(g.pool)).reduce((n, g) => n + g.count, 0) : 0;
     },
     /** What DesktopService.list asks: the desktops, then every VM's name, host and agent report (its state from memory, or its agent's report). */
     async desktops() {
@@ -108,57 +118,9 @@ function storeLists(db: Store): Lists {
   };
 }
 
-/** A GET read to its last byte (the time). */
-function getBody(agent: HttpAgent, base: string, token: string, path: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const req = get(`${base}${path}`, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (d: Buffer) => parts.push(d));
-      res.on('error', reject);
-      res.on('end', () => {
-        const body = Buffer.concat(parts);
-        if (res.statusCode !== 200) return reject(new Error(`${path}: HTTP ${res.statusCode}: ${body.toString('utf8', 0, 300)}`));
-        resolve(body);
-      });
-    });
-    req.on('error', reject);
-  });
-}
-
-/** An answer's size from its JSON; an answer byte for byte the same as one already counted is not parsed again
- *  (2.5 MB of JSON per desktops answer would otherwise be parsed here, on the thread that times the other readers). */
-function counted(sizeOf: (body: unknown) => number): (body: Buffer) => number {
-  let known: { body: Buffer; size: number } | undefined;
-  return (body) => {
-    if (known?.body.equals(body)) return known.size;
-    known = { body, size: sizeOf(JSON.parse(body.toString('utf8')) as unknown) };
-    return known.size;
-  };
-}
-
-function httpLists(agent: HttpAgent, base: string, token: string, sizes: Map<string, number>): Lists {
-  const poolsSize = counted((body) => {
-    const size = poolsAnswerSize(body);
-    return size.pools === POOLS ? size.desktops : 0;
-  });
-  const desktopsSize = counted((body) => (Array.isArray(body) ? body.length : 0));
-  return {
-    async pools() {
-      const body = await getBody(agent, base, token, '/v1/pools');
-      sizes.set(POOLS_LIST, body.length);
-      return poolsSize(body);
-    },
-    async desktops() {
-      const body = await getBody(agent, base, token, '/v1/desktops');
-      sizes.set(DESKTOPS_LIST, body.length);
-      return desktopsSize(body);
-    },
-  };
-}
-
 /** READERS readers at once, each listing pools then desktops ROUNDS times; each answer's size is checked. The time
  *  of an HTTP answer ends at its last byte; its check comes after. */
-async function measure(lists: Lists, into: { pools: number[]; desktops: number[] }, readers = READERS, rounds = ROUNDS): Promise<void> {
+async function measure(lists: Lists, desktopsSize: number, into: { pools: number[]; desktops: number[] }, readers = READERS, rounds = ROUNDS): Promise<void> {
   await Promise.all(
     Array.from({ length: readers }, async () => {
       for (let r = 0; r < rounds; r++) {
@@ -169,7 +131,7 @@ async function measure(lists: Lists, into: { pools: number[]; desktops: number[]
         t = process.hrtime.bigint();
         const desktops = await lists.desktops();
         into.desktops.push(ms(t));
-        if (desktops !== STANDALONE) throw new Error(`desktops list incomplete: ${desktops}`);
+        if (desktops !== desktopsSize) throw new Error(`desktops list: ${desktops} desktops, not ${desktopsSize}`);
       }
     }),
   );
@@ -198,6 +160,8 @@ interface KindResult {
   startSeconds: number;
   idleCpuPercent: number;
   bytes: Map<string, number>;
+  /** The last read of the whole desktops list a page at a time: how many pages, how many bytes in all. */
+  paged: { pages: number; bytes: number };
   queries: Map<string, number[]>;
   daemonWarnings: string[];
 }
@@ -225,13 +189,17 @@ async function runKind(kind: Kind): Promise<KindResult> {
     const idleCpuPercent = Math.round(((procCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8')) - cpu0) / (IDLE_WINDOW_MS / 1000)) * 1000) / 10;
     const agent = new Agent({ keepAlive: true, maxSockets: READERS });
     const bytes = new Map<string, number>();
-    const ways: Record<Way, Lists> = { store: storeLists(db), http: httpLists(agent, base, token, bytes) };
-    const times: KindResult['times'] = { store: { pools: [], desktops: [] }, http: { pools: [], desktops: [] } };
-    const alone: KindResult['alone'] = { store: { pools: [], desktops: [] }, http: { pools: [], desktops: [] } };
+    const paged = { pages: 0, bytes: 0 };
+    const http = httpLists(agent, base, token, POOLS, bytes);
+    const ways: Record<Way, Lists> = { store: storeLists(db), http, page: httpLists(agent, base, token, POOLS, bytes, `/v1/desktops?limit=${PAGE}`), pages: pagedLists(agent, base, token, http, PAGE, paged) };
+    const empty = () => Object.fromEntries(WAYS.map((w) => [w, { pools: [], desktops: [] }])) as unknown as KindResult['times'];
+    const times = empty();
+    const alone = empty();
     try {
-      for (const way of ['store', 'http'] as const) await ways[way].pools().then(() => ways[way].desktops()); // warm caches and connections
-      for (const { side } of alternatedOrder(['store', 'http'] as const, BLOCKS)) await measure(ways[side], times[side]);
-      for (const { side } of alternatedOrder(['store', 'http'] as const, ALONE)) await measure(ways[side], alone[side], 1, 1);
+      // Warm caches and connections; the first read of each way is parsed and checked in full (the pages against the whole list).
+      for (const way of WAYS) await measure(ways[way], desktopsListOf(way)[1], { pools: [], desktops: [] }, 1, 1);
+      for (const { side } of alternatedOrder(CONCURRENT, BLOCKS)) await measure(ways[side], desktopsListOf(side)[1], times[side]);
+      for (const { side } of alternatedOrder(ALONE_WAYS, ALONE)) await measure(ways[side], desktopsListOf(side)[1], alone[side], 1, 1);
     } finally {
       agent.destroy();
     }
@@ -240,7 +208,7 @@ async function runKind(kind: Kind): Promise<KindResult> {
     const after = await storeLists(db).pools();
     if (after !== POOLS * PER_POOL) throw new Error(`the pool desktops changed while measured: ${after}`);
     const daemonWarnings = daemon.output.split('\n').filter((l) => /"level":(40|50|60)/.test(l)).map((l) => (JSON.parse(l) as { msg: string }).msg).filter((m) => !m.startsWith('KVM is not usable here')); // this machine's known TCG warning
-    return { times, alone, startSeconds, idleCpuPercent, bytes, queries: queriesPerRoute(daemon.output), daemonWarnings: [...new Set(daemonWarnings)] };
+    return { times, alone, startSeconds, idleCpuPercent, bytes, paged, queries: queriesPerRoute(daemon.output), daemonWarnings: [...new Set(daemonWarnings)] };
   } finally {
     if (daemon) {
       await daemon.kill('SIGTERM');
@@ -256,42 +224,44 @@ async function runKind(kind: Kind): Promise<KindResult> {
 export async function run(): Promise<TableResult> {
   const rows: Array<Record<string, string | number>> = [];
   const notes: string[] = [];
-  const p50 = new Map<string, number>();
-  const p99 = new Map<string, number>();
-  const mean = new Map<string, number>();
-  const key = (kind: Kind, way: Way, list: string) => `${kind} ${way} ${list}`;
+  const stat = new Map<string, { p50: number; p99: number; mean: number }>();
+  const key = (kind: Kind, readers: number, way: Way, list: string) => `${kind} ${readers} ${way} ${list}`;
+  const ratioRow = (store: string, way: string, list: string, a: string, b: string) => {
+    const [x, y] = [stat.get(a)!, stat.get(b)!];
+    rows.push({ store, way, list, p50_ratio: ratioOf(x.p50, y.p50), p99_ratio: ratioOf(x.p99, y.p99), mean_ratio: ratioOf(x.mean, y.mean) });
+  };
   for (const kind of ['sqlite', 'postgres'] as const) {
     const r = await runKind(kind);
-    for (const way of ['store', 'http'] as const) {
-      for (const [list, t] of [[POOLS_LIST, r.times[way].pools], [DESKTOPS_LIST, r.times[way].desktops]] as const) {
-        p50.set(key(kind, way, list), percentile(t, 50));
-        p99.set(key(kind, way, list), percentile(t, 99));
-        mean.set(key(kind, way, list), meanOf(t));
-        rows.push({ store: kind, way, list, readers: READERS, n: t.length, p50_ms: percentile(t, 50), p99_ms: percentile(t, 99), mean_ms: meanOf(t) });
+    for (const [readers, ways, times] of [[READERS, CONCURRENT, r.times], [1, ALONE_WAYS, r.alone]] as const) {
+      for (const way of ways) {
+        for (const [list, t] of [[POOLS_LIST, times[way].pools], [desktopsListOf(way)[0], times[way].desktops]] as const) {
+          stat.set(key(kind, readers, way, list), { p50: percentile(t, 50), p99: percentile(t, 99), mean: meanOf(t) });
+          rows.push({ store: kind, way, list, readers, n: t.length, p50_ms: percentile(t, 50), p99_ms: percentile(t, 99), mean_ms: meanOf(t) });
+        }
       }
     }
-    for (const way of ['store', 'http'] as const) {
-      for (const [list, t] of [[POOLS_LIST, r.alone[way].pools], [DESKTOPS_LIST, r.alone[way].desktops]] as const) {
-        rows.push({ store: kind, way, list, readers: 1, n: t.length, p50_ms: percentile(t, 50), p99_ms: percentile(t, 99), mean_ms: meanOf(t) });
-      }
-    }
-    const q = (list: string) => (r.queries.get(`GET ${list.slice(4)}`) ?? []).join('/') || '?';
+    const q = (list: string) => (r.queries.get(list) ?? []).join('/') || '?';
     notes.push(
       `${kind}: daemon up in ${r.startSeconds} s on this world (reconcile of 20,000 VM definitions and 10,000 pool desktops), ` +
-        `idle CPU ${r.idleCpuPercent}% over ${IDLE_WINDOW_MS / 1000} s; answers ${POOLS_LIST} ${r.bytes.get(POOLS_LIST)} bytes, ${DESKTOPS_LIST} ${r.bytes.get(DESKTOPS_LIST)} bytes; ` +
-        `store queries per request (daemon's debug log) ${POOLS_LIST} ${q(POOLS_LIST)}, ${DESKTOPS_LIST} ${q(DESKTOPS_LIST)}` +
+        `idle CPU ${r.idleCpuPercent}% over ${IDLE_WINDOW_MS / 1000} s; answers ${POOLS_LIST} ${r.bytes.get(POOLS_LIST)} bytes, ${DESKTOPS_LIST} ${r.bytes.get(DESKTOPS_LIST)} bytes, ` +
+        `${FIRST_PAGE} ${r.bytes.get(FIRST_PAGE)} bytes, every page ${r.paged.pages} pages ${r.paged.bytes} bytes; ` +
+        `store queries per request (daemon's debug log, paged or not) ${POOLS_LIST} ${q(POOLS_LIST)}, ${DESKTOPS_LIST} ${q(DESKTOPS_LIST)}` +
         (r.daemonWarnings.length ? `; daemon warnings: ${r.daemonWarnings.join(' | ')}` : '; no daemon warning'),
     );
   }
   for (const list of [POOLS_LIST, DESKTOPS_LIST]) {
-    for (const way of ['store', 'http'] as const) {
-      rows.push({ store: 'postgres/sqlite', way, list, p50_ratio: ratioOf(p50.get(key('postgres', way, list))!, p50.get(key('sqlite', way, list))!), p99_ratio: ratioOf(p99.get(key('postgres', way, list))!, p99.get(key('sqlite', way, list))!), mean_ratio: ratioOf(mean.get(key('postgres', way, list))!, mean.get(key('sqlite', way, list))!) });
-    }
-    for (const kind of ['sqlite', 'postgres'] as const) {
-      rows.push({ store: kind, way: 'http/store', list, p50_ratio: ratioOf(p50.get(key(kind, 'http', list))!, p50.get(key(kind, 'store', list))!), p99_ratio: ratioOf(p99.get(key(kind, 'http', list))!, p99.get(key(kind, 'store', list))!), mean_ratio: ratioOf(mean.get(key(kind, 'http', list))!, mean.get(key(kind, 'store', list))!) });
-    }
+    for (const way of ['store', 'http'] as const) ratioRow('postgres/sqlite', way, list, key('postgres', READERS, way, list), key('sqlite', READERS, way, list));
+    for (const kind of ['sqlite', 'postgres'] as const) ratioRow(kind, 'http/store', list, key(kind, READERS, 'http', list), key(kind, READERS, 'store', list));
   }
-  notes.push(`store: the repository functions the routes call, in the bench process (its own 10-connection pool on PostgreSQL); http: a real ardesia serve on the same store, plain HTTP on 127.0.0.1, root token, 50 keep-alive connections; blocks alternated store/http/store/http; readers=1 rows: one reader alone, ${ALONE} answers per list and way, alternated, after the concurrent blocks`);
+  for (const kind of ['sqlite', 'postgres'] as const) {
+    ratioRow(kind, 'page/http, 50 readers', `${FIRST_PAGE} / ${DESKTOPS_LIST}`, key(kind, READERS, 'page', FIRST_PAGE), key(kind, READERS, 'http', DESKTOPS_LIST));
+    ratioRow(kind, 'pages/http, 1 reader', `${EVERY_PAGE} / ${DESKTOPS_LIST}`, key(kind, 1, 'pages', EVERY_PAGE), key(kind, 1, 'http', DESKTOPS_LIST));
+  }
+  notes.push(
+    `store: the repository functions the routes call, in the bench process (its own 10-connection pool on PostgreSQL); http: a real ardesia serve on the same store, plain HTTP on 127.0.0.1, root token, 50 keep-alive connections; ` +
+      `page: as http, each reader's desktops list the first page of ${PAGE} (its Link checked: after its last name); blocks alternated store/http/page ×${BLOCKS}; ` +
+      `readers=1 rows: one reader alone, ${ALONE} answers per list and way, alternated store/http/pages, after the concurrent blocks; pages: the whole desktops list read ${PAGE} at a time by the Link header, the time to the last page's last byte (the pages checked against the whole list)`,
+  );
   notes.push('PostgreSQL: local 15 cluster on loopback TCP, fsync off (reads only are measured); percentiles nearest-rank');
   return { name: 'store-lists', rows, notes };
 }
