@@ -101,6 +101,7 @@ class ClusterTrial {
       await this.finish();
     } catch (err) {
       this.report.findings.push(`the trial stopped: ${err instanceof Error ? err.message : String(err)}`);
+      for (const line of this.report.findings.at(-1)!.split('\n')) this.log(`  ${line}`);
     } finally {
       await this.bed.destroy();
       this.report.seconds = Math.round((Date.now() - started) / 1000);
@@ -226,12 +227,33 @@ class ClusterTrial {
     await until(`${user.name} logged off ${mine.name}`, async () => !(await this.desktops()).some((d) => d.name === mine.name && d.user === user.name) || undefined, SETTLE_MS, 1000);
   }
 
+  /** The desktops still between states, each with what the controller logged of it last (a finding's evidence). */
+  private async stuckDesktops(): Promise<string> {
+    const stuck = (await this.desktops()).filter((d) => TRANSIENT_STATES.has(d.state));
+    const lines = this.bed.controller.output.split('\n');
+    return stuck.map((d) => {
+      const agent = this.bed.hosts.find((h) => h.name === d.host)?.agent.output.split('\n') ?? [];
+      return [
+        `${d.name} ${d.state} on ${d.host ?? 'no host'} since ${d.since}; the controller's last lines of it:`,
+        ...lines.filter((l) => l.includes(d.name)).slice(-12),
+        `the controller's last lines of host ${d.host}'s link:`,
+        ...lines.filter((l) => l.includes(`host ${d.host}`) || l.includes(`"host":"${d.host}"`)).slice(-12),
+        `its agent's last lines of it, then its last lines:`,
+        ...agent.filter((l) => l.includes(d.name)).slice(-12),
+        ...agent.slice(-15),
+      ].join('\n');
+    }).join('\n');
+  }
+
   /** Every host back, the pool settled, everyone logged off, every home released; then each home read from its disk. */
   private async finish(): Promise<void> {
     for (const h of this.bed.hosts) if (h.fault) await h.back();
     this.log('finish: every host back');
     await this.bed.hostsUp();
-    await until('no desktop between states', async () => (await this.desktops()).every((d) => !TRANSIENT_STATES.has(d.state)) || undefined, SETTLE_MS, 1000);
+    await until('no desktop between states', async () => (await this.desktops()).every((d) => !TRANSIENT_STATES.has(d.state)) || undefined, SETTLE_MS, 1000)
+      .catch(async (err: Error) => {
+        throw new Error(`${err.message}: ${await this.stuckDesktops()}`);
+      });
     for (const user of this.users) await this.logoff(user).catch((err: unknown) => this.outcome(`final logoff ${user.name}`, err));
     const api = this.bed.controller.api();
     const homes = await until('every home released', async () => {
