@@ -4,7 +4,7 @@
 // drives, so any one runs alone.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { randomBytes } from 'node:crypto';
@@ -243,8 +243,10 @@ test('images, desktops and homes: import, desktop life, edit → discard, edit �
   check.assertChecked(AREAS.images!);
 });
 
-test('pools, sessions and the display: connect, ticket, socket, .vv, disconnect, logoff, reset, a failed desktop retried — the real replies match the document', async () => {
-  const guest = buildHelperGuest(mkdtempSync('/tmp/apiimg-'));
+test('pools, sessions and the display: connect, ticket, socket, .vv, disconnect, logoff, reset, a failed desktop retried — the real replies match the document', async (t) => {
+  const guestDir = mkdtempSync('/tmp/apiimg-');
+  t.after(() => rmSync(guestDir, { recursive: true, force: true }));
+  const guest = buildHelperGuest(guestDir);
   await daemon.api().request('POST', '/v1/images', {
     name: 'api-bb', from: guest.root, format: 'raw', boot: { kernel: guest.kernel, initrd: guest.initrd, cmdline: KERNEL_APPEND, memoryMiB: 192 },
   }).then((op) => operationDone(op as Operation));
