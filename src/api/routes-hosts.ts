@@ -60,6 +60,7 @@ export const HostViewBody = z
         kvmProbe: z.object({ ok: z.boolean(), detail: z.string() }).strict(),
         load: z.object({ loadAverage1m: z.number().min(0), memoryFreeMiB: count }).strict().nullable(),
         linked: z.boolean(),
+        ready: z.boolean(),
       })
       .strict()
       .nullable(),

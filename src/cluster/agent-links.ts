@@ -8,7 +8,7 @@ import {
   type AgentHomeLeases, AGENT_PROTOCOL_VERSION, type AgentMessage, agentMessageDecode, type ControllerMessage, controllerMessageEncode, controllerRefusal, type VmDesired,
 } from '../contract/agent.js';
 import { ArdesiaError, ERROR_REGISTRY, type ErrorCode } from '../contract/errors.js';
-import type { HostAgentView, HostStorage } from '../contract/hosts.js';
+import type { HostAgentReport, HostStorage } from '../contract/hosts.js';
 import type { Store } from '../store/db.js';
 import { type AgentJoin, requireClusterStore } from './agent-join.js';
 import { dbNowIso } from './db-clock.js';
@@ -63,6 +63,8 @@ export class AgentLinks {
   private readonly live = new Map<string, WebSocket>();
   /** Hosts whose link was lost (closed, or gone silent) and has not come back since. */
   private readonly cutOff = new Set<string>();
+  /** Hosts linked whose agent has sent no heartbeat on that link yet (notReadyHosts). */
+  private readonly notReady = new Set<string>();
   private readonly lossListeners: Array<(host: string, how: LinkLoss) => void> = [];
   private vms: AgentVmChannel | undefined;
   private streamHooks: StreamLinkHooks | undefined;
@@ -107,6 +109,12 @@ export class AgentLinks {
   /** Hosts whose agent had a link to this controller that is gone (closed, or gone silent) and not back. */
   cutOffHosts(): ReadonlySet<string> {
     return this.cutOff;
+  }
+
+  /** Hosts whose agent linked but has sent no heartbeat on that link yet: it joins the home leases' lockspace (after an
+   *  unclean stop, up to host_dead_seconds) or carries out its first desired set, and has not said what runs there. */
+  notReadyHosts(): ReadonlySet<string> {
+    return this.notReady;
   }
 
   /** Called, at once, each time a host's link is lost: 'silent' when it stopped answering (a host cut off or dead, no
@@ -236,9 +244,10 @@ export class AgentLinks {
     }
     const row = await this.db.selectFrom('hosts').select('agent_report').where('name', '=', host).executeTakeFirst();
     if (!row) throw new ArdesiaError('AGENT_CREDENTIAL_REFUSED', `host ${host} was removed`);
-    const report = { ...(JSON.parse(row.agent_report ?? '{}') as Omit<HostAgentView, 'linked'>), load: m.load };
+    const report = { ...(JSON.parse(row.agent_report ?? '{}') as HostAgentReport), load: m.load };
     await this.db.updateTable('hosts').set({ heartbeat_at: dbNowIso(this.db), agent_report: JSON.stringify(report) }).where('name', '=', host).execute();
     this.send(socket, { type: 'ack', seq: m.seq });
+    if (this.live.get(host) === socket) this.notReady.delete(host);
     return 'ok';
   }
 
@@ -246,12 +255,13 @@ export class AgentLinks {
     const previous = this.live.get(host);
     this.live.set(host, socket);
     this.cutOff.delete(host);
+    this.notReady.add(host);
     this.heldUntilFullSet.set(socket, []);
     if (previous && previous !== socket) this.refuse(previous, new ArdesiaError('AGENT_LINK_REPLACED', `a newer link of host ${host}'s agent took over`));
     const { memoryMiB, vcpus, qemuVersion, accel, kvmProbe, storage, displayHop } = m.capacity;
     if (displayHop) this.hopCapable.add(socket);
     // Its storage rides in the stored report (host-repo.ts storageOf), not in the agent's view.
-    const report: Omit<HostAgentView, 'linked'> & { storage: HostStorage } = { version: m.agentVersion, storage, qemuVersion, accel, kvmProbe, load: null };
+    const report: HostAgentReport & { storage: HostStorage } = { version: m.agentVersion, storage, qemuVersion, accel, kvmProbe, load: null };
     const row = await this.db.selectFrom('hosts').select('state').where('name', '=', host).executeTakeFirst();
     if (!row) throw new ArdesiaError('AGENT_CREDENTIAL_REFUSED', `host ${host} was removed`);
     const now = dbNowIso(this.db);
@@ -273,6 +283,7 @@ export class AgentLinks {
 
   private async linkGone(host: string, how: LinkLoss): Promise<void> {
     this.live.delete(host);
+    this.notReady.delete(host);
     this.cutOff.add(host);
     for (const listener of this.lossListeners) listener(host, how);
     try {
@@ -289,12 +300,14 @@ export class AgentLinks {
   revoke(host: string): void {
     const socket = this.live.get(host);
     this.live.delete(host);
+    this.notReady.delete(host);
     if (socket) this.refuse(socket, new ArdesiaError('AGENT_CREDENTIAL_REFUSED', `host ${host} was removed from the cluster`));
   }
 
   closeAll(): void {
     for (const socket of this.live.values()) socket.close(1001, 'controller stopping');
     this.live.clear();
+    this.notReady.clear();
   }
 
   private send(socket: WebSocket, m: ControllerMessage): void {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HOST_SILENT_AFTER_MS } from './host-liveness.js';
-import { hostLoadsOf, hostStateNow, type HostsSnapshot } from './host-repo.js';
+import type { HostLoad } from './placement.js';
+import { agentReady, agentViewOf, hostLoadsOf, hostStateNow, type HostsSnapshot } from './host-repo.js';
 
 const NOW = Date.parse('2026-12-04T06:00:00.000Z');
 const ago = (ms: number) => new Date(NOW - ms).toISOString();
@@ -44,4 +45,23 @@ test('loads from a snapshot: usage and per-pool counts by host; a host with noth
   // Its storage as its agent's hello said: shared unless it said local (agents before protocol 7 said nothing).
   const local = { ...remote, name: 'd', agent_report: '{"storage":"local"}' };
   assert.deepEqual(hostLoadsOf({ ...snap, rows: [row('a'), remote, local] }, NOW, undefined, undefined, true).map((l) => l.storage), ['shared', 'shared', 'local']);
+});
+
+test("an agent is ready once it heartbeats on its current link: linked but silent since (joining the lockspace) it takes nothing", () => {
+  const remote = (heartbeatAt: string, linkedAt: string | null) => ({ name: 'c', state: 'up', labels: '[]', labels_from: 'api', memory_mib: 8192, vcpus: 4, memory_overcommit: 1.5, cpu_overcommit: 16, heartbeat_at: heartbeatAt, agent_credential_sha256: 'ab'.repeat(32), cert_fingerprint: null, agent_report: '{}', agent_linked_at: linkedAt, created_at: ago(0), updated_at: ago(0) });
+  const snap = (row: ReturnType<typeof remote>): HostsSnapshot => ({ rows: [row], usage: new Map(), poolDesktops: new Map() });
+  const CASES: Array<[string, ReturnType<typeof remote>, { linked: boolean; ready: boolean }, Partial<HostLoad>]> = [
+    ['never linked', remote(ago(1000), null), { linked: false, ready: false }, { agentUnlinked: true }],
+    ['linked 2 s ago, last heartbeat from its previous link', remote(ago(3000), ago(2000)), { linked: true, ready: false }, { agentNotReady: true }],
+    ['linked, then a heartbeat on the link', remote(ago(1000), ago(2000)), { linked: true, ready: true }, {}],
+    ['a heartbeat in the same millisecond as the hello', remote(ago(2000), ago(2000)), { linked: true, ready: true }, {}],
+  ];
+  for (const [name, row, view, flags] of CASES) {
+    const agent = agentViewOf(row)!;
+    assert.deepEqual({ linked: agent.linked, ready: agent.ready }, view, name);
+    assert.equal(agentReady(row), view.ready, name);
+    const [load] = hostLoadsOf(snap(row), NOW, undefined, undefined, true);
+    assert.equal(load!.agentUnlinked, flags.agentUnlinked, name);
+    assert.equal(load!.agentNotReady, flags.agentNotReady, name);
+  }
 });

@@ -3,7 +3,7 @@ import type { Selectable } from 'kysely';
 import { ArdesiaError } from '../contract/errors.js';
 import { isInSession, isWarm } from '../contract/desktop-states.js';
 import { DESKTOP_STATES, type DesktopState } from '../contract/pools.js';
-import type { HostAgentView, HostCapacityView, HostState, HostStorage, HostUsage, HostView, KsmReport } from '../contract/hosts.js';
+import type { HostAgentReport, HostAgentView, HostCapacityView, HostState, HostStorage, HostUsage, HostView, KsmReport } from '../contract/hosts.js';
 import type { Store } from '../store/db.js';
 import type { HostTable } from '../store/schema-hosts.js';
 import type { HostLoad } from './placement.js';
@@ -114,11 +114,18 @@ export function storageOf(row: Pick<HostRow, 'agent_report'>): HostStorage {
   return (JSON.parse(row.agent_report) as { storage?: HostStorage }).storage === 'local' ? 'local' : 'shared';
 }
 
-/** A remote agent's stored report, and whether its link lives now. */
-export function agentViewOf(row: Pick<HostRow, 'agent_report' | 'agent_linked_at'>): HostAgentView | null {
+/** A remote agent's stored report, whether its link lives now, and whether it is ready on that link. */
+export function agentViewOf(row: Pick<HostRow, 'agent_report' | 'agent_linked_at' | 'heartbeat_at'>): HostAgentView | null {
   if (row.agent_report === null) return null;
-  const { storage: _storage, ...report } = JSON.parse(row.agent_report) as Omit<HostAgentView, 'linked'> & { storage?: HostStorage };
-  return { ...report, linked: row.agent_linked_at !== null };
+  const { storage: _storage, ...report } = JSON.parse(row.agent_report) as HostAgentReport & { storage?: HostStorage };
+  return { ...report, linked: row.agent_linked_at !== null, ready: agentReady(row) };
+}
+
+/** An agent is ready once it heartbeats on its current link: the link's hello and each heartbeat are stamped by the
+ *  controller with the database's clock, and the agent sends its first heartbeat only once its host joined the lockspace
+ *  and carried out the link's full desired set. */
+export function agentReady(row: Pick<HostRow, 'agent_linked_at' | 'heartbeat_at'>): boolean {
+  return row.agent_linked_at !== null && Date.parse(row.heartbeat_at) >= Date.parse(row.agent_linked_at);
 }
 
 /** Hosts placement may choose: with `remoteAgents`, hosts run by a remote agent count too (a start that needs the
@@ -138,6 +145,7 @@ export function hostLoadsOf(snap: HostsSnapshot, nowMs: number, controller?: str
       usedVcpus: used.vcpus,
       poolDesktops: snap.poolDesktops.get(row.name) ?? {},
       ...(row.agent_credential_sha256 !== null && row.agent_linked_at === null ? { agentUnlinked: true } : {}),
+      ...(row.agent_credential_sha256 !== null && row.agent_linked_at !== null && !agentReady(row) ? { agentNotReady: true } : {}),
       storage: storageOf(row),
     };
   });

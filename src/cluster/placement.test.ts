@@ -25,6 +25,8 @@ const CASES: Array<[string, HostLoad[], PlacementNeed, string]> = [
   ['one host up', [h('a')], need(), 'a'],
   ["an agent's host whose agent has no link is skipped, however free", [h('a', { agentUnlinked: true }), h('b', { usedMiB: 6000 })], need(), 'b'],
   ['only unlinked agents: no host up', [h('a', { agentUnlinked: true })], need(), 'PLACEMENT_NO_HOST_UP'],
+  ["an agent's host linked but not heartbeating yet (joining the lockspace) is skipped, however free", [h('a', { agentNotReady: true }), h('b', { usedMiB: 6000 })], need(), 'b'],
+  ['only agents not ready: no host up', [h('a', { agentNotReady: true })], need(), 'PLACEMENT_NO_HOST_UP'],
   ['draining, maintenance and down hosts are skipped', [h('a', { state: 'draining' }), h('b', { state: 'down' }), h('m', { state: 'maintenance' }), h('c', { usedMiB: 6000 })], need(), 'c'],
   ['least memory used first', [h('a', { usedMiB: 4096 }), h('b', { usedMiB: 1024 })], need(), 'b'],
   ['share of memory, not MiB: the bigger host wins', [h('a', { usedMiB: 2048 }), h('b', { memoryMiB: 32768, usedMiB: 4096 })], need(), 'b'],

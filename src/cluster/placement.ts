@@ -22,6 +22,9 @@ export interface HostLoad {
   poolDesktops: Readonly<Record<string, number>>;
   /** An agent's host whose agent has no link now: nothing can be started there until it relinks. */
   agentUnlinked?: boolean;
+  /** An agent's host linked but not yet heartbeating on that link (joining the home leases' lockspace, or carrying out
+   *  its first desired set): what is started there now waits that long, so nothing new goes there until it is ready. */
+  agentNotReady?: boolean;
   /** `local`: the host does not mount the shared data folder (absent: it does). */
   storage?: 'shared' | 'local';
 }
@@ -72,6 +75,7 @@ export function hostFreeVcpus(host: HostLoad): number {
 function shortfall(host: HostLoad, need: PlacementNeed): { code: PlacementRefusalCode; why: string; rank: number } | null {
   if (host.state !== 'up') return { code: 'PLACEMENT_NO_HOST_UP', why: `${host.name} is ${host.state}`, rank: 0 };
   if (host.agentUnlinked) return { code: 'PLACEMENT_NO_HOST_UP', why: `${host.name}'s agent is not connected (start \`ardesia agent\` there)`, rank: 0 };
+  if (host.agentNotReady) return { code: 'PLACEMENT_NO_HOST_UP', why: `${host.name}'s agent is linked but not ready yet (joining the home leases' lockspace after a restart; it takes VMs once its heartbeats begin)`, rank: 0 };
   const missing = (need.requireLabels ?? []).filter((l) => !host.labels.includes(l));
   if (missing.length) return { code: 'PLACEMENT_NO_LABELED_HOST', why: `${host.name} lacks label ${missing.join(', ')}`, rank: 1 };
   if (need.sharedStorage !== undefined && host.storage === 'local') {

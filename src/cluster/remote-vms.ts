@@ -32,6 +32,7 @@ interface Waiter {
 export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   private readonly waiters = new Set<Waiter>();
   private readonly exitListeners: ((name: string, reason: string) => void)[] = [];
+  private readonly runningListeners: ((name: string) => void)[] = [];
   private commands: Pick<RemoteDesktopVms, 'command' | 'commandData'> | undefined;
   /** VMs under live migration (vm-migrations.ts): both hosts' reports of them wait until the move is recorded. */
   private readonly moving = new Set<string>();
@@ -60,6 +61,11 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   /** Each VM's exit as its agent reports it (a pool desktop's lifecycle follows it). */
   onExit(listener: (name: string, reason: string) => void): void {
     this.exitListeners.push(listener);
+  }
+
+  /** Each VM its agent reports running where it did not run before (a start, however late its report came). */
+  onRunning(listener: (name: string) => void): void {
+    this.runningListeners.push(listener);
   }
 
   isRemote(host: string | null): host is string {
@@ -152,6 +158,9 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
       this.exited(rec.name, o.exitReason ?? 'stopped');
     }
     if (o.state !== 'stopped' && o.startedAt !== rec.startedAt) await vmSetDesired(this.db, rec.name, { startedAt: o.startedAt });
+    if (o.state === 'running' && rec.observed?.state !== 'running' && rec.observed?.state !== 'paused') {
+      for (const listener of this.runningListeners) listener(rec.name);
+    }
     // Stopped after the agent applied the current generation (asked to, or by itself: the guest powered off, QEMU died):
     // recorded as a stop with its reason, once.
     const newStop = rec.desired === 'running' || (rec.startedAt !== null && rec.lastStopReason !== o.exitReason);

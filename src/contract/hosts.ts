@@ -59,7 +59,13 @@ export interface HostAgentView {
   load: { loadAverage1m: number; memoryFreeMiB: number } | null;
   /** Its link to the controller lives now. */
   linked: boolean;
+  /** Linked and heartbeating on that link: its host is as the controller wants and takes new VMs (false while the agent
+   *  joins the home leases' lockspace after a restart, which can take host_dead_seconds, or carries out its first set). */
+  ready: boolean;
 }
+
+/** What an agent's hello and heartbeats tell (stored as the host's agent report): the view less its link's state. */
+export type HostAgentReport = Omit<HostAgentView, 'linked' | 'ready'>;
 
 export interface HostView {
   name: string;

@@ -230,6 +230,7 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
       return host === undefined || pid === null ? undefined : remoteDesktops.vm(name, host, pid);
     },
   });
+  remoteVms.onRunning((name) => void machine.remoteVmRunning(name).catch((err: Error) => log.warn({ err, desktop: name }, `following the guest of ${name} failed: ${err.message}`)));
   // A drain moves the host's running plain VMs and persistent desktops to other agents' hosts by live migration.
   const migrations = new VmMigrations({
     db: store,
@@ -251,7 +252,7 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
   agentLinks.onLinkLost((host, how) => {
     if (how === 'silent') void machine.hostUnreachable(host).catch((err) => log.warn({ err, host }, 'letting go of the desktops of a silent host failed'));
   });
-  const pools = new PoolService(serviceContext, machine, { bootStormLimit: opts.bootStormLimit ?? 2, placement: hosts, timeZone: opts.timeZone ?? systemTimeZone(), cutOffHosts: () => agentLinks.cutOffHosts() });
+  const pools = new PoolService(serviceContext, machine, { bootStormLimit: opts.bootStormLimit ?? 2, placement: hosts, timeZone: opts.timeZone ?? systemTimeZone(), cutOffHosts: () => agentLinks.cutOffHosts(), notReadyHosts: () => agentLinks.notReadyHosts() });
   // A drain stops the host's spares now; an undrain boots them back: every pool is planned again.
   hosts.on('host', () => void pools.planner.tickAll());
   publishHostEvents(events, hosts);

@@ -86,6 +86,9 @@ const CASES: Array<[string, BrokerRequest, BrokerView, string]> = [
   ['own session on a cut-off host: the same desktop', ann, view([d(1, 'in-use', 'ann', { host: 'h2' }), d(2, 'ready')], { unreachableHosts: new Set(['h2']) }), 'existing lab-1'],
   ['a persistent owner’s desktop assigned on a cut-off host, its session not started: not now', ann, view([d(1, 'assigned', 'ann', { host: 'h2' }), d(2, 'ready')], { pool: pool({ persistent: true }), unreachableHosts: new Set(['h2']) }), 'refuse DESKTOP_HOST_UNREACHABLE'],
   ['a persistent owner’s ready desktop on a cut-off host: not now', ann, view([d(1, 'ready', 'ann', { host: 'h2' }), d(2, 'ready')], { pool: pool({ persistent: true }), unreachableHosts: new Set(['h2']) }), 'refuse DESKTOP_HOST_UNREACHABLE'],
+  ['a spare on a host whose agent is not ready yet (joining the lockspace) is passed over', ann, view([d(1, 'ready', null, { host: 'h2' }), d(2, 'ready', null, { host: 'h1' })], { notReadyHosts: new Set(['h2']) }), 'warm lab-2'],
+  ['only spares on a host not ready: a cold one elsewhere', ann, view([d(1, 'ready', null, { host: 'h2' }), d(2, 'booting', null, { host: 'h2' }), d(3, 'stopped', null, { host: null })], { notReadyHosts: new Set(['h2']) }), 'cold-start lab-3'],
+  ['own session on a host not ready: the same desktop (it is reported once its agent is)', ann, view([d(1, 'in-use', 'ann', { host: 'h2' }), d(2, 'ready')], { notReadyHosts: new Set(['h2']) }), 'existing lab-1'],
 ];
 
 for (const [name, request, v, expected] of CASES) {

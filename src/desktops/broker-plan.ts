@@ -31,6 +31,9 @@ export interface BrokerView {
   /** Hosts whose link is gone (an agent cut off or restarting): their spares are not handed out, and a user's own
    *  desktop waiting there without a session is not theirs to have now. */
   unreachableHosts?: ReadonlySet<string>;
+  /** Hosts whose agent linked but has not reported since (joining the home leases' lockspace after a restart, up to
+   *  host_dead_seconds): what runs there is not known yet and no home can be leased there, so their spares wait. */
+  notReadyHosts?: ReadonlySet<string>;
 }
 
 export type BrokerDecision =
@@ -52,7 +55,7 @@ export function isEntitled(pool: Pool, user: string, groups: readonly string[]):
 function bestSpare(view: BrokerView, state: DesktopState): DesktopView | undefined {
   const current = (d: DesktopView) => (d.imageVersion === view.targetVersion ? 0 : 1);
   return view.desktops
-    .filter((d) => d.user === null && d.state === state && !onUnreachableHost(view, d))
+    .filter((d) => d.user === null && d.state === state && !onUnreachableHost(view, d) && !(d.host !== null && view.notReadyHosts?.has(d.host)))
     .sort((a, b) => current(a) - current(b) || byAge(a, b))[0];
 }
 

@@ -1,13 +1,14 @@
 // After a daemon restart, each pool desktop is taken up where its state says (pool-machine.ts reconcile): a retire or
 // a first clone cut short is finished, a reset re-clones, a desktop whose VM is gone has the matching event, and one
-// whose VM still runs is watched again and its guest helper asked what it does now.
+// whose VM still runs is watched again and its guest helper asked what it does now; a boot whose start was reported late
+// is followed when it is.
 import type { Pool } from '../contract/pools.js';
 import { DAEMON_STOP_REASON } from '../contract/vm.js';
 import { vmRunning } from '../images/context.js';
 import type { DesktopGuest } from './desktop-guest.js';
 import { type DesktopVmSteps, recloneDesktop, until } from './desktop-vm-steps.js';
 import type { DesktopEvent } from './lifecycle.js';
-import { poolOf, type PoolDesktopRow, requirePool } from './pool-repo.js';
+import { poolDesktopGet, poolOf, type PoolDesktopRow, requirePool } from './pool-repo.js';
 
 /** What the reconcile uses of the desktop machine. */
 export interface ReconcileSteps {
@@ -57,4 +58,13 @@ export async function reconcileDesktop(m: ReconcileSteps, row: PoolDesktopRow): 
   await until(() => guest.channel.isConnected, 5_000);
   if (guest.channel.isConnected) await resync();
   else guest.channel.once('connected', () => void resync().catch((err: Error) => log.warn({ err, desktop: row.name }, `desktop ${row.name}: asking its guest helper what it does failed`)));
+}
+
+/** A VM on an agent's host reported running. A booting desktop whose start its agent reported only after the start's
+ *  wait (a host still joining the lockspace, a slow image check) was not followed then: it is now, so its guest's `ready`
+ *  reaches the desktop instead of the boot watchdog failing it. */
+export async function followLateStart(m: Pick<ReconcileSteps, 'steps' | 'watch'>, name: string): Promise<void> {
+  if (m.steps.guests.has(name) || (await poolDesktopGet(m.steps.ctx.db, name))?.state !== 'booting') return;
+  m.steps.log.info({ desktop: name }, `desktop ${name}: its VM reported running after its start's wait; its guest is followed now`);
+  await m.watch(name);
 }

@@ -70,6 +70,7 @@ export class PoolBroker {
       bootStormLimit: this.d.opts.bootStormLimit,
       restores: this.d.machine.startsByRestore(pool),
       ...(this.d.opts.cutOffHosts ? { unreachableHosts: this.d.opts.cutOffHosts() } : {}),
+      ...(this.d.opts.notReadyHosts ? { notReadyHosts: this.d.opts.notReadyHosts() } : {}),
     };
   }
 

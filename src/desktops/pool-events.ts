@@ -21,6 +21,8 @@ export interface PoolServiceOptions {
   timeZone: string;
   /** Hosts the controller no longer reaches (their agent's link lost and not back); undefined: none ever are. */
   cutOffHosts?: () => ReadonlySet<string>;
+  /** Hosts whose agent linked but has not reported since (joining the lockspace): their spares are not handed out. */
+  notReadyHosts?: () => ReadonlySet<string>;
 }
 
 export interface PoolPlacement {

@@ -20,7 +20,7 @@ import { runDesktopEffect } from './desktop-effects.js';
 import type { HomeService } from './homes.js';
 import { desktopVmSpec } from './desktop-vm.js';
 import { desktopFailure } from './failure.js';
-import { reconcileDesktop } from './desktop-reconcile.js';
+import { followLateStart, reconcileDesktop } from './desktop-reconcile.js';
 import { desktopArrived, desktopLostWith, desktopMoveLive } from './desktop-migration.js';
 import type { DesktopCarried } from '../cluster/vm-migrations.js';
 import { type DesktopEffect, type DesktopEvent, desktopTransition } from './lifecycle.js';
@@ -328,6 +328,11 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
   /** Follows a running desktop VM: guest helper messages, guest reboots and shutdowns, the exit. */
   watch(name: string): Promise<DesktopGuest | undefined> {
     return this.guests.watch(name);
+  }
+
+  /** A VM on an agent's host reported running: a booting desktop not followed yet is now (desktop-reconcile.ts). */
+  remoteVmRunning(name: string): Promise<void> {
+    return this.closing ? Promise.resolve() : followLateStart({ steps: this.steps, watch: (n) => this.watch(n) }, name);
   }
 
   /** Copies the home plugged into the running pool desktop `name` (backup); false when it has none plugged. */

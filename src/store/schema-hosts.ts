@@ -21,7 +21,7 @@ export interface HostTable {
   cert_fingerprint: string | null;
   created_at: string;
   updated_at: string;
-  /** A remote agent's report as JSON (HostAgentView less `linked`); null for the embedded agent. */
+  /** A remote agent's report as JSON (HostAgentReport); null for the embedded agent. */
   agent_report: Generated<string | null>;
   /** When the remote agent's current link was accepted; null while none lives. */
   agent_linked_at: Generated<string | null>;

@@ -122,7 +122,7 @@ export class ClusterBed {
     const names = new Set(this.hosts.map((h) => h.name));
     await until('every host linked and up', async () => {
       const hosts = (await this.hostList()).filter((h) => names.has(h.name));
-      return hosts.length === names.size && hosts.every((h) => h.agent?.linked === true && h.state === 'up') ? true : undefined;
+      return hosts.length === names.size && hosts.every((h) => h.agent?.ready === true && h.state === 'up') ? true : undefined;
     }, timeoutMs, 1000);
   }
 

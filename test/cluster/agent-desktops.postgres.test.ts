@@ -60,6 +60,8 @@ let agentDir: string;
 let alice: ApiClient;
 let bob: ApiClient;
 const dirs: string[] = [];
+/** The first agent's start of a VM waits here until the test lets it go (failpoint agent-start-before-launch). */
+let startGate: string;
 
 const run = promisify(execFile);
 const cli = (args: string[]) => runCli(controller.dataDir, args);
@@ -68,7 +70,7 @@ async function json<T>(args: string[]): Promise<T> {
   assert.equal(r.code, 0, r.stdout + r.stderr);
   return JSON.parse(r.stdout) as T;
 }
-const linked = async () => (await json<HostView[]>(['host', 'list'])).find((h) => h.name === 'a1' && h.agent?.linked === true);
+const linked = async () => (await json<HostView[]>(['host', 'list'])).find((h) => h.name === 'a1' && h.agent?.ready === true);
 const desktops = (what: string, test: (ds: DesktopView[]) => boolean) => untilDesktops(controller, POOL, what, test, 300_000);
 const desktopsOf = () => controller.api().request<DesktopView[]>('GET', `/v1/pools/${POOL}/desktops`);
 /** The first desktop `which` picks, once there is one (untilDesktops answers the whole list). */
@@ -107,7 +109,8 @@ before(async () => {
   const token = (await json<{ token: string }>(['host', 'add', 'a1'])).token;
   agentDir = tempDir();
   // Given both controllers: it follows whichever leads.
-  agent = new AgentProc(ns, agentDir, ['--controller', CONTROLLER, '--controller', STANDBY, '--join', token], a1Locks.env);
+  startGate = tempDir();
+  agent = new AgentProc(ns, agentDir, ['--controller', CONTROLLER, '--controller', STANDBY, '--join', token], { ...a1Locks.env, ARDESIA_FAILPOINTS: 'agent-start-before-launch', ARDESIA_FAILPOINT_DIR: startGate });
   await until('a1 linked', linked);
   // The controller's own host takes nothing new: placement picks the agent's.
   assert.equal((await cli(['host', 'drain', 'ctl'])).code, 0);
@@ -134,9 +137,15 @@ test("a boot pool's warm spare is placed on the agent's host and boots there, un
   await controller.api().request('POST', '/v1/pools', {
     name: POOL, image: 'bb', startMode: 'boot', warmSpares: 1, maxDesktops: 1, memoryMiB: 192, homeSizeBytes: 64 * 2 ** 20, entitled: { users: ['alice'] },
   });
+  // Its agent's start held past the controller's wait for the start's report (60 s), as on a host slow to start it:
+  // once it runs, the controller follows its guest, and the spare becomes ready (not left booting for the watchdog).
+  await until('the spare\'s start held on a1', () => existsSync(join(startGate, 'agent-start-before-launch.reached')) || undefined, 120_000, 200);
+  await until('the controller done waiting for its report', () => /has not reported vm \S+ within 60 s/.test(controller.output) || undefined, 120_000, 500);
+  writeFileSync(join(startGate, 'agent-start-before-launch.continue'), '');
   const spare = await desktopWhere('a ready spare', (d) => d.state === 'ready');
   assert.equal(spare!.host, 'a1', JSON.stringify(spare));
   desktop = spare!.name;
+  assert.match(controller.output, new RegExp(`desktop ${desktop}: its VM reported running after its start's wait`));
   assert.equal(qemuPidsUnder(join(agentDir, 'runtime', desktop)).length, 1, "its QEMU is the agent's, in the agent's runtime folder");
   assert.deepEqual(qemuPidsUnder(join(controller.dataDir, 'runtime')), [], 'nothing runs under the controller');
 });
@@ -263,7 +272,7 @@ test("the leader's host lost mid-session: the standby on the same data folder le
     assert.match(standby.output, /this controller leads \(term \d+\)/);
     assert.match(standby.output, new RegExp(`service address ${NET}\\.10 taken on eth0`));
     const viaStandby = async () => JSON.parse((await standby!.cli(['--json', 'host', 'list'])).stdout) as HostView[];
-    await until('a1 linked to the new leader', async () => (await viaStandby()).find((h) => h.name === 'a1' && h.agent?.linked === true), 120_000, 500);
+    await until('a1 linked to the new leader', async () => (await viaStandby()).find((h) => h.name === 'a1' && h.agent?.ready === true), 120_000, 500);
     // The page saw the new leader behind the same address and opened the display again through it, by itself.
     await until('a new display hop through the new leader', () => streams() > before || undefined, 120_000, 500);
     await page.locator('[data-status="connected"]').waitFor({ timeout: 60_000 });
@@ -436,11 +445,15 @@ test("power back on the lost host: its agent, before its sanlock daemon is up, b
   assert.deepEqual(attempts.slice(0, 3), [1, 2, 3], `the backoff grows while every link is dropped at once:\n${agent.output.slice(-3000)}`);
   // The host id's last holder died uncleanly: sanlock lets it join again only host_dead_seconds after its last renewal.
   await a1Locks.start();
+  // While it joins, its link lives but it is not ready: placement gives it nothing (a start would wait for the join).
+  let joiningSeen = false;
   const back = await until('a1 up and linked again', async () => {
     const h = (await json<HostView[]>(['host', 'list'])).find((v) => v.name === 'a1');
-    return h?.state === 'up' && h.agent?.linked === true && /heartbeats begin/.test(agent.output) ? h : undefined;
+    if (h?.agent?.linked === true && h.agent.ready === false) joiningSeen = true;
+    return h?.state === 'up' && h.agent?.ready === true && /heartbeats begin/.test(agent.output) ? h : undefined;
   }, 240_000, 1000);
   assert.equal(back.state, 'up');
+  assert.ok(joiningSeen, 'a1 listed linked and not ready while its agent joined the lockspace');
   const lastFailure = agent.output.lastIndexOf('joining the sanlock lockspace failed');
   const afterFailures = agent.output.slice(lastFailure);
   const joined = /"joinMs":(\d+).*this host joined the sanlock lockspace/.exec(afterFailures);

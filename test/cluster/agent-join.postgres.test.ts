@@ -41,7 +41,7 @@ function agentStart(ns: string, dataDir: string, args: string[]): AgentProc {
   agents.push(a);
   return a;
 }
-const linked = (name: string) => async () => (await hosts()).find((h) => h.name === name && h.agent?.linked === true && h.state === 'up');
+const linked = (name: string) => async () => (await hosts()).find((h) => h.name === name && h.agent?.ready === true && h.state === 'up');
 // Unlinked is not down: the host turns suspect once its heartbeats are a minute old (never down on network silence).
 const unlinked = (name: string) => async () => (await hosts()).find((h) => h.name === name && h.agent?.linked === false && h.state !== 'down');
 function tempDir(): string {

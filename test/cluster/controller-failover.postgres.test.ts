@@ -147,7 +147,7 @@ test('an agent given both controllers follows the leader: linked to the first, t
   try {
     const linkedVia = async (d: TestDaemon) => {
       const r = await d.cli(['--json', 'host', 'list']);
-      return r.code === 0 && (JSON.parse(r.stdout) as HostView[]).some((h) => h.name === 'blade2' && h.agent?.linked === true && h.state === 'up');
+      return r.code === 0 && (JSON.parse(r.stdout) as HostView[]).some((h) => h.name === 'blade2' && h.agent?.ready === true && h.state === 'up');
     };
     await until('the agent links to the leader', () => linkedVia(a.daemon), 60_000);
     assert.match(output, new RegExp(`agent linked to ${a.url}`));

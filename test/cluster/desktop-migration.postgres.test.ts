@@ -63,9 +63,12 @@ function tempDir(): string {
 }
 const upAndLinked = (name: AgentName) => async () => {
   const h = (await json<HostView[]>(['host', 'list'])).find((v) => v.name === name);
-  return (h?.agent?.linked === true && h.state === 'up') || undefined;
+  return (h?.agent?.ready === true && h.state === 'up') || undefined;
 };
-const linked = (name: AgentName, yes: boolean) => async () => ((await json<HostView[]>(['host', 'list'])).find((h) => h.name === name)?.agent?.linked === true) === yes || undefined;
+const linked = (name: AgentName, yes: boolean) => async () => {
+  const agent = (await json<HostView[]>(['host', 'list'])).find((h) => h.name === name)?.agent;
+  return (yes ? agent?.ready === true : agent?.linked !== true) || undefined;
+};
 const desktopWhere = async (what: string, which: (d: DesktopView) => boolean) => (await untilDesktops(controller, POOL, what, (ds) => ds.some(which), 300_000)).find(which)!;
 const qemuOf = (host: AgentName, desktop: string) => qemuPidsUnder(join(agentDirs.get(host)!, 'runtime', desktop));
 const other = (host: AgentName): AgentName => (host === 'a1' ? 'a2' : 'a1');

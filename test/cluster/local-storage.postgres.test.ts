@@ -64,7 +64,7 @@ before(async () => {
   const { token } = await json<{ token: string }>(['host', 'add', HOST]);
   // Killed (SIGKILL) once the first bytes of its first copy are on its disk: the test restarts it.
   agent = new AgentProc(ns, agentDir, ['--controller', CONTROLLER, '--join', token, '--storage', 'local'], { ...process.env, ARDESIA_FAILPOINTS: 'image-copy-written' }, dataDir);
-  await until(`${HOST} linked`, async () => ((await json<HostView[]>(['host', 'list'])).find((h) => h.name === HOST)?.agent?.linked ? true : undefined), 120_000, 500);
+  await until(`${HOST} linked`, async () => ((await json<HostView[]>(['host', 'list'])).find((h) => h.name === HOST)?.agent?.ready ? true : undefined), 120_000, 500);
   // The controller's own host takes nothing: every desktop goes to the host without shared storage.
   assert.equal((await cli(['host', 'drain', 'ctl'])).code, 0);
 });

@@ -58,7 +58,7 @@ before(async () => {
   }
   await until('three agents linked and up', async () => {
     const hosts = await controller.api().request<HostView[]>('GET', '/v1/hosts');
-    return AGENTS.every((name) => hosts.some((h) => h.name === name && h.agent?.linked === true && h.state === 'up')) || undefined;
+    return AGENTS.every((name) => hosts.some((h) => h.name === name && h.agent?.ready === true && h.state === 'up')) || undefined;
   }, 120_000, 500);
   // The controller's own host takes nothing: the pools live on the agents' hosts.
   assert.equal((await controller.cli(['host', 'drain', 'ctl'])).code, 0);

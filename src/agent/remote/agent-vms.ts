@@ -15,6 +15,7 @@ import { liveIncoming, type MigrationCarried, migrateOutGivingLeases, resumeSaid
 import { ArdesiaError } from '../../contract/errors.js';
 import type { VmSpec } from '../../contract/vm.js';
 import { guestEventOfQmp } from '../../hypervisor/guest-vm.js';
+import { failpointPause } from '../../lib/failpoint.js';
 import type { MigrationFigures } from '../../hypervisor/saved-state/live-migration.js';
 import type { HostReport } from '../../hypervisor/host/index.js';
 import type { VmRuntime } from '../../hypervisor/vm-runtime.js';
@@ -189,6 +190,7 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
   private async carryOut(a: VmAction): Promise<void> {
     this.log.info({ vm: a.name, action: a.kind }, `vm ${a.name}: ${a.kind}`);
     if (a.kind === 'start') {
+      await failpointPause('agent-start-before-launch'); // a test holds a start past the controller's wait for its report
       const spec = this.localImages ? await this.localSpec(a) : a.spec;
       await this.manager.define([specOnAgentHost(spec)], () => 'controller');
       // Copies were checked whole as they arrived (local-images.ts); the shared folder's files are checked at first use.

@@ -137,6 +137,11 @@ export function ksmText(k: KsmReport | null): string {
 const limitMiB = (h: HostView) => Math.floor(h.capacity.memoryMiB * h.capacity.memoryOvercommit);
 const limitVcpus = (h: HostView) => Math.floor(h.capacity.vcpus * h.capacity.cpuOvercommit);
 
+/** An agent's link as a word: ready (heartbeating: takes VMs), linked but not ready (joining), or `unlinked`. */
+function agentLinkText(agent: NonNullable<HostView['agent']>, unlinked: string): string {
+  return agent.linked ? (agent.ready ? 'linked' : 'linked, not ready') : unlinked;
+}
+
 function hostRows(hosts: HostView[]): string {
   return table(
     ['HOST', 'STATE', 'MEMORY MiB', 'VCPUS', 'IN SESSION', 'SPARES', 'VMS', 'KSM SAVED MiB', 'AGENT', 'STORAGE', 'HEARTBEAT', 'LABELS'],
@@ -149,7 +154,7 @@ function hostRows(hosts: HostView[]): string {
       String(h.used.spares),
       String(h.used.runningVms),
       h.ksm === null || !h.ksm.available ? '-' : h.ksm.enabled || h.ksm.savedBytes > 0 ? mib(h.ksm.savedBytes) : 'off',
-      h.controller ? 'embedded' : h.agent === null ? 'no hello yet' : `${h.agent.linked ? 'linked' : 'unlinked'} ${h.agent.accel}`,
+      h.controller ? 'embedded' : h.agent === null ? 'no hello yet' : `${agentLinkText(h.agent, 'unlinked')} ${h.agent.accel}`,
       h.storage,
       h.heartbeatAt,
       h.labels.join(',') || '-',
@@ -167,7 +172,7 @@ function hostText(h: HostDetail): string {
     `  promised ${h.used.memoryMiB} MiB, ${h.used.vcpus} vCPUs to ${h.used.runningVms} VM(s): ${h.used.desktopsInSession} desktop(s) in session, ${h.used.spares} spare(s)`,
     `  memory   ${ksmText(h.ksm)}`,
     `  storage  ${h.storage === 'local' ? 'its own (agent --storage local): image files copied here as its desktops need them; pools with scratch homes, non-persistent, only' : 'the shared data folder'}`,
-    ...(h.agent ? [`  agent    ${h.agent.version}, ${h.agent.linked ? 'linked' : 'not linked'}; QEMU ${h.agent.qemuVersion ?? 'missing'}, ${h.agent.accel} (KVM probe: ${h.agent.kvmProbe.ok ? 'ran' : h.agent.kvmProbe.detail})${h.agent.load ? `; load ${h.agent.load.loadAverage1m.toFixed(2)}, ${h.agent.load.memoryFreeMiB} MiB free` : ''}`] : []),
+    ...(h.agent ? [`  agent    ${h.agent.version}, ${agentLinkText(h.agent, 'not linked')}; QEMU ${h.agent.qemuVersion ?? 'missing'}, ${h.agent.accel} (KVM probe: ${h.agent.kvmProbe.ok ? 'ran' : h.agent.kvmProbe.detail})${h.agent.load ? `; load ${h.agent.load.loadAverage1m.toFixed(2)}, ${h.agent.load.memoryFreeMiB} MiB free` : ''}`] : []),
     left === 0 ? '  left     nothing runs here' : `  left     ${left}:`,
     ...h.desktops.map((d) => `    desktop ${d.name} (pool ${d.pool}, ${d.state}${d.user ? `, ${d.user}` : ''})`),
     ...h.vms.map((v) => `    vm ${v}`),
