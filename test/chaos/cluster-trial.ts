@@ -200,8 +200,15 @@ class ClusterTrial {
     } catch (err) {
       // Its VM went with a host that lost power and came back before it was judged down: the controller must notice
       // (the host's agent, back, no longer has it) and end the session, within a bound.
+      // Unless the host went out of reach meanwhile (cut off after it came back, before its agent said what runs there):
+      // the controller cannot know the VM is gone until the host is back (the finish checks the session ended then).
       const since = Date.now();
-      await until(`the session of ${user.name} on ${inUse.name}, whose VM does not answer, ended`, async () => !(await this.desktops()).some((d) => d.name === inUse.name && d.user === user.name && d.state === 'in-use') || undefined, SETTLE_MS, 1000);
+      const ended = async () => !(await this.desktops()).some((d) => d.name === inUse.name && d.user === user.name && d.state === 'in-use');
+      await until(`the session of ${user.name} on ${inUse.name}, whose VM does not answer, ended`, async () => ((await ended()) ? 'ended' : this.hostOf(host)?.fault ? 'away' : undefined), SETTLE_MS, 1000);
+      if (!(await ended())) {
+        this.outcome(`login ${user.name}`, new ArdesiaError('AGENT_NOT_LINKED', `the session's VM on host ${host} did not answer and the host went out of reach before its agent reported`));
+        return;
+      }
       this.report.staleSessionSeconds = Math.max(this.report.staleSessionSeconds, Math.round((Date.now() - since) / 1000));
       throw new ArdesiaError('VM_NOT_RUNNING', `the session's VM did not answer (${(err as Error).message.slice(0, 80)}…); the controller ended the session`);
     }
