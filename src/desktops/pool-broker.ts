@@ -45,6 +45,12 @@ export interface BrokerDeps {
   sessionOf(desktop: string): Promise<SessionInfo>;
 }
 
+/** Errors after which a connect gives the desktop up and brokers another (within its wait and CONNECT_ATTEMPTS). */
+function givesUpForAnother(err: unknown): err is ArdesiaError {
+  if (!(err instanceof ArdesiaError)) return false;
+  return err.code === 'DESKTOP_HOST_UNREACHABLE' || (err.code === 'DESKTOP_FAILED' && (err.details as { handedOut?: boolean } | undefined)?.handedOut === true);
+}
+
 export class PoolBroker {
   /** Spares handed out whose assign has not landed in the store yet: name → user. */
   readonly claims = new Map<string, string>();
@@ -83,7 +89,7 @@ export class PoolBroker {
         return await this.connectOnce(poolName, body, who, requestedAt, times);
       } catch (err) {
         const leftMs = body.waitSeconds * 1000 - (performance.now() - requestedAt);
-        if (!(err instanceof ArdesiaError && err.code === 'DESKTOP_HOST_UNREACHABLE') || attempt >= CONNECT_ATTEMPTS || leftMs <= 0) throw err;
+        if (!givesUpForAnother(err) || attempt >= CONNECT_ATTEMPTS || leftMs <= 0) throw err;
         this.d.ctx.deps.log.warn({ pool: poolName, user: who.name, attempt }, `${err.message}: brokering another desktop for ${who.name}`);
       }
     }
@@ -117,14 +123,14 @@ export class PoolBroker {
       await this.act(pool, decision, who.name);
     } catch (err) {
       this.awaitingSession.delete(name);
-      return this.sessionNotStarted(name, who.name, err);
+      return this.sessionNotStarted(name, who.name, err, decision.kind);
     } finally {
       this.claims.delete(name);
     }
     await auditAppend(this.d.ctx.db, who.name, 'session.connect', name, { pool: poolName, how: decision.kind, thinClient: body.client.thinClient ?? null }, who.address);
     if (body.client.thinClient) this.d.openedFrom(name, body.client.thinClient, who);
     const leftMs = Math.max(1000, body.waitSeconds * 1000 - (performance.now() - requestedAt));
-    const desktop = body.wait ? await this.waitForSession(name, who.name, leftMs).catch((err: unknown) => this.sessionNotStarted(name, who.name, err)) : desktopViewOf(await requirePoolDesktop(this.d.ctx.db, name));
+    const desktop = body.wait ? await this.waitForSession(name, who.name, leftMs).catch((err: unknown) => this.sessionNotStarted(name, who.name, err, decision.kind)) : desktopViewOf(await requirePoolDesktop(this.d.ctx.db, name));
     return { desktop, session: await this.d.sessionOf(name) };
   }
 
@@ -140,9 +146,10 @@ export class PoolBroker {
     return !this.d.opts.cutOffHosts?.().has(host);
   }
 
-  /** Why the waited-for session did not start, said as the user can act on it: a desktop on a silent host is given up
+  /** Why the waited-for session did not start, said as the user can act on it: a desktop on a silent host, or a spare
+   *  handed out that failed before the session started (its boot, its VM gone with a host that lost power), is given up
    *  (connect brokers another); a home held by a desktop on a silent host says so, and when it frees. */
-  private async sessionNotStarted(name: string, user: string, err: unknown): Promise<never> {
+  private async sessionNotStarted(name: string, user: string, err: unknown, how: BrokerDecision['kind']): Promise<never> {
     this.d.timelines.end(name);
     if (!(err instanceof ArdesiaError)) throw err;
     const row = await requirePoolDesktop(this.d.ctx.db, name).catch(() => undefined);
@@ -154,6 +161,10 @@ export class PoolBroker {
         // Not a desktop to give up (the connect would only hand out another): the home waits for that host.
         throw new ArdesiaError('HOME_LEASE_HELD', `your home volume is held by desktop ${holder} on host ${holderRow.host}, which the controller cannot reach now: your files are safe there, and the home is freed once ${holderRow.host} is back or judged down`);
       }
+    }
+    // The user's own desktop that failed stays theirs to see (a persistent one is not swapped for another).
+    if (how !== 'existing' && err.code === 'DESKTOP_FAILED' && (err.details as { state?: string } | undefined)?.state === 'failed') {
+      throw new ArdesiaError('DESKTOP_FAILED', err.message, { state: 'failed', handedOut: true }, err.hint);
     }
     throw err;
   }

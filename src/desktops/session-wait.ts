@@ -72,7 +72,8 @@ export function untilSessionStarted(machine: Pick<DesktopMachine, 'on' | 'off'>,
       host = view.host ?? host;
       if (view.state === 'in-use' || view.state === 'disconnected') return done(undefined, view);
       if (SESSION_END_STATES.includes(view.state) || (view.user !== null && view.user !== user)) {
-        done(new ArdesiaError(code ?? 'DESKTOP_FAILED', `desktop ${desktop} could not start your session${reason ? `: ${reason}` : ` (it is ${view.state})`}`));
+        // Its state rides along: a desktop that failed (its boot, its VM gone) is one a connect may give up for another.
+        done(new ArdesiaError(code ?? 'DESKTOP_FAILED', `desktop ${desktop} could not start your session${reason ? `: ${reason}` : ` (it is ${view.state})`}`, { state: view.state }));
       }
     };
     const onRemoved = (name: string) => name === desktop && done(new ArdesiaError('DESKTOP_FAILED', `desktop ${desktop} was removed before your session started`));

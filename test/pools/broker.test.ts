@@ -16,7 +16,7 @@ import type { ApiClient } from '../../src/cli/client.js';
 import { type TestDaemon, until } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
 import { cliFails, cliJson, typeAndExpect, waitForLog } from '../images/support.js';
-import { desktopsOf, poolShow, poolTestbed, untilDesktops } from './support.js';
+import { desktopsOf, poolShow, poolTestbed, untilDesktops, userClient } from './support.js';
 
 let daemon: TestDaemon;
 let alice: ApiClient;
@@ -277,6 +277,24 @@ test('bad input: unknown image, impossible sizes, a user not entitled — clear 
   const badSpice = await cliFails(daemon, ['pool', 'set', 'pinned', '--spice', 'lab.example']);
   assert.match(badSpice.stderr, /SPICE listen address/);
   await api.request('DELETE', '/v1/pools/pinned');
+});
+
+test('a spare handed out that fails before the session starts (its QEMU gone while it boots) is given up: the connect brokers another and the session starts there', async () => {
+  const carol = await userClient(daemon, 'carol');
+  await daemon.api().request('POST', '/v1/pools', { name: 'flaky', image: 'bb', warmSpares: 1, maxDesktops: 2, memoryMiB: 192, entitled: { users: ['carol'] } });
+  // The spare held booting (its vCPUs paused), so the connect surely reserves it before its guest is up.
+  const booting = (await untilDesktops(daemon, 'flaky', 'a booting spare', (ds) => ds.some((d) => d.state === 'booting'))).find((d) => d.state === 'booting')!;
+  assert.equal((await daemon.cli(['vm', 'pause', booting.name])).code, 0);
+  const connecting = carol.request<Connected>('POST', '/v1/pools/flaky/connect', {});
+  await untilDesktops(daemon, 'flaky', `${booting.name} reserved for carol`, (ds) => ds.some((d) => d.name === booting.name && d.user === 'carol'));
+  const { pid } = await cliJson<{ pid: number | null }>(daemon, ['vm', 'status', booting.name]);
+  assert.ok(pid !== null && pid > 0);
+  process.kill(pid, 'SIGKILL');
+  const got = await connecting;
+  assert.notEqual(got.desktop.name, booting.name);
+  assert.equal(got.desktop.state, 'in-use');
+  assert.equal(got.session.user, 'carol');
+  assert.match(daemon.output, new RegExp(`desktop ${booting.name} could not start your session: .*: brokering another desktop for carol`));
 });
 
 test('deleting a pool retires its desktops; their VMs and files go', async () => {
