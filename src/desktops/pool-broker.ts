@@ -2,7 +2,7 @@
 // through the desktop lifecycle (pool-machine.ts), then waited on until the session starts in the guest. A desktop
 // whose host goes silent before the session started there is given up and the next one brokered.
 import { ArdesiaError } from '../contract/errors.js';
-import type { ConnectBody, DesktopState, DesktopView, Pool, SessionInfo, SessionView } from '../contract/pools.js';
+import { BrokerRefusalCode, type ConnectBody, type DesktopState, type DesktopView, type Pool, type SessionInfo, type SessionView } from '../contract/pools.js';
 import { placementRefusalForUser } from '../contract/hosts.js';
 import type { SpareWait } from '../contract/timeline.js';
 import type { ServiceContext } from '../images/context.js';
@@ -45,10 +45,21 @@ export interface BrokerDeps {
   sessionOf(desktop: string): Promise<SessionInfo>;
 }
 
+/** A refusal of the broker's own (no desktop to give: the pool full, the boot storm, placement), not a desktop's failure. */
+const isBrokerRefusal = (code: string): boolean => (BrokerRefusalCode.options as readonly string[]).includes(code);
+
 /** Errors after which a connect gives the desktop up and brokers another (within its wait and CONNECT_ATTEMPTS). */
 function givesUpForAnother(err: unknown): err is ArdesiaError {
   if (!(err instanceof ArdesiaError)) return false;
   return err.code === 'DESKTOP_HOST_UNREACHABLE' || (err.code === 'DESKTOP_FAILED' && (err.details as { handedOut?: boolean } | undefined)?.handedOut === true);
+}
+
+/** After attempt `attempt` of a connect failed with `err` (pure): broker another, or the error the user sees. When the
+ *  broker has no other desktop to give (the pool full, the boot storm, no host), why the one given up failed says more. */
+export function connectAfterFailure(err: unknown, givenUp: ArdesiaError | undefined, attempt: number, leftMs: number): 'retry' | unknown {
+  if (givesUpForAnother(err) && attempt < CONNECT_ATTEMPTS && leftMs > 0) return 'retry';
+  if (givenUp && err instanceof ArdesiaError && err.code !== givenUp.code && isBrokerRefusal(err.code)) return givenUp;
+  return err;
 }
 
 export class PoolBroker {
@@ -81,16 +92,20 @@ export class PoolBroker {
   }
 
   /** A user asks for a desktop of a pool: theirs, a warm spare, a cold one started, or a new clone. A desktop whose host
-   *  went silent before the session started there is given up, and the next one brokered (within the connect's wait). */
+   *  went silent before the session started there, or a spare that failed before it, is given up, and the next one
+   *  brokered (within the connect's wait). */
   async connect(poolName: string, body: ConnectBody, who: Caller, times?: ConnectTimes): Promise<{ desktop: DesktopView; session: SessionInfo }> {
     const requestedAt = performance.now();
+    let givenUp: ArdesiaError | undefined;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.connectOnce(poolName, body, who, requestedAt, times);
       } catch (err) {
         const leftMs = body.waitSeconds * 1000 - (performance.now() - requestedAt);
-        if (!givesUpForAnother(err) || attempt >= CONNECT_ATTEMPTS || leftMs <= 0) throw err;
-        this.d.ctx.deps.log.warn({ pool: poolName, user: who.name, attempt }, `${err.message}: brokering another desktop for ${who.name}`);
+        const next = connectAfterFailure(err, givenUp, attempt, leftMs);
+        if (next !== 'retry') throw next;
+        givenUp = err as ArdesiaError;
+        this.d.ctx.deps.log.warn({ pool: poolName, user: who.name, attempt }, `${givenUp.message}: brokering another desktop for ${who.name}`);
       }
     }
   }
@@ -162,8 +177,9 @@ export class PoolBroker {
         throw new ArdesiaError('HOME_LEASE_HELD', `your home volume is held by desktop ${holder} on host ${holderRow.host}, which the controller cannot reach now: your files are safe there, and the home is freed once ${holderRow.host} is back or judged down`);
       }
     }
-    // The user's own desktop that failed stays theirs to see (a persistent one is not swapped for another).
-    if (how !== 'existing' && err.code === 'DESKTOP_FAILED' && (err.details as { state?: string } | undefined)?.state === 'failed') {
+    // Only a spare prepared before the user came: their own desktop that failed stays theirs to see (a persistent one is
+    // not swapped), and a cold start's or a new clone's failed boot is most likely the image's (another would fail too).
+    if (how === 'warm' && err.code === 'DESKTOP_FAILED' && (err.details as { state?: string } | undefined)?.state === 'failed') {
       throw new ArdesiaError('DESKTOP_FAILED', err.message, { state: 'failed', handedOut: true }, err.hint);
     }
     throw err;

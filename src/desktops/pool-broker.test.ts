@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ArdesiaError } from '../contract/errors.js';
+import { connectAfterFailure } from './pool-broker.js';
+
+const unreachable = new ArdesiaError('DESKTOP_HOST_UNREACHABLE', 'desktop p-1 is on host h2, which stopped answering');
+const spareFailed = new ArdesiaError('DESKTOP_FAILED', 'desktop p-1 could not start your session: the VM exited', { state: 'failed', handedOut: true });
+const ownFailed = new ArdesiaError('DESKTOP_FAILED', 'desktop p-1 could not start your session: the VM exited', { state: 'failed' });
+const full = new ArdesiaError('POOL_FULL', 'all 2 desktops of pool p are taken and none is spare');
+const noHost = new ArdesiaError('PLACEMENT_NO_HOST_UP', 'no host is up');
+const leased = new ArdesiaError('HOME_LEASE_HELD', 'your home volume is held by desktop p-1');
+
+const CASES: Array<[string, unknown, ArdesiaError | undefined, number, number, 'retry' | unknown]> = [
+  ['a desktop on a host gone silent: another', unreachable, undefined, 1, 60_000, 'retry'],
+  ['a spare handed out that failed: another', spareFailed, undefined, 1, 60_000, 'retry'],
+  ["the user's own desktop that failed: its error", ownFailed, undefined, 1, 60_000, ownFailed],
+  ['attempts used up: the last error', spareFailed, spareFailed, 3, 60_000, spareFailed],
+  ["the connect's wait used up: the error", unreachable, undefined, 1, 0, unreachable],
+  ['no other desktop after a failed spare: why that one failed', full, spareFailed, 2, 60_000, spareFailed],
+  ['no host for another after a silent host: why that one was given up', noHost, unreachable, 2, 60_000, unreachable],
+  ['the pool full at the first attempt: the refusal itself', full, undefined, 1, 60_000, full],
+  ['not a broker refusal after a give-up: the new error (a home held says what to do)', leased, spareFailed, 2, 60_000, leased],
+  ['not an Ardesia error: passed on as it is', new RangeError('bug'), undefined, 1, 60_000, 'bug'],
+];
+
+for (const [name, err, givenUp, attempt, leftMs, expected] of CASES) {
+  test(`connect after a failure: ${name}`, () => {
+    const next = connectAfterFailure(err, givenUp, attempt, leftMs);
+    if (expected === 'bug') assert.equal(next, err);
+    else assert.equal(next, expected);
+  });
+}
