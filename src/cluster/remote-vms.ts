@@ -32,7 +32,9 @@ interface Waiter {
 export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   private readonly waiters = new Set<Waiter>();
   private readonly exitListeners: ((name: string, reason: string) => void)[] = [];
-  private readonly runningListeners: ((name: string) => void)[] = [];
+  private readonly lateStartListeners: ((name: string) => void)[] = [];
+  /** Starts whose agent had not reported them within the start's wait: their first report of running is announced. */
+  private readonly lateStarts = new Set<string>();
   private commands: Pick<RemoteDesktopVms, 'command' | 'commandData'> | undefined;
   /** VMs under live migration (vm-migrations.ts): both hosts' reports of them wait until the move is recorded. */
   private readonly moving = new Set<string>();
@@ -63,9 +65,9 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     this.exitListeners.push(listener);
   }
 
-  /** Each VM its agent reports running where it did not run before (a start, however late its report came). */
-  onRunning(listener: (name: string) => void): void {
-    this.runningListeners.push(listener);
+  /** Each VM whose start its agent reported running only after the start's wait (a host slow to start it). */
+  onLateStart(listener: (name: string) => void): void {
+    this.lateStartListeners.push(listener);
   }
 
   isRemote(host: string | null): host is string {
@@ -83,13 +85,17 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   async start(name: string, spec: VmSpec, host: string): Promise<void> {
     const generation = await this.nextGeneration(name);
     await vmSetDesired(this.db, name, { generation });
+    this.lateStarts.delete(name);
     const images = await this.imageChecksOf(spec);
     const local = await this.localStorage(host);
     const vm: VmDesired = { name, spec, desired: 'running', generation, images };
     if (!this.sendNow(host, local ? await this.withLocalFiles(vm) : vm)) throw this.notLinked(host);
     const within = local ? LOCAL_STORAGE_START_REPORT_WITHIN_MS : REMOTE_START_REPORT_WITHIN_MS;
     const seen = await this.waitFor(name, (o) => o.generation >= generation && o.state !== 'starting', within);
-    if (!seen) this.log.warn({ vm: name, host }, `the agent of ${host} has not reported vm ${name} within ${within / 1000} s; it stays desired running`);
+    if (!seen) {
+      this.lateStarts.add(name);
+      this.log.warn({ vm: name, host }, `the agent of ${host} has not reported vm ${name} within ${within / 1000} s; it stays desired running`);
+    }
     else if (seen.state === 'stopped') throw new ArdesiaError('VM_START_FAILED', `vm ${name} did not start on host ${host}: ${seen.exitReason ?? 'no reason reported'}`);
   }
 
@@ -158,8 +164,8 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
       this.exited(rec.name, o.exitReason ?? 'stopped');
     }
     if (o.state !== 'stopped' && o.startedAt !== rec.startedAt) await vmSetDesired(this.db, rec.name, { startedAt: o.startedAt });
-    if (o.state === 'running' && rec.observed?.state !== 'running' && rec.observed?.state !== 'paused') {
-      for (const listener of this.runningListeners) listener(rec.name);
+    if (o.state === 'running' && this.lateStarts.delete(rec.name)) {
+      for (const listener of this.lateStartListeners) listener(rec.name);
     }
     // Stopped after the agent applied the current generation (asked to, or by itself: the guest powered off, QEMU died):
     // recorded as a stop with its reason, once.

@@ -230,7 +230,7 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
       return host === undefined || pid === null ? undefined : remoteDesktops.vm(name, host, pid);
     },
   });
-  remoteVms.onRunning((name) => void machine.remoteVmRunning(name).catch((err: Error) => log.warn({ err, desktop: name }, `following the guest of ${name} failed: ${err.message}`)));
+  remoteVms.onLateStart((name) => void machine.remoteVmStartedLate(name).catch((err: Error) => log.warn({ err, desktop: name }, `following the guest of ${name} failed: ${err.message}`)));
   // A drain moves the host's running plain VMs and persistent desktops to other agents' hosts by live migration.
   const migrations = new VmMigrations({
     db: store,

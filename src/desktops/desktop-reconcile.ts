@@ -60,9 +60,9 @@ export async function reconcileDesktop(m: ReconcileSteps, row: PoolDesktopRow): 
   else guest.channel.once('connected', () => void resync().catch((err: Error) => log.warn({ err, desktop: row.name }, `desktop ${row.name}: asking its guest helper what it does failed`)));
 }
 
-/** A VM on an agent's host reported running. A booting desktop whose start its agent reported only after the start's
- *  wait (a host still joining the lockspace, a slow image check) was not followed then: it is now, so its guest's `ready`
- *  reaches the desktop instead of the boot watchdog failing it. */
+/** A VM on an agent's host reported running only after its start's wait (a host still joining the lockspace, a slow
+ *  image check). A booting desktop whose guest was not followed then is now, so its guest's `ready` reaches the desktop
+ *  instead of the boot watchdog failing it. */
 export async function followLateStart(m: Pick<ReconcileSteps, 'steps' | 'watch'>, name: string): Promise<void> {
   if (m.steps.guests.has(name) || (await poolDesktopGet(m.steps.ctx.db, name))?.state !== 'booting') return;
   m.steps.log.info({ desktop: name }, `desktop ${name}: its VM reported running after its start's wait; its guest is followed now`);

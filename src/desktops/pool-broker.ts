@@ -56,10 +56,10 @@ function givesUpForAnother(err: unknown): err is ArdesiaError {
 
 /** After attempt `attempt` of a connect failed with `err` (pure): broker another, or the error the user sees. When the
  *  broker has no other desktop to give (the pool full, the boot storm, no host), why the one given up failed says more. */
-export function connectAfterFailure(err: unknown, givenUp: ArdesiaError | undefined, attempt: number, leftMs: number): 'retry' | unknown {
-  if (givesUpForAnother(err) && attempt < CONNECT_ATTEMPTS && leftMs > 0) return 'retry';
-  if (givenUp && err instanceof ArdesiaError && err.code !== givenUp.code && isBrokerRefusal(err.code)) return givenUp;
-  return err;
+export function connectAfterFailure(err: unknown, givenUp: ArdesiaError | undefined, attempt: number, leftMs: number): { retry: ArdesiaError } | { fail: unknown } {
+  if (givesUpForAnother(err) && attempt < CONNECT_ATTEMPTS && leftMs > 0) return { retry: err };
+  if (givenUp && err instanceof ArdesiaError && err.code !== givenUp.code && isBrokerRefusal(err.code)) return { fail: givenUp };
+  return { fail: err };
 }
 
 export class PoolBroker {
@@ -103,8 +103,8 @@ export class PoolBroker {
       } catch (err) {
         const leftMs = body.waitSeconds * 1000 - (performance.now() - requestedAt);
         const next = connectAfterFailure(err, givenUp, attempt, leftMs);
-        if (next !== 'retry') throw next;
-        givenUp = err as ArdesiaError;
+        if ('fail' in next) throw next.fail;
+        givenUp = next.retry;
         this.d.ctx.deps.log.warn({ pool: poolName, user: who.name, attempt }, `${givenUp.message}: brokering another desktop for ${who.name}`);
       }
     }

@@ -330,8 +330,8 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     return this.guests.watch(name);
   }
 
-  /** A VM on an agent's host reported running: a booting desktop not followed yet is now (desktop-reconcile.ts). */
-  remoteVmRunning(name: string): Promise<void> {
+  /** A VM on an agent's host reported running after its start's wait: a booting desktop is followed now (desktop-reconcile.ts). */
+  remoteVmStartedLate(name: string): Promise<void> {
     return this.closing ? Promise.resolve() : followLateStart({ steps: this.steps, watch: (n) => this.watch(n) }, name);
   }
 
