@@ -89,6 +89,12 @@ const CASES: Array<[string, BrokerRequest, BrokerView, string]> = [
   ['a spare on a host whose agent is not ready yet (joining the lockspace) is passed over', ann, view([d(1, 'ready', null, { host: 'h2' }), d(2, 'ready', null, { host: 'h1' })], { notReadyHosts: new Set(['h2']) }), 'warm lab-2'],
   ['only spares on a host not ready: a cold one elsewhere', ann, view([d(1, 'ready', null, { host: 'h2' }), d(2, 'booting', null, { host: 'h2' }), d(3, 'stopped', null, { host: null })], { notReadyHosts: new Set(['h2']) }), 'cold-start lab-3'],
   ['own session on a host not ready: the same desktop (it is reported once its agent is)', ann, view([d(1, 'in-use', 'ann', { host: 'h2' }), d(2, 'ready')], { notReadyHosts: new Set(['h2']) }), 'existing lab-1'],
+  // Desktops this connect gave up (their session could not start): not the user's own now, never handed out again.
+  ['a given-up spare whose reset waits for its host does not make the user wait: another spare', { ...ann, givenUp: ['lab-1'] }, view([d(1, 'resetting', 'ann', { host: 'h2' }), d(2, 'ready')]), 'warm lab-2'],
+  ['the same, not given up: the user’s desktop is being reset', ann, view([d(1, 'resetting', 'ann', { host: 'h2' }), d(2, 'ready')]), 'refuse POOL_DESKTOP_BUSY'],
+  ['a given-up spare that failed counts for neither the per-user limit nor as theirs', { ...ann, givenUp: ['lab-1'] }, view([d(1, 'failed', 'ann'), d(2, 'booting')]), 'warm lab-2'],
+  ['a given-up desktop back among the spares is not handed out again in the same connect', { ...ann, givenUp: ['lab-1'] }, view([d(1, 'ready'), d(2, 'stopped')]), 'cold-start lab-2'],
+  ['a given-up desktop still counts towards the pool’s size', { ...ann, givenUp: ['lab-5'] }, view([1, 2, 3, 4].map((n) => d(n, 'in-use', `u${n}`)).concat(d(5, 'resetting', 'ann'))), 'refuse POOL_FULL'],
 ];
 
 for (const [name, request, v, expected] of CASES) {

@@ -12,6 +12,9 @@ export interface BrokerRequest {
   user: string;
   groups: readonly string[];
   pool: string;
+  /** Desktops this connect was handed and gave up (their session could not start): neither the user's own now (one
+   *  whose reset waits for its host must not hold them back) nor handed out to them again. */
+  givenUp?: readonly string[];
 }
 
 export interface BrokerView {
@@ -52,10 +55,10 @@ export function isEntitled(pool: Pool, user: string, groups: readonly string[]):
 }
 
 /** Current-version desktops before outdated ones (a rolling update replaces the latter), then oldest first. */
-function bestSpare(view: BrokerView, state: DesktopState): DesktopView | undefined {
+function bestSpare(view: BrokerView, state: DesktopState, givenUp: readonly string[]): DesktopView | undefined {
   const current = (d: DesktopView) => (d.imageVersion === view.targetVersion ? 0 : 1);
   return view.desktops
-    .filter((d) => d.user === null && d.state === state && !onUnreachableHost(view, d) && !(d.host !== null && view.notReadyHosts?.has(d.host)))
+    .filter((d) => d.user === null && d.state === state && !givenUp.includes(d.name) && !onUnreachableHost(view, d) && !(d.host !== null && view.notReadyHosts?.has(d.host)))
     .sort((a, b) => current(a) - current(b) || byAge(a, b))[0];
 }
 
@@ -124,12 +127,13 @@ export function brokerDecide(request: BrokerRequest, view: BrokerView): BrokerDe
   if (elsewhere) {
     return refuse('HOME_LEASED', `your home volume is in use by desktop ${elsewhere.desktop} of pool ${elsewhere.pool}: log off there first, or open that desktop`);
   }
-  const mine = view.desktops.filter((d) => d.user === request.user && d.state !== 'retiring');
+  const givenUp = request.givenUp ?? [];
+  const mine = view.desktops.filter((d) => d.user === request.user && d.state !== 'retiring' && !givenUp.includes(d.name));
   const own = ownDesktop(request.user, view, mine);
   if (own) return own;
-  const warm = bestSpare(view, 'ready') ?? bestSpare(view, 'booting');
+  const warm = bestSpare(view, 'ready', givenUp) ?? bestSpare(view, 'booting', givenUp);
   if (warm) return { kind: 'warm', desktop: warm };
-  const cold = bestSpare(view, 'stopped');
+  const cold = bestSpare(view, 'stopped', givenUp);
   if (cold) return bootStormRefusal(view, cold) ?? { kind: 'cold-start', desktop: cold };
   return newClone(view);
 }

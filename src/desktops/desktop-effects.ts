@@ -7,6 +7,7 @@ import { type DesktopVmSteps, recloneDesktop, resetStalledMessage, restoreDeskto
 import type { DesktopEffect, DesktopEvent } from './lifecycle.js';
 import { poolDesktopUpdate, type PoolDesktopRow } from './pool-repo.js';
 import type { PoolTemplates } from './pool-templates.js';
+import { failpointOn } from '../lib/failpoint.js';
 
 /** Failures a waiting connect answers with their own code: what the user can act on (their desktop elsewhere is ending). */
 const PASSED_ON_CODES = new Set<ErrorCode>(['HOME_LEASE_HELD', 'HOME_LEASED']);
@@ -55,7 +56,7 @@ export async function runDesktopEffect(m: EffectRunner, row: PoolDesktopRow, poo
         });
       }
       // Its host out of reach: the rest of the reset (the home's release first) waits until the VM is gone.
-      return stopDesktopVm(m.steps, row.name, effect.force).catch(async (err: Error) => {
+      return resetStop(m.steps, row.name, effect.force).catch(async (err: Error) => {
         m.stalled(row.name);
         await m.fail(row, resetStalledMessage(err));
         return 'stalled' as const;
@@ -88,4 +89,10 @@ export async function runDesktopEffect(m: EffectRunner, row: PoolDesktopRow, poo
     case 'retire':
       return m.retire(row);
   }
+}
+
+/** A reset's stop; a test's failpoint makes it fail as a stop sent to a host out of reach does. */
+function resetStop(steps: DesktopVmSteps, name: string, force: boolean): Promise<void> {
+  if (failpointOn('desktop-reset-stop-unreachable')) return Promise.reject(new ArdesiaError('AGENT_NOT_LINKED', `the VM's host is out of reach (failpoint desktop-reset-stop-unreachable)`));
+  return stopDesktopVm(steps, name, force);
 }

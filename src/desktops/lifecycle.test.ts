@@ -23,7 +23,7 @@ import { mulberry32 } from '../lib/prng.js';
 const EVENT_TYPES: DesktopEventType[] = [
   'provisioned', 'provision-failed', 'boot-requested', 'stop-requested', 'boot-failed', 'restore-failed', 'guest-ready', 'assign', 'session-started',
   'client-connected', 'client-disconnected', 'idle-timeout', 'logoff-requested', 'logoff-timeout', 'session-ended',
-  'guest-reboot', 'guest-shutdown', 'vm-exited', 'daemon-stopped', 'host-lost', 'host-unreachable', 'reset', 'retry', 'reset-done', 'reset-failed', 'reset-resume', 'image-updated', 'retire',
+  'guest-reboot', 'guest-shutdown', 'vm-exited', 'daemon-stopped', 'host-lost', 'host-unreachable', 'reset', 'retry', 'reset-done', 'reset-failed', 'reset-resume', 'reset-retry', 'image-updated', 'retire',
 ];
 
 // Contexts: a spare of a non-persistent pool, one in ann's session, and persistent desktops owned by ann.
@@ -183,6 +183,9 @@ const LEGAL: Case[] = [
   ['resetting', 'reset-resume', ANN, 'resetting', [RELEASE, CLEAR, RECLONE]],
   ['resetting', 'reset-resume', SPARE, 'resetting', [RELEASE, RECLONE]],
   ['resetting', 'reset-resume', P_RESET, 'resetting', [RELEASE, RECLONE]],
+  // An administrator's reset of a stalled reset tries its stop again, then goes on as a resumed one.
+  ['resetting', 'reset-retry', ANN, 'resetting', [KILL, RELEASE, CLEAR, RECLONE]],
+  ['resetting', 'reset-retry', SPARE, 'resetting', [KILL, RELEASE, RECLONE]],
   ['failed', 'host-lost', SPARE, 'failed', []],
   // A host gone silent before a session started there: the user is let go at once (their connect brokers another
   // desktop); the VM's stop waits for the host, and the home (if the assign plugged it) is released only after it.

@@ -46,6 +46,7 @@ export type DesktopEventType =
   | 'reset-done'
   | 'reset-failed'
   | 'reset-resume' // a reset stalled on a VM its unreachable host could not stop: the VM is gone now (host lost, or stopped)
+  | 'reset-retry' // an administrator's reset of a reset so stalled: its stop tried again (the host may be back)
   | 'image-updated' // the pool's target image version changed
   | 'retire'; // destroy the desktop
 
@@ -302,6 +303,7 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
     'reset-failed': go('failed'),
     // Always the home's release: a desktop whose user was let go early (host-unreachable) may still hold it.
     'reset-resume': (ctx) => go('resetting', RELEASE_HOME, ...clearSharedUser(ctx), RECLONE),
+    'reset-retry': (ctx) => go('resetting', FORCE_STOP, RELEASE_HOME, ...clearSharedUser(ctx), RECLONE),
     'host-unreachable': (ctx) => go('resetting', ...clearSharedUser(ctx)),
     'vm-exited': stay('resetting'),
     'host-lost': stay('resetting'),

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ArdesiaError } from '../contract/errors.js';
-import { connectAfterFailure } from './pool-broker.js';
+import { connectAfterFailure, desktopGivenUp } from './pool-broker.js';
 
 const unreachable = new ArdesiaError('DESKTOP_HOST_UNREACHABLE', 'desktop p-1 is on host h2, which stopped answering');
 const spareFailed = new ArdesiaError('DESKTOP_FAILED', 'desktop p-1 could not start your session: the VM exited', { state: 'failed', handedOut: true });
+const spareResetting = new ArdesiaError('DESKTOP_FAILED', 'desktop p-1 could not start your session: the reset waits', { state: 'resetting', handedOut: true, desktop: 'p-1' });
 const ownFailed = new ArdesiaError('DESKTOP_FAILED', 'desktop p-1 could not start your session: the VM exited', { state: 'failed' });
 const full = new ArdesiaError('POOL_FULL', 'all 2 desktops of pool p are taken and none is spare');
 const noHost = new ArdesiaError('PLACEMENT_NO_HOST_UP', 'no host is up');
@@ -14,6 +15,7 @@ const bug = new RangeError('bug');
 const CASES: Array<[string, unknown, ArdesiaError | undefined, number, number, { retry: ArdesiaError } | { fail: unknown }]> = [
   ['a desktop on a host gone silent: another', unreachable, undefined, 1, 60_000, { retry: unreachable }],
   ['a spare handed out that failed: another', spareFailed, undefined, 1, 60_000, { retry: spareFailed }],
+  ['a spare handed out whose reset waits for its host: another', spareResetting, undefined, 1, 60_000, { retry: spareResetting }],
   ["the user's own desktop that failed: its error", ownFailed, undefined, 1, 60_000, { fail: ownFailed }],
   ['attempts used up: the last error', spareFailed, spareFailed, 3, 60_000, { fail: spareFailed }],
   ["the connect's wait used up: the error", unreachable, undefined, 1, 0, { fail: unreachable }],
@@ -32,3 +34,9 @@ for (const [name, err, givenUp, attempt, leftMs, expected] of CASES) {
     else assert.ok('fail' in next && next.fail === expected.fail);
   });
 }
+
+test('the desktop given up is the one the error names', () => {
+  assert.equal(desktopGivenUp(spareResetting), 'p-1');
+  assert.equal(desktopGivenUp(ownFailed), undefined);
+  assert.equal(desktopGivenUp(new ArdesiaError('DESKTOP_HOST_UNREACHABLE', 'x', { desktop: 'p-2', host: 'h2' })), 'p-2');
+});

@@ -54,6 +54,16 @@ function givesUpForAnother(err: unknown): err is ArdesiaError {
   return err.code === 'DESKTOP_HOST_UNREACHABLE' || (err.code === 'DESKTOP_FAILED' && (err.details as { handedOut?: boolean } | undefined)?.handedOut === true);
 }
 
+/** The desktop a connect gave up with `err` (its details name it), if any. */
+export function desktopGivenUp(err: ArdesiaError): string | undefined {
+  const desktop = (err.details as { desktop?: unknown } | undefined)?.desktop;
+  return typeof desktop === 'string' ? desktop : undefined;
+}
+
+/** A spare handed out whose session did not start, gone `failed` (its boot, its VM) or `resetting` (the session could
+ *  not start: its reset may wait for the VM's host): given up for another. */
+const HANDED_OUT_GIVEN_UP: readonly string[] = ['failed', 'resetting'];
+
 /** After attempt `attempt` of a connect failed with `err` (pure): broker another, or the error the user sees. When the
  *  broker has no other desktop to give (the pool full, the boot storm, no host), why the one given up failed says more. */
 export function connectAfterFailure(err: unknown, givenUp: ArdesiaError | undefined, attempt: number, leftMs: number): { retry: ArdesiaError } | { fail: unknown } {
@@ -97,20 +107,23 @@ export class PoolBroker {
   async connect(poolName: string, body: ConnectBody, who: Caller, times?: ConnectTimes): Promise<{ desktop: DesktopView; session: SessionInfo }> {
     const requestedAt = performance.now();
     let givenUp: ArdesiaError | undefined;
+    const desktopsGivenUp: string[] = [];
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.connectOnce(poolName, body, who, requestedAt, times);
+        return await this.connectOnce(poolName, body, who, requestedAt, times, desktopsGivenUp);
       } catch (err) {
         const leftMs = body.waitSeconds * 1000 - (performance.now() - requestedAt);
         const next = connectAfterFailure(err, givenUp, attempt, leftMs);
         if ('fail' in next) throw next.fail;
         givenUp = next.retry;
+        const desktop = desktopGivenUp(givenUp);
+        if (desktop !== undefined) desktopsGivenUp.push(desktop);
         this.d.ctx.deps.log.warn({ pool: poolName, user: who.name, attempt }, `${givenUp.message}: brokering another desktop for ${who.name}`);
       }
     }
   }
 
-  private async connectOnce(poolName: string, body: ConnectBody, who: Caller, requestedAt: number, times?: ConnectTimes): Promise<{ desktop: DesktopView; session: SessionInfo }> {
+  private async connectOnce(poolName: string, body: ConnectBody, who: Caller, requestedAt: number, times: ConnectTimes | undefined, givenUp: readonly string[]): Promise<{ desktop: DesktopView; session: SessionInfo }> {
     const received = times ?? { requestAt: Date.now(), authenticatedAt: Date.now() };
     if (!GuestUserName.safeParse(who.name).success) throw new ArdesiaError('USER_NAME_UNSUITABLE', `${who.name} cannot be an account name inside a desktop`);
     const pool = poolOf(await requirePool(this.d.ctx.db, poolName));
@@ -119,9 +132,9 @@ export class PoolBroker {
       throw new ArdesiaError('POOL_NOT_ENTITLED', `${who.name} is not entitled to pool ${poolName}`);
     }
     await this.letGoOnSilentHosts(poolName, who.name);
-    if (body.wait) await this.previousSessionEnd(poolName, who.name, requestedAt + body.waitSeconds * 1000);
+    if (body.wait) await this.previousSessionEnd(poolName, who.name, requestedAt + body.waitSeconds * 1000, givenUp);
     const decision = await this.d.lockPool(poolName, async () => {
-      const d = await this.placed(brokerDecide({ user: who.name, groups: who.groups, pool: poolName }, await this.brokerView(pool)), pool, who);
+      const d = await this.placed(brokerDecide({ user: who.name, groups: who.groups, pool: poolName, givenUp }, await this.brokerView(pool)), pool, who);
       if (d.kind === 'warm' || d.kind === 'cold-start') this.claims.set(d.desktop.name, who.name);
       if (d.kind === 'clone') await this.d.planner.insertDesktop(pool, d.name, who.name);
       return d;
@@ -179,8 +192,9 @@ export class PoolBroker {
     }
     // Only a spare prepared before the user came: their own desktop that failed stays theirs to see (a persistent one is
     // not swapped), and a cold start's or a new clone's failed boot is most likely the image's (another would fail too).
-    if (how === 'warm' && err.code === 'DESKTOP_FAILED' && (err.details as { state?: string } | undefined)?.state === 'failed') {
-      throw new ArdesiaError('DESKTOP_FAILED', err.message, { state: 'failed', handedOut: true }, err.hint);
+    const state = (err.details as { state?: string } | undefined)?.state;
+    if (how === 'warm' && err.code === 'DESKTOP_FAILED' && state !== undefined && HANDED_OUT_GIVEN_UP.includes(state)) {
+      throw new ArdesiaError('DESKTOP_FAILED', err.message, { state, handedOut: true, desktop: name }, err.hint);
     }
     throw err;
   }
@@ -194,11 +208,16 @@ export class PoolBroker {
     return refusal ? { kind: 'refuse', code: refusal.code, message: refusal.message } : d;
   }
 
-  /** Opening right after a logoff: wait (bounded by the connect's own wait) for the previous session to end rather than refuse. */
-  private async previousSessionEnd(pool: string, user: string, deadlinePerf: number): Promise<void> {
+  /** Opening right after a logoff: wait (bounded by the connect's own wait) for the previous session to end rather than
+   *  refuse. A desktop this connect gave up is not waited for (its reset may wait minutes for its host), unless it
+   *  holds the user's home: no other desktop can have the home before that reset releases it. */
+  private async previousSessionEnd(pool: string, user: string, deadlinePerf: number, givenUp: readonly string[]): Promise<void> {
     const deadline = Date.now() + Math.max(0, deadlinePerf - performance.now());
-    const waited = await untilPreviousSessionEnded(this.d.machine, () => this.d.desktopViews(pool), user, deadline);
-    if (waited) this.d.ctx.deps.log.info({ pool, user, ...waited }, `${user} waited ${waited.ms} ms for the previous session on ${waited.desktop} to end`);
+    const homeHolder = givenUp.length === 0 ? undefined : (await homeGet(this.d.ctx.db, user))?.leased_to;
+    const passOver = givenUp.filter((name) => name !== homeHolder);
+    const log = this.d.ctx.deps.log;
+    const waited = await untilPreviousSessionEnded(this.d.machine, () => this.d.desktopViews(pool), user, deadline, passOver, (desktop) => log.info({ pool, user, desktop }, `${user} waits for the previous session on ${desktop} to end`));
+    if (waited) log.info({ pool, user, ...waited }, `${user} waited ${waited.ms} ms for the previous session on ${waited.desktop} to end`);
   }
 
   private async act(pool: Pool, decision: Exclude<BrokerDecision, { kind: 'refuse' }>, user: string): Promise<void> {

@@ -206,9 +206,11 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
 
   private async fireLocked(name: string, fired: DesktopEvent, queued: Array<[string, DesktopEvent]>): Promise<DesktopView> {
     const row = await requirePoolDesktop(this.ctx.db, name);
-    // The VM a reset could not stop is gone now: the reset goes on (decided under the lock: the stall may be a moment old).
+    // The VM a reset could not stop is gone now: the reset goes on (decided under the lock: the stall may be a moment old);
+    // an administrator's reset of it tries the stop again.
     const resumes = (fired.type === 'vm-exited' || fired.type === 'host-lost') && row.state === 'resetting' && this.stalledResets.delete(name);
-    const event: DesktopEvent = resumes ? { type: 'reset-resume' } : fired;
+    const retries = fired.type === 'reset' && row.state === 'resetting' && this.stalledResets.delete(name);
+    const event: DesktopEvent = resumes ? { type: 'reset-resume' } : retries ? { type: 'reset-retry' } : fired;
     const pool = poolOf(await requirePool(this.ctx.db, row.pool));
     const target = await targetVersionOf(this.ctx, pool);
     // A clone only from a template that is ready and checked: otherwise the desktop boots (and the build starts).

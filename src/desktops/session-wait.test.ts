@@ -20,6 +20,13 @@ test("the user's ending session: logging off or resetting, theirs only", () => {
   for (const c of cases) assert.equal(endingSessionOf(c.desktops, 'dora')?.name, c.expect, c.what);
 });
 
+test('a desktop the connect gave up is not waited for; the next ending one is', () => {
+  const given = [d('p-1', 'resetting', 'dora'), d('p-2', 'logging-off', 'dora')];
+  assert.equal(endingSessionOf(given, 'dora', ['p-1'])?.name, 'p-2');
+  assert.equal(endingSessionOf([d('p-1', 'resetting', 'dora')], 'dora', ['p-1']), undefined);
+  assert.equal(endingSessionOf([d('p-1', 'resetting', 'dora')], 'dora', ['p-9'])?.name, 'p-1');
+});
+
 test('a connect waits for the logoff to end, through logging-off and resetting, then goes on', async () => {
   const machine = new EventEmitter() as unknown as DesktopMachine;
   let now: ReturnType<typeof d>[] = [d('p-1', 'logging-off', 'dora')];

@@ -8,9 +8,10 @@ import type { DesktopMachine } from './pool-machine.js';
 /** States of a user's desktop whose session is over but not yet let go of (home lease, owner, system disk). */
 const ENDING: readonly DesktopState[] = ['logging-off', 'resetting'];
 
-/** The user's desktop of this pool whose previous session is still ending, if any (pure). */
-export function endingSessionOf(desktops: readonly Pick<DesktopView, 'name' | 'state' | 'user'>[], user: string): { name: string; state: DesktopState } | undefined {
-  const d = desktops.find((x) => x.user === user && ENDING.includes(x.state));
+/** The user's desktop of this pool whose previous session is still ending, if any (pure); `passOver`: desktops not
+ *  waited for (given up by this connect, not holding the user's home). */
+export function endingSessionOf(desktops: readonly Pick<DesktopView, 'name' | 'state' | 'user'>[], user: string, passOver: readonly string[] = []): { name: string; state: DesktopState } | undefined {
+  const d = desktops.find((x) => x.user === user && ENDING.includes(x.state) && !passOver.includes(x.name));
   return d ? { name: d.name, state: d.state } : undefined;
 }
 
@@ -38,14 +39,17 @@ export async function untilPreviousSessionEnded(
   current: () => Promise<readonly Pick<DesktopView, 'name' | 'state' | 'user'>[]>,
   user: string,
   deadline: number,
+  passOver: readonly string[] = [],
+  onWait?: (desktop: string) => void,
 ): Promise<{ desktop: string; ms: number } | undefined> {
   const start = Date.now();
-  let ending = endingSessionOf(await current(), user);
+  let ending = endingSessionOf(await current(), user, passOver);
   const desktop = ending?.name;
+  if (desktop !== undefined) onWait?.(desktop);
   while (ending && Date.now() < deadline) {
     // A change between the read and the subscription is caught by the re-read, STORE_RECHECK_MS later at most.
     await untilStateLeft(machine, ending.name, ending.state, Math.min(deadline, Date.now() + STORE_RECHECK_MS));
-    ending = endingSessionOf(await current(), user);
+    ending = endingSessionOf(await current(), user, passOver);
   }
   return desktop === undefined ? undefined : { desktop, ms: Date.now() - start };
 }
@@ -97,5 +101,5 @@ export function untilSessionStarted(machine: Pick<DesktopMachine, 'on' | 'off'>,
 
 /** Why a connect gave up the desktop it was handed: its host went silent before the session started there. */
 export function hostUnreachableError(desktop: string, host: string): ArdesiaError {
-  return new ArdesiaError('DESKTOP_HOST_UNREACHABLE', `desktop ${desktop} is on host ${host}, which stopped answering the controller before your session started there`);
+  return new ArdesiaError('DESKTOP_HOST_UNREACHABLE', `desktop ${desktop} is on host ${host}, which stopped answering the controller before your session started there`, { desktop, host });
 }

@@ -13,6 +13,13 @@ export function failpoint(name: string): void {
   if (armed.has(name)) process.kill(process.pid, 'SIGKILL');
 }
 
+/** A fault for tests: true while `name` is armed, ARDESIA_FAILPOINT_DIR set and the test keeps DIR/NAME.on there (the
+ *  step then fails as the fault it stands for would make it fail). */
+export function failpointOn(name: string): boolean {
+  const dir = process.env.ARDESIA_FAILPOINT_DIR;
+  return armed.has(name) && dir !== undefined && existsSync(join(dir, `${name}.on`));
+}
+
 /**
  * A pause for race tests (etcd's "pause" action): when `name` is armed and ARDESIA_FAILPOINT_DIR is
  * set, writes DIR/NAME.reached and waits until the test creates DIR/NAME.continue.

@@ -7,6 +7,7 @@
 // do nothing when an earlier test left it so), so any one of them runs alone.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DISPLAY_CLOSE_CODE } from '../../src/contract/display.js';
@@ -24,7 +25,13 @@ let bob: ApiClient;
 
 type Connected = { desktop: DesktopView; session: SessionInfo };
 
-poolTestbed(['--boot-storm-limit', '2'], (bed) => ({ daemon, alice, bob } = bed));
+/** While `resetFault` is there, a reset's stop fails as one sent to a host out of reach (the failpoint
+ *  desktop-reset-stop-unreachable): the reset stalls until the VM is gone or an administrator resets it again. */
+const resetGate = mkdtempSync('/tmp/reset-gate-');
+const resetFault = join(resetGate, 'desktop-reset-stop-unreachable.on');
+const resetGateEnv = { ARDESIA_FAILPOINTS: 'desktop-reset-stop-unreachable', ARDESIA_FAILPOINT_DIR: resetGate };
+
+poolTestbed(['--boot-storm-limit', '2'], (bed) => ({ daemon, alice, bob } = bed), resetGateEnv);
 
 const refusal = async (p: Promise<unknown>): Promise<ArdesiaError> => {
   const err = await p.then(() => undefined, (e: unknown) => e);
@@ -224,7 +231,7 @@ test('a daemon restart keeps the session and its home; logoff still works afterw
   await ensureOfficeGrown();
   const aliceDesktop = await aliceSession();
   await daemon.kill('SIGKILL');
-  await daemon.spawn();
+  await daemon.spawn(resetGateEnv);
   const sessions = await alice.request<SessionInfo[]>('GET', '/v1/sessions');
   assert.deepEqual(sessions.map((s) => [s.desktop, s.state]), [[aliceDesktop, 'in-use']]);
   const home = await cliJson<{ leasedTo: string | null }>(daemon, ['home', 'show', 'alice']);
@@ -295,6 +302,71 @@ test('a spare handed out that fails before the session starts (its QEMU gone whi
   assert.equal(got.desktop.state, 'in-use');
   assert.equal(got.session.user, 'carol');
   assert.match(daemon.output, new RegExp(`desktop ${booting.name} could not start your session: .*: brokering another desktop for carol`));
+});
+
+/** A ready spare of `pool` handed to `user` by a connect, its vCPUs paused so the session cannot start, then its QEMU
+ *  killed: the spare's reset begins and its stop fails as if its host were out of reach, so the reset waits with the
+ *  user still on it. Resolves with the spare's name and the connect still under way. */
+async function spareGivenUpWithResetStalled(pool: string, client: ApiClient, user: string): Promise<{ spare: string; connecting: Promise<Connected> }> {
+  const spare = (await untilDesktops(daemon, pool, 'a ready spare', (ds) => ds.some((d) => d.state === 'ready'))).find((d) => d.state === 'ready')!;
+  assert.equal((await daemon.cli(['vm', 'pause', spare.name])).code, 0);
+  writeFileSync(resetFault, '');
+  const connecting = client.request<Connected>('POST', `/v1/pools/${pool}/connect`, {});
+  await untilDesktops(daemon, pool, `${spare.name} assigned to ${user}`, (ds) => ds.some((d) => d.name === spare.name && d.user === user && d.state === 'assigned'));
+  const { pid } = await cliJson<{ pid: number | null }>(daemon, ['vm', 'status', spare.name]);
+  assert.ok(pid !== null && pid > 0);
+  process.kill(pid, 'SIGKILL');
+  await until(`the reset of ${spare.name} stalled`, async () => daemon.output.includes(`desktop ${spare.name} could not start your session: the reset waits`) || undefined, 60_000, 200);
+  return { spare: spare.name, connecting };
+}
+
+/** An administrator's reset of a stalled reset tries its stop again: with the fault gone, the reset goes on. */
+async function resetAgain(pool: string, desktop: string): Promise<void> {
+  rmSync(resetFault, { force: true });
+  await daemon.api().request('POST', `/v1/pools/${pool}/desktops/${desktop}/reset`);
+  await untilDesktops(daemon, pool, `${desktop} reset`, (ds) => ds.some((d) => d.name === desktop && d.state !== 'resetting' && d.user === null));
+}
+
+/** `pool` deleted once the session on `desktop` is logged off. */
+async function deleteAfterLogoff(pool: string, desktop: string): Promise<void> {
+  await daemon.api().request('POST', `/v1/sessions/${desktop}/logoff`);
+  await untilDesktops(daemon, pool, `the session on ${desktop} over`, (ds) => ds.every((d) => d.user === null));
+  await daemon.api().request('DELETE', `/v1/pools/${pool}`);
+}
+
+test('a spare handed out whose reset waits (its host out of reach) does not hold the user back: another desktop is brokered at once; one that holds their home is waited for', async () => {
+  try {
+    // No home of the user's to hold (a scratch home): the connect goes on with another desktop while the reset waits.
+    const dave = await userClient(daemon, 'dave');
+    await daemon.api().request('POST', '/v1/pools', { name: 'stall', image: 'bb', home: 'scratch', warmSpares: 1, maxDesktops: 3, memoryMiB: 192, entitled: { users: ['dave'] } });
+    const first = await spareGivenUpWithResetStalled('stall', dave, 'dave');
+    const got = await first.connecting;
+    assert.notEqual(got.desktop.name, first.spare);
+    assert.equal(got.desktop.state, 'in-use');
+    assert.equal(got.session.user, 'dave');
+    const left = (await desktopsOf(daemon, 'stall')).find((d) => d.name === first.spare);
+    assert.deepEqual([left?.state, left?.user], ['resetting', 'dave'], 'the given-up spare was not waited for');
+    assert.match(daemon.output, new RegExp(`desktop ${first.spare} could not start your session: the reset waits.*: brokering another desktop for dave`));
+    await resetAgain('stall', first.spare);
+    await deleteAfterLogoff('stall', got.desktop.name);
+
+    // The spare holds the user's home (plugged before the session could start): no other desktop may have it before that
+    // reset releases it, so the connect waits for it, then has another desktop with the home.
+    const erin = await userClient(daemon, 'erin');
+    await daemon.api().request('POST', '/v1/pools', { name: 'stallhome', image: 'bb', warmSpares: 1, maxDesktops: 3, memoryMiB: 192, homeSizeBytes: 64 * 2 ** 20, entitled: { users: ['erin'] } });
+    const second = await spareGivenUpWithResetStalled('stallhome', erin, 'erin');
+    const leasedTo = async () => (await daemon.api().request<Array<{ user: string; leasedTo: string | null }>>('GET', '/v1/homes')).find((h) => h.user === 'erin')?.leasedTo;
+    assert.equal(await leasedTo(), second.spare);
+    await until('the connect waiting for the given-up spare', async () => daemon.output.includes(`erin waits for the previous session on ${second.spare} to end`) || undefined, 60_000, 200);
+    await resetAgain('stallhome', second.spare);
+    const withHome = await second.connecting;
+    assert.notEqual(withHome.desktop.name, second.spare);
+    assert.equal(withHome.desktop.state, 'in-use');
+    assert.equal(await leasedTo(), withHome.desktop.name);
+    await deleteAfterLogoff('stallhome', withHome.desktop.name);
+  } finally {
+    rmSync(resetFault, { force: true });
+  }
 });
 
 test('deleting a pool retires its desktops; their VMs and files go', async () => {

@@ -19,10 +19,10 @@ export interface PoolTestbed {
 
 /** For one test file: a daemon with the helper guest as image `bb` and the users alice and bob, handed to `ready`
  *  before the tests; its log kept in $ARDESIA_TEST_LOG when set, and the daemon destroyed after them. */
-export function poolTestbed(extraArgs: string[], ready: (bed: PoolTestbed) => void): void {
+export function poolTestbed(extraArgs: string[], ready: (bed: PoolTestbed) => void, env?: NodeJS.ProcessEnv): void {
   let daemon: TestDaemon | undefined;
   before(async () => {
-    daemon = await TestDaemon.start(extraArgs.length ? { extraArgs } : {});
+    daemon = await TestDaemon.start({ ...(extraArgs.length ? { extraArgs } : {}), ...(env ? { env } : {}) });
     await helperImage(daemon, 'bb');
     ready({ daemon, alice: await userClient(daemon, 'alice'), bob: await userClient(daemon, 'bob') });
   });
