@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import {
+  redialDelayMs,
   GuestChannel,
   GuestChannelClosedError,
   GuestChannelTimeoutError,
@@ -167,5 +168,20 @@ describe('GuestChannel over a fake socket (one-byte chunks)', () => {
     sockets[0]!.emit('close');
     await until(() => sockets.length >= 2);
     channel.close();
+  });
+});
+
+describe('redial back-off', () => {
+  it('doubles from the base after each failed dial, up to the cap; the first retry waits the base', () => {
+    const rows: Array<[number, number, number, number]> = [
+      [0, 1000, 4000, 1000], // the channel dropped (no failed dial yet): the base
+      [1, 1000, 4000, 1000],
+      [2, 1000, 4000, 2000],
+      [3, 1000, 4000, 4000],
+      [9, 1000, 4000, 4000],
+      [1000, 1000, 4000, 4000], // no overflow however long it fails
+      [5, 250, 250, 250], // cap = base: no back-off (a VM on this host)
+    ];
+    for (const [failed, base, cap, want] of rows) assert.equal(redialDelayMs(failed, base, cap), want, `${failed} failed`);
   });
 });

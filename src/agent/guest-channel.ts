@@ -11,6 +11,12 @@ import { GuestToHostMessage, HostToGuestMessage, type GuestMessageType } from '.
 export const MAX_LINE_BYTES = 64 * 1024;
 export const RECONNECT_DELAY_MS = 250;
 
+/** The wait before dial number `failed + 1` after `failed` dials in a row that did not connect (pure): doubling from
+ *  `baseMs` up to `capMs`, so a socket that stays away (a VM its host no longer has) is not dialled every moment. */
+export function redialDelayMs(failed: number, baseMs: number, capMs: number): number {
+  return Math.min(capMs, baseMs * 2 ** Math.min(Math.max(0, failed - 1), 16));
+}
+
 export class GuestChannelClosedError extends Error {
   constructor(message = 'the guest channel is not connected') {
     super(message);
@@ -93,6 +99,8 @@ export interface GuestChannelEvents {
 
 export interface GuestChannelOptions {
   reconnectDelayMs?: number;
+  /** The longest wait between dials that keep failing (redialDelayMs); default reconnectDelayMs: no back-off. */
+  reconnectCapMs?: number;
   /** Opens the socket (a stream that emits 'connect' once open): a VM on another host's through its agent; tests inject a
    *  fake. Defaults to node:net connect. */
   connectSocket?: (path: string) => Duplex;
@@ -108,6 +116,9 @@ export class GuestChannel extends EventEmitter<GuestChannelEvents> {
   private decoder = new LineDecoder();
   private readonly waiters = new Set<Waiter>();
   private readonly reconnectDelayMs: number;
+  private readonly reconnectCapMs: number;
+  /** Dials in a row that did not connect. */
+  private failedDials = 0;
   private readonly connectSocket: (path: string) => Duplex;
 
   constructor(
@@ -116,6 +127,7 @@ export class GuestChannel extends EventEmitter<GuestChannelEvents> {
   ) {
     super();
     this.reconnectDelayMs = options.reconnectDelayMs ?? RECONNECT_DELAY_MS;
+    this.reconnectCapMs = options.reconnectCapMs ?? this.reconnectDelayMs;
     this.connectSocket = options.connectSocket ?? ((path) => connect(path));
   }
 
@@ -173,6 +185,7 @@ export class GuestChannel extends EventEmitter<GuestChannelEvents> {
     socket.on('connect', () => {
       if (this.socket !== socket) return;
       this.connected = true;
+      this.failedDials = 0;
       this.emit('connected');
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -183,7 +196,8 @@ export class GuestChannel extends EventEmitter<GuestChannelEvents> {
       this.connected = false;
       this.socket = undefined;
       if (wasConnected) this.emit('disconnected');
-      if (!this.closed) this.retryTimer = setTimeout(() => this.dial(), this.reconnectDelayMs);
+      else this.failedDials++;
+      if (!this.closed) this.retryTimer = setTimeout(() => this.dial(), redialDelayMs(this.failedDials, this.reconnectDelayMs, this.reconnectCapMs));
     });
   }
 

@@ -14,6 +14,9 @@ export const HOME_DISK = { node: 'home0', device: 'home0', serial: HOME_DISK_SER
 export const UNPLUG_TIMEOUT_MS = 15_000;
 /** A guest channel through an agent is redialled less eagerly than a local socket (each try is a stream over the link). */
 const REMOTE_RECONNECT_MS = 1000;
+/** At most this long between dials that keep failing (the agent refuses: it no longer has the VM): within the wait a
+ *  step gives a redial after a relink (GUEST_REDIAL_WAIT_MS, 10 s). */
+const REMOTE_RECONNECT_CAP_MS = 4000;
 
 /** What the lifecycle hears from a running desktop, already translated into its own words. */
 export type GuestSignal =
@@ -37,7 +40,7 @@ export class DesktopGuest extends EventEmitter<DesktopGuestEvents> {
 
   constructor(private readonly vm: GuestVm, private readonly name: string) {
     super();
-    this.channel = new GuestChannel(name, { connectSocket: () => vm.connectGuest(), ...(vm.host ? { reconnectDelayMs: REMOTE_RECONNECT_MS } : {}) }).open();
+    this.channel = new GuestChannel(name, { connectSocket: () => vm.connectGuest(), ...(vm.host ? { reconnectDelayMs: REMOTE_RECONNECT_MS, reconnectCapMs: REMOTE_RECONNECT_CAP_MS } : {}) }).open();
     this.channel.on('message', (message) => {
       const ready = clipboardReadyAfter(this.clipboard, message);
       if (ready !== this.clipboard) {

@@ -81,6 +81,7 @@ const LEGAL: Case[] = [
   ['stopped', 'host-lost', SPARE, 'stopped', []],
   ['stopped', 'stop-requested', SPARE, 'stopped', []],
   ['ready', 'stop-requested', SPARE, 'stopped', [STOP]],
+  ['booting', 'stop-requested', SPARE, 'stopped', [KILL]],
   ['stopped', 'image-updated', OLD_SPARE, 'resetting', [RECLONE]],
   ['stopped', 'image-updated', SPARE, 'stopped', []],
   ['stopped', 'image-updated', KEEP_OLD, 'stopped', []],
@@ -252,6 +253,7 @@ test('every (state, event) the table accepts has a case above', () => {
 
 const ILLEGAL: Array<[DesktopState, DesktopEvent, DesktopContext, RegExp]> = [
   ['provisioning', ev('assign'), SPARE, /assign is not possible while the desktop is provisioning/],
+  ['booting', ev('stop-requested'), ANN, /the desktop boots for ann/],
   ['stopped', ev('guest-ready'), SPARE, /not possible while the desktop is stopped/],
   ['ready', ev('session-started'), SPARE, /not possible/],
   ['ready', ev('client-connected'), SPARE, /not possible/],

@@ -223,6 +223,8 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
     // QEMU 7.2 exits when a load fails: the desktop boots in a new process, the template is made again.
     'restore-failed': go('booting', { kind: 'template-rebuild' }, { kind: 'start-vm' }),
     'boot-requested': stay('booting'),
+    // A free spare on a host that takes nothing new (draining, down) is stopped at once, not when its boot ends.
+    'stop-requested': (ctx) => (ctx.user === null ? go('stopped', FORCE_STOP) : { refused: `the desktop boots for ${ctx.user}` }),
     assign: assignTo('booting'),
     'guest-reboot': stay('booting'), // first-boot scripts may reboot; no session has started
     'guest-shutdown': bootEnds('stopped', { kind: 'stop-vm', force: false }),
