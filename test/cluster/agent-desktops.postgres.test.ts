@@ -241,6 +241,26 @@ test("the agent killed and restarted mid-session: the desktop runs on, is found 
   assert.equal((await json<HomeInfo>(['home', 'show', 'alice'])).siteLease?.host, null, 'its lease given back by the new agent');
 });
 
+test("a quick power cycle of the agent's host mid-session, back before it was missed: its agent tells what died there at once, while it waits to join the lockspace; the session ends and the home is let go", { timeout: 300_000 }, async () => {
+  await desktops('a ready spare on a1', (ds) => ds.some((d) => d.state === 'ready' && d.host === 'a1'));
+  await alice.request('POST', `/v1/pools/${POOL}/connect`, {});
+  const inUse = await desktopWhere('a session on a1', (d) => d.state === 'in-use' && d.user === 'alice' && d.host === 'a1');
+  // Power off: the agent frozen, the sanlock daemon gone before the QEMUs (so it gives no lease back); then power on at
+  // once: a new sanlock daemon and agent. sanlock lets the host id join again only host_dead_seconds after its last renewal.
+  agent.proc.kill('SIGSTOP');
+  a1Locks.kill();
+  killRuntimeQemus(agentDir);
+  await agent.kill();
+  await a1Locks.start();
+  agent = new AgentProc(a1Ns, agentDir, [], a1Locks.env);
+  await desktops('the session on a1 ended', (ds) => !ds.some((d) => d.name === inUse.name && d.user === 'alice'));
+  assert.doesNotMatch(agent.output, /this host joined the sanlock lockspace/, 'the session ended before the host joined the lockspace');
+  assert.equal((await json<HostView[]>(['host', 'list'])).find((h) => h.name === 'a1')?.agent?.ready, false, 'a1 not ready yet');
+  assert.equal((await json<{ leasedTo: string | null }>(['home', 'show', 'alice'])).leasedTo, null, "the home is free in the store (sanlock's own lease frees with the old host id's generation)");
+  assert.match(controller.output, new RegExp(`vm ${inUse.name} on host a1 stopped`));
+  await until('a1 ready again', linked, 240_000, 1000);
+});
+
 test("the leader's host lost mid-session: the standby on the same data folder leads and takes the service address; the portal's display comes back by itself through it, the session and its home untouched", { timeout: 300_000 }, async () => {
   await desktops('a ready spare on a1', (ds) => ds.some((d) => d.state === 'ready' && d.host === 'a1'));
   await alice.request('POST', `/v1/pools/${POOL}/connect`, {});

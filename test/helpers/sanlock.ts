@@ -20,6 +20,8 @@ export async function sanlockAnswers(name: string, env: NodeJS.ProcessEnv): Prom
 export class SanlockDaemon {
   readonly runDir: string;
   process: ChildProcess | undefined;
+  /** Resolves once the daemon last killed has exited. */
+  private gone: Promise<void> = Promise.resolve();
 
   constructor(readonly name: string, root: string) {
     this.runDir = join(root, `run-${name}`);
@@ -34,6 +36,8 @@ export class SanlockDaemon {
   }
 
   async start(): Promise<void> {
+    // A daemon killed just before still holds its pid file's lock for a moment: the new one would refuse to start.
+    await this.gone;
     // A daemon killed before leaves its socket: it must not count as the new one's.
     rmSync(join(this.runDir, 'sanlock.sock'), { force: true });
     // unshare execs sanlock: the daemon's pid is this child's, and its namespaces are the host's.
@@ -44,6 +48,8 @@ export class SanlockDaemon {
   /** Gone at once, its clients' leases left on the disk to expire (a power loss, as its host sees it). */
   kill(): void {
     if (this.process?.pid === undefined) return;
+    const child = this.process;
+    this.gone = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
     try {
       process.kill(-this.process.pid, 'SIGKILL');
     } catch {

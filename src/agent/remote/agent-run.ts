@@ -242,6 +242,10 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
         onAccepted();
         log.info({ host: m.hostId, heartbeatEveryMs: m.heartbeatEveryMs }, `agent linked to ${url.origin} as host ${m.hostId}`);
         heartbeatEveryMs = m.heartbeatEveryMs;
+        // What died here is told at once: a join after an unclean stop waits host_dead_seconds, sessions need not.
+        void vms.observedStopped().then((stopped) => {
+          if (stopped.vms.length > 0 && ws.readyState === ws.OPEN) ws.send(agentMessageEncode(stopped));
+        }, (err: Error) => log.warn({ err }, 'reporting the stopped VMs failed'));
         // Before the desired set that follows is carried out (desiredReceive waits for the join).
         // Not joined: no heartbeat may say this host is up; the link is dropped and the join tried again at the next.
         if (m.homeLeases) {

@@ -308,6 +308,14 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     return run;
   }
 
+  /** The VMs of this host found stopped (their QEMU gone while the agent was away: the host lost power, QEMU died), as a
+   *  partial report: facts the controller may act on before this host joins the lockspace (a session there ends at
+   *  once); what runs is reported whole only once the host is as desired. */
+  async observedStopped(): Promise<Extract<AgentMessage, { type: 'vm-observed' }>> {
+    const all = await this.observed();
+    return { ...all, full: false, vms: all.vms.filter((v) => v.state === 'stopped') };
+  }
+
   /** Every VM on the host as the agent sees it now. */
   async observed(): Promise<Extract<AgentMessage, { type: 'vm-observed' }>> {
     // A QEMU gone whose exit is not yet in the store (its start time still there) is reported stopping: `stopped` comes with its reason.
