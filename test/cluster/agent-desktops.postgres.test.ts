@@ -460,7 +460,8 @@ test("power loss of the agent's host mid-session: the portal in Chromium says so
 test("power back on the lost host: its agent, before its sanlock daemon is up, backs off; then it waits while sanlock keeps its host id out, on one link the controller holds open, and the host comes back up empty", { timeout: 300_000 }, async () => {
   // Its agent first, its sanlock daemon not started yet: each link is dropped at the failed join, and the agent backs off.
   agent = new AgentProc(a1Ns, agentDir, [], a1Locks.env);
-  await until('three failed joins', () => (agent.output.match(/joining the sanlock lockspace failed/g)?.length ?? 0) >= 3 || undefined, 60_000, 200);
+  // Each failed join is followed by the link's close, then the reconnect's line: the third of those is waited for.
+  await until('three failed joins, each followed by a reconnect', () => (agent.output.match(/joining the sanlock lockspace failed/g)?.length ?? 0) >= 3 && (agent.output.match(/agent reconnecting in/g)?.length ?? 0) >= 3 || undefined, 60_000, 200);
   const attempts = [...agent.output.matchAll(/"attempt":(\d+).*agent reconnecting in/g)].map((m) => Number(m[1]));
   assert.deepEqual(attempts.slice(0, 3), [1, 2, 3], `the backoff grows while every link is dropped at once:\n${agent.output.slice(-3000)}`);
   // The host id's last holder died uncleanly: sanlock lets it join again only host_dead_seconds after its last renewal.
