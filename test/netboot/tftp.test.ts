@@ -66,6 +66,7 @@ test('busybox tftp fetches files intact, with the default and a 1468-byte block 
 });
 
 test('ten clients at once fetch the big file intact (blksize 1468, tsize)', async () => {
+  const seenBefore = server.events.length;
   const results = await fetch(Array.from({ length: 10 }, () => 'big.bin'), ['--blksize', '1468', '--tsize']);
   assert.equal(results.length, 10);
   for (const r of results) {
@@ -74,6 +75,11 @@ test('ten clients at once fetch the big file intact (blksize 1468, tsize)', asyn
     assert.equal(r.tsize, 3 * 1024 * 1024 + 77);
     assert.equal(r.blksize, 1468);
   }
+  // Each client's last ACK reached the server: every transfer ended done (not resending its last block to a closed port).
+  const ends = (e: Record<string, unknown>) => e.file === 'big.bin' && (e.event === 'tftp-done' || e.event === 'tftp-failed');
+  await server.waitFor(() => server.events.slice(seenBefore).filter(ends).length >= 10, 30_000, 'ten transfer ends');
+  const ended = server.events.slice(seenBefore).filter(ends);
+  assert.deepEqual(ended.filter((e) => e.event !== 'tftp-done'), [], 'transfers that never got the last ACK');
 });
 
 test('files of an exact multiple of the block size end with an empty block; sub-folders and inner symlinks work', async () => {
@@ -139,6 +145,19 @@ test('a lossy client that ignores some blocks still gets the whole file', async 
   const result = await lab.tool<{ bytes: number; dropped: number }>(lab.ns('cli'), ['tftp-lossy', '--server', SERVER, '--file', 'sub/deep/file.bin']);
   assert.equal(result.bytes, 5000);
   assert.ok(result.dropped > 0);
+});
+
+test('a new request from the port of a transfer in flight ends that transfer without an ERROR and is answered', async () => {
+  const seenBefore = server.events.length;
+  const out = await lab.tool<{ answered: boolean; bytes?: number; oldTid?: number; newTid?: number; packets: unknown[] }>(lab.ns('cli'),
+    ['tftp-new-request', '--server', SERVER, '--file', 'big.bin', '--file', 'small.txt']);
+  assert.ok(out.answered, `the second request, sent once, got no answer: ${JSON.stringify(out).slice(0, 600)}`);
+  assert.equal(out.bytes, 18);
+  assert.notEqual(out.newTid, out.oldTid);
+  const fromOld = (out.packets as Array<{ port: number; op: string }>).filter((p) => p.port === out.oldTid);
+  assert.ok(fromOld.every((p) => p.op !== 'error'), `the superseded transfer sent an ERROR: ${JSON.stringify(fromOld)}`);
+  const ends = server.events.slice(seenBefore).filter((e) => e.event === 'tftp-failed' && e.file === 'big.bin');
+  assert.deepEqual(ends.map((e) => e.why), ['a new request came from the same port']);
 });
 
 test('after all that the server is healthy and still serving', async () => {

@@ -117,15 +117,50 @@ async function tftpLossy(): Promise<unknown> {
       if (p.op !== 'data' || p.block !== (expected & 0xffff)) return;
       if (expected % 7 === 0 && !dropped.has(expected)) { dropped.add(expected); return; }
       bytes += p.data.length;
-      s.send(encodeAck(p.block), r.port, r.address);
-      if (p.data.length < 512) { s.close(); resolve({ bytes, dropped: dropped.size }); }
       expected++;
+      // The last ACK must leave before the socket closes, or the server resends to a closed port.
+      if (p.data.length < 512) s.send(encodeAck(p.block), r.port, r.address, () => { s.close(); resolve({ bytes, dropped: dropped.size }); });
+      else s.send(encodeAck(p.block), r.port, r.address);
     });
     s.send(encodeRequest('rrq', values.file![0]!, 'octet'), 69, values.server!);
   });
 }
 
-const COMMANDS: Record<string, () => Promise<unknown>> = { pxe, flood, tftp, 'tftp-raw': tftpRaw, 'tftp-no-ack': tftpNoAck, 'tftp-lossy': tftpLossy };
+/**
+ * Like a PXE ROM's size probe: requests file 1, takes its first packet without an ACK, then sends ONE
+ * request for file 2 from the same port, not resent, and fetches it from whichever new TID answers.
+ */
+async function tftpNewRequest(): Promise<unknown> {
+  const [first, second] = values.file!;
+  const s = await bind('0.0.0.0', 0);
+  const packets: Array<{ port: number; op: string; block?: number; code?: number }> = [];
+  let oldTid: number | undefined;
+  let bytes = 0;
+  const result = new Promise<unknown>((resolve) => {
+    const timer = setTimeout(() => resolve({ answered: false, oldTid, packets }), Number(values.listen ?? 10_000));
+    s.on('message', (m, r) => {
+      const p = decodeTftp(m);
+      packets.push({ port: r.port, op: p.op, ...(p.op === 'data' ? { block: p.block } : {}), ...(p.op === 'error' ? { code: p.code } : {}) });
+      if (oldTid === undefined) {
+        oldTid = r.port;
+        s.send(encodeRequest('rrq', second!, 'octet'), 69, values.server!);
+        return;
+      }
+      if (r.port === oldTid || p.op !== 'data') return;
+      bytes += p.data.length;
+      if (p.data.length < 512) s.send(encodeAck(p.block), r.port, r.address, () => { clearTimeout(timer); resolve({ answered: true, bytes, oldTid, newTid: r.port, packets }); });
+      else s.send(encodeAck(p.block), r.port, r.address);
+    });
+  });
+  s.send(encodeRequest('rrq', first!, 'octet', { tsize: '0' }), 69, values.server!);
+  const out = await result;
+  s.close();
+  return out;
+}
+
+const COMMANDS: Record<string, () => Promise<unknown>> = {
+  pxe, flood, tftp, 'tftp-raw': tftpRaw, 'tftp-no-ack': tftpNoAck, 'tftp-lossy': tftpLossy, 'tftp-new-request': tftpNewRequest,
+};
 const command = COMMANDS[positionals[0] ?? ''];
 if (!command) {
   process.stderr.write(`usage: tools.js ${Object.keys(COMMANDS).join('|')} [options]\n`);

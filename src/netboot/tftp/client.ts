@@ -42,7 +42,10 @@ export function tftpGet(opts: TftpGetOptions): Promise<TftpGetResult> {
   let tries = 0;
   let timer: NodeJS.Timeout | undefined;
   return new Promise<TftpGetResult>((resolve, reject) => {
+    let ended = false;
     const end = (err: Error | undefined, result?: TftpGetResult) => {
+      if (ended) return;
+      ended = true;
       clearTimeout(timer);
       socket.close();
       if (err) reject(err);
@@ -68,6 +71,9 @@ export function tftpGet(opts: TftpGetOptions): Promise<TftpGetResult> {
       if (peerPort !== undefined && rinfo.port !== peerPort) return;
       let packet: TftpPacket;
       try { packet = decodeTftp(msg); } catch { return; }
+      // Until the server answers, only a first packet of a transfer sets its TID: a DATA of another
+      // block is a stale send to this port's previous owner, not our answer.
+      if (peerPort === undefined && packet.op === 'data' && packet.block !== 1) return;
       peerPort ??= rinfo.port;
       if (packet.op === 'error') return end(new TftpClientError(packet.code, `server error ${packet.code}: ${packet.message}`));
       if (packet.op === 'oack' && expected === 1) {
@@ -80,10 +86,14 @@ export function tftpGet(opts: TftpGetOptions): Promise<TftpGetResult> {
       hash.update(packet.data);
       bytes += packet.data.length;
       if (packet.data.length < blksize) {
-        socket.send(encodeAck(packet.block), peerPort, opts.server);
         const result: TftpGetResult = { bytes, sha256: hash.digest('hex'), blksize };
         if (tsize !== undefined) result.tsize = tsize;
-        return end(undefined, result);
+        clearTimeout(timer);
+        expected++; // a resent last block that arrives meanwhile is a duplicate
+        // Closed once the final ACK has left: closed at once, the send was dropped and every
+        // server resent its last block to a closed (or, worse, reused) port.
+        socket.send(encodeAck(packet.block), peerPort, opts.server, () => end(undefined, result));
+        return;
       }
       expected++;
       send(encodeAck(packet.block), peerPort);

@@ -47,8 +47,8 @@ export function senderExitWhy(code: number | null, signal: NodeJS.Signals | null
 export interface NativeTransfer {
   readonly pid: number | undefined;
   readonly done: Promise<TransferEnd>;
-  /** Ends the transfer: the sender sends the client an ERROR and exits. */
-  abort(): void;
+  /** Ends the transfer: the sender sends the client an ERROR and exits; `quiet`: it exits without one. */
+  abort(quiet?: boolean): void;
 }
 
 /** Starts a sender on the open file `fd` (the caller closes its own copy once `done` settles). */
@@ -67,8 +67,9 @@ export function startNativeTransfer(binary: string, spec: NativeTransferSpec, fd
   return {
     pid: child.pid,
     done,
-    abort: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    abort: (quiet = false) => {
+      // SIGKILL is the quiet end: SIGTERM's handler sends the ERROR.
+      if (child.exitCode === null && child.signalCode === null) child.kill(quiet ? 'SIGKILL' : 'SIGTERM');
     },
   };
 }

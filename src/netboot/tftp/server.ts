@@ -31,6 +31,22 @@ export interface TftpServerOptions {
 
 export interface TftpStats { requests: number; badPackets: number; refused: number; completed: number; failed: number; active: number }
 
+interface ActiveTransfer {
+  /** The request that started it: the same again is a retransmission, another one a new client on a reused port. */
+  readonly request: string;
+  /** Ends it, sending the client an ERROR (server closing) or not (superseded). */
+  stop?: (quiet: boolean) => void;
+  /** A different request from the same port, served once this transfer has ended. */
+  next?: { packet: Extract<TftpPacket, { op: 'rrq' }>; rinfo: RemoteInfo };
+  /** Why it ended early, for the log. */
+  stoppedBecause?: string;
+}
+
+/** What identifies a request: a retransmitted RRQ repeats it byte for byte in meaning. */
+function requestKey(rrq: Extract<TftpPacket, { op: 'rrq' }>): string {
+  return JSON.stringify([rrq.filename, rrq.mode, Object.entries(rrq.options).sort()]);
+}
+
 let fallbackWarned = false;
 
 /** Warned once per process: the TypeScript transfer measured ~0.7 × dnsmasq's speed, the native one ~1.1 ×. */
@@ -44,8 +60,8 @@ export class TftpServer {
   readonly stats: TftpStats = { requests: 0, badPackets: 0, refused: 0, completed: 0, failed: 0, active: 0 };
   private socket!: Socket;
   private realRoot = '';
-  /** Active transfers by client address:port; the value aborts it (native and main-thread transfers). */
-  private readonly transfers = new Map<string, (() => void) | undefined>();
+  /** Active transfers by client address:port (the client's TID). */
+  private readonly transfers = new Map<string, ActiveTransfer>();
   /** Active transfers by client address (any port): one client cannot take every slot. */
   private readonly perClient = new Map<string, number>();
   private pool: TransferPool | undefined;
@@ -106,32 +122,47 @@ export class TftpServer {
     if (packet.op !== 'rrq') return this.refuse(rinfo, TftpErrorCode.ILLEGAL_OPERATION, `unexpected ${packet.op.toUpperCase()} on the request port`);
     this.stats.requests++;
     const key = `${rinfo.address}:${rinfo.port}`;
-    if (this.transfers.has(key)) return; // a retransmitted request: the transfer is already answering
+    const active = this.transfers.get(key);
+    if (active) {
+      if (active.request === requestKey(packet)) return; // a retransmitted request: the transfer is already answering
+      // Another request from the same port: its client gave that transfer up (a PXE ROM's tsize probe,
+      // or a new program on the port), so it ends without an ERROR and the new request follows.
+      active.next = { packet, rinfo };
+      active.stoppedBecause = 'a new request came from the same port';
+      active.stop?.(true);
+      return;
+    }
+    this.begin(packet, rinfo, key);
+  }
+
+  private begin(packet: Extract<TftpPacket, { op: 'rrq' }>, rinfo: RemoteInfo, key: string): void {
     if (this.transfers.size >= (this.options.maxTransfers ?? MAX_CONCURRENT_TRANSFERS))
       return this.refuse(rinfo, TftpErrorCode.NOT_DEFINED, 'server busy, try again');
     const fromClient = this.perClient.get(rinfo.address) ?? 0;
     if (fromClient >= (this.options.maxTransfersPerClient ?? MAX_TRANSFERS_PER_CLIENT))
       return this.refuse(rinfo, TftpErrorCode.NOT_DEFINED, `too many transfers from ${rinfo.address} at once, try again`);
     // Claimed before any await, so a retransmitted request never starts a second transfer.
-    this.transfers.set(key, undefined);
+    const active: ActiveTransfer = { request: requestKey(packet) };
+    this.transfers.set(key, active);
     this.perClient.set(rinfo.address, fromClient + 1);
-    this.startTransfer(packet, rinfo, key)
+    this.startTransfer(packet, rinfo, key, active)
       .catch((err: Error) => this.log({ event: 'tftp-internal-error', error: err.stack ?? String(err) }))
       .finally(() => {
         this.transfers.delete(key);
         const left = (this.perClient.get(rinfo.address) ?? 1) - 1;
         if (left > 0) this.perClient.set(rinfo.address, left);
         else this.perClient.delete(rinfo.address);
+        if (active.next && !this.closed) this.begin(active.next.packet, active.next.rinfo, key);
       });
   }
 
-  private async startTransfer(rrq: Extract<TftpPacket, { op: 'rrq' }>, rinfo: RemoteInfo, key: string): Promise<void> {
+  private async startTransfer(rrq: Extract<TftpPacket, { op: 'rrq' }>, rinfo: RemoteInfo, key: string, active: ActiveTransfer): Promise<void> {
     if (rrq.mode !== 'octet') return this.refuse(rinfo, TftpErrorCode.ILLEGAL_OPERATION, `mode ${rrq.mode} not supported; use octet`);
     const name = checkRequestName(rrq.filename);
     if (!name.ok) return this.refuse(rinfo, name.code, name.why, { file: rrq.filename.slice(0, 300) });
     const opened = await openUnderRoot(this.realRoot, name.relative);
     if (!opened.ok) return this.refuse(rinfo, opened.code, opened.why, { file: name.relative });
-    if (this.closed) return void (await opened.handle.close().catch(() => {}));
+    if (this.closed || active.next) return void (await opened.handle.close().catch(() => {}));
     const negotiated = negotiateOptions(rrq.options, opened.size, this.options.maxBlksize ?? MAX_BLKSIZE);
     this.stats.active++;
     const via = this.sender ? 'native' : this.pool ? 'worker' : 'main';
@@ -144,10 +175,15 @@ export class TftpServer {
       if (this.sender) {
         const native = startNativeTransfer(this.sender, job, opened.handle.fd);
         sender = native.pid;
-        this.transfers.set(key, native.abort);
+        active.stop = (quiet) => native.abort(quiet);
         end = await native.done;
+      } else if (this.pool) {
+        const inWorker = this.pool.run(job);
+        active.stop = (quiet) => (quiet ? inWorker.stop() : undefined); // a closing server terminates the workers
+        if (active.next) inWorker.stop();
+        end = await inWorker.done;
       } else {
-        end = this.pool ? await this.pool.run(job) : await this.runHere(spec, opened.handle, rinfo, key);
+        end = await this.runHere(spec, opened.handle, rinfo, active);
       }
     } catch (err) {
       end = { ok: false, why: (err as Error).message, resends: 0 };
@@ -157,10 +193,11 @@ export class TftpServer {
     this.stats.active--;
     if (end.ok) this.stats.completed++;
     else this.stats.failed++;
+    if (!end.ok && active.stoppedBecause) end = { ...end, why: active.stoppedBecause };
     this.log({ event: end.ok ? 'tftp-done' : 'tftp-failed', from: key, file: name.relative, ...end, ...(sender !== undefined ? { sender } : {}) });
   }
 
-  private async runHere(spec: { size: number; blksize: number; timeoutMs: number; oack: Record<string, string> }, handle: FileHandle, rinfo: RemoteInfo, key: string): Promise<TransferEnd> {
+  private async runHere(spec: { size: number; blksize: number; timeoutMs: number; oack: Record<string, string> }, handle: FileHandle, rinfo: RemoteInfo, active: ActiveTransfer): Promise<TransferEnd> {
     const socket = createSocket({ type: 'udp4' });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -171,15 +208,16 @@ export class TftpServer {
     }).catch((err: Error) => { socket.close(); throw err; });
     // The main thread closes the file once the transfer ends, as with a worker.
     const transfer = new ReadTransfer({ ...spec, socket, handle: { read: (b, o, l, p) => handle.read(b, o, l, p), close: async () => {} } });
-    this.transfers.set(key, () => transfer.abort(TftpErrorCode.NOT_DEFINED, 'server shutting down'));
+    active.stop = (quiet) => (quiet ? transfer.stop('superseded') : transfer.abort(TftpErrorCode.NOT_DEFINED, 'server shutting down'));
     if (this.closed) transfer.abort(TftpErrorCode.NOT_DEFINED, 'server shutting down');
+    else if (active.next) transfer.stop('superseded');
     else transfer.start();
     return transfer.done;
   }
 
   close(): void {
     this.closed = true;
-    for (const abort of this.transfers.values()) abort?.();
+    for (const active of this.transfers.values()) active.stop?.(false);
     void this.pool?.close();
     try { this.socket.close(); } catch { /* closed */ }
   }

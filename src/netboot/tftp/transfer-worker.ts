@@ -15,6 +15,9 @@ export interface TransferJob extends NativeTransferSpec {
 
 export interface TransferJobResult { id: number; end: TransferEnd }
 
+/** Ends job `stop` without a word to its client (a new request came from its port). */
+export interface TransferStop { stop: number }
+
 function fdReader(fd: number): FileReader {
   return {
     read: (buffer, offset, length, position) =>
@@ -24,6 +27,7 @@ function fdReader(fd: number): FileReader {
 }
 
 async function runJob(job: TransferJob): Promise<TransferEnd> {
+  binding.add(job.id);
   const socket = createSocket({ type: 'udp4' });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
@@ -31,13 +35,26 @@ async function runJob(job: TransferJob): Promise<TransferEnd> {
       socket.removeAllListeners('error');
       resolve();
     }));
-  });
+  }).finally(() => binding.delete(job.id));
   const transfer = new ReadTransfer({ socket, handle: fdReader(job.fd), size: job.size, blksize: job.blksize, timeoutMs: job.timeoutMs, oack: job.oack });
-  transfer.start();
-  return transfer.done;
+  running.set(job.id, transfer);
+  if (stopBeforeStart.delete(job.id)) transfer.stop('superseded');
+  else transfer.start();
+  return transfer.done.finally(() => running.delete(job.id));
 }
 
-parentPort?.on('message', (job: TransferJob) => {
+const running = new Map<number, ReadTransfer>();
+/** Jobs whose socket is being bound, and the stops that came meanwhile. */
+const binding = new Set<number>();
+const stopBeforeStart = new Set<number>();
+
+parentPort?.on('message', (job: TransferJob | TransferStop) => {
+  if ('stop' in job) {
+    const transfer = running.get(job.stop);
+    if (transfer) transfer.stop('superseded');
+    else if (binding.has(job.stop)) stopBeforeStart.add(job.stop);
+    return;
+  }
   runJob(job).then(
     (end) => parentPort!.postMessage({ id: job.id, end } satisfies TransferJobResult),
     (err: Error) => parentPort!.postMessage({ id: job.id, end: { ok: false, why: `worker: ${err.message}`, resends: 0 } } satisfies TransferJobResult),

@@ -182,6 +182,11 @@ export class ReadTransfer {
     this.sendBlock(this.block + 1);
   }
 
+  /** Ends the transfer without a word to the client (it has moved on). */
+  stop(why: string): void {
+    this.finish({ ok: false, why, resends: this.resends });
+  }
+
   abort(code: number, why: string): void {
     if (this.finished) return;
     try { this.spec.socket.send(encodeError(code, why)); } catch { /* socket gone */ }

@@ -1,6 +1,6 @@
 // A fixed pool of transfer worker threads; each job goes to the worker with the fewest running.
 import { Worker } from 'node:worker_threads';
-import type { TransferJob, TransferJobResult } from './transfer-worker.js';
+import type { TransferJob, TransferJobResult, TransferStop } from './transfer-worker.js';
 import type { TransferEnd } from './transfer.js';
 
 interface Slot { worker: Worker; running: number }
@@ -21,14 +21,16 @@ export class TransferPool {
     }
   }
 
-  run(job: Omit<TransferJob, 'id'>): Promise<TransferEnd> {
+  /** Runs a transfer in the least busy worker; `stop` ends it without an ERROR to its client. */
+  run(job: Omit<TransferJob, 'id'>): { done: Promise<TransferEnd>; stop: () => void } {
     const slot = this.slots.reduce((a, b) => (b.running < a.running ? b : a));
     const id = this.nextId++;
     slot.running++;
-    return new Promise((resolve) => {
+    const done = new Promise<TransferEnd>((resolve) => {
       this.waiting.set(id, { slot, resolve });
       slot.worker.postMessage({ ...job, id } satisfies TransferJob);
     });
+    return { done, stop: () => { if (this.waiting.has(id)) slot.worker.postMessage({ stop: id } satisfies TransferStop); } };
   }
 
   private settle(id: number, end: TransferEnd): void {
