@@ -282,24 +282,18 @@ export class HostService extends EventEmitter<HostServiceEvents> {
 
   /** Where a new desktop or spare of the pool would go, or why none can. */
   async checkPool(pool: Pool): Promise<PlacementRefusal | null> {
-    const p = await this.place(poolNeed(pool), this.poolOnAgents(pool));
+    const p = await this.place(poolNeed(pool), true);
     return p.kind === 'refuse' ? { code: p.code, message: p.message } : null;
   }
 
   /** Desktops of the pool the hosts can run at once (its running ones included), for the spare schedule. */
   async poolCapacity(pool: Pool): Promise<number> {
     const snap = await hostsSnapshot(this.db);
-    return desktopsThatFit(hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage, this.poolOnAgents(pool)), poolNeed(pool));
-  }
-
-  /** A pool's desktops go to agents' hosts too when they boot there: a restore pool's clones load its template, which is
-   *  on the controller's host only. */
-  private poolOnAgents(pool: Pool): boolean {
-    return pool.startMode === 'boot';
+    return desktopsThatFit(hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage, true), poolNeed(pool));
   }
 
   /** VmPlacer for the VM manager: a pool desktop's VM is placed with its pool's labels and spread. */
-  async placeVm(name: string, spec: VmSpec, opts: { localOnly: boolean }): Promise<string> {
+  async placeVm(name: string, spec: VmSpec, opts: { localOnly: boolean; sharedStorage?: string }): Promise<string> {
     const poolRow = await this.db
       .selectFrom('pool_desktops')
       .innerJoin('pools', 'pools.name', 'pool_desktops.pool')
@@ -307,8 +301,10 @@ export class HostService extends EventEmitter<HostServiceEvents> {
       .where('pool_desktops.name', '=', name)
       .executeTakeFirst();
     const pool = poolRow ? Pool.parse(JSON.parse(poolRow.spec)) : undefined;
-    const need = pool ? { ...poolNeed(pool), memoryMiB: spec.memoryMiB, vcpus: spec.vcpus } : { memoryMiB: spec.memoryMiB, vcpus: spec.vcpus, sharedStorage: PLAIN_VM_NEED };
-    // A boot pool's desktop may go to an agent's host (its restore-template clones never do: opts.localOnly).
+    const shaped = pool ? { ...poolNeed(pool), memoryMiB: spec.memoryMiB, vcpus: spec.vcpus } : { memoryMiB: spec.memoryMiB, vcpus: spec.vcpus, sharedStorage: PLAIN_VM_NEED };
+    // A restore template's clone reads the template's files on the shared folder (and the pool's own need comes first).
+    const need = opts.sharedStorage && shaped.sharedStorage === undefined ? { ...shaped, sharedStorage: opts.sharedStorage } : shaped;
+    // A pool's desktop may go to an agent's host (a template being built never does: opts.localOnly).
     const onAgents = !opts.localOnly && (pool !== undefined || !(await this.isDesktopVm(name)));
     const p = await this.place(need, onAgents);
     if (p.kind === 'refuse') throw new ArdesiaError(p.code, p.message);

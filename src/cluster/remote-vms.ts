@@ -2,7 +2,7 @@
 // agent link (the whole set again at every connect, agent-links.ts); the agent's reports are kept with the VM, and a
 // VM that stopped by itself is recorded stopped with its reason, as the controller's own VMs are.
 import type { Logger } from 'pino';
-import { type AgentMessage, VM_COMMAND_DATA_MAX_BYTES, type VmDesired, type VmMoveIntent, type VmObserved } from '../contract/agent.js';
+import { type AgentMessage, VM_COMMAND_DATA_MAX_BYTES, type VmDesired, type VmMoveIntent, type VmObserved, type VmRestoreFrom } from '../contract/agent.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { Store } from '../store/db.js';
@@ -82,13 +82,14 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     return new ArdesiaError('AGENT_NOT_LINKED', `host ${host}'s agent is not connected to this controller: nothing was started (neither there nor here)`);
   }
 
-  async start(name: string, spec: VmSpec, host: string): Promise<void> {
+  async start(name: string, spec: VmSpec, host: string, restoreFrom?: VmRestoreFrom): Promise<void> {
     const generation = await this.nextGeneration(name);
-    await vmSetDesired(this.db, name, { generation });
+    // Recorded with the generation: every desired set until it runs carries the template (a link lost meanwhile).
+    await vmSetDesired(this.db, name, { generation, restoreFrom: restoreFrom ?? null });
     this.lateStarts.delete(name);
     const images = await this.imageChecksOf(spec);
     const local = await this.localStorage(host);
-    const vm: VmDesired = { name, spec, desired: 'running', generation, images };
+    const vm: VmDesired = { name, spec, desired: 'running', generation, images, ...(restoreFrom ? { restoreFrom } : {}) };
     if (!this.sendNow(host, local ? await this.withLocalFiles(vm) : vm)) throw this.notLinked(host);
     const within = local ? LOCAL_STORAGE_START_REPORT_WITHIN_MS : REMOTE_START_REPORT_WITHIN_MS;
     const seen = await this.waitFor(name, (o) => o.generation >= generation && o.state !== 'starting', within);
@@ -131,7 +132,8 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     const local = await this.localStorage(host);
     return Promise.all(
       rows.map(async (r) => {
-        const vm: VmDesired = { name: r.name, spec: r.spec, desired: r.desired, generation: r.generation, ...(r.desired === 'running' ? { images: await this.imageChecksOf(r.spec) } : {}) };
+        const running = r.desired === 'running' ? { images: await this.imageChecksOf(r.spec), ...(r.restoreFrom ? { restoreFrom: r.restoreFrom } : {}) } : {};
+        const vm: VmDesired = { name: r.name, spec: r.spec, desired: r.desired, generation: r.generation, ...running };
         return local ? this.withLocalFiles(vm) : vm;
       }),
     );

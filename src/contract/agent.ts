@@ -111,6 +111,12 @@ export type LocalFiles = z.infer<typeof LocalFiles>;
 /** The most image files one VM rests on (its disks' backing chains). */
 export const IMAGE_FILE_CHECKS_MAX = 64;
 /** One VM the controller wants on the agent's host: absent from a full set (or `absent`) means not there at all. */
+/** A pool's restore template on the shared data folder a VM starts as a clone of: its device state, its RAM (ram.bin,
+ *  loaded into a sealed memfd once per host) and its manifest (saved-state/template.ts, checked by the agent). */
+export const VmRestoreFrom = z
+  .object({ stream: AbsolutePath, ramFile: AbsolutePath, manifest: z.record(z.string(), z.unknown()) })
+  .strict();
+export type VmRestoreFrom = z.infer<typeof VmRestoreFrom>;
 export const VmDesired = z
   .object({
     name: z.string().min(1).max(64),
@@ -122,6 +128,8 @@ export const VmDesired = z
     images: z.array(ImageFileCheck).max(IMAGE_FILE_CHECKS_MAX).optional(),
     /** Sent to a host without shared storage only: how the VM's files are had there (LocalFiles). */
     local: LocalFiles.optional(),
+    /** With `running`: start as a clone of this restore template (its files are also in `images`, checked first). */
+    restoreFrom: VmRestoreFrom.optional(),
   })
   .strict();
 export type VmDesired = z.infer<typeof VmDesired>;

@@ -18,7 +18,8 @@ import { poolDesktopUpdate, type PoolDesktopRow } from './pool-repo.js';
 const FORCE_STOP_WAIT_MS = 15_000;
 const GRACEFUL_STOP_WAIT_MS = 60_000;
 /** A restored clone's guest helper is connected within this time, or the restore failed. */
-const RESUMED_CONNECT_MS = 5_000;
+// A clone on an agent's host: its guest channel is a stream dialled through the agent (back-off up to 4 s).
+const RESUMED_CONNECT_MS = 15_000;
 
 export interface DesktopVmSteps {
   ctx: ServiceContext;

@@ -109,7 +109,7 @@ export class PoolTemplates {
     await this.verify(built);
     const ram = await this.ramOf(built);
     this.setStatus(pool.name, { state: 'ready', reason: null, key, bootMs: built.manifest.bootMs, saveMs: built.manifest.saveMs, kernelVmgenid: built.manifest.kernelVmgenid });
-    return { manifest: built.manifest, stream: join(built.dir, 'state.bin'), ram: ram.procPath };
+    return { manifest: built.manifest, stream: join(built.dir, 'state.bin'), ram: ram.procPath, ramFile: join(built.dir, 'ram.bin') };
   }
 
   /** Starts the pool's template build if none runs (the planner calls it so the first spare can already restore). */

@@ -97,4 +97,10 @@ export const HOST_MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('vms').addColumn('moving', 'text').execute();
     },
   },
+  // The restore template a VM on an agent's host is to start as a clone of: sent again with every desired set until it runs.
+  '0026_vm_restore_from': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('vms').addColumn('restore_from', 'text').execute();
+    },
+  },
 };

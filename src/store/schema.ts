@@ -30,6 +30,7 @@ export interface VmTable {
   host_loss: ColumnType<string | null, string | null | undefined, string | null>;
   /** VmMoveIntent as JSON: a live migration under way (or one a controller stopped in), null otherwise. */
   moving: ColumnType<string | null, string | null | undefined, string | null>;
+  restore_from: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ApiTokenTable {

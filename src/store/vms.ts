@@ -1,5 +1,5 @@
 // Repository of VM definitions and their desired state.
-import { VmMoveIntent, VmObserved } from '../contract/agent.js';
+import { VmMoveIntent, VmObserved, VmRestoreFrom } from '../contract/agent.js';
 import { VmSpec } from '../contract/vm.js';
 import type { Store } from './db.js';
 import { type NamePage, pageLimit } from './paging.js';
@@ -23,6 +23,8 @@ export interface VmRecord {
   hostLoss: string | null;
   /** A live migration under way, recorded before it starts (cluster/vm-migrations.ts). */
   moving: VmMoveIntent | null;
+  /** The restore template its start on an agent's host clones (null: a plain start). */
+  restoreFrom: VmRestoreFrom | null;
 }
 
 function fromRow(row: Selectable<VmTable>): VmRecord {
@@ -39,6 +41,7 @@ function fromRow(row: Selectable<VmTable>): VmRecord {
     observed: row.observed === null ? null : VmObserved.parse(JSON.parse(row.observed)),
     hostLoss: row.host_loss ?? null,
     moving: row.moving == null ? null : VmMoveIntent.parse(JSON.parse(row.moving)),
+    restoreFrom: row.restore_from == null ? null : VmRestoreFrom.parse(JSON.parse(row.restore_from)),
   };
 }
 
@@ -117,7 +120,7 @@ export async function vmUpdateSpec(db: Store, spec: VmSpec, source: string): Pro
 export async function vmSetDesired(
   db: Store,
   name: string,
-  patch: { desired?: 'running' | 'stopped'; lastStopReason?: string | null; startedAt?: string | null; host?: string; generation?: number; hostLoss?: string | null; moving?: VmMoveIntent | null },
+  patch: { desired?: 'running' | 'stopped'; lastStopReason?: string | null; startedAt?: string | null; host?: string; generation?: number; hostLoss?: string | null; moving?: VmMoveIntent | null; restoreFrom?: VmRestoreFrom | null },
 ): Promise<void> {
   const set: Updateable<VmTable> = { updated_at: new Date().toISOString() };
   if (patch.desired !== undefined) set.desired = patch.desired;
@@ -127,6 +130,7 @@ export async function vmSetDesired(
   if (patch.generation !== undefined) set.generation = patch.generation;
   if (patch.hostLoss !== undefined) set.host_loss = patch.hostLoss;
   if (patch.moving !== undefined) set.moving = patch.moving === null ? null : JSON.stringify(patch.moving);
+  if (patch.restoreFrom !== undefined) set.restore_from = patch.restoreFrom === null ? null : JSON.stringify(patch.restoreFrom);
   await db.updateTable('vms').set(set).where('name', '=', name).execute();
 }
 

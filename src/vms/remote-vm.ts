@@ -1,5 +1,6 @@
 // A VM placed on another host than the controller's runs there under that host's agent: the VM manager records its
 // desired state and reads its agent's reports; the link itself is cluster/remote-vms.ts, behind this interface.
+import type { VmRestoreFrom } from '../contract/agent.js';
 import type { VmSpec, VmStatus } from '../contract/vm.js';
 import type { VmRecord } from '../store/vms.js';
 
@@ -8,8 +9,9 @@ export interface RemoteVmDriver {
   isRemote(host: string | null): host is string;
   /** Throws AGENT_NOT_LINKED when the host's agent has no link now: nothing is started in its place. */
   requireLinked(host: string): void;
-  /** Records desired=running with the next generation, sends it, and waits for the agent's report of it. */
-  start(name: string, spec: VmSpec, host: string): Promise<void>;
+  /** Records desired=running with the next generation, sends it, and waits for the agent's report of it; with
+   *  `restoreFrom`, the VM starts as a clone of that restore template. */
+  start(name: string, spec: VmSpec, host: string, restoreFrom?: VmRestoreFrom): Promise<void>;
   /** Records desired=stopped with the next generation and sends it; with waitMs, until the agent reports it stopped. */
   stop(rec: VmRecord & { host: string }, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }>;
   /** vm wait: until its agent reports it stopped; why it stopped (VM_WAIT_TIMEOUT after timeoutMs). */

@@ -62,7 +62,8 @@ export interface VmManagerOptions {
 }
 
 /** Placement as the VM manager asks it: the host the VM is to run on, or an ArdesiaError saying what is short where.
- *  `localOnly`: this start needs the controller's own host (a saved state, a template's clone, an owner's files). */
+ *  `localOnly`: this start needs the controller's own host (a saved state, a template being built, an owner's files);
+ *  `sharedStorage`: what of it needs a host that mounts the shared data folder (a template's clone). */
 export interface VmPlacer {
-  placeVm(name: string, spec: VmSpec, opts: { localOnly: boolean }): Promise<string>;
+  placeVm(name: string, spec: VmSpec, opts: { localOnly: boolean; sharedStorage?: string }): Promise<string>;
 }

@@ -28,6 +28,7 @@ import { failpointPause } from '../lib/failpoint.js';
 import { savedStateFiles, savedStateRead, savedStateRemove } from './vm-saved-state.js';
 import { VmStates } from './vm-states.js';
 import { type RemoteVmDriver, remoteRuntimeView } from './remote-vm.js';
+import { restoreFromOf } from './vm-template-state.js';
 import { VM_COMMAND_DATA_MAX_BYTES } from '../contract/agent.js';
 import type { StartOptions, StateToResume, VmManagerOptions } from './vm-manager-options.js';
 import { monitorFailed, RUNTIME_OPS, type RuntimeOp, screendumpPng, vmSeen, vmStatusView } from './vm-status.js';
@@ -163,9 +164,11 @@ export class VmManager {
       // record under one lock: two starts at once never both fit the same free memory.
       const remote = this.opts.remote;
       const host = await this.lock.run('cluster:placement', async () => {
-        // The agent opens the files as root: an owner's checked files, a saved state or a template stay on this host.
-        const localOnly = isConfined(caller) || resume !== undefined || opts.fromTemplate !== undefined || opts.templateRam !== undefined;
-        const placed = await this.opts.placer.placeVm(name, spec, { localOnly });
+        // The agent opens the files as root: an owner's checked files, a saved state or a template being built stay on
+        // this host. A template's clone goes to any host that mounts the shared folder its files are on.
+        const localOnly = isConfined(caller) || resume !== undefined || opts.templateRam !== undefined;
+        const sharedStorage = opts.fromTemplate ? `a clone of restore template ${opts.fromTemplate.manifest.key} (its files)` : undefined;
+        const placed = await this.opts.placer.placeVm(name, spec, { localOnly, ...(sharedStorage ? { sharedStorage } : {}) });
         if (remote?.isRemote(placed)) {
           if (localOnly) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} was placed on host ${placed}, but this start runs on the controller's own host only`);
           remote.requireLinked(placed);
@@ -175,7 +178,7 @@ export class VmManager {
         return placed;
       });
       if (remote?.isRemote(host)) {
-        await remote.start(name, spec, host);
+        await remote.start(name, spec, host, opts.fromTemplate && restoreFromOf(opts.fromTemplate));
         return this.statusOf(await this.record(name));
       }
       if (resume && opts.fromTemplate) throw new ArdesiaError('VM_STATE_EXISTS', `vm ${name} has a saved state of its own: it cannot also start as a template's clone`);

@@ -2,6 +2,7 @@
 // template's manifest (saved-state/template.ts) before QEMU starts, then the state handed as an inherited fd and
 // loaded with `-incoming defer`, as a resumed VM's own state is (vm-saved-state.ts), on the template's RAM mapped
 // privately (shared-ram.ts). The template is never consumed.
+import type { VmRestoreFrom } from '../contract/agent.js';
 import { ArdesiaError } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { QemuLaunch } from '../hypervisor/qemu/argv.js';
@@ -49,4 +50,9 @@ export function launchFromTemplate(launch: QemuLaunch, template: TemplateToLoad,
     clipboardAgent: hasClipboardAgent(launch.args),
     identicalArgs: onRam.args,
   };
+}
+
+/** What an agent's host needs to start a clone of `template`: its files on the shared data folder and its manifest. */
+export function restoreFromOf(template: TemplateToLoad): VmRestoreFrom {
+  return { stream: template.stream, ramFile: template.ramFile, manifest: template.manifest };
 }

@@ -1,9 +1,9 @@
 // A controller and three agents, each host in its own network namespace, on one real PostgreSQL, the data folder a
 // directory every host sees: a boot pool's warm spares spread over the three agents' hosts by placement, and a
 // user's desktop on the third host opened in Chromium through the controller (the page talks to the controller only;
-// the display comes through the third host's agent, which listens on nothing).
+// the display comes through the third host's agent, which listens on nothing); a restore pool's clones on an agent's host.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,7 +14,7 @@ import { killRuntimeQemus, qemuPidsUnder, TestDaemon, until } from '../helpers/d
 import { freshDatabaseForNamespaces } from '../helpers/postgres.js';
 import { NetLab } from '../netboot/lab.js';
 import { tcpListening } from '../helpers/netns.js';
-import { helperImage, PASSWORD, untilDesktops, userClient } from '../pools/support.js';
+import { helperImage, PASSWORD, poolShow, untilDesktops, userClient } from '../pools/support.js';
 import { browserLaunch, CHROMIUM, login, pageOpen } from '../web/browser.js';
 
 const NET = '10.251.14';
@@ -112,5 +112,35 @@ test("a user's desktop on the third host, opened in Chromium through the control
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
+  }
+});
+
+test("a restore pool's clones restore on an agent's host from the template the controller's host built: its RAM loaded there once from the shared folder, let go when no clone wants it", { timeout: 480_000 }, async () => {
+  // The template is built on the controller's host (its RAM a memfd there); the clones must go to a3.
+  assert.equal((await controller.cli(['host', 'undrain', 'ctl'])).code, 0);
+  try {
+    await controller.api().request('PUT', '/v1/hosts/a3/labels', { labels: ['blade3'] });
+    await controller.api().request('POST', '/v1/pools', { name: 'clones', image: 'bb', startMode: 'restore', warmSpares: 0, maxDesktops: 2, memoryMiB: 128, hostLabels: { require: ['blade3'], avoid: [] }, entitled: { users: [] } });
+    const key = await until('the template ready', async () => {
+      const p = await poolShow(controller, 'clones');
+      assert.notEqual(p.template?.state, 'failed', `the template failed: ${p.template?.reason}`);
+      return p.template?.state === 'ready' ? p.template.key! : undefined;
+    }, 300_000, 500);
+    await controller.api().request('PATCH', '/v1/pools/clones', { warmSpares: 2 });
+    const ready = await untilDesktops(controller, 'clones', 'two restored spares on a3', (ds) => ds.length === 2 && ds.every((d) => d.state === 'ready'), 300_000);
+    const a3 = agents.get('a3')!;
+    for (const d of ready) {
+      assert.equal(d.host, 'a3', JSON.stringify(d));
+      assert.match(a3.output, new RegExp(`vm ${d.name} restored from template ${key}`), `${d.name} was restored on a3, not booted`);
+      // Its QEMU maps a memfd of a3's own (the controller's is another host's), privately.
+      const [pid] = qemuPidsUnder(join(a3.dataDir, 'runtime', d.name));
+      assert.ok(pid, `${d.name}'s QEMU runs under a3's agent`);
+      assert.match(readFileSync(`/proc/${pid}/maps`, 'utf8'), /\/memfd:ardesia-template-ram/, `${d.name} maps the template's RAM`);
+    }
+    assert.equal(a3.output.split(`template ${key}: its RAM is held on this host`).length - 1, 1, 'ram.bin was loaded once on a3 for both clones');
+    await controller.api().request('DELETE', '/v1/pools/clones');
+    await until("a3 lets the template's RAM go", () => a3.output.includes(`template ${key}: no VM here wants it, its RAM is let go`) || undefined, 60_000, 200);
+  } finally {
+    assert.equal((await controller.cli(['host', 'drain', 'ctl'])).code, 0);
   }
 });

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { type AgentHomeLeases, type AgentMessage, type ImageFileCheck, type MigratingLease, type VmDesired, type VmObserved } from '../../contract/agent.js';
+import { type AgentHomeLeases, type AgentMessage, type ImageFileCheck, type MigratingLease, type VmDesired, type VmObserved, type VmRestoreFrom } from '../../contract/agent.js';
 import { leaseFilesIn } from '../../cluster/home-leases/layout.js';
 import { SanlockClient } from '../../cluster/home-leases/sanlock.js';
 import { liveIncoming, type MigrationCarried, migrateOutGivingLeases, resumeSaid, resumeTakingLeasesBack } from '../../cluster/migration-sides.js';
@@ -27,9 +27,11 @@ import { VmManager } from '../../vms/vm-manager.js';
 import { VmUids, vmUidRange } from '../../vms/vm-uids.js';
 import type { VmOps } from './agent-vm-ops.js';
 import { HostImageChecks } from './image-checks.js';
+import { AgentTemplates } from './agent-templates.js';
+import type { TemplateToLoad } from '../../hypervisor/saved-state/template.js';
 import { LocalImages } from './local-images.js';
 import type { HostStorage } from '../../contract/hosts.js';
-import { arrivalsSettled, desiredMerge, passScope, specOnAgentHost, type VmAction, vmActions } from './vm-plan.js';
+import { arrivalsSettled, desiredMerge, passScope, specOnAgentHost, templatesWanted, type VmAction, vmActions } from './vm-plan.js';
 
 /** How long a kill (a forced stop, a VM no longer wanted here) waits for QEMU to be gone. */
 const KILL_WAIT_MS = 10_000;
@@ -70,7 +72,11 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
   ) {
     super();
     this.arrivals = appliedRead(arrivalsPath);
+    this.templates = new AgentTemplates(imageChecks, log);
   }
+
+  /** Restore templates whose clones start here: their RAM held on this host. */
+  private readonly templates: AgentTemplates;
 
   /** Opens the agent's store and finds the host's running QEMUs again (the VM manager's reconcile). */
   static async open(dataDir: string, host: string, hostReport: Promise<HostReport>, log: Logger, storage: HostStorage = 'shared'): Promise<AgentVms> {
@@ -184,6 +190,7 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
       else if (a.generation !== null) this.applied.set(a.name, a.generation);
     }
     if (actions.length > 0) appliedWrite(this.appliedPath, this.applied);
+    if (this.desiredComplete) this.templates.release(templatesWanted(this.desired.values()));
     if (this.desiredComplete) await this.collectLocal().catch((err: Error) => this.log.warn({ err }, `removing unused image copies failed: ${err.message}`));
   }
 
@@ -193,8 +200,9 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
       await failpointPause('agent-start-before-launch'); // a test holds a start past the controller's wait for its report
       const spec = this.localImages ? await this.localSpec(a) : a.spec;
       await this.manager.define([specOnAgentHost(spec)], () => 'controller');
+      const fromTemplate = a.restoreFrom ? await this.templateFor(a.name, a.restoreFrom) : undefined;
       // Copies were checked whole as they arrived (local-images.ts); the shared folder's files are checked at first use.
-      await this.manager.start(a.name, undefined, undefined, undefined, this.localImages ? {} : this.checkedFirst(a.images));
+      await this.manager.start(a.name, undefined, undefined, undefined, { ...(this.localImages ? {} : this.checkedFirst(a.images)), ...(fromTemplate ? { fromTemplate } : {}) });
     } else if (a.kind === 'stop') await this.manager.stop(a.name, {});
     else if (a.kind === 'kill') await this.manager.stop(a.name, { force: true, waitMs: KILL_WAIT_MS });
     else if (a.kind === 'remove') await this.manager.undefine(a.name);
@@ -208,6 +216,16 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     } catch (err) {
       await this.manager.define([specOnAgentHost(a.spec)], () => 'controller');
       await vmSetDesired(this.store, a.name, { desired: 'stopped', lastStopReason: `start failed: ${(err as Error).message}` });
+      throw err;
+    }
+  }
+
+  /** The restore template a clone starts from, checked and its RAM held here; a failure is the start's, with its reason. */
+  private async templateFor(name: string, from: VmRestoreFrom): Promise<TemplateToLoad> {
+    try {
+      return await this.templates.load(from);
+    } catch (err) {
+      await vmSetDesired(this.store, name, { desired: 'stopped', lastStopReason: `start failed: ${(err as Error).message}` });
       throw err;
     }
   }
@@ -335,6 +353,7 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
   /** The agent stops: its QEMUs keep running (found again at its next start). */
   async close(): Promise<void> {
     await this.passes;
+    this.templates.close();
     await this.manager.shutdown(false);
     await this.store.destroy();
   }

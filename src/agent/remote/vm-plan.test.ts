@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { VmDesired } from '../../contract/agent.js';
 import { VmSpec } from '../../contract/vm.js';
-import { arrivalsSettled, desiredMerge, type MovesHeld, passScope, specOnAgentHost, type VmAction, vmActions, type VmOnHost } from './vm-plan.js';
+import { arrivalsSettled, desiredMerge, type MovesHeld, passScope, specOnAgentHost, templatesWanted, type VmAction, vmActions, type VmOnHost } from './vm-plan.js';
 
 const spec = (name: string) => VmSpec.parse({ name, memoryMiB: 256 });
 const want = (name: string, desired: VmDesired['desired'], generation: number, force?: boolean): VmDesired => ({ name, spec: spec(name), desired, generation, ...(force ? { force } : {}) });
@@ -43,6 +43,23 @@ test('vm plan: a start carries the desired spec and the image files to check', (
   const [b] = vmActions({ desired: new Map([['a', { ...want('a', 'running', 1), images }]]), desiredComplete: true, onHost: [], applied: new Map() });
   assert.deepEqual(b?.kind === 'start' && b.images, images);
 });
+
+test("vm plan: a clone's start carries its restore template", () => {
+  const restoreFrom = { stream: '/srv/t/k/1/state.bin', ramFile: '/srv/t/k/1/ram.bin', manifest: { key: '0123456789abcdef' } };
+  const [a] = vmActions({ desired: new Map([['a', { ...want('a', 'running', 1), restoreFrom }]]), desiredComplete: true, onHost: [], applied: new Map() });
+  assert.deepEqual(a?.kind === 'start' && a.restoreFrom, restoreFrom);
+});
+
+const clone = (name: string, desired: VmDesired['desired'], key: unknown): VmDesired => ({ ...want(name, desired, 1), restoreFrom: { stream: '/t/state.bin', ramFile: '/t/ram.bin', manifest: { key } } });
+const WANTED: Array<[string, VmDesired[], string[]]> = [
+  ['no clones: none', [want('a', 'running', 1)], []],
+  ['two clones of one template: its key once', [clone('a', 'running', 'k1'), clone('b', 'running', 'k1')], ['k1']],
+  ['a clone wanted stopped or absent holds nothing', [clone('a', 'stopped', 'k1'), clone('b', 'absent', 'k2'), clone('c', 'running', 'k3')], ['k3']],
+  ['a manifest without a string key holds nothing', [clone('a', 'running', 7)], []],
+];
+for (const [name, desired, keys] of WANTED) {
+  test(`templates wanted: ${name}`, () => assert.deepEqual([...templatesWanted(desired)].sort(), keys));
+}
 
 test("the spec on an agent's host: SPICE on its loopback on a port picked at start; nothing else changes", () => {
   const base = want('a', 'running', 1).spec;

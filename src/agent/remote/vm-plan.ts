@@ -1,6 +1,6 @@
 // Pure: what an agent does to bring its host to the controller's desired VMs. Level-triggered and idempotent: the same
 // desired set, observation and applied generations always give the same actions, and once they are carried out, none.
-import type { ImageFileCheck, LocalFiles, VmDesired } from '../../contract/agent.js';
+import type { ImageFileCheck, LocalFiles, VmDesired, VmRestoreFrom } from '../../contract/agent.js';
 import type { VmSpec } from '../../contract/vm.js';
 
 /** One VM as the agent finds it on its host: defined in its own store, and whether a QEMU of it runs. */
@@ -11,7 +11,7 @@ export interface VmOnHost {
 
 export type VmAction =
   /** Define (or redefine) it with the spec, then start its QEMU. */
-  | { kind: 'start'; name: string; spec: VmSpec; generation: number; images?: ImageFileCheck[]; local?: LocalFiles }
+  | { kind: 'start'; name: string; spec: VmSpec; generation: number; images?: ImageFileCheck[]; local?: LocalFiles; restoreFrom?: VmRestoreFrom }
   /** ACPI power button. */
   | { kind: 'stop'; name: string; generation: number }
   /** QEMU quit at once (a forced stop, or a VM the controller no longer wants here). */
@@ -46,7 +46,7 @@ export function vmActions({ desired, desiredComplete, onHost, applied }: VmPlanI
     if (want.desired === 'absent' || want.generation <= (applied.get(want.name) ?? 0)) continue;
     const running = found.get(want.name)?.running ?? false;
     const { name, generation } = want;
-    if (want.desired === 'running') others.push(running ? { kind: 'adopt', name, generation } : { kind: 'start', name, spec: want.spec, generation, ...(want.images ? { images: want.images } : {}), ...(want.local ? { local: want.local } : {}) });
+    if (want.desired === 'running') others.push(running ? { kind: 'adopt', name, generation } : { kind: 'start', name, spec: want.spec, generation, ...(want.images ? { images: want.images } : {}), ...(want.local ? { local: want.local } : {}), ...(want.restoreFrom ? { restoreFrom: want.restoreFrom } : {}) });
     else if (!running) others.push({ kind: 'adopt', name, generation });
     else others.push({ kind: want.force ? 'kill' : 'stop', name, generation });
   }
@@ -97,4 +97,14 @@ export function desiredMerge(held: ReadonlyMap<string, VmDesired>, incoming: rea
 export function specOnAgentHost(spec: VmSpec): VmSpec {
   if (!spec.display?.spice) return spec;
   return { ...spec, display: { ...spec.display, spice: { listen: '127.0.0.1' } } };
+}
+
+/** The restore templates the desired VMs of this host start from (by key): their RAM stays held here. */
+export function templatesWanted(desired: Iterable<VmDesired>): Set<string> {
+  const keys = new Set<string>();
+  for (const d of desired) {
+    const key = d.desired === 'running' ? d.restoreFrom?.manifest.key : undefined;
+    if (typeof key === 'string') keys.add(key);
+  }
+  return keys;
 }

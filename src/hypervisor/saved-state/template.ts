@@ -96,4 +96,6 @@ export interface TemplateToLoad {
   stream: string;
   /** The template's sealed RAM memfd as the daemon opens it (/proc/HOLDER/fd/N, shared-ram.ts). */
   ram: string;
+  /** ram.bin, the RAM as saved: what another host loads into a memfd of its own. */
+  ramFile: string;
 }
