@@ -3,7 +3,7 @@
 // VM that stopped by itself is recorded stopped with its reason, as the controller's own VMs are.
 import type { Logger } from 'pino';
 import { type AgentMessage, VM_COMMAND_DATA_MAX_BYTES, type VmDesired, type VmMoveIntent, type VmObserved, type VmRestoreFrom } from '../contract/agent.js';
-import { ArdesiaError } from '../contract/errors.js';
+import { ArdesiaError, type ErrorCode } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmDelete, vmGet, vmListMoving, vmListOnHosts, vmNextGeneration, vmSetDesired, vmSetObserved } from '../store/vms.js';
@@ -97,7 +97,7 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
       this.lateStarts.add(name);
       this.log.warn({ vm: name, host }, `the agent of ${host} has not reported vm ${name} within ${within / 1000} s; it stays desired running`);
     }
-    else if (seen.state === 'stopped') throw new ArdesiaError('VM_START_FAILED', `vm ${name} did not start on host ${host}: ${seen.exitReason ?? 'no reason reported'}`);
+    else if (seen.state === 'stopped') throw new ArdesiaError(remoteStartFailure(seen.startFailedCode), `vm ${name} did not start on host ${host}: ${seen.exitReason ?? 'no reason reported'}`);
   }
 
   async stop(rec: VmRecord & { host: string }, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }> {
@@ -367,4 +367,10 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
       this.waiters.add(waiter);
     });
   }
+}
+
+/** The code a failed start on an agent's host answers with: a clone's template that would not load says so (its pool
+ *  rebuilds it and boots the desktop); anything else is a failed start. */
+export function remoteStartFailure(code: ErrorCode | undefined): ErrorCode {
+  return code === 'VM_STATE_INVALID' || code === 'VM_STATE_MISMATCH' || code === 'VM_STATE_RESTORE_FAILED' ? code : 'VM_START_FAILED';
 }

@@ -145,6 +145,8 @@ export const VmObserved = z
     generation: VmGeneration,
     /** Why it last stopped, or why its start failed. */
     exitReason: z.string().max(2000).nullable(),
+    /** A failed start's registry code (a clone whose template would not load is told from a failed boot). */
+    startFailedCode: z.custom<ErrorCode>(isErrorCode, 'a registry code').optional(),
   })
   .strict();
 export type VmObserved = z.infer<typeof VmObserved>;

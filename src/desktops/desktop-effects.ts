@@ -28,7 +28,8 @@ export interface EffectRunner {
   retire(row: PoolDesktopRow): Promise<void>;
 }
 
-export async function runDesktopEffect(m: EffectRunner, row: PoolDesktopRow, pool: Pool, target: number | null, effect: DesktopEffect, queue: (event: DesktopEvent) => void): Promise<void | 'stalled'> {
+/** `cause`: the desktop's last error before the event that brought this effect (why a restore failed). */
+export async function runDesktopEffect(m: EffectRunner, row: PoolDesktopRow, pool: Pool, target: number | null, effect: DesktopEffect, queue: (event: DesktopEvent) => void, cause: string | null = null): Promise<void | 'stalled'> {
   const log = m.steps.log;
   switch (effect.kind) {
     case 'set-user':
@@ -40,7 +41,7 @@ export async function runDesktopEffect(m: EffectRunner, row: PoolDesktopRow, poo
         queue({ type: RESTORE_FAILURES.has(err.code) ? 'restore-failed' : 'boot-failed' });
       });
     case 'template-rebuild':
-      return void m.templates.rebuild(pool, row.image, row.version, row.last_error ?? 'unknown').catch((err: Error) => log.error({ err, pool: pool.name }, 'rebuilding the template failed'));
+      return void m.templates.rebuild(pool, row.image, row.version, cause ?? row.last_error ?? 'no reason recorded').catch((err: Error) => log.error({ err, pool: pool.name }, 'rebuilding the template failed'));
     case 'start-vm':
       return startDesktopVm(m.steps, row, pool).catch(async (err: Error) => {
         await m.fail(row, `the desktop's VM did not start: ${err.message}`);

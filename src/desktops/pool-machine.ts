@@ -231,6 +231,8 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       this.log.info({ desktop: name, from: row.state, to: result.next, event: event.type }, `desktop ${name}: ${row.state} → ${result.next}`);
     }
     if (result.next === 'failed' && row.state !== 'failed') await this.recordFailure(row, event);
+    // What went wrong before this event (a failed restore): the effects may need it after the row forgets it.
+    const cause = row.last_error;
     if (result.next !== 'failed') Object.assign(row, { last_error: null, failure_step: null, failure_vm_exit: null, failure_console: null });
     row.state = result.next;
     if (row.state !== 'booting') this.restoring.delete(name);
@@ -250,7 +252,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
           await this.retire(row);
           return desktopViewOf(row);
         }
-        if ((await this.runEffect(row, pool, target, effect, queued)) === 'stalled') break;
+        if ((await this.runEffect(row, pool, target, effect, queued, cause)) === 'stalled') break;
       }
     } catch (err) {
       // The state is recorded already: those waiting on the desktop hear of it, with what stopped its steps.
@@ -289,7 +291,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     await poolDesktopUpdate(this.ctx.db, row.name, { last_error: message });
   }
 
-  private runEffect(row: PoolDesktopRow, pool: Pool, target: number | null, effect: DesktopEffect, queued: Array<[string, DesktopEvent]>): Promise<void | 'stalled'> {
+  private runEffect(row: PoolDesktopRow, pool: Pool, target: number | null, effect: DesktopEffect, queued: Array<[string, DesktopEvent]>, cause: string | null): Promise<void | 'stalled'> {
     return runDesktopEffect(
       {
         steps: this.steps,
@@ -305,6 +307,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
       target,
       effect,
       (event) => queued.push([row.name, event]),
+      cause,
     );
   }
 

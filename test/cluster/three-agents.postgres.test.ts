@@ -34,7 +34,11 @@ function tempDir(): string {
   return d;
 }
 
+const RAM_UNLOADABLE = 'agent-template-ram-unloadable';
+let failpoints: string;
+
 before(async () => {
+  failpoints = tempDir();
   lab = await NetLab.create('3a');
   ctlNs = await lab.addHost('ctl', `${NET}.1/24`);
   const db = await freshDatabaseForNamespaces();
@@ -53,7 +57,8 @@ before(async () => {
     assert.equal(added.code, 0, added.stderr);
     const { token } = JSON.parse(added.stdout) as { token: string };
     // a3 without the native display hop: its displays go as WebSocket streams its agent dials (the other path).
-    const env = name === 'a3' ? { ...process.env, ARDESIA_DISPLAY_HOP: 'off' } : undefined;
+    // a3 also with a failpoint a test switches on: a template's RAM that cannot be held there.
+    const env = name === 'a3' ? { ...process.env, ARDESIA_DISPLAY_HOP: 'off', ARDESIA_FAILPOINTS: RAM_UNLOADABLE, ARDESIA_FAILPOINT_DIR: failpoints } : undefined;
     agents.set(name, new AgentProc(ns, tempDir(), ['--controller', CONTROLLER, '--join', token], env));
   }
   await until('three agents linked and up', async () => {
@@ -115,21 +120,33 @@ test("a user's desktop on the third host, opened in Chromium through the control
   }
 });
 
-test("a restore pool's clones restore on an agent's host from the template the controller's host built: its RAM loaded there once from the shared folder, let go when no clone wants it", { timeout: 480_000 }, async () => {
+test("a restore pool's clones restore on an agent's host from the template the controller's host built: its RAM loaded there once from the shared folder, let go when no clone wants it; a clone whose template cannot load there boots and the template is rebuilt", { timeout: 600_000 }, async () => {
   // The template is built on the controller's host (its RAM a memfd there); the clones must go to a3.
   assert.equal((await controller.cli(['host', 'undrain', 'ctl'])).code, 0);
+  const templateReady = () => until('the template ready', async () => {
+    const p = await poolShow(controller, 'clones');
+    assert.notEqual(p.template?.state, 'failed', `the template failed: ${p.template?.reason}`);
+    return p.template?.state === 'ready' ? p.template.key! : undefined;
+  }, 300_000, 500);
+  const a3 = agents.get('a3')!;
   try {
     await controller.api().request('PUT', '/v1/hosts/a3/labels', { labels: ['blade3'] });
-    await controller.api().request('POST', '/v1/pools', { name: 'clones', image: 'bb', startMode: 'restore', warmSpares: 0, maxDesktops: 2, memoryMiB: 128, hostLabels: { require: ['blade3'], avoid: [] }, entitled: { users: [] } });
-    const key = await until('the template ready', async () => {
-      const p = await poolShow(controller, 'clones');
-      assert.notEqual(p.template?.state, 'failed', `the template failed: ${p.template?.reason}`);
-      return p.template?.state === 'ready' ? p.template.key! : undefined;
-    }, 300_000, 500);
-    await controller.api().request('PATCH', '/v1/pools/clones', { warmSpares: 2 });
-    const ready = await untilDesktops(controller, 'clones', 'two restored spares on a3', (ds) => ds.length === 2 && ds.every((d) => d.state === 'ready'), 300_000);
-    const a3 = agents.get('a3')!;
-    for (const d of ready) {
+    await controller.api().request('POST', '/v1/pools', { name: 'clones', image: 'bb', startMode: 'restore', warmSpares: 0, maxDesktops: 3, memoryMiB: 128, hostLabels: { require: ['blade3'], avoid: [] }, entitled: { users: [] } });
+    const key = await templateReady();
+    // The first clone's template RAM cannot be held on a3: the agent says so with its code, and the pool does as on the
+    // controller's host: that desktop boots and the template is rebuilt.
+    writeFileSync(join(failpoints, `${RAM_UNLOADABLE}.on`), '');
+    await controller.api().request('PATCH', '/v1/pools/clones', { warmSpares: 1 });
+    const [booted] = await untilDesktops(controller, 'clones', 'a booted spare on a3', (ds) => ds.length === 1 && ds[0]!.state === 'ready', 300_000);
+    assert.equal(booted!.host, 'a3');
+    assert.doesNotMatch(a3.output, new RegExp(`vm ${booted!.name} restored from template`));
+    assert.match(controller.output, /a restore failed \([^)]*did not start on host a3: start failed: template [0-9a-f]+: its RAM could not be held on this host/);
+    rmSync(join(failpoints, `${RAM_UNLOADABLE}.on`));
+    assert.equal(await templateReady(), key, 'rebuilt under the same key');
+    await controller.api().request('PATCH', '/v1/pools/clones', { warmSpares: 3 });
+    const ready = await untilDesktops(controller, 'clones', 'two more spares on a3', (ds) => ds.length === 3 && ds.every((d) => d.state === 'ready'), 300_000);
+    const clones = ready.filter((d) => d.name !== booted!.name);
+    for (const d of clones) {
       assert.equal(d.host, 'a3', JSON.stringify(d));
       assert.match(a3.output, new RegExp(`vm ${d.name} restored from template ${key}`), `${d.name} was restored on a3, not booted`);
       // Its QEMU maps a memfd of a3's own (the controller's is another host's), privately.
@@ -139,8 +156,9 @@ test("a restore pool's clones restore on an agent's host from the template the c
     }
     assert.equal(a3.output.split(`template ${key}: its RAM is held on this host`).length - 1, 1, 'ram.bin was loaded once on a3 for both clones');
     await controller.api().request('DELETE', '/v1/pools/clones');
-    await until("a3 lets the template's RAM go", () => a3.output.includes(`template ${key}: no VM here wants it, its RAM is let go`) || undefined, 60_000, 200);
+    await until("a3 lets the template's RAM go", () => /template RAM \S+ram\.bin: no VM here wants it, it is let go/.test(a3.output) || undefined, 60_000, 200);
   } finally {
+    rmSync(join(failpoints, `${RAM_UNLOADABLE}.on`), { force: true });
     assert.equal((await controller.cli(['host', 'drain', 'ctl'])).code, 0);
   }
 });

@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { VmRestoreFrom } from '../../contract/agent.js';
 import { ArdesiaError } from '../../contract/errors.js';
+import { failpointOn } from '../../lib/failpoint.js';
 import { RamHold } from '../../hypervisor/saved-state/shared-ram.js';
 import { TemplateManifest, type TemplateToLoad } from '../../hypervisor/saved-state/template.js';
 import type { HostImageChecks } from './image-checks.js';
@@ -27,7 +28,7 @@ export function templateOfRestore(from: VmRestoreFrom): TemplateManifest {
 }
 
 export class AgentTemplates {
-  /** Each template's RAM held on this host, by key. */
+  /** Each template build's RAM held on this host, by its ram.bin (a template rebuilt keeps its key, not its folder). */
   private readonly held = new Map<string, Promise<RamHold>>();
 
   constructor(private readonly checks: HostImageChecks, private readonly log: Logger) {}
@@ -40,28 +41,30 @@ export class AgentTemplates {
       { path: from.ramFile, sha256: manifest.ram.sha256 },
       { path: manifest.overlay.path, sha256: manifest.overlay.sha256 },
     ]);
-    let hold = this.held.get(manifest.key);
+    let hold = this.held.get(from.ramFile);
     if (!hold) {
       const t0 = Date.now();
+      // A test's stand-in for a RAM that cannot be held here (ram-hold missing, no memory for the memfd).
+      if (failpointOn('agent-template-ram-unloadable')) throw new ArdesiaError('VM_STATE_RESTORE_FAILED', `template ${manifest.key}: its RAM could not be held on this host (failpoint)`);
       hold = RamHold.load(from.ramFile, manifest.ram.bytes);
-      this.held.set(manifest.key, hold);
+      this.held.set(from.ramFile, hold);
       hold.then(
-        () => this.log.info({ template: manifest.key, loadMs: Date.now() - t0, bytes: manifest.ram.bytes }, `template ${manifest.key}: its RAM is held on this host`),
-        () => this.held.delete(manifest.key), // tried again at the next start
+        () => this.log.info({ template: manifest.key, ramFile: from.ramFile, loadMs: Date.now() - t0, bytes: manifest.ram.bytes }, `template ${manifest.key}: its RAM is held on this host`),
+        () => this.held.delete(from.ramFile), // tried again at the next start
       );
     }
     const ram = await hold;
     return { manifest, stream: from.stream, ram: ram.procPath, ramFile: from.ramFile };
   }
 
-  /** Lets go of the RAM of every template no desired VM names (`wanted`: their keys). */
+  /** Lets go of the RAM of every template build no desired VM names (`wanted`: their ram.bin). */
   release(wanted: ReadonlySet<string>): void {
-    for (const [key, hold] of this.held) {
-      if (wanted.has(key)) continue;
-      this.held.delete(key);
+    for (const [ramFile, hold] of this.held) {
+      if (wanted.has(ramFile)) continue;
+      this.held.delete(ramFile);
       void hold.then((h) => {
         h.close();
-        this.log.info({ template: key }, `template ${key}: no VM here wants it, its RAM is let go`);
+        this.log.info({ ramFile }, `template RAM ${ramFile}: no VM here wants it, it is let go`);
       }, () => undefined);
     }
   }

@@ -12,7 +12,7 @@ import { type AgentHomeLeases, type AgentMessage, type ImageFileCheck, type Migr
 import { leaseFilesIn } from '../../cluster/home-leases/layout.js';
 import { SanlockClient } from '../../cluster/home-leases/sanlock.js';
 import { liveIncoming, type MigrationCarried, migrateOutGivingLeases, resumeSaid, resumeTakingLeasesBack } from '../../cluster/migration-sides.js';
-import { ArdesiaError } from '../../contract/errors.js';
+import { ArdesiaError, type ErrorCode } from '../../contract/errors.js';
 import type { VmSpec } from '../../contract/vm.js';
 import { guestEventOfQmp } from '../../hypervisor/guest-vm.js';
 import { failpointPause } from '../../lib/failpoint.js';
@@ -77,6 +77,8 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
 
   /** Restore templates whose clones start here: their RAM held on this host. */
   private readonly templates: AgentTemplates;
+  /** The registry code of each VM's last failed start here, until it starts (reported with its reason). */
+  private readonly startFailures = new Map<string, ErrorCode>();
 
   /** Opens the agent's store and finds the host's running QEMUs again (the VM manager's reconcile). */
   static async open(dataDir: string, host: string, hostReport: Promise<HostReport>, log: Logger, storage: HostStorage = 'shared'): Promise<AgentVms> {
@@ -200,9 +202,15 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
       await failpointPause('agent-start-before-launch'); // a test holds a start past the controller's wait for its report
       const spec = this.localImages ? await this.localSpec(a) : a.spec;
       await this.manager.define([specOnAgentHost(spec)], () => 'controller');
-      const fromTemplate = a.restoreFrom ? await this.templateFor(a.name, a.restoreFrom) : undefined;
-      // Copies were checked whole as they arrived (local-images.ts); the shared folder's files are checked at first use.
-      await this.manager.start(a.name, undefined, undefined, undefined, { ...(this.localImages ? {} : this.checkedFirst(a.images)), ...(fromTemplate ? { fromTemplate } : {}) });
+      try {
+        const fromTemplate = a.restoreFrom ? await this.templateFor(a.name, a.restoreFrom) : undefined;
+        // Copies were checked whole as they arrived (local-images.ts); the shared folder's files are checked at first use.
+        await this.manager.start(a.name, undefined, undefined, undefined, { ...(this.localImages ? {} : this.checkedFirst(a.images)), ...(fromTemplate ? { fromTemplate } : {}) });
+        this.startFailures.delete(a.name);
+      } catch (err) {
+        this.startFailures.set(a.name, err instanceof ArdesiaError ? err.code : 'VM_START_FAILED');
+        throw err;
+      }
     } else if (a.kind === 'stop') await this.manager.stop(a.name, {});
     else if (a.kind === 'kill') await this.manager.stop(a.name, { force: true, waitMs: KILL_WAIT_MS });
     else if (a.kind === 'remove') await this.manager.undefine(a.name);
@@ -223,7 +231,10 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
   /** The restore template a clone starts from, checked and its RAM held here; a failure is the start's, with its reason. */
   private async templateFor(name: string, from: VmRestoreFrom): Promise<TemplateToLoad> {
     try {
-      return await this.templates.load(from);
+      return await this.templates.load(from).catch((err: Error) => {
+        // A template file that is not its manifest's is a damaged template (rebuilt), not a damaged image.
+        throw err instanceof ArdesiaError && err.code === 'IMAGE_CORRUPT' ? new ArdesiaError('VM_STATE_INVALID', err.message) : err;
+      });
     } catch (err) {
       await vmSetDesired(this.store, name, { desired: 'stopped', lastStopReason: `start failed: ${(err as Error).message}` });
       throw err;
@@ -346,6 +357,7 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
       startedAt: v.startedAt,
       generation: this.applied.get(v.name) ?? 0,
       exitReason: v.lastStopReason?.slice(0, 2000) ?? null,
+      ...(v.state === 'stopped' && this.startFailures.has(v.name) ? { startFailedCode: this.startFailures.get(v.name)! } : {}),
     }));
     return { type: 'vm-observed', full: true, vms };
   }

@@ -50,12 +50,12 @@ test("vm plan: a clone's start carries its restore template", () => {
   assert.deepEqual(a?.kind === 'start' && a.restoreFrom, restoreFrom);
 });
 
-const clone = (name: string, desired: VmDesired['desired'], key: unknown): VmDesired => ({ ...want(name, desired, 1), restoreFrom: { stream: '/t/state.bin', ramFile: '/t/ram.bin', manifest: { key } } });
+const clone = (name: string, desired: VmDesired['desired'], build: string): VmDesired => ({ ...want(name, desired, 1), restoreFrom: { stream: `/t/k/${build}/state.bin`, ramFile: `/t/k/${build}/ram.bin`, manifest: { key: 'k' } } });
 const WANTED: Array<[string, VmDesired[], string[]]> = [
   ['no clones: none', [want('a', 'running', 1)], []],
-  ['two clones of one template: its key once', [clone('a', 'running', 'k1'), clone('b', 'running', 'k1')], ['k1']],
-  ['a clone wanted stopped or absent holds nothing', [clone('a', 'stopped', 'k1'), clone('b', 'absent', 'k2'), clone('c', 'running', 'k3')], ['k3']],
-  ['a manifest without a string key holds nothing', [clone('a', 'running', 7)], []],
+  ['two clones of one build: its RAM once', [clone('a', 'running', '1'), clone('b', 'running', '1')], ['/t/k/1/ram.bin']],
+  ['a rebuilt template (same key, new build): both builds while clones of each are wanted', [clone('a', 'running', '1'), clone('b', 'running', '2')], ['/t/k/1/ram.bin', '/t/k/2/ram.bin']],
+  ['a clone wanted stopped or absent holds nothing', [clone('a', 'stopped', '1'), clone('b', 'absent', '2'), clone('c', 'running', '3')], ['/t/k/3/ram.bin']],
 ];
 for (const [name, desired, keys] of WANTED) {
   test(`templates wanted: ${name}`, () => assert.deepEqual([...templatesWanted(desired)].sort(), keys));

@@ -99,12 +99,9 @@ export function specOnAgentHost(spec: VmSpec): VmSpec {
   return { ...spec, display: { ...spec.display, spice: { listen: '127.0.0.1' } } };
 }
 
-/** The restore templates the desired VMs of this host start from (by key): their RAM stays held here. */
+/** The restore template builds the desired VMs of this host start from (their ram.bin): their RAM stays held here. */
 export function templatesWanted(desired: Iterable<VmDesired>): Set<string> {
-  const keys = new Set<string>();
-  for (const d of desired) {
-    const key = d.desired === 'running' ? d.restoreFrom?.manifest.key : undefined;
-    if (typeof key === 'string') keys.add(key);
-  }
-  return keys;
+  const files = new Set<string>();
+  for (const d of desired) if (d.desired === 'running' && d.restoreFrom) files.add(d.restoreFrom.ramFile);
+  return files;
 }
