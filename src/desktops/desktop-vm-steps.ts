@@ -56,6 +56,7 @@ export async function restoreDesktopVm(s: DesktopVmSteps, row: PoolDesktopRow, p
   s.templates.noteRestore(pool.name, runtime?.restoreMs);
   if (runtime) s.log.info({ desktop: row.name, template: template.manifest.key, generation: await runtime.qmp.queryVmGenerationId().catch(() => null) }, `desktop ${row.name}: a clone of template ${template.manifest.key}`);
   await recordHost(s.ctx, row);
+  if (!runtime) s.log.info({ desktop: row.name, template: template.manifest.key, host: row.host }, `desktop ${row.name}: a clone of template ${template.manifest.key} on host ${row.host}`);
   const guest = await s.guests.watch(row.name);
   await until(() => guest?.channel.isConnected ?? false, RESUMED_CONNECT_MS);
   if (!guest?.channel.isConnected) throw new ArdesiaError('VM_NOT_RUNNING', `the guest helper of ${row.name} is not connected after the restore`);

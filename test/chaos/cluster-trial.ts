@@ -27,6 +27,8 @@ export interface ClusterTrialOptions {
   faultEvery: number;
   users?: number;
   required?: readonly FaultKind[];
+  /** The pool's start mode (boot unless told): restore puts template clones on the agents' hosts. */
+  startMode?: 'boot' | 'restore';
   log?: (line: string) => void;
 }
 
@@ -53,6 +55,8 @@ export interface ClusterTrialReport {
   violations: HomeViolation[];
   /** INTERNAL errors, operations that never settled, a cluster that never came back. */
   findings: string[];
+  /** Desktops restored as template clones on the agents' hosts (start mode restore). */
+  clonesOnAgents: number;
   seconds: number;
 }
 
@@ -78,7 +82,7 @@ class ClusterTrial {
   private serial = 0;
 
   constructor(private readonly opts: ClusterTrialOptions) {
-    this.report = { seed: opts.seed, steps: 0, logins: 0, logoffs: 0, sessions: 0, faults: { kill: 0, 'cut-off': 0, 'agent-restart': 0 }, lost: 0, reservedAfterLoss: 0, staleSessionSeconds: 0, probesMissed: 0, refused: {}, homesChecked: 0, linesChecked: 0, violations: [], findings: [], seconds: 0 };
+    this.report = { seed: opts.seed, steps: 0, logins: 0, logoffs: 0, sessions: 0, faults: { kill: 0, 'cut-off': 0, 'agent-restart': 0 }, lost: 0, reservedAfterLoss: 0, staleSessionSeconds: 0, probesMissed: 0, refused: {}, homesChecked: 0, linesChecked: 0, violations: [], findings: [], clonesOnAgents: 0, seconds: 0 };
     this.log = opts.log ?? ((line) => console.log(line));
   }
 
@@ -91,7 +95,7 @@ class ClusterTrial {
       const c = this.bed.controller;
       for (let i = 0; i < userCount; i++) this.users.push({ name: `u${i}`, client: await userClient(c, `u${i}`) });
       await c.api().request('POST', '/v1/pools', {
-        name: POOL, image: 'bb', startMode: 'boot', warmSpares: 1, maxDesktops: userCount + 1, memoryMiB: 160, homeSizeBytes: 64 * 2 ** 20, entitled: { users: this.users.map((u) => u.name) },
+        name: POOL, image: 'bb', startMode: this.opts.startMode ?? 'boot', warmSpares: 1, maxDesktops: userCount + 1, memoryMiB: 160, homeSizeBytes: 64 * 2 ** 20, entitled: { users: this.users.map((u) => u.name) },
       });
       await until('a ready spare', async () => (await this.desktops()).some((d) => d.state === 'ready') || undefined, SETTLE_MS, 1000);
       for (const [i, step] of steps.entries()) {
@@ -103,6 +107,7 @@ class ClusterTrial {
       this.report.findings.push(`the trial stopped: ${err instanceof Error ? err.message : String(err)}`);
       for (const line of this.report.findings.at(-1)!.split('\n')) this.log(`  ${line}`);
     } finally {
+      this.report.clonesOnAgents = (this.bed.controller?.output.match(/: a clone of template [0-9a-f]+ on host /g) ?? []).length;
       await this.bed.destroy();
       this.report.seconds = Math.round((Date.now() - started) / 1000);
     }
