@@ -251,8 +251,23 @@ test('protocol 9: migrate-resume may ask the source to run the VM on only if its
 });
 
 test('protocol 10: an agent joining the lockspace says so while it may not heartbeat yet', () => {
-  assert.equal(AGENT_PROTOCOL_VERSION, 10);
   const joining = { type: 'joining' as const, hostId: 2000, waitedMs: 0 };
   assert.deepEqual(agentMessageDecode(agentMessageEncode(joining)), { ok: true, message: joining });
   for (const bad of [{ ...joining, hostId: 2001 }, { ...joining, waitedMs: -1 }, { type: 'joining', hostId: 1 }]) assert.equal(agentMessageDecode(JSON.stringify(bad)).ok, false, JSON.stringify(bad));
+});
+
+test("protocol 11: a clone's start carries its restore template; a failed start's report carries its registry code", () => {
+  assert.equal(AGENT_PROTOCOL_VERSION, 11);
+  const spec = { name: 'd1', memoryMiB: 256 };
+  const restoreFrom = { stream: '/srv/ardesia/templates/k/1/state.bin', ramFile: '/srv/ardesia/templates/k/1/ram.bin', manifest: { key: '0123456789abcdef' } };
+  const desired = { type: 'vm-desired' as const, full: false, vms: [{ name: 'd1', spec, desired: 'running' as const, generation: 3, restoreFrom }] };
+  const decoded = controllerMessageDecode(controllerMessageEncode(desired as never));
+  assert.equal(decoded.ok, true);
+  assert.deepEqual(decoded.ok && decoded.message.type === 'vm-desired' && decoded.message.vms[0]!.restoreFrom, restoreFrom);
+  for (const bad of [{ ...restoreFrom, stream: 'state.bin' }, { ...restoreFrom, extra: 1 }, { stream: restoreFrom.stream, ramFile: restoreFrom.ramFile }]) {
+    assert.equal(controllerMessageDecode(JSON.stringify({ ...desired, vms: [{ ...desired.vms[0], restoreFrom: bad }] })).ok, false, JSON.stringify(bad));
+  }
+  const observed = { name: 'd1', state: 'stopped', pid: null, accel: null, startedAt: null, generation: 3, exitReason: 'start failed: …', startFailedCode: 'VM_STATE_RESTORE_FAILED' };
+  assert.equal(agentMessageDecode(JSON.stringify({ type: 'vm-observed', full: false, vms: [observed] })).ok, true);
+  assert.equal(agentMessageDecode(JSON.stringify({ type: 'vm-observed', full: false, vms: [{ ...observed, startFailedCode: 'NOT_A_CODE' }] })).ok, false);
 });

@@ -11,8 +11,10 @@ import { VmSpec } from './vm.js';
  * files a start rests on with their checksums, SPICE through the controller; 6: persistent desktops' homes and leases in
  * migrations; 7: hosts without shared storage: the host's storage in its capacity, a VM's throwaway clone made on the
  * host, image versions copied over the link; 8: the display's native hop: whether the agent has it, and the port of the
- * controller's end to dial instead of a WebSocket; 9: migrate-resume `ifStayed`, answered whether the VM runs there). */
-export const AGENT_PROTOCOL_VERSION = 10;
+ * controller's end to dial instead of a WebSocket; 9: migrate-resume `ifStayed`, answered whether the VM runs there;
+ * 10: `joining` while the host waits for the lockspace; 11: a restore clone's template in vm-desired, a failed start's
+ * code in vm-observed). */
+export const AGENT_PROTOCOL_VERSION = 11;
 /** The most of a log or a screendump one answer carries (base64 in a JSON frame under AGENT_FRAME_MAX_BYTES). */
 export const VM_COMMAND_DATA_MAX_BYTES = 2 * 1024 * 1024;
 /** A frame larger than this is not a message of this protocol (a host's full desired set is the largest: a few KiB per VM). */
