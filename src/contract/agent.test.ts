@@ -256,7 +256,7 @@ test('protocol 10: an agent joining the lockspace says so while it may not heart
   for (const bad of [{ ...joining, hostId: 2001 }, { ...joining, waitedMs: -1 }, { type: 'joining', hostId: 1 }]) assert.equal(agentMessageDecode(JSON.stringify(bad)).ok, false, JSON.stringify(bad));
 });
 
-test("protocol 11: a clone's start carries its restore template; a failed start's report carries its registry code", () => {
+test("protocol 11: a clone's start carries its restore template; a failed start's report carries its registry code, a clone's its restore time", () => {
   assert.equal(AGENT_PROTOCOL_VERSION, 11);
   const spec = { name: 'd1', memoryMiB: 256 };
   const restoreFrom = { stream: '/srv/ardesia/templates/k/1/state.bin', ramFile: '/srv/ardesia/templates/k/1/ram.bin', manifest: { key: '0123456789abcdef' } };
@@ -270,4 +270,7 @@ test("protocol 11: a clone's start carries its restore template; a failed start'
   const observed = { name: 'd1', state: 'stopped', pid: null, accel: null, startedAt: null, generation: 3, exitReason: 'start failed: …', startFailedCode: 'VM_STATE_RESTORE_FAILED' };
   assert.equal(agentMessageDecode(JSON.stringify({ type: 'vm-observed', full: false, vms: [observed] })).ok, true);
   assert.equal(agentMessageDecode(JSON.stringify({ type: 'vm-observed', full: false, vms: [{ ...observed, startFailedCode: 'NOT_A_CODE' }] })).ok, false);
+  const running = { ...observed, state: 'running', pid: 42, accel: 'tcg', startedAt: '2026-12-07T00:00:00.000Z', exitReason: null, startFailedCode: undefined, restoreMs: 131 };
+  assert.equal(agentMessageDecode(JSON.stringify({ type: 'vm-observed', full: false, vms: [running] })).ok, true);
+  assert.equal(agentMessageDecode(JSON.stringify({ type: 'vm-observed', full: false, vms: [{ ...running, restoreMs: -1 }] })).ok, false);
 });

@@ -149,6 +149,8 @@ export const VmObserved = z
     exitReason: z.string().max(2000).nullable(),
     /** A failed start's registry code (a clone whose template would not load is told from a failed boot). */
     startFailedCode: z.custom<ErrorCode>(isErrorCode, 'a registry code').optional(),
+    /** A restore template's clone that runs: how long its QEMU took to load the template's state, ms. */
+    restoreMs: z.number().int().min(0).optional(),
   })
   .strict();
 export type VmObserved = z.infer<typeof VmObserved>;

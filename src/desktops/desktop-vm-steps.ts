@@ -9,7 +9,7 @@ import type { Pool } from '../contract/pools.js';
 import { type ServiceContext, vmRunning } from '../images/context.js';
 import { verifiedVersionPath } from '../images/versions.js';
 import { createLinkedClone, resetLinkedClone } from '../storage/index.js';
-import { vmHostOf } from '../store/vms.js';
+import { vmGet, vmHostOf } from '../store/vms.js';
 import type { DesktopGuests } from './desktop-guests.js';
 import { desktopVmSpec, resumedMessage, scratchHomeRenew } from './desktop-vm.js';
 import type { PoolTemplates } from './pool-templates.js';
@@ -53,7 +53,8 @@ export async function restoreDesktopVm(s: DesktopVmSteps, row: PoolDesktopRow, p
   await s.ctx.vms.define([await desktopVmSpec(s.ctx, pool, row.name, row.image, s.ctx.paths.desktopSystem(row.name))], () => `pool ${pool.name}`);
   await s.ctx.vms.start(row.name, undefined, undefined, undefined, { fromTemplate: template });
   const runtime = s.ctx.vms.runtimeOf(row.name);
-  s.templates.noteRestore(pool.name, runtime?.restoreMs);
+  // On an agent's host, its report of the clone says how long the restore took.
+  s.templates.noteRestore(pool.name, runtime ? runtime.restoreMs : (await vmGet(s.ctx.db, row.name))?.observed?.restoreMs);
   if (runtime) s.log.info({ desktop: row.name, template: template.manifest.key, generation: await runtime.qmp.queryVmGenerationId().catch(() => null) }, `desktop ${row.name}: a clone of template ${template.manifest.key}`);
   await recordHost(s.ctx, row);
   if (!runtime) s.log.info({ desktop: row.name, template: template.manifest.key, host: row.host }, `desktop ${row.name}: a clone of template ${template.manifest.key} on host ${row.host}`);

@@ -155,6 +155,8 @@ test("a restore pool's clones restore on an agent's host from the template the c
       assert.match(readFileSync(`/proc/${pid}/maps`, 'utf8'), /\/memfd:ardesia-template-ram/, `${d.name} maps the template's RAM`);
     }
     assert.equal(a3.output.split(`template ${key}: its RAM is held on this host`).length - 1, 1, 'ram.bin was loaded once on a3 for both clones');
+    // The restore's time as a3's agent reported it, shown with the pool's template.
+    assert.equal(typeof (await poolShow(controller, 'clones')).template!.lastRestoreMs, 'number');
     await controller.api().request('DELETE', '/v1/pools/clones');
     await until("a3 lets the template's RAM go", () => /template RAM \S+ram\.bin: no VM here wants it, it is let go/.test(a3.output) || undefined, 60_000, 200);
   } finally {

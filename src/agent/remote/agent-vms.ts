@@ -358,6 +358,7 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
       generation: this.applied.get(v.name) ?? 0,
       exitReason: v.lastStopReason?.slice(0, 2000) ?? null,
       ...(v.state === 'stopped' && this.startFailures.has(v.name) ? { startFailedCode: this.startFailures.get(v.name)! } : {}),
+      ...restoreMsOf(this.manager.runtimeOf(v.name)),
     }));
     return { type: 'vm-observed', full: true, vms };
   }
@@ -384,4 +385,9 @@ function appliedRead(path: string): Map<string, number> {
 function appliedWrite(path: string, applied: ReadonlyMap<string, number>): void {
   writeFileSync(`${path}.tmp`, `${JSON.stringify(Object.fromEntries(applied))}\n`, { mode: 0o600 });
   renameSync(`${path}.tmp`, path);
+}
+
+/** A running clone's restore time, for its report. */
+function restoreMsOf(runtime: Pick<VmRuntime, 'restoreMs'> | undefined): { restoreMs?: number } {
+  return runtime?.restoreMs === undefined ? {} : { restoreMs: Math.round(runtime.restoreMs) };
 }
