@@ -29,9 +29,14 @@ import { savedStateFiles, savedStateRead, savedStateRemove } from './vm-saved-st
 import { VmStates } from './vm-states.js';
 import { type RemoteVmDriver, remoteRuntimeView } from './remote-vm.js';
 import { restoreFromOf } from './vm-template-state.js';
+import { sharedRamRole } from '../hypervisor/saved-state/shared-ram.js';
 import { VM_COMMAND_DATA_MAX_BYTES } from '../contract/agent.js';
 import type { StartOptions, StateToResume, VmManagerOptions } from './vm-manager-options.js';
 import { monitorFailed, RUNTIME_OPS, type RuntimeOp, screendumpPng, vmSeen, vmStatusView } from './vm-status.js';
+
+/** Why a VM on a template's memory cannot leave its host while it runs (VM_NOT_MIGRATABLE). */
+const CLONE_BOUND = "it runs on its pool's restore template's memory, which is on this host";
+const TEMPLATE_BOUND = "it is a pool's restore template being built";
 
 /** A paused QEMU left behind by a live migration quits at once (QMP quit); this bounds the wait for it. */
 const HAND_OFF_EXIT_MS = 10_000;
@@ -187,7 +192,7 @@ export class VmManager {
       // Consumed: the guest runs on from it and its disks change, so it could never load again.
       if (resume) await savedStateRemove(stateFiles);
       if (caller) this.startedBy.set(name, caller.name);
-      const bound = isConfined(caller) ? `it was started by ${caller.name} under the owner rules, its files checked for that user on this host` : opts.fromTemplate ? "it runs on its pool's restore template's memory, which is on this host" : opts.templateRam ? "it is a pool's restore template being built" : undefined;
+      const bound = isConfined(caller) ? `it was started by ${caller.name} under the owner rules, its files checked for that user on this host` : opts.fromTemplate ? CLONE_BOUND : opts.templateRam ? TEMPLATE_BOUND : undefined;
       if (bound) this.boundHere.set(name, bound);
       await vmSetDesired(this.db, name, { startedAt: runtime.startedAt });
     } catch (err) {
@@ -242,6 +247,9 @@ export class VmManager {
   private track(runtime: VmRuntime): void {
     const name = runtime.spec.name;
     this.runtimes.set(name, runtime);
+    // A QEMU found again after a restart: its argv says whether it runs on a template's memory on this host.
+    const role = sharedRamRole(runtime.launchArgv.args);
+    if (role && !this.boundHere.has(name)) this.boundHere.set(name, role === 'clone' ? CLONE_BOUND : TEMPLATE_BOUND);
     this.opts.onRuntime?.(runtime);
     runtime.on('exited', (reason) => {
       this.runtimes.delete(name);

@@ -37,6 +37,12 @@ function tempDir(): string {
 const RAM_UNLOADABLE = 'agent-template-ram-unloadable';
 let failpoints: string;
 
+/** a3 without the native display hop: its displays go as WebSocket streams its agent dials (the other path); and with a
+ *  failpoint a test switches on: a template's RAM that cannot be held there. */
+function agentEnv(name: string): NodeJS.ProcessEnv | undefined {
+  return name === 'a3' ? { ...process.env, ARDESIA_DISPLAY_HOP: 'off', ARDESIA_FAILPOINTS: RAM_UNLOADABLE, ARDESIA_FAILPOINT_DIR: failpoints } : undefined;
+}
+
 before(async () => {
   failpoints = tempDir();
   lab = await NetLab.create('3a');
@@ -57,9 +63,7 @@ before(async () => {
     assert.equal(added.code, 0, added.stderr);
     const { token } = JSON.parse(added.stdout) as { token: string };
     // a3 without the native display hop: its displays go as WebSocket streams its agent dials (the other path).
-    // a3 also with a failpoint a test switches on: a template's RAM that cannot be held there.
-    const env = name === 'a3' ? { ...process.env, ARDESIA_DISPLAY_HOP: 'off', ARDESIA_FAILPOINTS: RAM_UNLOADABLE, ARDESIA_FAILPOINT_DIR: failpoints } : undefined;
-    agents.set(name, new AgentProc(ns, tempDir(), ['--controller', CONTROLLER, '--join', token], env));
+    agents.set(name, new AgentProc(ns, tempDir(), ['--controller', CONTROLLER, '--join', token], agentEnv(name)));
   }
   await until('three agents linked and up', async () => {
     const hosts = await controller.api().request<HostView[]>('GET', '/v1/hosts');
@@ -157,8 +161,28 @@ test("a restore pool's clones restore on an agent's host from the template the c
     assert.equal(a3.output.split(`template ${key}: its RAM is held on this host`).length - 1, 1, 'ram.bin was loaded once on a3 for both clones');
     // The restore's time as a3's agent reported it, shown with the pool's template.
     assert.equal(typeof (await poolShow(controller, 'clones')).template!.lastRestoreMs, 'number');
+    // a3's agent restarted: it finds the clones again, still bound to a3 (their RAM is its memfd): a move is refused.
+    await a3.kill();
+    const again = new AgentProc(agentNs.get('a3')!, a3.dataDir, [], agentEnv('a3'));
+    agents.set('a3', again);
+    await until('a3 back and ready', async () => ((await controller.api().request<HostView[]>('GET', '/v1/hosts')).find((h) => h.name === 'a3')?.agent?.ready === true) || undefined, 120_000, 500);
+    assert.match(again.output, /\d+ running VM\(s\) found again/);
+    await controller.api().request('PUT', '/v1/hosts/a2/labels', { labels: ['blade3'] });
+    try {
+      const moved = await controller.cli(['vm', 'migrate', clones[0]!.name, '--to', 'a2']);
+      assert.notEqual(moved.code, 0, moved.stdout);
+      assert.match(moved.stderr, /VM_NOT_MIGRATABLE|restore template's memory/, moved.stderr);
+    } finally {
+      await controller.api().request('PUT', '/v1/hosts/a2/labels', { labels: [] });
+    }
+    // The new agent loads the template's RAM for its first clone, and lets it go once no clone is wanted.
+    await controller.api().request('PATCH', '/v1/pools/clones', { maxDesktops: 4, warmSpares: 4 });
+    const fourth = await untilDesktops(controller, 'clones', 'a fourth spare', (ds) => ds.length === 4 && ds.every((d) => d.state === 'ready'), 300_000);
+    const added = fourth.find((d) => !ready.some((r) => r.name === d.name))!;
+    assert.match(again.output, new RegExp(`vm ${added.name} restored from template ${key}`));
+    assert.match(again.output, new RegExp(`template ${key}: its RAM is held on this host`));
     await controller.api().request('DELETE', '/v1/pools/clones');
-    await until("a3 lets the template's RAM go", () => /template RAM \S+ram\.bin: no VM here wants it, it is let go/.test(a3.output) || undefined, 60_000, 200);
+    await until("a3 lets the template's RAM go", () => /template RAM \S+ram\.bin: no VM here wants it, it is let go/.test(agents.get('a3')!.output) || undefined, 60_000, 200);
   } finally {
     rmSync(join(failpoints, `${RAM_UNLOADABLE}.on`), { force: true });
     assert.equal((await controller.cli(['host', 'drain', 'ctl'])).code, 0);

@@ -49,6 +49,16 @@ export function withoutSharedRam(args: readonly string[]): string[] {
   return out;
 }
 
+/** Pure: what a running QEMU's argv says of its RAM: a restore template being built (shared), a template's clone
+ *  (private), or neither. Read from /proc/PID/cmdline when a QEMU is found again after a restart. */
+export function sharedRamRole(args: readonly string[]): 'template' | 'clone' | undefined {
+  for (let i = 0; i < args.length - 1; i++) {
+    if (args[i] !== '-object' || !args[i + 1]!.startsWith(`memory-backend-file,id=${SHARED_RAM_ID},`)) continue;
+    return /,share=on(,|$)/.test(args[i + 1]!) ? 'template' : 'clone';
+  }
+  return undefined;
+}
+
 /** One held memfd: the daemon hands `procPath` to QEMU; closing the holder drops it once no clone maps it. */
 export class RamHold {
   private constructor(

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { withSharedRam, withoutSharedRam } from './shared-ram.js';
+import { sharedRamRole, withSharedRam, withoutSharedRam } from './shared-ram.js';
 import { type CloneIdentity, TEMPLATE_FORMAT, type TemplateManifest, templateCloneProblems, templateDevicesArgv, templateDevicesFingerprint, templateKey, type TemplateKeyParts } from './template.js';
 
 const SHA = 'a'.repeat(64);
@@ -55,4 +55,13 @@ test('the template runs on its RAM shared and a clone privately, and both have o
   // A comma in the path is doubled (QEMU's option syntax), and a launch without -machine is a bug.
   assert.match(withSharedRam(base.args, { memPath: '/a,b', memoryMiB: 1, share: false })[3]!, /mem-path=\/a,,b,/);
   assert.throws(() => withSharedRam(['-m', '1'], { memPath: '/x', memoryMiB: 1, share: false }), /without -machine/);
+});
+
+test("a QEMU found again says by its argv whether it is a template being built, a template's clone, or neither", () => {
+  const base = launch('pool-3', '/d/runtime/pool-3', []);
+  assert.equal(sharedRamRole(withSharedRam(base.args, { memPath: '/proc/self/fd/7', memoryMiB: 192, share: true })), 'template');
+  assert.equal(sharedRamRole(withSharedRam(base.args, { memPath: '/proc/self/fd/9', memoryMiB: 192, share: false })), 'clone');
+  assert.equal(sharedRamRole(base.args), undefined);
+  // Another memory backend (not the template's RAM) is neither.
+  assert.equal(sharedRamRole(['-object', 'memory-backend-file,id=other,size=1M,mem-path=/x,share=on', ...base.args]), undefined);
 });
