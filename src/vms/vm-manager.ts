@@ -178,7 +178,7 @@ export class VmManager {
           if (localOnly) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} was placed on host ${placed}, but this start runs on the controller's own host only`);
           remote.requireLinked(placed);
         }
-        await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host: placed, hostLoss: null });
+        await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host: placed, hostLoss: null, restoreFrom: null });
         if (before && before.host !== placed && remote?.isRemote(before.host)) remote.forget({ ...before, host: before.host });
         return placed;
       });
