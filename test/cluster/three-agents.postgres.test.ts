@@ -165,6 +165,8 @@ test("a restore pool's clones restore on an agent's host from the template the c
     await a3.kill();
     const again = new AgentProc(agentNs.get('a3')!, a3.dataDir, [], agentEnv('a3'));
     agents.set('a3', again);
+    // The new agent's own word first: the controller may not have seen the old link close yet.
+    await until('the new agent of a3 ready', () => again.output.includes('agent ready: its host is as the controller wants') || undefined, 120_000, 200);
     await until('a3 back and ready', async () => ((await controller.api().request<HostView[]>('GET', '/v1/hosts')).find((h) => h.name === 'a3')?.agent?.ready === true) || undefined, 120_000, 500);
     assert.match(again.output, /\d+ running VM\(s\) found again/);
     await controller.api().request('PUT', '/v1/hosts/a2/labels', { labels: ['blade3'] });
