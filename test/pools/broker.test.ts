@@ -291,7 +291,9 @@ test('a spare handed out that fails before the session starts (its QEMU gone whi
   await daemon.api().request('POST', '/v1/pools', { name: 'flaky', image: 'bb', warmSpares: 1, maxDesktops: 2, memoryMiB: 192, entitled: { users: ['carol'] } });
   // The spare held booting (its vCPUs paused), so the connect surely reserves it before its guest is up.
   const booting = (await untilDesktops(daemon, 'flaky', 'a booting spare', (ds) => ds.some((d) => d.state === 'booting'))).find((d) => d.state === 'booting')!;
-  assert.equal((await daemon.cli(['vm', 'pause', booting.name])).code, 0);
+  // The desktop is booting a moment before its QEMU runs (a loaded CI run once paused in between: VM_NOT_RUNNING).
+  await until(`${booting.name}'s QEMU paused`, async () => (await daemon.cli(['vm', 'pause', booting.name])).code === 0 || undefined, 60_000, 100);
+  assert.ok((await desktopsOf(daemon, 'flaky')).some((d) => d.name === booting.name && d.state === 'booting'), `${booting.name} was paused while it booted`);
   const connecting = carol.request<Connected>('POST', '/v1/pools/flaky/connect', {});
   await untilDesktops(daemon, 'flaky', `${booting.name} reserved for carol`, (ds) => ds.some((d) => d.name === booting.name && d.user === 'carol'));
   const { pid } = await cliJson<{ pid: number | null }>(daemon, ['vm', 'status', booting.name]);
