@@ -5,7 +5,8 @@
 //   node scripts/run-tests.mjs --area qmp only test files whose path contains "qmp"
 //   node scripts/run-tests.mjs --list     the files it would run, in the order it starts them
 //   node scripts/run-tests.mjs dist/test/pools/restore.test.js …   only these compiled files (a path must match)
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,13 +44,20 @@ if (named.length > 0) {
 }
 
 // The longest files start first (longest-first keeps both slots busy to the end instead of leaving one
-// long file alone at the tail, as name order did with the browser flow); the two that build the cold Debian
-// trees come first so the files reusing those trees find them cached instead of waiting on the build lock.
+// long file alone at the tail). The files that need a cold Debian tree (WARMED_FOR) come after a first round of long
+// files that need none, so that warm-caches, started beside them, has built the trees by the time those files start.
 const LONGEST_FIRST = [
-  'test/thinclient-os/netboot-login', 'test/chaos/chaos', 'test/cluster/desktop-migration', 'test/image-build/desktop-image', 'test/web/desktop-flow', 'test/cluster/agent-desktops', 'test/cluster/agent-vms', 'test/chaos/cluster.test', 'test/pools/restore-debian',
-  'test/thinclient-os/netboot-uefi-proxy', 'test/security/thinclient-impersonation', 'test/pools/idle', 'test/web/admin-rollout', 'test/pools/broker',
-  'test/cluster/home-leases', 'test/web/display-endings', 'test/api/openapi-responses', 'test/package/deb-install', 'test/security/guest-nat-host', 'test/pools/home-logoff', 'test/ops/backup-session', 'test/directory/active-directory', 'test/directory/openldap',
+  'test/cluster/desktop-migration', 'test/cluster/agent-desktops', 'test/cluster/agent-vms', 'test/api/openapi-responses', 'test/images/lifecycle', 'test/pools/broker',
+  'test/web/display-endings', 'test/web/desktop-flow', 'test/image-build/desktop-image', 'test/pools/restore-debian', 'test/thinclient-os/netboot-login', 'test/chaos/chaos',
+  'test/chaos/cluster.test', 'test/thinclient-os/netboot-uefi-proxy', 'test/security/thinclient-impersonation', 'test/pools/idle', 'test/web/admin-rollout',
+  'test/cluster/home-leases', 'test/package/deb-install', 'test/security/guest-nat-host', 'test/pools/home-logoff', 'test/ops/backup-session', 'test/directory/active-directory', 'test/directory/openldap',
 ];
+/** Which files build which of the Debian trees scripts/warm-caches.ts builds ahead (its names, in its order). */
+const WARMED_FOR = {
+  desktop: ['test/image-build/desktop-image', 'test/pools/restore-debian', 'test/web/desktop-flow'],
+  'thinclient-i386': ['test/thinclient-os/netboot-login', 'test/thinclient-os/netboot-uefi-proxy'],
+  'thinclient-amd64': ['test/thinclient-os/', 'test/security/thinclient-impersonation'],
+};
 const rank = (f) => {
   const i = LONGEST_FIRST.findIndex((prefix) => relative(join(root, 'dist'), f).startsWith(prefix));
   return i < 0 ? LONGEST_FIRST.length : i;
@@ -71,10 +79,40 @@ if (needsGuests && existsSync(guestBuilder)) {
   if (built.status !== 0) process.exit(built.status ?? 1);
 }
 
+// A run of several files of which some need the cold trees builds those trees beside the files, at a low CPU priority:
+// the build waits on the network and on qemu-user's process starts much of its time, which the slots' QEMUs fill.
+const warmer = join(root, 'dist', 'scripts', 'warm-caches.js');
+const inDist = (f, prefix) => relative(join(root, 'dist'), f).startsWith(prefix);
+const trees = Object.entries(WARMED_FOR).filter(([, prefixes]) => files.some((f) => prefixes.some((p) => inDist(f, p)))).map(([tree]) => tree);
+const warming = files.length > 1 && trees.length > 0 && existsSync(warmer)
+  ? spawn(process.execPath, [warmer, ...trees], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ARDESIA_REPO_ROOT: root }, detached: true })
+  : undefined;
+if (warming?.pid) setPriority(warming.pid, 10);
+
 // `node --test` would sort the files by name; run-test-files.mjs starts them in this order, two at a time.
-const result = spawnSync(process.execPath, ['--enable-source-maps', join(root, 'scripts', 'run-test-files.mjs'), ...files], {
+const tests = spawn(process.execPath, ['--enable-source-maps', join(root, 'scripts', 'run-test-files.mjs'), ...files], {
   cwd: root,
   stdio: 'inherit',
   env: { ...process.env, ARDESIA_REPO_ROOT: root },
 });
-process.exit(result.status ?? 1);
+// Ctrl-C or a CI timeout: the warmer (a process group of its own) goes too, not left building.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    stopWarming();
+    tests.kill(signal);
+  });
+}
+const status = await new Promise((resolve) => tests.on('exit', (code) => resolve(code ?? 1)));
+// The files that needed the trees have waited for them, so the warmer is done; one still running (a build of a tree no
+// file here needed) is waited for: killed, mmdebstrap would leave its chroot's mounts behind in .cache.
+if (warming && warming.exitCode === null) await new Promise((resolve) => warming.on('exit', resolve));
+process.exit(status);
+
+function stopWarming() {
+  if (!warming?.pid || warming.exitCode !== null) return;
+  try {
+    process.kill(-warming.pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+}

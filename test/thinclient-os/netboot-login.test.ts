@@ -98,6 +98,9 @@ function desktopOwnScreen(desktop: string): Promise<PatternSeen> {
   });
 }
 
+/** The spare boots beside the thin client's own TCG boot and two other test files' QEMUs: generous, never the limit. */
+const SPARE_TIMEOUT_MS = 600_000;
+
 /** A gold image of the busybox guest (its screen served over VNC) that paints a session's pattern, a user, and one pool entitled to them with a warm spare. */
 async function poolForDora(): Promise<void> {
   const imgDir = mkdtempSync(join(dir, 'img-'));
@@ -107,7 +110,7 @@ async function poolForDora(): Promise<void> {
   assert.equal(made.code, 0, made.stderr);
   await api.request('POST', '/v1/users', { name: USER, password: PASSWORD });
   await api.request('POST', '/v1/pools', { name: 'tc', image: 'bb', warmSpares: 1, maxDesktops: 2, memoryMiB: 192, entitled: { users: [USER] } });
-  await until('the warm spare', async () => (await api.request<Array<{ state: string }>>('GET', '/v1/pools/tc/desktops')).some((d) => d.state === 'ready'), 300_000, 1000)
+  await until('the warm spare', async () => (await api.request<Array<{ state: string }>>('GET', '/v1/pools/tc/desktops')).some((d) => d.state === 'ready'), SPARE_TIMEOUT_MS, 1000)
     .catch(async (err: Error) => {
       const spare = log().split('\n').filter((line) => /tc-1|pool tc\b/.test(line)).slice(-20).join('\n');
       throw new Error(`${err.message}; desktops: ${JSON.stringify(await api.request('GET', '/v1/pools/tc/desktops').catch(() => 'unavailable'))}; the daemon on the spare:\n${spare}`);

@@ -1,0 +1,48 @@
+// Started by run-tests.mjs beside the test files of a full run: builds the cold Debian trees the longest files need
+// (the thin-client OS for i386 and amd64, the desktop image) into the caches those files use, so that they find them
+// built instead of building them in their own slot. The tests build through the same functions and the same cache
+// locks: a file that comes first waits on the lock, then finds the cache warm. Nothing here is a test.
+//   node dist/scripts/warm-caches.js [desktop] [thinclient-i386] [thinclient-amd64]   (all without names; run-tests.mjs
+//   starts it with the ones its files need, at a low CPU priority)
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildDebianImage } from '../src/images/build/debian.js';
+import { buildThinClientOs } from '../src/thinclients/os/build.js';
+
+const REPO_ROOT = process.env.ARDESIA_REPO_ROOT ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The trees, in the order they are built: the desktop's first (the first files to need one need it), then the
+ *  i386 thin-client OS, the slowest by far under qemu-user (this kernel has no IA32 emulation). */
+const TREES = {
+  desktop: { what: 'Debian desktop image', build: () => buildDebianImage({ dest: join(REPO_ROOT, '.cache', 'images', 'desktop-test.qcow2'), workDir: join(REPO_ROOT, '.cache', 'images') }) },
+  'thinclient-i386': { what: 'thin-client OS (i386)', build: (out: string) => buildThinClientOs({ arch: 'i386', outDir: out, cacheDir: join(REPO_ROOT, '.cache', 'thinclient') }) },
+  'thinclient-amd64': { what: 'thin-client OS (amd64)', build: (out: string) => buildThinClientOs({ arch: 'amd64', outDir: out, cacheDir: join(REPO_ROOT, '.cache', 'thinclient') }) },
+} as const;
+type TreeName = keyof typeof TREES;
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((name) => !(name in TREES));
+if (unknown.length > 0) {
+  console.error(`warm-caches: no tree named ${unknown.join(', ')}; the trees are ${Object.keys(TREES).join(', ')}`);
+  process.exit(2);
+}
+const WARMED = (Object.keys(TREES) as TreeName[]).filter((name) => wanted.length === 0 || wanted.includes(name)).map((name) => TREES[name]);
+
+let failed = false;
+for (const { what, build } of WARMED) {
+  const out = mkdtempSync(join(tmpdir(), 'ard-warm-'));
+  const started = Date.now();
+  try {
+    await build(out);
+    console.log(`caches: ${what} ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  } catch (err) {
+    // The test that needs it builds it again and fails with the reason in its own report.
+    failed = true;
+    console.log(`caches: ${what} failed after ${((Date.now() - started) / 1000).toFixed(0)} s: ${(err as Error).message}`);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+process.exitCode = failed ? 1 : 0;
