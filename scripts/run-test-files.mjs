@@ -9,6 +9,7 @@ import { PassThrough } from 'node:stream';
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
 import { fileURLToPath } from 'node:url';
+import { startCpuSampler } from '../dist/scripts/cpu-by-file.js';
 import { skipReport, skipSourceFile, skipsAllowedParse } from '../dist/scripts/test-skips.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,9 +48,19 @@ const cpuTicks = () => {
   }
 };
 const cpuAtStart = cpuTicks();
+// Whose processes used the CPU (a test file's, with its daemons and QEMUs; the cache warmer's): what to make cheaper.
+const testFileOf = (cmdline) => {
+  if (cmdline.includes('warm-caches.js')) return 'the cache warmer (scripts/warm-caches.ts)';
+  // node's runner starts each file as `node [--flags] FILE.test.js`; run-tests.mjs and this script name many files.
+  const file = /^\S+(?: --\S+)* (\S+\.test\.js) ?$/.exec(cmdline)?.[1];
+  return file ? relative(join(root, 'dist'), file).replace(/\.js$/, '.ts') : undefined;
+};
+const cpuSampler = files.length > 1 ? startCpuSampler(testFileOf) : undefined;
+/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux). */
+const TICKS_PER_SECOND = 100;
 const runStart = Date.now();
 const stream = lanes.length === 1 ? run(lanes[0]) : merged(lanes.map((l) => run(l)));
-// Each file's time (its top-level tests run one after another), for the slowest-files list that guides LONGEST_FIRST.
+// Each file's time (its top-level tests run one after another), for the slowest-files list that guides the rounds in run-tests.mjs.
 const fileMs = new Map();
 const addFileTime = (data) => {
   if (data.nesting !== 0 || !data.file) return;
@@ -72,9 +83,15 @@ report.on('end', () => {
   // After the reporter's summary: the skips, the allowed ones with their reason, the others fail the run.
   const { text, refused } = skipReport(allowList, skips);
   if (text) process.stdout.write(text);
-  const slowest = [...fileMs].sort((a, b) => b[1] - a[1]).slice(0, 20);
+  const slowest = [...fileMs].sort((a, b) => b[1] - a[1]).slice(0, 40);
   if (slowest.length > 1) process.stdout.write(`\nslowest files:\n${slowest.map(([f, ms]) => `  ${(ms / 1000).toFixed(1).padStart(7)} s  ${f}`).join('\n')}\n`);
   const cpuAtEnd = cpuTicks();
+  const cpuByFile = [...(cpuSampler?.stop() ?? new Map())].sort((a, b) => b[1] - a[1]);
+  if (cpuByFile.length > 1) {
+    const sampled = cpuByFile.reduce((sum, [, ticks]) => sum + ticks, 0) / TICKS_PER_SECOND;
+    const machine = cpuAtStart && cpuAtEnd ? ` of the machine's ${((cpuAtEnd.busy - cpuAtStart.busy) / TICKS_PER_SECOND).toFixed(0)}` : '';
+    process.stdout.write(`\nCPU by file (its processes and those they reaped, sampled every 2 s: ${sampled.toFixed(0)} CPU-s${machine}):\n${cpuByFile.slice(0, 30).map(([f, ticks]) => `  ${(ticks / TICKS_PER_SECOND).toFixed(0).padStart(7)} CPU-s  ${f}`).join('\n')}\n`);
+  }
   const testsMs = [...fileMs.values()].reduce((a, b) => a + b, 0);
   const busy = cpuAtStart && cpuAtEnd ? ` (hooks not counted); the CPUs were ${((100 * (cpuAtEnd.busy - cpuAtStart.busy)) / (cpuAtEnd.all - cpuAtStart.all)).toFixed(0)}% busy` : '';
   if (fileMs.size > 1) process.stdout.write(`${fileMs.size} files in ${((Date.now() - runStart) / 1000).toFixed(0)} s, ${concurrency} at a time${lanes.length > 1 ? ' (and one lane of files that mostly wait)' : ''}; their tests took ${(testsMs / 1000).toFixed(0)} s in all${busy}\n`);

@@ -43,26 +43,32 @@ if (named.length > 0) {
   files = files.filter((f) => wanted.has(f));
 }
 
-// The longest files start first (longest-first keeps both slots busy to the end instead of leaving one
-// long file alone at the tail). The files that need a cold Debian tree (WARMED_FOR) come after a first round of long
-// files that need none, so that warm-caches, started beside them, has built the trees by the time those files start.
-const LONGEST_FIRST = [
-  'test/cluster/desktop-migration', 'test/cluster/agent-desktops', 'test/cluster/agent-vms', 'test/api/openapi-responses', 'test/images/lifecycle', 'test/pools/broker',
-  'test/web/display-endings', 'test/web/desktop-flow', 'test/image-build/desktop-image', 'test/pools/restore-debian', 'test/thinclient-os/netboot-login', 'test/chaos/chaos',
-  'test/chaos/cluster.test', 'test/thinclient-os/netboot-uefi-proxy', 'test/security/thinclient-impersonation', 'test/pools/idle', 'test/web/admin-rollout',
-  'test/cluster/home-leases', 'test/package/deb-install', 'test/security/guest-nat-host', 'test/pools/home-logoff', 'test/ops/backup-session', 'test/directory/active-directory', 'test/directory/openldap',
+// The files start in four rounds, each longest first (longest-first keeps both slots busy to the end instead of
+// leaving one long file alone at the tail): the long files that need no cold Debian tree; those that need the desktop
+// image's; every other file; the thin-client OS's, last. warm-caches, started beside the first round, builds the trees
+// meanwhile, so those files find them built (each is minutes of dpkg; the i386 one under qemu-user, tens of minutes).
+const ROUNDS = [
+  ['test/cluster/desktop-migration', 'test/cluster/agent-desktops', 'test/cluster/agent-vms', 'test/api/openapi-responses', 'test/images/lifecycle', 'test/pools/broker',
+    'test/web/display-endings', 'test/chaos/chaos', 'test/chaos/cluster.test', 'test/pools/idle', 'test/web/admin-rollout', 'test/cluster/home-leases', 'test/package/deb-install',
+    'test/security/guest-nat-host', 'test/pools/home-logoff', 'test/ops/backup-session', 'test/directory/active-directory', 'test/directory/openldap'],
+  ['test/web/desktop-flow', 'test/image-build/desktop-image', 'test/pools/restore-debian'],
+  [''],
+  ['test/thinclient-os/netboot-login', 'test/thinclient-os/netboot-uefi-proxy', 'test/thinclient-os/thinclient-boot', 'test/security/thinclient-impersonation', 'test/thinclient-os/'],
 ];
-/** Which files build which of the Debian trees scripts/warm-caches.ts builds ahead (its names, in its order). */
+/** Which files build which of the Debian trees scripts/warm-caches.ts builds ahead (its names). */
 const WARMED_FOR = {
   desktop: ['test/image-build/desktop-image', 'test/pools/restore-debian', 'test/web/desktop-flow'],
   'thinclient-i386': ['test/thinclient-os/netboot-login', 'test/thinclient-os/netboot-uefi-proxy'],
   'thinclient-amd64': ['test/thinclient-os/', 'test/security/thinclient-impersonation'],
 };
+/** [round, place in it]: a file's first match; the third round's '' matches every file the others do not name. */
 const rank = (f) => {
-  const i = LONGEST_FIRST.findIndex((prefix) => relative(join(root, 'dist'), f).startsWith(prefix));
-  return i < 0 ? LONGEST_FIRST.length : i;
+  const path = relative(join(root, 'dist'), f);
+  const order = (i) => ROUNDS[i].findIndex((prefix) => prefix !== '' && path.startsWith(prefix));
+  for (const i of [0, 1, 3]) if (order(i) >= 0) return [i, order(i)];
+  return [2, 0];
 };
-files = files.map((f, i) => ({ f, i })).sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i).map(({ f }) => f);
+files = files.map((f, i) => ({ f, i, r: rank(f) })).sort((a, b) => a.r[0] - b.r[0] || a.r[1] - b.r[1] || a.i - b.i).map(({ f }) => f);
 if (args.includes('--list')) {
   for (const f of files) console.log(relative(root, f));
   process.exit(0);

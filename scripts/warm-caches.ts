@@ -13,8 +13,7 @@ import { buildThinClientOs } from '../src/thinclients/os/build.js';
 
 const REPO_ROOT = process.env.ARDESIA_REPO_ROOT ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** The trees, in the order they are built: the desktop's first (the first files to need one need it), then the
- *  i386 thin-client OS, the slowest by far under qemu-user (this kernel has no IA32 emulation). */
+/** The trees: all three build at once (each under its own lock), at the priority run-tests.mjs gave this process. */
 const TREES = {
   desktop: { what: 'Debian desktop image', build: () => buildDebianImage({ dest: join(REPO_ROOT, '.cache', 'images', 'desktop-test.qcow2'), workDir: join(REPO_ROOT, '.cache', 'images') }) },
   'thinclient-i386': { what: 'thin-client OS (i386)', build: (out: string) => buildThinClientOs({ arch: 'i386', outDir: out, cacheDir: join(REPO_ROOT, '.cache', 'thinclient') }) },
@@ -30,19 +29,19 @@ if (unknown.length > 0) {
 }
 const WARMED = (Object.keys(TREES) as TreeName[]).filter((name) => wanted.length === 0 || wanted.includes(name)).map((name) => TREES[name]);
 
-let failed = false;
-for (const { what, build } of WARMED) {
+const results = await Promise.all(WARMED.map(async ({ what, build }) => {
   const out = mkdtempSync(join(tmpdir(), 'ard-warm-'));
   const started = Date.now();
   try {
     await build(out);
     console.log(`caches: ${what} ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    return true;
   } catch (err) {
     // The test that needs it builds it again and fails with the reason in its own report.
-    failed = true;
     console.log(`caches: ${what} failed after ${((Date.now() - started) / 1000).toFixed(0)} s: ${(err as Error).message}`);
+    return false;
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
-}
-process.exitCode = failed ? 1 : 0;
+}));
+process.exitCode = results.every(Boolean) ? 0 : 1;

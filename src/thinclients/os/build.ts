@@ -244,10 +244,11 @@ function pruneOutputs(cacheDir: string, arch: ThinClientArch, current: string): 
   for (const dir of sets.slice(KEPT_OUTPUTS - 1)) rmSync(dir, { recursive: true, force: true });
 }
 
-/** One build at a time per cache folder (the .deb cache is shared); see buildThinClientOsLocked. */
+/** One build at a time per cache folder and architecture (each has its own .deb cache, tree, root image and outputs;
+ *  the two architectures build at once); see buildThinClientOsLocked. */
 export async function buildThinClientOs(opts: BuildThinClientOsOptions): Promise<BuiltThinClientOs> {
   mkdirSync(resolve(opts.cacheDir), { recursive: true });
-  return withFileLock(join(resolve(opts.cacheDir), 'build.lock'), () => buildThinClientOsLocked(opts), (pid) =>
+  return withFileLock(join(resolve(opts.cacheDir), `build-${opts.arch}.lock`), () => buildThinClientOsLocked(opts), (pid) =>
     (opts.log ?? (() => undefined))(`waiting for another thin-client build (pid ${pid}) using ${opts.cacheDir}`));
 }
 
