@@ -29,6 +29,7 @@ import {
   type InstalledPackage,
 } from './debian-plan.js';
 import { applyOverlay, desktopOverlay, slimTree } from './rootfs-overlay.js';
+import { removeBuildFolder, sweepAbandonedBuilds } from './build-folders.js';
 import { ArdesiaError } from '../../contract/errors.js';
 
 export interface BuildDebianImageOptions {
@@ -128,7 +129,8 @@ async function debianTree(workDir: string, mirror: DebianMirror, progress: (stag
     return join(cached, 'root');
   }
   const building = join(workDir, `.building-${key}-${process.pid}`);
-  rmSync(building, { recursive: true, force: true });
+  sweepAbandonedBuilds(workDir, '.building-');
+  removeBuildFolder(building);
   mkdirSync(join(workDir, 'debs'), { recursive: true });
   mkdirSync(building, { recursive: true });
   try {
@@ -154,7 +156,7 @@ async function debianTree(workDir: string, mirror: DebianMirror, progress: (stag
     rmSync(cached, { recursive: true, force: true });
     renameSync(building, cached);
   } catch (err) {
-    rmSync(building, { recursive: true, force: true });
+    removeBuildFolder(building);
     throw err;
   }
   return join(cached, 'root');

@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { aptIndexDigest, resolveMirror } from '../../images/build/debian.js';
 import { DEBIAN_SUITE, mmdebstrapArgs, mmdebstrapStage, parseDpkgStatus, type DebianMirror } from '../../images/build/debian-plan.js';
+import { removeBuildFolder, sweepAbandonedBuilds } from '../../images/build/build-folders.js';
 import { applyOverlay, slimTree, type OverlayFile } from '../../images/build/rootfs-overlay.js';
 import { withFileLock } from '../../lib/file-lock.js';
 import { X509Certificate } from 'node:crypto';
@@ -88,7 +89,8 @@ async function debianTree(opts: BuildThinClientOsOptions, mirror: DebianMirror):
     return { root: join(cached, 'root'), cached: true };
   }
   const building = join(opts.cacheDir, `.building-tree-${key}-${process.pid}`);
-  rmSync(building, { recursive: true, force: true });
+  sweepAbandonedBuilds(opts.cacheDir, '.building-');
+  removeBuildFolder(building);
   const debCache = resolve(opts.cacheDir, `debs-${opts.arch}`);
   mkdirSync(debCache, { recursive: true });
   mkdirSync(building, { recursive: true });
@@ -111,7 +113,7 @@ async function debianTree(opts: BuildThinClientOsOptions, mirror: DebianMirror):
     rmSync(cached, { recursive: true, force: true });
     renameSync(building, cached);
   } catch (err) {
-    rmSync(building, { recursive: true, force: true });
+    removeBuildFolder(building);
     throw err;
   }
   return { root: join(cached, 'root'), cached: false };

@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildFolderPid, mountsUnder } from './build-folders.js';
+
+const line = (point: string) => `36 35 98:0 / ${point} rw,noatime master:1 - ext3 /dev/root rw,errors=continue`;
+
+test('mounts under a build folder, deepest first; its neighbours and look-alike names are not', () => {
+  const info = [
+    line('/'),
+    line('/work/c/.building-k-9/root/proc'),
+    line('/work/c/.building-k-9/root/dev/pts'),
+    line('/work/c/.building-k-9/root/dev'),
+    line('/work/c/.building-k-90/root/proc'),
+    line('/work/c/.building-k-9-other'),
+    line('/work/c/.building-k-9/root/sys'),
+    '',
+  ].join('\n');
+  assert.deepEqual(mountsUnder(info, '/work/c/.building-k-9'), [
+    '/work/c/.building-k-9/root/dev/pts', '/work/c/.building-k-9/root/proc', '/work/c/.building-k-9/root/dev', '/work/c/.building-k-9/root/sys',
+  ]);
+  assert.deepEqual(mountsUnder(info, '/work/c/.building-k-9/'), mountsUnder(info, '/work/c/.building-k-9'), 'a trailing slash is the same folder');
+  assert.deepEqual(mountsUnder(info, '/elsewhere'), []);
+});
+
+test('a mount point with a space is read back from its octal escape', () => {
+  assert.deepEqual(mountsUnder(line('/a\\040b/.building-x-1/root/proc'), '/a b/.building-x-1'), ['/a b/.building-x-1/root/proc']);
+});
+
+test('a build folder\'s pid: only names of the prefix that end in one', () => {
+  const cases: Array<[string, string, number | undefined]> = [
+    ['.building-tree-0d8d5f-10896', '.building-tree-', 10896],
+    ['.building-out-abc-77', '.building-tree-', undefined],
+    ['.building-tree-abc', '.building-tree-', undefined],
+    ['tree-amd64-abc', '.building-tree-', undefined],
+    ['.building-a1b2-5', '.building-', 5],
+  ];
+  for (const [name, prefix, pid] of cases) assert.equal(buildFolderPid(name, prefix), pid, name);
+});
