@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { homeLogViolations, type TrialSession } from './cluster-invariants.js';
-import { planClusterTrial } from './cluster-plan.js';
+import { MIN_LOGINS, planClusterTrial } from './cluster-plan.js';
 
 const sessions: TrialSession[] = [
   { sid: 's1', user: 'u0', seenLines: 3 },
@@ -26,6 +26,20 @@ test('home logs: one writer after another passes; interleaving, rewinds, lost li
   ];
   for (const [why, text, kinds] of rows) {
     assert.deepEqual(homeLogViolations('u0', text, sessions).map((v) => v.kind), kinds, why);
+  }
+});
+
+test('cluster trial plans: every script has its logins, even a seed whose draws were all logoffs; its users and faults stay as drawn', () => {
+  // Seed 1849085475 drew eight logoffs for the short trial (3 users, 2 hosts): the run tested nothing and failed.
+  const short = { steps: 8, users: 3, hosts: 2, faultEvery: 6, maxFaultDelayMs: 4000, required: ['kill', 'cut-off'] as const };
+  const steps = planClusterTrial({ ...short, seed: 1849085475 });
+  assert.deepEqual(steps.map((s) => s.op), ['login', 'login', 'logoff', 'logoff', 'logoff', 'logoff', 'logoff', 'logoff']);
+  // What that run logged: u0 u0 u2 u2 u2 u0 u1 u2, power lost at step 1 and the link cut at step 3, both of a1.
+  assert.deepEqual(steps.map((s) => s.user), [0, 0, 2, 2, 2, 0, 1, 2]);
+  assert.deepEqual(steps.flatMap((s, i) => (s.fault ? [`${i}:${s.fault.kind}:${s.fault.host}`] : [])), ['1:kill:0', '3:cut-off:0']);
+  for (let seed = 1; seed <= 2000; seed++) {
+    const ops = planClusterTrial({ ...short, seed }).map((s) => s.op);
+    assert.ok(ops.filter((op) => op === 'login').length >= MIN_LOGINS, `seed ${seed}: ${ops.join(',')}`);
   }
 });
 

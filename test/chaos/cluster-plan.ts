@@ -38,6 +38,9 @@ export interface ClusterPlanOptions {
 
 const FAULT_WEIGHTS: Record<FaultKind, number> = { kill: 2, 'cut-off': 2, 'agent-restart': 1 };
 
+/** Logins every script has at least (a short script drawn all logoffs once: no guest wrote, so nothing was tested). */
+export const MIN_LOGINS = 2;
+
 /** One host faulted at a time: the others serve its users, as a council's other blades would. */
 export function planClusterTrial(o: ClusterPlanOptions): ClusterStep[] {
   const random = mulberry32(o.seed);
@@ -72,6 +75,14 @@ export function planClusterTrial(o: ClusterPlanOptions): ClusterStep[] {
     const at = required.indexOf(kind);
     if (at >= 0) required.splice(at, 1);
     steps.push({ op, user, fault: { kind, host, afterMs, backAfterSteps: back } });
+  }
+  // The first logoffs become logins where too few were drawn: the draws stay the same, so every other seed's script too.
+  let missing = MIN_LOGINS - steps.filter((s) => s.op === 'login').length;
+  for (const step of steps) {
+    if (missing <= 0) break;
+    if (step.op === 'login') continue;
+    step.op = 'login';
+    missing--;
   }
   return steps;
 }
