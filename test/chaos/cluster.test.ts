@@ -1,5 +1,6 @@
 // The cluster trial, short: a random seed each run (printed; replay with ARDESIA_CHAOS_SEED=N), eight logins and
-// logoffs with at least one power loss and one cut-off among them, every home read back from its disk at the end.
+// logoffs (two logins at least) with at least one power loss and one cut-off among them, every home read back from its
+// disk at the end.
 // ARDESIA_CHAOS_START_MODE=restore: the pool restores template clones (on the agents' hosts too) instead of booting.
 // `npm run chaos:cluster` runs the long trial and prints the figures docs/reliability.md records.
 import assert from 'node:assert/strict';
