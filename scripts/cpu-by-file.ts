@@ -109,6 +109,7 @@ export function startCpuSampler(owner: (cmdline: string) => string | undefined, 
       }
       return cmdlines.get(key);
     }, seen, totals);
+    for (const key of cmdlines.keys()) if (!seen.has(key)) cmdlines.delete(key); // gone: its pid may come back as another process
   };
   const timer = setInterval(sample, intervalMs);
   timer.unref();

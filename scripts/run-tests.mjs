@@ -43,29 +43,30 @@ if (named.length > 0) {
   files = files.filter((f) => wanted.has(f));
 }
 
+/** Which files build which of the Debian trees scripts/warm-caches.ts builds ahead (its names), longest first. */
+const WARMED_FOR = {
+  desktop: ['test/web/desktop-flow', 'test/image-build/desktop-image', 'test/pools/restore-debian'],
+  'thinclient-i386': ['test/thinclient-os/netboot-login', 'test/thinclient-os/netboot-uefi-proxy'],
+  'thinclient-amd64': ['test/thinclient-os/thinclient-boot', 'test/security/thinclient-impersonation', 'test/thinclient-os/'],
+};
+const inDist = (f, prefix) => relative(join(root, 'dist'), f).startsWith(prefix);
 // The files start in four rounds, each longest first (longest-first keeps both slots busy to the end instead of
 // leaving one long file alone at the tail): the long files that need no cold Debian tree; those that need the desktop
 // image's; every other file; the thin-client OS's, last. warm-caches, started beside the first round, builds the trees
 // meanwhile, so those files find them built (each is minutes of dpkg; the i386 one under qemu-user, tens of minutes).
-const ROUNDS = [
-  ['test/cluster/desktop-migration', 'test/cluster/agent-desktops', 'test/cluster/agent-vms', 'test/api/openapi-responses', 'test/images/lifecycle', 'test/pools/broker',
-    'test/web/display-endings', 'test/chaos/chaos', 'test/chaos/cluster.test', 'test/pools/idle', 'test/web/admin-rollout', 'test/cluster/home-leases', 'test/package/deb-install',
-    'test/security/guest-nat-host', 'test/pools/home-logoff', 'test/ops/backup-session', 'test/directory/active-directory', 'test/directory/openldap'],
-  ['test/web/desktop-flow', 'test/image-build/desktop-image', 'test/pools/restore-debian'],
-  [''],
-  ['test/thinclient-os/netboot-login', 'test/thinclient-os/netboot-uefi-proxy', 'test/thinclient-os/thinclient-boot', 'test/security/thinclient-impersonation', 'test/thinclient-os/'],
+const FIRST_ROUND = [
+  'test/cluster/desktop-migration', 'test/cluster/agent-desktops', 'test/cluster/agent-vms', 'test/api/openapi-responses', 'test/images/lifecycle', 'test/pools/broker',
+  'test/web/display-endings', 'test/chaos/chaos', 'test/chaos/cluster.test', 'test/pools/idle', 'test/web/admin-rollout', 'test/cluster/home-leases', 'test/package/deb-install',
+  'test/security/guest-nat-host', 'test/pools/home-logoff', 'test/ops/backup-session', 'test/directory/active-directory', 'test/directory/openldap',
 ];
-/** Which files build which of the Debian trees scripts/warm-caches.ts builds ahead (its names). */
-const WARMED_FOR = {
-  desktop: ['test/image-build/desktop-image', 'test/pools/restore-debian', 'test/web/desktop-flow'],
-  'thinclient-i386': ['test/thinclient-os/netboot-login', 'test/thinclient-os/netboot-uefi-proxy'],
-  'thinclient-amd64': ['test/thinclient-os/', 'test/security/thinclient-impersonation'],
-};
-/** [round, place in it]: a file's first match; the third round's '' matches every file the others do not name. */
+/** The rounds that name their files; every other file is in the third round, in name order. */
+const NAMED_ROUNDS = [[0, FIRST_ROUND], [1, WARMED_FOR.desktop], [3, [...WARMED_FOR['thinclient-i386'], ...WARMED_FOR['thinclient-amd64']]]];
+/** [round, place in it]: a file's first match. */
 const rank = (f) => {
-  const path = relative(join(root, 'dist'), f);
-  const order = (i) => ROUNDS[i].findIndex((prefix) => prefix !== '' && path.startsWith(prefix));
-  for (const i of [0, 1, 3]) if (order(i) >= 0) return [i, order(i)];
+  for (const [round, prefixes] of NAMED_ROUNDS) {
+    const place = prefixes.findIndex((prefix) => inDist(f, prefix));
+    if (place >= 0) return [round, place];
+  }
   return [2, 0];
 };
 files = files.map((f, i) => ({ f, i, r: rank(f) })).sort((a, b) => a.r[0] - b.r[0] || a.r[1] - b.r[1] || a.i - b.i).map(({ f }) => f);
@@ -88,7 +89,6 @@ if (needsGuests && existsSync(guestBuilder)) {
 // A run of several files of which some need the cold trees builds those trees beside the files, at a low CPU priority:
 // the build waits on the network and on qemu-user's process starts much of its time, which the slots' QEMUs fill.
 const warmer = join(root, 'dist', 'scripts', 'warm-caches.js');
-const inDist = (f, prefix) => relative(join(root, 'dist'), f).startsWith(prefix);
 const trees = Object.entries(WARMED_FOR).filter(([, prefixes]) => files.some((f) => prefixes.some((p) => inDist(f, p)))).map(([tree]) => tree);
 const warming = files.length > 1 && trees.length > 0 && existsSync(warmer)
   ? spawn(process.execPath, [warmer, ...trees], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ARDESIA_REPO_ROOT: root }, detached: true })

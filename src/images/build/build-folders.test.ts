@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildFolderPid, mountsUnder } from './build-folders.js';
+import { basename } from 'node:path';
+import { buildFolderPath, buildFolderPid, mountsUnder } from './build-folders.js';
 
 const line = (point: string) => `36 35 98:0 / ${point} rw,noatime master:1 - ext3 /dev/root rw,errors=continue`;
 
@@ -26,13 +27,14 @@ test('a mount point with a space is read back from its octal escape', () => {
   assert.deepEqual(mountsUnder(line('/a\\040b/.building-x-1/root/proc'), '/a b/.building-x-1'), ['/a b/.building-x-1/root/proc']);
 });
 
-test('a build folder\'s pid: only names of the prefix that end in one', () => {
-  const cases: Array<[string, string, number | undefined]> = [
-    ['.building-tree-0d8d5f-10896', '.building-tree-', 10896],
-    ['.building-out-abc-77', '.building-tree-', undefined],
-    ['.building-tree-abc', '.building-tree-', undefined],
-    ['tree-amd64-abc', '.building-tree-', undefined],
-    ['.building-a1b2-5', '.building-', 5],
+test('a build folder\'s pid: only build folders\' names that end in one; its own path says its pid', () => {
+  const cases: Array<[string, number | undefined]> = [
+    ['.building-tree-0d8d5f-10896', 10896],
+    ['.building-out-abc-77', 77],
+    ['.building-tree-abc', undefined],
+    ['tree-amd64-abc', undefined],
+    ['debian-abc-5', undefined],
   ];
-  for (const [name, prefix, pid] of cases) assert.equal(buildFolderPid(name, prefix), pid, name);
+  for (const [name, pid] of cases) assert.equal(buildFolderPid(name), pid, name);
+  assert.equal(buildFolderPid(basename(buildFolderPath('/c', 'tree-k'))), process.pid);
 });

@@ -16,29 +16,43 @@ export function mountsUnder(mountinfo: string, dir: string): string[] {
   return [...new Set(points.filter((p) => p === base || p.startsWith(`${base}/`)))].sort((a, b) => b.length - a.length);
 }
 
-/** The pid a build folder's name ends with (`.building-KEY-PID`), if it is one of `prefix`'s. */
-export function buildFolderPid(name: string, prefix: string): number | undefined {
-  if (!name.startsWith(prefix)) return undefined;
+const BUILD_FOLDER_PREFIX = '.building-';
+
+/** This process's build folder for `name` in `cacheDir`: `.building-NAME-PID`, the pid telling a sweep whether it is abandoned. */
+export function buildFolderPath(cacheDir: string, name: string): string {
+  return join(cacheDir, `${BUILD_FOLDER_PREFIX}${name}-${process.pid}`);
+}
+
+/** The pid a build folder's name ends with (`.building-NAME-PID`), if it is one. */
+export function buildFolderPid(name: string): number | undefined {
+  if (!name.startsWith(BUILD_FOLDER_PREFIX)) return undefined;
   const pid = /-(\d+)$/.exec(name)?.[1];
   return pid === undefined ? undefined : Number(pid);
 }
 
-/** Unmounts whatever is mounted under `dir` (lazily: a process still inside it keeps its view), then removes it. */
-export function removeBuildFolder(dir: string): void {
-  if (!existsSync(dir)) return;
-  for (const point of mountsUnder(readFileSync('/proc/self/mountinfo', 'utf8'), dir)) spawnSync('umount', ['--lazy', point], { stdio: 'ignore' });
-  rmSync(dir, { recursive: true, force: true });
+/**
+ * Unmounts whatever is mounted under `dir` (lazily: a process still inside it keeps its view), then removes it.
+ * Never throws (a build's failure path calls it, and its own error is the one to report); false if `dir` is still there.
+ */
+export function removeBuildFolder(dir: string): boolean {
+  if (!existsSync(dir)) return true;
+  try {
+    for (const point of mountsUnder(readFileSync('/proc/self/mountinfo', 'utf8'), dir)) spawnSync('umount', ['--lazy', point], { stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-/** Removes the build folders (`prefix…-PID`) in `cacheDir` of processes that no longer run. Returns how many. */
-export function sweepAbandonedBuilds(cacheDir: string, prefix: string): number {
+/** Removes the build folders in `cacheDir` of processes that no longer run. Returns how many. */
+export function sweepAbandonedBuilds(cacheDir: string): number {
   if (!existsSync(cacheDir)) return 0;
   let swept = 0;
   for (const name of readdirSync(cacheDir)) {
-    const pid = buildFolderPid(name, prefix);
+    const pid = buildFolderPid(name);
     if (pid === undefined || pid === process.pid || processAlive(pid)) continue;
-    removeBuildFolder(join(cacheDir, name));
-    swept++;
+    if (removeBuildFolder(join(cacheDir, name))) swept++;
   }
   return swept;
 }

@@ -29,7 +29,7 @@ import {
   type InstalledPackage,
 } from './debian-plan.js';
 import { applyOverlay, desktopOverlay, slimTree } from './rootfs-overlay.js';
-import { removeBuildFolder, sweepAbandonedBuilds } from './build-folders.js';
+import { buildFolderPath, removeBuildFolder, sweepAbandonedBuilds } from './build-folders.js';
 import { ArdesiaError } from '../../contract/errors.js';
 
 export interface BuildDebianImageOptions {
@@ -128,8 +128,8 @@ async function debianTree(workDir: string, mirror: DebianMirror, progress: (stag
     progress('mmdebstrap: cached', 1);
     return join(cached, 'root');
   }
-  const building = join(workDir, `.building-${key}-${process.pid}`);
-  sweepAbandonedBuilds(workDir, '.building-');
+  const building = buildFolderPath(workDir, key);
+  sweepAbandonedBuilds(workDir);
   removeBuildFolder(building);
   mkdirSync(join(workDir, 'debs'), { recursive: true });
   mkdirSync(building, { recursive: true });

@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { aptIndexDigest, resolveMirror } from '../../images/build/debian.js';
 import { DEBIAN_SUITE, mmdebstrapArgs, mmdebstrapStage, parseDpkgStatus, type DebianMirror } from '../../images/build/debian-plan.js';
-import { removeBuildFolder, sweepAbandonedBuilds } from '../../images/build/build-folders.js';
+import { buildFolderPath, removeBuildFolder, sweepAbandonedBuilds } from '../../images/build/build-folders.js';
 import { applyOverlay, slimTree, type OverlayFile } from '../../images/build/rootfs-overlay.js';
 import { withFileLock } from '../../lib/file-lock.js';
 import { X509Certificate } from 'node:crypto';
@@ -88,8 +88,8 @@ async function debianTree(opts: BuildThinClientOsOptions, mirror: DebianMirror):
     progress('mmdebstrap: cached', TREE_PROGRESS_SHARE);
     return { root: join(cached, 'root'), cached: true };
   }
-  const building = join(opts.cacheDir, `.building-tree-${key}-${process.pid}`);
-  sweepAbandonedBuilds(opts.cacheDir, '.building-');
+  const building = buildFolderPath(opts.cacheDir, `tree-${key}`);
+  sweepAbandonedBuilds(opts.cacheDir);
   removeBuildFolder(building);
   const debCache = resolve(opts.cacheDir, `debs-${opts.arch}`);
   mkdirSync(debCache, { recursive: true });
@@ -165,7 +165,7 @@ export function portalCaInfo(pem: string): { sha256: string; subject: string } {
 
 async function buildOutputs(opts: BuildThinClientOsOptions, root: string, release: string, key: string, installed: { hash: string; count: number }, dest: string): Promise<void> {
   const progress = opts.progress ?? (() => undefined);
-  const building = join(opts.cacheDir, `.building-out-${key}-${process.pid}`);
+  const building = buildFolderPath(opts.cacheDir, `out-${key}`);
   rmSync(building, { recursive: true, force: true });
   mkdirSync(building, { recursive: true });
   try {
