@@ -8,14 +8,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildDebianImage } from '../src/images/build/debian.js';
+import { buildDebianTree } from '../src/images/build/debian.js';
 import { buildThinClientOs } from '../src/thinclients/os/build.js';
 
 const REPO_ROOT = process.env.ARDESIA_REPO_ROOT ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The trees: all three build at once (each under its own lock), at the priority run-tests.mjs gave this process. */
 const TREES = {
-  desktop: { what: 'Debian desktop image', build: () => buildDebianImage({ dest: join(REPO_ROOT, '.cache', 'images', 'desktop-test.qcow2'), workDir: join(REPO_ROOT, '.cache', 'images') }) },
+  // The tree only: each file that needs the image writes its own from it (desktop-image, the daemons' image builds).
+  desktop: { what: 'Debian desktop tree', build: () => buildDebianTree({ workDir: join(REPO_ROOT, '.cache', 'images') }) },
   'thinclient-i386': { what: 'thin-client OS (i386)', build: (out: string) => buildThinClientOs({ arch: 'i386', outDir: out, cacheDir: join(REPO_ROOT, '.cache', 'thinclient') }) },
   'thinclient-amd64': { what: 'thin-client OS (amd64)', build: (out: string) => buildThinClientOs({ arch: 'amd64', outDir: out, cacheDir: join(REPO_ROOT, '.cache', 'thinclient') }) },
 } as const;

@@ -18,8 +18,9 @@ import { poolDesktopUpdate, type PoolDesktopRow } from './pool-repo.js';
 const FORCE_STOP_WAIT_MS = 15_000;
 const GRACEFUL_STOP_WAIT_MS = 60_000;
 /** A restored clone's guest helper is connected within this time, or the restore failed. */
-// A clone on an agent's host: its guest channel is a stream dialled through the agent (back-off up to 4 s).
-const RESUMED_CONNECT_MS = 15_000;
+// Generous: a clone on an agent's host dials its guest channel through the agent (back-off up to 4 s), and on a host
+// whose CPUs are saturated a TCG restore takes tens of seconds; a failed spare is retried only after FAILED_RETRY_MS.
+const RESUMED_CONNECT_MS = 60_000;
 
 export interface DesktopVmSteps {
   ctx: ServiceContext;

@@ -25,7 +25,18 @@ async function sessionOf(w: WebDaemon, user: string): Promise<SessionInfo | unde
 async function poolFor(w: WebDaemon, name: string, user: string, extra: Record<string, unknown> = {}): Promise<void> {
   await userCreate(w, user, PASSWORD);
   await rootCall(w, 'POST', '/v1/pools', { name, image: 'bb', warmSpares: 1, maxDesktops: 2, memoryMiB: 192, homeSizeBytes: 64 * 2 ** 20, entitled: { users: [user] }, ...extra });
-  await until(`a warm spare in ${name}`, async () => (await rootCall<Array<{ state: string }>>(w, 'GET', `/v1/pools/${name}/desktops`)).some((d) => d.state === 'ready'), TIMEOUT_MS, 500);
+  await spareReady(w, name);
+}
+
+/** Waits for a ready spare; a timeout says what the pool's desktops were doing and what the daemon logged of them. */
+async function spareReady(w: WebDaemon, pool: string): Promise<void> {
+  try {
+    await until(`a warm spare in ${pool}`, async () => (await rootCall<Array<{ state: string }>>(w, 'GET', `/v1/pools/${pool}/desktops`)).some((d) => d.state === 'ready'), TIMEOUT_MS, 500);
+  } catch (err) {
+    const desktops = await rootCall(w, 'GET', `/v1/pools/${pool}/desktops`).catch((e: Error) => e.message);
+    const logged = w.daemon.output.split('\n').filter((line) => line.includes(pool)).slice(-40).join('\n');
+    throw new Error(`${(err as Error).message}\nthe pool's desktops: ${JSON.stringify(desktops)}\nthe daemon's last lines about ${pool}:\n${logged}`);
+  }
 }
 
 /** The display relays the daemon runs now (native/display-relay.c, one per open display). */
@@ -155,7 +166,7 @@ describe('display endings in the portal', () => {
     const mac = '52:54:00:12:34:57';
     await rootCall(w, 'POST', '/v1/users', { name: 'lobby', kiosk: true });
     await rootCall(w, 'POST', '/v1/pools', { name: 'lobbypool', image: 'bb', warmSpares: 1, maxDesktops: 1, memoryMiB: 192, homeSizeBytes: 64 * 2 ** 20, entitled: { users: ['lobby'] } });
-    await until('a warm spare in lobbypool', async () => (await rootCall<Array<{ state: string }>>(w, 'GET', '/v1/pools/lobbypool/desktops')).some((d) => d.state === 'ready'), TIMEOUT_MS, 500);
+    await spareReady(w, 'lobbypool');
     await rootCall(w, 'POST', '/v1/thinclients', { mac, pool: 'lobbypool', kioskUser: 'lobby' });
     const p = await pageOpen(browser);
     await p.page.goto(`${w.url}/?thinclient=${mac}`);

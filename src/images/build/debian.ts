@@ -180,19 +180,30 @@ function sha256File(path: string): Promise<string> {
 }
 
 /** Builds the desktop gold image at `dest` (qcow2) plus `<dest>.vmlinuz` and `<dest>.initrd`. */
+export function buildDebianImage(opts: BuildDebianImageOptions): Promise<BuiltDebianImage> {
+  return underBuildLock(opts, () => buildDebianImageLocked(opts));
+}
+
+/** Only the cached Debian tree an image build starts from (the test suite's cache warmer): no image is written. */
+export function buildDebianTree(opts: Omit<BuildDebianImageOptions, 'dest'>): Promise<string> {
+  return underBuildLock(opts, () => cachedTree(opts));
+}
+
 /** One build at a time per work folder (the .deb cache and the tree cache are shared). */
-export async function buildDebianImage(opts: BuildDebianImageOptions): Promise<BuiltDebianImage> {
+function underBuildLock<T>(opts: Omit<BuildDebianImageOptions, 'dest'>, build: () => Promise<T>): Promise<T> {
   mkdirSync(opts.workDir, { recursive: true });
-  return withFileLock(join(opts.workDir, 'build.lock'), () => buildDebianImageLocked(opts), (pid) =>
+  return withFileLock(join(opts.workDir, 'build.lock'), build, (pid) =>
     (opts.onProgress ?? (() => undefined))(`waiting for another image build (pid ${pid})`));
+}
+
+async function cachedTree(opts: Omit<BuildDebianImageOptions, 'dest'>): Promise<string> {
+  if (process.getuid?.() !== 0) throw new ArdesiaError('IMAGE_BUILD_NEEDS_ROOT', `building a Debian image needs root; this process runs as uid ${process.getuid?.()}`);
+  return debianTree(opts.workDir, resolveMirror(opts.mirror), opts.onProgress ?? (() => undefined));
 }
 
 async function buildDebianImageLocked(opts: BuildDebianImageOptions): Promise<BuiltDebianImage> {
   const progress = opts.onProgress ?? (() => undefined);
-  if (process.getuid?.() !== 0) throw new ArdesiaError('IMAGE_BUILD_NEEDS_ROOT', `building a Debian image needs root; this process runs as uid ${process.getuid?.()}`);
-  const mirror = resolveMirror(opts.mirror);
-  mkdirSync(opts.workDir, { recursive: true });
-  const root = await debianTree(opts.workDir, mirror, progress);
+  const root = await cachedTree(opts);
 
   progress('overlay', 0);
   applyOverlay(root, desktopOverlay(), guestLinuxDir());

@@ -24,7 +24,8 @@ export const KIOSK_PACKAGES: readonly string[] = [
   'libgl1-mesa-dri',
   'libegl-mesa0',
   'fonts-dejavu-core',
-  'ca-certificates',
+  // No ca-certificates: the boot writes Ardesia's CA as the only system bundle (guest/thinclient/init), so Debian's would
+  // be overwritten unread; its set-up also runs a shell loop per certificate, minutes under qemu-user for i386 here.
   'wget',
   // dconf-service (virt-viewer) needs `default-dbus-session-bus | dbus-session-bus`: named, so that apt picks no other provider
   'dbus-x11',
