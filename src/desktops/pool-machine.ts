@@ -211,6 +211,7 @@ export class DesktopMachine extends EventEmitter<MachineEvents> {
     const resumes = (fired.type === 'vm-exited' || fired.type === 'host-lost') && row.state === 'resetting' && this.stalledResets.delete(name);
     const retries = fired.type === 'reset' && row.state === 'resetting' && this.stalledResets.delete(name);
     const event: DesktopEvent = resumes ? { type: 'reset-resume' } : retries ? { type: 'reset-retry' } : fired;
+    if (resumes) this.log.info({ desktop: name, event: event.type }, `desktop ${name}: its VM is gone (${fired.type}); the reset that waited on its stop goes on`);
     const pool = poolOf(await requirePool(this.ctx.db, row.pool));
     const target = await targetVersionOf(this.ctx, pool);
     // A clone only from a template that is ready and checked: otherwise the desktop boots (and the build starts).

@@ -1,7 +1,7 @@
 // The Debian desktop gold image: built (cached in .cache/images; a cold build runs only when the
 // cache is absent), booted under UEFI with direct kernel boot (TCG, 2 vCPUs, 1 GiB), a user assigned
 // over the guest channel with a blank home and keyboard layout `de`, the screen checked to show a desktop
-// and the session's X keyboard layout checked to be `de`.
+// and the session's X keyboard layout checked to be `de`; the user's own exit from the desktop is reported as a logoff.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -147,8 +147,10 @@ describe('Debian desktop image', () => {
       'xkb-layout=de\r', 60_000,
     ));
 
+    // The user leaves from the desktop itself (the window manager's Exit: jwm ends, and so does the session's unit): the
+    // helper, waiting on the session's process, reports it as a logoff. (The host's logoff: desktop-flow, restore-debian.)
     const ended = channel.waitFor('session-ended', undefined, SESSION_TIMEOUT_MS);
-    channel.send({ type: 'logoff' });
+    await withSerial(vm.typeUntil(`pkill -u alice -x jwm && echo wm-gone-$((6*7))`, 'wm-gone-42\r', 60_000));
     assert.deepEqual(await withSerial(ended), { type: 'session-ended', user: 'alice', reason: 'logoff' });
     // The desktop lives on here (as a persistent one does): its next user gets a new X server with a new cookie.
     await withSerial(vm.typeUntil(

@@ -152,8 +152,11 @@ export function qemuStartError(vm: string, log: string, exit: string): ArdesiaEr
   }
   const missing = lines.find((l) => /Could not open '.*': No such file or directory/.test(l));
   if (missing) return new ArdesiaError('VM_FILE_MISSING', `vm ${vm}: ${missing.replace(/^.*?: /, '')}`, { qemu: lines });
-  const last = lines.filter((l) => l.startsWith('qemu-system')).pop() ?? lines.at(-1) ?? exit; // lines kept whole for the details
-  return new ArdesiaError('VM_START_FAILED', `vm ${vm}: QEMU did not start (${exit}): ${last}`, { qemu: lines, exit });
+  const own = lines.filter((l) => l.startsWith('qemu-system'));
+  const last = own.at(-1) ?? lines.at(-1) ?? exit; // lines kept whole for the details
+  // "load of migration failed: Invalid argument" says only that: the line before it says which device or section.
+  const why = /load of migration failed/.test(last) && own.length > 1 ? `${own.at(-2)}; ` : '';
+  return new ArdesiaError('VM_START_FAILED', `vm ${vm}: QEMU did not start (${exit}): ${why}${last}`, { qemu: lines, exit });
 }
 
 export function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {

@@ -40,4 +40,11 @@ describe('qemuStartError: what QEMU (or its launch chain) printed before dying',
     assert.equal(err.message, 'vm v: QEMU did not start (exit code 3): sanlock -243');
     assert.deepEqual(err.details, { qemu: ['home-lease: acquiring refused by sanlock (-243)', 'sanlock -243'], exit: 'exit code 3' });
   });
+  it('a failed incoming migration says the reason QEMU gave on the line before its generic one', () => {
+    const log = "qemu-system-x86_64: Unknown savevm section or instance '0000:00:07.0/virtio-blk' 0. Make sure that your current VM setup matches your saved VM setup, including any hotplugged devices\nqemu-system-x86_64: load of migration failed: Invalid argument\n";
+    assert.equal(qemuStartError('v', log, 'exit code 1').message,
+      "vm v: QEMU did not start (exit code 1): qemu-system-x86_64: Unknown savevm section or instance '0000:00:07.0/virtio-blk' 0. Make sure that your current VM setup matches your saved VM setup, including any hotplugged devices; qemu-system-x86_64: load of migration failed: Invalid argument");
+    assert.equal(qemuStartError('v', 'qemu-system-x86_64: load of migration failed: Input/output error\n', 'exit code 1').message,
+      'vm v: QEMU did not start (exit code 1): qemu-system-x86_64: load of migration failed: Input/output error');
+  });
 });
