@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ArdesiaError } from '../contract/errors.js';
-import { connectAfterFailure, desktopGivenUp } from './pool-broker.js';
+import { connectAfterFailure, desktopGivenUp, spareLostBeforeAssign } from './pool-broker.js';
 
 const unreachable = new ArdesiaError('DESKTOP_HOST_UNREACHABLE', 'desktop p-1 is on host h2, which stopped answering');
 const spareFailed = new ArdesiaError('DESKTOP_FAILED', 'desktop p-1 could not start your session: the VM exited', { state: 'failed', handedOut: true });
@@ -39,4 +39,19 @@ test('the desktop given up is the one the error names', () => {
   assert.equal(desktopGivenUp(spareResetting), 'p-1');
   assert.equal(desktopGivenUp(ownFailed), undefined);
   assert.equal(desktopGivenUp(new ArdesiaError('DESKTOP_HOST_UNREACHABLE', 'x', { desktop: 'p-2', host: 'h2' })), 'p-2');
+});
+
+test('a spare gone another way between the decision and its assign is given up, and the connect brokers again', () => {
+  const retired = new ArdesiaError('DESKTOP_NOT_FOUND', 'desktop p-2 does not exist');
+  const lost = spareLostBeforeAssign(retired, 'cold-start', 'p-2');
+  assert.ok(lost instanceof ArdesiaError && lost.code === 'DESKTOP_FAILED');
+  assert.equal(desktopGivenUp(lost), 'p-2');
+  assert.ok('retry' in connectAfterFailure(lost, undefined, 1, 60_000));
+  const moved = new ArdesiaError('DESKTOP_STATE', 'desktop p-2 (retiring): refused');
+  assert.equal(desktopGivenUp(spareLostBeforeAssign(moved, 'warm', 'p-2') as ArdesiaError), 'p-2');
+  // The user's own desktop, a new clone, or another error: passed on as they are.
+  assert.equal(spareLostBeforeAssign(retired, 'existing', 'p-2'), retired);
+  assert.equal(spareLostBeforeAssign(retired, 'clone', 'p-2'), retired);
+  assert.equal(spareLostBeforeAssign(bug, 'warm', 'p-2'), bug);
+  assert.equal(spareLostBeforeAssign(full, 'warm', 'p-2'), full);
 });

@@ -54,6 +54,15 @@ function givesUpForAnother(err: unknown): err is ArdesiaError {
   return err.code === 'DESKTOP_HOST_UNREACHABLE' || (err.code === 'DESKTOP_FAILED' && (err.details as { handedOut?: boolean } | undefined)?.handedOut === true);
 }
 
+/** A spare the broker chose that went another way before its assign landed (the planner retired it as a surplus, or
+ *  moved it on, between the decision and the assign): not the user's failure, so it is given up like a failed spare
+ *  and the connect brokers again; anything else is passed on as it is. */
+export function spareLostBeforeAssign(err: unknown, how: string, desktop: string): unknown {
+  if (how !== 'warm' && how !== 'cold-start') return err;
+  if (!(err instanceof ArdesiaError) || (err.code !== 'DESKTOP_NOT_FOUND' && err.code !== 'DESKTOP_STATE')) return err;
+  return new ArdesiaError('DESKTOP_FAILED', `desktop ${desktop} went another way before it was handed to you (${err.message})`, { state: 'retiring', handedOut: true, desktop });
+}
+
 /** The desktop a connect gave up with `err` (its details name it), if any. */
 export function desktopGivenUp(err: ArdesiaError): string | undefined {
   const desktop = (err.details as { desktop?: unknown } | undefined)?.desktop;
@@ -151,6 +160,11 @@ export class PoolBroker {
       await this.act(pool, decision, who.name);
     } catch (err) {
       this.awaitingSession.delete(name);
+      const lost = spareLostBeforeAssign(err, decision.kind, name);
+      if (lost !== err) {
+        this.d.timelines.end(name);
+        throw lost;
+      }
       return this.sessionNotStarted(name, who.name, err, decision.kind);
     } finally {
       this.claims.delete(name);
