@@ -57,10 +57,10 @@ function givesUpForAnother(err: unknown): err is ArdesiaError {
 /** A spare the broker chose that went another way before its assign landed (the planner retired it as a surplus, or
  *  moved it on, between the decision and the assign): not the user's failure, so it is given up like a failed spare
  *  and the connect brokers again; anything else is passed on as it is. */
-export function spareLostBeforeAssign(err: unknown, how: string, desktop: string): unknown {
+export function spareLostBeforeAssign(err: unknown, how: BrokerDecision['kind'], desktop: string): unknown {
   if (how !== 'warm' && how !== 'cold-start') return err;
   if (!(err instanceof ArdesiaError) || (err.code !== 'DESKTOP_NOT_FOUND' && err.code !== 'DESKTOP_STATE')) return err;
-  return new ArdesiaError('DESKTOP_FAILED', `desktop ${desktop} went another way before it was handed to you (${err.message})`, { state: 'retiring', handedOut: true, desktop });
+  return new ArdesiaError('DESKTOP_FAILED', `desktop ${desktop} went another way before it was handed to you (${err.message})`, { handedOut: true, desktop });
 }
 
 /** The desktop a connect gave up with `err` (its details name it), if any. */

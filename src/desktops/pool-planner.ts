@@ -16,12 +16,19 @@ import { isInSession } from './lifecycle.js';
 
 const TICK_MS = 5_000;
 
+/** Actions that take a free spare out of the warm or cold tier (the broker may have chosen it since the plan). */
+function takesSpareAway(action: SpareAction): action is Extract<SpareAction, { kind: 'stop' | 'recycle' | 'retire' }> {
+  return action.kind === 'stop' || action.kind === 'recycle' || action.kind === 'retire';
+}
+
 export interface PlannerDeps {
   bootStormLimit: number;
   /** The IANA time zone spare schedules are read in. */
   timeZone: string;
   /** The pool's desktops as the broker sees them (claims applied). */
   view(pool: string): Promise<DesktopView[]>;
+  /** A spare the broker has chosen for a user whose assign has not landed yet (its claim, made after this pass's view). */
+  claimed(desktop: string): boolean;
   clientActivity(desktop: string): { count: number; activityAt: number } | undefined;
   placement: PoolPlacement;
   /** The pool's condition changed: its placement refusal, or what it makes of its spare schedule (its view says). */
@@ -177,6 +184,11 @@ export class PoolPlanner {
 
   private async run(pool: Pool, action: SpareAction): Promise<void> {
     this.ctx.deps.log.debug({ pool: pool.name, action }, 'spare planner');
+    // The pass planned from a view taken before its actions run: a spare the broker chose meanwhile is the user's now.
+    if (takesSpareAway(action) && this.deps.claimed(action.desktop)) {
+      this.ctx.deps.log.debug({ pool: pool.name, action }, 'spare planner: the broker chose this spare meanwhile; left to it');
+      return;
+    }
     switch (action.kind) {
       case 'create': {
         const version = await targetVersionOf(this.ctx, pool);

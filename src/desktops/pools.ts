@@ -72,6 +72,7 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       bootStormLimit: opts.bootStormLimit,
       timeZone: opts.timeZone,
       view: (pool) => this.desktopViews(pool),
+      claimed: (desktop) => this.broker.claims.has(desktop),
       clientActivity: (desktop) => this.tracker.activityOf(desktop),
       placement: opts.placement,
       placementChanged: (pool) => void this.show(pool, { name: 'planner', admin: true, groups: [] }).then((v) => this.emit('pool', v), () => undefined),
