@@ -166,11 +166,17 @@ export function qemuPidsUnder(marker: string): number[] {
   return pids;
 }
 
+/** A poll that takes long (a CLI run is a Node start, ~0.3 CPU-s) waits this many times as long before the next,
+ *  so that a wait costs at most a fifth of a core; capped so that what it waits for is still seen soon after. */
+const POLL_PAUSE_FACTOR = 4;
+const POLL_PAUSE_MAX_MS = 2000;
+
 /** Polls until fn returns a truthy value (tests wait for guest reactions, never for fixed times). */
 export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 90_000, everyMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
+    const began = Date.now();
     try {
       const v = await fn();
       if (v) return v;
@@ -178,6 +184,7 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
       last = err;
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
+    const took = Date.now() - began;
+    await new Promise((r) => setTimeout(r, Math.max(everyMs, Math.min(POLL_PAUSE_MAX_MS, POLL_PAUSE_FACTOR * took))));
   }
 }
