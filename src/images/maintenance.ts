@@ -1,8 +1,9 @@
 // Maintenance sessions: a VM on a writable overlay of the current version (or a blank disk for an
 // ISO install), published as the next version or discarded. One session per image at a time.
 import { type PoolNetwork, poolNics } from '../contract/network.js';
-import { mkdir, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
 import type { ImageVersion, MaintenanceSession } from '../contract/images.js';
 import type { VmSpec } from '../contract/vm.js';
@@ -12,12 +13,13 @@ import { imageInfo as qemuImageInfo, qemuImg } from '../storage/qemu-img.js';
 import type { ServiceContext } from './context.js';
 import type { OperationHandle } from './operations.js';
 import { publishLayout } from './plan.js';
-import { imageGet, type ImageRow, sessionGet, type SessionRow, versionList } from './repo.js';
+import { imageGet, type ImageRow, sessionGet, type SessionRow, versionGet, versionList } from './repo.js';
 import { now } from '../lib/time.js';
 import { auditAppend } from '../audit/log.js';
+import { failpoint } from '../lib/failpoint.js';
+import { maintenanceLeftovers, maintenanceVmName, maintenanceVmSource } from './leftovers.js';
 import { bootProfileOf, currentVersionOf, requireImage, requireVersion, sessionOut, verifiedVersionPath, versionOut } from './versions.js';
 
-export const maintenanceVmName = (image: string): string => `maint-${image}`;
 const DISCARD_STOP_MS = 15_000;
 
 export function maintenanceSpec(ctx: ServiceContext, img: ImageRow, overlay: string, iso: string | null, network: PoolNetwork): VmSpec {
@@ -65,6 +67,7 @@ export async function sessionOpen(ctx: ServiceContext, img: ImageRow, principal:
       await createLinkedClone({ base: await verifiedVersionPath(ctx, img.name, base!), overlay });
     }
     revert.add(() => rm(overlay, { force: true }));
+    failpoint('image-edit-after-overlay'); // a crash here leaves an overlay with no session: maintenanceLeftoversTidy
     const row: SessionRow = {
       image: img.name,
       base_version: base,
@@ -77,7 +80,7 @@ export async function sessionOpen(ctx: ServiceContext, img: ImageRow, principal:
     };
     await ctx.db.insertInto('maintenance_sessions').values(row).execute();
     revert.add(() => ctx.db.deleteFrom('maintenance_sessions').where('image', '=', img.name).execute().then(() => undefined));
-    await ctx.vms.define([maintenanceSpec(ctx, img, overlay, row.iso, network)], () => `maintenance of image ${img.name}`);
+    await ctx.vms.define([maintenanceSpec(ctx, img, overlay, row.iso, network)], () => maintenanceVmSource(img.name));
     revert.add(() => ctx.vms.undefine(vm));
     await ctx.vms.start(vm);
     await auditAppend(ctx.db, principal, 'image.edit', img.name, { baseVersion: base, targetVersion: target, iso: row.iso, network });
@@ -126,6 +129,7 @@ export async function sessionPublish(ctx: ServiceContext, image: string, opts: {
     revert.add(() => rm(dest, { force: true })); // only once it is ours: the writer refuses an existing dest
     await qemuImgCheck(dest);
     await freezeFile(dest);
+    failpoint('image-publish-after-write'); // a crash here leaves the version file unrecorded, the session open
     op?.progress(90, 'recording the version');
     const sha256 = written.sha256;
     const info = await qemuImageInfo(dest);
@@ -146,7 +150,9 @@ export async function sessionPublish(ctx: ServiceContext, image: string, opts: {
     const kept = `version ${s.base_version ?? 'none'} stays current and the maintenance overlay ${s.overlay} is kept`;
     throw new ArdesiaError(code, `publishing image ${image} failed: ${(err as Error).message}; ${kept}`, (err as ArdesiaError).details);
   }
-  // The version is recorded: what follows is tidying, never a reason to fail the publish.
+  // The version is recorded: what follows is tidying, never a reason to fail the publish (after a crash here, the
+  // daemon's next start does it: maintenanceLeftoversTidy).
+  failpoint('image-publish-after-record');
   await ctx.vms.undefine(s.vm_name).catch((err) => ctx.deps.log.warn({ err }, `could not forget ${s.vm_name}`));
   await rm(s.overlay, { force: true });
   await auditAppend(ctx.db, principal, 'image.publish', image, { version: s.target_version, flatten: layout.flatten, backingVersion: layout.backingVersion });
@@ -166,4 +172,32 @@ export async function sessionDiscard(ctx: ServiceContext, image: string, princip
   await ctx.db.deleteFrom('maintenance_sessions').where('image', '=', image).execute();
   await auditAppend(ctx.db, principal, 'image.discard', image, { targetVersion: s.target_version });
   return { discarded: image };
+}
+
+/** At the daemon's start: what an edit, publish or discard cut short by a crash left with no session to own it is
+ *  removed (leftovers.ts says what and why), so the image can be edited and published again. */
+export async function maintenanceLeftoversTidy(ctx: ServiceContext): Promise<{ undefined: string[]; removed: string[]; kept: string[] }> {
+  const sessions = await ctx.db.selectFrom('maintenance_sessions').selectAll().execute();
+  const defined = await ctx.db.selectFrom('vms').select(['name', 'source']).where('name', 'like', 'maint-%').execute();
+  const states = defined.length === 0 ? new Map() : await ctx.vms.states(defined.map((v) => v.name));
+  const overlays: string[] = [];
+  const root = join(ctx.deps.dataDir, 'maintenance');
+  for (const image of await readdir(root).catch(() => [] as string[])) {
+    for (const file of await readdir(join(root, image)).catch(() => [] as string[])) if (file.endsWith('.qcow2')) overlays.push(join(root, image, file));
+  }
+  const unrecordedTargets = [];
+  for (const s of sessions) {
+    const path = ctx.paths.imageVersion(s.image, s.target_version);
+    if (existsSync(path) && !(await versionGet(ctx.db, s.image, s.target_version))) unrecordedTargets.push({ image: s.image, version: s.target_version, path });
+  }
+  const plan = maintenanceLeftovers({
+    sessions: sessions.map((s) => ({ image: s.image, overlay: s.overlay, targetVersion: s.target_version })),
+    vms: defined.map((v) => ({ name: v.name, source: v.source, state: states.get(v.name) ?? 'stopped' })),
+    overlays,
+    unrecordedTargets,
+  });
+  for (const vm of plan.undefine) await ctx.vms.undefine(vm);
+  for (const path of plan.remove) await rm(path, { force: true });
+  for (const k of plan.kept) ctx.deps.log.warn({ leftover: k.what }, `maintenance leftover kept: ${k.what}: ${k.why}`);
+  return { undefined: plan.undefine, removed: plan.remove, kept: plan.kept.map((k) => k.what) };
 }

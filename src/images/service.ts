@@ -9,7 +9,7 @@ import type { ImageCreateBody, ImageInfo, ImageVersion, MaintenanceSession, Oper
 import { withRevert } from '../lib/revert.js';
 import { freezeFile, importImage, qemuImgCheck, safeName } from '../storage/index.js';
 import { ServiceContext, type ServiceDeps } from './context.js';
-import { sessionDiscard, sessionOpen, sessionPublish } from './maintenance.js';
+import { maintenanceLeftoversTidy, sessionDiscard, sessionOpen, sessionPublish } from './maintenance.js';
 import { type OperationHandle, Operations } from './operations.js';
 import { dependantsOf, gcPlan } from './plan.js';
 import { desktopsOfImage, imageList, type ImageRow, sessionGet, versionList } from './repo.js';
@@ -37,6 +37,11 @@ export class ImageService {
 
   private async outsideDependants(image: string, version: number | undefined): Promise<string[]> {
     return (await Promise.all(this.dependantSources.map((source) => source(image, version)))).flat();
+  }
+
+  /** At start-up: what edits, publishes and discards cut short by a crash left behind is tidied away. */
+  reconcile(): Promise<{ undefined: string[]; removed: string[]; kept: string[] }> {
+    return maintenanceLeftoversTidy(this.ctx);
   }
 
   private locked<T>(image: string, fn: () => Promise<T>): Promise<T> {

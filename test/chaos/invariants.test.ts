@@ -6,7 +6,7 @@ import { type ChaosSnapshot, findViolations, type Violation } from './invariants
 import { OPERATIONS, planChaos } from './plan.js';
 
 const sound: ChaosSnapshot = {
-  vms: [{ name: 'd1', desired: 'running' }, { name: 'd2', desired: 'stopped' }, { name: 'vm', desired: 'running' }],
+  vms: [{ name: 'd1', desired: 'running', source: 'pool p' }, { name: 'd2', desired: 'stopped', source: 'pool p' }, { name: 'vm', desired: 'running', source: 'api' }, { name: 'maint-bb', desired: 'running', source: 'maintenance of image bb' }],
   poolDesktops: [
     { name: 'd1', pool: 'p', state: 'in-use', user: 'alice' },
     { name: 'd2', pool: 'p', state: 'stopped', user: null },
@@ -14,10 +14,12 @@ const sound: ChaosSnapshot = {
   pools: [{ name: 'p', maxDesktops: 2, persistent: false }],
   desktops: [],
   homes: [{ user: 'alice', leasedTo: 'd1' }, { user: 'bob', leasedTo: null }],
-  maintenance: [{ image: 'bb', overlay: '/d/maintenance/bb/2.qcow2', vm: 'bb-edit' }],
+  maintenance: [{ image: 'bb', overlay: '/d/maintenance/bb/2.qcow2', vm: 'maint-bb' }],
   cloneDirs: ['d1', 'd2'],
   maintenanceFiles: ['/d/maintenance/bb/2.qcow2'],
-  qemus: [{ pid: 10, vm: 'd1', homes: ['alice'] }, { pid: 11, vm: 'vm', homes: [] }, { pid: 12, vm: 'bb-edit', homes: [] }],
+  imageVersions: [{ image: 'bb', version: 1 }],
+  versionFiles: [{ image: 'bb', version: 1 }],
+  qemus: [{ pid: 10, vm: 'd1', homes: ['alice'] }, { pid: 11, vm: 'vm', homes: [] }, { pid: 12, vm: 'maint-bb', homes: [] }],
 };
 
 const kinds = (vs: Violation[]) => vs.map((v) => v.invariant).sort();
@@ -36,6 +38,9 @@ const CASES: Array<[string, (s: ChaosSnapshot) => ChaosSnapshot, Violation['inva
   ['an in-use desktop without QEMU', (s) => ({ ...s, qemus: s.qemus.filter((q) => q.vm !== 'd1') }), ['store-vs-process']],
   ['a stopped desktop whose QEMU runs', (s) => ({ ...s, qemus: [...s.qemus, { pid: 16, vm: 'd2', homes: [] }] }), ['store-vs-process']],
   ['a maintenance overlay without its session', (s) => ({ ...s, maintenanceFiles: [...s.maintenanceFiles, '/d/maintenance/bb/3.qcow2'] }), ['leaked-overlay']],
+  ['a maintenance VM left defined after its session ended', (s) => ({ ...s, maintenance: [], maintenanceFiles: [], qemus: s.qemus.filter((q) => q.vm !== 'maint-bb') }), ['leaked-maintenance-vm']],
+  ['a VM its owner named maint-… is not a leftover', (s) => ({ ...s, vms: [...s.vms, { name: 'maint-xy', desired: 'stopped', source: 'cli' }] }), []],
+  ['a version file written but never recorded', (s) => ({ ...s, versionFiles: [...s.versionFiles, { image: 'bb', version: 2 }] }), ['unrecorded-version']],
   ['two sessions of one user in a non-persistent pool', (s) => ({
     ...s, poolDesktops: s.poolDesktops.map((d) => (d.name === 'd2' ? { ...d, state: 'in-use' as const, user: 'alice' } : d)),
     qemus: [...s.qemus, { pid: 17, vm: 'd2', homes: [] }],

@@ -3,8 +3,8 @@
 import type { DesktopState } from '../../src/contract/pools.js';
 
 export interface ChaosSnapshot {
-  /** Rows of the vms table (every defined VM, pool desktops' VMs included). */
-  vms: Array<{ name: string; desired: string }>;
+  /** Rows of the vms table (every defined VM, pool desktops' VMs included) and where each definition came from. */
+  vms: Array<{ name: string; desired: string; source: string }>;
   poolDesktops: Array<{ name: string; pool: string; state: DesktopState; user: string | null }>;
   pools: Array<{ name: string; maxDesktops: number; persistent: boolean }>;
   /** Standalone desktops (desktops table) and the VM each runs as. */
@@ -15,12 +15,15 @@ export interface ChaosSnapshot {
   cloneDirs: string[];
   /** Absolute paths of the files under DATA_DIR/maintenance. */
   maintenanceFiles: string[];
+  /** Recorded image versions, and the version files under DATA_DIR/images (IMAGE/N.qcow2). */
+  imageVersions: Array<{ image: string; version: number }>;
+  versionFiles: Array<{ image: string; version: number }>;
   /** Live QEMU processes of this data folder: the VM name from `-name guest=`, the users whose home file is open. */
   qemus: Array<{ pid: number; vm: string; homes: string[] }>;
 }
 
 export interface Violation {
-  invariant: 'orphan-qemu' | 'duplicate-qemu' | 'home-twice' | 'home-lease' | 'leaked-clone' | 'lost-desktop' | 'leaked-overlay' | 'store-vs-process' | 'duplicate-session' | 'pool-size';
+  invariant: 'orphan-qemu' | 'duplicate-qemu' | 'home-twice' | 'home-lease' | 'leaked-clone' | 'lost-desktop' | 'leaked-overlay' | 'leaked-maintenance-vm' | 'unrecorded-version' | 'store-vs-process' | 'duplicate-session' | 'pool-size';
   detail: string;
 }
 
@@ -66,6 +69,13 @@ export function findViolations(s: ChaosSnapshot): Violation[] {
 
   const overlays = new Set(s.maintenance.map((m) => m.overlay));
   for (const f of s.maintenanceFiles) if (!overlays.has(f)) add('leaked-overlay', `${f} belongs to no maintenance session`);
+  const inMaintenance = new Set(s.maintenance.map((m) => m.image));
+  for (const vm of s.vms) {
+    const image = vm.name.slice('maint-'.length);
+    if (vm.name.startsWith('maint-') && vm.source === `maintenance of image ${image}` && !inMaintenance.has(image)) add('leaked-maintenance-vm', `${vm.name} is defined with no maintenance session of image ${image}`);
+  }
+  const recorded = new Set(s.imageVersions.map((v) => `${v.image}/${v.version}`));
+  for (const f of s.versionFiles) if (!recorded.has(`${f.image}/${f.version}`)) add('unrecorded-version', `images/${f.image}/${f.version}.qcow2 is no recorded version`);
 
   for (const pool of s.pools) {
     const mine = s.poolDesktops.filter((d) => d.pool === pool.name);

@@ -40,6 +40,18 @@ function qemusOf(dataDir: string): ChaosSnapshot['qemus'] {
   return out;
 }
 
+/** images/IMAGE/N.qcow2 files (boot/ and other files are not versions). */
+function versionFilesOf(dataDir: string): ChaosSnapshot['versionFiles'] {
+  const root = join(dataDir, 'images');
+  if (!existsSync(root)) return [];
+  return readdirSync(root).flatMap((image) =>
+    readdirSync(join(root, image)).flatMap((file) => {
+      const n = /^(\d+)\.qcow2$/.exec(file)?.[1];
+      return n === undefined ? [] : [{ image, version: Number(n) }];
+    }),
+  );
+}
+
 export function takeSnapshot(dataDir: string): ChaosSnapshot {
   const db = new Database(join(dataDir, 'ardesia.db'), { readonly: true, fileMustExist: true });
   try {
@@ -50,7 +62,7 @@ export function takeSnapshot(dataDir: string): ChaosSnapshot {
       return { name: p.name, maxDesktops: spec.maxDesktops, persistent: spec.persistent === true };
     });
     return {
-      vms: all<{ name: string; desired: string }>('select name, desired from vms'),
+      vms: all<{ name: string; desired: string; source: string }>('select name, desired, source from vms'),
       poolDesktops: all<{ name: string; pool: string; state: DesktopState; user: string | null }>('select name, pool, state, user from pool_desktops'),
       pools,
       desktops: all<{ name: string; vm: string }>('select name, vm_name as vm from desktops'),
@@ -58,6 +70,8 @@ export function takeSnapshot(dataDir: string): ChaosSnapshot {
       maintenance: all<{ image: string; overlay: string; vm: string }>('select image, overlay, vm_name as vm from maintenance_sessions'),
       cloneDirs: existsSync(join(dataDir, 'desktops')) ? readdirSync(join(dataDir, 'desktops')) : [],
       maintenanceFiles: listFiles(join(dataDir, 'maintenance')),
+      imageVersions: all<{ image: string; version: number }>('select image, version from image_versions'),
+      versionFiles: versionFilesOf(dataDir),
       qemus: qemusOf(dataDir),
     };
   } finally {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ImageInfo, ImageVersion, MaintenanceSession } from '../../src/contract/images.js';
 import type { VmStatus } from '../../src/contract/vm.js';
-import { TestDaemon } from '../helpers/daemon.js';
+import { TestDaemon, until } from '../helpers/daemon.js';
 import { guestArtifacts } from '../helpers/guests.js';
 import { cliFails, cliJson, GUEST_CMDLINE, logCount, shellAnswers, typeAndExpect, waitForLog } from './support.js';
 
@@ -81,6 +81,63 @@ test('a guest that ignores the power button: publish refuses clearly and keeps e
   const after = await cliJson<ImageInfo>(daemon, ['image', 'show', 'img']);
   assert.equal(after.maintenance, null);
   assert.equal(existsSync(s.overlay), false);
+});
+
+/** Restarts the daemon with `failpoint` armed, runs the CLI command it kills the daemon in, then starts it again as usual. */
+async function crashAt(failpoint: string, args: string[]): Promise<void> {
+  await daemon.kill('SIGTERM');
+  await daemon.spawn({ ARDESIA_FAILPOINTS: failpoint });
+  const r = await daemon.cli(args, { timeoutMs: 300_000 });
+  assert.notEqual(r.code, 0, `the CLI sees the daemon die at ${failpoint}: ${r.stdout}`);
+  await until('the daemon to be dead', () => daemon.proc?.exitCode !== null || daemon.proc?.signalCode !== null);
+  await daemon.spawn();
+}
+
+/** An edit whose guest is up and answering (a publish then powers it off by ACPI). */
+async function editReady(): Promise<MaintenanceSession> {
+  const boots = await logCount(daemon, 'maint-img', g.amd64.banner);
+  const s = await cliJson<MaintenanceSession>(daemon, ['image', 'edit', 'img']);
+  await waitForLog(daemon, s.vm, g.amd64.banner, boots);
+  await shellAnswers(daemon, s.vm);
+  return s;
+}
+
+const overlaysLeft = () => readdirSync(join(mountPoint, 'maintenance', 'img'));
+
+test('an edit or a publish killed between its writes leaves nothing in the way: after the restart the image is edited and published again', async () => {
+  // The edit killed with its overlay written, before its session was recorded: the next start removes the overlay
+  // (before, every later edit was refused: a linked clone never overwrites a file).
+  await crashAt('image-edit-after-overlay', ['image', 'edit', 'img']);
+  assert.equal((await cliJson<ImageInfo>(daemon, ['image', 'show', 'img'])).maintenance, null);
+  assert.deepEqual(overlaysLeft(), [], 'the overlay no session owns is gone');
+  assert.match(daemon.output, /reconciled maintenance sessions/);
+
+  // The publish killed with the version file written, before it was recorded: the session stays open, the file goes,
+  // and the publish goes through again.
+  const s = await editReady();
+  await crashAt('image-publish-after-write', ['image', 'publish', 'img']);
+  const open = await cliJson<ImageInfo>(daemon, ['image', 'show', 'img']);
+  assert.equal(open.currentVersion, 2, 'the version was not recorded');
+  assert.equal(open.maintenance?.targetVersion, s.targetVersion, 'the session is still open');
+  assert.equal(existsSync(join(mountPoint, 'images', 'img', `${s.targetVersion}.qcow2`)), false, 'the unrecorded version file is gone');
+  assertFilesMatch(open);
+  const published = await cliJson<ImageVersion>(daemon, ['image', 'publish', 'img']);
+  assert.equal(published.version, s.targetVersion);
+  assertFilesMatch(await cliJson<ImageInfo>(daemon, ['image', 'show', 'img']));
+
+  // The publish killed once the version was recorded, before its VM and overlay were let go: the next start lets
+  // them go (before, every later edit was refused: the maintenance VM's name was taken).
+  const s2 = await editReady();
+  await crashAt('image-publish-after-record', ['image', 'publish', 'img']);
+  const done = await cliJson<ImageInfo>(daemon, ['image', 'show', 'img']);
+  assert.equal(done.currentVersion, s2.targetVersion);
+  assert.equal(done.maintenance, null);
+  assert.match((await cliFails(daemon, ['vm', 'status', 'maint-img'])).stderr, /not defined/);
+  assert.deepEqual(overlaysLeft(), []);
+  assertFilesMatch(done);
+  const s3 = await cliJson<MaintenanceSession>(daemon, ['image', 'edit', 'img']);
+  assert.equal(s3.targetVersion, s2.targetVersion + 1, 'the image is edited again');
+  await cliJson(daemon, ['image', 'discard', 'img']);
 });
 
 test('a version file changed on disk is refused loudly and never served', async () => {

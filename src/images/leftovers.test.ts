@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { maintenanceLeftovers, type MaintenanceFacts } from './leftovers.js';
+
+const none: MaintenanceFacts = { sessions: [], vms: [], overlays: [], unrecordedTargets: [] };
+const session = { image: 'win', overlay: '/d/maintenance/win/3.qcow2', targetVersion: 3 };
+const ours = (image: string, state: 'stopped' | 'running' = 'stopped') => ({ name: `maint-${image}`, source: `maintenance of image ${image}`, state });
+
+const cases: Array<[string, MaintenanceFacts, ReturnType<typeof maintenanceLeftovers>]> = [
+  ['nothing left', none, { undefine: [], remove: [], kept: [] }],
+  ['an open session keeps its VM and overlay; its target written but not recorded (a publish cut short) goes',
+    { sessions: [session], vms: [ours('win')], overlays: [session.overlay], unrecordedTargets: [{ image: 'win', version: 3, path: '/d/images/win/3.qcow2' }] },
+    { undefine: [], remove: ['/d/images/win/3.qcow2'], kept: [] }],
+  ['a publish recorded, then cut off: its stopped VM and overlay go',
+    { ...none, vms: [ours('win')], overlays: ['/d/maintenance/win/3.qcow2'] },
+    { undefine: ['maint-win'], remove: ['/d/maintenance/win/3.qcow2'], kept: [] }],
+  ['an edit cut off before its session was recorded: the overlay goes',
+    { ...none, overlays: ['/d/maintenance/win/4.qcow2'] },
+    { undefine: [], remove: ['/d/maintenance/win/4.qcow2'], kept: [] }],
+  ['a running maintenance VM with no session is kept and said',
+    { ...none, vms: [ours('win', 'running')] },
+    { undefine: [], remove: [], kept: [{ what: 'vm maint-win', why: 'it is running with no maintenance session of image win; stop it (ardesia vm stop -f maint-win) and it is removed at the daemon\'s next start' }] }],
+  ['a VM someone named maint-… themselves is not ours',
+    { ...none, vms: [{ name: 'maint-win', source: '/etc/ardesia/vm.conf', state: 'stopped' }, { name: 'maint-x', source: 'maintenance of image win', state: 'stopped' }] },
+    { undefine: [], remove: [], kept: [] }],
+  ['an unrecorded version file with no session naming it is left (not a publish of ours)',
+    { ...none, unrecordedTargets: [{ image: 'win', version: 3, path: '/d/images/win/3.qcow2' }] },
+    { undefine: [], remove: [], kept: [] }],
+  ['another image\'s session does not own this one\'s leftovers',
+    { sessions: [session], vms: [ours('lin')], overlays: [session.overlay, '/d/maintenance/lin/2.qcow2'], unrecordedTargets: [] },
+    { undefine: ['maint-lin'], remove: ['/d/maintenance/lin/2.qcow2'], kept: [] }],
+];
+
+for (const [name, facts, expected] of cases) {
+  test(`maintenance leftovers: ${name}`, () => assert.deepEqual(maintenanceLeftovers(facts), expected));
+}
