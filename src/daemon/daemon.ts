@@ -208,7 +208,7 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
 
   const serviceContext = new ServiceContext({ dataDir, store, vms: manager, log });
   const images = new ImageService(serviceContext);
-  log.info(await images.reconcile(), 'reconciled maintenance sessions');
+  log.info(await images.reconcile(), 'reconciled image leftovers');
   const homes = new HomeService(serviceContext, homeLeases);
   const desktops = new DesktopService(serviceContext, homes);
   log.info(await desktops.reconcile(), 'reconciled home-volume leases');

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { maintenanceLeftovers, type MaintenanceFacts } from './leftovers.js';
+import { imageLeftovers, type ImageLeftoverFacts } from './leftovers.js';
 
-const none: MaintenanceFacts = { sessions: [], vms: [], overlays: [], unrecordedTargets: [] };
-const session = { image: 'win', overlay: '/d/maintenance/win/3.qcow2', targetVersion: 3 };
+const none: ImageLeftoverFacts = { sessions: [], vms: [], overlays: [], unrecordedVersionFiles: [] };
+const session = { image: 'win', overlay: '/d/maintenance/win/3.qcow2' };
 const ours = (image: string, state: 'stopped' | 'running' = 'stopped') => ({ name: `maint-${image}`, source: `maintenance of image ${image}`, state });
 
-const cases: Array<[string, MaintenanceFacts, ReturnType<typeof maintenanceLeftovers>]> = [
+const cases: Array<[string, ImageLeftoverFacts, ReturnType<typeof imageLeftovers>]> = [
   ['nothing left', none, { undefine: [], remove: [], kept: [] }],
   ['an open session keeps its VM and overlay; its target written but not recorded (a publish cut short) goes',
-    { sessions: [session], vms: [ours('win')], overlays: [session.overlay], unrecordedTargets: [{ image: 'win', version: 3, path: '/d/images/win/3.qcow2' }] },
+    { sessions: [session], vms: [ours('win')], overlays: [session.overlay], unrecordedVersionFiles: ['/d/images/win/3.qcow2'] },
     { undefine: [], remove: ['/d/images/win/3.qcow2'], kept: [] }],
   ['a publish recorded, then cut off: its stopped VM and overlay go',
     { ...none, vms: [ours('win')], overlays: ['/d/maintenance/win/3.qcow2'] },
@@ -23,14 +23,14 @@ const cases: Array<[string, MaintenanceFacts, ReturnType<typeof maintenanceLefto
   ['a VM someone named maint-… themselves is not ours',
     { ...none, vms: [{ name: 'maint-win', source: '/etc/ardesia/vm.conf', state: 'stopped' }, { name: 'maint-x', source: 'maintenance of image win', state: 'stopped' }] },
     { undefine: [], remove: [], kept: [] }],
-  ['an unrecorded version file with no session naming it is left (not a publish of ours)',
-    { ...none, unrecordedTargets: [{ image: 'win', version: 3, path: '/d/images/win/3.qcow2' }] },
-    { undefine: [], remove: [], kept: [] }],
+  ['a version file whose row gc removed before it was cut off (its number would be the next publish\'s) goes',
+    { ...none, unrecordedVersionFiles: ['/d/images/win/5.qcow2'] },
+    { undefine: [], remove: ['/d/images/win/5.qcow2'], kept: [] }],
   ['another image\'s session does not own this one\'s leftovers',
-    { sessions: [session], vms: [ours('lin')], overlays: [session.overlay, '/d/maintenance/lin/2.qcow2'], unrecordedTargets: [] },
+    { sessions: [session], vms: [ours('lin')], overlays: [session.overlay, '/d/maintenance/lin/2.qcow2'], unrecordedVersionFiles: [] },
     { undefine: ['maint-lin'], remove: ['/d/maintenance/lin/2.qcow2'], kept: [] }],
 ];
 
 for (const [name, facts, expected] of cases) {
-  test(`maintenance leftovers: ${name}`, () => assert.deepEqual(maintenanceLeftovers(facts), expected));
+  test(`maintenance leftovers: ${name}`, () => assert.deepEqual(imageLeftovers(facts), expected));
 }

@@ -1,31 +1,33 @@
-// What an edit, publish or discard cut short by a crash (kill -9, power loss) left behind with no maintenance session
-// to own it (pure). Each is in the way of the next edit of that image: a linked clone never overwrites an overlay,
-// a publish never overwrites a version file, and the maintenance VM's name is taken while its definition stays.
+// What an image operation cut short by a crash (kill -9, power loss) left behind with nothing in the store to own it
+// (pure): an edit's or publish's overlay and maintenance VM, a version file written or being deleted (import, publish,
+// gc) with no version row. Each is in the way of a later one: a linked clone never overwrites an overlay, a publish
+// never overwrites a version file (the next publish takes the number of a version gc removed), and the maintenance
+// VM's name is taken while its definition stays.
 import type { VmState } from '../contract/vm.js';
 
 export const maintenanceVmName = (image: string): string => `maint-${image}`;
 /** The definition source of a maintenance VM: how a leftover is told from a VM someone named maint-… themselves. */
 export const maintenanceVmSource = (image: string): string => `maintenance of image ${image}`;
 
-export interface MaintenanceFacts {
-  sessions: ReadonlyArray<{ image: string; overlay: string; targetVersion: number }>;
+export interface ImageLeftoverFacts {
+  sessions: ReadonlyArray<{ image: string; overlay: string }>;
   /** Every defined VM whose definition source is a maintenance VM's. */
   vms: ReadonlyArray<{ name: string; source: string; state: VmState }>;
   /** Overlay files found under the data folder's maintenance/. */
   overlays: readonly string[];
-  /** Each session's target version file, when it is on disk but no version of that number is recorded. */
-  unrecordedTargets: ReadonlyArray<{ image: string; version: number; path: string }>;
+  /** Version files (images/IMAGE/N.qcow2) on disk whose version is not recorded. */
+  unrecordedVersionFiles: readonly string[];
 }
 
 export interface LeftoversPlan {
   undefine: string[];
-  /** Files to remove: overlays no session names, and version files a publish wrote but did not record. */
+  /** Files to remove: overlays no session names, and version files no version row names. */
   remove: string[];
   /** Left as they are, and why (logged for the administrator). */
   kept: Array<{ what: string; why: string }>;
 }
 
-export function maintenanceLeftovers(facts: MaintenanceFacts): LeftoversPlan {
+export function imageLeftovers(facts: ImageLeftoverFacts): LeftoversPlan {
   const plan: LeftoversPlan = { undefine: [], remove: [], kept: [] };
   const withSession = new Set(facts.sessions.map((s) => s.image));
   for (const vm of facts.vms) {
@@ -36,7 +38,8 @@ export function maintenanceLeftovers(facts: MaintenanceFacts): LeftoversPlan {
   }
   const owned = new Set(facts.sessions.map((s) => s.overlay));
   plan.remove.push(...facts.overlays.filter((path) => !owned.has(path)));
-  // Written and frozen, then cut off before the version was recorded: the session is still open and publishes again.
-  plan.remove.push(...facts.unrecordedTargets.filter((t) => facts.sessions.some((s) => s.image === t.image && s.targetVersion === t.version)).map((t) => t.path));
+  // Written (an import, a publish whose session stays open and publishes again) or being deleted (gc: the row first):
+  // no operation runs at start to finish it, and the store is what says which versions exist.
+  plan.remove.push(...facts.unrecordedVersionFiles);
   return plan;
 }

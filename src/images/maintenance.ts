@@ -1,7 +1,6 @@
 // Maintenance sessions: a VM on a writable overlay of the current version (or a blank disk for an
 // ISO install), published as the next version or discarded. One session per image at a time.
 import { type PoolNetwork, poolNics } from '../contract/network.js';
-import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ArdesiaError } from '../contract/errors.js';
@@ -13,11 +12,11 @@ import { imageInfo as qemuImageInfo, qemuImg } from '../storage/qemu-img.js';
 import type { ServiceContext } from './context.js';
 import type { OperationHandle } from './operations.js';
 import { publishLayout } from './plan.js';
-import { imageGet, type ImageRow, sessionGet, type SessionRow, versionGet, versionList } from './repo.js';
+import { imageGet, type ImageRow, sessionGet, type SessionRow, versionList } from './repo.js';
 import { now } from '../lib/time.js';
 import { auditAppend } from '../audit/log.js';
 import { failpoint } from '../lib/failpoint.js';
-import { maintenanceLeftovers, maintenanceVmName, maintenanceVmSource } from './leftovers.js';
+import { imageLeftovers, maintenanceVmName, maintenanceVmSource } from './leftovers.js';
 import { bootProfileOf, currentVersionOf, requireImage, requireVersion, sessionOut, verifiedVersionPath, versionOut } from './versions.js';
 
 const DISCARD_STOP_MS = 15_000;
@@ -67,7 +66,7 @@ export async function sessionOpen(ctx: ServiceContext, img: ImageRow, principal:
       await createLinkedClone({ base: await verifiedVersionPath(ctx, img.name, base!), overlay });
     }
     revert.add(() => rm(overlay, { force: true }));
-    failpoint('image-edit-after-overlay'); // a crash here leaves an overlay with no session: maintenanceLeftoversTidy
+    failpoint('image-edit-after-overlay'); // a crash here leaves an overlay with no session: imageLeftoversTidy
     const row: SessionRow = {
       image: img.name,
       base_version: base,
@@ -151,7 +150,7 @@ export async function sessionPublish(ctx: ServiceContext, image: string, opts: {
     throw new ArdesiaError(code, `publishing image ${image} failed: ${(err as Error).message}; ${kept}`, (err as ArdesiaError).details);
   }
   // The version is recorded: what follows is tidying, never a reason to fail the publish (after a crash here, the
-  // daemon's next start does it: maintenanceLeftoversTidy).
+  // daemon's next start does it: imageLeftoversTidy).
   failpoint('image-publish-after-record');
   await ctx.vms.undefine(s.vm_name).catch((err) => ctx.deps.log.warn({ err }, `could not forget ${s.vm_name}`));
   await rm(s.overlay, { force: true });
@@ -174,30 +173,31 @@ export async function sessionDiscard(ctx: ServiceContext, image: string, princip
   return { discarded: image };
 }
 
-/** At the daemon's start: what an edit, publish or discard cut short by a crash left with no session to own it is
+/** At the daemon's start: what image operations cut short by a crash left with nothing in the store to own it is
  *  removed (leftovers.ts says what and why), so the image can be edited and published again. */
-export async function maintenanceLeftoversTidy(ctx: ServiceContext): Promise<{ undefined: string[]; removed: string[]; kept: string[] }> {
+export async function imageLeftoversTidy(ctx: ServiceContext): Promise<{ undefined: string[]; removed: string[]; kept: string[] }> {
   const sessions = await ctx.db.selectFrom('maintenance_sessions').selectAll().execute();
   const defined = await ctx.db.selectFrom('vms').select(['name', 'source']).where('name', 'like', 'maint-%').execute();
   const states = defined.length === 0 ? new Map() : await ctx.vms.states(defined.map((v) => v.name));
-  const overlays: string[] = [];
-  const root = join(ctx.deps.dataDir, 'maintenance');
-  for (const image of await readdir(root).catch(() => [] as string[])) {
-    for (const file of await readdir(join(root, image)).catch(() => [] as string[])) if (file.endsWith('.qcow2')) overlays.push(join(root, image, file));
-  }
-  const unrecordedTargets = [];
-  for (const s of sessions) {
-    const path = ctx.paths.imageVersion(s.image, s.target_version);
-    if (existsSync(path) && !(await versionGet(ctx.db, s.image, s.target_version))) unrecordedTargets.push({ image: s.image, version: s.target_version, path });
-  }
-  const plan = maintenanceLeftovers({
-    sessions: sessions.map((s) => ({ image: s.image, overlay: s.overlay, targetVersion: s.target_version })),
+  const recorded = new Set((await ctx.db.selectFrom('image_versions').select(['image', 'version']).execute()).map((v) => `${v.image}/${Number(v.version)}`));
+  const plan = imageLeftovers({
+    sessions: sessions.map((s) => ({ image: s.image, overlay: s.overlay })),
     vms: defined.map((v) => ({ name: v.name, source: v.source, state: states.get(v.name) ?? 'stopped' })),
-    overlays,
-    unrecordedTargets,
+    overlays: (await filesUnder(join(ctx.deps.dataDir, 'maintenance'), /\.qcow2$/)).map((f) => f.path),
+    unrecordedVersionFiles: (await filesUnder(join(ctx.deps.dataDir, 'images'), /^[1-9][0-9]*\.qcow2$/))
+      .filter((f) => !recorded.has(`${f.folder}/${parseInt(f.name, 10)}`)).map((f) => f.path),
   });
   for (const vm of plan.undefine) await ctx.vms.undefine(vm);
   for (const path of plan.remove) await rm(path, { force: true });
-  for (const k of plan.kept) ctx.deps.log.warn({ leftover: k.what }, `maintenance leftover kept: ${k.what}: ${k.why}`);
+  for (const k of plan.kept) ctx.deps.log.warn({ leftover: k.what }, `image leftover kept: ${k.what}: ${k.why}`);
   return { undefined: plan.undefine, removed: plan.remove, kept: plan.kept.map((k) => k.what) };
+}
+
+/** The files named like `pattern` one folder down from `root` (root/FOLDER/NAME). */
+async function filesUnder(root: string, pattern: RegExp): Promise<Array<{ folder: string; name: string; path: string }>> {
+  const out: Array<{ folder: string; name: string; path: string }> = [];
+  for (const folder of await readdir(root).catch(() => [] as string[])) {
+    for (const name of await readdir(join(root, folder)).catch(() => [] as string[])) if (pattern.test(name)) out.push({ folder, name, path: join(root, folder, name) });
+  }
+  return out;
 }

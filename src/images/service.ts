@@ -9,7 +9,7 @@ import type { ImageCreateBody, ImageInfo, ImageVersion, MaintenanceSession, Oper
 import { withRevert } from '../lib/revert.js';
 import { freezeFile, importImage, qemuImgCheck, safeName } from '../storage/index.js';
 import { ServiceContext, type ServiceDeps } from './context.js';
-import { maintenanceLeftoversTidy, sessionDiscard, sessionOpen, sessionPublish } from './maintenance.js';
+import { imageLeftoversTidy, sessionDiscard, sessionOpen, sessionPublish } from './maintenance.js';
 import { type OperationHandle, Operations } from './operations.js';
 import { dependantsOf, gcPlan } from './plan.js';
 import { desktopsOfImage, imageList, type ImageRow, sessionGet, versionList } from './repo.js';
@@ -39,9 +39,9 @@ export class ImageService {
     return (await Promise.all(this.dependantSources.map((source) => source(image, version)))).flat();
   }
 
-  /** At start-up: what edits, publishes and discards cut short by a crash left behind is tidied away. */
+  /** At start-up: what image operations cut short by a crash left behind is tidied away. */
   reconcile(): Promise<{ undefined: string[]; removed: string[]; kept: string[] }> {
-    return maintenanceLeftoversTidy(this.ctx);
+    return imageLeftoversTidy(this.ctx);
   }
 
   private locked<T>(image: string, fn: () => Promise<T>): Promise<T> {
@@ -235,7 +235,7 @@ export class ImageService {
     });
   }
 
-  /** Row first, then file: a crash in between leaves an unreferenced file, never a row without its file. */
+  /** Row first, then file: a crash in between leaves an unreferenced file (removed at the next start), never a row without its file. */
   private async deleteVersionFile(name: string, version: number): Promise<void> {
     await this.ctx.db.deleteFrom('image_versions').where('image', '=', name).where('version', '=', version).execute();
     await unlink(this.ctx.paths.imageVersion(name, version)).catch((err: NodeJS.ErrnoException) => {

@@ -110,7 +110,7 @@ test('an edit or a publish killed between its writes leaves nothing in the way: 
   await crashAt('image-edit-after-overlay', ['image', 'edit', 'img']);
   assert.equal((await cliJson<ImageInfo>(daemon, ['image', 'show', 'img'])).maintenance, null);
   assert.deepEqual(overlaysLeft(), [], 'the overlay no session owns is gone');
-  assert.match(daemon.output, /reconciled maintenance sessions/);
+  assert.match(daemon.output, /reconciled image leftovers/);
 
   // The publish killed with the version file written, before it was recorded: the session stays open, the file goes,
   // and the publish goes through again.
