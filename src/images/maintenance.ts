@@ -16,7 +16,7 @@ import { imageGet, type ImageRow, sessionGet, type SessionRow, versionList } fro
 import { now } from '../lib/time.js';
 import { auditAppend } from '../audit/log.js';
 import { failpoint } from '../lib/failpoint.js';
-import { imageLeftovers, maintenanceVmName, maintenanceVmSource } from './leftovers.js';
+import { imageLeftovers, MAINTENANCE_VM_PREFIX, maintenanceVmName, maintenanceVmSource } from './leftovers.js';
 import { bootProfileOf, currentVersionOf, requireImage, requireVersion, sessionOut, verifiedVersionPath, versionOut } from './versions.js';
 
 const DISCARD_STOP_MS = 15_000;
@@ -177,20 +177,25 @@ export async function sessionDiscard(ctx: ServiceContext, image: string, princip
  *  removed (leftovers.ts says what and why), so the image can be edited and published again. */
 export async function imageLeftoversTidy(ctx: ServiceContext): Promise<{ undefined: string[]; removed: string[]; kept: string[] }> {
   const sessions = await ctx.db.selectFrom('maintenance_sessions').selectAll().execute();
-  const defined = await ctx.db.selectFrom('vms').select(['name', 'source']).where('name', 'like', 'maint-%').execute();
+  const defined = await ctx.db.selectFrom('vms').select(['name', 'source']).where('name', 'like', `${MAINTENANCE_VM_PREFIX}%`).execute();
   const states = defined.length === 0 ? new Map() : await ctx.vms.states(defined.map((v) => v.name));
   const recorded = new Set((await ctx.db.selectFrom('image_versions').select(['image', 'version']).execute()).map((v) => `${v.image}/${Number(v.version)}`));
+  const images = new Set((await ctx.db.selectFrom('images').select('name').execute()).map((i) => i.name));
+  const imagesDir = join(ctx.deps.dataDir, 'images');
+  const imageFolders = await readdir(imagesDir, { withFileTypes: true }).catch(() => []);
   const plan = imageLeftovers({
     sessions: sessions.map((s) => ({ image: s.image, overlay: s.overlay })),
     vms: defined.map((v) => ({ name: v.name, source: v.source, state: states.get(v.name) ?? 'stopped' })),
     overlays: (await filesUnder(join(ctx.deps.dataDir, 'maintenance'), /\.qcow2$/)).map((f) => f.path),
-    unrecordedVersionFiles: (await filesUnder(join(ctx.deps.dataDir, 'images'), /^[1-9][0-9]*\.qcow2$/))
+    unrecordedVersionFiles: (await filesUnder(imagesDir, /^[1-9][0-9]*\.qcow2$/))
       .filter((f) => !recorded.has(`${f.folder}/${parseInt(f.name, 10)}`)).map((f) => f.path),
+    unrecordedImageFolders: imageFolders.filter((d) => d.isDirectory() && !images.has(d.name)).map((d) => join(imagesDir, d.name)),
   });
   for (const vm of plan.undefine) await ctx.vms.undefine(vm);
   for (const path of plan.remove) await rm(path, { force: true });
+  for (const path of plan.removeFolders) await rm(path, { recursive: true, force: true });
   for (const k of plan.kept) ctx.deps.log.warn({ leftover: k.what }, `image leftover kept: ${k.what}: ${k.why}`);
-  return { undefined: plan.undefine, removed: plan.remove, kept: plan.kept.map((k) => k.what) };
+  return { undefined: plan.undefine, removed: [...plan.remove, ...plan.removeFolders], kept: plan.kept.map((k) => k.what) };
 }
 
 /** The files named like `pattern` one folder down from `root` (root/FOLDER/NAME). */

@@ -9,6 +9,7 @@ import type { ImageCreateBody, ImageInfo, ImageVersion, MaintenanceSession, Oper
 import { withRevert } from '../lib/revert.js';
 import { freezeFile, importImage, qemuImgCheck, safeName } from '../storage/index.js';
 import { ServiceContext, type ServiceDeps } from './context.js';
+import { failpoint } from '../lib/failpoint.js';
 import { imageLeftoversTidy, sessionDiscard, sessionOpen, sessionPublish } from './maintenance.js';
 import { type OperationHandle, Operations } from './operations.js';
 import { dependantsOf, gcPlan } from './plan.js';
@@ -229,6 +230,7 @@ export class ImageService {
         await tx.deleteFrom('image_versions').where('image', '=', name).execute();
         await tx.deleteFrom('images').where('name', '=', name).execute();
       });
+      failpoint('image-delete-after-rows'); // a crash here leaves the folder with no image row: imageLeftoversTidy
       await rm(this.ctx.paths.imageDir(name), { recursive: true, force: true });
       await auditAppend(this.ctx.db, principal, 'image.delete', name, {});
       return { deleted: name };

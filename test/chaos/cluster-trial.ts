@@ -1,8 +1,8 @@
 // The cluster trial: three users log in and off a boot pool with homes, spread over the controller's host and two
 // agents' hosts, while a seeded script (cluster-plan.ts) cuts power to a host, cuts its management link or restarts
 // its agent, in the middle of those logins and logoffs, and brings it back a few steps later. Each session's guest
-// writes numbered, synced lines into its user's home; once every host is back and everyone logged off, each home is
-// read from its disk and checked (cluster-invariants.ts): 0 homes with two writers, 0 lost homes.
+// writes numbered, synced lines into its user's home; once every host is back, one more login must work; then, everyone
+// logged off, each home is read from its disk and checked (cluster-invariants.ts): 0 homes with two writers, 0 lost homes.
 // Used by test/chaos/cluster.test.ts (a short run in npm test) and `npm run chaos:cluster` (cluster-run.ts).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -257,6 +257,21 @@ class ClusterTrial {
     }).join('\n');
   }
 
+  /** With every host back and the pool settled, a login must work again: refused is a finding now. It also gives the
+   *  home check a writer when the script's faults met every earlier login (a host lost or cut off under each one). */
+  private async loginAfterRecovery(): Promise<void> {
+    const user = [...this.users].sort((a, b) => this.sessions.filter((s) => s.user === a.name).length - this.sessions.filter((s) => s.user === b.name).length)[0]!;
+    this.log(`finish: login ${user.name} on the whole cluster`);
+    const before = this.report.sessions;
+    try {
+      await this.login(user);
+    } catch (err) {
+      this.report.findings.push(`a login of ${user.name} once every host was back: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    if (this.report.sessions === before && !this.sessions.some((s) => s.user === user.name && this.writing(s))) this.report.findings.push(`a login of ${user.name} once every host was back started no writer`);
+  }
+
   /** Every host back, the pool settled, everyone logged off, every home released; then each home read from its disk. */
   private async finish(): Promise<void> {
     for (const h of this.bed.hosts) if (h.fault) await h.back();
@@ -266,6 +281,7 @@ class ClusterTrial {
       .catch(async (err: Error) => {
         throw new Error(`${err.message}: ${await this.stuckDesktops()}`);
       });
+    await this.loginAfterRecovery();
     for (const user of this.users) await this.logoff(user).catch((err: unknown) => this.outcome(`final logoff ${user.name}`, err));
     const api = this.bed.controller.api();
     const homes = await until('every home released', async () => {

@@ -1,6 +1,7 @@
 // What must hold after every restart of a killed daemon, as a pure function of one snapshot of the store, the
 // data folder and the host's QEMU processes (gathered by snapshot.ts). Each violation names what it found.
 import type { DesktopState } from '../../src/contract/pools.js';
+import { maintenanceImageOf } from '../../src/images/leftovers.js';
 
 export interface ChaosSnapshot {
   /** Rows of the vms table (every defined VM, pool desktops' VMs included) and where each definition came from. */
@@ -71,8 +72,8 @@ export function findViolations(s: ChaosSnapshot): Violation[] {
   for (const f of s.maintenanceFiles) if (!overlays.has(f)) add('leaked-overlay', `${f} belongs to no maintenance session`);
   const inMaintenance = new Set(s.maintenance.map((m) => m.image));
   for (const vm of s.vms) {
-    const image = vm.name.slice('maint-'.length);
-    if (vm.name.startsWith('maint-') && vm.source === `maintenance of image ${image}` && !inMaintenance.has(image)) add('leaked-maintenance-vm', `${vm.name} is defined with no maintenance session of image ${image}`);
+    const image = maintenanceImageOf(vm);
+    if (image !== undefined && !inMaintenance.has(image)) add('leaked-maintenance-vm', `${vm.name} is defined with no maintenance session of image ${image}`);
   }
   const recorded = new Set(s.imageVersions.map((v) => `${v.image}/${v.version}`));
   for (const f of s.versionFiles) if (!recorded.has(`${f.image}/${f.version}`)) add('unrecorded-version', `images/${f.image}/${f.version}.qcow2 is no recorded version`);

@@ -140,6 +140,18 @@ test('an edit or a publish killed between its writes leaves nothing in the way: 
   await cliJson(daemon, ['image', 'discard', 'img']);
 });
 
+test('an image delete killed between its rows and its folder: after the restart the folder is gone and an image of that name is created again', async () => {
+  const create = ['image', 'create', 'gone', '--from', g.amd64.rootQcow2, '--kernel', g.amd64.kernel, '--initrd', g.amd64.initrd, '--cmdline', GUEST_CMDLINE, '--memory', '128M'];
+  await cliJson(daemon, create);
+  await crashAt('image-delete-after-rows', ['image', 'delete', 'gone']);
+  assert.match((await cliFails(daemon, ['image', 'show', 'gone'])).stderr, /image gone does not exist/);
+  assert.equal(existsSync(join(mountPoint, 'images', 'gone')), false, 'the folder no image row names is gone');
+  // Before, the create was refused (IMAGE_EXISTS: the folder exists but no image is recorded) until someone removed it.
+  const again = await cliJson<ImageInfo>(daemon, create);
+  assert.equal(again.currentVersion, 1);
+  await cliJson(daemon, ['image', 'delete', 'gone']);
+});
+
 test('a version file changed on disk is refused loudly and never served', async () => {
   const img = await cliJson<ImageInfo>(daemon, ['image', 'show', 'img']);
   const v1 = img.versions.find((v) => v.version === 1)!;
