@@ -6,7 +6,7 @@ import { idleTimeouts } from './idle-plan.js';
 import type { ServiceContext } from '../images/context.js';
 import { type DesktopMachine, targetVersionOf } from './pool-machine.js';
 import { nowIso, poolDesktopGet, poolDesktopsBooting, poolGet, poolList, poolOf } from './pool-repo.js';
-import { planSpares, type SpareAction } from './spares-plan.js';
+import { failedRetryDelayMs, planSpares, retriesStillCounted, type SpareAction } from './spares-plan.js';
 import { needsPlacement, placeSpareActions } from './placement-plan.js';
 import type { PoolPlacement } from './pool-events.js';
 import type { PlacementRefusal } from '../contract/hosts.js';
@@ -46,6 +46,9 @@ export class PoolPlanner {
   private readonly schedules = new Map<string, ScheduleStatus>();
   /** Desktops booting now: when they started (ms), to measure the pool's boot time when they are ready. */
   private readonly bootingSince = new Map<string, number>();
+  /** By pool: its failed spares this planner retried, how often since each was last ready (the next retry waits
+   *  longer: spares-plan.ts). Kept in memory: a daemon restart begins again at the first wait. */
+  private readonly retries = new Map<string, Map<string, number>>();
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -102,6 +105,7 @@ export class PoolPlanner {
 
   private async pass(name: string): Promise<void> {
     const row = await poolGet(this.ctx.db, name);
+    if (!row) this.retries.delete(name);
     if (!row || this.suspended.has(name)) return;
     const pool = poolOf(row);
     const desktops = await this.deps.view(name);
@@ -109,12 +113,20 @@ export class PoolPlanner {
     // While a schedule is set, it says how many warm spares to keep (booting early for a coming rule).
     const target = schedule ? { ...pool, warmSpares: schedule.warmTarget } : pool;
     const booting = this.machine.bootsInFlight(await poolDesktopsBooting(this.ctx.db));
-    const planned = planSpares(target, desktops, await targetVersionOf(this.ctx, pool), booting, this.deps.bootStormLimit, Date.now(), this.machine.startsByRestore(pool));
+    const retries = this.retriesOf(name, desktops);
+    const planned = planSpares(target, desktops, await targetVersionOf(this.ctx, pool), booting, this.deps.bootStormLimit, Date.now(), this.machine.startsByRestore(pool), (d) => retries.get(d) ?? 0);
     const refusal = needsPlacement(planned) ? await this.deps.placement.checkPool(pool) : null;
     this.noteRefusal(name, refusal);
     const actions = placeSpareActions(planned, desktops, await this.deps.placement.hostsNotUp(), refusal === null);
     for (const action of actions) await this.run(pool, action);
     await this.enforceIdle(pool, desktops);
+  }
+
+  /** The pool's retried spares, without those ready or in a session since, or gone (a name is used again). */
+  private retriesOf(pool: string, desktops: readonly DesktopView[]): Map<string, number> {
+    const retries = retriesStillCounted(this.retries.get(pool) ?? new Map<string, number>(), desktops);
+    this.retries.set(pool, retries);
+    return retries;
   }
 
   /** Why the pool cannot place a desktop now, or null. */
@@ -205,8 +217,13 @@ export class PoolPlanner {
         return this.machine.fireQuietly(action.desktop, { type: 'image-updated' });
       case 'retire':
         return this.machine.fireQuietly(action.desktop, { type: 'retire' });
-      case 'retry':
+      case 'retry': {
+        const retries = this.retries.get(pool.name) ?? new Map<string, number>();
+        const count = (retries.get(action.desktop) ?? 0) + 1;
+        this.retries.set(pool.name, retries.set(action.desktop, count));
+        this.ctx.deps.log.info({ pool: pool.name, desktop: action.desktop, retry: count }, `pool ${pool.name}: failed spare ${action.desktop} tried again from a fresh clone (retry ${count}; should it fail again, the next in ${Math.round(failedRetryDelayMs(count) / 60_000)} min)`);
         return this.machine.fireQuietly(action.desktop, { type: 'retry' });
+      }
     }
   }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type DesktopState, type DesktopView, Pool, type PoolInput } from '../contract/pools.js';
 import { isInSession } from './lifecycle.js';
-import { FAILED_RETRY_MS, nextDesktopNames, planSpares, rolloutPendingAtLogoff, type SpareAction, versionCounts } from './spares-plan.js';
+import { FAILED_RETRY_MAX_MS, FAILED_RETRY_MS, failedRetryDelayMs, nextDesktopNames, retriesStillCounted, planSpares, rolloutPendingAtLogoff, type SpareAction, versionCounts } from './spares-plan.js';
 
 const pool = (over: Partial<PoolInput> = {}): Pool => Pool.parse({ name: 'lab', image: 'deb', maxDesktops: 6, warmSpares: 2, coldSpares: 1, ...over });
 
@@ -61,6 +61,32 @@ test('spares: a failed spare is re-cloned after FAILED_RETRY_MS, one with a user
   assert.deepEqual(show(planSpares(p, desktops, 3, 0, 4, failedAt + FAILED_RETRY_MS - 1)), []);
   assert.deepEqual(show(planSpares(p, desktops, 3, 0, 4, failedAt + FAILED_RETRY_MS)), ['retry lab-1']);
   assert.deepEqual(show(planSpares(p, desktops, null, 0, 4, failedAt + FAILED_RETRY_MS)), []);
+});
+
+test('spares: a spare that failed again after its retries waits twice as long each time, an hour at most', () => {
+  const failedAt = Date.parse(d(1, 'failed').since);
+  const desktops = [d(1, 'failed'), { ...d(2, 'failed'), since: d(1, 'failed').since }, d(3, 'ready')];
+  const p = pool({ warmSpares: 1, coldSpares: 0 });
+  const retries = (counts: Record<string, number>) => (name: string) => counts[name] ?? 0;
+  const cases: Array<[number, Record<string, number>, string[]]> = [
+    [FAILED_RETRY_MS, {}, ['retry lab-1', 'retry lab-2']],
+    [FAILED_RETRY_MS, { 'lab-1': 1 }, ['retry lab-2']],
+    [2 * FAILED_RETRY_MS - 1, { 'lab-1': 1 }, ['retry lab-2']],
+    [2 * FAILED_RETRY_MS, { 'lab-1': 1 }, ['retry lab-1', 'retry lab-2']],
+    [8 * FAILED_RETRY_MS - 1, { 'lab-1': 3, 'lab-2': 2 }, ['retry lab-2']],
+    [FAILED_RETRY_MAX_MS - 1, { 'lab-1': 40, 'lab-2': 40 }, []],
+    [FAILED_RETRY_MAX_MS, { 'lab-1': 40, 'lab-2': 40 }, ['retry lab-1', 'retry lab-2']],
+  ];
+  for (const [after, counts, expected] of cases) {
+    assert.deepEqual(show(planSpares(p, desktops, 3, 0, 4, failedAt + after, false, retries(counts))), expected, `${after} ms after, retries ${JSON.stringify(counts)}`);
+  }
+  assert.deepEqual([0, 1, 2, 3, 4, 5, 1000].map(failedRetryDelayMs), [5, 10, 20, 40, 60, 60, 60].map((m) => m * 60_000));
+});
+
+test('spares: a retry count holds while the spare is not ready yet; ready, in a session or gone, it starts again', () => {
+  const counts = new Map([['lab-1', 2], ['lab-2', 1], ['lab-3', 3], ['lab-4', 1], ['lab-9', 4]]);
+  const desktops = [d(1, 'failed'), d(2, 'booting'), d(3, 'ready'), d(4, 'in-use', 'ann')];
+  assert.deepEqual([...retriesStillCounted(counts, desktops)], [['lab-1', 2], ['lab-2', 1]]);
 });
 
 test('spares: a restore pool starts every missing warm spare at once, whatever the boots in flight', () => {

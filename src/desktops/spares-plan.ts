@@ -32,9 +32,24 @@ export function nextDesktopNames(pool: string, taken: readonly string[], count: 
   return names;
 }
 
-/** A spare that failed (clone, boot or reset) is tried again from a fresh clone after this long in `failed`:
- *  a passing fault (a full disk, a host under load) heals by itself, a broken image fails at most this often. */
+/** A spare that failed (clone, boot or reset) is tried again from a fresh clone after this long in `failed`, then
+ *  twice as long after each retry of it that failed again, up to FAILED_RETRY_MAX_MS: a passing fault (a full disk, a
+ *  host under load) heals soon, and a broken image costs each failed spare a boot an hour at most, not every 5 minutes
+ *  (a boot storm on a host whose users are in session). */
 export const FAILED_RETRY_MS = 5 * 60_000;
+export const FAILED_RETRY_MAX_MS = 60 * 60_000;
+
+/** The planner's retry counts that still hold: a spare ready or in a session since, or gone (its name may be used
+ *  again), starts again at the first wait. */
+export function retriesStillCounted(retries: ReadonlyMap<string, number>, desktops: readonly DesktopView[]): Map<string, number> {
+  const unproven = new Set(desktops.filter((d) => d.user === null && d.state !== 'ready').map((d) => d.name));
+  return new Map([...retries].filter(([name]) => unproven.has(name)));
+}
+
+/** How long a failed spare waits before the planner's next retry, after `retries` of its own that failed again. */
+export function failedRetryDelayMs(retries: number): number {
+  return Math.min(FAILED_RETRY_MAX_MS, FAILED_RETRY_MS * 2 ** Math.min(Math.max(0, retries), 16));
+}
 
 const SPARE_STATES: readonly DesktopState[] = ['provisioning', 'stopped', 'booting', 'ready', 'resetting'];
 const RECYCLABLE: readonly DesktopState[] = ['stopped', 'booting', 'ready'];
@@ -58,7 +73,7 @@ function surplusCount(pool: Pool, total: number, spares: number): number {
 
 /** `restores`: the pool starts its spares by restore now (its template is ready): a restore loads a saved state in
  *  about a second, so warm spares are started without the boot-storm budget. */
-export function planSpares(pool: Pool, desktops: readonly DesktopView[], currentVersion: number | null, bootsInFlight: number, bootStormLimit: number, now: number, restores = false): SpareAction[] {
+export function planSpares(pool: Pool, desktops: readonly DesktopView[], currentVersion: number | null, bootsInFlight: number, bootStormLimit: number, now: number, restores = false, retriesOf: (desktop: string) => number = () => 0): SpareAction[] {
   const live = desktops.filter((d) => d.state !== 'retiring');
   const free = live.filter((d) => d.user === null);
   const spares = free.filter((d) => SPARE_STATES.includes(d.state));
@@ -100,7 +115,7 @@ export function planSpares(pool: Pool, desktops: readonly DesktopView[], current
 
   // Failed spares (never one with a user: an administrator looks at those) get a fresh clone after a pause.
   if (currentVersion !== null) {
-    for (const d of free) if (d.state === 'failed' && now - Date.parse(d.since) >= FAILED_RETRY_MS) actions.push({ kind: 'retry', desktop: d.name });
+    for (const d of free) if (d.state === 'failed' && now - Date.parse(d.since) >= failedRetryDelayMs(retriesOf(d.name))) actions.push({ kind: 'retry', desktop: d.name });
   }
 
   // Too few in all: new clones land cold; the next pass boots them into the warm tier. No image, no clone.
