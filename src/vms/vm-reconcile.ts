@@ -1,7 +1,7 @@
 // After the daemon (or an agent) starts: the QEMUs still running from its previous life are adopted, those that died
 // meanwhile recorded stopped with their last console line, and QEMUs under runtime folders no record names killed.
 // At its stop: its QEMUs are left running (found again by the next), or stopped and recorded as such.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { DAEMON_STOP_REASON } from '../contract/vm.js';
 import { consoleLogTail } from '../hypervisor/console-log.js';
@@ -63,7 +63,7 @@ export async function reconcileVms(d: ReconcileDeps): Promise<VmsReconciled> {
     await d.network.cleanupAfterDeath(rec.spec);
     if (rec.desired === 'running') {
       const last = lastLine(consoleLogTail(files.consoleLog, 4096).toString('utf8'));
-      const reason = `QEMU exited while the daemon was not running${last ? ` (last console output: ${last})` : ''}`;
+      const reason = deathWhileAwayReason(rec.startedAt, hostBootedAtMs(), last);
       died.push(rec.name);
       if (rec.transient) await vmDelete(d.store, rec.name);
       else await vmSetDesired(d.store, rec.name, { desired: 'stopped', lastStopReason: reason, startedAt: null });
@@ -71,6 +71,30 @@ export async function reconcileVms(d: ReconcileDeps): Promise<VmsReconciled> {
   }
   const orphansKilled = runtimeOrphansKill(d.runDir, known);
   return { adopted, died, orphansKilled };
+}
+
+/** Pure: why a VM meant to run was found dead at start. Started before this host's boot: the host restarted under it
+ *  (a power loss, a crash, a reboot), which says more to an administrator than that its QEMU exited. */
+export function deathWhileAwayReason(startedAt: string | null, hostBootedAtMs: number | undefined, lastConsoleLine: string): string {
+  // The kernel's boot time is derived (now - uptime), so it wanders by a second or so: a margin keeps a VM started just
+  // after the boot from being taken for one of the previous boot.
+  const before = startedAt !== null && hostBootedAtMs !== undefined && Date.parse(startedAt) < hostBootedAtMs - BOOT_TIME_MARGIN_MS;
+  const what = before
+    ? `the host restarted while it ran (a power loss, a crash or a reboot; this boot began ${new Date(hostBootedAtMs).toISOString()})`
+    : 'QEMU exited while the daemon was not running';
+  return `${what}${lastConsoleLine ? ` (last console output: ${lastConsoleLine})` : ''}`;
+}
+
+const BOOT_TIME_MARGIN_MS = 2000;
+
+/** When this host's kernel booted (/proc/stat btime), or undefined where it cannot be read. */
+function hostBootedAtMs(): number | undefined {
+  try {
+    const btime = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1];
+    return btime === undefined ? undefined : Number(btime) * 1000;
+  } catch {
+    return undefined;
+  }
 }
 
 function lastLine(text: string): string {
