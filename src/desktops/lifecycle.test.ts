@@ -254,6 +254,7 @@ test('every (state, event) the table accepts has a case above', () => {
 const ILLEGAL: Array<[DesktopState, DesktopEvent, DesktopContext, RegExp]> = [
   ['provisioning', ev('assign'), SPARE, /assign is not possible while the desktop is provisioning/],
   ['booting', ev('stop-requested'), ANN, /the desktop boots for ann/],
+  ['booting', ev('retire'), ANN, /the desktop boots for ann, whose session is starting/],
   ['stopped', ev('guest-ready'), SPARE, /not possible while the desktop is stopped/],
   ['ready', ev('session-started'), SPARE, /not possible/],
   ['ready', ev('client-connected'), SPARE, /not possible/],

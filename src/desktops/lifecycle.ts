@@ -234,7 +234,8 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
     'daemon-stopped': bootEnds('stopped'), // back to the cold tier; the planner boots it again
     'image-updated': recycleSpare('booting'),
     reset: reclone(true),
-    retire: go('retiring', { kind: 'retire' }),
+    // One booting for a user is theirs: the planner may have planned it as a free spare before the broker assigned it.
+    retire: (ctx) => (ctx.user === null ? go('retiring', { kind: 'retire' }) : { refused: `the desktop boots for ${ctx.user}, whose session is starting: log them off once it has started, then retire it` }),
   },
   ready: {
     assign: assignTo('ready'),

@@ -178,8 +178,9 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
     const desktops = await this.lockPool(name, async () => {
       await requirePool(this.ctx.db, name);
       const all = await poolDesktopsOf(this.ctx.db, name);
-      const busy = all.filter((d) => isInSession(d.state as DesktopState));
-      if (busy.length > 0) throw new ArdesiaError('POOL_IN_USE', `pool ${name} has ${busy.length} session(s): ${busy.map((d) => `${d.user} on ${d.name}`).join(', ')}`);
+      // A desktop booting for a user is a session starting: refused here, before anything is retired.
+      const busy = all.filter((d) => isInSession(d.state as DesktopState) || (d.state === 'booting' && d.user !== null));
+      if (busy.length > 0) throw new ArdesiaError('POOL_IN_USE', `pool ${name} has ${busy.length} session(s) in use or starting: ${busy.map((d) => `${d.user} on ${d.name}`).join(', ')}`);
       this.planner.suspend(name);
       return all;
     });

@@ -314,7 +314,9 @@ test('the .deb builds, installs, runs its unit, upgrades, is removed and purged 
         await controller.stop();
         controller.start();
       }
-      await until('the upgraded controller answering', async () => controller.pid() !== pidBefore && (await healthy(port)), 120_000);
+      await until('the upgraded controller answering', async () => controller.pid() !== pidBefore && (await healthy(port)), 120_000).catch((err: Error) => {
+        throw new Error(`${err.message}\n${WITH_SYSTEMD ? must('journalctl', ['-u', 'ardesia.service', '--no-pager', '-o', 'cat', '-n', '60']) : controller.output}`);
+      });
       assert.match(readFileSync(ENV_FILE, 'utf8'), new RegExp(`^ARDESIA_LISTEN=127.0.0.1:${port}$`, 'm'), 'the changed conffile is kept');
       const users = ardesia('--json', 'user', 'list');
       assert.match(users.out, /"keeper"/, 'the store survived');
