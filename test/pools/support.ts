@@ -69,12 +69,18 @@ export function desktopsOf(daemon: TestDaemon, pool: string): Promise<DesktopVie
   return daemon.api().request<DesktopView[]>('GET', `/v1/pools/${pool}/desktops`);
 }
 
-/** Waits until `test` holds for the pool's desktops; returns them. */
+/** Waits until `test` holds for the pool's desktops; returns them. On a timeout, the error shows the desktops as they
+ *  were and the daemon's last lines about the pool (CI keeps no daemon log). */
 export function untilDesktops(daemon: TestDaemon, pool: string, what: string, test: (ds: DesktopView[]) => boolean, timeoutMs = 240_000): Promise<DesktopView[]> {
+  let last: DesktopView[] = [];
   return until(what, async () => {
-    const ds = await desktopsOf(daemon, pool);
-    return test(ds) ? ds : undefined;
-  }, timeoutMs, 500);
+    last = await desktopsOf(daemon, pool);
+    return test(last) ? last : undefined;
+  }, timeoutMs, 500).catch((err: Error) => {
+    const desktops = last.map((d) => `${d.name} ${d.state} user=${d.user ?? '-'} since ${d.since}`).join('; ');
+    const lines = daemon.output.split('\n').filter((l) => l.includes(pool)).slice(-25).join('\n');
+    throw new Error(`${err.message}; the pool's desktops: ${desktops || 'none'}; the daemon's last lines about ${pool}:\n${lines}`);
+  });
 }
 
 export function poolShow(daemon: TestDaemon, pool: string): Promise<PoolView> {
