@@ -39,7 +39,9 @@ async function pxeBoot(lab: NetLab, mac: string, marker = MARKER): Promise<strin
       await new Promise((r) => setTimeout(r, 500));
       let text = '';
       try { text = readFileSync(serial, 'latin1'); } catch { /* not yet created */ }
-      if (text.includes(marker)) return text.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r/g, '');
+      // The whole marker line: the file is read while QEMU still writes it, so the marker can come first alone.
+      const at = text.indexOf(marker);
+      if (at >= 0 && text.indexOf('\n', at) > 0) return text.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r/g, '');
       if (qemu.exitCode !== null) throw new Error(`QEMU exited ${qemu.exitCode}: ${text}`);
     }
     throw new Error(`no ${marker} on serial within ${BOOT_TIMEOUT_MS} ms: ${readFileSync(serial, 'latin1')}`);
