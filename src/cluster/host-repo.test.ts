@@ -45,6 +45,9 @@ test('loads from a snapshot: usage and per-pool counts by host; a host with noth
   // Its storage as its agent's hello said: shared unless it said local (agents before protocol 7 said nothing).
   const local = { ...remote, name: 'd', agent_report: '{"storage":"local"}' };
   assert.deepEqual(hostLoadsOf({ ...snap, rows: [row('a'), remote, local] }, NOW, undefined, undefined, true).map((l) => l.storage), ['shared', 'shared', 'local']);
+  // Its QEMU as its hello said (placement's fit for a template's clone); not known without a report that says it.
+  const reported = { ...remote, name: 'e', agent_report: '{"qemuVersion":"7.2.22","accel":"kvm"}' };
+  assert.deepEqual(hostLoadsOf({ ...snap, rows: [row('a'), remote, reported] }, NOW, undefined, undefined, true).map((l) => l.qemu), [undefined, undefined, { version: '7.2.22', accel: 'kvm' }]);
 });
 
 test("an agent is ready once it heartbeats on its current link: linked but silent since (joining the lockspace) it takes nothing", () => {

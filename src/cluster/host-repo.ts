@@ -147,8 +147,16 @@ export function hostLoadsOf(snap: HostsSnapshot, nowMs: number, controller?: str
       ...(row.agent_credential_sha256 !== null && row.agent_linked_at === null ? { agentUnlinked: true } : {}),
       ...(row.agent_credential_sha256 !== null && row.agent_linked_at !== null && !agentReady(row) ? { agentNotReady: true } : {}),
       storage: storageOf(row),
+      ...qemuOf(row),
     };
   });
+}
+
+/** The QEMU an agent's host runs, as its last hello said (the controller's own host: its host check, HostService). */
+function qemuOf(row: Pick<HostRow, 'agent_report'>): Pick<HostLoad, 'qemu'> {
+  if (row.agent_report === null) return {};
+  const report = JSON.parse(row.agent_report) as Partial<HostAgentReport>;
+  return report.accel === undefined ? {} : { qemu: { version: report.qemuVersion ?? null, accel: report.accel } };
 }
 
 /** What is left on a host: pool desktops booted or in session there, and VMs meant to run there. */

@@ -10,12 +10,13 @@ import type { HostCapacityView, HostDetail, HostEviction, HostView, KsmMode, Ksm
 import { KsmSysfs } from '../hypervisor/host/ksm-sysfs.js';
 import { Pool } from '../contract/pools.js';
 import type { VmSpec } from '../contract/vm.js';
+import type { VmPlacementAsk } from '../vms/vm-manager-options.js';
 import type { Store } from '../store/db.js';
 import { dbNowIso } from './db-clock.js';
 import type { HostFencer } from './host-fence.js';
 import type { StorageLiveness } from './host-liveness.js';
 import { hostContents, hostGet, hostJudgementNow, hostLoadsOf, hostsSnapshot, hostStateNow, hostViewOf, requireHost, type StorageView } from './host-repo.js';
-import { type Placement, type PlacementNeed, placeDesktop, desktopsThatFit } from './placement.js';
+import { type Placement, type PlacementNeed, placeDesktop, desktopsThatFit, templateUnfitOn } from './placement.js';
 
 export const HEARTBEAT_EVERY_MS = 10_000;
 /** Nova's defaults (ram_allocation_ratio 1.5, cpu_allocation_ratio 16): desktops idle most of the time. */
@@ -293,7 +294,7 @@ export class HostService extends EventEmitter<HostServiceEvents> {
   }
 
   /** VmPlacer for the VM manager: a pool desktop's VM is placed with its pool's labels and spread. */
-  async placeVm(name: string, spec: VmSpec, opts: { localOnly: boolean; sharedStorage?: string }): Promise<string> {
+  async placeVm(name: string, spec: VmSpec, opts: VmPlacementAsk): Promise<string> {
     const poolRow = await this.db
       .selectFrom('pool_desktops')
       .innerJoin('pools', 'pools.name', 'pool_desktops.pool')
@@ -303,11 +304,18 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     const pool = poolRow ? Pool.parse(JSON.parse(poolRow.spec)) : undefined;
     const shaped = pool ? { ...poolNeed(pool), memoryMiB: spec.memoryMiB, vcpus: spec.vcpus } : { memoryMiB: spec.memoryMiB, vcpus: spec.vcpus, sharedStorage: PLAIN_VM_NEED };
     // A restore template's clone reads the template's files on the shared folder (and the pool's own need comes first).
-    const need = opts.sharedStorage && shaped.sharedStorage === undefined ? { ...shaped, sharedStorage: opts.sharedStorage } : shaped;
+    const stored = opts.sharedStorage && shaped.sharedStorage === undefined ? { ...shaped, sharedStorage: opts.sharedStorage } : shaped;
+    const need = opts.restoreFrom ? { ...stored, restoreFrom: opts.restoreFrom } : stored;
     // A pool's desktop may go to an agent's host (a template being built never does: opts.localOnly).
     const onAgents = !opts.localOnly && (pool !== undefined || !(await this.isDesktopVm(name)));
-    const p = await this.place(need, onAgents);
+    const snap = await hostsSnapshot(this.db);
+    const loads = hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage, onAgents);
+    const p = placeDesktop(loads, need);
     if (p.kind === 'refuse') throw new ArdesiaError(p.code, p.message);
+    // On another host whose QEMU cannot load the template, the clone boots afresh there and the template is kept; on this
+    // host, where templates are built, a QEMU of its own that changed makes the launch's check refuse it (and rebuild).
+    const unfit = p.host === this.opts.name ? null : templateUnfitOn(loads.find((l) => l.name === p.host)!, need);
+    if (unfit !== null) throw new ArdesiaError('VM_TEMPLATE_HOST_UNFIT', `${name} was placed on host ${p.host}, where restore template ${opts.restoreFrom!.key} cannot load: ${unfit}`);
     return p.host;
   }
 

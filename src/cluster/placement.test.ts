@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type HostLoad, type PlacementNeed, hostFreeMiB, hostFreeVcpus, hostMemoryLimitMiB, hostReserveMiB, placeDesktop, desktopsThatFit } from './placement.js';
+import { type HostLoad, type PlacementNeed, hostFreeMiB, hostFreeVcpus, hostMemoryLimitMiB, hostReserveMiB, placeDesktop, desktopsThatFit, templateUnfitOn } from './placement.js';
 
 const h = (name: string, over: Partial<HostLoad> = {}): HostLoad => ({
   name,
@@ -20,6 +20,10 @@ const placed = (hosts: HostLoad[], n: PlacementNeed): string => {
   const p = placeDesktop(hosts, n);
   return p.kind === 'host' ? p.host : p.code;
 };
+
+const QEMU = { version: '7.2.22 (Debian 1:7.2+dfsg-7+deb12u18)', accel: 'tcg' as const };
+const OLD_QEMU = { ...QEMU, version: '7.2.19 (Debian 1:7.2+dfsg-7+deb12u16)' };
+const TEMPLATE = { qemuVersion: QEMU.version, accel: 'tcg' as const };
 
 const CASES: Array<[string, HostLoad[], PlacementNeed, string]> = [
   ['one host up', [h('a')], need(), 'a'],
@@ -55,6 +59,13 @@ const CASES: Array<[string, HostLoad[], PlacementNeed, string]> = [
   ['a host with local storage takes a desktop that keeps nothing on the shared folder', [h('a', { storage: 'local' }), h('b', { usedMiB: 5000 })], need(), 'a'],
   ['a home volume passes over local storage, however free', [h('a', { storage: 'local' }), h('b', { usedMiB: 5000 })], need({ sharedStorage: 'a home volume' }), 'b'],
   ['only local storage: refused for the home volume', [h('a', { storage: 'local' })], need({ sharedStorage: 'a home volume' }), 'PLACEMENT_NO_SHARED_STORAGE'],
+  // A restore template's clone: the hosts whose QEMU can load it come first at equal spread, never at the cost of spread.
+  ['a clone goes to the host that runs its QEMU, though busier', [h('a', { qemu: OLD_QEMU }), h('b', { qemu: QEMU, usedMiB: 5000 })], need({ restoreFrom: TEMPLATE }), 'b'],
+  ['a clone passes over a host without KVM', [h('a', { qemu: { ...QEMU, accel: 'tcg' } }), h('b', { qemu: { ...QEMU, accel: 'kvm' }, usedMiB: 5000 })], need({ restoreFrom: { ...TEMPLATE, accel: 'kvm' } }), 'b'],
+  ['a host whose QEMU is not known is taken as fitting (its agent checks at launch)', [h('a'), h('b', { qemu: QEMU, usedMiB: 5000 })], need({ restoreFrom: TEMPLATE }), 'a'],
+  ["a pool's spread comes before the template's fit", [h('a', { qemu: QEMU, poolDesktops: { p: 2 } }), h('b', { qemu: OLD_QEMU, poolDesktops: { p: 1 } })], need({ pool: 'p', restoreFrom: TEMPLATE }), 'b'],
+  ['only unfit hosts: placed all the same (it boots there)', [h('a', { qemu: OLD_QEMU })], need({ restoreFrom: TEMPLATE }), 'a'],
+  ['a boot ignores QEMU builds', [h('a', { qemu: OLD_QEMU }), h('b', { qemu: QEMU, usedMiB: 5000 })], need(), 'a'],
   ['a shared host that is full says memory, not storage', [h('a', { storage: 'local' }), h('b', { usedMiB: 7000 })], need({ sharedStorage: 'a home volume' }), 'PLACEMENT_NO_CAPACITY'],
 ];
 
@@ -104,3 +115,11 @@ const FITS: Array<[string, HostLoad[], PlacementNeed, number]> = [
   ['no host', [], need(), 0],
 ];
 for (const [name, hosts, n, want] of FITS) test(`desktopsThatFit: ${name}`, () => assert.equal(desktopsThatFit(hosts, n), want));
+
+test("why a host's QEMU cannot load a template: its build, its accelerator, or both; nothing when it fits or is not known", () => {
+  assert.equal(templateUnfitOn(h('a', { qemu: QEMU }), { restoreFrom: TEMPLATE }), null);
+  assert.equal(templateUnfitOn(h('a'), { restoreFrom: TEMPLATE }), null);
+  assert.equal(templateUnfitOn(h('a', { qemu: OLD_QEMU }), {}), null);
+  assert.equal(templateUnfitOn(h('a2', { qemu: OLD_QEMU }), { restoreFrom: TEMPLATE }), `host a2 runs QEMU ${OLD_QEMU.version} (the template's: ${QEMU.version})`);
+  assert.equal(templateUnfitOn(h('a2', { qemu: { version: null, accel: 'kvm' } }), { restoreFrom: TEMPLATE }), `host a2 runs QEMU of an unknown version (the template's: ${QEMU.version}) and KVM (the template's: TCG)`);
+});

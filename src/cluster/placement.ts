@@ -1,8 +1,9 @@
 // Where a new desktop, spare or VM runs, pure: only hosts that are up and carry the labels asked for, only where its
 // memory and vCPUs fit under the host's overcommit ratios (beside a memory reserve kept for the host itself), only on
 // hosts mounting the shared data folder when what it runs keeps files there (a home, a persistent disk); a pool's
-// desktops spread over its hosts first, then the least loaded host; ties broken by name so the same inputs always
-// give the same host. A refusal says, for every host, which resource is short there.
+// desktops spread over its hosts first, then (a restore template's clone) the hosts whose QEMU can load the template,
+// then the least loaded host; ties broken by name so the same inputs always give the same host. A refusal says, for
+// every host, which resource is short there.
 import type { HostState, PlacementRefusalCode } from '../contract/hosts.js';
 
 export interface HostLoad {
@@ -27,6 +28,14 @@ export interface HostLoad {
   agentNotReady?: boolean;
   /** `local`: the host does not mount the shared data folder (absent: it does). */
   storage?: 'shared' | 'local';
+  /** The QEMU its VMs run under, as its agent (or the controller's host check) reported it; absent: not known. */
+  qemu?: HostQemu;
+}
+
+/** A host's QEMU build and accelerator: a saved state loads only where both are the ones it was saved under. */
+export interface HostQemu {
+  version: string | null;
+  accel: 'kvm' | 'tcg';
 }
 
 export interface PlacementNeed {
@@ -39,6 +48,9 @@ export interface PlacementNeed {
   /** Why it must run where the shared data folder is mounted (a home volume, a persistent disk, a plain VM's files), or
    *  absent when a host with storage of its own will do. */
   sharedStorage?: string;
+  /** A restore template's clone: the QEMU the template was saved under. A host with another restores nothing of it (the
+   *  clone would boot afresh there), so such hosts come after the others at equal spread; never a refusal. */
+  restoreFrom?: { qemuVersion: string; accel: 'kvm' | 'tcg' };
 }
 
 export type { PlacementRefusalCode } from '../contract/hosts.js';
@@ -100,16 +112,29 @@ const REFUSAL_ADVICE: Record<PlacementRefusalCode, string> = {
   PLACEMENT_NO_VCPUS: "stop desktops or VMs, add a host, raise the vCPU overcommit (serve --cpu-overcommit) or lower the pool's vCPUs",
 };
 
-/** Sort key of a fitting host: the pool's desktops there, memory share after placing, vCPU share after placing, name. */
-function loadAfter(host: HostLoad, need: PlacementNeed): [number, number, number] {
+/** Why the host's QEMU cannot load the template a clone restores from, or null when it can (or its QEMU is not known:
+ *  the agent's own check at launch then decides). */
+export function templateUnfitOn(host: Pick<HostLoad, 'name' | 'qemu'>, need: Pick<PlacementNeed, 'restoreFrom'>): string | null {
+  const from = need.restoreFrom;
+  if (!from || !host.qemu) return null;
+  const differs: string[] = [];
+  if (host.qemu.version !== from.qemuVersion) differs.push(`QEMU ${host.qemu.version ?? 'of an unknown version'} (the template's: ${from.qemuVersion})`);
+  if (host.qemu.accel !== from.accel) differs.push(`${host.qemu.accel.toUpperCase()} (the template's: ${from.accel.toUpperCase()})`);
+  return differs.length === 0 ? null : `host ${host.name} runs ${differs.join(' and ')}`;
+}
+
+/** Sort key of a fitting host: the pool's desktops there, whether a clone restores there, memory share after placing,
+ *  vCPU share after placing, name. */
+function loadAfter(host: HostLoad, need: PlacementNeed): [number, number, number, number] {
   const spread = need.pool === undefined ? 0 : (host.poolDesktops[need.pool] ?? 0);
+  const unfit = templateUnfitOn(host, need) === null ? 0 : 1;
   const mem = (host.usedMiB + need.memoryMiB) / Math.max(1, hostMemoryLimitMiB(host));
   const cpu = (host.usedVcpus + need.vcpus) / Math.max(1, hostVcpuLimit(host));
-  return [spread, mem, cpu];
+  return [spread, unfit, mem, cpu];
 }
 
 export function placeDesktop(hosts: readonly HostLoad[], need: PlacementNeed): Placement {
-  let best: { host: HostLoad; key: [number, number, number] } | undefined;
+  let best: { host: HostLoad; key: [number, number, number, number] } | undefined;
   const refusals: Array<{ code: PlacementRefusalCode; why: string; rank: number }> = [];
   for (const host of hosts) {
     const short = shortfall(host, need);

@@ -37,6 +37,17 @@ export async function runDesktopEffect(m: EffectRunner, row: PoolDesktopRow, poo
       return poolDesktopUpdate(m.steps.ctx.db, row.name, { user: effect.user });
     case 'restore-vm':
       return restoreDesktopVm(m.steps, row, pool).catch(async (err: ArdesiaError) => {
+        if (err.code === 'VM_TEMPLATE_HOST_UNFIT') {
+          log.info({ desktop: row.name, pool: pool.name }, `desktop ${row.name}: ${err.message}; it boots afresh there, the template is kept`);
+          // Nothing ran: the disk the restore put on the template's overlay goes back to a clone of the gold version.
+          return recloneDesktop(m.steps, row, pool, null).then(
+            () => void queue({ type: 'restore-unfit' }),
+            async (reclone: Error) => {
+              await m.fail(row, `re-cloning the system disk for a boot failed: ${reclone.message}`);
+              queue({ type: 'boot-failed' });
+            },
+          );
+        }
         await m.fail(row, `the desktop's clone did not restore: ${err.message}`);
         queue({ type: RESTORE_FAILURES.has(err.code) ? 'restore-failed' : 'boot-failed' });
       });

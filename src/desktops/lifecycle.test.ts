@@ -21,7 +21,7 @@ import {
 import { mulberry32 } from '../lib/prng.js';
 
 const EVENT_TYPES: DesktopEventType[] = [
-  'provisioned', 'provision-failed', 'boot-requested', 'stop-requested', 'boot-failed', 'restore-failed', 'guest-ready', 'assign', 'session-started',
+  'provisioned', 'provision-failed', 'boot-requested', 'stop-requested', 'boot-failed', 'restore-failed', 'restore-unfit', 'guest-ready', 'assign', 'session-started',
   'client-connected', 'client-disconnected', 'idle-timeout', 'logoff-requested', 'logoff-timeout', 'session-ended',
   'guest-reboot', 'guest-shutdown', 'vm-exited', 'daemon-stopped', 'host-lost', 'host-unreachable', 'reset', 'retry', 'reset-done', 'reset-failed', 'reset-resume', 'reset-retry', 'image-updated', 'retire',
 ];
@@ -77,6 +77,9 @@ const LEGAL: Case[] = [
   ['stopped', 'assign', R_P_RESET, 'booting', [OWN, RESTORE]],
   ['booting', 'restore-failed', R_SPARE, 'booting', [REBUILD, START]],
   ['booting', 'restore-failed', { ...R_SPARE, user: 'ann' }, 'booting', [REBUILD, START]],
+  // Placed on a host whose QEMU cannot load the template: it boots there, and the template is not rebuilt.
+  ['booting', 'restore-unfit', R_SPARE, 'booting', [START]],
+  ['booting', 'restore-unfit', { ...R_SPARE, user: 'ann' }, 'booting', [START]],
   ['stopped', 'vm-exited', SPARE, 'stopped', []],
   ['stopped', 'host-lost', SPARE, 'stopped', []],
   ['stopped', 'stop-requested', SPARE, 'stopped', []],
@@ -277,6 +280,7 @@ const ILLEGAL: Array<[DesktopState, DesktopEvent, DesktopContext, RegExp]> = [
   ['stopped', ev('daemon-stopped'), SPARE, /not possible/],
   ['ready', ev('restore-failed'), R_SPARE, /restore-failed is not possible while the desktop is ready/],
   ['stopped', ev('restore-failed'), R_SPARE, /not possible/],
+  ['ready', ev('restore-unfit'), R_SPARE, /restore-unfit is not possible while the desktop is ready/],
   ['retiring', ev('reset'), SPARE, /not possible/],
   ['retiring', ev('assign'), SPARE, /not possible/],
   ['stopped', ev('reset-done'), SPARE, /not possible/],

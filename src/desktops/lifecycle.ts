@@ -11,6 +11,7 @@
 //               session started lets its user go at once (the connect brokers another); the reset waits for the VM
 //   start mode restore: a fresh disk starts as a clone of the pool's template (restore-vm) instead of a boot;
 //   booting ─restore-failed→ booting: the template is rebuilt and this desktop boots (start-vm) meanwhile
+//   booting ─restore-unfit→ booting: placed on a host whose QEMU cannot load the template, it boots there (template kept)
 //
 // The cold tier is the state `stopped`; a reset lands there (not in ready) so that every boot, also after a
 // reset, goes through the spare planner's boot-storm limit. Ownership (DesktopView.user) is data beside the
@@ -26,6 +27,7 @@ export type DesktopEventType =
   | 'stop-requested' // the planner moves a warm spare to the cold tier
   | 'boot-failed' // QEMU failed to start, or the guest helper never said ready
   | 'restore-failed' // the template's state did not load into the clone (QEMU is gone)
+  | 'restore-unfit' // the clone was placed on another host whose QEMU or accelerator is not the template's: nothing ran
   | 'guest-ready' // guest helper: ready
   | 'assign' // the broker hands the desktop to event.user
   | 'session-started' // guest helper: session started
@@ -222,6 +224,9 @@ const TRANSITIONS: Record<DesktopState, Partial<Record<DesktopEventType, Rule>>>
     'boot-failed': bootEnds('failed', FORCE_STOP),
     // QEMU 7.2 exits when a load fails: the desktop boots in a new process, the template is made again.
     'restore-failed': go('booting', { kind: 'template-rebuild' }, { kind: 'start-vm' }),
+    // The template is sound (it restores on the hosts that run its QEMU): kept; this desktop boots (the restore step put
+    // its disk back on the gold version).
+    'restore-unfit': go('booting', { kind: 'start-vm' }),
     'boot-requested': stay('booting'),
     // A free spare on a host that takes nothing new (draining, down) is stopped at once, not when its boot ends.
     'stop-requested': (ctx) => (ctx.user === null ? go('stopped', FORCE_STOP) : { refused: `the desktop boots for ${ctx.user}` }),

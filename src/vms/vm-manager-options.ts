@@ -61,9 +61,17 @@ export interface VmManagerOptions {
   onRuntime?: (runtime: VmRuntime) => void;
 }
 
-/** Placement as the VM manager asks it: the host the VM is to run on, or an ArdesiaError saying what is short where.
- *  `localOnly`: this start needs the controller's own host (a saved state, a template being built, an owner's files);
- *  `sharedStorage`: what of it needs a host that mounts the shared data folder (a template's clone). */
+/** What a start asks of placement. `localOnly`: it needs the controller's own host (a saved state, a template being
+ *  built, an owner's files); `sharedStorage`: what of it needs a host that mounts the shared data folder (a template's
+ *  clone); `restoreFrom`: a template's clone, the QEMU the template was saved under (and its key, for the refusal). */
+export interface VmPlacementAsk {
+  localOnly: boolean;
+  sharedStorage?: string;
+  restoreFrom?: { qemuVersion: string; accel: 'kvm' | 'tcg'; key: string };
+}
+
+/** Placement as the VM manager asks it: the host the VM is to run on, or an ArdesiaError saying what is short where
+ *  (VM_TEMPLATE_HOST_UNFIT: a template's clone placed on another host whose QEMU cannot load the template). */
 export interface VmPlacer {
-  placeVm(name: string, spec: VmSpec, opts: { localOnly: boolean; sharedStorage?: string }): Promise<string>;
+  placeVm(name: string, spec: VmSpec, opts: VmPlacementAsk): Promise<string>;
 }

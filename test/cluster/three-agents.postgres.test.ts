@@ -3,6 +3,7 @@
 // user's desktop on the third host opened in Chromium through the controller (the page talks to the controller only;
 // the display comes through the third host's agent, which listens on nothing); a restore pool's clones on an agent's host.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,14 +38,24 @@ function tempDir(): string {
 const RAM_UNLOADABLE = 'agent-template-ram-unloadable';
 let failpoints: string;
 
+/** The QEMU build a2 says it runs: another than the controller's, as on a host upgraded before the others. */
+const A2_QEMU_VERSION = '7.2.99 (an upgraded build)';
+let a2Path: string;
+
 /** a3 without the native display hop: its displays go as WebSocket streams its agent dials (the other path); and with a
- *  failpoint a test switches on: a template's RAM that cannot be held there. */
+ *  failpoint a test switches on: a template's RAM that cannot be held there. a2 finds first on its PATH a
+ *  qemu-system-x86_64 that says it is another build (and runs Debian's). */
 function agentEnv(name: string): NodeJS.ProcessEnv | undefined {
+  if (name === 'a2') return { ...process.env, PATH: `${a2Path}:${process.env.PATH ?? '/usr/bin:/bin'}` };
   return name === 'a3' ? { ...process.env, ARDESIA_DISPLAY_HOP: 'off', ARDESIA_FAILPOINTS: RAM_UNLOADABLE, ARDESIA_FAILPOINT_DIR: failpoints } : undefined;
 }
 
 before(async () => {
   failpoints = tempDir();
+  a2Path = tempDir();
+  chmodSync(a2Path, 0o755); // QEMU's own account runs it
+  const debianQemu = execFileSync('sh', ['-c', 'command -v qemu-system-x86_64'], { encoding: 'utf8' }).trim();
+  writeFileSync(join(a2Path, 'qemu-system-x86_64'), `#!/bin/sh\n[ "$1" = --version ] && { echo "QEMU emulator version ${A2_QEMU_VERSION}"; exit 0; }\nexec ${debianQemu} "$@"\n`, { mode: 0o755 });
   lab = await NetLab.create('3a');
   ctlNs = await lab.addHost('ctl', `${NET}.1/24`);
   const db = await freshDatabaseForNamespaces();
@@ -179,6 +190,35 @@ test("a restore pool's clones restore on an agent's host from the template the c
     await until("a3 lets the template's RAM go", () => /template RAM \S+ram\.bin: no VM here wants it, it is let go/.test(agents.get('a3')!.output) || undefined, 60_000, 200);
   } finally {
     rmSync(join(failpoints, `${RAM_UNLOADABLE}.on`), { force: true });
+    assert.equal((await controller.cli(['host', 'drain', 'ctl'])).code, 0);
+  }
+});
+
+test("a restore pool's clone placed on a host whose QEMU is another build than the template's boots there; the template is kept, not rebuilt", { timeout: 600_000 }, async () => {
+  // The template is built on the controller's host; the pool may only use a2, whose QEMU says it is another build.
+  assert.equal((await controller.cli(['host', 'undrain', 'ctl'])).code, 0);
+  try {
+    await controller.api().request('PUT', '/v1/hosts/a2/labels', { labels: ['blade2'] });
+    await controller.api().request('POST', '/v1/pools', { name: 'unfit', image: 'bb', startMode: 'restore', warmSpares: 0, maxDesktops: 1, memoryMiB: 128, hostLabels: { require: ['blade2'], avoid: [] }, entitled: { users: [] } });
+    const key = await until('the template ready', async () => {
+      const p = await poolShow(controller, 'unfit');
+      assert.notEqual(p.template?.state, 'failed', `the template failed: ${p.template?.reason}`);
+      return p.template?.state === 'ready' ? p.template.key! : undefined;
+    }, 300_000, 500);
+    assert.equal((await controller.api().request<HostView[]>('GET', '/v1/hosts')).find((h) => h.name === 'a2')?.agent?.qemuVersion, A2_QEMU_VERSION);
+    await controller.api().request('PATCH', '/v1/pools/unfit', { warmSpares: 1 });
+    const [spare] = await untilDesktops(controller, 'unfit', 'a booted spare on a2', (ds) => ds.length === 1 && ds[0]!.state === 'ready', 300_000);
+    assert.equal(spare!.host, 'a2');
+    assert.match(controller.output, new RegExp(`desktop ${spare!.name}: ${spare!.name} was placed on host a2, where restore template ${key} cannot load: host a2 runs QEMU 7\\.2\\.99 \\(an upgraded build\\) \\(the template's: [^)]+\\)\\); it boots afresh there, the template is kept`));
+    // Nothing was sent to a2 as a clone: it booted the VM, from a fresh clone of the gold version.
+    assert.doesNotMatch(agents.get('a2')!.output, new RegExp(`vm ${spare!.name} restored from template`));
+    assert.equal(qemuPidsUnder(join(agents.get('a2')!.dataDir, 'runtime', spare!.name)).length, 1, `${spare!.name}'s QEMU runs under a2's agent`);
+    const pool = await poolShow(controller, 'unfit');
+    assert.equal(pool.template?.state, 'ready');
+    assert.equal(pool.template?.key, key);
+    assert.doesNotMatch(controller.output, /pool unfit: template building: a restore failed/);
+    await controller.api().request('DELETE', '/v1/pools/unfit');
+  } finally {
     assert.equal((await controller.cli(['host', 'drain', 'ctl'])).code, 0);
   }
 });
