@@ -309,12 +309,13 @@ test('a spare handed out that fails before the session starts (its QEMU gone whi
 /** A ready spare of `pool` handed to `user` by a connect, its vCPUs paused so the session cannot start, then its QEMU
  *  killed: the spare's reset begins and its stop fails as if its host were out of reach, so the reset waits with the
  *  user still on it. Resolves with the spare's name and the connect still under way. */
-async function spareGivenUpWithResetStalled(pool: string, client: ApiClient, user: string): Promise<{ spare: string; connecting: Promise<Connected> }> {
+async function spareGivenUpWithResetStalled(pool: string, client: ApiClient, user: string, beforeKill?: () => Promise<unknown>): Promise<{ spare: string; connecting: Promise<Connected> }> {
   const spare = (await untilDesktops(daemon, pool, 'a ready spare', (ds) => ds.some((d) => d.state === 'ready'))).find((d) => d.state === 'ready')!;
   assert.equal((await daemon.cli(['vm', 'pause', spare.name])).code, 0);
   writeFileSync(resetFault, '');
   const connecting = client.request<Connected>('POST', `/v1/pools/${pool}/connect`, {});
   await untilDesktops(daemon, pool, `${spare.name} assigned to ${user}`, (ds) => ds.some((d) => d.name === spare.name && d.user === user && d.state === 'assigned'));
+  await beforeKill?.();
   const { pid } = await cliJson<{ pid: number | null }>(daemon, ['vm', 'status', spare.name]);
   assert.ok(pid !== null && pid > 0);
   process.kill(pid, 'SIGKILL');
@@ -364,7 +365,11 @@ test('a spare handed out whose reset waits (its host out of reach) does not hold
     // reset releases it, so the connect waits for it, then has another desktop with the home.
     const erin = await userClient(daemon, 'erin');
     await daemon.api().request('POST', '/v1/pools', { name: 'stallhome', image: 'bb', warmSpares: 1, maxDesktops: 3, memoryMiB: 192, homeSizeBytes: 64 * 2 ** 20, entitled: { users: ['erin'] } });
-    const second = await spareGivenUpWithResetStalled('stallhome', erin, 'erin');
+    // Killed only once her home is plugged (QMP answers while the vCPUs are paused): killed before, the plug fails and
+    // the lease is let go with it, and nothing would hold her back.
+    const homeAttached = () => until("erin's home plugged into the spare", async () =>
+      /ardesia_login_stage_seconds_count\{pool="stallhome",stage="home-attached"\} 1\n/.test(await daemon.api().request<string>('GET', '/metrics')) || undefined, 60_000, 200);
+    const second = await spareGivenUpWithResetStalled('stallhome', erin, 'erin', homeAttached);
     const leasedTo = async () => (await daemon.api().request<Array<{ user: string; leasedTo: string | null }>>('GET', '/v1/homes')).find((h) => h.user === 'erin')?.leasedTo;
     assert.equal(await leasedTo(), second.spare);
     await until('the connect waiting for the given-up spare', async () => daemon.output.includes(`erin waits for the previous session on ${second.spare} to end`) || undefined, 60_000, 200);
