@@ -65,6 +65,7 @@ const CASES: Array<[string, HostLoad[], PlacementNeed, string]> = [
   ['a host whose QEMU is not known is taken as fitting (its agent checks at launch)', [h('a'), h('b', { qemu: QEMU, usedMiB: 5000 })], need({ restoreFrom: TEMPLATE }), 'a'],
   ["a pool's spread comes before the template's fit", [h('a', { qemu: QEMU, poolDesktops: { p: 2 } }), h('b', { qemu: OLD_QEMU, poolDesktops: { p: 1 } })], need({ pool: 'p', restoreFrom: TEMPLATE }), 'b'],
   ['only unfit hosts: placed all the same (it boots there)', [h('a', { qemu: OLD_QEMU })], need({ restoreFrom: TEMPLATE }), 'a'],
+  ['a clone that asks for TCG fits a KVM host whose QEMU is the same', [h('a', { qemu: { ...QEMU, accel: 'kvm' }, usedMiB: 5000 }), h('b', { qemu: OLD_QEMU })], need({ restoreFrom: { ...TEMPLATE, vmAccel: 'tcg' } }), 'a'],
   ['a boot ignores QEMU builds', [h('a', { qemu: OLD_QEMU }), h('b', { qemu: QEMU, usedMiB: 5000 })], need(), 'a'],
   ['a shared host that is full says memory, not storage', [h('a', { storage: 'local' }), h('b', { usedMiB: 7000 })], need({ sharedStorage: 'a home volume' }), 'PLACEMENT_NO_CAPACITY'],
 ];
@@ -121,5 +122,6 @@ test("why a host's QEMU cannot load a template: its build, its accelerator, or b
   assert.equal(templateUnfitOn(h('a'), { restoreFrom: TEMPLATE }), null);
   assert.equal(templateUnfitOn(h('a', { qemu: OLD_QEMU }), {}), null);
   assert.equal(templateUnfitOn(h('a2', { qemu: OLD_QEMU }), { restoreFrom: TEMPLATE }), `host a2 runs QEMU ${OLD_QEMU.version} (the template's: ${QEMU.version})`);
+  assert.equal(templateUnfitOn(h('a2', { qemu: { ...QEMU, accel: 'kvm' } }), { restoreFrom: { ...TEMPLATE, vmAccel: 'tcg' } }), null);
   assert.equal(templateUnfitOn(h('a2', { qemu: { version: null, accel: 'kvm' } }), { restoreFrom: TEMPLATE }), `host a2 runs QEMU of an unknown version (the template's: ${QEMU.version}) and KVM (the template's: TCG)`);
 });

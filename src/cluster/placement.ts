@@ -50,7 +50,7 @@ export interface PlacementNeed {
   sharedStorage?: string;
   /** A restore template's clone: the QEMU the template was saved under. A host with another restores nothing of it (the
    *  clone would boot afresh there), so such hosts come after the others at equal spread; never a refusal. */
-  restoreFrom?: { qemuVersion: string; accel: 'kvm' | 'tcg' };
+  restoreFrom?: { qemuVersion: string; accel: 'kvm' | 'tcg'; vmAccel?: 'auto' | 'kvm' | 'tcg' };
 }
 
 export type { PlacementRefusalCode } from '../contract/hosts.js';
@@ -119,7 +119,9 @@ export function templateUnfitOn(host: Pick<HostLoad, 'name' | 'qemu'>, need: Pic
   if (!from || !host.qemu) return null;
   const differs: string[] = [];
   if (host.qemu.version !== from.qemuVersion) differs.push(`QEMU ${host.qemu.version ?? 'of an unknown version'} (the template's: ${from.qemuVersion})`);
-  if (host.qemu.accel !== from.accel) differs.push(`${host.qemu.accel.toUpperCase()} (the template's: ${from.accel.toUpperCase()})`);
+  // A VM that asks for TCG runs under TCG on any host; otherwise under the host's own accelerator.
+  const accel = from.vmAccel === 'tcg' ? 'tcg' : host.qemu.accel;
+  if (accel !== from.accel) differs.push(`${accel.toUpperCase()} (the template's: ${from.accel.toUpperCase()})`);
   return differs.length === 0 ? null : `host ${host.name} runs ${differs.join(' and ')}`;
 }
 

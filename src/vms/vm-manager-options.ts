@@ -67,7 +67,7 @@ export interface VmManagerOptions {
 export interface VmPlacementAsk {
   localOnly: boolean;
   sharedStorage?: string;
-  restoreFrom?: { qemuVersion: string; accel: 'kvm' | 'tcg'; key: string };
+  restoreFrom?: { qemuVersion: string; accel: 'kvm' | 'tcg'; vmAccel: 'auto' | 'kvm' | 'tcg'; key: string };
 }
 
 /** Placement as the VM manager asks it: the host the VM is to run on, or an ArdesiaError saying what is short where

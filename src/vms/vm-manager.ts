@@ -174,7 +174,7 @@ export class VmManager {
         const localOnly = isConfined(caller) || resume !== undefined || opts.templateRam !== undefined;
         const sharedStorage = opts.fromTemplate ? `a clone of restore template ${opts.fromTemplate.manifest.key} (its files)` : undefined;
         const template = opts.fromTemplate?.manifest;
-        const restoreFrom = template && { qemuVersion: template.qemuVersion, accel: template.accel, key: template.key };
+        const restoreFrom = template && { qemuVersion: template.qemuVersion, accel: template.accel, vmAccel: spec.accel, key: template.key };
         const placed = await this.opts.placer.placeVm(name, spec, { localOnly, ...(sharedStorage ? { sharedStorage } : {}), ...(restoreFrom ? { restoreFrom } : {}) });
         if (remote?.isRemote(placed)) {
           if (localOnly) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} was placed on host ${placed}, but this start runs on the controller's own host only`);
