@@ -79,7 +79,9 @@ export function untilDesktops(daemon: TestDaemon, pool: string, what: string, te
   }, timeoutMs, 500).catch((err: Error) => {
     const desktops = last.map((d) => `${d.name} ${d.state} user=${d.user ?? '-'} since ${d.since}`).join('; ');
     const lines = daemon.output.split('\n').filter((l) => l.includes(pool)).slice(-25).join('\n');
-    throw new Error(`${err.message}; the pool's desktops: ${desktops || 'none'}; the daemon's last lines about ${pool}:\n${lines}`);
+    // Boots are limited across pools (the boot-storm limit): desktops of any pool that went into or out of booting.
+    const boots = daemon.output.split('\n').filter((l) => !l.includes(pool) && /→ booting|booting →|boot storm/.test(l)).slice(-15).join('\n');
+    throw new Error(`${err.message}; the pool's desktops: ${desktops || 'none'}; the daemon's last lines about ${pool}:\n${lines}\nits last boots of other pools:\n${boots || 'none'}`);
   });
 }
 
