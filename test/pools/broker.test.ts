@@ -379,6 +379,10 @@ test('a spare handed out whose reset waits (its host out of reach) does not hold
     assert.equal(withHome.desktop.state, 'in-use');
     assert.equal(await leasedTo(), withHome.desktop.name);
     await deleteAfterLogoff('stallhome', withHome.desktop.name);
+  } catch (err) {
+    // A failure here has been a race between the broker and the spare planner: the daemon's own account of both pools.
+    const lines = daemon.output.split('\n').filter((l) => /stall|brokering|spare planner/.test(l)).slice(-40).join('\n');
+    throw new Error(`${(err as Error).message}\nthe daemon's last lines about the stall pools:\n${lines}`, { cause: err });
   } finally {
     rmSync(resetFault, { force: true });
   }
