@@ -185,7 +185,12 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       return all;
     });
     try {
-      for (const d of desktops) await this.machine.fire(d.name, { type: 'retire' });
+      for (const d of desktops) {
+        // A planner pass already under way when the pool was suspended may retire a surplus spare first: gone is retired.
+        await this.machine.fire(d.name, { type: 'retire' }).catch((err: unknown) => {
+          if (!(err instanceof ArdesiaError && err.code === 'DESKTOP_NOT_FOUND')) throw err;
+        });
+      }
       await this.ctx.db.deleteFrom('pools').where('name', '=', name).execute();
     } catch (err) {
       this.planner.resume(name);
