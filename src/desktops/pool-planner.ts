@@ -68,8 +68,14 @@ export class PoolPlanner {
     this.timer = undefined;
   }
 
+  /** No new pass of `pool`, and no action of the one under way after its current one. */
   suspend(pool: string): void {
     this.suspended.add(pool);
+  }
+
+  /** Resolves once `pool`'s pass in flight (if any) has ended: after suspend(), nothing of the planner acts on it. */
+  async passEnded(pool: string): Promise<void> {
+    await this.running.get(pool);
   }
 
   resume(pool: string): void {
@@ -118,7 +124,10 @@ export class PoolPlanner {
     const refusal = needsPlacement(planned) ? await this.deps.placement.checkPool(pool) : null;
     this.noteRefusal(name, refusal);
     const actions = placeSpareActions(planned, desktops, await this.deps.placement.hostsNotUp(), refusal === null);
-    for (const action of actions) await this.run(pool, action);
+    for (const action of actions) {
+      if (this.suspended.has(name)) return; // the pool is being deleted: its desktops are the delete's now
+      await this.run(pool, action);
+    }
     await this.enforceIdle(pool, desktops);
   }
 

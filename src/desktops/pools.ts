@@ -185,6 +185,10 @@ export class PoolService extends EventEmitter<PoolServiceEvents> {
       return all;
     });
     try {
+      // A pass under way when the pool was suspended ends its current action (a surplus spare retired, a spare created).
+      await this.planner.passEnded(name);
+      const created = (await poolDesktopsOf(this.ctx.db, name)).filter((d) => !desktops.some((o) => o.name === d.name));
+      desktops.push(...created);
       for (const d of desktops) {
         // A planner pass already under way when the pool was suspended may retire a surplus spare first: gone is retired.
         await this.machine.fire(d.name, { type: 'retire' }).catch((err: unknown) => {
