@@ -64,6 +64,8 @@ export const HostViewBody = z
       })
       .strict()
       .nullable(),
+    qemu: z.object({ version: z.string().nullable(), accel: z.enum(['kvm', 'tcg']) }).strict().nullable(),
+    qemuMismatch: z.string().nullable(),
   })
   .strict() satisfies z.ZodType<HostView>;
 

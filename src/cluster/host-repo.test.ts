@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HOST_SILENT_AFTER_MS } from './host-liveness.js';
 import type { HostLoad } from './placement.js';
-import { agentReady, agentViewOf, hostLoadsOf, hostStateNow, type HostsSnapshot } from './host-repo.js';
+import { agentReady, agentViewOf, hostLoadsOf, hostStateNow, hostViewOf, type HostsSnapshot } from './host-repo.js';
 
 const NOW = Date.parse('2026-12-04T06:00:00.000Z');
 const ago = (ms: number) => new Date(NOW - ms).toISOString();
@@ -48,6 +48,19 @@ test('loads from a snapshot: usage and per-pool counts by host; a host with noth
   // Its QEMU as its hello said (placement's fit for a template's clone); not known without a report that says it.
   const reported = { ...remote, name: 'e', agent_report: '{"qemuVersion":"7.2.22","accel":"kvm"}' };
   assert.deepEqual(hostLoadsOf({ ...snap, rows: [row('a'), remote, reported] }, NOW, undefined, undefined, true).map((l) => l.qemu), [undefined, undefined, { version: '7.2.22', accel: 'kvm' }]);
+});
+
+test("a host's view: the controller's QEMU from its host check, an agent's from its hello, flagged when it differs", () => {
+  const row = (name: string, report: string | null) => ({ name, state: 'up', labels: '[]', labels_from: 'api', memory_mib: 8192, vcpus: 4, memory_overcommit: 1.5, cpu_overcommit: 16, heartbeat_at: ago(0), agent_credential_sha256: report === null ? null : 'ab'.repeat(32), cert_fingerprint: null, agent_report: report, agent_linked_at: ago(0), created_at: ago(0), updated_at: ago(0) });
+  const rows = [row('ctl', null), row('same', '{"qemuVersion":"7.2.22","accel":"tcg"}'), row('newer', '{"qemuVersion":"8.0.0","accel":"tcg"}'), row('silent', '{}')];
+  const snap: HostsSnapshot = { rows, usage: new Map(), poolDesktops: new Map() };
+  const own = { version: '7.2.22', accel: 'tcg' as const };
+  const views = rows.map((r) => hostViewOf(r, snap, 'ctl', NOW, null, undefined, own));
+  assert.deepEqual(views.map((v) => v.qemu), [own, own, { version: '8.0.0', accel: 'tcg' }, null]);
+  assert.deepEqual(views.map((v) => v.qemuMismatch === null), [true, true, false, true]);
+  assert.match(views[2]!.qemuMismatch!, /^runs QEMU 8\.0\.0 \(the controller's: 7\.2\.22\)/);
+  // Without the controller's own (a view built before its host check answered), nothing is flagged.
+  assert.equal(hostViewOf(rows[2]!, snap, 'ctl', NOW).qemuMismatch, null);
 });
 
 test("an agent is ready once it heartbeats on its current link: linked but silent since (joining the lockspace) it takes nothing", () => {

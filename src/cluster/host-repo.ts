@@ -6,7 +6,7 @@ import { DESKTOP_STATES, type DesktopState } from '../contract/pools.js';
 import type { HostAgentReport, HostAgentView, HostCapacityView, HostState, HostStorage, HostUsage, HostView, KsmReport } from '../contract/hosts.js';
 import type { Store } from '../store/db.js';
 import type { HostTable } from '../store/schema-hosts.js';
-import type { HostLoad } from './placement.js';
+import { type HostLoad, type HostQemu, qemuMismatchWithController } from './placement.js';
 import { dbNowIso } from './db-clock.js';
 import { type HostJudgement, hostLiveness, type StorageLiveness } from './host-liveness.js';
 
@@ -89,8 +89,9 @@ export async function hostsSnapshot(db: Store): Promise<HostsSnapshot> {
 }
 
 /** `controllerKsm`: KSM as read on the controller's own host (other hosts' sysfs is not readable from here). */
-export function hostViewOf(row: HostRow, snap: HostsSnapshot, controller: string, nowMs: number, controllerKsm: KsmReport | null = null, storage?: StorageView): HostView {
+export function hostViewOf(row: HostRow, snap: HostsSnapshot, controller: string, nowMs: number, controllerKsm: KsmReport | null = null, storage?: StorageView, controllerQemu: HostQemu | null = null): HostView {
   const judged = hostJudgementNow(row, nowMs, controller, storage);
+  const qemu = row.name === controller ? controllerQemu : (qemuOf(row).qemu ?? null);
   return {
     name: row.name,
     state: judged.state,
@@ -104,6 +105,8 @@ export function hostViewOf(row: HostRow, snap: HostsSnapshot, controller: string
     storage: storageOf(row),
     ksm: row.name === controller ? controllerKsm : null,
     agent: agentViewOf(row),
+    qemu,
+    qemuMismatch: row.name === controller ? null : qemuMismatchWithController(qemu, controllerQemu),
   };
 }
 

@@ -16,7 +16,7 @@ import { dbNowIso } from './db-clock.js';
 import type { HostFencer } from './host-fence.js';
 import type { StorageLiveness } from './host-liveness.js';
 import { hostContents, hostGet, hostJudgementNow, hostLoadsOf, hostsSnapshot, hostStateNow, hostViewOf, requireHost, type StorageView } from './host-repo.js';
-import { type Placement, type PlacementNeed, placeDesktop, desktopsThatFit, templateUnfitOn } from './placement.js';
+import { type HostQemu, type Placement, type PlacementNeed, placeDesktop, desktopsThatFit, templateUnfitOn } from './placement.js';
 
 export const HEARTBEAT_EVERY_MS = 10_000;
 /** Nova's defaults (ram_allocation_ratio 1.5, cpu_allocation_ratio 16): desktops idle most of the time. */
@@ -32,6 +32,8 @@ export interface HostServiceOptions {
   labels?: string[];
   /** Measured at start: the machine's memory and CPUs. */
   capacity?: Pick<HostCapacityView, 'memoryMiB' | 'vcpus'>;
+  /** This host's QEMU build and accelerator (the host check's): agents' hosts are compared with it. */
+  ownQemu?: () => Promise<HostQemu>;
 }
 
 export interface HostServiceEvents {
@@ -144,9 +146,9 @@ export class HostService extends EventEmitter<HostServiceEvents> {
   }
 
   async list(): Promise<HostView[]> {
-    const [snap, ksm] = await Promise.all([hostsSnapshot(this.db), this.ksm.read()]);
+    const [snap, ksm, qemu] = await Promise.all([hostsSnapshot(this.db), this.ksm.read(), this.ownQemu()]);
     const now = snap.nowMs ?? Date.now();
-    return snap.rows.map((r) => hostViewOf(r, snap, this.opts.name, now, ksm, this.storage));
+    return snap.rows.map((r) => hostViewOf(r, snap, this.opts.name, now, ksm, this.storage, qemu));
   }
 
   async show(name: string): Promise<HostDetail> {
@@ -155,7 +157,11 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     const row = snap.rows.find((r) => r.name === name);
     if (!row) throw new ArdesiaError('HOST_NOT_FOUND', `host ${name} is not known`);
     const ksm = name === this.opts.name ? await this.ksm.read() : null;
-    return { ...hostViewOf(row, snap, this.opts.name, snap.nowMs ?? Date.now(), ksm, this.storage), ...(await hostContents(this.db, name)) };
+    return { ...hostViewOf(row, snap, this.opts.name, snap.nowMs ?? Date.now(), ksm, this.storage, await this.ownQemu()), ...(await hostContents(this.db, name)) };
+  }
+
+  private ownQemu(): Promise<HostQemu | null> {
+    return this.opts.ownQemu?.() ?? Promise.resolve(null);
   }
 
   /** KSM on this daemon's own host, read now (/metrics). */

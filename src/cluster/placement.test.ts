@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type HostLoad, type PlacementNeed, hostFreeMiB, hostFreeVcpus, hostMemoryLimitMiB, hostReserveMiB, placeDesktop, desktopsThatFit, templateUnfitOn } from './placement.js';
+import { type HostLoad, type PlacementNeed, hostFreeMiB, hostFreeVcpus, hostMemoryLimitMiB, hostReserveMiB, placeDesktop, desktopsThatFit, qemuMismatchWithController, templateUnfitOn } from './placement.js';
 
 const h = (name: string, over: Partial<HostLoad> = {}): HostLoad => ({
   name,
@@ -125,3 +125,14 @@ test("why a host's QEMU cannot load a template: its build, its accelerator, or b
   assert.equal(templateUnfitOn(h('a2', { qemu: { ...QEMU, accel: 'kvm' } }), { restoreFrom: { ...TEMPLATE, vmAccel: 'tcg' } }), null);
   assert.equal(templateUnfitOn(h('a2', { qemu: { version: null, accel: 'kvm' } }), { restoreFrom: TEMPLATE }), `host a2 runs QEMU of an unknown version (the template's: ${QEMU.version}) and KVM (the template's: TCG)`);
 });
+
+const AFRESH = "restore templates cannot load here, so restore pools' desktops boot afresh on this host";
+const MISMATCHES: Array<[string, HostLoad['qemu'] | null, HostLoad['qemu'] | null, string | null]> = [
+  ['the same build and accelerator', QEMU, QEMU, null],
+  ["the host's QEMU not known yet", null, QEMU, null],
+  ["the controller's QEMU missing", OLD_QEMU, { version: null, accel: 'tcg' }, null],
+  ['another build', OLD_QEMU, QEMU, `runs QEMU ${OLD_QEMU.version} (the controller's: ${QEMU.version}): ${AFRESH}`],
+  ['KVM where the controller has TCG', { ...QEMU, accel: 'kvm' }, QEMU, `runs KVM (the controller's: TCG): ${AFRESH}`],
+  ['no QEMU on the host', { version: null, accel: 'tcg' }, QEMU, `runs QEMU of an unknown version (the controller's: ${QEMU.version}): ${AFRESH}`],
+];
+for (const [name, host, controller, want] of MISMATCHES) test(`a host's QEMU against the controller's: ${name}`, () => assert.equal(qemuMismatchWithController(host ?? null, controller ?? null), want));

@@ -117,12 +117,27 @@ const REFUSAL_ADVICE: Record<PlacementRefusalCode, string> = {
 export function templateUnfitOn(host: Pick<HostLoad, 'name' | 'qemu'>, need: Pick<PlacementNeed, 'restoreFrom'>): string | null {
   const from = need.restoreFrom;
   if (!from || !host.qemu) return null;
-  const differs: string[] = [];
-  if (host.qemu.version !== from.qemuVersion) differs.push(`QEMU ${host.qemu.version ?? 'of an unknown version'} (the template's: ${from.qemuVersion})`);
-  // A VM that asks for TCG runs under TCG on any host; otherwise under the host's own accelerator.
-  const accel = from.vmAccel === 'tcg' ? 'tcg' : host.qemu.accel;
-  if (accel !== from.accel) differs.push(`${accel.toUpperCase()} (the template's: ${from.accel.toUpperCase()})`);
+  const differs = qemuDifferences(host.qemu, { version: from.qemuVersion, accel: from.accel }, from.vmAccel ?? 'auto', "the template's");
   return differs.length === 0 ? null : `host ${host.name} runs ${differs.join(' and ')}`;
+}
+
+/** Why restore templates, built on the controller's host, cannot load on another host for a pool that leaves the
+ *  accelerator to the host: its QEMU build or accelerator differs from the controller's. null when both match or
+ *  either is not known. */
+export function qemuMismatchWithController(host: HostQemu | null, controller: HostQemu | null): string | null {
+  if (!host || !controller || controller.version === null) return null;
+  const differs = qemuDifferences(host, { version: controller.version, accel: controller.accel }, 'auto', "the controller's");
+  return differs.length === 0 ? null : `runs ${differs.join(' and ')}: restore templates cannot load here, so restore pools' desktops boot afresh on this host`;
+}
+
+/** The differences, worded, between the QEMU a host runs and the one a saved state was (or is) made under. */
+function qemuDifferences(host: HostQemu, saved: { version: string; accel: 'kvm' | 'tcg' }, vmAccel: 'auto' | 'kvm' | 'tcg', whose: string): string[] {
+  const differs: string[] = [];
+  if (host.version !== saved.version) differs.push(`QEMU ${host.version ?? 'of an unknown version'} (${whose}: ${saved.version})`);
+  // A VM that asks for TCG runs under TCG on any host; otherwise under the host's own accelerator.
+  const accel = vmAccel === 'tcg' ? 'tcg' : host.accel;
+  if (accel !== saved.accel) differs.push(`${accel.toUpperCase()} (${whose}: ${saved.accel.toUpperCase()})`);
+  return differs;
 }
 
 /** Sort key of a fitting host: the pool's desktops there, whether a clone restores there, memory share after placing,

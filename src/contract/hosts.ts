@@ -86,6 +86,12 @@ export interface HostView {
   ksm: KsmReport | null;
   /** The remote agent of the host; null for the controller's own host (its agent is embedded). */
   agent: HostAgentView | null;
+  /** The QEMU build and accelerator the host runs (the controller's own: its host check; an agent's: its hello); null
+   *  while not known. */
+  qemu: { version: string | null; accel: 'kvm' | 'tcg' } | null;
+  /** Why restore templates (built on the controller's host) cannot load on this host, so that restore pools' desktops
+   *  boot afresh here: its QEMU build or accelerator differs from the controller's. null when they can, or not known. */
+  qemuMismatch: string | null;
 }
 
 /** A host and what is left on it: `host show`, and what a drain waits for. */

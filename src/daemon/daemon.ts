@@ -166,6 +166,10 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
     memoryOvercommit: opts.memoryOvercommit ?? DEFAULT_MEMORY_OVERCOMMIT,
     cpuOvercommit: opts.cpuOvercommit ?? DEFAULT_CPU_OVERCOMMIT,
     ...(opts.hostLabels !== undefined ? { labels: opts.hostLabels } : {}),
+    ownQemu: async () => {
+      const report = await hostReport;
+      return { version: report.qemu.version, accel: report.accel };
+    },
   });
   await hosts.register();
   // Remote agents (PostgreSQL only): tokens, and links that mark their hosts up; a removed host's link ends.

@@ -30,7 +30,7 @@ function userView(u: Partial<UserView> & { name: string }): UserView {
 
 function hostView(name: string, labels: string[], labelsFrom: HostView['labelsFrom']): HostView {
   const capacity = { memoryMiB: 8192, vcpus: 4, memoryOvercommit: 1.5, cpuOvercommit: 16 };
-  return { name, state: 'up', stateReason: null, labels, labelsFrom, capacity, used: { memoryMiB: 0, vcpus: 0, runningVms: 0, desktopsInSession: 0, spares: 0 }, heartbeatAt: 't', controller: false, storage: 'shared', ksm: null, agent: null };
+  return { name, state: 'up', stateReason: null, labels, labelsFrom, capacity, used: { memoryMiB: 0, vcpus: 0, runningVms: 0, desktopsInSession: 0, spares: 0 }, heartbeatAt: 't', controller: false, storage: 'shared', ksm: null, agent: null, qemu: null, qemuMismatch: null };
 }
 
 /** The state an apply of `s` leaves: what the API then shows. */

@@ -205,7 +205,14 @@ test("a restore pool's clone placed on a host whose QEMU is another build than t
       assert.notEqual(p.template?.state, 'failed', `the template failed: ${p.template?.reason}`);
       return p.template?.state === 'ready' ? p.template.key! : undefined;
     }, 300_000, 500);
-    assert.equal((await controller.api().request<HostView[]>('GET', '/v1/hosts')).find((h) => h.name === 'a2')?.agent?.qemuVersion, A2_QEMU_VERSION);
+    const hosts = await controller.api().request<HostView[]>('GET', '/v1/hosts');
+    assert.equal(hosts.find((h) => h.name === 'a2')?.agent?.qemuVersion, A2_QEMU_VERSION);
+    // The hosts' list flags a2 against the controller's own QEMU (its host check), and only a2.
+    const ownQemu = hosts.find((h) => h.controller)!.qemu!.version!;
+    assert.deepEqual(hosts.map((h) => [h.name, h.qemuMismatch !== null]).sort(), [['a1', false], ['a2', true], ['a3', false], ['ctl', false]]);
+    const shown = await controller.cli(['host', 'show', 'a2']);
+    assert.ok(shown.stdout.includes(`  QEMU     differs from the controller's host: it runs QEMU ${A2_QEMU_VERSION} (the controller's: ${ownQemu}): restore templates cannot load here`), shown.stdout);
+    assert.match((await controller.cli(['host', 'list'])).stdout, /^a2 .*, QEMU differs/m);
     await controller.api().request('PATCH', '/v1/pools/unfit', { warmSpares: 1 });
     const [spare] = await untilDesktops(controller, 'unfit', 'a booted spare on a2', (ds) => ds.length === 1 && ds[0]!.state === 'ready', 300_000);
     assert.equal(spare!.host, 'a2');

@@ -37,7 +37,16 @@ export function HostsPage() {
           { label: 'VMs', render: (h) => String(h.used.runningVms) },
           { label: 'KSM', render: (h) => ksmCell(h.ksm) },
           { label: 'Storage', render: (h) => (h.storage === 'local' ? 'its own (image copies)' : 'shared') },
-          { label: 'Agent', render: (h) => (h.controller ? 'embedded' : h.agent === null ? 'no hello yet' : `${h.agent.linked ? (h.agent.ready ? 'linked' : 'linked, not ready') : 'not linked'}, ${h.agent.accel}${h.agent.qemuVersion ? `, QEMU ${h.agent.qemuVersion}` : ''}`) },
+          { label: 'Agent', render: (h) => (h.controller ? 'embedded' : h.agent === null ? 'no hello yet' : h.agent.linked ? (h.agent.ready ? 'linked' : 'linked, not ready') : 'not linked') },
+          {
+            label: 'QEMU',
+            render: (h) => (
+              <>
+                {h.qemu ? `${h.qemu.version ?? 'missing'}, ${h.qemu.accel}` : '—'}
+                {h.qemuMismatch && <span className="badge badge-qemu-differs" title={h.qemuMismatch}>differs from the controller's</span>}
+              </>
+            ),
+          },
           { label: 'Labels', render: (h) => `${h.labels.join(', ') || '—'}${h.labelsFrom === 'serve' ? ' (serve --host-label)' : ''}` },
           { label: 'Heartbeat', render: (h) => timeAgo(h.heartbeatAt) },
           {
