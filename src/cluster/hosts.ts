@@ -16,7 +16,7 @@ import { dbNowIso } from './db-clock.js';
 import type { HostFencer } from './host-fence.js';
 import type { StorageLiveness } from './host-liveness.js';
 import { hostContents, hostGet, hostJudgementNow, hostLoadsOf, hostsSnapshot, hostStateNow, hostViewOf, requireHost, type StorageView } from './host-repo.js';
-import { type HostQemu, type Placement, type PlacementNeed, placeDesktop, desktopsThatFit, templateUnfitOn } from './placement.js';
+import { type HostLoad, type HostQemu, type Placement, type PlacementNeed, placeDesktop, desktopsThatFit, templateUnfitOn } from './placement.js';
 
 export const HEARTBEAT_EVERY_MS = 10_000;
 /** Nova's defaults (ram_allocation_ratio 1.5, cpu_allocation_ratio 16): desktops idle most of the time. */
@@ -271,8 +271,13 @@ export class HostService extends EventEmitter<HostServiceEvents> {
   }
 
   async place(need: PlacementNeed, remoteAgents = false): Promise<Placement> {
+    return placeDesktop(await this.loads(remoteAgents), need);
+  }
+
+  /** Every host placement may choose now, with its load (hosts run by a remote agent with `remoteAgents`). */
+  private async loads(remoteAgents: boolean): Promise<HostLoad[]> {
     const snap = await hostsSnapshot(this.db);
-    return placeDesktop(hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage, remoteAgents), need);
+    return hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage, remoteAgents);
   }
 
   /** Where a VM moving by live migration from `from` goes: another agent's host that takes new VMs, or only `onto`
@@ -280,8 +285,7 @@ export class HostService extends EventEmitter<HostServiceEvents> {
   async placeMigration(need: PlacementNeed, from: string, onto?: string): Promise<string> {
     if (onto !== undefined) await requireHost(this.db, onto);
     if (onto === from) return from; // the caller refuses it, saying where the VM is
-    const snap = await hostsSnapshot(this.db);
-    const loads = hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage, true).filter((h) => (h.name !== this.opts.name || onto === h.name) && h.name !== from && (onto === undefined || h.name === onto));
+    const loads = (await this.loads(true)).filter((h) => (h.name !== this.opts.name || onto === h.name) && h.name !== from && (onto === undefined || h.name === onto));
     const p = placeDesktop(loads, need);
     if (p.kind === 'refuse') throw new ArdesiaError(p.code, p.message);
     return p.host;
@@ -295,8 +299,7 @@ export class HostService extends EventEmitter<HostServiceEvents> {
 
   /** Desktops of the pool the hosts can run at once (its running ones included), for the spare schedule. */
   async poolCapacity(pool: Pool): Promise<number> {
-    const snap = await hostsSnapshot(this.db);
-    return desktopsThatFit(hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage, true), poolNeed(pool));
+    return desktopsThatFit(await this.loads(true), poolNeed(pool));
   }
 
   /** VmPlacer for the VM manager: a pool desktop's VM is placed with its pool's labels and spread. */
@@ -314,8 +317,7 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     const need = opts.restoreFrom ? { ...stored, restoreFrom: opts.restoreFrom } : stored;
     // A pool's desktop may go to an agent's host (a template being built never does: opts.localOnly).
     const onAgents = !opts.localOnly && (pool !== undefined || !(await this.isDesktopVm(name)));
-    const snap = await hostsSnapshot(this.db);
-    const loads = hostLoadsOf(snap, snap.nowMs ?? Date.now(), this.opts.name, this.storage, onAgents);
+    const loads = await this.loads(onAgents);
     const p = placeDesktop(loads, need);
     if (p.kind === 'refuse') throw new ArdesiaError(p.code, p.message);
     // On another host whose QEMU cannot load the template, the clone boots afresh there and the template is kept; on this
