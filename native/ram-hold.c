@@ -6,6 +6,9 @@
 //   ram-hold new BYTES    an empty memfd of BYTES (the template QEMU maps it shared and fills it);
 //                         stdin "seal\n" then seals it against writes once that QEMU has exited
 //   ram-hold load FILE    a memfd filled from FILE (all-zero blocks left as holes), sealed at once
+//   ram-hold adopt PATH BYTES   the memfd PATH names (/proc/PID/fd/K of a clone's QEMU after a daemon restart), held
+//                         only if it is BYTES long and already sealed against writes, shrinking and growing (the
+//                         daemon then checks its bytes against the template's sha256 before any clone maps it)
 //
 // Prints "fd N\n" (the daemon opens /proc/PID/fd/N and hands that to QEMU), answers "sealed\n" or
 // "error MESSAGE\n", and lives until stdin closes (the memfd lives as long as a holder or a mapping does).
@@ -67,22 +70,46 @@ static int load(const char *path) {
   return fd;
 }
 
+/* An existing memfd, held again: only one sealed as a template's RAM is (nobody can change its bytes any more). */
+static int adopt(const char *path, off_t bytes) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) return -1;
+  int seals = fcntl(fd, F_GET_SEALS);
+  int wanted = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW;
+  if (!S_ISREG(st.st_mode) || st.st_size != bytes || seals < 0 || (seals & wanted) != wanted) {
+    printf("error %s: not a sealed memfd of %lld bytes\n", path, (long long)bytes);
+    fflush(stdout);
+    exit(1);
+  }
+  return fd;
+}
+
+/* BYTES as given on the command line: a positive multiple of the page size, or the usage error. */
+static off_t bytes_arg(const char *text) {
+  char *end;
+  errno = 0;
+  long long bytes = strtoll(text, &end, 10);
+  if (errno || *end != '\0' || bytes <= 0 || bytes % 4096 != 0) {
+    fprintf(stderr, "BYTES must be a positive multiple of 4096, not \"%s\"\n", text);
+    exit(2);
+  }
+  return (off_t)bytes;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 3 || (strcmp(argv[1], "new") != 0 && strcmp(argv[1], "load") != 0)) {
-    fprintf(stderr, "usage: ram-hold new BYTES | ram-hold load FILE\n");
+  int known = argc == 3 && (strcmp(argv[1], "new") == 0 || strcmp(argv[1], "load") == 0);
+  if (!known && !(argc == 4 && strcmp(argv[1], "adopt") == 0)) {
+    fprintf(stderr, "usage: ram-hold new BYTES | ram-hold load FILE | ram-hold adopt PATH BYTES\n");
     return 2;
   }
   int fd;
   if (strcmp(argv[1], "new") == 0) {
-    char *end;
-    errno = 0;
-    long long bytes = strtoll(argv[2], &end, 10);
-    if (errno || *end != '\0' || bytes <= 0 || bytes % 4096 != 0) {
-      fprintf(stderr, "BYTES must be a positive multiple of 4096, not \"%s\"\n", argv[2]);
-      return 2;
-    }
-    fd = create((off_t)bytes);
+    fd = create(bytes_arg(argv[2]));
     if (fd < 0) return fail("creating the memfd");
+  } else if (strcmp(argv[1], "adopt") == 0) {
+    fd = adopt(argv[2], bytes_arg(argv[3]));
+    if (fd < 0) return fail(argv[2]);
   } else {
     fd = load(argv[2]);
     if (fd < 0) return fail(argv[2]);

@@ -19,6 +19,7 @@ import { verifiedVersionPath } from '../images/versions.js';
 import { hasClipboardAgent } from '../hypervisor/saved-state/clipboard-agent.js';
 import { machineOf, qemuVersionText } from '../hypervisor/saved-state/manifest.js';
 import { RamHold } from '../hypervisor/saved-state/shared-ram.js';
+import { templateRamHold } from '../hypervisor/saved-state/ram-adopt.js';
 import { TEMPLATE_FORMAT, TemplateManifest, templateDevicesFingerprint, templateKey, type TemplateToLoad } from '../hypervisor/saved-state/template.js';
 import { withTimeout } from '../lib/with-timeout.js';
 import { createLinkedClone, readQcow2Header } from '../storage/index.js';
@@ -36,7 +37,8 @@ interface Built {
   dir: string;
   /** The files' stat when their sha256 was last checked: unchanged files are not hashed again. */
   checked: Map<string, string>;
-  /** The sealed RAM memfd clones map: the one the template ran on, or loaded from ram.bin after a daemon restart. */
+  /** The sealed RAM memfd clones map: the one the template ran on, or after a daemon restart a running clone's held
+   *  again (ram-adopt.ts) or ram.bin loaded. */
   ram?: Promise<RamHold>;
 }
 
@@ -133,9 +135,13 @@ export class PoolTemplates {
     void this.ensure(pool, image, version, key);
   }
 
-  /** The template's RAM memfd, loaded from its verified ram.bin once per daemon (a failed load is tried again). */
+  /** The template's RAM memfd once per daemon: a running clone's, held again, or loaded from its verified ram.bin (a
+   *  failed load is tried again). */
   private ramOf(built: Built): Promise<RamHold> {
-    built.ram ??= RamHold.load(join(built.dir, 'ram.bin'), built.manifest.ram.bytes);
+    built.ram ??= templateRamHold(join(built.dir, 'ram.bin'), built.manifest.ram).then(({ hold, adoptedFrom }) => {
+      if (adoptedFrom !== undefined) this.log.info({ template: built.manifest.key, pid: adoptedFrom }, `template ${built.manifest.key}: its RAM held again from a running clone's QEMU (pid ${adoptedFrom}), not loaded a second time`);
+      return hold;
+    });
     return built.ram.catch((err: Error) => {
       built.ram = undefined;
       throw err;

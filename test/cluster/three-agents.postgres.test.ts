@@ -180,12 +180,15 @@ test("a restore pool's clones restore on an agent's host from the template the c
     await until('the new agent of a3 ready', () => again.output.includes('agent ready: its host is as the controller wants') || undefined, 120_000, 200);
     await until('a3 back and ready', async () => ((await controller.api().request<HostView[]>('GET', '/v1/hosts')).find((h) => h.name === 'a3')?.agent?.ready === true) || undefined, 120_000, 500);
     assert.match(again.output, /\d+ running VM\(s\) found again/);
-    // The new agent loads the template's RAM for its first clone, and lets it go once no clone is wanted.
+    // The new agent holds again the template RAM its running clones map (not ram.bin loaded a second time) for its first
+    // clone, and lets it go once no clone is wanted.
     await controller.api().request('PATCH', '/v1/pools/clones', { maxDesktops: 4, warmSpares: 4 });
     const fourth = await untilDesktops(controller, 'clones', 'a fourth spare', (ds) => ds.length === 4 && ds.every((d) => d.state === 'ready'), 300_000);
     const added = fourth.find((d) => !ready.some((r) => r.name === d.name))!;
     assert.match(again.output, new RegExp(`vm ${added.name} restored from template ${key}`));
-    assert.match(again.output, new RegExp(`template ${key}: its RAM is held on this host`));
+    assert.match(again.output, new RegExp(`template ${key}: its RAM is held on this host \\(held again from a running clone's QEMU, pid \\d+\\)`));
+    const ramInode = (vm: string) => / (\d+) +\/memfd:ardesia-template-ram/.exec(readFileSync(`/proc/${qemuPidsUnder(join(a3.dataDir, 'runtime', vm))[0]}/maps`, 'utf8'))?.[1];
+    assert.equal(ramInode(added.name), ramInode(clones[0]!.name), 'the new clone maps the memfd the clone from before the restart maps');
     await controller.api().request('DELETE', '/v1/pools/clones');
     await until("a3 lets the template's RAM go", () => /template RAM \S+ram\.bin: no VM here wants it, it is let go/.test(agents.get('a3')!.output) || undefined, 60_000, 200);
   } finally {

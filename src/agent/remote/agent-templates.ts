@@ -1,14 +1,16 @@
 // Restore templates on an agent's host: a pool's clone placed here loads the template the controller built, from the
 // shared data folder. Its files are checked against the manifest the controller sent (the sha256 over the link is the
 // trust anchor, not the folder), and its RAM (ram.bin) is loaded once per host into a sealed memfd of this host's own
-// (shared-ram.ts), which every clone here maps privately. A memfd no desired VM names any more is let go; clones that
-// run keep their own mapping of it.
+// (shared-ram.ts), which every clone here maps privately; after an agent restart, the memfd its running clones map is
+// held again instead (ram-adopt.ts). A memfd no desired VM names any more is let go; clones that run keep their own
+// mapping of it.
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { VmRestoreFrom } from '../../contract/agent.js';
 import { ArdesiaError } from '../../contract/errors.js';
 import { failpointOn } from '../../lib/failpoint.js';
-import { RamHold } from '../../hypervisor/saved-state/shared-ram.js';
+import { templateRamHold } from '../../hypervisor/saved-state/ram-adopt.js';
+import type { RamHold } from '../../hypervisor/saved-state/shared-ram.js';
 import { TemplateManifest, type TemplateToLoad } from '../../hypervisor/saved-state/template.js';
 import type { HostImageChecks } from './image-checks.js';
 
@@ -46,10 +48,14 @@ export class AgentTemplates {
       const t0 = Date.now();
       // A test's stand-in for a RAM that cannot be held here (ram-hold missing, no memory for the memfd).
       if (failpointOn('agent-template-ram-unloadable')) throw new ArdesiaError('VM_STATE_RESTORE_FAILED', `template ${manifest.key}: its RAM could not be held on this host (failpoint)`);
-      hold = RamHold.load(from.ramFile, manifest.ram.bytes);
+      const held = templateRamHold(from.ramFile, manifest.ram);
+      hold = held.then((h) => h.hold);
       this.held.set(from.ramFile, hold);
-      hold.then(
-        () => this.log.info({ template: manifest.key, ramFile: from.ramFile, loadMs: Date.now() - t0, bytes: manifest.ram.bytes }, `template ${manifest.key}: its RAM is held on this host`),
+      held.then(
+        ({ adoptedFrom }) => {
+          const how = adoptedFrom === undefined ? '' : ` (held again from a running clone's QEMU, pid ${adoptedFrom})`;
+          this.log.info({ template: manifest.key, ramFile: from.ramFile, loadMs: Date.now() - t0, bytes: manifest.ram.bytes, adoptedFrom }, `template ${manifest.key}: its RAM is held on this host${how}`);
+        },
         () => this.held.delete(from.ramFile), // tried again at the next start
       );
     }

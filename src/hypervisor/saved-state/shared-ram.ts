@@ -79,6 +79,12 @@ export class RamHold {
     return RamHold.spawn(['load', file], bytes);
   }
 
+  /** The memfd `path` names (a clone's QEMU's /proc/PID/fd/K), held again if it is `bytes` long and sealed; its bytes
+   *  are not checked here (sha256()). */
+  static adopt(path: string, bytes: number): Promise<RamHold> {
+    return RamHold.spawn(['adopt', path, String(bytes)], bytes);
+  }
+
   private static async spawn(args: string[], bytes: number): Promise<RamHold> {
     const account = unprivilegedAccount();
     if (!existsSync(RAM_HOLD_PATH)) throw new ArdesiaError('VM_START_FAILED', `${RAM_HOLD_PATH} is missing (run \`node scripts/setup.mjs\` to build it from native/ram-hold.c)`);
@@ -112,10 +118,32 @@ export class RamHold {
 
   /** Writes the memfd to `file` (all-zero blocks left as holes) and returns its sha256 over every byte. */
   async saveTo(file: string): Promise<string> {
-    const hash = createHash('sha256');
     const zero = Buffer.alloc(COPY_BLOCK);
-    const from = await open(this.procPath, 'r');
     const to = await open(file, 'wx', 0o400);
+    try {
+      const sha256 = await this.eachBlock(async (chunk, at) => {
+        if (!chunk.equals(zero.subarray(0, chunk.length))) await to.write(chunk, 0, chunk.length, at);
+      });
+      await to.truncate(this.bytes);
+      await to.sync();
+      return sha256;
+    } catch (err) {
+      await rm(file, { force: true });
+      throw err;
+    } finally {
+      await to.close();
+    }
+  }
+
+  /** The sha256 over every byte of the memfd. */
+  sha256(): Promise<string> {
+    return this.eachBlock(async () => undefined);
+  }
+
+  /** Reads the memfd block by block, handing each to `use`; returns the sha256 over every byte. */
+  private async eachBlock(use: (chunk: Buffer, at: number) => Promise<void>): Promise<string> {
+    const hash = createHash('sha256');
+    const from = await open(this.procPath, 'r');
     try {
       const buf = Buffer.alloc(COPY_BLOCK);
       for (let at = 0; at < this.bytes;) {
@@ -123,18 +151,12 @@ export class RamHold {
         if (bytesRead === 0) throw new ArdesiaError('VM_STATE_SAVE_FAILED', `the template's RAM ended at ${at} of ${this.bytes} bytes`);
         const chunk = buf.subarray(0, bytesRead);
         hash.update(chunk);
-        if (!chunk.equals(zero.subarray(0, bytesRead))) await to.write(chunk, 0, bytesRead, at);
+        await use(chunk, at);
         at += bytesRead;
       }
-      await to.truncate(this.bytes);
-      await to.sync();
       return hash.digest('hex');
-    } catch (err) {
-      await rm(file, { force: true });
-      throw err;
     } finally {
       await from.close();
-      await to.close();
     }
   }
 
