@@ -22,6 +22,8 @@ export interface VmStatesHost {
   running(name: string): VmRuntime;
   runtimeOf(name: string): VmRuntime | undefined;
   start(name: string, adHoc: undefined, template: undefined, caller: StartCaller | undefined, opts: { stateVerified: boolean }): Promise<VmStatus>;
+  /** The host of a VM that runs under a remote agent now, or undefined. */
+  remoteHostOf(name: string): Promise<string | undefined>;
 }
 
 export interface SavedToDisk {
@@ -43,6 +45,7 @@ export class VmStates {
 
   private async stopToDiskLocked(name: string): Promise<SavedToDisk> {
     const rec = await this.vms.record(name);
+    await this.requireHere(name, 'saved');
     const rt = this.vms.running(name);
     if (!canSaveState(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}: only a running or paused VM's state can be saved`);
     // A transient VM is forgotten when QEMU exits: its state would belong to no VM.
@@ -82,6 +85,7 @@ export class VmStates {
    */
   async send(name: string): Promise<Readable> {
     await this.vms.record(name);
+    await this.requireHere(name, 'sent');
     if (this.vms.runtimeOf(name)) await this.stopToDisk(name);
     return this.lock.run(name, async () => {
       const files = savedStateFiles(this.dataDir, name);
@@ -89,6 +93,13 @@ export class VmStates {
       if (!manifest) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} is not running and has no saved state to send`);
       return savedStateSendStream(files, manifest, () => void savedStateRemove(files));
     });
+  }
+
+  /** States are saved on the controller's own host only: a VM running under an agent's is refused, saying how to move it. */
+  private async requireHere(name: string, what: 'saved' | 'sent'): Promise<void> {
+    const host = await this.vms.remoteHostOf(name);
+    if (host === undefined) return;
+    throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} runs on host ${host}: a VM's state is ${what} on the controller's own host only; move it there first (\`ardesia vm migrate ${name} --to HOST\`, HOST the one \`host list\` marks *), or stop it`);
   }
 
   /**

@@ -160,6 +160,16 @@ test("pause, unpause, reset and a screendump of a VM on the agent's host, throug
   assert.equal((await cli(['vm', 'reset', 'v1'])).code, 0);
   await until('v1 booted again after the reset', () => banners() > booted, 120_000);
   assert.equal((await status('v1')).pid, pid, 'the same QEMU: a reset, not a restart');
+  // Its state is saved on the controller's own host only: refused with the registry code and the way there, and it runs on.
+  for (const args of [['vm', 'stop', '--to-disk', 'v1'], ['vm', 'send', 'v1']]) {
+    const refused = await cli(args);
+    assert.notEqual(refused.code, 0, args.join(' '));
+    assert.match(refused.stderr, /Not yet done through an agent: saving a VM's state/, 'the registry hint of VM_REMOTE_NOT_SUPPORTED');
+    assert.match(refused.stderr, /vm v1 runs on host \S+: a VM's state is (saved|sent) on the controller's own host only; move it there first \(`ardesia vm migrate v1 --to HOST`/);
+  }
+  const after = await status('v1');
+  assert.equal(after.state, 'running');
+  assert.equal(after.pid, pid, 'the same QEMU, not stopped');
 });
 
 
