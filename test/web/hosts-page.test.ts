@@ -30,6 +30,10 @@ test('the Hosts page shows the host, drains it, and follows an undrain made else
   await row.getByText('up', { exact: true }).waitFor();
   assert.match(await row.innerText(), new RegExp(`0 of \\d+ MiB \\(${host!.capacity.memoryMiB} MiB × 1.5\\)`));
   assert.equal(await row.getByRole('button', { name: `Remove ${name}` }).isDisabled(), true, "the controller's own host cannot be removed");
+  // Its QEMU as its host check found it (here TCG); nothing to compare it with: no badge.
+  assert.ok(host!.qemu?.version, 'the host check found QEMU');
+  assert.ok((await row.innerText()).includes(`${host!.qemu!.version}, ${host!.qemu!.accel}`), await row.innerText());
+  assert.equal(await row.getByText("differs from the controller's").count(), 0);
 
   p.page.once('dialog', (d) => void d.accept());
   await row.getByRole('button', { name: `Drain ${name}` }).click();
