@@ -118,7 +118,7 @@ export const vmRoutes: ApiRoute[] = [
     response: VmStopBody,
     handler: async ({ app, params, body }) => {
       if (!body.toDisk) return app.vms.stop(params.name, body);
-      return { stopped: true, reason: (await app.vms.savedStates.stopToDisk(params.name)).reason };
+      return { stopped: true, reason: (await app.vms.savedStates.save(params.name)).reason };
     },
   }),
   defineRoute({

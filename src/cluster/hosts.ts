@@ -318,11 +318,14 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     // A pool's desktop may go to an agent's host (a template being built never does: opts.localOnly).
     const onAgents = !opts.localOnly && (pool !== undefined || !(await this.isDesktopVm(name)));
     const loads = await this.loads(onAgents);
-    const p = placeDesktop(loads, need);
+    // A saved state resumes only on the host it was saved on.
+    const candidates = opts.stateOn === undefined ? loads : loads.filter((l) => l.name === opts.stateOn);
+    const p = placeDesktop(candidates, need);
+    if (p.kind === 'refuse' && opts.stateOn !== undefined) throw new ArdesiaError('VM_STATE_HOST_UNAVAILABLE', `vm ${name}'s state is saved on host ${opts.stateOn}, which cannot take it now: ${candidates.length === 0 ? 'its agent is not linked and ready' : p.message}`);
     if (p.kind === 'refuse') throw new ArdesiaError(p.code, p.message);
     // On another host whose QEMU cannot load the template, the clone boots afresh there and the template is kept; on this
     // host, where templates are built, a QEMU of its own that changed makes the launch's check refuse it (and rebuild).
-    const unfit = p.host === this.opts.name ? null : templateUnfitOn(loads.find((l) => l.name === p.host)!, need);
+    const unfit = p.host === this.opts.name ? null : templateUnfitOn(candidates.find((l) => l.name === p.host)!, need);
     if (unfit !== null) throw new ArdesiaError('VM_TEMPLATE_HOST_UNFIT', `${name} was placed on host ${p.host}, where restore template ${opts.restoreFrom!.key} cannot load: ${unfit}`);
     return p.host;
   }

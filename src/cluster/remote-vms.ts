@@ -22,6 +22,10 @@ export const LOCAL_STORAGE_START_REPORT_WITHIN_MS = 30 * 60_000;
 const OPERATE_ANSWER_MS = 30_000;
 /** After a pause or unpause, how long its state may take to show in the agent's report. */
 const OPERATE_REPORT_WITHIN_MS = 10_000;
+/** A save to disk writes the guest's whole RAM on the VM's host (a TCG guest of a few GiB: a minute or more). */
+const SAVE_ANSWER_MS = 600_000;
+/** The agent reports the VM stopped with its state right after it answers. */
+const SAVE_REPORT_WITHIN_MS = 30_000;
 
 interface Waiter {
   name: string;
@@ -272,6 +276,16 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     const seen = shown && this.waitFor(rec.name, (o) => o.state === shown, OPERATE_REPORT_WITHIN_MS);
     await this.channel().command(rec.host, rec.name, { op }, OPERATE_ANSWER_MS);
     await seen;
+  }
+
+  async saveState(rec: VmRecord & { host: string }): Promise<void> {
+    const seen = this.waitFor(rec.name, (o) => o.state === 'stopped' && o.savedState === true, SAVE_REPORT_WITHIN_MS);
+    await this.channel().command(rec.host, rec.name, { op: 'state-save' }, SAVE_ANSWER_MS);
+    if (!(await seen)) throw new ArdesiaError('VM_STATE_SAVE_FAILED', `vm ${rec.name}: its agent on host ${rec.host} saved its state but has not reported it stopped with the state since`);
+  }
+
+  async discardState(rec: VmRecord & { host: string }): Promise<void> {
+    await this.channel().command(rec.host, rec.name, { op: 'state-discard' }, OPERATE_ANSWER_MS);
   }
 
   async read(rec: VmRecord & { host: string }, op: 'console-log' | 'qemu-log' | 'screendump', maxBytes: number): Promise<Buffer> {

@@ -257,7 +257,6 @@ test('protocol 10: an agent joining the lockspace says so while it may not heart
 });
 
 test("protocol 11: a clone's start carries its restore template; a failed start's report carries its registry code, a clone's its restore time", () => {
-  assert.equal(AGENT_PROTOCOL_VERSION, 11);
   const spec = { name: 'd1', memoryMiB: 256 };
   const restoreFrom = { stream: '/srv/ardesia/templates/k/1/state.bin', ramFile: '/srv/ardesia/templates/k/1/ram.bin', manifest: { key: '0123456789abcdef' } };
   const desired = { type: 'vm-desired' as const, full: false, vms: [{ name: 'd1', spec, desired: 'running' as const, generation: 3, restoreFrom }] };
@@ -273,4 +272,17 @@ test("protocol 11: a clone's start carries its restore template; a failed start'
   const running = { ...observed, state: 'running', pid: 42, accel: 'tcg', startedAt: '2026-12-07T00:00:00.000Z', exitReason: null, startFailedCode: undefined, restoreMs: 131 };
   assert.equal(agentMessageDecode(JSON.stringify({ type: 'vm-observed', full: false, vms: [running] })).ok, true);
   assert.equal(agentMessageDecode(JSON.stringify({ type: 'vm-observed', full: false, vms: [{ ...running, restoreMs: -1 }] })).ok, false);
+});
+
+test("protocol 12: a stop to disk and its discard are commands to the VM's agent; a stopped VM's report says a state is kept there", () => {
+  assert.equal(AGENT_PROTOCOL_VERSION, 12);
+  for (const op of ['state-save', 'state-discard']) {
+    const command = { type: 'vm-command' as const, id: 'AAAAAAAAAAAAAAAA', vm: 'v1', command: { op } };
+    assert.deepEqual(controllerMessageDecode(JSON.stringify(command)), { ok: true, message: command });
+    assert.equal(controllerMessageDecode(JSON.stringify({ ...command, command: { op, extra: 1 } })).ok, false);
+  }
+  assert.equal(controllerMessageDecode(JSON.stringify({ type: 'vm-command', id: 'AAAAAAAAAAAAAAAA', vm: 'v1', command: { op: 'state-load' } })).ok, false);
+  const observed = { name: 'v1', state: 'stopped', pid: null, accel: null, startedAt: null, generation: 4, exitReason: 'its state was saved', savedState: true };
+  assert.equal(agentMessageDecode(JSON.stringify({ type: 'vm-observed', full: false, vms: [observed] })).ok, true);
+  assert.equal(agentMessageDecode(JSON.stringify({ type: 'vm-observed', full: false, vms: [{ ...observed, savedState: false }] })).ok, false, 'said only when there is one');
 });

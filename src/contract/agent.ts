@@ -14,7 +14,7 @@ import { VmSpec } from './vm.js';
  * controller's end to dial instead of a WebSocket; 9: migrate-resume `ifStayed`, answered whether the VM runs there;
  * 10: `joining` while the host waits for the lockspace; 11: a restore clone's template in vm-desired, a failed start's
  * code in vm-observed). */
-export const AGENT_PROTOCOL_VERSION = 11;
+export const AGENT_PROTOCOL_VERSION = 12;
 /** The most of a log or a screendump one answer carries (base64 in a JSON frame under AGENT_FRAME_MAX_BYTES). */
 export const VM_COMMAND_DATA_MAX_BYTES = 2 * 1024 * 1024;
 /** A frame larger than this is not a message of this protocol (a host's full desired set is the largest: a few KiB per VM). */
@@ -151,6 +151,8 @@ export const VmObserved = z
     startFailedCode: z.custom<ErrorCode>(isErrorCode, 'a registry code').optional(),
     /** A restore template's clone that runs: how long its QEMU took to load the template's state, ms. */
     restoreMs: z.number().int().min(0).optional(),
+    /** A stopped VM whose state is saved on this host (vm stop --to-disk): its next start here resumes it. */
+    savedState: z.literal(true).optional(),
   })
   .strict();
 export type VmObserved = z.infer<typeof VmObserved>;
@@ -270,12 +272,15 @@ export const VmMigrateResume = z
   .strict();
 /** What `vm pause | unpause | reset` does on the controller's own host, done by the VM's agent on its own. */
 export const VmOperate = z.object({ op: z.enum(['pause', 'unpause', 'reset']) }).strict();
+/** `vm stop --to-disk` on the VM's host (its state saved in the agent's data folder, then QEMU quits; its next start
+ *  there resumes it), and `vm start --discard-state`'s deletion of that state: answered yes once done. */
+export const VmStateOp = z.object({ op: z.enum(['state-save', 'state-discard']) }).strict();
 /** The tail of the VM's console or QEMU log on its host, or a PNG of its screen: answered with `data`. */
 export const VmRead = z.object({ op: z.enum(['console-log', 'qemu-log', 'screendump']), maxBytes: z.number().int().min(1).max(VM_COMMAND_DATA_MAX_BYTES) }).strict();
 /** A one-time SPICE password set on the VM's QEMU by its agent (expired after use, as on the controller's own host):
  *  answered with `data`, the password in base64. */
 export const VmSpiceLogin = z.object({ op: z.literal('spice-login') }).strict();
-export const VmCommand = z.discriminatedUnion('op', [VmDiskPlug, VmDiskUnplug, VmDiskQuery, VmLeaseAcquire, VmLeaseRelease, VmMigrateIn, VmMigrateOut, VmMigrateResume, VmOperate, VmRead, VmSpiceLogin]);
+export const VmCommand = z.discriminatedUnion('op', [VmDiskPlug, VmDiskUnplug, VmDiskQuery, VmLeaseAcquire, VmLeaseRelease, VmMigrateIn, VmMigrateOut, VmMigrateResume, VmOperate, VmStateOp, VmRead, VmSpiceLogin]);
 export type VmCommand = z.infer<typeof VmCommand>;
 /** Controller → agent: one step on a running VM of its host, answered by a vm-command-result with the same id. */
 export const ControllerVmCommand = z.object({ type: z.literal('vm-command'), id: CommandId, vm: z.string().min(1).max(64), command: VmCommand }).strict();

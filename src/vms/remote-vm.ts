@@ -20,6 +20,11 @@ export interface RemoteVmDriver {
   operate(rec: VmRecord & { host: string }, op: 'pause' | 'unpause' | 'reset'): Promise<void>;
   /** The tail of its console or QEMU log on its host, or a PNG of its screen, through its agent. */
   read(rec: VmRecord & { host: string }, op: 'console-log' | 'qemu-log' | 'screendump', maxBytes: number): Promise<Buffer>;
+  /** vm stop --to-disk, done by its agent: its state saved in that host's data folder, then its QEMU quits; resolves once
+   *  its agent reports it stopped with the state kept there. */
+  saveState(rec: VmRecord & { host: string }): Promise<void>;
+  /** vm start --discard-state: its agent deletes the state saved on its host. */
+  discardState(rec: VmRecord & { host: string }): Promise<void>;
   /** The VM is no longer wanted on that host (removed, or placed elsewhere): its agent forgets it (now, or at its next link). */
   forget(rec: VmRecord & { host: string }): void;
 }

@@ -63,9 +63,11 @@ export interface VmManagerOptions {
 
 /** What a start asks of placement. `localOnly`: it needs the controller's own host (a saved state, a template being
  *  built, an owner's files); `sharedStorage`: what of it needs a host that mounts the shared data folder (a template's
- *  clone); `restoreFrom`: a template's clone, the QEMU the template was saved under (and its key, for the refusal). */
+ *  clone); `restoreFrom`: a template's clone, the QEMU the template was saved under (and its key, for the refusal);
+ *  `stateOn`: the agent's host its saved state is on, the only host that can resume it. */
 export interface VmPlacementAsk {
   localOnly: boolean;
+  stateOn?: string;
   sharedStorage?: string;
   restoreFrom?: { qemuVersion: string; accel: 'kvm' | 'tcg'; vmAccel: 'auto' | 'kvm' | 'tcg'; key: string };
 }

@@ -59,7 +59,7 @@ export class VmManager {
   constructor(private readonly opts: VmManagerOptions) {
     this.network = new VmNetwork((event) => opts.log.debug(event, 'local interface DHCP'));
     this.owners = new OwnerConfinement(opts.ownerPolicy, opts.dataDir);
-    this.savedStates = new VmStates(this, opts.store, opts.dataDir, this.lock);
+    this.savedStates = new VmStates(this, opts.store, opts.dataDir, this.lock, opts.remote);
   }
 
   private get runDir(): string {
@@ -94,6 +94,7 @@ export class VmManager {
       const rec = await this.record(name);
       if (this.runtimes.has(name) || this.runsRemotely(rec)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is running`);
       await vmDelete(this.db, name);
+      await savedStateRemove(savedStateFiles(this.opts.dataDir, name)); // a state of a VM no more would resume into a new one of its name
       if (this.opts.remote?.isRemote(rec.host)) this.opts.remote.forget({ ...rec, host: rec.host });
     });
   }
@@ -160,6 +161,7 @@ export class VmManager {
     if (opts.discardState) await savedStateRemove(stateFiles);
     const saved = savedStateRead(stateFiles);
     const resume: StateToResume | undefined = saved && { manifest: saved, files: stateFiles, verified: opts.stateVerified };
+    const stateOn = resume ? undefined : await this.savedStates.remoteStateHost(before, opts.discardState === true);
     const { spec: defined, created } = await specForStart(this.db, name, adHoc, template);
     try {
       const running = isConfined(caller) ? [...this.runtimes.values()].filter((rt) => this.chargedTo(rt.spec) === caller.name).map((rt) => rt.spec) : [];
@@ -175,7 +177,8 @@ export class VmManager {
         const sharedStorage = opts.fromTemplate ? `a clone of restore template ${opts.fromTemplate.manifest.key} (its files)` : undefined;
         const template = opts.fromTemplate?.manifest;
         const restoreFrom = template && { qemuVersion: template.qemuVersion, accel: template.accel, vmAccel: spec.accel, key: template.key };
-        const placed = await this.opts.placer.placeVm(name, spec, { localOnly, ...(sharedStorage ? { sharedStorage } : {}), ...(restoreFrom ? { restoreFrom } : {}) });
+        if (stateOn !== undefined && localOnly) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name}'s state is saved on host ${stateOn}, and this start runs on the controller's own host only (an owner's start): an administrator starts it there, or boot it afresh with --discard-state`);
+        const placed = await this.opts.placer.placeVm(name, spec, { localOnly, ...(stateOn ? { stateOn } : {}), ...(sharedStorage ? { sharedStorage } : {}), ...(restoreFrom ? { restoreFrom } : {}) });
         if (remote?.isRemote(placed)) {
           if (localOnly) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} was placed on host ${placed}, but this start runs on the controller's own host only`);
           remote.requireLinked(placed);

@@ -6,6 +6,7 @@ import type { StartCaller, VmStatus } from '../contract/vm.js';
 import { canSaveState } from '../hypervisor/lifecycle.js';
 import { qemuVersionText, SAVED_STATE_FORMAT, type SavedStateManifest, stateSeal } from '../hypervisor/saved-state/manifest.js';
 import type { VmRuntime } from '../hypervisor/vm-runtime.js';
+import type { RemoteVmDriver } from './remote-vm.js';
 import { hasClipboardAgent } from '../hypervisor/saved-state/clipboard-agent.js';
 import type { KeyedLock } from '../lib/keyed-lock.js';
 import { withTimeout } from '../lib/with-timeout.js';
@@ -36,7 +37,48 @@ export interface SavedToDisk {
 export const SAVED_TO_DISK_REASON = 'its state was saved (`ardesia vm start` resumes it, unless it was sent with `vm send`)';
 
 export class VmStates {
-  constructor(private readonly vms: VmStatesHost, private readonly store: Store, private readonly dataDir: string, private readonly lock: KeyedLock) {}
+  constructor(
+    private readonly vms: VmStatesHost,
+    private readonly store: Store,
+    private readonly dataDir: string,
+    private readonly lock: KeyedLock,
+    private readonly remote?: RemoteVmDriver,
+  ) {}
+
+  /** vm stop --to-disk wherever the VM runs: on this host (states/NAME/ here), or by the agent of the host it runs on (in
+   *  that host's data folder: its next start goes there and resumes it). */
+  async save(name: string): Promise<{ reason: string }> {
+    const rec = await this.vms.record(name);
+    const host = await this.vms.remoteHostOf(name);
+    if (host === undefined) return { reason: (await this.stopToDisk(name)).reason };
+    await this.remote!.saveState({ ...rec, host });
+    return { reason: `its state was saved on host ${host} (\`ardesia vm start\` resumes it there)` };
+  }
+
+  /** The agent's host a start must go to, to resume the state saved there (the VM's last report says it has one); with
+   *  `discard`, none: the state there is deleted first (or, its agent not linked, when that host's agent is back and
+   *  finds the VM placed elsewhere). */
+  async remoteStateHost(rec: VmRecord | undefined, discard: boolean): Promise<string | undefined> {
+    const host = rec?.observed?.savedState === true && this.remote?.isRemote(rec.host) ? rec.host : undefined;
+    if (host === undefined || !discard) return host;
+    await this.remote!.discardState({ ...rec!, host }).catch((err: unknown) => {
+      if (!(err instanceof ArdesiaError && err.code === 'AGENT_NOT_LINKED')) throw err;
+    });
+    return undefined;
+  }
+
+  /** Whether the VM has a state saved on this host (an agent reports it for its stopped VMs). */
+  has(name: string): boolean {
+    return savedStateRead(savedStateFiles(this.dataDir, name)) !== undefined;
+  }
+
+  /** The state saved on this host deleted (vm start --discard-state through an agent); refused while the VM runs. */
+  discard(name: string): Promise<void> {
+    return this.lock.run(name, async () => {
+      if (this.vms.runtimeOf(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is running: its saved state was consumed by its start`);
+      await savedStateRemove(savedStateFiles(this.dataDir, name));
+    });
+  }
 
   /** vm stop --to-disk: the running VM's state saved to states/NAME/, then QEMU quits; the next start resumes it. */
   stopToDisk(name: string): Promise<SavedToDisk> {
@@ -95,11 +137,13 @@ export class VmStates {
     });
   }
 
-  /** States are saved on the controller's own host only: a VM running under an agent's is refused, saying how to move it. */
+  /** A state is sent from the controller's own host only (its stop to disk there goes through save()): a VM running under an
+   *  agent's is refused, saying how to move it. */
   private async requireHere(name: string, what: 'saved' | 'sent'): Promise<void> {
     const host = await this.vms.remoteHostOf(name);
     if (host === undefined) return;
-    throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} runs on host ${host}: a VM's state is ${what} on the controller's own host only; move it there first (\`ardesia vm migrate ${name} --to HOST\`, HOST the one \`host list\` marks *), or stop it`);
+    const how = what === 'saved' ? `saved here only by \`vm stop --to-disk\`` : 'sent from the controller\'s own host only';
+    throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} runs on host ${host}: a VM's state is ${how}; move it there first (\`ardesia vm migrate ${name} --to HOST\`, HOST the one \`host list\` marks *), or stop it`);
   }
 
   /**

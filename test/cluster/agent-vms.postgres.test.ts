@@ -160,13 +160,11 @@ test("pause, unpause, reset and a screendump of a VM on the agent's host, throug
   assert.equal((await cli(['vm', 'reset', 'v1'])).code, 0);
   await until('v1 booted again after the reset', () => banners() > booted, 120_000);
   assert.equal((await status('v1')).pid, pid, 'the same QEMU: a reset, not a restart');
-  // Its state is saved on the controller's own host only: refused with the registry code and the way there, and it runs on.
-  for (const args of [['vm', 'stop', '--to-disk', 'v1'], ['vm', 'send', 'v1']]) {
-    const refused = await cli(args);
-    assert.notEqual(refused.code, 0, args.join(' '));
-    assert.match(refused.stderr, /Not yet done through an agent: saving a VM's state/, 'the registry hint of VM_REMOTE_NOT_SUPPORTED');
-    assert.match(refused.stderr, /vm v1 runs on host \S+: a VM's state is (saved|sent) on the controller's own host only; move it there first \(`ardesia vm migrate v1 --to HOST`/);
-  }
+  // Its state is sent from the controller's own host only: refused with the registry code and the way there, and it runs on.
+  const refused = await cli(['vm', 'send', 'v1']);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /Not yet done through an agent: sending a VM's state/, 'the registry hint of VM_REMOTE_NOT_SUPPORTED');
+  assert.match(refused.stderr, /vm v1 runs on host \S+: a VM's state is sent from the controller's own host only; move it there first \(`ardesia vm migrate v1 --to HOST`/);
   const after = await status('v1');
   assert.equal(after.state, 'running');
   assert.equal(after.pid, pid, 'the same QEMU, not stopped');
@@ -212,6 +210,56 @@ test("the serial console of a VM on the agent's host, through the controller: it
   // Closing the user's end closes the agent's.
   ws.close();
   await until("the agent's end closed too", () => /console stream of vm v1 closed/.test(agent.output));
+});
+
+test("vm stop --to-disk of a VM on the agent's host saves its state there; its start resumes it there, the same guest; --discard-state boots it afresh", { timeout: 300_000 }, async () => {
+  const shell = async (line: string, want: RegExp): Promise<void> => {
+    const ws = consoleSocket('v1', controller.api().endpoint.token);
+    const seen = { text: '' };
+    ws.on('message', (d: Buffer) => (seen.text += d.toString('latin1')));
+    await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
+    ws.send(`\n${line}\n`);
+    await consoleUntil(ws, want, seen);
+    ws.close();
+  };
+  await shell('echo kept-$((6*7)) > /tmp/mark; echo marked-$((2*3))', /marked-6/);
+  const saved = await cli(['vm', 'stop', '--to-disk', 'v1']);
+  assert.equal(saved.code, 0, saved.stderr);
+  assert.match(saved.stdout, /its state was saved on host a1 \(`ardesia vm start` resumes it there\)/);
+  const stopped = await status('v1');
+  assert.deepEqual([stopped.state, stopped.pid], ['stopped', null]);
+  assert.ok(existsSync(join(agentDir, 'states', 'v1', 'manifest.json')), "the state is in the agent's data folder");
+  assert.ok(!existsSync(join(controller.dataDir, 'states', 'v1')), "nothing of it on the controller's host");
+  // Only a1 can resume it: drained, its start is refused, saying where the state is (nothing started elsewhere).
+  assert.equal((await cli(['host', 'drain', 'a1'])).code, 0);
+  const refused = await cli(['vm', 'start', 'v1']);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /vm v1's state is saved on host a1, which cannot take it now: /);
+  assert.match(refused.stderr, /Start it once that host is up and its agent linked/, 'the hint of VM_STATE_HOST_UNAVAILABLE');
+  assert.equal((await status('v1')).state, 'stopped');
+  assert.equal((await cli(['host', 'undrain', 'a1'])).code, 0);
+  // The start goes to a1 and resumes there: the file the guest wrote to its RAM-backed /tmp is still there, no boot.
+  const banners = () => readFileSync(join(agentDir, 'logs', 'v1', 'console.log'), 'latin1').split(g.amd64.banner).length - 1;
+  const bootsBefore = banners();
+  assert.equal((await cli(['vm', 'start', 'v1'])).code, 0);
+  await until('the agent resumed v1', () => /vm v1 resumed from its saved state/.test(agent.output));
+  const resumed = await status('v1');
+  assert.equal(resumed.state, 'running');
+  assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, ['v1']);
+  await shell('cat /tmp/mark', /kept-42/);
+  assert.equal(banners(), bootsBefore, 'resumed, not booted');
+  assert.ok(!existsSync(join(agentDir, 'states', 'v1')), 'the state consumed by its start');
+  // Saved again, then started afresh: the state on a1 is deleted and the guest boots.
+  assert.equal((await cli(['vm', 'stop', '--to-disk', 'v1'])).code, 0);
+  assert.ok(existsSync(join(agentDir, 'states', 'v1', 'manifest.json')));
+  assert.equal((await cli(['vm', 'start', '--discard-state', 'v1'])).code, 0);
+  await until('v1 booted afresh', () => banners() > bootsBefore, 120_000);
+  assert.ok(!existsSync(join(agentDir, 'states', 'v1')), "the state deleted on the agent's host");
+  const fresh = await status('v1');
+  assert.equal(fresh.state, 'running');
+  // The tests after this one follow v1's QEMU of now.
+  pid = fresh.pid!;
+  startedAt = fresh.startedAt;
 });
 
 /** v1's display opened through the controller as the root user, its RFB greeting and a first framebuffer update read. */

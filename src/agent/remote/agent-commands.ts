@@ -13,7 +13,7 @@ type Command = Extract<ControllerMessage, { type: 'vm-command' }> & { command: {
 /** The migration's steps (agent-migration.ts): not on a VM's running QEMU alone. */
 export type MigrationOp = 'migrate-in' | 'migrate-out' | 'migrate-resume';
 /** Done by the agent's own VM manager (agent-vms.ts), as on the controller's host: a log is there for a stopped VM too. */
-export type ManagerOp = 'pause' | 'unpause' | 'reset' | 'console-log' | 'qemu-log' | 'screendump';
+export type ManagerOp = 'pause' | 'unpause' | 'reset' | 'state-save' | 'state-discard' | 'console-log' | 'qemu-log' | 'screendump';
 type Result = Extract<AgentMessage, { type: 'vm-command-result' }>;
 /** The steps answered yes or no on the VM's QEMU (the SPICE password is answered with data). */
 type QemuStep = Exclude<VmCommand, { op: MigrationOp | ManagerOp | 'spice-login' }>;

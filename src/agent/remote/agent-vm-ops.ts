@@ -1,4 +1,4 @@
-// What `vm pause | unpause | reset | log | screendump` do for a VM on an agent's host: the agent's own VM manager does
+// What `vm pause | unpause | reset | stop --to-disk | log | screendump` (and a start's --discard-state) do for a VM on an agent's host: the agent's own VM manager does
 // them as the controller's does for its own host (same state checks, same errors), and answers by id; a read's bytes
 // come back base64 in the answer (at most VM_COMMAND_DATA_MAX_BYTES).
 import type { AgentMessage, ControllerMessage, VmCommand } from '../../contract/agent.js';
@@ -9,9 +9,9 @@ import type { ManagerOp } from './agent-commands.js';
 type OpCommand = Extract<VmCommand, { op: ManagerOp }>;
 type Command = Extract<ControllerMessage, { type: 'vm-command' }>;
 type Result = Extract<AgentMessage, { type: 'vm-command-result' }>;
-export type VmOps = Pick<VmManager, 'pause' | 'unpause' | 'reset' | 'consoleLog' | 'qemuLog' | 'screendump'>;
+export type VmOps = Pick<VmManager, 'pause' | 'unpause' | 'reset' | 'savedStates' | 'consoleLog' | 'qemuLog' | 'screendump'>;
 
-const MANAGER_OPS: ReadonlySet<string> = new Set<ManagerOp>(['pause', 'unpause', 'reset', 'console-log', 'qemu-log', 'screendump']);
+const MANAGER_OPS: ReadonlySet<string> = new Set<ManagerOp>(['pause', 'unpause', 'reset', 'state-save', 'state-discard', 'console-log', 'qemu-log', 'screendump']);
 export const isManagerOp = (c: VmCommand): c is OpCommand => MANAGER_OPS.has(c.op);
 
 export async function vmOpRun(m: Command & { command: OpCommand }, ops: VmOps): Promise<Result> {
@@ -26,6 +26,12 @@ export async function vmOpRun(m: Command & { command: OpCommand }, ops: VmOps): 
         return { type: 'vm-command-result', id: m.id, value: true };
       case 'reset':
         await ops.reset(m.vm);
+        return { type: 'vm-command-result', id: m.id, value: true };
+      case 'state-save':
+        await ops.savedStates.stopToDisk(m.vm);
+        return { type: 'vm-command-result', id: m.id, value: true };
+      case 'state-discard':
+        await ops.savedStates.discard(m.vm);
         return { type: 'vm-command-result', id: m.id, value: true };
       case 'console-log':
       case 'qemu-log':

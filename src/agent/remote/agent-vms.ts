@@ -314,7 +314,8 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     return outcome !== 'left';
   }
 
-  /** Pause, unpause, reset, logs and screendumps, as the controller's VM manager does them on its own host. */
+  /** Pause, unpause, reset, a save to disk and its discard, logs and screendumps, as the controller's VM manager does
+   *  them on its own host. */
   get ops(): VmOps {
     return this.manager;
   }
@@ -359,6 +360,7 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
       exitReason: v.lastStopReason?.slice(0, 2000) ?? null,
       ...(v.state === 'stopped' && this.startFailures.has(v.name) ? { startFailedCode: this.startFailures.get(v.name)! } : {}),
       ...restoreMsOf(this.manager.runtimeOf(v.name)),
+      ...(v.state === 'stopped' && this.manager.savedStates.has(v.name) ? { savedState: true as const } : {}),
     }));
     return { type: 'vm-observed', full: true, vms };
   }
