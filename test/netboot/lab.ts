@@ -159,3 +159,11 @@ export async function udhcpcOnce(lab: NetLab, ns: string, script: string, extra:
   if (!bound) throw new Error(`udhcpc got no lease:\n${stdout}`);
   return bound;
 }
+
+/** Kills a QEMU (or any child) and resolves once it is gone: its tap device is free for the next boot only then. */
+export async function killAndWait(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  proc.kill('SIGKILL');
+  await gone;
+}

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { NetLab, type ServerHandle } from './lab.js';
+import { killAndWait, NetLab, type ServerHandle } from './lab.js';
 import type { ThinClientView } from '../../src/contract/thinclients.js';
 import { CLI, TestDaemon, until } from '../helpers/daemon.js';
 
@@ -46,7 +46,7 @@ async function pxeBoot(lab: NetLab, mac: string, marker = MARKER): Promise<strin
     }
     throw new Error(`no ${marker} on serial within ${BOOT_TIMEOUT_MS} ms: ${readFileSync(serial, 'latin1')}`);
   } finally {
-    qemu.kill('SIGKILL');
+    await killAndWait(qemu); // the next boot takes tap0 again
   }
 }
 

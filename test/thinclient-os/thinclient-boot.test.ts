@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { QmpClient } from '../../src/hypervisor/qmp/client.js';
 import { buildThinClientOs, type BuiltThinClientOs } from '../../src/thinclients/os/build.js';
-import { NetLab, REPO } from '../netboot/lab.js';
+import { killAndWait, NetLab, REPO } from '../netboot/lab.js';
 
 const SERVER_IP = '10.250.9.1';
 const GOOD_PORT = 8080;
@@ -85,12 +85,17 @@ async function boot(name: string, port: number, mac: string): Promise<Boot> {
     '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', `virtio-net-pci,netdev=n0,mac=${mac}`,
     '-device', 'virtio-keyboard-pci', '-device', 'virtio-tablet-pci',
     '-serial', `file:${serial}`, '-qmp', `unix:${qmpPath},server=on,wait=off`, '-S']);
+  let stderr = '';
+  qemu.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
   let qmp: QmpClient | undefined;
-  for (let i = 0; i < 100 && !qmp; i++) {
+  for (let i = 0; i < 300 && !qmp && qemu.exitCode === null; i++) {
     await new Promise((r) => setTimeout(r, 100));
     qmp = await QmpClient.connect(qmpPath).catch(() => undefined);
   }
-  if (!qmp) throw new Error('QEMU did not open its QMP socket');
+  if (!qmp) {
+    await killAndWait(qemu);
+    throw new Error(`QEMU did not open its QMP socket (exit ${qemu.exitCode ?? qemu.signalCode}): ${stderr}`);
+  }
   await qmp.cont();
   const started = Date.now();
   const seen: Array<{ ms: number; text: string }> = [];
@@ -112,7 +117,7 @@ async function boot(name: string, port: number, mac: string): Promise<Boot> {
   };
   const stop = async () => {
     await qmp!.close().catch(() => undefined);
-    qemu.kill('SIGKILL');
+    await killAndWait(qemu); // the next boot takes tap0 again: only once this QEMU has let it go
   };
   return { qemu, qmp, started, lines: () => (poll(), seen), waitLine, stop };
 }
