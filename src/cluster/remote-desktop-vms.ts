@@ -17,6 +17,8 @@ import type { RemoteVms } from './remote-vms.js';
 
 /** A plug or a query the agent does not answer within this is failed here (an unplug gets its own wait on top). */
 const COMMAND_ANSWER_MS = 30_000;
+/** A home's copy (backup --with-homes) reads the whole disk on the VM's host and writes it to the shared folder. */
+const DISK_COPY_ANSWER_MS = 3_600_000;
 
 interface Pending {
   host: string;
@@ -45,7 +47,7 @@ export class RemoteDesktopVms implements RemoteLeaseSteps {
     return {
       pid,
       host,
-      local: undefined,
+      copyDisk: async (node, target, sizeBytes) => void (await this.command(host, name, { op: 'disk-copy', node, target, sizeBytes }, DISK_COPY_ANSWER_MS)),
       connectGuest: () => streamDuplex(() => this.streams.open(host, name, 'guest')),
       plugDisk: async (disk) => void (await this.command(host, name, { op: 'disk-plug', ...disk }, COMMAND_ANSWER_MS)),
       unplugDisk: (disk, timeoutMs) => this.command(host, name, { op: 'disk-unplug', node: disk.node, device: disk.device, timeoutMs }, timeoutMs + COMMAND_ANSWER_MS),

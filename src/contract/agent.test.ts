@@ -274,7 +274,7 @@ test("protocol 11: a clone's start carries its restore template; a failed start'
   assert.equal(agentMessageDecode(JSON.stringify({ type: 'vm-observed', full: false, vms: [{ ...running, restoreMs: -1 }] })).ok, false);
 });
 
-test("protocol 12: a stop to disk and its discard are commands to the VM's agent; a stopped VM's report says a state is kept there", () => {
+test("protocol 12: a stop to disk and its discard are commands to the VM's agent, and a plugged home's copy; a stopped VM's report says a state is kept there", () => {
   assert.equal(AGENT_PROTOCOL_VERSION, 12);
   for (const op of ['state-save', 'state-discard']) {
     const command = { type: 'vm-command' as const, id: 'AAAAAAAAAAAAAAAA', vm: 'v1', command: { op } };
@@ -282,6 +282,10 @@ test("protocol 12: a stop to disk and its discard are commands to the VM's agent
     assert.equal(controllerMessageDecode(JSON.stringify({ ...command, command: { op, extra: 1 } })).ok, false);
   }
   assert.equal(controllerMessageDecode(JSON.stringify({ type: 'vm-command', id: 'AAAAAAAAAAAAAAAA', vm: 'v1', command: { op: 'state-load' } })).ok, false);
+  // A home's copy for a backup, made on the VM's host into the shared folder: an absolute path only.
+  const copy = { type: 'vm-command' as const, id: 'AAAAAAAAAAAAAAAA', vm: 'd1', command: { op: 'disk-copy', node: 'home0', target: '/srv/ardesia/.backup-x/homes/alice/home.qcow2', sizeBytes: 67108864 } };
+  assert.deepEqual(controllerMessageDecode(JSON.stringify(copy)), { ok: true, message: copy });
+  for (const bad of [{ target: 'homes/alice/home.qcow2' }, { sizeBytes: 0 }, { node: 'home 0' }]) assert.equal(controllerMessageDecode(JSON.stringify({ ...copy, command: { ...copy.command, ...bad } })).ok, false, JSON.stringify(bad));
   const observed = { name: 'v1', state: 'stopped', pid: null, accel: null, startedAt: null, generation: 4, exitReason: 'its state was saved', savedState: true };
   assert.equal(agentMessageDecode(JSON.stringify({ type: 'vm-observed', full: false, vms: [observed] })).ok, true);
   assert.equal(agentMessageDecode(JSON.stringify({ type: 'vm-observed', full: false, vms: [{ ...observed, savedState: false }] })).ok, false, 'said only when there is one');

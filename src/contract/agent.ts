@@ -223,6 +223,9 @@ const QmpId = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'a QMP node or device id
 export const VmDiskPlug = z.object({ op: z.literal('disk-plug'), path: z.string().startsWith('/').max(4096), node: QmpId, device: QmpId, serial: z.string().regex(/^[A-Za-z0-9_-]{1,20}$/) }).strict();
 export const VmDiskUnplug = z.object({ op: z.literal('disk-unplug'), node: QmpId, device: QmpId, timeoutMs: z.number().int().min(1).max(300_000) }).strict();
 export const VmDiskQuery = z.object({ op: z.literal('disk-plugged'), device: QmpId }).strict();
+/** A crash-consistent copy of a plugged disk (a home, for `backup --with-homes`) into a new qcow2 at `target`, a path on
+ *  the shared data folder: QEMU's blockdev-backup on the VM's host, answered yes once the job concluded. */
+export const VmDiskCopy = z.object({ op: z.literal('disk-copy'), node: QmpId, target: z.string().startsWith('/').max(4096), sizeBytes: z.number().int().min(512) }).strict();
 /** A home's sanlock resource, as the lease layout names it (cluster/home-leases/layout.ts). */
 export const LeaseResourceWire = z
   .object({ lockspace: z.string().regex(/^[A-Za-z0-9_-]{1,48}$/), name: z.string().regex(/^[A-Za-z0-9_.@-]{1,48}$/), path: z.string().startsWith('/').max(4096), offset: z.number().int().min(0) })
@@ -280,7 +283,7 @@ export const VmRead = z.object({ op: z.enum(['console-log', 'qemu-log', 'screend
 /** A one-time SPICE password set on the VM's QEMU by its agent (expired after use, as on the controller's own host):
  *  answered with `data`, the password in base64. */
 export const VmSpiceLogin = z.object({ op: z.literal('spice-login') }).strict();
-export const VmCommand = z.discriminatedUnion('op', [VmDiskPlug, VmDiskUnplug, VmDiskQuery, VmLeaseAcquire, VmLeaseRelease, VmMigrateIn, VmMigrateOut, VmMigrateResume, VmOperate, VmStateOp, VmRead, VmSpiceLogin]);
+export const VmCommand = z.discriminatedUnion('op', [VmDiskPlug, VmDiskUnplug, VmDiskQuery, VmDiskCopy, VmLeaseAcquire, VmLeaseRelease, VmMigrateIn, VmMigrateOut, VmMigrateResume, VmOperate, VmStateOp, VmRead, VmSpiceLogin]);
 export type VmCommand = z.infer<typeof VmCommand>;
 /** Controller → agent: one step on a running VM of its host, answered by a vm-command-result with the same id. */
 export const ControllerVmCommand = z.object({ type: z.literal('vm-command'), id: CommandId, vm: z.string().min(1).max(64), command: VmCommand }).strict();

@@ -5,9 +5,8 @@ import { GuestChannel } from '../agent/guest-channel.js';
 import { type AssignMessage, type ClipboardAgentState, type GuestToHostMessage } from '../contract/guest.js';
 import type { DesktopEvent } from './lifecycle.js';
 import { KeyboardLayout } from '../contract/users.js';
-import { type GuestVm, requireLocal } from '../hypervisor/guest-vm.js';
+import type { GuestVm } from '../hypervisor/guest-vm.js';
 import { HOME_DISK_SERIAL } from './service.js';
-import { homeCopyRunning } from './home-copy.js';
 
 /** The home as every desktop's VM has it hot-plugged (a migration plugs it the same way into the destination). */
 export const HOME_DISK = { node: 'home0', device: 'home0', serial: HOME_DISK_SERIAL };
@@ -38,7 +37,7 @@ export class DesktopGuest extends EventEmitter<DesktopGuestEvents> {
   private clipboard = false;
   private readonly unsubscribe: () => void;
 
-  constructor(private readonly vm: GuestVm, private readonly name: string) {
+  constructor(private readonly vm: GuestVm, name: string) {
     super();
     this.channel = new GuestChannel(name, { connectSocket: () => vm.connectGuest(), ...(vm.host ? { reconnectDelayMs: REMOTE_RECONNECT_MS, reconnectCapMs: REMOTE_RECONNECT_CAP_MS } : {}) }).open();
     this.channel.on('message', (message) => {
@@ -96,10 +95,10 @@ export class DesktopGuest extends EventEmitter<DesktopGuestEvents> {
     return true;
   }
 
-  /** A crash-consistent copy of the plugged home into `target` (home-copy.ts); false when no home is plugged. */
+  /** A crash-consistent copy of the plugged home into `target`, made by its QEMU's host; false when no home is plugged. */
   async copyHome(target: string, sizeBytes: number): Promise<boolean> {
     if (!this.homePlugged) return false;
-    await homeCopyRunning(requireLocal(this.vm, this.name, 'a copy of the home plugged into desktop'), HOME_DISK.node, target, sizeBytes);
+    await this.vm.copyDisk(HOME_DISK.node, target, sizeBytes);
     return true;
   }
 

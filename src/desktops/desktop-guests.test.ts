@@ -13,7 +13,7 @@ function fakeVm(): { vm: GuestVm; fire(e: GuestVmEvent): void } {
   const vm: GuestVm = {
     pid: 4242,
     host: 'a1',
-    local: undefined,
+    copyDisk: async () => undefined,
     connectGuest: () => new Duplex({ read() {}, write(_c, _e, done) { done(); } }),
     plugDisk: async () => undefined,
     unplugDisk: async () => true,

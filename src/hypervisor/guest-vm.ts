@@ -3,9 +3,9 @@
 // and the VM's exit. localGuestVm is a QEMU of this process; an agent's host has its own (cluster/remote-desktop-vms.ts).
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ArdesiaError } from '../contract/errors.js';
 import { hotplugBus } from './qemu/argv.js';
 import { handFileToQemu } from './qemu/hand-file.js';
+import { diskCopyRunning } from './disk-copy.js';
 import type { VmRuntime } from './vm-runtime.js';
 
 /** A disk plugged into a running VM: its file, the block node and device ids, and the serial the guest finds it by. */
@@ -33,8 +33,9 @@ export interface GuestVm {
   diskPlugged(device: string): Promise<boolean>;
   /** Follows the guest's reboots and power-offs and the VM's exit; returns the unsubscribe. */
   onEvent(listener: (e: GuestVmEvent) => void): () => void;
-  /** This process's QEMU, for what only the local host can do (a home's consistent copy), or undefined. */
-  readonly local: VmRuntime | undefined;
+  /** A crash-consistent copy of the plugged disk `node` into a new qcow2 at `target` (disk-copy.ts), made on the VM's own
+   *  host: `target` is on the shared data folder for a VM on another host. */
+  copyDisk(node: string, target: string, sizeBytes: number): Promise<void>;
 }
 
 /** The hot-plugged disks' fdsets, per QEMU: removed after blockdev-del. */
@@ -101,7 +102,7 @@ export function localGuestVm(runtime: VmRuntime): GuestVm {
   return {
     pid: runtime.pid,
     host: undefined,
-    local: runtime,
+    copyDisk: (node, target, sizeBytes) => diskCopyRunning(runtime, node, target, sizeBytes),
     connectGuest: () => connect(runtime.paths.guest),
     plugDisk: (disk) => diskPlug(runtime, disk),
     unplugDisk: (disk, timeoutMs) => diskUnplug(runtime, disk, timeoutMs),
@@ -120,10 +121,4 @@ export function localGuestVm(runtime: VmRuntime): GuestVm {
       };
     },
   };
-}
-
-/** What needs the VM's own host: refused for a VM on another host. */
-export function requireLocal(vm: GuestVm, name: string, what: string): VmRuntime {
-  if (vm.local) return vm.local;
-  throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `${what} of ${name} is not possible while it runs on host ${vm.host ?? '?'}: only on the controller's own host`);
 }

@@ -177,17 +177,30 @@ test("a user's session starts on the agent's host with their home, reached throu
     intruder.kill('SIGKILL');
   }
   // Typed on the serial console through the controller and the agent's stream: the home is mounted where the helper put it.
-  await typeAndExpect(controller, desktop, 'echo remote-2026 > /home/alice/report.txt; grep -c " /home/alice " /proc/mounts; echo w-$((40+2))', 'w-42');
+  await typeAndExpect(controller, desktop, 'echo remote-2026 > /home/alice/report.txt; sync; grep -c " /home/alice " /proc/mounts; echo w-$((40+2))', 'w-42');
+  // A backup with homes while the session runs: the plugged home is copied by QEMU on a1, through its agent.
+  const dir = tempDir();
+  const site = join(dir, 'site.tar');
+  const backup = await cli(['backup', site, '--with-homes']);
+  assert.equal(backup.code, 0, backup.stderr);
+  const manifest = JSON.parse(execFileSync('tar', ['-xOf', site, 'manifest.json'], { encoding: 'utf8' })) as { homes: Array<{ user: string; inUseBy: string | null; included: boolean }> };
+  const entry = manifest.homes.find((h) => h.user === 'alice');
+  assert.equal(entry?.inUseBy, desktop, 'the home was in use during the backup');
+  assert.equal(entry?.included, true);
+  execFileSync('tar', ['-xf', site, '-C', dir, 'homes/alice/home.qcow2']);
+  const readHome = (qcow2: string): string => {
+    const raw = join(dir, `${Math.random().toString(36).slice(2)}.raw`);
+    execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', qcow2, raw]);
+    return execFileSync('debugfs', ['-R', 'cat /report.txt', raw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  };
+  assert.equal(readHome(join(dir, 'homes', 'alice', 'home.qcow2')), 'remote-2026\n', 'the backup holds the file written in the remote guest');
+  assert.ok((await alice.request<SessionInfo[]>('GET', '/v1/sessions')).some((s) => s.desktop === desktop), 'the session ran on through the backup');
   await alice.request('POST', `/v1/sessions/${desktop}/logoff`);
   await desktops('the desktop released after logoff', (ds) => !ds.some((d) => d.user === 'alice'));
   const released = await json<HomeInfo>(['home', 'show', 'alice']);
   assert.equal(released.leasedTo, null, 'the home is released');
   assert.equal(released.siteLease?.host, null, 'and its sanlock lease');
-  const dir = tempDir();
-  const raw = join(dir, 'home.raw');
-  execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', home.path, raw]);
-  const file = execFileSync('debugfs', ['-R', 'cat /report.txt', raw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  assert.equal(file, 'remote-2026\n', 'the file written in the remote guest is on the home after logoff');
+  assert.equal(readHome(home.path), 'remote-2026\n', 'the file written in the remote guest is on the home after logoff');
 });
 
 test('the non-persistent desktop comes back as a fresh spare on the same host', async () => {

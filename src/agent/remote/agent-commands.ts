@@ -7,6 +7,7 @@ import { ArdesiaError } from '../../contract/errors.js';
 import { leaseAcquireFor, leaseReleaseFor, type SanlockClient } from '../../cluster/home-leases/sanlock.js';
 import { spiceOneTimeLogin } from '../../gateway/spice.js';
 import { diskPlug, diskPlugged, diskUnplug } from '../../hypervisor/guest-vm.js';
+import { diskCopyRunning } from '../../hypervisor/disk-copy.js';
 import type { VmRuntime } from '../../hypervisor/vm-runtime.js';
 
 type Command = Extract<ControllerMessage, { type: 'vm-command' }> & { command: { op: Exclude<VmCommand['op'], MigrationOp | ManagerOp> } };
@@ -43,6 +44,9 @@ async function run(c: QemuStep, runtime: VmRuntime, host: string, sanlock: Sanlo
       return diskUnplug(runtime, c, c.timeoutMs);
     case 'disk-plugged':
       return diskPlugged(runtime, c.device);
+    case 'disk-copy':
+      await diskCopyRunning(runtime, c.node, c.target, c.sizeBytes);
+      return true;
     case 'lease-acquire':
       if (!sanlock) throw new ArdesiaError('LEASE_DAEMON_UNAVAILABLE', `acquiring the home lease of ${c.user}: host ${host} has not joined the lockspace (is its sanlock daemon running? see the agent's log)`);
       return (await leaseAcquireFor(sanlock, runtime.pid, c.resource, c.user)) === 'acquired';
