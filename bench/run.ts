@@ -33,6 +33,7 @@ import { loginScreenBenchmark } from './login-screen.js';
 import { thinClientBootBenchmark } from './thinclient-boot.js';
 import { run as storeLists } from './store-lists.js';
 import { run as placement } from './placement.js';
+import { run as templateRam } from './template-ram.js';
 import { densityBenchmark } from './density.js';
 import { failoverBenchmark } from './failover.js';
 import { loginRemoteBenchmark } from './login-remote.js';
@@ -54,6 +55,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   thinClientBootBenchmark,
   tableBenchmark('store-lists', 'the API lists at 10,000 desktops and 1,000 users, 50 readers, store queries and through a daemon\'s HTTP API: SQLite vs PostgreSQL', storeLists),
   tableBenchmark('placement', 'placement of 10,000 desktops on 1,000 hosts (pure): time per decision', placement),
+  tableBenchmark('template-ram', "a restore template's RAM after a restart: held again from a running clone vs loaded again from ram.bin", templateRam),
   densityBenchmark,
   failoverBenchmark,
   loginRemoteBenchmark,
