@@ -51,6 +51,7 @@ export class VmStates {
     const rec = await this.vms.record(name);
     const host = await this.vms.remoteHostOf(name);
     if (host === undefined) return { reason: (await this.stopToDisk(name)).reason };
+    if (rec.transient) throw transientRefusal(name);
     await this.remote!.saveState({ ...rec, host });
     return { reason: `its state was saved on host ${host} (\`ardesia vm start\` resumes it there)` };
   }
@@ -90,8 +91,7 @@ export class VmStates {
     await this.requireHere(name, 'saved');
     const rt = this.vms.running(name);
     if (!canSaveState(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}: only a running or paused VM's state can be saved`);
-    // A transient VM is forgotten when QEMU exits: its state would belong to no VM.
-    if (rec.transient) throw new ArdesiaError('VM_STATE_SAVE_FAILED', `vm ${name} was started ad hoc and is forgotten when it stops: define it (vm.conf, or POST /v1/vms) to save its state`);
+    if (rec.transient) throw transientRefusal(name);
     const files = savedStateFiles(this.dataDir, name);
     await savedStateRemove(files); // an unfinished save (no manifest) of an earlier run
     await savedStateFolder(files);
@@ -166,4 +166,9 @@ export class VmStates {
       throw err;
     }
   }
+}
+
+/** A transient VM is forgotten when QEMU exits: its state would belong to no VM. */
+function transientRefusal(name: string): ArdesiaError {
+  return new ArdesiaError('VM_STATE_SAVE_FAILED', `vm ${name} was started ad hoc and is forgotten when it stops: define it (vm.conf, or POST /v1/vms) to save its state`);
 }
