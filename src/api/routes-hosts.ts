@@ -72,6 +72,7 @@ export const HostViewBody = z
 export const HostDetailBody = HostViewBody.extend({
   desktops: z.array(z.object({ name: z.string(), pool: z.string(), state: z.string(), user: z.string().nullable() }).strict()),
   vms: z.array(z.string()),
+  savedStates: z.array(z.string()),
 }).strict() satisfies z.ZodType<HostDetail>;
 
 const JoinTokenBody = z.object({ validSeconds: z.number().int().min(10).max(JOIN_TOKEN_MAX_TTL_MS / 1000).default(JOIN_TOKEN_DEFAULT_TTL_MS / 1000) }).strict();

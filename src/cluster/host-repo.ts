@@ -3,7 +3,7 @@ import type { Selectable } from 'kysely';
 import { ArdesiaError } from '../contract/errors.js';
 import { isInSession, isWarm } from '../contract/desktop-states.js';
 import { DESKTOP_STATES, type DesktopState } from '../contract/pools.js';
-import type { HostAgentReport, HostAgentView, HostCapacityView, HostState, HostStorage, HostUsage, HostView, KsmReport } from '../contract/hosts.js';
+import type { HostAgentReport, HostAgentView, HostCapacityView, HostDetail, HostState, HostStorage, HostUsage, HostView, KsmReport } from '../contract/hosts.js';
 import type { Store } from '../store/db.js';
 import type { HostTable } from '../store/schema-hosts.js';
 import { type HostLoad, type HostQemu, qemuMismatchWithController } from './placement.js';
@@ -163,14 +163,16 @@ function qemuOf(row: Pick<HostRow, 'agent_report'>): Pick<HostLoad, 'qemu'> {
 }
 
 /** What is left on a host: pool desktops booted or in session there, and VMs meant to run there. */
-export async function hostContents(db: Store, host: string): Promise<{ desktops: Array<{ name: string; pool: string; state: string; user: string | null }>; vms: string[] }> {
-  const [desktops, vms] = await Promise.all([
+export async function hostContents(db: Store, host: string): Promise<Pick<HostDetail, 'desktops' | 'vms' | 'savedStates'>> {
+  const [desktops, vms, stopped] = await Promise.all([
     db.selectFrom('pool_desktops').select(['name', 'pool', 'state', 'user']).where('host', '=', host).orderBy('name').execute(),
     db.selectFrom('vms').select('name').where('host', '=', host).where('desired', '=', 'running').orderBy('name').execute(),
+    db.selectFrom('vms').select(['name', 'observed']).where('host', '=', host).where('desired', '=', 'stopped').where('observed', 'is not', null).orderBy('name').execute(),
   ]);
   const pooled = new Set(desktops.map((d) => d.name));
   return {
     desktops: desktops.filter((d) => isInSession(d.state as DesktopState) || (d.user === null && isWarm(d.state as DesktopState))),
     vms: vms.map((v) => v.name).filter((n) => !pooled.has(n)),
+    savedStates: stopped.filter((v) => (JSON.parse(v.observed!) as { savedState?: boolean }).savedState === true).map((v) => v.name),
   };
 }

@@ -245,6 +245,9 @@ export class HostService extends EventEmitter<HostServiceEvents> {
       const what = [...left.desktops.map((d) => `desktop ${d.name} (${d.state})`), ...left.vms.map((v) => `vm ${v}`)];
       throw new ArdesiaError('HOST_IN_USE', `host ${name} still runs ${what.length} desktop(s) or VM(s): ${what.slice(0, 10).join(', ')}${what.length > 10 ? ', …' : ''}`);
     }
+    if (left.savedStates.length > 0) {
+      throw new ArdesiaError('HOST_IN_USE', `host ${name} holds the saved state of ${left.savedStates.map((v) => `vm ${v}`).slice(0, 10).join(', ')}${left.savedStates.length > 10 ? ', …' : ''}: start each (it resumes there) and move it, or discard it (\`vm start --discard-state\`)`);
+    }
     await this.db.deleteFrom('hosts').where('name', '=', name).execute();
     await auditAppend(this.db, who.name, 'host.remove', name, undefined, who.address);
     this.emit('host-removed', name);

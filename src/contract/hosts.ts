@@ -98,6 +98,8 @@ export interface HostView {
 export interface HostDetail extends HostView {
   desktops: Array<{ name: string; pool: string; state: string; user: string | null }>;
   vms: string[];
+  /** Stopped VMs whose state is saved on this host (vm stop --to-disk on its agent): their next start resumes it there. */
+  savedStates: string[];
 }
 
 /** `host evict`'s default: how long each guest has to power off before its QEMU is stopped by force. */

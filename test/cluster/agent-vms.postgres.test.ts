@@ -230,6 +230,12 @@ test("vm stop --to-disk of a VM on the agent's host saves its state there; its s
   assert.deepEqual([stopped.state, stopped.pid], ['stopped', null]);
   assert.ok(existsSync(join(agentDir, 'states', 'v1', 'manifest.json')), "the state is in the agent's data folder");
   assert.ok(!existsSync(join(controller.dataDir, 'states', 'v1')), "nothing of it on the controller's host");
+  // a1 shows it holds the state, and is not removed while it does.
+  assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).savedStates, ['v1']);
+  assert.match((await cli(['host', 'show', 'a1'])).stdout, /^ {2}states {3}vm v1: stopped, saved here/m);
+  const removal = await cli(['host', 'remove', 'a1']);
+  assert.notEqual(removal.code, 0, 'a host holding a saved state is not removed');
+  assert.match(removal.stderr, /host a1 holds the saved state of vm v1: start each \(it resumes there\) and move it, or discard it/);
   // Only a1 can resume it: drained, its start is refused, saying where the state is (nothing started elsewhere).
   assert.equal((await cli(['host', 'drain', 'a1'])).code, 0);
   const refused = await cli(['vm', 'start', 'v1']);
@@ -249,6 +255,7 @@ test("vm stop --to-disk of a VM on the agent's host saves its state there; its s
   await shell('cat /tmp/mark', /kept-42/);
   assert.equal(banners(), bootsBefore, 'resumed, not booted');
   assert.ok(!existsSync(join(agentDir, 'states', 'v1')), 'the state consumed by its start');
+  assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).savedStates, []);
   // Saved again, then started afresh: the state on a1 is deleted and the guest boots.
   assert.equal((await cli(['vm', 'stop', '--to-disk', 'v1'])).code, 0);
   assert.ok(existsSync(join(agentDir, 'states', 'v1', 'manifest.json')));

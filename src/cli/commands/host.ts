@@ -178,5 +178,6 @@ function hostText(h: HostDetail): string {
     left === 0 ? '  left     nothing runs here' : `  left     ${left}:`,
     ...h.desktops.map((d) => `    desktop ${d.name} (pool ${d.pool}, ${d.state}${d.user ? `, ${d.user}` : ''})`),
     ...h.vms.map((v) => `    vm ${v}`),
+    ...(h.savedStates.length > 0 ? [`  states   ${h.savedStates.map((v) => `vm ${v}`).join(', ')}: stopped, saved here (\`vm start\` resumes each on this host)`] : []),
   ].join('\n');
 }
