@@ -1,5 +1,6 @@
 // vmctl's send and receive, and `vm stop --to-disk`: a VM's state saved to states/NAME/ (QEMU quits), sent
 // as a stream, received from one, and resumed by the VM's next start (vm-manager.ts, StateToResume).
+import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ArdesiaError } from '../contract/errors.js';
 import type { StartCaller, VmStatus } from '../contract/vm.js';
@@ -68,9 +69,10 @@ export class VmStates {
     return undefined;
   }
 
-  /** Whether the VM has a state saved on this host (an agent reports it for its stopped VMs). */
+  /** Whether the VM has a state saved on this host (an agent reports it for its stopped VMs, at every report): its
+   *  manifest is there. Not parsed here: a damaged one is still a state, refused by the start that reads it. */
   has(name: string): boolean {
-    return savedStateRead(savedStateFiles(this.dataDir, name)) !== undefined;
+    return existsSync(savedStateFiles(this.dataDir, name).manifest);
   }
 
   /** The state saved on this host deleted (vm start --discard-state through an agent); refused while the VM runs. */
@@ -81,14 +83,14 @@ export class VmStates {
     });
   }
 
-  /** vm stop --to-disk: the running VM's state saved to states/NAME/, then QEMU quits; the next start resumes it. */
+  /** vm stop --to-disk of a VM of this host (save() sends one on an agent's host to its agent): the running VM's state
+   *  saved to states/NAME/, then QEMU quits; the next start resumes it. */
   stopToDisk(name: string): Promise<SavedToDisk> {
     return this.lock.run(name, () => this.stopToDiskLocked(name));
   }
 
   private async stopToDiskLocked(name: string): Promise<SavedToDisk> {
     const rec = await this.vms.record(name);
-    await this.requireHere(name, 'saved');
     const rt = this.vms.running(name);
     if (!canSaveState(rt.state)) throw new ArdesiaError('VM_BUSY', `vm ${name} is ${rt.state}: only a running or paused VM's state can be saved`);
     if (rec.transient) throw transientRefusal(name);
@@ -127,7 +129,7 @@ export class VmStates {
    */
   async send(name: string): Promise<Readable> {
     await this.vms.record(name);
-    await this.requireHere(name, 'sent');
+    await this.requireSentHere(name);
     if (this.vms.runtimeOf(name)) await this.stopToDisk(name);
     return this.lock.run(name, async () => {
       const files = savedStateFiles(this.dataDir, name);
@@ -137,13 +139,11 @@ export class VmStates {
     });
   }
 
-  /** A state is sent from the controller's own host only (its stop to disk there goes through save()): a VM running under an
-   *  agent's is refused, saying how to move it. */
-  private async requireHere(name: string, what: 'saved' | 'sent'): Promise<void> {
+  /** A state is sent from the controller's own host only: a VM running under an agent's is refused, saying how to move it. */
+  private async requireSentHere(name: string): Promise<void> {
     const host = await this.vms.remoteHostOf(name);
     if (host === undefined) return;
-    const how = what === 'saved' ? `saved here only by \`vm stop --to-disk\`` : 'sent from the controller\'s own host only';
-    throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} runs on host ${host}: a VM's state is ${how}; move it there first (\`ardesia vm migrate ${name} --to HOST\`, HOST the one \`host list\` marks *), or stop it`);
+    throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} runs on host ${host}: a VM's state is sent from the controller's own host only; move it there first (\`ardesia vm migrate ${name} --to HOST\`, HOST the one \`host list\` marks *), or stop it`);
   }
 
   /**
