@@ -16,7 +16,7 @@ import { dbNowIso } from './db-clock.js';
 import type { HostFencer } from './host-fence.js';
 import type { StorageLiveness } from './host-liveness.js';
 import { hostContents, hostGet, hostJudgementNow, hostLoadsOf, hostsSnapshot, hostStateNow, hostViewOf, requireHost, type StorageView } from './host-repo.js';
-import { type HostLoad, type HostQemu, type Placement, type PlacementNeed, placeDesktop, desktopsThatFit, templateUnfitOn } from './placement.js';
+import { type HostLoad, type HostQemu, type Placement, type PlacementNeed, placeDesktop, placeStateSavedOn, desktopsThatFit, templateUnfitOn } from './placement.js';
 
 export const HEARTBEAT_EVERY_MS = 10_000;
 /** Nova's defaults (ram_allocation_ratio 1.5, cpu_allocation_ratio 16): desktops idle most of the time. */
@@ -321,6 +321,11 @@ export class HostService extends EventEmitter<HostServiceEvents> {
     // A pool's desktop may go to an agent's host (a template being built never does: opts.localOnly).
     const onAgents = !opts.localOnly && (pool !== undefined || !(await this.isDesktopVm(name)));
     const loads = await this.loads(onAgents);
+    if (opts.savedHere) {
+      const p = placeStateSavedOn(this.opts.name, loads, need, opts.savedHere);
+      if (p.kind === 'refuse') throw new ArdesiaError('VM_STATE_HOST_UNAVAILABLE', `vm ${name}'s state is saved on this controller's host ${this.opts.name}, and no host can resume it now: ${p.message}`);
+      return p.host;
+    }
     // A saved state resumes only on the host it was saved on.
     const candidates = opts.stateOn === undefined ? loads : loads.filter((l) => l.name === opts.stateOn);
     const p = placeDesktop(candidates, need);

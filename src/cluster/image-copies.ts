@@ -15,6 +15,7 @@ import type { Store } from '../store/db.js';
 import type { AgentLinks } from './agent-links.js';
 import type { AgentStreams } from './agent-streams.js';
 import { imageVersionAt } from './image-checks.js';
+import { wsSendAll } from '../lib/ws-pipe.js';
 
 /** Bytes read per frame sent. */
 const FRAME_BYTES = 1 << 20;
@@ -93,11 +94,6 @@ export class ImageCopies {
 }
 
 /** The file from `offset` to its end into the stream, one frame per read, each sent before the next read; closed 1000. */
-export async function fileInto(ws: WebSocket, path: string, offset: number): Promise<void> {
-  const closed = new Promise<never>((_, reject) => ws.once('close', (code) => reject(new Error(`the stream closed (${code})`))));
-  closed.catch(() => undefined);
-  for await (const chunk of createReadStream(path, { start: offset, highWaterMark: FRAME_BYTES })) {
-    await Promise.race([new Promise<void>((resolve, reject) => ws.send(chunk as Buffer, (err) => (err ? reject(err) : resolve()))), closed]);
-  }
-  ws.close(1000, 'end of file');
+export function fileInto(ws: WebSocket, path: string, offset: number): Promise<void> {
+  return wsSendAll(ws, createReadStream(path, { start: offset, highWaterMark: FRAME_BYTES }) as AsyncIterable<Buffer>, 'end of file');
 }

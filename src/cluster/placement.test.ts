@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type HostLoad, type PlacementNeed, hostFreeMiB, hostFreeVcpus, hostMemoryLimitMiB, hostReserveMiB, placeDesktop, desktopsThatFit, qemuMismatchWithController, templateUnfitOn } from './placement.js';
+import { type HostLoad, type PlacementNeed, hostFreeMiB, hostFreeVcpus, hostMemoryLimitMiB, hostReserveMiB, placeDesktop, placeStateSavedOn, desktopsThatFit, qemuMismatchWithController, templateUnfitOn } from './placement.js';
 
 const h = (name: string, over: Partial<HostLoad> = {}): HostLoad => ({
   name,
@@ -136,3 +136,27 @@ const MISMATCHES: Array<[string, HostLoad['qemu'] | null, HostLoad['qemu'] | nul
   ['no QEMU on the host', { version: null, accel: 'tcg' }, QEMU, `runs QEMU of an unknown version (the controller's: ${QEMU.version}): ${AFRESH}`],
 ];
 for (const [name, host, controller, want] of MISMATCHES) test(`a host's QEMU against the controller's: ${name}`, () => assert.equal(qemuMismatchWithController(host ?? null, controller ?? null), want));
+
+const SAVED = { qemuVersion: QEMU.version, accel: 'tcg' as const, vmAccel: 'auto' as const };
+const FULL = { usedMiB: 7000 };
+const SAVED_CASES: Array<[string, HostLoad[], PlacementNeed, string]> = [
+  ['the host it was saved on takes it, though another is freer', [h('ctl', { qemu: QEMU, usedMiB: 4000 }), h('a1', { qemu: QEMU })], need(), 'ctl'],
+  ['its host full: another host with the same QEMU', [h('ctl', { qemu: QEMU, ...FULL }), h('a1', { qemu: QEMU })], need(), 'a1'],
+  ['its host drained: the freest of the hosts with its QEMU', [h('ctl', { qemu: QEMU, state: 'draining' }), h('a1', { qemu: OLD_QEMU }), h('a2', { qemu: QEMU, usedMiB: 3000 }), h('a3', { qemu: QEMU })], need(), 'a3'],
+  ["a host whose QEMU is not known yet (its agent's check at launch decides)", [h('ctl', { qemu: QEMU, ...FULL }), h('a1')], need(), 'a1'],
+  ['a VM that asks for TCG loads on a KVM host', [h('ctl', { qemu: QEMU, ...FULL }), h('a1', { qemu: { ...QEMU, accel: 'kvm' } })], need(), 'a1'],
+  [
+    'nowhere: its host is full, one host runs another build, one has no room',
+    [h('ctl', { qemu: QEMU, ...FULL }), h('a1', { qemu: OLD_QEMU }), h('a2', { qemu: QEMU, ...FULL })],
+    need(),
+    `ctl has 372 MiB of memory free of 7372 (1024 needed); host a1 runs QEMU ${OLD_QEMU.version} (the state's: ${QEMU.version}), so the state cannot load there; a2 has 372 MiB of memory free of 7372 (1024 needed)`,
+  ],
+  ['nowhere: only its host, drained', [h('ctl', { qemu: QEMU, state: 'draining' })], need(), 'ctl is draining'],
+];
+for (const [name, hosts, n, want] of SAVED_CASES) {
+  test(`a state saved on the controller's host: ${name}`, () => {
+    const vmAccel = name.includes('asks for TCG') ? 'tcg' as const : 'auto' as const;
+    const p = placeStateSavedOn('ctl', hosts, n, { ...SAVED, vmAccel });
+    assert.equal(p.kind === 'host' ? p.host : p.message, want);
+  });
+}

@@ -121,6 +121,35 @@ export function templateUnfitOn(host: Pick<HostLoad, 'name' | 'qemu'>, need: Pic
   return differs.length === 0 ? null : `host ${host.name} runs ${differs.join(' and ')}`;
 }
 
+/** The QEMU a saved state was made under, and the accelerator its VM asks for. */
+export interface SavedStateQemu {
+  qemuVersion: string;
+  accel: 'kvm' | 'tcg';
+  vmAccel: 'auto' | 'kvm' | 'tcg';
+}
+
+/** Why the host's QEMU cannot load a VM's saved state (made under `saved`), or null when it can (or its QEMU is not
+ *  known: the agent's own check at launch then decides). */
+export function stateUnfitOn(host: Pick<HostLoad, 'name' | 'qemu'>, saved: SavedStateQemu): string | null {
+  if (!host.qemu) return null;
+  const differs = qemuDifferences(host.qemu, { version: saved.qemuVersion, accel: saved.accel }, saved.vmAccel, "the state's");
+  return differs.length === 0 ? null : `host ${host.name} runs ${differs.join(' and ')}`;
+}
+
+/** A VM whose state is saved on host `here` (the controller's): resumed there when it can take it (nothing to copy), else
+ *  on another host whose QEMU can load the state (it is copied there); refused with why for each host otherwise. */
+export function placeStateSavedOn(here: string, hosts: readonly HostLoad[], need: PlacementNeed, saved: SavedStateQemu): { kind: 'host'; host: string } | { kind: 'refuse'; message: string } {
+  const onHere = placeDesktop(hosts.filter((h) => h.name === here), need);
+  if (onHere.kind === 'host') return onHere;
+  const others = hosts.filter((h) => h.name !== here).map((h) => ({ host: h, unfit: stateUnfitOn(h, saved) }));
+  const able = others.filter((o) => o.unfit === null).map((o) => o.host);
+  const there = placeDesktop(able, need);
+  if (there.kind === 'host') return there;
+  const why = (host: HostLoad) => shortfall(host, need)?.why ?? `${host.name} cannot take it`;
+  const whys = [...hosts.filter((h) => h.name === here).map(why), ...others.map((o) => (o.unfit === null ? why(o.host) : `${o.unfit}, so the state cannot load there`))];
+  return { kind: 'refuse', message: whys.join('; ') };
+}
+
 /** Why restore templates, built on the controller's host, cannot load on another host for a pool that leaves the
  *  accelerator to the host: its QEMU build or accelerator differs from the controller's. null when both match or
  *  either is not known. */

@@ -13,6 +13,10 @@ import type { AgentLinks, AgentVmChannel } from './agent-links.js';
 import type { ImageChecksOf, LocalFilesOf } from './image-checks.js';
 import { storageOf } from './host-repo.js';
 import type { RemoteDesktopVms } from './remote-desktop-vms.js';
+import type { RemoteStates } from './remote-states.js';
+import type { Readable } from 'node:stream';
+import type { SavedStateManifest } from '../hypervisor/saved-state/manifest.js';
+import type { SavedStateFiles } from '../vms/vm-saved-state.js';
 
 /** How long `vm start` waits for the agent's report that the VM runs (or why it did not start). */
 export const REMOTE_START_REPORT_WITHIN_MS = 60_000;
@@ -40,6 +44,7 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   /** Starts whose agent had not reported them within the start's wait: their first report of running is announced. */
   private readonly lateStarts = new Set<string>();
   private commands: Pick<RemoteDesktopVms, 'command' | 'commandData'> | undefined;
+  private states: RemoteStates | undefined;
   /** VMs under live migration (vm-migrations.ts): both hosts' reports of them wait until the move is recorded. */
   private readonly moving = new Set<string>();
   /** What follows a move found finished but unrecorded (vm-migrations.ts); the VMs whose unrecorded move is being settled now. */
@@ -86,11 +91,13 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     return new ArdesiaError('AGENT_NOT_LINKED', `host ${host}'s agent is not connected to this controller: nothing was started (neither there nor here)`);
   }
 
-  async start(name: string, spec: VmSpec, host: string, restoreFrom?: VmRestoreFrom): Promise<void> {
+  async start(name: string, spec: VmSpec, host: string, restoreFrom?: VmRestoreFrom, beforeSend?: () => Promise<void>): Promise<void> {
     const generation = await this.nextGeneration(name);
     // Recorded with the generation: every desired set until it runs carries the template (a link lost meanwhile).
     await vmSetDesired(this.db, name, { generation, restoreFrom: restoreFrom ?? null });
     this.lateStarts.delete(name);
+    // After the new generation is recorded: a report of the VM meanwhile (stopped, at the generation before) is no stop.
+    await beforeSend?.();
     const images = await this.imageChecksOf(spec);
     const local = await this.localStorage(host);
     const vm: VmDesired = { name, spec, desired: 'running', generation, images, ...(restoreFrom ? { restoreFrom } : {}) };
@@ -282,6 +289,24 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     const seen = this.waitFor(rec.name, (o) => o.state === 'stopped' && o.savedState === true, SAVE_REPORT_WITHIN_MS);
     await this.channel().command(rec.host, rec.name, { op: 'state-save' }, SAVE_ANSWER_MS);
     if (!(await seen)) throw new ArdesiaError('VM_STATE_SAVE_FAILED', `vm ${rec.name}: its agent on host ${rec.host} saved its state but has not reported it stopped with the state since`);
+  }
+
+  /** Saved states streamed to and from agents' hosts (remote-states.ts). */
+  attachStates(states: RemoteStates): void {
+    this.states = states;
+  }
+
+  sendState(rec: VmRecord & { host: string }): Promise<Readable> {
+    return this.stateStreams().send(rec.host, rec.name);
+  }
+
+  pushState(spec: VmSpec, host: string, files: SavedStateFiles, manifest: SavedStateManifest): Promise<void> {
+    return this.stateStreams().push(host, spec, files, manifest);
+  }
+
+  private stateStreams(): RemoteStates {
+    if (!this.states) throw new Error('saved states streamed before their channel was attached');
+    return this.states;
   }
 
   async discardState(rec: VmRecord & { host: string }): Promise<void> {

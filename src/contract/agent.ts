@@ -13,8 +13,9 @@ import { VmSpec } from './vm.js';
  * host, image versions copied over the link; 8: the display's native hop: whether the agent has it, and the port of the
  * controller's end to dial instead of a WebSocket; 9: migrate-resume `ifStayed`, answered whether the VM runs there;
  * 10: `joining` while the host waits for the lockspace; 11: a restore clone's template in vm-desired, a failed start's
- * code in vm-observed). */
-export const AGENT_PROTOCOL_VERSION = 12;
+ * code in vm-observed; 12: saves to disk on the VM's host; 13: saved states streamed both ways, vm send and a state
+ * saved on another host resumed here). */
+export const AGENT_PROTOCOL_VERSION = 13;
 /** The most of a log or a screendump one answer carries (base64 in a JSON frame under AGENT_FRAME_MAX_BYTES). */
 export const VM_COMMAND_DATA_MAX_BYTES = 2 * 1024 * 1024;
 /** A frame larger than this is not a message of this protocol (a host's full desired set is the largest: a few KiB per VM). */
@@ -278,12 +279,18 @@ export const VmOperate = z.object({ op: z.enum(['pause', 'unpause', 'reset']) })
 /** `vm stop --to-disk` on the VM's host (its state saved in the agent's data folder, then QEMU quits; its next start
  *  there resumes it), and `vm start --discard-state`'s deletion of that state: answered yes once done. */
 export const VmStateOp = z.object({ op: z.enum(['state-save', 'state-discard']) }).strict();
+/** A saved state streamed over a stream the agent dials back (vm send's format: header, then QEMU's stream). `state-send`:
+ *  the VM's state (a running VM saved and stopped first) from this host, deleted here once all of it went out (vm send).
+ *  `state-receive`: a state into this host's states/ for `spec`'s VM, checked as `vm receive` checks it (length, sha256),
+ *  refused while the VM runs here or has a state here; its next start here resumes it. Answered yes once done. */
+export const VmStateSend = z.object({ op: z.literal('state-send'), stream: MigrationStream }).strict();
+export const VmStateReceive = z.object({ op: z.literal('state-receive'), stream: MigrationStream, spec: VmSpec }).strict();
 /** The tail of the VM's console or QEMU log on its host, or a PNG of its screen: answered with `data`. */
 export const VmRead = z.object({ op: z.enum(['console-log', 'qemu-log', 'screendump']), maxBytes: z.number().int().min(1).max(VM_COMMAND_DATA_MAX_BYTES) }).strict();
 /** A one-time SPICE password set on the VM's QEMU by its agent (expired after use, as on the controller's own host):
  *  answered with `data`, the password in base64. */
 export const VmSpiceLogin = z.object({ op: z.literal('spice-login') }).strict();
-export const VmCommand = z.discriminatedUnion('op', [VmDiskPlug, VmDiskUnplug, VmDiskQuery, VmDiskCopy, VmLeaseAcquire, VmLeaseRelease, VmMigrateIn, VmMigrateOut, VmMigrateResume, VmOperate, VmStateOp, VmRead, VmSpiceLogin]);
+export const VmCommand = z.discriminatedUnion('op', [VmDiskPlug, VmDiskUnplug, VmDiskQuery, VmDiskCopy, VmLeaseAcquire, VmLeaseRelease, VmMigrateIn, VmMigrateOut, VmMigrateResume, VmOperate, VmStateOp, VmStateSend, VmStateReceive, VmRead, VmSpiceLogin]);
 export type VmCommand = z.infer<typeof VmCommand>;
 /** Controller → agent: one step on a running VM of its host, answered by a vm-command-result with the same id. */
 export const ControllerVmCommand = z.object({ type: z.literal('vm-command'), id: CommandId, vm: z.string().min(1).max(64), command: VmCommand }).strict();

@@ -65,6 +65,8 @@ import { LocalMigrationSide } from '../cluster/migration-sides.js';
 import { AgentStreams } from '../cluster/agent-streams.js';
 import { displayHopBinary } from '../gateway/display-hop.js';
 import { RemoteDesktopVms } from '../cluster/remote-desktop-vms.js';
+import { RemoteStates } from '../cluster/remote-states.js';
+import { stateSealKey } from '../vms/vm-saved-state.js';
 import { AgentLinks } from '../cluster/agent-links.js';
 import { hostname } from 'node:os';
 import { VmUids, vmUidRange } from '../vms/vm-uids.js';
@@ -192,6 +194,7 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
   const remoteDesktops = new RemoteDesktopVms(agentLinks, agentStreams, remoteVms, log);
   new ImageCopies(store, dataDir, agentLinks, agentStreams, log); // hosts without shared storage ask it for image files
   remoteVms.attachCommands(remoteDesktops);
+  remoteVms.attachStates(new RemoteStates(remoteDesktops, agentStreams, () => stateSealKey(dataDir), log));
   if (homeLeases) {
     // Agents' hosts join the lockspace at their link and take their desktops' home leases through it.
     homeLeases.attachRemote(remoteDesktops);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
-import { socketPipe, wsSplice } from './ws-pipe.js';
+import { socketPipe, wsReadable, wsSendAll, wsSplice } from './ws-pipe.js';
 
 /** A client and the server's end of the same WebSocket, on loopback. */
 async function wsPair(server: WebSocketServer): Promise<{ client: WebSocket; serverSide: WebSocket }> {
@@ -92,5 +92,51 @@ test("socketPipe: a byte socket's stream reaches the WebSocket whole, and the so
     server.close();
     unix.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('wsSendAll → wsReadable: 16 MiB read slower than sent arrive whole and in order, the reader ends on the close 1000, and the sender resolves once that close was answered', async () => {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  await once(server, 'listening');
+  try {
+    const pair = await wsPair(server);
+    const sent = Array.from({ length: 256 }, () => randomBytes(64 * 1024));
+    const reader = wsReadable(pair.client, 'the test stream');
+    const sending = wsSendAll(pair.serverSide, (async function* () {
+      yield* sent;
+    })());
+    const received: Buffer[] = [];
+    for await (const chunk of reader) {
+      received.push(chunk as Buffer);
+      if (received.length % 32 === 0) await new Promise((r) => setTimeout(r, 5)); // a slow reader: the socket is paused meanwhile
+    }
+    await sending;
+    assert.equal(sha(received), sha(sent));
+  } finally {
+    server.close();
+  }
+});
+
+test('wsReadable fails (never ends short) when the sender goes without its close 1000; wsSendAll rejects when the reader goes', async () => {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  await once(server, 'listening');
+  try {
+    const cut = await wsPair(server);
+    const reader = wsReadable(cut.client, 'the test stream');
+    cut.serverSide.send(randomBytes(1024));
+    cut.serverSide.terminate();
+    await assert.rejects(async () => {
+      for await (const _ of reader) void _;
+    }, /the test stream was cut off \(close 1006\)/);
+
+    const gone = await wsPair(server);
+    const endless = (async function* () {
+      for (;;) yield randomBytes(64 * 1024);
+    })();
+    const sending = wsSendAll(gone.serverSide, endless);
+    gone.client.terminate();
+    await assert.rejects(sending, /the stream closed \(1006\)|EPIPE|ECONNRESET/, 'a send failed, or the close came first');
+  } finally {
+    server.close();
   }
 });

@@ -1,8 +1,11 @@
 // A VM placed on another host than the controller's runs there under that host's agent: the VM manager records its
 // desired state and reads its agent's reports; the link itself is cluster/remote-vms.ts, behind this interface.
+import type { Readable } from 'node:stream';
 import type { VmRestoreFrom } from '../contract/agent.js';
 import type { VmSpec, VmStatus } from '../contract/vm.js';
+import type { SavedStateManifest } from '../hypervisor/saved-state/manifest.js';
 import type { VmRecord } from '../store/vms.js';
+import type { SavedStateFiles } from './vm-saved-state.js';
 
 export interface RemoteVmDriver {
   /** Whether a VM on this host runs under a remote agent (false for the controller's own host). */
@@ -10,8 +13,9 @@ export interface RemoteVmDriver {
   /** Throws AGENT_NOT_LINKED when the host's agent has no link now: nothing is started in its place. */
   requireLinked(host: string): void;
   /** Records desired=running with the next generation, sends it, and waits for the agent's report of it; with
-   *  `restoreFrom`, the VM starts as a clone of that restore template. */
-  start(name: string, spec: VmSpec, host: string, restoreFrom?: VmRestoreFrom): Promise<void>;
+   *  `restoreFrom`, the VM starts as a clone of that restore template; `beforeSend` runs once the generation is
+   *  recorded, before it is sent (a saved state moved to the host first). */
+  start(name: string, spec: VmSpec, host: string, restoreFrom?: VmRestoreFrom, beforeSend?: () => Promise<void>): Promise<void>;
   /** Records desired=stopped with the next generation and sends it; with waitMs, until the agent reports it stopped. */
   stop(rec: VmRecord & { host: string }, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }>;
   /** vm wait: until its agent reports it stopped; why it stopped (VM_WAIT_TIMEOUT after timeoutMs). */
@@ -23,6 +27,12 @@ export interface RemoteVmDriver {
   /** vm stop --to-disk, done by its agent: its state saved in that host's data folder, then its QEMU quits; resolves once
    *  its agent reports it stopped with the state kept there. */
   saveState(rec: VmRecord & { host: string }): Promise<void>;
+  /** vm send of a VM on an agent's host (saved there first if it runs): its state from there, sealed with the site's key;
+   *  deleted there once all of it went out. */
+  sendState(rec: VmRecord & { host: string }): Promise<Readable>;
+  /** A state saved on the controller's host, into the host a start placed the VM on (checked there; its start there
+   *  resumes it); resolves once it is stored there. */
+  pushState(spec: VmSpec, host: string, files: SavedStateFiles, manifest: SavedStateManifest): Promise<void>;
   /** vm start --discard-state: its agent deletes the state saved on its host. */
   discardState(rec: VmRecord & { host: string }): Promise<void>;
   /** The VM is no longer wanted on that host (removed, or placed elsewhere): its agent forgets it (now, or at its next link). */

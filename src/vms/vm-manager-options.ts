@@ -61,13 +61,15 @@ export interface VmManagerOptions {
   onRuntime?: (runtime: VmRuntime) => void;
 }
 
-/** What a start asks of placement. `localOnly`: it needs the controller's own host (a saved state, a template being
+/** What a start asks of placement. `localOnly`: it needs the controller's own host (a template being
  *  built, an owner's files); `sharedStorage`: what of it needs a host that mounts the shared data folder (a template's
  *  clone); `restoreFrom`: a template's clone, the QEMU the template was saved under (and its key, for the refusal);
  *  `stateOn`: the agent's host its saved state is on, the only host that can resume it. */
 export interface VmPlacementAsk {
   localOnly: boolean;
   stateOn?: string;
+  /** A state saved on the controller's host to resume: there if it can take it, else on a host whose QEMU loads it. */
+  savedHere?: { qemuVersion: string; accel: 'kvm' | 'tcg'; vmAccel: 'auto' | 'kvm' | 'tcg' };
   sharedStorage?: string;
   restoreFrom?: { qemuVersion: string; accel: 'kvm' | 'tcg'; vmAccel: 'auto' | 'kvm' | 'tcg'; key: string };
 }

@@ -162,6 +162,7 @@ export class VmManager {
     const saved = savedStateRead(stateFiles);
     const resume: StateToResume | undefined = saved && { manifest: saved, files: stateFiles, verified: opts.stateVerified };
     const stateOn = resume ? undefined : await this.savedStates.remoteStateHost(before, opts.discardState === true);
+    if (resume && opts.fromTemplate) throw new ArdesiaError('VM_STATE_EXISTS', `vm ${name} has a saved state of its own: it cannot also start as a template's clone`);
     const { spec: defined, created } = await specForStart(this.db, name, adHoc, template);
     try {
       const running = isConfined(caller) ? [...this.runtimes.values()].filter((rt) => this.chargedTo(rt.spec) === caller.name).map((rt) => rt.spec) : [];
@@ -171,14 +172,16 @@ export class VmManager {
       // record under one lock: two starts at once never both fit the same free memory.
       const remote = this.opts.remote;
       const host = await this.lock.run('cluster:placement', async () => {
-        // The agent opens the files as root: an owner's checked files, a saved state or a template being built stay on
-        // this host. A template's clone goes to any host that mounts the shared folder its files are on.
-        const localOnly = isConfined(caller) || resume !== undefined || opts.templateRam !== undefined;
+        // The agent opens the files as root: an owner's checked files or a template being built stay on this host. A saved
+        // state resumes here when this host can take it, else it goes to a host whose QEMU can load it. A template's clone
+        // goes to any host that mounts the shared folder its files are on.
+        const localOnly = isConfined(caller) || opts.templateRam !== undefined;
         const sharedStorage = opts.fromTemplate ? `a clone of restore template ${opts.fromTemplate.manifest.key} (its files)` : undefined;
         const template = opts.fromTemplate?.manifest;
         const restoreFrom = template && { qemuVersion: template.qemuVersion, accel: template.accel, vmAccel: spec.accel, key: template.key };
         if (stateOn !== undefined && localOnly) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name}'s state is saved on host ${stateOn}, and this start runs on the controller's own host only (an owner's start): an administrator starts it there, or boot it afresh with --discard-state`);
-        const placed = await this.opts.placer.placeVm(name, spec, { localOnly, ...(stateOn ? { stateOn } : {}), ...(sharedStorage ? { sharedStorage } : {}), ...(restoreFrom ? { restoreFrom } : {}) });
+        const savedHere = resume && { qemuVersion: resume.manifest.qemuVersion, accel: resume.manifest.accel, vmAccel: spec.accel };
+        const placed = await this.opts.placer.placeVm(name, spec, { localOnly, ...(stateOn ? { stateOn } : {}), ...(savedHere ? { savedHere } : {}), ...(sharedStorage ? { sharedStorage } : {}), ...(restoreFrom ? { restoreFrom } : {}) });
         if (remote?.isRemote(placed)) {
           if (localOnly) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} was placed on host ${placed}, but this start runs on the controller's own host only`);
           remote.requireLinked(placed);
@@ -188,10 +191,14 @@ export class VmManager {
         return placed;
       });
       if (remote?.isRemote(host)) {
-        await remote.start(name, spec, host, opts.fromTemplate && restoreFromOf(opts.fromTemplate));
+        // A state saved here goes where the start was placed; once stored there, that copy is the one (this one is stale).
+        const stateThere = resume && (async () => {
+          await remote.pushState(spec, host, stateFiles, resume.manifest);
+          await savedStateRemove(stateFiles);
+        });
+        await remote.start(name, spec, host, opts.fromTemplate && restoreFromOf(opts.fromTemplate), stateThere);
         return this.statusOf(await this.record(name));
       }
-      if (resume && opts.fromTemplate) throw new ArdesiaError('VM_STATE_EXISTS', `vm ${name} has a saved state of its own: it cannot also start as a template's clone`);
       await opts.beforeLaunch?.();
       const runtime = await this.launch(spec, isConfined(caller) ? this.owners.openedFileGuard(caller.name, name) : undefined, resume, opts);
       // Consumed: the guest runs on from it and its disks change, so it could never load again.

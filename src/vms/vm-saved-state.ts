@@ -13,7 +13,7 @@ import { handleWriter } from '../hypervisor/saved-state/transfer.js';
 import { FIRST_HANDED_FD } from '../hypervisor/qemu/handed-files.js';
 import type { QemuLaunch } from '../hypervisor/qemu/argv.js';
 import { hasClipboardAgent, withoutClipboardAgent } from '../hypervisor/saved-state/clipboard-agent.js';
-import { type LaunchIdentity, launchFingerprint, machineOf, type SavedDisk, savedStateHeader, savedStateHeaderParse, SavedStateManifest, savedStateProblems, stateSealValid } from '../hypervisor/saved-state/manifest.js';
+import { type LaunchIdentity, launchFingerprint, machineOf, type SavedDisk, savedStateHeader, savedStateHeaderParse, SavedStateManifest, savedStateProblems, stateSeal, stateSealValid } from '../hypervisor/saved-state/manifest.js';
 
 /**
  * The site's key sealing saved states (tls/state-seal.key, 0600, made once): QEMU trusts an incoming migration
@@ -125,12 +125,11 @@ export async function savedStateFolder(files: SavedStateFiles): Promise<void> {
   await mkdir(files.dir, { recursive: true, mode: 0o700 });
 }
 
-/** `vm send`'s body: the header, then the stream, read through; `done` runs once all of it was read. */
-export function savedStateSendStream(files: SavedStateFiles, manifest: SavedStateManifest, done: () => void): Readable {
+/** `vm send`'s body: the header, then the stream. */
+export function savedStateSendStream(files: SavedStateFiles, manifest: SavedStateManifest): Readable {
   const out = new PassThrough();
   out.write(savedStateHeader(manifest));
   const body = createReadStream(files.stream);
-  body.once('end', done);
   body.pipe(out);
   body.once('error', (err) => out.destroy(err));
   return out;
@@ -181,6 +180,31 @@ export async function savedStateReceive(files: SavedStateFiles, body: Readable, 
     await savedStateRemove(files);
     throw err;
   }
+}
+
+/**
+ * A sent state with its header sealed anew under `key` as it passes, the rest unchanged: a state an agent's host sends
+ * carries that host's seal, and the controller relaying it to `vm send` gives it the site's (a VM owner may receive only
+ * that). A stream that does not start as a state fails.
+ */
+export function savedStateResealed(key: Buffer, vm: string): Transform {
+  let head: Buffer | undefined = Buffer.alloc(0);
+  return new Transform({
+    transform(chunk: Buffer, _enc, next) {
+      if (head === undefined) return next(null, chunk);
+      head = Buffer.concat([head, chunk]);
+      const r = savedStateHeaderParse(head);
+      if (r.kind === 'more') return next();
+      if (r.kind === 'invalid') return next(new ArdesiaError('VM_STATE_INVALID', `vm ${vm}: the state its host sent is no VM state: ${r.problem}`));
+      const rest = head.subarray(r.length);
+      head = undefined;
+      const { seal: _theirs, ...unsealed } = r.manifest;
+      next(null, Buffer.concat([savedStateHeader({ ...unsealed, seal: stateSeal(unsealed, key) }), rest]));
+    },
+    flush(done) {
+      done(head === undefined ? null : new ArdesiaError('VM_STATE_INVALID', `vm ${vm}: the state its host sent ends inside its header`));
+    },
+  });
 }
 
 /** A stored state file whose bytes are not the manifest's: damaged on disk since it was saved. */

@@ -125,39 +125,43 @@ export class VmStates {
 
   /**
    * vm send: the VM's state as a stream (header + QEMU's stream). A running VM is saved and stopped first; a
-   * stopped one sends the state it has. Once all of it was read the state is deleted: it lives on in the receiver.
+   * stopped one sends the state it has. Once all of it was read the state is deleted: it lives on in the receiver. A VM
+   * on an agent's host (or whose state is saved there) is sent from there by its agent, through this controller.
    */
   async send(name: string): Promise<Readable> {
-    await this.vms.record(name);
-    await this.requireSentHere(name);
+    const rec = await this.vms.record(name);
+    const host = (await this.vms.remoteHostOf(name)) ?? (await this.remoteStateHost(rec, false));
+    if (host !== undefined) {
+      if (rec.transient) throw transientRefusal(name);
+      return this.remote!.sendState({ ...rec, host });
+    }
+    const { body, delivered } = await this.sendOut(name);
+    body.once('end', () => void delivered());
+    return body;
+  }
+
+  /** The state of a VM of this host to send (a running one saved and stopped first); `delivered` deletes it, for the
+   *  sender to call once the receiver has all of it (an agent's state-send: once the controller answered its close). */
+  async sendOut(name: string): Promise<{ body: Readable; delivered: () => Promise<void> }> {
     if (this.vms.runtimeOf(name)) await this.stopToDisk(name);
     return this.lock.run(name, async () => {
       const files = savedStateFiles(this.dataDir, name);
       const manifest = savedStateRead(files);
       if (!manifest) throw new ArdesiaError('VM_NOT_RUNNING', `vm ${name} is not running and has no saved state to send`);
-      return savedStateSendStream(files, manifest, () => void savedStateRemove(files));
+      return { body: savedStateSendStream(files, manifest), delivered: () => this.lock.run(name, () => savedStateRemove(files)) };
     });
-  }
-
-  /** A state is sent from the controller's own host only: a VM running under an agent's is refused, saying how to move it. */
-  private async requireSentHere(name: string): Promise<void> {
-    const host = await this.vms.remoteHostOf(name);
-    if (host === undefined) return;
-    throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} runs on host ${host}: a VM's state is sent from the controller's own host only; move it there first (\`ardesia vm migrate ${name} --to HOST\`, HOST the one \`host list\` marks *), or stop it`);
   }
 
   /**
    * vm receive: the stream is checked (header, length, sha256) into states/NAME/, then the VM is started from it
-   * (the launch and disks checked against its manifest first). Any refusal or failure leaves nothing behind.
+   * (the launch and disks checked against its manifest first; placed on another host, the state goes there first).
+   * Any refusal or failure leaves nothing behind.
    */
   async receive(name: string, body: Readable, caller?: StartCaller): Promise<VmStatus> {
     const files = savedStateFiles(this.dataDir, name);
     await this.lock.run(name, async () => {
       await this.vms.record(name);
-      if (this.vms.runtimeOf(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is running: stop it before receiving a state into it`);
-      if (savedStateRead(files)) throw new ArdesiaError('VM_STATE_EXISTS', `vm ${name} already has a saved state`);
-      await savedStateRemove(files);
-      await savedStateReceive(files, body, name, caller && !caller.admin ? stateSealKey(this.dataDir) : undefined);
+      await this.storeLocked(name, body, caller && !caller.admin ? stateSealKey(this.dataDir) : undefined);
     });
     try {
       return await this.vms.start(name, undefined, undefined, caller, { stateVerified: true });
@@ -165,6 +169,20 @@ export class VmStates {
       await savedStateRemove(files);
       throw err;
     }
+  }
+
+  /** A state streamed to this host for the VM (an agent's state-receive: a state saved on the controller's host, for a
+   *  start placed here), checked as vm receive checks it; its next start here resumes it. */
+  take(name: string, body: Readable): Promise<void> {
+    return this.lock.run(name, () => this.storeLocked(name, body));
+  }
+
+  private async storeLocked(name: string, body: Readable, sealKey?: Buffer): Promise<void> {
+    const files = savedStateFiles(this.dataDir, name);
+    if (this.vms.runtimeOf(name)) throw new ArdesiaError('VM_RUNNING', `vm ${name} is running: stop it before receiving a state into it`);
+    if (savedStateRead(files)) throw new ArdesiaError('VM_STATE_EXISTS', `vm ${name} already has a saved state`);
+    await savedStateRemove(files);
+    await savedStateReceive(files, body, name, sealKey);
   }
 }
 

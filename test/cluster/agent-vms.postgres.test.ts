@@ -3,7 +3,7 @@
 // and the controller; nothing is started twice. Outcomes and their order are asserted, never timing.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -27,6 +27,7 @@ import { vvParse } from '../gateway/spice-client.js';
 import { SPICE_RELAY_MAX_CONNECTIONS } from '../../src/cluster/remote-spice.js';
 import { SPICE_SUBJECT } from '../../src/tls/certs.js';
 import { freshDatabaseForNamespaces } from '../helpers/postgres.js';
+import { savedStateHeaderParse, stateSealValid } from '../../src/hypervisor/saved-state/manifest.js';
 
 const NET = '10.251.8';
 const CONTROLLER = `https://${NET}.1:8443`;
@@ -71,6 +72,17 @@ function tempDir(): string {
   dirs.push(d);
   return d;
 }
+/** A line typed at v1's serial console through the controller, until its output matches. */
+async function v1Type(line: string, want: RegExp): Promise<void> {
+  const sh = await shell('v1');
+  try {
+    await sh.type(`\n${line}`, want);
+  } finally {
+    sh.close();
+  }
+}
+/** How often v1 booted on a1: its boot banners in the agent's console log. */
+const v1Banners = () => readFileSync(join(agentDir, 'logs', 'v1', 'console.log'), 'latin1').split(g.amd64.banner).length - 1;
 /** The parent of a process, from /proc/PID/stat (the field after the parenthesised command). */
 function parentOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -213,16 +225,7 @@ test("the serial console of a VM on the agent's host, through the controller: it
 });
 
 test("vm stop --to-disk of a VM on the agent's host saves its state there; its start resumes it there, the same guest; --discard-state boots it afresh", { timeout: 300_000 }, async () => {
-  const shell = async (line: string, want: RegExp): Promise<void> => {
-    const ws = consoleSocket('v1', controller.api().endpoint.token);
-    const seen = { text: '' };
-    ws.on('message', (d: Buffer) => (seen.text += d.toString('latin1')));
-    await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
-    ws.send(`\n${line}\n`);
-    await consoleUntil(ws, want, seen);
-    ws.close();
-  };
-  await shell('echo kept-$((6*7)) > /tmp/mark; echo marked-$((2*3))', /marked-6/);
+  await v1Type('echo kept-$((6*7)) > /tmp/mark; echo marked-$((2*3))', /marked-6/);
   const saved = await cli(['vm', 'stop', '--to-disk', 'v1']);
   assert.equal(saved.code, 0, saved.stderr);
   assert.match(saved.stdout, /its state was saved on host a1 \(`ardesia vm start` resumes it there\)/);
@@ -241,32 +244,65 @@ test("vm stop --to-disk of a VM on the agent's host saves its state there; its s
   const refused = await cli(['vm', 'start', 'v1']);
   assert.notEqual(refused.code, 0);
   assert.match(refused.stderr, /vm v1's state is saved on host a1, which cannot take it now: /);
-  assert.match(refused.stderr, /Start it once that host is up and its agent linked/, 'the hint of VM_STATE_HOST_UNAVAILABLE');
+  assert.match(refused.stderr, /Start it once such a host is up and its agent linked/, 'the hint of VM_STATE_HOST_UNAVAILABLE');
   assert.equal((await status('v1')).state, 'stopped');
   assert.equal((await cli(['host', 'undrain', 'a1'])).code, 0);
   // The start goes to a1 and resumes there: the file the guest wrote to its RAM-backed /tmp is still there, no boot.
-  const banners = () => readFileSync(join(agentDir, 'logs', 'v1', 'console.log'), 'latin1').split(g.amd64.banner).length - 1;
-  const bootsBefore = banners();
+  const bootsBefore = v1Banners();
   assert.equal((await cli(['vm', 'start', 'v1'])).code, 0);
   await until('the agent resumed v1', () => /vm v1 resumed from its saved state/.test(agent.output));
   const resumed = await status('v1');
   assert.equal(resumed.state, 'running');
   assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, ['v1']);
-  await shell('cat /tmp/mark', /kept-42/);
-  assert.equal(banners(), bootsBefore, 'resumed, not booted');
+  await v1Type('cat /tmp/mark', /kept-42/);
+  assert.equal(v1Banners(), bootsBefore, 'resumed, not booted');
   assert.ok(!existsSync(join(agentDir, 'states', 'v1')), 'the state consumed by its start');
   assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).savedStates, []);
   // Saved again, then started afresh: the state on a1 is deleted and the guest boots.
   assert.equal((await cli(['vm', 'stop', '--to-disk', 'v1'])).code, 0);
   assert.ok(existsSync(join(agentDir, 'states', 'v1', 'manifest.json')));
   assert.equal((await cli(['vm', 'start', '--discard-state', 'v1'])).code, 0);
-  await until('v1 booted afresh', () => banners() > bootsBefore, 120_000);
+  await until('v1 booted afresh', () => v1Banners() > bootsBefore, 120_000);
   assert.ok(!existsSync(join(agentDir, 'states', 'v1')), "the state deleted on the agent's host");
   const fresh = await status('v1');
   assert.equal(fresh.state, 'running');
   // The tests after this one follow v1's QEMU of now.
   pid = fresh.pid!;
   startedAt = fresh.startedAt;
+});
+
+test("vm send of a VM on the agent's host: its state comes from there, sealed with the site's key, and is deleted there; vm receive resumes it on the agent's host, the state copied there from the controller's", { timeout: 300_000 }, async () => {
+  await v1Type('echo sent-$((6*8)) > /tmp/sent; echo marked-$((3*3))', /marked-9/);
+  const bootsBefore = v1Banners();
+  const api = controller.api();
+  const file = join(tempDir(), 'v1.state');
+  await api.download('POST', '/v1/vms/v1/send', undefined, file);
+  const stopped = await status('v1');
+  assert.deepEqual([stopped.state, stopped.pid], ['stopped', null]);
+  assert.ok(!existsSync(join(agentDir, 'states', 'v1')), 'the state deleted on the agent\'s host once sent');
+  assert.ok(!existsSync(join(controller.dataDir, 'states', 'v1')), "nothing of it kept on the controller's host");
+  const head = savedStateHeaderParse(readFileSync(file));
+  assert.equal(head.kind, 'header');
+  if (head.kind !== 'header') return;
+  assert.equal(head.manifest.vm, 'v1');
+  assert.equal(head.length + head.manifest.state.bytes, statSync(file).size, 'the whole state');
+  assert.ok(stateSealValid(head.manifest, readFileSync(join(controller.dataDir, 'tls', 'state-seal.key'))), "sealed with the site's key: a VM owner may receive it");
+  await until('a1 reports v1 without a state', async () => (await json<HostDetail>(['host', 'show', 'a1'])).savedStates.length === 0);
+
+  // Received on the controller (checked into its states/), placed on a1 (the controller's host is drained): the state goes
+  // there first, and the agent resumes it.
+  const received = await api.upload<VmStatus>('POST', '/v1/vms/v1/receive', createReadStream(file));
+  assert.equal(received.state, 'running');
+  assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, ['v1']);
+  assert.match(agent.output, /vm v1: a state saved on the controller's host stored here/);
+  await until('the agent resumed v1', () => (agent.output.match(/vm v1 resumed from its saved state/g) ?? []).length >= 2);
+  await v1Type('cat /tmp/sent', /sent-48/);
+  assert.equal(v1Banners(), bootsBefore, 'resumed, not booted');
+  assert.ok(!existsSync(join(controller.dataDir, 'states', 'v1')), "the controller's copy deleted once on a1");
+  assert.ok(!existsSync(join(agentDir, 'states', 'v1')), 'consumed by its start on a1');
+  const now = await status('v1');
+  pid = now.pid!;
+  startedAt = now.startedAt;
 });
 
 /** v1's display opened through the controller as the root user, its RFB greeting and a first framebuffer update read. */

@@ -10,14 +10,16 @@ import { diskPlug, diskPlugged, diskUnplug } from '../../hypervisor/guest-vm.js'
 import { diskCopyRunning } from '../../hypervisor/disk-copy.js';
 import type { VmRuntime } from '../../hypervisor/vm-runtime.js';
 
-type Command = Extract<ControllerMessage, { type: 'vm-command' }> & { command: { op: Exclude<VmCommand['op'], MigrationOp | ManagerOp> } };
+type Command = Extract<ControllerMessage, { type: 'vm-command' }> & { command: { op: Exclude<VmCommand['op'], MigrationOp | ManagerOp | StateStreamOp> } };
 /** The migration's steps (agent-migration.ts): not on a VM's running QEMU alone. */
 export type MigrationOp = 'migrate-in' | 'migrate-out' | 'migrate-resume';
+/** A saved state streamed to or from the controller (agent-state-streams.ts). */
+export type StateStreamOp = 'state-send' | 'state-receive';
 /** Done by the agent's own VM manager (agent-vms.ts), as on the controller's host: a log is there for a stopped VM too. */
 export type ManagerOp = 'pause' | 'unpause' | 'reset' | 'state-save' | 'state-discard' | 'console-log' | 'qemu-log' | 'screendump';
 type Result = Extract<AgentMessage, { type: 'vm-command-result' }>;
 /** The steps answered yes or no on the VM's QEMU (the SPICE password is answered with data). */
-type QemuStep = Exclude<VmCommand, { op: MigrationOp | ManagerOp | 'spice-login' }>;
+type QemuStep = Exclude<VmCommand, { op: MigrationOp | ManagerOp | StateStreamOp | 'spice-login' }>;
 
 /** Carries out the command on the VM's QEMU; a failure is answered with its registry code. `sanlock`: this host's
  *  daemon once it joined the lockspace (undefined: home leases are off, or the join has not succeeded). */

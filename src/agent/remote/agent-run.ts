@@ -16,6 +16,7 @@ import { measuredCapacity } from '../../cluster/hosts.js';
 import { hostCheck, type HostReport } from '../../hypervisor/host/index.js';
 import { dataDirLock } from '../../lib/data-dir-lock.js';
 import { vmCommandRun } from './agent-commands.js';
+import { isStateStreamCommand, stateStreamRun } from './agent-state-streams.js';
 import { isMigrationCommand, migrationCommandRun } from './agent-migration.js';
 import { isManagerOp, vmOpRun } from './agent-vm-ops.js';
 import { dial, streamDial } from './agent-streams.js';
@@ -273,11 +274,13 @@ async function linkOnce(url: URL, state: AgentState, capacity: AgentCapacity, vm
         const command = m.command;
         const running = isMigrationCommand(command)
           ? migrationCommandRun({ ...m, command }, vms, url, state, log)
+          : isStateStreamCommand(command)
+            ? stateStreamRun({ ...m, command }, vms, url, state, log)
           : isManagerOp(command)
             ? vmOpRun({ ...m, command }, vms.ops)
             : vmCommandRun({ ...m, command }, vms.runtimeOf(m.vm), state.host, vms.sanlock);
         void running.then((result) => {
-          if (isManagerOp(command)) reportSoon(); // a pause or unpause shows in the VM's state at once
+          if (isManagerOp(command) || isStateStreamCommand(command)) reportSoon(); // a pause or unpause shows in the VM's state at once
           if (ws.readyState === ws.OPEN) ws.send(agentMessageEncode(result));
         });
       } else if (m.type === 'image-stream') {

@@ -4,7 +4,7 @@
 // are where the spec names them (the shared data folder), or, on a host without it, made here from copies of the image
 // files (local-images.ts). QEMUs outlive the agent.
 import { EventEmitter } from 'node:events';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -312,6 +312,28 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     if (outcome !== 'left') this.departed.delete(name);
     this.log[outcome === 'stayed' ? 'info' : 'warn']({ vm: name }, resumeSaid(name, outcome));
     return outcome !== 'left';
+  }
+
+  /** A state saved on the controller's host, for a start placed here: the VM defined here (its reports then say it has
+   *  the state, and an order to remove it removes both) and the state checked into its states/. A refusal or a cut
+   *  stream leaves nothing of it here. */
+  async stateTake(spec: VmSpec, body: Readable): Promise<void> {
+    const name = spec.name;
+    await this.passes;
+    const known = this.desired.has(name);
+    await this.manager.define([specOnAgentHost(spec)], () => 'controller');
+    // Held as stopped (nothing to carry out) until the controller's start: no pass takes it for a VM not wanted here.
+    if (!known) this.desired.set(name, { name, spec, desired: 'stopped', generation: this.applied.get(name) ?? 0 });
+    try {
+      await this.manager.savedStates.take(name, body);
+    } catch (err) {
+      body.destroy();
+      if (!known) {
+        this.desired.delete(name);
+        await this.manager.undefine(name).catch(() => undefined);
+      }
+      throw err;
+    }
   }
 
   /** Pause, unpause, reset, a save to disk and its discard, logs and screendumps, as the controller's VM manager does
