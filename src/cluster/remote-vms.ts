@@ -59,7 +59,7 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   constructor(
     private readonly db: Store,
     private readonly links: AgentLinks,
-    private readonly localHost: string,
+    readonly localHost: string,
     private readonly log: Logger,
     /** The image files a start rests on, for its host to check before their first use there. */
     readonly imageChecksOf: ImageChecksOf,

@@ -142,6 +142,8 @@ export const VmStatus = z.object({
   startedAt: z.string().nullable(),
   /** Set when the controller started it on its host after the host it ran on was lost (restart-on-host-loss). */
   hostLoss: z.string().nullable(),
+  /** The host its saved state is on (vm stop --to-disk, or a state received), which its next start resumes; or null. */
+  savedStateOn: z.string().nullable(),
   spec: VmSpec,
 });
 export type VmStatus = z.infer<typeof VmStatus>;

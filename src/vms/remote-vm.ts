@@ -8,6 +8,8 @@ import type { VmRecord } from '../store/vms.js';
 import type { SavedStateFiles } from './vm-saved-state.js';
 
 export interface RemoteVmDriver {
+  /** The controller's own host, by name. */
+  readonly localHost: string;
   /** Whether a VM on this host runs under a remote agent (false for the controller's own host). */
   isRemote(host: string | null): host is string;
   /** Throws AGENT_NOT_LINKED when the host's agent has no link now: nothing is started in its place. */

@@ -136,7 +136,10 @@ export class VmManager {
   }
 
   private statusOf(rec: VmRecord): VmStatus {
-    return vmStatusView(rec, this.runtimes.get(rec.name), this.opts.remote?.isRemote(rec.host) === true);
+    const remote = this.opts.remote;
+    const onAnotherHost = remote?.isRemote(rec.host) === true;
+    const savedOn = onAnotherHost ? (rec.observed?.savedState ? rec.host : null) : this.savedStates.has(rec.name) ? (remote?.localHost ?? rec.host ?? 'this host') : null;
+    return vmStatusView(rec, this.runtimes.get(rec.name), onAnotherHost, savedOn);
   }
 
   // ── vmctl verbs ────────────────────────────────────────────────────────────

@@ -20,7 +20,7 @@ export function vmSeen(rec: Pick<VmRecord, 'observed'>, rt: Pick<VmRuntime, 'sta
 }
 
 /** A VM as `vm status` shows it (vmSeen). */
-export function vmStatusView(rec: VmRecord, rt: VmRuntime | undefined, onAnotherHost: boolean): VmStatus {
+export function vmStatusView(rec: VmRecord, rt: VmRuntime | undefined, onAnotherHost: boolean, savedStateOn: string | null = null): VmStatus {
   const spec = rt?.spec ?? rec.spec;
   const seen = vmSeen(rec, rt, onAnotherHost);
   return {
@@ -37,6 +37,7 @@ export function vmStatusView(rec: VmRecord, rt: VmRuntime | undefined, onAnother
     lastStopReason: seen.running ? null : rec.lastStopReason,
     startedAt: seen.startedAt,
     hostLoss: rec.hostLoss,
+    savedStateOn,
     spec,
   };
 }

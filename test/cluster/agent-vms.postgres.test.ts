@@ -172,14 +172,6 @@ test("pause, unpause, reset and a screendump of a VM on the agent's host, throug
   assert.equal((await cli(['vm', 'reset', 'v1'])).code, 0);
   await until('v1 booted again after the reset', () => banners() > booted, 120_000);
   assert.equal((await status('v1')).pid, pid, 'the same QEMU: a reset, not a restart');
-  // Its state is sent from the controller's own host only: refused with the registry code and the way there, and it runs on.
-  const refused = await cli(['vm', 'send', 'v1']);
-  assert.notEqual(refused.code, 0);
-  assert.match(refused.stderr, /Not yet done through an agent: sending a VM's state/, 'the registry hint of VM_REMOTE_NOT_SUPPORTED');
-  assert.match(refused.stderr, /vm v1 runs on host \S+: a VM's state is sent from the controller's own host only; move it there first \(`ardesia vm migrate v1 --to HOST`/);
-  const after = await status('v1');
-  assert.equal(after.state, 'running');
-  assert.equal(after.pid, pid, 'the same QEMU, not stopped');
 });
 
 
@@ -230,7 +222,8 @@ test("vm stop --to-disk of a VM on the agent's host saves its state there; its s
   assert.equal(saved.code, 0, saved.stderr);
   assert.match(saved.stdout, /its state was saved on host a1 \(`ardesia vm start` resumes it there\)/);
   const stopped = await status('v1');
-  assert.deepEqual([stopped.state, stopped.pid], ['stopped', null]);
+  assert.deepEqual([stopped.state, stopped.pid, stopped.savedStateOn], ['stopped', null, 'a1']);
+  assert.match((await cli(['vm', 'status', 'v1'])).stdout, /v1: its state is saved on host a1: `vm start` resumes it/);
   assert.ok(existsSync(join(agentDir, 'states', 'v1', 'manifest.json')), "the state is in the agent's data folder");
   assert.ok(!existsSync(join(controller.dataDir, 'states', 'v1')), "nothing of it on the controller's host");
   // a1 shows it holds the state, and is not removed while it does.
@@ -252,7 +245,7 @@ test("vm stop --to-disk of a VM on the agent's host saves its state there; its s
   assert.equal((await cli(['vm', 'start', 'v1'])).code, 0);
   await until('the agent resumed v1', () => /vm v1 resumed from its saved state/.test(agent.output));
   const resumed = await status('v1');
-  assert.equal(resumed.state, 'running');
+  assert.deepEqual([resumed.state, resumed.savedStateOn], ['running', null]);
   assert.deepEqual((await json<HostDetail>(['host', 'show', 'a1'])).vms, ['v1']);
   await v1Type('cat /tmp/mark', /kept-42/);
   assert.equal(v1Banners(), bootsBefore, 'resumed, not booted');

@@ -152,6 +152,10 @@ test('stop --to-disk then start resumes where it was; start --discard-state boot
   const saveMs = Date.now() - saving;
   assert.match(s.stdout, /state was saved/);
   assert.ok(existsSync(join(statesDir(), 'manifest.json')));
+  // vm status says where the state is (this host, as the host list names it) and what the next start does.
+  const ownHost = (await daemon.api().request<Array<{ name: string }>>('GET', '/v1/hosts'))[0]!.name;
+  assert.equal((await status()).savedStateOn, ownHost);
+  assert.match((await daemon.cli(['vm', 'status', VM])).stdout, new RegExp(`${VM}: its state is saved on host ${ownHost}: \`vm start\` resumes it`));
   const resuming = Date.now();
   const again = await daemon.cli(['vm', 'start', VM]);
   assert.equal(again.code, 0, again.stderr);
@@ -160,6 +164,7 @@ test('stop --to-disk then start resumes where it was; start --discard-state boot
   const loadMs = [...daemon.output.matchAll(/"restoreMs":(\d+)/g)].pop()?.[1];
   console.log(`# saved-state: stop --to-disk ${saveMs} ms; start (resume) ${startMs} ms (QEMU loading the state: ${loadMs} ms), to serial answer ${Date.now() - resuming} ms`);
   assert.ok(!existsSync(statesDir()), 'the state is consumed by the resume');
+  assert.equal((await status()).savedStateOn, null);
 
   // The restored QEMU found again by a restarted daemon (its argv the incoming one): saved again, it resumes again.
   await daemon.kill();

@@ -156,6 +156,9 @@ export function registerVmCommands(program: Command): void {
       if (json(cmd)) return output(true, name ? vms[0] : vms);
       console.log(table(['NAME', 'STATE', 'PID', 'VCPUS', 'MEMORY', 'ACCEL', 'OWNER', 'LAST STOP'], vms.map(statusLine)));
       for (const v of vms.filter((x) => x.hostLoss)) console.log(`\n${terminalSafeLine(`${v.name}: ${v.hostLoss}`)}`);
+      for (const v of vms.filter((x) => x.savedStateOn)) {
+        console.log(`\n${terminalSafeLine(`${v.name}: its state is saved on host ${v.savedStateOn}: \`vm start\` resumes it, \`vm send\` sends it, \`vm start --discard-state\` boots afresh`)}`);
+      }
       if (vms.some((v) => v.accel === 'tcg')) console.log(`\nwarning: ${vms.find((v) => v.accelNote)?.accelNote}`);
     });
 
