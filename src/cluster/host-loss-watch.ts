@@ -11,11 +11,14 @@ import { type HostLossAction, hostLossActions, lostReason } from './host-loss.js
 import type { HostService } from './hosts.js';
 
 /** The audit's principal for what the controller does by itself after a host loss. */
+import type { StartCaller } from '../contract/vm.js';
+
 const ACTOR = 'host-loss';
 
-/** The VM manager's start: placement picks an up host (never the down one) and starts it there. */
+/** The VM manager's start: placement picks an up host (never the down one) and starts it there; a VM owner's start again
+ *  under that owner's rules (`caller`). */
 export interface VmStarter {
-  start(name: string): Promise<unknown>;
+  start(name: string, adHoc?: undefined, template?: undefined, caller?: StartCaller): Promise<unknown>;
 }
 
 export class HostLossWatch {
@@ -85,7 +88,8 @@ export class HostLossWatch {
     await vmSetObserved(this.db, a.name, null);
     if (a.kind === 'lost') return this.recordLost(a);
     try {
-      await this.vms.start(a.name);
+      const confinedBy = (await vmGet(this.db, a.name))?.confinedBy ?? null;
+      await this.vms.start(a.name, undefined, undefined, confinedBy === null ? undefined : { name: confinedBy, admin: false });
     } catch (err) {
       return this.recordLost(a, (err as Error).message);
     }

@@ -2,13 +2,13 @@
 // agent link (the whole set again at every connect, agent-links.ts); the agent's reports are kept with the VM, and a
 // VM that stopped by itself is recorded stopped with its reason, as the controller's own VMs are.
 import type { Logger } from 'pino';
-import { type AgentMessage, VM_COMMAND_DATA_MAX_BYTES, type VmDesired, type VmMoveIntent, type VmObserved, type VmRestoreFrom } from '../contract/agent.js';
+import { type AgentMessage, VM_COMMAND_DATA_MAX_BYTES, type VmDesired, type VmMoveIntent, type VmObserved, type VmConfined } from '../contract/agent.js';
 import { ArdesiaError, type ErrorCode } from '../contract/errors.js';
 import type { VmSpec } from '../contract/vm.js';
 import type { Store } from '../store/db.js';
 import { type VmRecord, vmDelete, vmGet, vmListMoving, vmListOnHosts, vmNextGeneration, vmSetDesired, vmSetObserved } from '../store/vms.js';
 import type { VmRuntime } from '../hypervisor/vm-runtime.js';
-import type { RemoteVmDriver } from '../vms/remote-vm.js';
+import type { RemoteStartOptions, RemoteVmDriver } from '../vms/remote-vm.js';
 import type { AgentLinks, AgentVmChannel } from './agent-links.js';
 import type { ImageChecksOf, LocalFilesOf } from './image-checks.js';
 import { storageOf } from './host-repo.js';
@@ -45,6 +45,7 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   private readonly lateStarts = new Set<string>();
   private commands: Pick<RemoteDesktopVms, 'command' | 'commandData'> | undefined;
   private states: RemoteStates | undefined;
+  private confinement: ((principal: string) => VmConfined) | undefined;
   /** VMs under live migration (vm-migrations.ts): both hosts' reports of them wait until the move is recorded. */
   private readonly moving = new Set<string>();
   /** What follows a move found finished but unrecorded (vm-migrations.ts); the VMs whose unrecorded move is being settled now. */
@@ -91,7 +92,7 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     return new ArdesiaError('AGENT_NOT_LINKED', `host ${host}'s agent is not connected to this controller: nothing was started (neither there nor here)`);
   }
 
-  async start(name: string, spec: VmSpec, host: string, restoreFrom?: VmRestoreFrom, beforeSend?: () => Promise<void>): Promise<void> {
+  async start(name: string, spec: VmSpec, host: string, { restoreFrom, beforeSend, confined }: RemoteStartOptions = {}): Promise<void> {
     const generation = await this.nextGeneration(name);
     // Recorded with the generation: every desired set until it runs carries the template (a link lost meanwhile).
     await vmSetDesired(this.db, name, { generation, restoreFrom: restoreFrom ?? null });
@@ -100,7 +101,7 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     await beforeSend?.();
     const images = await this.imageChecksOf(spec);
     const local = await this.localStorage(host);
-    const vm: VmDesired = { name, spec, desired: 'running', generation, images, ...(restoreFrom ? { restoreFrom } : {}) };
+    const vm: VmDesired = { name, spec, desired: 'running', generation, images, ...(restoreFrom ? { restoreFrom } : {}), ...(confined ? { confined } : {}) };
     if (!this.sendNow(host, local ? await this.withLocalFiles(vm) : vm)) throw this.notLinked(host);
     const within = local ? LOCAL_STORAGE_START_REPORT_WITHIN_MS : REMOTE_START_REPORT_WITHIN_MS;
     const seen = await this.waitFor(name, (o) => o.generation >= generation && o.state !== 'starting', within);
@@ -143,7 +144,7 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     const local = await this.localStorage(host);
     return Promise.all(
       rows.map(async (r) => {
-        const running = r.desired === 'running' ? { images: await this.imageChecksOf(r.spec), ...(r.restoreFrom ? { restoreFrom: r.restoreFrom } : {}) } : {};
+        const running = r.desired === 'running' ? { images: await this.imageChecksOf(r.spec), ...(r.restoreFrom ? { restoreFrom: r.restoreFrom } : {}), ...(r.confinedBy ? { confined: this.confinedOf(r.confinedBy) } : {}) } : {};
         const vm: VmDesired = { name: r.name, spec: r.spec, desired: r.desired, generation: r.generation, ...running };
         return local ? this.withLocalFiles(vm) : vm;
       }),
@@ -291,6 +292,16 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     if (!(await seen)) throw new ArdesiaError('VM_STATE_SAVE_FAILED', `vm ${rec.name}: its agent on host ${rec.host} saved its state but has not reported it stopped with the state since`);
   }
 
+  /** What a VM owner's start is checked by on an agent's host (the VM manager's owner rules), for the desired sets. */
+  attachConfinement(confinedOf: (principal: string) => VmConfined): void {
+    this.confinement = confinedOf;
+  }
+
+  private confinedOf(principal: string): VmConfined {
+    if (!this.confinement) throw new Error('a VM owner\'s start sent before the owner rules were attached');
+    return this.confinement(principal);
+  }
+
   /** Saved states streamed to and from agents' hosts (remote-states.ts). */
   attachStates(states: RemoteStates): void {
     this.states = states;
@@ -408,8 +419,11 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   }
 }
 
-/** The code a failed start on an agent's host answers with: a clone's template that would not load says so (its pool
- *  rebuilds it and boots the desktop); anything else is a failed start. */
+/** Failed starts on an agent's host answered with their own code: a clone's template (or a saved state) that would not
+ *  load says so (its pool rebuilds it and boots the desktop), and a VM owner's file refused there says what to change. */
+const REMOTE_START_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['VM_STATE_INVALID', 'VM_STATE_MISMATCH', 'VM_STATE_RESTORE_FAILED', 'OWNER_PATH_FORBIDDEN']);
+
+/** The code a failed start on an agent's host answers with: its own (REMOTE_START_CODES), else a failed start. */
 export function remoteStartFailure(code: ErrorCode | undefined): ErrorCode {
-  return code === 'VM_STATE_INVALID' || code === 'VM_STATE_MISMATCH' || code === 'VM_STATE_RESTORE_FAILED' ? code : 'VM_START_FAILED';
+  return code !== undefined && REMOTE_START_CODES.has(code) ? code : 'VM_START_FAILED';
 }

@@ -105,6 +105,8 @@ export class VmMigrations {
     // An agent's VM as its reports say; the controller's own as its VM manager has it (moveLive checks).
     const reportedRunning = !this.d.remote.isRemote(from) || rec.observed?.state === 'running';
     if (rec.desired !== 'running' || !reportedRunning) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} is not running on host ${from} (${rec.observed?.state ?? 'no report'})`);
+    // Its files were checked by that owner's rules on the host it runs on; a destination would open them unchecked.
+    if (rec.confinedBy !== null && this.d.remote.isRemote(from)) throw new ArdesiaError('VM_NOT_MIGRATABLE', `vm ${name} was started by ${rec.confinedBy} under the owner rules, its files checked for that user on host ${from}; stop it and start it again elsewhere`);
     const pool = await this.d.db.selectFrom('pool_desktops').select('pool').where('name', '=', name).executeTakeFirst();
     const started = Date.now();
     const plain: DesktopCarried = { need: { memoryMiB: rec.spec.memoryMiB, vcpus: rec.spec.vcpus, sharedStorage: PLAIN_VM_NEED }, disks: [], leases: [] };

@@ -14,7 +14,7 @@ import { VmSpec } from './vm.js';
  * controller's end to dial instead of a WebSocket; 9: migrate-resume `ifStayed`, answered whether the VM runs there;
  * 10: `joining` while the host waits for the lockspace; 11: a restore clone's template in vm-desired, a failed start's
  * code in vm-observed; 12: saves to disk on the VM's host; 13: saved states streamed both ways, vm send and a state
- * saved on another host resumed here). */
+ * saved on another host resumed here; a VM owner's start, its files checked on the host by their rules). */
 export const AGENT_PROTOCOL_VERSION = 13;
 /** The most of a log or a screendump one answer carries (base64 in a JSON frame under AGENT_FRAME_MAX_BYTES). */
 export const VM_COMMAND_DATA_MAX_BYTES = 2 * 1024 * 1024;
@@ -120,6 +120,18 @@ export const VmRestoreFrom = z
   .object({ stream: AbsolutePath, ramFile: AbsolutePath, manifest: z.record(z.string(), z.unknown()) })
   .strict();
 export type VmRestoreFrom = z.infer<typeof VmRestoreFrom>;
+/** A VM owner's start (not an administrator's): the host checks every file the VM names by that owner's folders before
+ *  QEMU may open it, and each again as it is opened (vms/owner-files.ts), as the controller's host does; `dataDir` is the
+ *  shared data folder, refused but for the owner's own folder in it (the host's own data folder is refused too). */
+export const VmConfined = z
+  .object({
+    principal: z.string().min(1).max(64),
+    dataDir: AbsolutePath,
+    roots: z.array(z.object({ path: AbsolutePath, readOnly: z.boolean() }).strict()).max(256),
+    denied: z.array(AbsolutePath).max(64),
+  })
+  .strict();
+export type VmConfined = z.infer<typeof VmConfined>;
 export const VmDesired = z
   .object({
     name: z.string().min(1).max(64),
@@ -133,6 +145,8 @@ export const VmDesired = z
     local: LocalFiles.optional(),
     /** With `running`: start as a clone of this restore template (its files are also in `images`, checked first). */
     restoreFrom: VmRestoreFrom.optional(),
+    /** With `running`: a VM owner's start, its files checked by their rules on the host. */
+    confined: VmConfined.optional(),
   })
   .strict();
 export type VmDesired = z.infer<typeof VmDesired>;

@@ -201,6 +201,7 @@ async function startDaemonLocked(opts: ServeOptions, serviceAddress: ServiceAddr
     agentLinks.attachLeases((host) => homeLeases.agentSettings(host));
   }
   const manager = new VmManager({ dataDir, runDir, store, log, hostReport, ownerPolicy, natGuard, placer: hosts, vmUids, remote: remoteVms, ...(homeLeases ? { launchPrefix: homeLeases.registerPrefix() } : {}) });
+  remoteVms.attachConfinement((principal) => manager.ownerConfined(principal));
   remoteVms.attachLocalRuntimes((name) => manager.runtimeOf(name));
   // A drain moves the host's running plain VMs to other agents' hosts by live migration.
   // SPICE to VMs on agents' hosts: a TLS relay per VM on the --listen address, closed when the VM stops.

@@ -103,4 +103,11 @@ export const HOST_MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('vms').addColumn('restore_from', 'text').execute();
     },
   },
+  // The VM owner whose start a VM runs under: the host it is placed on checks its files by that owner's rules, at every
+  // desired set that may start it (an agent's host as the controller's).
+  '0027_vm_confined_by': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('vms').addColumn('confined_by', 'text').execute();
+    },
+  },
 };

@@ -31,6 +31,8 @@ export interface VmTable {
   /** VmMoveIntent as JSON: a live migration under way (or one a controller stopped in), null otherwise. */
   moving: ColumnType<string | null, string | null | undefined, string | null>;
   restore_from: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The VM owner (not an administrator) whose start it runs under, their owner rules applied wherever it runs; null otherwise. */
+  confined_by: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ApiTokenTable {

@@ -25,6 +25,8 @@ export interface VmRecord {
   moving: VmMoveIntent | null;
   /** The restore template its start on an agent's host clones (null: a plain start). */
   restoreFrom: VmRestoreFrom | null;
+  /** The VM owner whose start it runs under (their owner rules), or null (an administrator's). */
+  confinedBy: string | null;
 }
 
 function fromRow(row: Selectable<VmTable>): VmRecord {
@@ -42,6 +44,7 @@ function fromRow(row: Selectable<VmTable>): VmRecord {
     hostLoss: row.host_loss ?? null,
     moving: row.moving == null ? null : VmMoveIntent.parse(JSON.parse(row.moving)),
     restoreFrom: row.restore_from == null ? null : VmRestoreFrom.parse(JSON.parse(row.restore_from)),
+    confinedBy: row.confined_by ?? null,
   };
 }
 
@@ -120,7 +123,7 @@ export async function vmUpdateSpec(db: Store, spec: VmSpec, source: string): Pro
 export async function vmSetDesired(
   db: Store,
   name: string,
-  patch: { desired?: 'running' | 'stopped'; lastStopReason?: string | null; startedAt?: string | null; host?: string; generation?: number; hostLoss?: string | null; moving?: VmMoveIntent | null; restoreFrom?: VmRestoreFrom | null },
+  patch: { desired?: 'running' | 'stopped'; lastStopReason?: string | null; startedAt?: string | null; host?: string; generation?: number; hostLoss?: string | null; moving?: VmMoveIntent | null; restoreFrom?: VmRestoreFrom | null; confinedBy?: string | null },
 ): Promise<void> {
   const set: Updateable<VmTable> = { updated_at: new Date().toISOString() };
   if (patch.desired !== undefined) set.desired = patch.desired;
@@ -131,6 +134,7 @@ export async function vmSetDesired(
   if (patch.hostLoss !== undefined) set.host_loss = patch.hostLoss;
   if (patch.moving !== undefined) set.moving = patch.moving === null ? null : JSON.stringify(patch.moving);
   if (patch.restoreFrom !== undefined) set.restore_from = patch.restoreFrom === null ? null : JSON.stringify(patch.restoreFrom);
+  if (patch.confinedBy !== undefined) set.confined_by = patch.confinedBy;
   await db.updateTable('vms').set(set).where('name', '=', name).execute();
 }
 

@@ -19,7 +19,7 @@ import {
   ownerFolder,
   type OwnerPolicy,
   OwnerPolicyFile,
-  type OwnerRules,
+  type OwnerFileRules,
   pathVerdict,
   qcow2ChainVerdict,
   type Refusal,
@@ -124,7 +124,7 @@ const MAX_SYMLINK_HOPS = 40; // the kernel's own limit
  * Resolves symlinks one at a time, checking each target before looking further: a symlink out of the
  * roots is refused without probing what lies beyond it (no existence oracle for files the owner cannot see).
  */
-async function confinedPath(rules: OwnerRules, dataDir: string, path: string, use: FileUse, what: string): Promise<string> {
+async function confinedPath(rules: OwnerFileRules, dataDir: string, path: string, use: FileUse, what: string): Promise<string> {
   let target = resolve(path);
   for (let hop = 0; hop <= MAX_SYMLINK_HOPS; hop++) {
     const refusal = pathVerdict(rules, dataDir, target, use, what);
@@ -150,7 +150,7 @@ async function confinedPath(rules: OwnerRules, dataDir: string, path: string, us
 }
 
 /** One qcow2 of the chain through its open descriptor, then its backing file the same way. */
-async function qcow2ChainCheck(rules: OwnerRules, dataDir: string, real: string, handle: FileHandle, size: number, depth: number): Promise<void> {
+async function qcow2ChainCheck(rules: OwnerFileRules, dataDir: string, real: string, handle: FileHandle, size: number, depth: number): Promise<void> {
   let header;
   try {
     header = parseQcow2Header(await readAt(handle, HEAD_BYTES));
@@ -183,7 +183,7 @@ async function qcow2ChainCheck(rules: OwnerRules, dataDir: string, real: string,
  * Every file of an owner's VM checked by the daemon itself; returns the spec with each path replaced
  * by the one checked (the resolved path), so QEMU is not handed a symlink.
  */
-export async function ownerSpecFilesCheck(rules: OwnerRules, dataDir: string, spec: VmSpec): Promise<VmSpec> {
+export async function ownerSpecFilesCheck(rules: OwnerFileRules, dataDir: string, spec: VmSpec): Promise<VmSpec> {
   const replaced = new Map<string, string>();
   for (const file of specFiles(spec)) {
     const real = await confinedPath(rules, dataDir, file.path, file.use, `vm ${spec.name}: ${file.what}`);

@@ -63,6 +63,9 @@ export interface OwnerRules {
   maxVms: number;
 }
 
+/** What a VM's files are checked by (the rest of the rules, NICs and caps, is checked where the start is placed). */
+export type OwnerFileRules = Pick<OwnerRules, 'principal' | 'roots' | 'denied'>;
+
 export const ownerFolder = (dataDir: string, user: string): string => join(dataDir, OWNERS_FOLDER, user);
 
 /** A user entry wins; otherwise the entries of the user's groups, combined (folders and devices added, the highest cap). */
@@ -109,7 +112,7 @@ export type FileUse = 'write' | 'read';
  * Whether a path (absolute, already resolved: the shell passes realpath's answer too) lies where the
  * owner may use it; the data folder counts as denied except the owner's own folder.
  */
-export function pathVerdict(rules: OwnerRules, dataDir: string, path: string, use: FileUse, what: string): Refusal | undefined {
+export function pathVerdict(rules: OwnerFileRules, dataDir: string, path: string, use: FileUse, what: string): Refusal | undefined {
   if (!isAbsolute(path)) return { code: 'OWNER_PATH_FORBIDDEN', message: `${what} ${path} is not an absolute path` };
   const p = resolve(path);
   const own = ownerFolder(dataDir, rules.principal);

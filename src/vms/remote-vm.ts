@@ -1,11 +1,17 @@
 // A VM placed on another host than the controller's runs there under that host's agent: the VM manager records its
 // desired state and reads its agent's reports; the link itself is cluster/remote-vms.ts, behind this interface.
 import type { Readable } from 'node:stream';
-import type { VmRestoreFrom } from '../contract/agent.js';
+import type { VmConfined, VmRestoreFrom } from '../contract/agent.js';
 import type { VmSpec, VmStatus } from '../contract/vm.js';
 import type { SavedStateManifest } from '../hypervisor/saved-state/manifest.js';
 import type { VmRecord } from '../store/vms.js';
 import type { SavedStateFiles } from './vm-saved-state.js';
+
+export interface RemoteStartOptions {
+  restoreFrom?: VmRestoreFrom;
+  beforeSend?: () => Promise<void>;
+  confined?: VmConfined;
+}
 
 export interface RemoteVmDriver {
   /** The controller's own host, by name. */
@@ -16,8 +22,8 @@ export interface RemoteVmDriver {
   requireLinked(host: string): void;
   /** Records desired=running with the next generation, sends it, and waits for the agent's report of it; with
    *  `restoreFrom`, the VM starts as a clone of that restore template; `beforeSend` runs once the generation is
-   *  recorded, before it is sent (a saved state moved to the host first). */
-  start(name: string, spec: VmSpec, host: string, restoreFrom?: VmRestoreFrom, beforeSend?: () => Promise<void>): Promise<void>;
+   *  recorded, before it is sent (a saved state moved to the host first); `confined`: a VM owner's start. */
+  start(name: string, spec: VmSpec, host: string, opts?: RemoteStartOptions): Promise<void>;
   /** Records desired=stopped with the next generation and sends it; with waitMs, until the agent reports it stopped. */
   stop(rec: VmRecord & { host: string }, opts: { force?: boolean; waitMs?: number }): Promise<{ stopped: boolean; reason?: string }>;
   /** vm wait: until its agent reports it stopped; why it stopped (VM_WAIT_TIMEOUT after timeoutMs). */

@@ -1,3 +1,4 @@
+import type { OpenedFileGuard } from '../hypervisor/qemu/process.js';
 // What the VM manager (vm-manager.ts) is given: its options, a start's options, and the placement it asks.
 import type { Logger } from 'pino';
 import type { VmSpec } from '../contract/vm.js';
@@ -34,6 +35,8 @@ export interface StartOptions {
   migrateIn?: LiveIncoming;
   /** Runs just before QEMU on this host (an agent's check of the image files): its failure is the start's. */
   beforeLaunch?: () => Promise<void>;
+  /** A VM owner's start placed on an agent's host: each file the launch opens checked by their rules (owner-start.ts). */
+  fileGuard?: OpenedFileGuard;
 }
 
 export interface VmManagerOptions {

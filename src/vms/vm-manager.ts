@@ -30,7 +30,7 @@ import { VmStates } from './vm-states.js';
 import { type RemoteVmDriver, remoteRuntimeView } from './remote-vm.js';
 import { restoreFromOf } from './vm-template-state.js';
 import { sharedRamRole } from '../hypervisor/saved-state/shared-ram.js';
-import { VM_COMMAND_DATA_MAX_BYTES } from '../contract/agent.js';
+import { VM_COMMAND_DATA_MAX_BYTES, type VmConfined } from '../contract/agent.js';
 import type { StartOptions, StateToResume, VmManagerOptions } from './vm-manager-options.js';
 import { monitorFailed, RUNTIME_OPS, type RuntimeOp, screendumpPng, vmSeen, vmStatusView } from './vm-status.js';
 
@@ -168,28 +168,26 @@ export class VmManager {
     if (resume && opts.fromTemplate) throw new ArdesiaError('VM_STATE_EXISTS', `vm ${name} has a saved state of its own: it cannot also start as a template's clone`);
     const { spec: defined, created } = await specForStart(this.db, name, adHoc, template);
     try {
-      const running = isConfined(caller) ? [...this.runtimes.values()].filter((rt) => this.chargedTo(rt.spec) === caller.name).map((rt) => rt.spec) : [];
-      const spec = isConfined(caller) ? await this.owners.confine(caller.name, defined, running) : defined;
+      const spec = isConfined(caller) ? await this.owners.confine(caller.name, defined, await this.runningOf(caller.name)) : defined;
       if (isConfined(caller)) await failpointPause('owner-start-after-check');
       // The intent is recorded first: a daemon killed mid-start finishes the start when it returns. Placement and the
       // record under one lock: two starts at once never both fit the same free memory.
       const remote = this.opts.remote;
       const host = await this.lock.run('cluster:placement', async () => {
-        // The agent opens the files as root: an owner's checked files or a template being built stay on this host. A saved
-        // state resumes here when this host can take it, else it goes to a host whose QEMU can load it. A template's clone
-        // goes to any host that mounts the shared folder its files are on.
-        const localOnly = isConfined(caller) || opts.templateRam !== undefined;
+        // A template being built stays on this host. An owner's start goes anywhere: the host it lands on checks its files by
+        // the owner's rules again (VmConfined). A saved state resumes here when this host can take it, else it goes to a host
+        // whose QEMU can load it. A template's clone goes to any host that mounts the shared folder its files are on.
+        const localOnly = opts.templateRam !== undefined;
         const sharedStorage = opts.fromTemplate ? `a clone of restore template ${opts.fromTemplate.manifest.key} (its files)` : undefined;
         const template = opts.fromTemplate?.manifest;
         const restoreFrom = template && { qemuVersion: template.qemuVersion, accel: template.accel, vmAccel: spec.accel, key: template.key };
-        if (stateOn !== undefined && localOnly) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name}'s state is saved on host ${stateOn}, and this start runs on the controller's own host only (an owner's start): an administrator starts it there, or boot it afresh with --discard-state`);
         const savedHere = resume && { qemuVersion: resume.manifest.qemuVersion, accel: resume.manifest.accel, vmAccel: spec.accel };
         const placed = await this.opts.placer.placeVm(name, spec, { localOnly, ...(stateOn ? { stateOn } : {}), ...(savedHere ? { savedHere } : {}), ...(sharedStorage ? { sharedStorage } : {}), ...(restoreFrom ? { restoreFrom } : {}) });
         if (remote?.isRemote(placed)) {
           if (localOnly) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} was placed on host ${placed}, but this start runs on the controller's own host only`);
           remote.requireLinked(placed);
         }
-        await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host: placed, hostLoss: null, restoreFrom: null });
+        await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host: placed, hostLoss: null, restoreFrom: null, confinedBy: isConfined(caller) ? caller.name : null });
         if (before && before.host !== placed && remote?.isRemote(before.host)) remote.forget({ ...before, host: before.host });
         return placed;
       });
@@ -199,11 +197,12 @@ export class VmManager {
           await remote.pushState(spec, host, stateFiles, resume.manifest);
           await savedStateRemove(stateFiles);
         });
-        await remote.start(name, spec, host, opts.fromTemplate && restoreFromOf(opts.fromTemplate), stateThere);
+        const confined = isConfined(caller) ? this.owners.confinedWire(caller.name) : undefined;
+        await remote.start(name, spec, host, { ...(opts.fromTemplate ? { restoreFrom: restoreFromOf(opts.fromTemplate) } : {}), ...(stateThere ? { beforeSend: stateThere } : {}), ...(confined ? { confined } : {}) });
         return this.statusOf(await this.record(name));
       }
       await opts.beforeLaunch?.();
-      const runtime = await this.launch(spec, isConfined(caller) ? this.owners.openedFileGuard(caller.name, name) : undefined, resume, opts);
+      const runtime = await this.launch(spec, isConfined(caller) ? this.owners.openedFileGuard(caller.name, name) : opts.fileGuard, resume, opts);
       // Consumed: the guest runs on from it and its disks change, so it could never load again.
       if (resume) await savedStateRemove(stateFiles);
       if (caller) this.startedBy.set(name, caller.name);
@@ -220,6 +219,18 @@ export class VmManager {
 
   private chargedTo(spec: VmSpec): string | undefined {
     return this.startedBy.get(spec.name) ?? spec.owner?.user;
+  }
+
+  /** The VMs an owner's caps count, wherever they run: here, and on agents' hosts (by whose start they run under). */
+  private async runningOf(owner: string): Promise<VmSpec[]> {
+    const here = [...this.runtimes.values()].filter((rt) => this.chargedTo(rt.spec) === owner).map((rt) => rt.spec);
+    const elsewhere = this.opts.remote ? (await vmList(this.db)).filter((r) => this.runsRemotely(r) && (r.confinedBy ?? r.spec.owner?.user) === owner).map((r) => r.spec) : [];
+    return [...here, ...elsewhere];
+  }
+
+  /** What an agent's host checks a VM owner's start by (the desired set sent at each link carries it). */
+  ownerConfined(principal: string): VmConfined {
+    return this.owners.confinedWire(principal);
   }
 
   private async launch(spec: VmSpec, guard?: OpenedFileGuard, resume?: StateToResume, { fromTemplate, templateRam, launchPrefix, migrateIn }: StartOptions = {}): Promise<VmRuntime> {

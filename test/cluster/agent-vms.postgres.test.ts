@@ -3,13 +3,14 @@
 // and the controller; nothing is started twice. Outcomes and their order are asserted, never timing.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { WebSocket } from 'ws';
 import { ApiClient } from '../../src/cli/client.js';
+import type { ArdesiaError } from '../../src/contract/errors.js';
 import { openDisplay } from '../gateway/harness.js';
 import { rfbStart } from '../gateway/protocols.js';
 import type { HostDetail, HostEviction, HostView, VmMigrationView } from '../../src/contract/hosts.js';
@@ -102,7 +103,12 @@ before(async () => {
   writeFileSync(fenceAgent, FENCE_NETNS_AGENT, { mode: 0o755 });
   const fenceConfig = join(fenceDir, 'fence.json');
   writeFileSync(fenceConfig, JSON.stringify({ a2: [fenceAgent, `--netns=${lab.ns('a2')}`] }), { mode: 0o600 });
-  controller = new TestDaemon(tempDir(), ['--listen', `${NET}.1:8443`, '--host-name', 'ctl', '--database', db.viaSocket, '--fence-config', fenceConfig], ctlNs);
+  // VM owners: nobody may run one VM, reading the guest's kernel, and use anything under the temporary folder (so the
+  // controller's own check passes a file in the agent's data folder: the agent's host refuses it).
+  const guestDir = dirname(g.amd64.kernel);
+  const ownerPolicy = join(fenceDir, 'owners.json');
+  writeFileSync(ownerPolicy, JSON.stringify({ users: { nobody: { roots: [realpathSync(tmpdir())], readOnlyRoots: [guestDir, realpathSync(guestDir)], maxVms: 1 } } }));
+  controller = new TestDaemon(tempDir(), ['--listen', `${NET}.1:8443`, '--host-name', 'ctl', '--database', db.viaSocket, '--fence-config', fenceConfig, '--owner-policy', ownerPolicy], ctlNs);
   await controller.spawn();
   // The shared data folder: a directory both hosts see (here, the same filesystem).
   shared = tempDir();
@@ -296,6 +302,37 @@ test("vm send of a VM on the agent's host: its state comes from there, sealed wi
   const now = await status('v1');
   pid = now.pid!;
   startedAt = now.startedAt;
+});
+
+test("a VM owner's start goes to the agent's host and its files are checked there by the owner's rules: a file in the agent's own data folder is refused there; the owner's cap counts VMs on every host; it does not move live", { timeout: 180_000 }, async () => {
+  const conf = join(shared, 'owned.conf');
+  const vm = (name: string, extra = '') => `vm "${name}" {\n memory 96M\n boot "${g.amd64.kernel}"\n initrd "${g.amd64.initrd}"\n cmdline "console=ttyS0 quiet"\n${extra} owner nobody\n disable\n}\n`;
+  // The attack: a VM whose CD-ROM is the agent's credential file (its guest would read it).
+  writeFileSync(conf, vm('owned') + vm('owned2') + vm('peek', ` cdrom "${join(agentDir, 'agent.json')}"\n`));
+  assert.equal((await cli(['vm', 'load', conf])).code, 0);
+  const owner = new ApiClient({ socketPath: controller.socket, token: readFileSync(join(controller.dataDir, 'tokens', 'nobody.token'), 'utf8').trim() });
+
+  await assert.rejects(owner.request('POST', '/v1/vms/peek/start', {}), (err: ArdesiaError) => {
+    assert.equal(err.code, 'OWNER_PATH_FORBIDDEN', err.message);
+    assert.match(err.message, /vm peek did not start on host a1: start failed: vm peek: .*agent\.json is inside \/\S+, which no VM owner may use/);
+    return true;
+  });
+  assert.equal((await status('peek')).state, 'stopped');
+  assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'peek')), [], 'no QEMU of it on a1');
+
+  const started = await owner.request<VmStatus>('POST', '/v1/vms/owned/start', {});
+  assert.equal(started.state, 'running');
+  assert.ok((await json<HostDetail>(['host', 'show', 'a1'])).vms.includes('owned'), 'on the agent\'s host');
+  assert.deepEqual(qemuPidsUnder(join(agentDir, 'runtime', 'owned')), [started.pid]);
+  assert.match(agent.output, /vm owned: start/);
+  // Its one VM runs on a1: a second is refused by the cap, counted across hosts.
+  await assert.rejects(owner.request('POST', '/v1/vms/owned2/start', {}), (err: ArdesiaError) => err.code === 'OWNER_QUOTA_EXCEEDED' && /nobody already runs 1 VM\(s\), the most allowed is 1/.test(err.message));
+  const migrate = await cli(['vm', 'migrate', 'owned', '--to', 'ctl']);
+  assert.notEqual(migrate.code, 0);
+  assert.match(migrate.stderr, /vm owned was started by nobody under the owner rules, its files checked for that user on host a1/);
+  await owner.request('POST', '/v1/vms/owned/stop', { force: true, waitMs: 30_000 });
+  assert.equal((await status('owned')).state, 'stopped');
+  for (const name of ['owned', 'owned2', 'peek']) await controller.api().request('DELETE', `/v1/vms/${name}`);
 });
 
 /** v1's display opened through the controller as the root user, its RFB greeting and a first framebuffer update read. */

@@ -8,7 +8,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { type AgentHomeLeases, type AgentMessage, type ImageFileCheck, type MigratingLease, type VmDesired, type VmObserved, type VmRestoreFrom } from '../../contract/agent.js';
+import { type AgentHomeLeases, type AgentMessage, type ImageFileCheck, type MigratingLease, type VmConfined, type VmDesired, type VmObserved, type VmRestoreFrom } from '../../contract/agent.js';
 import { leaseFilesIn } from '../../cluster/home-leases/layout.js';
 import { SanlockClient } from '../../cluster/home-leases/sanlock.js';
 import { liveIncoming, type MigrationCarried, migrateOutGivingLeases, resumeSaid, resumeTakingLeasesBack } from '../../cluster/migration-sides.js';
@@ -31,6 +31,8 @@ import { AgentTemplates } from './agent-templates.js';
 import type { TemplateToLoad } from '../../hypervisor/saved-state/template.js';
 import { LocalImages } from './local-images.js';
 import type { HostStorage } from '../../contract/hosts.js';
+import { confinedOnThisHost } from '../../vms/owner-start.js';
+import type { OpenedFileGuard } from '../../hypervisor/qemu/process.js';
 import { arrivalsSettled, desiredMerge, passScope, specOnAgentHost, templatesWanted, type VmAction, vmActions } from './vm-plan.js';
 
 /** How long a kill (a forced stop, a VM no longer wanted here) waits for QEMU to be gone. */
@@ -60,6 +62,8 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
   private readonly arrivals: Map<string, number>;
 
   private constructor(
+    /** This host's own data folder (an owner's VM may name nothing in it). */
+    private readonly dataDir: string,
     private readonly manager: VmManager,
     private readonly store: Store,
     private readonly appliedPath: string,
@@ -98,7 +102,7 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     const launchPrefix = () => self?.leases?.registerPrefix();
     const manager = new VmManager({ dataDir, store, log, hostReport, ownerPolicy: ownerPolicyLoad(undefined), natGuard, placer: { placeVm: async () => host }, vmUids, onRuntime, launchPrefix });
     const appliedPath = join(dataDir, 'vm-generations.json');
-    self = new AgentVms(manager, store, appliedPath, appliedRead(appliedPath), join(dataDir, 'vm-arrivals.json'), new HostImageChecks(join(dataDir, 'image-checks.json'), host, log), log, storage === 'local' ? new LocalImages(dataDir, host, log) : undefined);
+    self = new AgentVms(dataDir, manager, store, appliedPath, appliedRead(appliedPath), join(dataDir, 'vm-arrivals.json'), new HostImageChecks(join(dataDir, 'image-checks.json'), host, log), log, storage === 'local' ? new LocalImages(dataDir, host, log) : undefined);
     const found = await manager.reconcile();
     log.info(found, `agent of ${host}: ${found.adopted.length} running VM(s) found again`);
     return self;
@@ -200,12 +204,13 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     this.log.info({ vm: a.name, action: a.kind }, `vm ${a.name}: ${a.kind}`);
     if (a.kind === 'start') {
       await failpointPause('agent-start-before-launch'); // a test holds a start past the controller's wait for its report
-      const spec = this.localImages ? await this.localSpec(a) : a.spec;
-      await this.manager.define([specOnAgentHost(spec)], () => 'controller');
+      const given = this.localImages ? await this.localSpec(a) : a.spec;
+      const owned = a.confined ? await this.confinedSpec(a, a.confined) : undefined;
+      await this.manager.define([specOnAgentHost(owned?.spec ?? given)], () => 'controller');
       try {
         const fromTemplate = a.restoreFrom ? await this.templateFor(a.name, a.restoreFrom) : undefined;
         // Copies were checked whole as they arrived (local-images.ts); the shared folder's files are checked at first use.
-        await this.manager.start(a.name, undefined, undefined, undefined, { ...(this.localImages ? {} : this.checkedFirst(a.images)), ...(fromTemplate ? { fromTemplate } : {}) });
+        await this.manager.start(a.name, undefined, undefined, undefined, { ...(this.localImages ? {} : this.checkedFirst(a.images)), ...(fromTemplate ? { fromTemplate } : {}), ...(owned ? { fileGuard: owned.guard } : {}) });
         this.startFailures.delete(a.name);
       } catch (err) {
         this.startFailures.set(a.name, err instanceof ArdesiaError ? err.code : 'VM_START_FAILED');
@@ -222,6 +227,19 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     try {
       return await this.localImages!.prepare(a.spec, a.images ?? [], a.local ?? { disks: [], boot: [] });
     } catch (err) {
+      await this.manager.define([specOnAgentHost(a.spec)], () => 'controller');
+      await vmSetDesired(this.store, a.name, { desired: 'stopped', lastStopReason: `start failed: ${(err as Error).message}` });
+      throw err;
+    }
+  }
+
+  /** A VM owner's start: its files checked here by their rules (as the controller's host checks them), and the guard the
+   *  launch checks each opened file with. A refusal is the start's, reported with its reason (the VM defined as given). */
+  private async confinedSpec(a: Extract<VmAction, { kind: 'start' }>, confined: VmConfined): Promise<{ spec: VmSpec; guard: OpenedFileGuard }> {
+    try {
+      return await confinedOnThisHost(confined, this.dataDir, a.spec);
+    } catch (err) {
+      this.startFailures.set(a.name, err instanceof ArdesiaError ? err.code : 'VM_START_FAILED');
       await this.manager.define([specOnAgentHost(a.spec)], () => 'controller');
       await vmSetDesired(this.store, a.name, { desired: 'stopped', lastStopReason: `start failed: ${(err as Error).message}` });
       throw err;

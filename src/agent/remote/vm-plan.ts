@@ -1,6 +1,6 @@
 // Pure: what an agent does to bring its host to the controller's desired VMs. Level-triggered and idempotent: the same
 // desired set, observation and applied generations always give the same actions, and once they are carried out, none.
-import type { ImageFileCheck, LocalFiles, VmDesired, VmRestoreFrom } from '../../contract/agent.js';
+import type { ImageFileCheck, LocalFiles, VmConfined, VmDesired, VmRestoreFrom } from '../../contract/agent.js';
 import type { VmSpec } from '../../contract/vm.js';
 
 /** One VM as the agent finds it on its host: defined in its own store, and whether a QEMU of it runs. */
@@ -11,7 +11,7 @@ export interface VmOnHost {
 
 export type VmAction =
   /** Define (or redefine) it with the spec, then start its QEMU. */
-  | { kind: 'start'; name: string; spec: VmSpec; generation: number; images?: ImageFileCheck[]; local?: LocalFiles; restoreFrom?: VmRestoreFrom }
+  | { kind: 'start'; name: string; spec: VmSpec; generation: number; images?: ImageFileCheck[]; local?: LocalFiles; restoreFrom?: VmRestoreFrom; confined?: VmConfined }
   /** ACPI power button. */
   | { kind: 'stop'; name: string; generation: number }
   /** QEMU quit at once (a forced stop, or a VM the controller no longer wants here). */
@@ -46,7 +46,7 @@ export function vmActions({ desired, desiredComplete, onHost, applied }: VmPlanI
     if (want.desired === 'absent' || want.generation <= (applied.get(want.name) ?? 0)) continue;
     const running = found.get(want.name)?.running ?? false;
     const { name, generation } = want;
-    if (want.desired === 'running') others.push(running ? { kind: 'adopt', name, generation } : { kind: 'start', name, spec: want.spec, generation, ...(want.images ? { images: want.images } : {}), ...(want.local ? { local: want.local } : {}), ...(want.restoreFrom ? { restoreFrom: want.restoreFrom } : {}) });
+    if (want.desired === 'running') others.push(running ? { kind: 'adopt', name, generation } : { kind: 'start', name, spec: want.spec, generation, ...(want.images ? { images: want.images } : {}), ...(want.local ? { local: want.local } : {}), ...(want.restoreFrom ? { restoreFrom: want.restoreFrom } : {}), ...(want.confined ? { confined: want.confined } : {}) });
     else if (!running) others.push({ kind: 'adopt', name, generation });
     else others.push({ kind: want.force ? 'kill' : 'stop', name, generation });
   }
