@@ -275,7 +275,6 @@ test("protocol 11: a clone's start carries its restore template; a failed start'
 });
 
 test("protocol 12: a stop to disk and its discard are commands to the VM's agent, and a plugged home's copy; a stopped VM's report says a state is kept there", () => {
-  assert.equal(AGENT_PROTOCOL_VERSION, 12);
   for (const op of ['state-save', 'state-discard']) {
     const command = { type: 'vm-command' as const, id: 'AAAAAAAAAAAAAAAA', vm: 'v1', command: { op } };
     assert.deepEqual(controllerMessageDecode(JSON.stringify(command)), { ok: true, message: command });
@@ -289,4 +288,21 @@ test("protocol 12: a stop to disk and its discard are commands to the VM's agent
   const observed = { name: 'v1', state: 'stopped', pid: null, accel: null, startedAt: null, generation: 4, exitReason: 'its state was saved', savedState: true };
   assert.equal(agentMessageDecode(JSON.stringify({ type: 'vm-observed', full: false, vms: [observed] })).ok, true);
   assert.equal(agentMessageDecode(JSON.stringify({ type: 'vm-observed', full: false, vms: [{ ...observed, savedState: false }] })).ok, false, 'said only when there is one');
+});
+
+test("protocol 13: saved states streamed both ways (send from the VM's host, receive with the VM's spec), and a VM owner's start with the folders its files are checked by", () => {
+  assert.equal(AGENT_PROTOCOL_VERSION, 13);
+  const spec = { name: 'v1', arch: 'amd64', memoryMiB: 256, vcpus: 1, disks: [], boot: { firmware: 'bios' }, nics: [], enabled: false, accel: 'auto' };
+  const stream = { id: 'abcdefgh12345678', secret: 'A'.repeat(43) };
+  const send = { type: 'vm-command' as const, id: 'AAAAAAAAAAAAAAAA', vm: 'v1', command: { op: 'state-send' as const, stream } };
+  const receive = { type: 'vm-command' as const, id: 'AAAAAAAAAAAAAAAA', vm: 'v1', command: { op: 'state-receive' as const, stream, spec: spec as never } };
+  for (const m of [send, receive]) assert.deepEqual(controllerMessageDecode(controllerMessageEncode(m)), { ok: true, message: m });
+  assert.equal(controllerMessageDecode(JSON.stringify({ ...receive, command: { op: 'state-receive', stream } })).ok, false, 'a receive names the spec');
+  assert.equal(controllerMessageDecode(JSON.stringify({ ...send, command: { op: 'state-send', stream: { id: 'short', secret: stream.secret } } })).ok, false);
+  const confined = { principal: 'nobody', dataDir: '/srv/ardesia', roots: [{ path: '/srv/ardesia/owners/nobody', readOnly: false }], denied: ['/etc', '/dev'] };
+  const desired: ControllerMessage = { type: 'vm-desired', full: false, vms: [{ name: 'v1', spec: spec as never, desired: 'running', generation: 3, confined }] };
+  assert.deepEqual(controllerMessageDecode(controllerMessageEncode(desired)), { ok: true, message: desired });
+  for (const bad of [{ ...confined, dataDir: 'srv/ardesia' }, { ...confined, roots: [{ path: 'owners/nobody', readOnly: false }] }, { ...confined, extra: 1 }]) {
+    assert.equal(controllerMessageDecode(JSON.stringify({ ...desired, vms: [{ ...desired.vms[0], confined: bad }] })).ok, false, JSON.stringify(bad));
+  }
 });
