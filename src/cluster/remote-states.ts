@@ -10,6 +10,7 @@ import { withTimeout } from '../lib/with-timeout.js';
 import { wsReadable, wsSendAll } from '../lib/ws-pipe.js';
 import { type SavedStateFiles, savedStateResealed, savedStateSendStream } from '../vms/vm-saved-state.js';
 import type { AgentStreams } from './agent-streams.js';
+import type { RemoteStateDriver } from '../vms/remote-vm.js';
 
 /** A running VM is saved on its host before its state is sent (a TCG guest of a few GiB: a minute or more). */
 const STATE_SEND_DIAL_MS = 600_000;
@@ -23,7 +24,7 @@ const REFUSAL_WITHIN_MS = 10_000;
 
 type Commands = { command(host: string, vm: string, command: VmCommand, answerWithinMs: number): Promise<boolean> };
 
-export class RemoteStates {
+export class RemoteStates implements RemoteStateDriver {
   constructor(
     private readonly commands: Commands,
     private readonly streams: Pick<AgentStreams, 'expect' | 'cancel'>,

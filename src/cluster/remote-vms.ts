@@ -14,9 +14,6 @@ import type { ImageChecksOf, LocalFilesOf } from './image-checks.js';
 import { storageOf } from './host-repo.js';
 import type { RemoteDesktopVms } from './remote-desktop-vms.js';
 import type { RemoteStates } from './remote-states.js';
-import type { Readable } from 'node:stream';
-import type { SavedStateManifest } from '../hypervisor/saved-state/manifest.js';
-import type { SavedStateFiles } from '../vms/vm-saved-state.js';
 
 /** How long `vm start` waits for the agent's report that the VM runs (or why it did not start). */
 export const REMOTE_START_REPORT_WITHIN_MS = 60_000;
@@ -44,7 +41,7 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   /** Starts whose agent had not reported them within the start's wait: their first report of running is announced. */
   private readonly lateStarts = new Set<string>();
   private commands: Pick<RemoteDesktopVms, 'command' | 'commandData'> | undefined;
-  private states: RemoteStates | undefined;
+  private statesAttached: RemoteStates | undefined;
   private confinement: ((principal: string) => VmConfined) | undefined;
   /** VMs under live migration (vm-migrations.ts): both hosts' reports of them wait until the move is recorded. */
   private readonly moving = new Set<string>();
@@ -304,20 +301,12 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
 
   /** Saved states streamed to and from agents' hosts (remote-states.ts). */
   attachStates(states: RemoteStates): void {
-    this.states = states;
+    this.statesAttached = states;
   }
 
-  sendState(rec: VmRecord & { host: string }): Promise<Readable> {
-    return this.stateStreams().send(rec.host, rec.name);
-  }
-
-  pushState(spec: VmSpec, host: string, files: SavedStateFiles, manifest: SavedStateManifest): Promise<void> {
-    return this.stateStreams().push(host, spec, files, manifest);
-  }
-
-  private stateStreams(): RemoteStates {
-    if (!this.states) throw new Error('saved states streamed before their channel was attached');
-    return this.states;
+  get states(): RemoteStates {
+    if (!this.statesAttached) throw new Error('saved states streamed before their channel was attached');
+    return this.statesAttached;
   }
 
   async discardState(rec: VmRecord & { host: string }): Promise<void> {

@@ -7,6 +7,16 @@ import type { SavedStateManifest } from '../hypervisor/saved-state/manifest.js';
 import type { VmRecord } from '../store/vms.js';
 import type { SavedStateFiles } from './vm-saved-state.js';
 
+/** Saved states between the controller's host and agents' hosts (cluster/remote-states.ts). */
+export interface RemoteStateDriver {
+  /** vm send of a VM on `host` (saved there first if it runs): its state from there, sealed with the site's key; deleted
+   *  there once all of it went out. */
+  send(host: string, vm: string): Promise<Readable>;
+  /** A state saved on the controller's host, into the host a start placed the VM on (checked there; its start there
+   *  resumes it); resolves once it is stored there. */
+  push(host: string, spec: VmSpec, files: SavedStateFiles, manifest: SavedStateManifest): Promise<void>;
+}
+
 export interface RemoteStartOptions {
   restoreFrom?: VmRestoreFrom;
   beforeSend?: () => Promise<void>;
@@ -35,12 +45,8 @@ export interface RemoteVmDriver {
   /** vm stop --to-disk, done by its agent: its state saved in that host's data folder, then its QEMU quits; resolves once
    *  its agent reports it stopped with the state kept there. */
   saveState(rec: VmRecord & { host: string }): Promise<void>;
-  /** vm send of a VM on an agent's host (saved there first if it runs): its state from there, sealed with the site's key;
-   *  deleted there once all of it went out. */
-  sendState(rec: VmRecord & { host: string }): Promise<Readable>;
-  /** A state saved on the controller's host, into the host a start placed the VM on (checked there; its start there
-   *  resumes it); resolves once it is stored there. */
-  pushState(spec: VmSpec, host: string, files: SavedStateFiles, manifest: SavedStateManifest): Promise<void>;
+  /** Saved states streamed to and from agents' hosts. */
+  readonly states: RemoteStateDriver;
   /** vm start --discard-state: its agent deletes the state saved on its host. */
   discardState(rec: VmRecord & { host: string }): Promise<void>;
   /** The VM is no longer wanted on that host (removed, or placed elsewhere): its agent forgets it (now, or at its next link). */

@@ -9,6 +9,7 @@ import { consoleLogTail } from '../hypervisor/console-log.js';
 import { type LiveIncoming, VmRuntime } from '../hypervisor/vm-runtime.js';
 import { launchVariant } from './vm-launch-variant.js';
 import { specForStart } from './vm-start-spec.js';
+import { placeStart } from './vm-start-placement.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
 import { withTimeout } from '../lib/with-timeout.js';
 import { VmNetwork } from '../network/vm-network.js';
@@ -170,31 +171,12 @@ export class VmManager {
     try {
       const spec = isConfined(caller) ? await this.owners.confine(caller.name, defined, await this.runningOf(caller.name)) : defined;
       if (isConfined(caller)) await failpointPause('owner-start-after-check');
-      // The intent is recorded first: a daemon killed mid-start finishes the start when it returns. Placement and the
-      // record under one lock: two starts at once never both fit the same free memory.
       const remote = this.opts.remote;
-      const host = await this.lock.run('cluster:placement', async () => {
-        // A template being built stays on this host. An owner's start goes anywhere: the host it lands on checks its files by
-        // the owner's rules again (VmConfined). A saved state resumes here when this host can take it, else it goes to a host
-        // whose QEMU can load it. A template's clone goes to any host that mounts the shared folder its files are on.
-        const localOnly = opts.templateRam !== undefined;
-        const sharedStorage = opts.fromTemplate ? `a clone of restore template ${opts.fromTemplate.manifest.key} (its files)` : undefined;
-        const template = opts.fromTemplate?.manifest;
-        const restoreFrom = template && { qemuVersion: template.qemuVersion, accel: template.accel, vmAccel: spec.accel, key: template.key };
-        const savedHere = resume && { qemuVersion: resume.manifest.qemuVersion, accel: resume.manifest.accel, vmAccel: spec.accel };
-        const placed = await this.opts.placer.placeVm(name, spec, { localOnly, ...(stateOn ? { stateOn } : {}), ...(savedHere ? { savedHere } : {}), ...(sharedStorage ? { sharedStorage } : {}), ...(restoreFrom ? { restoreFrom } : {}) });
-        if (remote?.isRemote(placed)) {
-          if (localOnly) throw new ArdesiaError('VM_REMOTE_NOT_SUPPORTED', `vm ${name} was placed on host ${placed}, but this start runs on the controller's own host only`);
-          remote.requireLinked(placed);
-        }
-        await vmSetDesired(this.db, name, { desired: 'running', lastStopReason: null, host: placed, hostLoss: null, restoreFrom: null, confinedBy: isConfined(caller) ? caller.name : null });
-        if (before && before.host !== placed && remote?.isRemote(before.host)) remote.forget({ ...before, host: before.host });
-        return placed;
-      });
+      const host = await placeStart(this.db, this.opts.placer, remote, this.lock, { name, spec, before, resume, stateOn, confinedBy: isConfined(caller) ? caller.name : null, opts });
       if (remote?.isRemote(host)) {
         // A state saved here goes where the start was placed; once stored there, that copy is the one (this one is stale).
         const stateThere = resume && (async () => {
-          await remote.pushState(spec, host, stateFiles, resume.manifest);
+          await remote.states.push(host, spec, stateFiles, resume.manifest);
           await savedStateRemove(stateFiles);
         });
         const confined = isConfined(caller) ? this.owners.confinedWire(caller.name) : undefined;

@@ -133,7 +133,7 @@ export class VmStates {
     const host = (await this.vms.remoteHostOf(name)) ?? (await this.remoteStateHost(rec, false));
     if (host !== undefined) {
       if (rec.transient) throw transientRefusal(name);
-      return this.remote!.sendState({ ...rec, host });
+      return this.remote!.states.send(host, name);
     }
     const { body, delivered } = await this.sendOut(name);
     body.once('end', () => void delivered());
