@@ -205,7 +205,7 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
     if (a.kind === 'start') {
       await failpointPause('agent-start-before-launch'); // a test holds a start past the controller's wait for its report
       const given = this.localImages ? await this.localSpec(a) : a.spec;
-      const owned = a.confined ? await this.confinedSpec(a, a.confined) : undefined;
+      const owned = a.confined ? await this.confinedSpec(a.name, given, a.confined) : undefined;
       await this.manager.define([specOnAgentHost(owned?.spec ?? given)], () => 'controller');
       try {
         const fromTemplate = a.restoreFrom ? await this.templateFor(a.name, a.restoreFrom) : undefined;
@@ -235,13 +235,13 @@ export class AgentVms extends EventEmitter<AgentVmsEvents> {
 
   /** A VM owner's start: its files checked here by their rules (as the controller's host checks them), and the guard the
    *  launch checks each opened file with. A refusal is the start's, reported with its reason (the VM defined as given). */
-  private async confinedSpec(a: Extract<VmAction, { kind: 'start' }>, confined: VmConfined): Promise<{ spec: VmSpec; guard: OpenedFileGuard }> {
+  private async confinedSpec(name: string, spec: VmSpec, confined: VmConfined): Promise<{ spec: VmSpec; guard: OpenedFileGuard }> {
     try {
-      return await confinedOnThisHost(confined, this.dataDir, a.spec);
+      return await confinedOnThisHost(confined, this.dataDir, spec);
     } catch (err) {
-      this.startFailures.set(a.name, err instanceof ArdesiaError ? err.code : 'VM_START_FAILED');
-      await this.manager.define([specOnAgentHost(a.spec)], () => 'controller');
-      await vmSetDesired(this.store, a.name, { desired: 'stopped', lastStopReason: `start failed: ${(err as Error).message}` });
+      this.startFailures.set(name, err instanceof ArdesiaError ? err.code : 'VM_START_FAILED');
+      await this.manager.define([specOnAgentHost(spec)], () => 'controller');
+      await vmSetDesired(this.store, name, { desired: 'stopped', lastStopReason: `start failed: ${(err as Error).message}` });
       throw err;
     }
   }
