@@ -175,7 +175,9 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
     if (o.state === 'stopped' && rec.observed !== null && rec.observed.state !== 'stopped') {
       this.exited(rec.name, o.exitReason ?? 'stopped');
     }
-    if (o.state !== 'stopped' && o.startedAt !== rec.startedAt) await vmSetDesired(this.db, rec.name, { startedAt: o.startedAt });
+    // A QEMU gone whose exit its agent has not recorded yet is reported `stopping` without a start time: that is no new
+    // start time (cleared, its stop that follows would not be recorded as one).
+    if (o.state !== 'stopped' && o.startedAt !== null && o.startedAt !== rec.startedAt) await vmSetDesired(this.db, rec.name, { startedAt: o.startedAt });
     if (o.state === 'running' && this.lateStarts.delete(rec.name)) {
       for (const listener of this.lateStartListeners) listener(rec.name);
     }

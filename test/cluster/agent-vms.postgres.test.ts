@@ -304,6 +304,22 @@ test("vm send of a VM on the agent's host: its state comes from there, sealed wi
   startedAt = now.startedAt;
 });
 
+test("an ad hoc VM on the agent's host: neither saved to disk nor sent (its state would belong to no VM once forgotten), and it runs on", async () => {
+  const started = await cli(['vm', 'start', 't1', '-m', '96M', '-b', g.amd64.kernel, '--initrd', g.amd64.initrd, '--append', 'console=ttyS0 quiet']);
+  assert.equal(started.code, 0, started.stderr);
+  assert.ok((await json<HostDetail>(['host', 'show', 'a1'])).vms.includes('t1'), "placed on the agent's host");
+  for (const args of [['vm', 'stop', '--to-disk', 't1'], ['vm', 'send', 't1']]) {
+    const refused = await cli(args);
+    assert.notEqual(refused.code, 0, args.join(' '));
+    assert.match(refused.stderr, /vm t1 was started ad hoc and is forgotten when it stops: define it/, args.join(' '));
+  }
+  assert.equal((await status('t1')).state, 'running');
+  assert.ok(!existsSync(join(agentDir, 'states', 't1')), 'nothing saved on its host');
+  // Stopped by force (its QEMU reported `stopping` on the way, with no start time): forgotten, as on the controller's host.
+  assert.equal((await cli(['vm', 'stop', '-f', '-w', 't1'])).code, 0);
+  await until('t1 forgotten', async () => (await cli(['vm', 'status', 't1'])).code !== 0);
+});
+
 test("a VM owner's start goes to the agent's host and its files are checked there by the owner's rules: a file in the agent's own data folder is refused there; the owner's cap counts VMs on every host; it does not move live", { timeout: 180_000 }, async () => {
   const conf = join(shared, 'owned.conf');
   const vm = (name: string, extra = '') => `vm "${name}" {\n memory 96M\n boot "${g.amd64.kernel}"\n initrd "${g.amd64.initrd}"\n cmdline "console=ttyS0 quiet"\n${extra} owner nobody\n disable\n}\n`;
