@@ -1,4 +1,5 @@
-// Image copies to a host without shared storage, against stock tools doing the same job, alternated in one run.
+// Image copies to a host without shared storage, against stock tools doing the same job, alternated in one run (the
+// runner, tlsCopyRun, is shared with state-move.ts).
 // Ardesia: the agent's LocalImages (this process) copies a STREAM_MIB version from the controller's code in a process of
 // its own (image-copy-peer.ts) over a pinned TLS WebSocket, writes it to its .part, checks its sha256 and makes a linked
 // clone on it — a desktop's first start on that host. Baseline: `openssl s_server -WWW` serving the same file over TLS
@@ -7,7 +8,7 @@ import { type ChildProcess, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import pino from 'pino';
 import { WebSocket } from 'ws';
 import { LocalImages } from '../src/agent/remote/local-images.js';
@@ -17,29 +18,35 @@ import { serverCertificateEnsure } from '../src/tls/certs.js';
 import { quietTree, startProcess } from './display-gateway.js';
 import { alternatedOrder, median, pairedRatios, round } from './lib/stats.js';
 
-const STREAM_MIB = 256;
+export const STREAM_MIB = 256;
 const ROUNDS = 3;
 const PEER = join(import.meta.dirname, 'image-copy-peer.js');
 const PORT = 18951;
 const BASELINE_PORT = 18952;
 type Side = 'ardesia' | 'curl + openssl s_server';
 
-export async function run(): Promise<{ name: string; rows: Array<Record<string, string | number>>; notes?: string[] }> {
+/** What one side of a copy benchmark moves: the file the baseline fetches (under `served`), and the Ardesia code's copy. */
+export interface TlsCopyCase {
+  name: string;
+  /** The Ardesia path's row label. */
+  label: string;
+  /** Writes the payload under `served` (random data); the file the baseline fetches and its sha256. */
+  payload(served: string, dir: string): Promise<{ file: string; sha256: string }>;
+  /** The Ardesia code's copy into `host` (a folder of its own per round), from the peer at `url` (pinned `fingerprint`). */
+  copy(host: string, url: URL, fingerprint: string, payload: { file: string; sha256: string; bytes: number }): Promise<void>;
+  note: string;
+}
+
+/** A copy by the controller's code (image-copy-peer.ts, a process of its own) into this process over a pinned TLS
+ *  WebSocket, against curl from `openssl s_server -WWW` then sha256sum, alternated, ROUNDS each. */
+export async function tlsCopyRun(c: TlsCopyCase): Promise<{ name: string; rows: Array<Record<string, string | number>>; notes?: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'icb-'));
   const children: ChildProcess[] = [];
   try {
     const served = join(dir, 'served');
     mkdirSync(served);
-    const version = join(served, '1.qcow2');
-    // Random bytes (nothing compresses), written as a raw file and converted so the agent sees a real qcow2 version.
-    const raw = join(dir, 'raw');
-    const fd = openSync(raw, 'w');
-    for (let i = 0; i < STREAM_MIB; i++) writeSync(fd, randomBytes(1 << 20));
-    closeSync(fd);
-    execFileSync('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, version]);
-    rmSync(raw);
-    const bytes = statSync(version).size;
-    const sha256 = execFileSync('sha256sum', [version], { encoding: 'utf8' }).split(' ')[0]!;
+    const { file, sha256 } = await c.payload(served, dir);
+    const bytes = statSync(file).size;
     const cert = await serverCertificateEnsure(join(dir, 'tls'), '127.0.0.1');
     const peer = await startProcess(process.execPath, [PEER, String(PORT), cert.certPath, cert.keyPath], 'ready');
     const sServer = await startProcess('openssl', ['s_server', '-WWW', '-accept', String(BASELINE_PORT), '-cert', cert.certPath, '-key', cert.keyPath], 'ACCEPT', served);
@@ -54,20 +61,11 @@ export async function run(): Promise<{ name: string; rows: Array<Record<string, 
       const serverPid = side === 'ardesia' ? peer.pid! : sServer.pid!;
       const cpuBefore = await quietTree(serverPid);
       const t0 = process.hrtime.bigint();
-      if (side === 'ardesia') {
-        const images = new LocalImages(host, 'bench', pino({ level: 'silent' }));
-        images.fetcher = async (path, offset) => {
-          const socket = await pinnedConnect(url, cert.fingerprint);
-          const ws = new WebSocket(`wss://127.0.0.1:${PORT}/?path=${encodeURIComponent(path)}&offset=${offset}`, { createConnection: () => socket, perMessageDeflate: false, maxPayload: 2 << 20 });
-          await new Promise((ok, fail) => (ws.once('open', ok), ws.once('error', fail)));
-          ws.pause();
-          return { ws, size: bytes, sha256 };
-        };
-        await images.prepare(VmSpec.parse({ name: 'd1', disks: [{ path: '/ctl/desktops/d1/system.qcow2' }] }), [{ path: version, sha256 }], { disks: [{ disk: 0, base: version }], boot: [] });
-      } else {
+      if (side === 'ardesia') await c.copy(host, url, cert.fingerprint, { file, sha256, bytes });
+      else {
         mkdirSync(host);
-        const out = join(host, '1.qcow2');
-        execFileSync('curl', ['-sk', '--fail', '-o', out, `https://127.0.0.1:${BASELINE_PORT}/1.qcow2`]);
+        const out = join(host, 'copy');
+        execFileSync('curl', ['-sk', '--fail', '-o', out, `https://127.0.0.1:${BASELINE_PORT}/${relative(served, file)}`]);
         const got = execFileSync('sha256sum', [out], { encoding: 'utf8' }).split(' ')[0];
         if (got !== sha256) throw new Error(`curl's copy has sha256 ${got}, not ${sha256}`);
       }
@@ -78,16 +76,49 @@ export async function run(): Promise<{ name: string; rows: Array<Record<string, 
     }
     const ratio = median(pairedRatios(mibPerS.ardesia, mibPerS['curl + openssl s_server']));
     return {
-      name: 'image-copy',
+      name: c.name,
       rows: [
-        { path: 'ardesia (controller → agent, copy + sha256 + clone)', 'MiB/s': round(median(mibPerS.ardesia), 1), 'sender cpu ms/MiB': round(median(serverCpu.ardesia), 2) },
+        { path: c.label, 'MiB/s': round(median(mibPerS.ardesia), 1), 'sender cpu ms/MiB': round(median(serverCpu.ardesia), 2) },
         { path: 'curl + openssl s_server -WWW, then sha256sum', 'MiB/s': round(median(mibPerS['curl + openssl s_server']), 1), 'sender cpu ms/MiB': round(median(serverCpu['curl + openssl s_server']), 2) },
         { path: 'ratio ardesia/baseline', 'MiB/s': round(ratio, 2), 'sender cpu ms/MiB': round(median(serverCpu.ardesia) / median(serverCpu['curl + openssl s_server']), 2) },
       ],
-      notes: [`a ${round(mib, 1)} MiB qcow2 version (random data) × ${ROUNDS} rounds each, alternated, over loopback TLS; both ends on this machine`],
+      notes: [`${c.note} (${round(mib, 1)} MiB) × ${ROUNDS} rounds each, alternated, over loopback TLS; both ends on this machine`],
     };
   } finally {
-    for (const c of children) c.kill('SIGKILL');
+    for (const child of children) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A WebSocket to the peer, its stream asked by `query`, open and paused (the reader resumes it). */
+export async function peerStream(url: URL, fingerprint: string, query: string): Promise<WebSocket> {
+  const socket = await pinnedConnect(url, fingerprint);
+  const ws = new WebSocket(`wss://127.0.0.1:${url.port}/?${query}`, { createConnection: () => socket, perMessageDeflate: false, maxPayload: 2 << 20 });
+  await new Promise((ok, fail) => (ws.once('open', ok), ws.once('error', fail)));
+  ws.pause();
+  return ws;
+}
+
+export function run(): ReturnType<typeof tlsCopyRun> {
+  return tlsCopyRun({
+    name: 'image-copy',
+    label: 'ardesia (controller → agent, copy + sha256 + clone)',
+    note: 'a qcow2 version (random data)',
+    async payload(served, dir) {
+      const version = join(served, '1.qcow2');
+      // Random bytes (nothing compresses), written as a raw file and converted so the agent sees a real qcow2 version.
+      const raw = join(dir, 'raw');
+      const fd = openSync(raw, 'w');
+      for (let i = 0; i < STREAM_MIB; i++) writeSync(fd, randomBytes(1 << 20));
+      closeSync(fd);
+      execFileSync('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, version]);
+      rmSync(raw);
+      return { file: version, sha256: execFileSync('sha256sum', [version], { encoding: 'utf8' }).split(' ')[0]! };
+    },
+    async copy(host, url, fingerprint, { file, sha256, bytes }) {
+      const images = new LocalImages(host, 'bench', pino({ level: 'silent' }));
+      images.fetcher = async (path, offset) => ({ ws: await peerStream(url, fingerprint, `path=${encodeURIComponent(path)}&offset=${offset}`), size: bytes, sha256 });
+      await images.prepare(VmSpec.parse({ name: 'd1', disks: [{ path: '/ctl/desktops/d1/system.qcow2' }] }), [{ path: file, sha256 }], { disks: [{ disk: 0, base: file }], boot: [] });
+    },
+  });
 }

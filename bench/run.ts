@@ -26,6 +26,7 @@ import { run as netbootTftp } from './netboot-tftp.js';
 import { run as displayGateway } from './display-gateway.js';
 import { run as displayGatewayHop } from './display-gateway-hop.js';
 import { run as imageCopy } from './image-copy.js';
+import { run as stateMove } from './state-move.js';
 import { poolLoginStormBenchmark } from './login-storm.js';
 import { poolColdPathBenchmark } from './pool-cold-path.js';
 import { poolInstantBenchmark } from './pool-instant.js';
@@ -48,6 +49,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   tableBenchmark('display-gateway', '256 MiB VNC-socket stream and 64-byte echoes through the display pipe, vs websockify', displayGateway),
   tableBenchmark('display-gateway-hop', 'the same stream through one agent hop (controller + agent), vs the single host', displayGatewayHop),
   tableBenchmark('image-copy', 'a 256 MiB image version copied to a host without shared storage, vs curl from openssl s_server', imageCopy),
+  tableBenchmark('state-move', "a 256 MiB saved state moved to the host its start was placed on, vs curl from openssl s_server", stateMove),
   poolLoginStormBenchmark,
   poolColdPathBenchmark,
   poolInstantBenchmark,

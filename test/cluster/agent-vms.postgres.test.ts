@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { WebSocket } from 'ws';
+import { Writable } from 'node:stream';
 import { ApiClient } from '../../src/cli/client.js';
 import type { ArdesiaError } from '../../src/contract/errors.js';
 import { openDisplay } from '../gateway/harness.js';
@@ -274,6 +275,14 @@ test("vm send of a VM on the agent's host: its state comes from there, sealed wi
   await v1Type('echo sent-$((6*8)) > /tmp/sent; echo marked-$((3*3))', /marked-9/);
   const bootsBefore = v1Banners();
   const api = controller.api();
+  // A reader gone after the first MiB: the send fails, and the state (saved on a1 first) stays there, whole.
+  let got = 0;
+  const cut = new Writable({ write: (chunk: Buffer, _e, done) => done((got += chunk.length) > 2 ** 20 ? new Error('the reader went away') : null) });
+  await assert.rejects(api.download('POST', '/v1/vms/v1/send', undefined, cut));
+  await until('a1 still holds the state', async () => (await json<HostDetail>(['host', 'show', 'a1'])).savedStates.includes('v1'));
+  assert.equal((await status('v1')).savedStateOn, 'a1');
+  assert.match(agent.output, /vm v1: state-send failed/);
+  // Sent again, whole: from a1, where it is.
   const file = join(tempDir(), 'v1.state');
   await api.download('POST', '/v1/vms/v1/send', undefined, file);
   const stopped = await status('v1');
