@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
-import { socketPipe, wsReadable, wsSendAll, wsSplice } from './ws-pipe.js';
+import { socketPipe, WS_SEND_FRAME_MAX_BYTES, wsReadable, wsSendAll, wsSplice } from './ws-pipe.js';
 
 /** A client and the server's end of the same WebSocket, on loopback. */
 async function wsPair(server: WebSocketServer): Promise<{ client: WebSocket; serverSide: WebSocket }> {
@@ -136,6 +136,34 @@ test('wsReadable fails (never ends short) when the sender goes without its close
     const sending = wsSendAll(gone.serverSide, endless);
     gone.client.terminate();
     await assert.rejects(sending, /the stream closed \(1006\)|EPIPE|ECONNRESET/, 'a send failed, or the close came first');
+  } finally {
+    server.close();
+  }
+});
+
+test('wsSendAll splits a chunk larger than a frame may be (a stream that joined what it buffered) into frames a reader takes', async () => {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  await once(server, 'listening');
+  try {
+    const { port } = server.address() as { port: number };
+    const accepted = once(server, 'connection') as Promise<[WebSocket]>;
+    // A reader that takes frames of 1 MiB at most, as an agent's dialled stream does.
+    const client = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false, maxPayload: WS_SEND_FRAME_MAX_BYTES });
+    await once(client, 'open');
+    const [serverSide] = await accepted;
+    const big = randomBytes(2 * WS_SEND_FRAME_MAX_BYTES + 4096);
+    const sizes: number[] = [];
+    const received: Buffer[] = [];
+    const reader = wsReadable(client, 'the test stream');
+    const sending = wsSendAll(serverSide, (async function* () {
+      yield Buffer.from('header\n');
+      yield big;
+    })());
+    client.on('message', (d: Buffer) => sizes.push(d.length));
+    for await (const chunk of reader) received.push(chunk as Buffer);
+    await sending;
+    assert.equal(sha(received), sha([Buffer.from('header\n'), big]));
+    assert.ok(Math.max(...sizes) <= WS_SEND_FRAME_MAX_BYTES, JSON.stringify(sizes));
   } finally {
     server.close();
   }

@@ -36,7 +36,10 @@ export function wsSplice(a: WebSocket, b: WebSocket): () => void {
   return end;
 }
 
-/** The source's bytes sent one frame per chunk, each sent before the next is read (back-pressure), then closed 1000 (the
+/** The largest frame wsSendAll sends. */
+export const WS_SEND_FRAME_MAX_BYTES = 1 << 20;
+
+/** The source's bytes sent one frame per chunk (split at WS_SEND_FRAME_MAX_BYTES), each sent before the next is read (back-pressure), then closed 1000 (the
  *  reader's sign that nothing is missing); resolves once the reader answered that close. Rejects when the WebSocket
  *  closes otherwise or a send fails. */
 export async function wsSendAll(ws: WebSocket, source: AsyncIterable<Buffer | string>, closeReason = 'end of stream'): Promise<void> {
@@ -45,7 +48,11 @@ export async function wsSendAll(ws: WebSocket, source: AsyncIterable<Buffer | st
   cut.catch(() => undefined);
   for await (const chunk of source) {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    await Promise.race([new Promise<void>((resolve, reject) => ws.send(bytes, (err) => (err ? reject(err) : resolve()))), cut]);
+    // A stream's read may join what it buffered: frames stay within what a reader takes (an agent's: 1 MiB).
+    for (let at = 0; at < bytes.length; at += WS_SEND_FRAME_MAX_BYTES) {
+      const frame = bytes.subarray(at, at + WS_SEND_FRAME_MAX_BYTES);
+      await Promise.race([new Promise<void>((resolve, reject) => ws.send(frame, (err) => (err ? reject(err) : resolve()))), cut]);
+    }
   }
   ws.close(1000, closeReason);
   const code = await closing;

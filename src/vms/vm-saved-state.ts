@@ -125,11 +125,14 @@ export async function savedStateFolder(files: SavedStateFiles): Promise<void> {
   await mkdir(files.dir, { recursive: true, mode: 0o700 });
 }
 
+const SEND_CHUNK_BYTES = 1 << 20;
+
 /** `vm send`'s body: the header, then the stream. */
 export function savedStateSendStream(files: SavedStateFiles, manifest: SavedStateManifest): Readable {
-  const out = new PassThrough();
+  const out = new PassThrough({ highWaterMark: SEND_CHUNK_BYTES });
   out.write(savedStateHeader(manifest));
-  const body = createReadStream(files.stream);
+  // Read in 1 MiB chunks: over an agent's link each is one WebSocket frame (64 KiB ones cost the sender 2.5× the CPU).
+  const body = createReadStream(files.stream, { highWaterMark: SEND_CHUNK_BYTES });
   body.pipe(out);
   body.once('error', (err) => out.destroy(err));
   return out;
