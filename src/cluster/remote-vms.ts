@@ -92,10 +92,10 @@ export class RemoteVms implements RemoteVmDriver, AgentVmChannel {
   async start(name: string, spec: VmSpec, host: string, { restoreFrom, beforeSend, confined }: RemoteStartOptions = {}): Promise<void> {
     const generation = await this.nextGeneration(name);
     // Recorded with the generation: every desired set until it runs carries the template (a link lost meanwhile). Desired
-    // running again: a report at the generation before, read between the placement's record and this one, was no stop.
+    // running again: a report at the generation before, read between the placement's record and this one (or during
+    // beforeSend), was no stop.
     await vmSetDesired(this.db, name, { generation, restoreFrom: restoreFrom ?? null, desired: 'running', lastStopReason: null });
     this.lateStarts.delete(name);
-    // After the new generation is recorded: a report of the VM meanwhile (stopped, at the generation before) is no stop.
     await beforeSend?.();
     const images = await this.imageChecksOf(spec);
     const local = await this.localStorage(host);

@@ -65,7 +65,7 @@ export interface VmManagerOptions {
 }
 
 /** What a start asks of placement. `localOnly`: it needs the controller's own host (a template being
- *  built, an owner's files); `sharedStorage`: what of it needs a host that mounts the shared data folder (a template's
+ *  built); `sharedStorage`: what of it needs a host that mounts the shared data folder (a template's
  *  clone); `restoreFrom`: a template's clone, the QEMU the template was saved under (and its key, for the refusal);
  *  `stateOn`: the agent's host its saved state is on, the only host that can resume it. */
 export interface VmPlacementAsk {
