@@ -27,6 +27,9 @@ export async function desktopMoveLive<T>(s: DesktopHomeSteps, name: string, move
   // Not while its guest channel is connecting (a controller just back watches its desktops again): see channelSettled.
   if (!(await guest.channelSettled(GUEST_CHANNEL_SETTLE_MS))) s.log.warn({ desktop: name }, `desktop ${name}: its guest channel is not connected; it moves all the same`);
   const home = (await s.homes.list()).find((h) => h.leasedTo === name);
+  // Asked of its QEMU now, not taken from the guest's flag: after a controller restart that flag is set by a question its
+  // agent may not have been linked to answer, and a move that left a plugged home out fails at the destination.
+  if (home) await guest.adoptHome();
   const disks: MigratingDisk[] = home && guest.hasHome ? [{ ...HOME_DISK, path: s.ctx.paths.home(home.user) }] : [];
   const lease = home ? await s.homes.leaseToCarry(home.user, name) : undefined;
   const leases: MigratingLease[] = lease ? [lease] : [];
